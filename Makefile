@@ -1,0 +1,36 @@
+# Kraken-OS system_service - the two commands: `make run` and `make test`.
+# A thin layer over CMake + CTest. Build trees live under build/.
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all run test bench menuconfig deps clean
+
+all: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@sh tools/ensure-deps.sh
+
+$(BUILD)/Makefile: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+
+# The simulated Kraken-OS workload and its statistics (KRAKEN_SIM_PROFILE picks the module).
+run: all
+	./$(BUILD)/examples/kraken_demo/kraken_demo
+
+# Every test, on the default profile; tests switch profiles themselves.
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: all
+	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b" || exit 1; done
+
+# The component's options, in the same menu as `idf.py menuconfig`; saved to sdkconfig (host).
+menuconfig: deps
+	KCONFIG_CONFIG=sdkconfig /usr/bin/python3 -m menuconfig port/host/Kconfig.host
+	@echo "Saved ./sdkconfig; use it with: make CMAKE_ARGS=-DKRAKEN_SDKCONFIG=$$PWD/sdkconfig"
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,87 @@
+# Host build of the component: sdkconfig.h from Kconfig, the simulated chip, the core, tests.
+
+set(CMAKE_C_STANDARD 11)
+set(CMAKE_C_STANDARD_REQUIRED ON)
+set(CMAKE_C_EXTENSIONS OFF)
+set(KRAKEN_ROOT ${CMAKE_CURRENT_SOURCE_DIR})
+
+# ---- sdkconfig.h, generated from the same Kconfig as ESP-IDF's, with Debian's python3-kconfiglib
+find_program(KRAKEN_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT KRAKEN_PYTHON3)
+    find_program(KRAKEN_PYTHON3 NAMES python3 REQUIRED)
+endif()
+set(KRAKEN_CONFIG_DIR ${CMAKE_CURRENT_BINARY_DIR}/config)
+set(kraken_kconfig_inputs
+    ${KRAKEN_ROOT}/Kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host ${KRAKEN_ROOT}/sdkconfig.defaults)
+file(GLOB kraken_kconfig_parts ${KRAKEN_ROOT}/kconfig/Kconfig.*)
+list(APPEND kraken_kconfig_inputs ${kraken_kconfig_parts} ${KRAKEN_SDKCONFIG_DEFAULTS})
+set(kraken_gen_args
+    --kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host
+    --defaults ${KRAKEN_ROOT}/sdkconfig.defaults ${KRAKEN_SDKCONFIG_DEFAULTS}
+    --header ${KRAKEN_CONFIG_DIR}/sdkconfig.h
+    --config ${KRAKEN_CONFIG_DIR}/sdkconfig)
+if(KRAKEN_SDKCONFIG)
+    list(APPEND kraken_gen_args --sdkconfig ${KRAKEN_SDKCONFIG})
+    list(APPEND kraken_kconfig_inputs ${KRAKEN_SDKCONFIG})
+endif()
+execute_process(
+    COMMAND ${KRAKEN_PYTHON3} ${KRAKEN_ROOT}/tools/gen_sdkconfig.py ${kraken_gen_args}
+    RESULT_VARIABLE kraken_gen_rc)
+if(NOT kraken_gen_rc EQUAL 0)
+    message(FATAL_ERROR "sdkconfig generation failed (see the message above)")
+endif()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${kraken_kconfig_inputs})
+
+# ---- flags for this project's own targets (consumers keep theirs)
+set(KRAKEN_WARNINGS -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2)
+if(KRAKEN_WERROR)
+    list(APPEND KRAKEN_WARNINGS -Werror)
+endif()
+if(KRAKEN_SANITIZE STREQUAL "address")
+    add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=address,undefined)
+elseif(KRAKEN_SANITIZE STREQUAL "thread")
+    add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=thread)
+elseif(NOT KRAKEN_SANITIZE STREQUAL "")
+    message(FATAL_ERROR "KRAKEN_SANITIZE must be '', 'address' or 'thread'")
+endif()
+
+find_package(Threads REQUIRED)
+
+# ---- the simulated ESP32-S3 (host port)
+add_library(kraken_host_port STATIC
+    port/host/tlsf_heap.c
+    port/host/sim_chip.c
+    port/host/sim_malloc.c
+    port/host/esp_host_api.c
+    port/host/kraken_port_host.c)
+target_include_directories(kraken_host_port
+    PUBLIC ${KRAKEN_ROOT}/port/host/include ${KRAKEN_CONFIG_DIR}
+    PRIVATE ${KRAKEN_ROOT}/port/host ${KRAKEN_ROOT}/src)
+target_compile_options(kraken_host_port PRIVATE ${KRAKEN_WARNINGS})
+target_link_libraries(kraken_host_port PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
+# Plain malloc()/calloc()/realloc()/free() in code linked with the library go through the
+# simulated chip, as they do on ESP-IDF (heap_caps_malloc_default); see port/host/sim_malloc.c.
+target_link_options(kraken_host_port INTERFACE
+    "LINKER:--wrap=malloc" "LINKER:--wrap=calloc" "LINKER:--wrap=realloc" "LINKER:--wrap=free")
+
+# ---- the component itself
+add_library(system_service STATIC ${KRAKEN_CORE_SRCS})
+add_library(kraken::system_service ALIAS system_service)
+target_include_directories(system_service
+    PUBLIC ${KRAKEN_ROOT}/include
+    PRIVATE ${KRAKEN_ROOT}/src)
+target_compile_options(system_service PRIVATE ${KRAKEN_WARNINGS})
+target_link_libraries(system_service PUBLIC kraken_host_port)
+
+if(KRAKEN_BUILD_TESTS)
+    enable_testing()
+    add_subdirectory(tests)
+endif()
+if(KRAKEN_BUILD_BENCH)
+    add_subdirectory(bench)
+endif()
+if(KRAKEN_BUILD_EXAMPLES)
+    add_subdirectory(examples/kraken_demo)
+endif()

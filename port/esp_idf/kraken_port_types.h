@@ -1,0 +1,29 @@
+/* kraken_port_types.h (ESP-IDF) - concrete port types on FreeRTOS. */
+#ifndef KRAKEN_PORT_TYPES_H
+#define KRAKEN_PORT_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "freertos/FreeRTOS.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
+
+typedef struct {
+    portMUX_TYPE mux; /* spinlock: safe on both cores and from ISRs */
+} kraken_port_lock_t;
+#define KRAKEN_PORT_LOCK_INITIALIZER { portMUX_INITIALIZER_UNLOCKED }
+
+typedef struct {
+    SemaphoreHandle_t handle;
+    StaticSemaphore_t storage; /* no heap allocation for the semaphore itself */
+} kraken_port_sem_t;
+
+typedef struct {
+    TaskHandle_t handle;
+    SemaphoreHandle_t done; /* given by the task when its function returns (FreeRTOS has no join) */
+    StaticSemaphore_t done_storage;
+    void (*fn)(void *arg);
+    void *arg;
+} kraken_port_task_t;
+
+#endif

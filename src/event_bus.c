@@ -1,0 +1,2 @@
+/* event_bus: being written */
+typedef int kraken_event_bus_placeholder_t;

@@ -1,0 +1,134 @@
+/*
+ * kraken_port.h - the only door from the core (src/) to the platform.
+ *
+ * The core never includes FreeRTOS, esp_* or libc-allocator headers. Everything it needs from the
+ * platform is declared here and implemented twice: port/esp_idf/ (heap_caps, FreeRTOS, esp_log,
+ * esp_timer) and port/host/ (the simulated ESP32-S3 and pthreads). Each port also provides
+ * "kraken_port_types.h" with the concrete types below.
+ *
+ * Context words used in every contract of this project (defined once, here and in docs/DESIGN.md):
+ *   task      may be called from a task (thread on the host) only
+ *   isr-ok    may also be called from an interrupt handler; never blocks
+ *   may block may wait for another task (bounded by a timeout where one is given)
+ */
+#ifndef KRAKEN_PORT_H
+#define KRAKEN_PORT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "esp_err.h"            /* esp_err_t: the result type of the whole API (host: port/host) */
+#include "kraken_port_types.h"  /* kraken_port_lock_t, kraken_port_sem_t, kraken_port_task_t */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Heap (ESP-IDF heap_caps semantics; caps are MALLOC_CAP_* values) ------------------------ */
+
+/** heap_caps_malloc(): NULL on failure or size 0. task (isr-ok only if the platform's heap is). */
+void *kraken_port_heap_malloc(size_t size, uint32_t caps);
+/** heap_caps_aligned_alloc(): alignment is a power of two; NULL on failure. task. */
+void *kraken_port_heap_aligned_alloc(size_t alignment, size_t size, uint32_t caps);
+/** heap_caps_calloc(): NULL on failure, size 0 or n*size overflow. task. */
+void *kraken_port_heap_calloc(size_t n, size_t size, uint32_t caps);
+/** heap_caps_realloc(): see ESP-IDF; NULL on failure with ptr left valid. task. */
+void *kraken_port_heap_realloc(void *ptr, size_t size, uint32_t caps);
+/** heap_caps_free(): NULL is a no-op. task. */
+void kraken_port_heap_free(void *ptr);
+
+/** O(1) figures for every heap whose caps contain all of `caps` (sums; largest is a max). */
+typedef struct {
+    size_t total_bytes;        /**< heap_caps_get_total_size */
+    size_t free_bytes;         /**< heap_caps_get_free_size */
+    size_t minimum_free_bytes; /**< heap_caps_get_minimum_free_size (low-water mark) */
+    size_t largest_free_block; /**< heap_caps_get_largest_free_block */
+} kraken_port_heap_figures_t;
+
+/** Fill `out` for `caps` in O(number of heaps), no block walk. task. Zeros when no heap matches. */
+void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out);
+
+/** Block counts (allocated, free) for `caps`: walks every block (heap_caps_get_info). task. */
+void kraken_port_heap_block_counts(uint32_t caps, size_t *allocated_blocks, size_t *free_blocks);
+
+/** heap_caps_check_integrity_all(print). Walks every heap. task. */
+bool kraken_port_heap_check_integrity(bool print_errors);
+
+/** Failed-allocation hook (heap_caps_register_failed_alloc_callback). ESP_ERR_INVALID_ARG on NULL. */
+typedef void (*kraken_port_alloc_failed_hook_t)(size_t size, uint32_t caps, const char *function);
+esp_err_t kraken_port_register_alloc_failed_hook(kraken_port_alloc_failed_hook_t hook);
+
+/** True when PSRAM was found and added to the heap (esp_psram_is_initialized). isr-ok, O(1). */
+bool kraken_port_psram_available(void);
+/** Bytes of PSRAM on the module, 0 when absent (esp_psram_get_size). isr-ok, O(1). */
+size_t kraken_port_psram_size(void);
+/** Pointer classification (esp_ptr_internal / esp_ptr_external_ram). isr-ok, O(1). */
+bool kraken_port_ptr_internal(const void *ptr);
+bool kraken_port_ptr_external(const void *ptr);
+
+/* ---- Time, context, logging ---------------------------------------------------------------- */
+
+/** Microseconds since boot (esp_timer_get_time). isr-ok, O(1). */
+int64_t kraken_port_time_us(void);
+/** True when running in an interrupt handler (host: inside kraken_sim_isr_enter/exit). isr-ok. */
+bool kraken_port_in_isr(void);
+
+typedef enum {
+    KRAKEN_LOG_ERROR = 1, /* values match esp_log_level_t */
+    KRAKEN_LOG_WARN = 2,
+    KRAKEN_LOG_INFO = 3,
+    KRAKEN_LOG_DEBUG = 4,
+    KRAKEN_LOG_VERBOSE = 5,
+} kraken_log_level_t;
+
+/** One log line in ESP-IDF's format ("I (1234) tag: message"). task; never from an ISR. */
+void kraken_port_log(kraken_log_level_t level, const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define KRAKEN_LOGE(tag, ...) kraken_port_log(KRAKEN_LOG_ERROR, tag, __VA_ARGS__)
+#define KRAKEN_LOGW(tag, ...) kraken_port_log(KRAKEN_LOG_WARN, tag, __VA_ARGS__)
+#define KRAKEN_LOGI(tag, ...) kraken_port_log(KRAKEN_LOG_INFO, tag, __VA_ARGS__)
+#define KRAKEN_LOGD(tag, ...) kraken_port_log(KRAKEN_LOG_DEBUG, tag, __VA_ARGS__)
+
+/* ---- Locks: a critical section usable from tasks and ISRs, on both cores ---------------------- */
+
+/* A lock can be defined statically with KRAKEN_PORT_LOCK_INITIALIZER or set up at run time. */
+void kraken_port_lock_init(kraken_port_lock_t *lock);
+/** Enter the critical section (ESP-IDF: portENTER_CRITICAL_SAFE). isr-ok; spins, never sleeps.
+ *  Keep the section short and never call the heap, the log or a blocking call inside it. */
+void kraken_port_lock(kraken_port_lock_t *lock);
+void kraken_port_unlock(kraken_port_lock_t *lock);
+
+/* ---- Counting semaphores --------------------------------------------------------------------- */
+
+#define KRAKEN_PORT_WAIT_FOREVER UINT32_MAX
+
+/** ESP_OK, or ESP_ERR_NO_MEM. task. */
+esp_err_t kraken_port_sem_create(kraken_port_sem_t *sem, uint32_t max_count, uint32_t initial);
+void kraken_port_sem_delete(kraken_port_sem_t *sem);
+/** Wait up to timeout_ms (0: poll; KRAKEN_PORT_WAIT_FOREVER). True when taken. task, may block. */
+bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
+/** Give; false when already at max_count. task. */
+bool kraken_port_sem_give(kraken_port_sem_t *sem);
+/** Give from an ISR; *woken set true when a higher-priority task was unblocked. isr-ok. */
+bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken);
+
+/* ---- Tasks ------------------------------------------------------------------------------------ */
+
+typedef void (*kraken_port_task_fn_t)(void *arg);
+
+/** Start fn(arg) in a new task (host: a pthread). core -1 = any core. When fn returns the task
+ *  ends; kraken_port_task_join() waits for that. ESP_OK, ESP_ERR_NO_MEM. task. */
+esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_t fn, void *arg,
+                                  const char *name, uint32_t stack_bytes, unsigned priority, int core);
+/** Wait until the task's function has returned, then release it. task, blocks. */
+void kraken_port_task_join(kraken_port_task_t *task);
+/** True when called from inside `task`. isr-ok (false in an ISR). */
+bool kraken_port_task_is_current(const kraken_port_task_t *task);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KRAKEN_PORT_H */

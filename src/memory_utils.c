@@ -1,0 +1,2 @@
+/* memory_utils: being written */
+typedef int kraken_memory_utils_placeholder_t;

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Generate sdkconfig.h for the host build from the component's Kconfig, as ESP-IDF does.
+
+Reads the Kconfig tree (port/host/Kconfig.host sources the component's Kconfig), applies the
+sdkconfig.defaults files in order (or a complete sdkconfig), refuses any value that Kconfig would
+silently change (out of range, not a number, unknown option) or that the component cannot work with,
+and writes sdkconfig.h and the resolved sdkconfig. Uses Debian's python3-kconfiglib.
+"""
+import argparse
+import os
+import sys
+
+try:
+    import kconfiglib
+except ImportError:
+    sys.exit("gen_sdkconfig: python3-kconfiglib is missing: apt-get install python3-kconfiglib")
+
+
+def fail(msg):
+    sys.exit("gen_sdkconfig: error: " + msg)
+
+
+def parse_int(sym, text):
+    try:
+        return int(text, 16 if sym.type == kconfiglib.HEX else 10)
+    except ValueError:
+        return None
+
+
+def check_user_values(kconf, files):
+    """Every value given in a file must be taken by Kconfig as it was written."""
+    for w in kconf.warnings:
+        if "undefined symbol" in w or "malformed" in w or "is not a valid" in w:
+            fail("%s (in %s)" % (w, ", ".join(files)))
+    for sym in kconf.unique_defined_syms:
+        if sym.user_value is None or sym.type not in (kconfiglib.INT, kconfiglib.HEX):
+            continue
+        name = kconf.config_prefix + sym.name
+        value = parse_int(sym, sym.user_value)
+        if value is None:
+            fail("%s=%s is not a number" % (name, sym.user_value))
+        for lo, hi, cond in sym.ranges:
+            if kconfiglib.expr_value(cond):
+                lo_v, hi_v = parse_int(sym, lo.str_value), parse_int(sym, hi.str_value)
+                if not lo_v <= value <= hi_v:
+                    fail("%s=%d is outside its range [%d, %d]" % (name, value, lo_v, hi_v))
+                break
+
+
+def check_component_rules(kconf):
+    """Rules Kconfig cannot express; src/kraken_config.h checks the same at compile time."""
+    prefix = "SYSTEM_SERVICE_MEMORY_POOL_"
+    classes = ["SMALL", "MEDIUM", "LARGE", "XLARGE"]
+    sizes = []
+    for c in classes:
+        sym = kconf.syms.get(prefix + c + "_SIZE")
+        if sym is None:
+            return
+        size = int(sym.str_value)
+        if size % 8:
+            fail("CONFIG_%s%s_SIZE=%d must be a multiple of 8" % (prefix, c, size))
+        sizes.append(size)
+    for i in range(1, len(sizes)):
+        if sizes[i] <= sizes[i - 1]:
+            fail("CONFIG_%s%s_SIZE=%d must be larger than CONFIG_%s%s_SIZE=%d" %
+                 (prefix, classes[i], sizes[i], prefix, classes[i - 1], sizes[i - 1]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--kconfig", required=True)
+    ap.add_argument("--defaults", nargs="*", default=[])
+    ap.add_argument("--sdkconfig", help="a complete sdkconfig, used instead of the defaults")
+    ap.add_argument("--header", required=True)
+    ap.add_argument("--config", required=True)
+    args = ap.parse_args()
+
+    os.environ.setdefault("IDF_TARGET", "esp32s3")
+    kconf = kconfiglib.Kconfig(args.kconfig, warn_to_stderr=False)
+    kconf.warn_assign_undef = True
+    files = [args.sdkconfig] if args.sdkconfig else [f for f in args.defaults if f]
+    for i, path in enumerate(files):
+        if not os.path.isfile(path):
+            fail("config file %s not found" % path)
+        kconf.load_config(path, replace=(i == 0))
+    check_user_values(kconf, files)
+    check_component_rules(kconf)
+
+    os.makedirs(os.path.dirname(os.path.abspath(args.header)), exist_ok=True)
+    kconf.write_autoconf(args.header)
+    kconf.write_config(args.config)
+
+
+if __name__ == "__main__":
+    main()
