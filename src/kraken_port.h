@@ -38,6 +38,13 @@ void *kraken_port_heap_calloc(size_t n, size_t size, uint32_t caps);
 void *kraken_port_heap_realloc(void *ptr, size_t size, uint32_t caps);
 /** heap_caps_free(): NULL is a no-op. task. */
 void kraken_port_heap_free(void *ptr);
+/** heap_caps_{malloc,calloc,realloc}_prefer() with two masks tried in order: the failed-alloc hook
+ *  runs only when both fail. Same results as the plain forms. task. */
+void *kraken_port_heap_malloc_prefer(size_t size, uint32_t caps_first, uint32_t caps_then);
+void *kraken_port_heap_calloc_prefer(size_t n, size_t size, uint32_t caps_first, uint32_t caps_then);
+void *kraken_port_heap_realloc_prefer(void *ptr, size_t size, uint32_t caps_first, uint32_t caps_then);
+/** heap_caps_get_allocated_size(): usable bytes of a live block (>= the request). task. */
+size_t kraken_port_heap_allocated_size(void *ptr);
 
 /** O(1) figures for every heap whose caps contain all of `caps` (sums; largest is a max). */
 typedef struct {
@@ -64,9 +71,11 @@ esp_err_t kraken_port_register_alloc_failed_hook(kraken_port_alloc_failed_hook_t
 bool kraken_port_psram_available(void);
 /** Bytes of PSRAM on the module, 0 when absent (esp_psram_get_size). isr-ok, O(1). */
 size_t kraken_port_psram_size(void);
-/** Pointer classification (esp_ptr_internal / esp_ptr_external_ram). isr-ok, O(1). */
+/** Pointer classification (esp_ptr_internal / esp_ptr_external_ram / esp_ptr_dma_capable).
+ *  isr-ok, O(1). */
 bool kraken_port_ptr_internal(const void *ptr);
 bool kraken_port_ptr_external(const void *ptr);
+bool kraken_port_ptr_dma_capable(const void *ptr);
 
 /* ---- Time, context, logging ---------------------------------------------------------------- */
 

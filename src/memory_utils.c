@@ -1,2 +1,180 @@
-/* memory_utils: being written */
-typedef int kraken_memory_utils_placeholder_t;
+/*
+ * memory_utils.c - SRAM/PSRAM/DMA placement and memory figures (system_service/memory_utils.h).
+ * Every allocation goes through the port's heap_caps interface with the masks below.
+ */
+#include <string.h>
+
+#include "kraken_port.h"
+#include "system_service/memory_utils.h"
+
+static const char *const DEFAULT_TAG = "memory";
+
+void *memory_alloc_prefer_psram(size_t size)
+{
+    return kraken_port_heap_malloc_prefer(size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
+}
+
+void *memory_alloc_psram_only(size_t size)
+{
+    return kraken_port_heap_malloc(size, MEMORY_CAPS_PSRAM);
+}
+
+void *memory_alloc_sram(size_t size)
+{
+    return kraken_port_heap_malloc(size, MEMORY_CAPS_SRAM);
+}
+
+void *memory_alloc_dma(size_t size)
+{
+    return kraken_port_heap_aligned_alloc(MEMORY_DMA_ALIGNMENT, size, MEMORY_CAPS_DMA);
+}
+
+/* n * size, or 0 when either is 0 or the product overflows (every allocator then returns NULL). */
+static size_t checked_product(size_t n, size_t size)
+{
+    if (n == 0 || size == 0 || n > SIZE_MAX / size) {
+        return 0;
+    }
+    return n * size;
+}
+
+void *memory_calloc_prefer_psram(size_t n, size_t size)
+{
+    return kraken_port_heap_calloc_prefer(n, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
+}
+
+void *memory_calloc_psram_only(size_t n, size_t size)
+{
+    return kraken_port_heap_calloc(n, size, MEMORY_CAPS_PSRAM);
+}
+
+void *memory_calloc_sram(size_t n, size_t size)
+{
+    return kraken_port_heap_calloc(n, size, MEMORY_CAPS_SRAM);
+}
+
+void *memory_calloc_dma(size_t n, size_t size)
+{
+    size_t bytes = checked_product(n, size);
+    void *ptr = bytes != 0 ? memory_alloc_dma(bytes) : NULL;
+    if (ptr != NULL) {
+        memset(ptr, 0, bytes);
+    }
+    return ptr;
+}
+
+void *memory_realloc_prefer_psram(void *ptr, size_t size)
+{
+    return kraken_port_heap_realloc_prefer(ptr, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
+}
+
+void *memory_realloc_psram_only(void *ptr, size_t size)
+{
+    return kraken_port_heap_realloc(ptr, size, MEMORY_CAPS_PSRAM);
+}
+
+void *memory_realloc_sram(void *ptr, size_t size)
+{
+    return kraken_port_heap_realloc(ptr, size, MEMORY_CAPS_SRAM);
+}
+
+void *memory_realloc_dma(void *ptr, size_t size)
+{
+    /* heap_caps_realloc keeps only 4-byte alignment when a block moves: move it here instead. */
+    if (ptr == NULL) {
+        return memory_alloc_dma(size);
+    }
+    if (size == 0) {
+        kraken_port_heap_free(ptr);
+        return NULL;
+    }
+    size_t old_size = kraken_port_heap_allocated_size(ptr);
+    if (old_size >= size && kraken_port_ptr_dma_capable(ptr) &&
+        (uintptr_t)ptr % MEMORY_DMA_ALIGNMENT == 0) {
+        return ptr; /* already a DMA buffer and large enough: DMA_REALLOC never shrinks in place */
+    }
+    void *moved = memory_alloc_dma(size);
+    if (moved == NULL) {
+        return NULL;
+    }
+    memcpy(moved, ptr, old_size < size ? old_size : size);
+    kraken_port_heap_free(ptr);
+    return moved;
+}
+
+esp_err_t memory_get_info(memory_info_t *info)
+{
+    if (info == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    kraken_port_heap_figures_t sram, psram, dma;
+    kraken_port_heap_figures(MEMORY_CAPS_SRAM, &sram);
+    kraken_port_heap_figures(MEMORY_CAPS_PSRAM, &psram);
+    kraken_port_heap_figures(MEMORY_CAPS_DMA, &dma);
+    *info = (memory_info_t){
+        .free_sram = sram.free_bytes,
+        .total_sram = sram.total_bytes,
+        .min_free_sram = sram.minimum_free_bytes,
+        .largest_free_sram = sram.largest_free_block,
+        .free_psram = psram.free_bytes,
+        .total_psram = psram.total_bytes,
+        .min_free_psram = psram.minimum_free_bytes,
+        .largest_free_psram = psram.largest_free_block,
+        .free_dma = dma.free_bytes,
+        .psram_size = kraken_port_psram_size(),
+        .psram_available = kraken_port_psram_available(),
+    };
+    return ESP_OK;
+}
+
+size_t memory_get_free_sram(void)
+{
+    kraken_port_heap_figures_t sram;
+    kraken_port_heap_figures(MEMORY_CAPS_SRAM, &sram);
+    return sram.free_bytes;
+}
+
+size_t memory_get_free_psram(void)
+{
+    kraken_port_heap_figures_t psram;
+    kraken_port_heap_figures(MEMORY_CAPS_PSRAM, &psram);
+    return psram.free_bytes;
+}
+
+bool memory_psram_available(void)
+{
+    return kraken_port_psram_available();
+}
+
+/* Used percentage with one decimal, as tenths (0 for an empty total). */
+static unsigned used_tenths(size_t free_bytes, size_t total)
+{
+    if (total == 0 || free_bytes >= total) {
+        return 0;
+    }
+    return (unsigned)(((unsigned long long)(total - free_bytes) * 1000u) / total);
+}
+
+void memory_log_usage(const char *tag)
+{
+    if (tag == NULL) {
+        tag = DEFAULT_TAG;
+    }
+    memory_info_t info;
+    memory_get_info(&info);
+    unsigned sram_used = used_tenths(info.free_sram, info.total_sram);
+    KRAKEN_LOGI(tag, "Memory usage:");
+    KRAKEN_LOGI(tag, "  SRAM:  %zu / %zu bytes free (%u.%u%% used), min free %zu, largest block %zu",
+                info.free_sram, info.total_sram, sram_used / 10, sram_used % 10, info.min_free_sram,
+                info.largest_free_sram);
+    if (info.psram_available) {
+        unsigned psram_used = used_tenths(info.free_psram, info.total_psram);
+        KRAKEN_LOGI(tag,
+                    "  PSRAM: %zu / %zu bytes free (%u.%u%% used), min free %zu, largest block %zu",
+                    info.free_psram, info.total_psram, psram_used / 10, psram_used % 10,
+                    info.min_free_psram, info.largest_free_psram);
+    } else {
+        KRAKEN_LOGI(tag, "  PSRAM: not available");
+    }
+    KRAKEN_LOGI(tag, "  DMA:   %zu bytes free (internal, DMA-capable)", info.free_dma);
+}

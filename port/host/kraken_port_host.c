@@ -41,6 +41,26 @@ void kraken_port_heap_free(void *ptr)
     heap_caps_free(ptr);
 }
 
+void *kraken_port_heap_malloc_prefer(size_t size, uint32_t caps_first, uint32_t caps_then)
+{
+    return heap_caps_malloc_prefer(size, 2, caps_first, caps_then);
+}
+
+void *kraken_port_heap_calloc_prefer(size_t n, size_t size, uint32_t caps_first, uint32_t caps_then)
+{
+    return heap_caps_calloc_prefer(n, size, 2, caps_first, caps_then);
+}
+
+void *kraken_port_heap_realloc_prefer(void *ptr, size_t size, uint32_t caps_first, uint32_t caps_then)
+{
+    return heap_caps_realloc_prefer(ptr, size, 2, caps_first, caps_then);
+}
+
+size_t kraken_port_heap_allocated_size(void *ptr)
+{
+    return heap_caps_get_allocated_size(ptr);
+}
+
 void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out)
 {
     out->total_bytes = heap_caps_get_total_size(caps);
@@ -85,6 +105,11 @@ bool kraken_port_ptr_internal(const void *ptr)
 bool kraken_port_ptr_external(const void *ptr)
 {
     return esp_ptr_external_ram(ptr);
+}
+
+bool kraken_port_ptr_dma_capable(const void *ptr)
+{
+    return esp_ptr_dma_capable(ptr);
 }
 
 int64_t kraken_port_time_us(void)

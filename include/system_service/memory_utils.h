@@ -1,0 +1,135 @@
+/*
+ * system_service/memory_utils.h - where memory comes from: PSRAM for applications, internal SRAM for
+ * system services, DMA-capable SRAM for peripherals, and the figures to watch them.
+ *
+ * Placement policy (ESP32-S3):
+ *   APP_MALLOC / memory_alloc_prefer_psram   PSRAM first, internal SRAM when PSRAM is absent or full
+ *   memory_alloc_psram_only                  PSRAM or NULL
+ *   SYSTEM_MALLOC / memory_alloc_sram        internal, byte-addressable SRAM
+ *   DMA_MALLOC / memory_alloc_dma            internal DMA-capable SRAM, MEMORY_DMA_ALIGNMENT-aligned
+ *   APP_DATA_ATTR                            zero-initialised statics in PSRAM (EXT_RAM_BSS_ATTR)
+ * Every pointer returned here is released with free() or heap_caps_free(), as the spec's examples do.
+ * All sizes are in bytes; size 0 returns NULL (as heap_caps_malloc does); n * size overflow in the
+ * calloc forms returns NULL. Failed allocations are reported to the heap's failed-allocation hook.
+ *
+ * Context: every function is "task" context (ESP-IDF tolerates heap calls from ISRs but does not
+ * recommend them; the host simulator refuses them). None blocks other than on the heap's own lock.
+ * Complexity: allocation and free are O(1) in the heap (TLSF), O(number of heaps) to choose one.
+ *
+ * This header also brings in what the spec's examples use with it: esp_err.h, esp_log.h,
+ * esp_heap_caps.h, esp_attr.h, <stdlib.h> (free) and heap_monitor.h.
+ */
+#ifndef SYSTEM_SERVICE_MEMORY_UTILS_H
+#define SYSTEM_SERVICE_MEMORY_UTILS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "esp_attr.h"
+#include "esp_err.h"
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "heap_monitor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Alignment of DMA_MALLOC buffers: the S3's GDMA needs 4 bytes for internal RAM; 16 also serves
+ *  burst transfers and the S3's 128-bit SIMD loads (esp-dsp), for at most 12 bytes of padding. */
+#define MEMORY_DMA_ALIGNMENT 16
+
+/** Capabilities used by this API and by heap_monitor (the same masks, so figures agree). */
+#define MEMORY_CAPS_SRAM (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+#define MEMORY_CAPS_PSRAM (MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT)
+#define MEMORY_CAPS_DMA (MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+/* ---- placement macros (the spec's names) ---------------------------------------------------- */
+
+/** Application buffer: PSRAM first, internal SRAM as fallback. NULL on failure or size 0. */
+#define APP_MALLOC(size) memory_alloc_prefer_psram(size)
+#define APP_CALLOC(n, size) memory_calloc_prefer_psram((n), (size))
+#define APP_REALLOC(ptr, size) memory_realloc_prefer_psram((ptr), (size))
+
+/** System/critical data: internal SRAM only. NULL on failure or size 0. */
+#define SYSTEM_MALLOC(size) memory_alloc_sram(size)
+#define SYSTEM_CALLOC(n, size) memory_calloc_sram((n), (size))
+#define SYSTEM_REALLOC(ptr, size) memory_realloc_sram((ptr), (size))
+
+/** DMA buffer: internal DMA-capable SRAM, MEMORY_DMA_ALIGNMENT-aligned. NULL on failure or size 0. */
+#define DMA_MALLOC(size) memory_alloc_dma(size)
+#define DMA_CALLOC(n, size) memory_calloc_dma((n), (size))
+#define DMA_REALLOC(ptr, size) memory_realloc_dma((ptr), (size))
+
+/** Zero-initialised static data in PSRAM. Under ESP-IDF this is EXT_RAM_BSS_ATTR: the variable goes
+ *  to PSRAM when CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY is set and stays in internal RAM
+ *  otherwise. Only for variables without an initialiser (they are zeroed at boot). On the host the
+ *  simulator counts these variables against the simulated PSRAM in the same way. */
+#define APP_DATA_ATTR EXT_RAM_BSS_ATTR
+
+/* ---- allocation functions --------------------------------------------------------------------- */
+
+/** PSRAM first, then internal SRAM. NULL iff size is 0 or neither has a free block large enough.
+ *  task, O(1) per heap tried. */
+void *memory_alloc_prefer_psram(size_t size);
+/** PSRAM only. NULL iff size is 0, the module has no PSRAM, or PSRAM has no block large enough. */
+void *memory_alloc_psram_only(size_t size);
+/** Internal byte-addressable SRAM only. NULL iff size is 0 or no internal block is large enough. */
+void *memory_alloc_sram(size_t size);
+/** Internal DMA-capable SRAM aligned to MEMORY_DMA_ALIGNMENT. NULL iff size is 0 or no DMA-capable
+ *  block is large enough. */
+void *memory_alloc_dma(size_t size);
+
+/** Zero-filled forms of the above. NULL also when n or size is 0 or n * size overflows. O(n*size)
+ *  for the zero fill. task. */
+void *memory_calloc_prefer_psram(size_t n, size_t size);
+void *memory_calloc_psram_only(size_t n, size_t size);
+void *memory_calloc_sram(size_t n, size_t size);
+void *memory_calloc_dma(size_t n, size_t size);
+
+/** Resize keeping the placement rule of the matching alloc function (a block may move between
+ *  heaps to satisfy it; contents are kept up to the smaller size). ptr NULL acts as the alloc
+ *  function; size 0 frees ptr and returns NULL. On failure returns NULL and ptr stays valid and
+ *  unchanged. O(size) when the block moves. DMA_REALLOC keeps a DMA buffer that is already large
+ *  enough (it never shrinks in place) and otherwise moves it to keep MEMORY_DMA_ALIGNMENT. task. */
+void *memory_realloc_prefer_psram(void *ptr, size_t size);
+void *memory_realloc_psram_only(void *ptr, size_t size);
+void *memory_realloc_sram(void *ptr, size_t size);
+void *memory_realloc_dma(void *ptr, size_t size);
+
+/* ---- figures ---------------------------------------------------------------------------------- */
+
+/** Memory figures in bytes. PSRAM fields are 0 when the module has no PSRAM. */
+typedef struct {
+    size_t free_sram;          /**< free internal SRAM (MEMORY_CAPS_SRAM) */
+    size_t total_sram;         /**< internal SRAM managed by the heap */
+    size_t min_free_sram;      /**< lowest free_sram since boot */
+    size_t largest_free_sram;  /**< largest internal block an allocation can get now */
+    size_t free_psram;         /**< free PSRAM (MEMORY_CAPS_PSRAM) */
+    size_t total_psram;        /**< PSRAM managed by the heap */
+    size_t min_free_psram;     /**< lowest free_psram since boot */
+    size_t largest_free_psram; /**< largest PSRAM block an allocation can get now */
+    size_t free_dma;           /**< free internal DMA-capable SRAM (MEMORY_CAPS_DMA) */
+    size_t psram_size;         /**< PSRAM on the module (esp_psram_get_size), 0 if absent */
+    bool psram_available;      /**< PSRAM found and added to the heap */
+} memory_info_t;
+
+/** Fill *info. ESP_OK; ESP_ERR_INVALID_ARG when info is NULL (nothing written).
+ *  task, O(number of heaps): no walk of the blocks. */
+esp_err_t memory_get_info(memory_info_t *info);
+/** Free internal SRAM in bytes. task, O(number of heaps). */
+size_t memory_get_free_sram(void);
+/** Free PSRAM in bytes; 0 without PSRAM. task, O(number of heaps). */
+size_t memory_get_free_psram(void);
+/** True when PSRAM is present and usable by the heap. isr-ok, O(1). */
+bool memory_psram_available(void);
+/** Log one readable summary (free/total/minimum/largest for SRAM, PSRAM and DMA) under `tag`
+ *  ("memory" when NULL). task, O(number of heaps). */
+void memory_log_usage(const char *tag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SYSTEM_SERVICE_MEMORY_UTILS_H */
