@@ -1,39 +1,37 @@
 #!/bin/sh
 # ensure-deps.sh - make sure the Debian packages the build needs are installed.
 # As root, installs what is missing; otherwise prints the exact apt-get line and fails.
-# usage: ensure-deps.sh [extra-package ...]   (e.g. qemu-user-static for the 32-bit run)
+# usage: ensure-deps.sh [extra-package ...]   (CI adds clang, qemu-user-static, libcmocka-dev:i386 ...)
 set -eu
 
 missing=""
 need() { # need PACKAGE TEST-COMMAND...
     pkg=$1; shift
-    if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
+    "$@" >/dev/null 2>&1 || missing="$missing $pkg"
 }
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+
 need cmake command -v cmake
 need make command -v make
 need gcc command -v cc
 need libcmocka-dev test -f /usr/include/cmocka.h
 need python3-kconfiglib /usr/bin/python3 -c 'import kconfiglib'
-for extra in "$@"; do
-    need "$extra" dpkg-query -W -f='${Status}' "$extra"
-    if [ -n "${missing##*"$extra"*}" ] || [ -z "$missing" ]; then
-        case "$(dpkg-query -W -f='${Status}' "$extra" 2>/dev/null)" in
-            *"ok installed"*) ;;
-            *) missing="$missing $extra" ;;
-        esac
-    fi
+for pkg in "$@"; do
+    need "$pkg" installed "$pkg"
 done
-missing=$(echo "$missing" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then
     echo "Installing missing Debian packages:$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    case "$missing" in *:i386*) dpkg --add-architecture i386 ;; esac
+    # A mirror in mid-sync can fail one index; the install below says whether it matters.
+    apt-get update -qq || echo "ensure-deps: apt-get update reported errors; trying the install anyway" >&2
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >&2
 else
     echo "Missing Debian packages. Install them with:" >&2
-    echo "  sudo apt-get install -y $missing" >&2
+    case "$missing" in *:i386*) echo "  sudo dpkg --add-architecture i386 && sudo apt-get update" >&2 ;; esac
+    echo "  sudo apt-get install -y$missing" >&2
     exit 1
 fi
