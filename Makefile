@@ -4,6 +4,11 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
+# As in an ESP-IDF project, ./sdkconfig (written by `make menuconfig`) is the configuration when it
+# exists; otherwise sdkconfig.defaults applies.
+ifneq ($(wildcard sdkconfig),)
+CMAKE_ARGS += -DKRAKEN_SDKCONFIG=$(CURDIR)/sdkconfig
+endif
 
 .PHONY: all run test bench menuconfig deps clean
 
@@ -29,8 +34,10 @@ bench: all
 
 # The component's options, in the same menu as `idf.py menuconfig`; saved to sdkconfig (host).
 menuconfig: deps
+	@[ -f sdkconfig ] || /usr/bin/python3 tools/gen_sdkconfig.py --kconfig port/host/Kconfig.host \
+	    --defaults sdkconfig.defaults --header $(BUILD)/menuconfig/sdkconfig.h --config sdkconfig
 	KCONFIG_CONFIG=sdkconfig /usr/bin/python3 -m menuconfig port/host/Kconfig.host
-	@echo "Saved ./sdkconfig; use it with: make CMAKE_ARGS=-DKRAKEN_SDKCONFIG=$$PWD/sdkconfig"
+	@echo "./sdkconfig is now the configuration of every host build (delete it to go back to the defaults)"
 
 clean:
 	rm -rf build build-*
