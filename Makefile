@@ -6,20 +6,17 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 # As in an ESP-IDF project, ./sdkconfig (written by `make menuconfig`) is the configuration when it
 # exists; otherwise sdkconfig.defaults applies.
-ifneq ($(wildcard sdkconfig),)
-CMAKE_ARGS += -DKRAKEN_SDKCONFIG=$(CURDIR)/sdkconfig
-endif
+SDKCONFIG_FILE := $(if $(wildcard sdkconfig),$(CURDIR)/sdkconfig,)
 
 .PHONY: all run test bench menuconfig deps clean
 
-all: $(BUILD)/Makefile
+all: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKRAKEN_SDKCONFIG=$(SDKCONFIG_FILE) \
+	    $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 deps:
 	@sh tools/ensure-deps.sh
-
-$(BUILD)/Makefile: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 
 # The simulated Kraken-OS workload and its statistics (KRAKEN_SIM_PROFILE picks the module).
 run: all
