@@ -1,2 +1,656 @@
-/* TEMPORARY STUB: the TLSF heap is being written. */
+/*
+ * tlsf_heap.c - two-level segregated fit heap with ESP-IDF's parameters (see tlsf_heap.h).
+ *
+ * Written for this project after Masmano et al.'s paper; the layout follows the choices of the heap
+ * on the chip (Conte's TLSF 3.1 as forked by Espressif) so that fragmentation looks the same.
+ *
+ * Region layout (all offsets are 32-bit, counted from the start of the region = the control struct):
+ *
+ *   | control | sl bitmaps | list heads | .. | hdr | payload | hdr | payload | ... | sentinel hdr |
+ *
+ * A block is named by the offset of its 4-byte header word, which holds the payload size (a multiple
+ * of 4) and two flags: FREE (this block) and PREV_FREE (the physically previous block). The payload
+ * follows the header and is TLSF_HEAP_ALIGN-aligned, so on a 64-bit host every payload size is 4 mod
+ * 8. A free block keeps its list links (next, prev) in the first two payload words and its own offset
+ * in its last payload word: the next block finds its free predecessor there (boundary tag), which is
+ * why a used block costs only the 4-byte header. Offset 0 (the control struct) is the null link.
+ *
+ * Size classes: sizes below small = 4 * SL are split linearly into SL lists of 4 bytes; above, each
+ * power of two [2^f, 2^(f+1)) is split into SL equal lists (SL = 8/16/32 by region size, as on the
+ * chip). malloc rounds the request up to the next class boundary, so the head of any non-empty list
+ * at or above that class fits: one bitmap lookup per level, no list walk (good fit, O(1)).
+ *
+ * Accounting: free bytes = sum of free payloads; used bytes = sum of allocated payloads; total = the
+ * payload of the single block of an empty heap. total = free + used + 4 * (blocks - 1) always.
+ *
+ * AddressSanitizer builds: headers, free payloads, the control area and the slack after each request
+ * are poisoned; every function here is built without instrumentation and never calls libc on
+ * poisoned bytes.
+ */
 #include "tlsf_heap.h"
+
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TLSF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TLSF_ASAN 1
+#endif
+#endif
+
+#if defined(TLSF_ASAN)
+#include <sanitizer/asan_interface.h>
+#define TLSF_NOASAN __attribute__((no_sanitize_address))
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define TLSF_NOASAN
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define HDR 4u           /* header word in front of every payload */
+#define MIN_PAYLOAD 12u  /* next + prev links + the boundary tag of a free block */
+#define ALIGN ((uint32_t)TLSF_HEAP_ALIGN)
+#define F_FREE 1u
+#define F_PREV_FREE 2u
+#define SIZE_MASK (~(uint32_t)3u)
+#define HEAP_MAGIC 0x544c5346u /* "TLSF" */
+#define MAX_REGION ((size_t)1u << 31)
+
+_Static_assert(TLSF_HEAP_ALIGN == 4 || TLSF_HEAP_ALIGN == 8, "granularity is 4 or 8 bytes");
+
+struct tlsf_heap {
+    uint32_t magic;
+    uint32_t fl_bitmap;     /* bit fl set when sl_bitmap[fl] != 0 */
+    uint32_t sl_log2;       /* 3, 4 or 5 */
+    uint32_t fl_shift;      /* sl_log2 + 2: log2 of the small-block limit */
+    uint32_t fl_count;
+    uint32_t first;         /* offset of the first block */
+    uint32_t end;           /* offset of the sentinel header (size 0, used) */
+    uint32_t max_payload;   /* payload of the block of an empty heap */
+    uint32_t region_bytes;
+    size_t free_bytes;
+    size_t used_bytes;
+    size_t min_free;
+    size_t free_blocks;
+    size_t used_blocks;
+    uint32_t *sl_bitmap;    /* fl_count words */
+    uint32_t *heads;        /* fl_count * 2^sl_log2 list heads (block offsets, 0 = empty) */
+};
+
+/* ---- raw access (offsets from the control struct) ---- */
+
+TLSF_NOASAN static inline uint32_t *word(const tlsf_heap_t *h, uint32_t off)
+{
+    return (uint32_t *)((uintptr_t)h + off);
+}
+#define HDRW(h, b) (*word((h), (b)))
+#define NEXT(h, b) (*word((h), (b) + 4u))
+#define PREV(h, b) (*word((h), (b) + 8u))
+#define TAG_BEFORE(h, b) (*word((h), (b) - 4u)) /* boundary tag of the block before b */
+
+TLSF_NOASAN static inline uint32_t fls32(uint32_t x) { return 31u - (uint32_t)__builtin_clz(x); }
+TLSF_NOASAN static inline uint32_t ffs32(uint32_t x) { return (uint32_t)__builtin_ctz(x); }
+
+TLSF_NOASAN static inline bool size_ok(uint32_t s)
+{
+    return s >= MIN_PAYLOAD && ((s + HDR) & (ALIGN - 1u)) == 0;
+}
+
+/* Request -> block payload size: keep the next payload aligned and room for the free links. */
+TLSF_NOASAN static inline uint32_t adjust(size_t size)
+{
+    uint32_t a = (((uint32_t)size + HDR + ALIGN - 1u) & ~(ALIGN - 1u)) - HDR;
+    return a < MIN_PAYLOAD ? MIN_PAYLOAD : a;
+}
+
+TLSF_NOASAN static inline void map(const tlsf_heap_t *h, uint32_t size, uint32_t *fl, uint32_t *sl)
+{
+    if (size < (1u << h->fl_shift)) {
+        *fl = 0;
+        *sl = size >> 2;
+    } else {
+        uint32_t f = fls32(size);
+        *sl = (size >> (f - h->sl_log2)) ^ (1u << h->sl_log2);
+        *fl = f - h->fl_shift + 1u;
+    }
+}
+
+/* ---- free lists ---- */
+
+TLSF_NOASAN static inline void list_insert(tlsf_heap_t *h, uint32_t b, uint32_t size)
+{
+    uint32_t fl, sl;
+    map(h, size, &fl, &sl);
+    uint32_t *head = &h->heads[(fl << h->sl_log2) + sl];
+    uint32_t first = *head;
+    NEXT(h, b) = first;
+    PREV(h, b) = 0;
+    if (first) {
+        PREV(h, first) = b;
+    }
+    *head = b;
+    h->sl_bitmap[fl] |= 1u << sl;
+    h->fl_bitmap |= 1u << fl;
+    h->free_bytes += size;
+    h->free_blocks++;
+}
+
+TLSF_NOASAN static inline void list_remove(tlsf_heap_t *h, uint32_t b, uint32_t size)
+{
+    uint32_t nx = NEXT(h, b), pv = PREV(h, b);
+    if (nx) {
+        PREV(h, nx) = pv;
+    }
+    if (pv) {
+        NEXT(h, pv) = nx;
+    } else {
+        uint32_t fl, sl;
+        map(h, size, &fl, &sl);
+        h->heads[(fl << h->sl_log2) + sl] = nx;
+        if (!nx) {
+            h->sl_bitmap[fl] &= ~(1u << sl);
+            if (!h->sl_bitmap[fl]) {
+                h->fl_bitmap &= ~(1u << fl);
+            }
+        }
+    }
+    h->free_bytes -= size;
+    h->free_blocks--;
+}
+
+/* Find and unlink a free block with payload >= size (size already adjusted). 0 when none. */
+TLSF_NOASAN static inline uint32_t locate(tlsf_heap_t *h, uint32_t size)
+{
+    if (size >= (1u << h->fl_shift)) {
+        size += (1u << (fls32(size) - h->sl_log2)) - 1u; /* round up to the next class */
+    }
+    uint32_t fl, sl;
+    map(h, size, &fl, &sl);
+    if (fl >= h->fl_count) {
+        return 0;
+    }
+    uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl);
+    if (!slmap) {
+        uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1u));
+        if (!flmap) {
+            return 0;
+        }
+        fl = ffs32(flmap);
+        slmap = h->sl_bitmap[fl];
+    }
+    sl = ffs32(slmap);
+    uint32_t *head = &h->heads[(fl << h->sl_log2) + sl];
+    uint32_t b = *head;
+    /* unlink the head: it has no predecessor */
+    uint32_t nx = NEXT(h, b);
+    *head = nx;
+    if (nx) {
+        PREV(h, nx) = 0;
+    } else {
+        h->sl_bitmap[fl] &= ~(1u << sl);
+        if (!h->sl_bitmap[fl]) {
+            h->fl_bitmap &= ~(1u << fl);
+        }
+    }
+    h->free_bytes -= HDRW(h, b) & SIZE_MASK;
+    h->free_blocks--;
+    return b;
+}
+
+/* b (unlinked, marked free, payload s) becomes used with payload >= a; the tail goes back to the
+ * free lists when it can hold a block. The block after b is the one whose flags must change. */
+TLSF_NOASAN static inline void take(tlsf_heap_t *h, uint32_t b, uint32_t s, uint32_t a)
+{
+    uint32_t prevflag = HDRW(h, b) & F_PREV_FREE;
+    if (s >= a + HDR + MIN_PAYLOAD) {
+        uint32_t r = b + HDR + a, rs = s - a - HDR;
+        HDRW(h, r) = rs | F_FREE;
+        TAG_BEFORE(h, r + HDR + rs) = r; /* next block's PREV_FREE stays set */
+        list_insert(h, r, rs);
+        HDRW(h, b) = a | prevflag;
+        s = a;
+    } else {
+        HDRW(h, b) = s | prevflag;
+        HDRW(h, b + HDR + s) &= ~F_PREV_FREE;
+    }
+    h->used_bytes += s;
+    h->used_blocks++;
+    if (h->free_bytes < h->min_free) {
+        h->min_free = h->free_bytes;
+    }
+}
+
+TLSF_NOASAN static inline void *payload(const tlsf_heap_t *h, uint32_t b)
+{
+    return (void *)((uintptr_t)h + b + HDR);
+}
+
+/* ---- creation ---- */
+
+TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
+{
+    if (mem == NULL || ((uintptr_t)mem & (ALIGN - 1u)) != 0 || bytes > MAX_REGION ||
+        bytes < sizeof(tlsf_heap_t)) {
+        return NULL;
+    }
+    uint32_t sl_log2 = bytes <= 16u * 1024u ? 3u : bytes <= 256u * 1024u ? 4u : 5u;
+    uint32_t fl_shift = sl_log2 + 2u;
+    /* the largest payload is < bytes, so its first-level index is at most fls(bytes) - shift + 1 */
+    uint32_t fl_count = fls32((uint32_t)(bytes - 1u)) + 2u - fl_shift;
+    size_t ctrl = sizeof(tlsf_heap_t) + (size_t)fl_count * 4u +
+                  ((size_t)fl_count << sl_log2) * 4u;
+    size_t first = ((ctrl + HDR + ALIGN - 1u) & ~(size_t)(ALIGN - 1u)) - HDR;
+    if (bytes < first + HDR + MIN_PAYLOAD + HDR) {
+        return NULL;
+    }
+    size_t max_payload = ((bytes - first - HDR) & ~(size_t)(ALIGN - 1u)) - HDR;
+    if (max_payload < MIN_PAYLOAD) {
+        return NULL;
+    }
+    UNPOISON(mem, bytes);
+    tlsf_heap_t *h = mem;
+    memset(h, 0, ctrl);
+    h->magic = HEAP_MAGIC;
+    h->sl_log2 = sl_log2;
+    h->fl_shift = fl_shift;
+    h->fl_count = fl_count;
+    h->first = (uint32_t)first;
+    h->end = (uint32_t)(first + HDR + max_payload);
+    h->max_payload = (uint32_t)max_payload;
+    h->region_bytes = (uint32_t)bytes;
+    h->sl_bitmap = (uint32_t *)(h + 1);
+    h->heads = h->sl_bitmap + fl_count;
+    HDRW(h, h->first) = (uint32_t)max_payload | F_FREE;
+    TAG_BEFORE(h, h->end) = h->first;
+    HDRW(h, h->end) = F_PREV_FREE; /* sentinel: size 0, used */
+    list_insert(h, h->first, (uint32_t)max_payload);
+    h->min_free = h->free_bytes;
+    POISON(mem, bytes);
+    return h;
+}
+
+TLSF_NOASAN void tlsf_heap_destroy(tlsf_heap_t *heap)
+{
+    if (heap != NULL) {
+        size_t bytes = heap->region_bytes;
+        heap->magic = 0;
+        UNPOISON((void *)heap, bytes);
+    }
+}
+
+/* ---- allocation ---- */
+
+TLSF_NOASAN void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size)
+{
+    if (size - 1u >= heap->max_payload) { /* 0 or too large */
+        return NULL;
+    }
+    uint32_t a = adjust(size);
+    uint32_t b = locate(heap, a);
+    if (!b) {
+        return NULL;
+    }
+    take(heap, b, HDRW(heap, b) & SIZE_MASK, a);
+    void *p = payload(heap, b);
+    UNPOISON(p, size);
+    return p;
+}
+
+TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1u)) != 0) {
+        return NULL;
+    }
+    if (align <= ALIGN) {
+        return tlsf_heap_malloc(heap, size);
+    }
+    if (size - 1u >= heap->max_payload || align > heap->max_payload) {
+        return NULL;
+    }
+    uint32_t a = adjust(size);
+    /* room for the block, the worst alignment gap, and a leading free block to give back */
+    size_t want = (size_t)a + align + HDR + MIN_PAYLOAD;
+    if (want > heap->max_payload) {
+        return NULL;
+    }
+    uint32_t b = locate(heap, (uint32_t)want);
+    if (!b) {
+        return NULL;
+    }
+    uint32_t s = HDRW(heap, b) & SIZE_MASK;
+    uintptr_t p = (uintptr_t)payload(heap, b);
+    uintptr_t q = (p + align - 1u) & ~(uintptr_t)(align - 1u);
+    if (q != p && q - p < HDR + MIN_PAYLOAD) {
+        q = (p + HDR + MIN_PAYLOAD + align - 1u) & ~(uintptr_t)(align - 1u);
+    }
+    uint32_t gap = (uint32_t)(q - p);
+    if (gap) {
+        /* give the leading gap back as a free block; b keeps its PREV_FREE flag (coalesced
+         * neighbours are never free, so the flag is clear) */
+        uint32_t lead = gap - HDR, nb = b + gap;
+        HDRW(heap, b) = lead | F_FREE | (HDRW(heap, b) & F_PREV_FREE);
+        TAG_BEFORE(heap, nb) = b;
+        HDRW(heap, nb) = (s - gap) | F_FREE | F_PREV_FREE;
+        list_insert(heap, b, lead);
+        b = nb;
+        s -= gap;
+    }
+    take(heap, b, s, a);
+    void *r = payload(heap, b);
+    UNPOISON(r, size);
+    return r;
+}
+
+/* ---- validation of a pointer handed back by the user ---- */
+
+/* Classify ptr without writing anything. On TLSF_FREE_OK (a live block) or TLSF_FREE_DOUBLE,
+ * *out is the block's offset. */
+TLSF_NOASAN static tlsf_free_result_t classify(const tlsf_heap_t *h, const void *ptr,
+                                               uint32_t *out)
+{
+    if (ptr == NULL) {
+        return TLSF_FREE_NULL;
+    }
+    uintptr_t base = (uintptr_t)h, a = (uintptr_t)ptr;
+    if (a < base + h->first + HDR || a >= base + h->end) {
+        return TLSF_FREE_NOT_OWNED;
+    }
+    uint32_t p = (uint32_t)(a - base);
+    if (p & (ALIGN - 1u)) {
+        return TLSF_FREE_INVALID;
+    }
+    uint32_t b = p - HDR, hv = HDRW(h, b), s = hv & SIZE_MASK;
+    if (!size_ok(s) || s > h->end - p) {
+        return TLSF_FREE_INVALID;
+    }
+    if (hv & F_FREE) {
+        /* a free block, or the stale header of one merged into its free predecessor */
+        *out = b;
+        return TLSF_FREE_DOUBLE;
+    }
+    uint32_t n = p + s, nh = HDRW(h, n), ns = nh & SIZE_MASK;
+    if (n == h->end ? (ns != 0 || (nh & F_FREE)) : (!size_ok(ns) || ns > h->end - n - HDR)) {
+        return TLSF_FREE_INVALID;
+    }
+    if (nh & F_PREV_FREE) {
+        return TLSF_FREE_INVALID;
+    }
+    if (hv & F_PREV_FREE) {
+        uint32_t pb = b > h->first ? TAG_BEFORE(h, b) : 0;
+        if (pb < h->first || pb > b - HDR - MIN_PAYLOAD || !(HDRW(h, pb) & F_FREE) ||
+            pb + HDR + (HDRW(h, pb) & SIZE_MASK) != b) {
+            return TLSF_FREE_INVALID;
+        }
+    }
+    *out = b;
+    return TLSF_FREE_OK;
+}
+
+/* Return the used block b (payload s) to the free lists, merging with free neighbours. */
+TLSF_NOASAN static void release(tlsf_heap_t *h, uint32_t b, uint32_t s)
+{
+    uint32_t hv = HDRW(h, b);
+    h->used_bytes -= s;
+    h->used_blocks--;
+    HDRW(h, b) = hv | F_FREE; /* a stale pointer to b still reads as free after merging */
+    if (hv & F_PREV_FREE) {
+        uint32_t pb = TAG_BEFORE(h, b), ps = HDRW(h, pb) & SIZE_MASK;
+        list_remove(h, pb, ps);
+        b = pb;
+        s += ps + HDR;
+        hv = HDRW(h, pb);
+    }
+    uint32_t n = b + HDR + s, nh = HDRW(h, n);
+    if (nh & F_FREE) {
+        uint32_t ns = nh & SIZE_MASK;
+        list_remove(h, n, ns);
+        s += ns + HDR;
+        n = b + HDR + s;
+        nh = HDRW(h, n);
+    }
+    HDRW(h, b) = s | F_FREE | (hv & F_PREV_FREE);
+    HDRW(h, n) = nh | F_PREV_FREE;
+    TAG_BEFORE(h, n) = b;
+    list_insert(h, b, s);
+}
+
+TLSF_NOASAN tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr)
+{
+    uint32_t b;
+    tlsf_free_result_t r = classify(heap, ptr, &b);
+    if (r != TLSF_FREE_OK) {
+        return r;
+    }
+    uint32_t s = HDRW(heap, b) & SIZE_MASK;
+    POISON(ptr, s + HDR);
+    release(heap, b, s);
+    return TLSF_FREE_OK;
+}
+
+TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
+{
+    if (ptr == NULL) {
+        return tlsf_heap_malloc(heap, size);
+    }
+    uint32_t b;
+    if (classify(heap, ptr, &b) != TLSF_FREE_OK) {
+        return NULL;
+    }
+    if (size == 0) {
+        tlsf_heap_free(heap, ptr);
+        return NULL;
+    }
+    if (size - 1u >= heap->max_payload) {
+        return NULL;
+    }
+    uint32_t a = adjust(size);
+    uint32_t hv = HDRW(heap, b), s = hv & SIZE_MASK;
+    uint32_t n = b + HDR + s, nh = HDRW(heap, n), ns = nh & SIZE_MASK;
+    uint32_t old_span = s + HDR;
+    if (a > s) {
+        if (!(nh & F_FREE) || s + HDR + ns < a) {
+            /* move: copy what the old block holds, as far as the new one wants it */
+            void *np = tlsf_heap_malloc(heap, size);
+            if (np == NULL) {
+                return NULL;
+            }
+            size_t copy = s < size ? s : size;
+            UNPOISON(ptr, copy);
+            memcpy(np, ptr, copy);
+            tlsf_heap_free(heap, ptr);
+            return np;
+        }
+        /* grow into the free next block */
+        list_remove(heap, n, ns);
+        s += HDR + ns;
+        n = b + HDR + s;
+        nh = HDRW(heap, n);
+        HDRW(heap, n) = nh & ~F_PREV_FREE;
+        nh &= ~F_PREV_FREE;
+        heap->used_bytes += HDR + ns;
+        HDRW(heap, b) = s | (hv & F_PREV_FREE);
+    }
+    if (s >= a + HDR + MIN_PAYLOAD) {
+        /* shrink: the tail becomes free, merged with a free next block */
+        uint32_t r = b + HDR + a, rs = s - a - HDR;
+        heap->used_bytes -= rs + HDR;
+        HDRW(heap, b) = a | (hv & F_PREV_FREE);
+        if (nh & F_FREE) {
+            list_remove(heap, n, ns);
+            rs += HDR + ns;
+            n = r + HDR + rs;
+        }
+        HDRW(heap, r) = rs | F_FREE;
+        HDRW(heap, n) |= F_PREV_FREE;
+        TAG_BEFORE(heap, n) = r;
+        list_insert(heap, r, rs);
+        s = a;
+    }
+    if (heap->free_bytes < heap->min_free) {
+        heap->min_free = heap->free_bytes;
+    }
+    uint32_t new_span = s + HDR;
+    POISON((char *)ptr + size, (old_span > new_span ? old_span : new_span) - size);
+    UNPOISON(ptr, size);
+    return ptr;
+}
+
+/* ---- queries ---- */
+
+TLSF_NOASAN bool tlsf_heap_contains(const tlsf_heap_t *heap, const void *ptr)
+{
+    uintptr_t base = (uintptr_t)heap, a = (uintptr_t)ptr;
+    return a >= base + heap->first + HDR && a < base + heap->end;
+}
+
+TLSF_NOASAN size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr)
+{
+    uint32_t b;
+    if (classify(heap, ptr, &b) != TLSF_FREE_OK) {
+        return 0;
+    }
+    return HDRW(heap, b) & SIZE_MASK;
+}
+
+TLSF_NOASAN size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap) { return heap->max_payload; }
+TLSF_NOASAN size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap) { return heap->free_bytes; }
+TLSF_NOASAN size_t tlsf_heap_min_free_bytes(const tlsf_heap_t *heap) { return heap->min_free; }
+TLSF_NOASAN size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap) { return heap->used_bytes; }
+TLSF_NOASAN size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap) { return heap->used_blocks; }
+TLSF_NOASAN size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap) { return heap->free_blocks; }
+TLSF_NOASAN size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap) { return heap->region_bytes; }
+
+TLSF_NOASAN void tlsf_heap_reset_min_free(tlsf_heap_t *heap) { heap->min_free = heap->free_bytes; }
+
+TLSF_NOASAN size_t tlsf_heap_largest_free(const tlsf_heap_t *heap)
+{
+    if (!heap->fl_bitmap) {
+        return 0;
+    }
+    uint32_t fl = fls32(heap->fl_bitmap), sl = fls32(heap->sl_bitmap[fl]);
+    uint32_t low; /* lower bound of the highest non-empty class */
+    if (fl == 0) {
+        low = sl << 2;
+    } else {
+        uint32_t f = fl + heap->fl_shift - 1u;
+        low = (1u << f) + (sl << (f - heap->sl_log2));
+    }
+    /* the largest request whose adjusted block size is <= low: malloc's search then maps it to
+     * this class or below, and every block in this class is >= low */
+    return ((low + HDR) & ~(ALIGN - 1u)) - HDR;
+}
+
+/* ---- walking and checking ---- */
+
+TLSF_NOASAN void tlsf_heap_walk(const tlsf_heap_t *heap, tlsf_heap_walker_t fn, void *ctx)
+{
+    uint32_t b = heap->first;
+    while (b < heap->end) {
+        uint32_t hv = HDRW(heap, b), s = hv & SIZE_MASK;
+        if (!size_ok(s) || s > heap->end - b - HDR) {
+            return; /* corrupted: tlsf_heap_check reports it */
+        }
+        if (!fn(payload(heap, b), s, !(hv & F_FREE), ctx)) {
+            return;
+        }
+        b += HDR + s;
+    }
+}
+
+TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
+{
+    if (h == NULL || h->magic != HEAP_MAGIC || h->first >= h->end ||
+        h->end != h->first + HDR + h->max_payload) {
+        return false;
+    }
+    /* physical chain */
+    size_t nfree = 0, nused = 0, sfree = 0, sused = 0;
+    bool prev_free = false;
+    uint32_t prev = 0, b = h->first;
+    while (b < h->end) {
+        uint32_t hv = HDRW(h, b), s = hv & SIZE_MASK;
+        if (!size_ok(s) || s > h->end - b - HDR) {
+            return false;
+        }
+        if (((hv & F_PREV_FREE) != 0) != prev_free) {
+            return false;
+        }
+        if (prev_free && TAG_BEFORE(h, b) != prev) {
+            return false;
+        }
+        bool is_free = (hv & F_FREE) != 0;
+        if (is_free && prev_free) {
+            return false; /* missed coalescing */
+        }
+        if (is_free) {
+            nfree++;
+            sfree += s;
+        } else {
+            nused++;
+            sused += s;
+        }
+        prev_free = is_free;
+        prev = b;
+        b += HDR + s;
+    }
+    if (b != h->end) {
+        return false;
+    }
+    uint32_t sh = HDRW(h, h->end);
+    if ((sh & SIZE_MASK) != 0 || (sh & F_FREE) || ((sh & F_PREV_FREE) != 0) != prev_free ||
+        (prev_free && TAG_BEFORE(h, h->end) != prev)) {
+        return false;
+    }
+    /* free lists against bitmaps */
+    uint32_t slc = 1u << h->sl_log2;
+    if (h->fl_count < 32u && (h->fl_bitmap >> h->fl_count) != 0) {
+        return false;
+    }
+    size_t listed = 0;
+    for (uint32_t fl = 0; fl < h->fl_count; fl++) {
+        uint32_t slmap = h->sl_bitmap[fl];
+        if ((slmap != 0) != ((h->fl_bitmap >> fl) & 1u)) {
+            return false;
+        }
+        if (slc < 32u && (slmap >> slc) != 0) {
+            return false;
+        }
+        for (uint32_t sl = 0; sl < slc; sl++) {
+            uint32_t cur = h->heads[(fl << h->sl_log2) + sl], back = 0;
+            if ((cur != 0) != ((slmap >> sl) & 1u)) {
+                return false;
+            }
+            while (cur) {
+                if (cur < h->first || cur >= h->end || ((cur + HDR) & (ALIGN - 1u)) ||
+                    ++listed > nfree) {
+                    return false;
+                }
+                uint32_t hv = HDRW(h, cur), s = hv & SIZE_MASK, f, l;
+                if (!(hv & F_FREE) || !size_ok(s) || s > h->end - cur - HDR ||
+                    PREV(h, cur) != back) {
+                    return false;
+                }
+                uint32_t nb = cur + HDR + s;
+                if (!(HDRW(h, nb) & F_PREV_FREE) || TAG_BEFORE(h, nb) != cur) {
+                    return false; /* not a block start */
+                }
+                map(h, s, &f, &l);
+                if (f != fl || l != sl) {
+                    return false;
+                }
+                back = cur;
+                cur = NEXT(h, cur);
+            }
+        }
+    }
+    if (listed != nfree) {
+        return false;
+    }
+    /* counters */
+    return nfree == h->free_blocks && nused == h->used_blocks && sfree == h->free_bytes &&
+           sused == h->used_bytes && h->min_free <= h->free_bytes &&
+           sfree + sused + HDR * (nfree + nused - 1u) == h->max_payload;
+}

@@ -76,6 +76,16 @@ size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap);
 size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap);
 /** Reset the low-water mark to the current free bytes. O(1). */
 void tlsf_heap_reset_min_free(tlsf_heap_t *heap);
+/** Payload bytes in allocated blocks (block sizes, >= the requests). O(1).
+ *  Always: total = free + allocated + 4 * (allocated_blocks + free_blocks - 1). */
+size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap);
+/** The `bytes` given to tlsf_heap_create (control structure included). O(1). */
+size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap);
+/** Give the region back to the caller: the heap must not be used afterwards. In AddressSanitizer
+ *  builds this unpoisons the whole region (the heap keeps its metadata, free blocks and slack
+ *  poisoned), so the caller may reuse or free the memory; otherwise it only clears the magic that
+ *  tlsf_heap_check looks for. NULL is ignored. O(1). */
+void tlsf_heap_destroy(tlsf_heap_t *heap);
 
 /** Walk every block and check every invariant (physical chain, free lists, bitmaps, coalescing,
  *  counters). True when consistent. O(blocks). */
