@@ -136,6 +136,9 @@ esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_
 void kraken_port_task_join(kraken_port_task_t *task);
 /** True when called from inside `task`. isr-ok (false in an ISR). */
 bool kraken_port_task_is_current(const kraken_port_task_t *task);
+/** Sleep at least `ms` milliseconds (ESP-IDF: vTaskDelay, at least one tick; 0 yields). task,
+ *  blocks; never from an ISR. */
+void kraken_port_delay_ms(uint32_t ms);
 
 #ifdef __cplusplus
 }

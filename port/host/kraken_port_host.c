@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -276,4 +277,15 @@ void kraken_port_task_join(kraken_port_task_t *task)
 bool kraken_port_task_is_current(const kraken_port_task_t *task)
 {
     return task->started && pthread_equal(task->thread, pthread_self()) && !sim_in_isr();
+}
+
+void kraken_port_delay_ms(uint32_t ms)
+{
+    if (ms == 0) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
