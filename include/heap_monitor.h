@@ -1,0 +1,289 @@
+/*
+ * heap_monitor.h - heap fragmentation you can see, thresholds that call you, history you can plot.
+ *
+ * Figures come from ESP-IDF's O(1) per-heap queries (free, minimum free, largest free block, total):
+ * no call on the periodic path walks the blocks (heap_caps_get_info does, under the heap lock).
+ * Regions, by capability mask (memory_log_usage() uses the very same masks, so the figures agree):
+ *   all 8-bit heaps    HEAP_MONITOR_CAPS_ALL    the top-level fields of heap_stats_t
+ *   internal SRAM      HEAP_MONITOR_CAPS_SRAM   heap_stats_t.internal
+ *   PSRAM              HEAP_MONITOR_CAPS_PSRAM  heap_stats_t.psram (all zero without PSRAM)
+ *
+ * Fragmentation of a region = 100 x (1 - largest free block / free bytes), rounded to the nearest
+ * integer (halves up), 0 when nothing is free. A region made of several heaps counts the gaps
+ * between them (ESP-IDF's figures are sums of free bytes and a max of largest blocks).
+ *
+ * Low-memory callbacks are checked on every call that reads the heap figures
+ * (heap_monitor_get_stats, heap_monitor_get_caps_stats, heap_monitor_check_health,
+ * heap_monitor_get_health_issues, heap_monitor_log_stats, heap_monitor_get_json,
+ * heap_monitor_sample_now) and by the sampler task: run the sampler, or call one of these, to be told.
+ *
+ * Context words (task, isr-ok, may block) are defined in src/kraken_port.h. Nothing here allocates
+ * memory: all state is static, sized by Kconfig (menu "Heap monitor").
+ */
+#ifndef HEAP_MONITOR_H
+#define HEAP_MONITOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "esp_err.h"
+#include "esp_heap_caps.h"
+#include "memory_pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The regions' capability masks, shared with system_service/memory_utils.h. */
+#define HEAP_MONITOR_CAPS_ALL (MALLOC_CAP_8BIT)
+#define HEAP_MONITOR_CAPS_SRAM (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+#define HEAP_MONITOR_CAPS_PSRAM (MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT)
+
+/* ---- statistics ------------------------------------------------------------------------------ */
+
+/** Figures of one region (or of any caps mask), in bytes. */
+typedef struct {
+    size_t total_bytes;        /**< managed by the heap (heap_caps_get_total_size) */
+    size_t total_free_bytes;   /**< free now (heap_caps_get_free_size) */
+    size_t largest_free_block; /**< largest allocation that would succeed now */
+    size_t minimum_free_bytes; /**< lowest total_free_bytes since boot (low-water mark) */
+    int fragmentation_percent; /**< 0..100, see the top of this file */
+    size_t allocated_blocks;   /**< 0 unless filled by heap_monitor_count_blocks() */
+    size_t free_blocks;        /**< 0 unless filled by heap_monitor_count_blocks() */
+} heap_region_stats_t;
+
+/** Everything heap_monitor_get_stats() reads. The top-level fields cover all 8-bit heaps
+ *  (internal + PSRAM); `internal` and `psram` hold the same figures per region. */
+typedef struct {
+    size_t total_bytes;
+    size_t total_free_bytes;
+    size_t largest_free_block;
+    size_t minimum_free_bytes;
+    int fragmentation_percent;
+    size_t allocated_blocks;     /**< 0 unless filled by heap_monitor_count_blocks() */
+    size_t free_blocks;          /**< 0 unless filled by heap_monitor_count_blocks() */
+    heap_region_stats_t internal;
+    heap_region_stats_t psram;   /**< all zero when psram_present is false */
+    bool psram_present;          /**< PSRAM found and added to the heap */
+    bool blocks_counted;         /**< the block counts were filled (heap_monitor_count_blocks) */
+    uint32_t failed_allocations; /**< failed allocations since heap_monitor_init (any caps) */
+} heap_stats_t;
+
+/** Read the figures of all three regions into *stats (block counts 0, blocks_counted false), then
+ *  check the low-memory callbacks. ESP_OK; ESP_ERR_INVALID_ARG when stats is NULL (nothing read,
+ *  no callback checked). task; O(heaps + callbacks), no block walk; callbacks run in the caller. */
+esp_err_t heap_monitor_get_stats(heap_stats_t *stats);
+
+/** Same figures for any caps mask (heaps whose caps contain every bit of `caps`), then check the
+ *  callbacks. ESP_OK; ESP_ERR_INVALID_ARG when out is NULL or caps is 0. task; O(heaps + callbacks). */
+esp_err_t heap_monitor_get_caps_stats(uint32_t caps, heap_region_stats_t *out);
+
+/** Fill the allocated_blocks/free_blocks fields of *stats (top level and both regions) and set
+ *  blocks_counted. This is the expensive one: it walks every block of every heap, holding each
+ *  heap's lock while it does (heap_caps_get_info); never call it periodically. The other fields are
+ *  left as they are. ESP_OK; ESP_ERR_INVALID_ARG when stats is NULL. task, may block; O(blocks). */
+esp_err_t heap_monitor_count_blocks(heap_stats_t *stats);
+
+/** 100 x (1 - largest / free_bytes), rounded to the nearest integer (halves up); 0 when free_bytes
+ *  is 0; clamped to 0..100 (largest above free_bytes, possible between two unsynchronised reads,
+ *  gives 0). isr-ok, O(1). */
+int heap_monitor_fragmentation_percent(size_t free_bytes, size_t largest);
+
+/* ---- health ---------------------------------------------------------------------------------- */
+
+/** Health limits. Start as the Kconfig values; change them at run time with
+ *  heap_monitor_set_thresholds(). A limit of 0 (100 for fragmentation) turns its check off. */
+typedef struct {
+    int fragmentation_percent;  /**< a region above this is unhealthy (0..100) */
+    size_t min_free_internal;   /**< internal SRAM with fewer free bytes is unhealthy */
+    size_t min_largest_internal; /**< internal SRAM with a smaller largest block is unhealthy */
+    size_t min_free_psram;      /**< PSRAM with fewer free bytes is unhealthy (only when present) */
+    bool check_integrity;       /**< also walk the heaps with heap_caps_check_integrity_all */
+} heap_monitor_thresholds_t;
+
+/** Copy the current thresholds. ESP_OK; ESP_ERR_INVALID_ARG when out is NULL. isr-ok, O(1). */
+esp_err_t heap_monitor_get_thresholds(heap_monitor_thresholds_t *out);
+/** Replace the thresholds. ESP_OK; ESP_ERR_INVALID_ARG when t is NULL or fragmentation_percent is
+ *  outside 0..100 (nothing changed). isr-ok, O(1). */
+esp_err_t heap_monitor_set_thresholds(const heap_monitor_thresholds_t *t);
+
+/** Reasons a heap is unhealthy (bits of the value returned by the two functions below). */
+#define HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED (1u << 0)    /**< internal fragmentation too high */
+#define HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE (1u << 1)      /**< internal free below the minimum */
+#define HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST (1u << 2) /**< internal largest block too small */
+#define HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED (1u << 3)       /**< PSRAM fragmentation too high */
+#define HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE (1u << 4)         /**< PSRAM free below the minimum */
+#define HEAP_MONITOR_ISSUE_INTEGRITY (1u << 5)              /**< a heap failed its integrity check */
+
+/** The thresholds applied to given figures (no integrity check, no callbacks): 0 when healthy,
+ *  otherwise HEAP_MONITOR_ISSUE_* bits. PSRAM never counts when stats->psram_present is false.
+ *  Returns 0 for NULL. isr-ok, O(1). */
+uint32_t heap_monitor_stats_issues(const heap_stats_t *stats);
+
+/** Read the figures now (heap_monitor_get_stats) and apply the thresholds; with check_integrity,
+ *  also walk the heaps. 0 when healthy, otherwise HEAP_MONITOR_ISSUE_* bits. task;
+ *  O(heaps + callbacks), O(blocks) with check_integrity. */
+uint32_t heap_monitor_get_health_issues(void);
+
+/** The spec's check: true iff heap_monitor_get_health_issues() is 0. task; same cost. */
+bool heap_monitor_check_health(void);
+
+/** Log every region in the spec's format under `tag` ("heap_monitor" when NULL), one block each:
+ *      Heap Fragmentation:
+ *        Region: Internal SRAM
+ *        Total: 8MB
+ *        Free: 6.2MB
+ *        Largest block: 4.8MB
+ *        Fragmentation: 12% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
+ *  then the failed-allocation count. Sizes in B, KB or MB (1024-based), with one decimal where not
+ *  whole, rounded down so free memory is never overstated. A module without PSRAM prints
+ *  "Region: PSRAM (not present)" and no figures. task (logs); O(heaps + callbacks). */
+void heap_monitor_log_stats(const char *tag);
+
+/* ---- low-memory callbacks -------------------------------------------------------------------- */
+
+/** What a callback is told. */
+typedef struct {
+    uint32_t caps;             /**< the caps it was registered with */
+    size_t threshold;          /**< the threshold it was registered with (bytes) */
+    size_t free_bytes;         /**< free bytes for caps when the edge was seen */
+    size_t largest_free_block; /**< largest free block for caps at the same time */
+    bool low;                  /**< true: free fell below threshold; false: recovered to >= it */
+} heap_monitor_event_t;
+
+typedef void (*heap_monitor_callback_t)(const heap_monitor_event_t *event, void *ctx);
+
+/** Call fn(event, ctx) once when free memory for `caps` falls below `threshold` bytes (low = true),
+ *  and once when it is back at or above it (low = false); the two strictly alternate, the first one
+ *  being a fall. If free memory is already below the threshold, the first check after registration
+ *  reports it. Checks run as described at the top of this file; the callback runs in the task that
+ *  made the check (the sampler task for the sampler) with no monitor lock held, so it may call any
+ *  heap_monitor function except heap_monitor_sampler_stop/heap_monitor_deinit from the sampler task.
+ *  ESP_OK; ESP_ERR_INVALID_ARG when fn is NULL, caps is 0 or threshold is 0;
+ *  ESP_ERR_INVALID_STATE when the same (threshold, caps, fn, ctx) is already registered;
+ *  ESP_ERR_NO_MEM when all CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS slots are taken.
+ *  isr-ok (only registers), O(slots). */
+esp_err_t heap_monitor_register_callback(size_t threshold, uint32_t caps, heap_monitor_callback_t fn,
+                                         void *ctx);
+
+/** Remove every registration of (fn, ctx). A delivery already under way in another task may still
+ *  complete after this returns. ESP_OK; ESP_ERR_INVALID_ARG when fn is NULL; ESP_ERR_NOT_FOUND when
+ *  nothing matched. isr-ok, O(slots). */
+esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx);
+
+/* ---- failed allocations ---------------------------------------------------------------------- */
+
+/** Install the monitor's failed-allocation hook (heap_caps_register_failed_alloc_callback), from
+ *  which on failed allocations are counted per requested caps mask. Every other function does this
+ *  on first use; call it at boot to count from boot. Calling it again re-installs the hook (ESP-IDF
+ *  keeps one hook: installing another replaces ours; use heap_monitor_set_alloc_failed_chain to
+ *  get the failures too). ESP_OK, or the error of the hook registration. task, O(1). */
+esp_err_t heap_monitor_init(void);
+
+/** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.
+ *  A plain malloc() that fails is reported by ESP-IDF with MALLOC_CAP_DEFAULT. Masks beyond
+ *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones count only for caps 0.
+ *  isr-ok, O(slots). */
+uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps);
+
+/** One counted caps mask. */
+typedef struct {
+    uint32_t caps;          /**< the mask as requested */
+    uint32_t count;         /**< failures since init or the last reset */
+    size_t largest_request; /**< largest size that failed with this mask (bytes) */
+} heap_monitor_failed_alloc_t;
+
+/** Copy up to `max` masks with a non-zero count into out, in the order they first failed; *count
+ *  receives the number copied. ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is NULL with
+ *  max > 0. isr-ok, O(slots). */
+esp_err_t heap_monitor_get_failed_allocs(heap_monitor_failed_alloc_t *out, size_t max, size_t *count);
+
+/** Set every failed-allocation counter to 0. isr-ok, O(slots). */
+void heap_monitor_reset_failed_allocs(void);
+
+/** Same signature as ESP-IDF's esp_alloc_failed_hook_t. */
+typedef void (*heap_monitor_alloc_failed_fn_t)(size_t size, uint32_t caps, const char *function);
+
+/** Also call fn after counting each failed allocation (NULL removes it). fn runs in the context of
+ *  the failed allocation (possibly an ISR, with the flash cache off if the allocation was made so):
+ *  keep it short. ESP_OK. isr-ok, O(1). */
+esp_err_t heap_monitor_set_alloc_failed_chain(heap_monitor_alloc_failed_fn_t fn);
+
+/* ---- sampler --------------------------------------------------------------------------------- */
+
+/** One region in a sample. */
+typedef struct {
+    size_t free_bytes;
+    size_t largest_free_block;
+    int fragmentation_percent;
+} heap_monitor_region_sample_t;
+
+/** One sample. */
+typedef struct {
+    int64_t timestamp_us;                 /**< esp_timer_get_time() when taken */
+    uint32_t sequence;                    /**< 1 for the first sample after boot, +1 each */
+    heap_monitor_region_sample_t internal;
+    heap_monitor_region_sample_t psram;   /**< zero without PSRAM */
+    uint32_t pool_in_use[MEMORY_POOL_CLASS_COUNT]; /**< blocks in use per pool class (0 if the
+                                                        pools report an error) */
+    uint32_t failed_allocations;          /**< heap_monitor_get_failed_alloc_count(0) */
+} heap_monitor_sample_t;
+
+/** Take one sample now: read the pool and heap figures, check the callbacks, and append the sample
+ *  to the ring buffer (the oldest is overwritten when full). Copies it to *out when out is not NULL.
+ *  ESP_OK (always). task; O(heaps + callbacks + pool classes). */
+esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out);
+
+/** Capacity of the ring buffer (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT). isr-ok, O(1). */
+size_t heap_monitor_sample_capacity(void);
+
+/** Copy the newest min(max, stored) samples into out, oldest first; *count receives the number.
+ *  ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is NULL with max > 0.
+ *  task (copies under the monitor's critical section), O(copied). */
+esp_err_t heap_monitor_get_samples(heap_monitor_sample_t *out, size_t max, size_t *count);
+
+/** Forget every stored sample (sequence numbers keep counting). isr-ok, O(1). */
+void heap_monitor_clear_samples(void);
+
+/** Start the sampler task: a sample at once, then one every period_ms (0: the Kconfig default
+ *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_PERIOD_MS); the period is measured from the end of one
+ *  sample to the start of the next. ESP_OK; ESP_ERR_INVALID_STATE when already running;
+ *  ESP_ERR_NO_MEM when the task or its semaphore cannot be created. task. */
+esp_err_t heap_monitor_sampler_start(uint32_t period_ms);
+
+/** Stop the sampler task and wait until it has ended (at most one sample's duration).
+ *  ESP_OK; ESP_ERR_INVALID_STATE when not running or when called from the sampler task itself
+ *  (from a callback). task, may block. */
+esp_err_t heap_monitor_sampler_stop(void);
+
+/** True while the sampler task runs. isr-ok, O(1). */
+bool heap_monitor_sampler_running(void);
+
+/* ---- telemetry ------------------------------------------------------------------------------- */
+
+/** Write every figure as one JSON object (no whitespace) into buf, NUL-terminated:
+ *    {"timestamp_us":..,"healthy":true,"issues":0,
+ *     "heap":{"total":..,"free":..,"largest":..,"min_free":..,"fragmentation":..},
+ *     "internal":{same keys},"psram":{"present":true, same keys},
+ *     "failed_allocs":{"total":..,"by_caps":[{"caps":..,"count":..,"largest_request":..}]},
+ *     "pools":[{"block_size":..,"capacity":..,"in_use":..,"peak":..,"fallbacks":..,"failures":..}],
+ *     "sampler":{"running":false,"period_ms":..,"samples":..}}
+ *  "healthy"/"issues" apply the thresholds without the integrity walk; "pools" is null when the
+ *  pools report an error. Never truncates: when the snapshot does not fit, buf receives "" (if size
+ *  > 0) and the call fails. *length (if not NULL) receives the snapshot's length without the NUL in
+ *  both cases, so size must be at least *length + 1.
+ *  ESP_OK; ESP_ERR_INVALID_SIZE when size is too small (buf NULL with size 0 asks for the length);
+ *  ESP_ERR_INVALID_ARG when buf is NULL and size > 0. task; O(heaps + callbacks + slots + classes). */
+esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length);
+
+/** Back to the boot state: stop the sampler, remove every callback, clear samples and failure
+ *  counts, thresholds back to Kconfig, no chained hook. The failed-allocation hook stays installed
+ *  (ESP-IDF cannot remove it) and keeps counting. ESP_OK; ESP_ERR_INVALID_STATE when called from
+ *  the sampler task (nothing changed). task, may block (stops the sampler). */
+esp_err_t heap_monitor_deinit(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEAP_MONITOR_H */
