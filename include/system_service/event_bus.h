@@ -1,0 +1,288 @@
+/*
+ * system_service/event_bus.h - services post events; subscribers receive them; the payload lives in
+ * a memory pool block from post to the end of delivery.
+ *
+ * Guarantees
+ *   - One copy: the payload is copied once at post into the smallest pool class that fits (payloads
+ *     up to CONFIG_SYSTEM_SERVICE_EVENT_INLINE_DATA_SIZE bytes live inside the event record). Every
+ *     subscriber gets the same data pointer; the block goes back to its pool after the last
+ *     subscriber has returned. No heap call per event: event records sit in static per-priority
+ *     rings and subscriptions in a static table (sizes from Kconfig). Payloads above the largest
+ *     pool class go to the heap (counted) or are rejected, per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.
+ *   - Order: higher priority first; FIFO within a priority (per dispatcher; see dispatch_pending).
+ *     The order among the subscribers of one event is unspecified.
+ *   - Back-pressure is explicit and counted, never silent: each priority has its own bounded lane;
+ *     a post to a full lane waits up to its timeout and fails with ESP_ERR_TIMEOUT; posts from
+ *     handlers and ISRs never wait. CRITICAL has its own lane and a reserve of pool blocks that
+ *     lower priorities cannot take (CONFIG_SYSTEM_SERVICE_EVENT_CRITICAL_RESERVE_BLOCKS). Every
+ *     failed post frees what it took and is counted in its lane's `dropped[reason]`.
+ *   - The bus starts by itself on first use (Kconfig mode, thread-safe); system_event_bus_init()
+ *     chooses the mode and lane sizes; system_event_bus_deinit() returns every block to its pool.
+ *
+ * Context words (defined in docs/DESIGN.md and src/kraken_port.h): "task" = from a task only,
+ * "isr-ok" = also from an interrupt handler, never blocks; "may block" = may wait for another task.
+ * Handlers run in the dispatcher task (task mode) or in the caller of
+ * system_event_dispatch_pending() (manual mode); they may post, subscribe and unsubscribe.
+ */
+#ifndef SYSTEM_SERVICE_EVENT_BUS_H
+#define SYSTEM_SERVICE_EVENT_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "esp_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- identities -------------------------------------------------------------------------------- */
+
+/** A service, from system_service_register() (or any value the firmware fixes; names are optional). */
+typedef uint16_t system_service_id_t;
+/** An event type, chosen by the posting service. */
+typedef uint32_t system_event_type_t;
+
+/** Wildcards for system_event_subscribe(); not valid as the source or type of a post. */
+#define SYSTEM_SERVICE_ID_ANY ((system_service_id_t)0xFFFFu)
+#define SYSTEM_EVENT_TYPE_ANY ((system_event_type_t)0xFFFFFFFFu)
+
+typedef enum {
+    SYSTEM_EVENT_PRIORITY_LOW = 0,
+    SYSTEM_EVENT_PRIORITY_NORMAL = 1,
+    SYSTEM_EVENT_PRIORITY_HIGH = 2,
+    SYSTEM_EVENT_PRIORITY_CRITICAL = 3,
+} system_event_priority_t;
+#define SYSTEM_EVENT_PRIORITY_COUNT 4
+
+/** What a handler receives. `data` (NULL when size is 0) is valid until the handler returns and is
+ *  shared by every subscriber of the event: do not modify it. */
+typedef struct {
+    system_service_id_t source;       /**< posting service */
+    system_event_type_t type;         /**< event type */
+    system_event_priority_t priority; /**< lane it travelled in */
+    const void *data;                 /**< payload copy, aligned to 8 bytes */
+    size_t size;                      /**< payload bytes */
+    uint32_t seq;                     /**< bus-wide sequence number, increasing in post order */
+    int64_t timestamp_us;             /**< kraken_port_time_us() at post (esp_timer_get_time) */
+    bool from_isr;                    /**< posted with system_event_post_from_isr() */
+} system_event_t;
+
+typedef void (*system_event_handler_t)(const system_event_t *event, void *ctx);
+
+/** A subscription. Opaque: compare with nothing, only pass it back. A zero value is no subscription. */
+typedef struct {
+    uint32_t opaque_;
+} system_event_subscription_t;
+
+/** Timeout that never expires, for system_event_post_with_timeout(). */
+#define SYSTEM_EVENT_WAIT_FOREVER UINT32_MAX
+/** max_events value for system_event_dispatch_pending(): until the lanes are empty. */
+#define SYSTEM_EVENT_DISPATCH_ALL UINT32_MAX
+
+/* ---- services -------------------------------------------------------------------------------- */
+
+/** Register a service name and get its id; registering a name again returns the same id.
+ *  Ids are dense from 0. Starts the bus if needed.
+ *  ESP_OK; ESP_ERR_INVALID_ARG (NULL name or out_id, empty name); ESP_ERR_INVALID_SIZE (name of
+ *  CONFIG_SYSTEM_SERVICE_EVENT_SERVICE_NAME_LEN bytes or more); ESP_ERR_NO_MEM (table full,
+ *  CONFIG_SYSTEM_SERVICE_EVENT_MAX_SERVICES); ESP_ERR_INVALID_STATE (ISR, deinit in progress) or
+ *  the error of a failed start. task, O(services x name length). */
+esp_err_t system_service_register(const char *name, system_service_id_t *out_id);
+
+/** Name of a registered service, NULL when `id` is not registered. The pointer stays valid until
+ *  deinit. isr-ok, O(1). */
+const char *system_service_get_name(system_service_id_t id);
+
+/* ---- posting --------------------------------------------------------------------------------- */
+
+/** Copy `size` bytes of `data` into the bus and queue the event in the lane of `priority`.
+ *  Waits up to CONFIG_SYSTEM_SERVICE_EVENT_POST_TIMEOUT_MS when the lane is full (never from
+ *  inside a handler). Same results as system_event_post_with_timeout(). task, may block. */
+esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t event_type,
+                            const void *data, size_t size, system_event_priority_t priority);
+
+/** Post, waiting at most `timeout_ms` (0: never; SYSTEM_EVENT_WAIT_FOREVER) for room in a full lane.
+ *  From inside a handler the timeout is taken as 0 (no self-deadlock). Starts the bus if needed.
+ *  ESP_OK: queued; the data was copied and may be reused at once.
+ *  ESP_ERR_INVALID_ARG: service_id or event_type is a wildcard, priority is unknown, or data is NULL
+ *                       with size > 0.
+ *  ESP_ERR_TIMEOUT:     the lane stayed full (dropped reason FULL).
+ *  ESP_ERR_NO_MEM:      no block in the payload's pool class (NO_MEM), the class's CRITICAL reserve
+ *                       reached by a lower priority (RESERVE), or the heap refused an oversize copy.
+ *  ESP_ERR_INVALID_SIZE: payload above the largest pool class with OVERSIZE_REJECT (TOO_LARGE).
+ *  ESP_ERR_INVALID_STATE: called from an ISR, or the bus is being deinitialised (NOT_READY).
+ *  Every failure is counted in the lane (unknown priorities in stats.invalid_priority) and leaves
+ *  nothing allocated. task, may block (bounded by timeout_ms); O(1) plus the copy. */
+esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
+                                         system_event_type_t event_type, const void *data,
+                                         size_t size, system_event_priority_t priority,
+                                         uint32_t timeout_ms);
+
+/** Post from an interrupt handler: never blocks, never touches the heap. The payload (up to the
+ *  largest pool class) goes into a pool block or the event record. *higher_priority_task_woken (may
+ *  be NULL) is set true when the dispatcher task was woken: yield at the end of the ISR
+ *  (portYIELD_FROM_ISR). Also callable from a task (then it behaves as a post with timeout 0).
+ *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full); ESP_ERR_NO_MEM (class empty
+ *  or reserve); ESP_ERR_INVALID_SIZE (above the largest pool class); ESP_ERR_INVALID_STATE (the bus
+ *  has not been started from a task yet, or is being deinitialised). isr-ok, O(1) plus the copy. */
+esp_err_t system_event_post_from_isr(system_service_id_t service_id, system_event_type_t event_type,
+                                     const void *data, size_t size,
+                                     system_event_priority_t priority,
+                                     bool *higher_priority_task_woken);
+
+/* ---- subscribing ----------------------------------------------------------------------------- */
+
+/** Call handler(event, ctx) for every event whose source matches service_id and whose type matches
+ *  event_type (either may be a wildcard). Takes effect for events dispatched after it returns; one
+ *  handler may be subscribed several times (each call is a separate subscription).
+ *  *out_handle (may be NULL if the subscription is never removed) receives the handle.
+ *  ESP_OK; ESP_ERR_INVALID_ARG (NULL handler); ESP_ERR_NO_MEM (table full,
+ *  CONFIG_SYSTEM_SERVICE_EVENT_MAX_SUBSCRIBERS); ESP_ERR_INVALID_STATE (ISR, deinit in progress)
+ *  or the error of a failed start. task (handlers included), O(subscriptions). */
+esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_type_t event_type,
+                                 system_event_handler_t handler, void *ctx,
+                                 system_event_subscription_t *out_handle);
+
+/** Remove a subscription. After it returns the handler is never called again for it, and (outside
+ *  handlers) no call of it is still running, so `ctx` may be freed. From inside a handler it does not
+ *  wait for a call running in another dispatcher (manual mode with several dispatching tasks).
+ *  ESP_OK; ESP_ERR_NOT_FOUND (zero, stale or already removed handle; bus deinitialised);
+ *  ESP_ERR_INVALID_STATE (ISR). task, may block until a running call of this handler returns;
+ *  O(1). */
+esp_err_t system_event_unsubscribe(system_event_subscription_t handle);
+
+/* ---- dispatching ----------------------------------------------------------------------------- */
+
+typedef enum {
+    SYSTEM_EVENT_MODE_TASK = 0,   /**< a dispatcher task delivers events as they arrive */
+    SYSTEM_EVENT_MODE_MANUAL = 1, /**< events wait for system_event_dispatch_pending() */
+} system_event_mode_t;
+
+/** Manual mode: deliver up to max_events queued events (SYSTEM_EVENT_DISPATCH_ALL: until every lane
+ *  is empty, events posted by the handlers included) in the calling task, highest priority first.
+ *  *out_dispatched (may be NULL) receives the number of events delivered. Several tasks may dispatch
+ *  at once; FIFO order within a lane then holds per dispatcher only.
+ *  ESP_OK; ESP_ERR_INVALID_STATE (task mode, ISR, inside a handler, deinit in progress) or the error
+ *  of a failed start. task; runs the handlers; O(events x subscriptions). */
+esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispatched);
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+typedef struct {
+    system_event_mode_t mode;
+    /** Per-lane capacity; 0 = the Kconfig capacity, which is also the maximum (storage is static). */
+    uint16_t lane_capacity[SYSTEM_EVENT_PRIORITY_COUNT];
+    uint32_t task_stack_bytes; /**< dispatcher stack; 0 = CONFIG_SYSTEM_SERVICE_EVENT_TASK_STACK_SIZE */
+    unsigned task_priority;    /**< 0 = CONFIG_SYSTEM_SERVICE_EVENT_TASK_PRIORITY */
+    int task_core;             /**< -1 = any core (CONFIG_SYSTEM_SERVICE_EVENT_TASK_CORE by default) */
+} system_event_bus_config_t;
+
+/** The configuration the bus uses when it starts by itself (Kconfig values). */
+system_event_bus_config_t system_event_bus_default_config(void);
+
+/** Start the bus: counters, services and subscriptions start empty; task mode starts the dispatcher.
+ *  config NULL = system_event_bus_default_config().
+ *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum);
+ *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (semaphore or
+ *  dispatcher task could not be created; nothing is left allocated). task, O(table sizes). */
+esp_err_t system_event_bus_init(const system_event_bus_config_t *config);
+
+typedef enum {
+    SYSTEM_EVENT_DEINIT_DRAIN = 0,   /**< deliver the queued events first */
+    SYSTEM_EVENT_DEINIT_DISCARD = 1, /**< drop them (counted as dropped DISCARDED) */
+} system_event_deinit_t;
+
+/** Stop the bus. New posts fail with ESP_ERR_INVALID_STATE from the start of the call; posters
+ *  waiting for room are released; deinit waits for every call in progress, stops the dispatcher,
+ *  drains or discards the queued events (posts made by handlers while draining are refused and
+ *  counted NOT_READY), and returns every payload block. Services and subscriptions are forgotten;
+ *  statistics stay readable until the next start. The bus starts again on next use.
+ *  ESP_OK; ESP_ERR_INVALID_ARG (unknown `how`); ESP_ERR_INVALID_STATE (not started, ISR, inside a
+ *  handler, or another deinit in progress). task, blocks until calls in progress return. */
+esp_err_t system_event_bus_deinit(system_event_deinit_t how);
+
+/** True when the bus is started and not being deinitialised. isr-ok, O(1). */
+bool system_event_bus_is_ready(void);
+
+/* ---- statistics ------------------------------------------------------------------------------ */
+
+/** Why a post failed or a queued event was not delivered (index of `dropped`). */
+typedef enum {
+    SYSTEM_EVENT_DROP_FULL = 0,        /**< lane full until the timeout (ESP_ERR_TIMEOUT) */
+    SYSTEM_EVENT_DROP_NO_MEM = 1,      /**< pool class empty or heap refused (ESP_ERR_NO_MEM) */
+    SYSTEM_EVENT_DROP_RESERVE = 2,     /**< class blocks left are CRITICAL's reserve (ESP_ERR_NO_MEM) */
+    SYSTEM_EVENT_DROP_TOO_LARGE = 3,   /**< above the largest class and not allowed to the heap */
+    SYSTEM_EVENT_DROP_INVALID_ARG = 4, /**< wildcard source/type, NULL data with size > 0 */
+    SYSTEM_EVENT_DROP_NOT_READY = 5,   /**< ISR before start, or deinit in progress */
+    SYSTEM_EVENT_DROP_DISCARDED = 6,   /**< queued, then discarded by deinit */
+} system_event_drop_reason_t;
+#define SYSTEM_EVENT_DROP_REASON_COUNT 7
+
+/** Per-lane figures. Counters are monotonic from the start of the bus; peaks reset with
+ *  system_event_reset_peaks(). */
+typedef struct {
+    uint32_t capacity;         /**< slots */
+    uint32_t depth;            /**< queued now */
+    uint32_t depth_high_water; /**< largest depth seen */
+    uint32_t posted;           /**< accepted posts */
+    uint32_t posted_from_isr;  /**< of which from system_event_post_from_isr */
+    uint32_t delivered;        /**< events whose dispatch has finished (handlers run, block freed) */
+    uint32_t unhandled;        /**< of which had no matching subscriber */
+    uint32_t dropped[SYSTEM_EVENT_DROP_REASON_COUNT]; /**< failed posts and discarded events */
+    uint32_t latency_min_us;   /**< post -> start of dispatch; 0 before any delivery */
+    uint32_t latency_mean_us;
+    uint32_t latency_max_us;
+} system_event_lane_stats_t;
+
+#define SYSTEM_EVENT_POOL_CLASS_COUNT 4 /**< = MEMORY_POOL_CLASS_COUNT */
+
+typedef struct {
+    system_event_mode_t mode;
+    bool ready;
+    system_event_lane_stats_t lanes[SYSTEM_EVENT_PRIORITY_COUNT]; /**< indexed by priority */
+    uint32_t pool_blocks_in_use[SYSTEM_EVENT_POOL_CLASS_COUNT];   /**< held by queued/dispatching events */
+    uint32_t pool_blocks_peak[SYSTEM_EVENT_POOL_CLASS_COUNT];     /**< high-water of the above */
+    uint32_t inline_payloads;  /**< accepted events whose payload lived in the record (no block) */
+    uint32_t pool_payloads;    /**< accepted events with a pool block */
+    uint32_t heap_payloads;    /**< accepted events whose oversize payload went to the heap */
+    uint32_t heap_in_use;      /**< of those, not yet delivered */
+    uint32_t invalid_priority; /**< posts with an unknown priority (no lane to count them in) */
+    uint32_t subscriptions;    /**< active now */
+    uint32_t services;         /**< registered */
+} system_event_stats_t;
+
+/** Copy the statistics. Works before the first start (zeros) and after deinit (final figures).
+ *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, O(lanes + classes). */
+esp_err_t system_event_get_stats(system_event_stats_t *out);
+
+typedef struct {
+    system_service_id_t service_id; /**< as subscribed (may be SYSTEM_SERVICE_ID_ANY) */
+    system_event_type_t event_type; /**< as subscribed (may be SYSTEM_EVENT_TYPE_ANY) */
+    uint32_t deliveries;            /**< handler calls completed */
+    uint32_t longest_handler_us;    /**< longest call (reset with system_event_reset_peaks) */
+    uint64_t total_handler_us;      /**< sum of call durations */
+} system_event_subscription_stats_t;
+
+/** Figures of one subscription. ESP_OK; ESP_ERR_INVALID_ARG (NULL out); ESP_ERR_NOT_FOUND (handle
+ *  not subscribed). task and isr-ok, O(1). */
+esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle,
+                                              system_event_subscription_stats_t *out);
+
+/** Reset the peaks: lane depth high-water (to the current depth), latency min/max, pool block peaks,
+ *  longest handler times. Counters are not reset. task and isr-ok, O(lanes + subscriptions). */
+void system_event_reset_peaks(void);
+
+/** Log every lane, the payload figures and every subscription with its service name. task. */
+void system_event_log_stats(const char *tag);
+
+/** Check the bus's invariants (lane indices within capacity, depth sums, subscription table,
+ *  block counters against queued events when nothing is being dispatched). ESP_OK or
+ *  ESP_ERR_INVALID_STATE (a broken invariant; the first one is logged). task, O(slots + subs). */
+esp_err_t system_event_bus_check(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SYSTEM_SERVICE_EVENT_BUS_H */
