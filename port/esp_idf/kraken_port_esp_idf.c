@@ -262,3 +262,12 @@ bool kraken_port_task_is_current(const kraken_port_task_t *task)
     return task->handle != NULL && !xPortInIsrContext() &&
            xTaskGetCurrentTaskHandle() == task->handle;
 }
+
+void kraken_port_delay_ms(uint32_t ms)
+{
+    if (ms == 0) {
+        taskYIELD();
+        return;
+    }
+    vTaskDelay(ms_to_ticks(ms));
+}
