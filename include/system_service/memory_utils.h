@@ -41,9 +41,9 @@ extern "C" {
  *  burst transfers and the S3's 128-bit SIMD loads (esp-dsp), for at most 12 bytes of padding. */
 #define MEMORY_DMA_ALIGNMENT 16
 
-/** Capabilities used by this API and by heap_monitor (the same masks, so figures agree). */
-#define MEMORY_CAPS_SRAM (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
-#define MEMORY_CAPS_PSRAM (MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT)
+/** Capabilities used by this API: heap_monitor's masks, so that both report the same figures. */
+#define MEMORY_CAPS_SRAM HEAP_MONITOR_CAPS_SRAM
+#define MEMORY_CAPS_PSRAM HEAP_MONITOR_CAPS_PSRAM
 #define MEMORY_CAPS_DMA (MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 
 /* ---- placement macros (the spec's names) ---------------------------------------------------- */
