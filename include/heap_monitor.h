@@ -182,7 +182,8 @@ esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx
 esp_err_t heap_monitor_init(void);
 
 /** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.
- *  A plain malloc() that fails is reported by ESP-IDF with MALLOC_CAP_DEFAULT. Masks beyond
+ *  A plain malloc() that fails is reported by ESP-IDF with MALLOC_CAP_DEFAULT (plus
+ *  MALLOC_CAP_INTERNAL when malloc() never uses PSRAM): count it with MALLOC_CAP_DEFAULT. Masks beyond
  *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones count only for caps 0.
  *  isr-ok, O(slots). */
 uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps);

@@ -21,6 +21,10 @@
 
 static const char *const DEFAULT_TAG = "heap_monitor";
 
+/* The per-item costs Kconfig's help states for the chip (4-byte pointers). */
+_Static_assert(sizeof(void *) != 4 || sizeof(heap_monitor_sample_t) == 56,
+               "update the sample size in Kconfig.heap_monitor and docs/heap-monitor.md");
+
 #define ISSUES_INTERNAL                                                                            \
     (HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED | HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE |              \
      HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST)

@@ -1,6 +1,222 @@
+/*
+ * demo_monitor.c - the heap monitor's view of a realistic day on the chip: an app that streams
+ * assets through PSRAM and a network service that churns SRAM leave both heaps fragmented; the
+ * monitor shows it (spec format), the health check flags it, a low-memory callback fires on a
+ * burst and again when it passes, the sampler records the trend and the JSON snapshot carries it
+ * all. Each step checks its outcome; the function returns the number of steps that failed.
+ */
+#include <stdio.h>
+#include <string.h>
+
 #include "demo.h"
+#include "heap_monitor.h"
+#include "memory_pool.h"
+#include "system_service/memory_utils.h"
+
+static const char *TAG = "demo_monitor";
+
+static int failures;
+
+static void step(bool ok, const char *what)
+{
+    if (ok) {
+        ESP_LOGI(TAG, "ok: %s", what);
+    } else {
+        ESP_LOGE(TAG, "FAILED: %s", what);
+        failures++;
+    }
+}
+
+/* ---- the workload ---------------------------------------------------------------------------- */
+
+#define ASSETS 24
+#define CONNECTIONS 24
+
+static void *assets[ASSETS];        /* PSRAM: decoded images/audio of varying size */
+static void *asset_meta[ASSETS];    /* PSRAM: small long-lived metadata after each asset */
+static void *connections[CONNECTIONS]; /* SRAM: per-connection buffers of a network service */
+static void *sessions[CONNECTIONS];    /* SRAM: long-lived session state after each buffer */
+
+/* An app loads assets (48..140 KB) each followed by a small metadata record, then drops the
+ * assets it no longer shows: the metadata pins the holes apart. */
+static void fragment_psram(void)
+{
+    for (size_t i = 0; i < ASSETS; i++) {
+        assets[i] = heap_caps_malloc(48 * 1024 + (i * 37 % 11) * 8 * 1024, HEAP_MONITOR_CAPS_PSRAM);
+        asset_meta[i] = heap_caps_malloc(512, HEAP_MONITOR_CAPS_PSRAM);
+    }
+    for (size_t i = 0; i < ASSETS; i += 2) {
+        heap_caps_free(assets[i]);
+        assets[i] = NULL;
+    }
+}
+
+/* A service opens connections (2..8 KB receive buffers) with a small session record each, then
+ * most clients go away while their sessions stay cached. */
+static void fragment_sram(void)
+{
+    for (size_t i = 0; i < CONNECTIONS; i++) {
+        connections[i] = SYSTEM_MALLOC(2048 + (i * 5 % 7) * 1024);
+        sessions[i] = SYSTEM_MALLOC(96);
+    }
+    for (size_t i = 0; i < CONNECTIONS; i++) {
+        if (i % 3 != 2) {
+            free(connections[i]);
+            connections[i] = NULL;
+        }
+    }
+}
+
+static void release_all(void)
+{
+    for (size_t i = 0; i < ASSETS; i++) {
+        heap_caps_free(assets[i]);
+        heap_caps_free(asset_meta[i]);
+        assets[i] = asset_meta[i] = NULL;
+    }
+    for (size_t i = 0; i < CONNECTIONS; i++) {
+        free(connections[i]);
+        free(sessions[i]);
+        connections[i] = sessions[i] = NULL;
+    }
+}
+
+/* ---- the low-memory callback ----------------------------------------------------------------- */
+
+typedef struct {
+    int lows;
+    int recoveries;
+} burst_watch_t;
+
+static void on_low_sram(const heap_monitor_event_t *event, void *ctx)
+{
+    burst_watch_t *watch = ctx;
+    if (event->low) {
+        watch->lows++;
+        ESP_LOGW(TAG, "low-memory callback: internal SRAM free %zu < %zu bytes (largest %zu)",
+                 event->free_bytes, event->threshold, event->largest_free_block);
+    } else {
+        watch->recoveries++;
+        ESP_LOGI(TAG, "low-memory callback: internal SRAM recovered, %zu >= %zu bytes free",
+                 event->free_bytes, event->threshold);
+    }
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+static void print_samples(void)
+{
+    heap_monitor_sample_t samples[8];
+    size_t n = 0;
+    heap_monitor_get_samples(samples, 8, &n);
+    ESP_LOGI(TAG, "Sampler ring buffer (newest %zu of %zu slots):", n, heap_monitor_sample_capacity());
+    ESP_LOGI(TAG, "  seq   t(ms)   SRAM free  largest frag   PSRAM free  largest frag  pools(S/M/L/XL) failed");
+    for (size_t i = 0; i < n; i++) {
+        const heap_monitor_sample_t *s = &samples[i];
+        ESP_LOGI(TAG, "  %3u %7lld %11zu %8zu %3d%% %12zu %8zu %3d%%  %3u/%u/%u/%u %6u",
+                 (unsigned)s->sequence, (long long)(s->timestamp_us / 1000), s->internal.free_bytes,
+                 s->internal.largest_free_block, s->internal.fragmentation_percent,
+                 s->psram.free_bytes, s->psram.largest_free_block, s->psram.fragmentation_percent,
+                 (unsigned)s->pool_in_use[0], (unsigned)s->pool_in_use[1],
+                 (unsigned)s->pool_in_use[2], (unsigned)s->pool_in_use[3],
+                 (unsigned)s->failed_allocations);
+    }
+}
 
 int demo_monitor_run(void)
 {
-    return 0;
+    failures = 0;
+    bool psram = memory_psram_available();
+    step(heap_monitor_init() == ESP_OK, "heap monitor counts failed allocations from now on");
+    heap_monitor_clear_samples();
+    /* the pools take their storage (one SRAM block) on first use: take it now, so that "before"
+     * and "after" below compare the same heap */
+    step(memory_pool_ensure_init() == ESP_OK, "memory pools set up");
+
+    heap_stats_t before;
+    heap_monitor_get_stats(&before);
+    heap_monitor_sample_now(NULL);
+    ESP_LOGI(TAG, "--- at rest ---");
+    heap_monitor_log_stats(TAG);
+    step(heap_monitor_check_health(), "the heap is healthy at rest");
+
+    /* A day of work: pool-served events in flight, assets and connections come and go. */
+    void *events[6];
+    for (size_t i = 0; i < 6; i++) {
+        events[i] = memory_pool_alloc(i < 4 ? 48 : 200);
+    }
+    fragment_psram();
+    fragment_sram();
+    heap_monitor_sample_now(NULL);
+
+    heap_stats_t busy;
+    heap_monitor_get_stats(&busy);
+    ESP_LOGI(TAG, "--- after streaming assets and churning connections ---");
+    heap_monitor_log_stats(TAG);
+    memory_pool_log_stats(TAG);
+    step(busy.internal.fragmentation_percent > before.internal.fragmentation_percent,
+         "SRAM fragmentation rose with the connection churn");
+    if (psram) {
+        step(busy.psram.fragmentation_percent > before.psram.fragmentation_percent,
+             "PSRAM fragmentation rose with the asset churn");
+    } else {
+        step(busy.psram.total_bytes == 0 && !busy.psram_present,
+             "without PSRAM the PSRAM figures are zero");
+    }
+    uint32_t issues = heap_monitor_get_health_issues();
+    ESP_LOGI(TAG, "health check: %s (issues 0x%02x)", issues == 0 ? "healthy" : "unhealthy",
+             (unsigned)issues);
+
+    /* A burst (e.g. a TLS handshake and a firmware chunk) takes 64 KB of SRAM for a moment. */
+    burst_watch_t watch = {0};
+    size_t threshold = busy.internal.total_free_bytes - 48 * 1024;
+    step(heap_monitor_register_callback(threshold, HEAP_MONITOR_CAPS_SRAM, on_low_sram, &watch) ==
+             ESP_OK,
+         "low-memory callback registered 48 KB below the current free SRAM");
+    void *burst[16];
+    for (size_t i = 0; i < 16; i++) {
+        burst[i] = SYSTEM_MALLOC(4096);
+    }
+    heap_monitor_sample_now(NULL); /* the sampler's check sees the crossing */
+    heap_monitor_check_health();   /* a second check: no second call */
+    step(watch.lows == 1 && watch.recoveries == 0, "the callback fired once on the crossing");
+    void *too_big = SYSTEM_MALLOC(400 * 1024); /* more than the chip has: fails, counted */
+    step(too_big == NULL, "a 400 KB SRAM request fails");
+    for (size_t i = 0; i < 16; i++) {
+        free(burst[i]);
+    }
+    heap_monitor_sample_now(NULL);
+    heap_monitor_sample_now(NULL);
+    step(watch.lows == 1 && watch.recoveries == 1, "the callback fired once on the recovery");
+    heap_monitor_unregister_callback(on_low_sram, &watch);
+    step(heap_monitor_get_failed_alloc_count(HEAP_MONITOR_CAPS_SRAM) >= 1,
+         "the failed allocation is counted under its caps");
+
+    /* The day ends: everything is given back. */
+    for (size_t i = 0; i < 6; i++) {
+        memory_pool_free(events[i]);
+    }
+    release_all();
+    heap_monitor_sample_now(NULL);
+    heap_stats_t after;
+    heap_monitor_get_stats(&after);
+    step(after.internal.total_free_bytes == before.internal.total_free_bytes &&
+             after.psram.total_free_bytes == before.psram.total_free_bytes,
+         "free memory is back exactly where it started");
+    step(heap_monitor_check_health(), "the heap is healthy again");
+
+    ESP_LOGI(TAG, "--- trend ---");
+    print_samples();
+
+    static char json[2048];
+    size_t length = 0;
+    esp_err_t err = heap_monitor_get_json(json, sizeof json, &length);
+    step(err == ESP_OK, "JSON snapshot written");
+    if (err == ESP_OK) {
+        ESP_LOGI(TAG, "JSON snapshot (%zu bytes): %s", length, json);
+    }
+    char tiny[16];
+    step(heap_monitor_get_json(tiny, sizeof tiny, NULL) == ESP_ERR_INVALID_SIZE && tiny[0] == '\0',
+         "a too small buffer is refused, not truncated");
+    return failures;
 }
