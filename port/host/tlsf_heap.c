@@ -55,7 +55,8 @@
 #define ALIGN ((uint32_t)TLSF_HEAP_ALIGN)
 #define F_FREE 1u
 #define F_PREV_FREE 2u
-#define SIZE_MASK (~(uint32_t)3u)
+#define SIZE_MASK (~(uint32_t)3u) /* free blocks: the bits above the size are zero */
+#define TAG_MULT 0x9E3779B1u        /* spreads block offsets over the tag bits */
 #define HEAP_MAGIC 0x544c5346u /* "TLSF" */
 #define MAX_REGION ((size_t)1u << 31)
 
@@ -71,6 +72,8 @@ struct tlsf_heap {
     uint32_t end;           /* offset of the sentinel header (size 0, used) */
     uint32_t max_payload;   /* payload of the block of an empty heap */
     uint32_t region_bytes;
+    uint32_t used_size_mask; /* size bits of a used block's header (above them: the tag) */
+    uint32_t tag_mask;
     size_t free_bytes;
     size_t used_bytes;
     size_t min_free;
@@ -82,8 +85,18 @@ struct tlsf_heap {
 
 /* ---- raw access (offsets from the control struct) ---- */
 
+#ifdef TLSF_HEAP_COUNT_STEPS
+/* Test builds (tests/test_tlsf_heap.c compiles its own copy): count every access to a block's words,
+ * to show that malloc and free touch a bounded number of them whatever the heap's state. */
+static unsigned long tlsf_heap_steps;
+#define COUNT_STEP() (tlsf_heap_steps++)
+#else
+#define COUNT_STEP() ((void)0)
+#endif
+
 TLSF_NOASAN static inline uint32_t *word(const tlsf_heap_t *h, uint32_t off)
 {
+    COUNT_STEP();
     return (uint32_t *)((uintptr_t)h + off);
 }
 #define HDRW(h, b) (*word((h), (b)))
@@ -97,6 +110,14 @@ TLSF_NOASAN static inline uint32_t ffs32(uint32_t x) { return (uint32_t)__builti
 TLSF_NOASAN static inline bool size_ok(uint32_t s)
 {
     return s >= MIN_PAYLOAD && ((s + HDR) & (ALIGN - 1u)) == 0;
+}
+
+/* A used block's header carries a tag derived from its offset in the bits above the largest size,
+ * top bit always set: a pointer into the middle of a block is rejected unless the word before it
+ * happens to equal that tag plus a consistent size. */
+TLSF_NOASAN static inline uint32_t tag_of(const tlsf_heap_t *h, uint32_t b)
+{
+    return ((b * TAG_MULT) & h->tag_mask) | 0x80000000u;
 }
 
 /* Request -> block payload size: keep the next payload aligned and room for the free links. */
@@ -210,10 +231,10 @@ TLSF_NOASAN static inline void take(tlsf_heap_t *h, uint32_t b, uint32_t s, uint
         HDRW(h, r) = rs | F_FREE;
         TAG_BEFORE(h, r + HDR + rs) = r; /* next block's PREV_FREE stays set */
         list_insert(h, r, rs);
-        HDRW(h, b) = a | prevflag;
+        HDRW(h, b) = a | prevflag | tag_of(h, b);
         s = a;
     } else {
-        HDRW(h, b) = s | prevflag;
+        HDRW(h, b) = s | prevflag | tag_of(h, b);
         HDRW(h, b + HDR + s) &= ~F_PREV_FREE;
     }
     h->used_bytes += s;
@@ -261,6 +282,8 @@ TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
     h->end = (uint32_t)(first + HDR + max_payload);
     h->max_payload = (uint32_t)max_payload;
     h->region_bytes = (uint32_t)bytes;
+    h->used_size_mask = ((2u << fls32((uint32_t)max_payload)) - 1u) & SIZE_MASK;
+    h->tag_mask = ~((2u << fls32((uint32_t)max_payload)) - 1u);
     h->sl_bitmap = (uint32_t *)(h + 1);
     h->heads = h->sl_bitmap + fl_count;
     HDRW(h, h->first) = (uint32_t)max_payload | F_FREE;
@@ -362,17 +385,25 @@ TLSF_NOASAN static tlsf_free_result_t classify(const tlsf_heap_t *h, const void 
     if (p & (ALIGN - 1u)) {
         return TLSF_FREE_INVALID;
     }
-    uint32_t b = p - HDR, hv = HDRW(h, b), s = hv & SIZE_MASK;
+    uint32_t b = p - HDR, hv = HDRW(h, b), s = hv & h->used_size_mask;
     if (!size_ok(s) || s > h->end - p) {
         return TLSF_FREE_INVALID;
     }
     if (hv & F_FREE) {
         /* a free block, or the stale header of one merged into its free predecessor */
+        if (hv & h->tag_mask) {
+            return TLSF_FREE_INVALID;
+        }
         *out = b;
         return TLSF_FREE_DOUBLE;
     }
-    uint32_t n = p + s, nh = HDRW(h, n), ns = nh & SIZE_MASK;
-    if (n == h->end ? (ns != 0 || (nh & F_FREE)) : (!size_ok(ns) || ns > h->end - n - HDR)) {
+    if ((hv & h->tag_mask) != tag_of(h, b)) {
+        return TLSF_FREE_INVALID;
+    }
+    uint32_t n = p + s, nh = HDRW(h, n), ns = nh & h->used_size_mask;
+    if (n == h->end ? (nh & ~F_PREV_FREE) != 0
+                    : (!size_ok(ns) || ns > h->end - n - HDR ||
+                       (nh & h->tag_mask) != ((nh & F_FREE) ? 0 : tag_of(h, n)))) {
         return TLSF_FREE_INVALID;
     }
     if (nh & F_PREV_FREE) {
@@ -395,7 +426,7 @@ TLSF_NOASAN static void release(tlsf_heap_t *h, uint32_t b, uint32_t s)
     uint32_t hv = HDRW(h, b);
     h->used_bytes -= s;
     h->used_blocks--;
-    HDRW(h, b) = hv | F_FREE; /* a stale pointer to b still reads as free after merging */
+    HDRW(h, b) = s | F_FREE | (hv & F_PREV_FREE); /* a stale pointer to b reads as free */
     if (hv & F_PREV_FREE) {
         uint32_t pb = TAG_BEFORE(h, b), ps = HDRW(h, pb) & SIZE_MASK;
         list_remove(h, pb, ps);
@@ -424,7 +455,7 @@ TLSF_NOASAN tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr)
     if (r != TLSF_FREE_OK) {
         return r;
     }
-    uint32_t s = HDRW(heap, b) & SIZE_MASK;
+    uint32_t s = HDRW(heap, b) & heap->used_size_mask;
     POISON(ptr, s + HDR);
     release(heap, b, s);
     return TLSF_FREE_OK;
@@ -447,7 +478,7 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
         return NULL;
     }
     uint32_t a = adjust(size);
-    uint32_t hv = HDRW(heap, b), s = hv & SIZE_MASK;
+    uint32_t hv = HDRW(heap, b), s = hv & heap->used_size_mask, tag = hv & heap->tag_mask;
     uint32_t n = b + HDR + s, nh = HDRW(heap, n), ns = nh & SIZE_MASK;
     uint32_t old_span = s + HDR;
     if (a > s) {
@@ -471,13 +502,13 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
         HDRW(heap, n) = nh & ~F_PREV_FREE;
         nh &= ~F_PREV_FREE;
         heap->used_bytes += HDR + ns;
-        HDRW(heap, b) = s | (hv & F_PREV_FREE);
+        HDRW(heap, b) = s | (hv & F_PREV_FREE) | tag;
     }
     if (s >= a + HDR + MIN_PAYLOAD) {
         /* shrink: the tail becomes free, merged with a free next block */
         uint32_t r = b + HDR + a, rs = s - a - HDR;
         heap->used_bytes -= rs + HDR;
-        HDRW(heap, b) = a | (hv & F_PREV_FREE);
+        HDRW(heap, b) = a | (hv & F_PREV_FREE) | tag;
         if (nh & F_FREE) {
             list_remove(heap, n, ns);
             rs += HDR + ns;
@@ -512,7 +543,7 @@ TLSF_NOASAN size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr
     if (classify(heap, ptr, &b) != TLSF_FREE_OK) {
         return 0;
     }
-    return HDRW(heap, b) & SIZE_MASK;
+    return HDRW(heap, b) & heap->used_size_mask;
 }
 
 TLSF_NOASAN size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap) { return heap->max_payload; }
@@ -549,7 +580,7 @@ TLSF_NOASAN void tlsf_heap_walk(const tlsf_heap_t *heap, tlsf_heap_walker_t fn, 
 {
     uint32_t b = heap->first;
     while (b < heap->end) {
-        uint32_t hv = HDRW(heap, b), s = hv & SIZE_MASK;
+        uint32_t hv = HDRW(heap, b), s = hv & heap->used_size_mask;
         if (!size_ok(s) || s > heap->end - b - HDR) {
             return; /* corrupted: tlsf_heap_check reports it */
         }
@@ -571,8 +602,9 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
     bool prev_free = false;
     uint32_t prev = 0, b = h->first;
     while (b < h->end) {
-        uint32_t hv = HDRW(h, b), s = hv & SIZE_MASK;
-        if (!size_ok(s) || s > h->end - b - HDR) {
+        uint32_t hv = HDRW(h, b), s = hv & h->used_size_mask;
+        if (!size_ok(s) || s > h->end - b - HDR ||
+            (hv & h->tag_mask) != ((hv & F_FREE) ? 0 : tag_of(h, b))) {
             return false;
         }
         if (((hv & F_PREV_FREE) != 0) != prev_free) {
@@ -600,7 +632,7 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
         return false;
     }
     uint32_t sh = HDRW(h, h->end);
-    if ((sh & SIZE_MASK) != 0 || (sh & F_FREE) || ((sh & F_PREV_FREE) != 0) != prev_free ||
+    if ((sh & ~F_PREV_FREE) != 0 || ((sh & F_PREV_FREE) != 0) != prev_free ||
         (prev_free && TAG_BEFORE(h, h->end) != prev)) {
         return false;
     }
