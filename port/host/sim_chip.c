@@ -1,38 +1,1344 @@
-#define _POSIX_C_SOURCE 200809L
-/* TEMPORARY STUB (replaced by the simulator work): heap_caps over libc, caps ignored. */
+/*
+ * sim_chip.c - the simulated ESP32-S3 memory map and ESP-IDF's heap_caps API over it.
+ *
+ * Modelled on ESP-IDF's components/heap (heap_caps.c, heap_caps_base.c, heap_caps_init.c),
+ * components/heap/port/esp32s3/memory_layout.c, components/esp_hw_support/heap_align_hw.c and
+ * components/esp_psram/system_layer/esp_psram.c. docs/simulator.md explains the choices.
+ *
+ * Host memory: one anonymous mapping (the "arena") made on first use and never unmapped, with a
+ * PROT_NONE guard page after every region, so that any pointer the simulator ever handed out stays
+ * recognisable (sim_owns) even after a reset or a profile switch.
+ */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "esp_heap_caps.h"
+#include "esp_log.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
 #include "kraken_sim.h"
+#include "sdkconfig.h"
 #include "sim_internal.h"
+#include "tlsf_heap.h"
 
-static _Thread_local int isr_depth;
-bool sim_in_isr(void) { return isr_depth > 0; }
-void kraken_sim_isr_enter(void) { isr_depth++; }
-void kraken_sim_isr_exit(void) { isr_depth--; }
-bool sim_owns(const void *ptr) { (void)ptr; return false; }
-void *heap_caps_malloc(size_t size, uint32_t caps) { (void)caps; return size ? __real_malloc(size) : NULL; }
-void *heap_caps_calloc(size_t n, size_t size, uint32_t caps) { (void)caps; return __real_calloc(n, size); }
-void *heap_caps_realloc(void *p, size_t size, uint32_t caps) { (void)caps; return __real_realloc(p, size); }
-void *heap_caps_aligned_alloc(size_t a, size_t size, uint32_t caps) { (void)caps; void *p = NULL; return posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, size) ? NULL : p; }
-void heap_caps_free(void *p) { __real_free(p); }
-void *heap_caps_malloc_prefer(size_t size, size_t num, ...) { (void)num; return __real_malloc(size); }
-size_t heap_caps_get_total_size(uint32_t caps) { (void)caps; return 1 << 20; }
-size_t heap_caps_get_free_size(uint32_t caps) { (void)caps; return 1 << 19; }
-size_t heap_caps_get_minimum_free_size(uint32_t caps) { (void)caps; return 1 << 18; }
-size_t heap_caps_get_largest_free_block(uint32_t caps) { (void)caps; return 1 << 17; }
-void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps) { (void)caps; memset(info, 0, sizeof *info); }
-bool heap_caps_check_integrity_all(bool print) { (void)print; return true; }
-esp_err_t heap_caps_register_failed_alloc_callback(esp_alloc_failed_hook_t cb) { return cb ? ESP_OK : ESP_ERR_INVALID_ARG; }
-bool esp_psram_is_initialized(void) { return true; }
-size_t esp_psram_get_size(void) { return 8u << 20; }
-bool esp_ptr_internal(const void *p) { (void)p; return true; }
-bool esp_ptr_external_ram(const void *p) { (void)p; return false; }
-bool esp_ptr_dma_capable(const void *p) { (void)p; return true; }
-esp_err_t kraken_sim_init(kraken_sim_profile_t p) { (void)p; return ESP_OK; }
-esp_err_t kraken_sim_reset(void) { return ESP_OK; }
-kraken_sim_profile_t kraken_sim_get_profile(void) { return KRAKEN_SIM_ESP32S3_N8R8; }
-const char *kraken_sim_profile_name(kraken_sim_profile_t p) { (void)p; return "esp32s3-n8r8"; }
+#if defined(__SANITIZE_ADDRESS__)
+#define SIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIM_ASAN 1
+#endif
+#endif
+#ifdef SIM_ASAN
+#include <sanitizer/asan_interface.h>
+#define SIM_UNPOISON(addr, bytes) ASAN_UNPOISON_MEMORY_REGION((addr), (bytes))
+#else
+#define SIM_UNPOISON(addr, bytes) ((void)(addr), (void)(bytes))
+#endif
+
+static const char *const TAG = "heap_caps";
+static const char *const SIM_TAG = "kraken_sim";
+
+/* ---- the chip ---------------------------------------------------------------------------------
+ * Internal heap regions as observed at boot on an ESP32-S3 with 8 MB PSRAM (facts file):
+ *   267552 B  "RAM" (D/IRAM, 0x3FC88000..): the main heap after the app's static data
+ *    22308 B  "RAM" (D/IRAM): the ROM/startup stack area, handed to the heap before app_main
+ *    32767 B  the DMA/internal pool of CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL (32768): ESP-IDF
+ *             carves it out of the main heap and registers it with end = start + size - 1,
+ *             hence the odd size; it exists only when malloc() may use PSRAM
+ *     7912 B  "RTCRAM": RTC fast memory (8 KiB less the RTC data), not DMA-capable
+ * The board reported has a 64 KiB data cache, so no 32 KiB "DRAM" region at 0x3FCF0000 exists.
+ */
+#define SIM_DIRAM_MAIN_BYTES 267552u
+#define SIM_DIRAM_STARTUP_BYTES 22308u
+#define SIM_RTCRAM_BYTES 7912u
+#define SIM_PSRAM_MAX_BYTES (8u << 20)
+#define SIM_HEAP_SIZE_MAX (32u << 20) /* SOC_MAX_CONTIGUOUS_RAM_SIZE: larger requests fail */
+#define SIM_UNALIGNED_BYTES 4u        /* UNALIGNED_MEM_ALIGNMENT_BYTES */
+#define SIM_SIMD_ALIGN 16u            /* SOC_SIMD_PREFERRED_DATA_ALIGNMENT */
+#ifdef CONFIG_ESP32S3_DATA_CACHE_LINE_SIZE
+#define SIM_DCACHE_LINE CONFIG_ESP32S3_DATA_CACHE_LINE_SIZE
+#else
+#define SIM_DCACHE_LINE 32u /* ESP32S3_DATA_CACHE_LINE_32B, ESP-IDF's default */
+#endif
+#define SIM_PRIOS 3
+
+#define COMMON_CAPS (MALLOC_CAP_DEFAULT | MALLOC_CAP_32BIT | MALLOC_CAP_8BIT)
+/* memory_layout.c with CONFIG_ESP_SYSTEM_MEMPROT (the S3's default): no heap is executable. */
+static const uint32_t caps_diram[SIM_PRIOS] = {
+    COMMON_CAPS | MALLOC_CAP_INTERNAL | MALLOC_CAP_DMA | MALLOC_CAP_RETENTION | MALLOC_CAP_SIMD, 0,
+    0};
+static const uint32_t caps_rtcram[SIM_PRIOS] = {MALLOC_CAP_RTCRAM, 0,
+                                                COMMON_CAPS | MALLOC_CAP_INTERNAL};
+/* esp_psram_extram_add_to_heap_allocator() */
+static const uint32_t caps_spiram[SIM_PRIOS] = {
+    MALLOC_CAP_SPIRAM | MALLOC_CAP_DEFAULT, 0,
+    MALLOC_CAP_8BIT | MALLOC_CAP_32BIT | MALLOC_CAP_SIMD};
+/* esp_psram_extram_reserve_dma_pool() */
+static const uint32_t caps_dma_pool[SIM_PRIOS] = {
+    0, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL,
+    MALLOC_CAP_DEFAULT | MALLOC_CAP_8BIT | MALLOC_CAP_32BIT};
+
+/* Fixed places in the arena, one per region kind (the pool lives inside the main D/IRAM heap). */
+enum { SLOT_DIRAM_MAIN, SLOT_DIRAM_STARTUP, SLOT_RTCRAM, SLOT_PSRAM, SLOT_COUNT };
+static const size_t slot_bytes[SLOT_COUNT] = {SIM_DIRAM_MAIN_BYTES, SIM_DIRAM_STARTUP_BYTES,
+                                              SIM_RTCRAM_BYTES, SIM_PSRAM_MAX_BYTES};
+
+static const struct {
+    const char *name;
+    size_t psram_bytes;
+} profiles[KRAKEN_SIM_PROFILE_COUNT] = {
+    [KRAKEN_SIM_ESP32S3_N8R8] = {"esp32s3-n8r8", 8u << 20},
+    [KRAKEN_SIM_ESP32S3_N8R2] = {"esp32s3-n8r2", 2u << 20},
+    [KRAKEN_SIM_ESP32S3_N8] = {"esp32s3-n8", 0},
+};
+
+/* ESP-IDF's heap_t: `end - start` is what heap_caps_get_total_size() counts. */
+typedef struct {
+    const char *name;
+    uint32_t caps[SIM_PRIOS];
+    uint32_t all_caps;
+    uintptr_t start;
+    uintptr_t end;
+    tlsf_heap_t *tlsf;
+    bool min_free_zero; /* registered after startup: ESP-IDF restores its minimum to 0 */
+    pthread_mutex_t *lock;
+} sim_heap_t;
+
+#define SIM_MAX_HEAPS 12
+static pthread_mutex_t heap_locks[SIM_MAX_HEAPS];
+
+static struct {
+    kraken_sim_profile_t profile;
+    sim_policy_t policy;
+    bool psram;             /* esp_psram_is_initialized() */
+    size_t psram_bytes;     /* esp_psram_get_size() */
+    long malloc_limit;      /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
+    bool bss_in_psram;
+    uintptr_t slot_start[SLOT_COUNT];
+    sim_heap_t heaps[SIM_MAX_HEAPS]; /* ESP-IDF's registered_heaps list, in its order */
+    size_t heap_count;
+} chip;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t chip_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises (re)initialisation */
+static _Atomic uintptr_t arena_lo; /* 0 until mapped */
+static _Atomic uintptr_t arena_hi;
+
+/* EXT_RAM_BSS_ATTR statics (esp_attr.h): the linker defines these for the section when it exists. */
+extern char __start_kraken_ext_bss[] __attribute__((weak));
+extern char __stop_kraken_ext_bss[] __attribute__((weak));
+/* The program's own static data (ld's default script): internal DRAM on the chip. */
+extern char __data_start[] __attribute__((weak));
+extern char _end[] __attribute__((weak));
+
+/* ---- counters, hook, fault injection, ISR flag ----------------------------------------------- */
+
+/* Separate variables, not a struct: i386 gcc notes an ABI change for _Atomic 64-bit fields. */
+static _Atomic uint64_t stat_allocations, stat_frees, stat_failed, stat_injected, stat_invalid_frees,
+    stat_isr_calls;
+
+static _Atomic(esp_alloc_failed_hook_t) failed_hook;
+
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool fault_armed; /* fast path: false when no mode is on */
+static struct {
+    uint32_t next_caps;
+    unsigned next_left;
+    uint32_t every_caps;
+    unsigned every_nth;
+    unsigned every_count;
+} fault;
+
+static _Thread_local unsigned isr_depth;
+
+static void count(_Atomic uint64_t *counter)
+{
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+}
+
+bool sim_in_isr(void)
+{
+    return isr_depth > 0;
+}
+
+void kraken_sim_isr_enter(void)
+{
+    isr_depth++;
+}
+
+void kraken_sim_isr_exit(void)
+{
+    if (isr_depth > 0) {
+        isr_depth--;
+    }
+}
+
+static void fault_clear_all(void)
+{
+    pthread_mutex_lock(&fault_lock);
+    memset(&fault, 0, sizeof fault);
+    atomic_store(&fault_armed, false);
+    pthread_mutex_unlock(&fault_lock);
+}
+
+void kraken_sim_fail_next(uint32_t caps, unsigned n)
+{
+    pthread_mutex_lock(&fault_lock);
+    fault.next_caps = caps;
+    fault.next_left = n;
+    atomic_store(&fault_armed, fault.next_left > 0 || fault.every_nth > 0);
+    pthread_mutex_unlock(&fault_lock);
+}
+
+void kraken_sim_fail_every(uint32_t caps, unsigned nth)
+{
+    pthread_mutex_lock(&fault_lock);
+    fault.every_caps = caps;
+    fault.every_nth = nth;
+    fault.every_count = 0;
+    atomic_store(&fault_armed, fault.next_left > 0 || fault.every_nth > 0);
+    pthread_mutex_unlock(&fault_lock);
+}
+
+void kraken_sim_fault_clear(void)
+{
+    fault_clear_all();
+}
+
+/* True when this allocation attempt (caps as the caller asked) must fail by injection. */
+static bool fault_inject(uint32_t caps)
+{
+    if (!atomic_load_explicit(&fault_armed, memory_order_relaxed)) {
+        return false;
+    }
+    bool fail = false;
+    pthread_mutex_lock(&fault_lock);
+    if (fault.next_left > 0 && (caps & fault.next_caps) == fault.next_caps) {
+        fault.next_left--;
+        fail = true;
+    }
+    if (fault.every_nth > 0 && (caps & fault.every_caps) == fault.every_caps) {
+        fault.every_count++;
+        if (fault.every_count % fault.every_nth == 0) {
+            fail = true;
+        }
+    }
+    atomic_store(&fault_armed, fault.next_left > 0 || fault.every_nth > 0);
+    pthread_mutex_unlock(&fault_lock);
+    if (fail) {
+        count(&stat_injected);
+    }
+    return fail;
+}
+
+/* heap_caps_alloc_failed(): every allocation call that returns NULL for a non-zero size. */
+static void alloc_failed(size_t size, uint32_t caps, const char *function_name)
+{
+    count(&stat_failed);
+    esp_alloc_failed_hook_t hook = atomic_load(&failed_hook);
+    if (hook != NULL) {
+        hook(size, caps, function_name);
+    }
+}
+
+esp_err_t heap_caps_register_failed_alloc_callback(esp_alloc_failed_hook_t callback)
+{
+    if (callback == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    atomic_store(&failed_hook, callback);
+    return ESP_OK;
+}
+
+void kraken_sim_get_stats(kraken_sim_stats_t *out)
+{
+    if (out == NULL) {
+        return;
+    }
+    out->allocations = atomic_load(&stat_allocations);
+    out->frees = atomic_load(&stat_frees);
+    out->failed = atomic_load(&stat_failed);
+    out->injected = atomic_load(&stat_injected);
+    out->invalid_frees = atomic_load(&stat_invalid_frees);
+    out->isr_calls = atomic_load(&stat_isr_calls);
+}
+
+/* ESP-IDF forbids heap calls from interrupt handlers: refuse, log (no lock held), count. */
+static bool refused_in_isr(const char *function_name)
+{
+    if (!sim_in_isr()) {
+        return false;
+    }
+    count(&stat_isr_calls);
+    ESP_LOGE(TAG, "%s() called from an ISR: not allowed on ESP-IDF, refused", function_name);
+    return true;
+}
+
+/* ---- profiles and policy ---------------------------------------------------------------------- */
+
+const char *kraken_sim_profile_name(kraken_sim_profile_t profile)
+{
+    if ((unsigned)profile >= KRAKEN_SIM_PROFILE_COUNT) {
+        return NULL;
+    }
+    return profiles[profile].name;
+}
+
+esp_err_t kraken_sim_profile_from_name(const char *name, kraken_sim_profile_t *out)
+{
+    if (name == NULL || out == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    for (unsigned i = 0; i < KRAKEN_SIM_PROFILE_COUNT; i++) {
+        if (strcmp(name, profiles[i].name) == 0) {
+            *out = (kraken_sim_profile_t)i;
+            return ESP_OK;
+        }
+    }
+    return ESP_ERR_NOT_FOUND;
+}
+
+void sim_policy_from_sdkconfig(sim_policy_t *out)
+{
+    *out = (sim_policy_t){0};
+#ifdef CONFIG_SPIRAM
+    out->spiram = true;
+#endif
+#ifdef CONFIG_SPIRAM_USE_MALLOC
+    out->use_malloc = true;
+#endif
+#ifdef CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL
+    out->malloc_always_internal = CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL;
+#endif
+#ifdef CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL
+    out->reserve_internal = CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL;
+#endif
+#ifdef CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY
+    out->bss_external = true;
+#endif
+}
+
+/* ---- host memory -------------------------------------------------------------------------------- */
+
+static size_t round_up(size_t value, size_t to)
+{
+    return (value + to - 1) / to * to;
+}
+
+static bool arena_map(void)
+{
+    if (atomic_load(&arena_lo) != 0) {
+        return true;
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t offset[SLOT_COUNT];
+    size_t total = 0;
+    for (unsigned i = 0; i < SLOT_COUNT; i++) {
+        offset[i] = total;
+        total += round_up(slot_bytes[i], page) + page; /* + a guard page */
+    }
+    void *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        return false;
+    }
+    for (unsigned i = 0; i < SLOT_COUNT; i++) {
+        void *region = (char *)base + offset[i];
+        if (mprotect(region, round_up(slot_bytes[i], page), PROT_READ | PROT_WRITE) != 0) {
+            munmap(base, total);
+            return false;
+        }
+        chip.slot_start[i] = (uintptr_t)region;
+    }
+    atomic_store(&arena_hi, (uintptr_t)base + total);
+    atomic_store(&arena_lo, (uintptr_t)base);
+    return true;
+}
+
+bool sim_owns(const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    uintptr_t lo = atomic_load_explicit(&arena_lo, memory_order_acquire);
+    return lo != 0 && p >= lo && p < atomic_load_explicit(&arena_hi, memory_order_relaxed);
+}
+
+static size_t ext_bss_bytes(void)
+{
+    if (__start_kraken_ext_bss == NULL || __stop_kraken_ext_bss == NULL) {
+        return 0;
+    }
+    return (size_t)(__stop_kraken_ext_bss - __start_kraken_ext_bss);
+}
+
+static bool in_ext_bss(uintptr_t p)
+{
+    return ext_bss_bytes() > 0 && p >= (uintptr_t)__start_kraken_ext_bss &&
+           p < (uintptr_t)__stop_kraken_ext_bss;
+}
+
+/* ---- building the heap list (heap_caps_init + esp_psram + app_startup) -------------------------- */
+
+static uint32_t ored(const uint32_t caps[SIM_PRIOS])
+{
+    return caps[0] | caps[1] | caps[2];
+}
+
+/* Make a heap over [start, start + bytes); NULL when the region is too small for TLSF. */
+static tlsf_heap_t *heap_over(uintptr_t start, size_t bytes)
+{
+    SIM_UNPOISON((void *)start, bytes); /* a previous boot's heap may have poisoned it */
+    return tlsf_heap_create((void *)start, bytes & ~(size_t)(TLSF_HEAP_ALIGN - 1));
+}
+
+/* Insert at `pos` (0 = head, as heap_caps_add_region_with_caps does). */
+static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps[SIM_PRIOS],
+                               uintptr_t start, size_t bytes)
+{
+    if (chip.heap_count >= SIM_MAX_HEAPS) {
+        return NULL;
+    }
+    tlsf_heap_t *tlsf = heap_over(start, bytes);
+    if (tlsf == NULL) {
+        return NULL;
+    }
+    memmove(&chip.heaps[pos + 1], &chip.heaps[pos], (chip.heap_count - pos) * sizeof chip.heaps[0]);
+    chip.heap_count++;
+    sim_heap_t *heap = &chip.heaps[pos];
+    *heap = (sim_heap_t){.name = name, .start = start, .end = start + bytes, .tlsf = tlsf};
+    memcpy(heap->caps, caps, sizeof heap->caps);
+    heap->all_caps = ored(caps);
+    for (size_t i = 0; i < chip.heap_count; i++) { /* locks stay with list positions (boot only) */
+        chip.heaps[i].lock = &heap_locks[i];
+    }
+    return heap;
+}
+
+/* heap_caps_init() keeps its list sorted by increasing size: small heaps serve first. */
+static void heap_insert_sorted(const char *name, const uint32_t caps[SIM_PRIOS], uintptr_t start,
+                               size_t bytes)
+{
+    size_t pos = 0;
+    while (pos < chip.heap_count && chip.heaps[pos].end - chip.heaps[pos].start < bytes) {
+        pos++;
+    }
+    if (heap_insert(pos, name, caps, start, bytes) == NULL) {
+        ESP_LOGE(SIM_TAG, "region %s of %u bytes is too small for a heap", name, (unsigned)bytes);
+    }
+}
+
+static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps);
+static size_t largest_free_block(uint32_t caps);
+
+/* esp_psram_extram_reserve_dma_pool(): internal DMA memory that malloc() reaches last. */
+static void reserve_dma_pool(size_t size)
+{
+    while (size > 0) {
+        size_t next = largest_free_block(MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+        next = next < size ? next : size;
+        void *block = next > 0 ? alloc_heaps(SIM_UNALIGNED_BYTES, next,
+                                             MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL)
+                               : NULL;
+        /* ESP-IDF registers the chunk with end = start + size - 1. */
+        sim_heap_t *pool = block != NULL ? heap_insert(0, "DMAPOOL", caps_dma_pool,
+                                                       (uintptr_t)block, next - 1)
+                                         : NULL;
+        if (pool == NULL) {
+            /* The chip aborts here ("Could not reserve internal/DMA pool"); we go on without. */
+            ESP_LOGE(SIM_TAG, "could not reserve the internal/DMA pool (%u bytes left)",
+                     (unsigned)size);
+            return;
+        }
+        pool->min_free_zero = true; /* added after startup: minimum restored to 0 */
+        size -= next;
+    }
+}
+
+static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
+{
+    if (!arena_map()) {
+        return ESP_ERR_NO_MEM;
+    }
+    fault_clear_all();
+    chip.profile = profile;
+    chip.policy = *policy;
+    chip.heap_count = 0;
+    chip.psram_bytes = policy->spiram ? profiles[profile].psram_bytes : 0;
+    chip.psram = chip.psram_bytes > 0; /* else CONFIG_SPIRAM_IGNORE_NOTFOUND */
+
+    size_t bss = round_up(ext_bss_bytes(), 16);
+    chip.bss_in_psram = policy->bss_external && chip.psram;
+    if (policy->bss_external && !chip.psram && bss > 0) {
+        static atomic_bool warned;
+        if (!atomic_exchange(&warned, true)) {
+            ESP_LOGW(SIM_TAG,
+                     "%u bytes of EXT_RAM_BSS_ATTR statics with BSS in PSRAM but no PSRAM: the chip "
+                     "would not boot; counted in internal RAM instead",
+                     (unsigned)bss);
+        }
+    }
+
+    /* Internal statics (.bss) come out of the main D/IRAM heap, as the linker places them. */
+    size_t main_bytes = SIM_DIRAM_MAIN_BYTES;
+    if (!chip.bss_in_psram) {
+        if (bss + 4096 > main_bytes) {
+            ESP_LOGE(SIM_TAG, "%u bytes of statics do not fit in internal RAM (dram0 overflow)",
+                     (unsigned)bss);
+            bss = main_bytes - 4096;
+        }
+        main_bytes -= bss;
+    }
+    heap_insert_sorted("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_MAIN], main_bytes);
+    heap_insert_sorted("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_STARTUP],
+                       SIM_DIRAM_STARTUP_BYTES);
+    heap_insert_sorted("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
+
+    chip.malloc_limit = -1;
+    if (chip.psram) {
+        /* The linker script puts .ext_ram.bss at the start of PSRAM; the heap gets the rest. */
+        size_t skip = chip.bss_in_psram ? bss : 0;
+        if (skip + 4096 > chip.psram_bytes) {
+            ESP_LOGE(SIM_TAG, "%u bytes of statics do not fit in PSRAM", (unsigned)skip);
+            skip = chip.psram_bytes - 4096;
+        }
+        if (heap_insert(0, "SPIRAM", caps_spiram, chip.slot_start[SLOT_PSRAM] + skip,
+                        chip.psram_bytes - skip) == NULL) {
+            ESP_LOGE(SIM_TAG, "PSRAM heap could not be created");
+        }
+        if (policy->use_malloc) {
+            chip.malloc_limit = (long)policy->malloc_always_internal; /* extmem_enable */
+            reserve_dma_pool(policy->reserve_internal);
+        }
+    }
+
+    _Atomic uint64_t *const counters[] = {&stat_allocations, &stat_frees,         &stat_failed,
+                                          &stat_injected,    &stat_invalid_frees, &stat_isr_calls};
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        atomic_store(counters[i], 0);
+    }
+    atomic_store(&failed_hook, NULL);
+    ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
+             (unsigned)chip.heap_count, (unsigned)chip.psram_bytes);
+    return ESP_OK;
+}
+
+static void init_from_env(void)
+{
+    for (size_t i = 0; i < SIM_MAX_HEAPS; i++) {
+        pthread_mutex_init(&heap_locks[i], NULL);
+    }
+    kraken_sim_profile_t profile = KRAKEN_SIM_ESP32S3_N8R8;
+    const char *name = getenv("KRAKEN_SIM_PROFILE");
+    if (name != NULL && name[0] != '\0' &&
+        kraken_sim_profile_from_name(name, &profile) != ESP_OK) {
+        ESP_LOGE(SIM_TAG,
+                 "KRAKEN_SIM_PROFILE=%s is unknown (valid: esp32s3-n8r8, esp32s3-n8r2, "
+                 "esp32s3-n8); using esp32s3-n8r8",
+                 name);
+        profile = KRAKEN_SIM_ESP32S3_N8R8;
+    }
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    pthread_mutex_lock(&chip_lock);
+    if (boot(profile, &policy) != ESP_OK) {
+        ESP_LOGE(SIM_TAG, "cannot map host memory for the simulated chip");
+    }
+    pthread_mutex_unlock(&chip_lock);
+}
+
+static void ensure_init(void)
+{
+    pthread_once(&init_once, init_from_env);
+}
+
+esp_err_t sim_init_with_policy(kraken_sim_profile_t profile, const sim_policy_t *policy)
+{
+    if ((unsigned)profile >= KRAKEN_SIM_PROFILE_COUNT || policy == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    ensure_init();
+    pthread_mutex_lock(&chip_lock);
+    esp_err_t err = boot(profile, policy);
+    pthread_mutex_unlock(&chip_lock);
+    return err;
+}
+
+esp_err_t kraken_sim_init(kraken_sim_profile_t profile)
+{
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    return sim_init_with_policy(profile, &policy);
+}
+
+esp_err_t kraken_sim_reset(void)
+{
+    ensure_init();
+    pthread_mutex_lock(&chip_lock);
+    sim_policy_t policy = chip.policy;
+    esp_err_t err = boot(chip.profile, &policy);
+    pthread_mutex_unlock(&chip_lock);
+    return err;
+}
+
+kraken_sim_profile_t kraken_sim_get_profile(void)
+{
+    ensure_init();
+    return chip.profile;
+}
+
+long sim_malloc_internal_limit(void)
+{
+    ensure_init();
+    return chip.malloc_limit;
+}
+
+void heap_caps_malloc_extmem_enable(size_t limit)
+{
+    ensure_init();
+    if (chip.psram) { /* only meaningful with PSRAM in the heap, as on the chip */
+        chip.malloc_limit = (long)limit;
+    }
+}
+
+size_t kraken_sim_ext_bss_size(void)
+{
+    return ext_bss_bytes();
+}
+
+bool kraken_sim_ext_bss_in_psram(void)
+{
+    ensure_init();
+    return chip.bss_in_psram;
+}
+
+/* ---- per-heap primitives (each takes the heap's lock) ------------------------------------------- */
+
+static sim_heap_t *find_containing_heap(const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        if (p >= chip.heaps[i].start && p < chip.heaps[i].end) {
+            return &chip.heaps[i];
+        }
+    }
+    return NULL;
+}
+
+static bool heap_matches(const sim_heap_t *heap, uint32_t caps)
+{
+    return (heap->all_caps & caps) == caps;
+}
+
+typedef struct {
+    size_t total, free, min_free, largest, allocated_blocks, free_blocks;
+} heap_figures_t;
+
+static heap_figures_t heap_figures(const sim_heap_t *heap)
+{
+    pthread_mutex_lock(heap->lock);
+    heap_figures_t f = {
+        .total = heap->end - heap->start,
+        .free = tlsf_heap_free_bytes(heap->tlsf),
+        .min_free = heap->min_free_zero ? 0 : tlsf_heap_min_free_bytes(heap->tlsf),
+        .largest = tlsf_heap_largest_free(heap->tlsf),
+        .allocated_blocks = tlsf_heap_allocated_blocks(heap->tlsf),
+        .free_blocks = tlsf_heap_free_blocks(heap->tlsf),
+    };
+    pthread_mutex_unlock(heap->lock);
+    return f;
+}
+
+/* ---- allocation (heap_caps_base.c) ------------------------------------------------------------- */
+
+/* esp_heap_adjust_alignment_to_hw() on the S3: internal RAM is not behind the cache, so DMA and
+ * CACHE_ALIGNED ask nothing of it; PSRAM needs the data cache line; SIMD wants 16 bytes. */
+static void adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *caps)
+{
+    uint32_t c = *caps;
+    if (!(c & (MALLOC_CAP_DMA | MALLOC_CAP_DMA_DESC_AHB | MALLOC_CAP_DMA_DESC_AXI |
+               MALLOC_CAP_CACHE_ALIGNED | MALLOC_CAP_SIMD))) {
+        return;
+    }
+    size_t align = *alignment;
+    if ((c & MALLOC_CAP_SPIRAM) && align < SIM_DCACHE_LINE) {
+        align = SIM_DCACHE_LINE;
+    }
+    if ((c & MALLOC_CAP_SIMD) && align < SIM_SIMD_ALIGN) {
+        align = SIM_SIMD_ALIGN;
+    }
+    if (*size <= SIM_HEAP_SIZE_MAX) { /* larger sizes fail later; do not wrap them to 0 here */
+        *size = (*size + align - 1) & ~(align - 1);
+    }
+    if (c & (MALLOC_CAP_DMA_DESC_AHB | MALLOC_CAP_DMA_DESC_AXI)) {
+        c = (c & ~(uint32_t)(MALLOC_CAP_DMA_DESC_AHB | MALLOC_CAP_DMA_DESC_AXI)) | MALLOC_CAP_DMA;
+    }
+    if (c & MALLOC_CAP_SPIRAM) {
+        c &= ~(uint32_t)MALLOC_CAP_DMA; /* SPIRAM|DMA: DMA-capable PSRAM, i.e. any PSRAM */
+    }
+    c &= ~(uint32_t)MALLOC_CAP_CACHE_ALIGNED;
+    *alignment = align;
+    *caps = c;
+}
+
+/* heap_caps_aligned_alloc_base() without fault injection: heaps by priority, then list order. */
+static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
+{
+    adjust_alignment_to_hw(&alignment, &size, &caps);
+    if (size == 0 || size > SIM_HEAP_SIZE_MAX) {
+        return NULL;
+    }
+    /* No heap has MALLOC_CAP_EXEC (memory protection on), so EXEC requests find nothing. */
+    if (caps & MALLOC_CAP_32BIT) {
+        size = (size + 3) & ~(size_t)3;
+    }
+    for (int prio = 0; prio < SIM_PRIOS; prio++) {
+        for (size_t i = 0; i < chip.heap_count; i++) {
+            sim_heap_t *heap = &chip.heaps[i];
+            if ((heap->caps[prio] & caps) == 0 || !heap_matches(heap, caps)) {
+                continue;
+            }
+            pthread_mutex_lock(heap->lock);
+            void *ptr = alignment <= SIM_UNALIGNED_BYTES
+                            ? tlsf_heap_malloc(heap->tlsf, size)
+                            : tlsf_heap_memalign(heap->tlsf, alignment, size);
+            pthread_mutex_unlock(heap->lock);
+            if (ptr != NULL) {
+                return ptr;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* One allocation attempt with one caps mask: fault injection, then the heaps. */
+static void *alloc_base(size_t alignment, size_t size, uint32_t caps)
+{
+    if (size == 0 || fault_inject(caps)) {
+        return NULL;
+    }
+    return alloc_heaps(alignment, size, caps);
+}
+
+/* Release a block; false (after logging and counting, no lock held) when ptr is not one. */
+static bool free_block(void *ptr, const char *function_name)
+{
+    sim_heap_t *heap = find_containing_heap(ptr);
+    tlsf_free_result_t result = TLSF_FREE_NOT_OWNED;
+    if (heap != NULL) {
+        pthread_mutex_lock(heap->lock);
+        result = tlsf_heap_free(heap->tlsf, ptr);
+        pthread_mutex_unlock(heap->lock);
+    }
+    if (result == TLSF_FREE_OK) {
+        return true;
+    }
+    count(&stat_invalid_frees);
+    ESP_LOGE(TAG, "%s(%p): %s; ignored (ESP-IDF would assert)", function_name, ptr,
+             result == TLSF_FREE_DOUBLE    ? "double free"
+             : result == TLSF_FREE_INVALID ? "not the start of a block"
+                                           : "pointer outside every heap");
+    return false;
+}
+
+/* Block size of a live block, 0 when ptr is none (then heap is NULL). */
+static size_t block_size(const void *ptr, sim_heap_t **heap_out)
+{
+    sim_heap_t *heap = find_containing_heap(ptr);
+    size_t size = 0;
+    if (heap != NULL) {
+        pthread_mutex_lock(heap->lock);
+        size = tlsf_heap_block_size(heap->tlsf, ptr);
+        pthread_mutex_unlock(heap->lock);
+    }
+    *heap_out = size > 0 ? heap : NULL;
+    return size;
+}
+
+typedef enum { REALLOC_OK, REALLOC_FREED, REALLOC_NO_MEM, REALLOC_BAD_PTR } realloc_status_t;
+
+/* heap_caps_realloc_base(): ptr not NULL, size not 0. */
+static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void **out)
+{
+    size_t alignment = SIM_UNALIGNED_BYTES;
+    uint32_t adjusted = caps;
+    adjust_alignment_to_hw(&alignment, &size, &adjusted);
+    *out = NULL;
+    sim_heap_t *heap;
+    size_t old_size = block_size(ptr, &heap);
+    if (heap == NULL) {
+        count(&stat_invalid_frees);
+        ESP_LOGE(TAG, "heap_caps_realloc(%p): not a live block of any heap; ignored", ptr);
+        return REALLOC_BAD_PTR;
+    }
+    if (size > SIM_HEAP_SIZE_MAX || fault_inject(caps)) {
+        return REALLOC_NO_MEM;
+    }
+    if (heap_matches(heap, adjusted) && alignment <= SIM_UNALIGNED_BYTES) {
+        pthread_mutex_lock(heap->lock);
+        void *resized = tlsf_heap_realloc(heap->tlsf, ptr, size);
+        pthread_mutex_unlock(heap->lock);
+        if (resized != NULL) {
+            *out = resized;
+            return REALLOC_OK;
+        }
+    }
+    void *moved = alloc_heaps(alignment, size, adjusted);
+    if (moved == NULL) {
+        return REALLOC_NO_MEM;
+    }
+    SIM_UNPOISON(ptr, old_size); /* the slack past the old request may be poisoned */
+    memcpy(moved, ptr, size < old_size ? size : old_size);
+    free_block(ptr, "heap_caps_realloc");
+    *out = moved;
+    return REALLOC_OK;
+}
+
+/* Realloc through a list of masks (one for heap_caps_realloc, several for the prefer/default
+ * forms), with ESP-IDF's bookkeeping: NULL ptr allocates, size 0 frees. */
+static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t count_masks,
+                           uint32_t hook_caps, const char *function_name)
+{
+    if (refused_in_isr(function_name)) {
+        if (size > 0) {
+            alloc_failed(size, hook_caps, function_name);
+        }
+        return NULL;
+    }
+    ensure_init();
+    if (ptr == NULL) {
+        for (size_t i = 0; i < count_masks; i++) {
+            size_t alignment = SIM_UNALIGNED_BYTES;
+            void *fresh = alloc_base(alignment, size, masks[i]);
+            if (fresh != NULL) {
+                count(&stat_allocations);
+                return fresh;
+            }
+        }
+    } else if (size == 0) {
+        if (free_block(ptr, function_name)) {
+            count(&stat_frees);
+        }
+        return NULL;
+    } else {
+        for (size_t i = 0; i < count_masks; i++) {
+            void *out;
+            realloc_status_t status = realloc_base(ptr, size, masks[i], &out);
+            if (status == REALLOC_OK) {
+                return out;
+            }
+            if (status == REALLOC_BAD_PTR) {
+                return NULL; /* misuse, not out of memory: counted and logged, no callback */
+            }
+        }
+    }
+    if (size > 0) {
+        alloc_failed(size, hook_caps, function_name);
+    }
+    return NULL;
+}
+
+/* Allocate through a list of masks, first success wins. */
+static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks, size_t alignment,
+                          uint32_t hook_caps, const char *function_name)
+{
+    if (refused_in_isr(function_name)) {
+        if (size > 0) {
+            alloc_failed(size, hook_caps, function_name);
+        }
+        return NULL;
+    }
+    ensure_init();
+    for (size_t i = 0; i < count_masks; i++) {
+        void *ptr = alloc_base(alignment, size, masks[i]);
+        if (ptr != NULL) {
+            count(&stat_allocations);
+            return ptr;
+        }
+    }
+    if (size > 0) {
+        alloc_failed(size, hook_caps, function_name);
+    }
+    return NULL;
+}
+
+/* ---- the public allocation API (heap_caps.c) --------------------------------------------------- */
+
+void *heap_caps_malloc(size_t size, uint32_t caps)
+{
+    return malloc_masks(size, &caps, 1, SIM_UNALIGNED_BYTES, caps, __func__);
+}
+
+void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        if (!refused_in_isr(__func__) && size > 0) {
+            alloc_failed(n * size, caps, __func__); /* ESP-IDF reports the wrapped product */
+        }
+        return NULL;
+    }
+    void *ptr = malloc_masks(bytes, &caps, 1, SIM_UNALIGNED_BYTES, caps, __func__);
+    if (ptr != NULL) {
+        memset(ptr, 0, bytes);
+    }
+    return ptr;
+}
+
+void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
+{
+    return realloc_masks(ptr, size, &caps, 1, caps, __func__);
+}
+
+void heap_caps_free(void *ptr)
+{
+    if (ptr == NULL || refused_in_isr(__func__)) {
+        return;
+    }
+    ensure_init();
+    if (free_block(ptr, __func__)) {
+        count(&stat_frees);
+    }
+}
+
+void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
+{
+    /* heap_caps_aligned_check_args(): bad alignment or size 0 fail without the callback. */
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || size == 0) {
+        return NULL;
+    }
+    return malloc_masks(size, &caps, 1, alignment, caps, __func__);
+}
+
+void heap_caps_aligned_free(void *ptr)
+{
+    heap_caps_free(ptr);
+}
+
+void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t caps)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        return NULL;
+    }
+    void *ptr = heap_caps_aligned_alloc(alignment, bytes, caps);
+    if (ptr != NULL) {
+        memset(ptr, 0, bytes);
+    }
+    return ptr;
+}
+
+/* The masks heap_caps_malloc_default() tries, and the caps it reports on failure. */
+static size_t default_masks(size_t size, uint32_t masks[2], uint32_t *hook_caps)
+{
+    if (chip.malloc_limit < 0) {
+        masks[0] = MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL;
+        *hook_caps = masks[0];
+        return 1;
+    }
+    masks[0] = MALLOC_CAP_DEFAULT |
+               (size <= (size_t)chip.malloc_limit ? MALLOC_CAP_INTERNAL : MALLOC_CAP_SPIRAM);
+    masks[1] = MALLOC_CAP_DEFAULT; /* "try again while being less picky" */
+    *hook_caps = MALLOC_CAP_DEFAULT;
+    return 2;
+}
+
+void *heap_caps_malloc_default(size_t size)
+{
+    ensure_init();
+    uint32_t masks[2], hook_caps;
+    size_t n = default_masks(size, masks, &hook_caps);
+    /* With PSRAM out of malloc(), ESP-IDF simply calls heap_caps_malloc(). */
+    return malloc_masks(size, masks, n, SIM_UNALIGNED_BYTES, hook_caps,
+                        n == 1 ? "heap_caps_malloc" : __func__);
+}
+
+void *heap_caps_realloc_default(void *ptr, size_t size)
+{
+    ensure_init();
+    uint32_t masks[2], hook_caps;
+    size_t n = default_masks(size, masks, &hook_caps);
+    return realloc_masks(ptr, size, masks, n, hook_caps, n == 1 ? "heap_caps_realloc" : __func__);
+}
+
+/* Collect the variadic masks (at most 16 are honoured: no caller needs more). */
+#define PREFER_MAX 16
+static size_t prefer_masks(size_t num, va_list args, uint32_t masks[PREFER_MAX], uint32_t *last)
+{
+    size_t n = 0;
+    *last = MALLOC_CAP_DEFAULT;
+    for (; num > 0; num--) {
+        uint32_t caps = va_arg(args, uint32_t);
+        if (n < PREFER_MAX) {
+            masks[n++] = caps;
+        }
+        *last = caps;
+    }
+    return n;
+}
+
+void *heap_caps_malloc_prefer(size_t size, size_t num, ...)
+{
+    uint32_t masks[PREFER_MAX], last;
+    va_list args;
+    va_start(args, num);
+    size_t n = prefer_masks(num, args, masks, &last);
+    va_end(args);
+    return malloc_masks(size, masks, n, SIM_UNALIGNED_BYTES, last, __func__);
+}
+
+void *heap_caps_realloc_prefer(void *ptr, size_t size, size_t num, ...)
+{
+    uint32_t masks[PREFER_MAX], last;
+    va_list args;
+    va_start(args, num);
+    size_t n = prefer_masks(num, args, masks, &last);
+    va_end(args);
+    return realloc_masks(ptr, size, masks, n, last, __func__);
+}
+
+void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...)
+{
+    uint32_t masks[PREFER_MAX], last;
+    va_list args;
+    va_start(args, num);
+    size_t count_masks = prefer_masks(num, args, masks, &last);
+    va_end(args);
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        if (!refused_in_isr(__func__) && size > 0) {
+            alloc_failed(n * size, last, __func__);
+        }
+        return NULL;
+    }
+    void *ptr = malloc_masks(bytes, masks, count_masks, SIM_UNALIGNED_BYTES, last, __func__);
+    if (ptr != NULL) {
+        memset(ptr, 0, bytes);
+    }
+    return ptr;
+}
+
+size_t heap_caps_get_allocated_size(void *ptr)
+{
+    if (ptr == NULL || refused_in_isr(__func__)) {
+        return 0;
+    }
+    ensure_init();
+    sim_heap_t *heap;
+    size_t size = block_size(ptr, &heap);
+    if (heap == NULL) {
+        ESP_LOGE(TAG, "heap_caps_get_allocated_size(%p): not a live block (ESP-IDF would assert)",
+                 ptr);
+    }
+    return size;
+}
+
+/* ---- figures (O(1) per heap from the TLSF counters) -------------------------------------------- */
+
+typedef enum { FIG_TOTAL, FIG_FREE, FIG_MIN_FREE, FIG_LARGEST } figure_t;
+
+/* heap_caps_match(): every heap whose caps contain all of `caps` (caps 0 matches every heap). */
+static size_t figure(uint32_t caps, figure_t which, const char *function_name)
+{
+    if (refused_in_isr(function_name)) {
+        return 0;
+    }
+    ensure_init();
+    size_t result = 0;
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        if (!heap_matches(&chip.heaps[i], caps)) {
+            continue;
+        }
+        heap_figures_t f = heap_figures(&chip.heaps[i]);
+        switch (which) {
+        case FIG_TOTAL: result += f.total; break;
+        case FIG_FREE: result += f.free; break;
+        case FIG_MIN_FREE: result += f.min_free; break;
+        case FIG_LARGEST: result = f.largest > result ? f.largest : result; break;
+        }
+    }
+    return result;
+}
+
+size_t heap_caps_get_total_size(uint32_t caps)
+{
+    return figure(caps, FIG_TOTAL, __func__);
+}
+
+size_t heap_caps_get_free_size(uint32_t caps)
+{
+    return figure(caps, FIG_FREE, __func__);
+}
+
+size_t heap_caps_get_minimum_free_size(uint32_t caps)
+{
+    return figure(caps, FIG_MIN_FREE, __func__);
+}
+
+size_t heap_caps_get_largest_free_block(uint32_t caps)
+{
+    return figure(caps, FIG_LARGEST, __func__);
+}
+
+static size_t largest_free_block(uint32_t caps)
+{
+    return figure(caps, FIG_LARGEST, "heap_caps_get_largest_free_block");
+}
+
+/* ---- walks: info, dump, integrity (O(blocks), under each heap's lock, as on the chip) ---------- */
+
+static bool sum_used(void *payload, size_t size, bool used, void *ctx)
+{
+    (void)payload;
+    if (used) {
+        *(size_t *)ctx += size;
+    }
+    return true;
+}
+
+/* multi_heap_get_info() of one heap. */
+static void heap_info(const sim_heap_t *heap, multi_heap_info_t *info)
+{
+    size_t allocated = 0;
+    pthread_mutex_lock(heap->lock);
+    tlsf_heap_walk(heap->tlsf, sum_used, &allocated);
+    *info = (multi_heap_info_t){
+        .total_free_bytes = tlsf_heap_free_bytes(heap->tlsf),
+        .total_allocated_bytes = allocated,
+        .largest_free_block = tlsf_heap_largest_free(heap->tlsf),
+        .minimum_free_bytes = heap->min_free_zero ? 0 : tlsf_heap_min_free_bytes(heap->tlsf),
+        .allocated_blocks = tlsf_heap_allocated_blocks(heap->tlsf),
+        .free_blocks = tlsf_heap_free_blocks(heap->tlsf),
+    };
+    pthread_mutex_unlock(heap->lock);
+    info->total_blocks = info->allocated_blocks + info->free_blocks;
+}
+
+void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps)
+{
+    if (info == NULL) {
+        return;
+    }
+    memset(info, 0, sizeof *info);
+    if (refused_in_isr(__func__)) {
+        return;
+    }
+    ensure_init();
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        if (!heap_matches(&chip.heaps[i], caps)) {
+            continue;
+        }
+        multi_heap_info_t h;
+        heap_info(&chip.heaps[i], &h);
+        info->total_free_bytes += h.total_free_bytes;
+        info->total_allocated_bytes += h.total_allocated_bytes;
+        if (h.largest_free_block > info->largest_free_block) {
+            info->largest_free_block = h.largest_free_block;
+        }
+        info->minimum_free_bytes += h.minimum_free_bytes;
+        info->allocated_blocks += h.allocated_blocks;
+        info->free_blocks += h.free_blocks;
+        info->total_blocks += h.total_blocks;
+    }
+}
+
+void heap_caps_print_heap_info(uint32_t caps)
+{
+    if (refused_in_isr(__func__)) {
+        return;
+    }
+    ensure_init();
+    printf("Heap summary for capabilities 0x%08X:\n", (unsigned)caps);
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        const sim_heap_t *heap = &chip.heaps[i];
+        if (!heap_matches(heap, caps)) {
+            continue;
+        }
+        multi_heap_info_t h;
+        heap_info(heap, &h);
+        printf("  At %p len %zu free %zu allocated %zu min_free %zu\n", (void *)heap->start,
+               (size_t)(heap->end - heap->start), h.total_free_bytes, h.total_allocated_bytes,
+               h.minimum_free_bytes);
+        printf("    largest_free_block %zu alloc_blocks %zu free_blocks %zu total_blocks %zu\n",
+               h.largest_free_block, h.allocated_blocks, h.free_blocks, h.total_blocks);
+    }
+    multi_heap_info_t total;
+    heap_caps_get_info(&total, caps);
+    printf("  Totals:\n");
+    printf("    free %zu allocated %zu min_free %zu largest_free_block %zu\n",
+           total.total_free_bytes, total.total_allocated_bytes, total.minimum_free_bytes,
+           total.largest_free_block);
+    fflush(stdout);
+}
+
+static bool print_block(void *payload, size_t size, bool used, void *ctx)
+{
+    (void)ctx;
+    printf("  Block %p data size 0x%08zx %s\n", payload, size, used ? "used" : "free");
+    return true;
+}
+
+/* Heaps selected by caps, or all of them when caps has MALLOC_CAP_INVALID (ESP-IDF's "all"). */
+static bool heap_selected(const sim_heap_t *heap, uint32_t caps)
+{
+    return (caps & MALLOC_CAP_INVALID) != 0 || heap_matches(heap, caps);
+}
+
+void heap_caps_dump(uint32_t caps)
+{
+    if (refused_in_isr(__func__)) {
+        return;
+    }
+    ensure_init();
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        const sim_heap_t *heap = &chip.heaps[i];
+        if (!heap_selected(heap, caps)) {
+            continue;
+        }
+        pthread_mutex_lock(heap->lock);
+        printf("Showing data for heap %s at %p (%zu bytes)\n", heap->name, (void *)heap->start,
+               (size_t)(heap->end - heap->start));
+        tlsf_heap_walk(heap->tlsf, print_block, NULL);
+        printf("  free %zu min_free %zu\n", tlsf_heap_free_bytes(heap->tlsf),
+               heap->min_free_zero ? (size_t)0 : tlsf_heap_min_free_bytes(heap->tlsf));
+        pthread_mutex_unlock(heap->lock);
+    }
+    fflush(stdout);
+}
+
+void heap_caps_dump_all(void)
+{
+    heap_caps_dump(MALLOC_CAP_INVALID);
+}
+
+static bool check_heap(const sim_heap_t *heap, bool print_errors)
+{
+    pthread_mutex_lock(heap->lock);
+    bool ok = tlsf_heap_check(heap->tlsf);
+    pthread_mutex_unlock(heap->lock);
+    if (!ok && print_errors) {
+        ESP_LOGE(TAG, "CORRUPT HEAP: heap %s at %p failed its integrity check", heap->name,
+                 (void *)heap->start);
+    }
+    return ok;
+}
+
+bool heap_caps_check_integrity(uint32_t caps, bool print_errors)
+{
+    if (refused_in_isr(__func__)) {
+        return false;
+    }
+    ensure_init();
+    bool valid = true;
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        if (heap_selected(&chip.heaps[i], caps)) {
+            valid = check_heap(&chip.heaps[i], print_errors) && valid;
+        }
+    }
+    return valid;
+}
+
+bool heap_caps_check_integrity_all(bool print_errors)
+{
+    return heap_caps_check_integrity(MALLOC_CAP_INVALID, print_errors);
+}
+
+bool heap_caps_check_integrity_addr(intptr_t addr, bool print_errors)
+{
+    if (refused_in_isr(__func__)) {
+        return false;
+    }
+    ensure_init();
+    const sim_heap_t *heap = find_containing_heap((const void *)addr);
+    return heap != NULL && check_heap(heap, print_errors);
+}
+
+/* ---- PSRAM and pointer classification (isr-ok: no lock) --------------------------------------- */
+
+bool esp_psram_is_initialized(void)
+{
+    ensure_init();
+    return chip.psram;
+}
+
+size_t esp_psram_get_size(void)
+{
+    ensure_init();
+    return chip.psram_bytes;
+}
+
+static bool in_slot(uintptr_t p, unsigned slot, size_t bytes)
+{
+    return p >= chip.slot_start[slot] && p < chip.slot_start[slot] + bytes;
+}
+
+/* The program's own .data/.bss: internal DRAM (inside the S3's DMA range) on the chip. */
+static bool in_host_statics(uintptr_t p)
+{
+    return __data_start != NULL && _end != NULL && p >= (uintptr_t)__data_start &&
+           p < (uintptr_t)_end;
+}
+
+static bool in_internal_dram(uintptr_t p)
+{
+    if (in_slot(p, SLOT_DIRAM_MAIN, SIM_DIRAM_MAIN_BYTES) ||
+        in_slot(p, SLOT_DIRAM_STARTUP, SIM_DIRAM_STARTUP_BYTES)) {
+        return true;
+    }
+    if (in_ext_bss(p)) {
+        return !chip.bss_in_psram;
+    }
+    return in_host_statics(p);
+}
+
+bool esp_ptr_internal(const void *p)
+{
+    ensure_init();
+    return in_internal_dram((uintptr_t)p) || in_slot((uintptr_t)p, SLOT_RTCRAM, SIM_RTCRAM_BYTES);
+}
+
+bool esp_ptr_external_ram(const void *p)
+{
+    ensure_init();
+    uintptr_t addr = (uintptr_t)p;
+    return (chip.psram && in_slot(addr, SLOT_PSRAM, chip.psram_bytes)) ||
+           (chip.bss_in_psram && in_ext_bss(addr));
+}
+
+bool esp_ptr_dma_capable(const void *p)
+{
+    ensure_init();
+    return in_internal_dram((uintptr_t)p); /* SOC_DMA_LOW..HIGH: D/IRAM, not RTC, not PSRAM */
+}
+
+/* ---- the memory map, for tests and tools -------------------------------------------------------- */
+
+size_t kraken_sim_region_count(void)
+{
+    ensure_init();
+    return chip.heap_count;
+}
+
+esp_err_t kraken_sim_get_region(size_t index, kraken_sim_region_t *out)
+{
+    ensure_init();
+    if (out == NULL || index >= chip.heap_count) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    const sim_heap_t *heap = &chip.heaps[index];
+    heap_figures_t f = heap_figures(heap);
+    *out = (kraken_sim_region_t){
+        .name = heap->name,
+        .start = heap->start,
+        .size = f.total,
+        .free_bytes = f.free,
+        .minimum_free_bytes = f.min_free,
+        .largest_free_block = f.largest,
+    };
+    memcpy(out->caps, heap->caps, sizeof out->caps);
+    return ESP_OK;
+}

@@ -4,6 +4,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "esp_err.h"
+#include "kraken_sim.h"
 
 /* The libc allocator, bypassing the link-time wrap of malloc/free (sim_malloc.c): the simulator's
  * own host memory must never come from the simulated chip. */
@@ -12,10 +16,35 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *ptr, size_t size);
 void __real_free(void *ptr);
 
-/** True inside kraken_sim_isr_enter/exit on the calling thread. */
+/** True inside kraken_sim_isr_enter/exit on the calling thread. isr-ok, O(1). */
 bool sim_in_isr(void);
 
-/** True when ptr lies in a simulated heap region (any block, live or not). O(regions). */
+/** True when ptr lies in the simulator's host memory (any region of any profile, live block or
+ *  not): such a pointer must be released by heap_caps_free, never by libc. Does not initialise the
+ *  simulator (false before the first use). isr-ok, O(1). */
 bool sim_owns(const void *ptr);
+
+/** The ESP-IDF build options that decide what malloc() does and where EXT_RAM_BSS_ATTR statics go.
+ *  Normally taken from the generated sdkconfig.h; tests pass other values to sim_init_with_policy()
+ *  to exercise the CONFIG_SPIRAM_USE_MALLOC paths without a second build. */
+typedef struct {
+    bool spiram;                   /**< CONFIG_SPIRAM: PSRAM support built in */
+    bool use_malloc;               /**< CONFIG_SPIRAM_USE_MALLOC (else USE_CAPS_ALLOC / MEMMAP) */
+    size_t malloc_always_internal; /**< CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL, bytes */
+    size_t reserve_internal;       /**< CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, bytes (0 = none) */
+    bool bss_external;             /**< CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY */
+} sim_policy_t;
+
+/** The policy of the generated sdkconfig.h. O(1). */
+void sim_policy_from_sdkconfig(sim_policy_t *out);
+
+/** kraken_sim_init() with an explicit policy (kept by kraken_sim_reset() until the next
+ *  kraken_sim_init()). ESP_OK, ESP_ERR_INVALID_ARG (unknown profile or NULL policy), ESP_ERR_NO_MEM
+ *  (host memory for the regions could not be mapped). Not concurrently with any other call. */
+esp_err_t sim_init_with_policy(kraken_sim_profile_t profile, const sim_policy_t *policy);
+
+/** The size that heap_caps_malloc_default() tries in internal RAM first, or -1 when malloc() never
+ *  uses PSRAM (ESP-IDF's malloc_alwaysinternal_limit). O(1). */
+long sim_malloc_internal_limit(void);
 
 #endif

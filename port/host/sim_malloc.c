@@ -1,5 +1,17 @@
-/* TEMPORARY STUB (replaced by the simulator work): plain malloc family routed by ownership. */
-#include <stdlib.h>
+/*
+ * sim_malloc.c - plain malloc()/calloc()/realloc()/free() on the simulated chip.
+ *
+ * Code linked with the library is built with -Wl,--wrap=malloc,... (cmake/kraken_host.cmake), so
+ * its calls land here, as ESP-IDF's libc routes them to heap_caps: malloc and calloc take
+ * heap_caps_malloc_default() (ESP-IDF's malloc() policy), free and realloc go by address: a
+ * pointer in the simulator's memory belongs to the simulated heaps, anything else (strdup,
+ * getline, fopen buffers: libc allocates those with its own, unwrapped malloc) to libc. In ASan and
+ * TSan builds __real_* resolve to the sanitizer's interceptors, so libc pointers stay checked.
+ * Nothing here calls a wrapped function: no recursion.
+ */
+#include <stdint.h>
+#include <string.h>
+
 #include "esp_heap_caps.h"
 #include "sim_internal.h"
 
@@ -8,7 +20,41 @@ void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *ptr, size_t size);
 void __wrap_free(void *ptr);
 
-void *__wrap_malloc(size_t size) { return __real_malloc(size); }
-void *__wrap_calloc(size_t n, size_t size) { return __real_calloc(n, size); }
-void *__wrap_realloc(void *ptr, size_t size) { return __real_realloc(ptr, size); }
-void __wrap_free(void *ptr) { __real_free(ptr); }
+void *__wrap_malloc(size_t size)
+{
+    return heap_caps_malloc_default(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    /* ESP-IDF's calloc(): an overflowing n * size is NULL without the failed-allocation hook. */
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        return NULL;
+    }
+    void *ptr = heap_caps_malloc_default(bytes);
+    if (ptr != NULL) {
+        memset(ptr, 0, bytes);
+    }
+    return ptr;
+}
+
+void *__wrap_realloc(void *ptr, size_t size)
+{
+    if (ptr != NULL && !sim_owns(ptr)) {
+        return __real_realloc(ptr, size);
+    }
+    return heap_caps_realloc_default(ptr, size);
+}
+
+void __wrap_free(void *ptr)
+{
+    if (ptr == NULL) {
+        return;
+    }
+    if (sim_owns(ptr)) {
+        heap_caps_free(ptr);
+    } else {
+        __real_free(ptr);
+    }
+}

@@ -70,6 +70,10 @@ size_t heap_caps_get_allocated_size(void *ptr);
  * CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL and CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL. */
 void *heap_caps_malloc_default(size_t size);
 void *heap_caps_realloc_default(void *ptr, size_t size);
+/* Let malloc() use PSRAM: sizes up to `limit` try internal RAM first, larger ones PSRAM first (what
+ * ESP-IDF's startup calls with CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL under CONFIG_SPIRAM_USE_MALLOC).
+ * No effect without PSRAM. Until the next kraken_sim_init/reset. task, O(1). */
+void heap_caps_malloc_extmem_enable(size_t limit);
 
 #ifdef __cplusplus
 }

@@ -3,9 +3,14 @@
  *
  * Internal SRAM and PSRAM are separate regions with the chip's sizes and capability bits, each
  * managed by a TLSF heap with ESP-IDF's parameters. The ESP-IDF API in this folder (esp_heap_caps.h,
- * esp_psram.h, esp_memory_utils.h, ...) runs on top of it. The chip is set up on first use from the
- * environment variable KRAKEN_SIM_PROFILE (esp32s3-n8r8 by default); tests switch and reset it here.
- * All functions are thread-safe; none may be called from a simulated ISR.
+ * esp_psram.h, esp_memory_utils.h, ...) runs on top of it. The chip is set up on first use of any
+ * of these APIs from the environment variable KRAKEN_SIM_PROFILE (esp32s3-n8r8 by default; an
+ * unknown name logs an error listing the valid ones and uses the default); tests switch and reset
+ * it here. docs/simulator.md lists the regions of each profile and the semantics.
+ *
+ * Context: kraken_sim_init/reset are a simulated reboot: "task", and never concurrently with any
+ * other call into the simulator (join your threads first). Everything else is thread-safe and
+ * isr-ok (it never blocks for long: at most a short mutex).
  */
 #ifndef KRAKEN_SIM_H
 #define KRAKEN_SIM_H
@@ -27,10 +32,14 @@ typedef enum {
     KRAKEN_SIM_PROFILE_COUNT
 } kraken_sim_profile_t;
 
-/** (Re)start the simulated chip with `profile`: every heap is new and empty of allocations;
- *  pointers from before are invalid. ESP_OK, ESP_ERR_INVALID_ARG (unknown profile). */
+/** (Re)boot the simulated chip with `profile` and the build's sdkconfig: every heap is new and
+ *  empty; pointers from before are invalid (freeing one is counted as an invalid free, or may
+ *  release a new block that happens to start at the same address). Like a reboot it also clears
+ *  the failed-allocation callback, fault injection and the statistics.
+ *  ESP_OK; ESP_ERR_INVALID_ARG (unknown profile: nothing changed); ESP_ERR_NO_MEM (the host could
+ *  not map the regions' memory). task, O(regions). */
 esp_err_t kraken_sim_init(kraken_sim_profile_t profile);
-/** kraken_sim_init() with the current profile; also clears fault injection and counters. */
+/** kraken_sim_init() with the current profile. ESP_OK, ESP_ERR_NO_MEM. task, O(regions). */
 esp_err_t kraken_sim_reset(void);
 /** Current profile (initialises from KRAKEN_SIM_PROFILE on first use). */
 kraken_sim_profile_t kraken_sim_get_profile(void);
@@ -39,31 +48,73 @@ const char *kraken_sim_profile_name(kraken_sim_profile_t profile);
 /** Parse a profile name. ESP_OK, ESP_ERR_INVALID_ARG (NULL), ESP_ERR_NOT_FOUND (unknown name). */
 esp_err_t kraken_sim_profile_from_name(const char *name, kraken_sim_profile_t *out);
 
-/* ---- Fault injection: allocations whose caps contain all of `caps` fail (0 = any caps) ----- */
+/* ---- Fault injection ------------------------------------------------------------------------
+ * An "allocation" here is one attempt with one caps mask: heap_caps_malloc/calloc/aligned_alloc
+ * make one, heap_caps_realloc one (unless it frees), heap_caps_*_prefer one per mask tried, and
+ * malloc()/heap_caps_malloc_default one or two (ESP-IDF's internal-then-any order). An attempt
+ * matches when its caps contain every bit of the injected `caps` (0 matches every attempt). A
+ * failed attempt behaves exactly like "no heap had room": a prefer/default call goes on to its next
+ * mask, and when the call as a whole returns NULL the failed-allocation callback runs as usual.
+ * Both modes may be active at once. isr-ok, O(1). */
 
-/** The next `n` matching allocations fail. */
+/** The next `n` matching attempts fail (n 0 turns this mode off). */
 void kraken_sim_fail_next(uint32_t caps, unsigned n);
-/** Every `nth` matching allocation fails (nth 0 turns it off). */
+/** Every `nth` matching attempt fails, counted from now (nth 0 turns this mode off). */
 void kraken_sim_fail_every(uint32_t caps, unsigned nth);
 /** Turn off all fault injection. */
 void kraken_sim_fault_clear(void);
 
-/* ---- Simulated interrupt context (kraken_port_in_isr() is true in between) ----------------- */
+/* ---- Simulated interrupt context (kraken_port_in_isr() is true in between) -----------------
+ * Per thread, nestable. ESP-IDF forbids heap calls from ISRs; in between, every heap_caps_* call and
+ * malloc()/free() is refused: it logs an error, is counted (isr_calls), allocations return NULL
+ * (counted as failed, the callback runs), frees do nothing and queries return 0/false. isr-ok. */
 
 void kraken_sim_isr_enter(void);
+/** Leave the innermost kraken_sim_isr_enter(); ignored when not in one. */
 void kraken_sim_isr_exit(void);
 
 /* ---- Statistics of the simulator itself --------------------------------------------------- */
 
+/** Counters since the last kraken_sim_init/reset; never decreased otherwise. Blocks handed out
+ *  minus blocks released (allocations - frees) is the number of live blocks the API handed out. */
 typedef struct {
-    uint64_t allocations;     /**< successful allocations (all heaps) */
-    uint64_t frees;           /**< successful frees */
-    uint64_t failed;          /**< failed allocations, injected ones included */
-    uint64_t injected;        /**< failures caused by fault injection */
-    uint64_t invalid_frees;   /**< free of a pointer no heap handed out, or freed twice */
+    uint64_t allocations;   /**< new blocks handed out (a realloc that resizes or moves is not one) */
+    uint64_t frees;         /**< blocks released (heap_caps_free, free(), realloc to size 0) */
+    uint64_t failed;        /**< allocation calls that returned NULL for a non-zero size */
+    uint64_t injected;      /**< attempts failed by fault injection */
+    uint64_t invalid_frees; /**< free/realloc of a pointer no heap handed out, or freed twice */
+    uint64_t isr_calls;     /**< heap calls refused because they came from a simulated ISR */
 } kraken_sim_stats_t;
 
+/** Copy the counters out. out NULL: nothing. isr-ok, O(1). */
 void kraken_sim_get_stats(kraken_sim_stats_t *out);
+
+/* ---- The memory map ------------------------------------------------------------------------- */
+
+/** One heap of the simulated chip, in ESP-IDF's registered-heap order (the order in which
+ *  heap_caps tries heaps at each priority level). */
+typedef struct {
+    const char *name;          /**< memory type as ESP-IDF names it: "RAM" (D/IRAM), "RTCRAM",
+                                    "SPIRAM", or "DMAPOOL" (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL) */
+    uint32_t caps[3];          /**< MALLOC_CAP_* at ESP-IDF's three priority levels */
+    uintptr_t start;           /**< host address of the region */
+    size_t size;               /**< region bytes, as heap_caps_get_total_size() counts them */
+    size_t free_bytes;         /**< heap_caps_get_free_size() of this heap alone */
+    size_t minimum_free_bytes; /**< its low-water mark */
+    size_t largest_free_block; /**< the largest size one allocation can get from it */
+} kraken_sim_region_t;
+
+/** Number of heaps of the current profile. isr-ok, O(1). */
+size_t kraken_sim_region_count(void);
+/** Describe heap `index` (0 .. count-1). ESP_OK; ESP_ERR_INVALID_ARG (out NULL or index out of
+ *  range). isr-ok, O(1). */
+esp_err_t kraken_sim_get_region(size_t index, kraken_sim_region_t *out);
+
+/** Bytes of EXT_RAM_BSS_ATTR / APP_DATA_ATTR statics linked into the program. O(1). */
+size_t kraken_sim_ext_bss_size(void);
+/** True when those statics are counted in the simulated PSRAM (PSRAM present and
+ *  CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY); false when in internal SRAM. O(1). */
+bool kraken_sim_ext_bss_in_psram(void);
 
 #ifdef __cplusplus
 }

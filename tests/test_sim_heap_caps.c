@@ -1,0 +1,892 @@
+/* test_sim_heap_caps.c - ESP-IDF's heap_caps semantics on the simulated ESP32-S3, per profile. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
+#include "esp_psram.h"
+#include "kraken_sim.h"
+#include "sdkconfig.h"
+#include "sim_internal.h"
+
+#define INTERNAL_8BIT (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+static struct {
+    unsigned calls;
+    size_t size;
+    uint32_t caps;
+    char function[48];
+} hook;
+
+static void failed_hook(size_t size, uint32_t caps, const char *function_name)
+{
+    hook.calls++;
+    hook.size = size;
+    hook.caps = caps;
+    strncpy(hook.function, function_name, sizeof hook.function - 1);
+}
+
+static int boot(kraken_sim_profile_t profile)
+{
+    memset(&hook, 0, sizeof hook);
+    if (kraken_sim_init(profile) != ESP_OK) {
+        return -1;
+    }
+    return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;
+}
+
+static int boot_n8r8(void **state)
+{
+    (void)state;
+    return boot(KRAKEN_SIM_ESP32S3_N8R8);
+}
+
+static int boot_n8r2(void **state)
+{
+    (void)state;
+    return boot(KRAKEN_SIM_ESP32S3_N8R2);
+}
+
+static int boot_n8(void **state)
+{
+    (void)state;
+    return boot(KRAKEN_SIM_ESP32S3_N8);
+}
+
+/* A CONFIG_SPIRAM_USE_MALLOC build (ESP-IDF's defaults: 16 KiB always internal, 32 KiB reserved). */
+static int boot_use_malloc(kraken_sim_profile_t profile)
+{
+    memset(&hook, 0, sizeof hook);
+    sim_policy_t policy = {.spiram = true,
+                           .use_malloc = true,
+                           .malloc_always_internal = 16384,
+                           .reserve_internal = 32768,
+                           .bss_external = true};
+    if (sim_init_with_policy(profile, &policy) != ESP_OK) {
+        return -1;
+    }
+    return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;
+}
+
+static int boot_n8r8_use_malloc(void **state)
+{
+    (void)state;
+    return boot_use_malloc(KRAKEN_SIM_ESP32S3_N8R8);
+}
+
+static int boot_n8_use_malloc(void **state)
+{
+    (void)state;
+    return boot_use_malloc(KRAKEN_SIM_ESP32S3_N8);
+}
+
+static bool has_psram(void)
+{
+    return esp_psram_is_initialized();
+}
+
+static bool in_region(const void *ptr, const kraken_sim_region_t *region)
+{
+    return (uintptr_t)ptr >= region->start && (uintptr_t)ptr < region->start + region->size;
+}
+
+/* The index of the heap that contains ptr (first match, as ESP-IDF searches), or -1. */
+static int region_of(const void *ptr)
+{
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t region;
+        assert_int_equal(kraken_sim_get_region(i, &region), ESP_OK);
+        if (in_region(ptr, &region)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static const char *region_name_of(const void *ptr)
+{
+    int index = region_of(ptr);
+    if (index < 0) {
+        return "none";
+    }
+    kraken_sim_region_t region;
+    kraken_sim_get_region((size_t)index, &region);
+    return region.name;
+}
+
+static kraken_sim_stats_t stats(void)
+{
+    kraken_sim_stats_t s;
+    kraken_sim_get_stats(&s);
+    return s;
+}
+
+/* ---- placement --------------------------------------------------------------------------------- */
+
+static void internal_requests_land_in_the_smallest_internal_heap_first(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(100, INTERNAL_8BIT);
+    assert_non_null(p);
+    assert_true(esp_ptr_internal(p));
+    assert_false(esp_ptr_external_ram(p));
+    assert_true(esp_ptr_dma_capable(p));
+    kraken_sim_region_t region;
+    assert_int_equal(kraken_sim_get_region((size_t)region_of(p), &region), ESP_OK);
+    assert_string_equal(region.name, "RAM");
+    assert_int_equal(region.size, 22308); /* the startup-stack heap sorts before the main one */
+    heap_caps_free(p);
+}
+
+static void dma_requests_land_in_dma_capable_internal_ram(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(256, MALLOC_CAP_DMA);
+    assert_non_null(p);
+    assert_true(esp_ptr_dma_capable(p));
+    assert_true(esp_ptr_internal(p));
+    assert_string_equal(region_name_of(p), "RAM");
+    heap_caps_free(p);
+}
+
+static void spiram_requests_land_in_psram_when_the_module_has_it(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(1000, MALLOC_CAP_SPIRAM);
+    if (!has_psram()) {
+        assert_null(p);
+        assert_int_equal(hook.calls, 1);
+        assert_int_equal(hook.size, 1000);
+        assert_int_equal(hook.caps, MALLOC_CAP_SPIRAM);
+        assert_string_equal(hook.function, "heap_caps_malloc");
+        return;
+    }
+    assert_non_null(p);
+    assert_true(esp_ptr_external_ram(p));
+    assert_false(esp_ptr_internal(p));
+    assert_false(esp_ptr_dma_capable(p));
+    assert_string_equal(region_name_of(p), "SPIRAM");
+    heap_caps_free(p);
+    assert_int_equal(hook.calls, 0);
+}
+
+static void exec_requests_fail_because_memory_protection_leaves_no_executable_heap(void **state)
+{
+    (void)state;
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_EXEC));
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.caps, MALLOC_CAP_EXEC);
+}
+
+static void rtcram_requests_land_in_rtc_fast_memory_which_is_not_dma_capable(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(64, MALLOC_CAP_RTCRAM);
+    assert_non_null(p);
+    assert_string_equal(region_name_of(p), "RTCRAM");
+    assert_true(esp_ptr_internal(p));
+    assert_false(esp_ptr_dma_capable(p));
+    heap_caps_free(p);
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_RTCRAM | MALLOC_CAP_DMA));
+}
+
+static void byte_access_requests_prefer_internal_ram_even_with_psram(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(64, MALLOC_CAP_8BIT);
+    assert_non_null(p);
+    assert_true(esp_ptr_internal(p));
+    heap_caps_free(p);
+}
+
+static void default_caps_alone_may_return_psram_as_on_esp_idf(void **state)
+{
+    (void)state;
+    /* PSRAM is registered with MALLOC_CAP_DEFAULT at priority 0 and sits first in the list. */
+    void *p = heap_caps_malloc(64, MALLOC_CAP_DEFAULT);
+    assert_non_null(p);
+    assert_true(has_psram() ? esp_ptr_external_ram(p) : esp_ptr_internal(p));
+    heap_caps_free(p);
+}
+
+static void caps_no_heap_has_together_match_nothing(void **state)
+{
+    (void)state;
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_SPIRAM | MALLOC_CAP_INTERNAL));
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_RTCRAM | MALLOC_CAP_SPIRAM));
+    assert_null(heap_caps_malloc(64, 0)); /* caps 0 matches no heap's priority level */
+    assert_int_equal(hook.calls, 3);
+    assert_int_equal(hook.caps, 0);
+}
+
+static void size_zero_returns_null_without_calling_the_hook(void **state)
+{
+    (void)state;
+    assert_null(heap_caps_malloc(0, INTERNAL_8BIT));
+    assert_null(heap_caps_aligned_alloc(16, 0, INTERNAL_8BIT));
+    assert_null(heap_caps_malloc_prefer(0, 2, MALLOC_CAP_SPIRAM, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 0);
+    assert_int_equal(stats().failed, 0);
+}
+
+static void sizes_beyond_the_largest_contiguous_ram_fail_with_the_hook(void **state)
+{
+    (void)state;
+    assert_null(heap_caps_malloc(SIZE_MAX, MALLOC_CAP_8BIT));
+    assert_null(heap_caps_malloc(SIZE_MAX - 3, MALLOC_CAP_DMA | MALLOC_CAP_SPIRAM));
+    assert_int_equal(hook.calls, 2);
+    assert_int_equal(hook.size, SIZE_MAX - 3);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+/* ---- alignment (esp_heap_adjust_alignment_to_hw on the S3) ------------------------------------ */
+
+static void simd_requests_are_16_byte_aligned(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 8; i++) {
+        uint8_t *p = heap_caps_malloc(20 + (size_t)i, MALLOC_CAP_SIMD | MALLOC_CAP_INTERNAL);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 16, 0);
+        assert_true(heap_caps_get_allocated_size(p) >= 32); /* size rounded up to 16 too */
+        heap_caps_free(p);
+    }
+}
+
+static void psram_dma_and_cache_aligned_requests_get_the_cache_line(void **state)
+{
+    (void)state;
+    if (!has_psram()) {
+        assert_null(heap_caps_malloc(33, MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA));
+        return;
+    }
+    void *keep = heap_caps_malloc(4, MALLOC_CAP_SPIRAM); /* so the next block is not at the start */
+    uint8_t *dma = heap_caps_malloc(33, MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA);
+    uint8_t *cached = heap_caps_malloc(7, MALLOC_CAP_SPIRAM | MALLOC_CAP_CACHE_ALIGNED);
+    assert_non_null(dma);
+    assert_non_null(cached);
+    assert_true(esp_ptr_external_ram(dma)); /* SPIRAM|DMA: DMA-capable PSRAM */
+    assert_int_equal((uintptr_t)dma % 32, 0);
+    assert_int_equal((uintptr_t)cached % 32, 0);
+    assert_true(heap_caps_get_allocated_size(dma) >= 64);
+    heap_caps_free(dma);
+    heap_caps_free(cached);
+    heap_caps_free(keep);
+}
+
+static void aligned_alloc_honours_the_alignment_and_rejects_bad_ones_without_the_hook(void **state)
+{
+    (void)state;
+    for (size_t align = 1; align <= 4096; align <<= 1) {
+        void *p = heap_caps_aligned_alloc(align, 100, INTERNAL_8BIT);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % align, 0);
+        heap_caps_aligned_free(p);
+    }
+    assert_null(heap_caps_aligned_alloc(0, 100, INTERNAL_8BIT));
+    assert_null(heap_caps_aligned_alloc(24, 100, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 0);
+    uint8_t *z = heap_caps_aligned_calloc(64, 10, 10, INTERNAL_8BIT);
+    assert_non_null(z);
+    assert_int_equal((uintptr_t)z % 64, 0);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(z[i], 0);
+    }
+    heap_caps_free(z);
+    assert_null(heap_caps_aligned_calloc(16, SIZE_MAX / 2, 3, INTERNAL_8BIT));
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+/* ---- calloc, realloc, prefer ------------------------------------------------------------------ */
+
+static void calloc_returns_zeroed_memory_even_where_a_dirty_block_was(void **state)
+{
+    (void)state;
+    uint8_t *dirty = heap_caps_malloc(500, INTERNAL_8BIT);
+    assert_non_null(dirty);
+    memset(dirty, 0xA5, 500);
+    heap_caps_free(dirty);
+    uint8_t *clean = heap_caps_calloc(50, 10, INTERNAL_8BIT);
+    assert_non_null(clean);
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(clean[i], 0);
+    }
+    heap_caps_free(clean);
+}
+
+static void calloc_with_an_overflowing_product_returns_null(void **state)
+{
+    (void)state;
+    size_t before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    assert_null(heap_caps_calloc(SIZE_MAX / 2 + 1, 2, INTERNAL_8BIT));
+    assert_null(heap_caps_calloc(2, SIZE_MAX / 2 + 1, MALLOC_CAP_8BIT));
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), before);
+    assert_int_equal(stats().failed, 2);
+    assert_int_equal(hook.calls, 2); /* ESP-IDF reports it, with the wrapped product */
+}
+
+static void realloc_of_null_allocates_and_to_size_zero_frees(void **state)
+{
+    (void)state;
+    size_t before = heap_caps_get_free_size(INTERNAL_8BIT);
+    void *p = heap_caps_realloc(NULL, 300, INTERNAL_8BIT);
+    assert_non_null(p);
+    assert_true(heap_caps_get_free_size(INTERNAL_8BIT) < before);
+    assert_null(heap_caps_realloc(p, 0, INTERNAL_8BIT));
+    assert_int_equal(heap_caps_get_free_size(INTERNAL_8BIT), before);
+    assert_int_equal(hook.calls, 0);
+    assert_int_equal(stats().allocations, 1);
+    assert_int_equal(stats().frees, 1);
+}
+
+static void realloc_moves_the_block_when_its_heap_lacks_the_new_caps(void **state)
+{
+    (void)state;
+    uint8_t *p = heap_caps_malloc(200, MALLOC_CAP_SPIRAM);
+    assert_non_null(p);
+    for (int i = 0; i < 200; i++) {
+        p[i] = (uint8_t)i;
+    }
+    size_t psram_free = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    uint8_t *q = heap_caps_realloc(p, 400, MALLOC_CAP_DMA);
+    assert_non_null(q);
+    assert_true(esp_ptr_dma_capable(q));
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(q[i], (uint8_t)i);
+    }
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_SPIRAM) > psram_free); /* old block freed */
+    uint8_t *r = heap_caps_realloc(q, 100, MALLOC_CAP_SPIRAM);
+    assert_non_null(r);
+    assert_true(esp_ptr_external_ram(r));
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(r[i], (uint8_t)i);
+    }
+    heap_caps_free(r);
+    assert_true(heap_caps_check_integrity_all(true));
+    assert_int_equal(stats().allocations - stats().frees, 0);
+}
+
+static void realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook(void **state)
+{
+    (void)state;
+    uint8_t *p = heap_caps_malloc(64, INTERNAL_8BIT);
+    assert_non_null(p);
+    memset(p, 0x5A, 64);
+    assert_null(heap_caps_realloc(p, 1u << 20, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.size, 1u << 20);
+    assert_int_equal(hook.caps, INTERNAL_8BIT);
+    assert_string_equal(hook.function, "heap_caps_realloc");
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(p[i], 0x5A);
+    }
+    heap_caps_free(p);
+    assert_int_equal(stats().invalid_frees, 0);
+}
+
+static void realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused(void **state)
+{
+    (void)state;
+    int local = 0;
+    assert_null(heap_caps_realloc(&local, 10, INTERNAL_8BIT));
+    assert_int_equal(stats().invalid_frees, 1);
+    assert_int_equal(hook.calls, 0);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+static void prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc_prefer(1000, 2, MALLOC_CAP_SPIRAM, INTERNAL_8BIT);
+    assert_non_null(p);
+    assert_true(has_psram() ? esp_ptr_external_ram(p) : esp_ptr_internal(p));
+    assert_int_equal(hook.calls, 0);
+    void *q = heap_caps_realloc_prefer(p, 2000, 2, MALLOC_CAP_EXEC, MALLOC_CAP_DMA);
+    assert_non_null(q);
+    assert_true(esp_ptr_dma_capable(q));
+    uint8_t *z = heap_caps_calloc_prefer(10, 10, 2, MALLOC_CAP_EXEC, INTERNAL_8BIT);
+    assert_non_null(z);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(z[i], 0);
+    }
+    assert_null(heap_caps_malloc_prefer(64, 2, MALLOC_CAP_EXEC, MALLOC_CAP_SPIRAM | MALLOC_CAP_RTCRAM));
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.caps, MALLOC_CAP_SPIRAM | MALLOC_CAP_RTCRAM);
+    assert_string_equal(hook.function, "heap_caps_malloc_prefer");
+    heap_caps_free(q);
+    heap_caps_free(z);
+}
+
+/* ---- exhaustion, hook, figures ---------------------------------------------------------------- */
+
+static void exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free(void **state)
+{
+    (void)state;
+    enum { BLOCK = 4096, MAX_BLOCKS = 200 };
+    void *blocks[MAX_BLOCKS];
+    size_t free_before = heap_caps_get_free_size(INTERNAL_8BIT);
+    size_t n = 0;
+    while (n < MAX_BLOCKS && (blocks[n] = heap_caps_malloc(BLOCK, INTERNAL_8BIT)) != NULL) {
+        assert_true(esp_ptr_internal(blocks[n]));
+        n++;
+    }
+    assert_true(n < MAX_BLOCKS);
+    assert_true(n >= (267552 + 22308) / BLOCK - 4); /* both D/IRAM heaps used to the end */
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.size, BLOCK);
+    assert_int_equal(hook.caps, INTERNAL_8BIT);
+    assert_string_equal(hook.function, "heap_caps_malloc");
+    assert_true(heap_caps_get_largest_free_block(INTERNAL_8BIT) < BLOCK);
+    size_t low = heap_caps_get_free_size(INTERNAL_8BIT);
+    for (size_t i = 0; i < n; i++) {
+        heap_caps_free(blocks[i]);
+    }
+    assert_int_equal(heap_caps_get_free_size(INTERNAL_8BIT), free_before);
+    assert_true(heap_caps_get_minimum_free_size(INTERNAL_8BIT) <= low);
+    assert_true(heap_caps_check_integrity_all(true));
+    kraken_sim_stats_t s = stats();
+    assert_int_equal(s.allocations, n);
+    assert_int_equal(s.frees, n);
+    assert_int_equal(s.failed, 1);
+}
+
+static void get_info_agrees_with_the_o1_size_queries(void **state)
+{
+    (void)state;
+    void *keep[10];
+    for (int i = 0; i < 10; i++) {
+        keep[i] = heap_caps_malloc(100 * (size_t)(i + 1), i % 2 ? MALLOC_CAP_8BIT : MALLOC_CAP_DMA);
+        assert_non_null(keep[i]);
+    }
+    heap_caps_free(keep[3]);
+    heap_caps_free(keep[6]);
+    const uint32_t masks[] = {MALLOC_CAP_8BIT, MALLOC_CAP_INTERNAL, MALLOC_CAP_DMA,
+                              MALLOC_CAP_SPIRAM, MALLOC_CAP_DEFAULT, 0};
+    for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+        multi_heap_info_t info;
+        heap_caps_get_info(&info, masks[m]);
+        assert_int_equal(info.total_free_bytes, heap_caps_get_free_size(masks[m]));
+        assert_int_equal(info.minimum_free_bytes, heap_caps_get_minimum_free_size(masks[m]));
+        assert_int_equal(info.largest_free_block, heap_caps_get_largest_free_block(masks[m]));
+        assert_true(info.minimum_free_bytes <= info.total_free_bytes);
+        assert_true(info.largest_free_block <= info.total_free_bytes);
+        assert_true(info.total_free_bytes + info.total_allocated_bytes <=
+                    heap_caps_get_total_size(masks[m]));
+        assert_int_equal(info.total_blocks, info.allocated_blocks + info.free_blocks);
+    }
+    multi_heap_info_t all;
+    heap_caps_get_info(&all, 0); /* caps 0 selects every heap in the queries, as in ESP-IDF */
+    assert_int_equal(all.allocated_blocks, 8);
+    assert_true(all.total_allocated_bytes >= 100 * (1 + 2 + 3 + 5 + 6 + 8 + 9 + 10));
+    for (int i = 0; i < 10; i++) {
+        if (i != 3 && i != 6) {
+            heap_caps_free(keep[i]);
+        }
+    }
+    heap_caps_get_info(&all, 0);
+    assert_int_equal(all.allocated_blocks, 0);
+}
+
+static void the_largest_free_block_reported_can_be_allocated(void **state)
+{
+    (void)state;
+    const uint32_t masks[] = {INTERNAL_8BIT, MALLOC_CAP_DMA, MALLOC_CAP_SPIRAM, MALLOC_CAP_RTCRAM};
+    for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+        size_t largest = heap_caps_get_largest_free_block(masks[m]);
+        if (largest == 0) {
+            assert_false(has_psram());
+            continue;
+        }
+        void *p = heap_caps_malloc(largest, masks[m]);
+        assert_non_null(p);
+        assert_true(heap_caps_get_allocated_size(p) >= largest);
+        heap_caps_free(p);
+    }
+    assert_int_equal(hook.calls, 0);
+}
+
+static void totals_per_caps_add_up_the_heaps_that_have_them(void **state)
+{
+    (void)state;
+    size_t internal = heap_caps_get_total_size(MALLOC_CAP_INTERNAL);
+    size_t spiram = heap_caps_get_total_size(MALLOC_CAP_SPIRAM);
+    size_t bss = (kraken_sim_ext_bss_size() + 15) / 16 * 16;
+    assert_int_equal(heap_caps_get_total_size(0), internal + spiram);
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_DMA), internal - 7912);
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_RTCRAM), 7912);
+    if (has_psram()) {
+        assert_int_equal(internal, 267552 + 22308 + 7912);
+        assert_int_equal(spiram + bss, esp_psram_get_size());
+    } else {
+        assert_int_equal(internal, 267552 + 22308 + 7912 - bss);
+        assert_int_equal(spiram, 0);
+    }
+}
+
+/* ---- fault injection --------------------------------------------------------------------------- */
+
+static void fail_next_fails_exactly_n_matching_allocations_and_calls_the_hook(void **state)
+{
+    (void)state;
+    kraken_sim_fail_next(MALLOC_CAP_DMA, 2);
+    void *other = heap_caps_malloc(64, INTERNAL_8BIT); /* does not contain DMA: unaffected */
+    assert_non_null(other);
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_DMA));
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL));
+    void *third = heap_caps_malloc(64, MALLOC_CAP_DMA);
+    assert_non_null(third);
+    assert_int_equal(hook.calls, 2);
+    assert_int_equal(hook.caps, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+    kraken_sim_stats_t s = stats();
+    assert_int_equal(s.injected, 2);
+    assert_int_equal(s.failed, 2);
+    heap_caps_free(other);
+    heap_caps_free(third);
+}
+
+static void fail_every_fails_each_nth_matching_allocation(void **state)
+{
+    (void)state;
+    kraken_sim_fail_every(0, 3);
+    void *blocks[9];
+    for (int i = 0; i < 9; i++) {
+        blocks[i] = heap_caps_malloc(32, MALLOC_CAP_8BIT);
+        assert_true((blocks[i] == NULL) == (i % 3 == 2));
+    }
+    kraken_sim_fault_clear();
+    void *after = heap_caps_malloc(32, MALLOC_CAP_8BIT);
+    assert_non_null(after);
+    for (int i = 0; i < 9; i++) {
+        heap_caps_free(blocks[i]);
+    }
+    heap_caps_free(after);
+    assert_int_equal(stats().injected, 3);
+    assert_int_equal(hook.calls, 3);
+}
+
+static void an_injected_failure_lets_prefer_fall_back_to_its_next_mask(void **state)
+{
+    (void)state;
+    kraken_sim_fail_next(0, 1);
+    void *p = heap_caps_malloc_prefer(100, 2, MALLOC_CAP_SPIRAM, MALLOC_CAP_DMA);
+    assert_non_null(p);
+    assert_true(esp_ptr_dma_capable(p));
+    assert_int_equal(hook.calls, 0);
+    heap_caps_free(p);
+}
+
+static void an_injected_realloc_failure_leaves_the_block_intact(void **state)
+{
+    (void)state;
+    uint8_t *p = heap_caps_malloc(16, INTERNAL_8BIT);
+    assert_non_null(p);
+    memset(p, 7, 16);
+    kraken_sim_fail_next(INTERNAL_8BIT, 1);
+    assert_null(heap_caps_realloc(p, 32, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 1);
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(p[i], 7);
+    }
+    heap_caps_free(p);
+    assert_int_equal(stats().invalid_frees, 0);
+}
+
+/* ---- misuse ----------------------------------------------------------------------------------- */
+
+static void invalid_and_double_frees_are_counted_and_change_nothing(void **state)
+{
+    (void)state;
+    uint8_t *p = heap_caps_malloc(128, INTERNAL_8BIT);
+    uint8_t *neighbour = heap_caps_malloc(128, INTERNAL_8BIT);
+    assert_non_null(p);
+    assert_non_null(neighbour);
+    int local;
+    heap_caps_free(&local);        /* outside every heap */
+    heap_caps_free(p + 8);         /* inside a block */
+    heap_caps_free(p);
+    size_t free_after = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    heap_caps_free(p);             /* double free */
+    heap_caps_free(NULL);          /* no-op, not counted */
+    assert_int_equal(stats().invalid_frees, 3);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), free_after);
+    assert_true(heap_caps_check_integrity_all(true));
+    assert_int_equal(heap_caps_get_allocated_size(neighbour) >= 128, true);
+    heap_caps_free(neighbour);
+    assert_int_equal(stats().frees, 2);
+}
+
+static void a_pointer_from_before_a_reset_is_an_invalid_free(void **state)
+{
+    (void)state;
+    void *old = heap_caps_malloc(64, MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT);
+    if (old == NULL) {
+        old = heap_caps_malloc(64, INTERNAL_8BIT);
+    }
+    assert_non_null(old);
+    assert_int_equal(kraken_sim_reset(), ESP_OK);
+    assert_int_equal(heap_caps_register_failed_alloc_callback(failed_hook), ESP_OK);
+    heap_caps_free(old);
+    assert_int_equal(stats().invalid_frees, 1);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+static void heap_calls_from_a_simulated_isr_are_refused_and_counted(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(64, INTERNAL_8BIT);
+    assert_non_null(p);
+    size_t free_before = heap_caps_get_free_size(INTERNAL_8BIT);
+    kraken_sim_isr_enter();
+    assert_null(heap_caps_malloc(64, INTERNAL_8BIT));
+    heap_caps_free(p); /* refused: the block stays allocated */
+    kraken_sim_isr_exit();
+    assert_int_equal(heap_caps_get_free_size(INTERNAL_8BIT), free_before);
+    assert_int_equal(stats().isr_calls, 2);
+    assert_int_equal(hook.calls, 1);
+    heap_caps_free(p);
+    assert_int_equal(heap_caps_get_free_size(INTERNAL_8BIT) > free_before, true);
+}
+
+static void a_null_failed_alloc_callback_is_rejected(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_caps_register_failed_alloc_callback(NULL), ESP_ERR_INVALID_ARG);
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_EXEC));
+    assert_int_equal(hook.calls, 1); /* the registered hook is still in place */
+}
+
+static void integrity_checks_select_heaps_by_caps_and_by_address(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(64, MALLOC_CAP_RTCRAM);
+    assert_non_null(p);
+    assert_true(heap_caps_check_integrity(MALLOC_CAP_RTCRAM, true));
+    assert_true(heap_caps_check_integrity_addr((intptr_t)p, true));
+    int local;
+    assert_false(heap_caps_check_integrity_addr((intptr_t)&local, false)); /* no heap there */
+    heap_caps_free(p);
+}
+
+/* ---- malloc() policy (heap_caps_malloc_default) ------------------------------------------------ */
+
+static void malloc_stays_internal_under_use_caps_alloc(void **state)
+{
+    (void)state;
+#ifdef CONFIG_SPIRAM_USE_MALLOC
+    skip(); /* this build's sdkconfig lets malloc() use PSRAM: covered by the tests below */
+#endif
+    assert_int_equal(sim_malloc_internal_limit(), -1);
+    void *small = heap_caps_malloc_default(100);
+    void *large = heap_caps_malloc_default(100000);
+    assert_true(esp_ptr_internal(small));
+    assert_true(esp_ptr_internal(large));
+    assert_null(heap_caps_malloc_default(300000)); /* PSRAM has room, malloc() may not use it */
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.caps, MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL);
+    assert_string_equal(hook.function, "heap_caps_malloc");
+    heap_caps_free(small);
+    heap_caps_free(large);
+}
+
+static void use_malloc_keeps_small_blocks_internal_and_puts_large_ones_in_psram(void **state)
+{
+    (void)state;
+    assert_int_equal(sim_malloc_internal_limit(), 16384);
+    void *small = heap_caps_malloc_default(16384);
+    void *large = heap_caps_malloc_default(16385);
+    assert_true(esp_ptr_internal(small));
+    assert_true(esp_ptr_external_ram(large));
+    void *moved = heap_caps_realloc_default(small, 20000);
+    assert_true(esp_ptr_external_ram(moved));
+    heap_caps_free(moved);
+    heap_caps_free(large);
+    assert_int_equal(hook.calls, 0);
+}
+
+/* Allocate blocks of `size` with `caps` until none fits; returns how many (at most max). */
+static size_t fill(void **blocks, size_t max, size_t size, uint32_t caps)
+{
+    size_t n = 0;
+    while (n < max && (blocks[n] = heap_caps_malloc(size, caps)) != NULL) {
+        n++;
+    }
+    return n;
+}
+
+static void free_all(void **blocks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        heap_caps_free(blocks[i]);
+    }
+}
+
+static void use_malloc_falls_back_to_the_other_memory_when_the_preferred_one_is_full(void **state)
+{
+    (void)state;
+    void *psram[64];
+    size_t n = 0;
+    while (n < 64 && (psram[n] = heap_caps_malloc(heap_caps_get_largest_free_block(
+                                                      MALLOC_CAP_SPIRAM),
+                                                  MALLOC_CAP_SPIRAM)) != NULL) {
+        n++;
+    }
+    assert_true(heap_caps_get_largest_free_block(MALLOC_CAP_SPIRAM) < 50000);
+    void *large = heap_caps_malloc_default(50000); /* PSRAM first, then internal */
+    assert_non_null(large);
+    assert_true(esp_ptr_internal(large));
+    assert_int_equal(hook.calls, 0);
+    free_all(psram, n);
+
+    kraken_sim_fail_next(MALLOC_CAP_INTERNAL, 1); /* the internal attempt finds nothing */
+    void *small = heap_caps_malloc_default(100);
+    assert_non_null(small);
+    assert_true(esp_ptr_external_ram(small));
+    kraken_sim_fail_next(MALLOC_CAP_DEFAULT, 2); /* both attempts fail */
+    assert_null(heap_caps_malloc_default(100));
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.size, 100);
+    assert_int_equal(hook.caps, MALLOC_CAP_DEFAULT);
+    assert_string_equal(hook.function, "heap_caps_malloc_default");
+    heap_caps_free(large);
+    heap_caps_free(small);
+}
+
+static int rank_of(const void *ptr)
+{
+    const char *name = region_name_of(ptr);
+    static const char *const order[] = {"RAM", "DMAPOOL", "RTCRAM", "SPIRAM"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(name, order[i]) == 0) {
+            return i;
+        }
+    }
+    fail_msg("block in no heap: %p", ptr);
+    return -1;
+}
+
+static void use_malloc_reserves_an_internal_dma_pool_that_small_mallocs_reach_after_dram(void **state)
+{
+    (void)state;
+    kraken_sim_region_t pool;
+    assert_int_equal(kraken_sim_get_region(0, &pool), ESP_OK);
+    assert_string_equal(pool.name, "DMAPOOL");
+    assert_int_equal(pool.size, 32767); /* ESP-IDF registers it with end = start + 32768 - 1 */
+    assert_int_equal(pool.caps[0], 0);
+    assert_int_equal(pool.caps[1], MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+    assert_int_equal(pool.minimum_free_bytes, 0); /* late-registered heaps start at 0 */
+
+    /* malloc() of small blocks: D/IRAM, then the pool (priority 1), then RTC RAM (priority 2), and
+     * only then PSRAM (the "less picky" MALLOC_CAP_DEFAULT retry). */
+    enum { MAX_BLOCKS = 400 };
+    void *blocks[MAX_BLOCKS];
+    size_t n = 0;
+    int rank = 0;
+    while (n < MAX_BLOCKS && rank < 3) {
+        blocks[n] = heap_caps_malloc_default(1024);
+        assert_non_null(blocks[n]);
+        int next = rank_of(blocks[n++]);
+        assert_true(next >= rank);
+        if (next == 1 && rank == 0) {
+            kraken_sim_region_t main_ram;
+            kraken_sim_get_region(kraken_sim_region_count() - 1, &main_ram);
+            assert_true(main_ram.largest_free_block < 1024); /* the pool only once D/IRAM is full */
+        }
+        rank = next;
+    }
+    assert_int_equal(rank, 3);
+    free_all(blocks, n);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+static void dma_requests_find_the_reserved_pool_when_dram_is_full(void **state)
+{
+    (void)state;
+    void *blocks[400];
+    size_t n = fill(blocks, 400, 1024, MALLOC_CAP_RETENTION); /* only D/IRAM has RETENTION */
+    void *dma = heap_caps_malloc(4096, MALLOC_CAP_DMA);
+    assert_non_null(dma);
+    assert_string_equal(region_name_of(dma), "DMAPOOL");
+    assert_true(esp_ptr_dma_capable(dma));
+    heap_caps_free(dma);
+    free_all(blocks, n);
+}
+
+static void without_psram_use_malloc_behaves_as_ignore_notfound(void **state)
+{
+    (void)state;
+    assert_int_equal(sim_malloc_internal_limit(), -1);
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t region;
+        kraken_sim_get_region(i, &region);
+        assert_string_not_equal(region.name, "DMAPOOL");
+        assert_string_not_equal(region.name, "SPIRAM");
+    }
+    void *large = heap_caps_malloc_default(50000);
+    assert_true(esp_ptr_internal(large));
+    heap_caps_free(large);
+    assert_null(heap_caps_malloc_default(400000));
+    assert_int_equal(hook.caps, MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL);
+}
+
+#define ALL_PROFILES(test)                                                                          \
+    cmocka_unit_test_setup(test, boot_n8r8), cmocka_unit_test_setup(test, boot_n8r2),              \
+        cmocka_unit_test_setup(test, boot_n8)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        ALL_PROFILES(internal_requests_land_in_the_smallest_internal_heap_first),
+        ALL_PROFILES(dma_requests_land_in_dma_capable_internal_ram),
+        ALL_PROFILES(spiram_requests_land_in_psram_when_the_module_has_it),
+        ALL_PROFILES(exec_requests_fail_because_memory_protection_leaves_no_executable_heap),
+        ALL_PROFILES(rtcram_requests_land_in_rtc_fast_memory_which_is_not_dma_capable),
+        ALL_PROFILES(byte_access_requests_prefer_internal_ram_even_with_psram),
+        ALL_PROFILES(default_caps_alone_may_return_psram_as_on_esp_idf),
+        ALL_PROFILES(caps_no_heap_has_together_match_nothing),
+        ALL_PROFILES(size_zero_returns_null_without_calling_the_hook),
+        ALL_PROFILES(sizes_beyond_the_largest_contiguous_ram_fail_with_the_hook),
+        ALL_PROFILES(simd_requests_are_16_byte_aligned),
+        ALL_PROFILES(psram_dma_and_cache_aligned_requests_get_the_cache_line),
+        ALL_PROFILES(aligned_alloc_honours_the_alignment_and_rejects_bad_ones_without_the_hook),
+        ALL_PROFILES(calloc_returns_zeroed_memory_even_where_a_dirty_block_was),
+        ALL_PROFILES(calloc_with_an_overflowing_product_returns_null),
+        ALL_PROFILES(realloc_of_null_allocates_and_to_size_zero_frees),
+        cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r8),
+        cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r2),
+        ALL_PROFILES(realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook),
+        ALL_PROFILES(realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused),
+        ALL_PROFILES(prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure),
+        ALL_PROFILES(exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free),
+        ALL_PROFILES(get_info_agrees_with_the_o1_size_queries),
+        ALL_PROFILES(the_largest_free_block_reported_can_be_allocated),
+        ALL_PROFILES(totals_per_caps_add_up_the_heaps_that_have_them),
+        ALL_PROFILES(fail_next_fails_exactly_n_matching_allocations_and_calls_the_hook),
+        ALL_PROFILES(fail_every_fails_each_nth_matching_allocation),
+        ALL_PROFILES(an_injected_failure_lets_prefer_fall_back_to_its_next_mask),
+        ALL_PROFILES(an_injected_realloc_failure_leaves_the_block_intact),
+        ALL_PROFILES(invalid_and_double_frees_are_counted_and_change_nothing),
+        ALL_PROFILES(a_pointer_from_before_a_reset_is_an_invalid_free),
+        ALL_PROFILES(heap_calls_from_a_simulated_isr_are_refused_and_counted),
+        ALL_PROFILES(a_null_failed_alloc_callback_is_rejected),
+        ALL_PROFILES(integrity_checks_select_heaps_by_caps_and_by_address),
+        ALL_PROFILES(malloc_stays_internal_under_use_caps_alloc),
+        cmocka_unit_test_setup(use_malloc_keeps_small_blocks_internal_and_puts_large_ones_in_psram,
+                               boot_n8r8_use_malloc),
+        cmocka_unit_test_setup(
+            use_malloc_falls_back_to_the_other_memory_when_the_preferred_one_is_full,
+            boot_n8r8_use_malloc),
+        cmocka_unit_test_setup(
+            use_malloc_reserves_an_internal_dma_pool_that_small_mallocs_reach_after_dram,
+            boot_n8r8_use_malloc),
+        cmocka_unit_test_setup(dma_requests_find_the_reserved_pool_when_dram_is_full,
+                               boot_n8r8_use_malloc),
+        cmocka_unit_test_setup(without_psram_use_malloc_behaves_as_ignore_notfound,
+                               boot_n8_use_malloc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
