@@ -1,0 +1,430 @@
+/*
+ * test_memory_utils.c - the SRAM/PSRAM/DMA placement API (system_service/memory_utils.h) on every
+ * simulated module: where each allocation lands, fallbacks, bad input, realloc rules, free() interop
+ * and the figures.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "esp_memory_utils.h"
+#include "esp_psram.h"
+#include "kraken_sim.h"
+#include "sdkconfig.h"
+#include "system_service/memory_utils.h"
+
+static int esp32s3_n8r8(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) == ESP_OK ? 0 : -1;
+}
+
+static int esp32s3_n8r2(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R2) == ESP_OK ? 0 : -1;
+}
+
+static int esp32s3_n8(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8) == ESP_OK ? 0 : -1;
+}
+
+/* ---- failed-allocation hook ---------------------------------------------------------------- */
+
+static unsigned hook_calls;
+static size_t hook_size;
+static uint32_t hook_caps;
+
+static void count_failed_alloc(size_t size, uint32_t caps, const char *function)
+{
+    (void)function;
+    hook_calls++;
+    hook_size = size;
+    hook_caps = caps;
+}
+
+static void reset_hook(void)
+{
+    hook_calls = 0;
+    hook_size = 0;
+    hook_caps = 0;
+    assert_int_equal(heap_caps_register_failed_alloc_callback(count_failed_alloc), ESP_OK);
+}
+
+/* ---- placement ------------------------------------------------------------------------------ */
+
+static void app_malloc_lands_in_psram_when_the_module_has_it(void **state)
+{
+    (void)state;
+    uint8_t *buffer = APP_MALLOC(50000);
+    assert_non_null(buffer);
+    assert_true(esp_ptr_external_ram(buffer));
+    assert_false(esp_ptr_internal(buffer));
+    memset(buffer, 0xa5, 50000);
+    free(buffer);
+}
+
+static void app_malloc_falls_back_to_sram_without_psram(void **state)
+{
+    (void)state;
+    assert_false(memory_psram_available());
+    uint8_t *buffer = APP_MALLOC(50000);
+    assert_non_null(buffer);
+    assert_true(esp_ptr_internal(buffer));
+    free(buffer);
+}
+
+static void app_malloc_falls_back_to_sram_when_psram_fails_without_calling_the_hook(void **state)
+{
+    (void)state;
+    reset_hook();
+    kraken_sim_fail_next(MALLOC_CAP_SPIRAM, 1);
+    void *data = memory_alloc_prefer_psram(1000);
+    assert_non_null(data);
+    assert_true(esp_ptr_internal(data));
+    assert_int_equal(hook_calls, 0);
+    free(data);
+}
+
+static void app_malloc_reports_one_failure_when_both_memories_fail(void **state)
+{
+    (void)state;
+    reset_hook();
+    kraken_sim_fail_next(0, 2);
+    assert_null(APP_MALLOC(1000));
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(hook_size, 1000);
+}
+
+static void psram_only_returns_null_without_psram(void **state)
+{
+    (void)state;
+    assert_null(memory_alloc_psram_only(1024));
+    assert_null(memory_calloc_psram_only(4, 256));
+    assert_null(memory_realloc_psram_only(NULL, 1024));
+}
+
+static void psram_only_never_falls_back_to_sram(void **state)
+{
+    (void)state;
+    kraken_sim_fail_next(MALLOC_CAP_SPIRAM, 1);
+    assert_null(memory_alloc_psram_only(1024));
+    void *p = memory_alloc_psram_only(1024);
+    assert_non_null(p);
+    assert_true(esp_ptr_external_ram(p));
+    free(p);
+}
+
+static void system_malloc_is_internal_and_never_psram(void **state)
+{
+    (void)state;
+    void *critical = SYSTEM_MALLOC(2048);
+    assert_non_null(critical);
+    assert_true(esp_ptr_internal(critical));
+    /* larger than all internal SRAM: PSRAM must not be used */
+    assert_null(SYSTEM_MALLOC(2u * 1024u * 1024u));
+    free(critical);
+}
+
+static void dma_malloc_is_dma_capable_and_aligned(void **state)
+{
+    (void)state;
+    for (size_t size = 1; size <= 4096; size = size * 3 + 1) {
+        void *dma = DMA_MALLOC(size);
+        assert_non_null(dma);
+        assert_true(esp_ptr_dma_capable(dma));
+        assert_true(esp_ptr_internal(dma));
+        assert_int_equal((uintptr_t)dma % MEMORY_DMA_ALIGNMENT, 0);
+        free(dma);
+    }
+}
+
+static void app_data_attr_statics_live_in_psram(void **state)
+{
+    (void)state;
+    APP_DATA_ATTR static uint8_t large_buffer[100000];
+    large_buffer[99999] = 1;
+    assert_int_equal(large_buffer[0], 0);
+#if CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY
+    assert_true(esp_ptr_external_ram(large_buffer));
+#else
+    assert_false(esp_ptr_external_ram(large_buffer));
+#endif
+}
+
+/* ---- bad input ------------------------------------------------------------------------------ */
+
+static void size_zero_returns_null_everywhere(void **state)
+{
+    (void)state;
+    reset_hook();
+    assert_null(APP_MALLOC(0));
+    assert_null(SYSTEM_MALLOC(0));
+    assert_null(DMA_MALLOC(0));
+    assert_null(memory_alloc_psram_only(0));
+    assert_null(APP_CALLOC(0, 8));
+    assert_null(SYSTEM_CALLOC(8, 0));
+    assert_null(DMA_CALLOC(0, 0));
+    assert_int_equal(hook_calls, 0); /* heap_caps_malloc(0) is not a failure */
+}
+
+static void calloc_overflow_returns_null(void **state)
+{
+    (void)state;
+    const size_t half = SIZE_MAX / 2 + 1;
+    assert_null(APP_CALLOC(half, 2));
+    assert_null(SYSTEM_CALLOC(half, 2));
+    assert_null(DMA_CALLOC(half, 2));
+    assert_null(memory_calloc_psram_only(SIZE_MAX, SIZE_MAX));
+}
+
+static void huge_sizes_return_null(void **state)
+{
+    (void)state;
+    assert_null(APP_MALLOC(SIZE_MAX));
+    assert_null(SYSTEM_MALLOC(SIZE_MAX));
+    assert_null(DMA_MALLOC(SIZE_MAX));
+    assert_null(DMA_MALLOC(SIZE_MAX - 8));
+}
+
+static void calloc_forms_zero_fill(void **state)
+{
+    (void)state;
+    void *(*const callocs[])(size_t, size_t) = {memory_calloc_prefer_psram, memory_calloc_sram,
+                                                 memory_calloc_dma};
+    for (size_t i = 0; i < sizeof callocs / sizeof callocs[0]; i++) {
+        /* dirty a block, free it, then calloc the same size: it must come back zeroed */
+        uint8_t *dirty = callocs[i](100, 10);
+        assert_non_null(dirty);
+        memset(dirty, 0xff, 1000);
+        free(dirty);
+        uint8_t *clean = callocs[i](100, 10);
+        assert_non_null(clean);
+        for (size_t b = 0; b < 1000; b++) {
+            assert_int_equal(clean[b], 0);
+        }
+        free(clean);
+    }
+}
+
+/* ---- realloc -------------------------------------------------------------------------------- */
+
+static void realloc_null_allocates_and_size_zero_frees(void **state)
+{
+    (void)state;
+    kraken_sim_stats_t before, after;
+    void *p = SYSTEM_REALLOC(NULL, 100);
+    assert_non_null(p);
+    assert_true(esp_ptr_internal(p));
+    kraken_sim_get_stats(&before);
+    assert_null(SYSTEM_REALLOC(p, 0));
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.frees, before.frees + 1);
+}
+
+static void realloc_keeps_contents_and_placement(void **state)
+{
+    (void)state;
+    uint8_t *p = APP_MALLOC(64);
+    assert_non_null(p);
+    for (int i = 0; i < 64; i++) {
+        p[i] = (uint8_t)i;
+    }
+    p = APP_REALLOC(p, 100000);
+    assert_non_null(p);
+    assert_true(esp_ptr_external_ram(p) == memory_psram_available());
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(p[i], i);
+    }
+    free(p);
+}
+
+static void failed_realloc_leaves_the_block_valid(void **state)
+{
+    (void)state;
+    uint8_t *p = SYSTEM_MALLOC(32);
+    assert_non_null(p);
+    memset(p, 7, 32);
+    assert_null(SYSTEM_REALLOC(p, 4u * 1024u * 1024u));
+    kraken_sim_fail_next(0, 4);
+    assert_null(DMA_REALLOC(p, 64 * 1024));
+    kraken_sim_fault_clear();
+    for (int i = 0; i < 32; i++) {
+        assert_int_equal(p[i], 7);
+    }
+    assert_true(heap_caps_check_integrity_all(true));
+    free(p);
+}
+
+static void dma_realloc_keeps_alignment_and_contents(void **state)
+{
+    (void)state;
+    uint8_t *p = DMA_MALLOC(24);
+    assert_non_null(p);
+    memset(p, 0x3c, 24);
+    for (size_t size = 40; size < 20000; size *= 3) {
+        p = DMA_REALLOC(p, size);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % MEMORY_DMA_ALIGNMENT, 0);
+        assert_true(esp_ptr_dma_capable(p));
+        for (int i = 0; i < 24; i++) {
+            assert_int_equal(p[i], 0x3c);
+        }
+    }
+    assert_null(DMA_REALLOC(p, 0));
+}
+
+/* ---- free() interop and figures ------------------------------------------------------------ */
+
+static void plain_free_releases_every_helper_allocation(void **state)
+{
+    (void)state;
+    size_t sram_before = memory_get_free_sram();
+    size_t psram_before = memory_get_free_psram();
+    void *a = APP_MALLOC(5000);
+    void *b = SYSTEM_MALLOC(700);
+    void *c = DMA_MALLOC(512);
+    void *d = APP_CALLOC(10, 10);
+    assert_true(a && b && c && d);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    assert_int_equal(memory_get_free_sram(), sram_before);
+    assert_int_equal(memory_get_free_psram(), psram_before);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+static void memory_info_matches_heap_caps(void **state)
+{
+    (void)state;
+    assert_int_equal(memory_get_info(NULL), ESP_ERR_INVALID_ARG);
+    void *hold = SYSTEM_MALLOC(10000);
+    assert_non_null(hold);
+    memory_info_t info;
+    assert_int_equal(memory_get_info(&info), ESP_OK);
+    assert_int_equal(info.free_sram, heap_caps_get_free_size(MEMORY_CAPS_SRAM));
+    assert_int_equal(info.total_sram, heap_caps_get_total_size(MEMORY_CAPS_SRAM));
+    assert_int_equal(info.min_free_sram, heap_caps_get_minimum_free_size(MEMORY_CAPS_SRAM));
+    assert_int_equal(info.largest_free_sram, heap_caps_get_largest_free_block(MEMORY_CAPS_SRAM));
+    assert_int_equal(info.free_psram, heap_caps_get_free_size(MEMORY_CAPS_PSRAM));
+    assert_int_equal(info.total_psram, heap_caps_get_total_size(MEMORY_CAPS_PSRAM));
+    assert_int_equal(info.free_dma, heap_caps_get_free_size(MEMORY_CAPS_DMA));
+    assert_int_equal(info.free_sram, memory_get_free_sram());
+    assert_int_equal(info.free_psram, memory_get_free_psram());
+    assert_true(info.psram_available == memory_psram_available());
+    assert_int_equal(info.psram_size, esp_psram_get_size());
+    assert_true(info.min_free_sram <= info.free_sram);
+    assert_true(info.largest_free_sram <= info.free_sram);
+    if (!info.psram_available) {
+        assert_int_equal(info.free_psram, 0);
+        assert_int_equal(info.total_psram, 0);
+    } else {
+        assert_true(info.total_psram > 1024u * 1024u);
+    }
+    free(hold);
+}
+
+static void free_sram_drops_by_at_least_the_request(void **state)
+{
+    (void)state;
+    size_t before = memory_get_free_sram();
+    void *p = SYSTEM_MALLOC(4000);
+    assert_non_null(p);
+    size_t during = memory_get_free_sram();
+    assert_true(before - during >= 4000);
+    assert_true(before - during <= 4000 + 64);
+    free(p);
+    assert_int_equal(memory_get_free_sram(), before);
+}
+
+/* Run memory_log_usage with stdout sent to a file, and return what it printed. */
+static char *capture_log_usage(const char *tag, char *out, size_t out_size)
+{
+    fflush(stdout);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int saved = dup(STDOUT_FILENO);
+    dup2(fileno(tmp), STDOUT_FILENO);
+    memory_log_usage(tag);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(out, 1, out_size - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    return out;
+}
+
+static void log_usage_prints_the_same_figures_as_memory_get_info(void **state)
+{
+    (void)state;
+    static char text[2048];
+    memory_info_t info;
+    memory_get_info(&info);
+    capture_log_usage("my_service", text, sizeof text);
+    char expect[64];
+    assert_non_null(strstr(text, "my_service"));
+    snprintf(expect, sizeof expect, "%zu / %zu bytes free", info.free_sram, info.total_sram);
+    assert_non_null(strstr(text, expect));
+    if (info.psram_available) {
+        snprintf(expect, sizeof expect, "%zu / %zu bytes free", info.free_psram, info.total_psram);
+        assert_non_null(strstr(text, expect));
+    } else {
+        assert_non_null(strstr(text, "PSRAM: not available"));
+    }
+    capture_log_usage(NULL, text, sizeof text);
+    assert_non_null(strstr(text, "memory"));
+}
+
+/* One entry per (profile, behaviour), named "profile: behaviour" in the report. */
+#define ON(profile_setup, test)                                                                     \
+    { #profile_setup ": " #test, test, profile_setup, NULL, NULL }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        ON(esp32s3_n8r8, app_malloc_lands_in_psram_when_the_module_has_it),
+        ON(esp32s3_n8r2, app_malloc_lands_in_psram_when_the_module_has_it),
+        ON(esp32s3_n8, app_malloc_falls_back_to_sram_without_psram),
+        ON(esp32s3_n8r8, app_malloc_falls_back_to_sram_when_psram_fails_without_calling_the_hook),
+        ON(esp32s3_n8r8, app_malloc_reports_one_failure_when_both_memories_fail),
+        ON(esp32s3_n8, psram_only_returns_null_without_psram),
+        ON(esp32s3_n8r2, psram_only_never_falls_back_to_sram),
+        ON(esp32s3_n8r8, system_malloc_is_internal_and_never_psram),
+        ON(esp32s3_n8, system_malloc_is_internal_and_never_psram),
+        ON(esp32s3_n8r8, dma_malloc_is_dma_capable_and_aligned),
+        ON(esp32s3_n8, dma_malloc_is_dma_capable_and_aligned),
+        ON(esp32s3_n8r8, app_data_attr_statics_live_in_psram),
+        ON(esp32s3_n8r8, size_zero_returns_null_everywhere),
+        ON(esp32s3_n8, size_zero_returns_null_everywhere),
+        ON(esp32s3_n8r8, calloc_overflow_returns_null),
+        ON(esp32s3_n8r8, huge_sizes_return_null),
+        ON(esp32s3_n8r8, calloc_forms_zero_fill),
+        ON(esp32s3_n8, calloc_forms_zero_fill),
+        ON(esp32s3_n8r8, realloc_null_allocates_and_size_zero_frees),
+        ON(esp32s3_n8r8, realloc_keeps_contents_and_placement),
+        ON(esp32s3_n8, realloc_keeps_contents_and_placement),
+        ON(esp32s3_n8r8, failed_realloc_leaves_the_block_valid),
+        ON(esp32s3_n8r8, dma_realloc_keeps_alignment_and_contents),
+        ON(esp32s3_n8r8, plain_free_releases_every_helper_allocation),
+        ON(esp32s3_n8, plain_free_releases_every_helper_allocation),
+        ON(esp32s3_n8r8, memory_info_matches_heap_caps),
+        ON(esp32s3_n8r2, memory_info_matches_heap_caps),
+        ON(esp32s3_n8, memory_info_matches_heap_caps),
+        ON(esp32s3_n8r8, free_sram_drops_by_at_least_the_request),
+        ON(esp32s3_n8r8, log_usage_prints_the_same_figures_as_memory_get_info),
+        ON(esp32s3_n8, log_usage_prints_the_same_figures_as_memory_get_info),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
