@@ -65,6 +65,9 @@ target_link_libraries(kraken_host_port PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
 # simulated chip, as they do on ESP-IDF (heap_caps_malloc_default); see port/host/sim_malloc.c.
 target_link_options(kraken_host_port INTERFACE
     "LINKER:--wrap=malloc" "LINKER:--wrap=calloc" "LINKER:--wrap=realloc" "LINKER:--wrap=free")
+# That malloc() can run out: the compiler must not assume it succeeds or elide it (clang does).
+target_compile_options(kraken_host_port INTERFACE
+    -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free)
 
 # ---- the component itself
 add_library(system_service STATIC ${KRAKEN_CORE_SRCS})

@@ -527,21 +527,26 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     return ESP_OK;
 }
 
+kraken_sim_profile_t sim_profile_for_env(const char *value)
+{
+    kraken_sim_profile_t profile = KRAKEN_SIM_ESP32S3_N8R8;
+    if (value != NULL && value[0] != '\0' &&
+        kraken_sim_profile_from_name(value, &profile) != ESP_OK) {
+        ESP_LOGE(SIM_TAG,
+                 "KRAKEN_SIM_PROFILE=%s is unknown (valid: esp32s3-n8r8, esp32s3-n8r2, "
+                 "esp32s3-n8); using esp32s3-n8r8",
+                 value);
+        profile = KRAKEN_SIM_ESP32S3_N8R8;
+    }
+    return profile;
+}
+
 static void init_from_env(void)
 {
     for (size_t i = 0; i < SIM_MAX_HEAPS; i++) {
         pthread_mutex_init(&heap_locks[i], NULL);
     }
-    kraken_sim_profile_t profile = KRAKEN_SIM_ESP32S3_N8R8;
-    const char *name = getenv("KRAKEN_SIM_PROFILE");
-    if (name != NULL && name[0] != '\0' &&
-        kraken_sim_profile_from_name(name, &profile) != ESP_OK) {
-        ESP_LOGE(SIM_TAG,
-                 "KRAKEN_SIM_PROFILE=%s is unknown (valid: esp32s3-n8r8, esp32s3-n8r2, "
-                 "esp32s3-n8); using esp32s3-n8r8",
-                 name);
-        profile = KRAKEN_SIM_ESP32S3_N8R8;
-    }
+    kraken_sim_profile_t profile = sim_profile_for_env(getenv("KRAKEN_SIM_PROFILE"));
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
     pthread_mutex_lock(&chip_lock);
@@ -1033,6 +1038,10 @@ size_t heap_caps_get_allocated_size(void *ptr)
     if (heap == NULL) {
         ESP_LOGE(TAG, "heap_caps_get_allocated_size(%p): not a live block (ESP-IDF would assert)",
                  ptr);
+    } else {
+        /* The whole block is the caller's to use once it asked for its size (as ASan's own
+         * malloc_usable_size makes it): lift the poison on the slack after the request. */
+        SIM_UNPOISON(ptr, size);
     }
     return size;
 }

@@ -43,6 +43,10 @@ void sim_policy_from_sdkconfig(sim_policy_t *out);
  *  (host memory for the regions could not be mapped). Not concurrently with any other call. */
 esp_err_t sim_init_with_policy(kraken_sim_profile_t profile, const sim_policy_t *policy);
 
+/** The profile named by KRAKEN_SIM_PROFILE's value: esp32s3-n8r8 when value is NULL or empty; an
+ *  unknown name logs an error listing the valid ones and gives esp32s3-n8r8. O(profiles). */
+kraken_sim_profile_t sim_profile_for_env(const char *value);
+
 /** The size that heap_caps_malloc_default() tries in internal RAM first, or -1 when malloc() never
  *  uses PSRAM (ESP-IDF's malloc_alwaysinternal_limit). O(1). */
 long sim_malloc_internal_limit(void);

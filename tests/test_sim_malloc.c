@@ -1,0 +1,227 @@
+/* test_sim_malloc.c - plain malloc()/calloc()/realloc()/free() on the simulated chip, and libc interop. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
+#include "esp_psram.h"
+#include "kraken_sim.h"
+#include "sdkconfig.h"
+#include "sim_internal.h"
+
+/* Called through pointers so the compiler cannot reject the misuse these tests make on purpose. */
+static void (*volatile free_fn)(void *) = free;
+static void *(*volatile calloc_fn)(size_t, size_t) = calloc;
+/* ...and so that clang cannot elide a malloc() whose result is only compared with NULL. */
+static void *(*volatile malloc_fn)(size_t) = malloc;
+
+static unsigned hook_calls;
+static size_t hook_size;
+static uint32_t hook_caps;
+
+static void failed_hook(size_t size, uint32_t caps, const char *function_name)
+{
+    (void)function_name;
+    hook_calls++;
+    hook_size = size;
+    hook_caps = caps;
+}
+
+static int boot(kraken_sim_profile_t profile)
+{
+    hook_calls = 0;
+    if (kraken_sim_init(profile) != ESP_OK) {
+        return -1;
+    }
+    return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;
+}
+
+static int boot_n8r8(void **state)
+{
+    (void)state;
+    return boot(KRAKEN_SIM_ESP32S3_N8R8);
+}
+
+static int boot_n8r2(void **state)
+{
+    (void)state;
+    return boot(KRAKEN_SIM_ESP32S3_N8R2);
+}
+
+static int boot_n8(void **state)
+{
+    (void)state;
+    return boot(KRAKEN_SIM_ESP32S3_N8);
+}
+
+static kraken_sim_stats_t stats(void)
+{
+    kraken_sim_stats_t s;
+    kraken_sim_get_stats(&s);
+    return s;
+}
+
+static void malloc_returns_simulated_internal_ram_and_free_gives_it_back(void **state)
+{
+    (void)state;
+    size_t before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    char *p = malloc(1000);
+    assert_non_null(p);
+    assert_true(sim_owns(p));
+    assert_true(esp_ptr_internal(p)); /* USE_CAPS_ALLOC (and small sizes under USE_MALLOC) */
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_INTERNAL) < before);
+    memset(p, 'x', 1000);
+    free(p);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
+    assert_int_equal(stats().allocations, 1);
+    assert_int_equal(stats().frees, 1);
+}
+
+static void free_releases_heap_caps_blocks_of_every_memory(void **state)
+{
+    (void)state;
+    size_t before = heap_caps_get_free_size(0);
+    void *psram = heap_caps_malloc(5000, MALLOC_CAP_SPIRAM);
+    void *dma = heap_caps_aligned_alloc(64, 512, MALLOC_CAP_DMA);
+    void *rtc = heap_caps_malloc(100, MALLOC_CAP_RTCRAM);
+    assert_non_null(dma);
+    assert_non_null(rtc);
+    free(psram); /* NULL on the module without PSRAM: a no-op */
+    free(dma);
+    free(rtc);
+    assert_int_equal(heap_caps_get_free_size(0), before);
+    assert_int_equal(stats().invalid_frees, 0);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+static void free_and_realloc_accept_what_libc_allocated_for_strdup(void **state)
+{
+    (void)state;
+    kraken_sim_stats_t before = stats();
+    char *copy = strdup("kraken"); /* allocated inside libc: not wrapped, not simulated */
+    assert_non_null(copy);
+    assert_false(sim_owns(copy));
+    char *grown = realloc(copy, 4096);
+    assert_non_null(grown);
+    assert_false(sim_owns(grown));
+    assert_string_equal(grown, "kraken");
+    free(grown);
+    FILE *stream = fopen("/dev/null", "w"); /* libc's own buffers come and go too */
+    assert_non_null(stream);
+    fprintf(stream, "%d\n", 42);
+    fclose(stream);
+    kraken_sim_stats_t after = stats();
+    assert_int_equal(after.allocations, before.allocations);
+    assert_int_equal(after.invalid_frees, before.invalid_frees);
+}
+
+static void malloc_of_zero_returns_null_without_the_hook_as_on_esp_idf(void **state)
+{
+    (void)state;
+    assert_null(malloc_fn(0));
+    assert_null(calloc_fn(0, 16));
+    assert_null(calloc_fn(16, 0));
+    assert_int_equal(hook_calls, 0);
+}
+
+static void calloc_zeroes_and_an_overflowing_product_is_null_without_the_hook(void **state)
+{
+    (void)state;
+    unsigned char *dirty = malloc(256);
+    assert_non_null(dirty);
+    memset(dirty, 0xFF, 256);
+    free(dirty);
+    unsigned char *clean = calloc(16, 16);
+    assert_non_null(clean);
+    for (int i = 0; i < 256; i++) {
+        assert_int_equal(clean[i], 0);
+    }
+    free(clean);
+    assert_null(calloc_fn(SIZE_MAX / 4, 8));
+    assert_int_equal(hook_calls, 0); /* ESP-IDF's calloc() returns before heap_caps */
+}
+
+static void realloc_keeps_the_contents_and_handles_null_and_zero(void **state)
+{
+    (void)state;
+    char *p = realloc(NULL, 10);
+    assert_non_null(p);
+    memcpy(p, "012345678", 10);
+    char *q = realloc(p, 5000);
+    assert_non_null(q);
+    assert_string_equal(q, "012345678");
+    char *r = realloc(q, 4);
+    assert_non_null(r);
+    assert_memory_equal(r, "0123", 4);
+    assert_null(realloc(r, 0)); /* frees, as ESP-IDF's realloc(p, 0) does */
+    assert_int_equal(stats().allocations, stats().frees);
+}
+
+static void a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook(void **state)
+{
+    (void)state;
+    assert_null(malloc_fn(16u << 20)); /* larger than internal RAM and than PSRAM */
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(hook_size, 16u << 20);
+#ifdef CONFIG_SPIRAM_USE_MALLOC
+    assert_int_equal(hook_caps, esp_psram_is_initialized() ? MALLOC_CAP_DEFAULT
+                                                            : MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL);
+#else
+    assert_int_equal(hook_caps, MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL);
+#endif
+}
+
+static void malloc_and_free_in_a_simulated_isr_are_refused(void **state)
+{
+    (void)state;
+    void *p = malloc(32);
+    assert_non_null(p);
+    kraken_sim_isr_enter();
+    assert_null(malloc_fn(32));
+    free_fn(p); /* refused: still allocated */
+    kraken_sim_isr_exit();
+    assert_int_equal(stats().isr_calls, 2);
+    assert_int_equal(heap_caps_get_allocated_size(p) >= 32, true);
+    free(p);
+    assert_int_equal(stats().frees, 1);
+}
+
+static void freeing_a_simulated_pointer_twice_is_counted_not_fatal(void **state)
+{
+    (void)state;
+    char *p = malloc(64);
+    assert_non_null(p);
+    free_fn(p);
+    free_fn(p);
+    free_fn(p + 4);
+    assert_int_equal(stats().invalid_frees, 2);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+#define ALL_PROFILES(test)                                                                          \
+    cmocka_unit_test_setup(test, boot_n8r8), cmocka_unit_test_setup(test, boot_n8r2),              \
+        cmocka_unit_test_setup(test, boot_n8)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        ALL_PROFILES(malloc_returns_simulated_internal_ram_and_free_gives_it_back),
+        ALL_PROFILES(free_releases_heap_caps_blocks_of_every_memory),
+        ALL_PROFILES(free_and_realloc_accept_what_libc_allocated_for_strdup),
+        ALL_PROFILES(malloc_of_zero_returns_null_without_the_hook_as_on_esp_idf),
+        ALL_PROFILES(calloc_zeroes_and_an_overflowing_product_is_null_without_the_hook),
+        ALL_PROFILES(realloc_keeps_the_contents_and_handles_null_and_zero),
+        ALL_PROFILES(a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook),
+        ALL_PROFILES(malloc_and_free_in_a_simulated_isr_are_refused),
+        ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,374 @@
+/* test_sim_memory_map.c - the simulated ESP32-S3's regions, caps and pointer classification. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_attr.h"
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
+#include "esp_psram.h"
+#include "kraken_sim.h"
+#include "sim_internal.h"
+
+#define MIB (1024u * 1024u)
+#define COMMON (MALLOC_CAP_DEFAULT | MALLOC_CAP_32BIT | MALLOC_CAP_8BIT)
+#define DIRAM_CAPS0                                                                                \
+    (COMMON | MALLOC_CAP_INTERNAL | MALLOC_CAP_DMA | MALLOC_CAP_RETENTION | MALLOC_CAP_SIMD)
+
+/* Zero-initialised statics placed like EXT_RAM_BSS_ATTR / APP_DATA_ATTR data. */
+static EXT_RAM_BSS_ATTR uint8_t ext_buffer[8192];
+static EXT_RAM_BSS_ATTR uint32_t ext_counters[64];
+static uint8_t plain_static[64];
+
+static kraken_sim_profile_t profile_from_environment;
+
+static int boot_n8r8(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) == ESP_OK ? 0 : -1;
+}
+
+static int boot_n8r2(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R2) == ESP_OK ? 0 : -1;
+}
+
+static int boot_n8(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8) == ESP_OK ? 0 : -1;
+}
+
+static kraken_sim_region_t region(size_t index)
+{
+    kraken_sim_region_t r;
+    assert_int_equal(kraken_sim_get_region(index, &r), ESP_OK);
+    return r;
+}
+
+static size_t ext_bss_rounded(void)
+{
+    return (kraken_sim_ext_bss_size() + 15) / 16 * 16;
+}
+
+/* The statics' share of PSRAM and of internal RAM under the current policy. */
+static size_t psram_bss(void)
+{
+    return kraken_sim_ext_bss_in_psram() ? ext_bss_rounded() : 0;
+}
+
+static size_t internal_bss(void)
+{
+    return kraken_sim_ext_bss_in_psram() ? 0 : ext_bss_rounded();
+}
+
+/* Boot with EXT_RAM_BSS_ATTR statics in PSRAM allowed, whatever the build's sdkconfig says. */
+static int boot_bss_external(kraken_sim_profile_t profile)
+{
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.spiram = true;
+    policy.bss_external = true;
+    return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
+}
+
+static int boot_n8r8_bss_external(void **state)
+{
+    (void)state;
+    return boot_bss_external(KRAKEN_SIM_ESP32S3_N8R8);
+}
+
+static int boot_n8r2_bss_external(void **state)
+{
+    (void)state;
+    return boot_bss_external(KRAKEN_SIM_ESP32S3_N8R2);
+}
+
+static int boot_n8_bss_external(void **state)
+{
+    (void)state;
+    return boot_bss_external(KRAKEN_SIM_ESP32S3_N8);
+}
+
+static void assert_caps(const kraken_sim_region_t *r, uint32_t c0, uint32_t c1, uint32_t c2)
+{
+    assert_int_equal(r->caps[0], c0);
+    assert_int_equal(r->caps[1], c1);
+    assert_int_equal(r->caps[2], c2);
+}
+
+/* The internal heaps every profile has, at the end of the list in ESP-IDF's size order. */
+static void assert_internal_heaps(size_t first, size_t main_bytes)
+{
+    kraken_sim_region_t rtc = region(first), startup = region(first + 1),
+                        main_ram = region(first + 2);
+    assert_string_equal(rtc.name, "RTCRAM");
+    assert_int_equal(rtc.size, 7912);
+    assert_caps(&rtc, MALLOC_CAP_RTCRAM, 0, COMMON | MALLOC_CAP_INTERNAL);
+    assert_string_equal(startup.name, "RAM");
+    assert_int_equal(startup.size, 22308);
+    assert_caps(&startup, DIRAM_CAPS0, 0, 0);
+    assert_string_equal(main_ram.name, "RAM");
+    assert_int_equal(main_ram.size, main_bytes);
+    assert_caps(&main_ram, DIRAM_CAPS0, 0, 0);
+    for (size_t i = first; i < first + 3; i++) {
+        kraken_sim_region_t r = region(i);
+        assert_true(r.free_bytes < r.size); /* TLSF's control structure comes off the top */
+        assert_true(r.free_bytes > r.size - 2048);
+        assert_int_equal(r.minimum_free_bytes, r.free_bytes);
+    }
+}
+
+/* ---- profiles ------------------------------------------------------------------------------- */
+
+static void the_first_use_boots_the_profile_named_by_the_environment(void **state)
+{
+    (void)state;
+    assert_int_equal(kraken_sim_get_profile(), profile_from_environment);
+}
+
+static void profile_names_round_trip_and_unknown_names_are_rejected(void **state)
+{
+    (void)state;
+    for (int p = 0; p < KRAKEN_SIM_PROFILE_COUNT; p++) {
+        kraken_sim_profile_t parsed;
+        const char *name = kraken_sim_profile_name((kraken_sim_profile_t)p);
+        assert_non_null(name);
+        assert_int_equal(kraken_sim_profile_from_name(name, &parsed), ESP_OK);
+        assert_int_equal(parsed, p);
+    }
+    kraken_sim_profile_t parsed = KRAKEN_SIM_ESP32S3_N8;
+    assert_int_equal(kraken_sim_profile_from_name("esp32s3-n16r8", &parsed), ESP_ERR_NOT_FOUND);
+    assert_int_equal(parsed, KRAKEN_SIM_ESP32S3_N8);
+    assert_int_equal(kraken_sim_profile_from_name(NULL, &parsed), ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_sim_profile_from_name("esp32s3-n8", NULL), ESP_ERR_INVALID_ARG);
+    assert_null(kraken_sim_profile_name(KRAKEN_SIM_PROFILE_COUNT));
+}
+
+static void an_unknown_or_empty_environment_profile_gives_the_default(void **state)
+{
+    (void)state;
+    assert_int_equal(sim_profile_for_env("esp32s3-n8r2"), KRAKEN_SIM_ESP32S3_N8R2);
+    assert_int_equal(sim_profile_for_env("esp32s3-n8"), KRAKEN_SIM_ESP32S3_N8);
+    assert_int_equal(sim_profile_for_env("esp32-wrover"), KRAKEN_SIM_ESP32S3_N8R8);
+    assert_int_equal(sim_profile_for_env(""), KRAKEN_SIM_ESP32S3_N8R8);
+    assert_int_equal(sim_profile_for_env(NULL), KRAKEN_SIM_ESP32S3_N8R8);
+}
+
+static void init_with_an_unknown_profile_fails_and_changes_nothing(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(64, MALLOC_CAP_8BIT);
+    assert_int_equal(kraken_sim_init(KRAKEN_SIM_PROFILE_COUNT), ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_sim_get_profile(), KRAKEN_SIM_ESP32S3_N8R2);
+    heap_caps_free(p); /* still a live block of the unchanged chip */
+    kraken_sim_stats_t s;
+    kraken_sim_get_stats(&s);
+    assert_int_equal(s.invalid_frees, 0);
+    assert_int_equal(s.frees, 1);
+}
+
+static void reset_keeps_the_profile_and_clears_counters_faults_and_the_hook(void **state)
+{
+    (void)state;
+    kraken_sim_fail_next(0, 100);
+    assert_null(heap_caps_malloc(64, MALLOC_CAP_8BIT));
+    assert_int_equal(kraken_sim_reset(), ESP_OK);
+    assert_int_equal(kraken_sim_get_profile(), KRAKEN_SIM_ESP32S3_N8R2);
+    kraken_sim_stats_t s;
+    kraken_sim_get_stats(&s);
+    assert_int_equal(s.failed + s.injected + s.allocations, 0);
+    void *p = heap_caps_malloc(64, MALLOC_CAP_8BIT);
+    assert_non_null(p);
+    heap_caps_free(p);
+}
+
+/* ---- regions and caps per profile ----------------------------------------------------------- */
+
+static void n8r8_has_8_mib_of_psram_first_and_three_internal_heaps(void **state)
+{
+    (void)state;
+    assert_true(esp_psram_is_initialized());
+    assert_int_equal(esp_psram_get_size(), 8 * MIB);
+    assert_int_equal(kraken_sim_region_count(), 4);
+    kraken_sim_region_t psram = region(0);
+    assert_string_equal(psram.name, "SPIRAM");
+    assert_int_equal(psram.size, 8 * MIB - psram_bss());
+    assert_caps(&psram, MALLOC_CAP_SPIRAM | MALLOC_CAP_DEFAULT, 0,
+                MALLOC_CAP_8BIT | MALLOC_CAP_32BIT | MALLOC_CAP_SIMD);
+    assert_internal_heaps(1, 267552 - internal_bss());
+}
+
+static void n8r2_has_2_mib_of_psram(void **state)
+{
+    (void)state;
+    assert_true(esp_psram_is_initialized());
+    assert_int_equal(esp_psram_get_size(), 2 * MIB);
+    assert_int_equal(kraken_sim_region_count(), 4);
+    assert_int_equal(region(0).size, 2 * MIB - psram_bss());
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 2 * MIB - psram_bss());
+    assert_internal_heaps(1, 267552 - internal_bss());
+}
+
+static void n8_has_no_psram_and_keeps_the_statics_in_internal_ram(void **state)
+{
+    (void)state;
+    assert_false(esp_psram_is_initialized());
+    assert_int_equal(esp_psram_get_size(), 0);
+    assert_int_equal(kraken_sim_region_count(), 3);
+    assert_internal_heaps(0, 267552 - ext_bss_rounded()); /* no PSRAM: statics always internal */
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 0);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_SPIRAM), 0);
+    assert_int_equal(heap_caps_get_largest_free_block(MALLOC_CAP_SPIRAM), 0);
+}
+
+static void a_build_without_config_spiram_ignores_the_modules_psram(void **state)
+{
+    (void)state;
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.spiram = false;
+    policy.bss_external = false;
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+    assert_false(esp_psram_is_initialized());
+    assert_int_equal(esp_psram_get_size(), 0);
+    assert_null(heap_caps_malloc(16, MALLOC_CAP_SPIRAM));
+}
+
+static void region_queries_reject_an_index_past_the_end(void **state)
+{
+    (void)state;
+    kraken_sim_region_t r;
+    assert_int_equal(kraken_sim_get_region(kraken_sim_region_count(), &r), ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_sim_get_region(0, NULL), ESP_ERR_INVALID_ARG);
+}
+
+/* ---- pointer classification ------------------------------------------------------------------ */
+
+static void every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t r = region(i);
+        const uint8_t *first = (const uint8_t *)r.start;
+        const uint8_t *last = first + r.size - 1;
+        bool psram = strcmp(r.name, "SPIRAM") == 0;
+        bool dma = strcmp(r.name, "RAM") == 0;
+        assert_int_equal(esp_ptr_external_ram(first), psram);
+        assert_int_equal(esp_ptr_external_ram(last), psram);
+        assert_int_equal(esp_ptr_internal(first), !psram);
+        assert_int_equal(esp_ptr_internal(last), !psram);
+        assert_int_equal(esp_ptr_dma_capable(first), dma);
+        assert_int_equal(esp_ptr_dma_capable(last), dma);
+        assert_true(sim_owns(first));
+        assert_true(sim_owns(last));
+        if (psram) {
+            assert_false(esp_ptr_external_ram(last + 1));
+        } else if (r.size == 7912 || r.size == 22308) {
+            assert_false(esp_ptr_internal(last + 1)); /* padding and guard page, not RAM */
+        }
+    }
+}
+
+static void host_statics_are_internal_dram_and_stack_or_libc_memory_is_no_chip_memory(void **state)
+{
+    (void)state;
+    assert_true(esp_ptr_internal(plain_static));
+    assert_true(esp_ptr_dma_capable(plain_static));
+    assert_false(esp_ptr_external_ram(plain_static));
+    int local = 0;
+    assert_false(esp_ptr_internal(&local));
+    assert_false(esp_ptr_external_ram(&local));
+    assert_false(sim_owns(&local));
+    char *libc = strdup("libc"); /* libc's own malloc: not the simulated chip */
+    assert_non_null(libc);
+    assert_false(sim_owns(libc));
+    assert_false(esp_ptr_internal(libc));
+    free(libc);
+}
+
+/* ---- EXT_RAM_BSS_ATTR / APP_DATA_ATTR statics -------------------------------------------------- */
+
+static void ext_ram_bss_statics_are_zeroed_and_counted_against_psram(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof ext_buffer; i++) {
+        assert_int_equal(ext_buffer[i], 0);
+    }
+    assert_true(kraken_sim_ext_bss_size() >= sizeof ext_buffer + sizeof ext_counters);
+    assert_true(kraken_sim_ext_bss_in_psram());
+    assert_true(esp_ptr_external_ram(ext_buffer));
+    assert_true(esp_ptr_external_ram(&ext_counters[63]));
+    assert_false(esp_ptr_internal(ext_buffer));
+    assert_false(esp_ptr_dma_capable(ext_buffer));
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM) + ext_bss_rounded(),
+                     esp_psram_get_size());
+    ext_counters[0]++; /* usable memory */
+}
+
+static void ext_ram_bss_statics_count_against_internal_ram_without_psram(void **state)
+{
+    (void)state;
+    assert_false(kraken_sim_ext_bss_in_psram());
+    assert_true(esp_ptr_internal(ext_buffer));
+    assert_true(esp_ptr_dma_capable(ext_buffer));
+    assert_false(esp_ptr_external_ram(ext_buffer));
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_INTERNAL),
+                     267552 + 22308 + 7912 - ext_bss_rounded());
+}
+
+static void ext_ram_bss_statics_stay_internal_when_bss_in_psram_is_off(void **state)
+{
+    (void)state;
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.bss_external = false;
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+    assert_false(kraken_sim_ext_bss_in_psram());
+    assert_true(esp_ptr_internal(ext_buffer));
+    assert_false(esp_ptr_external_ram(ext_buffer));
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 8 * MIB);
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_INTERNAL),
+                     267552 + 22308 + 7912 - ext_bss_rounded());
+}
+
+int main(void)
+{
+    profile_from_environment = sim_profile_for_env(getenv("KRAKEN_SIM_PROFILE"));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_first_use_boots_the_profile_named_by_the_environment),
+        cmocka_unit_test(profile_names_round_trip_and_unknown_names_are_rejected),
+        cmocka_unit_test(an_unknown_or_empty_environment_profile_gives_the_default),
+        cmocka_unit_test_setup(init_with_an_unknown_profile_fails_and_changes_nothing, boot_n8r2),
+        cmocka_unit_test_setup(reset_keeps_the_profile_and_clears_counters_faults_and_the_hook,
+                               boot_n8r2),
+        cmocka_unit_test_setup(n8r8_has_8_mib_of_psram_first_and_three_internal_heaps, boot_n8r8),
+        cmocka_unit_test_setup(n8r2_has_2_mib_of_psram, boot_n8r2),
+        cmocka_unit_test_setup(n8_has_no_psram_and_keeps_the_statics_in_internal_ram, boot_n8),
+        cmocka_unit_test(a_build_without_config_spiram_ignores_the_modules_psram),
+        cmocka_unit_test_setup(region_queries_reject_an_index_past_the_end, boot_n8r8),
+        cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
+                               boot_n8r8),
+        cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
+                               boot_n8r2),
+        cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
+                               boot_n8),
+        cmocka_unit_test_setup(
+            host_statics_are_internal_dram_and_stack_or_libc_memory_is_no_chip_memory, boot_n8r8),
+        cmocka_unit_test_setup(ext_ram_bss_statics_are_zeroed_and_counted_against_psram,
+                               boot_n8r8_bss_external),
+        cmocka_unit_test_setup(ext_ram_bss_statics_are_zeroed_and_counted_against_psram,
+                               boot_n8r2_bss_external),
+        cmocka_unit_test_setup(ext_ram_bss_statics_count_against_internal_ram_without_psram,
+                               boot_n8_bss_external),
+        cmocka_unit_test(ext_ram_bss_statics_stay_internal_when_bss_in_psram_is_off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
