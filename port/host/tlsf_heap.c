@@ -39,6 +39,9 @@
 #endif
 #endif
 
+/* the hot paths are a handful of helpers each: inline them whatever the optimisation level */
+#define TLSF_INLINE TLSF_NOASAN static inline __attribute__((always_inline))
+
 #if defined(TLSF_ASAN)
 #include <sanitizer/asan_interface.h>
 #define TLSF_NOASAN __attribute__((no_sanitize_address))
@@ -63,11 +66,15 @@
 _Static_assert(TLSF_HEAP_ALIGN == 4 || TLSF_HEAP_ALIGN == 8, "granularity is 4 or 8 bytes");
 
 struct tlsf_heap {
+    /* offset 0 is the null link: the list code writes "its" next/prev links (these two words)
+     * instead of testing for the end of a list */
     uint32_t magic;
+    uint32_t null_links[2];
     uint32_t fl_bitmap;     /* bit fl set when sl_bitmap[fl] != 0 */
-    uint32_t sl_log2;       /* 3, 4 or 5 */
-    uint32_t fl_shift;      /* sl_log2 + 2: log2 of the small-block limit */
-    uint32_t fl_count;
+    /* 16-bit: stores to block words (uint32_t) cannot alias them, so they stay in registers */
+    uint16_t sl_log2;       /* 3, 4 or 5 */
+    uint16_t fl_count;
+    uint32_t variant;       /* sl_log2 - 3: which specialised malloc/free */
     uint32_t first;         /* offset of the first block */
     uint32_t end;           /* offset of the sentinel header (size 0, used) */
     uint32_t max_payload;   /* payload of the block of an empty heap */
@@ -75,13 +82,13 @@ struct tlsf_heap {
     uint32_t used_size_mask; /* size bits of a used block's header (above them: the tag) */
     uint32_t tag_mask;
     size_t free_bytes;
-    size_t used_bytes;
     size_t min_free;
     size_t free_blocks;
     size_t used_blocks;
-    uint32_t *sl_bitmap;    /* fl_count words */
-    uint32_t *heads;        /* fl_count * 2^sl_log2 list heads (block offsets, 0 = empty) */
+    uint32_t sl_bitmap[32]; /* fl_count used */
+    /* followed by fl_count * 2^sl_log2 list heads (block offsets, 0 = empty): HEADS(h) */
 };
+#define HEADS(h) ((uint32_t *)((h) + 1))
 
 /* ---- raw access (offsets from the control struct) ---- */
 
@@ -89,25 +96,28 @@ struct tlsf_heap {
 /* Test builds (tests/test_tlsf_heap.c compiles its own copy): count every access to a block's words,
  * to show that malloc and free touch a bounded number of them whatever the heap's state. */
 static unsigned long tlsf_heap_steps;
-#define COUNT_STEP() (tlsf_heap_steps++)
+static inline uint32_t *count_step(uint32_t *w)
+{
+    tlsf_heap_steps++;
+    return w;
+}
+#define STEP(w) count_step(w)
 #else
-#define COUNT_STEP() ((void)0)
+#define STEP(w) (w)
 #endif
 
-TLSF_NOASAN static inline uint32_t *word(const tlsf_heap_t *h, uint32_t off)
-{
-    COUNT_STEP();
-    return (uint32_t *)((uintptr_t)h + off);
-}
-#define HDRW(h, b) (*word((h), (b)))
-#define NEXT(h, b) (*word((h), (b) + 4u))
-#define PREV(h, b) (*word((h), (b) + 8u))
-#define TAG_BEFORE(h, b) (*word((h), (b) - 4u)) /* boundary tag of the block before b */
+/* The word at byte offset d (signed, constant) from block b: base + b + d in pointer arithmetic so
+ * that the compiler folds d into the addressing mode. */
+#define AT(h, b, d) (*STEP((uint32_t *)((uintptr_t)(h) + (uintptr_t)(b) + (intptr_t)(d))))
+#define HDRW(h, b) AT(h, b, 0)
+#define NEXT(h, b) AT(h, b, 4)
+#define PREV(h, b) AT(h, b, 8)
+#define TAG_BEFORE(h, b) AT(h, b, -4) /* boundary tag of the free block before b */
 
-TLSF_NOASAN static inline uint32_t fls32(uint32_t x) { return 31u - (uint32_t)__builtin_clz(x); }
-TLSF_NOASAN static inline uint32_t ffs32(uint32_t x) { return (uint32_t)__builtin_ctz(x); }
+TLSF_INLINE uint32_t fls32(uint32_t x) { return 31u - (uint32_t)__builtin_clz(x); }
+TLSF_INLINE uint32_t ffs32(uint32_t x) { return (uint32_t)__builtin_ctz(x); }
 
-TLSF_NOASAN static inline bool size_ok(uint32_t s)
+TLSF_INLINE bool size_ok(uint32_t s)
 {
     return s >= MIN_PAYLOAD && ((s + HDR) & (ALIGN - 1u)) == 0;
 }
@@ -115,83 +125,82 @@ TLSF_NOASAN static inline bool size_ok(uint32_t s)
 /* A used block's header carries a tag derived from its offset in the bits above the largest size,
  * top bit always set: a pointer into the middle of a block is rejected unless the word before it
  * happens to equal that tag plus a consistent size. */
-TLSF_NOASAN static inline uint32_t tag_of(const tlsf_heap_t *h, uint32_t b)
+TLSF_INLINE uint32_t tag_of(const tlsf_heap_t *h, uint32_t b)
 {
     return ((b * TAG_MULT) & h->tag_mask) | 0x80000000u;
 }
 
 /* Request -> block payload size: keep the next payload aligned and room for the free links. */
-TLSF_NOASAN static inline uint32_t adjust(size_t size)
+TLSF_INLINE uint32_t adjust(size_t size)
 {
     uint32_t a = (((uint32_t)size + HDR + ALIGN - 1u) & ~(ALIGN - 1u)) - HDR;
     return a < MIN_PAYLOAD ? MIN_PAYLOAD : a;
 }
 
-TLSF_NOASAN static inline void map(const tlsf_heap_t *h, uint32_t size, uint32_t *fl, uint32_t *sl)
+/* Size class of a block. L = log2 of the second-level count; the hot paths are compiled once per
+ * value of L (see DISPATCH) so that every shift below is by a constant. */
+TLSF_INLINE void map(uint32_t L, uint32_t size, uint32_t *fl, uint32_t *sl)
 {
-    if (size < (1u << h->fl_shift)) {
+    if (size < (4u << L)) {
         *fl = 0;
         *sl = size >> 2;
     } else {
         uint32_t f = fls32(size);
-        *sl = (size >> (f - h->sl_log2)) ^ (1u << h->sl_log2);
-        *fl = f - h->fl_shift + 1u;
+        *sl = (size >> (f - L)) ^ (1u << L);
+        *fl = f - L - 1u;
     }
 }
 
-/* ---- free lists ---- */
+/* ---- free lists (the callers keep the counters) ---- */
 
-TLSF_NOASAN static inline void list_insert(tlsf_heap_t *h, uint32_t b, uint32_t size)
+TLSF_INLINE void list_insert(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t size)
 {
     uint32_t fl, sl;
-    map(h, size, &fl, &sl);
-    uint32_t *head = &h->heads[(fl << h->sl_log2) + sl];
+    map(L, size, &fl, &sl);
+    uint32_t *head = &HEADS(h)[(fl << L) + sl];
     uint32_t first = *head;
     NEXT(h, b) = first;
     PREV(h, b) = 0;
-    if (first) {
-        PREV(h, first) = b;
-    }
+    PREV(h, first) = b; /* the null block's when the list was empty */
     *head = b;
     h->sl_bitmap[fl] |= 1u << sl;
     h->fl_bitmap |= 1u << fl;
-    h->free_bytes += size;
-    h->free_blocks++;
 }
 
-TLSF_NOASAN static inline void list_remove(tlsf_heap_t *h, uint32_t b, uint32_t size)
+TLSF_INLINE void list_remove(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t size)
 {
     uint32_t nx = NEXT(h, b), pv = PREV(h, b);
-    if (nx) {
-        PREV(h, nx) = pv;
-    }
-    if (pv) {
-        NEXT(h, pv) = nx;
-    } else {
+    PREV(h, nx) = pv;
+    NEXT(h, pv) = nx;
+    if (!pv) { /* b was the head */
         uint32_t fl, sl;
-        map(h, size, &fl, &sl);
-        h->heads[(fl << h->sl_log2) + sl] = nx;
+        map(L, size, &fl, &sl);
+        HEADS(h)[(fl << L) + sl] = nx;
         if (!nx) {
-            h->sl_bitmap[fl] &= ~(1u << sl);
-            if (!h->sl_bitmap[fl]) {
+            uint32_t m = h->sl_bitmap[fl] &= ~(1u << sl);
+            if (!m) {
                 h->fl_bitmap &= ~(1u << fl);
             }
         }
     }
-    h->free_bytes -= size;
-    h->free_blocks--;
 }
 
-/* Find and unlink a free block with payload >= size (size already adjusted). 0 when none. */
-TLSF_NOASAN static inline uint32_t locate(tlsf_heap_t *h, uint32_t size)
+/* Find and unlink a free block with payload >= size (size already adjusted); its payload size goes
+ * to *bs. 0 when none. The block stays counted as free. */
+TLSF_INLINE uint32_t locate(tlsf_heap_t *h, uint32_t L, uint32_t size, uint32_t *bs)
 {
-    if (size >= (1u << h->fl_shift)) {
-        size += (1u << (fls32(size) - h->sl_log2)) - 1u; /* round up to the next class */
-    }
     uint32_t fl, sl;
-    map(h, size, &fl, &sl);
-    if (fl >= h->fl_count) {
-        return 0;
+    if (size < (4u << L)) {
+        fl = 0;
+        sl = size >> 2;
+    } else {
+        size += (1u << (fls32(size) - L)) - 1u; /* round up to the next class boundary */
+        uint32_t f = fls32(size);
+        sl = (size >> (f - L)) ^ (1u << L);
+        fl = f - L - 1u;
+        if (fl >= h->fl_count) {
+            return 0;
+        }
     }
     uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl);
     if (!slmap) {
@@ -203,48 +212,47 @@ TLSF_NOASAN static inline uint32_t locate(tlsf_heap_t *h, uint32_t size)
         slmap = h->sl_bitmap[fl];
     }
     sl = ffs32(slmap);
-    uint32_t *head = &h->heads[(fl << h->sl_log2) + sl];
+    uint32_t *head = &HEADS(h)[(fl << L) + sl];
     uint32_t b = *head;
     /* unlink the head: it has no predecessor */
     uint32_t nx = NEXT(h, b);
     *head = nx;
-    if (nx) {
-        PREV(h, nx) = 0;
-    } else {
-        h->sl_bitmap[fl] &= ~(1u << sl);
-        if (!h->sl_bitmap[fl]) {
-            h->fl_bitmap &= ~(1u << fl);
-        }
+    PREV(h, nx) = 0;
+    if (!nx && !(h->sl_bitmap[fl] &= ~(1u << sl))) {
+        h->fl_bitmap &= ~(1u << fl);
     }
-    h->free_bytes -= HDRW(h, b) & SIZE_MASK;
-    h->free_blocks--;
+    *bs = HDRW(h, b) & SIZE_MASK;
     return b;
 }
 
-/* b (unlinked, marked free, payload s) becomes used with payload >= a; the tail goes back to the
- * free lists when it can hold a block. The block after b is the one whose flags must change. */
-TLSF_NOASAN static inline void take(tlsf_heap_t *h, uint32_t b, uint32_t s, uint32_t a)
+/* b (unlinked but still counted free, payload s) becomes used with payload >= a; the tail goes back
+ * to the free lists when it can hold a block. prevflag: b's PREV_FREE (0 for a block from the
+ * lists, since free neighbours are always merged). */
+TLSF_INLINE void take(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uint32_t a,
+                      uint32_t prevflag)
 {
-    uint32_t prevflag = HDRW(h, b) & F_PREV_FREE;
+    size_t free_bytes = h->free_bytes;
     if (s >= a + HDR + MIN_PAYLOAD) {
         uint32_t r = b + HDR + a, rs = s - a - HDR;
         HDRW(h, r) = rs | F_FREE;
         TAG_BEFORE(h, r + HDR + rs) = r; /* next block's PREV_FREE stays set */
-        list_insert(h, r, rs);
-        HDRW(h, b) = a | prevflag | tag_of(h, b);
+        list_insert(h, L, r, rs);
         s = a;
+        free_bytes -= a + HDR;
     } else {
-        HDRW(h, b) = s | prevflag | tag_of(h, b);
         HDRW(h, b + HDR + s) &= ~F_PREV_FREE;
+        free_bytes -= s;
+        h->free_blocks--;
     }
-    h->used_bytes += s;
+    HDRW(h, b) = s | prevflag | tag_of(h, b);
+    h->free_bytes = free_bytes;
     h->used_blocks++;
-    if (h->free_bytes < h->min_free) {
-        h->min_free = h->free_bytes;
+    if (free_bytes < h->min_free) {
+        h->min_free = free_bytes;
     }
 }
 
-TLSF_NOASAN static inline void *payload(const tlsf_heap_t *h, uint32_t b)
+TLSF_INLINE void *payload(const tlsf_heap_t *h, uint32_t b)
 {
     return (void *)((uintptr_t)h + b + HDR);
 }
@@ -261,8 +269,7 @@ TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
     uint32_t fl_shift = sl_log2 + 2u;
     /* the largest payload is < bytes, so its first-level index is at most fls(bytes) - shift + 1 */
     uint32_t fl_count = fls32((uint32_t)(bytes - 1u)) + 2u - fl_shift;
-    size_t ctrl = sizeof(tlsf_heap_t) + (size_t)fl_count * 4u +
-                  ((size_t)fl_count << sl_log2) * 4u;
+    size_t ctrl = sizeof(tlsf_heap_t) + ((size_t)fl_count << sl_log2) * 4u;
     size_t first = ((ctrl + HDR + ALIGN - 1u) & ~(size_t)(ALIGN - 1u)) - HDR;
     if (bytes < first + HDR + MIN_PAYLOAD + HDR) {
         return NULL;
@@ -275,22 +282,22 @@ TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
     tlsf_heap_t *h = mem;
     memset(h, 0, ctrl);
     h->magic = HEAP_MAGIC;
-    h->sl_log2 = sl_log2;
-    h->fl_shift = fl_shift;
-    h->fl_count = fl_count;
+    h->sl_log2 = (uint16_t)sl_log2;
+    h->variant = sl_log2 - 3u;
+    h->fl_count = (uint16_t)fl_count;
     h->first = (uint32_t)first;
     h->end = (uint32_t)(first + HDR + max_payload);
     h->max_payload = (uint32_t)max_payload;
     h->region_bytes = (uint32_t)bytes;
     h->used_size_mask = ((2u << fls32((uint32_t)max_payload)) - 1u) & SIZE_MASK;
     h->tag_mask = ~((2u << fls32((uint32_t)max_payload)) - 1u);
-    h->sl_bitmap = (uint32_t *)(h + 1);
-    h->heads = h->sl_bitmap + fl_count;
     HDRW(h, h->first) = (uint32_t)max_payload | F_FREE;
     TAG_BEFORE(h, h->end) = h->first;
-    HDRW(h, h->end) = F_PREV_FREE; /* sentinel: size 0, used */
-    list_insert(h, h->first, (uint32_t)max_payload);
-    h->min_free = h->free_bytes;
+    HDRW(h, h->end) = F_PREV_FREE | tag_of(h, h->end); /* sentinel: a used block of size 0 */
+    list_insert(h, sl_log2, h->first, (uint32_t)max_payload);
+    h->free_blocks = 1;
+    h->free_bytes = max_payload;
+    h->min_free = max_payload;
     POISON(mem, bytes);
     return h;
 }
@@ -306,20 +313,148 @@ TLSF_NOASAN void tlsf_heap_destroy(tlsf_heap_t *heap)
 
 /* ---- allocation ---- */
 
-TLSF_NOASAN void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size)
+TLSF_INLINE void *malloc_body(tlsf_heap_t *heap, uint32_t L, size_t size)
 {
     if (size - 1u >= heap->max_payload) { /* 0 or too large */
         return NULL;
     }
-    uint32_t a = adjust(size);
-    uint32_t b = locate(heap, a);
+    uint32_t a = adjust(size), s;
+    uint32_t b = locate(heap, L, a, &s);
     if (!b) {
         return NULL;
     }
-    take(heap, b, HDRW(heap, b) & SIZE_MASK, a);
+    take(heap, L, b, s, a, 0);
     void *p = payload(heap, b);
     UNPOISON(p, size);
     return p;
+}
+
+
+
+/* ---- validation of a pointer handed back by the user ---- */
+
+/* Classify ptr without writing anything. On TLSF_FREE_OK (a live block) or TLSF_FREE_DOUBLE,
+ * *out_b is the block's offset and *out_hv its header word. */
+TLSF_INLINE tlsf_free_result_t classify(const tlsf_heap_t *h, const void *ptr,
+                                                      uint32_t *out_b, uint32_t *out_hv)
+{
+    uint32_t lo = h->first + HDR, end = h->end;
+    uintptr_t off = (uintptr_t)ptr - (uintptr_t)h; /* wraps when ptr is below the heap */
+    if (off - lo >= end - lo) {
+        return ptr == NULL ? TLSF_FREE_NULL : TLSF_FREE_NOT_OWNED;
+    }
+    uint32_t p = (uint32_t)off, tm = h->tag_mask;
+    if (p & (ALIGN - 1u)) {
+        return TLSF_FREE_INVALID;
+    }
+    uint32_t b = p - HDR, hv = HDRW(h, b), s = hv & ~tm & SIZE_MASK;
+    if (s > end - p) { /* the size keeps the next header inside the heap */
+        return TLSF_FREE_INVALID;
+    }
+    if (hv & F_FREE) {
+        /* a free block, or the stale header of one merged into its free predecessor */
+        if ((hv & tm) || !size_ok(s)) {
+            return TLSF_FREE_INVALID;
+        }
+        *out_b = b;
+        *out_hv = hv;
+        return TLSF_FREE_DOUBLE;
+    }
+    uint32_t n = p + s, nh = HDRW(h, n);
+    /* both headers carry the tags of their offsets (the sentinel's too: a size that is not a
+     * block's lands on a word without the right tag), and the next block must not think its
+     * predecessor is free */
+    if ((hv & tm) != tag_of(h, b) || (nh & F_PREV_FREE) ||
+        (nh & tm) != ((nh & F_FREE) ? 0u : tag_of(h, n))) {
+        return TLSF_FREE_INVALID;
+    }
+    if (hv & F_PREV_FREE) {
+        uint32_t pb = b > h->first ? TAG_BEFORE(h, b) : 0;
+        if (pb < h->first || pb > b - HDR - MIN_PAYLOAD || !(HDRW(h, pb) & F_FREE) ||
+            pb + HDR + (HDRW(h, pb) & SIZE_MASK) != b) {
+            return TLSF_FREE_INVALID;
+        }
+    }
+    *out_b = b;
+    *out_hv = hv;
+    return TLSF_FREE_OK;
+}
+
+/* Return the used block b (payload s, header hv) to the free lists, merging with free
+ * neighbours. */
+TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uint32_t hv)
+{
+    size_t freed = s, new_free_blocks = h->free_blocks + 1u;
+    h->used_blocks--;
+    if (hv & F_PREV_FREE) {
+        HDRW(h, b) = s | F_FREE | F_PREV_FREE; /* a stale pointer to b reads as free */
+        uint32_t pb = TAG_BEFORE(h, b), ps = HDRW(h, pb) & SIZE_MASK;
+        list_remove(h, L, pb, ps);
+        b = pb;
+        s += ps + HDR;
+        freed += HDR;
+        new_free_blocks--;
+    }
+    uint32_t n = b + HDR + s, nh = HDRW(h, n);
+    if (nh & F_FREE) {
+        uint32_t ns = nh & SIZE_MASK;
+        list_remove(h, L, n, ns);
+        s += ns + HDR;
+        n = b + HDR + s;
+        nh = HDRW(h, n);
+        freed += HDR;
+        new_free_blocks--;
+    }
+    /* b's predecessor is used: free neighbours are always merged */
+    HDRW(h, b) = s | F_FREE;
+    HDRW(h, n) = nh | F_PREV_FREE;
+    TAG_BEFORE(h, n) = b;
+    list_insert(h, L, b, s);
+    h->free_bytes += freed;
+    h->free_blocks = new_free_blocks;
+}
+
+TLSF_INLINE tlsf_free_result_t free_body(tlsf_heap_t *heap, uint32_t L, void *ptr)
+{
+    uint32_t b, hv;
+    tlsf_free_result_t r = classify(heap, ptr, &b, &hv);
+    if (r != TLSF_FREE_OK) {
+        return r;
+    }
+    uint32_t s = hv & heap->used_size_mask;
+    POISON(ptr, s + HDR);
+    release(heap, L, b, s, hv);
+    return TLSF_FREE_OK;
+}
+
+/* malloc and free compiled once per second-level count (8, 16, 32 lists), so that every shift in
+ * the size-class mapping is by a constant; the heap picks its pair through a constant table. */
+#define SPECIALISE(L)                                                                             \
+    TLSF_NOASAN static void *malloc_##L(tlsf_heap_t *heap, size_t size)                           \
+    {                                                                                             \
+        return malloc_body(heap, L##u, size);                                                     \
+    }                                                                                             \
+    TLSF_NOASAN static tlsf_free_result_t free_##L(tlsf_heap_t *heap, void *ptr)                  \
+    {                                                                                             \
+        return free_body(heap, L##u, ptr);                                                        \
+    }
+SPECIALISE(3)
+SPECIALISE(4)
+SPECIALISE(5)
+
+static void *(*const malloc_by_sl[4])(tlsf_heap_t *, size_t) = {malloc_3, malloc_4, malloc_5,
+                                                                malloc_5};
+static tlsf_free_result_t (*const free_by_sl[4])(tlsf_heap_t *, void *) = {free_3, free_4, free_5,
+                                                                          free_5};
+
+TLSF_NOASAN void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size)
+{
+    return malloc_by_sl[heap->variant & 3u](heap, size);
+}
+
+TLSF_NOASAN tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr)
+{
+    return free_by_sl[heap->variant & 3u](heap, ptr);
 }
 
 TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size)
@@ -339,11 +474,12 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
     if (want > heap->max_payload) {
         return NULL;
     }
-    uint32_t b = locate(heap, (uint32_t)want);
+    uint32_t s;
+    uint32_t L = heap->sl_log2;
+    uint32_t b = locate(heap, L, (uint32_t)want, &s);
     if (!b) {
         return NULL;
     }
-    uint32_t s = HDRW(heap, b) & SIZE_MASK;
     uintptr_t p = (uintptr_t)payload(heap, b);
     uintptr_t q = (p + align - 1u) & ~(uintptr_t)(align - 1u);
     if (q != p && q - p < HDR + MIN_PAYLOAD) {
@@ -357,108 +493,16 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
         HDRW(heap, b) = lead | F_FREE | (HDRW(heap, b) & F_PREV_FREE);
         TAG_BEFORE(heap, nb) = b;
         HDRW(heap, nb) = (s - gap) | F_FREE | F_PREV_FREE;
-        list_insert(heap, b, lead);
+        list_insert(heap, L, b, lead);
+        heap->free_blocks++;
+        heap->free_bytes -= HDR;
         b = nb;
         s -= gap;
     }
-    take(heap, b, s, a);
+    take(heap, L, b, s, a, gap ? F_PREV_FREE : 0);
     void *r = payload(heap, b);
     UNPOISON(r, size);
     return r;
-}
-
-/* ---- validation of a pointer handed back by the user ---- */
-
-/* Classify ptr without writing anything. On TLSF_FREE_OK (a live block) or TLSF_FREE_DOUBLE,
- * *out is the block's offset. */
-TLSF_NOASAN static tlsf_free_result_t classify(const tlsf_heap_t *h, const void *ptr,
-                                               uint32_t *out)
-{
-    if (ptr == NULL) {
-        return TLSF_FREE_NULL;
-    }
-    uintptr_t base = (uintptr_t)h, a = (uintptr_t)ptr;
-    if (a < base + h->first + HDR || a >= base + h->end) {
-        return TLSF_FREE_NOT_OWNED;
-    }
-    uint32_t p = (uint32_t)(a - base);
-    if (p & (ALIGN - 1u)) {
-        return TLSF_FREE_INVALID;
-    }
-    uint32_t b = p - HDR, hv = HDRW(h, b), s = hv & h->used_size_mask;
-    if (!size_ok(s) || s > h->end - p) {
-        return TLSF_FREE_INVALID;
-    }
-    if (hv & F_FREE) {
-        /* a free block, or the stale header of one merged into its free predecessor */
-        if (hv & h->tag_mask) {
-            return TLSF_FREE_INVALID;
-        }
-        *out = b;
-        return TLSF_FREE_DOUBLE;
-    }
-    if ((hv & h->tag_mask) != tag_of(h, b)) {
-        return TLSF_FREE_INVALID;
-    }
-    uint32_t n = p + s, nh = HDRW(h, n), ns = nh & h->used_size_mask;
-    if (n == h->end ? (nh & ~F_PREV_FREE) != 0
-                    : (!size_ok(ns) || ns > h->end - n - HDR ||
-                       (nh & h->tag_mask) != ((nh & F_FREE) ? 0 : tag_of(h, n)))) {
-        return TLSF_FREE_INVALID;
-    }
-    if (nh & F_PREV_FREE) {
-        return TLSF_FREE_INVALID;
-    }
-    if (hv & F_PREV_FREE) {
-        uint32_t pb = b > h->first ? TAG_BEFORE(h, b) : 0;
-        if (pb < h->first || pb > b - HDR - MIN_PAYLOAD || !(HDRW(h, pb) & F_FREE) ||
-            pb + HDR + (HDRW(h, pb) & SIZE_MASK) != b) {
-            return TLSF_FREE_INVALID;
-        }
-    }
-    *out = b;
-    return TLSF_FREE_OK;
-}
-
-/* Return the used block b (payload s) to the free lists, merging with free neighbours. */
-TLSF_NOASAN static void release(tlsf_heap_t *h, uint32_t b, uint32_t s)
-{
-    uint32_t hv = HDRW(h, b);
-    h->used_bytes -= s;
-    h->used_blocks--;
-    HDRW(h, b) = s | F_FREE | (hv & F_PREV_FREE); /* a stale pointer to b reads as free */
-    if (hv & F_PREV_FREE) {
-        uint32_t pb = TAG_BEFORE(h, b), ps = HDRW(h, pb) & SIZE_MASK;
-        list_remove(h, pb, ps);
-        b = pb;
-        s += ps + HDR;
-        hv = HDRW(h, pb);
-    }
-    uint32_t n = b + HDR + s, nh = HDRW(h, n);
-    if (nh & F_FREE) {
-        uint32_t ns = nh & SIZE_MASK;
-        list_remove(h, n, ns);
-        s += ns + HDR;
-        n = b + HDR + s;
-        nh = HDRW(h, n);
-    }
-    HDRW(h, b) = s | F_FREE | (hv & F_PREV_FREE);
-    HDRW(h, n) = nh | F_PREV_FREE;
-    TAG_BEFORE(h, n) = b;
-    list_insert(h, b, s);
-}
-
-TLSF_NOASAN tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr)
-{
-    uint32_t b;
-    tlsf_free_result_t r = classify(heap, ptr, &b);
-    if (r != TLSF_FREE_OK) {
-        return r;
-    }
-    uint32_t s = HDRW(heap, b) & heap->used_size_mask;
-    POISON(ptr, s + HDR);
-    release(heap, b, s);
-    return TLSF_FREE_OK;
 }
 
 TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
@@ -466,8 +510,8 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
     if (ptr == NULL) {
         return tlsf_heap_malloc(heap, size);
     }
-    uint32_t b;
-    if (classify(heap, ptr, &b) != TLSF_FREE_OK) {
+    uint32_t b, hv;
+    if (classify(heap, ptr, &b, &hv) != TLSF_FREE_OK) {
         return NULL;
     }
     if (size == 0) {
@@ -477,8 +521,8 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
     if (size - 1u >= heap->max_payload) {
         return NULL;
     }
-    uint32_t a = adjust(size);
-    uint32_t hv = HDRW(heap, b), s = hv & heap->used_size_mask, tag = hv & heap->tag_mask;
+    uint32_t a = adjust(size), L = heap->sl_log2;
+    uint32_t s = hv & heap->used_size_mask, tag = hv & heap->tag_mask;
     uint32_t n = b + HDR + s, nh = HDRW(heap, n), ns = nh & SIZE_MASK;
     uint32_t old_span = s + HDR;
     if (a > s) {
@@ -495,29 +539,32 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
             return np;
         }
         /* grow into the free next block */
-        list_remove(heap, n, ns);
+        list_remove(heap, L, n, ns);
+        heap->free_bytes -= ns;
+        heap->free_blocks--;
         s += HDR + ns;
         n = b + HDR + s;
-        nh = HDRW(heap, n);
-        HDRW(heap, n) = nh & ~F_PREV_FREE;
-        nh &= ~F_PREV_FREE;
-        heap->used_bytes += HDR + ns;
+        nh = HDRW(heap, n) & ~F_PREV_FREE;
+        HDRW(heap, n) = nh;
         HDRW(heap, b) = s | (hv & F_PREV_FREE) | tag;
     }
     if (s >= a + HDR + MIN_PAYLOAD) {
         /* shrink: the tail becomes free, merged with a free next block */
         uint32_t r = b + HDR + a, rs = s - a - HDR;
-        heap->used_bytes -= rs + HDR;
         HDRW(heap, b) = a | (hv & F_PREV_FREE) | tag;
         if (nh & F_FREE) {
-            list_remove(heap, n, ns);
+            list_remove(heap, L, n, ns);
+            heap->free_bytes += rs + HDR;
             rs += HDR + ns;
             n = r + HDR + rs;
+        } else {
+            heap->free_bytes += rs;
+            heap->free_blocks++;
         }
         HDRW(heap, r) = rs | F_FREE;
         HDRW(heap, n) |= F_PREV_FREE;
         TAG_BEFORE(heap, n) = r;
-        list_insert(heap, r, rs);
+        list_insert(heap, L, r, rs);
         s = a;
     }
     if (heap->free_bytes < heap->min_free) {
@@ -539,17 +586,22 @@ TLSF_NOASAN bool tlsf_heap_contains(const tlsf_heap_t *heap, const void *ptr)
 
 TLSF_NOASAN size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr)
 {
-    uint32_t b;
-    if (classify(heap, ptr, &b) != TLSF_FREE_OK) {
+    uint32_t b, hv;
+    if (classify(heap, ptr, &b, &hv) != TLSF_FREE_OK) {
         return 0;
     }
-    return HDRW(heap, b) & heap->used_size_mask;
+    return hv & heap->used_size_mask;
 }
 
 TLSF_NOASAN size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap) { return heap->max_payload; }
 TLSF_NOASAN size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap) { return heap->free_bytes; }
 TLSF_NOASAN size_t tlsf_heap_min_free_bytes(const tlsf_heap_t *heap) { return heap->min_free; }
-TLSF_NOASAN size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap) { return heap->used_bytes; }
+TLSF_NOASAN size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap)
+{
+    /* every block but the first has a header taken from the empty heap's payload */
+    return heap->max_payload - heap->free_bytes -
+           HDR * (heap->used_blocks + heap->free_blocks - 1u);
+}
 TLSF_NOASAN size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap) { return heap->used_blocks; }
 TLSF_NOASAN size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap) { return heap->free_blocks; }
 TLSF_NOASAN size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap) { return heap->region_bytes; }
@@ -566,7 +618,7 @@ TLSF_NOASAN size_t tlsf_heap_largest_free(const tlsf_heap_t *heap)
     if (fl == 0) {
         low = sl << 2;
     } else {
-        uint32_t f = fl + heap->fl_shift - 1u;
+        uint32_t f = fl + heap->sl_log2 + 1u;
         low = (1u << f) + (sl << (f - heap->sl_log2));
     }
     /* the largest request whose adjusted block size is <= low: malloc's search then maps it to
@@ -632,7 +684,7 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
         return false;
     }
     uint32_t sh = HDRW(h, h->end);
-    if ((sh & ~F_PREV_FREE) != 0 || ((sh & F_PREV_FREE) != 0) != prev_free ||
+    if ((sh & ~F_PREV_FREE) != tag_of(h, h->end) || ((sh & F_PREV_FREE) != 0) != prev_free ||
         (prev_free && TAG_BEFORE(h, h->end) != prev)) {
         return false;
     }
@@ -651,7 +703,7 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
             return false;
         }
         for (uint32_t sl = 0; sl < slc; sl++) {
-            uint32_t cur = h->heads[(fl << h->sl_log2) + sl], back = 0;
+            uint32_t cur = HEADS(h)[(fl << h->sl_log2) + sl], back = 0;
             if ((cur != 0) != ((slmap >> sl) & 1u)) {
                 return false;
             }
@@ -669,7 +721,7 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
                 if (!(HDRW(h, nb) & F_PREV_FREE) || TAG_BEFORE(h, nb) != cur) {
                     return false; /* not a block start */
                 }
-                map(h, s, &f, &l);
+                map(h->sl_log2, s, &f, &l);
                 if (f != fl || l != sl) {
                     return false;
                 }
@@ -683,6 +735,6 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
     }
     /* counters */
     return nfree == h->free_blocks && nused == h->used_blocks && sfree == h->free_bytes &&
-           sused == h->used_bytes && h->min_free <= h->free_bytes &&
+           h->min_free <= h->free_bytes &&
            sfree + sused + HDR * (nfree + nused - 1u) == h->max_payload;
 }
