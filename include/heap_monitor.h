@@ -184,7 +184,8 @@ esp_err_t heap_monitor_init(void);
 /** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.
  *  A plain malloc() that fails is reported by ESP-IDF with MALLOC_CAP_DEFAULT (plus
  *  MALLOC_CAP_INTERNAL when malloc() never uses PSRAM): count it with MALLOC_CAP_DEFAULT. Masks beyond
- *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones count only for caps 0.
+ *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones (since init or the last
+ *  reset) count only for caps 0.
  *  isr-ok, O(slots). */
 uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps);
 
@@ -200,7 +201,9 @@ typedef struct {
  *  max > 0. isr-ok, O(slots). */
 esp_err_t heap_monitor_get_failed_allocs(heap_monitor_failed_alloc_t *out, size_t max, size_t *count);
 
-/** Set every failed-allocation counter to 0. isr-ok, O(slots). */
+/** Set every failed-allocation counter to 0 and free every mask's slot. A failure counted while
+ *  this runs may be lost or, rarely, be counted for the next mask to take a slot (the counters are
+ *  lock-free so that the hook can run in an ISR). isr-ok, O(slots). */
 void heap_monitor_reset_failed_allocs(void);
 
 /** Same signature as ESP-IDF's esp_alloc_failed_hook_t. */

@@ -49,8 +49,7 @@ typedef struct {
     bool low;
 } callback_slot_t;
 
-/* caps 0 marks a free slot; a slot once claimed keeps its mask (resets only zero the counts), so
- * the lock-free claim in the hook never races with a reset. */
+/* caps 0 marks a free slot, claimed by compare-and-swap in the hook. */
 typedef struct {
     _Atomic uint32_t caps;
     _Atomic uint32_t count;
@@ -577,8 +576,11 @@ esp_err_t heap_monitor_get_failed_allocs(heap_monitor_failed_alloc_t *out, size_
 
 void heap_monitor_reset_failed_allocs(void)
 {
+    /* Lock-free against the hook: a failure counted while this runs may be lost, or land in a
+     * slot being freed and so count for the next mask that claims it. */
     atomic_store(&s_failed_total, 0u);
     for (size_t i = 0; i < FAILED_SLOTS; i++) {
+        atomic_store(&s_failed[i].caps, 0u);
         atomic_store(&s_failed[i].count, 0u);
         atomic_store(&s_failed[i].largest_request, (size_t)0);
     }

@@ -5,8 +5,10 @@
  * burst and again when it passes, the sampler records the trend and the JSON snapshot carries it
  * all. Each step checks its outcome; the function returns the number of steps that failed.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep: this demo runs on the host */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "demo.h"
 #include "heap_monitor.h"
@@ -106,9 +108,9 @@ static void on_low_sram(const heap_monitor_event_t *event, void *ctx)
 
 static void print_samples(void)
 {
-    heap_monitor_sample_t samples[8];
+    heap_monitor_sample_t samples[12];
     size_t n = 0;
-    heap_monitor_get_samples(samples, 8, &n);
+    heap_monitor_get_samples(samples, 12, &n);
     ESP_LOGI(TAG, "Sampler ring buffer (newest %zu of %zu slots):", n, heap_monitor_sample_capacity());
     ESP_LOGI(TAG, "  seq   t(ms)   SRAM free  largest frag   PSRAM free  largest frag  pools(S/M/L/XL) failed");
     for (size_t i = 0; i < n; i++) {
@@ -145,7 +147,9 @@ int demo_monitor_run(void)
     for (size_t i = 0; i < 6; i++) {
         events[i] = memory_pool_alloc(i < 4 ? 48 : 200);
     }
-    fragment_psram();
+    if (psram) {
+        fragment_psram();
+    }
     fragment_sram();
     heap_monitor_sample_now(NULL);
 
@@ -167,14 +171,14 @@ int demo_monitor_run(void)
     ESP_LOGI(TAG, "health check: %s (issues 0x%02x)", issues == 0 ? "healthy" : "unhealthy",
              (unsigned)issues);
 
-    /* A burst (e.g. a TLS handshake and a firmware chunk) takes 64 KB of SRAM for a moment. */
+    /* A burst (e.g. a TLS handshake) takes 24 KB of SRAM for a moment. */
     burst_watch_t watch = {0};
-    size_t threshold = busy.internal.total_free_bytes - 48 * 1024;
+    size_t threshold = busy.internal.total_free_bytes - 16 * 1024;
     step(heap_monitor_register_callback(threshold, HEAP_MONITOR_CAPS_SRAM, on_low_sram, &watch) ==
              ESP_OK,
-         "low-memory callback registered 48 KB below the current free SRAM");
-    void *burst[16];
-    for (size_t i = 0; i < 16; i++) {
+         "low-memory callback registered 16 KB below the current free SRAM");
+    void *burst[6];
+    for (size_t i = 0; i < 6; i++) {
         burst[i] = SYSTEM_MALLOC(4096);
     }
     heap_monitor_sample_now(NULL); /* the sampler's check sees the crossing */
@@ -182,7 +186,7 @@ int demo_monitor_run(void)
     step(watch.lows == 1 && watch.recoveries == 0, "the callback fired once on the crossing");
     void *too_big = SYSTEM_MALLOC(400 * 1024); /* more than the chip has: fails, counted */
     step(too_big == NULL, "a 400 KB SRAM request fails");
-    for (size_t i = 0; i < 16; i++) {
+    for (size_t i = 0; i < 6; i++) {
         free(burst[i]);
     }
     heap_monitor_sample_now(NULL);
@@ -204,6 +208,11 @@ int demo_monitor_run(void)
              after.psram.total_free_bytes == before.psram.total_free_bytes,
          "free memory is back exactly where it started");
     step(heap_monitor_check_health(), "the heap is healthy again");
+
+    /* Left alone, the sampler task keeps the trend: a few periods at 10 ms. */
+    step(heap_monitor_sampler_start(10) == ESP_OK, "sampler task started (10 ms period)");
+    nanosleep(&(struct timespec){.tv_nsec = 45 * 1000 * 1000}, NULL);
+    step(heap_monitor_sampler_stop() == ESP_OK, "sampler task stopped");
 
     ESP_LOGI(TAG, "--- trend ---");
     print_samples();
