@@ -671,6 +671,27 @@ static void test_free_detects_every_misuse_and_leaves_the_heap_untouched(void **
             expect_rejected(&r, p[k] - TLSF_HEAP_ALIGN,
                             k == 0 ? TLSF_FREE_NOT_OWNED : TLSF_FREE_INVALID, snap);
         }
+        /* random contents: every word must fail the header tag (2^-13 odds each on 320 KiB) */
+        if (r.bytes >= 320u * 1024u) {
+            unsigned char *big = tlsf_heap_malloc(h, 4000);
+            assert_non_null(big);
+            rng_seed(99);
+            for (size_t k = 0; k < 4000; k++) {
+                big[k] = (unsigned char)rng();
+            }
+            size_t f = tlsf_heap_free_bytes(h), nb = tlsf_heap_free_blocks(h);
+            for (size_t off = TLSF_HEAP_ALIGN; off < 4000; off += TLSF_HEAP_ALIGN) {
+                if (off % 256u == 0) {
+                    expect_rejected(&r, big + off, TLSF_FREE_INVALID, snap);
+                } else {
+                    assert_int_equal(tlsf_heap_free(h, big + off), TLSF_FREE_INVALID);
+                }
+            }
+            assert_int_equal(tlsf_heap_free_bytes(h), f);
+            assert_int_equal(tlsf_heap_free_blocks(h), nb);
+            assert_true(tlsf_heap_check(h));
+            assert_int_equal(tlsf_heap_free(h, big), TLSF_FREE_OK);
+        }
         /* a block freed and merged into its free predecessor is still reported as a double free */
         assert_int_equal(tlsf_heap_free(h, p[5]), TLSF_FREE_OK);
         expect_rejected(&r, p[5], TLSF_FREE_DOUBLE, snap);

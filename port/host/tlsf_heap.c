@@ -6,26 +6,35 @@
  *
  * Region layout (all offsets are 32-bit, counted from the start of the region = the control struct):
  *
- *   | control | sl bitmaps | list heads | .. | hdr | payload | hdr | payload | ... | sentinel hdr |
+ *   | control + sl bitmaps | list heads | .. | hdr | payload | hdr | payload | ... | sentinel hdr |
  *
- * A block is named by the offset of its 4-byte header word, which holds the payload size (a multiple
- * of 4) and two flags: FREE (this block) and PREV_FREE (the physically previous block). The payload
- * follows the header and is TLSF_HEAP_ALIGN-aligned, so on a 64-bit host every payload size is 4 mod
- * 8. A free block keeps its list links (next, prev) in the first two payload words and its own offset
- * in its last payload word: the next block finds its free predecessor there (boundary tag), which is
+ * A block is named by the offset of its 4-byte header word: the payload size (a multiple of 4) and
+ * two flags, FREE (this block) and PREV_FREE (the physically previous block). The payload follows
+ * the header and is TLSF_HEAP_ALIGN-aligned, so on a 64-bit host every payload size is 4 mod 8. A
+ * free block keeps its list links (next, prev) in its first two payload words and its own offset in
+ * its last payload word: the next block finds its free predecessor there (boundary tag), which is
  * why a used block costs only the 4-byte header. Offset 0 (the control struct) is the null link.
+ *
+ * A used block's header also carries, in the bits above the largest possible size, a tag computed
+ * from the block's offset with the top bit always set. free() checks it, which makes an interior or
+ * stale pointer fail in O(1): deterministically when the word before it has bit 31 clear (small
+ * numbers, ASCII, zeros), otherwise with odds of 2^-(tag bits + 1) (tag bits: 32 - bits of the
+ * region size, e.g. 9 on 8 MiB, 13 on 320 KiB, 18 on 16 KiB). Free headers have no tag.
  *
  * Size classes: sizes below small = 4 * SL are split linearly into SL lists of 4 bytes; above, each
  * power of two [2^f, 2^(f+1)) is split into SL equal lists (SL = 8/16/32 by region size, as on the
  * chip). malloc rounds the request up to the next class boundary, so the head of any non-empty list
  * at or above that class fits: one bitmap lookup per level, no list walk (good fit, O(1)).
  *
- * Accounting: free bytes = sum of free payloads; used bytes = sum of allocated payloads; total = the
- * payload of the single block of an empty heap. total = free + used + 4 * (blocks - 1) always.
+ * Accounting: free bytes = sum of free payloads; allocated bytes = sum of allocated payloads;
+ * total = the payload of the single block of an empty heap = free + allocated + 4 * (blocks - 1).
  *
  * AddressSanitizer builds: headers, free payloads, the control area and the slack after each request
  * are poisoned; every function here is built without instrumentation and never calls libc on
- * poisoned bytes.
+ * poisoned bytes. ASan's shadow granule is 8 bytes and only a prefix of a granule can be
+ * addressable: with 8-byte payload alignment (64-bit hosts) blocks never share a granule, so the
+ * poisoning is exact; on 32-bit builds the bytes of a granule shared by two blocks may stay
+ * addressable (missed reports, never false ones).
  */
 #include "tlsf_heap.h"
 
@@ -364,8 +373,7 @@ TLSF_INLINE tlsf_free_result_t classify(const tlsf_heap_t *h, const void *ptr,
     /* both headers carry the tags of their offsets (the sentinel's too: a size that is not a
      * block's lands on a word without the right tag), and the next block must not think its
      * predecessor is free */
-    if ((hv & tm) != tag_of(h, b) || (nh & F_PREV_FREE) ||
-        (nh & tm) != ((nh & F_FREE) ? 0u : tag_of(h, n))) {
+    if ((hv & tm) != tag_of(h, b) || (nh & F_PREV_FREE)) {
         return TLSF_FREE_INVALID;
     }
     if (hv & F_PREV_FREE) {

@@ -11,6 +11,12 @@
  *
  * Free bytes, minimum-ever free bytes, largest free block and block counts are kept as counters and
  * bitmaps: all O(1) to read. Not thread-safe: the caller locks (the simulator keeps one lock per heap).
+ * No function here blocks, allocates host memory or prints; malloc/free/realloc touch a bounded
+ * number of block words whatever the heap's state (tests/test_tlsf_heap.c counts them).
+ *
+ * AddressSanitizer builds poison the control structure, every block header, free memory and the
+ * bytes between a request's end and the next header, so overflows and use-after-free in code using
+ * the heap are reported (exact on 64-bit hosts; see tlsf_heap.c for the 32-bit granule caveat).
  */
 #ifndef TLSF_HEAP_H
 #define TLSF_HEAP_H
@@ -28,21 +34,28 @@ extern "C" {
 
 typedef struct tlsf_heap tlsf_heap_t; /* lives at the start of the region it manages */
 
-/** Make a heap of the `bytes` at `mem` (the control structure is taken from the front).
- *  Returns NULL when mem is NULL or misaligned (TLSF_HEAP_ALIGN), or the region is too small for
- *  the control structure and one minimal block, or larger than 2^31 bytes. O(1). */
+/** Make a heap of the `bytes` at `mem` (the control structure, 0.5 KiB for 4 KiB to 2.4 KiB for 8 MiB, is taken
+ *  from the front). Returns NULL when mem is NULL or misaligned (TLSF_HEAP_ALIGN), or the region is
+ *  too small for the control structure and one minimal block, or larger than 2^31 bytes. The
+ *  memory's previous contents do not matter. O(size classes). */
 tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes);
 
 /** Allocate `size` bytes aligned to TLSF_HEAP_ALIGN. NULL when size is 0, larger than the
- *  heap could ever hold, or no free block fits. O(1). Not zero-filled. */
+ *  heap could ever hold, or no free block fits; it succeeds exactly when
+ *  size <= tlsf_heap_largest_free(). The block holds at least max(12, size) bytes, rounded so that
+ *  the next payload stays aligned. O(1). Not zero-filled. */
 void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size);
 
 /** Allocate `size` bytes aligned to `align` (a power of two). NULL as for malloc, or when align is
- *  not a power of two. O(1). */
+ *  0 or not a power of two, or no free block holds size + align + 16 bytes (room for the worst
+ *  alignment gap, which goes back to the heap as a free block). align <= TLSF_HEAP_ALIGN is
+ *  tlsf_heap_malloc(). O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
-/** Resize in place when the next block allows it, else allocate, copy and free. NULL ptr acts as
- *  malloc; size 0 frees and returns NULL. On failure returns NULL and `ptr` is untouched. */
+/** Resize in place when the block or the free block after it allows it (a shrink gives the tail
+ *  back), else allocate, copy min(block size, size) bytes and free. NULL ptr acts as malloc; size 0
+ *  frees and returns NULL. On failure (no room, size too large, or ptr not a live block of this
+ *  heap, see tlsf_heap_free) returns NULL and `ptr` is untouched. O(1) plus the copy. */
 void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size);
 
 /** Result of a free. */
@@ -54,23 +67,37 @@ typedef enum {
     TLSF_FREE_DOUBLE,      /**< the block is already free */
 } tlsf_free_result_t;
 
-/** Free `ptr`. Misuse is detected in O(1) (range, alignment, header consistency with both
- *  physical neighbours, free bit) and leaves the heap untouched. O(1). */
+/** Free `ptr`. Misuse is detected in O(1) and leaves every byte of the heap untouched:
+ *  TLSF_FREE_NULL for NULL; TLSF_FREE_NOT_OWNED outside the block area (control structure included);
+ *  TLSF_FREE_DOUBLE when the header before ptr is a free block's (also after it was merged into
+ *  its free predecessor); TLSF_FREE_INVALID when ptr is misaligned, its header's offset tag or size
+ *  does not match (an interior pointer: always caught when the word before it has bit 31 clear,
+ *  else with odds 1 - 2^-(tag bits + 1), see tlsf_heap.c), the next block records a free
+ *  predecessor, or the recorded free predecessor does not end at the block. O(1). */
 tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr);
 
-/** True when ptr lies within this heap's block area. O(1). */
+/** True when ptr lies within this heap's block area (first payload to the sentinel header): any
+ *  byte of any block, live or free. O(1). */
 bool tlsf_heap_contains(const tlsf_heap_t *heap, const void *ptr);
 
-/** Usable size of an allocated block (>= the request). 0 when ptr is not a live block. O(1). */
+/** Usable size of an allocated block (>= the request; in ASan builds only the request is
+ *  addressable). 0 when ptr is not a live block (same checks as tlsf_heap_free). O(1). */
 size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr);
 
 /** Figures, all O(1). */
-size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap);    /**< usable bytes when empty */
+size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap);    /**< payload of the empty heap's block */
 size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap);     /**< payload bytes in free blocks */
-size_t tlsf_heap_min_free_bytes(const tlsf_heap_t *heap); /**< low-water mark of free bytes */
-/** Largest size tlsf_heap_malloc() is guaranteed to succeed with (the lower bound of the highest
- *  non-empty size class, capped by the block size): what ESP-IDF's
- *  heap_caps_get_largest_free_block() reports. */
+/** Low-water mark of tlsf_heap_free_bytes() since creation or the last reset (it also sees the
+ *  moment inside a moving realloc when both blocks exist). */
+size_t tlsf_heap_min_free_bytes(const tlsf_heap_t *heap);
+/** Largest size tlsf_heap_malloc() succeeds with: malloc(n) succeeds if and only if
+ *  1 <= n <= this value; 0 when no block is free. Rule: L = lower bound of the highest non-empty
+ *  size class (the highest set bit of the two bitmaps); every block there is >= L, and malloc rounds
+ *  a request up to a class boundary, so the answer is the largest n whose block size (n rounded up
+ *  to keep the next payload aligned, at least 12) is <= L: L itself on 32-bit builds, L or L - 4 on
+ *  64-bit hosts. This is what ESP-IDF's heap_caps_get_largest_free_block() reports (the largest
+ *  free block rounded down to its TLSF class), at most one class width (1/SL of a power of two)
+ *  below the largest free block. */
 size_t tlsf_heap_largest_free(const tlsf_heap_t *heap);
 size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap);
 size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap);
