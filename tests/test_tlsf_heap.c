@@ -84,7 +84,7 @@ static void region_free(region_t *r)
     __real_free(r->mem);
 }
 
-/* The heap keeps headers and free memory poisoned under ASan: tests read raw bytes through these. */
+/* Under ASan the heap keeps headers and free memory poisoned: raw bytes are read through these. */
 TEST_NOASAN static void raw_copy(void *dst, const void *src, size_t n)
 {
     volatile unsigned char *d = dst;
@@ -354,7 +354,7 @@ static void test_an_empty_heap_is_one_free_block_with_consistent_figures(void **
 }
 
 /* Fill to 100 % (until not even 1 byte fits), free everything, and get the empty heap back. */
-static void test_filling_to_exhaustion_then_freeing_everything_restores_the_empty_heap(void **state)
+static void test_filling_to_exhaustion_and_freeing_everything_restores_the_empty_heap(void **state)
 {
     (void)state;
     for (size_t i = 0; i < REGION_COUNT; i++) {
@@ -409,7 +409,7 @@ static void test_filling_to_exhaustion_then_freeing_everything_restores_the_empt
 }
 
 /* largest_free is the largest request malloc is guaranteed to serve, and one byte more fails. */
-static void test_largest_free_is_the_largest_size_malloc_serves_and_one_more_byte_fails(void **state)
+static void test_largest_free_is_the_largest_size_malloc_serves(void **state)
 {
     (void)state;
     for (size_t i = 0; i < REGION_COUNT; i++) {
@@ -570,7 +570,7 @@ static void test_memalign_returns_aligned_blocks_and_gives_the_gap_back(void **s
     region_free(&r);
 }
 
-static void test_realloc_resizes_in_place_when_it_can_and_moves_with_contents_otherwise(void **state)
+static void test_realloc_resizes_in_place_or_moves_with_contents(void **state)
 {
     (void)state;
     region_t r = region_new(16384);
@@ -954,7 +954,7 @@ static unsigned long max_steps_per_operation(size_t bytes, size_t fragments, siz
     return worst;
 }
 
-static void test_malloc_and_free_touch_a_bounded_number_of_words_whatever_the_fragmentation(
+static void test_malloc_and_free_touch_a_bounded_number_of_words(
     void **state)
 {
     (void)state;
@@ -975,13 +975,13 @@ int main(void)
         cmocka_unit_test(test_create_rejects_null_misaligned_tiny_and_huge_regions),
         cmocka_unit_test(test_an_empty_heap_is_one_free_block_with_consistent_figures),
         cmocka_unit_test(test_random_operations_match_the_shadow_model_on_every_region_size),
-        cmocka_unit_test(test_filling_to_exhaustion_then_freeing_everything_restores_the_empty_heap),
-        cmocka_unit_test(test_largest_free_is_the_largest_size_malloc_serves_and_one_more_byte_fails),
+        cmocka_unit_test(test_filling_to_exhaustion_and_freeing_everything_restores_the_empty_heap),
+        cmocka_unit_test(test_largest_free_is_the_largest_size_malloc_serves),
         cmocka_unit_test(test_largest_free_is_the_lower_bound_of_the_largest_blocks_size_class),
         cmocka_unit_test(test_low_water_mark_follows_the_minimum_free_and_resets_to_current),
         cmocka_unit_test(test_malloc_and_memalign_reject_zero_huge_sizes_and_bad_alignments),
         cmocka_unit_test(test_memalign_returns_aligned_blocks_and_gives_the_gap_back),
-        cmocka_unit_test(test_realloc_resizes_in_place_when_it_can_and_moves_with_contents_otherwise),
+        cmocka_unit_test(test_realloc_resizes_in_place_or_moves_with_contents),
         cmocka_unit_test(test_free_detects_every_misuse_and_leaves_the_heap_untouched),
         cmocka_unit_test(test_contains_and_block_size_answer_for_live_blocks_only),
         cmocka_unit_test(test_walk_visits_every_block_in_address_order_and_can_stop),
@@ -989,7 +989,7 @@ int main(void)
 #if defined(TEST_ASAN)
         cmocka_unit_test(test_asan_reports_overflow_past_the_request_and_use_after_free),
 #endif
-        cmocka_unit_test(test_malloc_and_free_touch_a_bounded_number_of_words_whatever_the_fragmentation),
+        cmocka_unit_test(test_malloc_and_free_touch_a_bounded_number_of_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
  * Written for this project after Masmano et al.'s paper; the layout follows the choices of the heap
  * on the chip (Conte's TLSF 3.1 as forked by Espressif) so that fragmentation looks the same.
  *
- * Region layout (all offsets are 32-bit, counted from the start of the region = the control struct):
+ * Region layout (32-bit offsets, counted from the start of the region = the control struct):
  *
  *   | control + sl bitmaps | list heads | .. | hdr | payload | hdr | payload | ... | sentinel hdr |
  *
@@ -29,9 +29,9 @@
  * Accounting: free bytes = sum of free payloads; allocated bytes = sum of allocated payloads;
  * total = the payload of the single block of an empty heap = free + allocated + 4 * (blocks - 1).
  *
- * AddressSanitizer builds: headers, free payloads, the control area and the slack after each request
- * are poisoned; every function here is built without instrumentation and never calls libc on
- * poisoned bytes. ASan's shadow granule is 8 bytes and only a prefix of a granule can be
+ * AddressSanitizer builds: headers, free payloads, the control area and the slack after each
+ * request are poisoned; every function here is built without instrumentation and never calls libc
+ * on poisoned bytes. ASan's shadow granule is 8 bytes and only a prefix of a granule can be
  * addressable: with 8-byte payload alignment (64-bit hosts) blocks never share a granule, so the
  * poisoning is exact; on 32-bit builds the bytes of a granule shared by two blocks may stay
  * addressable (missed reports, never false ones).
@@ -102,8 +102,8 @@ struct tlsf_heap {
 /* ---- raw access (offsets from the control struct) ---- */
 
 #ifdef TLSF_HEAP_COUNT_STEPS
-/* Test builds (tests/test_tlsf_heap.c compiles its own copy): count every access to a block's words,
- * to show that malloc and free touch a bounded number of them whatever the heap's state. */
+/* Test builds (tests/test_tlsf_heap.c compiles its own copy): count every access to a block's
+ * words, to show that malloc and free touch a bounded number of them whatever the heap's state. */
 static unsigned long tlsf_heap_steps;
 static inline uint32_t *count_step(uint32_t *w)
 {

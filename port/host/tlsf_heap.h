@@ -10,7 +10,8 @@
  * structs holding pointers stay correctly aligned (documented in docs/DESIGN.md).
  *
  * Free bytes, minimum-ever free bytes, largest free block and block counts are kept as counters and
- * bitmaps: all O(1) to read. Not thread-safe: the caller locks (the simulator keeps one lock per heap).
+ * bitmaps: all O(1) to read. Not thread-safe: the caller locks (the simulator keeps one lock per
+ * heap).
  * No function here blocks, allocates host memory or prints; malloc/free/realloc touch a bounded
  * number of block words whatever the heap's state (tests/test_tlsf_heap.c counts them).
  *
@@ -34,10 +35,11 @@ extern "C" {
 
 typedef struct tlsf_heap tlsf_heap_t; /* lives at the start of the region it manages */
 
-/** Make a heap of the `bytes` at `mem` (the control structure, 0.5 KiB for 4 KiB to 2.4 KiB for 8 MiB, is taken
- *  from the front). Returns NULL when mem is NULL or misaligned (TLSF_HEAP_ALIGN), or the region is
- *  too small for the control structure and one minimal block, or larger than 2^31 bytes. The
- *  memory's previous contents do not matter. O(size classes). */
+/** Make a heap of the `bytes` at `mem` (the control structure is taken from the front: 0.5 KiB
+ *  for 4 KiB up to 2.4 KiB for 8 MiB). Returns NULL when mem is NULL or misaligned
+ *  (TLSF_HEAP_ALIGN), or the region is too small for the control structure and one minimal
+ *  block, or larger than 2^31 bytes. The memory's previous contents do not matter.
+ *  O(size classes). */
 tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes);
 
 /** Allocate `size` bytes aligned to TLSF_HEAP_ALIGN. NULL when size is 0, larger than the
@@ -68,7 +70,8 @@ typedef enum {
 } tlsf_free_result_t;
 
 /** Free `ptr`. Misuse is detected in O(1) and leaves every byte of the heap untouched:
- *  TLSF_FREE_NULL for NULL; TLSF_FREE_NOT_OWNED outside the block area (control structure included);
+ *  TLSF_FREE_NULL for NULL; TLSF_FREE_NOT_OWNED outside the block area (the control structure
+ *  included);
  *  TLSF_FREE_DOUBLE when the header before ptr is a free block's (also after it was merged into
  *  its free predecessor); TLSF_FREE_INVALID when ptr is misaligned, its header's offset tag or size
  *  does not match (an interior pointer: always caught when the word before it has bit 31 clear,
@@ -92,12 +95,12 @@ size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap);     /**< payload bytes in 
 size_t tlsf_heap_min_free_bytes(const tlsf_heap_t *heap);
 /** Largest size tlsf_heap_malloc() succeeds with: malloc(n) succeeds if and only if
  *  1 <= n <= this value; 0 when no block is free. Rule: L = lower bound of the highest non-empty
- *  size class (the highest set bit of the two bitmaps); every block there is >= L, and malloc rounds
- *  a request up to a class boundary, so the answer is the largest n whose block size (n rounded up
- *  to keep the next payload aligned, at least 12) is <= L: L itself on 32-bit builds, L or L - 4 on
- *  64-bit hosts. This is what ESP-IDF's heap_caps_get_largest_free_block() reports (the largest
- *  free block rounded down to its TLSF class), at most one class width (1/SL of a power of two)
- *  below the largest free block. */
+ *  size class (the highest set bit of the two bitmaps); every block there is >= L, and malloc
+ *  rounds a request up to a class boundary, so the answer is the largest n whose block size
+ *  (n rounded up to keep the next payload aligned, at least 12) is <= L: L itself on 32-bit
+ *  builds, L or L - 4 on 64-bit hosts. This is what ESP-IDF's
+ *  heap_caps_get_largest_free_block() reports (the largest free block rounded down to its TLSF
+ *  class): at most one class width (1/SL of a power of two) below the largest free block. */
 size_t tlsf_heap_largest_free(const tlsf_heap_t *heap);
 size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap);
 size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap);
