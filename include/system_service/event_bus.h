@@ -103,14 +103,16 @@ const char *system_service_get_name(system_service_id_t id);
 esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t event_type,
                             const void *data, size_t size, system_event_priority_t priority);
 
-/** Post, waiting at most `timeout_ms` (0: never; SYSTEM_EVENT_WAIT_FOREVER) for room in a full lane.
- *  From inside a handler the timeout is taken as 0 (no self-deadlock). Starts the bus if needed.
+/** Post, waiting at most `timeout_ms` (0: never; SYSTEM_EVENT_WAIT_FOREVER) for room in a full lane
+ *  and for a free block in an exhausted pool class (one deadline for both). From inside a handler
+ *  the timeout is taken as 0 (no self-deadlock). Starts the bus if needed.
  *  ESP_OK: queued; the data was copied and may be reused at once.
  *  ESP_ERR_INVALID_ARG: service_id or event_type is a wildcard, priority is unknown, or data is NULL
  *                       with size > 0.
  *  ESP_ERR_TIMEOUT:     the lane stayed full (dropped reason FULL).
  *  ESP_ERR_NO_MEM:      no block in the payload's pool class (NO_MEM), the class's CRITICAL reserve
- *                       reached by a lower priority (RESERVE), or the heap refused an oversize copy.
+ *                       reached by a lower priority (RESERVE), both until the deadline; or the
+ *                       heap refused an oversize copy (NO_MEM, no wait).
  *  ESP_ERR_INVALID_SIZE: payload above the largest pool class with OVERSIZE_REJECT (TOO_LARGE).
  *  ESP_ERR_INVALID_STATE: called from an ISR, or the bus is being deinitialised (NOT_READY).
  *  Every failure is counted in the lane (unknown priorities in stats.invalid_priority) and leaves
