@@ -653,7 +653,8 @@ TLSF_NOASAN void tlsf_heap_walk(const tlsf_heap_t *heap, tlsf_heap_walker_t fn, 
 
 TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
 {
-    if (h == NULL || h->magic != HEAP_MAGIC || h->first >= h->end ||
+    if (h == NULL || h->magic != HEAP_MAGIC || h->sl_log2 < 3u || h->sl_log2 > 5u ||
+        h->variant != h->sl_log2 - 3u || h->first >= h->end ||
         h->end != h->first + HDR + h->max_payload) {
         return false;
     }
@@ -698,8 +699,13 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
     }
     /* free lists against bitmaps */
     uint32_t slc = 1u << h->sl_log2;
-    if (h->fl_count < 32u && (h->fl_bitmap >> h->fl_count) != 0) {
+    if (h->fl_count > 32u || (h->fl_count < 32u && (h->fl_bitmap >> h->fl_count) != 0)) {
         return false;
+    }
+    for (uint32_t fl = h->fl_count; fl < 32u; fl++) {
+        if (h->sl_bitmap[fl] != 0) {
+            return false;
+        }
     }
     size_t listed = 0;
     for (uint32_t fl = 0; fl < h->fl_count; fl++) {
