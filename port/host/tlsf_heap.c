@@ -16,10 +16,11 @@
  * why a used block costs only the 4-byte header. Offset 0 (the control struct) is the null link.
  *
  * A used block's header also carries, in the bits above the largest possible size, a tag computed
- * from the block's offset with the top bit always set. free() checks it, which makes an interior or
- * stale pointer fail in O(1): deterministically when the word before it has bit 31 clear (small
- * numbers, ASCII, zeros), otherwise with odds of 2^-(tag bits + 1) (tag bits: 32 - bits of the
- * region size, e.g. 9 on 8 MiB, 13 on 320 KiB, 18 on 16 KiB). Free headers have no tag.
+ * from the block's offset with the top bit always set. free() checks it, which rejects an interior
+ * or stale pointer in O(1): always when the word before it has bit 31 clear (small numbers, ASCII,
+ * zeros); a random word slips through with odds of at most 2^-(tag bits + 1) (tag bits: 32 - bits
+ * of the largest block size, e.g. 9 on 8 MiB, 13 on 320 KiB, 18 on 16 KiB). Free headers have no
+ * tag.
  *
  * Size classes: sizes below small = 4 * SL are split linearly into SL lists of 4 bytes; above, each
  * power of two [2^f, 2^(f+1)) is split into SL equal lists (SL = 8/16/32 by region size, as on the
