@@ -75,8 +75,9 @@ typedef enum {
  *  TLSF_FREE_DOUBLE when the header before ptr is a free block's (also after it was merged into
  *  its free predecessor); TLSF_FREE_INVALID when ptr is misaligned, its header's offset tag or size
  *  does not match (an interior pointer: always caught when the word before it has bit 31 clear,
- *  else a random word slips through with odds of at most 2^-(tag bits + 1), see tlsf_heap.c), the next block records a free
- *  predecessor, or the recorded free predecessor does not end at the block. O(1). */
+ *  else a random word slips through with odds of at most 2^-(tag bits + 1), see tlsf_heap.c),
+ *  the next block records a free predecessor, or the recorded free predecessor does not end at
+ *  the block. O(1). */
 tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr);
 
 /** True when ptr lies within this heap's block area (first payload to the sentinel header): any
