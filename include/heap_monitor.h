@@ -17,8 +17,12 @@
  * heap_monitor_get_health_issues, heap_monitor_log_stats, heap_monitor_get_json,
  * heap_monitor_sample_now) and by the sampler task: run the sampler, or call one of these, to be told.
  *
- * Context words (task, isr-ok, may block) are defined in src/kraken_port.h. Nothing here allocates
- * memory: all state is static, sized by Kconfig (menu "Heap monitor").
+ * Failed allocations are counted only after heap_monitor_init() (it installs ESP-IDF's single
+ * failed-allocation hook; nothing installs it behind your back). Everything else needs no set-up.
+ *
+ * Context words (task, isr-ok, may block) are defined in src/kraken_port.h. All state is static,
+ * sized by Kconfig (menu "Heap monitor"); the only allocation is the sampler task's stack, while it
+ * runs.
  */
 #ifndef HEAP_MONITOR_H
 #define HEAP_MONITOR_H
@@ -67,7 +71,7 @@ typedef struct {
     heap_region_stats_t psram;   /**< all zero when psram_present is false */
     bool psram_present;          /**< PSRAM found and added to the heap */
     bool blocks_counted;         /**< the block counts were filled (heap_monitor_count_blocks) */
-    uint32_t failed_allocations; /**< failed allocations since heap_monitor_init (any caps) */
+    uint32_t failed_allocations; /**< failed allocations counted (any caps): see heap_monitor_init */
 } heap_stats_t;
 
 /** Read the figures of all three regions into *stats (block counts 0, blocks_counted false), then
@@ -174,11 +178,12 @@ esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx
 
 /* ---- failed allocations ---------------------------------------------------------------------- */
 
-/** Install the monitor's failed-allocation hook (heap_caps_register_failed_alloc_callback), from
- *  which on failed allocations are counted per requested caps mask. Every other function does this
- *  on first use; call it at boot to count from boot. Calling it again re-installs the hook (ESP-IDF
- *  keeps one hook: installing another replaces ours; use heap_monitor_set_alloc_failed_chain to
- *  get the failures too). ESP_OK, or the error of the hook registration. task, O(1). */
+/** Install the monitor's failed-allocation hook (heap_caps_register_failed_alloc_callback): from
+ *  then on failed allocations are counted per requested caps mask. Nothing else here installs it
+ *  (ESP-IDF keeps a single hook, and a hidden install would replace yours): until this is called
+ *  the failure counts stay 0. Call it at boot; calling it again re-installs the hook. To get the
+ *  failures yourself as well, use heap_monitor_set_alloc_failed_chain rather than your own hook.
+ *  ESP_OK (the registration only fails for a NULL hook). task, O(1). */
 esp_err_t heap_monitor_init(void);
 
 /** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.

@@ -72,8 +72,8 @@ static sampler_state_t s_sampler_state = SAMPLER_STOPPED;
 static uint32_t s_sampler_period_ms;
 static kraken_port_task_t s_sampler_task;
 static kraken_port_sem_t s_sampler_stop_sem;
+static kraken_port_sem_t s_sampler_go_sem; /* the task waits on it until start has finished */
 
-static atomic_bool s_hook_installed;
 static _Atomic uint32_t s_failed_total;
 static failed_slot_t s_failed[FAILED_SLOTS];
 static _Atomic(heap_monitor_alloc_failed_fn_t) s_failed_chain;
@@ -127,13 +127,6 @@ static void read_stats(heap_stats_t *stats)
     }
 }
 
-static void ensure_init(void)
-{
-    if (!atomic_load_explicit(&s_hook_installed, memory_order_acquire)) {
-        (void)heap_monitor_init();
-    }
-}
-
 /* Check every registered callback against fresh figures for its caps; deliver edges unlocked. */
 static void check_callbacks(void)
 {
@@ -173,7 +166,6 @@ esp_err_t heap_monitor_get_stats(heap_stats_t *stats)
     if (stats == NULL) {
         return ESP_ERR_INVALID_ARG;
     }
-    ensure_init();
     read_stats(stats);
     check_callbacks();
     return ESP_OK;
@@ -184,7 +176,6 @@ esp_err_t heap_monitor_get_caps_stats(uint32_t caps, heap_region_stats_t *out)
     if (out == NULL || caps == 0) {
         return ESP_ERR_INVALID_ARG;
     }
-    ensure_init();
     read_region(caps, out);
     check_callbacks();
     return ESP_OK;
@@ -436,7 +427,6 @@ esp_err_t heap_monitor_register_callback(size_t threshold, uint32_t caps, heap_m
     if (fn == NULL || caps == 0 || threshold == 0) {
         return ESP_ERR_INVALID_ARG;
     }
-    ensure_init();
     esp_err_t err = ESP_ERR_NO_MEM;
     callback_slot_t *free_slot = NULL;
     kraken_port_lock(&s_lock);
@@ -529,16 +519,11 @@ static void on_alloc_failed(size_t size, uint32_t caps, const char *function)
 
 esp_err_t heap_monitor_init(void)
 {
-    esp_err_t err = kraken_port_register_alloc_failed_hook(on_alloc_failed);
-    if (err == ESP_OK) {
-        atomic_store_explicit(&s_hook_installed, true, memory_order_release);
-    }
-    return err;
+    return kraken_port_register_alloc_failed_hook(on_alloc_failed);
 }
 
 uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps)
 {
-    ensure_init();
     if (caps == 0) {
         return atomic_load(&s_failed_total);
     }
@@ -557,7 +542,6 @@ esp_err_t heap_monitor_get_failed_allocs(heap_monitor_failed_alloc_t *out, size_
     if (count == NULL || (out == NULL && max > 0)) {
         return ESP_ERR_INVALID_ARG;
     }
-    ensure_init();
     size_t n = 0;
     for (size_t i = 0; i < FAILED_SLOTS && n < max; i++) {
         uint32_t caps = atomic_load(&s_failed[i].caps);
@@ -603,7 +587,6 @@ static void region_sample(const heap_region_stats_t *r, heap_monitor_region_samp
 
 esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out)
 {
-    ensure_init();
     heap_monitor_sample_t sample = {0};
     memory_pool_stats_t pools;
     /* Pools first: should reading them set the pools up, the heap figures below include that. */
@@ -669,6 +652,9 @@ void heap_monitor_clear_samples(void)
 static void sampler_main(void *arg)
 {
     (void)arg;
+    /* Sample only once start has stored the task handle: a callback run by the first sample must
+     * already be recognised as running in this task (heap_monitor_sampler_stop refuses it). */
+    kraken_port_sem_take(&s_sampler_go_sem, KRAKEN_PORT_WAIT_FOREVER);
     kraken_port_lock(&s_lock);
     uint32_t period_ms = s_sampler_period_ms;
     kraken_port_unlock(&s_lock);
@@ -679,7 +665,6 @@ static void sampler_main(void *arg)
 
 esp_err_t heap_monitor_sampler_start(uint32_t period_ms)
 {
-    ensure_init();
     kraken_port_lock(&s_lock);
     if (s_sampler_state != SAMPLER_STOPPED) {
         kraken_port_unlock(&s_lock);
@@ -691,9 +676,15 @@ esp_err_t heap_monitor_sampler_start(uint32_t period_ms)
 
     esp_err_t err = kraken_port_sem_create(&s_sampler_stop_sem, 1, 0);
     if (err == ESP_OK) {
-        err = kraken_port_task_create(&s_sampler_task, sampler_main, NULL, "heap_monitor",
-                                      KRAKEN_HEAP_MONITOR_SAMPLER_STACK_SIZE,
-                                      KRAKEN_HEAP_MONITOR_SAMPLER_PRIORITY, -1);
+        err = kraken_port_sem_create(&s_sampler_go_sem, 1, 0);
+        if (err == ESP_OK) {
+            err = kraken_port_task_create(&s_sampler_task, sampler_main, NULL, "heap_monitor",
+                                          KRAKEN_HEAP_MONITOR_SAMPLER_STACK_SIZE,
+                                          KRAKEN_HEAP_MONITOR_SAMPLER_PRIORITY, -1);
+            if (err != ESP_OK) {
+                kraken_port_sem_delete(&s_sampler_go_sem);
+            }
+        }
         if (err != ESP_OK) {
             kraken_port_sem_delete(&s_sampler_stop_sem);
         }
@@ -704,6 +695,9 @@ esp_err_t heap_monitor_sampler_start(uint32_t period_ms)
     kraken_port_lock(&s_lock);
     s_sampler_state = err == ESP_OK ? SAMPLER_RUNNING : SAMPLER_STOPPED;
     kraken_port_unlock(&s_lock);
+    if (err == ESP_OK) {
+        kraken_port_sem_give(&s_sampler_go_sem);
+    }
     return err;
 }
 
@@ -726,6 +720,7 @@ esp_err_t heap_monitor_sampler_stop(void)
     kraken_port_sem_give(&s_sampler_stop_sem);
     kraken_port_task_join(&s_sampler_task);
     kraken_port_sem_delete(&s_sampler_stop_sem);
+    kraken_port_sem_delete(&s_sampler_go_sem);
 
     kraken_port_lock(&s_lock);
     s_sampler_state = SAMPLER_STOPPED;

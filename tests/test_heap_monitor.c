@@ -890,6 +890,40 @@ static void a_failed_plain_malloc_counts_as_malloc_cap_default(void **state)
     assert_int_equal(heap_monitor_get_failed_alloc_count(0), 2);
 }
 
+static unsigned g_own_hook_calls;
+static void own_hook(size_t size, uint32_t caps, const char *function)
+{
+    (void)size;
+    (void)caps;
+    (void)function;
+    g_own_hook_calls++;
+}
+
+static void the_monitor_never_replaces_a_hook_it_was_not_asked_to(void **state)
+{
+    (void)state;
+    /* an application with its own failed-alloc hook, using the monitor without heap_monitor_init */
+    assert_int_equal(heap_caps_register_failed_alloc_callback(own_hook), ESP_OK);
+    g_own_hook_calls = 0;
+    heap_stats_t s;
+    assert_int_equal(heap_monitor_get_stats(&s), ESP_OK);
+    assert_true(heap_monitor_check_health());
+    assert_int_equal(heap_monitor_sample_now(NULL), ESP_OK);
+    assert_int_equal(heap_monitor_get_json(NULL, 0, NULL), ESP_ERR_INVALID_SIZE);
+    capture_log_stats("tag");
+    recorder_t r = {0};
+    assert_int_equal(heap_monitor_register_callback(1000, SRAM, record, &r), ESP_OK);
+    assert_null(heap_caps_malloc(64u << 20, SRAM));
+    assert_int_equal(g_own_hook_calls, 1);
+    assert_int_equal(heap_monitor_get_failed_alloc_count(0), 0); /* not counted: not asked to */
+    /* after heap_monitor_init the monitor counts, and chains to whoever asks */
+    assert_int_equal(heap_monitor_init(), ESP_OK);
+    assert_int_equal(heap_monitor_set_alloc_failed_chain(own_hook), ESP_OK);
+    assert_null(heap_caps_malloc(64u << 20, SRAM));
+    assert_int_equal(g_own_hook_calls, 2);
+    assert_int_equal(heap_monitor_get_failed_alloc_count(SRAM), 1);
+}
+
 static void masks_beyond_the_table_still_count_in_the_total(void **state)
 {
     (void)state;
@@ -1161,7 +1195,8 @@ static void *reader(void *arg)
     (void)arg;
     static char json[4096];
     heap_monitor_sample_t out[8];
-    atomic_recorder_t extra = {0};
+    /* static: a delivery already under way in the sampler may land after unregister returns */
+    static atomic_recorder_t extra;
     while (!atomic_load(&g_stop_workers)) {
         heap_stats_t s;
         size_t n;
@@ -1439,6 +1474,7 @@ static const struct CMUnitTest tests[] = {
     T(callback_registration_refuses_bad_input_and_a_full_table),
     T(failed_allocations_are_counted_per_caps),
     T(a_failed_plain_malloc_counts_as_malloc_cap_default),
+    T(the_monitor_never_replaces_a_hook_it_was_not_asked_to),
     T(masks_beyond_the_table_still_count_in_the_total),
     T(concurrent_failures_are_all_counted),
     T(a_sample_holds_the_figures_at_the_time),
