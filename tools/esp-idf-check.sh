@@ -1,0 +1,25 @@
+#!/bin/sh
+# esp-idf-check.sh - compile the component's ESP-IDF side for the ESP32-S3 against ESP-IDF's real
+# headers, with the shared esp-idf-check tool (Debian's Xtensa GCC, ESP-IDF's flags, -Werror).
+# usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH
+#   CHECK_DIR  a writable copy of esp-idf-check on which setup.sh has run (it holds config/sdkconfig.h)
+#   IDF_PATH   the ESP-IDF tree setup.sh extracted
+# demo_memory.c holds the spec's Examples 2 and 3: they must compile against ESP-IDF as written.
+# In a real ESP-IDF build the component's own Kconfig options are part of sdkconfig.h; the tool's
+# sdkconfig.h lacks them, so they are appended here from the component's Kconfig and defaults.
+set -eu
+check=${1:?usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH}
+idf=${2:?usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+/usr/bin/python3 "$root/tools/gen_sdkconfig.py" --kconfig "$root/port/host/Kconfig.host" \
+    --defaults "$root/sdkconfig.defaults" --header "$work/component.h" --config "$work/sdkconfig"
+mkdir -p "$work/config"
+cp "$check/config/sdkconfig.h" "$work/config/sdkconfig.h"
+grep '^#define CONFIG_SYSTEM_SERVICE_' "$work/component.h" >> "$work/config/sdkconfig.h"
+
+IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$idf" \
+    "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c \
+    -I "$root/include" -I "$root/src" -I "$root/port/esp_idf"
