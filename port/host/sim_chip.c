@@ -119,7 +119,7 @@ static struct {
     sim_policy_t policy;
     bool psram;             /* esp_psram_is_initialized() */
     size_t psram_bytes;     /* esp_psram_get_size() */
-    long malloc_limit;      /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
+    _Atomic long malloc_limit; /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
     bool bss_in_psram;
     uintptr_t slot_start[SLOT_COUNT];
     sim_heap_t heaps[SIM_MAX_HEAPS]; /* ESP-IDF's registered_heaps list, in its order */
@@ -392,7 +392,6 @@ static uint32_t ored(const uint32_t caps[SIM_PRIOS])
 /* Make a heap over [start, start + bytes); NULL when the region is too small for TLSF. */
 static tlsf_heap_t *heap_over(uintptr_t start, size_t bytes)
 {
-    SIM_UNPOISON((void *)start, bytes); /* a previous boot's heap may have poisoned it */
     return tlsf_heap_create((void *)start, bytes & ~(size_t)(TLSF_HEAP_ALIGN - 1));
 }
 
@@ -940,13 +939,14 @@ void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t
 /* The masks heap_caps_malloc_default() tries, and the caps it reports on failure. */
 static size_t default_masks(size_t size, uint32_t masks[2], uint32_t *hook_caps)
 {
-    if (chip.malloc_limit < 0) {
+    long limit = atomic_load_explicit(&chip.malloc_limit, memory_order_relaxed);
+    if (limit < 0) {
         masks[0] = MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL;
         *hook_caps = masks[0];
         return 1;
     }
     masks[0] = MALLOC_CAP_DEFAULT |
-               (size <= (size_t)chip.malloc_limit ? MALLOC_CAP_INTERNAL : MALLOC_CAP_SPIRAM);
+               (size <= (size_t)limit ? MALLOC_CAP_INTERNAL : MALLOC_CAP_SPIRAM);
     masks[1] = MALLOC_CAP_DEFAULT; /* "try again while being less picky" */
     *hook_caps = MALLOC_CAP_DEFAULT;
     return 2;

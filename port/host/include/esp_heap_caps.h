@@ -41,38 +41,94 @@ extern "C" {
 #define MALLOC_CAP_SPIRAM_NO_ENC (1 << 21)
 #define MALLOC_CAP_INVALID (1u << 31)
 
+/* Contracts below are ESP-IDF's, as the simulator implements them (docs/simulator.md).
+ * Context: every function is "task" context and may block briefly on a heap's mutex; from a
+ *   simulated ISR (kraken_sim_isr_enter) each call is refused: logged, counted, allocations return
+ *   NULL (and report a failure), frees do nothing, queries return 0 / false.
+ * Matching: a heap serves a request only if its capabilities contain every requested bit; heaps are
+ *   tried in ESP-IDF's order (three priority levels, then the registered-heap list). caps 0 matches
+ *   no heap for allocation; the size queries, whose rule is "all bits present", count every heap.
+ * Failure: allocators return NULL and then call the registered failed-allocation callback once
+ *   (size, caps, function name) - except for size 0, invalid alignment, and the calloc overflow of
+ *   the aligned forms, which return NULL silently, as in ESP-IDF.
+ * Misuse: freeing or reallocating a pointer no heap handed out, or one already freed, is an assert
+ *   on the chip; here it is logged, counted (kraken_sim_stats_t.invalid_frees) and ignored.
+ * Complexity: allocation O(heaps) (TLSF is O(1) per heap); free O(heaps) to find the owner;
+ *   size queries O(heaps); get_info, dump and the integrity checks walk every block. */
+
+/** Failed-allocation callback: requested size, caps and the name of the API function. */
 typedef void (*esp_alloc_failed_hook_t)(size_t size, uint32_t caps, const char *function_name);
 
+/** Register the callback (replacing the previous one; cleared by kraken_sim_init).
+ *  ESP_OK; ESP_ERR_INVALID_ARG when callback is NULL (the old one stays). O(1). */
 esp_err_t heap_caps_register_failed_alloc_callback(esp_alloc_failed_hook_t callback);
+
+/** `size` bytes from a heap with all of `caps`. NULL when size is 0 (no callback), no heap has the
+ *  caps or room, or size exceeds 32 MiB. Aligned to 4 bytes (8 on 64-bit hosts); MALLOC_CAP_SIMD to
+ *  16; PSRAM with MALLOC_CAP_DMA or MALLOC_CAP_CACHE_ALIGNED to the 32-byte cache line. */
 void *heap_caps_malloc(size_t size, uint32_t caps);
+/** Release a block from any heap_caps/malloc function. NULL: nothing. Misuse: see above. */
 void heap_caps_free(void *ptr);
+/** Resize keeping the contents (up to the smaller size). ptr NULL: heap_caps_malloc. size 0:
+ *  frees, returns NULL. When the block's heap lacks `caps` it moves to one that has them. On
+ *  failure returns NULL and ptr stays valid and unchanged. */
 void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps);
+/** Like heap_caps_malloc with `alignment` (a power of two). NULL without the callback when the
+ *  alignment is 0 or not a power of two, or size is 0. Free with heap_caps_free or free. */
 void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps);
+/** Same as heap_caps_free. */
 void heap_caps_aligned_free(void *ptr);
+/** Zeroed heap_caps_aligned_alloc(alignment, n * size). NULL (no callback) when n * size overflows. */
 void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t caps);
+/** Zeroed heap_caps_malloc(n * size). NULL when n * size overflows (the callback gets the wrapped
+ *  product, as in ESP-IDF). */
 void *heap_caps_calloc(size_t n, size_t size, uint32_t caps);
+/** Bytes of the heaps with all of `caps` (region sizes, TLSF overhead included). O(heaps). */
 size_t heap_caps_get_total_size(uint32_t caps);
+/** Free bytes in the heaps with all of `caps`. O(heaps). */
 size_t heap_caps_get_free_size(uint32_t caps);
+/** Sum of the heaps' lifetime low-water marks of free bytes. O(heaps). */
 size_t heap_caps_get_minimum_free_size(uint32_t caps);
+/** Largest size heap_caps_malloc(size, caps) is sure to get (TLSF's size class, rounded down),
+ *  the maximum over the heaps; 0 when no heap matches. O(heaps). */
 size_t heap_caps_get_largest_free_block(uint32_t caps);
+/** Fill *info over the heaps with all of `caps` (info NULL: nothing). Walks every block under each
+ *  heap's lock, as the chip does: O(blocks). */
 void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps);
+/** Print each matching heap's figures and the totals to stdout, in ESP-IDF's layout. O(blocks). */
 void heap_caps_print_heap_info(uint32_t caps);
+/** Check every block of every heap; print_errors logs each corrupt heap. True when all are
+ *  consistent. O(blocks). */
 bool heap_caps_check_integrity_all(bool print_errors);
+/** The same for the heaps with all of `caps` (every heap when caps has MALLOC_CAP_INVALID). */
 bool heap_caps_check_integrity(uint32_t caps, bool print_errors);
+/** The same for the heap containing addr; false when no heap contains it. */
 bool heap_caps_check_integrity_addr(intptr_t addr, bool print_errors);
+/** heap_caps_malloc with each of the `num` caps arguments (uint32_t) in turn until one succeeds.
+ *  On failure the callback gets the last caps tried. */
 void *heap_caps_malloc_prefer(size_t size, size_t num, ...);
+/** heap_caps_realloc with each caps in turn; ptr stays valid when all fail. */
 void *heap_caps_realloc_prefer(void *ptr, size_t size, size_t num, ...);
+/** heap_caps_calloc with each caps in turn. */
 void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...);
+/** Print every block of the heaps with all of `caps` (all heaps with MALLOC_CAP_INVALID). */
 void heap_caps_dump(uint32_t caps);
+/** Print every block of every heap. */
 void heap_caps_dump_all(void);
+/** Usable size of a live block (>= the size requested). 0 (and an error log) when ptr is not a
+ *  live block. O(heaps). */
 size_t heap_caps_get_allocated_size(void *ptr);
-/* ESP-IDF's malloc() path (heap_caps_malloc_default): honours CONFIG_SPIRAM_USE_MALLOC,
- * CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL and CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL. */
+/** ESP-IDF's malloc() (plain malloc() on the host lands here): without PSRAM in malloc()
+ *  (CONFIG_SPIRAM_USE_CAPS_ALLOC, or no PSRAM on the module) heap_caps_malloc(size,
+ *  MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL); with CONFIG_SPIRAM_USE_MALLOC sizes up to
+ *  CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL try internal RAM first, larger ones PSRAM first, each then
+ *  retrying with MALLOC_CAP_DEFAULT alone; on failure the callback gets MALLOC_CAP_DEFAULT. */
 void *heap_caps_malloc_default(size_t size);
+/** ESP-IDF's realloc(), with the same policy. */
 void *heap_caps_realloc_default(void *ptr, size_t size);
-/* Let malloc() use PSRAM: sizes up to `limit` try internal RAM first, larger ones PSRAM first (what
- * ESP-IDF's startup calls with CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL under CONFIG_SPIRAM_USE_MALLOC).
- * No effect without PSRAM. Until the next kraken_sim_init/reset. task, O(1). */
+/** Let malloc() use PSRAM: sizes up to `limit` try internal RAM first, larger ones PSRAM first (what
+ *  ESP-IDF's startup calls with CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL under CONFIG_SPIRAM_USE_MALLOC).
+ *  No effect without PSRAM. Until the next kraken_sim_init/reset. O(1). */
 void heap_caps_malloc_extmem_enable(size_t limit);
 
 #ifdef __cplusplus

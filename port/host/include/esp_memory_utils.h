@@ -8,11 +8,15 @@
 extern "C" {
 #endif
 
-/** In a simulated internal SRAM region (or internal static data). isr-ok, O(regions). */
+/** In internal RAM: a simulated D/IRAM or RTC fast memory region, the program's own static data
+ *  (.data/.bss: internal DRAM on the chip), or EXT_RAM_BSS_ATTR statics counted internal. False
+ *  for thread stacks and libc memory (not part of the simulated chip). isr-ok, O(1). */
 bool esp_ptr_internal(const void *p);
-/** In the simulated PSRAM (heap or APP_DATA_ATTR statics). isr-ok, O(regions). */
+/** In the simulated PSRAM (its heap, or EXT_RAM_BSS_ATTR statics counted there). False on a
+ *  module without PSRAM. isr-ok, O(1). */
 bool esp_ptr_external_ram(const void *p);
-/** In a DMA-capable simulated region. isr-ok, O(regions). */
+/** In the S3's DMA-capable internal range: D/IRAM regions and internal static data; not RTC fast
+ *  memory, not PSRAM (as ESP-IDF's SOC_DMA_LOW..SOC_DMA_HIGH test). isr-ok, O(1). */
 bool esp_ptr_dma_capable(const void *p);
 
 #ifdef __cplusplus

@@ -9,9 +9,11 @@
 extern "C" {
 #endif
 
-/** True when the simulated module has PSRAM and CONFIG_SPIRAM is set. isr-ok, O(1). */
+/** True when the simulated module has PSRAM and CONFIG_SPIRAM is set (a module without PSRAM
+ *  boots as with CONFIG_SPIRAM_IGNORE_NOTFOUND). isr-ok, O(1). */
 bool esp_psram_is_initialized(void);
-/** PSRAM size in bytes; 0 when absent. isr-ok, O(1). */
+/** PSRAM size in bytes (8 MiB on esp32s3-n8r8, 2 MiB on -n8r2); 0 when absent. The heap gets this
+ *  less the EXT_RAM_BSS_ATTR statics placed there. isr-ok, O(1). */
 size_t esp_psram_get_size(void);
 
 #ifdef __cplusplus
