@@ -1,8 +1,33 @@
 /*
  * memory_pool.h - fixed-size block pools in internal SRAM with a counted heap fallback.
  *
- * DRAFT CONTRACT (the pools work fills in the details; the names and signatures below are fixed
- * because the event bus and the heap monitor are built on them).
+ * Four size classes (Small, Medium, Large, XLarge; Kconfig CONFIG_SYSTEM_SERVICE_MEMORY_POOL_*,
+ * default 64 B x 100, 256 B x 50, 1 KB x 20, 4 KB x 10). A request takes a block of the smallest
+ * class that fits. When that class is empty the request is served by the internal heap and counted
+ * as a heap fallback of that class (optionally the next larger class is tried first); requests
+ * larger than the largest class go to the heap and are counted as oversize. Both kinds of heap
+ * block are released with memory_pool_free(), like pool blocks.
+ *
+ * Guarantees
+ *   - No set-up call needed: the first allocation from a task sets the pools up (one allocation of
+ *     internal SRAM for all storage). Allocations racing with that set-up are served by the heap
+ *     (counted as fallbacks), so nobody waits. memory_pool_init() picks another class table.
+ *   - Pool alloc and free are O(1): a free list of block indices kept outside the blocks, so a
+ *     write after free can never corrupt the allocator. No header in pool blocks: the owner of a
+ *     pointer is found from its address.
+ *   - Thread-safe: one critical section per class (a spinlock on both cores on ESP-IDF, also in
+ *     ISRs). The heap and the log are never called inside it.
+ *   - Misuse is detected in every build, in O(1): a double free, a pointer into a block, a
+ *     misaligned pointer, a pointer no pool or fallback handed out. It is rejected (nothing
+ *     changes), counted, passed to the misuse hook and logged (from tasks). A block is never handed
+ *     out twice.
+ *   - CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK BASIC adds a canary after the requested size and the
+ *     owner and age of every live block; FULL adds poisoning of free blocks (writes after free).
+ *   - Pool blocks are aligned to 8 bytes; heap blocks have the heap's alignment (4 on the chip).
+ *   - Memory is not zero-filled (not O(1)).
+ *
+ * Context words (src/kraken_port.h): "task" = task only, "isr-ok" = also from interrupts, never
+ * blocks, "may block" = may wait for another task.
  */
 #ifndef MEMORY_POOL_H
 #define MEMORY_POOL_H
@@ -20,50 +45,218 @@ extern "C" {
 /** Number of size classes (Small, Medium, Large, XLarge). */
 #define MEMORY_POOL_CLASS_COUNT 4
 
-/** Allocate `size` bytes from the smallest class that fits; heap fallback when that class is empty;
- *  heap for sizes above the largest class. NULL for size 0 or when nothing is available. task. */
+/** Largest number of blocks in one class (memory_pool_init). */
+#define MEMORY_POOL_MAX_BLOCKS_PER_CLASS 65533u
+
+/* ---- Allocation ------------------------------------------------------------------------------ */
+
+/** Allocate `size` bytes: a block of the smallest class that fits; when that class is empty, the
+ *  next larger class (CONFIG_..._TRY_LARGER_CLASS) or the internal heap (a counted fallback);
+ *  the heap for sizes above the largest class (counted as oversize).
+ *  Returns NULL iff size is 0, or the request needs the heap and the heap is out of memory, the
+ *  live heap blocks reached CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX, or the caller is an
+ *  ISR (the heap is never used from an ISR). Every NULL but size 0 is counted as a failure.
+ *  task (from an ISR it behaves as memory_pool_alloc_isr). Pool path O(1), never blocks; the heap
+ *  path adds one O(1) heap call. The first call sets the pools up (one heap allocation). */
 void *memory_pool_alloc(size_t size);
 
-/** Free a block from memory_pool_alloc (pool or fallback heap block). NULL is a no-op; misuse is
- *  detected, counted and reported, never corrupts. task. */
+/** Free a block from any allocation function here (pool block or heap block). NULL is a no-op.
+ *  Misuse (double free, pointer into a block, misaligned or unknown pointer, a heap block from an
+ *  ISR) changes nothing, is counted and reported through the hook and, from a task, the log.
+ *  task (pool blocks also from an ISR). O(1); never blocks. */
 void memory_pool_free(void *ptr);
 
-/** ISR-safe allocation: pool blocks only, never the heap, never blocks. NULL when the class is
- *  empty, size is 0 or above the largest class, or the pools are not initialised yet. isr-ok. */
+/** Allocation for ISRs: pool blocks only (the next larger class too with TRY_LARGER_CLASS), never
+ *  the heap. NULL iff size is 0 or above the largest class, the class is empty, or the pools are
+ *  not set up yet (they are after the first memory_pool_alloc or memory_pool_ensure_init);
+ *  counted as a failure of the class (oversize failure above it). isr-ok, O(1). */
 void *memory_pool_alloc_isr(size_t size);
 
-/** ISR-safe free of a pool block. ESP_OK; ESP_ERR_INVALID_ARG for NULL, a heap block (must be
- *  freed from a task) or a pointer no pool handed out; ESP_ERR_INVALID_STATE for a double free.
- *  isr-ok. */
+/** Free a pool block from an ISR. Results:
+ *    ESP_OK                 the block is back in its pool
+ *    ESP_ERR_INVALID_STATE  double free (the block is already free)
+ *    ESP_ERR_INVALID_ARG    NULL (nothing done, not counted); a heap block (it stays allocated:
+ *                           free it from a task); a pointer into a block, a misaligned pointer
+ *                           or one nothing here handed out
+ *  Every error but NULL is counted and passed to the misuse hook (logged only when called from a
+ *  task). isr-ok, O(1); with FULL checks O(block size) (the block is poisoned). */
 esp_err_t memory_pool_free_isr(void *ptr);
 
-/** Per-class statistics, copied out by value. Counters are monotonic until reset. */
+/** QP/C-style margin: like memory_pool_alloc, but a pool block is taken only if at least `margin`
+ *  blocks of the class stay free afterwards, keeping the last ones for callers with a smaller
+ *  margin (critical producers use 0). Otherwise the request goes on as for an empty class
+ *  (larger class, heap fallback). task. O(1). */
+void *memory_pool_alloc_margin(size_t size, uint32_t margin);
+
+/** memory_pool_alloc_isr with a margin (see memory_pool_alloc_margin): NULL when fewer than
+ *  margin + 1 blocks of the class are free. isr-ok, O(1). */
+void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin);
+
+/* ---- Set-up (optional) ----------------------------------------------------------------------- */
+
+/** One size class: block size in bytes (a multiple of 8, at least 8, strictly larger than the
+ *  previous class) and number of blocks (1 .. MEMORY_POOL_MAX_BLOCKS_PER_CLASS). */
+typedef struct {
+    size_t block_size;
+    uint32_t count;
+} memory_pool_class_config_t;
+
+typedef struct {
+    memory_pool_class_config_t classes[MEMORY_POOL_CLASS_COUNT]; /**< Small .. XLarge */
+    uint32_t heap_blocks_max;  /**< cap on live heap blocks (fallback + oversize), at most
+                                    CONFIG_..._HEAP_BLOCKS_MAX; 0: never use the heap */
+    bool try_larger_class;     /**< take the next larger class before the heap */
+} memory_pool_config_t;
+
+/** The Kconfig configuration (what the pools use without memory_pool_init). ESP_ERR_INVALID_ARG
+ *  for NULL. isr-ok, O(1). */
+esp_err_t memory_pool_get_default_config(memory_pool_config_t *out);
+
+/** Set the pools up with `config` (NULL: the Kconfig table) instead of waiting for the first
+ *  allocation. Storage for all classes is one allocation of internal SRAM (blocks + 2 bytes of
+ *  state per block + the check level's metadata). Results:
+ *    ESP_OK                 ready
+ *    ESP_ERR_INVALID_ARG    a class breaks the rules of memory_pool_class_config_t, or
+ *                           heap_blocks_max is above CONFIG_..._HEAP_BLOCKS_MAX
+ *    ESP_ERR_INVALID_STATE  already set up (memory_pool_deinit first), or called from an ISR
+ *    ESP_ERR_NO_MEM         the storage could not be allocated (nothing changed)
+ *  task. Not to be called while other tasks use the pools (the class table changes). O(blocks). */
+esp_err_t memory_pool_init(const memory_pool_config_t *config);
+
+/** Make sure the pools are set up (with the Kconfig table unless memory_pool_init chose another),
+ *  e.g. before ISRs use memory_pool_alloc_isr. ESP_OK when ready; ESP_ERR_NO_MEM when the
+ *  storage could not be allocated; ESP_ERR_INVALID_STATE from an ISR. task, may block (waits
+ *  for a set-up another task has started). O(blocks) the first time, then O(1). */
+esp_err_t memory_pool_ensure_init(void);
+
+/** Release the storage and return to the never-used state (Kconfig table, counters zeroed), for
+ *  tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
+ *  block or a heap block from here is live (logged with the counts; nothing changes) or when
+ *  called from an ISR or during a set-up; ESP_OK otherwise (also when never set up).
+ *  task. Not to be called while other tasks use the pools. O(classes). */
+esp_err_t memory_pool_deinit(void);
+
+/* ---- Statistics ------------------------------------------------------------------------------ */
+
+/** Per-class statistics, copied out by value. Counters are monotonic (they wrap at 2^32);
+ *  peak_in_use and min_free are watermarks reset by memory_pool_reset_peaks. */
 typedef struct {
     size_t block_size;        /**< bytes per block */
     uint32_t capacity;        /**< blocks in the class */
     uint32_t in_use;          /**< blocks handed out now */
     uint32_t peak_in_use;     /**< high-water mark of in_use (reset: memory_pool_reset_peaks) */
-    uint32_t min_free;        /**< low-water mark of free blocks (reset: memory_pool_reset_peaks) */
+    uint32_t min_free;        /**< low-water mark of free blocks = capacity - peak_in_use */
     uint32_t allocations;     /**< successful pool allocations */
     uint32_t frees;           /**< successful pool frees */
     uint32_t heap_fallbacks;  /**< requests of this class served by the heap because it was empty */
     uint32_t fallback_live;   /**< fallback heap blocks of this class not yet freed */
     uint32_t failures;        /**< requests of this class that returned NULL */
+    uint32_t larger_class_spills; /**< requests of this class served by the next larger class */
+    uint32_t double_frees;    /**< frees of a block of this class that was already free */
+    uint32_t invalid_frees;   /**< pointers into a block of this class, or misaligned in it */
+    uint32_t overruns;        /**< canary found overwritten (BASIC/FULL checks) */
+    uint32_t writes_after_free; /**< poison found overwritten (FULL checks) */
 } memory_pool_class_stats_t;
 
 typedef struct {
     memory_pool_class_stats_t classes[MEMORY_POOL_CLASS_COUNT];
     uint32_t oversize;        /**< requests above the largest class (served by the heap) */
     uint32_t oversize_live;   /**< oversize heap blocks not yet freed */
-    uint32_t double_frees;    /**< frees of a block that was already free */
-    uint32_t invalid_frees;   /**< frees of a pointer no pool or fallback handed out */
+    uint32_t oversize_failures; /**< requests above the largest class that returned NULL */
+    uint32_t double_frees;    /**< all classes: frees of a block that was already free */
+    uint32_t invalid_frees;   /**< every other rejected free: the classes' invalid_frees, plus
+                                   unknown_frees and heap_frees_in_isr */
+    uint32_t unknown_frees;   /**< pointers outside the pools that no fallback handed out (this
+                                   includes a second free of a heap block) */
+    uint32_t heap_frees_in_isr; /**< heap blocks passed to a free from an ISR (left allocated) */
+    uint32_t heap_blocks_live;  /**< fallback + oversize heap blocks live now */
+    uint32_t heap_blocks_peak;  /**< high-water mark of heap_blocks_live (reset with the peaks) */
+    uint32_t heap_blocks_max;   /**< the cap on heap_blocks_live */
+    uint32_t setup_failures;  /**< set-ups that could not allocate the storage */
+    uint8_t check_level;      /**< 0 NONE, 1 BASIC, 2 FULL (CONFIG_..._CHECK) */
+    bool initialized;         /**< the pools are set up */
 } memory_pool_stats_t;
 
-/** Copy the statistics. ESP_ERR_INVALID_ARG for NULL. task and isr-ok, O(classes). */
+/** Copy the statistics (each class consistent in itself). ESP_ERR_INVALID_ARG for NULL; ESP_OK
+ *  otherwise, also before set-up (capacities from the table, everything else 0).
+ *  task and isr-ok, O(classes); does not set the pools up. */
 esp_err_t memory_pool_get_stats(memory_pool_stats_t *out);
 
-/** Print the statistics in the spec's format. task. */
+/** Reset the watermarks to the current state: peak_in_use = in_use (so min_free = free now),
+ *  heap_blocks_peak = heap_blocks_live. isr-ok, O(classes). */
+void memory_pool_reset_peaks(void);
+
+/** Log the statistics. The first lines are the spec's format:
+ *    Memory Pool Statistics:
+ *      Small (64B):   45/100 used, 2 heap fallbacks
+ *      ... one line per class (Medium, Large, XLarge) ...
+ *  then one line per class with peak, minimum free, allocations, frees, failures, spills, misuse,
+ *  and one line each for the heap blocks and the misuse counters. tag NULL: "memory_pool".
+ *  task. O(classes). */
 void memory_pool_log_stats(const char *tag);
+
+/* ---- Misuse and checks ----------------------------------------------------------------------- */
+
+typedef enum {
+    MEMORY_POOL_MISUSE_DOUBLE_FREE = 1,     /**< free of a pool block that is already free */
+    MEMORY_POOL_MISUSE_INTERIOR_POINTER,    /**< pointer inside a pool block, not at its start */
+    MEMORY_POOL_MISUSE_MISALIGNED,          /**< pointer not aligned as any block could be */
+    MEMORY_POOL_MISUSE_UNKNOWN_POINTER,     /**< no pool or fallback handed this pointer out */
+    MEMORY_POOL_MISUSE_HEAP_FREE_IN_ISR,    /**< heap block freed from an ISR: left allocated */
+    MEMORY_POOL_MISUSE_OVERRUN,             /**< canary after the requested size overwritten */
+    MEMORY_POOL_MISUSE_WRITE_AFTER_FREE,    /**< a free block's poison overwritten */
+    MEMORY_POOL_MISUSE_CORRUPTED,           /**< free list or state damaged (integrity check) */
+} memory_pool_misuse_t;
+
+typedef struct {
+    memory_pool_misuse_t kind;
+    const void *ptr;          /**< the pointer passed in (block start for check findings) */
+    int class_index;          /**< 0..3, or -1 outside the pools */
+    const void *caller;       /**< return address of the call that found it (NULL from checks) */
+    const void *owner;        /**< BASIC/FULL: who allocated the block, when known; else NULL */
+} memory_pool_misuse_info_t;
+
+/** Called for every misuse found, in the context that found it (may be an ISR), outside every
+ *  lock of this module. It may call memory_pool_get_stats but not allocate from the pools. */
+typedef void (*memory_pool_misuse_hook_t)(const memory_pool_misuse_info_t *info);
+
+/** Install the misuse hook (NULL removes it). isr-ok, O(1). */
+void memory_pool_set_misuse_hook(memory_pool_misuse_hook_t hook);
+
+/** Name of a misuse kind ("double free", ...); "unknown" for other values. isr-ok. */
+const char *memory_pool_misuse_name(memory_pool_misuse_t kind);
+
+/** Verify every structure: each class's free list (indices, no cycle, counts agree with in_use),
+ *  the heap-block table; BASIC/FULL also every live block's canary; FULL also every free block's
+ *  poison. Each finding is counted, passed to the hook and logged.
+ *  ESP_OK when all is well or the pools are not set up; ESP_ERR_INVALID_STATE when something is
+ *  damaged (or called from an ISR). task. O(blocks + heap table) plus, with FULL, O(pool bytes);
+ *  each lock is held for one free-list walk or one block at a time. */
+esp_err_t memory_pool_check_integrity(void);
+
+/** One live block, as seen by memory_pool_walk_live. */
+typedef struct {
+    const void *ptr;
+    int class_index;          /**< 0..3 for pool blocks; -1 for heap blocks */
+    bool heap;                /**< heap block (fallback or oversize) */
+    int requested_class;      /**< heap blocks: class whose fallback it is, -1 for oversize;
+                                   pool blocks: class_index */
+    size_t size;              /**< requested bytes (BASIC/FULL); NONE: block size, 0 for heap */
+    const void *owner;        /**< BASIC/FULL: return address of the allocating call; else NULL */
+    uint32_t age_ms;          /**< BASIC/FULL: milliseconds since allocation; else 0 */
+} memory_pool_block_info_t;
+
+/** Return false to stop the walk. Called outside every lock; may free the block it is given. */
+typedef bool (*memory_pool_walk_cb_t)(const memory_pool_block_info_t *info, void *arg);
+
+/** Call cb for every live block (pool blocks in address order, then heap blocks). Returns the
+ *  number of blocks passed to cb. Blocks allocated or freed during the walk may or may not be seen.
+ *  task. O(blocks + heap table); each lock held for one block. */
+size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg);
+
+/** Leak report: log every live block (class, address, size, owner, age), then their number,
+ *  which is also returned. tag NULL: "memory_pool". task. O(blocks + heap table). */
+size_t memory_pool_log_leaks(const char *tag);
 
 #ifdef __cplusplus
 }

@@ -1,2 +1,1177 @@
-/* memory_pool: being written */
-typedef int kraken_memory_pool_placeholder_t;
+/*
+ * memory_pool.c - size-class pools with a counted heap fallback (memory_pool.h).
+ *
+ * Storage: one allocation of internal SRAM holds, in order, the checked-mode metadata of every
+ * block, one state word per block, then the blocks of every class (Small first). The blocks come
+ * last so that an overrun of the last block reaches the heap's next header (which the heap checks),
+ * never our state.
+ *
+ * State word (link_t) per block, kept outside the blocks: while the block is free, the index of the
+ * next free block or LINK_END; while it is handed out, its own index (a free list never links a
+ * block to itself); with FULL checks, LINK_BUSY while it is poisoned or verified outside the lock.
+ * A free is accepted only for a block in the handed-out state, so a double free or a write after
+ * free can never make the allocator hand a block out twice.
+ *
+ * Finding the owner of a pointer: for each class, rotate_right(ptr - base, log2(block size)) is the
+ * block index iff it is below the class's block count (bits below the block size rotate to the top
+ * and make it huge, as does any address outside the class). Classes whose size is not a power of
+ * two, pointers into blocks and heap blocks take the slow path.
+ *
+ * Heap blocks (fallback and oversize) are recognised by a fixed open-addressing table of live heap
+ * pointers (linear probing, backward-shift deletion) under its own lock. Its capacity is the cap on
+ * live heap blocks, so it is never more than half full.
+ *
+ * Set-up and publication: the first allocation sets the pools up (g_state UNINIT -> SETUP -> READY).
+ * The class fields are written before each class's `limit` is stored with release; allocations
+ * load `limit` with acquire, so a block can only be obtained after its class is published, and every
+ * free of a block happens after it. Concurrent first allocations wait for the set-up (they never see
+ * a block before). A failed set-up leaves the pools off (FAILED: every request is a counted heap
+ * fallback) until memory_pool_deinit, so class fields never change while blocks from us are live.
+ *
+ * Locks: one per class, one for the heap table, each held for O(1) work (checks hold one for a
+ * free-list walk or one block). The heap, the log and the hook are always called outside them.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "kraken_config.h"
+#include "kraken_port.h"
+#include "memory_pool.h"
+#include "system_service/memory_utils.h" /* MEMORY_CAPS_SRAM: the pools live in internal SRAM */
+
+#define CLASSES MEMORY_POOL_CLASS_COUNT
+#define CHECKS KRAKEN_POOL_CHECK_LEVEL /* 0 NONE, 1 BASIC, 2 FULL */
+#define OVERSIZE_TAG CLASSES           /* heap-table tag of an oversize block */
+#define MIN_ALIGN 8u                   /* every pool block is aligned to this */
+#define HEAP_MIN_ALIGN 4u              /* TLSF on the chip aligns to 4 */
+#define STORAGE_ALIGN 16u
+#define POISON 0xFE                    /* free blocks, FULL checks (ESP-IDF's free fill) */
+#define CANARY 0xA5                    /* after the requested size, BASIC/FULL checks */
+#define CANARY_MAX 8u
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define CALLER() ((const void *)__builtin_return_address(0))
+/* Fast paths pass the caller only when checks record owners; a report without one takes its own
+ * return address, which is the user's call site in inlined and tail-called code. */
+#define FAST_CALLER() (CHECKS ? CALLER() : NULL)
+#define WHO(caller) ((caller) != NULL ? (caller) : CALLER())
+
+typedef uint16_t link_t;
+#define LINK_END ((link_t)0xFFFF)
+#define LINK_BUSY ((link_t)0xFFFD)
+_Static_assert(MEMORY_POOL_MAX_BLOCKS_PER_CLASS == LINK_BUSY, "block indices stay below the states");
+_Static_assert(KRAKEN_POOL_SMALL_COUNT <= MEMORY_POOL_MAX_BLOCKS_PER_CLASS &&
+                   KRAKEN_POOL_MEDIUM_COUNT <= MEMORY_POOL_MAX_BLOCKS_PER_CLASS &&
+                   KRAKEN_POOL_LARGE_COUNT <= MEMORY_POOL_MAX_BLOCKS_PER_CLASS &&
+                   KRAKEN_POOL_XLARGE_COUNT <= MEMORY_POOL_MAX_BLOCKS_PER_CLASS,
+               "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_*_COUNT must be at most 65533");
+_Static_assert(KRAKEN_POOL_XLARGE_SIZE <= 65536,
+               "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE must be at most 65536");
+
+static const char *const TAG = "memory_pool";
+static const char *const CLASS_NAME[CLASSES] = {"Small", "Medium", "Large", "XLarge"};
+
+/* Who allocated a live block and when (BASIC/FULL checks). */
+typedef struct {
+    const void *owner;
+    uint32_t size;
+    uint32_t time_ms;
+} block_meta_t;
+
+typedef struct {
+    uint32_t in_use;
+    uint32_t peak;
+    uint32_t allocations; /* frees = allocations - in_use */
+    uint32_t failures;    /* NULL results decided under this lock (ISR paths) */
+    uint32_t spills;
+    uint32_t double_frees;
+    uint32_t invalid_frees;
+    uint32_t overruns;
+    uint32_t writes_after_free;
+} class_counters_t;
+
+typedef struct {
+    kraken_port_lock_t lock;
+    link_t head;           /* first free block, LINK_END when empty */
+    uint8_t shift;         /* log2(block_size) when a power of two, else 0 */
+    uint8_t index;         /* 0..3, for reports */
+    class_counters_t n;    /* under lock */
+    _Atomic size_t limit;  /* block_size once published, 0 before: the size walk passes by */
+    /* Written before `limit` is published, read-only while it is: */
+    size_t fast_count;     /* blocks the O(1) free recognises: count (1 if not a power of 2) */
+    uint8_t *base;         /* first block */
+    link_t *links;
+    block_meta_t *meta;    /* NULL without checks */
+    size_t block_size;
+    uint32_t count;
+} pool_class_t;
+
+enum { STATE_UNINIT, STATE_SETUP, STATE_READY, STATE_FAILED };
+
+#define DEFAULT_CONFIG                                                                             \
+    {                                                                                              \
+        .classes = {{KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_SMALL_COUNT},                             \
+                    {KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_MEDIUM_COUNT},                           \
+                    {KRAKEN_POOL_LARGE_SIZE, KRAKEN_POOL_LARGE_COUNT},                             \
+                    {KRAKEN_POOL_XLARGE_SIZE, KRAKEN_POOL_XLARGE_COUNT}},                          \
+        .heap_blocks_max = KRAKEN_POOL_HEAP_BLOCKS_MAX,                                            \
+        .try_larger_class = KRAKEN_POOL_TRY_LARGER_CLASS,                                          \
+    }
+#define DEFAULT_LIMITS                                                                             \
+    {KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE, KRAKEN_POOL_XLARGE_SIZE}
+
+/* The class table. Changed only by memory_pool_init/deinit (no concurrent users, by contract), so
+ * every path, also before set-up, may read it without a lock. */
+static memory_pool_config_t g_cfg = DEFAULT_CONFIG;
+static size_t g_limit[CLASSES] = DEFAULT_LIMITS; /* block sizes, compact for the size lookup */
+
+static atomic_int g_state; /* STATE_* */
+static void *g_storage;    /* the one allocation, written only in STATE_SETUP */
+static pool_class_t g_class[CLASSES] = {
+    {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 0},
+    {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 1},
+    {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 2},
+    {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 3},
+};
+static _Atomic(memory_pool_misuse_hook_t) g_hook;
+
+/* ---- heap-block table ------------------------------------------------------------------------ */
+
+#define P2_(x, s) ((x) | ((x) >> (s)))
+#define POW2_CEIL(x) (P2_(P2_(P2_(P2_(P2_((x) - 1, 1), 2), 4), 8), 16) + 1)
+#define HEAP_SLOTS (KRAKEN_POOL_HEAP_BLOCKS_MAX < 1 ? 2 : POW2_CEIL(2 * KRAKEN_POOL_HEAP_BLOCKS_MAX))
+#define HEAP_BITS ((unsigned)__builtin_ctz(HEAP_SLOTS))
+
+typedef struct {
+    uint32_t live;                  /* blocks in the table */
+    uint32_t reserved;              /* heap calls in flight (count against the cap) */
+    uint32_t peak;
+    uint32_t tag_live[CLASSES + 1]; /* per fallback class, then oversize */
+    uint32_t served[CLASSES + 1];   /* fallbacks per class, then oversize */
+    uint32_t failures[CLASSES + 1];
+    uint32_t unknown_frees;
+    uint32_t isr_frees;
+    uint32_t setup_failures;
+} heap_counters_t;
+
+static struct {
+    kraken_port_lock_t lock;
+    heap_counters_t n;
+    void *ptr[HEAP_SLOTS];
+    uint8_t tag[HEAP_SLOTS];
+#if CHECKS
+    block_meta_t meta[HEAP_SLOTS];
+#endif
+} g_heap = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
+
+static inline size_t home_slot(const void *p)
+{
+    return (uint32_t)((uint32_t)((uintptr_t)p >> 2) * 2654435761u) >> (32u - HEAP_BITS);
+}
+
+/* Slot holding p, or -1. Heap lock held. */
+static long table_find(const void *p)
+{
+    const size_t mask = HEAP_SLOTS - 1;
+    for (size_t i = home_slot(p), n = 0; n < HEAP_SLOTS; i = (i + 1) & mask, n++) {
+        if (g_heap.ptr[i] == p) {
+            return (long)i;
+        }
+        if (g_heap.ptr[i] == NULL) {
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/* Empty slot i, moving later entries of the probe run back so lookups stay exact. Heap lock held. */
+static void table_remove(size_t i)
+{
+    const size_t mask = HEAP_SLOTS - 1;
+    size_t j = i;
+    for (;;) {
+        g_heap.ptr[i] = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (g_heap.ptr[j] == NULL) {
+                return;
+            }
+            size_t k = home_slot(g_heap.ptr[j]);
+            bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+            if (!stays) {
+                break;
+            }
+        }
+        g_heap.ptr[i] = g_heap.ptr[j];
+        g_heap.tag[i] = g_heap.tag[j];
+#if CHECKS
+        g_heap.meta[i] = g_heap.meta[j];
+#endif
+        i = j;
+    }
+}
+
+/* Insert p (the table has room: live < cap <= HEAP_SLOTS / 2). Heap lock held. Returns the slot. */
+static size_t table_insert(void *p, unsigned tag)
+{
+    long old = table_find(p);
+    if (old >= 0) {
+        /* The heap handed p out again, so it was freed behind our back (plain free()): forget it. */
+        g_heap.n.tag_live[g_heap.tag[old]]--;
+        g_heap.n.live--;
+        table_remove((size_t)old);
+    }
+    const size_t mask = HEAP_SLOTS - 1;
+    size_t i = home_slot(p);
+    while (g_heap.ptr[i] != NULL) {
+        i = (i + 1) & mask;
+    }
+    g_heap.ptr[i] = p;
+    g_heap.tag[i] = (uint8_t)tag;
+    return i;
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+#if CHECKS
+static uint32_t now_ms(void)
+{
+    return (uint32_t)(kraken_port_time_us() / 1000);
+}
+
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t value)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != value) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static inline size_t canary_len(size_t size, size_t block_size)
+{
+    size_t room = block_size - size;
+    return room < CANARY_MAX ? room : CANARY_MAX;
+}
+#endif
+
+static inline bool is_live(const pool_class_t *c, size_t idx)
+{
+    return c->links[idx] == (link_t)idx;
+}
+
+static void report(memory_pool_misuse_t kind, const void *ptr, int class_index, const void *caller,
+                   const void *owner)
+{
+    memory_pool_misuse_info_t info = {kind, ptr, class_index, caller, owner};
+    memory_pool_misuse_hook_t hook = atomic_load_explicit(&g_hook, memory_order_acquire);
+    if (hook != NULL) {
+        hook(&info);
+    }
+    if (!kraken_port_in_isr()) {
+        KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p", memory_pool_misuse_name(kind), ptr,
+                    class_index >= 0 ? CLASS_NAME[class_index] : "not a pool block", caller, owner);
+    }
+}
+
+/* Index of the smallest class whose block holds size bytes; CLASSES for 0 and oversize. */
+static unsigned class_for_size(size_t size)
+{
+    size_t n = size - 1;
+    unsigned ci = 0;
+    while (ci < CLASSES && n >= g_limit[ci]) {
+        ci++;
+    }
+    return ci;
+}
+
+static void count_class_failure(unsigned ci)
+{
+    if (ci >= CLASSES) {
+        kraken_port_lock(&g_heap.lock);
+        g_heap.n.failures[OVERSIZE_TAG]++;
+        kraken_port_unlock(&g_heap.lock);
+        return;
+    }
+    kraken_port_lock(&g_class[ci].lock);
+    g_class[ci].n.failures++;
+    kraken_port_unlock(&g_class[ci].lock);
+}
+
+/* ---- heap path ------------------------------------------------------------------------------- */
+
+static NOINLINE void *heap_alloc(size_t size, unsigned tag, const void *caller)
+{
+    (void)caller;
+    kraken_port_lock(&g_heap.lock);
+    if (g_heap.n.live + g_heap.n.reserved >= g_cfg.heap_blocks_max) {
+        g_heap.n.failures[tag]++;
+        kraken_port_unlock(&g_heap.lock);
+        return NULL;
+    }
+    g_heap.n.reserved++; /* the cap holds while the heap call runs unlocked */
+    kraken_port_unlock(&g_heap.lock);
+
+    void *p = kraken_port_heap_malloc(size, MEMORY_CAPS_SRAM);
+#if CHECKS
+    uint32_t t = now_ms();
+#endif
+
+    kraken_port_lock(&g_heap.lock);
+    g_heap.n.reserved--;
+    if (p == NULL) {
+        g_heap.n.failures[tag]++;
+    } else {
+        size_t slot = table_insert(p, tag);
+#if CHECKS
+        g_heap.meta[slot] = (block_meta_t){caller, (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size), t};
+#else
+        (void)slot;
+#endif
+        g_heap.n.tag_live[tag]++;
+        g_heap.n.served[tag]++;
+        if (++g_heap.n.live > g_heap.n.peak) {
+            g_heap.n.peak = g_heap.n.live;
+        }
+    }
+    kraken_port_unlock(&g_heap.lock);
+    return p;
+}
+
+/* A free of something outside the pool blocks: NULL, a heap block from here, or misuse. */
+static NOINLINE esp_err_t free_outside(void *ptr, bool isr, const void *caller)
+{
+    if (ptr == NULL) {
+        return isr ? ESP_ERR_INVALID_ARG : ESP_OK;
+    }
+    isr = isr || kraken_port_in_isr();
+    memory_pool_misuse_t kind;
+    const void *owner = NULL;
+    kraken_port_lock(&g_heap.lock);
+    long slot = table_find(ptr);
+    if (slot >= 0 && !isr) {
+        g_heap.n.tag_live[g_heap.tag[slot]]--;
+        g_heap.n.live--;
+        table_remove((size_t)slot);
+        kraken_port_unlock(&g_heap.lock);
+        kraken_port_heap_free(ptr);
+        return ESP_OK;
+    }
+    if (slot >= 0) {
+        g_heap.n.isr_frees++;
+        kind = MEMORY_POOL_MISUSE_HEAP_FREE_IN_ISR;
+#if CHECKS
+        owner = g_heap.meta[slot].owner;
+#endif
+    } else {
+        g_heap.n.unknown_frees++;
+        kind = ((uintptr_t)ptr & (HEAP_MIN_ALIGN - 1)) != 0 ? MEMORY_POOL_MISUSE_MISALIGNED
+                                                             : MEMORY_POOL_MISUSE_UNKNOWN_POINTER;
+    }
+    kraken_port_unlock(&g_heap.lock);
+    report(kind, ptr, -1, caller, owner);
+    return ESP_ERR_INVALID_ARG;
+}
+
+/* ---- pool path ------------------------------------------------------------------------------- */
+
+static ALWAYS_INLINE uintptr_t rotate_right(uintptr_t x, unsigned s)
+{
+    return (x >> s) | (x << ((0u - s) & (sizeof(uintptr_t) * 8 - 1)));
+}
+
+static void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t margin, bool isr,
+                               const void *caller);
+
+/* A block of class c when more than `margin` are free. Otherwise NULL (a spill attempt) or, when
+ * `fallback`, what alloc_class_empty gives. O(1) (FULL: O(block size), outside the lock). */
+static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, bool isr,
+                                bool fallback, const void *caller)
+{
+#if CHECKS
+    uint32_t t = now_ms();
+#endif
+    kraken_port_lock(&c->lock);
+    /* in_use counts every block off the free list (also BUSY ones), so the list is empty exactly
+     * when in_use == count; the margin check is the same comparison. */
+    uint32_t used = c->n.in_use;
+    if (UNLIKELY(c->count - used <= margin)) {
+        kraken_port_unlock(&c->lock);
+        return fallback ? alloc_class_empty(size, c, margin, isr, caller) : NULL;
+    }
+    size_t idx = c->head;
+    link_t *links = c->links;
+    c->head = links[idx];
+    c->n.in_use = ++used;
+    c->n.allocations++;
+    if (used > c->n.peak) {
+        c->n.peak = used;
+    }
+#if CHECKS
+    c->meta[idx] = (block_meta_t){caller, (uint32_t)size, t};
+#endif
+#if CHECKS >= 2
+    uint8_t *p = c->base + idx * c->block_size;
+    links[idx] = LINK_BUSY;
+    kraken_port_unlock(&c->lock);
+    /* Free blocks hold nothing but poison: anything else was written after a free. */
+    bool clean = all_bytes(p, c->block_size, POISON);
+    kraken_port_lock(&c->lock);
+    if (!clean) {
+        c->n.writes_after_free++;
+    }
+    memset(p + size, CANARY, canary_len(size, c->block_size));
+    links[idx] = (link_t)idx;
+    kraken_port_unlock(&c->lock);
+    if (!clean) {
+        report(MEMORY_POOL_MISUSE_WRITE_AFTER_FREE, p, (int)c->index, caller, NULL);
+    }
+#else
+    links[idx] = (link_t)idx; /* handed out */
+    uint8_t *p = c->base + idx * c->block_size;
+#if CHECKS
+    memset(p + size, CANARY, canary_len(size, c->block_size));
+#endif
+    kraken_port_unlock(&c->lock);
+#endif
+    return p;
+}
+
+/* give() found the block free (or BUSY): count, unlock, report. Tail-called with c's lock held. */
+static NOINLINE esp_err_t double_free(pool_class_t *c, size_t idx, const void *caller)
+{
+    caller = WHO(caller);
+    const void *ptr = c->base + idx * c->block_size;
+    c->n.double_frees++;
+    kraken_port_unlock(&c->lock);
+    report(MEMORY_POOL_MISUSE_DOUBLE_FREE, ptr, (int)c->index, caller, NULL);
+    return ESP_ERR_INVALID_STATE;
+}
+
+/* Block idx of class c back to its pool, if it is handed out. O(1) (FULL: O(block size)). */
+static ALWAYS_INLINE esp_err_t give(pool_class_t *c, size_t idx, void *ptr, const void *caller)
+{
+    (void)ptr; /* the checks use it */
+    kraken_port_lock(&c->lock);
+    link_t *links = c->links;
+    if (UNLIKELY(links[idx] != (link_t)idx)) {
+        return double_free(c, idx, caller);
+    }
+#if CHECKS
+    const block_meta_t meta = c->meta[idx];
+    bool overrun = !all_bytes((uint8_t *)ptr + meta.size, canary_len(meta.size, c->block_size), CANARY);
+    if (overrun) {
+        c->n.overruns++;
+    }
+#endif
+#if CHECKS >= 2
+    links[idx] = LINK_BUSY; /* ours until poisoned: neither free nor handed out */
+    kraken_port_unlock(&c->lock);
+    memset(ptr, POISON, c->block_size);
+    kraken_port_lock(&c->lock);
+#endif
+    links[idx] = c->head;
+    c->head = (link_t)idx;
+    c->n.in_use--;
+    kraken_port_unlock(&c->lock);
+#if CHECKS
+    if (overrun) {
+        report(MEMORY_POOL_MISUSE_OVERRUN, ptr, (int)c->index, caller, meta.owner);
+    }
+#endif
+    return ESP_OK;
+}
+
+/* Free of a pointer the O(1) test did not place: a block of a class whose size is not a power of
+ * two, a pointer into or beside a block, a heap block, NULL, or an unknown pointer. */
+static NOINLINE esp_err_t free_slow(void *ptr, bool isr, const void *caller)
+{
+    caller = WHO(caller);
+    if (atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY) {
+        for (pool_class_t *c = g_class; c < g_class + CLASSES; c++) {
+            uintptr_t rel = (uintptr_t)ptr - (uintptr_t)c->base;
+            if (rel >= (uintptr_t)c->count * c->block_size) {
+                continue;
+            }
+            size_t idx = rel / c->block_size;
+            if (rel == idx * c->block_size) {
+                return give(c, idx, ptr, caller);
+            }
+            kraken_port_lock(&c->lock);
+            c->n.invalid_frees++;
+            kraken_port_unlock(&c->lock);
+            report((rel & (MIN_ALIGN - 1)) != 0 ? MEMORY_POOL_MISUSE_MISALIGNED
+                                                : MEMORY_POOL_MISUSE_INTERIOR_POINTER,
+                   ptr, (int)c->index, caller, NULL);
+            return ESP_ERR_INVALID_ARG;
+        }
+    }
+    return free_outside(ptr, isr, caller);
+}
+
+static ALWAYS_INLINE esp_err_t pool_free(void *ptr, bool isr, const void *caller)
+{
+    /* Plain reads: the fields of a class are stable from its publication until memory_pool_deinit,
+     * and a pointer from us reaches a free only after its class was published (see the top). */
+    /* One copy of give() per class: every field has a fixed address. */
+#define TRY_CLASS(i)                                                                               \
+    do {                                                                                           \
+        uintptr_t idx = rotate_right((uintptr_t)ptr - (uintptr_t)g_class[i].base, g_class[i].shift); \
+        if (LIKELY(idx < g_class[i].fast_count)) {                                                 \
+            return give(&g_class[i], idx, ptr, caller);                                            \
+        }                                                                                          \
+    } while (0)
+    TRY_CLASS(0);
+    TRY_CLASS(1);
+    TRY_CLASS(2);
+    TRY_CLASS(3);
+#undef TRY_CLASS
+    return free_slow(ptr, isr, caller);
+}
+
+/* ---- set-up ---------------------------------------------------------------------------------- */
+
+/* Allocate and lay out the storage for g_cfg, then publish the classes. Called in STATE_SETUP
+ * with no lock held. ESP_OK or ESP_ERR_NO_MEM (nothing changed). */
+static esp_err_t build(void)
+{
+    const size_t meta_size = CHECKS ? sizeof(block_meta_t) : 0;
+    size_t meta_bytes = 0, link_bytes = 0, block_bytes = 0;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        size_t count = g_cfg.classes[i].count, size = g_cfg.classes[i].block_size;
+        meta_bytes += count * meta_size; /* small: count <= 65533 */
+        link_bytes += count * sizeof(link_t);
+        if (size > (SIZE_MAX - block_bytes) / count) {
+            return ESP_ERR_NO_MEM;
+        }
+        block_bytes += size * count;
+    }
+    size_t head = (meta_bytes + link_bytes + STORAGE_ALIGN - 1) & ~(size_t)(STORAGE_ALIGN - 1);
+    if (block_bytes > SIZE_MAX - head) {
+        return ESP_ERR_NO_MEM;
+    }
+    uint8_t *mem = kraken_port_heap_aligned_alloc(STORAGE_ALIGN, head + block_bytes, MEMORY_CAPS_SRAM);
+    if (mem == NULL) {
+        return ESP_ERR_NO_MEM;
+    }
+    block_meta_t *meta = CHECKS ? (block_meta_t *)(void *)mem : NULL;
+    link_t *links = (link_t *)(void *)(mem + meta_bytes);
+    uint8_t *blocks = mem + head;
+    if (CHECKS >= 2) {
+        memset(blocks, POISON, block_bytes);
+    }
+    g_storage = mem;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        pool_class_t *c = &g_class[i];
+        uint32_t count = g_cfg.classes[i].count;
+        size_t size = g_cfg.classes[i].block_size;
+        for (uint32_t b = 0; b < count; b++) {
+            links[b] = (link_t)(b + 1);
+        }
+        links[count - 1] = LINK_END;
+        bool pow2 = (size & (size - 1)) == 0;
+        kraken_port_lock(&c->lock); /* get_stats may be reading the counters next to it */
+        c->head = 0;
+        kraken_port_unlock(&c->lock);
+        c->shift = pow2 ? (uint8_t)__builtin_ctzll(size) : 0;
+        c->fast_count = pow2 ? count : 1;
+        c->base = blocks;
+        c->links = links;
+        c->meta = meta;
+        c->block_size = size;
+        c->count = count;
+        atomic_store_explicit(&c->limit, size, memory_order_release);
+        blocks += size * count;
+        links += count;
+        if (meta != NULL) {
+            meta += count;
+        }
+    }
+    return ESP_OK;
+}
+
+/* Set the pools up unless another task is doing it or has done it. Never waits. task. */
+static void lazy_setup(void)
+{
+    int expected = STATE_UNINIT;
+    if (!atomic_compare_exchange_strong_explicit(&g_state, &expected, STATE_SETUP,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        return;
+    }
+    esp_err_t err = build();
+    if (err != ESP_OK) {
+        kraken_port_lock(&g_heap.lock);
+        g_heap.n.setup_failures++;
+        kraken_port_unlock(&g_heap.lock);
+    }
+    atomic_store_explicit(&g_state, err == ESP_OK ? STATE_READY : STATE_FAILED, memory_order_release);
+}
+
+/* Set up if needed and wait for a set-up run by another task. READY or FAILED. task, may block. */
+static int setup_and_wait(void)
+{
+    for (;;) {
+        lazy_setup();
+        int state = atomic_load_explicit(&g_state, memory_order_acquire);
+        if (state != STATE_SETUP) {
+            return state;
+        }
+        kraken_port_delay_ms(1); /* at least one tick: a lower-priority task may be setting up */
+    }
+}
+
+/* ---- allocation ------------------------------------------------------------------------------ */
+
+/* Class c could not give a block (empty, or the margin): larger class, heap, or NULL. */
+static NOINLINE void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t margin, bool isr,
+                                        const void *caller)
+{
+    caller = WHO(caller);
+    const unsigned ci = c->index;
+    if (g_cfg.try_larger_class && ci + 1 < CLASSES) {
+        void *p = take(c + 1, size, margin, isr, false, caller);
+        if (p != NULL) {
+            kraken_port_lock(&c->lock);
+            c->n.spills++;
+            kraken_port_unlock(&c->lock);
+            return p;
+        }
+    }
+    if (isr || kraken_port_in_isr()) {
+        count_class_failure(ci);
+        return NULL;
+    }
+    return heap_alloc(size, ci, caller);
+}
+
+static void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller);
+
+static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, const void *caller)
+{
+    /* Smallest class that fits. Size 0 wraps to SIZE_MAX; before set-up every limit is 0: both
+     * walk past the last class. */
+    const size_t n = size - 1;
+    /* One copy of take() per class: every field has a fixed address. */
+#define FITS_CLASS(i)                                                                              \
+    if (n < atomic_load_explicit(&g_class[i].limit, memory_order_acquire)) {                       \
+        return take(&g_class[i], size, margin, isr, true, caller);                                 \
+    }
+    FITS_CLASS(0)
+    FITS_CLASS(1)
+    FITS_CLASS(2)
+    FITS_CLASS(3)
+#undef FITS_CLASS
+    return alloc_beyond(size, margin, isr, caller);
+}
+
+/* No class took the request: size 0, oversize, or the pools are not set up (yet). */
+static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller)
+{
+    caller = WHO(caller);
+    if (size == 0) {
+        return NULL;
+    }
+    isr = isr || kraken_port_in_isr();
+    unsigned ci = class_for_size(size);
+    int state = atomic_load_explicit(&g_state, memory_order_acquire);
+    if (state != STATE_READY && state != STATE_FAILED && !isr) {
+        state = setup_and_wait();
+    }
+    if (state == STATE_READY && ci < CLASSES) {
+        return pool_alloc(size, margin, isr, caller); /* published since our first look */
+    }
+    if (isr) {
+        count_class_failure(ci);
+        return NULL;
+    }
+    /* Oversize, or no pools (their storage could not be had): the heap, counted. */
+    return heap_alloc(size, ci < CLASSES ? ci : OVERSIZE_TAG, caller);
+}
+
+void *memory_pool_alloc(size_t size)
+{
+    return pool_alloc(size, 0, false, FAST_CALLER());
+}
+
+void *memory_pool_alloc_margin(size_t size, uint32_t margin)
+{
+    return pool_alloc(size, margin, false, FAST_CALLER());
+}
+
+void *memory_pool_alloc_isr(size_t size)
+{
+    return pool_alloc(size, 0, true, FAST_CALLER());
+}
+
+void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin)
+{
+    return pool_alloc(size, margin, true, FAST_CALLER());
+}
+
+void memory_pool_free(void *ptr)
+{
+    (void)pool_free(ptr, false, FAST_CALLER());
+}
+
+esp_err_t memory_pool_free_isr(void *ptr)
+{
+    return pool_free(ptr, true, FAST_CALLER());
+}
+
+/* ---- set-up API ------------------------------------------------------------------------------ */
+
+esp_err_t memory_pool_get_default_config(memory_pool_config_t *out)
+{
+    if (out == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    *out = (memory_pool_config_t)DEFAULT_CONFIG;
+    return ESP_OK;
+}
+
+static bool config_valid(const memory_pool_config_t *cfg)
+{
+    size_t previous = 0;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        size_t size = cfg->classes[i].block_size;
+        uint32_t count = cfg->classes[i].count;
+        if (size < MIN_ALIGN || size % MIN_ALIGN != 0 || size > 65536 || size <= previous ||
+            count == 0 || count > MEMORY_POOL_MAX_BLOCKS_PER_CLASS) {
+            return false;
+        }
+        previous = size;
+    }
+    return cfg->heap_blocks_max <= KRAKEN_POOL_HEAP_BLOCKS_MAX;
+}
+
+static void set_table(const memory_pool_config_t *cfg)
+{
+    g_cfg = *cfg;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        g_limit[i] = cfg->classes[i].block_size;
+    }
+}
+
+esp_err_t memory_pool_init(const memory_pool_config_t *config)
+{
+    memory_pool_config_t cfg = DEFAULT_CONFIG;
+    if (config != NULL) {
+        if (!config_valid(config)) {
+            return ESP_ERR_INVALID_ARG;
+        }
+        cfg = *config;
+    }
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    int expected = STATE_UNINIT;
+    if (!atomic_compare_exchange_strong_explicit(&g_state, &expected, STATE_SETUP,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    const memory_pool_config_t previous = g_cfg;
+    set_table(&cfg);
+    esp_err_t err = build();
+    if (err != ESP_OK) {
+        set_table(&previous);
+        kraken_port_lock(&g_heap.lock);
+        g_heap.n.setup_failures++;
+        kraken_port_unlock(&g_heap.lock);
+    }
+    atomic_store_explicit(&g_state, err == ESP_OK ? STATE_READY : STATE_UNINIT, memory_order_release);
+    return err;
+}
+
+esp_err_t memory_pool_ensure_init(void)
+{
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    return setup_and_wait() == STATE_READY ? ESP_OK : ESP_ERR_NO_MEM;
+}
+
+esp_err_t memory_pool_deinit(void)
+{
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    uint32_t pool_live = 0;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        kraken_port_lock(&g_class[i].lock);
+        pool_live += g_class[i].n.in_use;
+        kraken_port_unlock(&g_class[i].lock);
+    }
+    kraken_port_lock(&g_heap.lock);
+    uint32_t heap_live = g_heap.n.live + g_heap.n.reserved;
+    kraken_port_unlock(&g_heap.lock);
+    if (pool_live != 0 || heap_live != 0) {
+        KRAKEN_LOGE(TAG, "deinit refused: %u pool block(s) and %u heap block(s) still allocated",
+                    (unsigned)pool_live, (unsigned)heap_live);
+        return ESP_ERR_INVALID_STATE;
+    }
+    int state = atomic_load_explicit(&g_state, memory_order_acquire);
+    if (state == STATE_SETUP ||
+        !atomic_compare_exchange_strong_explicit(&g_state, &state, STATE_SETUP, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        return ESP_ERR_INVALID_STATE; /* a set-up is running */
+    }
+    for (unsigned i = 0; i < CLASSES; i++) {
+        pool_class_t *c = &g_class[i];
+        atomic_store_explicit(&c->limit, 0, memory_order_relaxed);
+        kraken_port_lock(&c->lock);
+        memset(&c->n, 0, sizeof c->n);
+        c->head = LINK_END;
+        kraken_port_unlock(&c->lock);
+        c->fast_count = 0;
+        c->shift = 0;
+        c->base = NULL;
+        c->links = NULL;
+        c->meta = NULL;
+        c->block_size = 0;
+        c->count = 0;
+    }
+    void *storage = g_storage;
+    g_storage = NULL;
+    kraken_port_heap_free(storage); /* NULL when never set up */
+    kraken_port_lock(&g_heap.lock);
+    memset(&g_heap.n, 0, sizeof g_heap.n);
+    kraken_port_unlock(&g_heap.lock);
+    set_table(&(memory_pool_config_t)DEFAULT_CONFIG);
+    atomic_store_explicit(&g_state, STATE_UNINIT, memory_order_release);
+    return ESP_OK;
+}
+
+/* ---- statistics ------------------------------------------------------------------------------ */
+
+esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
+{
+    if (out == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < CLASSES; i++) {
+        pool_class_t *c = &g_class[i];
+        kraken_port_lock(&c->lock);
+        class_counters_t n = c->n;
+        kraken_port_unlock(&c->lock);
+        memory_pool_class_stats_t *s = &out->classes[i];
+        s->block_size = g_limit[i];
+        s->capacity = g_cfg.classes[i].count;
+        s->in_use = n.in_use;
+        s->peak_in_use = n.peak;
+        s->min_free = s->capacity - n.peak;
+        s->allocations = n.allocations;
+        s->frees = n.allocations - n.in_use;
+        s->failures = n.failures;
+        s->larger_class_spills = n.spills;
+        s->double_frees = n.double_frees;
+        s->invalid_frees = n.invalid_frees;
+        s->overruns = n.overruns;
+        s->writes_after_free = n.writes_after_free;
+        out->double_frees += n.double_frees;
+        out->invalid_frees += n.invalid_frees;
+    }
+    kraken_port_lock(&g_heap.lock);
+    heap_counters_t h = g_heap.n;
+    kraken_port_unlock(&g_heap.lock);
+    for (unsigned i = 0; i < CLASSES; i++) {
+        out->classes[i].heap_fallbacks = h.served[i];
+        out->classes[i].fallback_live = h.tag_live[i];
+        out->classes[i].failures += h.failures[i];
+    }
+    out->oversize = h.served[OVERSIZE_TAG];
+    out->oversize_live = h.tag_live[OVERSIZE_TAG];
+    out->oversize_failures = h.failures[OVERSIZE_TAG];
+    out->unknown_frees = h.unknown_frees;
+    out->heap_frees_in_isr = h.isr_frees;
+    out->invalid_frees += h.unknown_frees + h.isr_frees;
+    out->heap_blocks_live = h.live;
+    out->heap_blocks_peak = h.peak;
+    out->heap_blocks_max = g_cfg.heap_blocks_max;
+    out->setup_failures = h.setup_failures;
+    out->check_level = CHECKS;
+    out->initialized = atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY;
+    return ESP_OK;
+}
+
+void memory_pool_reset_peaks(void)
+{
+    for (unsigned i = 0; i < CLASSES; i++) {
+        kraken_port_lock(&g_class[i].lock);
+        g_class[i].n.peak = g_class[i].n.in_use;
+        kraken_port_unlock(&g_class[i].lock);
+    }
+    kraken_port_lock(&g_heap.lock);
+    g_heap.n.peak = g_heap.n.live;
+    kraken_port_unlock(&g_heap.lock);
+}
+
+static unsigned decimal_digits(size_t v)
+{
+    unsigned n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+void memory_pool_log_stats(const char *tag)
+{
+    static const char *const LEVEL[] = {"NONE", "BASIC", "FULL"};
+    tag = tag != NULL ? tag : TAG;
+    memory_pool_stats_t st;
+    memory_pool_get_stats(&st);
+    KRAKEN_LOGI(tag, "Memory Pool Statistics:");
+    for (unsigned i = 0; i < CLASSES; i++) {
+        const memory_pool_class_stats_t *c = &st.classes[i];
+        /* "Small (64B):" padded to the spec's column: sizes divisible by 1024 in KB */
+        bool kb = c->block_size % 1024 == 0;
+        size_t shown = kb ? c->block_size / 1024 : c->block_size;
+        int label = (int)(strlen(CLASS_NAME[i]) + 4 + decimal_digits(shown) + (kb ? 2 : 1));
+        int pad = label < 14 ? 15 - label : 1;
+        KRAKEN_LOGI(tag, "  %s (%u%s):%*s%u/%u used, %u heap fallbacks", CLASS_NAME[i],
+                    (unsigned)shown, kb ? "KB" : "B", pad, "", (unsigned)c->in_use,
+                    (unsigned)c->capacity, (unsigned)c->heap_fallbacks);
+    }
+    for (unsigned i = 0; i < CLASSES; i++) {
+        const memory_pool_class_stats_t *c = &st.classes[i];
+        KRAKEN_LOGI(tag,
+                    "  %s: peak %u, min free %u, %u allocs, %u frees, %u fallback live, "
+                    "%u failed, %u spilled up, %u double/%u invalid frees",
+                    CLASS_NAME[i], (unsigned)c->peak_in_use, (unsigned)c->min_free,
+                    (unsigned)c->allocations, (unsigned)c->frees, (unsigned)c->fallback_live,
+                    (unsigned)c->failures, (unsigned)c->larger_class_spills,
+                    (unsigned)c->double_frees, (unsigned)c->invalid_frees);
+    }
+    KRAKEN_LOGI(tag, "  Heap blocks: %u live (peak %u, cap %u), oversize %u (%u live, %u failed)",
+                (unsigned)st.heap_blocks_live, (unsigned)st.heap_blocks_peak,
+                (unsigned)st.heap_blocks_max, (unsigned)st.oversize, (unsigned)st.oversize_live,
+                (unsigned)st.oversize_failures);
+    uint32_t overruns = 0, waf = 0;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        overruns += st.classes[i].overruns;
+        waf += st.classes[i].writes_after_free;
+    }
+    KRAKEN_LOGI(tag,
+                "  Misuse: %u double frees, %u invalid frees (%u unknown, %u heap from ISR), "
+                "%u overruns, %u writes after free; checks %s%s",
+                (unsigned)st.double_frees, (unsigned)st.invalid_frees, (unsigned)st.unknown_frees,
+                (unsigned)st.heap_frees_in_isr, (unsigned)overruns, (unsigned)waf,
+                LEVEL[st.check_level], st.initialized ? "" : "; not set up yet");
+}
+
+/* ---- misuse and checks ----------------------------------------------------------------------- */
+
+void memory_pool_set_misuse_hook(memory_pool_misuse_hook_t hook)
+{
+    atomic_store_explicit(&g_hook, hook, memory_order_release);
+}
+
+const char *memory_pool_misuse_name(memory_pool_misuse_t kind)
+{
+    switch (kind) {
+    case MEMORY_POOL_MISUSE_DOUBLE_FREE: return "double free";
+    case MEMORY_POOL_MISUSE_INTERIOR_POINTER: return "pointer into a block";
+    case MEMORY_POOL_MISUSE_MISALIGNED: return "misaligned pointer";
+    case MEMORY_POOL_MISUSE_UNKNOWN_POINTER: return "unknown pointer";
+    case MEMORY_POOL_MISUSE_HEAP_FREE_IN_ISR: return "heap block freed from an ISR";
+    case MEMORY_POOL_MISUSE_OVERRUN: return "overrun past the requested size";
+    case MEMORY_POOL_MISUSE_WRITE_AFTER_FREE: return "write after free";
+    case MEMORY_POOL_MISUSE_CORRUPTED: return "corrupted pool state";
+    }
+    return "unknown";
+}
+
+/* Integrity of class ci's free list and states, under its lock (one walk). */
+static bool class_structure_ok(pool_class_t *c)
+{
+    kraken_port_lock(&c->lock);
+    uint32_t free_count = 0, live = 0;
+    bool ok = true;
+    for (link_t idx = c->head; idx != LINK_END; idx = c->links[idx]) {
+        if (idx >= c->count || free_count >= c->count || is_live(c, idx) ||
+            c->links[idx] == LINK_BUSY) {
+            ok = false;
+            break;
+        }
+        free_count++;
+    }
+    for (uint32_t b = 0; b < c->count; b++) {
+        live += is_live(c, b) || c->links[b] == LINK_BUSY;
+    }
+    ok = ok && live == c->n.in_use && free_count + live == c->count;
+    kraken_port_unlock(&c->lock);
+    return ok;
+}
+
+/* BASIC: canary of a live block; FULL: poison of a free block. One block under the lock. */
+static unsigned check_block(unsigned ci, uint32_t b)
+{
+    pool_class_t *c = &g_class[ci];
+    uint8_t *p = c->base + (size_t)b * c->block_size;
+    memory_pool_misuse_t kind = MEMORY_POOL_MISUSE_CORRUPTED;
+    const void *owner = NULL;
+    kraken_port_lock(&c->lock);
+    link_t state = c->links[b];
+    bool ok = true;
+#if CHECKS
+    if (state == (link_t)b) {
+        uint32_t size = c->meta[b].size;
+        ok = all_bytes(p + size, canary_len(size, c->block_size), CANARY);
+        if (!ok) {
+            c->n.overruns++;
+            kind = MEMORY_POOL_MISUSE_OVERRUN;
+            owner = c->meta[b].owner;
+        }
+    }
+#endif
+#if CHECKS >= 2
+    if (state != (link_t)b && state != LINK_BUSY) {
+        ok = all_bytes(p, c->block_size, POISON);
+        if (!ok) {
+            c->n.writes_after_free++;
+            kind = MEMORY_POOL_MISUSE_WRITE_AFTER_FREE;
+            memset(p, POISON, c->block_size); /* reported now, not again at allocation */
+        }
+    }
+#endif
+    (void)state;
+    kraken_port_unlock(&c->lock);
+    if (!ok) {
+        report(kind, p, (int)ci, NULL, owner);
+    }
+    return ok ? 0 : 1;
+}
+
+static bool heap_table_ok(void)
+{
+    kraken_port_lock(&g_heap.lock);
+    uint32_t used = 0, per_tag[CLASSES + 1] = {0};
+    bool ok = true;
+    for (size_t i = 0; i < HEAP_SLOTS; i++) {
+        if (g_heap.ptr[i] == NULL) {
+            continue;
+        }
+        used++;
+        if (g_heap.tag[i] > OVERSIZE_TAG || table_find(g_heap.ptr[i]) != (long)i) {
+            ok = false;
+        } else {
+            per_tag[g_heap.tag[i]]++;
+        }
+    }
+    ok = ok && used == g_heap.n.live;
+    for (unsigned t = 0; t <= OVERSIZE_TAG; t++) {
+        ok = ok && per_tag[t] == g_heap.n.tag_live[t];
+    }
+    kraken_port_unlock(&g_heap.lock);
+    return ok;
+}
+
+esp_err_t memory_pool_check_integrity(void)
+{
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    unsigned bad = 0;
+    if (atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY) {
+        for (unsigned ci = 0; ci < CLASSES; ci++) {
+            pool_class_t *c = &g_class[ci];
+            if (!class_structure_ok(c)) {
+                bad++;
+                report(MEMORY_POOL_MISUSE_CORRUPTED, c->base, (int)ci, NULL, NULL);
+            }
+            for (uint32_t b = 0; CHECKS && b < c->count; b++) {
+                bad += check_block(ci, b);
+            }
+        }
+    }
+    if (!heap_table_ok()) {
+        bad++;
+        report(MEMORY_POOL_MISUSE_CORRUPTED, NULL, -1, NULL, NULL);
+    }
+    return bad == 0 ? ESP_OK : ESP_ERR_INVALID_STATE;
+}
+
+size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
+{
+    if (cb == NULL) {
+        return 0;
+    }
+    size_t seen = 0;
+#if CHECKS
+    const uint32_t now = now_ms();
+#endif
+    if (atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY) {
+        for (unsigned ci = 0; ci < CLASSES; ci++) {
+            pool_class_t *c = &g_class[ci];
+            for (uint32_t b = 0; b < c->count; b++) {
+                memory_pool_block_info_t info = {
+                    .ptr = c->base + (size_t)b * c->block_size,
+                    .class_index = (int)ci,
+                    .requested_class = (int)ci,
+                    .size = c->block_size,
+                };
+                kraken_port_lock(&c->lock);
+                bool live = is_live(c, b);
+#if CHECKS
+                if (live) {
+                    info.size = c->meta[b].size;
+                    info.owner = c->meta[b].owner;
+                    info.age_ms = now - c->meta[b].time_ms;
+                }
+#endif
+                kraken_port_unlock(&c->lock);
+                if (live) {
+                    seen++;
+                    if (!cb(&info, arg)) {
+                        return seen;
+                    }
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < HEAP_SLOTS; i++) {
+        memory_pool_block_info_t info = {.class_index = -1, .heap = true};
+        kraken_port_lock(&g_heap.lock);
+        info.ptr = g_heap.ptr[i];
+        info.requested_class = g_heap.tag[i] < CLASSES ? (int)g_heap.tag[i] : -1;
+#if CHECKS
+        info.size = g_heap.meta[i].size;
+        info.owner = g_heap.meta[i].owner;
+        info.age_ms = now - g_heap.meta[i].time_ms;
+#endif
+        kraken_port_unlock(&g_heap.lock);
+        if (info.ptr != NULL) {
+            seen++;
+            if (!cb(&info, arg)) {
+                return seen;
+            }
+        }
+    }
+    return seen;
+}
+
+static bool log_leak(const memory_pool_block_info_t *info, void *arg)
+{
+    const char *tag = arg;
+    const char *where = info->heap ? (info->requested_class >= 0 ? "heap fallback" : "heap oversize")
+                                   : CLASS_NAME[info->class_index];
+    const char *of = info->heap && info->requested_class >= 0 ? CLASS_NAME[info->requested_class] : "";
+    KRAKEN_LOGW(tag, "  %s%s%s %p: %u B, owner %p, age %u ms", where, *of ? " " : "", of, info->ptr,
+                (unsigned)info->size, info->owner, (unsigned)info->age_ms);
+    return true;
+}
+
+size_t memory_pool_log_leaks(const char *tag)
+{
+    tag = tag != NULL ? tag : TAG;
+    KRAKEN_LOGI(tag, "Memory pool live blocks%s:", CHECKS ? "" : " (owner and age need CHECK BASIC)");
+    size_t n = memory_pool_walk_live(log_leak, (void *)(uintptr_t)tag);
+    KRAKEN_LOGI(tag, "  %u live block(s)", (unsigned)n);
+    return n;
+}

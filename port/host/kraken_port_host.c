@@ -137,19 +137,10 @@ void kraken_port_log(kraken_log_level_t level, const char *tag, const char *fmt,
 
 /* ---- locks ------------------------------------------------------------------------------------ */
 
-void kraken_port_lock_init(kraken_port_lock_t *lock)
+/* kraken_port_lock/unlock/lock_init are inline in kraken_port_types.h. */
+void kraken_port_lock_yield(void)
 {
-    pthread_mutex_init(&lock->mutex, NULL);
-}
-
-void kraken_port_lock(kraken_port_lock_t *lock)
-{
-    pthread_mutex_lock(&lock->mutex);
-}
-
-void kraken_port_unlock(kraken_port_lock_t *lock)
-{
-    pthread_mutex_unlock(&lock->mutex);
+    sched_yield();
 }
 
 /* ---- counting semaphores -------------------------------------------------------------------- */
@@ -237,10 +228,16 @@ bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken)
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
 
+/* The task each thread runs: kraken_port_task_is_current() must not read `thread`, which
+ * pthread_create() may store only after the new thread has started. */
+static _Thread_local const kraken_port_task_t *current_task;
+
 static void *task_trampoline(void *arg)
 {
     kraken_port_task_t *task = arg;
+    current_task = task;
     task->fn(task->arg);
+    current_task = NULL;
     return NULL;
 }
 
@@ -276,7 +273,7 @@ void kraken_port_task_join(kraken_port_task_t *task)
 
 bool kraken_port_task_is_current(const kraken_port_task_t *task)
 {
-    return task->started && pthread_equal(task->thread, pthread_self()) && !sim_in_isr();
+    return task != NULL && current_task == task && !sim_in_isr();
 }
 
 void kraken_port_delay_ms(uint32_t ms)
