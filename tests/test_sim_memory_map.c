@@ -28,22 +28,33 @@ static uint8_t plain_static[64];
 
 static kraken_sim_profile_t profile_from_environment;
 
+/* The layout tests boot ESP-IDF's CONFIG_SPIRAM_USE_CAPS_ALLOC explicitly (BSS placement as the
+ * build says), so they hold whatever sdkconfig the library was built with. */
+static int boot_caps_alloc(kraken_sim_profile_t profile)
+{
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.spiram = true;
+    policy.use_malloc = false;
+    return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
+}
+
 static int boot_n8r8(void **state)
 {
     (void)state;
-    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) == ESP_OK ? 0 : -1;
+    return boot_caps_alloc(KRAKEN_SIM_ESP32S3_N8R8);
 }
 
 static int boot_n8r2(void **state)
 {
     (void)state;
-    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R2) == ESP_OK ? 0 : -1;
+    return boot_caps_alloc(KRAKEN_SIM_ESP32S3_N8R2);
 }
 
 static int boot_n8(void **state)
 {
     (void)state;
-    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8) == ESP_OK ? 0 : -1;
+    return boot_caps_alloc(KRAKEN_SIM_ESP32S3_N8);
 }
 
 static kraken_sim_region_t region(size_t index)
@@ -75,6 +86,7 @@ static int boot_bss_external(kraken_sim_profile_t profile)
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
     policy.spiram = true;
+    policy.use_malloc = false;
     policy.bss_external = true;
     return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
 }
@@ -128,10 +140,25 @@ static void assert_internal_heaps(size_t first, size_t main_bytes)
 
 /* ---- profiles ------------------------------------------------------------------------------- */
 
-static void the_first_use_boots_the_profile_named_by_the_environment(void **state)
+static unsigned early_hook_calls;
+
+static void early_hook(size_t size, uint32_t caps, const char *function_name)
+{
+    (void)size;
+    (void)caps;
+    (void)function_name;
+    early_hook_calls++;
+}
+
+/* Runs first, before anything has used the simulator. */
+static void the_first_use_boots_the_environments_profile_and_keeps_what_was_set_before(void **state)
 {
     (void)state;
+    assert_int_equal(heap_caps_register_failed_alloc_callback(early_hook), ESP_OK);
+    kraken_sim_fail_next(MALLOC_CAP_8BIT, 1);
     assert_int_equal(kraken_sim_get_profile(), profile_from_environment);
+    assert_null(heap_caps_malloc(16, MALLOC_CAP_8BIT)); /* the injected failure survived */
+    assert_int_equal(early_hook_calls, 1);              /* and so did the callback */
 }
 
 static void profile_names_round_trip_and_unknown_names_are_rejected(void **state)
@@ -229,6 +256,25 @@ static void n8_has_no_psram_and_keeps_the_statics_in_internal_ram(void **state)
     assert_int_equal(heap_caps_get_largest_free_block(MALLOC_CAP_SPIRAM), 0);
 }
 
+static void init_boots_with_the_malloc_policy_of_the_builds_sdkconfig(void **state)
+{
+    (void)state;
+    sim_policy_t build;
+    sim_policy_from_sdkconfig(&build);
+    for (int p = 0; p < KRAKEN_SIM_PROFILE_COUNT; p++) {
+        assert_int_equal(kraken_sim_init((kraken_sim_profile_t)p), ESP_OK);
+        bool psram = esp_psram_is_initialized();
+        assert_int_equal(psram, build.spiram && p != KRAKEN_SIM_ESP32S3_N8);
+        bool malloc_psram = psram && build.use_malloc;
+        assert_int_equal(sim_malloc_internal_limit(),
+                         malloc_psram ? (long)build.malloc_always_internal : -1L);
+        kraken_sim_region_t head = region(0);
+        assert_int_equal(strcmp(head.name, "DMAPOOL") == 0,
+                         malloc_psram && build.reserve_internal > 0);
+        assert_int_equal(kraken_sim_ext_bss_in_psram(), psram && build.bss_external);
+    }
+}
+
 static void a_build_without_config_spiram_ignores_the_modules_psram(void **state)
 {
     (void)state;
@@ -260,7 +306,7 @@ static void every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory(
         const uint8_t *first = (const uint8_t *)r.start;
         const uint8_t *last = first + r.size - 1;
         bool psram = strcmp(r.name, "SPIRAM") == 0;
-        bool dma = strcmp(r.name, "RAM") == 0;
+        bool dma = strcmp(r.name, "RAM") == 0 || strcmp(r.name, "DMAPOOL") == 0;
         assert_int_equal(esp_ptr_external_ram(first), psram);
         assert_int_equal(esp_ptr_external_ram(last), psram);
         assert_int_equal(esp_ptr_internal(first), !psram);
@@ -327,9 +373,7 @@ static void ext_ram_bss_statics_count_against_internal_ram_without_psram(void **
 static void ext_ram_bss_statics_stay_internal_when_bss_in_psram_is_off(void **state)
 {
     (void)state;
-    sim_policy_t policy;
-    sim_policy_from_sdkconfig(&policy);
-    policy.bss_external = false;
+    sim_policy_t policy = {.spiram = true, .bss_external = false};
     assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
     assert_false(kraken_sim_ext_bss_in_psram());
     assert_true(esp_ptr_internal(ext_buffer));
@@ -343,7 +387,7 @@ int main(void)
 {
     profile_from_environment = sim_profile_for_env(getenv("KRAKEN_SIM_PROFILE"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(the_first_use_boots_the_profile_named_by_the_environment),
+        cmocka_unit_test(the_first_use_boots_the_environments_profile_and_keeps_what_was_set_before),
         cmocka_unit_test(profile_names_round_trip_and_unknown_names_are_rejected),
         cmocka_unit_test(an_unknown_or_empty_environment_profile_gives_the_default),
         cmocka_unit_test_setup(init_with_an_unknown_profile_fails_and_changes_nothing, boot_n8r2),
@@ -352,6 +396,7 @@ int main(void)
         cmocka_unit_test_setup(n8r8_has_8_mib_of_psram_first_and_three_internal_heaps, boot_n8r8),
         cmocka_unit_test_setup(n8r2_has_2_mib_of_psram, boot_n8r2),
         cmocka_unit_test_setup(n8_has_no_psram_and_keeps_the_statics_in_internal_ram, boot_n8),
+        cmocka_unit_test(init_boots_with_the_malloc_policy_of_the_builds_sdkconfig),
         cmocka_unit_test(a_build_without_config_spiram_ignores_the_modules_psram),
         cmocka_unit_test_setup(region_queries_reject_an_index_past_the_end, boot_n8r8),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,

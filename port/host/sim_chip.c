@@ -158,6 +158,8 @@ static struct {
 
 static _Thread_local unsigned isr_depth;
 
+static void ensure_init(void);
+
 static void count(_Atomic uint64_t *counter)
 {
     atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
@@ -188,8 +190,10 @@ static void fault_clear_all(void)
     pthread_mutex_unlock(&fault_lock);
 }
 
+/* Each of these boots the chip first: the lazy boot must not clear what they set. */
 void kraken_sim_fail_next(uint32_t caps, unsigned n)
 {
+    ensure_init();
     pthread_mutex_lock(&fault_lock);
     fault.next_caps = caps;
     fault.next_left = n;
@@ -199,6 +203,7 @@ void kraken_sim_fail_next(uint32_t caps, unsigned n)
 
 void kraken_sim_fail_every(uint32_t caps, unsigned nth)
 {
+    ensure_init();
     pthread_mutex_lock(&fault_lock);
     fault.every_caps = caps;
     fault.every_nth = nth;
@@ -209,6 +214,7 @@ void kraken_sim_fail_every(uint32_t caps, unsigned nth)
 
 void kraken_sim_fault_clear(void)
 {
+    ensure_init();
     fault_clear_all();
 }
 
@@ -253,6 +259,7 @@ esp_err_t heap_caps_register_failed_alloc_callback(esp_alloc_failed_hook_t callb
     if (callback == NULL) {
         return ESP_ERR_INVALID_ARG;
     }
+    ensure_init();
     atomic_store(&failed_hook, callback);
     return ESP_OK;
 }
@@ -262,6 +269,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     if (out == NULL) {
         return;
     }
+    ensure_init();
     out->allocations = atomic_load(&stat_allocations);
     out->frees = atomic_load(&stat_frees);
     out->failed = atomic_load(&stat_failed);
@@ -1093,9 +1101,17 @@ size_t heap_caps_get_largest_free_block(uint32_t caps)
     return figure(caps, FIG_LARGEST, __func__);
 }
 
+/* For the boot itself: no ensure_init (it runs inside pthread_once), no ISR check. */
 static size_t largest_free_block(uint32_t caps)
 {
-    return figure(caps, FIG_LARGEST, "heap_caps_get_largest_free_block");
+    size_t largest = 0;
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        if (heap_matches(&chip.heaps[i], caps)) {
+            size_t block = heap_figures(&chip.heaps[i]).largest;
+            largest = block > largest ? block : largest;
+        }
+    }
+    return largest;
 }
 
 /* ---- walks: info, dump, integrity (O(blocks), under each heap's lock, as on the chip) ---------- */
