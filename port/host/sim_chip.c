@@ -810,50 +810,6 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
     return REALLOC_OK;
 }
 
-/* Realloc through a list of masks (one for heap_caps_realloc, several for the prefer/default
- * forms), with ESP-IDF's bookkeeping: NULL ptr allocates, size 0 frees. */
-static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t count_masks,
-                           uint32_t hook_caps, const char *function_name)
-{
-    if (refused_in_isr(function_name)) {
-        if (size > 0) {
-            alloc_failed(size, hook_caps, function_name);
-        }
-        return NULL;
-    }
-    ensure_init();
-    if (ptr == NULL) {
-        for (size_t i = 0; i < count_masks; i++) {
-            size_t alignment = SIM_UNALIGNED_BYTES;
-            void *fresh = alloc_base(alignment, size, masks[i]);
-            if (fresh != NULL) {
-                count(&stat_allocations);
-                return fresh;
-            }
-        }
-    } else if (size == 0) {
-        if (free_block(ptr, function_name)) {
-            count(&stat_frees);
-        }
-        return NULL;
-    } else {
-        for (size_t i = 0; i < count_masks; i++) {
-            void *out;
-            realloc_status_t status = realloc_base(ptr, size, masks[i], &out);
-            if (status == REALLOC_OK) {
-                return out;
-            }
-            if (status == REALLOC_BAD_PTR) {
-                return NULL; /* misuse, not out of memory: counted and logged, no callback */
-            }
-        }
-    }
-    if (size > 0) {
-        alloc_failed(size, hook_caps, function_name);
-    }
-    return NULL;
-}
-
 /* Allocate through a list of masks, first success wins. */
 static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks, size_t alignment,
                           uint32_t hook_caps, const char *function_name)
@@ -870,6 +826,45 @@ static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks
         if (ptr != NULL) {
             count(&stat_allocations);
             return ptr;
+        }
+    }
+    if (size > 0) {
+        alloc_failed(size, hook_caps, function_name);
+    }
+    return NULL;
+}
+
+/* Realloc through a list of masks (one for heap_caps_realloc, several for the prefer/default
+ * forms), with ESP-IDF's bookkeeping: NULL ptr allocates, size 0 frees. */
+static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t count_masks,
+                           uint32_t hook_caps, const char *function_name)
+{
+    if (refused_in_isr(function_name)) {
+        if (size > 0) {
+            alloc_failed(size, hook_caps, function_name);
+        }
+        return NULL;
+    }
+    ensure_init();
+    if (ptr == NULL) {
+        return malloc_masks(size, masks, count_masks, SIM_UNALIGNED_BYTES, hook_caps,
+                            function_name);
+    }
+    if (size == 0) {
+        if (free_block(ptr, function_name)) {
+            count(&stat_frees);
+        }
+        return NULL;
+    } else {
+        for (size_t i = 0; i < count_masks; i++) {
+            void *out;
+            realloc_status_t status = realloc_base(ptr, size, masks[i], &out);
+            if (status == REALLOC_OK) {
+                return out;
+            }
+            if (status == REALLOC_BAD_PTR) {
+                return NULL; /* misuse, not out of memory: counted and logged, no callback */
+            }
         }
     }
     if (size > 0) {
