@@ -771,7 +771,7 @@ static size_t block_size(const void *ptr, sim_heap_t **heap_out)
     return size;
 }
 
-typedef enum { REALLOC_OK, REALLOC_FREED, REALLOC_NO_MEM, REALLOC_BAD_PTR } realloc_status_t;
+typedef enum { REALLOC_OK, REALLOC_NO_MEM, REALLOC_BAD_PTR } realloc_status_t;
 
 /* heap_caps_realloc_base(): ptr not NULL, size not 0. */
 static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void **out)
@@ -855,21 +855,18 @@ static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t
             count(&stat_frees);
         }
         return NULL;
-    } else {
-        for (size_t i = 0; i < count_masks; i++) {
-            void *out;
-            realloc_status_t status = realloc_base(ptr, size, masks[i], &out);
-            if (status == REALLOC_OK) {
-                return out;
-            }
-            if (status == REALLOC_BAD_PTR) {
-                return NULL; /* misuse, not out of memory: counted and logged, no callback */
-            }
+    }
+    for (size_t i = 0; i < count_masks; i++) {
+        void *out;
+        realloc_status_t status = realloc_base(ptr, size, masks[i], &out);
+        if (status == REALLOC_OK) {
+            return out;
+        }
+        if (status == REALLOC_BAD_PTR) {
+            return NULL; /* misuse, not out of memory: counted and logged, no callback */
         }
     }
-    if (size > 0) {
-        alloc_failed(size, hook_caps, function_name);
-    }
+    alloc_failed(size, hook_caps, function_name);
     return NULL;
 }
 
