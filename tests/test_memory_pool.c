@@ -1,0 +1,962 @@
+/*
+ * test_memory_pool.c - the size-class pools (memory_pool.h) on the simulated ESP32-S3: class
+ * choice, exhaustion and the counted heap fallback, oversize, the ISR variants, margins, every kind
+ * of misuse, exact statistics, the log format, set-up and tear-down. Every test starts from a
+ * fresh chip with the pools torn down, and ends with nothing allocated and an intact structure.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "kraken_port.h"
+#include "kraken_sim.h"
+#include "memory_pool.h"
+#include "sdkconfig.h"
+
+#define SRAM (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+static const size_t SIZES[MEMORY_POOL_CLASS_COUNT] = {
+    CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_MEDIUM_SIZE,
+    CONFIG_SYSTEM_SERVICE_MEMORY_POOL_LARGE_SIZE, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE};
+static const uint32_t COUNTS[MEMORY_POOL_CLASS_COUNT] = {
+    CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_MEDIUM_COUNT,
+    CONFIG_SYSTEM_SERVICE_MEMORY_POOL_LARGE_COUNT, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_COUNT};
+
+/* ---- misuse hook recorder ---------------------------------------------------------------------- */
+
+#define MAX_RECORDS 16
+static memory_pool_misuse_info_t g_misuse[MAX_RECORDS];
+static int g_misuse_count;
+
+static void record_misuse(const memory_pool_misuse_info_t *info)
+{
+    if (g_misuse_count < MAX_RECORDS) {
+        g_misuse[g_misuse_count] = *info;
+    }
+    g_misuse_count++;
+}
+
+static void expect_one_misuse(memory_pool_misuse_t kind, const void *ptr, int class_index)
+{
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, kind);
+    assert_ptr_equal(g_misuse[0].ptr, ptr);
+    assert_int_equal(g_misuse[0].class_index, class_index);
+    assert_non_null(g_misuse[0].caller);
+    g_misuse_count = 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (memory_pool_deinit() != ESP_OK || kraken_sim_reset() != ESP_OK) {
+        return -1;
+    }
+    memory_pool_set_misuse_hook(record_misuse);
+    g_misuse_count = 0;
+    return 0;
+}
+
+/* Every test frees what it took: the pools must be intact and empty, and no misuse unexpected. */
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = 0;
+    if (memory_pool_check_integrity() != ESP_OK || g_misuse_count != 0) {
+        rc = -1;
+    }
+    if (memory_pool_deinit() != ESP_OK) {
+        rc = -1;
+    }
+    memory_pool_set_misuse_hook(NULL);
+    return rc;
+}
+
+static memory_pool_stats_t stats(void)
+{
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    return st;
+}
+
+/* Set up with every class holding `count` blocks. */
+static void init_with(uint32_t count, uint32_t heap_blocks_max, bool try_larger)
+{
+    memory_pool_config_t cfg;
+    assert_int_equal(memory_pool_get_default_config(&cfg), ESP_OK);
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        cfg.classes[c].count = count;
+    }
+    cfg.heap_blocks_max = heap_blocks_max;
+    cfg.try_larger_class = try_larger;
+    assert_int_equal(memory_pool_init(&cfg), ESP_OK);
+}
+
+/* Where a live block came from, as the walk reports it: class 0..3, -1 heap, -2 not live. */
+typedef struct {
+    const void *ptr;
+    int where;
+    memory_pool_block_info_t info;
+} find_t;
+
+static bool find_cb(const memory_pool_block_info_t *info, void *arg)
+{
+    find_t *f = arg;
+    if (info->ptr == f->ptr) {
+        f->where = info->heap ? -1 : info->class_index;
+        f->info = *info;
+        return false;
+    }
+    return true;
+}
+
+static int where(const void *ptr)
+{
+    find_t f = {ptr, -2, {0}};
+    memory_pool_walk_live(find_cb, &f);
+    return f.where;
+}
+
+/* ---- basics ------------------------------------------------------------------------------------ */
+
+static void pools_work_without_any_set_up_call(void **state)
+{
+    (void)state;
+    assert_false(stats().initialized);
+    void *p = memory_pool_alloc(10);
+    assert_non_null(p);
+    memory_pool_stats_t st = stats();
+    assert_true(st.initialized);
+    assert_int_equal(st.classes[0].in_use, 1);
+    assert_int_equal(st.classes[0].heap_fallbacks, 0);
+    assert_int_equal(where(p), 0);
+    memory_pool_free(p);
+    assert_int_equal(stats().classes[0].in_use, 0);
+}
+
+static void each_request_takes_the_smallest_class_that_fits(void **state)
+{
+    (void)state;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        size_t low = c == 0 ? 1 : SIZES[c - 1] + 1;
+        void *a = memory_pool_alloc(low);
+        void *b = memory_pool_alloc(SIZES[c]);
+        assert_int_equal(where(a), c);
+        assert_int_equal(where(b), c);
+        assert_int_equal(stats().classes[c].in_use, 2);
+        memory_pool_free(a);
+        memory_pool_free(b);
+    }
+    memory_pool_stats_t st = stats();
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        assert_int_equal(st.classes[c].allocations, 2);
+        assert_int_equal(st.classes[c].frees, 2);
+        assert_int_equal(st.classes[c].in_use, 0);
+    }
+}
+
+static void size_zero_returns_null_and_counts_nothing(void **state)
+{
+    (void)state;
+    assert_null(memory_pool_alloc(0));
+    assert_null(memory_pool_alloc_isr(0));
+    assert_null(memory_pool_alloc_margin(0, 1));
+    void *p = memory_pool_alloc(1); /* set up, then size 0 again */
+    assert_null(memory_pool_alloc(0));
+    memory_pool_free(p);
+    memory_pool_stats_t st = stats();
+    uint32_t total = st.oversize + st.oversize_failures;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        total += st.classes[c].failures + st.classes[c].heap_fallbacks;
+    }
+    assert_int_equal(total, 0);
+    assert_int_equal(st.classes[0].allocations, 1);
+}
+
+static void pool_storage_is_one_allocation_of_internal_sram(void **state)
+{
+    (void)state;
+    kraken_port_heap_figures_t before, after;
+    kraken_port_heap_figures(SRAM, &before);
+    void *p = memory_pool_alloc(1);
+    kraken_port_heap_figures(SRAM, &after);
+    size_t blocks = 0, states = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        blocks += SIZES[c] * COUNTS[c];
+        states += 2 * COUNTS[c];
+    }
+    size_t taken = before.free_bytes - after.free_bytes;
+    assert_true(taken >= blocks + states);
+    assert_true(taken <= blocks + states + 64); /* alignment and the heap's block header */
+    assert_true(kraken_port_ptr_internal(p));
+    memory_pool_free(p);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    kraken_port_heap_figures(SRAM, &after);
+    assert_int_equal(after.free_bytes, before.free_bytes);
+}
+
+static void blocks_are_distinct_aligned_and_hold_their_data(void **state)
+{
+    (void)state;
+    size_t total = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        total += COUNTS[c];
+    }
+    uint8_t **all = calloc(total, sizeof *all);
+    assert_non_null(all);
+    size_t n = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        for (uint32_t i = 0; i < COUNTS[c]; i++, n++) {
+            all[n] = memory_pool_alloc(SIZES[c]);
+            assert_non_null(all[n]);
+            assert_int_equal((uintptr_t)all[n] % 8, 0);
+            assert_int_equal(where(all[n]), c);
+            memset(all[n], (int)(n & 0xFF), SIZES[c]);
+        }
+    }
+    assert_int_equal(stats().heap_blocks_live, 0);
+    n = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        for (uint32_t i = 0; i < COUNTS[c]; i++, n++) {
+            for (size_t b = 0; b < SIZES[c]; b++) {
+                assert_int_equal(all[n][b], n & 0xFF); /* no block overlaps another */
+            }
+        }
+    }
+    for (size_t i = 0; i < total; i++) {
+        memory_pool_free(all[i]);
+    }
+    free(all);
+}
+
+/* ---- exhaustion, fallback, oversize ------------------------------------------------------------ */
+
+static void an_empty_class_falls_back_to_the_heap_counted_and_freeable(void **state)
+{
+    (void)state;
+    init_with(2, 8, false);
+    void *a = memory_pool_alloc(32), *b = memory_pool_alloc(32);
+    void *c = memory_pool_alloc(32);
+    assert_non_null(c);
+    assert_int_equal(where(a), 0);
+    assert_int_equal(where(b), 0);
+    assert_int_equal(where(c), -1);
+    memset(c, 0x5A, 32);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].in_use, 2);
+    assert_int_equal(st.classes[0].heap_fallbacks, 1);
+    assert_int_equal(st.classes[0].fallback_live, 1);
+    assert_int_equal(st.classes[0].allocations, 2);
+    assert_int_equal(st.heap_blocks_live, 1);
+    memory_pool_free(c);
+    st = stats();
+    assert_int_equal(st.classes[0].fallback_live, 0);
+    assert_int_equal(st.classes[0].heap_fallbacks, 1); /* monotonic */
+    assert_int_equal(st.heap_blocks_live, 0);
+    assert_int_equal(st.classes[0].frees, 0);          /* heap frees are not pool frees */
+    /* the class is still full: the next request falls back again */
+    c = memory_pool_alloc(64);
+    assert_int_equal(where(c), -1);
+    memory_pool_free(a);
+    void *d = memory_pool_alloc(64); /* a pool block again */
+    assert_int_equal(where(d), 0);
+    memory_pool_free(b);
+    memory_pool_free(c);
+    memory_pool_free(d);
+    assert_int_equal(stats().classes[0].heap_fallbacks, 2);
+}
+
+static void live_heap_blocks_are_capped_and_each_refusal_counted(void **state)
+{
+    (void)state;
+    init_with(1, 2, false);
+    void *pool = memory_pool_alloc(8);
+    void *h1 = memory_pool_alloc(8), *h2 = memory_pool_alloc(5000);
+    assert_non_null(h1);
+    assert_non_null(h2);
+    assert_null(memory_pool_alloc(8));    /* fallback refused: cap */
+    assert_null(memory_pool_alloc(5000)); /* oversize refused: cap */
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].failures, 1);
+    assert_int_equal(st.oversize_failures, 1);
+    assert_int_equal(st.heap_blocks_live, 2);
+    assert_int_equal(st.heap_blocks_max, 2);
+    memory_pool_free(h1);
+    void *h3 = memory_pool_alloc(8); /* room again */
+    assert_int_equal(where(h3), -1);
+    memory_pool_free(h2);
+    memory_pool_free(h3);
+    memory_pool_free(pool);
+    assert_int_equal(stats().heap_blocks_peak, 2);
+}
+
+static void heap_blocks_max_zero_keeps_the_pools_off_the_heap(void **state)
+{
+    (void)state;
+    init_with(1, 0, false);
+    void *p = memory_pool_alloc(8);
+    assert_non_null(p);
+    assert_null(memory_pool_alloc(8));
+    assert_null(memory_pool_alloc(100000));
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].failures, 1);
+    assert_int_equal(st.oversize_failures, 1);
+    assert_int_equal(st.oversize, 0);
+    memory_pool_free(p);
+}
+
+static void oversize_requests_go_to_the_heap_counted(void **state)
+{
+    (void)state;
+    size_t big = SIZES[3] + 1;
+    uint8_t *p = memory_pool_alloc(big);
+    assert_non_null(p);
+    memset(p, 0xA5, big);
+    assert_int_equal(where(p), -1);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.oversize, 1);
+    assert_int_equal(st.oversize_live, 1);
+    assert_int_equal(st.classes[3].heap_fallbacks, 0);
+    memory_pool_free(p);
+    st = stats();
+    assert_int_equal(st.oversize_live, 0);
+    assert_int_equal(st.oversize, 1);
+    /* more than the heap has: NULL, counted */
+    assert_null(memory_pool_alloc((size_t)64 << 20));
+    assert_int_equal(stats().oversize_failures, 1);
+}
+
+static void an_exhausted_heap_makes_a_fallback_fail_cleanly(void **state)
+{
+    (void)state;
+    init_with(1, 8, false);
+    void *p = memory_pool_alloc(8);
+    kraken_sim_fail_next(0, 1);
+    assert_null(memory_pool_alloc(8));
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].failures, 1);
+    assert_int_equal(st.classes[0].heap_fallbacks, 0);
+    assert_int_equal(st.heap_blocks_live, 0);
+    memory_pool_free(p);
+}
+
+static void the_next_larger_class_serves_an_empty_class_when_configured(void **state)
+{
+    (void)state;
+    init_with(1, 8, true);
+    void *s = memory_pool_alloc(10);
+    void *spilled = memory_pool_alloc(10);
+    assert_int_equal(where(s), 0);
+    assert_int_equal(where(spilled), 1);
+    void *heap = memory_pool_alloc(10); /* Small and Medium empty: the heap */
+    assert_int_equal(where(heap), -1);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].larger_class_spills, 1);
+    assert_int_equal(st.classes[0].heap_fallbacks, 1);
+    assert_int_equal(st.classes[1].in_use, 1);
+    assert_int_equal(st.classes[1].allocations, 1);
+    memory_pool_free(spilled);
+    memory_pool_free(heap);
+    memory_pool_free(s);
+    assert_int_equal(stats().classes[1].frees, 1);
+}
+
+/* ---- ISR variants and margins -------------------------------------------------------------------- */
+
+static void isr_allocation_never_uses_the_heap(void **state)
+{
+    (void)state;
+    assert_null(memory_pool_alloc_isr(8)); /* not set up yet: fails fast */
+    assert_int_equal(stats().classes[0].failures, 1);
+    assert_false(stats().initialized);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    init_with(1, 8, false);
+    kraken_port_heap_figures_t before, after;
+    kraken_port_heap_figures(SRAM, &before);
+    kraken_sim_isr_enter();
+    void *p = memory_pool_alloc_isr(8);
+    void *q = memory_pool_alloc_isr(8);
+    void *big = memory_pool_alloc_isr(SIZES[3] + 1);
+    void *task_api = memory_pool_alloc(8); /* the task API from an ISR behaves the same */
+    kraken_sim_isr_exit();
+    kraken_port_heap_figures(SRAM, &after);
+    assert_non_null(p);
+    assert_null(q);
+    assert_null(big);
+    assert_null(task_api);
+    assert_int_equal(after.free_bytes, before.free_bytes);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].failures, 2);
+    assert_int_equal(st.oversize_failures, 1);
+    assert_int_equal(st.heap_blocks_live, 0);
+    kraken_sim_isr_enter();
+    assert_int_equal(memory_pool_free_isr(p), ESP_OK);
+    kraken_sim_isr_exit();
+}
+
+static void isr_free_reports_each_outcome(void **state)
+{
+    (void)state;
+    init_with(1, 8, false);
+    uint8_t *p = memory_pool_alloc(8);
+    void *heap = memory_pool_alloc(8);
+    assert_int_equal(where(heap), -1);
+    kraken_sim_isr_enter();
+    assert_int_equal(memory_pool_free_isr(NULL), ESP_ERR_INVALID_ARG);
+    assert_int_equal(memory_pool_free_isr(p + 8), ESP_ERR_INVALID_ARG);
+    assert_int_equal(memory_pool_free_isr(heap), ESP_ERR_INVALID_ARG); /* stays allocated */
+    assert_int_equal(memory_pool_free_isr(p), ESP_OK);
+    assert_int_equal(memory_pool_free_isr(p), ESP_ERR_INVALID_STATE);
+    memory_pool_free(heap); /* memory_pool_free in an ISR refuses heap blocks too */
+    kraken_sim_isr_exit();
+    assert_int_equal(g_misuse_count, 4);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_INTERIOR_POINTER);
+    assert_int_equal(g_misuse[1].kind, MEMORY_POOL_MISUSE_HEAP_FREE_IN_ISR);
+    assert_int_equal(g_misuse[2].kind, MEMORY_POOL_MISUSE_DOUBLE_FREE);
+    assert_int_equal(g_misuse[3].kind, MEMORY_POOL_MISUSE_HEAP_FREE_IN_ISR);
+    g_misuse_count = 0;
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.heap_frees_in_isr, 2);
+    assert_int_equal(st.heap_blocks_live, 1);
+    assert_int_equal(st.double_frees, 1);
+    assert_int_equal(st.invalid_frees, 3); /* interior + two heap blocks from an ISR */
+    memory_pool_free(heap);                /* from a task: fine */
+    assert_int_equal(stats().heap_blocks_live, 0);
+}
+
+static void a_margin_keeps_the_last_blocks_for_callers_without_one(void **state)
+{
+    (void)state;
+    init_with(4, 8, false);
+    void *m1 = memory_pool_alloc_isr_margin(8, 2);
+    void *m2 = memory_pool_alloc_isr_margin(8, 2);
+    assert_non_null(m1);
+    assert_non_null(m2);
+    assert_null(memory_pool_alloc_isr_margin(8, 2)); /* only 2 left: kept */
+    void *task_margin = memory_pool_alloc_margin(8, 2); /* a task goes to the heap instead */
+    assert_int_equal(where(task_margin), -1);
+    void *c1 = memory_pool_alloc_isr(8), *c2 = memory_pool_alloc_isr(8); /* critical: no margin */
+    assert_int_equal(where(c1), 0);
+    assert_int_equal(where(c2), 0);
+    assert_null(memory_pool_alloc_isr(8));
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].in_use, 4);
+    assert_int_equal(st.classes[0].failures, 2);
+    assert_int_equal(st.classes[0].heap_fallbacks, 1);
+    assert_int_equal(st.classes[0].min_free, 0);
+    void *all[] = {m1, m2, task_margin, c1, c2};
+    for (size_t i = 0; i < 5; i++) {
+        memory_pool_free(all[i]);
+    }
+}
+
+/* ---- misuse ------------------------------------------------------------------------------------ */
+
+static void a_double_free_is_rejected_and_the_block_is_never_handed_out_twice(void **state)
+{
+    (void)state;
+    init_with(2, 8, false);
+    void *a = memory_pool_alloc(8);
+    memory_pool_free(a);
+    memory_pool_free(a);
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, a, 0);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.double_frees, 1);
+    assert_int_equal(st.classes[0].double_frees, 1);
+    assert_int_equal(st.classes[0].frees, 1);
+    assert_int_equal(st.classes[0].in_use, 0);
+    void *x = memory_pool_alloc(8), *y = memory_pool_alloc(8), *z = memory_pool_alloc(8);
+    assert_ptr_not_equal(x, y);
+    assert_int_equal(where(x), 0);
+    assert_int_equal(where(y), 0);
+    assert_int_equal(where(z), -1); /* both pool blocks are out: the third is a heap block */
+    memory_pool_free(x);
+    memory_pool_free(y);
+    memory_pool_free(z);
+}
+
+static void a_pointer_into_a_block_is_rejected_and_changes_nothing(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(100); /* Medium */
+    memory_pool_free(p + 8);
+    expect_one_misuse(MEMORY_POOL_MISUSE_INTERIOR_POINTER, p + 8, 1);
+    memory_pool_free(p + SIZES[1] - 8);
+    expect_one_misuse(MEMORY_POOL_MISUSE_INTERIOR_POINTER, p + SIZES[1] - 8, 1);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[1].invalid_frees, 2);
+    assert_int_equal(st.invalid_frees, 2);
+    assert_int_equal(st.classes[1].in_use, 1);
+    assert_int_equal(where(p), 1);
+    memory_pool_free(p);
+    assert_int_equal(stats().classes[1].in_use, 0);
+}
+
+static void a_misaligned_pointer_is_rejected(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(8);
+    memory_pool_free(p + 1);
+    expect_one_misuse(MEMORY_POOL_MISUSE_MISALIGNED, p + 1, 0);
+    uint8_t *h = memory_pool_alloc(SIZES[3] + 1);
+    memory_pool_free(h + 2);
+    expect_one_misuse(MEMORY_POOL_MISUSE_MISALIGNED, h + 2, -1);
+    assert_int_equal(stats().invalid_frees, 2);
+    memory_pool_free(p);
+    memory_pool_free(h);
+}
+
+static void a_pointer_nothing_here_handed_out_is_rejected(void **state)
+{
+    (void)state;
+    void *p = memory_pool_alloc(8);
+    int local;
+    memory_pool_free(&local);
+    expect_one_misuse(MEMORY_POOL_MISUSE_UNKNOWN_POINTER, &local, -1);
+    void *other = heap_caps_malloc(64, SRAM); /* a heap block the pools did not hand out */
+    memory_pool_free(other);
+    expect_one_misuse(MEMORY_POOL_MISUSE_UNKNOWN_POINTER, other, -1);
+    heap_caps_free(other);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.unknown_frees, 2);
+    assert_int_equal(st.invalid_frees, 2);
+    memory_pool_free(p);
+}
+
+static void a_second_free_of_a_heap_block_is_rejected(void **state)
+{
+    (void)state;
+    void *h = memory_pool_alloc(SIZES[3] * 2);
+    memory_pool_free(h);
+    memory_pool_free(h);
+    expect_one_misuse(MEMORY_POOL_MISUSE_UNKNOWN_POINTER, h, -1);
+    assert_int_equal(stats().unknown_frees, 1);
+}
+
+static void misuse_before_any_allocation_is_rejected_too(void **state)
+{
+    (void)state;
+    int local;
+    memory_pool_free(&local);
+    expect_one_misuse(MEMORY_POOL_MISUSE_UNKNOWN_POINTER, &local, -1);
+    assert_int_equal(memory_pool_free_isr(&local), ESP_ERR_INVALID_ARG);
+    g_misuse_count = 0;
+    memory_pool_free(NULL);
+    assert_int_equal(g_misuse_count, 0);
+    assert_int_equal(stats().unknown_frees, 2);
+}
+
+static void misuse_is_logged_from_tasks(void **state)
+{
+    (void)state;
+    void *p = memory_pool_alloc(8);
+    memory_pool_free(p);
+    fflush(stdout);
+    FILE *tmp = tmpfile();
+    int saved = dup(STDOUT_FILENO);
+    dup2(fileno(tmp), STDOUT_FILENO);
+    memory_pool_free(p);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    rewind(tmp);
+    char line[512] = {0};
+    size_t n = fread(line, 1, sizeof line - 1, tmp);
+    fclose(tmp);
+    assert_true(n > 0);
+    assert_non_null(strstr(line, "E ("));
+    assert_non_null(strstr(line, "memory_pool: double free"));
+    assert_non_null(strstr(line, "Small"));
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, p, 0);
+}
+
+/* ---- statistics and log ---------------------------------------------------------------------- */
+
+static void statistics_count_every_event_exactly(void **state)
+{
+    (void)state;
+    init_with(3, 8, false);
+    void *s[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = memory_pool_alloc(40); /* 3 pool + 1 fallback */
+    }
+    void *m = memory_pool_alloc(200);
+    memory_pool_free(s[0]);
+    memory_pool_free(s[1]);
+    s[0] = memory_pool_alloc(1);
+    memory_pool_stats_t st = stats();
+    const memory_pool_class_stats_t *c = &st.classes[0];
+    assert_int_equal(c->block_size, SIZES[0]);
+    assert_int_equal(c->capacity, 3);
+    assert_int_equal(c->in_use, 2);
+    assert_int_equal(c->peak_in_use, 3);
+    assert_int_equal(c->min_free, 0);
+    assert_int_equal(c->allocations, 4);
+    assert_int_equal(c->frees, 2);
+    assert_int_equal(c->heap_fallbacks, 1);
+    assert_int_equal(c->fallback_live, 1);
+    assert_int_equal(c->failures, 0);
+    assert_int_equal(st.classes[1].in_use, 1);
+    assert_int_equal(st.classes[1].peak_in_use, 1);
+    assert_int_equal(st.classes[1].min_free, 2);
+    assert_int_equal(st.classes[2].peak_in_use, 0);
+    assert_int_equal(st.classes[2].min_free, 3);
+    assert_int_equal(st.heap_blocks_live, 1);
+    assert_int_equal(st.heap_blocks_peak, 1);
+    assert_int_equal(st.check_level, 0);
+    memory_pool_reset_peaks();
+    st = stats();
+    assert_int_equal(st.classes[0].peak_in_use, 2);
+    assert_int_equal(st.classes[0].min_free, 1);
+    assert_int_equal(st.classes[0].allocations, 4); /* counters are not reset */
+    memory_pool_free(s[0]);
+    memory_pool_free(s[2]);
+    memory_pool_free(s[3]);
+    memory_pool_free(m);
+    st = stats();
+    assert_int_equal(st.classes[0].frees, 4);
+    assert_int_equal(st.classes[0].allocations, 4);
+    assert_int_equal(st.heap_blocks_live, 0);
+    assert_int_equal(memory_pool_get_stats(NULL), ESP_ERR_INVALID_ARG);
+}
+
+static void statistics_before_set_up_show_the_table(void **state)
+{
+    (void)state;
+    memory_pool_stats_t st = stats();
+    assert_false(st.initialized);
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        assert_int_equal(st.classes[c].block_size, SIZES[c]);
+        assert_int_equal(st.classes[c].capacity, COUNTS[c]);
+        assert_int_equal(st.classes[c].min_free, COUNTS[c]);
+        assert_int_equal(st.classes[c].in_use, 0);
+    }
+    assert_int_equal(st.heap_blocks_max, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX);
+}
+
+static char g_log[8192];
+
+static void capture_log(void (*fn)(const char *), const char *tag)
+{
+    fflush(stdout);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
+    fn(tag);
+    fflush(stdout);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(g_log, 1, sizeof g_log - 1, tmp);
+    g_log[n] = '\0';
+    fclose(tmp);
+}
+
+/* The line after the log prefix "I (123) tag: ". */
+static const char *log_line(int index)
+{
+    static char line[256];
+    const char *p = g_log;
+    for (int i = 0; i < index && p != NULL; i++) {
+        p = strchr(p, '\n');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    assert_non_null(p);
+    const char *body = strstr(p, ": ");
+    assert_non_null(body);
+    body += 2;
+    size_t len = strcspn(body, "\n");
+    assert_true(len < sizeof line);
+    memcpy(line, body, len);
+    line[len] = '\0';
+    return line;
+}
+
+static void log_stats_prints_the_specs_lines_first(void **state)
+{
+    (void)state;
+    /* the spec's example: 45/100 Small with 2 fallbacks, 12/50 Medium, 3/20 Large, 1/10 XLarge */
+    static void *held[100];
+    int n = 0;
+    const int used[4] = {45, 12, 3, 1};
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < used[c]; i++) {
+            held[n++] = memory_pool_alloc(SIZES[c]);
+        }
+    }
+    void *small_rest[55];
+    for (int i = 0; i < 55; i++) {
+        small_rest[i] = memory_pool_alloc(1);
+    }
+    void *fb1 = memory_pool_alloc(1), *fb2 = memory_pool_alloc(1);
+    memory_pool_free(fb1);
+    memory_pool_free(fb2);
+    for (int i = 0; i < 55; i++) {
+        memory_pool_free(small_rest[i]);
+    }
+    capture_log(memory_pool_log_stats, "svc");
+    assert_string_equal(log_line(0), "Memory Pool Statistics:");
+    assert_string_equal(log_line(1), "  Small (64B):   45/100 used, 2 heap fallbacks");
+    assert_string_equal(log_line(2), "  Medium (256B): 12/50 used, 0 heap fallbacks");
+    assert_string_equal(log_line(3), "  Large (1KB):   3/20 used, 0 heap fallbacks");
+    assert_string_equal(log_line(4), "  XLarge (4KB):  1/10 used, 0 heap fallbacks");
+    assert_non_null(strstr(g_log, "I ("));
+    assert_non_null(strstr(g_log, ") svc: Memory Pool Statistics:"));
+    for (int i = 0; i < n; i++) {
+        memory_pool_free(held[i]);
+    }
+}
+
+static void log_stats_labels_follow_the_class_sizes(void **state)
+{
+    (void)state;
+    memory_pool_config_t cfg;
+    memory_pool_get_default_config(&cfg);
+    const size_t sizes[4] = {24, 1000, 2048, 65536};
+    for (int c = 0; c < 4; c++) {
+        cfg.classes[c].block_size = sizes[c];
+        cfg.classes[c].count = 2;
+    }
+    assert_int_equal(memory_pool_init(&cfg), ESP_OK);
+    capture_log(memory_pool_log_stats, NULL);
+    assert_string_equal(log_line(1), "  Small (24B):   0/2 used, 0 heap fallbacks");
+    assert_string_equal(log_line(2), "  Medium (1000B): 0/2 used, 0 heap fallbacks");
+    assert_string_equal(log_line(3), "  Large (2KB):   0/2 used, 0 heap fallbacks");
+    assert_string_equal(log_line(4), "  XLarge (64KB): 0/2 used, 0 heap fallbacks");
+    assert_non_null(strstr(g_log, ") memory_pool: Memory Pool Statistics:"));
+}
+
+/* ---- classes whose size is not a power of two -------------------------------------------------- */
+
+static void classes_of_any_multiple_of_eight_work_and_detect_misuse(void **state)
+{
+    (void)state;
+    memory_pool_config_t cfg;
+    memory_pool_get_default_config(&cfg);
+    const size_t sizes[4] = {24, 96, 200, 1000};
+    for (int c = 0; c < 4; c++) {
+        cfg.classes[c].block_size = sizes[c];
+        cfg.classes[c].count = 3;
+    }
+    assert_int_equal(memory_pool_init(&cfg), ESP_OK);
+    uint8_t *p[4][3];
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < 3; i++) {
+            p[c][i] = memory_pool_alloc(sizes[c] - 3);
+            assert_int_equal(where(p[c][i]), c);
+            assert_int_equal((uintptr_t)p[c][i] % 8, 0);
+        }
+        assert_int_equal(p[c][1] - p[c][0], (ptrdiff_t)sizes[c]);
+    }
+    memory_pool_free(p[2][1] + 8);
+    expect_one_misuse(MEMORY_POOL_MISUSE_INTERIOR_POINTER, p[2][1] + 8, 2);
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < 3; i++) {
+            memory_pool_free(p[c][i]);
+        }
+    }
+    memory_pool_free(p[1][2]);
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, p[1][2], 1);
+    memory_pool_stats_t st = stats();
+    for (int c = 0; c < 4; c++) {
+        assert_int_equal(st.classes[c].frees, 3);
+    }
+}
+
+/* ---- set-up and tear-down ------------------------------------------------------------------------ */
+
+static void init_refuses_bad_tables_and_a_second_set_up(void **state)
+{
+    (void)state;
+    memory_pool_config_t good, bad;
+    memory_pool_get_default_config(&good);
+    assert_int_equal(memory_pool_get_default_config(NULL), ESP_ERR_INVALID_ARG);
+    bad = good;
+    bad.classes[1].block_size = 100; /* not a multiple of 8 */
+    assert_int_equal(memory_pool_init(&bad), ESP_ERR_INVALID_ARG);
+    bad = good;
+    bad.classes[2].block_size = bad.classes[1].block_size; /* not increasing */
+    assert_int_equal(memory_pool_init(&bad), ESP_ERR_INVALID_ARG);
+    bad = good;
+    bad.classes[0].count = 0;
+    assert_int_equal(memory_pool_init(&bad), ESP_ERR_INVALID_ARG);
+    bad = good;
+    bad.classes[0].count = MEMORY_POOL_MAX_BLOCKS_PER_CLASS + 1;
+    assert_int_equal(memory_pool_init(&bad), ESP_ERR_INVALID_ARG);
+    bad = good;
+    bad.heap_blocks_max = CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX + 1;
+    assert_int_equal(memory_pool_init(&bad), ESP_ERR_INVALID_ARG);
+    bad = good;
+    bad.classes[3].block_size = 65536 + 8;
+    assert_int_equal(memory_pool_init(&bad), ESP_ERR_INVALID_ARG);
+    assert_false(stats().initialized);
+    assert_int_equal(memory_pool_init(NULL), ESP_OK);
+    assert_int_equal(memory_pool_init(&good), ESP_ERR_INVALID_STATE);
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    kraken_sim_isr_enter();
+    assert_int_equal(memory_pool_ensure_init(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
+    kraken_sim_isr_exit();
+}
+
+static void deinit_refuses_while_anything_is_allocated(void **state)
+{
+    (void)state;
+    void *p = memory_pool_alloc(8);
+    assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
+    assert_true(stats().initialized);
+    memory_pool_free(p); /* still works after the refusal */
+    void *h = memory_pool_alloc(SIZES[3] + 1);
+    assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
+    memory_pool_free(h);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    memory_pool_stats_t st = stats();
+    assert_false(st.initialized);
+    assert_int_equal(st.classes[0].allocations, 0); /* counters start again */
+    assert_int_equal(st.oversize, 0);
+    assert_int_equal(memory_pool_deinit(), ESP_OK); /* never set up: nothing to do */
+}
+
+static void a_failed_set_up_serves_from_the_heap_until_deinit(void **state)
+{
+    (void)state;
+    kraken_sim_fail_next(0, 1); /* the storage allocation */
+    void *p = memory_pool_alloc(8);
+    assert_non_null(p);
+    memory_pool_stats_t st = stats();
+    assert_false(st.initialized);
+    assert_int_equal(st.setup_failures, 1);
+    assert_int_equal(st.classes[0].heap_fallbacks, 1);
+    assert_int_equal(memory_pool_ensure_init(), ESP_ERR_NO_MEM); /* no silent retry */
+    assert_null(memory_pool_alloc_isr(8));
+    assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
+    memory_pool_free(p);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    assert_true(stats().initialized);
+}
+
+static void a_failed_init_changes_nothing(void **state)
+{
+    (void)state;
+    memory_pool_config_t cfg;
+    memory_pool_get_default_config(&cfg);
+    cfg.classes[0].block_size = 16;
+    kraken_sim_fail_next(0, 1);
+    assert_int_equal(memory_pool_init(&cfg), ESP_ERR_NO_MEM);
+    memory_pool_stats_t st = stats();
+    assert_false(st.initialized);
+    assert_int_equal(st.classes[0].block_size, SIZES[0]); /* the table is unchanged */
+    void *p = memory_pool_alloc(SIZES[0]);                  /* lazy set-up still works */
+    assert_int_equal(where(p), 0);
+    memory_pool_free(p);
+}
+
+static void log_leaks(const char *tag)
+{
+    assert_int_equal(memory_pool_log_leaks(tag), 3);
+}
+
+static void the_walk_and_the_leak_report_list_every_live_block(void **state)
+{
+    (void)state;
+    void *a = memory_pool_alloc(10), *b = memory_pool_alloc(3000);
+    void *h = memory_pool_alloc(SIZES[3] + 100);
+    size_t n = memory_pool_walk_live(find_cb, &(find_t){NULL, -2, {0}});
+    assert_int_equal(n, 3);
+    find_t f = {b, -2, {0}};
+    memory_pool_walk_live(find_cb, &f);
+    assert_int_equal(f.info.class_index, 3);
+    assert_false(f.info.heap);
+    assert_int_equal(f.info.size, SIZES[3]); /* NONE: the block size */
+    f = (find_t){h, -2, {0}};
+    memory_pool_walk_live(find_cb, &f);
+    assert_true(f.info.heap);
+    assert_int_equal(f.info.requested_class, -1);
+    capture_log(log_leaks, "leaks");
+    assert_non_null(strstr(g_log, "Memory pool live blocks"));
+    assert_non_null(strstr(g_log, "3 live block(s)"));
+    assert_non_null(strstr(g_log, "heap oversize"));
+    assert_int_equal(memory_pool_walk_live(NULL, NULL), 0);
+    memory_pool_free(a);
+    memory_pool_free(b);
+    memory_pool_free(h);
+    assert_int_equal(memory_pool_log_leaks(NULL), 0);
+}
+
+static void misuse_names_are_distinct(void **state)
+{
+    (void)state;
+    for (int k = MEMORY_POOL_MISUSE_DOUBLE_FREE; k <= MEMORY_POOL_MISUSE_CORRUPTED; k++) {
+        for (int j = k + 1; j <= MEMORY_POOL_MISUSE_CORRUPTED; j++) {
+            assert_string_not_equal(memory_pool_misuse_name((memory_pool_misuse_t)k),
+                                    memory_pool_misuse_name((memory_pool_misuse_t)j));
+        }
+    }
+    assert_string_equal(memory_pool_misuse_name((memory_pool_misuse_t)99), "unknown");
+}
+
+/* The spec's snippet, as written. */
+static void the_specs_manual_pool_usage_works_as_written(void **state)
+{
+    (void)state;
+    static const char *TAG = "spec";
+    void *ptr = memory_pool_alloc(256);
+    if (ptr == NULL) {
+        fail();
+    }
+    memory_pool_free(ptr);
+    memory_pool_log_stats(TAG);
+    assert_int_equal(stats().classes[1].frees, 1);
+}
+
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(pools_work_without_any_set_up_call),
+        T(each_request_takes_the_smallest_class_that_fits),
+        T(size_zero_returns_null_and_counts_nothing),
+        T(pool_storage_is_one_allocation_of_internal_sram),
+        T(blocks_are_distinct_aligned_and_hold_their_data),
+        T(an_empty_class_falls_back_to_the_heap_counted_and_freeable),
+        T(live_heap_blocks_are_capped_and_each_refusal_counted),
+        T(heap_blocks_max_zero_keeps_the_pools_off_the_heap),
+        T(oversize_requests_go_to_the_heap_counted),
+        T(an_exhausted_heap_makes_a_fallback_fail_cleanly),
+        T(the_next_larger_class_serves_an_empty_class_when_configured),
+        T(isr_allocation_never_uses_the_heap),
+        T(isr_free_reports_each_outcome),
+        T(a_margin_keeps_the_last_blocks_for_callers_without_one),
+        T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
+        T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
+        T(a_misaligned_pointer_is_rejected),
+        T(a_pointer_nothing_here_handed_out_is_rejected),
+        T(a_second_free_of_a_heap_block_is_rejected),
+        T(misuse_before_any_allocation_is_rejected_too),
+        T(misuse_is_logged_from_tasks),
+        T(statistics_count_every_event_exactly),
+        T(statistics_before_set_up_show_the_table),
+        T(log_stats_prints_the_specs_lines_first),
+        T(log_stats_labels_follow_the_class_sizes),
+        T(classes_of_any_multiple_of_eight_work_and_detect_misuse),
+        T(init_refuses_bad_tables_and_a_second_set_up),
+        T(deinit_refuses_while_anything_is_allocated),
+        T(a_failed_set_up_serves_from_the_heap_until_deinit),
+        T(a_failed_init_changes_nothing),
+        T(the_walk_and_the_leak_report_list_every_live_block),
+        T(misuse_names_are_distinct),
+        T(the_specs_manual_pool_usage_works_as_written),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
