@@ -1,0 +1,293 @@
+/*
+ * test_memory_pool_checked.c - the pools built with CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK_FULL
+ * (test_memory_pool_basic.c runs the same tests at BASIC, without the poison ones):
+ * canaries after the requested size, poison on free verified at allocation, owner and age of every
+ * live block, the integrity check and the leak report. The module is compiled into this program
+ * with the FULL level (the library keeps the configured level), so its internals (canary and
+ * poison values, the state words) are visible to the white-box corruption test.
+ */
+#define _GNU_SOURCE
+#ifndef KRAKEN_POOL_CHECK_LEVEL
+#define KRAKEN_POOL_CHECK_LEVEL 2
+#endif
+#include "memory_pool.c"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kraken_sim.h"
+
+static memory_pool_misuse_info_t g_misuse[16];
+static int g_misuse_count;
+
+static void record_misuse(const memory_pool_misuse_info_t *info)
+{
+    if (g_misuse_count < 16) {
+        g_misuse[g_misuse_count] = *info;
+    }
+    g_misuse_count++;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (memory_pool_deinit() != ESP_OK || kraken_sim_reset() != ESP_OK) {
+        return -1;
+    }
+    memory_pool_set_misuse_hook(record_misuse);
+    g_misuse_count = 0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = memory_pool_check_integrity() == ESP_OK && g_misuse_count == 0 ? 0 : -1;
+    if (memory_pool_deinit() != ESP_OK) {
+        rc = -1;
+    }
+    memory_pool_set_misuse_hook(NULL);
+    return rc;
+}
+
+/* The owner recorded for a block is the return address in the function that allocated it. */
+static __attribute__((noinline)) void *alloc_here(size_t size)
+{
+    void *p = memory_pool_alloc(size);
+    __asm__ volatile("" ::: "memory"); /* keep the call a call, not a tail jump */
+    return p;
+}
+
+static bool owner_is_alloc_here(const void *owner)
+{
+    uintptr_t o = (uintptr_t)owner, f = (uintptr_t)alloc_here;
+    return o > f && o < f + 256;
+}
+
+static memory_pool_stats_t stats(void)
+{
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    return st;
+}
+
+static void a_one_byte_overrun_is_caught_when_the_block_is_freed(void **state)
+{
+    (void)state;
+    uint8_t *p = alloc_here(10);
+    p[10] = 0; /* one past the request */
+    memory_pool_free(p);
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_OVERRUN);
+    assert_ptr_equal(g_misuse[0].ptr, p);
+    assert_int_equal(g_misuse[0].class_index, 0);
+    assert_true(owner_is_alloc_here(g_misuse[0].owner));
+    g_misuse_count = 0;
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].overruns, 1);
+    assert_int_equal(st.classes[0].in_use, 0); /* the block is still released */
+    assert_int_equal(st.check_level, KRAKEN_POOL_CHECK_LEVEL);
+}
+
+static void an_overrun_is_found_by_the_integrity_check_before_the_free(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(100); /* Medium */
+    p[103] = 0x11;                       /* fourth canary byte */
+    assert_int_equal(memory_pool_check_integrity(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_OVERRUN);
+    assert_int_equal(g_misuse[0].class_index, 1);
+    g_misuse_count = 0;
+    p[103] = CANARY; /* repaired: the check and the free are quiet again */
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+    memory_pool_free(p);
+    assert_int_equal(g_misuse_count, 0);
+}
+
+static void a_request_of_the_whole_block_has_no_canary_and_no_false_alarm(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(64);
+    memset(p, 0xA5 ^ 0xFF, 64);
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+    memory_pool_free(p);
+    assert_int_equal(stats().classes[0].overruns, 0);
+}
+
+#if KRAKEN_POOL_CHECK_LEVEL >= 2
+static void a_fresh_block_holds_poison_then_the_canary(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(20);
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(p[i], POISON); /* reading before writing shows the poison */
+    }
+    for (size_t i = 20; i < 28; i++) {
+        assert_int_equal(p[i], CANARY);
+    }
+    for (size_t i = 28; i < 64; i++) {
+        assert_int_equal(p[i], POISON);
+    }
+    memset(p, 0, 20);
+    memory_pool_free(p);
+    for (size_t i = 0; i < 64; i++) {
+        assert_int_equal(p[i], POISON); /* the free filled the whole block again */
+    }
+}
+
+static void a_write_after_free_is_caught_when_the_block_is_handed_out_again(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(32);
+    memory_pool_free(p);
+    p[3] = 7; /* use after free */
+    uint8_t *q = memory_pool_alloc(32);
+    assert_ptr_equal(q, p); /* the most recently freed block comes back first */
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_WRITE_AFTER_FREE);
+    assert_ptr_equal(g_misuse[0].ptr, p);
+    g_misuse_count = 0;
+    assert_int_equal(stats().classes[0].writes_after_free, 1);
+    memory_pool_free(q);
+}
+
+static void a_write_after_free_is_found_by_the_integrity_check(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(1000); /* Large */
+    memory_pool_free(p);
+    p[900] = 0;
+    assert_int_equal(memory_pool_check_integrity(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_WRITE_AFTER_FREE);
+    assert_int_equal(g_misuse[0].class_index, 2);
+    g_misuse_count = 0;
+    /* reported once: the block was poisoned again */
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+    void *q = memory_pool_alloc(1000);
+    assert_int_equal(g_misuse_count, 0);
+    memory_pool_free(q);
+    assert_int_equal(stats().classes[2].writes_after_free, 1);
+}
+
+#endif
+
+static void misuse_is_still_rejected_with_checks(void **state)
+{
+    (void)state;
+    uint8_t *p = memory_pool_alloc(8);
+    memory_pool_free(p);
+    memory_pool_free(p);
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_DOUBLE_FREE);
+    g_misuse_count = 0;
+    p = memory_pool_alloc(8);
+    memory_pool_free(p + 16);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_INTERIOR_POINTER);
+    g_misuse_count = 0;
+    memory_pool_free(p);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].allocations, 2);
+    assert_int_equal(st.classes[0].frees, 2);
+    assert_int_equal(st.double_frees, 1);
+}
+
+typedef struct {
+    memory_pool_block_info_t info[4];
+    int n;
+} infos_t;
+
+static bool collect(const memory_pool_block_info_t *info, void *arg)
+{
+    infos_t *all = arg;
+    if (all->n < 4) {
+        all->info[all->n++] = *info;
+    }
+    return true;
+}
+
+static void log_leaks_quiet(const char *tag, size_t expect)
+{
+    fflush(stdout);
+    FILE *tmp = tmpfile();
+    int saved = dup(STDOUT_FILENO);
+    dup2(fileno(tmp), STDOUT_FILENO);
+    size_t n = memory_pool_log_leaks(tag);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    rewind(tmp);
+    char log[2048] = {0};
+    assert_true(fread(log, 1, sizeof log - 1, tmp) > 0);
+    fclose(tmp);
+    assert_int_equal(n, expect);
+    assert_non_null(strstr(log, "Small 0x"));
+    assert_non_null(strstr(log, ": 10 B, owner 0x"));
+    assert_non_null(strstr(log, "heap oversize"));
+    assert_non_null(strstr(log, ": 5000 B"));
+}
+
+static void the_leak_report_names_owner_size_and_age_of_every_live_block(void **state)
+{
+    (void)state;
+    void *a = alloc_here(10);
+    void *h = alloc_here(5000);
+    kraken_port_delay_ms(30);
+    infos_t all = {.n = 0};
+    assert_int_equal(memory_pool_walk_live(collect, &all), 2);
+    assert_ptr_equal(all.info[0].ptr, a);
+    assert_int_equal(all.info[0].size, 10);
+    assert_int_equal(all.info[0].class_index, 0);
+    assert_true(owner_is_alloc_here(all.info[0].owner));
+    assert_true(all.info[0].age_ms >= 25);
+    assert_ptr_equal(all.info[1].ptr, h);
+    assert_true(all.info[1].heap);
+    assert_int_equal(all.info[1].size, 5000);
+    assert_true(owner_is_alloc_here(all.info[1].owner));
+    assert_true(all.info[1].age_ms >= 25);
+    log_leaks_quiet("leaks", 2);
+    memory_pool_free(a);
+    memory_pool_free(h);
+}
+
+static void a_damaged_free_list_is_reported_by_the_integrity_check(void **state)
+{
+    (void)state;
+    void *p = memory_pool_alloc(8);
+    pool_class_t *c = &g_class[0];
+    link_t saved = c->links[c->head];
+    c->links[c->head] = (link_t)(c->count + 7); /* a wild write into the state words */
+    assert_int_equal(memory_pool_check_integrity(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_CORRUPTED);
+    assert_int_equal(g_misuse[0].class_index, 0);
+    g_misuse_count = 0;
+    c->links[c->head] = saved;
+    memory_pool_free(p);
+}
+
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(a_one_byte_overrun_is_caught_when_the_block_is_freed),
+        T(an_overrun_is_found_by_the_integrity_check_before_the_free),
+        T(a_request_of_the_whole_block_has_no_canary_and_no_false_alarm),
+#if KRAKEN_POOL_CHECK_LEVEL >= 2
+        T(a_fresh_block_holds_poison_then_the_canary),
+        T(a_write_after_free_is_caught_when_the_block_is_handed_out_again),
+        T(a_write_after_free_is_found_by_the_integrity_check),
+#endif
+        T(misuse_is_still_rejected_with_checks),
+        T(the_leak_report_names_owner_size_and_age_of_every_live_block),
+        T(a_damaged_free_list_is_reported_by_the_integrity_check),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
