@@ -4,8 +4,8 @@
  *
  * Storage is static (sizes from Kconfig): one ring of event records per priority lane, one table of
  * subscriptions, one table of service names. A payload is copied once, into the record (inline, up
- * to KRAKEN_EVENT_INLINE_DATA_SIZE bytes) or into a pool block from memory_pool_alloc_isr(), which
- * never touches the heap; only oversize payloads may go to the heap (Kconfig).
+ * to KRAKEN_EVENT_INLINE_DATA_SIZE bytes) or into a pool block from memory_pool_alloc_isr_margin(),
+ * which never touches the heap; only oversize payloads may go to the heap (Kconfig).
  *
  * Locking: one port lock (a spinlock on the chip) guards the rings, the tables and the lane counters.
  * It is never held across a handler call, a pool call, a semaphore call or a log line. A dispatcher
@@ -49,8 +49,6 @@ static const char *TAG = "event_bus";
  * signal). */
 #define BLOCK_POLL_MS 5
 
-static const uint32_t class_size[CLASSES] = {KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE,
-                                             KRAKEN_POOL_LARGE_SIZE, KRAKEN_POOL_XLARGE_SIZE};
 static const uint16_t kconfig_capacity[LANES] = {
     KRAKEN_EVENT_LANE_LOW_CAPACITY, KRAKEN_EVENT_LANE_NORMAL_CAPACITY,
     KRAKEN_EVENT_LANE_HIGH_CAPACITY, KRAKEN_EVENT_LANE_CRITICAL_CAPACITY};
@@ -129,8 +127,10 @@ static struct {
     kraken_port_sem_t work;  /* the dispatcher sleeps here */
     kraken_port_sem_t space[LANES]; /* posters wait here for room */
     kraken_port_sem_t idle;  /* unsubscribers wait here for a running call to end */
-    kraken_port_sem_t block_sem; /* posts wait here for a pool block */
-    _Atomic uint32_t block_waiters;
+    kraken_port_sem_t block_sem[CLASSES]; /* posts wait here for a pool block of the class */
+    _Atomic uint32_t block_waiters[CLASSES];
+    /* The pools' class table, read at start (memory_pool_init may have changed the Kconfig one). */
+    uint32_t class_size[CLASSES], class_capacity[CLASSES];
     kraken_port_task_t task;
     /* Payload counters, updated outside the lock. */
     _Atomic uint32_t blocks[CLASSES]; /* pool blocks held by events, by class asked for */
@@ -166,7 +166,7 @@ static void count_drop(system_event_priority_t priority, system_event_drop_reaso
 static unsigned class_of(size_t size)
 {
     unsigned c = 0;
-    while (size > class_size[c]) {
+    while (size > bus.class_size[c]) {
         c++;
     }
     return c;
@@ -193,8 +193,11 @@ static void free_payload(void *block, uint8_t store)
     }
     (void)memory_pool_free_isr(block); /* our own block: cannot fail */
     atomic_fetch_sub(&bus.blocks[store], 1);
-    if (atomic_load(&bus.block_waiters) != 0) {
-        kraken_port_sem_give(&bus.block_sem);
+    /* Wake a post waiting for this class once the bus holds at most half of it, so that a producer
+     * faster than the dispatcher sleeps once per half class, not once per event. */
+    if (atomic_load(&bus.block_waiters[store]) != 0 &&
+        atomic_load(&bus.blocks[store]) <= bus.class_capacity[store] / 2) {
+        kraken_port_sem_give(&bus.block_sem[store]);
     }
 }
 
@@ -235,13 +238,15 @@ static esp_err_t check_config(const system_event_bus_config_t *config)
 
 static void dispatcher_main(void *arg);
 
-/* The semaphores, in creation order: space[0..LANES-1], idle, block_sem, work. */
-#define SEM_COUNT (LANES + 3)
+/* The semaphores, in creation order: space[0..LANES-1], block_sem[0..CLASSES-1], idle, work. */
+#define SEM_COUNT (LANES + CLASSES + 2)
 
 static kraken_port_sem_t *sem_at(unsigned i)
 {
-    return i < LANES ? &bus.space[i] : i == LANES ? &bus.idle : i == LANES + 1 ? &bus.block_sem
-                                                                                 : &bus.work;
+    return i < LANES             ? &bus.space[i]
+           : i < LANES + CLASSES ? &bus.block_sem[i - LANES]
+           : i == LANES + CLASSES ? &bus.idle
+                                  : &bus.work;
 }
 
 static void delete_semaphores(unsigned created)
@@ -274,10 +279,15 @@ static esp_err_t start(const system_event_bus_config_t *config)
     atomic_store(&bus.heap_in_use, 0);
     atomic_store(&bus.invalid_priority, 0);
 
-    atomic_store(&bus.block_waiters, 0);
     /* ISR posts need the pools set up, and memory_pool_alloc_isr never sets them up. */
-    if (memory_pool_ensure_init() != ESP_OK) {
+    memory_pool_stats_t pools;
+    if (memory_pool_ensure_init() != ESP_OK || memory_pool_get_stats(&pools) != ESP_OK) {
         return ESP_ERR_NO_MEM;
+    }
+    for (unsigned c = 0; c < CLASSES; c++) {
+        atomic_store(&bus.block_waiters[c], 0);
+        bus.class_size[c] = (uint32_t)pools.classes[c].block_size;
+        bus.class_capacity[c] = pools.classes[c].capacity;
     }
     for (unsigned i = 0; i < SEM_COUNT; i++) {
         /* work: one pending wake-up is enough; the others count waiters' tokens */
@@ -627,7 +637,7 @@ static void *take_block(size_t size, bool critical, bool may_wait, uint32_t time
         uint32_t left = block == NULL && may_wait ? wait_left_ms(deadline, timeout_ms) : 0;
         if (left == 0 || atomic_load(&bus.state) != ST_READY) {
             if (waiting) {
-                atomic_fetch_sub(&bus.block_waiters, 1);
+                atomic_fetch_sub(&bus.block_waiters[c], 1);
             }
             if (block != NULL) {
                 *out_class = c;
@@ -640,13 +650,13 @@ static void *take_block(size_t size, bool critical, bool may_wait, uint32_t time
         if (!waiting) {
             /* Register, then look once more: a block freed in between is either seen by that
              * look or followed by a give (free_payload reads block_waiters after freeing). */
-            atomic_fetch_add(&bus.block_waiters, 1);
+            atomic_fetch_add(&bus.block_waiters[c], 1);
             waiting = true;
             continue;
         }
         /* The dispatcher gives block_sem when it frees a block; other pool users do not, hence
          * the short poll. */
-        kraken_port_sem_take(&bus.block_sem, left < BLOCK_POLL_MS ? left : BLOCK_POLL_MS);
+        kraken_port_sem_take(&bus.block_sem[c], left < BLOCK_POLL_MS ? left : BLOCK_POLL_MS);
     }
 }
 
@@ -690,11 +700,13 @@ static inline bool push_locked(lane_t *lane, system_service_id_t source, system_
 
 /* The payload copy: inline (nothing to take), a pool block of the smallest fitting class, or the
  * heap for an oversize payload. On failure *reason says why. */
+#define COLD __attribute__((noinline, cold)) /* keeps the common path of post() short */
+
 static esp_err_t take_payload(const void *data, size_t size, bool critical, bool isr,
                               bool may_wait, uint32_t timeout_ms, int64_t *deadline, void **block,
                               uint8_t *store, system_event_drop_reason_t *reason)
 {
-    if (size <= class_size[CLASSES - 1]) {
+    if (size <= bus.class_size[CLASSES - 1]) {
         unsigned c = 0;
         *block = take_block(size, critical, may_wait, timeout_ms, deadline, &c, reason);
         if (*block == NULL) {
@@ -702,7 +714,8 @@ static esp_err_t take_payload(const void *data, size_t size, bool critical, bool
         }
         *store = (uint8_t)c;
     } else {
-        if (isr || !KRAKEN_EVENT_OVERSIZE_TO_HEAP || (uint64_t)size > UINT32_MAX) {
+        /* (size >> 16 >> 16): above 4 GiB on 64-bit hosts; the record keeps a 32-bit size */
+        if (isr || !KRAKEN_EVENT_OVERSIZE_TO_HEAP || (size >> 16 >> 16) != 0) {
             *reason = SYSTEM_EVENT_DROP_TOO_LARGE;
             return ESP_ERR_INVALID_SIZE;
         }
@@ -718,7 +731,7 @@ static esp_err_t take_payload(const void *data, size_t size, bool critical, bool
 }
 
 /* A failed post: count it, give back what it took. */
-static esp_err_t post_failed(system_event_priority_t priority, system_event_drop_reason_t reason,
+static COLD esp_err_t post_failed(system_event_priority_t priority, system_event_drop_reason_t reason,
                              esp_err_t err, void *block, uint8_t store, bool entered)
 {
     count_drop(priority, reason);
@@ -730,7 +743,7 @@ static esp_err_t post_failed(system_event_priority_t priority, system_event_drop
 }
 
 /* The lane was full (or the bus stopping) at the first look: wait for room up to the deadline. */
-static esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
+static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
                            system_service_id_t source, system_event_type_t type, const void *data,
                            size_t size, void *block, uint8_t store, int64_t now, bool isr,
                            bool may_wait, uint32_t timeout_ms, int64_t *deadline, bool *woken)
@@ -1078,8 +1091,10 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     for (unsigned i = 0; i < LANES; i++) {
         give_space(i, waiting[i]);
     }
-    for (uint32_t n = atomic_load(&bus.block_waiters); n > 0; n--) {
-        kraken_port_sem_give(&bus.block_sem);
+    for (unsigned c = 0; c < CLASSES; c++) {
+        for (uint32_t n = atomic_load(&bus.block_waiters[c]); n > 0; n--) {
+            kraken_port_sem_give(&bus.block_sem[c]);
+        }
     }
     while (atomic_load(&bus.users) != 0) {
         kraken_port_delay_ms(1);
@@ -1139,10 +1154,10 @@ esp_err_t system_event_get_stats(system_event_stats_t *out)
     out->pool_payloads = bus.s.pool_payloads;
     out->subscriptions = bus.s.sub_count;
     out->services = bus.s.service_count;
-    kraken_port_unlock(&bus.lock);
     for (unsigned i = 0; i < LANES; i++) {
         out->lanes[i].delivered = atomic_load_explicit(&bus.s.lanes[i].delivered, memory_order_acquire);
     }
+    kraken_port_unlock(&bus.lock);
     for (unsigned c = 0; c < CLASSES; c++) {
         out->pool_blocks_in_use[c] = atomic_load(&bus.blocks[c]);
         out->pool_blocks_peak[c] = atomic_load(&bus.blocks_peak[c]);
@@ -1313,9 +1328,9 @@ esp_err_t system_event_bus_check(void)
             if (slot->store == STORE_INLINE) {
                 CHECK(slot->size <= INLINE_SIZE, "inline payload size");
             } else if (slot->store == STORE_HEAP) {
-                CHECK(slot->size > class_size[CLASSES - 1], "heap payload size");
+                CHECK(slot->size > bus.class_size[CLASSES - 1], "heap payload size");
             } else {
-                CHECK(slot->store < CLASSES && slot->size <= class_size[slot->store] &&
+                CHECK(slot->store < CLASSES && slot->size <= bus.class_size[slot->store] &&
                           slot->size > INLINE_SIZE,
                       "pool payload class");
                 queued_blocks[slot->store]++;

@@ -151,8 +151,9 @@ esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_ty
  *  handlers) no call of it is still running, so `ctx` may be freed. From inside a handler it does not
  *  wait for a call running in another dispatcher (manual mode with several dispatching tasks).
  *  ESP_OK; ESP_ERR_NOT_FOUND (zero, stale or already removed handle; bus deinitialised);
- *  ESP_ERR_INVALID_STATE (ISR). task, may block until a running call of this handler returns;
- *  O(1). */
+ *  ESP_ERR_INVALID_STATE (ISR, or a deinit in progress: the subscription goes with it, and no
+ *  handler runs once deinit has returned). task, may block until a running call of this handler
+ *  returns; O(1). */
 esp_err_t system_event_unsubscribe(system_event_subscription_t handle);
 
 /* ---- dispatching ----------------------------------------------------------------------------- */

@@ -1,0 +1,1248 @@
+/*
+ * test_event_bus.c - the event bus's behaviour, mostly in manual-dispatch mode (deterministic):
+ * ordering, one shared copy, blocks back to their pools, every failure path without a leak, ISR
+ * posting, handlers that post/unsubscribe, deinit with pending events, statistics. Every test ends
+ * with the bus deinitialised and checks that every pool block is back (teardown).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "kraken_config.h"
+#include "kraken_port.h"
+#include "kraken_sim.h"
+#include "memory_pool.h"
+#include "system_service/event_bus.h"
+
+#define SVC_A ((system_service_id_t)1)
+#define SVC_B ((system_service_id_t)2)
+#define LARGEST_CLASS KRAKEN_POOL_XLARGE_SIZE
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+static uint32_t pool_blocks_in_use(void)
+{
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    uint32_t n = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        n += st.classes[c].in_use;
+    }
+    return n;
+}
+
+static uint32_t pool_class_in_use(int c)
+{
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    return st.classes[c].in_use;
+}
+
+static system_event_stats_t stats(void)
+{
+    system_event_stats_t st;
+    assert_int_equal(system_event_get_stats(&st), ESP_OK);
+    return st;
+}
+
+static void check_bus(void)
+{
+    assert_int_equal(system_event_bus_check(), ESP_OK);
+}
+
+static uint32_t dispatch_all(void)
+{
+    uint32_t n = 0;
+    assert_int_equal(system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, &n), ESP_OK);
+    check_bus();
+    return n;
+}
+
+static system_event_bus_config_t manual_config(void)
+{
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_MANUAL;
+    return cfg;
+}
+
+static int setup_manual(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    return 0;
+}
+
+static int setup_none(void **state)
+{
+    (void)state;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    esp_err_t err = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
+    assert_true(err == ESP_OK || err == ESP_ERR_INVALID_STATE);
+    check_bus();
+    assert_int_equal(pool_blocks_in_use(), 0); /* nothing leaked by any path of the test */
+    assert_int_equal(memory_pool_deinit(), ESP_OK); /* refuses while a block is live */
+    kraken_sim_reset();
+    return 0;
+}
+
+/* Wait (task mode) until `lane` has delivered `n` events; false after 5 s. */
+static bool wait_delivered(system_event_priority_t lane, uint32_t n)
+{
+    for (int i = 0; i < 5000; i++) {
+        if (stats().lanes[lane].delivered >= n) {
+            return true;
+        }
+        kraken_port_delay_ms(1);
+    }
+    return false;
+}
+
+#define REC_MAX 64
+typedef struct {
+    int n;
+    system_event_t ev[REC_MAX];
+    uint8_t first[REC_MAX];
+    uint32_t pool_in_use_during[REC_MAX];
+} recorder_t;
+
+static void record(const system_event_t *e, void *ctx)
+{
+    recorder_t *r = ctx;
+    if (r->n < REC_MAX) {
+        r->ev[r->n] = *e;
+        r->first[r->n] = e->size ? ((const uint8_t *)e->data)[0] : 0;
+        r->pool_in_use_during[r->n] = pool_blocks_in_use();
+    }
+    r->n++;
+}
+
+/* ---- ordering ------------------------------------------------------------------------------- */
+
+static void events_are_delivered_highest_priority_first_and_fifo_within_a_priority(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, record, &r,
+                                            NULL),
+                     ESP_OK);
+    const struct {
+        system_event_type_t type;
+        system_event_priority_t prio;
+    } posts[] = {
+        {10, SYSTEM_EVENT_PRIORITY_LOW},    {20, SYSTEM_EVENT_PRIORITY_NORMAL},
+        {11, SYSTEM_EVENT_PRIORITY_LOW},    {40, SYSTEM_EVENT_PRIORITY_CRITICAL},
+        {30, SYSTEM_EVENT_PRIORITY_HIGH},   {21, SYSTEM_EVENT_PRIORITY_NORMAL},
+        {41, SYSTEM_EVENT_PRIORITY_CRITICAL}, {12, SYSTEM_EVENT_PRIORITY_LOW},
+    };
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++) {
+        uint32_t payload = posts[i].type;
+        assert_int_equal(system_event_post(SVC_A, posts[i].type, &payload, sizeof payload,
+                                           posts[i].prio),
+                         ESP_OK);
+    }
+    assert_int_equal(r.n, 0); /* manual mode: nothing runs before dispatch */
+    assert_int_equal(dispatch_all(), 8);
+    const system_event_type_t expected[] = {40, 41, 30, 20, 21, 10, 11, 12};
+    assert_int_equal(r.n, 8);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(r.ev[i].type, expected[i]);
+        assert_int_equal(r.ev[i].source, SVC_A);
+        assert_int_equal(r.ev[i].size, sizeof(uint32_t));
+        assert_int_equal(r.first[i], (uint8_t)expected[i]);
+        if (i > 0 && r.ev[i].priority == r.ev[i - 1].priority) {
+            assert_true(r.ev[i].seq > r.ev[i - 1].seq);
+            assert_true(r.ev[i].timestamp_us >= r.ev[i - 1].timestamp_us);
+        }
+    }
+    assert_int_equal(r.ev[0].priority, SYSTEM_EVENT_PRIORITY_CRITICAL);
+    assert_int_equal(r.ev[7].priority, SYSTEM_EVENT_PRIORITY_LOW);
+}
+
+static void dispatch_pending_stops_after_max_events_and_reports_the_count(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    for (uint32_t i = 0; i < 5; i++) {
+        assert_int_equal(system_event_post(SVC_A, i, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    uint32_t n = 99;
+    assert_int_equal(system_event_dispatch_pending(2, &n), ESP_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].depth, 3);
+    assert_int_equal(dispatch_all(), 3);
+    assert_int_equal(dispatch_all(), 0);
+    assert_int_equal(r.n, 5);
+    assert_null(r.ev[0].data); /* size 0: no payload */
+}
+
+/* ---- payload: one copy, shared, freed after the last subscriber ----------------------------- */
+
+static void every_subscriber_sees_the_same_single_copy_made_at_post(void **state)
+{
+    (void)state;
+    recorder_t r1 = {0}, r2 = {0}, r3 = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, 7, record, &r1, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r2, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, 7, record, &r3, NULL), ESP_OK);
+    uint8_t buf[200];
+    memset(buf, 0xA5, sizeof buf);
+    assert_int_equal(system_event_post(SVC_A, 7, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    memset(buf, 0, sizeof buf); /* the bus copied it: changing ours changes nothing */
+    assert_int_equal(pool_class_in_use(1), 1); /* 200 bytes: one 256-byte block */
+    assert_int_equal(stats().pool_blocks_in_use[1], 1);
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(r1.n, 1);
+    assert_int_equal(r2.n, 1);
+    assert_int_equal(r3.n, 1);
+    assert_ptr_equal(r1.ev[0].data, r2.ev[0].data);
+    assert_ptr_equal(r1.ev[0].data, r3.ev[0].data);
+    assert_ptr_not_equal(r1.ev[0].data, buf);
+    assert_int_equal(r1.first[0], 0xA5);
+    assert_int_equal(r3.first[0], 0xA5);
+    assert_int_equal(r1.ev[0].size, 200);
+    /* the block was still there for the last subscriber, and back in its pool after it */
+    assert_int_equal(r3.pool_in_use_during[0], 1);
+    assert_int_equal(pool_blocks_in_use(), 0);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.pool_blocks_in_use[1], 0);
+    assert_int_equal(st.pool_blocks_peak[1], 1);
+    assert_int_equal(st.pool_payloads, 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 1);
+}
+
+static void payload_data_is_aligned_and_intact_for_every_size_class(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    static uint8_t buf[LARGEST_CLASS];
+    const size_t sizes[] = {1, KRAKEN_EVENT_INLINE_DATA_SIZE, KRAKEN_EVENT_INLINE_DATA_SIZE + 1,
+                            KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_SMALL_SIZE + 1,
+                            KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE, LARGEST_CLASS};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        memset(buf, (int)(i + 1), sizes[i]);
+        assert_int_equal(system_event_post(SVC_A, (system_event_type_t)i, buf, sizes[i],
+                                           SYSTEM_EVENT_PRIORITY_HIGH),
+                         ESP_OK);
+    }
+    system_event_stats_t st = stats();
+    assert_int_equal(st.inline_payloads, 2);
+    assert_int_equal(st.pool_payloads, 6);
+    assert_int_equal(st.pool_blocks_in_use[0], 2);
+    assert_int_equal(st.pool_blocks_in_use[1], 2);
+    assert_int_equal(st.pool_blocks_in_use[2], 1);
+    assert_int_equal(st.pool_blocks_in_use[3], 1);
+    assert_int_equal(pool_blocks_in_use(), 6); /* inline payloads took no block */
+    dispatch_all();
+    assert_int_equal(r.n, 8);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(r.ev[i].size, sizes[i]);
+        assert_int_equal(r.first[i], i + 1);
+        assert_int_equal((uintptr_t)r.ev[i].data % 8, 0);
+    }
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
+static void wildcards_match_any_source_or_type_and_exact_filters_do_not_leak(void **state)
+{
+    (void)state;
+    recorder_t any = {0}, src_a = {0}, type_5 = {0}, exact = {0};
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, record,
+                                            &any, NULL),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &src_a, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, 5, record, &type_5, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_B, 5, record, &exact, NULL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 5, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    assert_int_equal(system_event_post(SVC_B, 5, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    assert_int_equal(system_event_post(SVC_B, 6, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    dispatch_all();
+    assert_int_equal(any.n, 3);
+    assert_int_equal(src_a.n, 1);
+    assert_int_equal(type_5.n, 2);
+    assert_int_equal(exact.n, 1);
+    assert_int_equal(exact.ev[0].source, SVC_B);
+}
+
+static void an_event_without_subscribers_is_counted_unhandled_and_freed(void **state)
+{
+    (void)state;
+    uint8_t buf[100] = {1};
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    assert_int_equal(pool_blocks_in_use(), 1);
+    dispatch_all();
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].delivered, 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].unhandled, 1);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
+/* ---- failure paths: each counted, nothing leaked -------------------------------------------- */
+
+static void invalid_arguments_are_refused_counted_and_take_nothing(void **state)
+{
+    (void)state;
+    uint8_t buf[200] = {0};
+    assert_int_equal(system_event_post(SYSTEM_SERVICE_ID_ANY, 1, buf, 4, SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post(SVC_A, SYSTEM_EVENT_TYPE_ANY, buf, 4,
+                                       SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 200, SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post(SVC_A, 1, buf, 4, (system_event_priority_t)4),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post(SVC_A, 1, buf, 4, (system_event_priority_t)-1),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post_from_isr(SVC_A, SYSTEM_EVENT_TYPE_ANY, buf, 4,
+                                                SYSTEM_EVENT_PRIORITY_HIGH, NULL),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, NULL, NULL, NULL), ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_get_stats(NULL), ESP_ERR_INVALID_ARG);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_INVALID_ARG], 3);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_INVALID_ARG], 1);
+    assert_int_equal(st.invalid_priority, 2);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 0);
+    assert_int_equal(pool_blocks_in_use(), 0);
+    check_bus();
+}
+
+static void a_full_lane_fails_at_once_with_timeout_zero_and_frees_the_payload(void **state)
+{
+    (void)state;
+    const uint16_t cap = 3;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_HIGH] = cap;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    uint8_t buf[200] = {0};
+    for (int i = 0; i < cap; i++) {
+        assert_int_equal(system_event_post_with_timeout(SVC_A, 1, buf, sizeof buf,
+                                                        SYSTEM_EVENT_PRIORITY_HIGH, 0),
+                         ESP_OK);
+    }
+    assert_int_equal(pool_blocks_in_use(), cap);
+    int64_t t0 = kraken_port_time_us();
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 1, buf, sizeof buf,
+                                                    SYSTEM_EVENT_PRIORITY_HIGH, 0),
+                     ESP_ERR_TIMEOUT);
+    assert_true(kraken_port_time_us() - t0 < 100000); /* did not wait */
+    assert_int_equal(pool_blocks_in_use(), cap);    /* the failed post's block went back */
+    /* other lanes are not affected */
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 1, buf, sizeof buf,
+                                                    SYSTEM_EVENT_PRIORITY_NORMAL, 0),
+                     ESP_OK);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_FULL], 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].depth, cap);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].depth_high_water, cap);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].capacity, cap);
+    assert_int_equal(dispatch_all(), cap + 1);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
+static void a_full_lane_waits_for_the_timeout_then_fails(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = 1;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    uint32_t v = 1;
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    int64_t t0 = kraken_port_time_us();
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 1, &v, sizeof v,
+                                                    SYSTEM_EVENT_PRIORITY_LOW, 30),
+                     ESP_ERR_TIMEOUT);
+    int64_t waited = kraken_port_time_us() - t0;
+    assert_true(waited >= 30000);
+    /* system_event_post waits CONFIG_SYSTEM_SERVICE_EVENT_POST_TIMEOUT_MS */
+    t0 = kraken_port_time_us();
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_TIMEOUT);
+    assert_true(kraken_port_time_us() - t0 >= (int64_t)KRAKEN_EVENT_POST_TIMEOUT_MS * 1000);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_FULL], 2);
+}
+
+typedef struct {
+    esp_err_t result;
+    int64_t waited_us;
+} poster_arg_t;
+
+static void *poster_thread(void *arg)
+{
+    poster_arg_t *p = arg;
+    uint8_t buf[200] = {9};
+    int64_t t0 = kraken_port_time_us();
+    p->result = system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW,
+                                               SYSTEM_EVENT_WAIT_FOREVER);
+    p->waited_us = kraken_port_time_us() - t0;
+    return NULL;
+}
+
+static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = 1;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    poster_arg_t arg = {.result = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
+    kraken_port_delay_ms(50); /* the poster is now waiting for room */
+    uint32_t n = 0;
+    assert_int_equal(system_event_dispatch_pending(1, &n), ESP_OK);
+    assert_int_equal(n, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(arg.result, ESP_OK);
+    assert_true(arg.waited_us >= 40000);
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ev[1].type, 2);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_FULL], 0);
+}
+
+static void the_critical_lane_stays_open_when_every_other_lane_is_full(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    for (int p = 0; p < SYSTEM_EVENT_PRIORITY_COUNT; p++) {
+        cfg.lane_capacity[p] = 2;
+    }
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    for (int p = SYSTEM_EVENT_PRIORITY_LOW; p < SYSTEM_EVENT_PRIORITY_CRITICAL; p++) {
+        esp_err_t err;
+        int accepted = 0;
+        while ((err = system_event_post_with_timeout(SVC_A, 1, NULL, 0, p, 0)) == ESP_OK) {
+            accepted++;
+        }
+        assert_int_equal(err, ESP_ERR_TIMEOUT);
+        assert_int_equal(accepted, 2);
+    }
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 9, NULL, 0,
+                                                    SYSTEM_EVENT_PRIORITY_CRITICAL, 0),
+                     ESP_OK);
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    assert_int_equal(system_event_dispatch_pending(1, NULL), ESP_OK);
+    assert_int_equal(r.ev[0].type, 9); /* and it is delivered first */
+}
+
+static void lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks(void **state)
+{
+    (void)state;
+    /* XLarge class: COUNT blocks, of which RESERVE only for CRITICAL events. */
+    const uint32_t count = KRAKEN_POOL_XLARGE_COUNT;
+    const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    if (count - reserve > KRAKEN_EVENT_LANE_NORMAL_CAPACITY ||
+        reserve > KRAKEN_EVENT_LANE_CRITICAL_CAPACITY) {
+        skip(); /* this configuration fills the lanes before the class */
+    }
+    static uint8_t buf[LARGEST_CLASS];
+    for (uint32_t i = 0; i < count - reserve; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_HIGH),
+                     reserve > 0 ? ESP_ERR_NO_MEM : ESP_OK);
+    for (uint32_t i = 0; i < reserve; i++) {
+        assert_int_equal(system_event_post(SVC_A, 2, buf, sizeof buf,
+                                           SYSTEM_EVENT_PRIORITY_CRITICAL),
+                         ESP_OK);
+    }
+    system_event_stats_t st = stats();
+    if (reserve > 0) {
+        assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_RESERVE], 1);
+        assert_int_equal(pool_class_in_use(3), count);
+        /* the class is now empty: even CRITICAL gets ESP_ERR_NO_MEM, counted as NO_MEM */
+        assert_int_equal(system_event_post(SVC_A, 2, buf, sizeof buf,
+                                           SYSTEM_EVENT_PRIORITY_CRITICAL),
+                         ESP_ERR_NO_MEM);
+        st = stats();
+        assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
+    }
+    assert_int_equal(st.pool_blocks_in_use[3], count);
+    assert_int_equal(dispatch_all(), count);
+    assert_int_equal(pool_blocks_in_use(), 0);
+    assert_int_equal(stats().pool_blocks_in_use[3], 0);
+}
+
+static void pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing(void **state)
+{
+    (void)state;
+    void *held[KRAKEN_POOL_MEDIUM_COUNT];
+    for (int i = 0; i < KRAKEN_POOL_MEDIUM_COUNT; i++) {
+        held[i] = memory_pool_alloc_isr(KRAKEN_POOL_MEDIUM_SIZE);
+        assert_non_null(held[i]);
+    }
+    uint8_t buf[KRAKEN_POOL_MEDIUM_SIZE] = {0};
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_CRITICAL),
+                     ESP_ERR_NO_MEM);
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_NO_MEM);
+    /* other classes still work */
+    assert_int_equal(system_event_post(SVC_A, 1, buf, KRAKEN_POOL_SMALL_SIZE,
+                                       SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_OK);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
+    assert_int_equal(st.pool_blocks_in_use[1], 0);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 1);
+    for (int i = 0; i < KRAKEN_POOL_MEDIUM_COUNT; i++) {
+        assert_int_equal(memory_pool_free_isr(held[i]), ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 1);
+}
+
+static void a_payload_above_the_largest_class_follows_the_oversize_policy(void **state)
+{
+    (void)state;
+    static uint8_t big[LARGEST_CLASS + 1000];
+    memset(big, 0x3C, sizeof big);
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    esp_err_t err = system_event_post(SVC_A, 1, big, sizeof big, SYSTEM_EVENT_PRIORITY_NORMAL);
+    system_event_stats_t st = stats();
+    if (KRAKEN_EVENT_OVERSIZE_TO_HEAP) {
+        assert_int_equal(err, ESP_OK);
+        assert_int_equal(st.heap_payloads, 1);
+        assert_int_equal(st.heap_in_use, 1);
+        dispatch_all();
+        assert_int_equal(r.n, 1);
+        assert_int_equal(r.ev[0].size, sizeof big);
+        assert_int_equal(r.first[0], 0x3C);
+        st = stats();
+        assert_int_equal(st.heap_in_use, 0);
+        memory_pool_stats_t ps;
+        memory_pool_get_stats(&ps);
+        assert_int_equal(ps.oversize_live, 0);
+    } else {
+        assert_int_equal(err, ESP_ERR_INVALID_SIZE);
+        assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_TOO_LARGE], 1);
+    }
+    /* from an ISR it is always refused: the ISR path never touches the heap */
+    kraken_sim_isr_enter();
+    err = system_event_post_from_isr(SVC_A, 1, big, sizeof big, SYSTEM_EVENT_PRIORITY_NORMAL, NULL);
+    kraken_sim_isr_exit();
+    assert_int_equal(err, ESP_ERR_INVALID_SIZE);
+    assert_true(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_TOO_LARGE] >= 1);
+}
+
+static void a_heap_failure_for_an_oversize_payload_gives_no_mem(void **state)
+{
+    (void)state;
+    if (!KRAKEN_EVENT_OVERSIZE_TO_HEAP) {
+        skip();
+    }
+    static uint8_t big[LARGEST_CLASS + 1];
+    kraken_sim_fail_next(0, 1);
+    assert_int_equal(system_event_post(SVC_A, 1, big, sizeof big, SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_NO_MEM);
+    kraken_sim_fault_clear();
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
+    assert_int_equal(st.heap_in_use, 0);
+    assert_int_equal(st.heap_payloads, 0);
+}
+
+/* ---- ISR posting ---------------------------------------------------------------------------- */
+
+static void an_isr_can_post_a_pool_sized_payload_without_blocking(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_B, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    uint8_t buf[KRAKEN_POOL_LARGE_SIZE];
+    memset(buf, 0x77, sizeof buf);
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    bool woken = false;
+    kraken_sim_isr_enter();
+    esp_err_t err = system_event_post_from_isr(SVC_B, 3, buf, sizeof buf,
+                                               SYSTEM_EVENT_PRIORITY_HIGH, &woken);
+    esp_err_t small = system_event_post_from_isr(SVC_B, 4, buf, 4, SYSTEM_EVENT_PRIORITY_HIGH, NULL);
+    /* task-only calls are refused from an ISR */
+    esp_err_t task_post = system_event_post(SVC_B, 5, buf, 4, SYSTEM_EVENT_PRIORITY_HIGH);
+    esp_err_t sub = system_event_subscribe(SVC_B, 1, record, &r, NULL);
+    esp_err_t disp = system_event_dispatch_pending(1, NULL);
+    kraken_sim_isr_exit();
+    kraken_sim_get_stats(&after);
+    assert_int_equal(err, ESP_OK);
+    assert_int_equal(small, ESP_OK);
+    assert_int_equal(task_post, ESP_ERR_INVALID_STATE);
+    assert_int_equal(sub, ESP_ERR_INVALID_STATE);
+    assert_int_equal(disp, ESP_ERR_INVALID_STATE);
+    assert_false(woken); /* manual mode: no dispatcher task to wake */
+    assert_int_equal(after.allocations, before.allocations); /* no heap call */
+    dispatch_all();
+    assert_int_equal(r.n, 2);
+    assert_true(r.ev[0].from_isr);
+    assert_int_equal(r.ev[0].size, sizeof buf);
+    assert_int_equal(r.first[0], 0x77);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].posted_from_isr, 2);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+}
+
+static void an_isr_post_to_a_full_lane_fails_at_once(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_CRITICAL] = 1;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    uint8_t buf[100] = {0};
+    kraken_sim_isr_enter();
+    esp_err_t first = system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
+                                                 SYSTEM_EVENT_PRIORITY_CRITICAL, NULL);
+    esp_err_t second = system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
+                                                  SYSTEM_EVENT_PRIORITY_CRITICAL, NULL);
+    kraken_sim_isr_exit();
+    assert_int_equal(first, ESP_OK);
+    assert_int_equal(second, ESP_ERR_TIMEOUT);
+    assert_int_equal(pool_blocks_in_use(), 1);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_FULL], 1);
+    dispatch_all();
+}
+
+static void an_isr_post_before_the_bus_started_is_refused_and_counted(void **state)
+{
+    (void)state;
+    uint32_t v = 1;
+    bool woken = false;
+    kraken_sim_isr_enter();
+    esp_err_t err = system_event_post_from_isr(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_HIGH,
+                                               &woken);
+    kraken_sim_isr_exit();
+    assert_int_equal(err, ESP_ERR_INVALID_STATE);
+    assert_false(woken);
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+}
+
+static volatile int task_handler_calls;
+static void count_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    __atomic_fetch_add(&task_handler_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void an_isr_post_wakes_the_dispatcher_task_and_says_so(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_init(NULL), ESP_OK); /* Kconfig default: task mode */
+    if (stats().mode != SYSTEM_EVENT_MODE_TASK) {
+        skip();
+    }
+    task_handler_calls = 0;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, count_handler, NULL, NULL), ESP_OK);
+    kraken_port_delay_ms(20); /* let the dispatcher go idle */
+    uint8_t buf[64] = {0};
+    bool woken = false;
+    kraken_sim_isr_enter();
+    esp_err_t err = system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
+                                               SYSTEM_EVENT_PRIORITY_NORMAL, &woken);
+    kraken_sim_isr_exit();
+    assert_int_equal(err, ESP_OK);
+    assert_true(woken);
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, 1));
+    assert_int_equal(task_handler_calls, 1);
+}
+
+/* ---- handlers that post, subscribe and unsubscribe ------------------------------------------ */
+
+typedef struct {
+    int calls;
+    esp_err_t results[8];
+    int64_t longest_post_us;
+} reposter_t;
+
+static void reposting_handler(const system_event_t *e, void *ctx)
+{
+    reposter_t *rp = ctx;
+    if (e->type != 1) {
+        return;
+    }
+    uint8_t buf[100];
+    memset(buf, 0x11, sizeof buf);
+    for (int i = 0; i < 8; i++) {
+        int64_t t0 = kraken_port_time_us();
+        /* WAIT_FOREVER from a handler must not wait: it would wait for itself */
+        rp->results[i] = system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf,
+                                                        SYSTEM_EVENT_PRIORITY_LOW,
+                                                        SYSTEM_EVENT_WAIT_FOREVER);
+        int64_t took = kraken_port_time_us() - t0;
+        if (took > rp->longest_post_us) {
+            rp->longest_post_us = took;
+        }
+    }
+    rp->calls++;
+    /* nested dispatch and deinit are refused from a handler */
+    assert_int_equal(system_event_dispatch_pending(1, NULL), ESP_ERR_INVALID_STATE);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_ERR_INVALID_STATE);
+}
+
+static void a_handler_can_post_and_never_waits_for_room(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = 5;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    reposter_t rp = {0};
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, reposting_handler, &rp,
+                                            NULL),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 2, record, &r, NULL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_HIGH), ESP_OK);
+    assert_int_equal(dispatch_all(), 1 + 5); /* the trigger, then the 5 that fitted */
+    assert_int_equal(rp.calls, 1);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(rp.results[i], ESP_OK);
+    }
+    for (int i = 5; i < 8; i++) {
+        assert_int_equal(rp.results[i], ESP_ERR_TIMEOUT);
+    }
+    assert_true(rp.longest_post_us < 100000);
+    assert_int_equal(r.n, 5);
+    assert_int_equal(r.first[4], 0x11);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_FULL], 3);
+}
+
+typedef struct {
+    system_event_subscription_t victim;
+    system_event_subscription_t self;
+    int calls;
+    esp_err_t result;
+} unsubscriber_t;
+
+static void unsubscribing_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    unsubscriber_t *u = ctx;
+    u->calls++;
+    if (u->calls == 1) {
+        u->result = system_event_unsubscribe(u->victim);
+    }
+}
+
+static void self_unsubscribing_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    unsubscriber_t *u = ctx;
+    u->calls++;
+    u->result = system_event_unsubscribe(u->self);
+}
+
+static void a_subscriber_removed_by_a_handler_is_never_called_again(void **state)
+{
+    (void)state;
+    /* The victim sits both before and after the unsubscribing handler in the table. */
+    recorder_t before = {0}, after = {0};
+    unsubscriber_t u1 = {0};
+    system_event_subscription_t h_before, h_unsub, h_after;
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &before, &h_before),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, unsubscribing_handler, &u1,
+                                            &h_unsub),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &after, &h_after),
+                     ESP_OK);
+    u1.victim = h_after;
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 2, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    dispatch_all();
+    assert_int_equal(u1.result, ESP_OK);
+    assert_int_equal(after.n, 0); /* removed during the first event, before its turn */
+    assert_int_equal(before.n, 2);
+    assert_int_equal(u1.calls, 2);
+    assert_int_equal(system_event_unsubscribe(h_after), ESP_ERR_NOT_FOUND);
+    assert_int_equal(stats().subscriptions, 2);
+    assert_int_equal(system_event_unsubscribe(h_unsub), ESP_OK);
+    assert_int_equal(system_event_unsubscribe(h_before), ESP_OK);
+}
+
+static void a_handler_can_unsubscribe_itself(void **state)
+{
+    (void)state;
+    unsubscriber_t u = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, self_unsubscribing_handler,
+                                            &u, &u.self),
+                     ESP_OK);
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    dispatch_all();
+    assert_int_equal(u.calls, 1);
+    assert_int_equal(u.result, ESP_OK);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(stats().subscriptions, 1);
+    /* the freed entry is reused, and the old handle does not name the new subscription */
+    system_event_subscription_t h;
+    assert_int_equal(system_event_subscribe(SVC_B, 1, record, &r, &h), ESP_OK);
+    assert_int_equal(system_event_unsubscribe(u.self), ESP_ERR_NOT_FOUND);
+    assert_int_equal(system_event_unsubscribe(h), ESP_OK);
+}
+
+typedef struct {
+    recorder_t *late;
+    int calls;
+} subscriber_ctx_t;
+
+static void subscribing_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    subscriber_ctx_t *s = ctx;
+    if (s->calls++ == 0) {
+        assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, s->late, NULL),
+                         ESP_OK);
+    }
+}
+
+static void a_handler_can_subscribe_and_the_new_subscription_gets_later_events(void **state)
+{
+    (void)state;
+    recorder_t late = {0};
+    subscriber_ctx_t s = {.late = &late};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, subscribing_handler, &s,
+                                            NULL),
+                     ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 2, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    dispatch_all();
+    assert_int_equal(s.calls, 2);
+    assert_true(late.n >= 1);
+    assert_int_equal(late.ev[late.n - 1].type, 2);
+}
+
+/* Task mode: a handler blocked in the dispatcher; unsubscribe from another task must wait. */
+static atomic_int gate_open, in_handler, handler_done;
+static void gated_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    atomic_store(&in_handler, 1);
+    while (!atomic_load(&gate_open)) {
+        kraken_port_delay_ms(1);
+    }
+    kraken_port_delay_ms(20);
+    atomic_store(&handler_done, 1);
+}
+
+static void *open_gate_later(void *arg)
+{
+    (void)arg;
+    kraken_port_delay_ms(30);
+    atomic_store(&gate_open, 1);
+    return NULL;
+}
+
+static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_TASK;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    atomic_store(&gate_open, 0);
+    atomic_store(&in_handler, 0);
+    atomic_store(&handler_done, 0);
+    system_event_subscription_t h;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, gated_handler, NULL, &h), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    while (!atomic_load(&in_handler)) {
+        kraken_port_delay_ms(1);
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, open_gate_later, NULL), 0);
+    assert_int_equal(system_event_unsubscribe(h), ESP_OK);
+    assert_int_equal(atomic_load(&handler_done), 1); /* it waited for the running call */
+    pthread_join(th, NULL);
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, 2));
+    /* the second event found no subscriber */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].unhandled, 1);
+    assert_int_equal(stats().subscriptions, 0);
+}
+
+static void subscription_table_limits_and_stale_handles_get_clear_answers(void **state)
+{
+    (void)state;
+    system_event_subscription_t h[KRAKEN_EVENT_MAX_SUBSCRIBERS];
+    recorder_t r = {0};
+    for (int i = 0; i < KRAKEN_EVENT_MAX_SUBSCRIBERS; i++) {
+        assert_int_equal(system_event_subscribe(SVC_A, (system_event_type_t)i, record, &r, &h[i]),
+                         ESP_OK);
+    }
+    system_event_subscription_t extra = {1234};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, &extra), ESP_ERR_NO_MEM);
+    assert_int_equal(extra.opaque_, 0);
+    assert_int_equal(system_event_unsubscribe(h[3]), ESP_OK);
+    assert_int_equal(system_event_unsubscribe(h[3]), ESP_ERR_NOT_FOUND);
+    assert_int_equal(system_event_unsubscribe((system_event_subscription_t){0}), ESP_ERR_NOT_FOUND);
+    assert_int_equal(system_event_unsubscribe((system_event_subscription_t){0xFFFFFFFFu}),
+                     ESP_ERR_NOT_FOUND);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, &extra), ESP_OK);
+    assert_int_equal(system_event_unsubscribe(h[3]), ESP_ERR_NOT_FOUND); /* entry reused */
+    assert_int_equal(stats().subscriptions, KRAKEN_EVENT_MAX_SUBSCRIBERS);
+    check_bus();
+    /* handles do not survive a restart */
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_int_equal(system_event_unsubscribe(h[0]), ESP_ERR_NOT_FOUND);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_unsubscribe(h[0]), ESP_ERR_NOT_FOUND);
+    assert_int_equal(stats().subscriptions, 0);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+static void deinit_discard_counts_pending_events_and_returns_every_block(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    uint8_t buf[1000] = {0};
+    assert_int_equal(system_event_post(SVC_A, 1, buf, 200, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, buf, 1000, SYSTEM_EVENT_PRIORITY_HIGH), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, buf, 4, SYSTEM_EVENT_PRIORITY_CRITICAL), ESP_OK);
+    assert_int_equal(pool_blocks_in_use(), 2);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(pool_blocks_in_use(), 0);
+    system_event_stats_t st = stats(); /* final figures stay readable */
+    assert_false(st.ready);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
+    assert_int_equal(st.pool_blocks_in_use[1] + st.pool_blocks_in_use[2], 0);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_ERR_INVALID_STATE);
+    assert_int_equal(system_event_bus_deinit((system_event_deinit_t)7), ESP_ERR_INVALID_ARG);
+}
+
+static void deinit_drain_delivers_pending_events_and_refuses_posts_from_handlers(void **state)
+{
+    (void)state;
+    reposter_t rp = {0};
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, reposting_handler, &rp,
+                                            NULL),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    uint8_t buf[300] = {5};
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 3, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DRAIN), ESP_OK);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(rp.results[0], ESP_ERR_INVALID_STATE);
+    assert_int_equal(pool_blocks_in_use(), 0);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY], 8);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_DISCARDED], 0);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 1);
+}
+
+static void deinit_in_task_mode_drains_through_the_dispatcher(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_TASK;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    task_handler_calls = 0;
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, count_handler, NULL, NULL),
+                     ESP_OK);
+    uint8_t buf[500] = {0};
+    int posted = 0;
+    for (int i = 0; i < 10; i++) {
+        posted += system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL) == ESP_OK;
+    }
+    assert_int_equal(posted, 10);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DRAIN), ESP_OK);
+    assert_int_equal(task_handler_calls, 10);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 10);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
+static void a_poster_waiting_for_room_is_released_by_deinit(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = 1;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    poster_arg_t arg = {.result = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
+    kraken_port_delay_ms(30);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(arg.result, ESP_ERR_INVALID_STATE);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
+static void the_bus_starts_by_itself_on_first_post_in_the_kconfig_mode(void **state)
+{
+    (void)state;
+    assert_false(system_event_bus_is_ready());
+    /* spec Example 1, as written */
+    system_service_id_t service_id = SVC_A;
+    system_event_type_t event_type = 42;
+    typedef struct {
+        uint32_t value;
+        uint8_t data[200];
+    } my_event_data_t;
+    my_event_data_t event_data = {.value = 42};
+    assert_int_equal(system_event_post(service_id, event_type, &event_data, sizeof(event_data),
+                                       SYSTEM_EVENT_PRIORITY_NORMAL),
+                     ESP_OK);
+    assert_true(system_event_bus_is_ready());
+    system_event_stats_t st = stats();
+    assert_int_equal(st.mode, KRAKEN_EVENT_DEFAULT_MODE_MANUAL ? SYSTEM_EVENT_MODE_MANUAL
+                                                               : SYSTEM_EVENT_MODE_TASK);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].posted, 1);
+    if (st.mode == SYSTEM_EVENT_MODE_MANUAL) {
+        dispatch_all();
+    }
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, 1));
+    assert_int_equal(system_event_bus_init(NULL), ESP_ERR_INVALID_STATE); /* already started */
+}
+
+static void init_rejects_bad_configurations(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = KRAKEN_EVENT_LANE_LOW_CAPACITY + 1;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_ERR_INVALID_ARG);
+    cfg = manual_config();
+    cfg.mode = (system_event_mode_t)5;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_ERR_INVALID_ARG);
+    assert_false(system_event_bus_is_ready());
+    cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_dispatch_pending(1, NULL), ESP_OK);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    cfg.mode = SYSTEM_EVENT_MODE_TASK;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_dispatch_pending(1, NULL), ESP_ERR_INVALID_STATE);
+}
+
+/* ---- services and statistics ---------------------------------------------------------------- */
+
+static void services_get_stable_ids_and_names(void **state)
+{
+    (void)state;
+    system_service_id_t wifi, audio, again;
+    assert_int_equal(system_service_register("wifi", &wifi), ESP_OK);
+    assert_int_equal(system_service_register("audio", &audio), ESP_OK);
+    assert_int_equal(system_service_register("wifi", &again), ESP_OK);
+    assert_int_equal(again, wifi);
+    assert_int_not_equal(audio, wifi);
+    assert_string_equal(system_service_get_name(wifi), "wifi");
+    assert_string_equal(system_service_get_name(audio), "audio");
+    assert_null(system_service_get_name(SYSTEM_SERVICE_ID_ANY));
+    assert_null(system_service_get_name((system_service_id_t)(audio + 1)));
+    char long_name[KRAKEN_EVENT_SERVICE_NAME_LEN + 1];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_int_equal(system_service_register(long_name, &again), ESP_ERR_INVALID_SIZE);
+    long_name[KRAKEN_EVENT_SERVICE_NAME_LEN - 1] = '\0'; /* the longest that fits */
+    assert_int_equal(system_service_register(long_name, &again), ESP_OK);
+    assert_int_equal(system_service_register("", &again), ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_service_register(NULL, &again), ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_service_register("x", NULL), ESP_ERR_INVALID_ARG);
+    for (int i = (int)stats().services; i < KRAKEN_EVENT_MAX_SERVICES; i++) {
+        char name[8] = {'s', (char)('a' + i / 26 % 26), (char)('a' + i % 26), 0};
+        assert_int_equal(system_service_register(name, &again), ESP_OK);
+    }
+    assert_int_equal(system_service_register("one-too-many", &again), ESP_ERR_NO_MEM);
+    assert_int_equal(stats().services, KRAKEN_EVENT_MAX_SERVICES);
+}
+
+static void slow_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    kraken_port_delay_ms(5);
+}
+
+static void statistics_report_latency_handler_time_and_high_water(void **state)
+{
+    (void)state;
+    system_event_subscription_t fast, slow;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, &fast), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, slow_handler, NULL, &slow), ESP_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_HIGH), ESP_OK);
+    }
+    kraken_port_delay_ms(10);
+    dispatch_all();
+    system_event_stats_t st = stats();
+    const system_event_lane_stats_t *l = &st.lanes[SYSTEM_EVENT_PRIORITY_HIGH];
+    assert_int_equal(l->posted, 4);
+    assert_int_equal(l->delivered, 4);
+    assert_int_equal(l->depth, 0);
+    assert_int_equal(l->depth_high_water, 4);
+    system_event_subscription_stats_t ss;
+    assert_int_equal(system_event_get_subscription_stats(slow, &ss), ESP_OK);
+    assert_int_equal(ss.deliveries, 4);
+    if (KRAKEN_EVENT_PROFILING) {
+        assert_true(l->latency_min_us >= 10000); /* every event waited the 10 ms before dispatch */
+        assert_true(l->latency_max_us >= l->latency_mean_us);
+        assert_true(l->latency_mean_us >= l->latency_min_us);
+        assert_true(l->latency_max_us >= 10000 + 3 * 5000); /* the last one waited for 3 slow calls */
+        assert_true(ss.longest_handler_us >= 5000);
+        assert_true(ss.total_handler_us >= 4 * 5000);
+    } else { /* not measured: zeros, never garbage */
+        assert_int_equal(l->latency_max_us, 0);
+        assert_int_equal(ss.longest_handler_us, 0);
+    }
+    assert_int_equal(ss.service_id, SVC_A);
+    assert_int_equal(ss.event_type, 1);
+    assert_int_equal(system_event_get_subscription_stats(fast, &ss), ESP_OK);
+    assert_int_equal(ss.deliveries, 4);
+    assert_int_equal(system_event_get_subscription_stats(fast, NULL), ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_get_subscription_stats((system_event_subscription_t){0}, &ss),
+                     ESP_ERR_NOT_FOUND);
+    system_event_log_stats("test");
+    system_event_reset_peaks();
+    st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].depth_high_water, 0);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].latency_max_us, 0);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].posted, 4); /* counters stay */
+    assert_int_equal(system_event_get_subscription_stats(slow, &ss), ESP_OK);
+    assert_int_equal(ss.longest_handler_us, 0);
+    assert_int_equal(ss.deliveries, 4);
+}
+
+static void no_heap_call_is_made_per_event_in_steady_state(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, record, &r,
+                                            NULL),
+                     ESP_OK);
+    static uint8_t buf[LARGEST_CLASS];
+    const size_t sizes[] = {4, 16, 64, 200, 1000, LARGEST_CLASS};
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    for (int round = 0; round < 50; round++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            assert_int_equal(system_event_post(SVC_A, 1, buf, sizes[i], (system_event_priority_t)(i % 4)),
+                             ESP_OK);
+        }
+        r.n = 0;
+        dispatch_all();
+    }
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.allocations - before.allocations, 0);
+    assert_int_equal(after.frees - before.frees, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            events_are_delivered_highest_priority_first_and_fifo_within_a_priority, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(dispatch_pending_stops_after_max_events_and_reports_the_count,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(every_subscriber_sees_the_same_single_copy_made_at_post,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(payload_data_is_aligned_and_intact_for_every_size_class,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            wildcards_match_any_source_or_type_and_exact_filters_do_not_leak, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(an_event_without_subscribers_is_counted_unhandled_and_freed,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(invalid_arguments_are_refused_counted_and_take_nothing,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_full_lane_fails_at_once_with_timeout_zero_and_frees_the_payload, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(a_full_lane_waits_for_the_timeout_then_fails, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(the_critical_lane_stays_open_when_every_other_lane_is_full,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_payload_above_the_largest_class_follows_the_oversize_policy,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_heap_failure_for_an_oversize_payload_gives_no_mem,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(an_isr_can_post_a_pool_sized_payload_without_blocking,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(an_isr_post_to_a_full_lane_fails_at_once, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_isr_post_before_the_bus_started_is_refused_and_counted,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(an_isr_post_wakes_the_dispatcher_task_and_says_so,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(a_handler_can_post_and_never_waits_for_room, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_subscriber_removed_by_a_handler_is_never_called_again,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_handler_can_unsubscribe_itself, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_handler_can_subscribe_and_the_new_subscription_gets_later_events, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            unsubscribe_returns_only_after_a_running_call_of_the_handler_ended, setup_none,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            subscription_table_limits_and_stale_handles_get_clear_answers, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            deinit_discard_counts_pending_events_and_returns_every_block, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            deinit_drain_delivers_pending_events_and_refuses_posts_from_handlers, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(deinit_in_task_mode_drains_through_the_dispatcher,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(a_poster_waiting_for_room_is_released_by_deinit,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(the_bus_starts_by_itself_on_first_post_in_the_kconfig_mode,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(init_rejects_bad_configurations, setup_none, teardown),
+        cmocka_unit_test_setup_teardown(services_get_stable_ids_and_names, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(statistics_report_latency_handler_time_and_high_water,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(no_heap_call_is_made_per_event_in_steady_state,
+                                        setup_manual, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
