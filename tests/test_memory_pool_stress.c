@@ -1,0 +1,353 @@
+/*
+ * test_memory_pool_stress.c - the pools under contention: more threads than cores allocate and free
+ * random sizes (every class, oversize, size 0) through the task and ISR variants, stamp every
+ * block and check the stamp before freeing it (a block handed out twice would be overwritten),
+ * then the counters must add up exactly, every class must fill to capacity again and the structure
+ * must be intact. Also: many threads racing to set the pools up.
+ * KRAKEN_TEST_ITERATIONS sets the operations per thread (default 1000000).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "kraken_port.h"
+#include "kraken_sim.h"
+#include "memory_pool.h"
+#include "sdkconfig.h"
+
+#define SLOTS 32
+#define SRAM_CAPS (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+static atomic_int g_misuse;
+
+static void count_misuse(const memory_pool_misuse_info_t *info)
+{
+    (void)info;
+    atomic_fetch_add(&g_misuse, 1);
+}
+
+static int threads_to_use(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = cores < 1 ? 8 : 2 * cores + 2;
+    return n < 8 ? 8 : n > 16 ? 16 : (int)n;
+}
+
+static long iterations(void)
+{
+    const char *env = getenv("KRAKEN_TEST_ITERATIONS");
+    long n = env != NULL ? strtol(env, NULL, 10) : 0;
+    return n > 0 ? n : 1000000;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (memory_pool_deinit() != ESP_OK || kraken_sim_reset() != ESP_OK) {
+        return -1;
+    }
+    atomic_store(&g_misuse, 0);
+    memory_pool_set_misuse_hook(count_misuse);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    memory_pool_set_misuse_hook(NULL);
+    return memory_pool_deinit() == ESP_OK ? 0 : -1;
+}
+
+/* ---- random traffic ------------------------------------------------------------------------------ */
+
+typedef struct {
+    uint8_t *ptr;
+    size_t size;
+    uint32_t stamp;
+    bool isr; /* from the ISR variant: certainly a pool block */
+} slot_t;
+
+typedef struct {
+    int id;
+    long ops;
+    pthread_barrier_t *start;
+    uint64_t ok;       /* non-NULL results */
+    uint64_t refused;  /* NULL results for sizes > 0 */
+    uint64_t freed;
+    uint64_t bad_content;
+} worker_t;
+
+static uint32_t next_random(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+static size_t random_size(uint32_t *rng)
+{
+    static const size_t sizes[4] = {CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE,
+                                    CONFIG_SYSTEM_SERVICE_MEMORY_POOL_MEDIUM_SIZE,
+                                    CONFIG_SYSTEM_SERVICE_MEMORY_POOL_LARGE_SIZE,
+                                    CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE};
+    uint32_t r = next_random(rng) % 1000;
+    if (r < 5) {
+        return 0;
+    }
+    if (r < 35) {
+        return sizes[3] + 1 + next_random(rng) % 3000; /* oversize */
+    }
+    unsigned c = r < 500 ? 0 : r < 800 ? 1 : r < 930 ? 2 : 3;
+    size_t low = c == 0 ? 0 : sizes[c - 1];
+    return low + 1 + next_random(rng) % (sizes[c] - low);
+}
+
+/* The first and the last 8 bytes of the request carry the stamp and their position. */
+static uint8_t stamp_byte(const slot_t *s, size_t i)
+{
+    return (uint8_t)(s->stamp >> (8 * (i % 4))) ^ (uint8_t)i;
+}
+
+static void stamp(slot_t *s)
+{
+    for (size_t i = 0; i < s->size; i = (i == 7 && s->size > 16) ? s->size - 8 : i + 1) {
+        s->ptr[i] = stamp_byte(s, i);
+    }
+}
+
+static bool stamp_intact(const slot_t *s)
+{
+    for (size_t i = 0; i < s->size; i = (i == 7 && s->size > 16) ? s->size - 8 : i + 1) {
+        if (s->ptr[i] != stamp_byte(s, i)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void release(worker_t *w, slot_t *s)
+{
+    if (!stamp_intact(s)) {
+        w->bad_content++;
+    }
+    if (s->isr) {
+        kraken_sim_isr_enter();
+        esp_err_t err = memory_pool_free_isr(s->ptr);
+        kraken_sim_isr_exit();
+        if (err != ESP_OK) {
+            w->bad_content++;
+        }
+    } else {
+        memory_pool_free(s->ptr);
+    }
+    s->ptr = NULL;
+    w->freed++;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    slot_t slots[SLOTS] = {{0}};
+    uint32_t rng = 0x9E3779B9u * (uint32_t)(w->id + 1);
+    uint32_t serial = (uint32_t)w->id << 24;
+    pthread_barrier_wait(w->start);
+    for (long op = 0; op < w->ops; op++) {
+        slot_t *s = &slots[next_random(&rng) % SLOTS];
+        if (s->ptr != NULL) {
+            release(w, s);
+            continue;
+        }
+        size_t size = random_size(&rng);
+        bool isr = size != 0 && next_random(&rng) % 8 == 0;
+        uint8_t *p;
+        if (isr) {
+            kraken_sim_isr_enter();
+            p = memory_pool_alloc_isr(size);
+            kraken_sim_isr_exit();
+        } else {
+            p = memory_pool_alloc(size);
+        }
+        if (p == NULL) {
+            w->refused += size != 0;
+            continue;
+        }
+        w->ok++;
+        *s = (slot_t){p, size, ++serial, isr};
+        stamp(s);
+    }
+    for (int i = 0; i < SLOTS; i++) {
+        if (slots[i].ptr != NULL) {
+            release(w, &slots[i]);
+        }
+    }
+    return NULL;
+}
+
+static void run_workers(int n, long ops, worker_t *w)
+{
+    pthread_t tid[16];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        w[i] = (worker_t){.id = i, .ops = ops, .start = &start};
+        assert_int_equal(pthread_create(&tid[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+    }
+    pthread_barrier_destroy(&start);
+}
+
+static void many_threads_end_with_exact_counters_and_every_class_full_again(void **state)
+{
+    (void)state;
+    const int n = threads_to_use();
+    worker_t w[16];
+    run_workers(n, iterations(), w);
+
+    uint64_t ok = 0, refused = 0, freed = 0, bad = 0;
+    for (int i = 0; i < n; i++) {
+        ok += w[i].ok;
+        refused += w[i].refused;
+        freed += w[i].freed;
+        bad += w[i].bad_content;
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(ok, freed);
+    assert_int_equal(atomic_load(&g_misuse), 0);
+
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    uint64_t served = st.oversize, failed = st.oversize_failures, pool = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        const memory_pool_class_stats_t *k = &st.classes[c];
+        assert_int_equal(k->in_use, 0);
+        assert_int_equal(k->fallback_live, 0);
+        assert_int_equal(k->allocations, k->frees);
+        assert_int_equal(k->double_frees + k->invalid_frees, 0);
+        assert_true(k->peak_in_use <= k->capacity);
+        assert_int_equal(k->min_free, k->capacity - k->peak_in_use);
+        pool += k->allocations;
+        served += k->heap_fallbacks;
+        failed += k->failures;
+    }
+    /* counters are 32-bit: exact as long as the run stays below 2^32 events */
+    assert_int_equal(pool + served, ok);
+    assert_int_equal(failed, refused);
+    assert_int_equal(st.heap_blocks_live, 0);
+    assert_int_equal(st.oversize_live, 0);
+    assert_true(st.heap_blocks_peak <= st.heap_blocks_max);
+    assert_int_equal(st.double_frees + st.invalid_frees, 0);
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+    print_message("  %d threads x %ld ops: %llu allocations (%llu pool, %llu heap), %llu refused\n",
+                  n, iterations(), (unsigned long long)ok, (unsigned long long)pool,
+                  (unsigned long long)served, (unsigned long long)refused);
+
+    /* every class fills to its capacity again, from the pools alone */
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        uint32_t cap = st.classes[c].capacity;
+        void **all = calloc(cap, sizeof *all);
+        assert_non_null(all);
+        for (uint32_t i = 0; i < cap; i++) {
+            all[i] = memory_pool_alloc_isr(st.classes[c].block_size);
+            assert_non_null(all[i]);
+        }
+        assert_null(memory_pool_alloc_isr(st.classes[c].block_size));
+        memory_pool_stats_t full;
+        memory_pool_get_stats(&full);
+        assert_int_equal(full.classes[c].in_use, cap);
+        assert_int_equal(full.classes[c].min_free, 0);
+        assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+        for (uint32_t i = 0; i < cap; i++) {
+            assert_int_equal(memory_pool_free_isr(all[i]), ESP_OK);
+        }
+        free(all);
+    }
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+}
+
+/* ---- concurrent first use ---------------------------------------------------------------------- */
+
+typedef struct {
+    pthread_barrier_t *start;
+    void *block;
+} first_t;
+
+static void *first_use(void *arg)
+{
+    first_t *f = arg;
+    pthread_barrier_wait(f->start);
+    f->block = memory_pool_alloc(16);
+    return NULL;
+}
+
+static void threads_racing_to_first_use_set_the_pools_up_once(void **state)
+{
+    (void)state;
+    /* what one set-up takes from internal SRAM */
+    kraken_port_heap_figures_t before, after;
+    kraken_port_heap_figures(SRAM_CAPS, &before);
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    kraken_port_heap_figures(SRAM_CAPS, &after);
+    const size_t one_set_up = before.free_bytes - after.free_bytes;
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+
+    for (int round = 0; round < 20; round++) {
+        const int n = threads_to_use();
+        pthread_t tid[16];
+        first_t f[16];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)n);
+        kraken_port_heap_figures(SRAM_CAPS, &before);
+        for (int i = 0; i < n; i++) {
+            f[i] = (first_t){&start, NULL};
+            assert_int_equal(pthread_create(&tid[i], NULL, first_use, &f[i]), 0);
+        }
+        for (int i = 0; i < n; i++) {
+            pthread_join(tid[i], NULL);
+        }
+        pthread_barrier_destroy(&start);
+        kraken_port_heap_figures(SRAM_CAPS, &after);
+        assert_int_equal(before.free_bytes - after.free_bytes, one_set_up);
+        memory_pool_stats_t st;
+        memory_pool_get_stats(&st);
+        assert_true(st.initialized);
+        assert_int_equal(st.setup_failures, 0);
+        assert_int_equal(st.classes[0].in_use, (uint32_t)n); /* everyone waited for the pools */
+        assert_int_equal(st.classes[0].heap_fallbacks, 0);
+        for (int i = 0; i < n; i++) {
+            assert_non_null(f[i].block);
+            for (int j = 0; j < i; j++) {
+                assert_ptr_not_equal(f[i].block, f[j].block);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            memory_pool_free(f[i].block);
+        }
+        assert_int_equal(memory_pool_deinit(), ESP_OK);
+    }
+    assert_int_equal(atomic_load(&g_misuse), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(many_threads_end_with_exact_counters_and_every_class_full_again,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(threads_racing_to_first_use_set_the_pools_up_once, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
