@@ -242,9 +242,19 @@ static uint32_t now_ms(void)
     return (uint32_t)(kraken_port_time_us() / 1000);
 }
 
+/* True when n bytes at p all equal value; a word at a time (pool blocks are 8-aligned). */
 static bool all_bytes(const uint8_t *p, size_t n, uint8_t value)
 {
-    for (size_t i = 0; i < n; i++) {
+    const uintptr_t pattern = (uintptr_t)-1 / 0xFF * value;
+    size_t i = 0;
+    for (; i + sizeof(uintptr_t) <= n; i += sizeof(uintptr_t)) {
+        uintptr_t word;
+        memcpy(&word, p + i, sizeof word);
+        if (word != pattern) {
+            return false;
+        }
+    }
+    for (; i < n; i++) {
         if (p[i] != value) {
             return false;
         }
