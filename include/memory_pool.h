@@ -10,8 +10,10 @@
  *
  * Guarantees
  *   - No set-up call needed: the first allocation from a task sets the pools up (one allocation of
- *     internal SRAM for all storage). Allocations racing with that set-up are served by the heap
- *     (counted as fallbacks), so nobody waits. memory_pool_init() picks another class table.
+ *     internal SRAM for all storage); tasks racing with it wait for it, ISRs get NULL.
+ *     memory_pool_ensure_init() does it ahead of time, memory_pool_init() with another class table.
+ *     If the storage cannot be allocated the pools stay off until memory_pool_deinit(): every
+ *     request is then a counted heap fallback (stats: setup_failures, initialized false).
  *   - Pool alloc and free are O(1): a free list of block indices kept outside the blocks, so a
  *     write after free can never corrupt the allocator. No header in pool blocks: the owner of a
  *     pointer is found from its address.
@@ -56,20 +58,21 @@ extern "C" {
  *  Returns NULL iff size is 0, or the request needs the heap and the heap is out of memory, the
  *  live heap blocks reached CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX, or the caller is an
  *  ISR (the heap is never used from an ISR). Every NULL but size 0 is counted as a failure.
- *  task (from an ISR it behaves as memory_pool_alloc_isr). Pool path O(1), never blocks; the heap
- *  path adds one O(1) heap call. The first call sets the pools up (one heap allocation). */
+ *  task (from an ISR it behaves as memory_pool_alloc_isr). Pool path O(1) (FULL checks:
+ *  O(block size)), never blocks; the heap path adds one heap call. The first call sets the pools
+ *  up (one heap allocation); only then may it block, waiting for a set-up another task started. */
 void *memory_pool_alloc(size_t size);
 
 /** Free a block from any allocation function here (pool block or heap block). NULL is a no-op.
  *  Misuse (double free, pointer into a block, misaligned or unknown pointer, a heap block from an
  *  ISR) changes nothing, is counted and reported through the hook and, from a task, the log.
- *  task (pool blocks also from an ISR). O(1); never blocks. */
+ *  task (pool blocks also from an ISR). O(1) (FULL checks: O(block size)); never blocks. */
 void memory_pool_free(void *ptr);
 
 /** Allocation for ISRs: pool blocks only (the next larger class too with TRY_LARGER_CLASS), never
  *  the heap. NULL iff size is 0 or above the largest class, the class is empty, or the pools are
  *  not set up yet (they are after the first memory_pool_alloc or memory_pool_ensure_init);
- *  counted as a failure of the class (oversize failure above it). isr-ok, O(1). */
+ *  counted as a failure of the class (oversize failure above it). isr-ok, O(1) (FULL: O(block)). */
 void *memory_pool_alloc_isr(size_t size);
 
 /** Free a pool block from an ISR. Results:
@@ -118,15 +121,17 @@ esp_err_t memory_pool_get_default_config(memory_pool_config_t *out);
  *    ESP_OK                 ready
  *    ESP_ERR_INVALID_ARG    a class breaks the rules of memory_pool_class_config_t, or
  *                           heap_blocks_max is above CONFIG_..._HEAP_BLOCKS_MAX
- *    ESP_ERR_INVALID_STATE  already set up (memory_pool_deinit first), or called from an ISR
+ *    ESP_ERR_INVALID_STATE  already set up, or a set-up failed (memory_pool_deinit first), or
+ *                           called from an ISR
  *    ESP_ERR_NO_MEM         the storage could not be allocated (nothing changed)
  *  task. Not to be called while other tasks use the pools (the class table changes). O(blocks). */
 esp_err_t memory_pool_init(const memory_pool_config_t *config);
 
-/** Make sure the pools are set up (with the Kconfig table unless memory_pool_init chose another),
- *  e.g. before ISRs use memory_pool_alloc_isr. ESP_OK when ready; ESP_ERR_NO_MEM when the
- *  storage could not be allocated; ESP_ERR_INVALID_STATE from an ISR. task, may block (waits
- *  for a set-up another task has started). O(blocks) the first time, then O(1). */
+/** Make sure the pools are set up with the Kconfig table (memory_pool_init picks another), e.g.
+ *  before ISRs use memory_pool_alloc_isr. ESP_OK when ready; ESP_ERR_NO_MEM when the storage could
+ *  not be allocated, now or at an earlier set-up (no retry before memory_pool_deinit);
+ *  ESP_ERR_INVALID_STATE from an ISR. task, may block (waits for a set-up another task started).
+ *  O(blocks) the first time, then O(1). */
 esp_err_t memory_pool_ensure_init(void);
 
 /** Release the storage and return to the never-used state (Kconfig table, counters zeroed), for
