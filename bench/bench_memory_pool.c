@@ -171,7 +171,8 @@ int main(int argc, char **argv)
         const allocator_t *a = find_allocator(argv[2], have_mimalloc);
         size_t pairs = argc >= 4 ? strtoul(argv[3], NULL, 10) : 1000000;
         if (a == NULL || pairs == 0) {
-            fprintf(stderr, "usage: %s --fixed pool|heap_caps|glibc|mimalloc [PAIRS]\n", argv[0]);
+            fprintf(stderr, "usage: %s --fixed pool|heap_caps|glibc|mimalloc [PAIRS]%s\n", argv[0],
+                    have_mimalloc ? "" : " (mimalloc: libmimalloc.so.2 not found)");
             return 2;
         }
         unsigned failures = run_pairs(a, pairs);
