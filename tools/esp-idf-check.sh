@@ -1,7 +1,7 @@
 #!/bin/sh
 # esp-idf-check.sh - compile the component's ESP-IDF side for the ESP32-S3 against ESP-IDF's real
 # headers, with the shared esp-idf-check tool (Debian's Xtensa GCC, ESP-IDF's flags, -Werror).
-# usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH
+# usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH [tool options, e.g. --std=gnu17]
 #   CHECK_DIR  a writable copy of esp-idf-check on which setup.sh has run (it holds config/sdkconfig.h)
 #   IDF_PATH   the ESP-IDF tree setup.sh extracted
 # demo_memory.c holds the spec's Examples 2 and 3: they must compile against ESP-IDF as written.
@@ -10,6 +10,7 @@
 set -eu
 check=${1:?usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH}
 idf=${2:?usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH}
+shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -20,6 +21,6 @@ mkdir -p "$work/config"
 cp "$check/config/sdkconfig.h" "$work/config/sdkconfig.h"
 grep '^#define CONFIG_SYSTEM_SERVICE_' "$work/component.h" >> "$work/config/sdkconfig.h"
 
-IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$idf" \
+IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" \
     "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf"
