@@ -13,7 +13,7 @@ SDKCONFIG_FILE := $(if $(wildcard sdkconfig),$(CURDIR)/sdkconfig,)
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKRAKEN_SDKCONFIG=$(SDKCONFIG_FILE) \
 	    $(CMAKE_ARGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 deps:
 	@sh tools/ensure-deps.sh
@@ -26,8 +26,9 @@ run: all
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Figures, not assertions; each program says how to reproduce them (see docs/ for callgrind runs).
 bench: all
-	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b" || exit 1; done
+	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && echo "== $$b" && "$$b" || exit 1; done
 
 # The component's options, in the same menu as `idf.py menuconfig`; saved to sdkconfig (host).
 menuconfig: deps
@@ -37,4 +38,4 @@ menuconfig: deps
 	@echo "./sdkconfig is now the configuration of every host build (delete it to go back to the defaults)"
 
 clean:
-	rm -rf build build-*
+	rm -rf $(BUILD)

@@ -37,12 +37,15 @@ set(KRAKEN_WARNINGS -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2)
 if(KRAKEN_WERROR)
     list(APPEND KRAKEN_WARNINGS -Werror)
 endif()
+# Sanitizer flags go to everything that links the library (PUBLIC on kraken_host_port below), so a
+# consumer project that sets KRAKEN_SANITIZE is instrumented and links too.
 if(KRAKEN_SANITIZE STREQUAL "address")
-    add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-    add_link_options(-fsanitize=address,undefined)
+    set(KRAKEN_SANITIZE_COMPILE -fsanitize=address,undefined -fno-sanitize-recover=all
+                                -fno-omit-frame-pointer)
+    set(KRAKEN_SANITIZE_LINK -fsanitize=address,undefined)
 elseif(KRAKEN_SANITIZE STREQUAL "thread")
-    add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
-    add_link_options(-fsanitize=thread)
+    set(KRAKEN_SANITIZE_COMPILE -fsanitize=thread -fno-omit-frame-pointer)
+    set(KRAKEN_SANITIZE_LINK -fsanitize=thread)
 elseif(NOT KRAKEN_SANITIZE STREQUAL "")
     message(FATAL_ERROR "KRAKEN_SANITIZE must be '', 'address' or 'thread'")
 endif()
@@ -59,7 +62,8 @@ add_library(kraken_host_port STATIC
 target_include_directories(kraken_host_port
     PUBLIC ${KRAKEN_ROOT}/port/host/include ${KRAKEN_CONFIG_DIR}
     PRIVATE ${KRAKEN_ROOT}/port/host ${KRAKEN_ROOT}/src)
-target_compile_options(kraken_host_port PRIVATE ${KRAKEN_WARNINGS})
+target_compile_options(kraken_host_port PRIVATE ${KRAKEN_WARNINGS} PUBLIC ${KRAKEN_SANITIZE_COMPILE})
+target_link_options(kraken_host_port PUBLIC ${KRAKEN_SANITIZE_LINK})
 target_link_libraries(kraken_host_port PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
 # Plain malloc()/calloc()/realloc()/free() in code linked with the library go through the
 # simulated chip, as they do on ESP-IDF (heap_caps_malloc_default); see port/host/sim_malloc.c.

@@ -283,6 +283,21 @@ static void dma_realloc_keeps_alignment_and_contents(void **state)
     assert_null(DMA_REALLOC(p, 0));
 }
 
+static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(void **state)
+{
+    (void)state;
+    static uint8_t not_from_the_heap[64];
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    size_t free_before = memory_get_free_sram();
+    assert_null(DMA_REALLOC(not_from_the_heap, 128));
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.allocations, before.allocations); /* nothing allocated, nothing leaked */
+    assert_int_equal(after.frees, before.frees);
+    assert_int_equal(memory_get_free_sram(), free_before);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
 /* ---- free() interop and figures ------------------------------------------------------------ */
 
 static void plain_free_releases_every_helper_allocation(void **state)
@@ -417,6 +432,7 @@ int main(void)
         ON(esp32s3_n8, realloc_keeps_contents_and_placement),
         ON(esp32s3_n8r8, failed_realloc_leaves_the_block_valid),
         ON(esp32s3_n8r8, dma_realloc_keeps_alignment_and_contents),
+        ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
         ON(esp32s3_n8r8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8r8, memory_info_matches_heap_caps),

@@ -30,7 +30,8 @@ def parse_int(sym, text):
 def check_user_values(kconf, files):
     """Every value given in a file must be taken by Kconfig as it was written."""
     for w in kconf.warnings:
-        if "undefined symbol" in w or "malformed" in w or "is not a valid" in w:
+        if any(m in w for m in ("undefined symbol", "malformed", "is not a valid", "is invalid for",
+                                "assignment ignored")):
             fail("%s (in %s)" % (w, ", ".join(files)))
     for sym in kconf.unique_defined_syms:
         if sym.user_value is None or sym.type not in (kconfiglib.INT, kconfiglib.HEX):
