@@ -353,6 +353,8 @@ int main(int argc, char **argv)
     uint32_t fixed = 0;
     size_t fixed_size = 16;
     uint32_t fixed_batch = 1;
+    int only_mode = -1, only_subs = 0; /* --only MODE SUBS SIZE: one row of the table */
+    size_t only_size = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
             events = (uint32_t)strtoul(argv[++i], NULL, 10);
@@ -362,8 +364,15 @@ int main(int argc, char **argv)
             fixed_size = (size_t)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
             fixed_batch = (uint32_t)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 3 < argc) {
+            only_mode = strcmp(argv[++i], "task") == 0 ? 1 : 0;
+            only_subs = atoi(argv[++i]);
+            only_size = (size_t)strtoul(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: %s [--events N] [--fixed N [--size S] [--batch B]]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--events N] [--only manual|task SUBS BYTES] "
+                    "[--fixed N [--size S] [--batch B]]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -397,6 +406,10 @@ int main(int argc, char **argv)
     for (int m = 0; m < 2; m++) {
         for (int s = 0; s < 2; s++) {
             for (int z = 0; z < 3; z++) {
+                if ((only_mode >= 0 && only_mode != m) || (only_subs > 0 && only_subs != subs[s]) ||
+                    (only_size > 0 && only_size != sizes[z])) {
+                    continue;
+                }
                 run_t k = best_of(m == 0 ? kraken_manual : kraken_task, events, sizes[z], subs[s]);
                 run_t b = best_of(m == 0 ? baseline_manual : baseline_task, events, sizes[z], subs[s]);
                 double kr = events / k.seconds, br = events / b.seconds;

@@ -7,14 +7,22 @@
  * to KRAKEN_EVENT_INLINE_DATA_SIZE bytes) or into a pool block from memory_pool_alloc_isr_margin(),
  * which never touches the heap; only oversize payloads may go to the heap (Kconfig).
  *
- * Locking: one port lock (a spinlock on the chip) guards the rings, the tables and the lane counters.
- * It is never held across a handler call, a pool call, a semaphore call or a log line. A dispatcher
- * pops an event into its own stack frame, then walks the subscription table under the lock and drops
- * the lock around each handler call; the entry's `busy` count keeps it from being reused meanwhile,
- * and unsubscribe waits for it (outside handlers). Counters touched outside the lock are atomics.
+ * Locking: one port lock (a spinlock on the chip) guards the rings, the tables and the counters.
+ * It is never held across a handler call, a pool call, a semaphore call or a log line. One critical
+ * section per event and dispatcher: it settles the previous event (subscriber figures, delivered,
+ * blocks), pops the next one into the dispatcher's stack frame and marks up to CHUNK matching
+ * subscriptions `busy`; the handlers then run without the lock. A busy entry is never reused or
+ * unlinked, and unsubscribe waits for it (outside handlers); its state is read before each call
+ * (an atomic), so an entry removed meanwhile is skipped.
  *
- * Lifecycle: `state` (atomic) goes UNINIT -> STARTING -> READY -> STOPPING -> UNINIT. Every API call
- * that may touch the rings or the semaphores counts itself in `users` before checking the state, and
+ * Subscriptions sit in lists: one per bucket of exact sources (source % BUCKETS) and one for
+ * SYSTEM_SERVICE_ID_ANY, so an event looks at the subscriptions of its own bucket and the
+ * wildcards, not at the whole table.
+ *
+ * Lifecycle: `state` (atomic) goes UNINIT -> STARTING -> READY -> STOPPING -> UNINIT. An inline post
+ * checks the state inside its critical section (deinit passes through the lock after setting
+ * STOPPING, so a post either sees STOPPING or is queued before deinit drains). Every other call that
+ * holds something outside the lock (a pool block, a semaphore) counts itself in `users` first, and
  * deinit waits for `users` to drop to zero after setting STOPPING (both seq_cst, so one of the two
  * always sees the other).
  */
@@ -48,6 +56,12 @@ static const char *TAG = "event_bus";
 /* How often a post waiting for a pool block looks again (blocks freed by other pool users give no
  * signal). */
 #define BLOCK_POLL_MS 5
+#define POST_SPINS 100
+/* Subscription lists: exact sources by source % BUCKETS, plus one list for SYSTEM_SERVICE_ID_ANY. */
+#define BUCKETS 8u
+#define ANY_LIST BUCKETS
+/* Subscriptions called per critical section (bounds the dispatcher's stack use). */
+#define CHUNK (MAX_SUBS < 8 ? MAX_SUBS : 8)
 
 static const uint16_t kconfig_capacity[LANES] = {
     KRAKEN_EVENT_LANE_LOW_CAPACITY, KRAKEN_EVENT_LANE_NORMAL_CAPACITY,
@@ -77,45 +91,46 @@ typedef struct {
     uint32_t capacity, head, count, high_water;
     uint32_t waiters; /* posters waiting for room */
     uint32_t woken;   /* of which already given a wake-up token */
-    uint32_t posted, posted_from_isr, unhandled;
+    uint32_t posted, posted_from_isr, delivered, unhandled;
     uint32_t dropped[SYSTEM_EVENT_DROP_REASON_COUNT];
-    uint32_t latency_min, latency_max;
+    uint32_t latency_min, latency_max; /* min is UINT32_MAX until the first delivery */
     uint64_t latency_sum, latency_n;
-    _Atomic uint32_t delivered; /* counted after the block is freed, outside the lock */
 } lane_t;
 
 enum { SUB_FREE = 0, SUB_ACTIVE, SUB_RETIRED };
 
-typedef struct {
+typedef struct sub {
     system_event_handler_t handler;
     void *ctx;
+    struct sub *next, *prev; /* list links */
     system_event_type_t type;
     system_service_id_t source;
-    uint8_t state;
-    bool waiter;   /* an unsubscribe waits for busy to reach 0 */
-    uint32_t busy; /* calls running now */
-    uint32_t gen;  /* generation, part of the handle: a stale handle never matches a reused entry */
+    _Atomic uint8_t state; /* written under the lock; read without it by a dispatcher holding busy */
+    bool waiter;           /* an unsubscribe waits for busy to reach 0 */
+    uint32_t busy;         /* calls running or about to run */
+    uint32_t gen; /* generation, part of the handle: a stale handle never matches a reused entry */
     uint32_t deliveries, longest_us;
     uint64_t total_us;
 } sub_t;
 
 enum { ST_UNINIT = 0, ST_STARTING, ST_READY, ST_STOPPING };
-enum { DISPATCHED, EMPTY, STOP };
 
 /* Everything zeroed by a start. */
 typedef struct {
     system_event_mode_t mode;
     lane_t lanes[LANES];
-    uint32_t pending; /* queued in all lanes */
+    uint32_t nonempty; /* bit per lane with queued events */
     uint32_t seq;
     bool dispatcher_idle; /* the dispatcher waits on `work`: the next post gives it */
     bool stop, discard;   /* deinit asks the dispatcher to stop (after draining unless discard) */
     sub_t subs[MAX_SUBS];
-    uint32_t sub_limit; /* entries at or above this index are free */
+    sub_t *list_head[BUCKETS + 1], *list_tail[BUCKETS + 1];
     uint32_t sub_count;
     char names[MAX_SERVICES][NAME_LEN];
     uint32_t service_count;
-    uint32_t inline_payloads, pool_payloads;
+    uint32_t pool_payloads, heap_payloads; /* inline ones are the rest of `posted` */
+    uint32_t blocks[CLASSES]; /* pool blocks held by queued or dispatching events, by class */
+    uint32_t blocks_peak[CLASSES];
 } bus_state_t;
 
 static struct {
@@ -132,16 +147,14 @@ static struct {
     /* The pools' class table, read at start (memory_pool_init may have changed the Kconfig one). */
     uint32_t class_size[CLASSES], class_capacity[CLASSES];
     kraken_port_task_t task;
-    /* Payload counters, updated outside the lock. */
-    _Atomic uint32_t blocks[CLASSES]; /* pool blocks held by events, by class asked for */
-    _Atomic uint32_t blocks_peak[CLASSES];
-    _Atomic uint32_t heap_payloads, heap_in_use;
+    /* Counters updated outside the lock. */
+    _Atomic uint32_t heap_in_use;
     _Atomic uint32_t invalid_priority;
 } bus = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
 
 static slot_t slot_storage[TOTAL_SLOTS];
 
-/* Depth of handler calls on this task: posts from a handler never wait; some calls are refused. */
+/* Depth of dispatch on this task: posts from a handler never wait; some calls are refused. */
 static _Thread_local uint32_t t_in_handler;
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
@@ -172,16 +185,18 @@ static unsigned class_of(size_t size)
     return c;
 }
 
-static void atomic_max(_Atomic uint32_t *peak, uint32_t value)
+static inline uint8_t sub_state(const sub_t *sub)
 {
-    uint32_t old = atomic_load_explicit(peak, memory_order_relaxed);
-    while (value > old &&
-           !atomic_compare_exchange_weak_explicit(peak, &old, value, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-    }
+    return atomic_load_explicit(&sub->state, memory_order_relaxed);
 }
 
-static void free_payload(void *block, uint8_t store)
+static inline void set_sub_state(sub_t *sub, uint8_t state)
+{
+    atomic_store_explicit(&sub->state, state, memory_order_relaxed);
+}
+
+/* Give a payload block back (nothing for an inline payload). The counters are the caller's. */
+static inline void free_payload(void *block, uint8_t store)
 {
     if (store == STORE_INLINE) {
         return;
@@ -192,13 +207,6 @@ static void free_payload(void *block, uint8_t store)
         return;
     }
     (void)memory_pool_free_isr(block); /* our own block: cannot fail */
-    atomic_fetch_sub(&bus.blocks[store], 1);
-    /* Wake a post waiting for this class once the bus holds at most half of it, so that a producer
-     * faster than the dispatcher sleeps once per half class, not once per event. */
-    if (atomic_load(&bus.block_waiters[store]) != 0 &&
-        atomic_load(&bus.blocks[store]) <= bus.class_capacity[store] / 2) {
-        kraken_port_sem_give(&bus.block_sem[store]);
-    }
 }
 
 static inline uint32_t clamp_us(int64_t us)
@@ -207,6 +215,83 @@ static inline uint32_t clamp_us(int64_t us)
         return us < 0 ? 0 : UINT32_MAX;
     }
     return (uint32_t)us;
+}
+
+/* Copy an inline payload (n <= INLINE_SIZE) without a call: two overlapping words. */
+static inline void copy_inline(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (INLINE_SIZE > 16 && n > 16) {
+        memcpy(dst, src, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else if (n > 0) {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
+/* ---- subscription lists (lock held) ----------------------------------------------------------- */
+
+static inline unsigned list_of(system_service_id_t source)
+{
+    return source == SYSTEM_SERVICE_ID_ANY ? ANY_LIST : source % BUCKETS;
+}
+
+static void lists_reset_locked(void)
+{
+    for (unsigned l = 0; l <= ANY_LIST; l++) {
+        bus.s.list_head[l] = NULL;
+        bus.s.list_tail[l] = NULL;
+    }
+}
+
+/* Append to its list (subscription order within a list). */
+static void link_locked(sub_t *sub)
+{
+    unsigned l = list_of(sub->source);
+    sub->next = NULL;
+    sub->prev = bus.s.list_tail[l];
+    if (sub->prev == NULL) {
+        bus.s.list_head[l] = sub;
+    } else {
+        sub->prev->next = sub;
+    }
+    bus.s.list_tail[l] = sub;
+}
+
+static void unlink_locked(sub_t *sub)
+{
+    unsigned l = list_of(sub->source);
+    if (sub->prev == NULL) {
+        bus.s.list_head[l] = sub->next;
+    } else {
+        sub->prev->next = sub->next;
+    }
+    if (sub->next == NULL) {
+        bus.s.list_tail[l] = sub->prev;
+    } else {
+        sub->next->prev = sub->prev;
+    }
+}
+
+/* The entry is RETIRED with no call running: unlink and free it. */
+static void free_sub_locked(sub_t *sub)
+{
+    unlink_locked(sub);
+    set_sub_state(sub, SUB_FREE);
+    sub->waiter = false;
+    bus.s.sub_count--;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
@@ -268,14 +353,10 @@ static esp_err_t start(const system_event_bus_config_t *config)
         lane->slots = next;
         next += kconfig_capacity[i];
         lane->capacity = config->lane_capacity[i] ? config->lane_capacity[i] : kconfig_capacity[i];
-        atomic_store_explicit(&lane->delivered, 0, memory_order_relaxed);
+        lane->latency_min = UINT32_MAX;
     }
+    lists_reset_locked();
     kraken_port_unlock(&bus.lock);
-    for (unsigned c = 0; c < CLASSES; c++) {
-        atomic_store(&bus.blocks[c], 0);
-        atomic_store(&bus.blocks_peak[c], 0);
-    }
-    atomic_store(&bus.heap_payloads, 0);
     atomic_store(&bus.heap_in_use, 0);
     atomic_store(&bus.invalid_priority, 0);
 
@@ -394,26 +475,19 @@ bool system_event_bus_is_ready(void)
     return atomic_load(&bus.state) == ST_READY;
 }
 
-/* Lock held; the entry is RETIRED with no call running. */
-static void free_sub_locked(sub_t *sub)
-{
-    sub->state = SUB_FREE;
-    sub->waiter = false;
-    bus.s.sub_count--;
-    while (bus.s.sub_limit > 0 && bus.s.subs[bus.s.sub_limit - 1].state == SUB_FREE) {
-        bus.s.sub_limit--;
-    }
-}
-
 /* ---- dispatch -------------------------------------------------------------------------------- */
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define COLD __attribute__((noinline, cold)) /* keeps the common paths short */
 
 /* Posters waiting for room. The dispatcher task wakes them when their lane is at most half full,
  * so that a producer faster than the dispatcher sleeps once per half lane instead of once per
  * event; a manual dispatch wakes them at once (it may stop after one event). Lock held; returns
  * how many tokens to give. */
-static uint32_t space_wakeups_locked(lane_t *lane, bool as_task)
+static ALWAYS_INLINE uint32_t space_wakeups_locked(lane_t *lane, bool as_task)
 {
-    if (lane->waiters == lane->woken || (as_task && lane->count > lane->capacity / 2)) {
+    if (__builtin_expect(lane->waiters == lane->woken, 1) ||
+        (as_task && lane->count > lane->capacity / 2)) {
         return 0;
     }
     uint32_t n = lane->waiters - lane->woken;
@@ -428,116 +502,227 @@ static inline void give_space(unsigned lane, uint32_t n)
     }
 }
 
-/* Deliver the oldest event of the highest non-empty lane. *clock carries the time of the end of
- * the previous handler in a batch (0: unknown), which saves one timer read per event. When the
- * lanes are empty and `will_sleep`, the dispatcher task is marked idle: the next post wakes it. */
-static int dispatch_one(bool as_task, bool will_sleep, int64_t *clock)
+/* Wake-ups decided under the lock and given after it, packed in one word: tokens for waiting
+ * posters of one lane, a bit per pool class with a waiting poster, the idle bit for a waiting
+ * unsubscriber. */
+#define WAKE_SPACE_SHIFT 16 /* tokens << 16 | lane << 8 */
+#define WAKE_LANE_SHIFT 8
+#define WAKE_IDLE (1u << 7)
+
+static COLD void give_wakeups(uint32_t w)
 {
-    _Alignas(8) uint8_t inline_copy[INLINE_SIZE];
-    kraken_port_lock(&bus.lock);
-    if (as_task && bus.s.stop && (bus.s.discard || bus.s.pending == 0)) {
-        kraken_port_unlock(&bus.lock);
-        return STOP;
+    give_space((w >> WAKE_LANE_SHIFT) & 0xFFu, w >> WAKE_SPACE_SHIFT);
+    for (unsigned c = 0; c < CLASSES; c++) {
+        if (w & (1u << c)) {
+            kraken_port_sem_give(&bus.block_sem[c]);
+        }
     }
-    if (bus.s.pending == 0) {
-        bus.s.dispatcher_idle = will_sleep;
-        kraken_port_unlock(&bus.lock);
-        return EMPTY;
+    if (w & WAKE_IDLE) {
+        kraken_port_sem_give(&bus.idle);
     }
-    unsigned p = LANES - 1;
-    while (bus.s.lanes[p].count == 0) {
-        p--;
-    }
-    lane_t *lane = &bus.s.lanes[p];
-    const slot_t *slot = &lane->slots[lane->head];
-    const uint8_t store = slot->store;
-    void *block = slot->payload.block;
-    system_event_t event = {
-        .source = slot->source,
-        .type = slot->type,
-        .priority = (system_event_priority_t)p,
-        .data = block,
-        .size = slot->size,
-        .seq = slot->seq,
-        .timestamp_us = slot->timestamp_us,
-        .from_isr = slot->from_isr != 0,
-    };
-    if (store == STORE_INLINE) {
-        memcpy(inline_copy, slot->payload.bytes, INLINE_SIZE); /* the slot is reused once we unlock */
-        event.data = event.size != 0 ? inline_copy : NULL;
-    }
-    lane->head = lane->head + 1 == lane->capacity ? 0 : lane->head + 1;
-    lane->count--;
-    bus.s.pending--;
-    uint32_t wake_posters = space_wakeups_locked(lane, as_task);
+}
 
-    int64_t now = 0;
-    if (KRAKEN_EVENT_PROFILING) {
-        now = *clock != 0 ? *clock : kraken_port_time_us();
-        uint32_t latency = clamp_us(now - event.timestamp_us);
-        if (lane->latency_n == 0 || latency < lane->latency_min) {
-            lane->latency_min = latency;
-        }
-        if (latency > lane->latency_max) {
-            lane->latency_max = latency;
-        }
-        lane->latency_sum += latency;
-        lane->latency_n++;
-    }
+#define NOT_CALLED UINT32_MAX /* took[] of a subscription removed before its call */
 
-    bool matched = false, give_idle = false;
-    for (uint32_t i = 0; i < bus.s.sub_limit; i++) {
-        sub_t *sub = &bus.s.subs[i];
-        if (sub->state != SUB_ACTIVE ||
-            (sub->source != SYSTEM_SERVICE_ID_ANY && sub->source != event.source) ||
-            (sub->type != SYSTEM_EVENT_TYPE_ANY && sub->type != event.type)) {
-            continue;
-        }
-        matched = true;
-        sub->busy++;
-        system_event_handler_t handler = sub->handler;
-        void *ctx = sub->ctx;
-        kraken_port_unlock(&bus.lock);
-        if (wake_posters != 0) {
-            give_space(p, wake_posters);
-            wake_posters = 0;
-        }
-        t_in_handler++;
-        handler(&event, ctx);
-        t_in_handler--;
-        uint32_t took = 0;
-        if (KRAKEN_EVENT_PROFILING) {
-            int64_t end = kraken_port_time_us();
-            took = clamp_us(end - now);
-            now = end;
-        }
-        kraken_port_lock(&bus.lock);
-        sub->busy--;
-        sub->deliveries++;
-        sub->total_us += took;
-        if (took > sub->longest_us) {
-            sub->longest_us = took;
-        }
-        if (sub->state == SUB_RETIRED && sub->busy == 0) {
-            if (sub->waiter) {
-                give_idle = true; /* the unsubscriber frees the entry */
-            } else {
-                free_sub_locked(sub); /* unsubscribed from a handler: nobody waits */
+/* Call a chunk's handlers, without the lock. Each handler's end is the next one's start (and the
+ * next event's dispatch time): one timer read per call measures them all. Returns the last end.
+ * Out of line so that the dispatch loop keeps its values in registers. */
+static __attribute__((noinline)) int64_t call_chunk(const system_event_t *event,
+                                                    sub_t *const chunk[CHUNK],
+                                                    uint32_t took[CHUNK], uint32_t n, int64_t now)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        const sub_t *sub = chunk[k];
+        took[k] = NOT_CALLED;
+        if (__builtin_expect(sub_state(sub) == SUB_ACTIVE, 1)) { /* not removed meanwhile */
+            sub->handler(event, sub->ctx);
+            took[k] = 0;
+            if (KRAKEN_EVENT_PROFILING) {
+                const int64_t end = kraken_port_time_us();
+                took[k] = clamp_us(end - now);
+                now = end;
             }
         }
     }
-    if (!matched) {
-        lane->unhandled++;
+    if (KRAKEN_EVENT_PROFILING && n == 0) {
+        now = kraken_port_time_us(); /* no handler: the clock must still move */
+    }
+    return now;
+}
+
+/* Deliver up to `max` events, highest lane first. One critical section per event settles the
+ * previous event and takes the next one with up to CHUNK of its subscriptions (marked busy); the
+ * handlers run without the lock. Profiling reads the timer once at the first event and once after
+ * each handler call: a handler's end is the next one's start and the next event's dispatch time.
+ * The dispatcher task (`as_task`) stops when deinit asks (*stop); with `will_sleep` and nothing
+ * delivered it is marked idle, so that the next post wakes it. Returns the events delivered. */
+static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop)
+{
+    /* What the handlers see (an inline payload is copied: its slot is reused after the unlock). */
+    system_event_t event;
+    _Alignas(8) uint8_t bytes[INLINE_SIZE];
+    sub_t *chunk[CHUNK]; /* subscriptions to call, busy held */
+    uint32_t took[CHUNK];
+    uint32_t n = 0;
+    /* The walk of the subscription lists: the event's bucket, then the wildcards. It stops after
+     * CHUNK matches at `last` (busy, so still linked) and goes on from there. */
+    unsigned list = 0;
+    const sub_t *last = NULL;
+    lane_t *lane = NULL; /* lane of the event in hand; NULL: none */
+    void *block = NULL;
+    unsigned store = STORE_INLINE;
+    unsigned handled = 0;
+    uint32_t wake = 0;
+    uint32_t count = 0;
+    int64_t now = 0;
+    t_in_handler++;
+    kraken_port_lock(&bus.lock);
+    for (;;) {
+        if (lane != NULL) {
+            /* Settle the chunk just called; an entry unsubscribed meanwhile is freed here, or
+             * its waiting unsubscriber woken. */
+            for (uint32_t k = 0; k < n; k++) {
+                sub_t *sub = chunk[k];
+                const uint32_t t = took[k];
+                const uint32_t busy = sub->busy - 1;
+                sub->busy = busy;
+                if (__builtin_expect(t != NOT_CALLED, 1)) {
+                    handled = 1;
+                    sub->deliveries++;
+                    if (KRAKEN_EVENT_PROFILING) {
+                        sub->total_us += t;
+                        if (t > sub->longest_us) {
+                            sub->longest_us = t;
+                        }
+                    }
+                }
+                if (__builtin_expect(busy == 0 && sub_state(sub) == SUB_RETIRED, 0)) {
+                    if (sub->waiter) {
+                        wake |= WAKE_IDLE; /* the unsubscriber frees the entry */
+                    } else {
+                        free_sub_locked(sub); /* unsubscribed from a handler: nobody waits */
+                    }
+                }
+            }
+            n = 0;
+            if (__builtin_expect(last != NULL, 0)) {
+                goto walk; /* more subscriptions than one chunk */
+            }
+            /* The event is done: handlers run, block back in its pool. */
+            lane->delivered++;
+            lane->unhandled += handled ^ 1;
+            if (store < CLASSES) {
+                const uint32_t blocks = bus.s.blocks[store] - 1;
+                bus.s.blocks[store] = blocks;
+                /* Wake a post waiting for this class once the bus holds at most half of it, so
+                 * that a producer faster than the dispatcher sleeps once per half class, not
+                 * once per event. The block was freed before this read (see take_block). */
+                if (__builtin_expect(atomic_load(&bus.block_waiters[store]) != 0, 0) &&
+                    blocks <= bus.class_capacity[store] / 2) {
+                    wake |= 1u << store;
+                }
+            }
+            count++;
+        }
+        const uint32_t nonempty = bus.s.nonempty;
+        if (__builtin_expect(bus.s.stop, 0) && as_task && (bus.s.discard || nonempty == 0)) {
+            *stop = true;
+            break;
+        }
+        if (nonempty == 0 || count == max) {
+            if (count == 0) {
+                bus.s.dispatcher_idle = will_sleep;
+            }
+            break;
+        }
+        if (KRAKEN_EVENT_PROFILING && count == 0) {
+            now = kraken_port_time_us(); /* once per dispatch; then each handler's end */
+        }
+        {
+            /* Take the oldest event of the highest non-empty lane. */
+            const unsigned p = 31u - (unsigned)__builtin_clz(nonempty);
+            lane = &bus.s.lanes[p];
+            const uint32_t head = lane->head, left = lane->count - 1;
+            const slot_t *slot = &lane->slots[head];
+            lane->head = head + 1 == lane->capacity ? 0 : head + 1;
+            lane->count = left;
+            if (left == 0) {
+                bus.s.nonempty = nonempty & ~(1u << p);
+            }
+            if (__builtin_expect(lane->waiters != lane->woken, 0)) {
+                uint32_t tokens = space_wakeups_locked(lane, as_task);
+                wake |= tokens << WAKE_SPACE_SHIFT | (tokens ? p << WAKE_LANE_SHIFT : 0);
+            }
+            store = slot->store;
+            block = slot->payload.block;
+            event.source = slot->source;
+            event.type = slot->type;
+            event.priority = (system_event_priority_t)p;
+            event.size = slot->size;
+            event.seq = slot->seq;
+            event.timestamp_us = slot->timestamp_us;
+            event.from_isr = slot->from_isr;
+            event.data = block;
+            if (store == STORE_INLINE) {
+                memcpy(bytes, slot->payload.bytes, INLINE_SIZE);
+                event.data = event.size != 0 ? bytes : NULL;
+            }
+            if (KRAKEN_EVENT_PROFILING) {
+                /* The dispatch starts at `now`; an event posted after it reads as 0. */
+                const uint32_t latency = clamp_us(now - event.timestamp_us);
+                if (latency < lane->latency_min) {
+                    lane->latency_min = latency;
+                }
+                if (latency > lane->latency_max) {
+                    lane->latency_max = latency;
+                }
+                lane->latency_sum += latency;
+                lane->latency_n++;
+            }
+            handled = 0;
+            list = list_of(event.source);
+        }
+    walk: {
+        /* Mark up to CHUNK matching subscriptions busy. */
+        sub_t *sub = last != NULL ? last->next : bus.s.list_head[list];
+        last = NULL;
+        for (;;) {
+            for (; sub != NULL; sub = sub->next) {
+                if (sub_state(sub) == SUB_ACTIVE &&
+                    (sub->source == event.source || sub->source == SYSTEM_SERVICE_ID_ANY) &&
+                    (sub->type == event.type || sub->type == SYSTEM_EVENT_TYPE_ANY)) {
+                    sub->busy++;
+                    chunk[n++] = sub;
+                    if (n == CHUNK) {
+                        last = sub;
+                        break;
+                    }
+                }
+            }
+            if (last != NULL || list == ANY_LIST) {
+                break;
+            }
+            list = ANY_LIST;
+            sub = bus.s.list_head[ANY_LIST];
+        }
+    }
+        kraken_port_unlock(&bus.lock);
+        if (__builtin_expect(wake != 0, 0)) {
+            give_wakeups(wake);
+            wake = 0;
+        }
+        now = call_chunk(&event, chunk, took, n, now);
+        if (last == NULL) {
+            free_payload(block, (uint8_t)store); /* before the event is counted delivered */
+        }
+        kraken_port_lock(&bus.lock);
     }
     kraken_port_unlock(&bus.lock);
-    *clock = now;
-    give_space(p, wake_posters);
-    if (give_idle) {
-        kraken_port_sem_give(&bus.idle);
+    t_in_handler--;
+    if (wake != 0) {
+        give_wakeups(wake);
     }
-    free_payload(block, store);
-    atomic_fetch_add_explicit(&lane->delivered, 1, memory_order_release);
-    return DISPATCHED;
+    return count;
 }
 
 /* The dispatcher task. Before sleeping on `work` it yields a few times: a producer about to post
@@ -547,21 +732,21 @@ static int dispatch_one(bool as_task, bool will_sleep, int64_t *clock)
 static void dispatcher_main(void *arg)
 {
     (void)arg;
-    int64_t clock = 0;
     unsigned idle = 0;
     for (;;) {
-        int r = dispatch_one(true, idle == IDLE_YIELDS, &clock);
-        if (r == DISPATCHED) {
-            idle = 0;
-        } else if (r == STOP) {
+        bool stop = false;
+        uint32_t n = dispatch(UINT32_MAX, true, idle == IDLE_YIELDS, &stop);
+        if (stop) {
             return;
+        }
+        if (n != 0) {
+            idle = 0;
         } else if (idle < IDLE_YIELDS) {
             idle++;
             kraken_port_delay_ms(0);
         } else {
             kraken_port_sem_take(&bus.work, KRAKEN_PORT_WAIT_FOREVER);
             idle = 0;
-            clock = 0;
         }
     }
 }
@@ -582,11 +767,8 @@ esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispa
         leave();
         return ESP_ERR_INVALID_STATE;
     }
-    uint32_t n = 0;
-    int64_t clock = 0;
-    while (n < max_events && dispatch_one(false, false, &clock) == DISPATCHED) {
-        n++;
-    }
+    bool stop = false;
+    uint32_t n = dispatch(max_events, false, false, &stop);
     leave();
     if (out_dispatched != NULL) {
         *out_dispatched = n;
@@ -632,6 +814,7 @@ static void *take_block(size_t size, bool critical, bool may_wait, uint32_t time
     const unsigned c = class_of(size);
     const uint32_t margin = critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
     bool waiting = false;
+    unsigned spins = 0;
     for (;;) {
         void *block = memory_pool_alloc_isr_margin(size, margin);
         uint32_t left = block == NULL && may_wait ? wait_left_ms(deadline, timeout_ms) : 0;
@@ -641,15 +824,19 @@ static void *take_block(size_t size, bool critical, bool may_wait, uint32_t time
             }
             if (block != NULL) {
                 *out_class = c;
-                atomic_max(&bus.blocks_peak[c], atomic_fetch_add(&bus.blocks[c], 1) + 1);
                 return block;
             }
             *reason = left != 0 ? SYSTEM_EVENT_DROP_NOT_READY : block_failure_reason(c, critical);
             return NULL;
         }
+        if (spins < POST_SPINS) { /* the dispatcher is likely about to free one: let it run */
+            spins++;
+            kraken_port_delay_ms(0);
+            continue;
+        }
         if (!waiting) {
             /* Register, then look once more: a block freed in between is either seen by that
-             * look or followed by a give (free_payload reads block_waiters after freeing). */
+             * look or followed by a give (the dispatcher reads block_waiters after freeing). */
             atomic_fetch_add(&bus.block_waiters[c], 1);
             waiting = true;
             continue;
@@ -660,47 +847,70 @@ static void *take_block(size_t size, bool critical, bool may_wait, uint32_t time
     }
 }
 
-/* Push an accepted event into its lane. Lock held, lane not full. Returns true when the dispatcher
- * task sleeps and must be woken. */
-static inline bool push_locked(lane_t *lane, system_service_id_t source, system_event_type_t type,
-                               const void *data, size_t size, void *block, uint8_t store,
-                               int64_t now, bool isr)
+/* Push an accepted event into its lane: copy an inline payload, count a pool block. Lock held,
+ * lane not full. Returns true when the dispatcher task sleeps and must be woken. The lane's
+ * fields are read before the slot is written (the compiler cannot tell that they do not alias). */
+static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_service_id_t source,
+                                      system_event_type_t type, const void *data, size_t size,
+                                      void *block, uint8_t store, int64_t now, bool isr)
 {
-    uint32_t idx = lane->head + lane->count;
-    if (idx >= lane->capacity) {
-        idx -= lane->capacity;
+    const uint32_t count = lane->count, capacity = lane->capacity;
+    uint32_t idx = lane->head + count;
+    if (idx >= capacity) {
+        idx -= capacity;
     }
     slot_t *slot = &lane->slots[idx];
+    const uint32_t seq = bus.s.seq;
+    const uint32_t high_water = lane->high_water, posted = lane->posted;
+    const uint32_t nonempty = bus.s.nonempty;
+    const bool wake = bus.s.dispatcher_idle;
     if (store == STORE_INLINE) {
-        if (size != 0) {
-            memcpy(slot->payload.bytes, data, size);
-        }
-        bus.s.inline_payloads++;
+        copy_inline(slot->payload.bytes, data, size);
     } else {
         slot->payload.block = block;
-        bus.s.pool_payloads += store != STORE_HEAP;
     }
     slot->timestamp_us = now;
     slot->size = (uint32_t)size;
-    slot->seq = bus.s.seq++;
+    slot->seq = seq;
     slot->type = type;
     slot->source = source;
     slot->store = store;
     slot->from_isr = isr;
-    if (++lane->count > lane->high_water) {
-        lane->high_water = lane->count;
+    bus.s.seq = seq + 1;
+    lane->count = count + 1;
+    bus.s.nonempty = nonempty | 1u << priority;
+    if (count + 1 > high_water) {
+        lane->high_water = count + 1;
     }
-    lane->posted++;
-    lane->posted_from_isr += isr;
-    bus.s.pending++;
-    bool wake = bus.s.dispatcher_idle;
-    bus.s.dispatcher_idle = false;
+    lane->posted = posted + 1;
+    if (isr) {
+        lane->posted_from_isr++;
+    }
+    if (store < CLASSES) {
+        bus.s.pool_payloads++;
+        if (++bus.s.blocks[store] > bus.s.blocks_peak[store]) {
+            bus.s.blocks_peak[store] = bus.s.blocks[store];
+        }
+    } else if (store == STORE_HEAP) {
+        bus.s.heap_payloads++;
+    }
+    if (__builtin_expect(wake, 0)) {
+        bus.s.dispatcher_idle = false;
+    }
     return wake;
+}
+
+static void wake_dispatcher(bool isr, bool *woken)
+{
+    if (isr) {
+        kraken_port_sem_give_from_isr(&bus.work, woken);
+    } else {
+        kraken_port_sem_give(&bus.work);
+    }
 }
 
 /* The payload copy: inline (nothing to take), a pool block of the smallest fitting class, or the
  * heap for an oversize payload. On failure *reason says why. */
-#define COLD __attribute__((noinline, cold)) /* keeps the common path of post() short */
 
 static esp_err_t take_payload(const void *data, size_t size, bool critical, bool isr,
                               bool may_wait, uint32_t timeout_ms, int64_t *deadline, void **block,
@@ -751,6 +961,7 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
     system_event_drop_reason_t reason = SYSTEM_EVENT_DROP_FULL;
     esp_err_t err = ESP_OK;
     bool waiting = false, token = false, wake = false;
+    unsigned spins = 0;
     kraken_port_lock(&bus.lock);
     for (;;) {
         if (waiting) {
@@ -771,13 +982,20 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             break;
         }
         if (lane->count < lane->capacity) {
-            wake = push_locked(lane, source, type, data, size, block, store, now, isr);
+            wake = push_locked(lane, priority, source, type, data, size, block, store, now, isr);
             break;
         }
         uint32_t left = may_wait ? wait_left_ms(deadline, timeout_ms) : 0;
         if (left == 0) {
             err = ESP_ERR_TIMEOUT;
             break;
+        }
+        if (spins < POST_SPINS) {
+            spins++;
+            kraken_port_unlock(&bus.lock);
+            kraken_port_delay_ms(0);
+            kraken_port_lock(&bus.lock);
+            continue;
         }
         lane->waiters++;
         waiting = true;
@@ -792,24 +1010,17 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
     if (err != ESP_OK) {
         free_payload(block, store);
     } else {
-        if (store == STORE_HEAP) {
-            atomic_fetch_add(&bus.heap_payloads, 1);
-        }
         if (wake) {
-            if (isr) {
-                kraken_port_sem_give_from_isr(&bus.work, woken);
-            } else {
-                kraken_port_sem_give(&bus.work);
-            }
+            wake_dispatcher(isr, woken);
         }
     }
     leave();
     return err;
 }
 
-static esp_err_t post(system_service_id_t source, system_event_type_t type, const void *data,
-                      size_t size, system_event_priority_t priority, uint32_t timeout_ms,
-                      bool isr, bool *woken)
+/* A post refused before it took anything: say why and count it. */
+static COLD esp_err_t post_refused(system_service_id_t source, system_event_type_t type,
+                                   const void *data, size_t size, system_event_priority_t priority)
 {
     if (!valid_priority(priority)) {
         atomic_fetch_add(&bus.invalid_priority, 1);
@@ -820,10 +1031,17 @@ static esp_err_t post(system_service_id_t source, system_event_type_t type, cons
         return post_failed(priority, SYSTEM_EVENT_DROP_INVALID_ARG, ESP_ERR_INVALID_ARG, NULL,
                            STORE_INLINE, false);
     }
-    if (!isr && kraken_port_in_isr()) {
-        return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, ESP_ERR_INVALID_STATE, NULL,
-                           STORE_INLINE, false);
-    }
+    /* a task-only post called from an ISR */
+    return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, ESP_ERR_INVALID_STATE, NULL,
+                       STORE_INLINE, false);
+}
+
+/* Every post but the common inline one: a pool or heap payload, a full lane, a bus not started
+ * or stopping. Counted in `users` while it holds a block or may use a semaphore. */
+static esp_err_t post_general(system_service_id_t source, system_event_type_t type,
+                              const void *data, size_t size, system_event_priority_t priority,
+                              uint32_t timeout_ms, bool isr, bool *woken)
+{
     esp_err_t err = enter(!isr);
     if (err != ESP_OK) {
         return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, err, NULL, STORE_INLINE, false);
@@ -848,20 +1066,51 @@ static esp_err_t post(system_service_id_t source, system_event_type_t type, cons
         return post_slow(lane, priority, source, type, data, size, block, store, now, isr,
                          may_wait, timeout_ms, &deadline, woken);
     }
-    bool wake = push_locked(lane, source, type, data, size, block, store, now, isr);
+    bool wake = push_locked(lane, priority, source, type, data, size, block, store, now, isr);
     kraken_port_unlock(&bus.lock);
-    if (store == STORE_HEAP) {
-        atomic_fetch_add(&bus.heap_payloads, 1);
-    }
     if (wake) {
-        if (isr) {
-            kraken_port_sem_give_from_isr(&bus.work, woken);
-        } else {
-            kraken_port_sem_give(&bus.work);
-        }
+        wake_dispatcher(isr, woken);
     }
     leave();
     return ESP_OK;
+}
+
+/* The common case, an inline payload into a lane with room, takes one critical section and no
+ * atomic read-modify-write: the state is checked under the lock (deinit passes through it after
+ * setting STOPPING), and nothing is held outside it unless the dispatcher must be woken. */
+static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_type_t type,
+                                    const void *data, size_t size,
+                                    system_event_priority_t priority, uint32_t timeout_ms, bool isr,
+                                    bool *woken)
+{
+    if (__builtin_expect(!valid_priority(priority) || source == SYSTEM_SERVICE_ID_ANY ||
+                             type == SYSTEM_EVENT_TYPE_ANY || (data == NULL && size > 0) ||
+                             (!isr && kraken_port_in_isr()),
+                         0)) {
+        return post_refused(source, type, data, size, priority);
+    }
+    if (size <= INLINE_SIZE) {
+        const int64_t now = kraken_port_time_us();
+        lane_t *lane = &bus.s.lanes[priority];
+        kraken_port_lock(&bus.lock);
+        if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
+                                 lane->count < lane->capacity,
+                             1)) {
+            if (__builtin_expect(!push_locked(lane, priority, source, type, data, size, NULL, STORE_INLINE,
+                                              now, isr),
+                                 1)) {
+                kraken_port_unlock(&bus.lock);
+                return ESP_OK;
+            }
+            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
+            kraken_port_unlock(&bus.lock);
+            wake_dispatcher(isr, woken);
+            leave();
+            return ESP_OK;
+        }
+        kraken_port_unlock(&bus.lock);
+    }
+    return post_general(source, type, data, size, priority, timeout_ms, isr, woken);
 }
 
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
@@ -904,7 +1153,7 @@ static sub_t *sub_of_locked(system_event_subscription_t handle)
         return NULL;
     }
     sub_t *sub = &bus.s.subs[index];
-    if (sub->state != SUB_ACTIVE || handle_of(index, sub->gen) != handle.opaque_) {
+    if (sub_state(sub) != SUB_ACTIVE || handle_of(index, sub->gen) != handle.opaque_) {
         return NULL;
     }
     return sub;
@@ -931,20 +1180,27 @@ esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_ty
     kraken_port_lock(&bus.lock);
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         sub_t *sub = &bus.s.subs[i];
-        if (sub->state != SUB_FREE) {
+        if (sub_state(sub) != SUB_FREE) {
             continue;
         }
         bus.next_gen = (bus.next_gen + 1) & (UINT32_MAX >> HANDLE_INDEX_BITS);
         if (bus.next_gen == 0) {
             bus.next_gen = 1;
         }
-        *sub = (sub_t){.handler = handler, .ctx = ctx, .type = event_type, .source = service_id,
-                       .state = SUB_ACTIVE, .gen = bus.next_gen};
+        sub->handler = handler;
+        sub->ctx = ctx;
+        sub->type = event_type;
+        sub->source = service_id;
+        sub->waiter = false;
+        sub->busy = 0;
+        sub->gen = bus.next_gen;
+        sub->deliveries = 0;
+        sub->longest_us = 0;
+        sub->total_us = 0;
+        set_sub_state(sub, SUB_ACTIVE);
+        link_locked(sub);
         opaque = handle_of(i, sub->gen);
         bus.s.sub_count++;
-        if (i >= bus.s.sub_limit) {
-            bus.s.sub_limit = i + 1;
-        }
         break;
     }
     kraken_port_unlock(&bus.lock);
@@ -975,7 +1231,7 @@ esp_err_t system_event_unsubscribe(system_event_subscription_t handle)
         leave();
         return ESP_ERR_NOT_FOUND;
     }
-    sub->state = SUB_RETIRED; /* no new call starts from now on */
+    set_sub_state(sub, SUB_RETIRED); /* no new call starts from now on */
     if (sub->busy == 0) {
         free_sub_locked(sub);
     } else if (t_in_handler == 0) {
@@ -1050,19 +1306,20 @@ const char *system_service_get_name(system_service_id_t id)
 static bool discard_one(void)
 {
     kraken_port_lock(&bus.lock);
-    if (bus.s.pending == 0) {
+    if (bus.s.nonempty == 0) {
         kraken_port_unlock(&bus.lock);
         return false;
     }
-    unsigned p = LANES - 1;
-    while (bus.s.lanes[p].count == 0) {
-        p--;
-    }
+    const unsigned p = 31u - (unsigned)__builtin_clz(bus.s.nonempty);
     lane_t *lane = &bus.s.lanes[p];
     slot_t ev = lane->slots[lane->head];
     lane->head = lane->head + 1 == lane->capacity ? 0 : lane->head + 1;
-    lane->count--;
-    bus.s.pending--;
+    if (--lane->count == 0) {
+        bus.s.nonempty &= ~(1u << p);
+    }
+    if (ev.store < CLASSES) {
+        bus.s.blocks[ev.store]--;
+    }
     count_drop_locked(lane, SYSTEM_EVENT_DROP_DISCARDED);
     kraken_port_unlock(&bus.lock);
     free_payload(ev.payload.block, ev.store);
@@ -1081,7 +1338,9 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     if (!atomic_compare_exchange_strong(&bus.state, &expected, ST_STOPPING)) {
         return ESP_ERR_INVALID_STATE;
     }
-    /* Release posters waiting for room or for a block: they see STOPPING and leave. */
+    /* Pass through the lock: an inline post that saw READY inside its critical section is queued
+     * (and counted in `users` if it will wake the dispatcher); every later one sees STOPPING.
+     * Then release posters waiting for room or for a block: they see STOPPING and leave. */
     uint32_t waiting[LANES];
     kraken_port_lock(&bus.lock);
     for (unsigned i = 0; i < LANES; i++) {
@@ -1099,6 +1358,7 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     while (atomic_load(&bus.users) != 0) {
         kraken_port_delay_ms(1);
     }
+    bool stop = false;
     if (bus.s.mode == SYSTEM_EVENT_MODE_TASK) {
         kraken_port_lock(&bus.lock);
         bus.s.stop = true;
@@ -1107,18 +1367,16 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
         kraken_port_sem_give(&bus.work);
         kraken_port_task_join(&bus.task);
     } else if (how == SYSTEM_EVENT_DEINIT_DRAIN) {
-        int64_t clock = 0;
-        while (dispatch_one(false, false, &clock) == DISPATCHED) {
-        }
+        (void)dispatch(UINT32_MAX, false, false, &stop);
     }
     while (discard_one()) {
     }
     kraken_port_lock(&bus.lock);
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
-        bus.s.subs[i].state = SUB_FREE;
+        set_sub_state(&bus.s.subs[i], SUB_FREE);
     }
+    lists_reset_locked();
     bus.s.sub_count = 0;
-    bus.s.sub_limit = 0;
     kraken_port_unlock(&bus.lock);
     delete_semaphores(SEM_COUNT);
     atomic_store(&bus.state, ST_UNINIT);
@@ -1144,25 +1402,28 @@ esp_err_t system_event_get_stats(system_event_stats_t *out)
         o->depth_high_water = lane->high_water;
         o->posted = lane->posted;
         o->posted_from_isr = lane->posted_from_isr;
+        o->delivered = lane->delivered;
         o->unhandled = lane->unhandled;
         memcpy(o->dropped, lane->dropped, sizeof o->dropped);
-        o->latency_min_us = lane->latency_min;
-        o->latency_max_us = lane->latency_max;
-        o->latency_mean_us = lane->latency_n ? (uint32_t)(lane->latency_sum / lane->latency_n) : 0;
+        if (lane->latency_n != 0) {
+            o->latency_min_us = lane->latency_min;
+            o->latency_max_us = lane->latency_max;
+            o->latency_mean_us = (uint32_t)(lane->latency_sum / lane->latency_n);
+        }
     }
-    out->inline_payloads = bus.s.inline_payloads;
     out->pool_payloads = bus.s.pool_payloads;
+    out->heap_payloads = bus.s.heap_payloads;
+    out->inline_payloads = -out->pool_payloads - out->heap_payloads;
+    for (unsigned i = 0; i < LANES; i++) {
+        out->inline_payloads += out->lanes[i].posted;
+    }
     out->subscriptions = bus.s.sub_count;
     out->services = bus.s.service_count;
-    for (unsigned i = 0; i < LANES; i++) {
-        out->lanes[i].delivered = atomic_load_explicit(&bus.s.lanes[i].delivered, memory_order_acquire);
+    for (unsigned c = 0; c < CLASSES; c++) {
+        out->pool_blocks_in_use[c] = bus.s.blocks[c];
+        out->pool_blocks_peak[c] = bus.s.blocks_peak[c];
     }
     kraken_port_unlock(&bus.lock);
-    for (unsigned c = 0; c < CLASSES; c++) {
-        out->pool_blocks_in_use[c] = atomic_load(&bus.blocks[c]);
-        out->pool_blocks_peak[c] = atomic_load(&bus.blocks_peak[c]);
-    }
-    out->heap_payloads = atomic_load(&bus.heap_payloads);
     out->heap_in_use = atomic_load(&bus.heap_in_use);
     out->invalid_priority = atomic_load(&bus.invalid_priority);
     return ESP_OK;
@@ -1197,7 +1458,7 @@ void system_event_reset_peaks(void)
     for (unsigned i = 0; i < LANES; i++) {
         lane_t *lane = &bus.s.lanes[i];
         lane->high_water = lane->count;
-        lane->latency_min = 0;
+        lane->latency_min = UINT32_MAX;
         lane->latency_max = 0;
         lane->latency_sum = 0;
         lane->latency_n = 0;
@@ -1205,11 +1466,12 @@ void system_event_reset_peaks(void)
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         bus.s.subs[i].longest_us = 0;
     }
-    kraken_port_unlock(&bus.lock);
     for (unsigned c = 0; c < CLASSES; c++) {
-        atomic_store(&bus.blocks_peak[c], atomic_load(&bus.blocks[c]));
+        bus.s.blocks_peak[c] = bus.s.blocks[c];
     }
+    kraken_port_unlock(&bus.lock);
 }
+
 
 /* Decimal text of v into buf (at least 11 bytes). */
 static const char *u32_text(uint32_t v, char *buf)
@@ -1283,20 +1545,25 @@ void system_event_log_stats(const char *tag)
                 (unsigned)st.invalid_priority);
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         kraken_port_lock(&bus.lock);
-        sub_t sub = bus.s.subs[i];
-        bool live = i < bus.s.sub_limit && sub.state == SUB_ACTIVE;
+        const sub_t *entry = &bus.s.subs[i];
+        bool live = sub_state(entry) == SUB_ACTIVE;
+        system_service_id_t source = entry->source;
+        system_event_type_t event_type = entry->type;
+        uint32_t deliveries = entry->deliveries, longest = entry->longest_us;
         kraken_port_unlock(&bus.lock);
         if (!live) {
             continue;
         }
         char label[12], type[11];
-        const char *src = service_label(sub.source, label);
-        const char *type_text = sub.type == SYSTEM_EVENT_TYPE_ANY ? "ANY" : u32_text(sub.type, type);
+        const char *src = service_label(source, label);
+        const char *type_text =
+            event_type == SYSTEM_EVENT_TYPE_ANY ? "ANY" : u32_text(event_type, type);
         KRAKEN_LOGI(tag, "  subscription %u: service %s, type %s: %u deliveries, longest %u us",
-                    (unsigned)i, src, type_text, (unsigned)sub.deliveries, (unsigned)sub.longest_us);
+                    (unsigned)i, src, type_text, (unsigned)deliveries, (unsigned)longest);
     }
 }
 
+/* ---- integrity check ------------------------------------------------------------------------- */
 /* ---- integrity check ------------------------------------------------------------------------- */
 
 #define CHECK(cond, what)                                                                          \
@@ -1312,17 +1579,14 @@ esp_err_t system_event_bus_check(void)
     const char *failure = NULL;
     uint32_t queued_blocks[CLASSES] = {0};
     kraken_port_lock(&bus.lock);
-    uint32_t pending = 0;
-    for (unsigned i = 0; i < LANES; i++) {
+    const bool never_started = atomic_load(&bus.state) == ST_UNINIT && bus.s.lanes[0].capacity == 0;
+    for (unsigned i = 0; i < LANES && !never_started; i++) {
         const lane_t *lane = &bus.s.lanes[i];
-        if (atomic_load(&bus.state) == ST_UNINIT && lane->capacity == 0) {
-            continue; /* never started */
-        }
+        CHECK((lane->count != 0) == ((bus.s.nonempty >> i) & 1u), "non-empty lane mask");
         CHECK(lane->capacity >= 1 && lane->capacity <= kconfig_capacity[i], "lane capacity");
         CHECK(lane->head < lane->capacity, "lane head");
         CHECK(lane->count <= lane->capacity, "lane count");
         CHECK(lane->high_water <= lane->capacity, "lane high-water");
-        pending += lane->count;
         for (uint32_t k = 0; k < lane->count; k++) {
             const slot_t *slot = &lane->slots[(lane->head + k) % lane->capacity];
             if (slot->store == STORE_INLINE) {
@@ -1337,20 +1601,35 @@ esp_err_t system_event_bus_check(void)
             }
         }
     }
-    CHECK(pending == bus.s.pending, "pending count");
-    uint32_t active = 0;
+    CHECK(bus.s.nonempty >> LANES == 0, "non-empty lane mask");
+    uint32_t active = 0, linked = 0;
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         const sub_t *sub = &bus.s.subs[i];
-        CHECK(sub->state <= SUB_RETIRED, "subscription state");
-        CHECK(i < bus.s.sub_limit || sub->state == SUB_FREE, "subscription above the limit");
-        CHECK(sub->state != SUB_ACTIVE || sub->handler != NULL, "subscription without handler");
-        CHECK(sub->state != SUB_FREE || sub->busy == 0, "free subscription in a call");
-        active += sub->state != SUB_FREE;
+        uint8_t state = sub_state(sub);
+        CHECK(state <= SUB_RETIRED, "subscription state");
+        CHECK(state != SUB_ACTIVE || sub->handler != NULL, "subscription without handler");
+        CHECK(state != SUB_FREE || sub->busy == 0, "free subscription in a call");
+        active += state != SUB_FREE;
     }
     CHECK(active == bus.s.sub_count, "subscription count");
+    /* Every entry in use is linked once, in the list of its source; lists are consistent. */
+    for (unsigned l = 0; l <= ANY_LIST && !never_started; l++) {
+        const sub_t *prev = NULL;
+        uint32_t steps = 0;
+        for (const sub_t *sub = bus.s.list_head[l]; sub != NULL; sub = sub->next) {
+            CHECK(sub >= bus.s.subs && sub < bus.s.subs + MAX_SUBS && ++steps <= MAX_SUBS,
+                  "subscription list broken");
+            CHECK(sub_state(sub) != SUB_FREE && list_of(sub->source) == l && sub->prev == prev,
+                  "subscription list entry");
+            prev = sub;
+            linked++;
+        }
+        CHECK(bus.s.list_tail[l] == prev, "subscription list tail");
+    }
+    CHECK(never_started || linked == active, "subscriptions linked");
     CHECK(bus.s.service_count <= MAX_SERVICES, "service count");
     for (unsigned c = 0; c < CLASSES; c++) {
-        CHECK(queued_blocks[c] <= atomic_load(&bus.blocks[c]), "pool blocks counted");
+        CHECK(queued_blocks[c] <= bus.s.blocks[c], "pool blocks counted");
     }
 out:
     kraken_port_unlock(&bus.lock);

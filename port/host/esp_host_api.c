@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,18 +44,21 @@ static int64_t monotonic_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t boot_us;
-static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
-
-static void record_boot(void)
-{
-    boot_us = monotonic_us();
-}
+/* 0 until the first call. A relaxed load instead of pthread_once: the bus reads the time per
+ * event, and on the chip esp_timer_get_time() is a plain counter read. */
+static _Atomic int64_t boot_us;
 
 int64_t esp_timer_get_time(void)
 {
-    pthread_once(&boot_once, record_boot);
-    return monotonic_us() - boot_us;
+    int64_t now = monotonic_us();
+    int64_t boot = atomic_load_explicit(&boot_us, memory_order_relaxed);
+    if (__builtin_expect(boot == 0, 0)) {
+        int64_t none = 0;
+        /* the first call is the boot; of racing first calls the first CAS wins */
+        boot = atomic_compare_exchange_strong(&boot_us, &none, now) ? now : none;
+        return now > boot ? now - boot : 0;
+    }
+    return now - boot;
 }
 
 uint32_t esp_log_timestamp(void)
