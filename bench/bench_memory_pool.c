@@ -161,6 +161,13 @@ static const allocator_t *find_allocator(const char *name, bool have_mimalloc)
 int main(int argc, char **argv)
 {
     make_mix();
+    if (!(argc > 1 && (strcmp(argv[1], "callgrind") == 0 || strcmp(argv[1], "--fixed") == 0))) {
+        printf("command:");
+        for (int i = 0; i < argc; i++) {
+            printf(" %s", argv[i]);
+        }
+        printf("   (callgrind: see docs/%s)\n", "memory-pools.md");
+    }
     bool have_mimalloc = load_mimalloc();
     if (memory_pool_ensure_init() != ESP_OK) {
         fprintf(stderr, "memory pools could not be set up\n");
