@@ -12,9 +12,12 @@
  * All sizes are in bytes; size 0 returns NULL (as heap_caps_malloc does); n * size overflow in the
  * calloc forms returns NULL. Failed allocations are reported to the heap's failed-allocation hook.
  *
- * Context: every function is "task" context (ESP-IDF tolerates heap calls from ISRs but does not
- * recommend them; the host simulator refuses them). None blocks other than on the heap's own lock.
- * Complexity: allocation and free are O(1) in the heap (TLSF), O(number of heaps) to choose one.
+ * Every function below, unless it says otherwise:
+ *   context     task (ESP-IDF tolerates heap calls from ISRs but does not recommend them; the host
+ *               simulator refuses them, returning NULL and counting the call)
+ *   blocking    never blocks: the heap's lock is a spinlock critical section held for O(1) work
+ *   complexity  O(1) in each heap (TLSF), O(number of heaps) to choose one; calloc adds the zero
+ *               fill and a moving realloc the copy, both O(size)
  *
  * This header also brings in what the spec's examples use with it: esp_err.h, esp_log.h,
  * esp_heap_caps.h, esp_attr.h, <stdlib.h> (free) and heap_monitor.h.
