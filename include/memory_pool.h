@@ -8,6 +8,13 @@
  * larger than the largest class go to the heap and are counted as oversize. Both kinds of heap
  * block are released with memory_pool_free(), like pool blocks.
  *
+ * Release every block from here with memory_pool_free() (or _free_isr), never free() or
+ * heap_caps_free(): free() of a heap block here leaves it live in the pools' table (counted against
+ * the cap; should the heap hand that address to someone else, memory_pool_free() would release
+ * their block), free() of a pool block corrupts the heap. The host simulator refuses such a free()
+ * or realloc() (logged, counted in kraken_sim_stats_t.invalid_frees); the chip cannot catch it.
+ * memory_pool_owns() tells whether a pointer is a live block from here.
+ *
  * Guarantees
  *   - No set-up call needed: the first allocation from a task sets the pools up (one allocation of
  *     internal SRAM for all storage); tasks racing with it wait for it, ISRs get NULL.
@@ -29,7 +36,9 @@
  *   - Memory is not zero-filled (not O(1)).
  *
  * Context words (src/kraken_port.h): "task" = task only, "isr-ok" = also from interrupts, never
- * blocks, "may block" = may wait for another task.
+ * blocks, "may block" = may wait for another task. Locks here are critical sections (spin, never
+ * sleep). A line logged from a task waits for the console like any ESP_LOG line: functions that
+ * log say so; a misuse report from a task logs too (its first occurrence is a bug to fix anyway).
  */
 #ifndef MEMORY_POOL_H
 #define MEMORY_POOL_H
@@ -50,6 +59,9 @@ extern "C" {
 /** Largest number of blocks in one class (memory_pool_init). */
 #define MEMORY_POOL_MAX_BLOCKS_PER_CLASS 65533u
 
+/** Largest block size of a class (memory_pool_init, CONFIG_..._XLARGE_SIZE). */
+#define MEMORY_POOL_MAX_BLOCK_SIZE 65536u
+
 /* ---- Allocation ------------------------------------------------------------------------------ */
 
 /** Allocate `size` bytes: a block of the smallest class that fits; when that class is empty, the
@@ -58,21 +70,23 @@ extern "C" {
  *  Returns NULL iff size is 0, or the request needs the heap and the heap is out of memory, the
  *  live heap blocks reached CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX, or the caller is an
  *  ISR (the heap is never used from an ISR). Every NULL but size 0 is counted as a failure.
- *  task (from an ISR it behaves as memory_pool_alloc_isr). Pool path O(1) (FULL checks:
- *  O(block size)), never blocks; the heap path adds one heap call. The first call sets the pools
- *  up (one heap allocation); only then may it block, waiting for a set-up another task started. */
+ *  task (from an ISR it behaves as memory_pool_alloc_isr). Never blocks, except the first call:
+ *  may block, waiting for a set-up another task started. Pool path O(1) (FULL checks:
+ *  O(block size)); the heap path adds one heap call; the first call sets the pools up, O(blocks). */
 void *memory_pool_alloc(size_t size);
 
 /** Free a block from any allocation function here (pool block or heap block). NULL is a no-op.
- *  Misuse (double free, pointer into a block, misaligned or unknown pointer, a heap block from an
- *  ISR) changes nothing, is counted and reported through the hook and, from a task, the log.
- *  task (pool blocks also from an ISR). O(1) (FULL checks: O(block size)); never blocks. */
+ *  No result: misuse (double free, pointer into a block, misaligned or unknown pointer, a heap
+ *  block from an ISR) changes nothing, is counted and reported through the hook and, from a task,
+ *  the log. task (pool blocks also from an ISR). Never blocks (a misuse report logs).
+ *  O(1) (FULL checks: O(block size)); a heap block adds one heap call. */
 void memory_pool_free(void *ptr);
 
 /** Allocation for ISRs: pool blocks only (the next larger class too with TRY_LARGER_CLASS), never
  *  the heap. NULL iff size is 0 or above the largest class, the class is empty, or the pools are
  *  not set up yet (they are after the first memory_pool_alloc or memory_pool_ensure_init);
- *  counted as a failure of the class (oversize failure above it). isr-ok, O(1) (FULL: O(block)). */
+ *  counted as a failure of the class (oversize failure above it). isr-ok, never blocks;
+ *  O(1) (FULL: O(block size)). */
 void *memory_pool_alloc_isr(size_t size);
 
 /** Free a pool block from an ISR. Results:
@@ -82,23 +96,27 @@ void *memory_pool_alloc_isr(size_t size);
  *                           free it from a task); a pointer into a block, a misaligned pointer
  *                           or one nothing here handed out
  *  Every error but NULL is counted and passed to the misuse hook (logged only when called from a
- *  task). isr-ok, O(1); with FULL checks O(block size) (the block is poisoned). */
+ *  task). isr-ok, never blocks; O(1), with FULL checks O(block size) (the block is poisoned). */
 esp_err_t memory_pool_free_isr(void *ptr);
 
 /** QP/C-style margin: like memory_pool_alloc, but a pool block is taken only if at least `margin`
  *  blocks of the class stay free afterwards, keeping the last ones for callers with a smaller
  *  margin (critical producers use 0). Otherwise the request goes on as for an empty class
- *  (larger class, heap fallback). task. O(1). */
+ *  (larger class, heap fallback). NULL in the cases of memory_pool_alloc (size 0; the heap is
+ *  needed and is out of memory or at the cap; an ISR caller), counted the same way. task (from an
+ *  ISR: memory_pool_alloc_isr_margin). Never blocks but on the first call (as memory_pool_alloc).
+ *  O(1) on the pool path; the heap path adds one heap call. */
 void *memory_pool_alloc_margin(size_t size, uint32_t margin);
 
-/** memory_pool_alloc_isr with a margin (see memory_pool_alloc_margin): NULL when fewer than
- *  margin + 1 blocks of the class are free. isr-ok, O(1). */
+/** memory_pool_alloc_isr with a margin (see memory_pool_alloc_margin): NULL as for
+ *  memory_pool_alloc_isr, and when fewer than margin + 1 blocks of the class (and of the next larger
+ *  one, with TRY_LARGER_CLASS) are free; counted as a failure. isr-ok, never blocks; O(1). */
 void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin);
 
 /* ---- Set-up (optional) ----------------------------------------------------------------------- */
 
-/** One size class: block size in bytes (a multiple of 8, at least 8, strictly larger than the
- *  previous class) and number of blocks (1 .. MEMORY_POOL_MAX_BLOCKS_PER_CLASS). */
+/** One size class: block size in bytes (a multiple of 8, 8 .. MEMORY_POOL_MAX_BLOCK_SIZE, strictly
+ *  larger than the previous class) and number of blocks (1 .. MEMORY_POOL_MAX_BLOCKS_PER_CLASS). */
 typedef struct {
     size_t block_size;
     uint32_t count;
@@ -111,8 +129,8 @@ typedef struct {
     bool try_larger_class;     /**< take the next larger class before the heap */
 } memory_pool_config_t;
 
-/** The Kconfig configuration (what the pools use without memory_pool_init). ESP_ERR_INVALID_ARG
- *  for NULL. isr-ok, O(1). */
+/** The Kconfig configuration (what the pools use without memory_pool_init). ESP_OK, or
+ *  ESP_ERR_INVALID_ARG for NULL. isr-ok, never blocks; O(1). */
 esp_err_t memory_pool_get_default_config(memory_pool_config_t *out);
 
 /** Set the pools up with `config` (NULL: the Kconfig table) instead of waiting for the first
@@ -121,10 +139,11 @@ esp_err_t memory_pool_get_default_config(memory_pool_config_t *out);
  *    ESP_OK                 ready
  *    ESP_ERR_INVALID_ARG    a class breaks the rules of memory_pool_class_config_t, or
  *                           heap_blocks_max is above CONFIG_..._HEAP_BLOCKS_MAX
- *    ESP_ERR_INVALID_STATE  already set up, or a set-up failed (memory_pool_deinit first), or
- *                           called from an ISR
+ *    ESP_ERR_INVALID_STATE  already set up, a set-up is running or failed (memory_pool_deinit
+ *                           first), or called from an ISR
  *    ESP_ERR_NO_MEM         the storage could not be allocated (nothing changed)
- *  task. Not to be called while other tasks use the pools (the class table changes). O(blocks). */
+ *  task. Not to be called while other tasks use the pools (the class table changes). Never blocks
+ *  (it does not wait for a running set-up). O(blocks) plus one heap call. */
 esp_err_t memory_pool_init(const memory_pool_config_t *config);
 
 /** Make sure the pools are set up with the Kconfig table (memory_pool_init picks another), e.g.
@@ -138,7 +157,8 @@ esp_err_t memory_pool_ensure_init(void);
  *  tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
  *  block or a heap block from here is live (logged with the counts; nothing changes) or when
  *  called from an ISR or during a set-up; ESP_OK otherwise (also when never set up).
- *  task. Not to be called while other tasks use the pools. O(classes). */
+ *  task. Not to be called while other tasks use the pools. Never blocks (a refusal logs).
+ *  O(classes) plus one heap call. */
 esp_err_t memory_pool_deinit(void);
 
 /* ---- Statistics ------------------------------------------------------------------------------ */
@@ -184,11 +204,11 @@ typedef struct {
 
 /** Copy the statistics (each class consistent in itself). ESP_ERR_INVALID_ARG for NULL; ESP_OK
  *  otherwise, also before set-up (capacities from the table, everything else 0).
- *  task and isr-ok, O(classes); does not set the pools up. */
+ *  isr-ok, never blocks; O(classes); does not set the pools up. */
 esp_err_t memory_pool_get_stats(memory_pool_stats_t *out);
 
 /** Reset the watermarks to the current state: peak_in_use = in_use (so min_free = free now),
- *  heap_blocks_peak = heap_blocks_live. isr-ok, O(classes). */
+ *  heap_blocks_peak = heap_blocks_live. No result. isr-ok, never blocks; O(classes). */
 void memory_pool_reset_peaks(void);
 
 /** Log the statistics. The first lines are the spec's format:
@@ -197,7 +217,7 @@ void memory_pool_reset_peaks(void);
  *      ... one line per class (Medium, Large, XLarge) ...
  *  then one line per class with peak, minimum free, allocations, frees, failures, spills, misuse,
  *  and one line each for the heap blocks and the misuse counters. tag NULL: "memory_pool".
- *  task. O(classes). */
+ *  No result (cannot fail). task; may block: the log waits for the console. O(classes). */
 void memory_pool_log_stats(const char *tag);
 
 /* ---- Misuse and checks ----------------------------------------------------------------------- */
@@ -225,18 +245,20 @@ typedef struct {
  *  lock of this module. It may call memory_pool_get_stats but not allocate from the pools. */
 typedef void (*memory_pool_misuse_hook_t)(const memory_pool_misuse_info_t *info);
 
-/** Install the misuse hook (NULL removes it). isr-ok, O(1). */
+/** Install the misuse hook (NULL removes it). No result. isr-ok, never blocks; O(1). */
 void memory_pool_set_misuse_hook(memory_pool_misuse_hook_t hook);
 
-/** Name of a misuse kind ("double free", ...); "unknown" for other values. isr-ok. */
+/** Name of a misuse kind ("double free", ...), a static string; "unknown" for other values.
+ *  isr-ok, never blocks; O(1). */
 const char *memory_pool_misuse_name(memory_pool_misuse_t kind);
 
 /** Verify every structure: each class's free list (indices, no cycle, counts agree with in_use),
  *  the heap-block table; BASIC/FULL also every live block's canary; FULL also every free block's
  *  poison. Each finding is counted, passed to the hook and logged.
  *  ESP_OK when all is well or the pools are not set up; ESP_ERR_INVALID_STATE when something is
- *  damaged (or called from an ISR). task. O(blocks + heap table) plus, with FULL, O(pool bytes);
- *  each lock is held for one free-list walk or one block at a time. */
+ *  damaged (or called from an ISR). task; never blocks but to log a finding.
+ *  O(blocks + heap table) plus, with FULL, O(pool bytes); each lock is held for one free-list walk
+ *  or one block at a time. */
 esp_err_t memory_pool_check_integrity(void);
 
 /** One live block, as seen by memory_pool_walk_live. */
@@ -255,13 +277,21 @@ typedef struct {
 typedef bool (*memory_pool_walk_cb_t)(const memory_pool_block_info_t *info, void *arg);
 
 /** Call cb for every live block (pool blocks in address order, then heap blocks). Returns the
- *  number of blocks passed to cb. Blocks allocated or freed during the walk may or may not be seen.
- *  task. O(blocks + heap table); each lock held for one block. */
+ *  number of blocks passed to cb; 0 when cb is NULL (nothing walked) or nothing is live. Blocks
+ *  allocated or freed during the walk may or may not be seen. task; never blocks itself (cb runs
+ *  in the caller). O(blocks + heap table); each lock held for one block. */
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg);
 
 /** Leak report: log every live block (class, address, size, owner, age), then their number,
- *  which is also returned. tag NULL: "memory_pool". task. O(blocks + heap table). */
+ *  which is also returned (cannot fail). tag NULL: "memory_pool". task; may block: the log waits
+ *  for the console. O(blocks + heap table). */
 size_t memory_pool_log_leaks(const char *tag);
+
+/** True iff ptr is a live block from here: the start of a pool block now handed out, or a heap
+ *  block (fallback or oversize) handed out and not yet freed. False for NULL, pointers into a
+ *  block, free blocks and anything else. isr-ok, never blocks; O(1) (a pointer outside the pools
+ *  takes no lock while no heap block from here is live). */
+bool memory_pool_owns(const void *ptr);
 
 #ifdef __cplusplus
 }

@@ -21,12 +21,17 @@
  * pointers (linear probing, backward-shift deletion) under its own lock. Its capacity is the cap on
  * live heap blocks, so it is never more than half full.
  *
+ * memory_pool_owns() runs on every free() of the host simulator, so a pointer that is not ours must
+ * be answered without a lock: one range check over the blocks of all classes (published like the
+ * classes), and an atomic count of the heap table's entries.
+ *
  * Set-up and publication: the first allocation sets the pools up (g_state UNINIT -> SETUP -> READY).
- * The class fields are written before each class's `limit` is stored with release; allocations
- * load `limit` with acquire, so a block can only be obtained after its class is published, and every
- * free of a block happens after it. Concurrent first allocations wait for the set-up (they never see
- * a block before). A failed set-up leaves the pools off (FAILED: every request is a counted heap
- * fallback) until memory_pool_deinit, so class fields never change while blocks from us are live.
+ * The class fields are written (under the class lock, for memory_pool_owns) before each class's
+ * `limit` is stored with release; allocations load `limit` with acquire, so a block can only be
+ * obtained after its class is published, and every free of a block happens after it. Concurrent
+ * first allocations wait for the set-up (they never see a block before). A failed set-up leaves the
+ * pools off (FAILED: every request is a counted heap fallback) until memory_pool_deinit, so class
+ * fields never change while blocks from us are live.
  *
  * Locks: one per class, one for the heap table, each held for O(1) work (checks hold one for a
  * free-list walk or one block). The heap, the log and the hook are always called outside them.
@@ -68,7 +73,7 @@ _Static_assert(KRAKEN_POOL_SMALL_COUNT <= MEMORY_POOL_MAX_BLOCKS_PER_CLASS &&
                    KRAKEN_POOL_LARGE_COUNT <= MEMORY_POOL_MAX_BLOCKS_PER_CLASS &&
                    KRAKEN_POOL_XLARGE_COUNT <= MEMORY_POOL_MAX_BLOCKS_PER_CLASS,
                "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_*_COUNT must be at most 65533");
-_Static_assert(KRAKEN_POOL_XLARGE_SIZE <= 65536,
+_Static_assert(KRAKEN_POOL_XLARGE_SIZE <= MEMORY_POOL_MAX_BLOCK_SIZE,
                "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE must be at most 65536");
 
 static const char *const TAG = "memory_pool";
@@ -137,6 +142,9 @@ static pool_class_t g_class[CLASSES] = {
     {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 3},
 };
 static _Atomic(memory_pool_misuse_hook_t) g_hook;
+/* Where the blocks of all classes lie while set up ([lo, hi); lo 0 otherwise). hi is stored before
+ * lo, lo is loaded first: a reader that sees lo sees its hi (or a later 0). */
+static _Atomic uintptr_t g_blocks_lo, g_blocks_hi;
 
 /* ---- heap-block table ------------------------------------------------------------------------ */
 
@@ -166,6 +174,7 @@ static struct {
     block_meta_t meta[HEAP_SLOTS];
 #endif
 } g_heap = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
+static atomic_uint g_heap_entries; /* entries in the table; changed under the heap lock */
 
 static inline size_t home_slot(const void *p)
 {
@@ -192,6 +201,7 @@ static void table_remove(size_t i)
 {
     const size_t mask = HEAP_SLOTS - 1;
     size_t j = i;
+    atomic_fetch_sub_explicit(&g_heap_entries, 1u, memory_order_relaxed);
     for (;;) {
         g_heap.ptr[i] = NULL;
         for (;;) {
@@ -231,6 +241,7 @@ static size_t table_insert(void *p, unsigned tag)
     }
     g_heap.ptr[i] = p;
     g_heap.tag[i] = (uint8_t)tag;
+    atomic_fetch_add_explicit(&g_heap_entries, 1u, memory_order_relaxed);
     return i;
 }
 
@@ -584,9 +595,8 @@ static esp_err_t build(void)
         }
         links[count - 1] = LINK_END;
         bool pow2 = (size & (size - 1)) == 0;
-        kraken_port_lock(&c->lock); /* get_stats may be reading the counters next to it */
+        kraken_port_lock(&c->lock); /* get_stats and memory_pool_owns may be reading */
         c->head = 0;
-        kraken_port_unlock(&c->lock);
         c->shift = pow2 ? (uint8_t)__builtin_ctzll(size) : 0;
         c->fast_count = pow2 ? count : 1;
         c->base = blocks;
@@ -594,6 +604,7 @@ static esp_err_t build(void)
         c->meta = meta;
         c->block_size = size;
         c->count = count;
+        kraken_port_unlock(&c->lock);
         atomic_store_explicit(&c->limit, size, memory_order_release);
         blocks += size * count;
         links += count;
@@ -601,6 +612,8 @@ static esp_err_t build(void)
             meta += count;
         }
     }
+    atomic_store_explicit(&g_blocks_hi, (uintptr_t)blocks, memory_order_release);
+    atomic_store_explicit(&g_blocks_lo, (uintptr_t)(mem + head), memory_order_release);
     return ESP_OK;
 }
 
@@ -732,6 +745,34 @@ esp_err_t memory_pool_free_isr(void *ptr)
     return pool_free(ptr, true, FAST_CALLER());
 }
 
+bool memory_pool_owns(const void *ptr)
+{
+    const uintptr_t a = (uintptr_t)ptr;
+    const uintptr_t lo = atomic_load_explicit(&g_blocks_lo, memory_order_acquire);
+    if (lo != 0 && a >= lo && a < atomic_load_explicit(&g_blocks_hi, memory_order_acquire)) {
+        for (unsigned i = 0; i < CLASSES; i++) {
+            pool_class_t *c = &g_class[i];
+            kraken_port_lock(&c->lock);
+            uintptr_t rel = a - (uintptr_t)c->base;
+            bool inside = c->count != 0 && rel < (uintptr_t)c->count * c->block_size;
+            bool live = inside && rel % c->block_size == 0 && is_live(c, rel / c->block_size);
+            kraken_port_unlock(&c->lock);
+            if (inside) {
+                return live;
+            }
+        }
+        return false;
+    }
+    /* A live heap block from here was entered before it was handed out, so this sees it counted. */
+    if (ptr == NULL || atomic_load_explicit(&g_heap_entries, memory_order_relaxed) == 0) {
+        return false;
+    }
+    kraken_port_lock(&g_heap.lock);
+    bool found = table_find(ptr) >= 0;
+    kraken_port_unlock(&g_heap.lock);
+    return found;
+}
+
 /* ---- set-up API ------------------------------------------------------------------------------ */
 
 esp_err_t memory_pool_get_default_config(memory_pool_config_t *out)
@@ -749,8 +790,8 @@ static bool config_valid(const memory_pool_config_t *cfg)
     for (unsigned i = 0; i < CLASSES; i++) {
         size_t size = cfg->classes[i].block_size;
         uint32_t count = cfg->classes[i].count;
-        if (size < MIN_ALIGN || size % MIN_ALIGN != 0 || size > 65536 || size <= previous ||
-            count == 0 || count > MEMORY_POOL_MAX_BLOCKS_PER_CLASS) {
+        if (size < MIN_ALIGN || size % MIN_ALIGN != 0 || size > MEMORY_POOL_MAX_BLOCK_SIZE ||
+            size <= previous || count == 0 || count > MEMORY_POOL_MAX_BLOCKS_PER_CLASS) {
             return false;
         }
         previous = size;
@@ -829,13 +870,14 @@ esp_err_t memory_pool_deinit(void)
                                                  memory_order_acquire)) {
         return ESP_ERR_INVALID_STATE; /* a set-up is running */
     }
+    atomic_store_explicit(&g_blocks_lo, 0, memory_order_relaxed);
+    atomic_store_explicit(&g_blocks_hi, 0, memory_order_relaxed);
     for (unsigned i = 0; i < CLASSES; i++) {
         pool_class_t *c = &g_class[i];
         atomic_store_explicit(&c->limit, 0, memory_order_relaxed);
         kraken_port_lock(&c->lock);
         memset(&c->n, 0, sizeof c->n);
         c->head = LINK_END;
-        kraken_port_unlock(&c->lock);
         c->fast_count = 0;
         c->shift = 0;
         c->base = NULL;
@@ -843,6 +885,7 @@ esp_err_t memory_pool_deinit(void)
         c->meta = NULL;
         c->block_size = 0;
         c->count = 0;
+        kraken_port_unlock(&c->lock);
     }
     void *storage = g_storage;
     g_storage = NULL;

@@ -23,6 +23,10 @@
 #include "sdkconfig.h"
 
 #define SRAM (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+/* Called through pointers: the misuse the tests make on purpose must reach the wrappers. */
+static void (*volatile free_fn)(void *) = free;
+static void *(*volatile realloc_fn)(void *, size_t) = realloc;
 static const size_t SIZES[MEMORY_POOL_CLASS_COUNT] = {
     CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_MEDIUM_SIZE,
     CONFIG_SYSTEM_SERVICE_MEMORY_POOL_LARGE_SIZE, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE};
@@ -893,6 +897,102 @@ static void the_walk_and_the_leak_report_list_every_live_block(void **state)
     assert_int_equal(memory_pool_log_leaks(NULL), 0);
 }
 
+/* ---- memory_pool_owns, and free() of our blocks ------------------------------------------------ */
+
+static void owns_is_true_exactly_for_live_blocks_from_here(void **state)
+{
+    (void)state;
+    int local = 0;
+    assert_false(memory_pool_owns(NULL));
+    assert_false(memory_pool_owns(&local)); /* before set-up */
+    init_with(1, 8, false);
+    void *block[MEMORY_POOL_CLASS_COUNT];
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        block[c] = memory_pool_alloc(SIZES[c]);
+        assert_true(memory_pool_owns(block[c]));
+        assert_false(memory_pool_owns((uint8_t *)block[c] + 8)); /* into the block */
+    }
+    void *fallback = memory_pool_alloc(SIZES[0]);
+    void *oversize = memory_pool_alloc(SIZES[3] + 1);
+    void *other = malloc(SIZES[3] + 1);
+    assert_int_equal(where(fallback), -1);
+    assert_true(memory_pool_owns(fallback));
+    assert_true(memory_pool_owns(oversize));
+    assert_false(memory_pool_owns(other));
+    assert_false(memory_pool_owns(&local));
+    kraken_sim_isr_enter();
+    assert_true(memory_pool_owns(block[0])); /* isr-ok */
+    assert_true(memory_pool_owns(oversize));
+    kraken_sim_isr_exit();
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        memory_pool_free(block[c]);
+        assert_false(memory_pool_owns(block[c])); /* free now */
+    }
+    memory_pool_free(fallback);
+    memory_pool_free(oversize);
+    assert_false(memory_pool_owns(fallback));
+    assert_false(memory_pool_owns(oversize));
+    free(other);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    assert_false(memory_pool_owns(block[0])); /* the storage is gone */
+}
+
+static void *g_refused;
+
+static void free_refused(const char *tag)
+{
+    (void)tag;
+    free_fn(g_refused);
+}
+
+static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_still_works(void **state)
+{
+    (void)state;
+    init_with(1, 8, false);
+    void *pool = memory_pool_alloc(8);
+    void *fallback = memory_pool_alloc(8);
+    void *oversize = memory_pool_alloc(5000);
+    void *plain = malloc(64);
+    assert_int_equal(where(fallback), -1);
+    kraken_sim_stats_t before;
+    kraken_sim_get_stats(&before);
+    g_refused = oversize;
+    capture_log(free_refused, NULL);
+    assert_int_equal(strncmp(g_log, "E (", 3), 0); /* one error line naming the right call */
+    assert_non_null(strstr(g_log, "memory_pool_free"));
+    assert_ptr_equal(strchr(g_log, '\n'), g_log + strlen(g_log) - 1);
+    free_fn(pool);
+    free_fn(fallback);
+    assert_null(realloc_fn(oversize, 10000));
+    assert_null(realloc_fn(pool, 16));
+    free_fn(plain); /* anything else is freed as before */
+    kraken_sim_stats_t after;
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.invalid_frees - before.invalid_frees, 5);
+    assert_int_equal(after.frees - before.frees, 1); /* only `plain` */
+    assert_int_equal(after.allocations, before.allocations);
+    /* nothing changed for the pools: the blocks are live, counted, and still ours to free */
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].in_use, 1);
+    assert_int_equal(st.classes[0].fallback_live, 1);
+    assert_int_equal(st.oversize_live, 1);
+    assert_int_equal(st.heap_blocks_live, 2);
+    assert_true(heap_caps_get_allocated_size(oversize) >= 5000);
+    assert_true(memory_pool_owns(oversize));
+    memory_pool_free(oversize);
+    memory_pool_free(fallback);
+    memory_pool_free(pool);
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.invalid_frees - before.invalid_frees, 5);
+    assert_int_equal(after.frees - before.frees, 3); /* plain, oversize, fallback */
+    st = stats();
+    assert_int_equal(st.heap_blocks_live, 0);
+    assert_int_equal(st.oversize_live, 0);
+    assert_int_equal(st.classes[0].in_use, 0);
+    assert_int_equal(st.invalid_frees + st.double_frees, 0);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
 static void misuse_names_are_distinct(void **state)
 {
     (void)state;
@@ -955,6 +1055,8 @@ int main(void)
         T(a_failed_set_up_serves_from_the_heap_until_deinit),
         T(a_failed_init_changes_nothing),
         T(the_walk_and_the_leak_report_list_every_live_block),
+        T(owns_is_true_exactly_for_live_blocks_from_here),
+        T(free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_still_works),
         T(misuse_names_are_distinct),
         T(the_specs_manual_pool_usage_works_as_written),
     };

@@ -206,6 +206,26 @@ static void freeing_a_simulated_pointer_twice_is_counted_not_fatal(void **state)
     assert_true(heap_caps_check_integrity_all(true));
 }
 
+/* sim_malloc.c asks the pools (memory_pool_owns, a weak reference) before releasing a block; this
+ * program does not use them, so memory_pool.o is not linked and free() must work without it
+ * (test_memory_pool.c covers the program that links them). */
+bool memory_pool_owns(const void *ptr) __attribute__((weak));
+
+static void free_and_realloc_work_in_a_program_without_the_memory_pools(void **state)
+{
+    (void)state;
+    assert_null(memory_pool_owns); /* the premise: nothing pulled memory_pool.o in */
+    char *p = malloc(5000);
+    assert_non_null(p);
+    char *q = realloc(p, 6000);
+    assert_non_null(q);
+    free(q);
+    kraken_sim_stats_t s = stats();
+    assert_int_equal(s.allocations, 1);
+    assert_int_equal(s.frees, 1);
+    assert_int_equal(s.invalid_frees, 0);
+}
+
 #define ALL_PROFILES(test)                                                                          \
     cmocka_unit_test_setup(test, boot_n8r8), cmocka_unit_test_setup(test, boot_n8r2),              \
         cmocka_unit_test_setup(test, boot_n8)
@@ -222,6 +242,7 @@ int main(void)
         ALL_PROFILES(a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook),
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_are_refused),
         ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),
+        ALL_PROFILES(free_and_realloc_work_in_a_program_without_the_memory_pools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,6 +165,11 @@ static void count(_Atomic uint64_t *counter)
     atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
+void sim_count_invalid_free(void)
+{
+    count(&stat_invalid_frees);
+}
+
 bool sim_in_isr(void)
 {
     return isr_depth > 0;

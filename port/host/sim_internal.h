@@ -16,6 +16,9 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *ptr, size_t size);
 void __real_free(void *ptr);
 
+/** Count one refused free/realloc in kraken_sim_stats_t.invalid_frees (sim_malloc.c). isr-ok. */
+void sim_count_invalid_free(void);
+
 /** True inside kraken_sim_isr_enter/exit on the calling thread. isr-ok, O(1). */
 bool sim_in_isr(void);
 

@@ -82,7 +82,8 @@ typedef struct {
     uint64_t frees;         /**< blocks released (heap_caps_free, free(), realloc to size 0) */
     uint64_t failed;        /**< allocation calls that returned NULL for a non-zero size */
     uint64_t injected;      /**< attempts failed by fault injection */
-    uint64_t invalid_frees; /**< free/realloc of a pointer no heap handed out, or freed twice */
+    uint64_t invalid_frees; /**< free/realloc of a pointer no heap handed out, or freed twice, or
+                                 of a memory_pool block (memory_pool_free releases those) */
     uint64_t isr_calls;     /**< heap calls refused because they came from a simulated ISR */
 } kraken_sim_stats_t;
 
