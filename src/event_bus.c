@@ -83,12 +83,13 @@ typedef struct {
     system_event_type_t type;
     system_service_id_t source;
     uint8_t store;
-    uint8_t from_isr;
+    bool from_isr;
 } slot_t;
 
 typedef struct {
     slot_t *slots;
     uint32_t capacity, head, count, high_water;
+    uint32_t reserved; /* slots before head still being delivered (one run of one dispatcher) */
     uint32_t waiters; /* posters waiting for room */
     uint32_t woken;   /* of which already given a wake-up token */
     uint32_t posted, posted_from_isr, delivered, unhandled;
@@ -119,7 +120,9 @@ enum { ST_UNINIT = 0, ST_STARTING, ST_READY, ST_STOPPING };
 typedef struct {
     system_event_mode_t mode;
     lane_t lanes[LANES];
-    uint32_t nonempty; /* bit per lane with queued events */
+    /* Bits 0..LANES-1: lanes with queued events; the bits above count subscribes. Written under
+     * the lock; a dispatcher reads it without the lock between the events of a run. */
+    _Atomic uint32_t activity;
     uint32_t seq;
     bool dispatcher_idle; /* the dispatcher waits on `work`: the next post gives it */
     bool stop, discard;   /* deinit asks the dispatcher to stop (after draining unless discard) */
@@ -183,6 +186,19 @@ static unsigned class_of(size_t size)
         c++;
     }
     return c;
+}
+
+#define LANE_BITS ((1u << LANES) - 1)
+#define SUBSCRIBE_ONE (1u << LANES)
+
+static inline uint32_t activity(void)
+{
+    return atomic_load_explicit(&bus.s.activity, memory_order_relaxed);
+}
+
+static inline void set_activity(uint32_t value) /* lock held */
+{
+    atomic_store_explicit(&bus.s.activity, value, memory_order_relaxed);
 }
 
 static inline uint8_t sub_state(const sub_t *sub)
@@ -487,7 +503,7 @@ bool system_event_bus_is_ready(void)
 static ALWAYS_INLINE uint32_t space_wakeups_locked(lane_t *lane, bool as_task)
 {
     if (__builtin_expect(lane->waiters == lane->woken, 1) ||
-        (as_task && lane->count > lane->capacity / 2)) {
+        (as_task && lane->count + lane->reserved > lane->capacity / 2)) {
         return 0;
     }
     uint32_t n = lane->waiters - lane->woken;
@@ -522,109 +538,254 @@ static COLD void give_wakeups(uint32_t w)
     }
 }
 
-#define NOT_CALLED UINT32_MAX /* took[] of a subscription removed before its call */
+#define RUN 16 /* events taken per critical section at most */
 
-/* Call a chunk's handlers, without the lock. Each handler's end is the next one's start (and the
- * next event's dispatch time): one timer read per call measures them all. Returns the last end.
- * Out of line so that the dispatch loop keeps its values in registers. */
-static __attribute__((noinline)) int64_t call_chunk(const system_event_t *event,
-                                                    sub_t *const chunk[CHUNK],
-                                                    uint32_t took[CHUNK], uint32_t n, int64_t now)
+/* Where the walk of the subscription lists stands for an event: its bucket, then the wildcards.
+ * It stops after CHUNK matches at `last` (busy, so still linked) and goes on from there. */
+typedef struct {
+    unsigned list;
+    bool more;
+    const sub_t *last;
+} walk_t;
+
+/* Subscriptions being called (busy held), with what their calls took since the last settle. */
+typedef struct {
+    uint32_t n;
+    sub_t *sub[CHUNK];
+    uint32_t calls[CHUNK], longest[CHUNK];
+    uint64_t total[CHUNK];
+} chunk_t;
+
+/* Lock held. Mark up to CHUNK subscriptions matching (source, type) busy into ch. */
+static ALWAYS_INLINE void collect_locked(system_service_id_t source, system_event_type_t type,
+                                         walk_t *walk, chunk_t *ch)
 {
-    for (uint32_t k = 0; k < n; k++) {
-        const sub_t *sub = chunk[k];
-        took[k] = NOT_CALLED;
-        if (__builtin_expect(sub_state(sub) == SUB_ACTIVE, 1)) { /* not removed meanwhile */
-            sub->handler(event, sub->ctx);
-            took[k] = 0;
-            if (KRAKEN_EVENT_PROFILING) {
-                const int64_t end = kraken_port_time_us();
-                took[k] = clamp_us(end - now);
-                now = end;
+    const sub_t *sub = walk->more ? walk->last->next : bus.s.list_head[walk->list];
+    uint32_t n = 0;
+    walk->more = false;
+    for (;;) {
+        for (; sub != NULL; sub = sub->next) {
+            if (sub_state(sub) == SUB_ACTIVE &&
+                (sub->source == source || sub->source == SYSTEM_SERVICE_ID_ANY) &&
+                (sub->type == type || sub->type == SYSTEM_EVENT_TYPE_ANY)) {
+                sub_t *s = (sub_t *)sub;
+                s->busy++;
+                ch->sub[n] = s;
+                ch->calls[n] = 0;
+                ch->longest[n] = 0;
+                ch->total[n] = 0;
+                if (++n == CHUNK) {
+                    walk->more = true;
+                    walk->last = sub;
+                    ch->n = n;
+                    return;
+                }
+            }
+        }
+        if (walk->list == ANY_LIST) {
+            break;
+        }
+        walk->list = ANY_LIST;
+        sub = bus.s.list_head[ANY_LIST];
+    }
+    ch->n = n;
+}
+
+/* Lock held: fold a chunk's figures into its subscriptions and release them. An entry
+ * unsubscribed meanwhile is freed here, or its waiting unsubscriber woken. */
+static ALWAYS_INLINE void settle_chunk_locked(chunk_t *ch, uint32_t *wake)
+{
+    for (uint32_t k = 0; k < ch->n; k++) {
+        sub_t *sub = ch->sub[k];
+        const uint32_t busy = sub->busy - 1;
+        sub->busy = busy;
+        sub->deliveries += ch->calls[k];
+        if (KRAKEN_EVENT_PROFILING) {
+            sub->total_us += ch->total[k];
+            if (ch->longest[k] > sub->longest_us) {
+                sub->longest_us = ch->longest[k];
+            }
+        }
+        if (__builtin_expect(busy == 0 && sub_state(sub) == SUB_RETIRED, 0)) {
+            if (sub->waiter) {
+                *wake |= WAKE_IDLE; /* the unsubscriber frees the entry */
+            } else {
+                free_sub_locked(sub); /* unsubscribed from a handler: nobody waits */
             }
         }
     }
-    if (KRAKEN_EVENT_PROFILING && n == 0) {
-        now = kraken_port_time_us(); /* no handler: the clock must still move */
-    }
-    return now;
+    ch->n = 0;
 }
 
-/* Deliver up to `max` events, highest lane first. One critical section per event settles the
- * previous event and takes the next one with up to CHUNK of its subscriptions (marked busy); the
- * handlers run without the lock. Profiling reads the timer once at the first event and once after
- * each handler call: a handler's end is the next one's start and the next event's dispatch time.
- * The dispatcher task (`as_task`) stops when deinit asks (*stop); with `will_sleep` and nothing
- * delivered it is marked idle, so that the next post wakes it. Returns the events delivered. */
+/* Without the lock: call the chunk's handlers for one event. Each handler's end is the next one's
+ * start (and the next event's dispatch time): one timer read per call measures them all. Returns
+ * whether a handler ran; *now moves to the last end. */
+static ALWAYS_INLINE bool call_chunk(const system_event_t *event, chunk_t *ch, int64_t *now)
+{
+    bool ran = false;
+    for (uint32_t k = 0; k < ch->n; k++) {
+        const sub_t *sub = ch->sub[k];
+        if (__builtin_expect(sub_state(sub) != SUB_ACTIVE, 0)) {
+            continue; /* unsubscribed since it was collected */
+        }
+        sub->handler(event, sub->ctx);
+        ran = true;
+        ch->calls[k]++;
+        if (KRAKEN_EVENT_PROFILING) {
+            const int64_t end = kraken_port_time_us();
+            const uint32_t took = clamp_us(end - *now);
+            *now = end;
+            ch->total[k] += took;
+            if (took > ch->longest[k]) {
+                ch->longest[k] = took;
+            }
+        }
+    }
+    return ran;
+}
+
+/* call_chunk() for the common chunk of one subscription. */
+static ALWAYS_INLINE bool call_one(const system_event_t *event, chunk_t *ch, int64_t *now)
+{
+    const sub_t *sub = ch->sub[0];
+    if (__builtin_expect(sub_state(sub) != SUB_ACTIVE, 0)) {
+        return false; /* unsubscribed since it was collected */
+    }
+    sub->handler(event, sub->ctx);
+    ch->calls[0]++;
+    if (KRAKEN_EVENT_PROFILING) {
+        const int64_t end = kraken_port_time_us();
+        const uint32_t took = clamp_us(end - *now);
+        *now = end;
+        ch->total[0] += took;
+        if (took > ch->longest[0]) {
+            ch->longest[0] = took;
+        }
+    }
+    return true;
+}
+
+/* An event with more than CHUNK subscribers (alone in its run): after the first chunk, settle and
+ * call the next ones until the walk ends. Returns with the last chunk called, not settled. */
+static COLD bool call_wide(const system_event_t *event, walk_t *walk, chunk_t *ch, int64_t *now)
+{
+    bool ran = false;
+    while (walk->more) {
+        uint32_t wake = 0;
+        kraken_port_lock(&bus.lock);
+        settle_chunk_locked(ch, &wake);
+        collect_locked(event->source, event->type, walk, ch);
+        kraken_port_unlock(&bus.lock);
+        if (wake != 0) {
+            give_wakeups(wake);
+        }
+        ran |= call_chunk(event, ch, now);
+    }
+    return ran;
+}
+
+/* A run: events taken together from the head of one lane. Their slots stay reserved (counted in
+ * lane->reserved, so posts cannot reuse them) until the run is settled, so the handlers read them
+ * in place. */
+typedef struct {
+    lane_t *lane;
+    unsigned p;
+    uint32_t len, done, unhandled;
+    bool freed_any;
+    uint32_t latency_min, latency_max;
+    uint64_t latency_sum;
+    uint16_t freed[CLASSES]; /* blocks returned, by class */
+} run_t;
+
+/* Something the run must not overtake: a higher lane got an event, or a subscription was added
+ * (it must see the rest): `activity` changed outside the bits of lanes p and below since `seen`.
+ * Read without the lock: a post or subscribe from this task's handlers is seen at once, one from
+ * another task a little later, which no order could tell apart. */
+static ALWAYS_INLINE bool run_interrupted(uint32_t seen, uint32_t watch)
+{
+    return ((activity() ^ seen) & watch) != 0;
+}
+
+/* Give the run's undelivered events back to the head of their lane (their slots were reserved). */
+static COLD void put_back(run_t *run)
+{
+    lane_t *lane = run->lane;
+    const uint32_t r = run->len - run->done;
+    kraken_port_lock(&bus.lock);
+    lane->head = lane->head >= r ? lane->head - r : lane->head + lane->capacity - r;
+    lane->count += r;
+    lane->reserved -= r;
+    set_activity(activity() | 1u << run->p);
+    kraken_port_unlock(&bus.lock);
+    run->len = run->done;
+}
+
+/* Lock held: fold a delivered run into the lane and the bus, release its slots. */
+static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *wake)
+{
+    lane_t *lane = run->lane;
+    lane->reserved -= run->done;
+    lane->delivered += run->done;
+    lane->unhandled += run->unhandled;
+    if (KRAKEN_EVENT_PROFILING && run->done != 0) {
+        if (run->latency_min < lane->latency_min) {
+            lane->latency_min = run->latency_min;
+        }
+        if (run->latency_max > lane->latency_max) {
+            lane->latency_max = run->latency_max;
+        }
+        lane->latency_sum += run->latency_sum;
+        lane->latency_n += run->done;
+    }
+    for (unsigned c = 0; c < CLASSES && run->freed_any; c++) {
+        if (run->freed[c] != 0) {
+            const uint32_t blocks = bus.s.blocks[c] - run->freed[c];
+            bus.s.blocks[c] = blocks;
+            /* Wake a post waiting for this class once the bus holds at most half of it, so that
+             * a producer faster than the dispatcher sleeps once per half class, not once per
+             * event. The blocks were freed before this read (see take_block). */
+            if (__builtin_expect(atomic_load(&bus.block_waiters[c]) != 0, 0) &&
+                blocks <= bus.class_capacity[c] / 2) {
+                *wake |= 1u << c;
+            }
+        }
+    }
+    const uint32_t tokens = space_wakeups_locked(lane, as_task);
+    if (__builtin_expect(tokens != 0, 0)) {
+        *wake |= tokens << WAKE_SPACE_SHIFT | run->p << WAKE_LANE_SHIFT;
+    }
+}
+
+/* Deliver up to `max` events, highest lane first, FIFO within a lane. One critical section per
+ * run settles the previous run and takes the next: up to RUN events from the head of the highest
+ * non-empty lane with the same source and type (so the same subscriptions, collected once). The
+ * handlers run without the lock; between two events of a run a higher-priority event or a new
+ * subscription puts the rest of the run back. Profiling reads the timer once per dispatch and once
+ * after each handler call. The dispatcher task (`as_task`) stops when deinit asks (*stop); with
+ * `will_sleep` and nothing delivered it is marked idle, so that the next post wakes it. Returns
+ * the number of events delivered. */
 static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop)
 {
-    /* What the handlers see (an inline payload is copied: its slot is reused after the unlock). */
-    system_event_t event;
-    _Alignas(8) uint8_t bytes[INLINE_SIZE];
-    sub_t *chunk[CHUNK]; /* subscriptions to call, busy held */
-    uint32_t took[CHUNK];
-    uint32_t n = 0;
-    /* The walk of the subscription lists: the event's bucket, then the wildcards. It stops after
-     * CHUNK matches at `last` (busy, so still linked) and goes on from there. */
-    unsigned list = 0;
-    const sub_t *last = NULL;
-    lane_t *lane = NULL; /* lane of the event in hand; NULL: none */
-    void *block = NULL;
-    unsigned store = STORE_INLINE;
-    unsigned handled = 0;
-    uint32_t wake = 0;
-    uint32_t count = 0;
+    system_event_t event; /* what the handlers see */
+    chunk_t ch;
+    ch.n = 0;
+    walk_t walk;
+    run_t run;
+    run.lane = NULL;
+    uint32_t wake = 0, count = 0;
     int64_t now = 0;
+    bool have_now = false;
     t_in_handler++;
     kraken_port_lock(&bus.lock);
     for (;;) {
-        if (lane != NULL) {
-            /* Settle the chunk just called; an entry unsubscribed meanwhile is freed here, or
-             * its waiting unsubscriber woken. */
-            for (uint32_t k = 0; k < n; k++) {
-                sub_t *sub = chunk[k];
-                const uint32_t t = took[k];
-                const uint32_t busy = sub->busy - 1;
-                sub->busy = busy;
-                if (__builtin_expect(t != NOT_CALLED, 1)) {
-                    handled = 1;
-                    sub->deliveries++;
-                    if (KRAKEN_EVENT_PROFILING) {
-                        sub->total_us += t;
-                        if (t > sub->longest_us) {
-                            sub->longest_us = t;
-                        }
-                    }
-                }
-                if (__builtin_expect(busy == 0 && sub_state(sub) == SUB_RETIRED, 0)) {
-                    if (sub->waiter) {
-                        wake |= WAKE_IDLE; /* the unsubscriber frees the entry */
-                    } else {
-                        free_sub_locked(sub); /* unsubscribed from a handler: nobody waits */
-                    }
-                }
-            }
-            n = 0;
-            if (__builtin_expect(last != NULL, 0)) {
-                goto walk; /* more subscriptions than one chunk */
-            }
-            /* The event is done: handlers run, block back in its pool. */
-            lane->delivered++;
-            lane->unhandled += handled ^ 1;
-            if (store < CLASSES) {
-                const uint32_t blocks = bus.s.blocks[store] - 1;
-                bus.s.blocks[store] = blocks;
-                /* Wake a post waiting for this class once the bus holds at most half of it, so
-                 * that a producer faster than the dispatcher sleeps once per half class, not
-                 * once per event. The block was freed before this read (see take_block). */
-                if (__builtin_expect(atomic_load(&bus.block_waiters[store]) != 0, 0) &&
-                    blocks <= bus.class_capacity[store] / 2) {
-                    wake |= 1u << store;
-                }
-            }
-            count++;
+        if (run.lane != NULL) {
+            settle_chunk_locked(&ch, &wake);
+            settle_run_locked(&run, as_task, &wake);
+            count += run.done;
+            run.lane = NULL;
         }
-        const uint32_t nonempty = bus.s.nonempty;
+        uint32_t seen = activity();
+        const uint32_t nonempty = seen & LANE_BITS;
         if (__builtin_expect(bus.s.stop, 0) && as_task && (bus.s.discard || nonempty == 0)) {
             *stop = true;
             break;
@@ -635,86 +796,109 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             }
             break;
         }
-        if (KRAKEN_EVENT_PROFILING && count == 0) {
+        const unsigned p = 31u - (unsigned)__builtin_clz(nonempty);
+        lane_t *lane = &bus.s.lanes[p];
+        if (__builtin_expect(lane->reserved != 0, 0)) {
+            break; /* another dispatcher is delivering this lane (manual mode) */
+        }
+        if (KRAKEN_EVENT_PROFILING && !have_now) {
             now = kraken_port_time_us(); /* once per dispatch; then each handler's end */
+            have_now = true;
         }
-        {
-            /* Take the oldest event of the highest non-empty lane. */
-            const unsigned p = 31u - (unsigned)__builtin_clz(nonempty);
-            lane = &bus.s.lanes[p];
-            const uint32_t head = lane->head, left = lane->count - 1;
-            const slot_t *slot = &lane->slots[head];
-            lane->head = head + 1 == lane->capacity ? 0 : head + 1;
-            lane->count = left;
-            if (left == 0) {
-                bus.s.nonempty = nonempty & ~(1u << p);
-            }
-            if (__builtin_expect(lane->waiters != lane->woken, 0)) {
-                uint32_t tokens = space_wakeups_locked(lane, as_task);
-                wake |= tokens << WAKE_SPACE_SHIFT | (tokens ? p << WAKE_LANE_SHIFT : 0);
-            }
-            store = slot->store;
-            block = slot->payload.block;
-            event.source = slot->source;
-            event.type = slot->type;
-            event.priority = (system_event_priority_t)p;
-            event.size = slot->size;
-            event.seq = slot->seq;
-            event.timestamp_us = slot->timestamp_us;
-            event.from_isr = slot->from_isr;
-            event.data = block;
-            if (store == STORE_INLINE) {
-                memcpy(bytes, slot->payload.bytes, INLINE_SIZE);
-                event.data = event.size != 0 ? bytes : NULL;
-            }
-            if (KRAKEN_EVENT_PROFILING) {
-                /* The dispatch starts at `now`; an event posted after it reads as 0. */
-                const uint32_t latency = clamp_us(now - event.timestamp_us);
-                if (latency < lane->latency_min) {
-                    lane->latency_min = latency;
-                }
-                if (latency > lane->latency_max) {
-                    lane->latency_max = latency;
-                }
-                lane->latency_sum += latency;
-                lane->latency_n++;
-            }
-            handled = 0;
-            list = list_of(event.source);
+        /* Take the run: the head event and those after it with the same source and type. */
+        const uint32_t capacity = lane->capacity, head = lane->head, queued = lane->count;
+        const slot_t *slots = lane->slots;
+        const system_service_id_t source = slots[head].source;
+        const system_event_type_t type = slots[head].type;
+        walk.list = list_of(source);
+        walk.more = false;
+        collect_locked(source, type, &walk, &ch);
+        uint32_t limit = walk.more ? 1 : RUN;
+        if (limit > queued) {
+            limit = queued;
         }
-    walk: {
-        /* Mark up to CHUNK matching subscriptions busy. */
-        sub_t *sub = last != NULL ? last->next : bus.s.list_head[list];
-        last = NULL;
-        for (;;) {
-            for (; sub != NULL; sub = sub->next) {
-                if (sub_state(sub) == SUB_ACTIVE &&
-                    (sub->source == event.source || sub->source == SYSTEM_SERVICE_ID_ANY) &&
-                    (sub->type == event.type || sub->type == SYSTEM_EVENT_TYPE_ANY)) {
-                    sub->busy++;
-                    chunk[n++] = sub;
-                    if (n == CHUNK) {
-                        last = sub;
-                        break;
-                    }
-                }
-            }
-            if (last != NULL || list == ANY_LIST) {
-                break;
-            }
-            list = ANY_LIST;
-            sub = bus.s.list_head[ANY_LIST];
+        if (limit > max - count) {
+            limit = max - count;
         }
-    }
+        const slot_t *const end = slots + capacity;
+        const slot_t *slot = slots + head;
+        const slot_t *next = slot + 1 == end ? slots : slot + 1;
+        uint32_t len = 1;
+        while (len < limit && next->source == source && next->type == type) {
+            len++;
+            next = next + 1 == end ? slots : next + 1;
+        }
+        lane->head = (uint32_t)(next - slots);
+        lane->count = queued - len;
+        lane->reserved = len;
+        if (queued == len) {
+            seen &= ~(1u << p);
+            set_activity(seen);
+        }
+        const uint32_t watch = ~((2u << p) - 1); /* higher lanes and the subscribe count */
+        run = (run_t){.lane = lane, .p = p, .len = len, .latency_min = UINT32_MAX};
         kraken_port_unlock(&bus.lock);
         if (__builtin_expect(wake != 0, 0)) {
             give_wakeups(wake);
             wake = 0;
         }
-        now = call_chunk(&event, chunk, took, n, now);
-        if (last == NULL) {
-            free_payload(block, (uint8_t)store); /* before the event is counted delivered */
+        event.source = source;
+        event.type = type;
+        event.priority = (system_event_priority_t)p;
+        uint32_t i = 0;
+        for (;;) {
+            const unsigned store = slot->store;
+            event.size = slot->size;
+            event.seq = slot->seq;
+            event.timestamp_us = slot->timestamp_us;
+            event.from_isr = slot->from_isr;
+            event.data = store != STORE_INLINE ? slot->payload.block
+                         : event.size != 0     ? slot->payload.bytes
+                                               : NULL;
+            if (KRAKEN_EVENT_PROFILING) {
+                /* The dispatch starts at `now`; an event posted after it reads as 0. */
+                const uint32_t latency = clamp_us(now - event.timestamp_us);
+                if (latency < run.latency_min) {
+                    run.latency_min = latency;
+                }
+                if (latency > run.latency_max) {
+                    run.latency_max = latency;
+                }
+                run.latency_sum += latency;
+            }
+            bool ran;
+            if (__builtin_expect(ch.n == 1 && !walk.more, 1)) {
+                ran = call_one(&event, &ch, &now);
+            } else {
+                ran = call_chunk(&event, &ch, &now);
+                if (__builtin_expect(walk.more, 0)) {
+                    ran |= call_wide(&event, &walk, &ch, &now);
+                }
+            }
+            if (__builtin_expect(!ran, 0)) {
+                run.unhandled++;
+                if (KRAKEN_EVENT_PROFILING) {
+                    now = kraken_port_time_us(); /* no handler: the clock must still move */
+                }
+            }
+            if (store != STORE_INLINE) { /* before the event is counted delivered */
+                free_payload(slot->payload.block, (uint8_t)store);
+                if (store < CLASSES) {
+                    run.freed[store]++;
+                    run.freed_any = true;
+                }
+            }
+            if (++i == len) {
+                break;
+            }
+            if (__builtin_expect(run_interrupted(seen, watch), 0)) {
+                run.done = i;
+                put_back(&run);
+                break;
+            }
+            slot = slot + 1 == end ? slots : slot + 1;
         }
+        run.done = i;
         kraken_port_lock(&bus.lock);
     }
     kraken_port_unlock(&bus.lock);
@@ -804,14 +988,14 @@ static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical
     return SYSTEM_EVENT_DROP_RESERVE;
 }
 
-/* A pool block of the smallest class that fits. Below CRITICAL the last
+/* A pool block of class c once the first try failed. Below CRITICAL the last
  * KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS blocks of the class are left alone (the pools' margin, so
  * the reserve holds whoever else uses the pools). When may_wait, waits up to the deadline for the
  * bus to return a block. */
-static void *take_block(size_t size, bool critical, bool may_wait, uint32_t timeout_ms,
-                        int64_t *deadline, unsigned *out_class, system_event_drop_reason_t *reason)
+static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wait,
+                             uint32_t timeout_ms, int64_t *deadline,
+                             system_event_drop_reason_t *reason)
 {
-    const unsigned c = class_of(size);
     const uint32_t margin = critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
     bool waiting = false;
     unsigned spins = 0;
@@ -823,7 +1007,6 @@ static void *take_block(size_t size, bool critical, bool may_wait, uint32_t time
                 atomic_fetch_sub(&bus.block_waiters[c], 1);
             }
             if (block != NULL) {
-                *out_class = c;
                 return block;
             }
             *reason = left != 0 ? SYSTEM_EVENT_DROP_NOT_READY : block_failure_reason(c, critical);
@@ -862,7 +1045,7 @@ static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_se
     slot_t *slot = &lane->slots[idx];
     const uint32_t seq = bus.s.seq;
     const uint32_t high_water = lane->high_water, posted = lane->posted;
-    const uint32_t nonempty = bus.s.nonempty;
+    const uint32_t act = activity();
     const bool wake = bus.s.dispatcher_idle;
     if (store == STORE_INLINE) {
         copy_inline(slot->payload.bytes, data, size);
@@ -878,7 +1061,9 @@ static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_se
     slot->from_isr = isr;
     bus.s.seq = seq + 1;
     lane->count = count + 1;
-    bus.s.nonempty = nonempty | 1u << priority;
+    if (count == 0) {
+        set_activity(act | 1u << priority);
+    }
     if (count + 1 > high_water) {
         lane->high_water = count + 1;
     }
@@ -909,34 +1094,47 @@ static void wake_dispatcher(bool isr, bool *woken)
     }
 }
 
-/* The payload copy: inline (nothing to take), a pool block of the smallest fitting class, or the
- * heap for an oversize payload. On failure *reason says why. */
-
-static esp_err_t take_payload(const void *data, size_t size, bool critical, bool isr,
-                              bool may_wait, uint32_t timeout_ms, int64_t *deadline, void **block,
-                              uint8_t *store, system_event_drop_reason_t *reason)
+/* An oversize payload: a heap copy (counted), or refused. Cold: only above the largest class. */
+static COLD esp_err_t take_heap(const void *data, size_t size, bool isr, void **block,
+                                uint8_t *store, system_event_drop_reason_t *reason)
 {
-    if (size <= bus.class_size[CLASSES - 1]) {
-        unsigned c = 0;
-        *block = take_block(size, critical, may_wait, timeout_ms, deadline, &c, reason);
-        if (*block == NULL) {
+    /* (size >> 16 >> 16): above 4 GiB on 64-bit hosts; the record keeps a 32-bit size */
+    if (isr || !KRAKEN_EVENT_OVERSIZE_TO_HEAP || (size >> 16 >> 16) != 0) {
+        *reason = SYSTEM_EVENT_DROP_TOO_LARGE;
+        return ESP_ERR_INVALID_SIZE;
+    }
+    if ((*block = memory_pool_alloc(size)) == NULL) {
+        *reason = SYSTEM_EVENT_DROP_NO_MEM;
+        return ESP_ERR_NO_MEM;
+    }
+    *store = STORE_HEAP;
+    atomic_fetch_add(&bus.heap_in_use, 1);
+    memcpy(*block, data, size);
+    return ESP_OK;
+}
+
+/* The payload copy: a pool block of the smallest fitting class (waiting for one only when the
+ * class is empty), or the heap for an oversize payload. On failure *reason says why. */
+static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool critical,
+                                            bool isr, uint32_t timeout_ms, int64_t *deadline,
+                                            void **block, uint8_t *store,
+                                            system_event_drop_reason_t *reason)
+{
+    if (__builtin_expect(size > bus.class_size[CLASSES - 1], 0)) {
+        return take_heap(data, size, isr, block, store, reason);
+    }
+    const unsigned c = class_of(size);
+    void *b = memory_pool_alloc_isr_margin(size, critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+    if (__builtin_expect(b == NULL, 0)) {
+        const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
+        b = take_block(size, c, critical, may_wait, timeout_ms, deadline, reason);
+        if (b == NULL) {
             return *reason == SYSTEM_EVENT_DROP_NOT_READY ? ESP_ERR_INVALID_STATE : ESP_ERR_NO_MEM;
         }
-        *store = (uint8_t)c;
-    } else {
-        /* (size >> 16 >> 16): above 4 GiB on 64-bit hosts; the record keeps a 32-bit size */
-        if (isr || !KRAKEN_EVENT_OVERSIZE_TO_HEAP || (size >> 16 >> 16) != 0) {
-            *reason = SYSTEM_EVENT_DROP_TOO_LARGE;
-            return ESP_ERR_INVALID_SIZE;
-        }
-        if ((*block = memory_pool_alloc(size)) == NULL) {
-            *reason = SYSTEM_EVENT_DROP_NO_MEM;
-            return ESP_ERR_NO_MEM;
-        }
-        *store = STORE_HEAP;
-        atomic_fetch_add(&bus.heap_in_use, 1);
     }
-    memcpy(*block, data, size);
+    *block = b;
+    *store = (uint8_t)c;
+    memcpy(b, data, size);
     return ESP_OK;
 }
 
@@ -981,7 +1179,7 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             err = ESP_ERR_INVALID_STATE;
             break;
         }
-        if (lane->count < lane->capacity) {
+        if (lane->count + lane->reserved < lane->capacity) {
             wake = push_locked(lane, priority, source, type, data, size, block, store, now, isr);
             break;
         }
@@ -1046,14 +1244,13 @@ static esp_err_t post_general(system_service_id_t source, system_event_type_t ty
     if (err != ESP_OK) {
         return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, err, NULL, STORE_INLINE, false);
     }
-    const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
     int64_t deadline = 0;
     void *block = NULL;
     uint8_t store = STORE_INLINE;
     if (size > INLINE_SIZE) {
         system_event_drop_reason_t reason;
-        err = take_payload(data, size, priority == CRITICAL, isr, may_wait, timeout_ms, &deadline,
-                           &block, &store, &reason);
+        err = take_payload(data, size, priority == CRITICAL, isr, timeout_ms, &deadline, &block,
+                           &store, &reason);
         if (err != ESP_OK) {
             return post_failed(priority, reason, err, NULL, STORE_INLINE, true);
         }
@@ -1061,8 +1258,11 @@ static esp_err_t post_general(system_service_id_t source, system_event_type_t ty
     const int64_t now = kraken_port_time_us();
     lane_t *lane = &bus.s.lanes[priority];
     kraken_port_lock(&bus.lock);
-    if (__builtin_expect(lane->count >= lane->capacity || atomic_load(&bus.state) != ST_READY, 0)) {
+    if (__builtin_expect(lane->count + lane->reserved >= lane->capacity ||
+                             atomic_load(&bus.state) != ST_READY,
+                         0)) {
         kraken_port_unlock(&bus.lock);
+        const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
         return post_slow(lane, priority, source, type, data, size, block, store, now, isr,
                          may_wait, timeout_ms, &deadline, woken);
     }
@@ -1094,7 +1294,7 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
         lane_t *lane = &bus.s.lanes[priority];
         kraken_port_lock(&bus.lock);
         if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
-                                 lane->count < lane->capacity,
+                                 lane->count + lane->reserved < lane->capacity,
                              1)) {
             if (__builtin_expect(!push_locked(lane, priority, source, type, data, size, NULL, STORE_INLINE,
                                               now, isr),
@@ -1199,6 +1399,7 @@ esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_ty
         sub->total_us = 0;
         set_sub_state(sub, SUB_ACTIVE);
         link_locked(sub);
+        set_activity(activity() + SUBSCRIBE_ONE);
         opaque = handle_of(i, sub->gen);
         bus.s.sub_count++;
         break;
@@ -1306,16 +1507,17 @@ const char *system_service_get_name(system_service_id_t id)
 static bool discard_one(void)
 {
     kraken_port_lock(&bus.lock);
-    if (bus.s.nonempty == 0) {
+    const uint32_t act = activity(), nonempty = act & LANE_BITS;
+    if (nonempty == 0) {
         kraken_port_unlock(&bus.lock);
         return false;
     }
-    const unsigned p = 31u - (unsigned)__builtin_clz(bus.s.nonempty);
+    const unsigned p = 31u - (unsigned)__builtin_clz(nonempty);
     lane_t *lane = &bus.s.lanes[p];
     slot_t ev = lane->slots[lane->head];
     lane->head = lane->head + 1 == lane->capacity ? 0 : lane->head + 1;
     if (--lane->count == 0) {
-        bus.s.nonempty &= ~(1u << p);
+        set_activity(act & ~(1u << p));
     }
     if (ev.store < CLASSES) {
         bus.s.blocks[ev.store]--;
@@ -1582,7 +1784,9 @@ esp_err_t system_event_bus_check(void)
     const bool never_started = atomic_load(&bus.state) == ST_UNINIT && bus.s.lanes[0].capacity == 0;
     for (unsigned i = 0; i < LANES && !never_started; i++) {
         const lane_t *lane = &bus.s.lanes[i];
-        CHECK((lane->count != 0) == ((bus.s.nonempty >> i) & 1u), "non-empty lane mask");
+        CHECK((lane->count != 0) == ((activity() >> i) & 1u),
+              "non-empty lane mask");
+        CHECK(lane->count + lane->reserved <= lane->capacity, "lane reserved slots");
         CHECK(lane->capacity >= 1 && lane->capacity <= kconfig_capacity[i], "lane capacity");
         CHECK(lane->head < lane->capacity, "lane head");
         CHECK(lane->count <= lane->capacity, "lane count");
@@ -1601,7 +1805,6 @@ esp_err_t system_event_bus_check(void)
             }
         }
     }
-    CHECK(bus.s.nonempty >> LANES == 0, "non-empty lane mask");
     uint32_t active = 0, linked = 0;
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         const sub_t *sub = &bus.s.subs[i];

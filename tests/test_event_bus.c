@@ -1168,6 +1168,187 @@ static void no_heap_call_is_made_per_event_in_steady_state(void **state)
     assert_int_equal(after.frees - before.frees, 0);
 }
 
+/* ---- runs: consecutive events of one source and type delivered together ---------------------- */
+
+typedef struct {
+    recorder_t *log; /* every call, in order */
+    int calls;
+    system_event_subscription_t victim;
+    recorder_t *late;
+} run_ctx_t;
+
+/* Posts a CRITICAL event from the first of a run of NORMAL ones. */
+static void critical_posting_handler(const system_event_t *e, void *ctx)
+{
+    run_ctx_t *c = ctx;
+    record(e, c->log);
+    if (c->calls++ == 0) {
+        assert_int_equal(system_event_post(SVC_B, 99, NULL, 0, SYSTEM_EVENT_PRIORITY_CRITICAL),
+                         ESP_OK);
+    }
+}
+
+static void an_event_posted_by_a_handler_in_a_higher_lane_overtakes_the_rest_of_a_run(void **state)
+{
+    (void)state;
+    recorder_t log = {0};
+    run_ctx_t c = {.log = &log};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, critical_posting_handler, &c, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_B, 99, record, &log, NULL), ESP_OK);
+    for (uint8_t i = 0; i < 6; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 7);
+    assert_int_equal(log.n, 7);
+    assert_int_equal(log.ev[0].type, 1);
+    assert_int_equal(log.first[0], 0);
+    assert_int_equal(log.ev[1].type, 99); /* right after the event whose handler posted it */
+    assert_int_equal(log.ev[1].priority, SYSTEM_EVENT_PRIORITY_CRITICAL);
+    for (int i = 2; i < 7; i++) { /* then the rest of the NORMAL events, in order */
+        assert_int_equal(log.ev[i].type, 1);
+        assert_int_equal(log.first[i], i - 1);
+        assert_true(log.ev[i].seq > log.ev[i - 1].seq || i == 2);
+    }
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 6);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].depth, 0);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].delivered, 1);
+}
+
+/* Subscribes `late` from the first call. */
+static void late_subscribing_handler(const system_event_t *e, void *ctx)
+{
+    run_ctx_t *c = ctx;
+    (void)e;
+    if (c->calls++ == 0) {
+        assert_int_equal(system_event_subscribe(SVC_A, 1, record, c->late, NULL), ESP_OK);
+    }
+}
+
+static void a_subscription_made_by_a_handler_gets_the_following_events_of_the_same_kind(
+    void **state)
+{
+    (void)state;
+    recorder_t late = {0};
+    run_ctx_t c = {.late = &late};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, late_subscribing_handler, &c, NULL), ESP_OK);
+    for (uint8_t i = 0; i < 5; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 5);
+    assert_int_equal(c.calls, 5);
+    assert_int_equal(late.n, 4); /* every event dispatched after the subscribe returned */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(late.first[i], i + 1);
+    }
+}
+
+/* Unsubscribes the victim from its second call. */
+static void mid_run_unsubscribing_handler(const system_event_t *e, void *ctx)
+{
+    run_ctx_t *c = ctx;
+    (void)e;
+    if (++c->calls == 2) {
+        assert_int_equal(system_event_unsubscribe(c->victim), ESP_OK);
+    }
+}
+
+static void a_subscription_removed_in_the_middle_of_a_run_is_never_called_again(void **state)
+{
+    (void)state;
+    recorder_t victim = {0};
+    run_ctx_t c = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, mid_run_unsubscribing_handler, &c, NULL),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &victim, &c.victim), ESP_OK);
+    for (uint8_t i = 0; i < 5; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 5);
+    assert_int_equal(c.calls, 5);
+    assert_int_equal(victim.n, 1); /* removed during the second event, before its turn */
+    assert_int_equal(stats().subscriptions, 1);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].unhandled, 0);
+}
+
+static void interleaved_sources_and_types_keep_fifo_order_within_a_lane(void **state)
+{
+    (void)state;
+    recorder_t all = {0}, a1 = {0}, b2 = {0};
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, record,
+                                            &all, NULL),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &a1, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_B, 2, record, &b2, NULL), ESP_OK);
+    const struct {
+        system_service_id_t src;
+        system_event_type_t type;
+    } posts[] = {{SVC_A, 1}, {SVC_A, 1}, {SVC_B, 2}, {SVC_A, 1}, {SVC_B, 2},
+                 {SVC_B, 2}, {SVC_A, 3}, {SVC_A, 1}, {SVC_A, 1}, {SVC_A, 1}};
+    const int n = (int)(sizeof posts / sizeof posts[0]);
+    for (uint8_t i = 0; i < n; i++) {
+        assert_int_equal(system_event_post(posts[i].src, posts[i].type, &i, 1,
+                                           SYSTEM_EVENT_PRIORITY_LOW),
+                         ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), (uint32_t)n);
+    assert_int_equal(all.n, n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(all.first[i], i); /* post order */
+        assert_int_equal(all.ev[i].source, posts[i].src);
+        assert_int_equal(all.ev[i].type, posts[i].type);
+    }
+    assert_int_equal(a1.n, 6);
+    assert_int_equal(b2.n, 3);
+    assert_int_equal(b2.first[0], 2);
+    assert_int_equal(b2.first[2], 5);
+}
+
+#define WIDE_SUBS 19 /* more than one chunk of subscriptions (the dispatcher calls 8 at a time) */
+static recorder_t wide_rec[WIDE_SUBS];
+static system_event_subscription_t wide_handle[WIDE_SUBS];
+
+/* The first subscriber removes the last one (in a later chunk) during the second event. */
+static void wide_first_handler(const system_event_t *e, void *ctx)
+{
+    recorder_t *r = ctx;
+    record(e, r);
+    if (r->n == 2) {
+        assert_int_equal(system_event_unsubscribe(wide_handle[WIDE_SUBS - 1]), ESP_OK);
+    }
+}
+
+static void an_event_with_more_subscribers_than_a_chunk_reaches_every_one_of_them(void **state)
+{
+    (void)state;
+    memset(wide_rec, 0, sizeof wide_rec);
+    for (int i = 0; i < WIDE_SUBS; i++) {
+        /* half exact, half wildcard source: both lists */
+        system_service_id_t src = i % 2 ? SVC_A : SYSTEM_SERVICE_ID_ANY;
+        assert_int_equal(system_event_subscribe(src, 1, i == 0 ? wide_first_handler : record,
+                                                &wide_rec[i], &wide_handle[i]),
+                         ESP_OK);
+    }
+    uint8_t buf[100];
+    for (uint8_t i = 0; i < 3; i++) {
+        memset(buf, i + 1, sizeof buf);
+        assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 3);
+    for (int i = 0; i < WIDE_SUBS - 1; i++) {
+        assert_int_equal(wide_rec[i].n, 3);
+        assert_int_equal(wide_rec[i].first[2], 3);
+        assert_int_equal(wide_rec[i].pool_in_use_during[2], 1); /* the shared block, still there */
+        system_event_subscription_stats_t ss;
+        assert_int_equal(system_event_get_subscription_stats(wide_handle[i], &ss), ESP_OK);
+        assert_int_equal(ss.deliveries, 3);
+    }
+    assert_int_equal(wide_rec[WIDE_SUBS - 1].n, 1); /* removed during the second event */
+    assert_int_equal(stats().subscriptions, WIDE_SUBS - 1);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1243,6 +1424,20 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(no_heap_call_is_made_per_event_in_steady_state,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            an_event_posted_by_a_handler_in_a_higher_lane_overtakes_the_rest_of_a_run,
+            setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_subscription_made_by_a_handler_gets_the_following_events_of_the_same_kind,
+            setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_subscription_removed_in_the_middle_of_a_run_is_never_called_again, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(interleaved_sources_and_types_keep_fifo_order_within_a_lane,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            an_event_with_more_subscribers_than_a_chunk_reaches_every_one_of_them, setup_manual,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

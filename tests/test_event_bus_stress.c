@@ -435,6 +435,118 @@ static void deinit_while_producers_post_returns_every_block(void **state)
     assert_int_equal(system_event_bus_check(), ESP_OK);
 }
 
+/* ---- several manual dispatchers ------------------------------------------------------------ */
+
+/* A lane is delivered by one dispatcher at a time, run after run, so its events arrive in post
+ * order (bus-wide seq) even with two dispatching tasks. */
+static struct {
+    atomic_uint delivered, errors;
+    atomic_uint last_seq[SYSTEM_EVENT_PRIORITY_COUNT]; /* seq + 1 of the last delivery */
+    atomic_uint stop;
+} md;
+
+static void md_handler(const system_event_t *e, void *ctx)
+{
+    (void)ctx;
+    uint32_t n = 0;
+    if (e->size >= sizeof n) {
+        memcpy(&n, e->data, sizeof n);
+    }
+    unsigned last = atomic_load_explicit(&md.last_seq[e->priority], memory_order_relaxed);
+    if (e->seq + 1 <= last || e->size != payload_size(n) || e->type != n / 4 ||
+        ((const uint8_t *)e->data)[e->size - 1] != (uint8_t)n) {
+        atomic_fetch_add(&md.errors, 1);
+    }
+    /* a handler that takes a while, so that the dispatchers' runs overlap */
+    for (volatile int spin = 0; spin < 2000; spin++) {
+    }
+    atomic_store_explicit(&md.last_seq[e->priority], e->seq + 1, memory_order_relaxed);
+    atomic_fetch_add(&md.delivered, 1);
+}
+
+static void *md_dispatcher(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        uint32_t n = 0;
+        bool stop = atomic_load(&md.stop);
+        if (system_event_dispatch_pending(16, &n) != ESP_OK) {
+            atomic_fetch_add(&md.errors, 1);
+            return NULL;
+        }
+        if (n == 0) {
+            if (stop) {
+                return NULL;
+            }
+            kraken_port_delay_ms(0);
+        }
+    }
+}
+
+typedef struct {
+    system_service_id_t source;
+    uint32_t count, ok;
+} md_producer_t;
+
+/* Groups of 4 posts of one type (runs), the lane changing every 7 posts. */
+static void *md_producer(void *arg)
+{
+    md_producer_t *pr = arg;
+    uint8_t buf[2048];
+    for (uint32_t n = 0; n < pr->count; n++) {
+        size_t size = payload_size(n);
+        memset(buf, (int)(n & 0xFF), size);
+        memcpy(buf, &n, sizeof n);
+        if (system_event_post_with_timeout(pr->source, n / 4, buf, size, payload_priority(n / 7),
+                                           SYSTEM_EVENT_WAIT_FOREVER) == ESP_OK) {
+            pr->ok++;
+        }
+    }
+    return NULL;
+}
+
+static void three_manual_dispatchers_deliver_every_event_once_in_lane_order(void **state)
+{
+    (void)state;
+    memset(&md, 0, sizeof md);
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_MANUAL;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, md_handler,
+                                            NULL, NULL),
+                     ESP_OK);
+    enum { P = 2, D = 3 };
+    md_producer_t pr[P];
+    pthread_t prod[P], disp[D];
+    for (int i = 0; i < D; i++) {
+        assert_int_equal(pthread_create(&disp[i], NULL, md_dispatcher, NULL), 0);
+    }
+    for (int i = 0; i < P; i++) {
+        pr[i] = (md_producer_t){.source = (system_service_id_t)(i + 1), .count = iterations() / 2};
+        assert_int_equal(pthread_create(&prod[i], NULL, md_producer, &pr[i]), 0);
+    }
+    for (int i = 0; i < P; i++) {
+        pthread_join(prod[i], NULL);
+    }
+    atomic_store(&md.stop, 1);
+    for (int i = 0; i < D; i++) {
+        pthread_join(disp[i], NULL);
+    }
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DRAIN), ESP_OK);
+    uint32_t accepted = pr[0].ok + pr[1].ok;
+    assert_int_equal(accepted, 2 * (iterations() / 2)); /* posts that wait never fail */
+    assert_int_equal(atomic_load(&md.delivered), accepted);
+    assert_int_equal(atomic_load(&md.errors), 0);
+    system_event_stats_t st = stats();
+    uint32_t delivered = 0;
+    for (int p = 0; p < SYSTEM_EVENT_PRIORITY_COUNT; p++) {
+        delivered += st.lanes[p].delivered;
+        assert_int_equal(st.lanes[p].unhandled, 0);
+    }
+    assert_int_equal(delivered, accepted);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +557,8 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(concurrent_first_posts_start_the_bus_exactly_once, teardown),
         cmocka_unit_test_teardown(deinit_while_producers_post_returns_every_block, teardown),
+        cmocka_unit_test_teardown(three_manual_dispatchers_deliver_every_event_once_in_lane_order,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
