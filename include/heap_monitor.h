@@ -1,8 +1,12 @@
 /*
  * heap_monitor.h - heap fragmentation you can see, thresholds that call you, history you can plot.
  *
- * Figures come from ESP-IDF's O(1) per-heap queries (free, minimum free, largest free block, total):
- * no call on the periodic path walks the blocks (heap_caps_get_info does, under the heap lock).
+ * Figures come from ESP-IDF's per-heap queries (total, free, minimum free, largest free block). The
+ * first three read counters; the largest free block does not: on the chip
+ * heap_caps_get_largest_free_block() is heap_caps_get_info(), a walk of every block of each matching
+ * heap inside that heap's critical section. So one "figure read" below costs O(heaps) on the host
+ * simulator (its TLSF keeps the figure) but O(blocks) on the chip: keep the callbacks few and the
+ * sampler period long.
  * Regions, by capability mask (memory_log_usage() uses the very same masks, so the figures agree):
  *   all 8-bit heaps    HEAP_MONITOR_CAPS_ALL    the top-level fields of heap_stats_t
  *   internal SRAM      HEAP_MONITOR_CAPS_SRAM   heap_stats_t.internal
@@ -20,9 +24,11 @@
  * Failed allocations are counted only after heap_monitor_init() (it installs ESP-IDF's single
  * failed-allocation hook; nothing installs it behind your back). Everything else needs no set-up.
  *
- * Context words (task, isr-ok, may block) are defined in src/kraken_port.h. All state is static,
- * sized by Kconfig (menu "Heap monitor"); the only allocation is the sampler task's stack, while it
- * runs.
+ * Context words (task, isr-ok, may block) are defined in src/kraken_port.h. The monitor's own lock
+ * is a critical section (spins, never sleeps). "Never blocks" is about the monitor itself: the
+ * low-memory callbacks run in the calling task, and a log line waits for the console as ESP_LOG does.
+ * All state is static, sized by Kconfig (menu "Heap monitor"); the only allocations are the sampler
+ * task and its two semaphores, while it runs.
  */
 #ifndef HEAP_MONITOR_H
 #define HEAP_MONITOR_H
@@ -76,22 +82,25 @@ typedef struct {
 
 /** Read the figures of all three regions into *stats (block counts 0, blocks_counted false), then
  *  check the low-memory callbacks. ESP_OK; ESP_ERR_INVALID_ARG when stats is NULL (nothing read,
- *  no callback checked). task; O(heaps + callbacks), no block walk; callbacks run in the caller. */
+ *  no callback checked). task; never blocks (callbacks run in the caller); 3 + callbacks figure
+ *  reads (see the top). */
 esp_err_t heap_monitor_get_stats(heap_stats_t *stats);
 
 /** Same figures for any caps mask (heaps whose caps contain every bit of `caps`), then check the
- *  callbacks. ESP_OK; ESP_ERR_INVALID_ARG when out is NULL or caps is 0. task; O(heaps + callbacks). */
+ *  callbacks. ESP_OK; ESP_ERR_INVALID_ARG when out is NULL or caps is 0 (nothing read). task; never
+ *  blocks (callbacks run in the caller); 1 + callbacks figure reads. */
 esp_err_t heap_monitor_get_caps_stats(uint32_t caps, heap_region_stats_t *out);
 
 /** Fill the allocated_blocks/free_blocks fields of *stats (top level and both regions) and set
  *  blocks_counted. This is the expensive one: it walks every block of every heap, holding each
  *  heap's lock while it does (heap_caps_get_info); never call it periodically. The other fields are
- *  left as they are. ESP_OK; ESP_ERR_INVALID_ARG when stats is NULL. task, may block; O(blocks). */
+ *  left as they are. ESP_OK; ESP_ERR_INVALID_ARG when stats is NULL. task; never blocks, but every
+ *  other allocation waits for each heap's walk; O(blocks), on the host too. */
 esp_err_t heap_monitor_count_blocks(heap_stats_t *stats);
 
 /** 100 x (1 - largest / free_bytes), rounded to the nearest integer (halves up); 0 when free_bytes
  *  is 0; clamped to 0..100 (largest above free_bytes, possible between two unsynchronised reads,
- *  gives 0). isr-ok, O(1). */
+ *  gives 0). No failure. isr-ok, never blocks; O(1). */
 int heap_monitor_fragmentation_percent(size_t free_bytes, size_t largest);
 
 /* ---- health ---------------------------------------------------------------------------------- */
@@ -106,10 +115,11 @@ typedef struct {
     bool check_integrity;       /**< also walk the heaps with heap_caps_check_integrity_all */
 } heap_monitor_thresholds_t;
 
-/** Copy the current thresholds. ESP_OK; ESP_ERR_INVALID_ARG when out is NULL. isr-ok, O(1). */
+/** Copy the current thresholds. ESP_OK; ESP_ERR_INVALID_ARG when out is NULL. isr-ok, never
+ *  blocks; O(1). */
 esp_err_t heap_monitor_get_thresholds(heap_monitor_thresholds_t *out);
 /** Replace the thresholds. ESP_OK; ESP_ERR_INVALID_ARG when t is NULL or fragmentation_percent is
- *  outside 0..100 (nothing changed). isr-ok, O(1). */
+ *  outside 0..100 (nothing changed). isr-ok, never blocks; O(1). */
 esp_err_t heap_monitor_set_thresholds(const heap_monitor_thresholds_t *t);
 
 /** Reasons a heap is unhealthy (bits of the value returned by the two functions below). */
@@ -122,15 +132,17 @@ esp_err_t heap_monitor_set_thresholds(const heap_monitor_thresholds_t *t);
 
 /** The thresholds applied to given figures (no integrity check, no callbacks): 0 when healthy,
  *  otherwise HEAP_MONITOR_ISSUE_* bits. PSRAM never counts when stats->psram_present is false.
- *  Returns 0 for NULL. isr-ok, O(1). */
+ *  Returns 0 for NULL. isr-ok, never blocks; O(1). */
 uint32_t heap_monitor_stats_issues(const heap_stats_t *stats);
 
 /** Read the figures now (heap_monitor_get_stats) and apply the thresholds; with check_integrity,
- *  also walk the heaps. 0 when healthy, otherwise HEAP_MONITOR_ISSUE_* bits. task;
- *  O(heaps + callbacks), O(blocks) with check_integrity. */
+ *  also walk the heaps. 0 when healthy, otherwise HEAP_MONITOR_ISSUE_* bits (no failure result).
+ *  task; never blocks (callbacks run in the caller); 3 + callbacks figure reads, plus O(blocks)
+ *  with check_integrity. */
 uint32_t heap_monitor_get_health_issues(void);
 
-/** The spec's check: true iff heap_monitor_get_health_issues() is 0. task; same cost. */
+/** The spec's check: true iff heap_monitor_get_health_issues() is 0. task; never blocks (callbacks
+ *  run in the caller); same cost. */
 bool heap_monitor_check_health(void);
 
 /** Log every region in the spec's format under `tag` ("heap_monitor" when NULL), one block each:
@@ -142,7 +154,9 @@ bool heap_monitor_check_health(void);
  *        Fragmentation: 12% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
  *  then the failed-allocation count. Sizes in B, KB or MB (1024-based), with one decimal where not
  *  whole, rounded down so free memory is never overstated. A module without PSRAM prints
- *  "Region: PSRAM (not present)" and no figures. task (logs); O(heaps + callbacks). */
+ *  "Region: PSRAM (not present)" and no figures. No result (cannot fail). task; may block: the log
+ *  waits for the console (callbacks run in the caller); 3 + callbacks figure reads, plus O(blocks)
+ *  with check_integrity. */
 void heap_monitor_log_stats(const char *tag);
 
 /* ---- low-memory callbacks -------------------------------------------------------------------- */
@@ -167,13 +181,13 @@ typedef void (*heap_monitor_callback_t)(const heap_monitor_event_t *event, void 
  *  ESP_OK; ESP_ERR_INVALID_ARG when fn is NULL, caps is 0 or threshold is 0;
  *  ESP_ERR_INVALID_STATE when the same (threshold, caps, fn, ctx) is already registered;
  *  ESP_ERR_NO_MEM when all CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS slots are taken.
- *  isr-ok (only registers), O(slots). */
+ *  isr-ok (only registers), never blocks; O(slots). */
 esp_err_t heap_monitor_register_callback(size_t threshold, uint32_t caps, heap_monitor_callback_t fn,
                                          void *ctx);
 
 /** Remove every registration of (fn, ctx). A delivery already under way in another task may still
  *  complete after this returns. ESP_OK; ESP_ERR_INVALID_ARG when fn is NULL; ESP_ERR_NOT_FOUND when
- *  nothing matched. isr-ok, O(slots). */
+ *  nothing matched. isr-ok, never blocks; O(slots). */
 esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx);
 
 /* ---- failed allocations ---------------------------------------------------------------------- */
@@ -183,15 +197,14 @@ esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx
  *  (ESP-IDF keeps a single hook, and a hidden install would replace yours): until this is called
  *  the failure counts stay 0. Call it at boot; calling it again re-installs the hook. To get the
  *  failures yourself as well, use heap_monitor_set_alloc_failed_chain rather than your own hook.
- *  ESP_OK (the registration only fails for a NULL hook). task, O(1). */
+ *  ESP_OK (the registration only fails for a NULL hook). task; never blocks; O(1). */
 esp_err_t heap_monitor_init(void);
 
 /** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.
  *  A plain malloc() that fails is reported by ESP-IDF with MALLOC_CAP_DEFAULT (plus
  *  MALLOC_CAP_INTERNAL when malloc() never uses PSRAM): count it with MALLOC_CAP_DEFAULT. Masks beyond
  *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones (since init or the last
- *  reset) count only for caps 0.
- *  isr-ok, O(slots). */
+ *  reset) count only for caps 0. No failure. isr-ok, never blocks; O(slots). */
 uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps);
 
 /** One counted caps mask. */
@@ -203,12 +216,12 @@ typedef struct {
 
 /** Copy up to `max` masks with a non-zero count into out, in the order they first failed; *count
  *  receives the number copied. ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is NULL with
- *  max > 0. isr-ok, O(slots). */
+ *  max > 0. isr-ok, never blocks; O(slots). */
 esp_err_t heap_monitor_get_failed_allocs(heap_monitor_failed_alloc_t *out, size_t max, size_t *count);
 
 /** Set every failed-allocation counter to 0 and free every mask's slot. A failure counted while
  *  this runs may be lost or, rarely, be counted for the next mask to take a slot (the counters are
- *  lock-free so that the hook can run in an ISR). isr-ok, O(slots). */
+ *  lock-free so that the hook can run in an ISR). No result. isr-ok, never blocks; O(slots). */
 void heap_monitor_reset_failed_allocs(void);
 
 /** Same signature as ESP-IDF's esp_alloc_failed_hook_t. */
@@ -216,7 +229,7 @@ typedef void (*heap_monitor_alloc_failed_fn_t)(size_t size, uint32_t caps, const
 
 /** Also call fn after counting each failed allocation (NULL removes it). fn runs in the context of
  *  the failed allocation (possibly an ISR, with the flash cache off if the allocation was made so):
- *  keep it short. ESP_OK. isr-ok, O(1). */
+ *  keep it short. ESP_OK (always). isr-ok, never blocks; O(1). */
 esp_err_t heap_monitor_set_alloc_failed_chain(heap_monitor_alloc_failed_fn_t fn);
 
 /* ---- sampler --------------------------------------------------------------------------------- */
@@ -241,32 +254,38 @@ typedef struct {
 
 /** Take one sample now: read the pool and heap figures, check the callbacks, and append the sample
  *  to the ring buffer (the oldest is overwritten when full). Copies it to *out when out is not NULL.
- *  ESP_OK (always). task; O(heaps + callbacks + pool classes). */
+ *  ESP_OK (always). task; never blocks (callbacks run in the caller); 2 + callbacks figure reads,
+ *  plus O(pool classes). */
 esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out);
 
-/** Capacity of the ring buffer (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT). isr-ok, O(1). */
+/** Capacity of the ring buffer (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT). No failure.
+ *  isr-ok, never blocks; O(1). */
 size_t heap_monitor_sample_capacity(void);
 
 /** Copy the newest min(max, stored) samples into out, oldest first; *count receives the number.
  *  ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is NULL with max > 0.
- *  task (copies under the monitor's critical section), O(copied). */
+ *  task (copies under the monitor's critical section); never blocks; O(copied). */
 esp_err_t heap_monitor_get_samples(heap_monitor_sample_t *out, size_t max, size_t *count);
 
-/** Forget every stored sample (sequence numbers keep counting). isr-ok, O(1). */
+/** Forget every stored sample (sequence numbers keep counting). No result. isr-ok, never blocks;
+ *  O(1). */
 void heap_monitor_clear_samples(void);
 
 /** Start the sampler task: a sample at once, then one every period_ms (0: the Kconfig default
  *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_PERIOD_MS); the period is measured from the end of one
- *  sample to the start of the next. ESP_OK; ESP_ERR_INVALID_STATE when already running;
- *  ESP_ERR_NO_MEM when the task or its semaphore cannot be created. task. */
+ *  sample to the start of the next. ESP_OK; ESP_ERR_INVALID_STATE when already running (or being
+ *  started or stopped by another task); ESP_ERR_NO_MEM when the task or one of its two semaphores
+ *  cannot be created (nothing left behind). task; never blocks (the new task waits for this call,
+ *  not the reverse); O(1) plus creating the task and the semaphores. */
 esp_err_t heap_monitor_sampler_start(uint32_t period_ms);
 
 /** Stop the sampler task and wait until it has ended (at most one sample's duration).
  *  ESP_OK; ESP_ERR_INVALID_STATE when not running or when called from the sampler task itself
- *  (from a callback). task, may block. */
+ *  (from a callback), or while another task is starting or stopping it. task; may block: waits
+ *  for the sampler to finish the sample it is taking and end. O(1) plus that wait (one sample). */
 esp_err_t heap_monitor_sampler_stop(void);
 
-/** True while the sampler task runs. isr-ok, O(1). */
+/** True while the sampler task runs (not while starting or stopping). isr-ok, never blocks; O(1). */
 bool heap_monitor_sampler_running(void);
 
 /* ---- telemetry ------------------------------------------------------------------------------- */
@@ -283,13 +302,15 @@ bool heap_monitor_sampler_running(void);
  *  > 0) and the call fails. *length (if not NULL) receives the snapshot's length without the NUL in
  *  both cases, so size must be at least *length + 1.
  *  ESP_OK; ESP_ERR_INVALID_SIZE when size is too small (buf NULL with size 0 asks for the length);
- *  ESP_ERR_INVALID_ARG when buf is NULL and size > 0. task; O(heaps + callbacks + slots + classes). */
+ *  ESP_ERR_INVALID_ARG when buf is NULL and size > 0 (nothing read). task; never blocks (callbacks
+ *  run in the caller); 3 + callbacks figure reads, plus O(failed-alloc slots + pool classes). */
 esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length);
 
 /** Back to the boot state: stop the sampler, remove every callback, clear samples and failure
  *  counts, thresholds back to Kconfig, no chained hook. The failed-allocation hook stays installed
  *  (ESP-IDF cannot remove it) and keeps counting. ESP_OK; ESP_ERR_INVALID_STATE when called from
- *  the sampler task (nothing changed). task, may block (stops the sampler). */
+ *  the sampler task (nothing changed). task; may block: waits for the sampler task to end
+ *  (heap_monitor_sampler_stop). O(callback slots + failed-alloc slots) plus that wait. */
 esp_err_t heap_monitor_deinit(void);
 
 #ifdef __cplusplus

@@ -127,7 +127,8 @@ static void read_stats(heap_stats_t *stats)
     }
 }
 
-/* Check every registered callback against fresh figures for its caps; deliver edges unlocked. */
+/* Check every registered callback against fresh figures for its caps; deliver edges unlocked.
+ * One figure read per callback: a walk of the heap on the chip (see heap_monitor.h). */
 static void check_callbacks(void)
 {
     for (size_t i = 0; i < CALLBACK_SLOTS; i++) {

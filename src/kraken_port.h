@@ -46,7 +46,7 @@ void *kraken_port_heap_realloc_prefer(void *ptr, size_t size, uint32_t caps_firs
 /** heap_caps_get_allocated_size(): usable bytes of a live block (>= the request). task. */
 size_t kraken_port_heap_allocated_size(void *ptr);
 
-/** O(1) figures for every heap whose caps contain all of `caps` (sums; largest is a max). */
+/** Figures for every heap whose caps contain all of `caps` (sums; largest is a max). */
 typedef struct {
     size_t total_bytes;        /**< heap_caps_get_total_size */
     size_t free_bytes;         /**< heap_caps_get_free_size */
@@ -54,7 +54,8 @@ typedef struct {
     size_t largest_free_block; /**< heap_caps_get_largest_free_block */
 } kraken_port_heap_figures_t;
 
-/** Fill `out` for `caps` in O(number of heaps), no block walk. task. Zeros when no heap matches. */
+/** Fill `out` for `caps`. task. Zeros when no heap matches. Host: O(number of heaps). ESP-IDF:
+ *  O(blocks): heap_caps_get_largest_free_block walks each heap in its critical section. */
 void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out);
 
 /** Block counts (allocated, free) for `caps`: walks every block (heap_caps_get_info). task. */

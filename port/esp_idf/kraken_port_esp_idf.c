@@ -67,8 +67,9 @@ size_t kraken_port_heap_allocated_size(void *ptr)
 
 void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out)
 {
-    /* Each of these reads per-heap counters (multi_heap keeps free and minimum free; TLSF's bitmaps
-     * give the largest block): unlike heap_caps_get_info() none walks the blocks. */
+    /* Total, free and minimum free are per-heap counters; the largest free block is not:
+     * heap_caps_get_largest_free_block() calls heap_caps_get_info(), which walks every block of each
+     * heap inside its critical section (O(blocks)). ESP-IDF has no cheaper query for it. */
     out->total_bytes = heap_caps_get_total_size(caps);
     out->free_bytes = heap_caps_get_free_size(caps);
     out->minimum_free_bytes = heap_caps_get_minimum_free_size(caps);
