@@ -39,13 +39,46 @@ static void *asset_meta[ASSETS];    /* PSRAM: small long-lived metadata after ea
 static void *connections[CONNECTIONS]; /* SRAM: per-connection buffers of a network service */
 static void *sessions[CONNECTIONS];    /* SRAM: long-lived session state after each buffer */
 
-/* An app loads assets (48..140 KB) each followed by a small metadata record, then drops the
- * assets it no longer shows: the metadata pins the holes apart. */
-static void fragment_psram(void)
+/* Sizes are multiples of a unit scaled to the module (see workload_unit): asset i is
+ * ASSET_UNITS(i) units, connection buffer i CONNECTION_UNITS(i) units. */
+#define ASSET_UNITS(i) (6 + (i) * 37 % 11)     /* 48..128 KB with 8 KB units */
+#define CONNECTION_UNITS(i) (2 + (i) * 5 % 7)  /* 2..8 KB with 1 KB units */
+#define ASSET_META_BYTES 512
+#define SESSION_BYTES 96
+
+/* The largest unit (at most `full`, a multiple of 64) with which all `items` allocations of
+ * `units(i)` units plus `extra` bytes each take at most two thirds of `free_bytes`: a smaller module
+ * gets a smaller workload, never an allocation failure. */
+static size_t workload_unit(size_t free_bytes, size_t full, size_t items, size_t (*units)(size_t),
+                            size_t extra)
+{
+    size_t total_units = 0;
+    for (size_t i = 0; i < items; i++) {
+        total_units += units(i);
+    }
+    size_t budget = free_bytes / 3 * 2;
+    budget = budget > items * extra ? budget - items * extra : 0;
+    size_t unit = budget / total_units / 64 * 64;
+    return unit < full ? unit : full;
+}
+
+static size_t asset_units(size_t i)
+{
+    return ASSET_UNITS(i);
+}
+
+static size_t connection_units(size_t i)
+{
+    return CONNECTION_UNITS(i);
+}
+
+/* An app loads assets each followed by a small metadata record, then drops the assets it no
+ * longer shows: the metadata pins the holes apart. */
+static void fragment_psram(size_t unit)
 {
     for (size_t i = 0; i < ASSETS; i++) {
-        assets[i] = heap_caps_malloc(48 * 1024 + (i * 37 % 11) * 8 * 1024, HEAP_MONITOR_CAPS_PSRAM);
-        asset_meta[i] = heap_caps_malloc(512, HEAP_MONITOR_CAPS_PSRAM);
+        assets[i] = heap_caps_malloc(ASSET_UNITS(i) * unit, HEAP_MONITOR_CAPS_PSRAM);
+        asset_meta[i] = heap_caps_malloc(ASSET_META_BYTES, HEAP_MONITOR_CAPS_PSRAM);
     }
     for (size_t i = 0; i < ASSETS; i += 2) {
         heap_caps_free(assets[i]);
@@ -53,13 +86,13 @@ static void fragment_psram(void)
     }
 }
 
-/* A service opens connections (2..8 KB receive buffers) with a small session record each, then
- * most clients go away while their sessions stay cached. */
-static void fragment_sram(void)
+/* A service opens connections (receive buffers) with a small session record each, then most
+ * clients go away while their sessions stay cached. */
+static void fragment_sram(size_t unit)
 {
     for (size_t i = 0; i < CONNECTIONS; i++) {
-        connections[i] = SYSTEM_MALLOC(2048 + (i * 5 % 7) * 1024);
-        sessions[i] = SYSTEM_MALLOC(96);
+        connections[i] = SYSTEM_MALLOC(CONNECTION_UNITS(i) * unit);
+        sessions[i] = SYSTEM_MALLOC(SESSION_BYTES);
     }
     for (size_t i = 0; i < CONNECTIONS; i++) {
         if (i % 3 != 2) {
@@ -106,6 +139,43 @@ static void on_low_sram(const heap_monitor_event_t *event, void *ctx)
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
+/* The names of the HEAP_MONITOR_ISSUE_* bits, with the figures and limits behind them. */
+static const char *describe_issues(uint32_t issues, const heap_stats_t *s, char *out, size_t size)
+{
+    heap_monitor_thresholds_t t;
+    heap_monitor_get_thresholds(&t);
+    size_t len = 0;
+    out[0] = '\0';
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        int n = snprintf(out + len, size - len, "%s", len > 0 ? ", " : "");                        \
+        len += n > 0 && (size_t)n < size - len ? (size_t)n : 0;                                    \
+        n = snprintf(out + len, size - len, __VA_ARGS__);                                          \
+        len += n > 0 && (size_t)n < size - len ? (size_t)n : 0;                                    \
+    } while (0)
+    if (issues & HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED) {
+        ADD("SRAM fragmented (%d%% > %d%%)", s->internal.fragmentation_percent, t.fragmentation_percent);
+    }
+    if (issues & HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE) {
+        ADD("SRAM free low (%zu < %zu bytes)", s->internal.total_free_bytes, t.min_free_internal);
+    }
+    if (issues & HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST) {
+        ADD("SRAM largest block too small (%zu < %zu bytes)", s->internal.largest_free_block,
+            t.min_largest_internal);
+    }
+    if (issues & HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED) {
+        ADD("PSRAM fragmented (%d%% > %d%%)", s->psram.fragmentation_percent, t.fragmentation_percent);
+    }
+    if (issues & HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE) {
+        ADD("PSRAM free low (%zu < %zu bytes)", s->psram.total_free_bytes, t.min_free_psram);
+    }
+    if (issues & HEAP_MONITOR_ISSUE_INTEGRITY) {
+        ADD("a heap failed its integrity check");
+    }
+#undef ADD
+    return out;
+}
+
 static void print_samples(void)
 {
     heap_monitor_sample_t samples[12];
@@ -147,10 +217,24 @@ int demo_monitor_run(void)
     for (size_t i = 0; i < 6; i++) {
         events[i] = memory_pool_alloc(i < 4 ? 48 : 200);
     }
+    /* The workload is sized for the module: on a smaller one the same pattern with smaller
+     * buffers, so that nothing fails here (the only failed allocation is the one shown below). */
+    size_t sram_unit = workload_unit(before.internal.total_free_bytes, 1024, CONNECTIONS,
+                                     connection_units, SESSION_BYTES);
+    size_t psram_unit = workload_unit(before.psram.total_free_bytes, 8 * 1024, ASSETS, asset_units,
+                                      ASSET_META_BYTES);
+    ESP_LOGI(TAG, "workload for this module: %d connection buffers of %zu..%zu bytes in SRAM; %s",
+             CONNECTIONS, 2 * sram_unit, 8 * sram_unit,
+             psram ? "assets in PSRAM (below)" : "no PSRAM, so no assets");
+    uint32_t failed_before = heap_monitor_get_failed_alloc_count(0);
     if (psram) {
-        fragment_psram();
+        ESP_LOGI(TAG, "  %d assets of %zu..%zu KB in PSRAM", ASSETS, 6 * psram_unit / 1024,
+                 16 * psram_unit / 1024);
+        fragment_psram(psram_unit);
     }
-    fragment_sram();
+    fragment_sram(sram_unit);
+    step(heap_monitor_get_failed_alloc_count(0) == failed_before,
+         "every workload allocation succeeded");
     heap_monitor_sample_now(NULL);
 
     heap_stats_t busy;
@@ -168,8 +252,9 @@ int demo_monitor_run(void)
              "without PSRAM the PSRAM figures are zero");
     }
     uint32_t issues = heap_monitor_get_health_issues();
-    ESP_LOGI(TAG, "health check: %s (issues 0x%02x)", issues == 0 ? "healthy" : "unhealthy",
-             (unsigned)issues);
+    char why[256];
+    ESP_LOGI(TAG, "health check: %s%s%s", issues == 0 ? "healthy" : "unhealthy: ",
+             describe_issues(issues, &busy, why, sizeof why), issues == 0 ? "" : " (as intended)");
 
     /* A burst (e.g. a TLS handshake) takes 24 KB of SRAM for a moment. */
     burst_watch_t watch = {0};
@@ -185,7 +270,7 @@ int demo_monitor_run(void)
     heap_monitor_check_health();   /* a second check: no second call */
     step(watch.lows == 1 && watch.recoveries == 0, "the callback fired once on the crossing");
     void *too_big = SYSTEM_MALLOC(400 * 1024); /* more than the chip has: fails, counted */
-    step(too_big == NULL, "a 400 KB SRAM request fails");
+    step(too_big == NULL, "a 400 KB SRAM request (more than the module has) fails, as intended");
     for (size_t i = 0; i < 6; i++) {
         free(burst[i]);
     }

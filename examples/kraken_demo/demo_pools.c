@@ -95,11 +95,24 @@ int demo_pools_run(void)
         burst[i] = memory_pool_alloc(sizeof(reading_t));
         failed += check(burst[i] != NULL, "burst allocation (pool or heap fallback)");
     }
+    memory_pool_stats_t mid;
+    memory_pool_get_stats(&mid);
+    ESP_LOGI(TAG, "burst of %u readings: %u from the Small pool (now %u/%u), %u from the heap "
+                  "(counted as heap fallbacks)",
+             (unsigned)burst_size, (unsigned)(mid.classes[0].allocations - before.classes[0].allocations),
+             (unsigned)mid.classes[0].in_use, (unsigned)mid.classes[0].capacity,
+             (unsigned)(mid.classes[0].heap_fallbacks - before.classes[0].heap_fallbacks));
     /* meanwhile an ISR finds the Small class empty: it fails fast instead of touching the heap */
     kraken_sim_isr_enter();
     void *from_isr = memory_pool_alloc_isr(sizeof(reading_t));
     kraken_sim_isr_exit();
     failed += check(from_isr == NULL, "ISR allocation from an empty class fails fast");
+    memory_pool_stats_t after_isr;
+    memory_pool_get_stats(&after_isr);
+    failed += check(after_isr.classes[0].failures - mid.classes[0].failures == 1,
+                    "the ISR's refusal is counted as one Small failure");
+    ESP_LOGI(TAG, "ISR producer: Small is empty and ISRs never use the heap, so memory_pool_alloc_isr "
+                  "returned NULL at once (intended: Small's \"1 failed\" below)");
     for (uint32_t i = 0; i < burst_size && i < 128; i++) {
         memory_pool_free(burst[i]);
     }
