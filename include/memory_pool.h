@@ -78,7 +78,7 @@ void *memory_pool_alloc(size_t size);
 /** Free a block from any allocation function here (pool block or heap block). NULL is a no-op.
  *  No result: misuse (double free, pointer into a block, misaligned or unknown pointer, a heap
  *  block from an ISR) changes nothing, is counted and reported through the hook and, from a task,
- *  the log. task (pool blocks also from an ISR). Never blocks (a misuse report logs).
+ *  the log. task (pool blocks also from an ISR). Never blocks (but a misuse report logs).
  *  O(1) (FULL checks: O(block size)); a heap block adds one heap call. */
 void memory_pool_free(void *ptr);
 
