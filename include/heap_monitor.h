@@ -5,8 +5,9 @@
  * first three read counters; the largest free block does not: on the chip
  * heap_caps_get_largest_free_block() is heap_caps_get_info(), a walk of every block of each matching
  * heap inside that heap's critical section. So one "figure read" below costs O(heaps) on the host
- * simulator (its TLSF keeps the figure) but O(blocks) on the chip: keep the callbacks few and the
- * sampler period long.
+ * simulator (its TLSF keeps the figure) but O(blocks) on the chip: keep the sampler period long.
+ * Low-memory callbacks are checked on free bytes alone (counters, no walk); the largest block is read
+ * only for a crossing that is delivered.
  * Regions, by capability mask (memory_log_usage() uses the very same masks, so the figures agree):
  *   all 8-bit heaps    HEAP_MONITOR_CAPS_ALL    the top-level fields of heap_stats_t
  *   internal SRAM      HEAP_MONITOR_CAPS_SRAM   heap_stats_t.internal
@@ -88,7 +89,7 @@ esp_err_t heap_monitor_get_stats(heap_stats_t *stats);
 
 /** Same figures for any caps mask (heaps whose caps contain every bit of `caps`), then check the
  *  callbacks. ESP_OK; ESP_ERR_INVALID_ARG when out is NULL or caps is 0 (nothing read). task; never
- *  blocks (callbacks run in the caller); 1 + callbacks figure reads. */
+ *  blocks (callbacks run in the caller); 1 figure read + one check per callback. */
 esp_err_t heap_monitor_get_caps_stats(uint32_t caps, heap_region_stats_t *out);
 
 /** Fill the allocated_blocks/free_blocks fields of *stats (top level and both regions) and set
@@ -137,7 +138,7 @@ uint32_t heap_monitor_stats_issues(const heap_stats_t *stats);
 
 /** Read the figures now (heap_monitor_get_stats) and apply the thresholds; with check_integrity,
  *  also walk the heaps. 0 when healthy, otherwise HEAP_MONITOR_ISSUE_* bits (no failure result).
- *  task; never blocks (callbacks run in the caller); 3 + callbacks figure reads, plus O(blocks)
+ *  task; never blocks (callbacks run in the caller); 3 figure reads + one check per callback, plus O(blocks)
  *  with check_integrity. */
 uint32_t heap_monitor_get_health_issues(void);
 
@@ -155,7 +156,7 @@ bool heap_monitor_check_health(void);
  *  then the failed-allocation count. Sizes in B, KB or MB (1024-based), with one decimal where not
  *  whole, rounded down so free memory is never overstated. A module without PSRAM prints
  *  "Region: PSRAM (not present)" and no figures. No result (cannot fail). task; may block: the log
- *  waits for the console (callbacks run in the caller); 3 + callbacks figure reads, plus O(blocks)
+ *  waits for the console (callbacks run in the caller); 3 figure reads + one check per callback, plus O(blocks)
  *  with check_integrity. */
 void heap_monitor_log_stats(const char *tag);
 
@@ -254,7 +255,7 @@ typedef struct {
 
 /** Take one sample now: read the pool and heap figures, check the callbacks, and append the sample
  *  to the ring buffer (the oldest is overwritten when full). Copies it to *out when out is not NULL.
- *  ESP_OK (always). task; never blocks (callbacks run in the caller); 2 + callbacks figure reads,
+ *  ESP_OK (always). task; never blocks (callbacks run in the caller); 2 figure reads + one check per callback,
  *  plus O(pool classes). */
 esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out);
 
@@ -303,7 +304,7 @@ bool heap_monitor_sampler_running(void);
  *  both cases, so size must be at least *length + 1.
  *  ESP_OK; ESP_ERR_INVALID_SIZE when size is too small (buf NULL with size 0 asks for the length);
  *  ESP_ERR_INVALID_ARG when buf is NULL and size > 0 (nothing read). task; never blocks (callbacks
- *  run in the caller); 3 + callbacks figure reads, plus O(failed-alloc slots + pool classes). */
+ *  run in the caller); 3 figure reads + one check per callback, plus O(failed-alloc slots + pool classes). */
 esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length);
 
 /** Back to the boot state: stop the sampler, remove every callback, clear samples and failure

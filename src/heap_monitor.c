@@ -127,8 +127,9 @@ static void read_stats(heap_stats_t *stats)
     }
 }
 
-/* Check every registered callback against fresh figures for its caps; deliver edges unlocked.
- * One figure read per callback: a walk of the heap on the chip (see heap_monitor.h). */
+/* Check every registered callback against fresh free bytes for its caps; deliver edges unlocked.
+ * The check reads counters only; the largest block (a walk of the heap on the chip, see
+ * heap_monitor.h) is read only for an edge that is delivered. */
 static void check_callbacks(void)
 {
     for (size_t i = 0; i < CALLBACK_SLOTS; i++) {
@@ -138,9 +139,8 @@ static void check_callbacks(void)
         if (!slot.used) {
             continue;
         }
-        kraken_port_heap_figures_t f;
-        kraken_port_heap_figures(slot.caps, &f);
-        bool low = f.free_bytes < slot.threshold;
+        size_t free_bytes = kraken_port_heap_free_size(slot.caps);
+        bool low = free_bytes < slot.threshold;
         bool fire = false;
         kraken_port_lock(&s_lock);
         callback_slot_t *live = &s_callbacks[i];
@@ -150,10 +150,12 @@ static void check_callbacks(void)
         }
         kraken_port_unlock(&s_lock);
         if (fire) {
+            kraken_port_heap_figures_t f;
+            kraken_port_heap_figures(slot.caps, &f);
             const heap_monitor_event_t event = {
                 .caps = slot.caps,
                 .threshold = slot.threshold,
-                .free_bytes = f.free_bytes,
+                .free_bytes = free_bytes, /* the figure the edge was decided on */
                 .largest_free_block = f.largest_free_block,
                 .low = low,
             };

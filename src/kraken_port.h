@@ -57,6 +57,9 @@ typedef struct {
 /** Fill `out` for `caps`. task. Zeros when no heap matches. Host: O(number of heaps). ESP-IDF:
  *  O(blocks): heap_caps_get_largest_free_block walks each heap in its critical section. */
 void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out);
+/** Free bytes only (heap_caps_get_free_size): per-heap counters, O(number of heaps) on both
+ *  platforms, no walk. task. */
+size_t kraken_port_heap_free_size(uint32_t caps);
 
 /** Block counts (allocated, free) for `caps`: walks every block (heap_caps_get_info). task. */
 void kraken_port_heap_block_counts(uint32_t caps, size_t *allocated_blocks, size_t *free_blocks);

@@ -76,6 +76,11 @@ void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out)
     out->largest_free_block = heap_caps_get_largest_free_block(caps);
 }
 
+size_t kraken_port_heap_free_size(uint32_t caps)
+{
+    return heap_caps_get_free_size(caps);
+}
+
 void kraken_port_heap_block_counts(uint32_t caps, size_t *allocated_blocks, size_t *free_blocks)
 {
     multi_heap_info_t info;
