@@ -120,16 +120,17 @@ typedef struct {
 } memory_info_t;
 
 /** Fill *info. ESP_OK; ESP_ERR_INVALID_ARG when info is NULL (nothing written).
- *  task, O(number of heaps): no walk of the blocks. */
+ *  task, never blocks. O(number of heaps) in the simulator; on the chip the two largest-block
+ *  figures walk every block of the heaps (ESP-IDF's heap_caps_get_largest_free_block). */
 esp_err_t memory_get_info(memory_info_t *info);
-/** Free internal SRAM in bytes. task, O(number of heaps). */
+/** Free internal SRAM in bytes (counters, no walk). task, O(number of heaps). */
 size_t memory_get_free_sram(void);
 /** Free PSRAM in bytes; 0 without PSRAM. task, O(number of heaps). */
 size_t memory_get_free_psram(void);
 /** True when PSRAM is present and usable by the heap. isr-ok, O(1). */
 bool memory_psram_available(void);
 /** Log one readable summary (free/total/minimum/largest for SRAM, PSRAM and DMA) under `tag`
- *  ("memory" when NULL). task, O(number of heaps). */
+ *  ("memory" when NULL). task, waits for the console; costs one memory_get_info(). */
 void memory_log_usage(const char *tag);
 
 #ifdef __cplusplus
