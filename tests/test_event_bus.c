@@ -491,9 +491,12 @@ static void lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks(voi
 static void pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing(void **state)
 {
     (void)state;
-    void *held[KRAKEN_POOL_MEDIUM_COUNT];
-    for (int i = 0; i < KRAKEN_POOL_MEDIUM_COUNT; i++) {
-        held[i] = memory_pool_alloc_isr(KRAKEN_POOL_MEDIUM_SIZE);
+    /* Medium, and Large too where an empty class takes the next larger one (TRY_LARGER_CLASS) */
+    enum { HELD = KRAKEN_POOL_MEDIUM_COUNT + KRAKEN_POOL_TRY_LARGER_CLASS * KRAKEN_POOL_LARGE_COUNT };
+    void *held[HELD];
+    for (int i = 0; i < HELD; i++) {
+        held[i] = memory_pool_alloc_isr(i < KRAKEN_POOL_MEDIUM_COUNT ? KRAKEN_POOL_MEDIUM_SIZE
+                                                                     : KRAKEN_POOL_LARGE_SIZE);
         assert_non_null(held[i]);
     }
     uint8_t buf[KRAKEN_POOL_MEDIUM_SIZE] = {0};
@@ -510,7 +513,7 @@ static void pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing(void 
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
     assert_int_equal(st.pool_blocks_in_use[1], 0);
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 1);
-    for (int i = 0; i < KRAKEN_POOL_MEDIUM_COUNT; i++) {
+    for (int i = 0; i < HELD; i++) {
         assert_int_equal(memory_pool_free_isr(held[i]), ESP_OK);
     }
     assert_int_equal(dispatch_all(), 1);

@@ -875,8 +875,10 @@ static void a_failed_plain_malloc_counts_as_malloc_cap_default(void **state)
     (void)state;
     g_chain_calls = 0;
     assert_int_equal(heap_monitor_set_alloc_failed_chain(chained), ESP_OK);
-    kraken_sim_fail_next(0, 1);
+    /* every attempt fails: malloc() makes one, or two (internal, then any) with SPIRAM_USE_MALLOC */
+    kraken_sim_fail_every(0, 1);
     void *p = malloc(32);
+    kraken_sim_fault_clear();
     assert_null(p);
     /* ESP-IDF reports MALLOC_CAP_DEFAULT, with MALLOC_CAP_INTERNAL added when malloc() never uses
      * PSRAM (CONFIG_SPIRAM_USE_CAPS_ALLOC or no PSRAM): counted under MALLOC_CAP_DEFAULT either way */
@@ -884,8 +886,10 @@ static void a_failed_plain_malloc_counts_as_malloc_cap_default(void **state)
     assert_int_equal(g_chain_calls, 1);
     assert_true(g_chain_caps & MALLOC_CAP_DEFAULT);
     assert_int_equal(heap_monitor_set_alloc_failed_chain(NULL), ESP_OK);
-    kraken_sim_fail_next(0, 1);
-    assert_null(malloc(32));
+    kraken_sim_fail_every(0, 1);
+    p = malloc(32);
+    kraken_sim_fault_clear();
+    assert_null(p);
     assert_int_equal(g_chain_calls, 1);
     assert_int_equal(heap_monitor_get_failed_alloc_count(0), 2);
 }

@@ -688,7 +688,12 @@ static const char *log_line(int index)
 static void log_stats_prints_the_specs_lines_first(void **state)
 {
     (void)state;
-    /* the spec's example: 45/100 Small with 2 fallbacks, 12/50 Medium, 3/20 Large, 1/10 XLarge */
+    /* the spec's example: 45/100 Small with 2 fallbacks, 12/50 Medium, 3/20 Large, 1/10 XLarge;
+     * its fallbacks go straight to the heap, whatever ..._TRY_LARGER_CLASS says */
+    memory_pool_config_t cfg;
+    memory_pool_get_default_config(&cfg);
+    cfg.try_larger_class = false;
+    assert_int_equal(memory_pool_init(&cfg), ESP_OK);
     static void *held[100];
     int n = 0;
     const int used[4] = {45, 12, 3, 1};

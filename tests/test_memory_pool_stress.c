@@ -255,18 +255,31 @@ static void many_threads_end_with_exact_counters_and_every_class_full_again(void
                   n, iterations(), (unsigned long long)ok, (unsigned long long)pool,
                   (unsigned long long)served, (unsigned long long)refused);
 
-    /* every class fills to its capacity again, from the pools alone */
+    /* every class fills to its capacity again, from the pools alone; one more request fails, or
+     * with TRY_LARGER_CLASS takes a block of the next larger class (the pools use the defaults) */
+    memory_pool_config_t cfg;
+    assert_int_equal(memory_pool_get_default_config(&cfg), ESP_OK);
     for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
         uint32_t cap = st.classes[c].capacity;
+        const bool spills = cfg.try_larger_class && c + 1 < MEMORY_POOL_CLASS_COUNT;
         void **all = calloc(cap, sizeof *all);
         assert_non_null(all);
         for (uint32_t i = 0; i < cap; i++) {
             all[i] = memory_pool_alloc_isr(st.classes[c].block_size);
             assert_non_null(all[i]);
         }
-        assert_null(memory_pool_alloc_isr(st.classes[c].block_size));
+        void *extra = memory_pool_alloc_isr(st.classes[c].block_size);
         memory_pool_stats_t full;
         memory_pool_get_stats(&full);
+        if (spills) {
+            assert_non_null(extra);
+            assert_int_equal(full.classes[c + 1].in_use, 1);
+            assert_int_equal(full.classes[c].larger_class_spills,
+                             st.classes[c].larger_class_spills + 1);
+            assert_int_equal(memory_pool_free_isr(extra), ESP_OK);
+        } else {
+            assert_null(extra);
+        }
         assert_int_equal(full.classes[c].in_use, cap);
         assert_int_equal(full.classes[c].min_free, 0);
         assert_int_equal(memory_pool_check_integrity(), ESP_OK);
