@@ -1,13 +1,16 @@
 /*
  * bench_event_bus.c - events per second posted + delivered by the Kraken event bus against a
  * baseline bus built here with esp_event's design (a malloc'd copy of the payload per post, one
- * FIFO for every event, a mutex around the handler list during dispatch), in the same run.
+ * FIFO for every event, a mutex around the handler list during dispatch), in the same run; and
+ * against the same baseline with esp_event's CONFIG_ESP_EVENT_LOOP_PROFILING (two timer reads per
+ * handler call), for a comparison at similar statistics.
  *
  *   bench_event_bus                      table: 1 and 8 subscribers x 16/200/1000-byte payloads,
  *                                        manual dispatch (one thread) and dispatcher task (producer
- *                                        thread + dispatcher), events/s of both buses and the ratio,
+ *                                        thread + dispatcher), events/s of the buses and the ratios,
  *                                        heap calls per event of the Kraken bus (simulator counter)
  *   bench_event_bus --events N           events per measurement (default 200000)
+ *   bench_event_bus --only MODE SUBS BYTES   one row (MODE manual or task)
  *   bench_event_bus --fixed N [--size S] [--batch B]
  *                                        fixed workload for callgrind: N events of S bytes (default
  *                                        16) to one subscriber, manual mode, B posts (default 1)
@@ -47,6 +50,8 @@ typedef struct bl_handler {
     uint32_t type;
     bl_handler_fn fn;
     void *ctx;
+    uint32_t invoked; /* CONFIG_ESP_EVENT_LOOP_PROFILING's per-handler figures */
+    int64_t time;
 } bl_handler_t;
 
 typedef struct {
@@ -65,6 +70,7 @@ static struct {
     pthread_mutex_t handlers_lock; /* esp_event holds the loop mutex while running handlers */
     bl_handler_t *handlers;
     uint64_t mallocs, frees;
+    bool profiling; /* esp_event with CONFIG_ESP_EVENT_LOOP_PROFILING: time every handler call */
 } bl = {.qlock = PTHREAD_MUTEX_INITIALIZER,
         .not_empty = PTHREAD_COND_INITIALIZER,
         .not_full = PTHREAD_COND_INITIALIZER,
@@ -119,7 +125,14 @@ static void bl_deliver(const bl_post_t *p)
     pthread_mutex_lock(&bl.handlers_lock);
     for (bl_handler_t *h = bl.handlers; h != NULL; h = h->next) {
         if (h->source == p->source && h->type == p->type) {
-            h->fn(p->data, p->size, h->ctx);
+            if (bl.profiling) { /* as esp_event's handler_execute(): two timer reads per call */
+                int64_t start = kraken_port_time_us();
+                h->fn(p->data, p->size, h->ctx);
+                h->time += kraken_port_time_us() - start;
+                h->invoked++;
+            } else {
+                h->fn(p->data, p->size, h->ctx);
+            }
         }
     }
     pthread_mutex_unlock(&bl.handlers_lock);
@@ -285,17 +298,41 @@ static run_t baseline_task(uint32_t events, size_t size, int subs)
     return r;
 }
 
-/* Best of a few runs: the least disturbed by the rest of the machine. */
-static run_t best_of(run_t (*fn)(uint32_t, size_t, int), uint32_t events, size_t size, int subs)
+/* The baseline with esp_event's own profiling on (for comparison at similar statistics). */
+static run_t baseline_manual_profiled(uint32_t events, size_t size, int subs)
 {
-    run_t best = {0};
-    for (int i = 0; i < 3; i++) {
-        run_t r = fn(events, size, subs);
-        if (i == 0 || r.seconds < best.seconds) {
-            best = r;
+    bl.profiling = true;
+    run_t r = baseline_manual(events, size, subs);
+    bl.profiling = false;
+    return r;
+}
+
+static run_t baseline_task_profiled(uint32_t events, size_t size, int subs)
+{
+    bl.profiling = true;
+    run_t r = baseline_task(events, size, subs);
+    bl.profiling = false;
+    return r;
+}
+
+/* Best of ROUNDS runs each, the buses taking turns, so that all see the same share of a machine
+ * whose load changes (the least disturbed run of each). */
+#define ROUNDS 5
+#define BUSES 3 /* kraken, baseline, baseline with profiling */
+
+typedef run_t (*measure_fn)(uint32_t, size_t, int);
+
+static void best_of(const measure_fn fn[BUSES], uint32_t events, size_t size, int subs,
+                    run_t best[BUSES])
+{
+    for (int i = 0; i < ROUNDS; i++) {
+        for (int k = 0; k < BUSES; k++) {
+            run_t r = fn[k](events, size, subs);
+            if (i == 0 || r.seconds < best[k].seconds) {
+                best[k] = r;
+            }
         }
     }
-    return best;
 }
 
 /* The callgrind workload: kept as its own function for --toggle-collect. */
@@ -395,11 +432,13 @@ int main(int argc, char **argv)
     printf("kraken_port_time_us(): %.1f ns per call; timer reads per event: 1 at post%s\n",
            (double)(last - t0) * 1000.0 / 1e6,
            KRAKEN_EVENT_PROFILING ? " + 1 per handler call (profiling on)" : " (profiling off)");
-    printf("bench_event_bus: %u events per measurement, best of 3; baseline = esp_event design "
-           "(malloc copy per post, one FIFO of %d, handler-list mutex)\n",
-           (unsigned)events, BL_QUEUE);
-    printf("%-7s %4s %6s | %12s %12s %6s | %s\n", "mode", "subs", "bytes", "kraken ev/s",
-           "baseline ev/s", "ratio", "heap calls/event kraken vs baseline");
+    printf("bench_event_bus: %u events per measurement, best of %d runs taking turns; baseline = "
+           "esp_event design (malloc copy per post, one FIFO of %d, handler-list mutex); "
+           "base+prof = the same with CONFIG_ESP_EVENT_LOOP_PROFILING's two timer reads per "
+           "handler call\n",
+           (unsigned)events, ROUNDS, BL_QUEUE);
+    printf("%-7s %4s %6s | %12s %12s %6s | %12s %6s | %s\n", "mode", "subs", "bytes",
+           "kraken ev/s", "baseline ev/s", "ratio", "base+prof", "ratio", "heap calls/event");
     const size_t sizes[] = {16, 200, 1000};
     const int subs[] = {1, 8};
     int bad = 0;
@@ -410,14 +449,21 @@ int main(int argc, char **argv)
                     (only_size > 0 && only_size != sizes[z])) {
                     continue;
                 }
-                run_t k = best_of(m == 0 ? kraken_manual : kraken_task, events, sizes[z], subs[s]);
-                run_t b = best_of(m == 0 ? baseline_manual : baseline_task, events, sizes[z], subs[s]);
-                double kr = events / k.seconds, br = events / b.seconds;
-                printf("%-7s %4d %6zu | %12.0f %12.0f %5.2fx | %.3f vs %.3f%s\n",
-                       m == 0 ? "manual" : "task", subs[s], sizes[z], kr, br, kr / br,
-                       (double)k.heap_calls / events, (double)b.heap_calls / events,
-                       k.failed || b.failed ? "  (FAILED POSTS)" : "");
-                bad += k.failed != 0 || b.failed != 0 || k.heap_calls != 0;
+                const measure_fn fn[BUSES] = {
+                    m == 0 ? kraken_manual : kraken_task,
+                    m == 0 ? baseline_manual : baseline_task,
+                    m == 0 ? baseline_manual_profiled : baseline_task_profiled,
+                };
+                run_t r[BUSES];
+                best_of(fn, events, sizes[z], subs[s], r);
+                double kr = events / r[0].seconds, br = events / r[1].seconds;
+                double pr = events / r[2].seconds;
+                printf("%-7s %4d %6zu | %12.0f %12.0f %5.2fx | %12.0f %5.2fx | %.3f vs %.3f%s\n",
+                       m == 0 ? "manual" : "task", subs[s], sizes[z], kr, br, kr / br, pr, kr / pr,
+                       (double)r[0].heap_calls / events, (double)r[1].heap_calls / events,
+                       r[0].failed || r[1].failed || r[2].failed ? "  (FAILED POSTS)" : "");
+                bad += r[0].failed != 0 || r[1].failed != 0 || r[2].failed != 0 ||
+                       r[0].heap_calls != 0;
             }
         }
     }

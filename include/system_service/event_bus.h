@@ -166,7 +166,8 @@ typedef enum {
 /** Manual mode: deliver up to max_events queued events (SYSTEM_EVENT_DISPATCH_ALL: until every lane
  *  is empty, events posted by the handlers included) in the calling task, highest priority first.
  *  *out_dispatched (may be NULL) receives the number of events delivered. Several tasks may dispatch
- *  at once; FIFO order within a lane then holds per dispatcher only.
+ *  at once; a lane is delivered by one of them at a time (FIFO holds), and a call returns early
+ *  when the next event's lane is being delivered by another.
  *  ESP_OK; ESP_ERR_INVALID_STATE (task mode, ISR, inside a handler, deinit in progress) or the error
  *  of a failed start. task; runs the handlers; O(events x subscriptions). */
 esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispatched);
