@@ -9,11 +9,13 @@
  *
  * Locking: one port lock (a spinlock on the chip) guards the rings, the tables and the counters.
  * It is never held across a handler call, a pool call, a semaphore call or a log line. One critical
- * section per event and dispatcher: it settles the previous event (subscriber figures, delivered,
- * blocks), pops the next one into the dispatcher's stack frame and marks up to CHUNK matching
- * subscriptions `busy`; the handlers then run without the lock. A busy entry is never reused or
- * unlinked, and unsubscribe waits for it (outside handlers); its state is read before each call
- * (an atomic), so an entry removed meanwhile is skipped.
+ * section per run and dispatcher: it settles the previous run (subscriber figures, delivered,
+ * blocks, latency) and takes the next: up to RUN consecutive events of one source and type from the
+ * head of the highest lane, their slots reserved so that the handlers read them in place, and up to
+ * CHUNK matching subscriptions marked `busy`; the handlers then run without the lock. A busy entry
+ * is never reused or unlinked, and unsubscribe waits for it (outside handlers); its state is read
+ * before each call (an atomic), so an entry removed meanwhile is skipped. Between two events of a
+ * run, a higher-priority post or a new subscription (`activity`) puts the rest of the run back.
  *
  * Subscriptions sit in lists: one per bucket of exact sources (source % BUCKETS) and one for
  * SYSTEM_SERVICE_ID_ANY, so an event looks at the subscriptions of its own bucket and the
@@ -56,7 +58,10 @@ static const char *TAG = "event_bus";
 /* How often a post waiting for a pool block looks again (blocks freed by other pool users give no
  * signal). */
 #define BLOCK_POLL_MS 5
-#define POST_SPINS 100
+/* A post that finds its lane full (or its pool class empty) and may wait yields this many times
+ * before it sleeps: the dispatcher, running on the other core or let run by the yield, usually
+ * makes room meanwhile, which saves a sleep/wake pair. */
+#define POST_SPINS 20
 /* Subscription lists: exact sources by source % BUCKETS, plus one list for SYSTEM_SERVICE_ID_ANY. */
 #define BUCKETS 8u
 #define ANY_LIST BUCKETS
