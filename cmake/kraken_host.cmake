@@ -58,7 +58,8 @@ add_library(kraken_host_port STATIC
     port/host/sim_chip.c
     port/host/sim_malloc.c
     port/host/esp_host_api.c
-    port/host/kraken_port_host.c)
+    port/host/kraken_port_host.c
+    port/kraken_port_heap_caps.c)
 target_include_directories(kraken_host_port
     PUBLIC ${KRAKEN_ROOT}/port/host/include ${KRAKEN_CONFIG_DIR}
     PRIVATE ${KRAKEN_ROOT}/port/host ${KRAKEN_ROOT}/src)

@@ -22,5 +22,5 @@ cp "$check/config/sdkconfig.h" "$work/config/sdkconfig.h"
 grep '^#define CONFIG_SYSTEM_SERVICE_' "$work/component.h" >> "$work/config/sdkconfig.h"
 
 IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" \
-    "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c \
+    "$root"/port/*.c "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf"

@@ -1,6 +1,6 @@
 /*
- * kraken_port_host.c - the core's port on Linux: the simulated chip's heap_caps API, pthreads for
- * locks, semaphores and tasks, and ESP-IDF-format logging.
+ * kraken_port_host.c - the core's port on Linux: pthreads for locks, semaphores and tasks, the
+ * simulated interrupt context, and ESP-IDF-format logging (the heap part: port/kraken_port_heap_caps.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -9,114 +9,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "esp_heap_caps.h"
 #include "esp_log.h"
-#include "esp_memory_utils.h"
-#include "esp_psram.h"
 #include "esp_timer.h"
 #include "kraken_port.h"
 #include "sim_internal.h"
-
-void *kraken_port_heap_malloc(size_t size, uint32_t caps)
-{
-    return heap_caps_malloc(size, caps);
-}
-
-void *kraken_port_heap_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
-{
-    return heap_caps_aligned_alloc(alignment, size, caps);
-}
-
-void *kraken_port_heap_calloc(size_t n, size_t size, uint32_t caps)
-{
-    return heap_caps_calloc(n, size, caps);
-}
-
-void *kraken_port_heap_realloc(void *ptr, size_t size, uint32_t caps)
-{
-    return heap_caps_realloc(ptr, size, caps);
-}
-
-void kraken_port_heap_free(void *ptr)
-{
-    heap_caps_free(ptr);
-}
-
-void *kraken_port_heap_malloc_prefer(size_t size, uint32_t caps_first, uint32_t caps_then)
-{
-    return heap_caps_malloc_prefer(size, 2, caps_first, caps_then);
-}
-
-void *kraken_port_heap_calloc_prefer(size_t n, size_t size, uint32_t caps_first, uint32_t caps_then)
-{
-    return heap_caps_calloc_prefer(n, size, 2, caps_first, caps_then);
-}
-
-void *kraken_port_heap_realloc_prefer(void *ptr, size_t size, uint32_t caps_first, uint32_t caps_then)
-{
-    return heap_caps_realloc_prefer(ptr, size, 2, caps_first, caps_then);
-}
-
-size_t kraken_port_heap_allocated_size(void *ptr)
-{
-    return heap_caps_get_allocated_size(ptr);
-}
-
-void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out)
-{
-    out->total_bytes = heap_caps_get_total_size(caps);
-    out->free_bytes = heap_caps_get_free_size(caps);
-    out->minimum_free_bytes = heap_caps_get_minimum_free_size(caps);
-    out->largest_free_block = heap_caps_get_largest_free_block(caps);
-}
-
-size_t kraken_port_heap_free_size(uint32_t caps)
-{
-    return heap_caps_get_free_size(caps);
-}
-
-void kraken_port_heap_block_counts(uint32_t caps, size_t *allocated_blocks, size_t *free_blocks)
-{
-    multi_heap_info_t info;
-    heap_caps_get_info(&info, caps);
-    *allocated_blocks = info.allocated_blocks;
-    *free_blocks = info.free_blocks;
-}
-
-bool kraken_port_heap_check_integrity(bool print_errors)
-{
-    return heap_caps_check_integrity_all(print_errors);
-}
-
-esp_err_t kraken_port_register_alloc_failed_hook(kraken_port_alloc_failed_hook_t hook)
-{
-    return heap_caps_register_failed_alloc_callback(hook);
-}
-
-bool kraken_port_psram_available(void)
-{
-    return esp_psram_is_initialized();
-}
-
-size_t kraken_port_psram_size(void)
-{
-    return esp_psram_get_size();
-}
-
-bool kraken_port_ptr_internal(const void *ptr)
-{
-    return esp_ptr_internal(ptr);
-}
-
-bool kraken_port_ptr_external(const void *ptr)
-{
-    return esp_ptr_external_ram(ptr);
-}
-
-bool kraken_port_ptr_dma_capable(const void *ptr)
-{
-    return esp_ptr_dma_capable(ptr);
-}
 
 int64_t kraken_port_time_us(void)
 {
