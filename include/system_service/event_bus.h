@@ -88,7 +88,7 @@ typedef struct {
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL name or out_id, empty name); ESP_ERR_INVALID_SIZE (name of
  *  CONFIG_SYSTEM_SERVICE_EVENT_SERVICE_NAME_LEN bytes or more); ESP_ERR_NO_MEM (table full,
  *  CONFIG_SYSTEM_SERVICE_EVENT_MAX_SERVICES); ESP_ERR_INVALID_STATE (ISR, deinit in progress) or
- *  the error of a failed start. task, O(services x name length). */
+ *  the error of a failed start. task, never blocks; O(services x name length). */
 esp_err_t system_service_register(const char *name, system_service_id_t *out_id);
 
 /** Name of a registered service, NULL when `id` is not registered. The pointer stays valid until
@@ -142,7 +142,7 @@ esp_err_t system_event_post_from_isr(system_service_id_t service_id, system_even
  *  *out_handle (may be NULL if the subscription is never removed) receives the handle.
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL handler); ESP_ERR_NO_MEM (table full,
  *  CONFIG_SYSTEM_SERVICE_EVENT_MAX_SUBSCRIBERS); ESP_ERR_INVALID_STATE (ISR, deinit in progress)
- *  or the error of a failed start. task (handlers included), O(subscriptions). */
+ *  or the error of a failed start. task (handlers included), never blocks; O(subscriptions). */
 esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_type_t event_type,
                                  system_event_handler_t handler, void *ctx,
                                  system_event_subscription_t *out_handle);
@@ -169,7 +169,8 @@ typedef enum {
  *  at once; a lane is delivered by one of them at a time (FIFO holds), and a call returns early
  *  when the next event's lane is being delivered by another.
  *  ESP_OK; ESP_ERR_INVALID_STATE (task mode, ISR, inside a handler, deinit in progress) or the error
- *  of a failed start. task; runs the handlers; O(events x subscriptions). */
+ *  of a failed start. task; never waits itself, but runs the handlers in the caller;
+ *  O(events x matching subscriptions). */
 esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispatched);
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
@@ -183,14 +184,15 @@ typedef struct {
     int task_core;             /**< -1 = any core (CONFIG_SYSTEM_SERVICE_EVENT_TASK_CORE by default) */
 } system_event_bus_config_t;
 
-/** The configuration the bus uses when it starts by itself (Kconfig values). */
+/** The configuration the bus uses when it starts by itself (Kconfig values). isr-ok, O(1). */
 system_event_bus_config_t system_event_bus_default_config(void);
 
 /** Start the bus: counters, services and subscriptions start empty; task mode starts the dispatcher.
  *  config NULL = system_event_bus_default_config().
  *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum);
  *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (semaphore or
- *  dispatcher task could not be created; nothing is left allocated). task, O(table sizes). */
+ *  dispatcher task could not be created; nothing is left allocated). task, never blocks;
+ *  O(table sizes). */
 esp_err_t system_event_bus_init(const system_event_bus_config_t *config);
 
 typedef enum {
@@ -204,7 +206,9 @@ typedef enum {
  *  counted NOT_READY), and returns every payload block. Services and subscriptions are forgotten;
  *  statistics stay readable until the next start. The bus starts again on next use.
  *  ESP_OK; ESP_ERR_INVALID_ARG (unknown `how`); ESP_ERR_INVALID_STATE (not started, ISR, inside a
- *  handler, or another deinit in progress). task, blocks until calls in progress return. */
+ *  handler, or another deinit in progress). task, may block: waits until calls in progress
+ *  return and the dispatcher task has stopped; O(queued events + subscriptions) plus the handlers
+ *  of a drain. */
 esp_err_t system_event_bus_deinit(system_event_deinit_t how);
 
 /** True when the bus is started and not being deinitialised. isr-ok, O(1). */
@@ -278,12 +282,14 @@ esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle
  *  longest handler times. Counters are not reset. task and isr-ok, O(lanes + subscriptions). */
 void system_event_reset_peaks(void);
 
-/** Log every lane, the payload figures and every subscription with its service name. task. */
+/** Log every lane, the payload figures and every subscription with its service name, under `tag`
+ *  ("event_bus" when NULL). task, waits for the console; O(lanes + subscriptions). */
 void system_event_log_stats(const char *tag);
 
 /** Check the bus's invariants (lane indices within capacity, depth sums, subscription table,
  *  block counters against queued events when nothing is being dispatched). ESP_OK or
- *  ESP_ERR_INVALID_STATE (a broken invariant; the first one is logged). task, O(slots + subs). */
+ *  ESP_ERR_INVALID_STATE (a broken invariant; the first one is logged). task, never blocks;
+ *  O(slots + subs). */
 esp_err_t system_event_bus_check(void);
 
 #ifdef __cplusplus
