@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "esp_heap_caps.h"
 #include "esp_timer.h"
 #include "heap_monitor.h"
@@ -487,20 +489,9 @@ static char g_log[8192];
 
 static void capture_log_stats(const char *tag)
 {
-    fflush(stdout);
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    int saved = dup(STDOUT_FILENO);
-    assert_true(saved >= 0);
-    assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
+    capture_stdout_begin();
     heap_monitor_log_stats(tag);
-    fflush(stdout);
-    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(g_log, 1, sizeof g_log - 1, tmp);
-    g_log[n] = '\0';
-    fclose(tmp);
+    capture_stdout_end(g_log, sizeof g_log);
 }
 
 /* The spec's units, written independently: 1024-based, one decimal unless whole, rounded down. */

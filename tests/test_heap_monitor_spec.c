@@ -15,34 +15,23 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "kraken_sim.h"
 #include "system_service/memory_utils.h"
 
 static const char *TAG = "spec";
 
 static char g_out[8192];
-static FILE *g_tmp;
-static int g_saved_stdout = -1;
 
 static void capture_begin(void)
 {
-    fflush(stdout);
-    g_tmp = tmpfile();
-    assert_non_null(g_tmp);
-    g_saved_stdout = dup(STDOUT_FILENO);
-    assert_true(g_saved_stdout >= 0);
-    assert_true(dup2(fileno(g_tmp), STDOUT_FILENO) >= 0);
+    capture_stdout_begin();
 }
 
 static void capture_end(void)
 {
-    fflush(stdout);
-    assert_true(dup2(g_saved_stdout, STDOUT_FILENO) >= 0);
-    close(g_saved_stdout);
-    rewind(g_tmp);
-    size_t n = fread(g_out, 1, sizeof g_out - 1, g_tmp);
-    g_out[n] = '\0';
-    fclose(g_tmp);
+    capture_stdout_end(g_out, sizeof g_out);
     fputs(g_out, stdout); /* still shown in the test log */
 }
 

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "esp_heap_caps.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
@@ -563,19 +565,10 @@ static void misuse_is_logged_from_tasks(void **state)
     (void)state;
     void *p = memory_pool_alloc(8);
     memory_pool_free(p);
-    fflush(stdout);
-    FILE *tmp = tmpfile();
-    int saved = dup(STDOUT_FILENO);
-    dup2(fileno(tmp), STDOUT_FILENO);
+    capture_stdout_begin();
     memory_pool_free(p);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    rewind(tmp);
-    char line[512] = {0};
-    size_t n = fread(line, 1, sizeof line - 1, tmp);
-    fclose(tmp);
-    assert_true(n > 0);
+    char line[512];
+    assert_true(capture_stdout_end(line, sizeof line) > 0);
     assert_non_null(strstr(line, "E ("));
     assert_non_null(strstr(line, "memory_pool: double free"));
     assert_non_null(strstr(line, "Small"));
@@ -650,19 +643,9 @@ static char g_log[8192];
 
 static void capture_log(void (*fn)(const char *), const char *tag)
 {
-    fflush(stdout);
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    int saved = dup(STDOUT_FILENO);
-    assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
+    capture_stdout_begin();
     fn(tag);
-    fflush(stdout);
-    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(g_log, 1, sizeof g_log - 1, tmp);
-    g_log[n] = '\0';
-    fclose(tmp);
+    capture_stdout_end(g_log, sizeof g_log);
 }
 
 /* The line after the log prefix "I (123) tag: ". */

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "kraken_sim.h"
 
 static memory_pool_misuse_info_t g_misuse[16];
@@ -214,18 +216,10 @@ static bool collect(const memory_pool_block_info_t *info, void *arg)
 
 static void log_leaks_quiet(const char *tag, size_t expect)
 {
-    fflush(stdout);
-    FILE *tmp = tmpfile();
-    int saved = dup(STDOUT_FILENO);
-    dup2(fileno(tmp), STDOUT_FILENO);
+    capture_stdout_begin();
     size_t n = memory_pool_log_leaks(tag);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    rewind(tmp);
-    char log[2048] = {0};
-    assert_true(fread(log, 1, sizeof log - 1, tmp) > 0);
-    fclose(tmp);
+    char log[2048];
+    assert_true(capture_stdout_end(log, sizeof log) > 0);
     assert_int_equal(n, expect);
     assert_non_null(strstr(log, "Small 0x"));
     assert_non_null(strstr(log, ": 10 B, owner 0x"));

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
 #include "kraken_sim.h"
@@ -362,22 +364,12 @@ static void free_sram_drops_by_at_least_the_request(void **state)
     assert_int_equal(memory_get_free_sram(), before);
 }
 
-/* Run memory_log_usage with stdout sent to a file, and return what it printed. */
+/* Run memory_log_usage and return what it printed. */
 static char *capture_log_usage(const char *tag, char *out, size_t out_size)
 {
-    fflush(stdout);
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    int saved = dup(STDOUT_FILENO);
-    dup2(fileno(tmp), STDOUT_FILENO);
+    capture_stdout_begin();
     memory_log_usage(tag);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(out, 1, out_size - 1, tmp);
-    out[n] = '\0';
-    fclose(tmp);
+    capture_stdout_end(out, out_size);
     return out;
 }
 
