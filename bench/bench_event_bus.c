@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_support.h"
 #include "kraken_config.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
@@ -421,6 +422,7 @@ int main(int argc, char **argv)
     if (fixed > 0) {
         return run_fixed(fixed, fixed_size, fixed_batch);
     }
+    bench_print_command(argc, argv, "docs/event-bus.md");
     events = (events + BATCH - 1) / BATCH * BATCH;
     /* What one timer read costs here: the bus reads it at post, and after each handler when
      * CONFIG_SYSTEM_SERVICE_EVENT_PROFILING is on; the baseline never does. */

@@ -25,6 +25,7 @@
 
 #include "esp_heap_caps.h"
 #include "memory_pool.h"
+#include "bench_support.h"
 #include "sim_internal.h"
 
 #define MIX_LEN 4096 /* power of two */
@@ -161,12 +162,8 @@ static const allocator_t *find_allocator(const char *name, bool have_mimalloc)
 int main(int argc, char **argv)
 {
     make_mix();
-    if (!(argc > 1 && (strcmp(argv[1], "callgrind") == 0 || strcmp(argv[1], "--fixed") == 0))) {
-        printf("command:");
-        for (int i = 0; i < argc; i++) {
-            printf(" %s", argv[i]);
-        }
-        printf("   (callgrind: see docs/%s)\n", "memory-pools.md");
+    if (!(argc >= 3 && strcmp(argv[1], "--fixed") == 0)) {
+        bench_print_command(argc, argv, "docs/memory-pools.md");
     }
     bool have_mimalloc = load_mimalloc();
     if (memory_pool_ensure_init() != ESP_OK) {

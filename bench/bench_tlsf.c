@@ -26,6 +26,7 @@
 #define CALLGRIND_TOGGLE_COLLECT
 #endif
 
+#include "bench_support.h"
 #include "sim_internal.h"
 #include "tlsf_heap.h"
 
@@ -166,12 +167,8 @@ static double run(const char *name, workload_fn fn, size_t region, const step_t 
 int main(int argc, char **argv)
 {
     bool cg = argc > 1 && strcmp(argv[1], "callgrind") == 0;
-    if (!(argc > 1 && (strcmp(argv[1], "callgrind") == 0 || strcmp(argv[1], "--fixed") == 0))) {
-        printf("command:");
-        for (int i = 0; i < argc; i++) {
-            printf(" %s", argv[i]);
-        }
-        printf("   (callgrind: see docs/%s)\n", "bench-tlsf.md");
+    if (!cg) {
+        bench_print_command(argc, argv, "docs/bench-tlsf.md");
     }
     size_t n = cg ? 100000u : 3000000u, nwarm = 20000u;
     step_t *warm = make_steps(nwarm), *steps = make_steps(n);
