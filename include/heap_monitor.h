@@ -83,8 +83,8 @@ typedef struct {
 
 /** Read the figures of all three regions into *stats (block counts 0, blocks_counted false), then
  *  check the low-memory callbacks. ESP_OK; ESP_ERR_INVALID_ARG when stats is NULL (nothing read,
- *  no callback checked). task; never blocks (callbacks run in the caller); 3 + callbacks figure
- *  reads (see the top). */
+ *  no callback checked). task; never blocks (callbacks run in the caller); 3 figure reads + one
+ *  check per callback (costs: see the top). */
 esp_err_t heap_monitor_get_stats(heap_stats_t *stats);
 
 /** Same figures for any caps mask (heaps whose caps contain every bit of `caps`), then check the
@@ -138,8 +138,8 @@ uint32_t heap_monitor_stats_issues(const heap_stats_t *stats);
 
 /** Read the figures now (heap_monitor_get_stats) and apply the thresholds; with check_integrity,
  *  also walk the heaps. 0 when healthy, otherwise HEAP_MONITOR_ISSUE_* bits (no failure result).
- *  task; never blocks (callbacks run in the caller); 3 figure reads + one check per callback, plus O(blocks)
- *  with check_integrity. */
+ *  task; never blocks (callbacks run in the caller); 3 figure reads + one check per callback,
+ *  plus O(blocks) with check_integrity. */
 uint32_t heap_monitor_get_health_issues(void);
 
 /** The spec's check: true iff heap_monitor_get_health_issues() is 0. task; never blocks (callbacks
@@ -156,7 +156,8 @@ bool heap_monitor_check_health(void);
  *  then the failed-allocation count. Sizes in B, KB or MB (1024-based), with one decimal where not
  *  whole, rounded down so free memory is never overstated. A module without PSRAM prints
  *  "Region: PSRAM (not present)" and no figures. No result (cannot fail). task; may block: the log
- *  waits for the console (callbacks run in the caller); 3 figure reads + one check per callback, plus O(blocks)
+ *  waits for the console (callbacks run in the caller); 3 figure reads + one check per callback,
+ *  plus O(blocks)
  *  with check_integrity. */
 void heap_monitor_log_stats(const char *tag);
 

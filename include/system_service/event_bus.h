@@ -99,7 +99,8 @@ const char *system_service_get_name(system_service_id_t id);
 
 /** Copy `size` bytes of `data` into the bus and queue the event in the lane of `priority`.
  *  Waits up to CONFIG_SYSTEM_SERVICE_EVENT_POST_TIMEOUT_MS when the lane is full (never from
- *  inside a handler). Same results as system_event_post_with_timeout(). task, may block. */
+ *  inside a handler). Same results as system_event_post_with_timeout(). task, may block (bounded
+ *  by that timeout); O(1) plus the copy. */
 esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t event_type,
                             const void *data, size_t size, system_event_priority_t priority);
 

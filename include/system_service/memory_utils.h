@@ -77,16 +77,18 @@ extern "C" {
 /** PSRAM first, then internal SRAM. NULL iff size is 0 or neither has a free block large enough.
  *  task, O(1) per heap tried. */
 void *memory_alloc_prefer_psram(size_t size);
-/** PSRAM only. NULL iff size is 0, the module has no PSRAM, or PSRAM has no block large enough. */
+/** PSRAM only. NULL iff size is 0, the module has no PSRAM, or PSRAM has no block large enough.
+ *  task, never blocks, O(1) per heap tried. */
 void *memory_alloc_psram_only(size_t size);
-/** Internal byte-addressable SRAM only. NULL iff size is 0 or no internal block is large enough. */
+/** Internal byte-addressable SRAM only. NULL iff size is 0 or no internal block is large enough.
+ *  task, never blocks, O(1) per heap tried. */
 void *memory_alloc_sram(size_t size);
 /** Internal DMA-capable SRAM aligned to MEMORY_DMA_ALIGNMENT. NULL iff size is 0 or no DMA-capable
- *  block is large enough. */
+ *  block is large enough. task, never blocks, O(1) per heap tried. */
 void *memory_alloc_dma(size_t size);
 
-/** Zero-filled forms of the above. NULL also when n or size is 0 or n * size overflows. O(n*size)
- *  for the zero fill. task. */
+/** Zero-filled forms of the above. NULL also when n or size is 0 or n * size overflows. task,
+ *  never blocks, O(n*size) for the zero fill. */
 void *memory_calloc_prefer_psram(size_t n, size_t size);
 void *memory_calloc_psram_only(size_t n, size_t size);
 void *memory_calloc_sram(size_t n, size_t size);
@@ -123,14 +125,16 @@ typedef struct {
  *  task, never blocks. O(number of heaps) in the simulator; on the chip the two largest-block
  *  figures walk every block of the heaps (ESP-IDF's heap_caps_get_largest_free_block). */
 esp_err_t memory_get_info(memory_info_t *info);
-/** Free internal SRAM in bytes (counters, no walk). task, O(number of heaps). */
+/** Free internal SRAM in bytes (counters, no walk). task, never blocks, O(number of heaps). */
 size_t memory_get_free_sram(void);
-/** Free PSRAM in bytes; 0 without PSRAM. task, O(number of heaps). */
+/** Free PSRAM in bytes; 0 without PSRAM (counters, no walk). task, never blocks,
+ *  O(number of heaps). */
 size_t memory_get_free_psram(void);
 /** True when PSRAM is present and usable by the heap. isr-ok, O(1). */
 bool memory_psram_available(void);
 /** Log one readable summary (free/total/minimum/largest for SRAM, PSRAM and DMA) under `tag`
- *  ("memory" when NULL). task, waits for the console; costs one memory_get_info(). */
+ *  ("memory" when NULL). task, waits for the console; O(number of heaps) plus the walk of
+ *  memory_get_info() on the chip. */
 void memory_log_usage(const char *tag);
 
 #ifdef __cplusplus
