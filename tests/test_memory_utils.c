@@ -395,6 +395,24 @@ static void log_usage_prints_the_same_figures_as_memory_get_info(void **state)
 }
 
 /* One entry per (profile, behaviour), named "profile: behaviour" in the report. */
+static void esp_log_prints_in_esp_idfs_format_at_the_default_level(void **state)
+{
+    (void)state;
+    char out[256];
+    capture_stdout_begin();
+    ESP_LOGI("wifi", "rssi %d", -42);
+    ESP_LOGE("wifi", "lost");
+    ESP_LOGD("wifi", "hidden below INFO");
+    capture_stdout_end(out, sizeof out);
+    unsigned ms_i = 0, ms_e = 0;
+    int used = 0;
+    assert_int_equal(sscanf(out, "I (%u) wifi: rssi -42\n%n", &ms_i, &used), 1);
+    assert_true(used > 0);
+    assert_int_equal(sscanf(out + used, "E (%u) wifi: lost\n", &ms_e), 1);
+    assert_true(ms_e >= ms_i);
+    assert_null(strstr(out, "hidden"));
+}
+
 #define ON(profile_setup, test)                                                                     \
     { #profile_setup ": " #test, test, profile_setup, NULL, NULL }
 
@@ -433,6 +451,7 @@ int main(void)
         ON(esp32s3_n8r8, free_sram_drops_by_at_least_the_request),
         ON(esp32s3_n8r8, log_usage_prints_the_same_figures_as_memory_get_info),
         ON(esp32s3_n8, log_usage_prints_the_same_figures_as_memory_get_info),
+        ON(esp32s3_n8r8, esp_log_prints_in_esp_idfs_format_at_the_default_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
