@@ -546,7 +546,8 @@ static COLD void give_wakeups(uint32_t w)
 #define RUN 16 /* events taken per critical section at most */
 
 /* Where the walk of the subscription lists stands for an event: its bucket, then the wildcards.
- * It stops after CHUNK matches at `last` (busy, so still linked) and goes on from there. */
+ * It stops before the (CHUNK+1)th match and goes on after `last`, the last entry it took from the
+ * current list (busy, so still linked), or from the list's head when it took none there. */
 typedef struct {
     unsigned list;
     bool more;
@@ -561,30 +562,40 @@ typedef struct {
     uint64_t total[CHUNK];
 } chunk_t;
 
-/* Lock held. Mark up to CHUNK subscriptions matching (source, type) busy into ch. */
-static ALWAYS_INLINE void collect_locked(system_service_id_t source, system_event_type_t type,
-                                         walk_t *walk, chunk_t *ch)
+/* Lock held: where a walk goes on. Read before the chunk holding `last` is settled (which may
+ * unlink it). */
+static inline const sub_t *walk_start_locked(const walk_t *walk)
 {
-    const sub_t *sub = walk->more ? walk->last->next : bus.s.list_head[walk->list];
+    return walk->last != NULL ? walk->last->next : bus.s.list_head[walk->list];
+}
+
+/* Lock held. Mark up to CHUNK subscriptions matching (source, type) busy into ch, walking from
+ * `sub`; walk->more says whether more match. */
+static ALWAYS_INLINE void collect_locked(system_service_id_t source, system_event_type_t type,
+                                         walk_t *walk, const sub_t *sub, chunk_t *ch)
+{
     uint32_t n = 0;
+    const sub_t *last = NULL; /* taken from the current list */
     walk->more = false;
     for (;;) {
         for (; sub != NULL; sub = sub->next) {
             if (sub_state(sub) == SUB_ACTIVE &&
                 (sub->source == source || sub->source == SYSTEM_SERVICE_ID_ANY) &&
                 (sub->type == type || sub->type == SYSTEM_EVENT_TYPE_ANY)) {
+                if (n == CHUNK) { /* a match beyond the chunk: the caller comes back for it */
+                    walk->more = true;
+                    walk->last = last;
+                    ch->n = n;
+                    return;
+                }
                 sub_t *s = (sub_t *)sub;
                 s->busy++;
                 ch->sub[n] = s;
                 ch->calls[n] = 0;
                 ch->longest[n] = 0;
                 ch->total[n] = 0;
-                if (++n == CHUNK) {
-                    walk->more = true;
-                    walk->last = sub;
-                    ch->n = n;
-                    return;
-                }
+                n++;
+                last = sub;
             }
         }
         if (walk->list == ANY_LIST) {
@@ -592,6 +603,7 @@ static ALWAYS_INLINE void collect_locked(system_service_id_t source, system_even
         }
         walk->list = ANY_LIST;
         sub = bus.s.list_head[ANY_LIST];
+        last = NULL;
     }
     ch->n = n;
 }
@@ -678,8 +690,9 @@ static COLD bool call_wide(const system_event_t *event, walk_t *walk, chunk_t *c
     while (walk->more) {
         uint32_t wake = 0;
         kraken_port_lock(&bus.lock);
+        const sub_t *start = walk_start_locked(walk);
         settle_chunk_locked(ch, &wake);
-        collect_locked(event->source, event->type, walk, ch);
+        collect_locked(event->source, event->type, walk, start, ch);
         kraken_port_unlock(&bus.lock);
         if (wake != 0) {
             give_wakeups(wake);
@@ -816,8 +829,7 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
         const system_service_id_t source = slots[head].source;
         const system_event_type_t type = slots[head].type;
         walk.list = list_of(source);
-        walk.more = false;
-        collect_locked(source, type, &walk, &ch);
+        collect_locked(source, type, &walk, bus.s.list_head[walk.list], &ch);
         uint32_t limit = walk.more ? 1 : RUN;
         if (limit > queued) {
             limit = queued;

@@ -1352,12 +1352,65 @@ static void an_event_with_more_subscribers_than_a_chunk_reaches_every_one_of_the
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
+/* Exactly a chunk of exact-source subscribers, then one wildcard more (in the other list) while
+ * the first subscriber removes the chunk's last one, where the walk resumes. */
+static system_event_subscription_t chunk_handle[9];
+static bool chunk_remove_last;
+
+static void chunk_first_handler(const system_event_t *e, void *ctx)
+{
+    record(e, ctx);
+    if (chunk_remove_last) {
+        chunk_remove_last = false;
+        assert_int_equal(system_event_unsubscribe(chunk_handle[7]), ESP_OK);
+    }
+}
+
+static void a_chunk_of_subscribers_and_one_more_each_get_every_event_once(void **state)
+{
+    (void)state;
+    static recorder_t rec[9];
+    memset(rec, 0, sizeof rec);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(system_event_subscribe(SVC_A, 1, i == 0 ? chunk_first_handler : record,
+                                                &rec[i], &chunk_handle[i]),
+                         ESP_OK);
+    }
+    for (uint8_t i = 1; i <= 3; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 3);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(rec[i].n, 3);
+        assert_int_equal(rec[i].first[2], 3);
+    }
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, 1, record, &rec[8],
+                                            &chunk_handle[8]),
+                     ESP_OK);
+    chunk_remove_last = true;
+    for (uint8_t i = 4; i <= 6; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 3);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(rec[i].n, 6);
+        assert_int_equal(rec[i].first[5], 6);
+    }
+    assert_int_equal(rec[7].n, 3); /* removed before its call for event 4 */
+    assert_int_equal(rec[8].n, 3);
+    assert_int_equal(rec[8].first[0], 4);
+    assert_int_equal(rec[8].first[2], 6);
+    assert_int_equal(stats().subscriptions, 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             events_are_delivered_highest_priority_first_and_fifo_within_a_priority, setup_manual,
             teardown),
+        cmocka_unit_test_setup_teardown(a_chunk_of_subscribers_and_one_more_each_get_every_event_once,
+                                        setup_manual, teardown),
         cmocka_unit_test_setup_teardown(dispatch_pending_stops_after_max_events_and_reports_the_count,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(every_subscriber_sees_the_same_single_copy_made_at_post,
