@@ -4,12 +4,15 @@
  * and the figures.
  */
 #define _GNU_SOURCE
+#define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +21,7 @@
 
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
+#include "esp_timer.h"
 #include "kraken_sim.h"
 #include "sdkconfig.h"
 #include "system_service/memory_utils.h"
@@ -413,6 +417,31 @@ static void esp_log_prints_in_esp_idfs_format_at_the_default_level(void **state)
     assert_null(strstr(out, "hidden"));
 }
 
+/* The simulated esp_timer counts real microseconds (it is scaled from the TSC on x86-64): against
+ * CLOCK_MONOTONIC over 200 ms it agrees within 0.5 %, and it never goes back. */
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void esp_timer_get_time_counts_microseconds_and_never_goes_back(void **state)
+{
+    (void)state;
+    const int64_t t0 = esp_timer_get_time(), m0 = monotonic_us();
+    assert_true(t0 >= 0);
+    int64_t last = t0, m1;
+    do { /* busy: the reads must be monotonic on their own */
+        const int64_t t = esp_timer_get_time();
+        assert_true(t >= last);
+        last = t;
+        m1 = monotonic_us();
+    } while (m1 - m0 < 200000);
+    const int64_t elapsed = esp_timer_get_time() - t0, real = monotonic_us() - m0;
+    assert_true(llabs(elapsed - real) <= real / 200 + 50);
+}
+
 #define ON(profile_setup, test)                                                                     \
     { #profile_setup ": " #test, test, profile_setup, NULL, NULL }
 
@@ -452,6 +481,7 @@ int main(void)
         ON(esp32s3_n8r8, log_usage_prints_the_same_figures_as_memory_get_info),
         ON(esp32s3_n8, log_usage_prints_the_same_figures_as_memory_get_info),
         ON(esp32s3_n8r8, esp_log_prints_in_esp_idfs_format_at_the_default_level),
+        ON(esp32s3_n8r8, esp_timer_get_time_counts_microseconds_and_never_goes_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
