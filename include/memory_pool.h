@@ -99,6 +99,14 @@ void *memory_pool_alloc_isr(size_t size);
  *  task). isr-ok, never blocks; O(1), with FULL checks O(block size) (the block is poisoned). */
 esp_err_t memory_pool_free_isr(void *ptr);
 
+/** Free n pool blocks as n calls of memory_pool_free_isr would, with one lock acquisition per
+ *  run of consecutive blocks of one class (the event bus returns a run of delivered events this
+ *  way). NULL entries are skipped; any other entry memory_pool_free_isr refuses (a double free, a
+ *  pointer into a block, a heap block) is counted and reported as it would be, and the rest are
+ *  still freed; an overrun block is reported and freed. Returns the number of blocks freed.
+ *  isr-ok, never blocks; O(n) (FULL checks: O(n * block size)). */
+size_t memory_pool_free_batch_isr(void *const blocks[], size_t n);
+
 /** QP/C-style margin: like memory_pool_alloc, but a pool block is taken only if at least `margin`
  *  blocks of the class stay free afterwards, keeping the last ones for callers with a smaller
  *  margin (critical producers use 0). Otherwise the request goes on as for an empty class

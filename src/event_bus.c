@@ -791,6 +791,8 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
     run_t run;
     run.lane = NULL;
     uint32_t wake = 0, count = 0;
+    void *spent[RUN]; /* the run's pool blocks, delivered */
+    uint32_t spent_n = 0;
     int64_t now = 0;
     bool have_now = false;
     t_in_handler++;
@@ -898,12 +900,12 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                     now = kraken_port_time_us(); /* no handler: the clock must still move */
                 }
             }
-            if (store != STORE_INLINE) { /* before the event is counted delivered */
+            if (store < CLASSES) { /* freed together at the end of the run */
+                spent[spent_n++] = slot->payload.block;
+                run.freed[store]++;
+                run.freed_any = true;
+            } else if (store == STORE_HEAP) {
                 free_payload(slot->payload.block, (uint8_t)store);
-                if (store < CLASSES) {
-                    run.freed[store]++;
-                    run.freed_any = true;
-                }
             }
             if (++i == len) {
                 break;
@@ -916,6 +918,10 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             slot = slot + 1 == end ? slots : slot + 1;
         }
         run.done = i;
+        if (spent_n != 0) { /* before the events are counted delivered */
+            (void)memory_pool_free_batch_isr(spent, spent_n); /* our own blocks: cannot fail */
+            spent_n = 0;
+        }
         kraken_port_lock(&bus.lock);
     }
     kraken_port_unlock(&bus.lock);

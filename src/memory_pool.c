@@ -745,6 +745,71 @@ esp_err_t memory_pool_free_isr(void *ptr)
     return pool_free(ptr, true, FAST_CALLER());
 }
 
+/* Index of the power-of-two class holding ptr at a block start (O(1) test of pool_free), or
+ * CLASSES. */
+static ALWAYS_INLINE unsigned fast_class_of(const void *ptr, uintptr_t *idx)
+{
+    for (unsigned i = 0; i < CLASSES; i++) {
+        uintptr_t k = rotate_right((uintptr_t)ptr - (uintptr_t)g_class[i].base, g_class[i].shift);
+        if (k < g_class[i].fast_count) {
+            *idx = k;
+            return i;
+        }
+    }
+    return CLASSES;
+}
+
+size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
+{
+    const void *caller = FAST_CALLER();
+    size_t freed = 0, i = 0;
+    while (i < n) {
+        uintptr_t idx;
+        unsigned ci = CHECKS >= 2 ? CLASSES : fast_class_of(blocks[i], &idx);
+        if (ci == CLASSES) { /* not a plain pool block start (or FULL checks): one at a time */
+            freed += pool_free(blocks[i], true, caller) == ESP_OK;
+            i++;
+            continue;
+        }
+        pool_class_t *c = &g_class[ci];
+        link_t *links = c->links;
+        kraken_port_lock(&c->lock);
+        /* A run of blocks of this class under one lock; anything unusual leaves it. */
+        for (;;) {
+            void *ptr = blocks[i];
+            if (UNLIKELY(links[idx] != (link_t)idx)) {
+                break;
+            }
+#if CHECKS
+            const block_meta_t meta = c->meta[idx];
+            if (UNLIKELY(!all_bytes((uint8_t *)ptr + meta.size, canary_len(meta.size, c->block_size),
+                                    CANARY))) {
+                break;
+            }
+#else
+            (void)ptr;
+#endif
+            links[idx] = c->head;
+            c->head = (link_t)idx;
+            c->n.in_use--;
+            freed++;
+            if (++i == n) {
+                break;
+            }
+            idx = rotate_right((uintptr_t)blocks[i] - (uintptr_t)c->base, c->shift);
+            if (idx >= c->fast_count) {
+                break;
+            }
+        }
+        kraken_port_unlock(&c->lock);
+        if (i < n && idx < c->fast_count) { /* stopped at a misuse: the single free reports it */
+            freed += give(c, idx, blocks[i], caller) == ESP_OK;
+            i++;
+        }
+    }
+    return freed;
+}
+
 bool memory_pool_owns(const void *ptr)
 {
     const uintptr_t a = (uintptr_t)ptr;

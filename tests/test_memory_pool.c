@@ -464,6 +464,42 @@ static void a_margin_keeps_the_last_blocks_for_callers_without_one(void **state)
     }
 }
 
+static void a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse(void **state)
+{
+    (void)state;
+    init_with(4, 8, false);
+    uint8_t *a = memory_pool_alloc(8), *b = memory_pool_alloc(8);
+    void *big = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1]);
+    uint8_t *c = memory_pool_alloc(SIZES[1]);
+    memory_pool_free(b); /* freed twice below */
+    void *heap = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1);
+    assert_int_equal(where(heap), -1);
+    void *batch[] = {a, NULL, b, big, c + 8, c, heap};
+    assert_int_equal(memory_pool_free_batch_isr(batch, 7), 3); /* a, big, c */
+    assert_int_equal(g_misuse_count, 3);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_DOUBLE_FREE);
+    assert_ptr_equal(g_misuse[0].ptr, b);
+    assert_int_equal(g_misuse[1].kind, MEMORY_POOL_MISUSE_INTERIOR_POINTER);
+    assert_int_equal(g_misuse[2].kind, MEMORY_POOL_MISUSE_HEAP_FREE_IN_ISR);
+    g_misuse_count = 0;
+    memory_pool_stats_t st = stats();
+    for (int k = 0; k < MEMORY_POOL_CLASS_COUNT; k++) {
+        assert_int_equal(st.classes[k].in_use, 0);
+    }
+    assert_int_equal(st.double_frees, 1);
+    assert_int_equal(st.heap_blocks_live, 1); /* refused as memory_pool_free_isr refuses it */
+    memory_pool_free(heap);
+    /* Every block is handed out again exactly once. */
+    void *again[4];
+    for (int k = 0; k < 4; k++) {
+        again[k] = memory_pool_alloc_isr(8);
+        assert_int_equal(where(again[k]), 0);
+    }
+    assert_null(memory_pool_alloc_isr(8));
+    assert_int_equal(memory_pool_free_batch_isr(again, 4), 4);
+    assert_int_equal(memory_pool_free_batch_isr(NULL, 0), 0);
+}
+
 /* ---- misuse ------------------------------------------------------------------------------------ */
 
 static void a_double_free_is_rejected_and_the_block_is_never_handed_out_twice(void **state)
@@ -1026,6 +1062,7 @@ int main(void)
         T(isr_allocation_never_uses_the_heap),
         T(isr_free_reports_each_outcome),
         T(a_margin_keeps_the_last_blocks_for_callers_without_one),
+        T(a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse),
         T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
         T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
         T(a_misaligned_pointer_is_rejected),

@@ -96,6 +96,21 @@ static void a_one_byte_overrun_is_caught_when_the_block_is_freed(void **state)
     assert_int_equal(st.check_level, KRAKEN_POOL_CHECK_LEVEL);
 }
 
+static void a_batch_free_catches_an_overrun_and_still_frees_every_block(void **state)
+{
+    (void)state;
+    uint8_t *p[3] = {alloc_here(10), alloc_here(10), alloc_here(10)};
+    p[1][10] = 0;
+    assert_int_equal(memory_pool_free_batch_isr((void **)p, 3), 3);
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_OVERRUN);
+    assert_ptr_equal(g_misuse[0].ptr, p[1]);
+    g_misuse_count = 0;
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].overruns, 1);
+    assert_int_equal(st.classes[0].in_use, 0);
+}
+
 static void an_overrun_is_found_by_the_integrity_check_before_the_free(void **state)
 {
     (void)state;
@@ -272,6 +287,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(a_one_byte_overrun_is_caught_when_the_block_is_freed),
+        T(a_batch_free_catches_an_overrun_and_still_frees_every_block),
         T(an_overrun_is_found_by_the_integrity_check_before_the_free),
         T(a_request_of_the_whole_block_has_no_canary_and_no_false_alarm),
 #if KRAKEN_POOL_CHECK_LEVEL >= 2
