@@ -154,6 +154,7 @@ static struct {
     _Atomic uint32_t block_waiters[CLASSES];
     /* The pools' class table, read at start (memory_pool_init may have changed the Kconfig one). */
     uint32_t class_size[CLASSES], class_capacity[CLASSES];
+    _Atomic uint32_t largest; /* class_size[CLASSES - 1], for the unlocked look of post() */
     kraken_port_task_t task;
     /* Counters updated outside the lock. */
     _Atomic uint32_t heap_in_use;
@@ -391,6 +392,7 @@ static esp_err_t start(const system_event_bus_config_t *config)
         bus.class_size[c] = (uint32_t)pools.classes[c].block_size;
         bus.class_capacity[c] = pools.classes[c].capacity;
     }
+    atomic_store_explicit(&bus.largest, bus.class_size[CLASSES - 1], memory_order_relaxed);
     for (unsigned i = 0; i < SEM_COUNT; i++) {
         /* work: one pending wake-up is enough; the others count waiters' tokens */
         if (kraken_port_sem_create(sem_at(i), i == SEM_COUNT - 1 ? 1 : UINT16_MAX, 0) != ESP_OK) {
@@ -1139,15 +1141,17 @@ static COLD esp_err_t take_heap(const void *data, size_t size, bool isr, void **
 /* The payload copy: a pool block of the smallest fitting class (waiting for one only when the
  * class is empty), or the heap for an oversize payload. On failure *reason says why. */
 static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool critical,
-                                            bool isr, uint32_t timeout_ms, int64_t *deadline,
-                                            void **block, uint8_t *store,
+                                            bool isr, bool missed, uint32_t timeout_ms,
+                                            int64_t *deadline, void **block, uint8_t *store,
                                             system_event_drop_reason_t *reason)
 {
     if (__builtin_expect(size > bus.class_size[CLASSES - 1], 0)) {
         return take_heap(data, size, isr, block, store, reason);
     }
     const unsigned c = class_of(size);
-    void *b = memory_pool_alloc_isr_margin(size, critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+    /* missed: post() has just tried (each try counts in the pool's statistics) */
+    void *b = missed ? NULL
+                     : memory_pool_alloc_isr_margin(size, critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
     if (__builtin_expect(b == NULL, 0)) {
         const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
         b = take_block(size, c, critical, may_wait, timeout_ms, deadline, reason);
@@ -1257,23 +1261,31 @@ static COLD esp_err_t post_refused(system_service_id_t source, system_event_type
                        STORE_INLINE, false);
 }
 
-/* Every post but the common inline one: a pool or heap payload, a full lane, a bus not started
- * or stopping. Counted in `users` while it holds a block or may use a semaphore. */
-static esp_err_t post_general(system_service_id_t source, system_event_type_t type,
-                              const void *data, size_t size, system_event_priority_t priority,
-                              uint32_t timeout_ms, bool isr, bool *woken)
+/* Every post the fast paths of post() did not finish: a heap payload, an empty pool class, a full
+ * lane, a bus not started or stopping. `held` is a filled pool block post() already took (NULL:
+ * none); `missed` says post() found the class empty. Counted in `users` while it holds a block or
+ * may use a semaphore. */
+static COLD esp_err_t post_general(system_service_id_t source, system_event_type_t type,
+                                   const void *data, size_t size,
+                                   system_event_priority_t priority, uint32_t timeout_ms, bool isr,
+                                   bool *woken, void *held, bool missed)
 {
     esp_err_t err = enter(!isr);
     if (err != ESP_OK) {
+        if (held != NULL) {
+            (void)memory_pool_free_isr(held); /* our own block: cannot fail */
+        }
         return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, err, NULL, STORE_INLINE, false);
     }
     int64_t deadline = 0;
-    void *block = NULL;
+    void *block = held;
     uint8_t store = STORE_INLINE;
-    if (size > INLINE_SIZE) {
+    if (held != NULL) {
+        store = (uint8_t)class_of(size); /* READY: the class table is the pools' */
+    } else if (size > INLINE_SIZE) {
         system_event_drop_reason_t reason;
-        err = take_payload(data, size, priority == CRITICAL, isr, timeout_ms, &deadline, &block,
-                           &store, &reason);
+        err = take_payload(data, size, priority == CRITICAL, isr, missed, timeout_ms, &deadline,
+                           &block, &store, &reason);
         if (err != ESP_OK) {
             return post_failed(priority, reason, err, NULL, STORE_INLINE, true);
         }
@@ -1298,9 +1310,11 @@ static esp_err_t post_general(system_service_id_t source, system_event_type_t ty
     return ESP_OK;
 }
 
-/* The common case, an inline payload into a lane with room, takes one critical section and no
- * atomic read-modify-write: the state is checked under the lock (deinit passes through it after
- * setting STOPPING), and nothing is held outside it unless the dispatcher must be woken. */
+/* The common case, a payload into a lane with room, takes one critical section and no atomic
+ * read-modify-write: the state is checked under the lock (deinit passes through it after setting
+ * STOPPING), and nothing is counted in `users` unless the dispatcher must be woken. A pool payload
+ * is copied into its block before the critical section; the block is held uncounted only until the
+ * lock shows whether the bus is READY, and goes on to post_general (which counts itself) if not. */
 static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_type_t type,
                                     const void *data, size_t size,
                                     system_event_priority_t priority, uint32_t timeout_ms, bool isr,
@@ -1312,28 +1326,43 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
                          0)) {
         return post_refused(source, type, data, size, priority);
     }
-    if (size <= INLINE_SIZE) {
-        const int64_t now = kraken_port_time_us();
-        lane_t *lane = &bus.s.lanes[priority];
-        kraken_port_lock(&bus.lock);
-        if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
-                                 lane->count + lane->reserved < lane->capacity,
-                             1)) {
-            if (__builtin_expect(!push_locked(lane, priority, source, type, data, size, NULL, STORE_INLINE,
-                                              now, isr),
-                                 1)) {
-                kraken_port_unlock(&bus.lock);
-                return ESP_OK;
-            }
-            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
+    void *block = NULL;
+    if (size > INLINE_SIZE) {
+        if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed) ||
+                                 atomic_load_explicit(&bus.state, memory_order_relaxed) != ST_READY,
+                             0)) {
+            return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL,
+                                false);
+        }
+        block = memory_pool_alloc_isr_margin(
+            size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+        if (__builtin_expect(block == NULL, 0)) {
+            return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL,
+                                true);
+        }
+        memcpy(block, data, size);
+    }
+    const int64_t now = kraken_port_time_us();
+    lane_t *lane = &bus.s.lanes[priority];
+    kraken_port_lock(&bus.lock);
+    /* acquire: after READY the class table written by the start is visible */
+    if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_acquire) == ST_READY &&
+                             lane->count + lane->reserved < lane->capacity,
+                         1)) {
+        const uint8_t store = block == NULL ? STORE_INLINE : (uint8_t)class_of(size);
+        if (__builtin_expect(
+                !push_locked(lane, priority, source, type, data, size, block, store, now, isr), 1)) {
             kraken_port_unlock(&bus.lock);
-            wake_dispatcher(isr, woken);
-            leave();
             return ESP_OK;
         }
+        atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
         kraken_port_unlock(&bus.lock);
+        wake_dispatcher(isr, woken);
+        leave();
+        return ESP_OK;
     }
-    return post_general(source, type, data, size, priority, timeout_ms, isr, woken);
+    kraken_port_unlock(&bus.lock);
+    return post_general(source, type, data, size, priority, timeout_ms, isr, woken, block, false);
 }
 
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,

@@ -764,7 +764,7 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
     const void *caller = FAST_CALLER();
     size_t freed = 0, i = 0;
     while (i < n) {
-        uintptr_t idx;
+        uintptr_t idx = 0;
         unsigned ci = CHECKS >= 2 ? CLASSES : fast_class_of(blocks[i], &idx);
         if (ci == CLASSES) { /* not a plain pool block start (or FULL checks): one at a time */
             freed += pool_free(blocks[i], true, caller) == ESP_OK;
