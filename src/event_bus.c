@@ -21,12 +21,13 @@
  * SYSTEM_SERVICE_ID_ANY, so an event looks at the subscriptions of its own bucket and the
  * wildcards, not at the whole table.
  *
- * Lifecycle: `state` (atomic) goes UNINIT -> STARTING -> READY -> STOPPING -> UNINIT. An inline post
- * checks the state inside its critical section (deinit passes through the lock after setting
- * STOPPING, so a post either sees STOPPING or is queued before deinit drains). Every other call that
- * holds something outside the lock (a pool block, a semaphore) counts itself in `users` first, and
- * deinit waits for `users` to drop to zero after setting STOPPING (both seq_cst, so one of the two
- * always sees the other).
+ * Lifecycle: `state` (atomic) goes UNINIT -> STARTING -> READY -> STOPPING -> UNINIT. The common
+ * post checks the state inside its critical section (deinit passes through the lock after setting
+ * STOPPING, so a post either sees STOPPING or is queued before deinit drains); a pool payload's
+ * block, taken just before, is then either queued or handed to post_general. Every other call that
+ * holds something outside the lock (a pool block while it waits, a semaphore) counts itself in
+ * `users` first, and deinit waits for `users` to drop to zero after setting STOPPING (both
+ * seq_cst, so one of the two always sees the other).
  */
 #include <limits.h>
 #include <stdatomic.h>
