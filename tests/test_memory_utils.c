@@ -5,7 +5,9 @@
  */
 #define _GNU_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -417,7 +419,7 @@ static void esp_log_prints_in_esp_idfs_format_at_the_default_level(void **state)
     assert_null(strstr(out, "hidden"));
 }
 
-/* The simulated esp_timer counts real microseconds (it is scaled from the TSC on x86-64): against
+/* The simulated esp_timer counts real microseconds: against
  * CLOCK_MONOTONIC over 200 ms it agrees within 0.5 %, and it never goes back. */
 static int64_t monotonic_us(void)
 {
@@ -440,6 +442,47 @@ static void esp_timer_get_time_counts_microseconds_and_never_goes_back(void **st
     } while (m1 - m0 < 200000);
     const int64_t elapsed = esp_timer_get_time() - t0, real = monotonic_us() - m0;
     assert_true(llabs(elapsed - real) <= real / 200 + 50);
+}
+
+/* A read that happens after another thread's read (here: after seeing it published) is not
+ * smaller: the bus compares a post's timestamp with the dispatcher's clock. 300 000 hand-overs. */
+static _Atomic int64_t handed_time;
+static atomic_int handed_turn;
+static atomic_int handed_backwards;
+enum { HANDOVERS = 300000 };
+
+static void *timer_handover_peer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < HANDOVERS; i++) {
+        while (atomic_load(&handed_turn) != 1) {
+        }
+        if (esp_timer_get_time() < atomic_load(&handed_time)) {
+            atomic_fetch_add(&handed_backwards, 1);
+        }
+        atomic_store(&handed_time, esp_timer_get_time());
+        atomic_store(&handed_turn, 0);
+    }
+    return NULL;
+}
+
+static void esp_timer_get_time_never_goes_back_across_threads(void **state)
+{
+    (void)state;
+    pthread_t peer;
+    atomic_store(&handed_turn, 0);
+    assert_int_equal(pthread_create(&peer, NULL, timer_handover_peer, NULL), 0);
+    for (int i = 0; i < HANDOVERS; i++) {
+        while (atomic_load(&handed_turn) != 0) {
+        }
+        if (i > 0 && esp_timer_get_time() < atomic_load(&handed_time)) {
+            atomic_fetch_add(&handed_backwards, 1);
+        }
+        atomic_store(&handed_time, esp_timer_get_time());
+        atomic_store(&handed_turn, 1);
+    }
+    pthread_join(peer, NULL);
+    assert_int_equal(atomic_load(&handed_backwards), 0);
 }
 
 #define ON(profile_setup, test)                                                                     \
@@ -482,6 +525,7 @@ int main(void)
         ON(esp32s3_n8, log_usage_prints_the_same_figures_as_memory_get_info),
         ON(esp32s3_n8r8, esp_log_prints_in_esp_idfs_format_at_the_default_level),
         ON(esp32s3_n8r8, esp_timer_get_time_counts_microseconds_and_never_goes_back),
+        ON(esp32s3_n8r8, esp_timer_get_time_never_goes_back_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -38,22 +37,6 @@ const char *esp_err_to_name(esp_err_t code)
 
 /* ---- time: the simulated boot is the first call -------------------------------------------- */
 
-/* On the chip esp_timer_get_time() reads a hardware counter. Here, on x86-64 with an invariant
- * TSC, it is the TSC scaled to microseconds (a few instructions, no vDSO call: the event bus reads
- * the time per post and, with profiling, per handler call), calibrated once against
- * CLOCK_MONOTONIC over CALIBRATION_US at the first call (error a few ppm). Elsewhere (other CPUs,
- * no invariant TSC) it is CLOCK_MONOTONIC. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
-#include <x86intrin.h>
-#define HAVE_TSC 1
-#else
-#define HAVE_TSC 0
-#endif
-
-#define CALIBRATION_US 2000
-#define TSC_SHIFT 40 /* fixed point of us_per_tick: 2^40 / ticks per us (29 bits at 3 GHz) */
-
 static int64_t monotonic_us(void)
 {
     struct timespec ts;
@@ -61,56 +44,21 @@ static int64_t monotonic_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static struct {
-    int64_t boot_us;  /* CLOCK_MONOTONIC at the boot */
-    uint64_t tsc0;    /* TSC at the boot */
-    uint64_t mult;    /* 0: no usable TSC */
-} clk;
-static pthread_once_t clk_once = PTHREAD_ONCE_INIT;
-static atomic_bool clk_ready; /* clk is written (release) */
-
-static void clk_boot(void)
-{
-#if HAVE_TSC
-    unsigned a, b, c, d;
-    if (__get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) != 0) { /* invariant TSC */
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0); /* the first call may fault in the vDSO's data */
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        uint64_t tsc0 = __rdtsc(), tsc1;
-        int64_t ns;
-        do {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            tsc1 = __rdtsc();
-            ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
-        } while (ns < CALIBRATION_US * 1000);
-        if (tsc1 > tsc0) {
-            /* mult = 2^40 * us / ticks */
-            clk.mult = (uint64_t)(((unsigned __int128)ns << TSC_SHIFT) / ((tsc1 - tsc0) * 1000u));
-            clk.tsc0 = tsc1;
-        }
-        clk.boot_us = (int64_t)t1.tv_sec * 1000000 + t1.tv_nsec / 1000;
-    } else
-#endif
-    {
-        clk.boot_us = monotonic_us();
-    }
-    atomic_store_explicit(&clk_ready, true, memory_order_release);
-}
+/* 0 until the first call. A relaxed load instead of pthread_once: the bus reads the time per
+ * event, and on the chip esp_timer_get_time() is a plain counter read. */
+static _Atomic int64_t boot_us;
 
 int64_t esp_timer_get_time(void)
 {
-    if (__builtin_expect(!atomic_load_explicit(&clk_ready, memory_order_acquire), 0)) {
-        pthread_once(&clk_once, clk_boot);
+    int64_t now = monotonic_us();
+    int64_t boot = atomic_load_explicit(&boot_us, memory_order_relaxed);
+    if (__builtin_expect(boot == 0, 0)) {
+        int64_t none = 0;
+        /* the first call is the boot; of racing first calls the first CAS wins */
+        boot = atomic_compare_exchange_strong(&boot_us, &none, now) ? now : none;
+        return now > boot ? now - boot : 0;
     }
-#if HAVE_TSC
-    if (__builtin_expect(clk.mult != 0, 1)) {
-        uint64_t ticks = __rdtsc() - clk.tsc0; /* TSCs of all CPUs agree (invariant, synced) */
-        return (int64_t)(((unsigned __int128)ticks * clk.mult) >> TSC_SHIFT);
-    }
-#endif
-    int64_t now = monotonic_us() - clk.boot_us;
-    return now > 0 ? now : 0;
+    return now - boot;
 }
 
 uint32_t esp_log_timestamp(void)
