@@ -100,8 +100,8 @@ void *memory_pool_alloc_isr(size_t size);
 esp_err_t memory_pool_free_isr(void *ptr);
 
 /** Free n pool blocks as n calls of memory_pool_free_isr would, with one lock acquisition per
- *  run of consecutive blocks of one class (the event bus returns a run of delivered events this
- *  way). NULL entries are skipped; any other entry memory_pool_free_isr refuses (a double free, a
+ *  run of up to 16 consecutive blocks of one class (the event bus returns a run of delivered events
+ *  this way). NULL entries are skipped; any other entry memory_pool_free_isr refuses (a double free, a
  *  pointer into a block, a heap block) is counted and reported as it would be, and the rest are
  *  still freed; an overrun block is reported and freed. Returns the number of blocks freed.
  *  isr-ok, never blocks; O(n) (FULL checks: O(n * block size)). */

@@ -21,13 +21,12 @@
  * SYSTEM_SERVICE_ID_ANY, so an event looks at the subscriptions of its own bucket and the
  * wildcards, not at the whole table.
  *
- * Lifecycle: `state` (atomic) goes UNINIT -> STARTING -> READY -> STOPPING -> UNINIT. The common
- * post checks the state inside its critical section (deinit passes through the lock after setting
- * STOPPING, so a post either sees STOPPING or is queued before deinit drains); a pool payload's
- * block, taken just before, is then either queued or handed to post_general. Every other call that
- * holds something outside the lock (a pool block while it waits, a semaphore) counts itself in
- * `users` first, and deinit waits for `users` to drop to zero after setting STOPPING (both
- * seq_cst, so one of the two always sees the other).
+ * Lifecycle: `state` (atomic) goes UNINIT -> STARTING -> READY -> STOPPING -> UNINIT. An inline post
+ * checks the state inside its critical section (deinit passes through the lock after setting
+ * STOPPING, so a post either sees STOPPING or is queued before deinit drains). Every other call that
+ * holds something outside the lock (a pool block, a semaphore) counts itself in `users` first, and
+ * deinit waits for `users` to drop to zero after setting STOPPING (both seq_cst, so one of the two
+ * always sees the other).
  */
 #include <limits.h>
 #include <stdatomic.h>
@@ -166,6 +165,25 @@ static slot_t slot_storage[TOTAL_SLOTS];
 
 /* Depth of dispatch on this task: posts from a handler never wait; some calls are refused. */
 static _Thread_local uint32_t t_in_handler;
+
+/* Pool blocks of the events a dispatcher has delivered in its current run, returned together at
+ * the end of the run (one pool lock per class instead of one per event), or earlier: when a
+ * handler of the run posts a pool payload (it gets the blocks an event-by-event free would have
+ * left it) and when a poster waits for a block of the class. */
+#define RUN 16 /* events taken per critical section at most */
+typedef struct {
+    uint32_t n;
+    void *blocks[RUN];
+} spent_t;
+
+/* The running dispatch's spent blocks on this task, NULL outside a dispatch. */
+static _Thread_local spent_t *t_spent;
+
+static void return_spent(spent_t *sp)
+{
+    (void)memory_pool_free_batch_isr(sp->blocks, sp->n); /* our own blocks: cannot fail */
+    sp->n = 0;
+}
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
@@ -546,8 +564,6 @@ static COLD void give_wakeups(uint32_t w)
     }
 }
 
-#define RUN 16 /* events taken per critical section at most */
-
 /* Where the walk of the subscription lists stands for an event: its bucket, then the wildcards.
  * It stops before the (CHUNK+1)th match and goes on after `last`, the last entry it took from the
  * current list (busy, so still linked), or from the list's head when it took none there. */
@@ -794,11 +810,12 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
     run_t run;
     run.lane = NULL;
     uint32_t wake = 0, count = 0;
-    void *spent[RUN]; /* the run's pool blocks, delivered */
-    uint32_t spent_n = 0;
+    spent_t spent;
+    spent.n = 0;
     int64_t now = 0;
     bool have_now = false;
     t_in_handler++;
+    t_spent = &spent;
     kraken_port_lock(&bus.lock);
     for (;;) {
         if (run.lane != NULL) {
@@ -903,10 +920,15 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                     now = kraken_port_time_us(); /* no handler: the clock must still move */
                 }
             }
-            if (store < CLASSES) { /* freed together at the end of the run */
-                spent[spent_n++] = slot->payload.block;
+            if (store < CLASSES) {
+                spent.blocks[spent.n++] = slot->payload.block;
                 run.freed[store]++;
                 run.freed_any = true;
+                if (__builtin_expect(atomic_load_explicit(&bus.block_waiters[store],
+                                                          memory_order_relaxed) != 0,
+                                     0)) {
+                    return_spent(&spent); /* a poster waits for this class */
+                }
             } else if (store == STORE_HEAP) {
                 free_payload(slot->payload.block, (uint8_t)store);
             }
@@ -921,13 +943,13 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             slot = slot + 1 == end ? slots : slot + 1;
         }
         run.done = i;
-        if (spent_n != 0) { /* before the events are counted delivered */
-            (void)memory_pool_free_batch_isr(spent, spent_n); /* our own blocks: cannot fail */
-            spent_n = 0;
+        if (spent.n != 0) { /* before the events are counted delivered */
+            return_spent(&spent);
         }
         kraken_port_lock(&bus.lock);
     }
     kraken_port_unlock(&bus.lock);
+    t_spent = NULL;
     t_in_handler--;
     if (wake != 0) {
         give_wakeups(wake);
@@ -1262,27 +1284,31 @@ static COLD esp_err_t post_refused(system_service_id_t source, system_event_type
                        STORE_INLINE, false);
 }
 
+/* What post() did before handing a post on to post_general. */
+typedef enum {
+    POST_FRESH,  /* nothing: not counted in `users`, no block */
+    POST_MISSED, /* counted in `users`; the pool class was just found empty */
+    POST_HELD,   /* counted in `users`; `held` is a pool block holding the payload */
+} post_stage_t;
+
 /* Every post the fast paths of post() did not finish: a heap payload, an empty pool class, a full
- * lane, a bus not started or stopping. `held` is a filled pool block post() already took (NULL:
- * none); `missed` says post() found the class empty. Counted in `users` while it holds a block or
- * may use a semaphore. */
+ * lane, a bus not started or stopping. Counted in `users` while it holds a block or may use a
+ * semaphore. */
 static COLD esp_err_t post_general(system_service_id_t source, system_event_type_t type,
                                    const void *data, size_t size,
                                    system_event_priority_t priority, uint32_t timeout_ms, bool isr,
-                                   bool *woken, void *held, bool missed)
+                                   bool *woken, post_stage_t stage, void *held)
 {
-    esp_err_t err = enter(!isr);
+    esp_err_t err = stage == POST_FRESH ? enter(!isr) : ESP_OK;
     if (err != ESP_OK) {
-        if (held != NULL) {
-            (void)memory_pool_free_isr(held); /* our own block: cannot fail */
-        }
         return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, err, NULL, STORE_INLINE, false);
     }
+    const bool missed = stage == POST_MISSED;
     int64_t deadline = 0;
     void *block = held;
     uint8_t store = STORE_INLINE;
     if (held != NULL) {
-        store = (uint8_t)class_of(size); /* READY: the class table is the pools' */
+        store = (uint8_t)class_of(size); /* counted while READY: the class table is the pools' */
     } else if (size > INLINE_SIZE) {
         system_event_drop_reason_t reason;
         err = take_payload(data, size, priority == CRITICAL, isr, missed, timeout_ms, &deadline,
@@ -1311,11 +1337,11 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
     return ESP_OK;
 }
 
-/* The common case, a payload into a lane with room, takes one critical section and no atomic
- * read-modify-write: the state is checked under the lock (deinit passes through it after setting
- * STOPPING), and nothing is counted in `users` unless the dispatcher must be woken. A pool payload
- * is copied into its block before the critical section; the block is held uncounted only until the
- * lock shows whether the bus is READY, and goes on to post_general (which counts itself) if not. */
+/* The common case, a payload into a lane with room, takes one critical section. An inline payload
+ * needs no atomic read-modify-write: the state is checked under the lock (deinit passes through it
+ * after setting STOPPING), and the post is counted in `users` only if it must wake the dispatcher.
+ * A pool payload is counted in `users` first (deinit waits for it while it holds a block), then
+ * copied into its block before the critical section. */
 static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_type_t type,
                                     const void *data, size_t size,
                                     system_event_priority_t priority, uint32_t timeout_ms, bool isr,
@@ -1329,41 +1355,54 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
     }
     void *block = NULL;
     if (size > INLINE_SIZE) {
-        if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed) ||
-                                 atomic_load_explicit(&bus.state, memory_order_relaxed) != ST_READY,
-                             0)) {
-            return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL,
-                                false);
+        if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed), 0)) {
+            return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
+                                POST_FRESH, NULL);
+        }
+        atomic_fetch_add(&bus.users, 1);
+        if (__builtin_expect(atomic_load(&bus.state) != ST_READY, 0)) {
+            leave();
+            return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
+                                POST_FRESH, NULL);
+        }
+        if (__builtin_expect(!isr && t_spent != NULL, 0) && t_spent->n != 0) {
+            return_spent(t_spent); /* a handler posts: the run's delivered blocks go back first */
         }
         block = memory_pool_alloc_isr_margin(
             size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
         if (__builtin_expect(block == NULL, 0)) {
-            return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL,
-                                true);
+            return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
+                                POST_MISSED, NULL);
         }
         memcpy(block, data, size);
     }
     const int64_t now = kraken_port_time_us();
     lane_t *lane = &bus.s.lanes[priority];
     kraken_port_lock(&bus.lock);
-    /* acquire: after READY the class table written by the start is visible */
-    if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_acquire) == ST_READY &&
+    if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
                              lane->count + lane->reserved < lane->capacity,
                          1)) {
         const uint8_t store = block == NULL ? STORE_INLINE : (uint8_t)class_of(size);
-        if (__builtin_expect(
-                !push_locked(lane, priority, source, type, data, size, block, store, now, isr), 1)) {
+        const bool wake =
+            push_locked(lane, priority, source, type, data, size, block, store, now, isr);
+        if (__builtin_expect(!wake, 1)) {
             kraken_port_unlock(&bus.lock);
+            if (block != NULL) {
+                leave();
+            }
             return ESP_OK;
         }
-        atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
+        if (block == NULL) {
+            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
+        }
         kraken_port_unlock(&bus.lock);
         wake_dispatcher(isr, woken);
         leave();
         return ESP_OK;
     }
     kraken_port_unlock(&bus.lock);
-    return post_general(source, type, data, size, priority, timeout_ms, isr, woken, block, false);
+    return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
+                        block != NULL ? POST_HELD : POST_FRESH, block);
 }
 
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,

@@ -759,6 +759,10 @@ static ALWAYS_INLINE unsigned fast_class_of(const void *ptr, uintptr_t *idx)
     return CLASSES;
 }
 
+/* Blocks freed under one lock acquisition at most: bounds the time interrupts wait (on the chip the
+ * class lock is a critical section). */
+#define BATCH_LOCK_MAX 16
+
 size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
 {
     const void *caller = FAST_CALLER();
@@ -773,27 +777,27 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
         }
         pool_class_t *c = &g_class[ci];
         link_t *links = c->links;
+        bool misuse = false;
         kraken_port_lock(&c->lock);
-        /* A run of blocks of this class under one lock; anything unusual leaves it. */
-        for (;;) {
-            void *ptr = blocks[i];
+        /* Consecutive blocks of this class; misuse, another class or BATCH_LOCK_MAX end the run. */
+        for (unsigned k = 0;;) {
             if (UNLIKELY(links[idx] != (link_t)idx)) {
+                misuse = true;
                 break;
             }
 #if CHECKS
             const block_meta_t meta = c->meta[idx];
-            if (UNLIKELY(!all_bytes((uint8_t *)ptr + meta.size, canary_len(meta.size, c->block_size),
-                                    CANARY))) {
+            if (UNLIKELY(!all_bytes((uint8_t *)blocks[i] + meta.size,
+                                    canary_len(meta.size, c->block_size), CANARY))) {
+                misuse = true;
                 break;
             }
-#else
-            (void)ptr;
 #endif
             links[idx] = c->head;
             c->head = (link_t)idx;
             c->n.in_use--;
             freed++;
-            if (++i == n) {
+            if (++i == n || ++k == BATCH_LOCK_MAX) {
                 break;
             }
             idx = rotate_right((uintptr_t)blocks[i] - (uintptr_t)c->base, c->shift);
@@ -802,7 +806,7 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
             }
         }
         kraken_port_unlock(&c->lock);
-        if (i < n && idx < c->fast_count) { /* stopped at a misuse: the single free reports it */
+        if (misuse) { /* give() counts and reports it (an overrun block is still freed) */
             freed += give(c, idx, blocks[i], caller) == ESP_OK;
             i++;
         }

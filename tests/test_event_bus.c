@@ -93,6 +93,10 @@ static int teardown(void **state)
     assert_true(err == ESP_OK || err == ESP_ERR_INVALID_STATE);
     check_bus();
     assert_int_equal(pool_blocks_in_use(), 0); /* nothing leaked by any path of the test */
+    memory_pool_stats_t pools;
+    assert_int_equal(memory_pool_get_stats(&pools), ESP_OK);
+    assert_int_equal(pools.double_frees, 0); /* the bus never returned a block twice */
+    assert_int_equal(pools.invalid_frees, 0);
     assert_int_equal(memory_pool_deinit(), ESP_OK); /* refuses while a block is live */
     kraken_sim_reset();
     return 0;
@@ -1352,6 +1356,37 @@ static void an_event_with_more_subscribers_than_a_chunk_reaches_every_one_of_the
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
+/* Blocks of delivered events go back at the end of their run, but a handler that posts a pool
+ * payload gets them back first: as many queued XLarge events as a non-CRITICAL post may take (the
+ * rest is the CRITICAL reserve), and the last one's handler posts one more. */
+#define XLARGE_USABLE (KRAKEN_POOL_XLARGE_COUNT - KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS)
+
+static void last_handler_posts(const system_event_t *e, void *ctx)
+{
+    esp_err_t *result = ctx;
+    if (e->seq == XLARGE_USABLE - 1) {
+        static uint8_t again[LARGEST_CLASS];
+        *result = system_event_post(SVC_B, 2, again, sizeof again, SYSTEM_EVENT_PRIORITY_NORMAL);
+    }
+}
+
+static void a_handler_posting_gets_the_blocks_of_events_delivered_before_it(void **state)
+{
+    (void)state;
+    esp_err_t result = ESP_FAIL;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, last_handler_posts, &result, NULL), ESP_OK);
+    static uint8_t big[LARGEST_CLASS];
+    for (uint32_t i = 0; i < XLARGE_USABLE; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, big, sizeof big, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    assert_int_equal(pool_class_in_use(MEMORY_POOL_CLASS_COUNT - 1), XLARGE_USABLE);
+    assert_int_equal(dispatch_all(), XLARGE_USABLE + 1);
+    assert_int_equal(result, ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_RESERVE], 0);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
 /* Exactly a chunk of exact-source subscribers, then one wildcard more (in the other list) while
  * the first subscriber removes the chunk's last one, where the walk resumes. */
 static system_event_subscription_t chunk_handle[9];
@@ -1410,6 +1445,8 @@ int main(void)
             events_are_delivered_highest_priority_first_and_fifo_within_a_priority, setup_manual,
             teardown),
         cmocka_unit_test_setup_teardown(a_chunk_of_subscribers_and_one_more_each_get_every_event_once,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_handler_posting_gets_the_blocks_of_events_delivered_before_it,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(dispatch_pending_stops_after_max_events_and_reports_the_count,
                                         setup_manual, teardown),

@@ -435,6 +435,51 @@ static void deinit_while_producers_post_returns_every_block(void **state)
     assert_int_equal(system_event_bus_check(), ESP_OK);
 }
 
+/* ISR posters (which never restart the bus) while the bus is started and stopped again and again:
+ * when deinit returns, no post still holds a pool block. */
+static atomic_uint isr_stop;
+static void *isr_poster(void *arg)
+{
+    (void)arg;
+    uint8_t buf[200];
+    memset(buf, 3, sizeof buf);
+    while (!atomic_load(&isr_stop)) {
+        kraken_sim_isr_enter();
+        (void)system_event_post_from_isr(2, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL, NULL);
+        kraken_sim_isr_exit();
+    }
+    return NULL;
+}
+
+static void deinit_returns_only_when_no_isr_post_holds_a_block(void **state)
+{
+    (void)state;
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK); /* ISR posts need the pools set up */
+    atomic_store(&isr_stop, 0);
+    enum { N = 3 };
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, isr_poster, NULL), 0);
+    }
+    const uint32_t cycles = iterations() / 25 + 1; /* 2000 by default */
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_MANUAL;
+    uint32_t held = 0;
+    for (uint32_t i = 0; i < cycles; i++) {
+        assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+        for (int k = 0; k < 8; k++) { /* let the posters in */
+            (void)system_event_dispatch_pending(4, NULL);
+        }
+        assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+        held += pool_blocks_in_use() != 0;
+    }
+    atomic_store(&isr_stop, 1);
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+    }
+    assert_int_equal(held, 0);
+}
+
 /* ---- several manual dispatchers ------------------------------------------------------------ */
 
 /* A lane is delivered by one dispatcher at a time, run after run, so its events arrive in post
@@ -557,6 +602,7 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(concurrent_first_posts_start_the_bus_exactly_once, teardown),
         cmocka_unit_test_teardown(deinit_while_producers_post_returns_every_block, teardown),
+        cmocka_unit_test_teardown(deinit_returns_only_when_no_isr_post_holds_a_block, teardown),
         cmocka_unit_test_teardown(three_manual_dispatchers_deliver_every_event_once_in_lane_order,
                                   teardown),
     };

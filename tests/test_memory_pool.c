@@ -500,6 +500,24 @@ static void a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse(v
     assert_int_equal(memory_pool_free_batch_isr(NULL, 0), 0);
 }
 
+static void a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs(void **state)
+{
+    (void)state;
+    enum { N = 40 }; /* more than one lock acquisition's worth */
+    void *blocks[N];
+    for (int i = 0; i < N; i++) {
+        blocks[i] = memory_pool_alloc(SIZES[0]);
+        assert_int_equal(where(blocks[i]), 0);
+    }
+    memory_pool_free(blocks[N - 1]); /* the last entry becomes a double free */
+    assert_int_equal(memory_pool_free_batch_isr(blocks, N), N - 1);
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, blocks[N - 1], 0);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].in_use, 0);
+    assert_int_equal(st.classes[0].frees, N);
+    assert_int_equal(st.double_frees, 1);
+}
+
 /* ---- misuse ------------------------------------------------------------------------------------ */
 
 static void a_double_free_is_rejected_and_the_block_is_never_handed_out_twice(void **state)
@@ -788,8 +806,12 @@ static void classes_of_any_multiple_of_eight_work_and_detect_misuse(void **state
     memory_pool_free(p[2][1] + 8);
     expect_one_misuse(MEMORY_POOL_MISUSE_INTERIOR_POINTER, p[2][1] + 8, 2);
     for (int c = 0; c < 4; c++) {
-        for (int i = 0; i < 3; i++) {
-            memory_pool_free(p[c][i]);
+        if (c % 2 == 0) {
+            for (int i = 0; i < 3; i++) {
+                memory_pool_free(p[c][i]);
+            }
+        } else { /* the batch free takes the slow path for sizes that are not powers of two */
+            assert_int_equal(memory_pool_free_batch_isr((void **)p[c], 3), 3);
         }
     }
     memory_pool_free(p[1][2]);
@@ -1063,6 +1085,7 @@ int main(void)
         T(isr_free_reports_each_outcome),
         T(a_margin_keeps_the_last_blocks_for_callers_without_one),
         T(a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse),
+        T(a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs),
         T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
         T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
         T(a_misaligned_pointer_is_rejected),
