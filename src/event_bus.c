@@ -1173,8 +1173,8 @@ static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool 
     }
     const unsigned c = class_of(size);
     /* missed: post() has just tried (each try counts in the pool's statistics) */
-    void *b = missed ? NULL
-                     : memory_pool_alloc_isr_margin(size, critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+    const uint32_t margin = critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    void *b = missed ? NULL : memory_pool_alloc_isr_margin(size, margin);
     if (__builtin_expect(b == NULL, 0)) {
         const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
         b = take_block(size, c, critical, may_wait, timeout_ms, deadline, reason);
