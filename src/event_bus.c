@@ -1353,56 +1353,67 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
                          0)) {
         return post_refused(source, type, data, size, priority);
     }
-    void *block = NULL;
-    if (size > INLINE_SIZE) {
-        if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed), 0)) {
-            return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                                POST_FRESH, NULL);
-        }
-        atomic_fetch_add(&bus.users, 1);
-        if (__builtin_expect(atomic_load(&bus.state) != ST_READY, 0)) {
+    if (size <= INLINE_SIZE) {
+        const int64_t now = kraken_port_time_us();
+        lane_t *lane = &bus.s.lanes[priority];
+        kraken_port_lock(&bus.lock);
+        if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
+                                 lane->count + lane->reserved < lane->capacity,
+                             1)) {
+            if (__builtin_expect(!push_locked(lane, priority, source, type, data, size, NULL,
+                                              STORE_INLINE, now, isr),
+                                 1)) {
+                kraken_port_unlock(&bus.lock);
+                return ESP_OK;
+            }
+            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
+            kraken_port_unlock(&bus.lock);
+            wake_dispatcher(isr, woken);
             leave();
-            return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                                POST_FRESH, NULL);
+            return ESP_OK;
         }
-        if (__builtin_expect(!isr && t_spent != NULL, 0) && t_spent->n != 0) {
-            return_spent(t_spent); /* a handler posts: the run's delivered blocks go back first */
-        }
-        block = memory_pool_alloc_isr_margin(
-            size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
-        if (__builtin_expect(block == NULL, 0)) {
-            return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                                POST_MISSED, NULL);
-        }
-        memcpy(block, data, size);
+        kraken_port_unlock(&bus.lock);
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
+                            NULL);
     }
+    if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed), 0)) {
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
+                            NULL);
+    }
+    atomic_fetch_add(&bus.users, 1);
+    if (__builtin_expect(atomic_load(&bus.state) != ST_READY, 0)) {
+        leave();
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
+                            NULL);
+    }
+    if (__builtin_expect(!isr && t_spent != NULL, 0) && t_spent->n != 0) {
+        return_spent(t_spent); /* a handler posts: the run's delivered blocks go back first */
+    }
+    void *block = memory_pool_alloc_isr_margin(
+        size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+    if (__builtin_expect(block == NULL, 0)) {
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_MISSED,
+                            NULL);
+    }
+    memcpy(block, data, size);
     const int64_t now = kraken_port_time_us();
     lane_t *lane = &bus.s.lanes[priority];
     kraken_port_lock(&bus.lock);
     if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
                              lane->count + lane->reserved < lane->capacity,
                          1)) {
-        const uint8_t store = block == NULL ? STORE_INLINE : (uint8_t)class_of(size);
-        const bool wake =
-            push_locked(lane, priority, source, type, data, size, block, store, now, isr);
-        if (__builtin_expect(!wake, 1)) {
-            kraken_port_unlock(&bus.lock);
-            if (block != NULL) {
-                leave();
-            }
-            return ESP_OK;
-        }
-        if (block == NULL) {
-            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
-        }
+        const bool wake = push_locked(lane, priority, source, type, data, size, block,
+                                      (uint8_t)class_of(size), now, isr);
         kraken_port_unlock(&bus.lock);
-        wake_dispatcher(isr, woken);
+        if (__builtin_expect(wake, 0)) {
+            wake_dispatcher(isr, woken);
+        }
         leave();
         return ESP_OK;
     }
     kraken_port_unlock(&bus.lock);
-    return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                        block != NULL ? POST_HELD : POST_FRESH, block);
+    return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_HELD,
+                        block);
 }
 
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
