@@ -8,8 +8,11 @@
  * precomputed (fixed seed) so every allocator sees the same sequence.
  *
  * usage: bench_memory_pool                      timed run: median ns per pair, ratios
- *        bench_memory_pool --fixed NAME [PAIRS]  fixed workload for callgrind (no timing)
- *        NAME: pool | heap_caps | glibc | mimalloc; PAIRS default 1000000
+ *        bench_memory_pool --fixed NAME [PAIRS] [--full]
+ *                                              fixed workload for callgrind (no timing)
+ *        NAME: pool | heap_caps | glibc | mimalloc; PAIRS default 1000000; --full (pool only):
+ *        every class holds all but one block in use during the pairs, so the same count as without
+ *        shows the cost does not depend on how many blocks are in use
  * Instructions per pair (see docs/memory-pools.md):
  *   valgrind --tool=callgrind --callgrind-out-file=cg.out ./bench_memory_pool --fixed pool
  *   callgrind_annotate --inclusive=yes cg.out | grep -E 'memory_pool_(alloc|free) '
@@ -122,6 +125,29 @@ static __attribute__((noinline)) unsigned run_batches(const allocator_t *a, size
     return failures;
 }
 
+/* --full: all but one block of every class taken, so each pair takes the last free block. */
+static void *g_filled[8192];
+static size_t g_filled_n;
+
+static size_t fill_all_but_one(void)
+{
+    memory_pool_stats_t st;
+    memory_pool_get_stats(&st);
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        for (uint32_t k = 1; k < st.classes[c].capacity && g_filled_n < 8192; k++) {
+            g_filled[g_filled_n++] = memory_pool_alloc(st.classes[c].block_size);
+        }
+    }
+    return g_filled_n;
+}
+
+static void empty_filled(void)
+{
+    while (g_filled_n > 0) {
+        memory_pool_free(g_filled[--g_filled_n]);
+    }
+}
+
 static double now_ns(void)
 {
     struct timespec ts;
@@ -174,13 +200,17 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "--fixed") == 0) {
         const allocator_t *a = find_allocator(argv[2], have_mimalloc);
         size_t pairs = argc >= 4 ? strtoul(argv[3], NULL, 10) : 1000000;
-        if (a == NULL || pairs == 0) {
-            fprintf(stderr, "usage: %s --fixed pool|heap_caps|glibc|mimalloc [PAIRS]%s\n", argv[0],
-                    have_mimalloc ? "" : " (mimalloc: libmimalloc.so.2 not found)");
+        bool full = argc >= 5 && strcmp(argv[4], "--full") == 0;
+        if (a == NULL || pairs == 0 || (argc >= 5 && !full) || (full && a != &g_allocators[0])) {
+            fprintf(stderr, "usage: %s --fixed pool|heap_caps|glibc|mimalloc [PAIRS] [--full]%s\n",
+                    argv[0], have_mimalloc ? "" : " (mimalloc: libmimalloc.so.2 not found)");
             return 2;
         }
+        size_t held = full ? fill_all_but_one() : 0;
         unsigned failures = run_pairs(a, pairs);
-        printf("%s: %zu alloc+free pairs, %u failures\n", a->name, pairs, failures);
+        printf("%s: %zu alloc+free pairs, %u failures, %zu other blocks in use\n", a->name, pairs,
+               failures, held);
+        empty_filled();
         return failures == 0 ? 0 : 1;
     }
 
