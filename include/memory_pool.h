@@ -99,6 +99,11 @@ void *memory_pool_alloc_isr(size_t size);
  *  task). isr-ok, never blocks; O(1), with FULL checks O(block size) (the block is poisoned). */
 esp_err_t memory_pool_free_isr(void *ptr);
 
+/** Blocks of class class_index (0 = Small .. MEMORY_POOL_CLASS_COUNT - 1) free right now (a
+ *  snapshot: other tasks may change it at once); 0 for a bad index or before set-up. isr-ok, never
+ *  blocks (one short critical section); O(1). */
+uint32_t memory_pool_class_free(unsigned class_index);
+
 /** Free n pool blocks as n calls of memory_pool_free_isr would, with one lock acquisition per
  *  run of up to 16 consecutive blocks of one class (the event bus returns a run of delivered events
  *  this way). NULL entries are skipped; any other entry memory_pool_free_isr refuses (a double free, a

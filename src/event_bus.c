@@ -167,9 +167,10 @@ static slot_t slot_storage[TOTAL_SLOTS];
 static _Thread_local uint32_t t_in_handler;
 
 /* Pool blocks of the events a dispatcher has delivered in its current run, returned together at
- * the end of the run (one pool lock per class instead of one per event), or earlier: when a
- * handler of the run posts a pool payload (it gets the blocks an event-by-event free would have
- * left it) and when a poster waits for a block of the class. */
+ * the end of the run (one pool lock per class instead of one per event) while their class has at
+ * least RUN blocks free when the run meets it, so holding them cannot empty it; otherwise after each
+ * event. Also at once when a handler of the run posts a pool payload (it gets the blocks an
+ * event-by-event free would have left it) and when a poster waits for a block of the class. */
 #define RUN 16 /* events taken per critical section at most */
 typedef struct {
     uint32_t n;
@@ -181,8 +182,9 @@ static _Thread_local spent_t *t_spent;
 
 static void return_spent(spent_t *sp)
 {
-    (void)memory_pool_free_batch_isr(sp->blocks, sp->n); /* our own blocks: cannot fail */
-    sp->n = 0;
+    const uint32_t n = sp->n;
+    sp->n = 0; /* before the call: nothing in it may see the blocks listed twice */
+    (void)memory_pool_free_batch_isr(sp->blocks, n); /* our own blocks: cannot fail */
 }
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
@@ -479,7 +481,8 @@ static esp_err_t start_lazily(void)
     }
 }
 
-/* Count the caller in `users` and make sure the bus is READY (starting it if allowed). */
+/* The caller is counted in `users` and saw the bus not READY: uncount it, start the bus if allowed,
+ * and count it again once READY. On failure it is left uncounted. */
 static esp_err_t enter_slow(bool may_start)
 {
     for (;;) {
@@ -732,7 +735,10 @@ typedef struct {
     uint32_t latency_min, latency_max;
     uint64_t latency_sum;
     uint16_t freed[CLASSES]; /* blocks returned, by class */
+    uint8_t hold[CLASSES];   /* HOLD_*: whether delivered blocks of the class wait for the run's end */
 } run_t;
+
+enum { HOLD_UNKNOWN = 0, HOLD_YES, HOLD_NO };
 
 /* Something the run must not overtake: a higher lane got an event, or a subscription was added
  * (it must see the rest): `activity` changed outside the bits of lanes p and below since `seen`.
@@ -924,10 +930,14 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                 spent.blocks[spent.n++] = slot->payload.block;
                 run.freed[store]++;
                 run.freed_any = true;
-                if (__builtin_expect(atomic_load_explicit(&bus.block_waiters[store],
-                                                          memory_order_relaxed) != 0,
+                if (__builtin_expect(run.hold[store] == HOLD_UNKNOWN, 0)) {
+                    run.hold[store] = memory_pool_class_free(store) >= RUN ? HOLD_YES : HOLD_NO;
+                }
+                if (__builtin_expect(run.hold[store] == HOLD_NO ||
+                                         atomic_load_explicit(&bus.block_waiters[store],
+                                                              memory_order_relaxed) != 0,
                                      0)) {
-                    return_spent(&spent); /* a poster waits for this class */
+                    return_spent(&spent); /* scarce, or a poster waits for this class */
                 }
             } else if (store == STORE_HEAP) {
                 free_payload(slot->payload.block, (uint8_t)store);
@@ -1286,9 +1296,10 @@ static COLD esp_err_t post_refused(system_service_id_t source, system_event_type
 
 /* What post() did before handing a post on to post_general. */
 typedef enum {
-    POST_FRESH,  /* nothing: not counted in `users`, no block */
-    POST_MISSED, /* counted in `users`; the pool class was just found empty */
-    POST_HELD,   /* counted in `users`; `held` is a pool block holding the payload */
+    POST_FRESH,   /* nothing: not counted in `users`, no block */
+    POST_COUNTED, /* counted in `users`, nothing taken */
+    POST_MISSED,  /* counted in `users`; the pool class was just found empty */
+    POST_HELD,    /* counted in `users`; `held` is a pool block holding the payload */
 } post_stage_t;
 
 /* Every post the fast paths of post() did not finish: a heap payload, an empty pool class, a full
@@ -1299,7 +1310,9 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
                                    system_event_priority_t priority, uint32_t timeout_ms, bool isr,
                                    bool *woken, post_stage_t stage, void *held)
 {
-    esp_err_t err = stage == POST_FRESH ? enter(!isr) : ESP_OK;
+    esp_err_t err = stage == POST_FRESH     ? enter(!isr)
+                    : stage == POST_COUNTED ? enter_slow(!isr) /* counted, saw it not READY */
+                                            : ESP_OK;
     if (err != ESP_OK) {
         return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, err, NULL, STORE_INLINE, false);
     }
@@ -1382,9 +1395,8 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
     }
     atomic_fetch_add(&bus.users, 1);
     if (__builtin_expect(atomic_load(&bus.state) != ST_READY, 0)) {
-        leave();
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
-                            NULL);
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
+                            POST_COUNTED, NULL);
     }
     if (__builtin_expect(!isr && t_spent != NULL, 0) && t_spent->n != 0) {
         return_spent(t_spent); /* a handler posts: the run's delivered blocks go back first */

@@ -759,6 +759,18 @@ static ALWAYS_INLINE unsigned fast_class_of(const void *ptr, uintptr_t *idx)
     return CLASSES;
 }
 
+uint32_t memory_pool_class_free(unsigned class_index)
+{
+    if (class_index >= CLASSES) {
+        return 0;
+    }
+    pool_class_t *c = &g_class[class_index];
+    kraken_port_lock(&c->lock);
+    const uint32_t free_blocks = c->count - c->n.in_use; /* count is 0 before set-up */
+    kraken_port_unlock(&c->lock);
+    return free_blocks;
+}
+
 /* Blocks freed under one lock acquisition at most: bounds the time interrupts wait (on the chip the
  * class lock is a critical section). */
 #define BATCH_LOCK_MAX 16

@@ -1387,6 +1387,52 @@ static void a_handler_posting_gets_the_blocks_of_events_delivered_before_it(void
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
+/* An ISR that posts while a run is delivered still gets the blocks of the events delivered before
+ * it when their class is short: the Medium class is filled but for the events' blocks, and each
+ * handler posts a Medium payload from a (simulated) ISR, which never waits. */
+static void isr_posting_handler(const system_event_t *e, void *ctx)
+{
+    uint32_t *ok = ctx;
+    uint8_t sample[KRAKEN_POOL_SMALL_SIZE + 8];
+    memset(sample, (int)e->seq, sizeof sample);
+    kraken_sim_isr_enter();
+    *ok += system_event_post_from_isr(SVC_B, 2, sample, sizeof sample, SYSTEM_EVENT_PRIORITY_NORMAL,
+                                      NULL) == ESP_OK;
+    kraken_sim_isr_exit();
+}
+
+static void an_isr_posting_during_a_run_gets_the_blocks_already_delivered(void **state)
+{
+    (void)state;
+    uint32_t ok = 0;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, isr_posting_handler, &ok, NULL), ESP_OK);
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    enum { QUEUED = 8 };
+    const uint32_t keep_free = QUEUED + KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    static void *filler[1024];
+    uint32_t filled = 0;
+    while (st.classes[1].capacity - filled > keep_free) {
+        filler[filled] = memory_pool_alloc(KRAKEN_POOL_MEDIUM_SIZE);
+        assert_non_null(filler[filled]);
+        filled++;
+    }
+    uint8_t payload[KRAKEN_POOL_SMALL_SIZE + 8] = {0};
+    for (int i = 0; i < QUEUED; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, payload, sizeof payload,
+                                           SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    dispatch_all();
+    /* The first handler finds only the CRITICAL reserve; each later one the block of the event
+     * before it (the next larger class may serve more, with TRY_LARGER_CLASS). */
+    assert_true(ok >= QUEUED - 1);
+    while (filled > 0) {
+        memory_pool_free(filler[--filled]);
+    }
+    dispatch_all();
+}
+
 /* Exactly a chunk of exact-source subscribers, then one wildcard more (in the other list) while
  * the first subscriber removes the chunk's last one, where the walk resumes. */
 static system_event_subscription_t chunk_handle[9];
@@ -1447,6 +1493,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_chunk_of_subscribers_and_one_more_each_get_every_event_once,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_handler_posting_gets_the_blocks_of_events_delivered_before_it,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(an_isr_posting_during_a_run_gets_the_blocks_already_delivered,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(dispatch_pending_stops_after_max_events_and_reports_the_count,
                                         setup_manual, teardown),
