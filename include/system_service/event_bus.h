@@ -6,11 +6,11 @@
  *   - One copy: the payload is copied once at post into the smallest pool class that fits (payloads
  *     up to CONFIG_SYSTEM_SERVICE_EVENT_INLINE_DATA_SIZE bytes live inside the event record). Every
  *     subscriber gets the same data pointer; the block goes back to its pool once the last
- *     subscriber has returned, together with those of the events dispatched in the same run (at
- *     most 16; earlier when a handler of the run posts a pool payload or a poster waits for a
- *     block of the class). No heap call per event: event records sit in static per-priority
- *     rings and subscriptions in a static table (sizes from Kconfig). Payloads above the largest
- *     pool class go to the heap (counted) or are rejected, per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.
+ *     subscriber has returned (while its class has 16 or more blocks free, together with those of
+ *     the other events dispatched in the same run, at most 16). No heap call per event: event
+ *     records sit in static per-priority rings and subscriptions in a static table (sizes from
+ *     Kconfig). Payloads above the largest pool class go to the heap (counted) or are rejected,
+ *     per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.
  *   - Order: higher priority first; FIFO within a priority (per dispatcher; see dispatch_pending).
  *     The order among the subscribers of one event is unspecified.
  *   - Back-pressure is explicit and counted, never silent: each priority has its own bounded lane;
