@@ -500,6 +500,20 @@ static void a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse(v
     assert_int_equal(memory_pool_free_batch_isr(NULL, 0), 0);
 }
 
+static void class_free_counts_the_free_blocks_of_a_class(void **state)
+{
+    (void)state;
+    assert_int_equal(memory_pool_class_free(0), 0); /* not set up */
+    init_with(4, 8, false);
+    assert_int_equal(memory_pool_class_free(0), 4);
+    void *p = memory_pool_alloc(8);
+    assert_int_equal(memory_pool_class_free(0), 3);
+    assert_int_equal(memory_pool_class_free(1), 4);
+    assert_int_equal(memory_pool_class_free(MEMORY_POOL_CLASS_COUNT), 0);
+    memory_pool_free(p);
+    assert_int_equal(memory_pool_class_free(0), 4);
+}
+
 static void a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs(void **state)
 {
     (void)state;
@@ -1086,6 +1100,7 @@ int main(void)
         T(a_margin_keeps_the_last_blocks_for_callers_without_one),
         T(a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse),
         T(a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs),
+        T(class_free_counts_the_free_blocks_of_a_class),
         T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
         T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
         T(a_misaligned_pointer_is_rejected),
