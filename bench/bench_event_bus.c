@@ -309,46 +309,43 @@ static run_t baseline_task(uint32_t events, size_t size, int subs)
     return r;
 }
 
-/* The baseline with esp_event's own profiling on (for comparison at similar statistics). */
+typedef run_t (*measure_fn)(uint32_t, size_t, int);
+
+/* A baseline run with one of its options on. */
+static run_t baseline_with(bool *option, measure_fn fn, uint32_t events, size_t size, int subs)
+{
+    *option = true;
+    run_t r = fn(events, size, subs);
+    *option = false;
+    return r;
+}
+
+/* With esp_event's own profiling on (for comparison at similar statistics). */
 static run_t baseline_manual_profiled(uint32_t events, size_t size, int subs)
 {
-    bl.profiling = true;
-    run_t r = baseline_manual(events, size, subs);
-    bl.profiling = false;
-    return r;
+    return baseline_with(&bl.profiling, baseline_manual, events, size, subs);
 }
 
 static run_t baseline_task_profiled(uint32_t events, size_t size, int subs)
 {
-    bl.profiling = true;
-    run_t r = baseline_task(events, size, subs);
-    bl.profiling = false;
-    return r;
+    return baseline_with(&bl.profiling, baseline_task, events, size, subs);
 }
 
-/* The baseline on glibc's malloc. */
+/* On glibc's malloc. */
 static run_t baseline_manual_glibc(uint32_t events, size_t size, int subs)
 {
-    bl.glibc = true;
-    run_t r = baseline_manual(events, size, subs);
-    bl.glibc = false;
-    return r;
+    return baseline_with(&bl.glibc, baseline_manual, events, size, subs);
 }
 
 static run_t baseline_task_glibc(uint32_t events, size_t size, int subs)
 {
-    bl.glibc = true;
-    run_t r = baseline_task(events, size, subs);
-    bl.glibc = false;
-    return r;
+    return baseline_with(&bl.glibc, baseline_task, events, size, subs);
 }
 
 /* Best of ROUNDS runs each, the buses taking turns, so that all see the same share of a machine
  * whose load changes (the least disturbed run of each). */
 #define ROUNDS 5
 #define BUSES 4 /* kraken, baseline, baseline with profiling, baseline on glibc */
-
-typedef run_t (*measure_fn)(uint32_t, size_t, int);
 
 static void best_of(const measure_fn fn[BUSES], uint32_t events, size_t size, int subs,
                     run_t best[BUSES])
