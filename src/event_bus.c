@@ -1350,10 +1350,45 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
     return ESP_OK;
 }
 
-/* The common case, a payload into a lane with room, takes one critical section. An inline payload
- * needs no atomic read-modify-write: the state is checked under the lock (deinit passes through it
- * after setting STOPPING), and the post is counted in `users` only if it must wake the dispatcher.
- * A pool payload is counted in `users` first (deinit waits for it while it holds a block), then
+/* post()'s critical section: queue into a lane with room, else hand the post on to post_general.
+ * An inline payload (block NULL) needs no atomic read-modify-write: the state is checked under the
+ * lock (deinit passes through it after setting STOPPING), and the post is counted in `users` only
+ * if it must wake the dispatcher. A pool payload's post is counted already. */
+static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
+                                           const void *data, size_t size,
+                                           system_event_priority_t priority, uint32_t timeout_ms,
+                                           bool isr, bool *woken, void *block)
+{
+    const int64_t now = kraken_port_time_us();
+    lane_t *lane = &bus.s.lanes[priority];
+    kraken_port_lock(&bus.lock);
+    if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
+                             lane->count + lane->reserved < lane->capacity,
+                         1)) {
+        const uint8_t store = block == NULL ? STORE_INLINE : (uint8_t)class_of(size);
+        if (__builtin_expect(
+                !push_locked(lane, priority, source, type, data, size, block, store, now, isr), 1)) {
+            kraken_port_unlock(&bus.lock);
+            if (block != NULL) {
+                leave();
+            }
+            return ESP_OK;
+        }
+        if (block == NULL) {
+            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
+        }
+        kraken_port_unlock(&bus.lock);
+        wake_dispatcher(isr, woken);
+        leave();
+        return ESP_OK;
+    }
+    kraken_port_unlock(&bus.lock);
+    return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
+                        block == NULL ? POST_FRESH : POST_HELD, block);
+}
+
+/* The common case, a payload into a lane with room, takes one critical section (post_locked). A
+ * pool payload is counted in `users` first (deinit waits for it while it holds a block), then
  * copied into its block before the critical section. */
 static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_type_t type,
                                     const void *data, size_t size,
@@ -1367,27 +1402,7 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
         return post_refused(source, type, data, size, priority);
     }
     if (size <= INLINE_SIZE) {
-        const int64_t now = kraken_port_time_us();
-        lane_t *lane = &bus.s.lanes[priority];
-        kraken_port_lock(&bus.lock);
-        if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
-                                 lane->count + lane->reserved < lane->capacity,
-                             1)) {
-            if (__builtin_expect(!push_locked(lane, priority, source, type, data, size, NULL,
-                                              STORE_INLINE, now, isr),
-                                 1)) {
-                kraken_port_unlock(&bus.lock);
-                return ESP_OK;
-            }
-            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
-            kraken_port_unlock(&bus.lock);
-            wake_dispatcher(isr, woken);
-            leave();
-            return ESP_OK;
-        }
-        kraken_port_unlock(&bus.lock);
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
-                            NULL);
+        return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, NULL);
     }
     if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed), 0)) {
         return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
@@ -1408,24 +1423,7 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
                             NULL);
     }
     memcpy(block, data, size);
-    const int64_t now = kraken_port_time_us();
-    lane_t *lane = &bus.s.lanes[priority];
-    kraken_port_lock(&bus.lock);
-    if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
-                             lane->count + lane->reserved < lane->capacity,
-                         1)) {
-        const bool wake = push_locked(lane, priority, source, type, data, size, block,
-                                      (uint8_t)class_of(size), now, isr);
-        kraken_port_unlock(&bus.lock);
-        if (__builtin_expect(wake, 0)) {
-            wake_dispatcher(isr, woken);
-        }
-        leave();
-        return ESP_OK;
-    }
-    kraken_port_unlock(&bus.lock);
-    return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_HELD,
-                        block);
+    return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, block);
 }
 
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
