@@ -212,6 +212,7 @@ typedef struct {
     uint32_t heap_blocks_max;   /**< the cap on heap_blocks_live */
     uint32_t setup_failures;  /**< set-ups that could not allocate the storage */
     uint8_t check_level;      /**< 0 NONE, 1 BASIC, 2 FULL (CONFIG_..._CHECK) */
+    bool try_larger_class;    /**< an empty class spills into the next larger one (set-up's config) */
     bool initialized;         /**< the pools are set up */
 } memory_pool_stats_t;
 
@@ -299,6 +300,12 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg);
  *  which is also returned (cannot fail). tag NULL: "memory_pool". task; may block: the log waits
  *  for the console. O(blocks + heap table). */
 size_t memory_pool_log_leaks(const char *tag);
+
+/** Class index (0 = Small .. MEMORY_POOL_CLASS_COUNT - 1) of the pool class whose storage ptr
+ *  points into, MEMORY_POOL_CLASS_COUNT for anything else (NULL, heap blocks, before set-up). A block
+ *  that spilled into a larger class (try_larger_class) gives that class, not the requested one.
+ *  isr-ok, never blocks, no lock; O(classes). Not while memory_pool_init/deinit run. */
+unsigned memory_pool_class_of(const void *ptr);
 
 /** True iff ptr is a live block from here: the start of a pool block now handed out, or a heap
  *  block (fallback or oversize) handed out and not yet freed. False for NULL, pointers into a

@@ -137,7 +137,9 @@ typedef struct {
     char names[MAX_SERVICES][NAME_LEN];
     uint32_t service_count;
     uint32_t pool_payloads, heap_payloads; /* inline ones are the rest of `posted` */
-    uint32_t blocks[CLASSES]; /* pool blocks held by queued or dispatching events, by class */
+    /* Pool blocks (by the class they came from) taken by posts and not yet settled by a run;
+     * minus bus.returned[], the blocks events hold now. */
+    uint32_t blocks[CLASSES];
     uint32_t blocks_peak[CLASSES];
 } bus_state_t;
 
@@ -152,9 +154,14 @@ static struct {
     kraken_port_sem_t idle;  /* unsubscribers wait here for a running call to end */
     kraken_port_sem_t block_sem[CLASSES]; /* posts wait here for a pool block of the class */
     _Atomic uint32_t block_waiters[CLASSES];
+    /* Blocks of delivered events (given back to the pools or about to be), not yet subtracted
+     * from s.blocks by the settle of their run: added before the free, so that a post that gets
+     * such a block sees it added. */
+    _Atomic uint32_t returned[CLASSES];
     /* The pools' class table, read at start (memory_pool_init may have changed the Kconfig one). */
     uint32_t class_size[CLASSES], class_capacity[CLASSES];
     _Atomic uint32_t largest; /* class_size[CLASSES - 1], for the unlocked look of post() */
+    bool spills;              /* the pools' try_larger_class: a block may be of a larger class */
     kraken_port_task_t task;
     /* Counters updated outside the lock. */
     _Atomic uint32_t heap_in_use;
@@ -213,6 +220,12 @@ static unsigned class_of(size_t size)
         c++;
     }
     return c;
+}
+
+/* The class a pool block for a payload of `size` bytes came from (counted while READY). */
+static inline uint8_t block_class(const void *block, size_t size)
+{
+    return (uint8_t)(bus.spills ? memory_pool_class_of(block) : class_of(size));
 }
 
 #define LANE_BITS ((1u << LANES) - 1)
@@ -410,10 +423,12 @@ static esp_err_t start(const system_event_bus_config_t *config)
     }
     for (unsigned c = 0; c < CLASSES; c++) {
         atomic_store(&bus.block_waiters[c], 0);
+        atomic_store(&bus.returned[c], 0);
         bus.class_size[c] = (uint32_t)pools.classes[c].block_size;
         bus.class_capacity[c] = pools.classes[c].capacity;
     }
     atomic_store_explicit(&bus.largest, bus.class_size[CLASSES - 1], memory_order_relaxed);
+    bus.spills = pools.try_larger_class;
     for (unsigned i = 0; i < SEM_COUNT; i++) {
         /* work: one pending wake-up is enough; the others count waiters' tokens */
         if (kraken_port_sem_create(sem_at(i), i == SEM_COUNT - 1 ? 1 : UINT16_MAX, 0) != ESP_OK) {
@@ -782,8 +797,10 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
     }
     for (unsigned c = 0; c < CLASSES && run->freed_any; c++) {
         if (run->freed[c] != 0) {
-            const uint32_t blocks = bus.s.blocks[c] - run->freed[c];
-            bus.s.blocks[c] = blocks;
+            bus.s.blocks[c] -= run->freed[c];
+            atomic_fetch_sub_explicit(&bus.returned[c], run->freed[c], memory_order_relaxed);
+            const uint32_t blocks =
+                bus.s.blocks[c] - atomic_load_explicit(&bus.returned[c], memory_order_relaxed);
             /* Wake a post waiting for this class once the bus holds at most half of it, so that
              * a producer faster than the dispatcher sleeps once per half class, not once per
              * event. The blocks were freed before this read (see take_block). */
@@ -927,6 +944,8 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                 }
             }
             if (store < CLASSES) {
+                /* counted as returned before it is (see bus.returned) */
+                atomic_fetch_add_explicit(&bus.returned[store], 1, memory_order_relaxed);
                 spent.blocks[spent.n++] = slot->payload.block;
                 run.freed[store]++;
                 run.freed_any = true;
@@ -1131,8 +1150,13 @@ static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_se
     }
     if (store < CLASSES) {
         bus.s.pool_payloads++;
-        if (++bus.s.blocks[store] > bus.s.blocks_peak[store]) {
-            bus.s.blocks_peak[store] = bus.s.blocks[store];
+        const uint32_t blocks = ++bus.s.blocks[store];
+        if (blocks > bus.s.blocks_peak[store]) { /* held <= blocks: only then a new peak */
+            const uint32_t held =
+                blocks - atomic_load_explicit(&bus.returned[store], memory_order_relaxed);
+            if (held > bus.s.blocks_peak[store]) {
+                bus.s.blocks_peak[store] = held;
+            }
         }
     } else if (store == STORE_HEAP) {
         bus.s.heap_payloads++;
@@ -1193,7 +1217,7 @@ static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool 
         }
     }
     *block = b;
-    *store = (uint8_t)c;
+    *store = block_class(b, size);
     memcpy(b, data, size);
     return ESP_OK;
 }
@@ -1321,7 +1345,7 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
     void *block = held;
     uint8_t store = STORE_INLINE;
     if (held != NULL) {
-        store = (uint8_t)class_of(size); /* counted while READY: the class table is the pools' */
+        store = block_class(held, size);
     } else if (size > INLINE_SIZE) {
         system_event_drop_reason_t reason;
         err = take_payload(data, size, priority == CRITICAL, isr, missed, timeout_ms, &deadline,
@@ -1365,7 +1389,7 @@ static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_ev
     if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
                              lane->count + lane->reserved < lane->capacity,
                          1)) {
-        const uint8_t store = block == NULL ? STORE_INLINE : (uint8_t)class_of(size);
+        const uint8_t store = block == NULL ? STORE_INLINE : block_class(block, size);
         if (__builtin_expect(
                 !push_locked(lane, priority, source, type, data, size, block, store, now, isr), 1)) {
             kraken_port_unlock(&bus.lock);
@@ -1735,7 +1759,7 @@ esp_err_t system_event_get_stats(system_event_stats_t *out)
     out->subscriptions = bus.s.sub_count;
     out->services = bus.s.service_count;
     for (unsigned c = 0; c < CLASSES; c++) {
-        out->pool_blocks_in_use[c] = bus.s.blocks[c];
+        out->pool_blocks_in_use[c] = bus.s.blocks[c] - atomic_load(&bus.returned[c]);
         out->pool_blocks_peak[c] = bus.s.blocks_peak[c];
     }
     kraken_port_unlock(&bus.lock);
@@ -1782,7 +1806,7 @@ void system_event_reset_peaks(void)
         bus.s.subs[i].longest_us = 0;
     }
     for (unsigned c = 0; c < CLASSES; c++) {
-        bus.s.blocks_peak[c] = bus.s.blocks[c];
+        bus.s.blocks_peak[c] = bus.s.blocks[c] - atomic_load(&bus.returned[c]);
     }
     kraken_port_unlock(&bus.lock);
 }
@@ -1945,7 +1969,8 @@ esp_err_t system_event_bus_check(void)
     CHECK(never_started || linked == active, "subscriptions linked");
     CHECK(bus.s.service_count <= MAX_SERVICES, "service count");
     for (unsigned c = 0; c < CLASSES; c++) {
-        CHECK(queued_blocks[c] <= bus.s.blocks[c], "pool blocks counted");
+        const uint32_t held = bus.s.blocks[c] - atomic_load(&bus.returned[c]);
+        CHECK(queued_blocks[c] <= held && held <= bus.class_capacity[c], "pool blocks counted");
     }
 out:
     kraken_port_unlock(&bus.lock);

@@ -826,6 +826,23 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
     return freed;
 }
 
+unsigned memory_pool_class_of(const void *ptr)
+{
+    const uintptr_t a = (uintptr_t)ptr;
+    const uintptr_t lo = atomic_load_explicit(&g_blocks_lo, memory_order_acquire);
+    if (lo == 0 || a < lo || a >= atomic_load_explicit(&g_blocks_hi, memory_order_acquire)) {
+        return CLASSES;
+    }
+    /* Set up (lo is published last): the class table is read-only until deinit. */
+    for (unsigned i = 0; i < CLASSES; i++) {
+        const pool_class_t *c = &g_class[i];
+        if (a - (uintptr_t)c->base < (uintptr_t)c->count * c->block_size) {
+            return i;
+        }
+    }
+    return CLASSES;
+}
+
 bool memory_pool_owns(const void *ptr)
 {
     const uintptr_t a = (uintptr_t)ptr;
@@ -1026,6 +1043,7 @@ esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
     out->heap_blocks_live = h.live;
     out->heap_blocks_peak = h.peak;
     out->heap_blocks_max = g_cfg.heap_blocks_max;
+    out->try_larger_class = g_cfg.try_larger_class;
     out->setup_failures = h.setup_failures;
     out->check_level = CHECKS;
     out->initialized = atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY;

@@ -1387,6 +1387,72 @@ static void a_handler_posting_gets_the_blocks_of_events_delivered_before_it(void
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
+/* The bus's count of blocks held by events stays exact while a run hands delivered blocks back one
+ * by one and its handlers take them again at once: every usable XLarge block is queued, each
+ * handler posts one more (the first finds only the CRITICAL reserve), and the peak is the usable
+ * count, not that plus the blocks already returned. */
+static void reposting_big_handler(const system_event_t *e, void *ctx)
+{
+    uint32_t *ok = ctx;
+    static uint8_t again[LARGEST_CLASS];
+    (void)e;
+    *ok += system_event_post(SVC_B, 2, again, sizeof again, SYSTEM_EVENT_PRIORITY_NORMAL) == ESP_OK;
+}
+
+static void blocks_handed_back_during_a_run_are_not_counted_twice(void **state)
+{
+    (void)state;
+    uint32_t ok = 0;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, reposting_big_handler, &ok, NULL), ESP_OK);
+    static uint8_t big[LARGEST_CLASS];
+    for (uint32_t i = 0; i < XLARGE_USABLE; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, big, sizeof big, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    const unsigned xl = MEMORY_POOL_CLASS_COUNT - 1;
+    assert_int_equal(system_event_dispatch_pending(XLARGE_USABLE, NULL), ESP_OK);
+    assert_int_equal(ok, XLARGE_USABLE - 1);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.pool_blocks_in_use[xl], XLARGE_USABLE - 1);
+    assert_int_equal(st.pool_blocks_in_use[xl], pool_class_in_use((int)xl));
+    assert_int_equal(st.pool_blocks_peak[xl], XLARGE_USABLE);
+    check_bus();
+    assert_int_equal(dispatch_all(), XLARGE_USABLE - 1);
+    assert_int_equal(stats().pool_blocks_in_use[xl], 0);
+}
+
+/* With try_larger_class a payload may land in a block of the next class: the bus counts the block
+ * under the class it came from. */
+static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **state)
+{
+    (void)state;
+    memory_pool_config_t pc;
+    assert_int_equal(memory_pool_get_default_config(&pc), ESP_OK);
+    pc.try_larger_class = true;
+    assert_int_equal(memory_pool_init(&pc), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    const unsigned large = MEMORY_POOL_CLASS_COUNT - 2, xl = MEMORY_POOL_CLASS_COUNT - 1;
+    static void *filler[1024];
+    uint32_t filled = 0;
+    while (memory_pool_class_free(large) > 0) {
+        filler[filled++] = memory_pool_alloc(KRAKEN_POOL_LARGE_SIZE);
+    }
+    static uint8_t payload[KRAKEN_POOL_LARGE_SIZE];
+    assert_int_equal(system_event_post(SVC_A, 1, payload, sizeof payload,
+                                       SYSTEM_EVENT_PRIORITY_NORMAL),
+                     ESP_OK);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.pool_blocks_in_use[large], 0);
+    assert_int_equal(st.pool_blocks_in_use[xl], 1);
+    check_bus();
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(stats().pool_blocks_in_use[xl], 0);
+    while (filled > 0) {
+        memory_pool_free(filler[--filled]);
+    }
+}
+
 /* An ISR that posts while a run is delivered still gets the blocks of the events delivered before
  * it when their class is short: the Medium class is filled but for the events' blocks, and each
  * handler posts a Medium payload from a (simulated) ISR, which never waits. */
@@ -1574,6 +1640,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_subscription_removed_in_the_middle_of_a_run_is_never_called_again, setup_manual,
             teardown),
+        cmocka_unit_test_setup_teardown(blocks_handed_back_during_a_run_are_not_counted_twice,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_payload_that_spilled_into_a_larger_class_is_counted_there,
+                                        setup_none, teardown),
         cmocka_unit_test_setup_teardown(interleaved_sources_and_types_keep_fifo_order_within_a_lane,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(

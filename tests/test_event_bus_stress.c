@@ -480,6 +480,57 @@ static void deinit_returns_only_when_no_isr_post_holds_a_block(void **state)
     assert_int_equal(held, 0);
 }
 
+/* ---- pool block accounting -------------------------------------------------------------------- */
+
+/* A producer faster than the dispatcher task keeps a short class empty: blocks come back one by
+ * one and are taken again at once. The bus's count of blocks held by events (and its peak) never
+ * exceeds what the class has, and is 0 once everything is delivered. */
+static void nop_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+}
+
+static void the_bus_never_counts_more_blocks_than_the_class_has(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_TASK;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    memory_pool_stats_t pools;
+    assert_int_equal(memory_pool_get_stats(&pools), ESP_OK);
+    /* a class with fewer blocks than the lane has slots: the producer empties it */
+    unsigned c = 0;
+    while (pools.classes[c].capacity >= stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].capacity) {
+        c++;
+        assert_true(c < MEMORY_POOL_CLASS_COUNT);
+    }
+    const size_t size = pools.classes[c].block_size;
+    const uint32_t capacity = pools.classes[c].capacity;
+    assert_int_equal(system_event_subscribe(1, 1, nop_handler, NULL, NULL), ESP_OK);
+    static uint8_t buf[8192];
+    const uint32_t n = iterations() / 2;
+    uint32_t over = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(system_event_post_with_timeout(1, 1, buf, size,
+                                                        SYSTEM_EVENT_PRIORITY_NORMAL,
+                                                        SYSTEM_EVENT_WAIT_FOREVER),
+                         ESP_OK);
+        if (i % 64 == 0) {
+            over += stats().pool_blocks_in_use[c] > capacity;
+        }
+    }
+    while (stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered != n) {
+        kraken_port_delay_ms(1);
+    }
+    const system_event_stats_t st = stats();
+    assert_int_equal(over, 0);
+    assert_true(st.pool_blocks_peak[c] <= capacity);
+    assert_true(st.pool_blocks_peak[c] > 0);
+    assert_int_equal(st.pool_blocks_in_use[c], 0);
+    assert_int_equal(system_event_bus_check(), ESP_OK);
+}
+
 /* ---- several manual dispatchers ------------------------------------------------------------ */
 
 /* A lane is delivered by one dispatcher at a time, run after run, so its events arrive in post
@@ -603,6 +654,7 @@ int main(void)
         cmocka_unit_test_teardown(concurrent_first_posts_start_the_bus_exactly_once, teardown),
         cmocka_unit_test_teardown(deinit_while_producers_post_returns_every_block, teardown),
         cmocka_unit_test_teardown(deinit_returns_only_when_no_isr_post_holds_a_block, teardown),
+        cmocka_unit_test_teardown(the_bus_never_counts_more_blocks_than_the_class_has, teardown),
         cmocka_unit_test_teardown(three_manual_dispatchers_deliver_every_event_once_in_lane_order,
                                   teardown),
     };

@@ -514,6 +514,37 @@ static void class_free_counts_the_free_blocks_of_a_class(void **state)
     assert_int_equal(memory_pool_class_free(0), 4);
 }
 
+static void class_of_names_the_class_a_block_came_from_even_after_a_spill(void **state)
+{
+    (void)state;
+    const unsigned none = MEMORY_POOL_CLASS_COUNT;
+    static uint8_t outside[64];
+    assert_int_equal(memory_pool_class_of(outside), none); /* not set up */
+    init_with(1, 8, true);
+    void *blocks[MEMORY_POOL_CLASS_COUNT];
+    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        blocks[c] = memory_pool_alloc(SIZES[c]);
+        assert_int_equal(memory_pool_class_of(blocks[c]), c);
+        assert_int_equal(memory_pool_class_of((uint8_t *)blocks[c] + SIZES[c] - 1), c);
+    }
+    memory_pool_free(blocks[1]);
+    void *small = memory_pool_alloc(SIZES[0]); /* Small is empty: spills into Medium */
+    assert_int_equal(where(small), 1);
+    assert_int_equal(memory_pool_class_of(small), 1);
+    void *heap = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1]); /* every class empty */
+    assert_int_equal(where(heap), -1);
+    assert_int_equal(memory_pool_class_of(heap), none);
+    assert_int_equal(memory_pool_class_of(NULL), none);
+    assert_int_equal(memory_pool_class_of(outside), none);
+    memory_pool_free(heap);
+    memory_pool_free(small);
+    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        if (c != 1) {
+            memory_pool_free(blocks[c]);
+        }
+    }
+}
+
 static void a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs(void **state)
 {
     (void)state;
@@ -1101,6 +1132,7 @@ int main(void)
         T(a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse),
         T(a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs),
         T(class_free_counts_the_free_blocks_of_a_class),
+        T(class_of_names_the_class_a_block_came_from_even_after_a_spill),
         T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
         T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
         T(a_misaligned_pointer_is_rejected),
