@@ -1065,7 +1065,8 @@ static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical
     return SYSTEM_EVENT_DROP_RESERVE;
 }
 
-/* A pool block of class c once the first try failed. Below CRITICAL the last
+/* A pool block of class c once the first try failed (each try counts in the pools' statistics, so
+ * one that may not wait fails without another). Below CRITICAL the last
  * KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS blocks of the class are left alone (the pools' margin, so
  * the reserve holds whoever else uses the pools). When may_wait, waits up to the deadline for the
  * bus to return a block. */
@@ -1076,8 +1077,8 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
     const uint32_t margin = critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
     bool waiting = false;
     unsigned spins = 0;
+    void *block = NULL;
     for (;;) {
-        void *block = memory_pool_alloc_isr_margin(size, margin);
         uint32_t left = block == NULL && may_wait ? wait_left_ms(deadline, timeout_ms) : 0;
         if (left == 0 || atomic_load(&bus.state) != ST_READY) {
             if (waiting) {
@@ -1092,18 +1093,17 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
         if (spins < POST_SPINS) { /* the dispatcher is likely about to free one: let it run */
             spins++;
             kraken_port_delay_ms(0);
-            continue;
-        }
-        if (!waiting) {
+        } else if (!waiting) {
             /* Register, then look once more: a block freed in between is either seen by that
              * look or followed by a give (the dispatcher reads block_waiters after freeing). */
             atomic_fetch_add(&bus.block_waiters[c], 1);
             waiting = true;
-            continue;
+        } else {
+            /* The dispatcher gives block_sem when it frees a block; other pool users do not,
+             * hence the short poll. */
+            kraken_port_sem_take(&bus.block_sem[c], left < BLOCK_POLL_MS ? left : BLOCK_POLL_MS);
         }
-        /* The dispatcher gives block_sem when it frees a block; other pool users do not, hence
-         * the short poll. */
-        kraken_port_sem_take(&bus.block_sem[c], left < BLOCK_POLL_MS ? left : BLOCK_POLL_MS);
+        block = memory_pool_alloc_isr_margin(size, margin);
     }
 }
 

@@ -634,6 +634,38 @@ static void an_isr_post_to_a_full_lane_fails_at_once(void **state)
     dispatch_all();
 }
 
+/* A post that may not wait (from an ISR, or with timeout 0) and finds its pool class empty fails
+ * after one look at the pool: one failure in the pools' statistics per failed post. */
+static void a_post_that_cannot_wait_for_a_block_tries_the_pool_once(void **state)
+{
+    (void)state;
+    const int xl = MEMORY_POOL_CLASS_COUNT - 1;
+    static void *filler[1024];
+    uint32_t filled = 0;
+    while (memory_pool_class_free((unsigned)xl) > 0) {
+        filler[filled++] = memory_pool_alloc(LARGEST_CLASS);
+    }
+    memory_pool_stats_t before;
+    assert_int_equal(memory_pool_get_stats(&before), ESP_OK);
+    static uint8_t big[LARGEST_CLASS];
+    kraken_sim_isr_enter();
+    esp_err_t from_isr = system_event_post_from_isr(SVC_A, 1, big, sizeof big,
+                                                    SYSTEM_EVENT_PRIORITY_CRITICAL, NULL);
+    kraken_sim_isr_exit();
+    esp_err_t no_wait = system_event_post_with_timeout(SVC_A, 1, big, sizeof big,
+                                                       SYSTEM_EVENT_PRIORITY_CRITICAL, 0);
+    memory_pool_stats_t after;
+    assert_int_equal(memory_pool_get_stats(&after), ESP_OK);
+    assert_int_equal(from_isr, ESP_ERR_NO_MEM);
+    assert_int_equal(no_wait, ESP_ERR_NO_MEM);
+    assert_int_equal(after.classes[xl].failures - before.classes[xl].failures, 2);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_NO_MEM],
+                     2);
+    while (filled > 0) {
+        memory_pool_free(filler[--filled]);
+    }
+}
+
 static void an_isr_post_before_the_bus_started_is_refused_and_counted(void **state)
 {
     (void)state;
@@ -1597,6 +1629,8 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_to_a_full_lane_fails_at_once, setup_manual,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_post_that_cannot_wait_for_a_block_tries_the_pool_once,
+                                        setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_before_the_bus_started_is_refused_and_counted,
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_wakes_the_dispatcher_task_and_says_so,
