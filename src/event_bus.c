@@ -222,6 +222,19 @@ static unsigned class_of(size_t size)
     return c;
 }
 
+/* Classes with a post waiting for a block that one of class c would serve: c, and c - 1 when
+ * the pools spill an empty class into the next one. A bit per class. */
+static inline uint32_t block_waiters_served_by(unsigned c)
+{
+    uint32_t bits = atomic_load_explicit(&bus.block_waiters[c], memory_order_relaxed) != 0 ? 1u << c
+                                                                                       : 0;
+    if (__builtin_expect(bus.spills, 0) && c > 0 &&
+        atomic_load_explicit(&bus.block_waiters[c - 1], memory_order_relaxed) != 0) {
+        bits |= 1u << (c - 1);
+    }
+    return bits;
+}
+
 /* The class a pool block for a payload of `size` bytes came from (counted while READY). */
 static inline uint8_t block_class(const void *block, size_t size)
 {
@@ -801,12 +814,12 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
             atomic_fetch_sub_explicit(&bus.returned[c], run->freed[c], memory_order_relaxed);
             const uint32_t blocks =
                 bus.s.blocks[c] - atomic_load_explicit(&bus.returned[c], memory_order_relaxed);
-            /* Wake a post waiting for this class once the bus holds at most half of it, so that
-             * a producer faster than the dispatcher sleeps once per half class, not once per
-             * event. The blocks were freed before this read (see take_block). */
-            if (__builtin_expect(atomic_load(&bus.block_waiters[c]) != 0, 0) &&
-                blocks <= bus.class_capacity[c] / 2) {
-                *wake |= 1u << c;
+            /* Wake a post waiting for a block of this class once the bus holds at most half of
+             * it, so that a producer faster than the dispatcher sleeps once per half class, not
+             * once per event. The blocks were freed before this read (see take_block). */
+            const uint32_t waiting = block_waiters_served_by(c);
+            if (__builtin_expect(waiting != 0, 0) && blocks <= bus.class_capacity[c] / 2) {
+                *wake |= waiting;
             }
         }
     }
@@ -952,10 +965,8 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                 if (__builtin_expect(run.hold[store] == HOLD_UNKNOWN, 0)) {
                     run.hold[store] = memory_pool_class_free(store) >= RUN ? HOLD_YES : HOLD_NO;
                 }
-                if (__builtin_expect(run.hold[store] == HOLD_NO ||
-                                         atomic_load_explicit(&bus.block_waiters[store],
-                                                              memory_order_relaxed) != 0,
-                                     0)) {
+                if (__builtin_expect(
+                        run.hold[store] == HOLD_NO || block_waiters_served_by(store) != 0, 0)) {
                     return_spent(&spent); /* scarce, or a poster waits for this class */
                 }
             } else if (store == STORE_HEAP) {

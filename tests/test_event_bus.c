@@ -57,6 +57,29 @@ static void check_bus(void)
     assert_int_equal(system_event_bus_check(), ESP_OK);
 }
 
+/* Pool blocks a test takes to leave a class short; the teardown gives them back, also after a
+ * failed assertion (so that the next tests do not fail for it). */
+static void *fillers[1024];
+static uint32_t filled;
+
+/* Take blocks of class c (with `size`-byte requests) until `keep_free` are left. */
+static void fill_class(unsigned c, size_t size, uint32_t keep_free)
+{
+    while (memory_pool_class_free(c) > keep_free) {
+        assert_true(filled < sizeof fillers / sizeof fillers[0]);
+        fillers[filled] = memory_pool_alloc(size);
+        assert_non_null(fillers[filled]);
+        filled++;
+    }
+}
+
+static void release_fillers(void)
+{
+    while (filled > 0) {
+        memory_pool_free(fillers[--filled]);
+    }
+}
+
 static uint32_t dispatch_all(void)
 {
     uint32_t n = 0;
@@ -89,6 +112,7 @@ static int setup_none(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    release_fillers();
     esp_err_t err = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
     assert_true(err == ESP_OK || err == ESP_ERR_INVALID_STATE);
     check_bus();
@@ -640,11 +664,7 @@ static void a_post_that_cannot_wait_for_a_block_tries_the_pool_once(void **state
 {
     (void)state;
     const int xl = MEMORY_POOL_CLASS_COUNT - 1;
-    static void *filler[1024];
-    uint32_t filled = 0;
-    while (memory_pool_class_free((unsigned)xl) > 0) {
-        filler[filled++] = memory_pool_alloc(LARGEST_CLASS);
-    }
+    fill_class((unsigned)xl, LARGEST_CLASS, 0);
     memory_pool_stats_t before;
     assert_int_equal(memory_pool_get_stats(&before), ESP_OK);
     static uint8_t big[LARGEST_CLASS];
@@ -661,9 +681,6 @@ static void a_post_that_cannot_wait_for_a_block_tries_the_pool_once(void **state
     assert_int_equal(after.classes[xl].failures - before.classes[xl].failures, 2);
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_NO_MEM],
                      2);
-    while (filled > 0) {
-        memory_pool_free(filler[--filled]);
-    }
 }
 
 static void an_isr_post_before_the_bus_started_is_refused_and_counted(void **state)
@@ -1465,11 +1482,7 @@ static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **s
     system_event_bus_config_t cfg = manual_config();
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     const unsigned large = MEMORY_POOL_CLASS_COUNT - 2, xl = MEMORY_POOL_CLASS_COUNT - 1;
-    static void *filler[1024];
-    uint32_t filled = 0;
-    while (memory_pool_class_free(large) > 0) {
-        filler[filled++] = memory_pool_alloc(KRAKEN_POOL_LARGE_SIZE);
-    }
+    fill_class(large, KRAKEN_POOL_LARGE_SIZE, 0);
     static uint8_t payload[KRAKEN_POOL_LARGE_SIZE];
     assert_int_equal(system_event_post(SVC_A, 1, payload, sizeof payload,
                                        SYSTEM_EVENT_PRIORITY_NORMAL),
@@ -1480,9 +1493,6 @@ static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **s
     check_bus();
     assert_int_equal(dispatch_all(), 1);
     assert_int_equal(stats().pool_blocks_in_use[xl], 0);
-    while (filled > 0) {
-        memory_pool_free(filler[--filled]);
-    }
 }
 
 /* An ISR that posts while a run is delivered still gets the blocks of the events delivered before
@@ -1504,17 +1514,8 @@ static void an_isr_posting_during_a_run_gets_the_blocks_already_delivered(void *
     (void)state;
     uint32_t ok = 0;
     assert_int_equal(system_event_subscribe(SVC_A, 1, isr_posting_handler, &ok, NULL), ESP_OK);
-    memory_pool_stats_t st;
-    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
     enum { QUEUED = 8 };
-    const uint32_t keep_free = QUEUED + KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
-    static void *filler[1024];
-    uint32_t filled = 0;
-    while (st.classes[1].capacity - filled > keep_free) {
-        filler[filled] = memory_pool_alloc(KRAKEN_POOL_MEDIUM_SIZE);
-        assert_non_null(filler[filled]);
-        filled++;
-    }
+    fill_class(1, KRAKEN_POOL_MEDIUM_SIZE, QUEUED + KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
     uint8_t payload[KRAKEN_POOL_SMALL_SIZE + 8] = {0};
     for (int i = 0; i < QUEUED; i++) {
         assert_int_equal(system_event_post(SVC_A, 1, payload, sizeof payload,
@@ -1525,9 +1526,7 @@ static void an_isr_posting_during_a_run_gets_the_blocks_already_delivered(void *
     /* The first handler finds only the CRITICAL reserve; each later one the block of the event
      * before it (the next larger class may serve more, with TRY_LARGER_CLASS). */
     assert_true(ok >= QUEUED - 1);
-    while (filled > 0) {
-        memory_pool_free(filler[--filled]);
-    }
+    release_fillers();
     dispatch_all();
 }
 

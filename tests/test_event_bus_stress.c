@@ -483,8 +483,9 @@ static void deinit_returns_only_when_no_isr_post_holds_a_block(void **state)
 /* ---- pool block accounting -------------------------------------------------------------------- */
 
 /* A producer faster than the dispatcher task keeps a short class empty: blocks come back one by
- * one and are taken again at once. The bus's count of blocks held by events (and its peak) never
- * exceeds what the class has, and is 0 once everything is delivered. */
+ * one and are taken again at once. The peak of the bus's count of blocks held by events never
+ * exceeds what the class has (before the fix it did in about one run of five here; the
+ * deterministic case is in test_event_bus.c), and the count is 0 once everything is delivered. */
 static void nop_handler(const system_event_t *e, void *ctx)
 {
     (void)e;
@@ -510,21 +511,16 @@ static void the_bus_never_counts_more_blocks_than_the_class_has(void **state)
     assert_int_equal(system_event_subscribe(1, 1, nop_handler, NULL, NULL), ESP_OK);
     static uint8_t buf[8192];
     const uint32_t n = iterations() / 2;
-    uint32_t over = 0;
     for (uint32_t i = 0; i < n; i++) {
         assert_int_equal(system_event_post_with_timeout(1, 1, buf, size,
                                                         SYSTEM_EVENT_PRIORITY_NORMAL,
                                                         SYSTEM_EVENT_WAIT_FOREVER),
                          ESP_OK);
-        if (i % 64 == 0) {
-            over += stats().pool_blocks_in_use[c] > capacity;
-        }
     }
     while (stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered != n) {
         kraken_port_delay_ms(1);
     }
     const system_event_stats_t st = stats();
-    assert_int_equal(over, 0);
     assert_true(st.pool_blocks_peak[c] <= capacity);
     assert_true(st.pool_blocks_peak[c] > 0);
     assert_int_equal(st.pool_blocks_in_use[c], 0);

@@ -519,13 +519,11 @@ static void class_of_names_the_class_a_block_came_from_even_after_a_spill(void *
     (void)state;
     const unsigned none = MEMORY_POOL_CLASS_COUNT;
     static uint8_t outside[64];
-    assert_int_equal(memory_pool_class_of(outside), none); /* not set up */
     init_with(1, 8, true);
     void *blocks[MEMORY_POOL_CLASS_COUNT];
     for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
         blocks[c] = memory_pool_alloc(SIZES[c]);
         assert_int_equal(memory_pool_class_of(blocks[c]), c);
-        assert_int_equal(memory_pool_class_of((uint8_t *)blocks[c] + SIZES[c] - 1), c);
     }
     memory_pool_free(blocks[1]);
     void *small = memory_pool_alloc(SIZES[0]); /* Small is empty: spills into Medium */
@@ -541,6 +539,43 @@ static void class_of_names_the_class_a_block_came_from_even_after_a_spill(void *
     for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
         if (c != 1) {
             memory_pool_free(blocks[c]);
+        }
+    }
+}
+
+/* Every byte of every block maps to its class, also with sizes that are not powers of two; the
+ * bytes just outside the storage map to none. */
+static void class_of_covers_every_byte_of_every_block(void **state)
+{
+    (void)state;
+    memory_pool_config_t cfg;
+    assert_int_equal(memory_pool_get_default_config(&cfg), ESP_OK);
+    const size_t sizes[MEMORY_POOL_CLASS_COUNT] = {24, 40, 72, 136};
+    enum { COUNT = 3 };
+    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        cfg.classes[c].block_size = sizes[c];
+        cfg.classes[c].count = COUNT;
+    }
+    assert_int_equal(memory_pool_init(&cfg), ESP_OK);
+    const uint8_t *first = NULL, *end = NULL;
+    void *blocks[MEMORY_POOL_CLASS_COUNT][COUNT];
+    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        for (unsigned k = 0; k < COUNT; k++) {
+            uint8_t *b = memory_pool_alloc(sizes[c]);
+            assert_int_equal(where(b), (int)c);
+            for (size_t i = 0; i < sizes[c]; i++) {
+                assert_int_equal(memory_pool_class_of(b + i), c);
+            }
+            first = first == NULL || b < first ? b : first;
+            end = end == NULL || b + sizes[c] > end ? b + sizes[c] : end;
+            blocks[c][k] = b;
+        }
+    }
+    assert_int_equal(memory_pool_class_of(first - 1), MEMORY_POOL_CLASS_COUNT);
+    assert_int_equal(memory_pool_class_of(end), MEMORY_POOL_CLASS_COUNT);
+    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        for (unsigned k = 0; k < COUNT; k++) {
+            memory_pool_free(blocks[c][k]);
         }
     }
 }
@@ -1133,6 +1168,7 @@ int main(void)
         T(a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs),
         T(class_free_counts_the_free_blocks_of_a_class),
         T(class_of_names_the_class_a_block_came_from_even_after_a_spill),
+        T(class_of_covers_every_byte_of_every_block),
         T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
         T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
         T(a_misaligned_pointer_is_rejected),

@@ -253,7 +253,10 @@ typedef struct {
     system_event_mode_t mode;
     bool ready;
     system_event_lane_stats_t lanes[SYSTEM_EVENT_PRIORITY_COUNT]; /**< indexed by priority */
-    uint32_t pool_blocks_in_use[SYSTEM_EVENT_POOL_CLASS_COUNT];   /**< held by queued/dispatching events */
+    /** Pool blocks held by queued events and events being delivered, by the class a block came
+     *  from. A delivered event's block counts as back once the dispatcher has set it aside for the
+     *  pool, up to 16 blocks before the end of its run: the pools may show more in use meanwhile. */
+    uint32_t pool_blocks_in_use[SYSTEM_EVENT_POOL_CLASS_COUNT];
     uint32_t pool_blocks_peak[SYSTEM_EVENT_POOL_CLASS_COUNT];     /**< high-water of the above */
     uint32_t inline_payloads;  /**< accepted events whose payload lived in the record (no block) */
     uint32_t pool_payloads;    /**< accepted events with a pool block */
