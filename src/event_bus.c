@@ -138,7 +138,7 @@ typedef struct {
     uint32_t service_count;
     uint32_t pool_payloads, heap_payloads; /* inline ones are the rest of `posted` */
     /* Pool blocks (by the class they came from) taken by posts and not yet settled by a run;
-     * minus bus.returned[], the blocks events hold now. */
+     * minus the bus.returned counts, the blocks events hold now (held_locked). */
     uint32_t blocks[CLASSES];
     uint32_t blocks_peak[CLASSES];
 } bus_state_t;
@@ -154,10 +154,13 @@ static struct {
     kraken_port_sem_t idle;  /* unsubscribers wait here for a running call to end */
     kraken_port_sem_t block_sem[CLASSES]; /* posts wait here for a pool block of the class */
     _Atomic uint32_t block_waiters[CLASSES];
-    /* Blocks of delivered events (given back to the pools or about to be), not yet subtracted
-     * from s.blocks by the settle of their run: added before the free, so that a post that gets
-     * such a block sees it added. */
-    _Atomic uint32_t returned[CLASSES];
+    /* Blocks of delivered events (given back to the pools or about to be), by lane and class,
+     * not yet subtracted from s.blocks by the settle of their run: added before the free, so
+     * that a post that gets such a block sees it added. Only the dispatcher holding the lane's
+     * run writes its row (a load and a store, no read-modify-write), once per event: kept off
+     * the lines every post reads. */
+    _Alignas(KRAKEN_PORT_CACHE_LINE) _Atomic uint32_t returned[LANES][CLASSES];
+    _Alignas(KRAKEN_PORT_CACHE_LINE) uint8_t returned_end_;
     /* The pools' class table, read at start (memory_pool_init may have changed the Kconfig one). */
     uint32_t class_size[CLASSES], class_capacity[CLASSES];
     _Atomic uint32_t largest; /* class_size[CLASSES - 1], for the unlocked look of post() */
@@ -220,6 +223,25 @@ static unsigned class_of(size_t size)
         c++;
     }
     return c;
+}
+
+/* Count n (may be negative, mod 2^32) blocks of class c as returned by the run of lane p; only
+ * its dispatcher writes that row. */
+static inline void add_returned(unsigned p, unsigned c, uint32_t n)
+{
+    _Atomic uint32_t *r = &bus.returned[p][c];
+    atomic_store_explicit(r, atomic_load_explicit(r, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* Lock held: blocks of class c that events hold now. */
+static inline uint32_t held_locked(unsigned c)
+{
+    uint32_t held = bus.s.blocks[c];
+    for (unsigned p = 0; p < LANES; p++) {
+        held -= atomic_load_explicit(&bus.returned[p][c], memory_order_relaxed);
+    }
+    return held;
 }
 
 /* Classes with a post waiting for a block that one of class c would serve: c, and c - 1 when
@@ -436,7 +458,9 @@ static esp_err_t start(const system_event_bus_config_t *config)
     }
     for (unsigned c = 0; c < CLASSES; c++) {
         atomic_store(&bus.block_waiters[c], 0);
-        atomic_store(&bus.returned[c], 0);
+        for (unsigned p = 0; p < LANES; p++) {
+            atomic_store(&bus.returned[p][c], 0);
+        }
         bus.class_size[c] = (uint32_t)pools.classes[c].block_size;
         bus.class_capacity[c] = pools.classes[c].capacity;
     }
@@ -811,14 +835,12 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
     for (unsigned c = 0; c < CLASSES && run->freed_any; c++) {
         if (run->freed[c] != 0) {
             bus.s.blocks[c] -= run->freed[c];
-            atomic_fetch_sub_explicit(&bus.returned[c], run->freed[c], memory_order_relaxed);
-            const uint32_t blocks =
-                bus.s.blocks[c] - atomic_load_explicit(&bus.returned[c], memory_order_relaxed);
+            add_returned(run->p, c, -(uint32_t)run->freed[c]);
             /* Wake a post waiting for a block of this class once the bus holds at most half of
              * it, so that a producer faster than the dispatcher sleeps once per half class, not
              * once per event. The blocks were freed before this read (see take_block). */
             const uint32_t waiting = block_waiters_served_by(c);
-            if (__builtin_expect(waiting != 0, 0) && blocks <= bus.class_capacity[c] / 2) {
+            if (__builtin_expect(waiting != 0, 0) && held_locked(c) <= bus.class_capacity[c] / 2) {
                 *wake |= waiting;
             }
         }
@@ -957,8 +979,7 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                 }
             }
             if (store < CLASSES) {
-                /* counted as returned before it is (see bus.returned) */
-                atomic_fetch_add_explicit(&bus.returned[store], 1, memory_order_relaxed);
+                add_returned(p, store, 1); /* counted before it is returned */
                 spent.blocks[spent.n++] = slot->payload.block;
                 run.freed[store]++;
                 run.freed_any = true;
@@ -1088,7 +1109,8 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
     const uint32_t margin = critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
     bool waiting = false;
     unsigned spins = 0;
-    void *block = NULL;
+    /* One that may wait looks again at once (the dispatcher may have freed one meanwhile). */
+    void *block = may_wait ? memory_pool_alloc_isr_margin(size, margin) : NULL;
     for (;;) {
         uint32_t left = block == NULL && may_wait ? wait_left_ms(deadline, timeout_ms) : 0;
         if (left == 0 || atomic_load(&bus.state) != ST_READY) {
@@ -1163,8 +1185,7 @@ static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_se
         bus.s.pool_payloads++;
         const uint32_t blocks = ++bus.s.blocks[store];
         if (blocks > bus.s.blocks_peak[store]) { /* held <= blocks: only then a new peak */
-            const uint32_t held =
-                blocks - atomic_load_explicit(&bus.returned[store], memory_order_relaxed);
+            const uint32_t held = held_locked(store);
             if (held > bus.s.blocks_peak[store]) {
                 bus.s.blocks_peak[store] = held;
             }
@@ -1770,7 +1791,7 @@ esp_err_t system_event_get_stats(system_event_stats_t *out)
     out->subscriptions = bus.s.sub_count;
     out->services = bus.s.service_count;
     for (unsigned c = 0; c < CLASSES; c++) {
-        out->pool_blocks_in_use[c] = bus.s.blocks[c] - atomic_load(&bus.returned[c]);
+        out->pool_blocks_in_use[c] = held_locked(c);
         out->pool_blocks_peak[c] = bus.s.blocks_peak[c];
     }
     kraken_port_unlock(&bus.lock);
@@ -1817,7 +1838,7 @@ void system_event_reset_peaks(void)
         bus.s.subs[i].longest_us = 0;
     }
     for (unsigned c = 0; c < CLASSES; c++) {
-        bus.s.blocks_peak[c] = bus.s.blocks[c] - atomic_load(&bus.returned[c]);
+        bus.s.blocks_peak[c] = held_locked(c);
     }
     kraken_port_unlock(&bus.lock);
 }
@@ -1980,7 +2001,7 @@ esp_err_t system_event_bus_check(void)
     CHECK(never_started || linked == active, "subscriptions linked");
     CHECK(bus.s.service_count <= MAX_SERVICES, "service count");
     for (unsigned c = 0; c < CLASSES; c++) {
-        const uint32_t held = bus.s.blocks[c] - atomic_load(&bus.returned[c]);
+        const uint32_t held = held_locked(c);
         CHECK(queued_blocks[c] <= held && held <= bus.class_capacity[c], "pool blocks counted");
     }
 out:

@@ -13,6 +13,10 @@ typedef struct {
 } kraken_port_lock_t;
 #define KRAKEN_PORT_LOCK_INITIALIZER { portMUX_INITIALIZER_UNLOCKED }
 
+/* Data written often by one core and read often by another goes on its own cache line; internal
+ * SRAM, where the component's data lives, is not behind a cache on the ESP32-S3. */
+#define KRAKEN_PORT_CACHE_LINE 4
+
 typedef struct {
     SemaphoreHandle_t handle;
     StaticSemaphore_t storage; /* no heap allocation for the semaphore itself */
