@@ -20,7 +20,9 @@
 #include <stdint.h>
 
 #include "esp_err.h"            /* esp_err_t: the result type of the whole API (host: port/host) */
-#include "kraken_port_types.h"  /* kraken_port_lock_t, kraken_port_sem_t, kraken_port_task_t */
+#include "kraken_port_types.h"  /* kraken_port_lock_t, kraken_port_sem_t, kraken_port_task_t,
+                                  KRAKEN_PORT_CACHE_LINE (alignment that keeps data off another
+                                  core's cache line; 4 where the data is not cached) */
 
 #ifdef __cplusplus
 extern "C" {
