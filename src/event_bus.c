@@ -160,9 +160,9 @@ static struct {
      * run writes its row (a load and a store, no read-modify-write), once per event: kept off
      * the lines every post reads. */
     _Alignas(KRAKEN_PORT_CACHE_LINE) _Atomic uint32_t returned[LANES][CLASSES];
-    _Alignas(KRAKEN_PORT_CACHE_LINE) uint8_t returned_end_;
     /* The pools' class table, read at start (memory_pool_init may have changed the Kconfig one). */
-    uint32_t class_size[CLASSES], class_capacity[CLASSES];
+    _Alignas(KRAKEN_PORT_CACHE_LINE) uint32_t class_size[CLASSES];
+    uint32_t class_capacity[CLASSES];
     _Atomic uint32_t largest; /* class_size[CLASSES - 1], for the unlocked look of post() */
     bool spills;              /* the pools' try_larger_class: a block may be of a larger class */
     kraken_port_task_t task;

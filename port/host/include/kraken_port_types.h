@@ -27,10 +27,10 @@
 typedef struct {
     atomic_int locked;
 } kraken_port_lock_t;
+#define KRAKEN_PORT_LOCK_INITIALIZER { 0 }
 
 /* Data written often by one core and read often by another goes on its own cache line. */
 #define KRAKEN_PORT_CACHE_LINE 64
-#define KRAKEN_PORT_LOCK_INITIALIZER { 0 }
 
 void kraken_port_lock_yield(void); /* sched_yield(), kraken_port_host.c */
 
