@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -1495,6 +1496,72 @@ static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **s
     assert_int_equal(stats().pool_blocks_in_use[xl], 0);
 }
 
+/* With try_larger_class, a post waiting for a block of class 0 can use one of class 1: when the
+ * dispatcher hands a class-1 block back, it wakes that post at once instead of leaving it to its
+ * 5 ms poll (median wake-up 30 us here, 3.4 ms without it). */
+static _Atomic int64_t waiter_done_us;
+static size_t waiter_size;
+
+static void *waiting_poster(void *arg)
+{
+    (void)arg;
+    static uint8_t payload[KRAKEN_POOL_SMALL_SIZE];
+    esp_err_t err = system_event_post_with_timeout(SVC_B, 2, payload, waiter_size,
+                                                   SYSTEM_EVENT_PRIORITY_NORMAL,
+                                                   SYSTEM_EVENT_WAIT_FOREVER);
+    atomic_store(&waiter_done_us, err == ESP_OK ? kraken_port_time_us() : -1);
+    return NULL;
+}
+
+static int compare_i64(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(void **state)
+{
+    (void)state;
+    memory_pool_config_t pc;
+    assert_int_equal(memory_pool_get_default_config(&pc), ESP_OK);
+    pc.try_larger_class = true;
+    pc.heap_blocks_max = 0;
+    assert_int_equal(memory_pool_init(&pc), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, count_handler, NULL, NULL), ESP_OK);
+    const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    waiter_size = KRAKEN_POOL_SMALL_SIZE;
+    fill_class(0, KRAKEN_POOL_SMALL_SIZE, reserve);
+    fill_class(1, KRAKEN_POOL_MEDIUM_SIZE, reserve + 1);
+    enum { ROUNDS = 10 };
+    int64_t latency[ROUNDS];
+    static uint8_t medium[KRAKEN_POOL_MEDIUM_SIZE];
+    for (int r = 0; r < ROUNDS; r++) {
+        /* the last class-1 block above the reserve, then a post that must wait for a block */
+        assert_int_equal(system_event_post(SVC_A, 1, medium, sizeof medium,
+                                           SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+        atomic_store(&waiter_done_us, 0);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, waiting_poster, NULL), 0);
+        kraken_port_delay_ms(12); /* past its yields, between two 5 ms polls */
+        assert_int_equal(atomic_load(&waiter_done_us), 0);
+        const int64_t freed = kraken_port_time_us();
+        uint32_t n = 0;
+        assert_int_equal(system_event_dispatch_pending(1, &n), ESP_OK);
+        assert_int_equal(n, 1);
+        pthread_join(th, NULL);
+        assert_true(atomic_load(&waiter_done_us) > 0);
+        latency[r] = atomic_load(&waiter_done_us) - freed;
+        dispatch_all(); /* the waiter's event: its class-1 block back */
+    }
+    qsort(latency, ROUNDS, sizeof latency[0], compare_i64);
+    print_message("wake-up after the block came back: median %lld us\n",
+                  (long long)latency[ROUNDS / 2]);
+    assert_true(latency[ROUNDS / 2] < 1000); /* without the wake-up: 3.4 ms (the next poll) */
+}
+
 /* An ISR that posts while a run is delivered still gets the blocks of the events delivered before
  * it when their class is short: the Medium class is filled but for the events' blocks, and each
  * handler posts a Medium payload from a (simulated) ISR, which never waits. */
@@ -1677,6 +1744,9 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_payload_that_spilled_into_a_larger_class_is_counted_there,
                                         setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class, setup_none,
+            teardown),
         cmocka_unit_test_setup_teardown(interleaved_sources_and_types_keep_fifo_order_within_a_lane,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
