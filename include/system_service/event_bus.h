@@ -6,8 +6,9 @@
  *   - One copy: the payload is copied once at post into the smallest pool class that fits (payloads
  *     up to CONFIG_SYSTEM_SERVICE_EVENT_INLINE_DATA_SIZE bytes live inside the event record). Every
  *     subscriber gets the same data pointer; the block goes back to its pool once the last
- *     subscriber has returned (while its class has 16 or more blocks free, together with those of
- *     the other events dispatched in the same run, at most 16). No heap call per event: event
+ *     subscriber has returned (if its class had 16 or more blocks free when the run first met it,
+ *     together with those of the other events dispatched in the same run, at most 16, or earlier
+ *     when a handler posts a pool payload or a post waits for the class). No heap call per event: event
  *     records sit in static per-priority rings and subscriptions in a static table (sizes from
  *     Kconfig). Payloads above the largest pool class go to the heap (counted) or are rejected,
  *     per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.
@@ -100,8 +101,8 @@ const char *system_service_get_name(system_service_id_t id);
 /* ---- posting --------------------------------------------------------------------------------- */
 
 /** Copy `size` bytes of `data` into the bus and queue the event in the lane of `priority`.
- *  Waits up to CONFIG_SYSTEM_SERVICE_EVENT_POST_TIMEOUT_MS when the lane is full (never from
- *  inside a handler). Same results as system_event_post_with_timeout(). task, may block (bounded
+ *  Waits up to CONFIG_SYSTEM_SERVICE_EVENT_POST_TIMEOUT_MS for room in a full lane and for a block
+ *  of an exhausted pool class (never from inside a handler). Same results as system_event_post_with_timeout(). task, may block (bounded
  *  by that timeout); O(1) plus the copy. */
 esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t event_type,
                             const void *data, size_t size, system_event_priority_t priority);
@@ -118,6 +119,7 @@ esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t 
  *                       heap refused an oversize copy (NO_MEM, no wait).
  *  ESP_ERR_INVALID_SIZE: payload above the largest pool class with OVERSIZE_REJECT (TOO_LARGE).
  *  ESP_ERR_INVALID_STATE: called from an ISR, or the bus is being deinitialised (NOT_READY).
+ *  The error of a failed automatic start (e.g. ESP_ERR_NO_MEM), counted NOT_READY.
  *  Every failure is counted in the lane (unknown priorities in stats.invalid_priority) and leaves
  *  nothing allocated. task, may block (bounded by timeout_ms); O(1) plus the copy. */
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
