@@ -66,7 +66,7 @@ static const char *TAG = "event_bus";
 #define BUCKETS 8u
 #define ANY_LIST BUCKETS
 /* Subscriptions called per critical section (bounds the dispatcher's stack use). */
-#define CHUNK (MAX_SUBS < 8 ? MAX_SUBS : 8)
+#define CHUNK KRAKEN_EVENT_DISPATCH_CHUNK
 
 static const uint16_t kconfig_capacity[LANES] = {
     KRAKEN_EVENT_LANE_LOW_CAPACITY, KRAKEN_EVENT_LANE_NORMAL_CAPACITY,
@@ -628,13 +628,22 @@ typedef struct {
     const sub_t *last;
 } walk_t;
 
-/* Subscriptions being called (busy held), with what their calls took since the last settle. */
+/* Subscriptions being called (busy held), with what their calls took since the last settle (a
+ * run: at most RUN calls each). */
 typedef struct {
     uint32_t n;
     sub_t *sub[CHUNK];
-    uint32_t calls[CHUNK], longest[CHUNK];
-    uint64_t total[CHUNK];
+    uint32_t longest[CHUNK], total[CHUNK]; /* us; total saturates */
+    uint8_t calls[CHUNK];
 } chunk_t;
+_Static_assert(RUN <= UINT8_MAX, "chunk_t.calls counts the calls of one run");
+
+/* Add a call's time to a chunk's total (saturating: 16 calls of over 4 minutes each). */
+static inline void add_time(uint32_t *total, uint32_t took)
+{
+    const uint32_t sum = *total + took;
+    *total = sum < took ? UINT32_MAX : sum;
+}
 
 /* Lock held: where a walk goes on. Read before the chunk holding `last` is settled (which may
  * unlink it). */
@@ -726,7 +735,7 @@ static ALWAYS_INLINE bool call_chunk(const system_event_t *event, chunk_t *ch, i
             const int64_t end = kraken_port_time_us();
             const uint32_t took = clamp_us(end - *now);
             *now = end;
-            ch->total[k] += took;
+            add_time(&ch->total[k], took);
             if (took > ch->longest[k]) {
                 ch->longest[k] = took;
             }
@@ -748,7 +757,7 @@ static ALWAYS_INLINE bool call_one(const system_event_t *event, chunk_t *ch, int
         const int64_t end = kraken_port_time_us();
         const uint32_t took = clamp_us(end - *now);
         *now = end;
-        ch->total[0] += took;
+        add_time(&ch->total[0], took);
         if (took > ch->longest[0]) {
             ch->longest[0] = took;
         }

@@ -1361,7 +1361,7 @@ static void interleaved_sources_and_types_keep_fifo_order_within_a_lane(void **s
     assert_int_equal(b2.first[2], 5);
 }
 
-#define WIDE_SUBS 19 /* more than one chunk of subscriptions (the dispatcher calls 8 at a time) */
+#define WIDE_SUBS (KRAKEN_EVENT_DISPATCH_CHUNK + 3) /* more than the dispatcher calls at a time */
 static recorder_t wide_rec[WIDE_SUBS];
 static system_event_subscription_t wide_handle[WIDE_SUBS];
 
@@ -1599,7 +1599,8 @@ static void an_isr_posting_during_a_run_gets_the_blocks_already_delivered(void *
 
 /* Exactly a chunk of exact-source subscribers, then one wildcard more (in the other list) while
  * the first subscriber removes the chunk's last one, where the walk resumes. */
-static system_event_subscription_t chunk_handle[9];
+#define CHUNK KRAKEN_EVENT_DISPATCH_CHUNK /* subscriptions the dispatcher calls per critical section */
+static system_event_subscription_t chunk_handle[CHUNK + 1];
 static bool chunk_remove_last;
 
 static void chunk_first_handler(const system_event_t *e, void *ctx)
@@ -1607,16 +1608,16 @@ static void chunk_first_handler(const system_event_t *e, void *ctx)
     record(e, ctx);
     if (chunk_remove_last) {
         chunk_remove_last = false;
-        assert_int_equal(system_event_unsubscribe(chunk_handle[7]), ESP_OK);
+        assert_int_equal(system_event_unsubscribe(chunk_handle[CHUNK - 1]), ESP_OK);
     }
 }
 
 static void a_chunk_of_subscribers_and_one_more_each_get_every_event_once(void **state)
 {
     (void)state;
-    static recorder_t rec[9];
+    static recorder_t rec[CHUNK + 1];
     memset(rec, 0, sizeof rec);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < CHUNK; i++) {
         assert_int_equal(system_event_subscribe(SVC_A, 1, i == 0 ? chunk_first_handler : record,
                                                 &rec[i], &chunk_handle[i]),
                          ESP_OK);
@@ -1625,27 +1626,27 @@ static void a_chunk_of_subscribers_and_one_more_each_get_every_event_once(void *
         assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
     }
     assert_int_equal(dispatch_all(), 3);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < CHUNK; i++) {
         assert_int_equal(rec[i].n, 3);
         assert_int_equal(rec[i].first[2], 3);
     }
-    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, 1, record, &rec[8],
-                                            &chunk_handle[8]),
+    assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, 1, record, &rec[CHUNK],
+                                            &chunk_handle[CHUNK]),
                      ESP_OK);
     chunk_remove_last = true;
     for (uint8_t i = 4; i <= 6; i++) {
         assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
     }
     assert_int_equal(dispatch_all(), 3);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < CHUNK - 1; i++) {
         assert_int_equal(rec[i].n, 6);
         assert_int_equal(rec[i].first[5], 6);
     }
-    assert_int_equal(rec[7].n, 3); /* removed before its call for event 4 */
-    assert_int_equal(rec[8].n, 3);
-    assert_int_equal(rec[8].first[0], 4);
-    assert_int_equal(rec[8].first[2], 6);
-    assert_int_equal(stats().subscriptions, 8);
+    assert_int_equal(rec[CHUNK - 1].n, 3); /* removed before its call for event 4 */
+    assert_int_equal(rec[CHUNK].n, 3);
+    assert_int_equal(rec[CHUNK].first[0], 4);
+    assert_int_equal(rec[CHUNK].first[2], 6);
+    assert_int_equal(stats().subscriptions, CHUNK);
 }
 
 int main(void)
