@@ -1069,6 +1069,10 @@ esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispa
         leave();
         return ESP_ERR_INVALID_STATE;
     }
+    if ((activity() & LANE_BITS) == 0) { /* nothing queued: a super-loop's usual pass, no lock */
+        leave();
+        return ESP_OK;
+    }
     bool stop = false;
     uint32_t n = dispatch(max_events, false, false, &stop);
     leave();
