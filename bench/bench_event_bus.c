@@ -13,7 +13,7 @@
  *                                        heap calls per event of the Kraken bus (simulator counter)
  *   bench_event_bus --events N           events per measurement (default 200000)
  *   bench_event_bus --only MODE SUBS BYTES   one row (MODE manual or task)
- *   bench_event_bus --fixed N [--size S] [--batch B]
+ *   bench_event_bus --fixed N [--size S] [--batch B]   (B = 0: N dispatch calls, nothing queued)
  *                                        fixed workload for callgrind: N events of S bytes (default
  *                                        16) to one subscriber, manual mode, B posts (default 1)
  *                                        then one dispatch_pending, repeated:
@@ -365,7 +365,8 @@ void fixed_workload(uint32_t n, size_t size, uint32_t batch);
 void fixed_workload(uint32_t n, size_t size, uint32_t batch)
 {
     static uint8_t payload[1024];
-    for (uint32_t i = 0; i < n; i += batch) {
+    const uint32_t step = batch ? batch : 1;
+    for (uint32_t i = 0; i < n; i += step) {
         for (uint32_t k = 0; k < batch; k++) {
             system_event_post(SRC, TYPE, payload, size, SYSTEM_EVENT_PRIORITY_NORMAL);
         }
@@ -378,7 +379,8 @@ void baseline_fixed_workload(uint32_t n, size_t size, uint32_t batch);
 void baseline_fixed_workload(uint32_t n, size_t size, uint32_t batch)
 {
     static uint8_t payload[1024];
-    for (uint32_t i = 0; i < n; i += batch) {
+    const uint32_t step = batch ? batch : 1;
+    for (uint32_t i = 0; i < n; i += step) {
         for (uint32_t k = 0; k < batch; k++) {
             bl_post(SRC, TYPE, payload, size);
         }
@@ -389,22 +391,28 @@ void baseline_fixed_workload(uint32_t n, size_t size, uint32_t batch)
 
 static int run_fixed(uint32_t n, size_t size, uint32_t batch)
 {
+    const uint32_t step = batch ? batch : 1;
     bl_subscribe(SRC, TYPE, baseline_handler, NULL);
     baseline_fixed_workload(64, size, 1);
-    baseline_fixed_workload((n + batch - 1) / batch * batch, size, batch);
+    baseline_fixed_workload((n + step - 1) / step * step, size, batch);
     bl_clear();
     kraken_start(SYSTEM_EVENT_MODE_MANUAL, 1);
     fixed_workload(64, size, 1); /* warm-up: pools and lazily initialised state */
-    n = (n + batch - 1) / batch * batch;
+    n = (n + step - 1) / step * step;
     uint64_t heap0 = sim_heap_calls();
     fixed_workload(n, size, batch);
     uint64_t heap = sim_heap_calls() - heap0;
     system_event_stats_t st;
     system_event_get_stats(&st);
-    printf("fixed workload: %u events of %zu bytes posted in batches of %u, each batch dispatched, "
-           "1 subscriber, manual mode: %u delivered, %llu heap calls\n",
-           (unsigned)n, size, (unsigned)batch,
-           (unsigned)st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, (unsigned long long)heap);
+    if (batch == 0) {
+        printf("fixed workload: %u dispatch calls with nothing queued, manual mode\n", (unsigned)n);
+    } else {
+        printf("fixed workload: %u events of %zu bytes posted in batches of %u, each batch "
+               "dispatched, 1 subscriber, manual mode: %u delivered, %llu heap calls\n",
+               (unsigned)n, size, (unsigned)batch,
+               (unsigned)st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered,
+               (unsigned long long)heap);
+    }
     system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
     return heap == 0 ? 0 : 1;
 }
@@ -438,9 +446,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (fixed_size == 0 || fixed_size > 1024 || fixed_batch == 0 ||
-        fixed_batch > KRAKEN_EVENT_LANE_NORMAL_CAPACITY) {
-        fprintf(stderr, "--size must be 1..1024, --batch 1..the NORMAL lane capacity\n");
+    if (fixed_size == 0 || fixed_size > 1024 || fixed_batch > KRAKEN_EVENT_LANE_NORMAL_CAPACITY) {
+        fprintf(stderr, "--size must be 1..1024, --batch 0..the NORMAL lane capacity\n");
         return 2;
     }
     if (fixed > 0) {
