@@ -230,7 +230,8 @@ void heap_monitor_reset_failed_allocs(void);
 typedef void (*heap_monitor_alloc_failed_fn_t)(size_t size, uint32_t caps, const char *function);
 
 /** Also call fn after counting each failed allocation (NULL removes it). fn runs in the context of
- *  the failed allocation (possibly an ISR, with the flash cache off if the allocation was made so):
+ *  the failed allocation (possibly an ISR, with the flash cache off if the allocation was made so:
+ *  the monitor's own hook is in IRAM; if your allocations can fail that way, put fn in IRAM too):
  *  keep it short. ESP_OK (always). isr-ok, never blocks; O(1). */
 esp_err_t heap_monitor_set_alloc_failed_chain(heap_monitor_alloc_failed_fn_t fn);
 

@@ -93,7 +93,12 @@ esp_err_t kraken_port_register_alloc_failed_hook(kraken_port_alloc_failed_hook_t
 bool kraken_port_psram_available(void)
 {
 #if CONFIG_SPIRAM
+    /* Initialised is not enough: with CONFIG_SPIRAM_USE_MEMMAP the PSRAM is not in the heap. */
+#if CONFIG_SPIRAM_USE_CAPS_ALLOC || CONFIG_SPIRAM_USE_MALLOC
     return esp_psram_is_initialized();
+#else
+    return false;
+#endif
 #else
     return false;
 #endif

@@ -409,6 +409,10 @@ static esp_err_t check_config(const system_event_bus_config_t *config)
             return ESP_ERR_INVALID_ARG;
         }
     }
+    if (config->mode == SYSTEM_EVENT_MODE_TASK &&
+        (config->task_core < -1 || config->task_core >= KRAKEN_PORT_CORES)) {
+        return ESP_ERR_INVALID_ARG;
+    }
     return ESP_OK;
 }
 
@@ -477,10 +481,11 @@ static esp_err_t start(const system_event_bus_config_t *config)
         uint32_t stack = config->task_stack_bytes ? config->task_stack_bytes
                                                   : KRAKEN_EVENT_TASK_STACK_SIZE;
         unsigned prio = config->task_priority ? config->task_priority : KRAKEN_EVENT_TASK_PRIORITY;
-        if (kraken_port_task_create(&bus.task, dispatcher_main, NULL, "event_bus", stack, prio,
-                                    config->task_core) != ESP_OK) {
+        esp_err_t err = kraken_port_task_create(&bus.task, dispatcher_main, NULL, "event_bus",
+                                                stack, prio, config->task_core);
+        if (err != ESP_OK) { /* NO_MEM, or INVALID_ARG for a priority FreeRTOS does not have */
             delete_semaphores(SEM_COUNT);
-            return ESP_ERR_NO_MEM;
+            return err;
         }
     }
     return ESP_OK;

@@ -481,8 +481,9 @@ esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx
 
 /* ---- failed allocations ------------------------------------------------------------------------ */
 
-/* The slot counting `caps`, claimed on first use; NULL when caps is 0 or every slot is taken. */
-static failed_slot_t *failed_slot_for(uint32_t caps)
+/* The slot counting `caps`, claimed on first use; NULL when caps is 0 or every slot is taken. In
+ * IRAM with on_alloc_failed. */
+static KRAKEN_PORT_IRAM_ATTR failed_slot_t *failed_slot_for(uint32_t caps)
 {
     if (caps == 0) {
         return NULL;
@@ -503,8 +504,9 @@ static failed_slot_t *failed_slot_for(uint32_t caps)
     return NULL;
 }
 
-/* Runs in the failed allocation's context (maybe an ISR): atomics only, no lock, no log. */
-static void on_alloc_failed(size_t size, uint32_t caps, const char *function)
+/* Runs in the failed allocation's context (maybe an ISR, maybe with the flash cache off: in IRAM,
+ * touching only DRAM): atomics only, no lock, no log. */
+static KRAKEN_PORT_IRAM_ATTR void on_alloc_failed(size_t size, uint32_t caps, const char *function)
 {
     atomic_fetch_add(&s_failed_total, 1u);
     failed_slot_t *slot = failed_slot_for(caps);

@@ -22,7 +22,9 @@
 #include "esp_err.h"            /* esp_err_t: the result type of the whole API (host: port/host) */
 #include "kraken_port_types.h"  /* kraken_port_lock_t, kraken_port_sem_t, kraken_port_task_t,
                                   KRAKEN_PORT_CACHE_LINE (alignment that keeps data off another
-                                  core's cache line; 4 where the data is not cached) */
+                                  core's cache line; 4 where the data is not cached),
+                                  KRAKEN_PORT_IRAM_ATTR (code that may run with the flash cache
+                                  off), KRAKEN_PORT_CORES (cores a task can be pinned to) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -134,8 +136,10 @@ bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken);
 
 typedef void (*kraken_port_task_fn_t)(void *arg);
 
-/** Start fn(arg) in a new task (host: a pthread). core -1 = any core. When fn returns the task
- *  ends; kraken_port_task_join() waits for that. ESP_OK, ESP_ERR_NO_MEM. task. */
+/** Start fn(arg) in a new task (host: a pthread). core -1 = any core, else 0..KRAKEN_PORT_CORES-1.
+ *  When fn returns the task ends; kraken_port_task_join() waits for that (on the chip the idle
+ *  task frees its stack a little later). ESP_OK, ESP_ERR_INVALID_ARG (NULL task or fn, a core the
+ *  chip does not have, a priority FreeRTOS does not have), ESP_ERR_NO_MEM. task. */
 esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_t fn, void *arg,
                                   const char *name, uint32_t stack_bytes, unsigned priority, int core);
 /** Wait until the task's function has returned, then release it. task, blocks. */

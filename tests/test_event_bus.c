@@ -1102,7 +1102,21 @@ static void init_rejects_bad_configurations(void **state)
     cfg = manual_config();
     cfg.mode = (system_event_mode_t)5;
     assert_int_equal(system_event_bus_init(&cfg), ESP_ERR_INVALID_ARG);
+    /* a dispatcher core the chip does not have (FreeRTOS would assert), a priority it has not */
+    system_event_bus_config_t bad = system_event_bus_default_config();
+    bad.mode = SYSTEM_EVENT_MODE_TASK;
+    bad.task_core = 2;
+    assert_int_equal(system_event_bus_init(&bad), ESP_ERR_INVALID_ARG);
+    bad.task_core = -2;
+    assert_int_equal(system_event_bus_init(&bad), ESP_ERR_INVALID_ARG);
+    bad.task_core = 1;
+    bad.task_priority = 25; /* configMAX_PRIORITIES */
+    assert_int_equal(system_event_bus_init(&bad), ESP_ERR_INVALID_ARG);
     assert_false(system_event_bus_is_ready());
+    assert_int_equal(pool_blocks_in_use(), 0);
+    bad.task_priority = 0;
+    assert_int_equal(system_event_bus_init(&bad), ESP_OK); /* core 1 exists */
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     cfg = manual_config();
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     assert_int_equal(system_event_dispatch_pending(1, NULL), ESP_OK);

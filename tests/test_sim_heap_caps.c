@@ -833,6 +833,31 @@ static void without_psram_use_malloc_behaves_as_ignore_notfound(void **state)
     assert_int_equal(hook.caps, MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL);
 }
 
+/* CONFIG_SPIRAM_USE_MEMMAP: the PSRAM is initialised and mapped, but not added to the heap. */
+static int boot_n8r8_memmap(void **state)
+{
+    (void)state;
+    memset(&hook, 0, sizeof hook);
+    sim_policy_t policy = {.spiram = true, .memmap = true};
+    if (sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) != ESP_OK) {
+        return -1;
+    }
+    return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;
+}
+
+static void with_use_memmap_psram_is_initialised_but_no_heap_hands_it_out(void **state)
+{
+    (void)state;
+    assert_true(esp_psram_is_initialized());
+    assert_int_equal(esp_psram_get_size(), 8u * 1024 * 1024);
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 0);
+    assert_null(heap_caps_malloc(1000, MALLOC_CAP_SPIRAM));
+    assert_int_equal(hook.caps, MALLOC_CAP_SPIRAM);
+    void *large = heap_caps_malloc_default(50000);
+    assert_true(esp_ptr_internal(large));
+    heap_caps_free(large);
+}
+
 #define ALL_PROFILES(test)                                                                          \
     cmocka_unit_test_setup(test, boot_n8r8), cmocka_unit_test_setup(test, boot_n8r2),              \
         cmocka_unit_test_setup(test, boot_n8)
@@ -887,6 +912,8 @@ int main(void)
                                boot_n8r8_use_malloc),
         cmocka_unit_test_setup(without_psram_use_malloc_behaves_as_ignore_notfound,
                                boot_n8_use_malloc),
+        cmocka_unit_test_setup(with_use_memmap_psram_is_initialised_but_no_heap_hands_it_out,
+                               boot_n8r8_memmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

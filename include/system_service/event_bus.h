@@ -194,7 +194,9 @@ system_event_bus_config_t system_event_bus_default_config(void);
 
 /** Start the bus: counters, services and subscriptions start empty; task mode starts the dispatcher.
  *  config NULL = system_event_bus_default_config().
- *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum);
+ *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum, task mode
+ *  with a task_core other than -1 or one of the chip's cores, or a task_priority of
+ *  configMAX_PRIORITIES or more);
  *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (semaphore or
  *  dispatcher task could not be created; nothing is left allocated). task, never blocks;
  *  O(table sizes). */

@@ -79,13 +79,15 @@ void kraken_port_sem_delete(kraken_port_sem_t *sem)
     }
 }
 
-static TickType_t ms_to_ticks(uint32_t timeout_ms)
+/* Ticks covering at least `ms` (rounded up: pdMS_TO_TICKS rounds down, in 32 bits, so 19 ms at
+ * 100 Hz became 1 tick and hours wrapped around), below portMAX_DELAY (which means forever). */
+static TickType_t ms_to_ticks(uint32_t ms)
 {
-    if (timeout_ms == KRAKEN_PORT_WAIT_FOREVER) {
+    if (ms == KRAKEN_PORT_WAIT_FOREVER) {
         return portMAX_DELAY;
     }
-    TickType_t ticks = pdMS_TO_TICKS(timeout_ms);
-    return (ticks == 0 && timeout_ms != 0) ? 1 : ticks; /* never round a real wait down to a poll */
+    const uint64_t ticks = ((uint64_t)ms * configTICK_RATE_HZ + 999u) / 1000u;
+    return ticks < portMAX_DELAY ? (TickType_t)ticks : portMAX_DELAY - 1;
 }
 
 bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
@@ -121,7 +123,8 @@ static void task_trampoline(void *arg)
 esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_t fn, void *arg,
                                   const char *name, uint32_t stack_bytes, unsigned priority, int core)
 {
-    if (task == NULL || fn == NULL || priority >= configMAX_PRIORITIES) {
+    if (task == NULL || fn == NULL || priority >= KRAKEN_PORT_PRIORITIES || core < -1 ||
+        core >= KRAKEN_PORT_CORES) { /* FreeRTOS would assert on a core it does not have */
         return ESP_ERR_INVALID_ARG;
     }
     task->fn = fn;
@@ -159,5 +162,8 @@ void kraken_port_delay_ms(uint32_t ms)
         taskYIELD();
         return;
     }
-    vTaskDelay(ms_to_ticks(ms));
+    /* vTaskDelay(n) ends at the n-th tick interrupt from now, the first of which may come at once:
+     * one tick more makes it at least `ms`. */
+    const TickType_t ticks = ms_to_ticks(ms);
+    vTaskDelay(ticks < portMAX_DELAY - 1 ? ticks + 1 : ticks);
 }

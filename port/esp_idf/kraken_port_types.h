@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "esp_attr.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
@@ -16,6 +17,15 @@ typedef struct {
 /* Data written often by one core and read often by another goes on its own cache line; internal
  * SRAM, where the component's data lives, is not behind a cache on the ESP32-S3. */
 #define KRAKEN_PORT_CACHE_LINE 4
+
+/* Code that may run with the flash cache disabled (ESP-IDF calls the failed-allocation hook from
+ * its heap functions, which are in IRAM and may be called from IRAM-safe ISRs). */
+#define KRAKEN_PORT_IRAM_ATTR IRAM_ATTR
+
+/* CPU cores tasks can be pinned to (1 with CONFIG_FREERTOS_UNICORE). */
+#define KRAKEN_PORT_CORES portNUM_PROCESSORS
+/* Task priorities run from 0 to KRAKEN_PORT_PRIORITIES - 1. */
+#define KRAKEN_PORT_PRIORITIES configMAX_PRIORITIES
 
 typedef struct {
     SemaphoreHandle_t handle;

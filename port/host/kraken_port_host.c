@@ -146,10 +146,9 @@ esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_
                                   const char *name, uint32_t stack_bytes, unsigned priority, int core)
 {
     (void)name; /* host threads share the process's scheduler: priority and core are advisory */
-    (void)priority;
-    (void)core;
-    if (task == NULL || fn == NULL) {
-        return ESP_ERR_INVALID_ARG;
+    if (task == NULL || fn == NULL || core < -1 || core >= KRAKEN_PORT_CORES ||
+        priority >= KRAKEN_PORT_PRIORITIES) {
+        return ESP_ERR_INVALID_ARG; /* as on the chip, where FreeRTOS would assert */
     }
     task->fn = fn;
     task->arg = arg;

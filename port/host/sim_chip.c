@@ -327,6 +327,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_SPIRAM_USE_MALLOC
     out->use_malloc = true;
 #endif
+#ifdef CONFIG_SPIRAM_USE_MEMMAP
+    out->memmap = true;
+#endif
 #ifdef CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL
     out->malloc_always_internal = CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL;
 #endif
@@ -511,7 +514,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     heap_insert_sorted("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
 
     chip.malloc_limit = -1;
-    if (chip.psram) {
+    if (chip.psram && !policy->memmap) { /* esp_psram_extram_add_to_heap_allocator() */
         /* The linker script puts .ext_ram.bss at the start of PSRAM; the heap gets the rest. */
         size_t skip = chip.bss_in_psram ? bss : 0;
         if (skip + 4096 > chip.psram_bytes) {

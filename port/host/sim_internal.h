@@ -33,6 +33,7 @@ bool sim_owns(const void *ptr);
 typedef struct {
     bool spiram;                   /**< CONFIG_SPIRAM: PSRAM support built in */
     bool use_malloc;               /**< CONFIG_SPIRAM_USE_MALLOC (else USE_CAPS_ALLOC / MEMMAP) */
+    bool memmap;                   /**< CONFIG_SPIRAM_USE_MEMMAP: PSRAM mapped, not in the heap */
     size_t malloc_always_internal; /**< CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL, bytes */
     size_t reserve_internal;       /**< CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, bytes (0 = none) */
     bool bss_external;             /**< CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY */

@@ -32,6 +32,14 @@ typedef struct {
 /* Data written often by one core and read often by another goes on its own cache line. */
 #define KRAKEN_PORT_CACHE_LINE 64
 
+/* Code that may run with the flash cache disabled on the chip: nothing to do on the host. */
+#define KRAKEN_PORT_IRAM_ATTR
+
+/* CPU cores tasks can be pinned to: the simulated ESP32-S3's two (threads are not pinned). */
+#define KRAKEN_PORT_CORES 2
+/* Task priorities run from 0 to KRAKEN_PORT_PRIORITIES - 1 (ESP-IDF's configMAX_PRIORITIES). */
+#define KRAKEN_PORT_PRIORITIES 25
+
 void kraken_port_lock_yield(void); /* sched_yield(), kraken_port_host.c */
 
 static inline void kraken_port_lock_init(kraken_port_lock_t *lock)
