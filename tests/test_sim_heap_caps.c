@@ -32,14 +32,18 @@ static void failed_hook(size_t size, uint32_t caps, const char *function_name)
 
 /* ESP-IDF with CONFIG_SPIRAM_USE_CAPS_ALLOC and BSS in PSRAM allowed (the spec's sdkconfig), set
  * explicitly so that these tests hold whatever sdkconfig the library was built with. */
-static int boot(kraken_sim_profile_t profile)
+static int boot_with(kraken_sim_profile_t profile, sim_policy_t policy)
 {
     memset(&hook, 0, sizeof hook);
-    sim_policy_t policy = {.spiram = true, .bss_external = true};
     if (sim_init_with_policy(profile, &policy) != ESP_OK) {
         return -1;
     }
     return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;
+}
+
+static int boot(kraken_sim_profile_t profile)
+{
+    return boot_with(profile, (sim_policy_t){.spiram = true, .bss_external = true});
 }
 
 static int boot_n8r8(void **state)
@@ -63,16 +67,11 @@ static int boot_n8(void **state)
 /* A CONFIG_SPIRAM_USE_MALLOC build (ESP-IDF's defaults: 16 KiB always internal, 32 KiB reserved). */
 static int boot_use_malloc(kraken_sim_profile_t profile)
 {
-    memset(&hook, 0, sizeof hook);
-    sim_policy_t policy = {.spiram = true,
-                           .use_malloc = true,
-                           .malloc_always_internal = 16384,
-                           .reserve_internal = 32768,
-                           .bss_external = true};
-    if (sim_init_with_policy(profile, &policy) != ESP_OK) {
-        return -1;
-    }
-    return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;
+    return boot_with(profile, (sim_policy_t){.spiram = true,
+                                             .use_malloc = true,
+                                             .malloc_always_internal = 16384,
+                                             .reserve_internal = 32768,
+                                             .bss_external = true});
 }
 
 static int boot_n8r8_use_malloc(void **state)
@@ -837,12 +836,7 @@ static void without_psram_use_malloc_behaves_as_ignore_notfound(void **state)
 static int boot_n8r8_memmap(void **state)
 {
     (void)state;
-    memset(&hook, 0, sizeof hook);
-    sim_policy_t policy = {.spiram = true, .memmap = true};
-    if (sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) != ESP_OK) {
-        return -1;
-    }
-    return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;
+    return boot_with(KRAKEN_SIM_ESP32S3_N8R8, (sim_policy_t){.spiram = true, .memmap = true});
 }
 
 static void with_use_memmap_psram_is_initialised_but_no_heap_hands_it_out(void **state)
