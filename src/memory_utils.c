@@ -90,7 +90,7 @@ void *memory_realloc_dma(void *ptr, size_t size)
     }
     size_t old_size = kraken_port_heap_allocated_size(ptr);
     if (old_size == 0) {
-        return NULL; /* not a live heap block: leave it alone, as the other realloc forms do */
+        return NULL; /* not a live heap block (host only: ESP-IDF asserts first) */
     }
     if (old_size >= size && kraken_port_ptr_dma_capable(ptr) &&
         (uintptr_t)ptr % MEMORY_DMA_ALIGNMENT == 0) {
