@@ -106,7 +106,8 @@ uint32_t memory_pool_class_free(unsigned class_index);
 
 /** Free n pool blocks as n calls of memory_pool_free_isr would, with one lock acquisition per
  *  run of up to 16 consecutive blocks of one class (one per block with FULL checks or in a class
- *  whose size is not a power of two; the event bus returns a run of delivered events this way). NULL entries are skipped; any other entry memory_pool_free_isr refuses (a double free, a
+ *  whose size is not a power of two; the event bus returns a run of delivered events this way).
+ *  NULL entries are skipped; any other entry memory_pool_free_isr refuses (a double free, a
  *  pointer into a block, a heap block) is counted and reported as it would be, and the rest are
  *  still freed; an overrun block is reported and freed. Returns the number of blocks freed.
  *  isr-ok, never blocks; O(n) (FULL checks: O(n * block size)). */

@@ -248,8 +248,10 @@ static inline uint32_t held_locked(unsigned c)
  * the pools spill an empty class into the next one. A bit per class. */
 static inline uint32_t block_waiters_served_by(unsigned c)
 {
-    uint32_t bits = atomic_load_explicit(&bus.block_waiters[c], memory_order_relaxed) != 0 ? 1u << c
-                                                                                       : 0;
+    uint32_t bits = 0;
+    if (atomic_load_explicit(&bus.block_waiters[c], memory_order_relaxed) != 0) {
+        bits = 1u << c;
+    }
     if (__builtin_expect(bus.spills, 0) && c > 0 &&
         atomic_load_explicit(&bus.block_waiters[c - 1], memory_order_relaxed) != 0) {
         bits |= 1u << (c - 1);
@@ -1127,8 +1129,7 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
     const uint32_t margin = critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
     bool waiting = false;
     unsigned spins = 0;
-    /* One that may wait looks again at once (the dispatcher may have freed one meanwhile). */
-    void *block = may_wait ? memory_pool_alloc_isr_margin(size, margin) : NULL;
+    void *block = NULL;
     for (;;) {
         uint32_t left = block == NULL && may_wait ? wait_left_ms(deadline, timeout_ms) : 0;
         if (left == 0 || atomic_load(&bus.state) != ST_READY) {

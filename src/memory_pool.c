@@ -845,21 +845,14 @@ unsigned memory_pool_class_of(const void *ptr)
 
 bool memory_pool_owns(const void *ptr)
 {
-    const uintptr_t a = (uintptr_t)ptr;
-    const uintptr_t lo = atomic_load_explicit(&g_blocks_lo, memory_order_acquire);
-    if (lo != 0 && a >= lo && a < atomic_load_explicit(&g_blocks_hi, memory_order_acquire)) {
-        for (unsigned i = 0; i < CLASSES; i++) {
-            pool_class_t *c = &g_class[i];
-            kraken_port_lock(&c->lock);
-            uintptr_t rel = a - (uintptr_t)c->base;
-            bool inside = c->count != 0 && rel < (uintptr_t)c->count * c->block_size;
-            bool live = inside && rel % c->block_size == 0 && is_live(c, rel / c->block_size);
-            kraken_port_unlock(&c->lock);
-            if (inside) {
-                return live;
-            }
-        }
-        return false;
+    const unsigned ci = memory_pool_class_of(ptr);
+    if (ci < CLASSES) {
+        pool_class_t *c = &g_class[ci];
+        const uintptr_t rel = (uintptr_t)ptr - (uintptr_t)c->base;
+        kraken_port_lock(&c->lock);
+        const bool live = rel % c->block_size == 0 && is_live(c, rel / c->block_size);
+        kraken_port_unlock(&c->lock);
+        return live;
     }
     /* A live heap block from here was entered before it was handed out, so this sees it counted. */
     if (ptr == NULL || atomic_load_explicit(&g_heap_entries, memory_order_relaxed) == 0) {
