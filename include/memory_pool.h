@@ -11,8 +11,9 @@
  * Release every block from here with memory_pool_free() (or _free_isr), never free() or
  * heap_caps_free(): free() of a heap block here leaves it live in the pools' table (counted against
  * the cap; should the heap hand that address to someone else, memory_pool_free() would release
- * their block), free() of a pool block corrupts the heap. The host simulator refuses such a free()
- * or realloc() (logged, counted in kraken_sim_stats_t.invalid_frees); the chip cannot catch it.
+ * their block), free() of a pool block corrupts the heap. The host simulator refuses such a free(),
+ * realloc(), heap_caps_free() or heap_caps_realloc() (logged, counted in
+ * kraken_sim_stats_t.invalid_frees); the chip cannot catch it.
  * memory_pool_owns() tells whether a pointer is a live block from here.
  *
  * Guarantees
@@ -218,7 +219,8 @@ typedef struct {
 } memory_pool_stats_t;
 
 /** Copy the statistics (each class consistent in itself). ESP_ERR_INVALID_ARG for NULL; ESP_OK
- *  otherwise, also before set-up (capacities from the table, everything else 0).
+ *  otherwise, also before set-up or after a failed one (`initialized` false; capacities from the
+ *  table and min_free equal to them, heap_blocks_max the Kconfig cap, setup_failures, the rest 0).
  *  isr-ok, never blocks; O(classes); does not set the pools up. */
 esp_err_t memory_pool_get_stats(memory_pool_stats_t *out);
 
@@ -269,7 +271,8 @@ const char *memory_pool_misuse_name(memory_pool_misuse_t kind);
 
 /** Verify every structure: each class's free list (indices, no cycle, counts agree with in_use),
  *  the heap-block table; BASIC/FULL also every live block's canary; FULL also every free block's
- *  poison. Each finding is counted, passed to the hook and logged.
+ *  poison. Each finding is counted, passed to the hook and logged, once: the canary or poison is
+ *  restored, so a later check or the block's free does not report the same damage again.
  *  ESP_OK when all is well or the pools are not set up; ESP_ERR_INVALID_STATE when something is
  *  damaged (or called from an ISR). task; never blocks but to log a finding.
  *  O(blocks + heap table) plus, with FULL, O(pool bytes); each lock is held for one free-list walk

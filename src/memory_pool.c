@@ -168,6 +168,8 @@ typedef struct {
 static struct {
     kraken_port_lock_t lock;
     heap_counters_t n;
+    uint32_t walks; /* memory_pool_walk_live calls in the heap table now */
+    uint32_t tombs; /* TOMB slots */
     void *ptr[HEAP_SLOTS];
     uint8_t tag[HEAP_SLOTS];
 #if CHECKS
@@ -181,10 +183,18 @@ static inline size_t home_slot(const void *p)
     return (uint32_t)((uint32_t)((uintptr_t)p >> 2) * 2654435761u) >> (32u - HEAP_BITS);
 }
 
+/* A removed entry while a walk runs: it keeps the probe runs through its slot intact without
+ * moving later entries back over slots the walk has passed (which would skip or repeat them).
+ * Dropped by the next removal in its run once no walk runs, or by the end of the last walk. */
+#define TOMB ((void *)&g_heap.tombs)
+
 /* Slot holding p, or -1. Heap lock held. */
 static long table_find(const void *p)
 {
     const size_t mask = HEAP_SLOTS - 1;
+    if (p == TOMB) {
+        return -1;
+    }
     for (size_t i = home_slot(p), n = 0; n < HEAP_SLOTS; i = (i + 1) & mask, n++) {
         if (g_heap.ptr[i] == p) {
             return (long)i;
@@ -196,31 +206,40 @@ static long table_find(const void *p)
     return -1;
 }
 
-/* Empty slot i, moving later entries of the probe run back so lookups stay exact. Heap lock held. */
+/* Empty slot i: a tombstone while a walk runs; otherwise the rest of its probe run is inserted
+ * again (dropping its tombstones), so lookups stay exact. Heap lock held. */
 static void table_remove(size_t i)
 {
     const size_t mask = HEAP_SLOTS - 1;
-    size_t j = i;
-    atomic_fetch_sub_explicit(&g_heap_entries, 1u, memory_order_relaxed);
-    for (;;) {
-        g_heap.ptr[i] = NULL;
-        for (;;) {
-            j = (j + 1) & mask;
-            if (g_heap.ptr[j] == NULL) {
-                return;
-            }
-            size_t k = home_slot(g_heap.ptr[j]);
-            bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-            if (!stays) {
-                break;
-            }
+    if (g_heap.ptr[i] != TOMB) {
+        atomic_fetch_sub_explicit(&g_heap_entries, 1u, memory_order_relaxed);
+    } else {
+        g_heap.tombs--;
+    }
+    if (g_heap.walks != 0) {
+        g_heap.ptr[i] = TOMB;
+        g_heap.tombs++;
+        return;
+    }
+    g_heap.ptr[i] = NULL;
+    for (size_t j = (i + 1) & mask; g_heap.ptr[j] != NULL; j = (j + 1) & mask) {
+        void *p = g_heap.ptr[j];
+        g_heap.ptr[j] = NULL;
+        if (p == TOMB) {
+            g_heap.tombs--;
+            continue;
         }
-        g_heap.ptr[i] = g_heap.ptr[j];
-        g_heap.tag[i] = g_heap.tag[j];
+        size_t k = home_slot(p);
+        while (g_heap.ptr[k] != NULL) {
+            k = (k + 1) & mask;
+        }
+        if (k != j) {
+            g_heap.tag[k] = g_heap.tag[j];
 #if CHECKS
-        g_heap.meta[i] = g_heap.meta[j];
+            g_heap.meta[k] = g_heap.meta[j];
 #endif
-        i = j;
+        }
+        g_heap.ptr[k] = p;
     }
 }
 
@@ -236,8 +255,11 @@ static size_t table_insert(void *p, unsigned tag)
     }
     const size_t mask = HEAP_SLOTS - 1;
     size_t i = home_slot(p);
-    while (g_heap.ptr[i] != NULL) {
+    while (g_heap.ptr[i] != NULL && g_heap.ptr[i] != TOMB) {
         i = (i + 1) & mask;
+    }
+    if (g_heap.ptr[i] == TOMB) {
+        g_heap.tombs--;
     }
     g_heap.ptr[i] = p;
     g_heap.tag[i] = (uint8_t)tag;
@@ -1172,6 +1194,7 @@ static unsigned check_block(unsigned ci, uint32_t b)
             c->n.overruns++;
             kind = MEMORY_POOL_MISUSE_OVERRUN;
             owner = c->meta[b].owner;
+            memset(p + size, CANARY, canary_len(size, c->block_size)); /* not again at free */
         }
     }
 #endif
@@ -1198,8 +1221,10 @@ static bool heap_table_ok(void)
     kraken_port_lock(&g_heap.lock);
     uint32_t used = 0, per_tag[CLASSES + 1] = {0};
     bool ok = true;
+    uint32_t tombs = 0;
     for (size_t i = 0; i < HEAP_SLOTS; i++) {
-        if (g_heap.ptr[i] == NULL) {
+        if (g_heap.ptr[i] == NULL || g_heap.ptr[i] == TOMB) {
+            tombs += g_heap.ptr[i] == TOMB;
             continue;
         }
         used++;
@@ -1209,7 +1234,7 @@ static bool heap_table_ok(void)
             per_tag[g_heap.tag[i]]++;
         }
     }
-    ok = ok && used == g_heap.n.live;
+    ok = ok && used == g_heap.n.live && tombs == g_heap.tombs;
     for (unsigned t = 0; t <= OVERSIZE_TAG; t++) {
         ok = ok && per_tag[t] == g_heap.n.tag_live[t];
     }
@@ -1280,10 +1305,15 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
             }
         }
     }
+    /* The heap table: no entry moves while a walk runs (see TOMB), so each block live throughout
+     * is passed once. The last walk out drops the tombstones, one slot per lock. */
+    kraken_port_lock(&g_heap.lock);
+    g_heap.walks++;
+    kraken_port_unlock(&g_heap.lock);
     for (size_t i = 0; i < HEAP_SLOTS; i++) {
         memory_pool_block_info_t info = {.class_index = -1, .heap = true};
         kraken_port_lock(&g_heap.lock);
-        info.ptr = g_heap.ptr[i];
+        info.ptr = g_heap.ptr[i] != TOMB ? g_heap.ptr[i] : NULL;
         info.requested_class = g_heap.tag[i] < CLASSES ? (int)g_heap.tag[i] : -1;
 #if CHECKS
         info.size = g_heap.meta[i].size;
@@ -1294,8 +1324,22 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
         if (info.ptr != NULL) {
             seen++;
             if (!cb(&info, arg)) {
-                return seen;
+                break;
             }
+        }
+    }
+    kraken_port_lock(&g_heap.lock);
+    g_heap.walks--;
+    kraken_port_unlock(&g_heap.lock);
+    for (size_t i = 0; i < HEAP_SLOTS; i++) {
+        kraken_port_lock(&g_heap.lock);
+        const bool done = g_heap.walks != 0 || g_heap.tombs == 0;
+        if (!done && g_heap.ptr[i] == TOMB) {
+            table_remove(i);
+        }
+        kraken_port_unlock(&g_heap.lock);
+        if (done) {
+            break;
         }
     }
     return seen;

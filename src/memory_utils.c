@@ -29,15 +29,6 @@ void *memory_alloc_dma(size_t size)
     return kraken_port_heap_aligned_alloc(MEMORY_DMA_ALIGNMENT, size, MEMORY_CAPS_DMA);
 }
 
-/* n * size, or 0 when either is 0 or the product overflows (every allocator then returns NULL). */
-static size_t checked_product(size_t n, size_t size)
-{
-    if (n == 0 || size == 0 || n > SIZE_MAX / size) {
-        return 0;
-    }
-    return n * size;
-}
-
 void *memory_calloc_prefer_psram(size_t n, size_t size)
 {
     return kraken_port_heap_calloc_prefer(n, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
@@ -55,8 +46,13 @@ void *memory_calloc_sram(size_t n, size_t size)
 
 void *memory_calloc_dma(size_t n, size_t size)
 {
-    size_t bytes = checked_product(n, size);
-    void *ptr = bytes != 0 ? memory_alloc_dma(bytes) : NULL;
+    /* An overflowing n * size asks for SIZE_MAX bytes: it fails, and is reported to the
+     * failed-allocation hook like the other calloc forms' (heap_caps_calloc reports those). */
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        bytes = SIZE_MAX;
+    }
+    void *ptr = memory_alloc_dma(bytes);
     if (ptr != NULL) {
         memset(ptr, 0, bytes);
     }

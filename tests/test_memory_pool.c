@@ -991,6 +991,64 @@ static void a_failed_init_changes_nothing(void **state)
     memory_pool_free(p);
 }
 
+/* A walk whose callback frees blocks: the heap table must not move entries over slots the walk has
+ * passed (it skipped live blocks and passed some twice before the tombstones). */
+enum { WALK_BLOCKS = 64 };
+typedef struct {
+    void *ptr[WALK_BLOCKS];
+    int passed[WALK_BLOCKS];
+    bool free_odd_only;
+} walk_free_t;
+
+static bool walk_free_cb(const memory_pool_block_info_t *info, void *arg)
+{
+    walk_free_t *w = arg;
+    for (int k = 0; k < WALK_BLOCKS; k++) {
+        if (w->ptr[k] == info->ptr) {
+            w->passed[k]++;
+            if (!w->free_odd_only || k % 2 == 1) {
+                memory_pool_free(w->ptr[k]);
+            }
+        }
+    }
+    return true;
+}
+
+static void a_walk_that_frees_blocks_passes_every_live_block_once(void **state)
+{
+    (void)state;
+    init_with(1, WALK_BLOCKS, false);
+    void *own = memory_pool_alloc(8); /* the Small class's one block: the rest are fallbacks */
+    static walk_free_t w;
+    srand(7);
+    for (int round = 0; round < 200; round++) {
+        void *spacers[WALK_BLOCKS];
+        memset(&w, 0, sizeof w);
+        for (int k = 0; k < WALK_BLOCKS; k++) { /* heap addresses, hence table slots, vary */
+            spacers[k] = heap_caps_malloc(8 + (size_t)(rand() % 64), MALLOC_CAP_INTERNAL);
+            w.ptr[k] = memory_pool_alloc(8 + (size_t)(rand() % 50));
+            assert_non_null(w.ptr[k]);
+        }
+        w.free_odd_only = true;
+        assert_int_equal(memory_pool_walk_live(walk_free_cb, &w), WALK_BLOCKS + 1);
+        for (int k = 0; k < WALK_BLOCKS; k++) {
+            assert_int_equal(w.passed[k], 1);
+            assert_int_equal(memory_pool_owns(w.ptr[k]), k % 2 == 0);
+            w.passed[k] = 0;
+        }
+        assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+        w.free_odd_only = false;
+        assert_int_equal(memory_pool_walk_live(walk_free_cb, &w), WALK_BLOCKS / 2 + 1);
+        for (int k = 0; k < WALK_BLOCKS; k++) {
+            assert_int_equal(w.passed[k], k % 2 == 0);
+            heap_caps_free(spacers[k]);
+        }
+        assert_int_equal(stats().heap_blocks_live, 0);
+        assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+    }
+    memory_pool_free(own);
+}
+
 static void log_leaks(const char *tag)
 {
     assert_int_equal(memory_pool_log_leaks(tag), 3);
@@ -1091,10 +1149,12 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     free_fn(fallback);
     assert_null(realloc_fn(oversize, 10000));
     assert_null(realloc_fn(pool, 16));
+    heap_caps_free(fallback); /* the heap_caps forms too */
+    assert_null(heap_caps_realloc(oversize, 0, MALLOC_CAP_8BIT));
     free_fn(plain); /* anything else is freed as before */
     kraken_sim_stats_t after;
     kraken_sim_get_stats(&after);
-    assert_int_equal(after.invalid_frees - before.invalid_frees, 5);
+    assert_int_equal(after.invalid_frees - before.invalid_frees, 7);
     assert_int_equal(after.frees - before.frees, 1); /* only `plain` */
     assert_int_equal(after.allocations, before.allocations);
     /* nothing changed for the pools: the blocks are live, counted, and still ours to free */
@@ -1109,7 +1169,7 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     memory_pool_free(fallback);
     memory_pool_free(pool);
     kraken_sim_get_stats(&after);
-    assert_int_equal(after.invalid_frees - before.invalid_frees, 5);
+    assert_int_equal(after.invalid_frees - before.invalid_frees, 7);
     assert_int_equal(after.frees - before.frees, 3); /* plain, oversize, fallback */
     st = stats();
     assert_int_equal(st.heap_blocks_live, 0);
@@ -1186,6 +1246,7 @@ int main(void)
         T(a_failed_set_up_serves_from_the_heap_until_deinit),
         T(a_failed_init_changes_nothing),
         T(the_walk_and_the_leak_report_list_every_live_block),
+    T(a_walk_that_frees_blocks_passes_every_live_block_once),
         T(owns_is_true_exactly_for_live_blocks_from_here),
         T(free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_still_works),
         T(misuse_names_are_distinct),

@@ -189,10 +189,12 @@ static void calloc_overflow_returns_null(void **state)
 {
     (void)state;
     const size_t half = SIZE_MAX / 2 + 1;
+    reset_hook();
     assert_null(APP_CALLOC(half, 2));
     assert_null(SYSTEM_CALLOC(half, 2));
     assert_null(DMA_CALLOC(half, 2));
     assert_null(memory_calloc_psram_only(SIZE_MAX, SIZE_MAX));
+    assert_int_equal(hook_calls, 4); /* each a failed allocation, as heap_caps_calloc reports it */
 }
 
 static void huge_sizes_return_null(void **state)

@@ -858,6 +858,9 @@ static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t
         return malloc_masks(size, masks, count_masks, SIM_UNALIGNED_BYTES, hook_caps,
                             function_name);
     }
+    if (sim_refuse_pool_block(ptr, function_name)) {
+        return NULL; /* as a failed realloc: the block stays valid */
+    }
     if (size == 0) {
         if (free_block(ptr, function_name)) {
             count(&stat_frees);
@@ -906,15 +909,35 @@ void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
     return realloc_masks(ptr, size, &caps, 1, caps, __func__);
 }
 
-void heap_caps_free(void *ptr)
+/* memory_pool.h's query. Weak: a program that does not use the pools does not link memory_pool.o
+ * (a weak reference pulls nothing out of a static library), and then it is NULL. */
+bool memory_pool_owns(const void *ptr) __attribute__((weak));
+
+bool sim_refuse_pool_block(void *ptr, const char *function_name)
 {
-    if (ptr == NULL || refused_in_isr(__func__)) {
+    if (memory_pool_owns == NULL || !memory_pool_owns(ptr)) {
+        return false;
+    }
+    sim_count_invalid_free();
+    ESP_LOGE(TAG, "%s(%p): a memory_pool block, release it with memory_pool_free(); ignored",
+             function_name, ptr);
+    return true;
+}
+
+void sim_free(void *ptr, const char *function_name)
+{
+    if (ptr == NULL || refused_in_isr(function_name) || sim_refuse_pool_block(ptr, function_name)) {
         return;
     }
     ensure_init();
-    if (free_block(ptr, __func__)) {
+    if (free_block(ptr, function_name)) {
         count(&stat_frees);
     }
+}
+
+void heap_caps_free(void *ptr)
+{
+    sim_free(ptr, __func__);
 }
 
 void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps)

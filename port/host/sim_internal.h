@@ -19,6 +19,16 @@ void __real_free(void *ptr);
 /** Count one refused free/realloc in kraken_sim_stats_t.invalid_frees (sim_malloc.c). isr-ok. */
 void sim_count_invalid_free(void);
 
+/** True (after logging it and counting an invalid free) when ptr is a live block from
+ *  memory_pool.h (pool, heap fallback or oversize): free(), realloc(), heap_caps_free() and
+ *  heap_caps_realloc*() refuse those and leave them alone. On the chip they would release a heap
+ *  block behind the pools' back (their table keeps it live and may later free someone else's block
+ *  at that address) or corrupt the heap with a pool block. No lock held. */
+bool sim_refuse_pool_block(void *ptr, const char *function_name);
+
+/** heap_caps_free(), with the name of the caller's function for the logs. */
+void sim_free(void *ptr, const char *function_name);
+
 /** True inside kraken_sim_isr_enter/exit on the calling thread. isr-ok, O(1). */
 bool sim_in_isr(void);
 

@@ -9,24 +9,14 @@
  * TSan builds __real_* resolve to the sanitizer's interceptors, so libc pointers stay checked.
  * Nothing here calls a wrapped function: no recursion.
  *
- * A block from memory_pool.h (pool, heap fallback or oversize) passed to free() or realloc() is
- * refused: logged, counted as an invalid free, left alone. On the chip free() would release a heap
- * block behind the pools' back (their table keeps it live and may later free someone else's block
- * at that address) or corrupt the heap with a pool block.
+ * A block from memory_pool.h passed to free() or realloc() is refused (sim_refuse_pool_block).
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "esp_heap_caps.h"
-#include "esp_log.h"
 #include "sim_internal.h"
-
-/* memory_pool.h's query. Weak: a program that does not use the pools does not link memory_pool.o
- * (a weak reference pulls nothing out of a static library), and then it is NULL. */
-bool memory_pool_owns(const void *ptr) __attribute__((weak));
-
-static const char *const TAG = "heap_caps";
 
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
@@ -52,24 +42,12 @@ void *__wrap_calloc(size_t n, size_t size)
     return ptr;
 }
 
-/* True (after logging and counting; no lock held) when ptr is a live block of the memory pools. */
-static bool refuse_pool_block(void *ptr, const char *function_name)
-{
-    if (memory_pool_owns == NULL || !memory_pool_owns(ptr)) {
-        return false;
-    }
-    sim_count_invalid_free();
-    ESP_LOGE(TAG, "%s(%p): a memory_pool block, release it with memory_pool_free(); ignored",
-             function_name, ptr);
-    return true;
-}
-
 void *__wrap_realloc(void *ptr, size_t size)
 {
     if (ptr != NULL && !sim_owns(ptr)) {
         return __real_realloc(ptr, size);
     }
-    if (ptr != NULL && refuse_pool_block(ptr, "realloc")) {
+    if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc")) {
         return NULL; /* as a failed realloc: the block stays valid */
     }
     return heap_caps_realloc_default(ptr, size);
@@ -82,7 +60,7 @@ void __wrap_free(void *ptr)
     }
     if (!sim_owns(ptr)) {
         __real_free(ptr);
-    } else if (!refuse_pool_block(ptr, "free")) {
-        heap_caps_free(ptr);
+    } else {
+        sim_free(ptr, "free");
     }
 }
