@@ -176,7 +176,8 @@ typedef void (*heap_monitor_callback_t)(const heap_monitor_event_t *event, void 
 
 /** Call fn(event, ctx) once when free memory for `caps` falls below `threshold` bytes (low = true),
  *  and once when it is back at or above it (low = false); the two strictly alternate, the first one
- *  being a fall. If free memory is already below the threshold, the first check after registration
+ *  being a fall, and never overlap: while one task delivers, a check in another leaves the next
+ *  edge to it, and it looks again when its call returns. If free memory is already below the threshold, the first check after registration
  *  reports it. Checks run as described at the top of this file; the callback runs in the task that
  *  made the check (the sampler task for the sampler) with no monitor lock held, so it may call any
  *  heap_monitor function except heap_monitor_sampler_stop/heap_monitor_deinit from the sampler task.

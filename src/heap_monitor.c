@@ -46,7 +46,9 @@ typedef struct {
     size_t threshold;
     uint32_t generation; /* unique per registration: a stale check never updates a reused slot */
     bool used;
-    bool low;
+    bool low;        /* the state last decided; the deliverer tells the callback each change */
+    bool delivering; /* a task is calling fn: other checks leave the slot to it */
+    bool look_again; /* a check left the slot to the deliverer: it reads free bytes again */
 } callback_slot_t;
 
 /* caps 0 marks a free slot, claimed by compare-and-swap in the hook. */
@@ -127,6 +129,35 @@ static void read_stats(heap_stats_t *stats)
     }
 }
 
+typedef enum { EDGE_NONE, EDGE_DELIVER, EDGE_LOOK_AGAIN } edge_t;
+
+/* Lock held: what the check of registration `gen` in slot i that found `low` does. One task
+ * delivers a slot at a time (`delivering`), so the events strictly alternate. A check that finds
+ * the slot being delivered leaves it to the deliverer and asks it to look again (its figure may
+ * be newer than the deliverer's); the deliverer looks again after each call. */
+static edge_t take_edge_locked(size_t i, uint32_t gen, bool low, bool deliverer)
+{
+    callback_slot_t *live = &s_callbacks[i];
+    if (!live->used || live->generation != gen) {
+        return EDGE_NONE;
+    }
+    if (!deliverer && live->delivering) {
+        live->look_again = true;
+        return EDGE_NONE;
+    }
+    if (live->low != low) {
+        live->low = low;
+        live->delivering = true;
+        return EDGE_DELIVER;
+    }
+    if (deliverer && live->look_again) {
+        live->look_again = false;
+        return EDGE_LOOK_AGAIN;
+    }
+    live->delivering = false;
+    return EDGE_NONE;
+}
+
 /* Check every registered callback against fresh free bytes for its caps; deliver edges unlocked.
  * The check reads counters only; the largest block (a walk of the heap on the chip, see
  * heap_monitor.h) is read only for an edge that is delivered. */
@@ -134,22 +165,25 @@ static void check_callbacks(void)
 {
     for (size_t i = 0; i < CALLBACK_SLOTS; i++) {
         kraken_port_lock(&s_lock);
-        callback_slot_t slot = s_callbacks[i];
+        const callback_slot_t slot = s_callbacks[i];
         kraken_port_unlock(&s_lock);
         if (!slot.used) {
             continue;
         }
-        size_t free_bytes = kraken_port_heap_free_size(slot.caps);
-        bool low = free_bytes < slot.threshold;
-        bool fire = false;
-        kraken_port_lock(&s_lock);
-        callback_slot_t *live = &s_callbacks[i];
-        if (live->used && live->generation == slot.generation && live->low != low) {
-            live->low = low;
-            fire = true;
-        }
-        kraken_port_unlock(&s_lock);
-        if (fire) {
+        bool deliverer = false;
+        for (;;) {
+            const size_t free_bytes = kraken_port_heap_free_size(slot.caps);
+            const bool low = free_bytes < slot.threshold;
+            kraken_port_lock(&s_lock);
+            const edge_t edge = take_edge_locked(i, slot.generation, low, deliverer);
+            kraken_port_unlock(&s_lock);
+            if (edge == EDGE_NONE) {
+                break;
+            }
+            deliverer = true;
+            if (edge == EDGE_LOOK_AGAIN) {
+                continue;
+            }
             kraken_port_heap_figures_t f;
             kraken_port_heap_figures(slot.caps, &f);
             const heap_monitor_event_t event = {

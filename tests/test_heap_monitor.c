@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -775,6 +776,67 @@ static void a_callback_may_call_the_monitor_without_a_second_delivery(void **sta
     assert_int_equal(g_nested_calls, 1);
 }
 
+/* A delivery in one task and a check in another: the check must not deliver the opposite edge
+ * while the first delivery runs (the callback would see "recovered" before, or during, "low",
+ * and could end on a stale "low"); the first task delivers it once its call has returned. */
+typedef struct {
+    recorder_t rec;
+    int inside, most_inside;
+    sem_t entered, release;
+} slow_recorder_t;
+
+static void slow_record(const heap_monitor_event_t *event, void *ctx)
+{
+    slow_recorder_t *r = ctx;
+    int inside = __atomic_add_fetch(&r->inside, 1, __ATOMIC_SEQ_CST);
+    if (inside > r->most_inside) {
+        r->most_inside = inside;
+    }
+    record(event, &r->rec);
+    if (event->low) {
+        sem_post(&r->entered);
+        sem_wait(&r->release); /* held while the other task checks */
+    }
+    __atomic_sub_fetch(&r->inside, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *check_in_thread(void *arg)
+{
+    (void)arg;
+    heap_monitor_check_health();
+    return NULL;
+}
+
+static void a_check_during_a_delivery_leaves_the_next_edge_to_the_deliverer(void **state)
+{
+    (void)state;
+    static slow_recorder_t r;
+    memset(&r, 0, sizeof r);
+    sem_init(&r.entered, 0, 0);
+    sem_init(&r.release, 0, 0);
+    const size_t free_now = heap_caps_get_free_size(SRAM);
+    assert_int_equal(heap_monitor_register_callback(free_now - 50000, SRAM, slow_record, &r), ESP_OK);
+    void *p = heap_caps_malloc(100000, MALLOC_CAP_INTERNAL);
+    assert_non_null(p);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, check_in_thread, NULL), 0);
+    sem_wait(&r.entered); /* the thread is inside the "low" call */
+    heap_caps_free(p);
+    heap_monitor_check_health(); /* sees the recovery, leaves it to the thread */
+    assert_int_equal(r.rec.recoveries, 0);
+    sem_post(&r.release);
+    pthread_join(t, NULL);
+    assert_int_equal(r.rec.lows, 1);
+    assert_int_equal(r.rec.recoveries, 1); /* delivered by the thread after its call */
+    assert_false(r.rec.last.low);
+    assert_int_equal(r.most_inside, 1);
+    heap_monitor_check_health();
+    assert_int_equal(r.rec.lows + r.rec.recoveries, 2);
+    assert_int_equal(heap_monitor_unregister_callback(slow_record, &r), ESP_OK);
+    sem_destroy(&r.entered);
+    sem_destroy(&r.release);
+}
+
 static void callback_registration_refuses_bad_input_and_a_full_table(void **state)
 {
     (void)state;
@@ -1466,6 +1528,7 @@ static const struct CMUnitTest tests[] = {
     T(a_threshold_already_crossed_is_reported_at_the_first_check),
     T(every_call_that_reads_the_figures_checks_the_callbacks),
     T(a_callback_may_call_the_monitor_without_a_second_delivery),
+    T(a_check_during_a_delivery_leaves_the_next_edge_to_the_deliverer),
     T(callback_registration_refuses_bad_input_and_a_full_table),
     T(failed_allocations_are_counted_per_caps),
     T(a_failed_plain_malloc_counts_as_malloc_cap_default),
