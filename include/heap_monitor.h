@@ -177,8 +177,8 @@ typedef void (*heap_monitor_callback_t)(const heap_monitor_event_t *event, void 
 /** Call fn(event, ctx) once when free memory for `caps` falls below `threshold` bytes (low = true),
  *  and once when it is back at or above it (low = false); the two strictly alternate, the first one
  *  being a fall, and never overlap: while one task delivers, a check in another leaves the next
- *  edge to it, and it looks again when its call returns. If free memory is already below the threshold, the first check after registration
- *  reports it. Checks run as described at the top of this file; the callback runs in the task that
+ *  edge to it, and it looks again when its call returns. If free memory is already below the
+ *  threshold, the first check after registration reports it. Checks run as described at the top of this file; the callback runs in the task that
  *  made the check (the sampler task for the sampler) with no monitor lock held, so it may call any
  *  heap_monitor function except heap_monitor_sampler_stop/heap_monitor_deinit from the sampler task.
  *  ESP_OK; ESP_ERR_INVALID_ARG when fn is NULL, caps is 0 or threshold is 0;
@@ -313,8 +313,9 @@ esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length);
 /** Back to the boot state: stop the sampler, remove every callback, clear samples and failure
  *  counts, thresholds back to Kconfig, no chained hook. The failed-allocation hook stays installed
  *  (ESP-IDF cannot remove it) and keeps counting. ESP_OK; ESP_ERR_INVALID_STATE when called from
- *  the sampler task (nothing changed). task; may block: waits for the sampler task to end
- *  (heap_monitor_sampler_stop). O(callback slots + failed-alloc slots) plus that wait. */
+ *  the sampler task (nothing changed). task; may block: waits for a start or stop of the sampler
+ *  in another task to finish, then for the sampler task to end (heap_monitor_sampler_stop).
+ *  O(callback slots + failed-alloc slots) plus those waits. */
 esp_err_t heap_monitor_deinit(void);
 
 #ifdef __cplusplus

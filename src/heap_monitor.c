@@ -913,7 +913,20 @@ esp_err_t heap_monitor_deinit(void)
     if (from_sampler) {
         return ESP_ERR_INVALID_STATE;
     }
-    (void)heap_monitor_sampler_stop(); /* ESP_ERR_INVALID_STATE when it was not running: fine */
+    /* A start or stop in another task is brief (a task creation, one sample): wait for its end,
+     * so that no sampler is left running after this returns. */
+    for (;;) {
+        kraken_port_lock(&s_lock);
+        const sampler_state_t state = s_sampler_state;
+        kraken_port_unlock(&s_lock);
+        if (state == SAMPLER_STOPPED) {
+            break;
+        }
+        if (state == SAMPLER_RUNNING && heap_monitor_sampler_stop() == ESP_OK) {
+            break;
+        }
+        kraken_port_delay_ms(1);
+    }
 
     kraken_port_lock(&s_lock);
     for (size_t i = 0; i < CALLBACK_SLOTS; i++) {

@@ -1201,6 +1201,45 @@ static void stop_from_inside(const heap_monitor_event_t *event, void *ctx)
     atomic_store(&g_in_task_deinit, heap_monitor_deinit());
 }
 
+/* Task creation (the host port's pthread_create) made slow on demand: linked with
+ * -Wl,--wrap=pthread_create (tests/CMakeLists.txt). */
+int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg);
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg);
+static atomic_bool g_slow_task_creation;
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg)
+{
+    if (atomic_load(&g_slow_task_creation)) {
+        sleep_ms(100);
+    }
+    return __real_pthread_create(thread, attr, fn, arg);
+}
+
+static _Atomic esp_err_t g_start_result;
+static void *start_sampler(void *arg)
+{
+    (void)arg;
+    atomic_store(&g_slow_task_creation, true); /* for the sampler task this start creates */
+    atomic_store(&g_start_result, heap_monitor_sampler_start(1000));
+    return NULL;
+}
+
+static void deinit_during_a_sampler_start_leaves_no_sampler_running(void **state)
+{
+    (void)state;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, start_sampler, NULL), 0);
+    sleep_ms(30); /* the start is creating its task */
+    assert_int_equal(heap_monitor_deinit(), ESP_OK);
+    assert_false(heap_monitor_sampler_running());
+    pthread_join(t, NULL);
+    atomic_store(&g_slow_task_creation, false);
+    assert_int_equal(atomic_load(&g_start_result), ESP_OK); /* it started before deinit stopped it */
+    assert_false(heap_monitor_sampler_running());
+}
+
 static void the_sampler_cannot_be_stopped_from_its_own_callbacks(void **state)
 {
     (void)state;
@@ -1539,6 +1578,7 @@ static const struct CMUnitTest tests[] = {
     T(the_ring_buffer_keeps_the_newest_samples_in_order),
     T(the_sampler_task_samples_periodically_until_stopped),
     T(the_sampler_cannot_be_stopped_from_its_own_callbacks),
+    T(deinit_during_a_sampler_start_leaves_no_sampler_running),
     T(the_sampler_runs_safely_beside_allocating_and_reading_tasks),
     T(json_checker_rejects_broken_json),
     T(the_json_snapshot_parses_and_carries_the_figures),
