@@ -10,7 +10,9 @@
  *   APP_DATA_ATTR                            zero-initialised statics in PSRAM (EXT_RAM_BSS_ATTR)
  * Every pointer returned here is released with free() or heap_caps_free(), as the spec's examples do.
  * All sizes are in bytes; size 0 returns NULL (as heap_caps_malloc does); n * size overflow in the
- * calloc forms returns NULL. Failed allocations are reported to the heap's failed-allocation hook.
+ * calloc forms returns NULL. Failed allocations are reported to the heap's failed-allocation hook,
+ * and so are, as ESP-IDF's heap_caps_calloc does, APP_/SYSTEM_CALLOC with n = 0 and size > 0 and
+ * every overflowing calloc.
  *
  * Every function below, unless it says otherwise:
  *   context     task (ESP-IDF tolerates heap calls from ISRs but does not recommend them; the host

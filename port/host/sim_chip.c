@@ -842,6 +842,29 @@ static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks
     return NULL;
 }
 
+/* heap_caps_calloc*(): n * size bytes, zeroed. A NULL result with size > 0 (also for n == 0 or an
+ * overflowing product) is reported as ESP-IDF reports it: hook_size bytes (heap_caps_calloc: the
+ * product, wrapped; heap_caps_calloc_prefer: `size`, heap_caps.c). */
+static void *calloc_masks(size_t n, size_t size, const uint32_t *masks, size_t count_masks,
+                          uint32_t hook_caps, size_t hook_size, const char *function_name)
+{
+    size_t bytes;
+    if (!refused_in_isr(function_name) && !__builtin_mul_overflow(n, size, &bytes) && bytes > 0) {
+        ensure_init();
+        for (size_t i = 0; i < count_masks; i++) {
+            void *ptr = alloc_base(SIM_UNALIGNED_BYTES, bytes, masks[i]);
+            if (ptr != NULL) {
+                count(&stat_allocations);
+                return memset(ptr, 0, bytes);
+            }
+        }
+    }
+    if (size > 0) {
+        alloc_failed(hook_size, hook_caps, function_name);
+    }
+    return NULL;
+}
+
 /* Realloc through a list of masks (one for heap_caps_realloc, several for the prefer/default
  * forms), with ESP-IDF's bookkeeping: NULL ptr allocates, size 0 frees. */
 static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t count_masks,
@@ -890,18 +913,7 @@ void *heap_caps_malloc(size_t size, uint32_t caps)
 
 void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
 {
-    size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes)) {
-        if (!refused_in_isr(__func__) && size > 0) {
-            alloc_failed(n * size, caps, __func__); /* ESP-IDF reports the wrapped product */
-        }
-        return NULL;
-    }
-    void *ptr = malloc_masks(bytes, &caps, 1, SIM_UNALIGNED_BYTES, caps, __func__);
-    if (ptr != NULL) {
-        memset(ptr, 0, bytes);
-    }
-    return ptr;
+    return calloc_masks(n, size, &caps, 1, caps, n * size, __func__);
 }
 
 void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
@@ -1044,18 +1056,7 @@ void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...)
     va_start(args, num);
     size_t count_masks = prefer_masks(num, args, masks, &last);
     va_end(args);
-    size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes)) {
-        if (!refused_in_isr(__func__) && size > 0) {
-            alloc_failed(n * size, last, __func__);
-        }
-        return NULL;
-    }
-    void *ptr = malloc_masks(bytes, masks, count_masks, SIM_UNALIGNED_BYTES, last, __func__);
-    if (ptr != NULL) {
-        memset(ptr, 0, bytes);
-    }
-    return ptr;
+    return calloc_masks(n, size, masks, count_masks, last, size, __func__);
 }
 
 size_t heap_caps_get_allocated_size(void *ptr)
