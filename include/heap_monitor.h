@@ -58,7 +58,9 @@ typedef struct {
     size_t total_bytes;        /**< managed by the heap (heap_caps_get_total_size) */
     size_t total_free_bytes;   /**< free now (heap_caps_get_free_size) */
     size_t largest_free_block; /**< largest allocation that would succeed now */
-    size_t minimum_free_bytes; /**< lowest total_free_bytes since boot (low-water mark) */
+    size_t minimum_free_bytes; /**< sum of each heap's low-water mark since boot
+                                    (heap_caps_get_minimum_free_size): the heaps may reach theirs
+                                    at different times, so it can be below any total seen */
     int fragmentation_percent; /**< 0..100, see the top of this file */
     size_t allocated_blocks;   /**< 0 unless filled by heap_monitor_count_blocks() */
     size_t free_blocks;        /**< 0 unless filled by heap_monitor_count_blocks() */
