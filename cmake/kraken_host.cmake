@@ -66,10 +66,12 @@ target_include_directories(kraken_host_port
 target_compile_options(kraken_host_port PRIVATE ${KRAKEN_WARNINGS} PUBLIC ${KRAKEN_SANITIZE_COMPILE})
 target_link_options(kraken_host_port PUBLIC ${KRAKEN_SANITIZE_LINK})
 target_link_libraries(kraken_host_port PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
-# Plain malloc()/calloc()/realloc()/free() in code linked with the library go through the
-# simulated chip, as they do on ESP-IDF (heap_caps_malloc_default); see port/host/sim_malloc.c.
+# Plain malloc()/calloc()/realloc()/free() (and aligned_alloc/memalign/posix_memalign) in code
+# linked with the library go through the simulated chip, as they do on ESP-IDF
+# (heap_caps_malloc_default); see port/host/sim_malloc.c.
 target_link_options(kraken_host_port INTERFACE
-    "LINKER:--wrap=malloc" "LINKER:--wrap=calloc" "LINKER:--wrap=realloc" "LINKER:--wrap=free")
+    "LINKER:--wrap=malloc" "LINKER:--wrap=calloc" "LINKER:--wrap=realloc" "LINKER:--wrap=free"
+    "LINKER:--wrap=aligned_alloc" "LINKER:--wrap=memalign" "LINKER:--wrap=posix_memalign")
 # That malloc() can run out: the compiler must not assume it succeeds or elide it (clang does).
 target_compile_options(kraken_host_port INTERFACE
     -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free)

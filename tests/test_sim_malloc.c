@@ -1,5 +1,6 @@
 /* test_sim_malloc.c - plain malloc()/calloc()/realloc()/free() on the simulated chip, and libc interop. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,42 @@ static void a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook(void **sta
 #endif
 }
 
+/* ESP-IDF's newlib glue sends these to heap_caps_aligned_alloc_default() as well. */
+static void *(*volatile aligned_alloc_fn)(size_t, size_t) = aligned_alloc;
+static int (*volatile posix_memalign_fn)(void **, size_t, size_t) = posix_memalign;
+
+static void aligned_allocations_come_from_the_simulated_chip_too(void **state)
+{
+    (void)state;
+    size_t before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    char *a = aligned_alloc_fn(64, 1000);
+    assert_non_null(a);
+    assert_true(sim_owns(a));
+    assert_true(esp_ptr_internal(a));
+    assert_int_equal((uintptr_t)a % 64, 0);
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_INTERNAL) < before);
+    void *m = NULL;
+    assert_int_equal(posix_memalign_fn(&m, 128, 200), 0);
+    assert_true(sim_owns(m));
+    assert_int_equal((uintptr_t)m % 128, 0);
+    free(m);
+    free(a);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
+    assert_int_equal(hook_calls, 0);
+    /* failures: as heap_caps_aligned_alloc_default() */
+    assert_null(aligned_alloc_fn(64, 16u << 20));
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(hook_size, 16u << 20);
+    void *untouched = &m;
+    m = untouched;
+    assert_int_equal(posix_memalign_fn(&m, 64, 16u << 20), ENOMEM);
+    assert_ptr_equal(m, untouched);
+    assert_int_equal(posix_memalign_fn(&m, 64, 0), 0); /* size 0: NULL, not an error */
+    assert_null(m);
+    assert_null(aligned_alloc_fn(48, 100)); /* not a power of two: no callback */
+    assert_int_equal(hook_calls, 2);
+}
+
 static void malloc_and_free_in_a_simulated_isr_are_refused(void **state)
 {
     (void)state;
@@ -240,6 +277,7 @@ int main(void)
         ALL_PROFILES(calloc_zeroes_and_an_overflowing_product_is_null_without_the_hook),
         ALL_PROFILES(realloc_keeps_the_contents_and_handles_null_and_zero),
         ALL_PROFILES(a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook),
+        ALL_PROFILES(aligned_allocations_come_from_the_simulated_chip_too),
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_are_refused),
         ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),
         ALL_PROFILES(free_and_realloc_work_in_a_program_without_the_memory_pools),

@@ -1005,6 +1005,20 @@ void *heap_caps_malloc_default(size_t size)
                         n == 1 ? "heap_caps_malloc" : __func__);
 }
 
+void *sim_aligned_alloc_default(size_t alignment, size_t size)
+{
+    /* heap_caps_aligned_alloc_default() (heap_private.h): bad alignment or size 0 fail without
+     * the callback, then the masks of heap_caps_malloc_default(). */
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || size == 0) {
+        return NULL;
+    }
+    ensure_init();
+    uint32_t masks[2], hook_caps;
+    size_t n = default_masks(size, masks, &hook_caps);
+    return malloc_masks(size, masks, n, alignment, hook_caps,
+                        n == 1 ? "heap_caps_aligned_alloc" : "heap_caps_aligned_alloc_default");
+}
+
 void *heap_caps_realloc_default(void *ptr, size_t size)
 {
     ensure_init();

@@ -26,6 +26,11 @@ void sim_count_invalid_free(void);
  *  at that address) or corrupt the heap with a pool block. No lock held. */
 bool sim_refuse_pool_block(void *ptr, const char *function_name);
 
+/** ESP-IDF's heap_caps_aligned_alloc_default() (private there), behind memalign(),
+ *  aligned_alloc() and posix_memalign(): NULL for an alignment that is not a power of two or
+ *  size 0 (no callback). task. */
+void *sim_aligned_alloc_default(size_t alignment, size_t size);
+
 /** heap_caps_free(), with the name of the caller's function for the logs. */
 void sim_free(void *ptr, const char *function_name);
 

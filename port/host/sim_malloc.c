@@ -9,8 +9,12 @@
  * TSan builds __real_* resolve to the sanitizer's interceptors, so libc pointers stay checked.
  * Nothing here calls a wrapped function: no recursion.
  *
+ * aligned_alloc(), memalign() and posix_memalign() are wrapped too: ESP-IDF routes them to
+ * heap_caps_aligned_alloc_default().
+ *
  * A block from memory_pool.h passed to free() or realloc() is refused (sim_refuse_pool_block).
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,6 +26,9 @@ void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *ptr, size_t size);
 void __wrap_free(void *ptr);
+void *__wrap_aligned_alloc(size_t alignment, size_t size);
+void *__wrap_memalign(size_t alignment, size_t size);
+int __wrap_posix_memalign(void **out, size_t alignment, size_t size);
 
 void *__wrap_malloc(size_t size)
 {
@@ -63,4 +70,29 @@ void __wrap_free(void *ptr)
     } else {
         sim_free(ptr, "free");
     }
+}
+
+/* ESP-IDF's newlib glue sends the aligned forms to heap_caps_aligned_alloc_default() too. */
+void *__wrap_aligned_alloc(size_t alignment, size_t size)
+{
+    return sim_aligned_alloc_default(alignment, size);
+}
+
+void *__wrap_memalign(size_t alignment, size_t size)
+{
+    return sim_aligned_alloc_default(alignment, size);
+}
+
+int __wrap_posix_memalign(void **out, size_t alignment, size_t size)
+{
+    if (size == 0) { /* ESP-IDF: NULL for size 0 is allowed, not an error */
+        *out = NULL;
+        return 0;
+    }
+    void *ptr = sim_aligned_alloc_default(alignment, size);
+    if (ptr == NULL) {
+        return ENOMEM; /* *out left alone, as ESP-IDF does */
+    }
+    *out = ptr;
+    return 0;
 }
