@@ -180,6 +180,21 @@ static void a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook(void **sta
 #endif
 }
 
+/* heap_caps_malloc_extmem_enable() sets malloc()'s limit whether PSRAM is there or not, as ESP-IDF
+ * does: small blocks stay internal, a failure then reports MALLOC_CAP_DEFAULT. */
+static void extmem_enable_applies_with_or_without_psram(void **state)
+{
+    (void)state;
+    heap_caps_malloc_extmem_enable(4096);
+    char *p = malloc_fn(100);
+    assert_non_null(p);
+    assert_true(esp_ptr_internal(p));
+    free(p);
+    assert_null(malloc_fn(16u << 20));
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(hook_caps, MALLOC_CAP_DEFAULT);
+}
+
 /* ESP-IDF's newlib glue sends these to heap_caps_aligned_alloc_default() as well. */
 static void *(*volatile aligned_alloc_fn)(size_t, size_t) = aligned_alloc;
 static int (*volatile posix_memalign_fn)(void **, size_t, size_t) = posix_memalign;
@@ -278,6 +293,7 @@ int main(void)
         ALL_PROFILES(realloc_keeps_the_contents_and_handles_null_and_zero),
         ALL_PROFILES(a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook),
         ALL_PROFILES(aligned_allocations_come_from_the_simulated_chip_too),
+        ALL_PROFILES(extmem_enable_applies_with_or_without_psram),
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_are_refused),
         ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),
         ALL_PROFILES(free_and_realloc_work_in_a_program_without_the_memory_pools),

@@ -620,9 +620,9 @@ long sim_malloc_internal_limit(void)
 void heap_caps_malloc_extmem_enable(size_t limit)
 {
     ensure_init();
-    if (chip.psram) { /* only meaningful with PSRAM in the heap, as on the chip */
-        chip.malloc_limit = (long)limit;
-    }
+    /* As on the chip, also without PSRAM: malloc() then tries PSRAM in vain and falls back to any
+     * 8-bit memory, and a failure reports MALLOC_CAP_DEFAULT. */
+    atomic_store_explicit(&chip.malloc_limit, (long)limit, memory_order_relaxed);
 }
 
 size_t kraken_sim_ext_bss_size(void)
