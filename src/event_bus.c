@@ -114,7 +114,8 @@ typedef struct sub {
     _Atomic uint8_t state; /* written under the lock; read without it by a dispatcher holding busy */
     bool waiter;           /* an unsubscribe waits for busy to reach 0 */
     uint32_t busy;         /* calls running or about to run */
-    uint32_t gen; /* generation, part of the handle: a stale handle never matches a reused entry */
+    uint64_t gen; /* generation, part of the handle: a stale handle never matches a reused entry
+                     (64 bits: never wraps); also tells subscriptions made during a walk */
     uint32_t deliveries, longest_us;
     uint64_t total_us;
 } sub_t;
@@ -147,7 +148,7 @@ static struct {
     kraken_port_lock_t lock;
     _Atomic int state;
     _Atomic uint32_t users;
-    uint32_t next_gen; /* never reset: handles from before a restart stay stale */
+    uint64_t next_gen; /* never reset: handles from before a restart stay stale */
     bus_state_t s;
     kraken_port_sem_t work;  /* the dispatcher sleeps here */
     kraken_port_sem_t space[LANES]; /* posters wait here for room */
@@ -633,6 +634,8 @@ typedef struct {
     unsigned list;
     bool more;
     const sub_t *last;
+    uint64_t gen_limit; /* bus.next_gen when the event's walk began: later subscriptions wait for
+                           the next event (a handler's subscribe is appended to the lists) */
 } walk_t;
 
 /* Subscriptions being called (busy held), with what their calls took since the last settle (a
@@ -669,7 +672,7 @@ static ALWAYS_INLINE void collect_locked(system_service_id_t source, system_even
     walk->more = false;
     for (;;) {
         for (; sub != NULL; sub = sub->next) {
-            if (sub_state(sub) == SUB_ACTIVE &&
+            if (sub_state(sub) == SUB_ACTIVE && sub->gen <= walk->gen_limit &&
                 (sub->source == source || sub->source == SYSTEM_SERVICE_ID_ANY) &&
                 (sub->type == type || sub->type == SYSTEM_EVENT_TYPE_ANY)) {
                 if (n == CHUNK) { /* a match beyond the chunk: the caller comes back for it */
@@ -925,6 +928,7 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
         const system_service_id_t source = slots[head].source;
         const system_event_type_t type = slots[head].type;
         walk.list = list_of(source);
+        walk.gen_limit = bus.next_gen;
         collect_locked(source, type, &walk, bus.s.list_head[walk.list], &ch);
         uint32_t limit = walk.more ? 1 : RUN;
         if (limit > queued) {
@@ -1528,7 +1532,7 @@ esp_err_t system_event_post_from_isr(system_service_id_t service_id, system_even
 
 #define HANDLE_INDEX_BITS 8u
 
-static uint32_t handle_of(uint32_t index, uint32_t gen)
+static uint64_t handle_of(uint32_t index, uint64_t gen)
 {
     return (gen << HANDLE_INDEX_BITS) | (index + 1);
 }
@@ -1536,7 +1540,7 @@ static uint32_t handle_of(uint32_t index, uint32_t gen)
 /* The entry a handle names while it is ACTIVE, else NULL. Lock held. */
 static sub_t *sub_of_locked(system_event_subscription_t handle)
 {
-    uint32_t index = (handle.opaque_ & ((1u << HANDLE_INDEX_BITS) - 1)) - 1;
+    uint32_t index = (uint32_t)(handle.opaque_ & ((1u << HANDLE_INDEX_BITS) - 1)) - 1;
     if (handle.opaque_ == 0 || index >= MAX_SUBS) {
         return NULL;
     }
@@ -1564,17 +1568,14 @@ esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_ty
     if (err != ESP_OK) {
         return err;
     }
-    uint32_t opaque = 0;
+    uint64_t opaque = 0;
     kraken_port_lock(&bus.lock);
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         sub_t *sub = &bus.s.subs[i];
         if (sub_state(sub) != SUB_FREE) {
             continue;
         }
-        bus.next_gen = (bus.next_gen + 1) & (UINT32_MAX >> HANDLE_INDEX_BITS);
-        if (bus.next_gen == 0) {
-            bus.next_gen = 1;
-        }
+        bus.next_gen++; /* 56 bits in the handle: 2^56 subscribes never come */
         sub->handler = handler;
         sub->ctx = ctx;
         sub->type = event_type;
@@ -1678,11 +1679,19 @@ esp_err_t system_service_register(const char *name, system_service_id_t *out_id)
     return err;
 }
 
+/* The tables are valid while READY and while deinit drains (STOPPING: handlers still run); a
+ * start rewrites them. */
+static bool tables_valid(void)
+{
+    const int state = atomic_load(&bus.state);
+    return state == ST_READY || state == ST_STOPPING;
+}
+
 const char *system_service_get_name(system_service_id_t id)
 {
     const char *name = NULL;
     kraken_port_lock(&bus.lock);
-    if (atomic_load(&bus.state) == ST_READY && id < bus.s.service_count) {
+    if (tables_valid() && id < bus.s.service_count) {
         name = bus.s.names[id];
     }
     kraken_port_unlock(&bus.lock);
@@ -1827,7 +1836,7 @@ esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle
     }
     esp_err_t err = ESP_ERR_NOT_FOUND;
     kraken_port_lock(&bus.lock);
-    const sub_t *sub = atomic_load(&bus.state) == ST_READY ? sub_of_locked(handle) : NULL;
+    const sub_t *sub = tables_valid() ? sub_of_locked(handle) : NULL;
     if (sub != NULL) {
         *out = (system_event_subscription_stats_t){
             .service_id = sub->source,

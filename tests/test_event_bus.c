@@ -1024,6 +1024,37 @@ static void deinit_drain_delivers_pending_events_and_refuses_posts_from_handlers
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 1);
 }
 
+/* The handlers a DRAIN runs still see their service's name and their subscription. */
+typedef struct {
+    system_event_subscription_t handle;
+    const char *name;
+    esp_err_t stats_result;
+} drain_view_t;
+
+static void drain_viewer(const system_event_t *e, void *ctx)
+{
+    drain_view_t *v = ctx;
+    system_event_subscription_stats_t st;
+    v->name = system_service_get_name(e->source);
+    v->stats_result = system_event_get_subscription_stats(v->handle, &st);
+}
+
+static void handlers_run_by_a_drain_still_see_their_service_and_subscription(void **state)
+{
+    (void)state;
+    system_service_id_t id;
+    assert_int_equal(system_service_register("drained", &id), ESP_OK);
+    static drain_view_t v;
+    v = (drain_view_t){0};
+    assert_int_equal(system_event_subscribe(id, 1, drain_viewer, &v, &v.handle), ESP_OK);
+    assert_int_equal(system_event_post(id, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DRAIN), ESP_OK);
+    assert_non_null(v.name);
+    assert_string_equal(v.name, "drained");
+    assert_int_equal(v.stats_result, ESP_OK);
+    assert_null(system_service_get_name(id)); /* after deinit */
+}
+
 static void deinit_in_task_mode_drains_through_the_dispatcher(void **state)
 {
     (void)state;
@@ -1664,6 +1695,69 @@ static void a_chunk_of_subscribers_and_one_more_each_get_every_event_once(void *
     assert_int_equal(stats().subscriptions, CHUNK);
 }
 
+/* A handler of an event with more subscribers than a chunk subscribes: the new subscription is
+ * appended to the list the dispatcher is still walking for that event, and must wait for the next
+ * one (it was called for the event being dispatched). */
+static system_event_subscription_t late_handle;
+static uint32_t late_calls, late_seq, subscribed_at_seq;
+
+static void late_handler(const system_event_t *e, void *ctx)
+{
+    (void)ctx;
+    late_calls++;
+    late_seq = e->seq;
+}
+
+static void wide_subscriber(const system_event_t *e, void *ctx)
+{
+    (void)ctx;
+    if (late_handle.opaque_ == 0) {
+        subscribed_at_seq = e->seq;
+        assert_int_equal(system_event_subscribe(SVC_A, 1, late_handler, NULL, &late_handle), ESP_OK);
+    }
+}
+
+static void no_op_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+}
+
+static void a_subscription_made_during_a_wide_event_starts_with_the_next_event(void **state)
+{
+    (void)state;
+    late_handle.opaque_ = 0;
+    late_calls = 0;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, wide_subscriber, NULL, NULL), ESP_OK);
+    for (int i = 0; i < CHUNK; i++) { /* CHUNK + 1 subscribers: the walk goes on after a chunk */
+        assert_int_equal(system_event_subscribe(SVC_A, 1, no_op_handler, NULL, NULL), ESP_OK);
+    }
+    for (uint8_t i = 0; i < 2; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, &i, 1, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 2);
+    assert_int_equal(late_calls, 1); /* the second event only */
+    assert_int_equal(late_seq, subscribed_at_seq + 1);
+}
+
+/* Handles carry a 56-bit generation. The 24-bit one wrapped after 2^24 - 1 subscribes (0 was
+ * skipped), and the stale first handle then removed the newest subscription. */
+static void a_stale_handle_stays_stale_after_many_reuses_of_its_entry(void **state)
+{
+    (void)state;
+    system_event_subscription_t stale, h;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, no_op_handler, NULL, &stale), ESP_OK);
+    assert_int_equal(system_event_unsubscribe(stale), ESP_OK);
+    for (uint32_t i = 0; i < (1u << 24) - 2; i++) {
+        assert_int_equal(system_event_subscribe(SVC_A, 1, no_op_handler, NULL, &h), ESP_OK);
+        assert_int_equal(system_event_unsubscribe(h), ESP_OK);
+    }
+    assert_int_equal(system_event_subscribe(SVC_B, 2, no_op_handler, NULL, &h), ESP_OK);
+    assert_int_not_equal(h.opaque_, stale.opaque_);
+    assert_int_equal(system_event_unsubscribe(stale), ESP_ERR_NOT_FOUND);
+    assert_int_equal(system_event_unsubscribe(h), ESP_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1672,6 +1766,14 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(a_chunk_of_subscribers_and_one_more_each_get_every_event_once,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_subscription_made_during_a_wide_event_starts_with_the_next_event, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(a_stale_handle_stays_stale_after_many_reuses_of_its_entry,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            handlers_run_by_a_drain_still_see_their_service_and_subscription, setup_manual,
+            teardown),
         cmocka_unit_test_setup_teardown(a_handler_posting_gets_the_blocks_of_events_delivered_before_it,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_posting_during_a_run_gets_the_blocks_already_delivered,

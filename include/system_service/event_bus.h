@@ -76,7 +76,7 @@ typedef void (*system_event_handler_t)(const system_event_t *event, void *ctx);
 
 /** A subscription. Opaque: compare with nothing, only pass it back. A zero value is no subscription. */
 typedef struct {
-    uint32_t opaque_;
+    uint64_t opaque_;
 } system_event_subscription_t;
 
 /** Timeout that never expires, for system_event_post_with_timeout(). */
@@ -95,7 +95,7 @@ typedef struct {
 esp_err_t system_service_register(const char *name, system_service_id_t *out_id);
 
 /** Name of a registered service, NULL when `id` is not registered. The pointer stays valid until
- *  deinit. isr-ok, O(1). */
+ *  deinit returns (the handlers a DRAIN runs may still use it). isr-ok, O(1). */
 const char *system_service_get_name(system_service_id_t id);
 
 /* ---- posting --------------------------------------------------------------------------------- */
@@ -288,8 +288,8 @@ typedef struct {
 esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle,
                                               system_event_subscription_stats_t *out);
 
-/** Reset the peaks: lane depth high-water (to the current depth), latency min/max, pool block peaks,
- *  longest handler times. Counters are not reset. task and isr-ok, O(lanes + subscriptions). */
+/** Reset the peaks: lane depth high-water (to the current depth), latency min/mean/max (the mean
+ *  starts again with them), pool block peaks, longest handler times. Counters are not reset. task and isr-ok, O(lanes + subscriptions). */
 void system_event_reset_peaks(void);
 
 /** Log every lane, the payload figures and every subscription with its service name, under `tag`
