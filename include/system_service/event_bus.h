@@ -117,7 +117,8 @@ esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t 
  *  ESP_ERR_NO_MEM:      no block in the payload's pool class (NO_MEM), the class's CRITICAL reserve
  *                       reached by a lower priority (RESERVE), both until the deadline; or the
  *                       heap refused an oversize copy (NO_MEM, no wait).
- *  ESP_ERR_INVALID_SIZE: payload above the largest pool class with OVERSIZE_REJECT (TOO_LARGE).
+ *  ESP_ERR_INVALID_SIZE: payload above the largest pool class with OVERSIZE_REJECT, or of 4 GiB
+ *                       or more (64-bit hosts: the record keeps a 32-bit size) (TOO_LARGE).
  *  ESP_ERR_INVALID_STATE: called from an ISR, or the bus is being deinitialised (NOT_READY).
  *  The error of a failed automatic start (e.g. ESP_ERR_NO_MEM), counted NOT_READY.
  *  Every failure is counted in the lane (unknown priorities in stats.invalid_priority) and leaves
