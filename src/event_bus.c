@@ -1162,8 +1162,17 @@ static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical
     return SYSTEM_EVENT_DROP_RESERVE;
 }
 
-/* A pool block of class c once the first try failed (each try counts in the pools' statistics, so
- * one that may not wait fails without another). Below CRITICAL the last
+/* Whether a try for a block of class c could succeed now: more than `margin` blocks free in it or
+ * in the class it spills into. A look, not a try: it does not count in the pools' statistics. */
+static bool block_may_be_free(unsigned c, uint32_t margin)
+{
+    return memory_pool_class_free(c) > margin ||
+           (bus.spills && c + 1 < CLASSES && memory_pool_class_free(c + 1) > margin);
+}
+
+/* A pool block of class c once the first try failed (each try that fails counts in the pools'
+ * statistics: a post that may not wait fails without another, one that waits tries again only
+ * when a look says a block is there). Below CRITICAL the last
  * KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS blocks of the class are left alone (the pools' margin, so
  * the reserve holds whoever else uses the pools). When may_wait, waits up to the deadline for the
  * bus to return a block. */
@@ -1200,7 +1209,9 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
              * hence the short poll. */
             kraken_port_sem_take(&bus.block_sem[c], left < BLOCK_POLL_MS ? left : BLOCK_POLL_MS);
         }
-        block = memory_pool_alloc_isr_margin(size, margin);
+        if (block_may_be_free(c, margin)) {
+            block = memory_pool_alloc_isr_margin(size, margin);
+        }
     }
 }
 

@@ -1668,6 +1668,8 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
     enum { ROUNDS = 10 };
     int64_t latency[ROUNDS];
     static uint8_t medium[KRAKEN_POOL_MEDIUM_SIZE];
+    memory_pool_stats_t before;
+    assert_int_equal(memory_pool_get_stats(&before), ESP_OK);
     for (int r = 0; r < ROUNDS; r++) {
         /* the last class-1 block above the reserve, then a post that must wait for a block */
         assert_int_equal(system_event_post(SVC_A, 1, medium, sizeof medium,
@@ -1687,6 +1689,15 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
         latency[r] = atomic_load(&waiter_done_us) - freed;
         dispatch_all(); /* the waiter's event: its class-1 block back */
     }
+    /* Each waiting post counted one failure in the pools' statistics (its first try), not one
+     * per yield and poll while it waited. */
+    memory_pool_stats_t after;
+    assert_int_equal(memory_pool_get_stats(&after), ESP_OK);
+    uint32_t failures = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        failures += after.classes[c].failures - before.classes[c].failures;
+    }
+    assert_int_equal(failures, ROUNDS);
     /* The quickest round: a loaded machine may delay some wake-ups, never the poll. */
     qsort(latency, ROUNDS, sizeof latency[0], compare_i64);
     print_message("wake-up after the block came back: fastest %lld us, median %lld us\n",
