@@ -639,68 +639,20 @@ typedef struct {
 } walk_t;
 
 /* Subscriptions being called (busy held), with what their calls took since the last settle (a
- * run: at most RUN calls each), in the dispatch clock's ticks. */
+ * run: at most RUN calls each). */
 typedef struct {
     uint32_t n;
     sub_t *sub[CHUNK];
-    uint32_t longest[CHUNK];
-    uint64_t total[CHUNK];
+    uint32_t longest[CHUNK], total[CHUNK]; /* us; total saturates */
     uint8_t calls[CHUNK];
 } chunk_t;
 _Static_assert(RUN <= UINT8_MAX, "chunk_t.calls counts the calls of one run");
 
-/* Profiling's clock for one dispatch call. Handler times are differences of the task's cycle
- * counter where the port trusts it for this task (CCOUNT on the chip: one instruction where
- * esp_timer_get_time() reads a peripheral), else of esp_timer's microseconds. Each handler's end
- * is the next one's start and the next event's dispatch time; latencies are counted from
- * `base_us`, read once per dispatch call and again before the ticks since could wrap. */
-typedef struct {
-    bool cycles;      /* ticks are cycles; else the low 32 bits of microseconds */
-    uint32_t per_us;  /* ticks per microsecond */
-    uint32_t now;     /* the last reading */
-    uint32_t base;    /* the reading at base_us */
-    int64_t base_us;
-} prof_clock_t;
-
-#define CLOCK_REBASE (1u << 26) /* ticks: 0.28 s at 240 MHz, long before a 32-bit wrap (17.9 s) */
-
-static ALWAYS_INLINE uint32_t clock_read(const prof_clock_t *clk)
+/* Add a call's time to a chunk's total (saturating: 16 calls of over 4 minutes each). */
+static inline void add_time(uint32_t *total, uint32_t took)
 {
-    return clk->cycles ? kraken_port_cycles() : (uint32_t)kraken_port_time_us();
-}
-
-static COLD void clock_rebase(prof_clock_t *clk)
-{
-    clk->base_us = kraken_port_time_us();
-    clk->now = clk->base = clk->cycles ? kraken_port_cycles() : (uint32_t)clk->base_us;
-}
-
-static ALWAYS_INLINE void clock_start(prof_clock_t *clk)
-{
-    const uint32_t per_us = kraken_port_cycles_per_us();
-    const int64_t us = kraken_port_time_us();
-    clk->cycles = per_us != 0;
-    clk->per_us = per_us != 0 ? per_us : 1;
-    clk->base_us = us;
-    clk->now = clk->base = per_us != 0 ? kraken_port_cycles() : (uint32_t)us;
-}
-
-/* Microseconds from a post at `posted_us` to the clock's last reading (0 if posted after it). */
-static ALWAYS_INLINE uint32_t clock_latency(const prof_clock_t *clk, int64_t posted_us)
-{
-    return clamp_us(clk->base_us - posted_us + (clk->now - clk->base) / clk->per_us);
-}
-
-/* A call ended: its ticks go to entry k of the chunk. */
-static ALWAYS_INLINE void clock_call_ended(prof_clock_t *clk, chunk_t *ch, uint32_t k)
-{
-    const uint32_t end = clock_read(clk);
-    const uint32_t took = end - clk->now;
-    clk->now = end;
-    ch->total[k] += took;
-    if (took > ch->longest[k]) {
-        ch->longest[k] = took;
-    }
+    const uint32_t sum = *total + took;
+    *total = sum < took ? UINT32_MAX : sum;
 }
 
 /* Lock held: where a walk goes on. Read before the chunk holding `last` is settled (which may
@@ -749,21 +701,19 @@ static ALWAYS_INLINE void collect_locked(system_service_id_t source, system_even
     ch->n = n;
 }
 
-/* Lock held: fold a chunk's figures (ticks of `per_us` per microsecond) into its subscriptions and
- * release them. An entry unsubscribed meanwhile is freed here, or its waiting unsubscriber woken. */
-static ALWAYS_INLINE void settle_chunk_locked(chunk_t *ch, uint32_t per_us, uint32_t *wake)
+/* Lock held: fold a chunk's figures into its subscriptions and release them. An entry
+ * unsubscribed meanwhile is freed here, or its waiting unsubscriber woken. */
+static ALWAYS_INLINE void settle_chunk_locked(chunk_t *ch, uint32_t *wake)
 {
     for (uint32_t k = 0; k < ch->n; k++) {
         sub_t *sub = ch->sub[k];
         const uint32_t busy = sub->busy - 1;
         sub->busy = busy;
         sub->deliveries += ch->calls[k];
-        if (KRAKEN_EVENT_PROFILING && ch->calls[k] != 0) {
-            const uint64_t total = ch->total[k];
-            sub->total_us += total >> 32 == 0 ? (uint32_t)total / per_us : total / per_us;
-            const uint32_t longest = ch->longest[k] / per_us;
-            if (longest > sub->longest_us) {
-                sub->longest_us = longest;
+        if (KRAKEN_EVENT_PROFILING) {
+            sub->total_us += ch->total[k];
+            if (ch->longest[k] > sub->longest_us) {
+                sub->longest_us = ch->longest[k];
             }
         }
         if (__builtin_expect(busy == 0 && sub_state(sub) == SUB_RETIRED, 0)) {
@@ -777,9 +727,10 @@ static ALWAYS_INLINE void settle_chunk_locked(chunk_t *ch, uint32_t per_us, uint
     ch->n = 0;
 }
 
-/* Without the lock: call the chunk's handlers for one event, one clock reading after each call.
- * Returns whether a handler ran. */
-static ALWAYS_INLINE bool call_chunk(const system_event_t *event, chunk_t *ch, prof_clock_t *clk)
+/* Without the lock: call the chunk's handlers for one event. Each handler's end is the next one's
+ * start (and the next event's dispatch time): one timer read per call measures them all. Returns
+ * whether a handler ran; *now moves to the last end. */
+static ALWAYS_INLINE bool call_chunk(const system_event_t *event, chunk_t *ch, int64_t *now)
 {
     bool ran = false;
     for (uint32_t k = 0; k < ch->n; k++) {
@@ -791,14 +742,20 @@ static ALWAYS_INLINE bool call_chunk(const system_event_t *event, chunk_t *ch, p
         ran = true;
         ch->calls[k]++;
         if (KRAKEN_EVENT_PROFILING) {
-            clock_call_ended(clk, ch, k);
+            const int64_t end = kraken_port_time_us();
+            const uint32_t took = clamp_us(end - *now);
+            *now = end;
+            add_time(&ch->total[k], took);
+            if (took > ch->longest[k]) {
+                ch->longest[k] = took;
+            }
         }
     }
     return ran;
 }
 
 /* call_chunk() for the common chunk of one subscription. */
-static ALWAYS_INLINE bool call_one(const system_event_t *event, chunk_t *ch, prof_clock_t *clk)
+static ALWAYS_INLINE bool call_one(const system_event_t *event, chunk_t *ch, int64_t *now)
 {
     const sub_t *sub = ch->sub[0];
     if (__builtin_expect(sub_state(sub) != SUB_ACTIVE, 0)) {
@@ -807,28 +764,33 @@ static ALWAYS_INLINE bool call_one(const system_event_t *event, chunk_t *ch, pro
     sub->handler(event, sub->ctx);
     ch->calls[0]++;
     if (KRAKEN_EVENT_PROFILING) {
-        clock_call_ended(clk, ch, 0);
+        const int64_t end = kraken_port_time_us();
+        const uint32_t took = clamp_us(end - *now);
+        *now = end;
+        add_time(&ch->total[0], took);
+        if (took > ch->longest[0]) {
+            ch->longest[0] = took;
+        }
     }
     return true;
 }
 
 /* An event with more than CHUNK subscribers (alone in its run): after the first chunk, settle and
  * call the next ones until the walk ends. Returns with the last chunk called, not settled. */
-static COLD bool call_wide(const system_event_t *event, walk_t *walk, chunk_t *ch,
-                           prof_clock_t *clk)
+static COLD bool call_wide(const system_event_t *event, walk_t *walk, chunk_t *ch, int64_t *now)
 {
     bool ran = false;
     while (walk->more) {
         uint32_t wake = 0;
         kraken_port_lock(&bus.lock);
         const sub_t *start = walk_start_locked(walk);
-        settle_chunk_locked(ch, clk->per_us, &wake);
+        settle_chunk_locked(ch, &wake);
         collect_locked(event->source, event->type, walk, start, ch);
         kraken_port_unlock(&bus.lock);
         if (wake != 0) {
             give_wakeups(wake);
         }
-        ran |= call_chunk(event, ch, clk);
+        ran |= call_chunk(event, ch, now);
     }
     return ran;
 }
@@ -912,7 +874,7 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
  * run settles the previous run and takes the next: up to RUN events from the head of the highest
  * non-empty lane with the same source and type (so the same subscriptions, collected once). The
  * handlers run without the lock; between two events of a run a higher-priority event or a new
- * subscription puts the rest of the run back. Profiling reads the clock once per dispatch and once
+ * subscription puts the rest of the run back. Profiling reads the timer once per dispatch and once
  * after each handler call. The dispatcher task (`as_task`) stops when deinit asks (*stop); with
  * `will_sleep` and nothing delivered it is marked idle, so that the next post wakes it. Returns
  * the number of events delivered. */
@@ -927,14 +889,14 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
     uint32_t wake = 0, count = 0;
     spent_t spent;
     spent.n = 0;
-    prof_clock_t clk = {.per_us = 1};
-    bool have_clock = false;
+    int64_t now = 0;
+    bool have_now = false;
     t_in_handler++;
     t_spent = &spent;
     kraken_port_lock(&bus.lock);
     for (;;) {
         if (run.lane != NULL) {
-            settle_chunk_locked(&ch, clk.per_us, &wake);
+            settle_chunk_locked(&ch, &wake);
             settle_run_locked(&run, as_task, &wake);
             count += run.done;
             run.lane = NULL;
@@ -955,6 +917,10 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
         lane_t *lane = &bus.s.lanes[p];
         if (__builtin_expect(lane->reserved != 0, 0)) {
             break; /* another dispatcher is delivering this lane (manual mode) */
+        }
+        if (KRAKEN_EVENT_PROFILING && !have_now) {
+            now = kraken_port_time_us(); /* once per dispatch; then each handler's end */
+            have_now = true;
         }
         /* Take the run: the head event and those after it with the same source and type. */
         const uint32_t capacity = lane->capacity, head = lane->head, queued = lane->count;
@@ -993,14 +959,6 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             give_wakeups(wake);
             wake = 0;
         }
-        if (KRAKEN_EVENT_PROFILING) {
-            if (__builtin_expect(!have_clock, 0)) {
-                clock_start(&clk); /* once per dispatch call */
-                have_clock = true;
-            } else if (__builtin_expect(clk.now - clk.base > CLOCK_REBASE, 0)) {
-                clock_rebase(&clk);
-            }
-        }
         event.source = source;
         event.type = type;
         event.priority = (system_event_priority_t)p;
@@ -1015,7 +973,8 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                          : event.size != 0     ? slot->payload.bytes
                                                : NULL;
             if (KRAKEN_EVENT_PROFILING) {
-                const uint32_t latency = clock_latency(&clk, event.timestamp_us);
+                /* The dispatch starts at `now`; an event posted after it reads as 0. */
+                const uint32_t latency = clamp_us(now - event.timestamp_us);
                 if (latency < run.latency_min) {
                     run.latency_min = latency;
                 }
@@ -1026,17 +985,17 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             }
             bool ran;
             if (__builtin_expect(ch.n == 1 && !walk.more, 1)) {
-                ran = call_one(&event, &ch, &clk);
+                ran = call_one(&event, &ch, &now);
             } else {
-                ran = call_chunk(&event, &ch, &clk);
+                ran = call_chunk(&event, &ch, &now);
                 if (__builtin_expect(walk.more, 0)) {
-                    ran |= call_wide(&event, &walk, &ch, &clk);
+                    ran |= call_wide(&event, &walk, &ch, &now);
                 }
             }
             if (__builtin_expect(!ran, 0)) {
                 run.unhandled++;
                 if (KRAKEN_EVENT_PROFILING) {
-                    clk.now = clock_read(&clk); /* no handler: the clock must still move */
+                    now = kraken_port_time_us(); /* no handler: the clock must still move */
                 }
             }
             if (store < CLASSES) {

@@ -89,13 +89,6 @@ bool kraken_port_ptr_dma_capable(const void *ptr);
 
 /** Microseconds since boot (esp_timer_get_time). isr-ok, O(1). */
 int64_t kraken_port_time_us(void);
-/** Ticks per microsecond of kraken_port_cycles() for the calling task, or 0 when its differences
- *  cannot be trusted here (the task may change cores, or the CPU clock may change): then use
- *  kraken_port_time_us(). Constant for a task that stays pinned. task, O(1). */
-uint32_t kraken_port_cycles_per_us(void);
-/* uint32_t kraken_port_cycles(void): a free-running 32-bit counter, cheap to read (CCOUNT on the
- * chip); only the difference of two reads by one task is meaningful, and only while
- * kraken_port_cycles_per_us() is nonzero for it. isr-ok, O(1); inline in kraken_port_types.h. */
 /** True when running in an interrupt handler (host: inside kraken_sim_isr_enter/exit). isr-ok. */
 bool kraken_port_in_isr(void);
 

@@ -280,10 +280,7 @@ typedef struct {
     system_service_id_t service_id; /**< as subscribed (may be SYSTEM_SERVICE_ID_ANY) */
     system_event_type_t event_type; /**< as subscribed (may be SYSTEM_EVENT_TYPE_ANY) */
     uint32_t deliveries;            /**< handler calls completed */
-    uint32_t longest_handler_us;    /**< longest call (reset with system_event_reset_peaks); timed
-                                         with the CPU's cycle counter where the dispatching task is
-                                         pinned (see docs/event-bus.md): a call over 2^32 cycles
-                                         (17.9 s at 240 MHz) then reads modulo that */
+    uint32_t longest_handler_us;    /**< longest call (reset with system_event_reset_peaks) */
     uint64_t total_handler_us;      /**< sum of call durations */
 } system_event_subscription_stats_t;
 

@@ -5,9 +5,7 @@
  */
 #include <stdio.h>
 
-#include "esp_idf_version.h"
 #include "esp_log.h"
-#include "esp_rom_sys.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
@@ -21,23 +19,6 @@ _Static_assert(KRAKEN_LOG_ERROR == (int)ESP_LOG_ERROR && KRAKEN_LOG_VERBOSE == (
 int64_t kraken_port_time_us(void)
 {
     return esp_timer_get_time();
-}
-
-uint32_t kraken_port_cycles_per_us(void)
-{
-#if CONFIG_PM_ENABLE
-    return 0; /* dynamic frequency scaling changes CCOUNT's rate */
-#else
-#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 2, 0)
-    const BaseType_t core = xTaskGetCoreID(NULL);
-#else
-    const BaseType_t core = xTaskGetAffinity(NULL);
-#endif
-    if (KRAKEN_PORT_CORES > 1 && core == tskNO_AFFINITY) {
-        return 0; /* each core counts its own cycles, and an unpinned task may move */
-    }
-    return esp_rom_get_cpu_ticks_per_us(); /* kept current by ESP-IDF's clock setup */
-#endif
 }
 
 bool kraken_port_in_isr(void)

@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "esp_attr.h"
-#include "esp_cpu.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
@@ -27,13 +26,6 @@ typedef struct {
 #define KRAKEN_PORT_CORES portNUM_PROCESSORS
 /* Task priorities run from 0 to KRAKEN_PORT_PRIORITIES - 1. */
 #define KRAKEN_PORT_PRIORITIES configMAX_PRIORITIES
-
-/* The CPU's cycle counter (CCOUNT): one instruction. Per core, and its rate follows the CPU clock:
- * see kraken_port_cycles_per_us(). */
-static inline uint32_t kraken_port_cycles(void)
-{
-    return (uint32_t)esp_cpu_get_cycle_count();
-}
 
 typedef struct {
     SemaphoreHandle_t handle;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -18,55 +17,6 @@
 int64_t kraken_port_time_us(void)
 {
     return esp_timer_get_time();
-}
-
-/* The counter's rate, measured once against CLOCK_MONOTONIC (0: not yet). */
-static _Atomic uint32_t cycles_per_us;
-static atomic_bool cycles_off; /* kraken_sim_set_cycle_counter(false) */
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint32_t measure_cycles_per_us(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    /* 2 ms: the rate rounded to whole ticks per us is then off by at most 0.4 % (130 MHz). A
-     * preemption does not matter: both clocks go on. */
-    const int64_t t0 = monotonic_ns();
-    const uint32_t c0 = kraken_port_cycles();
-    int64_t t1;
-    do {
-        t1 = monotonic_ns();
-    } while (t1 - t0 < 2000000);
-    const uint32_t c1 = kraken_port_cycles();
-    const uint64_t rate = ((uint64_t)(uint32_t)(c1 - c0) * 1000 + (uint64_t)(t1 - t0) / 2) /
-                          (uint64_t)(t1 - t0);
-    return rate != 0 && rate <= UINT32_MAX ? (uint32_t)rate : 0;
-#else
-    return 0; /* no cheap counter known here: callers use kraken_port_time_us() */
-#endif
-}
-
-uint32_t kraken_port_cycles_per_us(void)
-{
-    if (atomic_load_explicit(&cycles_off, memory_order_relaxed)) {
-        return 0;
-    }
-    uint32_t rate = atomic_load_explicit(&cycles_per_us, memory_order_relaxed);
-    if (__builtin_expect(rate == 0, 0)) {
-        rate = measure_cycles_per_us(); /* racing first calls both measure: harmless */
-        atomic_store_explicit(&cycles_per_us, rate, memory_order_relaxed);
-    }
-    return rate;
-}
-
-void kraken_sim_set_cycle_counter(bool usable)
-{
-    atomic_store_explicit(&cycles_off, !usable, memory_order_relaxed);
 }
 
 bool kraken_port_in_isr(void)

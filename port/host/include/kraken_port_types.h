@@ -99,19 +99,6 @@ static inline void kraken_port_unlock(kraken_port_lock_t *lock)
     atomic_store_explicit(&lock->locked, 0, memory_order_release);
 }
 
-/* The time-stamp counter / 16 (x86): about 130-250 MHz like the chip's CCOUNT, and as the chip's
- * it wraps (after 17-33 s). Invariant and synchronised across cores on current x86 CPUs. Elsewhere
- * kraken_port_cycles_per_us() is 0 and this is never used. */
-#define KRAKEN_PORT_CYCLE_SHIFT 4
-static inline uint32_t kraken_port_cycles(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    return (uint32_t)(__builtin_ia32_rdtsc() >> KRAKEN_PORT_CYCLE_SHIFT);
-#else
-    return 0;
-#endif
-}
-
 typedef struct {
     pthread_mutex_t mutex;
     pthread_cond_t cond;

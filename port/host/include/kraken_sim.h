@@ -73,16 +73,6 @@ void kraken_sim_isr_enter(void);
 /** Leave the innermost kraken_sim_isr_enter(); ignored when not in one. */
 void kraken_sim_isr_exit(void);
 
-/* ---- The task's cycle counter ---------------------------------------------------------------
- * On the chip a task pinned to a core (or any task on a single-core build) without power
- * management may time intervals with the CPU's cycle counter; an unpinned task must use
- * esp_timer_get_time() (kraken_port_cycles_per_us() returns 0). Host threads get the x86
- * time-stamp counter by default. isr-ok. */
-
-/** false: every thread acts as an unpinned task (the cycle counter is not usable); true: the
- *  default. Not reset by kraken_sim_init/reset. */
-void kraken_sim_set_cycle_counter(bool usable);
-
 /* ---- Statistics of the simulator itself --------------------------------------------------- */
 
 /** Counters since the last kraken_sim_init/reset; never decreased otherwise. Blocks handed out
