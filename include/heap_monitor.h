@@ -151,10 +151,10 @@ bool heap_monitor_check_health(void);
 /** Log every region in the spec's format under `tag` ("heap_monitor" when NULL), one block each:
  *      Heap Fragmentation:
  *        Region: Internal SRAM
- *        Total: 8MB
- *        Free: 6.2MB
- *        Largest block: 4.8MB
- *        Fragmentation: 12% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
+ *        Total: 303.4KB
+ *        Free: 281.7KB
+ *        Largest block: 256KB
+ *        Fragmentation: 9% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
  *  then the failed-allocation count. Sizes in B, KB or MB (1024-based), with one decimal where not
  *  whole, rounded down so free memory is never overstated. A module without PSRAM prints
  *  "Region: PSRAM (not present)" and no figures. No result (cannot fail). task; may block: the log

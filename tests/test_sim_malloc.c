@@ -1,6 +1,7 @@
 /* test_sim_malloc.c - plain malloc()/calloc()/realloc()/free() on the simulated chip, and libc interop. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,6 +232,18 @@ static void aligned_allocations_come_from_the_simulated_chip_too(void **state)
     assert_int_equal(hook_calls, 2);
 }
 
+static size_t (*volatile usable_size_fn)(void *) = malloc_usable_size;
+
+static void malloc_usable_size_is_zero_as_on_esp_idf(void **state)
+{
+    (void)state;
+    void *p = malloc(100);
+    assert_true(sim_owns(p));
+    assert_int_equal(usable_size_fn(p), 0); /* glibc's would read a header that is not there */
+    assert_int_equal(usable_size_fn(NULL), 0);
+    free(p);
+}
+
 static void malloc_and_free_in_a_simulated_isr_are_refused(void **state)
 {
     (void)state;
@@ -295,6 +308,7 @@ int main(void)
         ALL_PROFILES(aligned_allocations_come_from_the_simulated_chip_too),
         ALL_PROFILES(extmem_enable_applies_with_or_without_psram),
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_are_refused),
+        ALL_PROFILES(malloc_usable_size_is_zero_as_on_esp_idf),
         ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),
         ALL_PROFILES(free_and_realloc_work_in_a_program_without_the_memory_pools),
     };

@@ -29,6 +29,8 @@ void __wrap_free(void *ptr);
 void *__wrap_aligned_alloc(size_t alignment, size_t size);
 void *__wrap_memalign(size_t alignment, size_t size);
 int __wrap_posix_memalign(void **out, size_t alignment, size_t size);
+size_t __wrap_malloc_usable_size(void *ptr);
+size_t __real_malloc_usable_size(void *ptr);
 
 void *__wrap_malloc(size_t size)
 {
@@ -95,4 +97,11 @@ int __wrap_posix_memalign(void **out, size_t alignment, size_t size)
     }
     *out = ptr;
     return 0;
+}
+
+/* ESP-IDF's newlib glue defines malloc_usable_size() as 0 for every pointer; glibc's would read a
+ * header the simulated heap does not have. */
+size_t __wrap_malloc_usable_size(void *ptr)
+{
+    return ptr != NULL && !sim_owns(ptr) ? __real_malloc_usable_size(ptr) : 0;
 }

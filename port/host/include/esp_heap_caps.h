@@ -128,7 +128,8 @@ void *heap_caps_malloc_default(size_t size);
 void *heap_caps_realloc_default(void *ptr, size_t size);
 /** Let malloc() use PSRAM: sizes up to `limit` try internal RAM first, larger ones PSRAM first (what
  *  ESP-IDF's startup calls with CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL under CONFIG_SPIRAM_USE_MALLOC).
- *  No effect without PSRAM. Until the next kraken_sim_init/reset. O(1). */
+ *  Without PSRAM it still sets the limit, as ESP-IDF does: malloc() then tries PSRAM in vain and a
+ *  failure reports MALLOC_CAP_DEFAULT. Until the next kraken_sim_init/reset. O(1). */
 void heap_caps_malloc_extmem_enable(size_t limit);
 
 #ifdef __cplusplus
