@@ -193,7 +193,8 @@ int demo_events_run(void)
         }
     }
     wait_until_delivered();
-    ESP_LOGI(TAG, "posted %u events (%u refused); logger saw %u, display %u, power %u, buttons %u",
+    ESP_LOGI(TAG, "service traffic: posted %u events (%u refused; plus Example 1's one); logger "
+                  "saw %u, display %u, power %u, buttons %u",
              (unsigned)posted, (unsigned)refused, (unsigned)logger.calls, (unsigned)display.calls,
              (unsigned)battery.calls, (unsigned)buttons.calls);
     CHECK(refused == 0, "%u posts refused", (unsigned)refused);
