@@ -30,8 +30,8 @@ if [ "$(id -u)" = 0 ]; then
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >&2
 else
-    echo "Missing Debian packages. Install them with:" >&2
-    case "$missing" in *:i386*) echo "  sudo dpkg --add-architecture i386 && sudo apt-get update" >&2 ;; esac
-    echo "  sudo apt-get install -y$missing" >&2
+    echo "Missing Debian packages. Install them as root (sudo where it is installed) with:" >&2
+    case "$missing" in *:i386*) echo "  dpkg --add-architecture i386 && apt-get update" >&2 ;; esac
+    echo "  apt-get install -y$missing" >&2
     exit 1
 fi
