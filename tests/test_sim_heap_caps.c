@@ -11,9 +11,11 @@
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
 #include "kraken_sim.h"
+#include "sdkconfig.h"
 #include "sim_internal.h"
 
 #define INTERNAL_8BIT (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+#define DCACHE_LINE CONFIG_ESP32S3_DATA_CACHE_LINE_SIZE /* PSRAM blocks' alignment */
 
 static struct {
     unsigned calls;
@@ -155,6 +157,47 @@ static void dma_requests_land_in_dma_capable_internal_ram(void **state)
     heap_caps_free(p);
 }
 
+/* Allocate blocks of `size` with `caps` until none fits; returns how many (at most max). */
+static size_t fill(void **blocks, size_t max, size_t size, uint32_t caps)
+{
+    size_t n = 0;
+    while (n < max && (blocks[n] = heap_caps_malloc(size, caps)) != NULL) {
+        n++;
+    }
+    return n;
+}
+
+static void free_all(void **blocks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        heap_caps_free(blocks[i]);
+    }
+}
+
+/* The 32 KiB a 32 KiB data cache leaves (ESP-IDF's default) has its caps at priority 1 only. */
+static void the_data_caches_dram_heap_serves_only_when_the_d_iram_heaps_cannot(void **state)
+{
+    (void)state;
+    void *first = heap_caps_malloc(1024, MALLOC_CAP_DMA);
+    assert_string_equal(region_name_of(first), "RAM");
+    heap_caps_free(first);
+    void *blocks[400];
+    size_t n = fill(blocks, 400, 1024, MALLOC_CAP_RETENTION); /* only D/IRAM has RETENTION */
+    void *dma = heap_caps_malloc(1024, MALLOC_CAP_DMA);
+    void *internal = heap_caps_malloc(1024, INTERNAL_8BIT);
+    assert_string_equal(region_name_of(dma), "DRAM");
+    assert_string_equal(region_name_of(internal), "DRAM");
+    assert_true(esp_ptr_dma_capable(dma));
+    assert_true(esp_ptr_internal(dma));
+    assert_false(esp_ptr_external_ram(dma));
+    assert_int_equal(hook.calls, 1); /* the fill's last try only */
+    assert_null(heap_caps_malloc(1024, MALLOC_CAP_RETENTION)); /* retention DMA cannot reach it */
+    assert_int_equal(hook.calls, 2);
+    heap_caps_free(dma);
+    heap_caps_free(internal);
+    free_all(blocks, n);
+}
+
 static void spiram_requests_land_in_psram_when_the_module_has_it(void **state)
 {
     (void)state;
@@ -272,9 +315,10 @@ static void psram_dma_and_cache_aligned_requests_get_the_cache_line(void **state
     assert_non_null(dma);
     assert_non_null(cached);
     assert_true(esp_ptr_external_ram(dma)); /* SPIRAM|DMA: DMA-capable PSRAM */
-    assert_int_equal((uintptr_t)dma % 32, 0);
-    assert_int_equal((uintptr_t)cached % 32, 0);
-    assert_true(heap_caps_get_allocated_size(dma) >= 64);
+    assert_int_equal((uintptr_t)dma % DCACHE_LINE, 0);
+    assert_int_equal((uintptr_t)cached % DCACHE_LINE, 0);
+    assert_true(heap_caps_get_allocated_size(dma) >=
+                (33 + DCACHE_LINE - 1) / DCACHE_LINE * DCACHE_LINE);
     heap_caps_free(dma);
     heap_caps_free(cached);
     heap_caps_free(keep);
@@ -437,7 +481,8 @@ static void exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free(
         n++;
     }
     assert_true(n < MAX_BLOCKS);
-    assert_true(n >= (267552 + 22308) / BLOCK - 4); /* both D/IRAM heaps used to the end */
+    /* both D/IRAM heaps and the data cache's DRAM heap used to the end */
+    assert_true(n >= (267552 + 22308 + 32768) / BLOCK - 5);
     assert_int_equal(hook.calls, 1);
     assert_int_equal(hook.size, BLOCK);
     assert_int_equal(hook.caps, INTERNAL_8BIT);
@@ -522,10 +567,10 @@ static void totals_per_caps_add_up_the_heaps_that_have_them(void **state)
     assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_RTCRAM), 7912);
     if (has_psram()) {
         size_t in_psram = kraken_sim_ext_bss_in_psram() ? bss : 0;
-        assert_int_equal(internal, 267552 + 22308 + 7912 - (bss - in_psram));
+        assert_int_equal(internal, 267552 + 22308 + 32768 + 7912 - (bss - in_psram));
         assert_int_equal(spiram + in_psram, esp_psram_get_size());
     } else {
-        assert_int_equal(internal, 267552 + 22308 + 7912 - bss);
+        assert_int_equal(internal, 267552 + 22308 + 32768 + 7912 - bss);
         assert_int_equal(spiram, 0);
     }
 }
@@ -707,23 +752,6 @@ static void use_malloc_keeps_small_blocks_internal_and_puts_large_ones_in_psram(
     assert_int_equal(hook.calls, 0);
 }
 
-/* Allocate blocks of `size` with `caps` until none fits; returns how many (at most max). */
-static size_t fill(void **blocks, size_t max, size_t size, uint32_t caps)
-{
-    size_t n = 0;
-    while (n < max && (blocks[n] = heap_caps_malloc(size, caps)) != NULL) {
-        n++;
-    }
-    return n;
-}
-
-static void free_all(void **blocks, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        heap_caps_free(blocks[i]);
-    }
-}
-
 static void use_malloc_falls_back_to_the_other_memory_when_the_preferred_one_is_full(void **state)
 {
     (void)state;
@@ -758,8 +786,8 @@ static void use_malloc_falls_back_to_the_other_memory_when_the_preferred_one_is_
 static int rank_of(const void *ptr)
 {
     const char *name = region_name_of(ptr);
-    static const char *const order[] = {"RAM", "DMAPOOL", "RTCRAM", "SPIRAM"};
-    for (int i = 0; i < 4; i++) {
+    static const char *const order[] = {"RAM", "DMAPOOL", "DRAM", "RTCRAM", "SPIRAM"};
+    for (int i = 0; i < 5; i++) {
         if (strcmp(name, order[i]) == 0) {
             return i;
         }
@@ -779,13 +807,14 @@ static void use_malloc_reserves_an_internal_dma_pool_that_small_mallocs_reach_af
     assert_int_equal(pool.caps[1], MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
     assert_int_equal(pool.minimum_free_bytes, 0); /* late-registered heaps start at 0 */
 
-    /* malloc() of small blocks: D/IRAM, then the pool (priority 1), then RTC RAM (priority 2), and
-     * only then PSRAM (the "less picky" MALLOC_CAP_DEFAULT retry). */
+    /* malloc() of small blocks: D/IRAM, then the pool and the DRAM heap (priority 1, the pool
+     * first: it heads the list), then RTC RAM (priority 2), and only then PSRAM (the "less picky"
+     * MALLOC_CAP_DEFAULT retry). */
     enum { MAX_BLOCKS = 400 };
     void *blocks[MAX_BLOCKS];
     size_t n = 0;
     int rank = 0;
-    while (n < MAX_BLOCKS && rank < 3) {
+    while (n < MAX_BLOCKS && rank < 4) {
         blocks[n] = heap_caps_malloc_default(1024);
         assert_non_null(blocks[n]);
         int next = rank_of(blocks[n++]);
@@ -797,7 +826,7 @@ static void use_malloc_reserves_an_internal_dma_pool_that_small_mallocs_reach_af
         }
         rank = next;
     }
-    assert_int_equal(rank, 3);
+    assert_int_equal(rank, 4);
     free_all(blocks, n);
     assert_true(heap_caps_check_integrity_all(true));
 }
@@ -875,6 +904,7 @@ int main(void)
         ALL_PROFILES(calloc_returns_zeroed_memory_even_where_a_dirty_block_was),
         ALL_PROFILES(calloc_with_an_overflowing_product_returns_null),
         ALL_PROFILES(realloc_of_null_allocates_and_to_size_zero_frees),
+        ALL_PROFILES(the_data_caches_dram_heap_serves_only_when_the_d_iram_heaps_cannot),
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r8),
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r2),
         ALL_PROFILES(realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook),

@@ -20,6 +20,9 @@
 #define COMMON (MALLOC_CAP_DEFAULT | MALLOC_CAP_32BIT | MALLOC_CAP_8BIT)
 #define DIRAM_CAPS0                                                                                \
     (COMMON | MALLOC_CAP_INTERNAL | MALLOC_CAP_DMA | MALLOC_CAP_RETENTION | MALLOC_CAP_SIMD)
+#define DRAM_CAPS1 (COMMON | MALLOC_CAP_INTERNAL | MALLOC_CAP_DMA | MALLOC_CAP_SIMD)
+/* What ESP-IDF's default 32 KiB data cache leaves of its 64 KiB: a heap at 0x3FCF0000. */
+#define DRAM_BYTES 32768u
 
 /* Zero-initialised statics placed like EXT_RAM_BSS_ATTR / APP_DATA_ATTR data. */
 static EXT_RAM_BSS_ATTR uint8_t ext_buffer[8192];
@@ -28,15 +31,34 @@ static uint8_t plain_static[64];
 
 static kraken_sim_profile_t profile_from_environment;
 
-/* The layout tests boot ESP-IDF's CONFIG_SPIRAM_USE_CAPS_ALLOC explicitly (BSS placement as the
- * build says), so they hold whatever sdkconfig the library was built with. */
-static int boot_caps_alloc(kraken_sim_profile_t profile)
+/* The layout tests boot ESP-IDF's CONFIG_SPIRAM_USE_CAPS_ALLOC and its 32 KiB data cache
+ * explicitly (BSS placement as the build says), so they hold whatever sdkconfig the library was
+ * built with. */
+static int boot_caps_alloc_with_dcache(kraken_sim_profile_t profile, unsigned dcache_kb)
 {
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
     policy.spiram = true;
     policy.use_malloc = false;
+    policy.dcache_kb = dcache_kb;
     return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
+}
+
+static int boot_caps_alloc(kraken_sim_profile_t profile)
+{
+    return boot_caps_alloc_with_dcache(profile, 32);
+}
+
+static int boot_n8r8_dcache16(void **state)
+{
+    (void)state;
+    return boot_caps_alloc_with_dcache(KRAKEN_SIM_ESP32S3_N8R8, 16);
+}
+
+static int boot_n8r8_dcache64(void **state)
+{
+    (void)state;
+    return boot_caps_alloc_with_dcache(KRAKEN_SIM_ESP32S3_N8R8, 64);
 }
 
 static int boot_n8r8(void **state)
@@ -88,6 +110,7 @@ static int boot_bss_external(kraken_sim_profile_t profile)
     policy.spiram = true;
     policy.use_malloc = false;
     policy.bss_external = true;
+    policy.dcache_kb = 32;
     return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
 }
 
@@ -116,21 +139,25 @@ static void assert_caps(const kraken_sim_region_t *r, uint32_t c0, uint32_t c1, 
     assert_int_equal(r->caps[2], c2);
 }
 
-/* The internal heaps every profile has, at the end of the list in ESP-IDF's size order. */
+/* The internal heaps every profile has with a 32 KiB data cache, at the end of the list in
+ * ESP-IDF's size order. */
 static void assert_internal_heaps(size_t first, size_t main_bytes)
 {
-    kraken_sim_region_t rtc = region(first), startup = region(first + 1),
-                        main_ram = region(first + 2);
+    kraken_sim_region_t rtc = region(first), startup = region(first + 1), dram = region(first + 2),
+                        main_ram = region(first + 3);
     assert_string_equal(rtc.name, "RTCRAM");
     assert_int_equal(rtc.size, 7912);
     assert_caps(&rtc, MALLOC_CAP_RTCRAM, 0, COMMON | MALLOC_CAP_INTERNAL);
     assert_string_equal(startup.name, "RAM");
     assert_int_equal(startup.size, 22308);
     assert_caps(&startup, DIRAM_CAPS0, 0, 0);
+    assert_string_equal(dram.name, "DRAM");
+    assert_int_equal(dram.size, DRAM_BYTES);
+    assert_caps(&dram, 0, DRAM_CAPS1, 0); /* reached after every D/IRAM heap */
     assert_string_equal(main_ram.name, "RAM");
     assert_int_equal(main_ram.size, main_bytes);
     assert_caps(&main_ram, DIRAM_CAPS0, 0, 0);
-    for (size_t i = first; i < first + 3; i++) {
+    for (size_t i = first; i < first + 4; i++) {
         kraken_sim_region_t r = region(i);
         assert_true(r.free_bytes < r.size); /* TLSF's control structure comes off the top */
         assert_true(r.free_bytes > r.size - 2048);
@@ -219,12 +246,12 @@ static void reset_keeps_the_profile_and_clears_counters_faults_and_the_hook(void
 
 /* ---- regions and caps per profile ----------------------------------------------------------- */
 
-static void n8r8_has_8_mib_of_psram_first_and_three_internal_heaps(void **state)
+static void n8r8_has_8_mib_of_psram_first_and_four_internal_heaps(void **state)
 {
     (void)state;
     assert_true(esp_psram_is_initialized());
     assert_int_equal(esp_psram_get_size(), 8 * MIB);
-    assert_int_equal(kraken_sim_region_count(), 4);
+    assert_int_equal(kraken_sim_region_count(), 5);
     kraken_sim_region_t psram = region(0);
     assert_string_equal(psram.name, "SPIRAM");
     assert_int_equal(psram.size, 8 * MIB - psram_bss());
@@ -238,7 +265,7 @@ static void n8r2_has_2_mib_of_psram(void **state)
     (void)state;
     assert_true(esp_psram_is_initialized());
     assert_int_equal(esp_psram_get_size(), 2 * MIB);
-    assert_int_equal(kraken_sim_region_count(), 4);
+    assert_int_equal(kraken_sim_region_count(), 5);
     assert_int_equal(region(0).size, 2 * MIB - psram_bss());
     assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 2 * MIB - psram_bss());
     assert_internal_heaps(1, 267552 - internal_bss());
@@ -249,7 +276,7 @@ static void n8_has_no_psram_and_keeps_the_statics_in_internal_ram(void **state)
     (void)state;
     assert_false(esp_psram_is_initialized());
     assert_int_equal(esp_psram_get_size(), 0);
-    assert_int_equal(kraken_sim_region_count(), 3);
+    assert_int_equal(kraken_sim_region_count(), 4);
     assert_internal_heaps(0, 267552 - ext_bss_rounded()); /* no PSRAM: statics always internal */
     assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 0);
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_SPIRAM), 0);
@@ -288,6 +315,47 @@ static void a_build_without_config_spiram_ignores_the_modules_psram(void **state
     assert_null(heap_caps_malloc(16, MALLOC_CAP_SPIRAM));
 }
 
+/* CONFIG_ESP32S3_DATA_CACHE_64KB: the cache keeps all 64 KiB, the heap gets none of it. */
+static void a_64_kib_data_cache_leaves_no_dram_heap(void **state)
+{
+    (void)state;
+    assert_int_equal(kraken_sim_region_count(), 4);
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        assert_string_not_equal(region(i).name, "DRAM");
+    }
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_INTERNAL),
+                     267552 + 22308 + 7912 - internal_bss());
+}
+
+/* CONFIG_ESP32S3_DATA_CACHE_16KB: 32 KiB at 0x3FCF0000 and 16 KiB at 0x3C000000, sorted by size
+ * among the others. */
+static void a_16_kib_data_cache_leaves_two_dram_heaps(void **state)
+{
+    (void)state;
+    assert_int_equal(kraken_sim_region_count(), 6);
+    static const struct {
+        const char *name;
+        size_t size;
+    } expect[] = {{"RTCRAM", 7912}, {"DRAM", 16384}, {"RAM", 22308}, {"DRAM", DRAM_BYTES}};
+    for (size_t i = 0; i < 4; i++) {
+        kraken_sim_region_t r = region(1 + i); /* after SPIRAM */
+        assert_string_equal(r.name, expect[i].name);
+        assert_int_equal(r.size, expect[i].size);
+    }
+    kraken_sim_region_t drom = region(2);
+    assert_caps(&drom, 0, DRAM_CAPS1, 0);
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_INTERNAL),
+                     267552 + 22308 + DRAM_BYTES + 16384 + 7912 - internal_bss());
+}
+
+static void a_data_cache_size_esp_idf_does_not_offer_is_refused(void **state)
+{
+    (void)state;
+    sim_policy_t policy = {.spiram = true, .dcache_kb = 48};
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_sim_region_count(), 5); /* the chip booted before is unchanged */
+}
+
 static void region_queries_reject_an_index_past_the_end(void **state)
 {
     (void)state;
@@ -306,18 +374,22 @@ static void every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory(
         const uint8_t *first = (const uint8_t *)r.start;
         const uint8_t *last = first + r.size - 1;
         bool psram = strcmp(r.name, "SPIRAM") == 0;
-        bool dma = strcmp(r.name, "RAM") == 0 || strcmp(r.name, "DMAPOOL") == 0;
+        /* A 16 KiB data cache's extra heap lies at 0x3C000000: ESP-IDF's address tests call it
+         * neither internal nor DMA-capable, though its caps say both. */
+        bool drom = strcmp(r.name, "DRAM") == 0 && r.size == 16384;
+        bool dma = strcmp(r.name, "RAM") == 0 || strcmp(r.name, "DMAPOOL") == 0 ||
+                   (strcmp(r.name, "DRAM") == 0 && !drom);
         assert_int_equal(esp_ptr_external_ram(first), psram);
         assert_int_equal(esp_ptr_external_ram(last), psram);
-        assert_int_equal(esp_ptr_internal(first), !psram);
-        assert_int_equal(esp_ptr_internal(last), !psram);
+        assert_int_equal(esp_ptr_internal(first), !psram && !drom);
+        assert_int_equal(esp_ptr_internal(last), !psram && !drom);
         assert_int_equal(esp_ptr_dma_capable(first), dma);
         assert_int_equal(esp_ptr_dma_capable(last), dma);
         assert_true(sim_owns(first));
         assert_true(sim_owns(last));
         if (psram) {
             assert_false(esp_ptr_external_ram(last + 1));
-        } else if (r.size == 7912 || r.size == 22308) {
+        } else if (r.size == 7912 || r.size == 22308 || r.size == DRAM_BYTES) {
             assert_false(esp_ptr_internal(last + 1)); /* padding and guard page, not RAM */
         }
     }
@@ -367,20 +439,20 @@ static void ext_ram_bss_statics_count_against_internal_ram_without_psram(void **
     assert_true(esp_ptr_dma_capable(ext_buffer));
     assert_false(esp_ptr_external_ram(ext_buffer));
     assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_INTERNAL),
-                     267552 + 22308 + 7912 - ext_bss_rounded());
+                     267552 + 22308 + DRAM_BYTES + 7912 - ext_bss_rounded());
 }
 
 static void ext_ram_bss_statics_stay_internal_when_bss_in_psram_is_off(void **state)
 {
     (void)state;
-    sim_policy_t policy = {.spiram = true, .bss_external = false};
+    sim_policy_t policy = {.spiram = true, .bss_external = false}; /* dcache_kb 0: 32 KiB */
     assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
     assert_false(kraken_sim_ext_bss_in_psram());
     assert_true(esp_ptr_internal(ext_buffer));
     assert_false(esp_ptr_external_ram(ext_buffer));
     assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 8 * MIB);
     assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_INTERNAL),
-                     267552 + 22308 + 7912 - ext_bss_rounded());
+                     267552 + 22308 + DRAM_BYTES + 7912 - ext_bss_rounded());
 }
 
 int main(void)
@@ -393,11 +465,14 @@ int main(void)
         cmocka_unit_test_setup(init_with_an_unknown_profile_fails_and_changes_nothing, boot_n8r2),
         cmocka_unit_test_setup(reset_keeps_the_profile_and_clears_counters_faults_and_the_hook,
                                boot_n8r2),
-        cmocka_unit_test_setup(n8r8_has_8_mib_of_psram_first_and_three_internal_heaps, boot_n8r8),
+        cmocka_unit_test_setup(n8r8_has_8_mib_of_psram_first_and_four_internal_heaps, boot_n8r8),
         cmocka_unit_test_setup(n8r2_has_2_mib_of_psram, boot_n8r2),
         cmocka_unit_test_setup(n8_has_no_psram_and_keeps_the_statics_in_internal_ram, boot_n8),
         cmocka_unit_test(init_boots_with_the_malloc_policy_of_the_builds_sdkconfig),
         cmocka_unit_test(a_build_without_config_spiram_ignores_the_modules_psram),
+        cmocka_unit_test_setup(a_64_kib_data_cache_leaves_no_dram_heap, boot_n8r8_dcache64),
+        cmocka_unit_test_setup(a_16_kib_data_cache_leaves_two_dram_heaps, boot_n8r8_dcache16),
+        cmocka_unit_test_setup(a_data_cache_size_esp_idf_does_not_offer_is_refused, boot_n8r8),
         cmocka_unit_test_setup(region_queries_reject_an_index_past_the_end, boot_n8r8),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
                                boot_n8r8),
@@ -405,6 +480,8 @@ int main(void)
                                boot_n8r2),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
                                boot_n8),
+        cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
+                               boot_n8r8_dcache16),
         cmocka_unit_test_setup(
             host_statics_are_internal_dram_and_stack_or_libc_memory_is_no_chip_memory, boot_n8r8),
         cmocka_unit_test_setup(ext_ram_bss_statics_are_zeroed_and_counted_against_psram,

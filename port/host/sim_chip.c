@@ -53,11 +53,17 @@ static const char *const SIM_TAG = "kraken_sim";
  *             carves it out of the main heap and registers it with end = start + size - 1,
  *             hence the odd size; it exists only when malloc() may use PSRAM
  *     7912 B  "RTCRAM": RTC fast memory (8 KiB less the RTC data), not DMA-capable
- * The board reported has a 64 KiB data cache, so no 32 KiB "DRAM" region at 0x3FCF0000 exists.
+ * The board reported has a 64 KiB data cache. A 16 or 32 KiB data cache (ESP-IDF's default is 32)
+ * leaves the heap a 32 KiB "DRAM" region at 0x3FCF0000, and a 16 KiB one adds 16 KiB at
+ * 0x3C000000 (memory_layout.c): caps INTERNAL and DMA at priority 1 only, so the D/IRAM heaps
+ * serve first. esp_memory_utils.h's address tests call the first internal and DMA-capable, the
+ * second neither (it lies in the external address space; ESP-IDF only counts it byte-accessible).
  */
 #define SIM_DIRAM_MAIN_BYTES 267552u
 #define SIM_DIRAM_STARTUP_BYTES 22308u
 #define SIM_RTCRAM_BYTES 7912u
+#define SIM_DRAM_BYTES 0x8000u        /* 0x3FCF0000, data cache of 16 or 32 KiB */
+#define SIM_DRAM_DROM_BYTES 0x4000u   /* 0x3C000000, data cache of 16 KiB */
 #define SIM_PSRAM_MAX_BYTES (8u << 20)
 #define SIM_HEAP_SIZE_MAX (32u << 20) /* SOC_MAX_CONTIGUOUS_RAM_SIZE: larger requests fail */
 #define SIM_UNALIGNED_BYTES 4u        /* UNALIGNED_MEM_ALIGNMENT_BYTES */
@@ -76,6 +82,9 @@ static const uint32_t caps_diram[SIM_PRIOS] = {
     0};
 static const uint32_t caps_rtcram[SIM_PRIOS] = {MALLOC_CAP_RTCRAM, 0,
                                                 COMMON_CAPS | MALLOC_CAP_INTERNAL};
+/* SOC_MEMORY_TYPE_DRAM: what the data cache leaves. */
+static const uint32_t caps_dram[SIM_PRIOS] = {
+    0, COMMON_CAPS | MALLOC_CAP_INTERNAL | MALLOC_CAP_DMA | MALLOC_CAP_SIMD, 0};
 /* esp_psram_extram_add_to_heap_allocator() */
 static const uint32_t caps_spiram[SIM_PRIOS] = {
     MALLOC_CAP_SPIRAM | MALLOC_CAP_DEFAULT, 0,
@@ -86,9 +95,18 @@ static const uint32_t caps_dma_pool[SIM_PRIOS] = {
     MALLOC_CAP_DEFAULT | MALLOC_CAP_8BIT | MALLOC_CAP_32BIT};
 
 /* Fixed places in the arena, one per region kind (the pool lives inside the main D/IRAM heap). */
-enum { SLOT_DIRAM_MAIN, SLOT_DIRAM_STARTUP, SLOT_RTCRAM, SLOT_PSRAM, SLOT_COUNT };
-static const size_t slot_bytes[SLOT_COUNT] = {SIM_DIRAM_MAIN_BYTES, SIM_DIRAM_STARTUP_BYTES,
-                                              SIM_RTCRAM_BYTES, SIM_PSRAM_MAX_BYTES};
+enum {
+    SLOT_DIRAM_MAIN,
+    SLOT_DIRAM_STARTUP,
+    SLOT_DRAM,
+    SLOT_DRAM_DROM,
+    SLOT_RTCRAM,
+    SLOT_PSRAM,
+    SLOT_COUNT
+};
+static const size_t slot_bytes[SLOT_COUNT] = {
+    SIM_DIRAM_MAIN_BYTES, SIM_DIRAM_STARTUP_BYTES, SIM_DRAM_BYTES,
+    SIM_DRAM_DROM_BYTES,  SIM_RTCRAM_BYTES,        SIM_PSRAM_MAX_BYTES};
 
 static const struct {
     const char *name;
@@ -121,6 +139,7 @@ static struct {
     size_t psram_bytes;     /* esp_psram_get_size() */
     _Atomic long malloc_limit; /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
     bool bss_in_psram;
+    bool dram, dram_drom; /* the regions a 32 / 16 KiB data cache leaves */
     uintptr_t slot_start[SLOT_COUNT];
     sim_heap_t heaps[SIM_MAX_HEAPS]; /* ESP-IDF's registered_heaps list, in its order */
     size_t heap_count;
@@ -339,6 +358,13 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY
     out->bss_external = true;
 #endif
+#if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
+    out->dcache_kb = 16;
+#elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
+    out->dcache_kb = 64;
+#else
+    out->dcache_kb = 32;
+#endif
 }
 
 /* ---- host memory -------------------------------------------------------------------------------- */
@@ -512,6 +538,16 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     heap_insert_sorted("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_STARTUP],
                        SIM_DIRAM_STARTUP_BYTES);
     heap_insert_sorted("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
+    const unsigned dcache_kb = policy->dcache_kb != 0 ? policy->dcache_kb : 32;
+    chip.dram = dcache_kb <= 32;
+    chip.dram_drom = dcache_kb == 16;
+    if (chip.dram) {
+        heap_insert_sorted("DRAM", caps_dram, chip.slot_start[SLOT_DRAM], SIM_DRAM_BYTES);
+    }
+    if (chip.dram_drom) {
+        heap_insert_sorted("DRAM", caps_dram, chip.slot_start[SLOT_DRAM_DROM],
+                           SIM_DRAM_DROM_BYTES);
+    }
 
     chip.malloc_limit = -1;
     if (chip.psram && !policy->memmap) { /* esp_psram_extram_add_to_heap_allocator() */
@@ -578,7 +614,9 @@ static void ensure_init(void)
 
 esp_err_t sim_init_with_policy(kraken_sim_profile_t profile, const sim_policy_t *policy)
 {
-    if ((unsigned)profile >= KRAKEN_SIM_PROFILE_COUNT || policy == NULL) {
+    if ((unsigned)profile >= KRAKEN_SIM_PROFILE_COUNT || policy == NULL ||
+        (policy->dcache_kb != 0 && policy->dcache_kb != 16 && policy->dcache_kb != 32 &&
+         policy->dcache_kb != 64)) {
         return ESP_ERR_INVALID_ARG;
     }
     ensure_init();
@@ -1349,7 +1387,8 @@ static bool in_host_statics(uintptr_t p)
 static bool in_internal_dram(uintptr_t p)
 {
     if (in_slot(p, SLOT_DIRAM_MAIN, SIM_DIRAM_MAIN_BYTES) ||
-        in_slot(p, SLOT_DIRAM_STARTUP, SIM_DIRAM_STARTUP_BYTES)) {
+        in_slot(p, SLOT_DIRAM_STARTUP, SIM_DIRAM_STARTUP_BYTES) ||
+        (chip.dram && in_slot(p, SLOT_DRAM, SIM_DRAM_BYTES))) {
         return true;
     }
     if (in_ext_bss(p)) {

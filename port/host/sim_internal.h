@@ -52,13 +52,15 @@ typedef struct {
     size_t malloc_always_internal; /**< CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL, bytes */
     size_t reserve_internal;       /**< CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, bytes (0 = none) */
     bool bss_external;             /**< CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY */
+    unsigned dcache_kb;            /**< CONFIG_ESP32S3_DATA_CACHE_{16,32,64}KB (0 = 32) */
 } sim_policy_t;
 
 /** The policy of the generated sdkconfig.h. O(1). */
 void sim_policy_from_sdkconfig(sim_policy_t *out);
 
 /** kraken_sim_init() with an explicit policy (kept by kraken_sim_reset() until the next
- *  kraken_sim_init()). ESP_OK, ESP_ERR_INVALID_ARG (unknown profile or NULL policy), ESP_ERR_NO_MEM
+ *  kraken_sim_init()). ESP_OK, ESP_ERR_INVALID_ARG (unknown profile, NULL policy, dcache_kb not
+ *  0, 16, 32 or 64), ESP_ERR_NO_MEM
  *  (host memory for the regions could not be mapped). Not concurrently with any other call. */
 esp_err_t sim_init_with_policy(kraken_sim_profile_t profile, const sim_policy_t *policy);
 
