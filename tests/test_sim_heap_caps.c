@@ -434,6 +434,32 @@ static void realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook(void
     assert_int_equal(stats().invalid_frees, 0);
 }
 
+/* heap_caps_realloc_base() rounds the size up to the caps' alignment before it looks for 0, so
+ * near SIZE_MAX the rounding makes it a free: the block is gone, NULL, the hook. A size that does
+ * not wrap fails as too large and keeps the block. */
+static void realloc_to_a_size_that_rounds_up_to_zero_frees_the_block_as_esp_idf_does(void **state)
+{
+    (void)state;
+    size_t before = heap_caps_get_free_size(MALLOC_CAP_DMA);
+    void *p = heap_caps_malloc(64, MALLOC_CAP_DMA);
+    assert_null(heap_caps_realloc(p, SIZE_MAX - 15, MALLOC_CAP_DMA | MALLOC_CAP_SIMD)); /* 16 */
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(stats().frees, 0); /* still live */
+    assert_null(heap_caps_realloc(p, SIZE_MAX, MALLOC_CAP_DMA));
+    assert_int_equal(hook.calls, 2);
+    assert_int_equal(hook.size, SIZE_MAX);
+    assert_int_equal(hook.caps, MALLOC_CAP_DMA);
+    assert_int_equal(stats().frees, 1);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_DMA), before);
+    heap_caps_free(p); /* what a caller that trusted the failed realloc would do next */
+    assert_int_equal(stats().invalid_frees, 1);
+    /* without caps that align, SIZE_MAX is only too large */
+    void *q = heap_caps_malloc(64, INTERNAL_8BIT);
+    assert_null(heap_caps_realloc(q, SIZE_MAX, INTERNAL_8BIT));
+    heap_caps_free(q);
+    assert_int_equal(stats().invalid_frees, 1);
+}
+
 static void realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused(void **state)
 {
     (void)state;
@@ -908,6 +934,7 @@ int main(void)
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r8),
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r2),
         ALL_PROFILES(realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook),
+        ALL_PROFILES(realloc_to_a_size_that_rounds_up_to_zero_frees_the_block_as_esp_idf_does),
         ALL_PROFILES(realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused),
         ALL_PROFILES(prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure),
         ALL_PROFILES(exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free),

@@ -10,6 +10,7 @@
  * recognisable (sim_owns) even after a reset or a profile switch.
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -714,13 +715,14 @@ static heap_figures_t heap_figures(const sim_heap_t *heap)
 /* ---- allocation (heap_caps_base.c) ------------------------------------------------------------- */
 
 /* esp_heap_adjust_alignment_to_hw() on the S3: internal RAM is not behind the cache, so DMA and
- * CACHE_ALIGNED ask nothing of it; PSRAM needs the data cache line; SIMD wants 16 bytes. */
-static void adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *caps)
+ * CACHE_ALIGNED ask nothing of it; PSRAM needs the data cache line; SIMD wants 16 bytes. True when
+ * ESP-IDF's rounding of the size up to the alignment wraps it to 0 (size left as it was). */
+static bool adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *caps)
 {
     uint32_t c = *caps;
     if (!(c & (MALLOC_CAP_DMA | MALLOC_CAP_DMA_DESC_AHB | MALLOC_CAP_DMA_DESC_AXI |
                MALLOC_CAP_CACHE_ALIGNED | MALLOC_CAP_SIMD))) {
-        return;
+        return false;
     }
     size_t align = *alignment;
     if ((c & MALLOC_CAP_SPIRAM) && align < SIM_DCACHE_LINE) {
@@ -741,6 +743,7 @@ static void adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *ca
     c &= ~(uint32_t)MALLOC_CAP_CACHE_ALIGNED;
     *alignment = align;
     *caps = c;
+    return *size > SIZE_MAX - (align - 1);
 }
 
 /* heap_caps_aligned_alloc_base() without fault injection: heaps by priority, then list order. */
@@ -817,15 +820,25 @@ static size_t block_size(const void *ptr, sim_heap_t **heap_out)
     return size;
 }
 
-typedef enum { REALLOC_OK, REALLOC_NO_MEM, REALLOC_BAD_PTR } realloc_status_t;
+typedef enum { REALLOC_OK, REALLOC_NO_MEM, REALLOC_BAD_PTR, REALLOC_FREED } realloc_status_t;
 
 /* heap_caps_realloc_base(): ptr not NULL, size not 0. */
 static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void **out)
 {
     size_t alignment = SIM_UNALIGNED_BYTES;
     uint32_t adjusted = caps;
-    adjust_alignment_to_hw(&alignment, &size, &adjusted);
     *out = NULL;
+    if (adjust_alignment_to_hw(&alignment, &size, &adjusted)) {
+        /* ESP-IDF rounds the size first, then takes the 0 it got for a free. */
+        ESP_LOGW(TAG,
+                 "heap_caps_realloc(%p, %zu, 0x%" PRIx32 "): the size rounds up to 0, so ESP-IDF "
+                 "frees the block and returns NULL",
+                 ptr, size, caps);
+        if (free_block(ptr, "heap_caps_realloc")) {
+            count(&stat_frees);
+        }
+        return REALLOC_FREED;
+    }
     sim_heap_t *heap;
     size_t old_size = block_size(ptr, &heap);
     if (heap == NULL) {
@@ -936,6 +949,9 @@ static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t
         }
         if (status == REALLOC_BAD_PTR) {
             return NULL; /* misuse, not out of memory: counted and logged, no callback */
+        }
+        if (status == REALLOC_FREED) {
+            break; /* the chip would go on with a freed block: stop here, as a failure */
         }
     }
     alloc_failed(size, hook_caps, function_name);
