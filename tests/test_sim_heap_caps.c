@@ -174,15 +174,22 @@ static void free_all(void **blocks, size_t n)
     }
 }
 
-/* The 32 KiB a 32 KiB data cache leaves (ESP-IDF's default) has its caps at priority 1 only. */
+/* The 32 KiB a 32 KiB data cache leaves (ESP-IDF's default) has its caps at priority 1 only: it
+ * sorts before the main D/IRAM heap (it is smaller), yet serves only when no D/IRAM heap can. */
 static void the_data_caches_dram_heap_serves_only_when_the_d_iram_heaps_cannot(void **state)
 {
     (void)state;
-    void *first = heap_caps_malloc(1024, MALLOC_CAP_DMA);
-    assert_string_equal(region_name_of(first), "RAM");
-    heap_caps_free(first);
+    const int main_ram = (int)kraken_sim_region_count() - 1; /* the largest internal heap */
     void *blocks[400];
-    size_t n = fill(blocks, 400, 1024, MALLOC_CAP_RETENTION); /* only D/IRAM has RETENTION */
+    size_t n = 0;
+    do { /* fill the small D/IRAM heap (only D/IRAM has RETENTION) */
+        blocks[n] = heap_caps_malloc(1024, MALLOC_CAP_RETENTION);
+        assert_non_null(blocks[n]);
+    } while (region_of(blocks[n++]) != main_ram);
+    void *early = heap_caps_malloc(1024, MALLOC_CAP_DMA);
+    assert_int_equal(region_of(early), main_ram); /* not DRAM, which comes first in the list */
+    heap_caps_free(early);
+    n += fill(blocks + n, 400 - n, 1024, MALLOC_CAP_RETENTION);
     void *dma = heap_caps_malloc(1024, MALLOC_CAP_DMA);
     void *internal = heap_caps_malloc(1024, INTERNAL_8BIT);
     assert_string_equal(region_name_of(dma), "DRAM");
@@ -453,11 +460,36 @@ static void realloc_to_a_size_that_rounds_up_to_zero_frees_the_block_as_esp_idf_
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_DMA), before);
     heap_caps_free(p); /* what a caller that trusted the failed realloc would do next */
     assert_int_equal(stats().invalid_frees, 1);
+    /* SIMD aligns to 16: SIZE_MAX - 8 wraps too (it would not with 4) */
+    void *simd = heap_caps_malloc(64, MALLOC_CAP_SIMD);
+    assert_null(heap_caps_realloc(simd, SIZE_MAX - 8, MALLOC_CAP_SIMD));
+    assert_int_equal(stats().frees, 2);
+    if (has_psram()) { /* PSRAM with DMA aligns to the data cache line */
+        void *ext = heap_caps_malloc(64, MALLOC_CAP_SPIRAM);
+        assert_null(heap_caps_realloc(ext, SIZE_MAX - (DCACHE_LINE - 2),
+                                      MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA));
+        assert_int_equal(stats().frees, 3);
+    }
     /* without caps that align, SIZE_MAX is only too large */
     void *q = heap_caps_malloc(64, INTERNAL_8BIT);
     assert_null(heap_caps_realloc(q, SIZE_MAX, INTERNAL_8BIT));
     heap_caps_free(q);
     assert_int_equal(stats().invalid_frees, 1);
+}
+
+/* heap_caps_realloc_prefer(): the mask that frees ends the call (the chip would go on with the
+ * freed block); one failure reported, no bogus misuse counted. */
+static void a_prefer_realloc_that_frees_stops_there(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(64, MALLOC_CAP_DMA);
+    assert_null(heap_caps_realloc_prefer(p, SIZE_MAX, 2, MALLOC_CAP_DMA, INTERNAL_8BIT));
+    kraken_sim_stats_t st = stats();
+    assert_int_equal(st.frees, 1);
+    assert_int_equal(st.invalid_frees, 0);
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.size, SIZE_MAX);
+    assert_string_equal(hook.function, "heap_caps_realloc_prefer");
 }
 
 static void realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused(void **state)
@@ -935,6 +967,7 @@ int main(void)
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r2),
         ALL_PROFILES(realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook),
         ALL_PROFILES(realloc_to_a_size_that_rounds_up_to_zero_frees_the_block_as_esp_idf_does),
+        ALL_PROFILES(a_prefer_realloc_that_frees_stops_there),
         ALL_PROFILES(realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused),
         ALL_PROFILES(prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure),
         ALL_PROFILES(exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free),

@@ -55,6 +55,14 @@ static int boot_n8r8_dcache16(void **state)
     return boot_caps_alloc_with_dcache(KRAKEN_SIM_ESP32S3_N8R8, 16);
 }
 
+/* A build without CONFIG_SPIRAM: nothing reserves the external address range. */
+static int boot_no_spiram_dcache16(void **state)
+{
+    (void)state;
+    sim_policy_t policy = {.spiram = false, .dcache_kb = 16};
+    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
+}
+
 static int boot_n8r8_dcache64(void **state)
 {
     (void)state;
@@ -327,25 +335,37 @@ static void a_64_kib_data_cache_leaves_no_dram_heap(void **state)
                      267552 + 22308 + 7912 - internal_bss());
 }
 
-/* CONFIG_ESP32S3_DATA_CACHE_16KB: 32 KiB at 0x3FCF0000 and 16 KiB at 0x3C000000, sorted by size
- * among the others. */
-static void a_16_kib_data_cache_leaves_two_dram_heaps(void **state)
+/* CONFIG_ESP32S3_DATA_CACHE_16KB also frees 16 KiB at 0x3C000000, but CONFIG_SPIRAM reserves
+ * the external address range it lies in: with PSRAM support only the 32 KiB heap appears. */
+static void a_16_kib_data_cache_with_config_spiram_leaves_only_the_32_kib_heap(void **state)
 {
     (void)state;
-    assert_int_equal(kraken_sim_region_count(), 6);
+    assert_int_equal(kraken_sim_region_count(), 5);
+    assert_internal_heaps(1, 267552 - internal_bss());
+}
+
+/* Without CONFIG_SPIRAM the 16 KiB heap sorts in by size; ESP-IDF's esp_ptr_internal() names it
+ * internal (a clause for this cache size), esp_ptr_dma_capable() does not (SOC_DMA_LOW..HIGH). */
+static void a_16_kib_data_cache_without_config_spiram_leaves_16_kib_more(void **state)
+{
+    (void)state;
+    assert_int_equal(kraken_sim_region_count(), 5);
     static const struct {
         const char *name;
         size_t size;
     } expect[] = {{"RTCRAM", 7912}, {"DRAM", 16384}, {"RAM", 22308}, {"DRAM", DRAM_BYTES}};
     for (size_t i = 0; i < 4; i++) {
-        kraken_sim_region_t r = region(1 + i); /* after SPIRAM */
+        kraken_sim_region_t r = region(i);
         assert_string_equal(r.name, expect[i].name);
         assert_int_equal(r.size, expect[i].size);
     }
-    kraken_sim_region_t drom = region(2);
+    kraken_sim_region_t drom = region(1);
     assert_caps(&drom, 0, DRAM_CAPS1, 0);
+    assert_true(esp_ptr_internal((const void *)drom.start));
+    assert_false(esp_ptr_dma_capable((const void *)drom.start));
+    assert_false(esp_ptr_external_ram((const void *)drom.start));
     assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_INTERNAL),
-                     267552 + 22308 + DRAM_BYTES + 16384 + 7912 - internal_bss());
+                     267552 + 22308 + DRAM_BYTES + 16384 + 7912 - ext_bss_rounded());
 }
 
 static void a_data_cache_size_esp_idf_does_not_offer_is_refused(void **state)
@@ -374,15 +394,15 @@ static void every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory(
         const uint8_t *first = (const uint8_t *)r.start;
         const uint8_t *last = first + r.size - 1;
         bool psram = strcmp(r.name, "SPIRAM") == 0;
-        /* A 16 KiB data cache's extra heap lies at 0x3C000000: ESP-IDF's address tests call it
-         * neither internal nor DMA-capable, though its caps say both. */
+        /* A 16 KiB data cache's extra heap lies at 0x3C000000: internal, not DMA-capable by
+         * ESP-IDF's address tests, though its caps say DMA. */
         bool drom = strcmp(r.name, "DRAM") == 0 && r.size == 16384;
         bool dma = strcmp(r.name, "RAM") == 0 || strcmp(r.name, "DMAPOOL") == 0 ||
                    (strcmp(r.name, "DRAM") == 0 && !drom);
         assert_int_equal(esp_ptr_external_ram(first), psram);
         assert_int_equal(esp_ptr_external_ram(last), psram);
-        assert_int_equal(esp_ptr_internal(first), !psram && !drom);
-        assert_int_equal(esp_ptr_internal(last), !psram && !drom);
+        assert_int_equal(esp_ptr_internal(first), !psram);
+        assert_int_equal(esp_ptr_internal(last), !psram);
         assert_int_equal(esp_ptr_dma_capable(first), dma);
         assert_int_equal(esp_ptr_dma_capable(last), dma);
         assert_true(sim_owns(first));
@@ -471,7 +491,10 @@ int main(void)
         cmocka_unit_test(init_boots_with_the_malloc_policy_of_the_builds_sdkconfig),
         cmocka_unit_test(a_build_without_config_spiram_ignores_the_modules_psram),
         cmocka_unit_test_setup(a_64_kib_data_cache_leaves_no_dram_heap, boot_n8r8_dcache64),
-        cmocka_unit_test_setup(a_16_kib_data_cache_leaves_two_dram_heaps, boot_n8r8_dcache16),
+        cmocka_unit_test_setup(a_16_kib_data_cache_with_config_spiram_leaves_only_the_32_kib_heap,
+                               boot_n8r8_dcache16),
+        cmocka_unit_test_setup(a_16_kib_data_cache_without_config_spiram_leaves_16_kib_more,
+                               boot_no_spiram_dcache16),
         cmocka_unit_test_setup(a_data_cache_size_esp_idf_does_not_offer_is_refused, boot_n8r8),
         cmocka_unit_test_setup(region_queries_reject_an_index_past_the_end, boot_n8r8),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
@@ -481,7 +504,7 @@ int main(void)
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
                                boot_n8),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
-                               boot_n8r8_dcache16),
+                               boot_no_spiram_dcache16),
         cmocka_unit_test_setup(
             host_statics_are_internal_dram_and_stack_or_libc_memory_is_no_chip_memory, boot_n8r8),
         cmocka_unit_test_setup(ext_ram_bss_statics_are_zeroed_and_counted_against_psram,

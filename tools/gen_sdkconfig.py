@@ -33,6 +33,16 @@ def check_user_values(kconf, files):
         if any(m in w for m in ("undefined symbol", "malformed", "is not a valid", "is invalid for",
                                 "assignment ignored")):
             fail("%s (in %s)" % (w, ", ".join(files)))
+    # A choice in effect that Kconfig answers with another member than the one asked for (its
+    # dependencies are not met). A choice switched off by its parent is ignored, as in ESP-IDF.
+    for choice in kconf.unique_choices:
+        chosen = choice.user_selection
+        if chosen is not None and choice.selection is not None and choice.selection is not chosen:
+            deps = [d for d in kconfiglib.split_expr(chosen.direct_dep, kconfiglib.AND)
+                    if not isinstance(d, kconfiglib.Choice)]
+            fail("%s%s=y cannot be taken: it depends on %s" % (
+                kconf.config_prefix, chosen.name,
+                " && ".join(kconfiglib.expr_str(d) for d in deps)))
     for sym in kconf.unique_defined_syms:
         if sym.user_value is None or sym.type not in (kconfiglib.INT, kconfiglib.HEX):
             continue

@@ -56,9 +56,9 @@ static const char *const SIM_TAG = "kraken_sim";
  *     7912 B  "RTCRAM": RTC fast memory (8 KiB less the RTC data), not DMA-capable
  * The board reported has a 64 KiB data cache. A 16 or 32 KiB data cache (ESP-IDF's default is 32)
  * leaves the heap a 32 KiB "DRAM" region at 0x3FCF0000, and a 16 KiB one adds 16 KiB at
- * 0x3C000000 (memory_layout.c): caps INTERNAL and DMA at priority 1 only, so the D/IRAM heaps
- * serve first. esp_memory_utils.h's address tests call the first internal and DMA-capable, the
- * second neither (it lies in the external address space; ESP-IDF only counts it byte-accessible).
+ * 0x3C000000 unless CONFIG_SPIRAM reserves that address range (memory_layout.c): caps INTERNAL
+ * and DMA at priority 1 only, so the D/IRAM heaps serve first. esp_memory_utils.h calls both
+ * internal, and only the first DMA-capable (SOC_DMA_LOW..HIGH).
  */
 #define SIM_DIRAM_MAIN_BYTES 267552u
 #define SIM_DIRAM_STARTUP_BYTES 22308u
@@ -541,7 +541,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     heap_insert_sorted("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
     const unsigned dcache_kb = policy->dcache_kb != 0 ? policy->dcache_kb : 32;
     chip.dram = dcache_kb <= 32;
-    chip.dram_drom = dcache_kb == 16;
+    chip.dram_drom = dcache_kb == 16 && !policy->spiram; /* else inside the PSRAM reservation */
     if (chip.dram) {
         heap_insert_sorted("DRAM", caps_dram, chip.slot_start[SLOT_DRAM], SIM_DRAM_BYTES);
     }
@@ -1416,7 +1416,9 @@ static bool in_internal_dram(uintptr_t p)
 bool esp_ptr_internal(const void *p)
 {
     ensure_init();
-    return in_internal_dram((uintptr_t)p) || in_slot((uintptr_t)p, SLOT_RTCRAM, SIM_RTCRAM_BYTES);
+    uintptr_t addr = (uintptr_t)p;
+    return in_internal_dram(addr) || in_slot(addr, SLOT_RTCRAM, SIM_RTCRAM_BYTES) ||
+           (chip.dram_drom && in_slot(addr, SLOT_DRAM_DROM, SIM_DRAM_DROM_BYTES));
 }
 
 bool esp_ptr_external_ram(const void *p)
