@@ -25,6 +25,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,40 @@ static int run_fixed(uint32_t n, size_t size, uint32_t batch)
     return heap == 0 ? 0 : 1;
 }
 
+/* What passing one cache line to the other thread and back costs here. In task mode the poster
+ * and the dispatcher (and the baseline's two threads) hand each other a few lines per event, so
+ * the task rows move with this figure from one machine, or one vCPU placement, to the next. */
+#define PING_ROUNDS 200000
+static _Atomic int ping;
+
+static void *pong_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < PING_ROUNDS; i++) {
+        while (atomic_load_explicit(&ping, memory_order_acquire) != 1) {
+        }
+        atomic_store_explicit(&ping, 0, memory_order_release);
+    }
+    return NULL;
+}
+
+static double cache_line_round_trip_ns(void)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, pong_main, NULL) != 0) {
+        return 0;
+    }
+    int64_t t0 = kraken_port_time_us();
+    for (int i = 0; i < PING_ROUNDS; i++) {
+        atomic_store_explicit(&ping, 1, memory_order_release);
+        while (atomic_load_explicit(&ping, memory_order_acquire) != 0) {
+        }
+    }
+    int64_t t1 = kraken_port_time_us();
+    pthread_join(th, NULL);
+    return (double)(t1 - t0) * 1000.0 / PING_ROUNDS;
+}
+
 int main(int argc, char **argv)
 {
     uint32_t events = 200000;
@@ -465,6 +500,8 @@ int main(int argc, char **argv)
     printf("kraken_port_time_us(): %.1f ns per call; timer reads per event: 1 at post%s\n",
            (double)(last - t0) * 1000.0 / 1e6,
            KRAKEN_EVENT_PROFILING ? " + 1 per handler call (profiling on)" : " (profiling off)");
+    printf("cache line round trip between two threads: %.0f ns (task rows scale with it)\n",
+           cache_line_round_trip_ns());
     printf("bench_event_bus: %u events per measurement, best of %d runs taking turns; baseline = "
            "esp_event design (malloc copy per post from the simulated ESP32-S3 heap, one FIFO of "
            "%d, handler-list mutex); base+prof = the same with CONFIG_ESP_EVENT_LOOP_PROFILING's "
