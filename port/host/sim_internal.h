@@ -60,8 +60,8 @@ void sim_policy_from_sdkconfig(sim_policy_t *out);
 
 /** kraken_sim_init() with an explicit policy (kept by kraken_sim_reset() until the next
  *  kraken_sim_init()). ESP_OK, ESP_ERR_INVALID_ARG (unknown profile, NULL policy, dcache_kb not
- *  0, 16, 32 or 64), ESP_ERR_NO_MEM
- *  (host memory for the regions could not be mapped). Not concurrently with any other call. */
+ *  0, 16, 32 or 64), ESP_ERR_NO_MEM (host memory for the regions could not be mapped). Not
+ *  concurrently with any other call. */
 esp_err_t sim_init_with_policy(kraken_sim_profile_t profile, const sim_policy_t *policy);
 
 /** The profile named by KRAKEN_SIM_PROFILE's value: esp32s3-n8r8 when value is NULL or empty; an
