@@ -470,6 +470,11 @@ static void realloc_to_a_size_that_rounds_up_to_zero_frees_the_block_as_esp_idf_
                                       MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA));
         assert_int_equal(stats().frees, 3);
     }
+    /* a 32-bit size near UINT32_MAX wraps on the chip's 32-bit size_t, so it does here too */
+    void *narrow = heap_caps_malloc(64, MALLOC_CAP_DMA);
+    assert_null(heap_caps_realloc(narrow, (uint32_t)0 - 1, MALLOC_CAP_DMA));
+    const uint64_t frees = stats().frees;
+    assert_int_equal(frees, has_psram() ? 4 : 3);
     /* without caps that align, SIZE_MAX is only too large */
     void *q = heap_caps_malloc(64, INTERNAL_8BIT);
     assert_null(heap_caps_realloc(q, SIZE_MAX, INTERNAL_8BIT));

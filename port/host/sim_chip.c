@@ -716,7 +716,8 @@ static heap_figures_t heap_figures(const sim_heap_t *heap)
 
 /* esp_heap_adjust_alignment_to_hw() on the S3: internal RAM is not behind the cache, so DMA and
  * CACHE_ALIGNED ask nothing of it; PSRAM needs the data cache line; SIMD wants 16 bytes. True when
- * ESP-IDF's rounding of the size up to the alignment wraps it to 0 (size left as it was). */
+ * ESP-IDF's rounding of the size up to the alignment wraps it to 0 (size left as it was), on the
+ * chip's 32-bit size_t as well as on the host's. */
 static bool adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *caps)
 {
     uint32_t c = *caps;
@@ -743,7 +744,11 @@ static bool adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *ca
     c &= ~(uint32_t)MALLOC_CAP_CACHE_ALIGNED;
     *alignment = align;
     *caps = c;
-    return *size > SIZE_MAX - (align - 1);
+    bool wraps = *size > SIZE_MAX - (align - 1);
+#if SIZE_MAX > UINT32_MAX
+    wraps |= *size <= UINT32_MAX && *size > UINT32_MAX - (align - 1);
+#endif
+    return wraps;
 }
 
 /* heap_caps_aligned_alloc_base() without fault injection: heaps by priority, then list order. */
