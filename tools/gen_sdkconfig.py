@@ -3,11 +3,14 @@
 
 Reads the Kconfig tree (port/host/Kconfig.host sources the component's Kconfig), applies the
 sdkconfig.defaults files in order (or a complete sdkconfig), refuses any value that Kconfig would
-silently change (out of range, not a number, unknown option) or that the component cannot work with,
-and writes sdkconfig.h and the resolved sdkconfig. Uses Debian's python3-kconfiglib.
+silently change (out of range, not a number, a choice whose dependencies are not met, an unknown
+option of the component) or that the component cannot work with, and writes sdkconfig.h and the
+resolved sdkconfig. ESP-IDF options the host does not simulate (a project's CPU frequency, flash
+size...) are ignored and listed. Uses Debian's python3-kconfiglib.
 """
 import argparse
 import os
+import re
 import sys
 
 try:
@@ -27,11 +30,19 @@ def parse_int(sym, text):
         return None
 
 
+COMPONENT_PREFIX = "SYSTEM_SERVICE_"  # a misspelt option of ours is an error, not an ESP-IDF one
+
+
 def check_user_values(kconf, files):
-    """Every value given in a file must be taken by Kconfig as it was written."""
+    """Every value given in a file must be taken by Kconfig as it was written. Returns the ESP-IDF
+    options that the host build does not have."""
+    not_simulated = []
     for w in kconf.warnings:
-        if any(m in w for m in ("undefined symbol", "malformed", "is not a valid", "is invalid for",
-                                "assignment ignored")):
+        undefined = re.search(r"undefined symbol (\w+)", w)
+        if undefined and not undefined.group(1).startswith(COMPONENT_PREFIX):
+            not_simulated.append(kconf.config_prefix + undefined.group(1))
+        elif any(m in w for m in ("undefined symbol", "malformed", "is not a valid",
+                                  "is invalid for", "assignment ignored")):
             fail("%s (in %s)" % (w, ", ".join(files)))
     # A choice in effect that Kconfig answers with another member than the one asked for (its
     # dependencies are not met). A choice switched off by its parent is ignored, as in ESP-IDF.
@@ -56,6 +67,7 @@ def check_user_values(kconf, files):
                 if not lo_v <= value <= hi_v:
                     fail("%s=%d is outside its range [%d, %d]" % (name, value, lo_v, hi_v))
                 break
+    return not_simulated
 
 
 def check_component_rules(kconf):
@@ -94,12 +106,17 @@ def main():
         if not os.path.isfile(path):
             fail("config file %s not found" % path)
         kconf.load_config(path, replace=(i == 0))
-    check_user_values(kconf, files)
+    not_simulated = check_user_values(kconf, files)
     check_component_rules(kconf)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.header)), exist_ok=True)
     kconf.write_autoconf(args.header)
     kconf.write_config(args.config)
+    if not_simulated:
+        shown = ", ".join(sorted(set(not_simulated))[:8])
+        more = len(set(not_simulated)) - 8
+        sys.stderr.write("gen_sdkconfig: note: not simulated on the host, ignored: %s%s\n" %
+                         (shown, " and %d more" % more if more > 0 else ""))
 
 
 if __name__ == "__main__":
