@@ -1273,9 +1273,6 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
         return 0;
     }
     size_t seen = 0;
-#if CHECKS
-    const uint32_t now = now_ms();
-#endif
     if (atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY) {
         for (unsigned ci = 0; ci < CLASSES; ci++) {
             pool_class_t *c = &g_class[ci];
@@ -1289,10 +1286,10 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
                 kraken_port_lock(&c->lock);
                 bool live = is_live(c, b);
 #if CHECKS
-                if (live) {
+                if (live) { /* the clock read after the allocation's: no block is younger than 0 */
                     info.size = c->meta[b].size;
                     info.owner = c->meta[b].owner;
-                    info.age_ms = now - c->meta[b].time_ms;
+                    info.age_ms = now_ms() - c->meta[b].time_ms;
                 }
 #endif
                 kraken_port_unlock(&c->lock);
@@ -1318,7 +1315,7 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
 #if CHECKS
         info.size = g_heap.meta[i].size;
         info.owner = g_heap.meta[i].owner;
-        info.age_ms = now - g_heap.meta[i].time_ms;
+        info.age_ms = info.ptr != NULL ? now_ms() - g_heap.meta[i].time_ms : 0;
 #endif
         kraken_port_unlock(&g_heap.lock);
         if (info.ptr != NULL) {

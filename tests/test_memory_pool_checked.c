@@ -267,6 +267,43 @@ static void the_leak_report_names_owner_size_and_age_of_every_live_block(void **
     memory_pool_free(h);
 }
 
+/* A walk callback that waits, then allocates blocks the rest of the walk will meet. */
+typedef struct {
+    void *late[2];
+    uint32_t late_age[2];
+    bool allocated;
+} late_t;
+
+static bool allocate_late(const memory_pool_block_info_t *info, void *arg)
+{
+    late_t *l = arg;
+    if (!l->allocated) {
+        l->allocated = true;
+        kraken_port_delay_ms(5);
+        l->late[0] = memory_pool_alloc(4000); /* XLarge: a class the walk has not reached */
+        l->late[1] = memory_pool_alloc(9000); /* the heap table, walked last */
+    }
+    for (int i = 0; i < 2; i++) {
+        if (info->ptr == l->late[i]) {
+            l->late_age[i] = info->age_ms;
+        }
+    }
+    return true;
+}
+
+static void a_block_allocated_during_a_walk_is_not_older_than_the_walk(void **state)
+{
+    (void)state;
+    void *a = memory_pool_alloc(10);
+    late_t l = {.late_age = {UINT32_MAX, UINT32_MAX}};
+    assert_int_equal(memory_pool_walk_live(allocate_late, &l), 3);
+    assert_true(l.late_age[0] <= 1000); /* it read about 2^32 - 5 ms before */
+    assert_true(l.late_age[1] <= 1000);
+    memory_pool_free(l.late[0]);
+    memory_pool_free(l.late[1]);
+    memory_pool_free(a);
+}
+
 static void a_damaged_free_list_is_reported_by_the_integrity_check(void **state)
 {
     (void)state;
@@ -299,6 +336,7 @@ int main(void)
 #endif
         T(misuse_is_still_rejected_with_checks),
         T(the_leak_report_names_owner_size_and_age_of_every_live_block),
+        T(a_block_allocated_during_a_walk_is_not_older_than_the_walk),
         T(a_damaged_free_list_is_reported_by_the_integrity_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
