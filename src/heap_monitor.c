@@ -82,19 +82,34 @@ static _Atomic(heap_monitor_alloc_failed_fn_t) s_failed_chain;
 
 /* ---- figures ----------------------------------------------------------------------------------- */
 
+/* (q, r) += x for the division 100 * gap = q * m + r, with r, x < m: no overflow for any m. */
+static void add_mod(uint64_t *q, uint64_t *r, uint64_t x, uint64_t m)
+{
+    if (*r >= m - x) {
+        *r -= m - x;
+        (*q)++;
+    } else {
+        *r += x;
+    }
+}
+
 int heap_monitor_fragmentation_percent(size_t free_bytes, size_t largest)
 {
     if (free_bytes == 0 || largest >= free_bytes) {
         return 0;
     }
-    uint64_t free64 = free_bytes;
-    uint64_t gap = free_bytes - largest;
-    while (free64 > UINT64_MAX / 256u) { /* only for absurd sizes on 64-bit hosts */
-        free64 >>= 8;
-        gap >>= 8;
+    const uint64_t m = free_bytes, gap = free_bytes - largest;
+    /* round(100 * gap / m), halves up, exactly for every size: 100 * gap built bit by bit as a
+     * quotient and a remainder below m (100 * gap itself overflows on 64-bit hosts) */
+    uint64_t q = 0, r = 0;
+    for (int bit = 6; bit >= 0; bit--) {
+        q *= 2;
+        add_mod(&q, &r, r, m);
+        if ((100u >> bit) & 1u) {
+            add_mod(&q, &r, gap, m);
+        }
     }
-    /* round(100 * gap / free), halves up: never above 100 since gap <= free */
-    return (int)((gap * 200u + free64) / (2u * free64));
+    return (int)(q + (r >= m - r)); /* never above 100: gap < m */
 }
 
 static void read_region(uint32_t caps, heap_region_stats_t *out)
@@ -740,10 +755,12 @@ esp_err_t heap_monitor_sampler_start(uint32_t period_ms)
     return err;
 }
 
-/* True when the caller is the running sampler task (it cannot wait for itself to end). */
+/* True when the caller is the sampler task (it cannot wait for itself to end), also while another
+ * task is stopping it: its callback may still be running then. */
 static bool sampler_is_caller_locked(void)
 {
-    return s_sampler_state == SAMPLER_RUNNING && kraken_port_task_is_current(&s_sampler_task);
+    return (s_sampler_state == SAMPLER_RUNNING || s_sampler_state == SAMPLER_STOPPING) &&
+           kraken_port_task_is_current(&s_sampler_task);
 }
 
 esp_err_t heap_monitor_sampler_stop(void)

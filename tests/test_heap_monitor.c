@@ -183,6 +183,17 @@ static void fragmentation_formula_matches_hand_computed_values(void **state)
     /* no overflow at the top of size_t */
     assert_int_equal(heap_monitor_fragmentation_percent(SIZE_MAX, SIZE_MAX / 2), 50);
     assert_int_equal(heap_monitor_fragmentation_percent(SIZE_MAX, 0), 100);
+    /* halves decided exactly at any size: (2^k + 1) free, 12.5 % of it short of a half */
+    const size_t big = (SIZE_MAX >> 2) + 1, eighth = big / 8;
+    assert_int_equal(heap_monitor_fragmentation_percent(big + 255, big + 255 - eighth - 31), 12);
+    assert_int_equal(heap_monitor_fragmentation_percent(big, big - eighth), 13); /* 12.5 up */
+    /* every small case against the exact rational rounding */
+    for (size_t f = 1; f <= 300; f++) {
+        for (size_t l = 0; l <= f; l++) {
+            const size_t gap = f - l;
+            assert_int_equal(heap_monitor_fragmentation_percent(f, l), (200 * gap + f) / (2 * f));
+        }
+    }
 }
 
 static void stats_of_a_fresh_chip_are_the_chips_figures(void **state)
@@ -1256,6 +1267,53 @@ static void the_sampler_cannot_be_stopped_from_its_own_callbacks(void **state)
     assert_int_equal(heap_monitor_sampler_stop(), ESP_OK); /* stops promptly despite 1 s period */
 }
 
+/* A callback in the sampler task that calls deinit while another task is stopping the sampler:
+ * deinit must answer INVALID_STATE, not wait for its own task to end (both hung before). */
+static atomic_int g_deinit_while_stopping;
+static atomic_bool g_callback_entered;
+
+static void deinit_while_being_stopped(const heap_monitor_event_t *event, void *ctx)
+{
+    (void)ctx;
+    if (!event->low || atomic_exchange(&g_callback_entered, true)) {
+        return;
+    }
+    while (heap_monitor_sampler_running()) { /* until the stop below has begun */
+        sleep_ms(1);
+    }
+    atomic_store(&g_deinit_while_stopping, heap_monitor_deinit());
+}
+
+static void *stop_sampler(void *arg)
+{
+    *(esp_err_t *)arg = heap_monitor_sampler_stop();
+    return NULL;
+}
+
+static void deinit_from_the_sampler_while_another_task_stops_it_is_refused(void **state)
+{
+    (void)state;
+    atomic_store(&g_deinit_while_stopping, -1);
+    atomic_store(&g_callback_entered, false);
+    assert_int_equal(
+        heap_monitor_register_callback(SIZE_MAX, SRAM, deinit_while_being_stopped, NULL), ESP_OK);
+    assert_int_equal(heap_monitor_sampler_start(1000), ESP_OK); /* samples at once */
+    for (int waited = 0; !atomic_load(&g_callback_entered) && waited < 10000; waited += 2) {
+        sleep_ms(2);
+    }
+    esp_err_t stopped = ESP_FAIL;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, stop_sampler, &stopped), 0);
+    for (int waited = 0; atomic_load(&g_deinit_while_stopping) == -1 && waited < 5000;
+         waited += 2) {
+        sleep_ms(2);
+    }
+    assert_int_equal(atomic_load(&g_deinit_while_stopping), ESP_ERR_INVALID_STATE);
+    pthread_join(th, NULL);
+    assert_int_equal(stopped, ESP_OK);
+    assert_false(heap_monitor_sampler_running());
+}
+
 /* Sampler, allocating threads and readers at once: run under TSan. */
 typedef struct {
     atomic_int lows;
@@ -1578,6 +1636,7 @@ static const struct CMUnitTest tests[] = {
     T(the_ring_buffer_keeps_the_newest_samples_in_order),
     T(the_sampler_task_samples_periodically_until_stopped),
     T(the_sampler_cannot_be_stopped_from_its_own_callbacks),
+    T(deinit_from_the_sampler_while_another_task_stops_it_is_refused),
     T(deinit_during_a_sampler_start_leaves_no_sampler_running),
     T(the_sampler_runs_safely_beside_allocating_and_reading_tasks),
     T(json_checker_rejects_broken_json),
