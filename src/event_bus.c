@@ -829,6 +829,9 @@ static COLD void put_back(run_t *run)
     lane->head = lane->head >= r ? lane->head - r : lane->head + lane->capacity - r;
     lane->count += r;
     lane->reserved -= r;
+    if (lane->count > lane->high_water) { /* queued again: the depth may reach a new peak */
+        lane->high_water = lane->count;
+    }
     set_activity(activity() | 1u << run->p);
     kraken_port_unlock(&bus.lock);
     run->len = run->done;

@@ -1246,6 +1246,50 @@ static void statistics_report_latency_handler_time_and_high_water(void **state)
     assert_int_equal(ss.deliveries, 4);
 }
 
+/* A run interrupted by a higher event goes back to the head of its lane: the depth it adds counts
+ * in the high-water mark (the mark read 30 with 31 queued before the fix). */
+static bool g_burst_posted;
+
+static void post_a_burst_then_a_high_event(const system_event_t *event, void *ctx)
+{
+    (void)event;
+    (void)ctx;
+    if (g_burst_posted) {
+        return;
+    }
+    g_burst_posted = true;
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(system_event_post(SVC_A, 2, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    assert_int_equal(system_event_post(SVC_A, 3, NULL, 0, SYSTEM_EVENT_PRIORITY_HIGH), ESP_OK);
+}
+
+static void the_high_water_mark_counts_a_run_put_back_in_its_lane(void **state)
+{
+    (void)state;
+    g_burst_posted = false;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, post_a_burst_then_a_high_event, NULL, NULL),
+                     ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 3, record, &r, NULL), ESP_OK);
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    uint32_t n = 0;
+    /* the first NORMAL event (its handler posts), then the HIGH one; 15 + 16 NORMAL stay queued */
+    assert_int_equal(system_event_dispatch_pending(2, &n), ESP_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(r.n, 1);
+    const system_event_lane_stats_t l = stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
+    assert_int_equal(l.depth, 31);
+    assert_int_equal(l.depth_high_water, 31);
+    system_event_reset_peaks();
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].depth_high_water, 31);
+    dispatch_all();
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 32);
+}
+
 static void no_heap_call_is_made_per_event_in_steady_state(void **state)
 {
     (void)state;
@@ -1857,6 +1901,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(init_rejects_bad_configurations, setup_none, teardown),
         cmocka_unit_test_setup_teardown(services_get_stable_ids_and_names, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(statistics_report_latency_handler_time_and_high_water,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(the_high_water_mark_counts_a_run_put_back_in_its_lane,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(no_heap_call_is_made_per_event_in_steady_state,
                                         setup_manual, teardown),
