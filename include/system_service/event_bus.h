@@ -68,7 +68,9 @@ typedef struct {
     const void *data;                 /**< payload copy, aligned to 8 bytes */
     size_t size;                      /**< payload bytes */
     uint32_t seq;                     /**< bus-wide sequence number, increasing in post order */
-    int64_t timestamp_us;             /**< kraken_port_time_us() at post (esp_timer_get_time) */
+    /** esp_timer_get_time() when the post was called: a post that waited for room keeps it, so
+     *  its latency includes the wait and a later seq may carry an earlier time */
+    int64_t timestamp_us;
     bool from_isr;                    /**< posted with system_event_post_from_isr() */
 } system_event_t;
 
