@@ -72,7 +72,8 @@ target_link_libraries(kraken_host_port PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
 target_link_options(kraken_host_port INTERFACE
     "LINKER:--wrap=malloc" "LINKER:--wrap=calloc" "LINKER:--wrap=realloc" "LINKER:--wrap=free"
     "LINKER:--wrap=aligned_alloc" "LINKER:--wrap=memalign" "LINKER:--wrap=posix_memalign"
-    "LINKER:--wrap=malloc_usable_size")
+    "LINKER:--wrap=malloc_usable_size" "LINKER:--wrap=reallocarray" "LINKER:--wrap=getline"
+    "LINKER:--wrap=getdelim")
 # That malloc() can run out: the compiler must not assume it succeeds or elide it (clang does).
 target_compile_options(kraken_host_port INTERFACE
     -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free)

@@ -497,6 +497,22 @@ static void a_prefer_realloc_that_frees_stops_there(void **state)
     assert_string_equal(hook.function, "heap_caps_realloc_prefer");
 }
 
+/* heap_caps_realloc_prefer() with no mask tries nothing: size 0 does not free, any other size
+ * fails with MALLOC_CAP_DEFAULT reported (heap_caps.c). */
+static void a_prefer_realloc_without_masks_leaves_the_block_alone(void **state)
+{
+    (void)state;
+    void *p = heap_caps_malloc(64, INTERNAL_8BIT);
+    assert_null(heap_caps_realloc_prefer(p, 0, 0));
+    assert_int_equal(hook.calls, 0);
+    assert_null(heap_caps_realloc_prefer(p, 10, 0));
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.caps, MALLOC_CAP_DEFAULT);
+    assert_true(heap_caps_get_allocated_size(p) >= 64);
+    assert_int_equal(stats().frees, 0);
+    heap_caps_free(p);
+}
+
 static void realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused(void **state)
 {
     (void)state;
@@ -730,18 +746,27 @@ static void invalid_and_double_frees_are_counted_and_change_nothing(void **state
     assert_int_equal(stats().frees, 2);
 }
 
+/* Blocks after the first keep their headers in the rebooted heap's free memory: they must not
+ * pass for live blocks (the middle one did, and freeing it corrupted the new heap). */
 static void a_pointer_from_before_a_reset_is_an_invalid_free(void **state)
 {
     (void)state;
-    void *old = heap_caps_malloc(64, MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT);
-    if (old == NULL) {
-        old = heap_caps_malloc(64, INTERNAL_8BIT);
+    const uint32_t caps = has_psram() ? MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT : INTERNAL_8BIT;
+    void *old[3];
+    for (int i = 0; i < 3; i++) {
+        old[i] = heap_caps_malloc(100, caps);
+        assert_non_null(old[i]);
     }
-    assert_non_null(old);
     assert_int_equal(kraken_sim_reset(), ESP_OK);
     assert_int_equal(heap_caps_register_failed_alloc_callback(failed_hook), ESP_OK);
-    heap_caps_free(old);
-    assert_int_equal(stats().invalid_frees, 1);
+    const size_t free_bytes = heap_caps_get_free_size(caps);
+    for (int i = 0; i < 3; i++) {
+        heap_caps_free(old[i]);
+    }
+    assert_null(heap_caps_realloc(old[1], 200, caps));
+    assert_int_equal(stats().invalid_frees, 4);
+    assert_int_equal(heap_caps_get_allocated_size(old[2]), 0);
+    assert_int_equal(heap_caps_get_free_size(caps), free_bytes);
     assert_true(heap_caps_check_integrity_all(true));
 }
 
@@ -973,6 +998,7 @@ int main(void)
         ALL_PROFILES(realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook),
         ALL_PROFILES(realloc_to_a_size_that_rounds_up_to_zero_frees_the_block_as_esp_idf_does),
         ALL_PROFILES(a_prefer_realloc_that_frees_stops_there),
+        ALL_PROFILES(a_prefer_realloc_without_masks_leaves_the_block_alone),
         ALL_PROFILES(realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused),
         ALL_PROFILES(prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure),
         ALL_PROFILES(exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free),

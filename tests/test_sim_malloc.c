@@ -1,5 +1,5 @@
 /* test_sim_malloc.c - plain malloc()/calloc()/realloc()/free() on the simulated chip, and libc interop. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* getline, reallocarray */
 #include <errno.h>
 #include <malloc.h>
 #include <setjmp.h>
@@ -24,6 +24,8 @@ static void (*volatile free_fn)(void *) = free;
 static void *(*volatile calloc_fn)(size_t, size_t) = calloc;
 /* ...and so that clang cannot elide a malloc() whose result is only compared with NULL. */
 static void *(*volatile malloc_fn)(size_t) = malloc;
+static void *(*volatile realloc_fn)(void *, size_t) = realloc;
+static void *(*volatile reallocarray_fn)(void *, size_t, size_t) = reallocarray;
 
 static unsigned hook_calls;
 static size_t hook_size;
@@ -257,6 +259,54 @@ static void malloc_and_free_in_a_simulated_isr_are_refused(void **state)
     assert_int_equal(heap_caps_get_allocated_size(p) >= 32, true);
     free(p);
     assert_int_equal(stats().frees, 1);
+    /* a libc pointer too: the call itself is what an ISR may not make */
+    char *text = strdup("libc");
+    assert_non_null(text);
+    kraken_sim_isr_enter();
+    free_fn(text);
+    assert_null(realloc_fn(text, 64));
+    kraken_sim_isr_exit();
+    assert_int_equal(stats().isr_calls, 4);
+    assert_string_equal(text, "libc"); /* untouched, still libc's */
+    free(text);
+}
+
+/* libc calls that grow the caller's buffer: with a buffer from malloc() (simulated) they grow it
+ * on the simulated chip, as newlib does on ESP-IDF (glibc's own realloc aborted on it). */
+static void libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    char long_line[300];
+    memset(long_line, 'x', sizeof long_line - 2);
+    long_line[sizeof long_line - 2] = '\n';
+    long_line[sizeof long_line - 1] = '\0';
+    fputs("short\n", f);
+    fputs(long_line, f);
+    rewind(f);
+    size_t capacity = 16;
+    char *line = malloc(capacity);
+    assert_true(sim_owns(line));
+    assert_int_equal(getline(&line, &capacity, f), 6);
+    assert_string_equal(line, "short\n");
+    assert_int_equal(capacity, 16);
+    assert_int_equal(getdelim(&line, &capacity, '\n', f), (ssize_t)strlen(long_line));
+    assert_string_equal(line, long_line);
+    assert_true(sim_owns(line)); /* grown by realloc() on the chip */
+    assert_true(capacity > strlen(long_line));
+    assert_int_equal(getline(&line, &capacity, f), -1); /* end of file: the buffer stays */
+    assert_true(sim_owns(line));
+    fclose(f);
+
+    int *numbers = reallocarray_fn(line, 100, sizeof(int));
+    assert_non_null(numbers);
+    assert_true(sim_owns(numbers));
+    errno = 0;
+    assert_null(reallocarray_fn(numbers, SIZE_MAX / 2, 4)); /* n * size overflows: kept */
+    assert_int_equal(errno, ENOMEM);
+    free(numbers);
+    assert_int_equal(stats().invalid_frees, 0);
 }
 
 static void freeing_a_simulated_pointer_twice_is_counted_not_fatal(void **state)
@@ -309,6 +359,7 @@ int main(void)
         ALL_PROFILES(extmem_enable_applies_with_or_without_psram),
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_are_refused),
         ALL_PROFILES(malloc_usable_size_is_zero_as_on_esp_idf),
+        ALL_PROFILES(libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip),
         ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),
         ALL_PROFILES(free_and_realloc_work_in_a_program_without_the_memory_pools),
     };

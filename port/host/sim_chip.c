@@ -941,7 +941,7 @@ static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t
         return NULL; /* as a failed realloc: the block stays valid */
     }
     if (size == 0) {
-        if (free_block(ptr, function_name)) {
+        if (count_masks > 0 && free_block(ptr, function_name)) { /* no mask: nothing happens */
             count(&stat_frees);
         }
         return NULL;

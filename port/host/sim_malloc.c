@@ -10,14 +10,18 @@
  * Nothing here calls a wrapped function: no recursion.
  *
  * aligned_alloc(), memalign() and posix_memalign() are wrapped too: ESP-IDF routes them to
- * heap_caps_aligned_alloc_default().
+ * heap_caps_aligned_alloc_default(). So are the libc calls that grow a buffer the caller passes:
+ * reallocarray(), getline() and getdelim() (glibc would hand a simulated buffer to its own
+ * realloc, which aborts; ESP-IDF's newlib grows it with heap_caps_realloc_default()).
  *
  * A block from memory_pool.h passed to free() or realloc() is refused (sim_refuse_pool_block).
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "esp_heap_caps.h"
 #include "sim_internal.h"
@@ -31,6 +35,11 @@ void *__wrap_memalign(size_t alignment, size_t size);
 int __wrap_posix_memalign(void **out, size_t alignment, size_t size);
 size_t __wrap_malloc_usable_size(void *ptr);
 size_t __real_malloc_usable_size(void *ptr);
+void *__wrap_reallocarray(void *ptr, size_t n, size_t size);
+ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream);
+ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream);
+ssize_t __real_getdelim(char **line, size_t *capacity, int delim, FILE *stream);
+void __real_free(void *ptr);
 
 void *__wrap_malloc(size_t size)
 {
@@ -53,7 +62,7 @@ void *__wrap_calloc(size_t n, size_t size)
 
 void *__wrap_realloc(void *ptr, size_t size)
 {
-    if (ptr != NULL && !sim_owns(ptr)) {
+    if (ptr != NULL && !sim_owns(ptr) && !sim_in_isr()) { /* in an ISR: refused below */
         return __real_realloc(ptr, size);
     }
     if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc")) {
@@ -67,10 +76,10 @@ void __wrap_free(void *ptr)
     if (ptr == NULL) {
         return;
     }
-    if (!sim_owns(ptr)) {
+    if (!sim_owns(ptr) && !sim_in_isr()) {
         __real_free(ptr);
     } else {
-        sim_free(ptr, "free");
+        sim_free(ptr, "free"); /* refuses every free in an ISR, as ESP-IDF forbids them */
     }
 }
 
@@ -104,4 +113,47 @@ int __wrap_posix_memalign(void **out, size_t alignment, size_t size)
 size_t __wrap_malloc_usable_size(void *ptr)
 {
     return ptr != NULL && !sim_owns(ptr) ? __real_malloc_usable_size(ptr) : 0;
+}
+
+/* newlib's reallocarray(): the product checked, then realloc(). */
+void *__wrap_reallocarray(void *ptr, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __wrap_realloc(ptr, bytes);
+}
+
+/* A simulated buffer: libc reads the line into one of its own, which is then copied into the
+ * caller's buffer, grown with realloc() when it is too small. Other buffers: libc as usual. */
+ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream)
+{
+    if (line == NULL || capacity == NULL || *line == NULL || !sim_owns(*line)) {
+        return __real_getdelim(line, capacity, delim, stream);
+    }
+    char *read = NULL;
+    size_t read_capacity = 0;
+    ssize_t len = __real_getdelim(&read, &read_capacity, delim, stream);
+    if (len >= 0 && (size_t)len >= *capacity) {
+        char *grown = __wrap_realloc(*line, (size_t)len + 1);
+        if (grown == NULL) {
+            len = -1;
+            errno = ENOMEM;
+        } else {
+            *line = grown;
+            *capacity = (size_t)len + 1;
+        }
+    }
+    if (len >= 0) {
+        memcpy(*line, read, (size_t)len + 1);
+    }
+    __real_free(read); /* libc's: its getdelim allocated it */
+    return len;
+}
+
+ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream)
+{
+    return __wrap_getdelim(line, capacity, '\n', stream);
 }

@@ -16,11 +16,12 @@
  * why a used block costs only the 4-byte header. Offset 0 (the control struct) is the null link.
  *
  * A used block's header also carries, in the bits above the largest possible size, a tag computed
- * from the block's offset with the top bit always set. free() checks it, which rejects an interior
- * or stale pointer in O(1): always when the word before it has bit 31 clear (small numbers, ASCII,
- * zeros); a random word slips through with odds of at most 2^-(tag bits + 1) (tag bits: 32 - bits
- * of the largest block size, e.g. 9 on 8 MiB, 13 on 320 KiB, 18 on 16 KiB). Free headers have no
- * tag.
+ * from the block's offset and the heap's creation count, with the top bit always set. free() checks
+ * it, which rejects an interior or stale pointer in O(1): always when the word before it has bit 31
+ * clear (small numbers, ASCII, zeros), and a block left from one of the last 2^(tag bits - 1)
+ * heaps made over the same memory (a reboot of the simulator); a random word slips through with
+ * odds of at most 2^-(tag bits + 1) (tag bits: 32 - bits of the largest block size, e.g. 9 on
+ * 8 MiB, 13 on 320 KiB, 18 on 16 KiB). Free headers have no tag.
  *
  * Size classes: sizes below small = 4 * SL are split linearly into SL lists of 4 bytes; above, each
  * power of two [2^f, 2^(f+1)) is split into SL equal lists (SL = 8/16/32 by region size, as on the
@@ -39,6 +40,7 @@
  */
 #include "tlsf_heap.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -91,6 +93,7 @@ struct tlsf_heap {
     uint32_t region_bytes;
     uint32_t used_size_mask; /* size bits of a used block's header (above them: the tag) */
     uint32_t tag_mask;
+    uint32_t tag_salt;      /* the creation count in the tag bits: a new heap's tags differ */
     size_t free_bytes;
     size_t min_free;
     size_t free_blocks;
@@ -137,7 +140,7 @@ TLSF_INLINE bool size_ok(uint32_t s)
  * happens to equal that tag plus a consistent size. */
 TLSF_INLINE uint32_t tag_of(const tlsf_heap_t *h, uint32_t b)
 {
-    return ((b * TAG_MULT) & h->tag_mask) | 0x80000000u;
+    return (((b * TAG_MULT) ^ h->tag_salt) & h->tag_mask) | 0x80000000u;
 }
 
 /* Request -> block payload size: keep the next payload aligned and room for the free links. */
@@ -301,6 +304,10 @@ TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
     h->region_bytes = (uint32_t)bytes;
     h->used_size_mask = ((2u << fls32((uint32_t)max_payload)) - 1u) & SIZE_MASK;
     h->tag_mask = ~((2u << fls32((uint32_t)max_payload)) - 1u);
+    /* consecutive creations differ in the lowest tag bit up: a header left by an earlier heap
+     * over the same memory does not pass for a live block of this one */
+    static _Atomic uint32_t creations;
+    h->tag_salt = (atomic_fetch_add(&creations, 1u) + 1u) << (fls32((uint32_t)max_payload) + 1u);
     HDRW(h, h->first) = (uint32_t)max_payload | F_FREE;
     TAG_BEFORE(h, h->end) = h->first;
     HDRW(h, h->end) = F_PREV_FREE | tag_of(h, h->end); /* sentinel: a used block of size 0 */

@@ -90,7 +90,9 @@ size_t heap_caps_get_free_size(uint32_t caps);
 /** Sum of the heaps' lifetime low-water marks of free bytes. O(heaps). */
 size_t heap_caps_get_minimum_free_size(uint32_t caps);
 /** Largest size heap_caps_malloc(size, caps) is sure to get (TLSF's size class, rounded down),
- *  the maximum over the heaps; 0 when no heap matches. O(heaps). */
+ *  the maximum over the heaps; 0 when no heap matches. With caps that align (SIMD, or DMA and
+ *  CACHE_ALIGNED in PSRAM) the request is rounded up and needs room for the alignment, so it may
+ *  fail at this size, as on ESP-IDF. O(heaps). */
 size_t heap_caps_get_largest_free_block(uint32_t caps);
 /** Fill *info over the heaps with all of `caps` (info NULL: nothing). Walks every block under each
  *  heap's lock, as the chip does: O(blocks). */
