@@ -8,7 +8,8 @@
  *
  * Context words used in every contract of this project (defined once, here and in docs/DESIGN.md):
  *   task      may be called from a task (thread on the host) only
- *   isr-ok    may also be called from an interrupt handler; never blocks
+ *   isr-ok    may also be called from an interrupt handler; never blocks (the code is in flash:
+ *             not from an ESP_INTR_FLAG_IRAM handler, which may run while the cache is off)
  *   may block may wait for another task (bounded by a timeout where one is given)
  */
 #ifndef KRAKEN_PORT_H
@@ -129,7 +130,9 @@ void kraken_port_sem_delete(kraken_port_sem_t *sem);
 bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
 /** Give; false when already at max_count. task. */
 bool kraken_port_sem_give(kraken_port_sem_t *sem);
-/** Give from an ISR; *woken set true when a higher-priority task was unblocked. isr-ok. */
+/** Give from an ISR: *woken set true when a higher-priority task was unblocked. Also callable from
+ *  a task, where it gives as kraken_port_sem_give() (the scheduler switches at once if needed)
+ *  and leaves *woken alone. isr-ok. */
 bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken);
 
 /* ---- Tasks ------------------------------------------------------------------------------------ */

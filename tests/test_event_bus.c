@@ -727,6 +727,15 @@ static void an_isr_post_wakes_the_dispatcher_task_and_says_so(void **state)
     assert_true(woken);
     assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, 1));
     assert_int_equal(task_handler_calls, 1);
+    /* the same call from a task wakes the dispatcher itself: nothing is left for the caller */
+    kraken_port_delay_ms(20);
+    woken = false;
+    assert_int_equal(system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
+                                                SYSTEM_EVENT_PRIORITY_NORMAL, &woken),
+                     ESP_OK);
+    assert_false(woken);
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, 2));
+    assert_int_equal(task_handler_calls, 2);
 }
 
 /* ---- handlers that post, subscribe and unsubscribe ------------------------------------------ */

@@ -23,7 +23,8 @@
  *     chooses the mode and lane sizes; system_event_bus_deinit() returns every block to its pool.
  *
  * Context words (defined in docs/DESIGN.md and src/kraken_port.h): "task" = from a task only,
- * "isr-ok" = also from an interrupt handler, never blocks; "may block" = may wait for another task.
+ * "isr-ok" = also from an interrupt handler (not an ESP_INTR_FLAG_IRAM one: the code is in flash),
+ * never blocks; "may block" = may wait for another task.
  * Handlers run in the dispatcher task (task mode) or in the caller of
  * system_event_dispatch_pending() (manual mode); they may post, subscribe and unsubscribe.
  */
@@ -133,7 +134,8 @@ esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
 /** Post from an interrupt handler: never blocks, never touches the heap. The payload (up to the
  *  largest pool class) goes into a pool block or the event record. *higher_priority_task_woken (may
  *  be NULL) is set true when the dispatcher task was woken: yield at the end of the ISR
- *  (portYIELD_FROM_ISR). Also callable from a task (then it behaves as a post with timeout 0).
+ *  (portYIELD_FROM_ISR). Also callable from a task: then it behaves as a post with timeout 0, the
+ *  dispatcher is woken at once and *higher_priority_task_woken is left alone.
  *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full); ESP_ERR_NO_MEM (class empty
  *  or reserve); ESP_ERR_INVALID_SIZE (above the largest pool class); ESP_ERR_INVALID_STATE (the bus
  *  has not been started from a task yet, or is being deinitialised). isr-ok, O(1) plus the copy. */
@@ -302,7 +304,9 @@ void system_event_log_stats(const char *tag);
 /** Check the bus's invariants (lane indices within capacity, depth sums, subscription table,
  *  block counters against queued events when nothing is being dispatched). ESP_OK or
  *  ESP_ERR_INVALID_STATE (a broken invariant; the first one is logged). task, never blocks;
- *  O(slots + subs). */
+ *  O(slots + subs), all inside the bus's lock: on the chip interrupts stay masked on this core
+ *  (and ISR posts on the other core wait) for the whole scan, so call it from tests and
+ *  diagnostics, not from a latency-critical loop. */
 esp_err_t system_event_bus_check(void);
 
 #ifdef __cplusplus

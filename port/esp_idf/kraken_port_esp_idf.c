@@ -28,7 +28,7 @@ bool kraken_port_in_isr(void)
 
 void kraken_port_log(kraken_log_level_t level, const char *tag, const char *fmt, ...)
 {
-    char line[192];
+    char line[256]; /* the event bus's per-lane statistics line is about 220 characters */
     va_list args;
     va_start(args, fmt);
     vsnprintf(line, sizeof line, fmt, args);
@@ -102,6 +102,9 @@ bool kraken_port_sem_give(kraken_port_sem_t *sem)
 
 bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken)
 {
+    if (!xPortInIsrContext()) { /* from a task the FromISR give would wake a waiter next tick */
+        return kraken_port_sem_give(sem);
+    }
     BaseType_t higher = pdFALSE;
     bool given = xSemaphoreGiveFromISR(sem->handle, &higher) == pdTRUE;
     if (woken != NULL && higher == pdTRUE) {

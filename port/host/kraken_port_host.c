@@ -119,9 +119,10 @@ bool kraken_port_sem_give(kraken_port_sem_t *sem)
 
 bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken)
 {
-    /* A simulated ISR runs on the interrupted thread; a waiter, if any, is woken. */
+    /* A simulated ISR runs on the interrupted thread; a waiter, if any, is woken. From a task the
+     * give has done all there is to do: woken stays as it was. */
     bool given = kraken_port_sem_give(sem);
-    if (woken != NULL && given) {
+    if (woken != NULL && given && kraken_port_in_isr()) {
         *woken = true;
     }
     return given;
