@@ -1397,11 +1397,11 @@ typedef enum {
 
 /* Every post the fast paths of post() did not finish: a heap payload, an empty pool class, a full
  * lane, a bus not started or stopping. Counted in `users` while it holds a block or may use a
- * semaphore. */
+ * semaphore. `now` is the time of the call: the event keeps it whatever it waits for. */
 static COLD esp_err_t post_general(system_service_id_t source, system_event_type_t type,
                                    const void *data, size_t size,
                                    system_event_priority_t priority, uint32_t timeout_ms, bool isr,
-                                   bool *woken, post_stage_t stage, void *held)
+                                   bool *woken, post_stage_t stage, void *held, int64_t now)
 {
     esp_err_t err = stage == POST_FRESH     ? enter(!isr)
                     : stage == POST_COUNTED ? enter_slow(!isr) /* counted, saw it not READY */
@@ -1423,7 +1423,6 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
             return post_failed(priority, reason, err, NULL, STORE_INLINE, true);
         }
     }
-    const int64_t now = kraken_port_time_us();
     lane_t *lane = &bus.s.lanes[priority];
     kraken_port_lock(&bus.lock);
     if (__builtin_expect(lane->count + lane->reserved >= lane->capacity ||
@@ -1450,9 +1449,8 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
 static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
                                            const void *data, size_t size,
                                            system_event_priority_t priority, uint32_t timeout_ms,
-                                           bool isr, bool *woken, void *block)
+                                           bool isr, bool *woken, void *block, int64_t now)
 {
-    const int64_t now = kraken_port_time_us();
     lane_t *lane = &bus.s.lanes[priority];
     kraken_port_lock(&bus.lock);
     if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
@@ -1477,7 +1475,7 @@ static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_ev
     }
     kraken_port_unlock(&bus.lock);
     return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                        block == NULL ? POST_FRESH : POST_HELD, block);
+                        block == NULL ? POST_FRESH : POST_HELD, block, now);
 }
 
 /* The common case, a payload into a lane with room, takes one critical section (post_locked). A
@@ -1494,29 +1492,32 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
                          0)) {
         return post_refused(source, type, data, size, priority);
     }
+    const int64_t now = kraken_port_time_us(); /* the event's timestamp, whatever it waits for */
     if (size <= INLINE_SIZE) {
-        return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, NULL);
+        return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
     }
     if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed), 0)) {
         return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
-                            NULL);
+                            NULL, now);
     }
     atomic_fetch_add(&bus.users, 1);
     if (__builtin_expect(atomic_load(&bus.state) != ST_READY, 0)) {
         return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                            POST_COUNTED, NULL);
+                            POST_COUNTED, NULL, now);
     }
-    if (__builtin_expect(!isr && t_spent != NULL, 0) && t_spent->n != 0) {
-        return_spent(t_spent); /* a handler posts: the run's delivered blocks go back first */
+    /* A handler posts (through either entry point; a real ISR must not touch the interrupted
+     * task's run): the run's delivered blocks go back first. */
+    if (__builtin_expect(t_spent != NULL, 0) && t_spent->n != 0 && (!isr || !kraken_port_in_isr())) {
+        return_spent(t_spent);
     }
     void *block = memory_pool_alloc_isr_margin(
         size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
     if (__builtin_expect(block == NULL, 0)) {
         return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_MISSED,
-                            NULL);
+                            NULL, now);
     }
     memcpy(block, data, size);
-    return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, block);
+    return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, block, now);
 }
 
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,

@@ -1594,6 +1594,77 @@ static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **s
     assert_int_equal(stats().pool_blocks_in_use[xl], 0);
 }
 
+/* The event keeps the time its post was called, also when the post waited for a pool block (it
+ * took the time after the wait before: the latency figures left the wait out). */
+static void *free_a_filler_later(void *arg)
+{
+    (void)arg;
+    kraken_port_delay_ms(30);
+    memory_pool_free(fillers[--filled]);
+    return NULL;
+}
+
+static void a_post_that_waits_for_a_block_keeps_the_time_it_was_called(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, NULL), ESP_OK);
+    fill_class(3, LARGEST_CLASS, KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS); /* only the reserve */
+    static uint8_t payload[LARGEST_CLASS];
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, free_a_filler_later, NULL), 0);
+    const int64_t called = kraken_port_time_us();
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 1, payload, sizeof payload,
+                                                    SYSTEM_EVENT_PRIORITY_NORMAL, 1000),
+                     ESP_OK);
+    const int64_t returned = kraken_port_time_us();
+    pthread_join(th, NULL);
+    assert_true(returned - called >= 25000); /* it did wait */
+    dispatch_all();
+    assert_int_equal(r.n, 1);
+    assert_true(r.ev[0].timestamp_us >= called);
+    assert_true(r.ev[0].timestamp_us < called + 10000);
+    if (KRAKEN_EVENT_PROFILING) {
+        assert_true(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].latency_max_us >= 25000);
+    }
+}
+
+/* A handler that posts through system_event_post_from_isr() (allowed from a task) gets the run's
+ * delivered blocks back first, as through the task entry points: 16 handler posts fit in a class
+ * whose 17 free blocks the run's 16 held ones would otherwise have cut to the reserve. */
+static int isr_api_posts_failed;
+
+static void post_through_the_isr_entry_point(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    static uint8_t payload[200];
+    isr_api_posts_failed += system_event_post_from_isr(SVC_B, 2, payload, sizeof payload,
+                                                       SYSTEM_EVENT_PRIORITY_LOW, NULL) != ESP_OK;
+}
+
+static void a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_back(void **state)
+{
+    (void)state;
+    isr_api_posts_failed = 0;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, post_through_the_isr_entry_point, NULL, NULL),
+                     ESP_OK);
+    static uint8_t payload[200];
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, payload, sizeof payload,
+                                           SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    fill_class(1, sizeof payload, 17); /* the run meets 17 free: it holds its 16 blocks */
+    uint32_t n = 0;
+    assert_int_equal(system_event_dispatch_pending(16, &n), ESP_OK);
+    assert_int_equal(n, 16);
+    assert_int_equal(isr_api_posts_failed, 0);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_RESERVE], 0);
+    release_fillers();
+    dispatch_all();
+}
+
 /* With try_larger_class, a post waiting for a block of class 0 can use one of class 1: when the
  * dispatcher hands a class-1 block back, it wakes that post at once instead of leaving it to its
  * 5 ms poll (fastest of 10 rounds 27 us here, 3.3 ms without it). */
@@ -1877,6 +1948,11 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_to_a_full_lane_fails_at_once, setup_manual,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_post_that_waits_for_a_block_keeps_the_time_it_was_called,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_back, setup_manual,
+            teardown),
         cmocka_unit_test_setup_teardown(a_post_that_cannot_wait_for_a_block_tries_the_pool_once,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_before_the_bus_started_is_refused_and_counted,
