@@ -33,7 +33,7 @@
  *     out twice.
  *   - CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK BASIC adds a canary after the requested size and the
  *     owner and age of every live block; FULL adds poisoning of free blocks (writes after free).
- *   - Pool blocks are aligned to 8 bytes; heap blocks have the heap's alignment (4 on the chip).
+ *   - Every block is aligned to 8 bytes, pool and heap alike (the chip's heap alone gives 4).
  *   - Memory is not zero-filled (not O(1)).
  *
  * Context words (src/kraken_port.h): "task" = task only, "isr-ok" = also from interrupts, never

@@ -47,8 +47,8 @@
 #define CLASSES MEMORY_POOL_CLASS_COUNT
 #define CHECKS KRAKEN_POOL_CHECK_LEVEL /* 0 NONE, 1 BASIC, 2 FULL */
 #define OVERSIZE_TAG CLASSES           /* heap-table tag of an oversize block */
-#define MIN_ALIGN 8u                   /* every pool block is aligned to this */
-#define HEAP_MIN_ALIGN 4u              /* TLSF on the chip aligns to 4 */
+#define MIN_ALIGN 8u                   /* pool and heap blocks alike are aligned to this */
+#define HEAP_MIN_ALIGN 4u              /* any heap block is (TLSF on the chip): below, misaligned */
 #define STORAGE_ALIGN 16u
 #define POISON 0xFE                    /* free blocks, FULL checks (ESP-IDF's free fill) */
 #define CANARY 0xA5                    /* after the requested size, BASIC/FULL checks */
@@ -359,7 +359,9 @@ static NOINLINE void *heap_alloc(size_t size, unsigned tag, const void *caller)
     g_heap.n.reserved++; /* the cap holds while the heap call runs unlocked */
     kraken_port_unlock(&g_heap.lock);
 
-    void *p = kraken_port_heap_malloc(size, MEMORY_CAPS_SRAM);
+    /* 8-byte aligned like a pool block (the chip's heap gives 4): a caller cannot tell which
+     * it got, and the event bus promises 8 for every payload */
+    void *p = kraken_port_heap_aligned_alloc(MIN_ALIGN, size, MEMORY_CAPS_SRAM);
 #if CHECKS
     uint32_t t = now_ms();
 #endif
