@@ -220,7 +220,8 @@ typedef struct {
 } heap_monitor_failed_alloc_t;
 
 /** Copy up to `max` masks with a non-zero count into out, in the order they first failed; *count
- *  receives the number copied. ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is NULL with
+ *  receives the number copied. A request with caps 0 (which no heap serves) counts in the total
+ *  only. ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is NULL with
  *  max > 0. isr-ok, never blocks; O(slots). */
 esp_err_t heap_monitor_get_failed_allocs(heap_monitor_failed_alloc_t *out, size_t max, size_t *count);
 

@@ -657,10 +657,11 @@ esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out)
         region_sample(&region, &sample.psram);
     }
     sample.failed_allocations = atomic_load(&s_failed_total);
-    sample.timestamp_us = kraken_port_time_us();
-    check_callbacks();
-
+    /* Stored, with its time and sequence taken under the lock, before any callback runs: a callback
+     * that frees memory and samples again appends a newer sample, and samples taken by several
+     * tasks are kept in time order. */
     kraken_port_lock(&s_lock);
+    sample.timestamp_us = kraken_port_time_us();
     sample.sequence = ++s_sample_sequence;
     s_samples[s_sample_head] = sample;
     s_sample_head = (s_sample_head + 1) % SAMPLE_SLOTS;
@@ -668,6 +669,7 @@ esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out)
         s_sample_count++;
     }
     kraken_port_unlock(&s_lock);
+    check_callbacks();
     if (out != NULL) {
         *out = sample;
     }

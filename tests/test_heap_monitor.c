@@ -1096,6 +1096,42 @@ static void a_sample_holds_the_figures_at_the_time(void **state)
     memory_pool_free(pool_block);
 }
 
+/* A low-memory callback that frees memory and samples again: its sample is the newest, after the
+ * one that found memory low (it came first, with the older time and the low figure, before). */
+static void *g_ballast;
+
+static void release_and_sample(const heap_monitor_event_t *event, void *ctx)
+{
+    (void)ctx;
+    if (event->low && g_ballast != NULL) {
+        heap_caps_free(g_ballast);
+        g_ballast = NULL;
+        assert_int_equal(heap_monitor_sample_now(NULL), ESP_OK);
+    }
+}
+
+static void a_sample_taken_by_a_callback_comes_after_the_one_that_fired_it(void **state)
+{
+    (void)state;
+    const size_t free0 = heap_caps_get_free_size(SRAM);
+    g_ballast = heap_caps_malloc(100000, SRAM);
+    assert_non_null(g_ballast);
+    assert_int_equal(heap_monitor_register_callback(free0 - 50000, SRAM, release_and_sample, NULL),
+                     ESP_OK);
+    heap_monitor_sample_t fired;
+    assert_int_equal(heap_monitor_sample_now(&fired), ESP_OK);
+    assert_null(g_ballast); /* the callback ran */
+    heap_monitor_sample_t out[4];
+    size_t n = 0;
+    assert_int_equal(heap_monitor_get_samples(out, 4, &n), ESP_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].sequence, fired.sequence);
+    assert_true(out[0].internal.free_bytes < free0 - 50000); /* the low one */
+    assert_int_equal(out[1].sequence, fired.sequence + 1);
+    assert_true(out[1].timestamp_us >= out[0].timestamp_us);
+    assert_true(out[1].internal.free_bytes >= free0 - 50000); /* the newest: recovered */
+}
+
 static void the_ring_buffer_keeps_the_newest_samples_in_order(void **state)
 {
     (void)state;
@@ -1634,6 +1670,7 @@ static const struct CMUnitTest tests[] = {
     T(concurrent_failures_are_all_counted),
     T(a_sample_holds_the_figures_at_the_time),
     T(the_ring_buffer_keeps_the_newest_samples_in_order),
+    T(a_sample_taken_by_a_callback_comes_after_the_one_that_fired_it),
     T(the_sampler_task_samples_periodically_until_stopped),
     T(the_sampler_cannot_be_stopped_from_its_own_callbacks),
     T(deinit_from_the_sampler_while_another_task_stops_it_is_refused),
