@@ -727,9 +727,24 @@ static ALWAYS_INLINE void settle_chunk_locked(chunk_t *ch, uint32_t *wake)
     ch->n = 0;
 }
 
-/* Without the lock: call the chunk's handlers for one event. Each handler's end is the next one's
- * start (and the next event's dispatch time): one timer read per call measures them all. Returns
- * whether a handler ran; *now moves to the last end. */
+/* Entry k of the chunk made a call: count it and, profiling, time it. Each handler's end is the
+ * next one's start (and the next event's dispatch time): one timer read per call measures them
+ * all; *now moves to this end. */
+static ALWAYS_INLINE void call_made(chunk_t *ch, uint32_t k, int64_t *now)
+{
+    ch->calls[k]++;
+    if (KRAKEN_EVENT_PROFILING) {
+        const int64_t end = kraken_port_time_us();
+        const uint32_t took = clamp_us(end - *now);
+        *now = end;
+        add_time(&ch->total[k], took);
+        if (took > ch->longest[k]) {
+            ch->longest[k] = took;
+        }
+    }
+}
+
+/* Without the lock: call the chunk's handlers for one event. Returns whether a handler ran. */
 static ALWAYS_INLINE bool call_chunk(const system_event_t *event, chunk_t *ch, int64_t *now)
 {
     bool ran = false;
@@ -740,16 +755,7 @@ static ALWAYS_INLINE bool call_chunk(const system_event_t *event, chunk_t *ch, i
         }
         sub->handler(event, sub->ctx);
         ran = true;
-        ch->calls[k]++;
-        if (KRAKEN_EVENT_PROFILING) {
-            const int64_t end = kraken_port_time_us();
-            const uint32_t took = clamp_us(end - *now);
-            *now = end;
-            add_time(&ch->total[k], took);
-            if (took > ch->longest[k]) {
-                ch->longest[k] = took;
-            }
-        }
+        call_made(ch, k, now);
     }
     return ran;
 }
@@ -762,16 +768,7 @@ static ALWAYS_INLINE bool call_one(const system_event_t *event, chunk_t *ch, int
         return false; /* unsubscribed since it was collected */
     }
     sub->handler(event, sub->ctx);
-    ch->calls[0]++;
-    if (KRAKEN_EVENT_PROFILING) {
-        const int64_t end = kraken_port_time_us();
-        const uint32_t took = clamp_us(end - *now);
-        *now = end;
-        add_time(&ch->total[0], took);
-        if (took > ch->longest[0]) {
-            ch->longest[0] = took;
-        }
-    }
+    call_made(ch, 0, now);
     return true;
 }
 
