@@ -180,7 +180,10 @@ typedef void (*heap_monitor_callback_t)(const heap_monitor_event_t *event, void 
  *  and once when it is back at or above it (low = false); the two strictly alternate, the first one
  *  being a fall, and never overlap: while one task delivers, a check in another leaves the next
  *  edge to it, and it looks again when its call returns. If free memory is already below the
- *  threshold, the first check after registration reports it. Checks run as described at the top of this file; the callback runs in the task that
+ *  threshold, the first check after registration reports it. Memory the chip does not have never
+ *  runs low: while no heap has every bit of `caps` (heap_caps_get_total_size(caps) == 0, e.g.
+ *  HEAP_MONITOR_CAPS_PSRAM on a module without PSRAM) the registration is kept but fn is never
+ *  called; PSRAM that is present but exhausted is reported as usual. Checks run as described at the top of this file; the callback runs in the task that
  *  made the check (the sampler task for the sampler) with no monitor lock held, so it may call any
  *  heap_monitor function except heap_monitor_sampler_stop/heap_monitor_deinit from the sampler task.
  *  ESP_OK; ESP_ERR_INVALID_ARG when fn is NULL, caps is 0 or threshold is 0;

@@ -72,6 +72,11 @@ size_t kraken_port_heap_free_size(uint32_t caps)
     return heap_caps_get_free_size(caps);
 }
 
+size_t kraken_port_heap_total_size(uint32_t caps)
+{
+    return heap_caps_get_total_size(caps);
+}
+
 void kraken_port_heap_block_counts(uint32_t caps, size_t *allocated_blocks, size_t *free_blocks)
 {
     multi_heap_info_t info;

@@ -188,7 +188,11 @@ static void check_callbacks(void)
         bool deliverer = false;
         for (;;) {
             const size_t free_bytes = kraken_port_heap_free_size(slot.caps);
-            const bool low = free_bytes < slot.threshold;
+            /* 0 free bytes is low only for memory the chip has: no heap matching the caps (PSRAM
+             * caps without PSRAM) gives 0 too, and absent memory cannot run low. The total (a
+             * counter per heap, no walk) is read only then. */
+            const bool low = free_bytes < slot.threshold &&
+                             (free_bytes != 0 || kraken_port_heap_total_size(slot.caps) != 0);
             kraken_port_lock(&s_lock);
             const edge_t edge = take_edge_locked(i, slot.generation, low, deliverer);
             kraken_port_unlock(&s_lock);

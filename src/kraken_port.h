@@ -65,6 +65,9 @@ void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out);
 /** Free bytes only (heap_caps_get_free_size): per-heap counters, O(number of heaps) on both
  *  platforms, no walk. task. */
 size_t kraken_port_heap_free_size(uint32_t caps);
+/** Bytes managed by the heaps matching `caps` (heap_caps_get_total_size): 0 when no heap has
+ *  every bit of `caps` (PSRAM caps on a module without PSRAM). O(number of heaps), no walk. task. */
+size_t kraken_port_heap_total_size(uint32_t caps);
 
 /** Block counts (allocated, free) for `caps`: walks every block (heap_caps_get_info). task. */
 void kraken_port_heap_block_counts(uint32_t caps, size_t *allocated_blocks, size_t *free_blocks);

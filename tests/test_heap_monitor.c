@@ -23,6 +23,7 @@
 #include "test_support.h"
 
 #include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
 #include "esp_timer.h"
 #include "heap_monitor.h"
 #include "kraken_sim.h"
@@ -32,6 +33,7 @@
 
 #define SRAM HEAP_MONITOR_CAPS_SRAM
 #define PSRAM HEAP_MONITOR_CAPS_PSRAM
+#define ISSUES_PSRAM_TEST (HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED | HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE)
 
 static kraken_sim_profile_t g_profile;
 
@@ -702,11 +704,95 @@ static void a_threshold_already_crossed_is_reported_at_the_first_check(void **st
     heap_monitor_check_health();
     heap_monitor_check_health();
     assert_int_equal(r.lows, 1);
-    /* without PSRAM, PSRAM has 0 free bytes: any threshold is crossed */
+}
+
+/* Memory the module does not have cannot run low: without PSRAM, heap_caps_get_free_size and
+ * heap_caps_get_total_size are both 0 for PSRAM caps (no heap matches, heap_caps.c), and a PSRAM
+ * callback registered by firmware built for every module variant must stay silent there, as must
+ * one for caps no heap of any module has. The registration itself is accepted. */
+static void a_callback_for_memory_the_module_lacks_never_fires(void **state)
+{
+    (void)state;
+    recorder_t p = {0}, none = {0};
+    assert_int_equal(heap_monitor_register_callback(SIZE_MAX, PSRAM, record, &p), ESP_OK);
+    assert_int_equal(heap_monitor_register_callback(1, MALLOC_CAP_SPIRAM | MALLOC_CAP_INTERNAL, record,
+                                                    &none),
+                     ESP_OK);
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM | MALLOC_CAP_INTERNAL), 0);
+    heap_stats_t s;
+    for (int i = 0; i < 2; i++) {
+        heap_monitor_check_health();
+        assert_int_equal(heap_monitor_get_stats(&s), ESP_OK);
+        assert_int_equal(heap_monitor_sample_now(NULL), ESP_OK);
+    }
+    /* with PSRAM, SIZE_MAX is above any free figure: the fall is reported once */
+    assert_int_equal(p.lows, has_psram() ? 1 : 0);
+    assert_int_equal(p.recoveries, 0);
+    assert_int_equal(none.lows + none.recoveries, 0);
+    /* and no PSRAM alarm in the health check either, whatever the PSRAM minimum */
+    heap_monitor_thresholds_t t;
+    assert_int_equal(heap_monitor_get_thresholds(&t), ESP_OK);
+    t.min_free_psram = SIZE_MAX;
+    t.fragmentation_percent = 0;
+    assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
+    const uint32_t psram_issues = heap_monitor_get_health_issues() & ISSUES_PSRAM_TEST;
+    if (has_psram()) {
+        assert_true(psram_issues & HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE);
+    } else {
+        assert_int_equal(psram_issues, 0);
+    }
+}
+
+/* The other extreme: PSRAM present but exhausted. The callback and the health check report it,
+ * application buffers fall back to internal SRAM, PSRAM-only requests fail; freeing recovers. */
+#define EXHAUST_MAX 64
+static void exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram(void **state)
+{
+    (void)state;
+    if (!has_psram()) {
+        skip();
+    }
     recorder_t p = {0};
-    assert_int_equal(heap_monitor_register_callback(1, PSRAM, record, &p), ESP_OK);
+    const size_t threshold = 4096;
+    assert_int_equal(heap_monitor_register_callback(threshold, PSRAM, record, &p), ESP_OK);
     heap_monitor_check_health();
-    assert_int_equal(p.lows, has_psram() ? 0 : 1);
+    assert_int_equal(p.lows, 0);
+
+    void *blocks[EXHAUST_MAX];
+    size_t n = 0;
+    size_t largest;
+    while (n < EXHAUST_MAX && (largest = heap_caps_get_largest_free_block(PSRAM)) > 0) {
+        void *b = heap_caps_malloc(largest, PSRAM);
+        if (b == NULL) {
+            break;
+        }
+        blocks[n++] = b;
+    }
+    assert_true(n > 0);
+    assert_true(heap_caps_get_free_size(PSRAM) < threshold);
+    assert_true(heap_caps_get_total_size(PSRAM) > 0);
+
+    heap_monitor_thresholds_t t;
+    assert_int_equal(heap_monitor_get_thresholds(&t), ESP_OK);
+    t.min_free_psram = threshold;
+    assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
+    assert_true(heap_monitor_get_health_issues() & HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE);
+    assert_int_equal(p.lows, 1);
+    assert_true(p.last.low);
+    assert_true(p.last.free_bytes < threshold);
+
+    void *app = APP_MALLOC(8192);
+    assert_non_null(app);
+    assert_true(esp_ptr_internal(app));
+    assert_null(memory_alloc_psram_only(8192));
+    free(app);
+
+    for (size_t i = 0; i < n; i++) {
+        heap_caps_free(blocks[i]);
+    }
+    assert_false(heap_monitor_get_health_issues() & HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE);
+    assert_int_equal(p.recoveries, 1);
+    assert_false(p.last.low);
 }
 
 typedef esp_err_t (*trigger_fn)(void);
@@ -1659,6 +1745,8 @@ static const struct CMUnitTest tests[] = {
     T(log_stats_marks_an_unhealthy_region_differently),
     T(crossing_and_recovery_fire_each_callback_once),
     T(a_threshold_already_crossed_is_reported_at_the_first_check),
+    T(a_callback_for_memory_the_module_lacks_never_fires),
+    T(exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram),
     T(every_call_that_reads_the_figures_checks_the_callbacks),
     T(a_callback_may_call_the_monitor_without_a_second_delivery),
     T(a_check_during_a_delivery_leaves_the_next_edge_to_the_deliverer),
