@@ -37,9 +37,15 @@
 
 static kraken_sim_profile_t g_profile;
 
+/* PSRAM in the heap: the module has it and the firmware supports it (CONFIG_SPIRAM; with
+ * CONFIG_SPIRAM_USE_MEMMAP it is mapped but not given to the heap). */
 static bool has_psram(void)
 {
+#if CONFIG_SPIRAM && !CONFIG_SPIRAM_USE_MEMMAP
     return g_profile != KRAKEN_SIM_ESP32S3_N8;
+#else
+    return false;
+#endif
 }
 
 static long iterations(long dflt)

@@ -46,6 +46,15 @@ static int esp32s3_n8(void **state)
     return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8) == ESP_OK ? 0 : -1;
 }
 
+/* Tests that need PSRAM in the heap skip in a build without PSRAM support (CONFIG_SPIRAM off, or
+ * CONFIG_SPIRAM_USE_MEMMAP): there no module has PSRAM in the heap. */
+static void skip_without_psram_support(void)
+{
+#if !CONFIG_SPIRAM || CONFIG_SPIRAM_USE_MEMMAP
+    skip();
+#endif
+}
+
 /* ---- failed-allocation hook ---------------------------------------------------------------- */
 
 static unsigned hook_calls;
@@ -73,6 +82,7 @@ static void reset_hook(void)
 static void app_malloc_lands_in_psram_when_the_module_has_it(void **state)
 {
     (void)state;
+    skip_without_psram_support();
     uint8_t *buffer = APP_MALLOC(50000);
     assert_non_null(buffer);
     assert_true(esp_ptr_external_ram(buffer));
@@ -124,6 +134,7 @@ static void psram_only_returns_null_without_psram(void **state)
 static void psram_only_never_falls_back_to_sram(void **state)
 {
     (void)state;
+    skip_without_psram_support();
     kraken_sim_fail_next(MALLOC_CAP_SPIRAM, 1);
     assert_null(memory_alloc_psram_only(1024));
     void *p = memory_alloc_psram_only(1024);
