@@ -183,9 +183,10 @@ typedef void (*heap_monitor_callback_t)(const heap_monitor_event_t *event, void 
  *  threshold, the first check after registration reports it. Memory the chip does not have never
  *  runs low: while no heap has every bit of `caps` (heap_caps_get_total_size(caps) == 0, e.g.
  *  HEAP_MONITOR_CAPS_PSRAM on a module without PSRAM) the registration is kept but fn is never
- *  called; PSRAM that is present but exhausted is reported as usual. Checks run as described at the top of this file; the callback runs in the task that
- *  made the check (the sampler task for the sampler) with no monitor lock held, so it may call any
- *  heap_monitor function except heap_monitor_sampler_stop/heap_monitor_deinit from the sampler task.
+ *  called; PSRAM that is present but exhausted is reported as usual. Checks run as described at
+ *  the top of this file; the callback runs in the task that made the check (the sampler task for
+ *  the sampler) with no monitor lock held, so it may call any heap_monitor function except
+ *  heap_monitor_sampler_stop/heap_monitor_deinit from the sampler task.
  *  ESP_OK; ESP_ERR_INVALID_ARG when fn is NULL, caps is 0 or threshold is 0;
  *  ESP_ERR_INVALID_STATE when the same (threshold, caps, fn, ctx) is already registered;
  *  ESP_ERR_NO_MEM when all CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS slots are taken.
