@@ -101,9 +101,25 @@ static memory_pool_stats_t stats(void)
     return st;
 }
 
-/* Set up with every class holding `count` blocks. */
+/* Skips a test that needs `n` live heap blocks (fallback or oversize) where the Kconfig cap,
+ * which init may not exceed, allows fewer (0 turns the heap off). */
+#define NEED_HEAP_BLOCKS(n)                                                                        \
+    do {                                                                                           \
+        if (CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX < (n)) {                             \
+            print_message("skipped: needs %d live heap blocks, "                                   \
+                          "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX=%d\n",                \
+                          (int)(n), CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX);            \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Set up with every class holding `count` blocks; the heap cap is at most the Kconfig one (init
+ * refuses more). */
 static void init_with(uint32_t count, uint32_t heap_blocks_max, bool try_larger)
 {
+    if (heap_blocks_max > CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX) {
+        heap_blocks_max = CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX;
+    }
     memory_pool_config_t cfg;
     assert_int_equal(memory_pool_get_default_config(&cfg), ESP_OK);
     for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
@@ -259,6 +275,7 @@ static void blocks_are_distinct_aligned_and_hold_their_data(void **state)
 static void an_empty_class_falls_back_to_the_heap_counted_and_freeable(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(2, 8, false);
     void *a = memory_pool_alloc(32), *b = memory_pool_alloc(32);
     void *c = memory_pool_alloc(32);
@@ -294,6 +311,7 @@ static void an_empty_class_falls_back_to_the_heap_counted_and_freeable(void **st
 static void live_heap_blocks_are_capped_and_each_refusal_counted(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(2);
     init_with(1, 2, false);
     void *pool = memory_pool_alloc(8);
     void *h1 = memory_pool_alloc(8), *h2 = memory_pool_alloc(5000);
@@ -333,6 +351,7 @@ static void heap_blocks_max_zero_keeps_the_pools_off_the_heap(void **state)
 static void oversize_requests_go_to_the_heap_counted(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(8);
     size_t big = SIZES[3] + 1;
     uint8_t *p = memory_pool_alloc(big);
     assert_non_null(p);
@@ -378,6 +397,7 @@ static void an_exhausted_heap_makes_a_fallback_fail_cleanly(void **state)
 static void the_next_larger_class_serves_an_empty_class_when_configured(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(1, 8, true);
     void *s = memory_pool_alloc(10);
     void *spilled = memory_pool_alloc(10);
@@ -432,6 +452,7 @@ static void isr_allocation_never_uses_the_heap(void **state)
 static void isr_free_reports_each_outcome(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(1, 8, false);
     uint8_t *p = memory_pool_alloc(8);
     void *heap = memory_pool_alloc(8);
@@ -462,6 +483,7 @@ static void isr_free_reports_each_outcome(void **state)
 static void a_margin_keeps_the_last_blocks_for_callers_without_one(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(4, 8, false);
     void *m1 = memory_pool_alloc_isr_margin(8, 2);
     void *m2 = memory_pool_alloc_isr_margin(8, 2);
@@ -488,6 +510,7 @@ static void a_margin_keeps_the_last_blocks_for_callers_without_one(void **state)
 static void a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(4, 8, false);
     uint8_t *a = memory_pool_alloc(8), *b = memory_pool_alloc(8);
     void *big = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1]);
@@ -538,6 +561,7 @@ static void class_free_counts_the_free_blocks_of_a_class(void **state)
 static void class_of_names_the_class_a_block_came_from_even_after_a_spill(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     const unsigned none = MEMORY_POOL_CLASS_COUNT;
     static uint8_t outside[64];
     init_with(1, 8, true);
@@ -605,6 +629,11 @@ static void a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs(
 {
     (void)state;
     enum { N = 40 }; /* more than one lock acquisition's worth */
+    if (CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT < N) {
+        print_message("skipped: needs %d Small blocks, the Kconfig count is %d\n", N,
+                      CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT);
+        skip();
+    }
     void *blocks[N];
     for (int i = 0; i < N; i++) {
         blocks[i] = memory_pool_alloc(SIZES[0]);
@@ -624,6 +653,7 @@ static void a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs(
 static void a_double_free_is_rejected_and_the_block_is_never_handed_out_twice(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(2, 8, false);
     void *a = memory_pool_alloc(8);
     memory_pool_free(a);
@@ -695,6 +725,7 @@ static void a_pointer_nothing_here_handed_out_is_rejected(void **state)
 static void a_second_free_of_a_heap_block_is_rejected(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     void *h = memory_pool_alloc(SIZES[3] * 2);
     memory_pool_free(h);
     memory_pool_free(h);
@@ -735,6 +766,7 @@ static void misuse_is_logged_from_tasks(void **state)
 static void statistics_count_every_event_exactly(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(3, 8, false);
     void *s[4];
     for (int i = 0; i < 4; i++) {
@@ -826,18 +858,23 @@ static const char *log_line(int index)
 static void log_stats_prints_the_specs_lines_first(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(2);
     /* the spec's example: 45/100 Small with 2 fallbacks, 12/50 Medium, 3/20 Large, 1/10 XLarge;
      * its fallbacks go straight to the heap, whatever ..._TRY_LARGER_CLASS says */
     memory_pool_config_t cfg;
     memory_pool_get_default_config(&cfg);
     cfg.try_larger_class = false;
+    /* the spec's table, whatever the Kconfig one is */
+    const memory_pool_class_config_t spec[MEMORY_POOL_CLASS_COUNT] = {
+        {64, 100}, {256, 50}, {1024, 20}, {4096, 10}};
+    memcpy(cfg.classes, spec, sizeof spec);
     assert_int_equal(memory_pool_init(&cfg), ESP_OK);
     static void *held[100];
     int n = 0;
     const int used[4] = {45, 12, 3, 1};
     for (int c = 0; c < 4; c++) {
         for (int i = 0; i < used[c]; i++) {
-            held[n++] = memory_pool_alloc(SIZES[c]);
+            held[n++] = memory_pool_alloc(spec[c].block_size);
         }
     }
     void *small_rest[55];
@@ -962,6 +999,7 @@ static void init_refuses_bad_tables_and_a_second_set_up(void **state)
 static void deinit_refuses_while_anything_is_allocated(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     void *p = memory_pool_alloc(8);
     assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
     assert_true(stats().initialized);
@@ -980,6 +1018,7 @@ static void deinit_refuses_while_anything_is_allocated(void **state)
 static void a_failed_set_up_serves_from_the_heap_until_deinit(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     kraken_sim_fail_next(0, 1); /* the storage allocation */
     void *p = memory_pool_alloc(8);
     assert_non_null(p);
@@ -1038,6 +1077,7 @@ static bool walk_free_cb(const memory_pool_block_info_t *info, void *arg)
 static void a_walk_that_frees_blocks_passes_every_live_block_once(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(WALK_BLOCKS);
     init_with(1, WALK_BLOCKS, false);
     void *own = memory_pool_alloc(8); /* the Small class's one block: the rest are fallbacks */
     static walk_free_t w;
@@ -1078,6 +1118,7 @@ static void log_leaks(const char *tag)
 static void the_walk_and_the_leak_report_list_every_live_block(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     void *a = memory_pool_alloc(10), *b = memory_pool_alloc(3000);
     void *h = memory_pool_alloc(SIZES[3] + 100);
     size_t n = memory_pool_walk_live(find_cb, &(find_t){NULL, -2, {0}});
@@ -1107,6 +1148,7 @@ static void the_walk_and_the_leak_report_list_every_live_block(void **state)
 static void owns_is_true_exactly_for_live_blocks_from_here(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     int local = 0;
     assert_false(memory_pool_owns(NULL));
     assert_false(memory_pool_owns(&local)); /* before set-up */
@@ -1153,6 +1195,7 @@ static void free_refused(const char *tag)
 static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_still_works(void **state)
 {
     (void)state;
+    NEED_HEAP_BLOCKS(1);
     init_with(1, 8, false);
     void *pool = memory_pool_alloc(8);
     void *fallback = memory_pool_alloc(8);
@@ -1273,5 +1316,6 @@ int main(void)
         T(misuse_names_are_distinct),
         T(the_specs_manual_pool_usage_works_as_written),
     };
+    if (getenv("TF")) cmocka_set_test_filter(getenv("TF"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -318,7 +318,10 @@ static void threads_racing_to_first_use_set_the_pools_up_once(void **state)
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 
     for (int round = 0; round < 20; round++) {
-        const int n = threads_to_use();
+        /* each takes a Small block: no more threads than the class has blocks (no heap fallback) */
+        const int n = threads_to_use() < CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT
+                          ? threads_to_use()
+                          : CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT;
         pthread_t tid[16];
         first_t f[16];
         pthread_barrier_t start;
