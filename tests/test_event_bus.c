@@ -594,9 +594,9 @@ static void lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks(voi
     /* the class has only the reserve left (without a reserve it is empty: NO_MEM) */
     assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_HIGH),
                      ESP_ERR_NO_MEM);
-    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH]
-                         .dropped[reserve > 0 ? SYSTEM_EVENT_DROP_RESERVE : SYSTEM_EVENT_DROP_NO_MEM],
-                     1);
+    const system_event_drop_reason_t why =
+        reserve > 0 ? SYSTEM_EVENT_DROP_RESERVE : SYSTEM_EVENT_DROP_NO_MEM;
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[why], 1);
     for (uint32_t i = 0; i < reserve; i++) {
         assert_int_equal(system_event_post(SVC_A, 2, buf, sizeof buf,
                                            SYSTEM_EVENT_PRIORITY_CRITICAL),
@@ -662,7 +662,8 @@ static void a_payload_above_the_largest_class_follows_the_oversize_policy(void *
         /* the pools' heap is off (Kconfig): the oversize copy fails like an empty class */
         assert_int_equal(err, ESP_ERR_NO_MEM);
         assert_int_equal(st.heap_payloads, 0);
-        assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
+        assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_NO_MEM],
+                         1);
     } else if (KRAKEN_EVENT_OVERSIZE_TO_HEAP) {
         assert_int_equal(err, ESP_OK);
         assert_int_equal(st.heap_payloads, 1);
@@ -1327,7 +1328,7 @@ static void services_get_stable_ids_and_names(void **state)
     assert_int_equal(system_service_register(NULL, &again), ESP_ERR_INVALID_ARG);
     assert_int_equal(system_service_register("x", NULL), ESP_ERR_INVALID_ARG);
     for (int i = (int)stats().services; i < KRAKEN_EVENT_MAX_SERVICES; i++) {
-        char name[16]; /* "s0".."s1023": distinct, and shorter than any name length Kconfig allows */
+        char name[16]; /* "s0".."s1023": distinct, shorter than any name length Kconfig allows */
         snprintf(name, sizeof name, "s%d", i);
         assert_int_equal(system_service_register(name, &again), ESP_OK);
     }
@@ -1856,8 +1857,9 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     assert_int_equal(system_event_subscribe(SVC_A, 1, count_handler, NULL, NULL), ESP_OK);
     if (KRAKEN_POOL_SMALL_SIZE <= KRAKEN_EVENT_INLINE_DATA_SIZE) {
-        print_message("skipped: Small payloads are stored inline (..._INLINE_DATA_SIZE=%d), no post "
-                      "waits for a Small block\n", KRAKEN_EVENT_INLINE_DATA_SIZE);
+        print_message("skipped: Small payloads are stored inline (..._INLINE_DATA_SIZE=%d), "
+                      "no post waits for a Small block\n",
+                      KRAKEN_EVENT_INLINE_DATA_SIZE);
         skip();
     }
     const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
