@@ -949,6 +949,12 @@ static void callback_registration_refuses_bad_input_and_a_full_table(void **stat
     assert_int_equal(heap_monitor_register_callback(0, SRAM, record, r), ESP_ERR_INVALID_ARG);
     assert_int_equal(heap_monitor_unregister_callback(NULL, r), ESP_ERR_INVALID_ARG);
     assert_int_equal(heap_monitor_unregister_callback(record, r), ESP_ERR_NOT_FOUND);
+    /* entries to unregister, valid for every table size (r has MAX_CALLBACKS + 1 entries) */
+    enum {
+        MAXCB = CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS,
+        V1 = MAXCB > 3 ? 3 : MAXCB - 1,
+        V2 = MAXCB > 4 ? 4 : MAXCB,
+    };
     for (int i = 0; i < CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS; i++) {
         assert_int_equal(heap_monitor_register_callback(1000, SRAM, record, &r[i]), ESP_OK);
     }
@@ -957,12 +963,12 @@ static void callback_registration_refuses_bad_input_and_a_full_table(void **stat
     assert_int_equal(heap_monitor_register_callback(1000, SRAM, record,
                                                     &r[CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS]),
                      ESP_ERR_NO_MEM);
-    assert_int_equal(heap_monitor_unregister_callback(record, &r[3]), ESP_OK);
+    assert_int_equal(heap_monitor_unregister_callback(record, &r[V1]), ESP_OK);
     assert_int_equal(heap_monitor_register_callback(1000, SRAM, record,
                                                     &r[CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS]),
                      ESP_OK);
     /* the same fn and ctx with another caps is a second registration; unregister removes both */
-    assert_int_equal(heap_monitor_unregister_callback(record, &r[4]), ESP_OK);
+    assert_int_equal(heap_monitor_unregister_callback(record, &r[V2]), ESP_OK);
     assert_int_equal(heap_monitor_register_callback(2000, MALLOC_CAP_DMA, record, &r[0]), ESP_OK);
     assert_int_equal(heap_monitor_unregister_callback(record, &r[0]), ESP_OK);
     assert_int_equal(heap_monitor_unregister_callback(record, &r[0]), ESP_ERR_NOT_FOUND);
@@ -1093,8 +1099,11 @@ static void masks_beyond_the_table_still_count_in_the_total(void **state)
         MALLOC_CAP_SPIRAM, MALLOC_CAP_SPIRAM | MALLOC_CAP_32BIT, MALLOC_CAP_RTCRAM,
     };
     const size_t n = sizeof masks / sizeof masks[0];
-    _Static_assert(sizeof masks / sizeof masks[0] > CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS,
-                   "the test needs more masks than slots");
+    if (n <= CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS) {
+        print_message("skipped: the test needs more masks (%d) than ..._FAILED_ALLOC_SLOTS (%d)\n",
+                      (int)n, CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS);
+        skip();
+    }
     for (size_t i = 0; i < n; i++) {
         assert_null(heap_caps_malloc(64u << 20, masks[i]));
     }
