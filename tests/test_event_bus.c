@@ -1211,8 +1211,9 @@ static void deinit_in_task_mode_drains_through_the_dispatcher(void **state)
                      ESP_OK);
     uint8_t buf[500] = {0};
     int posted = 0;
-    for (int i = 0; i < 10; i++) {
-        posted += system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL) == ESP_OK;
+    for (int i = 0; i < 10; i++) { /* waiting for room: the Kconfig POST_TIMEOUT_MS may be 0 */
+        posted += system_event_post_with_timeout(SVC_A, 1, buf, sizeof buf,
+                                                 SYSTEM_EVENT_PRIORITY_NORMAL, 5000) == ESP_OK;
     }
     assert_int_equal(posted, 10);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DRAIN), ESP_OK);
