@@ -68,7 +68,8 @@ static int fresh_chip(void **state)
     if (kraken_sim_init(g_profile) != ESP_OK || heap_monitor_deinit() != ESP_OK) {
         return -1;
     }
-    return heap_monitor_init() == ESP_OK ? 0 : -1;
+    /* thresholds_start_at_the_kconfig_values checks the Kconfig ones */
+    return heap_monitor_init() == ESP_OK && set_reference_thresholds() == ESP_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -389,6 +390,8 @@ static void memory_utils_and_the_monitor_agree_on_every_number(void **state)
 static void thresholds_start_at_the_kconfig_values(void **state)
 {
     (void)state;
+    assert_int_equal(heap_monitor_deinit(), ESP_OK); /* undo the setup's limits */
+    assert_int_equal(heap_monitor_init(), ESP_OK);
     heap_monitor_thresholds_t t;
     assert_int_equal(heap_monitor_get_thresholds(&t), ESP_OK);
     assert_int_equal(t.fragmentation_percent,

@@ -51,7 +51,7 @@ static int boot(void **state)
     if (kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) != ESP_OK || heap_monitor_deinit() != ESP_OK) {
         return -1;
     }
-    return heap_monitor_init() == ESP_OK ? 0 : -1;
+    return heap_monitor_init() == ESP_OK && set_reference_thresholds() == ESP_OK ? 0 : -1;
 }
 
 /* ---- the spec's "Heap Monitoring" snippet, as written ------------------------------------------ */

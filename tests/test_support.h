@@ -1,12 +1,15 @@
 /*
  * test_support.h - what several test programs share: capturing what the code under test prints
- * (the log goes to stdout, in ESP-IDF's format). Include after <cmocka.h>.
+ * (the log goes to stdout, in ESP-IDF's format), and the heap monitor tests' health limits.
+ * Include after <cmocka.h>.
  */
 #ifndef TEST_SUPPORT_H
 #define TEST_SUPPORT_H
 
 #include <stdio.h>
 #include <unistd.h>
+
+#include "heap_monitor.h"
 
 static FILE *capture_tmp_;
 static int capture_saved_fd_ = -1;
@@ -35,6 +38,18 @@ static inline size_t capture_stdout_end(char *out, size_t size)
     fclose(capture_tmp_);
     capture_tmp_ = NULL;
     return n;
+}
+
+/* The health limits the heap monitor tests are written for (the Kconfig defaults), so that they
+ * hold whatever the configuration sets. */
+static inline esp_err_t set_reference_thresholds(void)
+{
+    const heap_monitor_thresholds_t t = {.fragmentation_percent = 50,
+                                         .min_free_internal = 32768,
+                                         .min_largest_internal = 16384,
+                                         .min_free_psram = 0,
+                                         .check_integrity = false};
+    return heap_monitor_set_thresholds(&t);
 }
 
 #endif
