@@ -48,6 +48,15 @@ static bool has_psram(void)
 #endif
 }
 
+/* Skips a test that needs `n` entries of a table the Kconfig option `opt` sizes to fewer. */
+#define NEED_KCONFIG(opt, n)                                                                       \
+    do {                                                                                           \
+        if ((opt) < (n)) {                                                                         \
+            print_message("skipped: needs %d, " #opt " is %d\n", (int)(n), (int)(opt));          \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 static long iterations(long dflt)
 {
     const char *e = getenv("KRAKEN_TEST_ITERATIONS");
@@ -645,6 +654,7 @@ static void record(const heap_monitor_event_t *event, void *ctx)
 static void crossing_and_recovery_fire_each_callback_once(void **state)
 {
     (void)state;
+    NEED_KCONFIG(CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS, 2);
     heap_stats_t s;
     recorder_t sram = {0}, psram = {0};
     size_t sram_free = heap_caps_get_free_size(SRAM);
@@ -722,6 +732,7 @@ static void a_threshold_already_crossed_is_reported_at_the_first_check(void **st
 static void a_callback_for_memory_the_module_lacks_never_fires(void **state)
 {
     (void)state;
+    NEED_KCONFIG(CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_MAX_CALLBACKS, 2);
     recorder_t p = {0}, none = {0};
     assert_int_equal(heap_monitor_register_callback(SIZE_MAX, PSRAM, record, &p), ESP_OK);
     assert_int_equal(heap_monitor_register_callback(1, MALLOC_CAP_SPIRAM | MALLOC_CAP_INTERNAL, record,
@@ -992,6 +1003,7 @@ static void chained(size_t size, uint32_t caps, const char *function)
 static void failed_allocations_are_counted_per_caps(void **state)
 {
     (void)state;
+    NEED_KCONFIG(CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS, 3); /* PSRAM, SRAM, DMA */
     assert_int_equal(heap_monitor_get_failed_alloc_count(0), 0);
     kraken_sim_fail_next(0, 2);
     assert_null(heap_caps_malloc(100, PSRAM));
@@ -1142,6 +1154,7 @@ static void *failer(void *arg)
 static void concurrent_failures_are_all_counted(void **state)
 {
     (void)state;
+    NEED_KCONFIG(CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS, 3); /* SRAM, PSRAM, DMA */
     const long rounds = iterations(2000);
     failer_arg_t args[4] = {{rounds, SRAM}, {rounds, PSRAM}, {rounds, SRAM}, {rounds, MALLOC_CAP_DMA}};
     pthread_t threads[4];
@@ -1239,6 +1252,7 @@ static void a_sample_taken_by_a_callback_comes_after_the_one_that_fired_it(void 
 static void the_ring_buffer_keeps_the_newest_samples_in_order(void **state)
 {
     (void)state;
+    NEED_KCONFIG(CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT, 4); /* 3 is fewer than it */
     const size_t cap = heap_monitor_sample_capacity();
     assert_int_equal(cap, CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT);
     static heap_monitor_sample_t out[CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT + 8];
@@ -1311,6 +1325,7 @@ static size_t stored_samples(void)
 static void the_sampler_task_samples_periodically_until_stopped(void **state)
 {
     (void)state;
+    NEED_KCONFIG(CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT, 4);
     assert_false(heap_monitor_sampler_running());
     assert_int_equal(heap_monitor_sampler_stop(), ESP_ERR_INVALID_STATE);
     assert_int_equal(heap_monitor_sampler_start(5), ESP_OK);
