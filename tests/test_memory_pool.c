@@ -314,11 +314,12 @@ static void live_heap_blocks_are_capped_and_each_refusal_counted(void **state)
     NEED_HEAP_BLOCKS(2);
     init_with(1, 2, false);
     void *pool = memory_pool_alloc(8);
-    void *h1 = memory_pool_alloc(8), *h2 = memory_pool_alloc(5000);
+    const size_t oversize = SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1;
+    void *h1 = memory_pool_alloc(8), *h2 = memory_pool_alloc(oversize);
     assert_non_null(h1);
     assert_non_null(h2);
     assert_null(memory_pool_alloc(8));    /* fallback refused: cap */
-    assert_null(memory_pool_alloc(5000)); /* oversize refused: cap */
+    assert_null(memory_pool_alloc(oversize)); /* oversize refused: cap */
     memory_pool_stats_t st = stats();
     assert_int_equal(st.classes[0].failures, 1);
     assert_int_equal(st.oversize_failures, 1);
@@ -677,7 +678,7 @@ static void a_double_free_is_rejected_and_the_block_is_never_handed_out_twice(vo
 static void a_pointer_into_a_block_is_rejected_and_changes_nothing(void **state)
 {
     (void)state;
-    uint8_t *p = memory_pool_alloc(100); /* Medium */
+    uint8_t *p = memory_pool_alloc(SIZES[0] + 4); /* Medium */
     memory_pool_free(p + 8);
     expect_one_misuse(MEMORY_POOL_MISUSE_INTERIOR_POINTER, p + 8, 1);
     memory_pool_free(p + SIZES[1] - 8);
@@ -1199,7 +1200,8 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     init_with(1, 8, false);
     void *pool = memory_pool_alloc(8);
     void *fallback = memory_pool_alloc(8);
-    void *oversize = memory_pool_alloc(5000);
+    const size_t big = SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 904; /* 5000 with the defaults */
+    void *oversize = memory_pool_alloc(big);
     void *plain = malloc(64);
     assert_int_equal(where(fallback), -1);
     kraken_sim_stats_t before;
@@ -1211,7 +1213,7 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     assert_ptr_equal(strchr(g_log, '\n'), g_log + strlen(g_log) - 1);
     free_fn(pool);
     free_fn(fallback);
-    assert_null(realloc_fn(oversize, 10000));
+    assert_null(realloc_fn(oversize, 2 * big));
     assert_null(realloc_fn(pool, 16));
     heap_caps_free(fallback); /* the heap_caps forms too */
     assert_null(heap_caps_realloc(oversize, 0, MALLOC_CAP_8BIT));
@@ -1227,7 +1229,7 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     assert_int_equal(st.classes[0].fallback_live, 1);
     assert_int_equal(st.oversize_live, 1);
     assert_int_equal(st.heap_blocks_live, 2);
-    assert_true(heap_caps_get_allocated_size(oversize) >= 5000);
+    assert_true(heap_caps_get_allocated_size(oversize) >= big);
     assert_true(memory_pool_owns(oversize));
     memory_pool_free(oversize);
     memory_pool_free(fallback);

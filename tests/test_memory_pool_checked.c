@@ -24,6 +24,12 @@
 
 #include "kraken_sim.h"
 
+/* Requests that land in the Medium, Large and XLarge classes whatever the Kconfig sizes, with room
+ * for the 4 canary bytes after them. */
+#define MEDIUM_REQ (KRAKEN_POOL_SMALL_SIZE + 4)
+#define LARGE_REQ (KRAKEN_POOL_MEDIUM_SIZE + 4)
+#define XLARGE_REQ (KRAKEN_POOL_LARGE_SIZE + 4)
+
 static memory_pool_misuse_info_t g_misuse[16];
 static int g_misuse_count;
 
@@ -114,8 +120,8 @@ static void a_batch_free_catches_an_overrun_and_still_frees_every_block(void **s
 static void an_overrun_is_found_by_the_integrity_check_before_the_free(void **state)
 {
     (void)state;
-    uint8_t *p = memory_pool_alloc(100); /* Medium */
-    p[103] = 0x11;                       /* fourth canary byte */
+    uint8_t *p = memory_pool_alloc(MEDIUM_REQ);
+    p[MEDIUM_REQ + 3] = 0x11; /* fourth canary byte */
     assert_int_equal(memory_pool_check_integrity(), ESP_ERR_INVALID_STATE);
     assert_int_equal(g_misuse_count, 1);
     assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_OVERRUN);
@@ -132,8 +138,8 @@ static void an_overrun_is_found_by_the_integrity_check_before_the_free(void **st
 static void a_request_of_the_whole_block_has_no_canary_and_no_false_alarm(void **state)
 {
     (void)state;
-    uint8_t *p = memory_pool_alloc(64);
-    memset(p, 0xA5 ^ 0xFF, 64);
+    uint8_t *p = memory_pool_alloc(KRAKEN_POOL_SMALL_SIZE);
+    memset(p, 0xA5 ^ 0xFF, KRAKEN_POOL_SMALL_SIZE);
     assert_int_equal(memory_pool_check_integrity(), ESP_OK);
     memory_pool_free(p);
     assert_int_equal(stats().classes[0].overruns, 0);
@@ -179,9 +185,9 @@ static void a_write_after_free_is_caught_when_the_block_is_handed_out_again(void
 static void a_write_after_free_is_found_by_the_integrity_check(void **state)
 {
     (void)state;
-    uint8_t *p = memory_pool_alloc(1000); /* Large */
+    uint8_t *p = memory_pool_alloc(LARGE_REQ);
     memory_pool_free(p);
-    p[900] = 0;
+    p[LARGE_REQ - 8] = 0;
     assert_int_equal(memory_pool_check_integrity(), ESP_ERR_INVALID_STATE);
     assert_int_equal(g_misuse_count, 1);
     assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_WRITE_AFTER_FREE);
@@ -189,7 +195,7 @@ static void a_write_after_free_is_found_by_the_integrity_check(void **state)
     g_misuse_count = 0;
     /* reported once: the block was poisoned again */
     assert_int_equal(memory_pool_check_integrity(), ESP_OK);
-    void *q = memory_pool_alloc(1000);
+    void *q = memory_pool_alloc(LARGE_REQ);
     assert_int_equal(g_misuse_count, 0);
     memory_pool_free(q);
     assert_int_equal(stats().classes[2].writes_after_free, 1);
@@ -297,7 +303,7 @@ static bool allocate_late(const memory_pool_block_info_t *info, void *arg)
     if (!l->allocated) {
         l->allocated = true;
         kraken_port_delay_ms(5);
-        l->late[0] = memory_pool_alloc(4000); /* XLarge: a class the walk has not reached */
+        l->late[0] = memory_pool_alloc(XLARGE_REQ); /* a class the walk has not reached */
         l->late[1] = memory_pool_alloc(OVERSIZE + 4000); /* the heap table, walked last */
     }
     for (int i = 0; i < 2; i++) {
