@@ -31,15 +31,16 @@ static uint8_t plain_static[64];
 
 static kraken_sim_profile_t profile_from_environment;
 
-/* The layout tests boot ESP-IDF's CONFIG_SPIRAM_USE_CAPS_ALLOC and its 32 KiB data cache
- * explicitly (BSS placement as the build says), so they hold whatever sdkconfig the library was
- * built with. */
+/* The layout tests boot ESP-IDF's CONFIG_SPIRAM_USE_CAPS_ALLOC (PSRAM in the heap, not MEMMAP) and
+ * its 32 KiB data cache explicitly (BSS placement as the build says), so they hold whatever
+ * sdkconfig the library was built with. */
 static int boot_caps_alloc_with_dcache(kraken_sim_profile_t profile, unsigned dcache_kb)
 {
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
     policy.spiram = true;
     policy.use_malloc = false;
+    policy.memmap = false;
     policy.dcache_kb = dcache_kb;
     return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
 }
@@ -117,6 +118,7 @@ static int boot_bss_external(kraken_sim_profile_t profile)
     sim_policy_from_sdkconfig(&policy);
     policy.spiram = true;
     policy.use_malloc = false;
+    policy.memmap = false;
     policy.bss_external = true;
     policy.dcache_kb = 32;
     return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
