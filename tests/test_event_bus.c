@@ -143,6 +143,16 @@ static uint32_t usable_blocks_for(size_t size)
         }                                                                                          \
     } while (0)
 
+/* Skips a test that holds `n` subscriptions at once where the Kconfig table is smaller. */
+#define NEED_SUBS(n)                                                                               \
+    do {                                                                                           \
+        if (KRAKEN_EVENT_MAX_SUBSCRIBERS < (n)) {                                                  \
+            print_message("skipped: needs %d subscriptions, ..._MAX_SUBSCRIBERS is %d\n",         \
+                          (int)(n), KRAKEN_EVENT_MAX_SUBSCRIBERS);                                 \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 /* Manual mode: posts an event without payload; when the lane is already full (a Kconfig capacity
  * smaller than the test's burst) the queued events are delivered first, in the same order. */
 static void post_in_order(system_service_id_t src, system_event_type_t type,
@@ -300,6 +310,7 @@ static void dispatch_pending_stops_after_max_events_and_reports_the_count(void *
 static void every_subscriber_sees_the_same_single_copy_made_at_post(void **state)
 {
     (void)state;
+    NEED_SUBS(3);
     recorder_t r1 = {0}, r2 = {0}, r3 = {0};
     assert_int_equal(system_event_subscribe(SVC_A, 7, record, &r1, NULL), ESP_OK);
     assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r2, NULL), ESP_OK);
@@ -386,6 +397,7 @@ static void payload_data_is_aligned_and_intact_for_every_size_class(void **state
 static void wildcards_match_any_source_or_type_and_exact_filters_do_not_leak(void **state)
 {
     (void)state;
+    NEED_SUBS(4);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_LOW, 3);
     recorder_t any = {0}, src_a = {0}, type_5 = {0}, exact = {0};
     assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, record,
@@ -900,6 +912,7 @@ static void reposting_handler(const system_event_t *e, void *ctx)
 static void a_handler_can_post_and_never_waits_for_room(void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     NEED_BLOCKS(100, 5);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     system_event_bus_config_t cfg = manual_config();
@@ -956,6 +969,7 @@ static void self_unsubscribing_handler(const system_event_t *e, void *ctx)
 static void a_subscriber_removed_by_a_handler_is_never_called_again(void **state)
 {
     (void)state;
+    NEED_SUBS(3);
     /* The victim sits both before and after the unsubscribing handler in the table. */
     recorder_t before = {0}, after = {0};
     unsubscriber_t u1 = {0};
@@ -984,6 +998,7 @@ static void a_subscriber_removed_by_a_handler_is_never_called_again(void **state
 static void a_handler_can_unsubscribe_itself(void **state)
 {
     (void)state;
+    NEED_SUBS(3);
     unsubscriber_t u = {0};
     assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, self_unsubscribing_handler,
                                             &u, &u.self),
@@ -1023,6 +1038,7 @@ static void subscribing_handler(const system_event_t *e, void *ctx)
 static void a_handler_can_subscribe_and_the_new_subscription_gets_later_events(void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     recorder_t late = {0};
     subscriber_ctx_t s = {.late = &late};
     assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, subscribing_handler, &s,
@@ -1150,6 +1166,7 @@ static void deinit_discard_counts_pending_events_and_returns_every_block(void **
 static void deinit_drain_delivers_pending_events_and_refuses_posts_from_handlers(void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     reposter_t rp = {0};
     recorder_t r = {0};
     assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, reposting_handler, &rp,
@@ -1310,6 +1327,11 @@ static void init_rejects_bad_configurations(void **state)
 static void services_get_stable_ids_and_names(void **state)
 {
     (void)state;
+    if (KRAKEN_EVENT_MAX_SERVICES < 2) {
+        print_message("skipped: needs 2 services, ..._MAX_SERVICES is %d\n",
+                      KRAKEN_EVENT_MAX_SERVICES);
+        skip();
+    }
     system_service_id_t wifi, audio, again;
     assert_int_equal(system_service_register("wifi", &wifi), ESP_OK);
     assert_int_equal(system_service_register("audio", &audio), ESP_OK);
@@ -1348,6 +1370,7 @@ static void slow_handler(const system_event_t *e, void *ctx)
 static void statistics_report_latency_handler_time_and_high_water(void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_HIGH, 4);
     system_event_subscription_t fast, slow;
     recorder_t r = {0};
@@ -1418,6 +1441,7 @@ static void post_a_burst_then_a_high_event(const system_event_t *event, void *ct
 static void the_high_water_mark_counts_a_run_put_back_in_its_lane(void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 32);
     g_burst_posted = false;
     recorder_t r = {0};
@@ -1490,6 +1514,7 @@ static void critical_posting_handler(const system_event_t *e, void *ctx)
 static void an_event_posted_by_a_handler_in_a_higher_lane_overtakes_the_rest_of_a_run(void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 6);
     recorder_t log = {0};
     run_ctx_t c = {.log = &log};
@@ -1529,6 +1554,7 @@ static void a_subscription_made_by_a_handler_gets_the_following_events_of_the_sa
     void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 5);
     recorder_t late = {0};
     run_ctx_t c = {.late = &late};
@@ -1557,6 +1583,7 @@ static void mid_run_unsubscribing_handler(const system_event_t *e, void *ctx)
 static void a_subscription_removed_in_the_middle_of_a_run_is_never_called_again(void **state)
 {
     (void)state;
+    NEED_SUBS(2);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 5);
     recorder_t victim = {0};
     run_ctx_t c = {0};
@@ -1576,6 +1603,7 @@ static void a_subscription_removed_in_the_middle_of_a_run_is_never_called_again(
 static void interleaved_sources_and_types_keep_fifo_order_within_a_lane(void **state)
 {
     (void)state;
+    NEED_SUBS(3);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_LOW, 10);
     recorder_t all = {0}, a1 = {0}, b2 = {0};
     assert_int_equal(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, record,
@@ -1624,6 +1652,7 @@ static void wide_first_handler(const system_event_t *e, void *ctx)
 static void an_event_with_more_subscribers_than_a_chunk_reaches_every_one_of_them(void **state)
 {
     (void)state;
+    NEED_SUBS(WIDE_SUBS + 1); /* and one made by a handler */
     NEED_BLOCKS(100, 3);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 3);
     memset(wide_rec, 0, sizeof wide_rec);
@@ -1963,6 +1992,7 @@ static void chunk_first_handler(const system_event_t *e, void *ctx)
 static void a_chunk_of_subscribers_and_one_more_each_get_every_event_once(void **state)
 {
     (void)state;
+    NEED_SUBS(CHUNK + 1);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 3);
     static recorder_t rec[CHUNK + 1];
     memset(rec, 0, sizeof rec);
@@ -2029,6 +2059,7 @@ static void no_op_handler(const system_event_t *e, void *ctx)
 static void a_subscription_made_during_a_wide_event_starts_with_the_next_event(void **state)
 {
     (void)state;
+    NEED_SUBS(CHUNK + 2);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 2);
     late_handle.opaque_ = 0;
     late_calls = 0;
