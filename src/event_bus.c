@@ -185,6 +185,7 @@ static _Thread_local uint32_t t_in_handler;
 #define RUN 16 /* events taken per critical section at most */
 typedef struct {
     uint32_t n;
+    uint32_t classes; /* a bit per class with a block in `blocks` */
     void *blocks[RUN];
 } spent_t;
 
@@ -195,6 +196,7 @@ static void return_spent(spent_t *sp)
 {
     const uint32_t n = sp->n;
     sp->n = 0; /* before the call: nothing in it may see the blocks listed twice */
+    sp->classes = 0;
     (void)memory_pool_free_batch_isr(sp->blocks, n); /* our own blocks: cannot fail */
 }
 
@@ -258,6 +260,17 @@ static inline uint32_t block_waiters_served_by(unsigned c)
         bits |= 1u << (c - 1);
     }
     return bits;
+}
+
+/* Whether a post waits for a block that one of the classes in `classes` (a bit each) would serve. */
+static inline bool held_blocks_wanted(uint32_t classes)
+{
+    for (unsigned c = 0; c < CLASSES; c++) {
+        if ((classes >> c & 1u) != 0 && block_waiters_served_by(c) != 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* The class a pool block for a payload of `size` bytes came from (counted while READY). */
@@ -889,6 +902,7 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
     uint32_t wake = 0, count = 0;
     spent_t spent;
     spent.n = 0;
+    spent.classes = 0;
     int64_t now = 0;
     bool have_now = false;
     t_in_handler++;
@@ -1006,12 +1020,17 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                 if (__builtin_expect(run.hold[store] == HOLD_UNKNOWN, 0)) {
                     run.hold[store] = memory_pool_class_free(store) >= RUN ? HOLD_YES : HOLD_NO;
                 }
-                if (__builtin_expect(
-                        run.hold[store] == HOLD_NO || block_waiters_served_by(store) != 0, 0)) {
-                    return_spent(&spent); /* scarce, or a poster waits for this class */
+                spent.classes |= 1u << store;
+                if (__builtin_expect(run.hold[store] == HOLD_NO, 0)) {
+                    return_spent(&spent); /* scarce */
                 }
             } else if (store == STORE_HEAP) {
                 free_payload(slot->payload.block, (uint8_t)store);
+            }
+            /* A poster waits for a class whose delivered blocks the run holds (this event's or an
+             * earlier one's, whatever class the next events use): they go back now. */
+            if (__builtin_expect(spent.classes != 0, 0) && held_blocks_wanted(spent.classes)) {
+                return_spent(&spent);
             }
             if (++i == len) {
                 break;

@@ -1815,6 +1815,64 @@ static void a_post_that_waits_for_a_block_keeps_the_time_it_was_called(void **st
     }
 }
 
+/* A post waiting for a block of a class gets the block a run holds for that class as soon as the
+ * dispatcher is between two events, also when the run's next events are of another class: the
+ * run [Medium, Small x 5] kept its delivered Medium block through five 40 ms handlers, and a post
+ * waiting 120 ms for the (otherwise empty) Medium class failed with ESP_ERR_NO_MEM. */
+static atomic_int mixed_smalls;
+static atomic_bool mixed_poster_go;
+static esp_err_t mixed_post_result;
+
+static void *mixed_class_poster(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&mixed_poster_go)) {
+        kraken_port_delay_ms(1);
+    }
+    static uint8_t medium[200];
+    mixed_post_result = system_event_post_with_timeout(SVC_B, 1, medium, sizeof medium,
+                                                       SYSTEM_EVENT_PRIORITY_CRITICAL, 120);
+    return NULL;
+}
+
+static void slow_on_small_events(const system_event_t *e, void *ctx)
+{
+    (void)ctx;
+    if (e->size > KRAKEN_POOL_SMALL_SIZE) {
+        return; /* the Medium event: its block is set aside for the end of the run */
+    }
+    if (atomic_fetch_add(&mixed_smalls, 1) == 0) {
+        fill_class(1, KRAKEN_POOL_MEDIUM_SIZE, 0); /* another pool user empties Medium */
+        atomic_store(&mixed_poster_go, true);
+    }
+    kraken_port_delay_ms(40);
+}
+
+static void a_post_waiting_for_a_class_gets_the_block_a_mixed_run_holds(void **state)
+{
+    (void)state;
+    atomic_store(&mixed_smalls, 0);
+    atomic_store(&mixed_poster_go, false);
+    mixed_post_result = ESP_FAIL;
+    assert_int_equal(system_event_subscribe(SVC_A, 7, slow_on_small_events, NULL, NULL), ESP_OK);
+    static uint8_t medium[200], small[40];
+    assert_int_equal(system_event_post(SVC_A, 7, medium, sizeof medium, SYSTEM_EVENT_PRIORITY_NORMAL),
+                     ESP_OK);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(
+            system_event_post(SVC_A, 7, small, sizeof small, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, mixed_class_poster, NULL), 0);
+    const uint32_t n = dispatch_all();
+    pthread_join(th, NULL);
+    assert_int_equal(mixed_post_result, ESP_OK); /* ESP_ERR_NO_MEM before the fix */
+    assert_int_equal(n, 6 + 1);                  /* the run, then the CRITICAL post */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_NO_MEM], 0);
+    release_fillers();
+    dispatch_all();
+}
+
 /* A handler that posts through system_event_post_from_isr() (allowed from a task) gets the run's
  * delivered blocks back first, as through the task entry points: 16 handler posts fit in a class
  * whose 17 free blocks the run's 16 held ones would otherwise have cut to the reserve. */
@@ -2149,6 +2207,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_isr_post_to_a_full_lane_fails_at_once, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_post_that_waits_for_a_block_keeps_the_time_it_was_called,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_post_waiting_for_a_class_gets_the_block_a_mixed_run_holds,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
             a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_back, setup_manual,
