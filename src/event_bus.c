@@ -155,6 +155,7 @@ static struct {
     kraken_port_sem_t idle;  /* unsubscribers wait here for a running call to end */
     kraken_port_sem_t block_sem[CLASSES]; /* posts wait here for a pool block of the class */
     _Atomic uint32_t block_waiters[CLASSES];
+    _Atomic uint32_t block_waiting; /* their sum: one load tells the dispatcher nobody waits */
     /* Blocks of delivered events (given back to the pools or about to be), by lane and class,
      * not yet subtracted from s.blocks by the settle of their run: added before the free, so
      * that a post that gets such a block sees it added. Only the dispatcher holding the lane's
@@ -265,8 +266,11 @@ static inline uint32_t block_waiters_served_by(unsigned c)
 /* Whether a post waits for a block that one of the classes in `classes` (a bit each) would serve. */
 static inline bool held_blocks_wanted(uint32_t classes)
 {
-    for (unsigned c = 0; c < CLASSES; c++) {
-        if ((classes >> c & 1u) != 0 && block_waiters_served_by(c) != 0) {
+    if (__builtin_expect(atomic_load_explicit(&bus.block_waiting, memory_order_relaxed) == 0, 1)) {
+        return false;
+    }
+    for (; classes != 0; classes &= classes - 1) {
+        if (block_waiters_served_by((unsigned)__builtin_ctz(classes)) != 0) {
             return true;
         }
     }
@@ -476,6 +480,7 @@ static esp_err_t start(const system_event_bus_config_t *config)
     if (memory_pool_ensure_init() != ESP_OK || memory_pool_get_stats(&pools) != ESP_OK) {
         return ESP_ERR_NO_MEM;
     }
+    atomic_store(&bus.block_waiting, 0);
     for (unsigned c = 0; c < CLASSES; c++) {
         atomic_store(&bus.block_waiters[c], 0);
         for (unsigned p = 0; p < LANES; p++) {
@@ -1167,6 +1172,7 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
         if (left == 0 || atomic_load(&bus.state) != ST_READY) {
             if (waiting) {
                 atomic_fetch_sub(&bus.block_waiters[c], 1);
+                atomic_fetch_sub(&bus.block_waiting, 1);
             }
             if (block != NULL) {
                 return block;
@@ -1181,6 +1187,7 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
             /* Register, then look once more: a block freed in between is either seen by that
              * look or followed by a give (the dispatcher reads block_waiters after freeing). */
             atomic_fetch_add(&bus.block_waiters[c], 1);
+            atomic_fetch_add(&bus.block_waiting, 1);
             waiting = true;
         } else {
             /* The dispatcher gives block_sem when it frees a block; other pool users do not,
