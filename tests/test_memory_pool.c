@@ -101,18 +101,6 @@ static memory_pool_stats_t stats(void)
     return st;
 }
 
-/* Skips a test that needs `n` live heap blocks (fallback or oversize) where the Kconfig cap,
- * which init may not exceed, allows fewer (0 turns the heap off). */
-#define NEED_HEAP_BLOCKS(n)                                                                        \
-    do {                                                                                           \
-        if (CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX < (n)) {                             \
-            print_message("skipped: needs %d live heap blocks, "                                   \
-                          "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX=%d\n",                \
-                          (int)(n), CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX);            \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
 /* Set up with every class holding `count` blocks; the heap cap is at most the Kconfig one (init
  * refuses more). */
 static void init_with(uint32_t count, uint32_t heap_blocks_max, bool try_larger)

@@ -240,17 +240,6 @@ static bool collect(const memory_pool_block_info_t *info, void *arg)
 /* Sizes above the XLarge class: heap blocks whatever the Kconfig table (5000 by default). */
 #define OVERSIZE (KRAKEN_POOL_XLARGE_SIZE + 904)
 
-/* Skips a test that needs `n` live heap blocks where the Kconfig cap allows fewer. */
-#define NEED_HEAP_BLOCKS(n)                                                                        \
-    do {                                                                                           \
-        if (KRAKEN_POOL_HEAP_BLOCKS_MAX < (n)) {                                                   \
-            print_message("skipped: needs %d live heap blocks, "                                   \
-                          "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX=%d\n",                \
-                          (int)(n), KRAKEN_POOL_HEAP_BLOCKS_MAX);                                  \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
 static void log_leaks_quiet(const char *tag, size_t expect)
 {
     capture_stdout_begin();

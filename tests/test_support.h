@@ -1,6 +1,7 @@
 /*
  * test_support.h - what several test programs share: capturing what the code under test prints
- * (the log goes to stdout, in ESP-IDF's format), and the heap monitor tests' health limits.
+ * (the log goes to stdout, in ESP-IDF's format), the pool tests' heap-block guard and the heap
+ * monitor tests' health limits.
  * Include after <cmocka.h>.
  */
 #ifndef TEST_SUPPORT_H
@@ -39,6 +40,18 @@ static inline size_t capture_stdout_end(char *out, size_t size)
     capture_tmp_ = NULL;
     return n;
 }
+
+/* Skips a test that needs `n` live heap blocks (fallback or oversize) where the Kconfig
+ * cap of memory_pool's heap blocks, which init may not exceed, allows fewer (0 turns it off). */
+#define NEED_HEAP_BLOCKS(n)                                                                        \
+    do {                                                                                           \
+        if (CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX < (n)) {                             \
+            print_message("skipped: needs %d live heap blocks, "                                   \
+                          "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX=%d\n",                \
+                          (int)(n), CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX);            \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
 
 /* The health limits the heap monitor tests are written for (the Kconfig defaults), so that they
  * hold whatever the configuration sets. */
