@@ -263,7 +263,8 @@ static inline uint32_t block_waiters_served_by(unsigned c)
     return bits;
 }
 
-/* Whether a post waits for a block that one of the classes in `classes` (a bit each) would serve. */
+/* Whether a post waits for a block that one of the classes in `classes` (a bit each) would
+ * serve. */
 static inline bool held_blocks_wanted(uint32_t classes)
 {
     if (__builtin_expect(atomic_load_explicit(&bus.block_waiting, memory_order_relaxed) == 0, 1)) {
@@ -1530,7 +1531,8 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
     }
     /* A handler posts (through either entry point; a real ISR must not touch the interrupted
      * task's run): the run's delivered blocks go back first. */
-    if (__builtin_expect(t_spent != NULL, 0) && t_spent->n != 0 && (!isr || !kraken_port_in_isr())) {
+    if (__builtin_expect(t_spent != NULL, 0) && t_spent->n != 0 &&
+        (!isr || !kraken_port_in_isr())) {
         return_spent(t_spent);
     }
     void *block = memory_pool_alloc_isr_margin(

@@ -66,7 +66,8 @@ void kraken_port_heap_figures(uint32_t caps, kraken_port_heap_figures_t *out);
  *  platforms, no walk. task. */
 size_t kraken_port_heap_free_size(uint32_t caps);
 /** Bytes managed by the heaps matching `caps` (heap_caps_get_total_size): 0 when no heap has
- *  every bit of `caps` (PSRAM caps on a module without PSRAM). O(number of heaps), no walk. task. */
+ *  every bit of `caps` (PSRAM caps on a module without PSRAM). O(number of heaps), no walk.
+ *  task. */
 size_t kraken_port_heap_total_size(uint32_t caps);
 
 /** Block counts (allocated, free) for `caps`: walks every block (heap_caps_get_info). task. */

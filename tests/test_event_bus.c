@@ -1111,7 +1111,8 @@ static void subscription_table_limits_and_stale_handles_get_clear_answers(void *
 {
     (void)state;
     system_event_subscription_t h[KRAKEN_EVENT_MAX_SUBSCRIBERS];
-    enum { V = KRAKEN_EVENT_MAX_SUBSCRIBERS > 3 ? 3 : KRAKEN_EVENT_MAX_SUBSCRIBERS - 1 }; /* victim */
+    /* the entry to unsubscribe, in a table of any size */
+    enum { V = KRAKEN_EVENT_MAX_SUBSCRIBERS > 3 ? 3 : KRAKEN_EVENT_MAX_SUBSCRIBERS - 1 };
     recorder_t r = {0};
     for (int i = 0; i < KRAKEN_EVENT_MAX_SUBSCRIBERS; i++) {
         assert_int_equal(system_event_subscribe(SVC_A, (system_event_type_t)i, record, &r, &h[i]),

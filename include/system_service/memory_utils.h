@@ -137,8 +137,8 @@ size_t memory_get_free_sram(void);
 size_t memory_get_free_psram(void);
 /** True when PSRAM is present and usable by the heap. isr-ok, O(1). */
 bool memory_psram_available(void);
-/** Log one readable summary (free/total/minimum/largest for SRAM and PSRAM, free for DMA) under `tag`
- *  ("memory" when NULL). task, waits for the console; O(number of heaps) plus the walk of
+/** Log one readable summary (free/total/minimum/largest for SRAM and PSRAM, free for DMA) under
+ *  `tag` ("memory" when NULL). task, waits for the console; O(number of heaps) plus the walk of
  *  memory_get_info() on the chip. */
 void memory_log_usage(const char *tag);
 
