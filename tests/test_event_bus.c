@@ -112,32 +112,57 @@ static uint32_t dispatch_all(void)
         }                                                                                          \
     } while (0)
 
-/* Skips the test where the Kconfig pool class of a `size`-byte payload has fewer than `n` blocks
- * for events below CRITICAL (its count minus the CRITICAL reserve): the test queues `n` of them. */
-static uint32_t usable_blocks_for(size_t size)
+/* The pool class a `size`-byte payload is copied into (the smallest that holds it); -1 where it is
+ * kept inline in the event or is larger than every class (heap or refused, per Kconfig). */
+static int payload_class(size_t size)
 {
     static const uint32_t size_of[MEMORY_POOL_CLASS_COUNT] = {
         KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE,
         KRAKEN_POOL_XLARGE_SIZE};
+    if (size <= KRAKEN_EVENT_INLINE_DATA_SIZE) {
+        return -1;
+    }
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        if (size <= size_of[c]) {
+            return c;
+        }
+    }
+    return -1;
+}
+
+/* Skips the test where a `size`-byte payload does not go into a pool block (the Kconfig inline
+ * size holds it, or no class does): the test is about the block. */
+#define NEED_POOL_PAYLOAD(size)                                                                    \
+    do {                                                                                           \
+        if (payload_class(size) < 0) {                                                             \
+            print_message("skipped: needs %d-byte payloads in pool blocks (..._INLINE_DATA_SIZE "  \
+                          "%d, largest class %d)\n",                                              \
+                          (int)(size), KRAKEN_EVENT_INLINE_DATA_SIZE, KRAKEN_POOL_XLARGE_SIZE);    \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Skips the test where the Kconfig pool class of a `size`-byte payload has fewer than `n` blocks
+ * for events below CRITICAL (its count minus the CRITICAL reserve): the test queues `n` of them.
+ * A payload larger than every class has none. */
+static uint32_t usable_blocks_for(size_t size)
+{
     static const uint32_t count_of[MEMORY_POOL_CLASS_COUNT] = {
         KRAKEN_POOL_SMALL_COUNT, KRAKEN_POOL_MEDIUM_COUNT, KRAKEN_POOL_LARGE_COUNT,
         KRAKEN_POOL_XLARGE_COUNT};
     if (size <= KRAKEN_EVENT_INLINE_DATA_SIZE) {
         return UINT32_MAX; /* inline: no block */
     }
-    unsigned c = 0;
-    while (c + 1 < MEMORY_POOL_CLASS_COUNT && size > size_of[c]) {
-        c++;
-    }
+    const int c = payload_class(size);
     const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
-    return count_of[c] > reserve ? count_of[c] - reserve : 0;
+    return c >= 0 && count_of[c] > reserve ? count_of[c] - reserve : 0;
 }
 
 #define NEED_BLOCKS(size, n)                                                                       \
     do {                                                                                           \
         if (usable_blocks_for(size) < (uint32_t)(n)) {                                             \
-            print_message("skipped: needs %d blocks for %d-byte payloads, the Kconfig class "     \
-                          "has %d below CRITICAL\n",                                              \
+            print_message("skipped: needs %d blocks for %d-byte payloads, the Kconfig pools "     \
+                          "have %d below CRITICAL\n",                                            \
                           (int)(n), (int)(size), (int)usable_blocks_for(size));                   \
             skip();                                                                                \
         }                                                                                          \
@@ -311,6 +336,8 @@ static void every_subscriber_sees_the_same_single_copy_made_at_post(void **state
 {
     (void)state;
     NEED_SUBS(3);
+    NEED_POOL_PAYLOAD(200);
+    const int c = payload_class(200);
     recorder_t r1 = {0}, r2 = {0}, r3 = {0};
     assert_int_equal(system_event_subscribe(SVC_A, 7, record, &r1, NULL), ESP_OK);
     assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r2, NULL), ESP_OK);
@@ -319,8 +346,8 @@ static void every_subscriber_sees_the_same_single_copy_made_at_post(void **state
     memset(buf, 0xA5, sizeof buf);
     assert_int_equal(system_event_post(SVC_A, 7, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
     memset(buf, 0, sizeof buf); /* the bus copied it: changing ours changes nothing */
-    assert_int_equal(pool_class_in_use(1), 1); /* 200 bytes: one 256-byte block */
-    assert_int_equal(stats().pool_blocks_in_use[1], 1);
+    assert_int_equal(pool_class_in_use(c), 1); /* defaults: one 256-byte block */
+    assert_int_equal(stats().pool_blocks_in_use[c], 1);
     assert_int_equal(dispatch_all(), 1);
     assert_int_equal(r1.n, 1);
     assert_int_equal(r2.n, 1);
@@ -335,8 +362,8 @@ static void every_subscriber_sees_the_same_single_copy_made_at_post(void **state
     assert_int_equal(r3.pool_in_use_during[0], 1);
     assert_int_equal(pool_blocks_in_use(), 0);
     system_event_stats_t st = stats();
-    assert_int_equal(st.pool_blocks_in_use[1], 0);
-    assert_int_equal(st.pool_blocks_peak[1], 1);
+    assert_int_equal(st.pool_blocks_in_use[c], 0);
+    assert_int_equal(st.pool_blocks_peak[c], 1);
     assert_int_equal(st.pool_payloads, 1);
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 1);
 }
@@ -420,6 +447,7 @@ static void wildcards_match_any_source_or_type_and_exact_filters_do_not_leak(voi
 static void an_event_without_subscribers_is_counted_unhandled_and_freed(void **state)
 {
     (void)state;
+    NEED_POOL_PAYLOAD(100);
     uint8_t buf[100] = {1};
     assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
     assert_int_equal(pool_blocks_in_use(), 1);
@@ -633,6 +661,11 @@ static void lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks(voi
 static void pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing(void **state)
 {
     (void)state;
+    if (payload_class(KRAKEN_POOL_MEDIUM_SIZE) != 1) {
+        print_message("skipped: Medium-sized payloads are kept inline (..._INLINE_DATA_SIZE %d)\n",
+                      KRAKEN_EVENT_INLINE_DATA_SIZE);
+        skip();
+    }
     /* Medium, and Large too where an empty class takes the next larger one (TRY_LARGER_CLASS) */
     enum { HELD = KRAKEN_POOL_MEDIUM_COUNT + KRAKEN_POOL_TRY_LARGER_CLASS * KRAKEN_POOL_LARGE_COUNT };
     void *held[HELD];
@@ -779,11 +812,12 @@ static void an_isr_can_post_a_pool_sized_payload_without_blocking(void **state)
 static void an_isr_post_to_a_full_lane_fails_at_once(void **state)
 {
     (void)state;
+    NEED_BLOCKS(LARGEST_CLASS, 2); /* the second post must find a block and a full lane */
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     system_event_bus_config_t cfg = manual_config();
     cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_CRITICAL] = 1;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
-    uint8_t buf[100] = {0};
+    static uint8_t buf[LARGEST_CLASS]; /* the largest payload an ISR may post */
     kraken_sim_isr_enter();
     esp_err_t first = system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
                                                  SYSTEM_EVENT_PRIORITY_CRITICAL, NULL);
@@ -792,7 +826,7 @@ static void an_isr_post_to_a_full_lane_fails_at_once(void **state)
     kraken_sim_isr_exit();
     assert_int_equal(first, ESP_OK);
     assert_int_equal(second, ESP_ERR_TIMEOUT);
-    assert_int_equal(pool_blocks_in_use(), 1);
+    assert_int_equal(pool_blocks_in_use(), payload_class(sizeof buf) >= 0 ? 1 : 0);
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_FULL], 1);
     dispatch_all();
 }
@@ -855,7 +889,7 @@ static void an_isr_post_wakes_the_dispatcher_task_and_says_so(void **state)
     task_handler_calls = 0;
     assert_int_equal(system_event_subscribe(SVC_A, 1, count_handler, NULL, NULL), ESP_OK);
     kraken_port_delay_ms(20); /* let the dispatcher go idle */
-    uint8_t buf[64] = {0};
+    uint8_t buf[64 < LARGEST_CLASS ? 64 : LARGEST_CLASS] = {0}; /* an ISR payload fits a class */
     bool woken = false;
     kraken_sim_isr_enter();
     esp_err_t err = system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
@@ -1144,6 +1178,9 @@ static void subscription_table_limits_and_stale_handles_get_clear_answers(void *
 static void deinit_discard_counts_pending_events_and_returns_every_block(void **state)
 {
     (void)state;
+    NEED_POOL_PAYLOAD(200);
+    NEED_POOL_PAYLOAD(1000);
+    NEED_BLOCKS(1000, payload_class(200) == payload_class(1000) ? 2 : 1);
     recorder_t r = {0};
     assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
     uint8_t buf[1000] = {0};
@@ -1481,6 +1518,9 @@ static void no_heap_call_is_made_per_event_in_steady_state(void **state)
     kraken_sim_get_stats(&before);
     for (int round = 0; round < 50; round++) {
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            if (sizes[i] > LARGEST_CLASS) {
+                continue; /* small Kconfig classes: those would be heap payloads */
+            }
             assert_int_equal(system_event_post(SVC_A, 1, buf, sizes[i], (system_event_priority_t)(i % 4)),
                              ESP_OK);
         }
@@ -1827,7 +1867,8 @@ static esp_err_t mixed_post_result;
 static void *mixed_class_poster(void *arg)
 {
     (void)arg;
-    while (!atomic_load(&mixed_poster_go)) {
+    /* bounded: if the handler never lets it go, the test fails instead of hanging in the join */
+    for (int ms = 0; !atomic_load(&mixed_poster_go) && ms < 5000; ms++) {
         kraken_port_delay_ms(1);
     }
     static uint8_t medium[200];
@@ -1853,10 +1894,11 @@ static void a_post_waiting_for_a_class_gets_the_block_a_mixed_run_holds(void **s
 {
     (void)state;
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 6);
-    if (40 <= KRAKEN_EVENT_INLINE_DATA_SIZE || 200 <= KRAKEN_POOL_SMALL_SIZE) {
+    if (payload_class(40) != 0 || payload_class(200) != 1) {
         print_message("skipped: needs 40-byte payloads in Small blocks and 200-byte ones in Medium "
-                      "(..._INLINE_DATA_SIZE %d, Small %d)\n",
-                      KRAKEN_EVENT_INLINE_DATA_SIZE, KRAKEN_POOL_SMALL_SIZE);
+                      "(..._INLINE_DATA_SIZE %d, Small %d, Medium %d)\n",
+                      KRAKEN_EVENT_INLINE_DATA_SIZE, KRAKEN_POOL_SMALL_SIZE,
+                      KRAKEN_POOL_MEDIUM_SIZE);
         skip();
     }
     atomic_store(&mixed_smalls, 0);
