@@ -489,6 +489,16 @@ static esp_err_t start(const system_event_bus_config_t *config)
         }
         bus.class_size[c] = (uint32_t)pools.classes[c].block_size;
         bus.class_capacity[c] = pools.classes[c].capacity;
+        /* Kconfig counts are checked at build time; a memory_pool_init() table only here */
+        if (KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS != 0 &&
+            pools.classes[c].capacity <= KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS) {
+            KRAKEN_LOGW(TAG,
+                        "pool class %u (%u B) has %u blocks, not more than the CRITICAL reserve "
+                        "(%u): events below CRITICAL never get one (dropped: reserve)",
+                        c, (unsigned)pools.classes[c].block_size,
+                        (unsigned)pools.classes[c].capacity,
+                        (unsigned)KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+        }
     }
     atomic_store_explicit(&bus.largest, bus.class_size[CLASSES - 1], memory_order_relaxed);
     bus.spills = pools.try_larger_class;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "esp_log.h"
 #include "kraken_config.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
@@ -1821,6 +1822,66 @@ static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **s
     assert_int_equal(stats().pool_blocks_in_use[xl], 0);
 }
 
+/* A memory_pool_init() table with a class of no more blocks than the CRITICAL reserve (the build
+ * checks only the Kconfig counts): the bus says so when it starts, and the class serves CRITICAL
+ * events only. */
+static char log_text[2048];
+static size_t log_len;
+
+static int capture_log(const char *format, va_list args)
+{
+    const int n = vsnprintf(log_text + log_len, sizeof log_text - log_len, format, args);
+    if (n > 0) {
+        log_len += (size_t)n < sizeof log_text - log_len ? (size_t)n : sizeof log_text - 1 - log_len;
+    }
+    return n;
+}
+
+static esp_err_t init_logged(void)
+{
+    log_len = 0;
+    log_text[0] = '\0';
+    system_event_bus_config_t cfg = manual_config();
+    vprintf_like_t previous = esp_log_set_vprintf(capture_log);
+    esp_err_t err = system_event_bus_init(&cfg);
+    esp_log_set_vprintf(previous);
+    return err;
+}
+
+static void a_pool_class_no_larger_than_the_reserve_is_reported_at_start(void **state)
+{
+    (void)state;
+    const int xl = MEMORY_POOL_CLASS_COUNT - 1;
+    if (KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS == 0 || payload_class(LARGEST_CLASS) != xl) {
+        print_message("skipped: needs a CRITICAL reserve (%d) and XLarge payloads in pool blocks\n",
+                      KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+        skip();
+    }
+    assert_int_equal(init_logged(), ESP_OK); /* the Kconfig table: nothing to say */
+    assert_null(strstr(log_text, "CRITICAL reserve"));
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+
+    memory_pool_config_t pc;
+    assert_int_equal(memory_pool_get_default_config(&pc), ESP_OK);
+    pc.classes[xl].count = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    assert_int_equal(memory_pool_init(&pc), ESP_OK);
+    assert_int_equal(init_logged(), ESP_OK);
+    char want[64];
+    snprintf(want, sizeof want, "pool class %d (%d B) has %d blocks", xl, LARGEST_CLASS,
+             KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
+    assert_non_null(strstr(log_text, want));
+    static uint8_t big[LARGEST_CLASS];
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 1, big, sizeof big,
+                                                    SYSTEM_EVENT_PRIORITY_HIGH, 0),
+                     ESP_ERR_NO_MEM);
+    const system_event_lane_stats_t high = stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH];
+    assert_int_equal(high.dropped[SYSTEM_EVENT_DROP_RESERVE], 1);
+    assert_int_equal(
+        system_event_post(SVC_A, 1, big, sizeof big, SYSTEM_EVENT_PRIORITY_CRITICAL), ESP_OK);
+    assert_int_equal(dispatch_all(), 1);
+}
+
 /* The event keeps the time its post was called, also when the post waited for a pool block (it
  * took the time after the wait before: the latency figures left the wait out). */
 static void *free_a_filler_later(void *arg)
@@ -2315,6 +2376,8 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_payload_that_spilled_into_a_larger_class_is_counted_there,
                                         setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_pool_class_no_larger_than_the_reserve_is_reported_at_start, setup_none, teardown),
         cmocka_unit_test_setup_teardown(
             a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class, setup_none,
             teardown),

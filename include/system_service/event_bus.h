@@ -203,8 +203,10 @@ system_event_bus_config_t system_event_bus_default_config(void);
  *  with a task_core other than -1 or one of the chip's cores, or a task_priority of
  *  configMAX_PRIORITIES or more);
  *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (semaphore or
- *  dispatcher task could not be created; nothing is left allocated). task, never blocks;
- *  O(table sizes). */
+ *  dispatcher task could not be created; nothing is left allocated). Sets the pools up if they
+ *  are not (memory_pool_ensure_init) and logs a warning for each class of a memory_pool_init()
+ *  table with no more blocks than the CRITICAL reserve: events below CRITICAL never get one
+ *  (Kconfig counts are checked at build time). task, never blocks; O(table sizes). */
 esp_err_t system_event_bus_init(const system_event_bus_config_t *config);
 
 typedef enum {

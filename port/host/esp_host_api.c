@@ -121,12 +121,29 @@ esp_log_level_t esp_log_level_get(const char *tag)
     return level;
 }
 
+static int log_to_stdout(const char *format, va_list args)
+{
+    int n = vprintf(format, args);
+    fflush(stdout);
+    return n;
+}
+
+static vprintf_like_t log_vprintf = log_to_stdout; /* under log_mutex */
+
+vprintf_like_t esp_log_set_vprintf(vprintf_like_t func)
+{
+    pthread_mutex_lock(&log_mutex);
+    vprintf_like_t previous = log_vprintf;
+    log_vprintf = func != NULL ? func : log_to_stdout;
+    pthread_mutex_unlock(&log_mutex);
+    return previous;
+}
+
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
 {
     pthread_mutex_lock(&log_mutex);
     if (level <= level_for_locked(tag)) {
-        vfprintf(stdout, format, args);
-        fflush(stdout);
+        log_vprintf(format, args);
     }
     pthread_mutex_unlock(&log_mutex);
 }

@@ -18,6 +18,13 @@ typedef enum {
     ESP_LOG_VERBOSE = 5,
 } esp_log_level_t;
 
+/** Where log lines go, as in ESP-IDF: a vprintf-like function. */
+typedef int (*vprintf_like_t)(const char *format, va_list args);
+
+/** Send every later log line to `func` (NULL: back to the default, vprintf to stdout); returns
+ *  the previous function. As ESP-IDF's, e.g. for a test that captures what was logged. */
+vprintf_like_t esp_log_set_vprintf(vprintf_like_t func);
+
 /** Milliseconds since the simulated boot. */
 uint32_t esp_log_timestamp(void);
 /** Set the level for `tag` ("*" = every tag). Default: INFO. */
