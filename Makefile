@@ -20,7 +20,7 @@ deps:
 
 # The simulated Kraken-OS workload and its statistics (KRAKEN_SIM_PROFILE picks the module).
 run: all
-	./$(BUILD)/examples/kraken_demo/kraken_demo
+	$(BUILD)/examples/kraken_demo/kraken_demo
 
 # Every test, on the default profile; tests switch profiles themselves.
 test: all
