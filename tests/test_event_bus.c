@@ -1828,7 +1828,7 @@ static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **s
 static char log_text[2048];
 static size_t log_len;
 
-static int capture_log(const char *format, va_list args)
+__attribute__((format(printf, 1, 0))) static int capture_log(const char *format, va_list args)
 {
     const int n = vsnprintf(log_text + log_len, sizeof log_text - log_len, format, args);
     if (n > 0) {

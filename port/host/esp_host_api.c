@@ -121,7 +121,7 @@ esp_log_level_t esp_log_level_get(const char *tag)
     return level;
 }
 
-static int log_to_stdout(const char *format, va_list args)
+__attribute__((format(printf, 1, 0))) static int log_to_stdout(const char *format, va_list args)
 {
     int n = vprintf(format, args);
     fflush(stdout);
