@@ -7,6 +7,9 @@
 # demo_memory.c holds the spec's Examples 2 and 3: they must compile against ESP-IDF as written.
 # In a real ESP-IDF build the component's own Kconfig options are part of sdkconfig.h; the tool's
 # sdkconfig.h lacks them, so they are appended here from the component's Kconfig and defaults.
+# The on-chip test app (test_apps/system_service) is checked too when IDF_PATH has Unity's own
+# headers (components/unity/unity/src, a git submodule: copy src/unity.h and src/unity_internals.h of
+# ThrowTheSwitch/Unity there when the tree came without submodules).
 set -eu
 check=${1:?usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH}
 idf=${2:?usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH}
@@ -24,3 +27,15 @@ grep '^#define CONFIG_SYSTEM_SERVICE_' "$work/component.h" >> "$work/config/sdkc
 IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" \
     "$root"/port/*.c "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf"
+
+app="$root/test_apps/system_service/main"
+if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then
+    echo "test_apps/system_service NOT checked: $idf/components/unity/unity/src/unity.h is missing" >&2
+    exit 1
+fi
+# The include dirs ESP-IDF adds for the app's other requirements: unity, the GPTimer driver.
+IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$app"/*.c \
+    -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
+    -I "$idf/components/unity/unity/src" -I "$idf/components/esp_driver_gptimer/include" \
+    -I "$idf/components/esp_hal_timg/include" -I "$idf/components/esp_hal_timg/esp32s3/include" \
+    -DUNITY_INCLUDE_CONFIG_H

@@ -1,0 +1,67 @@
+/*
+ * test_monitor_on_chip.c - the heap monitor reads ESP-IDF's heap: its figures, the health check
+ * against a real allocation and the failed-allocation hook.
+ */
+#include <stdint.h>
+
+#include "esp_heap_caps.h"
+#include "heap_monitor.h"
+#include "system_service/memory_utils.h"
+#include "unity.h"
+
+TEST_CASE("heap monitor figures are ESP-IDF's, fragmentation computed from them", "[monitor]")
+{
+    heap_stats_t st;
+    TEST_ESP_OK(heap_monitor_get_stats(&st));
+    TEST_ASSERT_EQUAL_UINT(heap_caps_get_total_size(HEAP_MONITOR_CAPS_SRAM),
+                           st.internal.total_bytes);
+    TEST_ASSERT_EQUAL_UINT(heap_caps_get_total_size(HEAP_MONITOR_CAPS_PSRAM), st.psram.total_bytes);
+    TEST_ASSERT_EQUAL_UINT(heap_caps_get_total_size(HEAP_MONITOR_CAPS_ALL), st.total_bytes);
+    TEST_ASSERT_EQUAL(memory_psram_available(), st.psram_present);
+    const heap_region_stats_t *regions[] = {&st.internal, &st.psram};
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+        const heap_region_stats_t *r = regions[i];
+        TEST_ASSERT_TRUE(r->largest_free_block <= r->total_free_bytes);
+        TEST_ASSERT_TRUE(r->minimum_free_bytes <= r->total_free_bytes);
+        TEST_ASSERT_EQUAL_INT(heap_monitor_fragmentation_percent(r->total_free_bytes,
+                                                                 r->largest_free_block),
+                              r->fragmentation_percent);
+    }
+
+    TEST_ESP_OK(heap_monitor_count_blocks(&st));
+    TEST_ASSERT_TRUE(st.blocks_counted);
+    TEST_ASSERT_TRUE(st.internal.allocated_blocks > 0); /* at least the pools' storage */
+    TEST_ASSERT_TRUE(st.internal.free_blocks > 0);
+}
+
+TEST_CASE("the health check fails while internal free memory is below its limit", "[monitor]")
+{
+    heap_monitor_thresholds_t saved;
+    TEST_ESP_OK(heap_monitor_get_thresholds(&saved));
+    /* A limit 8 KiB below what is free now: a 16 KiB allocation crosses it. */
+    const size_t free_now = heap_caps_get_free_size(HEAP_MONITOR_CAPS_SRAM);
+    const heap_monitor_thresholds_t limits = {.fragmentation_percent = 100,
+                                              .min_free_internal = free_now - 8 * 1024};
+    TEST_ESP_OK(heap_monitor_set_thresholds(&limits));
+    TEST_ASSERT_TRUE(heap_monitor_check_health());
+
+    void *p = SYSTEM_MALLOC(16 * 1024);
+    TEST_ASSERT_NOT_NULL(p);
+    TEST_ASSERT_FALSE(heap_monitor_check_health());
+    TEST_ASSERT_EQUAL_HEX32(HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE, heap_monitor_get_health_issues());
+    free(p);
+    TEST_ASSERT_TRUE(heap_monitor_check_health());
+    TEST_ESP_OK(heap_monitor_set_thresholds(&saved));
+}
+
+TEST_CASE("failed allocations are counted by caps once heap_monitor_init ran", "[monitor]")
+{
+    TEST_ESP_OK(heap_monitor_init());
+    heap_monitor_reset_failed_allocs();
+    TEST_ASSERT_NULL(heap_caps_malloc(64 * 1024 * 1024, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT));
+    TEST_ASSERT_NULL(heap_caps_malloc(64 * 1024 * 1024, MALLOC_CAP_DMA));
+    TEST_ASSERT_EQUAL_UINT32(2, heap_monitor_get_failed_alloc_count(0));
+    TEST_ASSERT_EQUAL_UINT32(1, heap_monitor_get_failed_alloc_count(MALLOC_CAP_DMA));
+    TEST_ASSERT_EQUAL_UINT32(1, heap_monitor_get_failed_alloc_count(MALLOC_CAP_INTERNAL));
+    TEST_ESP_OK(heap_monitor_deinit());
+}
