@@ -72,12 +72,16 @@ typedef struct {
     uint8_t fill[];
 } payload_t;
 
+/* Inline, then each pool class of the default table; no larger than the largest class, which
+ * every post (an ISR's too) may use whatever the configuration. */
 static const size_t payload_sizes[] = {8, 40, 120, 200, 700, 2000};
 #define SIZE_COUNT (sizeof payload_sizes / sizeof payload_sizes[0])
+#define LARGEST_CLASS ((size_t)CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE)
 
 static size_t payload_size(uint32_t n)
 {
-    return payload_sizes[n % SIZE_COUNT];
+    const size_t size = payload_sizes[n % SIZE_COUNT];
+    return size < LARGEST_CLASS ? size : LARGEST_CLASS;
 }
 
 static system_event_priority_t payload_priority(uint32_t n)

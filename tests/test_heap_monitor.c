@@ -86,7 +86,7 @@ static int teardown(void **state)
     (void)state;
     kraken_sim_fault_clear();
     /* the pools keep their storage across tests: release it before the chip restarts */
-    if (memory_pool_deinit() != ESP_OK) {
+    if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK) {
         return -1;
     }
     return heap_monitor_deinit() == ESP_OK ? 0 : -1;
@@ -1175,7 +1175,7 @@ static void concurrent_failures_are_all_counted(void **state)
 static void a_sample_holds_the_figures_at_the_time(void **state)
 {
     (void)state;
-    void *pool_block = memory_pool_alloc(40);
+    void *pool_block = memory_pool_alloc(1); /* a Small block */
     assert_non_null(pool_block);
     memory_pool_stats_t pools;
     assert_int_equal(memory_pool_get_stats(&pools), ESP_OK);

@@ -24,11 +24,18 @@
 
 #include "kraken_sim.h"
 
-/* Requests that land in the Medium, Large and XLarge classes whatever the Kconfig sizes, with room
- * for the 4 canary bytes after them. */
-#define MEDIUM_REQ (KRAKEN_POOL_SMALL_SIZE + 4)
-#define LARGE_REQ (KRAKEN_POOL_MEDIUM_SIZE + 4)
-#define XLARGE_REQ (KRAKEN_POOL_LARGE_SIZE + 4)
+/* The tests' own class table, set up before each test: the checks do not depend on the sizes,
+ * and a Kconfig table may have classes too small for a request and its canary, or one block. */
+#define SMALL_SIZE 64
+#define MEDIUM_SIZE 256
+#define LARGE_SIZE 1024
+#define XLARGE_SIZE 4096
+
+/* Requests that land in the Medium, Large and XLarge classes, with room for the 4 canary bytes
+ * after them. */
+#define MEDIUM_REQ (SMALL_SIZE + 4)
+#define LARGE_REQ (MEDIUM_SIZE + 4)
+#define XLARGE_REQ (LARGE_SIZE + 4)
 
 static memory_pool_misuse_info_t g_misuse[16];
 static int g_misuse_count;
@@ -47,6 +54,14 @@ static int setup(void **state)
     if (memory_pool_deinit() != ESP_OK || kraken_sim_reset() != ESP_OK) {
         return -1;
     }
+    memory_pool_config_t cfg; /* the Kconfig heap cap, the tests' classes */
+    memory_pool_get_default_config(&cfg);
+    const memory_pool_class_config_t classes[MEMORY_POOL_CLASS_COUNT] = {
+        {SMALL_SIZE, 4}, {MEDIUM_SIZE, 4}, {LARGE_SIZE, 4}, {XLARGE_SIZE, 2}};
+    memcpy(cfg.classes, classes, sizeof classes);
+    if (memory_pool_init(&cfg) != ESP_OK) {
+        return -1;
+    }
     memory_pool_set_misuse_hook(record_misuse);
     g_misuse_count = 0;
     return 0;
@@ -56,7 +71,7 @@ static int teardown(void **state)
 {
     (void)state;
     int rc = memory_pool_check_integrity() == ESP_OK && g_misuse_count == 0 ? 0 : -1;
-    if (memory_pool_deinit() != ESP_OK) {
+    if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK) {
         rc = -1;
     }
     memory_pool_set_misuse_hook(NULL);
@@ -138,8 +153,8 @@ static void an_overrun_is_found_by_the_integrity_check_before_the_free(void **st
 static void a_request_of_the_whole_block_has_no_canary_and_no_false_alarm(void **state)
 {
     (void)state;
-    uint8_t *p = memory_pool_alloc(KRAKEN_POOL_SMALL_SIZE);
-    memset(p, 0xA5 ^ 0xFF, KRAKEN_POOL_SMALL_SIZE);
+    uint8_t *p = memory_pool_alloc(SMALL_SIZE);
+    memset(p, 0xA5 ^ 0xFF, SMALL_SIZE);
     assert_int_equal(memory_pool_check_integrity(), ESP_OK);
     memory_pool_free(p);
     assert_int_equal(stats().classes[0].overruns, 0);
@@ -237,8 +252,8 @@ static bool collect(const memory_pool_block_info_t *info, void *arg)
     return true;
 }
 
-/* Sizes above the XLarge class: heap blocks whatever the Kconfig table (5000 by default). */
-#define OVERSIZE (KRAKEN_POOL_XLARGE_SIZE + 904)
+/* Sizes above the XLarge class: heap blocks. */
+#define OVERSIZE (XLARGE_SIZE + 904)
 
 static void log_leaks_quiet(const char *tag, size_t expect)
 {

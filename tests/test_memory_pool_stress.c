@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "esp_heap_caps.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
@@ -66,7 +68,7 @@ static int teardown(void **state)
 {
     (void)state;
     memory_pool_set_misuse_hook(NULL);
-    return memory_pool_deinit() == ESP_OK ? 0 : -1;
+    return free_every_live_block() == 0 && memory_pool_deinit() == ESP_OK ? 0 : -1;
 }
 
 /* ---- random traffic ------------------------------------------------------------------------------ */
@@ -295,6 +297,7 @@ static void many_threads_end_with_exact_counters_and_every_class_full_again(void
 
 typedef struct {
     pthread_barrier_t *start;
+    size_t size;
     void *block;
 } first_t;
 
@@ -302,7 +305,7 @@ static void *first_use(void *arg)
 {
     first_t *f = arg;
     pthread_barrier_wait(f->start);
-    f->block = memory_pool_alloc(16);
+    f->block = memory_pool_alloc(f->size);
     return NULL;
 }
 
@@ -317,18 +320,30 @@ static void threads_racing_to_first_use_set_the_pools_up_once(void **state)
     const size_t one_set_up = before.free_bytes - after.free_bytes;
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 
+    /* Each thread takes a block of the smallest class with one left (no heap fallback), so a
+     * table of one block per class still races 4 threads. */
+    const size_t sizes[MEMORY_POOL_CLASS_COUNT] = {
+        CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_MEDIUM_SIZE,
+        CONFIG_SYSTEM_SERVICE_MEMORY_POOL_LARGE_SIZE, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE};
+    uint32_t left[MEMORY_POOL_CLASS_COUNT] = {
+        CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_MEDIUM_COUNT,
+        CONFIG_SYSTEM_SERVICE_MEMORY_POOL_LARGE_COUNT, CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_COUNT};
+    pthread_t tid[16];
+    first_t f[16];
+    uint32_t per_class[MEMORY_POOL_CLASS_COUNT] = {0};
+    int n = 0;
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        for (; left[c] > 0 && n < threads_to_use() && n < 16; left[c]--, n++) {
+            f[n].size = sizes[c];
+            per_class[c]++;
+        }
+    }
     for (int round = 0; round < 20; round++) {
-        /* each takes a Small block: no more threads than the class has blocks (no heap fallback) */
-        const int n = threads_to_use() < CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT
-                          ? threads_to_use()
-                          : CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT;
-        pthread_t tid[16];
-        first_t f[16];
         pthread_barrier_t start;
         pthread_barrier_init(&start, NULL, (unsigned)n);
         kraken_port_heap_figures(SRAM_CAPS, &before);
         for (int i = 0; i < n; i++) {
-            f[i] = (first_t){&start, NULL};
+            f[i] = (first_t){&start, f[i].size, NULL};
             assert_int_equal(pthread_create(&tid[i], NULL, first_use, &f[i]), 0);
         }
         for (int i = 0; i < n; i++) {
@@ -341,8 +356,10 @@ static void threads_racing_to_first_use_set_the_pools_up_once(void **state)
         memory_pool_get_stats(&st);
         assert_true(st.initialized);
         assert_int_equal(st.setup_failures, 0);
-        assert_int_equal(st.classes[0].in_use, (uint32_t)n); /* everyone waited for the pools */
-        assert_int_equal(st.classes[0].heap_fallbacks, 0);
+        for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) { /* everyone waited for the pools */
+            assert_int_equal(st.classes[c].in_use, per_class[c]);
+            assert_int_equal(st.classes[c].heap_fallbacks, 0);
+        }
         for (int i = 0; i < n; i++) {
             assert_non_null(f[i].block);
             for (int j = 0; j < i; j++) {

@@ -53,6 +53,23 @@ static inline size_t capture_stdout_end(char *out, size_t size)
         }                                                                                          \
     } while (0)
 
+static inline bool free_live_block_(const memory_pool_block_info_t *info, void *freed)
+{
+    memory_pool_free((void *)info->ptr);
+    ++*(size_t *)freed;
+    return true;
+}
+
+/* For a teardown: free every block from memory_pool still live (a test that failed half-way
+ * leaves its blocks behind, and the next test's deinit would refuse), so that one failure does
+ * not fail every later test. Returns how many there were: not 0 fails the teardown. */
+static inline size_t free_every_live_block(void)
+{
+    size_t freed = 0;
+    memory_pool_walk_live(free_live_block_, &freed);
+    return freed;
+}
+
 /* The health limits the heap monitor tests are written for (the Kconfig defaults), so that they
  * hold whatever the configuration sets. */
 static inline esp_err_t set_reference_thresholds(void)
