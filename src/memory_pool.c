@@ -27,8 +27,10 @@
  *
  * Set-up and publication: the first allocation sets the pools up (g_state UNINIT -> SETUP -> READY).
  * The class fields are written (under the class lock, for memory_pool_owns) before each class's
- * `limit` is stored with release; allocations load `limit` with acquire, so a block can only be
- * obtained after its class is published, and every free of a block happens after it. Concurrent
+ * `limit` is stored with release, class 0 last; allocations load `limit` with acquire, so a block
+ * can only be obtained after its class is published, and every free of a block happens after it;
+ * an allocation that finds class 0 unpublished waits for the whole set-up (it must not take a
+ * larger class published before its own). Concurrent
  * first allocations wait for the set-up (they never see a block before). A failed set-up leaves the
  * pools off (FAILED: every request is a counted heap fallback) until memory_pool_deinit, so class
  * fields never change while blocks from us are live.
@@ -629,12 +631,14 @@ static esp_err_t build(void)
         c->block_size = size;
         c->count = count;
         kraken_port_unlock(&c->lock);
-        atomic_store_explicit(&c->limit, size, memory_order_release);
         blocks += size * count;
         links += count;
         if (meta != NULL) {
             meta += count;
         }
+    }
+    for (unsigned i = CLASSES; i-- > 0;) { /* class 0 last: see pool_alloc */
+        atomic_store_explicit(&g_class[i].limit, g_class[i].block_size, memory_order_release);
     }
     atomic_store_explicit(&g_blocks_hi, (uintptr_t)blocks, memory_order_release);
     atomic_store_explicit(&g_blocks_lo, (uintptr_t)(mem + head), memory_order_release);
@@ -699,15 +703,22 @@ static void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *ca
 
 static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, const void *caller)
 {
-    /* Smallest class that fits. Size 0 wraps to SIZE_MAX; before set-up every limit is 0: both
-     * walk past the last class. */
+    /* Smallest class that fits. Size 0 wraps to SIZE_MAX and walks past the last class. The
+     * set-up publishes class 0 last: with its limit 0 the walk must not go on (it could take a
+     * block of a larger class already published); alloc_beyond waits for the set-up. */
     const size_t n = size - 1;
+    const size_t small = atomic_load_explicit(&g_class[0].limit, memory_order_acquire);
+    if (n < small) {
+        return take(&g_class[0], size, margin, isr, true, caller);
+    }
+    if (small == 0) {
+        return alloc_beyond(size, margin, isr, caller);
+    }
     /* One copy of take() per class: every field has a fixed address. */
 #define FITS_CLASS(i)                                                                              \
     if (n < atomic_load_explicit(&g_class[i].limit, memory_order_acquire)) {                       \
         return take(&g_class[i], size, margin, isr, true, caller);                                 \
     }
-    FITS_CLASS(0)
     FITS_CLASS(1)
     FITS_CLASS(2)
     FITS_CLASS(3)
@@ -715,7 +726,7 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
     return alloc_beyond(size, margin, isr, caller);
 }
 
-/* No class took the request: size 0, oversize, or the pools are not set up (yet). */
+/* No class took the request: size 0, oversize, or the pools are not set up (yet, or completely). */
 static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller)
 {
     caller = WHO(caller);
