@@ -27,13 +27,13 @@
  *
  * Set-up and publication: the first allocation sets the pools up (g_state UNINIT -> SETUP -> READY).
  * The class fields are written (under the class lock, for memory_pool_owns) before each class's
- * `limit` is stored with release, class 0 last; allocations load `limit` with acquire, so a block
- * can only be obtained after its class is published, and every free of a block happens after it;
- * an allocation that finds class 0 unpublished waits for the whole set-up (it must not take a
- * larger class published before its own). Concurrent
- * first allocations wait for the set-up (they never see a block before). A failed set-up leaves the
- * pools off (FAILED: every request is a counted heap fallback) until memory_pool_deinit, so class
- * fields never change while blocks from us are live.
+ * `limit` is stored with release, class 0 last; allocations load class 0's `limit` with acquire,
+ * so a block can only be obtained after every class is published, and every free of a block
+ * happens after it. An allocation that finds class 0 unpublished waits for the whole set-up (it
+ * must not take a larger class published before its own), as concurrent first allocations do
+ * (they never see a block before). A failed set-up leaves the pools off (FAILED: every request is
+ * a counted heap fallback) until memory_pool_deinit, so class fields never change while blocks
+ * from us are live.
  *
  * Locks: one per class, one for the heap table, each held for O(1) work (checks hold one for a
  * free-list walk or one block). The heap, the log and the hook are always called outside them.
@@ -714,9 +714,10 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
     if (small == 0) {
         return alloc_beyond(size, margin, isr, caller);
     }
-    /* One copy of take() per class: every field has a fixed address. */
+    /* One copy of take() per class: every field has a fixed address. Relaxed: class 0's acquire
+     * above ordered these after the whole publication. */
 #define FITS_CLASS(i)                                                                              \
-    if (n < atomic_load_explicit(&g_class[i].limit, memory_order_acquire)) {                       \
+    if (n < atomic_load_explicit(&g_class[i].limit, memory_order_relaxed)) {                       \
         return take(&g_class[i], size, margin, isr, true, caller);                                 \
     }
     FITS_CLASS(1)
@@ -726,7 +727,7 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
     return alloc_beyond(size, margin, isr, caller);
 }
 
-/* No class took the request: size 0, oversize, or the pools are not set up (yet, or completely). */
+/* No class took the request: size 0, oversize, or the pools are not (all) published yet. */
 static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller)
 {
     caller = WHO(caller);
