@@ -2,8 +2,11 @@
 # esp-idf-check.sh - compile the component's ESP-IDF side for the ESP32-S3 against ESP-IDF's real
 # headers, with the shared esp-idf-check tool (Debian's Xtensa GCC, ESP-IDF's flags, -Werror).
 # usage: tools/esp-idf-check.sh CHECK_DIR IDF_PATH [tool options, e.g. --std=gnu17]
-#   CHECK_DIR  a writable copy of esp-idf-check on which setup.sh has run (it holds config/sdkconfig.h)
+#   CHECK_DIR  a writable copy of esp-idf-check on which setup.sh has run (it holds config/sdkconfig.h:
+#              ESP-IDF's options, e.g. PSRAM on or off: one copy per configuration)
 #   IDF_PATH   the ESP-IDF tree setup.sh extracted
+#   KRAKEN_DEFAULTS (environment) more defaults files for the component's options, applied after
+#              its sdkconfig.defaults, e.g. KRAKEN_DEFAULTS=tests/configs/limits.defaults
 # demo_memory.c holds the spec's Examples 2 and 3: they must compile against ESP-IDF as written.
 # In a real ESP-IDF build the component's own Kconfig options are part of sdkconfig.h; the tool's
 # sdkconfig.h lacks them, so they are appended here from the component's Kconfig and defaults.
@@ -19,7 +22,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 /usr/bin/python3 "$root/tools/gen_sdkconfig.py" --kconfig "$root/port/host/Kconfig.host" \
-    --defaults "$root/sdkconfig.defaults" --header "$work/component.h" --config "$work/sdkconfig"
+    --defaults "$root/sdkconfig.defaults" ${KRAKEN_DEFAULTS:-} --header "$work/component.h" --config "$work/sdkconfig"
 mkdir -p "$work/config"
 cp "$check/config/sdkconfig.h" "$work/config/sdkconfig.h"
 grep '^#define CONFIG_SYSTEM_SERVICE_' "$work/component.h" >> "$work/config/sdkconfig.h"
