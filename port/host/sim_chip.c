@@ -416,7 +416,8 @@ static size_t ext_bss_bytes(void)
     if (__start_kraken_ext_bss == NULL || __stop_kraken_ext_bss == NULL) {
         return 0;
     }
-    return (size_t)(__stop_kraken_ext_bss - __start_kraken_ext_bss);
+    /* As addresses: C does not define the difference of pointers to two objects. */
+    return (size_t)((uintptr_t)__stop_kraken_ext_bss - (uintptr_t)__start_kraken_ext_bss);
 }
 
 static bool in_ext_bss(uintptr_t p)
