@@ -1,6 +1,7 @@
 /*
- * test_event_bus_on_chip.c - the event bus under FreeRTOS: the dispatcher task, a post from a
- * hardware interrupt that wakes it, priority order, and every block back after deinit.
+ * test_event_bus_on_chip.c - the event bus under FreeRTOS: the dispatcher task, posts from a
+ * hardware interrupt that wake it (up to the largest pool class), priority order, and every block
+ * back after deinit.
  */
 #include <stdint.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "memory_pool.h"
+#include "sdkconfig.h"
 #include "system_service/event_bus.h"
 #include "test_isr.h"
 #include "unity.h"
@@ -117,6 +119,69 @@ TEST_CASE("a post from a hardware interrupt wakes the dispatcher task", "[event_
     TEST_ESP_OK(system_event_get_stats(&st));
     TEST_ASSERT_EQUAL_UINT32(1, st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].posted_from_isr);
     TEST_ASSERT_EQUAL_UINT32(1, st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].delivered);
+    vSemaphoreDelete(d.delivered);
+}
+
+/* The largest class's size, in a static buffer: the ISR stack (1.5 KB by default) cannot hold it. */
+typedef struct {
+    const uint8_t *payload;
+    size_t size;
+    esp_err_t result;
+} isr_post_t;
+
+static bool post_largest_in_isr(void *arg)
+{
+    isr_post_t *t = arg;
+    bool woken = false;
+    t->result = system_event_post_from_isr(1, 10, t->payload, t->size, SYSTEM_EVENT_PRIORITY_HIGH,
+                                           &woken);
+    return woken;
+}
+
+typedef struct {
+    SemaphoreHandle_t delivered;
+    const uint8_t *expected;
+    size_t size;
+    bool intact;
+    unsigned class_index;
+} largest_delivery_t;
+
+static void check_largest(const system_event_t *event, void *ctx)
+{
+    largest_delivery_t *d = ctx;
+    d->intact = event->size == d->size && memcmp(event->data, d->expected, d->size) == 0;
+    d->class_index = memory_pool_class_of(event->data);
+    xSemaphoreGive(d->delivered);
+}
+
+TEST_CASE("an interrupt posts a payload of the largest pool class, delivered intact",
+          "[event_bus][isr]")
+{
+    static uint8_t s_payload[CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE];
+    fill(s_payload, sizeof s_payload, 11);
+    memory_pool_config_t pools;
+    TEST_ESP_OK(memory_pool_get_default_config(&pools));
+    const unsigned largest = MEMORY_POOL_CLASS_COUNT - 1;
+    TEST_ASSERT_EQUAL_UINT(sizeof s_payload, pools.classes[largest].block_size);
+
+    start_bus(SYSTEM_EVENT_MODE_TASK);
+    largest_delivery_t d = {.delivered = xSemaphoreCreateBinary(), .expected = s_payload,
+                            .size = sizeof s_payload};
+    TEST_ASSERT_NOT_NULL(d.delivered);
+    TEST_ESP_OK(system_event_subscribe(1, 10, check_largest, &d, NULL));
+    isr_post_t t = {.payload = s_payload, .size = sizeof s_payload, .result = ESP_FAIL};
+
+    test_run_in_isr(post_largest_in_isr, &t);
+
+    TEST_ASSERT_EQUAL(ESP_OK, t.result);
+    TEST_ASSERT_TRUE(xSemaphoreTake(d.delivered, pdMS_TO_TICKS(1000)));
+    TEST_ASSERT_TRUE(d.intact);
+    TEST_ASSERT_EQUAL_UINT(largest, d.class_index);
+    TEST_ESP_OK(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DRAIN));
+    system_event_stats_t st;
+    TEST_ESP_OK(system_event_get_stats(&st));
+    TEST_ASSERT_EQUAL_UINT32(0, st.heap_payloads);
+    TEST_ASSERT_EQUAL_UINT32(0, st.pool_blocks_in_use[largest]);
     vSemaphoreDelete(d.delivered);
 }
 
