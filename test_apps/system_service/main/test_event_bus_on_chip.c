@@ -122,7 +122,6 @@ TEST_CASE("a post from a hardware interrupt wakes the dispatcher task", "[event_
     vSemaphoreDelete(d.delivered);
 }
 
-/* The largest class's size, in a static buffer: the ISR stack (1.5 KB by default) cannot hold it. */
 typedef struct {
     const uint8_t *payload;
     size_t size;
@@ -157,6 +156,7 @@ static void check_largest(const system_event_t *event, void *ctx)
 TEST_CASE("an interrupt posts a payload of the largest pool class, delivered intact",
           "[event_bus][isr]")
 {
+    /* Static: the ISR stack (1.5 KB by default) could not hold the largest class's size. */
     static uint8_t s_payload[CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_SIZE];
     fill(s_payload, sizeof s_payload, 11);
     memory_pool_config_t pools;
