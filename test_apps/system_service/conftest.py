@@ -22,5 +22,7 @@ def build_dir(request: pytest.FixtureRequest, app_path: str, target: str, config
     for candidate in candidates:
         if candidate and os.path.isdir(os.path.join(app_path, candidate)):
             return candidate
-    raise ValueError(f'no build of config {config}: idf.py -B build_{target}_{config} '
-                     f'-D SDKCONFIG_DEFAULTS="sdkconfig.defaults;sdkconfig.ci.{config}" build')
+    b = f'build_{target}_{config}'
+    raise ValueError(f'no build of config {config}: idf.py -B {b} -D SDKCONFIG={b}/sdkconfig '
+                     f'-D SDKCONFIG_DEFAULTS="sdkconfig.defaults;sdkconfig.ci.{config}" '
+                     f'set-target {target} build')

@@ -1,6 +1,7 @@
 /*
  * test_isr.c - one GPTimer alarm per call. The timer's interrupt is not ESP_INTR_FLAG_IRAM (no
- * CONFIG_GPTIMER_ISR_CACHE_SAFE), matching the component's "isr-ok": the code runs from flash.
+ * CONFIG_GPTIMER_ISR_CACHE_SAFE, called GPTIMER_ISR_IRAM_SAFE up to ESP-IDF 5.4), matching the
+ * component's "isr-ok": the code runs from flash.
  */
 #include "test_isr.h"
 

@@ -75,7 +75,9 @@ TEST_CASE("memory_get_info reports ESP-IDF's figures", "[placement]")
     TEST_ASSERT_EQUAL_UINT(heap_caps_get_total_size(MEMORY_CAPS_PSRAM), info.total_psram);
     TEST_ASSERT_TRUE(info.min_free_sram <= info.free_sram);
     TEST_ASSERT_TRUE(info.largest_free_sram <= info.free_sram);
-    TEST_ASSERT_TRUE(info.free_dma <= info.free_sram);
+    /* Read again from ESP-IDF: other tasks may have allocated a little meanwhile. */
+    TEST_ASSERT_UINT_WITHIN(1024, heap_caps_get_free_size(MEMORY_CAPS_SRAM), info.free_sram);
+    TEST_ASSERT_UINT_WITHIN(1024, heap_caps_get_free_size(MEMORY_CAPS_DMA), info.free_dma);
 #if CONFIG_SPIRAM
     TEST_ASSERT_EQUAL(esp_psram_is_initialized(), info.psram_available);
     if (info.psram_available) {
