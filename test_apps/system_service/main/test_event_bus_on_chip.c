@@ -1,7 +1,8 @@
 /*
  * test_event_bus_on_chip.c - the event bus under FreeRTOS: the dispatcher task, posts from a
  * hardware interrupt that wake it (up to the largest pool class), priority order, and every block
- * back after deinit.
+ * back after deinit. The handlers' contexts are static: a test that fails while the dispatcher
+ * task may still call them (a timeout) leaves them valid until tearDown stops the bus.
  */
 #include <stdint.h>
 #include <string.h>
@@ -76,7 +77,8 @@ TEST_CASE("the dispatcher task delivers one pool copy to every subscriber, then 
           "[event_bus]")
 {
     start_bus(SYSTEM_EVENT_MODE_TASK);
-    delivery_t d = {.delivered = xSemaphoreCreateCounting(2, 0)};
+    static delivery_t d; /* handlers' contexts are static: see the top */
+    d = (delivery_t){.delivered = xSemaphoreCreateCounting(2, 0)};
     TEST_ASSERT_NOT_NULL(d.delivered);
     system_service_id_t sensor;
     TEST_ESP_OK(system_service_register("sensor", &sensor));
@@ -121,7 +123,8 @@ static bool post_in_isr(void *arg)
 TEST_CASE("a post from a hardware interrupt wakes the dispatcher task", "[event_bus][isr]")
 {
     start_bus(SYSTEM_EVENT_MODE_TASK);
-    delivery_t d = {.delivered = xSemaphoreCreateCounting(1, 0)};
+    static delivery_t d;
+    d = (delivery_t){.delivered = xSemaphoreCreateCounting(1, 0)};
     TEST_ASSERT_NOT_NULL(d.delivered);
     TEST_ESP_OK(system_event_subscribe(1, 9, record, &d, NULL));
     esp_err_t result = ESP_FAIL;
@@ -183,8 +186,9 @@ TEST_CASE("an interrupt posts a payload of the largest pool class, delivered int
     TEST_ASSERT_EQUAL_UINT(sizeof s_payload, pools.classes[largest].block_size);
 
     start_bus(SYSTEM_EVENT_MODE_TASK);
-    largest_delivery_t d = {.delivered = xSemaphoreCreateBinary(), .expected = s_payload,
-                            .size = sizeof s_payload};
+    static largest_delivery_t d;
+    d = (largest_delivery_t){.delivered = xSemaphoreCreateBinary(), .expected = s_payload,
+                             .size = sizeof s_payload};
     TEST_ASSERT_NOT_NULL(d.delivered);
     TEST_ESP_OK(system_event_subscribe(1, 10, check_largest, &d, NULL));
     isr_post_t t = {.payload = s_payload, .size = sizeof s_payload, .result = ESP_FAIL};
@@ -211,7 +215,8 @@ static void append_type(const system_event_t *event, void *ctx)
 TEST_CASE("manual dispatch delivers higher priorities first, FIFO within one", "[event_bus]")
 {
     start_bus(SYSTEM_EVENT_MODE_MANUAL);
-    char order[16] = "";
+    static char order[16];
+    order[0] = '\0';
     TEST_ESP_OK(system_event_subscribe(2, SYSTEM_EVENT_TYPE_ANY, append_type, order, NULL));
     const struct {
         system_event_type_t type;
