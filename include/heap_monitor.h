@@ -40,6 +40,7 @@
 
 #include "esp_err.h"
 #include "esp_heap_caps.h"
+#include "esp_log.h" /* the spec's snippet logs its figures with this header alone */
 #include "memory_pool.h"
 
 #ifdef __cplusplus

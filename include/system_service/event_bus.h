@@ -278,7 +278,9 @@ typedef struct {
     uint32_t services;         /**< registered */
 } system_event_stats_t;
 
-/** Copy the statistics. Works before the first start (zeros) and after deinit (final figures).
+/** Copy the statistics. Works before the first start (the posts refused so far: NOT_READY,
+ *  INVALID_ARG, invalid priorities; zeros otherwise) and after deinit (final figures). A start
+ *  clears every counter, those too: read them first if a refusal before the start matters.
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, O(lanes + classes). */
 esp_err_t system_event_get_stats(system_event_stats_t *out);
 

@@ -88,7 +88,9 @@ void *memory_alloc_psram_only(size_t size);
  *  task, never blocks, O(1) per heap tried. */
 void *memory_alloc_sram(size_t size);
 /** Internal DMA-capable SRAM aligned to MEMORY_DMA_ALIGNMENT. NULL iff size is 0 or no DMA-capable
- *  block is large enough. task, never blocks, O(1) per heap tried. */
+ *  block is large enough for size plus the alignment's overhead (up to about MEMORY_DMA_ALIGNMENT
+ *  + 32 bytes: a request of the DMA region's whole largest free block fails). task, never blocks,
+ *  O(1) per heap tried. */
 void *memory_alloc_dma(size_t size);
 
 /** Zero-filled forms of the above. NULL also when n or size is 0 or n * size overflows. task,

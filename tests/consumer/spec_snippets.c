@@ -12,6 +12,8 @@
 #include "system_service/memory_utils.h"
 
 static const char *TAG = "spec";
+
+void spec_heap_monitoring(void); /* spec_heap_monitor.c */
 static system_service_id_t service_id;
 static system_event_type_t event_type = 1;
 static system_event_priority_t priority = SYSTEM_EVENT_PRIORITY_NORMAL;
@@ -84,25 +86,6 @@ static void for_system_services(void)
     free(dma_buffer);
 }
 
-/* "Heap Monitoring (NEW)" */
-static void heap_monitoring(void)
-{
-    // Check heap health
-    if (!heap_monitor_check_health()) {
-        ESP_LOGW(TAG, "Heap fragmentation high!");
-    }
-
-    // Get statistics
-    heap_stats_t stats;
-    heap_monitor_get_stats(&stats);
-    ESP_LOGI(TAG, "Free: %zu bytes", stats.total_free_bytes);
-    ESP_LOGI(TAG, "Largest block: %zu bytes", stats.largest_free_block);
-    ESP_LOGI(TAG, "Fragmentation: %d%%", stats.fragmentation_percent);
-
-    // Log detailed stats
-    heap_monitor_log_stats(TAG);
-}
-
 /* "Legacy Memory Utils (Still Available)" */
 static void legacy_memory_utils(void)
 {
@@ -168,7 +151,7 @@ int main(void)
         return 1;
     }
     for_system_services();
-    heap_monitoring();
+    spec_heap_monitoring();
     legacy_memory_utils();
     troubleshooting();
     my_service_send_data();
