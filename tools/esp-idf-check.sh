@@ -7,7 +7,8 @@
 #   IDF_PATH   the ESP-IDF tree setup.sh extracted
 #   KRAKEN_DEFAULTS (environment) more defaults files for the component's options, applied after
 #              its sdkconfig.defaults, e.g. KRAKEN_DEFAULTS=tests/configs/limits.defaults
-# demo_memory.c holds the spec's Examples 2 and 3: they must compile against ESP-IDF as written.
+# demo_memory.c and tests/consumer hold the spec's snippets: they must compile against ESP-IDF as
+# written, each file with the one include the spec shows.
 # In a real ESP-IDF build the component's own Kconfig options are part of sdkconfig.h; the tool's
 # sdkconfig.h lacks them, so they are appended here from the component's Kconfig and defaults.
 # The on-chip test app (test_apps/system_service) is checked too when IDF_PATH has Unity's own
@@ -28,7 +29,7 @@ cp "$check/config/sdkconfig.h" "$work/config/sdkconfig.h"
 grep '^#define CONFIG_SYSTEM_SERVICE_' "$work/component.h" >> "$work/config/sdkconfig.h"
 
 IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" \
-    "$root"/port/*.c "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c \
+    "$root"/port/*.c "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c "$root"/tests/consumer/*.c \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf"
 
 app="$root/test_apps/system_service/main"

@@ -4,9 +4,7 @@
  */
 #include "heap_monitor.h"
 
-void spec_heap_monitoring(void);
-
-static const char *TAG = "spec";
+#include "spec_snippets.h"
 
 /* "Heap Monitoring (NEW)" */
 void spec_heap_monitoring(void)
