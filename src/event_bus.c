@@ -170,7 +170,11 @@ static struct {
     kraken_port_task_t task;
     /* Counters updated outside the lock. */
     _Atomic uint32_t heap_in_use;
-    _Atomic uint32_t invalid_priority;
+    _Atomic uint32_t invalid_priority; /* written under the lock once refused posts may be stopped */
+    /* Posts refused while the bus was stopped (before its first start, since its last deinit, or
+     * during a start): the next successful start keeps them in its counters. Lock held. */
+    uint32_t stopped_dropped[LANES][SYSTEM_EVENT_DROP_REASON_COUNT];
+    uint32_t stopped_invalid_priority;
 } bus = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
 
 static slot_t slot_storage[TOTAL_SLOTS];
@@ -213,10 +217,20 @@ static void count_drop_locked(lane_t *lane, system_event_drop_reason_t reason)
     lane->dropped[reason]++;
 }
 
+/* Lock held: whether the bus is stopped (or starting), so that a refusal must outlive the start. */
+static bool stopped_locked(void)
+{
+    const int state = atomic_load(&bus.state);
+    return state == ST_UNINIT || state == ST_STARTING;
+}
+
 static void count_drop(system_event_priority_t priority, system_event_drop_reason_t reason)
 {
     kraken_port_lock(&bus.lock);
     count_drop_locked(&bus.s.lanes[priority], reason);
+    if (stopped_locked()) {
+        bus.stopped_dropped[priority][reason]++;
+    }
     kraken_port_unlock(&bus.lock);
 }
 
@@ -470,11 +484,13 @@ static esp_err_t start(const system_event_bus_config_t *config)
         next += kconfig_capacity[i];
         lane->capacity = config->lane_capacity[i] ? config->lane_capacity[i] : kconfig_capacity[i];
         lane->latency_min = UINT32_MAX;
+        /* Refused while stopped: kept (forgotten once the start succeeds: system_event_bus_init). */
+        memcpy(lane->dropped, bus.stopped_dropped[i], sizeof lane->dropped);
     }
+    atomic_store(&bus.invalid_priority, bus.stopped_invalid_priority);
     lists_reset_locked();
     kraken_port_unlock(&bus.lock);
     atomic_store(&bus.heap_in_use, 0);
-    atomic_store(&bus.invalid_priority, 0);
 
     /* ISR posts need the pools set up, and memory_pool_alloc_isr never sets them up. */
     memory_pool_stats_t pools;
@@ -541,8 +557,18 @@ esp_err_t system_event_bus_init(const system_event_bus_config_t *config)
         return ESP_ERR_INVALID_STATE;
     }
     err = start(config);
-    atomic_store(&bus.state, err == ESP_OK ? ST_READY : ST_UNINIT);
-    return err;
+    if (err != ESP_OK) {
+        atomic_store(&bus.state, ST_UNINIT); /* the refusals stay in stopped_*: the next start */
+        return err;
+    }
+    /* The refusals made while stopped are in the counters now (those of the start too: counted in
+     * both): forget them as READY is set, in one critical section, so none is kept twice. */
+    kraken_port_lock(&bus.lock);
+    memset(bus.stopped_dropped, 0, sizeof bus.stopped_dropped);
+    bus.stopped_invalid_priority = 0;
+    atomic_store(&bus.state, ST_READY);
+    kraken_port_unlock(&bus.lock);
+    return ESP_OK;
 }
 
 /* Start with the Kconfig defaults unless started; wait while another task starts it. */
@@ -1408,7 +1434,12 @@ static COLD esp_err_t post_refused(system_service_id_t source, system_event_type
                                    const void *data, size_t size, system_event_priority_t priority)
 {
     if (!valid_priority(priority)) {
+        kraken_port_lock(&bus.lock);
         atomic_fetch_add(&bus.invalid_priority, 1);
+        if (stopped_locked()) {
+            bus.stopped_invalid_priority++;
+        }
+        kraken_port_unlock(&bus.lock);
         return ESP_ERR_INVALID_ARG;
     }
     if (source == SYSTEM_SERVICE_ID_ANY || type == SYSTEM_EVENT_TYPE_ANY ||

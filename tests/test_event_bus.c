@@ -225,6 +225,11 @@ static int teardown(void **state)
     release_fillers();
     esp_err_t err = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
     assert_true(err == ESP_OK || err == ESP_ERR_INVALID_STATE);
+    /* Posts the test made after stopping the bus would show in the next test's counters (a start
+     * keeps refusals made while stopped): a start and stop takes them. */
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     check_bus();
     assert_int_equal(pool_blocks_in_use(), 0); /* nothing leaked by any path of the test */
     memory_pool_stats_t pools;
@@ -871,6 +876,72 @@ static void an_isr_post_before_the_bus_started_is_refused_and_counted(void **sta
     assert_false(woken);
     assert_false(system_event_bus_is_ready());
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    /* The refusal outlives the start: the bus's first figures show it. */
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+}
+
+/* A task's first posts are refused (a wildcard type, an unknown priority) and its next one starts
+ * the bus: the start must not wipe the record of the refusals. */
+static void refusals_before_the_bus_starts_by_itself_stay_counted(void **state)
+{
+    (void)state;
+    uint32_t v = 1;
+    assert_int_equal(system_event_post(SVC_A, SYSTEM_EVENT_TYPE_ANY, &v, sizeof v,
+                                       SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, (system_event_priority_t)7),
+                     ESP_ERR_INVALID_ARG);
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    assert_true(system_event_bus_is_ready());
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_INVALID_ARG], 1);
+    assert_int_equal(st.invalid_priority, 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 1);
+}
+
+/* A restart begins from zero but for what was refused while the bus was stopped: the last run's
+ * figures stay readable after deinit, then only the refusals since carry into the new run. */
+static void a_restart_keeps_refusals_made_while_stopped_and_nothing_else(void **state)
+{
+    (void)state;
+    uint32_t v = 1;
+    assert_int_equal(system_event_post(SVC_A, SYSTEM_EVENT_TYPE_ANY, &v, sizeof v,
+                                       SYSTEM_EVENT_PRIORITY_NORMAL),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, (system_event_priority_t)9),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    bool woken = false;
+    kraken_sim_isr_enter();
+    assert_int_equal(system_event_post_from_isr(SVC_A, 1, &v, sizeof v,
+                                                SYSTEM_EVENT_PRIORITY_NORMAL, &woken),
+                     ESP_ERR_INVALID_STATE);
+    kraken_sim_isr_exit();
+    system_event_stats_t st = stats(); /* the stopped run's final figures, and the refusal since */
+    const system_event_lane_stats_t *normal = &st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
+    assert_int_equal(normal->dropped[SYSTEM_EVENT_DROP_INVALID_ARG], 1);
+    assert_int_equal(normal->dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
+    assert_int_equal(normal->dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    assert_int_equal(st.invalid_priority, 1);
+
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    st = stats();
+    normal = &st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
+    assert_int_equal(normal->dropped[SYSTEM_EVENT_DROP_INVALID_ARG], 0);
+    assert_int_equal(normal->dropped[SYSTEM_EVENT_DROP_DISCARDED], 0);
+    assert_int_equal(normal->dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    assert_int_equal(normal->posted, 0);
+    assert_int_equal(st.invalid_priority, 0);
+    /* Counted once: a second restart starts from zero. */
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     0);
 }
 
 static volatile int task_handler_calls;
@@ -2327,6 +2398,10 @@ int main(void)
             a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_back, setup_manual,
             teardown),
         cmocka_unit_test_setup_teardown(a_post_that_cannot_wait_for_a_block_tries_the_pool_once,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(refusals_before_the_bus_starts_by_itself_stay_counted,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(a_restart_keeps_refusals_made_while_stopped_and_nothing_else,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_before_the_bus_started_is_refused_and_counted,
                                         setup_none, teardown),

@@ -197,7 +197,8 @@ typedef struct {
 /** The configuration the bus uses when it starts by itself (Kconfig values). isr-ok, O(1). */
 system_event_bus_config_t system_event_bus_default_config(void);
 
-/** Start the bus: counters, services and subscriptions start empty; task mode starts the dispatcher.
+/** Start the bus: services and subscriptions start empty, counters too but for the posts refused
+ *  while the bus was stopped (kept, see system_event_get_stats); task mode starts the dispatcher.
  *  config NULL = system_event_bus_default_config().
  *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum, task mode
  *  with a task_core other than -1 or one of the chip's cores, or a task_priority of
@@ -242,8 +243,9 @@ typedef enum {
 } system_event_drop_reason_t;
 #define SYSTEM_EVENT_DROP_REASON_COUNT 7
 
-/** Per-lane figures. Counters are monotonic from the start of the bus; peaks reset with
- *  system_event_reset_peaks(). */
+/** Per-lane figures. Counters are monotonic from the start of the bus, which keeps the posts
+ *  refused while the bus was stopped (before its first start or since its last deinit); peaks
+ *  reset with system_event_reset_peaks(). */
 typedef struct {
     uint32_t capacity;         /**< slots */
     uint32_t depth;            /**< queued now */
@@ -279,8 +281,10 @@ typedef struct {
 } system_event_stats_t;
 
 /** Copy the statistics. Works before the first start (the posts refused so far: NOT_READY,
- *  INVALID_ARG, invalid priorities; zeros otherwise) and after deinit (final figures). A start
- *  clears every counter, those too: read them first if a refusal before the start matters.
+ *  INVALID_ARG, invalid priorities; zeros otherwise) and after deinit (the run's final figures,
+ *  plus the posts refused since). A start clears the counters but keeps the posts refused while
+ *  the bus was stopped (an ISR's post before the start, a task's invalid post before the one that
+ *  started the bus), counted once.
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, O(lanes + classes). */
 esp_err_t system_event_get_stats(system_event_stats_t *out);
 
