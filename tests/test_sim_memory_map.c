@@ -309,7 +309,40 @@ static void init_boots_with_the_malloc_policy_of_the_builds_sdkconfig(void **sta
         assert_int_equal(strcmp(head.name, "DMAPOOL") == 0,
                          malloc_psram && build.reserve_internal > 0);
         assert_int_equal(kraken_sim_ext_bss_in_psram(), psram && build.bss_external);
+        assert_int_equal(kraken_sim_boots_on_chip(),
+                         !build.spiram || p != KRAKEN_SIM_ESP32S3_N8 || build.ignore_notfound);
     }
+}
+
+/* ESP-IDF panics at boot when PSRAM support is built in and the module has none, unless
+ * CONFIG_SPIRAM_IGNORE_NOTFOUND is set. The simulator boots it anyway (internal heaps only), and
+ * says whether the chip would. */
+static void a_module_without_psram_boots_on_the_chip_only_as_esp_idf_allows(void **state)
+{
+    (void)state;
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.ignore_notfound = false;
+    policy.spiram = true;
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8, &policy), ESP_OK);
+    assert_false(kraken_sim_boots_on_chip());
+    assert_false(esp_psram_is_initialized());
+    void *p = heap_caps_malloc(1024, MALLOC_CAP_8BIT);
+    assert_non_null(p); /* simulated as with IGNORE_NOTFOUND: the internal heaps work */
+    heap_caps_free(p);
+
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R2, &policy), ESP_OK);
+    assert_true(kraken_sim_boots_on_chip()); /* PSRAM found */
+
+    policy.bss_external = false;
+    policy.ignore_notfound = true;
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8, &policy), ESP_OK);
+    assert_true(kraken_sim_boots_on_chip());
+
+    policy.ignore_notfound = false;
+    policy.spiram = false; /* no PSRAM support built in: nothing to find */
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8, &policy), ESP_OK);
+    assert_true(kraken_sim_boots_on_chip());
 }
 
 static void a_build_without_config_spiram_ignores_the_modules_psram(void **state)
@@ -492,6 +525,7 @@ int main(void)
         cmocka_unit_test_setup(n8_has_no_psram_and_keeps_the_statics_in_internal_ram, boot_n8),
         cmocka_unit_test(init_boots_with_the_malloc_policy_of_the_builds_sdkconfig),
         cmocka_unit_test(a_build_without_config_spiram_ignores_the_modules_psram),
+        cmocka_unit_test(a_module_without_psram_boots_on_the_chip_only_as_esp_idf_allows),
         cmocka_unit_test_setup(a_64_kib_data_cache_leaves_no_dram_heap, boot_n8r8_dcache64),
         cmocka_unit_test_setup(a_16_kib_data_cache_with_config_spiram_leaves_only_the_32_kib_heap,
                                boot_n8r8_dcache16),

@@ -140,6 +140,7 @@ static struct {
     size_t psram_bytes;     /* esp_psram_get_size() */
     _Atomic long malloc_limit; /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
     bool bss_in_psram;
+    bool boots_on_chip;     /* false: ESP-IDF would panic at boot ("PSRAM not found") */
     bool dram, dram_drom; /* the regions a 32 / 16 KiB data cache leaves */
     uintptr_t slot_start[SLOT_COUNT];
     sim_heap_t heaps[SIM_MAX_HEAPS]; /* ESP-IDF's registered_heaps list, in its order */
@@ -359,6 +360,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY
     out->bss_external = true;
 #endif
+#ifdef CONFIG_SPIRAM_IGNORE_NOTFOUND
+    out->ignore_notfound = true;
+#endif
 #if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
     out->dcache_kb = 16;
 #elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
@@ -512,7 +516,21 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     chip.policy = *policy;
     chip.heap_count = 0;
     chip.psram_bytes = policy->spiram ? profiles[profile].psram_bytes : 0;
-    chip.psram = chip.psram_bytes > 0; /* else CONFIG_SPIRAM_IGNORE_NOTFOUND */
+    chip.psram = chip.psram_bytes > 0; /* else as with CONFIG_SPIRAM_IGNORE_NOTFOUND */
+    chip.boots_on_chip = !policy->spiram || chip.psram || policy->ignore_notfound;
+    if (!chip.boots_on_chip) {
+        static atomic_bool warned_boot;
+        if (!atomic_exchange(&warned_boot, true)) {
+            ESP_LOGW(SIM_TAG,
+                     "%s has no PSRAM: built with CONFIG_SPIRAM and without "
+                     "CONFIG_SPIRAM_IGNORE_NOTFOUND%s, the chip panics at boot (\"PSRAM not "
+                     "found\"); simulated as if that option were set",
+                     profiles[profile].name,
+                     policy->bss_external ? " (ESP-IDF does not allow it with "
+                                            "CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY)"
+                                          : "");
+        }
+    }
 
     size_t bss = round_up(ext_bss_bytes(), 16);
     chip.bss_in_psram = policy->bss_external && chip.psram;
@@ -674,6 +692,12 @@ bool kraken_sim_ext_bss_in_psram(void)
 {
     ensure_init();
     return chip.bss_in_psram;
+}
+
+bool kraken_sim_boots_on_chip(void)
+{
+    ensure_init();
+    return chip.boots_on_chip;
 }
 
 /* ---- per-heap primitives (each takes the heap's lock) ------------------------------------------- */
