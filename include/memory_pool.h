@@ -87,7 +87,8 @@ void memory_pool_free(void *ptr);
  *  the heap. NULL iff size is 0 or above the largest class, the class is empty, or the pools are
  *  not set up yet (they are after the first memory_pool_alloc or memory_pool_ensure_init);
  *  counted as a failure of the class (oversize failure above it). isr-ok, never blocks;
- *  O(1) (FULL: O(block size)). */
+ *  O(1) (FULL: O(block size)). With CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM also from an
+ *  ESP_INTR_FLAG_IRAM handler while the flash cache is off (its code is in IRAM). */
 void *memory_pool_alloc_isr(size_t size);
 
 /** Free a pool block from an ISR. Results:
@@ -97,7 +98,9 @@ void *memory_pool_alloc_isr(size_t size);
  *                           free it from a task); a pointer into a block, a misaligned pointer
  *                           or one nothing here handed out
  *  Every error but NULL is counted and passed to the misuse hook (logged only when called from a
- *  task). isr-ok, never blocks; O(1), with FULL checks O(block size) (the block is poisoned). */
+ *  task). isr-ok, never blocks; O(1), with FULL checks O(block size) (the block is poisoned).
+ *  With CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM also from an ESP_INTR_FLAG_IRAM handler while the flash
+ *  cache is off (its code is in IRAM; a misuse hook it calls must be IRAM_ATTR then). */
 esp_err_t memory_pool_free_isr(void *ptr);
 
 /** Blocks of class class_index (0 = Small .. MEMORY_POOL_CLASS_COUNT - 1) free right now (a
@@ -259,7 +262,9 @@ typedef struct {
 } memory_pool_misuse_info_t;
 
 /** Called for every misuse found, in the context that found it (may be an ISR), outside every
- *  lock of this module. It may call memory_pool_get_stats but not allocate from the pools. */
+ *  lock of this module. It may call memory_pool_get_stats but not allocate from the pools. With
+ *  CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM and IRAM interrupt handlers using the pools, make it IRAM_ATTR
+ *  (it may run while the flash cache is off). */
 typedef void (*memory_pool_misuse_hook_t)(const memory_pool_misuse_info_t *info);
 
 /** Install the misuse hook (NULL removes it). No result. isr-ok, never blocks; O(1). */

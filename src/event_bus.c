@@ -27,6 +27,9 @@
  * holds something outside the lock (a pool block, a semaphore) counts itself in `users` first, and
  * deinit waits for `users` to drop to zero after setting STOPPING (both seq_cst, so one of the two
  * always sees the other).
+ *
+ * KRAKEN_PORT_ISR_TEXT marks what system_event_post_from_isr() reaches: IRAM with
+ * CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM (tools/iram_check.py checks that nothing it reaches is left out).
  */
 #include <limits.h>
 #include <stdatomic.h>
@@ -207,23 +210,27 @@ static void return_spent(spent_t *sp)
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
+KRAKEN_PORT_ISR_TEXT
 static bool valid_priority(system_event_priority_t p)
 {
     return (unsigned)p < LANES;
 }
 
+KRAKEN_PORT_ISR_TEXT
 static void count_drop_locked(lane_t *lane, system_event_drop_reason_t reason)
 {
     lane->dropped[reason]++;
 }
 
 /* Lock held: whether the bus is stopped (or starting), so that a refusal must outlive the start. */
+KRAKEN_PORT_ISR_TEXT
 static bool stopped_locked(void)
 {
     const int state = atomic_load(&bus.state);
     return state == ST_UNINIT || state == ST_STARTING;
 }
 
+KRAKEN_PORT_ISR_TEXT
 static void count_drop(system_event_priority_t priority, system_event_drop_reason_t reason)
 {
     kraken_port_lock(&bus.lock);
@@ -234,6 +241,7 @@ static void count_drop(system_event_priority_t priority, system_event_drop_reaso
     kraken_port_unlock(&bus.lock);
 }
 
+KRAKEN_PORT_ISR_TEXT
 static unsigned class_of(size_t size)
 {
     unsigned c = 0;
@@ -253,6 +261,7 @@ static inline void add_returned(unsigned p, unsigned c, uint32_t n)
 }
 
 /* Lock held: blocks of class c that events hold now. */
+KRAKEN_PORT_ISR_TEXT
 static inline uint32_t held_locked(unsigned c)
 {
     uint32_t held = bus.s.blocks[c];
@@ -293,6 +302,7 @@ static inline bool held_blocks_wanted(uint32_t classes)
 }
 
 /* The class a pool block for a payload of `size` bytes came from (counted while READY). */
+KRAKEN_PORT_ISR_TEXT
 static inline uint8_t block_class(const void *block, size_t size)
 {
     return (uint8_t)(bus.spills ? memory_pool_class_of(block) : class_of(size));
@@ -301,11 +311,13 @@ static inline uint8_t block_class(const void *block, size_t size)
 #define LANE_BITS ((1u << LANES) - 1)
 #define SUBSCRIBE_ONE (1u << LANES)
 
+KRAKEN_PORT_ISR_TEXT
 static inline uint32_t activity(void)
 {
     return atomic_load_explicit(&bus.s.activity, memory_order_relaxed);
 }
 
+KRAKEN_PORT_ISR_TEXT
 static inline void set_activity(uint32_t value) /* lock held */
 {
     atomic_store_explicit(&bus.s.activity, value, memory_order_relaxed);
@@ -322,6 +334,7 @@ static inline void set_sub_state(sub_t *sub, uint8_t state)
 }
 
 /* Give a payload block back (nothing for an inline payload). The counters are the caller's. */
+KRAKEN_PORT_ISR_TEXT
 static inline void free_payload(void *block, uint8_t store)
 {
     if (store == STORE_INLINE) {
@@ -344,6 +357,7 @@ static inline uint32_t clamp_us(int64_t us)
 }
 
 /* Copy an inline payload (n <= INLINE_SIZE) without a call: two overlapping words. */
+KRAKEN_PORT_ISR_TEXT
 static inline void copy_inline(uint8_t *dst, const uint8_t *src, size_t n)
 {
     if (INLINE_SIZE > 16 && n > 16) {
@@ -598,6 +612,7 @@ static esp_err_t start_lazily(void)
 
 /* The caller is counted in `users` and saw the bus not READY: uncount it, start the bus if allowed,
  * and count it again once READY. On failure it is left uncounted. */
+KRAKEN_PORT_ISR_TEXT
 static esp_err_t enter_slow(bool may_start)
 {
     for (;;) {
@@ -616,6 +631,7 @@ static esp_err_t enter_slow(bool may_start)
     }
 }
 
+KRAKEN_PORT_ISR_TEXT
 static inline esp_err_t enter(bool may_start)
 {
     atomic_fetch_add(&bus.users, 1);
@@ -625,6 +641,7 @@ static inline esp_err_t enter(bool may_start)
     return enter_slow(may_start);
 }
 
+KRAKEN_PORT_ISR_TEXT
 static inline void leave(void)
 {
     atomic_fetch_sub(&bus.users, 1);
@@ -1172,6 +1189,7 @@ static uint32_t wait_left_ms(int64_t *deadline, uint32_t timeout_ms)
 
 /* The reason a pool allocation of class c failed: the class is empty (NO_MEM), or only its
  * CRITICAL reserve is left (RESERVE). Failure path only. */
+KRAKEN_PORT_ISR_TEXT
 static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical)
 {
     memory_pool_stats_t st;
@@ -1184,6 +1202,7 @@ static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical
 
 /* Whether a try for a block of class c could succeed now: more than `margin` blocks free in it or
  * in the class it spills into. A look, not a try: it does not count in the pools' statistics. */
+KRAKEN_PORT_ISR_TEXT
 static bool block_may_be_free(unsigned c, uint32_t margin)
 {
     return memory_pool_class_free(c) > margin ||
@@ -1196,6 +1215,7 @@ static bool block_may_be_free(unsigned c, uint32_t margin)
  * KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS blocks of the class are left alone (the pools' margin, so
  * the reserve holds whoever else uses the pools). When may_wait, waits up to the deadline for the
  * bus to return a block. */
+KRAKEN_PORT_ISR_TEXT
 static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wait,
                              uint32_t timeout_ms, int64_t *deadline,
                              system_event_drop_reason_t *reason)
@@ -1240,6 +1260,7 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
 /* Push an accepted event into its lane: copy an inline payload, count a pool block. Lock held,
  * lane not full. Returns true when the dispatcher task sleeps and must be woken. The lane's
  * fields are read before the slot is written (the compiler cannot tell that they do not alias). */
+KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_service_id_t source,
                                       system_event_type_t type, const void *data, size_t size,
                                       void *block, uint8_t store, int64_t now, bool isr)
@@ -1296,6 +1317,7 @@ static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_se
     return wake;
 }
 
+KRAKEN_PORT_ISR_TEXT
 static void wake_dispatcher(bool isr, bool *woken)
 {
     if (isr) {
@@ -1306,6 +1328,7 @@ static void wake_dispatcher(bool isr, bool *woken)
 }
 
 /* An oversize payload: a heap copy (counted), or refused. Cold: only above the largest class. */
+KRAKEN_PORT_ISR_TEXT
 static COLD esp_err_t take_heap(const void *data, size_t size, bool isr, void **block,
                                 uint8_t *store, system_event_drop_reason_t *reason)
 {
@@ -1326,6 +1349,7 @@ static COLD esp_err_t take_heap(const void *data, size_t size, bool isr, void **
 
 /* The payload copy: a pool block of the smallest fitting class (waiting for one only when the
  * class is empty), or the heap for an oversize payload. On failure *reason says why. */
+KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool critical,
                                             bool isr, bool missed, uint32_t timeout_ms,
                                             int64_t *deadline, void **block, uint8_t *store,
@@ -1352,6 +1376,7 @@ static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool 
 }
 
 /* A failed post: count it, give back what it took. */
+KRAKEN_PORT_ISR_TEXT
 static COLD esp_err_t post_failed(system_event_priority_t priority, system_event_drop_reason_t reason,
                              esp_err_t err, void *block, uint8_t store, bool entered)
 {
@@ -1364,6 +1389,7 @@ static COLD esp_err_t post_failed(system_event_priority_t priority, system_event
 }
 
 /* The lane was full (or the bus stopping) at the first look: wait for room up to the deadline. */
+KRAKEN_PORT_ISR_TEXT
 static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
                            system_service_id_t source, system_event_type_t type, const void *data,
                            size_t size, void *block, uint8_t store, int64_t now, bool isr,
@@ -1430,6 +1456,7 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
 }
 
 /* A post refused before it took anything: say why and count it. */
+KRAKEN_PORT_ISR_TEXT
 static COLD esp_err_t post_refused(system_service_id_t source, system_event_type_t type,
                                    const void *data, size_t size, system_event_priority_t priority)
 {
@@ -1463,6 +1490,7 @@ typedef enum {
 /* Every post the fast paths of post() did not finish: a heap payload, an empty pool class, a full
  * lane, a bus not started or stopping. Counted in `users` while it holds a block or may use a
  * semaphore. `now` is the time of the call: the event keeps it whatever it waits for. */
+KRAKEN_PORT_ISR_TEXT
 static COLD esp_err_t post_general(system_service_id_t source, system_event_type_t type,
                                    const void *data, size_t size,
                                    system_event_priority_t priority, uint32_t timeout_ms, bool isr,
@@ -1511,6 +1539,7 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
  * An inline payload (block NULL) needs no atomic read-modify-write: the state is checked under the
  * lock (deinit passes through it after setting STOPPING), and the post is counted in `users` only
  * if it must wake the dispatcher. A pool payload's post is counted already. */
+KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
                                            const void *data, size_t size,
                                            system_event_priority_t priority, uint32_t timeout_ms,
@@ -1546,6 +1575,7 @@ static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_ev
 /* The common case, a payload into a lane with room, takes one critical section (post_locked). A
  * pool payload is counted in `users` first (deinit waits for it while it holds a block), then
  * copied into its block before the critical section. */
+KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_type_t type,
                                     const void *data, size_t size,
                                     system_event_priority_t priority, uint32_t timeout_ms, bool isr,
@@ -1601,6 +1631,7 @@ esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t 
                 NULL);
 }
 
+KRAKEN_PORT_ISR_TEXT
 esp_err_t system_event_post_from_isr(system_service_id_t service_id, system_event_type_t event_type,
                                      const void *data, size_t size,
                                      system_event_priority_t priority,

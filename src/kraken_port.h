@@ -25,7 +25,9 @@
                                   KRAKEN_PORT_CACHE_LINE (alignment that keeps data off another
                                   core's cache line; 4 where the data is not cached),
                                   KRAKEN_PORT_IRAM_ATTR (code that may run with the flash cache
-                                  off), KRAKEN_PORT_CORES (cores a task can be pinned to) */
+                                  off), KRAKEN_PORT_ISR_TEXT (code the ISR entry points reach: in
+                                  IRAM when CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM),
+                                  KRAKEN_PORT_CORES (cores a task can be pinned to) */
 
 #ifdef __cplusplus
 extern "C" {

@@ -37,6 +37,9 @@
  *
  * Locks: one per class, one for the heap table, each held for O(1) work (checks hold one for a
  * free-list walk or one block). The heap, the log and the hook are always called outside them.
+ *
+ * KRAKEN_PORT_ISR_TEXT marks what memory_pool_alloc_isr() and memory_pool_free_isr() reach: IRAM
+ * with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM (tools/iram_check.py checks that nothing is left out).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -180,6 +183,7 @@ static struct {
 } g_heap = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
 static atomic_uint g_heap_entries; /* entries in the table; changed under the heap lock */
 
+KRAKEN_PORT_ISR_TEXT
 static inline size_t home_slot(const void *p)
 {
     return (uint32_t)((uint32_t)((uintptr_t)p >> 2) * 2654435761u) >> (32u - HEAP_BITS);
@@ -191,6 +195,7 @@ static inline size_t home_slot(const void *p)
 #define TOMB ((void *)&g_heap.tombs)
 
 /* Slot holding p, or -1. Heap lock held. */
+KRAKEN_PORT_ISR_TEXT
 static long table_find(const void *p)
 {
     const size_t mask = HEAP_SLOTS - 1;
@@ -210,6 +215,7 @@ static long table_find(const void *p)
 
 /* Empty slot i: a tombstone while a walk runs; otherwise the rest of its probe run is inserted
  * again (dropping its tombstones), so lookups stay exact. Heap lock held. */
+KRAKEN_PORT_ISR_TEXT
 static void table_remove(size_t i)
 {
     const size_t mask = HEAP_SLOTS - 1;
@@ -272,12 +278,14 @@ static size_t table_insert(void *p, unsigned tag)
 /* ---- helpers --------------------------------------------------------------------------------- */
 
 #if CHECKS
+KRAKEN_PORT_ISR_TEXT
 static uint32_t now_ms(void)
 {
     return (uint32_t)(kraken_port_time_us() / 1000);
 }
 
 /* True when n bytes at p all equal value; a word at a time (pool blocks are 8-aligned). */
+KRAKEN_PORT_ISR_TEXT
 static bool all_bytes(const uint8_t *p, size_t n, uint8_t value)
 {
     const uintptr_t pattern = (uintptr_t)-1 / 0xFF * value;
@@ -297,6 +305,7 @@ static bool all_bytes(const uint8_t *p, size_t n, uint8_t value)
     return true;
 }
 
+KRAKEN_PORT_ISR_TEXT
 static inline size_t canary_len(size_t size, size_t block_size)
 {
     size_t room = block_size - size;
@@ -304,11 +313,21 @@ static inline size_t canary_len(size_t size, size_t block_size)
 }
 #endif
 
+KRAKEN_PORT_ISR_TEXT
 static inline bool is_live(const pool_class_t *c, size_t idx)
 {
     return c->links[idx] == (link_t)idx;
 }
 
+/* The log line of a misuse report: tasks only (its strings and the log are in flash). */
+static NOINLINE void report_log(const memory_pool_misuse_info_t *info)
+{
+    KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p", memory_pool_misuse_name(info->kind),
+                info->ptr, info->class_index >= 0 ? CLASS_NAME[info->class_index] : "not a pool block",
+                info->caller, info->owner);
+}
+
+KRAKEN_PORT_ISR_TEXT
 static void report(memory_pool_misuse_t kind, const void *ptr, int class_index, const void *caller,
                    const void *owner)
 {
@@ -318,12 +337,12 @@ static void report(memory_pool_misuse_t kind, const void *ptr, int class_index, 
         hook(&info);
     }
     if (!kraken_port_in_isr()) {
-        KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p", memory_pool_misuse_name(kind), ptr,
-                    class_index >= 0 ? CLASS_NAME[class_index] : "not a pool block", caller, owner);
+        report_log(&info);
     }
 }
 
 /* Index of the smallest class whose block holds size bytes; CLASSES for 0 and oversize. */
+KRAKEN_PORT_ISR_TEXT
 static unsigned class_for_size(size_t size)
 {
     size_t n = size - 1;
@@ -334,6 +353,7 @@ static unsigned class_for_size(size_t size)
     return ci;
 }
 
+KRAKEN_PORT_ISR_TEXT
 static void count_class_failure(unsigned ci)
 {
     if (ci >= CLASSES) {
@@ -390,6 +410,7 @@ static NOINLINE void *heap_alloc(size_t size, unsigned tag, const void *caller)
 }
 
 /* A free of something outside the pool blocks: NULL, a heap block from here, or misuse. */
+KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t free_outside(void *ptr, bool isr, const void *caller)
 {
     if (ptr == NULL) {
@@ -489,6 +510,7 @@ static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, b
 }
 
 /* give() found the block free (or BUSY): count, unlock, report. Tail-called with c's lock held. */
+KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t double_free(pool_class_t *c, size_t idx, const void *caller)
 {
     caller = WHO(caller);
@@ -535,6 +557,7 @@ static ALWAYS_INLINE esp_err_t give(pool_class_t *c, size_t idx, void *ptr, cons
 
 /* Free of a pointer the O(1) test did not place: a block of a class whose size is not a power of
  * two, a pointer into or beside a block, a heap block, NULL, or an unknown pointer. */
+KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t free_slow(void *ptr, bool isr, const void *caller)
 {
     caller = WHO(caller);
@@ -678,6 +701,7 @@ static int setup_and_wait(void)
 /* ---- allocation ------------------------------------------------------------------------------ */
 
 /* Class c could not give a block (empty, or the margin): larger class, heap, or NULL. */
+KRAKEN_PORT_ISR_TEXT
 static NOINLINE void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t margin, bool isr,
                                         const void *caller)
 {
@@ -728,6 +752,7 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
 }
 
 /* No class took the request: size 0, oversize, or the pools are not (all) published yet. */
+KRAKEN_PORT_ISR_TEXT
 static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller)
 {
     caller = WHO(caller);
@@ -761,11 +786,13 @@ void *memory_pool_alloc_margin(size_t size, uint32_t margin)
     return pool_alloc(size, margin, false, FAST_CALLER());
 }
 
+KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr(size_t size)
 {
     return pool_alloc(size, 0, true, FAST_CALLER());
 }
 
+KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin)
 {
     return pool_alloc(size, margin, true, FAST_CALLER());
@@ -776,6 +803,7 @@ void memory_pool_free(void *ptr)
     (void)pool_free(ptr, false, FAST_CALLER());
 }
 
+KRAKEN_PORT_ISR_TEXT
 esp_err_t memory_pool_free_isr(void *ptr)
 {
     return pool_free(ptr, true, FAST_CALLER());
@@ -783,6 +811,7 @@ esp_err_t memory_pool_free_isr(void *ptr)
 
 /* Index of the power-of-two class holding ptr at a block start (O(1) test of pool_free), or
  * CLASSES. */
+KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE unsigned fast_class_of(const void *ptr, uintptr_t *idx)
 {
     for (unsigned i = 0; i < CLASSES; i++) {
@@ -795,6 +824,7 @@ static ALWAYS_INLINE unsigned fast_class_of(const void *ptr, uintptr_t *idx)
     return CLASSES;
 }
 
+KRAKEN_PORT_ISR_TEXT
 uint32_t memory_pool_class_free(unsigned class_index)
 {
     if (class_index >= CLASSES) {
@@ -811,6 +841,7 @@ uint32_t memory_pool_class_free(unsigned class_index)
  * class lock is a critical section). */
 #define BATCH_LOCK_MAX 16
 
+KRAKEN_PORT_ISR_TEXT
 size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
 {
     const void *caller = FAST_CALLER();
@@ -862,6 +893,7 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
     return freed;
 }
 
+KRAKEN_PORT_ISR_TEXT
 unsigned memory_pool_class_of(const void *ptr)
 {
     const uintptr_t a = (uintptr_t)ptr;
@@ -1027,6 +1059,7 @@ esp_err_t memory_pool_deinit(void)
 
 /* ---- statistics ------------------------------------------------------------------------------ */
 
+KRAKEN_PORT_ISR_TEXT
 esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
 {
     if (out == NULL) {

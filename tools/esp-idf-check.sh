@@ -32,6 +32,28 @@ IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$
     "$root"/port/*.c "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c "$root"/tests/consumer/*.c \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf"
 
+# CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM: what the ISR entry points reach must all be in IRAM, at each
+# optimisation level ESP-IDF offers (inlining differs). The sources are preprocessed by the tool
+# (-save-temps keeps the .i), compiled to assembly with its compiler and code-generation flags, and
+# tools/iram_check.py follows every call and load from the entry points.
+iram="$work/iram"
+mkdir -p "$iram/config"
+cp "$work/config/sdkconfig.h" "$iram/config/sdkconfig.h"
+echo '#define CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM 1' >> "$iram/config/sdkconfig.h"
+iram_srcs="event_bus memory_pool kraken_port_esp_idf"
+(cd "$iram" && IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" -q --full "$idf" \
+    "$root/src/event_bus.c" "$root/src/memory_pool.c" "$root/port/esp_idf/kraken_port_esp_idf.c" \
+    -I "$root/include" -I "$root/src" -I "$root/port/esp_idf" -save-temps)
+for opt in -O0 -Og -Os -O2; do
+    for f in $iram_srcs; do
+        xtensa-lx106-elf-gcc -mabi=windowed -mlongcalls -fno-jump-tables -fno-tree-switch-conversion \
+            -fstrict-volatile-bitfields -ffunction-sections -fdata-sections $opt \
+            -S "$iram/$f.i" -o "$iram/$f$opt.s"
+    done
+    printf '%s ' "IRAM check $opt:"
+    (cd "$iram" && /usr/bin/python3 "$root/tools/iram_check.py" $(for f in $iram_srcs; do echo "$f$opt.s"; done))
+done
+
 app="$root/test_apps/system_service/main"
 if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then
     echo "test_apps/system_service NOT checked: $idf/components/unity/unity/src/unity.h is missing" >&2

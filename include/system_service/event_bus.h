@@ -23,8 +23,8 @@
  *     chooses the mode and lane sizes; system_event_bus_deinit() returns every block to its pool.
  *
  * Context words (defined in docs/DESIGN.md and src/kraken_port.h): "task" = from a task only,
- * "isr-ok" = also from an interrupt handler (not an ESP_INTR_FLAG_IRAM one: the code is in flash),
- * never blocks; "may block" = may wait for another task.
+ * "isr-ok" = also from an interrupt handler, never blocks (from an ESP_INTR_FLAG_IRAM one only
+ * system_event_post_from_isr(), and only with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM); "may block" = may wait for another task.
  * Handlers run in the dispatcher task (task mode) or in the caller of
  * system_event_dispatch_pending() (manual mode); they may post, subscribe and unsubscribe.
  */
@@ -138,7 +138,9 @@ esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
  *  dispatcher is woken at once and *higher_priority_task_woken is left alone.
  *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full); ESP_ERR_NO_MEM (class empty
  *  or reserve); ESP_ERR_INVALID_SIZE (above the largest pool class); ESP_ERR_INVALID_STATE (the bus
- *  has not been started from a task yet, or is being deinitialised). isr-ok, O(1) plus the copy. */
+ *  has not been started from a task yet, or is being deinitialised). isr-ok, O(1) plus the copy; with
+ *  CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM also from an ESP_INTR_FLAG_IRAM handler while the flash cache
+ *  is off (the code it reaches is in IRAM, `data` must then be in internal RAM too). */
 esp_err_t system_event_post_from_isr(system_service_id_t service_id, system_event_type_t event_type,
                                      const void *data, size_t size,
                                      system_event_priority_t priority,

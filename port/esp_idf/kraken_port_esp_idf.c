@@ -16,11 +16,13 @@
 _Static_assert(KRAKEN_LOG_ERROR == (int)ESP_LOG_ERROR && KRAKEN_LOG_VERBOSE == (int)ESP_LOG_VERBOSE,
                "kraken_log_level_t must match esp_log_level_t");
 
+KRAKEN_PORT_ISR_TEXT
 int64_t kraken_port_time_us(void)
 {
     return esp_timer_get_time();
 }
 
+KRAKEN_PORT_ISR_TEXT
 bool kraken_port_in_isr(void)
 {
     return xPortInIsrContext() != 0;
@@ -50,11 +52,13 @@ void kraken_port_lock_init(kraken_port_lock_t *lock)
     portMUX_INITIALIZE(&lock->mux);
 }
 
+KRAKEN_PORT_ISR_TEXT
 void kraken_port_lock(kraken_port_lock_t *lock)
 {
     portENTER_CRITICAL_SAFE(&lock->mux);
 }
 
+KRAKEN_PORT_ISR_TEXT
 void kraken_port_unlock(kraken_port_lock_t *lock)
 {
     portEXIT_CRITICAL_SAFE(&lock->mux);
@@ -100,6 +104,7 @@ bool kraken_port_sem_give(kraken_port_sem_t *sem)
     return xSemaphoreGive(sem->handle) == pdTRUE;
 }
 
+KRAKEN_PORT_ISR_TEXT
 bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken)
 {
     if (!xPortInIsrContext()) { /* from a task the FromISR give would wake a waiter next tick */

@@ -34,6 +34,7 @@ typedef struct {
 
 /* Code that may run with the flash cache disabled on the chip: nothing to do on the host. */
 #define KRAKEN_PORT_IRAM_ATTR
+#define KRAKEN_PORT_ISR_TEXT
 
 /* CPU cores tasks can be pinned to: the simulated ESP32-S3's two (threads are not pinned). */
 #define KRAKEN_PORT_CORES 2
