@@ -53,6 +53,8 @@ for opt in -O0 -Og -Os -O2; do
     printf '%s ' "IRAM check $opt:"
     (cd "$iram" && /usr/bin/python3 "$root/tools/iram_check.py" $(for f in $iram_srcs; do echo "$f$opt.s"; done))
 done
+echo '#define CONFIG_GPTIMER_ISR_CACHE_SAFE 1' >> "$iram/config/sdkconfig.h" # as sdkconfig.ci.iram
+iram_app_test="$root/test_apps/system_service/main/test_iram_isr_on_chip.c"
 
 app="$root/test_apps/system_service/main"
 if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then
@@ -61,6 +63,12 @@ if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then
 fi
 # The include dirs ESP-IDF adds for the app's other requirements: unity, the GPTimer driver.
 IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$app"/*.c \
+    -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
+    -I "$idf/components/unity/unity/src" -I "$idf/components/esp_driver_gptimer/include" \
+    -I "$idf/components/esp_hal_timg/include" -I "$idf/components/esp_hal_timg/esp32s3/include" \
+    -DUNITY_INCLUDE_CONFIG_H
+# the app's IRAM test with the option on (sdkconfig.ci.iram)
+IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$iram_app_test" \
     -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
     -I "$idf/components/unity/unity/src" -I "$idf/components/esp_driver_gptimer/include" \
     -I "$idf/components/esp_hal_timg/include" -I "$idf/components/esp_hal_timg/esp32s3/include" \
