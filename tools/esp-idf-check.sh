@@ -40,9 +40,10 @@ iram="$work/iram"
 mkdir -p "$iram/config"
 cp "$work/config/sdkconfig.h" "$iram/config/sdkconfig.h"
 echo '#define CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM 1' >> "$iram/config/sdkconfig.h"
-iram_srcs="event_bus memory_pool kraken_port_esp_idf"
+iram_srcs="event_bus memory_pool heap_monitor kraken_port_esp_idf"
 (cd "$iram" && IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" -q --full "$idf" \
-    "$root/src/event_bus.c" "$root/src/memory_pool.c" "$root/port/esp_idf/kraken_port_esp_idf.c" \
+    "$root/src/event_bus.c" "$root/src/memory_pool.c" "$root/src/heap_monitor.c" \
+    "$root/port/esp_idf/kraken_port_esp_idf.c" \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf" -save-temps)
 for opt in -O0 -Og -Os -O2; do
     for f in $iram_srcs; do

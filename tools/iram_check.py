@@ -8,14 +8,18 @@ of constant data left in flash (.rodata*, string literals), or when it calls som
 files that is not on ALLOWED (ESP-IDF functions that ESP-IDF itself keeps in IRAM, ROM functions).
 
 A reference that the code only follows outside an interrupt is listed in TASK_ONLY with the reason;
-the check does not follow it.
+the check does not follow it. Indirect calls (the pools' misuse hook) are not followed: the hook's
+owner places it.
 
 usage: iram_check.py FILE.s... (entry points and lists below)
 """
 import re
 import sys
 
-ENTRIES = ["system_event_post_from_isr", "memory_pool_alloc_isr", "memory_pool_free_isr"]
+# The ISR entry points (IRAM with the option), and the heap monitor's failed-allocation hook, which
+# ESP-IDF's heap (itself in IRAM) calls, maybe with the cache off: always IRAM_ATTR.
+ENTRIES = ["system_event_post_from_isr", "memory_pool_alloc_isr", "memory_pool_free_isr",
+           "on_alloc_failed"]
 
 # Outside the component: in IRAM or ROM in every ESP-IDF build this option is offered for
 # (freertos/linker.lf with FREERTOS_PLACE_ISR_FUNCTIONS_INTO_FLASH off; esp_timer with
