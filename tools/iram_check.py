@@ -126,10 +126,11 @@ def base(name):
     return CLONE.split(name)[0]
 
 
-def main(paths):
+def check(paths, entries=ENTRIES):
+    """The problems found, and the functions reached, from `entries` in the assembly files."""
     functions, sections = parse(paths)
-    problems, seen, todo = [], set(), list(ENTRIES)
-    for e in ENTRIES:
+    problems, seen, todo = [], set(), list(entries)
+    for e in entries:
         if e not in functions:
             problems.append("entry point %s not found" % e)
     while todo:
@@ -153,14 +154,19 @@ def main(paths):
                 if label.startswith(".L") and not label.startswith(".LC"):
                     if not sec.startswith(".iram1"):  # a code label: in the function's own section
                         problems.append("%s loads %s, code in %s" % (name, ref, sec))
-                elif sec.startswith(".rodata") or (label.startswith(".LC") and not sec.startswith(".dram")):
+                elif sec.startswith(".rodata") or (label.startswith(".LC")
+                                                   and not sec.startswith(".dram")):
                     problems.append("%s loads %s, constant data in flash (%s)" % (name, ref, sec))
             elif ref not in ALLOWED and not any(p.match(ref) for p in ALLOWED_PATTERNS):
                 problems.append("%s calls or loads %s, outside the component and not known to be "
                                 "in IRAM" % (name, ref))
+    return problems, sorted(n for n in seen if n in functions)
+
+
+def main(paths):
+    problems, reached = check(paths)
     for p in problems:
         print("IRAM: " + p)
-    reached = sorted(n for n in seen if n in functions)
     print("-- %d function(s) reachable from %s; %d problem(s)" % (
         len(reached), ", ".join(ENTRIES), len(problems)))
     if problems:
