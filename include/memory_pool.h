@@ -37,9 +37,12 @@
  *   - Memory is not zero-filled (not O(1)).
  *
  * Context words (src/kraken_port.h): "task" = task only, "isr-ok" = also from interrupts, never
- * blocks, "may block" = may wait for another task. Locks here are critical sections (spin, never
- * sleep). A line logged from a task waits for the console like any ESP_LOG line: functions that
- * log say so; a misuse report from a task logs too (its first occurrence is a bug to fix anyway).
+ * blocks, "may block" = may wait for another task. From an ESP_INTR_FLAG_IRAM handler, which may
+ * run with the flash cache off: memory_pool_alloc_isr, _alloc_isr_margin, _free_isr,
+ * _free_batch_isr, _class_of, _class_free and _get_stats, with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM
+ * only (their code is then in IRAM). Locks here are critical sections (spin, never sleep). A
+ * line logged from a task waits for the console like any ESP_LOG line: functions that log say so;
+ * a misuse report from a task logs too (its first occurrence is a bug to fix anyway).
  */
 #ifndef MEMORY_POOL_H
 #define MEMORY_POOL_H

@@ -1260,7 +1260,6 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
 /* Push an accepted event into its lane: copy an inline payload, count a pool block. Lock held,
  * lane not full. Returns true when the dispatcher task sleeps and must be woken. The lane's
  * fields are read before the slot is written (the compiler cannot tell that they do not alias). */
-KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE bool push_locked(lane_t *lane, unsigned priority, system_service_id_t source,
                                       system_event_type_t type, const void *data, size_t size,
                                       void *block, uint8_t store, int64_t now, bool isr)
@@ -1349,7 +1348,6 @@ static COLD esp_err_t take_heap(const void *data, size_t size, bool isr, void **
 
 /* The payload copy: a pool block of the smallest fitting class (waiting for one only when the
  * class is empty), or the heap for an oversize payload. On failure *reason says why. */
-KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool critical,
                                             bool isr, bool missed, uint32_t timeout_ms,
                                             int64_t *deadline, void **block, uint8_t *store,
@@ -1539,7 +1537,6 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
  * An inline payload (block NULL) needs no atomic read-modify-write: the state is checked under the
  * lock (deinit passes through it after setting STOPPING), and the post is counted in `users` only
  * if it must wake the dispatcher. A pool payload's post is counted already. */
-KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
                                            const void *data, size_t size,
                                            system_event_priority_t priority, uint32_t timeout_ms,
@@ -1575,7 +1572,6 @@ static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_ev
 /* The common case, a payload into a lane with room, takes one critical section (post_locked). A
  * pool payload is counted in `users` first (deinit waits for it while it holds a block), then
  * copied into its block before the critical section. */
-KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_type_t type,
                                     const void *data, size_t size,
                                     system_event_priority_t priority, uint32_t timeout_ms, bool isr,
@@ -1602,8 +1598,8 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
     }
     /* A handler posts (through either entry point; a real ISR must not touch the interrupted
      * task's run): the run's delivered blocks go back first. */
-    if (__builtin_expect(t_spent != NULL, 0) && t_spent->n != 0 &&
-        (!isr || !kraken_port_in_isr())) {
+    if ((!isr || !kraken_port_in_isr()) && __builtin_expect(t_spent != NULL, 0) &&
+        t_spent->n != 0) {
         return_spent(t_spent);
     }
     void *block = memory_pool_alloc_isr_margin(

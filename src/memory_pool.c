@@ -811,7 +811,6 @@ esp_err_t memory_pool_free_isr(void *ptr)
 
 /* Index of the power-of-two class holding ptr at a block start (O(1) test of pool_free), or
  * CLASSES. */
-KRAKEN_PORT_ISR_TEXT
 static ALWAYS_INLINE unsigned fast_class_of(const void *ptr, uintptr_t *idx)
 {
     for (unsigned i = 0; i < CLASSES; i++) {

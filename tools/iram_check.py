@@ -7,9 +7,9 @@ and fails when a function reached is not in an IRAM section (.iram1.*), when one
 of constant data left in flash (.rodata*, string literals), or when it calls something outside the
 files that is not on ALLOWED (ESP-IDF functions that ESP-IDF itself keeps in IRAM, ROM functions).
 
-A reference that the code only follows outside an interrupt is listed in TASK_ONLY with the reason;
-the check does not follow it. Indirect calls (the pools' misuse hook) are not followed: the hook's
-owner places it.
+A call that the code makes only outside an interrupt is listed in TASK_ONLY, by caller and callee,
+with the guard that ensures it; the check does not follow it. Indirect calls (the pools' misuse
+hook) are not followed: the hook's owner places it.
 
 usage: iram_check.py FILE.s... (entry points and lists below)
 """
@@ -18,41 +18,58 @@ import sys
 
 # The ISR entry points (IRAM with the option), and the heap monitor's failed-allocation hook, which
 # ESP-IDF's heap (itself in IRAM) calls, maybe with the cache off: always IRAM_ATTR.
-ENTRIES = ["system_event_post_from_isr", "memory_pool_alloc_isr", "memory_pool_free_isr",
-           "on_alloc_failed"]
+ENTRIES = ["system_event_post_from_isr", "memory_pool_alloc_isr", "memory_pool_alloc_isr_margin",
+           "memory_pool_free_isr", "memory_pool_free_batch_isr", "memory_pool_class_of",
+           "memory_pool_class_free", "memory_pool_get_stats", "on_alloc_failed"]
 
-# Outside the component: in IRAM or ROM in every ESP-IDF build this option is offered for
-# (freertos/linker.lf with FREERTOS_PLACE_ISR_FUNCTIONS_INTO_FLASH off; esp_timer with
-# ESP_TIMER_IN_IRAM; libgcc's lib2funcs in IRAM, esp_libc/src/system_libs.lf; memcpy/memset in ROM).
+# Outside the component, in IRAM or ROM in every ESP-IDF build the option can be set in (its
+# Kconfig dependency keeps SPI_FLASH_AUTO_SUSPEND builds, where these may move to flash, out):
+# FreeRTOS's FromISR and critical-section functions (freertos/linker.lf), esp_timer_get_time
+# (ESP_TIMER_IN_IRAM), memcpy/memset (ROM).
 ALLOWED = {
     "xPortInIsrContext", "xPortEnterCriticalTimeout", "vPortExitCritical", "vPortEnterCritical",
     "esp_timer_get_time", "xQueueGiveFromISR", "xQueueGenericSendFromISR", "vPortYieldFromISR",
     "vPortYieldOtherCore", "xPortGetCoreID", "esp_cpu_get_core_id",
     "memcpy", "memset", "memmove", "memcmp",
 }
-# Only the stand-in compiler needs these: Debian's lx106 GCC has no S32C1I, so it calls library
-# atomics where ESP-IDF's esp32s3 GCC emits the instruction; 64-bit helpers are libgcc's.
+# Library helpers: __atomic_* calls (ESP-IDF 5.3+ builds an ESP32-S3 with PSRAM with
+# -mdisable-hardware-atomics, so atomics call libc's stdatomic.c, in IRAM with LIBC_MISC_IN_IRAM;
+# the stand-in compiler, without S32C1I, calls them always), __emutls_* (the stand-in's TLS; ESP-IDF
+# uses THREADPTR, inline), and 32/64-bit arithmetic helpers (libgcc's lib2funcs in IRAM, or ROM:
+# esp32s3.rom.libgcc.ld).
 ALLOWED_PATTERNS = [re.compile(p) for p in (r"^__atomic_\w+$", r"^__sync_\w+$", r"^__emutls_\w+$",
                                              r"^__(u?div|u?mod|ashl|ashr|lshr|mul|clz|ctz)\w*[sdt]i3$")]
 
-# What the ISR paths call only outside an interrupt, with the guard that ensures it (by callee:
-# which caller holds the call depends on inlining, hence on the optimisation level).
+# Calls an ISR path makes only outside an interrupt, by (caller, callee) - clone suffixes dropped;
+# the caller depends on inlining, hence on the optimisation level - with the guard that ensures it.
+# Any other call to something outside IRAM fails the check.
+_NOT_ISR_POST = "an ISR post passes isr = true"
+_NO_WAIT = "take_block/post_slow: may_wait is false for an ISR post"
+_NO_START = "enter_slow: may_start is false for an ISR post (start_lazily inlined at -Os/-O2)"
+_TASK_GIVE = "wake_dispatcher(isr, ...) gives from a task only when isr is false; " + _NOT_ISR_POST
 TASK_ONLY = {
-    "report_log": "memory_pool.c report(): only when !kraken_port_in_isr()",
-    "heap_alloc": "memory_pool.c alloc_class_empty/alloc_beyond: only when neither isr nor "
-                  "kraken_port_in_isr()",
-    "setup_and_wait": "memory_pool.c alloc_beyond: only when !isr (isr includes kraken_port_in_isr())",
-    "kraken_port_heap_free": "memory_pool.c free_outside: a heap block is freed only when !isr",
-    "kraken_port_sem_give": "kraken_port_sem_give_from_isr: only when !xPortInIsrContext()",
-    "xQueueGenericSend": "kraken_port_sem_give_from_isr (kraken_port_sem_give inlined): as above",
-    "return_spent": "event_bus.c post(): only when !isr || !kraken_port_in_isr()",
-    "memory_pool_alloc": "event_bus.c take_heap: an ISR post is refused first (TOO_LARGE)",
-    "memory_pool_free": "event_bus.c free_payload: heap payloads only, which an ISR post never has",
-    "start_lazily": "event_bus.c enter_slow: may_start is false for an ISR post",
-    "system_event_bus_init": "event_bus.c enter_slow (start_lazily inlined): as start_lazily",
-    "wait_left_ms": "event_bus.c take_block/post_slow: may_wait is false for an ISR post",
-    "kraken_port_delay_ms": "event_bus.c take_block/post_slow: may_wait is false for an ISR post",
-    "kraken_port_sem_take": "event_bus.c take_block/post_slow: may_wait is false for an ISR post",
+    ("report", "report_log"): "only when !kraken_port_in_isr()",
+    ("alloc_beyond", "heap_alloc"): "only when neither isr nor kraken_port_in_isr()",
+    ("alloc_class_empty", "heap_alloc"): "only when neither isr nor kraken_port_in_isr()",
+    ("alloc_beyond", "setup_and_wait"): "only when !isr (isr includes kraken_port_in_isr())",
+    ("free_outside", "kraken_port_heap_free"): "only when !isr (isr includes kraken_port_in_isr())",
+    ("kraken_port_sem_give_from_isr", "kraken_port_sem_give"): "only when !xPortInIsrContext()",
+    ("kraken_port_sem_give_from_isr", "xQueueGenericSend"): "as above, sem_give inlined",
+    ("wake_dispatcher", "kraken_port_sem_give"): _TASK_GIVE,
+    ("post_general", "kraken_port_sem_give"): _TASK_GIVE + " (wake_dispatcher inlined)",
+    ("post_slow", "kraken_port_sem_give"): _TASK_GIVE + " (wake_dispatcher inlined)",
+    ("system_event_post_from_isr", "return_spent"): "post(): only if !isr || !kraken_port_in_isr()",
+    ("free_payload", "memory_pool_free"): "heap payloads only, which take_heap refuses an ISR post",
+    ("take_heap", "memory_pool_alloc"): "take_heap refuses an ISR post first",
+    ("enter_slow", "start_lazily"): _NO_START,
+    ("enter_slow", "system_event_bus_init"): _NO_START,
+    ("enter_slow", "kraken_port_delay_ms"): _NO_START,
+    ("take_block", "wait_left_ms"): _NO_WAIT,
+    ("take_block", "kraken_port_delay_ms"): _NO_WAIT,
+    ("take_block", "kraken_port_sem_take"): _NO_WAIT,
+    ("post_slow", "wait_left_ms"): _NO_WAIT,
+    ("post_slow", "kraken_port_delay_ms"): _NO_WAIT,
+    ("post_slow", "kraken_port_sem_take"): _NO_WAIT,
 }
 
 SECTION = re.compile(r"^\s*\.section\s+([^,\s]+)")
@@ -72,6 +89,7 @@ def local(path, name):
 
 def parse(paths):
     functions = {}   # name -> {"section", "refs": set}
+    duplicates = set()
     sections = {}    # symbol -> section it is defined in
     for path in paths:
         literals, funcs_here, section, current = {}, set(), ".text", None
@@ -100,6 +118,8 @@ def parse(paths):
                     sections[local(path, name)] = section
                     if name in funcs_here:
                         current = name
+                        if name in functions:  # a static of the same name in two files
+                            duplicates.add(name)
                         functions[name] = {"section": section, "refs": set()}
                         body[name] = []
                     continue
@@ -115,7 +135,7 @@ def parse(paths):
                     functions[name]["refs"].add(what)
                 elif what in literals:
                     functions[name]["refs"].add(local(path, literals[what]))
-    return functions, sections
+    return functions, sections, duplicates
 
 
 CLONE = re.compile(r"[$.](constprop|isra|part|cold)[$.]?\d*")
@@ -128,8 +148,10 @@ def base(name):
 
 def check(paths, entries=ENTRIES):
     """The problems found, and the functions reached, from `entries` in the assembly files."""
-    functions, sections = parse(paths)
+    functions, sections, duplicates = parse(paths)
     problems, seen, todo = [], set(), list(entries)
+    for name in sorted(duplicates):
+        problems.append("%s is defined in two files: the check cannot tell them apart" % name)
     for e in entries:
         if e not in functions:
             problems.append("entry point %s not found" % e)
@@ -144,7 +166,7 @@ def check(paths, entries=ENTRIES):
         if not fn["section"].startswith(".iram1"):
             problems.append("%s is in %s, not in IRAM" % (name, fn["section"]))
         for ref in sorted(fn["refs"]):
-            if base(ref) in TASK_ONLY or re.match(r"^-?\d+$", ref):
+            if (base(name), base(ref)) in TASK_ONLY or re.match(r"^-?\d+$", ref):
                 continue  # only outside an interrupt; or a number from the literal pool
             if ref in functions:
                 todo.append(ref)
@@ -167,8 +189,8 @@ def main(paths):
     problems, reached = check(paths)
     for p in problems:
         print("IRAM: " + p)
-    print("-- %d function(s) reachable from %s; %d problem(s)" % (
-        len(reached), ", ".join(ENTRIES), len(problems)))
+    print("-- %d function(s) reachable from %d entry points; %d problem(s)" % (
+        len(reached), len(ENTRIES), len(problems)))
     if problems:
         print("   reached: " + " ".join(reached))
     return 1 if problems else 0

@@ -24,7 +24,8 @@
  *
  * Context words (defined in docs/DESIGN.md and src/kraken_port.h): "task" = from a task only,
  * "isr-ok" = also from an interrupt handler, never blocks (from an ESP_INTR_FLAG_IRAM one only
- * system_event_post_from_isr(), and only with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM); "may block" = may wait for another task.
+ * system_event_post_from_isr(), and only with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM); "may block" =
+ * may wait for another task.
  * Handlers run in the dispatcher task (task mode) or in the caller of
  * system_event_dispatch_pending() (manual mode); they may post, subscribe and unsubscribe.
  */
