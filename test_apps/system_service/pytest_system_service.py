@@ -1,7 +1,7 @@
 # Runs every TEST_CASE of the app on a connected ESP32-S3 with pytest-embedded, as ESP-IDF's own test
 # apps do: one build per sdkconfig.ci.<config>, in build_esp32s3_<config> (README.md). The markers
 # are the runner kinds of ESP-IDF's CI: an octal-PSRAM board for octal_psram, a generic ESP32-S3
-# board (quad PSRAM) for the others; the no-PSRAM builds (no_psram, iram) run on either. Each case starts after a
+# board (quad PSRAM) for the others; the no-PSRAM build runs on either. Each case starts after a
 # reset: a failed case cannot leave blocks or handlers behind for the next.
 import pytest
 from pytest_embedded import Dut
