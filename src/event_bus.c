@@ -173,7 +173,7 @@ static struct {
     kraken_port_task_t task;
     /* Counters updated outside the lock. */
     _Atomic uint32_t heap_in_use;
-    _Atomic uint32_t invalid_priority; /* written under the lock once refused posts may be stopped */
+    _Atomic uint32_t invalid_priority; /* incremented under the lock (post_refused) */
     /* Posts refused while the bus was stopped (before its first start, since its last deinit, or
      * during a start): the next successful start keeps them in its counters. Lock held. */
     uint32_t stopped_dropped[LANES][SYSTEM_EVENT_DROP_REASON_COUNT];

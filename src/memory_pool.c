@@ -38,8 +38,9 @@
  * Locks: one per class, one for the heap table, each held for O(1) work (checks hold one for a
  * free-list walk or one block). The heap, the log and the hook are always called outside them.
  *
- * KRAKEN_PORT_ISR_TEXT marks what memory_pool_alloc_isr() and memory_pool_free_isr() reach: IRAM
- * with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM (tools/iram_check.py checks that nothing is left out).
+ * KRAKEN_PORT_ISR_TEXT marks what the ISR functions (memory_pool_*_isr, the isr-ok queries)
+ * reach: IRAM with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM (tools/iram_check.py checks that nothing is
+ * left out).
  */
 #include <stdatomic.h>
 #include <string.h>

@@ -22,10 +22,10 @@ typedef struct {
  * its heap functions, which are in IRAM and may be called from IRAM-safe ISRs). */
 #define KRAKEN_PORT_IRAM_ATTR IRAM_ATTR
 
-/* Code an interrupt handler reaches through the ISR entry points (system_event_post_from_isr,
- * memory_pool_alloc_isr, memory_pool_free_isr): in IRAM with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM, so
- * that an ESP_INTR_FLAG_IRAM handler may call them with the flash cache off. tools/iram_check.py
- * checks that nothing they reach is left in flash. */
+/* Code an interrupt handler reaches through the ISR entry points (system_event_post_from_isr and
+ * the pools' ISR functions): in IRAM with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM, so that an
+ * ESP_INTR_FLAG_IRAM handler may call them with the flash cache off. tools/iram_check.py checks
+ * that nothing they reach is left in flash. */
 #if CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM
 #define KRAKEN_PORT_ISR_TEXT IRAM_ATTR
 #else
