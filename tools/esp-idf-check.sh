@@ -45,6 +45,14 @@ iram_srcs="event_bus memory_pool heap_monitor kraken_port_esp_idf"
     "$root/src/event_bus.c" "$root/src/memory_pool.c" "$root/src/heap_monitor.c" \
     "$root/port/esp_idf/kraken_port_esp_idf.c" \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf" -save-temps)
+# the on-chip test's own interrupt callbacks (sdkconfig.ci.iram sets GPTimer's cache-safe ISR)
+echo '#define CONFIG_GPTIMER_ISR_CACHE_SAFE 1' >> "$iram/config/sdkconfig.h"
+iram_app_test="$root/test_apps/system_service/main/test_iram_isr_on_chip.c"
+(cd "$iram" && IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" -q --full "$idf" \
+    "$iram_app_test" -I "$root/include" -I "$root/test_apps/system_service/main" \
+    -I "$idf/components/unity/include" -I "$idf/components/unity/unity/src" \
+    -I "$idf/components/esp_driver_gptimer/include" -I "$idf/components/esp_hal_timg/include" \
+    -I "$idf/components/esp_hal_timg/esp32s3/include" -DUNITY_INCLUDE_CONFIG_H -save-temps)
 for opt in -O0 -Og -Os -O2; do
     for f in $iram_srcs; do
         xtensa-lx106-elf-gcc -mabi=windowed -mlongcalls -fno-jump-tables -fno-tree-switch-conversion \
@@ -53,9 +61,14 @@ for opt in -O0 -Og -Os -O2; do
     done
     printf '%s ' "IRAM check $opt:"
     (cd "$iram" && /usr/bin/python3 "$root/tools/iram_check.py" $(for f in $iram_srcs; do echo "$f$opt.s"; done))
+    xtensa-lx106-elf-gcc -mabi=windowed -mlongcalls -fno-jump-tables -fno-tree-switch-conversion \
+        -fstrict-volatile-bitfields -ffunction-sections -fdata-sections $opt \
+        -S "$iram/test_iram_isr_on_chip.i" -o "$iram/test_iram_isr_on_chip$opt.s"
+    printf '%s ' "IRAM check $opt, on-chip test's callbacks:"
+    (cd "$iram" && /usr/bin/python3 "$root/tools/iram_check.py" \
+        --entries on_alarm,on_misuse,cache_off_for_1_ms test_iram_isr_on_chip$opt.s \
+        $(for f in $iram_srcs; do echo "$f$opt.s"; done))
 done
-echo '#define CONFIG_GPTIMER_ISR_CACHE_SAFE 1' >> "$iram/config/sdkconfig.h" # as sdkconfig.ci.iram
-iram_app_test="$root/test_apps/system_service/main/test_iram_isr_on_chip.c"
 
 app="$root/test_apps/system_service/main"
 if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then

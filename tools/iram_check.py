@@ -11,7 +11,7 @@ A call that the code makes only outside an interrupt is listed in TASK_ONLY, by 
 with the guard that ensures it; the check does not follow it. Indirect calls (the pools' misuse
 hook) are not followed: the hook's owner places it.
 
-usage: iram_check.py FILE.s... (entry points and lists below)
+usage: iram_check.py [--entries NAME,NAME...] FILE.s...   (default entry points: ENTRIES below)
 """
 import re
 import sys
@@ -30,7 +30,7 @@ ALLOWED = {
     "xPortInIsrContext", "xPortEnterCriticalTimeout", "vPortExitCritical", "vPortEnterCritical",
     "esp_timer_get_time", "xQueueGiveFromISR", "xQueueGenericSendFromISR", "vPortYieldFromISR",
     "vPortYieldOtherCore", "xPortGetCoreID", "esp_cpu_get_core_id",
-    "memcpy", "memset", "memmove", "memcmp",
+    "memcpy", "memset", "memmove", "memcmp", "esp_rom_delay_us",
 }
 # Library helpers: __atomic_* calls (ESP-IDF 5.3+ builds an ESP32-S3 with PSRAM with
 # -mdisable-hardware-atomics, so atomics call libc's stdatomic.c, in IRAM with LIBC_MISC_IN_IRAM;
@@ -185,12 +185,15 @@ def check(paths, entries=ENTRIES):
     return problems, sorted(n for n in seen if n in functions)
 
 
-def main(paths):
-    problems, reached = check(paths)
+def main(args):
+    entries = ENTRIES
+    if args[:1] == ["--entries"]:
+        entries, args = args[1].split(","), args[2:]
+    problems, reached = check(args, entries)
     for p in problems:
         print("IRAM: " + p)
     print("-- %d function(s) reachable from %d entry points; %d problem(s)" % (
-        len(reached), len(ENTRIES), len(problems)))
+        len(reached), len(entries), len(problems)))
     if problems:
         print("   reached: " + " ".join(reached))
     return 1 if problems else 0
