@@ -41,6 +41,13 @@ mkdir -p "$iram/config"
 cp "$work/config/sdkconfig.h" "$iram/config/sdkconfig.h"
 echo '#define CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM 1' >> "$iram/config/sdkconfig.h"
 iram_srcs="event_bus memory_pool heap_monitor kraken_port_esp_idf"
+# The include dirs ESP-IDF adds for the test app's other requirements (unity, the GPTimer driver:
+# in components/driver up to ESP-IDF 5.2, esp_driver_gptimer and esp_hal_timg since). No spaces.
+app_incs=""
+for d in driver/gptimer/include esp_driver_gptimer/include esp_hal_timg/include \
+         esp_hal_timg/esp32s3/include; do
+    [ -d "$idf/components/$d" ] && app_incs="$app_incs -I$idf/components/$d"
+done
 (cd "$iram" && IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" -q --full "$idf" \
     "$root/src/event_bus.c" "$root/src/memory_pool.c" "$root/src/heap_monitor.c" \
     "$root/port/esp_idf/kraken_port_esp_idf.c" \
@@ -50,9 +57,8 @@ echo '#define CONFIG_GPTIMER_ISR_CACHE_SAFE 1' >> "$iram/config/sdkconfig.h"
 iram_app_test="$root/test_apps/system_service/main/test_iram_isr_on_chip.c"
 (cd "$iram" && IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" -q --full "$idf" \
     "$iram_app_test" -I "$root/include" -I "$root/test_apps/system_service/main" \
-    -I "$idf/components/unity/include" -I "$idf/components/unity/unity/src" \
-    -I "$idf/components/esp_driver_gptimer/include" -I "$idf/components/esp_hal_timg/include" \
-    -I "$idf/components/esp_hal_timg/esp32s3/include" -DUNITY_INCLUDE_CONFIG_H -save-temps)
+    -I "$idf/components/unity/include" -I "$idf/components/unity/unity/src" $app_incs \
+    -DUNITY_INCLUDE_CONFIG_H -save-temps)
 for opt in -O0 -Og -Os -O2; do
     for f in $iram_srcs; do
         xtensa-lx106-elf-gcc -mabi=windowed -mlongcalls -fno-jump-tables -fno-tree-switch-conversion \
@@ -75,15 +81,10 @@ if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then
     echo "test_apps/system_service NOT checked: $idf/components/unity/unity/src/unity.h is missing" >&2
     exit 1
 fi
-# The include dirs ESP-IDF adds for the app's other requirements: unity, the GPTimer driver.
 IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$app"/*.c \
     -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
-    -I "$idf/components/unity/unity/src" -I "$idf/components/esp_driver_gptimer/include" \
-    -I "$idf/components/esp_hal_timg/include" -I "$idf/components/esp_hal_timg/esp32s3/include" \
-    -DUNITY_INCLUDE_CONFIG_H
+    -I "$idf/components/unity/unity/src" $app_incs -DUNITY_INCLUDE_CONFIG_H
 # the app's IRAM test with the option on (sdkconfig.ci.iram)
 IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$iram_app_test" \
     -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
-    -I "$idf/components/unity/unity/src" -I "$idf/components/esp_driver_gptimer/include" \
-    -I "$idf/components/esp_hal_timg/include" -I "$idf/components/esp_hal_timg/esp32s3/include" \
-    -DUNITY_INCLUDE_CONFIG_H
+    -I "$idf/components/unity/unity/src" $app_incs -DUNITY_INCLUDE_CONFIG_H
