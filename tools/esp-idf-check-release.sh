@@ -25,8 +25,8 @@ mkdir -p "$work" "$idf"
 cp -r "$tool" "$check"
 # git archive stops at objects the fetched snapshot lacks (large example files): what it wrote
 # before them is all that is needed.
-(git --git-dir="$gitdir" archive "$tag" CMakeLists.txt Kconfig sdkconfig.rename components 2>/dev/null \
-    tools/cmake tools/kconfig_new tools/ldgen | tar -x -C "$idf" 2>/dev/null) || true
+(git --git-dir="$gitdir" archive "$tag" CMakeLists.txt Kconfig sdkconfig.rename components \
+    tools/cmake tools/kconfig_new tools/ldgen 2>/dev/null | tar -x -C "$idf" 2>/dev/null) || true
 [ -f "$idf/components/esp_common/include/esp_err.h" ] || { echo "no ESP-IDF $tag in $gitdir" >&2; exit 1; }
 mkdir -p "$idf/components/heap/tlsf/include" "$idf/components/unity/unity/src"
 cp "${UNITY_SRC:-/tmp/idf/components/unity/unity/src}"/unity*.h "$idf/components/unity/unity/src/" \
