@@ -171,9 +171,8 @@ static struct {
     _Atomic uint32_t largest; /* class_size[CLASSES - 1], for the unlocked look of post() */
     bool spills;              /* the pools' try_larger_class: a block may be of a larger class */
     kraken_port_task_t task;
-    /* Counters updated outside the lock. */
-    _Atomic uint32_t heap_in_use;
-    _Atomic uint32_t invalid_priority; /* incremented under the lock (post_refused) */
+    _Atomic uint32_t heap_in_use; /* updated outside the lock */
+    _Atomic uint32_t invalid_priority; /* updated under the lock (post_refused), reset by a start */
     /* Posts refused while the bus was stopped (before its first start, since its last deinit, or
      * during a start): the next successful start keeps them in its counters. Lock held. */
     uint32_t stopped_dropped[LANES][SYSTEM_EVENT_DROP_REASON_COUNT];
@@ -459,7 +458,8 @@ static esp_err_t check_config(const system_event_bus_config_t *config)
         }
     }
     if (config->mode == SYSTEM_EVENT_MODE_TASK &&
-        (config->task_core < -1 || config->task_core >= KRAKEN_PORT_CORES)) {
+        (config->task_core < -1 || config->task_core >= KRAKEN_PORT_CORES ||
+         config->task_priority >= KRAKEN_PORT_PRIORITIES)) {
         return ESP_ERR_INVALID_ARG;
     }
     return ESP_OK;
@@ -485,27 +485,10 @@ static void delete_semaphores(unsigned created)
     }
 }
 
-/* Called with state STARTING, by exactly one task. */
+/* Called with state STARTING, by exactly one task. What can fail comes before the last run's
+ * figures are reset, except the dispatcher task's creation (ESP_ERR_NO_MEM). */
 static esp_err_t start(const system_event_bus_config_t *config)
 {
-    kraken_port_lock(&bus.lock);
-    memset(&bus.s, 0, sizeof bus.s);
-    bus.s.mode = config->mode;
-    slot_t *next = slot_storage;
-    for (unsigned i = 0; i < LANES; i++) {
-        lane_t *lane = &bus.s.lanes[i];
-        lane->slots = next;
-        next += kconfig_capacity[i];
-        lane->capacity = config->lane_capacity[i] ? config->lane_capacity[i] : kconfig_capacity[i];
-        lane->latency_min = UINT32_MAX;
-        /* Refused while stopped: kept (forgotten once the start succeeds: system_event_bus_init). */
-        memcpy(lane->dropped, bus.stopped_dropped[i], sizeof lane->dropped);
-    }
-    atomic_store(&bus.invalid_priority, bus.stopped_invalid_priority);
-    lists_reset_locked();
-    kraken_port_unlock(&bus.lock);
-    atomic_store(&bus.heap_in_use, 0);
-
     /* ISR posts need the pools set up, and memory_pool_alloc_isr never sets them up. */
     memory_pool_stats_t pools;
     if (memory_pool_ensure_init() != ESP_OK || memory_pool_get_stats(&pools) != ESP_OK) {
@@ -539,13 +522,31 @@ static esp_err_t start(const system_event_bus_config_t *config)
             return ESP_ERR_NO_MEM;
         }
     }
+
+    kraken_port_lock(&bus.lock);
+    memset(&bus.s, 0, sizeof bus.s);
+    bus.s.mode = config->mode;
+    slot_t *next = slot_storage;
+    for (unsigned i = 0; i < LANES; i++) {
+        lane_t *lane = &bus.s.lanes[i];
+        lane->slots = next;
+        next += kconfig_capacity[i];
+        lane->capacity = config->lane_capacity[i] ? config->lane_capacity[i] : kconfig_capacity[i];
+        lane->latency_min = UINT32_MAX;
+        /* Refused while stopped: kept (forgotten once the start succeeds: system_event_bus_init). */
+        memcpy(lane->dropped, bus.stopped_dropped[i], sizeof lane->dropped);
+    }
+    atomic_store(&bus.invalid_priority, bus.stopped_invalid_priority);
+    lists_reset_locked();
+    kraken_port_unlock(&bus.lock);
+    atomic_store(&bus.heap_in_use, 0);
     if (config->mode == SYSTEM_EVENT_MODE_TASK) {
         uint32_t stack = config->task_stack_bytes ? config->task_stack_bytes
                                                   : KRAKEN_EVENT_TASK_STACK_SIZE;
         unsigned prio = config->task_priority ? config->task_priority : KRAKEN_EVENT_TASK_PRIORITY;
         esp_err_t err = kraken_port_task_create(&bus.task, dispatcher_main, NULL, "event_bus",
                                                 stack, prio, config->task_core);
-        if (err != ESP_OK) { /* NO_MEM, or INVALID_ARG for a priority FreeRTOS does not have */
+        if (err != ESP_OK) { /* NO_MEM (check_config refused what the port would) */
             delete_semaphores(SEM_COUNT);
             return err;
         }
@@ -1930,9 +1931,9 @@ esp_err_t system_event_get_stats(system_event_stats_t *out)
         out->pool_blocks_in_use[c] = held_locked(c);
         out->pool_blocks_peak[c] = bus.s.blocks_peak[c];
     }
+    out->invalid_priority = atomic_load(&bus.invalid_priority); /* the same run's */
     kraken_port_unlock(&bus.lock);
     out->heap_in_use = atomic_load(&bus.heap_in_use);
-    out->invalid_priority = atomic_load(&bus.invalid_priority);
     return ESP_OK;
 }
 

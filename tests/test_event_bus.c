@@ -4,6 +4,7 @@
  * posting, handlers that post/unsubscribe, deinit with pending events, statistics. Every test ends
  * with the bus deinitialised and checks that every pool block is back (teardown).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -208,6 +209,22 @@ static int setup_manual(void **state)
     return 0;
 }
 
+/* Task creation (the host port's pthread_create) made to fail on demand: linked with
+ * -Wl,--wrap=pthread_create (tests/CMakeLists.txt). */
+int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg);
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg);
+static atomic_bool fail_task_creation;
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg)
+{
+    if (atomic_load(&fail_task_creation)) {
+        return EAGAIN;
+    }
+    return __real_pthread_create(thread, attr, fn, arg);
+}
+
 static int setup_none(void **state)
 {
     (void)state;
@@ -225,12 +242,12 @@ static int teardown(void **state)
     release_fillers();
     esp_err_t err = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
     assert_true(err == ESP_OK || err == ESP_ERR_INVALID_STATE);
+    check_bus(); /* what the test's run left */
     /* Posts the test made after stopping the bus would show in the next test's counters (a start
      * keeps refusals made while stopped): a start and stop takes them. */
     system_event_bus_config_t cfg = manual_config();
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
-    check_bus();
     assert_int_equal(pool_blocks_in_use(), 0); /* nothing leaked by any path of the test */
     memory_pool_stats_t pools;
     assert_int_equal(memory_pool_get_stats(&pools), ESP_OK);
@@ -880,6 +897,59 @@ static void an_isr_post_before_the_bus_started_is_refused_and_counted(void **sta
     system_event_bus_config_t cfg = manual_config();
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+}
+
+/* A start refused for its configuration changes nothing: the last run's figures and the refusals
+ * since stay as they were. */
+static void an_invalid_configuration_changes_no_figure(void **state)
+{
+    (void)state;
+    uint32_t v = 1;
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    kraken_sim_isr_enter();
+    assert_int_equal(system_event_post_from_isr(SVC_A, 1, &v, sizeof v,
+                                                SYSTEM_EVENT_PRIORITY_NORMAL, NULL),
+                     ESP_ERR_INVALID_STATE);
+    kraken_sim_isr_exit();
+    system_event_bus_config_t bad = system_event_bus_default_config();
+    bad.mode = SYSTEM_EVENT_MODE_TASK;
+    bad.task_priority = KRAKEN_PORT_PRIORITIES; /* one the scheduler does not have */
+    assert_int_equal(system_event_bus_init(&bad), ESP_ERR_INVALID_ARG);
+    const system_event_lane_stats_t normal = stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
+    assert_int_equal(normal.posted, 1);
+    assert_int_equal(normal.dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
+    assert_int_equal(normal.dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     1);
+}
+
+/* A start whose dispatcher task cannot be created fails with ESP_ERR_NO_MEM and resets the
+ * figures, but keeps the refusals for the next start, which counts them once. */
+static void a_start_without_its_task_keeps_the_refusals_for_the_next(void **state)
+{
+    (void)state;
+    uint32_t v = 1;
+    kraken_sim_isr_enter();
+    assert_int_equal(system_event_post_from_isr(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_HIGH,
+                                                NULL),
+                     ESP_ERR_INVALID_STATE);
+    kraken_sim_isr_exit();
+    system_event_bus_config_t task = system_event_bus_default_config();
+    task.mode = SYSTEM_EVENT_MODE_TASK;
+    atomic_store(&fail_task_creation, true);
+    esp_err_t err = system_event_bus_init(&task);
+    atomic_store(&fail_task_creation, false);
+    assert_int_equal(err, ESP_ERR_NO_MEM);
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    assert_int_equal(system_event_bus_init(&task), ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_int_equal(system_event_bus_init(&task), ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 0);
 }
 
 /* A task's first posts are refused (a wildcard type, an unknown priority) and its next one starts
@@ -2400,6 +2470,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_post_that_cannot_wait_for_a_block_tries_the_pool_once,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(refusals_before_the_bus_starts_by_itself_stay_counted,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(an_invalid_configuration_changes_no_figure, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_start_without_its_task_keeps_the_refusals_for_the_next,
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(a_restart_keeps_refusals_made_while_stopped_and_nothing_else,
                                         setup_manual, teardown),

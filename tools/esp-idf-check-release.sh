@@ -5,7 +5,9 @@
 #   TOOL_DIR     the esp-idf-check tool (read-only is fine: it is copied)
 #   IDF_GIT_DIR  a git dir of espressif/esp-idf with its tags (the search tool's fetch gives one)
 #   TAG          e.g. v5.1.7
-#   WORK_DIR     where the copy and the headers go (default /tmp/idf-TAG); nothing is committed
+#   WORK_DIR     where the copy and the headers go (default /tmp/idf-TAG; replaced when it holds
+#                an earlier run's, refused otherwise); nothing is committed
+# Needs what the tool's setup.sh installs (python3-kconfiglib, gcc-xtensa-lx106, picolibc).
 # The tool's include list is ESP-IDF master's: dirs a release lacks are dropped and the older
 # layout's FreeRTOS and libc dirs added. ESP-IDF 5.x uses newlib, the tool's libc is picolibc:
 # a two-line sys/reent.h stand-in (struct _reent, for FreeRTOS's TCB) fills the gap. The test
@@ -20,9 +22,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 check="$work/check"
 idf="$work/idf"
 
-rm -rf "$work"
+if [ -e "$work" ]; then # only an earlier run's directory is replaced
+    [ -f "$work/.esp-idf-check-release" ] || { echo "$work exists: give another WORK_DIR" >&2; exit 1; }
+    rm -rf "$work"
+fi
 mkdir -p "$work" "$idf"
+touch "$work/.esp-idf-check-release"
 cp -r "$tool" "$check"
+chmod -R u+w "$check" # the tool may come from a read-only tree
 # git archive stops at objects the fetched snapshot lacks (large example files): what it wrote
 # before them is all that is needed.
 (git --git-dir="$gitdir" archive "$tag" CMakeLists.txt Kconfig sdkconfig.rename components \

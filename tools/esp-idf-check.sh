@@ -32,6 +32,13 @@ IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$
     "$root"/port/*.c "$root"/port/esp_idf/*.c "$root"/src/*.c "$root"/examples/kraken_demo/demo_memory.c "$root"/tests/consumer/*.c \
     -I "$root/include" -I "$root/src" -I "$root/port/esp_idf"
 
+# The test app (and the IRAM step, which checks its interrupt callbacks) needs Unity's headers.
+app="$root/test_apps/system_service/main"
+if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then
+    echo "test_apps/system_service and the IRAM check NOT run: $idf/components/unity/unity/src/unity.h is missing" >&2
+    exit 1
+fi
+
 # CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM: what the ISR entry points reach must all be in IRAM, at each
 # optimisation level ESP-IDF offers (inlining differs). The sources are preprocessed by the tool
 # (-save-temps keeps the .i), compiled to assembly with its compiler and code-generation flags, and
@@ -76,11 +83,6 @@ for opt in -O0 -Og -Os -O2; do
         $(for f in $iram_srcs; do echo "$f$opt.s"; done))
 done
 
-app="$root/test_apps/system_service/main"
-if [ ! -f "$idf/components/unity/unity/src/unity.h" ]; then
-    echo "test_apps/system_service NOT checked: $idf/components/unity/unity/src/unity.h is missing" >&2
-    exit 1
-fi
 IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$app"/*.c \
     -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
     -I "$idf/components/unity/unity/src" $app_incs -DUNITY_INCLUDE_CONFIG_H

@@ -206,11 +206,13 @@ system_event_bus_config_t system_event_bus_default_config(void);
  *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum, task mode
  *  with a task_core other than -1 or one of the chip's cores, or a task_priority of
  *  configMAX_PRIORITIES or more);
- *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (semaphore or
- *  dispatcher task could not be created; nothing is left allocated). Sets the pools up if they
- *  are not (memory_pool_ensure_init) and logs a warning for each class of a memory_pool_init()
- *  table with no more blocks than the CRITICAL reserve: events below CRITICAL never get one
- *  (Kconfig counts are checked at build time). task, never blocks; O(table sizes). */
+ *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (pools,
+ *  semaphore or dispatcher task could not be had; nothing is left allocated). A failed start
+ *  leaves the statistics as they were, but when the dispatcher task could not be created: they
+ *  are then reset (the posts refused while stopped are kept for the next start). Sets the pools
+ *  up if they are not (memory_pool_ensure_init) and logs a warning for each class of a
+ *  memory_pool_init() table with no more blocks than the CRITICAL reserve: events below CRITICAL
+ *  never get one (Kconfig counts are checked at build time). task, never blocks; O(table sizes). */
 esp_err_t system_event_bus_init(const system_event_bus_config_t *config);
 
 typedef enum {
@@ -287,7 +289,7 @@ typedef struct {
  *  INVALID_ARG, invalid priorities; zeros otherwise) and after deinit (the run's final figures,
  *  plus the posts refused since). A start clears the counters but keeps the posts refused while
  *  the bus was stopped (an ISR's post before the start, a task's invalid post before the one that
- *  started the bus), counted once.
+ *  started the bus), counted once; see system_event_bus_init() for a start that fails.
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, O(lanes + classes). */
 esp_err_t system_event_get_stats(system_event_stats_t *out);
 

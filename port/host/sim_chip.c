@@ -140,7 +140,7 @@ static struct {
     size_t psram_bytes;     /* esp_psram_get_size() */
     _Atomic long malloc_limit; /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
     bool bss_in_psram;
-    bool boots_on_chip;     /* false: ESP-IDF would panic at boot ("PSRAM not found") */
+    bool boots_on_chip;     /* false: ESP-IDF would abort at boot ("Failed to init external RAM!") */
     bool dram, dram_drom; /* the regions a 32 / 16 KiB data cache leaves */
     uintptr_t slot_start[SLOT_COUNT];
     sim_heap_t heaps[SIM_MAX_HEAPS]; /* ESP-IDF's registered_heaps list, in its order */
@@ -363,6 +363,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_SPIRAM_IGNORE_NOTFOUND
     out->ignore_notfound = true;
 #endif
+#ifdef CONFIG_SPIRAM_ALLOW_NOINIT_SEG_EXTERNAL_MEMORY
+    out->noinit_external = true;
+#endif
 #if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
     out->dcache_kb = 16;
 #elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
@@ -523,12 +526,12 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         if (!atomic_exchange(&warned_boot, true)) {
             ESP_LOGW(SIM_TAG,
                      "%s has no PSRAM: built with CONFIG_SPIRAM and without "
-                     "CONFIG_SPIRAM_IGNORE_NOTFOUND%s, the chip panics at boot (\"PSRAM not "
-                     "found\"); simulated as if that option were set",
+                     "CONFIG_SPIRAM_IGNORE_NOTFOUND%s, the chip aborts at boot (\"Failed to init "
+                     "external RAM!\"); simulated as if that option were set",
                      profiles[profile].name,
-                     policy->bss_external ? " (ESP-IDF does not allow it with "
-                                            "CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY)"
-                                          : "");
+                     policy->bss_external || policy->noinit_external
+                         ? " (ESP-IDF does not allow it with .bss or .noinit in PSRAM)"
+                         : "");
         }
     }
 

@@ -53,6 +53,8 @@ typedef struct {
     size_t reserve_internal;       /**< CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, bytes (0 = none) */
     bool bss_external;             /**< CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY */
     bool ignore_notfound;          /**< CONFIG_SPIRAM_IGNORE_NOTFOUND */
+    bool noinit_external;          /**< CONFIG_SPIRAM_ALLOW_NOINIT_SEG_EXTERNAL_MEMORY (only for
+                                        IGNORE_NOTFOUND's dependency: .noinit is not simulated) */
     unsigned dcache_kb;            /**< CONFIG_ESP32S3_DATA_CACHE_{16,32,64}KB (0 = 32) */
 } sim_policy_t;
 

@@ -24,6 +24,17 @@ int main(void)
     if (!system_event_bus_is_ready()) {
         return fail("the bus did not start on the first post");
     }
+    /* Its 100 bytes go to a pool block (to the heap if the configuration's largest class is
+     * smaller, as in the CI's smallest-pools build). */
+    system_event_stats_t bus;
+    memory_pool_stats_t pools;
+    if (system_event_get_stats(&bus) != ESP_OK || memory_pool_get_stats(&pools) != ESP_OK) {
+        return fail("statistics");
+    }
+    const bool fits = pools.classes[MEMORY_POOL_CLASS_COUNT - 1].block_size >= 100;
+    if ((fits ? bus.pool_payloads : bus.heap_payloads) != 1) {
+        return fail("Automatic Usage: the payload did not go to a pool block");
+    }
     spec_manual_pool_usage();
     if (spec_for_applications() != 0) {
         return fail("For Applications: APP_MALLOC(50000) returned NULL");

@@ -9,7 +9,7 @@ static system_event_priority_t priority = SYSTEM_EVENT_PRIORITY_NORMAL;
 
 void spec_automatic_usage(void)
 {
-    static const char data[] = "hello";
+    static const char data[100] = "a reading larger than an event record holds: a pool block";
     const size_t size = sizeof(data);
     // This automatically uses memory pools!
     system_event_post(service_id, event_type, data, size, priority);

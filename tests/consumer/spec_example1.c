@@ -32,10 +32,16 @@ static unsigned delivered;
 static void count_event(const system_event_t *event, void *ctx)
 {
     (void)ctx;
-    if (event->size == sizeof(my_event_data_t) &&
-        ((const my_event_data_t *)event->data)->value == 42) {
-        delivered++;
+    const my_event_data_t *d = event->data;
+    if (event->size != sizeof(my_event_data_t) || d->value != 42) {
+        return;
     }
+    for (size_t i = 0; i < sizeof d->data; i++) {
+        if (d->data[i] != 0) { /* zero-initialised by the example */
+            return;
+        }
+    }
+    delivered++;
 }
 
 int spec_example1(void)

@@ -119,8 +119,9 @@ bool kraken_sim_ext_bss_in_psram(void);
 
 /** False when the real chip would not get past boot with this profile and the build's options:
  *  PSRAM support built in (CONFIG_SPIRAM), none on the module, and CONFIG_SPIRAM_IGNORE_NOTFOUND
- *  not set (ESP-IDF does not allow it with CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY, which the
- *  spec's sdkconfig sets): ESP-IDF panics ("PSRAM not found"). The simulator boots such a chip
+ *  not set (ESP-IDF does not allow it with .bss or .noinit in PSRAM, and the spec's sdkconfig puts
+ *  .bss there): ESP-IDF aborts ("Failed to init external RAM!"). The simulator assumes ESP-IDF's
+ *  default CONFIG_SPIRAM_BOOT_HW_INIT (PSRAM set up at boot). It boots such a chip
  *  anyway, as if IGNORE_NOTFOUND were set, so that behaviour without PSRAM can be tested in one
  *  build, and logs a warning the first time; a firmware's test can assert on this. O(1). */
 bool kraken_sim_boots_on_chip(void);
