@@ -53,7 +53,7 @@ iram_srcs="event_bus memory_pool heap_monitor kraken_port_esp_idf"
 app_incs=""
 for d in driver/gptimer/include esp_driver_gptimer/include esp_hal_timg/include \
          esp_hal_timg/esp32s3/include; do
-    [ -d "$idf/components/$d" ] && app_incs="$app_incs -I$idf/components/$d"
+    if [ -d "$idf/components/$d" ]; then app_incs="$app_incs -I$idf/components/$d"; fi
 done
 (cd "$iram" && IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" -q --full "$idf" \
     "$root/src/event_bus.c" "$root/src/memory_pool.c" "$root/src/heap_monitor.c" \
