@@ -27,7 +27,8 @@
                                   KRAKEN_PORT_IRAM_ATTR (code that may run with the flash cache
                                   off), KRAKEN_PORT_ISR_TEXT (code the ISR entry points reach: in
                                   IRAM when CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM),
-                                  KRAKEN_PORT_CORES (cores a task can be pinned to) */
+                                  KRAKEN_PORT_CORES (cores a task can be pinned to),
+                                  KRAKEN_PORT_PRIORITIES (task priorities 0..this - 1) */
 
 #ifdef __cplusplus
 extern "C" {
