@@ -141,6 +141,7 @@ typedef struct {
     char names[MAX_SERVICES][NAME_LEN];
     uint32_t service_count;
     uint32_t pool_payloads, heap_payloads; /* inline ones are the rest of `posted` */
+    uint32_t invalid_priority; /* posts with no lane to count them in */
     /* Pool blocks (by the class they came from) taken by posts and not yet settled by a run;
      * minus the bus.returned counts, the blocks events hold now (held_locked). */
     uint32_t blocks[CLASSES];
@@ -172,7 +173,6 @@ static struct {
     bool spills;              /* the pools' try_larger_class: a block may be of a larger class */
     kraken_port_task_t task;
     _Atomic uint32_t heap_in_use; /* updated outside the lock */
-    _Atomic uint32_t invalid_priority; /* updated under the lock (post_refused), reset by a start */
     /* Posts refused while the bus was stopped (before its first start, since its last deinit, or
      * during a start): the next successful start keeps them in its counters. Lock held. */
     uint32_t stopped_dropped[LANES][SYSTEM_EVENT_DROP_REASON_COUNT];
@@ -536,7 +536,7 @@ static esp_err_t start(const system_event_bus_config_t *config)
         /* Refused while stopped: kept (forgotten once the start succeeds: system_event_bus_init). */
         memcpy(lane->dropped, bus.stopped_dropped[i], sizeof lane->dropped);
     }
-    atomic_store(&bus.invalid_priority, bus.stopped_invalid_priority);
+    bus.s.invalid_priority = bus.stopped_invalid_priority;
     lists_reset_locked();
     kraken_port_unlock(&bus.lock);
     atomic_store(&bus.heap_in_use, 0);
@@ -1461,7 +1461,7 @@ static COLD esp_err_t post_refused(system_service_id_t source, system_event_type
 {
     if (!valid_priority(priority)) {
         kraken_port_lock(&bus.lock);
-        atomic_fetch_add(&bus.invalid_priority, 1);
+        bus.s.invalid_priority++;
         if (stopped_locked()) {
             bus.stopped_invalid_priority++;
         }
@@ -1597,8 +1597,9 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
         return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
                             POST_COUNTED, NULL, now);
     }
-    /* A handler posts (through either entry point; a real ISR must not touch the interrupted
-     * task's run): the run's delivered blocks go back first. */
+    /* A handler posts (through either entry point): the run's delivered blocks go back first. A
+     * real ISR leaves the interrupted task's run alone and does not even read t_spent: that task's
+     * thread-local storage may be in PSRAM, out of reach while the flash cache is off. */
     if ((!isr || !kraken_port_in_isr()) && __builtin_expect(t_spent != NULL, 0) &&
         t_spent->n != 0) {
         return_spent(t_spent);
@@ -1931,7 +1932,7 @@ esp_err_t system_event_get_stats(system_event_stats_t *out)
         out->pool_blocks_in_use[c] = held_locked(c);
         out->pool_blocks_peak[c] = bus.s.blocks_peak[c];
     }
-    out->invalid_priority = atomic_load(&bus.invalid_priority); /* the same run's */
+    out->invalid_priority = bus.s.invalid_priority;
     kraken_port_unlock(&bus.lock);
     out->heap_in_use = atomic_load(&bus.heap_in_use);
     return ESP_OK;

@@ -56,6 +56,16 @@ static system_event_stats_t stats(void)
     return st;
 }
 
+/* A 4-byte post from a simulated interrupt; its result. */
+static esp_err_t isr_post(system_event_priority_t priority)
+{
+    const uint32_t v = 1;
+    kraken_sim_isr_enter();
+    esp_err_t err = system_event_post_from_isr(SVC_A, 1, &v, sizeof v, priority, NULL);
+    kraken_sim_isr_exit();
+    return err;
+}
+
 static void check_bus(void)
 {
     assert_int_equal(system_event_bus_check(), ESP_OK);
@@ -907,11 +917,7 @@ static void an_invalid_configuration_changes_no_figure(void **state)
     uint32_t v = 1;
     assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
-    kraken_sim_isr_enter();
-    assert_int_equal(system_event_post_from_isr(SVC_A, 1, &v, sizeof v,
-                                                SYSTEM_EVENT_PRIORITY_NORMAL, NULL),
-                     ESP_ERR_INVALID_STATE);
-    kraken_sim_isr_exit();
+    assert_int_equal(isr_post(SYSTEM_EVENT_PRIORITY_NORMAL), ESP_ERR_INVALID_STATE);
     system_event_bus_config_t bad = system_event_bus_default_config();
     bad.mode = SYSTEM_EVENT_MODE_TASK;
     bad.task_priority = KRAKEN_PORT_PRIORITIES; /* one the scheduler does not have */
@@ -931,12 +937,7 @@ static void an_invalid_configuration_changes_no_figure(void **state)
 static void a_start_without_its_task_keeps_the_refusals_for_the_next(void **state)
 {
     (void)state;
-    uint32_t v = 1;
-    kraken_sim_isr_enter();
-    assert_int_equal(system_event_post_from_isr(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_HIGH,
-                                                NULL),
-                     ESP_ERR_INVALID_STATE);
-    kraken_sim_isr_exit();
+    assert_int_equal(isr_post(SYSTEM_EVENT_PRIORITY_HIGH), ESP_ERR_INVALID_STATE);
     system_event_bus_config_t task = system_event_bus_default_config();
     task.mode = SYSTEM_EVENT_MODE_TASK;
     atomic_store(&fail_task_creation, true);
@@ -985,12 +986,7 @@ static void a_restart_keeps_refusals_made_while_stopped_and_nothing_else(void **
                      ESP_ERR_INVALID_ARG);
     assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
-    bool woken = false;
-    kraken_sim_isr_enter();
-    assert_int_equal(system_event_post_from_isr(SVC_A, 1, &v, sizeof v,
-                                                SYSTEM_EVENT_PRIORITY_NORMAL, &woken),
-                     ESP_ERR_INVALID_STATE);
-    kraken_sim_isr_exit();
+    assert_int_equal(isr_post(SYSTEM_EVENT_PRIORITY_NORMAL), ESP_ERR_INVALID_STATE);
     system_event_stats_t st = stats(); /* the stopped run's final figures, and the refusal since */
     const system_event_lane_stats_t *normal = &st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
     assert_int_equal(normal->dropped[SYSTEM_EVENT_DROP_INVALID_ARG], 1);

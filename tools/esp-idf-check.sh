@@ -62,31 +62,31 @@ done
 # the on-chip test's own interrupt callbacks (sdkconfig.ci.iram sets GPTimer's cache-safe ISR)
 echo '#define CONFIG_GPTIMER_ISR_CACHE_SAFE 1' >> "$iram/config/sdkconfig.h"
 iram_app_test="$root/test_apps/system_service/main/test_iram_isr_on_chip.c"
+app_flags="-I$root/include -I$app -I$idf/components/unity/include -I$idf/components/unity/unity/src
+    $app_incs -DUNITY_INCLUDE_CONFIG_H"
 (cd "$iram" && IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" -q --full "$idf" \
-    "$iram_app_test" -I "$root/include" -I "$root/test_apps/system_service/main" \
-    -I "$idf/components/unity/include" -I "$idf/components/unity/unity/src" $app_incs \
-    -DUNITY_INCLUDE_CONFIG_H -save-temps)
-for opt in -O0 -Og -Os -O2; do
-    for f in $iram_srcs; do
-        xtensa-lx106-elf-gcc -mabi=windowed -mlongcalls -fno-jump-tables -fno-tree-switch-conversion \
-            -fstrict-volatile-bitfields -ffunction-sections -fdata-sections $opt \
-            -S "$iram/$f.i" -o "$iram/$f$opt.s"
-    done
-    printf '%s ' "IRAM check $opt:"
-    (cd "$iram" && /usr/bin/python3 "$root/tools/iram_check.py" $(for f in $iram_srcs; do echo "$f$opt.s"; done))
+    "$iram_app_test" $app_flags -save-temps)
+# assembly of $iram/NAME.i at optimisation level $opt, with the tool's code-generation flags
+to_asm() {
     xtensa-lx106-elf-gcc -mabi=windowed -mlongcalls -fno-jump-tables -fno-tree-switch-conversion \
         -fstrict-volatile-bitfields -ffunction-sections -fdata-sections $opt \
-        -S "$iram/test_iram_isr_on_chip.i" -o "$iram/test_iram_isr_on_chip$opt.s"
+        -S "$iram/$1.i" -o "$iram/$1$opt.s"
+}
+for opt in -O0 -Og -Os -O2; do
+    srcs_s=""
+    for f in $iram_srcs; do
+        to_asm "$f"
+        srcs_s="$srcs_s $f$opt.s"
+    done
+    to_asm test_iram_isr_on_chip
+    printf '%s ' "IRAM check $opt:"
+    (cd "$iram" && /usr/bin/python3 "$root/tools/iram_check.py" $srcs_s)
     printf '%s ' "IRAM check $opt, on-chip test's callbacks:"
     (cd "$iram" && /usr/bin/python3 "$root/tools/iram_check.py" \
-        --entries on_alarm,on_misuse,cache_off_for_1_ms test_iram_isr_on_chip$opt.s \
-        $(for f in $iram_srcs; do echo "$f$opt.s"; done))
+        --entries on_alarm,on_misuse,cache_off_for_1_ms test_iram_isr_on_chip$opt.s $srcs_s)
 done
 
-IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$app"/*.c \
-    -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
-    -I "$idf/components/unity/unity/src" $app_incs -DUNITY_INCLUDE_CONFIG_H
+IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$app"/*.c $app_flags
 # the app's IRAM test with the option on (sdkconfig.ci.iram)
 IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$iram_app_test" \
-    -I "$root/include" -I "$app" -I "$idf/components/unity/include" \
-    -I "$idf/components/unity/unity/src" $app_incs -DUNITY_INCLUDE_CONFIG_H
+    $app_flags

@@ -541,8 +541,8 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         static atomic_bool warned;
         if (!atomic_exchange(&warned, true)) {
             ESP_LOGW(SIM_TAG,
-                     "%u bytes of EXT_RAM_BSS_ATTR statics with BSS in PSRAM but no PSRAM: the chip "
-                     "would not boot; counted in internal RAM instead",
+                     "%u bytes of EXT_RAM_BSS_ATTR statics with BSS in PSRAM but no PSRAM: "
+                     "counted in internal RAM",
                      (unsigned)bss);
         }
     }
