@@ -1387,7 +1387,8 @@ static COLD esp_err_t post_failed(system_event_priority_t priority, system_event
     return err;
 }
 
-/* The lane was full (or the bus stopping) at the first look: wait for room up to the deadline. */
+/* Queue a post that missed post()'s fast path, waiting for room in a full lane up to the deadline
+ * (post_general's queueing too: one copy of push_locked fewer, in IRAM with the ISR option). */
 KRAKEN_PORT_ISR_TEXT
 static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
                            system_service_id_t source, system_event_type_t type, const void *data,
@@ -1515,23 +1516,9 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
             return post_failed(priority, reason, err, NULL, STORE_INLINE, true);
         }
     }
-    lane_t *lane = &bus.s.lanes[priority];
-    kraken_port_lock(&bus.lock);
-    if (__builtin_expect(lane->count + lane->reserved >= lane->capacity ||
-                             atomic_load(&bus.state) != ST_READY,
-                         0)) {
-        kraken_port_unlock(&bus.lock);
-        const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
-        return post_slow(lane, priority, source, type, data, size, block, store, now, isr,
-                         may_wait, timeout_ms, &deadline, woken);
-    }
-    bool wake = push_locked(lane, priority, source, type, data, size, block, store, now, isr);
-    kraken_port_unlock(&bus.lock);
-    if (wake) {
-        wake_dispatcher(isr, woken);
-    }
-    leave();
-    return ESP_OK;
+    const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
+    return post_slow(&bus.s.lanes[priority], priority, source, type, data, size, block, store, now,
+                     isr, may_wait, timeout_ms, &deadline, woken);
 }
 
 /* post()'s critical section: queue into a lane with room, else hand the post on to post_general.

@@ -216,7 +216,6 @@ static long table_find(const void *p)
 
 /* Empty slot i: a tombstone while a walk runs; otherwise the rest of its probe run is inserted
  * again (dropping its tombstones), so lookups stay exact. Heap lock held. */
-KRAKEN_PORT_ISR_TEXT
 static void table_remove(size_t i)
 {
     const size_t mask = HEAP_SLOTS - 1;
@@ -410,6 +409,18 @@ static NOINLINE void *heap_alloc(size_t size, unsigned tag, const void *caller)
     return p;
 }
 
+/* free_outside found heap block `slot` and is not in an interrupt: forget it, give it back. Entered
+ * with the heap lock held. Task only: not in IRAM with the ISR option. */
+static NOINLINE esp_err_t free_heap_block(long slot, void *ptr)
+{
+    g_heap.n.tag_live[g_heap.tag[slot]]--;
+    g_heap.n.live--;
+    table_remove((size_t)slot);
+    kraken_port_unlock(&g_heap.lock);
+    kraken_port_heap_free(ptr);
+    return ESP_OK;
+}
+
 /* A free of something outside the pool blocks: NULL, a heap block from here, or misuse. */
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t free_outside(void *ptr, bool isr, const void *caller)
@@ -423,12 +434,7 @@ static NOINLINE esp_err_t free_outside(void *ptr, bool isr, const void *caller)
     kraken_port_lock(&g_heap.lock);
     long slot = table_find(ptr);
     if (slot >= 0 && !isr) {
-        g_heap.n.tag_live[g_heap.tag[slot]]--;
-        g_heap.n.live--;
-        table_remove((size_t)slot);
-        kraken_port_unlock(&g_heap.lock);
-        kraken_port_heap_free(ptr);
-        return ESP_OK;
+        return free_heap_block(slot, ptr);
     }
     if (slot >= 0) {
         g_heap.n.isr_frees++;
@@ -767,7 +773,8 @@ static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const
         state = setup_and_wait();
     }
     if (state == STATE_READY && ci < CLASSES) {
-        return pool_alloc(size, margin, isr, caller); /* published since our first look */
+        /* published since our first look: the class pool_alloc would pick (one copy of take) */
+        return take(&g_class[ci], size, margin, isr, true, caller);
     }
     if (isr) {
         count_class_failure(ci);
@@ -850,7 +857,9 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
         uintptr_t idx = 0;
         unsigned ci = CHECKS >= 2 ? CLASSES : fast_class_of(blocks[i], &idx);
         if (ci == CLASSES) { /* not a plain pool block start (or FULL checks): one at a time */
-            freed += pool_free(blocks[i], true, caller) == ESP_OK;
+            /* pool_free's own class test would fail as fast_class_of did: straight to free_slow */
+            freed += (CHECKS >= 2 ? pool_free(blocks[i], true, caller)
+                                  : free_slow(blocks[i], true, caller)) == ESP_OK;
             i++;
             continue;
         }

@@ -86,6 +86,18 @@ for opt in -O0 -Og -Os -O2; do
         --entries on_alarm,on_misuse,cache_off_for_1_ms test_iram_isr_on_chip$opt.s $srcs_s)
 done
 
+# What the option costs: .iram1 bytes at -Os, assembled with the stand-in's call0 ABI (its assembler
+# has no windowed instructions; the chip's windowed code should be somewhat smaller).
+iram_bytes=0
+for f in $iram_srcs; do
+    xtensa-lx106-elf-gcc -mlongcalls -fno-jump-tables -fno-tree-switch-conversion \
+        -ffunction-sections -fdata-sections -Os -c "$iram/$f.i" -o "$iram/$f.o"
+    n=$(xtensa-lx106-elf-size -A "$iram/$f.o" | awk '$1 ~ /^\.iram1/ {s += $2} END {print s + 0}')
+    printf '%s ' "$f $n"
+    iram_bytes=$((iram_bytes + n))
+done
+echo "-> IRAM with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM at -Os: $iram_bytes bytes (call0 stand-in)"
+
 IDF_CHECK_CONFIG_DIR="$work/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$app"/*.c $app_flags
 # the app's IRAM test with the option on (sdkconfig.ci.iram)
 IDF_CHECK_CONFIG_DIR="$iram/config" "$check/idf-compile-check.sh" --full "$@" "$idf" "$iram_app_test" \
