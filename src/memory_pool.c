@@ -797,7 +797,11 @@ void *memory_pool_alloc_margin(size_t size, uint32_t margin)
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr(size_t size)
 {
+#if CHECKS
     return pool_alloc(size, 0, true, FAST_CALLER());
+#else
+    return memory_pool_alloc_isr_margin(size, 0); /* no owner to record: one copy in IRAM */
+#endif
 }
 
 KRAKEN_PORT_ISR_TEXT
