@@ -5,9 +5,22 @@
 #include <string.h>
 
 #include "kraken_port.h"
+#include "memory_pool.h"
 #include "system_service/memory_utils.h"
 
 static const char *const DEFAULT_TAG = "memory";
+
+/* A block of the pools (a pool block, or a heap block the pools track) passed to a realloc here:
+ * refused on the chip as on the host (the heap would move it behind the pools' back, or assert). */
+static bool refuse_pool_block(const void *ptr, const char *function_name)
+{
+    if (ptr == NULL || !memory_pool_owns(ptr)) {
+        return false;
+    }
+    KRAKEN_LOGE(DEFAULT_TAG, "%s(%p): a memory_pool block, release it with memory_pool_free(); "
+                "refused", function_name, ptr);
+    return true;
+}
 
 void *memory_alloc_prefer_psram(size_t size)
 {
@@ -61,16 +74,25 @@ void *memory_calloc_dma(size_t n, size_t size)
 
 void *memory_realloc_prefer_psram(void *ptr, size_t size)
 {
+    if (refuse_pool_block(ptr, __func__)) {
+        return NULL;
+    }
     return kraken_port_heap_realloc_prefer(ptr, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
 }
 
 void *memory_realloc_psram_only(void *ptr, size_t size)
 {
+    if (refuse_pool_block(ptr, __func__)) {
+        return NULL;
+    }
     return kraken_port_heap_realloc(ptr, size, MEMORY_CAPS_PSRAM);
 }
 
 void *memory_realloc_sram(void *ptr, size_t size)
 {
+    if (refuse_pool_block(ptr, __func__)) {
+        return NULL;
+    }
     return kraken_port_heap_realloc(ptr, size, MEMORY_CAPS_SRAM);
 }
 
@@ -79,6 +101,9 @@ void *memory_realloc_dma(void *ptr, size_t size)
     /* heap_caps_realloc keeps only 4-byte alignment when a block moves: move it here instead. */
     if (ptr == NULL) {
         return memory_alloc_dma(size);
+    }
+    if (refuse_pool_block(ptr, __func__)) {
+        return NULL;
     }
     if (size == 0) {
         kraken_port_heap_free(ptr);

@@ -25,6 +25,7 @@
 #include "esp_psram.h"
 #include "esp_timer.h"
 #include "kraken_sim.h"
+#include "memory_pool.h"
 #include "sdkconfig.h"
 #include "system_service/memory_utils.h"
 
@@ -324,6 +325,39 @@ static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(v
     assert_true(heap_caps_check_integrity_all(true));
 }
 
+static void realloc_of_a_pool_block_is_refused_and_leaves_it(void **state)
+{
+    (void)state;
+    uint8_t *small = memory_pool_alloc(40);  /* a pool block */
+    uint8_t *big = memory_pool_alloc(5000);  /* a heap block the pools track (oversize) */
+    assert_non_null(small);
+    assert_non_null(big);
+    memset(small, 0x11, 40);
+    memset(big, 0x22, 5000);
+    memory_pool_stats_t before, after;
+    memory_pool_get_stats(&before);
+    size_t sram_before = memory_get_free_sram();
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram,
+                                                 memory_realloc_dma};
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        assert_null(reallocs[i](small, 100));
+        assert_null(reallocs[i](big, 6000));
+        assert_null(reallocs[i](big, 0)); /* not even a free */
+    }
+    memory_pool_get_stats(&after);
+    assert_memory_equal(&after, &before, sizeof before);
+    assert_int_equal(memory_get_free_sram(), sram_before);
+    assert_true(memory_pool_owns(small) && memory_pool_owns(big));
+    for (size_t k = 0; k < 5000; k++) {
+        assert_int_equal(big[k], 0x22);
+    }
+    assert_int_equal(small[39], 0x11);
+    memory_pool_free(small);
+    memory_pool_free(big);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+}
+
 /* ---- free() interop and figures ------------------------------------------------------------ */
 
 static void plain_free_releases_every_helper_allocation(void **state)
@@ -533,6 +567,7 @@ int main(void)
         ON(esp32s3_n8r8, failed_realloc_leaves_the_block_valid),
         ON(esp32s3_n8r8, dma_realloc_keeps_alignment_and_contents),
         ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
+        ON(esp32s3_n8r8, realloc_of_a_pool_block_is_refused_and_leaves_it),
         ON(esp32s3_n8r8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8r8, memory_info_matches_heap_caps),
