@@ -49,6 +49,12 @@ elseif(KRAKEN_SANITIZE STREQUAL "thread")
 elseif(NOT KRAKEN_SANITIZE STREQUAL "")
     message(FATAL_ERROR "KRAKEN_SANITIZE must be '', 'address' or 'thread'")
 endif()
+if(KRAKEN_FUZZ)
+    if(NOT CMAKE_C_COMPILER_ID STREQUAL "Clang" OR NOT KRAKEN_SANITIZE STREQUAL "address")
+        message(FATAL_ERROR "KRAKEN_FUZZ needs clang and KRAKEN_SANITIZE=address (CC=clang)")
+    endif()
+    list(APPEND KRAKEN_SANITIZE_COMPILE -fsanitize=fuzzer-no-link) # coverage for libFuzzer
+endif()
 
 find_package(Threads REQUIRED)
 
