@@ -25,7 +25,8 @@
  * Failed allocations are counted only after heap_monitor_init() (it installs ESP-IDF's single
  * failed-allocation hook; nothing installs it behind your back). Everything else needs no set-up.
  *
- * Context words (task, isr-ok, may block) are defined in src/kraken_port.h. The monitor's own lock
+ * Context words: "task" = from a task only; "isr-ok" = also from an interrupt handler, never
+ * blocks; "may block" = may wait for another task (docs/DESIGN.md). The monitor's own lock
  * is a critical section (spins, never sleeps). "Never blocks" is about the monitor itself: the
  * low-memory callbacks run in the calling task, and a log line waits for the console as ESP_LOG does.
  * All state is static, sized by Kconfig (menu "Heap monitor"); the only allocations are the sampler
@@ -156,7 +157,8 @@ bool heap_monitor_check_health(void);
  *        Free: 281.7KB
  *        Largest block: 256KB
  *        Fragmentation: 9% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
- *  then the failed-allocation count. Sizes in B, KB or MB (1024-based), with one decimal where not
+ *  then the failed-allocation count ("not counted (heap_monitor_init() not called)" before
+ *  heap_monitor_init(), rather than a 0 that would look like none). Sizes in B, KB or MB (1024-based), with one decimal where not
  *  whole, rounded down so free memory is never overstated. A module without PSRAM prints
  *  "Region: PSRAM (not present)" and no figures. No result (cannot fail). task; may block: the log
  *  waits for the console (callbacks run in the caller); 3 figure reads + one check per callback,
@@ -312,7 +314,10 @@ bool heap_monitor_sampler_running(void);
  *  "healthy"/"issues" apply the thresholds without the integrity walk; "pools" is null when the
  *  pools report an error. Never truncates: when the snapshot does not fit, buf receives "" (if size
  *  > 0) and the call fails. *length (if not NULL) receives the snapshot's length without the NUL in
- *  both cases, so size must be at least *length + 1.
+ *  both cases, so size must be at least *length + 1. The figures move between two calls (the
+ *  timestamp or a counter may gain a digit, a new caps entry may appear): size a buffer from a
+ *  NULL call with slack (*length + 64, say) and, on ESP_ERR_INVALID_SIZE, retry with the new
+ *  *length.
  *  ESP_OK; ESP_ERR_INVALID_SIZE when size is too small (buf NULL with size 0 asks for the length);
  *  ESP_ERR_INVALID_ARG when buf is NULL and size > 0 (nothing read). task; never blocks (callbacks
  *  run in the caller); 3 figure reads + one check per callback, plus O(failed-alloc slots + pool classes). */

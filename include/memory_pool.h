@@ -36,7 +36,7 @@
  *   - Every block is aligned to 8 bytes, pool and heap alike (the chip's heap alone gives 4).
  *   - Memory is not zero-filled (not O(1)).
  *
- * Context words (src/kraken_port.h): "task" = task only, "isr-ok" = also from interrupts, never
+ * Context words (docs/DESIGN.md): "task" = task only, "isr-ok" = also from interrupts, never
  * blocks, "may block" = may wait for another task. From an ESP_INTR_FLAG_IRAM handler, which may
  * run with the flash cache off: memory_pool_alloc_isr, _alloc_isr_margin, _free_isr,
  * _free_batch_isr, _class_of, _class_free and _get_stats, with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM
@@ -72,8 +72,9 @@ extern "C" {
  *  next larger class (CONFIG_..._TRY_LARGER_CLASS) or the internal heap (a counted fallback);
  *  the heap for sizes above the largest class (counted as oversize).
  *  Returns NULL iff size is 0, or the request needs the heap and the heap is out of memory, the
- *  live heap blocks reached CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX, or the caller is an
- *  ISR (the heap is never used from an ISR). Every NULL but size 0 is counted as a failure.
+ *  live heap blocks reached CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX, or the caller is
+ *  an ISR (a pool block is still given from an ISR; the heap never is). Every NULL but size 0 is
+ *  counted as a failure.
  *  task (from an ISR it behaves as memory_pool_alloc_isr). Never blocks, except the first call:
  *  may block, waiting for a set-up another task started. Pool path O(1) (FULL checks:
  *  O(block size)); the heap path adds one heap call; the first call sets the pools up, O(blocks). */

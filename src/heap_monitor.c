@@ -79,6 +79,8 @@ static kraken_port_sem_t s_sampler_go_sem; /* the task waits on it until start h
 static _Atomic uint32_t s_failed_total;
 static failed_slot_t s_failed[FAILED_SLOTS];
 static _Atomic(heap_monitor_alloc_failed_fn_t) s_failed_chain;
+/* heap_monitor_init() ran: failures are counted (the log says so when they are not) */
+static _Atomic bool s_hook_installed;
 
 /* ---- figures ----------------------------------------------------------------------------------- */
 
@@ -472,7 +474,11 @@ void heap_monitor_log_stats(const char *tag)
         kraken_port_log(ok ? KRAKEN_LOG_INFO : KRAKEN_LOG_WARN, tag, "Heap integrity: %s",
                         ok ? "\u2705 OK" : "\u274C CORRUPTED");
     }
-    KRAKEN_LOGI(tag, "Failed allocations: %lu", (unsigned long)stats.failed_allocations);
+    if (atomic_load(&s_hook_installed)) {
+        KRAKEN_LOGI(tag, "Failed allocations: %lu", (unsigned long)stats.failed_allocations);
+    } else {
+        KRAKEN_LOGI(tag, "Failed allocations: not counted (heap_monitor_init() not called)");
+    }
 }
 
 /* ---- low-memory callbacks ---------------------------------------------------------------------- */
@@ -577,7 +583,11 @@ static KRAKEN_PORT_IRAM_ATTR void on_alloc_failed(size_t size, uint32_t caps, co
 
 esp_err_t heap_monitor_init(void)
 {
-    return kraken_port_register_alloc_failed_hook(on_alloc_failed);
+    esp_err_t err = kraken_port_register_alloc_failed_hook(on_alloc_failed);
+    if (err == ESP_OK) {
+        atomic_store(&s_hook_installed, true);
+    }
+    return err;
 }
 
 uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps)

@@ -358,6 +358,19 @@ static void realloc_of_a_pool_block_is_refused_and_leaves_it(void **state)
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 }
 
+/* Nothing here calls heap_monitor_init(): the log must not pass the failure count off as 0. */
+static void failures_are_shown_as_not_counted_without_heap_monitor_init(void **state)
+{
+    (void)state;
+    assert_null(SYSTEM_MALLOC(64u << 20)); /* a failure nobody counts */
+    static char out[4096];
+    capture_stdout_begin();
+    heap_monitor_log_stats("tag");
+    capture_stdout_end(out, sizeof out);
+    assert_non_null(strstr(out, "Failed allocations: not counted (heap_monitor_init() not called)"));
+    assert_null(strstr(out, "Failed allocations: 0"));
+}
+
 /* ---- free() interop and figures ------------------------------------------------------------ */
 
 static void plain_free_releases_every_helper_allocation(void **state)
@@ -568,6 +581,7 @@ int main(void)
         ON(esp32s3_n8r8, dma_realloc_keeps_alignment_and_contents),
         ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
         ON(esp32s3_n8r8, realloc_of_a_pool_block_is_refused_and_leaves_it),
+        ON(esp32s3_n8r8, failures_are_shown_as_not_counted_without_heap_monitor_init),
         ON(esp32s3_n8r8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8r8, memory_info_matches_heap_caps),

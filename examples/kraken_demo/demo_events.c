@@ -205,6 +205,7 @@ int demo_events_run(void)
           (unsigned)battery.calls);
     CHECK(buttons.calls == 1, "button handler saw %u presses", (unsigned)buttons.calls);
     CHECK(system_event_unsubscribe(logger_sub) == ESP_OK, "unsubscribe logger");
+    ESP_LOGI(TAG, "logger unsubscribed: the subscription list below no longer shows it");
 
     system_event_stats_t st;
     system_event_get_stats(&st);

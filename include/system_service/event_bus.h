@@ -22,7 +22,7 @@
  *   - The bus starts by itself on first use (Kconfig mode, thread-safe); system_event_bus_init()
  *     chooses the mode and lane sizes; system_event_bus_deinit() returns every block to its pool.
  *
- * Context words (defined in docs/DESIGN.md and src/kraken_port.h): "task" = from a task only,
+ * Context words (docs/DESIGN.md): "task" = from a task only,
  * "isr-ok" = also from an interrupt handler, never blocks (from an ESP_INTR_FLAG_IRAM one only
  * system_event_post_from_isr(), and only with CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM); "may block" =
  * may wait for another task.
@@ -243,7 +243,8 @@ typedef enum {
     SYSTEM_EVENT_DROP_RESERVE = 2,     /**< class blocks left are CRITICAL's reserve (ESP_ERR_NO_MEM) */
     SYSTEM_EVENT_DROP_TOO_LARGE = 3,   /**< above the largest class and not allowed to the heap */
     SYSTEM_EVENT_DROP_INVALID_ARG = 4, /**< wildcard source/type, NULL data with size > 0 */
-    SYSTEM_EVENT_DROP_NOT_READY = 5,   /**< ISR before start, or deinit in progress */
+    SYSTEM_EVENT_DROP_NOT_READY = 5,   /**< bus not started (ISR post) or being deinitialised,
+                                            or a task-only post called from an ISR */
     SYSTEM_EVENT_DROP_DISCARDED = 6,   /**< queued, then discarded by deinit */
 } system_event_drop_reason_t;
 #define SYSTEM_EVENT_DROP_REASON_COUNT 7
