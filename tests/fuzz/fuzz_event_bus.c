@@ -523,9 +523,14 @@ static void start(void)
 {
     system_event_bus_config_t cfg = system_event_bus_default_config();
     cfg.mode = SYSTEM_EVENT_MODE_MANUAL;
+    const uint16_t kconfig[LANES] = {KRAKEN_EVENT_LANE_LOW_CAPACITY,
+                                     KRAKEN_EVENT_LANE_NORMAL_CAPACITY,
+                                     KRAKEN_EVENT_LANE_HIGH_CAPACITY,
+                                     KRAKEN_EVENT_LANE_CRITICAL_CAPACITY};
     uint8_t k = fuzz_u8(in);
-    for (int p = 0; p < LANES; p++) {
-        cfg.lane_capacity[p] = k & (1u << p) ? (uint16_t)(1 + fuzz_u8(in) % 4) : 0;
+    for (int p = 0; p < LANES; p++) { /* now and then a short lane (up to 4, within Kconfig's) */
+        uint16_t most = kconfig[p] < 4 ? kconfig[p] : 4;
+        cfg.lane_capacity[p] = k & (1u << p) ? (uint16_t)(1 + fuzz_u8(in) % most) : 0;
     }
     FUZZ_CHECK(system_event_bus_init(&cfg) == ESP_OK, "init");
     model_start(&cfg);

@@ -228,7 +228,7 @@ static void model_pool_alloc(uint8_t *p, size_t size, uint32_t margin, bool isr)
         return;
     }
     FUZZ_CHECK(((uintptr_t)p & 7) == 0, "%p not 8-aligned", (void *)p);
-    block_t *b = add_live(p, size, OWNER_POOLS);
+    block_t *b = add_live(p, size > 4200 ? 4200 : size, OWNER_POOLS); /* big: the start only */
     const unsigned got = memory_pool_class_of(p);
     if (got < CLASSES) {
         FUZZ_CHECK(pool_room, "pool block %p of class %u with no room", (void *)p, got);
@@ -321,12 +321,9 @@ static uint8_t *pick_bad(fuzz_input_t *in, bad_t *kind, int *cls)
     }
     if (k % 3 == 1 && pools_ready) {
         int c = fuzz_u8(in) % CLASSES;
-        memory_pool_stats_t st;
-        memory_pool_get_stats(&st);
-        /* the start of a block is found by allocating nothing: use a live or freed one */
-        for (size_t i = 0; i < live_n; i++) {
+        for (size_t i = 0; i < live_n; i++) { /* a pointer into a live block of class c */
             if (live[i].owner == OWNER_POOLS && live[i].pool_class == c) {
-                size_t off = 1 + fuzz_u16(in) % (st.classes[c].block_size - 1);
+                size_t off = 1 + fuzz_u16(in) % (want.classes[c].block_size - 1);
                 *kind = BAD_INTERIOR;
                 *cls = c;
                 return live[i].ptr + off;
@@ -400,7 +397,9 @@ static void op_init(fuzz_input_t *in)
         size = size * 2 + (k & 4 ? 8 : 0); /* not always a power of two */
     }
     cfg.try_larger_class = k & 8;
-    cfg.heap_blocks_max = k & 16 ? fuzz_u8(in) % 6 : cfg.heap_blocks_max;
+    if (k & 16) { /* a smaller cap, within Kconfig's */
+        cfg.heap_blocks_max = fuzz_u8(in) % (cfg.heap_blocks_max < 5 ? cfg.heap_blocks_max + 1 : 6);
+    }
     bool valid = true;
     if (k & 32) { /* break a rule */
         valid = false;
@@ -440,9 +439,6 @@ static void op_pool_alloc(fuzz_input_t *in, uint8_t how)
     } else {
         p = margin ? memory_pool_alloc_margin(size, margin) : memory_pool_alloc(size);
     }
-    if (p != NULL && size > 4200) {
-        size = 4200; /* fill and check the start of big blocks only */
-    }
     model_pool_alloc(p, size, margin, isr);
 }
 
@@ -454,15 +450,7 @@ static void op_pool_free(fuzz_input_t *in, uint8_t how)
     if ((how & 2) && live_n > 0) {
         size_t i = fuzz_u8(in) % live_n;
         p = live[i].ptr;
-        if (live[i].owner == OWNER_HEAP) {
-            if (isr) { /* a heap_caps block from an ISR: refused like any unknown pointer */
-                want_err = model_pool_free_live(i, true);
-            } else {
-                want_err = model_pool_free_live(i, false);
-            }
-        } else {
-            want_err = model_pool_free_live(i, isr);
-        }
+        want_err = model_pool_free_live(i, isr); /* a heap_caps block: refused as unknown */
     } else if (how & 4) {
         p = NULL;
         want_err = ESP_ERR_INVALID_ARG;
