@@ -158,8 +158,9 @@ bool heap_monitor_check_health(void);
  *        Largest block: 256KB
  *        Fragmentation: 9% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
  *  then the failed-allocation count ("not counted (heap_monitor_init() not called)" before
- *  heap_monitor_init(), rather than a 0 that would look like none). Sizes in B, KB or MB (1024-based), with one decimal where not
- *  whole, rounded down so free memory is never overstated. A module without PSRAM prints
+ *  heap_monitor_init(), rather than a 0 that would look like none). Sizes in B, KB or MB
+ *  (1024-based), with one decimal where not whole, rounded down so free memory is never
+ *  overstated. A module without PSRAM prints
  *  "Region: PSRAM (not present)" and no figures. No result (cannot fail). task; may block: the log
  *  waits for the console (callbacks run in the caller); 3 figure reads + one check per callback,
  *  plus O(blocks)

@@ -13,8 +13,8 @@
  * calloc forms returns NULL. Failed allocations are reported to the heap's failed-allocation hook,
  * and so are, as ESP-IDF's heap_caps_calloc does, APP_/SYSTEM_CALLOC with n = 0 and size > 0 and
  * every overflowing calloc (DMA_CALLOC with n = 0 returns NULL without a report: it asks the heap
- * for 0 bytes, as heap_caps_aligned_calloc does). With CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS such a failure aborts,
- * memory_alloc_psram_only on a module without PSRAM included: firmware for several module variants
+ * for 0 bytes, as heap_caps_aligned_calloc does). With CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS
+ * such a failure aborts, memory_alloc_psram_only on a module without PSRAM included: firmware for several module variants
  * asks memory_psram_available() first (APP_MALLOC's PSRAM miss is not a failure when SRAM serves).
  *
  * Every function below, unless it says otherwise:

@@ -127,7 +127,7 @@ static uint8_t fill_of(uint32_t id, size_t k)
     return (uint8_t)(id * 31u + k * 7u + 1u);
 }
 
-/* ---- the model's delivery --------------------------------------------------------------------- */
+/* ---- the model's delivery -------------------------------------------------------------------- */
 
 static int top_lane(void)
 {
@@ -179,7 +179,7 @@ static void pop_unhandled(void)
 
 static void handler(const system_event_t *event, void *ctx);
 
-/* ---- operations ------------------------------------------------------------------------------- */
+/* ---- operations ------------------------------------------------------------------------------ */
 
 static const system_service_id_t sources[] = {0, 1, 2, 7, SYSTEM_SERVICE_ID_ANY};
 static const system_event_type_t types[] = {1, 2, 3, SYSTEM_EVENT_TYPE_ANY};
@@ -577,7 +577,7 @@ static void forbidden_in_handler(void)
     FUZZ_CHECK(system_event_bus_init(NULL) == ESP_ERR_INVALID_STATE, "init from a handler");
 }
 
-/* ---- the handler -------------------------------------------------------------------------------- */
+/* ---- the handler ----------------------------------------------------------------------------- */
 
 static void handler(const system_event_t *event, void *ctx)
 {
@@ -651,7 +651,7 @@ static void handler(const system_event_t *event, void *ctx)
     }
 }
 
-/* ---- checks --------------------------------------------------------------------------------- */
+/* ---- checks ---------------------------------------------------------------------------------- */
 
 static void check_stats(const char *after)
 {
@@ -708,15 +708,16 @@ static void check_stats(const char *after)
                 system_event_subscription_stats_t ss;
                 FUZZ_CHECK(system_event_get_subscription_stats(subs[i].handle, &ss) == ESP_OK,
                            "subscription stats");
-                FUZZ_CHECK(ss.deliveries == subs[i].deliveries, "after %s: sub %d %u calls, model %u",
-                           after, i, (unsigned)ss.deliveries, (unsigned)subs[i].deliveries);
+                FUZZ_CHECK(ss.deliveries == subs[i].deliveries,
+                           "after %s: sub %d %u calls, model %u", after, i,
+                           (unsigned)ss.deliveries, (unsigned)subs[i].deliveries);
             }
         }
         FUZZ_CHECK(system_event_bus_check() == ESP_OK, "after %s: bus invariants", after);
     }
 }
 
-/* ---- one input ---------------------------------------------------------------------------------- */
+/* ---- one input ------------------------------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -780,7 +781,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (running) {
         stop(true);
     }
-    if (aside_invalid_priority != 0 || memcmp(aside, (uint32_t[LANES][REASONS]){{0}}, sizeof aside)) {
+    static const uint32_t none[LANES][REASONS];
+    if (aside_invalid_priority != 0 || memcmp(aside, none, sizeof aside) != 0) {
         start(); /* the next input must not inherit refusals made while stopped */
         stop(true);
     }

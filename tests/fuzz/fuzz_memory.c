@@ -216,8 +216,9 @@ static void model_pool_alloc(uint8_t *p, size_t size, uint32_t margin, bool isr)
         return;
     }
     const bool spill_ok = want.try_larger_class && rc + 1 < CLASSES;
-    const bool pool_room = pools_ready && rc < CLASSES &&
-                           (class_has_room(rc, margin) || (spill_ok && class_has_room(rc + 1, margin)));
+    const bool pool_room =
+        pools_ready && rc < CLASSES &&
+        (class_has_room(rc, margin) || (spill_ok && class_has_room(rc + 1, margin)));
     if (p == NULL) {
         FUZZ_CHECK(!pool_room, "NULL for %zu bytes with room in class %d", size, rc);
         if (rc == CLASSES) {
@@ -509,10 +510,10 @@ static void check_caps(const uint8_t *p, uint32_t caps, size_t align)
 {
     /* the S3's PSRAM is DMA-capable too (EDMA): DMA alone means internal only with INTERNAL */
     if (caps & (MALLOC_CAP_INTERNAL | MALLOC_CAP_EXEC)) {
-        FUZZ_CHECK(esp_ptr_internal(p), "%p for caps %#x is not internal", (void *)p, (unsigned)caps);
+        FUZZ_CHECK(esp_ptr_internal(p), "%p for caps %#x not internal", (void *)p, (unsigned)caps);
     }
     if (caps & MALLOC_CAP_SPIRAM) {
-        FUZZ_CHECK(esp_ptr_external_ram(p), "%p for caps %#x is not PSRAM", (void *)p, (unsigned)caps);
+        FUZZ_CHECK(esp_ptr_external_ram(p), "%p for caps %#x not PSRAM", (void *)p, (unsigned)caps);
     } else if (caps & MALLOC_CAP_DMA) {
         FUZZ_CHECK(esp_ptr_dma_capable(p), "%p for caps %#x is not DMA-capable", (void *)p,
                    (unsigned)caps);
