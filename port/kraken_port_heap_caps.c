@@ -98,9 +98,10 @@ esp_err_t kraken_port_register_alloc_failed_hook(kraken_port_alloc_failed_hook_t
 bool kraken_port_psram_available(void)
 {
 #if CONFIG_SPIRAM
-    /* Initialised is not enough: with CONFIG_SPIRAM_USE_MEMMAP the PSRAM is not in the heap. */
+    /* Initialised is not enough: with CONFIG_SPIRAM_USE_MEMMAP the PSRAM is not in the heap, and
+     * with CONFIG_SPIRAM_BOOT_INIT off the application adds it to the heap after esp_psram_init(). */
 #if CONFIG_SPIRAM_USE_CAPS_ALLOC || CONFIG_SPIRAM_USE_MALLOC
-    return esp_psram_is_initialized();
+    return esp_psram_is_initialized() && heap_caps_get_total_size(MALLOC_CAP_SPIRAM) != 0;
 #else
     return false;
 #endif

@@ -447,6 +447,10 @@ system_event_bus_config_t system_event_bus_default_config(void)
     return config;
 }
 
+/* The bus's own use of the dispatcher's stack, about 1.2 KB, with room for small handlers (the
+ * Kconfig option's minimum). */
+#define TASK_STACK_MIN 2560u
+
 static esp_err_t check_config(const system_event_bus_config_t *config)
 {
     if (config->mode != SYSTEM_EVENT_MODE_TASK && config->mode != SYSTEM_EVENT_MODE_MANUAL) {
@@ -459,7 +463,8 @@ static esp_err_t check_config(const system_event_bus_config_t *config)
     }
     if (config->mode == SYSTEM_EVENT_MODE_TASK &&
         (config->task_core < -1 || config->task_core >= KRAKEN_PORT_CORES ||
-         config->task_priority >= KRAKEN_PORT_PRIORITIES)) {
+         config->task_priority >= KRAKEN_PORT_PRIORITIES ||
+         (config->task_stack_bytes != 0 && config->task_stack_bytes < TASK_STACK_MIN))) {
         return ESP_ERR_INVALID_ARG;
     }
     return ESP_OK;
@@ -1189,16 +1194,13 @@ static uint32_t wait_left_ms(int64_t *deadline, uint32_t timeout_ms)
 }
 
 /* The reason a pool allocation of class c failed: the class is empty (NO_MEM), or only its
- * CRITICAL reserve is left (RESERVE). Failure path only. */
+ * CRITICAL reserve is left (RESERVE). Failure path only; one class's count, not the whole
+ * statistics (their copy would cost an ISR about 300 bytes of stack). */
 KRAKEN_PORT_ISR_TEXT
 static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical)
 {
-    memory_pool_stats_t st;
-    if (critical || memory_pool_get_stats(&st) != ESP_OK ||
-        st.classes[c].in_use >= st.classes[c].capacity) {
-        return SYSTEM_EVENT_DROP_NO_MEM;
-    }
-    return SYSTEM_EVENT_DROP_RESERVE;
+    return critical || memory_pool_class_free(c) == 0 ? SYSTEM_EVENT_DROP_NO_MEM
+                                                      : SYSTEM_EVENT_DROP_RESERVE;
 }
 
 /* Whether a try for a block of class c could succeed now: more than `margin` blocks free in it or

@@ -1485,6 +1485,12 @@ static void init_rejects_bad_configurations(void **state)
     bad.task_core = 1;
     bad.task_priority = 25; /* configMAX_PRIORITIES */
     assert_int_equal(system_event_bus_init(&bad), ESP_ERR_INVALID_ARG);
+    bad.task_priority = 0;
+    bad.task_stack_bytes = 2559; /* below what the bus itself needs (Kconfig's minimum) */
+    assert_int_equal(system_event_bus_init(&bad), ESP_ERR_INVALID_ARG);
+    bad.task_stack_bytes = 2560;
+    bad.task_priority = 25;
+    assert_int_equal(system_event_bus_init(&bad), ESP_ERR_INVALID_ARG);
     assert_false(system_event_bus_is_ready());
     assert_int_equal(pool_blocks_in_use(), 0);
     bad.task_priority = 0;

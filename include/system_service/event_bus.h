@@ -192,7 +192,8 @@ typedef struct {
     system_event_mode_t mode;
     /** Per-lane capacity; 0 = the Kconfig capacity, which is also the maximum (storage is static). */
     uint16_t lane_capacity[SYSTEM_EVENT_PRIORITY_COUNT];
-    uint32_t task_stack_bytes; /**< dispatcher stack; 0 = CONFIG_SYSTEM_SERVICE_EVENT_TASK_STACK_SIZE */
+    uint32_t task_stack_bytes; /**< dispatcher stack, at least 2560 (the Kconfig option's minimum);
+                                    0 = CONFIG_SYSTEM_SERVICE_EVENT_TASK_STACK_SIZE */
     unsigned task_priority;    /**< 0 = CONFIG_SYSTEM_SERVICE_EVENT_TASK_PRIORITY */
     int task_core;             /**< -1 = any core (CONFIG_SYSTEM_SERVICE_EVENT_TASK_CORE by default) */
 } system_event_bus_config_t;
@@ -204,8 +205,8 @@ system_event_bus_config_t system_event_bus_default_config(void);
  *  while the bus was stopped (kept, see system_event_get_stats); task mode starts the dispatcher.
  *  config NULL = system_event_bus_default_config().
  *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum, task mode
- *  with a task_core other than -1 or one of the chip's cores, or a task_priority of
- *  configMAX_PRIORITIES or more);
+ *  with a task_core other than -1 or one of the chip's cores, a task_priority of
+ *  configMAX_PRIORITIES or more, or a task_stack_bytes below 2560);
  *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (pools,
  *  semaphore or dispatcher task could not be had; nothing is left allocated). A failed start
  *  leaves the statistics as they were, but when the dispatcher task could not be created: they

@@ -14,8 +14,9 @@
  * and so are, as ESP-IDF's heap_caps_calloc does, APP_/SYSTEM_CALLOC with n = 0 and size > 0 and
  * every overflowing calloc (DMA_CALLOC with n = 0 returns NULL without a report: it asks the heap
  * for 0 bytes, as heap_caps_aligned_calloc does). With CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS
- * such a failure aborts, memory_alloc_psram_only on a module without PSRAM included: firmware for several module variants
- * asks memory_psram_available() first (APP_MALLOC's PSRAM miss is not a failure when SRAM serves).
+ * such a failure aborts, memory_alloc_psram_only on a module without PSRAM included: firmware for
+ * several module variants asks memory_psram_available() first (APP_MALLOC's PSRAM miss is not a
+ * failure when SRAM serves).
  *
  * Every function below, unless it says otherwise:
  *   context     task (ESP-IDF tolerates heap calls from ISRs but does not recommend them; the host
@@ -141,7 +142,7 @@ size_t memory_get_free_sram(void);
 /** Free PSRAM in bytes; 0 without PSRAM (counters, no walk). task, never blocks,
  *  O(number of heaps). */
 size_t memory_get_free_psram(void);
-/** True when PSRAM is present and usable by the heap. isr-ok, O(1). */
+/** True when PSRAM is present and added to the heap. isr-ok, O(number of heaps). */
 bool memory_psram_available(void);
 /** Log one readable summary (free/total/minimum/largest for SRAM and PSRAM, free for DMA) under
  *  `tag` ("memory" when NULL). task, waits for the console; O(number of heaps) plus the walk of

@@ -1,13 +1,15 @@
 /*
- * test_isr.c - one GPTimer alarm per call. The timer's interrupt is not ESP_INTR_FLAG_IRAM (no
- * CONFIG_GPTIMER_ISR_CACHE_SAFE, called GPTIMER_ISR_IRAM_SAFE up to ESP-IDF 5.4), matching the
- * component's "isr-ok": the code runs from flash.
+ * test_isr.c - one GPTimer alarm per call. The function it runs is the component's "isr-ok" code,
+ * from flash: the cache is on during these tests. The callback itself is IRAM_ATTR because the
+ * iram configuration (sdkconfig.ci.iram) sets CONFIG_GPTIMER_ISR_CACHE_SAFE (GPTIMER_ISR_IRAM_SAFE
+ * up to ESP-IDF 5.4), with which GPTimer refuses to register a callback outside IRAM.
  */
 #include "test_isr.h"
 
 #include <stdint.h>
 
 #include "driver/gptimer.h"
+#include "esp_attr.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "unity.h"
@@ -18,7 +20,8 @@ typedef struct {
     volatile bool fired;
 } isr_call_t;
 
-static bool on_alarm(gptimer_handle_t timer, const gptimer_alarm_event_data_t *edata, void *ctx)
+static bool IRAM_ATTR on_alarm(gptimer_handle_t timer, const gptimer_alarm_event_data_t *edata,
+                               void *ctx)
 {
     (void)timer;
     (void)edata;
