@@ -300,8 +300,12 @@ static void init_boots_with_the_malloc_policy_of_the_builds_sdkconfig(void **sta
     sim_policy_from_sdkconfig(&build);
     for (int p = 0; p < KRAKEN_SIM_PROFILE_COUNT; p++) {
         assert_int_equal(kraken_sim_init((kraken_sim_profile_t)p), ESP_OK);
+        /* PSRAM set up in the module's own mode (N8R8 octal, N8R2 quad) is found; in the other
+         * mode it is not: the chip runs without it (IGNORE_NOTFOUND) or aborts (simulated with) */
+        const bool has = p != KRAKEN_SIM_ESP32S3_N8, octal = p == KRAKEN_SIM_ESP32S3_N8R8;
+        const bool found = build.spiram && has && octal == build.octal;
         bool psram = esp_psram_is_initialized();
-        assert_int_equal(psram, build.spiram && p != KRAKEN_SIM_ESP32S3_N8);
+        assert_int_equal(psram, found || (build.spiram && has && !build.ignore_notfound));
         bool malloc_psram = psram && build.use_malloc;
         assert_int_equal(sim_malloc_internal_limit(),
                          malloc_psram ? (long)build.malloc_always_internal : -1L);
@@ -310,7 +314,7 @@ static void init_boots_with_the_malloc_policy_of_the_builds_sdkconfig(void **sta
                          malloc_psram && build.reserve_internal > 0);
         assert_int_equal(kraken_sim_ext_bss_in_psram(), psram && build.bss_external);
         assert_int_equal(kraken_sim_boots_on_chip(),
-                         !build.spiram || p != KRAKEN_SIM_ESP32S3_N8 || build.ignore_notfound);
+                         !build.spiram || found || build.ignore_notfound);
     }
 }
 
@@ -331,13 +335,27 @@ static void a_module_without_psram_boots_on_the_chip_only_as_esp_idf_allows(void
     assert_non_null(p); /* simulated as with IGNORE_NOTFOUND: the internal heaps work */
     heap_caps_free(p);
 
+    policy.octal = false;
     assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R2, &policy), ESP_OK);
-    assert_true(kraken_sim_boots_on_chip()); /* PSRAM found */
+    assert_true(kraken_sim_boots_on_chip()); /* quad PSRAM found in quad mode */
+    policy.octal = true;
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R2, &policy), ESP_OK);
+    assert_false(kraken_sim_boots_on_chip()); /* octal mode does not find it: abort */
+    assert_int_equal(esp_psram_get_size(), 2u << 20); /* simulated as if found */
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+    assert_true(kraken_sim_boots_on_chip()); /* octal PSRAM in octal mode */
+    policy.octal = false;
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+    assert_false(kraken_sim_boots_on_chip()); /* quad mode on octal PSRAM: abort */
 
     policy.bss_external = false;
     policy.ignore_notfound = true;
     assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8, &policy), ESP_OK);
     assert_true(kraken_sim_boots_on_chip());
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+    assert_true(kraken_sim_boots_on_chip()); /* quad mode misses the octal PSRAM: runs without */
+    assert_false(esp_psram_is_initialized());
+    assert_int_equal(heap_caps_get_total_size(MALLOC_CAP_SPIRAM), 0);
 
     policy.ignore_notfound = false;
     policy.spiram = false; /* no PSRAM support built in: nothing to find */

@@ -112,10 +112,11 @@ static const size_t slot_bytes[SLOT_COUNT] = {
 static const struct {
     const char *name;
     size_t psram_bytes;
+    bool octal; /* the module's PSRAM is octal (N8R8), else quad (N8R2) */
 } profiles[KRAKEN_SIM_PROFILE_COUNT] = {
-    [KRAKEN_SIM_ESP32S3_N8R8] = {"esp32s3-n8r8", 8u << 20},
-    [KRAKEN_SIM_ESP32S3_N8R2] = {"esp32s3-n8r2", 2u << 20},
-    [KRAKEN_SIM_ESP32S3_N8] = {"esp32s3-n8", 0},
+    [KRAKEN_SIM_ESP32S3_N8R8] = {"esp32s3-n8r8", 8u << 20, true},
+    [KRAKEN_SIM_ESP32S3_N8R2] = {"esp32s3-n8r2", 2u << 20, false},
+    [KRAKEN_SIM_ESP32S3_N8] = {"esp32s3-n8", 0, false},
 };
 
 /* ESP-IDF's heap_t: `end - start` is what heap_caps_get_total_size() counts. */
@@ -351,6 +352,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_SPIRAM_USE_MEMMAP
     out->memmap = true;
 #endif
+#ifdef CONFIG_SPIRAM_MODE_OCT
+    out->octal = true;
+#endif
 #ifdef CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL
     out->malloc_always_internal = CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL;
 #endif
@@ -519,9 +523,29 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     chip.policy = *policy;
     chip.heap_count = 0;
     chip.psram_bytes = policy->spiram ? profiles[profile].psram_bytes : 0;
+    /* PSRAM set up in the other mode (octal/quad) than the module's is not found: with
+     * IGNORE_NOTFOUND the chip runs without it (simulated so); without, it aborts (simulated with
+     * the PSRAM, so that the profile stays testable in one build, and said below). */
+    const bool wrong_mode = chip.psram_bytes > 0 && policy->octal != profiles[profile].octal;
+    if (wrong_mode) {
+        static atomic_bool warned_mode;
+        if (!atomic_exchange(&warned_mode, true)) {
+            ESP_LOGW(SIM_TAG,
+                     "%s has %s PSRAM but the build sets it up in %s mode (its own needs "
+                     "CONFIG_SPIRAM_MODE_%s): the chip does not find it and %s",
+                     profiles[profile].name, profiles[profile].octal ? "octal" : "quad",
+                     policy->octal ? "octal" : "quad", profiles[profile].octal ? "OCT" : "QUAD",
+                     policy->ignore_notfound
+                         ? "runs without PSRAM (CONFIG_SPIRAM_IGNORE_NOTFOUND): simulated so"
+                         : "aborts at boot; simulated as if the mode matched");
+        }
+        if (policy->ignore_notfound) {
+            chip.psram_bytes = 0;
+        }
+    }
     chip.psram = chip.psram_bytes > 0; /* else as with CONFIG_SPIRAM_IGNORE_NOTFOUND */
-    chip.boots_on_chip = !policy->spiram || chip.psram || policy->ignore_notfound;
-    if (!chip.boots_on_chip) {
+    chip.boots_on_chip = !policy->spiram || (chip.psram && !wrong_mode) || policy->ignore_notfound;
+    if (!chip.boots_on_chip && !wrong_mode) {
         static atomic_bool warned_boot;
         if (!atomic_exchange(&warned_boot, true)) {
             ESP_LOGW(SIM_TAG,

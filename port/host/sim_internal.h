@@ -47,6 +47,7 @@ bool sim_owns(const void *ptr);
  *  to exercise the CONFIG_SPIRAM_USE_MALLOC paths without a second build. */
 typedef struct {
     bool spiram;                   /**< CONFIG_SPIRAM: PSRAM support built in */
+    bool octal;                    /**< CONFIG_SPIRAM_MODE_OCT (else quad, ESP-IDF's default) */
     bool use_malloc;               /**< CONFIG_SPIRAM_USE_MALLOC (else USE_CAPS_ALLOC / MEMMAP) */
     bool memmap;                   /**< CONFIG_SPIRAM_USE_MEMMAP: PSRAM mapped, not in the heap */
     size_t malloc_always_internal; /**< CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL, bytes */

@@ -118,12 +118,15 @@ size_t kraken_sim_ext_bss_size(void);
 bool kraken_sim_ext_bss_in_psram(void);
 
 /** False when the real chip would not get past boot with this profile and the build's options:
- *  PSRAM support built in (CONFIG_SPIRAM), none on the module, and CONFIG_SPIRAM_IGNORE_NOTFOUND
+ *  PSRAM support built in (CONFIG_SPIRAM), none on the module or none found in the configured mode
+ *  (CONFIG_SPIRAM_MODE_OCT for the octal N8R8, quad for the N8R2), and CONFIG_SPIRAM_IGNORE_NOTFOUND
  *  not set (ESP-IDF does not allow it with .bss or .noinit in PSRAM, and the spec's sdkconfig puts
  *  .bss there): ESP-IDF aborts ("Failed to init external RAM!"). The simulator assumes ESP-IDF's
- *  default CONFIG_SPIRAM_BOOT_HW_INIT (PSRAM set up at boot). It boots such a chip
- *  anyway, as if IGNORE_NOTFOUND were set, so that behaviour without PSRAM can be tested in one
- *  build, and logs a warning the first time; a firmware's test can assert on this. O(1). */
+ *  default CONFIG_SPIRAM_BOOT_HW_INIT (PSRAM set up at boot). It boots such a chip anyway - a
+ *  module without PSRAM as if IGNORE_NOTFOUND were set, one in the wrong mode as if the mode
+ *  matched - so that each profile can be tested in one build, and logs a warning the first time;
+ *  a firmware's test can assert on this. (With IGNORE_NOTFOUND set, PSRAM in the wrong mode is
+ *  absent, as on the chip.) O(1). */
 bool kraken_sim_boots_on_chip(void);
 
 #ifdef __cplusplus
