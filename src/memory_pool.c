@@ -767,11 +767,13 @@ static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const
         return NULL;
     }
     isr = isr || kraken_port_in_isr();
-    unsigned ci = class_for_size(size);
     int state = atomic_load_explicit(&g_state, memory_order_acquire);
     if (state != STATE_READY && state != STATE_FAILED && !isr) {
         state = setup_and_wait();
     }
+    /* After the acquire of the state: the table a set-up published, which a look before it could
+     * miss (a memory_pool_init() table racing this call, which the contract excludes). */
+    const unsigned ci = class_for_size(size);
     if (state == STATE_READY && ci < CLASSES) {
         /* published since our first look: the class pool_alloc would pick (one copy of take) */
         return take(&g_class[ci], size, margin, isr, true, caller);

@@ -30,8 +30,10 @@ bool kraken_port_in_isr(void)
 
 void kraken_port_log(kraken_log_level_t level, const char *tag, const char *fmt, ...)
 {
-    /* A line the log would drop is not formatted (compile-time maximum, then the tag's level). */
-    if ((int)level > LOG_LOCAL_LEVEL || (esp_log_level_t)level > esp_log_level_get(tag)) {
+    /* A line above the build's maximum level is not formatted. (Not esp_log_level_get(): it
+     * takes the log's mutex without a timeout, and with CONFIG_LOG_TAG_LEVEL_IMPL_NONE it answers
+     * the default level while ESP_LOGx prints up to the maximum.) */
+    if ((int)level > LOG_LOCAL_LEVEL) {
         return;
     }
     char line[256]; /* the event bus's per-lane statistics line is about 220 characters */

@@ -114,6 +114,10 @@ static void compare_stats(const char *after)
         SAME(double_frees);
         SAME(invalid_frees);
 #undef SAME
+        const uint32_t free_blocks = memory_pool_class_free((unsigned)c);
+        FUZZ_CHECK(free_blocks == (pools_ready ? w->capacity - w->in_use : 0),
+                   "after %s: class %d has %u blocks free, model %u", after, c,
+                   (unsigned)free_blocks, (unsigned)(w->capacity - w->in_use));
     }
 #define SAME(field)                                                                                \
     FUZZ_CHECK(got.field == want.field, "after %s: " #field " %lu, model %lu", after,              \
@@ -589,8 +593,14 @@ static void op_heap_free_or_realloc(fuzz_input_t *in, uint8_t how)
             void *(*const forms[])(void *, size_t) = {memory_realloc_prefer_psram,
                                                       memory_realloc_psram_only,
                                                       memory_realloc_sram, memory_realloc_dma};
+            kraken_sim_stats_t s0, s1;
+            kraken_sim_get_stats(&s0);
             void *p = forms[how % 4](b->ptr, pick_size(in));
+            kraken_sim_get_stats(&s1);
             FUZZ_CHECK(p == NULL, "a realloc moved pool block %p to %p", (void *)b->ptr, p);
+            /* refused before the heap (which, on the host only, would refuse it too) */
+            FUZZ_CHECK(s1.invalid_frees == s0.invalid_frees, "realloc form %d reached the heap",
+                       how % 4);
             return;
         }
     }
