@@ -129,6 +129,23 @@ static void delivered(const char *what)
 
 /* ---- operations ---------------------------------------------------------------------------- */
 
+/* A failed allocation the monitor's hook counts: the total, and its mask while slots last. */
+static void model_failure(uint32_t caps, size_t size)
+{
+    failed.total++;
+    size_t k = 0;
+    while (k < failed.n && failed.caps[k] != caps) {
+        k++;
+    }
+    if (k == failed.n && failed.n < SLOTS) {
+        failed.caps[failed.n++] = caps;
+    }
+    if (k < failed.n) {
+        failed.count[k]++;
+        failed.largest[k] = failed.largest[k] > size ? failed.largest[k] : size;
+    }
+}
+
 static void op_alloc(fuzz_input_t *in)
 {
     uint32_t caps = caps_table[fuzz_u8(in) % 4];
@@ -138,19 +155,7 @@ static void op_alloc(fuzz_input_t *in)
         if (p != NULL) {
             live[live_n++] = p;
         } else {
-            /* a failure the hook counts (the heap really had no room) */
-            failed.total++;
-            size_t k = 0;
-            while (k < failed.n && failed.caps[k] != caps) {
-                k++;
-            }
-            if (k == failed.n && failed.n < SLOTS) {
-                failed.caps[failed.n++] = caps;
-            }
-            if (k < failed.n) {
-                failed.count[k]++;
-                failed.largest[k] = failed.largest[k] > size ? failed.largest[k] : size;
-            }
+            model_failure(caps, size); /* the heap really had no room */
         }
     }
 }
@@ -179,18 +184,7 @@ static void op_fail(fuzz_input_t *in)
         heap_caps_free(p);
         return;
     }
-    failed.total++;
-    size_t i = 0;
-    while (i < failed.n && failed.caps[i] != caps) {
-        i++;
-    }
-    if (i == failed.n && failed.n < SLOTS) {
-        failed.caps[failed.n++] = caps;
-    }
-    if (i < failed.n) {
-        failed.count[i]++;
-        failed.largest[i] = failed.largest[i] > size ? failed.largest[i] : size;
-    }
+    model_failure(caps, size);
 }
 
 static void op_register(fuzz_input_t *in)
