@@ -66,6 +66,10 @@ typedef struct {
                        call of it was collected) until the call returns */
 } msub_t;
 
+static const uint16_t kconfig[LANES] = {KRAKEN_EVENT_LANE_LOW_CAPACITY,
+                                        KRAKEN_EVENT_LANE_NORMAL_CAPACITY,
+                                        KRAKEN_EVENT_LANE_HIGH_CAPACITY,
+                                        KRAKEN_EVENT_LANE_CRITICAL_CAPACITY}; /* lane sizes */
 static fuzz_input_t *in;
 static bool trace;
 static mlane_t lanes[LANES];
@@ -85,8 +89,8 @@ static size_t hog_n;
 static struct {
     bool active;
     mev_t ev;
-    int lane;
-    uint64_t pending; /* bit per subscription index */
+    bool pending[SUBS_MAX]; /* subscriptions still to be called for it (any Kconfig size) */
+    int left;               /* how many */
 } cur;
 static uint32_t popped_this_call; /* events taken from the model in this dispatch call */
 static uint32_t actions_this_call; /* handler scripts run in it */
@@ -98,15 +102,18 @@ static bool matches(const msub_t *s, system_service_id_t source, system_event_ty
            (s->type == type || s->type == SYSTEM_EVENT_TYPE_ANY);
 }
 
-static uint64_t receivers(const mev_t *e)
+/* The subscriptions an event matches now: their number, and (when `due` is not NULL) which. */
+static int receivers(const mev_t *e, bool due[SUBS_MAX])
 {
-    uint64_t set = 0;
+    int n = 0;
     for (int i = 0; i < SUBS_MAX; i++) {
-        if (matches(&subs[i], e->source, e->type)) {
-            set |= 1ull << i;
+        const bool m = matches(&subs[i], e->source, e->type);
+        n += m;
+        if (due != NULL) {
+            due[i] = m;
         }
     }
-    return set;
+    return n;
 }
 
 static int class_of_size(size_t size)
@@ -161,8 +168,8 @@ static mev_t pop(int p)
 static void finish_current(void)
 {
     if (cur.active) {
-        FUZZ_CHECK(cur.pending == 0, "event %u: subscriptions %#llx never called", cur.ev.id,
-                   (unsigned long long)cur.pending);
+        FUZZ_CHECK(cur.left == 0, "event %u: %d subscriptions never called", cur.ev.id,
+                   cur.left);
         cur.active = false;
     }
 }
@@ -173,7 +180,8 @@ static void pop_unhandled(void)
     int p = top_lane();
     FUZZ_CHECK(p >= 0, "the bus delivered an event the model does not have");
     mev_t e = pop(p);
-    FUZZ_CHECK(receivers(&e) == 0, "event %u (lane %d) had subscribers but no call", e.id, p);
+    FUZZ_CHECK(receivers(&e, NULL) == 0, "event %u (lane %d) had subscribers but no call", e.id,
+               p);
     want.lanes[p].unhandled++;
 }
 
@@ -379,7 +387,10 @@ static void unsubscribe(int i)
     subs[i].active = false;
     subs[i].retired = dispatching;
     want.subscriptions--;
-    cur.pending &= ~(1ull << i); /* never called again */
+    if (cur.pending[i]) { /* never called again */
+        cur.pending[i] = false;
+        cur.left--;
+    }
 }
 
 static void op_unsubscribe(void)
@@ -493,10 +504,6 @@ static void model_start(const system_event_bus_config_t *cfg)
     memset(&want, 0, sizeof want);
     memset(lanes, 0, sizeof lanes);
     memset(subs, 0, sizeof subs);
-    const uint16_t kconfig[LANES] = {KRAKEN_EVENT_LANE_LOW_CAPACITY,
-                                     KRAKEN_EVENT_LANE_NORMAL_CAPACITY,
-                                     KRAKEN_EVENT_LANE_HIGH_CAPACITY,
-                                     KRAKEN_EVENT_LANE_CRITICAL_CAPACITY};
     for (int p = 0; p < LANES; p++) {
         want.lanes[p].capacity = cfg->lane_capacity[p] ? cfg->lane_capacity[p] : kconfig[p];
         for (int r = 0; r < REASONS; r++) {
@@ -523,10 +530,6 @@ static void start(void)
 {
     system_event_bus_config_t cfg = system_event_bus_default_config();
     cfg.mode = SYSTEM_EVENT_MODE_MANUAL;
-    const uint16_t kconfig[LANES] = {KRAKEN_EVENT_LANE_LOW_CAPACITY,
-                                     KRAKEN_EVENT_LANE_NORMAL_CAPACITY,
-                                     KRAKEN_EVENT_LANE_HIGH_CAPACITY,
-                                     KRAKEN_EVENT_LANE_CRITICAL_CAPACITY};
     uint8_t k = fuzz_u8(in);
     for (int p = 0; p < LANES; p++) { /* now and then a short lane (up to 4, within Kconfig's) */
         uint16_t most = kconfig[p] < 4 ? kconfig[p] : 4;
@@ -592,15 +595,14 @@ static void handler(const system_event_t *event, void *ctx)
             p = top_lane();
             FUZZ_CHECK(p >= 0, "a call for an event the model does not have");
             const mev_t *head = &lanes[p].ev[lanes[p].head];
-            if (receivers(head) != 0) {
+            if (receivers(head, NULL) != 0) {
                 break;
             }
             pop_unhandled();
         }
         cur.ev = pop(p);
-        cur.lane = p;
         cur.active = true;
-        cur.pending = receivers(&cur.ev);
+        cur.left = receivers(&cur.ev, cur.pending);
         if (!seq_known) {
             seq_offset = (int64_t)event->seq - cur.ev.seqn;
             seq_known = true;
@@ -625,9 +627,10 @@ static void handler(const system_event_t *event, void *ctx)
                        "payload of %zu bytes in class %u", event->size, c);
         }
     }
-    FUZZ_CHECK(cur.pending & (1ull << i), "subscription %d called for event %u (not due)", i,
+    FUZZ_CHECK(cur.pending[i], "subscription %d called for event %u (not due)", i,
                cur.ev.id);
-    cur.pending &= ~(1ull << i);
+    cur.pending[i] = false;
+    cur.left--;
     s->deliveries++;
     if (trace) {
         fprintf(stderr, "  call sub %d for post %u (script %u)\n", i, cur.ev.id, s->script);
