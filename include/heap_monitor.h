@@ -315,14 +315,20 @@ bool heap_monitor_sampler_running(void);
  *  "healthy"/"issues" apply the thresholds without the integrity walk; "pools" is null when the
  *  pools report an error. Never truncates: when the snapshot does not fit, buf receives "" (if size
  *  > 0) and the call fails. *length (if not NULL) receives the snapshot's length without the NUL in
- *  both cases, so size must be at least *length + 1. The figures move between two calls (the
- *  timestamp or a counter may gain a digit, a new caps entry may appear): size a buffer from a
- *  NULL call with slack (*length + 64, say) and, on ESP_ERR_INVALID_SIZE, retry with the new
- *  *length.
+ *  both cases, so size must be at least *length + 1. A buffer of heap_monitor_json_max_length() + 1
+ *  bytes always fits; the length of one call does not bound the next (the timestamp or a counter
+ *  may gain a digit, a new caps entry may appear).
  *  ESP_OK; ESP_ERR_INVALID_SIZE when size is too small (buf NULL with size 0 asks for the length);
  *  ESP_ERR_INVALID_ARG when buf is NULL and size > 0 (nothing read). task; never blocks (callbacks
  *  run in the caller); 3 figure reads + one check per callback, plus O(failed-alloc slots + pool classes). */
 esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length);
+
+/** The longest snapshot heap_monitor_get_json() can write with this build's configuration, without
+ *  the NUL: every figure at its type's widest, every failed-allocation slot
+ *  (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS) and pool class printed. Constant for a
+ *  build: 1620 bytes with the defaults on the chip (32-bit). Size a telemetry buffer from it.
+ *  No failure. task; never blocks; O(failed-alloc slots + pool classes). */
+size_t heap_monitor_json_max_length(void);
 
 /** Back to the boot state: stop the sampler, remove every callback, clear samples and failure
  *  counts, thresholds back to Kconfig, no chained hook. The failed-allocation hook stays installed

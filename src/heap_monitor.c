@@ -835,105 +835,157 @@ static void put_region(text_t *t, const heap_region_stats_t *r)
     put_field(t, "fragmentation", (unsigned long long)r->fragmentation_percent, false);
 }
 
+/* What the snapshot prints, read before any of it is written. */
+typedef struct {
+    int64_t timestamp_us;
+    uint32_t issues;
+    heap_stats_t stats;
+    struct {
+        uint32_t caps, count;
+        size_t largest_request;
+    } failed[FAILED_SLOTS];
+    bool pools_ok;
+    memory_pool_stats_t pools;
+    bool running;
+    uint32_t period_ms;
+    size_t samples;
+} json_figures_t;
+
+static void read_json_figures(json_figures_t *f)
+{
+    heap_monitor_get_stats(&f->stats);
+    f->issues = heap_monitor_stats_issues(&f->stats);
+    f->timestamp_us = kraken_port_time_us();
+    for (size_t i = 0; i < FAILED_SLOTS; i++) {
+        f->failed[i].caps = atomic_load(&s_failed[i].caps);
+        f->failed[i].count = atomic_load(&s_failed[i].count);
+        f->failed[i].largest_request = atomic_load(&s_failed[i].largest_request);
+    }
+    f->pools_ok = memory_pool_get_stats(&f->pools) == ESP_OK;
+    kraken_port_lock(&s_lock);
+    f->running = s_sampler_state == SAMPLER_RUNNING;
+    f->period_ms = f->running ? s_sampler_period_ms : 0;
+    f->samples = s_sample_count;
+    kraken_port_unlock(&s_lock);
+}
+
+/* Figures that print longest: every number at its type's widest (the percentages at 100, the
+ * timestamp at its most negative), every slot and pool class printed, every flag "false". */
+static void longest_json_figures(json_figures_t *f)
+{
+    memset(f, 0xFF, sizeof *f);
+    f->timestamp_us = INT64_MIN;
+    f->stats.fragmentation_percent = 100;
+    f->stats.internal.fragmentation_percent = 100;
+    f->stats.psram.fragmentation_percent = 100;
+    f->stats.psram_present = false;
+    f->stats.blocks_counted = false;
+    f->pools_ok = true;
+    f->running = false;
+}
+
+static void write_json(text_t *t, const json_figures_t *f)
+{
+    put_char(t, '{');
+    put_key(t, "timestamp_us");
+    put_int(t, f->timestamp_us);
+    put_char(t, ',');
+    put_key(t, "healthy");
+    put_str(t, f->issues == 0 ? "true," : "false,");
+    put_field(t, "issues", f->issues, true);
+
+    put_key(t, "heap");
+    put_char(t, '{');
+    const heap_region_stats_t all = {
+        .total_bytes = f->stats.total_bytes,
+        .total_free_bytes = f->stats.total_free_bytes,
+        .largest_free_block = f->stats.largest_free_block,
+        .minimum_free_bytes = f->stats.minimum_free_bytes,
+        .fragmentation_percent = f->stats.fragmentation_percent,
+    };
+    put_region(t, &all);
+    put_str(t, "},");
+    put_key(t, "internal");
+    put_char(t, '{');
+    put_region(t, &f->stats.internal);
+    put_str(t, "},");
+    put_key(t, "psram");
+    put_char(t, '{');
+    put_key(t, "present");
+    put_str(t, f->stats.psram_present ? "true," : "false,");
+    put_region(t, &f->stats.psram);
+    put_str(t, "},");
+
+    put_key(t, "failed_allocs");
+    put_char(t, '{');
+    put_field(t, "total", f->stats.failed_allocations, true);
+    put_key(t, "by_caps");
+    put_char(t, '[');
+    const char *sep = "";
+    for (size_t i = 0; i < FAILED_SLOTS; i++) {
+        if (f->failed[i].caps == 0 || f->failed[i].count == 0) {
+            continue;
+        }
+        put_str(t, sep);
+        put_char(t, '{');
+        put_field(t, "caps", f->failed[i].caps, true);
+        put_field(t, "count", f->failed[i].count, true);
+        put_field(t, "largest_request", f->failed[i].largest_request, false);
+        put_char(t, '}');
+        sep = ",";
+    }
+    put_str(t, "]},");
+
+    put_key(t, "pools");
+    if (f->pools_ok) {
+        put_char(t, '[');
+        for (size_t c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+            const memory_pool_class_stats_t *p = &f->pools.classes[c];
+            put_str(t, c == 0 ? "{" : ",{");
+            put_field(t, "block_size", p->block_size, true);
+            put_field(t, "capacity", p->capacity, true);
+            put_field(t, "in_use", p->in_use, true);
+            put_field(t, "peak", p->peak_in_use, true);
+            put_field(t, "fallbacks", p->heap_fallbacks, true);
+            put_field(t, "failures", p->failures, false);
+            put_char(t, '}');
+        }
+        put_str(t, "],");
+    } else {
+        put_str(t, "null,");
+    }
+
+    put_key(t, "sampler");
+    put_char(t, '{');
+    put_key(t, "running");
+    put_str(t, f->running ? "true," : "false,");
+    put_field(t, "period_ms", f->period_ms, true);
+    put_field(t, "samples", f->samples, false);
+    put_str(t, "}}");
+}
+
 esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length)
 {
     if (buf == NULL && size > 0) {
         return ESP_ERR_INVALID_ARG;
     }
-    heap_stats_t stats;
-    heap_monitor_get_stats(&stats);
-    uint32_t issues = heap_monitor_stats_issues(&stats);
+    json_figures_t figures;
+    read_json_figures(&figures);
     text_t t = {buf, size, 0};
-
-    put_char(&t, '{');
-    put_key(&t, "timestamp_us");
-    put_int(&t, kraken_port_time_us());
-    put_char(&t, ',');
-    put_key(&t, "healthy");
-    put_str(&t, issues == 0 ? "true," : "false,");
-    put_field(&t, "issues", issues, true);
-
-    put_key(&t, "heap");
-    put_char(&t, '{');
-    const heap_region_stats_t all = {
-        .total_bytes = stats.total_bytes,
-        .total_free_bytes = stats.total_free_bytes,
-        .largest_free_block = stats.largest_free_block,
-        .minimum_free_bytes = stats.minimum_free_bytes,
-        .fragmentation_percent = stats.fragmentation_percent,
-    };
-    put_region(&t, &all);
-    put_str(&t, "},");
-    put_key(&t, "internal");
-    put_char(&t, '{');
-    put_region(&t, &stats.internal);
-    put_str(&t, "},");
-    put_key(&t, "psram");
-    put_char(&t, '{');
-    put_key(&t, "present");
-    put_str(&t, stats.psram_present ? "true," : "false,");
-    put_region(&t, &stats.psram);
-    put_str(&t, "},");
-
-    put_key(&t, "failed_allocs");
-    put_char(&t, '{');
-    put_field(&t, "total", stats.failed_allocations, true);
-    put_key(&t, "by_caps");
-    put_char(&t, '[');
-    const char *sep = "";
-    for (size_t i = 0; i < FAILED_SLOTS; i++) {
-        uint32_t caps = atomic_load(&s_failed[i].caps);
-        uint32_t failures = atomic_load(&s_failed[i].count);
-        if (caps == 0 || failures == 0) {
-            continue;
-        }
-        put_str(&t, sep);
-        put_char(&t, '{');
-        put_field(&t, "caps", caps, true);
-        put_field(&t, "count", failures, true);
-        put_field(&t, "largest_request", atomic_load(&s_failed[i].largest_request), false);
-        put_char(&t, '}');
-        sep = ",";
-    }
-    put_str(&t, "]},");
-
-    put_key(&t, "pools");
-    memory_pool_stats_t pools;
-    if (memory_pool_get_stats(&pools) == ESP_OK) {
-        put_char(&t, '[');
-        for (size_t c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
-            const memory_pool_class_stats_t *p = &pools.classes[c];
-            put_str(&t, c == 0 ? "{" : ",{");
-            put_field(&t, "block_size", p->block_size, true);
-            put_field(&t, "capacity", p->capacity, true);
-            put_field(&t, "in_use", p->in_use, true);
-            put_field(&t, "peak", p->peak_in_use, true);
-            put_field(&t, "fallbacks", p->heap_fallbacks, true);
-            put_field(&t, "failures", p->failures, false);
-            put_char(&t, '}');
-        }
-        put_str(&t, "],");
-    } else {
-        put_str(&t, "null,");
-    }
-
-    kraken_port_lock(&s_lock);
-    bool running = s_sampler_state == SAMPLER_RUNNING;
-    uint32_t period_ms = running ? s_sampler_period_ms : 0;
-    size_t samples = s_sample_count;
-    kraken_port_unlock(&s_lock);
-    put_key(&t, "sampler");
-    put_char(&t, '{');
-    put_key(&t, "running");
-    put_str(&t, running ? "true," : "false,");
-    put_field(&t, "period_ms", period_ms, true);
-    put_field(&t, "samples", samples, false);
-    put_str(&t, "}}");
-
+    write_json(&t, &figures);
     if (length != NULL) {
         *length = t.len;
     }
     return text_finish(&t) ? ESP_OK : ESP_ERR_INVALID_SIZE;
+}
+
+size_t heap_monitor_json_max_length(void)
+{
+    json_figures_t figures;
+    longest_json_figures(&figures);
+    text_t t = {NULL, 0, 0};
+    write_json(&t, &figures);
+    return t.len;
 }
 
 /* ---- reset ------------------------------------------------------------------------------------- */

@@ -1717,6 +1717,80 @@ static void a_too_small_buffer_is_refused_never_truncated(void **state)
     assert_true(json_valid(json));
 }
 
+static size_t decimal_width(unsigned long long max)
+{
+    size_t n = 1;
+    while (max >= 10) {
+        max /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* The length `json` would have with every number at its field's widest (by the field's type in the
+ * headers) and every flag "false": the longest snapshot of the same shape. */
+static size_t widest_json_length(const char *json)
+{
+    static const struct {
+        const char *key;
+        size_t width;
+    } fields[] = {
+        {"\"timestamp_us\":", 20}, /* "-9223372036854775808" */
+        {"\"fragmentation\":", 3}, {"\"issues\":", 10},    {"\"caps\":", 10},
+        {"\"count\":", 10},        {"\"capacity\":", 10},  {"\"in_use\":", 10},
+        {"\"peak\":", 10},         {"\"fallbacks\":", 10}, {"\"failures\":", 10},
+        {"\"period_ms\":", 10},
+        {"\"failed_allocs\":{\"total\":", 10}, /* a uint32_t; the regions' totals are size_t */
+    };
+    size_t len = strlen(json);
+    for (const char *p = json; *p != '\0'; p++) {
+        if (strncmp(p, ":true", 5) == 0) {
+            len++;
+            continue;
+        }
+        if (*p != ':' || !(p[1] == '-' || (p[1] >= '0' && p[1] <= '9'))) {
+            continue;
+        }
+        size_t width = decimal_width(SIZE_MAX); /* the other numbers are size_t */
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            const size_t k = strlen(fields[f].key);
+            if ((size_t)(p + 1 - json) >= k && strncmp(p + 1 - k, fields[f].key, k) == 0) {
+                width = fields[f].width;
+            }
+        }
+        size_t digits = strspn(p + 1, "-0123456789");
+        assert_true(digits <= width);
+        len += width - digits;
+    }
+    return len;
+}
+
+/* heap_monitor_json_max_length() is the length of the snapshot with every figure at its widest: a
+ * buffer of that size + 1 always takes it. Checked against a snapshot of the longest shape (every
+ * failed-allocation slot taken, the pools' figures present), widened number by number. */
+static void the_json_max_length_is_the_longest_snapshot(void **state)
+{
+    (void)state;
+    for (uint32_t i = 0; i < CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS; i++) {
+        assert_null(heap_caps_malloc(SIZE_MAX - i, UINT32_MAX - i)); /* no heap has those caps */
+    }
+    const size_t max = heap_monitor_json_max_length();
+    char *json = malloc(max + 1);
+    assert_non_null(json);
+    size_t len = 0;
+    assert_int_equal(heap_monitor_get_json(json, max + 1, &len), ESP_OK);
+    assert_true(json_valid(json));
+    char expect[96];
+    snprintf(expect, sizeof expect, "{\"caps\":%u,\"count\":1,\"largest_request\":%llu}]",
+             (unsigned)(UINT32_MAX - (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS - 1)),
+             (unsigned long long)(SIZE_MAX - (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS - 1)));
+    assert_non_null(strstr(json, expect)); /* the last slot is in */
+    assert_non_null(strstr(json, "\"pools\":[{"));
+    assert_int_equal(widest_json_length(json), max);
+    assert_int_equal(heap_monitor_json_max_length(), max); /* a constant of the build */
+    free(json);
+}
+
 /* ---- bad input ---------------------------------------------------------------------------------- */
 
 static void null_arguments_get_invalid_arg(void **state)
@@ -1801,6 +1875,7 @@ static const struct CMUnitTest tests[] = {
     T(the_json_snapshot_parses_and_carries_the_figures),
     T(an_unhealthy_heap_shows_in_the_json),
     T(a_too_small_buffer_is_refused_never_truncated),
+    T(the_json_max_length_is_the_longest_snapshot),
     T(null_arguments_get_invalid_arg),
     T(deinit_returns_the_monitor_to_its_boot_state),
 };

@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep: this demo runs on the host */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -302,13 +303,16 @@ int demo_monitor_run(void)
     ESP_LOGI(TAG, "--- trend ---");
     print_samples();
 
-    static char json[2048];
+    /* Sized once from the build's longest snapshot: never too small, whatever the figures. */
+    const size_t json_size = heap_monitor_json_max_length() + 1;
+    char *json = malloc(json_size);
     size_t length = 0;
-    esp_err_t err = heap_monitor_get_json(json, sizeof json, &length);
+    esp_err_t err = json != NULL ? heap_monitor_get_json(json, json_size, &length) : ESP_ERR_NO_MEM;
     step(err == ESP_OK, "JSON snapshot written");
     if (err == ESP_OK) {
-        ESP_LOGI(TAG, "JSON snapshot (%zu bytes): %s", length, json);
+        ESP_LOGI(TAG, "JSON snapshot (%zu of at most %zu bytes): %s", length, json_size - 1, json);
     }
+    free(json);
     char tiny[16];
     step(heap_monitor_get_json(tiny, sizeof tiny, NULL) == ESP_ERR_INVALID_SIZE && tiny[0] == '\0',
          "a too small buffer is refused, not truncated");

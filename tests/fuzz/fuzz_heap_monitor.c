@@ -327,7 +327,8 @@ static void op_json(fuzz_input_t *in)
     expect_edges();
     FUZZ_CHECK(heap_monitor_get_json(NULL, 0, &len) == ESP_ERR_INVALID_SIZE, "length query");
     delivered("json length");
-    FUZZ_CHECK(len > 0 && len < sizeof buf - 64, "json length %zu", len);
+    const size_t max = heap_monitor_json_max_length();
+    FUZZ_CHECK(len > 0 && len <= max && max < sizeof buf, "json length %zu, max %zu", len, max);
     if (fuzz_u8(in) & 1) { /* one byte short: refused, "" written */
         buf[0] = 'x';
         expect_edges();
@@ -342,9 +343,10 @@ static void op_json(fuzz_input_t *in)
         return;
     }
     expect_edges();
-    esp_err_t err = heap_monitor_get_json(buf, len + 64, &len2); /* slack: a digit may appear */
+    esp_err_t err = heap_monitor_get_json(buf, max + 1, &len2);
     delivered("json");
-    FUZZ_CHECK(err == ESP_OK && strlen(buf) == len2, "json: %d, %zu vs %zu", err, strlen(buf), len2);
+    FUZZ_CHECK(err == ESP_OK && strlen(buf) == len2 && len2 <= max, "json: %d, %zu vs %zu (max %zu)",
+               err, strlen(buf), len2, max);
     json_t j = {buf, 0};
     FUZZ_CHECK(json_value(&j) && *j.p == '\0', "not JSON at byte %zu: %s", (size_t)(j.p - buf), buf);
     static const char key[] = "\"failed_allocs\":{\"total\":";
