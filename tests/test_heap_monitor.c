@@ -113,16 +113,6 @@ typedef struct {
     size_t holes;
 } pattern_t;
 
-/* The largest request TLSF is sure to serve from a free block of exactly `block` payload bytes
- * when block is a power of two (a class boundary). Payloads are 4 mod 8 on 64-bit hosts (see
- * port/host/tlsf_heap.h), so there the block holds block + 4 bytes and a request of `block` would
- * be rounded up past its class: the largest sure request is block - 4. On the chip (and -m32),
- * granularity 4: exactly block. */
-static size_t largest_request_for_hole(size_t block)
-{
-    return sizeof(void *) > 4 ? block - 4 : block;
-}
-
 static pattern_t g_pattern;
 
 /* Fill `caps` with blocks of `block` bytes until it is full, then free every other block whose
@@ -141,7 +131,7 @@ static void make_holes(pattern_t *p, uint32_t caps, size_t block)
     for (size_t i = 2; i + 1 < p->count; i += 2) {
         char *prev = p->blocks[i - 1], *cur = p->blocks[i], *next = p->blocks[i + 1];
         size_t size = heap_caps_get_allocated_size(cur);
-        assert_int_equal(size, largest_request_for_hole(block) + (sizeof(void *) > 4 ? 8 : 0));
+        assert_int_equal(size, block + (sizeof(void *) > 4 ? 4 : 0));
         bool isolated = prev + heap_caps_get_allocated_size(prev) + 4 == cur && cur + size + 4 == next;
         if (isolated) {
             heap_caps_free(cur);
@@ -261,7 +251,7 @@ static void psram_holes_give_exact_figures(void **state)
     assert_region_is_chip(&stats.psram, PSRAM);
     /* by hand: what was left when full plus each isolated hole (no coalescing) */
     const size_t free_bytes = g_pattern.free_when_full + g_pattern.freed_bytes;
-    const size_t largest = largest_request_for_hole(block);
+    const size_t largest = block; /* a class bound: malloc(block) fits a hole of block bytes */
     assert_int_equal(stats.psram.total_free_bytes, free_bytes);
     /* the holes are the largest blocks: the leftover tail is smaller than one */
     assert_int_equal(stats.psram.largest_free_block, largest);
@@ -294,7 +284,7 @@ static void sram_holes_give_exact_figures_and_an_unhealthy_verdict(void **state)
     assert_int_equal(heap_monitor_get_stats(&stats), ESP_OK);
     assert_region_is_chip(&stats.internal, SRAM);
     const size_t free_bytes = g_pattern.free_when_full + g_pattern.freed_bytes;
-    const size_t largest = largest_request_for_hole(block);
+    const size_t largest = block; /* a class bound: malloc(block) fits a hole of block bytes */
     assert_int_equal(stats.internal.total_free_bytes, free_bytes);
     assert_int_equal(stats.internal.largest_free_block, largest);
     assert_int_equal(stats.internal.fragmentation_percent, expected_fragmentation(free_bytes, largest));

@@ -226,6 +226,23 @@ static void spiram_requests_land_in_psram_when_the_module_has_it(void **state)
     assert_int_equal(hook.calls, 0);
 }
 
+/* ESP-IDF's TLSF (v5.4 on) gives malloc the request rounded up to its size class: in the PSRAM heap
+ * (SL 32) 4 150 000 bytes take 4 194 304, so two such requests do not fit in a half-empty 8 MB. */
+static void a_psram_block_takes_its_size_class_so_two_near_halves_do_not_fit(void **state)
+{
+    (void)state;
+    if (heap_caps_get_total_size(MALLOC_CAP_SPIRAM) < 8000000) {
+        skip(); /* the 8 MB modules only */
+    }
+    void *a = heap_caps_malloc(4150000, MALLOC_CAP_SPIRAM);
+    assert_non_null(a);
+    assert_int_equal(heap_caps_get_allocated_size(a), sizeof(void *) > 4 ? 4194308 : 4194304);
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_SPIRAM) > 4150000); /* enough bytes, yet: */
+    assert_null(heap_caps_malloc(4150000, MALLOC_CAP_SPIRAM));
+    assert_int_equal(hook.calls, 1);
+    heap_caps_free(a);
+}
+
 static void exec_requests_fail_because_memory_protection_leaves_no_executable_heap(void **state)
 {
     (void)state;
@@ -979,6 +996,7 @@ int main(void)
         ALL_PROFILES(internal_requests_land_in_the_smallest_internal_heap_first),
         ALL_PROFILES(dma_requests_land_in_dma_capable_internal_ram),
         ALL_PROFILES(spiram_requests_land_in_psram_when_the_module_has_it),
+        ALL_PROFILES(a_psram_block_takes_its_size_class_so_two_near_halves_do_not_fit),
         ALL_PROFILES(exec_requests_fail_because_memory_protection_leaves_no_executable_heap),
         ALL_PROFILES(rtcram_requests_land_in_rtc_fast_memory_which_is_not_dma_capable),
         ALL_PROFILES(byte_access_requests_prefer_internal_ram_even_with_psram),

@@ -25,8 +25,9 @@
  *
  * Size classes: sizes below small = 4 * SL are split linearly into SL lists of 4 bytes; above, each
  * power of two [2^f, 2^(f+1)) is split into SL equal lists (SL = 8/16/32 by region size, as on the
- * chip). malloc rounds the request up to the next class boundary, so the head of any non-empty list
- * at or above that class fits: one bitmap lookup per level, no list walk (good fit, O(1)).
+ * chip). The search rounds the request up to the next class boundary, so the head of any non-empty
+ * list at or above that class fits: one bitmap lookup per level, no list walk (good fit, O(1)).
+ * malloc also keeps the rounded size as the block's (ESP-IDF since v5.4); memalign does not.
  *
  * Accounting: free bytes = sum of free payloads; allocated bytes = sum of allocated payloads;
  * total = the payload of the single block of an empty heap = free + allocated + 4 * (blocks - 1).
@@ -198,19 +199,24 @@ TLSF_INLINE void list_remove(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t si
     }
 }
 
-/* Find and unlink a free block with payload >= size (size already adjusted); its payload size goes
- * to *bs. 0 when none. The block stays counted as free. */
-TLSF_INLINE uint32_t locate(tlsf_heap_t *h, uint32_t L, uint32_t size, uint32_t *bs)
+/* Find and unlink a free block with payload >= size (size a multiple of 4, >= MIN_PAYLOAD); its
+ * payload size goes to *bs. 0 when none. The block stays counted as free. The search rounds size
+ * up to the lower bound of the next size class (from 4 * SL bytes up), which goes to *bound:
+ * every block it finds holds that much. */
+TLSF_INLINE uint32_t locate(tlsf_heap_t *h, uint32_t L, uint32_t size, uint32_t *bs,
+                            uint32_t *bound)
 {
     uint32_t fl, sl;
     if (size < (4u << L)) {
         fl = 0;
         sl = size >> 2;
+        *bound = size;
     } else {
         size += (1u << (fls32(size) - L)) - 1u; /* round up to the next class boundary */
-        uint32_t f = fls32(size);
-        sl = (size >> (f - L)) ^ (1u << L);
+        uint32_t f = fls32(size), top = size >> (f - L);
+        sl = top ^ (1u << L);
         fl = f - L - 1u;
+        *bound = top << (f - L);
         if (fl >= h->fl_count) {
             return 0;
         }
@@ -335,12 +341,17 @@ TLSF_INLINE void *malloc_body(tlsf_heap_t *heap, uint32_t L, size_t size)
     if (size - 1u >= heap->max_payload) { /* 0 or too large */
         return NULL;
     }
-    uint32_t a = adjust(size), s;
-    uint32_t b = locate(heap, L, a, &s);
+    /* As ESP-IDF's TLSF since v5.4 (mapping_search rounds the size it then allocates), the block is
+     * the search's class bound r for the request rounded to 4 (the chip's granularity, on 64-bit
+     * hosts too, so that a class bound such as 4096 stays in its class): 1000 bytes take 1008 in
+     * a large region. On 64-bit hosts it is adjust(r): every free block is 4 mod 8 there, so those
+     * in r's class hold r + 4 when r is 0 mod 8. */
+    uint32_t a = ((uint32_t)size + 3u) & ~3u, r, s;
+    uint32_t b = locate(heap, L, a < MIN_PAYLOAD ? MIN_PAYLOAD : a, &s, &r);
     if (!b) {
         return NULL;
     }
-    take(heap, L, b, s, a, 0);
+    take(heap, L, b, s, ALIGN == 4u ? r : r | 4u, 0); /* r is a multiple of 4, >= 12 */
     void *p = payload(heap, b);
     UNPOISON(p, size);
     return p;
@@ -478,21 +489,29 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
     if (align == 0 || (align & (align - 1u)) != 0) {
         return NULL;
     }
-    if (align <= ALIGN) {
-        return tlsf_heap_malloc(heap, size);
-    }
     if (size - 1u >= heap->max_payload || align > heap->max_payload) {
         return NULL;
     }
-    uint32_t a = adjust(size);
+    uint32_t a = adjust(size); /* not rounded to a size class, as ESP-IDF's tlsf_memalign */
+    if (align <= ALIGN) {
+        uint32_t s, unused, L = heap->sl_log2;
+        uint32_t b = locate(heap, L, a, &s, &unused);
+        if (!b) {
+            return NULL;
+        }
+        take(heap, L, b, s, a, 0);
+        void *p = payload(heap, b);
+        UNPOISON(p, size);
+        return p;
+    }
     /* room for the block, the worst alignment gap, and a leading free block to give back */
     size_t want = (size_t)a + align + HDR + MIN_PAYLOAD;
     if (want > heap->max_payload) {
         return NULL;
     }
-    uint32_t s;
+    uint32_t s, unused;
     uint32_t L = heap->sl_log2;
-    uint32_t b = locate(heap, L, (uint32_t)want, &s);
+    uint32_t b = locate(heap, L, (uint32_t)want, &s, &unused);
     if (!b) {
         return NULL;
     }
@@ -543,7 +562,9 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
     uint32_t old_span = s + HDR;
     if (a > s) {
         if (!(nh & F_FREE) || s + HDR + ns < a) {
-            /* move: copy what the old block holds, as far as the new one wants it */
+            /* move: copy what the old block holds, as far as the new one wants it. The low-water
+             * mark sees the result only, as ESP-IDF's multi_heap_realloc (not both blocks). */
+            const size_t min_free = heap->min_free;
             void *np = tlsf_heap_malloc(heap, size);
             if (np == NULL) {
                 return NULL;
@@ -552,6 +573,7 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
             UNPOISON(ptr, copy);
             memcpy(np, ptr, copy);
             tlsf_heap_free(heap, ptr);
+            heap->min_free = heap->free_bytes < min_free ? heap->free_bytes : min_free;
             return np;
         }
         /* grow into the free next block */
@@ -637,9 +659,9 @@ TLSF_NOASAN size_t tlsf_heap_largest_free(const tlsf_heap_t *heap)
         uint32_t f = fl + heap->sl_log2 + 1u;
         low = (1u << f) + (sl << (f - heap->sl_log2));
     }
-    /* the largest request whose adjusted block size is <= low: malloc's search then maps it to
-     * this class or below, and every block in this class is >= low */
-    return ((low + HDR) & ~(ALIGN - 1u)) - HDR;
+    /* malloc(low) searches this class, whose blocks hold adjust(low) (see malloc_body); a larger
+     * request is rounded past it */
+    return low;
 }
 
 /* ---- walking and checking ---- */

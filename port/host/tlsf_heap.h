@@ -3,11 +3,12 @@
  *
  * Two-level segregated fit (Masmano et al.), written for this project: O(1) malloc and free,
  * good-fit, immediate coalescing. Parameters as ESP-IDF's heap on the chip: 4-byte block header,
- * sizes rounded up to the granularity, 12-byte minimum block, second-level count by region size
- * (8 for regions up to 16 KiB, 16 up to 256 KiB, 32 above). Block links are 32-bit offsets from the
- * region start, so the header is 4 bytes on a 64-bit host too. Granularity (= payload alignment) is
- * 4 bytes on 32-bit builds, exactly as on the chip, and 8 bytes on 64-bit hosts so that firmware
- * structs holding pointers stay correctly aligned (documented in docs/DESIGN.md).
+ * sizes rounded up to the granularity (malloc: to the size class, as since v5.4), 12-byte minimum
+ * block, second-level count by region size (8 for regions up to 16 KiB, 16 up to 256 KiB, 32
+ * above). Block links are 32-bit offsets from the region start, so the header is 4 bytes on a
+ * 64-bit host too. Granularity (= payload alignment) is 4 bytes on 32-bit builds, exactly as on
+ * the chip, and 8 bytes on 64-bit hosts so that firmware structs holding pointers stay correctly
+ * aligned (documented in docs/DESIGN.md).
  *
  * Free bytes, minimum-ever free bytes, largest free block and block counts are kept as counters and
  * bitmaps: all O(1) to read. Not thread-safe: the caller locks (the simulator keeps one lock per
@@ -44,14 +45,16 @@ tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes);
 
 /** Allocate `size` bytes aligned to TLSF_HEAP_ALIGN. NULL when size is 0, larger than the
  *  heap could ever hold, or no free block fits; it succeeds exactly when
- *  size <= tlsf_heap_largest_free(). The block holds at least max(12, size) bytes, rounded so that
- *  the next payload stays aligned. O(1). Not zero-filled. */
+ *  size <= tlsf_heap_largest_free(). As ESP-IDF's TLSF since v5.4, the block is size rounded up to
+ *  4 (at least 12) and, from 4 * second-level count bytes up, to its size class's lower bound (1/8,
+ *  1/16 or 1/32 of its power of two): malloc(1000) takes 1008 bytes in a large region; on 64-bit
+ *  hosts 4 more when that is a multiple of 8 (granularity). O(1). Not zero-filled. */
 void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size);
 
 /** Allocate `size` bytes aligned to `align` (a power of two). NULL as for malloc, or when align is
  *  0 or not a power of two, or no free block holds size + align + 16 bytes (room for the worst
- *  alignment gap, which goes back to the heap as a free block). align <= TLSF_HEAP_ALIGN is
- *  tlsf_heap_malloc(). O(1). */
+ *  alignment gap, which goes back to the heap as a free block). The block is size rounded to the
+ *  granularity only (no size class), as ESP-IDF's tlsf_memalign. O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
 /** Resize in place when the block or the free block after it allows it (a shrink gives the tail
