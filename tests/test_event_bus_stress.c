@@ -60,6 +60,9 @@ static int teardown(void **state)
     assert_int_equal(system_event_bus_check(), ESP_OK);
     assert_int_equal(pool_blocks_in_use(), 0);
     assert_int_equal(memory_pool_deinit(), ESP_OK); /* refuses while a block is live */
+    kraken_sim_stats_t sim;
+    kraken_sim_get_stats(&sim);
+    assert_int_equal(sim.isr_calls, 0); /* no ISR path of the bus called the heap */
     kraken_sim_reset();
     return 0;
 }

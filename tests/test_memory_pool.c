@@ -91,7 +91,7 @@ static int teardown(void **state)
         kraken_sim_isr_exit();
         rc = -1;
     }
-    if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK) {
+    if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK || isr_heap_calls() != 0) {
         rc = -1;
     }
     memory_pool_set_misuse_hook(NULL);

@@ -71,7 +71,7 @@ static int teardown(void **state)
 {
     (void)state;
     int rc = memory_pool_check_integrity() == ESP_OK && g_misuse_count == 0 ? 0 : -1;
-    if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK) {
+    if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK || isr_heap_calls() != 0) {
         rc = -1;
     }
     memory_pool_set_misuse_hook(NULL);

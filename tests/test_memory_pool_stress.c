@@ -68,7 +68,9 @@ static int teardown(void **state)
 {
     (void)state;
     memory_pool_set_misuse_hook(NULL);
-    return free_every_live_block() == 0 && memory_pool_deinit() == ESP_OK ? 0 : -1;
+    return free_every_live_block() == 0 && memory_pool_deinit() == ESP_OK && isr_heap_calls() == 0
+               ? 0
+               : -1;
 }
 
 /* ---- random traffic ------------------------------------------------------------------------------ */

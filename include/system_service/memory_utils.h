@@ -19,8 +19,8 @@
  * failure when SRAM serves).
  *
  * Every function below, unless it says otherwise:
- *   context     task (ESP-IDF tolerates heap calls from ISRs but does not recommend them; the host
- *               simulator refuses them, returning NULL and counting the call)
+ *   context     task (ESP-IDF tolerates heap calls from ISRs but strongly discourages them; the
+ *               host simulator runs them and counts them in isr_calls)
  *   blocking    never blocks: the heap's lock is a spinlock critical section held for O(1) work
  *   complexity  O(1) in each heap (TLSF), O(number of heaps) to choose one; calloc adds the zero
  *               fill and a moving realloc the copy, both O(size)

@@ -305,15 +305,21 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     out->isr_calls = atomic_load(&stat_isr_calls);
 }
 
-/* ESP-IDF forbids heap calls from interrupt handlers: refuse, log (no lock held), count. */
-static bool refused_in_isr(const char *function_name)
+/* ESP-IDF lets an interrupt handler call the heap (mem_alloc.rst, "Calling Heap-Related Functions
+ * from ISR": the alloc/realloc/free family) but strongly discourages it: the call runs as on the
+ * chip, is counted, and the first one after each boot is logged (no lock held). */
+static _Atomic bool isr_call_logged;
+
+static void note_isr_call(const char *function_name)
 {
     if (!sim_in_isr()) {
-        return false;
+        return;
     }
     count(&stat_isr_calls);
-    ESP_LOGE(TAG, "%s() called from an ISR: not allowed on ESP-IDF, refused", function_name);
-    return true;
+    if (!atomic_exchange(&isr_call_logged, true)) {
+        ESP_LOGW(TAG, "%s() called from an ISR: ESP-IDF allows it but discourages it (counted in "
+                      "isr_calls; further ones are not logged)", function_name);
+    }
 }
 
 /* ---- profiles and policy ---------------------------------------------------------------------- */
@@ -619,6 +625,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         atomic_store(counters[i], 0);
     }
+    atomic_store(&isr_call_logged, false);
     atomic_store(&failed_hook, NULL);
     ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
              (unsigned)chip.heap_count, (unsigned)chip.psram_bytes);
@@ -930,12 +937,7 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
 static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks, size_t alignment,
                           uint32_t hook_caps, const char *function_name)
 {
-    if (refused_in_isr(function_name)) {
-        if (size > 0) {
-            alloc_failed(size, hook_caps, function_name);
-        }
-        return NULL;
-    }
+    note_isr_call(function_name);
     ensure_init();
     for (size_t i = 0; i < count_masks; i++) {
         void *ptr = alloc_base(alignment, size, masks[i]);
@@ -957,7 +959,8 @@ static void *calloc_masks(size_t n, size_t size, const uint32_t *masks, size_t c
                           uint32_t hook_caps, size_t hook_size, const char *function_name)
 {
     size_t bytes;
-    if (!refused_in_isr(function_name) && !__builtin_mul_overflow(n, size, &bytes) && bytes > 0) {
+    note_isr_call(function_name);
+    if (!__builtin_mul_overflow(n, size, &bytes) && bytes > 0) {
         ensure_init();
         for (size_t i = 0; i < count_masks; i++) {
             void *ptr = alloc_base(SIM_UNALIGNED_BYTES, bytes, masks[i]);
@@ -978,17 +981,12 @@ static void *calloc_masks(size_t n, size_t size, const uint32_t *masks, size_t c
 static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t count_masks,
                            uint32_t hook_caps, const char *function_name)
 {
-    if (refused_in_isr(function_name)) {
-        if (size > 0) {
-            alloc_failed(size, hook_caps, function_name);
-        }
-        return NULL;
-    }
     ensure_init();
     if (ptr == NULL) {
         return malloc_masks(size, masks, count_masks, SIM_UNALIGNED_BYTES, hook_caps,
                             function_name);
     }
+    note_isr_call(function_name);
     if (sim_refuse_pool_block(ptr, function_name)) {
         return NULL; /* as a failed realloc: the block stays valid */
     }
@@ -1049,7 +1047,11 @@ bool sim_refuse_pool_block(void *ptr, const char *function_name)
 
 void sim_free(void *ptr, const char *function_name)
 {
-    if (ptr == NULL || refused_in_isr(function_name) || sim_refuse_pool_block(ptr, function_name)) {
+    if (ptr == NULL) {
+        return;
+    }
+    note_isr_call(function_name);
+    if (sim_refuse_pool_block(ptr, function_name)) {
         return;
     }
     ensure_init();
@@ -1186,9 +1188,10 @@ void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...)
 
 size_t heap_caps_get_allocated_size(void *ptr)
 {
-    if (ptr == NULL || refused_in_isr(__func__)) {
+    if (ptr == NULL) {
         return 0;
     }
+    note_isr_call(__func__);
     ensure_init();
     sim_heap_t *heap;
     size_t size = block_size(ptr, &heap);
@@ -1210,9 +1213,7 @@ typedef enum { FIG_TOTAL, FIG_FREE, FIG_MIN_FREE, FIG_LARGEST } figure_t;
 /* heap_caps_match(): every heap whose caps contain all of `caps` (caps 0 matches every heap). */
 static size_t figure(uint32_t caps, figure_t which, const char *function_name)
 {
-    if (refused_in_isr(function_name)) {
-        return 0;
-    }
+    note_isr_call(function_name);
     ensure_init();
     size_t result = 0;
     for (size_t i = 0; i < chip.heap_count; i++) {
@@ -1298,9 +1299,7 @@ void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps)
         return;
     }
     memset(info, 0, sizeof *info);
-    if (refused_in_isr(__func__)) {
-        return;
-    }
+    note_isr_call(__func__);
     ensure_init();
     for (size_t i = 0; i < chip.heap_count; i++) {
         if (!heap_matches(&chip.heaps[i], caps)) {
@@ -1322,9 +1321,7 @@ void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps)
 
 void heap_caps_print_heap_info(uint32_t caps)
 {
-    if (refused_in_isr(__func__)) {
-        return;
-    }
+    note_isr_call(__func__);
     ensure_init();
     printf("Heap summary for capabilities 0x%08X:\n", (unsigned)caps);
     for (size_t i = 0; i < chip.heap_count; i++) {
@@ -1364,9 +1361,7 @@ static bool heap_selected(const sim_heap_t *heap, uint32_t caps)
 
 void heap_caps_dump(uint32_t caps)
 {
-    if (refused_in_isr(__func__)) {
-        return;
-    }
+    note_isr_call(__func__);
     ensure_init();
     for (size_t i = 0; i < chip.heap_count; i++) {
         const sim_heap_t *heap = &chip.heaps[i];
@@ -1403,9 +1398,7 @@ static bool check_heap(const sim_heap_t *heap, bool print_errors)
 
 bool heap_caps_check_integrity(uint32_t caps, bool print_errors)
 {
-    if (refused_in_isr(__func__)) {
-        return false;
-    }
+    note_isr_call(__func__);
     ensure_init();
     bool valid = true;
     for (size_t i = 0; i < chip.heap_count; i++) {
@@ -1423,9 +1416,7 @@ bool heap_caps_check_integrity_all(bool print_errors)
 
 bool heap_caps_check_integrity_addr(intptr_t addr, bool print_errors)
 {
-    if (refused_in_isr(__func__)) {
-        return false;
-    }
+    note_isr_call(__func__);
     ensure_init();
     const sim_heap_t *heap = find_containing_heap((const void *)addr);
     return heap != NULL && check_heap(heap, print_errors);

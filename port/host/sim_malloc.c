@@ -62,7 +62,7 @@ void *__wrap_calloc(size_t n, size_t size)
 
 void *__wrap_realloc(void *ptr, size_t size)
 {
-    if (ptr != NULL && !sim_owns(ptr) && !sim_in_isr()) { /* in an ISR: refused below */
+    if (ptr != NULL && !sim_owns(ptr)) {
         return __real_realloc(ptr, size);
     }
     if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc")) {
@@ -76,10 +76,10 @@ void __wrap_free(void *ptr)
     if (ptr == NULL) {
         return;
     }
-    if (!sim_owns(ptr) && !sim_in_isr()) {
+    if (!sim_owns(ptr)) {
         __real_free(ptr);
     } else {
-        sim_free(ptr, "free"); /* refuses every free in an ISR, as ESP-IDF forbids them */
+        sim_free(ptr, "free");
     }
 }
 

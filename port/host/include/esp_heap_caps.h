@@ -42,9 +42,10 @@ extern "C" {
 #define MALLOC_CAP_INVALID (1u << 31)
 
 /* Contracts below are ESP-IDF's, as the simulator implements them (docs/simulator.md).
- * Context: every function is "task" context and may block briefly on a heap's mutex; from a
- *   simulated ISR (kraken_sim_isr_enter) each call is refused: logged, counted, allocations return
- *   NULL (and report a failure), frees do nothing, queries return 0 / false.
+ * Context: every function is "task" context and may block briefly on a heap's mutex. ESP-IDF also
+ *   allows the alloc/realloc/free family from an ISR, strongly discouraged: from a simulated ISR
+ *   (kraken_sim_isr_enter) every call runs as in a task and is counted (isr_calls), the first one
+ *   after each boot logged.
  * Matching: a heap serves a request only if its capabilities contain every requested bit; heaps are
  *   tried in ESP-IDF's order (three priority levels, then the registered-heap list). caps 0 matches
  *   no heap for allocation; the size queries, whose rule is "all bits present", count every heap.

@@ -65,9 +65,9 @@ void kraken_sim_fail_every(uint32_t caps, unsigned nth);
 void kraken_sim_fault_clear(void);
 
 /* ---- Simulated interrupt context (kraken_port_in_isr() is true in between) -----------------
- * Per thread, nestable. ESP-IDF forbids heap calls from ISRs; in between, every heap_caps_* call and
- * malloc()/free() is refused: it logs an error, is counted (isr_calls), allocations return NULL
- * (counted as failed, the callback runs), frees do nothing and queries return 0/false. isr-ok. */
+ * Per thread, nestable. ESP-IDF allows the heap's alloc/realloc/free family in an ISR but strongly
+ * discourages it; in between, every heap_caps_* call and malloc()/free() of simulated memory runs
+ * as in a task and is counted (isr_calls); the first one after each boot logs a warning. isr-ok. */
 
 void kraken_sim_isr_enter(void);
 /** Leave the innermost kraken_sim_isr_enter(); ignored when not in one. */
@@ -84,7 +84,7 @@ typedef struct {
     uint64_t injected;      /**< attempts failed by fault injection */
     uint64_t invalid_frees; /**< free/realloc of a pointer no heap handed out, or freed twice, or
                                  of a memory_pool block (memory_pool_free releases those) */
-    uint64_t isr_calls;     /**< heap calls refused because they came from a simulated ISR */
+    uint64_t isr_calls;     /**< heap calls made from a simulated ISR (allowed, discouraged) */
 } kraken_sim_stats_t;
 
 /** Copy the counters out. out NULL: nothing. isr-ok, O(1). */
