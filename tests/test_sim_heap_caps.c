@@ -812,6 +812,72 @@ static void heap_calls_from_a_simulated_isr_work_and_are_counted(void **state)
     assert_int_equal(stats().frees, 2);
 }
 
+static void the_containing_block_size_answers_for_any_pointer_inside_a_live_block(void **state)
+{
+    (void)state;
+    char *p = heap_caps_malloc(1000, INTERNAL_8BIT);
+    assert_non_null(p);
+    const size_t size = heap_caps_get_allocated_size(p);
+    assert_int_equal(heap_caps_get_containing_block_size(p), size);
+    assert_int_equal(heap_caps_get_containing_block_size(p + 999), size);
+    int local;
+    assert_int_equal(heap_caps_get_containing_block_size(&local), 0); /* logged */
+    heap_caps_free(p);
+    assert_int_equal(heap_caps_get_containing_block_size(p + 10), 0); /* a free block now */
+}
+
+static void region_minima(size_t *out, size_t n)
+{
+    assert_int_equal(kraken_sim_region_count(), n);
+    for (size_t i = 0; i < n; i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        out[i] = r.minimum_free_bytes;
+    }
+}
+
+/* ESP-IDF >= 5.3: monitoring restarts each heap's minimum from its free size; stop gives each heap
+ * the lower of its local and its lifetime minimum. */
+static void a_local_minimum_is_monitored_between_start_and_stop(void **state)
+{
+    (void)state;
+    void *big = heap_caps_malloc(100000, INTERNAL_8BIT);
+    assert_non_null(big);
+    heap_caps_free(big);
+    const size_t n = kraken_sim_region_count();
+    size_t lifetime[16], local[16], after[16];
+    assert_true(n <= 16);
+    region_minima(lifetime, n);
+    for (size_t i = 0; i < n; i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        assert_true(lifetime[i] > 0 || strcmp(r.name, "DMAPOOL") == 0); /* added after startup */
+    }
+    assert_int_equal(heap_caps_monitor_local_minimum_free_size_stop(), ESP_FAIL); /* not started */
+    assert_int_equal(heap_caps_monitor_local_minimum_free_size_start(), ESP_OK);
+    assert_int_equal(heap_caps_get_minimum_free_size(0), heap_caps_get_free_size(0));
+    void *small = heap_caps_malloc(5000, INTERNAL_8BIT);
+    assert_non_null(small);
+    const size_t low = heap_caps_get_free_size(INTERNAL_8BIT);
+    heap_caps_free(small);
+    assert_int_equal(heap_caps_get_minimum_free_size(INTERNAL_8BIT), low); /* the local low */
+    region_minima(local, n);
+    assert_int_equal(heap_caps_monitor_local_minimum_free_size_stop(), ESP_OK);
+    region_minima(after, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(after[i], local[i] < lifetime[i] ? local[i] : lifetime[i]);
+    }
+    assert_true(heap_caps_get_minimum_free_size(INTERNAL_8BIT) < low - 90000); /* the big one */
+    assert_int_equal(heap_caps_monitor_local_minimum_free_size_start(), ESP_OK);
+    assert_int_equal(heap_caps_monitor_local_minimum_free_size_start(), ESP_OK); /* starts over */
+    assert_int_equal(heap_caps_monitor_local_minimum_free_size_stop(), ESP_OK);
+    region_minima(local, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(local[i], after[i]); /* nothing went lower meanwhile */
+    }
+    assert_int_equal(stats().allocations, stats().frees); /* the saved minima's block went back */
+}
+
 static void a_null_failed_alloc_callback_is_rejected(void **state)
 {
     (void)state;
@@ -1038,6 +1104,10 @@ int main(void)
         ALL_PROFILES(invalid_and_double_frees_are_counted_and_change_nothing),
         ALL_PROFILES(a_pointer_from_before_a_reset_is_an_invalid_free),
         ALL_PROFILES(heap_calls_from_a_simulated_isr_work_and_are_counted),
+        ALL_PROFILES(the_containing_block_size_answers_for_any_pointer_inside_a_live_block),
+        ALL_PROFILES(a_local_minimum_is_monitored_between_start_and_stop),
+        cmocka_unit_test_setup(a_local_minimum_is_monitored_between_start_and_stop,
+                               boot_n8r8_use_malloc), /* the DMA pool: minimum 0, then real, 0 */
         ALL_PROFILES(a_null_failed_alloc_callback_is_rejected),
         ALL_PROFILES(integrity_checks_select_heaps_by_caps_and_by_address),
         ALL_PROFILES(malloc_stays_internal_under_use_caps_alloc),

@@ -990,6 +990,8 @@ static void test_asan_reports_overflow_past_the_request_and_use_after_free(void 
 #define tlsf_heap_allocated_blocks counted_allocated_blocks
 #define tlsf_heap_free_blocks counted_free_blocks
 #define tlsf_heap_reset_min_free counted_reset_min_free
+#define tlsf_heap_restore_min_free counted_restore_min_free
+#define tlsf_heap_containing_block_size counted_containing_block_size
 #define tlsf_heap_check counted_check
 #define tlsf_heap_walk counted_walk
 #include "tlsf_heap.c"

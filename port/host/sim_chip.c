@@ -134,6 +134,12 @@ typedef struct {
 #define SIM_MAX_HEAPS 12
 static pthread_mutex_t heap_locks[SIM_MAX_HEAPS];
 
+/* heap_caps_monitor_local_minimum_free_size_start/stop: each heap's minimum before the start (in
+ * list order), in a heap block as ESP-IDF keeps them; NULL when not monitoring. */
+static pthread_mutex_t monitor_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t *monitor_saved;
+static size_t monitor_count;
+
 static struct {
     kraken_sim_profile_t profile;
     sim_policy_t policy;
@@ -626,6 +632,8 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         atomic_store(counters[i], 0);
     }
     atomic_store(&isr_call_logged, false);
+    monitor_saved = NULL; /* its block went with the old heaps */
+    monitor_count = 0;
     atomic_store(&failed_hook, NULL);
     ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
              (unsigned)chip.heap_count, (unsigned)chip.psram_bytes);
@@ -870,14 +878,16 @@ static bool free_block(void *ptr, const char *function_name)
     return false;
 }
 
-/* Block size of a live block, 0 when ptr is none (then heap is NULL). */
-static size_t block_size(const void *ptr, sim_heap_t **heap_out)
+/* Block size of the live block ptr starts (inside: that contains ptr), 0 when none (then heap is
+ * NULL). */
+static size_t block_size(const void *ptr, bool inside, sim_heap_t **heap_out)
 {
     sim_heap_t *heap = find_containing_heap(ptr);
     size_t size = 0;
     if (heap != NULL) {
         pthread_mutex_lock(heap->lock);
-        size = tlsf_heap_block_size(heap->tlsf, ptr);
+        size = inside ? tlsf_heap_containing_block_size(heap->tlsf, ptr)
+                      : tlsf_heap_block_size(heap->tlsf, ptr);
         pthread_mutex_unlock(heap->lock);
     }
     *heap_out = size > 0 ? heap : NULL;
@@ -904,7 +914,7 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         return REALLOC_FREED;
     }
     sim_heap_t *heap;
-    size_t old_size = block_size(ptr, &heap);
+    size_t old_size = block_size(ptr, false, &heap);
     if (heap == NULL) {
         count(&stat_invalid_frees);
         ESP_LOGE(TAG, "heap_caps_realloc(%p): not a live block of any heap; ignored", ptr);
@@ -1194,7 +1204,7 @@ size_t heap_caps_get_allocated_size(void *ptr)
     note_isr_call(__func__);
     ensure_init();
     sim_heap_t *heap;
-    size_t size = block_size(ptr, &heap);
+    size_t size = block_size(ptr, false, &heap);
     if (heap == NULL) {
         ESP_LOGE(TAG, "heap_caps_get_allocated_size(%p): not a live block (ESP-IDF would assert)",
                  ptr);
@@ -1202,6 +1212,19 @@ size_t heap_caps_get_allocated_size(void *ptr)
         /* The whole block is the caller's to use once it asked for its size (as ASan's own
          * malloc_usable_size makes it): lift the poison on the slack after the request. */
         SIM_UNPOISON(ptr, size);
+    }
+    return size;
+}
+
+size_t heap_caps_get_containing_block_size(void *ptr)
+{
+    note_isr_call(__func__);
+    ensure_init();
+    sim_heap_t *heap;
+    const size_t size = block_size(ptr, true, &heap);
+    if (size == 0) {
+        ESP_LOGE(TAG, "heap_caps_get_containing_block_size(%p): not inside a live block (ESP-IDF "
+                      "would assert)", ptr);
     }
     return size;
 }
@@ -1249,6 +1272,66 @@ size_t heap_caps_get_minimum_free_size(uint32_t caps)
 size_t heap_caps_get_largest_free_block(uint32_t caps)
 {
     return figure(caps, FIG_LARGEST, __func__);
+}
+
+/* As ESP-IDF (heap_caps.c): each heap's minimum restarts from its free size; a second start keeps
+ * the lowest minimum saved so far. The saved minima take a MALLOC_CAP_DEFAULT block, as there. */
+esp_err_t heap_caps_monitor_local_minimum_free_size_start(void)
+{
+    note_isr_call(__func__);
+    ensure_init();
+    pthread_mutex_lock(&monitor_lock);
+    if (monitor_saved == NULL) {
+        monitor_saved = heap_caps_malloc(chip.heap_count * sizeof *monitor_saved, MALLOC_CAP_DEFAULT);
+        if (monitor_saved == NULL) {
+            pthread_mutex_unlock(&monitor_lock);
+            ESP_LOGE(TAG, "%s: no memory for the saved minima (ESP-IDF would assert)", __func__);
+            return ESP_ERR_NO_MEM;
+        }
+        monitor_count = chip.heap_count;
+        memset(monitor_saved, 0xFF, monitor_count * sizeof *monitor_saved);
+    }
+    for (size_t i = 0; i < monitor_count; i++) {
+        sim_heap_t *heap = &chip.heaps[i];
+        pthread_mutex_lock(heap->lock);
+        const size_t old = heap->min_free_zero ? 0 : tlsf_heap_min_free_bytes(heap->tlsf);
+        heap->min_free_zero = false;
+        tlsf_heap_reset_min_free(heap->tlsf);
+        pthread_mutex_unlock(heap->lock);
+        if (old < monitor_saved[i]) {
+            monitor_saved[i] = old;
+        }
+    }
+    pthread_mutex_unlock(&monitor_lock);
+    return ESP_OK;
+}
+
+/* Each heap's minimum becomes the lower of its local one and the one saved at the start. */
+esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
+{
+    note_isr_call(__func__);
+    ensure_init();
+    pthread_mutex_lock(&monitor_lock);
+    size_t *saved = monitor_saved;
+    if (saved == NULL) {
+        pthread_mutex_unlock(&monitor_lock);
+        return ESP_FAIL;
+    }
+    for (size_t i = 0; i < monitor_count; i++) {
+        sim_heap_t *heap = &chip.heaps[i];
+        pthread_mutex_lock(heap->lock);
+        if (saved[i] == 0) {
+            heap->min_free_zero = true;
+        } else {
+            tlsf_heap_restore_min_free(heap->tlsf, saved[i]);
+        }
+        pthread_mutex_unlock(heap->lock);
+    }
+    monitor_saved = NULL;
+    monitor_count = 0;
+    pthread_mutex_unlock(&monitor_lock);
+    heap_caps_free(saved);
+    return ESP_OK;
 }
 
 /* For the boot itself: no ensure_init (it runs inside pthread_once), no ISR check. */

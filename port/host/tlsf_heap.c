@@ -646,6 +646,13 @@ TLSF_NOASAN size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap) { return heap
 
 TLSF_NOASAN void tlsf_heap_reset_min_free(tlsf_heap_t *heap) { heap->min_free = heap->free_bytes; }
 
+TLSF_NOASAN void tlsf_heap_restore_min_free(tlsf_heap_t *heap, size_t bytes)
+{
+    if (bytes < heap->min_free) {
+        heap->min_free = bytes;
+    }
+}
+
 TLSF_NOASAN size_t tlsf_heap_largest_free(const tlsf_heap_t *heap)
 {
     if (!heap->fl_bitmap) {
@@ -679,6 +686,24 @@ TLSF_NOASAN void tlsf_heap_walk(const tlsf_heap_t *heap, tlsf_heap_walker_t fn, 
         }
         b += HDR + s;
     }
+}
+
+TLSF_NOASAN size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, const void *ptr)
+{
+    const uintptr_t p = (uintptr_t)ptr;
+    uint32_t b = heap->first;
+    while (b < heap->end) {
+        uint32_t hv = HDRW(heap, b), s = hv & heap->used_size_mask;
+        if (!size_ok(s) || s > heap->end - b - HDR) {
+            return 0; /* corrupted: tlsf_heap_check reports it */
+        }
+        const uintptr_t start = (uintptr_t)payload(heap, b);
+        if (p < start + s) {
+            return p >= start && !(hv & F_FREE) ? s : 0;
+        }
+        b += HDR + s;
+    }
+    return 0;
 }
 
 TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)

@@ -94,15 +94,15 @@ size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr);
 /** Figures, all O(1). */
 size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap);    /**< payload of the empty heap's block */
 size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap);     /**< payload bytes in free blocks */
-/** Low-water mark of tlsf_heap_free_bytes() since creation or the last reset (it also sees the
- *  moment inside a moving realloc when both blocks exist). */
+/** Low-water mark of tlsf_heap_free_bytes() since creation or the last reset, as ESP-IDF's
+ *  multi_heap keeps it: a moving realloc counts its result only, not the moment both blocks
+ *  exist. */
 size_t tlsf_heap_min_free_bytes(const tlsf_heap_t *heap);
 /** Largest size tlsf_heap_malloc() succeeds with: malloc(n) succeeds if and only if
  *  1 <= n <= this value; 0 when no block is free. Rule: L = lower bound of the highest non-empty
  *  size class (the highest set bit of the two bitmaps); every block there is >= L, and malloc
- *  rounds a request up to a class boundary, so the answer is the largest n whose block size
- *  (n rounded up to keep the next payload aligned, at least 12) is <= L: L itself on 32-bit
- *  builds, L or L - 4 on 64-bit hosts. This is what ESP-IDF's
+ *  rounds a request (to 4 bytes, then) up to a class boundary, so the answer is L itself, on
+ *  64-bit hosts too (see tlsf_heap_malloc). This is what ESP-IDF's
  *  heap_caps_get_largest_free_block() reports (the largest free block rounded down to its TLSF
  *  class): at most one class width (1/SL of a power of two) below the largest free block. */
 size_t tlsf_heap_largest_free(const tlsf_heap_t *heap);
@@ -110,6 +110,11 @@ size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap);
 size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap);
 /** Reset the low-water mark to the current free bytes. O(1). */
 void tlsf_heap_reset_min_free(tlsf_heap_t *heap);
+/** Lower the low-water mark to `bytes` if it is above (multi_heap_restore_minimum_free_bytes). O(1). */
+void tlsf_heap_restore_min_free(tlsf_heap_t *heap, size_t bytes);
+/** Usable size of the allocated block that contains ptr (its payload, ptr anywhere in it); 0 when
+ *  no allocated block does. O(blocks): walks the heap. */
+size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, const void *ptr);
 /** Payload bytes in allocated blocks (block sizes, >= the requests). O(1).
  *  Always: total = free + allocated + 4 * (allocated_blocks + free_blocks - 1). */
 size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap);

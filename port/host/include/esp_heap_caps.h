@@ -90,6 +90,14 @@ size_t heap_caps_get_total_size(uint32_t caps);
 size_t heap_caps_get_free_size(uint32_t caps);
 /** Sum of the heaps' lifetime low-water marks of free bytes. O(heaps). */
 size_t heap_caps_get_minimum_free_size(uint32_t caps);
+/** From now on the minimum free sizes (heap_caps_get_minimum_free_size, heap_caps_get_info) count
+ *  from each heap's current free size (ESP-IDF >= 5.3); the lifetime ones are kept, in a
+ *  MALLOC_CAP_DEFAULT block as ESP-IDF does. Called again while monitoring: starts over.
+ *  ESP_OK; ESP_ERR_NO_MEM (the block, logged; ESP-IDF asserts). O(heaps). */
+esp_err_t heap_caps_monitor_local_minimum_free_size_start(void);
+/** Back to the lifetime minimum free sizes: each heap's becomes the lower of its local one and the
+ *  one kept at the start; the block is freed. ESP_OK; ESP_FAIL when not monitoring. O(heaps). */
+esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void);
 /** Largest size heap_caps_malloc(size, caps) is sure to get (TLSF's size class, rounded down),
  *  the maximum over the heaps; 0 when no heap matches. With caps that align (SIMD, or DMA and
  *  CACHE_ALIGNED in PSRAM) the request is rounded up and needs room for the alignment, so it may
@@ -121,6 +129,9 @@ void heap_caps_dump_all(void);
 /** Usable size of a live block (>= the size requested). 0 (and an error log) when ptr is not a
  *  live block. O(heaps). */
 size_t heap_caps_get_allocated_size(void *ptr);
+/** Usable size of the live block that contains ptr (ptr anywhere inside it; ESP-IDF >= 5.3). 0
+ *  (and an error log) when no live block does; ESP-IDF asserts. O(heaps + blocks of its heap). */
+size_t heap_caps_get_containing_block_size(void *ptr);
 /** ESP-IDF's malloc() (plain malloc() on the host lands here): without PSRAM in malloc()
  *  (CONFIG_SPIRAM_USE_CAPS_ALLOC, or no PSRAM on the module) heap_caps_malloc(size,
  *  MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL); with CONFIG_SPIRAM_USE_MALLOC sizes up to
