@@ -632,6 +632,26 @@ static void test_malloc_rounds_the_block_up_to_its_size_class_memalign_does_not(
     region_free(&small);
 }
 
+/* tlsf_memalign asks for size + align + a header's worth rounded up to the alignment: with a
+ * large alignment that can exceed the free block even where its size class would not. */
+static void test_memalign_asks_for_its_gap_rounded_up_to_the_alignment(void **state)
+{
+    (void)state;
+    region_t r = region_new(16 * 1024); /* SL 8: 2048..4095 in classes of 256 */
+    tlsf_heap_t *h = r.heap;
+    /* leave one free block of 2600-2800 bytes at the end */
+    const size_t total = tlsf_heap_total_bytes(h);
+    void *fill = tlsf_heap_memalign(h, TLSF_HEAP_ALIGN, total - 2800); /* not class-rounded */
+    assert_non_null(fill);
+    const size_t left = tlsf_heap_free_bytes(h);
+    assert_true(left >= 2560 && left < 2816);
+    /* 1100 + 1024 + 16 = 2140 (class 2304: that block is in it), rounded to 1024: 3072 */
+    assert_null(tlsf_heap_memalign(h, 1024, 1100));
+    assert_non_null(tlsf_heap_memalign(h, 256, 1100)); /* 2380 -> 2560: fits */
+    assert_true(tlsf_heap_check(h));
+    region_free(&r);
+}
+
 /* A realloc that moves records only its result in the low-water mark, as ESP-IDF's
  * multi_heap_realloc: the moment both blocks exist is not a minimum the chip reports. */
 static void test_a_moving_realloc_lowers_the_low_water_mark_to_its_result_only(void **state)
@@ -1066,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_memalign_returns_aligned_blocks_and_gives_the_gap_back),
         cmocka_unit_test(test_malloc_rounds_the_block_up_to_its_size_class_memalign_does_not),
         cmocka_unit_test(test_a_moving_realloc_lowers_the_low_water_mark_to_its_result_only),
+        cmocka_unit_test(test_memalign_asks_for_its_gap_rounded_up_to_the_alignment),
         cmocka_unit_test(test_realloc_resizes_in_place_or_moves_with_contents),
         cmocka_unit_test(test_free_detects_every_misuse_and_leaves_the_heap_untouched),
         cmocka_unit_test(test_contains_and_block_size_answer_for_live_blocks_only),

@@ -504,8 +504,9 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
         UNPOISON(p, size);
         return p;
     }
-    /* room for the block, the worst alignment gap, and a leading free block to give back */
-    size_t want = (size_t)a + align + HDR + MIN_PAYLOAD;
+    /* room for the block, the worst alignment gap, and a leading free block to give back, rounded
+     * up to the alignment as ESP-IDF's tlsf_memalign asks */
+    size_t want = ((size_t)a + align + HDR + MIN_PAYLOAD + align - 1u) & ~(size_t)(align - 1u);
     if (want > heap->max_payload) {
         return NULL;
     }

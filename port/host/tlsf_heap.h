@@ -52,9 +52,10 @@ tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes);
 void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size);
 
 /** Allocate `size` bytes aligned to `align` (a power of two). NULL as for malloc, or when align is
- *  0 or not a power of two, or no free block holds size + align + 16 bytes (room for the worst
- *  alignment gap, which goes back to the heap as a free block). The block is size rounded to the
- *  granularity only (no size class), as ESP-IDF's tlsf_memalign. O(1). */
+ *  0 or not a power of two, or no free block holds size + align + 16 bytes rounded up to align
+ *  (room for the worst alignment gap, which goes back to the heap as a free block; the rounding
+ *  is ESP-IDF's). The block is size rounded to the granularity only (no size class), as ESP-IDF's
+ *  tlsf_memalign. O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
 /** Resize in place when the block or the free block after it allows it (a shrink gives the tail
