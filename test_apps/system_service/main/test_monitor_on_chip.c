@@ -3,6 +3,8 @@
  * against a real allocation and the failed-allocation hook.
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "esp_heap_caps.h"
 #include "heap_monitor.h"
@@ -78,4 +80,18 @@ TEST_CASE("failed allocations are counted by caps once heap_monitor_init ran", "
     TEST_ASSERT_EQUAL_UINT32(1, heap_monitor_get_failed_alloc_count(MALLOC_CAP_DMA));
     TEST_ASSERT_EQUAL_UINT32(1, heap_monitor_get_failed_alloc_count(MALLOC_CAP_INTERNAL));
     TEST_ESP_OK(heap_monitor_deinit());
+}
+
+TEST_CASE("a JSON buffer of heap_monitor_json_max_length() + 1 bytes takes the snapshot", "[monitor]")
+{
+    const size_t max = heap_monitor_json_max_length();
+    TEST_ASSERT_TRUE(max > 1000 && max < 4096); /* 1620 with the defaults on 32-bit */
+    char *json = malloc(max + 1);
+    TEST_ASSERT_NOT_NULL(json);
+    size_t len = 0;
+    TEST_ESP_OK(heap_monitor_get_json(json, max + 1, &len));
+    TEST_ASSERT_TRUE(len <= max);
+    TEST_ASSERT_EQUAL_size_t(len, strlen(json));
+    TEST_ASSERT_EQUAL_INT('{', json[0]);
+    free(json);
 }
