@@ -448,6 +448,11 @@ static void test_largest_free_is_the_largest_size_malloc_serves(void **state)
             if (q != NULL) {
                 fail_msg("malloc(%zu) succeeded with largest_free %zu", largest + 1u, largest);
             }
+            /* memalign without a gap (align <= granularity) serves exactly what malloc serves */
+            p = tlsf_heap_memalign(h, TLSF_HEAP_ALIGN, largest);
+            assert_non_null(p);
+            assert_int_equal(tlsf_heap_free(h, p), TLSF_FREE_OK);
+            assert_null(tlsf_heap_memalign(h, TLSF_HEAP_ALIGN, largest + 1u));
             /* fragment: allocate something random, sometimes free an older block */
             void *x = tlsf_heap_malloc(h, pick_size(r.bytes));
             if (x != NULL && nkeep < 64) {

@@ -316,7 +316,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
  * chip, is counted, and the first one after each boot is logged (no lock held). */
 static _Atomic bool isr_call_logged;
 
-static void note_isr_call(const char *function_name)
+void sim_note_isr_call(const char *function_name)
 {
     if (!sim_in_isr()) {
         return;
@@ -878,16 +878,16 @@ static bool free_block(void *ptr, const char *function_name)
     return false;
 }
 
-/* Block size of the live block ptr starts (inside: that contains ptr), 0 when none (then heap is
- * NULL). */
-static size_t block_size(const void *ptr, bool inside, sim_heap_t **heap_out)
+/* Block size of the live block ptr starts, 0 when none (then heap is NULL). With `inside`, of the
+ * live block that contains ptr, whose start goes to *inside. */
+static size_t block_size(const void *ptr, void **inside, sim_heap_t **heap_out)
 {
     sim_heap_t *heap = find_containing_heap(ptr);
     size_t size = 0;
     if (heap != NULL) {
         pthread_mutex_lock(heap->lock);
-        size = inside ? tlsf_heap_containing_block_size(heap->tlsf, ptr)
-                      : tlsf_heap_block_size(heap->tlsf, ptr);
+        size = inside != NULL ? tlsf_heap_containing_block_size(heap->tlsf, ptr, inside)
+                              : tlsf_heap_block_size(heap->tlsf, ptr);
         pthread_mutex_unlock(heap->lock);
     }
     *heap_out = size > 0 ? heap : NULL;
@@ -914,7 +914,7 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         return REALLOC_FREED;
     }
     sim_heap_t *heap;
-    size_t old_size = block_size(ptr, false, &heap);
+    size_t old_size = block_size(ptr, NULL, &heap);
     if (heap == NULL) {
         count(&stat_invalid_frees);
         ESP_LOGE(TAG, "heap_caps_realloc(%p): not a live block of any heap; ignored", ptr);
@@ -943,11 +943,11 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
     return REALLOC_OK;
 }
 
-/* Allocate through a list of masks, first success wins. */
-static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks, size_t alignment,
-                          uint32_t hook_caps, const char *function_name)
+/* Allocate through a list of masks, first success wins; not counted as an ISR call (the public
+ * function that calls it is). */
+static void *alloc_masks(size_t size, const uint32_t *masks, size_t count_masks, size_t alignment,
+                         uint32_t hook_caps, const char *function_name)
 {
-    note_isr_call(function_name);
     ensure_init();
     for (size_t i = 0; i < count_masks; i++) {
         void *ptr = alloc_base(alignment, size, masks[i]);
@@ -962,6 +962,13 @@ static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks
     return NULL;
 }
 
+static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks, size_t alignment,
+                          uint32_t hook_caps, const char *function_name)
+{
+    sim_note_isr_call(function_name);
+    return alloc_masks(size, masks, count_masks, alignment, hook_caps, function_name);
+}
+
 /* heap_caps_calloc*(): n * size bytes, zeroed. A NULL result with size > 0 (also for n == 0 or an
  * overflowing product) is reported as ESP-IDF reports it: hook_size bytes (heap_caps_calloc: the
  * product, wrapped; heap_caps_calloc_prefer: `size`, heap_caps.c). */
@@ -969,7 +976,7 @@ static void *calloc_masks(size_t n, size_t size, const uint32_t *masks, size_t c
                           uint32_t hook_caps, size_t hook_size, const char *function_name)
 {
     size_t bytes;
-    note_isr_call(function_name);
+    sim_note_isr_call(function_name);
     if (!__builtin_mul_overflow(n, size, &bytes) && bytes > 0) {
         ensure_init();
         for (size_t i = 0; i < count_masks; i++) {
@@ -996,7 +1003,7 @@ static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t
         return malloc_masks(size, masks, count_masks, SIM_UNALIGNED_BYTES, hook_caps,
                             function_name);
     }
-    note_isr_call(function_name);
+    sim_note_isr_call(function_name);
     if (sim_refuse_pool_block(ptr, function_name)) {
         return NULL; /* as a failed realloc: the block stays valid */
     }
@@ -1055,12 +1062,9 @@ bool sim_refuse_pool_block(void *ptr, const char *function_name)
     return true;
 }
 
-void sim_free(void *ptr, const char *function_name)
+/* sim_free() without counting an ISR call (for the simulator's own frees). */
+static void free_quietly(void *ptr, const char *function_name)
 {
-    if (ptr == NULL) {
-        return;
-    }
-    note_isr_call(function_name);
     if (sim_refuse_pool_block(ptr, function_name)) {
         return;
     }
@@ -1068,6 +1072,15 @@ void sim_free(void *ptr, const char *function_name)
     if (free_block(ptr, function_name)) {
         count(&stat_frees);
     }
+}
+
+void sim_free(void *ptr, const char *function_name)
+{
+    if (ptr == NULL) {
+        return;
+    }
+    sim_note_isr_call(function_name);
+    free_quietly(ptr, function_name);
 }
 
 void heap_caps_free(void *ptr)
@@ -1201,10 +1214,10 @@ size_t heap_caps_get_allocated_size(void *ptr)
     if (ptr == NULL) {
         return 0;
     }
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     sim_heap_t *heap;
-    size_t size = block_size(ptr, false, &heap);
+    size_t size = block_size(ptr, NULL, &heap);
     if (heap == NULL) {
         ESP_LOGE(TAG, "heap_caps_get_allocated_size(%p): not a live block (ESP-IDF would assert)",
                  ptr);
@@ -1218,13 +1231,16 @@ size_t heap_caps_get_allocated_size(void *ptr)
 
 size_t heap_caps_get_containing_block_size(void *ptr)
 {
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     sim_heap_t *heap;
-    const size_t size = block_size(ptr, true, &heap);
+    void *start = NULL;
+    const size_t size = block_size(ptr, &start, &heap);
     if (size == 0) {
         ESP_LOGE(TAG, "heap_caps_get_containing_block_size(%p): not inside a live block (ESP-IDF "
                       "would assert)", ptr);
+    } else {
+        SIM_UNPOISON(start, size); /* usable, as heap_caps_get_allocated_size makes it */
     }
     return size;
 }
@@ -1236,7 +1252,7 @@ typedef enum { FIG_TOTAL, FIG_FREE, FIG_MIN_FREE, FIG_LARGEST } figure_t;
 /* heap_caps_match(): every heap whose caps contain all of `caps` (caps 0 matches every heap). */
 static size_t figure(uint32_t caps, figure_t which, const char *function_name)
 {
-    note_isr_call(function_name);
+    sim_note_isr_call(function_name);
     ensure_init();
     size_t result = 0;
     for (size_t i = 0; i < chip.heap_count; i++) {
@@ -1278,11 +1294,13 @@ size_t heap_caps_get_largest_free_block(uint32_t caps)
  * the lowest minimum saved so far. The saved minima take a MALLOC_CAP_DEFAULT block, as there. */
 esp_err_t heap_caps_monitor_local_minimum_free_size_start(void)
 {
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     pthread_mutex_lock(&monitor_lock);
     if (monitor_saved == NULL) {
-        monitor_saved = heap_caps_malloc(chip.heap_count * sizeof *monitor_saved, MALLOC_CAP_DEFAULT);
+        const uint32_t caps = MALLOC_CAP_DEFAULT;
+        monitor_saved = alloc_masks(chip.heap_count * sizeof *monitor_saved, &caps, 1,
+                                    SIM_UNALIGNED_BYTES, caps, "heap_caps_malloc");
         if (monitor_saved == NULL) {
             pthread_mutex_unlock(&monitor_lock);
             ESP_LOGE(TAG, "%s: no memory for the saved minima (ESP-IDF would assert)", __func__);
@@ -1309,7 +1327,7 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_start(void)
 /* Each heap's minimum becomes the lower of its local one and the one saved at the start. */
 esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
 {
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     pthread_mutex_lock(&monitor_lock);
     size_t *saved = monitor_saved;
@@ -1330,7 +1348,7 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
     monitor_saved = NULL;
     monitor_count = 0;
     pthread_mutex_unlock(&monitor_lock);
-    heap_caps_free(saved);
+    free_quietly(saved, "heap_caps_free");
     return ESP_OK;
 }
 
@@ -1376,13 +1394,9 @@ static void heap_info(const sim_heap_t *heap, multi_heap_info_t *info)
     info->total_blocks = info->allocated_blocks + info->free_blocks;
 }
 
-void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps)
+static void sum_info(multi_heap_info_t *info, uint32_t caps)
 {
-    if (info == NULL) {
-        return;
-    }
     memset(info, 0, sizeof *info);
-    note_isr_call(__func__);
     ensure_init();
     for (size_t i = 0; i < chip.heap_count; i++) {
         if (!heap_matches(&chip.heaps[i], caps)) {
@@ -1402,9 +1416,18 @@ void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps)
     }
 }
 
+void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps)
+{
+    if (info == NULL) {
+        return;
+    }
+    sim_note_isr_call(__func__);
+    sum_info(info, caps);
+}
+
 void heap_caps_print_heap_info(uint32_t caps)
 {
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     printf("Heap summary for capabilities 0x%08X:\n", (unsigned)caps);
     for (size_t i = 0; i < chip.heap_count; i++) {
@@ -1421,7 +1444,7 @@ void heap_caps_print_heap_info(uint32_t caps)
                h.largest_free_block, h.allocated_blocks, h.free_blocks, h.total_blocks);
     }
     multi_heap_info_t total;
-    heap_caps_get_info(&total, caps);
+    sum_info(&total, caps);
     printf("  Totals:\n");
     printf("    free %zu allocated %zu min_free %zu largest_free_block %zu\n",
            total.total_free_bytes, total.total_allocated_bytes, total.minimum_free_bytes,
@@ -1444,7 +1467,7 @@ static bool heap_selected(const sim_heap_t *heap, uint32_t caps)
 
 void heap_caps_dump(uint32_t caps)
 {
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     for (size_t i = 0; i < chip.heap_count; i++) {
         const sim_heap_t *heap = &chip.heaps[i];
@@ -1481,7 +1504,7 @@ static bool check_heap(const sim_heap_t *heap, bool print_errors)
 
 bool heap_caps_check_integrity(uint32_t caps, bool print_errors)
 {
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     bool valid = true;
     for (size_t i = 0; i < chip.heap_count; i++) {
@@ -1499,7 +1522,7 @@ bool heap_caps_check_integrity_all(bool print_errors)
 
 bool heap_caps_check_integrity_addr(intptr_t addr, bool print_errors)
 {
-    note_isr_call(__func__);
+    sim_note_isr_call(__func__);
     ensure_init();
     const sim_heap_t *heap = find_containing_heap((const void *)addr);
     return heap != NULL && check_heap(heap, print_errors);

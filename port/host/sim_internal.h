@@ -37,6 +37,10 @@ void sim_free(void *ptr, const char *function_name);
 /** True inside kraken_sim_isr_enter/exit on the calling thread. isr-ok, O(1). */
 bool sim_in_isr(void);
 
+/** In a simulated ISR: count one heap call (kraken_sim_stats_t.isr_calls), logging the first
+ *  after each boot. Each public heap call counts once. isr-ok, O(1). */
+void sim_note_isr_call(const char *function_name);
+
 /** True when ptr lies in the simulator's host memory (any region of any profile, live block or
  *  not): such a pointer must be released by heap_caps_free, never by libc. Does not initialise the
  *  simulator (false before the first use). isr-ok, O(1). */

@@ -66,6 +66,7 @@ void *__wrap_realloc(void *ptr, size_t size)
         return __real_realloc(ptr, size);
     }
     if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc")) {
+        sim_note_isr_call("realloc"); /* heap_caps_realloc_default counts the others */
         return NULL; /* as a failed realloc: the block stays valid */
     }
     return heap_caps_realloc_default(ptr, size);

@@ -494,8 +494,9 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
     }
     uint32_t a = adjust(size); /* not rounded to a size class, as ESP-IDF's tlsf_memalign */
     if (align <= ALIGN) {
-        uint32_t s, unused, L = heap->sl_log2;
-        uint32_t b = locate(heap, L, a, &s, &unused);
+        /* no gap needed; the search goes by the chip's 4-byte granularity, as in malloc_body */
+        uint32_t s, unused, L = heap->sl_log2, a4 = ((uint32_t)size + 3u) & ~3u;
+        uint32_t b = locate(heap, L, a4 < MIN_PAYLOAD ? MIN_PAYLOAD : a4, &s, &unused);
         if (!b) {
             return NULL;
         }
@@ -689,7 +690,8 @@ TLSF_NOASAN void tlsf_heap_walk(const tlsf_heap_t *heap, tlsf_heap_walker_t fn, 
     }
 }
 
-TLSF_NOASAN size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, const void *ptr)
+TLSF_NOASAN size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, const void *ptr,
+                                                   void **payload_out)
 {
     const uintptr_t p = (uintptr_t)ptr;
     uint32_t b = heap->first;
@@ -700,7 +702,11 @@ TLSF_NOASAN size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, cons
         }
         const uintptr_t start = (uintptr_t)payload(heap, b);
         if (p < start + s) {
-            return p >= start && !(hv & F_FREE) ? s : 0;
+            if (p < start || (hv & F_FREE)) {
+                return 0;
+            }
+            *payload_out = (void *)start;
+            return s;
         }
         b += HDR + s;
     }

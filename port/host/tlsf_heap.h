@@ -52,10 +52,11 @@ tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes);
 void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size);
 
 /** Allocate `size` bytes aligned to `align` (a power of two). NULL as for malloc, or when align is
- *  0 or not a power of two, or no free block holds size + align + 16 bytes rounded up to align
- *  (room for the worst alignment gap, which goes back to the heap as a free block; the rounding
- *  is ESP-IDF's). The block is size rounded to the granularity only (no size class), as ESP-IDF's
- *  tlsf_memalign. O(1). */
+ *  0 or not a power of two, or (align > TLSF_HEAP_ALIGN) no free block holds size + align + 16
+ *  bytes rounded up to align (room for the worst alignment gap, which goes back to the heap as a
+ *  free block; the rounding is ESP-IDF's); align <= TLSF_HEAP_ALIGN needs no gap and succeeds
+ *  exactly when malloc(size) would. The block is size rounded to the granularity only (no size
+ *  class), as ESP-IDF's tlsf_memalign. O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
 /** Resize in place when the block or the free block after it allows it (a shrink gives the tail
@@ -113,9 +114,10 @@ size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap);
 void tlsf_heap_reset_min_free(tlsf_heap_t *heap);
 /** Lower the low-water mark to `bytes` if it is above (multi_heap_restore_minimum_free_bytes). O(1). */
 void tlsf_heap_restore_min_free(tlsf_heap_t *heap, size_t bytes);
-/** Usable size of the allocated block that contains ptr (its payload, ptr anywhere in it); 0 when
- *  no allocated block does. O(blocks): walks the heap. */
-size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, const void *ptr);
+/** Usable size of the allocated block that contains ptr (ptr anywhere in its payload), whose
+ *  payload start goes to *payload; 0 (*payload untouched) when no allocated block does.
+ *  O(blocks): walks the heap. */
+size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, const void *ptr, void **payload);
 /** Payload bytes in allocated blocks (block sizes, >= the requests). O(1).
  *  Always: total = free + allocated + 4 * (allocated_blocks + free_blocks - 1). */
 size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap);
