@@ -833,6 +833,68 @@ static void the_containing_block_size_answers_for_any_pointer_inside_a_live_bloc
     assert_int_equal(heap_caps_get_containing_block_size(p + 10), 0); /* a free block now */
 }
 
+typedef struct {
+    const void *want[3];
+    bool seen[3];
+    size_t blocks, heaps, used_bytes;
+    intptr_t last_start;
+    bool stop_each_heap;
+} walk_t;
+
+static bool walker(walker_heap_into_t heap, walker_block_info_t block, void *user_data)
+{
+    walk_t *w = user_data;
+    if (heap.start != w->last_start) {
+        w->heaps++;
+        w->last_start = heap.start;
+    }
+    assert_true((intptr_t)block.ptr > heap.start && (intptr_t)block.ptr < heap.end);
+    w->blocks++;
+    w->used_bytes += block.used ? block.size : 0;
+    for (int i = 0; i < 3; i++) {
+        if (block.ptr == w->want[i]) {
+            assert_true(block.used);
+            assert_true(block.size >= 100 + 1000 * (size_t)i);
+            w->seen[i] = true;
+        }
+    }
+    return !w->stop_each_heap;
+}
+
+/* ESP-IDF >= 5.3: every block of the heaps with the caps, each heap's bounds with it; false from
+ * the callback ends the current heap only. */
+static void heap_caps_walk_visits_every_block_of_the_selected_heaps(void **state)
+{
+    (void)state;
+    walk_t w = {0};
+    for (int i = 0; i < 3; i++) {
+        w.want[i] = heap_caps_malloc(100 + 1000 * (size_t)i, INTERNAL_8BIT);
+        assert_non_null(w.want[i]);
+    }
+    heap_caps_walk(INTERNAL_8BIT, walker, &w);
+    assert_true(w.seen[0] && w.seen[1] && w.seen[2]);
+    multi_heap_info_t info;
+    heap_caps_get_info(&info, INTERNAL_8BIT);
+    assert_int_equal(w.blocks, info.total_blocks);
+    assert_int_equal(w.used_bytes, info.total_allocated_bytes);
+    size_t heaps = 0;
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        heaps += (r.caps[0] | r.caps[1] | r.caps[2]) & MALLOC_CAP_INTERNAL ? 1 : 0;
+    }
+    walk_t first = {.stop_each_heap = true};
+    heap_caps_walk_all(walker, &first); /* one block of every heap */
+    assert_int_equal(first.blocks, kraken_sim_region_count());
+    assert_int_equal(first.heaps, kraken_sim_region_count());
+    walk_t internal = {.stop_each_heap = true};
+    heap_caps_walk(MALLOC_CAP_INTERNAL, walker, &internal);
+    assert_int_equal(internal.heaps, heaps);
+    for (int i = 0; i < 3; i++) {
+        heap_caps_free((void *)w.want[i]);
+    }
+}
+
 static void region_minima(size_t *out, size_t n)
 {
     assert_int_equal(kraken_sim_region_count(), n);
@@ -1113,6 +1175,7 @@ int main(void)
         ALL_PROFILES(heap_calls_from_a_simulated_isr_work_and_are_counted),
         ALL_PROFILES(the_containing_block_size_answers_for_any_pointer_inside_a_live_block),
         ALL_PROFILES(a_local_minimum_is_monitored_between_start_and_stop),
+        ALL_PROFILES(heap_caps_walk_visits_every_block_of_the_selected_heaps),
         cmocka_unit_test_setup(a_local_minimum_is_monitored_between_start_and_stop,
                                boot_n8r8_use_malloc), /* the DMA pool: minimum 0, then real, 0 */
         ALL_PROFILES(a_null_failed_alloc_callback_is_rejected),

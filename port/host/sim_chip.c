@@ -1485,6 +1485,44 @@ void heap_caps_dump(uint32_t caps)
     fflush(stdout);
 }
 
+typedef struct {
+    heap_caps_walker_cb_t fn;
+    void *user_data;
+    walker_heap_into_t heap;
+} walk_ctx_t;
+
+static bool walk_block(void *payload, size_t size, bool used, void *ctx)
+{
+    const walk_ctx_t *w = ctx;
+    return w->fn(w->heap, (walker_block_info_t){.ptr = payload, .size = size, .used = used},
+                 w->user_data);
+}
+
+void heap_caps_walk(uint32_t caps, heap_caps_walker_cb_t walker_func, void *user_data)
+{
+    sim_note_isr_call(__func__);
+    if (walker_func == NULL) {
+        ESP_LOGE(TAG, "heap_caps_walk: NULL walker (ESP-IDF would assert)");
+        return;
+    }
+    ensure_init();
+    for (size_t i = 0; i < chip.heap_count; i++) {
+        const sim_heap_t *heap = &chip.heaps[i];
+        if ((caps & MALLOC_CAP_INVALID) == 0 && !heap_matches(heap, caps)) {
+            continue;
+        }
+        walk_ctx_t w = {walker_func, user_data, {(intptr_t)heap->start, (intptr_t)heap->end}};
+        pthread_mutex_lock(heap->lock);
+        tlsf_heap_walk(heap->tlsf, walk_block, &w);
+        pthread_mutex_unlock(heap->lock);
+    }
+}
+
+void heap_caps_walk_all(heap_caps_walker_cb_t walker_func, void *user_data)
+{
+    heap_caps_walk(MALLOC_CAP_INVALID, walker_func, user_data);
+}
+
 void heap_caps_dump_all(void)
 {
     heap_caps_dump(MALLOC_CAP_INVALID);

@@ -126,6 +126,28 @@ void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...);
 void heap_caps_dump(uint32_t caps);
 /** Print every block of every heap. */
 void heap_caps_dump_all(void);
+
+/** What heap_caps_walk() passes for the heap of a block (ESP-IDF spells the type this way). */
+typedef struct walker_heap_info {
+    intptr_t start; /**< start address of the heap */
+    intptr_t end;   /**< end address of the heap */
+} walker_heap_into_t;
+/** What heap_caps_walk() passes for each block. */
+typedef struct walker_block_info {
+    void *ptr;   /**< the block's data */
+    size_t size; /**< its size */
+    bool used;   /**< true: allocated; false: free */
+} walker_block_info_t;
+/** Called for each block; false stops the walk of the current heap (the next heap follows). */
+typedef bool (*heap_caps_walker_cb_t)(walker_heap_into_t heap_info, walker_block_info_t block_info,
+                                      void *user_data);
+/** Call walker_func for every block of the heaps with all of `caps` (every heap with
+ *  MALLOC_CAP_INVALID), heap by heap in ESP-IDF's list order, each under its heap's lock as on
+ *  the chip: the callback must not call the heap (on the host that heap's lock would deadlock).
+ *  ESP-IDF >= 5.3. walker_func NULL: nothing (ESP-IDF asserts). O(blocks). */
+void heap_caps_walk(uint32_t caps, heap_caps_walker_cb_t walker_func, void *user_data);
+/** heap_caps_walk(MALLOC_CAP_INVALID, walker_func, user_data). */
+void heap_caps_walk_all(heap_caps_walker_cb_t walker_func, void *user_data);
 /** Usable size of a live block (>= the size requested). 0 (and an error log) when ptr is not a
  *  live block. O(heaps). */
 size_t heap_caps_get_allocated_size(void *ptr);
