@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -969,6 +970,68 @@ static void integrity_checks_select_heaps_by_caps_and_by_address(void **state)
 
 /* ---- malloc() policy (heap_caps_malloc_default) ------------------------------------------------ */
 
+/* The block the chip gives `chip` bytes of, on this host (4 more on 64-bit hosts when a multiple
+ * of 8). */
+static size_t host_block(size_t chip)
+{
+    return sizeof(void *) > 4 && chip % 8 == 0 ? chip + 4 : chip;
+}
+
+static size_t region_size(size_t i)
+{
+    kraken_sim_region_t r;
+    assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+    return r.size;
+}
+
+/* CONFIG_KRAKEN_SIM_ESP_IDF_*: what changed in the heap from v5.1 to v5.5.5 (docs/simulator.md). */
+static void each_esp_idf_release_has_its_own_heap_behaviour(void **state)
+{
+    (void)state;
+    static const struct {
+        sim_idf_t idf;
+        bool sorted;       /* heaps by size (v5.5), else by address */
+        size_t block_1000; /* heap_caps_malloc(1000, INTERNAL|8BIT): rounding (v5.4), first heap */
+        bool pool_default; /* the DMA reserve serves malloc() (v5.5.5) */
+        bool aligned_psram; /* aligned_alloc() asks for MALLOC_CAP_DEFAULT (before v5.3) */
+    } release[] = {
+        {SIM_IDF_CURRENT, true, 1024, true, false}, /* the 22 KiB heap first, classes of 32 */
+        {SIM_IDF_V5_5, true, 1024, false, false},
+        {SIM_IDF_V5_4, false, 1008, false, false}, /* the main heap first, classes of 16 */
+        {SIM_IDF_V5_3, false, 1000, false, false},
+        {SIM_IDF_V5_2, false, 1000, false, true},
+    };
+    for (size_t v = 0; v < sizeof release / sizeof release[0]; v++) {
+        sim_policy_t policy = {.spiram = true, .bss_external = true, .idf = release[v].idf};
+        assert_int_equal(boot_with(KRAKEN_SIM_ESP32S3_N8R8, policy), 0);
+        /* SPIRAM at the head, then the internal heaps */
+        const size_t n = kraken_sim_region_count();
+        bool ascending = true;
+        for (size_t i = 2; i < n; i++) {
+            ascending = ascending && region_size(i - 1) <= region_size(i);
+        }
+        assert_int_equal(ascending, release[v].sorted);
+        void *p = heap_caps_malloc(1000, INTERNAL_8BIT);
+        assert_non_null(p);
+        assert_int_equal(heap_caps_get_allocated_size(p), host_block(release[v].block_1000));
+        heap_caps_free(p);
+        void *a = aligned_alloc(16, 100);
+        assert_non_null(a);
+        assert_int_equal(esp_ptr_external_ram(a), release[v].aligned_psram);
+        free(a);
+
+        policy.use_malloc = true;
+        policy.malloc_always_internal = 16384;
+        policy.reserve_internal = 32768;
+        assert_int_equal(boot_with(KRAKEN_SIM_ESP32S3_N8R8, policy), 0);
+        kraken_sim_region_t pool;
+        assert_int_equal(kraken_sim_get_region(0, &pool), ESP_OK);
+        assert_string_equal(pool.name, "DMAPOOL");
+        assert_int_equal((pool.caps[2] & MALLOC_CAP_DEFAULT) != 0, release[v].pool_default);
+        assert_int_equal(pool.minimum_free_bytes, release[v].pool_default ? 0 : pool.free_bytes);
+    }
+}
+
 static void malloc_stays_internal_under_use_caps_alloc(void **state)
 {
     (void)state;
@@ -1181,6 +1244,7 @@ int main(void)
         ALL_PROFILES(a_null_failed_alloc_callback_is_rejected),
         ALL_PROFILES(integrity_checks_select_heaps_by_caps_and_by_address),
         ALL_PROFILES(malloc_stays_internal_under_use_caps_alloc),
+        cmocka_unit_test(each_esp_idf_release_has_its_own_heap_behaviour),
         cmocka_unit_test_setup(use_malloc_keeps_small_blocks_internal_and_puts_large_ones_in_psram,
                                boot_n8r8_use_malloc),
         cmocka_unit_test_setup(

@@ -635,6 +635,16 @@ static void test_malloc_rounds_the_block_up_to_its_size_class_memalign_does_not(
     assert_int_equal(malloc_block(small.heap, 100), on_this_host(104));   /* 64..127: of 8 */
     assert_int_equal(malloc_block(small.heap, 1000), on_this_host(1024)); /* 512..1023: of 64 */
     region_free(&small);
+
+    /* ESP-IDF v5.1-v5.3: the request only; the largest request served is the same */
+    region_t old = region_new(16 * 1024);
+    tlsf_heap_set_class_rounding(old.heap, false);
+    assert_int_equal(malloc_block(old.heap, 1000), on_this_host(1000));
+    assert_int_equal(malloc_block(old.heap, 4097), on_this_host(4100));
+    const size_t largest = tlsf_heap_largest_free(old.heap);
+    assert_int_equal(malloc_block(old.heap, largest), on_this_host((largest + 3) & ~(size_t)3));
+    assert_true(tlsf_heap_check(old.heap));
+    region_free(&old);
 }
 
 /* tlsf_memalign asks for size + align + a header's worth rounded up to the alignment: with a
@@ -1017,6 +1027,7 @@ static void test_asan_reports_overflow_past_the_request_and_use_after_free(void 
 #define tlsf_heap_reset_min_free counted_reset_min_free
 #define tlsf_heap_restore_min_free counted_restore_min_free
 #define tlsf_heap_containing_block_size counted_containing_block_size
+#define tlsf_heap_set_class_rounding counted_set_class_rounding
 #define tlsf_heap_check counted_check
 #define tlsf_heap_walk counted_walk
 #include "tlsf_heap.c"

@@ -90,10 +90,12 @@ static const uint32_t caps_dram[SIM_PRIOS] = {
 static const uint32_t caps_spiram[SIM_PRIOS] = {
     MALLOC_CAP_SPIRAM | MALLOC_CAP_DEFAULT, 0,
     MALLOC_CAP_8BIT | MALLOC_CAP_32BIT | MALLOC_CAP_SIMD};
-/* esp_psram_extram_reserve_dma_pool() */
+/* esp_psram_extram_reserve_dma_pool(): MALLOC_CAP_DEFAULT since v5.5.5 (and on master) */
 static const uint32_t caps_dma_pool[SIM_PRIOS] = {
     0, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL,
     MALLOC_CAP_DEFAULT | MALLOC_CAP_8BIT | MALLOC_CAP_32BIT};
+static const uint32_t caps_dma_pool_before_5_5_5[SIM_PRIOS] = {
+    0, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL, MALLOC_CAP_8BIT | MALLOC_CAP_32BIT};
 
 /* Fixed places in the arena, one per region kind (the pool lives inside the main D/IRAM heap). */
 enum {
@@ -382,6 +384,15 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_SPIRAM_ALLOW_NOINIT_SEG_EXTERNAL_MEMORY
     out->noinit_external = true;
 #endif
+#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_5)
+    out->idf = SIM_IDF_V5_5;
+#elif defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_4)
+    out->idf = SIM_IDF_V5_4;
+#elif defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_3)
+    out->idf = SIM_IDF_V5_3;
+#elif defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+    out->idf = SIM_IDF_V5_2;
+#endif
 #if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
     out->dcache_kb = 16;
 #elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
@@ -473,6 +484,7 @@ static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps
     if (tlsf == NULL) {
         return NULL;
     }
+    tlsf_heap_set_class_rounding(tlsf, chip.policy.idf <= SIM_IDF_V5_4); /* TLSF since v5.4 */
     memmove(&chip.heaps[pos + 1], &chip.heaps[pos], (chip.heap_count - pos) * sizeof chip.heaps[0]);
     chip.heap_count++;
     sim_heap_t *heap = &chip.heaps[pos];
@@ -485,12 +497,14 @@ static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps
     return heap;
 }
 
-/* heap_caps_init() keeps its list sorted by increasing size: small heaps serve first. */
+/* heap_caps_init() keeps its list sorted by increasing size since v5.5: small heaps serve first.
+ * Before, in the order of the chip's addresses, which is the order of the calls below. */
 static void heap_insert_sorted(const char *name, const uint32_t caps[SIM_PRIOS], uintptr_t start,
                                size_t bytes)
 {
     size_t pos = 0;
-    while (pos < chip.heap_count && chip.heaps[pos].end - chip.heaps[pos].start < bytes) {
+    while (pos < chip.heap_count && (chip.policy.idf >= SIM_IDF_V5_4 ||
+                                     chip.heaps[pos].end - chip.heaps[pos].start < bytes)) {
         pos++;
     }
     if (heap_insert(pos, name, caps, start, bytes) == NULL) {
@@ -511,7 +525,10 @@ static void reserve_dma_pool(size_t size)
                                              MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL)
                                : NULL;
         /* ESP-IDF registers the chunk with end = start + size - 1. */
-        sim_heap_t *pool = block != NULL ? heap_insert(0, "DMAPOOL", caps_dma_pool,
+        const bool current = chip.policy.idf == SIM_IDF_CURRENT;
+        sim_heap_t *pool = block != NULL ? heap_insert(0, "DMAPOOL",
+                                                       current ? caps_dma_pool
+                                                               : caps_dma_pool_before_5_5_5,
                                                        (uintptr_t)block, next - 1)
                                          : NULL;
         if (pool == NULL) {
@@ -520,7 +537,7 @@ static void reserve_dma_pool(size_t size)
                      (unsigned)size);
             return;
         }
-        pool->min_free_zero = true; /* added after startup: minimum restored to 0 */
+        pool->min_free_zero = current; /* added after startup: minimum reset to 0 since v5.5.5 */
         size -= next;
     }
 }
@@ -596,7 +613,6 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     heap_insert_sorted("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_MAIN], main_bytes);
     heap_insert_sorted("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_STARTUP],
                        SIM_DIRAM_STARTUP_BYTES);
-    heap_insert_sorted("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
     const unsigned dcache_kb = policy->dcache_kb != 0 ? policy->dcache_kb : 32;
     chip.dram = dcache_kb <= 32;
     chip.dram_drom = dcache_kb == 16 && !policy->spiram; /* else inside the PSRAM reservation */
@@ -607,6 +623,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         heap_insert_sorted("DRAM", caps_dram, chip.slot_start[SLOT_DRAM_DROM],
                            SIM_DRAM_DROM_BYTES);
     }
+    heap_insert_sorted("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
 
     chip.malloc_limit = -1;
     if (chip.psram && !policy->memmap) { /* esp_psram_extram_add_to_heap_allocator() */
@@ -1149,6 +1166,10 @@ void *sim_aligned_alloc_default(size_t alignment, size_t size)
         return NULL;
     }
     ensure_init();
+    if (chip.policy.idf == SIM_IDF_V5_2) { /* newlib's heap.c before v5.3: any default memory */
+        const uint32_t caps = MALLOC_CAP_DEFAULT;
+        return malloc_masks(size, &caps, 1, alignment, caps, "heap_caps_aligned_alloc");
+    }
     uint32_t masks[2], hook_caps;
     size_t n = default_masks(size, masks, &hook_caps);
     return malloc_masks(size, masks, n, alignment, hook_caps,

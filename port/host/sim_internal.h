@@ -46,6 +46,17 @@ void sim_note_isr_call(const char *function_name);
  *  simulator (false before the first use). isr-ok, O(1). */
 bool sim_owns(const void *ptr);
 
+/** The ESP-IDF release whose heap the simulator follows (CONFIG_KRAKEN_SIM_ESP_IDF_*; see
+ *  docs/simulator.md, "Which ESP-IDF"). */
+typedef enum {
+    SIM_IDF_CURRENT = 0, /**< v5.5.5 and master: everything below */
+    SIM_IDF_V5_5,        /**< v5.5.0-v5.5.4, v6.0: the DMA reserve without MALLOC_CAP_DEFAULT, its
+                              minimum free not reset to 0 */
+    SIM_IDF_V5_4,        /**< and heaps in address order */
+    SIM_IDF_V5_3,        /**< and no size-class rounding of malloc's blocks */
+    SIM_IDF_V5_2,        /**< v5.1, v5.2: and aligned_alloc() & co. with MALLOC_CAP_DEFAULT */
+} sim_idf_t;
+
 /** The ESP-IDF build options that decide what malloc() does and where EXT_RAM_BSS_ATTR statics go.
  *  Normally taken from the generated sdkconfig.h; tests pass other values to sim_init_with_policy()
  *  to exercise the CONFIG_SPIRAM_USE_MALLOC paths without a second build. */
@@ -61,6 +72,7 @@ typedef struct {
     bool noinit_external;          /**< CONFIG_SPIRAM_ALLOW_NOINIT_SEG_EXTERNAL_MEMORY (only for
                                         IGNORE_NOTFOUND's dependency: .noinit is not simulated) */
     unsigned dcache_kb;            /**< CONFIG_ESP32S3_DATA_CACHE_{16,32,64}KB (0 = 32) */
+    sim_idf_t idf;                 /**< the release followed (CONFIG_KRAKEN_SIM_ESP_IDF_*) */
 } sim_policy_t;
 
 /** The policy of the generated sdkconfig.h. O(1). */

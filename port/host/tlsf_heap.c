@@ -27,7 +27,8 @@
  * power of two [2^f, 2^(f+1)) is split into SL equal lists (SL = 8/16/32 by region size, as on the
  * chip). The search rounds the request up to the next class boundary, so the head of any non-empty
  * list at or above that class fits: one bitmap lookup per level, no list walk (good fit, O(1)).
- * malloc also keeps the rounded size as the block's (ESP-IDF since v5.4); memalign does not.
+ * malloc also keeps the rounded size as the block's (ESP-IDF since v5.4; can be turned off for
+ * older releases); memalign does not.
  *
  * Accounting: free bytes = sum of free payloads; allocated bytes = sum of allocated payloads;
  * total = the payload of the single block of an empty heap = free + allocated + 4 * (blocks - 1).
@@ -87,7 +88,7 @@ struct tlsf_heap {
     /* 16-bit: stores to block words (uint32_t) cannot alias them, so they stay in registers */
     uint16_t sl_log2;       /* 3, 4 or 5 */
     uint16_t fl_count;
-    uint32_t variant;       /* sl_log2 - 3: which specialised malloc/free */
+    uint32_t variant;       /* sl_log2 - 3 (which specialised malloc/free), + NO_ROUNDING */
     uint32_t first;         /* offset of the first block */
     uint32_t end;           /* offset of the sentinel header (size 0, used) */
     uint32_t max_payload;   /* payload of the block of an empty heap */
@@ -336,22 +337,23 @@ TLSF_NOASAN void tlsf_heap_destroy(tlsf_heap_t *heap)
 
 /* ---- allocation ---- */
 
-TLSF_INLINE void *malloc_body(tlsf_heap_t *heap, uint32_t L, size_t size)
+TLSF_INLINE void *malloc_body(tlsf_heap_t *heap, uint32_t L, bool round, size_t size)
 {
     if (size - 1u >= heap->max_payload) { /* 0 or too large */
         return NULL;
     }
-    /* As ESP-IDF's TLSF since v5.4 (mapping_search rounds the size it then allocates), the block is
-     * the search's class bound r for the request rounded to 4 (the chip's granularity, on 64-bit
-     * hosts too, so that a class bound such as 4096 stays in its class): 1000 bytes take 1008 in
-     * a large region. On 64-bit hosts it is adjust(r): every free block is 4 mod 8 there, so those
-     * in r's class hold r + 4 when r is 0 mod 8. */
+    /* The search goes by the request rounded to 4 (the chip's granularity, on 64-bit hosts too, so
+     * that a class bound such as 4096 stays in its class). As ESP-IDF's TLSF since v5.4
+     * (mapping_search rounds the size it then allocates), the block is the search's class bound
+     * r: 1000 bytes take 1008 in a large region; before, the request (`round` false). On 64-bit
+     * hosts both are adjust()ed: every free block is 4 mod 8 there, so those in r's class hold
+     * r + 4 when r is 0 mod 8. */
     uint32_t a = ((uint32_t)size + 3u) & ~3u, r, s;
     uint32_t b = locate(heap, L, a < MIN_PAYLOAD ? MIN_PAYLOAD : a, &s, &r);
     if (!b) {
         return NULL;
     }
-    take(heap, L, b, s, ALIGN == 4u ? r : r | 4u, 0); /* r is a multiple of 4, >= 12 */
+    take(heap, L, b, s, !round ? adjust(size) : ALIGN == 4u ? r : r | 4u, 0); /* r: 4k, >= 12 */
     void *p = payload(heap, b);
     UNPOISON(p, size);
     return p;
@@ -459,7 +461,11 @@ TLSF_INLINE tlsf_free_result_t free_body(tlsf_heap_t *heap, uint32_t L, void *pt
 #define SPECIALISE(L)                                                                             \
     TLSF_NOASAN static void *malloc_##L(tlsf_heap_t *heap, size_t size)                           \
     {                                                                                             \
-        return malloc_body(heap, L##u, size);                                                     \
+        return malloc_body(heap, L##u, true, size);                                               \
+    }                                                                                             \
+    TLSF_NOASAN static void *malloc_exact_##L(tlsf_heap_t *heap, size_t size)                     \
+    {                                                                                             \
+        return malloc_body(heap, L##u, false, size);                                              \
     }                                                                                             \
     TLSF_NOASAN static tlsf_free_result_t free_##L(tlsf_heap_t *heap, void *ptr)                  \
     {                                                                                             \
@@ -469,14 +475,22 @@ SPECIALISE(3)
 SPECIALISE(4)
 SPECIALISE(5)
 
-static void *(*const malloc_by_sl[4])(tlsf_heap_t *, size_t) = {malloc_3, malloc_4, malloc_5,
-                                                                malloc_5};
+/* variant: sl_log2 - 3, + NO_ROUNDING for the exact forms */
+#define NO_ROUNDING 4u
+static void *(*const malloc_by_variant[8])(tlsf_heap_t *, size_t) = {
+    malloc_3,       malloc_4,       malloc_5,       malloc_5,
+    malloc_exact_3, malloc_exact_4, malloc_exact_5, malloc_exact_5};
 static tlsf_free_result_t (*const free_by_sl[4])(tlsf_heap_t *, void *) = {free_3, free_4, free_5,
                                                                           free_5};
 
 TLSF_NOASAN void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size)
 {
-    return malloc_by_sl[heap->variant & 3u](heap, size);
+    return malloc_by_variant[heap->variant & 7u](heap, size);
+}
+
+TLSF_NOASAN void tlsf_heap_set_class_rounding(tlsf_heap_t *heap, bool on)
+{
+    heap->variant = (heap->variant & ~NO_ROUNDING) | (on ? 0u : NO_ROUNDING);
 }
 
 TLSF_NOASAN tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr)
@@ -716,7 +730,7 @@ TLSF_NOASAN size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, cons
 TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
 {
     if (h == NULL || h->magic != HEAP_MAGIC || h->sl_log2 < 3u || h->sl_log2 > 5u ||
-        h->variant != h->sl_log2 - 3u || h->first >= h->end ||
+        (h->variant & ~4u) != h->sl_log2 - 3u || h->first >= h->end ||
         h->end != h->first + HDR + h->max_payload) {
         return false;
     }

@@ -51,6 +51,11 @@ tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes);
  *  hosts 4 more when that is a multiple of 8 (granularity). O(1). Not zero-filled. */
 void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size);
 
+/** Whether malloc keeps the size-class rounding as the block's size (on at creation, as ESP-IDF's
+ *  TLSF since v5.4; off: the block is the request rounded to the granularity, as v5.1-v5.3). The
+ *  search, tlsf_heap_largest_free() and memalign are the same either way. O(1). */
+void tlsf_heap_set_class_rounding(tlsf_heap_t *heap, bool on);
+
 /** Allocate `size` bytes aligned to `align` (a power of two). NULL as for malloc, or when align is
  *  0 or not a power of two, or (align > TLSF_HEAP_ALIGN) no free block holds size + align + 16
  *  bytes rounded up to align (room for the worst alignment gap, which goes back to the heap as a
