@@ -990,7 +990,7 @@ static void each_esp_idf_release_has_its_own_heap_behaviour(void **state)
     (void)state;
     static const struct {
         sim_idf_t idf;
-        bool sorted;       /* heaps by size (v5.5), else by address */
+        bool sorted;       /* heaps by size (v5.5), else in memory_layout.c's order */
         size_t block_1000; /* heap_caps_malloc(1000, INTERNAL|8BIT): rounding (v5.4), first heap */
         bool pool_default; /* the DMA reserve serves malloc() (v5.5.5) */
         bool aligned_psram; /* aligned_alloc() asks for MALLOC_CAP_DEFAULT (before v5.3) */

@@ -498,7 +498,7 @@ static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps
 }
 
 /* heap_caps_init() keeps its list sorted by increasing size since v5.5: small heaps serve first.
- * Before, in the order of the chip's addresses, which is the order of the calls below. */
+ * Before, in the order of memory_layout.c's regions, which is the order of the calls below. */
 static void heap_insert_sorted(const char *name, const uint32_t caps[SIM_PRIOS], uintptr_t start,
                                size_t bytes)
 {

@@ -52,7 +52,7 @@ typedef enum {
     SIM_IDF_CURRENT = 0, /**< v5.5.5 and master: everything below */
     SIM_IDF_V5_5,        /**< v5.5.0-v5.5.4, v6.0: the DMA reserve without MALLOC_CAP_DEFAULT, its
                               minimum free not reset to 0 */
-    SIM_IDF_V5_4,        /**< and heaps in address order */
+    SIM_IDF_V5_4,        /**< and heaps in memory_layout.c's order, not by size */
     SIM_IDF_V5_3,        /**< and no size-class rounding of malloc's blocks */
     SIM_IDF_V5_2,        /**< v5.1, v5.2: and aligned_alloc() & co. with MALLOC_CAP_DEFAULT */
 } sim_idf_t;
