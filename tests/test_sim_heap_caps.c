@@ -994,12 +994,13 @@ static void each_esp_idf_release_has_its_own_heap_behaviour(void **state)
         size_t block_1000; /* heap_caps_malloc(1000, INTERNAL|8BIT): rounding (v5.4), first heap */
         bool pool_default; /* the DMA reserve serves malloc() (v5.5.5) */
         bool aligned_psram; /* aligned_alloc() asks for MALLOC_CAP_DEFAULT (before v5.3) */
+        bool psram_dma;     /* SPIRAM|DMA means any PSRAM (the hardware alignment step, v5.3) */
     } release[] = {
-        {SIM_IDF_CURRENT, true, 1024, true, false}, /* the 22 KiB heap first, classes of 32 */
-        {SIM_IDF_V5_5, true, 1024, false, false},
-        {SIM_IDF_V5_4, false, 1008, false, false}, /* the main heap first, classes of 16 */
-        {SIM_IDF_V5_3, false, 1000, false, false},
-        {SIM_IDF_V5_2, false, 1000, false, true},
+        {SIM_IDF_CURRENT, true, 1024, true, false, true}, /* the 22 KiB heap first, classes of 32 */
+        {SIM_IDF_V5_5, true, 1024, false, false, true},
+        {SIM_IDF_V5_4, false, 1008, false, false, true}, /* the main heap first, classes of 16 */
+        {SIM_IDF_V5_3, false, 1000, false, false, true},
+        {SIM_IDF_V5_2, false, 1000, false, true, false}, /* no heap has SPIRAM and DMA */
     };
     for (size_t v = 0; v < sizeof release / sizeof release[0]; v++) {
         sim_policy_t policy = {.spiram = true, .bss_external = true, .idf = release[v].idf};
@@ -1019,6 +1020,9 @@ static void each_esp_idf_release_has_its_own_heap_behaviour(void **state)
         assert_non_null(a);
         assert_int_equal(esp_ptr_external_ram(a), release[v].aligned_psram);
         free(a);
+        void *d = heap_caps_malloc(1000, MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA);
+        assert_int_equal(d != NULL, release[v].psram_dma);
+        heap_caps_free(d);
 
         policy.use_malloc = true;
         policy.malloc_always_internal = 16384;

@@ -39,10 +39,14 @@ static void failed_hook(size_t size, uint32_t caps, const char *function_name)
     hook_caps = caps;
 }
 
+/* The build's options, on the current ESP-IDF release (test_sim_heap_caps.c covers the others). */
 static int boot(kraken_sim_profile_t profile)
 {
     hook_calls = 0;
-    if (kraken_sim_init(profile) != ESP_OK) {
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.idf = SIM_IDF_CURRENT;
+    if (sim_init_with_policy(profile, &policy) != ESP_OK) {
         return -1;
     }
     return heap_caps_register_failed_alloc_callback(failed_hook) == ESP_OK ? 0 : -1;

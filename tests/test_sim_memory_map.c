@@ -38,6 +38,7 @@ static int boot_caps_alloc_with_dcache(kraken_sim_profile_t profile, unsigned dc
 {
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
+    policy.idf = SIM_IDF_CURRENT; /* the heap order and caps written below */
     policy.spiram = true;
     policy.use_malloc = false;
     policy.memmap = false;
@@ -116,6 +117,7 @@ static int boot_bss_external(kraken_sim_profile_t profile)
 {
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
+    policy.idf = SIM_IDF_CURRENT; /* the heap order and caps written below */
     policy.spiram = true;
     policy.use_malloc = false;
     policy.memmap = false;
@@ -326,6 +328,7 @@ static void a_module_without_psram_boots_on_the_chip_only_as_esp_idf_allows(void
     (void)state;
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
+    policy.idf = SIM_IDF_CURRENT; /* the heap order and caps written below */
     policy.ignore_notfound = false;
     policy.spiram = true;
     assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8, &policy), ESP_OK);
@@ -368,6 +371,7 @@ static void a_build_without_config_spiram_ignores_the_modules_psram(void **state
     (void)state;
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
+    policy.idf = SIM_IDF_CURRENT; /* the heap order and caps written below */
     policy.spiram = false;
     policy.bss_external = false;
     assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);

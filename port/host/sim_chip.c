@@ -805,6 +805,9 @@ static heap_figures_t heap_figures(const sim_heap_t *heap)
 static bool adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *caps)
 {
     uint32_t c = *caps;
+    if (chip.policy.idf == SIM_IDF_V5_2) {
+        return false; /* came with v5.3: before, SPIRAM|DMA matches no heap */
+    }
     if (!(c & (MALLOC_CAP_DMA | MALLOC_CAP_DMA_DESC_AHB | MALLOC_CAP_DMA_DESC_AXI |
                MALLOC_CAP_CACHE_ALIGNED | MALLOC_CAP_SIMD))) {
         return false;
@@ -1109,6 +1112,7 @@ void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
 {
     /* heap_caps_aligned_check_args(): bad alignment or size 0 fail without the callback. */
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || size == 0) {
+        sim_note_isr_call(__func__);
         return NULL;
     }
     return malloc_masks(size, &caps, 1, alignment, caps, __func__);
@@ -1123,6 +1127,7 @@ void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t
 {
     size_t bytes;
     if (__builtin_mul_overflow(n, size, &bytes)) {
+        sim_note_isr_call(__func__);
         return NULL;
     }
     void *ptr = heap_caps_aligned_alloc(alignment, bytes, caps);
@@ -1163,6 +1168,7 @@ void *sim_aligned_alloc_default(size_t alignment, size_t size)
     /* heap_caps_aligned_alloc_default() (heap_private.h): bad alignment or size 0 fail without
      * the callback, then the masks of heap_caps_malloc_default(). */
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || size == 0) {
+        sim_note_isr_call("heap_caps_aligned_alloc");
         return NULL;
     }
     ensure_init();

@@ -22,6 +22,7 @@
 #include "fuzz_support.h"
 #include "kraken_sim.h"
 #include "memory_pool.h"
+#include "sim_internal.h"
 #include "system_service/memory_utils.h"
 
 #define CLASSES MEMORY_POOL_CLASS_COUNT
@@ -726,8 +727,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_input_t in = {data, size};
     trace = getenv("FUZZ_TRACE") != NULL;
     esp_log_level_set("*", ESP_LOG_NONE); /* misuse is the point here: no log line per report */
-    FUZZ_CHECK(kraken_sim_init((kraken_sim_profile_t)(fuzz_u8(&in) % KRAKEN_SIM_PROFILE_COUNT)) ==
-                   ESP_OK, "reboot");
+    /* the build's options, on the current ESP-IDF release: the model encodes its heap rules */
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.idf = SIM_IDF_CURRENT;
+    FUZZ_CHECK(sim_init_with_policy((kraken_sim_profile_t)(fuzz_u8(&in) % KRAKEN_SIM_PROFILE_COUNT),
+                                    &policy) == ESP_OK,
+               "reboot");
     memory_pool_set_misuse_hook(on_misuse);
     const size_t sram0 = free_caps(MALLOC_CAP_INTERNAL), psram0 = free_caps(MALLOC_CAP_SPIRAM);
     memset(&want, 0, sizeof want);
