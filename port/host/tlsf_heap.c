@@ -506,19 +506,10 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
     if (size - 1u >= heap->max_payload || align > heap->max_payload) {
         return NULL;
     }
-    uint32_t a = adjust(size); /* not rounded to a size class, as ESP-IDF's tlsf_memalign */
-    if (align <= ALIGN) {
-        /* no gap needed; the search goes by the chip's 4-byte granularity, as in malloc_body */
-        uint32_t s, unused, L = heap->sl_log2, a4 = ((uint32_t)size + 3u) & ~3u;
-        uint32_t b = locate(heap, L, a4 < MIN_PAYLOAD ? MIN_PAYLOAD : a4, &s, &unused);
-        if (!b) {
-            return NULL;
-        }
-        take(heap, L, b, s, a, 0);
-        void *p = payload(heap, b);
-        UNPOISON(p, size);
-        return p;
+    if (align <= ALIGN) { /* no gap needed: malloc without the size-class rounding */
+        return malloc_by_variant[(heap->variant & 3u) | NO_ROUNDING](heap, size);
     }
+    uint32_t a = adjust(size); /* not rounded to a size class, as ESP-IDF's tlsf_memalign */
     /* room for the block, the worst alignment gap, and a leading free block to give back, rounded
      * up to the alignment as ESP-IDF's tlsf_memalign asks */
     size_t want = ((size_t)a + align + HDR + MIN_PAYLOAD + align - 1u) & ~(size_t)(align - 1u);
