@@ -497,10 +497,10 @@ static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps
     return heap;
 }
 
-/* heap_caps_init() keeps its list sorted by increasing size since v5.5: small heaps serve first.
- * Before, in the order of memory_layout.c's regions, which is the order of the calls below. */
-static void heap_insert_sorted(const char *name, const uint32_t caps[SIM_PRIOS], uintptr_t start,
-                               size_t bytes)
+/* Register a heap as heap_caps_init() does: sorted by increasing size since v5.5 (small heaps
+ * serve first); before, in memory_layout.c's region order: the order of the calls below. */
+static void heap_register(const char *name, const uint32_t caps[SIM_PRIOS], uintptr_t start,
+                          size_t bytes)
 {
     size_t pos = 0;
     while (pos < chip.heap_count && (chip.policy.idf >= SIM_IDF_V5_4 ||
@@ -610,20 +610,18 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         }
         main_bytes -= bss;
     }
-    heap_insert_sorted("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_MAIN], main_bytes);
-    heap_insert_sorted("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_STARTUP],
-                       SIM_DIRAM_STARTUP_BYTES);
+    heap_register("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_MAIN], main_bytes);
+    heap_register("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_STARTUP], SIM_DIRAM_STARTUP_BYTES);
     const unsigned dcache_kb = policy->dcache_kb != 0 ? policy->dcache_kb : 32;
     chip.dram = dcache_kb <= 32;
     chip.dram_drom = dcache_kb == 16 && !policy->spiram; /* else inside the PSRAM reservation */
     if (chip.dram) {
-        heap_insert_sorted("DRAM", caps_dram, chip.slot_start[SLOT_DRAM], SIM_DRAM_BYTES);
+        heap_register("DRAM", caps_dram, chip.slot_start[SLOT_DRAM], SIM_DRAM_BYTES);
     }
     if (chip.dram_drom) {
-        heap_insert_sorted("DRAM", caps_dram, chip.slot_start[SLOT_DRAM_DROM],
-                           SIM_DRAM_DROM_BYTES);
+        heap_register("DRAM", caps_dram, chip.slot_start[SLOT_DRAM_DROM], SIM_DRAM_DROM_BYTES);
     }
-    heap_insert_sorted("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
+    heap_register("RTCRAM", caps_rtcram, chip.slot_start[SLOT_RTCRAM], SIM_RTCRAM_BYTES);
 
     chip.malloc_limit = -1;
     if (chip.psram && !policy->memmap) { /* esp_psram_extram_add_to_heap_allocator() */

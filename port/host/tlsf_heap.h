@@ -117,7 +117,8 @@ size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap);
 size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap);
 /** Reset the low-water mark to the current free bytes. O(1). */
 void tlsf_heap_reset_min_free(tlsf_heap_t *heap);
-/** Lower the low-water mark to `bytes` if it is above (multi_heap_restore_minimum_free_bytes). O(1). */
+/** Lower the low-water mark to `bytes` if it is above, as multi_heap_restore_minimum_free_bytes.
+ *  O(1). */
 void tlsf_heap_restore_min_free(tlsf_heap_t *heap, size_t bytes);
 /** Usable size of the allocated block that contains ptr (ptr anywhere in its payload), whose
  *  payload start goes to *payload; 0 (*payload untouched) when no allocated block does.
