@@ -393,6 +393,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #elif defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
     out->idf = SIM_IDF_V5_2;
 #endif
+#ifdef CONFIG_HEAP_TRACING_STANDALONE
+    out->heap_tracing = true;
+#endif
 #if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
     out->dcache_kb = 16;
 #elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
@@ -548,6 +551,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         return ESP_ERR_NO_MEM;
     }
     fault_clear_all();
+    sim_trace_boot(policy->heap_tracing);
     chip.profile = profile;
     chip.policy = *policy;
     chip.heap_count = 0;
@@ -980,18 +984,22 @@ static void *alloc_masks(size_t size, const uint32_t *masks, size_t count_masks,
     return NULL;
 }
 
-static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks, size_t alignment,
-                          uint32_t hook_caps, const char *function_name)
+SIM_HEAP_API static void *malloc_masks(size_t size, const uint32_t *masks, size_t count_masks,
+                                       size_t alignment, uint32_t hook_caps,
+                                       const char *function_name)
 {
     sim_note_isr_call(function_name);
-    return alloc_masks(size, masks, count_masks, alignment, hook_caps, function_name);
+    void *ptr = alloc_masks(size, masks, count_masks, alignment, hook_caps, function_name);
+    sim_trace_alloc(ptr, size);
+    return ptr;
 }
 
 /* heap_caps_calloc*(): n * size bytes, zeroed. A NULL result with size > 0 (also for n == 0 or an
  * overflowing product) is reported as ESP-IDF reports it: hook_size bytes (heap_caps_calloc: the
  * product, wrapped; heap_caps_calloc_prefer: `size`, heap_caps.c). */
-static void *calloc_masks(size_t n, size_t size, const uint32_t *masks, size_t count_masks,
-                          uint32_t hook_caps, size_t hook_size, const char *function_name)
+SIM_HEAP_API static void *calloc_masks(size_t n, size_t size, const uint32_t *masks,
+                                       size_t count_masks, uint32_t hook_caps, size_t hook_size,
+                                       const char *function_name)
 {
     size_t bytes;
     sim_note_isr_call(function_name);
@@ -1001,6 +1009,7 @@ static void *calloc_masks(size_t n, size_t size, const uint32_t *masks, size_t c
             void *ptr = alloc_base(SIM_UNALIGNED_BYTES, bytes, masks[i]);
             if (ptr != NULL) {
                 count(&stat_allocations);
+                sim_trace_alloc(ptr, bytes);
                 return memset(ptr, 0, bytes);
             }
         }
@@ -1013,8 +1022,9 @@ static void *calloc_masks(size_t n, size_t size, const uint32_t *masks, size_t c
 
 /* Realloc through a list of masks (one for heap_caps_realloc, several for the prefer/default
  * forms), with ESP-IDF's bookkeeping: NULL ptr allocates, size 0 frees. */
-static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t count_masks,
-                           uint32_t hook_caps, const char *function_name)
+SIM_HEAP_API static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks,
+                                        size_t count_masks, uint32_t hook_caps,
+                                        const char *function_name)
 {
     ensure_init();
     if (ptr == NULL) {
@@ -1026,15 +1036,20 @@ static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t
         return NULL; /* as a failed realloc: the block stays valid */
     }
     if (size == 0) {
-        if (count_masks > 0 && free_block(ptr, function_name)) { /* no mask: nothing happens */
-            count(&stat_frees);
+        if (count_masks > 0) { /* no mask: nothing happens */
+            sim_trace_free(ptr);
+            if (free_block(ptr, function_name)) {
+                count(&stat_frees);
+            }
         }
         return NULL;
     }
     for (size_t i = 0; i < count_masks; i++) {
         void *out;
+        sim_trace_free(ptr); /* each try of ESP-IDF's heap_caps_realloc_base is traced */
         realloc_status_t status = realloc_base(ptr, size, masks[i], &out);
         if (status == REALLOC_OK) {
+            sim_trace_alloc(out, size);
             return out;
         }
         if (status == REALLOC_BAD_PTR) {
@@ -1050,17 +1065,17 @@ static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks, size_t
 
 /* ---- the public allocation API (heap_caps.c) --------------------------------------------------- */
 
-void *heap_caps_malloc(size_t size, uint32_t caps)
+SIM_HEAP_API void *heap_caps_malloc(size_t size, uint32_t caps)
 {
     return malloc_masks(size, &caps, 1, SIM_UNALIGNED_BYTES, caps, __func__);
 }
 
-void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
+SIM_HEAP_API void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
 {
     return calloc_masks(n, size, &caps, 1, caps, n * size, __func__);
 }
 
-void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
+SIM_HEAP_API void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
 {
     return realloc_masks(ptr, size, &caps, 1, caps, __func__);
 }
@@ -1092,21 +1107,28 @@ static void free_quietly(void *ptr, const char *function_name)
     }
 }
 
-void sim_free(void *ptr, const char *function_name)
+SIM_HEAP_API void sim_free(void *ptr, const char *function_name)
 {
     if (ptr == NULL) {
         return;
     }
     sim_note_isr_call(function_name);
-    free_quietly(ptr, function_name);
+    if (sim_refuse_pool_block(ptr, function_name)) {
+        return;
+    }
+    sim_trace_free(ptr);
+    ensure_init();
+    if (free_block(ptr, function_name)) {
+        count(&stat_frees);
+    }
 }
 
-void heap_caps_free(void *ptr)
+SIM_HEAP_API void heap_caps_free(void *ptr)
 {
     sim_free(ptr, __func__);
 }
 
-void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
+SIM_HEAP_API void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
 {
     /* heap_caps_aligned_check_args(): bad alignment or size 0 fail without the callback. */
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || size == 0) {
@@ -1116,12 +1138,12 @@ void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
     return malloc_masks(size, &caps, 1, alignment, caps, __func__);
 }
 
-void heap_caps_aligned_free(void *ptr)
+SIM_HEAP_API void heap_caps_aligned_free(void *ptr)
 {
     heap_caps_free(ptr);
 }
 
-void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t caps)
+SIM_HEAP_API void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t caps)
 {
     size_t bytes;
     if (__builtin_mul_overflow(n, size, &bytes)) {
@@ -1151,7 +1173,7 @@ static size_t default_masks(size_t size, uint32_t masks[2], uint32_t *hook_caps)
     return 2;
 }
 
-void *heap_caps_malloc_default(size_t size)
+SIM_HEAP_API void *heap_caps_malloc_default(size_t size)
 {
     ensure_init();
     uint32_t masks[2], hook_caps;
@@ -1161,7 +1183,7 @@ void *heap_caps_malloc_default(size_t size)
                         n == 1 ? "heap_caps_malloc" : __func__);
 }
 
-void *sim_aligned_alloc_default(size_t alignment, size_t size)
+SIM_HEAP_API void *sim_aligned_alloc_default(size_t alignment, size_t size)
 {
     /* heap_caps_aligned_alloc_default() (heap_private.h): bad alignment or size 0 fail without
      * the callback, then the masks of heap_caps_malloc_default(). */
@@ -1180,7 +1202,7 @@ void *sim_aligned_alloc_default(size_t alignment, size_t size)
                         n == 1 ? "heap_caps_aligned_alloc" : "heap_caps_aligned_alloc_default");
 }
 
-void *heap_caps_realloc_default(void *ptr, size_t size)
+SIM_HEAP_API void *heap_caps_realloc_default(void *ptr, size_t size)
 {
     ensure_init();
     uint32_t masks[2], hook_caps;
@@ -1204,7 +1226,7 @@ static size_t prefer_masks(size_t num, va_list args, uint32_t masks[PREFER_MAX],
     return n;
 }
 
-void *heap_caps_malloc_prefer(size_t size, size_t num, ...)
+SIM_HEAP_API void *heap_caps_malloc_prefer(size_t size, size_t num, ...)
 {
     uint32_t masks[PREFER_MAX], last;
     va_list args;
@@ -1214,7 +1236,7 @@ void *heap_caps_malloc_prefer(size_t size, size_t num, ...)
     return malloc_masks(size, masks, n, SIM_UNALIGNED_BYTES, last, __func__);
 }
 
-void *heap_caps_realloc_prefer(void *ptr, size_t size, size_t num, ...)
+SIM_HEAP_API void *heap_caps_realloc_prefer(void *ptr, size_t size, size_t num, ...)
 {
     uint32_t masks[PREFER_MAX], last;
     va_list args;
@@ -1224,7 +1246,7 @@ void *heap_caps_realloc_prefer(void *ptr, size_t size, size_t num, ...)
     return realloc_masks(ptr, size, masks, n, last, __func__);
 }
 
-void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...)
+SIM_HEAP_API void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...)
 {
     uint32_t masks[PREFER_MAX], last;
     va_list args;

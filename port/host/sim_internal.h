@@ -73,6 +73,7 @@ typedef struct {
                                         IGNORE_NOTFOUND's dependency: .noinit is not simulated) */
     unsigned dcache_kb;            /**< CONFIG_ESP32S3_DATA_CACHE_{16,32,64}KB (0 = 32) */
     sim_idf_t idf;                 /**< the release followed (CONFIG_KRAKEN_SIM_ESP_IDF_*) */
+    bool heap_tracing;             /**< CONFIG_HEAP_TRACING_STANDALONE: esp_heap_trace.h works */
 } sim_policy_t;
 
 /** The policy of the generated sdkconfig.h. O(1). */
@@ -91,5 +92,22 @@ kraken_sim_profile_t sim_profile_for_env(const char *value);
 /** The size that heap_caps_malloc_default() tries in internal RAM first, or -1 when malloc() never
  *  uses PSRAM (ESP-IDF's malloc_alwaysinternal_limit). O(1). */
 long sim_malloc_internal_limit(void);
+
+/* ---- heap tracing (sim_heap_trace.c) ---- */
+
+/** The functions a heap call passes through before it reports to the tracer: in one section, so
+ *  that a record's callers start above them (sim_heap_trace.c). */
+#define SIM_HEAP_API __attribute__((section("kraken_sim_heap_api")))
+
+/** A boot: tracing on or off for good (per the policy), no buffer, every figure 0. */
+void sim_trace_boot(bool on);
+
+/** A successful allocation of `size` bytes asked for (ESP-IDF's record_allocation); nothing when
+ *  ptr is NULL or tracing does not record allocations. isr-ok; O(1). */
+void sim_trace_alloc(void *ptr, size_t size);
+
+/** A free of ptr about to happen (ESP-IDF's record_free, also the first half of each realloc
+ *  try); nothing when ptr is NULL or tracing is stopped. isr-ok; O(records). */
+void sim_trace_free(void *ptr);
 
 #endif

@@ -41,12 +41,12 @@ ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream);
 ssize_t __real_getdelim(char **line, size_t *capacity, int delim, FILE *stream);
 void __real_free(void *ptr);
 
-void *__wrap_malloc(size_t size)
+SIM_HEAP_API void *__wrap_malloc(size_t size)
 {
     return heap_caps_malloc_default(size);
 }
 
-void *__wrap_calloc(size_t n, size_t size)
+SIM_HEAP_API void *__wrap_calloc(size_t n, size_t size)
 {
     /* ESP-IDF's calloc(): an overflowing n * size is NULL without the failed-allocation hook. */
     size_t bytes;
@@ -60,7 +60,7 @@ void *__wrap_calloc(size_t n, size_t size)
     return ptr;
 }
 
-void *__wrap_realloc(void *ptr, size_t size)
+SIM_HEAP_API void *__wrap_realloc(void *ptr, size_t size)
 {
     if (ptr != NULL && !sim_owns(ptr)) {
         return __real_realloc(ptr, size);
@@ -72,7 +72,7 @@ void *__wrap_realloc(void *ptr, size_t size)
     return heap_caps_realloc_default(ptr, size);
 }
 
-void __wrap_free(void *ptr)
+SIM_HEAP_API void __wrap_free(void *ptr)
 {
     if (ptr == NULL) {
         return;
@@ -85,17 +85,17 @@ void __wrap_free(void *ptr)
 }
 
 /* ESP-IDF's newlib glue sends the aligned forms to heap_caps_aligned_alloc_default() too. */
-void *__wrap_aligned_alloc(size_t alignment, size_t size)
+SIM_HEAP_API void *__wrap_aligned_alloc(size_t alignment, size_t size)
 {
     return sim_aligned_alloc_default(alignment, size);
 }
 
-void *__wrap_memalign(size_t alignment, size_t size)
+SIM_HEAP_API void *__wrap_memalign(size_t alignment, size_t size)
 {
     return sim_aligned_alloc_default(alignment, size);
 }
 
-int __wrap_posix_memalign(void **out, size_t alignment, size_t size)
+SIM_HEAP_API int __wrap_posix_memalign(void **out, size_t alignment, size_t size)
 {
     if (size == 0) { /* ESP-IDF: NULL for size 0 is allowed, not an error */
         *out = NULL;
@@ -117,7 +117,7 @@ size_t __wrap_malloc_usable_size(void *ptr)
 }
 
 /* newlib's reallocarray(): the product checked, then realloc(). */
-void *__wrap_reallocarray(void *ptr, size_t n, size_t size)
+SIM_HEAP_API void *__wrap_reallocarray(void *ptr, size_t n, size_t size)
 {
     size_t bytes;
     if (__builtin_mul_overflow(n, size, &bytes)) {
@@ -129,7 +129,7 @@ void *__wrap_reallocarray(void *ptr, size_t n, size_t size)
 
 /* A simulated buffer: libc reads the line into one of its own, which is then copied into the
  * caller's buffer, grown with realloc() when it is too small. Other buffers: libc as usual. */
-ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream)
+SIM_HEAP_API ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream)
 {
     if (line == NULL || capacity == NULL || *line == NULL || !sim_owns(*line)) {
         return __real_getdelim(line, capacity, delim, stream);
@@ -154,7 +154,7 @@ ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream)
     return len;
 }
 
-ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream)
+SIM_HEAP_API ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream)
 {
     return __wrap_getdelim(line, capacity, '\n', stream);
 }

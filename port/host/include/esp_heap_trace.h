@@ -1,0 +1,150 @@
+/*
+ * esp_heap_trace.h (host) - ESP-IDF's standalone heap tracing over the simulated ESP32-S3: the
+ * leak check of ESP-IDF's unit tests (heap_trace_start(HEAP_TRACE_LEAKS) ... heap_trace_stop(),
+ * heap_trace_dump()) runs unchanged on the host, where LeakSanitizer cannot see the simulated heap.
+ *
+ * Same names, types and results as ESP-IDF's (v5.5 and master). Traced: every heap call that
+ * reaches ESP-IDF's heap_caps_*_base functions: heap_caps_malloc/calloc/realloc/free and their
+ * aligned, default and prefer forms, malloc(), calloc(), realloc(), free(), aligned_alloc(),
+ * memalign(), posix_memalign() (the pools' heap fallback included; pool blocks are not heap calls).
+ * A failed allocation is not recorded; a realloc is a free of the old block then an allocation of
+ * the new one (each try of realloc_prefer/_default), so a failed realloc drops the old block's
+ * record in HEAP_TRACE_LEAKS mode, as on the chip.
+ *
+ * Configuration, as in ESP-IDF (Component config > Heap memory debugging): CONFIG_HEAP_TRACING_
+ * STANDALONE turns it on, CONFIG_HEAP_TRACING_STACK_DEPTH (0-32, default 2) sets how many callers
+ * each record keeps. Without STANDALONE the functions return ESP_ERR_NOT_SUPPORTED here (ESP-IDF
+ * does not link them at all then). Host differences (docs/simulator.md, "Heap tracing"): the callers
+ * start at the function that called the heap API (on the chip at a fixed depth inside the
+ * allocator), `ccount` counts 240 MHz cycles of the simulated clock on CPU 0, a free marks the
+ * newest record of its address (ESP-IDF with CONFIG_HEAP_TRACE_HASH_MAP; without the hash map the
+ * chip marks the oldest), the hash map itself is not simulated, and misuse the chip would crash on
+ * is refused with ESP_ERR_INVALID_STATE.
+ *
+ * Every function is thread-safe and O(1) unless stated; the recording done inside heap calls is
+ * O(records) for a free or a realloc (a search of the records by address) and O(1) otherwise.
+ */
+#ifndef ESP_HEAP_TRACE_H_HOST
+#define ESP_HEAP_TRACE_H_HOST
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "esp_err.h"
+#include "sdkconfig.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef CONFIG_HEAP_TRACING_STACK_DEPTH
+#define CONFIG_HEAP_TRACING_STACK_DEPTH 0
+#endif
+
+typedef enum {
+    HEAP_TRACE_ALL,   /**< every allocation is kept; a free marks its record freed */
+    HEAP_TRACE_LEAKS, /**< a free removes its allocation's record: what is left leaked */
+} heap_trace_mode_t;
+
+/** One traced allocation. */
+typedef struct heap_trace_record_t {
+    uint32_t ccount; /**< cycle count at the allocation, bits 1..0 cleared; bit 0: the CPU (0) */
+    void *address;   /**< the block; NULL in an unused record */
+    size_t size;     /**< the size asked for (calloc: n * size, 0 if that overflowed) */
+    bool freed;      /**< HEAP_TRACE_ALL: the block was freed since */
+    void *alloced_by[CONFIG_HEAP_TRACING_STACK_DEPTH]; /**< return addresses, innermost first */
+    void *freed_by[CONFIG_HEAP_TRACING_STACK_DEPTH];   /**< the same for the free, zero if none */
+#if CONFIG_HEAP_TRACING_STANDALONE
+    TAILQ_ENTRY(heap_trace_record_t) tailq_list; /**< ESP-IDF's list links (unused here, zero) */
+#endif
+} heap_trace_record_t;
+
+/** What a trace holds, copied out by heap_trace_summary(). */
+typedef struct {
+    heap_trace_mode_t mode;   /**< the mode of the last heap_trace_start() (ALL before any) */
+    size_t total_allocations; /**< allocations recorded since heap_trace_start() */
+    size_t total_frees;       /**< frees seen since heap_trace_start() while records existed */
+    size_t count;             /**< records held now */
+    size_t capacity;          /**< records the buffer holds */
+    size_t high_water_mark;   /**< the largest `count` since boot (not reset by a start) */
+    size_t has_overflowed;    /**< nonzero once the oldest record was dropped for a new one */
+} heap_trace_summary_t;
+
+/**
+ * Give tracing its record buffer (the caller's; it must stay valid while tracing can run). The
+ * buffer starts empty.
+ * @return ESP_OK; ESP_ERR_INVALID_STATE while tracing or paused; ESP_ERR_INVALID_ARG for a NULL
+ *         buffer or 0 records; ESP_ERR_NOT_SUPPORTED without CONFIG_HEAP_TRACING_STANDALONE.
+ * Context: task. O(1).
+ */
+esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t num_records);
+
+/** Host-based tracing (over JTAG) is not simulated. @return ESP_ERR_NOT_SUPPORTED. */
+esp_err_t heap_trace_init_tohost(void);
+
+/**
+ * Clear the records and the totals, and trace every heap call from now on in `mode`; while
+ * tracing, a new call restarts it.
+ * @return ESP_OK; ESP_ERR_INVALID_STATE when heap_trace_init_standalone() has not given a buffer;
+ *         ESP_ERR_NOT_SUPPORTED without CONFIG_HEAP_TRACING_STANDALONE.
+ * Context: task. O(capacity) (the buffer is cleared).
+ */
+esp_err_t heap_trace_start(heap_trace_mode_t mode);
+
+/**
+ * Stop recording; the records stay readable.
+ * @return ESP_OK; ESP_ERR_INVALID_STATE when already stopped (ESP_OK before the first start, as
+ *         ESP-IDF); ESP_ERR_NOT_SUPPORTED without CONFIG_HEAP_TRACING_STANDALONE. Context: task.
+ */
+esp_err_t heap_trace_stop(void);
+
+/**
+ * Stop recording allocations but keep recording frees: a set of allocations can be watched until
+ * each is freed.
+ * @return ESP_OK; ESP_ERR_INVALID_STATE when already paused; ESP_ERR_NOT_SUPPORTED without
+ *         CONFIG_HEAP_TRACING_STANDALONE. Context: task.
+ */
+esp_err_t heap_trace_alloc_pause(void);
+
+/**
+ * Record again after heap_trace_stop() or heap_trace_alloc_pause(), keeping the records and
+ * totals; the mode is the last start's (ALL if none).
+ * @return ESP_OK; ESP_ERR_INVALID_STATE when tracing already, or when no buffer was given (the
+ *         chip would crash at the next allocation); ESP_ERR_NOT_SUPPORTED without
+ *         CONFIG_HEAP_TRACING_STANDALONE. Context: task.
+ */
+esp_err_t heap_trace_resume(void);
+
+/** Records held now (0 without CONFIG_HEAP_TRACING_STANDALONE). Context: task. */
+size_t heap_trace_get_count(void);
+
+/**
+ * Copy record `index` (0 = the oldest) to *record. While tracing runs in HEAP_TRACE_LEAKS mode the
+ * indices move as blocks are freed: stop first for a consistent walk.
+ * @return ESP_OK; ESP_ERR_INVALID_STATE for a NULL record (ESP-IDF's code); ESP_ERR_INVALID_ARG for
+ *         an index at or past heap_trace_get_count(); ESP_ERR_NOT_SUPPORTED without
+ *         CONFIG_HEAP_TRACING_STANDALONE. Context: task. O(1).
+ */
+esp_err_t heap_trace_get(size_t index, heap_trace_record_t *record);
+
+/** Print every record and a summary to stdout, in ESP-IDF's format. Context: task. O(records). */
+void heap_trace_dump(void);
+
+/** heap_trace_dump() of the records whose block is in internal RAM (MALLOC_CAP_INTERNAL) and/or
+ *  in PSRAM (MALLOC_CAP_SPIRAM); the summary counts only those. Context: task. O(records). */
+void heap_trace_dump_caps(const uint32_t caps);
+
+/**
+ * Copy the trace's figures to *summary.
+ * @return ESP_OK; ESP_ERR_INVALID_ARG for NULL; ESP_ERR_NOT_SUPPORTED without
+ *         CONFIG_HEAP_TRACING_STANDALONE. Context: task. O(1).
+ */
+esp_err_t heap_trace_summary(heap_trace_summary_t *summary);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

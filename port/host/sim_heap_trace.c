@@ -1,0 +1,343 @@
+/*
+ * sim_heap_trace.c - ESP-IDF's standalone heap tracing (esp_heap_trace.h) on the simulated chip.
+ *
+ * The heap calls of sim_chip.c report each allocation and free here (sim_trace_alloc/free), where
+ * ESP-IDF's linker wraps of heap_caps_*_base call record_allocation() and record_free(). The
+ * records are kept in the caller's buffer in order, oldest first, as ESP-IDF's list holds them; a
+ * free or a drop shifts the newer ones down (O(records), a host's memmove).
+ *
+ * Callers: glibc's backtrace(), minus the frames of the heap API itself. Those functions are in
+ * the section SIM_HEAP_API names, so a record's callers start at whoever called the heap API.
+ */
+#include <execinfo.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "esp_heap_caps.h"
+#include "esp_heap_trace.h"
+#include "esp_log.h"
+#include "esp_memory_utils.h"
+#include "esp_timer.h"
+#include "sim_internal.h"
+
+#define STACK_DEPTH CONFIG_HEAP_TRACING_STACK_DEPTH
+_Static_assert(STACK_DEPTH >= 0 && STACK_DEPTH <= 32, "CONFIG_HEAP_TRACING_STACK_DEPTH: 0 to 32");
+
+static const char *const TAG = "heap_trace";
+
+typedef enum { TRACING_UNKNOWN = 0, TRACING_STARTED, TRACING_STOPPED, TRACING_ALLOC_PAUSED } state_t;
+
+static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool enabled;  /* CONFIG_HEAP_TRACING_STANDALONE, or a test's policy */
+static _Atomic state_t state; /* read without the lock by the heap calls' quick check */
+static heap_trace_mode_t mode;
+static heap_trace_record_t *buffer;
+static size_t capacity, count, high_water_mark, total_allocations, total_frees;
+static bool has_overflowed;
+
+extern char __start_kraken_sim_heap_api[], __stop_kraken_sim_heap_api[];
+
+void sim_trace_boot(bool on)
+{
+    pthread_mutex_lock(&trace_lock);
+    atomic_store(&enabled, on);
+    atomic_store(&state, TRACING_UNKNOWN);
+    mode = HEAP_TRACE_ALL;
+    buffer = NULL;
+    capacity = count = high_water_mark = total_allocations = total_frees = 0;
+    has_overflowed = false;
+    pthread_mutex_unlock(&trace_lock);
+}
+
+static bool in_heap_api(const void *pc)
+{
+    return (const char *)pc >= __start_kraken_sim_heap_api &&
+           (const char *)pc < __stop_kraken_sim_heap_api;
+}
+
+/* The return addresses above the heap API, innermost first, zero-filled. */
+SIM_HEAP_API static void get_callers(void **callers)
+{
+    if (STACK_DEPTH == 0) {
+        return;
+    }
+    void *frames[STACK_DEPTH + 16];
+    int n = backtrace(frames, (int)(sizeof frames / sizeof frames[0]));
+    int first = 0;
+    while (first < n && !in_heap_api(frames[first])) { /* a sanitizer's backtrace interceptor */
+        first++;
+    }
+    while (first < n && in_heap_api(frames[first])) {
+        first++;
+    }
+    for (int i = 0; i < STACK_DEPTH; i++) {
+        callers[i] = first + i < n ? frames[first + i] : NULL;
+    }
+}
+
+/* ESP-IDF's get_ccount(): the cycle count with the CPU number in bit 0 (here always CPU 0). */
+static uint32_t ccount_now(void)
+{
+    return (uint32_t)((uint64_t)esp_timer_get_time() * 240u) & ~3u;
+}
+
+static void drop(size_t index)
+{
+    memmove(&buffer[index], &buffer[index + 1], (count - index - 1) * sizeof buffer[0]);
+    count--;
+    memset(&buffer[count], 0, sizeof buffer[0]);
+}
+
+/* The newest record of ptr, or count when none (ESP-IDF with CONFIG_HEAP_TRACE_HASH_MAP). */
+static size_t find(const void *ptr)
+{
+    for (size_t i = count; i > 0; i--) {
+        if (buffer[i - 1].address == ptr) {
+            return i - 1;
+        }
+    }
+    return count;
+}
+
+SIM_HEAP_API void sim_trace_alloc(void *ptr, size_t size)
+{
+    if (ptr == NULL || atomic_load_explicit(&state, memory_order_relaxed) != TRACING_STARTED) {
+        return;
+    }
+    heap_trace_record_t record = {.ccount = ccount_now(), .address = ptr, .size = size};
+    get_callers(record.alloced_by);
+    pthread_mutex_lock(&trace_lock);
+    if (atomic_load_explicit(&state, memory_order_relaxed) == TRACING_STARTED) {
+        if (count == capacity) { /* make room: the oldest goes */
+            has_overflowed = true;
+            drop(0);
+        }
+        buffer[count++] = record;
+        if (count > high_water_mark) {
+            high_water_mark = count;
+        }
+        total_allocations++;
+    }
+    pthread_mutex_unlock(&trace_lock);
+}
+
+SIM_HEAP_API void sim_trace_free(void *ptr)
+{
+    state_t now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (ptr == NULL || now == TRACING_STOPPED || now == TRACING_UNKNOWN) {
+        return;
+    }
+    void *callers[STACK_DEPTH + 1]; /* + 1: no zero-length array */
+    get_callers(callers);
+    pthread_mutex_lock(&trace_lock);
+    now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (count != 0 && now != TRACING_STOPPED && now != TRACING_UNKNOWN) {
+        total_frees++;
+        size_t i = find(ptr);
+        if (i < count && mode == HEAP_TRACE_ALL) {
+            buffer[i].freed = true;
+            memcpy(buffer[i].freed_by, callers, sizeof buffer[i].freed_by);
+        } else if (i < count) {
+            drop(i);
+        }
+    }
+    pthread_mutex_unlock(&trace_lock);
+}
+
+/* ESP-IDF's set_tracing(): moving to the state the trace is in already is refused. */
+static esp_err_t set_state(state_t to)
+{
+    if (!atomic_load(&enabled)) {
+        return ESP_ERR_NOT_SUPPORTED;
+    }
+    pthread_mutex_lock(&trace_lock);
+    esp_err_t err = ESP_OK;
+    if (atomic_load(&state) == to) {
+        err = ESP_ERR_INVALID_STATE;
+    } else if (to == TRACING_STARTED && buffer == NULL) {
+        err = ESP_ERR_INVALID_STATE; /* heap_trace_resume() before any buffer */
+    } else {
+        atomic_store(&state, to);
+    }
+    pthread_mutex_unlock(&trace_lock);
+    return err;
+}
+
+esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t num_records)
+{
+    if (!atomic_load(&enabled)) {
+        return ESP_ERR_NOT_SUPPORTED;
+    }
+    pthread_mutex_lock(&trace_lock);
+    esp_err_t err = ESP_OK;
+    state_t now = atomic_load(&state);
+    if (now == TRACING_STARTED || now == TRACING_ALLOC_PAUSED) {
+        err = ESP_ERR_INVALID_STATE;
+    } else if (record_buffer == NULL || num_records == 0) {
+        err = ESP_ERR_INVALID_ARG;
+    } else {
+        buffer = record_buffer;
+        capacity = num_records;
+        count = 0;
+    }
+    pthread_mutex_unlock(&trace_lock);
+    return err;
+}
+
+esp_err_t heap_trace_init_tohost(void)
+{
+    return ESP_ERR_NOT_SUPPORTED;
+}
+
+esp_err_t heap_trace_start(heap_trace_mode_t mode_param)
+{
+    if (!atomic_load(&enabled)) {
+        return ESP_ERR_NOT_SUPPORTED;
+    }
+    pthread_mutex_lock(&trace_lock);
+    esp_err_t err = ESP_ERR_INVALID_STATE;
+    if (buffer != NULL) {
+        mode = mode_param;
+        memset(buffer, 0, capacity * sizeof buffer[0]);
+        count = total_allocations = total_frees = 0;
+        has_overflowed = false;
+        atomic_store(&state, TRACING_STARTED);
+        err = ESP_OK;
+    }
+    pthread_mutex_unlock(&trace_lock);
+    return err;
+}
+
+esp_err_t heap_trace_stop(void)
+{
+    return set_state(TRACING_STOPPED);
+}
+
+esp_err_t heap_trace_alloc_pause(void)
+{
+    return set_state(TRACING_ALLOC_PAUSED);
+}
+
+esp_err_t heap_trace_resume(void)
+{
+    return set_state(TRACING_STARTED);
+}
+
+size_t heap_trace_get_count(void)
+{
+    pthread_mutex_lock(&trace_lock);
+    size_t n = count;
+    pthread_mutex_unlock(&trace_lock);
+    return n;
+}
+
+esp_err_t heap_trace_get(size_t index, heap_trace_record_t *record)
+{
+    if (!atomic_load(&enabled)) {
+        return ESP_ERR_NOT_SUPPORTED;
+    }
+    if (record == NULL) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    pthread_mutex_lock(&trace_lock);
+    esp_err_t err = ESP_ERR_INVALID_ARG;
+    if (index < count) {
+        *record = buffer[index];
+        err = ESP_OK;
+    }
+    pthread_mutex_unlock(&trace_lock);
+    return err;
+}
+
+esp_err_t heap_trace_summary(heap_trace_summary_t *summary)
+{
+    if (!atomic_load(&enabled)) {
+        return ESP_ERR_NOT_SUPPORTED;
+    }
+    if (summary == NULL) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    pthread_mutex_lock(&trace_lock);
+    *summary = (heap_trace_summary_t){
+        .mode = mode,
+        .total_allocations = total_allocations,
+        .total_frees = total_frees,
+        .count = count,
+        .capacity = capacity,
+        .high_water_mark = high_water_mark,
+        .has_overflowed = has_overflowed,
+    };
+    pthread_mutex_unlock(&trace_lock);
+    return ESP_OK;
+}
+
+static void print_callers(void *const *callers, const char *last)
+{
+    for (int j = 0; j < STACK_DEPTH; j++) {
+        printf("%p%s", callers[j], j < STACK_DEPTH - 1 ? ":" : last);
+    }
+}
+
+void heap_trace_dump_caps(const uint32_t caps)
+{
+    if (!atomic_load(&enabled)) {
+        ESP_LOGW(TAG, "heap tracing is off (CONFIG_HEAP_TRACING_STANDALONE): nothing to dump");
+        return;
+    }
+    const bool internal = (caps & MALLOC_CAP_INTERNAL) != 0, psram = (caps & MALLOC_CAP_SPIRAM) != 0;
+    pthread_mutex_lock(&trace_lock);
+    size_t alive_bytes = 0, alive = 0;
+    printf("====== Heap Trace: %zu records (%zu capacity) ======\n", count, capacity);
+    for (size_t i = 0; i < count; i++) {
+        const heap_trace_record_t *r = &buffer[i];
+        const bool in_internal = esp_ptr_internal(r->address);
+        const bool in_psram = esp_ptr_external_ram(r->address);
+        if (!((internal && psram) || (internal && in_internal) || (psram && in_psram))) {
+            continue;
+        }
+        printf("%6zu bytes (@ %p%s) allocated CPU %" PRIu32 " ccount 0x%08" PRIx32, r->size,
+               r->address, in_psram ? ",    PSRAM" : in_internal ? ", Internal" : "",
+               r->ccount & 1u, r->ccount & ~3u);
+        if (STACK_DEPTH != 0 && r->alloced_by[0] != NULL) { /* ESP-IDF stops at the first NULL */
+            printf(" caller ");
+            for (int j = 0; j < STACK_DEPTH && r->alloced_by[j] != NULL; j++) {
+                printf("%p%s", r->alloced_by[j], j < STACK_DEPTH - 1 ? ":" : "");
+            }
+        }
+        if (!r->freed) {
+            alive_bytes += r->size;
+            alive++;
+            printf("\n");
+        } else if (mode == HEAP_TRACE_ALL && STACK_DEPTH != 0 && r->freed_by[0] != NULL) {
+            printf("\nfreed by ");
+            print_callers(r->freed_by, "\n");
+        } else {
+            printf(" freed\n");
+        }
+    }
+    printf("====== Heap Trace Summary ======\n");
+    if (mode == HEAP_TRACE_ALL) {
+        printf("Mode: Heap Trace All\n");
+        printf("%zu bytes alive in trace (%zu/%zu allocations)\n", alive_bytes, alive, count);
+    } else {
+        printf("Mode: Heap Trace Leaks\n");
+        printf("%zu bytes 'leaked' in trace (%zu allocations)\n", alive_bytes, alive);
+    }
+    printf("records: %zu (%zu capacity, %zu high water mark)\n", count, capacity, high_water_mark);
+    printf("total allocations: %zu\n", total_allocations);
+    printf("total frees: %zu\n", total_frees);
+    if (has_overflowed) {
+        printf("(NB: Internal Buffer has overflowed, so trace data is incomplete.)\n");
+    }
+    printf("================================\n");
+    fflush(stdout);
+    pthread_mutex_unlock(&trace_lock);
+}
+
+void heap_trace_dump(void)
+{
+    heap_trace_dump_caps(MALLOC_CAP_INTERNAL | MALLOC_CAP_SPIRAM);
+}

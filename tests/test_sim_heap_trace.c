@@ -1,0 +1,416 @@
+/* test_sim_heap_trace.c - ESP-IDF's standalone heap tracing (esp_heap_trace.h) on the simulated
+ * chip: what it records for each heap call, its states and results, its dump, and its records'
+ * callers (with CONFIG_HEAP_TRACING_STACK_DEPTH > 0, tests/configs/alternate.defaults). */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_heap_trace.h"
+#include "esp_memory_utils.h"
+#include "kraken_sim.h"
+#include "sdkconfig.h"
+#include "sim_internal.h"
+#include "test_support.h"
+
+#define RECORDS 64
+static heap_trace_record_t records[RECORDS];
+
+/* The default configuration's simulator, with tracing on or off whatever the build says. */
+static int boot_tracing(bool on)
+{
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.heap_tracing = on;
+    policy.idf = SIM_IDF_CURRENT;
+    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
+}
+
+static int boot_on(void **state)
+{
+    (void)state;
+    if (boot_tracing(true) != 0) {
+        return -1;
+    }
+    return heap_trace_init_standalone(records, RECORDS) == ESP_OK ? 0 : -1;
+}
+
+static heap_trace_record_t record(size_t index)
+{
+    heap_trace_record_t r;
+    assert_int_equal(heap_trace_get(index, &r), ESP_OK);
+    return r;
+}
+
+static heap_trace_summary_t summary(void)
+{
+    heap_trace_summary_t s;
+    assert_int_equal(heap_trace_summary(&s), ESP_OK);
+    return s;
+}
+
+static void every_call_says_not_supported_when_the_option_is_off(void **state)
+{
+    (void)state;
+    assert_int_equal(boot_tracing(false), 0);
+    heap_trace_summary_t s;
+    heap_trace_record_t r;
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(heap_trace_stop(), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(heap_trace_alloc_pause(), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(heap_trace_resume(), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(heap_trace_get(0, &r), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(heap_trace_summary(&s), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(heap_trace_init_tohost(), ESP_ERR_NOT_SUPPORTED);
+    free(malloc(10));
+    assert_int_equal(heap_trace_get_count(), 0);
+}
+
+static void leaks_mode_keeps_the_blocks_not_freed_oldest_first(void **state)
+{
+    (void)state;
+    void *before = malloc(8); /* allocated before the start: its free is seen, not recorded */
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    char *a = malloc(100);
+    char *b = heap_caps_malloc(200, MALLOC_CAP_SPIRAM);
+    char *c = calloc(3, 10);
+    char *d = heap_caps_aligned_alloc(64, 40, MALLOC_CAP_INTERNAL);
+    assert_true(a && b && c && d);
+    free(a);
+    heap_caps_free(d);
+    free(before);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+
+    assert_int_equal(heap_trace_get_count(), 2);
+    heap_trace_record_t r0 = record(0), r1 = record(1);
+    assert_ptr_equal(r0.address, b);
+    assert_int_equal(r0.size, 200);
+    assert_ptr_equal(r1.address, c);
+    assert_int_equal(r1.size, 30);
+    assert_false(r0.freed || r1.freed);
+    assert_int_equal(r0.ccount & 3u, 0); /* CPU 0 in bit 0, bit 1 clear */
+    heap_trace_summary_t s = summary();
+    assert_int_equal(s.mode, HEAP_TRACE_LEAKS);
+    assert_int_equal(s.total_allocations, 4);
+    assert_int_equal(s.total_frees, 3);
+    assert_int_equal(s.count, 2);
+    assert_int_equal(s.capacity, RECORDS);
+    assert_int_equal(s.high_water_mark, 4);
+    assert_false(s.has_overflowed);
+
+    free(b); /* stopped: nothing changes */
+    free(c);
+    assert_int_equal(heap_trace_get_count(), 2);
+    assert_int_equal(summary().total_frees, 3);
+}
+
+static void all_mode_keeps_every_block_and_marks_the_newest_record_of_a_freed_address(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
+    void *a = malloc(48);
+    free(a);
+    void *b = malloc(48); /* TLSF gives the same block back */
+    void *live = malloc(16);
+    assert_ptr_equal(b, a);
+    free(b);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+
+    assert_int_equal(heap_trace_get_count(), 3);
+    assert_true(record(0).freed);
+    assert_true(record(1).freed); /* b's record, not a's again */
+    assert_false(record(2).freed);
+    assert_ptr_equal(record(2).address, live);
+    heap_trace_summary_t s = summary();
+    assert_int_equal(s.total_allocations, 3);
+    assert_int_equal(s.total_frees, 2);
+    free(live);
+}
+
+static void a_realloc_is_a_free_then_an_allocation_even_when_it_fails(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    char *p = malloc(100);
+    char *q = realloc(p, 5000);
+    assert_non_null(q);
+    assert_int_equal(heap_trace_get_count(), 1);
+    assert_ptr_equal(record(0).address, q);
+    assert_int_equal(record(0).size, 5000);
+
+    /* ESP-IDF records the free before it tries: a failed realloc loses the block's record. */
+    assert_null(heap_caps_realloc(q, 64u << 20, MALLOC_CAP_INTERNAL));
+    assert_int_equal(heap_trace_get_count(), 0);
+    char *r = realloc(q, 0); /* a free: counted, no record to drop */
+    assert_null(r);
+    heap_trace_summary_t s = summary();
+    assert_int_equal(s.total_allocations, 2);
+    assert_int_equal(s.total_frees, 2); /* the last free came with no record left: not counted */
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+}
+
+static void failed_allocations_are_not_recorded(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
+    assert_null(malloc(64u << 20));
+    assert_null(heap_caps_malloc(16, MALLOC_CAP_EXEC | MALLOC_CAP_SPIRAM));
+    assert_null(malloc(0));
+    kraken_sim_fail_next(MALLOC_CAP_INTERNAL, 1);
+    assert_null(heap_caps_malloc(16, MALLOC_CAP_INTERNAL));
+    assert_int_equal(heap_trace_get_count(), 0);
+    assert_int_equal(summary().total_allocations, 0);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+}
+
+static void a_full_buffer_drops_the_oldest_record_and_says_so(void **state)
+{
+    (void)state;
+    heap_trace_record_t small[3];
+    assert_int_equal(heap_trace_init_standalone(small, 3), ESP_OK);
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    void *blocks[5];
+    for (int i = 0; i < 5; i++) {
+        blocks[i] = malloc(10 + (size_t)i);
+        assert_non_null(blocks[i]);
+    }
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    assert_int_equal(heap_trace_get_count(), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_ptr_equal(record(i).address, blocks[i + 2]);
+    }
+    heap_trace_summary_t s = summary();
+    assert_true(s.has_overflowed);
+    assert_int_equal(s.high_water_mark, 3);
+    assert_int_equal(s.total_allocations, 5);
+    for (int i = 0; i < 5; i++) {
+        free(blocks[i]);
+    }
+}
+
+static void a_pause_records_frees_but_not_allocations(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    void *watched = malloc(32);
+    assert_int_equal(heap_trace_alloc_pause(), ESP_OK);
+    void *ignored = malloc(32);
+    assert_int_equal(heap_trace_get_count(), 1);
+    free(watched);
+    assert_int_equal(heap_trace_get_count(), 0); /* every watched block came back */
+    free(ignored);
+    assert_int_equal(summary().total_frees, 1); /* no record left: the second is not counted */
+    assert_int_equal(heap_trace_resume(), ESP_OK);
+    void *again = malloc(32);
+    assert_int_equal(heap_trace_get_count(), 1);
+    assert_int_equal(summary().total_allocations, 2); /* resume keeps the totals */
+    free(again);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+}
+
+static void state_changes_and_bad_arguments_get_esp_idfs_answers(void **state)
+{
+    (void)state;
+    assert_int_equal(boot_tracing(true), 0);
+    heap_trace_record_t r;
+    /* No buffer yet. */
+    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_resume(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_stop(), ESP_OK); /* ESP-IDF: fine before any start */
+    assert_int_equal(heap_trace_stop(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_init_standalone(NULL, 4), ESP_ERR_INVALID_ARG);
+    assert_int_equal(heap_trace_init_standalone(records, 0), ESP_ERR_INVALID_ARG);
+    assert_int_equal(heap_trace_get(0, &r), ESP_ERR_INVALID_ARG);
+
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
+    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
+    assert_int_equal(heap_trace_resume(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_alloc_pause(), ESP_OK);
+    assert_int_equal(heap_trace_alloc_pause(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_resume(), ESP_OK);
+    void *a = malloc(1), *b = malloc(1);
+    assert_int_equal(heap_trace_get(2, &r), ESP_ERR_INVALID_ARG);
+    assert_int_equal(heap_trace_get(0, NULL), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_trace_summary(NULL), ESP_ERR_INVALID_ARG);
+
+    /* A restart clears records and totals; the high-water mark stays (ESP-IDF never resets it). */
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    heap_trace_summary_t s = summary();
+    assert_int_equal(s.count, 0);
+    assert_int_equal(s.total_allocations, 0);
+    assert_int_equal(s.high_water_mark, 2);
+    assert_int_equal(heap_trace_get(0, &r), ESP_ERR_INVALID_ARG);
+    free(a);
+    free(b);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    /* A new buffer starts empty. */
+    assert_int_equal(heap_trace_init_standalone(records, 2), ESP_OK);
+    assert_int_equal(heap_trace_get_count(), 0);
+}
+
+static void the_dump_lists_each_memory_in_esp_idfs_format(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    void *internal = heap_caps_malloc(123, MALLOC_CAP_INTERNAL);
+    void *psram = heap_caps_malloc(4567, MALLOC_CAP_SPIRAM);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    char out[4096], line[128];
+
+    capture_stdout_begin();
+    heap_trace_dump();
+    capture_stdout_end(out, sizeof out);
+    assert_non_null(strstr(out, "====== Heap Trace: 2 records (64 capacity) ======\n"));
+    snprintf(line, sizeof line, "   123 bytes (@ %p, Internal) allocated CPU 0 ccount 0x", internal);
+    assert_non_null(strstr(out, line));
+    snprintf(line, sizeof line, "  4567 bytes (@ %p,    PSRAM) allocated CPU 0 ccount 0x", psram);
+    assert_non_null(strstr(out, line));
+    assert_non_null(strstr(out, "Mode: Heap Trace Leaks\n4690 bytes 'leaked' in trace (2 allocations)\n"
+                                "records: 2 (64 capacity, 2 high water mark)\n"
+                                "total allocations: 2\ntotal frees: 0\n"));
+
+    capture_stdout_begin();
+    heap_trace_dump_caps(MALLOC_CAP_SPIRAM);
+    capture_stdout_end(out, sizeof out);
+    assert_null(strstr(out, "123 bytes"));
+    assert_non_null(strstr(out, "4567 bytes 'leaked' in trace (1 allocations)\n"));
+    heap_caps_free(internal);
+    heap_caps_free(psram);
+}
+
+/* ---- callers (CONFIG_HEAP_TRACING_STACK_DEPTH > 0) ---- */
+
+/* A return address lies inside `fn`: within `span` bytes of its start. */
+#define ASSERT_INSIDE(pc, fn, span)                                                                \
+    assert_true((uintptr_t)(pc) > (uintptr_t)(fn) && (uintptr_t)(pc) < (uintptr_t)(fn) + (span))
+
+__attribute__((noinline, unused)) static void *allocate_with_malloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" ::: "memory"); /* not a tail call: this frame stays on the stack */
+    return p;
+}
+
+__attribute__((noinline, unused)) static void *allocate_with_caps(size_t n)
+{
+    void *p = heap_caps_calloc(1, n, MALLOC_CAP_SPIRAM);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+__attribute__((noinline, unused)) static void release(void *p)
+{
+    free(p);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void records_name_the_function_that_called_the_heap_api(void **state)
+{
+    (void)state;
+#if CONFIG_HEAP_TRACING_STACK_DEPTH < 2
+    print_message("skipped: CONFIG_HEAP_TRACING_STACK_DEPTH is below 2 in this build "
+                  "(tests/configs/alternate.defaults sets 4)\n");
+    skip();
+#else
+    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
+    void *a = allocate_with_malloc(40);
+    void *b = allocate_with_caps(40);
+    release(a);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    heap_trace_record_t ra = record(0), rb = record(1);
+    ASSERT_INSIDE(ra.alloced_by[0], allocate_with_malloc, 512);
+    ASSERT_INSIDE(rb.alloced_by[0], allocate_with_caps, 512);
+    ASSERT_INSIDE(ra.freed_by[0], release, 512);
+    /* The next caller up is this test. */
+    ASSERT_INSIDE(ra.alloced_by[1], records_name_the_function_that_called_the_heap_api, 4096);
+    assert_true(ra.freed);
+    assert_null(rb.freed_by[0]);
+    heap_caps_free(b);
+
+    char out[2048], line[64];
+    capture_stdout_begin();
+    heap_trace_dump();
+    capture_stdout_end(out, sizeof out);
+    snprintf(line, sizeof line, " caller %p:", ra.alloced_by[0]);
+    assert_non_null(strstr(out, line));
+    snprintf(line, sizeof line, "\nfreed by %p:", ra.freed_by[0]);
+    assert_non_null(strstr(out, line));
+#endif
+}
+
+/* ---- threads ---- */
+
+#define THREADS 4
+#define ROUNDS 2000
+#define LIVE 8 /* per thread: THREADS * LIVE records at most, fewer than RECORDS */
+
+static void *churn(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    void *live[LIVE] = {0};
+    for (int i = 0; i < ROUNDS; i++) {
+        unsigned k = (unsigned)rand_r(&seed) % LIVE;
+        if (live[k] != NULL) {
+            free(live[k]);
+            live[k] = NULL;
+        } else {
+            live[k] = (i & 1) ? malloc(1 + (size_t)rand_r(&seed) % 300)
+                              : heap_caps_malloc(64, MALLOC_CAP_SPIRAM);
+            assert_non_null(live[k]);
+        }
+    }
+    for (int k = 0; k < LIVE; k++) {
+        free(live[k]);
+    }
+    return NULL;
+}
+
+static void concurrent_heap_calls_leave_an_exact_trace(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    pthread_t threads[THREADS];
+    for (uintptr_t t = 0; t < THREADS; t++) {
+        assert_int_equal(pthread_create(&threads[t], NULL, churn, (void *)(t + 1)), 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+    }
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    heap_trace_summary_t s = summary();
+    assert_int_equal(s.count, 0); /* nothing leaked */
+    assert_false(s.has_overflowed);
+    assert_true(s.total_allocations > THREADS * ROUNDS / 4);
+    assert_int_equal(s.total_frees, s.total_allocations);
+    assert_true(s.high_water_mark <= THREADS * LIVE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_call_says_not_supported_when_the_option_is_off),
+        cmocka_unit_test_setup(leaks_mode_keeps_the_blocks_not_freed_oldest_first, boot_on),
+        cmocka_unit_test_setup(
+            all_mode_keeps_every_block_and_marks_the_newest_record_of_a_freed_address, boot_on),
+        cmocka_unit_test_setup(a_realloc_is_a_free_then_an_allocation_even_when_it_fails, boot_on),
+        cmocka_unit_test_setup(failed_allocations_are_not_recorded, boot_on),
+        cmocka_unit_test_setup(a_full_buffer_drops_the_oldest_record_and_says_so, boot_on),
+        cmocka_unit_test_setup(a_pause_records_frees_but_not_allocations, boot_on),
+        cmocka_unit_test(state_changes_and_bad_arguments_get_esp_idfs_answers),
+        cmocka_unit_test_setup(the_dump_lists_each_memory_in_esp_idfs_format, boot_on),
+        cmocka_unit_test_setup(records_name_the_function_that_called_the_heap_api, boot_on),
+        cmocka_unit_test_setup(concurrent_heap_calls_leave_an_exact_trace, boot_on),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
