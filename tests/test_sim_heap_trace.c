@@ -1,6 +1,7 @@
-/* test_sim_heap_trace.c - ESP-IDF's standalone heap tracing (esp_heap_trace.h) on the simulated
- * chip: what it records for each heap call, its states and results, its dump, and its records'
- * callers (with CONFIG_HEAP_TRACING_STACK_DEPTH > 0, tests/configs/alternate.defaults). */
+/* test_sim_heap_trace.c - ESP-IDF's heap debugging on the simulated chip: standalone heap tracing
+ * (esp_heap_trace.h): what it records for each heap call, its states and results, its dump, and its
+ * records' callers (with CONFIG_HEAP_TRACING_STACK_DEPTH > 0, tests/configs/alternate.defaults);
+ * and the allocation and free hooks of CONFIG_HEAP_USE_HOOKS. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <setjmp.h>
@@ -24,13 +25,24 @@
 #define RECORDS 64
 static heap_trace_record_t records[RECORDS];
 
-/* The default configuration's simulator, with tracing on or off whatever the build says. */
-static int boot_tracing(bool on)
+/* The build's configuration on the N8R8 module with its PSRAM (whatever the build says of PSRAM),
+ * the current ESP-IDF's heap. */
+static sim_policy_t n8r8_policy(void)
 {
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
-    policy.heap_tracing = on;
+    policy.spiram = true;
+    policy.octal = true;
+    policy.memmap = false;
     policy.idf = SIM_IDF_CURRENT;
+    return policy;
+}
+
+/* That simulator, with tracing on or off whatever the build says. */
+static int boot_tracing(bool on)
+{
+    sim_policy_t policy = n8r8_policy();
+    policy.heap_tracing = on;
     return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
 }
 
@@ -396,6 +408,101 @@ static void concurrent_heap_calls_leave_an_exact_trace(void **state)
     assert_true(s.high_water_mark <= THREADS * LIVE);
 }
 
+/* ---- CONFIG_HEAP_USE_HOOKS ---- */
+
+static struct {
+    unsigned allocs, frees;
+    void *alloc_ptr, *free_ptr;
+    size_t size;
+    uint32_t caps;
+} hooks;
+
+void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps);
+void esp_heap_trace_free_hook(void *ptr);
+
+void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps)
+{
+    hooks.allocs++;
+    hooks.alloc_ptr = ptr;
+    hooks.size = size;
+    hooks.caps = caps;
+}
+
+void esp_heap_trace_free_hook(void *ptr)
+{
+    hooks.frees++;
+    hooks.free_ptr = ptr;
+}
+
+static int boot_hooks(bool on, bool dma_reserve)
+{
+    sim_policy_t policy = n8r8_policy();
+    policy.heap_hooks = on;
+    policy.use_malloc = dma_reserve; /* the boot then takes a block for the DMA reserve */
+    policy.reserve_internal = dma_reserve ? 32768 : 0;
+    policy.malloc_always_internal = 16384;
+    memset(&hooks, 0, sizeof hooks);
+    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
+}
+
+#define ASSERT_ALLOC_HOOK(n, ptr, bytes, with_caps)                                                \
+    do {                                                                                           \
+        assert_int_equal(hooks.allocs, (n));                                                       \
+        assert_ptr_equal(hooks.alloc_ptr, (ptr));                                                  \
+        assert_int_equal(hooks.size, (bytes));                                                     \
+        assert_int_equal(hooks.caps, (with_caps));                                                 \
+    } while (0)
+
+static void hooks_see_each_block_the_heaps_hand_out_and_take_back(void **state)
+{
+    (void)state;
+    assert_int_equal(boot_hooks(true, true), 0);
+    assert_int_equal(hooks.allocs, 0); /* the boot's DMA reserve is not the program's */
+
+    void *p = heap_caps_malloc(1234, MALLOC_CAP_INTERNAL);
+    ASSERT_ALLOC_HOOK(1, p, 1234, MALLOC_CAP_INTERNAL);
+    void *q = heap_caps_realloc(p, 1234, MALLOC_CAP_32BIT); /* within its heap: no free */
+    ASSERT_ALLOC_HOOK(2, q, 1234, MALLOC_CAP_32BIT);
+    assert_int_equal(hooks.frees, 0);
+    void *r = heap_caps_realloc(q, 100, MALLOC_CAP_SPIRAM); /* to PSRAM: alloc there, free here */
+    ASSERT_ALLOC_HOOK(3, r, 100, MALLOC_CAP_SPIRAM);
+    assert_int_equal(hooks.frees, 1);
+    assert_ptr_equal(hooks.free_ptr, q);
+    free(r);
+    assert_int_equal(hooks.frees, 2);
+    assert_ptr_equal(hooks.free_ptr, r);
+
+    /* Sizes and caps as the heap sees them: 32-bit sizes rounded to 4; DMA in PSRAM takes whole
+     * cache lines and drops MALLOC_CAP_DMA. */
+    void *w = heap_caps_malloc(5, MALLOC_CAP_32BIT);
+    ASSERT_ALLOC_HOOK(4, w, 8, MALLOC_CAP_32BIT);
+    const size_t line = CONFIG_ESP32S3_DATA_CACHE_LINE_SIZE;
+    void *d = heap_caps_malloc(100, MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA);
+    ASSERT_ALLOC_HOOK(5, d, (100 + line - 1) / line * line, MALLOC_CAP_SPIRAM);
+    void *c = calloc(3, 10);
+    assert_int_equal(hooks.allocs, 6);
+    assert_int_equal(hooks.size, 30);
+
+    /* Failures call nothing. */
+    assert_null(heap_caps_malloc(64u << 20, MALLOC_CAP_INTERNAL));
+    heap_caps_free((char *)c + 4); /* not a block: refused */
+    assert_int_equal(hooks.allocs, 6);
+    assert_int_equal(hooks.frees, 2);
+    free(w);
+    free(d);
+    free(c);
+    assert_int_equal(hooks.frees, 5);
+}
+
+static void hooks_are_not_called_when_the_option_is_off(void **state)
+{
+    (void)state;
+    assert_int_equal(boot_hooks(false, false), 0);
+    free(malloc(10));
+    heap_caps_free(heap_caps_malloc(10, MALLOC_CAP_SPIRAM));
+    assert_int_equal(hooks.allocs + hooks.frees, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +518,8 @@ int main(void)
         cmocka_unit_test_setup(the_dump_lists_each_memory_in_esp_idfs_format, boot_on),
         cmocka_unit_test_setup(records_name_the_function_that_called_the_heap_api, boot_on),
         cmocka_unit_test_setup(concurrent_heap_calls_leave_an_exact_trace, boot_on),
+        cmocka_unit_test(hooks_see_each_block_the_heaps_hand_out_and_take_back),
+        cmocka_unit_test(hooks_are_not_called_when_the_option_is_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,6 +145,7 @@ static size_t monitor_count;
 static struct {
     kraken_sim_profile_t profile;
     sim_policy_t policy;
+    bool hooks; /* policy.heap_hooks once booted: the boot's own allocations call no hook */
     bool psram;             /* esp_psram_is_initialized() */
     size_t psram_bytes;     /* esp_psram_get_size() */
     _Atomic long malloc_limit; /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
@@ -396,6 +397,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_HEAP_TRACING_STANDALONE
     out->heap_tracing = true;
 #endif
+#ifdef CONFIG_HEAP_USE_HOOKS
+    out->heap_hooks = true;
+#endif
 #if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
     out->dcache_kb = 16;
 #elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
@@ -552,6 +556,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     }
     fault_clear_all();
     sim_trace_boot(policy->heap_tracing);
+    chip.hooks = false;
     chip.profile = profile;
     chip.policy = *policy;
     chip.heap_count = 0;
@@ -654,6 +659,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     monitor_saved = NULL; /* its block went with the old heaps */
     monitor_count = 0;
     atomic_store(&failed_hook, NULL);
+    chip.hooks = policy->heap_hooks;
     ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
              (unsigned)chip.heap_count, (unsigned)chip.psram_bytes);
     return ESP_OK;
@@ -840,6 +846,19 @@ static bool adjust_alignment_to_hw(size_t *alignment, size_t *size, uint32_t *ca
     return wraps;
 }
 
+/* CONFIG_HEAP_USE_HOOKS (heap_caps_base.c's CALL_HOOK): the program's hooks, when it defines them,
+ * after each block a heap hands out (the size and caps after the hardware adjustment) and after each
+ * block it takes back. Weak: NULL in a program without them. */
+void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps) __attribute__((weak));
+void esp_heap_trace_free_hook(void *ptr) __attribute__((weak));
+
+static void alloc_hook(void *ptr, size_t size, uint32_t caps)
+{
+    if (chip.hooks && esp_heap_trace_alloc_hook != NULL) {
+        esp_heap_trace_alloc_hook(ptr, size, caps);
+    }
+}
+
 /* heap_caps_aligned_alloc_base() without fault injection: heaps by priority, then list order. */
 static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
 {
@@ -863,6 +882,7 @@ static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
                             : tlsf_heap_memalign(heap->tlsf, alignment, size);
             pthread_mutex_unlock(heap->lock);
             if (ptr != NULL) {
+                alloc_hook(ptr, size, caps);
                 return ptr;
             }
         }
@@ -890,6 +910,9 @@ static bool free_block(void *ptr, const char *function_name)
         pthread_mutex_unlock(heap->lock);
     }
     if (result == TLSF_FREE_OK) {
+        if (chip.hooks && esp_heap_trace_free_hook != NULL) {
+            esp_heap_trace_free_hook(ptr);
+        }
         return true;
     }
     count(&stat_invalid_frees);
@@ -950,6 +973,7 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         void *resized = tlsf_heap_realloc(heap->tlsf, ptr, size);
         pthread_mutex_unlock(heap->lock);
         if (resized != NULL) {
+            alloc_hook(resized, size, adjusted); /* in place or moved within the heap: no free hook */
             *out = resized;
             return REALLOC_OK;
         }

@@ -74,6 +74,7 @@ typedef struct {
     unsigned dcache_kb;            /**< CONFIG_ESP32S3_DATA_CACHE_{16,32,64}KB (0 = 32) */
     sim_idf_t idf;                 /**< the release followed (CONFIG_KRAKEN_SIM_ESP_IDF_*) */
     bool heap_tracing;             /**< CONFIG_HEAP_TRACING_STANDALONE: esp_heap_trace.h works */
+    bool heap_hooks;               /**< CONFIG_HEAP_USE_HOOKS: esp_heap_trace_*_hook are called */
 } sim_policy_t;
 
 /** The policy of the generated sdkconfig.h. O(1). */

@@ -12,6 +12,7 @@
 
 #include "esp_err.h"
 #include "multi_heap.h"
+#include "sdkconfig.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,17 @@ typedef void (*esp_alloc_failed_hook_t)(size_t size, uint32_t caps, const char *
 /** Register the callback (replacing the previous one; cleared by kraken_sim_init).
  *  ESP_OK; ESP_ERR_INVALID_ARG when callback is NULL (the old one stays). O(1). */
 esp_err_t heap_caps_register_failed_alloc_callback(esp_alloc_failed_hook_t callback);
+
+#ifdef CONFIG_HEAP_USE_HOOKS
+/** CONFIG_HEAP_USE_HOOKS: define these in the program and each heap calls them on the thread that
+ *  allocates or frees, outside the heap's lock: the alloc hook after every block it hands out (its
+ *  size and caps after ESP-IDF's hardware adjustment, 32-bit sizes rounded up to 4; also for a
+ *  realloc resized within its heap), the free hook after every block it takes back (also the old
+ *  block of a realloc moved to another heap). Never for a failed call nor for the simulator's boot.
+ *  They must not block and should do little (no heap calls, no logging), as on the chip. */
+__attribute__((weak)) void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps);
+__attribute__((weak)) void esp_heap_trace_free_hook(void *ptr);
+#endif
 
 /** `size` bytes from a heap with all of `caps`. NULL when size is 0 (no callback), no heap has the
  *  caps or room, or size exceeds 32 MiB. Aligned to 4 bytes (8 on 64-bit hosts); MALLOC_CAP_SIMD to
