@@ -11,6 +11,7 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
+#include "esp_system.h"
 #include "kraken_sim.h"
 #include "sdkconfig.h"
 #include "sim_internal.h"
@@ -1196,6 +1197,28 @@ static void with_use_memmap_psram_is_initialised_but_no_heap_hands_it_out(void *
     heap_caps_free(large);
 }
 
+/* esp_system.h's figures: malloc()'s memory, PSRAM included; internal RAM alone; the minimum. */
+static void esp_system_heap_figures_are_esp_idfs_sums(void **state)
+{
+    (void)state;
+    const size_t psram = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    const size_t internal = heap_caps_get_free_size(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    assert_int_equal(esp_get_free_heap_size(), internal + psram); /* PSRAM: MALLOC_CAP_DEFAULT */
+    assert_int_equal(esp_get_free_internal_heap_size(),
+                     heap_caps_get_free_size(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT | MALLOC_CAP_DMA));
+    assert_true(esp_get_free_internal_heap_size() <= internal);
+    const uint32_t before = esp_get_free_heap_size();
+    void *p = heap_caps_malloc(3000, MALLOC_CAP_INTERNAL);
+    assert_non_null(p);
+    assert_true(esp_get_free_heap_size() <= before - 3000);
+    assert_int_equal(esp_get_minimum_free_heap_size(), esp_get_free_heap_size());
+    free(p);
+    assert_int_equal(esp_get_free_heap_size(), before);
+    assert_true(esp_get_minimum_free_heap_size() < before); /* the low point stays */
+    assert_int_equal(esp_get_minimum_free_heap_size(),
+                     heap_caps_get_minimum_free_size(MALLOC_CAP_DEFAULT));
+}
+
 #define ALL_PROFILES(test)                                                                          \
     cmocka_unit_test_setup(test, boot_n8r8), cmocka_unit_test_setup(test, boot_n8r2),              \
         cmocka_unit_test_setup(test, boot_n8)
@@ -1204,6 +1227,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         ALL_PROFILES(internal_requests_land_in_the_smallest_internal_heap_first),
+        ALL_PROFILES(esp_system_heap_figures_are_esp_idfs_sums),
         ALL_PROFILES(dma_requests_land_in_dma_capable_internal_ram),
         ALL_PROFILES(spiram_requests_land_in_psram_when_the_module_has_it),
         ALL_PROFILES(a_psram_block_takes_its_size_class_so_two_near_halves_do_not_fit),

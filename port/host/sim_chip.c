@@ -24,6 +24,7 @@
 #include "esp_log.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
+#include "esp_system.h"
 #include "kraken_sim.h"
 #include "sdkconfig.h"
 #include "sim_internal.h"
@@ -1354,6 +1355,22 @@ size_t heap_caps_get_free_size(uint32_t caps)
 size_t heap_caps_get_minimum_free_size(uint32_t caps)
 {
     return figure(caps, FIG_MIN_FREE, __func__);
+}
+
+/* esp_system.h's heap figures (esp_system_chip.c). */
+uint32_t esp_get_free_heap_size(void)
+{
+    return (uint32_t)heap_caps_get_free_size(MALLOC_CAP_DEFAULT);
+}
+
+uint32_t esp_get_free_internal_heap_size(void)
+{
+    return (uint32_t)heap_caps_get_free_size(MALLOC_CAP_8BIT | MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+}
+
+uint32_t esp_get_minimum_free_heap_size(void)
+{
+    return (uint32_t)heap_caps_get_minimum_free_size(MALLOC_CAP_DEFAULT);
 }
 
 size_t heap_caps_get_largest_free_block(uint32_t caps)
