@@ -32,7 +32,15 @@ typedef enum { TRACING_UNKNOWN = 0, TRACING_STARTED, TRACING_STOPPED, TRACING_AL
 
 static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool enabled;  /* CONFIG_HEAP_TRACING_STANDALONE, or a test's policy */
-static _Atomic state_t state; /* read without the lock by the heap calls' quick check */
+static _Atomic state_t state; /* read without the lock by the heap calls' second check */
+_Atomic bool sim_trace_watching;
+
+/* Lock held. */
+static void set_state_locked(state_t to)
+{
+    atomic_store(&state, to);
+    atomic_store(&sim_trace_watching, to == TRACING_STARTED || to == TRACING_ALLOC_PAUSED);
+}
 static heap_trace_mode_t mode;
 static heap_trace_record_t *buffer;
 static size_t capacity, count, high_water_mark, total_allocations, total_frees;
@@ -44,7 +52,7 @@ void sim_trace_boot(bool on)
 {
     pthread_mutex_lock(&trace_lock);
     atomic_store(&enabled, on);
-    atomic_store(&state, TRACING_UNKNOWN);
+    set_state_locked(TRACING_UNKNOWN);
     mode = HEAP_TRACE_ALL;
     buffer = NULL;
     capacity = count = high_water_mark = total_allocations = total_frees = 0;
@@ -102,7 +110,7 @@ static size_t find(const void *ptr)
     return count;
 }
 
-SIM_HEAP_API void sim_trace_alloc(void *ptr, size_t size)
+SIM_HEAP_API void sim_trace_record_alloc(void *ptr, size_t size)
 {
     if (ptr == NULL || atomic_load_explicit(&state, memory_order_relaxed) != TRACING_STARTED) {
         return;
@@ -124,7 +132,7 @@ SIM_HEAP_API void sim_trace_alloc(void *ptr, size_t size)
     pthread_mutex_unlock(&trace_lock);
 }
 
-SIM_HEAP_API void sim_trace_free(void *ptr)
+SIM_HEAP_API void sim_trace_record_free(void *ptr)
 {
     state_t now = atomic_load_explicit(&state, memory_order_relaxed);
     if (ptr == NULL || now == TRACING_STOPPED || now == TRACING_UNKNOWN) {
@@ -160,7 +168,7 @@ static esp_err_t set_state(state_t to)
     } else if (to == TRACING_STARTED && buffer == NULL) {
         err = ESP_ERR_INVALID_STATE; /* heap_trace_resume() before any buffer */
     } else {
-        atomic_store(&state, to);
+        set_state_locked(to);
     }
     pthread_mutex_unlock(&trace_lock);
     return err;
@@ -204,7 +212,7 @@ esp_err_t heap_trace_start(heap_trace_mode_t mode_param)
         memset(buffer, 0, capacity * sizeof buffer[0]);
         count = total_allocations = total_frees = 0;
         has_overflowed = false;
-        atomic_store(&state, TRACING_STARTED);
+        set_state_locked(TRACING_STARTED);
         err = ESP_OK;
     }
     pthread_mutex_unlock(&trace_lock);

@@ -2,6 +2,7 @@
 #ifndef SIM_INTERNAL_H
 #define SIM_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,12 +104,29 @@ long sim_malloc_internal_limit(void);
 /** A boot: tracing on or off for good (per the policy), no buffer, every figure 0. */
 void sim_trace_boot(bool on);
 
+/** Tracing started or paused: only then do heap calls report to the tracer (one relaxed load per
+ *  call otherwise). */
+extern _Atomic bool sim_trace_watching;
+
+void sim_trace_record_alloc(void *ptr, size_t size);
+void sim_trace_record_free(void *ptr);
+
 /** A successful allocation of `size` bytes asked for (ESP-IDF's record_allocation); nothing when
  *  ptr is NULL or tracing does not record allocations. isr-ok; O(1). */
-void sim_trace_alloc(void *ptr, size_t size);
+SIM_HEAP_API static inline void sim_trace_alloc(void *ptr, size_t size)
+{
+    if (atomic_load_explicit(&sim_trace_watching, memory_order_relaxed)) {
+        sim_trace_record_alloc(ptr, size);
+    }
+}
 
 /** A free of ptr about to happen (ESP-IDF's record_free, also the first half of each realloc
  *  try); nothing when ptr is NULL or tracing is stopped. isr-ok; O(records). */
-void sim_trace_free(void *ptr);
+SIM_HEAP_API static inline void sim_trace_free(void *ptr)
+{
+    if (atomic_load_explicit(&sim_trace_watching, memory_order_relaxed)) {
+        sim_trace_record_free(ptr);
+    }
+}
 
 #endif
