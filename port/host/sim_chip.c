@@ -1109,7 +1109,7 @@ SIM_HEAP_API void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
  * (a weak reference pulls nothing out of a static library), and then it is NULL. */
 bool memory_pool_owns(const void *ptr) __attribute__((weak));
 
-SIM_HEAP_API bool sim_refuse_pool_block(void *ptr, const char *function_name)
+bool sim_refuse_pool_block(void *ptr, const char *function_name)
 {
     if (memory_pool_owns == NULL || !memory_pool_owns(ptr)) {
         return false;
