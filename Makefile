@@ -36,7 +36,7 @@ bench: all
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(filter-out fuzz_main,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 fuzz:
-	@sh tools/ensure-deps.sh clang libclang-rt-dev
+	@sh tools/ensure-deps.sh clang libclang-rt-dev llvm # llvm: llvm-symbolizer, for readable crash reports
 	@CC=clang cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKRAKEN_SANITIZE=address \
 	    -DKRAKEN_FUZZ=ON -DKRAKEN_SDKCONFIG=$(SDKCONFIG_FILE) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD)-fuzz -j $(JOBS) --target $(FUZZ_TARGETS) -- --no-print-directory
