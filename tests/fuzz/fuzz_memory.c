@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "esp_heap_caps.h"
+#include "esp_heap_trace.h"
 #include "esp_log.h"
 #include "esp_memory_utils.h"
 #include "fuzz_support.h"
@@ -43,9 +44,15 @@ typedef struct {
     int tag;        /* OWNER_POOLS heap block: requested class, CLASSES for oversize */
     uint32_t caps;  /* OWNER_HEAP: what it must satisfy */
     size_t align;   /* OWNER_HEAP: required alignment */
+    size_t asked;   /* OWNER_HEAP: the size its heap trace record must show */
+    bool traced;    /* OWNER_HEAP: it has a record (a failed realloc drops it, as in ESP-IDF) */
 } block_t;
 
 static block_t live[LIVE_MAX];
+/* Heap tracing runs in HEAP_TRACE_LEAKS mode through each input: its records must be exactly the
+ * live heap blocks (check_trace), and none must be left once everything is freed. */
+#define TRACE_RECORDS 256
+static heap_trace_record_t trace_records[TRACE_RECORDS];
 static size_t live_n;
 static uint8_t *freed_pool[FREED_MAX]; /* pool block starts freed since (double-free candidates) */
 static size_t freed_n;
@@ -526,6 +533,44 @@ static void check_caps(const uint8_t *p, uint32_t caps, size_t align)
     FUZZ_CHECK(((uintptr_t)p & (align - 1)) == 0, "%p not %zu-aligned", (void *)p, align);
 }
 
+static bool trace_record_of(const void *p, heap_trace_record_t *out)
+{
+    size_t found = 0;
+    for (size_t i = 0, n = heap_trace_get_count(); i < n; i++) {
+        heap_trace_record_t r;
+        FUZZ_CHECK(heap_trace_get(i, &r) == ESP_OK, "heap_trace_get(%zu) of %zu", i, n);
+        if (r.address == p) {
+            *out = r;
+            found++;
+        }
+    }
+    FUZZ_CHECK(found <= 1, "%zu trace records of %p", found, p);
+    return found == 1;
+}
+
+/* Each record is a live heap block, each traced live block has one record with the size asked. */
+static void check_trace(void)
+{
+    heap_trace_summary_t sum;
+    FUZZ_CHECK(heap_trace_summary(&sum) == ESP_OK && !sum.has_overflowed &&
+                   sum.count == heap_trace_get_count() && sum.mode == HEAP_TRACE_LEAKS,
+               "trace summary");
+    for (size_t i = 0; i < sum.count; i++) {
+        heap_trace_record_t r;
+        FUZZ_CHECK(heap_trace_get(i, &r) == ESP_OK, "heap_trace_get(%zu)", i);
+        FUZZ_CHECK(heap_caps_get_allocated_size(r.address) != 0, "a record of %p, no live block",
+                   r.address);
+    }
+    for (size_t i = 0; i < live_n; i++) {
+        heap_trace_record_t r;
+        if (live[i].owner == OWNER_HEAP && live[i].traced) {
+            FUZZ_CHECK(trace_record_of(live[i].ptr, &r) && r.size == live[i].asked,
+                       "heap block %p of %zu bytes: record missing or of another size",
+                       (void *)live[i].ptr, live[i].asked);
+        }
+    }
+}
+
 static void heap_got(uint8_t *p, size_t size, uint32_t caps, size_t align, bool zeroed)
 {
     if (p == NULL) {
@@ -539,6 +584,8 @@ static void heap_got(uint8_t *p, size_t size, uint32_t caps, size_t align, bool 
     block_t *b = add_live(p, n, OWNER_HEAP);
     b->caps = caps;
     b->align = align;
+    b->asked = size;
+    b->traced = true;
 }
 
 static void op_heap_alloc(fuzz_input_t *in, uint8_t how)
@@ -648,9 +695,16 @@ static void op_heap_free_or_realloc(fuzz_input_t *in, uint8_t how)
         fprintf(stderr, "realloc %p (caps %#x, align %zu) to %zu: %p\n", (void *)b.ptr,
                 (unsigned)b.caps, b.align, size, (void *)p);
     }
+    heap_trace_record_t r;
     if (p == NULL) {
         if (freed) {
             drop_live(i);
+        } else if (align == MEMORY_DMA_ALIGNMENT) { /* failed before any heap call: no change */
+            FUZZ_CHECK(trace_record_of(b.ptr, &r) == b.traced, "DMA_REALLOC lost a record");
+        } else { /* ESP-IDF records the free before it tries */
+            FUZZ_CHECK(!trace_record_of(b.ptr, &r), "a failed realloc kept %p's record",
+                       (void *)b.ptr);
+            live[i].traced = false;
         }
         return;
     }
@@ -661,6 +715,10 @@ static void op_heap_free_or_realloc(fuzz_input_t *in, uint8_t how)
     }
     drop_live(i);
     heap_got(p, size, caps, align, false);
+    if (p == b.ptr && align == MEMORY_DMA_ALIGNMENT) { /* large enough: no heap call at all */
+        live[live_n - 1].asked = b.asked;
+        live[live_n - 1].traced = b.traced;
+    }
 }
 
 /* ---- checks ---------------------------------------------------------------------------------- */
@@ -713,6 +771,7 @@ static void op_checks(fuzz_input_t *in)
     FUZZ_CHECK(memory_pool_walk_live(NULL, NULL) == 0, "walk with no callback");
     FUZZ_CHECK(memory_pool_check_integrity() == ESP_OK, "pool integrity");
     FUZZ_CHECK(heap_caps_check_integrity_all(true), "heap integrity");
+    check_trace();
 }
 
 /* ---- one input ------------------------------------------------------------------------------- */
@@ -731,9 +790,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
     policy.idf = SIM_IDF_CURRENT;
+    policy.heap_tracing = true;
     FUZZ_CHECK(sim_init_with_policy((kraken_sim_profile_t)(fuzz_u8(&in) % KRAKEN_SIM_PROFILE_COUNT),
                                     &policy) == ESP_OK,
                "reboot");
+    FUZZ_CHECK(heap_trace_init_standalone(trace_records, TRACE_RECORDS) == ESP_OK &&
+                   heap_trace_start(HEAP_TRACE_LEAKS) == ESP_OK,
+               "heap trace start");
     memory_pool_set_misuse_hook(on_misuse);
     const size_t sram0 = free_caps(MALLOC_CAP_INTERNAL), psram0 = free_caps(MALLOC_CAP_SPIRAM);
     memset(&want, 0, sizeof want);
@@ -798,6 +861,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "class %d not full", c);
     }
     FUZZ_CHECK(memory_pool_deinit() == ESP_OK, "deinit with nothing live");
+    FUZZ_CHECK(heap_trace_get_count() == 0, "%zu heap trace records with nothing live",
+               heap_trace_get_count());
+    FUZZ_CHECK(heap_trace_stop() == ESP_OK, "heap trace stop");
     FUZZ_CHECK(free_caps(MALLOC_CAP_INTERNAL) == sram0, "internal SRAM %zu free, %zu at boot",
                free_caps(MALLOC_CAP_INTERNAL), sram0);
     FUZZ_CHECK(free_caps(MALLOC_CAP_SPIRAM) == psram0, "PSRAM %zu free, %zu at boot",
