@@ -23,6 +23,18 @@
 #include "test_support.h"
 
 #define RECORDS 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#if CONFIG_HEAP_TRACE_HASH_MAP /* the dump's line for it, with no hit or miss yet */
+#define HASHMAP_LINE "hashmap: " STR(CONFIG_HEAP_TRACE_HASH_MAP_SIZE) " capacity (0 hits, 0 misses)\n"
+#else
+#define HASHMAP_LINE ""
+#endif
+#ifdef CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM
+#define CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM_ 1
+#else
+#define CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM_ 0
+#endif
 static heap_trace_record_t records[RECORDS];
 
 /* The build's configuration on the N8R8 module with its PSRAM (whatever the build says of PSRAM),
@@ -118,6 +130,10 @@ static void leaks_mode_keeps_the_blocks_not_freed_oldest_first(void **state)
     assert_int_equal(s.capacity, RECORDS);
     assert_int_equal(s.high_water_mark, 4);
     assert_false(s.has_overflowed);
+#if CONFIG_HEAP_TRACE_HASH_MAP
+    assert_int_equal(s.total_hashmap_hits, 2); /* a and d */
+    assert_int_equal(s.total_hashmap_miss, 1); /* `before` has no record */
+#endif
 
     free(b); /* stopped: nothing changes */
     free(c);
@@ -289,7 +305,7 @@ static void the_dump_lists_each_memory_in_esp_idfs_format(void **state)
     snprintf(line, sizeof line, "  4567 bytes (@ %p,    PSRAM) allocated CPU 0 ccount 0x", psram);
     assert_non_null(strstr(out, line));
     assert_non_null(strstr(out, "Mode: Heap Trace Leaks\n4690 bytes 'leaked' in trace (2 allocations)\n"
-                                "records: 2 (64 capacity, 2 high water mark)\n"
+                                "records: 2 (64 capacity, 2 high water mark)\n" HASHMAP_LINE
                                 "total allocations: 2\ntotal frees: 0\n"));
 
     capture_stdout_begin();
@@ -299,6 +315,30 @@ static void the_dump_lists_each_memory_in_esp_idfs_format(void **state)
     assert_non_null(strstr(out, "4567 bytes 'leaked' in trace (1 allocations)\n"));
     heap_caps_free(internal);
     heap_caps_free(psram);
+}
+
+static void the_hash_map_takes_its_memory_once_as_on_the_chip(void **state)
+{
+    (void)state;
+#if !CONFIG_HEAP_TRACE_HASH_MAP
+    print_message("skipped: CONFIG_HEAP_TRACE_HASH_MAP is off in this build "
+                  "(tests/configs/alternate.defaults turns it on)\n");
+    skip();
+#else
+    assert_int_equal(boot_tracing(true), 0);
+    const uint32_t caps = CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM_ ? MALLOC_CAP_SPIRAM : MALLOC_CAP_INTERNAL;
+    const size_t before = heap_caps_get_free_size(caps);
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
+    const size_t after = heap_caps_get_free_size(caps);
+    assert_true(before - after >= 4u * CONFIG_HEAP_TRACE_HASH_MAP_SIZE);
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
+    assert_int_equal(heap_caps_get_free_size(caps), after); /* taken once */
+    /* It does not fit: the chip would go on without a map; here the init fails. */
+    assert_int_equal(boot_tracing(true), 0);
+    kraken_sim_fail_next(0, 1);
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_ERR_NO_MEM);
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_ERR_INVALID_STATE);
+#endif
 }
 
 /* ---- callers (CONFIG_HEAP_TRACING_STACK_DEPTH > 0) ---- */
@@ -516,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup(a_pause_records_frees_but_not_allocations, boot_on),
         cmocka_unit_test(state_changes_and_bad_arguments_get_esp_idfs_answers),
         cmocka_unit_test_setup(the_dump_lists_each_memory_in_esp_idfs_format, boot_on),
+        cmocka_unit_test(the_hash_map_takes_its_memory_once_as_on_the_chip),
         cmocka_unit_test_setup(records_name_the_function_that_called_the_heap_api, boot_on),
         cmocka_unit_test_setup(concurrent_heap_calls_leave_an_exact_trace, boot_on),
         cmocka_unit_test(hooks_see_each_block_the_heaps_hand_out_and_take_back),

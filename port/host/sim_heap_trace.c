@@ -45,6 +45,15 @@ static heap_trace_mode_t mode;
 static heap_trace_record_t *buffer;
 static size_t capacity, count, high_water_mark, total_allocations, total_frees;
 static bool has_overflowed;
+#if CONFIG_HEAP_TRACE_HASH_MAP
+static void *hash_map; /* the chip's map memory (4 bytes per entry), taken once per boot */
+static size_t hashmap_hits, hashmap_miss;
+#ifdef CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM
+#define HASH_MAP_CAPS MALLOC_CAP_SPIRAM
+#else
+#define HASH_MAP_CAPS MALLOC_CAP_INTERNAL
+#endif
+#endif
 
 extern char __start_kraken_sim_heap_api[], __stop_kraken_sim_heap_api[];
 
@@ -57,6 +66,10 @@ void sim_trace_boot(bool on)
     buffer = NULL;
     capacity = count = high_water_mark = total_allocations = total_frees = 0;
     has_overflowed = false;
+#if CONFIG_HEAP_TRACE_HASH_MAP
+    hash_map = NULL; /* went with the old heaps */
+    hashmap_hits = hashmap_miss = 0;
+#endif
     pthread_mutex_unlock(&trace_lock);
 }
 
@@ -145,6 +158,10 @@ SIM_HEAP_API void sim_trace_record_free(void *ptr)
     if (count != 0 && now != TRACING_STOPPED && now != TRACING_UNKNOWN) {
         total_frees++;
         size_t i = find(ptr);
+#if CONFIG_HEAP_TRACE_HASH_MAP
+        hashmap_hits += i < count;
+        hashmap_miss += i == count;
+#endif
         if (i < count && mode == HEAP_TRACE_ALL) {
             buffer[i].freed = true;
             memcpy(buffer[i].freed_by, callers, sizeof buffer[i].freed_by);
@@ -186,7 +203,14 @@ esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t 
         err = ESP_ERR_INVALID_STATE;
     } else if (record_buffer == NULL || num_records == 0) {
         err = ESP_ERR_INVALID_ARG;
-    } else {
+    }
+#if CONFIG_HEAP_TRACE_HASH_MAP
+    if (err == ESP_OK && hash_map == NULL) { /* tracing is off: this allocation is not recorded */
+        hash_map = heap_caps_calloc(1, 4u * CONFIG_HEAP_TRACE_HASH_MAP_SIZE, HASH_MAP_CAPS);
+        err = hash_map != NULL ? ESP_OK : ESP_ERR_NO_MEM;
+    }
+#endif
+    if (err == ESP_OK) {
         buffer = record_buffer;
         capacity = num_records;
         count = 0;
@@ -212,6 +236,9 @@ esp_err_t heap_trace_start(heap_trace_mode_t mode_param)
         memset(buffer, 0, capacity * sizeof buffer[0]);
         count = total_allocations = total_frees = 0;
         has_overflowed = false;
+#if CONFIG_HEAP_TRACE_HASH_MAP
+        hashmap_hits = hashmap_miss = 0;
+#endif
         set_state_locked(TRACING_STARTED);
         err = ESP_OK;
     }
@@ -277,6 +304,10 @@ esp_err_t heap_trace_summary(heap_trace_summary_t *summary)
         .capacity = capacity,
         .high_water_mark = high_water_mark,
         .has_overflowed = has_overflowed,
+#if CONFIG_HEAP_TRACE_HASH_MAP
+        .total_hashmap_hits = hashmap_hits,
+        .total_hashmap_miss = hashmap_miss,
+#endif
     };
     pthread_mutex_unlock(&trace_lock);
     return ESP_OK;
@@ -335,6 +366,10 @@ void heap_trace_dump_caps(const uint32_t caps)
         printf("%zu bytes 'leaked' in trace (%zu allocations)\n", alive_bytes, alive);
     }
     printf("records: %zu (%zu capacity, %zu high water mark)\n", count, capacity, high_water_mark);
+#if CONFIG_HEAP_TRACE_HASH_MAP
+    printf("hashmap: %zu capacity (%zu hits, %zu misses)\n", (size_t)CONFIG_HEAP_TRACE_HASH_MAP_SIZE,
+           hashmap_hits, hashmap_miss);
+#endif
     printf("total allocations: %zu\n", total_allocations);
     printf("total frees: %zu\n", total_frees);
     if (has_overflowed) {

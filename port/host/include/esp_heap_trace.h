@@ -18,8 +18,9 @@
  * start at the function that called the heap API (on the chip at a fixed depth inside the
  * allocator), `ccount` counts 240 MHz cycles of the simulated clock on CPU 0, a free marks the
  * newest record of its address (ESP-IDF with CONFIG_HEAP_TRACE_HASH_MAP; without the hash map the
- * chip marks the oldest), the hash map itself is not simulated, and misuse the chip would crash on
- * is refused with ESP_ERR_INVALID_STATE.
+ * chip marks the oldest), with CONFIG_HEAP_TRACE_HASH_MAP the map's memory is taken as on the chip but
+ * lookups search the records (same results), and misuse the chip would crash on is refused with
+ * ESP_ERR_INVALID_STATE.
  *
  * Every function is thread-safe and O(1) unless stated; the recording done inside heap calls is
  * O(records) for a free or a realloc (a search of the records by address) and O(1) otherwise.
@@ -58,6 +59,9 @@ typedef struct heap_trace_record_t {
     void *freed_by[CONFIG_HEAP_TRACING_STACK_DEPTH];   /**< the same for the free, zero if none */
 #if CONFIG_HEAP_TRACING_STANDALONE
     TAILQ_ENTRY(heap_trace_record_t) tailq_list; /**< ESP-IDF's list links (unused here, zero) */
+#if CONFIG_HEAP_TRACE_HASH_MAP
+    SLIST_ENTRY(heap_trace_record_t) slist_hashmap; /**< ESP-IDF's map links (unused here, zero) */
+#endif
 #endif
 } heap_trace_record_t;
 
@@ -70,13 +74,20 @@ typedef struct {
     size_t capacity;          /**< records the buffer holds */
     size_t high_water_mark;   /**< the largest `count` since boot (not reset by a start) */
     size_t has_overflowed;    /**< nonzero once the oldest record was dropped for a new one */
+#if CONFIG_HEAP_TRACE_HASH_MAP
+    size_t total_hashmap_hits; /**< frees that found their block's record */
+    size_t total_hashmap_miss; /**< frees that did not (not traced, or its record dropped) */
+#endif
 } heap_trace_summary_t;
 
 /**
  * Give tracing its record buffer (the caller's; it must stay valid while tracing can run). The
  * buffer starts empty.
+ * With CONFIG_HEAP_TRACE_HASH_MAP the first call takes the map's memory from the heap (internal,
+ * or PSRAM with CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM), for good.
  * @return ESP_OK; ESP_ERR_INVALID_STATE while tracing or paused; ESP_ERR_INVALID_ARG for a NULL
- *         buffer or 0 records; ESP_ERR_NOT_SUPPORTED without CONFIG_HEAP_TRACING_STANDALONE.
+ *         buffer or 0 records; ESP_ERR_NO_MEM when the hash map does not fit (the chip would go
+ *         on with no map and crash); ESP_ERR_NOT_SUPPORTED without CONFIG_HEAP_TRACING_STANDALONE.
  * Context: task. O(1).
  */
 esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t num_records);
