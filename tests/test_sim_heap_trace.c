@@ -543,9 +543,24 @@ static void hooks_are_not_called_when_the_option_is_off(void **state)
     assert_int_equal(hooks.allocs + hooks.frees, 0);
 }
 
+/* main()'s first call, before anything touched the heap (and so before the simulator booted). */
+static esp_err_t first_call_result;
+
+static void the_first_call_boots_the_simulator_first(void **state)
+{
+    (void)state;
+#if CONFIG_HEAP_TRACING_STANDALONE
+    assert_int_equal(first_call_result, ESP_OK);
+#else
+    assert_int_equal(first_call_result, ESP_ERR_NOT_SUPPORTED);
+#endif
+}
+
 int main(void)
 {
+    first_call_result = heap_trace_init_standalone(records, RECORDS);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_first_call_boots_the_simulator_first),
         cmocka_unit_test(every_call_says_not_supported_when_the_option_is_off),
         cmocka_unit_test_setup(leaks_mode_keeps_the_blocks_not_freed_oldest_first, boot_on),
         cmocka_unit_test_setup(

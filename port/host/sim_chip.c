@@ -700,6 +700,11 @@ static void ensure_init(void)
     pthread_once(&init_once, init_from_env);
 }
 
+void sim_boot_once(void)
+{
+    ensure_init();
+}
+
 esp_err_t sim_init_with_policy(kraken_sim_profile_t profile, const sim_policy_t *policy)
 {
     if ((unsigned)profile >= KRAKEN_SIM_PROFILE_COUNT || policy == NULL ||

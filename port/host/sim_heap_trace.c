@@ -175,6 +175,7 @@ SIM_HEAP_API void sim_trace_record_free(void *ptr)
 /* ESP-IDF's set_tracing(): moving to the state the trace is in already is refused. */
 static esp_err_t set_state(state_t to)
 {
+    sim_boot_once(); /* the boot decides whether tracing is on, and resets it */
     if (!atomic_load(&enabled)) {
         return ESP_ERR_NOT_SUPPORTED;
     }
@@ -193,6 +194,7 @@ static esp_err_t set_state(state_t to)
 
 esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t num_records)
 {
+    sim_boot_once();
     if (!atomic_load(&enabled)) {
         return ESP_ERR_NOT_SUPPORTED;
     }
@@ -226,6 +228,7 @@ esp_err_t heap_trace_init_tohost(void)
 
 esp_err_t heap_trace_start(heap_trace_mode_t mode_param)
 {
+    sim_boot_once();
     if (!atomic_load(&enabled)) {
         return ESP_ERR_NOT_SUPPORTED;
     }
@@ -263,6 +266,7 @@ esp_err_t heap_trace_resume(void)
 
 size_t heap_trace_get_count(void)
 {
+    sim_boot_once();
     pthread_mutex_lock(&trace_lock);
     size_t n = count;
     pthread_mutex_unlock(&trace_lock);
@@ -271,6 +275,7 @@ size_t heap_trace_get_count(void)
 
 esp_err_t heap_trace_get(size_t index, heap_trace_record_t *record)
 {
+    sim_boot_once();
     if (!atomic_load(&enabled)) {
         return ESP_ERR_NOT_SUPPORTED;
     }
@@ -289,6 +294,7 @@ esp_err_t heap_trace_get(size_t index, heap_trace_record_t *record)
 
 esp_err_t heap_trace_summary(heap_trace_summary_t *summary)
 {
+    sim_boot_once();
     if (!atomic_load(&enabled)) {
         return ESP_ERR_NOT_SUPPORTED;
     }
@@ -322,6 +328,7 @@ static void print_callers(void *const *callers, const char *last)
 
 void heap_trace_dump_caps(const uint32_t caps)
 {
+    sim_boot_once();
     if (!atomic_load(&enabled)) {
         ESP_LOGW(TAG, "heap tracing is off (CONFIG_HEAP_TRACING_STANDALONE): nothing to dump");
         return;

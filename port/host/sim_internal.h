@@ -78,6 +78,10 @@ typedef struct {
     bool heap_hooks;               /**< CONFIG_HEAP_USE_HOOKS: esp_heap_trace_*_hook are called */
 } sim_policy_t;
 
+/** Boot the simulator on first use (KRAKEN_SIM_PROFILE, the build's policy), as every heap call
+ *  does; nothing after. For APIs whose state the boot sets (heap tracing). */
+void sim_boot_once(void);
+
 /** The policy of the generated sdkconfig.h. O(1). */
 void sim_policy_from_sdkconfig(sim_policy_t *out);
 
