@@ -34,13 +34,6 @@ static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool enabled;  /* CONFIG_HEAP_TRACING_STANDALONE, or a test's policy */
 static _Atomic state_t state; /* read without the lock by the heap calls' second check */
 _Atomic bool sim_trace_watching;
-
-/* Lock held. */
-static void set_state_locked(state_t to)
-{
-    atomic_store(&state, to);
-    atomic_store(&sim_trace_watching, to == TRACING_STARTED || to == TRACING_ALLOC_PAUSED);
-}
 static heap_trace_mode_t mode;
 static heap_trace_record_t *buffer;
 static size_t capacity, count, high_water_mark, total_allocations, total_frees;
@@ -56,6 +49,13 @@ static size_t hashmap_hits, hashmap_miss;
 #endif
 
 extern char __start_kraken_sim_heap_api[], __stop_kraken_sim_heap_api[];
+
+/* Lock held. */
+static void set_state_locked(state_t to)
+{
+    atomic_store(&state, to);
+    atomic_store(&sim_trace_watching, to == TRACING_STARTED || to == TRACING_ALLOC_PAUSED);
+}
 
 void sim_trace_boot(bool on)
 {
