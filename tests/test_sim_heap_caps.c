@@ -1203,6 +1203,7 @@ static void esp_system_heap_figures_are_esp_idfs_sums(void **state)
     (void)state;
     const size_t psram = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
     const size_t internal = heap_caps_get_free_size(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    assert_int_equal(esp_get_free_heap_size(), heap_caps_get_free_size(MALLOC_CAP_DEFAULT));
     assert_int_equal(esp_get_free_heap_size(), internal + psram); /* PSRAM: MALLOC_CAP_DEFAULT */
     assert_int_equal(esp_get_free_internal_heap_size(),
                      heap_caps_get_free_size(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT | MALLOC_CAP_DMA));

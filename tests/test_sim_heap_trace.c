@@ -30,6 +30,11 @@
 #else
 #define HASHMAP_LINE ""
 #endif
+#ifdef CONFIG_HEAP_TRACE_HASH_MAP
+#define CONFIG_HEAP_TRACE_HASH_MAP_ 1
+#else
+#define CONFIG_HEAP_TRACE_HASH_MAP_ 0
+#endif
 #ifdef CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM
 #define CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM_ 1
 #else
@@ -141,7 +146,9 @@ static void leaks_mode_keeps_the_blocks_not_freed_oldest_first(void **state)
     assert_int_equal(summary().total_frees, 3);
 }
 
-static void all_mode_keeps_every_block_and_marks_the_newest_record_of_a_freed_address(void **state)
+/* A free marks the record ESP-IDF's lookup finds: with its hash map the newest of the address,
+ * without it the oldest (which may have been freed already: then the newer one stays unfreed). */
+static void all_mode_keeps_every_block_and_marks_the_record_esp_idf_finds(void **state)
 {
     (void)state;
     assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
@@ -155,7 +162,7 @@ static void all_mode_keeps_every_block_and_marks_the_newest_record_of_a_freed_ad
 
     assert_int_equal(heap_trace_get_count(), 3);
     assert_true(record(0).freed);
-    assert_true(record(1).freed); /* b's record, not a's again */
+    assert_true(record(1).freed == CONFIG_HEAP_TRACE_HASH_MAP_); /* b's, or a's again */
     assert_false(record(2).freed);
     assert_ptr_equal(record(2).address, live);
     heap_trace_summary_t s = summary();
@@ -184,6 +191,27 @@ static void a_realloc_is_a_free_then_an_allocation_even_when_it_fails(void **sta
     assert_int_equal(s.total_allocations, 2);
     assert_int_equal(s.total_frees, 2); /* the last free came with no record left: not counted */
     assert_int_equal(heap_trace_stop(), ESP_OK);
+}
+
+/* A buffer libc allocates for the program (getline's, as newlib does with realloc) is traced. */
+static void a_getline_buffer_is_traced_as_newlib_allocates_it(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fputs("a line\n", f);
+    rewind(f);
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    char *line = NULL;
+    size_t capacity = 0;
+    assert_int_equal(getline(&line, &capacity, f), 7);
+    assert_int_equal(heap_trace_get_count(), 1);
+    assert_ptr_equal(record(0).address, line);
+    assert_int_equal(record(0).size, 128);
+    free(line);
+    assert_int_equal(heap_trace_get_count(), 0);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    fclose(f);
 }
 
 static void failed_allocations_are_not_recorded(void **state)
@@ -260,6 +288,7 @@ static void state_changes_and_bad_arguments_get_esp_idfs_answers(void **state)
     assert_int_equal(heap_trace_get(0, &r), ESP_ERR_INVALID_ARG);
 
     assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
+    assert_int_equal(heap_trace_resume(), ESP_ERR_INVALID_STATE); /* no start yet: a chip crash */
     assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
     assert_int_equal(heap_trace_resume(), ESP_ERR_INVALID_STATE);
     assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_ERR_INVALID_STATE);
@@ -282,9 +311,68 @@ static void state_changes_and_bad_arguments_get_esp_idfs_answers(void **state)
     free(a);
     free(b);
     assert_int_equal(heap_trace_stop(), ESP_OK);
-    /* A new buffer starts empty. */
-    assert_int_equal(heap_trace_init_standalone(records, 2), ESP_OK);
+    /* Re-init with the same buffer keeps its records (ESP-IDF's list lives in it); another buffer
+     * starts empty. */
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    void *kept = malloc(5);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
+    assert_int_equal(heap_trace_get_count(), 1);
+    assert_ptr_equal(record(0).address, kept);
+    heap_trace_record_t other[4];
+    assert_int_equal(heap_trace_init_standalone(other, 4), ESP_OK);
     assert_int_equal(heap_trace_get_count(), 0);
+    free(kept);
+}
+
+static void each_try_of_a_realloc_with_several_caps_is_a_free(void **state)
+{
+    (void)state;
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    void *p = malloc(50), *keep = malloc(8);
+    /* The first caps match no heap: that try frees p's record, the second finds no record (counted:
+     * `keep` still has one) and resizes p in its heap. */
+    void *q = heap_caps_realloc_prefer(p, 100, 2, MALLOC_CAP_EXEC, MALLOC_CAP_INTERNAL);
+    assert_non_null(q);
+    heap_trace_summary_t s = summary();
+    assert_int_equal(s.total_allocations, 3);
+    assert_int_equal(s.total_frees, 2);
+    assert_int_equal(s.count, 2);
+    assert_ptr_equal(record(1).address, q);
+    assert_int_equal(record(1).size, 100);
+    free(q);
+    free(keep);
+    assert_int_equal(heap_trace_get_count(), 0);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+}
+
+static void the_dump_shows_freed_blocks_and_a_lost_record(void **state)
+{
+    (void)state;
+    heap_trace_record_t two[2];
+    assert_int_equal(heap_trace_init_standalone(two, 2), ESP_OK);
+    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
+    void *a = malloc(10), *b = malloc(20), *c = malloc(30); /* a's record makes room for c's */
+    free(b);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    char out[2048], line[96];
+    capture_stdout_begin();
+    heap_trace_dump();
+    capture_stdout_end(out, sizeof out);
+    snprintf(line, sizeof line, "    20 bytes (@ %p, Internal) allocated CPU 0 ccount 0x", b);
+    const char *at = strstr(out, line);
+    assert_non_null(at);
+    const char *end = strchr(at, '\n');
+    assert_non_null(end);
+    if (CONFIG_HEAP_TRACING_STACK_DEPTH == 0) {
+        assert_memory_equal(end - 6, " freed", 6); /* no callers to show */
+    } else {
+        assert_memory_equal(end + 1, "freed by 0x", 11);
+    }
+    assert_non_null(strstr(out, "Mode: Heap Trace All\n30 bytes alive in trace (1/2 allocations)\n"));
+    assert_non_null(strstr(out, "(NB: Internal Buffer has overflowed, so trace data is incomplete.)\n"));
+    free(a);
+    free(c);
 }
 
 static void the_dump_lists_each_memory_in_esp_idfs_format(void **state)
@@ -317,6 +405,15 @@ static void the_dump_lists_each_memory_in_esp_idfs_format(void **state)
     heap_caps_free(psram);
 }
 
+static unsigned traces_seen_on_failure;
+
+static __attribute__((unused)) void count_traces_on_failure(size_t size, uint32_t caps,
+                                                            const char *function_name)
+{
+    (void)size, (void)caps, (void)function_name;
+    traces_seen_on_failure += heap_trace_get_count() == 0;
+}
+
 static void the_hash_map_takes_its_memory_once_as_on_the_chip(void **state)
 {
     (void)state;
@@ -333,10 +430,13 @@ static void the_hash_map_takes_its_memory_once_as_on_the_chip(void **state)
     assert_true(before - after >= 4u * CONFIG_HEAP_TRACE_HASH_MAP_SIZE);
     assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
     assert_int_equal(heap_caps_get_free_size(caps), after); /* taken once */
-    /* It does not fit: the chip would go on without a map; here the init fails. */
+    /* It does not fit: the chip would go on without a map; here the init fails. The failed-
+     * allocation callback may use the trace API meanwhile (no lock is held). */
     assert_int_equal(boot_tracing(true), 0);
+    assert_int_equal(heap_caps_register_failed_alloc_callback(count_traces_on_failure), ESP_OK);
     kraken_sim_fail_next(0, 1);
     assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_ERR_NO_MEM);
+    assert_int_equal(traces_seen_on_failure, 1);
     assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_ERR_INVALID_STATE);
 #endif
 }
@@ -532,6 +632,16 @@ static void hooks_see_each_block_the_heaps_hand_out_and_take_back(void **state)
     free(d);
     free(c);
     assert_int_equal(hooks.frees, 5);
+
+    /* realloc(NULL, n) is an allocation, realloc(p, 0) a free, free(NULL) nothing. */
+    void *n = realloc(NULL, 50);
+    assert_int_equal(hooks.allocs, 7);
+    assert_ptr_equal(hooks.alloc_ptr, n);
+    assert_null(realloc(n, 0));
+    assert_int_equal(hooks.frees, 6);
+    assert_ptr_equal(hooks.free_ptr, n);
+    heap_caps_free(NULL);
+    assert_int_equal(hooks.allocs + hooks.frees, 13);
 }
 
 static void hooks_are_not_called_when_the_option_is_off(void **state)
@@ -563,11 +673,14 @@ int main(void)
         cmocka_unit_test(the_first_call_boots_the_simulator_first),
         cmocka_unit_test(every_call_says_not_supported_when_the_option_is_off),
         cmocka_unit_test_setup(leaks_mode_keeps_the_blocks_not_freed_oldest_first, boot_on),
-        cmocka_unit_test_setup(
-            all_mode_keeps_every_block_and_marks_the_newest_record_of_a_freed_address, boot_on),
+        cmocka_unit_test_setup(all_mode_keeps_every_block_and_marks_the_record_esp_idf_finds,
+                               boot_on),
         cmocka_unit_test_setup(a_realloc_is_a_free_then_an_allocation_even_when_it_fails, boot_on),
+        cmocka_unit_test_setup(a_getline_buffer_is_traced_as_newlib_allocates_it, boot_on),
         cmocka_unit_test_setup(failed_allocations_are_not_recorded, boot_on),
         cmocka_unit_test_setup(a_full_buffer_drops_the_oldest_record_and_says_so, boot_on),
+        cmocka_unit_test_setup(each_try_of_a_realloc_with_several_caps_is_a_free, boot_on),
+        cmocka_unit_test_setup(the_dump_shows_freed_blocks_and_a_lost_record, boot_on),
         cmocka_unit_test_setup(a_pause_records_frees_but_not_allocations, boot_on),
         cmocka_unit_test(state_changes_and_bad_arguments_get_esp_idfs_answers),
         cmocka_unit_test_setup(the_dump_lists_each_memory_in_esp_idfs_format, boot_on),

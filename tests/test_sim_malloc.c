@@ -303,8 +303,19 @@ static void libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip(void **stat
     assert_string_equal(line, long_line);
     assert_true(sim_owns(line)); /* grown by realloc() on the chip */
     assert_true(capacity > strlen(long_line));
+    assert_int_equal(capacity, 512); /* doubled from 16, as newlib does */
     assert_int_equal(getline(&line, &capacity, f), -1); /* end of file: the buffer stays */
     assert_true(sim_owns(line));
+    /* A NULL buffer is allocated on the chip too, 128 bytes first (newlib), doubled as needed. */
+    rewind(f);
+    char *fresh = NULL;
+    size_t fresh_capacity = 0;
+    assert_int_equal(getline(&fresh, &fresh_capacity, f), 6);
+    assert_true(sim_owns(fresh));
+    assert_int_equal(fresh_capacity, 128);
+    assert_int_equal(getline(&fresh, &fresh_capacity, f), (ssize_t)strlen(long_line));
+    assert_int_equal(fresh_capacity, 512);
+    free(fresh);
     fclose(f);
 
     int *numbers = reallocarray_fn(line, 100, sizeof(int));

@@ -1392,8 +1392,9 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_start(void)
     pthread_mutex_lock(&monitor_lock);
     if (monitor_saved == NULL) {
         const uint32_t caps = MALLOC_CAP_DEFAULT;
-        monitor_saved = alloc_masks(chip.heap_count * sizeof *monitor_saved, &caps, 1,
-                                    SIM_UNALIGNED_BYTES, caps, "heap_caps_malloc");
+        const size_t bytes = chip.heap_count * sizeof *monitor_saved;
+        monitor_saved = alloc_masks(bytes, &caps, 1, SIM_UNALIGNED_BYTES, caps, "heap_caps_malloc");
+        sim_trace_alloc(monitor_saved, bytes); /* a heap_caps_malloc on the chip: traced */
         if (monitor_saved == NULL) {
             pthread_mutex_unlock(&monitor_lock);
             ESP_LOGE(TAG, "%s: no memory for the saved minima (ESP-IDF would assert)", __func__);
@@ -1441,6 +1442,7 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
     monitor_saved = NULL;
     monitor_count = 0;
     pthread_mutex_unlock(&monitor_lock);
+    sim_trace_free(saved);
     free_quietly(saved, "heap_caps_free");
     return ESP_OK;
 }

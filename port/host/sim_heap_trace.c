@@ -38,6 +38,7 @@ static heap_trace_mode_t mode;
 static heap_trace_record_t *buffer;
 static size_t capacity, count, high_water_mark, total_allocations, total_frees;
 static bool has_overflowed;
+static bool started; /* a heap_trace_start() since boot: ESP-IDF sets up its record lists there */
 #if CONFIG_HEAP_TRACE_HASH_MAP
 static void *hash_map; /* the chip's map memory (4 bytes per entry), taken once per boot */
 static size_t hashmap_hits, hashmap_miss;
@@ -66,6 +67,7 @@ void sim_trace_boot(bool on)
     buffer = NULL;
     capacity = count = high_water_mark = total_allocations = total_frees = 0;
     has_overflowed = false;
+    started = false;
 #if CONFIG_HEAP_TRACE_HASH_MAP
     hash_map = NULL; /* went with the old heaps */
     hashmap_hits = hashmap_miss = 0;
@@ -112,14 +114,24 @@ static void drop(size_t index)
     memset(&buffer[count], 0, sizeof buffer[0]);
 }
 
-/* The newest record of ptr, or count when none (ESP-IDF with CONFIG_HEAP_TRACE_HASH_MAP). */
+/* The record of ptr a free finds in ESP-IDF, or count when none: the newest with its hash map
+ * (SLIST_INSERT_HEAD), else the oldest (list_find's TAILQ_FOREACH). They differ only when a block
+ * was freed while not traced and its address handed out again, or in HEAP_TRACE_ALL mode. */
 static size_t find(const void *ptr)
 {
+#if CONFIG_HEAP_TRACE_HASH_MAP
     for (size_t i = count; i > 0; i--) {
         if (buffer[i - 1].address == ptr) {
             return i - 1;
         }
     }
+#else
+    for (size_t i = 0; i < count; i++) {
+        if (buffer[i].address == ptr) {
+            return i;
+        }
+    }
+#endif
     return count;
 }
 
@@ -183,13 +195,19 @@ static esp_err_t set_state(state_t to)
     esp_err_t err = ESP_OK;
     if (atomic_load(&state) == to) {
         err = ESP_ERR_INVALID_STATE;
-    } else if (to == TRACING_STARTED && buffer == NULL) {
-        err = ESP_ERR_INVALID_STATE; /* heap_trace_resume() before any buffer */
+    } else if (to == TRACING_STARTED && (buffer == NULL || !started)) {
+        err = ESP_ERR_INVALID_STATE; /* heap_trace_resume() before any start: a crash on the chip */
     } else {
         set_state_locked(to);
     }
     pthread_mutex_unlock(&trace_lock);
     return err;
+}
+
+static bool busy_locked(void)
+{
+    const state_t now = atomic_load(&state);
+    return now == TRACING_STARTED || now == TRACING_ALLOC_PAUSED;
 }
 
 esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t num_records)
@@ -199,23 +217,42 @@ esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t 
         return ESP_ERR_NOT_SUPPORTED;
     }
     pthread_mutex_lock(&trace_lock);
-    esp_err_t err = ESP_OK;
-    state_t now = atomic_load(&state);
-    if (now == TRACING_STARTED || now == TRACING_ALLOC_PAUSED) {
-        err = ESP_ERR_INVALID_STATE;
-    } else if (record_buffer == NULL || num_records == 0) {
-        err = ESP_ERR_INVALID_ARG;
-    }
+    esp_err_t err = busy_locked()                                 ? ESP_ERR_INVALID_STATE
+                    : record_buffer == NULL || num_records == 0 ? ESP_ERR_INVALID_ARG
+                                                                  : ESP_OK;
 #if CONFIG_HEAP_TRACE_HASH_MAP
-    if (err == ESP_OK && hash_map == NULL) { /* tracing is off: this allocation is not recorded */
-        hash_map = heap_caps_calloc(1, 4u * CONFIG_HEAP_TRACE_HASH_MAP_SIZE, HASH_MAP_CAPS);
-        err = hash_map != NULL ? ESP_OK : ESP_ERR_NO_MEM;
+    if (err == ESP_OK && hash_map == NULL) {
+        /* Taken without the lock: the heap may call the program's hooks or failed-allocation
+         * callback, which may call this API. Tracing is off, so it is not recorded. */
+        pthread_mutex_unlock(&trace_lock);
+        const size_t bytes = 4u * CONFIG_HEAP_TRACE_HASH_MAP_SIZE; /* the chip's 4-byte heads */
+        ESP_LOGI(TAG, "hashmap: allocating %zu bytes (%s)", bytes,
+                 HASH_MAP_CAPS == MALLOC_CAP_SPIRAM ? "PSRAM" : "Internal RAM");
+        void *map = heap_caps_calloc(1, bytes, HASH_MAP_CAPS);
+        if (map == NULL) {
+            return ESP_ERR_NO_MEM;
+        }
+        pthread_mutex_lock(&trace_lock);
+        if (hash_map == NULL) {
+            hash_map = map;
+            map = NULL;
+        }
+        err = busy_locked() ? ESP_ERR_INVALID_STATE : ESP_OK;
+        if (map != NULL) { /* another init took one meanwhile */
+            pthread_mutex_unlock(&trace_lock);
+            heap_caps_free(map);
+            pthread_mutex_lock(&trace_lock);
+        }
     }
 #endif
     if (err == ESP_OK) {
+        /* The same buffer keeps its records (as ESP-IDF's list, which lives in it); another one
+         * starts empty (ESP-IDF would go on listing records in the old one). */
+        if (record_buffer != buffer || num_records < count) {
+            count = 0;
+        }
         buffer = record_buffer;
         capacity = num_records;
-        count = 0;
     }
     pthread_mutex_unlock(&trace_lock);
     return err;
@@ -239,6 +276,7 @@ esp_err_t heap_trace_start(heap_trace_mode_t mode_param)
         memset(buffer, 0, capacity * sizeof buffer[0]);
         count = total_allocations = total_frees = 0;
         has_overflowed = false;
+        started = true;
 #if CONFIG_HEAP_TRACE_HASH_MAP
         hashmap_hits = hashmap_miss = 0;
 #endif
@@ -319,12 +357,9 @@ esp_err_t heap_trace_summary(heap_trace_summary_t *summary)
     return ESP_OK;
 }
 
-static void print_callers(void *const *callers, const char *last)
-{
-    for (int j = 0; j < STACK_DEPTH; j++) {
-        printf("%p%s", callers[j], j < STACK_DEPTH - 1 ? ":" : last);
-    }
-}
+/* esp_rom_printf's %p: "0x" and at least 8 hex digits (NULL is 0x00000000, not glibc's "(nil)"). */
+#define ROM_P "0x%08" PRIxPTR
+#define ROM_P_ARG(p) ((uintptr_t)(p))
 
 void heap_trace_dump_caps(const uint32_t caps)
 {
@@ -344,13 +379,13 @@ void heap_trace_dump_caps(const uint32_t caps)
         if (!((internal && psram) || (internal && in_internal) || (psram && in_psram))) {
             continue;
         }
-        printf("%6zu bytes (@ %p%s) allocated CPU %" PRIu32 " ccount 0x%08" PRIx32, r->size,
-               r->address, in_psram ? ",    PSRAM" : in_internal ? ", Internal" : "",
+        printf("%6zu bytes (@ " ROM_P "%s) allocated CPU %" PRIu32 " ccount 0x%08" PRIx32, r->size,
+               ROM_P_ARG(r->address), in_psram ? ",    PSRAM" : in_internal ? ", Internal" : "",
                r->ccount & 1u, r->ccount & ~3u);
         if (STACK_DEPTH != 0 && r->alloced_by[0] != NULL) { /* ESP-IDF stops at the first NULL */
             printf(" caller ");
             for (int j = 0; j < STACK_DEPTH && r->alloced_by[j] != NULL; j++) {
-                printf("%p%s", r->alloced_by[j], j < STACK_DEPTH - 1 ? ":" : "");
+                printf(ROM_P "%s", ROM_P_ARG(r->alloced_by[j]), j < STACK_DEPTH - 1 ? ":" : "");
             }
         }
         if (!r->freed) {
@@ -358,8 +393,10 @@ void heap_trace_dump_caps(const uint32_t caps)
             alive++;
             printf("\n");
         } else if (mode == HEAP_TRACE_ALL && STACK_DEPTH != 0 && r->freed_by[0] != NULL) {
-            printf("\nfreed by ");
-            print_callers(r->freed_by, "\n");
+            printf("\nfreed by "); /* every entry, NULL ones too, as ESP-IDF */
+            for (int j = 0; j < STACK_DEPTH; j++) {
+                printf(ROM_P "%s", ROM_P_ARG(r->freed_by[j]), j < STACK_DEPTH - 1 ? ":" : "\n");
+            }
         } else {
             printf(" freed\n");
         }

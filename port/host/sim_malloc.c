@@ -127,24 +127,35 @@ SIM_HEAP_API void *__wrap_reallocarray(void *ptr, size_t n, size_t size)
     return __wrap_realloc(ptr, bytes);
 }
 
-/* A simulated buffer: libc reads the line into one of its own, which is then copied into the
- * caller's buffer, grown with realloc() when it is too small. Other buffers: libc as usual. */
+/* A NULL buffer (allocated here, as newlib's getdelim() allocates it with realloc()) or a
+ * simulated one: libc reads the line into a buffer of its own, which is then copied into the
+ * caller's, grown as newlib grows it (128 bytes at first, then doubled: each step a realloc(),
+ * which heap tracing sees). Other buffers: libc as usual. */
 SIM_HEAP_API ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream)
 {
-    if (line == NULL || capacity == NULL || *line == NULL || !sim_owns(*line)) {
+    if (line == NULL || capacity == NULL || (*line != NULL && !sim_owns(*line))) {
         return __real_getdelim(line, capacity, delim, stream);
+    }
+    if (*line == NULL || *capacity < 4) {
+        char *first = __wrap_realloc(*line, 128);
+        if (first == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+        *line = first;
+        *capacity = 128;
     }
     char *read = NULL;
     size_t read_capacity = 0;
     ssize_t len = __real_getdelim(&read, &read_capacity, delim, stream);
-    if (len >= 0 && (size_t)len >= *capacity) {
-        char *grown = __wrap_realloc(*line, (size_t)len + 1);
+    while (len >= 0 && (size_t)len >= *capacity) {
+        char *grown = __wrap_realloc(*line, *capacity * 2);
         if (grown == NULL) {
             len = -1;
             errno = ENOMEM;
         } else {
             *line = grown;
-            *capacity = (size_t)len + 1;
+            *capacity *= 2;
         }
     }
     if (len >= 0) {

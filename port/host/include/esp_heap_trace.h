@@ -3,10 +3,11 @@
  * leak check of ESP-IDF's unit tests (heap_trace_start(HEAP_TRACE_LEAKS) ... heap_trace_stop(),
  * heap_trace_dump()) runs unchanged on the host, where LeakSanitizer cannot see the simulated heap.
  *
- * Same names, types and results as ESP-IDF's (v5.5 and master). Traced: every heap call that
- * reaches ESP-IDF's heap_caps_*_base functions: heap_caps_malloc/calloc/realloc/free and their
- * aligned, default and prefer forms, malloc(), calloc(), realloc(), free(), aligned_alloc(),
- * memalign(), posix_memalign() (the pools' heap fallback included; pool blocks are not heap calls).
+ * Same names, types and results as ESP-IDF's (master). Traced: every heap call that reaches
+ * ESP-IDF's heap_caps_*_base functions: heap_caps_malloc/calloc/realloc/free and their aligned,
+ * default and prefer forms, malloc(), calloc(), realloc(), free(), aligned_alloc(), memalign(),
+ * posix_memalign(), getline()'s buffer (the pools' heap fallback included; pool blocks are not heap
+ * calls). ESP-IDF v5.5.5 and earlier do not record heap_caps_calloc(_prefer): the host does.
  * A failed allocation is not recorded; a realloc is a free of the old block then an allocation of
  * the new one (each try of realloc_prefer/_default), so a failed realloc drops the old block's
  * record in HEAP_TRACE_LEAKS mode, as on the chip.
@@ -16,11 +17,10 @@
  * each record keeps. Without STANDALONE the functions return ESP_ERR_NOT_SUPPORTED here (ESP-IDF
  * does not link them at all then). Host differences (docs/simulator.md, "Heap tracing"): the callers
  * start at the function that called the heap API (on the chip at a fixed depth inside the
- * allocator), `ccount` counts 240 MHz cycles of the simulated clock on CPU 0, a free marks the
- * newest record of its address (ESP-IDF with CONFIG_HEAP_TRACE_HASH_MAP; without the hash map the
- * chip marks the oldest), with CONFIG_HEAP_TRACE_HASH_MAP the map's memory is taken as on the chip but
- * lookups search the records (same results), and misuse the chip would crash on is refused with
- * ESP_ERR_INVALID_STATE.
+ * allocator), `ccount` counts 240 MHz cycles of the simulated clock on CPU 0, with
+ * CONFIG_HEAP_TRACE_HASH_MAP the map's memory is taken as on the chip but lookups search the records
+ * (same results), libc's own allocations (strdup...) are glibc's, not traced, and misuse the chip
+ * would crash on is refused with ESP_ERR_INVALID_STATE.
  *
  * Every function is thread-safe and O(1) unless stated; the recording done inside heap calls is
  * O(records) for a free or a realloc (a search of the records by address) and O(1) otherwise.
@@ -82,7 +82,7 @@ typedef struct {
 
 /**
  * Give tracing its record buffer (the caller's; it must stay valid while tracing can run). The
- * buffer starts empty.
+ * buffer tracing already has keeps its records; another one starts empty.
  * With CONFIG_HEAP_TRACE_HASH_MAP the first call takes the map's memory from the heap (internal,
  * or PSRAM with CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM), for good.
  * @return ESP_OK; ESP_ERR_INVALID_STATE while tracing or paused; ESP_ERR_INVALID_ARG for a NULL
@@ -122,8 +122,8 @@ esp_err_t heap_trace_alloc_pause(void);
 /**
  * Record again after heap_trace_stop() or heap_trace_alloc_pause(), keeping the records and
  * totals; the mode is the last start's (ALL if none).
- * @return ESP_OK; ESP_ERR_INVALID_STATE when tracing already, or when no buffer was given (the
- *         chip would crash at the next allocation); ESP_ERR_NOT_SUPPORTED without
+ * @return ESP_OK; ESP_ERR_INVALID_STATE when tracing already, or before any heap_trace_start()
+ *         since boot (the chip would crash at the next allocation); ESP_ERR_NOT_SUPPORTED without
  *         CONFIG_HEAP_TRACING_STANDALONE. Context: task.
  */
 esp_err_t heap_trace_resume(void);
