@@ -116,7 +116,8 @@ void sim_trace_record_alloc(void *ptr, size_t size);
 void sim_trace_record_free(void *ptr);
 
 /** A successful allocation of `size` bytes asked for (ESP-IDF's record_allocation); nothing when
- *  ptr is NULL or tracing does not record allocations. isr-ok; O(1). */
+ *  ptr is NULL or tracing does not record allocations. isr-ok; O(1), O(records) when the buffer is
+ *  full (the oldest record goes). */
 SIM_HEAP_API static inline void sim_trace_alloc(void *ptr, size_t size)
 {
     if (atomic_load_explicit(&sim_trace_watching, memory_order_relaxed)) {

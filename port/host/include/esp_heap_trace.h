@@ -23,7 +23,8 @@
  * would crash on is refused with ESP_ERR_INVALID_STATE.
  *
  * Every function is thread-safe and O(1) unless stated; the recording done inside heap calls is
- * O(records) for a free or a realloc (a search of the records by address) and O(1) otherwise.
+ * O(records) for a free or a realloc (a search of the records by address) and for an allocation
+ * into a full buffer (the records shift), O(1) otherwise.
  */
 #ifndef ESP_HEAP_TRACE_H_HOST
 #define ESP_HEAP_TRACE_H_HOST
