@@ -214,6 +214,33 @@ static void a_getline_buffer_is_traced_as_newlib_allocates_it(void **state)
     fclose(f);
 }
 
+/* heap_caps_calloc() is recorded since ESP-IDF master's fix; the releases (v5.5.5 and older) call
+ * malloc inside the wrapped file and record nothing; plain calloc() goes through malloc: recorded. */
+static void heap_caps_calloc_is_recorded_as_the_release_records_it(void **state)
+{
+    (void)state;
+    for (int release = 0; release < 2; release++) {
+        sim_policy_t policy = n8r8_policy();
+        policy.heap_tracing = true;
+        policy.idf = release == 0 ? SIM_IDF_CURRENT : SIM_IDF_V5_5;
+        assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+        assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
+        assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+        void *caps = heap_caps_calloc(3, 7, MALLOC_CAP_INTERNAL);
+        void *prefer = heap_caps_calloc_prefer(2, 5, 1, MALLOC_CAP_INTERNAL);
+        void *plain = calloc(4, 4);
+        assert_true(caps && prefer && plain);
+        assert_int_equal(heap_trace_get_count(), release == 0 ? 3 : 1);
+        assert_ptr_equal(record(heap_trace_get_count() - 1).address, plain);
+        assert_int_equal(record(heap_trace_get_count() - 1).size, 16);
+        heap_caps_free(caps);
+        heap_caps_free(prefer);
+        free(plain);
+        assert_int_equal(heap_trace_get_count(), 0);
+        assert_int_equal(heap_trace_stop(), ESP_OK);
+    }
+}
+
 static void failed_allocations_are_not_recorded(void **state)
 {
     (void)state;
@@ -677,6 +704,7 @@ int main(void)
                                boot_on),
         cmocka_unit_test_setup(a_realloc_is_a_free_then_an_allocation_even_when_it_fails, boot_on),
         cmocka_unit_test_setup(a_getline_buffer_is_traced_as_newlib_allocates_it, boot_on),
+        cmocka_unit_test(heap_caps_calloc_is_recorded_as_the_release_records_it),
         cmocka_unit_test_setup(failed_allocations_are_not_recorded, boot_on),
         cmocka_unit_test_setup(a_full_buffer_drops_the_oldest_record_and_says_so, boot_on),
         cmocka_unit_test_setup(each_try_of_a_realloc_with_several_caps_is_a_free, boot_on),

@@ -7,7 +7,8 @@
  * ESP-IDF's heap_caps_*_base functions: heap_caps_malloc/calloc/realloc/free and their aligned,
  * default and prefer forms, malloc(), calloc(), realloc(), free(), aligned_alloc(), memalign(),
  * posix_memalign(), getline()'s buffer (the pools' heap fallback included; pool blocks are not heap
- * calls). ESP-IDF v5.5.5 and earlier do not record heap_caps_calloc(_prefer): the host does.
+ * calls). ESP-IDF v5.5.5 and earlier do not record heap_caps_calloc(_prefer): the host does
+ * with CONFIG_KRAKEN_SIM_ESP_IDF_CURRENT (as master), not with the older release options.
  * A failed allocation is not recorded; a realloc is a free of the old block then an allocation of
  * the new one (each try of realloc_prefer/_default), so a failed realloc drops the old block's
  * record in HEAP_TRACE_LEAKS mode, as on the chip.
