@@ -1127,12 +1127,15 @@ bool sim_refuse_pool_block(void *ptr, const char *function_name)
     return true;
 }
 
-/* sim_free() without counting an ISR call (for the simulator's own frees). */
-static void free_quietly(void *ptr, const char *function_name)
+/* sim_free() without counting an ISR call (also for the simulator's own frees). Inlined: GCC
+ * leaves it out of line otherwise, 9 instructions more on every free. */
+SIM_HEAP_API static inline __attribute__((always_inline)) void free_quietly(void *ptr,
+                                                                  const char *function_name)
 {
     if (sim_refuse_pool_block(ptr, function_name)) {
         return;
     }
+    sim_trace_free(ptr);
     ensure_init();
     if (free_block(ptr, function_name)) {
         count(&stat_frees);
@@ -1145,14 +1148,7 @@ SIM_HEAP_API void sim_free(void *ptr, const char *function_name)
         return;
     }
     sim_note_isr_call(function_name);
-    if (sim_refuse_pool_block(ptr, function_name)) {
-        return;
-    }
-    sim_trace_free(ptr);
-    ensure_init();
-    if (free_block(ptr, function_name)) {
-        count(&stat_frees);
-    }
+    free_quietly(ptr, function_name);
 }
 
 SIM_HEAP_API void heap_caps_free(void *ptr)
@@ -1444,8 +1440,7 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
     monitor_saved = NULL;
     monitor_count = 0;
     pthread_mutex_unlock(&monitor_lock);
-    sim_trace_free(saved);
-    free_quietly(saved, "heap_caps_free");
+    free_quietly(saved, "heap_caps_free"); /* a heap_caps_free on the chip: traced */
     return ESP_OK;
 }
 

@@ -51,6 +51,14 @@ static size_t hashmap_hits, hashmap_miss;
 
 extern char __start_kraken_sim_heap_api[], __stop_kraken_sim_heap_api[];
 
+/* The API's first step: boot the simulator if nothing did yet (its boot sets and resets tracing),
+ * then whether tracing is built in (else ESP_ERR_NOT_SUPPORTED). */
+static bool built_in(void)
+{
+    sim_boot_once();
+    return atomic_load(&enabled);
+}
+
 /* Lock held. */
 static void set_state_locked(state_t to)
 {
@@ -187,8 +195,7 @@ SIM_HEAP_API void sim_trace_record_free(void *ptr)
 /* ESP-IDF's set_tracing(): moving to the state the trace is in already is refused. */
 static esp_err_t set_state(state_t to)
 {
-    sim_boot_once(); /* the boot decides whether tracing is on, and resets it */
-    if (!atomic_load(&enabled)) {
+    if (!built_in()) {
         return ESP_ERR_NOT_SUPPORTED;
     }
     pthread_mutex_lock(&trace_lock);
@@ -212,8 +219,7 @@ static bool busy_locked(void)
 
 esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t num_records)
 {
-    sim_boot_once();
-    if (!atomic_load(&enabled)) {
+    if (!built_in()) {
         return ESP_ERR_NOT_SUPPORTED;
     }
     pthread_mutex_lock(&trace_lock);
@@ -265,8 +271,7 @@ esp_err_t heap_trace_init_tohost(void)
 
 esp_err_t heap_trace_start(heap_trace_mode_t mode_param)
 {
-    sim_boot_once();
-    if (!atomic_load(&enabled)) {
+    if (!built_in()) {
         return ESP_ERR_NOT_SUPPORTED;
     }
     pthread_mutex_lock(&trace_lock);
@@ -313,8 +318,7 @@ size_t heap_trace_get_count(void)
 
 esp_err_t heap_trace_get(size_t index, heap_trace_record_t *record)
 {
-    sim_boot_once();
-    if (!atomic_load(&enabled)) {
+    if (!built_in()) {
         return ESP_ERR_NOT_SUPPORTED;
     }
     if (record == NULL) {
@@ -332,8 +336,7 @@ esp_err_t heap_trace_get(size_t index, heap_trace_record_t *record)
 
 esp_err_t heap_trace_summary(heap_trace_summary_t *summary)
 {
-    sim_boot_once();
-    if (!atomic_load(&enabled)) {
+    if (!built_in()) {
         return ESP_ERR_NOT_SUPPORTED;
     }
     if (summary == NULL) {
@@ -363,8 +366,7 @@ esp_err_t heap_trace_summary(heap_trace_summary_t *summary)
 
 void heap_trace_dump_caps(const uint32_t caps)
 {
-    sim_boot_once();
-    if (!atomic_load(&enabled)) {
+    if (!built_in()) {
         ESP_LOGW(TAG, "heap tracing is off (CONFIG_HEAP_TRACING_STANDALONE): nothing to dump");
         return;
     }

@@ -94,7 +94,7 @@ typedef struct {
  */
 esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t num_records);
 
-/** Host-based tracing (over JTAG) is not simulated. @return ESP_ERR_NOT_SUPPORTED. */
+/** Host-based tracing (over JTAG) is not simulated. @return ESP_ERR_NOT_SUPPORTED. Context: any. */
 esp_err_t heap_trace_init_tohost(void);
 
 /**

@@ -14,16 +14,18 @@ extern "C" {
 
 /** Free bytes of every heap malloc() may use: heap_caps_get_free_size(MALLOC_CAP_DEFAULT), PSRAM
  *  included (its heap has MALLOC_CAP_DEFAULT under every SPIRAM option but MEMMAP, even when
- *  malloc() itself stays internal). Not the largest block that can be allocated. Thread-safe,
- *  O(heaps). */
+ *  malloc() itself stays internal). Not the largest block that can be allocated. Never fails.
+ *  Context: task (from a simulated ISR it runs and is counted in isr_calls, as every heap_caps
+ *  query). O(heaps). */
 uint32_t esp_get_free_heap_size(void);
 
 /** Free bytes of internal RAM: heap_caps_get_free_size(MALLOC_CAP_8BIT | MALLOC_CAP_DMA |
- *  MALLOC_CAP_INTERNAL). Thread-safe, O(heaps). */
+ *  MALLOC_CAP_INTERNAL). Never fails. Context and complexity as above. */
 uint32_t esp_get_free_internal_heap_size(void);
 
 /** The lowest esp_get_free_heap_size() since boot: heap_caps_get_minimum_free_size(
- *  MALLOC_CAP_DEFAULT) (the sum of each heap's own minimum). Thread-safe, O(heaps). */
+ *  MALLOC_CAP_DEFAULT) (the sum of each heap's own minimum). Never fails. Context and complexity
+ *  as above. */
 uint32_t esp_get_minimum_free_heap_size(void);
 
 #ifdef __cplusplus
