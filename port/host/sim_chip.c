@@ -151,6 +151,7 @@ static struct {
     size_t psram_bytes;     /* esp_psram_get_size() */
     _Atomic long malloc_limit; /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
     bool bss_in_psram;
+    bool noinit_in_psram;
     bool boots_on_chip;     /* false: ESP-IDF would abort at boot ("Failed to init external RAM!") */
     bool dram, dram_drom; /* the regions a 32 / 16 KiB data cache leaves */
     uintptr_t slot_start[SLOT_COUNT];
@@ -163,10 +164,23 @@ static pthread_mutex_t chip_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises (re)
 static _Atomic uintptr_t arena_lo; /* 0 until mapped */
 static _Atomic uintptr_t arena_hi;
 
-/* EXT_RAM_BSS_ATTR statics (esp_attr.h): the linker defines these for the section when it exists. */
-extern char __start_kraken_ext_bss[] __attribute__((weak));
-extern char __stop_kraken_ext_bss[] __attribute__((weak));
-/* The program's own static data (ld's default script): internal DRAM on the chip. */
+/* The sections of esp_attr.h's placement attributes: the linker defines __start_ and __stop_ for
+ * each section that exists. */
+#define HOST_SECTION(name)                                                                         \
+    extern char __start_##name[] __attribute__((weak));                                            \
+    extern char __stop_##name[] __attribute__((weak));
+HOST_SECTION(kraken_ext_bss)
+HOST_SECTION(kraken_ext_noinit)
+HOST_SECTION(kraken_iram)
+HOST_SECTION(kraken_rtc_slow)
+HOST_SECTION(kraken_rtc_noinit)
+HOST_SECTION(kraken_rtc_rodata)
+HOST_SECTION(kraken_rtc_fast)
+HOST_SECTION(kraken_rtc_text)
+#define SECTION_RANGE(name) (uintptr_t) __start_##name, (uintptr_t)__stop_##name
+/* The program's own image (ld's default script): code, then read-only data, then .data/.bss. */
+extern char __executable_start[] __attribute__((weak));
+extern char etext[] __attribute__((weak));
 extern char __data_start[] __attribute__((weak));
 extern char _end[] __attribute__((weak));
 
@@ -453,19 +467,25 @@ bool sim_owns(const void *ptr)
     return lo != 0 && p >= lo && p < atomic_load_explicit(&arena_hi, memory_order_relaxed);
 }
 
-static size_t ext_bss_bytes(void)
+/* As addresses: C does not define the difference of pointers to two objects. */
+static size_t section_bytes(uintptr_t start, uintptr_t stop)
 {
-    if (__start_kraken_ext_bss == NULL || __stop_kraken_ext_bss == NULL) {
-        return 0;
-    }
-    /* As addresses: C does not define the difference of pointers to two objects. */
-    return (size_t)((uintptr_t)__stop_kraken_ext_bss - (uintptr_t)__start_kraken_ext_bss);
+    return start != 0 && stop > start ? (size_t)(stop - start) : 0;
 }
 
-static bool in_ext_bss(uintptr_t p)
+static bool in_section(uintptr_t p, uintptr_t start, uintptr_t stop)
 {
-    return ext_bss_bytes() > 0 && p >= (uintptr_t)__start_kraken_ext_bss &&
-           p < (uintptr_t)__stop_kraken_ext_bss;
+    return start != 0 && p >= start && p < stop;
+}
+
+static size_t ext_bss_bytes(void)
+{
+    return section_bytes(SECTION_RANGE(kraken_ext_bss));
+}
+
+static size_t ext_noinit_bytes(void)
+{
+    return section_bytes(SECTION_RANGE(kraken_ext_noinit));
 }
 
 /* ---- building the heap list (heap_caps_init + esp_psram + app_startup) -------------------------- */
@@ -598,28 +618,33 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         }
     }
 
-    size_t bss = round_up(ext_bss_bytes(), 16);
+    /* EXT_RAM_BSS_ATTR and EXT_RAM_NOINIT_ATTR statics: PSRAM when allowed and found, else
+     * internal (.bss, .noinit). */
+    const size_t bss = round_up(ext_bss_bytes(), 16);
+    const size_t noinit = round_up(ext_noinit_bytes(), 16);
     chip.bss_in_psram = policy->bss_external && chip.psram;
-    if (policy->bss_external && !chip.psram && bss > 0) {
+    chip.noinit_in_psram = policy->noinit_external && chip.psram;
+    if (((policy->bss_external && bss > 0) || (policy->noinit_external && noinit > 0)) &&
+        !chip.psram) {
         static atomic_bool warned;
         if (!atomic_exchange(&warned, true)) {
             ESP_LOGW(SIM_TAG,
-                     "%u bytes of EXT_RAM_BSS_ATTR statics with BSS in PSRAM but no PSRAM: "
-                     "counted in internal RAM",
-                     (unsigned)bss);
+                     "%u bytes of EXT_RAM_BSS_ATTR / EXT_RAM_NOINIT_ATTR statics for PSRAM but no "
+                     "PSRAM: counted in internal RAM",
+                     (unsigned)(bss + noinit));
         }
     }
+    size_t internal_statics = (chip.bss_in_psram ? 0 : bss) + (chip.noinit_in_psram ? 0 : noinit);
+    const size_t psram_statics = (chip.bss_in_psram ? bss : 0) + (chip.noinit_in_psram ? noinit : 0);
 
-    /* Internal statics (.bss) come out of the main D/IRAM heap, as the linker places them. */
+    /* Internal statics come out of the main D/IRAM heap, as the linker places them. */
     size_t main_bytes = SIM_DIRAM_MAIN_BYTES;
-    if (!chip.bss_in_psram) {
-        if (bss + 4096 > main_bytes) {
-            ESP_LOGE(SIM_TAG, "%u bytes of statics do not fit in internal RAM (dram0 overflow)",
-                     (unsigned)bss);
-            bss = main_bytes - 4096;
-        }
-        main_bytes -= bss;
+    if (internal_statics + 4096 > main_bytes) {
+        ESP_LOGE(SIM_TAG, "%u bytes of statics do not fit in internal RAM (dram0 overflow)",
+                 (unsigned)internal_statics);
+        internal_statics = main_bytes - 4096;
     }
+    main_bytes -= internal_statics;
     heap_register("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_MAIN], main_bytes);
     heap_register("RAM", caps_diram, chip.slot_start[SLOT_DIRAM_STARTUP], SIM_DIRAM_STARTUP_BYTES);
     const unsigned dcache_kb = policy->dcache_kb != 0 ? policy->dcache_kb : 32;
@@ -635,8 +660,9 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
 
     chip.malloc_limit = -1;
     if (chip.psram && !policy->memmap) { /* esp_psram_extram_add_to_heap_allocator() */
-        /* The linker script puts .ext_ram.bss at the start of PSRAM; the heap gets the rest. */
-        size_t skip = chip.bss_in_psram ? bss : 0;
+        /* The linker script puts .ext_ram.bss and .ext_ram_noinit at the start of PSRAM; the
+         * heap gets the rest. */
+        size_t skip = psram_statics;
         if (skip + 4096 > chip.psram_bytes) {
             ESP_LOGE(SIM_TAG, "%u bytes of statics do not fit in PSRAM", (unsigned)skip);
             skip = chip.psram_bytes - 4096;
@@ -1672,51 +1698,89 @@ size_t esp_psram_get_size(void)
     return chip.psram_bytes;
 }
 
-static bool in_slot(uintptr_t p, unsigned slot, size_t bytes)
-{
-    return p >= chip.slot_start[slot] && p < chip.slot_start[slot] + bytes;
-}
+/* Where each area would sit on the chip (soc.h, memory_layout.c; the static data's size and the
+ * flash mapping are an app's, chosen here). Only the ranges matter: esp_memory_utils.h's tests. */
+#define CHIP_STATICS 0x3FC88000u     /* .data/.bss: SOC_DRAM_LOW, below the main heap */
+#define CHIP_DIRAM_MAIN_END 0x3FCE9710u /* APP_USABLE_DRAM_END: the startup stack area above */
+#define CHIP_DIRAM_MAIN (CHIP_DIRAM_MAIN_END - SIM_DIRAM_MAIN_BYTES)
+#define CHIP_DRAM 0x3FCF0000u        /* left by a 16/32 KiB data cache */
+#define CHIP_DRAM_DROM 0x3C000000u   /* left by a 16 KiB data cache (SOC_DROM_LOW) */
+#define CHIP_RODATA 0x3C010000u      /* flash .rodata through the data cache (DROM) */
+#define CHIP_PSRAM 0x3C100000u       /* PSRAM mapped after the flash data, same bus window */
+#define CHIP_IRAM 0x40378000u        /* .iram1 code (SOC_DIRAM_IRAM_LOW) */
+#define CHIP_IROM 0x42000000u        /* flash .text (SOC_IROM_LOW) */
+#define CHIP_RTC_FAST 0x600FE000u    /* RTC fast memory: RTC_FAST_ATTR, RTC_IRAM_ATTR, then heap */
+#define CHIP_RTC_FAST_HEAP (0x60100000u - SIM_RTCRAM_BYTES)
+#define CHIP_RTC_SLOW 0x50000000u    /* RTC slow memory: RTC_DATA_ATTR & co. (SOC_RTC_DATA_LOW) */
 
-/* The program's own .data/.bss: internal DRAM (inside the S3's DMA range) on the chip. */
-static bool in_host_statics(uintptr_t p)
+/* p in [lo, hi) maps to chip + (p - lo), kept below chip + chip_bytes. */
+static bool map_area(uintptr_t p, uintptr_t lo, uintptr_t hi, uint32_t chip_base,
+                     uint32_t chip_bytes, uint32_t *out)
 {
-    return __data_start != NULL && _end != NULL && p >= (uintptr_t)__data_start &&
-           p < (uintptr_t)_end;
-}
-
-static bool in_internal_dram(uintptr_t p)
-{
-    if (in_slot(p, SLOT_DIRAM_MAIN, SIM_DIRAM_MAIN_BYTES) ||
-        in_slot(p, SLOT_DIRAM_STARTUP, SIM_DIRAM_STARTUP_BYTES) ||
-        (chip.dram && in_slot(p, SLOT_DRAM, SIM_DRAM_BYTES))) {
-        return true;
+    if (lo == 0 || p < lo || p >= hi) {
+        return false;
     }
-    if (in_ext_bss(p)) {
-        return !chip.bss_in_psram;
+    const uintptr_t offset = p - lo;
+    *out = chip_base + (uint32_t)(offset < chip_bytes ? offset : chip_bytes - 1);
+    return true;
+}
+
+uint32_t sim_chip_address(const void *ptr)
+{
+    ensure_init();
+    const uintptr_t p = (uintptr_t)ptr;
+    uint32_t a = 0;
+    const uintptr_t *slot = chip.slot_start;
+    if (map_area(p, slot[SLOT_DIRAM_MAIN], slot[SLOT_DIRAM_MAIN] + SIM_DIRAM_MAIN_BYTES,
+                 CHIP_DIRAM_MAIN, SIM_DIRAM_MAIN_BYTES, &a) ||
+        map_area(p, slot[SLOT_DIRAM_STARTUP], slot[SLOT_DIRAM_STARTUP] + SIM_DIRAM_STARTUP_BYTES,
+                 CHIP_DIRAM_MAIN_END, SIM_DIRAM_STARTUP_BYTES, &a) ||
+        (chip.dram && map_area(p, slot[SLOT_DRAM], slot[SLOT_DRAM] + SIM_DRAM_BYTES, CHIP_DRAM,
+                               SIM_DRAM_BYTES, &a)) ||
+        (chip.dram_drom && map_area(p, slot[SLOT_DRAM_DROM], slot[SLOT_DRAM_DROM] + SIM_DRAM_DROM_BYTES,
+                                    CHIP_DRAM_DROM, SIM_DRAM_DROM_BYTES, &a)) ||
+        map_area(p, slot[SLOT_RTCRAM], slot[SLOT_RTCRAM] + SIM_RTCRAM_BYTES, CHIP_RTC_FAST_HEAP,
+                 SIM_RTCRAM_BYTES, &a) ||
+        (chip.psram && map_area(p, slot[SLOT_PSRAM], slot[SLOT_PSRAM] + chip.psram_bytes,
+                                CHIP_PSRAM, (uint32_t)chip.psram_bytes, &a))) {
+        return a;
     }
-    return in_host_statics(p);
+    /* PSRAM statics sit before the PSRAM heap: the address of its first byte stands for them. */
+    if ((chip.bss_in_psram && in_section(p, SECTION_RANGE(kraken_ext_bss))) ||
+        (chip.noinit_in_psram && in_section(p, SECTION_RANGE(kraken_ext_noinit)))) {
+        return CHIP_PSRAM;
+    }
+    if (in_section(p, SECTION_RANGE(kraken_ext_bss)) ||
+        in_section(p, SECTION_RANGE(kraken_ext_noinit))) {
+        return CHIP_STATICS; /* counted internal: .bss / .noinit */
+    }
+    const uint32_t rtc_fast_statics = CHIP_RTC_FAST_HEAP - CHIP_RTC_FAST;
+    if (map_area(p, SECTION_RANGE(kraken_iram), CHIP_IRAM, 0x403E0000u - CHIP_IRAM, &a) ||
+        map_area(p, SECTION_RANGE(kraken_rtc_text), CHIP_RTC_FAST, rtc_fast_statics, &a) ||
+        map_area(p, SECTION_RANGE(kraken_rtc_fast), CHIP_RTC_FAST, rtc_fast_statics, &a) ||
+        map_area(p, SECTION_RANGE(kraken_rtc_slow), CHIP_RTC_SLOW, 0x2000u, &a) ||
+        map_area(p, SECTION_RANGE(kraken_rtc_noinit), CHIP_RTC_SLOW, 0x2000u, &a) ||
+        map_area(p, SECTION_RANGE(kraken_rtc_rodata), CHIP_RTC_SLOW, 0x2000u, &a) ||
+        map_area(p, (uintptr_t)__data_start, (uintptr_t)_end, CHIP_STATICS,
+                 CHIP_DIRAM_MAIN - CHIP_STATICS, &a) ||
+        map_area(p, (uintptr_t)etext, (uintptr_t)__data_start, CHIP_RODATA,
+                 CHIP_PSRAM - CHIP_RODATA, &a) ||
+        map_area(p, (uintptr_t)__executable_start, (uintptr_t)etext, CHIP_IROM, 0x2000000u, &a)) {
+        return a;
+    }
+    return 0;
 }
 
-bool esp_ptr_internal(const void *p)
+bool sim_chip_in_psram(uint32_t address)
 {
     ensure_init();
-    uintptr_t addr = (uintptr_t)p;
-    return in_internal_dram(addr) || in_slot(addr, SLOT_RTCRAM, SIM_RTCRAM_BYTES) ||
-           (chip.dram_drom && in_slot(addr, SLOT_DRAM_DROM, SIM_DRAM_DROM_BYTES));
+    return chip.psram && address >= CHIP_PSRAM && address - CHIP_PSRAM < chip.psram_bytes;
 }
 
-bool esp_ptr_external_ram(const void *p)
+bool sim_data_cache_16kb(void)
 {
     ensure_init();
-    uintptr_t addr = (uintptr_t)p;
-    return (chip.psram && in_slot(addr, SLOT_PSRAM, chip.psram_bytes)) ||
-           (chip.bss_in_psram && in_ext_bss(addr));
-}
-
-bool esp_ptr_dma_capable(const void *p)
-{
-    ensure_init();
-    return in_internal_dram((uintptr_t)p); /* SOC_DMA_LOW..HIGH: D/IRAM, not RTC, not PSRAM */
+    return chip.policy.dcache_kb == 16;
 }
 
 /* ---- the memory map, for tests and tools -------------------------------------------------------- */

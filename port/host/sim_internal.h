@@ -47,6 +47,20 @@ void sim_note_isr_call(const char *function_name);
  *  simulator (false before the first use). isr-ok, O(1). */
 bool sim_owns(const void *ptr);
 
+/** The ESP32-S3 address ptr stands for: a simulated region, or an area of the program placed as
+ *  the chip's linker script would (static data in DRAM, read-only data in flash through DROM, code
+ *  in flash IROM, esp_attr.h's sections in IRAM, RTC fast or slow memory, PSRAM); 0 for memory
+ *  that is not part of the simulated chip (thread stacks, shared libraries, mmap). Boots the
+ *  simulator. isr-ok, O(1). */
+uint32_t sim_chip_address(const void *ptr);
+
+/** True for a chip address in the mapped PSRAM (ESP-IDF's esp_psram_check_ptr_addr): false on a
+ *  module without PSRAM. isr-ok, O(1). */
+bool sim_chip_in_psram(uint32_t address);
+
+/** CONFIG_ESP32S3_DATA_CACHE_16KB: 0x3C000000..0x3C004000 is internal RAM (esp_memory_utils.h). */
+bool sim_data_cache_16kb(void);
+
 /** The ESP-IDF release whose heap the simulator follows (CONFIG_KRAKEN_SIM_ESP_IDF_*; see
  *  docs/simulator.md, "Which ESP-IDF"). */
 typedef enum {
@@ -70,8 +84,8 @@ typedef struct {
     size_t reserve_internal;       /**< CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, bytes (0 = none) */
     bool bss_external;             /**< CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY */
     bool ignore_notfound;          /**< CONFIG_SPIRAM_IGNORE_NOTFOUND */
-    bool noinit_external;          /**< CONFIG_SPIRAM_ALLOW_NOINIT_SEG_EXTERNAL_MEMORY (only for
-                                        IGNORE_NOTFOUND's dependency: .noinit is not simulated) */
+    bool noinit_external;          /**< CONFIG_SPIRAM_ALLOW_NOINIT_SEG_EXTERNAL_MEMORY:
+                                        EXT_RAM_NOINIT_ATTR statics in PSRAM */
     unsigned dcache_kb;            /**< CONFIG_ESP32S3_DATA_CACHE_{16,32,64}KB (0 = 32) */
     sim_idf_t idf;                 /**< the release followed (CONFIG_KRAKEN_SIM_ESP_IDF_*) */
     bool heap_tracing;             /**< CONFIG_HEAP_TRACING_STANDALONE: esp_heap_trace.h works */
