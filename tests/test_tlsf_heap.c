@@ -1012,6 +1012,7 @@ static void test_asan_reports_overflow_past_the_request_and_use_after_free(void 
 #define tlsf_heap_destroy counted_destroy
 #define tlsf_heap_malloc counted_malloc
 #define tlsf_heap_memalign counted_memalign
+#define tlsf_heap_memalign_offs counted_memalign_offs
 #define tlsf_heap_realloc counted_realloc
 #define tlsf_heap_free counted_free
 #define tlsf_heap_contains counted_contains

@@ -30,20 +30,6 @@
 #include "sim_internal.h"
 #include "tlsf_heap.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SIM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SIM_ASAN 1
-#endif
-#endif
-#ifdef SIM_ASAN
-#include <sanitizer/asan_interface.h>
-#define SIM_UNPOISON(addr, bytes) ASAN_UNPOISON_MEMORY_REGION((addr), (bytes))
-#else
-#define SIM_UNPOISON(addr, bytes) ((void)(addr), (void)(bytes))
-#endif
-
 static const char *const TAG = "heap_caps";
 static const char *const SIM_TAG = "kraken_sim";
 

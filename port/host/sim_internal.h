@@ -10,6 +10,21 @@
 #include "esp_err.h"
 #include "kraken_sim.h"
 
+/* SIM_UNPOISON: make host memory addressable again in AddressSanitizer builds (a no-op otherwise). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIM_ASAN 1
+#endif
+#endif
+#ifdef SIM_ASAN
+#include <sanitizer/asan_interface.h>
+#define SIM_UNPOISON(addr, bytes) ASAN_UNPOISON_MEMORY_REGION((addr), (bytes))
+#else
+#define SIM_UNPOISON(addr, bytes) ((void)(addr), (void)(bytes))
+#endif
+
 /* The libc allocator, bypassing the link-time wrap of malloc/free (sim_malloc.c): the simulator's
  * own host memory must never come from the simulated chip. */
 void *__real_malloc(size_t size);

@@ -498,9 +498,10 @@ TLSF_NOASAN tlsf_free_result_t tlsf_heap_free(tlsf_heap_t *heap, void *ptr)
     return free_by_sl[heap->variant & 3u](heap, ptr);
 }
 
-TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size)
+TLSF_NOASAN void *tlsf_heap_memalign_offs(tlsf_heap_t *heap, size_t align, size_t size,
+                                          size_t offset)
 {
-    if (align == 0 || (align & (align - 1u)) != 0) {
+    if (align == 0 || (align & (align - 1u)) != 0 || offset % ALIGN != 0) {
         return NULL;
     }
     if (size - 1u >= heap->max_payload || align > heap->max_payload) {
@@ -522,10 +523,11 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
     if (!b) {
         return NULL;
     }
+    /* q + offset aligned, q >= p; a gap too small for a free block grows by one alignment */
     uintptr_t p = (uintptr_t)payload(heap, b);
-    uintptr_t q = (p + align - 1u) & ~(uintptr_t)(align - 1u);
+    uintptr_t q = ((p + offset + align - 1u) & ~(uintptr_t)(align - 1u)) - offset;
     if (q != p && q - p < HDR + MIN_PAYLOAD) {
-        q = (p + HDR + MIN_PAYLOAD + align - 1u) & ~(uintptr_t)(align - 1u);
+        q = ((p + offset + HDR + MIN_PAYLOAD + align - 1u) & ~(uintptr_t)(align - 1u)) - offset;
     }
     uint32_t gap = (uint32_t)(q - p);
     if (gap) {
@@ -545,6 +547,11 @@ TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t siz
     void *r = payload(heap, b);
     UNPOISON(r, size);
     return r;
+}
+
+TLSF_NOASAN void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size)
+{
+    return tlsf_heap_memalign_offs(heap, align, size, 0);
 }
 
 TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)

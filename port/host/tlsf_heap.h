@@ -64,6 +64,11 @@ void tlsf_heap_set_class_rounding(tlsf_heap_t *heap, bool on);
  *  class), as ESP-IDF's tlsf_memalign. O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
+/** As tlsf_heap_memalign(), with the payload's byte at `offset` aligned instead of its start
+ *  (ESP-IDF's tlsf_memalign_offs). NULL also when offset is not a multiple of TLSF_HEAP_ALIGN.
+ *  O(1). */
+void *tlsf_heap_memalign_offs(tlsf_heap_t *heap, size_t align, size_t size, size_t offset);
+
 /** Resize in place when the block or the free block after it allows it (a shrink gives the tail
  *  back), else allocate, copy min(block size, size) bytes and free. NULL ptr acts as malloc; size 0
  *  frees and returns NULL. On failure (no room, size too large, or ptr not a live block of this

@@ -1,8 +1,32 @@
-/* multi_heap.h (host) - multi_heap_info_t with ESP-IDF's fields. */
+/*
+ * multi_heap.h (host) - ESP-IDF's multi_heap: a TLSF heap over any memory the caller gives it (a
+ * static buffer, a heap_caps block), independent of heap_caps. Same TLSF as the simulated chip's
+ * heaps (port/host/tlsf_heap.h), so blocks, rounding and fragmentation are the chip's.
+ *
+ * Like ESP-IDF's, these heaps are not in heap_caps' lists: heap_caps_*, malloc(), the simulator's
+ * statistics and heap tracing do not see them. A heap is thread-safe only with a lock set
+ * (multi_heap_set_lock; on the host the lock is a pthread_mutex_t, a portMUX_TYPE on the chip).
+ *
+ * Differences from the chip (docs/simulator.md, "multi_heap"): misuse the chip asserts on (a
+ * pointer this heap did not return, a double free, a NULL heap where one is required) is refused,
+ * logged and counted in kraken_sim_stats_t.invalid_frees (frees and reallocs) instead; free byte
+ * figures are the free blocks' payloads (ESP-IDF also counts their 4-byte headers); in
+ * AddressSanitizer builds the heap poisons its free memory, so memory given to a heap is reused
+ * for something else after giving it back to where it came from (heap_caps_free), not directly.
+ */
 #ifndef MULTI_HEAP_H_HOST
 #define MULTI_HEAP_H_HOST
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque handle to a registered heap. */
+typedef struct multi_heap_info *multi_heap_handle_t;
 
 typedef struct {
     size_t total_free_bytes;      /**< free bytes in the heaps */
@@ -14,4 +38,88 @@ typedef struct {
     size_t total_blocks;          /**< all blocks */
 } multi_heap_info_t;
 
+/** Make a heap of the `size` bytes at `start` (aligned up to the heap's granularity; the handle
+ *  and the TLSF control structure are taken from the front). NULL when start is NULL or the
+ *  region is too small for them and one block. Not thread-safe with uses of the same memory.
+ *  task, O(size classes). */
+multi_heap_handle_t multi_heap_register(void *start, size_t size);
+
+/** Associate a lock with the heap (NULL at registration: no locking). Every call below then
+ *  holds it; on the host it is a pthread_mutex_t *, initialised by the caller. task, O(1). */
+void multi_heap_set_lock(multi_heap_handle_t heap, void *lock);
+
+/** malloc() in this heap: NULL when heap is NULL, size is 0 or no block fits. Not zero-filled.
+ *  task (may take the lock), O(1). */
+void *multi_heap_malloc(multi_heap_handle_t heap, size_t size);
+
+/** A block aligned to `alignment` (a power of two): NULL when heap is NULL, size is 0, alignment
+ *  is 0 or not a power of two, or no block fits the size and the alignment gap. task, O(1). */
+void *multi_heap_aligned_alloc(multi_heap_handle_t heap, size_t size, size_t alignment);
+
+/** As multi_heap_aligned_alloc(), with the alignment applied at `offset` bytes into the block.
+ *  NULL also when offset is not a multiple of the granularity (4 bytes; 8 on 64-bit hosts) or not
+ *  below size. task, O(1). */
+void *multi_heap_aligned_alloc_offs(multi_heap_handle_t heap, size_t size, size_t alignment,
+                                    size_t offset);
+
+/** free() in this heap. NULL p (or heap): nothing. A pointer that is not a live block's start in
+ *  this heap (double free included) is refused, logged and counted (the chip asserts); the heap
+ *  is left untouched. task, O(1). */
+void multi_heap_free(multi_heap_handle_t heap, void *p);
+
+/** Deprecated in ESP-IDF: multi_heap_free(). */
+void multi_heap_aligned_free(multi_heap_handle_t heap, void *p) __attribute__((deprecated));
+
+/** realloc() in this heap: p NULL acts as multi_heap_malloc(); size 0 frees p and returns NULL.
+ *  NULL on failure with p untouched, also when p is not a live block of this heap (logged and
+ *  counted). task, O(1) plus the copy. */
+void *multi_heap_realloc(multi_heap_handle_t heap, void *p, size_t size);
+
+/** Usable size of the live block p (>= its request); 0 when p is not one. task, O(1). */
+size_t multi_heap_get_allocated_size(multi_heap_handle_t heap, void *p);
+
+/** As multi_heap_get_allocated_size(), as in ESP-IDF without poisoning. task, O(1). */
+size_t multi_heap_get_full_block_size(multi_heap_handle_t heap, void *p);
+
+/** Free bytes (0 for a NULL heap). task, O(1). */
+size_t multi_heap_free_size(multi_heap_handle_t heap);
+
+/** Lowest free bytes since registration or the last reset (0 for a NULL heap). task, O(1). */
+size_t multi_heap_minimum_free_size(multi_heap_handle_t heap);
+
+/** Set the minimum to the current free bytes; returns the minimum before. 0 for a NULL heap.
+ *  task, O(1). */
+size_t multi_heap_reset_minimum_free_bytes(multi_heap_handle_t heap);
+
+/** Lower the minimum to `new_minimum_free_bytes_value` when that is below it. task, O(1). */
+void multi_heap_restore_minimum_free_bytes(multi_heap_handle_t heap,
+                                           const size_t new_minimum_free_bytes_value);
+
+/** Fill *info (all zero for a NULL heap; info NULL: nothing). task, O(1). */
+void multi_heap_get_info(multi_heap_handle_t heap, multi_heap_info_t *info);
+
+/** Check every invariant of the heap; false when one fails (and for a NULL heap), printed to
+ *  stderr with print_errors. task, O(blocks). */
+bool multi_heap_check(multi_heap_handle_t heap, bool print_errors);
+
+/** Print every block to stderr ("Block <ptr> data, size: <n> bytes, Free: Yes|No"), as ESP-IDF.
+ *  task, O(blocks). */
+void multi_heap_dump(multi_heap_handle_t heap);
+
+/** Called for every block in address order with its payload, its size and 1 when it is in use;
+ *  return false to stop. */
+typedef bool (*multi_heap_walker_cb_t)(void *block_ptr, size_t block_size, int block_used,
+                                       void *user_data);
+
+/** Walk the heap's blocks, holding its lock (the walker must not call this heap). NULL heap or
+ *  walker: nothing. task, O(blocks). */
+void multi_heap_walk(multi_heap_handle_t heap, multi_heap_walker_cb_t walker_func, void *user_data);
+
+/** The start of the live block whose payload contains ptr; NULL when none does (the chip
+ *  asserts). task, O(blocks). */
+void *multi_heap_find_containing_block(multi_heap_handle_t heap, void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,351 @@
+/* test_sim_multi_heap.c - ESP-IDF's multi_heap.h on the host: a heap over the caller's memory. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
+#include "kraken_sim.h"
+#include "multi_heap.h"
+#include "tlsf_heap.h"
+
+#define REGION 16384u
+
+static _Alignas(16) uint8_t region[REGION + 16];
+
+static uint64_t invalid_frees(void)
+{
+    kraken_sim_stats_t st;
+    kraken_sim_get_stats(&st);
+    return st.invalid_frees;
+}
+
+static multi_heap_handle_t fresh_heap(void)
+{
+    multi_heap_handle_t heap = multi_heap_register(region, REGION);
+    assert_non_null(heap);
+    assert_true(multi_heap_check(heap, true));
+    return heap;
+}
+
+static void a_heap_in_a_static_buffer_hands_out_blocks_inside_it_and_takes_them_back(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = fresh_heap();
+    const size_t empty = multi_heap_free_size(heap);
+    assert_true(empty > REGION - 1024 && empty < REGION); /* handle and control structure */
+    uint8_t *p = multi_heap_malloc(heap, 100);
+    assert_non_null(p);
+    assert_true(p >= region && p + 100 <= region + REGION);
+    assert_true(multi_heap_get_allocated_size(heap, p) >= 100);
+    assert_int_equal(multi_heap_get_full_block_size(heap, p), multi_heap_get_allocated_size(heap, p));
+    assert_true(multi_heap_free_size(heap) <= empty - 100);
+    memset(p, 0xA5, 100);
+    multi_heap_free(heap, p);
+    assert_int_equal(multi_heap_free_size(heap), empty);
+    assert_true(esp_ptr_internal(p)); /* a static: internal DRAM */
+}
+
+static void registration_and_allocation_refuse_what_esp_idf_refuses(void **state)
+{
+    (void)state;
+    assert_null(multi_heap_register(NULL, REGION));
+    assert_null(multi_heap_register(region, 8));
+    assert_null(multi_heap_register(region, 0));
+    multi_heap_handle_t heap = fresh_heap();
+    assert_null(multi_heap_malloc(heap, 0));
+    assert_null(multi_heap_malloc(NULL, 10));
+    assert_null(multi_heap_malloc(heap, REGION));
+    assert_null(multi_heap_malloc(heap, SIZE_MAX));
+    assert_null(multi_heap_aligned_alloc(heap, 16, 0));
+    assert_null(multi_heap_aligned_alloc(heap, 16, 24));
+    assert_null(multi_heap_aligned_alloc(heap, 0, 16));
+    assert_null(multi_heap_aligned_alloc(NULL, 16, 16));
+    assert_int_equal(multi_heap_free_size(NULL), 0);
+    assert_int_equal(multi_heap_minimum_free_size(NULL), 0);
+    assert_false(multi_heap_check(NULL, false));
+    multi_heap_free(heap, NULL);
+    multi_heap_free(NULL, region);
+    multi_heap_info_t info;
+    memset(&info, 0xFF, sizeof info);
+    multi_heap_get_info(NULL, &info);
+    assert_int_equal(info.total_free_bytes, 0);
+    assert_int_equal(info.total_blocks, 0);
+    assert_true(multi_heap_check(heap, true));
+}
+
+static void a_misaligned_start_is_aligned_up(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = multi_heap_register(region + 1, REGION);
+    assert_non_null(heap);
+    void *p = multi_heap_malloc(heap, 10);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % TLSF_HEAP_ALIGN, 0);
+    assert_true((uint8_t *)p > region && (uint8_t *)p < region + REGION + 1);
+    multi_heap_free(heap, p);
+    assert_true(multi_heap_check(heap, true));
+}
+
+static void aligned_blocks_are_aligned_at_their_start_or_offset(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = fresh_heap();
+    const size_t empty = multi_heap_free_size(heap);
+    for (size_t align = 1; align <= 1024; align *= 2) {
+        uint8_t *p = multi_heap_aligned_alloc(heap, 40, align);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % align, 0);
+        uint8_t *q = multi_heap_aligned_alloc_offs(heap, 40, align, TLSF_HEAP_ALIGN);
+        assert_non_null(q);
+        assert_int_equal((uintptr_t)(q + TLSF_HEAP_ALIGN) % align, 0);
+        memset(p, 1, 40);
+        memset(q, 2, 40);
+        multi_heap_free(heap, p);
+        multi_heap_free(heap, q);
+    }
+    assert_null(multi_heap_aligned_alloc_offs(heap, 40, 64, 3)); /* not a granule multiple */
+    assert_int_equal(multi_heap_free_size(heap), empty);
+    assert_true(multi_heap_check(heap, true));
+}
+
+static void realloc_keeps_the_contents_and_size_zero_frees(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = fresh_heap();
+    const size_t empty = multi_heap_free_size(heap);
+    uint8_t *p = multi_heap_realloc(heap, NULL, 32); /* NULL: malloc */
+    assert_non_null(p);
+    for (int i = 0; i < 32; i++) {
+        p[i] = (uint8_t)i;
+    }
+    uint8_t *blocker = multi_heap_malloc(heap, 16); /* p cannot grow in place */
+    assert_non_null(blocker);
+    uint8_t *q = multi_heap_realloc(heap, p, 3000);
+    assert_non_null(q);
+    for (int i = 0; i < 32; i++) {
+        assert_int_equal(q[i], i);
+    }
+    assert_null(multi_heap_realloc(heap, q, REGION)); /* no room: q untouched */
+    assert_int_equal(q[31], 31);
+    assert_null(multi_heap_realloc(heap, q, 0)); /* frees */
+    multi_heap_free(heap, blocker);
+    assert_int_equal(multi_heap_free_size(heap), empty);
+}
+
+static void figures_and_the_minimum_follow_the_blocks(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = fresh_heap();
+    const size_t empty = multi_heap_free_size(heap);
+    assert_int_equal(multi_heap_minimum_free_size(heap), empty);
+    void *a = multi_heap_malloc(heap, 1000);
+    void *b = multi_heap_malloc(heap, 2000);
+    assert_non_null(a);
+    assert_non_null(b);
+    multi_heap_free(heap, a); /* a hole before b */
+    multi_heap_info_t info;
+    multi_heap_get_info(heap, &info);
+    assert_int_equal(info.allocated_blocks, 1);
+    assert_int_equal(info.free_blocks, 2);
+    assert_int_equal(info.total_blocks, 3);
+    assert_int_equal(info.total_free_bytes, multi_heap_free_size(heap));
+    assert_int_equal(info.total_allocated_bytes, multi_heap_get_allocated_size(heap, b));
+    assert_true(info.largest_free_block <= info.total_free_bytes - 1000);
+    assert_int_equal(info.minimum_free_bytes, multi_heap_minimum_free_size(heap));
+    assert_true(info.minimum_free_bytes < empty - 3000); /* a and b were live together */
+    assert_non_null(multi_heap_malloc(heap, info.largest_free_block));
+    const size_t low = multi_heap_minimum_free_size(heap);
+    assert_true(low < info.minimum_free_bytes);
+    assert_int_equal(multi_heap_reset_minimum_free_bytes(heap), low);
+    assert_int_equal(multi_heap_minimum_free_size(heap), multi_heap_free_size(heap));
+    multi_heap_restore_minimum_free_bytes(heap, low);
+    assert_int_equal(multi_heap_minimum_free_size(heap), low);
+    multi_heap_restore_minimum_free_bytes(heap, empty); /* never raises it */
+    assert_int_equal(multi_heap_minimum_free_size(heap), low);
+}
+
+static void misuse_is_refused_counted_and_leaves_the_heap_intact(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = fresh_heap();
+    uint8_t *p = multi_heap_malloc(heap, 64);
+    uint8_t *keep = multi_heap_malloc(heap, 64);
+    assert_non_null(p);
+    assert_non_null(keep);
+    void *foreign = heap_caps_malloc(64, MALLOC_CAP_8BIT);
+    assert_non_null(foreign);
+    const uint64_t before = invalid_frees();
+    multi_heap_free(heap, p);
+    const size_t free_now = multi_heap_free_size(heap);
+    multi_heap_free(heap, p);                       /* double free */
+    multi_heap_free(heap, foreign);                 /* another heap's block */
+    multi_heap_free(heap, keep + 8);                /* interior pointer */
+    assert_null(multi_heap_realloc(heap, p, 128)); /* freed block */
+    assert_int_equal(invalid_frees(), before + 4);
+    assert_int_equal(multi_heap_free_size(heap), free_now);
+    assert_int_equal(multi_heap_get_allocated_size(heap, p), 0);
+    assert_int_equal(multi_heap_get_allocated_size(heap, foreign), 0);
+    assert_true(multi_heap_check(heap, true));
+    multi_heap_free(heap, keep);
+    heap_caps_free(foreign);
+}
+
+typedef struct {
+    size_t blocks, used;
+    int stop_after;
+} walk_count_t;
+
+static bool count_block(void *block_ptr, size_t block_size, int block_used, void *user_data)
+{
+    walk_count_t *c = user_data;
+    assert_non_null(block_ptr);
+    assert_true(block_size > 0);
+    c->blocks++;
+    c->used += block_used ? 1 : 0;
+    return c->stop_after == 0 || (int)c->blocks < c->stop_after;
+}
+
+static void walk_dump_and_containing_block_see_every_block(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = fresh_heap();
+    uint8_t *a = multi_heap_malloc(heap, 100);
+    uint8_t *b = multi_heap_malloc(heap, 200);
+    assert_non_null(a);
+    assert_non_null(b);
+    walk_count_t all = {0, 0, 0};
+    multi_heap_walk(heap, count_block, &all);
+    assert_int_equal(all.blocks, 3);
+    assert_int_equal(all.used, 2);
+    walk_count_t first = {0, 0, 1};
+    multi_heap_walk(heap, count_block, &first);
+    assert_int_equal(first.blocks, 1);
+    assert_ptr_equal(multi_heap_find_containing_block(heap, b + 150), b);
+    assert_ptr_equal(multi_heap_find_containing_block(heap, a), a);
+    assert_null(multi_heap_find_containing_block(heap, b + 4000)); /* free memory */
+
+    char path[] = "/tmp/kraken_multi_heap_dumpXXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    const int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    multi_heap_dump(heap);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char text[1024] = {0};
+    assert_true(pread(fd, text, sizeof text - 1, 0) > 0);
+    close(fd);
+    unlink(path);
+    char expect[128];
+    snprintf(expect, sizeof expect, "Showing data for heap: %p \n", (void *)heap);
+    assert_non_null(strstr(text, expect));
+    snprintf(expect, sizeof expect, "Block %p data, size: %u bytes, Free: No \n", (void *)b,
+             (unsigned)multi_heap_get_allocated_size(heap, b));
+    assert_non_null(strstr(text, expect));
+    assert_non_null(strstr(text, "Free: Yes \n"));
+    multi_heap_free(heap, a);
+    multi_heap_free(heap, b);
+}
+
+/* A heap inside a PSRAM block: its blocks are PSRAM, and heap_caps does not see them. */
+static void a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps(void **state)
+{
+    (void)state;
+    void *outer = heap_caps_malloc(65536, MALLOC_CAP_SPIRAM);
+    assert_non_null(outer);
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    multi_heap_handle_t heap = multi_heap_register(outer, 65536);
+    assert_non_null(heap);
+    void *p = multi_heap_malloc(heap, 5000);
+    assert_non_null(p);
+    assert_true(esp_ptr_external_ram(p));
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.allocations, before.allocations);
+    multi_heap_free(heap, p);
+    heap_caps_free(outer);
+    assert_true(heap_caps_check_integrity_all(true));
+}
+
+#define THREADS 4
+#define ROUNDS 20000
+
+static multi_heap_handle_t shared_heap;
+static pthread_barrier_t start_together;
+
+static void *churn(void *arg)
+{
+    uint32_t seed = (uint32_t)(uintptr_t)arg;
+    void *held[8] = {0};
+    pthread_barrier_wait(&start_together);
+    for (int i = 0; i < ROUNDS; i++) {
+        seed = seed * 1103515245u + 12345u;
+        const unsigned slot = (seed >> 16) % 8;
+        if (held[slot] != NULL) {
+            assert_int_equal(*(uint32_t *)held[slot], (uint32_t)(uintptr_t)held[slot]);
+            multi_heap_free(shared_heap, held[slot]);
+            held[slot] = NULL;
+        } else {
+            held[slot] = multi_heap_malloc(shared_heap, 16 + (seed >> 8) % 200);
+            if (held[slot] != NULL) {
+                *(uint32_t *)held[slot] = (uint32_t)(uintptr_t)held[slot];
+            }
+        }
+    }
+    for (unsigned slot = 0; slot < 8; slot++) {
+        multi_heap_free(shared_heap, held[slot]);
+    }
+    return NULL;
+}
+
+static void with_a_lock_the_heap_is_safe_from_several_threads(void **state)
+{
+    (void)state;
+    static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+    shared_heap = fresh_heap();
+    multi_heap_set_lock(shared_heap, &heap_lock);
+    const size_t empty = multi_heap_free_size(shared_heap);
+    pthread_t threads[THREADS];
+    assert_int_equal(pthread_barrier_init(&start_together, NULL, THREADS), 0);
+    for (uintptr_t i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, churn, (void *)(i + 1)), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    pthread_barrier_destroy(&start_together);
+    assert_int_equal(multi_heap_free_size(shared_heap), empty);
+    assert_true(multi_heap_check(shared_heap, true));
+    multi_heap_info_t info;
+    multi_heap_get_info(shared_heap, &info);
+    assert_int_equal(info.allocated_blocks, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_heap_in_a_static_buffer_hands_out_blocks_inside_it_and_takes_them_back),
+        cmocka_unit_test(registration_and_allocation_refuse_what_esp_idf_refuses),
+        cmocka_unit_test(a_misaligned_start_is_aligned_up),
+        cmocka_unit_test(aligned_blocks_are_aligned_at_their_start_or_offset),
+        cmocka_unit_test(realloc_keeps_the_contents_and_size_zero_frees),
+        cmocka_unit_test(figures_and_the_minimum_follow_the_blocks),
+        cmocka_unit_test(misuse_is_refused_counted_and_leaves_the_heap_intact),
+        cmocka_unit_test(walk_dump_and_containing_block_see_every_block),
+        cmocka_unit_test(a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps),
+        cmocka_unit_test(with_a_lock_the_heap_is_safe_from_several_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
