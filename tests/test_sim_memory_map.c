@@ -262,6 +262,7 @@ static void n8r8_has_8_mib_of_psram_first_and_four_internal_heaps(void **state)
 {
     (void)state;
     assert_true(esp_psram_is_initialized());
+    assert_int_equal(esp_psram_init(), ESP_ERR_INVALID_STATE); /* set up at boot */
     assert_int_equal(esp_psram_get_size(), 8 * MIB);
     assert_int_equal(kraken_sim_region_count(), 5);
     kraken_sim_region_t psram = region(0);
@@ -286,6 +287,8 @@ static void n8r2_has_2_mib_of_psram(void **state)
 static void n8_has_no_psram_and_keeps_the_statics_in_internal_ram(void **state)
 {
     (void)state;
+    assert_false(esp_psram_is_initialized());
+    assert_int_equal(esp_psram_init(), ESP_FAIL); /* none found */
     assert_false(esp_psram_is_initialized());
     assert_int_equal(esp_psram_get_size(), 0);
     assert_int_equal(kraken_sim_region_count(), 4);

@@ -1672,6 +1672,12 @@ bool heap_caps_check_integrity_addr(intptr_t addr, bool print_errors)
 
 /* ---- PSRAM and pointer classification (isr-ok: no lock) --------------------------------------- */
 
+esp_err_t esp_psram_init(void)
+{
+    ensure_init();
+    return chip.psram ? ESP_ERR_INVALID_STATE : ESP_FAIL;
+}
+
 bool esp_psram_is_initialized(void)
 {
     ensure_init();
