@@ -475,14 +475,16 @@ static void every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory(
     }
 }
 
-static void host_statics_are_internal_dram_and_stack_or_libc_memory_is_no_chip_memory(void **state)
+static void host_statics_and_the_stack_are_internal_dram_and_libc_memory_is_no_chip_memory(
+    void **state)
 {
     (void)state;
     assert_true(esp_ptr_internal(plain_static));
     assert_true(esp_ptr_dma_capable(plain_static));
     assert_false(esp_ptr_external_ram(plain_static));
-    int local = 0;
-    assert_false(esp_ptr_internal(&local));
+    int local = 0; /* a task's stack: internal DRAM by default */
+    assert_true(esp_ptr_internal(&local));
+    assert_true(esp_ptr_dma_capable(&local));
     assert_false(esp_ptr_external_ram(&local));
     assert_false(sim_owns(&local));
     char *libc = strdup("libc"); /* libc's own malloc: not the simulated chip */
@@ -567,7 +569,7 @@ int main(void)
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
                                boot_no_spiram_dcache16),
         cmocka_unit_test_setup(
-            host_statics_are_internal_dram_and_stack_or_libc_memory_is_no_chip_memory, boot_n8r8),
+            host_statics_and_the_stack_are_internal_dram_and_libc_memory_is_no_chip_memory, boot_n8r8),
         cmocka_unit_test_setup(ext_ram_bss_statics_are_zeroed_and_counted_against_psram,
                                boot_n8r8_bss_external),
         cmocka_unit_test_setup(ext_ram_bss_statics_are_zeroed_and_counted_against_psram,

@@ -1,6 +1,7 @@
 /* test_sim_memory_utils.c - esp_memory_utils.h and esp_attr.h's placement on the simulated
  * ESP32-S3: each pointer gets the answers ESP-IDF's S3 tests give on the chip. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,11 +268,34 @@ static void without_psram_support_nothing_is_external_nor_executable_data(void *
     free(p);
 }
 
-static void stacks_and_libc_memory_are_not_chip_memory(void **state)
+typedef struct {
+    const int *main_local;
+    unsigned own, main;
+} seen_from_thread_t;
+
+static void *classify_from_another_thread(void *arg)
+{
+    seen_from_thread_t *seen = arg;
+    int local = 0;
+    seen->own = classify(&local);
+    seen->main = classify(seen->main_local);
+    return NULL;
+}
+
+/* The calling thread's stack stands for a task's (a block of the main D/IRAM heap by default);
+ * another thread's stack is not recognised. */
+static void the_own_stack_is_internal_dram_other_stacks_and_libc_memory_are_no_chip_memory(
+    void **state)
 {
     (void)state;
     int local = 0;
-    assert_int_equal(classify(&local), 0);
+    assert_int_equal(classify(&local), ANSWERS_DIRAM);
+    seen_from_thread_t seen = {&local, 0, 0};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, classify_from_another_thread, &seen), 0);
+    pthread_join(thread, NULL);
+    assert_int_equal(seen.own, ANSWERS_DIRAM);
+    assert_int_equal(seen.main, 0);
     char *libc = strdup("libc"); /* libc's own malloc */
     assert_non_null(libc);
     assert_int_equal(classify(libc), 0);
@@ -308,8 +332,9 @@ int main(void)
                                         boot_n8r8_noinit_internal, reset),
         cmocka_unit_test_setup_teardown(without_psram_support_nothing_is_external_nor_executable_data,
                                         boot_n8_without_psram_support, reset),
-        cmocka_unit_test_setup_teardown(stacks_and_libc_memory_are_not_chip_memory, boot_n8r8,
-                                        reset),
+        cmocka_unit_test_setup_teardown(
+            the_own_stack_is_internal_dram_other_stacks_and_libc_memory_are_no_chip_memory,
+            boot_n8r8, reset),
         cmocka_unit_test(the_chip_constants_are_the_s3s),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,7 @@
  * PROT_NONE guard page after every region, so that any pointer the simulator ever handed out stays
  * recognisable (sim_owns) even after a reset or a profile switch.
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, pthread_getattr_np */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1717,6 +1717,28 @@ static bool map_area(uintptr_t p, uintptr_t lo, uintptr_t hi, uint32_t chip_base
     return true;
 }
 
+/* The calling thread's stack, found once per thread (glibc's own malloc, not the simulated one,
+ * serves pthread_getattr_np). */
+static bool in_own_stack(uintptr_t p)
+{
+    static _Thread_local uintptr_t lo, hi;
+    static _Thread_local bool known;
+    if (!known) {
+        known = true;
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void *base;
+            size_t size;
+            if (pthread_attr_getstack(&attr, &base, &size) == 0) {
+                lo = (uintptr_t)base;
+                hi = lo + size;
+            }
+            pthread_attr_destroy(&attr);
+        }
+    }
+    return p >= lo && p < hi;
+}
+
 uint32_t sim_chip_address(const void *ptr)
 {
     ensure_init();
@@ -1741,6 +1763,9 @@ uint32_t sim_chip_address(const void *ptr)
     if ((chip.bss_in_psram && in_section(p, SECTION_RANGE(kraken_ext_bss))) ||
         (chip.noinit_in_psram && in_section(p, SECTION_RANGE(kraken_ext_noinit)))) {
         return CHIP_PSRAM;
+    }
+    if (in_own_stack(p)) {
+        return CHIP_DIRAM_MAIN; /* a task's stack: a block of the main D/IRAM heap by default */
     }
     if (in_section(p, SECTION_RANGE(kraken_ext_bss)) ||
         in_section(p, SECTION_RANGE(kraken_ext_noinit))) {

@@ -64,9 +64,10 @@ bool sim_owns(const void *ptr);
 
 /** The ESP32-S3 address ptr stands for: a simulated region, or an area of the program placed as
  *  the chip's linker script would (static data in DRAM, read-only data in flash through DROM, code
- *  in flash IROM, esp_attr.h's sections in IRAM, RTC fast or slow memory, PSRAM); 0 for memory
- *  that is not part of the simulated chip (thread stacks, shared libraries, mmap). Boots the
- *  simulator. isr-ok, O(1). */
+ *  in flash IROM, esp_attr.h's sections in IRAM, RTC fast or slow memory, PSRAM, the calling
+ *  thread's stack in the main D/IRAM heap as a task's); 0 for memory that is not part of the
+ *  simulated chip (other threads' stacks, shared libraries, mmap). Boots the simulator. isr-ok,
+ *  O(1). */
 uint32_t sim_chip_address(const void *ptr);
 
 /** True for a chip address in the mapped PSRAM (ESP-IDF's esp_psram_check_ptr_addr): false on a

@@ -9,12 +9,13 @@
  * internal and byte-accessible but not DMA-capable.
  *
  * Where a host pointer stands on the chip (docs/simulator.md, "Where a pointer points"): a
- * simulated heap region is itself; the program's .data/.bss is internal DRAM, its read-only data
+ * simulated heap region is itself; the program's .data/.bss and the calling thread's stack (a
+ * task's stack is a block of the main D/IRAM heap by default) are internal DRAM, its read-only data
  * flash (DROM), its code flash (IROM); esp_attr.h's IRAM_ATTR code is IRAM, RTC_FAST_ATTR data and
  * RTC_IRAM_ATTR code RTC fast memory, RTC_DATA_ATTR / RTC_SLOW_ATTR / RTC_NOINIT_ATTR /
  * RTC_RODATA_ATTR data RTC slow memory, EXT_RAM_BSS_ATTR / EXT_RAM_NOINIT_ATTR statics PSRAM when
- * they are counted there (else internal DRAM). Anything else (thread stacks, memory of shared
- * libraries, mmap) is not part of the simulated chip: every function answers false.
+ * they are counted there (else internal DRAM). Anything else (other threads' stacks, memory of
+ * shared libraries, mmap) is not part of the simulated chip: every function answers false.
  *
  * Every function is isr-ok, never blocks, O(1), and boots the simulator on first use.
  * Not provided: the D/IRAM and RTC address conversions (esp_ptr_diram_dram_to_iram & co.: the host
