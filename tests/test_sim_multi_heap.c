@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,6 +118,44 @@ static void aligned_blocks_are_aligned_at_their_start_or_offset(void **state)
     assert_null(multi_heap_aligned_alloc_offs(heap, 40, 64, 3)); /* not a granule multiple */
     assert_int_equal(multi_heap_free_size(heap), empty);
     assert_true(multi_heap_check(heap, true));
+}
+
+/* Offsets past the alignment and past the size, on a fragmented heap, where the gap before an
+ * aligned block is sometimes too small for a free block of its own. */
+static void offset_alignment_holds_on_a_fragmented_heap(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = fresh_heap();
+    const size_t empty = multi_heap_free_size(heap);
+    void *holes[24];
+    for (size_t i = 0; i < 24; i++) {
+        holes[i] = multi_heap_malloc(heap, 24 + 8 * i);
+        assert_non_null(holes[i]);
+    }
+    for (size_t i = 0; i < 24; i += 2) {
+        multi_heap_free(heap, holes[i]);
+    }
+    void *got[64];
+    size_t n = 0;
+    for (size_t align = 16; align <= 256; align *= 2) {
+        for (size_t offset = 0; offset <= 3 * align; offset += align / 2 + TLSF_HEAP_ALIGN) {
+            offset -= offset % TLSF_HEAP_ALIGN;
+            uint8_t *p = multi_heap_aligned_alloc_offs(heap, 20, align, offset);
+            assert_non_null(p);
+            assert_int_equal((uintptr_t)(p + offset) % align, 0);
+            memset(p, 0x5A, 20);
+            assert_true(multi_heap_check(heap, true));
+            assert_true(n < 64);
+            got[n++] = p;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        multi_heap_free(heap, got[i]);
+    }
+    for (size_t i = 1; i < 24; i += 2) {
+        multi_heap_free(heap, holes[i]);
+    }
+    assert_int_equal(multi_heap_free_size(heap), empty);
 }
 
 static void realloc_keeps_the_contents_and_size_zero_frees(void **state)
@@ -288,6 +327,16 @@ static void a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps(void **sta
 
 static multi_heap_handle_t shared_heap;
 static pthread_barrier_t start_together;
+static atomic_int damaged; /* blocks whose contents another thread changed */
+
+static bool read_figures(void *block_ptr, size_t block_size, int block_used, void *user_data)
+{
+    (void)block_ptr;
+    (void)block_size;
+    (void)block_used;
+    *(size_t *)user_data = multi_heap_free_size(shared_heap);
+    return true;
+}
 
 static void *churn(void *arg)
 {
@@ -298,7 +347,9 @@ static void *churn(void *arg)
         seed = seed * 1103515245u + 12345u;
         const unsigned slot = (seed >> 16) % 8;
         if (held[slot] != NULL) {
-            assert_int_equal(*(uint32_t *)held[slot], (uint32_t)(uintptr_t)held[slot]);
+            if (*(uint32_t *)held[slot] != (uint32_t)(uintptr_t)held[slot]) {
+                atomic_fetch_add(&damaged, 1);
+            }
             multi_heap_free(shared_heap, held[slot]);
             held[slot] = NULL;
         } else {
@@ -317,7 +368,12 @@ static void *churn(void *arg)
 static void with_a_lock_the_heap_is_safe_from_several_threads(void **state)
 {
     (void)state;
-    static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_mutex_t heap_lock;
+    pthread_mutexattr_t recursive;
+    pthread_mutexattr_init(&recursive);
+    pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
+    assert_int_equal(pthread_mutex_init(&heap_lock, &recursive), 0);
+    pthread_mutexattr_destroy(&recursive);
     shared_heap = fresh_heap();
     multi_heap_set_lock(shared_heap, &heap_lock);
     const size_t empty = multi_heap_free_size(shared_heap);
@@ -330,11 +386,18 @@ static void with_a_lock_the_heap_is_safe_from_several_threads(void **state)
         pthread_join(threads[i], NULL);
     }
     pthread_barrier_destroy(&start_together);
+    assert_int_equal(atomic_load(&damaged), 0);
     assert_int_equal(multi_heap_free_size(shared_heap), empty);
     assert_true(multi_heap_check(shared_heap, true));
     multi_heap_info_t info;
     multi_heap_get_info(shared_heap, &info);
     assert_int_equal(info.allocated_blocks, 0);
+    /* the lock is recursive, as ESP-IDF asks: a walker may read the heap's figures */
+    size_t free_seen = 0;
+    multi_heap_walk(shared_heap, read_figures, &free_seen);
+    assert_int_equal(free_seen, multi_heap_free_size(shared_heap));
+    multi_heap_set_lock(shared_heap, NULL);
+    pthread_mutex_destroy(&heap_lock);
 }
 
 int main(void)
@@ -344,6 +407,7 @@ int main(void)
         cmocka_unit_test(registration_and_allocation_refuse_what_esp_idf_refuses),
         cmocka_unit_test(a_misaligned_start_is_aligned_up),
         cmocka_unit_test(aligned_blocks_are_aligned_at_their_start_or_offset),
+        cmocka_unit_test(offset_alignment_holds_on_a_fragmented_heap),
         cmocka_unit_test(realloc_keeps_the_contents_and_size_zero_frees),
         cmocka_unit_test(figures_and_the_minimum_follow_the_blocks),
         cmocka_unit_test(misuse_is_refused_counted_and_leaves_the_heap_intact),

@@ -18,11 +18,18 @@
 #ifndef ESP_ATTR_H_HOST
 #define ESP_ATTR_H_HOST
 
+#include "sdkconfig.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define ROMFN_ATTR
+/* Custom sections of ESP-IDF's own headers: none on the host, as on ESP-IDF's linux target. */
+#define _COUNTER_STRINGIFY(COUNTER) #COUNTER
+#define _SECTION_ATTR_IMPL(SECTION, COUNTER)
+#define _SECTION_FORCE_ATTR_IMPL(SECTION, COUNTER)
+#define IDF_DEPRECATED(REASON) __attribute__((deprecated(REASON)))
 
 /* Code in internal instruction RAM (esp_ptr_in_iram, esp_ptr_executable). */
 #define IRAM_ATTR __attribute__((section("kraken_iram")))
@@ -62,6 +69,7 @@ extern "C" {
  * found, else internal (checked at run time by the simulator, not here). */
 #define EXT_RAM_BSS_ATTR __attribute__((section("kraken_ext_bss"), aligned(16)))
 #define EXT_RAM_NOINIT_ATTR __attribute__((section("kraken_ext_noinit"), aligned(16)))
+#define EXT_RAM_ATTR EXT_RAM_BSS_ATTR /* deprecated name, still in ESP-IDF v5.x */
 #define COREDUMP_EXTRAM_ATTR EXT_RAM_BSS_ATTR
 #define COREDUMP_EXTRAM_NOINIT_ATTR EXT_RAM_NOINIT_ATTR
 #define __NOINIT_ATTR

@@ -17,7 +17,8 @@
  * they are counted there (else internal DRAM). Anything else (other threads' stacks, memory of
  * shared libraries, mmap) is not part of the simulated chip: every function answers false.
  *
- * Every function is isr-ok, never blocks, O(1), and boots the simulator on first use.
+ * Every function is isr-ok, never blocks, O(1) (the first call on each thread looks up the thread's
+ * stack once), and boots the simulator on first use.
  * Not provided: the D/IRAM and RTC address conversions (esp_ptr_diram_dram_to_iram & co.: the host
  * has no second mapping of the same memory) and the stack-pointer checks (esp_stack_ptr_*: they
  * take a 32-bit address).
@@ -27,6 +28,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "esp_attr.h"
+#include "sdkconfig.h"
 
 #ifdef __cplusplus
 extern "C" {

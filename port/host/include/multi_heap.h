@@ -5,12 +5,15 @@
  *
  * Like ESP-IDF's, these heaps are not in heap_caps' lists: heap_caps_*, malloc(), the simulator's
  * statistics and heap tracing do not see them. A heap is thread-safe only with a lock set
- * (multi_heap_set_lock; on the host the lock is a pthread_mutex_t, a portMUX_TYPE on the chip).
+ * (multi_heap_set_lock; on the host the lock is a recursive pthread_mutex_t, a portMUX_TYPE on the
+ * chip).
  *
- * Differences from the chip (docs/simulator.md, "multi_heap"): misuse the chip asserts on (a
- * pointer this heap did not return, a double free, a NULL heap where one is required) is refused,
- * logged and counted in kraken_sim_stats_t.invalid_frees (frees and reallocs) instead; free byte
- * figures are the free blocks' payloads (ESP-IDF also counts their 4-byte headers); in
+ * Differences from the chip (docs/simulator.md, "multi_heap"): misuse the chip asserts on is
+ * refused: a free or realloc of a pointer that is not a live block of this heap (a double free
+ * included) is logged and counted in kraken_sim_stats_t.invalid_frees; a lookup no block answers
+ * and a NULL heap get false, NULL or nothing. Free byte figures are the free blocks' payloads
+ * (ESP-IDF also counts their 4-byte headers, and keeps a block freed by a realloc to size 0
+ * counted as allocated, for good). In
  * AddressSanitizer builds the heap poisons its free memory, so memory given to a heap is reused
  * for something else after giving it back to where it came from (heap_caps_free), not directly.
  */
@@ -45,7 +48,9 @@ typedef struct {
 multi_heap_handle_t multi_heap_register(void *start, size_t size);
 
 /** Associate a lock with the heap (NULL at registration: no locking). Every call below then
- *  holds it; on the host it is a pthread_mutex_t *, initialised by the caller. task, O(1). */
+ *  holds it. As ESP-IDF asks, it must be recursive: on the host a pthread_mutex_t * initialised
+ *  with PTHREAD_MUTEX_RECURSIVE by the caller (a walker may then read the heap's figures).
+ *  task, O(1). */
 void multi_heap_set_lock(multi_heap_handle_t heap, void *lock);
 
 /** malloc() in this heap: NULL when heap is NULL, size is 0 or no block fits. Not zero-filled.
@@ -56,9 +61,9 @@ void *multi_heap_malloc(multi_heap_handle_t heap, size_t size);
  *  is 0 or not a power of two, or no block fits the size and the alignment gap. task, O(1). */
 void *multi_heap_aligned_alloc(multi_heap_handle_t heap, size_t size, size_t alignment);
 
-/** As multi_heap_aligned_alloc(), with the alignment applied at `offset` bytes into the block.
- *  NULL also when offset is not a multiple of the granularity (4 bytes; 8 on 64-bit hosts) or not
- *  below size. task, O(1). */
+/** As multi_heap_aligned_alloc(), with the alignment applied at `offset` bytes into the block
+ *  (offset may exceed size). NULL also when offset is not a multiple of the granularity (4 bytes;
+ *  8 on 64-bit hosts; ESP-IDF rounds it up). task, O(1). */
 void *multi_heap_aligned_alloc_offs(multi_heap_handle_t heap, size_t size, size_t alignment,
                                     size_t offset);
 
@@ -111,8 +116,9 @@ void multi_heap_dump(multi_heap_handle_t heap);
 typedef bool (*multi_heap_walker_cb_t)(void *block_ptr, size_t block_size, int block_used,
                                        void *user_data);
 
-/** Walk the heap's blocks, holding its lock (the walker must not call this heap). NULL heap or
- *  walker: nothing. task, O(blocks). */
+/** Walk the heap's blocks, holding its lock (the walker must not allocate or free in this heap;
+ *  with a recursive lock it may read its figures). NULL heap or walker: nothing. task,
+ *  O(blocks). */
 void multi_heap_walk(multi_heap_handle_t heap, multi_heap_walker_cb_t walker_func, void *user_data);
 
 /** The start of the live block whose payload contains ptr; NULL when none does (the chip
