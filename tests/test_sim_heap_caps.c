@@ -1,5 +1,8 @@
 /* test_sim_heap_caps.c - ESP-IDF's heap_caps semantics on the simulated ESP32-S3, per profile. */
+#define _POSIX_C_SOURCE 200809L /* capture_output.h */
 #include <setjmp.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "capture_output.h"
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
@@ -1224,6 +1228,39 @@ static void esp_system_heap_figures_are_esp_idfs_sums(void **state)
     cmocka_unit_test_setup(test, boot_n8r8), cmocka_unit_test_setup(test, boot_n8r2),              \
         cmocka_unit_test_setup(test, boot_n8)
 
+static void dump_rtcram(void *unused)
+{
+    (void)unused;
+    heap_caps_dump(MALLOC_CAP_RTCRAM);
+}
+
+/* heap_caps_dump() prints multi_heap_dump()'s text for each heap with the caps, on stdout. */
+static void heap_caps_dump_prints_esp_idfs_text_for_each_heap_with_the_caps(void **state)
+{
+    (void)state;
+    void *block = heap_caps_malloc(100, MALLOC_CAP_RTCRAM);
+    assert_non_null(block);
+    char text[512];
+    capture_output(STDOUT_FILENO, dump_rtcram, NULL, text, sizeof text);
+    kraken_sim_region_t rtc = {0};
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        if (strcmp(r.name, "RTCRAM") == 0) {
+            rtc = r;
+        }
+    }
+    char expect[128];
+    snprintf(expect, sizeof expect, "Showing data for heap: %p \n", (void *)rtc.start);
+    assert_ptr_equal(strstr(text, expect), text); /* that heap only */
+    snprintf(expect, sizeof expect, "Block %p data, size: %u bytes, Free: No \n", block,
+             (unsigned)heap_caps_get_allocated_size(block));
+    assert_non_null(strstr(text, expect));
+    assert_non_null(strstr(text, " bytes, Free: Yes \n"));
+    assert_null(strstr(text + 1, "Showing data"));
+    heap_caps_free(block);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1246,6 +1283,8 @@ int main(void)
         ALL_PROFILES(calloc_with_an_overflowing_product_returns_null),
         ALL_PROFILES(realloc_of_null_allocates_and_to_size_zero_frees),
         ALL_PROFILES(the_data_caches_dram_heap_serves_only_when_the_d_iram_heaps_cannot),
+        cmocka_unit_test_setup(heap_caps_dump_prints_esp_idfs_text_for_each_heap_with_the_caps,
+                               boot_n8r8),
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r8),
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r2),
         ALL_PROFILES(realloc_that_cannot_grow_keeps_the_old_block_and_calls_the_hook),

@@ -1,5 +1,5 @@
 /* test_sim_malloc.c - plain malloc()/calloc()/realloc()/free() on the simulated chip, and libc interop. */
-#define _DEFAULT_SOURCE /* getline, reallocarray */
+#define _GNU_SOURCE /* getline, reallocarray, asprintf */
 #include <errno.h>
 #include <malloc.h>
 #include <setjmp.h>
@@ -110,12 +110,19 @@ static void free_releases_heap_caps_blocks_of_every_memory(void **state)
     assert_true(heap_caps_check_integrity_all(true));
 }
 
-static void free_and_realloc_accept_what_libc_allocated_for_strdup(void **state)
+/* Memory libc allocates for itself (its unwrapped malloc: fopen's buffers, realpath) */
+static char *libc_string(const char *s)
+{
+    char *copy = __real_malloc(strlen(s) + 1);
+    assert_non_null(copy);
+    return strcpy(copy, s);
+}
+
+static void free_and_realloc_accept_what_libc_allocated_itself(void **state)
 {
     (void)state;
     kraken_sim_stats_t before = stats();
-    char *copy = strdup("kraken"); /* allocated inside libc: not wrapped, not simulated */
-    assert_non_null(copy);
+    char *copy = libc_string("kraken"); /* not wrapped, not simulated */
     assert_false(sim_owns(copy));
     char *grown = realloc(copy, 4096);
     assert_non_null(grown);
@@ -129,6 +136,39 @@ static void free_and_realloc_accept_what_libc_allocated_for_strdup(void **state)
     kraken_sim_stats_t after = stats();
     assert_int_equal(after.allocations, before.allocations);
     assert_int_equal(after.invalid_frees, before.invalid_frees);
+}
+
+/* newlib takes them from malloc(): heap blocks that heap_caps_free(), the figures and the
+ * simulator's counters know (glibc's own malloc served them before). */
+static void strings_from_strdup_strndup_and_asprintf_are_heap_blocks(void **state)
+{
+    (void)state;
+    const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    const kraken_sim_stats_t before = stats();
+    char *a = strdup("kraken");
+    char *b = strndup("kraken-os", 6);
+    char *c = NULL;
+    assert_int_equal(asprintf(&c, "%s-%d", "pool", 64), 7);
+    assert_string_equal(a, "kraken");
+    assert_string_equal(b, "kraken");
+    assert_string_equal(c, "pool-64");
+    char *const strings[] = {a, b, c};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(sim_owns(strings[i]));
+        assert_true(heap_caps_get_allocated_size(strings[i]) >= strlen(strings[i]) + 1);
+    }
+    assert_int_equal(stats().allocations, before.allocations + 3);
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_8BIT) < free_before);
+    heap_caps_free(a); /* as on the chip */
+    free(b);
+    free(c);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), free_before);
+    kraken_sim_fail_next(0, 8); /* out of memory (every heap malloc() tries): NULL and ENOMEM */
+    errno = 0;
+    assert_null(strdup("x"));
+    assert_int_equal(errno, ENOMEM);
+    kraken_sim_fault_clear();
+    assert_int_equal(stats().invalid_frees, before.invalid_frees);
 }
 
 static void malloc_of_zero_returns_null_without_the_hook_as_on_esp_idf(void **state)
@@ -267,8 +307,7 @@ static void malloc_and_free_in_a_simulated_isr_work_and_are_counted(void **state
     assert_int_equal(stats().isr_calls, 3);
     assert_int_equal(stats().frees, 2);
     assert_int_equal(stats().invalid_frees, 0);
-    char *text = strdup("libc");
-    assert_non_null(text);
+    char *text = libc_string("libc");
     kraken_sim_isr_enter();
     text = realloc_fn(text, 64);
     assert_non_null(text);
@@ -369,7 +408,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         ALL_PROFILES(malloc_returns_simulated_internal_ram_and_free_gives_it_back),
         ALL_PROFILES(free_releases_heap_caps_blocks_of_every_memory),
-        ALL_PROFILES(free_and_realloc_accept_what_libc_allocated_for_strdup),
+        ALL_PROFILES(free_and_realloc_accept_what_libc_allocated_itself),
+        ALL_PROFILES(strings_from_strdup_strndup_and_asprintf_are_heap_blocks),
         ALL_PROFILES(malloc_of_zero_returns_null_without_the_hook_as_on_esp_idf),
         ALL_PROFILES(calloc_zeroes_and_an_overflowing_product_is_null_without_the_hook),
         ALL_PROFILES(realloc_keeps_the_contents_and_handles_null_and_zero),

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "capture_output.h"
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
@@ -255,6 +256,11 @@ static bool count_block(void *block_ptr, size_t block_size, int block_used, void
     return c->stop_after == 0 || (int)c->blocks < c->stop_after;
 }
 
+static void dump(void *heap)
+{
+    multi_heap_dump(heap);
+}
+
 static void walk_dump_and_containing_block_see_every_block(void **state)
 {
     (void)state;
@@ -274,20 +280,8 @@ static void walk_dump_and_containing_block_see_every_block(void **state)
     assert_ptr_equal(multi_heap_find_containing_block(heap, a), a);
     assert_null(multi_heap_find_containing_block(heap, b + 4000)); /* free memory */
 
-    char path[] = "/tmp/kraken_multi_heap_dumpXXXXXX";
-    const int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    const int saved = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
-    multi_heap_dump(heap);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    char text[1024] = {0};
-    assert_true(pread(fd, text, sizeof text - 1, 0) > 0);
-    close(fd);
-    unlink(path);
+    char text[1024];
+    capture_output(STDERR_FILENO, dump, heap, text, sizeof text);
     char expect[128];
     snprintf(expect, sizeof expect, "Showing data for heap: %p \n", (void *)heap);
     assert_non_null(strstr(text, expect));

@@ -1,16 +1,21 @@
 /*
- * esp_host_api.c - the small ESP-IDF services of the host port: error names, ESP_LOGx output in
- * ESP-IDF's format with per-tag levels, and esp_timer_get_time().
+ * esp_host_api.c - the small ESP-IDF services of the host port: error names and ESP_ERROR_CHECK's
+ * report, ESP_LOGx output in ESP-IDF's format with per-tag levels and buffer dumps,
+ * esp_timer_get_time(), esp_rom_printf().
  */
-#define _POSIX_C_SOURCE 200809L
+#define _POSIX_C_SOURCE 200809L /* the XSI strerror_r */
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "esp_err.h"
 #include "esp_log.h"
+#include "esp_rom_sys.h"
 #include "esp_timer.h"
 
 const char *esp_err_to_name(esp_err_t code)
@@ -32,6 +37,61 @@ const char *esp_err_to_name(esp_err_t code)
     case ESP_ERR_NOT_FINISHED: return "ESP_ERR_NOT_FINISHED";
     case ESP_ERR_NOT_ALLOWED: return "ESP_ERR_NOT_ALLOWED";
     default: return "UNKNOWN ERROR";
+    }
+}
+
+const char *esp_err_to_name_r(esp_err_t code, char *buf, size_t buflen)
+{
+    if (buf == NULL || buflen == 0) {
+        return buf;
+    }
+    const char *name = esp_err_to_name(code);
+    if (strcmp(name, "UNKNOWN ERROR") != 0) {
+        snprintf(buf, buflen, "%s", name);
+    } else if (code <= 0 || strerror_r(code, buf, buflen) != 0) {
+        snprintf(buf, buflen, "UNKNOWN ERROR 0x%x(%d)", (unsigned)code, code);
+    }
+    return buf;
+}
+
+static void error_check_report(const char *macro, esp_err_t rc, const char *file, int line,
+                               const char *function, const char *expression, const void *caller)
+{
+    esp_rom_printf("%s failed: esp_err_t 0x%x (%s) at %p\n", macro, (unsigned)rc,
+                   esp_err_to_name(rc), caller);
+    esp_rom_printf("file: \"%s\" line %d\nfunc: %s\nexpression: %s\n", file, line, function,
+                   expression);
+}
+
+void _esp_error_check_failed_without_abort(esp_err_t rc, const char *file, int line,
+                                           const char *function, const char *expression)
+{
+    error_check_report("ESP_ERROR_CHECK_WITHOUT_ABORT", rc, file, line, function, expression,
+                       __builtin_return_address(0));
+}
+
+void _esp_error_check_failed(esp_err_t rc, const char *file, int line, const char *function,
+                             const char *expression)
+{
+    error_check_report("ESP_ERROR_CHECK", rc, file, line, function, expression,
+                       __builtin_return_address(0));
+    abort();
+}
+
+int esp_rom_printf(const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    const int n = vprintf(fmt, args);
+    va_end(args);
+    fflush(stdout);
+    return n;
+}
+
+void esp_rom_delay_us(uint32_t us)
+{
+    const int64_t until = esp_timer_get_time() + us;
+    while (esp_timer_get_time() < until) {
     }
 }
 
@@ -154,4 +214,82 @@ void esp_log_write(esp_log_level_t level, const char *tag, const char *format, .
     va_start(args, format);
     esp_log_writev(level, tag, format, args);
     va_end(args);
+}
+
+uint32_t esp_log_early_timestamp(void)
+{
+    return esp_log_timestamp();
+}
+
+char *esp_log_system_timestamp(void)
+{
+    static _Thread_local char text[16];
+    const uint32_t ms = esp_log_timestamp();
+    snprintf(text, sizeof text, "%02u:%02u:%02u.%03u", (unsigned)(ms / 3600000u % 100u),
+             (unsigned)(ms / 60000u % 60u), (unsigned)(ms / 1000u % 60u), (unsigned)(ms % 1000u));
+    return text;
+}
+
+/* ---- buffers, 16 bytes per line, in ESP-IDF's three layouts ------------------------------------ */
+
+#define BYTES_PER_LINE 16
+
+static void hex_line(const uint8_t *p, size_t n, char *out, size_t size)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        at += (size_t)snprintf(out + at, size - at, i + 1 < n ? "%02x " : "%02x", p[i]);
+    }
+}
+
+static void char_line(const uint8_t *p, size_t n, char *out, size_t size)
+{
+    (void)size;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void hexdump_line(const uint8_t *p, size_t n, char *out, size_t size)
+{
+    size_t at = (size_t)snprintf(out, size, "0x%08" PRIxPTR " ", (uintptr_t)p);
+    for (size_t i = 0; i < BYTES_PER_LINE; i++) {
+        const char *gap = (i & 7) == 0 ? "  " : " ";
+        at += i < n ? (size_t)snprintf(out + at, size - at, "%s%02x", gap, p[i])
+                    : (size_t)snprintf(out + at, size - at, "%s  ", gap);
+    }
+    at += (size_t)snprintf(out + at, size - at, "  |");
+    for (size_t i = 0; i < n; i++) {
+        out[at++] = p[i] >= 32 && p[i] <= 126 ? (char)p[i] : '.';
+    }
+    snprintf(out + at, size - at, "|");
+}
+
+static void log_buffer(const char *tag, const void *buffer, uint16_t len, esp_log_level_t level,
+                       void (*line)(const uint8_t *, size_t, char *, size_t))
+{
+    char out[128];
+    const uint8_t *p = buffer;
+    for (size_t done = 0; done < len; done += BYTES_PER_LINE) {
+        const size_t n = len - done < BYTES_PER_LINE ? len - done : BYTES_PER_LINE;
+        line(p + done, n, out, sizeof out);
+        ESP_LOG_LEVEL(level, tag, "%s", out);
+    }
+}
+
+void esp_log_buffer_hex_internal(const char *tag, const void *buffer, uint16_t buff_len,
+                                 esp_log_level_t level)
+{
+    log_buffer(tag, buffer, buff_len, level, hex_line);
+}
+
+void esp_log_buffer_char_internal(const char *tag, const void *buffer, uint16_t buff_len,
+                                  esp_log_level_t level)
+{
+    log_buffer(tag, buffer, buff_len, level, char_line);
+}
+
+void esp_log_buffer_hexdump_internal(const char *tag, const void *buffer, uint16_t buff_len,
+                                     esp_log_level_t level)
+{
+    log_buffer(tag, buffer, buff_len, level, hexdump_line);
 }

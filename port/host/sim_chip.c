@@ -1556,10 +1556,11 @@ void heap_caps_print_heap_info(uint32_t caps)
     fflush(stdout);
 }
 
+/* ESP-IDF's multi_heap_dump() text, on the console (stdout) as its esp_rom_printf. */
 static bool print_block(void *payload, size_t size, bool used, void *ctx)
 {
     (void)ctx;
-    printf("  Block %p data size 0x%08zx %s\n", payload, size, used ? "used" : "free");
+    printf("Block %p data, size: %u bytes, Free: %s \n", payload, (unsigned)size, used ? "No" : "Yes");
     return true;
 }
 
@@ -1579,11 +1580,8 @@ void heap_caps_dump(uint32_t caps)
             continue;
         }
         pthread_mutex_lock(heap->lock);
-        printf("Showing data for heap %s at %p (%zu bytes)\n", heap->name, (void *)heap->start,
-               (size_t)(heap->end - heap->start));
+        printf("Showing data for heap: %p \n", (void *)heap->start); /* its heap_t is there */
         tlsf_heap_walk(heap->tlsf, print_block, NULL);
-        printf("  free %zu min_free %zu\n", tlsf_heap_free_bytes(heap->tlsf),
-               heap->min_free_zero ? (size_t)0 : tlsf_heap_min_free_bytes(heap->tlsf));
         pthread_mutex_unlock(heap->lock);
     }
     fflush(stdout);

@@ -4,19 +4,23 @@
  * Code linked with the library is built with -Wl,--wrap=malloc,... (cmake/kraken_host.cmake), so
  * its calls land here, as ESP-IDF's libc routes them to heap_caps: malloc and calloc take
  * heap_caps_malloc_default() (ESP-IDF's malloc() policy), free and realloc go by address: a
- * pointer in the simulator's memory belongs to the simulated heaps, anything else (strdup,
- * getline, fopen buffers: libc allocates those with its own, unwrapped malloc) to libc. In ASan and
+ * pointer in the simulator's memory belongs to the simulated heaps, anything else (fopen buffers,
+ * realpath: libc allocates those with its own, unwrapped malloc) to libc. In ASan and
  * TSan builds __real_* resolve to the sanitizer's interceptors, so libc pointers stay checked.
  * Nothing here calls a wrapped function: no recursion.
  *
  * aligned_alloc(), memalign() and posix_memalign() are wrapped too: ESP-IDF routes them to
  * heap_caps_aligned_alloc_default(). So are the libc calls that grow a buffer the caller passes:
  * reallocarray(), getline() and getdelim() (glibc would hand a simulated buffer to its own
- * realloc, which aborts; ESP-IDF's newlib grows it with heap_caps_realloc_default()).
+ * realloc, which aborts; ESP-IDF's newlib grows it with heap_caps_realloc_default()). And the
+ * calls that return a new string: strdup(), strndup(), asprintf(), vasprintf() (newlib takes it
+ * from malloc(), so it is a heap block that heap_caps_free() and the heap figures know).
  *
  * A block from memory_pool.h passed to free() or realloc() is refused (sim_refuse_pool_block).
  */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +42,12 @@ size_t __real_malloc_usable_size(void *ptr);
 void *__wrap_reallocarray(void *ptr, size_t n, size_t size);
 ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream);
 ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream);
+ssize_t __wrap___getdelim(char **line, size_t *capacity, int delim, FILE *stream);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t max);
+int __wrap_vasprintf(char **out, const char *format, va_list args)
+    __attribute__((format(printf, 2, 0)));
+int __wrap_asprintf(char **out, const char *format, ...) __attribute__((format(printf, 2, 3)));
 ssize_t __real_getdelim(char **line, size_t *capacity, int delim, FILE *stream);
 void __real_free(void *ptr);
 
@@ -168,4 +178,59 @@ SIM_HEAP_API ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, F
 SIM_HEAP_API ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream)
 {
     return __wrap_getdelim(line, capacity, '\n', stream);
+}
+
+/* glibc's inline getline() (optimised builds with _GNU_SOURCE) calls __getdelim. */
+SIM_HEAP_API ssize_t __wrap___getdelim(char **line, size_t *capacity, int delim, FILE *stream)
+{
+    return __wrap_getdelim(line, capacity, delim, stream);
+}
+
+static char *string_of(const char *s, size_t n)
+{
+    char *copy = heap_caps_malloc_default(n + 1);
+    if (copy == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+SIM_HEAP_API char *__wrap_strdup(const char *s)
+{
+    return string_of(s, strlen(s));
+}
+
+SIM_HEAP_API char *__wrap_strndup(const char *s, size_t max)
+{
+    return string_of(s, strnlen(s, max));
+}
+
+SIM_HEAP_API int __wrap_vasprintf(char **out, const char *format, va_list args)
+{
+    va_list again;
+    va_copy(again, args);
+    const int n = vsnprintf(NULL, 0, format, args);
+    char *text = n >= 0 ? heap_caps_malloc_default((size_t)n + 1) : NULL;
+    if (text == NULL) {
+        va_end(again);
+        *out = NULL;
+        errno = ENOMEM;
+        return -1;
+    }
+    vsnprintf(text, (size_t)n + 1, format, again);
+    va_end(again);
+    *out = text;
+    return n;
+}
+
+SIM_HEAP_API int __wrap_asprintf(char **out, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    const int n = __wrap_vasprintf(out, format, args);
+    va_end(args);
+    return n;
 }

@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
+#include "esp_attr.h"
 #include "esp_err.h"
 #include "multi_heap.h"
 #include "sdkconfig.h"

@@ -36,14 +36,99 @@ void esp_log_write(esp_log_level_t level, const char *tag, const char *format, .
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
     __attribute__((format(printf, 3, 0)));
 
+/** Milliseconds since the simulated boot (ESP-IDF: before the scheduler starts). */
+uint32_t esp_log_early_timestamp(void);
+/** "HH:MM:SS.mmm" since the simulated boot, in a per-thread buffer. */
+char *esp_log_system_timestamp(void);
+
+/* A file may define LOG_LOCAL_LEVEL before including this header to compile out the levels above
+ * it, as in ESP-IDF; the host's default keeps every level (ESP-IDF's default is
+ * CONFIG_LOG_MAXIMUM_LEVEL, which the host does not simulate: docs/simulator.md). */
+#ifndef LOG_LOCAL_LEVEL
+#define LOG_LOCAL_LEVEL ESP_LOG_VERBOSE
+#endif
+
 #define ESP_HOST_LOG_(lvl, letter, tag, format, ...)                                               \
     esp_log_write(lvl, tag, letter " (%u) %s: " format "\n", (unsigned)esp_log_timestamp(), tag,  \
                   ##__VA_ARGS__)
-#define ESP_LOGE(tag, format, ...) ESP_HOST_LOG_(ESP_LOG_ERROR, "E", tag, format, ##__VA_ARGS__)
-#define ESP_LOGW(tag, format, ...) ESP_HOST_LOG_(ESP_LOG_WARN, "W", tag, format, ##__VA_ARGS__)
-#define ESP_LOGI(tag, format, ...) ESP_HOST_LOG_(ESP_LOG_INFO, "I", tag, format, ##__VA_ARGS__)
-#define ESP_LOGD(tag, format, ...) ESP_HOST_LOG_(ESP_LOG_DEBUG, "D", tag, format, ##__VA_ARGS__)
-#define ESP_LOGV(tag, format, ...) ESP_HOST_LOG_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__)
+#define ESP_HOST_LOG_LOCAL_(lvl, letter, tag, format, ...)                                         \
+    do {                                                                                           \
+        if (LOG_LOCAL_LEVEL >= (lvl)) {                                                            \
+            ESP_HOST_LOG_(lvl, letter, tag, format, ##__VA_ARGS__);                                \
+        }                                                                                          \
+    } while (0)
+#define ESP_LOGE(tag, format, ...) ESP_HOST_LOG_LOCAL_(ESP_LOG_ERROR, "E", tag, format, ##__VA_ARGS__)
+#define ESP_LOGW(tag, format, ...) ESP_HOST_LOG_LOCAL_(ESP_LOG_WARN, "W", tag, format, ##__VA_ARGS__)
+#define ESP_LOGI(tag, format, ...) ESP_HOST_LOG_LOCAL_(ESP_LOG_INFO, "I", tag, format, ##__VA_ARGS__)
+#define ESP_LOGD(tag, format, ...) ESP_HOST_LOG_LOCAL_(ESP_LOG_DEBUG, "D", tag, format, ##__VA_ARGS__)
+#define ESP_LOGV(tag, format, ...)                                                                 \
+    ESP_HOST_LOG_LOCAL_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__)
+
+/* Before the scheduler and with the cache off on the chip: the same lines here. */
+#define ESP_EARLY_LOGE ESP_LOGE
+#define ESP_EARLY_LOGW ESP_LOGW
+#define ESP_EARLY_LOGI ESP_LOGI
+#define ESP_EARLY_LOGD ESP_LOGD
+#define ESP_EARLY_LOGV ESP_LOGV
+#define ESP_DRAM_LOGE ESP_LOGE
+#define ESP_DRAM_LOGW ESP_LOGW
+#define ESP_DRAM_LOGI ESP_LOGI
+#define ESP_DRAM_LOGD ESP_LOGD
+#define ESP_DRAM_LOGV ESP_LOGV
+
+/** A line at a level chosen at run time (ESP_LOG_NONE: none). */
+#define ESP_LOG_LEVEL(level, tag, format, ...)                                                     \
+    do {                                                                                           \
+        switch (level) {                                                                           \
+        case ESP_LOG_ERROR: ESP_HOST_LOG_(ESP_LOG_ERROR, "E", tag, format, ##__VA_ARGS__); break;  \
+        case ESP_LOG_WARN: ESP_HOST_LOG_(ESP_LOG_WARN, "W", tag, format, ##__VA_ARGS__); break;    \
+        case ESP_LOG_INFO: ESP_HOST_LOG_(ESP_LOG_INFO, "I", tag, format, ##__VA_ARGS__); break;    \
+        case ESP_LOG_DEBUG: ESP_HOST_LOG_(ESP_LOG_DEBUG, "D", tag, format, ##__VA_ARGS__); break;  \
+        case ESP_LOG_VERBOSE:                                                                      \
+            ESP_HOST_LOG_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__);                       \
+            break;                                                                                 \
+        default: break;                                                                            \
+        }                                                                                          \
+    } while (0)
+/** As ESP_LOG_LEVEL, compiled out above LOG_LOCAL_LEVEL. */
+#define ESP_LOG_LEVEL_LOCAL(level, tag, format, ...)                                               \
+    do {                                                                                           \
+        if (LOG_LOCAL_LEVEL >= (level)) {                                                          \
+            ESP_LOG_LEVEL(level, tag, format, ##__VA_ARGS__);                                      \
+        }                                                                                          \
+    } while (0)
+
+/** A buffer as ESP-IDF logs it, 16 bytes per line at `level`: hex ("54 68 65 ..."), characters,
+ *  or a hex dump with the address and the printable characters ("0x3ffb5bc0   54 68 ... |The|").
+ *  Nothing for length 0. task. */
+void esp_log_buffer_hex_internal(const char *tag, const void *buffer, uint16_t buff_len,
+                                 esp_log_level_t level);
+void esp_log_buffer_char_internal(const char *tag, const void *buffer, uint16_t buff_len,
+                                  esp_log_level_t level);
+void esp_log_buffer_hexdump_internal(const char *tag, const void *buffer, uint16_t buff_len,
+                                     esp_log_level_t level);
+#define ESP_LOG_BUFFER_HEX_LEVEL(tag, buffer, buff_len, level)                                     \
+    do {                                                                                           \
+        if (LOG_LOCAL_LEVEL >= (level)) {                                                          \
+            esp_log_buffer_hex_internal(tag, buffer, buff_len, level);                             \
+        }                                                                                          \
+    } while (0)
+#define ESP_LOG_BUFFER_CHAR_LEVEL(tag, buffer, buff_len, level)                                    \
+    do {                                                                                           \
+        if (LOG_LOCAL_LEVEL >= (level)) {                                                          \
+            esp_log_buffer_char_internal(tag, buffer, buff_len, level);                            \
+        }                                                                                          \
+    } while (0)
+#define ESP_LOG_BUFFER_HEXDUMP(tag, buffer, buff_len, level)                                       \
+    do {                                                                                           \
+        if (LOG_LOCAL_LEVEL >= (level)) {                                                          \
+            esp_log_buffer_hexdump_internal(tag, buffer, buff_len, level);                         \
+        }                                                                                          \
+    } while (0)
+#define ESP_LOG_BUFFER_HEX(tag, buffer, buff_len)                                                  \
+    ESP_LOG_BUFFER_HEX_LEVEL(tag, buffer, buff_len, ESP_LOG_INFO)
+#define ESP_LOG_BUFFER_CHAR(tag, buffer, buff_len)                                                 \
+    ESP_LOG_BUFFER_CHAR_LEVEL(tag, buffer, buff_len, ESP_LOG_INFO)
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #define ESP_TIMER_H_HOST
 
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {

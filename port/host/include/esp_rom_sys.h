@@ -1,0 +1,22 @@
+/* esp_rom_sys.h (host) - the ROM's console output and busy wait, as failed-allocation hooks and
+ * ISR code use them. */
+#ifndef ESP_ROM_SYS_H_HOST
+#define ESP_ROM_SYS_H_HOST
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** printf to the console (stdout on the host), unbuffered as the ROM's; returns the characters
+ *  written. isr-ok, never allocates. */
+int esp_rom_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Busy-wait `us` microseconds. isr-ok. */
+void esp_rom_delay_us(uint32_t us);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

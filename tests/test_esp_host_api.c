@@ -1,0 +1,256 @@
+/* test_esp_host_api.c - the host's small ESP-IDF services: error names, ESP_ERROR_CHECK and
+ * esp_check.h, log lines and buffer dumps in ESP-IDF's format, esp_rom_printf. */
+#define _POSIX_C_SOURCE 200809L /* fork, capture_output.h */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capture_output.h"
+#include "esp_check.h"
+#include "esp_err.h"
+#include "esp_log.h"
+#include "esp_rom_sys.h"
+
+static const char *const TAG = "api";
+
+/* ---- capturing what was logged or printed ------------------------------------------------------ */
+
+static char logged[4096];
+static size_t logged_len;
+
+static int capture(const char *format, va_list args) __attribute__((format(printf, 1, 0)));
+static int capture(const char *format, va_list args)
+{
+    const int n = vsnprintf(logged + logged_len, sizeof logged - logged_len, format, args);
+    if (n > 0) {
+        logged_len += (size_t)n < sizeof logged - logged_len ? (size_t)n : 0;
+    }
+    return n;
+}
+
+static int start_capture(void **state)
+{
+    (void)state;
+    logged_len = 0;
+    logged[0] = '\0';
+    esp_log_set_vprintf(capture);
+    esp_log_level_set("*", ESP_LOG_INFO);
+    return 0;
+}
+
+static int stop_capture(void **state)
+{
+    (void)state;
+    esp_log_set_vprintf(NULL);
+    return 0;
+}
+
+/* ---- error names and checks --------------------------------------------------------------------- */
+
+static void esp_err_to_name_r_gives_the_name_the_errno_text_or_the_number(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_ptr_equal(esp_err_to_name_r(ESP_ERR_NO_MEM, buf, sizeof buf), buf);
+    assert_string_equal(buf, "ESP_ERR_NO_MEM");
+    assert_string_equal(esp_err_to_name_r(ESP_OK, buf, sizeof buf), "ESP_OK");
+    assert_string_equal(esp_err_to_name_r(2, buf, sizeof buf), "No such file or directory");
+    assert_string_equal(esp_err_to_name_r(0x7777, buf, sizeof buf), "UNKNOWN ERROR 0x7777(30583)");
+    assert_string_equal(esp_err_to_name_r(ESP_ERR_NOT_FOUND, buf, 8), "ESP_ERR"); /* cut to fit */
+    assert_string_equal(esp_err_to_name(0x7777), "UNKNOWN ERROR");
+}
+
+static void check_ok(void *unused)
+{
+    (void)unused;
+    ESP_ERROR_CHECK(ESP_OK);
+    esp_rom_printf("still here\n");
+}
+
+static void check_without_abort(void *unused)
+{
+    (void)unused;
+    const esp_err_t rc = ESP_ERROR_CHECK_WITHOUT_ABORT(ESP_ERR_TIMEOUT);
+    esp_rom_printf("returned 0x%x\n", (unsigned)rc);
+}
+
+static void esp_error_check_passes_esp_ok_and_without_abort_reports_and_returns(void **state)
+{
+    (void)state;
+    char out[512];
+    capture_output(STDOUT_FILENO, check_ok, NULL, out, sizeof out);
+    assert_string_equal(out, "still here\n");
+    capture_output(STDOUT_FILENO, check_without_abort, NULL, out, sizeof out);
+    assert_non_null(
+        strstr(out, "ESP_ERROR_CHECK_WITHOUT_ABORT failed: esp_err_t 0x107 (ESP_ERR_TIMEOUT) at "));
+    assert_non_null(strstr(out, "file: \"" __FILE__ "\" line "));
+    assert_non_null(strstr(out, "func: check_without_abort\nexpression: ESP_ERR_TIMEOUT\n"));
+    assert_non_null(strstr(out, "returned 0x107\n"));
+}
+
+static void check_fails(void)
+{
+    ESP_ERROR_CHECK(ESP_ERR_NO_MEM);
+}
+
+static void esp_error_check_reports_and_aborts_on_an_error(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/kraken_checkXXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    const pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(fd, STDOUT_FILENO);
+        check_fails();
+        _exit(0); /* not reached */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    char out[512] = {0};
+    assert_true(pread(fd, out, sizeof out - 1, 0) > 0);
+    close(fd);
+    unlink(path);
+    assert_non_null(strstr(out, "ESP_ERROR_CHECK failed: esp_err_t 0x101 (ESP_ERR_NO_MEM) at "));
+    assert_non_null(strstr(out, "func: check_fails\nexpression: ESP_ERR_NO_MEM\n"));
+}
+
+static esp_err_t returns_on_error(esp_err_t inner)
+{
+    ESP_RETURN_ON_ERROR(inner, TAG, "inner call failed: %d", 7);
+    return ESP_OK;
+}
+
+static esp_err_t goes_to_cleanup(int value, bool *cleaned)
+{
+    esp_err_t ret = ESP_OK;
+    ESP_GOTO_ON_FALSE(value > 0, ESP_ERR_INVALID_ARG, cleanup, TAG, "value %d", value);
+    ESP_GOTO_ON_ERROR(value == 2 ? ESP_ERR_TIMEOUT : ESP_OK, cleanup, TAG, "no reply");
+    return ESP_OK;
+cleanup:
+    *cleaned = true;
+    return ret;
+}
+
+static void esp_check_macros_log_the_function_and_line_then_return_or_jump(void **state)
+{
+    (void)state;
+    assert_int_equal(returns_on_error(ESP_OK), ESP_OK);
+    assert_int_equal(logged_len, 0);
+    assert_int_equal(returns_on_error(ESP_ERR_NOT_FOUND), ESP_ERR_NOT_FOUND);
+    assert_non_null(strstr(logged, "E ("));
+    assert_non_null(strstr(logged, ") api: returns_on_error("));
+    assert_non_null(strstr(logged, "): inner call failed: 7\n"));
+    bool cleaned = false;
+    assert_int_equal(goes_to_cleanup(1, &cleaned), ESP_OK);
+    assert_false(cleaned);
+    assert_int_equal(goes_to_cleanup(0, &cleaned), ESP_ERR_INVALID_ARG);
+    assert_true(cleaned);
+    assert_non_null(strstr(logged, "goes_to_cleanup("));
+    assert_non_null(strstr(logged, "): value 0\n"));
+    cleaned = false;
+    assert_int_equal(goes_to_cleanup(2, &cleaned), ESP_ERR_TIMEOUT);
+    assert_true(cleaned);
+    assert_non_null(strstr(logged, "): no reply\n"));
+}
+
+/* ---- logging -------------------------------------------------------------------------------------- */
+
+static void buffers_are_logged_16_bytes_per_line_in_esp_idfs_three_layouts(void **state)
+{
+    (void)state;
+    const char text[] = "The way to get started is\x01";
+    const uint16_t n = (uint16_t)(sizeof text - 1); /* 26 bytes: a full line and 10 */
+    ESP_LOG_BUFFER_HEX(TAG, text, n);
+    assert_non_null(strstr(logged, "api: 54 68 65 20 77 61 79 20 74 6f 20 67 65 74 20 73\n"));
+    assert_non_null(strstr(logged, "api: 74 61 72 74 65 64 20 69 73 01\n"));
+    logged_len = 0;
+    ESP_LOG_BUFFER_CHAR(TAG, text, 16);
+    assert_non_null(strstr(logged, "I ("));
+    assert_non_null(strstr(logged, "api: The way to get s\n"));
+    logged_len = 0;
+    ESP_LOG_BUFFER_HEXDUMP(TAG, text, n, ESP_LOG_WARN);
+    assert_non_null(strstr(logged, "W ("));
+    char expect[160];
+    snprintf(expect, sizeof expect, "api: 0x%08lx   54 68 65 20 77 61 79 20  74 6f 20 67 65 74 20 73  "
+                                    "|The way to get s|\n",
+             (unsigned long)(uintptr_t)text);
+    assert_non_null(strstr(logged, expect));
+    snprintf(expect, sizeof expect,
+             "api: 0x%08lx   74 61 72 74 65 64 20 69  73 01                    |tarted is.|\n",
+             (unsigned long)(uintptr_t)(text + 16));
+    assert_non_null(strstr(logged, expect));
+    logged_len = 0;
+    logged[0] = '\0';
+    ESP_LOG_BUFFER_HEX_LEVEL(TAG, text, n, ESP_LOG_DEBUG); /* below the tag's level: nothing */
+    ESP_LOG_BUFFER_HEX(TAG, text, 0);
+    assert_int_equal(logged_len, 0);
+}
+
+static void log_level_macros_pick_the_letter_at_run_time(void **state)
+{
+    (void)state;
+    ESP_LOG_LEVEL(ESP_LOG_WARN, TAG, "%s", "warned");
+    ESP_LOG_LEVEL_LOCAL(ESP_LOG_ERROR, TAG, "%d", 42);
+    ESP_LOG_LEVEL(ESP_LOG_NONE, TAG, "never");
+    ESP_EARLY_LOGI(TAG, "early");
+    ESP_DRAM_LOGE(TAG, "from an IRAM ISR");
+    assert_non_null(strstr(logged, "W ("));
+    assert_non_null(strstr(logged, ") api: warned\n"));
+    assert_non_null(strstr(logged, ") api: 42\nI ("));
+    assert_null(strstr(logged, "never"));
+    assert_non_null(strstr(logged, ") api: early\nE ("));
+    assert_non_null(strstr(logged, ") api: from an IRAM ISR\n"));
+    const char *stamp = esp_log_system_timestamp(); /* HH:MM:SS.mmm */
+    assert_int_equal(strlen(stamp), 12);
+    assert_true(stamp[2] == ':' && stamp[5] == ':' && stamp[8] == '.');
+    const uint32_t before = esp_log_timestamp();
+    assert_true(esp_log_early_timestamp() >= before);
+}
+
+static void print_two(void *unused)
+{
+    (void)unused;
+    assert_int_equal(esp_rom_printf("rom %d\n", 2), 6);
+}
+
+static void esp_rom_printf_writes_to_stdout_at_once(void **state)
+{
+    (void)state;
+    char out[64];
+    capture_output(STDOUT_FILENO, print_two, NULL, out, sizeof out);
+    assert_string_equal(out, "rom 2\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(esp_err_to_name_r_gives_the_name_the_errno_text_or_the_number),
+        cmocka_unit_test(esp_error_check_passes_esp_ok_and_without_abort_reports_and_returns),
+        cmocka_unit_test(esp_error_check_reports_and_aborts_on_an_error),
+        cmocka_unit_test_setup_teardown(
+            esp_check_macros_log_the_function_and_line_then_return_or_jump, start_capture,
+            stop_capture),
+        cmocka_unit_test_setup_teardown(
+            buffers_are_logged_16_bytes_per_line_in_esp_idfs_three_layouts, start_capture,
+            stop_capture),
+        cmocka_unit_test_setup_teardown(log_level_macros_pick_the_letter_at_run_time, start_capture,
+                                        stop_capture),
+        cmocka_unit_test(esp_rom_printf_writes_to_stdout_at_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
