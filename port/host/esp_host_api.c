@@ -1,7 +1,7 @@
 /*
  * esp_host_api.c - the small ESP-IDF services of the host port: error names and ESP_ERROR_CHECK's
  * report, ESP_LOGx output in ESP-IDF's format with per-tag levels and buffer dumps,
- * esp_timer_get_time(), esp_rom_printf().
+ * esp_timer_get_time() (the timers: esp_host_timer.c), esp_rom_printf().
  */
 #define _POSIX_C_SOURCE 200809L /* the XSI strerror_r */
 #include <inttypes.h>

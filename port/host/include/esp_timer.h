@@ -1,15 +1,81 @@
-/* esp_timer.h (host) - esp_timer_get_time(): microseconds since the simulated boot. */
+/*
+ * esp_timer.h (host) - esp_timer_get_time() (microseconds since the simulated boot) and ESP-IDF's
+ * software timers.
+ *
+ * Timers run their callbacks one at a time in one dispatcher thread (ESP-IDF's esp_timer task),
+ * started by the first esp_timer_create(). Each timer is a block of the simulated internal heap,
+ * as on the chip (heap_caps_calloc, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT): delete timers before
+ * kraken_sim_reset(). A callback must not block; it may start, stop or delete timers, its own too.
+ * Not on the host: the ISR dispatch method (ESP_TIMER_ISR needs
+ * CONFIG_ESP_TIMER_SUPPORTS_ISR_DISPATCH_METHOD), the *_at variants, esp_timer_stop_blocking,
+ * light-sleep wake-up alarms, ETM events.
+ */
 #ifndef ESP_TIMER_H_HOST
 #define ESP_TIMER_H_HOST
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "esp_err.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+typedef struct esp_timer *esp_timer_handle_t;
+typedef void (*esp_timer_cb_t)(void *arg);
+
+typedef enum {
+    ESP_TIMER_TASK, /**< callback runs in the esp_timer task (the dispatcher thread) */
+    ESP_TIMER_MAX,
+} esp_timer_dispatch_t;
+
+typedef struct {
+    esp_timer_cb_t callback;              /**< called at each expiry */
+    void *arg;                            /**< its argument */
+    esp_timer_dispatch_t dispatch_method; /**< ESP_TIMER_TASK */
+    const char *name;                     /**< for esp_timer_dump() */
+    bool skip_unhandled_events;           /**< periodic: after a late expiry, one call, not one per
+                                               missed period */
+} esp_timer_create_args_t;
+
+/** Microseconds since the simulated boot (the first call). isr-ok, O(1). */
 int64_t esp_timer_get_time(void);
+
+/** A stopped timer in *out_handle. ESP_ERR_INVALID_ARG (args, its callback or out_handle NULL, a
+ *  dispatch method other than ESP_TIMER_TASK), ESP_ERR_NO_MEM (no internal heap for it, or no
+ *  dispatcher thread). task, O(1). */
+esp_err_t esp_timer_create(const esp_timer_create_args_t *create_args,
+                           esp_timer_handle_t *out_handle);
+/** Call back once, timeout_us from now. ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE
+ *  (already running). isr-ok (never blocks), O(timers). */
+esp_err_t esp_timer_start_once(esp_timer_handle_t timer, uint64_t timeout_us);
+/** Call back every period_us from now on. ESP_ERR_INVALID_ARG (NULL, a period under 50 us, the
+ *  chip's minimum), ESP_ERR_INVALID_STATE (already running). isr-ok, O(timers). */
+esp_err_t esp_timer_start_periodic(esp_timer_handle_t timer, uint64_t period_us);
+/** A running timer starts over: next expiry timeout_us from now (a periodic one takes it as its
+ *  new period). ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (not running). isr-ok,
+ *  O(timers). */
+esp_err_t esp_timer_restart(esp_timer_handle_t timer, uint64_t timeout_us);
+/** No more calls (one already running in the dispatcher finishes). ESP_ERR_INVALID_ARG (NULL),
+ *  ESP_ERR_INVALID_STATE (not running). isr-ok, O(timers). */
+esp_err_t esp_timer_stop(esp_timer_handle_t timer);
+/** Free a stopped timer (after its running callback, if any, returns: never blocks).
+ *  ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (running: stop it first). task, O(1). */
+esp_err_t esp_timer_delete(esp_timer_handle_t timer);
+/** True while the timer is started. isr-ok, O(1). */
+bool esp_timer_is_active(esp_timer_handle_t timer);
+/** The period (0 for a one-shot or stopped timer). ESP_ERR_INVALID_ARG (NULL). isr-ok, O(1). */
+esp_err_t esp_timer_get_period(esp_timer_handle_t timer, uint64_t *period);
+/** When a one-shot timer expires (esp_timer_get_time() time base; 0 once stopped or expired).
+ *  ESP_ERR_INVALID_ARG (NULL), ESP_ERR_NOT_SUPPORTED (a periodic timer). isr-ok, O(1). */
+esp_err_t esp_timer_get_expiry_time(esp_timer_handle_t timer, uint64_t *expiry);
+/** The nearest expiry of all running timers, INT64_MAX when none runs. isr-ok, O(1). */
+int64_t esp_timer_get_next_alarm(void);
+/** "Timer stats:" then name, period and next alarm of each running timer, as ESP-IDF without
+ *  profiling. ESP_ERR_NO_MEM when its buffer cannot be had. task, O(timers). */
+esp_err_t esp_timer_dump(FILE *stream);
 
 #ifdef __cplusplus
 }

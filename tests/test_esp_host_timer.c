@@ -1,0 +1,213 @@
+/* test_esp_host_timer.c - ESP-IDF's esp_timer software timers on the host. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "capture_output.h"
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
+#include "esp_timer.h"
+#include "kraken_sim.h"
+
+static void sleep_ms(unsigned ms)
+{
+    const struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* Wait up to 2 s for *counter to reach at least n. */
+static bool reaches(atomic_int *counter, int n)
+{
+    for (int i = 0; i < 2000 && atomic_load(counter) < n; i++) {
+        sleep_ms(1);
+    }
+    return atomic_load(counter) >= n;
+}
+
+static void count(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static esp_timer_handle_t make(esp_timer_cb_t callback, void *arg, const char *name)
+{
+    const esp_timer_create_args_t args = {.callback = callback, .arg = arg, .name = name};
+    esp_timer_handle_t timer = NULL;
+    assert_int_equal(esp_timer_create(&args, &timer), ESP_OK);
+    assert_non_null(timer);
+    return timer;
+}
+
+static void a_one_shot_timer_calls_back_once_after_its_timeout(void **state)
+{
+    (void)state;
+    atomic_int calls = 0;
+    esp_timer_handle_t timer = make(count, &calls, "once");
+    const int64_t start = esp_timer_get_time();
+    assert_int_equal(esp_timer_start_once(timer, 3000), ESP_OK);
+    assert_true(esp_timer_is_active(timer));
+    uint64_t expiry = 0;
+    assert_int_equal(esp_timer_get_expiry_time(timer, &expiry), ESP_OK);
+    assert_true((int64_t)expiry >= start + 3000);
+    assert_true(reaches(&calls, 1));
+    assert_true(esp_timer_get_time() - start >= 3000);
+    sleep_ms(10);
+    assert_int_equal(atomic_load(&calls), 1);
+    assert_false(esp_timer_is_active(timer));
+    assert_int_equal(esp_timer_get_expiry_time(timer, &expiry), ESP_OK);
+    assert_int_equal(expiry, 0);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK);
+}
+
+static void a_periodic_timer_calls_back_every_period_until_stopped(void **state)
+{
+    (void)state;
+    atomic_int calls = 0;
+    esp_timer_handle_t timer = make(count, &calls, "tick");
+    assert_int_equal(esp_timer_start_periodic(timer, 1000), ESP_OK);
+    uint64_t period = 0;
+    assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
+    assert_int_equal(period, 1000);
+    uint64_t expiry;
+    assert_int_equal(esp_timer_get_expiry_time(timer, &expiry), ESP_ERR_NOT_SUPPORTED);
+    assert_true(reaches(&calls, 5));
+    assert_int_equal(esp_timer_stop(timer), ESP_OK);
+    const int at_stop = atomic_load(&calls);
+    sleep_ms(20);
+    assert_true(atomic_load(&calls) <= at_stop + 1); /* one call may have been running */
+    assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
+    assert_int_equal(period, 0);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK);
+}
+
+static _Atomic int order[3], fired;
+
+static void record(void *arg)
+{
+    order[atomic_fetch_add(&fired, 1)] = (int)(intptr_t)arg;
+}
+
+static void timers_fire_in_expiry_order_and_restart_moves_the_expiry(void **state)
+{
+    (void)state;
+    atomic_store(&fired, 0);
+    esp_timer_handle_t a = make(record, (void *)1, "a"), b = make(record, (void *)2, "b"),
+                       c = make(record, (void *)3, "c");
+    assert_int_equal(esp_timer_start_once(c, 30000), ESP_OK);
+    assert_int_equal(esp_timer_start_once(a, 10000), ESP_OK);
+    assert_int_equal(esp_timer_start_once(b, 90000), ESP_OK);
+    uint64_t a_expiry;
+    assert_int_equal(esp_timer_get_expiry_time(a, &a_expiry), ESP_OK);
+    assert_int_equal(esp_timer_get_next_alarm(), (int64_t)a_expiry);
+    assert_int_equal(esp_timer_restart(b, 20000), ESP_OK); /* now between a and c */
+    assert_true(reaches(&fired, 3));
+    assert_int_equal(order[0], 1);
+    assert_int_equal(order[1], 2);
+    assert_int_equal(order[2], 3);
+    assert_int_equal(esp_timer_get_next_alarm(), INT64_MAX);
+    esp_timer_delete(a);
+    esp_timer_delete(b);
+    esp_timer_delete(c);
+}
+
+static void misuse_gets_esp_idfs_answers(void **state)
+{
+    (void)state;
+    esp_timer_handle_t out = NULL;
+    esp_timer_create_args_t args = {.callback = count};
+    assert_int_equal(esp_timer_create(NULL, &out), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_timer_create(&args, NULL), ESP_ERR_INVALID_ARG);
+    args.dispatch_method = ESP_TIMER_MAX;
+    assert_int_equal(esp_timer_create(&args, &out), ESP_ERR_INVALID_ARG);
+    args = (esp_timer_create_args_t){.callback = NULL};
+    assert_int_equal(esp_timer_create(&args, &out), ESP_ERR_INVALID_ARG);
+    assert_null(out);
+    atomic_int calls = 0;
+    esp_timer_handle_t timer = make(count, &calls, NULL);
+    assert_int_equal(esp_timer_stop(timer), ESP_ERR_INVALID_STATE);
+    assert_int_equal(esp_timer_restart(timer, 1000), ESP_ERR_INVALID_STATE);
+    assert_int_equal(esp_timer_start_periodic(timer, 49), ESP_ERR_INVALID_ARG); /* under 50 us */
+    assert_int_equal(esp_timer_start_periodic(timer, 1000000), ESP_OK);
+    assert_int_equal(esp_timer_start_once(timer, 10), ESP_ERR_INVALID_STATE);
+    assert_int_equal(esp_timer_start_periodic(timer, 1000), ESP_ERR_INVALID_STATE);
+    assert_int_equal(esp_timer_delete(timer), ESP_ERR_INVALID_STATE);
+    assert_int_equal(esp_timer_stop(timer), ESP_OK);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK);
+    assert_int_equal(esp_timer_start_once(NULL, 1), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_timer_start_periodic(NULL, 1000), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_timer_restart(NULL, 1), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_timer_stop(NULL), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_timer_delete(NULL), ESP_ERR_INVALID_ARG);
+    assert_false(esp_timer_is_active(NULL));
+    assert_int_equal(atomic_load(&calls), 0);
+}
+
+static esp_timer_handle_t self_deleting;
+static atomic_int self_deleted;
+
+static void delete_myself(void *arg)
+{
+    (void)arg;
+    atomic_store(&self_deleted, esp_timer_delete(self_deleting) == ESP_OK ? 1 : -1);
+}
+
+static void timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer(void **state)
+{
+    (void)state;
+    atomic_int calls = 0;
+    esp_timer_handle_t warm = make(count, &calls, NULL); /* the dispatcher is running */
+    assert_int_equal(esp_timer_delete(warm), ESP_OK);
+    const size_t internal = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    self_deleting = make(delete_myself, NULL, "self");
+    assert_true(esp_ptr_internal(self_deleting));
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_INTERNAL) < internal);
+    atomic_store(&self_deleted, 0);
+    assert_int_equal(esp_timer_start_once(self_deleting, 1000), ESP_OK);
+    assert_true(reaches(&self_deleted, 1));
+    for (int i = 0; i < 1000 && heap_caps_get_free_size(MALLOC_CAP_INTERNAL) != internal; i++) {
+        sleep_ms(1); /* freed by the dispatcher once the callback returned */
+    }
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal);
+}
+
+static void dump(void *unused)
+{
+    (void)unused;
+    assert_int_equal(esp_timer_dump(stdout), ESP_OK);
+}
+
+static void dump_lists_the_running_timers(void **state)
+{
+    (void)state;
+    atomic_int calls = 0;
+    esp_timer_handle_t timer = make(count, &calls, "heap_report");
+    assert_int_equal(esp_timer_start_periodic(timer, 5000000), ESP_OK);
+    char text[512];
+    capture_output(STDOUT_FILENO, dump, NULL, text, sizeof text);
+    assert_non_null(strstr(text, "Timer stats:\nName                  Period      Alarm       \n"));
+    assert_non_null(strstr(text, "heap_report           5000000     "));
+    assert_int_equal(esp_timer_stop(timer), ESP_OK);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_one_shot_timer_calls_back_once_after_its_timeout),
+        cmocka_unit_test(a_periodic_timer_calls_back_every_period_until_stopped),
+        cmocka_unit_test(timers_fire_in_expiry_order_and_restart_moves_the_expiry),
+        cmocka_unit_test(misuse_gets_esp_idfs_answers),
+        cmocka_unit_test(timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer),
+        cmocka_unit_test(dump_lists_the_running_timers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
