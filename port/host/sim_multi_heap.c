@@ -155,26 +155,26 @@ size_t multi_heap_get_full_block_size(multi_heap_handle_t heap, void *p)
     return multi_heap_get_allocated_size(heap, p);
 }
 
-size_t multi_heap_free_size(multi_heap_handle_t heap)
+/* One of the TLSF's figures under the heap's lock; 0 for a NULL heap. */
+static size_t figure(multi_heap_handle_t heap, size_t (*read)(const tlsf_heap_t *))
 {
     if (heap == NULL) {
         return 0;
     }
     lock(heap);
-    const size_t bytes = tlsf_heap_free_bytes(heap->tlsf);
+    const size_t bytes = read(heap->tlsf);
     unlock(heap);
     return bytes;
 }
 
+size_t multi_heap_free_size(multi_heap_handle_t heap)
+{
+    return figure(heap, tlsf_heap_free_bytes);
+}
+
 size_t multi_heap_minimum_free_size(multi_heap_handle_t heap)
 {
-    if (heap == NULL) {
-        return 0;
-    }
-    lock(heap);
-    const size_t bytes = tlsf_heap_min_free_bytes(heap->tlsf);
-    unlock(heap);
-    return bytes;
+    return figure(heap, tlsf_heap_min_free_bytes);
 }
 
 size_t multi_heap_reset_minimum_free_bytes(multi_heap_handle_t heap)

@@ -36,9 +36,10 @@ void esp_log_write(esp_log_level_t level, const char *tag, const char *format, .
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
     __attribute__((format(printf, 3, 0)));
 
-/** Milliseconds since the simulated boot (ESP-IDF: before the scheduler starts). */
+/** Milliseconds since the simulated boot (ESP-IDF: before the scheduler starts). isr-ok, O(1). */
 uint32_t esp_log_early_timestamp(void);
-/** "HH:MM:SS.mmm" since the simulated boot, in a per-thread buffer. */
+/** "HH:MM:SS.mmm" since the simulated boot, in a per-thread buffer (valid until the thread's next
+ *  call). isr-ok, O(1). */
 char *esp_log_system_timestamp(void);
 
 /* A file may define LOG_LOCAL_LEVEL before including this header to compile out the levels above
