@@ -20,6 +20,7 @@
 #include "esp_err.h"
 #include "esp_log.h"
 #include "esp_rom_sys.h"
+#include "sdkconfig.h"
 
 static const char *const TAG = "api";
 
@@ -222,6 +223,20 @@ static void log_level_macros_pick_the_letter_at_run_time(void **state)
     assert_true(esp_log_early_timestamp() >= before);
 }
 
+/* Tags start at CONFIG_LOG_DEFAULT_LEVEL; levels above CONFIG_LOG_MAXIMUM_LEVEL (LOG_LOCAL_LEVEL)
+ * are compiled out, so raising a tag's level at run time does not bring them back. */
+static void log_levels_follow_the_kconfig_options(void **state)
+{
+    (void)state;
+    assert_int_equal(esp_log_level_get("a_tag_nobody_set"), CONFIG_LOG_DEFAULT_LEVEL);
+    assert_int_equal(LOG_LOCAL_LEVEL, CONFIG_LOG_MAXIMUM_LEVEL);
+    esp_log_level_set(TAG, ESP_LOG_VERBOSE);
+    ESP_LOGD(TAG, "debug line");
+    ESP_LOGE(TAG, "error line");
+    assert_non_null(strstr(logged, "error line"));
+    assert_int_equal(strstr(logged, "debug line") != NULL, CONFIG_LOG_MAXIMUM_LEVEL >= ESP_LOG_DEBUG);
+}
+
 static void print_two(void *unused)
 {
     (void)unused;
@@ -249,6 +264,8 @@ int main(void)
             buffers_are_logged_16_bytes_per_line_in_esp_idfs_three_layouts, start_capture,
             stop_capture),
         cmocka_unit_test_setup_teardown(log_level_macros_pick_the_letter_at_run_time, start_capture,
+                                        stop_capture),
+        cmocka_unit_test_setup_teardown(log_levels_follow_the_kconfig_options, start_capture,
                                         stop_capture),
         cmocka_unit_test(esp_rom_printf_writes_to_stdout_at_once),
     };

@@ -17,6 +17,13 @@
 #include "esp_log.h"
 #include "esp_rom_sys.h"
 #include "esp_timer.h"
+#include "sdkconfig.h"
+
+#ifdef CONFIG_LOG_DEFAULT_LEVEL
+#define LOG_DEFAULT_LEVEL CONFIG_LOG_DEFAULT_LEVEL
+#else
+#define LOG_DEFAULT_LEVEL ESP_LOG_INFO
+#endif
 
 const char *esp_err_to_name(esp_err_t code)
 {
@@ -131,7 +138,7 @@ uint32_t esp_log_timestamp(void)
 #define TAG_LEVELS_MAX 16
 
 static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
-static esp_log_level_t default_level = ESP_LOG_INFO;
+static esp_log_level_t default_level = (esp_log_level_t)LOG_DEFAULT_LEVEL;
 static struct {
     char tag[24];
     esp_log_level_t level;

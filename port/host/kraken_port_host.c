@@ -27,6 +27,9 @@ bool kraken_port_in_isr(void)
 void kraken_port_log(kraken_log_level_t level, const char *tag, const char *fmt, ...)
 {
     static const char letters[] = "?EWIDV";
+    if ((int)level > LOG_LOCAL_LEVEL) {
+        return; /* compiled out on the chip (CONFIG_LOG_MAXIMUM_LEVEL), as in port/esp_idf */
+    }
     char line[256];
     va_list args;
     va_start(args, fmt);

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "sdkconfig.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -27,7 +29,7 @@ vprintf_like_t esp_log_set_vprintf(vprintf_like_t func);
 
 /** Milliseconds since the simulated boot. */
 uint32_t esp_log_timestamp(void);
-/** Set the level for `tag` ("*" = every tag). Default: INFO. */
+/** Set the level for `tag` ("*" = every tag). Default: CONFIG_LOG_DEFAULT_LEVEL (INFO). */
 void esp_log_level_set(const char *tag, esp_log_level_t level);
 esp_log_level_t esp_log_level_get(const char *tag);
 /** Write one formatted line (the ESP_LOGx macros add the prefix and the newline). */
@@ -42,11 +44,14 @@ uint32_t esp_log_early_timestamp(void);
  *  call). isr-ok, O(1). */
 char *esp_log_system_timestamp(void);
 
-/* A file may define LOG_LOCAL_LEVEL before including this header to compile out the levels above
- * it, as in ESP-IDF; the host's default keeps every level (ESP-IDF's default is
- * CONFIG_LOG_MAXIMUM_LEVEL, which the host does not simulate: docs/simulator.md). */
+/* Levels above LOG_LOCAL_LEVEL are compiled out: CONFIG_LOG_MAXIMUM_LEVEL unless a file defines
+ * it before including this header, as in ESP-IDF. */
 #ifndef LOG_LOCAL_LEVEL
+#ifdef CONFIG_LOG_MAXIMUM_LEVEL
+#define LOG_LOCAL_LEVEL CONFIG_LOG_MAXIMUM_LEVEL
+#else
 #define LOG_LOCAL_LEVEL ESP_LOG_VERBOSE
+#endif
 #endif
 
 #define ESP_HOST_LOG_(lvl, letter, tag, format, ...)                                               \
