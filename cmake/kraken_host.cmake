@@ -84,7 +84,8 @@ target_link_options(kraken_host_port INTERFACE
     "LINKER:--wrap=aligned_alloc" "LINKER:--wrap=memalign" "LINKER:--wrap=posix_memalign"
     "LINKER:--wrap=malloc_usable_size" "LINKER:--wrap=reallocarray" "LINKER:--wrap=getline"
     "LINKER:--wrap=getdelim" "LINKER:--wrap=__getdelim" "LINKER:--wrap=strdup" "LINKER:--wrap=strndup"
-    "LINKER:--wrap=asprintf" "LINKER:--wrap=vasprintf")
+    "LINKER:--wrap=asprintf" "LINKER:--wrap=vasprintf" "LINKER:--wrap=__asprintf_chk"
+    "LINKER:--wrap=__vasprintf_chk")
 # That malloc() can run out: the compiler must not assume it succeeds or elide it (clang does).
 target_compile_options(kraken_host_port INTERFACE
     -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free

@@ -135,7 +135,6 @@ static void misuse_gets_esp_idfs_answers(void **state)
     esp_timer_handle_t timer = make(count, &calls, NULL);
     assert_int_equal(esp_timer_stop(timer), ESP_ERR_INVALID_STATE);
     assert_int_equal(esp_timer_restart(timer, 1000), ESP_ERR_INVALID_STATE);
-    assert_int_equal(esp_timer_start_periodic(timer, 49), ESP_ERR_INVALID_ARG); /* under 50 us */
     assert_int_equal(esp_timer_start_periodic(timer, 1000000), ESP_OK);
     assert_int_equal(esp_timer_start_once(timer, 10), ESP_ERR_INVALID_STATE);
     assert_int_equal(esp_timer_start_periodic(timer, 1000), ESP_ERR_INVALID_STATE);
@@ -149,6 +148,31 @@ static void misuse_gets_esp_idfs_answers(void **state)
     assert_int_equal(esp_timer_delete(NULL), ESP_ERR_INVALID_ARG);
     assert_false(esp_timer_is_active(NULL));
     assert_int_equal(atomic_load(&calls), 0);
+}
+
+/* Periods under the chip's 50 us are raised to it, also by a restart; a timeout past any time
+ * never expires (ESP-IDF's sum is unsigned). */
+static void short_periods_are_raised_to_50_us_and_far_timeouts_never_expire(void **state)
+{
+    (void)state;
+    atomic_int calls = 0;
+    esp_timer_handle_t timer = make(count, &calls, NULL);
+    assert_int_equal(esp_timer_start_periodic(timer, 10), ESP_OK);
+    uint64_t period = 0;
+    assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
+    assert_int_equal(period, 50);
+    assert_int_equal(esp_timer_restart(timer, 0), ESP_OK);
+    assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
+    assert_int_equal(period, 50);
+    assert_true(esp_timer_is_active(timer)); /* still periodic */
+    assert_int_equal(esp_timer_stop(timer), ESP_OK);
+    assert_int_equal(esp_timer_start_once(timer, UINT64_MAX), ESP_OK);
+    assert_int_equal(esp_timer_get_next_alarm(), INT64_MAX);
+    const int before = atomic_load(&calls);
+    sleep_ms(5);
+    assert_int_equal(atomic_load(&calls), before);
+    assert_int_equal(esp_timer_stop(timer), ESP_OK);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK);
 }
 
 static esp_timer_handle_t self_deleting;
@@ -206,6 +230,7 @@ int main(void)
         cmocka_unit_test(a_periodic_timer_calls_back_every_period_until_stopped),
         cmocka_unit_test(timers_fire_in_expiry_order_and_restart_moves_the_expiry),
         cmocka_unit_test(misuse_gets_esp_idfs_answers),
+        cmocka_unit_test(short_periods_are_raised_to_50_us_and_far_timeouts_never_expire),
         cmocka_unit_test(timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer),
         cmocka_unit_test(dump_lists_the_running_timers),
     };

@@ -138,6 +138,10 @@ static void free_and_realloc_accept_what_libc_allocated_itself(void **state)
     assert_int_equal(after.invalid_frees, before.invalid_frees);
 }
 
+/* glibc's fortified asprintf(); declared only under _FORTIFY_SOURCE */
+int __asprintf_chk(char **out, int flag, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* newlib takes them from malloc(): heap blocks that heap_caps_free(), the figures and the
  * simulator's counters know (glibc's own malloc served them before). */
 static void strings_from_strdup_strndup_and_asprintf_are_heap_blocks(void **state)
@@ -152,16 +156,20 @@ static void strings_from_strdup_strndup_and_asprintf_are_heap_blocks(void **stat
     assert_string_equal(a, "kraken");
     assert_string_equal(b, "kraken");
     assert_string_equal(c, "pool-64");
-    char *const strings[] = {a, b, c};
-    for (size_t i = 0; i < 3; i++) {
+    char *d = NULL; /* asprintf() as glibc's _FORTIFY_SOURCE compiles it */
+    assert_int_equal(__asprintf_chk(&d, 1, "%d", 42), 2);
+    assert_string_equal(d, "42");
+    char *const strings[] = {a, b, c, d};
+    for (size_t i = 0; i < 4; i++) {
         assert_true(sim_owns(strings[i]));
         assert_true(heap_caps_get_allocated_size(strings[i]) >= strlen(strings[i]) + 1);
     }
-    assert_int_equal(stats().allocations, before.allocations + 3);
+    assert_int_equal(stats().allocations, before.allocations + 4);
     assert_true(heap_caps_get_free_size(MALLOC_CAP_8BIT) < free_before);
     heap_caps_free(a); /* as on the chip */
     free(b);
     free(c);
+    free(d);
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), free_before);
     kraken_sim_fail_next(0, 8); /* out of memory (every heap malloc() tries): NULL and ENOMEM */
     errno = 0;

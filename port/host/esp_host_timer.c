@@ -57,6 +57,17 @@ static void unlink_armed(struct esp_timer *t)
     t->next = NULL;
 }
 
+/* now + us, kept at INT64_MAX (never) where ESP-IDF's unsigned sum would be past any time. */
+static int64_t after(int64_t now, uint64_t us)
+{
+    return us >= (uint64_t)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)us;
+}
+
+static uint64_t at_least_min_period(uint64_t us)
+{
+    return us < MIN_PERIOD_US ? MIN_PERIOD_US : us;
+}
+
 /* ESP-IDF's timer_remove(): out of the list, alarm and period 0. */
 static void disarm(struct esp_timer *t)
 {
@@ -98,8 +109,7 @@ static void *dispatch(void *unused)
         if (t->period > 0) { /* ESP-IDF's timer_process_alarm() */
             const int64_t late_periods = (now - t->alarm) / (int64_t)t->period;
             unlink_armed(t);
-            t->alarm = t->skip_unhandled && late_periods > 1 ? now + (int64_t)t->period
-                                                              : t->alarm + (int64_t)t->period;
+            t->alarm = after(t->skip_unhandled && late_periods > 1 ? now : t->alarm, t->period);
             insert(t);
         } else {
             disarm(t);
@@ -172,7 +182,7 @@ static esp_err_t arm(esp_timer_handle_t timer, uint64_t first_us, uint64_t perio
     pthread_mutex_lock(&lock);
     esp_err_t err = ESP_ERR_INVALID_STATE;
     if (!timer->armed) {
-        timer->alarm = now + (int64_t)first_us;
+        timer->alarm = after(now, first_us);
         timer->period = period_us;
         insert(timer);
         err = ESP_OK;
@@ -188,9 +198,7 @@ esp_err_t esp_timer_start_once(esp_timer_handle_t timer, uint64_t timeout_us)
 
 esp_err_t esp_timer_start_periodic(esp_timer_handle_t timer, uint64_t period_us)
 {
-    if (period_us < MIN_PERIOD_US) {
-        return ESP_ERR_INVALID_ARG;
-    }
+    period_us = at_least_min_period(period_us);
     return arm(timer, period_us, period_us);
 }
 
@@ -204,8 +212,11 @@ esp_err_t esp_timer_restart(esp_timer_handle_t timer, uint64_t timeout_us)
     esp_err_t err = ESP_ERR_INVALID_STATE;
     if (timer->armed) {
         unlink_armed(timer);
-        timer->period = timer->period > 0 ? timeout_us : 0;
-        timer->alarm = now + (int64_t)timeout_us;
+        if (timer->period > 0) { /* the timeout is the new period */
+            timeout_us = at_least_min_period(timeout_us);
+            timer->period = timeout_us;
+        }
+        timer->alarm = after(now, timeout_us);
         insert(timer);
         err = ESP_OK;
     }

@@ -48,6 +48,10 @@ char *__wrap_strndup(const char *s, size_t max);
 int __wrap_vasprintf(char **out, const char *format, va_list args)
     __attribute__((format(printf, 2, 0)));
 int __wrap_asprintf(char **out, const char *format, ...) __attribute__((format(printf, 2, 3)));
+int __wrap___vasprintf_chk(char **out, int flag, const char *format, va_list args)
+    __attribute__((format(printf, 3, 0)));
+int __wrap___asprintf_chk(char **out, int flag, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
 ssize_t __real_getdelim(char **line, size_t *capacity, int delim, FILE *stream);
 void __real_free(void *ptr);
 
@@ -212,12 +216,14 @@ SIM_HEAP_API int __wrap_vasprintf(char **out, const char *format, va_list args)
 {
     va_list again;
     va_copy(again, args);
-    const int n = vsnprintf(NULL, 0, format, args);
+    const int n = vsnprintf(NULL, 0, format, args); /* < 0: errno says why */
     char *text = n >= 0 ? heap_caps_malloc_default((size_t)n + 1) : NULL;
     if (text == NULL) {
         va_end(again);
         *out = NULL;
-        errno = ENOMEM;
+        if (n >= 0) {
+            errno = ENOMEM;
+        }
         return -1;
     }
     vsnprintf(text, (size_t)n + 1, format, again);
@@ -228,6 +234,23 @@ SIM_HEAP_API int __wrap_vasprintf(char **out, const char *format, va_list args)
 
 SIM_HEAP_API int __wrap_asprintf(char **out, const char *format, ...)
 {
+    va_list args;
+    va_start(args, format);
+    const int n = __wrap_vasprintf(out, format, args);
+    va_end(args);
+    return n;
+}
+
+/* glibc's _FORTIFY_SOURCE turns asprintf() and vasprintf() into these (flag: the checking level). */
+SIM_HEAP_API int __wrap___vasprintf_chk(char **out, int flag, const char *format, va_list args)
+{
+    (void)flag;
+    return __wrap_vasprintf(out, format, args);
+}
+
+SIM_HEAP_API int __wrap___asprintf_chk(char **out, int flag, const char *format, ...)
+{
+    (void)flag;
     va_list args;
     va_start(args, format);
     const int n = __wrap_vasprintf(out, format, args);

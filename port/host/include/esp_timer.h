@@ -51,12 +51,13 @@ esp_err_t esp_timer_create(const esp_timer_create_args_t *create_args,
 /** Call back once, timeout_us from now. ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE
  *  (already running). isr-ok (never blocks), O(timers). */
 esp_err_t esp_timer_start_once(esp_timer_handle_t timer, uint64_t timeout_us);
-/** Call back every period_us from now on. ESP_ERR_INVALID_ARG (NULL, a period under 50 us, the
- *  chip's minimum), ESP_ERR_INVALID_STATE (already running). isr-ok, O(timers). */
+/** Call back every period_us from now on (at least 50 us, the chip's minimum: a shorter period is
+ *  raised to it, as ESP-IDF does). ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (already
+ *  running). isr-ok, O(timers). */
 esp_err_t esp_timer_start_periodic(esp_timer_handle_t timer, uint64_t period_us);
 /** A running timer starts over: next expiry timeout_us from now (a periodic one takes it as its
- *  new period). ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (not running). isr-ok,
- *  O(timers). */
+ *  new period, at least 50 us). ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (not running).
+ *  isr-ok, O(timers). */
 esp_err_t esp_timer_restart(esp_timer_handle_t timer, uint64_t timeout_us);
 /** No more calls (one already running in the dispatcher finishes). ESP_ERR_INVALID_ARG (NULL),
  *  ESP_ERR_INVALID_STATE (not running). isr-ok, O(timers). */
