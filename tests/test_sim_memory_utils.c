@@ -24,7 +24,7 @@ enum {
     DRAM = 1 << 1,
     DIRAM_DRAM = 1 << 2,
     DIRAM_IRAM = 1 << 3,
-    RTC_FAST = 1 << 4, /* esp_ptr_in_rtc_dram_fast and _iram_fast (one range on the S3) */
+    RTC_FAST = 1 << 4, /* esp_ptr_in_rtc_iram_fast too: one range on the S3 */
     RTC_SLOW = 1 << 5,
     DMA = 1 << 6,
     DMA_EXT = 1 << 7,
@@ -38,7 +38,6 @@ enum {
 
 static unsigned classify(const void *p)
 {
-    assert_int_equal(esp_ptr_in_rtc_dram_fast(p), esp_ptr_in_rtc_iram_fast(p));
     return (esp_ptr_in_iram(p) ? IRAM : 0) | (esp_ptr_in_dram(p) ? DRAM : 0) |
            (esp_ptr_in_diram_dram(p) ? DIRAM_DRAM : 0) |
            (esp_ptr_in_diram_iram(p) ? DIRAM_IRAM : 0) |

@@ -61,14 +61,14 @@ bool esp_ptr_in_diram_iram(const void *p)
     return in(sim_chip_address(p), S3_DIRAM_IRAM_LOW, S3_DIRAM_IRAM_HIGH);
 }
 
-bool esp_ptr_in_rtc_iram_fast(const void *p)
+bool esp_ptr_in_rtc_dram_fast(const void *p)
 {
     return in(sim_chip_address(p), S3_RTC_FAST_LOW, S3_RTC_FAST_HIGH);
 }
 
-bool esp_ptr_in_rtc_dram_fast(const void *p)
+bool esp_ptr_in_rtc_iram_fast(const void *p)
 {
-    return in(sim_chip_address(p), S3_RTC_FAST_LOW, S3_RTC_FAST_HIGH);
+    return esp_ptr_in_rtc_dram_fast(p); /* one range for code and data on the S3 */
 }
 
 bool esp_ptr_in_rtc_slow(const void *p)

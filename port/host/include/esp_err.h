@@ -49,7 +49,8 @@ const char *esp_err_to_name_r(esp_err_t code, char *buf, size_t buflen);
 
 /* What ESP_ERROR_CHECK and ESP_ERROR_CHECK_WITHOUT_ABORT call on a failure: print ESP-IDF's
  * message ("ESP_ERROR_CHECK failed: esp_err_t 0x101 (ESP_ERR_NO_MEM) at 0x..." then the file,
- * line, function and expression) to stdout; the first then aborts. */
+ * line, function and expression) to stdout; the first then aborts, the second returns.
+ * isr-ok, never block, never touch the simulated heap. */
 void _esp_error_check_failed(esp_err_t rc, const char *file, int line, const char *function,
                              const char *expression) __attribute__((__noreturn__));
 void _esp_error_check_failed_without_abort(esp_err_t rc, const char *file, int line,

@@ -10,7 +10,7 @@ extern "C" {
 #endif
 
 /** printf to the console (stdout on the host), unbuffered as the ROM's; returns the characters
- *  written. isr-ok, never allocates. */
+ *  written. isr-ok, never touches the simulated heap. */
 int esp_rom_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** Busy-wait `us` microseconds. isr-ok. */
