@@ -68,6 +68,8 @@ add_library(kraken_host_port STATIC
     port/host/sim_multi_heap.c
     port/host/esp_host_api.c
     port/host/esp_host_timer.c
+    port/host/freertos_host.c
+    port/host/freertos_host_queue.c
     port/host/kraken_port_host.c
     port/kraken_port_heap_caps.c)
 target_include_directories(kraken_host_port

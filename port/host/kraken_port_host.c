@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_timer.h"
 #include "kraken_port.h"
@@ -137,11 +138,21 @@ bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken)
  * pthread_create() may store only after the new thread has started. */
 static _Thread_local const kraken_port_task_t *current_task;
 
+static void free_task_memory(kraken_port_task_t *task)
+{
+    heap_caps_free(task->sim_tcb);
+    heap_caps_free(task->sim_stack);
+    task->sim_tcb = NULL;
+    task->sim_stack = NULL;
+}
+
 static void *task_trampoline(void *arg)
 {
     kraken_port_task_t *task = arg;
     current_task = task;
+    sim_chip_set_task_stack(task->sim_stack, task->stack_bytes);
     task->fn(task->arg);
+    sim_chip_set_task_stack(NULL, 0);
     current_task = NULL;
     return NULL;
 }
@@ -156,6 +167,19 @@ esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_
     }
     task->fn = fn;
     task->arg = arg;
+    /* The chip's xTaskCreatePinnedToCore takes the stack, then the 100-byte TCB, from the internal
+     * heap (freertos/task.h): the simulated heap holds them too, for as long as the task lives. */
+    task->stack_bytes = stack_bytes;
+    task->sim_stack = heap_caps_malloc(stack_bytes, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    task->sim_tcb = task->sim_stack != NULL
+                        ? heap_caps_malloc(SIM_TCB_BYTES, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+                        : NULL;
+    if (task->sim_tcb == NULL) {
+        heap_caps_free(task->sim_stack);
+        task->sim_stack = NULL;
+        task->started = false;
+        return ESP_ERR_NO_MEM;
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     /* Host code needs more stack than the chip (libc, sanitizers): never less than 256 KiB. */
@@ -164,6 +188,9 @@ esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_
     int rc = pthread_create(&task->thread, &attr, task_trampoline, task);
     pthread_attr_destroy(&attr);
     task->started = (rc == 0);
+    if (rc != 0) {
+        free_task_memory(task);
+    }
     return rc == 0 ? ESP_OK : ESP_ERR_NO_MEM;
 }
 
@@ -172,6 +199,7 @@ void kraken_port_task_join(kraken_port_task_t *task)
     if (task->started) {
         pthread_join(task->thread, NULL);
         task->started = false;
+        free_task_memory(task);
     }
 }
 

@@ -1716,10 +1716,22 @@ static bool map_area(uintptr_t p, uintptr_t lo, uintptr_t hi, uint32_t chip_base
 }
 
 /* The calling thread's stack, found once per thread (glibc's own malloc, not the simulated one,
- * serves pthread_getattr_np). */
+ * serves pthread_getattr_np): [lo, hi). */
+static _Thread_local uintptr_t own_stack_lo, own_stack_hi;
+
+/* The simulated stack block of the FreeRTOS task this thread runs, if any (freertos_host.c). */
+static _Thread_local const uint8_t *task_stack;
+static _Thread_local size_t task_stack_bytes;
+
+void sim_chip_set_task_stack(const void *block, size_t bytes)
+{
+    task_stack = block;
+    task_stack_bytes = bytes;
+}
+
 static bool in_own_stack(uintptr_t p)
 {
-    static _Thread_local uintptr_t lo, hi;
+    uintptr_t *const lo = &own_stack_lo, *const hi = &own_stack_hi;
     static _Thread_local bool known;
     if (!known) {
         known = true;
@@ -1728,13 +1740,13 @@ static bool in_own_stack(uintptr_t p)
             void *base;
             size_t size;
             if (pthread_attr_getstack(&attr, &base, &size) == 0) {
-                lo = (uintptr_t)base;
-                hi = lo + size;
+                *lo = (uintptr_t)base;
+                *hi = *lo + size;
             }
             pthread_attr_destroy(&attr);
         }
     }
-    return p >= lo && p < hi;
+    return p >= *lo && p < *hi;
 }
 
 uint32_t sim_chip_address(const void *ptr)
@@ -1763,6 +1775,13 @@ uint32_t sim_chip_address(const void *ptr)
         return CHIP_PSRAM;
     }
     if (in_own_stack(p)) {
+        if (task_stack != NULL && task_stack_bytes != 0) {
+            /* A FreeRTOS task's: the same depth below the top of its simulated stack block (which
+             * may be in PSRAM: xTaskCreateWithCaps), kept inside it. */
+            const uintptr_t depth = own_stack_hi - 1 - p;
+            const size_t from_top = depth < task_stack_bytes ? (size_t)depth : task_stack_bytes - 1;
+            return sim_chip_address(task_stack + task_stack_bytes - 1 - from_top);
+        }
         return CHIP_DIRAM_MAIN; /* a task's stack: a block of the main D/IRAM heap by default */
     }
     if (in_section(p, SECTION_RANGE(kraken_ext_bss)) ||

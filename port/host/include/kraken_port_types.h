@@ -112,6 +112,8 @@ typedef struct {
     void (*fn)(void *arg);
     void *arg;
     bool started;
+    void *sim_stack, *sim_tcb; /* the simulated-heap blocks the chip's task takes */
+    uint32_t stack_bytes;
 } kraken_port_task_t;
 
 #endif

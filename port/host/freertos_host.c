@@ -1,0 +1,776 @@
+/*
+ * freertos_host.c - ESP-IDF's FreeRTOS tasks, ticks, notifications, critical sections and heap
+ * functions on POSIX threads; every kernel object the chip would allocate is a simulated-heap block
+ * of the chip's size (freertos/FreeRTOS.h). Queues and semaphores: freertos_host_queue.c.
+ *
+ * Each task has a host record (libc memory: the simulator's, not the chip's) linked in `tasks`.
+ * Threads are detached; a task's thread frees its record when it ends. A task deleted by another
+ * ends at its next call into the API: fr_wait() and the entry checks look at `deleted`.
+ */
+#define _GNU_SOURCE /* clock_nanosleep, pthread_condattr_setclock */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/idf_additions.h"
+#include "freertos/task.h"
+#include "freertos_host.h"
+#include "sim_internal.h"
+
+#define FREERTOS_CAPS (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT) /* heap_idf.c */
+#define HOST_MIN_STACK (256u * 1024u) /* host code needs more stack than the chip's */
+
+struct tskTaskControlBlock {
+    TaskFunction_t code;
+    void *arg;
+    char name[configMAX_TASK_NAME_LEN];
+    UBaseType_t priority;
+    BaseType_t core;      /* 0, 1 or tskNO_AFFINITY */
+    void *stack, *tcb;    /* simulated-heap blocks (NULL: the caller's memory, or none) */
+    const void *stack_area; /* the stack the chip would use (a block or the caller's buffer) */
+    uint32_t stack_bytes;
+    bool with_caps;       /* made by xTask*WithCaps() */
+    bool foreign;         /* a thread not made by xTaskCreate*() */
+    bool deleted;         /* its thread ends at its next call */
+    pthread_cond_t *waiting_on; /* the condition it waits on, for vTaskDelete */
+    uint32_t notify_value;
+    bool notify_pending;
+    bool notify_awaited; /* in ulTaskNotifyTake / xTaskNotifyWait */
+    pthread_cond_t notified;
+    struct tskTaskControlBlock *next; /* in `tasks` */
+};
+
+static pthread_mutex_t kernel = PTHREAD_MUTEX_INITIALIZER;
+static struct tskTaskControlBlock *tasks;
+static UBaseType_t task_count;
+static _Thread_local struct tskTaskControlBlock *t_self;
+static pthread_key_t foreign_key; /* ends a foreign thread's record with the thread */
+static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
+
+void fr_lock(void)
+{
+    pthread_mutex_lock(&kernel);
+}
+
+void fr_unlock(void)
+{
+    pthread_mutex_unlock(&kernel);
+}
+
+void fr_cond_init(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+bool fr_deadline(TickType_t ticks, struct timespec *out)
+{
+    if (ticks == portMAX_DELAY) {
+        return false;
+    }
+    clock_gettime(CLOCK_MONOTONIC, out);
+    const uint64_t ns = (uint64_t)ticks * 1000000000u / configTICK_RATE_HZ;
+    uint64_t total = (uint64_t)out->tv_nsec + ns % 1000000000u;
+    out->tv_sec += (time_t)(ns / 1000000000u + total / 1000000000u);
+    out->tv_nsec = (long)(total % 1000000000u);
+    return true;
+}
+
+bool fr_refuse_wait_in_isr(const char *fn, TickType_t ticks)
+{
+    if (ticks != 0 && sim_in_isr()) {
+        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks in an ISR: refused (the chip asserts)", fn,
+                 ticks);
+        return true;
+    }
+    return false;
+}
+
+/* ---- task records ------------------------------------------------------------------------------ */
+
+static void unlink_locked(struct tskTaskControlBlock *t)
+{
+    for (struct tskTaskControlBlock **at = &tasks; *at != NULL; at = &(*at)->next) {
+        if (*at == t) {
+            *at = t->next;
+            task_count--;
+            return;
+        }
+    }
+}
+
+/* fr_lock() held, by the task's own thread: the record goes and the thread ends. */
+static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
+{
+    unlink_locked(t);
+    t_self = NULL;
+    sim_chip_set_task_stack(NULL, 0);
+    if (t->foreign) {
+        pthread_setspecific(foreign_key, NULL);
+    }
+    pthread_cond_destroy(&t->notified);
+    fr_unlock();
+    __real_free(t);
+    pthread_exit(NULL);
+}
+
+bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting)
+{
+    struct tskTaskControlBlock *self = t_self;
+    if (self != NULL) {
+        self->waiting_on = cond;
+    }
+    if (waiting != NULL) {
+        (*waiting)++;
+    }
+    int rc = deadline != NULL ? pthread_cond_timedwait(cond, &kernel, deadline)
+                              : pthread_cond_wait(cond, &kernel);
+    if (waiting != NULL) {
+        (*waiting)--;
+    }
+    if (self != NULL) {
+        self->waiting_on = NULL;
+        if (self->deleted && !sim_in_isr()) {
+            end_thread_locked(self);
+        }
+    }
+    return rc != ETIMEDOUT;
+}
+
+static void foreign_thread_ends(void *record)
+{
+    fr_lock();
+    unlink_locked(record);
+    fr_unlock();
+    pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->notified);
+    __real_free(record);
+}
+
+static void make_foreign_key(void)
+{
+    pthread_key_create(&foreign_key, foreign_thread_ends);
+}
+
+static struct tskTaskControlBlock *new_record(void)
+{
+    struct tskTaskControlBlock *t = __real_calloc(1, sizeof *t);
+    if (t != NULL) {
+        fr_cond_init(&t->notified);
+    }
+    return t;
+}
+
+static void link_locked(struct tskTaskControlBlock *t)
+{
+    t->next = tasks;
+    tasks = t;
+    task_count++;
+}
+
+TaskHandle_t fr_self(void)
+{
+    if (t_self != NULL) {
+        return t_self;
+    }
+    pthread_once(&foreign_once, make_foreign_key);
+    struct tskTaskControlBlock *t = new_record();
+    if (t == NULL) {
+        return NULL;
+    }
+    t->foreign = true;
+    t->core = tskNO_AFFINITY;
+    t->priority = 1; /* ESP_TASK_MAIN_PRIO, the priority of ESP-IDF's main task */
+    fr_lock();
+    link_locked(t);
+    fr_unlock();
+    pthread_setspecific(foreign_key, t);
+    t_self = t;
+    return t;
+}
+
+/* fr_lock() held: a task deleted by another ends here, at its call into the API. */
+static void end_if_deleted_locked(void)
+{
+    if (t_self != NULL && t_self->deleted && !sim_in_isr()) {
+        end_thread_locked(t_self);
+    }
+}
+
+void fr_enter(void)
+{
+    fr_lock();
+    end_if_deleted_locked();
+}
+
+/* ---- creation ---------------------------------------------------------------------------------- */
+
+static void *task_main(void *arg)
+{
+    struct tskTaskControlBlock *t = arg;
+    t_self = t;
+    sim_chip_set_task_stack(t->stack_area, t->stack_bytes); /* esp_ptr_*() of its locals */
+    fr_lock();
+    end_if_deleted_locked(); /* deleted before it ran */
+    fr_unlock();
+    t->code(t->arg);
+    ESP_LOGE(FR_TAG, "task \"%s\" returned from its function: deleted (the chip aborts; end a task "
+                     "with vTaskDelete(NULL))", t->name);
+    vTaskDelete(NULL);
+    return NULL;
+}
+
+static bool valid_task_args(const char *fn, TaskFunction_t code, UBaseType_t priority,
+                            BaseType_t core)
+{
+    if (code == NULL || priority >= configMAX_PRIORITIES ||
+        (core != 0 && core != 1 && core != tskNO_AFFINITY)) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
+                 code == NULL ? "no task function"
+                 : priority >= configMAX_PRIORITIES ? "priority >= configMAX_PRIORITIES"
+                                                    : "no such core");
+        return false;
+    }
+    return true;
+}
+
+/* Starts the thread of a record whose memory is had; NULL record: out of host memory. */
+static bool start(struct tskTaskControlBlock *t, TaskFunction_t code, const char *name, void *arg,
+                  UBaseType_t priority, BaseType_t core, uint32_t stack_bytes)
+{
+    if (t == NULL) {
+        return false;
+    }
+    t->code = code;
+    t->arg = arg;
+    if (name != NULL) {
+        strncpy(t->name, name, sizeof t->name - 1);
+    }
+    t->priority = priority;
+    t->core = core;
+    t->stack_bytes = stack_bytes;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack_bytes < HOST_MIN_STACK ? HOST_MIN_STACK : stack_bytes);
+    fr_lock(); /* linked before it runs: it may delete itself at once */
+    link_locked(t);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, task_main, t);
+    if (rc != 0) {
+        unlink_locked(t);
+    }
+    fr_unlock();
+    pthread_attr_destroy(&attr);
+    return rc == 0;
+}
+
+static void drop_record(struct tskTaskControlBlock *t)
+{
+    if (t != NULL) {
+        pthread_cond_destroy(&t->notified);
+        __real_free(t);
+    }
+}
+
+BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
+                                   const configSTACK_DEPTH_TYPE usStackDepth,
+                                   void *const pvParameters, UBaseType_t uxPriority,
+                                   TaskHandle_t *const pxCreatedTask, const BaseType_t xCoreID)
+{
+    if (!valid_task_args(__func__, pxTaskCode, uxPriority, xCoreID)) {
+        return pdFAIL;
+    }
+    /* The stack grows down on Xtensa: ESP-IDF takes the stack first, then the TCB. */
+    void *stack = pvPortMalloc(usStackDepth);
+    void *tcb = stack != NULL ? pvPortMalloc(SIM_TCB_BYTES) : NULL;
+    struct tskTaskControlBlock *t = tcb != NULL ? new_record() : NULL;
+    if (t != NULL) {
+        t->stack = stack;
+        t->stack_area = stack;
+        t->tcb = tcb;
+    }
+    if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth)) {
+        drop_record(t);
+        vPortFree(tcb);
+        vPortFree(stack);
+        return errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY;
+    }
+    if (pxCreatedTask != NULL) {
+        *pxCreatedTask = t;
+    }
+    return pdPASS;
+}
+
+TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
+                                           const uint32_t ulStackDepth, void *const pvParameters,
+                                           UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
+                                           StaticTask_t *const pxTaskBuffer, const BaseType_t xCoreID)
+{
+    if (puxStackBuffer == NULL || pxTaskBuffer == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no stack or task buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (!valid_task_args(__func__, pxTaskCode, uxPriority, xCoreID)) {
+        return NULL;
+    }
+    struct tskTaskControlBlock *t = new_record();
+    if (t != NULL) {
+        pxTaskBuffer->host = t;
+        t->stack_area = puxStackBuffer;
+    }
+    if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, ulStackDepth)) {
+        drop_record(t);
+        return NULL;
+    }
+    return t;
+}
+
+BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char *const pcName,
+                                           const configSTACK_DEPTH_TYPE usStackDepth,
+                                           void *const pvParameters, UBaseType_t uxPriority,
+                                           TaskHandle_t *const pvCreatedTask,
+                                           const BaseType_t xCoreID, UBaseType_t uxMemoryCaps)
+{
+    if (!valid_task_args(__func__, pvTaskCode, uxPriority, xCoreID)) {
+        return pdFAIL;
+    }
+    /* idf_additions.c: the TCB first (it must be internal), then the stack with the caps. */
+    void *tcb = pvPortMalloc(SIM_TCB_BYTES);
+    void *stack = heap_caps_malloc(usStackDepth, (uint32_t)uxMemoryCaps);
+    struct tskTaskControlBlock *t = tcb != NULL && stack != NULL ? new_record() : NULL;
+    if (t != NULL) {
+        t->stack = stack;
+        t->stack_area = stack;
+        t->tcb = tcb;
+        t->with_caps = true;
+    }
+    if (!start(t, pvTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth)) {
+        drop_record(t);
+        heap_caps_free(stack);
+        vPortFree(tcb);
+        return pdFAIL;
+    }
+    if (pvCreatedTask != NULL) {
+        *pvCreatedTask = t;
+    }
+    return pdPASS;
+}
+
+/* ---- deletion ---------------------------------------------------------------------------------- */
+
+/* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
+static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
+{
+    struct tskTaskControlBlock *t = task != NULL ? task : fr_self();
+    if (t == NULL) {
+        return; /* the caller has no record and the host no memory for one: nothing to delete */
+    }
+    if (sim_in_isr()) {
+        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
+        return;
+    }
+    char name[configMAX_TASK_NAME_LEN];
+    fr_lock();
+    memcpy(name, t->name, sizeof name); /* another task's record may go once the lock is left */
+    if (caps_api && !t->with_caps) {
+        fr_unlock();
+        ESP_LOGE(FR_TAG, "%s(\"%s\"): not made by xTask*WithCaps(): refused (the chip asserts)", fn,
+                 name);
+        return;
+    }
+    /* vTaskDelete() of a WithCaps task frees nothing, as on the chip, where its buffers are the
+     * static ones of xTaskCreateStatic: they leak (heap tracing shows them). */
+    const bool frees = caps_api || !t->with_caps;
+    const bool leaks = !frees && t->stack != NULL;
+    void *stack = frees ? t->stack : NULL, *tcb = frees ? t->tcb : NULL;
+    if (frees) {
+        t->stack = NULL;
+        t->tcb = NULL;
+    }
+    const bool self = t == t_self;
+    t->deleted = !t->foreign || self;
+    if (t->waiting_on != NULL) {
+        pthread_cond_broadcast(t->waiting_on); /* it ends in fr_wait */
+    }
+    fr_unlock();
+    if (leaks) {
+        ESP_LOGW(FR_TAG, "%s(\"%s\"): made by xTask*WithCaps(): its stack and TCB stay allocated "
+                         "(vTaskDeleteWithCaps frees them)", fn, name);
+    }
+    heap_caps_free(stack);
+    vPortFree(tcb);
+    if (self) {
+        fr_lock();
+        end_thread_locked(t);
+    }
+}
+
+void vTaskDelete(TaskHandle_t xTaskToDelete)
+{
+    delete_task(xTaskToDelete, false, __func__);
+}
+
+void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete)
+{
+    delete_task(xTaskToDelete, true, __func__);
+}
+
+/* ---- time -------------------------------------------------------------------------------------- */
+
+TickType_t xTaskGetTickCount(void)
+{
+    return (TickType_t)((uint64_t)esp_timer_get_time() * configTICK_RATE_HZ / 1000000u);
+}
+
+TickType_t xTaskGetTickCountFromISR(void)
+{
+    return xTaskGetTickCount();
+}
+
+/* Sleeps until the deadline, ending the thread if its task is deleted meanwhile. */
+static void sleep_until(const struct timespec *deadline)
+{
+    fr_lock();
+    end_if_deleted_locked();
+    struct tskTaskControlBlock *self = t_self;
+    if (self == NULL) { /* no record (host out of memory): a plain sleep */
+        fr_unlock();
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline, NULL) == EINTR) {
+        }
+        return;
+    }
+    /* A wait on the task's own condition that nothing signals but vTaskDelete. */
+    while (fr_wait(&self->notified, deadline, NULL)) {
+    }
+    fr_unlock();
+}
+
+void vTaskDelay(const TickType_t xTicksToDelay)
+{
+    if (fr_refuse_wait_in_isr(__func__, xTicksToDelay)) {
+        return;
+    }
+    (void)fr_self();
+    if (xTicksToDelay == 0) {
+        fr_lock();
+        end_if_deleted_locked();
+        fr_unlock();
+        sched_yield();
+        return;
+    }
+    struct timespec deadline;
+    fr_deadline(xTicksToDelay, &deadline);
+    sleep_until(&deadline);
+}
+
+BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_t xTimeIncrement)
+{
+    if (pxPreviousWakeTime == NULL || fr_refuse_wait_in_isr(__func__, 1)) {
+        return pdFALSE;
+    }
+    (void)fr_self();
+    const TickType_t now = xTaskGetTickCount();
+    const TickType_t wake = *pxPreviousWakeTime + xTimeIncrement;
+    /* FreeRTOS's test, wrap-around included: sleep only when wake lies ahead of now. */
+    const bool ahead = (TickType_t)(wake - *pxPreviousWakeTime) > (TickType_t)(now - *pxPreviousWakeTime);
+    *pxPreviousWakeTime = wake;
+    if (!ahead) {
+        fr_lock();
+        end_if_deleted_locked();
+        fr_unlock();
+        return pdFALSE;
+    }
+    struct timespec deadline;
+    fr_deadline(wake - now, &deadline);
+    sleep_until(&deadline);
+    return pdTRUE;
+}
+
+/* ---- queries ----------------------------------------------------------------------------------- */
+
+TaskHandle_t xTaskGetCurrentTaskHandle(void)
+{
+    return fr_self();
+}
+
+char *pcTaskGetName(TaskHandle_t xTaskToQuery)
+{
+    struct tskTaskControlBlock *t = xTaskToQuery != NULL ? xTaskToQuery : fr_self();
+    static char none[1];
+    return t != NULL ? t->name : none;
+}
+
+UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask)
+{
+    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    if (t == NULL) {
+        return 0;
+    }
+    fr_lock();
+    UBaseType_t p = t->priority;
+    fr_unlock();
+    return p;
+}
+
+void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
+{
+    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    if (t == NULL) {
+        return;
+    }
+    fr_lock();
+    t->priority = uxNewPriority < configMAX_PRIORITIES ? uxNewPriority : configMAX_PRIORITIES - 1;
+    end_if_deleted_locked();
+    fr_unlock();
+}
+
+BaseType_t xTaskGetCoreID(TaskHandle_t xTask)
+{
+    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    return t != NULL ? t->core : tskNO_AFFINITY;
+}
+
+BaseType_t xPortGetCoreID(void)
+{
+    const BaseType_t core = t_self != NULL ? t_self->core : tskNO_AFFINITY;
+    return core == 1 ? 1 : 0;
+}
+
+UBaseType_t uxTaskGetNumberOfTasks(void)
+{
+    fr_lock();
+    UBaseType_t n = task_count;
+    fr_unlock();
+    return n;
+}
+
+BaseType_t xPortInIsrContext(void)
+{
+    return sim_in_isr() ? pdTRUE : pdFALSE;
+}
+
+void vPortYield(void)
+{
+    sched_yield();
+}
+
+/* ---- notifications ----------------------------------------------------------------------------- */
+
+/* fr_lock() held. */
+static BaseType_t notify_locked(struct tskTaskControlBlock *t, uint32_t value, eNotifyAction action,
+                                bool *woke)
+{
+    const bool was_pending = t->notify_pending;
+    switch (action) {
+    case eSetBits:
+        t->notify_value |= value;
+        break;
+    case eIncrement:
+        t->notify_value++;
+        break;
+    case eSetValueWithOverwrite:
+        t->notify_value = value;
+        break;
+    case eSetValueWithoutOverwrite:
+        if (was_pending) {
+            return pdFAIL;
+        }
+        t->notify_value = value;
+        break;
+    case eNoAction:
+    default:
+        break;
+    }
+    t->notify_pending = true;
+    *woke = t->notify_awaited;
+    pthread_cond_broadcast(&t->notified);
+    return pdPASS;
+}
+
+static BaseType_t notify(TaskHandle_t task, uint32_t value, eNotifyAction action, BaseType_t *woken,
+                         const char *fn)
+{
+    if (task == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", fn);
+        return pdFAIL;
+    }
+    bool woke = false;
+    fr_lock();
+    BaseType_t r = notify_locked(task, value, action, &woke);
+    if (woken == NULL) {
+        end_if_deleted_locked();
+    }
+    fr_unlock();
+    if (woken != NULL && woke) {
+        *woken = pdTRUE;
+    }
+    return r;
+}
+
+BaseType_t xTaskNotify(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction)
+{
+    return notify(xTaskToNotify, ulValue, eAction, NULL, __func__);
+}
+
+BaseType_t xTaskNotifyFromISR(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction,
+                              BaseType_t *pxHigherPriorityTaskWoken)
+{
+    BaseType_t ignored = pdFALSE;
+    return notify(xTaskToNotify, ulValue, eAction,
+                  pxHigherPriorityTaskWoken != NULL ? pxHigherPriorityTaskWoken : &ignored, __func__);
+}
+
+BaseType_t xTaskNotifyGive(TaskHandle_t xTaskToNotify)
+{
+    return notify(xTaskToNotify, 0, eIncrement, NULL, __func__);
+}
+
+void vTaskNotifyGiveFromISR(TaskHandle_t xTaskToNotify, BaseType_t *pxHigherPriorityTaskWoken)
+{
+    (void)xTaskNotifyFromISR(xTaskToNotify, 0, eIncrement, pxHigherPriorityTaskWoken);
+}
+
+uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
+{
+    if (sim_in_isr()) {
+        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
+        return 0;
+    }
+    struct tskTaskControlBlock *self = fr_self();
+    if (self == NULL) {
+        return 0;
+    }
+    struct timespec deadline;
+    const bool timed = fr_deadline(xTicksToWait, &deadline);
+    fr_lock();
+    end_if_deleted_locked();
+    self->notify_awaited = true;
+    while (self->notify_value == 0 && xTicksToWait != 0 &&
+           fr_wait(&self->notified, timed ? &deadline : NULL, NULL)) {
+    }
+    self->notify_awaited = false;
+    const uint32_t value = self->notify_value;
+    if (value != 0) {
+        self->notify_value = xClearCountOnExit != pdFALSE ? 0 : value - 1;
+    }
+    self->notify_pending = false;
+    fr_unlock();
+    return value;
+}
+
+BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClearOnExit,
+                           uint32_t *pulNotificationValue, TickType_t xTicksToWait)
+{
+    if (sim_in_isr()) {
+        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
+        return pdFALSE;
+    }
+    struct tskTaskControlBlock *self = fr_self();
+    if (self == NULL) {
+        return pdFALSE;
+    }
+    struct timespec deadline;
+    const bool timed = fr_deadline(xTicksToWait, &deadline);
+    fr_lock();
+    end_if_deleted_locked();
+    if (!self->notify_pending) {
+        self->notify_value &= ~ulBitsToClearOnEntry;
+    }
+    self->notify_awaited = true;
+    while (!self->notify_pending && xTicksToWait != 0 &&
+           fr_wait(&self->notified, timed ? &deadline : NULL, NULL)) {
+    }
+    self->notify_awaited = false;
+    if (pulNotificationValue != NULL) {
+        *pulNotificationValue = self->notify_value;
+    }
+    const bool came = self->notify_pending;
+    if (came) {
+        self->notify_value &= ~ulBitsToClearOnExit;
+    }
+    self->notify_pending = false;
+    fr_unlock();
+    return came ? pdTRUE : pdFALSE;
+}
+
+/* ---- memory ------------------------------------------------------------------------------------ */
+
+void *pvPortMalloc(size_t xWantedSize)
+{
+    return heap_caps_malloc(xWantedSize, FREERTOS_CAPS);
+}
+
+void vPortFree(void *pv)
+{
+    heap_caps_free(pv);
+}
+
+size_t xPortGetFreeHeapSize(void)
+{
+    return heap_caps_get_free_size(FREERTOS_CAPS);
+}
+
+size_t xPortGetMinimumEverFreeHeapSize(void)
+{
+    return heap_caps_get_minimum_free_size(FREERTOS_CAPS);
+}
+
+/* ---- critical sections ------------------------------------------------------------------------- */
+
+static _Thread_local char t_identity; /* its address tells the threads apart */
+
+void spinlock_initialize(portMUX_TYPE *lock)
+{
+    __atomic_store_n(&lock->owner, 0, __ATOMIC_RELAXED);
+    lock->count = 0;
+}
+
+void vPortEnterCritical(portMUX_TYPE *mux)
+{
+    const uintptr_t me = (uintptr_t)&t_identity;
+    if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) == me) {
+        mux->count++;
+        return;
+    }
+    unsigned spins = 0;
+    uintptr_t expected = 0;
+    while (!__atomic_compare_exchange_n(&mux->owner, &expected, me, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+        expected = 0;
+        if (++spins % 64 == 0) {
+            sched_yield(); /* the holder may be a thread the host has not scheduled */
+        }
+    }
+    mux->count = 1;
+}
+
+void vPortExitCritical(portMUX_TYPE *mux)
+{
+    if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) != (uintptr_t)&t_identity) {
+        ESP_LOGE(FR_TAG, "portEXIT_CRITICAL(%p) by a task that does not hold it: refused (the "
+                         "chip aborts)", (void *)mux);
+        return;
+    }
+    if (--mux->count == 0) {
+        __atomic_store_n(&mux->owner, 0, __ATOMIC_RELEASE);
+    }
+}
+
+void kraken_freertos_assert_failed(const char *file, int line, const char *expr)
+{
+    fprintf(stderr, "assert failed: %s %s:%d (%s)\n", __func__, file, line, expr);
+    abort();
+}

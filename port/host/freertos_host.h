@@ -1,0 +1,43 @@
+/*
+ * freertos_host.h - what the host FreeRTOS's task part (freertos_host.c) gives its queue part
+ * (freertos_host_queue.c). Not a public header.
+ */
+#ifndef FREERTOS_HOST_H
+#define FREERTOS_HOST_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+
+/* One lock, as FreeRTOS's kernel lock: every task record and every queue is read and written under
+ * it. Never held across a heap call (allocation hooks may call into FreeRTOS). */
+void fr_lock(void);
+void fr_unlock(void);
+/* fr_lock() for a task-level call: a task deleted by another ends here instead (not in an ISR). */
+void fr_enter(void);
+
+/* A condition variable on CLOCK_MONOTONIC (deadlines are CLOCK_MONOTONIC). */
+void fr_cond_init(pthread_cond_t *cond);
+
+/* The absolute deadline of a wait of `ticks` from now; false for portMAX_DELAY (no deadline). */
+bool fr_deadline(TickType_t ticks, struct timespec *out);
+
+/* fr_lock() held, by a task (not an ISR): waits on cond until signalled or the deadline (NULL:
+ * none), counted in *waiting (when not NULL) meanwhile; false on timeout. A task deleted meanwhile
+ * ends here (its thread exits, uncounted). */
+bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting);
+
+/* The calling thread's task record, made on first use for a thread not made by xTaskCreate*();
+ * NULL only when the host is out of memory. fr_lock() not held. */
+TaskHandle_t fr_self(void);
+
+/* True, after logging "<fn>: ...", when the caller is a simulated ISR and ticks != 0: a wait from
+ * an ISR (the chip asserts). */
+bool fr_refuse_wait_in_isr(const char *fn, TickType_t ticks);
+
+#define FR_TAG "freertos"
+
+#endif /* FREERTOS_HOST_H */

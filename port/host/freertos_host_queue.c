@@ -1,0 +1,630 @@
+/*
+ * freertos_host_queue.c - FreeRTOS queues, semaphores and mutexes on the host (freertos/queue.h,
+ * freertos/semphr.h): a ring of items in the simulated-heap block the chip would allocate, under
+ * the kernel lock of freertos_host.c, with a condition per direction for waiting tasks.
+ *
+ * Semaphores are queues of item size 0 whose count is the number of "items", as in FreeRTOS: a
+ * binary semaphore has length 1, a counting one its maximum, a mutex length 1 and a holder.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/idf_additions.h"
+#include "freertos/queue.h"
+#include "freertos/semphr.h"
+#include "freertos_host.h"
+#include "sim_internal.h"
+
+#define QUEUE_SIZE 84u /* sizeof(StaticQueue_t) == sizeof(StaticSemaphore_t) on the ESP32-S3 */
+
+enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };
+
+struct QueueDefinition {
+    uint8_t type;     /* queueQUEUE_TYPE_* */
+    uint8_t memory;   /* MEM_*: how it was created, hence how it is deleted */
+    UBaseType_t length, item_size;
+    UBaseType_t head, count; /* items at storage[head .. head + count) mod length */
+    uint8_t *storage;        /* NULL when item_size is 0 */
+    void *block;             /* the simulated record (and, for MEM_HEAP, the storage after it) */
+    void *storage_block;     /* MEM_CAPS: the storage, a block of its own */
+    TaskHandle_t holder;     /* mutexes: who holds it */
+    UBaseType_t recursion;   /* recursive mutexes: the holder's takes */
+    uint32_t waiting_items, waiting_room; /* tasks waiting on each condition */
+    pthread_cond_t items, room;
+};
+
+static bool is_mutex(const struct QueueDefinition *q)
+{
+    return q->type == queueQUEUE_TYPE_MUTEX || q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX;
+}
+
+/* A record for memory already had (block, storage); NULL when the host has none. */
+static struct QueueDefinition *make(uint8_t type, uint8_t memory, UBaseType_t length,
+                                    UBaseType_t item_size, void *block, uint8_t *storage)
+{
+    struct QueueDefinition *q = __real_calloc(1, sizeof *q);
+    if (q == NULL) {
+        return NULL;
+    }
+    q->type = type;
+    q->memory = memory;
+    q->length = length;
+    q->item_size = item_size;
+    q->block = block;
+    q->storage = storage;
+    fr_cond_init(&q->items);
+    fr_cond_init(&q->room);
+    return q;
+}
+
+static void destroy(struct QueueDefinition *q)
+{
+    pthread_cond_destroy(&q->items);
+    pthread_cond_destroy(&q->room);
+    __real_free(q);
+}
+
+static bool valid_shape(const char *fn, UBaseType_t length, UBaseType_t item_size)
+{
+    /* The chip's size_t has 32 bits: a queue it cannot address is refused on every host. */
+    if (length == 0 || (uint64_t)length * item_size > UINT32_MAX - QUEUE_SIZE) {
+        ESP_LOGE(FR_TAG, "%s(%u, %u): %s: refused", fn, length, item_size,
+                 length == 0 ? "length 0 (the chip asserts)" : "length * item size overflows");
+        return false;
+    }
+    return true;
+}
+
+QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize)
+{
+    if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
+        return NULL;
+    }
+    const size_t bytes = (size_t)uxQueueLength * uxItemSize;
+    uint8_t *block = pvPortMalloc(QUEUE_SIZE + bytes); /* xQueueGenericCreate: one block */
+    if (block == NULL) {
+        return NULL;
+    }
+    struct QueueDefinition *q = make(queueQUEUE_TYPE_BASE, MEM_HEAP, uxQueueLength, uxItemSize,
+                                     block, uxItemSize != 0 ? block + QUEUE_SIZE : NULL);
+    if (q == NULL) {
+        vPortFree(block);
+    }
+    return q;
+}
+
+QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
+                                 uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue)
+{
+    if (pxStaticQueue == NULL || (uxItemSize != 0 && pucQueueStorage == NULL)) {
+        ESP_LOGE(FR_TAG, "%s: no queue or storage buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
+        return NULL;
+    }
+    struct QueueDefinition *q = make(queueQUEUE_TYPE_BASE, MEM_STATIC, uxQueueLength, uxItemSize,
+                                     NULL, uxItemSize != 0 ? pucQueueStorage : NULL);
+    if (q != NULL) {
+        pxStaticQueue->host = q;
+    }
+    return q;
+}
+
+QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
+                                   UBaseType_t uxMemoryCaps)
+{
+    if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
+        return NULL;
+    }
+    /* idf_additions.c: the record, then the storage, each with the caps. */
+    void *block = heap_caps_malloc(QUEUE_SIZE, (uint32_t)uxMemoryCaps);
+    uint8_t *storage = uxItemSize != 0 && block != NULL
+                           ? heap_caps_malloc((size_t)uxQueueLength * uxItemSize, (uint32_t)uxMemoryCaps)
+                           : NULL;
+    struct QueueDefinition *q = block != NULL && (uxItemSize == 0 || storage != NULL)
+                                    ? make(queueQUEUE_TYPE_BASE, MEM_CAPS, uxQueueLength,
+                                           uxItemSize, block, storage)
+                                    : NULL;
+    if (q == NULL) {
+        heap_caps_free(storage);
+        heap_caps_free(block);
+        return NULL;
+    }
+    q->storage_block = storage;
+    return q;
+}
+
+/* The memory a queue's creation took, freed by the delete that matches it. */
+static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
+{
+    if (q == NULL) {
+        return;
+    }
+    fr_lock();
+    const uint32_t waiting = q->waiting_items + q->waiting_room;
+    const uint8_t memory = q->memory;
+    fr_unlock();
+    if (caps_api != (memory == MEM_CAPS) || waiting != 0) {
+        ESP_LOGE(FR_TAG, "%s(%p): %s: refused (the chip asserts or crashes)", fn, (void *)q,
+                 waiting != 0 ? "tasks wait on it"
+                 : caps_api   ? "not made by a *CreateWithCaps()"
+                              : "made by a *CreateWithCaps(): delete it with its *DeleteWithCaps()");
+        return;
+    }
+    void *block = q->block, *storage_block = q->storage_block;
+    destroy(q);
+    heap_caps_free(storage_block);
+    heap_caps_free(block);
+}
+
+void vQueueDelete(QueueHandle_t xQueue)
+{
+    delete_queue(xQueue, false, __func__);
+}
+
+void vQueueDeleteWithCaps(QueueHandle_t xQueue)
+{
+    delete_queue(xQueue, true, __func__);
+}
+
+void vSemaphoreDeleteWithCaps(SemaphoreHandle_t xSemaphore)
+{
+    delete_queue(xSemaphore, true, __func__);
+}
+
+/* ---- semaphores and mutexes -------------------------------------------------------------------- */
+
+/* A storage-less queue of `type` holding `count`, its record from pvPortMalloc() (MEM_HEAP),
+ * heap_caps_malloc(caps) (MEM_CAPS) or buf (MEM_STATIC). */
+static QueueHandle_t make_semaphore(uint8_t type, UBaseType_t length, UBaseType_t count,
+                                    uint8_t memory, StaticQueue_t *buf, UBaseType_t caps)
+{
+    void *block = NULL;
+    if (memory != MEM_STATIC) {
+        block = memory == MEM_CAPS ? heap_caps_malloc(QUEUE_SIZE, (uint32_t)caps)
+                                   : pvPortMalloc(QUEUE_SIZE);
+        if (block == NULL) {
+            return NULL;
+        }
+    }
+    struct QueueDefinition *q = make(type, memory, length, 0, block, NULL);
+    if (q == NULL) {
+        heap_caps_free(block);
+        return NULL;
+    }
+    q->count = count;
+    if (buf != NULL) {
+        buf->host = q;
+    }
+    return q;
+}
+
+static bool valid_type(const char *fn, uint8_t type, bool mutex_only)
+{
+    const bool mutex = type == queueQUEUE_TYPE_MUTEX || type == queueQUEUE_TYPE_RECURSIVE_MUTEX;
+    if (mutex_only ? !mutex
+                   : !mutex && type != queueQUEUE_TYPE_BINARY_SEMAPHORE &&
+                         type != queueQUEUE_TYPE_COUNTING_SEMAPHORE) {
+        ESP_LOGE(FR_TAG, "%s: type %u: refused", fn, type);
+        return false;
+    }
+    return true;
+}
+
+static bool valid_counts(const char *fn, UBaseType_t max, UBaseType_t initial)
+{
+    if (max == 0 || initial > max) {
+        ESP_LOGE(FR_TAG, "%s(%u, %u): %s: refused (the chip asserts)", fn, max, initial,
+                 max == 0 ? "maximum 0" : "initial count above the maximum");
+        return false;
+    }
+    return true;
+}
+
+QueueHandle_t xQueueCreateMutex(const uint8_t ucQueueType)
+{
+    return valid_type(__func__, ucQueueType, true) ? make_semaphore(ucQueueType, 1, 1, MEM_HEAP, NULL, 0) : NULL;
+}
+
+QueueHandle_t xQueueCreateMutexStatic(const uint8_t ucQueueType, StaticQueue_t *pxStaticQueue)
+{
+    if (pxStaticQueue == NULL || !valid_type(__func__, ucQueueType, true)) {
+        return NULL;
+    }
+    return make_semaphore(ucQueueType, 1, 1, MEM_STATIC, pxStaticQueue, 0);
+}
+
+QueueHandle_t xQueueCreateCountingSemaphore(const UBaseType_t uxMaxCount,
+                                            const UBaseType_t uxInitialCount)
+{
+    if (!valid_counts(__func__, uxMaxCount, uxInitialCount)) {
+        return NULL;
+    }
+    return make_semaphore(queueQUEUE_TYPE_COUNTING_SEMAPHORE, uxMaxCount, uxInitialCount, MEM_HEAP, NULL,
+                          0);
+}
+
+QueueHandle_t xQueueCreateCountingSemaphoreStatic(const UBaseType_t uxMaxCount,
+                                                  const UBaseType_t uxInitialCount,
+                                                  StaticQueue_t *pxStaticQueue)
+{
+    if (pxStaticQueue == NULL || !valid_counts(__func__, uxMaxCount, uxInitialCount)) {
+        return NULL;
+    }
+    return make_semaphore(queueQUEUE_TYPE_COUNTING_SEMAPHORE, uxMaxCount, uxInitialCount,
+                          MEM_STATIC, pxStaticQueue, 0);
+}
+
+QueueHandle_t xQueueCreateBinarySemaphore(void)
+{
+    return make_semaphore(queueQUEUE_TYPE_BINARY_SEMAPHORE, 1, 0, MEM_HEAP, NULL, 0);
+}
+
+QueueHandle_t xQueueCreateBinarySemaphoreStatic(StaticQueue_t *pxStaticQueue)
+{
+    return pxStaticQueue != NULL
+               ? make_semaphore(queueQUEUE_TYPE_BINARY_SEMAPHORE, 1, 0, MEM_STATIC, pxStaticQueue, 0)
+               : NULL;
+}
+
+SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseType_t uxInitialCount,
+                                                  const uint8_t ucQueueType,
+                                                  UBaseType_t uxMemoryCaps)
+{
+    if (!valid_type(__func__, ucQueueType, false)) {
+        return NULL;
+    }
+    if (ucQueueType == queueQUEUE_TYPE_COUNTING_SEMAPHORE) {
+        if (!valid_counts(__func__, uxMaxCount, uxInitialCount)) {
+            return NULL;
+        }
+        return make_semaphore(ucQueueType, uxMaxCount, uxInitialCount, MEM_CAPS, NULL, uxMemoryCaps);
+    }
+    const UBaseType_t count = ucQueueType == queueQUEUE_TYPE_BINARY_SEMAPHORE ? 0 : 1;
+    return make_semaphore(ucQueueType, 1, count, MEM_CAPS, NULL, uxMemoryCaps);
+}
+
+/* ---- sending and receiving --------------------------------------------------------------------- */
+
+/* Lock held: one item in (a semaphore's count up). */
+static void put_locked(struct QueueDefinition *q, const void *item, BaseType_t position)
+{
+    if (position == queueOVERWRITE && q->count == q->length) {
+        q->count = 0; /* a queue of one: its item is replaced */
+        q->head = 0;
+    }
+    if (q->item_size != 0) {
+        UBaseType_t at;
+        if (position == queueSEND_TO_FRONT) {
+            q->head = q->head == 0 ? q->length - 1 : q->head - 1;
+            at = q->head;
+        } else {
+            at = (q->head + q->count) % q->length;
+        }
+        memcpy(q->storage + (size_t)at * q->item_size, item, q->item_size);
+    }
+    q->count++;
+    if (q->waiting_items != 0) {
+        pthread_cond_signal(&q->items);
+    }
+}
+
+/* Lock held: the oldest item out (or only copied: peek). */
+static void take_locked(struct QueueDefinition *q, void *buffer, bool peek)
+{
+    if (q->item_size != 0 && buffer != NULL) {
+        memcpy(buffer, q->storage + (size_t)q->head * q->item_size, q->item_size);
+    }
+    if (peek) {
+        if (q->waiting_items != 0) {
+            pthread_cond_signal(&q->items); /* the item is still there for another waiter */
+        }
+        return;
+    }
+    q->head = (q->head + 1) % q->length;
+    q->count--;
+    if (q->waiting_room != 0) {
+        pthread_cond_signal(&q->room);
+    }
+}
+
+static bool valid_queue(const char *fn, QueueHandle_t q, const void *item)
+{
+    if (q == NULL || (item == NULL && q->item_size != 0)) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
+                 q == NULL ? "no queue" : "no item buffer");
+        return false;
+    }
+    return true;
+}
+
+/* A mutex give by a task (self) that does not hold it (the chip asserts); lock held. */
+static bool refuse_foreign_give_locked(const char *fn, struct QueueDefinition *q, TaskHandle_t self)
+{
+    if (is_mutex(q) && (q->holder == NULL || q->holder != self)) {
+        ESP_LOGE(FR_TAG, "%s(%p): the caller does not hold this mutex: refused (the chip asserts)",
+                 fn, (void *)q);
+        return true;
+    }
+    return false;
+}
+
+BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQueue,
+                             TickType_t xTicksToWait, const BaseType_t xCopyPosition)
+{
+    if (!valid_queue(__func__, xQueue, pvItemToQueue) || fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
+        return pdFAIL;
+    }
+    struct QueueDefinition *q = xQueue;
+    if (xCopyPosition == queueOVERWRITE && q->length != 1) {
+        ESP_LOGE(FR_TAG, "%s: overwrite on a queue of length %u: refused (the chip asserts)",
+                 __func__, q->length);
+        return pdFAIL;
+    }
+    const TaskHandle_t self = is_mutex(q) ? fr_self() : NULL; /* before the lock: it may take it */
+    struct timespec deadline;
+    const bool timed = fr_deadline(xTicksToWait, &deadline);
+    fr_enter();
+    if (refuse_foreign_give_locked("xSemaphoreGive", q, self)) {
+        fr_unlock();
+        return pdFAIL;
+    }
+    if (q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX) {
+        q->recursion = 0;
+    }
+    while (q->count == q->length && xCopyPosition != queueOVERWRITE) {
+        if (xTicksToWait == 0) {
+            fr_unlock();
+            return errQUEUE_FULL;
+        }
+        const bool signalled = fr_wait(&q->room, timed ? &deadline : NULL, &q->waiting_room);
+        if (!signalled && q->count == q->length) {
+            fr_unlock();
+            return errQUEUE_FULL;
+        }
+    }
+    if (is_mutex(q)) {
+        q->holder = NULL;
+    }
+    put_locked(q, pvItemToQueue, xCopyPosition);
+    fr_unlock();
+    return pdPASS;
+}
+
+BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvItemToQueue,
+                                    BaseType_t *const pxHigherPriorityTaskWoken,
+                                    const BaseType_t xCopyPosition)
+{
+    if (!valid_queue(__func__, xQueue, pvItemToQueue)) {
+        return pdFAIL;
+    }
+    struct QueueDefinition *q = xQueue;
+    if ((xCopyPosition == queueOVERWRITE && q->length != 1) || is_mutex(q)) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", __func__,
+                 is_mutex(q) ? "a mutex" : "overwrite on a queue longer than 1");
+        return pdFAIL;
+    }
+    fr_lock();
+    if (q->count == q->length && xCopyPosition != queueOVERWRITE) {
+        fr_unlock();
+        return errQUEUE_FULL;
+    }
+    const bool woke = q->waiting_items != 0;
+    put_locked(q, pvItemToQueue, xCopyPosition);
+    fr_unlock();
+    if (woke && pxHigherPriorityTaskWoken != NULL) {
+        *pxHigherPriorityTaskWoken = pdTRUE;
+    }
+    return pdPASS;
+}
+
+BaseType_t xQueueGiveFromISR(QueueHandle_t xQueue, BaseType_t *const pxHigherPriorityTaskWoken)
+{
+    return xQueueGenericSendFromISR(xQueue, NULL, pxHigherPriorityTaskWoken, queueSEND_TO_BACK);
+}
+
+/* Receive, peek or take (a semaphore or mutex: buffer NULL, item size 0). */
+static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, TickType_t ticks,
+                          bool peek)
+{
+    if (!valid_queue(fn, xQueue, buffer) || fr_refuse_wait_in_isr(fn, ticks)) {
+        return pdFAIL;
+    }
+    struct QueueDefinition *q = xQueue;
+    TaskHandle_t self = NULL;
+    if (is_mutex(q)) {
+        if (sim_in_isr()) {
+            ESP_LOGE(FR_TAG, "%s: a mutex in an ISR: refused (the chip asserts)", fn);
+            return pdFAIL;
+        }
+        self = fr_self();
+    }
+    struct timespec deadline;
+    const bool timed = fr_deadline(ticks, &deadline);
+    fr_enter();
+    while (q->count == 0) {
+        if (ticks == 0) {
+            fr_unlock();
+            return errQUEUE_EMPTY;
+        }
+        const bool signalled = fr_wait(&q->items, timed ? &deadline : NULL, &q->waiting_items);
+        if (!signalled && q->count == 0) {
+            fr_unlock();
+            return errQUEUE_EMPTY;
+        }
+    }
+    take_locked(q, buffer, peek);
+    if (is_mutex(q)) {
+        q->holder = self;
+        q->recursion = 1;
+    }
+    fr_unlock();
+    return pdPASS;
+}
+
+BaseType_t xQueueReceive(QueueHandle_t xQueue, void *const pvBuffer, TickType_t xTicksToWait)
+{
+    return receive(__func__, xQueue, pvBuffer, xTicksToWait, false);
+}
+
+BaseType_t xQueuePeek(QueueHandle_t xQueue, void *const pvBuffer, TickType_t xTicksToWait)
+{
+    return receive(__func__, xQueue, pvBuffer, xTicksToWait, true);
+}
+
+BaseType_t xQueueSemaphoreTake(QueueHandle_t xQueue, TickType_t xTicksToWait)
+{
+    if (xQueue != NULL && xQueue->item_size != 0) {
+        ESP_LOGE(FR_TAG, "%s: not a semaphore: refused (the chip asserts)", __func__);
+        return pdFAIL;
+    }
+    return receive(__func__, xQueue, NULL, xTicksToWait, false);
+}
+
+BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
+                                BaseType_t *const pxHigherPriorityTaskWoken)
+{
+    if (!valid_queue(__func__, xQueue, pvBuffer)) {
+        return pdFAIL;
+    }
+    struct QueueDefinition *q = xQueue;
+    if (is_mutex(q)) {
+        ESP_LOGE(FR_TAG, "%s: a mutex: refused (the chip asserts)", __func__);
+        return pdFAIL;
+    }
+    fr_lock();
+    if (q->count == 0) {
+        fr_unlock();
+        return errQUEUE_EMPTY;
+    }
+    const bool woke = q->waiting_room != 0;
+    take_locked(q, pvBuffer, false);
+    fr_unlock();
+    if (woke && pxHigherPriorityTaskWoken != NULL) {
+        *pxHigherPriorityTaskWoken = pdTRUE;
+    }
+    return pdPASS;
+}
+
+BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer)
+{
+    if (!valid_queue(__func__, xQueue, pvBuffer)) {
+        return pdFAIL;
+    }
+    fr_lock();
+    const bool any = xQueue->count != 0;
+    if (any) {
+        take_locked(xQueue, pvBuffer, true);
+    }
+    fr_unlock();
+    return any ? pdPASS : errQUEUE_EMPTY;
+}
+
+/* ---- recursive mutexes ------------------------------------------------------------------------- */
+
+BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWait)
+{
+    if (xMutex == NULL || xMutex->type != queueQUEUE_TYPE_RECURSIVE_MUTEX) {
+        ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
+        return pdFALSE;
+    }
+    TaskHandle_t self = fr_self();
+    fr_lock();
+    if (xMutex->holder != NULL && xMutex->holder == self) {
+        xMutex->recursion++;
+        fr_unlock();
+        return pdTRUE;
+    }
+    fr_unlock();
+    return receive(__func__, xMutex, NULL, xTicksToWait, false);
+}
+
+BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
+{
+    if (xMutex == NULL || xMutex->type != queueQUEUE_TYPE_RECURSIVE_MUTEX) {
+        ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
+        return pdFALSE;
+    }
+    TaskHandle_t self = fr_self();
+    fr_lock();
+    if (xMutex->holder == NULL || xMutex->holder != self) {
+        fr_unlock();
+        return pdFALSE; /* FreeRTOS's answer to a give by a task that does not hold it */
+    }
+    if (--xMutex->recursion != 0) {
+        fr_unlock();
+        return pdTRUE;
+    }
+    xMutex->holder = NULL;
+    put_locked(xMutex, NULL, queueSEND_TO_BACK);
+    fr_unlock();
+    return pdTRUE;
+}
+
+/* ---- queries ----------------------------------------------------------------------------------- */
+
+TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore)
+{
+    if (xSemaphore == NULL) {
+        return NULL;
+    }
+    fr_lock();
+    TaskHandle_t holder = is_mutex(xSemaphore) ? xSemaphore->holder : NULL;
+    fr_unlock();
+    return holder;
+}
+
+UBaseType_t uxQueueMessagesWaiting(const QueueHandle_t xQueue)
+{
+    if (xQueue == NULL) {
+        return 0;
+    }
+    fr_lock();
+    UBaseType_t n = xQueue->count;
+    fr_unlock();
+    return n;
+}
+
+UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue)
+{
+    if (xQueue == NULL) {
+        return 0;
+    }
+    fr_lock();
+    UBaseType_t n = xQueue->length - xQueue->count;
+    fr_unlock();
+    return n;
+}
+
+BaseType_t xQueueIsQueueEmptyFromISR(const QueueHandle_t xQueue)
+{
+    return xQueue != NULL && uxQueueMessagesWaiting(xQueue) == 0 ? pdTRUE : pdFALSE;
+}
+
+BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue)
+{
+    return xQueue != NULL && uxQueueSpacesAvailable(xQueue) == 0 ? pdTRUE : pdFALSE;
+}
+
+BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
+{
+    (void)xNewQueue;
+    if (xQueue == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no queue: refused (the chip asserts)", __func__);
+        return pdFAIL;
+    }
+    fr_lock();
+    if (!is_mutex(xQueue)) {
+        xQueue->count = 0;
+        xQueue->head = 0;
+        pthread_cond_broadcast(&xQueue->room);
+    }
+    fr_unlock();
+    return pdPASS;
+}

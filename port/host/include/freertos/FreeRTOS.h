@@ -1,0 +1,153 @@
+/*
+ * freertos/FreeRTOS.h (host) - the part of ESP-IDF's FreeRTOS that firmware memory code uses, on
+ * host threads, with the chip's memory use: every kernel object FreeRTOS would allocate is a block
+ * of the simulated heap of the size and capabilities it has on the ESP32-S3 (pvPortMalloc is
+ * heap_caps_malloc(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT), as in ESP-IDF's heap_idf.c). So a task's
+ * stack, a queue's storage or a mutex counts against internal SRAM, fails when it is exhausted or
+ * fragmented, and shows in heap tracing, exactly where the chip's would.
+ *
+ * What is simulated and what is not (docs/simulator.md, "FreeRTOS on the host"):
+ * - Tasks are POSIX threads. Priorities and core affinity are recorded, not enforced: the host's
+ *   scheduler runs the threads, so code that relies on a higher-priority task preempting a lower
+ *   one, or on two tasks pinned to one core never running at once, behaves differently.
+ * - Blocking calls wait on CLOCK_MONOTONIC deadlines of `ticks * portTICK_PERIOD_MS`.
+ * - FromISR calls are for kraken_sim_isr_enter()/_exit() context (xPortInIsrContext()); task-level
+ *   calls that may block are refused there with their failure value (the chip would assert).
+ * - The tick count is esp_timer_get_time() / portTICK_PERIOD_MS: it starts at the simulated boot.
+ * Kernel objects live in the simulated heap: delete them before kraken_sim_reset().
+ */
+#ifndef FREERTOS_H_HOST
+#define FREERTOS_H_HOST
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sdkconfig.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- types and constants (the Xtensa port's) ---- */
+typedef int BaseType_t;
+typedef unsigned int UBaseType_t;
+typedef uint32_t TickType_t;
+typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
+#define configSTACK_DEPTH_TYPE uint32_t
+
+#define pdFALSE ((BaseType_t)0)
+#define pdTRUE ((BaseType_t)1)
+#define pdPASS (pdTRUE)
+#define pdFAIL (pdFALSE)
+#define errQUEUE_EMPTY ((BaseType_t)0)
+#define errQUEUE_FULL ((BaseType_t)0)
+#define errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY (-1)
+
+#define configTICK_RATE_HZ (CONFIG_FREERTOS_HZ)
+#define configMAX_PRIORITIES (25)
+#define configMINIMAL_STACK_SIZE (768)
+#define configMAX_TASK_NAME_LEN (16)
+#define configNUMBER_OF_CORES (2)
+#define portNUM_PROCESSORS (2)
+#define portMAX_DELAY ((TickType_t)0xffffffffUL)
+#define portTICK_PERIOD_MS ((TickType_t)1000 / configTICK_RATE_HZ)
+#define pdMS_TO_TICKS(xTimeInMs) \
+    ((TickType_t)(((TickType_t)(xTimeInMs) * (TickType_t)configTICK_RATE_HZ) / (TickType_t)1000U))
+#define pdTICKS_TO_MS(xTicks) ((TickType_t)((uint64_t)(xTicks) * 1000 / configTICK_RATE_HZ))
+#define tskNO_AFFINITY ((BaseType_t)0x7FFFFFFF)
+
+/* The kernel objects' types (here, not in task.h and queue.h, so that the headers may be included
+ * in any order, each of them bringing the others as ESP-IDF's FreeRTOS.h does). */
+typedef struct tskTaskControlBlock *TaskHandle_t;
+typedef void (*TaskFunction_t)(void *);
+typedef struct QueueDefinition *QueueHandle_t;
+typedef struct QueueDefinition *QueueSetHandle_t;
+typedef QueueHandle_t SemaphoreHandle_t;
+
+/** Memory a task created with xTaskCreateStatic*() uses instead of a heap TCB (100 bytes on the
+ *  S3, as here on a 32-bit host; 104 on a 64-bit one). */
+typedef struct {
+    void *host; /* the host thread's record */
+    uint8_t reserved[96];
+} StaticTask_t;
+
+/** Memory a queue or semaphore created with a *CreateStatic() uses instead of a heap block (84
+ *  bytes on the S3 and on a 32-bit host; 88 on a 64-bit one). */
+typedef struct {
+    void *host; /* the host record */
+    uint8_t reserved[80];
+} StaticQueue_t;
+typedef StaticQueue_t StaticSemaphore_t;
+
+/** Stops with a message (file, line, expression) when x is false, as ESP-IDF's configASSERT. */
+#define configASSERT(x) ((x) ? (void)0 : kraken_freertos_assert_failed(__FILE__, __LINE__, #x))
+void kraken_freertos_assert_failed(const char *file, int line, const char *expr);
+
+/* ---- memory (ESP-IDF's heap_idf.c: the internal, byte-addressable heap) ---- */
+
+/** heap_caps_malloc(size, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT): NULL when none is left (or for 0).
+ *  task or isr, O(1). */
+void *pvPortMalloc(size_t xWantedSize);
+/** heap_caps_free(); NULL is ignored. task or isr, O(1). */
+void vPortFree(void *pv);
+/** Free bytes of the internal byte-addressable heaps. isr-ok, O(heaps). */
+size_t xPortGetFreeHeapSize(void);
+/** Their low-water mark since the simulated boot. isr-ok, O(heaps). */
+size_t xPortGetMinimumEverFreeHeapSize(void);
+
+/* ---- critical sections: ESP-IDF's spinlocks (portMUX_TYPE) ----
+ * A portMUX_TYPE is a spinlock that the same task may take again (nesting is counted), as
+ * ESP-IDF's. It does not stop the other threads' "interrupts": it only excludes the other holders
+ * of the same lock. Keep sections short and never block inside one (the chip would abort). */
+typedef struct {
+    uintptr_t owner; /* 0: free; else the holder thread's identity (read and written atomically) */
+    uint32_t count;  /* nesting depth of the holder */
+} portMUX_TYPE;
+#define portMUX_INITIALIZER_UNLOCKED {0, 0}
+#define portMUX_INITIALIZE(mux) spinlock_initialize(mux)
+#define SPINLOCK_INITIALIZER portMUX_INITIALIZER_UNLOCKED
+typedef portMUX_TYPE spinlock_t;
+
+/** Sets *lock free. task or isr, O(1). */
+void spinlock_initialize(portMUX_TYPE *lock);
+/** Takes the spinlock (spins while another thread holds it; again by its holder: nests). Never
+ *  returns without it. task or isr, O(1) plus the wait. */
+void vPortEnterCritical(portMUX_TYPE *mux);
+/** Undoes one vPortEnterCritical() of the calling thread; a thread that does not hold it is
+ *  refused (logged, nothing changes; the chip would abort). task or isr, O(1). */
+void vPortExitCritical(portMUX_TYPE *mux);
+#define portENTER_CRITICAL(mux) vPortEnterCritical(mux)
+#define portEXIT_CRITICAL(mux) vPortExitCritical(mux)
+#define portENTER_CRITICAL_ISR(mux) vPortEnterCritical(mux)
+#define portEXIT_CRITICAL_ISR(mux) vPortExitCritical(mux)
+#define portENTER_CRITICAL_SAFE(mux) vPortEnterCritical(mux)
+#define portEXIT_CRITICAL_SAFE(mux) vPortExitCritical(mux)
+#define taskENTER_CRITICAL(mux) vPortEnterCritical(mux)
+#define taskEXIT_CRITICAL(mux) vPortExitCritical(mux)
+#define taskENTER_CRITICAL_ISR(mux) vPortEnterCritical(mux)
+#define taskEXIT_CRITICAL_ISR(mux) vPortExitCritical(mux)
+
+/* ---- context ---- */
+
+/** True inside kraken_sim_isr_enter()/_exit() on this thread. isr-ok, O(1). */
+BaseType_t xPortInIsrContext(void);
+/** The core the calling task is pinned to, 0 when it is not pinned (or not a task). isr-ok, O(1). */
+BaseType_t xPortGetCoreID(void);
+/** Gives up the processor (sched_yield): portYIELD(), taskYIELD(). task, O(1). */
+void vPortYield(void);
+#define portYIELD() vPortYield()
+#define portYIELD_WITHIN_API() vPortYield()
+/* With or without its flag, as ESP-IDF's. It does nothing here: a simulated ISR runs in the thread
+ * that entered it, and a task it woke is a thread already running. */
+#define portYIELD_FROM_ISR(...) ((void)(int[]){0, __VA_ARGS__})
+#define portEND_SWITCHING_ISR(x) portYIELD_FROM_ISR(x)
+
+#ifdef __cplusplus
+}
+#endif
+
+/* As ESP-IDF's FreeRTOS.h: its additions, and with them task.h, queue.h and semphr.h. */
+#include "freertos/idf_additions.h"
+
+#endif /* FREERTOS_H_HOST */

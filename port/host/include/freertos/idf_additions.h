@@ -1,0 +1,73 @@
+/*
+ * freertos/idf_additions.h (host) - ESP-IDF's "WithCaps" creation functions, which choose the
+ * memory of a task's stack or of a queue: with MALLOC_CAP_SPIRAM a stack or a queue goes to the
+ * simulated PSRAM, as on the chip (and fails, as there, when the module has none). The allocations
+ * are ESP-IDF's (idf_additions.c): a task's TCB from pvPortMalloc() and its stack with the caps; a
+ * queue's 84-byte record and its storage as two blocks with the caps; a semaphore's record with
+ * the caps. Each *DeleteWithCaps frees what its create took.
+ */
+#ifndef FREERTOS_IDF_ADDITIONS_H_HOST
+#define FREERTOS_IDF_ADDITIONS_H_HOST
+
+#include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A task whose stack (usStackDepth bytes) comes from heap_caps_malloc(uxMemoryCaps). pdPASS, or
+ *  pdFAIL with nothing allocated (no memory, or the refusals of xTaskCreatePinnedToCore()). Delete
+ *  it with vTaskDeleteWithCaps(). task, O(1). */
+BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char *const pcName,
+                                           const configSTACK_DEPTH_TYPE usStackDepth,
+                                           void *const pvParameters, UBaseType_t uxPriority,
+                                           TaskHandle_t *const pvCreatedTask,
+                                           const BaseType_t xCoreID, UBaseType_t uxMemoryCaps);
+
+static inline BaseType_t xTaskCreateWithCaps(TaskFunction_t pvTaskCode, const char *const pcName,
+                                             const configSTACK_DEPTH_TYPE usStackDepth,
+                                             void *const pvParameters, UBaseType_t uxPriority,
+                                             TaskHandle_t *pvCreatedTask, UBaseType_t uxMemoryCaps)
+{
+    return xTaskCreatePinnedToCoreWithCaps(pvTaskCode, pcName, usStackDepth, pvParameters,
+                                           uxPriority, pvCreatedTask, tskNO_AFFINITY, uxMemoryCaps);
+}
+
+/** Deletes a task made by xTask*WithCaps() (NULL: the caller) and frees its stack and TCB. A task
+ *  made otherwise is refused (logged; the chip asserts). task, O(1). */
+void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete);
+
+/** A queue whose record and storage come from heap_caps_malloc(uxMemoryCaps). NULL with nothing
+ *  allocated when either fails, or for the refusals of xQueueCreate(). task, O(1). */
+QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
+                                   UBaseType_t uxMemoryCaps);
+/** Deletes a queue made by xQueueCreateWithCaps() and frees both blocks; another queue is refused
+ *  (logged). NULL: nothing. task, O(1). */
+void vQueueDeleteWithCaps(QueueHandle_t xQueue);
+
+/** A semaphore or mutex of the given type (queueQUEUE_TYPE_*) whose record comes from
+ *  heap_caps_malloc(uxMemoryCaps); for a counting one, its maximum and initial count. NULL when
+ *  the block cannot be had or the arguments are refused as by the plain creates. task, O(1). */
+SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseType_t uxInitialCount,
+                                                  const uint8_t ucQueueType,
+                                                  UBaseType_t uxMemoryCaps);
+#define xSemaphoreCreateBinaryWithCaps(caps) \
+    xSemaphoreCreateGenericWithCaps(0, 0, queueQUEUE_TYPE_BINARY_SEMAPHORE, (caps))
+#define xSemaphoreCreateCountingWithCaps(max, initial, caps) \
+    xSemaphoreCreateGenericWithCaps((max), (initial), queueQUEUE_TYPE_COUNTING_SEMAPHORE, (caps))
+#define xSemaphoreCreateMutexWithCaps(caps) \
+    xSemaphoreCreateGenericWithCaps(0, 0, queueQUEUE_TYPE_MUTEX, (caps))
+#define xSemaphoreCreateRecursiveMutexWithCaps(caps) \
+    xSemaphoreCreateGenericWithCaps(0, 0, queueQUEUE_TYPE_RECURSIVE_MUTEX, (caps))
+/** Deletes a semaphore made by xSemaphoreCreate*WithCaps() and frees its block; another one is
+ *  refused (logged). NULL: nothing. task, O(1). */
+void vSemaphoreDeleteWithCaps(SemaphoreHandle_t xSemaphore);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FREERTOS_IDF_ADDITIONS_H_HOST */

@@ -1,0 +1,144 @@
+/*
+ * freertos/task.h (host) - tasks as POSIX threads whose stack and TCB are simulated-heap blocks of
+ * the chip's sizes (see freertos/FreeRTOS.h for what is simulated).
+ *
+ * Memory, as ESP-IDF allocates it: xTaskCreate*() takes the stack (usStackDepth bytes) and then
+ * the TCB (100 bytes, sizeof(StaticTask_t) on the S3) with pvPortMalloc(); a failure of either
+ * returns errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY and leaves nothing allocated. Both go back when the
+ * task is deleted (ESP-IDF's idle task frees a self-deleted task's a little later). The host thread
+ * has a stack of its own (host code needs more); the simulated one is only accounted.
+ *
+ * A thread not made by xTaskCreate*() (main(), a test's pthread) is a task too, for the calls that
+ * need one (its handle, notifications, mutex ownership), with no simulated memory: like the tasks
+ * ESP-IDF starts before app_main, whose memory the simulated heaps do not hold either.
+ *
+ * Deleting another task: its memory goes back at once; the thread ends at its next call into this
+ * API (a delay, a wait, a notification...) and never runs its code again after that. A thread that
+ * never calls into FreeRTOS again cannot be stopped (the host cannot kill a thread safely).
+ */
+#ifndef FREERTOS_TASK_H_HOST
+#define FREERTOS_TASK_H_HOST
+
+#include "freertos/FreeRTOS.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define tskIDLE_PRIORITY ((UBaseType_t)0U)
+#define taskYIELD() vPortYield()
+#define tskKERNEL_VERSION_NUMBER "V10.5.1"
+
+typedef enum {
+    eNoAction = 0,            /**< notify without changing the value */
+    eSetBits,                 /**< value |= ulValue */
+    eIncrement,               /**< value += 1 */
+    eSetValueWithOverwrite,   /**< value = ulValue */
+    eSetValueWithoutOverwrite /**< value = ulValue unless a notification is pending (then fails) */
+} eNotifyAction;
+
+/** A task running pxTaskCode(pvParameters). Stack and TCB from pvPortMalloc() (see above); name
+ *  copied (configMAX_TASK_NAME_LEN - 1 characters kept). Returns pdPASS, *pxCreatedTask set when
+ *  not NULL; errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY when the internal heap cannot hold them or the
+ *  host cannot start a thread, with nothing allocated. A NULL pxTaskCode, uxPriority >=
+ *  configMAX_PRIORITIES or an xCoreID that is neither 0, 1 nor tskNO_AFFINITY is refused with
+ *  pdFAIL and logged (the chip would assert). The task function must not return: end it with
+ *  vTaskDelete(NULL) (a return is logged and treated as that, where the chip aborts). task, O(1). */
+BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
+                                   const configSTACK_DEPTH_TYPE usStackDepth,
+                                   void *const pvParameters, UBaseType_t uxPriority,
+                                   TaskHandle_t *const pxCreatedTask, const BaseType_t xCoreID);
+
+/** xTaskCreatePinnedToCore() on any core. */
+static inline BaseType_t xTaskCreate(TaskFunction_t pxTaskCode, const char *const pcName,
+                                     const configSTACK_DEPTH_TYPE usStackDepth,
+                                     void *const pvParameters, UBaseType_t uxPriority,
+                                     TaskHandle_t *const pxCreatedTask)
+{
+    return xTaskCreatePinnedToCore(pxTaskCode, pcName, usStackDepth, pvParameters, uxPriority,
+                                   pxCreatedTask, tskNO_AFFINITY);
+}
+
+/** A task on the caller's memory: puxStackBuffer (usStackDepth bytes) and pxTaskBuffer, no heap
+ *  call. Returns its handle; NULL for a NULL buffer or code, or arguments refused as above, or
+ *  when the host cannot start a thread. The buffers must outlive the task. task, O(1). */
+TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
+                                           const uint32_t ulStackDepth, void *const pvParameters,
+                                           UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
+                                           StaticTask_t *const pxTaskBuffer, const BaseType_t xCoreID);
+
+static inline TaskHandle_t xTaskCreateStatic(TaskFunction_t pxTaskCode, const char *const pcName,
+                                             const uint32_t ulStackDepth, void *const pvParameters,
+                                             UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
+                                             StaticTask_t *const pxTaskBuffer)
+{
+    return xTaskCreateStaticPinnedToCore(pxTaskCode, pcName, ulStackDepth, pvParameters, uxPriority,
+                                         puxStackBuffer, pxTaskBuffer, tskNO_AFFINITY);
+}
+
+/** Deletes a task (NULL: the caller, which does not return). Its stack and TCB go back to the
+ *  heap at once; another task's thread ends at its next call into this API (see above). Deleting
+ *  a thread not made by xTaskCreate*() ends nothing. task, O(1). */
+void vTaskDelete(TaskHandle_t xTaskToDelete);
+
+/** Sleeps xTicksToDelay ticks (0: yields). Refused in a simulated ISR (logged). task, blocks. */
+void vTaskDelay(const TickType_t xTicksToDelay);
+/** Sleeps until *pxPreviousWakeTime + xTimeIncrement and advances *pxPreviousWakeTime by it;
+ *  pdFALSE (no sleep) when that time has passed already. NULL or a simulated ISR: pdFALSE.
+ *  task, blocks. */
+BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_t xTimeIncrement);
+#define vTaskDelayUntil(pxPreviousWakeTime, xTimeIncrement) \
+    ((void)xTaskDelayUntil((pxPreviousWakeTime), (xTimeIncrement)))
+
+/** Ticks since the simulated boot (wraps at 2^32). isr-ok, O(1). */
+TickType_t xTaskGetTickCount(void);
+/** The same, for ISRs. isr-ok, O(1). */
+TickType_t xTaskGetTickCountFromISR(void);
+/** The calling task (a thread not made by xTaskCreate*() gets a handle too, see above); NULL in
+ *  a simulated ISR or when the host is out of memory for its record. task, O(1). */
+TaskHandle_t xTaskGetCurrentTaskHandle(void);
+/** The task's name (NULL: the caller's); "" for a thread not made by xTaskCreate*(). isr-ok. */
+char *pcTaskGetName(TaskHandle_t xTaskToQuery);
+#define pcTaskGetTaskName(xTask) pcTaskGetName(xTask)
+/** Its priority (NULL: the caller's) as set, not enforced. isr-ok, O(1). */
+UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask);
+/** Records a new priority (NULL: the caller); values >= configMAX_PRIORITIES are lowered to the
+ *  highest, as FreeRTOS does. Not enforced. task, O(1). */
+void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority);
+/** The core it is pinned to, tskNO_AFFINITY when none (NULL: the caller). isr-ok, O(1). */
+BaseType_t xTaskGetCoreID(TaskHandle_t xTask);
+/** Tasks alive: those made by xTaskCreate*() and not deleted, plus the other threads that have
+ *  used a task call. isr-ok, O(1). */
+UBaseType_t uxTaskGetNumberOfTasks(void);
+
+/* ---- direct-to-task notifications (index 0) ---- */
+
+/** Notifies xTaskToNotify with eAction (see eNotifyAction). pdPASS; pdFAIL only for
+ *  eSetValueWithoutOverwrite when a notification is pending. NULL task: pdFAIL, logged.
+ *  task, O(1), never blocks. */
+BaseType_t xTaskNotify(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction);
+/** xTaskNotify() from a simulated ISR; *pxHigherPriorityTaskWoken (when not NULL) is set to pdTRUE
+ *  when a task was waiting for it. isr-ok, O(1). */
+BaseType_t xTaskNotifyFromISR(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction,
+                              BaseType_t *pxHigherPriorityTaskWoken);
+/** xTaskNotify(xTaskToNotify, 0, eIncrement): the counting-semaphore use. Always pdPASS (NULL:
+ *  pdFAIL, logged). task, O(1). */
+BaseType_t xTaskNotifyGive(TaskHandle_t xTaskToNotify);
+/** The same from a simulated ISR. isr-ok, O(1). */
+void vTaskNotifyGiveFromISR(TaskHandle_t xTaskToNotify, BaseType_t *pxHigherPriorityTaskWoken);
+/** Waits up to xTicksToWait for the caller's notification value to be non-zero; returns it (0 on
+ *  timeout) and then clears it (xClearCountOnExit) or decrements it. Refused in a simulated ISR
+ *  (returns 0, logged). task, blocks. */
+uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait);
+/** Waits up to xTicksToWait for a notification: clears ulBitsToClearOnEntry first (when none is
+ *  pending), and ulBitsToClearOnExit from the value after one came; *pulNotificationValue (when not
+ *  NULL) gets the value before that. pdTRUE when a notification came, pdFALSE on timeout or in a
+ *  simulated ISR (logged). task, blocks. */
+BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClearOnExit,
+                           uint32_t *pulNotificationValue, TickType_t xTicksToWait);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FREERTOS_TASK_H_HOST */
