@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "kraken_config.h"
 #include "kraken_port.h"
@@ -1271,6 +1272,25 @@ static void *open_gate_later(void *arg)
     return NULL;
 }
 
+/* As on the chip, where xTaskCreatePinnedToCore takes them from the internal heap: a firmware's
+ * memory budget on the host includes the dispatcher, and gets it back at deinit. */
+static void the_dispatcher_task_takes_its_stack_and_tcb_from_the_internal_heap(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK); /* sets the pools up */
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    const size_t before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_TASK;
+    cfg.task_stack_bytes = 8192;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    const size_t taken = before - heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    assert_true(taken >= 8192 + 100 && taken <= 8192 + 100 + 32); /* two blocks' headers at most */
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
+}
+
 static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(void **state)
 {
     (void)state;
@@ -2515,6 +2535,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_handler_can_unsubscribe_itself, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
             a_handler_can_subscribe_and_the_new_subscription_gets_later_events, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            the_dispatcher_task_takes_its_stack_and_tcb_from_the_internal_heap, setup_none,
             teardown),
         cmocka_unit_test_setup_teardown(
             unsubscribe_returns_only_after_a_running_call_of_the_handler_ended, setup_none,

@@ -15,6 +15,8 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/idf_additions.h"
 #include "kraken_sim.h"
 #include "sim_internal.h"
 
@@ -318,6 +320,42 @@ static void the_own_stack_is_internal_dram_other_stacks_and_libc_memory_are_no_c
     assert_int_equal(classify((const void *)(uintptr_t)&abort), 0); /* a shared library's code */
 }
 
+typedef struct {
+    SemaphoreHandle_t done;
+    unsigned local; /* the answers for a local of the task */
+} task_stack_seen_t;
+
+static void classify_a_local(void *arg)
+{
+    task_stack_seen_t *seen = arg;
+    volatile uint8_t buffer[32]; /* a DMA buffer on the stack: a classic */
+    buffer[0] = 1;
+    seen->local = classify((const void *)buffer);
+    xSemaphoreGive(seen->done);
+    (void)ulTaskNotifyTake(pdTRUE, portMAX_DELAY); /* until deleted */
+}
+
+/* A FreeRTOS task's locals answer as its stack block does: with a PSRAM stack, a stack buffer is
+ * not DMA-capable (internal DMA), the bug that makes a transfer fail on the chip in one task only. */
+static void a_tasks_locals_are_where_its_stack_block_is(void **state)
+{
+    (void)state;
+    const uint32_t caps[] = {MALLOC_CAP_SPIRAM, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT};
+    const unsigned expected[] = {ANSWERS_PSRAM, ANSWERS_DIRAM};
+    for (unsigned i = 0; i < 2; i++) {
+        task_stack_seen_t seen = {.done = xSemaphoreCreateBinary()};
+        assert_non_null(seen.done);
+        TaskHandle_t task = NULL;
+        assert_int_equal(xTaskCreatePinnedToCoreWithCaps(classify_a_local, "classify", 4096, &seen,
+                                                         5, &task, tskNO_AFFINITY, caps[i]),
+                         pdPASS);
+        assert_true(xSemaphoreTake(seen.done, pdMS_TO_TICKS(5000)));
+        assert_int_equal(seen.local, expected[i]);
+        vTaskDeleteWithCaps(task);
+        vSemaphoreDelete(seen.done);
+    }
+}
+
 static void the_chip_constants_are_the_s3s(void **state)
 {
     (void)state;
@@ -353,6 +391,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             the_own_stack_is_internal_dram_other_stacks_and_libc_memory_are_no_chip_memory,
             boot_n8r8, reset),
+        cmocka_unit_test_setup_teardown(a_tasks_locals_are_where_its_stack_block_is, boot_n8r8, reset),
         cmocka_unit_test(the_chip_constants_are_the_s3s),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
