@@ -127,7 +127,8 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
     pthread_exit(NULL);
 }
 
-bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting)
+bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting,
+             void (*cleanup)(void *arg), void *arg)
 {
     struct tskTaskControlBlock *self = t_self;
     if (self != NULL) {
@@ -144,6 +145,9 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
     if (self != NULL) {
         self->waiting_on = NULL;
         if (self->deleted && !sim_in_isr()) {
+            if (cleanup != NULL) {
+                cleanup(arg);
+            }
             end_thread_locked(self);
         }
     }
@@ -453,7 +457,7 @@ static void sleep_until(const struct timespec *deadline)
         return;
     }
     /* A wait on the task's own condition that nothing signals but vTaskDelete. */
-    while (fr_wait(&self->notified, deadline, NULL)) {
+    while (fr_wait(&self->notified, deadline, NULL, NULL, NULL)) {
     }
     fr_unlock();
 }
@@ -659,7 +663,7 @@ uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
     end_if_deleted_locked();
     self->notify_awaited = true;
     while (self->notify_value == 0 && xTicksToWait != 0 &&
-           fr_wait(&self->notified, timed ? &deadline : NULL, NULL)) {
+           fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
     }
     self->notify_awaited = false;
     const uint32_t value = self->notify_value;
@@ -691,7 +695,7 @@ BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClear
     }
     self->notify_awaited = true;
     while (!self->notify_pending && xTicksToWait != 0 &&
-           fr_wait(&self->notified, timed ? &deadline : NULL, NULL)) {
+           fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
     }
     self->notify_awaited = false;
     if (pulNotificationValue != NULL) {

@@ -27,8 +27,9 @@ bool fr_deadline(TickType_t ticks, struct timespec *out);
 
 /* fr_lock() held, by a task (not an ISR): waits on cond until signalled or the deadline (NULL:
  * none), counted in *waiting (when not NULL) meanwhile; false on timeout. A task deleted meanwhile
- * ends here (its thread exits, uncounted). */
-bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting);
+ * ends here: uncounted, after cleanup(arg) (when not NULL) with the lock held. */
+bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting,
+             void (*cleanup)(void *arg), void *arg);
 
 /* The calling thread's task record, made on first use for a thread not made by xTaskCreate*();
  * NULL only when the host is out of memory. fr_lock() not held. */

@@ -150,14 +150,19 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
     const uint32_t waiting = q->waiting_items + q->waiting_room;
     const uint8_t memory = q->memory;
     fr_unlock();
-    if (caps_api != (memory == MEM_CAPS) || waiting != 0) {
+    if ((caps_api && memory != MEM_CAPS) || waiting != 0) {
         ESP_LOGE(FR_TAG, "%s(%p): %s: refused (the chip asserts or crashes)", fn, (void *)q,
-                 waiting != 0 ? "tasks wait on it"
-                 : caps_api   ? "not made by a *CreateWithCaps()"
-                              : "made by a *CreateWithCaps(): delete it with its *DeleteWithCaps()");
+                 waiting != 0 ? "tasks wait on it" : "not made by a *CreateWithCaps()");
         return;
     }
-    void *block = q->block, *storage_block = q->storage_block;
+    /* A plain delete of a WithCaps queue frees nothing, as on the chip, where its buffers are the
+     * static ones of xQueueCreateStatic: they leak (heap tracing shows them). */
+    const bool frees = caps_api || memory != MEM_CAPS;
+    if (!frees) {
+        ESP_LOGW(FR_TAG, "%s(%p): made by a *CreateWithCaps(): its memory stays allocated (the "
+                         "*DeleteWithCaps() frees it)", fn, (void *)q);
+    }
+    void *block = frees ? q->block : NULL, *storage_block = frees ? q->storage_block : NULL;
     destroy(q);
     heap_caps_free(storage_block);
     heap_caps_free(block);
@@ -383,7 +388,7 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
             fr_unlock();
             return errQUEUE_FULL;
         }
-        const bool signalled = fr_wait(&q->room, timed ? &deadline : NULL, &q->waiting_room);
+        const bool signalled = fr_wait(&q->room, timed ? &deadline : NULL, &q->waiting_room, NULL, NULL);
         if (!signalled && q->count == q->length) {
             fr_unlock();
             return errQUEUE_FULL;
@@ -453,7 +458,8 @@ static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, Ti
             fr_unlock();
             return errQUEUE_EMPTY;
         }
-        const bool signalled = fr_wait(&q->items, timed ? &deadline : NULL, &q->waiting_items);
+        const bool signalled = fr_wait(&q->items, timed ? &deadline : NULL, &q->waiting_items, NULL,
+                                       NULL);
         if (!signalled && q->count == 0) {
             fr_unlock();
             return errQUEUE_EMPTY;

@@ -10,6 +10,7 @@
 #define FREERTOS_IDF_ADDITIONS_H_HOST
 
 #include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h" /* with xEventGroupCreateWithCaps */
 #include "freertos/queue.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
@@ -45,7 +46,8 @@ void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete);
 QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
                                    UBaseType_t uxMemoryCaps);
 /** Deletes a queue made by xQueueCreateWithCaps() and frees both blocks; another queue is refused
- *  (logged). NULL: nothing. task, O(1). */
+ *  (logged). NULL: nothing. (A plain vQueueDelete of such a queue leaks its blocks, as on the
+ *  chip, with a warning.) task, O(1). */
 void vQueueDeleteWithCaps(QueueHandle_t xQueue);
 
 /** A semaphore or mutex of the given type (queueQUEUE_TYPE_*) whose record comes from
@@ -63,7 +65,7 @@ SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseT
 #define xSemaphoreCreateRecursiveMutexWithCaps(caps) \
     xSemaphoreCreateGenericWithCaps(0, 0, queueQUEUE_TYPE_RECURSIVE_MUTEX, (caps))
 /** Deletes a semaphore made by xSemaphoreCreate*WithCaps() and frees its block; another one is
- *  refused (logged). NULL: nothing. task, O(1). */
+ *  refused (logged). NULL: nothing. (vSemaphoreDelete leaks it, as on the chip.) task, O(1). */
 void vSemaphoreDeleteWithCaps(SemaphoreHandle_t xSemaphore);
 
 #ifdef __cplusplus

@@ -27,8 +27,9 @@ QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize);
  *  call. NULL for a NULL buffer or the refusals above. The memory must outlive the queue. task. */
 QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
                                  uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue);
-/** Deletes it: its block goes back (a static queue's memory is the caller's again). No task may
- *  be waiting on it (as on the chip). NULL: nothing. task, O(1). */
+/** Deletes it: its block goes back (a static queue's memory is the caller's again; a WithCaps
+ *  queue's blocks leak, as on the chip: use vQueueDeleteWithCaps). Refused (logged) while tasks
+ *  wait on it, where the chip crashes. NULL: nothing. task, O(1). */
 void vQueueDelete(QueueHandle_t xQueue);
 
 /** Copies *pvItemToQueue in (xCopyPosition: queueSEND_TO_BACK, queueSEND_TO_FRONT, or

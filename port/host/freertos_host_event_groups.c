@@ -1,0 +1,290 @@
+/*
+ * freertos_host_event_groups.c - FreeRTOS event groups on the host (freertos/event_groups.h), under
+ * the kernel lock of freertos_host.c. As in FreeRTOS, xEventGroupSetBits() decides for every
+ * waiting task whether its condition is met (each waiter is a node on its own stack, linked in the
+ * group), so two tasks waiting for one bit with clear-on-exit both see it.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h"
+#include "freertos_host.h"
+#include "sim_internal.h"
+
+#define EVENT_GROUP_SIZE 36u /* sizeof(StaticEventGroup_t) on the ESP32-S3 */
+#define CONTROL_BITS 0xFF000000u
+
+enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };
+
+typedef struct waiter {
+    struct EventGroupDef_t *group;
+    EventBits_t wait_for;
+    bool all, clear;
+    bool met;           /* set by a SetBits (or the delete) */
+    EventBits_t result; /* the bits when it was met */
+    struct waiter *next;
+} waiter_t;
+
+struct EventGroupDef_t {
+    EventBits_t bits;
+    uint8_t memory;  /* MEM_* */
+    bool deleted;    /* deleted while tasks waited: the last of them frees the record */
+    void *block;     /* the simulated block (NULL: MEM_STATIC) */
+    waiter_t *waiters;
+    uint32_t waiting;
+    pthread_cond_t changed;
+};
+
+static EventGroupHandle_t make(uint8_t memory, void *block)
+{
+    struct EventGroupDef_t *g = __real_calloc(1, sizeof *g);
+    if (g != NULL) {
+        g->memory = memory;
+        g->block = block;
+        fr_cond_init(&g->changed);
+    }
+    return g;
+}
+
+static void destroy(struct EventGroupDef_t *g)
+{
+    pthread_cond_destroy(&g->changed);
+    __real_free(g);
+}
+
+EventGroupHandle_t xEventGroupCreate(void)
+{
+    void *block = pvPortMalloc(EVENT_GROUP_SIZE);
+    EventGroupHandle_t g = block != NULL ? make(MEM_HEAP, block) : NULL;
+    if (g == NULL) {
+        vPortFree(block);
+    }
+    return g;
+}
+
+EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffer)
+{
+    if (pxEventGroupBuffer == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    EventGroupHandle_t g = make(MEM_STATIC, NULL);
+    if (g != NULL) {
+        pxEventGroupBuffer->host = g;
+    }
+    return g;
+}
+
+EventGroupHandle_t xEventGroupCreateWithCaps(UBaseType_t uxMemoryCaps)
+{
+    void *block = heap_caps_malloc(EVENT_GROUP_SIZE, (uint32_t)uxMemoryCaps);
+    EventGroupHandle_t g = block != NULL ? make(MEM_CAPS, block) : NULL;
+    if (g == NULL) {
+        heap_caps_free(block);
+    }
+    return g;
+}
+
+static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
+{
+    if (g == NULL) {
+        return;
+    }
+    fr_enter();
+    if (caps_api && g->memory != MEM_CAPS) {
+        fr_unlock();
+        ESP_LOGE(FR_TAG, "%s(%p): not made by xEventGroupCreateWithCaps(): refused (the chip "
+                         "asserts)", fn, (void *)g);
+        return;
+    }
+    const bool frees = caps_api || g->memory != MEM_CAPS; /* see vQueueDelete */
+    void *block = frees ? g->block : NULL;
+    for (waiter_t *w = g->waiters; w != NULL; w = w->next) {
+        w->met = true; /* FreeRTOS unblocks them with the bits of the moment */
+        w->result = g->bits;
+    }
+    g->waiters = NULL;
+    const bool waited = g->waiting != 0;
+    g->deleted = true;
+    pthread_cond_broadcast(&g->changed);
+    fr_unlock();
+    if (!waited) {
+        destroy(g);
+    }
+    if (!frees) {
+        ESP_LOGW(FR_TAG, "%s(%p): made by xEventGroupCreateWithCaps(): its block stays allocated "
+                         "(vEventGroupDeleteWithCaps frees it)", fn, (void *)g);
+    }
+    heap_caps_free(block);
+}
+
+void vEventGroupDelete(EventGroupHandle_t xEventGroup)
+{
+    delete_group(xEventGroup, false, __func__);
+}
+
+void vEventGroupDeleteWithCaps(EventGroupHandle_t xEventGroup)
+{
+    delete_group(xEventGroup, true, __func__);
+}
+
+static bool valid_bits(const char *fn, EventGroupHandle_t g, EventBits_t bits)
+{
+    if (g == NULL || (bits & CONTROL_BITS) != 0) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
+                 g == NULL ? "no event group" : "bits in the top byte (the kernel's)");
+        return false;
+    }
+    return true;
+}
+
+/* Lock held: the waiter leaves its group's list (a timeout, or its task deleted while it waits);
+ * the last waiter of a deleted group frees the record (then true). */
+static bool unlink_waiter_locked(waiter_t *w)
+{
+    struct EventGroupDef_t *g = w->group;
+    for (waiter_t **at = &g->waiters; *at != NULL; at = &(*at)->next) {
+        if (*at == w) {
+            *at = w->next;
+            break;
+        }
+    }
+    return g->deleted && g->waiting == 0;
+}
+
+/* fr_wait's cleanup for a task deleted while it waits: its node lives on its stack. */
+static void waiter_task_ends(void *arg)
+{
+    waiter_t *w = arg;
+    if (unlink_waiter_locked(w)) {
+        destroy(w->group); /* host memory only: no heap call under the lock */
+    }
+}
+
+static bool condition_met(EventBits_t bits, EventBits_t wait_for, bool all)
+{
+    return all ? (bits & wait_for) == wait_for : (bits & wait_for) != 0;
+}
+
+/* Lock held: sets bits, marks the waiters it satisfies, clears what they clear; true when one was
+ * woken. */
+static bool set_locked(struct EventGroupDef_t *g, EventBits_t bits)
+{
+    g->bits |= bits;
+    EventBits_t clear = 0;
+    bool woke = false;
+    for (waiter_t **at = &g->waiters; *at != NULL;) {
+        waiter_t *w = *at;
+        if (condition_met(g->bits, w->wait_for, w->all)) {
+            w->met = true;
+            w->result = g->bits;
+            if (w->clear) {
+                clear |= w->wait_for;
+            }
+            *at = w->next; /* off the list: this set is its wake-up */
+            woke = true;
+        } else {
+            at = &w->next;
+        }
+    }
+    g->bits &= ~clear;
+    if (woke) {
+        pthread_cond_broadcast(&g->changed);
+    }
+    return woke;
+}
+
+EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet)
+{
+    if (!valid_bits(__func__, xEventGroup, uxBitsToSet)) {
+        return 0;
+    }
+    fr_lock();
+    (void)set_locked(xEventGroup, uxBitsToSet);
+    const EventBits_t bits = xEventGroup->bits;
+    fr_unlock();
+    return bits;
+}
+
+BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
+                                     BaseType_t *pxHigherPriorityTaskWoken)
+{
+    if (!valid_bits(__func__, xEventGroup, uxBitsToSet)) {
+        return pdFAIL;
+    }
+    fr_lock();
+    const bool woke = set_locked(xEventGroup, uxBitsToSet);
+    fr_unlock();
+    if (woke && pxHigherPriorityTaskWoken != NULL) {
+        *pxHigherPriorityTaskWoken = pdTRUE;
+    }
+    return pdPASS;
+}
+
+EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear)
+{
+    if (!valid_bits(__func__, xEventGroup, uxBitsToClear)) {
+        return 0;
+    }
+    fr_lock();
+    const EventBits_t before = xEventGroup->bits;
+    xEventGroup->bits &= ~uxBitsToClear;
+    fr_unlock();
+    return before;
+}
+
+EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)
+{
+    if (xEventGroup == NULL) {
+        return 0;
+    }
+    fr_lock();
+    const EventBits_t bits = xEventGroup->bits;
+    fr_unlock();
+    return bits;
+}
+
+EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToWaitFor,
+                                const BaseType_t xClearOnExit, const BaseType_t xWaitForAllBits,
+                                TickType_t xTicksToWait)
+{
+    if (!valid_bits(__func__, xEventGroup, uxBitsToWaitFor) ||
+        fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
+        return 0;
+    }
+    if (uxBitsToWaitFor == 0) {
+        ESP_LOGE(FR_TAG, "%s: no bits to wait for: refused (the chip asserts)", __func__);
+        return 0;
+    }
+    struct EventGroupDef_t *g = xEventGroup;
+    const bool all = xWaitForAllBits != pdFALSE, clear = xClearOnExit != pdFALSE;
+    struct timespec deadline;
+    const bool timed = fr_deadline(xTicksToWait, &deadline);
+    fr_enter();
+    EventBits_t result = g->bits;
+    if (condition_met(g->bits, uxBitsToWaitFor, all)) {
+        if (clear) {
+            g->bits &= ~uxBitsToWaitFor;
+        }
+    } else if (xTicksToWait != 0) {
+        waiter_t w = {.group = g, .wait_for = uxBitsToWaitFor, .all = all, .clear = clear,
+                      .next = g->waiters};
+        g->waiters = &w;
+        while (!w.met &&
+               fr_wait(&g->changed, timed ? &deadline : NULL, &g->waiting, waiter_task_ends, &w)) {
+        }
+        /* Met (by a set or the delete, which took it off the list) or timed out (the bits now). */
+        result = w.met ? w.result : g->bits;
+        if (unlink_waiter_locked(&w)) {
+            fr_unlock();
+            destroy(g); /* the last waiter of a deleted group */
+            return result;
+        }
+    }
+    fr_unlock();
+    return result;
+}

@@ -1,0 +1,73 @@
+/*
+ * freertos/event_groups.h (host) - FreeRTOS event groups with the chip's memory use: each takes
+ * one 36-byte pvPortMalloc() block (sizeof(StaticEventGroup_t) on the S3). A set of bits wakes
+ * every waiting task whose condition it meets, each seeing the bits as they were when it was met,
+ * and then clears what those tasks asked to clear on exit, as FreeRTOS does. See
+ * freertos/FreeRTOS.h for what is simulated.
+ */
+#ifndef FREERTOS_EVENT_GROUPS_H_HOST
+#define FREERTOS_EVENT_GROUPS_H_HOST
+
+#include "freertos/FreeRTOS.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct EventGroupDef_t *EventGroupHandle_t;
+typedef TickType_t EventBits_t; /* 24 usable bits: the top 8 are the kernel's */
+
+/** Memory an event group created with xEventGroupCreateStatic() uses instead of a heap block (36
+ *  bytes on the S3). */
+typedef struct {
+    void *host; /* the host record */
+    uint8_t reserved[32];
+} StaticEventGroup_t;
+
+/** An event group with no bit set, in one block from pvPortMalloc(). NULL when the internal heap
+ *  cannot hold it or the host is out of memory. task, O(1). */
+EventGroupHandle_t xEventGroupCreate(void);
+/** The same on the caller's memory, no heap call; NULL for a NULL buffer (logged). task, O(1). */
+EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffer);
+/** Deletes it: its block goes back; tasks waiting on it return at once with the bits of that
+ *  moment, as in FreeRTOS. NULL: nothing. task, O(waiting tasks). */
+void vEventGroupDelete(EventGroupHandle_t xEventGroup);
+
+/** Sets uxBitsToSet, wakes the tasks whose condition is now met and clears the bits those asked to
+ *  clear on exit. Returns the bits after that. NULL group or bits in the top byte: 0, logged
+ *  (the chip asserts). task or isr, O(waiting tasks). */
+EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet);
+/** The same from a simulated ISR (FreeRTOS defers it to the timer task; here it is done at once):
+ *  pdPASS, and *pxHigherPriorityTaskWoken (when not NULL) set to pdTRUE when a task was woken;
+ *  pdFAIL for the refusals above. isr-ok. */
+BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
+                                     BaseType_t *pxHigherPriorityTaskWoken);
+/** Clears uxBitsToClear; returns the bits before. NULL or top-byte bits: 0, logged. task or isr,
+ *  O(1). */
+EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear);
+#define xEventGroupClearBitsFromISR(g, bits) xEventGroupClearBits((g), (bits))
+/** The bits now (0 for NULL). task or isr, O(1). */
+EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup);
+#define xEventGroupGetBitsFromISR(g) xEventGroupGetBits(g)
+
+/** Waits up to xTicksToWait for any (xWaitForAllBits pdFALSE) or all of uxBitsToWaitFor; when
+ *  the condition is met, clears them if xClearOnExit. Returns the bits when the condition was met,
+ *  or at the timeout (the caller tells which by testing them). NULL group, no bits or top-byte
+ *  bits, or a simulated ISR with a non-zero wait: 0, logged (the chip asserts). task, blocks. */
+EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToWaitFor,
+                                const BaseType_t xClearOnExit, const BaseType_t xWaitForAllBits,
+                                TickType_t xTicksToWait);
+
+/** An event group whose record comes from heap_caps_malloc(uxMemoryCaps) (ESP-IDF's
+ *  idf_additions.h); NULL when it cannot be had. Delete it with vEventGroupDeleteWithCaps (a plain
+ *  vEventGroupDelete leaks the block, as on the chip). task, O(1). */
+EventGroupHandle_t xEventGroupCreateWithCaps(UBaseType_t uxMemoryCaps);
+/** Deletes an event group made by xEventGroupCreateWithCaps() and frees its block; another one is
+ *  refused (logged). NULL: nothing. task. */
+void vEventGroupDeleteWithCaps(EventGroupHandle_t xEventGroup);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FREERTOS_EVENT_GROUPS_H_HOST */

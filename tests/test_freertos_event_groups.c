@@ -1,0 +1,324 @@
+/* test_freertos_event_groups.c - FreeRTOS event groups on the host (freertos/event_groups.h): the
+ * chip's memory use and FreeRTOS's wake-up semantics. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h"
+#include "freertos/task.h"
+#include "kraken_sim.h"
+
+#define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+#define BIT_A (1u << 0)
+#define BIT_B (1u << 1)
+#define BIT_C (1u << 2)
+
+/* The log lines of a stretch of the test (esp_log_set_vprintf). */
+static char logged[4096];
+static size_t logged_len;
+
+static int log_to_buffer(const char *format, va_list args)
+{
+    const int n = vsnprintf(logged + logged_len, sizeof logged - logged_len, format, args);
+    if (n > 0) {
+        logged_len += (size_t)n < sizeof logged - logged_len ? (size_t)n : sizeof logged - logged_len - 1;
+    }
+    return n;
+}
+
+static void capture_start(void)
+{
+    logged_len = 0;
+    logged[0] = '\0';
+    esp_log_set_vprintf(log_to_buffer);
+}
+
+static const char *capture_stop(void)
+{
+    esp_log_set_vprintf(NULL);
+    return logged;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    assert_int_equal(kraken_sim_reset(), ESP_OK);
+    return 0;
+}
+
+/* A task that waits on an event group and reports what it got. */
+typedef struct {
+    EventGroupHandle_t group;
+    EventBits_t wait_for;
+    BaseType_t clear, all;
+    TickType_t ticks;
+    atomic_int started, done;
+    EventBits_t result;
+} waiter_t;
+
+static void waiter_task(void *arg)
+{
+    waiter_t *w = arg;
+    atomic_store(&w->started, 1);
+    w->result = xEventGroupWaitBits(w->group, w->wait_for, w->clear, w->all, w->ticks);
+    atomic_store(&w->done, 1);
+    vTaskDelete(NULL);
+}
+
+static TaskHandle_t start_waiter(waiter_t *w)
+{
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(waiter_task, "waiter", 4096, w, 5, &task), pdPASS);
+    while (!atomic_load(&w->started)) {
+        vTaskDelay(1);
+    }
+    vTaskDelay(2); /* into its wait */
+    return task;
+}
+
+/* Up to 2 s for *flag. */
+static bool becomes_set(atomic_int *flag)
+{
+    for (int i = 0; i < 400 && !atomic_load(flag); i++) {
+        vTaskDelay(1);
+    }
+    return atomic_load(flag) != 0;
+}
+
+/* Tasks alive, this thread counted (it becomes a task at its first call that needs one). */
+static UBaseType_t tasks_now(void)
+{
+    (void)xTaskGetCurrentTaskHandle();
+    return uxTaskGetNumberOfTasks();
+}
+
+/* Until the task threads that ended have gone (their records), as counted by the kernel. */
+static void wait_for_tasks(UBaseType_t n)
+{
+    for (int i = 0; i < 400 && uxTaskGetNumberOfTasks() > n; i++) {
+        vTaskDelay(1);
+    }
+    assert_int_equal(uxTaskGetNumberOfTasks(), n);
+}
+
+static void an_event_group_is_a_36_byte_internal_block_and_the_static_one_none(void **state)
+{
+    (void)state;
+    const size_t before = heap_caps_get_free_size(INTERNAL);
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_non_null(g);
+    const size_t taken = before - heap_caps_get_free_size(INTERNAL);
+    assert_true(taken >= 36 && taken <= 36 + 8); /* the block and its header */
+    vEventGroupDelete(g);
+    assert_int_equal(heap_caps_get_free_size(INTERNAL), before);
+
+    kraken_sim_stats_t st0, st1;
+    kraken_sim_get_stats(&st0);
+    static StaticEventGroup_t buffer;
+    g = xEventGroupCreateStatic(&buffer);
+    assert_non_null(g);
+    assert_int_equal(xEventGroupSetBits(g, BIT_A), BIT_A);
+    vEventGroupDelete(g);
+    kraken_sim_get_stats(&st1);
+    assert_int_equal(st1.allocations, st0.allocations);
+}
+
+static void with_caps_the_block_is_where_the_caps_say_and_only_its_delete_frees_it(void **state)
+{
+    (void)state;
+    const size_t before = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    EventGroupHandle_t g = xEventGroupCreateWithCaps(MALLOC_CAP_SPIRAM);
+    assert_non_null(g);
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_SPIRAM) < before);
+    vEventGroupDeleteWithCaps(g);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_SPIRAM), before);
+
+    g = xEventGroupCreate();
+    capture_start();
+    vEventGroupDeleteWithCaps(g); /* not a WithCaps group: refused, still usable */
+    assert_non_null(strstr(capture_stop(), "not made by xEventGroupCreateWithCaps"));
+    assert_int_equal(xEventGroupSetBits(g, BIT_B), BIT_B);
+    vEventGroupDelete(g);
+}
+
+static void set_clear_and_get_return_the_bits_freertos_says(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_int_equal(xEventGroupGetBits(g), 0);
+    assert_int_equal(xEventGroupSetBits(g, BIT_A | BIT_C), BIT_A | BIT_C);
+    assert_int_equal(xEventGroupClearBits(g, BIT_A), BIT_A | BIT_C); /* the bits before */
+    assert_int_equal(xEventGroupGetBits(g), BIT_C);
+    assert_int_equal(xEventGroupGetBitsFromISR(g), BIT_C);
+    vEventGroupDelete(g);
+}
+
+static void a_wait_met_at_once_returns_at_once_and_clears_on_exit(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    xEventGroupSetBits(g, BIT_A | BIT_B);
+    assert_int_equal(xEventGroupWaitBits(g, BIT_A, pdTRUE, pdFALSE, 0), BIT_A | BIT_B);
+    assert_int_equal(xEventGroupGetBits(g), BIT_B); /* A cleared on exit */
+    /* All of A and B: not met, no wait: the bits of now. */
+    assert_int_equal(xEventGroupWaitBits(g, BIT_A | BIT_B, pdFALSE, pdTRUE, 0), BIT_B);
+    vEventGroupDelete(g);
+}
+
+static void a_waiting_task_wakes_when_all_its_bits_are_set(void **state)
+{
+    (void)state;
+    waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_A | BIT_B, .clear = pdTRUE,
+                  .all = pdTRUE, .ticks = portMAX_DELAY};
+    const UBaseType_t tasks = tasks_now();
+    start_waiter(&w);
+    xEventGroupSetBits(w.group, BIT_A);
+    vTaskDelay(2);
+    assert_false(atomic_load(&w.done)); /* one of two */
+    assert_int_equal(xEventGroupSetBits(w.group, BIT_B | BIT_C), BIT_C); /* A, B cleared by it */
+    assert_true(becomes_set(&w.done));
+    assert_int_equal(w.result, BIT_A | BIT_B | BIT_C); /* the bits when it was met */
+    wait_for_tasks(tasks);
+    vEventGroupDelete(w.group);
+}
+
+/* FreeRTOS decides at the set: both waiters see the bit even though the first clears it. */
+static void two_tasks_waiting_for_one_bit_with_clear_on_exit_both_get_it(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    waiter_t w1 = {.group = g, .wait_for = BIT_A, .clear = pdTRUE, .ticks = portMAX_DELAY};
+    waiter_t w2 = w1;
+    const UBaseType_t tasks = tasks_now();
+    start_waiter(&w1);
+    start_waiter(&w2);
+    assert_int_equal(xEventGroupSetBits(g, BIT_A), 0);
+    assert_true(becomes_set(&w1.done));
+    assert_true(becomes_set(&w2.done));
+    assert_int_equal(w1.result, BIT_A);
+    assert_int_equal(w2.result, BIT_A);
+    assert_int_equal(xEventGroupGetBits(g), 0);
+    wait_for_tasks(tasks);
+    vEventGroupDelete(g);
+}
+
+static void a_wait_times_out_after_its_ticks_with_the_bits_of_then(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    xEventGroupSetBits(g, BIT_C);
+    const TickType_t t0 = xTaskGetTickCount();
+    assert_int_equal(xEventGroupWaitBits(g, BIT_A, pdTRUE, pdFALSE, 3), BIT_C);
+    const TickType_t waited = xTaskGetTickCount() - t0;
+    assert_true(waited >= 2 && waited < 100); /* 3 ticks, within a tick of rounding */
+    assert_int_equal(xEventGroupGetBits(g), BIT_C);
+    vEventGroupDelete(g);
+}
+
+static void a_set_from_an_isr_wakes_the_waiter_and_says_so(void **state)
+{
+    (void)state;
+    waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_B, .ticks = portMAX_DELAY};
+    const UBaseType_t tasks = tasks_now();
+    start_waiter(&w);
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xEventGroupSetBitsFromISR(w.group, BIT_B, &woken), pdPASS);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdTRUE);
+    assert_true(becomes_set(&w.done));
+    assert_int_equal(w.result, BIT_B);
+    woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xEventGroupSetBitsFromISR(w.group, BIT_C, &woken), pdPASS);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdFALSE); /* nobody waited */
+    wait_for_tasks(tasks);
+    vEventGroupDelete(w.group);
+}
+
+static void misuse_is_refused_and_logged(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    capture_start();
+    assert_int_equal(xEventGroupSetBits(g, 0x01000000u), 0); /* the kernel's byte */
+    assert_int_equal(xEventGroupSetBits(NULL, BIT_A), 0);
+    assert_int_equal(xEventGroupWaitBits(g, 0, pdFALSE, pdFALSE, 0), 0);
+    kraken_sim_isr_enter();
+    assert_int_equal(xEventGroupWaitBits(g, BIT_A, pdFALSE, pdFALSE, 10), 0);
+    kraken_sim_isr_exit();
+    assert_null(xEventGroupCreateStatic(NULL));
+    const char *out = capture_stop();
+    assert_non_null(strstr(out, "top byte"));
+    assert_non_null(strstr(out, "no event group"));
+    assert_non_null(strstr(out, "no bits to wait for"));
+    assert_non_null(strstr(out, "in an ISR"));
+    assert_int_equal(xEventGroupGetBits(g), 0); /* nothing changed */
+    vEventGroupDelete(g);
+}
+
+static void deleting_a_group_releases_its_waiters_with_the_bits_of_that_moment(void **state)
+{
+    (void)state;
+    const size_t before = heap_caps_get_free_size(INTERNAL);
+    waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_A, .ticks = portMAX_DELAY};
+    const UBaseType_t tasks = tasks_now();
+    start_waiter(&w);
+    xEventGroupSetBits(w.group, BIT_C);
+    vEventGroupDelete(w.group);
+    assert_true(becomes_set(&w.done));
+    assert_int_equal(w.result, BIT_C);
+    wait_for_tasks(tasks);
+    assert_int_equal(heap_caps_get_free_size(INTERNAL), before); /* group and task both back */
+}
+
+/* Its wait node lives on its stack: it must leave the group's list (ASan sees a later set). */
+static void a_task_deleted_while_it_waits_leaves_the_group_intact(void **state)
+{
+    (void)state;
+    waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_A, .ticks = portMAX_DELAY};
+    const UBaseType_t tasks = tasks_now();
+    TaskHandle_t task = start_waiter(&w);
+    vTaskDelete(task);
+    wait_for_tasks(tasks);
+    assert_false(atomic_load(&w.done)); /* it never returned from its wait */
+    waiter_t w2 = {.group = w.group, .wait_for = BIT_A, .ticks = portMAX_DELAY};
+    start_waiter(&w2);
+    assert_int_equal(xEventGroupSetBits(w.group, BIT_A), BIT_A);
+    assert_true(becomes_set(&w2.done));
+    wait_for_tasks(tasks);
+    vEventGroupDelete(w.group);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(an_event_group_is_a_36_byte_internal_block_and_the_static_one_none,
+                                  reset),
+        cmocka_unit_test_teardown(
+            with_caps_the_block_is_where_the_caps_say_and_only_its_delete_frees_it, reset),
+        cmocka_unit_test_teardown(set_clear_and_get_return_the_bits_freertos_says, reset),
+        cmocka_unit_test_teardown(a_wait_met_at_once_returns_at_once_and_clears_on_exit, reset),
+        cmocka_unit_test_teardown(a_waiting_task_wakes_when_all_its_bits_are_set, reset),
+        cmocka_unit_test_teardown(two_tasks_waiting_for_one_bit_with_clear_on_exit_both_get_it,
+                                  reset),
+        cmocka_unit_test_teardown(a_wait_times_out_after_its_ticks_with_the_bits_of_then, reset),
+        cmocka_unit_test_teardown(a_set_from_an_isr_wakes_the_waiter_and_says_so, reset),
+        cmocka_unit_test_teardown(misuse_is_refused_and_logged, reset),
+        cmocka_unit_test_teardown(deleting_a_group_releases_its_waiters_with_the_bits_of_that_moment,
+                                  reset),
+        cmocka_unit_test_teardown(a_task_deleted_while_it_waits_leaves_the_group_intact, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
