@@ -33,4 +33,35 @@ static inline void capture_output(int stream, void (*fn)(void *), void *arg, cha
     unlink(path);
 }
 
+#ifdef ESP_LOG_H_HOST
+/* The log lines between log_capture_begin() and log_capture_end(), of every thread (the log
+ * serialises its writer), through esp_log_set_vprintf. Include esp_log.h first. */
+static char capture_log_text[16384];
+static size_t capture_log_len;
+
+__attribute__((format(printf, 1, 0))) static inline int capture_log_line(const char *format,
+                                                                          va_list args)
+{
+    const size_t room = sizeof capture_log_text - capture_log_len;
+    const int n = vsnprintf(capture_log_text + capture_log_len, room, format, args);
+    if (n > 0) {
+        capture_log_len += (size_t)n < room ? (size_t)n : room - 1;
+    }
+    return n;
+}
+
+static inline void log_capture_begin(void)
+{
+    capture_log_len = 0;
+    capture_log_text[0] = '\0';
+    esp_log_set_vprintf(capture_log_line);
+}
+
+static inline const char *log_capture_end(void)
+{
+    esp_log_set_vprintf(NULL);
+    return capture_log_text;
+}
+#endif
+
 #endif

@@ -41,8 +41,11 @@ struct tskTaskControlBlock {
     uint32_t stack_bytes;
     bool with_caps;       /* made by xTask*WithCaps() */
     bool foreign;         /* a thread not made by xTaskCreate*() */
-    bool deleted;         /* its thread ends at its next call */
+    bool deleted;         /* its thread ends at its next call (stored atomically, under the lock) */
     pthread_cond_t *waiting_on; /* the condition it waits on, for vTaskDelete */
+    uint32_t *waiting_count;    /* fr_wait's counter and cleanup: vTaskDelete undoes the wait */
+    void (*waiting_cleanup)(void *arg);
+    void *waiting_arg;
     uint32_t notify_value;
     bool notify_pending;
     bool notify_awaited; /* in ulTaskNotifyTake / xTaskNotifyWait */
@@ -112,6 +115,24 @@ static void unlink_locked(struct tskTaskControlBlock *t)
     }
 }
 
+/* fr_lock() held: a task being deleted while it waits leaves what it waits on at once, as
+ * FreeRTOS takes it off the object's list (the object may be deleted right after); its thread
+ * ends when it wakes. */
+static void undo_wait_locked(struct tskTaskControlBlock *t)
+{
+    if (t->waiting_on == NULL) {
+        return;
+    }
+    if (t->waiting_count != NULL) {
+        (*t->waiting_count)--;
+    }
+    if (t->waiting_cleanup != NULL) {
+        t->waiting_cleanup(t->waiting_arg);
+    }
+    pthread_cond_broadcast(t->waiting_on); /* it ends in fr_wait */
+    t->waiting_on = NULL;
+}
+
 /* fr_lock() held, by the task's own thread: the record goes and the thread ends. */
 static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
 {
@@ -131,25 +152,29 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
              void (*cleanup)(void *arg), void *arg)
 {
     struct tskTaskControlBlock *self = t_self;
-    if (self != NULL) {
-        self->waiting_on = cond;
-    }
     if (waiting != NULL) {
         (*waiting)++;
     }
+    if (self != NULL) {
+        self->waiting_on = cond;
+        self->waiting_count = waiting;
+        self->waiting_cleanup = cleanup;
+        self->waiting_arg = arg;
+    }
     int rc = deadline != NULL ? pthread_cond_timedwait(cond, &kernel, deadline)
                               : pthread_cond_wait(cond, &kernel);
+    if (self == NULL) {
+        if (waiting != NULL) {
+            (*waiting)--;
+        }
+        return rc != ETIMEDOUT;
+    }
+    if (self->deleted) { /* vTaskDelete undid the wait (undo_wait_locked) */
+        end_thread_locked(self);
+    }
+    self->waiting_on = NULL;
     if (waiting != NULL) {
         (*waiting)--;
-    }
-    if (self != NULL) {
-        self->waiting_on = NULL;
-        if (self->deleted && !sim_in_isr()) {
-            if (cleanup != NULL) {
-                cleanup(arg);
-            }
-            end_thread_locked(self);
-        }
     }
     return rc != ETIMEDOUT;
 }
@@ -219,6 +244,15 @@ void fr_enter(void)
     end_if_deleted_locked();
 }
 
+void fr_task_call(void)
+{
+    struct tskTaskControlBlock *self = t_self;
+    if (self != NULL && __atomic_load_n(&self->deleted, __ATOMIC_ACQUIRE) && !sim_in_isr()) {
+        fr_lock();
+        end_thread_locked(self);
+    }
+}
+
 /* ---- creation ---------------------------------------------------------------------------------- */
 
 static void *task_main(void *arg)
@@ -239,6 +273,7 @@ static void *task_main(void *arg)
 static bool valid_task_args(const char *fn, TaskFunction_t code, UBaseType_t priority,
                             BaseType_t core)
 {
+    fr_task_call();
     if (code == NULL || priority >= configMAX_PRIORITIES ||
         (core != 0 && core != 1 && core != tskNO_AFFINITY)) {
         ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
@@ -378,6 +413,7 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
 /* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
 static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
 {
+    fr_task_call();
     struct tskTaskControlBlock *t = task != NULL ? task : fr_self();
     if (t == NULL) {
         return; /* the caller has no record and the host no memory for one: nothing to delete */
@@ -405,9 +441,10 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         t->tcb = NULL;
     }
     const bool self = t == t_self;
-    t->deleted = !t->foreign || self;
-    if (t->waiting_on != NULL) {
-        pthread_cond_broadcast(t->waiting_on); /* it ends in fr_wait */
+    const bool ends = !t->foreign || self;
+    __atomic_store_n(&t->deleted, ends, __ATOMIC_RELEASE);
+    if (ends) {
+        undo_wait_locked(t);
     }
     fr_unlock();
     if (leaks) {
@@ -464,6 +501,7 @@ static void sleep_until(const struct timespec *deadline)
 
 void vTaskDelay(const TickType_t xTicksToDelay)
 {
+    fr_task_call();
     if (fr_refuse_wait_in_isr(__func__, xTicksToDelay)) {
         return;
     }
@@ -482,6 +520,7 @@ void vTaskDelay(const TickType_t xTicksToDelay)
 
 BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_t xTimeIncrement)
 {
+    fr_task_call();
     if (pxPreviousWakeTime == NULL || fr_refuse_wait_in_isr(__func__, 1)) {
         return pdFALSE;
     }
@@ -607,6 +646,7 @@ static BaseType_t notify_locked(struct tskTaskControlBlock *t, uint32_t value, e
 static BaseType_t notify(TaskHandle_t task, uint32_t value, eNotifyAction action, BaseType_t *woken,
                          const char *fn)
 {
+    fr_task_call();
     if (task == NULL) {
         ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", fn);
         return pdFAIL;
@@ -649,6 +689,7 @@ void vTaskNotifyGiveFromISR(TaskHandle_t xTaskToNotify, BaseType_t *pxHigherPrio
 
 uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
 {
+    fr_task_call();
     if (sim_in_isr()) {
         ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
         return 0;
@@ -661,11 +702,15 @@ uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_lock();
     end_if_deleted_locked();
-    self->notify_awaited = true;
-    while (self->notify_value == 0 && xTicksToWait != 0 &&
-           fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
+    if (self->notify_value == 0 && xTicksToWait != 0) {
+        /* As FreeRTOS: any notification ends the wait, also one that leaves the value at 0. */
+        self->notify_pending = false;
+        self->notify_awaited = true;
+        while (!self->notify_pending &&
+               fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
+        }
+        self->notify_awaited = false;
     }
-    self->notify_awaited = false;
     const uint32_t value = self->notify_value;
     if (value != 0) {
         self->notify_value = xClearCountOnExit != pdFALSE ? 0 : value - 1;
@@ -678,6 +723,7 @@ uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
 BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClearOnExit,
                            uint32_t *pulNotificationValue, TickType_t xTicksToWait)
 {
+    fr_task_call();
     if (sim_in_isr()) {
         ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
         return pdFALSE;

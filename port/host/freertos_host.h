@@ -19,6 +19,11 @@ void fr_unlock(void);
 /* fr_lock() for a task-level call: a task deleted by another ends here instead (not in an ISR). */
 void fr_enter(void);
 
+/* First thing in a call that takes a kernel object or may block or notify: a task deleted by
+ * another ends here, before it touches anything (the object may be gone with it). Not in an ISR;
+ * fr_lock() not held. */
+void fr_task_call(void);
+
 /* A condition variable on CLOCK_MONOTONIC (deadlines are CLOCK_MONOTONIC). */
 void fr_cond_init(pthread_cond_t *cond);
 

@@ -91,6 +91,7 @@ EventGroupHandle_t xEventGroupCreateWithCaps(UBaseType_t uxMemoryCaps)
 
 static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
 {
+    fr_task_call();
     if (g == NULL) {
         return;
     }
@@ -200,6 +201,7 @@ static bool set_locked(struct EventGroupDef_t *g, EventBits_t bits)
 
 EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet)
 {
+    fr_task_call();
     if (!valid_bits(__func__, xEventGroup, uxBitsToSet)) {
         return 0;
     }
@@ -227,6 +229,7 @@ BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const Event
 
 EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear)
 {
+    fr_task_call();
     if (!valid_bits(__func__, xEventGroup, uxBitsToClear)) {
         return 0;
     }
@@ -252,6 +255,7 @@ EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_
                                 const BaseType_t xClearOnExit, const BaseType_t xWaitForAllBits,
                                 TickType_t xTicksToWait)
 {
+    fr_task_call();
     if (!valid_bits(__func__, xEventGroup, uxBitsToWaitFor) ||
         fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
         return 0;

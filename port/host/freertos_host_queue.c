@@ -143,6 +143,7 @@ QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItem
 /* The memory a queue's creation took, freed by the delete that matches it. */
 static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
 {
+    fr_task_call();
     if (q == NULL) {
         return;
     }
@@ -363,6 +364,7 @@ static bool refuse_foreign_give_locked(const char *fn, struct QueueDefinition *q
 BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQueue,
                              TickType_t xTicksToWait, const BaseType_t xCopyPosition)
 {
+    fr_task_call();
     if (!valid_queue(__func__, xQueue, pvItemToQueue) || fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
         return pdFAIL;
     }
@@ -438,6 +440,7 @@ BaseType_t xQueueGiveFromISR(QueueHandle_t xQueue, BaseType_t *const pxHigherPri
 static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, TickType_t ticks,
                           bool peek)
 {
+    fr_task_call();
     if (!valid_queue(fn, xQueue, buffer) || fr_refuse_wait_in_isr(fn, ticks)) {
         return pdFAIL;
     }
@@ -536,6 +539,7 @@ BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer)
 
 BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWait)
 {
+    fr_task_call();
     if (xMutex == NULL || xMutex->type != queueQUEUE_TYPE_RECURSIVE_MUTEX) {
         ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
@@ -553,6 +557,7 @@ BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWai
 
 BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
 {
+    fr_task_call();
     if (xMutex == NULL || xMutex->type != queueQUEUE_TYPE_RECURSIVE_MUTEX) {
         ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
@@ -620,6 +625,7 @@ BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue)
 
 BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
 {
+    fr_task_call();
     (void)xNewQueue;
     if (xQueue == NULL) {
         ESP_LOGE(FR_TAG, "%s: no queue: refused (the chip asserts)", __func__);

@@ -48,8 +48,8 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 #define configMAX_PRIORITIES (25)
 #define configMINIMAL_STACK_SIZE (768)
 #define configMAX_TASK_NAME_LEN (16)
-#define configNUMBER_OF_CORES (2)
-#define portNUM_PROCESSORS (2)
+#define configNUMBER_OF_CORES (CONFIG_FREERTOS_NUMBER_OF_CORES)
+#define portNUM_PROCESSORS (CONFIG_FREERTOS_NUMBER_OF_CORES)
 #define portMAX_DELAY ((TickType_t)0xffffffffUL)
 #define portTICK_PERIOD_MS ((TickType_t)1000 / configTICK_RATE_HZ)
 #define pdMS_TO_TICKS(xTimeInMs) \

@@ -2,8 +2,8 @@
  * freertos/queue.h (host) - FreeRTOS queues with the chip's memory use: xQueueCreate(n, size)
  * takes one pvPortMalloc() block of 84 + n * size bytes (sizeof(StaticQueue_t) on the S3 plus the
  * storage, as FreeRTOS's xQueueGenericCreate), and the items are copied in and out of that block.
- * Waiting tasks are served in the order they came (FreeRTOS orders them by priority, which the
- * host does not enforce). See freertos/FreeRTOS.h for what is simulated.
+ * Tasks waiting on one queue are served in the order the host's scheduler picks (FreeRTOS serves
+ * the highest priority first, which the host does not enforce). See freertos/FreeRTOS.h for what is simulated.
  */
 #ifndef FREERTOS_QUEUE_H_HOST
 #define FREERTOS_QUEUE_H_HOST

@@ -44,7 +44,8 @@ BaseType_t xQueueSemaphoreTake(QueueHandle_t xQueue, TickType_t xTicksToWait);
 /** Takes a recursive mutex (again by its holder: counts). pdTRUE, or pdFALSE after the wait (or
  *  not a recursive mutex, logged). task, blocks. */
 BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWait);
-/** Gives back one take of a recursive mutex; pdFALSE (logged) when the caller does not hold it.
+/** Gives back one take of a recursive mutex; pdFALSE when the caller does not hold it (as
+ *  FreeRTOS: not logged, a normal answer), or for a NULL or other kind of semaphore (logged).
  *  task, O(1). */
 BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex);
 /** Gives a semaphore from a simulated ISR (not a mutex: pdFALSE, logged). pdTRUE, or errQUEUE_FULL

@@ -12,9 +12,11 @@
  * need one (its handle, notifications, mutex ownership), with no simulated memory: like the tasks
  * ESP-IDF starts before app_main, whose memory the simulated heaps do not hold either.
  *
- * Deleting another task: its memory goes back at once; the thread ends at its next call into this
- * API (a delay, a wait, a notification...) and never runs its code again after that. A thread that
- * never calls into FreeRTOS again cannot be stopped (the host cannot kill a thread safely).
+ * Deleting another task: its memory goes back at once, and a wait it is in is undone (the queue or
+ * event group may be deleted right after); its thread ends at once if it waits, else at its next
+ * call that may block or notify (a delay, a queue, semaphore or event-group call, a notification)
+ * and never runs its code again. A thread that never makes such a call cannot be stopped (the host
+ * cannot end a thread safely anywhere else). Queries (names, counts, ticks) do not end it.
  */
 #ifndef FREERTOS_TASK_H_HOST
 #define FREERTOS_TASK_H_HOST
@@ -77,8 +79,8 @@ static inline TaskHandle_t xTaskCreateStatic(TaskFunction_t pxTaskCode, const ch
 }
 
 /** Deletes a task (NULL: the caller, which does not return). Its stack and TCB go back to the
- *  heap at once; another task's thread ends at its next call into this API (see above). Deleting
- *  a thread not made by xTaskCreate*() ends nothing. task, O(1). */
+ *  heap at once; another task's thread ends as said above. Deleting another thread not made by
+ *  xTaskCreate*() ends nothing. Refused in a simulated ISR (logged). task, O(1). */
 void vTaskDelete(TaskHandle_t xTaskToDelete);
 
 /** Sleeps xTicksToDelay ticks (0: yields). Refused in a simulated ISR (logged). task, blocks. */
@@ -94,8 +96,9 @@ BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_
 TickType_t xTaskGetTickCount(void);
 /** The same, for ISRs. isr-ok, O(1). */
 TickType_t xTaskGetTickCountFromISR(void);
-/** The calling task (a thread not made by xTaskCreate*() gets a handle too, see above); NULL in
- *  a simulated ISR or when the host is out of memory for its record. task, O(1). */
+/** The calling task (a thread not made by xTaskCreate*() gets a handle too, see above; in a
+ *  simulated ISR, the task it interrupted, as on the chip); NULL only when the host is out of
+ *  memory for its record. isr-ok, O(1). */
 TaskHandle_t xTaskGetCurrentTaskHandle(void);
 /** The task's name (NULL: the caller's); "" for a thread not made by xTaskCreate*(). isr-ok. */
 char *pcTaskGetName(TaskHandle_t xTaskToQuery);
@@ -126,9 +129,10 @@ BaseType_t xTaskNotifyFromISR(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNot
 BaseType_t xTaskNotifyGive(TaskHandle_t xTaskToNotify);
 /** The same from a simulated ISR. isr-ok, O(1). */
 void vTaskNotifyGiveFromISR(TaskHandle_t xTaskToNotify, BaseType_t *pxHigherPriorityTaskWoken);
-/** Waits up to xTicksToWait for the caller's notification value to be non-zero; returns it (0 on
- *  timeout) and then clears it (xClearCountOnExit) or decrements it. Refused in a simulated ISR
- *  (returns 0, logged). task, blocks. */
+/** When the caller's notification value is 0, waits up to xTicksToWait for a notification; then
+ *  returns the value (0 on timeout, or after a notification that left it at 0, as FreeRTOS) and
+ *  clears it (xClearCountOnExit) or decrements it. Refused in a simulated ISR (returns 0, logged).
+ *  task, blocks. */
 uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait);
 /** Waits up to xTicksToWait for a notification: clears ulBitsToClearOnEntry first (when none is
  *  pending), and ulBitsToClearOnExit from the value after one came; *pulNotificationValue (when not
