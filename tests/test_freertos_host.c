@@ -1580,7 +1580,7 @@ static void sleep_long(void *arg)
 {
     blocked_probe_t *p = arg;
     atomic_store(&p->started, 1);
-    vTaskDelay(LONG_WAIT);
+    vTaskDelay(portMAX_DELAY); /* 0xffffffff ticks, as FreeRTOS counts them: for ever here */
     atomic_store(&p->after, 1);
     park(NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * demo_events.c - the event bus in the demo: the spec's Example 1 as written, then service-like
  * traffic on every lane (sensor readings, Wi-Fi status, UI frames, a battery alarm, a button
- * interrupt), then the bus statistics. The bus starts by itself, as in the spec.
+ * interrupt) posted by a FreeRTOS task as firmware would, then the bus statistics. The bus starts
+ * by itself, as in the spec.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -9,7 +10,10 @@
 #include <time.h>
 
 #include "demo.h"
+#include "esp_heap_caps.h"
 #include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
 #include "kraken_sim.h"
 #include "system_service/event_bus.h"
 
@@ -109,44 +113,19 @@ static void wait_until_delivered(void)
         }                                                                                          \
     } while (0)
 
-int demo_events_run(void)
-{
-    int failures = 0;
-    ESP_LOGI(TAG, "--- event bus: spec Example 1, then service traffic on every lane ---");
-
-    /* Example 1: a service registers, somebody listens, the service posts. */
-    counter_t example = {0};
-    CHECK(system_service_register("my_service", &service_id) == ESP_OK, "register my_service");
-    CHECK(system_event_subscribe(service_id, event_type, example_handler, &example, NULL) == ESP_OK,
-          "subscribe to my_service");
-    my_service_send_data();
-    wait_until_delivered();
-    CHECK(example.calls == 1 && example.bad == 0, "Example 1: handler saw %u events, %u bad",
-          (unsigned)example.calls, (unsigned)example.bad);
-
-    /* Services and their listeners. */
+/* The services' traffic, from a FreeRTOS task as in firmware: 16-byte readings (inline), 64-byte
+ * link reports, 1000-byte UI frames, an alarm, a button interrupt. A burst faster than the
+ * dispatcher: each post may wait up to 500 ms for room. */
+typedef struct {
     system_service_id_t sensor, wifi, ui, power;
-    CHECK(system_service_register("sensor", &sensor) == ESP_OK, "register sensor");
-    CHECK(system_service_register("wifi", &wifi) == ESP_OK, "register wifi");
-    CHECK(system_service_register("ui", &ui) == ESP_OK, "register ui");
-    CHECK(system_service_register("power", &power) == ESP_OK, "register power");
-    counter_t logger = {0}, display = {0}, battery = {0}, buttons = {0};
-    system_event_subscription_t logger_sub;
-    CHECK(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, count_handler,
-                                 &logger, &logger_sub) == ESP_OK,
-          "subscribe logger");
-    CHECK(system_event_subscribe(sensor, SYSTEM_EVENT_TYPE_ANY, count_handler, &display, NULL) ==
-              ESP_OK,
-          "subscribe display");
-    CHECK(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, EV_BATTERY_LOW, power_handler, &battery,
-                                 NULL) == ESP_OK,
-          "subscribe power manager");
-    CHECK(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, EV_BUTTON, count_handler, &buttons, NULL) ==
-              ESP_OK,
-          "subscribe button handler");
+    TaskHandle_t main;       /* notified when done */
+    uint32_t posted, refused;
+} traffic_t;
 
-    /* Traffic: 16-byte readings (inline), 64-byte link reports, 1000-byte UI frames, an alarm.
-     * A burst faster than the dispatcher: each post may wait up to 500 ms for room. */
+static void traffic_task(void *arg)
+{
+    traffic_t *t = arg;
+    const system_service_id_t sensor = t->sensor, wifi = t->wifi, ui = t->ui, power = t->power;
     uint32_t posted = 0, refused = 0;
     for (uint32_t i = 0; i < 200; i++) {
         struct {
@@ -192,6 +171,62 @@ int demo_events_run(void)
             refused += err != ESP_OK;
         }
     }
+    t->posted = posted;
+    t->refused = refused;
+    xTaskNotifyGive(t->main);
+    vTaskDelay(portMAX_DELAY); /* until deleted by main */
+}
+
+
+int demo_events_run(void)
+{
+    int failures = 0;
+    ESP_LOGI(TAG, "--- event bus: spec Example 1, then service traffic on every lane ---");
+
+    /* Example 1: a service registers, somebody listens, the service posts. */
+    counter_t example = {0};
+    CHECK(system_service_register("my_service", &service_id) == ESP_OK, "register my_service");
+    CHECK(system_event_subscribe(service_id, event_type, example_handler, &example, NULL) == ESP_OK,
+          "subscribe to my_service");
+    my_service_send_data();
+    wait_until_delivered();
+    CHECK(example.calls == 1 && example.bad == 0, "Example 1: handler saw %u events, %u bad",
+          (unsigned)example.calls, (unsigned)example.bad);
+
+    /* Services and their listeners. */
+    system_service_id_t sensor, wifi, ui, power;
+    CHECK(system_service_register("sensor", &sensor) == ESP_OK, "register sensor");
+    CHECK(system_service_register("wifi", &wifi) == ESP_OK, "register wifi");
+    CHECK(system_service_register("ui", &ui) == ESP_OK, "register ui");
+    CHECK(system_service_register("power", &power) == ESP_OK, "register power");
+    counter_t logger = {0}, display = {0}, battery = {0}, buttons = {0};
+    system_event_subscription_t logger_sub;
+    CHECK(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, SYSTEM_EVENT_TYPE_ANY, count_handler,
+                                 &logger, &logger_sub) == ESP_OK,
+          "subscribe logger");
+    CHECK(system_event_subscribe(sensor, SYSTEM_EVENT_TYPE_ANY, count_handler, &display, NULL) ==
+              ESP_OK,
+          "subscribe display");
+    CHECK(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, EV_BATTERY_LOW, power_handler, &battery,
+                                 NULL) == ESP_OK,
+          "subscribe power manager");
+    CHECK(system_event_subscribe(SYSTEM_SERVICE_ID_ANY, EV_BUTTON, count_handler, &buttons, NULL) ==
+              ESP_OK,
+          "subscribe button handler");
+
+    /* The traffic comes from a FreeRTOS task, whose 4 KB stack and TCB are internal SRAM. */
+    traffic_t traffic = {.sensor = sensor, .wifi = wifi, .ui = ui, .power = power,
+                         .main = xTaskGetCurrentTaskHandle()};
+    const size_t sram_before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    TaskHandle_t producer = NULL;
+    CHECK(xTaskCreate(traffic_task, "traffic", 4096, &traffic, 5, &producer) == pdPASS,
+          "create the traffic task");
+    ESP_LOGI(TAG, "traffic task created: its stack and TCB took %u bytes of internal SRAM",
+             (unsigned)(sram_before - heap_caps_get_free_size(MALLOC_CAP_INTERNAL)));
+    CHECK(producer != NULL && ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(10000)) == 1,
+          "the traffic task did not finish");
+    vTaskDelete(producer); /* it waits for this */
+    const uint32_t posted = traffic.posted, refused = traffic.refused;
     wait_until_delivered();
     ESP_LOGI(TAG, "service traffic: posted %u events (%u refused; plus Example 1's one); logger "
                   "saw %u, display %u, power %u, buttons %u",

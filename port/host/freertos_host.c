@@ -481,7 +481,8 @@ TickType_t xTaskGetTickCountFromISR(void)
     return xTaskGetTickCount();
 }
 
-/* Sleeps until the deadline, ending the thread if its task is deleted meanwhile. */
+/* Sleeps until the deadline (NULL: portMAX_DELAY ticks, 497 days at 100 Hz: for ever), ending
+ * the thread if its task is deleted meanwhile. */
 static void sleep_until(const struct timespec *deadline)
 {
     fr_lock();
@@ -489,11 +490,17 @@ static void sleep_until(const struct timespec *deadline)
     struct tskTaskControlBlock *self = t_self;
     if (self == NULL) { /* no record (host out of memory): a plain sleep */
         fr_unlock();
+        struct timespec far;
+        if (deadline == NULL) {
+            clock_gettime(CLOCK_MONOTONIC, &far);
+            far.tv_sec += 497 * 24 * 3600;
+            deadline = &far;
+        }
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline, NULL) == EINTR) {
         }
         return;
     }
-    /* A wait on the task's own condition that nothing signals but vTaskDelete. */
+    /* On the task's own condition: a notification wakes it too, and it sleeps on. */
     while (fr_wait(&self->notified, deadline, NULL, NULL, NULL)) {
     }
     fr_unlock();
@@ -514,8 +521,7 @@ void vTaskDelay(const TickType_t xTicksToDelay)
         return;
     }
     struct timespec deadline;
-    fr_deadline(xTicksToDelay, &deadline);
-    sleep_until(&deadline);
+    sleep_until(fr_deadline(xTicksToDelay, &deadline) ? &deadline : NULL);
 }
 
 BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_t xTimeIncrement)
@@ -537,8 +543,7 @@ BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_
         return pdFALSE;
     }
     struct timespec deadline;
-    fr_deadline(wake - now, &deadline);
-    sleep_until(&deadline);
+    sleep_until(fr_deadline(wake - now, &deadline) ? &deadline : NULL);
     return pdTRUE;
 }
 
