@@ -7,12 +7,11 @@
  * Threads are detached; a task's thread frees its record when it ends. A task deleted by another
  * ends at its next call into the API: fr_wait() and the entry checks look at `deleted`.
  */
-#define _GNU_SOURCE /* clock_nanosleep, pthread_condattr_setclock */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

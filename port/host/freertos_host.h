@@ -13,7 +13,8 @@
 #include "freertos/task.h"
 
 /* One lock, as FreeRTOS's kernel lock: every task record and every queue is read and written under
- * it. Never held across a heap call (allocation hooks may call into FreeRTOS). */
+ * it. Never held across a heap call or a log line (allocation hooks and log hooks may call into
+ * FreeRTOS). */
 void fr_lock(void);
 void fr_unlock(void);
 /* fr_lock() for a task-level call: a task deleted by another ends here instead (not in an ISR). */

@@ -350,16 +350,6 @@ static bool valid_queue(const char *fn, QueueHandle_t q, const void *item)
     return true;
 }
 
-/* A mutex give by a task (self) that does not hold it (the chip asserts); lock held. */
-static bool refuse_foreign_give_locked(const char *fn, struct QueueDefinition *q, TaskHandle_t self)
-{
-    if (is_mutex(q) && (q->holder == NULL || q->holder != self)) {
-        ESP_LOGE(FR_TAG, "%s(%p): the caller does not hold this mutex: refused (the chip asserts)",
-                 fn, (void *)q);
-        return true;
-    }
-    return false;
-}
 
 BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQueue,
                              TickType_t xTicksToWait, const BaseType_t xCopyPosition)
@@ -378,8 +368,10 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
     struct timespec deadline;
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_enter();
-    if (refuse_foreign_give_locked("xSemaphoreGive", q, self)) {
-        fr_unlock();
+    if (is_mutex(q) && (q->holder == NULL || q->holder != self)) {
+        fr_unlock(); /* never log under the kernel lock: a log hook may call FreeRTOS */
+        ESP_LOGE(FR_TAG, "xSemaphoreGive(%p): the caller does not hold this mutex: refused (the "
+                         "chip asserts)", (void *)q);
         return pdFAIL;
     }
     if (q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX) {

@@ -1731,7 +1731,6 @@ void sim_chip_set_task_stack(const void *block, size_t bytes)
 
 static bool in_own_stack(uintptr_t p)
 {
-    uintptr_t *const lo = &own_stack_lo, *const hi = &own_stack_hi;
     static _Thread_local bool known;
     if (!known) {
         known = true;
@@ -1740,13 +1739,13 @@ static bool in_own_stack(uintptr_t p)
             void *base;
             size_t size;
             if (pthread_attr_getstack(&attr, &base, &size) == 0) {
-                *lo = (uintptr_t)base;
-                *hi = *lo + size;
+                own_stack_lo = (uintptr_t)base;
+                own_stack_hi = own_stack_lo + size;
             }
             pthread_attr_destroy(&attr);
         }
     }
-    return p >= *lo && p < *hi;
+    return p >= own_stack_lo && p < own_stack_hi;
 }
 
 uint32_t sim_chip_address(const void *ptr)
