@@ -1630,6 +1630,62 @@ static void deleting_a_task_blocked_in_a_wait_ends_it_and_frees_its_memory_at_on
     assert_int_equal(internal_free(), empty);
 }
 
+/* The handle is written before the task runs, as on the chip: a task may read it at once. */
+static TaskHandle_t created_handle;
+static atomic_uintptr_t handle_seen_by_task;
+
+static void read_own_handle(void *arg)
+{
+    atomic_store(&handle_seen_by_task, (uintptr_t)created_handle);
+    park(arg);
+}
+
+static void the_handle_is_set_before_the_new_task_runs(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 50; round++) {
+        atomic_int started = 0;
+        created_handle = NULL;
+        atomic_store(&handle_seen_by_task, 1);
+        assert_int_equal(xTaskCreate(read_own_handle, "reader", STACK, &started, 5,
+                                     &created_handle), pdPASS);
+        WAIT_FOR(atomic_load(&started));
+        assert_int_equal(atomic_load(&handle_seen_by_task), (uintptr_t)created_handle);
+        vTaskDelete(created_handle);
+        assert_true(tasks_become(tasks_at_setup));
+    }
+}
+
+/* As on the chip, a deleted task is no longer counted, even while its host thread runs on. */
+static void a_running_task_deleted_by_another_is_no_longer_counted(void **state)
+{
+    (void)state;
+    atomic_int started = 0;
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(park, "parked", STACK, &started, 5, &t), pdPASS);
+    WAIT_FOR(atomic_load(&started));
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup + 1);
+    vTaskDelete(t);
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
+    sleep_ms(20); /* its thread ends: the count does not drop twice */
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
+}
+
+/* A peek takes nothing: a mutex stays free and has no holder. */
+static void peeking_at_a_mutex_does_not_take_it(void **state)
+{
+    (void)state;
+    SemaphoreHandle_t m = xSemaphoreCreateMutex();
+    assert_non_null(m);
+    assert_int_equal(xQueuePeek(m, NULL, 0), pdPASS);
+    assert_null(xSemaphoreGetMutexHolder(m));
+    assert_int_equal(uxSemaphoreGetCount(m), 1);
+    assert_int_equal(xSemaphoreTake(m, 0), pdTRUE);
+    assert_ptr_equal(xSemaphoreGetMutexHolder(m), xTaskGetCurrentTaskHandle());
+    assert_int_equal(xSemaphoreGive(m), pdTRUE);
+    vSemaphoreDelete(m);
+}
+
 /* As on the chip, where vTaskDelete() takes the task off the queue's waiting list before it
  * returns: the queue may be deleted right after (it was refused, "tasks wait on it", until the
  * deleted task's thread had woken, and leaked). */
@@ -2146,6 +2202,9 @@ int main(void)
         TEST(the_tick_count_advances_at_the_configured_rate),
         TEST(deleting_a_task_blocked_in_a_wait_ends_it_and_frees_its_memory_at_once),
         TEST(a_queue_may_be_deleted_right_after_the_task_waiting_on_it),
+        TEST(the_handle_is_set_before_the_new_task_runs),
+        TEST(a_running_task_deleted_by_another_is_no_longer_counted),
+        TEST(peeking_at_a_mutex_does_not_take_it),
         TEST(a_task_function_that_returns_is_logged_and_deleted),
         /* notifications */
         TEST(notify_give_counts_and_take_decrements_or_clears),

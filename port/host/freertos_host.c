@@ -40,6 +40,7 @@ struct tskTaskControlBlock {
     uint32_t stack_bytes;
     bool with_caps;       /* made by xTask*WithCaps() */
     bool foreign;         /* a thread not made by xTaskCreate*() */
+    bool counted;         /* in task_count: until deleted or its thread ends */
     bool deleted;         /* its thread ends at its next call (stored atomically, under the lock) */
     pthread_cond_t *waiting_on; /* the condition it waits on, for vTaskDelete */
     uint32_t *waiting_count;    /* fr_wait's counter and cleanup: vTaskDelete undoes the wait */
@@ -108,7 +109,10 @@ static void unlink_locked(struct tskTaskControlBlock *t)
     for (struct tskTaskControlBlock **at = &tasks; *at != NULL; at = &(*at)->next) {
         if (*at == t) {
             *at = t->next;
-            task_count--;
+            if (t->counted) {
+                t->counted = false;
+                task_count--;
+            }
             return;
         }
     }
@@ -122,14 +126,14 @@ static void undo_wait_locked(struct tskTaskControlBlock *t)
     if (t->waiting_on == NULL) {
         return;
     }
+    pthread_cond_broadcast(t->waiting_on); /* it ends in fr_wait */
+    t->waiting_on = NULL;
     if (t->waiting_count != NULL) {
         (*t->waiting_count)--;
     }
-    if (t->waiting_cleanup != NULL) {
+    if (t->waiting_cleanup != NULL) { /* last: it may free the object (and its condition) */
         t->waiting_cleanup(t->waiting_arg);
     }
-    pthread_cond_broadcast(t->waiting_on); /* it ends in fr_wait */
-    t->waiting_on = NULL;
 }
 
 /* fr_lock() held, by the task's own thread: the record goes and the thread ends. */
@@ -205,6 +209,7 @@ static void link_locked(struct tskTaskControlBlock *t)
 {
     t->next = tasks;
     tasks = t;
+    t->counted = true;
     task_count++;
 }
 
@@ -284,9 +289,10 @@ static bool valid_task_args(const char *fn, TaskFunction_t code, UBaseType_t pri
     return true;
 }
 
-/* Starts the thread of a record whose memory is had; NULL record: out of host memory. */
+/* Starts the thread of a record whose memory is had; NULL record: out of host memory. *out (when
+ * not NULL) gets the handle before the task can run, as on the chip (the task may read it). */
 static bool start(struct tskTaskControlBlock *t, TaskFunction_t code, const char *name, void *arg,
-                  UBaseType_t priority, BaseType_t core, uint32_t stack_bytes)
+                  UBaseType_t priority, BaseType_t core, uint32_t stack_bytes, TaskHandle_t *out)
 {
     if (t == NULL) {
         return false;
@@ -305,10 +311,17 @@ static bool start(struct tskTaskControlBlock *t, TaskFunction_t code, const char
     pthread_attr_setstacksize(&attr, stack_bytes < HOST_MIN_STACK ? HOST_MIN_STACK : stack_bytes);
     fr_lock(); /* linked before it runs: it may delete itself at once */
     link_locked(t);
+    TaskHandle_t before = out != NULL ? *out : NULL;
+    if (out != NULL) {
+        *out = t;
+    }
     pthread_t thread;
     int rc = pthread_create(&thread, &attr, task_main, t);
     if (rc != 0) {
         unlink_locked(t);
+        if (out != NULL) {
+            *out = before; /* untouched on failure */
+        }
     }
     fr_unlock();
     pthread_attr_destroy(&attr);
@@ -340,14 +353,12 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
         t->stack_area = stack;
         t->tcb = tcb;
     }
-    if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth)) {
+    if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth,
+               pxCreatedTask)) {
         drop_record(t);
         vPortFree(tcb);
         vPortFree(stack);
         return errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY;
-    }
-    if (pxCreatedTask != NULL) {
-        *pxCreatedTask = t;
     }
     return pdPASS;
 }
@@ -369,7 +380,7 @@ TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char
         pxTaskBuffer->host = t;
         t->stack_area = puxStackBuffer;
     }
-    if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, ulStackDepth)) {
+    if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, ulStackDepth, NULL)) {
         drop_record(t);
         return NULL;
     }
@@ -395,14 +406,12 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
         t->tcb = tcb;
         t->with_caps = true;
     }
-    if (!start(t, pvTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth)) {
+    if (!start(t, pvTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth,
+               pvCreatedTask)) {
         drop_record(t);
         heap_caps_free(stack);
         vPortFree(tcb);
         return pdFAIL;
-    }
-    if (pvCreatedTask != NULL) {
-        *pvCreatedTask = t;
     }
     return pdPASS;
 }
@@ -444,6 +453,10 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     __atomic_store_n(&t->deleted, ends, __ATOMIC_RELEASE);
     if (ends) {
         undo_wait_locked(t);
+        if (t->counted) { /* gone for FreeRTOS now, whenever its thread ends */
+            t->counted = false;
+            task_count--;
+        }
     }
     fr_unlock();
     if (leaks) {

@@ -105,8 +105,8 @@ static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
     const bool frees = caps_api || g->memory != MEM_CAPS; /* see vQueueDelete */
     void *block = frees ? g->block : NULL;
     for (waiter_t *w = g->waiters; w != NULL; w = w->next) {
-        w->met = true; /* FreeRTOS unblocks them with the bits of the moment */
-        w->result = g->bits;
+        w->met = true; /* FreeRTOS unblocks them with 0: "the event list is being deleted" */
+        w->result = 0;
     }
     g->waiters = NULL;
     const bool waited = g->waiting != 0;
@@ -238,6 +238,17 @@ EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits
     xEventGroup->bits &= ~uxBitsToClear;
     fr_unlock();
     return before;
+}
+
+BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear)
+{
+    if (!valid_bits(__func__, xEventGroup, uxBitsToClear)) {
+        return pdFAIL;
+    }
+    fr_lock();
+    xEventGroup->bits &= ~uxBitsToClear;
+    fr_unlock();
+    return pdPASS;
 }
 
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)

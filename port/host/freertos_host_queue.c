@@ -461,7 +461,7 @@ static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, Ti
         }
     }
     take_locked(q, buffer, peek);
-    if (is_mutex(q)) {
+    if (is_mutex(q) && !peek) {
         q->holder = self;
         q->recursion = 1;
     }

@@ -18,7 +18,7 @@ typedef struct EventGroupDef_t *EventGroupHandle_t;
 typedef TickType_t EventBits_t; /* 24 usable bits: the top 8 are the kernel's */
 
 /** Memory an event group created with xEventGroupCreateStatic() uses instead of a heap block (36
- *  bytes on the S3). */
+ *  bytes on the S3 and a 32-bit host, 40 on a 64-bit one). */
 typedef struct {
     void *host; /* the host record */
     uint8_t reserved[32];
@@ -29,23 +29,24 @@ typedef struct {
 EventGroupHandle_t xEventGroupCreate(void);
 /** The same on the caller's memory, no heap call; NULL for a NULL buffer (logged). task, O(1). */
 EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffer);
-/** Deletes it: its block goes back; tasks waiting on it return at once with the bits of that
- *  moment, as in FreeRTOS. NULL: nothing. task, O(waiting tasks). */
+/** Deletes it: its block goes back; tasks waiting on it return at once with 0, as in FreeRTOS.
+ *  NULL: nothing. task, O(waiting tasks). */
 void vEventGroupDelete(EventGroupHandle_t xEventGroup);
 
 /** Sets uxBitsToSet, wakes the tasks whose condition is now met and clears the bits those asked to
  *  clear on exit. Returns the bits after that. NULL group or bits in the top byte: 0, logged
- *  (the chip asserts). task or isr, O(waiting tasks). */
+ *  (the chip asserts). task (ISRs: xEventGroupSetBitsFromISR), O(waiting tasks). */
 EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet);
 /** The same from a simulated ISR (FreeRTOS defers it to the timer task; here it is done at once):
  *  pdPASS, and *pxHigherPriorityTaskWoken (when not NULL) set to pdTRUE when a task was woken;
  *  pdFAIL for the refusals above. isr-ok. */
 BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
                                      BaseType_t *pxHigherPriorityTaskWoken);
-/** Clears uxBitsToClear; returns the bits before. NULL or top-byte bits: 0, logged. task or isr,
- *  O(1). */
+/** Clears uxBitsToClear; returns the bits before. NULL or top-byte bits: 0, logged. task, O(1). */
 EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear);
-#define xEventGroupClearBitsFromISR(g, bits) xEventGroupClearBits((g), (bits))
+/** The same from a simulated ISR: pdPASS (FreeRTOS defers the clear to the timer task; here it is
+ *  done at once), pdFAIL for the refusals above. isr-ok, O(1). */
+BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear);
 /** The bits now (0 for NULL). task or isr, O(1). */
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup);
 #define xEventGroupGetBitsFromISR(g) xEventGroupGetBits(g)

@@ -67,7 +67,8 @@ BaseType_t xQueuePeek(QueueHandle_t xQueue, void *const pvBuffer, TickType_t xTi
  *  NULL) is set to pdTRUE when a task was waiting for room. isr-ok, O(1) plus the copy. */
 BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
                                 BaseType_t *const pxHigherPriorityTaskWoken);
-/** xQueuePeek() without waiting, from a simulated ISR. isr-ok. */
+/** xQueuePeek() without waiting, from a simulated ISR: pdPASS, errQUEUE_EMPTY, or pdFAIL (logged)
+ *  for a NULL queue or buffer. isr-ok, O(1) plus the copy. */
 BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer);
 
 /** Items queued (0 for NULL). task or isr, O(1). */
@@ -78,7 +79,8 @@ UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue);
 /** pdTRUE when empty / full (NULL: pdFALSE). isr-ok, O(1). */
 BaseType_t xQueueIsQueueEmptyFromISR(const QueueHandle_t xQueue);
 BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue);
-/** Empties it (tasks waiting to send are let in). Always pdPASS (NULL: pdFAIL, logged). task. */
+/** Empties it (tasks waiting to send are let in; a mutex is left as it is). Always pdPASS (NULL:
+ *  pdFAIL, logged). task, O(1). */
 BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue);
 #define xQueueReset(q) xQueueGenericReset((q), pdFALSE)
 

@@ -29,11 +29,14 @@ QueueHandle_t xQueueCreateMutexStatic(const uint8_t ucQueueType, StaticQueue_t *
  *  hold it; NULL and logged for a maximum of 0 or an initial count above it. task, O(1). */
 QueueHandle_t xQueueCreateCountingSemaphore(const UBaseType_t uxMaxCount,
                                             const UBaseType_t uxInitialCount);
+/** The same on the caller's memory, no heap call; NULL for a NULL buffer. task, O(1). */
 QueueHandle_t xQueueCreateCountingSemaphoreStatic(const UBaseType_t uxMaxCount,
                                                   const UBaseType_t uxInitialCount,
                                                   StaticQueue_t *pxStaticQueue);
-/** A binary semaphore, taken (empty), in one 84-byte block. NULL when the heap cannot hold it. */
+/** A binary semaphore, taken (empty), in one 84-byte block. NULL when the heap cannot hold it.
+ *  task, O(1). */
 QueueHandle_t xQueueCreateBinarySemaphore(void);
+/** The same on the caller's memory, no heap call; NULL for a NULL buffer. task, O(1). */
 QueueHandle_t xQueueCreateBinarySemaphoreStatic(StaticQueue_t *pxStaticQueue);
 
 /** Takes one count (a mutex: takes ownership; taking a plain mutex its holder already holds waits,
@@ -69,7 +72,7 @@ TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore);
 #define xSemaphoreTake(s, ticks) xQueueSemaphoreTake((s), (ticks))
 #define xSemaphoreTakeRecursive(m, ticks) xQueueTakeMutexRecursive((m), (ticks))
 /* A give never waits: pdTRUE, or pdFALSE when the semaphore is at its maximum or the caller does
- * not hold the mutex (logged: the chip asserts). */
+ * not hold the mutex (logged: the chip asserts when another task holds it). */
 #define xSemaphoreGive(s) xQueueGenericSend((QueueHandle_t)(s), NULL, 0, queueSEND_TO_BACK)
 #define xSemaphoreGiveRecursive(m) xQueueGiveMutexRecursive(m)
 #define xSemaphoreGiveFromISR(s, woken) xQueueGiveFromISR((QueueHandle_t)(s), (woken))

@@ -83,7 +83,8 @@ static inline TaskHandle_t xTaskCreateStatic(TaskFunction_t pxTaskCode, const ch
  *  xTaskCreate*() ends nothing. Refused in a simulated ISR (logged). task, O(1). */
 void vTaskDelete(TaskHandle_t xTaskToDelete);
 
-/** Sleeps xTicksToDelay ticks (0: yields). Refused in a simulated ISR (logged). task, blocks. */
+/** Sleeps xTicksToDelay ticks (0: yields); portMAX_DELAY sleeps until the task is deleted. A
+ *  non-zero delay in a simulated ISR is refused (logged). task, blocks. */
 void vTaskDelay(const TickType_t xTicksToDelay);
 /** Sleeps until *pxPreviousWakeTime + xTimeIncrement and advances *pxPreviousWakeTime by it;
  *  pdFALSE (no sleep) when that time has passed already. NULL or a simulated ISR: pdFALSE.
@@ -100,7 +101,8 @@ TickType_t xTaskGetTickCountFromISR(void);
  *  simulated ISR, the task it interrupted, as on the chip); NULL only when the host is out of
  *  memory for its record. isr-ok, O(1). */
 TaskHandle_t xTaskGetCurrentTaskHandle(void);
-/** The task's name (NULL: the caller's); "" for a thread not made by xTaskCreate*(). isr-ok. */
+/** The task's name (NULL: the caller's); "" for a thread not made by xTaskCreate*(). The string
+ *  lives as long as the task's thread. isr-ok, O(1). */
 char *pcTaskGetName(TaskHandle_t xTaskToQuery);
 #define pcTaskGetTaskName(xTask) pcTaskGetName(xTask)
 /** Its priority (NULL: the caller's) as set, not enforced. isr-ok, O(1). */
