@@ -336,6 +336,28 @@ static void drop_record(struct tskTaskControlBlock *t)
     }
 }
 
+/* A task on the stack and TCB blocks just taken (either NULL: that allocation failed); on any
+ * failure both go back and nothing is left. */
+static bool start_on_blocks(void *stack, void *tcb, bool with_caps, TaskFunction_t code,
+                            const char *name, void *arg, UBaseType_t priority, BaseType_t core,
+                            uint32_t stack_bytes, TaskHandle_t *out)
+{
+    struct tskTaskControlBlock *t = stack != NULL && tcb != NULL ? new_record() : NULL;
+    if (t != NULL) {
+        t->stack = stack;
+        t->stack_area = stack;
+        t->tcb = tcb;
+        t->with_caps = with_caps;
+    }
+    if (!start(t, code, name, arg, priority, core, stack_bytes, out)) {
+        drop_record(t);
+        heap_caps_free(stack);
+        vPortFree(tcb);
+        return false;
+    }
+    return true;
+}
+
 BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
                                    const configSTACK_DEPTH_TYPE usStackDepth,
                                    void *const pvParameters, UBaseType_t uxPriority,
@@ -347,20 +369,10 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
     /* The stack grows down on Xtensa: ESP-IDF takes the stack first, then the TCB. */
     void *stack = pvPortMalloc(usStackDepth);
     void *tcb = stack != NULL ? pvPortMalloc(SIM_TCB_BYTES) : NULL;
-    struct tskTaskControlBlock *t = tcb != NULL ? new_record() : NULL;
-    if (t != NULL) {
-        t->stack = stack;
-        t->stack_area = stack;
-        t->tcb = tcb;
-    }
-    if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth,
-               pxCreatedTask)) {
-        drop_record(t);
-        vPortFree(tcb);
-        vPortFree(stack);
-        return errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY;
-    }
-    return pdPASS;
+    return start_on_blocks(stack, tcb, false, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID,
+                           usStackDepth, pxCreatedTask)
+               ? pdPASS
+               : errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY;
 }
 
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
@@ -399,21 +411,10 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
     /* idf_additions.c: the TCB first (it must be internal), then the stack with the caps. */
     void *tcb = pvPortMalloc(SIM_TCB_BYTES);
     void *stack = heap_caps_malloc(usStackDepth, (uint32_t)uxMemoryCaps);
-    struct tskTaskControlBlock *t = tcb != NULL && stack != NULL ? new_record() : NULL;
-    if (t != NULL) {
-        t->stack = stack;
-        t->stack_area = stack;
-        t->tcb = tcb;
-        t->with_caps = true;
-    }
-    if (!start(t, pvTaskCode, pcName, pvParameters, uxPriority, xCoreID, usStackDepth,
-               pvCreatedTask)) {
-        drop_record(t);
-        heap_caps_free(stack);
-        vPortFree(tcb);
-        return pdFAIL;
-    }
-    return pdPASS;
+    return start_on_blocks(stack, tcb, true, pvTaskCode, pcName, pvParameters, uxPriority, xCoreID,
+                           usStackDepth, pvCreatedTask)
+               ? pdPASS
+               : pdFAIL;
 }
 
 /* ---- deletion ---------------------------------------------------------------------------------- */
