@@ -92,7 +92,7 @@ static kraken_sim_stats_t stats(void)
     return s;
 }
 
-/* True once exactly n tasks are alive (a deleted task counts until its thread ended). */
+/* True once exactly n tasks are alive (a deleted task counts until its stack and TCB are back). */
 static bool tasks_become(UBaseType_t n)
 {
     WAIT_FOR(uxTaskGetNumberOfTasks() == n);
@@ -240,6 +240,43 @@ static void a_task_that_deletes_itself_gives_its_stack_and_tcb_back(void **state
     assert_true(tasks_become(tasks_at_setup)); /* its thread ended */
     assert_true(atomic_load(&ran));
     assert_int_equal(internal_free(), before);
+}
+
+/* CONFIG_HEAP_USE_HOOKS: a free hook that takes its time while slow_frees is set. */
+static atomic_bool slow_frees;
+
+void esp_heap_trace_free_hook(void *ptr);
+
+void esp_heap_trace_free_hook(void *ptr)
+{
+    (void)ptr;
+    if (atomic_load(&slow_frees)) {
+        sleep_ms(50);
+    }
+}
+
+/* Watchers that wait for the count (as the idle task's clean-up) may count on the memory. */
+static void a_self_deleted_task_counts_until_its_stack_and_tcb_are_back(void **state)
+{
+    (void)state;
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.heap_hooks = true;
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+    (void)xTaskGetCurrentTaskHandle();
+    internal_at_setup = internal_free();
+    psram_at_setup = psram_free();
+    tasks_at_setup = uxTaskGetNumberOfTasks();
+
+    atomic_int ran = 0;
+    atomic_store(&slow_frees, true); /* each of its two frees takes 50 ms */
+    assert_int_equal(xTaskCreate(say_so_and_delete_myself, "short", 2 * STACK, &ran, 5, NULL),
+                     pdPASS);
+    assert_true(tasks_become(tasks_at_setup));
+    const size_t seen = internal_free();
+    atomic_store(&slow_frees, false);
+    assert_true(atomic_load(&ran));
+    assert_int_equal(seen, internal_at_setup);
 }
 
 static void a_task_whose_stack_or_tcb_does_not_fit_fails_with_nothing_allocated(void **state)
@@ -2161,6 +2198,8 @@ int main(void)
         /* memory */
         TEST(a_task_takes_its_stack_then_a_100_byte_tcb_from_the_internal_heap_until_deleted),
         TEST(a_task_that_deletes_itself_gives_its_stack_and_tcb_back),
+        cmocka_unit_test_teardown(a_self_deleted_task_counts_until_its_stack_and_tcb_are_back,
+                                  check_and_reset),
         TEST(a_task_whose_stack_or_tcb_does_not_fit_fails_with_nothing_allocated),
         TEST(a_withcaps_task_has_its_stack_in_psram_and_its_tcb_in_internal_ram),
         TEST(a_withcaps_task_whose_stack_does_not_fit_fails_and_gives_its_tcb_back),

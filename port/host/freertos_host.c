@@ -56,6 +56,8 @@ struct tskTaskControlBlock {
 static pthread_mutex_t kernel = PTHREAD_MUTEX_INITIALIZER;
 static struct tskTaskControlBlock *tasks;
 static UBaseType_t task_count;
+static UBaseType_t deleted_not_freed; /* counted until their stack and TCB are back, as FreeRTOS
+                                       * counts tasks waiting for the idle task's clean-up */
 static _Thread_local struct tskTaskControlBlock *t_self;
 static pthread_key_t foreign_key; /* ends a foreign thread's record with the thread */
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
@@ -451,12 +453,15 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     }
     const bool self = t == t_self;
     const bool ends = !t->foreign || self;
+    bool recount = false;
     __atomic_store_n(&t->deleted, ends, __ATOMIC_RELEASE);
     if (ends) {
         undo_wait_locked(t);
-        if (t->counted) { /* gone for FreeRTOS now, whenever its thread ends */
+        if (t->counted) { /* gone for FreeRTOS once its memory is back, whenever its thread ends */
             t->counted = false;
             task_count--;
+            deleted_not_freed++;
+            recount = true;
         }
     }
     fr_unlock();
@@ -466,9 +471,15 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     }
     heap_caps_free(stack);
     vPortFree(tcb);
-    if (self) {
+    if (recount || self) {
         fr_lock();
-        end_thread_locked(t);
+        if (recount) {
+            deleted_not_freed--;
+        }
+        if (self) {
+            end_thread_locked(t);
+        }
+        fr_unlock();
     }
 }
 
@@ -613,7 +624,7 @@ BaseType_t xPortGetCoreID(void)
 UBaseType_t uxTaskGetNumberOfTasks(void)
 {
     fr_lock();
-    UBaseType_t n = task_count;
+    UBaseType_t n = task_count + deleted_not_freed;
     fr_unlock();
     return n;
 }

@@ -113,7 +113,8 @@ void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority);
 /** The core it is pinned to, tskNO_AFFINITY when none (NULL: the caller). isr-ok, O(1). */
 BaseType_t xTaskGetCoreID(TaskHandle_t xTask);
 /** Tasks alive: those made by xTaskCreate*() and not deleted, plus the other threads that have
- *  used a task call. isr-ok, O(1). */
+ *  used a task call. A deleted task counts until its stack and TCB are back in the heap, as
+ *  FreeRTOS counts it until the idle task's clean-up. isr-ok, O(1). */
 UBaseType_t uxTaskGetNumberOfTasks(void);
 
 /* ---- direct-to-task notifications (index 0) ---- */
