@@ -122,9 +122,10 @@ QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItem
     if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
         return NULL;
     }
-    /* idf_additions.c: the record, then the storage, each with the caps. */
+    /* idf_additions.c: the record, then the storage (even when the record failed), each with the
+     * caps. */
     void *block = heap_caps_malloc(QUEUE_SIZE, (uint32_t)uxMemoryCaps);
-    uint8_t *storage = uxItemSize != 0 && block != NULL
+    uint8_t *storage = uxItemSize != 0
                            ? heap_caps_malloc((size_t)uxQueueLength * uxItemSize, (uint32_t)uxMemoryCaps)
                            : NULL;
     struct QueueDefinition *q = block != NULL && (uxItemSize == 0 || storage != NULL)

@@ -41,8 +41,9 @@ static inline BaseType_t xTaskCreateWithCaps(TaskFunction_t pvTaskCode, const ch
  *  made otherwise is refused (logged; the chip asserts). task, O(1). */
 void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete);
 
-/** A queue whose record and storage come from heap_caps_malloc(uxMemoryCaps). NULL with nothing
- *  allocated when either fails, or for the refusals of xQueueCreate(). task, O(1). */
+/** A queue whose record and storage come from heap_caps_malloc(uxMemoryCaps), asked for in that
+ *  order (the storage even when the record failed, as ESP-IDF does). NULL with nothing allocated
+ *  when either fails, or for the refusals of xQueueCreate(). task, O(1). */
 QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
                                    UBaseType_t uxMemoryCaps);
 /** Deletes a queue made by xQueueCreateWithCaps() and frees both blocks; another queue is refused
