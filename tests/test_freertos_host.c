@@ -190,6 +190,14 @@ static void say_so_and_delete_myself(void *ran)
     vTaskDelete(NULL);
 }
 
+/* Waits for a notification, then vTaskDeleteWithCaps(NULL). */
+static void wait_then_delete_myself_with_caps(void *ran)
+{
+    (void)ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
+    atomic_store((atomic_int *)ran, 1);
+    vTaskDeleteWithCaps(NULL);
+}
+
 static void say_so_and_return(void *ran)
 {
     atomic_store((atomic_int *)ran, 1);
@@ -333,6 +341,64 @@ static void a_withcaps_task_has_its_stack_in_psram_and_its_tcb_in_internal_ram(v
     assert_int_equal(psram_free(), psram); /* both at once */
     assert_int_equal(internal_free(), internal);
     assert_true(tasks_become(tasks_at_setup));
+}
+
+/* idf_additions.c: vTaskDeleteWithCaps(NULL) creates a clean-up task that frees the caller's
+ * stack and TCB: for a moment internal RAM holds its stack (configMINIMAL_STACK_SIZE) and TCB. */
+static void a_withcaps_task_deleting_itself_needs_a_clean_up_task_for_a_moment(void **state)
+{
+    (void)state;
+    const size_t internal = internal_free(), psram = psram_free();
+    atomic_int ran = 0;
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreateWithCaps(wait_then_delete_myself_with_caps, "self", STACK, &ran, 5,
+                                         &task, MALLOC_CAP_SPIRAM),
+                     pdPASS);
+    const size_t helper = configMINIMAL_STACK_SIZE + TCB_BYTES;
+    assert_int_equal(configMINIMAL_STACK_SIZE, 1536); /* ESP-IDF's default */
+    assert_true(heap_caps_get_minimum_free_size(MALLOC_CAP_INTERNAL) >
+                internal_free() - helper); /* the peak to come is lower */
+    const kraken_sim_stats_t s0 = stats();
+    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
+    xTaskNotifyGive(task);
+    assert_true(tasks_become(tasks_at_setup));
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    assert_true(atomic_load(&ran));
+
+    assert_int_equal(heap_trace_get_count(), 2);
+    const heap_trace_record_t stack = trace_record(0), tcb = trace_record(1);
+    assert_int_equal(stack.size, configMINIMAL_STACK_SIZE);
+    assert_int_equal(tcb.size, TCB_BYTES);
+    assert_true(esp_ptr_internal(stack.address) && esp_ptr_internal(tcb.address));
+    assert_int_equal(stats().frees - s0.frees, 4); /* the task's two blocks, then the helper's */
+    assert_true(heap_caps_get_minimum_free_size(MALLOC_CAP_INTERNAL) <=
+                internal - TCB_BYTES - helper);
+    assert_int_equal(internal_free(), internal);
+    assert_int_equal(psram_free(), psram);
+}
+
+/* Without room for the clean-up task the chip aborts; the host says so and frees anyway. */
+static void a_withcaps_task_deleting_itself_without_room_for_the_clean_up_task_is_logged(
+    void **state)
+{
+    (void)state;
+    const size_t internal = internal_free(), psram = psram_free();
+    atomic_int ran = 0;
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreateWithCaps(wait_then_delete_myself_with_caps, "stuck", STACK, &ran,
+                                         5, &task, MALLOC_CAP_SPIRAM),
+                     pdPASS);
+    log_capture_begin();
+    kraken_sim_fail_next(MALLOC_CAP_INTERNAL, 1);
+    xTaskNotifyGive(task);
+    assert_true(tasks_become(tasks_at_setup));
+    const char *logged = log_capture_end();
+    kraken_sim_fault_clear();
+    assert_true(atomic_load(&ran));
+    assert_non_null(strstr(logged, "vTaskDeleteWithCaps(\"stuck\"): no memory for the clean-up "
+                                   "task (1536 + 100 bytes of internal RAM): the chip aborts"));
+    assert_int_equal(internal_free(), internal);
+    assert_int_equal(psram_free(), psram);
 }
 
 static void a_withcaps_task_whose_stack_does_not_fit_fails_and_gives_its_tcb_back(void **state)
@@ -2215,6 +2281,8 @@ int main(void)
                                   check_and_reset),
         TEST(a_task_whose_stack_or_tcb_does_not_fit_fails_with_nothing_allocated),
         TEST(a_withcaps_task_has_its_stack_in_psram_and_its_tcb_in_internal_ram),
+        TEST(a_withcaps_task_deleting_itself_needs_a_clean_up_task_for_a_moment),
+        TEST(a_withcaps_task_deleting_itself_without_room_for_the_clean_up_task_is_logged),
         TEST(a_withcaps_task_whose_stack_does_not_fit_fails_and_gives_its_tcb_back),
         TEST(vtaskdelete_of_a_withcaps_task_leaks_its_blocks_and_says_so),
         TEST(vtaskdeletewithcaps_refuses_a_task_not_made_with_caps),

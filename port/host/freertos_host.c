@@ -56,8 +56,9 @@ struct tskTaskControlBlock {
 static pthread_mutex_t kernel = PTHREAD_MUTEX_INITIALIZER;
 static struct tskTaskControlBlock *tasks;
 static UBaseType_t task_count;
-static UBaseType_t deleted_not_freed; /* counted until their stack and TCB are back, as FreeRTOS
-                                       * counts tasks waiting for the idle task's clean-up */
+static UBaseType_t tasks_being_freed; /* deleted tasks (and vTaskDeleteWithCaps' clean-up task)
+                                       * count until their memory is back, as FreeRTOS counts
+                                       * tasks waiting for the idle task's clean-up */
 static _Thread_local struct tskTaskControlBlock *t_self;
 static pthread_key_t foreign_key; /* ends a foreign thread's record with the thread */
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
@@ -433,6 +434,22 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
         return;
     }
+    const bool self = t == t_self;
+    void *helper_stack = NULL, *helper_tcb = NULL;
+    if (caps_api && self && t->with_caps) {
+        /* idf_additions.c: a WithCaps task cannot free its own stack, so vTaskDeleteWithCaps()
+         * creates a clean-up task (configMINIMAL_STACK_SIZE) that frees it; the chip aborts
+         * when that task cannot be had. */
+        helper_stack = pvPortMalloc(configMINIMAL_STACK_SIZE);
+        helper_tcb = helper_stack != NULL ? pvPortMalloc(SIM_TCB_BYTES) : NULL;
+        if (helper_tcb == NULL) {
+            vPortFree(helper_stack);
+            helper_stack = NULL;
+            ESP_LOGE(FR_TAG, "%s(\"%s\"): no memory for the clean-up task (%u + %u bytes of "
+                             "internal RAM): the chip aborts here", fn, t->name,
+                     (unsigned)configMINIMAL_STACK_SIZE, (unsigned)SIM_TCB_BYTES);
+        }
+    }
     char name[configMAX_TASK_NAME_LEN];
     fr_lock();
     memcpy(name, t->name, sizeof name); /* another task's record may go once the lock is left */
@@ -451,16 +468,18 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         t->stack = NULL;
         t->tcb = NULL;
     }
-    const bool self = t == t_self;
     const bool ends = !t->foreign || self;
     bool recount = false;
+    if (helper_tcb != NULL) { /* the clean-up task counts until its own memory is back */
+        tasks_being_freed++;
+    }
     __atomic_store_n(&t->deleted, ends, __ATOMIC_RELEASE);
     if (ends) {
         undo_wait_locked(t);
         if (t->counted) { /* gone for FreeRTOS once its memory is back, whenever its thread ends */
             t->counted = false;
             task_count--;
-            deleted_not_freed++;
+            tasks_being_freed++;
             recount = true;
         }
     }
@@ -471,10 +490,15 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     }
     heap_caps_free(stack);
     vPortFree(tcb);
+    vPortFree(helper_stack); /* the clean-up task deletes itself */
+    vPortFree(helper_tcb);
     if (recount || self) {
         fr_lock();
         if (recount) {
-            deleted_not_freed--;
+            tasks_being_freed--;
+        }
+        if (helper_tcb != NULL) {
+            tasks_being_freed--;
         }
         if (self) {
             end_thread_locked(t);
@@ -624,7 +648,7 @@ BaseType_t xPortGetCoreID(void)
 UBaseType_t uxTaskGetNumberOfTasks(void)
 {
     fr_lock();
-    UBaseType_t n = task_count + deleted_not_freed;
+    UBaseType_t n = task_count + tasks_being_freed;
     fr_unlock();
     return n;
 }

@@ -46,7 +46,7 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 
 #define configTICK_RATE_HZ (CONFIG_FREERTOS_HZ)
 #define configMAX_PRIORITIES (25)
-#define configMINIMAL_STACK_SIZE (768)
+#define configMINIMAL_STACK_SIZE (CONFIG_FREERTOS_IDLE_TASK_STACKSIZE)
 #define configMAX_TASK_NAME_LEN (16)
 #define configNUMBER_OF_CORES (CONFIG_FREERTOS_NUMBER_OF_CORES)
 #define portNUM_PROCESSORS (CONFIG_FREERTOS_NUMBER_OF_CORES)

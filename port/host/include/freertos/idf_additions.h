@@ -38,7 +38,9 @@ static inline BaseType_t xTaskCreateWithCaps(TaskFunction_t pvTaskCode, const ch
 }
 
 /** Deletes a task made by xTask*WithCaps() (NULL: the caller) and frees its stack and TCB. A task
- *  made otherwise is refused (logged; the chip asserts). task, O(1). */
+ *  made otherwise is refused (logged; the chip asserts). A task deleting itself needs, for a
+ *  moment, a clean-up task's stack (configMINIMAL_STACK_SIZE) and TCB from internal RAM, as in
+ *  ESP-IDF; without them the chip aborts: the host logs that and frees anyway. task, O(1). */
 void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete);
 
 /** A queue whose record and storage come from heap_caps_malloc(uxMemoryCaps), asked for in that
