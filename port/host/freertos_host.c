@@ -216,11 +216,9 @@ static void link_locked(struct tskTaskControlBlock *t)
     task_count++;
 }
 
-TaskHandle_t fr_self(void)
+/* A record for the calling thread, not made by xTaskCreate*(). */
+static struct tskTaskControlBlock *adopt(const char *name, UBaseType_t priority, bool counted)
 {
-    if (t_self != NULL) {
-        return t_self;
-    }
     pthread_once(&foreign_once, make_foreign_key);
     struct tskTaskControlBlock *t = new_record();
     if (t == NULL) {
@@ -228,13 +226,29 @@ TaskHandle_t fr_self(void)
     }
     t->foreign = true;
     t->core = tskNO_AFFINITY;
-    t->priority = 1; /* ESP_TASK_MAIN_PRIO, the priority of ESP-IDF's main task */
+    t->priority = priority;
+    strncpy(t->name, name, sizeof t->name - 1);
     fr_lock();
     link_locked(t);
+    if (!counted) {
+        t->counted = false;
+        task_count--;
+    }
     fr_unlock();
     pthread_setspecific(foreign_key, t);
     t_self = t;
     return t;
+}
+
+TaskHandle_t fr_self(void)
+{
+    /* The priority of ESP-IDF's main task (ESP_TASK_MAIN_PRIO). */
+    return t_self != NULL ? t_self : adopt("", 1, true);
+}
+
+TaskHandle_t fr_service_task(const char *name, UBaseType_t priority)
+{
+    return adopt(name, priority, false);
 }
 
 /* fr_lock() held: a task deleted by another ends here, at its call into the API. */

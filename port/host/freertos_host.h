@@ -41,6 +41,11 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
  * NULL only when the host is out of memory. fr_lock() not held. */
 TaskHandle_t fr_self(void);
 
+/* Makes the calling thread, not made by xTaskCreate*(), a task named `name` that
+ * uxTaskGetNumberOfTasks() does not count: a service task the chip starts at boot (its memory is
+ * in the boot figure), such as the timer task. NULL when the host is out of memory. */
+TaskHandle_t fr_service_task(const char *name, UBaseType_t priority);
+
 /* True, after logging "<fn>: ...", when the caller is a simulated ISR and ticks != 0: a wait from
  * an ISR (the chip asserts). */
 bool fr_refuse_wait_in_isr(const char *fn, TickType_t ticks);

@@ -1,0 +1,508 @@
+/*
+ * freertos_host_timers.c - FreeRTOS software timers on the host (freertos/timers.h): the timer
+ * task is a thread that runs the expired timers' callbacks and the pended function calls, one at
+ * a time; the timers' state is under the kernel lock of freertos_host.c. Expiries are in 64-bit
+ * ticks since the simulated boot, so a wrap of the chip's 32-bit tick count changes nothing here.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "esp_log.h"
+#include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/timers.h"
+#include "freertos_host.h"
+#include "sim_internal.h"
+
+#define TIMER_SIZE 40u /* sizeof(StaticTimer_t) on the ESP32-S3 */
+#define TIMER_TASK_NAME "Tmr Svc" /* CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME */
+#define TIMER_TASK_PRIORITY 1     /* CONFIG_FREERTOS_TIMER_TASK_PRIORITY */
+
+struct tmrTimerControl {
+    const char *name;
+    TickType_t period;
+    void *id;
+    TimerCallbackFunction_t callback;
+    void *block; /* the simulated block; NULL for a static timer */
+    StaticTimer_t *buffer; /* a static timer's */
+    bool auto_reload;
+    bool active;
+    bool delete_after_call; /* deleted while its callback ran: freed when it returns */
+    uint64_t expiry;        /* ticks since the simulated boot */
+    struct tmrTimerControl *next; /* in `active_list`, by expiry */
+};
+
+typedef struct {
+    PendedFunction_t function;
+    void *parameter1;
+    uint32_t parameter2;
+} pended_call_t;
+
+static pthread_once_t timer_task_once = PTHREAD_ONCE_INIT;
+static TaskHandle_t timer_task;
+static pthread_cond_t changed; /* the timer task's: a timer or a pended call came */
+static pthread_cond_t room;    /* for xTimerPendFunctionCall() waiting on a full queue */
+static uint32_t waiting_room;
+static struct tmrTimerControl *active_list;
+static struct tmrTimerControl *in_call; /* whose callback runs now */
+static pended_call_t calls[CONFIG_FREERTOS_TIMER_QUEUE_LENGTH];
+static unsigned calls_head, calls_count;
+
+static uint64_t ticks_now(void)
+{
+    return (uint64_t)esp_timer_get_time() * configTICK_RATE_HZ / 1000000u;
+}
+
+/* The CLOCK_MONOTONIC time at which the tick count reaches `tick`. */
+static struct timespec deadline_of_tick(uint64_t tick)
+{
+    const int64_t at_us = (int64_t)((tick * 1000000u + configTICK_RATE_HZ - 1) / configTICK_RATE_HZ);
+    int64_t wait_us = at_us - esp_timer_get_time();
+    if (wait_us < 0) {
+        wait_us = 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const int64_t ns = now.tv_nsec + (wait_us % 1000000) * 1000;
+    return (struct timespec){.tv_sec = now.tv_sec + (time_t)(wait_us / 1000000 + ns / 1000000000),
+                             .tv_nsec = (long)(ns % 1000000000)};
+}
+
+/* fr_lock() held. */
+static void unlink_active_locked(struct tmrTimerControl *t)
+{
+    for (struct tmrTimerControl **at = &active_list; *at != NULL; at = &(*at)->next) {
+        if (*at == t) {
+            *at = t->next;
+            break;
+        }
+    }
+    t->active = false;
+    t->next = NULL;
+}
+
+/* fr_lock() held: active, expiring at t->expiry (after the timers expiring at the same tick). */
+static void insert_active_locked(struct tmrTimerControl *t)
+{
+    struct tmrTimerControl **at = &active_list;
+    while (*at != NULL && (*at)->expiry <= t->expiry) {
+        at = &(*at)->next;
+    }
+    t->next = *at;
+    *at = t;
+    t->active = true;
+    pthread_cond_signal(&changed);
+}
+
+static void destroy(struct tmrTimerControl *t)
+{
+    vPortFree(t->block);
+    __real_free(t);
+}
+
+/* fr_lock() held, by the timer task: t has expired (ticks `now`). */
+static void expire_locked(struct tmrTimerControl *t, uint64_t now)
+{
+    /* timers.c: a one-shot timer is dormant before its callback, an auto-reload one is already
+     * reloaded; one that missed periods has its callback called once for each of them. */
+    unlink_active_locked(t);
+    uint64_t runs = 1;
+    if (t->auto_reload) {
+        uint64_t next = t->expiry + t->period;
+        for (; next <= now; next += t->period) {
+            runs++;
+        }
+        t->expiry = next;
+        insert_active_locked(t);
+    }
+    in_call = t;
+    const TimerCallbackFunction_t callback = t->callback;
+    fr_unlock();
+    for (uint64_t i = 0; i < runs; i++) {
+        callback(t);
+    }
+    fr_lock();
+    in_call = NULL;
+    if (t->delete_after_call) {
+        if (t->active) { /* started again by its callback after the delete */
+            unlink_active_locked(t);
+        }
+        fr_unlock();
+        destroy(t);
+        fr_lock();
+    }
+}
+
+/* fr_lock() held, by the timer task: as timers.c's loop, the timer that expired first (if one
+ * has), then every pended call; else waits for the next expiry or call. */
+static void serve_locked(void)
+{
+    struct tmrTimerControl *t = active_list;
+    const uint64_t now = ticks_now();
+    const bool expired = t != NULL && t->expiry <= now;
+    if (expired) {
+        expire_locked(t, now);
+    }
+    if (calls_count == 0 && !expired) {
+        struct timespec deadline;
+        if (t != NULL) {
+            deadline = deadline_of_tick(t->expiry);
+        }
+        (void)fr_wait(&changed, t != NULL ? &deadline : NULL, NULL, NULL, NULL);
+        return;
+    }
+    while (calls_count > 0) {
+        const pended_call_t call = calls[calls_head];
+        calls_head = (calls_head + 1) % CONFIG_FREERTOS_TIMER_QUEUE_LENGTH;
+        calls_count--;
+        if (waiting_room > 0) {
+            pthread_cond_signal(&room);
+        }
+        fr_unlock();
+        call.function(call.parameter1, call.parameter2);
+        fr_lock();
+    }
+}
+
+static sem_t timer_task_ready;
+
+static void *timer_task_main(void *unused)
+{
+    (void)unused;
+    timer_task = fr_service_task(TIMER_TASK_NAME, TIMER_TASK_PRIORITY);
+    sem_post(&timer_task_ready);
+    if (timer_task == NULL) {
+        return NULL;
+    }
+    fr_lock();
+    for (;;) {
+        serve_locked();
+    }
+    return NULL;
+}
+
+/* The timer task: started once, runs for the process's life. */
+static void start_timer_task(void)
+{
+    fr_cond_init(&changed);
+    fr_cond_init(&room);
+    sem_init(&timer_task_ready, 0, 0);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, timer_task_main, NULL) == 0) {
+        pthread_detach(thread);
+        while (sem_wait(&timer_task_ready) != 0) {
+        }
+    }
+    sem_destroy(&timer_task_ready);
+}
+
+TaskHandle_t xTimerGetTimerDaemonTaskHandle(void)
+{
+    pthread_once(&timer_task_once, start_timer_task);
+    return timer_task;
+}
+
+/* ---- creation and deletion --------------------------------------------------------------------- */
+
+static bool valid_timer_args(const char *fn, TickType_t period, TimerCallbackFunction_t callback)
+{
+    if (period == 0 || callback == NULL) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip %s)", fn,
+                 period == 0 ? "a period of 0 ticks" : "no callback",
+                 period == 0 ? "asserts" : "crashes at expiry");
+        return false;
+    }
+    return xTimerGetTimerDaemonTaskHandle() != NULL;
+}
+
+static struct tmrTimerControl *make(const char *name, TickType_t period, BaseType_t auto_reload,
+                                    void *id, TimerCallbackFunction_t callback)
+{
+    struct tmrTimerControl *t = __real_calloc(1, sizeof *t);
+    if (t != NULL) {
+        t->name = name;
+        t->period = period;
+        t->auto_reload = auto_reload != pdFALSE;
+        t->id = id;
+        t->callback = callback;
+    }
+    return t;
+}
+
+TimerHandle_t xTimerCreate(const char *const pcTimerName, const TickType_t xTimerPeriodInTicks,
+                           const BaseType_t xAutoReload, void *const pvTimerID,
+                           TimerCallbackFunction_t pxCallbackFunction)
+{
+    fr_task_call();
+    if (!valid_timer_args(__func__, xTimerPeriodInTicks, pxCallbackFunction)) {
+        return NULL;
+    }
+    void *block = pvPortMalloc(TIMER_SIZE);
+    struct tmrTimerControl *t =
+        block != NULL ? make(pcTimerName, xTimerPeriodInTicks, xAutoReload, pvTimerID,
+                             pxCallbackFunction)
+                      : NULL;
+    if (t == NULL) {
+        vPortFree(block);
+        return NULL;
+    }
+    t->block = block;
+    return t;
+}
+
+TimerHandle_t xTimerCreateStatic(const char *const pcTimerName, const TickType_t xTimerPeriodInTicks,
+                                 const BaseType_t xAutoReload, void *const pvTimerID,
+                                 TimerCallbackFunction_t pxCallbackFunction,
+                                 StaticTimer_t *pxTimerBuffer)
+{
+    fr_task_call();
+    if (pxTimerBuffer == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no timer buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (!valid_timer_args(__func__, xTimerPeriodInTicks, pxCallbackFunction)) {
+        return NULL;
+    }
+    struct tmrTimerControl *t =
+        make(pcTimerName, xTimerPeriodInTicks, xAutoReload, pvTimerID, pxCallbackFunction);
+    if (t != NULL) {
+        t->buffer = pxTimerBuffer;
+        pxTimerBuffer->host = t;
+    }
+    return t;
+}
+
+/* ---- commands ---------------------------------------------------------------------------------- */
+
+enum command { START, STOP, CHANGE_PERIOD, DELETE };
+
+static BaseType_t command(const char *fn, TimerHandle_t t, enum command what, TickType_t period,
+                          TickType_t wait)
+{
+    fr_task_call();
+    if (t == NULL || (what == CHANGE_PERIOD && period == 0)) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
+                 t == NULL ? "no timer" : "a period of 0 ticks");
+        return pdFAIL;
+    }
+    if (fr_refuse_wait_in_isr(fn, wait)) {
+        return pdFAIL;
+    }
+    const uint64_t now = ticks_now();
+    bool free_now = false;
+    fr_lock();
+    if (t->active) {
+        unlink_active_locked(t);
+    }
+    if (what == CHANGE_PERIOD) { /* and starts the timer */
+        t->period = period;
+    }
+    if (what == START || what == CHANGE_PERIOD) {
+        t->expiry = now + t->period;
+        insert_active_locked(t);
+    } else if (what == DELETE) {
+        free_now = t != in_call;
+        t->delete_after_call = !free_now;
+    }
+    fr_unlock();
+    if (free_now) {
+        destroy(t);
+    }
+    return pdPASS;
+}
+
+BaseType_t xTimerStart(TimerHandle_t xTimer, TickType_t xTicksToWait)
+{
+    return command(__func__, xTimer, START, 0, xTicksToWait);
+}
+
+BaseType_t xTimerReset(TimerHandle_t xTimer, TickType_t xTicksToWait)
+{
+    return command(__func__, xTimer, START, 0, xTicksToWait);
+}
+
+BaseType_t xTimerStop(TimerHandle_t xTimer, TickType_t xTicksToWait)
+{
+    return command(__func__, xTimer, STOP, 0, xTicksToWait);
+}
+
+BaseType_t xTimerChangePeriod(TimerHandle_t xTimer, TickType_t xNewPeriod, TickType_t xTicksToWait)
+{
+    return command(__func__, xTimer, CHANGE_PERIOD, xNewPeriod, xTicksToWait);
+}
+
+BaseType_t xTimerDelete(TimerHandle_t xTimer, TickType_t xTicksToWait)
+{
+    return command(__func__, xTimer, DELETE, 0, xTicksToWait);
+}
+
+BaseType_t xTimerStartFromISR(TimerHandle_t xTimer, BaseType_t *pxHigherPriorityTaskWoken)
+{
+    (void)pxHigherPriorityTaskWoken;
+    return command(__func__, xTimer, START, 0, 0);
+}
+
+BaseType_t xTimerResetFromISR(TimerHandle_t xTimer, BaseType_t *pxHigherPriorityTaskWoken)
+{
+    (void)pxHigherPriorityTaskWoken;
+    return command(__func__, xTimer, START, 0, 0);
+}
+
+BaseType_t xTimerStopFromISR(TimerHandle_t xTimer, BaseType_t *pxHigherPriorityTaskWoken)
+{
+    (void)pxHigherPriorityTaskWoken;
+    return command(__func__, xTimer, STOP, 0, 0);
+}
+
+BaseType_t xTimerChangePeriodFromISR(TimerHandle_t xTimer, TickType_t xNewPeriod,
+                                     BaseType_t *pxHigherPriorityTaskWoken)
+{
+    (void)pxHigherPriorityTaskWoken;
+    return command(__func__, xTimer, CHANGE_PERIOD, xNewPeriod, 0);
+}
+
+/* ---- pended function calls --------------------------------------------------------------------- */
+
+static BaseType_t pend(const char *fn, PendedFunction_t function, void *parameter1,
+                       uint32_t parameter2, TickType_t wait)
+{
+    if (function == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no function: refused", fn);
+        return pdFAIL;
+    }
+    if (fr_refuse_wait_in_isr(fn, wait) || xTimerGetTimerDaemonTaskHandle() == NULL) {
+        return pdFAIL;
+    }
+    struct timespec deadline;
+    const bool bounded = fr_deadline(wait, &deadline);
+    if (sim_in_isr()) {
+        fr_lock();
+    } else {
+        fr_enter();
+    }
+    while (calls_count == CONFIG_FREERTOS_TIMER_QUEUE_LENGTH) {
+        if (wait == 0 || !fr_wait(&room, bounded ? &deadline : NULL, &waiting_room, NULL, NULL)) {
+            fr_unlock();
+            return pdFAIL;
+        }
+    }
+    calls[(calls_head + calls_count) % CONFIG_FREERTOS_TIMER_QUEUE_LENGTH] =
+        (pended_call_t){.function = function, .parameter1 = parameter1, .parameter2 = parameter2};
+    calls_count++;
+    pthread_cond_signal(&changed);
+    fr_unlock();
+    return pdPASS;
+}
+
+BaseType_t xTimerPendFunctionCall(PendedFunction_t xFunctionToPend, void *pvParameter1,
+                                  uint32_t ulParameter2, TickType_t xTicksToWait)
+{
+    fr_task_call();
+    return pend(__func__, xFunctionToPend, pvParameter1, ulParameter2, xTicksToWait);
+}
+
+BaseType_t xTimerPendFunctionCallFromISR(PendedFunction_t xFunctionToPend, void *pvParameter1,
+                                         uint32_t ulParameter2,
+                                         BaseType_t *pxHigherPriorityTaskWoken)
+{
+    (void)pxHigherPriorityTaskWoken;
+    return pend(__func__, xFunctionToPend, pvParameter1, ulParameter2, 0);
+}
+
+/* ---- queries ----------------------------------------------------------------------------------- */
+
+BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer)
+{
+    if (xTimer == NULL) {
+        return pdFALSE;
+    }
+    fr_lock();
+    const bool active = xTimer->active;
+    fr_unlock();
+    return active ? pdTRUE : pdFALSE;
+}
+
+void *pvTimerGetTimerID(const TimerHandle_t xTimer)
+{
+    if (xTimer == NULL) {
+        return NULL;
+    }
+    fr_lock();
+    void *id = xTimer->id;
+    fr_unlock();
+    return id;
+}
+
+void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID)
+{
+    if (xTimer != NULL) {
+        fr_lock();
+        xTimer->id = pvNewID;
+        fr_unlock();
+    }
+}
+
+const char *pcTimerGetName(TimerHandle_t xTimer)
+{
+    return xTimer != NULL ? xTimer->name : NULL;
+}
+
+void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload)
+{
+    if (xTimer != NULL) {
+        fr_lock();
+        xTimer->auto_reload = xAutoReload != pdFALSE;
+        fr_unlock();
+    }
+}
+
+BaseType_t xTimerGetReloadMode(TimerHandle_t xTimer)
+{
+    if (xTimer == NULL) {
+        return pdFALSE;
+    }
+    fr_lock();
+    const bool auto_reload = xTimer->auto_reload;
+    fr_unlock();
+    return auto_reload ? pdTRUE : pdFALSE;
+}
+
+UBaseType_t uxTimerGetReloadMode(TimerHandle_t xTimer)
+{
+    return (UBaseType_t)xTimerGetReloadMode(xTimer);
+}
+
+TickType_t xTimerGetPeriod(TimerHandle_t xTimer)
+{
+    if (xTimer == NULL) {
+        return 0;
+    }
+    fr_lock();
+    const TickType_t period = xTimer->period;
+    fr_unlock();
+    return period;
+}
+
+TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer)
+{
+    if (xTimer == NULL) {
+        return 0;
+    }
+    fr_lock();
+    const uint64_t expiry = xTimer->expiry;
+    fr_unlock();
+    return (TickType_t)expiry;
+}
+
+BaseType_t xTimerGetStaticBuffer(TimerHandle_t xTimer, StaticTimer_t **ppxTimerBuffer)
+{
+    if (xTimer == NULL || ppxTimerBuffer == NULL || xTimer->buffer == NULL) {
+        return pdFALSE;
+    }
+    *ppxTimerBuffer = xTimer->buffer;
+    return pdTRUE;
+}

@@ -1,0 +1,486 @@
+/* test_freertos_timers.c - FreeRTOS software timers on the host (freertos/timers.h): the chip's
+ * memory use, callbacks in the timer task, the commands, pended calls and bad input. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
+#include "freertos/timers.h"
+#include "kraken_sim.h"
+
+#include "capture_output.h" /* after esp_log.h: its log capture */
+
+#define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+#define TIMER_BYTES 40u /* sizeof(StaticTimer_t) on the ESP32-S3 */
+#define PATIENCE_TICKS pdMS_TO_TICKS(10000) /* what must happen "soon" (TSan, a loaded machine) */
+
+static size_t internal_at_setup;
+
+static size_t internal_free(void)
+{
+    return heap_caps_get_free_size(INTERNAL);
+}
+
+static int boot(void **state)
+{
+    (void)state;
+    if (kraken_sim_reset() != ESP_OK || xTimerGetTimerDaemonTaskHandle() == NULL) {
+        return -1;
+    }
+    internal_at_setup = internal_free();
+    return 0;
+}
+
+/* Every timer was deleted: its block is back. */
+static int all_timers_gone(void **state)
+{
+    (void)state;
+    kraken_sim_fault_clear();
+    if (internal_free() != internal_at_setup) {
+        print_error("teardown: internal free %zu, %zu at setup\n", internal_free(),
+                    internal_at_setup);
+        return -1;
+    }
+    return 0;
+}
+
+/* Up to PATIENCE_TICKS for cond. */
+#define WAIT_FOR(cond)                                                                             \
+    do {                                                                                           \
+        for (TickType_t waited_ = 0; !(cond) && waited_ < PATIENCE_TICKS; waited_++) {             \
+            vTaskDelay(1);                                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* What the callbacks saw. */
+typedef struct {
+    atomic_int calls;
+    atomic_int active_inside; /* xTimerIsTimerActive() in the last call */
+    atomic_int in_timer_task; /* the last call ran in the timer task */
+    void *id;
+    bool delete_itself;
+    TickType_t ticks[64]; /* the tick count at each call */
+    atomic_int order;     /* of its last call among all the callbacks' calls */
+} seen_t;
+
+static atomic_int expiries; /* callbacks' calls since the test began */
+
+static void record(TimerHandle_t timer)
+{
+    seen_t *seen = pvTimerGetTimerID(timer);
+    atomic_store(&seen->active_inside, xTimerIsTimerActive(timer));
+    atomic_store(&seen->in_timer_task,
+                 xTaskGetCurrentTaskHandle() == xTimerGetTimerDaemonTaskHandle() &&
+                     strcmp(pcTaskGetName(NULL), "Tmr Svc") == 0);
+    const int call = atomic_load(&seen->calls);
+    if (call < 64) {
+        seen->ticks[call] = xTaskGetTickCount();
+    }
+    atomic_store(&seen->order, atomic_fetch_add(&expiries, 1));
+    if (seen->delete_itself) {
+        assert_int_equal(xTimerDelete(timer, 0), pdPASS);
+        seen->id = pvTimerGetTimerID(timer); /* still valid until the callback returns */
+    }
+    atomic_fetch_add(&seen->calls, 1);
+}
+
+static void set_flag(void *flag, uint32_t unused)
+{
+    (void)unused;
+    atomic_store((atomic_int *)flag, 1);
+}
+
+/* Returns once the timer task has finished what it was doing (a callback). */
+static void flush_timer_task(void)
+{
+    atomic_int done = 0;
+    assert_int_equal(xTimerPendFunctionCall(set_flag, &done, 0, PATIENCE_TICKS), pdPASS);
+    WAIT_FOR(atomic_load(&done));
+    assert_true(atomic_load(&done));
+}
+
+/* ---- memory ---------------------------------------------------------------------------------- */
+
+static void a_timer_is_one_40_byte_internal_block_and_a_static_one_none(void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    kraken_sim_stats_t s0, s1;
+    kraken_sim_get_stats(&s0);
+    TimerHandle_t t = xTimerCreate("heap", 10, pdFALSE, &seen, record);
+    assert_non_null(t);
+    kraken_sim_get_stats(&s1);
+    assert_int_equal(s1.allocations - s0.allocations, 1);
+    const size_t taken = internal_at_setup - internal_free();
+    assert_in_range(taken, TIMER_BYTES, TIMER_BYTES + 8); /* the block and its header */
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+    assert_int_equal(internal_free(), internal_at_setup);
+
+    static StaticTimer_t buffer;
+    kraken_sim_get_stats(&s0);
+    t = xTimerCreateStatic("static", 1, pdFALSE, &seen, record, &buffer);
+    assert_non_null(t);
+    StaticTimer_t *got = NULL;
+    assert_int_equal(xTimerGetStaticBuffer(t, &got), pdTRUE);
+    assert_ptr_equal(got, &buffer);
+    assert_int_equal(xTimerStart(t, 0), pdPASS);
+    WAIT_FOR(atomic_load(&seen.calls) == 1);
+    assert_int_equal(atomic_load(&seen.calls), 1);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+    kraken_sim_get_stats(&s1);
+    assert_int_equal(s1.allocations, s0.allocations);
+}
+
+static void a_timer_the_internal_heap_cannot_hold_is_not_created(void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    kraken_sim_fail_next(MALLOC_CAP_INTERNAL, 1);
+    assert_null(xTimerCreate("none", 10, pdFALSE, &seen, record));
+    assert_int_equal(internal_free(), internal_at_setup);
+}
+
+/* ---- expiry ---------------------------------------------------------------------------------- */
+
+static void a_one_shot_timer_calls_back_once_in_the_timer_task_already_dormant(void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    TimerHandle_t t = xTimerCreate("once", 2, pdFALSE, &seen, record);
+    assert_non_null(t);
+    assert_int_equal(xTimerIsTimerActive(t), pdFALSE); /* dormant when created */
+    assert_int_equal(xTimerStart(t, 0), pdPASS);
+    assert_int_equal(xTimerIsTimerActive(t), pdTRUE);
+    WAIT_FOR(atomic_load(&seen.calls) > 0);
+    vTaskDelay(6); /* three periods more: no second call */
+    flush_timer_task();
+    assert_int_equal(atomic_load(&seen.calls), 1);
+    assert_int_equal(atomic_load(&seen.active_inside), pdFALSE);
+    assert_true(atomic_load(&seen.in_timer_task));
+    assert_int_equal(xTimerIsTimerActive(t), pdFALSE);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+}
+
+static void an_auto_reload_timer_calls_back_each_period_until_stopped(void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    TimerHandle_t t = xTimerCreate("tick", 1, pdTRUE, &seen, record);
+    assert_non_null(t);
+    assert_int_equal(xTimerGetReloadMode(t), pdTRUE);
+    assert_int_equal(xTimerStart(t, 0), pdPASS);
+    WAIT_FOR(atomic_load(&seen.calls) >= 5);
+    assert_true(atomic_load(&seen.calls) >= 5);
+    assert_int_equal(atomic_load(&seen.active_inside), pdTRUE); /* reloaded before the call */
+    assert_int_equal(xTimerStop(t, 0), pdPASS);
+    assert_int_equal(xTimerIsTimerActive(t), pdFALSE);
+    flush_timer_task(); /* a call under way when it was stopped has ended */
+    const int calls = atomic_load(&seen.calls);
+    vTaskDelay(5);
+    flush_timer_task();
+    assert_int_equal(atomic_load(&seen.calls), calls);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+}
+
+static void the_expiry_is_a_period_after_the_start_and_a_reset_or_new_period_moves_it(
+    void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    const TickType_t long_period = PATIENCE_TICKS * 10; /* never expires during the test */
+    TimerHandle_t t = xTimerCreate("moves", long_period, pdFALSE, &seen, record);
+    assert_non_null(t);
+    TickType_t before = xTaskGetTickCount();
+    assert_int_equal(xTimerStart(t, 0), pdPASS);
+    TickType_t after = xTaskGetTickCount();
+    assert_in_range(xTimerGetExpiryTime(t), before + long_period, after + long_period);
+
+    vTaskDelay(3);
+    before = xTaskGetTickCount();
+    assert_int_equal(xTimerReset(t, 0), pdPASS);
+    after = xTaskGetTickCount();
+    assert_in_range(xTimerGetExpiryTime(t), before + long_period, after + long_period);
+
+    assert_int_equal(xTimerStop(t, 0), pdPASS);
+    before = xTaskGetTickCount();
+    assert_int_equal(xTimerChangePeriod(t, 2 * long_period, 0), pdPASS); /* starts it too */
+    after = xTaskGetTickCount();
+    assert_int_equal(xTimerIsTimerActive(t), pdTRUE);
+    assert_int_equal(xTimerGetPeriod(t), 2 * long_period);
+    assert_in_range(xTimerGetExpiryTime(t), before + 2 * long_period, after + 2 * long_period);
+    assert_int_equal(atomic_load(&seen.calls), 0);
+
+    assert_string_equal(pcTimerGetName(t), "moves");
+    vTimerSetTimerID(t, &before);
+    assert_ptr_equal(pvTimerGetTimerID(t), &before);
+    vTimerSetReloadMode(t, pdTRUE);
+    assert_int_equal(uxTimerGetReloadMode(t), 1);
+    assert_int_equal(xTimerGetStaticBuffer(t, &(StaticTimer_t *){NULL}), pdFALSE);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS); /* an active timer too */
+}
+
+static void timers_expire_in_the_order_of_their_expiry(void **state)
+{
+    (void)state;
+    atomic_store(&expiries, 0);
+    seen_t seen[3] = {{0}};
+    TimerHandle_t t[3];
+    const TickType_t periods[3] = {30, 10, 20}; /* ten ticks apart: a slow start changes nothing */
+    for (int i = 0; i < 3; i++) {
+        t[i] = xTimerCreate("order", periods[i], pdFALSE, &seen[i], record);
+        assert_non_null(t[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(xTimerStart(t[i], 0), pdPASS);
+    }
+    WAIT_FOR(atomic_load(&expiries) == 3);
+    assert_int_equal(atomic_load(&seen[1].order), 0);
+    assert_int_equal(atomic_load(&seen[2].order), 1);
+    assert_int_equal(atomic_load(&seen[0].order), 2);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(xTimerDelete(t[i], 0), pdPASS);
+    }
+}
+
+/* A pended call that holds the timer task until `release` is given. */
+static SemaphoreHandle_t release;
+static atomic_int stalling;
+
+static void stall(void *unused, uint32_t unused2)
+{
+    (void)unused;
+    (void)unused2;
+    atomic_store(&stalling, 1);
+    (void)xSemaphoreTake(release, portMAX_DELAY);
+}
+
+static void stall_timer_task(void)
+{
+    release = xSemaphoreCreateBinary();
+    assert_non_null(release);
+    atomic_store(&stalling, 0);
+    assert_int_equal(xTimerPendFunctionCall(stall, NULL, 0, 0), pdPASS);
+    WAIT_FOR(atomic_load(&stalling));
+    assert_true(atomic_load(&stalling));
+}
+
+static void release_timer_task(void)
+{
+    assert_int_equal(xSemaphoreGive(release), pdTRUE);
+    flush_timer_task();
+    vSemaphoreDelete(release);
+}
+
+/* A stalled timer task calls an auto-reload timer's callback once per missed period, at once, as
+ * FreeRTOS's prvReloadTimer(); the next expiry stays on the period's grid. */
+static void an_auto_reload_timer_catches_up_the_periods_the_timer_task_missed(void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    const TickType_t period = 5;
+    TimerHandle_t t = xTimerCreate("late", period, pdTRUE, &seen, record);
+    assert_non_null(t);
+    stall_timer_task();
+    assert_int_equal(xTimerStart(t, 0), pdPASS);
+    const TickType_t first = xTimerGetExpiryTime(t);
+    vTaskDelay(10 * period + 2); /* ten periods and more */
+    assert_int_equal(atomic_load(&seen.calls), 0);
+    assert_int_equal(xSemaphoreGive(release), pdTRUE);
+    WAIT_FOR(atomic_load(&seen.calls) >= 10);
+    assert_true(atomic_load(&seen.calls) >= 10);
+    /* Ten calls in a burst: far less than the five periods they would take one per period. */
+    assert_true(seen.ticks[9] - seen.ticks[0] < 5 * period);
+    assert_int_equal((xTimerGetExpiryTime(t) - first) % period, 0);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+    flush_timer_task();
+    vSemaphoreDelete(release);
+}
+
+/* ---- deletion -------------------------------------------------------------------------------- */
+
+static void a_timer_deleted_in_its_own_callback_is_freed_after_it_returns(void **state)
+{
+    (void)state;
+    seen_t seen = {.delete_itself = true};
+    TimerHandle_t t = xTimerCreate("suicide", 1, pdTRUE, &seen, record);
+    assert_non_null(t);
+    assert_int_equal(xTimerStart(t, 0), pdPASS);
+    WAIT_FOR(atomic_load(&seen.calls) == 1);
+    flush_timer_task();
+    assert_int_equal(atomic_load(&seen.calls), 1);
+    assert_ptr_equal(seen.id, &seen); /* read after the delete: the record was still there */
+    assert_int_equal(internal_free(), internal_at_setup);
+}
+
+/* A callback that holds the timer task until `release` is given. */
+static void hold(TimerHandle_t timer)
+{
+    (void)timer;
+    atomic_store(&stalling, 1);
+    (void)xSemaphoreTake(release, portMAX_DELAY);
+}
+
+static void a_timer_deleted_by_a_task_while_its_callback_runs_is_freed_after_it_returns(
+    void **state)
+{
+    (void)state;
+    release = xSemaphoreCreateBinary();
+    assert_non_null(release);
+    atomic_store(&stalling, 0);
+    TimerHandle_t t = xTimerCreate("busy", 1, pdFALSE, NULL, hold);
+    assert_non_null(t);
+    const size_t with_timer = internal_free();
+    assert_int_equal(xTimerStart(t, 0), pdPASS);
+    WAIT_FOR(atomic_load(&stalling));
+    assert_true(atomic_load(&stalling));
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+    assert_int_equal(internal_free(), with_timer); /* its callback runs: not yet */
+    release_timer_task(); /* its semaphore goes too */
+    assert_int_equal(internal_free(), internal_at_setup);
+}
+
+/* ---- pended calls ---------------------------------------------------------------------------- */
+
+static char ran[16];
+static atomic_int ran_count;
+
+static void note(void *unused, uint32_t which)
+{
+    (void)unused;
+    ran[atomic_fetch_add(&ran_count, 1)] = (char)('a' + which);
+}
+
+static void pended_calls_run_in_order_and_a_full_queue_refuses_or_waits(void **state)
+{
+    (void)state;
+    memset(ran, 0, sizeof ran);
+    atomic_store(&ran_count, 0);
+    stall_timer_task();
+    for (uint32_t i = 0; i < CONFIG_FREERTOS_TIMER_QUEUE_LENGTH; i++) {
+        assert_int_equal(xTimerPendFunctionCall(note, NULL, i, 0), pdPASS);
+    }
+    assert_int_equal(xTimerPendFunctionCall(note, NULL, 99, 0), pdFAIL); /* full */
+    assert_int_equal(xTimerPendFunctionCall(note, NULL, 99, 2), pdFAIL); /* still, 2 ticks on */
+    kraken_sim_isr_enter();
+    BaseType_t woken = pdFALSE;
+    assert_int_equal(xTimerPendFunctionCallFromISR(note, NULL, 99, &woken), pdFAIL);
+    kraken_sim_isr_exit();
+    assert_int_equal(xSemaphoreGive(release), pdTRUE);
+    /* Room comes as the timer task takes the calls: this one waits for it. */
+    assert_int_equal(xTimerPendFunctionCall(note, NULL, CONFIG_FREERTOS_TIMER_QUEUE_LENGTH,
+                                            PATIENCE_TICKS),
+                     pdPASS);
+    flush_timer_task();
+    vSemaphoreDelete(release);
+    char expected[16] = {0};
+    for (int i = 0; i <= CONFIG_FREERTOS_TIMER_QUEUE_LENGTH; i++) {
+        expected[i] = (char)('a' + i);
+    }
+    assert_string_equal(ran, expected);
+}
+
+/* ---- simulated ISRs and bad input ------------------------------------------------------------ */
+
+static void the_fromisr_commands_work_in_a_simulated_isr(void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    TimerHandle_t t = xTimerCreate("isr", PATIENCE_TICKS * 10, pdFALSE, &seen, record);
+    assert_non_null(t);
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xTimerStartFromISR(t, &woken), pdPASS);
+    assert_int_equal(xTimerIsTimerActive(t), pdTRUE);
+    assert_int_equal(xTimerResetFromISR(t, &woken), pdPASS);
+    assert_int_equal(xTimerChangePeriodFromISR(t, 1, &woken), pdPASS);
+    assert_int_equal(xTimerStopFromISR(t, &woken), pdPASS);
+    assert_int_equal(xTimerIsTimerActive(t), pdFALSE);
+    kraken_sim_isr_exit();
+    assert_int_equal(xTimerGetPeriod(t), 1);
+    assert_int_equal(woken, pdFALSE);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+}
+
+static void bad_arguments_are_refused_and_logged(void **state)
+{
+    (void)state;
+    seen_t seen = {0};
+    log_capture_begin();
+    assert_null(xTimerCreate("zero", 0, pdFALSE, &seen, record));
+    assert_null(xTimerCreate("no callback", 1, pdFALSE, &seen, NULL));
+    assert_null(xTimerCreateStatic("no buffer", 1, pdFALSE, &seen, record, NULL));
+    assert_int_equal(xTimerStart(NULL, 0), pdFAIL);
+    assert_int_equal(xTimerStop(NULL, 0), pdFAIL);
+    assert_int_equal(xTimerDelete(NULL, 0), pdFAIL);
+    assert_int_equal(xTimerPendFunctionCall(NULL, NULL, 0, 0), pdFAIL);
+    TimerHandle_t t = xTimerCreate("ok", 5, pdFALSE, &seen, record);
+    assert_non_null(t);
+    assert_int_equal(xTimerChangePeriod(t, 0, 0), pdFAIL);
+    kraken_sim_isr_enter();
+    assert_int_equal(xTimerStart(t, 1), pdFAIL); /* a wait in an ISR */
+    kraken_sim_isr_exit();
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "xTimerCreate: a period of 0 ticks: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "xTimerCreate: no callback: refused"));
+    assert_non_null(strstr(logged, "xTimerCreateStatic: no timer buffer: refused"));
+    assert_non_null(strstr(logged, "xTimerStart: no timer: refused"));
+    assert_non_null(strstr(logged, "xTimerChangePeriod: a period of 0 ticks: refused"));
+    assert_non_null(strstr(logged, "xTimerStart: a wait of 1 ticks in an ISR: refused"));
+    assert_int_equal(xTimerIsTimerActive(t), pdFALSE);
+    assert_int_equal(xTimerGetPeriod(t), 5);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+    /* The queries answer NULL with their neutral value. */
+    assert_int_equal(xTimerIsTimerActive(NULL), pdFALSE);
+    assert_null(pvTimerGetTimerID(NULL));
+    assert_null(pcTimerGetName(NULL));
+    assert_int_equal(xTimerGetPeriod(NULL), 0);
+}
+
+/* ---- the timer task -------------------------------------------------------------------------- */
+
+static void the_timer_task_is_named_and_not_counted_as_the_chip_starts_it_at_boot(void **state)
+{
+    (void)state;
+    TaskHandle_t task = xTimerGetTimerDaemonTaskHandle();
+    assert_non_null(task);
+    assert_ptr_equal(xTimerGetTimerDaemonTaskHandle(), task);
+    assert_string_equal(pcTaskGetName(task), "Tmr Svc");
+    assert_int_equal(uxTaskPriorityGet(task), 1);
+    (void)xTaskGetCurrentTaskHandle();
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    flush_timer_task(); /* it has used a task call: still not counted */
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks);
+}
+
+#define TEST(name) cmocka_unit_test_setup_teardown(name, boot, all_timers_gone)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(a_timer_is_one_40_byte_internal_block_and_a_static_one_none),
+        TEST(a_timer_the_internal_heap_cannot_hold_is_not_created),
+        TEST(a_one_shot_timer_calls_back_once_in_the_timer_task_already_dormant),
+        TEST(an_auto_reload_timer_calls_back_each_period_until_stopped),
+        TEST(the_expiry_is_a_period_after_the_start_and_a_reset_or_new_period_moves_it),
+        TEST(timers_expire_in_the_order_of_their_expiry),
+        TEST(an_auto_reload_timer_catches_up_the_periods_the_timer_task_missed),
+        TEST(a_timer_deleted_in_its_own_callback_is_freed_after_it_returns),
+        TEST(a_timer_deleted_by_a_task_while_its_callback_runs_is_freed_after_it_returns),
+        TEST(pended_calls_run_in_order_and_a_full_queue_refuses_or_waits),
+        TEST(the_fromisr_commands_work_in_a_simulated_isr),
+        TEST(bad_arguments_are_refused_and_logged),
+        TEST(the_timer_task_is_named_and_not_counted_as_the_chip_starts_it_at_boot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
