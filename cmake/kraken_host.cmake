@@ -71,6 +71,7 @@ add_library(kraken_host_port STATIC
     port/host/freertos_host.c
     port/host/freertos_host_queue.c
     port/host/freertos_host_event_groups.c
+    port/host/freertos_host_stream_buffer.c
     port/host/freertos_host_timers.c
     port/host/kraken_port_host.c
     port/kraken_port_heap_caps.c)

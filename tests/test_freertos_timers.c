@@ -20,10 +20,10 @@
 #include "kraken_sim.h"
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
+#include "freertos_test_support.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define TIMER_BYTES 40u /* sizeof(StaticTimer_t) on the ESP32-S3 */
-#define PATIENCE_TICKS pdMS_TO_TICKS(10000) /* what must happen "soon" (TSan, a loaded machine) */
 
 static size_t internal_at_setup;
 
@@ -54,14 +54,6 @@ static int all_timers_gone(void **state)
     }
     return 0;
 }
-
-/* Up to PATIENCE_TICKS for cond. */
-#define WAIT_FOR(cond)                                                                             \
-    do {                                                                                           \
-        for (TickType_t waited_ = 0; !(cond) && waited_ < PATIENCE_TICKS; waited_++) {             \
-            vTaskDelay(1);                                                                         \
-        }                                                                                          \
-    } while (0)
 
 /* What the callbacks saw. */
 typedef struct {

@@ -71,6 +71,41 @@ SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseT
  *  refused (logged). NULL: nothing. (vSemaphoreDelete leaks it, as on the chip.) task, O(1). */
 void vSemaphoreDeleteWithCaps(SemaphoreHandle_t xSemaphore);
 
+/** A stream or message buffer whose 40-byte record and xBufferSizeBytes of storage come from
+ *  heap_caps_malloc(uxMemoryCaps), two blocks (both asked for, as ESP-IDF does); made as by
+ *  xStreamBufferGenericCreateStatic(), it holds xBufferSizeBytes - 1. NULL with nothing allocated
+ *  when either fails, or for the refusals of the static create. task, O(1). */
+struct StreamBufferDef_t *xStreamBufferGenericCreateWithCaps(size_t xBufferSizeBytes,
+                                                             size_t xTriggerLevelBytes,
+                                                             BaseType_t xIsMessageBuffer,
+                                                             UBaseType_t uxMemoryCaps);
+/** Deletes a buffer made by xStreamBufferGenericCreateWithCaps() and frees both blocks; another
+ *  one is refused (logged), as one waited on. NULL: nothing. task, O(1). */
+void vStreamBufferGenericDeleteWithCaps(struct StreamBufferDef_t *xStreamBuffer,
+                                        BaseType_t xIsMessageBuffer);
+/* (struct StreamBufferDef_t * is StreamBufferHandle_t and MessageBufferHandle_t: this header is
+ * included by FreeRTOS.h, before freertos/stream_buffer.h may have declared them.) */
+static inline struct StreamBufferDef_t *xStreamBufferCreateWithCaps(size_t xBufferSizeBytes,
+                                                                    size_t xTriggerLevelBytes,
+                                                                    UBaseType_t uxMemoryCaps)
+{
+    return xStreamBufferGenericCreateWithCaps(xBufferSizeBytes, xTriggerLevelBytes, pdFALSE,
+                                              uxMemoryCaps);
+}
+static inline void vStreamBufferDeleteWithCaps(struct StreamBufferDef_t *xStreamBuffer)
+{
+    vStreamBufferGenericDeleteWithCaps(xStreamBuffer, pdFALSE);
+}
+static inline struct StreamBufferDef_t *xMessageBufferCreateWithCaps(size_t xBufferSizeBytes,
+                                                                     UBaseType_t uxMemoryCaps)
+{
+    return xStreamBufferGenericCreateWithCaps(xBufferSizeBytes, 0, pdTRUE, uxMemoryCaps);
+}
+static inline void vMessageBufferDeleteWithCaps(struct StreamBufferDef_t *xMessageBuffer)
+{
+    vStreamBufferGenericDeleteWithCaps(xMessageBuffer, pdTRUE);
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,457 @@
+/*
+ * freertos_host_stream_buffer.c - FreeRTOS stream and message buffers on the host
+ * (freertos/stream_buffer.h, freertos/message_buffer.h): FreeRTOS's ring of `length` bytes of
+ * which length - 1 are usable, in the simulated-heap block the chip would allocate, under the
+ * kernel lock of freertos_host.c, with a condition per direction for the one waiting task each.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/idf_additions.h"
+#include "freertos/stream_buffer.h"
+#include "freertos_host.h"
+#include "sim_internal.h"
+
+#define RECORD_SIZE 40u /* sizeof(StaticStreamBuffer_t) on the ESP32-S3 */
+#define LENGTH_BYTES 4u /* a message's length: the chip's size_t */
+
+enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };
+
+struct StreamBufferDef_t {
+    size_t length;     /* of the ring: one byte more than it can hold */
+    size_t head, tail; /* written at head, read at tail */
+    size_t trigger;
+    uint8_t *storage;
+    bool message;
+    uint8_t memory;      /* MEM_*: how it was created, hence how it is deleted */
+    void *block;         /* the simulated record (MEM_HEAP: with the storage after it) */
+    void *storage_block; /* MEM_CAPS: the storage, a block of its own */
+    uint32_t waiting_send, waiting_receive; /* tasks waiting (FreeRTOS allows one each) */
+    pthread_cond_t sent, received;
+};
+
+/* ---- the ring (fr_lock() held) ----------------------------------------------------------------- */
+
+static size_t bytes_in(const struct StreamBufferDef_t *sb)
+{
+    return (sb->length + sb->head - sb->tail) % sb->length;
+}
+
+static size_t space_in(const struct StreamBufferDef_t *sb)
+{
+    return sb->length - 1 - bytes_in(sb);
+}
+
+static void put(struct StreamBufferDef_t *sb, const uint8_t *data, size_t n)
+{
+    const size_t first = n < sb->length - sb->head ? n : sb->length - sb->head;
+    memcpy(sb->storage + sb->head, data, first);
+    memcpy(sb->storage, data + first, n - first);
+    sb->head = (sb->head + n) % sb->length;
+}
+
+/* Copies n bytes from `at` (a ring position) without taking them. */
+static void peek(const struct StreamBufferDef_t *sb, size_t at, uint8_t *out, size_t n)
+{
+    const size_t first = n < sb->length - at ? n : sb->length - at;
+    memcpy(out, sb->storage + at, first);
+    memcpy(out + first, sb->storage, n - first);
+}
+
+static size_t next_message_length(const struct StreamBufferDef_t *sb)
+{
+    if (!sb->message || bytes_in(sb) < LENGTH_BYTES) {
+        return 0;
+    }
+    uint32_t n;
+    peek(sb, sb->tail, (uint8_t *)&n, LENGTH_BYTES);
+    return n;
+}
+
+/* Writes what FreeRTOS's prvWriteMessageToBuffer() writes; the data bytes written. */
+static size_t write_locked(struct StreamBufferDef_t *sb, const void *data, size_t n)
+{
+    const size_t space = space_in(sb);
+    if (sb->message) {
+        if (space < n + LENGTH_BYTES) {
+            return 0;
+        }
+        const uint32_t length = (uint32_t)n;
+        put(sb, (const uint8_t *)&length, LENGTH_BYTES);
+    } else if (n > space) {
+        n = space;
+    }
+    put(sb, data, n);
+    if (n > 0 && bytes_in(sb) >= sb->trigger) {
+        pthread_cond_broadcast(&sb->sent);
+    }
+    return n;
+}
+
+/* Reads what FreeRTOS's prvReadMessageFromBuffer() reads; the data bytes read. */
+static size_t read_locked(struct StreamBufferDef_t *sb, void *out, size_t room)
+{
+    size_t n = bytes_in(sb);
+    if (sb->message) {
+        n = next_message_length(sb);
+        if (n == 0 && bytes_in(sb) < LENGTH_BYTES) {
+            return 0;
+        }
+        if (n > room) {
+            return 0; /* the message stays */
+        }
+        sb->tail = (sb->tail + LENGTH_BYTES) % sb->length;
+    } else if (n > room) {
+        n = room;
+    }
+    peek(sb, sb->tail, out, n);
+    sb->tail = (sb->tail + n) % sb->length;
+    pthread_cond_broadcast(&sb->received);
+    return n;
+}
+
+/* ---- creation and deletion --------------------------------------------------------------------- */
+
+static bool valid_shape(const char *fn, size_t size, size_t trigger, bool message, bool is_static,
+                        bool callbacks)
+{
+    const char *why = callbacks                                  ? "completed callbacks (not simulated)"
+                      : (message || is_static) && size <= LENGTH_BYTES ? "a size of 4 bytes or less"
+                      : size == 0                                ? "a size of 0"
+                      : trigger > size                           ? "a trigger level above the size"
+                      : size > UINT32_MAX - RECORD_SIZE - 1      ? "a size the chip cannot address"
+                                                                 : NULL;
+    if (why != NULL) {
+        ESP_LOGE(FR_TAG, "%s(%zu, %zu): %s: refused (the chip asserts)", fn, size, trigger, why);
+        return false;
+    }
+    return true;
+}
+
+static struct StreamBufferDef_t *make(uint8_t memory, bool message, size_t length, size_t trigger,
+                                      void *block, uint8_t *storage)
+{
+    struct StreamBufferDef_t *sb = __real_calloc(1, sizeof *sb);
+    if (sb == NULL) {
+        return NULL;
+    }
+    sb->memory = memory;
+    sb->message = message;
+    sb->length = length;
+    sb->trigger = trigger != 0 ? trigger : 1;
+    sb->block = block;
+    sb->storage = storage;
+    fr_cond_init(&sb->sent);
+    fr_cond_init(&sb->received);
+    return sb;
+}
+
+StreamBufferHandle_t xStreamBufferGenericCreate(size_t xBufferSizeBytes, size_t xTriggerLevelBytes,
+                                                BaseType_t xIsMessageBuffer,
+                                                StreamBufferCallbackFunction_t pxSendCompletedCallback,
+                                                StreamBufferCallbackFunction_t pxReceiveCompletedCallback)
+{
+    fr_task_call();
+    if (!valid_shape(__func__, xBufferSizeBytes, xTriggerLevelBytes, xIsMessageBuffer != pdFALSE,
+                     false, pxSendCompletedCallback != NULL || pxReceiveCompletedCallback != NULL)) {
+        return NULL;
+    }
+    /* stream_buffer.c: one block, the record then the ring of one byte more than asked. */
+    uint8_t *block = pvPortMalloc(RECORD_SIZE + xBufferSizeBytes + 1);
+    struct StreamBufferDef_t *sb =
+        block != NULL ? make(MEM_HEAP, xIsMessageBuffer != pdFALSE, xBufferSizeBytes + 1,
+                             xTriggerLevelBytes, block, block + RECORD_SIZE)
+                      : NULL;
+    if (sb == NULL) {
+        vPortFree(block);
+    }
+    return sb;
+}
+
+StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
+                                                      size_t xTriggerLevelBytes,
+                                                      BaseType_t xIsMessageBuffer,
+                                                      uint8_t *const pucStreamBufferStorageArea,
+                                                      StaticStreamBuffer_t *const pxStaticStreamBuffer,
+                                                      StreamBufferCallbackFunction_t pxSendCompletedCallback,
+                                                      StreamBufferCallbackFunction_t pxReceiveCompletedCallback)
+{
+    fr_task_call();
+    if (pucStreamBufferStorageArea == NULL || pxStaticStreamBuffer == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no storage or buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (!valid_shape(__func__, xBufferSizeBytes, xTriggerLevelBytes, xIsMessageBuffer != pdFALSE,
+                     true, pxSendCompletedCallback != NULL || pxReceiveCompletedCallback != NULL)) {
+        return NULL;
+    }
+    struct StreamBufferDef_t *sb = make(MEM_STATIC, xIsMessageBuffer != pdFALSE, xBufferSizeBytes,
+                                        xTriggerLevelBytes, NULL, pucStreamBufferStorageArea);
+    if (sb != NULL) {
+        pxStaticStreamBuffer->host = sb;
+    }
+    return sb;
+}
+
+StreamBufferHandle_t xStreamBufferGenericCreateWithCaps(size_t xBufferSizeBytes,
+                                                        size_t xTriggerLevelBytes,
+                                                        BaseType_t xIsMessageBuffer,
+                                                        UBaseType_t uxMemoryCaps)
+{
+    fr_task_call();
+    if (!valid_shape(__func__, xBufferSizeBytes, xTriggerLevelBytes, xIsMessageBuffer != pdFALSE,
+                     true, false)) {
+        return NULL;
+    }
+    /* idf_additions.c: the record, then the storage (even when the record failed), with the caps. */
+    void *block = heap_caps_malloc(RECORD_SIZE, (uint32_t)uxMemoryCaps);
+    uint8_t *storage = heap_caps_malloc(xBufferSizeBytes, (uint32_t)uxMemoryCaps);
+    struct StreamBufferDef_t *sb =
+        block != NULL && storage != NULL
+            ? make(MEM_CAPS, xIsMessageBuffer != pdFALSE, xBufferSizeBytes, xTriggerLevelBytes,
+                   block, storage)
+            : NULL;
+    if (sb == NULL) {
+        heap_caps_free(storage);
+        heap_caps_free(block);
+        return NULL;
+    }
+    sb->storage_block = storage;
+    return sb;
+}
+
+/* Deletes unless a task waits on it; frees what `caps_api` says it may. */
+static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api)
+{
+    fr_task_call();
+    if (sb == NULL) {
+        return;
+    }
+    fr_lock();
+    const bool waited_on = sb->waiting_send + sb->waiting_receive > 0;
+    fr_unlock();
+    if (waited_on || (caps_api && sb->memory != MEM_CAPS)) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
+                 waited_on ? "a task waits on it" : "not made by xStreamBufferGenericCreateWithCaps()");
+        return;
+    }
+    if (!caps_api && sb->memory == MEM_CAPS) {
+        ESP_LOGW(FR_TAG, "%s: made by a *CreateWithCaps(): its memory stays allocated "
+                         "(v*DeleteWithCaps frees it)", fn);
+    } else {
+        heap_caps_free(sb->storage_block);
+        heap_caps_free(sb->block);
+    }
+    pthread_cond_destroy(&sb->sent);
+    pthread_cond_destroy(&sb->received);
+    __real_free(sb);
+}
+
+void vStreamBufferDelete(StreamBufferHandle_t xStreamBuffer)
+{
+    delete_buffer(__func__, xStreamBuffer, false);
+}
+
+void vStreamBufferGenericDeleteWithCaps(StreamBufferHandle_t xStreamBuffer,
+                                        BaseType_t xIsMessageBuffer)
+{
+    (void)xIsMessageBuffer;
+    delete_buffer(__func__, xStreamBuffer, true);
+}
+
+/* ---- sending and receiving --------------------------------------------------------------------- */
+
+static bool refuse_null(const char *fn, const void *sb, const void *data, size_t n)
+{
+    if (sb == NULL || (data == NULL && n != 0)) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
+                 sb == NULL ? "no buffer" : "no data");
+        return true;
+    }
+    return false;
+}
+
+static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, size_t n,
+                   TickType_t wait, BaseType_t *woken)
+{
+    if (refuse_null(fn, sb, data, n) || fr_refuse_wait_in_isr(fn, wait)) {
+        return 0;
+    }
+    if (sb->message && n > UINT32_MAX - LENGTH_BYTES) {
+        ESP_LOGE(FR_TAG, "%s: a message of %zu bytes: refused (the chip asserts)", fn, n);
+        return 0;
+    }
+    /* stream_buffer.c: the room waited for; a message that can never fit is not waited for. */
+    size_t required = sb->message ? n + LENGTH_BYTES : n;
+    if (required > sb->length - 1) {
+        if (sb->message) {
+            wait = 0;
+        } else {
+            required = sb->length - 1;
+        }
+    }
+    struct timespec deadline;
+    const bool bounded = fr_deadline(wait, &deadline);
+    if (sim_in_isr()) {
+        fr_lock();
+    } else {
+        fr_enter();
+    }
+    if (wait != 0 && space_in(sb) < required) {
+        if (sb->waiting_send > 0) {
+            fr_unlock();
+            ESP_LOGE(FR_TAG, "%s: a second task waits to send: refused (the chip asserts)", fn);
+            return 0;
+        }
+        while (space_in(sb) < required &&
+               fr_wait(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send, NULL, NULL)) {
+        }
+    }
+    const bool receiver_waits = sb->waiting_receive > 0;
+    const size_t written = write_locked(sb, data, n);
+    if (woken != NULL && receiver_waits && written > 0 && bytes_in(sb) >= sb->trigger) {
+        *woken = pdTRUE;
+    }
+    fr_unlock();
+    return written;
+}
+
+size_t xStreamBufferSend(StreamBufferHandle_t xStreamBuffer, const void *pvTxData,
+                         size_t xDataLengthBytes, TickType_t xTicksToWait)
+{
+    fr_task_call();
+    return send(__func__, xStreamBuffer, pvTxData, xDataLengthBytes, xTicksToWait, NULL);
+}
+
+size_t xStreamBufferSendFromISR(StreamBufferHandle_t xStreamBuffer, const void *pvTxData,
+                                size_t xDataLengthBytes, BaseType_t *const pxHigherPriorityTaskWoken)
+{
+    return send(__func__, xStreamBuffer, pvTxData, xDataLengthBytes, 0, pxHigherPriorityTaskWoken);
+}
+
+static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t room,
+                      TickType_t wait, BaseType_t *woken)
+{
+    if (refuse_null(fn, sb, out, 1) || fr_refuse_wait_in_isr(fn, wait)) {
+        return 0;
+    }
+    const size_t empty = sb->message ? LENGTH_BYTES : 0;
+    struct timespec deadline;
+    const bool bounded = fr_deadline(wait, &deadline);
+    if (sim_in_isr()) {
+        fr_lock();
+    } else {
+        fr_enter();
+    }
+    /* Only an empty buffer is waited on, until the trigger level (a sender's wake-up). */
+    if (wait != 0 && bytes_in(sb) <= empty) {
+        if (sb->waiting_receive > 0) {
+            fr_unlock();
+            ESP_LOGE(FR_TAG, "%s: a second task waits to receive: refused (the chip asserts)", fn);
+            return 0;
+        }
+        while ((bytes_in(sb) <= empty || bytes_in(sb) < sb->trigger) &&
+               fr_wait(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive, NULL, NULL)) {
+        }
+    }
+    const bool sender_waits = sb->waiting_send > 0;
+    const size_t read = bytes_in(sb) > empty ? read_locked(sb, out, room) : 0;
+    if (woken != NULL && sender_waits && read > 0) {
+        *woken = pdTRUE;
+    }
+    fr_unlock();
+    return read;
+}
+
+size_t xStreamBufferReceive(StreamBufferHandle_t xStreamBuffer, void *pvRxData,
+                            size_t xBufferLengthBytes, TickType_t xTicksToWait)
+{
+    fr_task_call();
+    return receive(__func__, xStreamBuffer, pvRxData, xBufferLengthBytes, xTicksToWait, NULL);
+}
+
+size_t xStreamBufferReceiveFromISR(StreamBufferHandle_t xStreamBuffer, void *pvRxData,
+                                   size_t xBufferLengthBytes,
+                                   BaseType_t *const pxHigherPriorityTaskWoken)
+{
+    return receive(__func__, xStreamBuffer, pvRxData, xBufferLengthBytes, 0,
+                   pxHigherPriorityTaskWoken);
+}
+
+/* ---- state ------------------------------------------------------------------------------------- */
+
+/* what(sb) under the lock; 0 for NULL. */
+static size_t query(StreamBufferHandle_t sb, size_t (*what)(const struct StreamBufferDef_t *))
+{
+    if (sb == NULL) {
+        return 0;
+    }
+    fr_lock();
+    const size_t n = what(sb);
+    fr_unlock();
+    return n;
+}
+
+size_t xStreamBufferBytesAvailable(StreamBufferHandle_t xStreamBuffer)
+{
+    return query(xStreamBuffer, bytes_in);
+}
+
+size_t xStreamBufferSpacesAvailable(StreamBufferHandle_t xStreamBuffer)
+{
+    return query(xStreamBuffer, space_in);
+}
+
+BaseType_t xStreamBufferIsFull(StreamBufferHandle_t xStreamBuffer)
+{
+    if (xStreamBuffer == NULL) {
+        return pdFALSE;
+    }
+    const size_t least = xStreamBuffer->message ? LENGTH_BYTES : 0;
+    return xStreamBufferSpacesAvailable(xStreamBuffer) <= least ? pdTRUE : pdFALSE;
+}
+
+BaseType_t xStreamBufferIsEmpty(StreamBufferHandle_t xStreamBuffer)
+{
+    return xStreamBuffer != NULL && xStreamBufferBytesAvailable(xStreamBuffer) == 0 ? pdTRUE
+                                                                                    : pdFALSE;
+}
+
+BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer)
+{
+    fr_task_call();
+    if (xStreamBuffer == NULL) {
+        return pdFAIL;
+    }
+    fr_lock();
+    const bool idle = xStreamBuffer->waiting_send + xStreamBuffer->waiting_receive == 0;
+    if (idle) {
+        xStreamBuffer->head = 0;
+        xStreamBuffer->tail = 0;
+    }
+    fr_unlock();
+    return idle ? pdPASS : pdFAIL;
+}
+
+BaseType_t xStreamBufferSetTriggerLevel(StreamBufferHandle_t xStreamBuffer, size_t xTriggerLevel)
+{
+    if (xStreamBuffer == NULL) {
+        return pdFALSE;
+    }
+    fr_lock();
+    const bool ok = xTriggerLevel <= xStreamBuffer->length; /* FreeRTOS compares with the ring */
+    if (ok) {
+        xStreamBuffer->trigger = xTriggerLevel != 0 ? xTriggerLevel : 1;
+    }
+    fr_unlock();
+    return ok ? pdTRUE : pdFALSE;
+}
+
+size_t xStreamBufferNextMessageLengthBytes(StreamBufferHandle_t xStreamBuffer)
+{
+    return query(xStreamBuffer, next_message_length);
+}

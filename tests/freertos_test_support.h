@@ -1,0 +1,19 @@
+/*
+ * freertos_test_support.h - what the host FreeRTOS tests that wait in ticks share. Include after
+ * freertos/task.h.
+ */
+#ifndef FREERTOS_TEST_SUPPORT_H
+#define FREERTOS_TEST_SUPPORT_H
+
+/* What must happen "soon": long enough for TSan and a loaded CI machine. */
+#define PATIENCE_TICKS pdMS_TO_TICKS(10000)
+
+/* Polls cond every tick until it holds, for PATIENCE_TICKS at most; assert it afterwards. */
+#define WAIT_FOR(cond)                                                                             \
+    do {                                                                                           \
+        for (TickType_t waited_ = 0; !(cond) && waited_ < PATIENCE_TICKS; waited_++) {             \
+            vTaskDelay(1);                                                                         \
+        }                                                                                          \
+    } while (0)
+
+#endif /* FREERTOS_TEST_SUPPORT_H */
