@@ -12,6 +12,7 @@
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
+#include "freertos/timers.h"
 #include "freertos_host.h"
 #include "sim_internal.h"
 
@@ -212,19 +213,25 @@ EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t
     return bits;
 }
 
+/* The timer task's half of the FromISR calls, as FreeRTOS's vEventGroupSetBitsCallback(). */
+static void set_bits_later(void *group, uint32_t bits)
+{
+    (void)xEventGroupSetBits(group, (EventBits_t)bits);
+}
+
+static void clear_bits_later(void *group, uint32_t bits)
+{
+    (void)xEventGroupClearBits(group, (EventBits_t)bits);
+}
+
 BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
                                      BaseType_t *pxHigherPriorityTaskWoken)
 {
     if (!valid_bits(__func__, xEventGroup, uxBitsToSet)) {
         return pdFAIL;
     }
-    fr_lock();
-    const bool woke = set_locked(xEventGroup, uxBitsToSet);
-    fr_unlock();
-    if (woke && pxHigherPriorityTaskWoken != NULL) {
-        *pxHigherPriorityTaskWoken = pdTRUE;
-    }
-    return pdPASS;
+    return xTimerPendFunctionCallFromISR(set_bits_later, xEventGroup, uxBitsToSet,
+                                         pxHigherPriorityTaskWoken);
 }
 
 EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear)
@@ -245,10 +252,7 @@ BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const Eve
     if (!valid_bits(__func__, xEventGroup, uxBitsToClear)) {
         return pdFAIL;
     }
-    fr_lock();
-    xEventGroup->bits &= ~uxBitsToClear;
-    fr_unlock();
-    return pdPASS;
+    return xTimerPendFunctionCallFromISR(clear_bits_later, xEventGroup, uxBitsToClear, NULL);
 }
 
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)

@@ -47,6 +47,7 @@ static TaskHandle_t timer_task;
 static pthread_cond_t changed; /* the timer task's: a timer or a pended call came */
 static pthread_cond_t room;    /* for xTimerPendFunctionCall() waiting on a full queue */
 static uint32_t waiting_room;
+static bool timer_task_waits; /* for the FromISR calls' pxHigherPriorityTaskWoken */
 static struct tmrTimerControl *active_list;
 static struct tmrTimerControl *in_call; /* whose callback runs now */
 static pended_call_t calls[CONFIG_FREERTOS_TIMER_QUEUE_LENGTH];
@@ -152,7 +153,9 @@ static void serve_locked(void)
         if (t != NULL) {
             deadline = deadline_of_tick(t->expiry);
         }
+        timer_task_waits = true;
         (void)fr_wait(&changed, t != NULL ? &deadline : NULL, NULL, NULL, NULL);
+        timer_task_waits = false;
         return;
     }
     while (calls_count > 0) {
@@ -368,7 +371,7 @@ BaseType_t xTimerChangePeriodFromISR(TimerHandle_t xTimer, TickType_t xNewPeriod
 /* ---- pended function calls --------------------------------------------------------------------- */
 
 static BaseType_t pend(const char *fn, PendedFunction_t function, void *parameter1,
-                       uint32_t parameter2, TickType_t wait)
+                       uint32_t parameter2, TickType_t wait, BaseType_t *woken)
 {
     if (function == NULL) {
         ESP_LOGE(FR_TAG, "%s: no function: refused", fn);
@@ -394,6 +397,9 @@ static BaseType_t pend(const char *fn, PendedFunction_t function, void *paramete
         (pended_call_t){.function = function, .parameter1 = parameter1, .parameter2 = parameter2};
     calls_count++;
     pthread_cond_signal(&changed);
+    if (woken != NULL && timer_task_waits) {
+        *woken = pdTRUE;
+    }
     fr_unlock();
     return pdPASS;
 }
@@ -402,15 +408,15 @@ BaseType_t xTimerPendFunctionCall(PendedFunction_t xFunctionToPend, void *pvPara
                                   uint32_t ulParameter2, TickType_t xTicksToWait)
 {
     fr_task_call();
-    return pend(__func__, xFunctionToPend, pvParameter1, ulParameter2, xTicksToWait);
+    return pend(__func__, xFunctionToPend, pvParameter1, ulParameter2, xTicksToWait, NULL);
 }
 
 BaseType_t xTimerPendFunctionCallFromISR(PendedFunction_t xFunctionToPend, void *pvParameter1,
                                          uint32_t ulParameter2,
                                          BaseType_t *pxHigherPriorityTaskWoken)
 {
-    (void)pxHigherPriorityTaskWoken;
-    return pend(__func__, xFunctionToPend, pvParameter1, ulParameter2, 0);
+    return pend(__func__, xFunctionToPend, pvParameter1, ulParameter2, 0,
+                pxHigherPriorityTaskWoken);
 }
 
 /* ---- queries ----------------------------------------------------------------------------------- */

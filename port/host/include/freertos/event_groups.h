@@ -37,15 +37,17 @@ void vEventGroupDelete(EventGroupHandle_t xEventGroup);
  *  clear on exit. Returns the bits after that. NULL group or bits in the top byte: 0, logged
  *  (the chip asserts). task (ISRs: xEventGroupSetBitsFromISR), O(waiting tasks). */
 EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet);
-/** The same from a simulated ISR (FreeRTOS defers it to the timer task; here it is done at once):
- *  pdPASS, and *pxHigherPriorityTaskWoken (when not NULL) set to pdTRUE when a task was woken;
- *  pdFAIL for the refusals above. isr-ok. */
+/** The same from a simulated ISR, deferred to the timer task as in FreeRTOS (through
+ *  xTimerPendFunctionCallFromISR(): the bits are set when the timer task gets to it; the group
+ *  must live until then). pdPASS; pdFAIL when the timer task's queue is full, or for the refusals
+ *  above. *pxHigherPriorityTaskWoken (when not NULL) is set to pdTRUE when the timer task was
+ *  waiting. isr-ok, O(1). */
 BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
                                      BaseType_t *pxHigherPriorityTaskWoken);
 /** Clears uxBitsToClear; returns the bits before. NULL or top-byte bits: 0, logged. task, O(1). */
 EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear);
-/** The same from a simulated ISR: pdPASS (FreeRTOS defers the clear to the timer task; here it is
- *  done at once), pdFAIL for the refusals above. isr-ok, O(1). */
+/** The same from a simulated ISR, deferred to the timer task as xEventGroupSetBitsFromISR():
+ *  pdPASS; pdFAIL when the timer task's queue is full, or for the refusals above. isr-ok, O(1). */
 BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear);
 /** The bits now (0 for NULL). task or isr, O(1). */
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup);

@@ -110,7 +110,7 @@ TaskHandle_t xTimerGetTimerDaemonTaskHandle(void);
 BaseType_t xTimerPendFunctionCall(PendedFunction_t xFunctionToPend, void *pvParameter1,
                                   uint32_t ulParameter2, TickType_t xTicksToWait);
 /** The same from a simulated ISR: pdFAIL at once when the queue is full. *pxHigherPriorityTaskWoken
- *  is left as it is (see xTimerStartFromISR()). isr-ok, O(1). */
+ *  (when not NULL) is set to pdTRUE when the timer task was waiting. isr-ok, O(1). */
 BaseType_t xTimerPendFunctionCallFromISR(PendedFunction_t xFunctionToPend, void *pvParameter1,
                                          uint32_t ulParameter2,
                                          BaseType_t *pxHigherPriorityTaskWoken);
