@@ -113,7 +113,8 @@ static size_t internal_at_setup, psram_at_setup;
 static UBaseType_t tasks_at_setup;
 
 /* The build's configuration on `profile`, PSRAM support on or off whatever the build says, heap
- * tracing available. The test's thread is a task from the start (counted once). */
+ * tracing and allocation hooks available. The test's thread is a task from the start (counted
+ * once). */
 static int boot(kraken_sim_profile_t profile, bool spiram)
 {
     sim_policy_t policy;
@@ -124,6 +125,7 @@ static int boot(kraken_sim_profile_t profile, bool spiram)
     policy.noinit_external = policy.noinit_external && spiram;
     policy.bss_external = policy.bss_external && spiram;
     policy.heap_tracing = true;
+    policy.heap_hooks = true;
     if (sim_init_with_policy(profile, &policy) != ESP_OK ||
         heap_trace_init_standalone(trace_buffer, sizeof trace_buffer / sizeof trace_buffer[0]) !=
             ESP_OK) {
@@ -250,14 +252,39 @@ static void a_task_that_deletes_itself_gives_its_stack_and_tcb_back(void **state
     assert_int_equal(internal_free(), before);
 }
 
-/* CONFIG_HEAP_USE_HOOKS: a free hook that takes its time while slow_frees is set. */
-static atomic_bool slow_frees;
+/* CONFIG_HEAP_USE_HOOKS (on in every boot here): the heap's calls in order while `recording`, and
+ * frees that take their time while `slow_frees` is set. */
+typedef struct {
+    char kind; /* 'a'llocation or 'f'ree */
+    size_t size;
+    void *ptr;
+} heap_event_t;
+static heap_event_t events[16];
+static atomic_int event_count;
+static atomic_bool recording, slow_frees;
 
+static void record_event(char kind, size_t size, void *ptr)
+{
+    if (atomic_load(&recording)) {
+        const int i = atomic_fetch_add(&event_count, 1);
+        if (i < 16) {
+            events[i] = (heap_event_t){.kind = kind, .size = size, .ptr = ptr};
+        }
+    }
+}
+
+void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps);
 void esp_heap_trace_free_hook(void *ptr);
+
+void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps)
+{
+    (void)caps;
+    record_event('a', size, ptr);
+}
 
 void esp_heap_trace_free_hook(void *ptr)
 {
-    (void)ptr;
+    record_event('f', 0, ptr);
     if (atomic_load(&slow_frees)) {
         sleep_ms(50);
     }
@@ -267,15 +294,6 @@ void esp_heap_trace_free_hook(void *ptr)
 static void a_self_deleted_task_counts_until_its_stack_and_tcb_are_back(void **state)
 {
     (void)state;
-    sim_policy_t policy;
-    sim_policy_from_sdkconfig(&policy);
-    policy.heap_hooks = true;
-    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
-    (void)xTaskGetCurrentTaskHandle();
-    internal_at_setup = internal_free();
-    psram_at_setup = psram_free();
-    tasks_at_setup = uxTaskGetNumberOfTasks();
-
     atomic_int ran = 0;
     atomic_store(&slow_frees, true); /* each of its two frees takes 50 ms */
     assert_int_equal(xTaskCreate(say_so_and_delete_myself, "short", 2 * STACK, &ran, 5, NULL),
@@ -354,25 +372,26 @@ static void a_withcaps_task_deleting_itself_needs_a_clean_up_task_for_a_moment(v
     assert_int_equal(xTaskCreateWithCaps(wait_then_delete_myself_with_caps, "self", STACK, &ran, 5,
                                          &task, MALLOC_CAP_SPIRAM),
                      pdPASS);
-    const size_t helper = configMINIMAL_STACK_SIZE + TCB_BYTES;
-    assert_int_equal(configMINIMAL_STACK_SIZE, 1536); /* ESP-IDF's default */
-    assert_true(heap_caps_get_minimum_free_size(MALLOC_CAP_INTERNAL) >
-                internal_free() - helper); /* the peak to come is lower */
-    const kraken_sim_stats_t s0 = stats();
-    assert_int_equal(heap_trace_start(HEAP_TRACE_ALL), ESP_OK);
+    atomic_store(&event_count, 0);
+    atomic_store(&recording, true);
     xTaskNotifyGive(task);
     assert_true(tasks_become(tasks_at_setup));
-    assert_int_equal(heap_trace_stop(), ESP_OK);
+    atomic_store(&recording, false);
     assert_true(atomic_load(&ran));
 
-    assert_int_equal(heap_trace_get_count(), 2);
-    const heap_trace_record_t stack = trace_record(0), tcb = trace_record(1);
-    assert_int_equal(stack.size, configMINIMAL_STACK_SIZE);
-    assert_int_equal(tcb.size, TCB_BYTES);
-    assert_true(esp_ptr_internal(stack.address) && esp_ptr_internal(tcb.address));
-    assert_int_equal(stats().frees - s0.frees, 4); /* the task's two blocks, then the helper's */
-    assert_true(heap_caps_get_minimum_free_size(MALLOC_CAP_INTERNAL) <=
-                internal - TCB_BYTES - helper);
+    /* The clean-up task's stack and TCB, then the task's two blocks freed, then the helper's. */
+    assert_int_equal(atomic_load(&event_count), 6);
+    const char *expected = "aaffff";
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(events[i].kind, expected[i]);
+    }
+    assert_int_equal(events[0].size, configMINIMAL_STACK_SIZE);
+    assert_int_equal(events[1].size, TCB_BYTES);
+    assert_true(esp_ptr_internal(events[0].ptr) && esp_ptr_internal(events[1].ptr));
+    assert_true(esp_ptr_external_ram(events[2].ptr)); /* the task's PSRAM stack */
+    assert_true(esp_ptr_internal(events[3].ptr));     /* its TCB */
+    assert_ptr_equal(events[4].ptr, events[0].ptr);
+    assert_ptr_equal(events[5].ptr, events[1].ptr);
     assert_int_equal(internal_free(), internal);
     assert_int_equal(psram_free(), psram);
 }
@@ -395,8 +414,12 @@ static void a_withcaps_task_deleting_itself_without_room_for_the_clean_up_task_i
     const char *logged = log_capture_end();
     kraken_sim_fault_clear();
     assert_true(atomic_load(&ran));
-    assert_non_null(strstr(logged, "vTaskDeleteWithCaps(\"stuck\"): no memory for the clean-up "
-                                   "task (1536 + 100 bytes of internal RAM): the chip aborts"));
+    char expected[128];
+    snprintf(expected, sizeof expected,
+             "vTaskDeleteWithCaps(\"stuck\"): no memory for the clean-up task (%u + %u bytes of "
+             "internal RAM): the chip aborts",
+             (unsigned)configMINIMAL_STACK_SIZE, (unsigned)TCB_BYTES);
+    assert_non_null(strstr(logged, expected));
     assert_int_equal(internal_free(), internal);
     assert_int_equal(psram_free(), psram);
 }
@@ -2277,8 +2300,7 @@ int main(void)
         /* memory */
         TEST(a_task_takes_its_stack_then_a_100_byte_tcb_from_the_internal_heap_until_deleted),
         TEST(a_task_that_deletes_itself_gives_its_stack_and_tcb_back),
-        cmocka_unit_test_teardown(a_self_deleted_task_counts_until_its_stack_and_tcb_are_back,
-                                  check_and_reset),
+        TEST(a_self_deleted_task_counts_until_its_stack_and_tcb_are_back),
         TEST(a_task_whose_stack_or_tcb_does_not_fit_fails_with_nothing_allocated),
         TEST(a_withcaps_task_has_its_stack_in_psram_and_its_tcb_in_internal_ram),
         TEST(a_withcaps_task_deleting_itself_needs_a_clean_up_task_for_a_moment),
