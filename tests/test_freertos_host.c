@@ -1865,6 +1865,112 @@ static void a_task_function_that_returns_is_logged_and_deleted(void **state)
     assert_int_equal(internal_free(), before);
 }
 
+/* ---- suspension ------------------------------------------------------------------------------ */
+
+typedef struct {
+    atomic_int before, after; /* around its vTaskSuspend(NULL) */
+    bool wait_first;          /* take a notification before suspending */
+} suspender_t;
+
+/* Suspends itself once, then parks. */
+static void suspend_myself(void *arg)
+{
+    suspender_t *s = arg;
+    if (s->wait_first) {
+        (void)ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
+    }
+    atomic_store(&s->before, 1);
+    vTaskSuspend(NULL);
+    atomic_store(&s->after, 1);
+    park(NULL);
+}
+
+static void a_task_suspended_by_itself_sleeps_through_notifications_until_resumed(void **state)
+{
+    (void)state;
+    suspender_t s = {0};
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(suspend_myself, "sleeper", STACK, &s, 5, &task), pdPASS);
+    WAIT_FOR(eTaskGetState(task) == eSuspended);
+    assert_int_equal(eTaskGetState(task), eSuspended);
+    assert_true(atomic_load(&s.before));
+    xTaskNotifyGive(task); /* kept pending, does not wake it */
+    sleep_ms(30);
+    assert_false(atomic_load(&s.after));
+    assert_int_equal(eTaskGetState(task), eSuspended);
+
+    vTaskResume(task);
+    WAIT_FOR(atomic_load(&s.after));
+    assert_true(atomic_load(&s.after));
+    WAIT_FOR(eTaskGetState(task) == eBlocked); /* parked, after taking the pending notification */
+    assert_int_equal(eTaskGetState(task), eBlocked);
+    assert_int_equal(eTaskGetState(xTaskGetCurrentTaskHandle()), eRunning);
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+}
+
+static void a_resume_before_the_suspend_is_lost_as_in_freertos(void **state)
+{
+    (void)state;
+    suspender_t s = {.wait_first = true};
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(suspend_myself, "late", STACK, &s, 5, &task), pdPASS);
+    WAIT_FOR(eTaskGetState(task) == eBlocked);
+    vTaskResume(task); /* not suspended: nothing */
+    kraken_sim_isr_enter();
+    assert_int_equal(xTaskResumeFromISR(task), pdFALSE);
+    kraken_sim_isr_exit();
+    xTaskNotifyGive(task);
+    WAIT_FOR(eTaskGetState(task) == eSuspended);
+    assert_int_equal(eTaskGetState(task), eSuspended);
+    sleep_ms(30);
+    assert_false(atomic_load(&s.after));
+
+    kraken_sim_isr_enter();
+    assert_int_equal(xTaskResumeFromISR(task), pdTRUE);
+    kraken_sim_isr_exit();
+    WAIT_FOR(atomic_load(&s.after));
+    assert_true(atomic_load(&s.after));
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+}
+
+static void a_suspended_task_can_be_deleted_and_its_memory_comes_back(void **state)
+{
+    (void)state;
+    const size_t before = internal_free();
+    suspender_t s = {0};
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(suspend_myself, "gone", STACK, &s, 5, &task), pdPASS);
+    WAIT_FOR(eTaskGetState(task) == eSuspended);
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+    assert_false(atomic_load(&s.after));
+    assert_int_equal(internal_free(), before);
+}
+
+static void suspending_another_task_or_in_an_isr_is_refused_and_logged(void **state)
+{
+    (void)state;
+    atomic_int started = 0;
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(park, "other", STACK, &started, 5, &task), pdPASS);
+    WAIT_FOR(atomic_load(&started));
+    log_capture_begin();
+    vTaskSuspend(task);
+    kraken_sim_isr_enter();
+    vTaskSuspend(NULL);
+    kraken_sim_isr_exit();
+    assert_int_equal(eTaskGetState(NULL), eInvalid);
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vTaskSuspend: another task: refused (not simulated"));
+    assert_non_null(strstr(logged, "vTaskSuspend: in an ISR: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "eTaskGetState: no task: refused"));
+    assert_int_equal(eTaskGetState(task), eBlocked); /* still parked, not suspended */
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+}
+
 /* ---- notifications --------------------------------------------------------------------------- */
 
 typedef struct {
@@ -2349,6 +2455,10 @@ int main(void)
         TEST(peeking_at_a_mutex_does_not_take_it),
         TEST(a_task_function_that_returns_is_logged_and_deleted),
         /* notifications */
+        TEST(a_task_suspended_by_itself_sleeps_through_notifications_until_resumed),
+        TEST(a_resume_before_the_suspend_is_lost_as_in_freertos),
+        TEST(a_suspended_task_can_be_deleted_and_its_memory_comes_back),
+        TEST(suspending_another_task_or_in_an_isr_is_refused_and_logged),
         TEST(notify_give_counts_and_take_decrements_or_clears),
         TEST(xtasknotify_actions_set_bits_increment_overwrite_or_refuse_to),
         TEST(xtasknotifywait_clears_bits_on_entry_and_exit_and_times_out),

@@ -42,6 +42,7 @@ struct tskTaskControlBlock {
     bool foreign;         /* a thread not made by xTaskCreate*() */
     bool counted;         /* in task_count: until deleted or its thread ends */
     bool deleted;         /* its thread ends at its next call (stored atomically, under the lock) */
+    bool suspended;       /* in vTaskSuspend() */
     pthread_cond_t *waiting_on; /* the condition it waits on, for vTaskDelete */
     uint32_t *waiting_count;    /* fr_wait's counter and cleanup: vTaskDelete undoes the wait */
     void (*waiting_cleanup)(void *arg);
@@ -529,6 +530,75 @@ void vTaskDelete(TaskHandle_t xTaskToDelete)
 void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete)
 {
     delete_task(xTaskToDelete, true, __func__);
+}
+
+/* ---- suspension -------------------------------------------------------------------------------- */
+
+void vTaskSuspend(TaskHandle_t xTaskToSuspend)
+{
+    fr_task_call();
+    struct tskTaskControlBlock *self = fr_self();
+    if (sim_in_isr() || self == NULL || (xTaskToSuspend != NULL && xTaskToSuspend != self)) {
+        if (self != NULL) {
+            ESP_LOGE(FR_TAG, "%s: %s", __func__,
+                     sim_in_isr() ? "in an ISR: refused (the chip asserts)"
+                                  : "another task: refused (not simulated: the host cannot stop "
+                                    "a thread where it is)");
+        }
+        return;
+    }
+    fr_lock();
+    end_if_deleted_locked();
+    self->suspended = true;
+    while (self->suspended) { /* on its own condition: vTaskDelete() ends it there */
+        (void)fr_wait(&self->notified, NULL, NULL, NULL, NULL);
+    }
+    fr_unlock();
+}
+
+/* True when t was suspended. */
+static bool resume(struct tskTaskControlBlock *t)
+{
+    if (t == NULL) {
+        return false;
+    }
+    fr_lock();
+    const bool was = t->suspended;
+    if (was) {
+        t->suspended = false;
+        pthread_cond_broadcast(&t->notified);
+    }
+    fr_unlock();
+    return was;
+}
+
+void vTaskResume(TaskHandle_t xTaskToResume)
+{
+    fr_task_call();
+    (void)resume(xTaskToResume);
+}
+
+BaseType_t xTaskResumeFromISR(TaskHandle_t xTaskToResume)
+{
+    return resume(xTaskToResume) ? pdTRUE : pdFALSE;
+}
+
+eTaskState eTaskGetState(TaskHandle_t xTask)
+{
+    if (xTask == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", __func__);
+        return eInvalid;
+    }
+    if (xTask == t_self) { /* also the task a simulated ISR interrupted */
+        return eRunning;
+    }
+    fr_lock();
+    const eTaskState state = xTask->deleted     ? eDeleted
+                             : xTask->suspended ? eSuspended
+                             : xTask->waiting_on != NULL ? eBlocked
+                                                         : eReady;
+    fr_unlock();
+    return state;
 }
 
 /* ---- time -------------------------------------------------------------------------------------- */

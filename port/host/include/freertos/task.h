@@ -39,6 +39,16 @@ typedef enum {
     eSetValueWithoutOverwrite /**< value = ulValue unless a notification is pending (then fails) */
 } eNotifyAction;
 
+/** What eTaskGetState() answers. */
+typedef enum {
+    eRunning = 0, /**< the caller (the host cannot tell which other thread runs) */
+    eReady,       /**< neither waiting nor suspended */
+    eBlocked,     /**< waiting in a call (a delay, a queue, a notification...) */
+    eSuspended,   /**< in vTaskSuspend() */
+    eDeleted,     /**< deleted, its thread not ended yet */
+    eInvalid      /**< no task */
+} eTaskState;
+
 /** A task running pxTaskCode(pvParameters). Stack and TCB from pvPortMalloc() (see above); name
  *  copied (configMAX_TASK_NAME_LEN - 1 characters kept). Returns pdPASS, *pxCreatedTask set when
  *  not NULL; errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY when the internal heap cannot hold them or the
@@ -83,6 +93,20 @@ static inline TaskHandle_t xTaskCreateStatic(TaskFunction_t pxTaskCode, const ch
  *  xTaskCreate*() ends nothing. Refused in a simulated ISR (logged). task, O(1). */
 void vTaskDelete(TaskHandle_t xTaskToDelete);
 
+/** Suspends the calling task (NULL or its own handle) until vTaskResume() or
+ *  xTaskResumeFromISR(); notifications do not wake it (they stay pending). Suspending another
+ *  task is not simulated (the host cannot stop a thread where it is): refused, logged, as is a
+ *  call in a simulated ISR. A suspended task can be deleted. task, blocks. */
+void vTaskSuspend(TaskHandle_t xTaskToSuspend);
+/** Resumes a task in vTaskSuspend(). A task not suspended is left as it is: a resume is not
+ *  remembered, as in FreeRTOS. NULL: nothing. task, O(1). */
+void vTaskResume(TaskHandle_t xTaskToResume);
+/** vTaskResume() from a simulated ISR: pdTRUE when a suspended task was resumed, else pdFALSE.
+ *  isr-ok, O(1). */
+BaseType_t xTaskResumeFromISR(TaskHandle_t xTaskToResume);
+/** The task's state (see eTaskState); NULL: eInvalid, logged (the chip asserts). isr-ok, O(1). */
+eTaskState eTaskGetState(TaskHandle_t xTask);
+
 /** Sleeps xTicksToDelay ticks (0: yields); portMAX_DELAY sleeps until the task is deleted. A
  *  non-zero delay in a simulated ISR is refused (logged). task, blocks. */
 void vTaskDelay(const TickType_t xTicksToDelay);
@@ -101,7 +125,8 @@ TickType_t xTaskGetTickCountFromISR(void);
  *  simulated ISR, the task it interrupted, as on the chip); NULL only when the host is out of
  *  memory for its record. isr-ok, O(1). */
 TaskHandle_t xTaskGetCurrentTaskHandle(void);
-/** The task's name (NULL: the caller's); "" for a thread not made by xTaskCreate*(). The string
+/** The task's name (NULL: the caller's); "" for a thread not made by xTaskCreate*() ("Tmr Svc" for
+ *  the timer task of freertos/timers.h). The string
  *  lives as long as the task's thread. isr-ok, O(1). */
 char *pcTaskGetName(TaskHandle_t xTaskToQuery);
 #define pcTaskGetTaskName(xTask) pcTaskGetName(xTask)
