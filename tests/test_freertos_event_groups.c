@@ -217,6 +217,58 @@ static void a_wait_times_out_after_its_ticks_with_the_bits_of_then(void **state)
     vEventGroupDelete(g);
 }
 
+/* A task of a rendezvous: xEventGroupSync() with its own bit, waiting for all three. */
+typedef struct {
+    EventGroupHandle_t group;
+    EventBits_t mine;
+    atomic_int done;
+    EventBits_t result;
+} syncer_t;
+
+static void sync_task(void *arg)
+{
+    syncer_t *s = arg;
+    s->result = xEventGroupSync(s->group, s->mine, BIT_A | BIT_B | BIT_C, portMAX_DELAY);
+    atomic_store(&s->done, 1);
+    vTaskDelete(NULL);
+}
+
+static void a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    const UBaseType_t tasks = tasks_now();
+    syncer_t a = {.group = g, .mine = BIT_A}, b = {.group = g, .mine = BIT_B};
+    assert_int_equal(xTaskCreate(sync_task, "sync a", 4096, &a, 5, NULL), pdPASS);
+    assert_int_equal(xTaskCreate(sync_task, "sync b", 4096, &b, 5, NULL), pdPASS);
+    for (int i = 0; i < 400 && xEventGroupGetBits(g) != (BIT_A | BIT_B); i++) {
+        vTaskDelay(1);
+    }
+    assert_int_equal(xEventGroupGetBits(g), BIT_A | BIT_B); /* both wait for C */
+    assert_false(atomic_load(&a.done) || atomic_load(&b.done));
+    /* The last one completes the rendezvous: it does not wait, and it clears the bits. */
+    assert_int_equal(xEventGroupSync(g, BIT_C, BIT_A | BIT_B | BIT_C, 0), BIT_A | BIT_B | BIT_C);
+    assert_true(becomes_set(&a.done));
+    assert_true(becomes_set(&b.done));
+    assert_int_equal(a.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
+    assert_int_equal(b.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
+    assert_int_equal(xEventGroupGetBits(g), 0);
+    wait_for_tasks(tasks);
+    vEventGroupDelete(g);
+}
+
+static void a_rendezvous_that_times_out_leaves_its_bit_set(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_int_equal(xEventGroupSync(g, BIT_A, BIT_A | BIT_B, 2), BIT_A);
+    assert_int_equal(xEventGroupGetBits(g), BIT_A);
+    log_capture_begin();
+    assert_int_equal(xEventGroupSync(g, BIT_B, 0, 0), 0);
+    assert_non_null(strstr(log_capture_end(), "xEventGroupSync: no bits to wait for: refused"));
+    vEventGroupDelete(g);
+}
+
 /* As in FreeRTOS, the timer task sets the bits: the ISR's call wakes it, and it wakes the waiter. */
 static void a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter(void **state)
 {
@@ -371,6 +423,9 @@ int main(void)
         cmocka_unit_test_teardown(two_tasks_waiting_for_one_bit_with_clear_on_exit_both_get_it,
                                   reset),
         cmocka_unit_test_teardown(a_wait_times_out_after_its_ticks_with_the_bits_of_then, reset),
+        cmocka_unit_test_teardown(
+            a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits, reset),
+        cmocka_unit_test_teardown(a_rendezvous_that_times_out_leaves_its_bit_set, reset),
         cmocka_unit_test_teardown(
             a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter, reset),
         cmocka_unit_test_teardown(a_set_from_an_isr_fails_when_the_timer_task_queue_is_full,

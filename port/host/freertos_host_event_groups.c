@@ -266,6 +266,33 @@ EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)
     return bits;
 }
 
+/* fr_lock() held, released on return: xEventGroupWaitBits() once its arguments are checked. */
+static EventBits_t wait_locked(struct EventGroupDef_t *g, EventBits_t wait_for, bool all, bool clear,
+                               TickType_t ticks, const struct timespec *deadline)
+{
+    EventBits_t result = g->bits;
+    if (condition_met(g->bits, wait_for, all)) {
+        if (clear) {
+            g->bits &= ~wait_for;
+        }
+    } else if (ticks != 0) {
+        waiter_t w = {.group = g, .wait_for = wait_for, .all = all, .clear = clear,
+                      .next = g->waiters};
+        g->waiters = &w;
+        while (!w.met && fr_wait(&g->changed, deadline, &g->waiting, waiter_task_ends, &w)) {
+        }
+        /* Met (by a set or the delete, which took it off the list) or timed out (the bits now). */
+        result = w.met ? w.result : g->bits;
+        if (unlink_waiter_locked(&w)) {
+            fr_unlock();
+            destroy(g); /* the last waiter of a deleted group */
+            return result;
+        }
+    }
+    fr_unlock();
+    return result;
+}
+
 EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToWaitFor,
                                 const BaseType_t xClearOnExit, const BaseType_t xWaitForAllBits,
                                 TickType_t xTicksToWait)
@@ -279,31 +306,37 @@ EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_
         ESP_LOGE(FR_TAG, "%s: no bits to wait for: refused (the chip asserts)", __func__);
         return 0;
     }
-    struct EventGroupDef_t *g = xEventGroup;
-    const bool all = xWaitForAllBits != pdFALSE, clear = xClearOnExit != pdFALSE;
     struct timespec deadline;
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_enter();
-    EventBits_t result = g->bits;
-    if (condition_met(g->bits, uxBitsToWaitFor, all)) {
-        if (clear) {
-            g->bits &= ~uxBitsToWaitFor;
-        }
-    } else if (xTicksToWait != 0) {
-        waiter_t w = {.group = g, .wait_for = uxBitsToWaitFor, .all = all, .clear = clear,
-                      .next = g->waiters};
-        g->waiters = &w;
-        while (!w.met &&
-               fr_wait(&g->changed, timed ? &deadline : NULL, &g->waiting, waiter_task_ends, &w)) {
-        }
-        /* Met (by a set or the delete, which took it off the list) or timed out (the bits now). */
-        result = w.met ? w.result : g->bits;
-        if (unlink_waiter_locked(&w)) {
-            fr_unlock();
-            destroy(g); /* the last waiter of a deleted group */
-            return result;
-        }
+    return wait_locked(xEventGroup, uxBitsToWaitFor, xWaitForAllBits != pdFALSE,
+                       xClearOnExit != pdFALSE, xTicksToWait, timed ? &deadline : NULL);
+}
+
+EventBits_t xEventGroupSync(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
+                            const EventBits_t uxBitsToWaitFor, TickType_t xTicksToWait)
+{
+    fr_task_call();
+    if (!valid_bits(__func__, xEventGroup, uxBitsToSet | uxBitsToWaitFor) ||
+        fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
+        return 0;
     }
-    fr_unlock();
-    return result;
+    if (uxBitsToWaitFor == 0) {
+        ESP_LOGE(FR_TAG, "%s: no bits to wait for: refused (the chip asserts)", __func__);
+        return 0;
+    }
+    struct timespec deadline;
+    const bool timed = fr_deadline(xTicksToWait, &deadline);
+    fr_enter();
+    /* event_groups.c: set, then either the rendezvous is complete (this task clears it) or wait
+     * for all of it with clear on exit. */
+    const EventBits_t before = xEventGroup->bits;
+    (void)set_locked(xEventGroup, uxBitsToSet);
+    if (((before | uxBitsToSet) & uxBitsToWaitFor) == uxBitsToWaitFor) {
+        xEventGroup->bits &= ~uxBitsToWaitFor;
+        fr_unlock();
+        return before | uxBitsToSet;
+    }
+    return wait_locked(xEventGroup, uxBitsToWaitFor, true, true, xTicksToWait,
+                       timed ? &deadline : NULL);
 }

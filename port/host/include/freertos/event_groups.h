@@ -69,6 +69,13 @@ EventGroupHandle_t xEventGroupCreateWithCaps(UBaseType_t uxMemoryCaps);
  *  refused (logged). NULL: nothing. task. */
 void vEventGroupDeleteWithCaps(EventGroupHandle_t xEventGroup);
 
+/** A rendezvous: sets uxBitsToSet, then waits up to xTicksToWait for all of uxBitsToWaitFor,
+ *  which the task completing the rendezvous clears for all, as FreeRTOS does. Returns the bits
+ *  when the rendezvous completed (all of uxBitsToWaitFor in them), or at the timeout. Refused
+ *  as xEventGroupWaitBits() (0, logged). task, blocks. */
+EventBits_t xEventGroupSync(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
+                            const EventBits_t uxBitsToWaitFor, TickType_t xTicksToWait);
+
 #ifdef __cplusplus
 }
 #endif
