@@ -293,22 +293,34 @@ static EventBits_t wait_locked(struct EventGroupDef_t *g, EventBits_t wait_for, 
     return result;
 }
 
+/* Checks a wait's arguments (bits: every bit it names) and takes the lock; false (logged, the lock
+ * not taken) when they are refused. */
+static bool enter_wait(const char *fn, EventGroupHandle_t g, EventBits_t bits, EventBits_t wait_for,
+                       TickType_t ticks, struct timespec *deadline, bool *timed)
+{
+    fr_task_call();
+    if (!valid_bits(fn, g, bits) || fr_refuse_wait_in_isr(fn, ticks)) {
+        return false;
+    }
+    if (wait_for == 0) {
+        ESP_LOGE(FR_TAG, "%s: no bits to wait for: refused (the chip asserts)", fn);
+        return false;
+    }
+    *timed = fr_deadline(ticks, deadline);
+    fr_enter();
+    return true;
+}
+
 EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToWaitFor,
                                 const BaseType_t xClearOnExit, const BaseType_t xWaitForAllBits,
                                 TickType_t xTicksToWait)
 {
-    fr_task_call();
-    if (!valid_bits(__func__, xEventGroup, uxBitsToWaitFor) ||
-        fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
-        return 0;
-    }
-    if (uxBitsToWaitFor == 0) {
-        ESP_LOGE(FR_TAG, "%s: no bits to wait for: refused (the chip asserts)", __func__);
-        return 0;
-    }
     struct timespec deadline;
-    const bool timed = fr_deadline(xTicksToWait, &deadline);
-    fr_enter();
+    bool timed;
+    if (!enter_wait(__func__, xEventGroup, uxBitsToWaitFor, uxBitsToWaitFor, xTicksToWait,
+                    &deadline, &timed)) {
+        return 0;
+    }
     return wait_locked(xEventGroup, uxBitsToWaitFor, xWaitForAllBits != pdFALSE,
                        xClearOnExit != pdFALSE, xTicksToWait, timed ? &deadline : NULL);
 }
@@ -316,18 +328,12 @@ EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_
 EventBits_t xEventGroupSync(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
                             const EventBits_t uxBitsToWaitFor, TickType_t xTicksToWait)
 {
-    fr_task_call();
-    if (!valid_bits(__func__, xEventGroup, uxBitsToSet | uxBitsToWaitFor) ||
-        fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
-        return 0;
-    }
-    if (uxBitsToWaitFor == 0) {
-        ESP_LOGE(FR_TAG, "%s: no bits to wait for: refused (the chip asserts)", __func__);
-        return 0;
-    }
     struct timespec deadline;
-    const bool timed = fr_deadline(xTicksToWait, &deadline);
-    fr_enter();
+    bool timed;
+    if (!enter_wait(__func__, xEventGroup, uxBitsToSet | uxBitsToWaitFor, uxBitsToWaitFor,
+                    xTicksToWait, &deadline, &timed)) {
+        return 0;
+    }
     /* event_groups.c: set, then either the rendezvous is complete (this task clears it) or wait
      * for all of it with clear on exit. */
     const EventBits_t before = xEventGroup->bits;
