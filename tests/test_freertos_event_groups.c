@@ -61,10 +61,10 @@ static TaskHandle_t start_waiter(waiter_t *w)
 {
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(waiter_task, "waiter", 4096, w, 5, &task), pdPASS);
-    while (!atomic_load(&w->started)) {
+    /* Into its wait (not merely started: a set before the wait would be seen at once). */
+    for (int i = 0; i < 2000 && !atomic_load(&w->done) && eTaskGetState(task) != eBlocked; i++) {
         vTaskDelay(1);
     }
-    vTaskDelay(2); /* into its wait */
     return task;
 }
 

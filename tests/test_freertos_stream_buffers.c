@@ -231,9 +231,11 @@ static void receive_task(void *arg)
 
 static void start_receiver(receiver_t *r)
 {
-    assert_int_equal(xTaskCreate(receive_task, "receiver", 4096, r, 5, NULL), pdPASS);
-    WAIT_FOR(atomic_load(&r->started));
-    vTaskDelay(2); /* into its wait */
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(receive_task, "receiver", 4096, r, 5, &task), pdPASS);
+    /* Into its wait (not merely started: bytes sent before the wait would be taken at once). */
+    WAIT_FOR(atomic_load(&r->done) || eTaskGetState(task) == eBlocked);
+    assert_false(atomic_load(&r->done));
 }
 
 static void a_waiting_receiver_wakes_at_the_trigger_level_not_before(void **state)
