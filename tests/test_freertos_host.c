@@ -99,6 +99,13 @@ static bool tasks_become(UBaseType_t n)
     return uxTaskGetNumberOfTasks() == n;
 }
 
+/* True once the task waits in a call (a queue, a notification, a delay...). */
+static bool becomes_blocked(TaskHandle_t task)
+{
+    WAIT_FOR(eTaskGetState(task) == eBlocked);
+    return eTaskGetState(task) == eBlocked;
+}
+
 static heap_trace_record_t trace_record(size_t index)
 {
     heap_trace_record_t r;
@@ -903,8 +910,8 @@ static void receive_once(void *arg)
     uint32_t v = 0;
     const BaseType_t rc = xQueueReceive(p->q, &v, LONG_WAIT);
     atomic_store(&p->got, v);
-    atomic_store(&p->result, rc + 10);
     atomic_store(&p->after, 1);
+    atomic_store(&p->result, rc + 10); /* last: once it is seen the task writes nothing more */
     park(NULL);
 }
 
@@ -913,8 +920,8 @@ static void send_once(void *arg)
     queue_probe_t *p = arg;
     atomic_store(&p->started, 1);
     const BaseType_t rc = xQueueSend(p->q, &p->value, LONG_WAIT);
-    atomic_store(&p->result, rc + 10);
     atomic_store(&p->after, 1);
+    atomic_store(&p->result, rc + 10); /* last: once it is seen the task writes nothing more */
     park(NULL);
 }
 
@@ -926,8 +933,7 @@ static void a_receiver_blocked_on_an_empty_queue_is_woken_by_a_sender_task(void 
     queue_probe_t sender = {.q = receiver.q, .value = 42};
     TaskHandle_t r = NULL, s = NULL;
     assert_int_equal(xTaskCreate(receive_once, "receiver", STACK, &receiver, 5, &r), pdPASS);
-    WAIT_FOR(atomic_load(&receiver.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(r));
     assert_int_equal(atomic_load(&receiver.result), 0); /* waiting */
     assert_int_equal(xTaskCreate(send_once, "sender", STACK, &sender, 5, &s), pdPASS);
     WAIT_FOR(atomic_load(&receiver.result) != 0);
@@ -951,8 +957,7 @@ static void a_sender_blocked_on_a_full_queue_gets_in_when_an_item_is_taken(void 
     assert_int_equal(xQueueSend(sender.q, &v, 0), pdPASS);
     TaskHandle_t s = NULL;
     assert_int_equal(xTaskCreate(send_once, "sender", STACK, &sender, 5, &s), pdPASS);
-    WAIT_FOR(atomic_load(&sender.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(s));
     assert_int_equal(atomic_load(&sender.result), 0); /* waiting for room */
     assert_int_equal(xQueueReceive(sender.q, &v, 0), pdPASS);
     assert_int_equal(v, 6);
@@ -977,8 +982,7 @@ static void reset_empties_a_queue_and_lets_a_blocked_sender_in(void **state)
     assert_int_equal(xQueueSend(sender.q, &v, 0), pdPASS);
     TaskHandle_t s = NULL;
     assert_int_equal(xTaskCreate(send_once, "sender", STACK, &sender, 5, &s), pdPASS);
-    WAIT_FOR(atomic_load(&sender.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(s));
     assert_int_equal(atomic_load(&sender.result), 0);
     assert_int_equal(xQueueReset(sender.q), pdPASS);
     const int64_t t0 = now_us();
@@ -1274,8 +1278,7 @@ static void a_queue_a_task_waits_on_is_not_deleted(void **state)
     assert_non_null(receiver.q);
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(receive_once, "receiver", STACK, &receiver, 5, &task), pdPASS);
-    WAIT_FOR(atomic_load(&receiver.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(task));
     const size_t before = internal_free();
     log_capture_begin();
     vQueueDelete(receiver.q);
@@ -1336,8 +1339,7 @@ static void a_binary_semaphore_starts_taken_and_holds_one_give(void **state)
     take_probe_t probe = {.s = s};
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(take_once, "taker", STACK, &probe, 5, &task), pdPASS);
-    WAIT_FOR(atomic_load(&probe.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(task));
     assert_int_equal(atomic_load(&probe.result), 0);
     kraken_sim_isr_enter();
     rc[0] = xSemaphoreGiveFromISR(s, NULL);
@@ -1748,9 +1750,7 @@ static void deleting_a_task_blocked_in_a_wait_ends_it_and_frees_its_memory_at_on
     assert_int_equal(xTaskCreate(receive_once, "receiver", STACK, &receiver, 5, &r), pdPASS);
     assert_int_equal(xTaskCreate(sleep_long, "sleeper", STACK, &sleeper, 5, &s), pdPASS);
     assert_int_equal(xTaskCreate(wait_for_the_mutex, "taker", STACK, &taker, 5, &t), pdPASS);
-    WAIT_FOR(atomic_load(&receiver.started) && atomic_load(&sleeper.started) &&
-             atomic_load(&taker.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(r) && becomes_blocked(s) && becomes_blocked(t));
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup + 3);
 
     const int64_t t0 = now_us();
@@ -1955,7 +1955,7 @@ static void suspending_another_task_or_in_an_isr_is_refused_and_logged(void **st
     atomic_int started = 0;
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(park, "other", STACK, &started, 5, &task), pdPASS);
-    WAIT_FOR(atomic_load(&started));
+    assert_true(becomes_blocked(task));
     log_capture_begin();
     vTaskSuspend(task);
     kraken_sim_isr_enter();
@@ -2024,8 +2024,7 @@ static void notify_give_counts_and_take_decrements_or_clears(void **state)
     notify_probe_t p = {0};
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(take_a_notification, "taker", STACK, &p, 5, &task), pdPASS);
-    WAIT_FOR(atomic_load(&p.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(task));
     assert_int_equal(atomic_load(&p.result), 0);
     assert_int_equal(xTaskNotifyGive(task), pdPASS);
     WAIT_FOR(atomic_load(&p.result) != 0);
@@ -2089,8 +2088,7 @@ static void xtasknotifywait_clears_bits_on_entry_and_exit_and_times_out(void **s
     notify_probe_t p = {0};
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(wait_for_a_notification, "waiter", STACK, &p, 5, &task), pdPASS);
-    WAIT_FOR(atomic_load(&p.started));
-    sleep_ms(30);
+    assert_true(becomes_blocked(task));
     assert_int_equal(atomic_load(&p.result), 0);
     assert_int_equal(xTaskNotify(task, 0xABC, eSetBits), pdPASS);
     WAIT_FOR(atomic_load(&p.result) != 0);
@@ -2346,7 +2344,8 @@ static void four_producers_and_two_consumers_pass_every_item_once_in_order(void 
 {
     (void)state;
     memset(delivered, 0, sizeof delivered);
-    stress_t stress = {.q = xQueueCreate(16, sizeof(uint32_t)),
+    static stress_t stress; /* static: a failed wait must not leave the workers a dead stack */
+    stress = (stress_t){.q = xQueueCreate(16, sizeof(uint32_t)),
                        .done = xSemaphoreCreateCounting(PRODUCERS + CONSUMERS, 0)};
     assert_true(stress.q && stress.done);
     worker_t consumers[CONSUMERS], producers[PRODUCERS];

@@ -341,9 +341,36 @@ static void take_locked(struct QueueDefinition *q, void *buffer, bool peek)
     }
 }
 
-static bool valid_queue(const char *fn, QueueHandle_t q, const void *item)
+/* What a queue is (fixed at its creation). */
+typedef struct {
+    UBaseType_t length, item_size;
+    bool mutex, recursive;
+} shape_t;
+
+/* q's shape (all zero for NULL), read under the lock, so that a task deleted meanwhile ends (in
+ * fr_enter) before it reads a queue that may have gone with it. */
+static shape_t shape_of(QueueHandle_t q)
 {
-    if (q == NULL || (item == NULL && q->item_size != 0)) {
+    if (q == NULL) {
+        return (shape_t){0};
+    }
+    if (sim_in_isr()) {
+        fr_lock();
+    } else {
+        fr_enter();
+    }
+    const shape_t shape = {.length = q->length, .item_size = q->item_size, .mutex = is_mutex(q),
+                           .recursive = q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX};
+    fr_unlock();
+    return shape;
+}
+
+/* The first look of a call at q: its shape; false (logged) for a NULL queue, or a NULL item
+ * buffer for items that have a size. */
+static bool look(const char *fn, QueueHandle_t q, const void *item, shape_t *out)
+{
+    *out = shape_of(q);
+    if (q == NULL || (item == NULL && out->item_size != 0)) {
         ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
                  q == NULL ? "no queue" : "no item buffer");
         return false;
@@ -356,16 +383,18 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
                              TickType_t xTicksToWait, const BaseType_t xCopyPosition)
 {
     fr_task_call();
-    if (!valid_queue(__func__, xQueue, pvItemToQueue) || fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
+    shape_t shape;
+    if (!look(__func__, xQueue, pvItemToQueue, &shape) ||
+        fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
         return pdFAIL;
     }
     struct QueueDefinition *q = xQueue;
-    if (xCopyPosition == queueOVERWRITE && q->length != 1) {
+    if (xCopyPosition == queueOVERWRITE && shape.length != 1) {
         ESP_LOGE(FR_TAG, "%s: overwrite on a queue of length %u: refused (the chip asserts)",
-                 __func__, q->length);
+                 __func__, shape.length);
         return pdFAIL;
     }
-    const TaskHandle_t self = is_mutex(q) ? fr_self() : NULL; /* before the lock: it may take it */
+    const TaskHandle_t self = shape.mutex ? fr_self() : NULL; /* before the lock: it may take it */
     struct timespec deadline;
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_enter();
@@ -401,13 +430,14 @@ BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvIt
                                     BaseType_t *const pxHigherPriorityTaskWoken,
                                     const BaseType_t xCopyPosition)
 {
-    if (!valid_queue(__func__, xQueue, pvItemToQueue)) {
+    shape_t shape;
+    if (!look(__func__, xQueue, pvItemToQueue, &shape)) {
         return pdFAIL;
     }
     struct QueueDefinition *q = xQueue;
-    if ((xCopyPosition == queueOVERWRITE && q->length != 1) || is_mutex(q)) {
+    if ((xCopyPosition == queueOVERWRITE && shape.length != 1) || shape.mutex) {
         ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", __func__,
-                 is_mutex(q) ? "a mutex" : "overwrite on a queue longer than 1");
+                 shape.mutex ? "a mutex" : "overwrite on a queue longer than 1");
         return pdFAIL;
     }
     fr_lock();
@@ -434,12 +464,13 @@ static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, Ti
                           bool peek)
 {
     fr_task_call();
-    if (!valid_queue(fn, xQueue, buffer) || fr_refuse_wait_in_isr(fn, ticks)) {
+    shape_t shape;
+    if (!look(fn, xQueue, buffer, &shape) || fr_refuse_wait_in_isr(fn, ticks)) {
         return pdFAIL;
     }
     struct QueueDefinition *q = xQueue;
     TaskHandle_t self = NULL;
-    if (is_mutex(q)) {
+    if (shape.mutex) {
         if (sim_in_isr()) {
             ESP_LOGE(FR_TAG, "%s: a mutex in an ISR: refused (the chip asserts)", fn);
             return pdFAIL;
@@ -482,7 +513,8 @@ BaseType_t xQueuePeek(QueueHandle_t xQueue, void *const pvBuffer, TickType_t xTi
 
 BaseType_t xQueueSemaphoreTake(QueueHandle_t xQueue, TickType_t xTicksToWait)
 {
-    if (xQueue != NULL && xQueue->item_size != 0) {
+    fr_task_call();
+    if (shape_of(xQueue).item_size != 0) {
         ESP_LOGE(FR_TAG, "%s: not a semaphore: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
@@ -492,11 +524,12 @@ BaseType_t xQueueSemaphoreTake(QueueHandle_t xQueue, TickType_t xTicksToWait)
 BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
                                 BaseType_t *const pxHigherPriorityTaskWoken)
 {
-    if (!valid_queue(__func__, xQueue, pvBuffer)) {
+    shape_t shape;
+    if (!look(__func__, xQueue, pvBuffer, &shape)) {
         return pdFAIL;
     }
     struct QueueDefinition *q = xQueue;
-    if (is_mutex(q)) {
+    if (shape.mutex) {
         ESP_LOGE(FR_TAG, "%s: a mutex: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
@@ -516,7 +549,8 @@ BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
 
 BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer)
 {
-    if (!valid_queue(__func__, xQueue, pvBuffer)) {
+    shape_t shape;
+    if (!look(__func__, xQueue, pvBuffer, &shape)) {
         return pdFAIL;
     }
     fr_lock();
@@ -533,7 +567,7 @@ BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer)
 BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWait)
 {
     fr_task_call();
-    if (xMutex == NULL || xMutex->type != queueQUEUE_TYPE_RECURSIVE_MUTEX) {
+    if (!shape_of(xMutex).recursive) {
         ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
     }
@@ -551,7 +585,7 @@ BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWai
 BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
 {
     fr_task_call();
-    if (xMutex == NULL || xMutex->type != queueQUEUE_TYPE_RECURSIVE_MUTEX) {
+    if (!shape_of(xMutex).recursive) {
         ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
     }
