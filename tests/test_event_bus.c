@@ -604,8 +604,8 @@ static void *poster_thread(void *arg)
 {
     poster_arg_t *p = arg;
     uint8_t buf[200] = {9};
+    const int64_t t0 = kraken_port_time_us(); /* before it says so: the test's delay counts */
     atomic_store(&p->started, true);
-    int64_t t0 = kraken_port_time_us();
     p->result = system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW,
                                                SYSTEM_EVENT_WAIT_FOREVER);
     p->waited_us = kraken_port_time_us() - t0;
@@ -1052,17 +1052,21 @@ static void an_isr_post_wakes_the_dispatcher_task_and_says_so(void **state)
     }
     task_handler_calls = 0;
     assert_int_equal(system_event_subscribe(SVC_A, 1, count_handler, NULL, NULL), ESP_OK);
-    kraken_port_delay_ms(20); /* let the dispatcher go idle */
     uint8_t buf[64 < LARGEST_CLASS ? 64 : LARGEST_CLASS] = {0}; /* an ISR payload fits a class */
     bool woken = false;
-    kraken_sim_isr_enter();
-    esp_err_t err = system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
-                                               SYSTEM_EVENT_PRIORITY_NORMAL, &woken);
-    kraken_sim_isr_exit();
-    assert_int_equal(err, ESP_OK);
+    uint32_t posted = 0;
+    /* Once the dispatcher sleeps (a loaded machine may start it late: longer waits each round). */
+    for (int round = 1; round <= 10 && !woken; round++) {
+        kraken_port_delay_ms(20 * (uint32_t)round);
+        kraken_sim_isr_enter();
+        esp_err_t err = system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
+                                                   SYSTEM_EVENT_PRIORITY_NORMAL, &woken);
+        kraken_sim_isr_exit();
+        assert_int_equal(err, ESP_OK);
+        assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, ++posted));
+    }
     assert_true(woken);
-    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, 1));
-    assert_int_equal(task_handler_calls, 1);
+    assert_int_equal(task_handler_calls, posted);
     /* the same call from a task wakes the dispatcher itself: nothing is left for the caller */
     kraken_port_delay_ms(20);
     woken = false;
@@ -1070,8 +1074,8 @@ static void an_isr_post_wakes_the_dispatcher_task_and_says_so(void **state)
                                                 SYSTEM_EVENT_PRIORITY_NORMAL, &woken),
                      ESP_OK);
     assert_false(woken);
-    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, 2));
-    assert_int_equal(task_handler_calls, 2);
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, posted + 1));
+    assert_int_equal(task_handler_calls, posted + 1);
 }
 
 /* ---- handlers that post, subscribe and unsubscribe ------------------------------------------ */
@@ -2073,9 +2077,16 @@ static void a_pool_class_no_larger_than_the_reserve_is_reported_at_start(void **
 
 /* The event keeps the time its post was called, also when the post waited for a pool block (it
  * took the time after the wait before: the latency figures left the wait out). */
+/* Frees a filler block 30 ms after the post's first try failed (the pools counted a failure). */
+static int64_t failure_seen_us;
+
 static void *free_a_filler_later(void *arg)
 {
-    (void)arg;
+    const uint32_t failures_before = *(const uint32_t *)arg;
+    for (int ms = 0; ms < 5000 && POOL_SUM(failures) == failures_before; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    failure_seen_us = kraken_port_time_us();
     kraken_port_delay_ms(30);
     memory_pool_free(fillers[--filled]);
     return NULL;
@@ -2089,18 +2100,19 @@ static void a_post_that_waits_for_a_block_keeps_the_time_it_was_called(void **st
     fill_class(3, LARGEST_CLASS, KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS); /* only the reserve */
     static uint8_t payload[LARGEST_CLASS];
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, free_a_filler_later, NULL), 0);
+    uint32_t failures_before = POOL_SUM(failures);
+    assert_int_equal(pthread_create(&th, NULL, free_a_filler_later, &failures_before), 0);
     const int64_t called = kraken_port_time_us();
     assert_int_equal(system_event_post_with_timeout(SVC_A, 1, payload, sizeof payload,
-                                                    SYSTEM_EVENT_PRIORITY_NORMAL, 1000),
+                                                    SYSTEM_EVENT_PRIORITY_NORMAL, 5000),
                      ESP_OK);
     const int64_t returned = kraken_port_time_us();
     pthread_join(th, NULL);
-    assert_true(returned - called >= 25000); /* it did wait */
+    assert_true(returned - called >= 30000); /* it did wait */
     dispatch_all();
     assert_int_equal(r.n, 1);
     assert_true(r.ev[0].timestamp_us >= called);
-    assert_true(r.ev[0].timestamp_us < called + 10000);
+    assert_true(r.ev[0].timestamp_us <= failure_seen_us); /* the call's time, before the wait */
     if (KRAKEN_EVENT_PROFILING) {
         assert_true(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].latency_max_us >= 25000);
     }
@@ -2218,13 +2230,32 @@ static void a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_b
 static _Atomic int64_t waiter_done_us;
 static size_t waiter_size;
 
+/* The semaphore takes of the waiting poster's thread (the bus's waits for a block): linked with
+ * -Wl,--wrap=kraken_port_sem_take (tests/CMakeLists.txt). */
+bool __real_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
+bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
+static _Thread_local bool in_waiting_poster, last_take_given;
+static atomic_bool waiter_woken; /* its wait ended with a give, not its poll's timeout */
+
+bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
+{
+    const bool given = __real_kraken_port_sem_take(sem, timeout_ms);
+    if (in_waiting_poster) {
+        last_take_given = given;
+    }
+    return given;
+}
+
 static void *waiting_poster(void *arg)
 {
     (void)arg;
     static uint8_t payload[KRAKEN_POOL_SMALL_SIZE];
+    in_waiting_poster = true;
+    last_take_given = false;
     esp_err_t err = system_event_post_with_timeout(SVC_B, 2, payload, waiter_size,
                                                    SYSTEM_EVENT_PRIORITY_NORMAL,
                                                    SYSTEM_EVENT_WAIT_FOREVER);
+    atomic_store(&waiter_woken, last_take_given);
     atomic_store(&waiter_done_us, err == ESP_OK ? kraken_port_time_us() : -1);
     return NULL;
 }
@@ -2258,6 +2289,7 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
     fill_class(1, KRAKEN_POOL_MEDIUM_SIZE, reserve + 1);
     enum { ROUNDS = 10 };
     int64_t latency[ROUNDS];
+    int woken = 0;
     static uint8_t medium[KRAKEN_POOL_MEDIUM_SIZE];
     const uint32_t pool_failures_before = POOL_SUM(failures);
     for (int r = 0; r < ROUNDS; r++) {
@@ -2284,16 +2316,20 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
         pthread_join(th, NULL);
         assert_true(atomic_load(&waiter_done_us) > 0);
         latency[r] = atomic_load(&waiter_done_us) - freed;
+        woken += atomic_load(&waiter_woken);
         dispatch_all(); /* the waiter's event: its class-1 block back */
     }
     /* Each waiting post counted one failure in the pools' statistics (its first try), not one
      * per yield and poll while it waited. */
     assert_int_equal(POOL_SUM(failures) - pool_failures_before, ROUNDS);
-    /* The quickest round: a loaded machine may delay some wake-ups, never the poll. */
+    /* The wait ends with the give that came with the block, not at the next poll: a wait that
+     * times out just as the block comes back may find it too (rare), hence half the rounds. The
+     * times depend on the machine's load: printed, not asserted. */
     qsort(latency, ROUNDS, sizeof latency[0], compare_i64);
-    print_message("wake-up after the block came back: fastest %lld us, median %lld us\n",
-                  (long long)latency[0], (long long)latency[ROUNDS / 2]);
-    assert_true(latency[0] < 1500); /* without the wake-up: 3.3 ms at best (the next poll) */
+    print_message("wake-up after the block came back: fastest %lld us, median %lld us, %d of %d "
+                  "rounds woken by the give\n",
+                  (long long)latency[0], (long long)latency[ROUNDS / 2], woken, ROUNDS);
+    assert_true(woken >= ROUNDS / 2);
 }
 
 /* An ISR that posts while a run is delivered still gets the blocks of the events delivered before

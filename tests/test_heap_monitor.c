@@ -1363,11 +1363,12 @@ int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
                           void *arg);
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                           void *arg);
-static atomic_bool g_slow_task_creation;
+static atomic_bool g_slow_task_creation, g_creating;
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                           void *arg)
 {
     if (atomic_load(&g_slow_task_creation)) {
+        atomic_store(&g_creating, true);
         sleep_ms(100);
     }
     return __real_pthread_create(thread, attr, fn, arg);
@@ -1386,8 +1387,12 @@ static void deinit_during_a_sampler_start_leaves_no_sampler_running(void **state
 {
     (void)state;
     pthread_t t;
+    atomic_store(&g_creating, false);
     assert_int_equal(pthread_create(&t, NULL, start_sampler, NULL), 0);
-    sleep_ms(30); /* the start is creating its task */
+    for (int waited = 0; !atomic_load(&g_creating) && waited < 10000; waited++) {
+        sleep_ms(1); /* until the start is creating its task (100 ms from then) */
+    }
+    assert_true(atomic_load(&g_creating));
     assert_int_equal(heap_monitor_deinit(), ESP_OK);
     assert_false(heap_monitor_sampler_running());
     pthread_join(t, NULL);
