@@ -289,12 +289,80 @@ void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps)
     record_event('a', size, ptr);
 }
 
+static SemaphoreHandle_t hook_mutex; /* taken and given by each free while set */
+
 void esp_heap_trace_free_hook(void *ptr)
 {
     record_event('f', 0, ptr);
     if (atomic_load(&slow_frees)) {
         sleep_ms(50);
     }
+    SemaphoreHandle_t m = __atomic_load_n(&hook_mutex, __ATOMIC_ACQUIRE);
+    if (m != NULL) { /* a hook that calls FreeRTOS, as a firmware's may */
+        (void)xSemaphoreTake(m, portMAX_DELAY);
+        (void)xSemaphoreGive(m);
+    }
+}
+
+/* A task deleting itself ends once its memory is back, not in a hook's call into FreeRTOS. */
+static void a_task_deleting_itself_frees_all_even_when_the_free_hook_calls_freertos(void **state)
+{
+    (void)state;
+    SemaphoreHandle_t m = xSemaphoreCreateMutex();
+    assert_non_null(m);
+    const size_t with_mutex = internal_free();
+    __atomic_store_n(&hook_mutex, m, __ATOMIC_RELEASE);
+    atomic_int ran = 0;
+    assert_int_equal(xTaskCreate(say_so_and_delete_myself, "hooked", 2 * STACK, &ran, 5, NULL),
+                     pdPASS);
+    assert_true(tasks_become(tasks_at_setup));
+    __atomic_store_n(&hook_mutex, NULL, __ATOMIC_RELEASE);
+    assert_true(atomic_load(&ran));
+    assert_int_equal(internal_free(), with_mutex);
+    vSemaphoreDelete(m);
+}
+
+/* A log sink that waits on a FreeRTOS mutex the test holds. */
+static SemaphoreHandle_t sink_gate;
+static atomic_int sink_entered;
+
+static int gated_sink(const char *format, va_list args)
+{
+    (void)format;
+    (void)args;
+    atomic_store(&sink_entered, 1);
+    (void)xSemaphoreTake(sink_gate, portMAX_DELAY);
+    (void)xSemaphoreGive(sink_gate);
+    return 0;
+}
+
+static void log_a_line(void *unused)
+{
+    (void)unused;
+    ESP_LOGI("gated", "a line");
+    park(NULL);
+}
+
+/* A task deleted while it waits inside a log sink ends there; the log stays usable. */
+static void a_task_deleted_inside_a_log_sink_leaves_the_log_usable(void **state)
+{
+    (void)state;
+    sink_gate = xSemaphoreCreateMutex();
+    assert_non_null(sink_gate);
+    assert_int_equal(xSemaphoreTake(sink_gate, 0), pdTRUE);
+    atomic_store(&sink_entered, 0);
+    esp_log_set_vprintf(gated_sink);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(log_a_line, "logger", STACK, NULL, 5, &task), pdPASS);
+    WAIT_FOR(atomic_load(&sink_entered) && eTaskGetState(task) == eBlocked);
+    assert_int_equal(eTaskGetState(task), eBlocked);
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+    log_capture_begin(); /* would wait for ever for the log's lock */
+    ESP_LOGI("gated", "still usable");
+    assert_non_null(strstr(log_capture_end(), "still usable"));
+    assert_int_equal(xSemaphoreGive(sink_gate), pdTRUE);
+    vSemaphoreDelete(sink_gate);
 }
 
 /* Watchers that wait for the count (as the idle task's clean-up) may count on the memory. */
@@ -2406,6 +2474,8 @@ int main(void)
         TEST(a_task_takes_its_stack_then_a_100_byte_tcb_from_the_internal_heap_until_deleted),
         TEST(a_task_that_deletes_itself_gives_its_stack_and_tcb_back),
         TEST(a_self_deleted_task_counts_until_its_stack_and_tcb_are_back),
+        TEST(a_task_deleting_itself_frees_all_even_when_the_free_hook_calls_freertos),
+        TEST(a_task_deleted_inside_a_log_sink_leaves_the_log_usable),
         TEST(a_task_whose_stack_or_tcb_does_not_fit_fails_with_nothing_allocated),
         TEST(a_withcaps_task_has_its_stack_in_psram_and_its_tcb_in_internal_ram),
         TEST(a_withcaps_task_deleting_itself_needs_a_clean_up_task_for_a_moment),

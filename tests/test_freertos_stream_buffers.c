@@ -141,6 +141,11 @@ static void a_static_or_withcaps_buffer_of_n_bytes_holds_n_minus_1_as_in_freerto
     vStreamBufferDeleteWithCaps(sb);
     assert_int_equal(heap_caps_get_free_size(caps), before);
 
+    /* A message buffer's trigger level is not passed on, as ESP-IDF's (any level is accepted). */
+    sb = xStreamBufferGenericCreateWithCaps(100, 500, pdTRUE, caps);
+    assert_non_null(sb);
+    vMessageBufferDeleteWithCaps(sb);
+
     /* The storage does not fit: the record goes back too. */
     kraken_sim_fail_every(caps, 2);
     assert_null(xMessageBufferCreateWithCaps(100, caps));
@@ -200,6 +205,10 @@ static void a_message_is_whole_or_not_at_all_behind_a_4_byte_length(void **state
     assert_memory_equal(out, "0123456789", 10);
     assert_int_equal(xMessageBufferIsEmpty(mb), pdTRUE);
     assert_int_equal(xMessageBufferReceive(mb, out, sizeof out, 0), 0);
+
+    /* A message of 0 bytes writes nothing, as FreeRTOS (its length is committed with bytes). */
+    assert_int_equal(xMessageBufferSend(mb, "", 0, 0), 0);
+    assert_int_equal(xMessageBufferIsEmpty(mb), pdTRUE);
 
     /* A message that can never fit is refused at once, whatever the wait. */
     char big[40] = {0};
@@ -445,7 +454,8 @@ static void nonsense_shapes_and_null_arguments_are_refused_and_logged(void **sta
     assert_int_equal(xStreamBufferIsEmpty(NULL), pdFALSE);
     assert_int_equal(xStreamBufferReset(NULL), pdFAIL);
     StreamBufferHandle_t sb = xStreamBufferCreate(16, 1);
-    assert_int_equal(xStreamBufferSetTriggerLevel(sb, 18), pdFALSE); /* above the ring's 17 */
+    assert_int_equal(xStreamBufferSetTriggerLevel(sb, 17), pdFALSE); /* not below the ring's 17 */
+    assert_int_equal(xStreamBufferSetTriggerLevel(sb, 16), pdTRUE);
     assert_int_equal(xStreamBufferSetTriggerLevel(sb, 0), pdTRUE);
     vStreamBufferDelete(sb);
 }

@@ -206,13 +206,22 @@ vprintf_like_t esp_log_set_vprintf(vprintf_like_t func)
     return previous;
 }
 
+static void unlock_log(void *unused)
+{
+    (void)unused;
+    pthread_mutex_unlock(&log_mutex);
+}
+
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
 {
     pthread_mutex_lock(&log_mutex);
+    /* A task deleted while it waits in a sink (one may take a FreeRTOS mutex) ends there: its
+     * thread exits through this handler, so the log stays usable. */
+    pthread_cleanup_push(unlock_log, NULL);
     if (level <= level_for_locked(tag)) {
         log_vprintf(format, args);
     }
-    pthread_mutex_unlock(&log_mutex);
+    pthread_cleanup_pop(1);
 }
 
 void esp_log_write(esp_log_level_t level, const char *tag, const char *format, ...)

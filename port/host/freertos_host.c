@@ -488,7 +488,9 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     if (helper_tcb != NULL) { /* the clean-up task counts until its own memory is back */
         tasks_being_freed++;
     }
-    __atomic_store_n(&t->deleted, ends, __ATOMIC_RELEASE);
+    /* A task deleting itself ends below, once its memory is back: flagged now, it would end in
+     * the first call a free or log hook makes into FreeRTOS. */
+    __atomic_store_n(&t->deleted, ends && !self, __ATOMIC_RELEASE);
     if (ends) {
         undo_wait_locked(t);
         if (t->counted) { /* gone for FreeRTOS once its memory is back, whenever its thread ends */

@@ -166,8 +166,8 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
     }
     void *block = frees ? q->block : NULL, *storage_block = frees ? q->storage_block : NULL;
     destroy(q);
+    heap_caps_free(block); /* idf_additions.c's order: the record, then the storage */
     heap_caps_free(storage_block);
-    heap_caps_free(block);
 }
 
 void vQueueDelete(QueueHandle_t xQueue)

@@ -77,8 +77,8 @@ static size_t write_locked(struct StreamBufferDef_t *sb, const void *data, size_
 {
     const size_t space = space_in(sb);
     if (sb->message) {
-        if (space < n + LENGTH_BYTES) {
-            return 0;
+        if (n == 0 || space < n + LENGTH_BYTES) {
+            return 0; /* FreeRTOS commits a message's length only with its bytes */
         }
         const uint32_t length = (uint32_t)n;
         put(sb, (const uint8_t *)&length, LENGTH_BYTES);
@@ -203,8 +203,10 @@ StreamBufferHandle_t xStreamBufferGenericCreateWithCaps(size_t xBufferSizeBytes,
                                                         UBaseType_t uxMemoryCaps)
 {
     fr_task_call();
-    if (!valid_shape(__func__, xBufferSizeBytes, xTriggerLevelBytes, xIsMessageBuffer != pdFALSE,
-                     true, false)) {
+    /* A message buffer's trigger level is not passed on (xMessageBufferCreateStatic: 0). */
+    if (!valid_shape(__func__, xBufferSizeBytes,
+                     xIsMessageBuffer != pdFALSE ? 0 : xTriggerLevelBytes,
+                     xIsMessageBuffer != pdFALSE, true, false)) {
         return NULL;
     }
     /* idf_additions.c: the record, then the storage (even when the record failed), with the caps. */
@@ -212,8 +214,8 @@ StreamBufferHandle_t xStreamBufferGenericCreateWithCaps(size_t xBufferSizeBytes,
     uint8_t *storage = heap_caps_malloc(xBufferSizeBytes, (uint32_t)uxMemoryCaps);
     struct StreamBufferDef_t *sb =
         block != NULL && storage != NULL
-            ? make(MEM_CAPS, xIsMessageBuffer != pdFALSE, xBufferSizeBytes, xTriggerLevelBytes,
-                   block, storage)
+            ? make(MEM_CAPS, xIsMessageBuffer != pdFALSE, xBufferSizeBytes,
+                   xIsMessageBuffer != pdFALSE ? 0 : xTriggerLevelBytes, block, storage)
             : NULL;
     if (sb == NULL) {
         heap_caps_free(storage);
@@ -235,16 +237,18 @@ static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api
     const bool waited_on = sb->waiting_send + sb->waiting_receive > 0;
     fr_unlock();
     if (waited_on || (caps_api && sb->memory != MEM_CAPS)) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
-                 waited_on ? "a task waits on it" : "not made by xStreamBufferGenericCreateWithCaps()");
+        ESP_LOGE(FR_TAG, "%s: %s", fn,
+                 waited_on ? "a task waits on it: refused (the chip would leave it on freed memory)"
+                           : "not made by xStreamBufferGenericCreateWithCaps(): refused (the chip "
+                             "asserts)");
         return;
     }
     if (!caps_api && sb->memory == MEM_CAPS) {
         ESP_LOGW(FR_TAG, "%s: made by a *CreateWithCaps(): its memory stays allocated "
                          "(v*DeleteWithCaps frees it)", fn);
     } else {
+        heap_caps_free(sb->block); /* idf_additions.c's order: the record, then the storage */
         heap_caps_free(sb->storage_block);
-        heap_caps_free(sb->block);
     }
     pthread_cond_destroy(&sb->sent);
     pthread_cond_destroy(&sb->received);
@@ -442,10 +446,11 @@ BaseType_t xStreamBufferSetTriggerLevel(StreamBufferHandle_t xStreamBuffer, size
     if (xStreamBuffer == NULL) {
         return pdFALSE;
     }
+    const size_t level = xTriggerLevel != 0 ? xTriggerLevel : 1;
     fr_lock();
-    const bool ok = xTriggerLevel <= xStreamBuffer->length; /* FreeRTOS compares with the ring */
+    const bool ok = level < xStreamBuffer->length; /* FreeRTOS compares with the ring */
     if (ok) {
-        xStreamBuffer->trigger = xTriggerLevel != 0 ? xTriggerLevel : 1;
+        xStreamBuffer->trigger = level;
     }
     fr_unlock();
     return ok ? pdTRUE : pdFALSE;

@@ -5,6 +5,9 @@
  * static or WithCaps buffer of n bytes holds n - 1, as in FreeRTOS. One task may wait to send and
  * one to receive at a time (FreeRTOS asserts otherwise; here the second is refused, logged).
  * Message buffers (freertos/message_buffer.h) are these with a 4-byte length before each message.
+ * Not simulated: FreeRTOS waits on the task's notification (index 0), so on the chip a wait ends
+ * early when another notification comes and clears one pending; here the waits leave
+ * notifications alone.
  */
 #ifndef FREERTOS_STREAM_BUFFER_H_HOST
 #define FREERTOS_STREAM_BUFFER_H_HOST
@@ -59,7 +62,7 @@ StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
 void vStreamBufferDelete(StreamBufferHandle_t xStreamBuffer);
 
 /** Copies pvTxData in. A stream buffer takes as many bytes as there is room for; a message buffer
- *  the whole message and its 4-byte length, or nothing. Waits up to xTicksToWait for the room
+ *  the whole message and its 4-byte length, or nothing (a message of 0 bytes: nothing). Waits up to xTicksToWait for the room
  *  (not at all for a message larger than the buffer). Returns the bytes written (0: none). NULL
  *  buffer or data with a non-zero length, or a second task waiting to send: 0, logged. task, may
  *  block, O(length). */
@@ -85,16 +88,19 @@ size_t xStreamBufferReceiveFromISR(StreamBufferHandle_t xStreamBuffer, void *pvR
 size_t xStreamBufferBytesAvailable(StreamBufferHandle_t xStreamBuffer);
 /** Bytes that can be written now. NULL: 0. isr-ok, O(1). */
 size_t xStreamBufferSpacesAvailable(StreamBufferHandle_t xStreamBuffer);
-/** pdTRUE when no byte (a message buffer: no message of 1 byte) fits. NULL: pdFALSE. isr-ok. */
+/** pdTRUE when no byte (a message buffer: no message of 1 byte) fits. NULL: pdFALSE. isr-ok,
+ *  O(1). */
 BaseType_t xStreamBufferIsFull(StreamBufferHandle_t xStreamBuffer);
 /** pdTRUE when it holds nothing. NULL: pdFALSE. isr-ok, O(1). */
 BaseType_t xStreamBufferIsEmpty(StreamBufferHandle_t xStreamBuffer);
 /** Empties it: pdPASS; pdFAIL while a task waits on it, or for NULL. task, O(1). */
 BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer);
-/** Sets the trigger level (0: 1): pdTRUE; pdFALSE above the buffer's length, or for NULL.
- *  isr-ok, O(1). */
+/** Sets the trigger level (0: 1): pdTRUE; pdFALSE, the level unchanged, when it is not below the
+ *  ring's length (the size + 1 of xStreamBufferCreate(), the size of a static buffer), or for
+ *  NULL. isr-ok, O(1). */
 BaseType_t xStreamBufferSetTriggerLevel(StreamBufferHandle_t xStreamBuffer, size_t xTriggerLevel);
-/** A message buffer's next message length (0 when empty, and for a stream buffer). isr-ok. */
+/** A message buffer's next message length (0 when empty, and for a stream buffer). isr-ok,
+ *  O(1). */
 size_t xStreamBufferNextMessageLengthBytes(StreamBufferHandle_t xStreamBuffer);
 
 #ifdef __cplusplus
