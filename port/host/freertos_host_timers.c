@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdint.h>
-#include <string.h>
 #include <time.h>
 
 #include "esp_log.h"
