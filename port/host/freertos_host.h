@@ -17,7 +17,8 @@
  * FreeRTOS). */
 void fr_lock(void);
 void fr_unlock(void);
-/* fr_lock() for a task-level call: a task deleted by another ends here instead (not in an ISR). */
+/* fr_lock() for any call: a task deleted by another ends here instead (a simulated ISR does
+ * not end the task it interrupted: there it is fr_lock()). */
 void fr_enter(void);
 
 /* First thing in a call that takes a kernel object or may block or notify: a task deleted by

@@ -354,11 +354,7 @@ static shape_t shape_of(QueueHandle_t q)
     if (q == NULL) {
         return (shape_t){0};
     }
-    if (sim_in_isr()) {
-        fr_lock();
-    } else {
-        fr_enter();
-    }
+    fr_enter();
     const shape_t shape = {.length = q->length, .item_size = q->item_size, .mutex = is_mutex(q),
                            .recursive = q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX};
     fr_unlock();

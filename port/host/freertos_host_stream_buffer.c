@@ -300,11 +300,7 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
     }
     struct timespec deadline;
     const bool bounded = fr_deadline(wait, &deadline);
-    if (sim_in_isr()) {
-        fr_lock();
-    } else {
-        fr_enter();
-    }
+    fr_enter();
     if (wait != 0 && space_in(sb) < required) {
         if (sb->waiting_send > 0) {
             fr_unlock();
@@ -346,11 +342,7 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
     const size_t empty = sb->message ? LENGTH_BYTES : 0;
     struct timespec deadline;
     const bool bounded = fr_deadline(wait, &deadline);
-    if (sim_in_isr()) {
-        fr_lock();
-    } else {
-        fr_enter();
-    }
+    fr_enter();
     /* Only an empty buffer is waited on, until the trigger level (a sender's wake-up). */
     if (wait != 0 && bytes_in(sb) <= empty) {
         if (sb->waiting_receive > 0) {

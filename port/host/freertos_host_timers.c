@@ -381,11 +381,7 @@ static BaseType_t pend(const char *fn, PendedFunction_t function, void *paramete
     }
     struct timespec deadline;
     const bool bounded = fr_deadline(wait, &deadline);
-    if (sim_in_isr()) {
-        fr_lock();
-    } else {
-        fr_enter();
-    }
+    fr_enter();
     while (calls_count == CONFIG_FREERTOS_TIMER_QUEUE_LENGTH) {
         if (wait == 0 || !fr_wait(&room, bounded ? &deadline : NULL, &waiting_room, NULL, NULL)) {
             fr_unlock();
