@@ -208,9 +208,11 @@ esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx
 /** Install the monitor's failed-allocation hook (heap_caps_register_failed_alloc_callback): from
  *  then on failed allocations are counted per requested caps mask. Nothing else here installs it
  *  (ESP-IDF keeps a single hook, and a hidden install would replace yours): until this is called
- *  the failure counts stay 0. Call it at boot; calling it again re-installs the hook. To get the
- *  failures yourself as well, use heap_monitor_set_alloc_failed_chain rather than your own hook.
- *  ESP_OK (the registration only fails for a NULL hook). task; never blocks; O(1). */
+ *  the failure counts stay 0. Call it at boot; calling it again re-installs the hook (on the
+ *  host, call it again after kraken_sim_init/reset: a simulated reboot removes the hook, as a
+ *  reboot would). To get the failures yourself as well, use heap_monitor_set_alloc_failed_chain
+ *  rather than your own hook. ESP_OK (the registration only fails for a NULL hook). task; never
+ *  blocks; O(1). */
 esp_err_t heap_monitor_init(void);
 
 /** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.

@@ -29,11 +29,12 @@
  * The class fields are written (under the class lock, for memory_pool_owns) before each class's
  * `limit` is stored with release, class 0 last; allocations load class 0's `limit` with acquire,
  * so a block can only be obtained after every class is published, and every free of a block
- * happens after it. An allocation that finds class 0 unpublished waits for the whole set-up (it
- * must not take a larger class published before its own), as concurrent first allocations do
- * (they never see a block before). A failed set-up leaves the pools off (FAILED: every request is
- * a counted heap fallback) until memory_pool_deinit, so class fields never change while blocks
- * from us are live.
+ * happens after it. A free that finds class 0 unpublished (of NULL, say, while set-up runs) reads
+ * no class field. An allocation that finds class 0 unpublished waits for the whole set-up (it must
+ * not take a larger class published before its own), as concurrent first allocations do (they
+ * never see a block before). A failed set-up leaves the pools off (FAILED: every request is a
+ * counted heap fallback) until memory_pool_deinit, so class fields never change while blocks from
+ * us are live.
  *
  * Locks: one per class, one for the heap table, each held for O(1) work (checks hold one for a
  * free-list walk or one block). The heap, the log and the hook are always called outside them.
@@ -590,10 +591,19 @@ static NOINLINE esp_err_t free_slow(void *ptr, bool isr, const void *caller)
     return free_outside(ptr, isr, caller);
 }
 
+/* Whether set-up has published every class (class 0's `limit` is stored last, with release): after
+ * it the class fields may be read without a lock until memory_pool_deinit. Before it a free must not
+ * read them, as set-up may be writing them: NULL or a foreign pointer can be freed at any time. */
+static ALWAYS_INLINE bool published(void)
+{
+    return atomic_load_explicit(&g_class[0].limit, memory_order_acquire) != 0;
+}
+
 static ALWAYS_INLINE esp_err_t pool_free(void *ptr, bool isr, const void *caller)
 {
-    /* Plain reads: the fields of a class are stable from its publication until memory_pool_deinit,
-     * and a pointer from us reaches a free only after its class was published (see the top). */
+    if (UNLIKELY(!published())) {
+        return free_slow(ptr, isr, caller); /* no block of ours exists yet */
+    }
     /* One copy of give() per class: every field has a fixed address. */
 #define TRY_CLASS(i)                                                                               \
     do {                                                                                           \
@@ -859,9 +869,10 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
 {
     const void *caller = FAST_CALLER();
     size_t freed = 0, i = 0;
+    const bool fast = CHECKS < 2 && published();
     while (i < n) {
         uintptr_t idx = 0;
-        unsigned ci = CHECKS >= 2 ? CLASSES : fast_class_of(blocks[i], &idx);
+        unsigned ci = fast ? fast_class_of(blocks[i], &idx) : CLASSES;
         if (ci == CLASSES) { /* not a plain pool block start (or FULL checks): one at a time */
             /* pool_free's own class test would fail as fast_class_of did: straight to free_slow */
             freed += (CHECKS >= 2 ? pool_free(blocks[i], true, caller)

@@ -3,7 +3,7 @@
  * random sizes (every class, oversize, size 0) through the task and ISR variants, stamp every
  * block and check the stamp before freeing it (a block handed out twice would be overwritten),
  * then the counters must add up exactly, every class must fill to capacity again and the structure
- * must be intact. Also: many threads racing to set the pools up.
+ * must be intact. Also: many threads racing to set the pools up, and frees of NULL racing it.
  * KRAKEN_TEST_ITERATIONS sets the operations per thread (default 1000000).
  */
 #define _GNU_SOURCE
@@ -376,6 +376,62 @@ static void threads_racing_to_first_use_set_the_pools_up_once(void **state)
     assert_int_equal(atomic_load(&g_misuse), 0);
 }
 
+/* Frees of NULL (task and ISR, one by one and batched) while other threads make the first
+ * allocation: set-up may be writing the class fields, which such a free must not read (a NULL
+ * taken for block 0 of a class half set up would be counted as a double free or hand block 0 out
+ * twice). TSan sees the unsynchronised read, the counters the damage. */
+typedef struct {
+    pthread_barrier_t *start;
+    atomic_int *bad;
+} null_free_t;
+
+static void *free_null_repeatedly(void *arg)
+{
+    null_free_t *f = arg;
+    void *const none[2] = {NULL, NULL};
+    pthread_barrier_wait(f->start);
+    for (int i = 0; i < 2000; i++) {
+        memory_pool_free(NULL);
+        if (memory_pool_free_isr(NULL) != ESP_ERR_INVALID_ARG ||
+            memory_pool_free_batch_isr(none, 2) != 0) {
+            atomic_fetch_add(f->bad, 1);
+        }
+    }
+    return NULL;
+}
+
+static void frees_of_null_racing_the_first_use_read_nothing_set_up_is_writing(void **state)
+{
+    (void)state;
+    const size_t size = CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE;
+    for (int round = 0; round < 20; round++) {
+        pthread_barrier_t start;
+        atomic_int bad = 0;
+        pthread_barrier_init(&start, NULL, 3);
+        null_free_t nf = {&start, &bad};
+        first_t first = {&start, size, NULL};
+        pthread_t freer[2], user;
+        assert_int_equal(pthread_create(&freer[0], NULL, free_null_repeatedly, &nf), 0);
+        assert_int_equal(pthread_create(&freer[1], NULL, free_null_repeatedly, &nf), 0);
+        assert_int_equal(pthread_create(&user, NULL, first_use, &first), 0);
+        pthread_join(user, NULL);
+        pthread_join(freer[0], NULL);
+        pthread_join(freer[1], NULL);
+        pthread_barrier_destroy(&start);
+        assert_int_equal(atomic_load(&bad), 0);
+        assert_non_null(first.block);
+        memory_pool_stats_t st;
+        memory_pool_get_stats(&st);
+        assert_int_equal(st.classes[0].in_use, 1);
+        assert_int_equal(st.classes[0].double_frees, 0);
+        assert_int_equal(st.classes[0].invalid_frees, 0);
+        memory_pool_free(first.block);
+        assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+        assert_int_equal(memory_pool_deinit(), ESP_OK);
+    }
+    assert_int_equal(atomic_load(&g_misuse), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +439,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(threads_racing_to_first_use_set_the_pools_up_once, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            frees_of_null_racing_the_first_use_read_nothing_set_up_is_writing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
