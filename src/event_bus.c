@@ -22,8 +22,8 @@
  * wildcards, not at the whole table.
  *
  * Lifecycle: `state` (atomic) goes UNINIT -> STARTING -> READY -> STOPPING -> UNINIT. An inline post
- * checks the state inside its critical section (deinit passes through the lock after setting
- * STOPPING, so a post either sees STOPPING or is queued before deinit drains). Every other call that
+ * checks the state inside its critical section (deinit sets STOPPING inside the lock, so a post
+ * either sees STOPPING or is queued before deinit drains). Every other call that
  * holds something outside the lock (a pool block, a semaphore) counts itself in `users` first, and
  * deinit waits for `users` to drop to zero after setting STOPPING (both seq_cst, so one of the two
  * always sees the other).
@@ -505,8 +505,6 @@ static esp_err_t start(const system_event_bus_config_t *config)
         for (unsigned p = 0; p < LANES; p++) {
             atomic_store(&bus.returned[p][c], 0);
         }
-        bus.class_size[c] = (uint32_t)pools.classes[c].block_size;
-        bus.class_capacity[c] = pools.classes[c].capacity;
         /* Kconfig counts are checked at build time; a memory_pool_init() table only here */
         if (KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS != 0 &&
             pools.classes[c].capacity <= KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS) {
@@ -518,8 +516,6 @@ static esp_err_t start(const system_event_bus_config_t *config)
                         (unsigned)KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
         }
     }
-    atomic_store_explicit(&bus.largest, bus.class_size[CLASSES - 1], memory_order_relaxed);
-    bus.spills = pools.try_larger_class;
     for (unsigned i = 0; i < SEM_COUNT; i++) {
         /* work: one pending wake-up is enough; the others count waiters' tokens */
         if (kraken_port_sem_create(sem_at(i), i == SEM_COUNT - 1 ? 1 : UINT16_MAX, 0) != ESP_OK) {
@@ -528,7 +524,13 @@ static esp_err_t start(const system_event_bus_config_t *config)
         }
     }
 
-    kraken_port_lock(&bus.lock);
+    kraken_port_lock(&bus.lock); /* system_event_bus_check may be reading */
+    for (unsigned c = 0; c < CLASSES; c++) {
+        bus.class_size[c] = (uint32_t)pools.classes[c].block_size;
+        bus.class_capacity[c] = pools.classes[c].capacity;
+    }
+    atomic_store_explicit(&bus.largest, bus.class_size[CLASSES - 1], memory_order_relaxed);
+    bus.spills = pools.try_larger_class;
     memset(&bus.s, 0, sizeof bus.s);
     bus.s.mode = config->mode;
     slot_t *next = slot_storage;
@@ -982,9 +984,14 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
         }
         uint32_t seen = activity();
         const uint32_t nonempty = seen & LANE_BITS;
-        if (__builtin_expect(bus.s.stop, 0) && as_task && (bus.s.discard || nonempty == 0)) {
-            *stop = true;
-            break;
+        if (__builtin_expect(bus.s.stop | bus.s.discard, 0)) {
+            if (bus.s.stop && as_task && (bus.s.discard || nonempty == 0)) {
+                *stop = true;
+                break;
+            }
+            if (bus.s.discard) {
+                break; /* deinit(DISCARD) began: nothing more is delivered */
+            }
         }
         if (nonempty == 0 || count == max) {
             if (count == 0) {
@@ -1636,15 +1643,15 @@ static uint64_t handle_of(uint32_t index, uint64_t gen)
     return (gen << HANDLE_INDEX_BITS) | (index + 1);
 }
 
-/* The entry a handle names while it is ACTIVE, else NULL. Lock held. */
-static sub_t *sub_of_locked(system_event_subscription_t handle)
+/* The entry a handle names while it is in `state`, else NULL. Lock held. */
+static sub_t *sub_of_locked(system_event_subscription_t handle, uint8_t state)
 {
     uint32_t index = (uint32_t)(handle.opaque_ & ((1u << HANDLE_INDEX_BITS) - 1)) - 1;
     if (handle.opaque_ == 0 || index >= MAX_SUBS) {
         return NULL;
     }
     sub_t *sub = &bus.s.subs[index];
-    if (sub_state(sub) != SUB_ACTIVE || handle_of(index, sub->gen) != handle.opaque_) {
+    if (sub_state(sub) != state || handle_of(index, sub->gen) != handle.opaque_) {
         return NULL;
     }
     return sub;
@@ -1714,28 +1721,36 @@ esp_err_t system_event_unsubscribe(system_event_subscription_t handle)
         return atomic_load(&bus.state) == ST_STOPPING ? ESP_ERR_INVALID_STATE : ESP_ERR_NOT_FOUND;
     }
     kraken_port_lock(&bus.lock);
-    sub_t *sub = sub_of_locked(handle);
+    esp_err_t err = ESP_OK;
+    sub_t *sub = sub_of_locked(handle, SUB_ACTIVE);
     if (sub == NULL) {
-        kraken_port_unlock(&bus.lock);
-        leave();
-        return ESP_ERR_NOT_FOUND;
+        /* Unsubscribed already, maybe by its own handler, whose call may still run: the caller
+         * may free ctx after this returns too. */
+        sub = sub_of_locked(handle, SUB_RETIRED);
+        err = ESP_ERR_NOT_FOUND;
+    } else {
+        set_sub_state(sub, SUB_RETIRED); /* no new call starts from now on */
     }
-    set_sub_state(sub, SUB_RETIRED); /* no new call starts from now on */
-    if (sub->busy == 0) {
+    if (sub != NULL && sub->busy == 0) {
         free_sub_locked(sub);
-    } else if (t_in_handler == 0) {
-        /* A call is running in a dispatcher: wait for it, so the caller may free ctx. */
+    } else if (sub != NULL && t_in_handler == 0) {
+        /* A call is running in a dispatcher: wait for it, so the caller may free ctx. Another
+         * unsubscriber of the same handle may wait too: the first one out frees the entry, which
+         * a subscribe may then reuse (another generation). */
+        const uint64_t gen = sub->gen;
         sub->waiter = true;
-        while (sub->busy > 0) {
+        while (sub->gen == gen && sub_state(sub) == SUB_RETIRED && sub->busy > 0) {
             kraken_port_unlock(&bus.lock);
             kraken_port_sem_take(&bus.idle, UNSUBSCRIBE_POLL_MS);
             kraken_port_lock(&bus.lock);
         }
-        free_sub_locked(sub);
+        if (sub->gen == gen && sub_state(sub) == SUB_RETIRED) {
+            free_sub_locked(sub);
+        }
     } /* else: inside a handler; the dispatcher frees the entry when its call returns */
     kraken_port_unlock(&bus.lock);
     leave();
-    return ESP_OK;
+    return err;
 }
 
 /* ---- services -------------------------------------------------------------------------------- */
@@ -1832,15 +1847,24 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     if (kraken_port_in_isr() || t_in_handler) {
         return ESP_ERR_INVALID_STATE;
     }
-    int expected = ST_READY;
-    if (!atomic_compare_exchange_strong(&bus.state, &expected, ST_STOPPING)) {
-        return ESP_ERR_INVALID_STATE;
-    }
-    /* Pass through the lock: an inline post that saw READY inside its critical section is queued
-     * (and counted in `users` if it will wake the dispatcher); every later one sees STOPPING.
-     * Then release posters waiting for room or for a block: they see STOPPING and leave. */
+    /* READY -> STOPPING under the lock (only deinit leaves READY, and always here): an inline post
+     * that saw READY inside its critical section is queued (and counted in `users` if it will wake
+     * the dispatcher); every later one sees STOPPING. Then release posters waiting for room or for
+     * a block: they see STOPPING and leave. */
     uint32_t waiting[LANES];
     kraken_port_lock(&bus.lock);
+    if (atomic_load(&bus.state) != ST_READY) {
+        kraken_port_unlock(&bus.lock);
+        return ESP_ERR_INVALID_STATE;
+    }
+    if (how == SYSTEM_EVENT_DEINIT_DISCARD) {
+        /* Every dispatcher stops at its next event (a subscribe's mark in `activity` ends a run):
+         * what is queued now, or put back, is discarded below. Before the state: a handler that
+         * sees the bus stopping knows that no further event of its run will be delivered. */
+        bus.s.discard = true;
+        set_activity(activity() + SUBSCRIBE_ONE);
+    }
+    atomic_store(&bus.state, ST_STOPPING);
     for (unsigned i = 0; i < LANES; i++) {
         waiting[i] = bus.s.lanes[i].waiters;
     }
@@ -1860,7 +1884,6 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     if (bus.s.mode == SYSTEM_EVENT_MODE_TASK) {
         kraken_port_lock(&bus.lock);
         bus.s.stop = true;
-        bus.s.discard = how == SYSTEM_EVENT_DEINIT_DISCARD;
         kraken_port_unlock(&bus.lock);
         kraken_port_sem_give(&bus.work);
         kraken_port_task_join(&bus.task);
@@ -1935,7 +1958,7 @@ esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle
     }
     esp_err_t err = ESP_ERR_NOT_FOUND;
     kraken_port_lock(&bus.lock);
-    const sub_t *sub = tables_valid() ? sub_of_locked(handle) : NULL;
+    const sub_t *sub = tables_valid() ? sub_of_locked(handle, SUB_ACTIVE) : NULL;
     if (sub != NULL) {
         *out = (system_event_subscription_stats_t){
             .service_id = sub->source,

@@ -1328,6 +1328,59 @@ static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(v
     assert_int_equal(stats().subscriptions, 0);
 }
 
+/* The handler unsubscribes itself, then goes on using ctx: the owner's unsubscribe of the same
+ * handle (NOT_FOUND: removed already) must still wait for that call, so that it may free ctx. */
+typedef struct {
+    system_event_subscription_t self;
+    atomic_int *alive; /* the handler's ctx, "freed" by the owner */
+} self_remover_t;
+
+static void removes_itself_then_uses_ctx(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    self_remover_t *me = ctx;
+    assert_int_equal(system_event_unsubscribe(me->self), ESP_OK);
+    atomic_store(&in_handler, 1);
+    while (!atomic_load(&gate_open)) {
+        kraken_port_delay_ms(1);
+    }
+    kraken_port_delay_ms(20);
+    if (atomic_load(me->alive) == 0) { /* the owner freed ctx while the call ran */
+        atomic_store(&handler_done, -1);
+        return;
+    }
+    atomic_store(&handler_done, 1);
+}
+
+static void unsubscribing_a_handle_its_handler_removed_waits_for_that_call_too(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_TASK;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    atomic_store(&gate_open, 0);
+    atomic_store(&in_handler, 0);
+    atomic_store(&handler_done, 0);
+    static atomic_int alive; /* static: outlives a failed test the handler may still run in */
+    static self_remover_t me;
+    atomic_store(&alive, 1);
+    me = (self_remover_t){.alive = &alive};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, removes_itself_then_uses_ctx, &me, &me.self),
+                     ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    while (!atomic_load(&in_handler)) {
+        kraken_port_delay_ms(1);
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, open_gate_later, NULL), 0);
+    assert_int_equal(system_event_unsubscribe(me.self), ESP_ERR_NOT_FOUND);
+    atomic_store(&alive, 0); /* what freeing ctx would be */
+    assert_int_equal(atomic_load(&handler_done), 1);
+    pthread_join(th, NULL);
+    assert_int_equal(stats().subscriptions, 0);
+    check_bus();
+}
+
 static void subscription_table_limits_and_stale_handles_get_clear_answers(void **state)
 {
     (void)state;
@@ -1386,6 +1439,77 @@ static void deinit_discard_counts_pending_events_and_returns_every_block(void **
     assert_int_equal(st.pool_blocks_in_use[1] + st.pool_blocks_in_use[2], 0);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_ERR_INVALID_STATE);
     assert_int_equal(system_event_bus_deinit((system_event_deinit_t)7), ESP_ERR_INVALID_ARG);
+}
+
+/* deinit(DISCARD) while a dispatch is delivering a run: the running handler ends its call, and
+ * nothing after it is delivered, whoever dispatches. The handler holds its call until it sees the
+ * bus stopping (deinit sets the discard before the state). */
+static atomic_int held_calls;
+static void held_until_stopping(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    if (atomic_fetch_add(&held_calls, 1) == 0) {
+        for (int i = 0; i < 5000 && system_event_bus_is_ready(); i++) {
+            kraken_port_delay_ms(1);
+        }
+    }
+}
+
+static void *dispatch_everything(void *arg)
+{
+    uint32_t *n = arg;
+    (void)system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, n);
+    return NULL;
+}
+
+static void deinit_discard_during_a_run(system_event_mode_t mode)
+{
+    enum { QUEUED = 10 };
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, QUEUED);
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = mode;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    atomic_store(&held_calls, 0);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, held_until_stopping, NULL, NULL), ESP_OK);
+    uint8_t payload[200] = {0}; /* pool payloads: their blocks must come back too */
+    const size_t size = payload_class(200) >= 0 ? 200 : 4;
+    for (int i = 0; i < QUEUED; i++) { /* one run: same source and type */
+        assert_int_equal(system_event_post(SVC_A, 1, payload, size, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+    pthread_t dispatcher;
+    uint32_t dispatched = 0;
+    if (mode == SYSTEM_EVENT_MODE_MANUAL) {
+        assert_int_equal(pthread_create(&dispatcher, NULL, dispatch_everything, &dispatched), 0);
+    }
+    for (int i = 0; i < 5000 && atomic_load(&held_calls) == 0; i++) {
+        kraken_port_delay_ms(1);
+    }
+    assert_int_equal(atomic_load(&held_calls), 1);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    if (mode == SYSTEM_EVENT_MODE_MANUAL) {
+        pthread_join(dispatcher, NULL);
+        assert_int_equal(dispatched, 1);
+    }
+    assert_int_equal(atomic_load(&held_calls), 1);
+    const system_event_stats_t st = stats();
+    const system_event_lane_stats_t *lane = &st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
+    assert_int_equal(lane->delivered, 1);
+    assert_int_equal(lane->dropped[SYSTEM_EVENT_DROP_DISCARDED], QUEUED - 1);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
+static void deinit_discard_stops_the_dispatcher_task_at_its_next_event(void **state)
+{
+    (void)state;
+    deinit_discard_during_a_run(SYSTEM_EVENT_MODE_TASK);
+}
+
+static void deinit_discard_stops_a_manual_dispatch_in_another_task_at_its_next_event(void **state)
+{
+    (void)state;
+    deinit_discard_during_a_run(SYSTEM_EVENT_MODE_MANUAL);
 }
 
 static void deinit_drain_delivers_pending_events_and_refuses_posts_from_handlers(void **state)
@@ -2579,9 +2703,17 @@ int main(void)
             unsubscribe_returns_only_after_a_running_call_of_the_handler_ended, setup_none,
             teardown),
         cmocka_unit_test_setup_teardown(
+            unsubscribing_a_handle_its_handler_removed_waits_for_that_call_too, setup_none,
+            teardown),
+        cmocka_unit_test_setup_teardown(
             subscription_table_limits_and_stale_handles_get_clear_answers, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
             deinit_discard_counts_pending_events_and_returns_every_block, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            deinit_discard_stops_the_dispatcher_task_at_its_next_event, setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            deinit_discard_stops_a_manual_dispatch_in_another_task_at_its_next_event, setup_none,
+            teardown),
         cmocka_unit_test_setup_teardown(
             deinit_drain_delivers_pending_events_and_refuses_posts_from_handlers, setup_manual,
             teardown),

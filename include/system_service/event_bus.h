@@ -21,6 +21,9 @@
  *     failed post frees what it took and is counted in its lane's `dropped[reason]`.
  *   - The bus starts by itself on first use (Kconfig mode, thread-safe); system_event_bus_init()
  *     chooses the mode and lane sizes; system_event_bus_deinit() returns every block to its pool.
+ *     A call that finds another task starting the bus waits for that start (in 1 ms steps; it
+ *     creates the dispatcher task at most): "never blocks" and "0: never" below mean apart from
+ *     that.
  *
  * Context words (docs/DESIGN.md): "task" = from a task only,
  * "isr-ok" = also from an interrupt handler, never blocks (from an ESP_INTR_FLAG_IRAM one only
@@ -106,8 +109,9 @@ const char *system_service_get_name(system_service_id_t id);
 
 /** Copy `size` bytes of `data` into the bus and queue the event in the lane of `priority`.
  *  Waits up to CONFIG_SYSTEM_SERVICE_EVENT_POST_TIMEOUT_MS for room in a full lane and for a block
- *  of an exhausted pool class (never from inside a handler). Same results as system_event_post_with_timeout(). task, may block (bounded
- *  by that timeout); O(1) plus the copy. */
+ *  of an exhausted pool class (never from inside a handler). Same results as
+ *  system_event_post_with_timeout(). task, may block (bounded by that timeout); O(1) plus the
+ *  copy. */
 esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t event_type,
                             const void *data, size_t size, system_event_priority_t priority);
 
@@ -161,8 +165,10 @@ esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_ty
                                  system_event_subscription_t *out_handle);
 
 /** Remove a subscription. After it returns the handler is never called again for it, and (outside
- *  handlers) no call of it is still running, so `ctx` may be freed. From inside a handler it does not
- *  wait for a call running in another dispatcher (manual mode with several dispatching tasks).
+ *  handlers) no call of it is still running, so `ctx` may be freed: also when it returns
+ *  ESP_ERR_NOT_FOUND for a subscription removed already, by its own handler say, whose call still
+ *  runs. From inside a handler it does not wait for a call running in another dispatcher (manual
+ *  mode with several dispatching tasks).
  *  ESP_OK; ESP_ERR_NOT_FOUND (zero, stale or already removed handle; bus deinitialised);
  *  ESP_ERR_INVALID_STATE (ISR, or a deinit in progress: the subscription goes with it, and no
  *  handler runs once deinit has returned). task, may block until a running call of this handler
@@ -218,7 +224,8 @@ esp_err_t system_event_bus_init(const system_event_bus_config_t *config);
 
 typedef enum {
     SYSTEM_EVENT_DEINIT_DRAIN = 0,   /**< deliver the queued events first */
-    SYSTEM_EVENT_DEINIT_DISCARD = 1, /**< drop them (counted as dropped DISCARDED) */
+    SYSTEM_EVENT_DEINIT_DISCARD = 1, /**< drop them (counted as dropped DISCARDED); a dispatch
+                                          under way ends its running call and delivers no more */
 } system_event_deinit_t;
 
 /** Stop the bus. New posts fail with ESP_ERR_INVALID_STATE from the start of the call; posters
