@@ -1295,15 +1295,21 @@ static void the_dispatcher_task_takes_its_stack_and_tcb_from_the_internal_heap(v
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
 }
 
-static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(void **state)
+/* Task mode, gated_handler's flags cleared. */
+static void start_task_mode_with_the_gate_shut(void)
 {
-    (void)state;
     system_event_bus_config_t cfg = system_event_bus_default_config();
     cfg.mode = SYSTEM_EVENT_MODE_TASK;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     atomic_store(&gate_open, 0);
     atomic_store(&in_handler, 0);
     atomic_store(&handler_done, 0);
+}
+
+static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(void **state)
+{
+    (void)state;
+    start_task_mode_with_the_gate_shut();
     system_event_subscription_t h;
     /* The second event waits in its lane during the running call: it takes the LOW lane where the
      * Kconfig NORMAL capacity holds only the first (the running event keeps its slot). */
@@ -1355,12 +1361,7 @@ static void removes_itself_then_uses_ctx(const system_event_t *e, void *ctx)
 static void unsubscribing_a_handle_its_handler_removed_waits_for_that_call_too(void **state)
 {
     (void)state;
-    system_event_bus_config_t cfg = system_event_bus_default_config();
-    cfg.mode = SYSTEM_EVENT_MODE_TASK;
-    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
-    atomic_store(&gate_open, 0);
-    atomic_store(&in_handler, 0);
-    atomic_store(&handler_done, 0);
+    start_task_mode_with_the_gate_shut();
     static atomic_int alive; /* static: outlives a failed test the handler may still run in */
     static self_remover_t me;
     atomic_store(&alive, 1);
