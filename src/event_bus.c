@@ -11,7 +11,8 @@
  * It is never held across a handler call, a pool call, a semaphore call or a log line. One critical
  * section per run and dispatcher: it settles the previous run (subscriber figures, delivered,
  * blocks, latency) and takes the next: up to RUN consecutive events of one source and type from the
- * head of the highest lane, their slots reserved so that the handlers read them in place, and up to
+ * head of the highest lane, their slots reserved so that the handlers read them in place (each
+ * slot is released to posts once its event is delivered), and up to
  * CHUNK matching subscriptions marked `busy`; the handlers then run without the lock. A busy entry
  * is never reused or unlinked, and unsubscribe waits for it (outside handlers); its state is read
  * before each call (an atomic), so an entry removed meanwhile is skipped. Between two events of a
@@ -97,7 +98,8 @@ typedef struct {
 typedef struct {
     slot_t *slots;
     uint32_t capacity, head, count, high_water;
-    uint32_t reserved; /* slots before head still being delivered (one run of one dispatcher) */
+    uint32_t reserved; /* slots before head taken by a run (one run of one dispatcher; those of
+                          its delivered events are bus.released) */
     uint32_t waiters; /* posters waiting for room */
     uint32_t woken;   /* of which already given a wake-up token */
     uint32_t posted, posted_from_isr, delivered, unhandled;
@@ -129,10 +131,11 @@ enum { ST_UNINIT = 0, ST_STARTING, ST_READY, ST_STOPPING };
 typedef struct {
     system_event_mode_t mode;
     lane_t lanes[LANES];
-    /* Bits 0..LANES-1: lanes with queued events; the bits above count subscribes. Written under
-     * the lock; a dispatcher reads it without the lock between the events of a run. */
+    /* Bits 0..LANES-1: lanes with queued events; ROOM_WANTED; the bits above count subscribes.
+     * Written under the lock; a dispatcher reads it without the lock between the events of a run. */
     _Atomic uint32_t activity;
     uint32_t seq;
+    uint32_t room_waiters; /* the lanes' waiters */
     bool dispatcher_idle; /* the dispatcher waits on `work`: the next post gives it */
     bool stop, discard;   /* deinit asks the dispatcher to stop (after draining unless discard) */
     sub_t subs[MAX_SUBS];
@@ -166,6 +169,11 @@ static struct {
      * run writes its row (a load and a store, no read-modify-write), once per event: kept off
      * the lines every post reads. */
     _Alignas(KRAKEN_PORT_CACHE_LINE) _Atomic uint32_t returned[LANES][CLASSES];
+    /* Per lane, the slots of the run's delivered events (the oldest of lane->reserved): posts may
+     * take them again. The dispatcher holding the run stores it after each event, without the
+     * lock (release: the handlers are done with the slot); the run's settle zeroes it. Off the
+     * lines every post reads. */
+    _Alignas(KRAKEN_PORT_CACHE_LINE) _Atomic uint32_t released[LANES];
     /* The pools' class table, read at start (memory_pool_init may have changed the Kconfig one). */
     _Alignas(KRAKEN_PORT_CACHE_LINE) uint32_t class_size[CLASSES];
     uint32_t class_capacity[CLASSES];
@@ -308,7 +316,8 @@ static inline uint8_t block_class(const void *block, size_t size)
 }
 
 #define LANE_BITS ((1u << LANES) - 1)
-#define SUBSCRIBE_ONE (1u << LANES)
+#define ROOM_WANTED (1u << LANES) /* a poster waits for room (bus.s.room_waiters != 0) */
+#define SUBSCRIBE_ONE (2u << LANES)
 
 KRAKEN_PORT_ISR_TEXT
 static inline uint32_t activity(void)
@@ -500,6 +509,9 @@ static esp_err_t start(const system_event_bus_config_t *config)
         return ESP_ERR_NO_MEM;
     }
     atomic_store(&bus.block_waiting, 0);
+    for (unsigned p = 0; p < LANES; p++) {
+        atomic_store(&bus.released[p], 0);
+    }
     for (unsigned c = 0; c < CLASSES; c++) {
         atomic_store(&bus.block_waiters[c], 0);
         for (unsigned p = 0; p < LANES; p++) {
@@ -665,14 +677,29 @@ bool system_event_bus_is_ready(void)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define COLD __attribute__((noinline, cold)) /* keeps the common paths short */
 
+/* Lock held: the slots of lane p that posts cannot take now (queued events and the undelivered
+ * part of a run). Acquire: the handlers are done with a released slot. */
+static ALWAYS_INLINE uint32_t used_locked(const lane_t *lane, unsigned p)
+{
+    return lane->count + lane->reserved -
+           atomic_load_explicit(&bus.released[p], memory_order_acquire);
+}
+
+/* Lock held: whether a post may take a slot of lane p (released ones looked at only if needed). */
+static ALWAYS_INLINE bool has_room_locked(const lane_t *lane, unsigned p)
+{
+    return __builtin_expect(lane->count + lane->reserved < lane->capacity, 1) ||
+           used_locked(lane, p) < lane->capacity;
+}
+
 /* Posters waiting for room. The dispatcher task wakes them when their lane is at most half full,
  * so that a producer faster than the dispatcher sleeps once per half lane instead of once per
  * event; a manual dispatch wakes them at once (it may stop after one event). Lock held; returns
  * how many tokens to give. */
-static ALWAYS_INLINE uint32_t space_wakeups_locked(lane_t *lane, bool as_task)
+static ALWAYS_INLINE uint32_t space_wakeups_locked(lane_t *lane, unsigned p, bool as_task)
 {
     if (__builtin_expect(lane->waiters == lane->woken, 1) ||
-        (as_task && lane->count + lane->reserved > lane->capacity / 2)) {
+        (as_task && used_locked(lane, p) > lane->capacity / 2)) {
         return 0;
     }
     uint32_t n = lane->waiters - lane->woken;
@@ -873,8 +900,8 @@ static COLD bool call_wide(const system_event_t *event, walk_t *walk, chunk_t *c
 }
 
 /* A run: events taken together from the head of one lane. Their slots stay reserved (counted in
- * lane->reserved, so posts cannot reuse them) until the run is settled, so the handlers read them
- * in place. */
+ * lane->reserved, so posts cannot reuse them) until their event is delivered (bus.released), so
+ * the handlers read them in place. */
 typedef struct {
     lane_t *lane;
     unsigned p;
@@ -889,12 +916,12 @@ typedef struct {
 enum { HOLD_UNKNOWN = 0, HOLD_YES, HOLD_NO };
 
 /* Something the run must not overtake: a higher lane got an event, or a subscription was added
- * (it must see the rest): `activity` changed outside the bits of lanes p and below since `seen`.
- * Read without the lock: a post or subscribe from this task's handlers is seen at once, one from
- * another task a little later, which no order could tell apart. */
-static ALWAYS_INLINE bool run_interrupted(uint32_t seen, uint32_t watch)
+ * (it must see the rest): `act`, the activity read without the lock, changed outside the bits of
+ * lanes p and below and ROOM_WANTED since `seen`. A post or subscribe from this task's handlers
+ * is seen at once, one from another task a little later, which no order could tell apart. */
+static ALWAYS_INLINE bool run_interrupted(uint32_t act, uint32_t seen, uint32_t watch)
 {
-    return ((activity() ^ seen) & watch) != 0;
+    return ((act ^ seen) & watch) != 0;
 }
 
 /* Give the run's undelivered events back to the head of their lane (their slots were reserved). */
@@ -919,6 +946,7 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
 {
     lane_t *lane = run->lane;
     lane->reserved -= run->done;
+    atomic_store_explicit(&bus.released[run->p], 0, memory_order_relaxed);
     lane->delivered += run->done;
     lane->unhandled += run->unhandled;
     if (KRAKEN_EVENT_PROFILING && run->done != 0) {
@@ -944,10 +972,20 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
             }
         }
     }
-    const uint32_t tokens = space_wakeups_locked(lane, as_task);
+    const uint32_t tokens = space_wakeups_locked(lane, run->p, as_task);
     if (__builtin_expect(tokens != 0, 0)) {
         *wake |= tokens << WAKE_SPACE_SHIFT | run->p << WAKE_LANE_SHIFT;
     }
+}
+
+/* Between two events of a run: posters wait for room in the run's lane, which the delivered
+ * events' slots may give them (space_wakeups_locked decides). */
+static COLD void wake_waiting_posters(lane_t *lane, unsigned p, bool as_task)
+{
+    kraken_port_lock(&bus.lock);
+    const uint32_t tokens = space_wakeups_locked(lane, p, as_task);
+    kraken_port_unlock(&bus.lock);
+    give_space(p, tokens);
 }
 
 /* Deliver up to `max` events, highest lane first, FIFO within a lane. One critical section per
@@ -1038,7 +1076,10 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             seen &= ~(1u << p);
             set_activity(seen);
         }
-        const uint32_t watch = ~((2u << p) - 1); /* higher lanes and the subscribe count */
+        /* Higher lanes, the subscribe count and ROOM_WANTED, taken as a change while it is set:
+         * one test after each event sees all of them. */
+        const uint32_t watch = ~((2u << p) - 1);
+        seen &= ~ROOM_WANTED;
         run = (run_t){.lane = lane, .p = p, .len = len, .latency_min = UINT32_MAX};
         kraken_port_unlock(&bus.lock);
         if (__builtin_expect(wake != 0, 0)) {
@@ -1107,10 +1148,17 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             if (++i == len) {
                 break;
             }
-            if (__builtin_expect(run_interrupted(seen, watch), 0)) {
-                run.done = i;
-                put_back(&run);
-                break;
+            atomic_store_explicit(&bus.released[p], i, memory_order_release);
+            const uint32_t act = activity();
+            if (__builtin_expect(((act ^ seen) & watch) != 0, 0)) {
+                if (act & ROOM_WANTED) {
+                    wake_waiting_posters(lane, p, as_task);
+                }
+                if (run_interrupted(act, seen, watch & ~ROOM_WANTED)) {
+                    run.done = i;
+                    put_back(&run);
+                    break;
+                }
             }
             slot = slot + 1 == end ? slots : slot + 1;
         }
@@ -1414,6 +1462,9 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             /* A token taken was one of the `woken`; a timeout may leave a token behind (a later
              * waiter then wakes once for nothing and waits again). */
             lane->waiters--;
+            if (--bus.s.room_waiters == 0) {
+                set_activity(activity() & ~ROOM_WANTED);
+            }
             if (token && lane->woken > 0) {
                 lane->woken--;
             }
@@ -1427,7 +1478,7 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             err = ESP_ERR_INVALID_STATE;
             break;
         }
-        if (lane->count + lane->reserved < lane->capacity) {
+        if (has_room_locked(lane, priority)) {
             wake = push_locked(lane, priority, source, type, data, size, block, store, now, isr);
             break;
         }
@@ -1444,6 +1495,9 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             continue;
         }
         lane->waiters++;
+        if (bus.s.room_waiters++ == 0) {
+            set_activity(activity() | ROOM_WANTED);
+        }
         waiting = true;
         kraken_port_unlock(&bus.lock);
         token = kraken_port_sem_take(&bus.space[priority], left);
@@ -1530,9 +1584,10 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
                      isr, may_wait, timeout_ms, &deadline, woken);
 }
 
-/* post()'s critical section: queue into a lane with room, else hand the post on to post_general.
- * An inline payload (block NULL) needs no atomic read-modify-write: the state is checked under the
- * lock (deinit passes through it after setting STOPPING), and the post is counted in `users` only
+/* post()'s critical section: queue into a lane with room, else hand the post on to post_general
+ * (which also looks at the slots a run has released). An inline payload (block NULL) needs no
+ * atomic read-modify-write: the state is checked under the lock (deinit sets STOPPING inside it),
+ * and the post is counted in `users` only
  * if it must wake the dispatcher. A pool payload's post is counted already. */
 static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
                                            const void *data, size_t size,
@@ -2099,13 +2154,18 @@ esp_err_t system_event_bus_check(void)
 {
     const char *failure = NULL;
     uint32_t queued_blocks[CLASSES] = {0};
+    uint32_t room_waiters = 0;
     kraken_port_lock(&bus.lock);
     const bool never_started = atomic_load(&bus.state) == ST_UNINIT && bus.s.lanes[0].capacity == 0;
     for (unsigned i = 0; i < LANES && !never_started; i++) {
         const lane_t *lane = &bus.s.lanes[i];
         CHECK((lane->count != 0) == ((activity() >> i) & 1u),
               "non-empty lane mask");
-        CHECK(lane->count + lane->reserved <= lane->capacity, "lane reserved slots");
+        /* posts may have taken released slots: count + reserved may exceed capacity until the
+         * run is settled */
+        CHECK(atomic_load(&bus.released[i]) <= lane->reserved, "lane released slots");
+        room_waiters += lane->waiters;
+        CHECK(used_locked(lane, i) <= lane->capacity, "lane reserved slots");
         CHECK(lane->capacity >= 1 && lane->capacity <= kconfig_capacity[i], "lane capacity");
         CHECK(lane->head < lane->capacity, "lane head");
         CHECK(lane->count <= lane->capacity, "lane count");
@@ -2124,6 +2184,9 @@ esp_err_t system_event_bus_check(void)
             }
         }
     }
+    CHECK(never_started || (room_waiters == bus.s.room_waiters &&
+                            ((activity() & ROOM_WANTED) != 0) == (room_waiters != 0)),
+          "posters waiting for room");
     uint32_t active = 0, linked = 0;
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         const sub_t *sub = &bus.s.subs[i];

@@ -648,6 +648,97 @@ static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **sta
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_FULL], 0);
 }
 
+/* A manual dispatch in another task; *arg gets the count. */
+static void *dispatch_everything(void *arg)
+{
+    uint32_t *n = arg;
+    (void)system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, n);
+    return NULL;
+}
+
+/* A run's slots go back to posts one event at a time: while a slow handler delivers a run that
+ * filled its lane, a post finds room as soon as the run's first event is done, and a waiting
+ * poster is let in before the run ends. The handler's call n waits for step_gate >= n. */
+static atomic_int step_calls, step_gate;
+static void stepped_handler(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    const int call = atomic_fetch_add(&step_calls, 1) + 1;
+    while (atomic_load(&step_gate) < call && !atomic_load(&gate_open)) {
+        kraken_port_delay_ms(1);
+    }
+}
+
+static bool wait_step_calls(int n)
+{
+    for (int ms = 0; ms < 5000 && atomic_load(&step_calls) < n; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    return atomic_load(&step_calls) == n;
+}
+
+static atomic_int waiting_post_result = -1;
+static void *post_waiting_for_room(void *arg)
+{
+    (void)arg;
+    /* 10 s: a poster not woken would find the room only at its deadline, after the test's 3 s */
+    atomic_store(&waiting_post_result, system_event_post_with_timeout(
+                                           SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL, 10000));
+    return NULL;
+}
+
+static esp_err_t post_now(void)
+{
+    return system_event_post_with_timeout(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL, 0);
+}
+
+static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(void **state)
+{
+    (void)state;
+    enum { CAP = 4 };
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, CAP);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_NORMAL] = CAP;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    atomic_store(&gate_open, 0);
+    atomic_store(&step_calls, 0);
+    atomic_store(&step_gate, 0);
+    atomic_store(&waiting_post_result, -1);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, stepped_handler, NULL, NULL), ESP_OK);
+    for (int i = 0; i < CAP; i++) {
+        assert_int_equal(post_now(), ESP_OK);
+    }
+    assert_int_equal(post_now(), ESP_ERR_TIMEOUT); /* full */
+    pthread_t dispatcher, poster;
+    uint32_t dispatched = 0;
+    assert_int_equal(pthread_create(&dispatcher, NULL, dispatch_everything, &dispatched), 0);
+    assert_true(wait_step_calls(1)); /* the run of 4 is taken; its first call runs */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].depth, 0);
+    assert_int_equal(post_now(), ESP_ERR_TIMEOUT); /* no event delivered yet */
+    atomic_store(&step_gate, 1);
+    assert_true(wait_step_calls(2));
+    assert_int_equal(post_now(), ESP_OK); /* the first event's slot */
+    assert_int_equal(post_now(), ESP_ERR_TIMEOUT);
+    assert_int_equal(pthread_create(&poster, NULL, post_waiting_for_room, NULL), 0);
+    kraken_port_delay_ms(50); /* the poster now waits for room (if not, it finds it) */
+    atomic_store(&step_gate, 2);
+    for (int ms = 0; ms < 3000 && atomic_load(&waiting_post_result) == -1; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    assert_int_equal(atomic_load(&waiting_post_result), ESP_OK); /* the second event's slot */
+    assert_int_equal(atomic_load(&step_calls), 3); /* while the run's third call still runs */
+    atomic_store(&step_gate, 100);
+    pthread_join(poster, NULL);
+    pthread_join(dispatcher, NULL);
+    const system_event_lane_stats_t lane = stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
+    assert_int_equal(lane.delivered, CAP + 2); /* the dispatch took the two posts too */
+    assert_int_equal(dispatched, CAP + 2);
+    assert_int_equal(lane.dropped[SYSTEM_EVENT_DROP_FULL], 3);
+    check_bus();
+}
+
 static void the_critical_lane_stays_open_when_every_other_lane_is_full(void **state)
 {
     (void)state;
@@ -1455,13 +1546,6 @@ static void held_until_stopping(const system_event_t *e, void *ctx)
             kraken_port_delay_ms(1);
         }
     }
-}
-
-static void *dispatch_everything(void *arg)
-{
-    uint32_t *n = arg;
-    (void)system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, n);
-    return NULL;
 }
 
 static void deinit_discard_during_a_run(system_event_mode_t mode)
@@ -2653,6 +2737,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run, setup_manual,
+            teardown),
         cmocka_unit_test_setup_teardown(the_critical_lane_stays_open_when_every_other_lane_is_full,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
