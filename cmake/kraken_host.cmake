@@ -11,13 +11,19 @@ if(NOT KRAKEN_PYTHON3)
     find_program(KRAKEN_PYTHON3 NAMES python3 REQUIRED)
 endif()
 set(KRAKEN_CONFIG_DIR ${CMAKE_CURRENT_BINARY_DIR}/config)
+# Relative defaults files are the top-level project's (a reconfigure runs from the build directory).
+set(kraken_defaults "")
+foreach(f IN LISTS KRAKEN_SDKCONFIG_DEFAULTS)
+    get_filename_component(f "${f}" ABSOLUTE BASE_DIR "${CMAKE_SOURCE_DIR}")
+    list(APPEND kraken_defaults "${f}")
+endforeach()
 set(kraken_kconfig_inputs
     ${KRAKEN_ROOT}/Kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host ${KRAKEN_ROOT}/sdkconfig.defaults)
 file(GLOB kraken_kconfig_parts ${KRAKEN_ROOT}/kconfig/Kconfig.*)
-list(APPEND kraken_kconfig_inputs ${kraken_kconfig_parts} ${KRAKEN_SDKCONFIG_DEFAULTS})
+list(APPEND kraken_kconfig_inputs ${kraken_kconfig_parts} ${kraken_defaults})
 set(kraken_gen_args
     --kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host
-    --defaults ${KRAKEN_ROOT}/sdkconfig.defaults ${KRAKEN_SDKCONFIG_DEFAULTS}
+    --defaults ${KRAKEN_ROOT}/sdkconfig.defaults ${kraken_defaults}
     --header ${KRAKEN_CONFIG_DIR}/sdkconfig.h
     --config ${KRAKEN_CONFIG_DIR}/sdkconfig)
 if(KRAKEN_SDKCONFIG)

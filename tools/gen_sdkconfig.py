@@ -3,8 +3,8 @@
 
 Reads the Kconfig tree (port/host/Kconfig.host sources the component's Kconfig), applies the
 sdkconfig.defaults files in order (or a complete sdkconfig), refuses any value that Kconfig would
-silently change (out of range, not a number, a choice whose dependencies are not met, an unknown
-option of the component) or that the component cannot work with, and writes sdkconfig.h and the
+silently change (out of range, not a number, a bool or a choice whose dependencies are not met, an
+unknown option of the component) or that the component cannot work with, and writes sdkconfig.h and the
 resolved sdkconfig. ESP-IDF options the host does not simulate (a project's CPU frequency, flash
 size...) are ignored and listed. Uses Debian's python3-kconfiglib.
 """
@@ -54,6 +54,28 @@ def check_user_values(kconf, files):
             fail("%s%s=y cannot be taken: it depends on %s" % (
                 kconf.config_prefix, chosen.name,
                 " && ".join(kconfiglib.expr_str(d) for d in deps)))
+    # A bool asked for in the last file that Kconfig answers otherwise (its dependencies are not
+    # met, or another option selects it). Only the last: an earlier file's value may depend on
+    # what a later one turns off (no-spiram.defaults after the component's PSRAM options). Choice
+    # members are the choices' business (above).
+    last = set()
+    with open(files[-1]) as f:
+        for line in f:
+            m = re.match(r"\s*(?:#\s*)?%s(\w+)(?:=| is not set)" % kconf.config_prefix, line)
+            if m:
+                last.add(m.group(1))
+    for sym in kconf.unique_defined_syms:
+        if (sym.name not in last or sym.user_value is None or sym.choice is not None
+                or sym.type not in (kconfiglib.BOOL, kconfiglib.TRISTATE)
+                or sym.user_value == sym.tri_value):
+            continue
+        name = kconf.config_prefix + sym.name
+        asked = kconfiglib.TRI_TO_STR[sym.user_value]
+        if sym.tri_value < sym.user_value:
+            why = "it depends on %s" % kconfiglib.expr_str(sym.direct_dep)
+        else:
+            why = "it is selected by %s" % kconfiglib.expr_str(sym.rev_dep)
+        fail("%s=%s cannot be taken: %s" % (name, asked, why))
     for sym in kconf.unique_defined_syms:
         if sym.user_value is None or sym.type not in (kconfiglib.INT, kconfiglib.HEX):
             continue
