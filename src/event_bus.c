@@ -992,7 +992,7 @@ static COLD void wake_waiting_posters(lane_t *lane, unsigned p, bool as_task)
  * run settles the previous run and takes the next: up to RUN events from the head of the highest
  * non-empty lane with the same source and type (so the same subscriptions, collected once). The
  * handlers run without the lock; between two events of a run a higher-priority event or a new
- * subscription puts the rest of the run back. Profiling reads the timer once per dispatch and once
+ * subscription puts the rest of the run back. Profiling reads the timer once per run and once
  * after each handler call. The dispatcher task (`as_task`) stops when deinit asks (*stop); with
  * `will_sleep` and nothing delivered it is marked idle, so that the next post wakes it. Returns
  * the number of events delivered. */
@@ -1009,7 +1009,6 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
     spent.n = 0;
     spent.classes = 0;
     int64_t now = 0;
-    bool have_now = false;
     t_in_handler++;
     t_spent = &spent;
     kraken_port_lock(&bus.lock);
@@ -1041,10 +1040,6 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
         lane_t *lane = &bus.s.lanes[p];
         if (__builtin_expect(lane->reserved != 0, 0)) {
             break; /* another dispatcher is delivering this lane (manual mode) */
-        }
-        if (KRAKEN_EVENT_PROFILING && !have_now) {
-            now = kraken_port_time_us(); /* once per dispatch; then each handler's end */
-            have_now = true;
         }
         /* Take the run: the head event and those after it with the same source and type. */
         const uint32_t capacity = lane->capacity, head = lane->head, queued = lane->count;
@@ -1085,6 +1080,11 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
         if (__builtin_expect(wake != 0, 0)) {
             give_wakeups(wake);
             wake = 0;
+        }
+        if (KRAKEN_EVENT_PROFILING) {
+            /* Once per run, after the bus's own work: then each handler's end is the next one's
+             * start. */
+            now = kraken_port_time_us();
         }
         event.source = source;
         event.type = type;

@@ -2439,6 +2439,47 @@ static void a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_b
 static _Atomic int64_t waiter_done_us;
 static size_t waiter_size;
 
+/* The bus's own work between two runs (here a pool return made slow on purpose, through
+ * -Wl,--wrap=memory_pool_free_batch_isr) is not charged to the next run's first handler. */
+static atomic_bool slow_pool_returns;
+size_t __real_memory_pool_free_batch_isr(void *const blocks[], size_t n);
+size_t __wrap_memory_pool_free_batch_isr(void *const blocks[], size_t n);
+size_t __wrap_memory_pool_free_batch_isr(void *const blocks[], size_t n)
+{
+    if (atomic_load(&slow_pool_returns)) {
+        kraken_port_delay_ms(20);
+    }
+    return __real_memory_pool_free_batch_isr(blocks, n);
+}
+
+static void a_handler_time_leaves_out_the_bus_work_between_runs(void **state)
+{
+    (void)state;
+    if (!KRAKEN_EVENT_PROFILING) {
+        print_message("skipped: needs CONFIG_SYSTEM_SERVICE_EVENT_PROFILING\n");
+        skip();
+    }
+    NEED_POOL_PAYLOAD(200);
+    recorder_t r = {0};
+    system_event_subscription_t second;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 2, record, &r, &second), ESP_OK);
+    uint8_t buf[200] = {0};
+    /* two runs (two types): the first one's block goes back before the second run */
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL),
+                     ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 2, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    atomic_store(&slow_pool_returns, true);
+    const uint32_t n = dispatch_all();
+    atomic_store(&slow_pool_returns, false);
+    assert_int_equal(n, 2);
+    assert_int_equal(r.n, 2);
+    system_event_subscription_stats_t ss;
+    assert_int_equal(system_event_get_subscription_stats(second, &ss), ESP_OK);
+    assert_int_equal(ss.deliveries, 1);
+    assert_true(ss.longest_handler_us < 20000);
+}
+
 /* The semaphore takes of the waiting poster's thread (the bus's waits for a block): linked with
  * -Wl,--wrap=kraken_port_sem_take (tests/CMakeLists.txt). */
 bool __real_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
@@ -2740,6 +2781,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run, setup_manual,
             teardown),
+        cmocka_unit_test_setup_teardown(a_handler_time_leaves_out_the_bus_work_between_runs,
+                                        setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_critical_lane_stays_open_when_every_other_lane_is_full,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(

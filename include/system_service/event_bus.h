@@ -316,7 +316,8 @@ esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle
                                               system_event_subscription_stats_t *out);
 
 /** Reset the peaks: lane depth high-water (to the current depth), latency min/mean/max (the mean
- *  starts again with them), pool block peaks, longest handler times. Counters are not reset. task and isr-ok, O(lanes + subscriptions). */
+ *  starts again with them), pool block peaks, longest handler times. Counters are not reset.
+ *  task and isr-ok, O(lanes + subscriptions). */
 void system_event_reset_peaks(void);
 
 /** Log every lane, the payload figures and every subscription with its service name, under `tag`
