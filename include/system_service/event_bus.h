@@ -8,9 +8,9 @@
  *     subscriber gets the same data pointer; the block goes back to its pool once the last
  *     subscriber has returned (if its class had 16 or more blocks free when the run first met it,
  *     together with those of the other events dispatched in the same run, at most 16, or earlier
- *     when a handler posts a pool payload or a post waits for the class). No heap call per event: event
- *     records sit in static per-priority rings and subscriptions in a static table (sizes from
- *     Kconfig). Payloads above the largest pool class go to the heap (counted) or are rejected,
+ *     when a handler posts a pool payload or a post waits for the class). No heap call per event:
+ *     event records sit in static per-priority rings and subscriptions in a static table (sizes
+ *     from Kconfig). Payloads above the largest pool class go to the heap (counted) or are rejected,
  *     per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.
  *   - Order: higher priority first; FIFO within a priority (per dispatcher; see dispatch_pending).
  *     The order among the subscribers of one event is unspecified.
