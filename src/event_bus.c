@@ -1248,14 +1248,15 @@ static uint32_t wait_left_ms(int64_t *deadline, uint32_t timeout_ms)
     return left <= 0 ? 0 : (uint32_t)((left + 999) / 1000);
 }
 
-/* The reason a pool allocation of class c failed: the class is empty (NO_MEM), or only its
- * CRITICAL reserve is left (RESERVE). Failure path only; one class's count, not the whole
+/* The reason a pool allocation of class c failed: the class (and the one it spills into) is empty
+ * (NO_MEM), or only the CRITICAL reserve is left (RESERVE). Failure path only; one class's count, not the whole
  * statistics (their copy would cost an ISR about 300 bytes of stack). */
 KRAKEN_PORT_ISR_TEXT
 static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical)
 {
-    return critical || memory_pool_class_free(c) == 0 ? SYSTEM_EVENT_DROP_NO_MEM
-                                                      : SYSTEM_EVENT_DROP_RESERVE;
+    const bool left = memory_pool_class_free(c) != 0 ||
+                      (bus.spills && c + 1 < CLASSES && memory_pool_class_free(c + 1) != 0);
+    return critical || !left ? SYSTEM_EVENT_DROP_NO_MEM : SYSTEM_EVENT_DROP_RESERVE;
 }
 
 /* Whether a try for a block of class c could succeed now: more than `margin` blocks free in it or

@@ -2224,6 +2224,39 @@ static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **s
     assert_int_equal(stats().pool_blocks_in_use[xl], 0);
 }
 
+/* With spills, a post below CRITICAL that finds its class empty and the next one down to the
+ * reserve fails for the reserve (a CRITICAL post gets the block), not for want of memory. */
+static void a_spilling_post_stopped_by_the_next_class_reserve_counts_reserve(void **state)
+{
+    (void)state;
+    const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    if (reserve == 0) {
+        print_message("skipped: needs CONFIG_SYSTEM_SERVICE_EVENT_CRITICAL_RESERVE_BLOCKS > 0\n");
+        skip();
+    }
+    memory_pool_config_t pc;
+    assert_int_equal(memory_pool_get_default_config(&pc), ESP_OK);
+    pc.try_larger_class = true;
+    assert_int_equal(memory_pool_init(&pc), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    const unsigned large = MEMORY_POOL_CLASS_COUNT - 2, xl = MEMORY_POOL_CLASS_COUNT - 1;
+    fill_class(large, KRAKEN_POOL_LARGE_SIZE, 0);
+    fill_class(xl, KRAKEN_POOL_XLARGE_SIZE, reserve);
+    static uint8_t payload[KRAKEN_POOL_LARGE_SIZE];
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 1, payload, sizeof payload,
+                                                    SYSTEM_EVENT_PRIORITY_HIGH, 0),
+                     ESP_ERR_NO_MEM);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_RESERVE], 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NO_MEM], 0);
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 1, payload, sizeof payload,
+                                                    SYSTEM_EVENT_PRIORITY_CRITICAL, 0),
+                     ESP_OK);
+    assert_int_equal(stats().pool_blocks_in_use[xl], 1);
+    assert_int_equal(dispatch_all(), 1);
+}
+
 /* A memory_pool_init() table with a class of no more blocks than the CRITICAL reserve (the build
  * checks only the Kconfig counts): the bus says so when it starts, and the class serves CRITICAL
  * events only. */
@@ -2873,6 +2906,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(blocks_handed_back_during_a_run_are_not_counted_twice,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_spilling_post_stopped_by_the_next_class_reserve_counts_reserve, setup_none, teardown),
         cmocka_unit_test_setup_teardown(a_payload_that_spilled_into_a_larger_class_is_counted_there,
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(
