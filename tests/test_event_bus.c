@@ -2201,17 +2201,24 @@ static void blocks_handed_back_during_a_run_are_not_counted_twice(void **state)
 
 /* With try_larger_class a payload may land in a block of the next class: the bus counts the block
  * under the class it came from. */
-static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **state)
+/* Pools that spill an empty class into the next (try_larger_class), a bus in manual mode, and
+ * the next-to-largest class (Large) emptied. */
+static void start_with_the_large_class_empty_and_spilling(void)
 {
-    (void)state;
     memory_pool_config_t pc;
     assert_int_equal(memory_pool_get_default_config(&pc), ESP_OK);
     pc.try_larger_class = true;
     assert_int_equal(memory_pool_init(&pc), ESP_OK);
     system_event_bus_config_t cfg = manual_config();
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    fill_class(MEMORY_POOL_CLASS_COUNT - 2, KRAKEN_POOL_LARGE_SIZE, 0);
+}
+
+static void a_payload_that_spilled_into_a_larger_class_is_counted_there(void **state)
+{
+    (void)state;
     const unsigned large = MEMORY_POOL_CLASS_COUNT - 2, xl = MEMORY_POOL_CLASS_COUNT - 1;
-    fill_class(large, KRAKEN_POOL_LARGE_SIZE, 0);
+    start_with_the_large_class_empty_and_spilling();
     static uint8_t payload[KRAKEN_POOL_LARGE_SIZE];
     assert_int_equal(system_event_post(SVC_A, 1, payload, sizeof payload,
                                        SYSTEM_EVENT_PRIORITY_NORMAL),
@@ -2234,14 +2241,8 @@ static void a_spilling_post_stopped_by_the_next_class_reserve_counts_reserve(voi
         print_message("skipped: needs CONFIG_SYSTEM_SERVICE_EVENT_CRITICAL_RESERVE_BLOCKS > 0\n");
         skip();
     }
-    memory_pool_config_t pc;
-    assert_int_equal(memory_pool_get_default_config(&pc), ESP_OK);
-    pc.try_larger_class = true;
-    assert_int_equal(memory_pool_init(&pc), ESP_OK);
-    system_event_bus_config_t cfg = manual_config();
-    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
-    const unsigned large = MEMORY_POOL_CLASS_COUNT - 2, xl = MEMORY_POOL_CLASS_COUNT - 1;
-    fill_class(large, KRAKEN_POOL_LARGE_SIZE, 0);
+    const unsigned xl = MEMORY_POOL_CLASS_COUNT - 1;
+    start_with_the_large_class_empty_and_spilling();
     fill_class(xl, KRAKEN_POOL_XLARGE_SIZE, reserve);
     static uint8_t payload[KRAKEN_POOL_LARGE_SIZE];
     assert_int_equal(system_event_post_with_timeout(SVC_A, 1, payload, sizeof payload,
