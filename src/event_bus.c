@@ -1089,6 +1089,8 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
         event.source = source;
         event.type = type;
         event.priority = (system_event_priority_t)p;
+        /* fixed for the run: a run of several events has all its subscriptions in the chunk */
+        const bool one_sub = ch.n == 1 && !walk.more;
         uint32_t i = 0;
         for (;;) {
             const unsigned store = slot->store;
@@ -1111,7 +1113,7 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                 run.latency_sum += latency;
             }
             bool ran;
-            if (__builtin_expect(ch.n == 1 && !walk.more, 1)) {
+            if (__builtin_expect(one_sub, 1)) {
                 ran = call_one(&event, &ch, &now);
             } else {
                 ran = call_chunk(&event, &ch, &now);
