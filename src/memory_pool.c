@@ -25,16 +25,16 @@
  * be answered without a lock: one range check over the blocks of all classes (published like the
  * classes), and an atomic count of the heap table's entries.
  *
- * Set-up and publication: the first allocation sets the pools up (g_state UNINIT -> SETUP -> READY).
- * The class fields are written (under the class lock, for memory_pool_owns) before each class's
- * `limit` is stored with release, class 0 last; allocations load class 0's `limit` with acquire,
- * so a block can only be obtained after every class is published, and every free of a block
- * happens after it. A free that finds class 0 unpublished (of NULL, say, while set-up runs) reads
- * no class field. An allocation that finds class 0 unpublished waits for the whole set-up (it must
- * not take a larger class published before its own), as concurrent first allocations do (they
- * never see a block before). A failed set-up leaves the pools off (FAILED: every request is a
- * counted heap fallback) until memory_pool_deinit, so class fields never change while blocks from
- * us are live.
+ * Set-up and publication: the first allocation sets the pools up (g_state UNINIT -> SETUP ->
+ * READY). The class fields are written (under the class lock, for memory_pool_owns) before each
+ * class's `limit` is stored with release, class 0 last; allocations load class 0's `limit` with
+ * acquire, so a block can only be obtained after every class is published, and every free of a
+ * block happens after it. A free (of NULL, say, while set-up runs) tests the classes with a table
+ * of its own (g_fast), published once filled. An allocation that finds class 0 unpublished
+ * waits for the whole set-up (it must not take a larger class published before its own), as
+ * concurrent first allocations do (they never see a block before). A failed set-up leaves the pools
+ * off (FAILED: every request is a counted heap fallback) until memory_pool_deinit, so class fields
+ * never change while blocks from us are live.
  *
  * Locks: one per class, one for the heap table, each held for O(1) work (checks hold one for a
  * free-list walk or one block). The heap, the log and the hook are always called outside them.
@@ -108,12 +108,10 @@ typedef struct {
 typedef struct {
     kraken_port_lock_t lock;
     link_t head;           /* first free block, LINK_END when empty */
-    uint8_t shift;         /* log2(block_size) when a power of two, else 0 */
     uint8_t index;         /* 0..3, for reports */
     class_counters_t n;    /* under lock */
     _Atomic size_t limit;  /* block_size once published, 0 before: the size walk passes by */
     /* Written before `limit` is published, read-only while it is: */
-    size_t fast_count;     /* blocks the O(1) free recognises: count (1 if not a power of 2) */
     uint8_t *base;         /* first block */
     link_t *links;
     block_meta_t *meta;    /* NULL without checks */
@@ -148,6 +146,17 @@ static pool_class_t g_class[CLASSES] = {
     {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 2},
     {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 3},
 };
+/* The O(1) test of a free, read without a lock through g_fast: g_fast_none (nothing matches)
+ * until set-up has filled g_fast_table and published it (release), back to g_fast_none at
+ * deinit. A free (of NULL, say) may run during a set-up: it reads the table it loaded, never one
+ * being written. */
+typedef struct {
+    uintptr_t base[CLASSES];  /* first block */
+    size_t count[CLASSES];    /* blocks recognised: count (1 if the size is not a power of 2) */
+    uint8_t shift[CLASSES];   /* log2(block size), 0 if not a power of 2 */
+} fast_table_t;
+static fast_table_t g_fast_none, g_fast_table; /* in DRAM: ISRs read them */
+static _Atomic(const fast_table_t *) g_fast = &g_fast_none;
 static _Atomic(memory_pool_misuse_hook_t) g_hook;
 /* Where the blocks of all classes lie while set up ([lo, hi); lo 0 otherwise). hi is stored before
  * lo, lo is loaded first: a reader that sees lo sees its hi (or a later 0). */
@@ -591,24 +600,21 @@ static NOINLINE esp_err_t free_slow(void *ptr, bool isr, const void *caller)
     return free_outside(ptr, isr, caller);
 }
 
-/* Whether set-up has published every class (class 0's `limit` is stored last, with release): after
- * it the class fields may be read without a lock until memory_pool_deinit. Before it a free must not
- * read them, as set-up may be writing them: NULL or a foreign pointer can be freed at any time. */
-static ALWAYS_INLINE bool published(void)
+/* The index of the block of class i that ptr starts, in the O(1) test's table f, or a value not
+ * below f->count[i]. */
+static ALWAYS_INLINE uintptr_t fast_index(const fast_table_t *f, unsigned i, const void *ptr)
 {
-    return atomic_load_explicit(&g_class[0].limit, memory_order_acquire) != 0;
+    return rotate_right((uintptr_t)ptr - f->base[i], f->shift[i]);
 }
 
 static ALWAYS_INLINE esp_err_t pool_free(void *ptr, bool isr, const void *caller)
 {
-    if (UNLIKELY(!published())) {
-        return free_slow(ptr, isr, caller); /* no block of ours exists yet */
-    }
-    /* One copy of give() per class: every field has a fixed address. */
+    const fast_table_t *f = atomic_load_explicit(&g_fast, memory_order_acquire);
+    /* One copy of give() per class: every class has a fixed address. */
 #define TRY_CLASS(i)                                                                               \
     do {                                                                                           \
-        uintptr_t idx = rotate_right((uintptr_t)ptr - (uintptr_t)g_class[i].base, g_class[i].shift); \
-        if (LIKELY(idx < g_class[i].fast_count)) {                                                 \
+        uintptr_t idx = fast_index(f, i, ptr);                                                     \
+        if (LIKELY(idx < f->count[i])) {                                                           \
             return give(&g_class[i], idx, ptr, caller);                                            \
         }                                                                                          \
     } while (0)
@@ -663,20 +669,22 @@ static esp_err_t build(void)
         bool pow2 = (size & (size - 1)) == 0;
         kraken_port_lock(&c->lock); /* get_stats and memory_pool_owns may be reading */
         c->head = 0;
-        c->shift = pow2 ? (uint8_t)__builtin_ctzll(size) : 0;
-        c->fast_count = pow2 ? count : 1;
         c->base = blocks;
         c->links = links;
         c->meta = meta;
         c->block_size = size;
         c->count = count;
         kraken_port_unlock(&c->lock);
+        g_fast_table.base[i] = (uintptr_t)blocks;
+        g_fast_table.count[i] = pow2 ? count : 1;
+        g_fast_table.shift[i] = pow2 ? (uint8_t)__builtin_ctzll(size) : 0;
         blocks += size * count;
         links += count;
         if (meta != NULL) {
             meta += count;
         }
     }
+    atomic_store_explicit(&g_fast, &g_fast_table, memory_order_release);
     for (unsigned i = CLASSES; i-- > 0;) { /* class 0 last: see pool_alloc */
         atomic_store_explicit(&g_class[i].limit, g_class[i].block_size, memory_order_release);
     }
@@ -835,11 +843,11 @@ esp_err_t memory_pool_free_isr(void *ptr)
 
 /* Index of the power-of-two class holding ptr at a block start (O(1) test of pool_free), or
  * CLASSES. */
-static ALWAYS_INLINE unsigned fast_class_of(const void *ptr, uintptr_t *idx)
+static ALWAYS_INLINE unsigned fast_class_of(const fast_table_t *f, const void *ptr, uintptr_t *idx)
 {
     for (unsigned i = 0; i < CLASSES; i++) {
-        uintptr_t k = rotate_right((uintptr_t)ptr - (uintptr_t)g_class[i].base, g_class[i].shift);
-        if (k < g_class[i].fast_count) {
+        uintptr_t k = fast_index(f, i, ptr);
+        if (k < f->count[i]) {
             *idx = k;
             return i;
         }
@@ -868,11 +876,11 @@ KRAKEN_PORT_ISR_TEXT
 size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
 {
     const void *caller = FAST_CALLER();
+    const fast_table_t *f = atomic_load_explicit(&g_fast, memory_order_acquire);
     size_t freed = 0, i = 0;
-    const bool fast = CHECKS < 2 && published();
     while (i < n) {
         uintptr_t idx = 0;
-        unsigned ci = fast ? fast_class_of(blocks[i], &idx) : CLASSES;
+        unsigned ci = CHECKS >= 2 ? CLASSES : fast_class_of(f, blocks[i], &idx);
         if (ci == CLASSES) { /* not a plain pool block start (or FULL checks): one at a time */
             /* pool_free's own class test would fail as fast_class_of did: straight to free_slow */
             freed += (CHECKS >= 2 ? pool_free(blocks[i], true, caller)
@@ -905,8 +913,8 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
             if (++i == n || ++k == BATCH_LOCK_MAX) {
                 break;
             }
-            idx = rotate_right((uintptr_t)blocks[i] - (uintptr_t)c->base, c->shift);
-            if (idx >= c->fast_count) {
+            idx = fast_index(f, ci, blocks[i]);
+            if (idx >= f->count[ci]) {
                 break;
             }
         }
@@ -1057,14 +1065,14 @@ esp_err_t memory_pool_deinit(void)
     }
     atomic_store_explicit(&g_blocks_lo, 0, memory_order_relaxed);
     atomic_store_explicit(&g_blocks_hi, 0, memory_order_relaxed);
+    atomic_store_explicit(&g_fast, &g_fast_none, memory_order_relaxed);
+    memset(&g_fast_table, 0, sizeof g_fast_table);
     for (unsigned i = 0; i < CLASSES; i++) {
         pool_class_t *c = &g_class[i];
         atomic_store_explicit(&c->limit, 0, memory_order_relaxed);
         kraken_port_lock(&c->lock);
         memset(&c->n, 0, sizeof c->n);
         c->head = LINK_END;
-        c->fast_count = 0;
-        c->shift = 0;
         c->base = NULL;
         c->links = NULL;
         c->meta = NULL;
