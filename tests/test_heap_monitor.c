@@ -583,6 +583,7 @@ static void assert_region_block(const char *text, const char *name, const heap_r
 static void log_stats_prints_the_specs_format_for_each_region(void **state)
 {
     (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO); /* the report is INFO lines */
     capture_log_stats("tag");
     heap_stats_t s;
     assert_int_equal(heap_monitor_get_stats(&s), ESP_OK);
@@ -606,6 +607,7 @@ static void log_stats_prints_the_specs_format_for_each_region(void **state)
 static void log_stats_marks_an_unhealthy_region_differently(void **state)
 {
     (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO); /* the report is INFO lines */
     heap_monitor_thresholds_t t = {.fragmentation_percent = 100,
                                    .min_largest_internal = SIZE_MAX};
     assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);

@@ -366,6 +366,7 @@ static void realloc_of_a_pool_block_is_refused_and_leaves_it(void **state)
 static void failures_are_shown_as_not_counted_without_heap_monitor_init(void **state)
 {
     (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO); /* the report is INFO lines */
     assert_null(SYSTEM_MALLOC(64u << 20)); /* a failure nobody counts */
     static char out[4096];
     capture_stdout_begin();
@@ -451,6 +452,7 @@ static char *capture_log_usage(const char *tag, char *out, size_t out_size)
 static void log_usage_prints_the_same_figures_as_memory_get_info(void **state)
 {
     (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO); /* the usage is INFO lines */
     static char text[2048];
     memory_info_t info;
     memory_get_info(&info);
@@ -470,9 +472,11 @@ static void log_usage_prints_the_same_figures_as_memory_get_info(void **state)
 }
 
 /* One entry per (profile, behaviour), named "profile: behaviour" in the report. */
-static void esp_log_prints_in_esp_idfs_format_at_the_default_level(void **state)
+static void esp_log_prints_in_esp_idfs_format_at_the_tags_level(void **state)
 {
     (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO);
+    esp_log_level_set("wifi", ESP_LOG_INFO); /* whatever CONFIG_LOG_DEFAULT_LEVEL is */
     char out[256];
     capture_stdout_begin();
     ESP_LOGI("wifi", "rssi %d", -42);
@@ -597,7 +601,7 @@ int main(void)
         ON(esp32s3_n8r8, free_sram_drops_by_at_least_the_request),
         ON(esp32s3_n8r8, log_usage_prints_the_same_figures_as_memory_get_info),
         ON(esp32s3_n8, log_usage_prints_the_same_figures_as_memory_get_info),
-        ON(esp32s3_n8r8, esp_log_prints_in_esp_idfs_format_at_the_default_level),
+        ON(esp32s3_n8r8, esp_log_prints_in_esp_idfs_format_at_the_tags_level),
         ON(esp32s3_n8r8, esp_timer_get_time_counts_microseconds_and_never_goes_back),
         ON(esp32s3_n8r8, esp_timer_get_time_never_goes_back_across_threads),
     };

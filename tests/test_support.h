@@ -7,11 +7,14 @@
 #ifndef TEST_SUPPORT_H
 #define TEST_SUPPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "esp_log.h"
 #include "heap_monitor.h"
 #include "kraken_sim.h"
+#include "sdkconfig.h"
 
 static FILE *capture_tmp_;
 static int capture_saved_fd_ = -1;
@@ -50,6 +53,34 @@ static inline size_t capture_stdout_end(char *out, size_t size)
             print_message("skipped: needs %d live heap blocks, "                                   \
                           "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX=%d\n",                \
                           (int)(n), CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX);            \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Whether log lines at `level` (ESP_LOG_INFO, ...) can appear: false, with a message naming the
+ * option, where CONFIG_LOG_MAXIMUM_LEVEL compiles them out (here as in the component and its port:
+ * run time cannot bring them back). When true, every tag logs at `level` whatever
+ * CONFIG_LOG_DEFAULT_LEVEL is: the default level "*" is raised to it if below (which also drops
+ * per-tag levels, as esp_log_level_set("*") does), never lowered. */
+static inline bool log_lines_at(esp_log_level_t level)
+{
+    if (CONFIG_LOG_MAXIMUM_LEVEL < (int)level) {
+        print_message("not checked: log lines at level %d, CONFIG_LOG_MAXIMUM_LEVEL=%d compiles "
+                      "them out\n",
+                      (int)level, CONFIG_LOG_MAXIMUM_LEVEL);
+        return false;
+    }
+    if ((int)esp_log_level_get("*") < (int)level) {
+        esp_log_level_set("*", level);
+    }
+    return true;
+}
+
+/* Skips a test whose point is log lines at `level` where the configuration compiles them out;
+ * otherwise lets every tag log at `level` (log_lines_at). */
+#define NEED_LOG_LEVEL(level)                                                                      \
+    do {                                                                                           \
+        if (!log_lines_at(level)) {                                                                \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
