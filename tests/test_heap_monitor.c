@@ -37,15 +37,14 @@
 
 static kraken_sim_profile_t g_profile;
 
-/* PSRAM in the heap: the module has it and the firmware supports it (CONFIG_SPIRAM; with
- * CONFIG_SPIRAM_USE_MEMMAP it is mapped but not given to the heap). */
+/* PSRAM in the heap: the module has it, the firmware supports it (CONFIG_SPIRAM; with
+ * CONFIG_SPIRAM_USE_MEMMAP it is mapped but not given to the heap) and finds it (with
+ * CONFIG_SPIRAM_IGNORE_NOTFOUND a module whose PSRAM the configured mode does not find runs without
+ * it). Asked of the heap, checked against the profile where the options decide it. */
 static bool has_psram(void)
 {
-#if CONFIG_SPIRAM && !CONFIG_SPIRAM_USE_MEMMAP
-    return g_profile != KRAKEN_SIM_ESP32S3_N8;
-#else
-    return false;
-#endif
+    assert_int_equal(kraken_sim_get_profile(), g_profile);
+    return psram_in_heap();
 }
 
 /* Skips a test that needs `n` entries of a table the Kconfig option `opt` sizes to fewer. */

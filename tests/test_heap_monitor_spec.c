@@ -41,12 +41,7 @@ static void capture_end(void)
  * found with CONFIG_SPIRAM_IGNORE_NOTFOUND). */
 static void skip_without_psram_support(void)
 {
-    if (heap_caps_get_total_size(MALLOC_CAP_SPIRAM) == 0) {
-        print_message("skipped: needs PSRAM in the heap, this build has none there "
-                      "(CONFIG_SPIRAM off, CONFIG_SPIRAM_USE_MEMMAP, or the module's PSRAM not "
-                      "found with CONFIG_SPIRAM_IGNORE_NOTFOUND)\n");
-        skip();
-    }
+    NEED_PSRAM_IN_HEAP();
 }
 
 static int boot(void **state)

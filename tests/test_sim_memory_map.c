@@ -31,15 +31,17 @@ static uint8_t plain_static[64];
 
 static kraken_sim_profile_t profile_from_environment;
 
-/* The layout tests boot ESP-IDF's CONFIG_SPIRAM_USE_CAPS_ALLOC (PSRAM in the heap, not MEMMAP) and
- * its 32 KiB data cache explicitly (BSS placement as the build says), so they hold whatever
- * sdkconfig the library was built with. */
+/* The layout tests boot ESP-IDF's CONFIG_SPIRAM_USE_CAPS_ALLOC (PSRAM in the heap, not MEMMAP),
+ * the module's own PSRAM mode (CONFIG_SPIRAM_MODE_OCT for the N8R8, quad for the N8R2: with
+ * CONFIG_SPIRAM_IGNORE_NOTFOUND the other mode finds none) and its 32 KiB data cache explicitly
+ * (BSS placement as the build says), so they hold whatever sdkconfig the library was built with. */
 static int boot_caps_alloc_with_dcache(kraken_sim_profile_t profile, unsigned dcache_kb)
 {
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
     policy.idf = SIM_IDF_CURRENT; /* the heap order and caps written below */
     policy.spiram = true;
+    policy.octal = profile != KRAKEN_SIM_ESP32S3_N8R2;
     policy.use_malloc = false;
     policy.memmap = false;
     policy.dcache_kb = dcache_kb;
@@ -119,6 +121,7 @@ static int boot_bss_external(kraken_sim_profile_t profile)
     sim_policy_from_sdkconfig(&policy);
     policy.idf = SIM_IDF_CURRENT; /* the heap order and caps written below */
     policy.spiram = true;
+    policy.octal = profile != KRAKEN_SIM_ESP32S3_N8R2; /* the module's mode, as above */
     policy.use_malloc = false;
     policy.memmap = false;
     policy.bss_external = true;

@@ -96,6 +96,8 @@ static int boot(kraken_sim_profile_t profile, bool spiram, bool noinit_external,
     sim_policy_t policy;
     sim_policy_from_sdkconfig(&policy);
     policy.spiram = spiram;
+    /* the module's own PSRAM mode: with CONFIG_SPIRAM_IGNORE_NOTFOUND the other finds none */
+    policy.octal = profile != KRAKEN_SIM_ESP32S3_N8R2;
     policy.use_malloc = false;
     policy.memmap = false;
     policy.noinit_external = noinit_external;

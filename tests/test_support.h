@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "heap_monitor.h"
 #include "kraken_sim.h"
@@ -81,6 +82,41 @@ static inline bool log_lines_at(esp_log_level_t level)
 #define NEED_LOG_LEVEL(level)                                                                      \
     do {                                                                                           \
         if (!log_lines_at(level)) {                                                                \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Whether the booted module has PSRAM in the heap (the real condition, asked of the heap). Where
+ * the module and the options decide it, it is also checked against them: none on the N8, none
+ * without CONFIG_SPIRAM or with CONFIG_SPIRAM_USE_MEMMAP (mapped, not the heap's); a module with
+ * PSRAM has it there unless CONFIG_SPIRAM_IGNORE_NOTFOUND lets it run without PSRAM found in
+ * another CONFIG_SPIRAM_MODE_* (without it the simulator boots as if the mode matched). */
+static inline bool psram_in_heap(void)
+{
+    const bool in_heap = heap_caps_get_total_size(MALLOC_CAP_SPIRAM) > 0;
+#if !CONFIG_SPIRAM || CONFIG_SPIRAM_USE_MEMMAP
+    assert_false(in_heap);
+#else
+    if (kraken_sim_get_profile() == KRAKEN_SIM_ESP32S3_N8) {
+        assert_false(in_heap);
+    }
+#if !CONFIG_SPIRAM_IGNORE_NOTFOUND
+    else {
+        assert_true(in_heap);
+    }
+#endif
+#endif
+    return in_heap;
+}
+
+/* Skips a test that needs PSRAM in the heap where the booted module has none there. */
+#define NEED_PSRAM_IN_HEAP()                                                                       \
+    do {                                                                                           \
+        if (!psram_in_heap()) {                                                                    \
+            print_message("skipped: needs PSRAM in the heap; %s has none there with this build "   \
+                          "(CONFIG_SPIRAM, CONFIG_SPIRAM_USE_MEMMAP, CONFIG_SPIRAM_MODE_* with "   \
+                          "CONFIG_SPIRAM_IGNORE_NOTFOUND)\n",                                      \
+                          kraken_sim_profile_name(kraken_sim_get_profile()));                      \
             skip();                                                                                \
         }                                                                                          \
     } while (0)

@@ -260,7 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t source = fuzz_u8(&in) % 3;
     const size_t bytes = 64 + fuzz_u16(&in) % (REGION_MAX - 64);
     const size_t skew = fuzz_u8(&in) % 8;
-    const bool psram = source == 2 && esp_psram_is_initialized();
+    /* PSRAM in the heap (with CONFIG_SPIRAM_USE_MEMMAP it is initialised, not the heap's) */
+    const bool psram = source == 2 && heap_caps_get_total_size(MALLOC_CAP_SPIRAM) > 0;
     uint8_t *block = NULL;
     if (source != 0) {
         block = heap_caps_malloc(bytes + skew, psram ? MALLOC_CAP_SPIRAM : MALLOC_CAP_INTERNAL);
