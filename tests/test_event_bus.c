@@ -165,6 +165,18 @@ static int payload_class(size_t size)
         }                                                                                          \
     } while (0)
 
+/* The Kconfig option that sizes the class of a `size`-byte payload, for the skip messages. */
+static const char *count_option_for(size_t size)
+{
+    static const char *const names[MEMORY_POOL_CLASS_COUNT] = {
+        "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_COUNT",
+        "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_MEDIUM_COUNT",
+        "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_LARGE_COUNT",
+        "CONFIG_SYSTEM_SERVICE_MEMORY_POOL_XLARGE_COUNT"};
+    const int c = payload_class(size);
+    return c >= 0 ? names[c] : "no pool class holds them";
+}
+
 /* Skips the test where the Kconfig pool class of a `size`-byte payload has fewer than `n` blocks
  * for events below CRITICAL (its count minus the CRITICAL reserve): the test queues `n` of them.
  * A payload larger than every class has none. */
@@ -185,8 +197,10 @@ static uint32_t usable_blocks_for(size_t size)
     do {                                                                                           \
         if (usable_blocks_for(size) < (uint32_t)(n)) {                                             \
             print_message("skipped: needs %d blocks for %d-byte payloads, the Kconfig pools "     \
-                          "have %d below CRITICAL\n",                                            \
-                          (int)(n), (int)(size), (int)usable_blocks_for(size));                   \
+                          "have %d below CRITICAL (%s, "                                           \
+                          "minus CONFIG_SYSTEM_SERVICE_EVENT_CRITICAL_RESERVE_BLOCKS)\n",          \
+                          (int)(n), (int)(size), (int)usable_blocks_for(size),                     \
+                          count_option_for(size));                                                 \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -1528,7 +1542,8 @@ static void deinit_discard_counts_pending_events_and_returns_every_block(void **
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_CRITICAL].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
-    assert_int_equal(st.pool_blocks_in_use[1] + st.pool_blocks_in_use[2], 0);
+    assert_int_equal(st.pool_blocks_in_use[payload_class(200)], 0);
+    assert_int_equal(st.pool_blocks_in_use[payload_class(1000)], 0);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_ERR_INVALID_STATE);
     assert_int_equal(system_event_bus_deinit((system_event_deinit_t)7), ESP_ERR_INVALID_ARG);
 }
@@ -2446,7 +2461,9 @@ static void post_through_the_isr_entry_point(const system_event_t *e, void *ctx)
 static void a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_back(void **state)
 {
     (void)state;
-    NEED_BLOCKS(200, 16);
+    NEED_POOL_PAYLOAD(200);
+    /* the class holds the run's 16 blocks and 17 free ones: 33 in all */
+    NEED_BLOCKS(200, 16 + 17 - KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 16);
     isr_api_posts_failed = 0;
     assert_int_equal(system_event_subscribe(SVC_A, 1, post_through_the_isr_entry_point, NULL, NULL),
@@ -2457,7 +2474,8 @@ static void a_handler_posting_through_the_isr_entry_point_gets_the_runs_blocks_b
                                            SYSTEM_EVENT_PRIORITY_NORMAL),
                          ESP_OK);
     }
-    fill_class(1, sizeof payload, 17); /* the run meets 17 free: it holds its 16 blocks */
+    /* the run meets 17 free: it holds its 16 blocks */
+    fill_class((unsigned)payload_class(sizeof payload), sizeof payload, 17);
     uint32_t n = 0;
     assert_int_equal(system_event_dispatch_pending(16, &n), ESP_OK);
     assert_int_equal(n, 16);
