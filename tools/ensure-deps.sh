@@ -32,7 +32,7 @@ if [ "$(id -u)" = 0 ]; then
     apt-get install -y -qq --no-install-recommends $missing >&2
 else
     echo "Missing Debian packages. Install them as root (sudo where it is installed) with:" >&2
-    case "$missing" in *:i386*) echo "  dpkg --add-architecture i386 && apt-get update" >&2 ;; esac
-    echo "  apt-get install -y$missing" >&2
+    case "$missing" in *:i386*) echo "  dpkg --add-architecture i386" >&2 ;; esac
+    echo "  apt-get update && apt-get install -y$missing" >&2
     exit 1
 fi
