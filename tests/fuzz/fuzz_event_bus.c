@@ -271,11 +271,13 @@ static void op_post(uint8_t how)
                        (!spills || cls + 1 == CLASSES ||
                         memory_pool_class_free((unsigned)cls + 1) <= margin),
                    "NO_MEM with blocks free in class %d", cls);
+        /* RESERVE when blocks are left, in the class or the one it spills into */
         memory_pool_stats_t st;
         memory_pool_get_stats(&st);
-        reason = prio != CRITICAL && st.classes[cls].in_use < st.classes[cls].capacity
-                     ? SYSTEM_EVENT_DROP_RESERVE
-                     : SYSTEM_EVENT_DROP_NO_MEM;
+        const bool left = st.classes[cls].in_use < st.classes[cls].capacity ||
+                          (spills && cls + 1 < CLASSES &&
+                           st.classes[cls + 1].in_use < st.classes[cls + 1].capacity);
+        reason = prio != CRITICAL && left ? SYSTEM_EVENT_DROP_RESERVE : SYSTEM_EVENT_DROP_NO_MEM;
     } else if (err == ESP_ERR_TIMEOUT) {
         /* full: queued events, plus (in a handler) the run being delivered, fill the lane */
         FUZZ_CHECK(lanes[prio].len + (in_handler ? popped_lane_this_call[prio] : 0) >=
