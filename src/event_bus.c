@@ -1251,8 +1251,8 @@ static uint32_t wait_left_ms(int64_t *deadline, uint32_t timeout_ms)
 }
 
 /* The reason a pool allocation of class c failed: the class (and the one it spills into) is empty
- * (NO_MEM), or only the CRITICAL reserve is left (RESERVE). Failure path only; one class's count, not the whole
- * statistics (their copy would cost an ISR about 300 bytes of stack). */
+ * (NO_MEM), or only the CRITICAL reserve is left (RESERVE). Failure path only; a class's count,
+ * not the whole statistics (their copy would cost an ISR about 300 bytes of stack). */
 KRAKEN_PORT_ISR_TEXT
 static system_event_drop_reason_t block_failure_reason(unsigned c, bool critical)
 {
