@@ -131,11 +131,11 @@ enum { ST_UNINIT = 0, ST_STARTING, ST_READY, ST_STOPPING };
 typedef struct {
     system_event_mode_t mode;
     lane_t lanes[LANES];
-    /* Bits 0..LANES-1: lanes with queued events; ROOM_WANTED; the bits above count subscribes.
+    /* Bits 0..LANES-1: lanes with queued events; then a bit per lane with a poster waiting for
+     * room (room_wanted(p)); the bits above count subscribes.
      * Written under the lock; a dispatcher reads it without the lock between the events of a run. */
     _Atomic uint32_t activity;
     uint32_t seq;
-    uint32_t room_waiters; /* the lanes' waiters */
     bool dispatcher_idle; /* the dispatcher waits on `work`: the next post gives it */
     bool stop, discard;   /* deinit asks the dispatcher to stop (after draining unless discard) */
     sub_t subs[MAX_SUBS];
@@ -316,8 +316,15 @@ static inline uint8_t block_class(const void *block, size_t size)
 }
 
 #define LANE_BITS ((1u << LANES) - 1)
-#define ROOM_WANTED (1u << LANES) /* a poster waits for room (bus.s.room_waiters != 0) */
-#define SUBSCRIBE_ONE (2u << LANES)
+#define ROOM_BITS (LANE_BITS << LANES)
+#define SUBSCRIBE_ONE (1u << (2 * LANES))
+
+/* The activity bit saying that a poster waits for room in lane p (its `waiters` is not 0). */
+KRAKEN_PORT_ISR_TEXT
+static inline uint32_t room_wanted(unsigned p)
+{
+    return 1u << (LANES + p);
+}
 
 KRAKEN_PORT_ISR_TEXT
 static inline uint32_t activity(void)
@@ -917,7 +924,7 @@ enum { HOLD_UNKNOWN = 0, HOLD_YES, HOLD_NO };
 
 /* Something the run must not overtake: a higher lane got an event, or a subscription was added
  * (it must see the rest): `act`, the activity read without the lock, changed outside the bits of
- * lanes p and below and ROOM_WANTED since `seen`. A post or subscribe from this task's handlers
+ * lanes p and below and the room bits since `seen`. A post or subscribe from this task's handlers
  * is seen at once, one from another task a little later, which no order could tell apart. */
 static ALWAYS_INLINE bool run_interrupted(uint32_t act, uint32_t seen, uint32_t watch)
 {
@@ -1071,10 +1078,10 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             seen &= ~(1u << p);
             set_activity(seen);
         }
-        /* Higher lanes, the subscribe count and ROOM_WANTED, taken as a change while it is set:
-         * one test after each event sees all of them. */
-        const uint32_t watch = ~((2u << p) - 1);
-        seen &= ~ROOM_WANTED;
+        /* Higher lanes, the subscribe count and this lane's room bit, taken as a change while it
+         * is set: one test after each event sees all of them. */
+        const uint32_t watch = (~((2u << p) - 1) & ~ROOM_BITS) | room_wanted(p);
+        seen &= ~room_wanted(p);
         run = (run_t){.lane = lane, .p = p, .len = len, .latency_min = UINT32_MAX};
         kraken_port_unlock(&bus.lock);
         if (__builtin_expect(wake != 0, 0)) {
@@ -1153,10 +1160,10 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             atomic_store_explicit(&bus.released[p], i, memory_order_release);
             const uint32_t act = activity();
             if (__builtin_expect(((act ^ seen) & watch) != 0, 0)) {
-                if (act & ROOM_WANTED) {
+                if (act & room_wanted(p)) {
                     wake_waiting_posters(lane, p, as_task);
                 }
-                if (run_interrupted(act, seen, watch & ~ROOM_WANTED)) {
+                if (run_interrupted(act, seen, watch & ~room_wanted(p))) {
                     run.done = i;
                     put_back(&run);
                     break;
@@ -1464,9 +1471,8 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
         if (waiting) {
             /* A token taken was one of the `woken`; a timeout may leave a token behind (a later
              * waiter then wakes once for nothing and waits again). */
-            lane->waiters--;
-            if (--bus.s.room_waiters == 0) {
-                set_activity(activity() & ~ROOM_WANTED);
+            if (--lane->waiters == 0) {
+                set_activity(activity() & ~room_wanted(priority));
             }
             if (token && lane->woken > 0) {
                 lane->woken--;
@@ -1497,9 +1503,8 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             kraken_port_lock(&bus.lock);
             continue;
         }
-        lane->waiters++;
-        if (bus.s.room_waiters++ == 0) {
-            set_activity(activity() | ROOM_WANTED);
+        if (lane->waiters++ == 0) {
+            set_activity(activity() | room_wanted(priority));
         }
         waiting = true;
         kraken_port_unlock(&bus.lock);
@@ -2157,7 +2162,6 @@ esp_err_t system_event_bus_check(void)
 {
     const char *failure = NULL;
     uint32_t queued_blocks[CLASSES] = {0};
-    uint32_t room_waiters = 0;
     kraken_port_lock(&bus.lock);
     const bool never_started = atomic_load(&bus.state) == ST_UNINIT && bus.s.lanes[0].capacity == 0;
     for (unsigned i = 0; i < LANES && !never_started; i++) {
@@ -2167,7 +2171,8 @@ esp_err_t system_event_bus_check(void)
         /* posts may have taken released slots: count + reserved may exceed capacity until the
          * run is settled */
         CHECK(atomic_load(&bus.released[i]) <= lane->reserved, "lane released slots");
-        room_waiters += lane->waiters;
+        CHECK((lane->waiters != 0) == ((activity() & room_wanted(i)) != 0),
+              "posters waiting for room");
         CHECK(used_locked(lane, i) <= lane->capacity, "lane reserved slots");
         CHECK(lane->capacity >= 1 && lane->capacity <= kconfig_capacity[i], "lane capacity");
         CHECK(lane->head < lane->capacity, "lane head");
@@ -2187,9 +2192,6 @@ esp_err_t system_event_bus_check(void)
             }
         }
     }
-    CHECK(never_started || (room_waiters == bus.s.room_waiters &&
-                            ((activity() & ROOM_WANTED) != 0) == (room_waiters != 0)),
-          "posters waiting for room");
     uint32_t active = 0, linked = 0;
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         const sub_t *sub = &bus.s.subs[i];
