@@ -137,7 +137,8 @@ typedef struct {
     _Atomic uint32_t activity;
     uint32_t seq;
     bool dispatcher_idle; /* the dispatcher waits on `work`: the next post gives it */
-    bool stop, discard;   /* deinit asks the dispatcher to stop (after draining unless discard) */
+    bool stop;    /* deinit asks the dispatcher task to stop (once it has drained, without discard) */
+    bool discard; /* deinit(DISCARD) began: every dispatcher stops at its next event */
     sub_t subs[MAX_SUBS];
     sub_t *list_head[BUCKETS + 1], *list_tail[BUCKETS + 1];
     uint32_t sub_count;
@@ -690,13 +691,6 @@ static ALWAYS_INLINE uint32_t used_locked(const lane_t *lane, unsigned p)
 {
     return lane->count + lane->reserved -
            atomic_load_explicit(&bus.released[p], memory_order_acquire);
-}
-
-/* Lock held: whether a post may take a slot of lane p (released ones looked at only if needed). */
-static ALWAYS_INLINE bool has_room_locked(const lane_t *lane, unsigned p)
-{
-    return __builtin_expect(lane->count + lane->reserved < lane->capacity, 1) ||
-           used_locked(lane, p) < lane->capacity;
 }
 
 /* Posters waiting for room. The dispatcher task wakes them when their lane is at most half full,
@@ -1487,7 +1481,7 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             err = ESP_ERR_INVALID_STATE;
             break;
         }
-        if (has_room_locked(lane, priority)) {
+        if (used_locked(lane, priority) < lane->capacity) {
             wake = push_locked(lane, priority, source, type, data, size, block, store, now, isr);
             break;
         }
