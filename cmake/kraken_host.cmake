@@ -39,7 +39,7 @@ endif()
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${kraken_kconfig_inputs})
 
 # ---- flags for this project's own targets (consumers keep theirs)
-set(KRAKEN_WARNINGS -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2)
+set(KRAKEN_WARNINGS -Wall -Wextra -Wshadow $<$<COMPILE_LANGUAGE:C>:-Wstrict-prototypes> -Wformat=2)
 if(KRAKEN_WERROR)
     list(APPEND KRAKEN_WARNINGS -Werror)
 endif()
@@ -101,6 +101,18 @@ target_link_options(kraken_host_port INTERFACE
 target_compile_options(kraken_host_port INTERFACE
     -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
     -fno-builtin-strdup -fno-builtin-strndup)
+
+# C++ new and delete through the simulated heap too (port/host/sim_new.cpp), for projects that
+# compile C++ (enabled before this file is read, as project(... CXX) does).
+get_property(kraken_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+if("CXX" IN_LIST kraken_languages)
+    option(KRAKEN_SIM_CXX_NEW "C++ new/delete on the simulated heap (off: your own replacements)" ON)
+    if(KRAKEN_SIM_CXX_NEW)
+        target_sources(kraken_host_port PRIVATE port/host/sim_new.cpp)
+        target_compile_features(kraken_host_port PRIVATE cxx_std_17) # the aligned forms
+        target_link_options(kraken_host_port INTERFACE "LINKER:--undefined=kraken_sim_cxx_new_linked")
+    endif()
+endif()
 
 # ---- the component itself
 add_library(system_service STATIC ${KRAKEN_CORE_SRCS})

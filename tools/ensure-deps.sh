@@ -14,6 +14,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok instal
 need cmake command -v cmake
 need make command -v make
 need gcc command -v cc
+need g++ command -v g++ # the consumer test's C++ part (C++ new/delete on the simulated heap)
 need libc6-dev test -f /usr/include/stdio.h # only a Recommends of gcc: not with --no-install-recommends
 need libcmocka-dev test -f /usr/include/cmocka.h
 need python3-kconfiglib /usr/bin/python3 -c 'import kconfiglib'
