@@ -1,7 +1,9 @@
 /* test_sim_heap_caps.c - ESP-IDF's heap_caps semantics on the simulated ESP32-S3, per profile. */
 #define _POSIX_C_SOURCE 200809L /* capture_output.h */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
+#include "esp_rom_sys.h"
 #include "esp_system.h"
 #include "kraken_sim.h"
 #include "sdkconfig.h"
@@ -316,6 +319,52 @@ static void sizes_beyond_the_largest_contiguous_ram_fail_with_the_hook(void **st
     assert_int_equal(hook.calls, 2);
     assert_int_equal(hook.size, SIZE_MAX - 3);
     assert_true(heap_caps_check_integrity_all(true));
+}
+
+static void printing_hook(size_t size, uint32_t caps, const char *function_name)
+{
+    (void)size;
+    (void)caps;
+    esp_rom_printf("hook: %s\n", function_name);
+}
+
+/* CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS: the first failed call runs the hook, then aborts with
+ * ESP-IDF's reason; the calls before it are unaffected. */
+static void with_abort_when_allocation_fails_a_failed_call_aborts_after_the_hook(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/kraken_abortXXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    const pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(fd, STDOUT_FILENO);
+        const sim_policy_t policy = {
+            .spiram = true, .octal = true, .bss_external = true, .abort_on_failure = true};
+        if (sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) != ESP_OK ||
+            heap_caps_register_failed_alloc_callback(printing_hook) != ESP_OK ||
+            heap_caps_malloc(64, INTERNAL_8BIT) == NULL || heap_caps_malloc(0, INTERNAL_8BIT)) {
+            _exit(3);
+        }
+        esp_rom_printf("before\n");
+        (void)heap_caps_malloc(1u << 20, INTERNAL_8BIT);
+        _exit(0); /* not reached */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    char out[512] = {0};
+    assert_true(pread(fd, out, sizeof out - 1, 0) >= 0);
+    close(fd);
+    unlink(path);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    char expected[128];
+    snprintf(expected, sizeof expected,
+             "before\nhook: heap_caps_malloc\n\nabort: Mem alloc fail. size 0x00100000 caps 0x%08x\n",
+             (unsigned)INTERNAL_8BIT);
+    assert_string_equal(out, expected);
 }
 
 /* ---- alignment (esp_heap_adjust_alignment_to_hw on the S3) ------------------------------------ */
@@ -1325,6 +1374,7 @@ int main(void)
                                boot_n8r8_use_malloc),
         cmocka_unit_test_setup(without_psram_use_malloc_behaves_as_ignore_notfound,
                                boot_n8_use_malloc),
+        cmocka_unit_test(with_abort_when_allocation_fails_a_failed_call_aborts_after_the_hook),
         cmocka_unit_test_setup(with_use_memmap_psram_is_initialised_but_no_heap_hands_it_out,
                                boot_n8r8_memmap),
     };

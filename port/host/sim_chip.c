@@ -24,6 +24,7 @@
 #include "esp_log.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
+#include "esp_rom_sys.h"
 #include "esp_system.h"
 #include "kraken_sim.h"
 #include "sdkconfig.h"
@@ -281,13 +282,19 @@ static bool fault_inject(uint32_t caps)
     return fail;
 }
 
-/* heap_caps_alloc_failed(): every allocation call that returns NULL for a non-zero size. */
+/* heap_caps_alloc_failed(): every allocation call that returns NULL for a non-zero size. With
+ * CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS the chip then aborts, with this reason on the console. */
 static void alloc_failed(size_t size, uint32_t caps, const char *function_name)
 {
     count(&stat_failed);
     esp_alloc_failed_hook_t hook = atomic_load(&failed_hook);
     if (hook != NULL) {
         hook(size, caps, function_name);
+    }
+    if (chip.policy.abort_on_failure) {
+        esp_rom_printf("\nabort: Mem alloc fail. size 0x%08" PRIx32 " caps 0x%08" PRIx32 "\n",
+                       (uint32_t)size, caps);
+        abort();
     }
 }
 
@@ -364,6 +371,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #endif
 #ifdef CONFIG_SPIRAM_USE_MALLOC
     out->use_malloc = true;
+#endif
+#ifdef CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS
+    out->abort_on_failure = true;
 #endif
 #ifdef CONFIG_SPIRAM_USE_MEMMAP
     out->memmap = true;

@@ -114,6 +114,7 @@ typedef struct {
     sim_idf_t idf;                 /**< the release followed (CONFIG_KRAKEN_SIM_ESP_IDF_*) */
     bool heap_tracing;             /**< CONFIG_HEAP_TRACING_STANDALONE: esp_heap_trace.h works */
     bool heap_hooks;               /**< CONFIG_HEAP_USE_HOOKS: esp_heap_trace_*_hook are called */
+    bool abort_on_failure;         /**< CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS */
 } sim_policy_t;
 
 /** Boot the simulator on first use (KRAKEN_SIM_PROFILE, the build's policy), as every heap call
