@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Run fn(arg) with the stream (STDOUT_FILENO or STDERR_FILENO) going to a file; what it wrote
@@ -31,6 +32,32 @@ static inline void capture_output(int stream, void (*fn)(void *), void *arg, cha
     assert_true(pread(fd, out, size - 1, 0) >= 0);
     close(fd);
     unlink(path);
+}
+
+/* Run fn(arg) in a forked child whose stdout goes to out (NUL-terminated, cut to size - 1), for
+ * calls that end the program (abort); the child's wait status. */
+static inline int capture_output_of_child(void (*fn)(void *), void *arg, char *out, size_t size)
+{
+    char path[] = "/tmp/kraken_childXXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    fflush(stderr);
+    const pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(fd, STDOUT_FILENO);
+        fn(arg);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    memset(out, 0, size);
+    assert_true(pread(fd, out, size - 1, 0) >= 0);
+    close(fd);
+    unlink(path);
+    return status;
 }
 
 #ifdef ESP_LOG_H_HOST

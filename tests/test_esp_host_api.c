@@ -100,33 +100,19 @@ static void esp_error_check_passes_esp_ok_and_without_abort_reports_and_returns(
     assert_non_null(strstr(out, "returned 0x107\n"));
 }
 
-static void check_fails(void)
+static void check_fails(void *arg)
 {
+    (void)arg;
     ESP_ERROR_CHECK(ESP_ERR_NO_MEM);
 }
 
 static void esp_error_check_reports_and_aborts_on_an_error(void **state)
 {
     (void)state;
-    char path[] = "/tmp/kraken_checkXXXXXX";
-    const int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stdout);
-    const pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        dup2(fd, STDOUT_FILENO);
-        check_fails();
-        _exit(0); /* not reached */
-    }
-    int status = 0;
-    assert_int_equal(waitpid(child, &status, 0), child);
+    char out[512];
+    const int status = capture_output_of_child(check_fails, NULL, out, sizeof out);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
-    char out[512] = {0};
-    assert_true(pread(fd, out, sizeof out - 1, 0) > 0);
-    close(fd);
-    unlink(path);
     assert_non_null(strstr(out, "ESP_ERROR_CHECK failed: esp_err_t 0x101 (ESP_ERR_NO_MEM) at "));
     assert_non_null(strstr(out, "func: check_fails\nexpression: ESP_ERR_NO_MEM\n"));
 }

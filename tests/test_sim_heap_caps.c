@@ -328,36 +328,27 @@ static void printing_hook(size_t size, uint32_t caps, const char *function_name)
     esp_rom_printf("hook: %s\n", function_name);
 }
 
+static void allocate_until_a_failure(void *arg)
+{
+    (void)arg;
+    const sim_policy_t policy = {
+        .spiram = true, .octal = true, .bss_external = true, .abort_on_failure = true};
+    if (sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) != ESP_OK ||
+        heap_caps_register_failed_alloc_callback(printing_hook) != ESP_OK ||
+        heap_caps_malloc(64, INTERNAL_8BIT) == NULL || heap_caps_malloc(0, INTERNAL_8BIT)) {
+        _exit(3);
+    }
+    esp_rom_printf("before\n");
+    (void)heap_caps_malloc(1u << 20, INTERNAL_8BIT);
+}
+
 /* CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS: the first failed call runs the hook, then aborts with
  * ESP-IDF's reason; the calls before it are unaffected. */
 static void with_abort_when_allocation_fails_a_failed_call_aborts_after_the_hook(void **state)
 {
     (void)state;
-    char path[] = "/tmp/kraken_abortXXXXXX";
-    const int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stdout);
-    const pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        dup2(fd, STDOUT_FILENO);
-        const sim_policy_t policy = {
-            .spiram = true, .octal = true, .bss_external = true, .abort_on_failure = true};
-        if (sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) != ESP_OK ||
-            heap_caps_register_failed_alloc_callback(printing_hook) != ESP_OK ||
-            heap_caps_malloc(64, INTERNAL_8BIT) == NULL || heap_caps_malloc(0, INTERNAL_8BIT)) {
-            _exit(3);
-        }
-        esp_rom_printf("before\n");
-        (void)heap_caps_malloc(1u << 20, INTERNAL_8BIT);
-        _exit(0); /* not reached */
-    }
-    int status = 0;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    char out[512] = {0};
-    assert_true(pread(fd, out, sizeof out - 1, 0) >= 0);
-    close(fd);
-    unlink(path);
+    char out[512];
+    const int status = capture_output_of_child(allocate_until_a_failure, NULL, out, sizeof out);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     char expected[128];
