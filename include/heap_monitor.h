@@ -29,8 +29,8 @@
  * blocks; "may block" = may wait for another task (docs/DESIGN.md). The monitor's own lock
  * is a critical section (spins, never sleeps). "Never blocks" is about the monitor itself: the
  * low-memory callbacks run in the calling task, and a log line waits for the console as ESP_LOG does.
- * All state is static, sized by Kconfig (menu "Heap monitor"); the only allocations are the sampler
- * task and its two semaphores, while it runs.
+ * All state is static, sized by Kconfig (menu "Heap monitor"); the only allocation is the sampler
+ * task (stack and TCB), while it runs; its two semaphores are static.
  */
 #ifndef HEAP_MONITOR_H
 #define HEAP_MONITOR_H

@@ -131,10 +131,9 @@ esp_err_t memory_get_info(memory_info_t *info)
     if (info == NULL) {
         return ESP_ERR_INVALID_ARG;
     }
-    kraken_port_heap_figures_t sram, psram, dma;
+    kraken_port_heap_figures_t sram, psram;
     kraken_port_heap_figures(MEMORY_CAPS_SRAM, &sram);
     kraken_port_heap_figures(MEMORY_CAPS_PSRAM, &psram);
-    kraken_port_heap_figures(MEMORY_CAPS_DMA, &dma);
     *info = (memory_info_t){
         .free_sram = sram.free_bytes,
         .total_sram = sram.total_bytes,
@@ -144,7 +143,7 @@ esp_err_t memory_get_info(memory_info_t *info)
         .total_psram = psram.total_bytes,
         .min_free_psram = psram.minimum_free_bytes,
         .largest_free_psram = psram.largest_free_block,
-        .free_dma = dma.free_bytes,
+        .free_dma = kraken_port_heap_free_size(MEMORY_CAPS_DMA), /* a counter: no walk */
         .psram_size = kraken_port_psram_size(),
         .psram_available = kraken_port_psram_available(),
     };
@@ -153,16 +152,12 @@ esp_err_t memory_get_info(memory_info_t *info)
 
 size_t memory_get_free_sram(void)
 {
-    kraken_port_heap_figures_t sram;
-    kraken_port_heap_figures(MEMORY_CAPS_SRAM, &sram);
-    return sram.free_bytes;
+    return kraken_port_heap_free_size(MEMORY_CAPS_SRAM);
 }
 
 size_t memory_get_free_psram(void)
 {
-    kraken_port_heap_figures_t psram;
-    kraken_port_heap_figures(MEMORY_CAPS_PSRAM, &psram);
-    return psram.free_bytes;
+    return kraken_port_heap_free_size(MEMORY_CAPS_PSRAM);
 }
 
 bool memory_psram_available(void)

@@ -426,6 +426,30 @@ static void memory_info_matches_heap_caps(void **state)
     free(hold);
 }
 
+/* On the chip heap_caps_get_largest_free_block() walks every block of each heap with interrupts
+ * masked; the headers promise which calls do that. */
+size_t __real_heap_caps_get_largest_free_block(uint32_t caps);
+static atomic_int largest_block_reads;
+
+size_t __wrap_heap_caps_get_largest_free_block(uint32_t caps)
+{
+    atomic_fetch_add(&largest_block_reads, 1);
+    return __real_heap_caps_get_largest_free_block(caps);
+}
+
+static void only_memory_get_info_reads_the_largest_blocks(void **state)
+{
+    (void)state;
+    atomic_store(&largest_block_reads, 0);
+    (void)memory_get_free_sram();
+    (void)memory_get_free_psram();
+    (void)memory_psram_available();
+    assert_int_equal(atomic_load(&largest_block_reads), 0);
+    memory_info_t info;
+    assert_int_equal(memory_get_info(&info), ESP_OK);
+    assert_int_equal(atomic_load(&largest_block_reads), 2); /* SRAM and PSRAM, not DMA */
+}
+
 static void free_sram_drops_by_at_least_the_request(void **state)
 {
     (void)state;
@@ -597,6 +621,7 @@ int main(void)
         ON(esp32s3_n8r8, memory_info_matches_heap_caps),
         ON(esp32s3_n8r2, memory_info_matches_heap_caps),
         ON(esp32s3_n8, memory_info_matches_heap_caps),
+        ON(esp32s3_n8r8, only_memory_get_info_reads_the_largest_blocks),
         ON(esp32s3_n8r8, free_sram_drops_by_at_least_the_request),
         ON(esp32s3_n8r8, log_usage_prints_the_same_figures_as_memory_get_info),
         ON(esp32s3_n8, log_usage_prints_the_same_figures_as_memory_get_info),

@@ -142,7 +142,9 @@ size_t memory_get_free_sram(void);
 /** Free PSRAM in bytes; 0 without PSRAM (counters, no walk). task, never blocks,
  *  O(number of heaps). */
 size_t memory_get_free_psram(void);
-/** True when PSRAM is present and added to the heap. isr-ok, O(number of heaps). */
+/** True when PSRAM is present and added to the heap. task, never blocks, O(number of heaps)
+ *  (it asks heap_caps for the PSRAM heaps' size, which ESP-IDF does not list among the heap calls
+ *  an ISR may make). */
 bool memory_psram_available(void);
 /** Log one readable summary (free/total/minimum/largest for SRAM and PSRAM, free for DMA) under
  *  `tag` ("memory" when NULL). task, waits for the console; O(number of heaps) plus the walk of

@@ -95,8 +95,9 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out);
 /** One heap of the simulated chip, in ESP-IDF's registered-heap order (the order in which
  *  heap_caps tries heaps at each priority level). */
 typedef struct {
-    const char *name;          /**< memory type as ESP-IDF names it: "RAM" (D/IRAM), "RTCRAM",
-                                    "SPIRAM", or "DMAPOOL" (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL) */
+    const char *name;          /**< memory type as ESP-IDF names it: "RAM" (D/IRAM), "DRAM" (data
+                                    cache memory the cache does not use), "RTCRAM", "SPIRAM", or
+                                    "DMAPOOL" (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL) */
     uint32_t caps[3];          /**< MALLOC_CAP_* at ESP-IDF's three priority levels */
     uintptr_t start;           /**< host address of the region */
     size_t size;               /**< region bytes, as heap_caps_get_total_size() counts them */
