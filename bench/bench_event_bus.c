@@ -25,6 +25,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -424,12 +425,22 @@ static int run_fixed(uint32_t n, size_t size, uint32_t batch)
 #define PING_ROUNDS 200000
 static _Atomic int ping;
 
+/* Spin until ping == value; yield now and then, or on one CPU (taskset) each wait lasts until
+ * the scheduler's next tick and the measurement takes hours. */
+static void wait_for_ping(int value)
+{
+    for (unsigned spins = 1; atomic_load_explicit(&ping, memory_order_acquire) != value; spins++) {
+        if (spins % 4096 == 0) {
+            sched_yield();
+        }
+    }
+}
+
 static void *pong_main(void *arg)
 {
     (void)arg;
     for (int i = 0; i < PING_ROUNDS; i++) {
-        while (atomic_load_explicit(&ping, memory_order_acquire) != 1) {
-        }
+        wait_for_ping(1);
         atomic_store_explicit(&ping, 0, memory_order_release);
     }
     return NULL;
@@ -444,8 +455,7 @@ static double cache_line_round_trip_ns(void)
     int64_t t0 = kraken_port_time_us();
     for (int i = 0; i < PING_ROUNDS; i++) {
         atomic_store_explicit(&ping, 1, memory_order_release);
-        while (atomic_load_explicit(&ping, memory_order_acquire) != 0) {
-        }
+        wait_for_ping(0);
     }
     int64_t t1 = kraken_port_time_us();
     pthread_join(th, NULL);
