@@ -1,8 +1,8 @@
 /*
  * esp_heap_caps.h (host) - ESP-IDF's heap_caps API over the simulated ESP32-S3 (kraken_sim.h).
  * Same names, values and semantics as on the chip; unlike ESP-IDF's linux target, capabilities and
- * limits are enforced. All functions are thread-safe; from a simulated ISR they run as on the chip and are counted
- * (kraken_sim_stats_t.isr_calls), as ESP-IDF discourages heap calls in interrupts.
+ * limits are enforced. All functions are thread-safe; from a simulated ISR they run as on the
+ * chip and are counted (kraken_sim_stats_t.isr_calls), as ESP-IDF discourages heap calls there.
  */
 #ifndef ESP_HEAP_CAPS_H_HOST
 #define ESP_HEAP_CAPS_H_HOST
