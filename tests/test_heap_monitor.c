@@ -418,7 +418,10 @@ static void each_threshold_flags_its_own_issue(void **state)
     assert_int_equal(heap_monitor_stats_issues(&s), HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE);
 
     t = off;
-    t.min_largest_internal = s.internal.largest_free_block + 1;
+    t.min_largest_internal = s.internal.largest_free_block; /* equal is still healthy */
+    assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
+    assert_int_equal(heap_monitor_stats_issues(&s), 0);
+    t.min_largest_internal++;
     assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
     assert_int_equal(heap_monitor_stats_issues(&s), HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST);
 
@@ -433,6 +436,9 @@ static void each_threshold_flags_its_own_issue(void **state)
 
     /* PSRAM: a minimum above what is free is unhealthy only when the module has PSRAM */
     t = off;
+    t.min_free_psram = s.psram.total_free_bytes; /* equal is still healthy (0 without PSRAM) */
+    assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
+    assert_int_equal(heap_monitor_stats_issues(&s), 0);
     t.min_free_psram = SIZE_MAX;
     assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
     assert_int_equal(heap_monitor_stats_issues(&s), has_psram() ? HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE : 0);

@@ -402,6 +402,7 @@ static void memory_info_matches_heap_caps(void **state)
     assert_int_equal(memory_get_info(NULL), ESP_ERR_INVALID_ARG);
     void *hold = SYSTEM_MALLOC(10000);
     assert_non_null(hold);
+    free(APP_MALLOC(100000)); /* PSRAM's minimum below its free bytes (SRAM's without PSRAM) */
     memory_info_t info;
     assert_int_equal(memory_get_info(&info), ESP_OK);
     assert_int_equal(info.free_sram, heap_caps_get_free_size(MEMORY_CAPS_SRAM));
@@ -410,6 +411,8 @@ static void memory_info_matches_heap_caps(void **state)
     assert_int_equal(info.largest_free_sram, heap_caps_get_largest_free_block(MEMORY_CAPS_SRAM));
     assert_int_equal(info.free_psram, heap_caps_get_free_size(MEMORY_CAPS_PSRAM));
     assert_int_equal(info.total_psram, heap_caps_get_total_size(MEMORY_CAPS_PSRAM));
+    assert_int_equal(info.min_free_psram, heap_caps_get_minimum_free_size(MEMORY_CAPS_PSRAM));
+    assert_int_equal(info.largest_free_psram, heap_caps_get_largest_free_block(MEMORY_CAPS_PSRAM));
     assert_int_equal(info.free_dma, heap_caps_get_free_size(MEMORY_CAPS_DMA));
     assert_int_equal(info.free_sram, memory_get_free_sram());
     assert_int_equal(info.free_psram, memory_get_free_psram());
@@ -422,6 +425,7 @@ static void memory_info_matches_heap_caps(void **state)
         assert_int_equal(info.total_psram, 0);
     } else {
         assert_true(info.total_psram > 1024u * 1024u);
+        assert_true(info.min_free_psram < info.free_psram);
     }
     free(hold);
 }
