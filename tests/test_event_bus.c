@@ -824,22 +824,37 @@ static void lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks(voi
     assert_int_equal(stats().pool_blocks_in_use[3], 0);
 }
 
-static void pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing(void **state)
+/* Take every block a Medium-sized payload could use: the Medium class, and the Large one too where
+ * an empty class takes the next larger one (TRY_LARGER_CLASS). Skips the test when Medium-sized
+ * payloads are kept inline. */
+enum { MEDIUM_HELD = KRAKEN_POOL_MEDIUM_COUNT + KRAKEN_POOL_TRY_LARGER_CLASS * KRAKEN_POOL_LARGE_COUNT };
+
+static void hold_medium_blocks(void *held[MEDIUM_HELD])
 {
-    (void)state;
     if (payload_class(KRAKEN_POOL_MEDIUM_SIZE) != 1) {
         print_message("skipped: Medium-sized payloads are kept inline (..._INLINE_DATA_SIZE %d)\n",
                       KRAKEN_EVENT_INLINE_DATA_SIZE);
         skip();
     }
-    /* Medium, and Large too where an empty class takes the next larger one (TRY_LARGER_CLASS) */
-    enum { HELD = KRAKEN_POOL_MEDIUM_COUNT + KRAKEN_POOL_TRY_LARGER_CLASS * KRAKEN_POOL_LARGE_COUNT };
-    void *held[HELD];
-    for (int i = 0; i < HELD; i++) {
+    for (int i = 0; i < MEDIUM_HELD; i++) {
         held[i] = memory_pool_alloc_isr(i < KRAKEN_POOL_MEDIUM_COUNT ? KRAKEN_POOL_MEDIUM_SIZE
                                                                      : KRAKEN_POOL_LARGE_SIZE);
         assert_non_null(held[i]);
     }
+}
+
+static void release_medium_blocks(void *held[MEDIUM_HELD])
+{
+    for (int i = 0; i < MEDIUM_HELD; i++) {
+        assert_int_equal(memory_pool_free_isr(held[i]), ESP_OK);
+    }
+}
+
+static void pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing(void **state)
+{
+    (void)state;
+    void *held[MEDIUM_HELD];
+    hold_medium_blocks(held);
     uint8_t buf[KRAKEN_POOL_MEDIUM_SIZE] = {0};
     assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_CRITICAL),
                      ESP_ERR_NO_MEM);
@@ -854,10 +869,40 @@ static void pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing(void 
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
     assert_int_equal(st.pool_blocks_in_use[1], 0);
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 1);
-    for (int i = 0; i < HELD; i++) {
-        assert_int_equal(memory_pool_free_isr(held[i]), ESP_OK);
-    }
+    release_medium_blocks(held);
     assert_int_equal(dispatch_all(), 1);
+}
+
+typedef struct {
+    esp_err_t result;
+    int64_t took_us;
+} block_poster_t;
+
+static void posting_to_an_empty_class(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    block_poster_t *bp = ctx;
+    uint8_t buf[KRAKEN_POOL_MEDIUM_SIZE] = {0};
+    const int64_t t0 = kraken_port_time_us();
+    /* 2 s: a handler waiting for a block nobody returns would show as a 2 s post */
+    bp->result = system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW,
+                                                2000);
+    bp->took_us = kraken_port_time_us() - t0;
+}
+
+static void a_handler_never_waits_for_a_pool_block(void **state)
+{
+    (void)state;
+    void *held[MEDIUM_HELD];
+    hold_medium_blocks(held);
+    block_poster_t bp = {.result = -1};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, posting_to_an_empty_class, &bp, NULL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_HIGH), ESP_OK);
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(bp.result, ESP_ERR_NO_MEM);
+    assert_true(bp.took_us < 100000);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NO_MEM], 1);
+    release_medium_blocks(held);
 }
 
 static void a_payload_above_the_largest_class_follows_the_oversize_policy(void **state)
@@ -1709,6 +1754,31 @@ static void a_poster_waiting_for_room_is_released_by_deinit(void **state)
     system_event_stats_t st = stats();
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_DISCARDED], 1);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
+/* poster_thread's 200-byte payload waits for a Medium block; deinit releases it. */
+static void a_poster_waiting_for_a_block_is_released_by_deinit(void **state)
+{
+    (void)state;
+    if (payload_class(200) != 1) {
+        print_message("skipped: a 200-byte payload does not take a Medium block here\n");
+        skip();
+    }
+    void *held[MEDIUM_HELD];
+    hold_medium_blocks(held);
+    poster_arg_t arg = {.result = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
+    wait_until_started(&arg);
+    kraken_port_delay_ms(30); /* the poster is now waiting for a block */
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(arg.result, ESP_ERR_INVALID_STATE);
+    system_event_stats_t st = stats();
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NO_MEM], 0);
+    release_medium_blocks(held);
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
@@ -2909,6 +2979,10 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(deinit_in_task_mode_drains_through_the_dispatcher,
                                         setup_none, teardown),
+        cmocka_unit_test_setup_teardown(a_poster_waiting_for_a_block_is_released_by_deinit,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_handler_never_waits_for_a_pool_block, setup_manual,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_poster_waiting_for_room_is_released_by_deinit,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_bus_starts_by_itself_on_first_post_in_the_kconfig_mode,
