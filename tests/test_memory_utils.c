@@ -309,6 +309,50 @@ static void dma_realloc_keeps_alignment_and_contents(void **state)
     assert_null(DMA_REALLOC(p, 0));
 }
 
+/* DMA_REALLOC keeps a block only when it is already a DMA buffer: a PSRAM block, or an internal one
+ * off the 16-byte alignment, moves even when it shrinks. */
+static void dma_realloc_moves_a_block_that_is_not_a_dma_buffer(void **state)
+{
+    (void)state;
+    if (memory_psram_available()) {
+        uint8_t *ext = memory_alloc_psram_only(1000);
+        assert_non_null(ext);
+        memset(ext, 0x5a, 1000);
+        uint8_t *moved = DMA_REALLOC(ext, 100);
+        assert_non_null(moved);
+        assert_true(esp_ptr_dma_capable(moved));
+        assert_int_equal((uintptr_t)moved % MEMORY_DMA_ALIGNMENT, 0);
+        for (int i = 0; i < 100; i++) {
+            assert_int_equal(moved[i], 0x5a);
+        }
+        free(moved);
+    }
+    /* an internal block whose address is not a multiple of 16 */
+    enum { TRIES = 32 };
+    uint8_t *blocks[TRIES] = {0};
+    uint8_t *odd = NULL;
+    for (int i = 0; i < TRIES && odd == NULL; i++) {
+        blocks[i] = SYSTEM_MALLOC(1000 + 4 * (size_t)i);
+        assert_non_null(blocks[i]);
+        if ((uintptr_t)blocks[i] % MEMORY_DMA_ALIGNMENT != 0) {
+            odd = blocks[i];
+            blocks[i] = NULL;
+        }
+    }
+    assert_non_null(odd); /* the heap hands out 4-byte aligned blocks */
+    memset(odd, 0xa5, 1000);
+    uint8_t *moved = DMA_REALLOC(odd, 100);
+    assert_non_null(moved);
+    assert_int_equal((uintptr_t)moved % MEMORY_DMA_ALIGNMENT, 0);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(moved[i], 0xa5);
+    }
+    free(moved);
+    for (int i = 0; i < TRIES; i++) {
+        free(blocks[i]);
+    }
+}
+
 static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(void **state)
 {
     (void)state;
@@ -617,6 +661,8 @@ int main(void)
         ON(esp32s3_n8, realloc_keeps_contents_and_placement),
         ON(esp32s3_n8r8, failed_realloc_leaves_the_block_valid),
         ON(esp32s3_n8r8, dma_realloc_keeps_alignment_and_contents),
+        ON(esp32s3_n8r8, dma_realloc_moves_a_block_that_is_not_a_dma_buffer),
+        ON(esp32s3_n8, dma_realloc_moves_a_block_that_is_not_a_dma_buffer),
         ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
         ON(esp32s3_n8r8, realloc_of_a_pool_block_is_refused_and_leaves_it),
         ON(esp32s3_n8r8, failures_are_shown_as_not_counted_without_heap_monitor_init),
