@@ -1682,11 +1682,13 @@ static void deinit_drain_delivers_pending_events_and_refuses_posts_from_handlers
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_NORMAL].delivered, 1);
 }
 
-/* The handlers a DRAIN runs still see their service's name and their subscription. */
+/* The handlers a DRAIN runs still see their service's name and their subscription, which they
+ * cannot remove (deinit removes it). */
 typedef struct {
     system_event_subscription_t handle;
     const char *name;
     esp_err_t stats_result;
+    esp_err_t unsubscribe_result;
 } drain_view_t;
 
 static void drain_viewer(const system_event_t *e, void *ctx)
@@ -1695,9 +1697,10 @@ static void drain_viewer(const system_event_t *e, void *ctx)
     system_event_subscription_stats_t st;
     v->name = system_service_get_name(e->source);
     v->stats_result = system_event_get_subscription_stats(v->handle, &st);
+    v->unsubscribe_result = system_event_unsubscribe(v->handle);
 }
 
-static void handlers_run_by_a_drain_still_see_their_service_and_subscription(void **state)
+static void handlers_run_by_a_drain_see_their_subscription_and_cannot_remove_it(void **state)
 {
     (void)state;
     system_service_id_t id;
@@ -1710,7 +1713,9 @@ static void handlers_run_by_a_drain_still_see_their_service_and_subscription(voi
     assert_non_null(v.name);
     assert_string_equal(v.name, "drained");
     assert_int_equal(v.stats_result, ESP_OK);
+    assert_int_equal(v.unsubscribe_result, ESP_ERR_INVALID_STATE);
     assert_null(system_service_get_name(id)); /* after deinit */
+    assert_int_equal(system_event_unsubscribe(v.handle), ESP_ERR_NOT_FOUND);
 }
 
 static void deinit_in_task_mode_drains_through_the_dispatcher(void **state)
@@ -2881,7 +2886,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_stale_handle_stays_stale_after_many_reuses_of_its_entry,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
-            handlers_run_by_a_drain_still_see_their_service_and_subscription, setup_manual,
+            handlers_run_by_a_drain_see_their_subscription_and_cannot_remove_it, setup_manual,
             teardown),
         cmocka_unit_test_setup_teardown(a_handler_posting_gets_the_blocks_of_events_delivered_before_it,
                                         setup_manual, teardown),
