@@ -364,6 +364,26 @@ static void libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip(void **stat
     assert_int_equal(fresh_capacity, 512);
     free(fresh);
     fclose(f);
+    /* A line as long as the buffer leaves no room for its '\0': the buffer grows. A buffer whose
+     * capacity says under 4 bytes starts again at 128. */
+    f = tmpfile();
+    assert_non_null(f);
+    fputs("0123456789abcde\n", f);
+    fputs("tiny\n", f);
+    rewind(f);
+    size_t exact_capacity = 16;
+    char *exact = malloc(exact_capacity);
+    assert_int_equal(getline(&exact, &exact_capacity, f), 16);
+    assert_string_equal(exact, "0123456789abcde\n");
+    assert_int_equal(exact_capacity, 32);
+    size_t tiny_capacity = 0;
+    char *tiny = malloc(1);
+    assert_int_equal(getline(&tiny, &tiny_capacity, f), 5);
+    assert_string_equal(tiny, "tiny\n");
+    assert_int_equal(tiny_capacity, 128);
+    free(exact);
+    free(tiny);
+    fclose(f);
 
     int *numbers = reallocarray_fn(line, 100, sizeof(int));
     assert_non_null(numbers);
