@@ -2618,13 +2618,19 @@ static void a_handler_time_leaves_out_the_bus_work_between_runs(void **state)
  * -Wl,--wrap=kraken_port_sem_take (tests/CMakeLists.txt). */
 bool __real_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
 bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
-static _Thread_local bool in_waiting_poster, last_take_given;
+/* A thread with t_records_takes set records whether its last semaphore wait ended with a give
+ * (not its poll's timeout), and says when it first waits. */
+static _Thread_local bool t_records_takes, last_take_given;
 static atomic_bool waiter_woken; /* its wait ended with a give, not its poll's timeout */
+static atomic_bool take_started;
 
 bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
 {
+    if (t_records_takes) {
+        atomic_store(&take_started, true);
+    }
     const bool given = __real_kraken_port_sem_take(sem, timeout_ms);
-    if (in_waiting_poster) {
+    if (t_records_takes) {
         last_take_given = given;
     }
     return given;
@@ -2634,7 +2640,7 @@ static void *waiting_poster(void *arg)
 {
     (void)arg;
     static uint8_t payload[KRAKEN_POOL_SMALL_SIZE];
-    in_waiting_poster = true;
+    t_records_takes = true;
     last_take_given = false;
     esp_err_t err = system_event_post_with_timeout(SVC_B, 2, payload, waiter_size,
                                                    SYSTEM_EVENT_PRIORITY_NORMAL,
@@ -2714,6 +2720,115 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
                   "rounds woken by the give\n",
                   (long long)latency[0], (long long)latency[ROUNDS / 2], woken, ROUNDS);
     assert_true(woken >= ROUNDS / 2);
+}
+
+/* An unsubscribe waiting for a running call of its handler is woken by that call's end, not by
+ * its 10 ms poll: the gate opens once it waits, and the handler returns within about 1 ms. */
+static void returns_at_the_gate(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    atomic_store(&in_handler, 1);
+    while (!atomic_load(&gate_open)) {
+        kraken_port_delay_ms(1);
+    }
+}
+
+static atomic_int unsubscribe_result;
+static void *unsubscribe_recording_its_wait(void *arg)
+{
+    t_records_takes = true;
+    last_take_given = false;
+    atomic_store(&unsubscribe_result, system_event_unsubscribe(*(system_event_subscription_t *)arg));
+    atomic_store(&waiter_woken, last_take_given);
+    return NULL;
+}
+
+static void an_unsubscribe_waiting_for_a_call_is_woken_when_the_call_ends(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 5 };
+    int woken = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        start_task_mode_with_the_gate_shut();
+        system_event_subscription_t h;
+        assert_int_equal(system_event_subscribe(SVC_A, 1, returns_at_the_gate, NULL, &h), ESP_OK);
+        assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+        while (!atomic_load(&in_handler)) {
+            kraken_port_delay_ms(1);
+        }
+        atomic_store(&take_started, false);
+        atomic_store(&unsubscribe_result, -1);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, unsubscribe_recording_its_wait, &h), 0);
+        for (int ms = 0; ms < 5000 && !atomic_load(&take_started); ms++) {
+            kraken_port_delay_ms(1);
+        }
+        assert_true(atomic_load(&take_started));
+        atomic_store(&gate_open, 1);
+        pthread_join(th, NULL);
+        assert_int_equal(atomic_load(&unsubscribe_result), ESP_OK);
+        woken += atomic_load(&waiter_woken);
+        assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    }
+    /* A machine stalling the dispatcher for the whole poll may make a round miss the give. */
+    assert_true(woken >= ROUNDS / 2 + 1);
+}
+
+/* Manual mode, two dispatching tasks calling one subscription at once: the call that unsubscribes
+ * it leaves the entry to the other call, and the entry is freed when that call ends. */
+static atomic_int other_call_in, other_call_go, self_unsubscribe_result;
+static void unsubscribes_while_its_other_call_runs(const system_event_t *e, void *ctx)
+{
+    if (e->type == 1) {
+        atomic_store(&in_handler, 1);
+        while (!atomic_load(&other_call_in) && !atomic_load(&gate_open)) {
+            kraken_port_delay_ms(1);
+        }
+        atomic_store(&self_unsubscribe_result,
+                     system_event_unsubscribe(*(system_event_subscription_t *)ctx));
+    } else {
+        atomic_store(&other_call_in, 1);
+        while (!atomic_load(&other_call_go) && !atomic_load(&gate_open)) {
+            kraken_port_delay_ms(1);
+        }
+    }
+}
+
+static void a_subscription_called_by_two_dispatchers_is_freed_after_both_calls(void **state)
+{
+    (void)state;
+    atomic_store(&gate_open, 0);
+    atomic_store(&in_handler, 0);
+    atomic_store(&other_call_in, 0);
+    atomic_store(&other_call_go, 0);
+    atomic_store(&self_unsubscribe_result, -1);
+    static system_event_subscription_t h; /* static: the handler may outlive a failed test */
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY,
+                                            unsubscribes_while_its_other_call_runs, &h, &h),
+                     ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_HIGH), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 2, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    pthread_t first, second;
+    uint32_t n_first = 0, n_second = 0;
+    assert_int_equal(pthread_create(&first, NULL, dispatch_everything, &n_first), 0);
+    for (int ms = 0; ms < 5000 && !atomic_load(&in_handler); ms++) {
+        kraken_port_delay_ms(1);
+    }
+    assert_int_equal(atomic_load(&in_handler), 1); /* the HIGH event's call runs in `first` */
+    assert_int_equal(pthread_create(&second, NULL, dispatch_everything, &n_second), 0);
+    pthread_join(first, NULL); /* it unsubscribed once the LOW event's call ran in `second` */
+    assert_int_equal(atomic_load(&self_unsubscribe_result), ESP_OK);
+    assert_int_equal(n_first, 1);
+    assert_int_equal(stats().subscriptions, 1); /* kept: `second` still calls it */
+    check_bus();
+    atomic_store(&other_call_go, 1);
+    pthread_join(second, NULL);
+    assert_int_equal(n_second, 1);
+    assert_int_equal(stats().subscriptions, 0);
+    assert_int_equal(system_event_unsubscribe(h), ESP_ERR_NOT_FOUND);
+    check_bus();
 }
 
 /* An ISR that posts while a run is delivered still gets the blocks of the events delivered before
@@ -2969,6 +3084,11 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             unsubscribing_a_handle_its_handler_removed_waits_for_that_call_too, setup_none,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            an_unsubscribe_waiting_for_a_call_is_woken_when_the_call_ends, setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_subscription_called_by_two_dispatchers_is_freed_after_both_calls, setup_manual,
             teardown),
         cmocka_unit_test_setup_teardown(
             subscription_table_limits_and_stale_handles_get_clear_answers, setup_manual, teardown),
