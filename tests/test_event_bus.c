@@ -2776,6 +2776,91 @@ static void an_unsubscribe_waiting_for_a_call_is_woken_when_the_call_ends(void *
     assert_true(woken >= ROUNDS / 2 + 1);
 }
 
+/* A post waiting for a pool block gets one that another pool user frees (no give from the bus:
+ * its short poll finds it), long before its deadline. */
+static atomic_int waiting_block_post_result = -1;
+static _Atomic int64_t waiting_block_post_done_us;
+static void *post_waiting_for_a_block(void *arg)
+{
+    (void)arg;
+    static uint8_t payload[200];
+    atomic_store(&waiting_block_post_result,
+                 system_event_post_with_timeout(SVC_A, 1, payload, sizeof payload,
+                                                SYSTEM_EVENT_PRIORITY_LOW, 3000));
+    atomic_store(&waiting_block_post_done_us, kraken_port_time_us());
+    return NULL;
+}
+
+static void a_post_waiting_for_a_block_gets_one_another_pool_user_frees(void **state)
+{
+    (void)state;
+    NEED_POOL_PAYLOAD(200);
+    const unsigned c = (unsigned)payload_class(200);
+    const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    memory_pool_stats_t ps;
+    assert_int_equal(memory_pool_get_stats(&ps), ESP_OK);
+    if (ps.try_larger_class && c + 1 < MEMORY_POOL_CLASS_COUNT) {
+        fill_class(c + 1, ps.classes[c + 1].block_size, 0); /* nothing to spill into */
+    }
+    fill_class(c, 200, 0); /* the last fillers are blocks of class c */
+    const uint32_t failures_before = POOL_SUM(failures);
+    atomic_store(&waiting_block_post_result, -1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, post_waiting_for_a_block, NULL), 0);
+    for (int ms = 0; ms < 5000 && POOL_SUM(failures) == failures_before; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    kraken_port_delay_ms(20); /* past its yields: it waits */
+    assert_int_equal(atomic_load(&waiting_block_post_result), -1);
+    for (uint32_t i = 0; i <= reserve; i++) { /* one more than LOW must leave */
+        memory_pool_free(fillers[--filled]);
+    }
+    const int64_t freed = kraken_port_time_us();
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&waiting_block_post_result), ESP_OK);
+    /* its 5 ms poll; waiting for a give that never comes would take it to its 3 s deadline */
+    assert_true(atomic_load(&waiting_block_post_done_us) - freed < 1000000);
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NO_MEM], 0);
+}
+
+/* The pool block peak is a high-water mark: a handler posting while its run's delivered blocks
+ * are back in the pool (counted, not yet settled) holds fewer blocks than the peak, which stays. */
+static void posts_on_its_fifth_call(const system_event_t *e, void *ctx)
+{
+    uint32_t *calls = ctx;
+    if (e->type == 1 && ++*calls == 5) {
+        static uint8_t payload[200];
+        assert_int_equal(system_event_post(SVC_A, 2, payload, sizeof payload,
+                                           SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+    }
+}
+
+static void the_pool_block_peak_never_falls_while_a_run_hands_blocks_back(void **state)
+{
+    (void)state;
+    NEED_POOL_PAYLOAD(200);
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 5);
+    NEED_BLOCKS(200, 6);
+    const int c = payload_class(200);
+    uint32_t calls = 0;
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, posts_on_its_fifth_call,
+                                            &calls, NULL),
+                     ESP_OK);
+    static uint8_t payload[200];
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(
+            system_event_post(SVC_A, 1, payload, sizeof payload, SYSTEM_EVENT_PRIORITY_NORMAL),
+            ESP_OK);
+    }
+    assert_int_equal(stats().pool_blocks_peak[c], 5);
+    assert_int_equal(dispatch_all(), 6); /* the run of 5, then the handler's post */
+    /* the handler's post found 4 of the run's blocks back: 2 held then, 5 before */
+    assert_int_equal(stats().pool_blocks_peak[c], 5);
+    assert_int_equal(stats().pool_blocks_in_use[c], 0);
+}
+
 /* Manual mode, two dispatching tasks calling one subscription at once: the call that unsubscribes
  * it leaves the entry to the other call, and the entry is freed when that call ends. */
 static atomic_int other_call_in, other_call_go, self_unsubscribe_result;
@@ -3090,6 +3175,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_subscription_called_by_two_dispatchers_is_freed_after_both_calls, setup_manual,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            a_post_waiting_for_a_block_gets_one_another_pool_user_frees, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            the_pool_block_peak_never_falls_while_a_run_hands_blocks_back, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
             subscription_table_limits_and_stale_handles_get_clear_answers, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
