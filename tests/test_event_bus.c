@@ -2623,6 +2623,7 @@ bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
 static _Thread_local bool t_records_takes, last_take_given;
 static atomic_bool waiter_woken; /* its wait ended with a give, not its poll's timeout */
 static atomic_bool take_started;
+static atomic_uint takes_timed_out; /* by any thread */
 
 bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
 {
@@ -2630,6 +2631,9 @@ bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
         atomic_store(&take_started, true);
     }
     const bool given = __real_kraken_port_sem_take(sem, timeout_ms);
+    if (!given && timeout_ms != 0) {
+        atomic_fetch_add(&takes_timed_out, 1);
+    }
     if (t_records_takes) {
         last_take_given = given;
     }
@@ -2774,6 +2778,23 @@ static void an_unsubscribe_waiting_for_a_call_is_woken_when_the_call_ends(void *
     }
     /* A machine stalling the dispatcher for the whole poll may make a round miss the give. */
     assert_true(woken >= ROUNDS / 2 + 1);
+}
+
+/* An idle dispatcher task sleeps until a post (on the chip an idle task that polls keeps the CPU
+ * out of light sleep): none of the bus's semaphore waits times out while nothing happens. */
+static void an_idle_dispatcher_task_sleeps_until_a_post(void **state)
+{
+    (void)state;
+    start_task_mode_with_the_gate_shut();
+    assert_int_equal(system_event_subscribe(SVC_A, 1, count_handler, NULL, NULL), ESP_OK);
+    for (uint32_t round = 1; round <= 3; round++) {
+        assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+        assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, round));
+        atomic_store(&takes_timed_out, 0);
+        kraken_port_delay_ms(60);
+        assert_int_equal(atomic_load(&takes_timed_out), 0);
+    }
 }
 
 /* A post waiting for a pool block gets one that another pool user frees (no give from the bus:
@@ -3175,6 +3196,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_subscription_called_by_two_dispatchers_is_freed_after_both_calls, setup_manual,
             teardown),
+        cmocka_unit_test_setup_teardown(an_idle_dispatcher_task_sleeps_until_a_post, setup_none,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             a_post_waiting_for_a_block_gets_one_another_pool_user_frees, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
