@@ -1762,6 +1762,49 @@ static void a_poster_waiting_for_room_is_released_by_deinit(void **state)
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
+/* Deinit releases the posters waiting for room in every lane, CRITICAL's included: each gets
+ * ESP_ERR_INVALID_STATE at once, not at its 5 s deadline. */
+typedef struct {
+    system_event_priority_t priority;
+    poster_arg_t arg;
+} lane_poster_t;
+
+static void *post_to_a_full_lane(void *arg)
+{
+    lane_poster_t *p = arg;
+    atomic_store(&p->arg.started, true);
+    p->arg.result = system_event_post_with_timeout(SVC_A, 1, NULL, 0, p->priority, 5000);
+    return NULL;
+}
+
+static void posters_waiting_in_every_lane_are_released_by_deinit(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    for (int p = 0; p < SYSTEM_EVENT_PRIORITY_COUNT; p++) {
+        cfg.lane_capacity[p] = 1;
+    }
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    lane_poster_t posters[SYSTEM_EVENT_PRIORITY_COUNT];
+    pthread_t th[SYSTEM_EVENT_PRIORITY_COUNT];
+    for (int p = 0; p < SYSTEM_EVENT_PRIORITY_COUNT; p++) {
+        assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, (system_event_priority_t)p), ESP_OK);
+        posters[p] = (lane_poster_t){.priority = (system_event_priority_t)p, .arg.result = -1};
+        assert_int_equal(pthread_create(&th[p], NULL, post_to_a_full_lane, &posters[p]), 0);
+        wait_until_started(&posters[p].arg);
+    }
+    kraken_port_delay_ms(30); /* they now wait for room */
+    const int64_t t0 = kraken_port_time_us();
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_true(kraken_port_time_us() - t0 < 2000000);
+    for (int p = 0; p < SYSTEM_EVENT_PRIORITY_COUNT; p++) {
+        pthread_join(th[p], NULL);
+        assert_int_equal(posters[p].arg.result, ESP_ERR_INVALID_STATE);
+        assert_int_equal(stats().lanes[p].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    }
+}
+
 /* poster_thread's 200-byte payload waits for a Medium block; deinit releases it. */
 static void a_poster_waiting_for_a_block_is_released_by_deinit(void **state)
 {
@@ -1952,6 +1995,16 @@ static void statistics_report_latency_handler_time_and_high_water(void **state)
     assert_int_equal(system_event_get_subscription_stats(slow, &ss), ESP_OK);
     assert_int_equal(ss.longest_handler_us, 0);
     assert_int_equal(ss.deliveries, 4);
+    /* the latency figures start again: one event since the reset is their min, mean and max */
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_HIGH), ESP_OK);
+    kraken_port_delay_ms(2); /* a latency above 0 us, so that a mean over more events differs */
+    dispatch_all();
+    st = stats();
+    if (KRAKEN_EVENT_PROFILING) {
+        assert_true(l->latency_max_us >= 2000);
+        assert_int_equal(l->latency_min_us, l->latency_max_us);
+        assert_int_equal(l->latency_mean_us, l->latency_max_us);
+    }
 }
 
 /* A run interrupted by a higher event goes back to the head of its lane: the depth it adds counts
@@ -2846,7 +2899,8 @@ static void a_post_waiting_for_a_block_gets_one_another_pool_user_frees(void **s
 }
 
 /* The pool block peak is a high-water mark: a handler posting while its run's delivered blocks
- * are back in the pool (counted, not yet settled) holds fewer blocks than the peak, which stays. */
+ * are back in the pool (counted, not yet settled) holds fewer blocks than the peak, which stays
+ * until a reset. */
 static void posts_on_its_fifth_call(const system_event_t *e, void *ctx)
 {
     uint32_t *calls = ctx;
@@ -2880,6 +2934,12 @@ static void the_pool_block_peak_never_falls_while_a_run_hands_blocks_back(void *
     /* the handler's post found 4 of the run's blocks back: 2 held then, 5 before */
     assert_int_equal(stats().pool_blocks_peak[c], 5);
     assert_int_equal(stats().pool_blocks_in_use[c], 0);
+    /* a reset starts the peak again from the blocks events hold */
+    assert_int_equal(
+        system_event_post(SVC_A, 2, payload, sizeof payload, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    system_event_reset_peaks();
+    assert_int_equal(stats().pool_blocks_peak[c], 1);
+    assert_int_equal(dispatch_all(), 1);
 }
 
 /* Manual mode, two dispatching tasks calling one subscription at once: the call that unsubscribes
@@ -3220,6 +3280,8 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_handler_never_waits_for_a_pool_block, setup_manual,
                                         teardown),
+        cmocka_unit_test_setup_teardown(posters_waiting_in_every_lane_are_released_by_deinit,
+                                        setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_poster_waiting_for_room_is_released_by_deinit,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_bus_starts_by_itself_on_first_post_in_the_kconfig_mode,
