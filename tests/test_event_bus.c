@@ -252,10 +252,13 @@ int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                           void *arg);
 static atomic_bool fail_task_creation;
+static atomic_int isr_post_during_task_creation = -1; /* -1: none; else its result */
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                           void *arg)
 {
     if (atomic_load(&fail_task_creation)) {
+        /* an interrupt that posts while the start is under way */
+        atomic_store(&isr_post_during_task_creation, isr_post(SYSTEM_EVENT_PRIORITY_LOW));
         return EAGAIN;
     }
     return __real_pthread_create(thread, attr, fn, arg);
@@ -803,11 +806,14 @@ static void lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks(voi
     const system_event_drop_reason_t why =
         reserve > 0 ? SYSTEM_EVENT_DROP_RESERVE : SYSTEM_EVENT_DROP_NO_MEM;
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[why], 1);
+    const uint32_t pool_failures = POOL_SUM(failures);
     for (uint32_t i = 0; i < reserve; i++) {
         assert_int_equal(system_event_post(SVC_A, 2, buf, sizeof buf,
                                            SYSTEM_EVENT_PRIORITY_CRITICAL),
                          ESP_OK);
     }
+    /* CRITICAL takes the reserve at its first try: no failure in the pools' statistics */
+    assert_int_equal(POOL_SUM(failures), pool_failures);
     system_event_stats_t st = stats();
     if (reserve > 0) {
         assert_int_equal(pool_class_in_use(3), count);
@@ -1110,7 +1116,8 @@ static void an_invalid_configuration_changes_no_figure(void **state)
 }
 
 /* A start whose dispatcher task cannot be created fails with ESP_ERR_NO_MEM and resets the
- * figures, but keeps the refusals for the next start, which counts them once. */
+ * figures, but keeps the refusals for the next start (those made before it and while it ran),
+ * which counts them once. */
 static void a_start_without_its_task_keeps_the_refusals_for_the_next(void **state)
 {
     (void)state;
@@ -1121,10 +1128,14 @@ static void a_start_without_its_task_keeps_the_refusals_for_the_next(void **stat
     esp_err_t err = system_event_bus_init(&task);
     atomic_store(&fail_task_creation, false);
     assert_int_equal(err, ESP_ERR_NO_MEM);
+    assert_int_equal(atomic_load(&isr_post_during_task_creation), ESP_ERR_INVALID_STATE);
+    atomic_store(&isr_post_during_task_creation, -1);
     assert_false(system_event_bus_is_ready());
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
     assert_int_equal(system_event_bus_init(&task), ESP_OK);
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+    /* and the one refused while the failed start was under way */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     assert_int_equal(system_event_bus_init(&task), ESP_OK);
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 0);
