@@ -2018,6 +2018,29 @@ static void statistics_report_latency_handler_time_and_high_water(void **state)
     }
 }
 
+/* A new subscription starts with zero figures, also in a table entry a removed one used. */
+static void a_new_subscription_starts_with_zero_figures(void **state)
+{
+    (void)state;
+    system_event_subscription_t old, fresh;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, slow_handler, NULL, &old), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(dispatch_all(), 1);
+    system_event_subscription_stats_t ss;
+    assert_int_equal(system_event_get_subscription_stats(old, &ss), ESP_OK);
+    assert_int_equal(ss.deliveries, 1);
+    if (KRAKEN_EVENT_PROFILING) {
+        assert_true(ss.longest_handler_us >= 5000 && ss.total_handler_us >= 5000);
+    }
+    assert_int_equal(system_event_unsubscribe(old), ESP_OK);
+    /* the only subscription: the next one takes its entry */
+    assert_int_equal(system_event_subscribe(SVC_A, 1, slow_handler, NULL, &fresh), ESP_OK);
+    assert_int_equal(system_event_get_subscription_stats(fresh, &ss), ESP_OK);
+    assert_int_equal(ss.deliveries, 0);
+    assert_int_equal(ss.longest_handler_us, 0);
+    assert_int_equal(ss.total_handler_us, 0);
+}
+
 /* A run interrupted by a higher event goes back to the head of its lane: the depth it adds counts
  * in the high-water mark (the mark read 30 with 31 queued before the fix). */
 static bool g_burst_posted;
@@ -3301,6 +3324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(services_get_stable_ids_and_names, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(statistics_report_latency_handler_time_and_high_water,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_new_subscription_starts_with_zero_figures, setup_manual,
+                                        teardown),
         cmocka_unit_test_setup_teardown(the_high_water_mark_counts_a_run_put_back_in_its_lane,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(no_heap_call_is_made_per_event_in_steady_state,
