@@ -176,6 +176,54 @@ static void short_periods_are_raised_to_50_us_and_far_timeouts_never_expire(void
     assert_int_equal(esp_timer_delete(timer), ESP_OK);
 }
 
+/* A periodic callback that holds the dispatcher for a while its first time, and notes the next
+ * alarm (its own: the only timer armed) at each of its first two calls. */
+typedef struct {
+    atomic_int calls;
+    int64_t next[2];
+    int64_t first_returned;
+} late_t;
+
+static void late_at_first(void *arg)
+{
+    late_t *l = arg;
+    const int call = atomic_load(&l->calls);
+    if (call < 2) {
+        l->next[call] = esp_timer_get_next_alarm();
+    }
+    if (call == 0) {
+        sleep_ms(100); /* five periods */
+        l->first_returned = esp_timer_get_time();
+    }
+    atomic_fetch_add(&l->calls, 1);
+}
+
+/* ESP-IDF's timer_process_alarm(): a periodic alarm moves by the period from the last one, so
+ * missed events come at once, unless skip_unhandled_events moves it a period from now. */
+static void a_late_periodic_timer_catches_up_unless_it_skips_unhandled_events(void **state)
+{
+    (void)state;
+    const uint64_t period = 20000;
+    for (int skip = 0; skip < 2; skip++) {
+        late_t l = {0};
+        const esp_timer_create_args_t args = {.callback = late_at_first, .arg = &l,
+                                              .name = "late", .skip_unhandled_events = skip};
+        esp_timer_handle_t timer = NULL;
+        assert_int_equal(esp_timer_create(&args, &timer), ESP_OK);
+        assert_int_equal(esp_timer_start_periodic(timer, period), ESP_OK);
+        const int64_t first = esp_timer_get_next_alarm();
+        assert_true(reaches(&l.calls, 2));
+        assert_int_equal(esp_timer_stop(timer), ESP_OK);
+        assert_int_equal(esp_timer_delete(timer), ESP_OK);
+        if (!skip) {
+            assert_int_equal(l.next[0], first + (int64_t)period);
+            assert_int_equal(l.next[1], first + 2 * (int64_t)period); /* in the past: at once */
+        } else {
+            assert_true(l.next[1] > l.first_returned); /* a period after the late dispatch */
+        }
+    }
+}
+
 static esp_timer_handle_t self_deleting;
 static atomic_int self_deleted;
 
@@ -236,6 +284,7 @@ int main(void)
         cmocka_unit_test(timers_fire_in_expiry_order_and_restart_moves_the_expiry),
         cmocka_unit_test(misuse_gets_esp_idfs_answers),
         cmocka_unit_test(short_periods_are_raised_to_50_us_and_far_timeouts_never_expire),
+        cmocka_unit_test(a_late_periodic_timer_catches_up_unless_it_skips_unhandled_events),
         cmocka_unit_test(timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer),
         cmocka_unit_test(dump_lists_the_running_timers),
     };

@@ -184,6 +184,26 @@ static void a_waiting_task_wakes_when_all_its_bits_are_set(void **state)
     vEventGroupDelete(w.group);
 }
 
+/* Waiting for any of several bits: one of them is enough, at once or while waiting. */
+static void a_wait_for_any_of_its_bits_is_met_by_one_of_them(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    const UBaseType_t tasks = tasks_now();
+    xEventGroupSetBits(g, BIT_B);
+    assert_int_equal(xEventGroupWaitBits(g, BIT_A | BIT_B, pdTRUE, pdFALSE, 0), BIT_B);
+    assert_int_equal(xEventGroupGetBits(g), 0); /* met, so cleared on exit */
+    waiter_t w = {.group = g, .wait_for = BIT_A | BIT_C, .clear = pdTRUE, .all = pdFALSE,
+                  .ticks = portMAX_DELAY};
+    start_waiter(&w);
+    assert_false(atomic_load(&w.done));
+    assert_int_equal(xEventGroupSetBits(g, BIT_C), 0); /* C cleared by the waiter it woke */
+    assert_true(becomes_set(&w.done));
+    assert_int_equal(w.result, BIT_C);
+    wait_for_tasks(tasks);
+    vEventGroupDelete(g);
+}
+
 /* FreeRTOS decides at the set: both waiters see the bit even though the first clears it. */
 static void two_tasks_waiting_for_one_bit_with_clear_on_exit_both_get_it(void **state)
 {
@@ -248,6 +268,34 @@ static void a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits
     assert_false(atomic_load(&a.done) || atomic_load(&b.done));
     /* The last one completes the rendezvous: it does not wait, and it clears the bits. */
     assert_int_equal(xEventGroupSync(g, BIT_C, BIT_A | BIT_B | BIT_C, 0), BIT_A | BIT_B | BIT_C);
+    assert_true(becomes_set(&a.done));
+    assert_true(becomes_set(&b.done));
+    assert_int_equal(a.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
+    assert_int_equal(b.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
+    assert_int_equal(xEventGroupGetBits(g), 0);
+    wait_for_tasks(tasks);
+    vEventGroupDelete(g);
+}
+
+/* The rendezvous is cleared however it completes: by the last task arriving (it does not wait),
+ * or by a plain set that brings the last bit (the waiting tasks clear on exit). */
+static void a_rendezvous_completed_on_arrival_or_by_a_set_clears_its_bits(void **state)
+{
+    (void)state;
+    EventGroupHandle_t g = xEventGroupCreate();
+    const UBaseType_t tasks = tasks_now();
+    xEventGroupSetBits(g, BIT_A | BIT_B);
+    assert_int_equal(xEventGroupSync(g, BIT_C, BIT_A | BIT_B | BIT_C, 0), BIT_A | BIT_B | BIT_C);
+    assert_int_equal(xEventGroupGetBits(g), 0); /* no waiter to clear them: the arrival did */
+
+    syncer_t a = {.group = g, .mine = BIT_A}, b = {.group = g, .mine = BIT_B};
+    assert_int_equal(xTaskCreate(sync_task, "sync a", 4096, &a, 5, NULL), pdPASS);
+    assert_int_equal(xTaskCreate(sync_task, "sync b", 4096, &b, 5, NULL), pdPASS);
+    for (int i = 0; i < 400 && xEventGroupGetBits(g) != (BIT_A | BIT_B); i++) {
+        vTaskDelay(1);
+    }
+    assert_int_equal(xEventGroupGetBits(g), BIT_A | BIT_B); /* both wait for C */
+    assert_int_equal(xEventGroupSetBits(g, BIT_C), 0); /* the bits once the waiters cleared */
     assert_true(becomes_set(&a.done));
     assert_true(becomes_set(&b.done));
     assert_int_equal(a.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
@@ -346,6 +394,7 @@ static void misuse_is_refused_and_logged(void **state)
     EventGroupHandle_t g = xEventGroupCreate();
     log_capture_begin();
     assert_int_equal(xEventGroupSetBits(g, 0x01000000u), 0); /* the kernel's byte */
+    assert_int_equal(xEventGroupSetBits(g, 0x80000000u), 0); /* all of it, the top bit too */
     assert_int_equal(xEventGroupSetBits(NULL, BIT_A), 0);
     assert_int_equal(xEventGroupWaitBits(g, 0, pdFALSE, pdFALSE, 0), 0);
     kraken_sim_isr_enter();
@@ -420,11 +469,14 @@ int main(void)
         cmocka_unit_test_teardown(set_clear_and_get_return_the_bits_freertos_says, reset),
         cmocka_unit_test_teardown(a_wait_met_at_once_returns_at_once_and_clears_on_exit, reset),
         cmocka_unit_test_teardown(a_waiting_task_wakes_when_all_its_bits_are_set, reset),
+        cmocka_unit_test_teardown(a_wait_for_any_of_its_bits_is_met_by_one_of_them, reset),
         cmocka_unit_test_teardown(two_tasks_waiting_for_one_bit_with_clear_on_exit_both_get_it,
                                   reset),
         cmocka_unit_test_teardown(a_wait_times_out_after_its_ticks_with_the_bits_of_then, reset),
         cmocka_unit_test_teardown(
             a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits, reset),
+        cmocka_unit_test_teardown(a_rendezvous_completed_on_arrival_or_by_a_set_clears_its_bits,
+                                  reset),
         cmocka_unit_test_teardown(a_rendezvous_that_times_out_leaves_its_bit_set, reset),
         cmocka_unit_test_teardown(
             a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter, reset),

@@ -869,6 +869,8 @@ static void a_queue_is_fifo_and_send_to_front_jumps_the_line(void **state)
         assert_int_equal(xQueueSendToBack(q, &v, 0), pdPASS);
         v = 10 * round + 3;
         assert_int_equal(xQueueSend(q, &v, 0), pdPASS);
+        assert_int_equal(xQueueIsQueueFullFromISR(q), pdFALSE); /* one place left */
+        assert_int_equal(xQueueIsQueueEmptyFromISR(q), pdFALSE);
         v = 10 * round; /* first in line */
         assert_int_equal(xQueueSendToFront(q, &v, 0), pdPASS);
         v = 99; /* the queue holds a copy */
@@ -1024,6 +1026,45 @@ static void a_receiver_blocked_on_an_empty_queue_is_woken_by_a_sender_task(void 
     vQueueDelete(receiver.q);
 }
 
+static void peek_once(void *arg)
+{
+    queue_probe_t *p = arg;
+    atomic_store(&p->started, 1);
+    uint32_t v = 0;
+    const BaseType_t rc = xQueuePeek(p->q, &v, LONG_WAIT);
+    atomic_store(&p->got, v);
+    atomic_store(&p->after, 1);
+    atomic_store(&p->result, rc + 10); /* last: once it is seen the task writes nothing more */
+    park(NULL);
+}
+
+/* A peek leaves the item: every task peeking at the empty queue sees the one item sent. */
+static void tasks_peeking_at_an_empty_queue_all_see_the_item_sent(void **state)
+{
+    (void)state;
+    queue_probe_t a = {.q = xQueueCreate(2, sizeof(uint32_t))};
+    assert_non_null(a.q);
+    queue_probe_t b = {.q = a.q};
+    TaskHandle_t ta = NULL, tb = NULL;
+    assert_int_equal(xTaskCreate(peek_once, "peek a", STACK, &a, 5, &ta), pdPASS);
+    assert_int_equal(xTaskCreate(peek_once, "peek b", STACK, &b, 5, &tb), pdPASS);
+    assert_true(becomes_blocked(ta) && becomes_blocked(tb));
+    uint32_t v = 77;
+    const int64_t t0 = now_us();
+    assert_int_equal(xQueueSend(a.q, &v, 0), pdPASS);
+    WAIT_FOR(atomic_load(&a.result) != 0 && atomic_load(&b.result) != 0);
+    assert_true(now_us() - t0 < TICKS_US(LONG_WAIT) / 2); /* woken, not by their timeouts */
+    assert_int_equal(atomic_load(&a.result), pdPASS + 10);
+    assert_int_equal(atomic_load(&b.result), pdPASS + 10);
+    assert_int_equal(atomic_load(&a.got), 77);
+    assert_int_equal(atomic_load(&b.got), 77);
+    assert_int_equal(uxQueueMessagesWaiting(a.q), 1);
+    vTaskDelete(ta);
+    vTaskDelete(tb);
+    assert_true(tasks_become(tasks_at_setup));
+    vQueueDelete(a.q);
+}
+
 static void a_sender_blocked_on_a_full_queue_gets_in_when_an_item_is_taken(void **state)
 {
     (void)state;
@@ -1120,6 +1161,7 @@ static void fromisr_calls_work_in_a_simulated_isr_and_make_no_heap_call(void **s
     rc[5] = xQueueReceiveFromISR(q, &out[1], &woken);
     rc[6] = xQueueReceiveFromISR(q, &out[2], NULL);
     rc[7] = xQueueReceiveFromISR(q, &out[2], &woken); /* empty */
+    const BaseType_t peek_empty = xQueuePeekFromISR(q, &out[2]);
     const UBaseType_t waiting = uxQueueMessagesWaitingFromISR(q);
     kraken_sim_isr_exit();
     assert_int_equal(rc[0], pdTRUE);
@@ -1131,6 +1173,7 @@ static void fromisr_calls_work_in_a_simulated_isr_and_make_no_heap_call(void **s
     assert_int_equal(rc[5], pdPASS);
     assert_int_equal(rc[6], pdPASS);
     assert_int_equal(rc[7], errQUEUE_EMPTY);
+    assert_int_equal(peek_empty, errQUEUE_EMPTY);
     assert_int_equal(out[0], 2);
     assert_int_equal(out[1], 2);
     assert_int_equal(out[2], 1);
@@ -1734,6 +1777,36 @@ static void vtaskdelay_sleeps_its_ticks_and_0_only_yields(void **state)
     assert_true(now_us() - t0 < 1000000);
 }
 
+typedef struct {
+    TickType_t ticks;
+    atomic_llong slept_us; /* 0: not yet */
+} delay_probe_t;
+
+static void delay_and_report(void *arg)
+{
+    delay_probe_t *p = arg;
+    const int64_t t0 = now_us();
+    vTaskDelay(p->ticks);
+    atomic_store(&p->slept_us, now_us() - t0 + 1); /* + 1: never 0 */
+    park(NULL);
+}
+
+/* A delay is a delay: notifications to the sleeping task do not cut it short. */
+static void a_delay_sleeps_through_notifications(void **state)
+{
+    (void)state;
+    delay_probe_t p = {.ticks = 10 * SHORT_WAIT};
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(delay_and_report, "sleeper", STACK, &p, 5, &task), pdPASS);
+    assert_true(becomes_blocked(task));
+    assert_int_equal(xTaskNotifyGive(task), pdPASS);
+    assert_int_equal(xTaskNotify(task, 1, eSetBits), pdPASS);
+    WAIT_FOR(atomic_load(&p.slept_us) != 0);
+    assert_true(atomic_load(&p.slept_us) >= TICKS_US(p.ticks) - 1000);
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+}
+
 static void xtaskdelayuntil_wakes_at_fixed_intervals_and_skips_a_wake_time_past(void **state)
 {
     (void)state;
@@ -1760,6 +1833,39 @@ static void xtaskdelayuntil_wakes_at_fixed_intervals_and_skips_a_wake_time_past(
     assert_true(now_us() - t1 < TICKS_US(long_step) / 2);
     assert_int_equal(previous, late + long_step); /* advanced all the same */
     assert_int_equal(xTaskDelayUntil(NULL, step), pdFALSE);
+
+    /* Late by most of a step: it sleeps only what is left of it. */
+    previous = xTaskGetTickCount() - (long_step - step);
+    const TickType_t behind = previous;
+    const int64_t t2 = now_us();
+    assert_int_equal(xTaskDelayUntil(&previous, long_step), pdTRUE);
+    assert_true(now_us() - t2 < TICKS_US(long_step) / 2);
+    assert_int_equal(previous, behind + long_step);
+
+    /* A wake time that is now is not ahead: no delay (FreeRTOS: xTimeToWake > the tick count). */
+    int checked = 0;
+    for (int i = 0; i < 20 && checked < 3; i++) {
+        const TickType_t tick = xTaskGetTickCount();
+        previous = tick - step;
+        const BaseType_t rc = xTaskDelayUntil(&previous, step);
+        if (xTaskGetTickCount() == tick) { /* no tick went by meanwhile */
+            assert_int_equal(rc, pdFALSE);
+            checked++;
+        }
+    }
+    assert_true(checked > 0);
+}
+
+/* A timeout of a second or more (fr_deadline carries the seconds once). */
+static void a_wait_of_a_second_times_out_after_a_second(void **state)
+{
+    (void)state;
+    (void)ulTaskNotifyTake(pdTRUE, 0);
+    const int64_t t0 = now_us();
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(1000)), 0);
+    const int64_t waited = now_us() - t0;
+    assert_true(waited >= 1000000 - 1000);
+    assert_true(waited < 1700000);
 }
 
 static void the_tick_count_advances_at_the_configured_rate(void **state)
@@ -1884,6 +1990,29 @@ static void a_running_task_deleted_by_another_is_no_longer_counted(void **state)
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
     sleep_ms(20); /* its thread ends: the count does not drop twice */
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
+}
+
+static void spin_then_delay(void *arg)
+{
+    atomic_int *go = arg;
+    atomic_store(go, 1);
+    while (atomic_load(go) == 1) { /* no call into FreeRTOS: its record stays */
+    }
+    vTaskDelay(1); /* deleted: it ends here */
+}
+
+/* FreeRTOS's eDeleted: deleted, its TCB not yet freed (here: its thread has not ended yet). */
+static void a_deleted_task_still_running_reads_as_deleted(void **state)
+{
+    (void)state;
+    atomic_int go = 0;
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(spin_then_delay, "spinner", STACK, &go, 5, &t), pdPASS);
+    WAIT_FOR(atomic_load(&go) == 1);
+    vTaskDelete(t);
+    assert_int_equal(eTaskGetState(t), eDeleted);
+    atomic_store(&go, 2);
+    assert_true(tasks_become(tasks_at_setup));
 }
 
 /* A peek takes nothing: a mutex stays free and has no holder. */
@@ -2096,6 +2225,11 @@ static void notify_give_counts_and_take_decrements_or_clears(void **state)
     const int64_t t0 = now_us();
     assert_int_equal(ulTaskNotifyTake(pdTRUE, SHORT_WAIT), 0);
     assert_true(now_us() - t0 >= TICKS_US(SHORT_WAIT) - 1000);
+    /* A notification before the call that leaves the count at 0 does not end its wait. */
+    assert_int_equal(xTaskNotify(me, 0, eNoAction), pdPASS);
+    const int64_t t1 = now_us();
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, SHORT_WAIT), 0);
+    assert_true(now_us() - t1 >= TICKS_US(SHORT_WAIT) - 1000);
 
     notify_probe_t p = {0};
     TaskHandle_t task = NULL;
@@ -2150,6 +2284,9 @@ static void xtasknotifywait_clears_bits_on_entry_and_exit_and_times_out(void **s
     assert_int_equal(xTaskNotify(me, 0x100, eSetBits), pdPASS);
     assert_int_equal(xTaskNotifyWait(0, 0x110, &v, 0), pdTRUE);
     assert_int_equal(v, 0x1F0); /* the value before the exit bits went */
+    assert_int_equal(xTaskNotifyWait(0, 0, &v, 0), pdFALSE);
+    assert_int_equal(v, 0xE0);
+    assert_int_equal(xTaskNotifyWait(0, UINT32_MAX, &v, 0), pdFALSE); /* none: exit bits stay */
     assert_int_equal(xTaskNotifyWait(0, 0, &v, 0), pdFALSE);
     assert_int_equal(v, 0xE0);
     assert_int_equal(xTaskNotifyWait(UINT32_MAX, 0, &v, 0), pdFALSE);
@@ -2504,6 +2641,7 @@ int main(void)
         TEST(overwrite_replaces_the_item_of_a_queue_of_one_and_is_refused_on_a_longer_one),
         TEST(a_full_queue_refuses_at_once_without_a_wait_and_after_the_wait_with_one),
         TEST(a_receiver_blocked_on_an_empty_queue_is_woken_by_a_sender_task),
+        TEST(tasks_peeking_at_an_empty_queue_all_see_the_item_sent),
         TEST(a_sender_blocked_on_a_full_queue_gets_in_when_an_item_is_taken),
         TEST(reset_empties_a_queue_and_lets_a_blocked_sender_in),
         TEST(fromisr_calls_work_in_a_simulated_isr_and_make_no_heap_call),
@@ -2523,12 +2661,15 @@ int main(void)
         TEST(a_task_runs_with_its_parameter_name_priority_and_core),
         TEST(invalid_task_arguments_are_refused_without_a_heap_call),
         TEST(vtaskdelay_sleeps_its_ticks_and_0_only_yields),
+        TEST(a_delay_sleeps_through_notifications),
         TEST(xtaskdelayuntil_wakes_at_fixed_intervals_and_skips_a_wake_time_past),
+        TEST(a_wait_of_a_second_times_out_after_a_second),
         TEST(the_tick_count_advances_at_the_configured_rate),
         TEST(deleting_a_task_blocked_in_a_wait_ends_it_and_frees_its_memory_at_once),
         TEST(a_queue_may_be_deleted_right_after_the_task_waiting_on_it),
         TEST(the_handle_is_set_before_the_new_task_runs),
         TEST(a_running_task_deleted_by_another_is_no_longer_counted),
+        TEST(a_deleted_task_still_running_reads_as_deleted),
         TEST(peeking_at_a_mutex_does_not_take_it),
         TEST(a_task_function_that_returns_is_logged_and_deleted),
         /* notifications */

@@ -215,6 +215,11 @@ static void a_message_is_whole_or_not_at_all_behind_a_4_byte_length(void **state
     assert_int_equal(xMessageBufferSend(mb, big, 27, portMAX_DELAY), 0);
     assert_int_equal(xMessageBufferSend(mb, big, 26, 0), 26); /* 26 + 4 = 30: exactly */
     assert_int_equal(xMessageBufferIsFull(mb), pdTRUE);
+    /* Full already with 4 bytes left: no message fits behind its length (FreeRTOS's test). */
+    assert_int_equal(xMessageBufferReceive(mb, big, sizeof big, 0), 26);
+    assert_int_equal(xMessageBufferSend(mb, big, 22, 0), 22);
+    assert_int_equal(xMessageBufferSpacesAvailable(mb), 4);
+    assert_int_equal(xMessageBufferIsFull(mb), pdTRUE);
     vMessageBufferDelete(mb);
 }
 
@@ -270,6 +275,38 @@ static void a_waiting_receiver_wakes_at_the_trigger_level_not_before(void **stat
     assert_int_equal(atomic_load(&r.result), 11);
     assert_memory_equal(r.data, "efghijklmno", 11);
     WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+    vStreamBufferDelete(r.sb);
+}
+
+/* FreeRTOS wakes the receiver once the bytes reach the trigger level: exactly it is enough, and a
+ * send from an ISR says so. A receive from an ISR says it woke a task only when one waited to
+ * send. */
+static void a_receiver_wakes_at_exactly_the_trigger_level(void **state)
+{
+    (void)state;
+    receiver_t r = {.sb = xStreamBufferCreate(64, 10), .room = 64, .wait = PATIENCE_TICKS};
+    assert_non_null(r.sb);
+    start_receiver(&r);
+    const TickType_t t0 = xTaskGetTickCount();
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    const size_t sent = xStreamBufferSendFromISR(r.sb, "0123456789", 10, &woken);
+    kraken_sim_isr_exit();
+    assert_int_equal(sent, 10);
+    assert_int_equal(woken, pdTRUE);
+    WAIT_FOR(atomic_load(&r.done));
+    assert_int_equal(atomic_load(&r.result), 10);
+    assert_true(xTaskGetTickCount() - t0 < PATIENCE_TICKS / 2); /* woken, not its timeout */
+    assert_memory_equal(r.data, "0123456789", 10);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+
+    assert_int_equal(xStreamBufferSend(r.sb, "abc", 3, 0), 3);
+    uint8_t out[4];
+    woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xStreamBufferReceiveFromISR(r.sb, out, sizeof out, &woken), 3);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdFALSE); /* no task waited for room */
     vStreamBufferDelete(r.sb);
 }
 
@@ -340,6 +377,23 @@ static void a_sender_waits_for_room_for_all_its_bytes(void **state)
     assert_int_equal(xStreamBufferBytesAvailable(s.sb), 10);
     WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
     vStreamBufferDelete(s.sb);
+}
+
+/* stream_buffer.c: a stream send bigger than the buffer waits only for the whole buffer, and
+ * writes what fits; a trigger level equal to the size is allowed (FreeRTOS asserts above it). */
+static void a_stream_send_bigger_than_the_buffer_waits_only_for_an_empty_buffer(void **state)
+{
+    (void)state;
+    StreamBufferHandle_t sb = xStreamBufferCreate(16, 16);
+    assert_non_null(sb);
+    const TickType_t t0 = xTaskGetTickCount();
+    assert_int_equal(xStreamBufferSend(sb, "ABCDEFGHIJKLMNOPQRST", 20, PATIENCE_TICKS), 16);
+    assert_true(xTaskGetTickCount() - t0 < PATIENCE_TICKS / 2); /* not its timeout */
+    assert_int_equal(xStreamBufferIsFull(sb), pdTRUE);
+    uint8_t out[20];
+    assert_int_equal(xStreamBufferReceive(sb, out, sizeof out, 0), 16);
+    assert_memory_equal(out, "ABCDEFGHIJKLMNOP", 16);
+    vStreamBufferDelete(sb);
 }
 
 static void a_send_from_an_isr_wakes_the_receiver_and_says_so(void **state)
@@ -470,9 +524,11 @@ int main(void)
         TEST(bytes_come_out_in_order_across_the_ring_s_wrap),
         TEST(a_message_is_whole_or_not_at_all_behind_a_4_byte_length),
         TEST(a_waiting_receiver_wakes_at_the_trigger_level_not_before),
+        TEST(a_receiver_wakes_at_exactly_the_trigger_level),
         TEST(a_receiver_that_times_out_takes_what_came_below_the_trigger),
         TEST(a_second_waiting_receiver_is_refused),
         TEST(a_sender_waits_for_room_for_all_its_bytes),
+        TEST(a_stream_send_bigger_than_the_buffer_waits_only_for_an_empty_buffer),
         TEST(a_send_from_an_isr_wakes_the_receiver_and_says_so),
         TEST(every_byte_of_a_producer_task_arrives_once_in_order),
         TEST(nonsense_shapes_and_null_arguments_are_refused_and_logged),

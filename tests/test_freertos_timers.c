@@ -246,6 +246,28 @@ static void timers_expire_in_the_order_of_their_expiry(void **state)
     }
 }
 
+/* vListInsert() puts a timer after those expiring at the same tick: they run in start order. */
+static void timers_expiring_at_the_same_tick_run_in_the_order_they_were_started(void **state)
+{
+    (void)state;
+    atomic_store(&expiries, 0);
+    seen_t seen[3] = {{0}};
+    TimerHandle_t t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = xTimerCreate("same", 10, pdFALSE, &seen[i], record);
+        assert_non_null(t[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(xTimerStart(t[i], 0), pdPASS);
+    }
+    WAIT_FOR(atomic_load(&expiries) == 3);
+    flush_timer_task(); /* the last callback has returned: the deletes below free at once */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(atomic_load(&seen[i].order), i);
+        assert_int_equal(xTimerDelete(t[i], 0), pdPASS);
+    }
+}
+
 /* A pended call that holds the timer task until `release` is given. */
 static SemaphoreHandle_t release;
 static atomic_int stalling;
@@ -360,13 +382,18 @@ static void pended_calls_run_in_order_and_a_full_queue_refuses_or_waits(void **s
     memset(ran, 0, sizeof ran);
     atomic_store(&ran_count, 0);
     stall_timer_task();
-    for (uint32_t i = 0; i < CONFIG_FREERTOS_TIMER_QUEUE_LENGTH; i++) {
+    /* The timer task is busy, not waiting on its queue: a call from an ISR wakes no task. */
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xTimerPendFunctionCallFromISR(note, NULL, 0, &woken), pdPASS);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdFALSE);
+    for (uint32_t i = 1; i < CONFIG_FREERTOS_TIMER_QUEUE_LENGTH; i++) {
         assert_int_equal(xTimerPendFunctionCall(note, NULL, i, 0), pdPASS);
     }
     assert_int_equal(xTimerPendFunctionCall(note, NULL, 99, 0), pdFAIL); /* full */
     assert_int_equal(xTimerPendFunctionCall(note, NULL, 99, 2), pdFAIL); /* still, 2 ticks on */
     kraken_sim_isr_enter();
-    BaseType_t woken = pdFALSE;
     assert_int_equal(xTimerPendFunctionCallFromISR(note, NULL, 99, &woken), pdFAIL);
     kraken_sim_isr_exit();
     assert_int_equal(xSemaphoreGive(release), pdTRUE);
@@ -467,6 +494,7 @@ int main(void)
         TEST(an_auto_reload_timer_calls_back_each_period_until_stopped),
         TEST(the_expiry_is_a_period_after_the_start_and_a_reset_or_new_period_moves_it),
         TEST(timers_expire_in_the_order_of_their_expiry),
+        TEST(timers_expiring_at_the_same_tick_run_in_the_order_they_were_started),
         TEST(an_auto_reload_timer_catches_up_the_periods_the_timer_task_missed),
         TEST(a_timer_deleted_in_its_own_callback_is_freed_after_it_returns),
         TEST(a_timer_deleted_by_a_task_while_its_callback_runs_is_freed_after_it_returns),
