@@ -2005,7 +2005,9 @@ static void spin_then_delay(void *arg)
 static void a_deleted_task_still_running_reads_as_deleted(void **state)
 {
     (void)state;
-    atomic_int go = 0;
+    /* static: the deleted task's thread ends without a join, after its last read of it */
+    static atomic_int go;
+    atomic_store(&go, 0);
     TaskHandle_t t = NULL;
     assert_int_equal(xTaskCreate(spin_then_delay, "spinner", STACK, &go, 5, &t), pdPASS);
     WAIT_FOR(atomic_load(&go) == 1);
