@@ -253,18 +253,24 @@ static void sync_task(void *arg)
     vTaskDelete(NULL);
 }
 
+/* Start sync tasks a and b on their group; returns once both have arrived and wait for C. */
+static void start_two_syncers(syncer_t *a, syncer_t *b)
+{
+    assert_int_equal(xTaskCreate(sync_task, "sync a", 4096, a, 5, NULL), pdPASS);
+    assert_int_equal(xTaskCreate(sync_task, "sync b", 4096, b, 5, NULL), pdPASS);
+    for (int i = 0; i < 400 && xEventGroupGetBits(a->group) != (BIT_A | BIT_B); i++) {
+        vTaskDelay(1);
+    }
+    assert_int_equal(xEventGroupGetBits(a->group), BIT_A | BIT_B);
+}
+
 static void a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits(void **state)
 {
     (void)state;
     EventGroupHandle_t g = xEventGroupCreate();
     const UBaseType_t tasks = tasks_now();
     syncer_t a = {.group = g, .mine = BIT_A}, b = {.group = g, .mine = BIT_B};
-    assert_int_equal(xTaskCreate(sync_task, "sync a", 4096, &a, 5, NULL), pdPASS);
-    assert_int_equal(xTaskCreate(sync_task, "sync b", 4096, &b, 5, NULL), pdPASS);
-    for (int i = 0; i < 400 && xEventGroupGetBits(g) != (BIT_A | BIT_B); i++) {
-        vTaskDelay(1);
-    }
-    assert_int_equal(xEventGroupGetBits(g), BIT_A | BIT_B); /* both wait for C */
+    start_two_syncers(&a, &b);
     assert_false(atomic_load(&a.done) || atomic_load(&b.done));
     /* The last one completes the rendezvous: it does not wait, and it clears the bits. */
     assert_int_equal(xEventGroupSync(g, BIT_C, BIT_A | BIT_B | BIT_C, 0), BIT_A | BIT_B | BIT_C);
@@ -289,12 +295,7 @@ static void a_rendezvous_completed_on_arrival_or_by_a_set_clears_its_bits(void *
     assert_int_equal(xEventGroupGetBits(g), 0); /* no waiter to clear them: the arrival did */
 
     syncer_t a = {.group = g, .mine = BIT_A}, b = {.group = g, .mine = BIT_B};
-    assert_int_equal(xTaskCreate(sync_task, "sync a", 4096, &a, 5, NULL), pdPASS);
-    assert_int_equal(xTaskCreate(sync_task, "sync b", 4096, &b, 5, NULL), pdPASS);
-    for (int i = 0; i < 400 && xEventGroupGetBits(g) != (BIT_A | BIT_B); i++) {
-        vTaskDelay(1);
-    }
-    assert_int_equal(xEventGroupGetBits(g), BIT_A | BIT_B); /* both wait for C */
+    start_two_syncers(&a, &b);
     assert_int_equal(xEventGroupSetBits(g, BIT_C), 0); /* the bits once the waiters cleared */
     assert_true(becomes_set(&a.done));
     assert_true(becomes_set(&b.done));
