@@ -264,6 +264,16 @@ static void start_two_syncers(syncer_t *a, syncer_t *b)
     assert_int_equal(xEventGroupGetBits(a->group), BIT_A | BIT_B);
 }
 
+/* Both sync tasks left the rendezvous with all three bits, and the bits are cleared. */
+static void both_released_and_cleared(syncer_t *a, syncer_t *b)
+{
+    assert_true(becomes_set(&a->done));
+    assert_true(becomes_set(&b->done));
+    assert_int_equal(a->result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
+    assert_int_equal(b->result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
+    assert_int_equal(xEventGroupGetBits(a->group), 0);
+}
+
 static void a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits(void **state)
 {
     (void)state;
@@ -274,11 +284,7 @@ static void a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits
     assert_false(atomic_load(&a.done) || atomic_load(&b.done));
     /* The last one completes the rendezvous: it does not wait, and it clears the bits. */
     assert_int_equal(xEventGroupSync(g, BIT_C, BIT_A | BIT_B | BIT_C, 0), BIT_A | BIT_B | BIT_C);
-    assert_true(becomes_set(&a.done));
-    assert_true(becomes_set(&b.done));
-    assert_int_equal(a.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
-    assert_int_equal(b.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
-    assert_int_equal(xEventGroupGetBits(g), 0);
+    both_released_and_cleared(&a, &b);
     wait_for_tasks(tasks);
     vEventGroupDelete(g);
 }
@@ -297,11 +303,7 @@ static void a_rendezvous_completed_on_arrival_or_by_a_set_clears_its_bits(void *
     syncer_t a = {.group = g, .mine = BIT_A}, b = {.group = g, .mine = BIT_B};
     start_two_syncers(&a, &b);
     assert_int_equal(xEventGroupSetBits(g, BIT_C), 0); /* the bits once the waiters cleared */
-    assert_true(becomes_set(&a.done));
-    assert_true(becomes_set(&b.done));
-    assert_int_equal(a.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
-    assert_int_equal(b.result & (BIT_A | BIT_B | BIT_C), BIT_A | BIT_B | BIT_C);
-    assert_int_equal(xEventGroupGetBits(g), 0);
+    both_released_and_cleared(&a, &b);
     wait_for_tasks(tasks);
     vEventGroupDelete(g);
 }
