@@ -830,6 +830,31 @@ static void lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks(voi
     assert_int_equal(stats().pool_blocks_in_use[3], 0);
 }
 
+/* The post that starts the bus goes the general way (not the fast path's), and there too a CRITICAL
+ * post takes the reserve at its first try. */
+static void the_post_that_starts_the_bus_takes_the_critical_reserve_at_its_first_try(void **state)
+{
+    (void)state;
+    const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
+    if (reserve == 0) {
+        skip(); /* no reserve to take */
+    }
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(memory_pool_init(NULL), ESP_OK); /* another pool user came first */
+    static uint8_t buf[LARGEST_CLASS];
+    fill_class(3, sizeof buf, reserve); /* and left the XLarge class its reserve */
+    assert_int_equal(memory_pool_class_free(3), reserve);
+    const uint32_t pool_failures = POOL_SUM(failures);
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_CRITICAL),
+                     ESP_OK);
+    assert_true(system_event_bus_is_ready());
+    assert_int_equal(POOL_SUM(failures), pool_failures); /* no failed try first */
+    if (stats().mode == SYSTEM_EVENT_MODE_MANUAL) {
+        dispatch_all();
+    }
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_CRITICAL, 1));
+}
+
 /* Take every block a Medium-sized payload could use: the Medium class, and the Large one too where
  * an empty class takes the next larger one (TRY_LARGER_CLASS). Skips the test when Medium-sized
  * payloads are kept inline. */
@@ -3236,6 +3261,9 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
             lower_priorities_cannot_take_the_critical_reserve_of_pool_blocks, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            the_post_that_starts_the_bus_takes_the_critical_reserve_at_its_first_try, setup_none,
             teardown),
         cmocka_unit_test_setup_teardown(
             pool_exhaustion_by_another_user_gives_no_mem_and_leaks_nothing, setup_manual, teardown),
