@@ -5,8 +5,11 @@
  * fresh chip with the pools torn down, and ends with nothing allocated and an intact structure.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -816,6 +819,55 @@ static void statistics_count_every_event_exactly(void **state)
     assert_int_equal(memory_pool_get_stats(NULL), ESP_ERR_INVALID_ARG);
 }
 
+/* A peak reset restarts the heap blocks' peak from those live, as the classes' peaks. */
+static void a_peak_reset_restarts_the_heap_peak_from_the_live_blocks(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(3);
+    init_with(1, 3, false);
+    void *h[3];
+    for (int i = 0; i < 3; i++) {
+        h[i] = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1);
+        assert_int_equal(where(h[i]), -1);
+    }
+    memory_pool_free(h[0]);
+    memory_pool_free(h[1]);
+    assert_int_equal(stats().heap_blocks_peak, 3);
+    memory_pool_reset_peaks();
+    assert_int_equal(stats().heap_blocks_peak, 1);
+    memory_pool_free(h[2]);
+}
+
+/* The address just past the last block of the last class is nobody's block: an unknown pointer,
+ * refused and reported, nothing freed. */
+static void the_address_past_the_last_block_is_an_unknown_pointer(void **state)
+{
+    (void)state;
+    const unsigned last = MEMORY_POOL_CLASS_COUNT - 1;
+    void *blocks[64];
+    assert_true(COUNTS[last] <= 64);
+    uintptr_t end = 0;
+    for (uint32_t i = 0; i < COUNTS[last]; i++) {
+        blocks[i] = memory_pool_alloc(SIZES[last]);
+        assert_int_equal(where(blocks[i]), (int)last);
+        if ((uintptr_t)blocks[i] + SIZES[last] > end) {
+            end = (uintptr_t)blocks[i] + SIZES[last];
+        }
+    }
+    void *past = (void *)end;
+    assert_int_equal(memory_pool_class_of(past), MEMORY_POOL_CLASS_COUNT);
+    assert_false(memory_pool_owns(past));
+    assert_int_equal(memory_pool_free_isr(past), ESP_ERR_INVALID_ARG);
+    expect_one_misuse(MEMORY_POOL_MISUSE_UNKNOWN_POINTER, past, -1);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.unknown_frees, 1);
+    assert_int_equal(st.classes[last].in_use, COUNTS[last]);
+    assert_int_equal(st.classes[last].double_frees, 0);
+    for (uint32_t i = 0; i < COUNTS[last]; i++) {
+        memory_pool_free(blocks[i]);
+    }
+}
+
 static void statistics_before_set_up_show_the_table(void **state)
 {
     (void)state;
@@ -1019,6 +1071,69 @@ static void deinit_refuses_while_anything_is_allocated(void **state)
     assert_int_equal(st.classes[0].allocations, 0); /* counters start again */
     assert_int_equal(st.oversize, 0);
     assert_int_equal(memory_pool_deinit(), ESP_OK); /* never set up: nothing to do */
+}
+
+/* The port's heap call, wrapped (-Wl,--wrap=kraken_port_heap_aligned_alloc, tests/CMakeLists.txt):
+ * with `heap_call_hold` set, the next call waits inside until `heap_call_release`, so that a test
+ * can act while a heap fallback is in flight (the pools hold no lock during the call). */
+void *__real_kraken_port_heap_aligned_alloc(size_t alignment, size_t size, uint32_t caps);
+void *__wrap_kraken_port_heap_aligned_alloc(size_t alignment, size_t size, uint32_t caps);
+static atomic_int heap_call_hold, heap_call_inside, heap_call_release;
+
+void *__wrap_kraken_port_heap_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
+{
+    if (atomic_exchange(&heap_call_hold, 0)) {
+        atomic_store(&heap_call_inside, 1);
+        while (!atomic_load(&heap_call_release)) {
+            sched_yield();
+        }
+    }
+    return __real_kraken_port_heap_aligned_alloc(alignment, size, caps);
+}
+
+static void *alloc_oversize(void *out)
+{
+    *(void **)out = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1);
+    return NULL;
+}
+
+/* A heap fallback on its way (inside the heap call, not yet live) takes its place under the cap
+ * and keeps deinit off, as a live one does. */
+static void a_heap_block_on_its_way_counts_against_the_cap_and_keeps_deinit_off(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(1);
+    init_with(1, 1, false);
+    atomic_store(&heap_call_inside, 0);
+    atomic_store(&heap_call_release, 0);
+    atomic_store(&heap_call_hold, 1);
+    void *on_its_way = NULL;
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, alloc_oversize, &on_its_way), 0);
+    while (!atomic_load(&heap_call_inside)) {
+        sched_yield();
+    }
+    assert_null(memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1)); /* the cap is taken */
+    assert_int_equal(stats().oversize_failures, 1);
+    assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
+    atomic_store(&heap_call_release, 1);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_non_null(on_its_way);
+    assert_int_equal(stats().heap_blocks_live, 1);
+    memory_pool_free(on_its_way);
+}
+
+/* The largest table the header documents is valid: only the chip's SRAM may refuse it. */
+static void the_largest_documented_table_is_accepted(void **state)
+{
+    (void)state;
+    memory_pool_config_t big;
+    memory_pool_get_default_config(&big);
+    big.classes[0].count = MEMORY_POOL_MAX_BLOCKS_PER_CLASS;
+    big.classes[3].block_size = MEMORY_POOL_MAX_BLOCK_SIZE;
+    const esp_err_t err = memory_pool_init(&big);
+    assert_true(err == ESP_OK || err == ESP_ERR_NO_MEM);
+    assert_int_equal(stats().setup_failures, err == ESP_OK ? 0 : 1);
 }
 
 static void a_failed_set_up_serves_from_the_heap_until_deinit(void **state)
@@ -1345,12 +1460,16 @@ int main(void)
         T(misuse_before_any_allocation_is_rejected_too),
         T(misuse_is_logged_from_tasks),
         T(statistics_count_every_event_exactly),
+        T(a_peak_reset_restarts_the_heap_peak_from_the_live_blocks),
+        T(the_address_past_the_last_block_is_an_unknown_pointer),
         T(statistics_before_set_up_show_the_table),
         T(log_stats_prints_the_specs_lines_first),
         T(log_stats_labels_follow_the_class_sizes),
         T(classes_of_any_multiple_of_eight_work_and_detect_misuse),
         T(init_refuses_bad_tables_and_a_second_set_up),
         T(deinit_refuses_while_anything_is_allocated),
+        T(a_heap_block_on_its_way_counts_against_the_cap_and_keeps_deinit_off),
+        T(the_largest_documented_table_is_accepted),
         T(a_failed_set_up_serves_from_the_heap_until_deinit),
         T(a_failed_init_changes_nothing),
         T(the_walk_and_the_leak_report_list_every_live_block),
