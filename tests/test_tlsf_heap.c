@@ -748,6 +748,58 @@ static void test_realloc_resizes_in_place_or_moves_with_contents(void **state)
     region_free(&r);
 }
 
+/* Where the rest of a block can just hold a free block (header + 12 bytes of links), it is split
+ * off: by malloc taking a larger free block, by realloc shrinking; and realloc grows in place when
+ * the free next block, header included, holds exactly what is missing. */
+static void test_a_remainder_that_just_holds_a_free_block_is_split_off(void **state)
+{
+    (void)state;
+    region_t r = region_new(4096);
+    tlsf_heap_t *h = r.heap;
+    /* malloc: a 28-byte hole between used blocks serves 12 bytes and keeps a 12-byte free block */
+    unsigned char *hole = tlsf_heap_malloc(h, 28), *guard = tlsf_heap_malloc(h, 12);
+    assert_int_equal(tlsf_heap_block_size(h, hole), 28);
+    assert_int_equal(tlsf_heap_free(h, hole), TLSF_FREE_OK);
+    size_t blocks = tlsf_heap_free_blocks(h);
+    unsigned char *p = tlsf_heap_malloc(h, 12);
+    assert_ptr_equal(p, hole);
+    assert_int_equal(tlsf_heap_block_size(h, p), MIN_BLOCK);
+    assert_int_equal(tlsf_heap_free_blocks(h), blocks);
+    /* realloc grows p into that free 12-byte block, header included: 12 + 4 + 12 */
+    assert_ptr_equal(tlsf_heap_realloc(h, p, 28), p);
+    assert_int_equal(tlsf_heap_block_size(h, p), 28);
+    assert_int_equal(tlsf_heap_free_blocks(h), blocks - 1u);
+    /* realloc shrinks it back: the 16-byte tail becomes a free block again */
+    assert_ptr_equal(tlsf_heap_realloc(h, p, 12), p);
+    assert_int_equal(tlsf_heap_block_size(h, p), MIN_BLOCK);
+    assert_int_equal(tlsf_heap_free_blocks(h), blocks);
+    assert_int_equal(tlsf_heap_free(h, p), TLSF_FREE_OK);
+    assert_int_equal(tlsf_heap_free(h, guard), TLSF_FREE_OK);
+    assert_true(tlsf_heap_check(h));
+    assert_int_equal(tlsf_heap_free_blocks(h), 1);
+    region_free(&r);
+}
+
+static bool find_end(void *payload, size_t size, bool used, void *ctx)
+{
+    (void)used;
+    *(unsigned char **)ctx = (unsigned char *)payload + size;
+    return true;
+}
+
+/* The heap ends where its last block's payload ends: that address is not the heap's. */
+static void test_contains_stops_at_the_end_of_the_last_block(void **state)
+{
+    (void)state;
+    region_t r = region_new(4096);
+    unsigned char *end = NULL;
+    tlsf_heap_walk(r.heap, find_end, &end);
+    assert_non_null(end);
+    assert_true(tlsf_heap_contains(r.heap, end - 1));
+    assert_false(tlsf_heap_contains(r.heap, end));
+    region_free(&r);
+}
+
 /* Every misuse gets its code and leaves every byte of the region as it was. */
 static void expect_rejected(region_t *r, void *ptr, tlsf_free_result_t want, unsigned char *snap)
 {
@@ -1117,8 +1169,10 @@ int main(void)
         cmocka_unit_test(test_a_moving_realloc_lowers_the_low_water_mark_to_its_result_only),
         cmocka_unit_test(test_memalign_asks_for_its_gap_rounded_up_to_the_alignment),
         cmocka_unit_test(test_realloc_resizes_in_place_or_moves_with_contents),
+        cmocka_unit_test(test_a_remainder_that_just_holds_a_free_block_is_split_off),
         cmocka_unit_test(test_free_detects_every_misuse_and_leaves_the_heap_untouched),
         cmocka_unit_test(test_contains_and_block_size_answer_for_live_blocks_only),
+        cmocka_unit_test(test_contains_stops_at_the_end_of_the_last_block),
         cmocka_unit_test(test_walk_visits_every_block_in_address_order_and_can_stop),
         cmocka_unit_test(test_check_reports_corrupted_headers_links_and_counters),
 #if defined(TEST_ASAN)
