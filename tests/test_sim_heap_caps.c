@@ -164,6 +164,11 @@ static void dma_requests_land_in_dma_capable_internal_ram(void **state)
     assert_true(esp_ptr_internal(p));
     assert_string_equal(region_name_of(p), "RAM");
     heap_caps_free(p);
+    /* DMA descriptors (ESP-IDF v5.3 on): DMA-capable memory too */
+    void *desc = heap_caps_malloc(64, MALLOC_CAP_DMA_DESC_AHB);
+    assert_non_null(desc);
+    assert_true(esp_ptr_dma_capable(desc));
+    heap_caps_free(desc);
 }
 
 /* Allocate blocks of `size` with `caps` until none fits; returns how many (at most max). */
@@ -389,6 +394,16 @@ static void psram_dma_and_cache_aligned_requests_get_the_cache_line(void **state
     assert_int_equal((uintptr_t)cached % DCACHE_LINE, 0);
     assert_true(heap_caps_get_allocated_size(dma) >=
                 (33 + DCACHE_LINE - 1) / DCACHE_LINE * DCACHE_LINE);
+    /* an alignment below the cache line asked for is raised to it */
+    void *small_align[8];
+    for (int i = 0; i < 8; i++) {
+        small_align[i] = heap_caps_aligned_alloc(16, 40, MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA);
+        assert_non_null(small_align[i]);
+        assert_int_equal((uintptr_t)small_align[i] % DCACHE_LINE, 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        heap_caps_free(small_align[i]);
+    }
     heap_caps_free(dma);
     heap_caps_free(cached);
     heap_caps_free(keep);
@@ -440,9 +455,12 @@ static void calloc_with_an_overflowing_product_returns_null(void **state)
     size_t before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
     assert_null(heap_caps_calloc(SIZE_MAX / 2 + 1, 2, INTERNAL_8BIT));
     assert_null(heap_caps_calloc(2, SIZE_MAX / 2 + 1, MALLOC_CAP_8BIT));
+    /* a product that wraps to a small size: 16 bytes must not be allocated for it */
+    assert_null(heap_caps_calloc(SIZE_MAX / 2 + 2, 16, INTERNAL_8BIT));
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), before);
-    assert_int_equal(stats().failed, 2);
-    assert_int_equal(hook.calls, 2); /* ESP-IDF reports it, with the wrapped product */
+    assert_int_equal(stats().failed, 3);
+    assert_int_equal(hook.calls, 3); /* ESP-IDF reports it, with the wrapped product */
+    assert_int_equal(hook.size, 16);
 }
 
 static void realloc_of_null_allocates_and_to_size_zero_frees(void **state)
@@ -586,6 +604,23 @@ static void realloc_of_a_pointer_no_heap_handed_out_is_counted_and_refused(void 
     assert_true(heap_caps_check_integrity_all(true));
 }
 
+/* An injected failure fails a one-byte request with the hook; a zero-byte request (NULL without
+ * the hook, as always) does not use the failure up. */
+static void an_injected_failure_is_kept_for_a_real_request(void **state)
+{
+    (void)state;
+    kraken_sim_fail_next(INTERNAL_8BIT, 1);
+    assert_null(heap_caps_malloc(0, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 0);
+    assert_null(heap_caps_malloc(1, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 1);
+    assert_int_equal(hook.size, 1);
+    void *p = heap_caps_malloc(1, INTERNAL_8BIT); /* used up */
+    assert_non_null(p);
+    heap_caps_free(p);
+    kraken_sim_fault_clear();
+}
+
 static void prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure(void **state)
 {
     (void)state;
@@ -593,6 +628,12 @@ static void prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure(void 
     assert_non_null(p);
     assert_true(has_psram() ? esp_ptr_external_ram(p) : esp_ptr_internal(p));
     assert_int_equal(hook.calls, 0);
+    void *third = heap_caps_malloc_prefer(64, 3, MALLOC_CAP_EXEC, MALLOC_CAP_EXEC | MALLOC_CAP_8BIT,
+                                          INTERNAL_8BIT);
+    assert_non_null(third);
+    assert_true(esp_ptr_internal(third));
+    assert_int_equal(hook.calls, 0);
+    heap_caps_free(third);
     void *q = heap_caps_realloc_prefer(p, 2000, 2, MALLOC_CAP_EXEC, MALLOC_CAP_DMA);
     assert_non_null(q);
     assert_true(esp_ptr_dma_capable(q));
@@ -1321,6 +1362,7 @@ int main(void)
         ALL_PROFILES(aligned_alloc_honours_the_alignment_and_rejects_bad_ones_without_the_hook),
         ALL_PROFILES(calloc_returns_zeroed_memory_even_where_a_dirty_block_was),
         ALL_PROFILES(calloc_with_an_overflowing_product_returns_null),
+        ALL_PROFILES(an_injected_failure_is_kept_for_a_real_request),
         ALL_PROFILES(realloc_of_null_allocates_and_to_size_zero_frees),
         ALL_PROFILES(the_data_caches_dram_heap_serves_only_when_the_d_iram_heaps_cannot),
         cmocka_unit_test_setup(heap_caps_dump_prints_esp_idfs_text_for_each_heap_with_the_caps,
