@@ -828,6 +828,11 @@ static void an_injected_realloc_failure_leaves_the_block_intact(void **state)
 
 /* ---- misuse ----------------------------------------------------------------------------------- */
 
+static void free_again(void *p)
+{
+    heap_caps_free(p);
+}
+
 static void invalid_and_double_frees_are_counted_and_change_nothing(void **state)
 {
     (void)state;
@@ -840,7 +845,9 @@ static void invalid_and_double_frees_are_counted_and_change_nothing(void **state
     heap_caps_free(p + 8);         /* inside a block */
     heap_caps_free(p);
     size_t free_after = heap_caps_get_free_size(MALLOC_CAP_8BIT);
-    heap_caps_free(p);             /* double free */
+    char line[256];
+    capture_output(STDOUT_FILENO, free_again, p, line, sizeof line); /* double free */
+    assert_non_null(strstr(line, "): double free; ignored"));
     heap_caps_free(NULL);          /* no-op, not counted */
     assert_int_equal(stats().invalid_frees, 3);
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), free_after);
@@ -1207,6 +1214,10 @@ static void use_malloc_reserves_an_internal_dma_pool_that_small_mallocs_reach_af
     assert_int_equal(pool.caps[0], 0);
     assert_int_equal(pool.caps[1], MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
     assert_int_equal(pool.minimum_free_bytes, 0); /* late-registered heaps start at 0 */
+    multi_heap_info_t info; /* and count so in heap_caps_get_info() too */
+    heap_caps_get_info(&info, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+    assert_int_equal(info.minimum_free_bytes,
+                     heap_caps_get_minimum_free_size(MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL));
 
     /* malloc() of small blocks: D/IRAM, then the pool and the DRAM heap (priority 1, the pool
      * first: it heads the list), then RTC RAM (priority 2), and only then PSRAM (the "less picky"
