@@ -200,7 +200,6 @@ int demo_monitor_run(void)
 {
     failures = 0;
     bool psram = memory_psram_available();
-    step(heap_monitor_init() == ESP_OK, "heap monitor counts failed allocations from now on");
     heap_monitor_clear_samples();
     /* the pools take their storage (one SRAM block) on first use: take it now, so that "before"
      * and "after" below compare the same heap */

@@ -7,12 +7,28 @@
 
 #include "demo.h"
 #include "esp_log.h"
+#include "heap_monitor.h"
 #include "kraken_sim.h"
 
 static const char *TAG = "kraken_demo";
 
 int main(void)
 {
+    /* the simulator falls back to the default module for an unknown name; a demo run for a module
+     * it does not have would show the wrong figures, so refuse it here */
+    const char *profile_name = getenv("KRAKEN_SIM_PROFILE");
+    kraken_sim_profile_t profile;
+    if (profile_name != NULL && profile_name[0] != '\0' &&
+        kraken_sim_profile_from_name(profile_name, &profile) != ESP_OK) {
+        fprintf(stderr, "kraken_demo: KRAKEN_SIM_PROFILE=%s is unknown (valid: esp32s3-n8r8, "
+                        "esp32s3-n8r2, esp32s3-n8)\n", profile_name);
+        return 2;
+    }
+    /* first, as firmware does at boot: failed allocations count from here on */
+    if (heap_monitor_init() != ESP_OK) {
+        ESP_LOGE(TAG, "heap_monitor_init() failed");
+        return EXIT_FAILURE;
+    }
     ESP_LOGI(TAG, "Kraken-OS memory management on a simulated %s",
              kraken_sim_profile_name(kraken_sim_get_profile()));
     int failures = 0;

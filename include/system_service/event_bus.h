@@ -204,7 +204,8 @@ typedef struct {
     int task_core;             /**< -1 = any core (CONFIG_SYSTEM_SERVICE_EVENT_TASK_CORE by default) */
 } system_event_bus_config_t;
 
-/** The configuration the bus uses when it starts by itself (Kconfig values). isr-ok, O(1). */
+/** The configuration the bus uses when it starts by itself (Kconfig values). Cannot fail. isr-ok,
+ *  never blocks; O(1). */
 system_event_bus_config_t system_event_bus_default_config(void);
 
 /** Start the bus: services and subscriptions start empty, counters too but for the posts refused
@@ -317,11 +318,12 @@ esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle
 
 /** Reset the peaks: lane depth high-water (to the current depth), latency min/mean/max (the mean
  *  starts again with them), pool block peaks, longest handler times. Counters are not reset.
- *  task and isr-ok, O(lanes + subscriptions). */
+ *  Cannot fail. task and isr-ok, never blocks (the bus's lock only); O(lanes + subscriptions). */
 void system_event_reset_peaks(void);
 
 /** Log every lane, the payload figures and every subscription with its service name, under `tag`
- *  ("event_bus" when NULL). task, waits for the console; O(lanes + subscriptions). */
+ *  ("event_bus" when NULL). Cannot fail (a stopped bus logs its kept counters). task; blocks
+ *  while the console is busy; O(lanes + subscriptions). */
 void system_event_log_stats(const char *tag);
 
 /** Check the bus's invariants (lane indices within capacity, depth sums, subscription table,

@@ -81,7 +81,7 @@ extern "C" {
 /* ---- allocation functions --------------------------------------------------------------------- */
 
 /** PSRAM first, then internal SRAM. NULL iff size is 0 or neither has a free block large enough.
- *  task, O(1) per heap tried. */
+ *  task, never blocks, O(1) per heap tried. */
 void *memory_alloc_prefer_psram(size_t size);
 /** PSRAM only. NULL iff size is 0, the module has no PSRAM, or PSRAM has no block large enough.
  *  task, never blocks, O(1) per heap tried. */
@@ -108,9 +108,11 @@ void *memory_calloc_dma(size_t n, size_t size);
  *  unchanged. A block of memory_pool.h (a pool block or one of its heap blocks, size 0 included)
  *  is refused: NULL, logged, the block untouched (memory_pool_owns, O(1)). Otherwise ptr must be
  *  a live heap block: for any other pointer ESP-IDF's heap asserts (the host simulator refuses
- *  it: NULL, logged). O(size) when the block moves. DMA_REALLOC keeps a DMA buffer that is already
+ *  it: NULL, logged). DMA_REALLOC keeps a DMA buffer that is already
  *  large enough (it never shrinks in place) and otherwise moves it to keep MEMORY_DMA_ALIGNMENT.
- *  task. */
+ *  task, never blocks. O(1) per heap tried when the block is resized in place (TLSF grows it into
+ *  a free neighbour or splits off the tail); a move adds an allocation in the target heap and the
+ *  O(size) copy. */
 void *memory_realloc_prefer_psram(void *ptr, size_t size);
 void *memory_realloc_psram_only(void *ptr, size_t size);
 void *memory_realloc_sram(void *ptr, size_t size);
@@ -137,9 +139,10 @@ typedef struct {
  *  task, never blocks. O(number of heaps) in the simulator; on the chip the two largest-block
  *  figures walk every block of the heaps (ESP-IDF's heap_caps_get_largest_free_block). */
 esp_err_t memory_get_info(memory_info_t *info);
-/** Free internal SRAM in bytes (counters, no walk). task, never blocks, O(number of heaps). */
+/** Free internal SRAM in bytes (counters, no walk). Cannot fail. task, never blocks,
+ *  O(number of heaps). */
 size_t memory_get_free_sram(void);
-/** Free PSRAM in bytes; 0 without PSRAM (counters, no walk). task, never blocks,
+/** Free PSRAM in bytes; 0 without PSRAM (counters, no walk). Cannot fail. task, never blocks,
  *  O(number of heaps). */
 size_t memory_get_free_psram(void);
 /** True when PSRAM is present and added to the heap. task, never blocks, O(number of heaps)
@@ -147,8 +150,8 @@ size_t memory_get_free_psram(void);
  *  an ISR may make). */
 bool memory_psram_available(void);
 /** Log one readable summary (free/total/minimum/largest for SRAM and PSRAM, free for DMA) under
- *  `tag` ("memory" when NULL). task, waits for the console; O(number of heaps) plus the walk of
- *  memory_get_info() on the chip. */
+ *  `tag` ("memory" when NULL). Cannot fail. task; blocks while the console is busy; O(number of
+ *  heaps) plus the walk of memory_get_info() on the chip. */
 void memory_log_usage(const char *tag);
 
 #ifdef __cplusplus
