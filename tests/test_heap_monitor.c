@@ -629,6 +629,65 @@ static void log_stats_marks_an_unhealthy_region_differently(void **state)
     assert_non_null(strstr(g_log, "heap_monitor: Heap Fragmentation:\n"));
 }
 
+/* Fill PSRAM until exactly `target` bytes are free; the blocks taken go to held[] (count in *n,
+ * the first two being a 64-byte hole's neighbour and the block that keeps it a hole). The hole
+ * makes the free total a multiple of the heap's granularity (on a 64-bit host every free block's
+ * payload is 4 mod 8), and no later request fits it. Then halving steps (a large request is
+ * rounded up to its TLSF size class: each step measures what it took), steps of a few hundred
+ * bytes, and a last block found by trying sizes. */
+static void fill_psram_to_exactly(size_t target, void **held, size_t max, size_t *n)
+{
+    void *hole = heap_caps_malloc(64, PSRAM);
+    held[0] = heap_caps_malloc(64, PSRAM);
+    assert_non_null(hole);
+    assert_non_null(held[0]);
+    heap_caps_free(hole);
+    *n = 1;
+    for (;;) {
+        size_t free_now = heap_caps_get_free_size(PSRAM);
+        assert_true(free_now >= target);
+        size_t gap = free_now - target;
+        if (gap == 0) {
+            return;
+        }
+        assert_true(*n < max);
+        if (gap > 4096) {
+            held[(*n)++] = heap_caps_malloc((gap / 2 < 65536 ? gap / 2 : 65536) & ~(size_t)3, PSRAM);
+        } else if (gap >= 312) {
+            held[(*n)++] = heap_caps_malloc(gap >= 416 ? 200 : 100, PSRAM); /* leaves >= 104 */
+        } else {
+            held[*n] = NULL;
+            for (size_t ask = gap; ask >= 100 && heap_caps_get_free_size(PSRAM) != target; ask -= 4) {
+                heap_caps_free(held[*n]); /* the previous try (NULL at first) */
+                held[*n] = heap_caps_malloc(ask, PSRAM);
+            }
+            assert_int_equal(heap_caps_get_free_size(PSRAM), target);
+            (*n)++;
+            return;
+        }
+        assert_non_null(held[*n - 1]);
+    }
+}
+
+static void log_stats_switches_to_mb_at_exactly_one_mib(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO); /* the report is INFO lines */
+    if (!has_psram()) {
+        skip(); /* only PSRAM is larger than 1 MiB */
+    }
+    void *held[256];
+    size_t n;
+    fill_psram_to_exactly((size_t)1 << 20, held, 256, &n);
+    capture_log_stats("tag");
+    const char *psram = strstr(g_log, "tag:   Region: PSRAM\n");
+    assert_non_null(psram);
+    assert_non_null(strstr(psram, "tag:   Free: 1MB\n"));
+    while (n > 0) {
+        heap_caps_free(held[--n]);
+    }
+}
+
 /* ---- low-memory callbacks ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -1852,6 +1911,7 @@ static const struct CMUnitTest tests[] = {
     T(human_units_are_the_specs),
     T(log_stats_prints_the_specs_format_for_each_region),
     T(log_stats_marks_an_unhealthy_region_differently),
+    T(log_stats_switches_to_mb_at_exactly_one_mib),
     T(crossing_and_recovery_fire_each_callback_once),
     T(a_threshold_already_crossed_is_reported_at_the_first_check),
     T(a_callback_for_memory_the_module_lacks_never_fires),
