@@ -1388,6 +1388,48 @@ static void a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_ca
     assert_int_equal(internal_free(), before);
 }
 
+/* A thread that is not a task: the host's main thread or a library's worker that never called a
+ * task API. */
+static void *receive_twice_in_a_plain_thread(void *arg)
+{
+    queue_probe_t *p = arg;
+    uint32_t v = 0;
+    atomic_store(&p->started, xQueueReceive(p->q, &v, 2) + 10); /* empty: times out */
+    const BaseType_t rc = xQueueReceive(p->q, &v, portMAX_DELAY);
+    atomic_store(&p->got, v);
+    atomic_store(&p->result, rc + 10);
+    return NULL;
+}
+
+/* Such a thread waits on a queue as a task does: a timeout ends its wait with errQUEUE_EMPTY, a
+ * send wakes it, it is never counted as a task, and once its waits are over the queue can be
+ * deleted. */
+static void a_thread_that_is_not_a_task_waits_on_a_queue_as_a_task_does(void **state)
+{
+    (void)state;
+    const size_t before = internal_free();
+    queue_probe_t p = {.q = xQueueCreate(1, sizeof(uint32_t))};
+    assert_non_null(p.q);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, receive_twice_in_a_plain_thread, &p), 0);
+    WAIT_FOR(atomic_load(&p.started) != 0);
+    assert_int_equal(atomic_load(&p.started), errQUEUE_EMPTY + 10);
+    sleep_ms(10); /* most likely in its second wait by now; a send before it is received too */
+    assert_int_equal(atomic_load(&p.result), 0);
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
+    uint32_t v = 42;
+    assert_int_equal(xQueueSend(p.q, &v, 0), pdPASS);
+    WAIT_FOR(atomic_load(&p.result) != 0);
+    assert_int_equal(atomic_load(&p.result), pdPASS + 10);
+    assert_int_equal(atomic_load(&p.got), 42);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    log_capture_begin();
+    vQueueDelete(p.q);
+    const char *logged = log_capture_end();
+    assert_null(strstr(logged, "refused"));
+    assert_int_equal(internal_free(), before);
+}
+
 /* The chip asserts when a queue is deleted while a task waits on it: refused and logged here, and
  * the waiting task goes on. */
 static void a_queue_a_task_waits_on_is_not_deleted(void **state)
@@ -2652,6 +2694,7 @@ int main(void)
         TEST(xtaskgetcurrenttaskhandle_in_a_simulated_isr_is_the_interrupted_task),
         TEST(null_and_malformed_arguments_are_refused_with_the_documented_results),
         TEST(a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call),
+        TEST(a_thread_that_is_not_a_task_waits_on_a_queue_as_a_task_does),
         TEST(a_queue_a_task_waits_on_is_not_deleted),
         /* semaphores and mutexes */
         TEST(a_binary_semaphore_starts_taken_and_holds_one_give),
