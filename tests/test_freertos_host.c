@@ -1343,7 +1343,11 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     assert_int_equal(xQueueIsQueueFullFromISR(NULL), pdFALSE);
     assert_null(xSemaphoreGetMutexHolder(NULL));
     assert_null(xSemaphoreGetMutexHolder(q)); /* not a mutex */
-    assert_non_null(strstr(logged, "xQueueGenericSend: no queue: refused"));
+    /* in the order of the calls (a NULL queue, then a NULL item): each names the wrong argument */
+    const char *sends = strstr(logged, "xQueueGenericSend: ");
+    assert_non_null(sends);
+    assert_int_equal(strncmp(sends, "xQueueGenericSend: no queue: refused", 36), 0);
+    assert_non_null(strstr(sends + 1, "xQueueGenericSend: no item buffer: refused"));
     assert_non_null(strstr(logged, "xQueueReceive: no item buffer: refused"));
     assert_non_null(strstr(logged, "xTaskNotify: no task: refused"));
     assert_non_null(strstr(logged, "xQueueSemaphoreTake: not a semaphore: refused"));
