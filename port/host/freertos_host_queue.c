@@ -400,9 +400,6 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
                          "chip asserts)", (void *)q);
         return pdFAIL;
     }
-    if (q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX) {
-        q->recursion = 0;
-    }
     while (q->count == q->length && xCopyPosition != queueOVERWRITE) {
         if (xTicksToWait == 0) {
             fr_unlock();
