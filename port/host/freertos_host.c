@@ -3,7 +3,8 @@
  * functions on POSIX threads; every kernel object the chip would allocate is a simulated-heap block
  * of the chip's size (freertos/FreeRTOS.h). Queues and semaphores: freertos_host_queue.c.
  *
- * Each task has a host record (libc memory: the simulator's, not the chip's) linked in `tasks`.
+ * Each task has a host record (libc memory: the simulator's, not the chip's), counted in
+ * `task_count` (uxTaskGetNumberOfTasks) until deleted or its thread ends.
  * Threads are detached; a task's thread frees its record when it ends. A task deleted by another
  * ends at its next call into the API: fr_wait() and the entry checks look at `deleted`.
  */
@@ -51,11 +52,9 @@ struct tskTaskControlBlock {
     bool notify_pending;
     bool notify_awaited; /* in ulTaskNotifyTake / xTaskNotifyWait */
     pthread_cond_t notified;
-    struct tskTaskControlBlock *next; /* in `tasks` */
 };
 
 static pthread_mutex_t kernel = PTHREAD_MUTEX_INITIALIZER;
-static struct tskTaskControlBlock *tasks;
 static UBaseType_t task_count;
 static UBaseType_t tasks_being_freed; /* deleted tasks (and vTaskDeleteWithCaps' clean-up task)
                                        * count until their memory is back, as FreeRTOS counts
@@ -108,17 +107,11 @@ bool fr_refuse_wait_in_isr(const char *fn, TickType_t ticks)
 
 /* ---- task records ------------------------------------------------------------------------------ */
 
-static void unlink_locked(struct tskTaskControlBlock *t)
+static void uncount_locked(struct tskTaskControlBlock *t)
 {
-    for (struct tskTaskControlBlock **at = &tasks; *at != NULL; at = &(*at)->next) {
-        if (*at == t) {
-            *at = t->next;
-            if (t->counted) {
-                t->counted = false;
-                task_count--;
-            }
-            return;
-        }
+    if (t->counted) {
+        t->counted = false;
+        task_count--;
     }
 }
 
@@ -143,7 +136,7 @@ static void undo_wait_locked(struct tskTaskControlBlock *t)
 /* fr_lock() held, by the task's own thread: the record goes and the thread ends. */
 static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
 {
-    unlink_locked(t);
+    uncount_locked(t);
     t_self = NULL;
     sim_chip_set_task_stack(NULL, 0);
     if (t->foreign) {
@@ -189,7 +182,7 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
 static void foreign_thread_ends(void *record)
 {
     fr_lock();
-    unlink_locked(record);
+    uncount_locked(record);
     fr_unlock();
     pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->notified);
     __real_free(record);
@@ -209,10 +202,8 @@ static struct tskTaskControlBlock *new_record(void)
     return t;
 }
 
-static void link_locked(struct tskTaskControlBlock *t)
+static void count_locked(struct tskTaskControlBlock *t)
 {
-    t->next = tasks;
-    tasks = t;
     t->counted = true;
     task_count++;
 }
@@ -229,13 +220,11 @@ static struct tskTaskControlBlock *adopt(const char *name, UBaseType_t priority,
     t->core = tskNO_AFFINITY;
     t->priority = priority;
     strncpy(t->name, name, sizeof t->name - 1);
-    fr_lock();
-    link_locked(t);
-    if (!counted) {
-        t->counted = false;
-        task_count--;
+    if (counted) {
+        fr_lock();
+        count_locked(t);
+        fr_unlock();
     }
-    fr_unlock();
     pthread_setspecific(foreign_key, t);
     t_self = t;
     return t;
@@ -327,8 +316,8 @@ static bool start(struct tskTaskControlBlock *t, TaskFunction_t code, const char
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, stack_bytes < HOST_MIN_STACK ? HOST_MIN_STACK : stack_bytes);
-    fr_lock(); /* linked before it runs: it may delete itself at once */
-    link_locked(t);
+    fr_lock(); /* counted before it runs: it may delete itself at once */
+    count_locked(t);
     TaskHandle_t before = out != NULL ? *out : NULL;
     if (out != NULL) {
         *out = t;
@@ -336,7 +325,7 @@ static bool start(struct tskTaskControlBlock *t, TaskFunction_t code, const char
     pthread_t thread;
     int rc = pthread_create(&thread, &attr, task_main, t);
     if (rc != 0) {
-        unlink_locked(t);
+        uncount_locked(t);
         if (out != NULL) {
             *out = before; /* untouched on failure */
         }
