@@ -1434,6 +1434,55 @@ static void a_thread_that_is_not_a_task_waits_on_a_queue_as_a_task_does(void **s
     assert_int_equal(internal_free(), before);
 }
 
+typedef struct {
+    atomic_uintptr_t handle;
+    atomic_int tasks_seen; /* uxTaskGetNumberOfTasks() inside the thread */
+    atomic_int go_on;      /* 1: return; 2: delete itself */
+    atomic_int after;      /* set after vTaskDelete(NULL): must never be */
+} plain_thread_t;
+
+static void *plain_thread(void *arg)
+{
+    plain_thread_t *p = arg;
+    atomic_store(&p->handle, (uintptr_t)xTaskGetCurrentTaskHandle());
+    atomic_store(&p->tasks_seen, (int)uxTaskGetNumberOfTasks());
+    WAIT_FOR(atomic_load(&p->go_on) != 0);
+    if (atomic_load(&p->go_on) == 2) {
+        vTaskDelete(NULL);
+        atomic_store(&p->after, 1);
+    }
+    return NULL;
+}
+
+/* A thread that is not a task gets a handle, counts as a task while it lives, and ends its task
+ * by returning or by deleting itself; another task's delete only logs (the host cannot end it). */
+static void a_thread_that_is_not_a_task_counts_until_it_ends_or_deletes_itself(void **state)
+{
+    (void)state;
+    for (int how = 1; how <= 2; how++) {
+        plain_thread_t p = {0};
+        pthread_t thread;
+        assert_int_equal(pthread_create(&thread, NULL, plain_thread, &p), 0);
+        WAIT_FOR(atomic_load(&p.tasks_seen) != 0);
+        assert_int_equal(atomic_load(&p.tasks_seen), tasks_at_setup + 1);
+        assert_true(atomic_load(&p.handle) != 0);
+        assert_true(atomic_load(&p.handle) != (uintptr_t)xTaskGetCurrentTaskHandle());
+        if (how == 1) {
+            log_capture_begin();
+            vTaskDelete((TaskHandle_t)atomic_load(&p.handle));
+            const char *logged = log_capture_end();
+            assert_non_null(strstr(logged, "W ("));
+            assert_non_null(strstr(logged, "vTaskDelete(\"\"): a thread not made by xTaskCreate*() "
+                                           "ends only by deleting itself: it goes on"));
+            assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup + 1);
+        }
+        atomic_store(&p.go_on, how);
+        assert_int_equal(pthread_join(thread, NULL), 0);
+        assert_int_equal(atomic_load(&p.after), 0);
+        assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
+    }
+}
+
 /* The chip asserts when a queue is deleted while a task waits on it: refused and logged here, and
  * the waiting task goes on. */
 static void a_queue_a_task_waits_on_is_not_deleted(void **state)
@@ -2699,6 +2748,7 @@ int main(void)
         TEST(null_and_malformed_arguments_are_refused_with_the_documented_results),
         TEST(a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call),
         TEST(a_thread_that_is_not_a_task_waits_on_a_queue_as_a_task_does),
+        TEST(a_thread_that_is_not_a_task_counts_until_it_ends_or_deletes_itself),
         TEST(a_queue_a_task_waits_on_is_not_deleted),
         /* semaphores and mutexes */
         TEST(a_binary_semaphore_starts_taken_and_holds_one_give),

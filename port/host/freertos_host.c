@@ -490,6 +490,10 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         }
     }
     fr_unlock();
+    if (!ends) {
+        ESP_LOGW(FR_TAG, "%s(\"%s\"): a thread not made by xTaskCreate*() ends only by deleting "
+                         "itself: it goes on", fn, name);
+    }
     if (leaks) {
         ESP_LOGW(FR_TAG, "%s(\"%s\"): made by xTask*WithCaps(): its stack and TCB stay allocated "
                          "(vTaskDeleteWithCaps frees them)", fn, name);

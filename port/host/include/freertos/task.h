@@ -17,6 +17,9 @@
  * call that may block or notify (a delay, a queue, semaphore or event-group call, a notification)
  * and never runs its code again. A thread that never makes such a call cannot be stopped (the host
  * cannot end a thread safely anywhere else). Queries (names, counts, ticks) do not end it.
+ * A thread not made by xTaskCreate*() ends only by deleting itself (vTaskDelete(NULL) ends it
+ * there, as pthread_exit would); deleting it from another task logs a warning and it goes on. It
+ * counts in uxTaskGetNumberOfTasks() from its first call that needs a handle until it ends.
  */
 #ifndef FREERTOS_TASK_H_HOST
 #define FREERTOS_TASK_H_HOST
