@@ -473,32 +473,41 @@ static void a_withcaps_task_deleting_itself_needs_a_clean_up_task_for_a_moment(v
     assert_int_equal(psram_free(), psram);
 }
 
-/* Without room for the clean-up task the chip aborts; the host says so and frees anyway. */
+/* Without room for the clean-up task (its stack, or its TCB after the stack) the chip aborts; the
+ * host says so and frees anyway, each block once. */
 static void a_withcaps_task_deleting_itself_without_room_for_the_clean_up_task_is_logged(
     void **state)
 {
     (void)state;
-    const size_t internal = internal_free(), psram = psram_free();
-    atomic_int ran = 0;
-    TaskHandle_t task = NULL;
-    assert_int_equal(xTaskCreateWithCaps(wait_then_delete_myself_with_caps, "stuck", STACK, &ran,
-                                         5, &task, MALLOC_CAP_SPIRAM),
-                     pdPASS);
-    log_capture_begin();
-    kraken_sim_fail_next(MALLOC_CAP_INTERNAL, 1);
-    xTaskNotifyGive(task);
-    assert_true(tasks_become(tasks_at_setup));
-    const char *logged = log_capture_end();
-    kraken_sim_fault_clear();
-    assert_true(atomic_load(&ran));
-    char expected[128];
-    snprintf(expected, sizeof expected,
-             "vTaskDeleteWithCaps(\"stuck\"): no memory for the clean-up task (%u + %u bytes of "
-             "internal RAM): the chip aborts",
-             (unsigned)configMINIMAL_STACK_SIZE, (unsigned)TCB_BYTES);
-    assert_non_null(strstr(logged, expected));
-    assert_int_equal(internal_free(), internal);
-    assert_int_equal(psram_free(), psram);
+    for (int tcb_fails = 0; tcb_fails <= 1; tcb_fails++) {
+        const size_t internal = internal_free(), psram = psram_free();
+        const uint64_t invalid_frees = stats().invalid_frees;
+        atomic_int ran = 0;
+        TaskHandle_t task = NULL;
+        assert_int_equal(xTaskCreateWithCaps(wait_then_delete_myself_with_caps, "stuck", STACK,
+                                             &ran, 5, &task, MALLOC_CAP_SPIRAM),
+                         pdPASS);
+        log_capture_begin();
+        if (tcb_fails) {
+            kraken_sim_fail_every(MALLOC_CAP_INTERNAL, 2); /* the stack is had, the TCB is not */
+        } else {
+            kraken_sim_fail_next(MALLOC_CAP_INTERNAL, 1);
+        }
+        xTaskNotifyGive(task);
+        assert_true(tasks_become(tasks_at_setup));
+        const char *logged = log_capture_end();
+        kraken_sim_fault_clear();
+        assert_true(atomic_load(&ran));
+        char expected[128];
+        snprintf(expected, sizeof expected,
+                 "vTaskDeleteWithCaps(\"stuck\"): no memory for the clean-up task (%u + %u bytes "
+                 "of internal RAM): the chip aborts",
+                 (unsigned)configMINIMAL_STACK_SIZE, (unsigned)TCB_BYTES);
+        assert_non_null(strstr(logged, expected));
+        assert_int_equal(internal_free(), internal);
+        assert_int_equal(psram_free(), psram);
+        assert_int_equal(stats().invalid_frees, invalid_frees);
+    }
 }
 
 static void a_withcaps_task_whose_stack_does_not_fit_fails_and_gives_its_tcb_back(void **state)
