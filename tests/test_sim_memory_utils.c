@@ -356,6 +356,19 @@ static void a_tasks_locals_are_where_its_stack_block_is(void **state)
         vTaskDeleteWithCaps(task);
         vSemaphoreDelete(seen.done);
     }
+    /* a static task's stack is the caller's buffer: here a PSRAM block */
+    task_stack_seen_t seen = {.done = xSemaphoreCreateBinary()};
+    assert_non_null(seen.done);
+    StackType_t *stack = heap_caps_malloc(4096, MALLOC_CAP_SPIRAM);
+    assert_non_null(stack);
+    static StaticTask_t tcb;
+    TaskHandle_t task = xTaskCreateStatic(classify_a_local, "static", 4096, &seen, 5, stack, &tcb);
+    assert_non_null(task);
+    assert_true(xSemaphoreTake(seen.done, pdMS_TO_TICKS(5000)));
+    assert_int_equal(seen.local, ANSWERS_PSRAM);
+    vTaskDelete(task);
+    vSemaphoreDelete(seen.done);
+    heap_caps_free(stack);
 }
 
 static void the_chip_constants_are_the_s3s(void **state)
