@@ -379,6 +379,14 @@ static void note(void *unused, uint32_t which)
     ran[atomic_fetch_add(&ran_count, 1)] = (char)('a' + which);
 }
 
+static void release_after_three_ticks(void *unused)
+{
+    (void)unused;
+    vTaskDelay(3);
+    (void)xSemaphoreGive(release);
+    vTaskDelete(NULL);
+}
+
 static void pended_calls_run_in_order_and_a_full_queue_refuses_or_waits(void **state)
 {
     (void)state;
@@ -399,11 +407,14 @@ static void pended_calls_run_in_order_and_a_full_queue_refuses_or_waits(void **s
     kraken_sim_isr_enter();
     assert_int_equal(xTimerPendFunctionCallFromISR(note, NULL, 99, &woken), pdFAIL);
     kraken_sim_isr_exit();
-    assert_int_equal(xSemaphoreGive(release), pdTRUE);
-    /* Room comes as the timer task takes the calls: this one waits for it. */
+    /* Room comes when the timer task, released three ticks on, takes the calls: this one waits
+     * for it. */
+    const TickType_t before = xTaskGetTickCount();
+    assert_int_equal(xTaskCreate(release_after_three_ticks, "release", 4096, NULL, 5, NULL), pdPASS);
     assert_int_equal(xTimerPendFunctionCall(note, NULL, CONFIG_FREERTOS_TIMER_QUEUE_LENGTH,
                                             PATIENCE_TICKS),
                      pdPASS);
+    assert_true(xTaskGetTickCount() - before >= 2);
     flush_timer_task();
     vSemaphoreDelete(release);
     char expected[16] = {0};
