@@ -199,7 +199,7 @@ static void a_message_is_whole_or_not_at_all_behind_a_4_byte_length(void **state
     char out[16] = {0};
     assert_int_equal(xMessageBufferReceive(mb, out, 4, 0), 0); /* too small: it stays */
     assert_int_equal(xMessageBufferNextLengthBytes(mb), 5);
-    assert_int_equal(xMessageBufferReceive(mb, out, sizeof out, 0), 5);
+    assert_int_equal(xMessageBufferReceive(mb, out, 5, 0), 5); /* exactly its size */
     assert_memory_equal(out, "hello", 5);
     assert_int_equal(xMessageBufferReceive(mb, out, sizeof out, 0), 10);
     assert_memory_equal(out, "0123456789", 10);
