@@ -324,6 +324,44 @@ static void a_receiver_that_times_out_takes_what_came_below_the_trigger(void **s
     vStreamBufferDelete(r.sb);
 }
 
+/* Static and WithCaps message buffers keep messages whole as the heap one does, and a receiver
+ * waiting on one wakes at the first message (a message buffer has no trigger level: one given
+ * to the WithCaps create is ignored). */
+static void static_and_withcaps_message_buffers_keep_messages_whole(void **state)
+{
+    (void)state;
+    static uint8_t storage[32];
+    static StaticMessageBuffer_t record;
+    const uint32_t caps = heap_caps_get_total_size(MALLOC_CAP_SPIRAM) != 0 ? MALLOC_CAP_SPIRAM
+                                                                           : INTERNAL;
+    MessageBufferHandle_t mbs[2] = {
+        xMessageBufferCreateStatic(sizeof storage, storage, &record),
+        xStreamBufferGenericCreateWithCaps(32, 500, pdTRUE, caps),
+    };
+    for (int i = 0; i < 2; i++) {
+        MessageBufferHandle_t mb = mbs[i];
+        assert_non_null(mb);
+        receiver_t r = {.sb = mb, .room = 64, .wait = PATIENCE_TICKS};
+        start_receiver(&r);
+        const TickType_t t0 = xTaskGetTickCount();
+        assert_int_equal(xMessageBufferSend(mb, "hi", 2, 0), 2);
+        WAIT_FOR(atomic_load(&r.done));
+        assert_int_equal(atomic_load(&r.result), 2);
+        assert_true(xTaskGetTickCount() - t0 < PATIENCE_TICKS / 2); /* woken, not its timeout */
+        assert_memory_equal(r.data, "hi", 2);
+        WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+
+        assert_int_equal(xMessageBufferSend(mb, "hello", 5, 0), 5);
+        assert_int_equal(xStreamBufferBytesAvailable(mb), 9); /* 5 + its length */
+        char out[8] = {0};
+        assert_int_equal(xMessageBufferReceive(mb, out, 4, 0), 0); /* too small: it stays */
+        assert_int_equal(xMessageBufferReceive(mb, out, sizeof out, 0), 5);
+        assert_memory_equal(out, "hello", 5);
+    }
+    vMessageBufferDelete(mbs[0]);
+    vMessageBufferDeleteWithCaps(mbs[1]);
+}
+
 static void a_second_waiting_receiver_is_refused(void **state)
 {
     (void)state;
@@ -526,6 +564,7 @@ int main(void)
         TEST(a_waiting_receiver_wakes_at_the_trigger_level_not_before),
         TEST(a_receiver_wakes_at_exactly_the_trigger_level),
         TEST(a_receiver_that_times_out_takes_what_came_below_the_trigger),
+        TEST(static_and_withcaps_message_buffers_keep_messages_whole),
         TEST(a_second_waiting_receiver_is_refused),
         TEST(a_sender_waits_for_room_for_all_its_bytes),
         TEST(a_stream_send_bigger_than_the_buffer_waits_only_for_an_empty_buffer),
