@@ -4,9 +4,12 @@
 # committed HEAD in a temporary directory: the working tree is never touched, uncommitted changes
 # are not seen. The tests must pass unmutated first.
 #
-# usage: tools/mutate.sh [-t "TARGET ..."] [-r CTEST_REGEX] [-T SECONDS] MUTANT_FILE...
+# usage: tools/mutate.sh [-t "TARGET ..."] [-r CTEST_REGEX] [-T SECONDS] [-c "CMAKE_ARG ..."]
+#                        MUTANT_FILE...
 #   -t  build targets (default: all)           -r  ctest -R regex (default: every test)
 #   -T  time limit of one ctest run (default 120; a mutant that hangs the tests counts as KILLED)
+#   -c  more configure arguments (default: none; the build is Debug), e.g.
+#       -c -DKRAKEN_SANITIZE=address for mutants only a leak or a use after free shows
 # A mutant file holds one mutant per line, `path@@original@@replacement`: path from the repository
 # root, `original` found exactly once in that file, `\n` for a line break in either text. Blank
 # lines and lines starting with # are skipped. Exit status: 0 if every mutant was KILLED, 1 if one
@@ -16,23 +19,25 @@
 # Needs git, cmake, python3.
 set -eu
 
-targets="" regex="" limit=120
-while getopts t:r:T: opt; do
+targets="" regex="" limit=120 configure=""
+while getopts t:r:T:c: opt; do
     case $opt in
         t) targets=$OPTARG ;;
         r) regex=$OPTARG ;;
         T) limit=$OPTARG ;;
-        *) sed -n '7,9p' "$0" >&2; exit 2 ;;
+        c) configure=$OPTARG ;;
+        *) sed -n '7,12p' "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { sed -n '7,9p' "$0" >&2; exit 2; }
+[ $# -gt 0 ] || { sed -n '7,12p' "$0" >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kraken-mutate.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 git clone -q "$root" "$work/src"
-cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+# shellcheck disable=SC2086 # the configure arguments are words
+cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Debug $configure >/dev/null
 
 build() { # build [target ...]: quiet, status only
     if [ -n "$targets" ]; then
