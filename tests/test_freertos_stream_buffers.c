@@ -409,12 +409,30 @@ static void a_sender_waits_for_room_for_all_its_bytes(void **state)
     assert_int_equal(xStreamBufferReceive(s.sb, out, 4, 0), 4); /* 8 left: still not 10 */
     vTaskDelay(3);
     assert_false(atomic_load(&s.done));
-    assert_int_equal(xStreamBufferReceive(s.sb, out, 8, 0), 8);
+    const TickType_t t0 = xTaskGetTickCount();
+    assert_int_equal(xStreamBufferReceive(s.sb, out, 2, 0), 2); /* exactly 10 */
     WAIT_FOR(atomic_load(&s.done));
     assert_int_equal(atomic_load(&s.result), 10);
-    assert_int_equal(xStreamBufferBytesAvailable(s.sb), 10);
+    assert_true(xTaskGetTickCount() - t0 < PATIENCE_TICKS / 2); /* woken, not its timeout */
+    assert_int_equal(xStreamBufferBytesAvailable(s.sb), 16);
     WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
     vStreamBufferDelete(s.sb);
+
+    /* A message as large as the whole buffer (10 + its 4 length bytes) waits for it to empty (one
+     * larger never waits). */
+    s = (sender_t){.sb = xMessageBufferCreate(14)};
+    assert_non_null(s.sb);
+    assert_int_equal(xMessageBufferSend(s.sb, "hi", 2, 0), 2); /* 6 of 14 */
+    assert_int_equal(xTaskCreate(send_task, "sender", 4096, &s, 5, NULL), pdPASS);
+    WAIT_FOR(atomic_load(&s.started));
+    vTaskDelay(3);
+    assert_false(atomic_load(&s.done)); /* 10 + 4 > 8 */
+    assert_int_equal(xMessageBufferReceive(s.sb, out, sizeof out, 0), 2);
+    WAIT_FOR(atomic_load(&s.done));
+    assert_int_equal(atomic_load(&s.result), 10);
+    assert_int_equal(xMessageBufferIsFull(s.sb), pdTRUE);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+    vMessageBufferDelete(s.sb);
 }
 
 /* stream_buffer.c: a stream send bigger than the buffer waits only for the whole buffer, and
