@@ -166,6 +166,9 @@ static void short_periods_are_raised_to_50_us_and_far_timeouts_never_expire(void
     assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
     assert_int_equal(period, 50);
     assert_true(esp_timer_is_active(timer)); /* still periodic */
+    assert_int_equal(esp_timer_restart(timer, 2000), ESP_OK); /* the timeout is the new period */
+    assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
+    assert_int_equal(period, 2000);
     assert_int_equal(esp_timer_stop(timer), ESP_OK);
     assert_int_equal(esp_timer_start_once(timer, UINT64_MAX), ESP_OK);
     assert_int_equal(esp_timer_get_next_alarm(), INT64_MAX);
@@ -239,6 +242,7 @@ static void timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer(
     /* A call through the dispatcher: a timer an earlier test deleted while its callback ran is
      * freed once that callback returned, so before this one runs. */
     atomic_int calls = 0;
+    const size_t without_warm = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
     esp_timer_handle_t warm = make(count, &calls, NULL);
     assert_int_equal(esp_timer_start_once(warm, 0), ESP_OK);
     assert_true(reaches(&calls, 1));
@@ -253,7 +257,8 @@ static void timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer(
         sleep_ms(1); /* freed by the dispatcher once the callback returned */
     }
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal);
-    assert_int_equal(esp_timer_delete(warm), ESP_OK);
+    assert_int_equal(esp_timer_delete(warm), ESP_OK); /* outside its callback: freed at once */
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), without_warm);
 }
 
 static void dump(void *unused)
