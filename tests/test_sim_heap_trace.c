@@ -275,7 +275,26 @@ static void a_full_buffer_drops_the_oldest_record_and_says_so(void **state)
     assert_true(s.has_overflowed);
     assert_int_equal(s.high_water_mark, 3);
     assert_int_equal(s.total_allocations, 5);
-    for (int i = 0; i < 5; i++) {
+    /* each start begins a new trace: no overflow, and the hash map's figures start again */
+    for (int trace = 0; trace < 2; trace++) {
+        assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+        void *recorded = malloc(8);
+        assert_non_null(recorded);
+        free(trace == 0 ? recorded : blocks[4]); /* a hit, then a block of an earlier trace */
+        assert_int_equal(heap_trace_stop(), ESP_OK);
+        s = summary();
+        assert_false(s.has_overflowed);
+        assert_int_equal(s.total_allocations, 1);
+        assert_int_equal(s.total_frees, 1);
+#if CONFIG_HEAP_TRACE_HASH_MAP
+        assert_int_equal(s.total_hashmap_hits, trace == 0 ? 1 : 0);
+        assert_int_equal(s.total_hashmap_miss, trace == 0 ? 0 : 1);
+#endif
+        if (trace == 1) {
+            free(recorded);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
         free(blocks[i]);
     }
 }
