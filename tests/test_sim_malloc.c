@@ -171,6 +171,10 @@ static void strings_from_strdup_strndup_and_asprintf_are_heap_blocks(void **stat
     free(c);
     free(d);
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), free_before);
+    char *empty = NULL; /* an empty text is a 1-byte block */
+    assert_int_equal(asprintf(&empty, "%s", ""), 0);
+    assert_string_equal(empty, "");
+    free(empty);
     kraken_sim_fail_next(0, 8); /* out of memory (every heap malloc() tries): NULL and ENOMEM */
     errno = 0;
     assert_null(strdup("x"));
@@ -296,6 +300,9 @@ static void malloc_usable_size_is_zero_as_on_esp_idf(void **state)
     assert_int_equal(usable_size_fn(p), 0); /* glibc's would read a header that is not there */
     assert_int_equal(usable_size_fn(NULL), 0);
     free(p);
+    char *own = libc_string("libc's own"); /* glibc answers for its own blocks */
+    assert_true(usable_size_fn(own) >= strlen(own) + 1);
+    free(own);
 }
 
 /* malloc()/free() from an ISR work as on ESP-IDF (heap_caps_malloc_default / heap_caps_free, allowed
@@ -383,6 +390,24 @@ static void libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip(void **stat
     assert_int_equal(tiny_capacity, 128);
     free(exact);
     free(tiny);
+    fclose(f);
+    /* A buffer that cannot grow: -1 and ENOMEM, the buffer and its capacity kept. */
+    f = tmpfile();
+    assert_non_null(f);
+    fputs(long_line, f);
+    rewind(f);
+    size_t kept_capacity = 16;
+    char *kept = malloc(kept_capacity);
+    assert_non_null(kept);
+    strcpy(kept, "before");
+    kraken_sim_fail_next(0, 8); /* every heap the growing realloc() tries */
+    errno = 0;
+    assert_int_equal(getline(&kept, &kept_capacity, f), -1);
+    kraken_sim_fault_clear();
+    assert_int_equal(errno, ENOMEM);
+    assert_int_equal(kept_capacity, 16);
+    assert_string_equal(kept, "before");
+    free(kept);
     fclose(f);
 
     int *numbers = reallocarray_fn(line, 100, sizeof(int));
