@@ -297,6 +297,45 @@ static void walk_dump_and_containing_block_see_every_block(void **state)
     multi_heap_free(heap, b);
 }
 
+static multi_heap_handle_t g_checked;
+static void check_printing(void *unused)
+{
+    (void)unused;
+    (void)multi_heap_check(g_checked, true);
+}
+
+/* multi_heap_check(heap, true) prints only for a heap that fails the check. */
+static void a_check_prints_only_what_it_finds_broken(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* block headers are poisoned in ASan builds: the corruption itself would be reported */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    skip();
+#endif
+#endif
+    g_checked = fresh_heap();
+    char *a = multi_heap_malloc(g_checked, 64);
+    char *b = multi_heap_malloc(g_checked, 64);
+    assert_non_null(a);
+    assert_non_null(b);
+    char text[256];
+    capture_output(STDERR_FILENO, check_printing, NULL, text, sizeof text);
+    assert_string_equal(text, "");
+    uint32_t header;
+    memcpy(&header, b - 4, sizeof header); /* the 4-byte TLSF header in front of b */
+    const uint32_t broken = header ^ 0x00000ff0u;
+    memcpy(b - 4, &broken, sizeof broken);
+    assert_false(multi_heap_check(g_checked, false));
+    capture_output(STDERR_FILENO, check_printing, NULL, text, sizeof text);
+    assert_non_null(strstr(text, "CORRUPT HEAP"));
+    memcpy(b - 4, &header, sizeof header);
+    assert_true(multi_heap_check(g_checked, true));
+    multi_heap_free(g_checked, a);
+    multi_heap_free(g_checked, b);
+}
+
 /* A heap inside a PSRAM block (internal where the heap has no PSRAM: a build without PSRAM, or
  * with CONFIG_SPIRAM_USE_MEMMAP, where the PSRAM is initialised but not the heap's): its blocks are
  * where that block is, and heap_caps does not see them. */
@@ -411,6 +450,7 @@ int main(void)
         cmocka_unit_test(figures_and_the_minimum_follow_the_blocks),
         cmocka_unit_test(misuse_is_refused_counted_and_leaves_the_heap_intact),
         cmocka_unit_test(walk_dump_and_containing_block_see_every_block),
+        cmocka_unit_test(a_check_prints_only_what_it_finds_broken),
         cmocka_unit_test(a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps),
         cmocka_unit_test(with_a_lock_the_heap_is_safe_from_several_threads),
     };
