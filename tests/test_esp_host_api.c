@@ -20,6 +20,7 @@
 #include "esp_err.h"
 #include "esp_log.h"
 #include "esp_rom_sys.h"
+#include "esp_timer.h"
 #include "sdkconfig.h"
 #include "test_support.h"
 
@@ -245,6 +246,17 @@ static void esp_rom_printf_writes_to_stdout_at_once(void **state)
     assert_string_equal(out, "rom 2\n");
 }
 
+/* As on the chip, the clock counts microseconds from the (simulated) boot: the program's first
+ * call, not the host's uptime. */
+static void esp_timer_get_time_counts_from_the_first_call(void **state)
+{
+    (void)state;
+    const int64_t first = esp_timer_get_time();
+    assert_true(first >= 0 && first < 10 * 1000000);
+    esp_rom_delay_us(2000);
+    assert_true(esp_timer_get_time() - first >= 2000);
+}
+
 int main(void)
 {
     level_at_start = esp_log_level_get("a_tag_nobody_set");
@@ -263,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_levels_follow_the_kconfig_options, start_capture,
                                         stop_capture),
         cmocka_unit_test(esp_rom_printf_writes_to_stdout_at_once),
+        cmocka_unit_test(esp_timer_get_time_counts_from_the_first_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
