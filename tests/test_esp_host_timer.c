@@ -51,6 +51,7 @@ static void a_one_shot_timer_calls_back_once_after_its_timeout(void **state)
 {
     (void)state;
     atomic_int calls = 0;
+    const size_t internal = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
     esp_timer_handle_t timer = make(count, &calls, "once");
     const int64_t start = esp_timer_get_time();
     assert_int_equal(esp_timer_start_once(timer, 3000), ESP_OK);
@@ -65,7 +66,8 @@ static void a_one_shot_timer_calls_back_once_after_its_timeout(void **state)
     assert_false(esp_timer_is_active(timer));
     assert_int_equal(esp_timer_get_expiry_time(timer, &expiry), ESP_OK);
     assert_int_equal(expiry, 0);
-    assert_int_equal(esp_timer_delete(timer), ESP_OK);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK); /* after its callback: freed at once */
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal);
 }
 
 static void a_periodic_timer_calls_back_every_period_until_stopped(void **state)
