@@ -232,6 +232,52 @@ static void log_levels_follow_the_kconfig_options(void **state)
     assert_int_equal(strstr(logged, "debug line") != NULL, CONFIG_LOG_MAXIMUM_LEVEL >= ESP_LOG_DEBUG);
 }
 
+static void set_a_level_beyond_the_limits(void *unused)
+{
+    (void)unused;
+    char tag[80];
+    memset(tag, 'x', 64); /* one character too many */
+    tag[64] = '\0';
+    esp_log_level_set(tag, ESP_LOG_ERROR);
+    for (int i = 0; i < 64; i++) {
+        snprintf(tag, sizeof tag, "tag%d", i); /* "quiet" and "chatty" are two of the 64 */
+        esp_log_level_set(tag, ESP_LOG_WARN);
+    }
+}
+
+/* A tag's own level wins over the default and is updated in place; "*" drops every tag's own
+ * level (ESP-IDF's clear_log_level_list()); the host's limits are said, never silent. */
+static void each_tag_keeps_its_own_level_until_star_is_set(void **state)
+{
+    (void)state;
+    esp_log_level_set("quiet", ESP_LOG_ERROR);
+    esp_log_level_set("chatty", ESP_LOG_DEBUG);
+    esp_log_level_set("quiet", ESP_LOG_WARN); /* the same tag again: updated */
+    assert_int_equal(esp_log_level_get("quiet"), ESP_LOG_WARN);
+    assert_int_equal(esp_log_level_get("chatty"), ESP_LOG_DEBUG);
+    assert_int_equal(esp_log_level_get("other"), ESP_LOG_INFO); /* start_capture's "*" */
+    ESP_LOGI("quiet", "not shown");
+    ESP_LOGW("quiet", "shown");
+    assert_null(strstr(logged, "not shown"));
+    assert_non_null(strstr(logged, "quiet: shown"));
+    char err[512];
+    capture_output(STDERR_FILENO, set_a_level_beyond_the_limits, NULL, err, sizeof err);
+    assert_non_null(strstr(err, "a tag longer than 63 characters: ignored (host limit)"));
+    assert_non_null(strstr(err, "esp_log_level_set(\"tag62\"): more than 64 tags"));
+    assert_non_null(strstr(err, "esp_log_level_set(\"tag63\"): more than 64 tags"));
+    assert_null(strstr(err, "\"tag61\""));
+    assert_int_equal(esp_log_level_get("tag61"), ESP_LOG_WARN);
+    assert_int_equal(esp_log_level_get("tag62"), ESP_LOG_INFO);
+    esp_log_level_set("*", ESP_LOG_WARN);
+    assert_int_equal(esp_log_level_get("quiet"), ESP_LOG_WARN);
+    assert_int_equal(esp_log_level_get("chatty"), ESP_LOG_WARN);
+    assert_int_equal(esp_log_level_get("tag0"), ESP_LOG_WARN);
+    esp_log_level_set("chatty", ESP_LOG_ERROR); /* room again */
+    assert_int_equal(esp_log_level_get("chatty"), ESP_LOG_ERROR);
+    esp_log_level_set(NULL, ESP_LOG_NONE); /* nothing */
+    assert_int_equal(esp_log_level_get("other"), ESP_LOG_WARN);
+}
+
 static void print_two(void *unused)
 {
     (void)unused;
@@ -272,6 +318,8 @@ int main(void)
             stop_capture),
         cmocka_unit_test_setup_teardown(log_level_macros_pick_the_letter_at_run_time, start_capture,
                                         stop_capture),
+        cmocka_unit_test_setup_teardown(each_tag_keeps_its_own_level_until_star_is_set,
+                                        start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(log_levels_follow_the_kconfig_options, start_capture,
                                         stop_capture),
         cmocka_unit_test(esp_rom_printf_writes_to_stdout_at_once),

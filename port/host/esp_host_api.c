@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,12 +136,14 @@ uint32_t esp_log_timestamp(void)
 
 /* ---- log levels: a default plus a few per-tag overrides ------------------------------------ */
 
-#define TAG_LEVELS_MAX 16
+/* ESP-IDF keeps a heap list of tags; the host a table (esp_log.h: its limits, refused aloud). */
+#define TAG_LEVELS_MAX 64
+#define TAG_MAX_LEN 63
 
 static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
 static esp_log_level_t default_level = (esp_log_level_t)LOG_DEFAULT_LEVEL;
 static struct {
-    char tag[24];
+    char tag[TAG_MAX_LEN + 1];
     esp_log_level_t level;
 } tag_levels[TAG_LEVELS_MAX];
 static unsigned tag_level_count;
@@ -150,11 +153,12 @@ void esp_log_level_set(const char *tag, esp_log_level_t level)
     if (tag == NULL) {
         return;
     }
+    bool refused = strlen(tag) > TAG_MAX_LEN;
     pthread_mutex_lock(&log_mutex);
     if (strcmp(tag, "*") == 0) {
         default_level = level;
         tag_level_count = 0;
-    } else {
+    } else if (!refused) {
         unsigned i = 0;
         while (i < tag_level_count && strcmp(tag_levels[i].tag, tag) != 0) {
             i++;
@@ -163,11 +167,17 @@ void esp_log_level_set(const char *tag, esp_log_level_t level)
             snprintf(tag_levels[i].tag, sizeof tag_levels[i].tag, "%s", tag);
             tag_level_count++;
         }
-        if (i < tag_level_count) {
+        refused = i == tag_level_count;
+        if (!refused) {
             tag_levels[i].level = level;
         }
     }
     pthread_mutex_unlock(&log_mutex);
+    if (refused) { /* not through the log: its level is what failed to be set */
+        fprintf(stderr, "esp_log_level_set(\"%.*s\"): %s: ignored (host limit)\n", TAG_MAX_LEN, tag,
+                strlen(tag) > TAG_MAX_LEN ? "a tag longer than 63 characters"
+                                          : "more than 64 tags with their own level");
+    }
 }
 
 static esp_log_level_t level_for_locked(const char *tag)

@@ -29,8 +29,12 @@ vprintf_like_t esp_log_set_vprintf(vprintf_like_t func);
 
 /** Milliseconds since the simulated boot. */
 uint32_t esp_log_timestamp(void);
-/** Set the level for `tag` ("*" = every tag). Default: CONFIG_LOG_DEFAULT_LEVEL (INFO). */
+/** Set the level for `tag`; "*" sets the default level and, as in ESP-IDF, drops every tag's own
+ *  level. Default: CONFIG_LOG_DEFAULT_LEVEL. Host limits (ESP-IDF's list has none): 64 tags with
+ *  their own level at once and 63 characters a tag; beyond them the call is ignored with a line
+ *  on stderr. NULL: nothing. Thread-safe. */
 void esp_log_level_set(const char *tag, esp_log_level_t level);
+/** The level in force for `tag` (its own, else the default). */
 esp_log_level_t esp_log_level_get(const char *tag);
 /** Write one formatted line (the ESP_LOGx macros add the prefix and the newline). */
 void esp_log_write(esp_log_level_t level, const char *tag, const char *format, ...)
