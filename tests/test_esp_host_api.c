@@ -250,6 +250,12 @@ static void set_a_level_beyond_the_limits(void *unused)
 static void each_tag_keeps_its_own_level_until_star_is_set(void **state)
 {
     (void)state;
+    char longest[64]; /* 63 characters: the longest the host keeps */
+    memset(longest, 'y', 63);
+    longest[63] = '\0';
+    esp_log_level_set(longest, ESP_LOG_ERROR);
+    assert_int_equal(esp_log_level_get(longest), ESP_LOG_ERROR);
+    esp_log_level_set("*", ESP_LOG_INFO);
     esp_log_level_set("quiet", ESP_LOG_ERROR);
     esp_log_level_set("chatty", ESP_LOG_DEBUG);
     esp_log_level_set("quiet", ESP_LOG_WARN); /* the same tag again: updated */
