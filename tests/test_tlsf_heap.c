@@ -23,15 +23,9 @@
 #include <cmocka.h>
 
 #include "sim_internal.h"
+#include "test_sanitizers.h"
 #include "tlsf_heap.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
 #if defined(TEST_ASAN)
 #include <sanitizer/asan_interface.h>
 #define TEST_NOASAN __attribute__((no_sanitize_address))
@@ -39,13 +33,6 @@
 #define TEST_NOASAN
 #endif
 
-#if defined(__SANITIZE_THREAD__)
-#define TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_TSAN 1
-#endif
-#endif
 #if defined(TEST_TSAN)
 #define DEFAULT_ITERATIONS 4000
 #else
