@@ -131,7 +131,8 @@ void kraken_port_unlock(kraken_port_lock_t *lock);
 
 #define KRAKEN_PORT_WAIT_FOREVER UINT32_MAX
 
-/** ESP_OK, or ESP_ERR_NO_MEM. task. */
+/** ESP_OK; ESP_ERR_INVALID_ARG (sem NULL, max_count 0, initial above max_count);
+ *  ESP_ERR_NO_MEM. task. */
 esp_err_t kraken_port_sem_create(kraken_port_sem_t *sem, uint32_t max_count, uint32_t initial);
 void kraken_port_sem_delete(kraken_port_sem_t *sem);
 /** Wait up to timeout_ms (0: poll; KRAKEN_PORT_WAIT_FOREVER). True when taken. task, may block. */

@@ -1,0 +1,104 @@
+/* test_kraken_port.c - the host port's counting semaphores against src/kraken_port.h's contract
+ * (the pools and the bus use them with an initial count of 0 only). */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "kraken_port.h"
+#include "kraken_sim.h"
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void create_refuses_bad_counts_and_takes_an_initial_count_up_to_the_maximum(void **state)
+{
+    (void)state;
+    kraken_port_sem_t sem;
+    assert_int_equal(kraken_port_sem_create(NULL, 1, 0), ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_port_sem_create(&sem, 0, 0), ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_port_sem_create(&sem, 2, 3), ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_port_sem_create(&sem, 3, 3), ESP_OK); /* full at the start */
+    assert_false(kraken_port_sem_give(&sem));
+    for (int i = 0; i < 3; i++) {
+        assert_true(kraken_port_sem_take(&sem, 0));
+    }
+    assert_false(kraken_port_sem_take(&sem, 0));
+    assert_true(kraken_port_sem_give(&sem));
+    assert_true(kraken_port_sem_take(&sem, 0));
+    kraken_port_sem_delete(&sem);
+}
+
+/* A timed take that gets nothing waits its whole timeout, whatever the clock's sub-second part
+ * (the deadline carries into the seconds), then fails. */
+static void a_timed_take_waits_its_whole_timeout(void **state)
+{
+    (void)state;
+    kraken_port_sem_t sem;
+    assert_int_equal(kraken_port_sem_create(&sem, 1, 0), ESP_OK);
+    for (int i = 0; i < 25; i++) { /* 25 x 40 ms: the sub-second part wraps at least once */
+        const int64_t start = now_us();
+        assert_false(kraken_port_sem_take(&sem, 40));
+        assert_true(now_us() - start >= 40000);
+    }
+    kraken_port_sem_delete(&sem);
+}
+
+static void *give_later(void *arg)
+{
+    const struct timespec pause = {0, 20 * 1000000L};
+    nanosleep(&pause, NULL);
+    (void)kraken_port_sem_give(arg);
+    return NULL;
+}
+
+static void a_take_without_timeout_is_woken_by_a_give(void **state)
+{
+    (void)state;
+    kraken_port_sem_t sem;
+    assert_int_equal(kraken_port_sem_create(&sem, 1, 0), ESP_OK);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, give_later, &sem), 0);
+    assert_true(kraken_port_sem_take(&sem, KRAKEN_PORT_WAIT_FOREVER));
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    kraken_port_sem_delete(&sem);
+}
+
+/* From a task the ISR give leaves *woken alone; from an ISR it says a task may be woken. */
+static void a_give_from_an_isr_says_so_only_in_an_isr(void **state)
+{
+    (void)state;
+    kraken_port_sem_t sem;
+    assert_int_equal(kraken_port_sem_create(&sem, 2, 0), ESP_OK);
+    bool woken = false;
+    assert_true(kraken_port_sem_give_from_isr(&sem, &woken));
+    assert_false(woken);
+    kraken_sim_isr_enter();
+    assert_true(kraken_port_sem_give_from_isr(&sem, &woken));
+    assert_false(kraken_port_sem_give_from_isr(&sem, NULL)); /* full */
+    kraken_sim_isr_exit();
+    assert_true(woken);
+    kraken_port_sem_delete(&sem);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_refuses_bad_counts_and_takes_an_initial_count_up_to_the_maximum),
+        cmocka_unit_test(a_timed_take_waits_its_whole_timeout),
+        cmocka_unit_test(a_take_without_timeout_is_woken_by_a_give),
+        cmocka_unit_test(a_give_from_an_isr_says_so_only_in_an_isr),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
