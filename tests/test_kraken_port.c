@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
 
@@ -92,6 +94,51 @@ static void a_give_from_an_isr_says_so_only_in_an_isr(void **state)
     kraken_port_sem_delete(&sem);
 }
 
+typedef struct {
+    kraken_port_task_t *self;
+    atomic_int current;     /* kraken_port_task_is_current(self) inside the task */
+    atomic_int in_isr;      /* the same from a simulated ISR on the task's thread */
+    atomic_uint local_kind; /* where a local of the task is: 1 internal, 2 elsewhere */
+} task_seen_t;
+
+static void look_at_myself(void *arg)
+{
+    task_seen_t *seen = arg;
+    int local = 0;
+    atomic_store(&seen->current, kraken_port_task_is_current(seen->self) ? 1 : 2);
+    kraken_sim_isr_enter();
+    atomic_store(&seen->in_isr, kraken_port_task_is_current(seen->self) ? 1 : 2);
+    kraken_sim_isr_exit();
+    atomic_store(&seen->local_kind, esp_ptr_internal(&local) ? 1 : 2);
+}
+
+/* A task is current only inside itself (not in an ISR there, not in another thread); its stack
+ * and 100-byte TCB are internal heap blocks until it is joined; the last core and priority are
+ * the chip's, one more is refused. */
+static void a_task_knows_itself_and_holds_its_stack_until_joined(void **state)
+{
+    (void)state;
+    kraken_port_task_t task;
+    task_seen_t seen = {.self = &task};
+    assert_int_equal(kraken_port_task_create(&task, look_at_myself, &seen, "x", 4096, 1,
+                                             KRAKEN_PORT_CORES),
+                     ESP_ERR_INVALID_ARG);
+    assert_int_equal(kraken_port_task_create(&task, look_at_myself, &seen, "x", 4096,
+                                             KRAKEN_PORT_PRIORITIES, -1),
+                     ESP_ERR_INVALID_ARG);
+    const size_t before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    assert_int_equal(kraken_port_task_create(&task, look_at_myself, &seen, "x", 4096,
+                                             KRAKEN_PORT_PRIORITIES - 1, KRAKEN_PORT_CORES - 1),
+                     ESP_OK);
+    assert_true(before - heap_caps_get_free_size(MALLOC_CAP_INTERNAL) >= 4096 + 100);
+    assert_false(kraken_port_task_is_current(&task));
+    kraken_port_task_join(&task);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
+    assert_int_equal(atomic_load(&seen.current), 1);
+    assert_int_equal(atomic_load(&seen.in_isr), 2);
+    assert_int_equal(atomic_load(&seen.local_kind), 1); /* its stack block is internal */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -99,6 +146,7 @@ int main(void)
         cmocka_unit_test(a_timed_take_waits_its_whole_timeout),
         cmocka_unit_test(a_take_without_timeout_is_woken_by_a_give),
         cmocka_unit_test(a_give_from_an_isr_says_so_only_in_an_isr),
+        cmocka_unit_test(a_task_knows_itself_and_holds_its_stack_until_joined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
