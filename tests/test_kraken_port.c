@@ -14,15 +14,9 @@
 
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
+#include "esp_timer.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void create_refuses_bad_counts_and_takes_an_initial_count_up_to_the_maximum(void **state)
 {
@@ -50,9 +44,9 @@ static void a_timed_take_waits_its_whole_timeout(void **state)
     kraken_port_sem_t sem;
     assert_int_equal(kraken_port_sem_create(&sem, 1, 0), ESP_OK);
     for (int i = 0; i < 25; i++) { /* 25 x 40 ms: the sub-second part wraps at least once */
-        const int64_t start = now_us();
+        const int64_t start = esp_timer_get_time();
         assert_false(kraken_port_sem_take(&sem, 40));
-        assert_true(now_us() - start >= 40000);
+        assert_true(esp_timer_get_time() - start >= 40000);
     }
     kraken_port_sem_delete(&sem);
 }
@@ -136,7 +130,7 @@ static void a_task_knows_itself_and_holds_its_stack_until_joined(void **state)
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
     assert_int_equal(atomic_load(&seen.current), 1);
     assert_int_equal(atomic_load(&seen.in_isr), 2);
-    assert_int_equal(atomic_load(&seen.local_kind), 1); /* its stack block is internal */
+    assert_int_equal(atomic_load(&seen.local_kind), 1); /* a task's locals are internal RAM */
 }
 
 int main(void)

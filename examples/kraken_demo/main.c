@@ -20,8 +20,11 @@ int main(void)
     kraken_sim_profile_t profile;
     if (profile_name != NULL && profile_name[0] != '\0' &&
         kraken_sim_profile_from_name(profile_name, &profile) != ESP_OK) {
-        fprintf(stderr, "kraken_demo: KRAKEN_SIM_PROFILE=%s is unknown (valid: esp32s3-n8r8, "
-                        "esp32s3-n8r2, esp32s3-n8)\n", profile_name);
+        fprintf(stderr, "kraken_demo: KRAKEN_SIM_PROFILE=%s is unknown; valid:", profile_name);
+        for (int p = 0; p < KRAKEN_SIM_PROFILE_COUNT; p++) {
+            fprintf(stderr, " %s", kraken_sim_profile_name((kraken_sim_profile_t)p));
+        }
+        fputc('\n', stderr);
         return 2;
     }
     /* first, as firmware does at boot: failed allocations count from here on */

@@ -153,7 +153,8 @@ void esp_log_level_set(const char *tag, esp_log_level_t level)
     if (tag == NULL) {
         return;
     }
-    bool refused = strlen(tag) > TAG_MAX_LEN;
+    const bool too_long = strlen(tag) > TAG_MAX_LEN;
+    bool refused = too_long;
     pthread_mutex_lock(&log_mutex);
     if (strcmp(tag, "*") == 0) {
         default_level = level;
@@ -174,9 +175,9 @@ void esp_log_level_set(const char *tag, esp_log_level_t level)
     }
     pthread_mutex_unlock(&log_mutex);
     if (refused) { /* not through the log: its level is what failed to be set */
-        fprintf(stderr, "esp_log_level_set(\"%.*s\"): %s: ignored (host limit)\n", TAG_MAX_LEN, tag,
-                strlen(tag) > TAG_MAX_LEN ? "a tag longer than 63 characters"
-                                          : "more than 64 tags with their own level");
+        fprintf(stderr, "esp_log_level_set(\"%.*s\"): %s %d %s: ignored (host limit)\n", TAG_MAX_LEN,
+                tag, too_long ? "a tag longer than" : "more than", too_long ? TAG_MAX_LEN : TAG_LEVELS_MAX,
+                too_long ? "characters" : "tags with their own level");
     }
 }
 
