@@ -27,7 +27,9 @@
  * either sees STOPPING or is queued before deinit drains). Every other call that
  * holds something outside the lock (a pool block, a semaphore) counts itself in `users` first, and
  * deinit waits for `users` to drop to zero after setting STOPPING (both seq_cst, so one of the two
- * always sees the other).
+ * always sees the other). A pool post that queues its event counts itself back in `users_left`,
+ * inside its critical section, rather than with a second atomic read-modify-write: what deinit
+ * waits for is the difference.
  *
  * KRAKEN_PORT_ISR_TEXT marks what system_event_post_from_isr() reaches: IRAM with
  * CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM (tools/iram_check.py checks that nothing it reaches is left out).
@@ -156,6 +158,10 @@ static struct {
     kraken_port_lock_t lock;
     _Atomic int state;
     _Atomic uint32_t users;
+    /* Pool posts that queued their event without waking anyone leave here instead: written under
+     * the lock with a plain load and a release store, no second read-modify-write. `users` less
+     * this is the count deinit waits on (read in that order, see deinit). */
+    _Atomic uint32_t users_left;
     uint64_t next_gen; /* never reset: handles from before a restart stay stale */
     bus_state_t s;
     kraken_port_sem_t work;  /* the dispatcher sleeps here */
@@ -950,7 +956,7 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
     atomic_store_explicit(&bus.released[run->p], 0, memory_order_relaxed);
     lane->delivered += run->done;
     lane->unhandled += run->unhandled;
-    if (KRAKEN_EVENT_PROFILING && run->done != 0) {
+    if (run->done != 0) {
         if (run->latency_min < lane->latency_min) {
             lane->latency_min = run->latency_min;
         }
@@ -993,8 +999,8 @@ static COLD void wake_waiting_posters(lane_t *lane, unsigned p, bool as_task)
  * run settles the previous run and takes the next: up to RUN events from the head of the highest
  * non-empty lane with the same source and type (so the same subscriptions, collected once). The
  * handlers run without the lock; between two events of a run a higher-priority event or a new
- * subscription puts the rest of the run back. Profiling reads the timer once per run and once
- * after each handler call. The dispatcher task (`as_task`) stops when deinit asks (*stop); with
+ * subscription puts the rest of the run back. The timer is read once per run (for the latency)
+ * and, profiling, once after each handler call. The dispatcher task (`as_task`) stops when deinit asks (*stop); with
  * `will_sleep` and nothing delivered it is marked idle, so that the next post wakes it. Returns
  * the number of events delivered. */
 static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop)
@@ -1082,11 +1088,9 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             give_wakeups(wake);
             wake = 0;
         }
-        if (KRAKEN_EVENT_PROFILING) {
-            /* Once per run, after the bus's own work: then each handler's end is the next one's
-             * start. */
-            now = kraken_port_time_us();
-        }
+        /* Once per run, after the bus's own work: the run's dispatch time and, profiling, the
+         * first handler's start (then each handler's end is the next one's start). */
+        now = kraken_port_time_us();
         event.source = source;
         event.type = type;
         event.priority = (system_event_priority_t)p;
@@ -1102,8 +1106,8 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             event.data = store != STORE_INLINE ? slot->payload.block
                          : event.size != 0     ? slot->payload.bytes
                                                : NULL;
-            if (KRAKEN_EVENT_PROFILING) {
-                /* The dispatch starts at `now`; an event posted after it reads as 0. */
+            { /* The dispatch starts at `now` (without profiling, the run's start for all of its
+               * events); an event posted after it reads as 0. */
                 const uint32_t latency = clamp_us(now - event.timestamp_us);
                 if (latency < run.latency_min) {
                     run.latency_min = latency;
@@ -1589,8 +1593,8 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
 /* post()'s critical section: queue into a lane with room, else hand the post on to post_general
  * (which also looks at the slots a run has released). An inline payload (block NULL) needs no
  * atomic read-modify-write: the state is checked under the lock (deinit sets STOPPING inside it),
- * and the post is counted in `users` only
- * if it must wake the dispatcher. A pool payload's post is counted already. */
+ * and the post is counted in `users` only if it must wake the dispatcher. A pool payload's post is
+ * counted already, and leaves through `users_left` unless it must wake the dispatcher. */
 static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
                                            const void *data, size_t size,
                                            system_event_priority_t priority, uint32_t timeout_ms,
@@ -1604,10 +1608,13 @@ static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_ev
         const uint8_t store = block == NULL ? STORE_INLINE : block_class(block, size);
         if (__builtin_expect(
                 !push_locked(lane, priority, source, type, data, size, block, store, now, isr), 1)) {
-            kraken_port_unlock(&bus.lock);
             if (block != NULL) {
-                leave();
+                atomic_store_explicit(
+                    &bus.users_left,
+                    atomic_load_explicit(&bus.users_left, memory_order_relaxed) + 1,
+                    memory_order_release);
             }
+            kraken_port_unlock(&bus.lock);
             return ESP_OK;
         }
         if (block == NULL) {
@@ -1934,7 +1941,14 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
             kraken_port_sem_give(&bus.block_sem[c]);
         }
     }
-    while (atomic_load(&bus.users) != 0) {
+    /* users_left first: a leave it shows was released after its post's count in `users`, which
+     * the next load therefore sees; the difference never misses a user (it may count one that
+     * leaves meanwhile: another look). */
+    for (;;) {
+        const uint32_t left = atomic_load(&bus.users_left);
+        if (atomic_load(&bus.users) - left == 0) {
+            break;
+        }
         kraken_port_delay_ms(1);
     }
     bool stop = false;
