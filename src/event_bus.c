@@ -27,9 +27,10 @@
  * either sees STOPPING or is queued before deinit drains). Every other call that
  * holds something outside the lock (a pool block, a semaphore) counts itself in `users` first, and
  * deinit waits for `users` to drop to zero after setting STOPPING (both seq_cst, so one of the two
- * always sees the other). A pool post that queues its event counts itself back in `users_left`,
- * inside its critical section, rather than with a second atomic read-modify-write: what deinit
- * waits for is the difference.
+ * always sees the other). post()'s pool block, copied before its critical section, is counted
+ * without an atomic read-modify-write instead: in `tally`, by the pools under the class's lock
+ * (refused once deinit has closed it), and in `settled` under ours; deinit also waits for the two
+ * to agree.
  *
  * KRAKEN_PORT_ISR_TEXT marks what system_event_post_from_isr() reaches: IRAM with
  * CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM (tools/iram_check.py checks that nothing it reaches is left out).
@@ -41,6 +42,7 @@
 #include "kraken_config.h"
 #include "kraken_port.h"
 #include "memory_pool.h"
+#include "memory_pool_tally.h"
 #include "system_service/event_bus.h"
 
 _Static_assert(SYSTEM_EVENT_POOL_CLASS_COUNT == MEMORY_POOL_CLASS_COUNT,
@@ -48,6 +50,10 @@ _Static_assert(SYSTEM_EVENT_POOL_CLASS_COUNT == MEMORY_POOL_CLASS_COUNT,
 _Static_assert(KRAKEN_POOL_CLASS_COUNT == MEMORY_POOL_CLASS_COUNT, "pool class count");
 
 static const char *TAG = "event_bus";
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define COLD __attribute__((noinline, cold)) /* keeps the common paths short */
+
 
 #define INLINE_SIZE KRAKEN_EVENT_INLINE_DATA_SIZE
 #define MAX_SUBS KRAKEN_EVENT_MAX_SUBSCRIBERS
@@ -158,10 +164,12 @@ static struct {
     kraken_port_lock_t lock;
     _Atomic int state;
     _Atomic uint32_t users;
-    /* Pool posts that queued their event without waking anyone leave here instead: written under
-     * the lock with a plain load and a release store, no second read-modify-write. `users` less
-     * this is the count deinit waits on (read in that order, see deinit). */
-    _Atomic uint32_t users_left;
+    /* post()'s pool blocks, not counted in `users`: counted in the tally by the pools inside the
+     * class's critical section (open while READY), and in `settled` under our lock once the block
+     * is queued or handed on to `users`. Deinit closes the tally and waits until the two agree.
+     * Never reset. */
+    memory_pool_tally_t tally;
+    uint32_t settled;
     uint64_t next_gen; /* never reset: handles from before a restart stay stale */
     bus_state_t s;
     kraken_port_sem_t work;  /* the dispatcher sleeps here */
@@ -169,7 +177,10 @@ static struct {
     kraken_port_sem_t idle;  /* unsubscribers wait here for a running call to end */
     kraken_port_sem_t block_sem[CLASSES]; /* posts wait here for a pool block of the class */
     _Atomic uint32_t block_waiters[CLASSES];
-    _Atomic uint32_t block_waiting; /* their sum: one load tells the dispatcher nobody waits */
+    /* Below MISSED_SHIFT: the sum of block_waiters; bit MISSED_SHIFT + c: a post found class c
+     * without a block since a dispatcher last looked. One load tells a dispatcher that nobody
+     * wants the blocks it holds. */
+    _Atomic uint32_t block_wanted;
     /* Blocks of delivered events (given back to the pools or about to be), by lane and class,
      * not yet subtracted from s.blocks by the settle of their run: added before the free, so
      * that a post that gets such a block sees it added. Only the dispatcher holding the lane's
@@ -200,10 +211,10 @@ static slot_t slot_storage[TOTAL_SLOTS];
 static _Thread_local uint32_t t_in_handler;
 
 /* Pool blocks of the events a dispatcher has delivered in its current run, returned together at
- * the end of the run (one pool lock per class instead of one per event) while their class has at
- * least RUN blocks free when the run meets it, so holding them cannot empty it; otherwise after each
- * event. Also at once when a handler of the run posts a pool payload (it gets the blocks an
- * event-by-event free would have left it) and when a poster waits for a block of the class. */
+ * the end of the run (one pool lock per class instead of one per event). Also at once when a
+ * handler of the run posts a pool payload (it gets the blocks an event-by-event free would have
+ * left it), when a poster waits for a block of the class and when a post has found the class
+ * empty (then after each event for the rest of the run: held_blocks_wanted). */
 #define RUN 16 /* events taken per critical section at most */
 typedef struct {
     uint32_t n;
@@ -300,11 +311,31 @@ static inline uint32_t block_waiters_served_by(unsigned c)
     return bits;
 }
 
-/* Whether a post waits for a block that one of the classes in `classes` (a bit each) would
- * serve. */
-static inline bool held_blocks_wanted(uint32_t classes)
+#define MISSED_SHIFT 24 /* bus.block_wanted */
+_Static_assert(MISSED_SHIFT + CLASSES <= 32, "bus.block_wanted: a missed bit per class");
+
+/* Whether a post waits for a block, or has missed one, that one of the classes in `classes` (a
+ * bit each) would serve. A miss is answered once (its bit cleared): the caller's run then gives
+ * the blocks of those classes back after each event (*scarce), as an ISR that cannot wait needs. */
+static inline bool held_blocks_wanted(uint32_t classes, uint32_t *scarce)
 {
-    if (__builtin_expect(atomic_load_explicit(&bus.block_waiting, memory_order_relaxed) == 0, 1)) {
+    if ((classes & *scarce) != 0) {
+        return true;
+    }
+    const uint32_t wanted = atomic_load_explicit(&bus.block_wanted, memory_order_relaxed);
+    if (__builtin_expect(wanted == 0, 1)) {
+        return false;
+    }
+    /* with spills, a block also serves the class below */
+    const uint32_t served = classes | (bus.spills ? classes >> 1 : 0);
+    const uint32_t missed = (wanted >> MISSED_SHIFT) & served;
+    if (missed != 0) {
+        atomic_fetch_and_explicit(&bus.block_wanted, ~(missed << MISSED_SHIFT),
+                                  memory_order_relaxed);
+        *scarce |= classes;
+        return true;
+    }
+    if ((wanted & ((1u << MISSED_SHIFT) - 1)) == 0) {
         return false;
     }
     for (; classes != 0; classes &= classes - 1) {
@@ -522,7 +553,7 @@ static esp_err_t start(const system_event_bus_config_t *config)
     if (memory_pool_ensure_init() != ESP_OK || memory_pool_get_stats(&pools) != ESP_OK) {
         return ESP_ERR_NO_MEM;
     }
-    atomic_store(&bus.block_waiting, 0);
+    atomic_store(&bus.block_wanted, 0);
     for (unsigned p = 0; p < LANES; p++) {
         atomic_store(&bus.released[p], 0);
     }
@@ -614,6 +645,7 @@ esp_err_t system_event_bus_init(const system_event_bus_config_t *config)
     kraken_port_lock(&bus.lock);
     memset(bus.stopped_dropped, 0, sizeof bus.stopped_dropped);
     bus.stopped_invalid_priority = 0;
+    atomic_store(&bus.tally.open, true);
     atomic_store(&bus.state, ST_READY);
     kraken_port_unlock(&bus.lock);
     return ESP_OK;
@@ -645,9 +677,10 @@ static esp_err_t start_lazily(void)
 }
 
 /* The caller is counted in `users` and saw the bus not READY: uncount it, start the bus if allowed,
- * and count it again once READY. On failure it is left uncounted. */
+ * and count it again once READY. On failure it is left uncounted. Never inlined: an ISR's path
+ * reaches the start only through here (tools/iram_check.py's TASK_ONLY). */
 KRAKEN_PORT_ISR_TEXT
-static esp_err_t enter_slow(bool may_start)
+static COLD esp_err_t enter_slow(bool may_start)
 {
     for (;;) {
         atomic_fetch_sub(&bus.users, 1);
@@ -688,8 +721,6 @@ bool system_event_bus_is_ready(void)
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#define COLD __attribute__((noinline, cold)) /* keeps the common paths short */
 
 /* Lock held: the slots of lane p that posts cannot take now (queued events and the undelivered
  * part of a run). Acquire: the handlers are done with a released slot. */
@@ -916,11 +947,9 @@ typedef struct {
     bool freed_any;
     uint32_t latency_min, latency_max;
     uint64_t latency_sum;
+    uint32_t scarce;         /* classes whose blocks go back after each event (a post missed one) */
     uint16_t freed[CLASSES]; /* blocks returned, by class */
-    uint8_t hold[CLASSES];   /* HOLD_*: whether delivered blocks of the class wait for the run's end */
 } run_t;
-
-enum { HOLD_UNKNOWN = 0, HOLD_YES, HOLD_NO };
 
 /* Something the run must not overtake: a higher lane got an event, or a subscription was added
  * (it must see the rest): `act`, the activity read without the lock, changed outside the bits of
@@ -1137,19 +1166,13 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                 spent.blocks[spent.n++] = slot->payload.block;
                 run.freed[store]++;
                 run.freed_any = true;
-                if (__builtin_expect(run.hold[store] == HOLD_UNKNOWN, 0)) {
-                    run.hold[store] = memory_pool_class_free(store) >= RUN ? HOLD_YES : HOLD_NO;
-                }
                 spent.classes |= 1u << store;
-                if (__builtin_expect(run.hold[store] == HOLD_NO, 0)) {
-                    return_spent(&spent); /* scarce */
-                }
             } else if (store == STORE_HEAP) {
                 free_payload(slot->payload.block, (uint8_t)store);
             }
-            /* A poster waits for a class whose delivered blocks the run holds (this event's or an
-             * earlier one's, whatever class the next events use): they go back now. */
-            if (__builtin_expect(spent.classes != 0, 0) && held_blocks_wanted(spent.classes)) {
+            /* A poster waits for, or has missed, a class whose delivered blocks the run holds (this
+             * event's or an earlier one's, whatever class the next events use): they go back now. */
+            if (spent.classes != 0 && held_blocks_wanted(spent.classes, &run.scarce)) {
                 return_spent(&spent);
             }
             if (++i == len) {
@@ -1295,7 +1318,7 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
         if (left == 0 || atomic_load(&bus.state) != ST_READY) {
             if (waiting) {
                 atomic_fetch_sub(&bus.block_waiters[c], 1);
-                atomic_fetch_sub(&bus.block_waiting, 1);
+                atomic_fetch_sub(&bus.block_wanted, 1);
             }
             if (block != NULL) {
                 return block;
@@ -1310,7 +1333,7 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
             /* Register, then look once more: a block freed in between is either seen by that
              * look or followed by a give (the dispatcher reads block_waiters after freeing). */
             atomic_fetch_add(&bus.block_waiters[c], 1);
-            atomic_fetch_add(&bus.block_waiting, 1);
+            atomic_fetch_add(&bus.block_wanted, 1);
             waiting = true;
         } else {
             /* The dispatcher gives block_sem when it frees a block; other pool users do not,
@@ -1415,7 +1438,7 @@ static COLD esp_err_t take_heap(const void *data, size_t size, bool isr, void **
 /* The payload copy: a pool block of the smallest fitting class (waiting for one only when the
  * class is empty), or the heap for an oversize payload. On failure *reason says why. */
 static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool critical,
-                                            bool isr, bool missed, uint32_t timeout_ms,
+                                            bool isr, uint32_t timeout_ms,
                                             int64_t *deadline, void **block, uint8_t *store,
                                             system_event_drop_reason_t *reason)
 {
@@ -1423,10 +1446,11 @@ static ALWAYS_INLINE esp_err_t take_payload(const void *data, size_t size, bool 
         return take_heap(data, size, isr, block, store, reason);
     }
     const unsigned c = class_of(size);
-    /* missed: post() has just tried (each try counts in the pool's statistics) */
     const uint32_t margin = critical ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
-    void *b = missed ? NULL : memory_pool_alloc_isr_margin(size, margin);
+    void *b = memory_pool_alloc_isr_margin(size, margin);
     if (__builtin_expect(b == NULL, 0)) {
+        /* a dispatcher holding delivered blocks of the class gives them back at once */
+        atomic_fetch_or_explicit(&bus.block_wanted, 1u << (MISSED_SHIFT + c), memory_order_relaxed);
         const bool may_wait = !isr && timeout_ms != 0 && t_in_handler == 0;
         b = take_block(size, c, critical, may_wait, timeout_ms, deadline, reason);
         if (b == NULL) {
@@ -1548,30 +1572,20 @@ static COLD esp_err_t post_refused(system_service_id_t source, system_event_type
                        STORE_INLINE, false);
 }
 
-/* What post() did before handing a post on to post_general. */
-typedef enum {
-    POST_FRESH,   /* nothing: not counted in `users`, no block */
-    POST_COUNTED, /* counted in `users`, nothing taken */
-    POST_MISSED,  /* counted in `users`; the pool class was just found empty */
-    POST_HELD,    /* counted in `users`; `held` is a pool block holding the payload */
-} post_stage_t;
-
 /* Every post the fast paths of post() did not finish: a heap payload, an empty pool class, a full
  * lane, a bus not started or stopping. Counted in `users` while it holds a block or may use a
- * semaphore. `now` is the time of the call: the event keeps it whatever it waits for. */
+ * semaphore: `held`, a pool block holding the payload, comes counted; without one the post is
+ * counted here. `now` is the time of the call: the event keeps it whatever it waits for. */
 KRAKEN_PORT_ISR_TEXT
 static COLD esp_err_t post_general(system_service_id_t source, system_event_type_t type,
                                    const void *data, size_t size,
                                    system_event_priority_t priority, uint32_t timeout_ms, bool isr,
-                                   bool *woken, post_stage_t stage, void *held, int64_t now)
+                                   bool *woken, void *held, int64_t now)
 {
-    esp_err_t err = stage == POST_FRESH     ? enter(!isr)
-                    : stage == POST_COUNTED ? enter_slow(!isr) /* counted, saw it not READY */
-                                            : ESP_OK;
+    esp_err_t err = held == NULL ? enter(!isr) : ESP_OK;
     if (err != ESP_OK) {
         return post_failed(priority, SYSTEM_EVENT_DROP_NOT_READY, err, NULL, STORE_INLINE, false);
     }
-    const bool missed = stage == POST_MISSED;
     int64_t deadline = 0;
     void *block = held;
     uint8_t store = STORE_INLINE;
@@ -1579,7 +1593,7 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
         store = block_class(held, size);
     } else if (size > INLINE_SIZE) {
         system_event_drop_reason_t reason;
-        err = take_payload(data, size, priority == CRITICAL, isr, missed, timeout_ms, &deadline,
+        err = take_payload(data, size, priority == CRITICAL, isr, timeout_ms, &deadline,
                            &block, &store, &reason);
         if (err != ESP_OK) {
             return post_failed(priority, reason, err, NULL, STORE_INLINE, true);
@@ -1593,8 +1607,8 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
 /* post()'s critical section: queue into a lane with room, else hand the post on to post_general
  * (which also looks at the slots a run has released). An inline payload (block NULL) needs no
  * atomic read-modify-write: the state is checked under the lock (deinit sets STOPPING inside it),
- * and the post is counted in `users` only if it must wake the dispatcher. A pool payload's post is
- * counted already, and leaves through `users_left` unless it must wake the dispatcher. */
+ * and the post is counted in `users` only if it must wake the dispatcher. A pool payload's block is
+ * settled here (see bus.taken). */
 static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
                                            const void *data, size_t size,
                                            system_event_priority_t priority, uint32_t timeout_ms,
@@ -1608,31 +1622,28 @@ static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_ev
         const uint8_t store = block == NULL ? STORE_INLINE : block_class(block, size);
         if (__builtin_expect(
                 !push_locked(lane, priority, source, type, data, size, block, store, now, isr), 1)) {
-            if (block != NULL) {
-                atomic_store_explicit(
-                    &bus.users_left,
-                    atomic_load_explicit(&bus.users_left, memory_order_relaxed) + 1,
-                    memory_order_release);
-            }
+            bus.settled += block != NULL;
             kraken_port_unlock(&bus.lock);
             return ESP_OK;
         }
-        if (block == NULL) {
-            atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
-        }
+        atomic_fetch_add(&bus.users, 1); /* keeps `work` alive until the give (see deinit) */
+        bus.settled += block != NULL;
         kraken_port_unlock(&bus.lock);
         wake_dispatcher(isr, woken);
         leave();
         return ESP_OK;
     }
+    if (block != NULL) { /* from the tally to `users`, which post_general expects */
+        atomic_fetch_add(&bus.users, 1);
+        bus.settled++;
+    }
     kraken_port_unlock(&bus.lock);
-    return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                        block == NULL ? POST_FRESH : POST_HELD, block, now);
+    return post_general(source, type, data, size, priority, timeout_ms, isr, woken, block, now);
 }
 
 /* The common case, a payload into a lane with room, takes one critical section (post_locked). A
- * pool payload is counted in `users` first (deinit waits for it while it holds a block), then
- * copied into its block before the critical section. */
+ * pool payload is copied into its block (tallied: deinit waits for it) before the critical
+ * section. */
 static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_type_t type,
                                     const void *data, size_t size,
                                     system_event_priority_t priority, uint32_t timeout_ms, bool isr,
@@ -1649,13 +1660,10 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
         return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
     }
     if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed), 0)) {
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_FRESH,
-                            NULL, now);
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
     }
-    atomic_fetch_add(&bus.users, 1);
-    if (__builtin_expect(atomic_load(&bus.state) != ST_READY, 0)) {
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken,
-                            POST_COUNTED, NULL, now);
+    if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) != ST_READY, 0)) {
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
     }
     /* A handler posts (through either entry point): the run's delivered blocks go back first. A
      * real ISR leaves the interrupted task's run alone and does not even read t_spent: that task's
@@ -1664,11 +1672,11 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
         t_spent->n != 0) {
         return_spent(t_spent);
     }
-    void *block = memory_pool_alloc_isr_margin(
-        size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS);
-    if (__builtin_expect(block == NULL, 0)) {
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, POST_MISSED,
-                            NULL, now);
+    /* Tallied until post_locked settles it (deinit waits for both to agree). */
+    void *block = memory_pool_take_tallied(
+        size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS, &bus.tally);
+    if (__builtin_expect(block == NULL, 0)) { /* the full attempt: spill, failure count, wait */
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
     }
     memcpy(block, data, size);
     return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, block, now);
@@ -1929,6 +1937,7 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
         set_activity(activity() + SUBSCRIBE_ONE);
     }
     atomic_store(&bus.state, ST_STOPPING);
+    atomic_store(&bus.tally.open, false);
     for (unsigned i = 0; i < LANES; i++) {
         waiting[i] = bus.s.lanes[i].waiters;
     }
@@ -1941,12 +1950,16 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
             kraken_port_sem_give(&bus.block_sem[c]);
         }
     }
-    /* users_left first: a leave it shows was released after its post's count in `users`, which
-     * the next load therefore sees; the difference never misses a user (it may count one that
-     * leaves meanwhile: another look). */
+    /* settled first: a block it counts was tallied before (its post took the pool's lock, then
+     * ours), so the tally read after it includes that block; a take that the tally does not count
+     * came after the close and was refused. The difference never misses a block still held (it
+     * may count one settled meanwhile: another look). */
     for (;;) {
-        const uint32_t left = atomic_load(&bus.users_left);
-        if (atomic_load(&bus.users) - left == 0) {
+        kraken_port_lock(&bus.lock);
+        const uint32_t settled = bus.settled;
+        kraken_port_unlock(&bus.lock);
+        const uint32_t taken = memory_pool_tally_total(&bus.tally);
+        if (taken == settled && atomic_load(&bus.users) == 0) {
             break;
         }
         kraken_port_delay_ms(1);

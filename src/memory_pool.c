@@ -49,6 +49,7 @@
 #include "kraken_config.h"
 #include "kraken_port.h"
 #include "memory_pool.h"
+#include "memory_pool_tally.h"
 #include "system_service/memory_utils.h" /* MEMORY_CAPS_SRAM: the pools live in internal SRAM */
 
 #define CLASSES MEMORY_POOL_CLASS_COUNT
@@ -473,9 +474,11 @@ static void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t margin, bo
                                const void *caller);
 
 /* A block of class c when more than `margin` are free. Otherwise NULL (a spill attempt) or, when
- * `fallback`, what alloc_class_empty gives. O(1) (FULL: O(block size), outside the lock). */
+ * `fallback`, what alloc_class_empty gives. With a tally (memory_pool_take_tallied): NULL while it
+ * is closed, and a block taken counted in it under the lock. O(1) (FULL: O(block size), outside
+ * the lock). */
 static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, bool isr,
-                                bool fallback, const void *caller)
+                                bool fallback, const void *caller, memory_pool_tally_t *tally)
 {
 #if CHECKS
     uint32_t t = now_ms();
@@ -484,6 +487,10 @@ static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, b
     /* in_use counts every block off the free list (also BUSY ones), so the list is empty exactly
      * when in_use == count; the margin check is the same comparison. */
     uint32_t used = c->n.in_use;
+    if (tally != NULL && UNLIKELY(!atomic_load_explicit(&tally->open, memory_order_relaxed))) {
+        kraken_port_unlock(&c->lock);
+        return NULL;
+    }
     if (UNLIKELY(c->count - used <= margin)) {
         kraken_port_unlock(&c->lock);
         return fallback ? alloc_class_empty(size, c, margin, isr, caller) : NULL;
@@ -495,6 +502,9 @@ static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, b
     c->n.allocations++;
     if (used > c->n.peak) {
         c->n.peak = used;
+    }
+    if (tally != NULL) {
+        tally->taken[c->index]++;
     }
 #if CHECKS
     c->meta[idx] = (block_meta_t){caller, (uint32_t)size, t};
@@ -733,7 +743,7 @@ static NOINLINE void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t m
     caller = WHO(caller);
     const unsigned ci = c->index;
     if (g_cfg.try_larger_class && ci + 1 < CLASSES) {
-        void *p = take(c + 1, size, margin, isr, false, caller);
+        void *p = take(c + 1, size, margin, isr, false, caller, NULL);
         if (p != NULL) {
             kraken_port_lock(&c->lock);
             c->n.spills++;
@@ -758,7 +768,7 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
     const size_t n = size - 1;
     const size_t small = atomic_load_explicit(&g_class[0].limit, memory_order_acquire);
     if (n < small) {
-        return take(&g_class[0], size, margin, isr, true, caller);
+        return take(&g_class[0], size, margin, isr, true, caller, NULL);
     }
     if (small == 0) {
         return alloc_beyond(size, margin, isr, caller);
@@ -767,7 +777,7 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
      * above ordered these after the whole publication. */
 #define FITS_CLASS(i)                                                                              \
     if (n < atomic_load_explicit(&g_class[i].limit, memory_order_relaxed)) {                       \
-        return take(&g_class[i], size, margin, isr, true, caller);                                 \
+        return take(&g_class[i], size, margin, isr, true, caller, NULL);                           \
     }
     FITS_CLASS(1)
     FITS_CLASS(2)
@@ -794,7 +804,7 @@ static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const
     const unsigned ci = class_for_size(size);
     if (state == STATE_READY && ci < CLASSES) {
         /* published since our first look: the class pool_alloc would pick (one copy of take) */
-        return take(&g_class[ci], size, margin, isr, true, caller);
+        return take(&g_class[ci], size, margin, isr, true, caller, NULL);
     }
     if (isr) {
         count_class_failure(ci);
@@ -828,6 +838,42 @@ KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin)
 {
     return pool_alloc(size, margin, true, FAST_CALLER());
+}
+
+KRAKEN_PORT_ISR_TEXT
+void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally)
+{
+    /* pool_alloc's walk without its fallbacks (no spill, no heap, no set-up, no failure counted) */
+    const size_t n = size - 1;
+    const size_t small = atomic_load_explicit(&g_class[0].limit, memory_order_acquire);
+    if (n < small) {
+        return take(&g_class[0], size, margin, true, false, FAST_CALLER(), tally);
+    }
+    if (small == 0) {
+        return NULL; /* not set up */
+    }
+#define FITS_CLASS(i)                                                                              \
+    if (n < atomic_load_explicit(&g_class[i].limit, memory_order_relaxed)) {                       \
+        return take(&g_class[i], size, margin, true, false, FAST_CALLER(), tally);               \
+    }
+    FITS_CLASS(1)
+    FITS_CLASS(2)
+    FITS_CLASS(3)
+#undef FITS_CLASS
+    return NULL;
+}
+
+KRAKEN_PORT_ISR_TEXT
+uint32_t memory_pool_tally_total(memory_pool_tally_t *tally)
+{
+    uint32_t total = 0;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        pool_class_t *c = &g_class[i];
+        kraken_port_lock(&c->lock);
+        total += tally->taken[i];
+        kraken_port_unlock(&c->lock);
+    }
+    return total;
 }
 
 void memory_pool_free(void *ptr)

@@ -25,6 +25,7 @@
 #include "kraken_port.h"
 #include "kraken_sim.h"
 #include "memory_pool.h"
+#include "memory_pool_tally.h"
 #include "system_service/event_bus.h"
 #include "test_support.h"
 
@@ -1866,6 +1867,60 @@ static void a_poster_waiting_for_a_block_is_released_by_deinit(void **state)
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
+/* A post that has its pool block but has not queued it yet (paused here, between the pools'
+ * tally and the bus's critical section, through -Wl,--wrap=memory_pool_take_tallied) holds deinit:
+ * deinit returns only once that post has given the block back, so the pools are full when it
+ * returns. */
+static atomic_int tally_pause; /* 1: the next take pauses; 2: it has its block; 3: go on */
+void *__real_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally);
+void *__wrap_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally);
+void *__wrap_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally)
+{
+    void *block = __real_memory_pool_take_tallied(size, margin, tally);
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&tally_pause, &expected, 2)) {
+        while (atomic_load(&tally_pause) != 3) {
+            kraken_port_delay_ms(1);
+        }
+    }
+    return block;
+}
+
+static atomic_bool deinit_returned;
+static void *deinit_thread(void *arg)
+{
+    *(esp_err_t *)arg = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
+    atomic_store(&deinit_returned, true);
+    return NULL;
+}
+
+static void deinit_waits_for_a_post_holding_a_block_it_has_not_queued(void **state)
+{
+    (void)state;
+    NEED_POOL_PAYLOAD(200);
+    poster_arg_t arg = {.result = -1};
+    atomic_store(&tally_pause, 1);
+    atomic_store(&deinit_returned, false);
+    pthread_t poster, deiniter;
+    assert_int_equal(pthread_create(&poster, NULL, poster_thread, &arg), 0);
+    while (atomic_load(&tally_pause) != 2) {
+        kraken_port_delay_ms(1);
+    }
+    assert_int_equal(pool_blocks_in_use(), 1);
+    esp_err_t deinit_result = ESP_FAIL;
+    assert_int_equal(pthread_create(&deiniter, NULL, deinit_thread, &deinit_result), 0);
+    kraken_port_delay_ms(30);
+    assert_false(atomic_load(&deinit_returned)); /* the post still holds its block */
+    atomic_store(&tally_pause, 3);
+    pthread_join(deiniter, NULL);
+    pthread_join(poster, NULL);
+    assert_int_equal(deinit_result, ESP_OK);
+    assert_int_equal(arg.result, ESP_ERR_INVALID_STATE); /* it found the bus stopping */
+    assert_int_equal(pool_blocks_in_use(), 0);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     1);
+}
+
 static void the_bus_starts_by_itself_on_first_post_in_the_kconfig_mode(void **state)
 {
     (void)state;
@@ -3337,6 +3392,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(deinit_in_task_mode_drains_through_the_dispatcher,
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(a_poster_waiting_for_a_block_is_released_by_deinit,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(deinit_waits_for_a_post_holding_a_block_it_has_not_queued,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_handler_never_waits_for_a_pool_block, setup_manual,
                                         teardown),

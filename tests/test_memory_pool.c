@@ -24,6 +24,7 @@
 #include "esp_heap_caps.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
+#include "memory_pool_tally.h"
 #include "memory_pool.h"
 #include "sdkconfig.h"
 
@@ -508,6 +509,48 @@ static void a_margin_keeps_the_last_blocks_for_callers_without_one(void **state)
     for (size_t i = 0; i < 5; i++) {
         memory_pool_free(all[i]);
     }
+}
+
+/* The event bus's allocation (memory_pool_tally.h): the smallest fitting class or NULL, never a
+ * spill, the heap or a failure count; each block it hands out counted in the tally, none while
+ * the tally is closed. */
+static void a_tallied_take_counts_its_blocks_and_has_no_fallback(void **state)
+{
+    (void)state;
+    memory_pool_tally_t tally = {.open = true};
+    assert_null(memory_pool_take_tallied(SIZES[0], 0, &tally)); /* not set up: no set-up here */
+    NEED_HEAP_BLOCKS(1);
+    init_with(3, 8, true); /* spills allowed: the take still keeps to its class */
+    void *a = memory_pool_take_tallied(SIZES[0], 1, &tally);
+    void *b = memory_pool_take_tallied(SIZES[0], 1, &tally);
+    assert_int_equal(where(a), 0);
+    assert_int_equal(where(b), 0);
+    assert_null(memory_pool_take_tallied(SIZES[0], 1, &tally)); /* the last one kept by the margin */
+    atomic_store(&tally.open, false);
+    assert_null(memory_pool_take_tallied(SIZES[0], 0, &tally)); /* closed */
+    atomic_store(&tally.open, true);
+    void *c = memory_pool_take_tallied(SIZES[0], 0, &tally);
+    assert_int_equal(where(c), 0);
+    assert_null(memory_pool_take_tallied(SIZES[0], 0, &tally)); /* empty: no spill into Medium */
+    void *m = memory_pool_take_tallied(SIZES[0] + 1, 0, &tally);
+    assert_int_equal(where(m), 1);
+    assert_null(memory_pool_take_tallied(0, 0, &tally));
+    assert_null(memory_pool_take_tallied(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1, 0, &tally));
+    assert_int_equal(tally.taken[0], 3);
+    assert_int_equal(tally.taken[1], 1);
+    assert_int_equal(memory_pool_tally_total(&tally), 4);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].allocations, 3);
+    assert_int_equal(st.classes[0].failures, 0);
+    assert_int_equal(st.classes[0].larger_class_spills, 0);
+    assert_int_equal(st.classes[1].in_use, 1);
+    assert_int_equal(st.heap_blocks_live, 0);
+    memory_pool_free(a);
+    memory_pool_free(b);
+    memory_pool_free(c);
+    assert_int_equal(memory_pool_free_isr(m), ESP_OK);
+    assert_int_equal(memory_pool_tally_total(&tally), 4); /* frees leave the tally alone */
+    assert_int_equal(stats().classes[0].in_use, 0);
 }
 
 static void a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse(void **state)
@@ -1447,6 +1490,7 @@ int main(void)
         T(isr_allocation_never_uses_the_heap),
         T(isr_free_reports_each_outcome),
         T(a_margin_keeps_the_last_blocks_for_callers_without_one),
+        T(a_tallied_take_counts_its_blocks_and_has_no_fallback),
         T(a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse),
         T(a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs),
         T(class_free_counts_the_free_blocks_of_a_class),
