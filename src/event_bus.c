@@ -1655,15 +1655,17 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
                          0)) {
         return post_refused(source, type, data, size, priority);
     }
-    const int64_t now = kraken_port_time_us(); /* the event's timestamp, whatever it waits for */
+    /* The event's timestamp, whatever it then waits for: read before any wait. A pool payload's
+     * post reads it after the copy (2 % faster at 1000 bytes, manual mode, on the bench host). */
     if (size <= INLINE_SIZE) {
-        return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
+        return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, NULL,
+                           kraken_port_time_us());
     }
-    if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed), 0)) {
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
-    }
-    if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) != ST_READY, 0)) {
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
+    if (__builtin_expect(size > atomic_load_explicit(&bus.largest, memory_order_relaxed) ||
+                             atomic_load_explicit(&bus.state, memory_order_relaxed) != ST_READY,
+                         0)) {
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL,
+                            kraken_port_time_us());
     }
     /* A handler posts (through either entry point): the run's delivered blocks go back first. A
      * real ISR leaves the interrupted task's run alone and does not even read t_spent: that task's
@@ -1676,10 +1678,12 @@ static ALWAYS_INLINE esp_err_t post(system_service_id_t source, system_event_typ
     void *block = memory_pool_take_tallied(
         size, priority == CRITICAL ? 0 : KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS, &bus.tally);
     if (__builtin_expect(block == NULL, 0)) { /* the full attempt: spill, failure count, wait */
-        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL, now);
+        return post_general(source, type, data, size, priority, timeout_ms, isr, woken, NULL,
+                            kraken_port_time_us());
     }
     memcpy(block, data, size);
-    return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, block, now);
+    return post_locked(source, type, data, size, priority, timeout_ms, isr, woken, block,
+                       kraken_port_time_us());
 }
 
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
@@ -2163,8 +2167,13 @@ void system_event_log_stats(const char *tag)
         const char *src = service_label(source, label);
         const char *type_text =
             event_type == SYSTEM_EVENT_TYPE_ANY ? "ANY" : u32_text(event_type, type);
-        KRAKEN_LOGI(tag, "  subscription %u: service %s, type %s: %u deliveries, longest %u us",
-                    (unsigned)i, src, type_text, (unsigned)deliveries, (unsigned)longest);
+        if (KRAKEN_EVENT_PROFILING) {
+            KRAKEN_LOGI(tag, "  subscription %u: service %s, type %s: %u deliveries, longest %u us",
+                        (unsigned)i, src, type_text, (unsigned)deliveries, (unsigned)longest);
+        } else { /* handler time not measured */
+            KRAKEN_LOGI(tag, "  subscription %u: service %s, type %s: %u deliveries", (unsigned)i,
+                        src, type_text, (unsigned)deliveries);
+        }
     }
 }
 

@@ -270,7 +270,10 @@ typedef struct {
     uint32_t delivered;        /**< events whose dispatch has finished (handlers run, block freed) */
     uint32_t unhandled;        /**< of which had no matching subscriber */
     uint32_t dropped[SYSTEM_EVENT_DROP_REASON_COUNT]; /**< failed posts and discarded events */
-    uint32_t latency_min_us;   /**< post -> start of dispatch; 0 before any delivery */
+    /** post -> dispatch: to the event's own dispatch with CONFIG_SYSTEM_SERVICE_EVENT_PROFILING,
+     *  else to the start of its run (up to 16 consecutive events of one source and type, taken
+     *  together: the earlier events' handlers are not counted); 0 before any delivery */
+    uint32_t latency_min_us;
     uint32_t latency_mean_us;
     uint32_t latency_max_us;
 } system_event_lane_stats_t;
@@ -307,8 +310,10 @@ typedef struct {
     system_service_id_t service_id; /**< as subscribed (may be SYSTEM_SERVICE_ID_ANY) */
     system_event_type_t event_type; /**< as subscribed (may be SYSTEM_EVENT_TYPE_ANY) */
     uint32_t deliveries;            /**< handler calls completed */
-    uint32_t longest_handler_us;    /**< longest call (reset with system_event_reset_peaks) */
-    uint64_t total_handler_us;      /**< sum of call durations */
+    /** longest call (reset with system_event_reset_peaks); 0 without
+     *  CONFIG_SYSTEM_SERVICE_EVENT_PROFILING (off by default: a timer read per handler call) */
+    uint32_t longest_handler_us;
+    uint64_t total_handler_us; /**< sum of call durations; 0 without profiling */
 } system_event_subscription_stats_t;
 
 /** Figures of one subscription. ESP_OK; ESP_ERR_INVALID_ARG (NULL out); ESP_ERR_NOT_FOUND (handle
