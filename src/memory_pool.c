@@ -760,30 +760,33 @@ static NOINLINE void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t m
 
 static void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller);
 
-static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, const void *caller)
+static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, const void *caller,
+                                      memory_pool_tally_t *tally)
 {
     /* Smallest class that fits. Size 0 wraps to SIZE_MAX and walks past the last class. The
      * set-up publishes class 0 last: with its limit 0 the walk must not go on (it could take a
-     * block of a larger class already published); alloc_beyond waits for the set-up. */
+     * block of a larger class already published); alloc_beyond waits for the set-up. A tallied
+     * take (memory_pool_take_tallied) has no fallback: NULL instead. */
+    const bool fallback = tally == NULL;
     const size_t n = size - 1;
     const size_t small = atomic_load_explicit(&g_class[0].limit, memory_order_acquire);
     if (n < small) {
-        return take(&g_class[0], size, margin, isr, true, caller, NULL);
+        return take(&g_class[0], size, margin, isr, fallback, caller, tally);
     }
     if (small == 0) {
-        return alloc_beyond(size, margin, isr, caller);
+        return fallback ? alloc_beyond(size, margin, isr, caller) : NULL;
     }
     /* One copy of take() per class: every field has a fixed address. Relaxed: class 0's acquire
      * above ordered these after the whole publication. */
 #define FITS_CLASS(i)                                                                              \
     if (n < atomic_load_explicit(&g_class[i].limit, memory_order_relaxed)) {                       \
-        return take(&g_class[i], size, margin, isr, true, caller, NULL);                           \
+        return take(&g_class[i], size, margin, isr, fallback, caller, tally);                      \
     }
     FITS_CLASS(1)
     FITS_CLASS(2)
     FITS_CLASS(3)
 #undef FITS_CLASS
-    return alloc_beyond(size, margin, isr, caller);
+    return fallback ? alloc_beyond(size, margin, isr, caller) : NULL;
 }
 
 /* No class took the request: size 0, oversize, or the pools are not (all) published yet. */
@@ -816,19 +819,19 @@ static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const
 
 void *memory_pool_alloc(size_t size)
 {
-    return pool_alloc(size, 0, false, FAST_CALLER());
+    return pool_alloc(size, 0, false, FAST_CALLER(), NULL);
 }
 
 void *memory_pool_alloc_margin(size_t size, uint32_t margin)
 {
-    return pool_alloc(size, margin, false, FAST_CALLER());
+    return pool_alloc(size, margin, false, FAST_CALLER(), NULL);
 }
 
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr(size_t size)
 {
 #if CHECKS
-    return pool_alloc(size, 0, true, FAST_CALLER());
+    return pool_alloc(size, 0, true, FAST_CALLER(), NULL);
 #else
     return memory_pool_alloc_isr_margin(size, 0); /* no owner to record: one copy in IRAM */
 #endif
@@ -837,30 +840,13 @@ void *memory_pool_alloc_isr(size_t size)
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin)
 {
-    return pool_alloc(size, margin, true, FAST_CALLER());
+    return pool_alloc(size, margin, true, FAST_CALLER(), NULL);
 }
 
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally)
 {
-    /* pool_alloc's walk without its fallbacks (no spill, no heap, no set-up, no failure counted) */
-    const size_t n = size - 1;
-    const size_t small = atomic_load_explicit(&g_class[0].limit, memory_order_acquire);
-    if (n < small) {
-        return take(&g_class[0], size, margin, true, false, FAST_CALLER(), tally);
-    }
-    if (small == 0) {
-        return NULL; /* not set up */
-    }
-#define FITS_CLASS(i)                                                                              \
-    if (n < atomic_load_explicit(&g_class[i].limit, memory_order_relaxed)) {                       \
-        return take(&g_class[i], size, margin, true, false, FAST_CALLER(), tally);               \
-    }
-    FITS_CLASS(1)
-    FITS_CLASS(2)
-    FITS_CLASS(3)
-#undef FITS_CLASS
-    return NULL;
+    return pool_alloc(size, margin, true, FAST_CALLER(), tally);
 }
 
 KRAKEN_PORT_ISR_TEXT

@@ -1867,23 +1867,50 @@ static void a_poster_waiting_for_a_block_is_released_by_deinit(void **state)
     assert_int_equal(pool_blocks_in_use(), 0);
 }
 
-/* A post that has its pool block but has not queued it yet (paused here, between the pools'
- * tally and the bus's critical section, through -Wl,--wrap=memory_pool_take_tallied) holds deinit:
- * deinit returns only once that post has given the block back, so the pools are full when it
- * returns. */
-static atomic_int tally_pause; /* 1: the next take pauses; 2: it has its block; 3: go on */
+/* A post paused around its pool take (-Wl,--wrap=memory_pool_take_tallied) while deinit runs, and
+ * deinit paused after its reading of the tally (-Wl,--wrap=memory_pool_tally_total): the two
+ * orders in which they can meet. */
+static atomic_int tally_pause;   /* 1: the next take pauses after it; 2: it has its block; 3: go */
+static atomic_int take_gate;     /* 1: the next take waits before it; 2: go; 3: taken */
+static atomic_int tally_read;    /* 1: the next reading signals; 2: read (and waits for the take) */
+static bool wait_for(atomic_int *v, int value)
+{
+    for (int ms = 0; ms < 5000 && atomic_load(v) != value; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    return atomic_load(v) == value;
+}
+
 void *__real_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally);
 void *__wrap_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally);
 void *__wrap_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally)
 {
+    if (atomic_load(&take_gate) == 1) {
+        (void)wait_for(&take_gate, 2);
+    }
     void *block = __real_memory_pool_take_tallied(size, margin, tally);
-    int expected = 1;
+    int expected = 2;
+    if (atomic_compare_exchange_strong(&take_gate, &expected, 3)) {
+        (void)wait_for(&tally_pause, 3); /* holding what it took until the test has looked */
+    }
+    expected = 1;
     if (atomic_compare_exchange_strong(&tally_pause, &expected, 2)) {
-        while (atomic_load(&tally_pause) != 3) {
-            kraken_port_delay_ms(1);
-        }
+        (void)wait_for(&tally_pause, 3);
     }
     return block;
+}
+
+uint32_t __real_memory_pool_tally_total(memory_pool_tally_t *tally);
+uint32_t __wrap_memory_pool_tally_total(memory_pool_tally_t *tally);
+uint32_t __wrap_memory_pool_tally_total(memory_pool_tally_t *tally)
+{
+    const uint32_t total = __real_memory_pool_tally_total(tally);
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&tally_read, &expected, 2)) {
+        atomic_store(&take_gate, 2);    /* the paused post takes now, after this reading */
+        (void)wait_for(&take_gate, 3);
+    }
+    return total;
 }
 
 static atomic_bool deinit_returned;
@@ -1894,11 +1921,15 @@ static void *deinit_thread(void *arg)
     return NULL;
 }
 
+/* A post that has its pool block but has not queued it yet holds deinit: deinit returns only once
+ * that post has given the block back, so the pools are full when it returns. */
 static void deinit_waits_for_a_post_holding_a_block_it_has_not_queued(void **state)
 {
     (void)state;
     NEED_POOL_PAYLOAD(200);
     poster_arg_t arg = {.result = -1};
+    atomic_store(&take_gate, 0);
+    atomic_store(&tally_read, 0);
     atomic_store(&tally_pause, 1);
     atomic_store(&deinit_returned, false);
     pthread_t poster, deiniter;
@@ -1919,6 +1950,33 @@ static void deinit_waits_for_a_post_holding_a_block_it_has_not_queued(void **sta
     assert_int_equal(pool_blocks_in_use(), 0);
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
                      1);
+}
+
+/* A post that takes its block after deinit has read the tally gets none (deinit closed the tally
+ * first): deinit, not waiting for it, leaves the pools full. */
+static void a_post_taking_after_deinit_read_the_tally_gets_no_block(void **state)
+{
+    (void)state;
+    NEED_POOL_PAYLOAD(200);
+    poster_arg_t arg = {.result = -1};
+    atomic_store(&tally_pause, 0);
+    atomic_store(&take_gate, 1);
+    atomic_store(&tally_read, 1);
+    atomic_store(&deinit_returned, false);
+    pthread_t poster;
+    assert_int_equal(pthread_create(&poster, NULL, poster_thread, &arg), 0);
+    wait_until_started(&arg);
+    kraken_port_delay_ms(20); /* the post has seen READY and waits at its take */
+    esp_err_t deinit_result = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
+    assert_int_equal(atomic_load(&tally_read), 2); /* the take came after the reading */
+    assert_int_equal(pool_blocks_in_use(), 0);     /* while the post is still in its take */
+    atomic_store(&tally_pause, 3);
+    pthread_join(poster, NULL);
+    assert_int_equal(deinit_result, ESP_OK);
+    /* refused by the closed tally, the post went on as any post after deinit: it started the bus
+     * again, and its event is queued there */
+    assert_int_equal(arg.result, ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 1);
 }
 
 static void the_bus_starts_by_itself_on_first_post_in_the_kconfig_mode(void **state)
@@ -3394,6 +3452,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_poster_waiting_for_a_block_is_released_by_deinit,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(deinit_waits_for_a_post_holding_a_block_it_has_not_queued,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_post_taking_after_deinit_read_the_tally_gets_no_block,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_handler_never_waits_for_a_pool_block, setup_manual,
                                         teardown),
