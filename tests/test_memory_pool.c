@@ -545,6 +545,8 @@ static void a_tallied_take_counts_its_blocks_and_has_no_fallback(void **state)
     assert_int_equal(st.classes[0].larger_class_spills, 0);
     assert_int_equal(st.classes[1].in_use, 1);
     assert_int_equal(st.heap_blocks_live, 0);
+    assert_int_equal(st.oversize, 0);
+    assert_int_equal(st.oversize_failures, 0);
     memory_pool_free(a);
     memory_pool_free(b);
     memory_pool_free(c);
