@@ -54,7 +54,6 @@ static const char *TAG = "event_bus";
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define COLD __attribute__((noinline, cold)) /* keeps the common paths short */
 
-
 #define INLINE_SIZE KRAKEN_EVENT_INLINE_DATA_SIZE
 #define MAX_SUBS KRAKEN_EVENT_MAX_SUBSCRIBERS
 #define MAX_SERVICES KRAKEN_EVENT_MAX_SERVICES
@@ -721,7 +720,6 @@ bool system_event_bus_is_ready(void)
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
-
 /* Lock held: the slots of lane p that posts cannot take now (queued events and the undelivered
  * part of a run). Acquire: the handlers are done with a released slot. */
 static ALWAYS_INLINE uint32_t used_locked(const lane_t *lane, unsigned p)
@@ -1029,9 +1027,9 @@ static COLD void wake_waiting_posters(lane_t *lane, unsigned p, bool as_task)
  * non-empty lane with the same source and type (so the same subscriptions, collected once). The
  * handlers run without the lock; between two events of a run a higher-priority event or a new
  * subscription puts the rest of the run back. The timer is read once per run (for the latency)
- * and, profiling, once after each handler call. The dispatcher task (`as_task`) stops when deinit asks (*stop); with
- * `will_sleep` and nothing delivered it is marked idle, so that the next post wakes it. Returns
- * the number of events delivered. */
+ * and, profiling, once after each handler call. The dispatcher task (`as_task`) stops when deinit
+ * asks (*stop); with `will_sleep` and nothing delivered it is marked idle, so that the next post
+ * wakes it. Returns the number of events delivered. */
 static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop)
 {
     system_event_t event; /* what the handlers see */
@@ -1135,17 +1133,16 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             event.data = store != STORE_INLINE ? slot->payload.block
                          : event.size != 0     ? slot->payload.bytes
                                                : NULL;
-            { /* The dispatch starts at `now` (without profiling, the run's start for all of its
-               * events); an event posted after it reads as 0. */
-                const uint32_t latency = clamp_us(now - event.timestamp_us);
-                if (latency < run.latency_min) {
-                    run.latency_min = latency;
-                }
-                if (latency > run.latency_max) {
-                    run.latency_max = latency;
-                }
-                run.latency_sum += latency;
+            /* The dispatch starts at `now` (without profiling, the run's start for all of its
+             * events); an event posted after it reads as 0. */
+            const uint32_t latency = clamp_us(now - event.timestamp_us);
+            if (latency < run.latency_min) {
+                run.latency_min = latency;
             }
+            if (latency > run.latency_max) {
+                run.latency_max = latency;
+            }
+            run.latency_sum += latency;
             bool ran;
             if (__builtin_expect(one_sub, 1)) {
                 ran = call_one(&event, &ch, &now);
@@ -1608,7 +1605,7 @@ static COLD esp_err_t post_general(system_service_id_t source, system_event_type
  * (which also looks at the slots a run has released). An inline payload (block NULL) needs no
  * atomic read-modify-write: the state is checked under the lock (deinit sets STOPPING inside it),
  * and the post is counted in `users` only if it must wake the dispatcher. A pool payload's block is
- * settled here (see bus.taken). */
+ * settled here (see bus.tally). */
 static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_event_type_t type,
                                            const void *data, size_t size,
                                            system_event_priority_t priority, uint32_t timeout_ms,

@@ -849,7 +849,6 @@ void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t
     return pool_alloc(size, margin, true, FAST_CALLER(), tally);
 }
 
-KRAKEN_PORT_ISR_TEXT
 uint32_t memory_pool_tally_total(memory_pool_tally_t *tally)
 {
     uint32_t total = 0;

@@ -1871,7 +1871,8 @@ static void a_poster_waiting_for_a_block_is_released_by_deinit(void **state)
  * deinit paused after its reading of the tally (-Wl,--wrap=memory_pool_tally_total): the two
  * orders in which they can meet. */
 static atomic_int tally_pause;   /* 1: the next take pauses after it; 2: it has its block; 3: go */
-static atomic_int take_gate;     /* 1: the next take waits before it; 2: go; 3: taken */
+static atomic_int take_gate;     /* 1: the next take waits before it (4 while it does); 2: go;
+                                    3: taken */
 static atomic_int tally_read;    /* 1: the next reading signals; 2: read (and waits for the take) */
 static bool wait_for(atomic_int *v, int value)
 {
@@ -1885,7 +1886,8 @@ void *__real_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_
 void *__wrap_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally);
 void *__wrap_memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally)
 {
-    if (atomic_load(&take_gate) == 1) {
+    int armed = 1;
+    if (atomic_compare_exchange_strong(&take_gate, &armed, 4)) {
         (void)wait_for(&take_gate, 2);
     }
     void *block = __real_memory_pool_take_tallied(size, margin, tally);
@@ -1965,8 +1967,7 @@ static void a_post_taking_after_deinit_read_the_tally_gets_no_block(void **state
     atomic_store(&deinit_returned, false);
     pthread_t poster;
     assert_int_equal(pthread_create(&poster, NULL, poster_thread, &arg), 0);
-    wait_until_started(&arg);
-    kraken_port_delay_ms(20); /* the post has seen READY and waits at its take */
+    assert_true(wait_for(&take_gate, 4)); /* the post has seen READY and waits at its take */
     esp_err_t deinit_result = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
     assert_int_equal(atomic_load(&tally_read), 2); /* the take came after the reading */
     assert_int_equal(pool_blocks_in_use(), 0);     /* while the post is still in its take */
