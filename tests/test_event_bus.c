@@ -1936,9 +1936,7 @@ static void deinit_waits_for_a_post_holding_a_block_it_has_not_queued(void **sta
     atomic_store(&deinit_returned, false);
     pthread_t poster, deiniter;
     assert_int_equal(pthread_create(&poster, NULL, poster_thread, &arg), 0);
-    while (atomic_load(&tally_pause) != 2) {
-        kraken_port_delay_ms(1);
-    }
+    assert_true(wait_for(&tally_pause, 2));
     assert_int_equal(pool_blocks_in_use(), 1);
     esp_err_t deinit_result = ESP_FAIL;
     assert_int_equal(pthread_create(&deiniter, NULL, deinit_thread, &deinit_result), 0);
