@@ -33,6 +33,6 @@ void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t
 
 /** The blocks the tally has counted, every class summed, each class read under its lock: a take
  *  that took that lock before is in the sum; one after it sees `open` as it was before this call
- *  (closed: refused). Never blocks (the class locks are critical sections); not in IRAM;
- *  O(classes). */
+ *  (closed: refused). Cannot fail. Task or ISR (not in IRAM); never blocks (the class locks
+ *  are critical sections); O(classes). */
 uint32_t memory_pool_tally_total(memory_pool_tally_t *tally);

@@ -1962,7 +1962,6 @@ static void a_post_taking_after_deinit_read_the_tally_gets_no_block(void **state
     atomic_store(&tally_pause, 0);
     atomic_store(&take_gate, 1);
     atomic_store(&tally_read, 1);
-    atomic_store(&deinit_returned, false);
     pthread_t poster;
     assert_int_equal(pthread_create(&poster, NULL, poster_thread, &arg), 0);
     assert_true(wait_for(&take_gate, 4)); /* the post has seen READY and waits at its take */
