@@ -6,8 +6,8 @@
 #
 # usage: bench/callgrind_event_bus.sh [build-dir]
 #   build-dir defaults to ./build-bench, configured as RelWithDebInfo (-O2 -g) when it does not exist
-#   (for profiling off, configure one with -DKRAKEN_SDKCONFIG_DEFAULTS=<file with the line
-#   "# CONFIG_SYSTEM_SERVICE_EVENT_PROFILING is not set">).
+#   (profiling is off by default; for profiling on, configure one with
+#   -DKRAKEN_SDKCONFIG_DEFAULTS=<file with the line "CONFIG_SYSTEM_SERVICE_EVENT_PROFILING=y">).
 # Needs valgrind (Debian: valgrind). Build with gcc: older valgrind cannot read clang's DWARF 5.
 set -eu
 

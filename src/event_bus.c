@@ -148,7 +148,7 @@ typedef struct {
     bool discard; /* deinit(DISCARD) began: every dispatcher stops at its next event */
     sub_t subs[MAX_SUBS];
     sub_t *list_head[BUCKETS + 1], *list_tail[BUCKETS + 1];
-    uint32_t sub_count;
+    uint32_t sub_count; /* ACTIVE entries (RETIRED ones wait for their calls to end) */
     char names[MAX_SERVICES][NAME_LEN];
     uint32_t service_count;
     uint32_t pool_payloads, heap_payloads; /* inline ones are the rest of `posted` */
@@ -483,7 +483,6 @@ static void free_sub_locked(sub_t *sub)
     unlink_locked(sub);
     set_sub_state(sub, SUB_FREE);
     sub->waiter = false;
-    bus.s.sub_count--;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
@@ -828,8 +827,10 @@ static ALWAYS_INLINE void collect_locked(system_service_id_t source, system_even
                 s->busy++;
                 ch->sub[n] = s;
                 ch->calls[n] = 0;
-                ch->longest[n] = 0;
-                ch->total[n] = 0;
+                if (KRAKEN_EVENT_PROFILING) {
+                    ch->longest[n] = 0;
+                    ch->total[n] = 0;
+                }
                 n++;
                 last = sub;
             }
@@ -1098,7 +1099,7 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             len++;
             next = next + 1 == end ? slots : next + 1;
         }
-        lane->head = (uint32_t)(next - slots);
+        lane->head = head + len < capacity ? head + len : head + len - capacity; /* no division */
         lane->count = queued - len;
         lane->reserved = len;
         if (queued == len) {
@@ -1106,9 +1107,12 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             set_activity(seen);
         }
         /* Higher lanes, the subscribe count and this lane's room bit, taken as a change while it
-         * is set: one test after each event sees all of them. */
-        const uint32_t watch = (~((2u << p) - 1) & ~ROOM_BITS) | room_wanted(p);
-        seen &= ~room_wanted(p);
+         * is set: one test after each event sees all of them (none after a run's only event). */
+        uint32_t watch = 0;
+        if (len > 1) {
+            watch = (~((2u << p) - 1) & ~ROOM_BITS) | room_wanted(p);
+            seen &= ~room_wanted(p);
+        }
         run = (run_t){.lane = lane, .p = p, .len = len, .latency_min = UINT32_MAX};
         kraken_port_unlock(&bus.lock);
         if (__builtin_expect(wake != 0, 0)) {
@@ -1803,6 +1807,7 @@ esp_err_t system_event_unsubscribe(system_event_subscription_t handle)
         err = ESP_ERR_NOT_FOUND;
     } else {
         set_sub_state(sub, SUB_RETIRED); /* no new call starts from now on */
+        bus.s.sub_count--;
     }
     if (sub != NULL && sub->busy == 0) {
         free_sub_locked(sub);
@@ -2219,14 +2224,15 @@ esp_err_t system_event_bus_check(void)
             }
         }
     }
-    uint32_t active = 0, linked = 0;
+    uint32_t active = 0, in_use = 0, linked = 0;
     for (uint32_t i = 0; i < MAX_SUBS; i++) {
         const sub_t *sub = &bus.s.subs[i];
         uint8_t state = sub_state(sub);
         CHECK(state <= SUB_RETIRED, "subscription state");
         CHECK(state != SUB_ACTIVE || sub->handler != NULL, "subscription without handler");
         CHECK(state != SUB_FREE || sub->busy == 0, "free subscription in a call");
-        active += state != SUB_FREE;
+        active += state == SUB_ACTIVE;
+        in_use += state != SUB_FREE;
     }
     CHECK(active == bus.s.sub_count, "subscription count");
     /* Every entry in use is linked once, in the list of its source; lists are consistent. */
@@ -2243,7 +2249,7 @@ esp_err_t system_event_bus_check(void)
         }
         CHECK(bus.s.list_tail[l] == prev, "subscription list tail");
     }
-    CHECK(never_started || linked == active, "subscriptions linked");
+    CHECK(never_started || linked == in_use, "subscriptions linked");
     CHECK(bus.s.service_count <= MAX_SERVICES, "service count");
     for (unsigned c = 0; c < CLASSES; c++) {
         const uint32_t held = held_locked(c);

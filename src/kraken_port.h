@@ -36,22 +36,28 @@ extern "C" {
 
 /* ---- Heap (ESP-IDF heap_caps semantics; caps are MALLOC_CAP_* values) ------------------------ */
 
-/** heap_caps_malloc(): NULL on failure or size 0. task (isr-ok only if the platform's heap is). */
+/** heap_caps_malloc(): NULL on failure or size 0. task (isr-ok only if the platform's heap is);
+ *  never blocks beyond the heap's lock; O(number of heaps) (TLSF: O(1) in each). */
 void *kraken_port_heap_malloc(size_t size, uint32_t caps);
-/** heap_caps_aligned_alloc(): alignment is a power of two; NULL on failure. task. */
+/** heap_caps_aligned_alloc(): alignment is a power of two; NULL on failure, size 0 or an
+ *  alignment that is not. task, O(number of heaps). Freed with kraken_port_heap_free(). */
 void *kraken_port_heap_aligned_alloc(size_t alignment, size_t size, uint32_t caps);
-/** heap_caps_calloc(): NULL on failure, size 0 or n*size overflow. task. */
+/** heap_caps_calloc(): zeroed; NULL on failure, size 0 or n*size overflow. task, O(n*size) (the
+ *  zeroing). */
 void *kraken_port_heap_calloc(size_t n, size_t size, uint32_t caps);
-/** heap_caps_realloc(): see ESP-IDF; NULL on failure with ptr left valid. task. */
+/** heap_caps_realloc(): ptr NULL allocates, size 0 frees (and returns NULL); NULL on failure with
+ *  ptr left valid and unchanged. task, O(size) when the block moves. */
 void *kraken_port_heap_realloc(void *ptr, size_t size, uint32_t caps);
-/** heap_caps_free(): NULL is a no-op. task. */
+/** heap_caps_free(): NULL is a no-op; a pointer the heap did not hand out makes ESP-IDF assert
+ *  (the host simulator logs it, counts it and ignores it). task, O(number of heaps). */
 void kraken_port_heap_free(void *ptr);
 /** heap_caps_{malloc,calloc,realloc}_prefer() with two masks tried in order: the failed-alloc hook
  *  runs only when both fail. Same results as the plain forms. task. */
 void *kraken_port_heap_malloc_prefer(size_t size, uint32_t caps_first, uint32_t caps_then);
 void *kraken_port_heap_calloc_prefer(size_t n, size_t size, uint32_t caps_first, uint32_t caps_then);
 void *kraken_port_heap_realloc_prefer(void *ptr, size_t size, uint32_t caps_first, uint32_t caps_then);
-/** heap_caps_get_allocated_size(): usable bytes of a live block (>= the request). task. */
+/** heap_caps_get_allocated_size(): usable bytes of a live block (>= the request). task,
+ *  O(number of heaps). */
 size_t kraken_port_heap_allocated_size(void *ptr);
 
 /** Figures for every heap whose caps contain all of `caps` (sums; largest is a max). */
@@ -79,7 +85,8 @@ void kraken_port_heap_block_counts(uint32_t caps, size_t *allocated_blocks, size
 /** heap_caps_check_integrity_all(print). Walks every heap. task. */
 bool kraken_port_heap_check_integrity(bool print_errors);
 
-/** Failed-allocation hook (heap_caps_register_failed_alloc_callback). ESP_ERR_INVALID_ARG on NULL. */
+/** Failed-allocation hook (heap_caps_register_failed_alloc_callback): called in the failing
+ *  caller's context with the request. ESP_OK; ESP_ERR_INVALID_ARG on NULL. task, O(1). */
 typedef void (*kraken_port_alloc_failed_hook_t)(size_t size, uint32_t caps, const char *function);
 esp_err_t kraken_port_register_alloc_failed_hook(kraken_port_alloc_failed_hook_t hook);
 
@@ -120,11 +127,13 @@ void kraken_port_log(kraken_log_level_t level, const char *tag, const char *fmt,
 
 /* ---- Locks: a critical section usable from tasks and ISRs, on both cores ---------------------- */
 
-/* A lock can be defined statically with KRAKEN_PORT_LOCK_INITIALIZER or set up at run time. */
+/** Set up a lock at run time (or define it with KRAKEN_PORT_LOCK_INITIALIZER). Never on a lock
+ *  that is held. Cannot fail. task, O(1). */
 void kraken_port_lock_init(kraken_port_lock_t *lock);
 /** Enter the critical section (ESP-IDF: portENTER_CRITICAL_SAFE). isr-ok; spins, never sleeps.
  *  Keep the section short and never call the heap, the log or a blocking call inside it. */
 void kraken_port_lock(kraken_port_lock_t *lock);
+/** Leave the critical section the caller entered with kraken_port_lock(). isr-ok, O(1). */
 void kraken_port_unlock(kraken_port_lock_t *lock);
 
 /* ---- Counting semaphores --------------------------------------------------------------------- */
@@ -134,10 +143,12 @@ void kraken_port_unlock(kraken_port_lock_t *lock);
 /** ESP_OK; ESP_ERR_INVALID_ARG (sem NULL, max_count 0, initial above max_count);
  *  ESP_ERR_NO_MEM. task. */
 esp_err_t kraken_port_sem_create(kraken_port_sem_t *sem, uint32_t max_count, uint32_t initial);
+/** Release a created semaphore; nobody may wait on it or use it afterwards (the caller's
+ *  protocol ensures that). task, O(1). */
 void kraken_port_sem_delete(kraken_port_sem_t *sem);
 /** Wait up to timeout_ms (0: poll; KRAKEN_PORT_WAIT_FOREVER). True when taken. task, may block. */
 bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
-/** Give; false when already at max_count. task. */
+/** Give, waking one waiter; false when already at max_count. task, never blocks, O(1). */
 bool kraken_port_sem_give(kraken_port_sem_t *sem);
 /** Give from an ISR: *woken set true when a higher-priority task was unblocked. Also callable from
  *  a task, where it gives as kraken_port_sem_give() (the scheduler switches at once if needed)

@@ -6,9 +6,11 @@
  *   - One copy: the payload is copied once at post into the smallest pool class that fits (payloads
  *     up to CONFIG_SYSTEM_SERVICE_EVENT_INLINE_DATA_SIZE bytes live inside the event record). Every
  *     subscriber gets the same data pointer; the block goes back to its pool once the last
- *     subscriber has returned (if its class had 16 or more blocks free when the run first met it,
- *     together with those of the other events dispatched in the same run, at most 16, or earlier
- *     when a handler posts a pool payload or a post waits for the class). No heap call per event:
+ *     subscriber has returned: together with those of the other events dispatched in the same run (at
+ *     most 16), or after its own event when a handler posts a pool payload, a post waits for the
+ *     class or a post has found it empty (then for the rest of the run: a post that cannot wait,
+ *     from an ISR or a handler or with timeout 0, can miss a block once per run in a class run
+ *     dry while the run holds delivered ones). No heap call per event:
  *     event records sit in static per-priority rings and subscriptions in a static table (sizes
  *     from Kconfig). Payloads above the largest pool class go to the heap (counted) or are rejected,
  *     per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.
@@ -73,8 +75,9 @@ typedef struct {
     const void *data;                 /**< payload copy, aligned to 8 bytes */
     size_t size;                      /**< payload bytes */
     uint32_t seq;                     /**< bus-wide sequence number, increasing in post order */
-    /** esp_timer_get_time() when the post was called: a post that waited for room keeps it, so
-     *  its latency includes the wait and a later seq may carry an earlier time */
+    /** esp_timer_get_time() when the post was called (a pool payload's post reads it just after
+     *  copying the payload): a post that waited for room or for a block keeps it, so its latency
+     *  includes the wait and a later seq may carry an earlier time */
     int64_t timestamp_us;
     bool from_isr;                    /**< posted with system_event_post_from_isr() */
 } system_event_t;
@@ -226,7 +229,8 @@ esp_err_t system_event_bus_init(const system_event_bus_config_t *config);
 typedef enum {
     SYSTEM_EVENT_DEINIT_DRAIN = 0,   /**< deliver the queued events first */
     SYSTEM_EVENT_DEINIT_DISCARD = 1, /**< drop them (counted as dropped DISCARDED); a dispatch
-                                          under way ends its running call and delivers no more */
+                                          under way finishes the event it is delivering (every
+                                          subscriber of it is called) and delivers no more */
 } system_event_deinit_t;
 
 /** Stop the bus. New posts fail with ESP_ERR_INVALID_STATE from the start of the call; posters
@@ -292,7 +296,8 @@ typedef struct {
     uint32_t inline_payloads;  /**< accepted events whose payload lived in the record (no block) */
     uint32_t pool_payloads;    /**< accepted events with a pool block */
     uint32_t heap_payloads;    /**< accepted events whose oversize payload went to the heap */
-    uint32_t heap_in_use;      /**< of those, not yet delivered */
+    uint32_t heap_in_use;      /**< heap copies held now: accepted and not yet delivered,
+                                    or taken by a post still under way (waiting for room) */
     uint32_t invalid_priority; /**< posts with an unknown priority (no lane to count them in) */
     uint32_t subscriptions;    /**< active now */
     uint32_t services;         /**< registered */
