@@ -179,8 +179,9 @@ esp_err_t memory_pool_ensure_init(void);
  *  tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
  *  block or a heap block from here is live (logged with the counts; nothing changes) or when
  *  called from an ISR or during a set-up; ESP_OK otherwise (also when never set up).
- *  task. Not to be called while other tasks use the pools. Never blocks (a refusal logs).
- *  O(classes) plus one heap call. */
+ *  task. Not to be called while other tasks use the pools; an ISR may: a block it holds makes
+ *  deinit refuse, and once deinit has checked, its allocations get NULL. Never blocks (a refusal
+ *  logs; the check holds every class's critical section at once). O(classes) plus one heap call. */
 esp_err_t memory_pool_deinit(void);
 
 /* ---- Statistics ------------------------------------------------------------------------------ */
@@ -227,7 +228,8 @@ typedef struct {
 
 /** Copy the statistics (each class consistent in itself). ESP_ERR_INVALID_ARG for NULL; ESP_OK
  *  otherwise, also before set-up or after a failed one (`initialized` false; capacities from the
- *  table and min_free equal to them, heap_blocks_max the Kconfig cap, setup_failures, the rest 0).
+ *  table and min_free equal to them, heap_blocks_max the Kconfig cap, setup_failures; in_use, peaks
+ *  and allocations 0; the failures, heap and misuse counters count as at any other time).
  *  isr-ok, never blocks; O(classes); does not set the pools up. */
 esp_err_t memory_pool_get_stats(memory_pool_stats_t *out);
 
@@ -280,8 +282,9 @@ const char *memory_pool_misuse_name(memory_pool_misuse_t kind);
 
 /** Verify every structure: each class's free list (indices, no cycle, counts agree with in_use),
  *  the heap-block table; BASIC/FULL also every live block's canary; FULL also every free block's
- *  poison. Each finding is counted, passed to the hook and logged, once: the canary or poison is
- *  restored, so a later check or the block's free does not report the same damage again.
+ *  poison. Each finding is passed to the hook and logged, once, and an overrun or a write after
+ *  free is also counted (a damaged free list or table is not: it has no counter); the canary or
+ *  poison is restored, so a later check or the block's free does not report the same damage again.
  *  ESP_OK when all is well or the pools are not set up; ESP_ERR_INVALID_STATE when something is
  *  damaged (or called from an ISR). task; never blocks but to log a finding.
  *  O(blocks + heap table) plus, with FULL, O(pool bytes); each lock is held for one free-list walk

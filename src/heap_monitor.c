@@ -409,7 +409,7 @@ static const char *human_bytes(size_t bytes, char out[HUMAN_BYTES_LEN])
     }
     put_uint(&t, bytes / unit);
     unsigned tenth = (unsigned)((unsigned long long)(bytes % unit) * 10u / unit);
-    if (tenth != 0) {
+    if (bytes % unit != 0) { /* "1.0KB" for 1075 bytes: "1KB" would read as exact */
         put_char(&t, '.');
         put_uint(&t, tenth);
     }

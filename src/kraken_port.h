@@ -91,7 +91,8 @@ typedef void (*kraken_port_alloc_failed_hook_t)(size_t size, uint32_t caps, cons
 esp_err_t kraken_port_register_alloc_failed_hook(kraken_port_alloc_failed_hook_t hook);
 
 /** True when PSRAM was found and added to the heap (esp_psram_is_initialized and a heap with
- *  MALLOC_CAP_SPIRAM). isr-ok, O(number of heaps). */
+ *  MALLOC_CAP_SPIRAM). task (heap_caps_get_total_size is not among ESP-IDF's ISR-safe heap
+ *  calls), O(number of heaps). */
 bool kraken_port_psram_available(void);
 /** Bytes of PSRAM on the module, 0 when absent (esp_psram_get_size). isr-ok, O(1). */
 size_t kraken_port_psram_size(void);

@@ -1074,24 +1074,41 @@ esp_err_t memory_pool_deinit(void)
     if (kraken_port_in_isr()) {
         return ESP_ERR_INVALID_STATE;
     }
-    uint32_t pool_live = 0;
+    /* The check and the switch under every lock at once (the classes', then the heap's; no other
+     * path holds two): an ISR's take cannot get a block between them, one after them finds its
+     * class empty (count 0) and fails. */
     for (unsigned i = 0; i < CLASSES; i++) {
         kraken_port_lock(&g_class[i].lock);
-        pool_live += g_class[i].n.in_use;
-        kraken_port_unlock(&g_class[i].lock);
     }
     kraken_port_lock(&g_heap.lock);
-    uint32_t heap_live = g_heap.n.live + g_heap.n.reserved;
+    uint32_t pool_live = 0;
+    for (unsigned i = 0; i < CLASSES; i++) {
+        pool_live += g_class[i].n.in_use;
+    }
+    const uint32_t heap_live = g_heap.n.live + g_heap.n.reserved;
+    int state = atomic_load_explicit(&g_state, memory_order_acquire);
+    const bool idle = pool_live == 0 && heap_live == 0;
+    const bool switched = idle && state != STATE_SETUP &&
+                          atomic_compare_exchange_strong_explicit(&g_state, &state, STATE_SETUP,
+                                                                  memory_order_acq_rel,
+                                                                  memory_order_acquire);
+    if (switched) {
+        for (unsigned i = 0; i < CLASSES; i++) {
+            atomic_store_explicit(&g_class[i].limit, 0, memory_order_relaxed);
+            g_class[i].count = 0;
+            g_class[i].head = LINK_END;
+        }
+    }
     kraken_port_unlock(&g_heap.lock);
-    if (pool_live != 0 || heap_live != 0) {
+    for (unsigned i = CLASSES; i-- > 0;) {
+        kraken_port_unlock(&g_class[i].lock);
+    }
+    if (!idle) {
         KRAKEN_LOGE(TAG, "deinit refused: %u pool block(s) and %u heap block(s) still allocated",
                     (unsigned)pool_live, (unsigned)heap_live);
         return ESP_ERR_INVALID_STATE;
     }
-    int state = atomic_load_explicit(&g_state, memory_order_acquire);
-    if (state == STATE_SETUP ||
-        !atomic_compare_exchange_strong_explicit(&g_state, &state, STATE_SETUP, memory_order_acq_rel,
-                                                 memory_order_acquire)) {
+    if (!switched) {
         return ESP_ERR_INVALID_STATE; /* a set-up is running */
     }
     atomic_store_explicit(&g_blocks_lo, 0, memory_order_relaxed);

@@ -524,7 +524,7 @@ static const char *human(size_t bytes, char *buf, size_t size)
     size_t unit = bytes >= (1u << 20) ? (1u << 20) : bytes >= 1024 ? 1024 : 1;
     const char *suffix = unit == (1u << 20) ? "MB" : unit == 1024 ? "KB" : "B";
     unsigned tenth = (unsigned)((bytes % unit) * 10 / unit);
-    if (tenth == 0) {
+    if (bytes % unit == 0) {
         snprintf(buf, size, "%zu%s", bytes / unit, suffix);
     } else {
         snprintf(buf, size, "%zu.%u%s", bytes / unit, tenth, suffix);
@@ -543,6 +543,8 @@ static void human_units_are_the_specs(void **state)
     assert_string_equal(human(1536, b, sizeof b), "1.5KB");
     assert_string_equal(human(1023, b, sizeof b), "1023B");
     assert_string_equal(human((1u << 20) - 1, b, sizeof b), "1023.9KB");
+    assert_string_equal(human(1075, b, sizeof b), "1.0KB"); /* not whole: the decimal stays */
+    assert_string_equal(human(1024, b, sizeof b), "1KB");
     assert_string_equal(human(0, b, sizeof b), "0B");
 }
 
@@ -666,23 +668,35 @@ static void fill_psram_to_exactly(size_t target, void **held, size_t max, size_t
     }
 }
 
-static void log_stats_switches_to_mb_at_exactly_one_mib(void **state)
+/* With exactly `free_bytes` of PSRAM free, the report's PSRAM block has the line `free_line`. */
+static void psram_free_is_logged_as(size_t free_bytes, const char *free_line)
 {
-    (void)state;
     NEED_LOG_LEVEL(ESP_LOG_INFO); /* the report is INFO lines */
     if (!has_psram()) {
         skip(); /* only PSRAM is larger than 1 MiB */
     }
     void *held[256];
     size_t n;
-    fill_psram_to_exactly((size_t)1 << 20, held, 256, &n);
+    fill_psram_to_exactly(free_bytes, held, 256, &n);
     capture_log_stats("tag");
     const char *psram = strstr(g_log, "tag:   Region: PSRAM\n");
     assert_non_null(psram);
-    assert_non_null(strstr(psram, "tag:   Free: 1MB\n"));
+    assert_non_null(strstr(psram, free_line));
     while (n > 0) {
         heap_caps_free(held[--n]);
     }
+}
+
+static void log_stats_switches_to_mb_at_exactly_one_mib(void **state)
+{
+    (void)state;
+    psram_free_is_logged_as((size_t)1 << 20, "tag:   Free: 1MB\n");
+}
+
+static void log_stats_keeps_the_decimal_of_a_size_that_is_not_whole(void **state)
+{
+    (void)state;
+    psram_free_is_logged_as(((size_t)1 << 20) + 50000, "tag:   Free: 1.0MB\n"); /* 1.04 MiB */
 }
 
 /* ---- low-memory callbacks ---------------------------------------------------------------------- */
@@ -1909,6 +1923,7 @@ static const struct CMUnitTest tests[] = {
     T(log_stats_prints_the_specs_format_for_each_region),
     T(log_stats_marks_an_unhealthy_region_differently),
     T(log_stats_switches_to_mb_at_exactly_one_mib),
+    T(log_stats_keeps_the_decimal_of_a_size_that_is_not_whole),
     T(crossing_and_recovery_fire_each_callback_once),
     T(a_threshold_already_crossed_is_reported_at_the_first_check),
     T(a_callback_for_memory_the_module_lacks_never_fires),

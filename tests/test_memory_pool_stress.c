@@ -3,7 +3,8 @@
  * random sizes (every class, oversize, size 0) through the task and ISR variants, stamp every
  * block and check the stamp before freeing it (a block handed out twice would be overwritten),
  * then the counters must add up exactly, every class must fill to capacity again and the structure
- * must be intact. Also: many threads racing to set the pools up, and frees of NULL racing it.
+ * must be intact. Also: many threads racing to set the pools up, frees of NULL racing it, and an
+ * ISR allocating while the pools are set up and torn down again.
  * KRAKEN_TEST_ITERATIONS sets the operations per thread (default 1000000).
  */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@
 #include "test_support.h"
 
 #include "esp_heap_caps.h"
+#include "esp_log.h"
 #include "kraken_port.h"
 #include "kraken_sim.h"
 #include "memory_pool.h"
@@ -432,6 +434,56 @@ static void frees_of_null_racing_the_first_use_read_nothing_set_up_is_writing(vo
     assert_int_equal(atomic_load(&g_misuse), 0);
 }
 
+/* An interrupt allocating and freeing while a task sets the pools up and tears them down: deinit
+ * either refuses (the ISR holds a block) or makes sure no ISR gets one from the storage it frees. A
+ * block taken between deinit's check and its switch would be refused by its free (unknown
+ * pointer), and written after the storage went back to the heap (ASan). */
+typedef struct {
+    atomic_bool stop;
+    atomic_int bad, taken;
+} isr_user_t;
+
+static void *allocate_in_isr_repeatedly(void *arg)
+{
+    isr_user_t *u = arg;
+    while (!atomic_load(&u->stop)) {
+        kraken_sim_isr_enter();
+        uint8_t *p = memory_pool_alloc_isr(CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE);
+        if (p != NULL) {
+            p[0] = 0x5A;
+            atomic_fetch_add(&u->taken, 1);
+            if (memory_pool_free_isr(p) != ESP_OK) {
+                atomic_fetch_add(&u->bad, 1);
+            }
+        }
+        kraken_sim_isr_exit();
+    }
+    return NULL;
+}
+
+static void deinit_racing_an_isr_that_allocates_never_frees_a_block_it_holds(void **state)
+{
+    (void)state;
+    isr_user_t u = {0};
+    pthread_t isr;
+    esp_log_level_set("memory_pool", ESP_LOG_NONE); /* each refusal logs its counts */
+    assert_int_equal(pthread_create(&isr, NULL, allocate_in_isr_repeatedly, &u), 0);
+    int done = 0;
+    for (long round = 0; round < 2000000 && (done < 200 || atomic_load(&u.taken) < 1000); round++) {
+        assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+        const esp_err_t err = memory_pool_deinit(); /* refused while the ISR holds its block */
+        assert_true(err == ESP_OK || err == ESP_ERR_INVALID_STATE);
+        done += err == ESP_OK;
+    }
+    atomic_store(&u.stop, true);
+    pthread_join(isr, NULL);
+    esp_log_level_set("memory_pool", ESP_LOG_INFO);
+    assert_int_equal(atomic_load(&u.bad), 0);
+    assert_int_equal(atomic_load(&g_misuse), 0);
+    assert_true(done > 0);
+    assert_true(atomic_load(&u.taken) > 0); /* the race was run */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +493,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             frees_of_null_racing_the_first_use_read_nothing_set_up_is_writing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            deinit_racing_an_isr_that_allocates_never_frees_a_block_it_holds, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

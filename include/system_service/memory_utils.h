@@ -124,11 +124,13 @@ void *memory_realloc_dma(void *ptr, size_t size);
 typedef struct {
     size_t free_sram;          /**< free internal SRAM (MEMORY_CAPS_SRAM) */
     size_t total_sram;         /**< internal SRAM managed by the heap */
-    size_t min_free_sram;      /**< lowest free_sram since boot */
+    size_t min_free_sram;      /**< sum of each internal heap's low-water mark since boot
+                                    (heap_caps_get_minimum_free_size): the heaps may reach theirs
+                                    at different times, so it can be below any free_sram seen */
     size_t largest_free_sram;  /**< largest internal block an allocation can get now */
     size_t free_psram;         /**< free PSRAM (MEMORY_CAPS_PSRAM) */
     size_t total_psram;        /**< PSRAM managed by the heap */
-    size_t min_free_psram;     /**< lowest free_psram since boot */
+    size_t min_free_psram;     /**< the same for PSRAM (one heap on the ESP32-S3) */
     size_t largest_free_psram; /**< largest PSRAM block an allocation can get now */
     size_t free_dma;           /**< free internal DMA-capable SRAM (MEMORY_CAPS_DMA) */
     size_t psram_size;         /**< PSRAM on the module (esp_psram_get_size), 0 if absent */
