@@ -706,8 +706,13 @@ void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
     if (t == NULL) {
         return;
     }
+    if (uxNewPriority >= configMAX_PRIORITIES) { /* configASSERT before FreeRTOS's own clamp */
+        ESP_LOGE(FR_TAG, "%s: priority %u >= configMAX_PRIORITIES: refused (the chip asserts)",
+                 __func__, (unsigned)uxNewPriority);
+        return;
+    }
     fr_lock();
-    t->priority = uxNewPriority < configMAX_PRIORITIES ? uxNewPriority : configMAX_PRIORITIES - 1;
+    t->priority = uxNewPriority;
     end_if_deleted_locked();
     fr_unlock();
 }

@@ -394,13 +394,10 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
     struct timespec deadline;
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_enter();
-    if (is_mutex(q) && (q->holder == NULL || q->holder != self)) {
-        fr_unlock(); /* never log under the kernel lock: a log hook may call FreeRTOS */
-        ESP_LOGE(FR_TAG, "xSemaphoreGive(%p): the caller does not hold this mutex: refused (the "
-                         "chip asserts)", (void *)q);
-        return pdFAIL;
-    }
-    while (q->count == q->length && xCopyPosition != queueOVERWRITE) {
+    /* A mutex nobody holds is a full queue of one: its give fails as a send to a full queue
+     * (errQUEUE_FULL, nothing logged), as on the chip; held by another task, the chip asserts. */
+    while (!(is_mutex(q) && q->holder != NULL && q->holder != self) && q->count == q->length &&
+           xCopyPosition != queueOVERWRITE) {
         if (xTicksToWait == 0) {
             fr_unlock();
             return errQUEUE_FULL;
@@ -410,6 +407,12 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
             fr_unlock();
             return errQUEUE_FULL;
         }
+    }
+    if (is_mutex(q) && q->holder != self) { /* another task holds it (or took it meanwhile) */
+        fr_unlock(); /* never log under the kernel lock: a log hook may call FreeRTOS */
+        ESP_LOGE(FR_TAG, "xSemaphoreGive(%p): the caller does not hold this mutex: refused (the "
+                         "chip asserts)", (void *)q);
+        return pdFAIL;
     }
     if (is_mutex(q)) {
         q->holder = NULL;
@@ -655,7 +658,9 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
     if (!is_mutex(xQueue)) {
         xQueue->count = 0;
         xQueue->head = 0;
-        pthread_cond_broadcast(&xQueue->room);
+        /* FreeRTOS unblocks one waiting sender; the others wait for a receive or their timeout
+         * (the room they could have is theirs only then) */
+        pthread_cond_signal(&xQueue->room);
     }
     fr_unlock();
     return pdPASS;

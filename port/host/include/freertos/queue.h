@@ -79,8 +79,9 @@ UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue);
 /** pdTRUE when empty / full (NULL: pdFALSE). isr-ok, O(1). */
 BaseType_t xQueueIsQueueEmptyFromISR(const QueueHandle_t xQueue);
 BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue);
-/** Empties it (tasks waiting to send are let in; a mutex is left as it is). Always pdPASS (NULL:
- *  pdFAIL, logged). task, O(1). */
+/** Empties it (one task waiting to send is let in, as in FreeRTOS: the others wait for a receive
+ *  or their timeout; a mutex is left as it is). Always pdPASS (NULL: pdFAIL, logged). task,
+ *  O(1). */
 BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue);
 #define xQueueReset(q) xQueueGenericReset((q), pdFALSE)
 

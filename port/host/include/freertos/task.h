@@ -135,8 +135,8 @@ char *pcTaskGetName(TaskHandle_t xTaskToQuery);
 #define pcTaskGetTaskName(xTask) pcTaskGetName(xTask)
 /** Its priority (NULL: the caller's) as set, not enforced. isr-ok, O(1). */
 UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask);
-/** Records a new priority (NULL: the caller); values >= configMAX_PRIORITIES are lowered to the
- *  highest, as FreeRTOS does. Not enforced. task, O(1). */
+/** Records a new priority (NULL: the caller). A value >= configMAX_PRIORITIES is refused with an
+ *  error line and changes nothing (the chip's configASSERT aborts). Not enforced. task, O(1). */
 void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority);
 /** The core it is pinned to, tskNO_AFFINITY when none (NULL: the caller). isr-ok, O(1). */
 BaseType_t xTaskGetCoreID(TaskHandle_t xTask);
