@@ -174,6 +174,7 @@ static struct {
     kraken_port_sem_t work;  /* the dispatcher sleeps here */
     kraken_port_sem_t space[LANES]; /* posters wait here for room */
     kraken_port_sem_t idle;  /* unsubscribers wait here for a running call to end */
+    _Atomic uint32_t idle_waiters; /* how many (changed under the lock) */
     kraken_port_sem_t block_sem[CLASSES]; /* posts wait here for a pool block of the class */
     _Atomic uint32_t block_waiters[CLASSES];
     /* Below MISSED_SHIFT: the sum of block_waiters; bit MISSED_SHIFT + c: a post found class c
@@ -764,8 +765,11 @@ static COLD void give_wakeups(uint32_t w)
             kraken_port_sem_give(&bus.block_sem[c]);
         }
     }
-    if (w & WAKE_IDLE) {
-        kraken_port_sem_give(&bus.idle);
+    if (w & WAKE_IDLE) { /* a token for each: the one whose call ended may not be the first up */
+        for (uint32_t n = atomic_load_explicit(&bus.idle_waiters, memory_order_relaxed); n > 0;
+             n--) {
+            kraken_port_sem_give(&bus.idle);
+        }
     }
 }
 
@@ -1013,6 +1017,26 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
     }
 }
 
+/* Between two events of a run: the run gave the blocks of `classes` back because a post waits for
+ * one (or has missed one). Wake the waiting posts under the settle's rule: once the bus holds at
+ * most half of the class. */
+static COLD void wake_block_waiters(uint32_t classes)
+{
+    uint32_t wake = 0;
+    kraken_port_lock(&bus.lock);
+    for (; classes != 0; classes &= classes - 1) {
+        const unsigned c = (unsigned)__builtin_ctz(classes);
+        const uint32_t waiting = block_waiters_served_by(c);
+        if (waiting != 0 && held_locked(c) <= bus.class_capacity[c] / 2) {
+            wake |= waiting;
+        }
+    }
+    kraken_port_unlock(&bus.lock);
+    if (wake != 0) {
+        give_wakeups(wake);
+    }
+}
+
 /* Between two events of a run: posters wait for room in the run's lane, which the delivered
  * events' slots may give them (space_wakeups_locked decides). */
 static COLD void wake_waiting_posters(lane_t *lane, unsigned p, bool as_task)
@@ -1174,7 +1198,12 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             /* A poster waits for, or has missed, a class whose delivered blocks the run holds (this
              * event's or an earlier one's, whatever class the next events use): they go back now. */
             if (spent.classes != 0 && held_blocks_wanted(spent.classes, &run.scarce)) {
+                const uint32_t classes = spent.classes;
                 return_spent(&spent);
+                if ((atomic_load_explicit(&bus.block_wanted, memory_order_relaxed) &
+                     ((1u << MISSED_SHIFT) - 1)) != 0) { /* a post sleeps for a block */
+                    wake_block_waiters(classes);
+                }
             }
             if (++i == len) {
                 break;
@@ -1331,8 +1360,10 @@ static COLD void *take_block(size_t size, unsigned c, bool critical, bool may_wa
             spins++;
             kraken_port_delay_ms(0);
         } else if (!waiting) {
-            /* Register, then look once more: a block freed in between is either seen by that
-             * look or followed by a give (the dispatcher reads block_waiters after freeing). */
+            /* Register, then look once more: a block the bus frees in between is either seen by
+             * that look or followed by a give once the bus holds at most half of the class (the
+             * dispatcher reads block_waiters after freeing, at a settle or between two events);
+             * the poll below finds the others. */
             atomic_fetch_add(&bus.block_waiters[c], 1);
             atomic_fetch_add(&bus.block_wanted, 1);
             waiting = true;
@@ -1818,9 +1849,11 @@ esp_err_t system_event_unsubscribe(system_event_subscription_t handle)
         const uint64_t gen = sub->gen;
         sub->waiter = true;
         while (sub->gen == gen && sub_state(sub) == SUB_RETIRED && sub->busy > 0) {
+            atomic_fetch_add_explicit(&bus.idle_waiters, 1, memory_order_relaxed);
             kraken_port_unlock(&bus.lock);
             kraken_port_sem_take(&bus.idle, UNSUBSCRIBE_POLL_MS);
             kraken_port_lock(&bus.lock);
+            atomic_fetch_sub_explicit(&bus.idle_waiters, 1, memory_order_relaxed);
         }
         if (sub->gen == gen && sub_state(sub) == SUB_RETIRED) {
             free_sub_locked(sub);

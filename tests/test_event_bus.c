@@ -2850,10 +2850,13 @@ static atomic_bool waiter_woken; /* its wait ended with a give, not its poll's t
 static atomic_bool take_started;
 static atomic_uint takes_timed_out; /* by any thread */
 
+static atomic_int takes_begun; /* waits begun by recording threads */
+
 bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
 {
     if (t_records_takes) {
         atomic_store(&take_started, true);
+        atomic_fetch_add(&takes_begun, 1);
     }
     const bool given = __real_kraken_port_sem_take(sem, timeout_ms);
     if (!given && timeout_ms != 0) {
@@ -2863,6 +2866,16 @@ bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
         last_take_given = given;
     }
     return given;
+}
+
+/* Until a thread recording its waits (t_records_takes) has begun one since takes_begun was
+ * zeroed (a give from then on ends that wait). */
+static void wait_until_a_recording_thread_waits(void)
+{
+    for (int ms = 0; ms < 5000 && atomic_load(&takes_begun) == 0; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    assert_true(atomic_load(&takes_begun) > 0);
 }
 
 static void *waiting_poster(void *arg)
@@ -2917,16 +2930,17 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
                                            SYSTEM_EVENT_PRIORITY_NORMAL),
                          ESP_OK);
         atomic_store(&waiter_done_us, 0);
+        atomic_store(&takes_begun, 0);
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, waiting_poster, NULL), 0);
         /* its first try failed (the thread may start late on a loaded machine), then it is past
-         * its yields, between two 5 ms polls */
+         * its yields (which take long on a loaded machine), waiting on the semaphore */
         const uint32_t missed = pool_failures_before + (uint32_t)r + 1;
         for (int ms = 0; ms < 5000 && POOL_SUM(failures) != missed; ms++) {
             kraken_port_delay_ms(1);
         }
         assert_int_equal(POOL_SUM(failures), missed);
-        kraken_port_delay_ms(12);
+        wait_until_a_recording_thread_waits();
         assert_int_equal(atomic_load(&waiter_done_us), 0);
         const int64_t freed = kraken_port_time_us();
         uint32_t n = 0;
@@ -2949,6 +2963,69 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
                   "rounds woken by the give\n",
                   (long long)latency[0], (long long)latency[ROUNDS / 2], woken, ROUNDS);
     assert_true(woken >= ROUNDS / 2);
+}
+
+/* A post waiting for a block is woken between two events of a run once the run gives the class's
+ * blocks back and the bus holds at most half of the class, not at its next 5 ms poll: the run's
+ * handlers take 20 ms each. */
+static void handler_of_20_ms(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    kraken_port_delay_ms(20);
+}
+
+static void a_post_waiting_for_a_block_is_woken_between_two_events_of_a_run(void **state)
+{
+    (void)state;
+    if (KRAKEN_POOL_SMALL_SIZE <= KRAKEN_EVENT_INLINE_DATA_SIZE) {
+        print_message("skipped: Small payloads are stored inline (..._INLINE_DATA_SIZE=%d), "
+                      "no post waits for a Small block\n",
+                      KRAKEN_EVENT_INLINE_DATA_SIZE);
+        skip();
+    }
+    NEED_BLOCKS(KRAKEN_POOL_SMALL_SIZE, 3);
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 4);
+    memory_pool_config_t pc;
+    assert_int_equal(memory_pool_get_default_config(&pc), ESP_OK);
+    pc.try_larger_class = false; /* the waiting post must wait for a Small block */
+    assert_int_equal(memory_pool_init(&pc), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, handler_of_20_ms, NULL, NULL), ESP_OK);
+    waiter_size = KRAKEN_POOL_SMALL_SIZE;
+    static uint8_t small[KRAKEN_POOL_SMALL_SIZE];
+    enum { ROUNDS = 5 };
+    int woken = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        fill_class(0, KRAKEN_POOL_SMALL_SIZE, KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS + 3);
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(system_event_post(SVC_A, 1, small, sizeof small,
+                                               SYSTEM_EVENT_PRIORITY_NORMAL),
+                             ESP_OK);
+        }
+        const uint32_t missed = POOL_SUM(failures) + 1;
+        atomic_store(&waiter_done_us, 0);
+        atomic_store(&takes_begun, 0);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, waiting_poster, NULL), 0);
+        for (int ms = 0; ms < 5000 && POOL_SUM(failures) != missed; ms++) {
+            kraken_port_delay_ms(1);
+        }
+        assert_int_equal(POOL_SUM(failures), missed); /* its first try failed */
+        wait_until_a_recording_thread_waits();        /* past its yields, on the semaphore */
+        assert_int_equal(atomic_load(&waiter_done_us), 0);
+        uint32_t n = 0;
+        assert_int_equal(system_event_dispatch_pending(3, &n), ESP_OK); /* one run of three */
+        assert_int_equal(n, 3);
+        pthread_join(th, NULL);
+        assert_true(atomic_load(&waiter_done_us) > 0);
+        woken += atomic_load(&waiter_woken);
+        dispatch_all(); /* the waiter's event */
+        release_fillers();
+    }
+    /* A wait that times out just as the block comes back may find it too (rare). */
+    assert_true(woken >= ROUNDS / 2 + 1);
 }
 
 /* An unsubscribe waiting for a running call of its handler is woken by that call's end, not by
@@ -3003,6 +3080,64 @@ static void an_unsubscribe_waiting_for_a_call_is_woken_when_the_call_ends(void *
     }
     /* A machine stalling the dispatcher for the whole poll may make a round miss the give. */
     assert_true(woken >= ROUNDS / 2 + 1);
+}
+
+/* Two unsubscribes waiting for the calls of one event (two subscriptions in one chunk) are both
+ * woken when the calls end: one wake-up each, not one for the first up and the poll for the
+ * other. */
+typedef struct {
+    system_event_subscription_t handle;
+    atomic_int result;
+    atomic_bool woken;
+} unsubscriber_wait_t;
+
+static void *unsubscribe_recording_its_own_wait(void *arg)
+{
+    unsubscriber_wait_t *u = arg;
+    t_records_takes = true;
+    last_take_given = false;
+    atomic_store(&u->result, system_event_unsubscribe(u->handle));
+    atomic_store(&u->woken, last_take_given);
+    return NULL;
+}
+
+static void two_unsubscribes_waiting_for_one_event_s_calls_are_both_woken(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 5 };
+    int both = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        start_task_mode_with_the_gate_shut();
+        unsubscriber_wait_t u[2] = {{.result = -1}, {.result = -1}};
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(
+                system_event_subscribe(SVC_A, 1, returns_at_the_gate, NULL, &u[i].handle), ESP_OK);
+        }
+        assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL),
+                         ESP_OK);
+        while (!atomic_load(&in_handler)) {
+            kraken_port_delay_ms(1);
+        }
+        atomic_store(&takes_begun, 0);
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(pthread_create(&th[i], NULL, unsubscribe_recording_its_own_wait, &u[i]),
+                             0);
+        }
+        for (int ms = 0; ms < 5000 && atomic_load(&takes_begun) < 2; ms++) {
+            kraken_port_delay_ms(1);
+        }
+        assert_true(atomic_load(&takes_begun) >= 2); /* both wait for the chunk's calls */
+        atomic_store(&gate_open, 1);
+        for (int i = 0; i < 2; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(atomic_load(&u[i].result), ESP_OK);
+        }
+        both += atomic_load(&u[0].woken) && atomic_load(&u[1].woken);
+        assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    }
+    /* A machine stalling the dispatcher for the whole poll may make a round miss the give. */
+    assert_true(both >= ROUNDS / 2 + 1);
 }
 
 /* An idle dispatcher task sleeps until a post (on the chip an idle task that polls keeps the CPU
@@ -3430,6 +3565,11 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             an_unsubscribe_waiting_for_a_call_is_woken_when_the_call_ends, setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            two_unsubscribes_waiting_for_one_event_s_calls_are_both_woken, setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_post_waiting_for_a_block_is_woken_between_two_events_of_a_run, setup_none,
+            teardown),
         cmocka_unit_test_setup_teardown(
             a_subscription_called_by_two_dispatchers_is_freed_after_both_calls, setup_manual,
             teardown),
