@@ -154,7 +154,8 @@ static void misuse_gets_esp_idfs_answers(void **state)
 }
 
 /* Periods under the chip's 50 us are raised to it, also by a restart; a timeout past any time
- * never expires (ESP-IDF's sum is unsigned). */
+ * never expires, but one whose sum with the time wraps past 2^64 expires at once (ESP-IDF's sum
+ * is unsigned). */
 static void short_periods_are_raised_to_50_us_and_far_timeouts_never_expire(void **state)
 {
     (void)state;
@@ -172,12 +173,18 @@ static void short_periods_are_raised_to_50_us_and_far_timeouts_never_expire(void
     assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
     assert_int_equal(period, 2000);
     assert_int_equal(esp_timer_stop(timer), ESP_OK);
-    assert_int_equal(esp_timer_start_once(timer, UINT64_MAX), ESP_OK);
+    assert_int_equal(esp_timer_start_once(timer, (uint64_t)INT64_MAX), ESP_OK);
     assert_int_equal(esp_timer_get_next_alarm(), INT64_MAX);
     const int before = atomic_load(&calls);
     sleep_ms(5);
     assert_int_equal(atomic_load(&calls), before);
     assert_int_equal(esp_timer_stop(timer), ESP_OK);
+    assert_int_equal(esp_timer_start_once(timer, UINT64_MAX), ESP_OK); /* now - 1: gone */
+    for (int ms = 0; ms < 5000 && atomic_load(&calls) == before; ms++) {
+        sleep_ms(1);
+    }
+    assert_int_equal(atomic_load(&calls), before + 1);
+    assert_false(esp_timer_is_active(timer));
     assert_int_equal(esp_timer_delete(timer), ESP_OK);
 }
 

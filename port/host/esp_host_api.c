@@ -252,7 +252,7 @@ char *esp_log_system_timestamp(void)
 {
     static _Thread_local char text[16];
     const uint32_t ms = esp_log_timestamp();
-    snprintf(text, sizeof text, "%02u:%02u:%02u.%03u", (unsigned)(ms / 3600000u % 100u),
+    snprintf(text, sizeof text, "%02u:%02u:%02u.%03u", (unsigned)(ms / 3600000u % 24u),
              (unsigned)(ms / 60000u % 60u), (unsigned)(ms / 1000u % 60u), (unsigned)(ms % 1000u));
     return text;
 }

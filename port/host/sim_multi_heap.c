@@ -48,7 +48,7 @@ static void refuse(const char *function, multi_heap_handle_t heap, const void *p
 
 multi_heap_handle_t multi_heap_register(void *start, size_t size)
 {
-    if (start == NULL) {
+    if (start == NULL || (uintptr_t)start % 4 != 0) { /* the chip's TLSF refuses it too */
         return NULL;
     }
     const uintptr_t begin = (uintptr_t)start;

@@ -270,8 +270,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     region_lo = (source != 0 ? block : static_region) + skew;
     region_hi = region_lo + bytes;
     multi_heap_handle_t heap = multi_heap_register(region_lo, bytes);
+    if ((uintptr_t)region_lo % 4 != 0) { /* refused, as the chip's TLSF does */
+        FUZZ_CHECK(heap == NULL, "a heap at a start that is not 4-byte aligned");
+    }
     if (heap == NULL) {
-        FUZZ_CHECK(bytes < 1024, "no heap in %zu bytes", bytes);
+        FUZZ_CHECK(bytes < 1024 || (uintptr_t)region_lo % 4 != 0, "no heap in %zu bytes", bytes);
         heap_caps_free(block);
         return 0;
     }

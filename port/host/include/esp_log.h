@@ -86,7 +86,8 @@ char *esp_log_system_timestamp(void);
 #define ESP_DRAM_LOGD ESP_LOGD
 #define ESP_DRAM_LOGV ESP_LOGV
 
-/** A line at a level chosen at run time (ESP_LOG_NONE: none). */
+/** A line at a level chosen at run time (ESP_LOG_NONE, or any other value: an INFO line, as
+ *  ESP-IDF's last else writes it). */
 #define ESP_LOG_LEVEL(level, tag, format, ...)                                                     \
     do {                                                                                           \
         switch (level) {                                                                           \
@@ -97,7 +98,9 @@ char *esp_log_system_timestamp(void);
         case ESP_LOG_VERBOSE:                                                                      \
             ESP_HOST_LOG_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__);                       \
             break;                                                                                 \
-        default: break;                                                                            \
+        default: /* ESP_LOG_NONE: ESP-IDF's last else, an INFO line */                           \
+            ESP_HOST_LOG_(ESP_LOG_INFO, "I", tag, format, ##__VA_ARGS__);                          \
+            break;                                                                                 \
         }                                                                                          \
     } while (0)
 /** As ESP_LOG_LEVEL, compiled out above LOG_LOCAL_LEVEL. */

@@ -74,8 +74,9 @@ esp_err_t esp_timer_get_period(esp_timer_handle_t timer, uint64_t *period);
 esp_err_t esp_timer_get_expiry_time(esp_timer_handle_t timer, uint64_t *expiry);
 /** The nearest expiry of all running timers, INT64_MAX when none runs. isr-ok, O(1). */
 int64_t esp_timer_get_next_alarm(void);
-/** "Timer stats:" then name, period and next alarm of each running timer, as ESP-IDF without
- *  profiling. ESP_ERR_NO_MEM when its buffer cannot be had. task, O(timers). */
+/** "Timer stats:" then name, period and next alarm of each running timer: ESP-IDF's lines
+ *  without profiling, plus the name (which ESP-IDF prints only with CONFIG_ESP_TIMER_PROFILING).
+ *  ESP_ERR_NO_MEM when its buffer cannot be had. task, O(timers). */
 esp_err_t esp_timer_dump(FILE *stream);
 
 #ifdef __cplusplus

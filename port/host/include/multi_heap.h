@@ -41,9 +41,10 @@ typedef struct {
     size_t total_blocks;          /**< all blocks */
 } multi_heap_info_t;
 
-/** Make a heap of the `size` bytes at `start` (aligned up to the heap's granularity; the handle
- *  and the TLSF control structure are taken from the front). NULL when start is NULL or the
- *  region is too small for them and one block. Not thread-safe with uses of the same memory.
+/** Make a heap of the `size` bytes at `start` (the handle and the TLSF control structure are
+ *  taken from the front). NULL when start is NULL or not 4-byte aligned (as on the chip, whose
+ *  TLSF refuses it), or the region is too small for them and one block. A 64-bit host aligns a
+ *  4-byte aligned start up to its 8-byte granularity. Not thread-safe with uses of the same memory.
  *  task, O(size classes). */
 multi_heap_handle_t multi_heap_register(void *start, size_t size);
 
