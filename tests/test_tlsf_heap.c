@@ -441,11 +441,12 @@ static void test_largest_free_is_the_largest_size_malloc_serves(void **state)
             if (q != NULL) {
                 fail_msg("malloc(%zu) succeeded with largest_free %zu", largest + 1u, largest);
             }
-            /* memalign without a gap (align <= granularity) serves exactly what malloc serves */
-            p = tlsf_heap_memalign(h, TLSF_HEAP_ALIGN, largest);
+            /* memalign without a gap (align <= 4, the chip's granularity) serves exactly what
+             * malloc serves */
+            p = tlsf_heap_memalign(h, 4, largest);
             assert_non_null(p);
             assert_int_equal(tlsf_heap_free(h, p), TLSF_FREE_OK);
-            assert_null(tlsf_heap_memalign(h, TLSF_HEAP_ALIGN, largest + 1u));
+            assert_null(tlsf_heap_memalign(h, 4, largest + 1u));
             /* fragment: allocate something random, sometimes free an older block */
             void *x = tlsf_heap_malloc(h, pick_size(r.bytes));
             if (x != NULL && nkeep < 64) {
@@ -656,6 +657,27 @@ static void test_memalign_asks_for_its_gap_rounded_up_to_the_alignment(void **st
     /* 1100 + 1024 + 16 = 2140 (class 2304: that block is in it), rounded to 1024: 3072 */
     assert_null(tlsf_heap_memalign(h, 1024, 1100));
     assert_non_null(tlsf_heap_memalign(h, 256, 1100)); /* 2380 -> 2560: fits */
+    assert_true(tlsf_heap_check(h));
+    region_free(&r);
+}
+
+/* An 8-byte alignment needs the chip's room for a gap even where the host's granularity makes the
+ * gap 0 (64-bit): the whole largest free block is refused, as the chip refuses it; 4-byte
+ * alignment takes it. */
+static void test_memalign_8_asks_for_the_chips_gap_room_on_every_host(void **state)
+{
+    (void)state;
+    region_t r = region_new(8 * 1024);
+    tlsf_heap_t *h = r.heap;
+    const size_t largest = tlsf_heap_largest_free(h);
+    assert_null(tlsf_heap_memalign(h, 8, largest));
+    void *p = tlsf_heap_memalign(h, 8, largest - 64);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 8, 0);
+    tlsf_heap_free(h, p);
+    p = tlsf_heap_memalign(h, 4, largest);
+    assert_non_null(p);
+    tlsf_heap_free(h, p);
     assert_true(tlsf_heap_check(h));
     region_free(&r);
 }
@@ -1155,6 +1177,7 @@ int main(void)
         cmocka_unit_test(test_malloc_rounds_the_block_up_to_its_size_class_memalign_does_not),
         cmocka_unit_test(test_a_moving_realloc_lowers_the_low_water_mark_to_its_result_only),
         cmocka_unit_test(test_memalign_asks_for_its_gap_rounded_up_to_the_alignment),
+        cmocka_unit_test(test_memalign_8_asks_for_the_chips_gap_room_on_every_host),
         cmocka_unit_test(test_realloc_resizes_in_place_or_moves_with_contents),
         cmocka_unit_test(test_a_remainder_that_just_holds_a_free_block_is_split_off),
         cmocka_unit_test(test_free_detects_every_misuse_and_leaves_the_heap_untouched),

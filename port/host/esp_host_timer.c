@@ -57,14 +57,11 @@ static void unlink_armed(struct esp_timer *t)
     t->next = NULL;
 }
 
-/* now + us as ESP-IDF's unsigned sum: past 2^64 it wraps to a time already gone (the timer
- * fires at once, as on the chip); from 2^63 on it is past any time (INT64_MAX: never). */
+/* now + us as ESP-IDF's unsigned sum: past 2^64 it wraps to a time already gone (below now: the
+ * timer fires at once, as on the chip); from 2^63 on it is past any time (INT64_MAX: never). */
 static int64_t after(int64_t now, uint64_t us)
 {
     const uint64_t sum = (uint64_t)now + us;
-    if (sum < (uint64_t)now) {
-        return (int64_t)sum;
-    }
     return sum >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)sum;
 }
 

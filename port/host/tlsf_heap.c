@@ -507,7 +507,10 @@ TLSF_NOASAN void *tlsf_heap_memalign_offs(tlsf_heap_t *heap, size_t align, size_
     if (size - 1u >= heap->max_payload || align > heap->max_payload) {
         return NULL;
     }
-    if (align <= ALIGN) { /* no gap needed: malloc without the size-class rounding */
+    /* Up to the chip's 4 bytes, no gap: malloc without the size-class rounding. Above, the
+     * search is the chip's even where the host's granularity makes the gap 0 (align 8 on a
+     * 64-bit host): a request the chip refuses near exhaustion is refused here too. */
+    if (align <= 4u) {
         return malloc_by_variant[(heap->variant & 3u) | NO_ROUNDING](heap, size);
     }
     uint32_t a = adjust(size); /* not rounded to a size class, as ESP-IDF's tlsf_memalign */

@@ -57,10 +57,11 @@ void *tlsf_heap_malloc(tlsf_heap_t *heap, size_t size);
 void tlsf_heap_set_class_rounding(tlsf_heap_t *heap, bool on);
 
 /** Allocate `size` bytes aligned to `align` (a power of two). NULL as for malloc, or when align is
- *  0 or not a power of two, or (align > TLSF_HEAP_ALIGN) no free block holds size + align + 16
- *  bytes rounded up to align (room for the worst alignment gap, which goes back to the heap as a
- *  free block; the rounding is ESP-IDF's); align <= TLSF_HEAP_ALIGN needs no gap and succeeds
- *  exactly when malloc(size) would. The block is size rounded to the granularity only (no size
+ *  0 or not a power of two, or (align > 4, the chip's granularity) no free block holds
+ *  size + align + 16 bytes rounded up to align (room for the worst alignment gap, which goes back
+ *  to the heap as a free block; the rounding is ESP-IDF's; also for align 8 on a 64-bit host,
+ *  where the gap is always 0, so that the host refuses what the chip would); align <= 4 needs no
+ *  gap and succeeds exactly when malloc(size) would. The block is size rounded to the granularity only (no size
  *  class), as ESP-IDF's tlsf_memalign. O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
