@@ -134,10 +134,12 @@ enum { STATE_UNINIT, STATE_SETUP, STATE_READY, STATE_FAILED };
 #define DEFAULT_LIMITS                                                                             \
     {KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE, KRAKEN_POOL_XLARGE_SIZE}
 
-/* The class table. Changed only by memory_pool_init/deinit (no concurrent users, by contract), so
- * every path, also before set-up, may read it without a lock. */
+/* The class table. Changed only by memory_pool_init/deinit (no concurrent task, by contract), so
+ * every path, also before set-up, may read it without a lock. What an ISR's allocation reads
+ * (which may run during deinit) is atomic: the block sizes and the spill flag. */
 static memory_pool_config_t g_cfg = DEFAULT_CONFIG;
-static size_t g_limit[CLASSES] = DEFAULT_LIMITS; /* block sizes, compact for the size lookup */
+static _Atomic size_t g_limit[CLASSES] = DEFAULT_LIMITS; /* block sizes, for the size lookup */
+static atomic_bool g_spill = KRAKEN_POOL_TRY_LARGER_CLASS; /* g_cfg.try_larger_class */
 
 static atomic_int g_state; /* STATE_* */
 static void *g_storage;    /* the one allocation, written only in STATE_SETUP */
@@ -358,7 +360,7 @@ static unsigned class_for_size(size_t size)
 {
     size_t n = size - 1;
     unsigned ci = 0;
-    while (ci < CLASSES && n >= g_limit[ci]) {
+    while (ci < CLASSES && n >= atomic_load_explicit(&g_limit[ci], memory_order_relaxed)) {
         ci++;
     }
     return ci;
@@ -684,6 +686,9 @@ static esp_err_t build(void)
         c->meta = meta;
         c->block_size = size;
         c->count = count;
+        c->n.in_use = count; /* all taken until published below: a take that read the limit of an
+                                earlier set-up (an ISR during deinit) gets none before its free
+                                can find it */
         kraken_port_unlock(&c->lock);
         g_fast_table.base[i] = (uintptr_t)blocks;
         g_fast_table.count[i] = pow2 ? count : 1;
@@ -695,11 +700,15 @@ static esp_err_t build(void)
         }
     }
     atomic_store_explicit(&g_fast, &g_fast_table, memory_order_release);
-    for (unsigned i = CLASSES; i-- > 0;) { /* class 0 last: see pool_alloc */
-        atomic_store_explicit(&g_class[i].limit, g_class[i].block_size, memory_order_release);
-    }
     atomic_store_explicit(&g_blocks_hi, (uintptr_t)blocks, memory_order_release);
     atomic_store_explicit(&g_blocks_lo, (uintptr_t)(mem + head), memory_order_release);
+    for (unsigned i = CLASSES; i-- > 0;) { /* class 0 last: see pool_alloc */
+        pool_class_t *c = &g_class[i];
+        kraken_port_lock(&c->lock);
+        c->n.in_use = 0; /* its blocks can be freed now: handed out from here on */
+        kraken_port_unlock(&c->lock);
+        atomic_store_explicit(&c->limit, c->block_size, memory_order_release);
+    }
     return ESP_OK;
 }
 
@@ -742,7 +751,7 @@ static NOINLINE void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t m
 {
     caller = WHO(caller);
     const unsigned ci = c->index;
-    if (g_cfg.try_larger_class && ci + 1 < CLASSES) {
+    if (atomic_load_explicit(&g_spill, memory_order_relaxed) && ci + 1 < CLASSES) {
         void *p = take(c + 1, size, margin, isr, false, caller, NULL);
         if (p != NULL) {
             kraken_port_lock(&c->lock);
@@ -1026,8 +1035,9 @@ static bool config_valid(const memory_pool_config_t *cfg)
 static void set_table(const memory_pool_config_t *cfg)
 {
     g_cfg = *cfg;
+    atomic_store_explicit(&g_spill, cfg->try_larger_class, memory_order_relaxed);
     for (unsigned i = 0; i < CLASSES; i++) {
-        g_limit[i] = cfg->classes[i].block_size;
+        atomic_store_explicit(&g_limit[i], cfg->classes[i].block_size, memory_order_relaxed);
     }
 }
 
@@ -1087,8 +1097,9 @@ esp_err_t memory_pool_deinit(void)
     }
     const uint32_t heap_live = g_heap.n.live + g_heap.n.reserved;
     int state = atomic_load_explicit(&g_state, memory_order_acquire);
+    const bool setting_up = state == STATE_SETUP; /* its classes show every block taken */
     const bool idle = pool_live == 0 && heap_live == 0;
-    const bool switched = idle && state != STATE_SETUP &&
+    const bool switched = !setting_up && idle &&
                           atomic_compare_exchange_strong_explicit(&g_state, &state, STATE_SETUP,
                                                                   memory_order_acq_rel,
                                                                   memory_order_acquire);
@@ -1103,13 +1114,16 @@ esp_err_t memory_pool_deinit(void)
     for (unsigned i = CLASSES; i-- > 0;) {
         kraken_port_unlock(&g_class[i].lock);
     }
+    if (setting_up) {
+        return ESP_ERR_INVALID_STATE; /* a set-up is running */
+    }
     if (!idle) {
         KRAKEN_LOGE(TAG, "deinit refused: %u pool block(s) and %u heap block(s) still allocated",
                     (unsigned)pool_live, (unsigned)heap_live);
         return ESP_ERR_INVALID_STATE;
     }
     if (!switched) {
-        return ESP_ERR_INVALID_STATE; /* a set-up is running */
+        return ESP_ERR_INVALID_STATE; /* a set-up began meanwhile */
     }
     atomic_store_explicit(&g_blocks_lo, 0, memory_order_relaxed);
     atomic_store_explicit(&g_blocks_hi, 0, memory_order_relaxed);
@@ -1154,7 +1168,7 @@ esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
         class_counters_t n = c->n;
         kraken_port_unlock(&c->lock);
         memory_pool_class_stats_t *s = &out->classes[i];
-        s->block_size = g_limit[i];
+        s->block_size = atomic_load_explicit(&g_limit[i], memory_order_relaxed);
         s->capacity = g_cfg.classes[i].count;
         s->in_use = n.in_use;
         s->peak_in_use = n.peak;
