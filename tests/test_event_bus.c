@@ -614,6 +614,22 @@ static void a_full_lane_waits_for_the_timeout_then_fails(void **state)
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_FULL], 2);
 }
 
+/* A thread with t_records_takes set has its semaphore waits recorded (__wrap_kraken_port_sem_take,
+ * below): whether its last one ended with a give, and how many such threads began one since
+ * takes_begun was zeroed. */
+static _Thread_local bool t_records_takes, last_take_given;
+static atomic_int takes_begun;
+
+/* Until `n` waits of recording threads have begun since takes_begun was zeroed (a give from then on
+ * ends such a wait): a thread's yields before it sleeps take long on a loaded machine. */
+static void wait_until_recording_threads_wait(int n)
+{
+    for (int ms = 0; ms < 5000 && atomic_load(&takes_begun) < n; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    assert_true(atomic_load(&takes_begun) >= n);
+}
+
 typedef struct {
     esp_err_t result;
     int64_t waited_us;
@@ -624,6 +640,7 @@ static void *poster_thread(void *arg)
 {
     poster_arg_t *p = arg;
     uint8_t buf[200] = {9};
+    t_records_takes = true;
     const int64_t t0 = kraken_port_time_us(); /* before it says so: the test's delay counts */
     atomic_store(&p->started, true);
     p->result = system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW,
@@ -1791,9 +1808,9 @@ static void a_poster_waiting_for_room_is_released_by_deinit(void **state)
     assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
     poster_arg_t arg = {.result = -1};
     pthread_t th;
+    atomic_store(&takes_begun, 0);
     assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
-    wait_until_started(&arg);
-    kraken_port_delay_ms(30); /* the poster is now waiting for room */
+    wait_until_recording_threads_wait(1); /* the poster waits for room */
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     pthread_join(th, NULL);
     assert_int_equal(arg.result, ESP_ERR_INVALID_STATE);
@@ -1813,6 +1830,7 @@ typedef struct {
 static void *post_to_a_full_lane(void *arg)
 {
     lane_poster_t *p = arg;
+    t_records_takes = true;
     atomic_store(&p->arg.started, true);
     p->arg.result = system_event_post_with_timeout(SVC_A, 1, NULL, 0, p->priority, 5000);
     return NULL;
@@ -1832,10 +1850,10 @@ static void posters_waiting_in_every_lane_are_released_by_deinit(void **state)
     for (int p = 0; p < SYSTEM_EVENT_PRIORITY_COUNT; p++) {
         assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, (system_event_priority_t)p), ESP_OK);
         posters[p] = (lane_poster_t){.priority = (system_event_priority_t)p, .arg.result = -1};
+        atomic_store(&takes_begun, 0);
         assert_int_equal(pthread_create(&th[p], NULL, post_to_a_full_lane, &posters[p]), 0);
-        wait_until_started(&posters[p].arg);
+        wait_until_recording_threads_wait(1); /* it waits for room */
     }
-    kraken_port_delay_ms(30); /* they now wait for room */
     const int64_t t0 = kraken_port_time_us();
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     assert_true(kraken_port_time_us() - t0 < 2000000);
@@ -1858,9 +1876,9 @@ static void a_poster_waiting_for_a_block_is_released_by_deinit(void **state)
     hold_medium_blocks(held);
     poster_arg_t arg = {.result = -1};
     pthread_t th;
+    atomic_store(&takes_begun, 0);
     assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
-    wait_until_started(&arg);
-    kraken_port_delay_ms(30); /* the poster is now waiting for a block */
+    wait_until_recording_threads_wait(1); /* the poster waits for a block */
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     pthread_join(th, NULL);
     assert_int_equal(arg.result, ESP_ERR_INVALID_STATE);
@@ -2843,19 +2861,12 @@ static void a_handler_time_leaves_out_the_bus_work_between_runs(void **state)
  * -Wl,--wrap=kraken_port_sem_take (tests/CMakeLists.txt). */
 bool __real_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
 bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
-/* A thread with t_records_takes set records whether its last semaphore wait ended with a give
- * (not its poll's timeout), and says when it first waits. */
-static _Thread_local bool t_records_takes, last_take_given;
 static atomic_bool waiter_woken; /* its wait ended with a give, not its poll's timeout */
-static atomic_bool take_started;
 static atomic_uint takes_timed_out; /* by any thread */
-
-static atomic_int takes_begun; /* waits begun by recording threads */
 
 bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
 {
     if (t_records_takes) {
-        atomic_store(&take_started, true);
         atomic_fetch_add(&takes_begun, 1);
     }
     const bool given = __real_kraken_port_sem_take(sem, timeout_ms);
@@ -2866,16 +2877,6 @@ bool __wrap_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
         last_take_given = given;
     }
     return given;
-}
-
-/* Until a thread recording its waits (t_records_takes) has begun one since takes_begun was
- * zeroed (a give from then on ends that wait). */
-static void wait_until_a_recording_thread_waits(void)
-{
-    for (int ms = 0; ms < 5000 && atomic_load(&takes_begun) == 0; ms++) {
-        kraken_port_delay_ms(1);
-    }
-    assert_true(atomic_load(&takes_begun) > 0);
 }
 
 static void *waiting_poster(void *arg)
@@ -2940,7 +2941,7 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
             kraken_port_delay_ms(1);
         }
         assert_int_equal(POOL_SUM(failures), missed);
-        wait_until_a_recording_thread_waits();
+        wait_until_recording_threads_wait(1);
         assert_int_equal(atomic_load(&waiter_done_us), 0);
         const int64_t freed = kraken_port_time_us();
         uint32_t n = 0;
@@ -3013,7 +3014,7 @@ static void a_post_waiting_for_a_block_is_woken_between_two_events_of_a_run(void
             kraken_port_delay_ms(1);
         }
         assert_int_equal(POOL_SUM(failures), missed); /* its first try failed */
-        wait_until_a_recording_thread_waits();        /* past its yields, on the semaphore */
+        wait_until_recording_threads_wait(1);        /* past its yields, on the semaphore */
         assert_int_equal(atomic_load(&waiter_done_us), 0);
         uint32_t n = 0;
         assert_int_equal(system_event_dispatch_pending(3, &n), ESP_OK); /* one run of three */
@@ -3064,14 +3065,11 @@ static void an_unsubscribe_waiting_for_a_call_is_woken_when_the_call_ends(void *
         while (!atomic_load(&in_handler)) {
             kraken_port_delay_ms(1);
         }
-        atomic_store(&take_started, false);
+        atomic_store(&takes_begun, 0);
         atomic_store(&unsubscribe_result, -1);
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, unsubscribe_recording_its_wait, &h), 0);
-        for (int ms = 0; ms < 5000 && !atomic_load(&take_started); ms++) {
-            kraken_port_delay_ms(1);
-        }
-        assert_true(atomic_load(&take_started));
+        wait_until_recording_threads_wait(1);
         atomic_store(&gate_open, 1);
         pthread_join(th, NULL);
         assert_int_equal(atomic_load(&unsubscribe_result), ESP_OK);
@@ -3124,10 +3122,7 @@ static void two_unsubscribes_waiting_for_one_event_s_calls_are_both_woken(void *
             assert_int_equal(pthread_create(&th[i], NULL, unsubscribe_recording_its_own_wait, &u[i]),
                              0);
         }
-        for (int ms = 0; ms < 5000 && atomic_load(&takes_begun) < 2; ms++) {
-            kraken_port_delay_ms(1);
-        }
-        assert_true(atomic_load(&takes_begun) >= 2); /* both wait for the chunk's calls */
+        wait_until_recording_threads_wait(2); /* both wait for the chunk's calls */
         atomic_store(&gate_open, 1);
         for (int i = 0; i < 2; i++) {
             pthread_join(th[i], NULL);

@@ -326,8 +326,11 @@ static void a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter(v
     (void)state;
     waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_B, .ticks = portMAX_DELAY};
     const UBaseType_t tasks = tasks_now();
-    (void)xTimerGetTimerDaemonTaskHandle();
-    vTaskDelay(2); /* the timer task waits for work */
+    const TaskHandle_t timer_task = xTimerGetTimerDaemonTaskHandle();
+    for (int t = 0; t < 500 && eTaskGetState(timer_task) != eBlocked; t++) {
+        vTaskDelay(1); /* until the timer task waits for work (a new one first starts up) */
+    }
+    assert_int_equal(eTaskGetState(timer_task), eBlocked);
     start_waiter(&w);
     BaseType_t woken = pdFALSE;
     kraken_sim_isr_enter();
