@@ -3119,8 +3119,8 @@ static void two_unsubscribes_waiting_for_one_event_s_calls_are_both_woken(void *
         atomic_store(&takes_begun, 0);
         pthread_t th[2];
         for (int i = 0; i < 2; i++) {
-            assert_int_equal(pthread_create(&th[i], NULL, unsubscribe_recording_its_own_wait, &u[i]),
-                             0);
+            assert_int_equal(
+                pthread_create(&th[i], NULL, unsubscribe_recording_its_own_wait, &u[i]), 0);
         }
         wait_until_recording_threads_wait(2); /* both wait for the chunk's calls */
         atomic_store(&gate_open, 1);

@@ -6,11 +6,11 @@
  *   - One copy: the payload is copied once at post into the smallest pool class that fits (payloads
  *     up to CONFIG_SYSTEM_SERVICE_EVENT_INLINE_DATA_SIZE bytes live inside the event record). Every
  *     subscriber gets the same data pointer; the block goes back to its pool once the last
- *     subscriber has returned: together with those of the other events dispatched in the same run (at
- *     most 16), or after its own event when a handler posts a pool payload, a post waits for the
- *     class or a post has found it empty (then for the rest of the run: a post that cannot wait,
- *     from an ISR or a handler or with timeout 0, can miss a block once per run in a class run
- *     dry while the run holds delivered ones). No heap call per event:
+ *     subscriber has returned: together with those of the other events dispatched in the same run
+ *     (at most 16), or after its own event when a handler posts a pool payload, a post waits for
+ *     the class or a post has found it empty (then for the rest of the run: a post that cannot
+ *     wait, from an ISR or a handler or with timeout 0, can miss a block once per run in a class
+ *     run dry while the run holds delivered ones). No heap call per event:
  *     event records sit in static per-priority rings and subscriptions in a static table (sizes
  *     from Kconfig). Payloads above the largest pool class go to the heap (counted) or are rejected,
  *     per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.

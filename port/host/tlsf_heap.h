@@ -61,8 +61,8 @@ void tlsf_heap_set_class_rounding(tlsf_heap_t *heap, bool on);
  *  size + align + 16 bytes rounded up to align (room for the worst alignment gap, which goes back
  *  to the heap as a free block; the rounding is ESP-IDF's; also for align 8 on a 64-bit host,
  *  where the gap is always 0, so that the host refuses what the chip would); align <= 4 needs no
- *  gap and succeeds exactly when malloc(size) would. The block is size rounded to the granularity only (no size
- *  class), as ESP-IDF's tlsf_memalign. O(1). */
+ *  gap and succeeds exactly when malloc(size) would. The block is size rounded to the granularity
+ *  only (no size class), as ESP-IDF's tlsf_memalign. O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
 /** As tlsf_heap_memalign(), with the payload's byte at `offset` aligned instead of its start
