@@ -1200,7 +1200,8 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             if (spent.classes != 0 && held_blocks_wanted(spent.classes, &run.scarce)) {
                 const uint32_t classes = spent.classes;
                 return_spent(&spent);
-                if ((atomic_load_explicit(&bus.block_wanted, memory_order_relaxed) &
+                if (i + 1 < len && /* after the last event the settle wakes them */
+                    (atomic_load_explicit(&bus.block_wanted, memory_order_relaxed) &
                      ((1u << MISSED_SHIFT) - 1)) != 0) { /* a post sleeps for a block */
                     wake_block_waiters(classes);
                 }
