@@ -311,6 +311,17 @@ static inline uint32_t block_waiters_served_by(unsigned c)
     return bits;
 }
 
+/* Lock held, blocks of class c just returned: the classes (a bit each) whose waiting posts to wake.
+ * Only once the bus holds at most half of c, so that a producer faster than the dispatcher sleeps
+ * once per half class, not once per event. */
+static inline uint32_t block_wakeups_locked(unsigned c)
+{
+    const uint32_t waiting = block_waiters_served_by(c);
+    return __builtin_expect(waiting != 0, 0) && held_locked(c) <= bus.class_capacity[c] / 2
+               ? waiting
+               : 0;
+}
+
 #define MISSED_SHIFT 24 /* bus.block_wanted */
 _Static_assert(MISSED_SHIFT + CLASSES <= 32, "bus.block_wanted: a missed bit per class");
 
@@ -1002,13 +1013,7 @@ static ALWAYS_INLINE void settle_run_locked(run_t *run, bool as_task, uint32_t *
         if (run->freed[c] != 0) {
             bus.s.blocks[c] -= run->freed[c];
             add_returned(run->p, c, -(uint32_t)run->freed[c]);
-            /* Wake a post waiting for a block of this class once the bus holds at most half of
-             * it, so that a producer faster than the dispatcher sleeps once per half class, not
-             * once per event. The blocks were freed before this read (see take_block). */
-            const uint32_t waiting = block_waiters_served_by(c);
-            if (__builtin_expect(waiting != 0, 0) && held_locked(c) <= bus.class_capacity[c] / 2) {
-                *wake |= waiting;
-            }
+            *wake |= block_wakeups_locked(c); /* the blocks were freed before (see take_block) */
         }
     }
     const uint32_t tokens = space_wakeups_locked(lane, run->p, as_task);
@@ -1025,11 +1030,7 @@ static COLD void wake_block_waiters(uint32_t classes)
     uint32_t wake = 0;
     kraken_port_lock(&bus.lock);
     for (; classes != 0; classes &= classes - 1) {
-        const unsigned c = (unsigned)__builtin_ctz(classes);
-        const uint32_t waiting = block_waiters_served_by(c);
-        if (waiting != 0 && held_locked(c) <= bus.class_capacity[c] / 2) {
-            wake |= waiting;
-        }
+        wake |= block_wakeups_locked((unsigned)__builtin_ctz(classes));
     }
     kraken_port_unlock(&bus.lock);
     if (wake != 0) {
