@@ -1130,16 +1130,13 @@ esp_err_t memory_pool_deinit(void)
     atomic_store_explicit(&g_fast, &g_fast_none, memory_order_relaxed);
     memset(&g_fast_table, 0, sizeof g_fast_table);
     for (unsigned i = 0; i < CLASSES; i++) {
-        pool_class_t *c = &g_class[i];
-        atomic_store_explicit(&c->limit, 0, memory_order_relaxed);
+        pool_class_t *c = &g_class[i]; /* limit, count and head were zeroed with the check */
         kraken_port_lock(&c->lock);
         memset(&c->n, 0, sizeof c->n);
-        c->head = LINK_END;
         c->base = NULL;
         c->links = NULL;
         c->meta = NULL;
         c->block_size = 0;
-        c->count = 0;
         kraken_port_unlock(&c->lock);
     }
     void *storage = g_storage;

@@ -2910,12 +2910,7 @@ static void a_block_of_the_next_class_wakes_a_post_waiting_for_a_spilling_class(
     system_event_bus_config_t cfg = manual_config();
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     assert_int_equal(system_event_subscribe(SVC_A, 1, count_handler, NULL, NULL), ESP_OK);
-    if (KRAKEN_POOL_SMALL_SIZE <= KRAKEN_EVENT_INLINE_DATA_SIZE) {
-        print_message("skipped: Small payloads are stored inline (..._INLINE_DATA_SIZE=%d), "
-                      "no post waits for a Small block\n",
-                      KRAKEN_EVENT_INLINE_DATA_SIZE);
-        skip();
-    }
+    NEED_POOL_PAYLOAD(KRAKEN_POOL_SMALL_SIZE); /* the waiting post waits for a Small block */
     const uint32_t reserve = KRAKEN_EVENT_CRITICAL_RESERVE_BLOCKS;
     waiter_size = KRAKEN_POOL_SMALL_SIZE;
     fill_class(0, KRAKEN_POOL_SMALL_SIZE, reserve);
@@ -2979,12 +2974,7 @@ static void handler_of_20_ms(const system_event_t *e, void *ctx)
 static void a_post_waiting_for_a_block_is_woken_between_two_events_of_a_run(void **state)
 {
     (void)state;
-    if (KRAKEN_POOL_SMALL_SIZE <= KRAKEN_EVENT_INLINE_DATA_SIZE) {
-        print_message("skipped: Small payloads are stored inline (..._INLINE_DATA_SIZE=%d), "
-                      "no post waits for a Small block\n",
-                      KRAKEN_EVENT_INLINE_DATA_SIZE);
-        skip();
-    }
+    NEED_POOL_PAYLOAD(KRAKEN_POOL_SMALL_SIZE); /* the waiting post waits for a Small block */
     NEED_BLOCKS(KRAKEN_POOL_SMALL_SIZE, 3);
     NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 4);
     memory_pool_config_t pc;
