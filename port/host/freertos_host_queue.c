@@ -306,7 +306,7 @@ static void put_locked(struct QueueDefinition *q, const void *item, BaseType_t p
         q->count = 0; /* a queue of one: its item is replaced */
         q->head = 0;
     }
-    if (q->item_size != 0) {
+    if (q->item_size != 0 && item != NULL) { /* NULL: a give (a semaphore) */
         UBaseType_t at;
         if (position == queueSEND_TO_FRONT) {
             q->head = q->head == 0 ? q->length - 1 : q->head - 1;
