@@ -59,7 +59,7 @@ def check_user_values(kconf, files):
     # what a later one turns off (no-spiram.defaults after the component's PSRAM options). Choice
     # members are the choices' business (above).
     last = set()
-    with open(files[-1]) as f:
+    with open(files[-1]) if files else open(os.devnull) as f:  # no file: Kconfig's defaults
         for line in f:
             m = re.match(r"\s*(?:#\s*)?%s(\w+)(?:=| is not set)" % kconf.config_prefix, line)
             if m:
