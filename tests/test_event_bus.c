@@ -776,6 +776,35 @@ static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(voi
     check_bus();
 }
 
+/* Manual mode, two dispatching tasks: a lane one of them delivers is left alone by the other, even
+ * while its run is a single event (the next event, of another type, is a run of its own), so FIFO
+ * within the lane holds across them. */
+static void a_second_dispatcher_leaves_a_lane_delivered_by_another(void **state)
+{
+    (void)state;
+    atomic_store(&gate_open, 0);
+    atomic_store(&step_calls, 0);
+    atomic_store(&step_gate, 0);
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, stepped_handler, NULL, NULL), ESP_OK);
+    assert_int_equal(system_event_subscribe(SVC_A, 2, record, &r, NULL), ESP_OK);
+    assert_int_equal(post_now(), ESP_OK); /* type 1 */
+    assert_int_equal(system_event_post(SVC_A, 2, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    pthread_t first;
+    uint32_t n_first = 0;
+    assert_int_equal(pthread_create(&first, NULL, dispatch_everything, &n_first), 0);
+    assert_true(wait_step_calls(1)); /* `first` delivers the type-1 event, alone in its run */
+    uint32_t n = UINT32_MAX;
+    assert_int_equal(system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, &n), ESP_OK);
+    assert_int_equal(n, 0); /* the type-2 event waits for `first` */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].depth, 1);
+    atomic_store(&step_gate, 1);
+    pthread_join(first, NULL);
+    assert_int_equal(n_first, 2);
+    assert_int_equal(r.n, 1);
+    check_bus();
+}
+
 static void the_critical_lane_stays_open_when_every_other_lane_is_full(void **state)
 {
     (void)state;
@@ -3490,6 +3519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run, setup_manual,
             teardown),
+        cmocka_unit_test_setup_teardown(a_second_dispatcher_leaves_a_lane_delivered_by_another,
+                                        setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_handler_time_leaves_out_the_bus_work_between_runs,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_critical_lane_stays_open_when_every_other_lane_is_full,
