@@ -645,8 +645,10 @@ esp_err_t system_event_bus_init(const system_event_bus_config_t *config)
     if (!atomic_compare_exchange_strong(&bus.state, &expected, ST_STARTING)) {
         return ESP_ERR_INVALID_STATE;
     }
+    memory_pool_pin(); /* the pools stay as start() finds them until deinit: we keep their table */
     err = start(config);
     if (err != ESP_OK) {
+        memory_pool_unpin();
         atomic_store(&bus.state, ST_UNINIT); /* the refusals stay in stopped_*: the next start */
         return err;
     }
@@ -2025,6 +2027,7 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     bus.s.sub_count = 0;
     kraken_port_unlock(&bus.lock);
     delete_semaphores(SEM_COUNT);
+    memory_pool_unpin();
     atomic_store(&bus.state, ST_UNINIT);
     return ESP_OK;
 }

@@ -142,6 +142,7 @@ static _Atomic size_t g_limit[CLASSES] = DEFAULT_LIMITS; /* block sizes, for the
 static atomic_bool g_spill = KRAKEN_POOL_TRY_LARGER_CLASS; /* g_cfg.try_larger_class */
 
 static atomic_int g_state; /* STATE_* */
+static atomic_uint g_pins; /* memory_pool_pin()s not yet unpinned: deinit refuses */
 static void *g_storage;    /* the one allocation, written only in STATE_SETUP */
 static pool_class_t g_class[CLASSES] = {
     {.lock = KRAKEN_PORT_LOCK_INITIALIZER, .head = LINK_END, .index = 0},
@@ -858,6 +859,16 @@ void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t
     return pool_alloc(size, margin, true, FAST_CALLER(), tally);
 }
 
+void memory_pool_pin(void)
+{
+    atomic_fetch_add(&g_pins, 1);
+}
+
+void memory_pool_unpin(void)
+{
+    atomic_fetch_sub(&g_pins, 1);
+}
+
 uint32_t memory_pool_tally_total(memory_pool_tally_t *tally)
 {
     uint32_t total = 0;
@@ -1099,7 +1110,8 @@ esp_err_t memory_pool_deinit(void)
     int state = atomic_load_explicit(&g_state, memory_order_acquire);
     const bool setting_up = state == STATE_SETUP; /* its classes show every block taken */
     const bool idle = pool_live == 0 && heap_live == 0;
-    const bool switched = !setting_up && idle &&
+    const bool pinned = atomic_load(&g_pins) != 0;
+    const bool switched = !setting_up && idle && !pinned &&
                           atomic_compare_exchange_strong_explicit(&g_state, &state, STATE_SETUP,
                                                                   memory_order_acq_rel,
                                                                   memory_order_acquire);
@@ -1116,6 +1128,10 @@ esp_err_t memory_pool_deinit(void)
     }
     if (setting_up) {
         return ESP_ERR_INVALID_STATE; /* a set-up is running */
+    }
+    if (pinned) {
+        KRAKEN_LOGE(TAG, "deinit refused: the event bus runs on the pools (deinit it first)");
+        return ESP_ERR_INVALID_STATE;
     }
     if (!idle) {
         KRAKEN_LOGE(TAG, "deinit refused: %u pool block(s) and %u heap block(s) still allocated",

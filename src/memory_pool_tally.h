@@ -36,3 +36,10 @@ void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t
  *  (closed: refused). Cannot fail. Task or ISR (not in IRAM); never blocks (the class locks
  *  are critical sections); O(classes). */
 uint32_t memory_pool_tally_total(memory_pool_tally_t *tally);
+
+/** Pin the pools: while pins outnumber unpins, memory_pool_deinit() refuses (ESP_ERR_INVALID_STATE,
+ *  logged). The event bus pins them from its start to the end of its deinit: it keeps their class
+ *  table. Pin before memory_pool_ensure_init(): a deinit that did not see the pin then ends before
+ *  that set-up. Cannot fail. Task; never blocks; O(1). */
+void memory_pool_pin(void);
+void memory_pool_unpin(void);

@@ -776,6 +776,26 @@ static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(voi
     check_bus();
 }
 
+/* The bus keeps the pools' class table from its start: the pools refuse to be torn down (or set up
+ * with another table) under it, and its pool payloads keep working. */
+static void the_pools_refuse_deinit_while_the_bus_runs(void **state)
+{
+    (void)state;
+    NEED_POOL_PAYLOAD(100);
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, NULL), ESP_OK);
+    assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
+    uint8_t buf[100] = {7};
+    assert_int_equal(system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL),
+                     ESP_OK);
+    assert_int_equal(pool_blocks_in_use(), 1);
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.first[0], 7);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    assert_int_equal(memory_pool_deinit(), ESP_OK); /* the bus's deinit let go of them */
+}
+
 /* Manual mode, two dispatching tasks: a lane one of them delivers is left alone by the other, even
  * while its run is a single event (the next event, of another type, is a run of its own), so FIFO
  * within the lane holds across them. */
@@ -3521,6 +3541,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(a_second_dispatcher_leaves_a_lane_delivered_by_another,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(the_pools_refuse_deinit_while_the_bus_runs, setup_manual,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_handler_time_leaves_out_the_bus_work_between_runs,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_critical_lane_stays_open_when_every_other_lane_is_full,

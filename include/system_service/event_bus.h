@@ -218,12 +218,14 @@ system_event_bus_config_t system_event_bus_default_config(void);
  *  with a task_core other than -1 or one of the chip's cores, a task_priority of
  *  configMAX_PRIORITIES or more, or a task_stack_bytes below 2560);
  *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (pools,
- *  semaphore or dispatcher task could not be had; nothing is left allocated). A failed start
+ *  semaphore or dispatcher task could not be had; nothing of the bus's is left allocated, the
+ *  pools stay set up once set up). A failed start
  *  leaves the statistics as they were, but when the dispatcher task could not be created: they
  *  are then reset (the posts refused while stopped are kept for the next start). Sets the pools
  *  up if they are not (memory_pool_ensure_init) and logs a warning for each class of a
  *  memory_pool_init() table with no more blocks than the CRITICAL reserve: events below CRITICAL
- *  never get one (Kconfig counts are checked at build time). task, never blocks; O(table sizes). */
+ *  never get one (Kconfig counts are checked at build time). The bus keeps the pools' class table
+ *  until its deinit: memory_pool_deinit() refuses meanwhile. task, never blocks; O(table sizes). */
 esp_err_t system_event_bus_init(const system_event_bus_config_t *config);
 
 typedef enum {
