@@ -26,7 +26,10 @@
  * failed-allocation hook; nothing installs it behind your back). Everything else needs no set-up.
  *
  * Context words: "task" = from a task only; "isr-ok" = also from an interrupt handler, never
- * blocks; "may block" = may wait for another task (docs/DESIGN.md). The monitor's own lock
+ * blocks; "may block" = may wait for another task (docs/DESIGN.md). A "task" function called
+ * from an ISR does nothing and returns ESP_ERR_INVALID_STATE (heap_monitor_get_health_issues:
+ * HEAP_MONITOR_ISSUE_NOT_CHECKED, so heap_monitor_check_health is false; heap_monitor_log_stats
+ * logs nothing). The monitor's own lock
  * is a critical section (spins, never sleeps). "Never blocks" is about the monitor itself: the
  * low-memory callbacks run in the calling task, and a log line waits for the console as ESP_LOG does.
  * All state is static, sized by Kconfig (menu "Heap monitor"); the only allocation is the sampler
@@ -134,6 +137,7 @@ esp_err_t heap_monitor_set_thresholds(const heap_monitor_thresholds_t *t);
 #define HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED (1u << 3)       /**< PSRAM fragmentation too high */
 #define HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE (1u << 4)         /**< PSRAM free below the minimum */
 #define HEAP_MONITOR_ISSUE_INTEGRITY (1u << 5)              /**< a heap failed its integrity check */
+#define HEAP_MONITOR_ISSUE_NOT_CHECKED (1u << 6) /**< called from an ISR: nothing was read */
 
 /** The thresholds applied to given figures (no integrity check, no callbacks): 0 when healthy,
  *  otherwise HEAP_MONITOR_ISSUE_* bits. PSRAM never counts when stats->psram_present is false.

@@ -221,6 +221,9 @@ static void check_callbacks(void)
 
 esp_err_t heap_monitor_get_stats(heap_stats_t *stats)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     if (stats == NULL) {
         return ESP_ERR_INVALID_ARG;
     }
@@ -231,6 +234,9 @@ esp_err_t heap_monitor_get_stats(heap_stats_t *stats)
 
 esp_err_t heap_monitor_get_caps_stats(uint32_t caps, heap_region_stats_t *out)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     if (out == NULL || caps == 0) {
         return ESP_ERR_INVALID_ARG;
     }
@@ -241,6 +247,9 @@ esp_err_t heap_monitor_get_caps_stats(uint32_t caps, heap_region_stats_t *out)
 
 esp_err_t heap_monitor_count_blocks(heap_stats_t *stats)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     if (stats == NULL) {
         return ESP_ERR_INVALID_ARG;
     }
@@ -323,6 +332,9 @@ static uint32_t integrity_issues(void)
 
 uint32_t heap_monitor_get_health_issues(void)
 {
+    if (kraken_port_in_isr()) {
+        return HEAP_MONITOR_ISSUE_NOT_CHECKED;
+    }
     heap_stats_t stats;
     heap_monitor_get_stats(&stats);
     return heap_monitor_stats_issues(&stats) | integrity_issues();
@@ -459,6 +471,9 @@ static void log_region(const char *tag, const char *name, const heap_region_stat
 
 void heap_monitor_log_stats(const char *tag)
 {
+    if (kraken_port_in_isr()) {
+        return; /* task only: nothing logged */
+    }
     if (tag == NULL) {
         tag = DEFAULT_TAG;
     }
@@ -583,6 +598,9 @@ static KRAKEN_PORT_IRAM_ATTR void on_alloc_failed(size_t size, uint32_t caps, co
 
 esp_err_t heap_monitor_init(void)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     esp_err_t err = kraken_port_register_alloc_failed_hook(on_alloc_failed);
     if (err == ESP_OK) {
         atomic_store(&s_hook_installed, true);
@@ -655,6 +673,9 @@ static void region_sample(const heap_region_stats_t *r, heap_monitor_region_samp
 
 esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     heap_monitor_sample_t sample = {0};
     memory_pool_stats_t pools;
     /* Pools first: should reading them set the pools up, the heap figures below include that. */
@@ -697,6 +718,9 @@ size_t heap_monitor_sample_capacity(void)
 
 esp_err_t heap_monitor_get_samples(heap_monitor_sample_t *out, size_t max, size_t *count)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     if (count == NULL || (out == NULL && max > 0)) {
         return ESP_ERR_INVALID_ARG;
     }
@@ -735,6 +759,9 @@ static void sampler_main(void *arg)
 
 esp_err_t heap_monitor_sampler_start(uint32_t period_ms)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     kraken_port_lock(&s_lock);
     if (s_sampler_state != SAMPLER_STOPPED) {
         kraken_port_unlock(&s_lock);
@@ -781,6 +808,9 @@ static bool sampler_is_caller_locked(void)
 
 esp_err_t heap_monitor_sampler_stop(void)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     kraken_port_lock(&s_lock);
     if (s_sampler_state != SAMPLER_RUNNING || sampler_is_caller_locked()) {
         kraken_port_unlock(&s_lock);
@@ -966,6 +996,9 @@ static void write_json(text_t *t, const json_figures_t *f)
 
 esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     if (buf == NULL && size > 0) {
         return ESP_ERR_INVALID_ARG;
     }
@@ -992,6 +1025,9 @@ size_t heap_monitor_json_max_length(void)
 
 esp_err_t heap_monitor_deinit(void)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing done */
+    }
     kraken_port_lock(&s_lock);
     bool from_sampler = sampler_is_caller_locked();
     kraken_port_unlock(&s_lock);

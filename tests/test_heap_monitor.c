@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "capture_output.h"
 #include "test_sanitizers.h"
 #include "test_support.h"
 
@@ -779,6 +780,47 @@ static void crossing_and_recovery_fire_each_callback_once(void **state)
     heap_monitor_check_health();
     assert_int_equal(sram.recoveries, 1);
     assert_int_equal(heap_monitor_unregister_callback(record, &sram), ESP_ERR_NOT_FOUND);
+}
+
+static void log_stats_default_tag(void *arg)
+{
+    (void)arg;
+    heap_monitor_log_stats(NULL);
+}
+
+/* The task-only calls refuse from an ISR, doing nothing: no figure read, so no callback runs in
+ * the interrupt; no sampler task created or joined; nothing logged. */
+static void task_only_calls_from_an_isr_do_nothing_and_say_so(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(heap_monitor_register_callback(SIZE_MAX, SRAM, record, &r), ESP_OK);
+    heap_stats_t hs;
+    heap_region_stats_t rs;
+    heap_monitor_sample_t sample;
+    size_t n = 0;
+    char json[64];
+    char out[256];
+    kraken_sim_isr_enter();
+    assert_int_equal(heap_monitor_get_stats(&hs), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_get_caps_stats(SRAM, &rs), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_count_blocks(&hs), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_get_health_issues(), HEAP_MONITOR_ISSUE_NOT_CHECKED);
+    assert_false(heap_monitor_check_health());
+    assert_int_equal(heap_monitor_sample_now(&sample), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_get_samples(&sample, 1, &n), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_get_json(json, sizeof json, NULL), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_sampler_start(50), ESP_ERR_INVALID_STATE);
+    assert_false(heap_monitor_sampler_running());
+    assert_int_equal(heap_monitor_sampler_stop(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_init(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(heap_monitor_deinit(), ESP_ERR_INVALID_STATE);
+    capture_output(STDOUT_FILENO, log_stats_default_tag, NULL, out, sizeof out);
+    kraken_sim_isr_exit();
+    assert_string_equal(out, "");
+    assert_int_equal(r.lows, 0);
+    heap_monitor_check_health(); /* from a task the callback runs */
+    assert_int_equal(r.lows, 1);
 }
 
 static void a_threshold_already_crossed_is_reported_at_the_first_check(void **state)
@@ -1926,6 +1968,7 @@ static const struct CMUnitTest tests[] = {
     T(log_stats_keeps_the_decimal_of_a_size_that_is_not_whole),
     T(crossing_and_recovery_fire_each_callback_once),
     T(a_threshold_already_crossed_is_reported_at_the_first_check),
+    T(task_only_calls_from_an_isr_do_nothing_and_say_so),
     T(a_callback_for_memory_the_module_lacks_never_fires),
     T(exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram),
     T(every_call_that_reads_the_figures_checks_the_callbacks),
