@@ -97,10 +97,12 @@ void *memory_pool_alloc_isr(size_t size);
 
 /** Free a pool block from an ISR. Results:
  *    ESP_OK                 the block is back in its pool
- *    ESP_ERR_INVALID_STATE  double free (the block is already free)
+ *    ESP_ERR_INVALID_STATE  double free (the block is already free; a free block that was never
+ *                           handed out looks the same and is counted as a double free)
  *    ESP_ERR_INVALID_ARG    NULL (nothing done, not counted); a heap block (it stays allocated:
- *                           free it from a task); a pointer into a block, a misaligned pointer
- *                           or one nothing here handed out
+ *                           free it with memory_pool_free; counted in heap_frees_in_isr also
+ *                           when this was called from a task); a pointer into a block, a
+ *                           misaligned pointer or one nothing here handed out
  *  Every error but NULL is counted and passed to the misuse hook (logged only when called from a
  *  task). isr-ok, never blocks; O(1), with FULL checks O(block size) (the block is poisoned).
  *  With CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM also from an ESP_INTR_FLAG_IRAM handler while the flash
@@ -115,7 +117,8 @@ uint32_t memory_pool_class_free(unsigned class_index);
 /** Free n pool blocks as n calls of memory_pool_free_isr would, with one lock acquisition per
  *  run of up to 16 consecutive blocks of one class (one per block with FULL checks or in a class
  *  whose size is not a power of two; the event bus returns a run of delivered events this way).
- *  NULL entries are skipped; any other entry memory_pool_free_isr refuses (a double free, a
+ *  blocks NULL: nothing freed (0). NULL entries are skipped; any other entry
+ *  memory_pool_free_isr refuses (a double free, a
  *  pointer into a block, a heap block) is counted and reported as it would be, and the rest are
  *  still freed; an overrun block is reported and freed. Returns the number of blocks freed.
  *  isr-ok, never blocks; O(n) (FULL checks: O(n * block size)). */
@@ -163,14 +166,16 @@ esp_err_t memory_pool_get_default_config(memory_pool_config_t *out);
  *                           heap_blocks_max is above CONFIG_..._HEAP_BLOCKS_MAX
  *    ESP_ERR_INVALID_STATE  already set up, a set-up is running or failed (memory_pool_deinit
  *                           first), or called from an ISR
- *    ESP_ERR_NO_MEM         the storage could not be allocated (nothing changed)
+ *    ESP_ERR_NO_MEM         the storage could not be allocated (nothing changed but the count
+ *                           of failed set-ups; the pools stay unset: a later call may try again)
  *  task. Not to be called while other tasks use the pools (the class table changes). Never blocks
  *  (it does not wait for a running set-up). O(blocks) plus one heap call. */
 esp_err_t memory_pool_init(const memory_pool_config_t *config);
 
 /** Make sure the pools are set up with the Kconfig table (memory_pool_init picks another), e.g.
  *  before ISRs use memory_pool_alloc_isr. ESP_OK when ready; ESP_ERR_NO_MEM when the storage could
- *  not be allocated, now or at an earlier set-up (no retry before memory_pool_deinit);
+ *  not be allocated, now or at an earlier call of this one or first allocation (no retry before
+ *  memory_pool_deinit; a failed memory_pool_init does not count: this tries again);
  *  ESP_ERR_INVALID_STATE from an ISR. task, may block (waits for a set-up another task started).
  *  O(blocks) the first time, then O(1). */
 esp_err_t memory_pool_ensure_init(void);
@@ -218,7 +223,8 @@ typedef struct {
                                    unknown_frees and heap_frees_in_isr */
     uint32_t unknown_frees;   /**< pointers outside the pools that no fallback handed out (this
                                    includes a second free of a heap block) */
-    uint32_t heap_frees_in_isr; /**< heap blocks passed to a free from an ISR (left allocated) */
+    uint32_t heap_frees_in_isr; /**< heap blocks given to memory_pool_free_isr or to a free from
+                                     an ISR (left allocated) */
     uint32_t heap_blocks_live;  /**< fallback + oversize heap blocks live now */
     uint32_t heap_blocks_peak;  /**< high-water mark of heap_blocks_live (reset with the peaks) */
     uint32_t heap_blocks_max;   /**< the cap on heap_blocks_live */

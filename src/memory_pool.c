@@ -929,6 +929,9 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
     const void *caller = FAST_CALLER();
     const fast_table_t *f = atomic_load_explicit(&g_fast, memory_order_acquire);
     size_t freed = 0, i = 0;
+    if (blocks == NULL) {
+        return 0;
+    }
     while (i < n) {
         uintptr_t idx = 0;
         unsigned ci = CHECKS >= 2 ? CLASSES : fast_class_of(f, blocks[i], &idx);

@@ -590,6 +590,7 @@ static void a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse(v
     assert_null(memory_pool_alloc_isr(8));
     assert_int_equal(memory_pool_free_batch_isr(again, 4), 4);
     assert_int_equal(memory_pool_free_batch_isr(NULL, 0), 0);
+    assert_int_equal(memory_pool_free_batch_isr(NULL, 3), 0); /* no array: nothing read */
 }
 
 static void class_free_counts_the_free_blocks_of_a_class(void **state)

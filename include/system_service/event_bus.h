@@ -142,8 +142,9 @@ esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
 /** Post from an interrupt handler: never blocks, never touches the heap. The payload (up to the
  *  largest pool class) goes into a pool block or the event record. *higher_priority_task_woken (may
  *  be NULL) is set true when the dispatcher task was woken: yield at the end of the ISR
- *  (portYIELD_FROM_ISR). Also callable from a task: then it behaves as a post with timeout 0, the
- *  dispatcher is woken at once and *higher_priority_task_woken is left alone.
+ *  (portYIELD_FROM_ISR). Also callable from a task: then it behaves as a post with timeout 0 but
+ *  for the heap (a payload above the largest class is still refused), the dispatcher is woken at
+ *  once and *higher_priority_task_woken is left alone.
  *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full); ESP_ERR_NO_MEM (class empty
  *  or reserve); ESP_ERR_INVALID_SIZE (above the largest pool class); ESP_ERR_INVALID_STATE (the bus
  *  has not been started from a task yet, or is being deinitialised). isr-ok, O(1) plus the copy; with
@@ -216,7 +217,7 @@ system_event_bus_config_t system_event_bus_default_config(void);
  *  config NULL = system_event_bus_default_config().
  *  ESP_OK; ESP_ERR_INVALID_ARG (unknown mode, lane capacity above its Kconfig maximum, task mode
  *  with a task_core other than -1 or one of the chip's cores, a task_priority of
- *  configMAX_PRIORITIES or more, or a task_stack_bytes below 2560);
+ *  configMAX_PRIORITIES or more, or a task_stack_bytes below 2560; manual mode ignores those three);
  *  ESP_ERR_INVALID_STATE (already started, ISR, inside a handler); ESP_ERR_NO_MEM (pools,
  *  semaphore or dispatcher task could not be had; nothing of the bus's is left allocated, the
  *  pools stay set up once set up). A failed start
