@@ -802,6 +802,7 @@ static void the_pools_refuse_deinit_while_the_bus_runs(void **state)
 static void a_second_dispatcher_leaves_a_lane_delivered_by_another(void **state)
 {
     (void)state;
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, 2);
     atomic_store(&gate_open, 0);
     atomic_store(&step_calls, 0);
     atomic_store(&step_gate, 0);
