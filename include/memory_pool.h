@@ -251,7 +251,8 @@ void memory_pool_reset_peaks(void);
  *      ... one line per class (Medium, Large, XLarge) ...
  *  then one line per class with peak, minimum free, allocations, frees, failures, spills, misuse,
  *  and one line each for the heap blocks and the misuse counters. tag NULL: "memory_pool".
- *  No result (cannot fail). task; may block: the log waits for the console. O(classes). */
+ *  No result (cannot fail; from an ISR nothing is logged). task; may block: the log waits for
+ *  the console. O(classes). */
 void memory_pool_log_stats(const char *tag);
 
 /* ---- Misuse and checks ----------------------------------------------------------------------- */
@@ -316,14 +317,14 @@ typedef struct {
 typedef bool (*memory_pool_walk_cb_t)(const memory_pool_block_info_t *info, void *arg);
 
 /** Call cb for every live block (pool blocks in address order, then heap blocks). Returns the
- *  number of blocks passed to cb; 0 when cb is NULL (nothing walked) or nothing is live. Blocks
- *  allocated or freed during the walk may or may not be seen. task; never blocks itself (cb runs
- *  in the caller). O(blocks + heap table); each lock held for one block. */
+ *  number of blocks passed to cb; 0 when cb is NULL or from an ISR (nothing walked) or nothing is
+ *  live. Blocks allocated or freed during the walk may or may not be seen. task; never blocks
+ *  itself (cb runs in the caller). O(blocks + heap table); each lock held for one block. */
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg);
 
 /** Leak report: log every live block (class, address, size, owner, age), then their number,
- *  which is also returned (cannot fail). tag NULL: "memory_pool". task; may block: the log waits
- *  for the console. O(blocks + heap table). */
+ *  which is also returned (cannot fail; from an ISR nothing is logged and 0 returned). tag NULL:
+ *  "memory_pool". task; may block: the log waits for the console. O(blocks + heap table). */
 size_t memory_pool_log_leaks(const char *tag);
 
 /** Class index (0 = Small .. MEMORY_POOL_CLASS_COUNT - 1) of the pool class whose storage ptr

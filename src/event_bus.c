@@ -2156,6 +2156,9 @@ static const char *service_label(system_service_id_t id, char *buf)
 
 void system_event_log_stats(const char *tag)
 {
+    if (kraken_port_in_isr()) {
+        return; /* task only: nothing logged */
+    }
     if (tag == NULL) {
         tag = TAG;
     }
@@ -2230,6 +2233,9 @@ void system_event_log_stats(const char *tag)
 
 esp_err_t system_event_bus_check(void)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE; /* task only: nothing checked */
+    }
     const char *failure = NULL;
     uint32_t queued_blocks[CLASSES] = {0};
     kraken_port_lock(&bus.lock);

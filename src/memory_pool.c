@@ -1248,6 +1248,9 @@ static unsigned decimal_digits(size_t v)
 
 void memory_pool_log_stats(const char *tag)
 {
+    if (kraken_port_in_isr()) {
+        return; /* task only: nothing logged */
+    }
     static const char *const LEVEL[] = {"NONE", "BASIC", "FULL"};
     tag = tag != NULL ? tag : TAG;
     memory_pool_stats_t st;
@@ -1428,6 +1431,9 @@ esp_err_t memory_pool_check_integrity(void)
 
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
 {
+    if (kraken_port_in_isr()) {
+        return 0; /* task only: nothing walked */
+    }
     if (cb == NULL) {
         return 0;
     }
@@ -1514,6 +1520,9 @@ static bool log_leak(const memory_pool_block_info_t *info, void *arg)
 
 size_t memory_pool_log_leaks(const char *tag)
 {
+    if (kraken_port_in_isr()) {
+        return 0; /* task only: nothing logged */
+    }
     tag = tag != NULL ? tag : TAG;
     KRAKEN_LOGI(tag, "Memory pool live blocks%s:", CHECKS ? "" : " (owner and age need CHECK BASIC)");
     size_t n = memory_pool_walk_live(log_leak, (void *)(uintptr_t)tag);

@@ -176,6 +176,9 @@ static unsigned used_tenths(size_t free_bytes, size_t total)
 
 void memory_log_usage(const char *tag)
 {
+    if (kraken_port_in_isr()) {
+        return; /* task only: nothing logged */
+    }
     if (tag == NULL) {
         tag = DEFAULT_TAG;
     }

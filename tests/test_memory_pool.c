@@ -27,6 +27,8 @@
 #include "memory_pool_tally.h"
 #include "memory_pool.h"
 #include "sdkconfig.h"
+#include "system_service/event_bus.h"
+#include "system_service/memory_utils.h"
 
 #if defined(CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK_FULL)
 #define CHECK_LEVEL 2
@@ -1282,6 +1284,15 @@ static void log_leaks(const char *tag)
     assert_int_equal(memory_pool_log_leaks(tag), 3);
 }
 
+static void log_nothing_from_an_isr(const char *tag)
+{
+    assert_int_equal(memory_pool_log_leaks(tag), 0);
+    memory_pool_log_stats(tag);
+    system_event_log_stats(tag);
+    memory_log_usage(tag);
+    assert_int_equal(system_event_bus_check(), ESP_ERR_INVALID_STATE);
+}
+
 static void the_walk_and_the_leak_report_list_every_live_block(void **state)
 {
     (void)state;
@@ -1308,6 +1319,12 @@ static void the_walk_and_the_leak_report_list_every_live_block(void **state)
         assert_non_null(strstr(g_log, "heap oversize"));
     }
     assert_int_equal(memory_pool_walk_live(NULL, NULL), 0);
+    /* task only: from an ISR nothing is walked or logged */
+    kraken_sim_isr_enter();
+    assert_int_equal(memory_pool_walk_live(find_cb, &(find_t){NULL, -2, {0}}), 0);
+    capture_log(log_nothing_from_an_isr, NULL);
+    kraken_sim_isr_exit();
+    assert_string_equal(g_log, "");
     memory_pool_free(a);
     memory_pool_free(b);
     memory_pool_free(h);

@@ -335,13 +335,15 @@ esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle
 void system_event_reset_peaks(void);
 
 /** Log every lane, the payload figures and every subscription with its service name, under `tag`
- *  ("event_bus" when NULL). Cannot fail (a stopped bus logs its kept counters). task; blocks
+ *  ("event_bus" when NULL). Cannot fail (a stopped bus logs its kept counters; from an ISR nothing
+ *  is logged). task; blocks
  *  while the console is busy; O(lanes + subscriptions). */
 void system_event_log_stats(const char *tag);
 
 /** Check the bus's invariants (lane indices within capacity, depth sums, subscription table,
  *  block counters against queued events when nothing is being dispatched). ESP_OK or
- *  ESP_ERR_INVALID_STATE (a broken invariant; the first one is logged). task, never blocks;
+ *  ESP_ERR_INVALID_STATE (a broken invariant, the first one logged; or called from an ISR:
+ *  nothing checked). task, never blocks;
  *  O(slots + subs), all inside the bus's lock: on the chip interrupts stay masked on this core
  *  (and ISR posts on the other core wait) for the whole scan, so call it from tests and
  *  diagnostics, not from a latency-critical loop. */

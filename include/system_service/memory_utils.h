@@ -152,8 +152,8 @@ size_t memory_get_free_psram(void);
  *  an ISR may make). */
 bool memory_psram_available(void);
 /** Log one readable summary (free/total/minimum/largest for SRAM and PSRAM, free for DMA) under
- *  `tag` ("memory" when NULL). Cannot fail. task; blocks while the console is busy; O(number of
- *  heaps) plus the walk of memory_get_info() on the chip. */
+ *  `tag` ("memory" when NULL). Cannot fail (from an ISR nothing is logged). task; blocks while
+ *  the console is busy; O(number of heaps) plus the walk of memory_get_info() on the chip. */
 void memory_log_usage(const char *tag);
 
 #ifdef __cplusplus
