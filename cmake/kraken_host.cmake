@@ -79,8 +79,19 @@ add_library(kraken_host_port STATIC
     port/host/freertos_host_event_groups.c
     port/host/freertos_host_stream_buffer.c
     port/host/freertos_host_timers.c
-    port/host/kraken_port_host.c
     port/kraken_port_heap_caps.c)
+# The core's port: port/host's (pthreads), or the chip's own port/esp_idf running on the simulated
+# FreeRTOS, esp_timer and esp_log, so that the tests also run the code the chip runs.
+set(KRAKEN_PORT "host" CACHE STRING "The core's port on the host: 'host' or 'esp_idf'")
+if(KRAKEN_PORT STREQUAL "host")
+    target_sources(kraken_host_port PRIVATE port/host/kraken_port_host.c)
+elseif(KRAKEN_PORT STREQUAL "esp_idf")
+    target_sources(kraken_host_port PRIVATE port/esp_idf/kraken_port_esp_idf.c)
+    # its kraken_port_types.h before port/host/include's
+    target_include_directories(kraken_host_port BEFORE PUBLIC ${KRAKEN_ROOT}/port/esp_idf)
+else()
+    message(FATAL_ERROR "KRAKEN_PORT must be 'host' or 'esp_idf'")
+endif()
 target_include_directories(kraken_host_port
     PUBLIC ${KRAKEN_ROOT}/port/host/include ${KRAKEN_CONFIG_DIR}
     PRIVATE ${KRAKEN_ROOT}/port/host ${KRAKEN_ROOT}/src)

@@ -161,12 +161,14 @@ bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken);
 typedef void (*kraken_port_task_fn_t)(void *arg);
 
 /** Start fn(arg) in a new task (host: a pthread). core -1 = any core, else 0..KRAKEN_PORT_CORES-1.
- *  When fn returns the task ends; kraken_port_task_join() waits for that (on the chip the idle
- *  task frees its stack a little later). ESP_OK, ESP_ERR_INVALID_ARG (NULL task or fn, a core the
- *  chip does not have, a priority FreeRTOS does not have), ESP_ERR_NO_MEM. task. */
+ *  When fn returns the task waits for kraken_port_task_join(). ESP_OK, ESP_ERR_INVALID_ARG (NULL
+ *  task or fn, a core the chip does not have, a priority FreeRTOS does not have), ESP_ERR_NO_MEM.
+ *  task. */
 esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_t fn, void *arg,
                                   const char *name, uint32_t stack_bytes, unsigned priority, int core);
-/** Wait until the task's function has returned, then release it. task, blocks. */
+/** Wait until the task's function has returned, then delete the task: its stack and TCB are back
+ *  in the heap on return (on the chip, unless the task was still running on the other core at
+ *  that moment: then the idle task frees them a little later). task, blocks. */
 void kraken_port_task_join(kraken_port_task_t *task);
 /** True when called from inside `task`. isr-ok (false in an ISR). */
 bool kraken_port_task_is_current(const kraken_port_task_t *task);

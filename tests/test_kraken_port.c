@@ -1,5 +1,6 @@
-/* test_kraken_port.c - the host port's counting semaphores against src/kraken_port.h's contract
- * (the pools and the bus use them with an initial count of 0 only). */
+/* test_kraken_port.c - the core's port (port/host, or port/esp_idf on the simulated FreeRTOS with
+ * -DKRAKEN_PORT=esp_idf) against src/kraken_port.h's contract: counting semaphores and tasks (the
+ * pools and the bus use the semaphores with an initial count of 0 only). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <setjmp.h>
@@ -71,8 +72,26 @@ static void a_take_without_timeout_is_woken_by_a_give(void **state)
     kraken_port_sem_delete(&sem);
 }
 
-/* From a task the ISR give leaves *woken alone; from an ISR it says a task may be woken. */
-static void a_give_from_an_isr_says_so_only_in_an_isr(void **state)
+typedef struct {
+    kraken_port_sem_t *sem;
+    atomic_bool stop;
+    atomic_int takes; /* takes that returned */
+} taker_t;
+
+static void *take_until_stopped(void *arg)
+{
+    taker_t *t = arg;
+    while (!atomic_load(&t->stop)) {
+        if (kraken_port_sem_take(t->sem, KRAKEN_PORT_WAIT_FOREVER)) {
+            atomic_fetch_add(&t->takes, 1);
+        }
+    }
+    return NULL;
+}
+
+/* From a task the ISR give leaves *woken alone; from an ISR it says whether it unblocked a task:
+ * not when nobody waits, yes when a take waits (retried until the taker is blocked in its take). */
+static void a_give_from_an_isr_says_whether_it_woke_a_task(void **state)
 {
     (void)state;
     kraken_port_sem_t sem;
@@ -84,7 +103,25 @@ static void a_give_from_an_isr_says_so_only_in_an_isr(void **state)
     assert_true(kraken_port_sem_give_from_isr(&sem, &woken));
     assert_false(kraken_port_sem_give_from_isr(&sem, NULL)); /* full */
     kraken_sim_isr_exit();
+    assert_false(woken); /* nobody was waiting */
+    assert_true(kraken_port_sem_take(&sem, 0));
+    assert_true(kraken_port_sem_take(&sem, 0));
+
+    taker_t taker = {.sem = &sem};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, take_until_stopped, &taker), 0);
+    for (int round = 0; round < 200 && !woken; round++) {
+        const struct timespec pause = {0, 5 * 1000000L};
+        nanosleep(&pause, NULL); /* the taker blocks (or takes the last give and blocks again) */
+        kraken_sim_isr_enter();
+        (void)kraken_port_sem_give_from_isr(&sem, &woken); /* full if the taker is slow to start */
+        kraken_sim_isr_exit();
+    }
     assert_true(woken);
+    atomic_store(&taker.stop, true);
+    (void)kraken_port_sem_give(&sem); /* its last take returns */
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_true(atomic_load(&taker.takes) >= 1);
     kraken_port_sem_delete(&sem);
 }
 
@@ -139,7 +176,7 @@ int main(void)
         cmocka_unit_test(create_refuses_bad_counts_and_takes_an_initial_count_up_to_the_maximum),
         cmocka_unit_test(a_timed_take_waits_its_whole_timeout),
         cmocka_unit_test(a_take_without_timeout_is_woken_by_a_give),
-        cmocka_unit_test(a_give_from_an_isr_says_so_only_in_an_isr),
+        cmocka_unit_test(a_give_from_an_isr_says_whether_it_woke_a_task),
         cmocka_unit_test(a_task_knows_itself_and_holds_its_stack_until_joined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,14 +124,18 @@ bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken)
     return given;
 }
 
-/* ---- tasks: FreeRTOS has no join, so the trampoline signals a semaphore before deleting itself */
+/* ---- tasks: FreeRTOS has no join, so the trampoline signals a semaphore and waits for the joiner
+ * to delete it. A task deleting itself would leave its stack and TCB to the idle task, freed at
+ * some later time (FreeRTOS frees a task that is not running at once). */
 
 static void task_trampoline(void *arg)
 {
     kraken_port_task_t *task = arg;
     task->fn(task->arg);
     xSemaphoreGive(task->done);
-    vTaskDelete(NULL);
+    for (;;) {
+        vTaskSuspend(NULL); /* until kraken_port_task_join() deletes it */
+    }
 }
 
 esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_t fn, void *arg,
@@ -159,6 +163,7 @@ void kraken_port_task_join(kraken_port_task_t *task)
 {
     if (task->handle != NULL) {
         xSemaphoreTake(task->done, portMAX_DELAY);
+        vTaskDelete(task->handle);
         vSemaphoreDelete(task->done);
         task->handle = NULL;
     }

@@ -69,6 +69,7 @@ esp_err_t kraken_port_sem_create(kraken_port_sem_t *sem, uint32_t max_count, uin
     }
     sem->count = initial;
     sem->max = max_count;
+    sem->waiters = 0;
     return ESP_OK;
 }
 
@@ -93,13 +94,17 @@ bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
     pthread_mutex_lock(&sem->mutex);
     int rc = 0;
     while (sem->count == 0 && rc != ETIMEDOUT) {
+        if (timeout_ms == 0) {
+            rc = ETIMEDOUT;
+            break;
+        }
+        sem->waiters++;
         if (timeout_ms == KRAKEN_PORT_WAIT_FOREVER) {
             rc = pthread_cond_wait(&sem->cond, &sem->mutex);
-        } else if (timeout_ms == 0) {
-            rc = ETIMEDOUT;
         } else {
             rc = pthread_cond_timedwait(&sem->cond, &sem->mutex, &deadline);
         }
+        sem->waiters--;
     }
     bool taken = sem->count > 0;
     if (taken) {
@@ -109,10 +114,12 @@ bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
     return taken;
 }
 
-bool kraken_port_sem_give(kraken_port_sem_t *sem)
+/* Give; *wakes says whether a take was waiting for it. */
+static bool give(kraken_port_sem_t *sem, bool *wakes)
 {
     pthread_mutex_lock(&sem->mutex);
-    bool given = sem->count < sem->max;
+    const bool given = sem->count < sem->max;
+    *wakes = given && sem->waiters != 0;
     if (given) {
         sem->count++;
         pthread_cond_signal(&sem->cond);
@@ -121,12 +128,20 @@ bool kraken_port_sem_give(kraken_port_sem_t *sem)
     return given;
 }
 
+bool kraken_port_sem_give(kraken_port_sem_t *sem)
+{
+    bool wakes;
+    return give(sem, &wakes);
+}
+
 bool kraken_port_sem_give_from_isr(kraken_port_sem_t *sem, bool *woken)
 {
-    /* A simulated ISR runs on the interrupted thread; a waiter, if any, is woken. From a task the
-     * give has done all there is to do: woken stays as it was. */
-    bool given = kraken_port_sem_give(sem);
-    if (woken != NULL && given && kraken_port_in_isr()) {
+    /* A simulated ISR runs on the interrupted thread; a waiter, if any, is woken, and *woken says
+     * so (host threads have no priorities: any waiter counts). From a task the give has done all
+     * there is to do: woken stays as it was. */
+    bool wakes;
+    const bool given = give(sem, &wakes);
+    if (woken != NULL && wakes && kraken_port_in_isr()) {
         *woken = true;
     }
     return given;

@@ -105,6 +105,7 @@ typedef struct {
     pthread_cond_t cond;
     uint32_t count;
     uint32_t max;
+    uint32_t waiters; /* takes blocked in a wait: a give from an ISR wakes one of them */
 } kraken_port_sem_t;
 
 typedef struct {
