@@ -147,7 +147,9 @@ esp_err_t kraken_port_sem_create(kraken_port_sem_t *sem, uint32_t max_count, uin
 /** Release a created semaphore; nobody may wait on it or use it afterwards (the caller's
  *  protocol ensures that). task, O(1). */
 void kraken_port_sem_delete(kraken_port_sem_t *sem);
-/** Wait up to timeout_ms (0: poll; KRAKEN_PORT_WAIT_FOREVER). True when taken. task, may block. */
+/** Take, waiting until given or until at least timeout_ms have passed (0: poll, no wait;
+ *  KRAKEN_PORT_WAIT_FOREVER). True when taken. ESP-IDF: the wait is in whole ticks, up to one tick
+ *  more than timeout_ms. task, may block. */
 bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
 /** Give, waking one waiter; false when already at max_count. task, never blocks, O(1). */
 bool kraken_port_sem_give(kraken_port_sem_t *sem);

@@ -50,6 +50,9 @@
 /* A wait of about 30 ms, and its length as the implementation computes it. */
 #define SHORT_WAIT ((TickType_t)(pdMS_TO_TICKS(30) > 0 ? pdMS_TO_TICKS(30) : 1))
 #define TICKS_US(t) ((int64_t)(t) * 1000000 / configTICK_RATE_HZ)
+/* A wait of t ticks ends at the t-th tick interrupt, the first of which may come at once: it
+ * lasts more than t - 1 tick periods (less a millisecond for the two clocks' reads). */
+#define WAIT_MIN_US(t) (TICKS_US((t) - 1) - 1000)
 /* A wait that must not run out. */
 #define LONG_WAIT ((TickType_t)(pdMS_TO_TICKS(PATIENCE_MS) > 0 ? pdMS_TO_TICKS(PATIENCE_MS) : 1))
 
@@ -962,20 +965,20 @@ static void a_full_queue_refuses_at_once_without_a_wait_and_after_the_wait_with_
     t0 = now_us();
     assert_int_equal(xQueueSend(q, &v, SHORT_WAIT), errQUEUE_FULL);
     int64_t waited = now_us() - t0;
-    assert_true(waited >= TICKS_US(SHORT_WAIT) - 1000);
+    assert_true(waited >= WAIT_MIN_US(SHORT_WAIT));
     assert_true(waited < 10 * TICKS_US(SHORT_WAIT) + 1000000);
 
     assert_int_equal(xQueueReceive(q, &v, 0), pdPASS);
     t0 = now_us();
     assert_int_equal(xQueueReceive(q, &v, SHORT_WAIT), errQUEUE_EMPTY);
     waited = now_us() - t0;
-    assert_true(waited >= TICKS_US(SHORT_WAIT) - 1000);
+    assert_true(waited >= WAIT_MIN_US(SHORT_WAIT));
     assert_true(waited < 10 * TICKS_US(SHORT_WAIT) + 1000000);
 
     t0 = now_us();
     assert_int_equal(xSemaphoreTake(taken, SHORT_WAIT), pdFALSE);
     waited = now_us() - t0;
-    assert_true(waited >= TICKS_US(SHORT_WAIT) - 1000);
+    assert_true(waited >= WAIT_MIN_US(SHORT_WAIT));
     assert_true(waited < 10 * TICKS_US(SHORT_WAIT) + 1000000);
     vQueueDelete(q);
     vSemaphoreDelete(taken);
@@ -1898,11 +1901,44 @@ static void vtaskdelay_sleeps_its_ticks_and_0_only_yields(void **state)
     int64_t t0 = now_us();
     vTaskDelay(SHORT_WAIT);
     const int64_t slept = now_us() - t0;
-    assert_true(slept >= TICKS_US(SHORT_WAIT) - 1000);
+    assert_true(slept >= WAIT_MIN_US(SHORT_WAIT));
     assert_true(slept < 10 * TICKS_US(SHORT_WAIT) + 1000000);
     t0 = now_us();
     vTaskDelay(0);
     assert_true(now_us() - t0 < 1000000);
+}
+
+/* As on the chip, a wait ends at a tick interrupt: begun between two ticks, a wait of one tick
+ * ends at the next tick, in less than a tick period (tried until a start falls between ticks
+ * with time to spare; a wait that ran for whole periods from its start would never be shorter). */
+static void a_wait_of_one_tick_ends_at_the_next_tick(void **state)
+{
+    (void)state;
+    const int64_t period = TICKS_US(1);
+    bool delay_ended_early = false, take_ended_early = false;
+    SemaphoreHandle_t sem = xSemaphoreCreateBinary();
+    assert_non_null(sem);
+    for (int i = 0; i < 20 && !(delay_ended_early && take_ended_early); i++) {
+        vTaskDelay(1); /* just after a tick */
+        const struct timespec half = {0, (long)(period * 1000 / 2)};
+        nanosleep(&half, NULL);
+        TickType_t tick = xTaskGetTickCount();
+        int64_t t0 = now_us();
+        vTaskDelay(1);
+        delay_ended_early |= now_us() - t0 < period;
+        assert_true(xTaskGetTickCount() - tick >= 1); /* never before the tick */
+
+        vTaskDelay(1);
+        nanosleep(&half, NULL);
+        tick = xTaskGetTickCount();
+        t0 = now_us();
+        assert_int_equal(xSemaphoreTake(sem, 1), pdFALSE);
+        take_ended_early |= now_us() - t0 < period;
+        assert_true(xTaskGetTickCount() - tick >= 1);
+    }
+    vSemaphoreDelete(sem);
+    assert_true(delay_ended_early);
+    assert_true(take_ended_early);
 }
 
 typedef struct {
@@ -1930,7 +1966,7 @@ static void a_delay_sleeps_through_notifications(void **state)
     assert_int_equal(xTaskNotifyGive(task), pdPASS);
     assert_int_equal(xTaskNotify(task, 1, eSetBits), pdPASS);
     WAIT_FOR(atomic_load(&p.slept_us) != 0);
-    assert_true(atomic_load(&p.slept_us) >= TICKS_US(p.ticks) - 1000);
+    assert_true(atomic_load(&p.slept_us) >= WAIT_MIN_US(p.ticks));
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
 }
@@ -1992,7 +2028,7 @@ static void a_wait_of_a_second_times_out_after_a_second(void **state)
     const int64_t t0 = now_us();
     assert_int_equal(ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(1000)), 0);
     const int64_t waited = now_us() - t0;
-    assert_true(waited >= 1000000 - 1000);
+    assert_true(waited >= WAIT_MIN_US(pdMS_TO_TICKS(1000)));
     assert_true(waited < 1700000);
 }
 
@@ -2354,12 +2390,12 @@ static void notify_give_counts_and_take_decrements_or_clears(void **state)
 
     const int64_t t0 = now_us();
     assert_int_equal(ulTaskNotifyTake(pdTRUE, SHORT_WAIT), 0);
-    assert_true(now_us() - t0 >= TICKS_US(SHORT_WAIT) - 1000);
+    assert_true(now_us() - t0 >= WAIT_MIN_US(SHORT_WAIT));
     /* A notification before the call that leaves the count at 0 does not end its wait. */
     assert_int_equal(xTaskNotify(me, 0, eNoAction), pdPASS);
     const int64_t t1 = now_us();
     assert_int_equal(ulTaskNotifyTake(pdTRUE, SHORT_WAIT), 0);
-    assert_true(now_us() - t1 >= TICKS_US(SHORT_WAIT) - 1000);
+    assert_true(now_us() - t1 >= WAIT_MIN_US(SHORT_WAIT));
 
     notify_probe_t p = {0};
     TaskHandle_t task = NULL;
@@ -2425,7 +2461,7 @@ static void xtasknotifywait_clears_bits_on_entry_and_exit_and_times_out(void **s
     const int64_t t0 = now_us();
     assert_int_equal(xTaskNotifyWait(0, 0, &v, SHORT_WAIT), pdFALSE);
     const int64_t waited = now_us() - t0;
-    assert_true(waited >= TICKS_US(SHORT_WAIT) - 1000);
+    assert_true(waited >= WAIT_MIN_US(SHORT_WAIT));
     assert_true(waited < 10 * TICKS_US(SHORT_WAIT) + 1000000);
 
     notify_probe_t p = {0};
@@ -2793,6 +2829,7 @@ int main(void)
         TEST(a_task_runs_with_its_parameter_name_priority_and_core),
         TEST(invalid_task_arguments_are_refused_without_a_heap_call),
         TEST(vtaskdelay_sleeps_its_ticks_and_0_only_yields),
+        TEST(a_wait_of_one_tick_ends_at_the_next_tick),
         TEST(a_delay_sleeps_through_notifications),
         TEST(xtaskdelayuntil_wakes_at_fixed_intervals_and_skips_a_wake_time_past),
         TEST(a_wait_of_a_second_times_out_after_a_second),

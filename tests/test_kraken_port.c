@@ -38,7 +38,7 @@ static void create_refuses_bad_counts_and_takes_an_initial_count_up_to_the_maxim
 }
 
 /* A timed take that gets nothing waits its whole timeout, whatever the clock's sub-second part
- * (the deadline carries into the seconds), then fails. */
+ * (the deadline carries into the seconds) and wherever between two ticks it begins, then fails. */
 static void a_timed_take_waits_its_whole_timeout(void **state)
 {
     (void)state;
@@ -50,6 +50,18 @@ static void a_timed_take_waits_its_whole_timeout(void **state)
         assert_true(esp_timer_get_time() - start >= 40000);
     }
     kraken_port_sem_delete(&sem);
+}
+
+/* A delay sleeps at least its milliseconds, wherever between two ticks it begins (on ESP-IDF it is
+ * in whole ticks: 15 ms is not a whole number of ticks at the default 100 Hz). */
+static void a_delay_sleeps_at_least_its_milliseconds(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 25; i++) {
+        const int64_t start = esp_timer_get_time();
+        kraken_port_delay_ms(15);
+        assert_true(esp_timer_get_time() - start >= 15000);
+    }
 }
 
 static void *give_later(void *arg)
@@ -175,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_refuses_bad_counts_and_takes_an_initial_count_up_to_the_maximum),
         cmocka_unit_test(a_timed_take_waits_its_whole_timeout),
+        cmocka_unit_test(a_delay_sleeps_at_least_its_milliseconds),
         cmocka_unit_test(a_take_without_timeout_is_woken_by_a_give),
         cmocka_unit_test(a_give_from_an_isr_says_whether_it_woke_a_task),
         cmocka_unit_test(a_task_knows_itself_and_holds_its_stack_until_joined),

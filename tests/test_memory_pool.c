@@ -1099,6 +1099,7 @@ static void init_refuses_bad_tables_and_a_second_set_up(void **state)
     kraken_sim_isr_enter();
     assert_int_equal(memory_pool_ensure_init(), ESP_ERR_INVALID_STATE);
     assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(memory_pool_check_integrity(), ESP_ERR_INVALID_STATE); /* a walk: task only */
     kraken_sim_isr_exit();
 }
 

@@ -89,20 +89,25 @@ void kraken_port_sem_delete(kraken_port_sem_t *sem)
     }
 }
 
-/* Ticks covering at least `ms` (rounded up: pdMS_TO_TICKS rounds down, in 32 bits, so 19 ms at
- * 100 Hz became 1 tick and hours wrapped around), below portMAX_DELAY (which means forever). */
-static TickType_t ms_to_ticks(uint32_t ms)
+/* A wait of at least `ms` in ticks: rounded up (pdMS_TO_TICKS rounds down, in 32 bits, so 19 ms
+ * at 100 Hz became 1 tick and hours wrapped around), plus one, since a wait of n ticks ends at the
+ * n-th tick interrupt from now, the first of which may come at once. Below portMAX_DELAY (which
+ * means forever); 0 stays 0 (no wait). */
+static TickType_t wait_ticks(uint32_t ms)
 {
     if (ms == KRAKEN_PORT_WAIT_FOREVER) {
         return portMAX_DELAY;
     }
-    const uint64_t ticks = ((uint64_t)ms * configTICK_RATE_HZ + 999u) / 1000u;
+    if (ms == 0) {
+        return 0;
+    }
+    const uint64_t ticks = ((uint64_t)ms * configTICK_RATE_HZ + 999u) / 1000u + 1u;
     return ticks < portMAX_DELAY ? (TickType_t)ticks : portMAX_DELAY - 1;
 }
 
 bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
 {
-    return xSemaphoreTake(sem->handle, ms_to_ticks(timeout_ms)) == pdTRUE;
+    return xSemaphoreTake(sem->handle, wait_ticks(timeout_ms)) == pdTRUE;
 }
 
 bool kraken_port_sem_give(kraken_port_sem_t *sem)
@@ -181,8 +186,5 @@ void kraken_port_delay_ms(uint32_t ms)
         taskYIELD();
         return;
     }
-    /* vTaskDelay(n) ends at the n-th tick interrupt from now, the first of which may come at once:
-     * one tick more makes it at least `ms`. */
-    const TickType_t ticks = ms_to_ticks(ms);
-    vTaskDelay(ticks < portMAX_DELAY - 1 ? ticks + 1 : ticks);
+    vTaskDelay(wait_ticks(ms));
 }

@@ -87,8 +87,15 @@ bool fr_deadline(TickType_t ticks, struct timespec *out)
     if (ticks == portMAX_DELAY) {
         return false;
     }
+    /* As on the chip, the wait ends at the ticks-th tick interrupt from now (tick k comes k tick
+     * periods after the simulated boot, when xTaskGetTickCount() becomes k), the first of which
+     * may come at once: between ticks - 1 and ticks periods from now. */
+    const uint64_t now_us = (uint64_t)esp_timer_get_time();
     clock_gettime(CLOCK_MONOTONIC, out);
-    const uint64_t ns = (uint64_t)ticks * 1000000000u / configTICK_RATE_HZ;
+    const uint64_t tick = now_us * configTICK_RATE_HZ / 1000000u;
+    const uint64_t end_us =
+        ((tick + ticks) * 1000000u + configTICK_RATE_HZ - 1) / configTICK_RATE_HZ;
+    const uint64_t ns = end_us > now_us ? (end_us - now_us) * 1000u : 0;
     uint64_t total = (uint64_t)out->tv_nsec + ns % 1000000000u;
     out->tv_sec += (time_t)(ns / 1000000000u + total / 1000000000u);
     out->tv_nsec = (long)(total % 1000000000u);

@@ -29,7 +29,8 @@ void fr_task_call(void);
 /* A condition variable on CLOCK_MONOTONIC (deadlines are CLOCK_MONOTONIC). */
 void fr_cond_init(pthread_cond_t *cond);
 
-/* The absolute deadline of a wait of `ticks` from now; false for portMAX_DELAY (no deadline). */
+/* The absolute deadline of a wait of `ticks` from now (at a tick, as on the chip); false for
+ * portMAX_DELAY (no deadline). */
 bool fr_deadline(TickType_t ticks, struct timespec *out);
 
 /* fr_lock() held, by a task (not an ISR): waits on cond until signalled or the deadline (NULL:
