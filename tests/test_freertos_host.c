@@ -1309,6 +1309,61 @@ static void calls_that_would_wait_are_refused_in_a_simulated_isr(void **state)
     vSemaphoreDelete(mutex);
 }
 
+/* Inside a critical section (interrupts off on the chip's core) no FreeRTOS call may block: a call
+ * that would wait is refused at once, logged and counted (kraken_sim_stats_t.refused_waits), in a
+ * nested section too; a call without a wait runs; after the last exit waits work again. */
+static void calls_that_would_wait_are_refused_inside_a_critical_section(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(2, sizeof(uint32_t));
+    SemaphoreHandle_t binary = xSemaphoreCreateBinary();
+    assert_true(q && binary);
+    uint32_t v = 5, out = 0;
+    (void)ulTaskNotifyTake(pdTRUE, 0);
+    xTaskNotifyGive(xTaskGetCurrentTaskHandle()); /* pending: the refusal is not a timeout */
+    portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED, other = portMUX_INITIALIZER_UNLOCKED;
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    BaseType_t rc[7];
+    log_capture_begin();
+    const int64_t t0 = now_us();
+    portENTER_CRITICAL(&mux);
+    rc[0] = xQueueReceive(q, &out, LONG_WAIT);
+    rc[1] = xSemaphoreTake(binary, 1);
+    rc[2] = (BaseType_t)ulTaskNotifyTake(pdTRUE, LONG_WAIT);
+    vTaskDelay(LONG_WAIT);
+    portENTER_CRITICAL(&other); /* nested, another lock */
+    rc[3] = xTaskNotifyWait(0, 0, NULL, 1);
+    portEXIT_CRITICAL(&other);
+    rc[4] = xQueueSend(q, &v, 0); /* no wait: runs */
+    portENTER_CRITICAL(&mux); /* the same lock again */
+    portEXIT_CRITICAL(&mux);
+    rc[5] = xQueueReceive(q, &out, 1); /* still inside the first: refused, though an item waits */
+    portEXIT_CRITICAL(&mux);
+    const int64_t took = now_us() - t0;
+    rc[6] = xQueueReceive(q, &out, SHORT_WAIT); /* outside: runs */
+    const char *logged = log_capture_end();
+    kraken_sim_get_stats(&after);
+    for (int i = 0; i < 6; i++) {
+        const BaseType_t want = i == 4 ? pdPASS : pdFAIL;
+        if (rc[i] != want) {
+            print_error("call %d inside a critical section gave %d\n", i, (int)rc[i]);
+        }
+        assert_int_equal(rc[i], want);
+    }
+    assert_int_equal(rc[6], pdPASS);
+    assert_int_equal(out, 5);
+    assert_true(took < TICKS_US(LONG_WAIT) / 2);
+    assert_int_equal(after.refused_waits - before.refused_waits, 6);
+    assert_non_null(strstr(logged, "xQueueReceive: a wait of 1 ticks inside a critical section: "
+                                   "refused"));
+    assert_non_null(strstr(logged, "vTaskDelay: a wait of"));
+    assert_non_null(strstr(logged, "xTaskNotifyWait: a wait of 1 ticks inside a critical"));
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
+    vQueueDelete(q);
+    vSemaphoreDelete(binary);
+}
+
 /* As on the chip: in an ISR, the task it interrupted. */
 static void xtaskgetcurrenttaskhandle_in_a_simulated_isr_is_the_interrupted_task(void **state)
 {
@@ -2813,6 +2868,7 @@ int main(void)
         TEST(fromisr_calls_work_in_a_simulated_isr_and_make_no_heap_call),
         TEST(fromisr_sends_and_receives_report_a_task_they_woke),
         TEST(calls_that_would_wait_are_refused_in_a_simulated_isr),
+        TEST(calls_that_would_wait_are_refused_inside_a_critical_section),
         TEST(xtaskgetcurrenttaskhandle_in_a_simulated_isr_is_the_interrupted_task),
         TEST(null_and_malformed_arguments_are_refused_with_the_documented_results),
         TEST(a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call),

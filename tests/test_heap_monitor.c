@@ -90,6 +90,11 @@ static int teardown(void **state)
     if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK) {
         return -1;
     }
+    kraken_sim_stats_t sim;
+    kraken_sim_get_stats(&sim);
+    if (sim.refused_waits != 0) { /* a FreeRTOS wait in an ISR or a critical section */
+        return -1;
+    }
     return heap_monitor_deinit() == ESP_OK ? 0 : -1;
 }
 

@@ -105,6 +105,11 @@ static int teardown(void **state)
         isr_heap_calls() != g_isr_heap_calls) {
         rc = -1;
     }
+    kraken_sim_stats_t sim;
+    kraken_sim_get_stats(&sim);
+    if (sim.refused_waits != 0) { /* a FreeRTOS wait in an ISR or a critical section */
+        rc = -1;
+    }
     memory_pool_set_misuse_hook(NULL);
     return rc;
 }

@@ -102,14 +102,26 @@ bool fr_deadline(TickType_t ticks, struct timespec *out)
     return true;
 }
 
-bool fr_refuse_wait_in_isr(const char *fn, TickType_t ticks)
+/* Critical sections (portMUX) this thread holds, nested ones counted. */
+static _Thread_local uint32_t t_critical;
+
+bool fr_refuse_wait(const char *fn, TickType_t ticks)
 {
-    if (ticks != 0 && sim_in_isr()) {
+    if (ticks == 0) {
+        return false;
+    }
+    if (sim_in_isr()) {
         ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks in an ISR: refused (the chip asserts)", fn,
                  ticks);
-        return true;
+    } else if (t_critical != 0) {
+        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks inside a critical section: refused "
+                         "(interrupts are off there on the chip: no FreeRTOS call may block)",
+                 fn, ticks);
+    } else {
+        return false;
     }
-    return false;
+    sim_count_refused_wait();
+    return true;
 }
 
 /* ---- task records ------------------------------------------------------------------------------ */
@@ -643,7 +655,7 @@ static void sleep_until(const struct timespec *deadline)
 void vTaskDelay(const TickType_t xTicksToDelay)
 {
     fr_task_call();
-    if (fr_refuse_wait_in_isr(__func__, xTicksToDelay)) {
+    if (fr_refuse_wait(__func__, xTicksToDelay)) {
         return;
     }
     (void)fr_self();
@@ -661,7 +673,7 @@ void vTaskDelay(const TickType_t xTicksToDelay)
 BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_t xTimeIncrement)
 {
     fr_task_call();
-    if (pxPreviousWakeTime == NULL || fr_refuse_wait_in_isr(__func__, 1)) {
+    if (pxPreviousWakeTime == NULL || fr_refuse_wait(__func__, 1)) {
         return pdFALSE;
     }
     (void)fr_self();
@@ -838,6 +850,9 @@ uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
         ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
         return 0;
     }
+    if (fr_refuse_wait(__func__, xTicksToWait)) {
+        return 0;
+    }
     struct tskTaskControlBlock *self = fr_self();
     if (self == NULL) {
         return 0;
@@ -870,6 +885,9 @@ BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClear
     fr_task_call();
     if (sim_in_isr()) {
         ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
+        return pdFALSE;
+    }
+    if (fr_refuse_wait(__func__, xTicksToWait)) {
         return pdFALSE;
     }
     struct tskTaskControlBlock *self = fr_self();
@@ -935,6 +953,7 @@ void spinlock_initialize(portMUX_TYPE *lock)
 void vPortEnterCritical(portMUX_TYPE *mux)
 {
     const uintptr_t me = (uintptr_t)&t_identity;
+    t_critical++;
     if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) == me) {
         mux->count++;
         return;
@@ -958,6 +977,7 @@ void vPortExitCritical(portMUX_TYPE *mux)
                          "chip aborts)", (void *)mux);
         return;
     }
+    t_critical--;
     if (--mux->count == 0) {
         __atomic_store_n(&mux->owner, 0, __ATOMIC_RELEASE);
     }

@@ -48,9 +48,10 @@ TaskHandle_t fr_self(void);
  * in the boot figure), such as the timer task. NULL when the host is out of memory. */
 TaskHandle_t fr_service_task(const char *name, UBaseType_t priority);
 
-/* True, after logging "<fn>: ...", when the caller is a simulated ISR and ticks != 0: a wait from
- * an ISR (the chip asserts). */
-bool fr_refuse_wait_in_isr(const char *fn, TickType_t ticks);
+/* True, after logging "<fn>: ..." and counting it (kraken_sim_stats_t.refused_waits), when ticks
+ * != 0 and the caller is a simulated ISR (the chip asserts) or holds a critical section (the chip
+ * cannot block there: interrupts are off on its core). */
+bool fr_refuse_wait(const char *fn, TickType_t ticks);
 
 #define FR_TAG "freertos"
 

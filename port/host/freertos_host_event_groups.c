@@ -299,7 +299,7 @@ static bool enter_wait(const char *fn, EventGroupHandle_t g, EventBits_t bits, E
                        TickType_t ticks, struct timespec *deadline, bool *timed)
 {
     fr_task_call();
-    if (!valid_bits(fn, g, bits) || fr_refuse_wait_in_isr(fn, ticks)) {
+    if (!valid_bits(fn, g, bits) || fr_refuse_wait(fn, ticks)) {
         return false;
     }
     if (wait_for == 0) {

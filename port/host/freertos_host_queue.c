@@ -381,7 +381,7 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
     fr_task_call();
     shape_t shape;
     if (!look(__func__, xQueue, pvItemToQueue, &shape) ||
-        fr_refuse_wait_in_isr(__func__, xTicksToWait)) {
+        fr_refuse_wait(__func__, xTicksToWait)) {
         return pdFAIL;
     }
     struct QueueDefinition *q = xQueue;
@@ -461,7 +461,7 @@ static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, Ti
 {
     fr_task_call();
     shape_t shape;
-    if (!look(fn, xQueue, buffer, &shape) || fr_refuse_wait_in_isr(fn, ticks)) {
+    if (!look(fn, xQueue, buffer, &shape) || fr_refuse_wait(fn, ticks)) {
         return pdFAIL;
     }
     struct QueueDefinition *q = xQueue;

@@ -282,7 +282,7 @@ static bool refuse_null(const char *fn, const void *sb, const void *data, size_t
 static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, size_t n,
                    TickType_t wait, BaseType_t *woken)
 {
-    if (refuse_null(fn, sb, data, n) || fr_refuse_wait_in_isr(fn, wait)) {
+    if (refuse_null(fn, sb, data, n) || fr_refuse_wait(fn, wait)) {
         return 0;
     }
     if (sb->message && n > UINT32_MAX - LENGTH_BYTES) {
@@ -336,7 +336,7 @@ size_t xStreamBufferSendFromISR(StreamBufferHandle_t xStreamBuffer, const void *
 static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t room,
                       TickType_t wait, BaseType_t *woken)
 {
-    if (refuse_null(fn, sb, out, 1) || fr_refuse_wait_in_isr(fn, wait)) {
+    if (refuse_null(fn, sb, out, 1) || fr_refuse_wait(fn, wait)) {
         return 0;
     }
     const size_t empty = sb->message ? LENGTH_BYTES : 0;

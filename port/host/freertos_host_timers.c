@@ -291,7 +291,7 @@ static BaseType_t command(const char *fn, TimerHandle_t t, enum command what, Ti
                  t == NULL ? "no timer" : "a period of 0 ticks");
         return pdFAIL;
     }
-    if (fr_refuse_wait_in_isr(fn, wait)) {
+    if (fr_refuse_wait(fn, wait)) {
         return pdFAIL;
     }
     const uint64_t now = ticks_now();
@@ -376,7 +376,7 @@ static BaseType_t pend(const char *fn, PendedFunction_t function, void *paramete
         ESP_LOGE(FR_TAG, "%s: no function: refused", fn);
         return pdFAIL;
     }
-    if (fr_refuse_wait_in_isr(fn, wait) || xTimerGetTimerDaemonTaskHandle() == NULL) {
+    if (fr_refuse_wait(fn, wait) || xTimerGetTimerDaemonTaskHandle() == NULL) {
         return pdFAIL;
     }
     struct timespec deadline;

@@ -175,7 +175,7 @@ extern char _end[] __attribute__((weak));
 
 /* Separate variables, not a struct: i386 gcc notes an ABI change for _Atomic 64-bit fields. */
 static _Atomic uint64_t stat_allocations, stat_frees, stat_failed, stat_injected, stat_invalid_frees,
-    stat_isr_calls;
+    stat_isr_calls, stat_refused_waits;
 
 static _Atomic(esp_alloc_failed_hook_t) failed_hook;
 
@@ -201,6 +201,11 @@ static void count(_Atomic uint64_t *counter)
 void sim_count_invalid_free(void)
 {
     count(&stat_invalid_frees);
+}
+
+void sim_count_refused_wait(void)
+{
+    count(&stat_refused_waits);
 }
 
 bool sim_in_isr(void)
@@ -320,6 +325,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     out->injected = atomic_load(&stat_injected);
     out->invalid_frees = atomic_load(&stat_invalid_frees);
     out->isr_calls = atomic_load(&stat_isr_calls);
+    out->refused_waits = atomic_load(&stat_refused_waits);
 }
 
 /* ESP-IDF lets an interrupt handler call the heap (mem_alloc.rst, "Calling Heap-Related Functions
@@ -673,8 +679,9 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         }
     }
 
-    _Atomic uint64_t *const counters[] = {&stat_allocations, &stat_frees,         &stat_failed,
-                                          &stat_injected,    &stat_invalid_frees, &stat_isr_calls};
+    _Atomic uint64_t *const counters[] = {&stat_allocations,   &stat_frees,     &stat_failed,
+                                          &stat_injected,      &stat_invalid_frees,
+                                          &stat_isr_calls,     &stat_refused_waits};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         atomic_store(counters[i], 0);
     }

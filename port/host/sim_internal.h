@@ -34,6 +34,8 @@ void __real_free(void *ptr);
 
 /** Count one refused free/realloc in kraken_sim_stats_t.invalid_frees (sim_malloc.c). isr-ok. */
 void sim_count_invalid_free(void);
+/** Count one refused FreeRTOS wait in kraken_sim_stats_t.refused_waits. isr-ok. */
+void sim_count_refused_wait(void);
 
 /** True (after logging it and counting an invalid free) when ptr is a live block from
  *  memory_pool.h (pool, heap fallback or oversize): free(), realloc(), heap_caps_free() and
