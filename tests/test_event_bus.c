@@ -2676,6 +2676,30 @@ static esp_err_t init_logged(void)
     return err;
 }
 
+/* Task only: from an ISR the statistics log prints nothing and the check refuses. */
+static void the_log_and_the_check_do_nothing_from_an_isr(void **state)
+{
+    (void)state;
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    log_len = 0;
+    log_text[0] = '\0';
+    vprintf_like_t previous = esp_log_set_vprintf(capture_log);
+    system_event_log_stats("test");
+    const size_t from_task = log_len;
+    kraken_sim_isr_enter();
+    system_event_log_stats("test");
+    const esp_err_t check = system_event_bus_check();
+    kraken_sim_isr_exit();
+    esp_log_set_vprintf(previous);
+    assert_int_equal(check, ESP_ERR_INVALID_STATE);
+    assert_int_equal(log_len, from_task);
+    if (log_lines_at(ESP_LOG_INFO)) {
+        assert_true(from_task > 0); /* the capture sees the log */
+    }
+    assert_int_equal(system_event_bus_check(), ESP_OK);
+}
+
 static void a_pool_class_no_larger_than_the_reserve_is_reported_at_start(void **state)
 {
     (void)state;
@@ -3674,6 +3698,8 @@ int main(void)
             a_spilling_post_stopped_by_the_next_class_reserve_counts_reserve, setup_none, teardown),
         cmocka_unit_test_setup_teardown(a_payload_that_spilled_into_a_larger_class_is_counted_there,
                                         setup_none, teardown),
+        cmocka_unit_test_setup_teardown(the_log_and_the_check_do_nothing_from_an_isr, setup_none,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             a_pool_class_no_larger_than_the_reserve_is_reported_at_start, setup_none, teardown),
         cmocka_unit_test_setup_teardown(

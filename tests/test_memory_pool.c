@@ -27,8 +27,6 @@
 #include "memory_pool_tally.h"
 #include "memory_pool.h"
 #include "sdkconfig.h"
-#include "system_service/event_bus.h"
-#include "system_service/memory_utils.h"
 
 #if defined(CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK_FULL)
 #define CHECK_LEVEL 2
@@ -1294,9 +1292,6 @@ static void log_nothing_from_an_isr(const char *tag)
 {
     assert_int_equal(memory_pool_log_leaks(tag), 0);
     memory_pool_log_stats(tag);
-    system_event_log_stats(tag);
-    memory_log_usage(tag);
-    assert_int_equal(system_event_bus_check(), ESP_ERR_INVALID_STATE);
 }
 
 static void the_walk_and_the_leak_report_list_every_live_block(void **state)

@@ -540,6 +540,11 @@ static void log_usage_prints_the_same_figures_as_memory_get_info(void **state)
     }
     capture_log_usage(NULL, text, sizeof text);
     assert_non_null(strstr(text, "memory"));
+    /* task only: from an ISR nothing is printed */
+    kraken_sim_isr_enter();
+    capture_log_usage("my_service", text, sizeof text);
+    kraken_sim_isr_exit();
+    assert_string_equal(text, "");
 }
 
 /* One entry per (profile, behaviour), named "profile: behaviour" in the report. */
