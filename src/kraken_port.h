@@ -148,8 +148,8 @@ esp_err_t kraken_port_sem_create(kraken_port_sem_t *sem, uint32_t max_count, uin
  *  protocol ensures that). task, O(1). */
 void kraken_port_sem_delete(kraken_port_sem_t *sem);
 /** Take, waiting until given or until at least timeout_ms have passed (0: poll, no wait;
- *  KRAKEN_PORT_WAIT_FOREVER). True when taken. ESP-IDF: the wait is in whole ticks, up to one tick
- *  more than timeout_ms. task, may block. */
+ *  KRAKEN_PORT_WAIT_FOREVER). True when taken. ESP-IDF: the wait is in whole ticks, less than two
+ *  ticks more than timeout_ms. task, may block. */
 bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
 /** Give, waking one waiter; false when already at max_count. task, never blocks, O(1). */
 bool kraken_port_sem_give(kraken_port_sem_t *sem);

@@ -1300,7 +1300,7 @@ static void calls_that_would_wait_are_refused_in_a_simulated_isr(void **state)
     assert_non_null(strstr(logged, "xQueueReceive: a wait of 1 ticks in an ISR: refused"));
     assert_non_null(strstr(logged, "xQueueGenericSend: a wait of 1 ticks in an ISR: refused"));
     assert_non_null(strstr(logged, "vTaskDelay: a wait of"));
-    assert_non_null(strstr(logged, "ulTaskNotifyTake: in an ISR: refused"));
+    assert_non_null(strstr(logged, "ulTaskNotifyTake: a wait of 1 ticks in an ISR: refused"));
     assert_non_null(strstr(logged, "a mutex"));
     assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
     assert_int_equal(uxSemaphoreGetCount(mutex), 1);
@@ -1362,6 +1362,88 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
     assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
     vQueueDelete(q);
     vSemaphoreDelete(binary);
+}
+
+typedef struct {
+    SemaphoreHandle_t sem;
+    atomic_int taken; /* 1 + the take's result once it returns */
+} one_take_t;
+
+static void take_one(void *arg)
+{
+    one_take_t *t = arg;
+    atomic_store(&t->taken, 1 + (int)xSemaphoreTake(t->sem, LONG_WAIT));
+    park(NULL);
+}
+
+/* An ISR give wakes a task once: a second give before that task has run wakes nobody more (the
+ * waiter left the list with the first), as FreeRTOS reports it. */
+static void a_second_isr_give_does_not_report_the_same_waiter_woken(void **state)
+{
+    (void)state;
+    one_take_t t = {.sem = xSemaphoreCreateCounting(2, 0)};
+    assert_non_null(t.sem);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(take_one, "taker", STACK, &t, 5, &task), pdPASS);
+    assert_true(becomes_blocked(task));
+    BaseType_t first = pdFALSE, second = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xSemaphoreGiveFromISR(t.sem, &first), pdTRUE);
+    assert_int_equal(xSemaphoreGiveFromISR(t.sem, &second), pdTRUE);
+    kraken_sim_isr_exit();
+    assert_int_equal(first, pdTRUE);
+    assert_int_equal(second, pdFALSE);
+    WAIT_FOR(atomic_load(&t.taken) != 0);
+    assert_int_equal(atomic_load(&t.taken), 1 + pdTRUE);
+    assert_int_equal(uxSemaphoreGetCount(t.sem), 1);
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+    vSemaphoreDelete(t.sem);
+}
+
+typedef struct {
+    portMUX_TYPE mux;
+    QueueHandle_t q;
+    atomic_int inside; /* 1 once in the section */
+    atomic_int go;     /* set once the task is deleted */
+} section_probe_t;
+
+static void delete_me_in_a_section(void *arg)
+{
+    section_probe_t *p = arg;
+    portENTER_CRITICAL(&p->mux);
+    atomic_store(&p->inside, 1);
+    while (!atomic_load(&p->go)) {
+    }
+    uint32_t v = 7;
+    (void)xQueueSend(p->q, &v, 0); /* a call without a wait: allowed in a section */
+    portEXIT_CRITICAL(&p->mux);    /* the task ends here */
+    for (;;) {
+        vTaskDelay(1);
+    }
+}
+
+/* A task deleted while inside a critical section goes on to the end of the section (on the chip the
+ * delete's switch waits for it) and ends there: it does not leave the spinlock held. */
+static void a_task_deleted_inside_a_critical_section_releases_it_first(void **state)
+{
+    (void)state;
+    section_probe_t p = {.mux = portMUX_INITIALIZER_UNLOCKED, .q = xQueueCreate(1, sizeof(uint32_t))};
+    assert_non_null(p.q);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(delete_me_in_a_section, "sect", STACK, &p, 5, &task), pdPASS);
+    WAIT_FOR(atomic_load(&p.inside));
+    vTaskDelete(task);
+    atomic_store(&p.go, 1);
+    assert_true(tasks_become(tasks_at_setup));
+    WAIT_FOR(__atomic_load_n(&p.mux.owner, __ATOMIC_ACQUIRE) == 0);
+    assert_int_equal(__atomic_load_n(&p.mux.owner, __ATOMIC_ACQUIRE), 0);
+    uint32_t v = 0;
+    assert_int_equal(xQueueReceive(p.q, &v, 0), pdPASS); /* its send ran */
+    assert_int_equal(v, 7);
+    portENTER_CRITICAL(&p.mux); /* free: taken at once */
+    portEXIT_CRITICAL(&p.mux);
+    vQueueDelete(p.q);
 }
 
 /* As on the chip: in an ISR, the task it interrupted. */
@@ -2869,6 +2951,8 @@ int main(void)
         TEST(fromisr_sends_and_receives_report_a_task_they_woke),
         TEST(calls_that_would_wait_are_refused_in_a_simulated_isr),
         TEST(calls_that_would_wait_are_refused_inside_a_critical_section),
+        TEST(a_second_isr_give_does_not_report_the_same_waiter_woken),
+        TEST(a_task_deleted_inside_a_critical_section_releases_it_first),
         TEST(xtaskgetcurrenttaskhandle_in_a_simulated_isr_is_the_interrupted_task),
         TEST(null_and_malformed_arguments_are_refused_with_the_documented_results),
         TEST(a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call),

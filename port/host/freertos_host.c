@@ -82,23 +82,31 @@ void fr_cond_init(pthread_cond_t *cond)
     pthread_condattr_destroy(&attr);
 }
 
+/* The deadline of a wait that ends at tick from + ticks, `from` a tick count the caller read (not
+ * after now, less than one wrap of TickType_t ago). Tick k comes k tick periods after the
+ * simulated boot, when xTaskGetTickCount() becomes k. */
+static void deadline_at_tick(TickType_t from, TickType_t ticks, struct timespec *out)
+{
+    const uint64_t now_us = (uint64_t)esp_timer_get_time();
+    clock_gettime(CLOCK_MONOTONIC, out);
+    const uint64_t tick = now_us * configTICK_RATE_HZ / 1000000u;
+    const uint64_t start = tick - (TickType_t)((TickType_t)tick - from); /* from, in 64 bits */
+    const uint64_t end_us =
+        ((start + ticks) * 1000000u + configTICK_RATE_HZ - 1) / configTICK_RATE_HZ;
+    const uint64_t ns = end_us > now_us ? (end_us - now_us) * 1000u : 0;
+    uint64_t total = (uint64_t)out->tv_nsec + ns % 1000000000u;
+    out->tv_sec += (time_t)(ns / 1000000000u + total / 1000000000u);
+    out->tv_nsec = (long)(total % 1000000000u);
+}
+
 bool fr_deadline(TickType_t ticks, struct timespec *out)
 {
     if (ticks == portMAX_DELAY) {
         return false;
     }
-    /* As on the chip, the wait ends at the ticks-th tick interrupt from now (tick k comes k tick
-     * periods after the simulated boot, when xTaskGetTickCount() becomes k), the first of which
+    /* As on the chip, the wait ends at the ticks-th tick interrupt from now, the first of which
      * may come at once: between ticks - 1 and ticks periods from now. */
-    const uint64_t now_us = (uint64_t)esp_timer_get_time();
-    clock_gettime(CLOCK_MONOTONIC, out);
-    const uint64_t tick = now_us * configTICK_RATE_HZ / 1000000u;
-    const uint64_t end_us =
-        ((tick + ticks) * 1000000u + configTICK_RATE_HZ - 1) / configTICK_RATE_HZ;
-    const uint64_t ns = end_us > now_us ? (end_us - now_us) * 1000u : 0;
-    uint64_t total = (uint64_t)out->tv_nsec + ns % 1000000000u;
-    out->tv_sec += (time_t)(ns / 1000000000u + total / 1000000000u);
-    out->tv_nsec = (long)(total % 1000000000u);
+    deadline_at_tick(xTaskGetTickCount(), ticks, out);
     return true;
 }
 
@@ -260,10 +268,12 @@ TaskHandle_t fr_service_task(const char *name, UBaseType_t priority)
     return adopt(name, priority, false);
 }
 
-/* fr_lock() held: a task deleted by another ends here, at its call into the API. */
+/* fr_lock() held: a task deleted by another ends here, at its call into the API; inside a critical
+ * section it ends when it leaves the last one instead (on the chip the delete's switch waits for
+ * the section's end), so that no spinlock stays held by a thread that is gone. */
 static void end_if_deleted_locked(void)
 {
-    if (t_self != NULL && t_self->deleted && !sim_in_isr()) {
+    if (t_self != NULL && t_self->deleted && !sim_in_isr() && t_critical == 0) {
         end_thread_locked(t_self);
     }
 }
@@ -277,7 +287,8 @@ void fr_enter(void)
 void fr_task_call(void)
 {
     struct tskTaskControlBlock *self = t_self;
-    if (self != NULL && __atomic_load_n(&self->deleted, __ATOMIC_ACQUIRE) && !sim_in_isr()) {
+    if (self != NULL && __atomic_load_n(&self->deleted, __ATOMIC_ACQUIRE) && !sim_in_isr() &&
+        t_critical == 0) {
         fr_lock();
         end_thread_locked(self);
     }
@@ -561,6 +572,12 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
         }
         return;
     }
+    if (t_critical != 0) {
+        ESP_LOGE(FR_TAG, "%s(NULL) inside a critical section: refused (the chip cannot block there)",
+                 __func__);
+        sim_count_refused_wait();
+        return;
+    }
     fr_lock();
     end_if_deleted_locked();
     self->suspended = true;
@@ -688,8 +705,9 @@ BaseType_t xTaskDelayUntil(TickType_t *const pxPreviousWakeTime, const TickType_
         fr_unlock();
         return pdFALSE;
     }
-    struct timespec deadline;
-    sleep_until(fr_deadline(wake - now, &deadline) ? &deadline : NULL);
+    struct timespec deadline; /* from `now`: a tick that passed since does not move the wake */
+    deadline_at_tick(now, wake - now, &deadline);
+    sleep_until(&deadline);
     return pdTRUE;
 }
 
@@ -846,11 +864,11 @@ void vTaskNotifyGiveFromISR(TaskHandle_t xTaskToNotify, BaseType_t *pxHigherPrio
 uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
 {
     fr_task_call();
-    if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
+    if (fr_refuse_wait(__func__, xTicksToWait)) {
         return 0;
     }
-    if (fr_refuse_wait(__func__, xTicksToWait)) {
+    if (sim_in_isr()) {
+        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
         return 0;
     }
     struct tskTaskControlBlock *self = fr_self();
@@ -883,11 +901,11 @@ BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClear
                            uint32_t *pulNotificationValue, TickType_t xTicksToWait)
 {
     fr_task_call();
-    if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
+    if (fr_refuse_wait(__func__, xTicksToWait)) {
         return pdFALSE;
     }
-    if (fr_refuse_wait(__func__, xTicksToWait)) {
+    if (sim_in_isr()) {
+        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
         return pdFALSE;
     }
     struct tskTaskControlBlock *self = fr_self();
@@ -980,6 +998,9 @@ void vPortExitCritical(portMUX_TYPE *mux)
     t_critical--;
     if (--mux->count == 0) {
         __atomic_store_n(&mux->owner, 0, __ATOMIC_RELEASE);
+    }
+    if (t_critical == 0) {
+        fr_task_call(); /* deleted meanwhile: it ends now */
     }
 }
 

@@ -441,7 +441,8 @@ BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvIt
         fr_unlock();
         return errQUEUE_FULL;
     }
-    const bool woke = q->waiting_items != 0;
+    /* a receiver not yet served by the items already queued (each one woken takes one) */
+    const bool woke = q->waiting_items > q->count;
     put_locked(q, pvItemToQueue, xCopyPosition);
     fr_unlock();
     if (woke && pxHigherPriorityTaskWoken != NULL) {
@@ -534,7 +535,7 @@ BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
         fr_unlock();
         return errQUEUE_EMPTY;
     }
-    const bool woke = q->waiting_room != 0;
+    const bool woke = q->waiting_room > q->length - q->count; /* as above, for the free slots */
     take_locked(q, pvBuffer, false);
     fr_unlock();
     if (woke && pxHigherPriorityTaskWoken != NULL) {

@@ -114,12 +114,13 @@ bool kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms)
     return taken;
 }
 
-/* Give; *wakes says whether a take was waiting for it. */
+/* Give; *wakes says whether a take was waiting for it (one not served by an earlier give: each
+ * waiter stays counted until it runs). */
 static bool give(kraken_port_sem_t *sem, bool *wakes)
 {
     pthread_mutex_lock(&sem->mutex);
     const bool given = sem->count < sem->max;
-    *wakes = given && sem->waiters != 0;
+    *wakes = given && sem->waiters > sem->count;
     if (given) {
         sem->count++;
         pthread_cond_signal(&sem->cond);

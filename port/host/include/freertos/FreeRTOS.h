@@ -10,9 +10,14 @@
  * - Tasks are POSIX threads. Priorities and core affinity are recorded, not enforced: the host's
  *   scheduler runs the threads, so code that relies on a higher-priority task preempting a lower
  *   one, or on two tasks pinned to one core never running at once, behaves differently.
- * - Blocking calls wait on CLOCK_MONOTONIC deadlines of `ticks * portTICK_PERIOD_MS`.
+ * - A wait of n ticks ends at the n-th tick from now, on CLOCK_MONOTONIC (tick k comes k tick
+ *   periods after the simulated boot), as on the chip: it lasts between n - 1 and n periods.
  * - FromISR calls are for kraken_sim_isr_enter()/_exit() context (xPortInIsrContext()); task-level
  *   calls that may block are refused there with their failure value (the chip would assert).
+ * - A call with a non-zero wait (or a delay, or vTaskSuspend(NULL)) in a simulated ISR or inside a
+ *   critical section is refused with its failure value, logged and counted
+ *   (kraken_sim_stats_t.refused_waits), also one that would not have had to wait: ESP-IDF forbids
+ *   blocking calls there.
  * - The tick count is esp_timer_get_time() / portTICK_PERIOD_MS: it starts at the simulated boot.
  * Kernel objects live in the simulated heap: delete them before kraken_sim_reset().
  */
@@ -99,7 +104,8 @@ size_t xPortGetMinimumEverFreeHeapSize(void);
 /* ---- critical sections: ESP-IDF's spinlocks (portMUX_TYPE) ----
  * A portMUX_TYPE is a spinlock that the same task may take again (nesting is counted), as
  * ESP-IDF's. It does not stop the other threads' "interrupts": it only excludes the other holders
- * of the same lock. Keep sections short and never block inside one (the chip would abort). */
+ * of the same lock. Keep sections short: a wait inside one is refused (above). A task deleted inside
+ * one goes on until it leaves the last one, and ends there. */
 typedef struct {
     uintptr_t owner; /* 0: free; else the holder thread's identity (read and written atomically) */
     uint32_t count;  /* nesting depth of the holder */

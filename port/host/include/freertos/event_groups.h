@@ -56,7 +56,8 @@ EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup);
 /** Waits up to xTicksToWait for any (xWaitForAllBits pdFALSE) or all of uxBitsToWaitFor; when
  *  the condition is met, clears them if xClearOnExit. Returns the bits when the condition was met,
  *  or at the timeout (the caller tells which by testing them). NULL group, no bits or top-byte
- *  bits, or a simulated ISR with a non-zero wait: 0, logged (the chip asserts). task, blocks. */
+ *  bits, or a non-zero wait in a simulated ISR or a critical
+ *  section: 0, logged (the chip asserts). task, blocks. */
 EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToWaitFor,
                                 const BaseType_t xClearOnExit, const BaseType_t xWaitForAllBits,
                                 TickType_t xTicksToWait);

@@ -35,7 +35,8 @@ void vQueueDelete(QueueHandle_t xQueue);
 /** Copies *pvItemToQueue in (xCopyPosition: queueSEND_TO_BACK, queueSEND_TO_FRONT, or
  *  queueOVERWRITE for a queue of length 1), waiting up to xTicksToWait for room. pdPASS, or
  *  errQUEUE_FULL after the wait. NULL queue, NULL item with a non-zero item size, queueOVERWRITE
- *  on a longer queue, or a simulated ISR with a non-zero wait: pdFAIL, logged. task, blocks. */
+ *  on a longer queue, or a non-zero wait in a simulated ISR or a critical
+ *  section: pdFAIL, logged. task, blocks. */
 BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQueue,
                              TickType_t xTicksToWait, const BaseType_t xCopyPosition);
 #define xQueueSend(q, item, ticks) xQueueGenericSend((q), (item), (ticks), queueSEND_TO_BACK)

@@ -41,7 +41,8 @@ QueueHandle_t xQueueCreateBinarySemaphoreStatic(StaticQueue_t *pxStaticQueue);
 
 /** Takes one count (a mutex: takes ownership; taking a plain mutex its holder already holds waits,
  *  as on the chip, where it deadlocks), waiting up to xTicksToWait. pdTRUE, or pdFALSE after the
- *  wait. NULL, a simulated ISR with a non-zero wait, or a mutex in an ISR: pdFALSE, logged.
+ *  wait. NULL, a non-zero wait in a simulated ISR or a critical
+ *  section, or a mutex in an ISR: pdFALSE, logged.
  *  task, blocks. */
 BaseType_t xQueueSemaphoreTake(QueueHandle_t xQueue, TickType_t xTicksToWait);
 /** Takes a recursive mutex (again by its holder: counts). pdTRUE, or pdFALSE after the wait (or

@@ -111,7 +111,7 @@ BaseType_t xTaskResumeFromISR(TaskHandle_t xTaskToResume);
 eTaskState eTaskGetState(TaskHandle_t xTask);
 
 /** Sleeps xTicksToDelay ticks (0: yields); portMAX_DELAY sleeps until the task is deleted. A
- *  non-zero delay in a simulated ISR is refused (logged). task, blocks. */
+ *  non-zero delay in a simulated ISR or a critical section is refused (logged). task, blocks. */
 void vTaskDelay(const TickType_t xTicksToDelay);
 /** Sleeps until *pxPreviousWakeTime + xTimeIncrement and advances *pxPreviousWakeTime by it;
  *  pdFALSE (no sleep) when that time has passed already. NULL or a simulated ISR: pdFALSE.
