@@ -134,6 +134,13 @@ static void a_give_from_an_isr_says_whether_it_woke_a_task(void **state)
     (void)kraken_port_sem_give(&sem); /* its last take returns */
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_true(atomic_load(&taker.takes) >= 1);
+    while (kraken_port_sem_take(&sem, 0)) { /* what the taker left */
+    }
+    woken = false;
+    kraken_sim_isr_enter();
+    assert_true(kraken_port_sem_give_from_isr(&sem, &woken));
+    kraken_sim_isr_exit();
+    assert_false(woken); /* the taker is gone: nobody waits again */
     kraken_port_sem_delete(&sem);
 }
 
