@@ -1334,6 +1334,7 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
     vTaskDelay(LONG_WAIT);
     portENTER_CRITICAL(&other); /* nested, another lock */
     rc[3] = xTaskNotifyWait(0, 0, NULL, 1);
+    vTaskSuspend(NULL); /* would block until a resume */
     portEXIT_CRITICAL(&other);
     rc[4] = xQueueSend(q, &v, 0); /* no wait: runs */
     portENTER_CRITICAL(&mux); /* the same lock again */
@@ -1354,11 +1355,12 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
     assert_int_equal(rc[6], pdPASS);
     assert_int_equal(out, 5);
     assert_true(took < TICKS_US(LONG_WAIT) / 2);
-    assert_int_equal(after.refused_waits - before.refused_waits, 6);
+    assert_int_equal(after.refused_waits - before.refused_waits, 7);
     assert_non_null(strstr(logged, "xQueueReceive: a wait of 1 ticks inside a critical section: "
                                    "refused"));
     assert_non_null(strstr(logged, "vTaskDelay: a wait of"));
     assert_non_null(strstr(logged, "xTaskNotifyWait: a wait of 1 ticks inside a critical"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL) inside a critical section: refused"));
     assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
     vQueueDelete(q);
     vSemaphoreDelete(binary);
@@ -1406,6 +1408,7 @@ typedef struct {
     QueueHandle_t q;
     atomic_int inside; /* 1 once in the section */
     atomic_int go;     /* set once the task is deleted */
+    atomic_int after;  /* set if it runs on after leaving the section */
 } section_probe_t;
 
 static void delete_me_in_a_section(void *arg)
@@ -1418,13 +1421,14 @@ static void delete_me_in_a_section(void *arg)
     uint32_t v = 7;
     (void)xQueueSend(p->q, &v, 0); /* a call without a wait: allowed in a section */
     portEXIT_CRITICAL(&p->mux);    /* the task ends here */
+    atomic_store(&p->after, 1);
     for (;;) {
         vTaskDelay(1);
     }
 }
 
 /* A task deleted while inside a critical section goes on to the end of the section (on the chip the
- * delete's switch waits for it) and ends there: it does not leave the spinlock held. */
+ * delete's switch waits for it) and ends there: it does not leave the spinlock held, nor run on. */
 static void a_task_deleted_inside_a_critical_section_releases_it_first(void **state)
 {
     (void)state;
@@ -1443,6 +1447,7 @@ static void a_task_deleted_inside_a_critical_section_releases_it_first(void **st
     assert_int_equal(v, 7);
     portENTER_CRITICAL(&p.mux); /* free: taken at once */
     portEXIT_CRITICAL(&p.mux);
+    assert_int_equal(atomic_load(&p.after), 0);
     vQueueDelete(p.q);
 }
 
