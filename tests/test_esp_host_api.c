@@ -21,6 +21,8 @@
 #include "esp_log.h"
 #include "esp_rom_sys.h"
 #include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "kraken_sim.h"
 #include "sdkconfig.h"
 #include "test_support.h"
 
@@ -219,6 +221,38 @@ static esp_log_level_t level_at_start;
 /* Tags start at CONFIG_LOG_DEFAULT_LEVEL, and a tag nobody set follows "*" once it is set;
  * levels above CONFIG_LOG_MAXIMUM_LEVEL (LOG_LOCAL_LEVEL) are compiled out, so raising a tag's
  * level at run time does not bring them back. */
+/* Inside a critical section the chip cannot take libc's stdout lock (ESP_LOGx aborts there;
+ * ESP_EARLY_LOGx and ESP_DRAM_LOGx print with esp_rom_printf): the line is written here, counted
+ * in critical_logs, and the first after each boot says so. A line the tag's level drops is not
+ * written, nor counted (ESP-IDF checks the level first). */
+static void a_log_line_inside_a_critical_section_is_counted_and_said_once(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO);
+    assert_int_equal(kraken_sim_reset(), ESP_OK); /* statistics and the once-per-boot note */
+    portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED;
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    portENTER_CRITICAL(&mux);
+    ESP_LOGI(TAG, "first %d", 1);
+    ESP_LOGI(TAG, "second");
+    ESP_LOGD(TAG, "dropped by the level");
+    ESP_EARLY_LOGI(TAG, "early");
+    ESP_DRAM_LOGI(TAG, "dram");
+    portEXIT_CRITICAL(&mux);
+    ESP_LOGI(TAG, "outside");
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.critical_logs - before.critical_logs, 2);
+    assert_non_null(strstr(logged, "api: first 1"));
+    assert_non_null(strstr(logged, "api: second"));
+    assert_non_null(strstr(logged, "api: early"));
+    assert_non_null(strstr(logged, "api: dram"));
+    assert_non_null(strstr(logged, "api: outside"));
+    const char *note = strstr(logged, "inside a critical section: the chip aborts");
+    assert_non_null(note);
+    assert_null(strstr(note + 1, "inside a critical section: the chip aborts")); /* once */
+}
+
 static void log_levels_follow_the_kconfig_options(void **state)
 {
     (void)state;
@@ -325,6 +359,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_level_macros_pick_the_letter_at_run_time, start_capture,
                                         stop_capture),
         cmocka_unit_test_setup_teardown(each_tag_keeps_its_own_level_until_star_is_set,
+                                        start_capture, stop_capture),
+        cmocka_unit_test_setup_teardown(a_log_line_inside_a_critical_section_is_counted_and_said_once,
                                         start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(log_levels_follow_the_kconfig_options, start_capture,
                                         stop_capture),

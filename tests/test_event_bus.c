@@ -297,9 +297,10 @@ static int teardown(void **state)
     kraken_sim_stats_t sim;
     kraken_sim_get_stats(&sim);
     assert_int_equal(sim.isr_calls, 0); /* no ISR path of the bus called the heap */
-    /* no FreeRTOS wait in an ISR or inside a critical section (-DKRAKEN_PORT=esp_idf: the bus's
-     * lock is one) */
+    /* no FreeRTOS wait in an ISR or inside a critical section, no log line inside one
+     * (-DKRAKEN_PORT=esp_idf: the bus's lock is one) */
     assert_int_equal(sim.refused_waits, 0);
+    assert_int_equal(sim.critical_logs, 0);
     kraken_sim_reset();
     return 0;
 }

@@ -105,7 +105,8 @@ static int teardown(void **state)
     }
     kraken_sim_stats_t sim;
     kraken_sim_get_stats(&sim);
-    if (sim.refused_waits != 0) { /* a FreeRTOS wait in an ISR or a critical section */
+    /* a FreeRTOS wait in an ISR or a critical section, a log line inside one */
+    if (sim.refused_waits != 0 || sim.critical_logs != 0) {
         rc = -1;
     }
     memory_pool_set_misuse_hook(NULL);

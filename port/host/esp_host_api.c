@@ -19,6 +19,7 @@
 #include "esp_rom_sys.h"
 #include "esp_timer.h"
 #include "sdkconfig.h"
+#include "sim_internal.h"
 
 #ifdef CONFIG_LOG_DEFAULT_LEVEL
 #define LOG_DEFAULT_LEVEL CONFIG_LOG_DEFAULT_LEVEL
@@ -223,16 +224,41 @@ static void unlock_log(void *unused)
     pthread_mutex_unlock(&log_mutex);
 }
 
-void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
+/* Writes the line when the tag's level lets it through; true when it did. */
+static bool write_line(esp_log_level_t level, const char *tag, const char *format, va_list args)
 {
+    volatile bool written = false; /* pthread_cleanup_push may be a setjmp */
     pthread_mutex_lock(&log_mutex);
     /* A task deleted while it waits in a sink (one may take a FreeRTOS mutex) ends there: its
      * thread exits through this handler, so the log stays usable. */
     pthread_cleanup_push(unlock_log, NULL);
     if (level <= level_for_locked(tag)) {
         log_vprintf(format, args);
+        written = true;
     }
     pthread_cleanup_pop(1);
+    return written;
+}
+
+static _Thread_local bool t_noting; /* the note's own line is not noted again */
+
+void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
+{
+    /* The chip writes a line under libc's stdout lock, which aborts where the CPU cannot yield:
+     * inside a critical section. The line is written here, and noted. */
+    if (write_line(level, tag, format, args) && !t_noting && sim_in_critical()) {
+        t_noting = true;
+        sim_note_critical_log(tag);
+        t_noting = false;
+    }
+}
+
+void esp_host_log_early_write(esp_log_level_t level, const char *tag, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    (void)write_line(level, tag, format, args);
+    va_end(args);
 }
 
 void esp_log_write(esp_log_level_t level, const char *tag, const char *format, ...)

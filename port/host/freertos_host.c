@@ -113,6 +113,11 @@ bool fr_deadline(TickType_t ticks, struct timespec *out)
 /* Critical sections (portMUX) this thread holds, nested ones counted. */
 static _Thread_local uint32_t t_critical;
 
+bool sim_in_critical(void)
+{
+    return t_critical != 0;
+}
+
 bool fr_refuse_wait(const char *fn, TickType_t ticks)
 {
     if (ticks == 0) {

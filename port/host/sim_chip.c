@@ -175,7 +175,7 @@ extern char _end[] __attribute__((weak));
 
 /* Separate variables, not a struct: i386 gcc notes an ABI change for _Atomic 64-bit fields. */
 static _Atomic uint64_t stat_allocations, stat_frees, stat_failed, stat_injected, stat_invalid_frees,
-    stat_isr_calls, stat_refused_waits;
+    stat_isr_calls, stat_refused_waits, stat_critical_logs;
 
 static _Atomic(esp_alloc_failed_hook_t) failed_hook;
 
@@ -326,6 +326,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     out->invalid_frees = atomic_load(&stat_invalid_frees);
     out->isr_calls = atomic_load(&stat_isr_calls);
     out->refused_waits = atomic_load(&stat_refused_waits);
+    out->critical_logs = atomic_load(&stat_critical_logs);
 }
 
 /* ESP-IDF lets an interrupt handler call the heap (mem_alloc.rst, "Calling Heap-Related Functions
@@ -342,6 +343,19 @@ void sim_note_isr_call(const char *function_name)
     if (!atomic_exchange(&isr_call_logged, true)) {
         ESP_LOGW(TAG, "%s() called from an ISR: ESP-IDF allows it but discourages it (counted in "
                       "isr_calls; further ones are not logged)", function_name);
+    }
+}
+
+static _Atomic bool critical_log_logged;
+
+void sim_note_critical_log(const char *tag)
+{
+    count(&stat_critical_logs);
+    if (!atomic_exchange(&critical_log_logged, true)) {
+        ESP_LOGE(TAG, "an ESP_LOGx line (tag \"%s\") inside a critical section: the chip aborts "
+                      "there (libc's stdout lock cannot be taken with interrupts off; "
+                      "ESP_EARLY_LOGx/ESP_DRAM_LOGx can). Counted in critical_logs; further ones "
+                      "are not logged", tag != NULL ? tag : "");
     }
 }
 
@@ -681,11 +695,13 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
 
     _Atomic uint64_t *const counters[] = {&stat_allocations,   &stat_frees,     &stat_failed,
                                           &stat_injected,      &stat_invalid_frees,
-                                          &stat_isr_calls,     &stat_refused_waits};
+                                          &stat_isr_calls,     &stat_refused_waits,
+                                          &stat_critical_logs};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         atomic_store(counters[i], 0);
     }
     atomic_store(&isr_call_logged, false);
+    atomic_store(&critical_log_logged, false);
     monitor_saved = NULL; /* its block went with the old heaps */
     monitor_count = 0;
     atomic_store(&failed_hook, NULL);

@@ -36,6 +36,12 @@ void __real_free(void *ptr);
 void sim_count_invalid_free(void);
 /** Count one refused FreeRTOS wait in kraken_sim_stats_t.refused_waits. isr-ok. */
 void sim_count_refused_wait(void);
+/** True while the calling thread holds a critical section (portENTER_CRITICAL; freertos_host.c).
+ *  isr-ok, O(1). */
+bool sim_in_critical(void);
+/** An ESP_LOGx line written inside a critical section (the chip aborts there): count it
+ *  (kraken_sim_stats_t.critical_logs), logging the first after each boot. isr-ok, O(1). */
+void sim_note_critical_log(const char *tag);
 
 /** True (after logging it and counting an invalid free) when ptr is a live block from
  *  memory_pool.h (pool, heap fallback or oversize): free(), realloc(), heap_caps_free() and

@@ -41,6 +41,10 @@ void esp_log_write(esp_log_level_t level, const char *tag, const char *format, .
     __attribute__((format(printf, 3, 4)));
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
     __attribute__((format(printf, 3, 0)));
+/** esp_log_write() for ESP_EARLY_LOGx and ESP_DRAM_LOGx, which the chip writes with
+ *  esp_rom_printf(): allowed inside a critical section (host only). */
+void esp_host_log_early_write(esp_log_level_t level, const char *tag, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /** Milliseconds since the simulated boot (ESP-IDF: before the scheduler starts). isr-ok, O(1). */
 uint32_t esp_log_early_timestamp(void);
@@ -58,9 +62,11 @@ char *esp_log_system_timestamp(void);
 #endif
 #endif
 
+#define ESP_HOST_LOG_WITH_(write, lvl, letter, tag, format, ...)                                    \
+    write(lvl, tag, letter " (%u) %s: " format "\n", (unsigned)esp_log_timestamp(), tag,          \
+          ##__VA_ARGS__)
 #define ESP_HOST_LOG_(lvl, letter, tag, format, ...)                                               \
-    esp_log_write(lvl, tag, letter " (%u) %s: " format "\n", (unsigned)esp_log_timestamp(), tag,  \
-                  ##__VA_ARGS__)
+    ESP_HOST_LOG_WITH_(esp_log_write, lvl, letter, tag, format, ##__VA_ARGS__)
 #define ESP_HOST_LOG_LOCAL_(lvl, letter, tag, format, ...)                                         \
     do {                                                                                           \
         if (LOG_LOCAL_LEVEL >= (lvl)) {                                                            \
@@ -74,17 +80,29 @@ char *esp_log_system_timestamp(void);
 #define ESP_LOGV(tag, format, ...)                                                                 \
     ESP_HOST_LOG_LOCAL_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__)
 
-/* Before the scheduler and with the cache off on the chip: the same lines here. */
-#define ESP_EARLY_LOGE ESP_LOGE
-#define ESP_EARLY_LOGW ESP_LOGW
-#define ESP_EARLY_LOGI ESP_LOGI
-#define ESP_EARLY_LOGD ESP_LOGD
-#define ESP_EARLY_LOGV ESP_LOGV
-#define ESP_DRAM_LOGE ESP_LOGE
-#define ESP_DRAM_LOGW ESP_LOGW
-#define ESP_DRAM_LOGI ESP_LOGI
-#define ESP_DRAM_LOGD ESP_LOGD
-#define ESP_DRAM_LOGV ESP_LOGV
+/* Before the scheduler and with the cache off on the chip (esp_rom_printf, no libc lock): the same
+ * lines here, also inside a critical section. */
+#define ESP_HOST_EARLY_LOG_(lvl, letter, tag, format, ...)                                         \
+    do {                                                                                           \
+        if (LOG_LOCAL_LEVEL >= (lvl)) {                                                            \
+            ESP_HOST_LOG_WITH_(esp_host_log_early_write, lvl, letter, tag, format, ##__VA_ARGS__); \
+        }                                                                                          \
+    } while (0)
+#define ESP_EARLY_LOGE(tag, format, ...)                                                           \
+    ESP_HOST_EARLY_LOG_(ESP_LOG_ERROR, "E", tag, format, ##__VA_ARGS__)
+#define ESP_EARLY_LOGW(tag, format, ...)                                                           \
+    ESP_HOST_EARLY_LOG_(ESP_LOG_WARN, "W", tag, format, ##__VA_ARGS__)
+#define ESP_EARLY_LOGI(tag, format, ...)                                                           \
+    ESP_HOST_EARLY_LOG_(ESP_LOG_INFO, "I", tag, format, ##__VA_ARGS__)
+#define ESP_EARLY_LOGD(tag, format, ...)                                                           \
+    ESP_HOST_EARLY_LOG_(ESP_LOG_DEBUG, "D", tag, format, ##__VA_ARGS__)
+#define ESP_EARLY_LOGV(tag, format, ...)                                                           \
+    ESP_HOST_EARLY_LOG_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__)
+#define ESP_DRAM_LOGE ESP_EARLY_LOGE
+#define ESP_DRAM_LOGW ESP_EARLY_LOGW
+#define ESP_DRAM_LOGI ESP_EARLY_LOGI
+#define ESP_DRAM_LOGD ESP_EARLY_LOGD
+#define ESP_DRAM_LOGV ESP_EARLY_LOGV
 
 /** A line at a level chosen at run time (ESP_LOG_NONE, or any other value: an INFO line, as
  *  ESP-IDF's last else writes it). */

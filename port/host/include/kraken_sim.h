@@ -88,6 +88,8 @@ typedef struct {
     uint64_t refused_waits; /**< FreeRTOS calls that would wait (a timeout other than 0, a delay)
                                  made in a simulated ISR or inside a critical section
                                  (portENTER_CRITICAL): refused, logged (the chip asserts or hangs) */
+    uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section: written, the
+                                 first logged (the chip aborts: libc's stdout lock) */
 } kraken_sim_stats_t;
 
 /** Copy the counters out. out NULL: nothing. isr-ok, O(1). */
