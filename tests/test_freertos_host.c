@@ -1367,43 +1367,6 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
 }
 
 typedef struct {
-    SemaphoreHandle_t sem;
-    atomic_int taken; /* 1 + the take's result once it returns */
-} one_take_t;
-
-static void take_one(void *arg)
-{
-    one_take_t *t = arg;
-    atomic_store(&t->taken, 1 + (int)xSemaphoreTake(t->sem, LONG_WAIT));
-    park(NULL);
-}
-
-/* An ISR give wakes a task once: a second give before that task has run wakes nobody more (the
- * waiter left the list with the first), as FreeRTOS reports it. */
-static void a_second_isr_give_does_not_report_the_same_waiter_woken(void **state)
-{
-    (void)state;
-    one_take_t t = {.sem = xSemaphoreCreateCounting(2, 0)};
-    assert_non_null(t.sem);
-    TaskHandle_t task = NULL;
-    assert_int_equal(xTaskCreate(take_one, "taker", STACK, &t, 5, &task), pdPASS);
-    assert_true(becomes_blocked(task));
-    BaseType_t first = pdFALSE, second = pdFALSE;
-    kraken_sim_isr_enter();
-    assert_int_equal(xSemaphoreGiveFromISR(t.sem, &first), pdTRUE);
-    assert_int_equal(xSemaphoreGiveFromISR(t.sem, &second), pdTRUE);
-    kraken_sim_isr_exit();
-    assert_int_equal(first, pdTRUE);
-    assert_int_equal(second, pdFALSE);
-    WAIT_FOR(atomic_load(&t.taken) != 0);
-    assert_int_equal(atomic_load(&t.taken), 1 + pdTRUE);
-    assert_int_equal(uxSemaphoreGetCount(t.sem), 1);
-    vTaskDelete(task);
-    assert_true(tasks_become(tasks_at_setup));
-    vSemaphoreDelete(t.sem);
-}
-
-typedef struct {
     portMUX_TYPE mux;
     QueueHandle_t q;
     atomic_int inside; /* 1 once in the section */
@@ -1690,6 +1653,31 @@ static void take_once(void *arg)
     atomic_store(&p->started, 1);
     atomic_store(&p->result, xSemaphoreTake(p->s, LONG_WAIT) + 10);
     park(NULL);
+}
+
+/* An ISR give wakes a task once: a second give before that task has run wakes nobody more (the
+ * waiter left the list with the first), as FreeRTOS reports it. */
+static void a_second_isr_give_does_not_report_the_same_waiter_woken(void **state)
+{
+    (void)state;
+    take_probe_t p = {.s = xSemaphoreCreateCounting(2, 0)};
+    assert_non_null(p.s);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(take_once, "taker", STACK, &p, 5, &task), pdPASS);
+    assert_true(becomes_blocked(task));
+    BaseType_t first = pdFALSE, second = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xSemaphoreGiveFromISR(p.s, &first), pdTRUE);
+    assert_int_equal(xSemaphoreGiveFromISR(p.s, &second), pdTRUE);
+    kraken_sim_isr_exit();
+    assert_int_equal(first, pdTRUE);
+    assert_int_equal(second, pdFALSE);
+    WAIT_FOR(atomic_load(&p.result) != 0);
+    assert_int_equal(atomic_load(&p.result), pdTRUE + 10);
+    assert_int_equal(uxSemaphoreGetCount(p.s), 1);
+    vTaskDelete(task);
+    assert_true(tasks_become(tasks_at_setup));
+    vSemaphoreDelete(p.s);
 }
 
 static void a_binary_semaphore_starts_taken_and_holds_one_give(void **state)
