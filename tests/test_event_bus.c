@@ -625,11 +625,14 @@ static _Thread_local bool t_records_takes, last_take_given;
 static atomic_int takes_begun;
 
 /* Until `n` waits of recording threads have begun since takes_begun was zeroed (a give from then on
- * ends such a wait): a thread's yields before it sleeps take long on a loaded machine. */
+ * ends such a wait): a thread's yields before it sleeps take long on a loaded machine. This one
+ * yields rather than sleeps, so that it sees the wait begin at once (on the chip's port a 1 ms
+ * sleep lasts one or two ticks, longer than the 10 ms polls some tests tell a wake-up from). */
 static void wait_until_recording_threads_wait(int n)
 {
-    for (int ms = 0; ms < 5000 && atomic_load(&takes_begun) < n; ms++) {
-        kraken_port_delay_ms(1);
+    const int64_t give_up = kraken_port_time_us() + 5000000;
+    while (atomic_load(&takes_begun) < n && kraken_port_time_us() < give_up) {
+        kraken_port_delay_ms(0);
     }
     assert_true(atomic_load(&takes_begun) >= n);
 }
