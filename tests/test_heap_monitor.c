@@ -90,10 +90,7 @@ static int teardown(void **state)
     if (free_every_live_block() != 0 || memory_pool_deinit() != ESP_OK) {
         return -1;
     }
-    kraken_sim_stats_t sim;
-    kraken_sim_get_stats(&sim);
-    /* a FreeRTOS wait in an ISR or a critical section, a log line inside one */
-    if (sim.refused_waits != 0 || sim.critical_logs != 0) {
+    if (critical_misuses() != 0) {
         return -1;
     }
     return heap_monitor_deinit() == ESP_OK ? 0 : -1;

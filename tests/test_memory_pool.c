@@ -103,10 +103,7 @@ static int teardown(void **state)
         isr_heap_calls() != g_isr_heap_calls) {
         rc = -1;
     }
-    kraken_sim_stats_t sim;
-    kraken_sim_get_stats(&sim);
-    /* a FreeRTOS wait in an ISR or a critical section, a log line inside one */
-    if (sim.refused_waits != 0 || sim.critical_logs != 0) {
+    if (critical_misuses() != 0) {
         rc = -1;
     }
     memory_pool_set_misuse_hook(NULL);

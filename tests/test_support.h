@@ -147,6 +147,16 @@ static inline uint64_t isr_heap_calls(void)
     return st.isr_calls;
 }
 
+/* For a teardown: FreeRTOS waits refused in an ISR or inside a critical section, and log lines
+ * written inside one, since the simulator's last reset (the chip asserts, hangs or aborts on each):
+ * not 0 fails. With -DKRAKEN_PORT=esp_idf the component's own lock is such a section. */
+static inline uint64_t critical_misuses(void)
+{
+    kraken_sim_stats_t st;
+    kraken_sim_get_stats(&st);
+    return st.refused_waits + st.critical_logs;
+}
+
 /* The health limits the heap monitor tests are written for (the Kconfig defaults), so that they
  * hold whatever the configuration sets. */
 static inline esp_err_t set_reference_thresholds(void)

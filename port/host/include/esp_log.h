@@ -42,7 +42,8 @@ void esp_log_write(esp_log_level_t level, const char *tag, const char *format, .
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
     __attribute__((format(printf, 3, 0)));
 /** esp_log_write() for ESP_EARLY_LOGx and ESP_DRAM_LOGx, which the chip writes with
- *  esp_rom_printf(): allowed inside a critical section (host only). */
+ *  esp_rom_printf(): not counted inside a critical section (host only). No result; a line above
+ *  the tag's level is dropped. isr-ok; takes the log's lock; O(line). */
 void esp_host_log_early_write(esp_log_level_t level, const char *tag, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
