@@ -110,7 +110,7 @@ static const struct {
 };
 
 /* ESP-IDF's heap_t: `end - start` is what heap_caps_get_total_size() counts. */
-typedef struct {
+typedef struct sim_heap {
     const char *name;
     uint32_t caps[SIM_PRIOS];
     uint32_t all_caps;
@@ -118,11 +118,26 @@ typedef struct {
     uintptr_t end;
     tlsf_heap_t *tlsf;
     bool min_free_zero; /* registered after startup: ESP-IDF restores its minimum to 0 */
+    bool added;         /* by heap_caps_add_region*(), not by the boot */
     pthread_mutex_t *lock;
+    struct sim_heap *next; /* fixed once the heap is in the list (until the next boot) */
 } sim_heap_t;
 
-#define SIM_MAX_HEAPS 12
-static pthread_mutex_t heap_locks[SIM_MAX_HEAPS];
+/* ESP-IDF's registered_heaps: a list that heap_caps_add_region*() extends at its head while other
+ * tasks walk it. Entries come from a fixed store (the boot's heaps, then the added ones) and are
+ * never moved nor unlinked before the next boot, so a walk needs no lock: HEAPS() loads the head
+ * with acquire, and an entry is complete before it is published as the head. */
+#define SIM_MAX_HEAPS 32
+static sim_heap_t heap_store[SIM_MAX_HEAPS];
+static pthread_mutex_t heap_locks[SIM_MAX_HEAPS]; /* heap_store[i]'s */
+static size_t heap_store_used;                    /* boot, or under add_lock */
+static _Atomic(sim_heap_t *) heap_head;
+static _Atomic size_t heap_count;
+static _Atomic size_t heaps_added_outside; /* added heaps outside the arena (sim_owns) */
+static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises heap_caps_add_region */
+#define HEAPS(h)                                                                                   \
+    for (sim_heap_t *h = atomic_load_explicit(&heap_head, memory_order_acquire); h != NULL;       \
+         h = h->next)
 
 /* heap_caps_monitor_local_minimum_free_size_start/stop: each heap's minimum before the start (in
  * list order), in a heap block as ESP-IDF keeps them; NULL when not monitoring. */
@@ -142,8 +157,6 @@ static struct {
     bool boots_on_chip;     /* false: ESP-IDF would abort at boot ("Failed to init external RAM!") */
     bool dram, dram_drom; /* the regions a 32 / 16 KiB data cache leaves */
     uintptr_t slot_start[SLOT_COUNT];
-    sim_heap_t heaps[SIM_MAX_HEAPS]; /* ESP-IDF's registered_heaps list, in its order */
-    size_t heap_count;
 } chip;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -476,11 +489,27 @@ static bool arena_map(void)
     return true;
 }
 
-bool sim_owns(const void *ptr)
+static bool in_arena(uintptr_t p)
 {
-    uintptr_t p = (uintptr_t)ptr;
     uintptr_t lo = atomic_load_explicit(&arena_lo, memory_order_acquire);
     return lo != 0 && p >= lo && p < atomic_load_explicit(&arena_hi, memory_order_relaxed);
+}
+
+bool sim_owns(const void *ptr)
+{
+    const uintptr_t p = (uintptr_t)ptr;
+    if (in_arena(p)) {
+        return true;
+    }
+    if (atomic_load_explicit(&heaps_added_outside, memory_order_relaxed) == 0) {
+        return false; /* libc's pointers pay one load more, unless regions were added */
+    }
+    HEAPS(heap) {
+        if (heap->added && p >= heap->start && p < heap->end) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* As addresses: C does not define the difference of pointers to two objects. */
@@ -511,17 +540,24 @@ static uint32_t ored(const uint32_t caps[SIM_PRIOS])
     return caps[0] | caps[1] | caps[2];
 }
 
-/* Make a heap over [start, start + bytes); NULL when the region is too small for TLSF. */
+/* Make a heap over [start, start + bytes), its start aligned up as multi_heap_register() does;
+ * NULL when the region is too small for TLSF. */
 static tlsf_heap_t *heap_over(uintptr_t start, size_t bytes)
 {
-    return tlsf_heap_create((void *)start, bytes & ~(size_t)(TLSF_HEAP_ALIGN - 1));
+    const uintptr_t aligned = (start + TLSF_HEAP_ALIGN - 1) & ~(uintptr_t)(TLSF_HEAP_ALIGN - 1);
+    if (aligned - start >= bytes) {
+        return NULL;
+    }
+    bytes -= aligned - start;
+    return tlsf_heap_create((void *)aligned, bytes & ~(size_t)(TLSF_HEAP_ALIGN - 1));
 }
 
-/* Insert at `pos` (0 = head, as heap_caps_add_region_with_caps does). */
-static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps[SIM_PRIOS],
-                               uintptr_t start, size_t bytes)
+/* A heap over [start, start + bytes), not yet in the list; NULL when the store is full or the
+ * region too small for TLSF. Boot, or under add_lock. */
+static sim_heap_t *heap_new(const char *name, const uint32_t caps[SIM_PRIOS], uintptr_t start,
+                            size_t bytes)
 {
-    if (chip.heap_count >= SIM_MAX_HEAPS) {
+    if (heap_store_used >= SIM_MAX_HEAPS) {
         return NULL;
     }
     tlsf_heap_t *tlsf = heap_over(start, bytes);
@@ -529,14 +565,40 @@ static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps
         return NULL;
     }
     tlsf_heap_set_class_rounding(tlsf, chip.policy.idf <= SIM_IDF_V5_4); /* TLSF since v5.4 */
-    memmove(&chip.heaps[pos + 1], &chip.heaps[pos], (chip.heap_count - pos) * sizeof chip.heaps[0]);
-    chip.heap_count++;
-    sim_heap_t *heap = &chip.heaps[pos];
-    *heap = (sim_heap_t){.name = name, .start = start, .end = start + bytes, .tlsf = tlsf};
+    const size_t slot = heap_store_used++;
+    sim_heap_t *heap = &heap_store[slot];
+    *heap = (sim_heap_t){.name = name, .start = start, .end = start + bytes, .tlsf = tlsf,
+                         .lock = &heap_locks[slot]};
     memcpy(heap->caps, caps, sizeof heap->caps);
     heap->all_caps = ored(caps);
-    for (size_t i = 0; i < chip.heap_count; i++) { /* locks stay with list positions (boot only) */
-        chip.heaps[i].lock = &heap_locks[i];
+    return heap;
+}
+
+/* Link heap at position pos of the list (0: the head, as heap_caps_add_region_with_caps does).
+ * Boot, or under add_lock with pos 0. */
+static void heap_link(sim_heap_t *heap, size_t pos)
+{
+    sim_heap_t *head = atomic_load_explicit(&heap_head, memory_order_relaxed);
+    if (pos == 0) {
+        heap->next = head;
+        atomic_store_explicit(&heap_head, heap, memory_order_release);
+    } else {
+        sim_heap_t *before = head;
+        while (--pos > 0) {
+            before = before->next;
+        }
+        heap->next = before->next;
+        before->next = heap; /* boot only: nobody walks the list then */
+    }
+    atomic_fetch_add_explicit(&heap_count, 1, memory_order_relaxed);
+}
+
+static sim_heap_t *heap_insert(size_t pos, const char *name, const uint32_t caps[SIM_PRIOS],
+                               uintptr_t start, size_t bytes)
+{
+    sim_heap_t *heap = heap_new(name, caps, start, bytes);
+    if (heap != NULL) {
+        heap_link(heap, pos);
     }
     return heap;
 }
@@ -547,8 +609,10 @@ static void heap_register(const char *name, const uint32_t caps[SIM_PRIOS], uint
                           size_t bytes)
 {
     size_t pos = 0;
-    while (pos < chip.heap_count && (chip.policy.idf >= SIM_IDF_V5_4 ||
-                                     chip.heaps[pos].end - chip.heaps[pos].start < bytes)) {
+    HEAPS(h) {
+        if (chip.policy.idf < SIM_IDF_V5_4 && h->end - h->start >= bytes) {
+            break;
+        }
         pos++;
     }
     if (heap_insert(pos, name, caps, start, bytes) == NULL) {
@@ -596,7 +660,15 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     chip.hooks = false;
     chip.profile = profile;
     chip.policy = *policy;
-    chip.heap_count = 0;
+    HEAPS(h) {
+        if (h->added) { /* a static buffer given to the heap is the program's again */
+            SIM_UNPOISON((void *)h->start, h->end - h->start);
+        }
+    }
+    atomic_store(&heap_head, NULL);
+    atomic_store(&heap_count, 0);
+    atomic_store(&heaps_added_outside, 0);
+    heap_store_used = 0;
     chip.psram_bytes = policy->spiram ? profiles[profile].psram_bytes : 0;
     /* PSRAM set up in the other mode (octal/quad) than the module's is not found: with
      * IGNORE_NOTFOUND the chip runs without it (simulated so); without, it aborts (simulated with
@@ -707,7 +779,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     atomic_store(&failed_hook, NULL);
     chip.hooks = policy->heap_hooks;
     ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
-             (unsigned)chip.heap_count, (unsigned)chip.psram_bytes);
+             (unsigned)atomic_load(&heap_count), (unsigned)chip.psram_bytes);
     return ESP_OK;
 }
 
@@ -823,9 +895,9 @@ bool kraken_sim_boots_on_chip(void)
 static sim_heap_t *find_containing_heap(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        if (p >= chip.heaps[i].start && p < chip.heaps[i].end) {
-            return &chip.heaps[i];
+    HEAPS(heap) { /* from the head: a heap added inside another one's block is found first */
+        if (p >= heap->start && p < heap->end) {
+            return heap;
         }
     }
     return NULL;
@@ -922,8 +994,7 @@ static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
         size = (size + 3) & ~(size_t)3;
     }
     for (int prio = 0; prio < SIM_PRIOS; prio++) {
-        for (size_t i = 0; i < chip.heap_count; i++) {
-            sim_heap_t *heap = &chip.heaps[i];
+        HEAPS(heap) {
             if ((heap->caps[prio] & caps) == 0 || !heap_matches(heap, caps)) {
                 continue;
             }
@@ -1375,11 +1446,11 @@ static size_t figure(uint32_t caps, figure_t which, const char *function_name)
     sim_note_isr_call(function_name);
     ensure_init();
     size_t result = 0;
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        if (!heap_matches(&chip.heaps[i], caps)) {
+    HEAPS(heap) {
+        if (!heap_matches(heap, caps)) {
             continue;
         }
-        heap_figures_t f = heap_figures(&chip.heaps[i]);
+        heap_figures_t f = heap_figures(heap);
         switch (which) {
         case FIG_TOTAL: result += f.total; break;
         case FIG_FREE: result += f.free; break;
@@ -1435,7 +1506,8 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_start(void)
     pthread_mutex_lock(&monitor_lock);
     if (monitor_saved == NULL) {
         const uint32_t caps = MALLOC_CAP_DEFAULT;
-        const size_t bytes = chip.heap_count * sizeof *monitor_saved;
+        const size_t heaps = atomic_load(&heap_count);
+        const size_t bytes = heaps * sizeof *monitor_saved;
         monitor_saved = alloc_masks(bytes, &caps, 1, SIM_UNALIGNED_BYTES, caps, "heap_caps_malloc");
         sim_trace_alloc(monitor_saved, bytes); /* a heap_caps_malloc on the chip: traced */
         if (monitor_saved == NULL) {
@@ -1443,11 +1515,11 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_start(void)
             ESP_LOGE(TAG, "%s: no memory for the saved minima (ESP-IDF would assert)", __func__);
             return ESP_ERR_NO_MEM;
         }
-        monitor_count = chip.heap_count;
+        monitor_count = heaps;
         memset(monitor_saved, 0xFF, monitor_count * sizeof *monitor_saved);
     }
-    for (size_t i = 0; i < monitor_count; i++) {
-        sim_heap_t *heap = &chip.heaps[i];
+    sim_heap_t *heap = atomic_load_explicit(&heap_head, memory_order_acquire);
+    for (size_t i = 0; i < monitor_count && heap != NULL; i++, heap = heap->next) {
         pthread_mutex_lock(heap->lock);
         const size_t old = heap->min_free_zero ? 0 : tlsf_heap_min_free_bytes(heap->tlsf);
         heap->min_free_zero = false;
@@ -1472,8 +1544,8 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
         pthread_mutex_unlock(&monitor_lock);
         return ESP_FAIL;
     }
-    for (size_t i = 0; i < monitor_count; i++) {
-        sim_heap_t *heap = &chip.heaps[i];
+    sim_heap_t *heap = atomic_load_explicit(&heap_head, memory_order_acquire);
+    for (size_t i = 0; i < monitor_count && heap != NULL; i++, heap = heap->next) {
         pthread_mutex_lock(heap->lock);
         if (saved[i] == 0) {
             heap->min_free_zero = true;
@@ -1493,9 +1565,9 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
 static size_t largest_free_block(uint32_t caps)
 {
     size_t largest = 0;
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        if (heap_matches(&chip.heaps[i], caps)) {
-            size_t block = heap_figures(&chip.heaps[i]).largest;
+    HEAPS(heap) {
+        if (heap_matches(heap, caps)) {
+            size_t block = heap_figures(heap).largest;
             largest = block > largest ? block : largest;
         }
     }
@@ -1535,12 +1607,12 @@ static void sum_info(multi_heap_info_t *info, uint32_t caps)
 {
     memset(info, 0, sizeof *info);
     ensure_init();
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        if (!heap_matches(&chip.heaps[i], caps)) {
+    HEAPS(heap) {
+        if (!heap_matches(heap, caps)) {
             continue;
         }
         multi_heap_info_t h;
-        heap_info(&chip.heaps[i], &h);
+        heap_info(heap, &h);
         info->total_free_bytes += h.total_free_bytes;
         info->total_allocated_bytes += h.total_allocated_bytes;
         if (h.largest_free_block > info->largest_free_block) {
@@ -1567,8 +1639,7 @@ void heap_caps_print_heap_info(uint32_t caps)
     sim_note_isr_call(__func__);
     ensure_init();
     printf("Heap summary for capabilities 0x%08X:\n", (unsigned)caps);
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        const sim_heap_t *heap = &chip.heaps[i];
+    HEAPS(heap) {
         if (!heap_matches(heap, caps)) {
             continue;
         }
@@ -1607,8 +1678,7 @@ void heap_caps_dump(uint32_t caps)
 {
     sim_note_isr_call(__func__);
     ensure_init();
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        const sim_heap_t *heap = &chip.heaps[i];
+    HEAPS(heap) {
         if (!heap_selected(heap, caps)) {
             continue;
         }
@@ -1641,8 +1711,7 @@ void heap_caps_walk(uint32_t caps, heap_caps_walker_cb_t walker_func, void *user
         return;
     }
     ensure_init();
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        const sim_heap_t *heap = &chip.heaps[i];
+    HEAPS(heap) {
         if ((caps & MALLOC_CAP_INVALID) == 0 && !heap_matches(heap, caps)) {
             continue;
         }
@@ -1680,9 +1749,9 @@ bool heap_caps_check_integrity(uint32_t caps, bool print_errors)
     sim_note_isr_call(__func__);
     ensure_init();
     bool valid = true;
-    for (size_t i = 0; i < chip.heap_count; i++) {
-        if (heap_selected(&chip.heaps[i], caps)) {
-            valid = check_heap(&chip.heaps[i], print_errors) && valid;
+    HEAPS(heap) {
+        if (heap_selected(heap, caps)) {
+            valid = check_heap(heap, print_errors) && valid;
         }
     }
     return valid;
@@ -1849,21 +1918,207 @@ bool sim_data_cache_16kb(void)
     return chip.policy.dcache_kb == 16;
 }
 
+/* ---- heap_caps_add_region (heap_caps_init.c) ---------------------------------------------------- */
+
+/* sizeof(heap_t) on the ESP32-S3 without CONFIG_HEAP_TASK_TRACKING (caps[3], start, end, a
+ * portMUX_TYPE, the multi_heap handle, the list link): taken from the internal heap for each
+ * added region and never given back, as there. */
+#define SIM_HEAP_T_BYTES 36u
+#define CHIP_DIRAM_END 0x3FCF0000u      /* SOC_DIRAM_DRAM_HIGH */
+#define CHIP_EXTRAM_DATA 0x3C000000u    /* SOC_EXTRAM_DATA_LOW..HIGH: the PSRAM window */
+#define CHIP_EXTRAM_DATA_END 0x3E000000u
+
+/* memory_layout.c's soc_memory_types. */
+static const uint32_t caps_iram[SIM_PRIOS] = {0, MALLOC_CAP_32BIT | MALLOC_CAP_INTERNAL, 0};
+static const struct {
+    const char *name;
+    const uint32_t *caps;
+} memory_types[] = {{"RAM", caps_diram},       {"DRAM", caps_dram},     {"IRAM", caps_iram},
+                    {"SPIRAM", caps_spiram},   {"RTCRAM", caps_rtcram}};
+
+/* soc_memory_regions on the S3 (memory protection on, RTC fast memory as heap): the type of the
+ * memory at chip address a; NULL when no region holds it (IRAM, flash, RTC slow memory). */
+static const char *region_type_at(uint32_t a, const uint32_t **caps)
+{
+    size_t type = SIZE_MAX;
+    if (a >= CHIP_STATICS && a < CHIP_DIRAM_END) {
+        type = 0;
+    } else if ((chip.dram && a >= CHIP_DRAM && a - CHIP_DRAM < SIM_DRAM_BYTES) ||
+               (chip.policy.dcache_kb == 16 && a >= CHIP_DRAM_DROM &&
+                a - CHIP_DRAM_DROM < SIM_DRAM_DROM_BYTES)) {
+        type = 1;
+    } else if (chip.policy.spiram && a >= CHIP_EXTRAM_DATA && a < CHIP_EXTRAM_DATA_END) {
+        type = 3;
+    } else if (a >= CHIP_RTC_FAST && a < 0x60100000u) {
+        type = 4;
+    }
+    if (type == SIZE_MAX) {
+        return NULL;
+    }
+    *caps = memory_types[type].caps;
+    return memory_types[type].name;
+}
+
+/* The name CONFIG_HEAP_TASK_TRACKING gives an added heap: the type with the same caps. */
+static const char *type_name(const uint32_t caps[SIM_PRIOS])
+{
+    for (size_t i = 0; i < sizeof memory_types / sizeof memory_types[0]; i++) {
+        if (ored(memory_types[i].caps) == ored(caps)) {
+            return memory_types[i].name;
+        }
+    }
+    return "added";
+}
+
+static bool span_in(uintptr_t start, uintptr_t last, uintptr_t lo, uintptr_t hi)
+{
+    return in_section(start, lo, hi) && in_section(last, lo, hi);
+}
+
+/* True when [start, end) is writable host memory that stands for the chip's RAM: a region of the
+ * arena, the program's statics, the calling thread's stack. Anything else (libc's heap, other
+ * threads' stacks, code, read-only data) the chip does not have, or would fault writing to. */
+static bool chip_ram(uintptr_t start, uintptr_t end)
+{
+    const uintptr_t last = end - 1;
+    const uintptr_t *slot = chip.slot_start;
+    return span_in(start, last, slot[SLOT_DIRAM_MAIN], slot[SLOT_DIRAM_MAIN] + SIM_DIRAM_MAIN_BYTES) ||
+           span_in(start, last, slot[SLOT_DIRAM_STARTUP],
+                   slot[SLOT_DIRAM_STARTUP] + SIM_DIRAM_STARTUP_BYTES) ||
+           (chip.dram && span_in(start, last, slot[SLOT_DRAM], slot[SLOT_DRAM] + SIM_DRAM_BYTES)) ||
+           (chip.dram_drom && span_in(start, last, slot[SLOT_DRAM_DROM],
+                                      slot[SLOT_DRAM_DROM] + SIM_DRAM_DROM_BYTES)) ||
+           span_in(start, last, slot[SLOT_RTCRAM], slot[SLOT_RTCRAM] + SIM_RTCRAM_BYTES) ||
+           (chip.psram &&
+            span_in(start, last, slot[SLOT_PSRAM], slot[SLOT_PSRAM] + chip.psram_bytes)) ||
+           span_in(start, last, (uintptr_t)__data_start, (uintptr_t)_end) ||
+           span_in(start, last, SECTION_RANGE(kraken_ext_bss)) ||
+           span_in(start, last, SECTION_RANGE(kraken_ext_noinit)) ||
+           span_in(start, last, SECTION_RANGE(kraken_rtc_fast)) ||
+           span_in(start, last, SECTION_RANGE(kraken_rtc_slow)) ||
+           span_in(start, last, SECTION_RANGE(kraken_rtc_noinit)) ||
+           (in_own_stack(start) && in_own_stack(last));
+}
+
+/* heap_caps_check_add_region_allowed(): inside, before or after a heap, not across one of its
+ * ends, not exactly on it. */
+static bool add_allowed(const sim_heap_t *heap, uintptr_t start, uintptr_t end)
+{
+    const bool across_start = start < heap->start && end > heap->start;
+    const bool across_end = start < heap->end && end > heap->end;
+    const bool same = start == heap->start && end == heap->end;
+    return !(across_start || across_end || same);
+}
+
+static bool overlaps_a_heap(uintptr_t start, uintptr_t end)
+{
+    HEAPS(heap) {
+        if (!add_allowed(heap, start, end)) {
+            ESP_LOGD(TAG, "invalid overlap detected with existing heap region");
+            return true;
+        }
+    }
+    return false;
+}
+
+static esp_err_t add_region(const uint32_t caps[], intptr_t start, intptr_t end)
+{
+    ensure_init();
+    if (caps == NULL || start == 0 || end == 0 || end <= start) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    const uintptr_t s = (uintptr_t)start, e = (uintptr_t)end;
+    if (!chip_ram(s, e)) {
+        ESP_LOGE(SIM_TAG,
+                 "heap_caps_add_region(%p..%p): not RAM of the simulated chip (give it static "
+                 "data, a heap block or a buffer on the calling task's stack): refused",
+                 (void *)s, (void *)e);
+        return ESP_ERR_INVALID_ARG;
+    }
+    pthread_mutex_lock(&add_lock);
+    const bool overlap = overlaps_a_heap(s, e);
+    pthread_mutex_unlock(&add_lock);
+    if (overlap) {
+        return ESP_FAIL;
+    }
+    /* The heap_t comes from the heap without add_lock held: the failed-allocation callback may
+     * call in here. */
+    const uint32_t internal = MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT;
+    void *record = alloc_masks(SIM_HEAP_T_BYTES, &internal, 1, SIM_UNALIGNED_BYTES, internal,
+                               "heap_caps_malloc");
+    sim_trace_alloc(record, SIM_HEAP_T_BYTES);
+    if (record == NULL) {
+        return ESP_ERR_NO_MEM;
+    }
+    esp_err_t err = ESP_OK;
+    pthread_mutex_lock(&add_lock);
+    sim_heap_t *heap = NULL;
+    if (overlaps_a_heap(s, e)) { /* added by another task meanwhile */
+        err = ESP_FAIL;
+    } else if (heap_store_used >= SIM_MAX_HEAPS) {
+        ESP_LOGE(SIM_TAG, "heap_caps_add_region: the simulator holds at most %u heaps",
+                 (unsigned)SIM_MAX_HEAPS);
+        err = ESP_ERR_NO_MEM;
+    } else if (s % 4 != 0 || (heap = heap_new(type_name(caps), caps, s, e - s)) == NULL) {
+        err = ESP_ERR_INVALID_SIZE; /* multi_heap_register() refuses it */
+    } else {
+        heap->added = true;
+        heap->min_free_zero = chip.policy.idf == SIM_IDF_CURRENT; /* after startup */
+        if (!in_arena(s)) {
+            atomic_fetch_add_explicit(&heaps_added_outside, 1, memory_order_relaxed);
+        }
+        heap_link(heap, 0);
+    }
+    pthread_mutex_unlock(&add_lock);
+    if (err != ESP_OK) {
+        free_quietly(record, "free");
+    }
+    return err;
+}
+
+esp_err_t heap_caps_add_region(intptr_t start, intptr_t end)
+{
+    sim_note_isr_call(__func__);
+    if (start == 0) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    /* The type of `start`'s memory: ESP-IDF assumes `end` lies in memory of the same type. */
+    const uint32_t *caps = NULL;
+    const uint32_t a = sim_chip_address((const void *)start);
+    const bool writable = a != 0 && chip_ram((uintptr_t)start, (uintptr_t)start + 1);
+    if (!writable || region_type_at(a, &caps) == NULL) {
+        return ESP_ERR_NOT_FOUND;
+    }
+    return add_region(caps, start, end);
+}
+
+esp_err_t heap_caps_add_region_with_caps(const uint32_t caps[], intptr_t start, intptr_t end)
+{
+    sim_note_isr_call(__func__);
+    return add_region(caps, start, end);
+}
+
 /* ---- the memory map, for tests and tools -------------------------------------------------------- */
 
 size_t kraken_sim_region_count(void)
 {
     ensure_init();
-    return chip.heap_count;
+    return atomic_load(&heap_count);
 }
 
 esp_err_t kraken_sim_get_region(size_t index, kraken_sim_region_t *out)
 {
     ensure_init();
-    if (out == NULL || index >= chip.heap_count) {
+    const sim_heap_t *heap = NULL;
+    HEAPS(h) {
+        if (index-- == 0) {
+            heap = h;
+            break;
+        }
+    }
+    if (out == NULL || heap == NULL) {
         return ESP_ERR_INVALID_ARG;
     }
-    const sim_heap_t *heap = &chip.heaps[index];
     heap_figures_t f = heap_figures(heap);
     *out = (kraken_sim_region_t){
         .name = heap->name,
