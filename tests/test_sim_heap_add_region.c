@@ -295,13 +295,17 @@ static void a_reboot_gives_the_buffer_back_to_the_program(void **state)
 static void an_add_from_an_isr_is_counted_once(void **state)
 {
     (void)state;
+    const uint32_t caps[3] = {PRIVATE_CAP, 0, 0};
     kraken_sim_isr_enter();
-    const esp_err_t err = heap_caps_add_region(at(extra), at(extra + EXTRA_BYTES));
+    const esp_err_t err = heap_caps_add_region(at(extra), at(extra + 4096));
+    const esp_err_t err_caps =
+        heap_caps_add_region_with_caps(caps, at(extra + 4096), at(extra + EXTRA_BYTES));
     kraken_sim_isr_exit();
     assert_int_equal(err, ESP_OK);
+    assert_int_equal(err_caps, ESP_OK);
     kraken_sim_stats_t stats;
     kraken_sim_get_stats(&stats);
-    assert_int_equal(stats.isr_calls, 1);
+    assert_int_equal(stats.isr_calls, 2);
 }
 
 /* ---- concurrency: adds while other threads allocate, free and walk ----------------------------- */
