@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -440,6 +441,38 @@ static void with_a_lock_the_heap_is_safe_from_several_threads(void **state)
     pthread_mutex_destroy(&heap_lock);
 }
 
+static atomic_bool allocated;
+
+static void *allocate_once(void *arg)
+{
+    (void)arg;
+    void *p = multi_heap_malloc(shared_heap, 64);
+    atomic_store(&allocated, p != NULL);
+    multi_heap_free(shared_heap, p);
+    return NULL;
+}
+
+/* The lock given is the one its calls take: a call waits while another thread holds it. */
+static void the_heaps_calls_take_the_lock_given_to_it(void **state)
+{
+    (void)state;
+    static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+    multi_heap_set_lock(NULL, &heap_lock); /* no heap: nothing happens */
+    shared_heap = fresh_heap();
+    multi_heap_set_lock(shared_heap, &heap_lock);
+    atomic_store(&allocated, false);
+    pthread_mutex_lock(&heap_lock);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, allocate_once, NULL), 0);
+    const struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_false(atomic_load(&allocated)); /* waiting for the lock */
+    pthread_mutex_unlock(&heap_lock);
+    pthread_join(thread, NULL);
+    assert_true(atomic_load(&allocated));
+    multi_heap_set_lock(shared_heap, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +488,7 @@ int main(void)
         cmocka_unit_test(a_check_prints_only_what_it_finds_broken),
         cmocka_unit_test(a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps),
         cmocka_unit_test(with_a_lock_the_heap_is_safe_from_several_threads),
+        cmocka_unit_test(the_heaps_calls_take_the_lock_given_to_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,10 @@
 
 #define FREERTOS_CAPS (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT) /* heap_idf.c */
 #define HOST_MIN_STACK (256u * 1024u) /* host code needs more stack than the chip's */
+/* ESP-IDF's main task (CONFIG_ESP_MAIN_TASK_STACK_SIZE's default): the depth a thread not made by
+ * xTaskCreate*() is measured against. */
+#define FOREIGN_STACK_BYTES 3584u
+#define STACK_PAINT 0xA5u
 
 struct tskTaskControlBlock {
     TaskFunction_t code;
@@ -44,6 +48,11 @@ struct tskTaskControlBlock {
     bool counted;         /* in task_count: until deleted or its thread ends */
     bool deleted;         /* its thread ends at its next call (stored atomically, under the lock) */
     bool suspended;       /* in vTaskSuspend() */
+    bool listed;          /* in the task list (xTaskGetHandle): until deleted or its thread ends */
+    bool wait_aborted;    /* xTaskAbortDelay(): its wait ends as if it timed out */
+    uintptr_t watched_low; /* the host stack painted at its start: [watched_low, watched_high) */
+    uintptr_t watched_high;
+    struct tskTaskControlBlock *prev, *next; /* the task list */
     pthread_cond_t *waiting_on; /* the condition it waits on, for vTaskDelete */
     uint32_t *waiting_count;    /* fr_wait's counter and cleanup: vTaskDelete undoes the wait */
     void (*waiting_cleanup)(void *arg);
@@ -59,6 +68,7 @@ static UBaseType_t task_count;
 static UBaseType_t tasks_being_freed; /* deleted tasks (and vTaskDeleteWithCaps' clean-up task)
                                        * count until their memory is back, as FreeRTOS counts
                                        * tasks waiting for the idle task's clean-up */
+static struct tskTaskControlBlock *task_list; /* every task alive, the timer task's too */
 static _Thread_local struct tskTaskControlBlock *t_self;
 static pthread_key_t foreign_key; /* ends a foreign thread's record with the thread */
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
@@ -139,8 +149,31 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
 
 /* ---- task records ------------------------------------------------------------------------------ */
 
+static void list_locked(struct tskTaskControlBlock *t)
+{
+    t->listed = true;
+    t->prev = NULL;
+    t->next = task_list;
+    if (task_list != NULL) {
+        task_list->prev = t;
+    }
+    task_list = t;
+}
+
+/* Off the task list and uncounted: deleted, or its thread ended. */
 static void uncount_locked(struct tskTaskControlBlock *t)
 {
+    if (t->listed) {
+        t->listed = false;
+        if (t->prev != NULL) {
+            t->prev->next = t->next;
+        } else {
+            task_list = t->next;
+        }
+        if (t->next != NULL) {
+            t->next->prev = t->prev;
+        }
+    }
     if (t->counted) {
         t->counted = false;
         task_count--;
@@ -208,6 +241,10 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
     if (waiting != NULL) {
         (*waiting)--;
     }
+    if (self->wait_aborted) {
+        self->wait_aborted = false;
+        return false;
+    }
     return rc != ETIMEDOUT;
 }
 
@@ -238,10 +275,28 @@ static void count_locked(struct tskTaskControlBlock *t)
 {
     t->counted = true;
     task_count++;
+    list_locked(t);
+}
+
+/* Paints [low, high) of the calling thread's stack, below this function's frame only (and below
+ * the red zone a leaf function may use), for uxTaskGetStackHighWaterMark(). Not instrumented:
+ * the bytes lie below the stack pointer, where ASan may have left a dead frame's poison. */
+static __attribute__((noinline, no_sanitize_address, no_sanitize_thread)) void
+paint_stack(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t high)
+{
+    const uintptr_t below_me = (uintptr_t)__builtin_frame_address(0) - 512;
+    volatile uint8_t *p = (volatile uint8_t *)low;
+    for (uintptr_t a = low; a < high && a < below_me; a++) {
+        *p++ = STACK_PAINT;
+    }
+    t->watched_low = low;
+    t->watched_high = high;
 }
 
 /* A record for the calling thread, not made by xTaskCreate*(). */
-static struct tskTaskControlBlock *adopt(const char *name, UBaseType_t priority, bool counted)
+static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *name,
+                                                                   UBaseType_t priority,
+                                                                   bool counted)
 {
     pthread_once(&foreign_once, make_foreign_key);
     struct tskTaskControlBlock *t = new_record();
@@ -252,11 +307,16 @@ static struct tskTaskControlBlock *adopt(const char *name, UBaseType_t priority,
     t->core = tskNO_AFFINITY;
     t->priority = priority;
     strncpy(t->name, name, sizeof t->name - 1);
+    /* Its stack is measured from here down (what its callers use is not known). */
+    const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+    paint_stack(t, top - FOREIGN_STACK_BYTES, top);
+    fr_lock();
     if (counted) {
-        fr_lock();
         count_locked(t);
-        fr_unlock();
+    } else {
+        list_locked(t);
     }
+    fr_unlock();
     pthread_setspecific(foreign_key, t);
     t_self = t;
     return t;
@@ -304,6 +364,9 @@ void fr_task_call(void)
 static void *task_main(void *arg)
 {
     struct tskTaskControlBlock *t = arg;
+    /* The task's stack on the chip starts about here: its depth below is watched. */
+    const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+    paint_stack(t, top - t->stack_bytes, top);
     t_self = t;
     sim_chip_set_task_stack(t->stack_area, t->stack_bytes); /* esp_ptr_*() of its locals */
     fr_lock();
@@ -350,7 +413,7 @@ static bool start(struct tskTaskControlBlock *t, TaskFunction_t code, const char
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, stack_bytes < HOST_MIN_STACK ? HOST_MIN_STACK : stack_bytes);
+    pthread_attr_setstacksize(&attr, HOST_MIN_STACK + (size_t)stack_bytes); /* room to paint */
     fr_lock(); /* counted before it runs: it may delete itself at once */
     count_locked(t);
     TaskHandle_t before = out != NULL ? *out : NULL;
@@ -518,11 +581,10 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     if (ends) {
         undo_wait_locked(t);
         if (t->counted) { /* gone for FreeRTOS once its memory is back, whenever its thread ends */
-            t->counted = false;
-            task_count--;
             tasks_being_freed++;
             recount = true;
         }
+        uncount_locked(t);
     }
     fr_unlock();
     if (!ends) {
@@ -777,6 +839,78 @@ UBaseType_t uxTaskGetNumberOfTasks(void)
     UBaseType_t n = task_count + tasks_being_freed;
     fr_unlock();
     return n;
+}
+
+/* The painted bytes at the low end of the watched stack that were never written. Reads another
+ * thread's stack while it runs: not instrumented (bytes of live frames, ASan redzones). */
+static __attribute__((noinline, no_sanitize_address, no_sanitize_thread)) size_t
+unwritten(uintptr_t low, uintptr_t high)
+{
+    const volatile uint8_t *p = (const volatile uint8_t *)low;
+    size_t n = 0;
+    while (low + n < high && p[n] == STACK_PAINT) {
+        n++;
+    }
+    return n;
+}
+
+UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask)
+{
+    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    if (t == NULL) {
+        return 0;
+    }
+    fr_lock();
+    const uintptr_t low = t->watched_low, high = t->watched_high;
+    fr_unlock();
+    return (UBaseType_t)unwritten(low, high);
+}
+
+StackType_t *xTaskGetStackStart(TaskHandle_t xTask)
+{
+    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    return t != NULL ? (StackType_t *)t->stack_area : NULL;
+}
+
+uint8_t *pxTaskGetStackStart(TaskHandle_t xTask)
+{
+    return xTaskGetStackStart(xTask);
+}
+
+TaskHandle_t xTaskGetHandle(const char *pcNameToQuery)
+{
+    fr_task_call();
+    if (pcNameToQuery == NULL || strlen(pcNameToQuery) >= configMAX_TASK_NAME_LEN) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", __func__,
+                 pcNameToQuery == NULL ? "no name" : "a name of configMAX_TASK_NAME_LEN or more");
+        return NULL;
+    }
+    fr_lock();
+    struct tskTaskControlBlock *t = task_list;
+    while (t != NULL && strncmp(t->name, pcNameToQuery, configMAX_TASK_NAME_LEN) != 0) {
+        t = t->next;
+    }
+    fr_unlock();
+    return t;
+}
+
+BaseType_t xTaskAbortDelay(TaskHandle_t xTask)
+{
+    fr_task_call();
+    if (xTask == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", __func__);
+        return pdFAIL;
+    }
+    fr_lock();
+    /* eBlocked: waiting with or without a timeout, not suspended, not deleted. */
+    const bool blocked = xTask->waiting_on != NULL && !xTask->suspended && !xTask->deleted &&
+                         !xTask->wait_aborted;
+    if (blocked) {
+        xTask->wait_aborted = true;
+        pthread_cond_broadcast(xTask->waiting_on); /* the others sharing it wait on */
+    }
+    fr_unlock();
+    return blocked ? pdPASS : pdFAIL;
 }
 
 BaseType_t xPortInIsrContext(void)

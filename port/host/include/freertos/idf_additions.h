@@ -37,6 +37,14 @@ static inline BaseType_t xTaskCreateWithCaps(TaskFunction_t pvTaskCode, const ch
                                            uxPriority, pvCreatedTask, tskNO_AFFINITY, uxMemoryCaps);
 }
 
+/** The lowest address of the task's stack (NULL: the caller's) as the chip has it: its block in
+ *  the simulated heap, or the buffer given to xTaskCreateStatic*(); NULL for a thread not made by
+ *  xTaskCreate*(), whose stack is the host's. isr-ok, O(1). */
+StackType_t *xTaskGetStackStart(TaskHandle_t xTask);
+/** xTaskGetStackStart() under its ESP-IDF v5 name (v6 deprecates it; not marked so here, so that
+ *  v5 firmware builds with -Werror). */
+uint8_t *pxTaskGetStackStart(TaskHandle_t xTask);
+
 /** Deletes a task made by xTask*WithCaps() (NULL: the caller) and frees its stack and TCB. A task
  *  made otherwise is refused (logged; the chip asserts). A task deleting itself needs, for a
  *  moment, a clean-up task's stack (configMINIMAL_STACK_SIZE) and TCB from internal RAM, as in

@@ -144,6 +144,25 @@ BaseType_t xTaskGetCoreID(TaskHandle_t xTask);
  *  used a task call. A deleted task counts until its stack and TCB are back in the heap, as
  *  FreeRTOS counts it until the idle task's clean-up. isr-ok, O(1). */
 UBaseType_t uxTaskGetNumberOfTasks(void);
+/** The least stack, in bytes (ESP-IDF's unit), the task (NULL: the caller) has had left since it
+ *  started. Measured on the host: its thread's stack is painted at its start over the task's
+ *  depth below its entry, and this counts the bytes never written since. x86-64 code and glibc use
+ *  a different amount of stack than the chip's Xtensa code and newlib (printf-style calls often
+ *  more), so the figure shows the trend (deep calls, large locals, recursion), not the chip's own
+ *  number. A thread not made by xTaskCreate*() is measured from its first FreeRTOS call down,
+ *  against 3584 bytes (ESP-IDF's main task). 0 when the host had no memory for the caller's
+ *  record. task (reads the task's stack without its lock), O(bytes left). */
+UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask);
+/** A task (made by xTaskCreate*() or a thread that has used a task call, the timer task too) whose
+ *  name is pcNameToQuery; one of them when several share it; NULL when none (a deleted task is
+ *  not found). NULL, with an error line, for a NULL name or one of configMAX_TASK_NAME_LEN
+ *  characters or more (the chip asserts). task, O(tasks). */
+TaskHandle_t xTaskGetHandle(const char *pcNameToQuery);
+/** Ends the wait of a blocked task (eBlocked: a delay, a queue, semaphore, event-group, stream
+ *  buffer or notification wait, with or without a timeout) as if it timed out: pdPASS. pdFAIL when
+ *  it is not blocked (running, ready, suspended by vTaskSuspend(), deleted). A NULL task is
+ *  refused with an error line (the chip asserts). task, never blocks, O(1). */
+BaseType_t xTaskAbortDelay(TaskHandle_t xTask);
 
 /* ---- direct-to-task notifications (index 0) ---- */
 

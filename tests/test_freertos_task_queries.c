@@ -1,0 +1,317 @@
+/* test_freertos_task_queries.c - the host FreeRTOS's task queries that task-monitoring firmware
+ * uses: uxTaskGetStackHighWaterMark(), xTaskGetHandle(), xTaskAbortDelay(), xTaskGetStackStart().
+ * Tasks report through atomics (cmocka's asserts belong to the test's thread). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h"
+#include "freertos/idf_additions.h"
+#include "freertos/queue.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
+#include "kraken_sim.h"
+
+#include "freertos_test_support.h"
+
+#define STACK 4096u
+
+static int boot(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) == ESP_OK ? 0 : -1;
+}
+
+/* Waits until only the test's own thread is left (the tasks' threads have ended). */
+static int tasks_gone(void **state)
+{
+    (void)state;
+    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
+    return uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
+}
+
+static bool becomes_blocked(TaskHandle_t task)
+{
+    WAIT_FOR(eTaskGetState(task) == eBlocked);
+    return eTaskGetState(task) == eBlocked;
+}
+
+/* ---- uxTaskGetStackHighWaterMark -------------------------------------------------------------- */
+
+static _Atomic UBaseType_t mark_at_start, mark_after_use;
+static _Atomic bool measured;
+
+static __attribute__((noinline)) unsigned use_stack(size_t bytes)
+{
+    volatile uint8_t buffer[2048];
+    const size_t n = bytes < sizeof buffer ? bytes : sizeof buffer;
+    for (size_t i = 0; i < n; i++) {
+        buffer[i] = (uint8_t)i;
+    }
+    return buffer[n / 2];
+}
+
+static void measure_own_stack(void *arg)
+{
+    (void)arg;
+    atomic_store(&mark_at_start, uxTaskGetStackHighWaterMark(NULL));
+    (void)use_stack(2048);
+    atomic_store(&mark_after_use, uxTaskGetStackHighWaterMark(NULL));
+    atomic_store(&measured, true);
+    vTaskSuspend(NULL); /* stays alive: the test reads its mark from outside */
+}
+
+static void a_task_that_uses_more_stack_has_less_left_within_its_depth(void **state)
+{
+    (void)state;
+    atomic_store(&measured, false);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(measure_own_stack, "measure", STACK, NULL, 5, &task), pdPASS);
+    WAIT_FOR(atomic_load(&measured));
+    assert_true(atomic_load(&measured));
+    const UBaseType_t start = atomic_load(&mark_at_start), after = atomic_load(&mark_after_use);
+    assert_true(start > 0);
+    assert_true(start < STACK); /* its entry's frames are in use */
+    assert_true(after < start);
+    assert_true(after + 2048 <= STACK); /* the 2 KiB buffer is below the entry's frames */
+    /* Read from another task: the lowest so far (its suspension went deeper), never back up. */
+    WAIT_FOR(eTaskGetState(task) == eSuspended);
+    const UBaseType_t outside = uxTaskGetStackHighWaterMark(task);
+    assert_true(outside > 0);
+    assert_true(outside <= after);
+    assert_int_equal(uxTaskGetStackHighWaterMark(task), outside);
+    vTaskDelete(task);
+}
+
+static void a_task_deeper_than_its_stack_reads_0(void **state)
+{
+    (void)state;
+    atomic_store(&measured, false);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(measure_own_stack, "tiny", 1024, NULL, 5, &task), pdPASS);
+    WAIT_FOR(atomic_load(&measured));
+    assert_true(atomic_load(&measured));
+    assert_int_equal(atomic_load(&mark_after_use), 0); /* a 2 KiB buffer on a 1 KiB stack */
+    vTaskDelete(task);
+}
+
+/* A thread not made by xTaskCreate*() is measured from its first FreeRTOS call down, over ESP-IDF's
+ * main task depth (3584 bytes). */
+static void *plain_thread(void *arg)
+{
+    UBaseType_t *marks = arg;
+    marks[0] = uxTaskGetStackHighWaterMark(NULL); /* its first call */
+    (void)use_stack(1024);
+    marks[1] = uxTaskGetStackHighWaterMark(NULL);
+    vTaskDelete(NULL); /* its record goes */
+    return NULL;
+}
+
+static void a_thread_not_made_by_xtaskcreate_is_measured_against_the_main_tasks_depth(void **state)
+{
+    (void)state;
+    UBaseType_t marks[2] = {0, 0};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, plain_thread, marks), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_true(marks[0] > 0);
+    assert_true(marks[0] <= 3584);
+    assert_true(marks[1] < marks[0]);
+}
+
+/* ---- xTaskGetHandle ----------------------------------------------------------------------------- */
+
+static void park(void *arg)
+{
+    (void)arg;
+    vTaskSuspend(NULL);
+}
+
+static void tasks_are_found_by_name_until_deleted(void **state)
+{
+    (void)state;
+    TaskHandle_t a = NULL, b = NULL;
+    assert_int_equal(xTaskCreate(park, "alpha", STACK, NULL, 5, &a), pdPASS);
+    assert_int_equal(xTaskCreate(park, "beta", STACK, NULL, 5, &b), pdPASS);
+    assert_ptr_equal(xTaskGetHandle("alpha"), a);
+    assert_ptr_equal(xTaskGetHandle("beta"), b);
+    assert_null(xTaskGetHandle("gamma"));
+    assert_null(xTaskGetHandle("alph")); /* the whole name */
+    vTaskDelete(a);
+    assert_null(xTaskGetHandle("alpha"));
+    assert_ptr_equal(xTaskGetHandle("beta"), b);
+    vTaskDelete(b);
+    assert_null(xTaskGetHandle("beta"));
+}
+
+static void a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refused(void **state)
+{
+    (void)state;
+    TaskHandle_t t = NULL;
+    /* configMAX_TASK_NAME_LEN is 16: the name is kept as its first 15 characters. */
+    assert_int_equal(xTaskCreate(park, "a_very_long_task_name", STACK, NULL, 5, &t), pdPASS);
+    assert_ptr_equal(xTaskGetHandle("a_very_long_tas"), t);
+    assert_null(xTaskGetHandle("a_very_long_task")); /* 16 characters: the chip asserts */
+    assert_null(xTaskGetHandle(NULL));
+    vTaskDelete(t);
+}
+
+/* ---- xTaskAbortDelay ---------------------------------------------------------------------------- */
+
+static _Atomic int wait_result;
+static _Atomic bool waited;
+
+static void delay_long(void *arg)
+{
+    (void)arg;
+    const TickType_t before = xTaskGetTickCount();
+    vTaskDelay(portMAX_DELAY - 1);
+    atomic_store(&wait_result, (int)(xTaskGetTickCount() - before));
+    atomic_store(&waited, true);
+    vTaskSuspend(NULL);
+}
+
+static void receive_for_ever(void *arg)
+{
+    uint32_t item = 0;
+    atomic_store(&wait_result, xQueueReceive(arg, &item, portMAX_DELAY));
+    atomic_store(&waited, true);
+    vTaskSuspend(NULL);
+}
+
+static void take_notification_for_ever(void *arg)
+{
+    (void)arg;
+    atomic_store(&wait_result, (int)ulTaskNotifyTake(pdTRUE, portMAX_DELAY));
+    atomic_store(&waited, true);
+    vTaskSuspend(NULL);
+}
+
+static void wait_for_bits_for_ever(void *arg)
+{
+    atomic_store(&wait_result, (int)xEventGroupWaitBits(arg, 1, pdTRUE, pdTRUE, portMAX_DELAY));
+    atomic_store(&waited, true);
+    vTaskSuspend(NULL);
+}
+
+/* Starts fn(arg), lets it block, aborts its wait: true when the abort returned pdPASS and the
+ * task's call returned; the call's result in wait_result. */
+static bool abort_wait_of(TaskFunction_t fn, void *arg)
+{
+    atomic_store(&waited, false);
+    atomic_store(&wait_result, -1);
+    TaskHandle_t t = NULL;
+    if (xTaskCreate(fn, "waiter", STACK, arg, 5, &t) != pdPASS || !becomes_blocked(t)) {
+        return false;
+    }
+    const BaseType_t aborted = xTaskAbortDelay(t);
+    WAIT_FOR(atomic_load(&waited));
+    const bool ok = aborted == pdPASS && atomic_load(&waited);
+    WAIT_FOR(eTaskGetState(t) == eSuspended);
+    vTaskDelete(t);
+    return ok;
+}
+
+static void an_aborted_wait_returns_as_if_it_had_timed_out(void **state)
+{
+    (void)state;
+    assert_true(abort_wait_of(delay_long, NULL));
+    assert_true(atomic_load(&wait_result) < (int)PATIENCE_TICKS); /* the delay ended early */
+
+    QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+    assert_non_null(q);
+    assert_true(abort_wait_of(receive_for_ever, q));
+    assert_int_equal(atomic_load(&wait_result), pdFALSE); /* errQUEUE_EMPTY */
+    assert_int_equal(uxQueueMessagesWaiting(q), 0);
+    vQueueDelete(q);
+
+    assert_true(abort_wait_of(take_notification_for_ever, NULL));
+    assert_int_equal(atomic_load(&wait_result), 0); /* no notification */
+
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_non_null(g);
+    assert_true(abort_wait_of(wait_for_bits_for_ever, g));
+    assert_int_equal(atomic_load(&wait_result), 0); /* the bits then */
+    vEventGroupDelete(g);
+}
+
+/* Only a blocked task: not a suspended or a ready one, and once per wait. */
+static void only_a_blocked_task_can_have_its_wait_aborted(void **state)
+{
+    (void)state;
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(park, "parked", STACK, NULL, 5, &t), pdPASS);
+    WAIT_FOR(eTaskGetState(t) == eSuspended);
+    assert_int_equal(xTaskAbortDelay(t), pdFAIL);
+    assert_int_equal(eTaskGetState(t), eSuspended);
+    vTaskDelete(t);
+    assert_int_equal(xTaskAbortDelay(xTaskGetCurrentTaskHandle()), pdFAIL); /* running */
+    assert_int_equal(xTaskAbortDelay(NULL), pdFAIL);
+
+    /* A waiter sharing the queue with the aborted one waits on, and gets the next item. */
+    QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+    assert_non_null(q);
+    atomic_store(&waited, false);
+    TaskHandle_t other = NULL;
+    assert_int_equal(xTaskCreate(receive_for_ever, "other", STACK, q, 5, &other), pdPASS);
+    assert_true(becomes_blocked(other));
+    assert_true(abort_wait_of(receive_for_ever, q));
+    atomic_store(&waited, false);
+    assert_int_equal(eTaskGetState(other), eBlocked);
+    const uint32_t item = 7;
+    assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+    WAIT_FOR(atomic_load(&waited));
+    assert_int_equal(atomic_load(&wait_result), pdTRUE);
+    WAIT_FOR(eTaskGetState(other) == eSuspended);
+    vTaskDelete(other);
+    vQueueDelete(q);
+}
+
+/* ---- xTaskGetStackStart ------------------------------------------------------------------------- */
+
+static void the_stack_start_is_the_tasks_stack_block_or_buffer(void **state)
+{
+    (void)state;
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreateWithCaps(park, "psram", STACK, NULL, 5, &t, MALLOC_CAP_SPIRAM),
+                     pdPASS);
+    StackType_t *start = xTaskGetStackStart(t);
+    assert_non_null(start);
+    assert_true(heap_caps_get_allocated_size(start) >= STACK); /* its block */
+    assert_ptr_equal(pxTaskGetStackStart(t), start);
+    vTaskDeleteWithCaps(t);
+
+    static StackType_t buffer[STACK];
+    static StaticTask_t tcb;
+    t = xTaskCreateStatic(park, "static", STACK, NULL, 5, buffer, &tcb);
+    assert_non_null(t);
+    assert_ptr_equal(xTaskGetStackStart(t), buffer);
+    vTaskDelete(t);
+    assert_null(xTaskGetStackStart(NULL)); /* the test's thread: the host's stack */
+}
+
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, boot, tasks_gone)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(a_task_that_uses_more_stack_has_less_left_within_its_depth),
+        TEST(a_task_deeper_than_its_stack_reads_0),
+        TEST(a_thread_not_made_by_xtaskcreate_is_measured_against_the_main_tasks_depth),
+        TEST(tasks_are_found_by_name_until_deleted),
+        TEST(a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refused),
+        TEST(an_aborted_wait_returns_as_if_it_had_timed_out),
+        TEST(only_a_blocked_task_can_have_its_wait_aborted),
+        TEST(the_stack_start_is_the_tasks_stack_block_or_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
