@@ -1,6 +1,7 @@
 /* test_freertos_task_queries.c - the host FreeRTOS's task queries that task-monitoring firmware
  * uses: uxTaskGetStackHighWaterMark(), xTaskGetHandle(), xTaskAbortDelay(), xTaskGetStackStart().
  * Tasks report through atomics (cmocka's asserts belong to the test's thread). */
+#define _POSIX_C_SOURCE 200809L /* capture_output.h */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,14 +14,17 @@
 #include <cmocka.h>
 
 #include "esp_heap_caps.h"
+#include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
 #include "freertos/idf_additions.h"
 #include "freertos/queue.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
+#include "freertos/timers.h"
 #include "kraken_sim.h"
 
+#include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
 
 #define STACK 4096u
@@ -151,6 +155,10 @@ static void tasks_are_found_by_name_until_deleted(void **state)
     assert_ptr_equal(xTaskGetHandle("beta"), b);
     vTaskDelete(b);
     assert_null(xTaskGetHandle("beta"));
+    /* The timer task, which the chip starts at boot (not counted in uxTaskGetNumberOfTasks). */
+    TaskHandle_t timers = xTimerGetTimerDaemonTaskHandle();
+    assert_non_null(timers);
+    assert_ptr_equal(xTaskGetHandle("Tmr Svc"), timers);
 }
 
 static void a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refused(void **state)
@@ -160,8 +168,12 @@ static void a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refuse
     /* configMAX_TASK_NAME_LEN is 16: the name is kept as its first 15 characters. */
     assert_int_equal(xTaskCreate(park, "a_very_long_task_name", STACK, NULL, 5, &t), pdPASS);
     assert_ptr_equal(xTaskGetHandle("a_very_long_tas"), t);
+    log_capture_begin();
     assert_null(xTaskGetHandle("a_very_long_task")); /* 16 characters: the chip asserts */
     assert_null(xTaskGetHandle(NULL));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "a name of configMAX_TASK_NAME_LEN or more: refused"));
+    assert_non_null(strstr(logged, "no name: refused"));
     vTaskDelete(t);
 }
 
@@ -170,12 +182,17 @@ static void a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refuse
 static _Atomic int wait_result;
 static _Atomic bool waited;
 
+static _Atomic int second_delay;
+
 static void delay_long(void *arg)
 {
     (void)arg;
-    const TickType_t before = xTaskGetTickCount();
+    TickType_t before = xTaskGetTickCount();
     vTaskDelay(portMAX_DELAY - 1);
     atomic_store(&wait_result, (int)(xTaskGetTickCount() - before));
+    before = xTaskGetTickCount(); /* the abort ended that wait only */
+    vTaskDelay(5);
+    atomic_store(&second_delay, (int)(xTaskGetTickCount() - before));
     atomic_store(&waited, true);
     vTaskSuspend(NULL);
 }
@@ -226,6 +243,7 @@ static void an_aborted_wait_returns_as_if_it_had_timed_out(void **state)
     (void)state;
     assert_true(abort_wait_of(delay_long, NULL));
     assert_true(atomic_load(&wait_result) < (int)PATIENCE_TICKS); /* the delay ended early */
+    assert_true(atomic_load(&second_delay) >= 4); /* n - 1 tick periods at least */
 
     QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
     assert_non_null(q);
