@@ -282,13 +282,18 @@ static void count_locked(struct tskTaskControlBlock *t)
  * the red zone a leaf function may use), for uxTaskGetStackHighWaterMark(). Not instrumented:
  * the bytes lie below the stack pointer, where ASan may have left a dead frame's poison. */
 static __attribute__((noinline, no_sanitize_address, no_sanitize_thread)) void
-paint_stack(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t high)
+paint_stack(uintptr_t low, uintptr_t high)
 {
     const uintptr_t below_me = (uintptr_t)__builtin_frame_address(0) - 512;
     volatile uint8_t *p = (volatile uint8_t *)low;
     for (uintptr_t a = low; a < high && a < below_me; a++) {
         *p++ = STACK_PAINT;
     }
+}
+
+/* fr_lock() held: [low, high) of the task's thread's stack was painted. */
+static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t high)
+{
     t->watched_low = low;
     t->watched_high = high;
 }
@@ -309,8 +314,9 @@ static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *n
     strncpy(t->name, name, sizeof t->name - 1);
     /* Its stack is measured from here down (what its callers use is not known). */
     const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
-    paint_stack(t, top - FOREIGN_STACK_BYTES, top);
+    paint_stack(top - FOREIGN_STACK_BYTES, top);
     fr_lock();
+    watch_locked(t, top - FOREIGN_STACK_BYTES, top);
     if (counted) {
         count_locked(t);
     } else {
@@ -366,10 +372,11 @@ static void *task_main(void *arg)
     struct tskTaskControlBlock *t = arg;
     /* The task's stack on the chip starts about here: its depth below is watched. */
     const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
-    paint_stack(t, top - t->stack_bytes, top);
+    paint_stack(top - t->stack_bytes, top);
     t_self = t;
     sim_chip_set_task_stack(t->stack_area, t->stack_bytes); /* esp_ptr_*() of its locals */
     fr_lock();
+    watch_locked(t, top - t->stack_bytes, top);
     end_if_deleted_locked(); /* deleted before it ran */
     fr_unlock();
     t->code(t->arg);
@@ -862,8 +869,9 @@ UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask)
     }
     fr_lock();
     const uintptr_t low = t->watched_low, high = t->watched_high;
+    const uint32_t depth = t->stack_bytes;
     fr_unlock();
-    return (UBaseType_t)unwritten(low, high);
+    return high == 0 ? depth : (UBaseType_t)unwritten(low, high); /* not run yet: all of it */
 }
 
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask)

@@ -150,8 +150,8 @@ UBaseType_t uxTaskGetNumberOfTasks(void);
  *  a different amount of stack than the chip's Xtensa code and newlib (printf-style calls often
  *  more), so the figure shows the trend (deep calls, large locals, recursion), not the chip's own
  *  number. A thread not made by xTaskCreate*() is measured from its first FreeRTOS call down,
- *  against 3584 bytes (ESP-IDF's main task). 0 when the host had no memory for the caller's
- *  record. task (reads the task's stack without its lock), O(bytes left). */
+ *  against 3584 bytes (ESP-IDF's main task). A task that has not run yet has its whole depth
+ *  left; 0 when the host had no memory for the caller's record. task (reads the task's stack without its lock), O(bytes left). */
 UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask);
 /** A task (made by xTaskCreate*() or a thread that has used a task call, the timer task too) whose
  *  name is pcNameToQuery; one of them when several share it; NULL when none (a deleted task is
