@@ -70,6 +70,7 @@ add_library(kraken_host_port STATIC
     port/host/sim_chip.c
     port/host/sim_malloc.c
     port/host/sim_heap_trace.c
+    port/host/sim_task_tracking.c
     port/host/sim_memory_utils.c
     port/host/sim_multi_heap.c
     port/host/esp_host_api.c

@@ -444,6 +444,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_HEAP_USE_HOOKS
     out->heap_hooks = true;
 #endif
+#ifdef CONFIG_HEAP_TASK_TRACKING
+    out->task_tracking = true;
+#endif
 #if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
     out->dcache_kb = 16;
 #elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
@@ -778,6 +781,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     monitor_count = 0;
     atomic_store(&failed_hook, NULL);
     chip.hooks = policy->heap_hooks;
+    sim_owners_boot(policy->task_tracking); /* after the boot's own blocks: they have no task */
     ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
              (unsigned)atomic_load(&heap_count), (unsigned)chip.psram_bytes);
     return ESP_OK;
@@ -1004,6 +1008,7 @@ static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
                             : tlsf_heap_memalign(heap->tlsf, alignment, size);
             pthread_mutex_unlock(heap->lock);
             if (ptr != NULL) {
+                sim_owner_set(ptr, sim_owner_now());
                 alloc_hook(ptr, size, caps);
                 return ptr;
             }
@@ -1027,6 +1032,7 @@ static bool free_block(void *ptr, const char *function_name)
     sim_heap_t *heap = find_containing_heap(ptr);
     tlsf_free_result_t result = TLSF_FREE_NOT_OWNED;
     if (heap != NULL) {
+        sim_owner_forget(ptr); /* before: once back, the block may be another task's */
         pthread_mutex_lock(heap->lock);
         result = tlsf_heap_free(heap->tlsf, ptr);
         pthread_mutex_unlock(heap->lock);
@@ -1091,8 +1097,13 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         return REALLOC_NO_MEM;
     }
     if (heap_matches(heap, adjusted) && alignment <= SIM_UNALIGNED_BYTES) {
+        void *const task = sim_owner_now();
         pthread_mutex_lock(heap->lock);
         void *resized = tlsf_heap_realloc(heap->tlsf, ptr, size);
+        if (resized != NULL) { /* under the lock: its old place may be another's block at once */
+            sim_owner_forget(ptr);
+            sim_owner_set(resized, task);
+        }
         pthread_mutex_unlock(heap->lock);
         if (resized != NULL) {
             alloc_hook(resized, size, adjusted); /* in place or moved within the heap: no free hook */
@@ -1916,6 +1927,34 @@ bool sim_data_cache_16kb(void)
 {
     ensure_init();
     return chip.policy.dcache_kb == 16;
+}
+
+typedef struct {
+    bool (*block)(uint32_t heap_caps, void *payload, size_t size, void *ctx);
+    void *ctx;
+    uint32_t heap_caps;
+} used_walk_t;
+
+static bool used_block(void *payload, size_t size, bool used, void *ctx)
+{
+    const used_walk_t *w = ctx;
+    return !used || w->block(w->heap_caps, payload, size, w->ctx);
+}
+
+void sim_walk_used_blocks(bool (*select)(uint32_t heap_caps, void *ctx),
+                          bool (*block)(uint32_t heap_caps, void *payload, size_t size, void *ctx),
+                          void *ctx)
+{
+    ensure_init();
+    HEAPS(heap) {
+        if (!select(heap->all_caps, ctx)) {
+            continue;
+        }
+        used_walk_t w = {block, ctx, heap->all_caps};
+        pthread_mutex_lock(heap->lock);
+        tlsf_heap_walk(heap->tlsf, used_block, &w);
+        pthread_mutex_unlock(heap->lock);
+    }
 }
 
 /* ---- heap_caps_add_region (heap_caps_init.c) ---------------------------------------------------- */

@@ -123,6 +123,7 @@ typedef struct {
     bool heap_tracing;             /**< CONFIG_HEAP_TRACING_STANDALONE: esp_heap_trace.h works */
     bool heap_hooks;               /**< CONFIG_HEAP_USE_HOOKS: esp_heap_trace_*_hook are called */
     bool abort_on_failure;         /**< CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS */
+    bool task_tracking;            /**< CONFIG_HEAP_TASK_TRACKING: each block's task is kept */
 } sim_policy_t;
 
 /** Boot the simulator on first use (KRAKEN_SIM_PROFILE, the build's policy), as every heap call
@@ -145,6 +146,25 @@ kraken_sim_profile_t sim_profile_for_env(const char *value);
 /** The size that heap_caps_malloc_default() tries in internal RAM first, or -1 when malloc() never
  *  uses PSRAM (ESP-IDF's malloc_alwaysinternal_limit). O(1). */
 long sim_malloc_internal_limit(void);
+
+/* ---- task tracking (sim_task_tracking.c) ---- */
+
+/** A boot: every owner forgotten, tracking on or off for good (per the policy). */
+void sim_owners_boot(bool on);
+/** The calling task (in an ISR: the one it interrupted; it may get its task record now), as an
+ *  opaque owner; NULL when tracking is off. No heap lock held. isr-ok. */
+void *sim_owner_now(void);
+/** task (from sim_owner_now()) owns the live block; nothing when tracking is off. A heap lock may
+ *  be held (owners are locked after the heaps). isr-ok. */
+void sim_owner_set(void *block, void *task);
+/** The block is no longer owned: call before the heap takes it back. A heap lock may be held. */
+void sim_owner_forget(const void *block);
+/** Walks every heap (in list order) that select(heap_caps, ctx) accepts, calling
+ *  block(heap_caps, payload, size, ctx) for each used block under that heap's lock (block must
+ *  not call the heap API); block returning false ends the heap's walk. task. */
+void sim_walk_used_blocks(bool (*select)(uint32_t heap_caps, void *ctx),
+                          bool (*block)(uint32_t heap_caps, void *payload, size_t size, void *ctx),
+                          void *ctx);
 
 /* ---- heap tracing (sim_heap_trace.c) ---- */
 
