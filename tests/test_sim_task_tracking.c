@@ -145,6 +145,19 @@ static void each_task_holds_what_it_allocated_split_by_the_caps_asked_for(void *
     }
     p.max_blocks = 2; /* no more than room for */
     assert_int_equal(heap_caps_get_per_task_info(&p), 2);
+    /* No task list: the blocks of every task, as many as the totals count. */
+    heap_task_block_t all[64];
+    p.blocks = all;
+    p.max_blocks = 64;
+    p.tasks = NULL;
+    p.num_tasks = 0;
+    const size_t listed = heap_caps_get_per_task_info(&p);
+    size_t counted = 0;
+    for (size_t i = 0; i < n; i++) {
+        counted += totals[i].count[0] + totals[i].count[1];
+    }
+    assert_int_equal(listed, counted);
+    assert_true(listed >= 4 + 4); /* a's 3, b's 1, the stacks and TCBs */
 
     /* Freed blocks leave the totals; the entries stay, in their order, at 0. */
     const size_t entries = n;
@@ -252,10 +265,26 @@ static void tasks_beyond_max_totals_are_not_counted_and_bad_params_are_refused(v
     vTaskDelete(tb);
 }
 
-/* Without CONFIG_HEAP_TASK_TRACKING no block has a task. */
+static _Atomic UBaseType_t tasks_seen;
+
+static void *allocate_in_a_plain_thread(void *arg)
+{
+    (void)arg;
+    void *p = malloc(64);
+    atomic_store(&tasks_seen, uxTaskGetNumberOfTasks());
+    free(p);
+    return NULL;
+}
+
+/* Without CONFIG_HEAP_TASK_TRACKING no block has a task, and allocating makes no thread a task. */
 static void without_tracking_every_block_is_nobodys(void **state)
 {
     (void)state;
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, allocate_in_a_plain_thread, NULL), 0);
+    pthread_join(thread, NULL);
+    assert_int_equal(atomic_load(&tasks_seen), tasks);
     void *p1 = heap_caps_malloc(64, MALLOC_CAP_INTERNAL);
     heap_task_totals_t totals[4];
     size_t n = 0;
