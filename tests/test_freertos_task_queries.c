@@ -311,7 +311,7 @@ static void the_stack_start_is_the_tasks_stack_block_or_buffer(void **state)
 {
     (void)state;
     TaskHandle_t t = NULL;
-    assert_int_equal(xTaskCreateWithCaps(park, "psram", STACK, NULL, 5, &t, MALLOC_CAP_SPIRAM),
+    assert_int_equal(xTaskCreateWithCaps(park, "caps", STACK, NULL, 5, &t, MALLOC_CAP_INTERNAL),
                      pdPASS);
     StackType_t *start = xTaskGetStackStart(t);
     assert_non_null(start);
