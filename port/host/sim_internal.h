@@ -151,14 +151,35 @@ long sim_malloc_internal_limit(void);
 
 /** A boot: every owner forgotten, tracking on or off for good (per the policy). */
 void sim_owners_boot(bool on);
+/** Tracking is on: heap calls then report to the owner table (one relaxed load otherwise). */
+extern _Atomic bool sim_tracking;
+void *sim_owner_current(void);
+void sim_owner_record(void *block, void *task);
+void sim_owner_erase(const void *block);
+
 /** The calling task (in an ISR: the one it interrupted; it may get its task record now), as an
  *  opaque owner; NULL when tracking is off. No heap lock held. isr-ok. */
-void *sim_owner_now(void);
+static inline void *sim_owner_now(void)
+{
+    return atomic_load_explicit(&sim_tracking, memory_order_relaxed) ? sim_owner_current() : NULL;
+}
+
 /** task (from sim_owner_now()) owns the live block; nothing when tracking is off. A heap lock may
  *  be held (owners are locked after the heaps). isr-ok. */
-void sim_owner_set(void *block, void *task);
+static inline void sim_owner_set(void *block, void *task)
+{
+    if (block != NULL && atomic_load_explicit(&sim_tracking, memory_order_relaxed)) {
+        sim_owner_record(block, task);
+    }
+}
+
 /** The block is no longer owned: call before the heap takes it back. A heap lock may be held. */
-void sim_owner_forget(const void *block);
+static inline void sim_owner_forget(const void *block)
+{
+    if (block != NULL && atomic_load_explicit(&sim_tracking, memory_order_relaxed)) {
+        sim_owner_erase(block);
+    }
+}
 /** Walks every heap (in list order) that select(heap_caps, ctx) accepts, calling
  *  block(heap_caps, payload, size, ctx) for each used block under that heap's lock (block must
  *  not call the heap API); block returning false ends the heap's walk. task. */

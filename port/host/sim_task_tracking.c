@@ -27,7 +27,7 @@ typedef struct owner {
 
 static pthread_mutex_t owners_lock = PTHREAD_MUTEX_INITIALIZER;
 static owner_t *buckets[BUCKETS];
-static _Atomic bool tracking;
+_Atomic bool sim_tracking;
 
 static owner_t **bucket_of(uintptr_t block)
 {
@@ -44,7 +44,7 @@ void sim_owners_boot(bool on)
             __real_free(o);
         }
     }
-    atomic_store(&tracking, on);
+    atomic_store(&sim_tracking, on);
     pthread_mutex_unlock(&owners_lock);
 }
 
@@ -58,19 +58,15 @@ static owner_t **find_locked(uintptr_t block)
     return at;
 }
 
-void *sim_owner_now(void)
+void *sim_owner_current(void)
 {
     /* As ESP-IDF's MULTI_HEAP_SET_BLOCK_OWNER: the running task, in an ISR the one it
      * interrupted. */
-    return atomic_load_explicit(&tracking, memory_order_relaxed) ? xTaskGetCurrentTaskHandle()
-                                                                 : NULL;
+    return xTaskGetCurrentTaskHandle();
 }
 
-void sim_owner_set(void *block, void *task)
+void sim_owner_record(void *block, void *task)
 {
-    if (block == NULL || !atomic_load_explicit(&tracking, memory_order_relaxed)) {
-        return;
-    }
     owner_t *fresh = __real_malloc(sizeof *fresh);
     pthread_mutex_lock(&owners_lock);
     owner_t **at = find_locked((uintptr_t)block);
@@ -84,11 +80,8 @@ void sim_owner_set(void *block, void *task)
     pthread_mutex_unlock(&owners_lock);
 }
 
-void sim_owner_forget(const void *block)
+void sim_owner_erase(const void *block)
 {
-    if (block == NULL || !atomic_load_explicit(&tracking, memory_order_relaxed)) {
-        return;
-    }
     pthread_mutex_lock(&owners_lock);
     owner_t **at = find_locked((uintptr_t)block);
     owner_t *gone = *at;
