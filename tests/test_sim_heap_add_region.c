@@ -194,7 +194,10 @@ static void a_region_across_a_heaps_end_or_on_it_again_fails_and_keeps_nothing(v
 
     assert_int_equal(heap_caps_add_region(at(extra), lo), ESP_OK); /* just before */
     assert_int_equal(heap_caps_add_region(hi, at(extra + EXTRA_BYTES)), ESP_OK); /* just after */
-    assert_int_equal(kraken_sim_region_count(), regions + 2);
+    /* Inside, sharing its start or its end (ESP-IDF's header: 0x1000-0x2000 in 0x1000-0x3000). */
+    assert_int_equal(heap_caps_add_region(lo, lo + 1024), ESP_OK);
+    assert_int_equal(heap_caps_add_region(hi - 1024, hi), ESP_OK);
+    assert_int_equal(kraken_sim_region_count(), regions + 4);
 }
 
 static void bad_regions_get_esp_idfs_answers_and_keep_nothing(void **state)
@@ -308,6 +311,72 @@ static void an_add_from_an_isr_is_counted_once(void **state)
     assert_int_equal(stats.isr_calls, 2);
 }
 
+/* The simulator holds 32 heaps: one more is ESP_ERR_NO_MEM, with its heap_t given back. */
+static void the_simulators_limit_of_heaps_is_no_mem_and_keeps_nothing(void **state)
+{
+    (void)state;
+    enum { PIECE = 1024, PIECES = 40 };
+    uint8_t *carved = heap_caps_malloc(PIECE * PIECES, MALLOC_CAP_SPIRAM);
+    assert_non_null(carved);
+    size_t added = 0;
+    esp_err_t err = ESP_OK;
+    while (added < PIECES && err == ESP_OK) {
+        err = heap_caps_add_region(at(carved + added * PIECE), at(carved + (added + 1) * PIECE));
+        added += err == ESP_OK;
+    }
+    assert_int_equal(err, ESP_ERR_NO_MEM);
+    assert_int_equal(kraken_sim_region_count(), 32);
+    const size_t internal_free = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    assert_int_equal(heap_caps_add_region(at(extra), at(extra + EXTRA_BYTES)), ESP_ERR_NO_MEM);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal_free);
+    assert_int_equal(kraken_sim_region_count(), 32);
+}
+
+/* A region added by someone else between the first overlap check and the heap's creation (here:
+ * by the allocation hook that runs for the new heap's heap_t) is seen by the second check. */
+static bool add_from_the_hook;
+static esp_err_t hook_add_result;
+static size_t first_hooked_size;
+
+void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps)
+{
+    (void)ptr;
+    (void)caps;
+    if (add_from_the_hook) {
+        first_hooked_size = size;
+        add_from_the_hook = false;
+        hook_add_result = heap_caps_add_region(at(extra), at(extra + EXTRA_BYTES));
+    }
+}
+
+static int boot_n8r8_hooks(void **state)
+{
+    (void)state;
+    const sim_policy_t policy = {.spiram = true, .octal = true, .bss_external = true,
+                                 .heap_hooks = true};
+    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
+}
+
+static void a_region_added_meanwhile_by_another_caller_fails_the_second_check(void **state)
+{
+    (void)state;
+    const size_t regions = kraken_sim_region_count();
+    multi_heap_info_t info;
+    heap_caps_get_info(&info, MALLOC_CAP_INTERNAL);
+    const size_t blocks = info.allocated_blocks;
+    add_from_the_hook = true;
+    assert_int_equal(heap_caps_add_region(at(extra), at(extra + EXTRA_BYTES)), ESP_FAIL);
+    assert_int_equal(hook_add_result, ESP_OK);
+    assert_int_equal(first_hooked_size, 36); /* the outer add's heap_t, without task tracking */
+    assert_int_equal(kraken_sim_region_count(), regions + 1); /* the hook's only */
+    kraken_sim_region_t r;
+    assert_int_equal(kraken_sim_get_region(0, &r), ESP_OK);
+    assert_int_equal(r.start, (uintptr_t)extra);
+    /* One heap_t is kept (the hook's add); the failed add gave its own back. */
+    heap_caps_get_info(&info, MALLOC_CAP_INTERNAL);
+    assert_int_equal(info.allocated_blocks, blocks + 1);
+}
+
 /* ---- concurrency: adds while other threads allocate, free and walk ----------------------------- */
 
 #define ADDERS 4
@@ -411,6 +480,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_add_from_an_isr_is_counted_once, boot_n8r8, reboot),
         cmocka_unit_test_setup_teardown(concurrent_adds_each_succeed_once_while_others_allocate,
                                         boot_n8r8, reboot),
+        cmocka_unit_test_setup_teardown(the_simulators_limit_of_heaps_is_no_mem_and_keeps_nothing,
+                                        boot_n8r8, reboot),
+        cmocka_unit_test_setup_teardown(
+            a_region_added_meanwhile_by_another_caller_fails_the_second_check, boot_n8r8_hooks,
+            reboot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -312,11 +312,16 @@ static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *n
     t->core = tskNO_AFFINITY;
     t->priority = priority;
     strncpy(t->name, name, sizeof t->name - 1);
-    /* Its stack is measured from here down (what its callers use is not known). */
+    /* Its stack is measured from here down (what its callers use is not known), not below the
+     * page above its host stack's end (a thread with a small stack may have less room left). */
     const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
-    paint_stack(top - FOREIGN_STACK_BYTES, top);
+    const uintptr_t floor = sim_own_stack_low() + 4096;
+    const uintptr_t low = top - FOREIGN_STACK_BYTES > floor || floor >= top
+                              ? top - FOREIGN_STACK_BYTES
+                              : floor;
+    paint_stack(low, top);
     fr_lock();
-    watch_locked(t, top - FOREIGN_STACK_BYTES, top);
+    watch_locked(t, low, top);
     if (counted) {
         count_locked(t);
     } else {
@@ -910,7 +915,9 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask)
         return pdFAIL;
     }
     fr_lock();
-    /* eBlocked: waiting with or without a timeout, not suspended, not deleted. */
+    /* eBlocked: waiting with or without a timeout, not suspended, not deleted. A wait already
+     * signalled whose task has not yet taken the lock back still counts: it ends as timed out,
+     * and its caller's own check (an item, a notification, the bits) still sees what came. */
     const bool blocked = xTask->waiting_on != NULL && !xTask->suspended && !xTask->deleted &&
                          !xTask->wait_aborted;
     if (blocked) {

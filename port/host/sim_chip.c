@@ -543,8 +543,9 @@ static uint32_t ored(const uint32_t caps[SIM_PRIOS])
     return caps[0] | caps[1] | caps[2];
 }
 
-/* Make a heap over [start, start + bytes), its start aligned up as multi_heap_register() does;
- * NULL when the region is too small for TLSF. */
+/* Make a heap over [start, start + bytes); NULL when the region is too small for TLSF. The start
+ * is aligned up to the host TLSF's granularity (8 bytes on 64-bit hosts; a start the chip's TLSF
+ * refuses, not 4-byte aligned, is refused before). */
 static tlsf_heap_t *heap_over(uintptr_t start, size_t bytes)
 {
     const uintptr_t aligned = (start + TLSF_HEAP_ALIGN - 1) & ~(uintptr_t)(TLSF_HEAP_ALIGN - 1);
@@ -997,6 +998,7 @@ static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
     if (caps & MALLOC_CAP_32BIT) {
         size = (size + 3) & ~(size_t)3;
     }
+    void *const task = sim_owner_now(); /* before any heap lock: it may take FreeRTOS's */
     for (int prio = 0; prio < SIM_PRIOS; prio++) {
         HEAPS(heap) {
             if ((heap->caps[prio] & caps) == 0 || !heap_matches(heap, caps)) {
@@ -1006,9 +1008,9 @@ static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
             void *ptr = alignment <= SIM_UNALIGNED_BYTES
                             ? tlsf_heap_malloc(heap->tlsf, size)
                             : tlsf_heap_memalign(heap->tlsf, alignment, size);
+            sim_owner_set(ptr, task); /* under the lock: a walk never sees it without its task */
             pthread_mutex_unlock(heap->lock);
             if (ptr != NULL) {
-                sim_owner_set(ptr, sim_owner_now());
                 alloc_hook(ptr, size, caps);
                 return ptr;
             }
@@ -1032,9 +1034,11 @@ static bool free_block(void *ptr, const char *function_name)
     sim_heap_t *heap = find_containing_heap(ptr);
     tlsf_free_result_t result = TLSF_FREE_NOT_OWNED;
     if (heap != NULL) {
-        sim_owner_forget(ptr); /* before: once back, the block may be another task's */
         pthread_mutex_lock(heap->lock);
         result = tlsf_heap_free(heap->tlsf, ptr);
+        if (result == TLSF_FREE_OK) {
+            sim_owner_forget(ptr); /* under the lock: the block may be another's right after */
+        }
         pthread_mutex_unlock(heap->lock);
     }
     if (result == TLSF_FREE_OK) {
@@ -1861,6 +1865,12 @@ static bool in_own_stack(uintptr_t p)
     return p >= own_stack_lo && p < own_stack_hi;
 }
 
+uintptr_t sim_own_stack_low(void)
+{
+    (void)in_own_stack(0);
+    return own_stack_lo;
+}
+
 uint32_t sim_chip_address(const void *ptr)
 {
     ensure_init();
@@ -2053,7 +2063,6 @@ static bool overlaps_a_heap(uintptr_t start, uintptr_t end)
 {
     HEAPS(heap) {
         if (!add_allowed(heap, start, end)) {
-            ESP_LOGD(TAG, "invalid overlap detected with existing heap region");
             return true;
         }
     }
@@ -2074,18 +2083,19 @@ static esp_err_t add_region(const uint32_t caps[], intptr_t start, intptr_t end)
                  (void *)s, (void *)e);
         return ESP_ERR_INVALID_ARG;
     }
-    pthread_mutex_lock(&add_lock);
-    const bool overlap = overlaps_a_heap(s, e);
-    pthread_mutex_unlock(&add_lock);
-    if (overlap) {
+    if (overlaps_a_heap(s, e)) { /* checked again under add_lock below */
+        ESP_LOGD(TAG, "invalid overlap detected with existing heap region");
         return ESP_FAIL;
     }
     /* The heap_t comes from the heap without add_lock held: the failed-allocation callback may
      * call in here. */
     const uint32_t internal = MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT;
-    void *record = alloc_masks(SIM_HEAP_T_BYTES, &internal, 1, SIM_UNALIGNED_BYTES, internal,
+    /* v5.5 on, CONFIG_HEAP_TASK_TRACKING adds the heap's name to it. */
+    const size_t record_bytes =
+        SIM_HEAP_T_BYTES + (chip.policy.task_tracking && chip.policy.idf <= SIM_IDF_V5_5 ? 4 : 0);
+    void *record = alloc_masks(record_bytes, &internal, 1, SIM_UNALIGNED_BYTES, internal,
                                "heap_caps_malloc");
-    sim_trace_alloc(record, SIM_HEAP_T_BYTES);
+    sim_trace_alloc(record, record_bytes);
     if (record == NULL) {
         return ESP_ERR_NO_MEM;
     }
@@ -2095,8 +2105,6 @@ static esp_err_t add_region(const uint32_t caps[], intptr_t start, intptr_t end)
     if (overlaps_a_heap(s, e)) { /* added by another task meanwhile */
         err = ESP_FAIL;
     } else if (heap_store_used >= SIM_MAX_HEAPS) {
-        ESP_LOGE(SIM_TAG, "heap_caps_add_region: the simulator holds at most %u heaps",
-                 (unsigned)SIM_MAX_HEAPS);
         err = ESP_ERR_NO_MEM;
     } else if (s % 4 != 0 || (heap = heap_new(type_name(caps), caps, s, e - s)) == NULL) {
         err = ESP_ERR_INVALID_SIZE; /* multi_heap_register() refuses it */
@@ -2109,6 +2117,10 @@ static esp_err_t add_region(const uint32_t caps[], intptr_t start, intptr_t end)
         heap_link(heap, 0);
     }
     pthread_mutex_unlock(&add_lock);
+    if (err == ESP_ERR_NO_MEM) {
+        ESP_LOGE(SIM_TAG, "heap_caps_add_region: the simulator holds at most %u heaps",
+                 (unsigned)SIM_MAX_HEAPS);
+    }
     if (err != ESP_OK) {
         free_quietly(record, "free");
     }

@@ -78,6 +78,10 @@ bool sim_owns(const void *ptr);
  *  any more): sim_chip_address() maps the thread's own stack into it. isr-ok, O(1). */
 void sim_chip_set_task_stack(const void *block, size_t bytes);
 
+/** The lowest address of the calling thread's host stack (0 when unknown). isr-ok, O(1) after
+ *  the thread's first call. */
+uintptr_t sim_own_stack_low(void);
+
 /** The ESP32-S3 address ptr stands for: a simulated region, or an area of the program placed as
  *  the chip's linker script would (static data in DRAM, read-only data in flash through DROM, code
  *  in flash IROM, esp_attr.h's sections in IRAM, RTC fast or slow memory, PSRAM, the calling

@@ -31,7 +31,7 @@ _Atomic bool sim_tracking;
 
 static owner_t **bucket_of(uintptr_t block)
 {
-    return &buckets[(block >> 3) * 2654435761u % BUCKETS];
+    return &buckets[(uint32_t)((block >> 3) * 2654435761u) >> 20]; /* the top 12 bits */
 }
 
 void sim_owners_boot(bool on)
@@ -179,6 +179,7 @@ static bool select_heap(uint32_t heap_caps, void *ctx)
 
 size_t heap_caps_get_per_task_info(heap_task_info_params_t *params)
 {
+    sim_note_isr_call(__func__);
     if (params == NULL || params->num_totals == NULL) {
         ESP_LOGE("heap_task_info", "heap_caps_get_per_task_info: %s: refused (ESP-IDF would "
                                    "crash on it)",

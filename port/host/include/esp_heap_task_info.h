@@ -31,8 +31,9 @@ typedef struct {
 /** One block and the task that allocated it. */
 typedef struct {
     TaskHandle_t task; /**< the task that allocated (or last reallocated) it */
-    void *address;     /**< the block, as the allocation call returned it */
-    uint32_t size;     /**< its usable size (heap_caps_get_allocated_size) */
+    void *address;     /**< the block, as the allocation call returned it (ESP-IDF: 4 bytes
+                            before, where it keeps the owner) */
+    uint32_t size;     /**< its usable size, heap_caps_get_allocated_size() (ESP-IDF: 4 more) */
 } heap_task_block_t;
 
 /** What heap_caps_get_per_task_info() collects. A heap counts in the first set i whose
@@ -58,7 +59,8 @@ typedef struct {
  *  params->blocks; *params->num_totals becomes the number of totals entries in use. A new totals
  *  entry starts at 0 in every set (ESP-IDF leaves the sets other than the block's as the array
  *  had them). 0, with an error line, for a NULL params or num_totals (ESP-IDF crashes). task
- *  (not in an ISR: it takes each heap's lock in turn), O(blocks x (tasks + num_tasks)). */
+ *  (from a simulated ISR it runs and is counted in isr_calls, as the heap calls: it takes each
+ *  heap's lock in turn), O(blocks x (tasks + num_tasks)). */
 size_t heap_caps_get_per_task_info(heap_task_info_params_t *params);
 
 #ifdef __cplusplus

@@ -39,7 +39,8 @@ static inline BaseType_t xTaskCreateWithCaps(TaskFunction_t pvTaskCode, const ch
 
 /** The lowest address of the task's stack (NULL: the caller's) as the chip has it: its block in
  *  the simulated heap, or the buffer given to xTaskCreateStatic*(); NULL for a thread not made by
- *  xTaskCreate*(), whose stack is the host's. isr-ok, O(1). */
+ *  xTaskCreate*(), whose stack is the host's. isr-ok, O(1) with a handle; NULL (the caller) from
+ *  a thread without a task record yet makes one (task). */
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask);
 /** xTaskGetStackStart() under its ESP-IDF v5 name (v6 deprecates it; not marked so here, so that
  *  v5 firmware builds with -Werror). */

@@ -141,7 +141,8 @@ void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority);
 /** The core it is pinned to, tskNO_AFFINITY when none (NULL: the caller). isr-ok, O(1). */
 BaseType_t xTaskGetCoreID(TaskHandle_t xTask);
 /** Tasks alive: those made by xTaskCreate*() and not deleted, plus the other threads that have
- *  used a task call. A deleted task counts until its stack and TCB are back in the heap, as
+ *  used a task call (with CONFIG_HEAP_TASK_TRACKING, also a heap call: each block needs its
+ *  task). A deleted task counts until its stack and TCB are back in the heap, as
  *  FreeRTOS counts it until the idle task's clean-up. isr-ok, O(1). */
 UBaseType_t uxTaskGetNumberOfTasks(void);
 /** The least stack, in bytes (ESP-IDF's unit), the task (NULL: the caller) has had left since it
@@ -149,13 +150,15 @@ UBaseType_t uxTaskGetNumberOfTasks(void);
  *  depth below its entry, and this counts the bytes never written since. x86-64 code and glibc use
  *  a different amount of stack than the chip's Xtensa code and newlib (printf-style calls often
  *  more), so the figure shows the trend (deep calls, large locals, recursion), not the chip's own
- *  number. A thread not made by xTaskCreate*() is measured from its first FreeRTOS call down,
- *  against 3584 bytes (ESP-IDF's main task). A task that has not run yet has its whole depth
- *  left; 0 when the host had no memory for the caller's record. task (reads the task's stack without its lock), O(bytes left). */
+ *  number. A thread not made by xTaskCreate*() is measured from its first FreeRTOS call down (or,
+ *  with CONFIG_HEAP_TASK_TRACKING, its first heap call), against 3584 bytes (ESP-IDF's main
+ *  task), less when its host stack has less room. A task that has not run yet has its whole
+ *  depth left; 0 when the host had no memory for the caller's record. task (reads the task's
+ *  stack without its lock), O(bytes left). */
 UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask);
 /** A task (made by xTaskCreate*() or a thread that has used a task call, the timer task too) whose
- *  name is pcNameToQuery; one of them when several share it; NULL when none (a deleted task is
- *  not found). NULL, with an error line, for a NULL name or one of configMAX_TASK_NAME_LEN
+ *  name is pcNameToQuery; one of them when several share it; NULL when none. A deleted task is
+ *  not found (FreeRTOS finds one that deleted itself until the idle task has freed it). NULL, with an error line, for a NULL name or one of configMAX_TASK_NAME_LEN
  *  characters or more (the chip asserts). task, O(tasks). */
 TaskHandle_t xTaskGetHandle(const char *pcNameToQuery);
 /** Ends the wait of a blocked task (eBlocked: a delay, a queue, semaphore, event-group, stream
