@@ -28,22 +28,38 @@ EXT_RAM_BSS_ATTR static uint8_t extra_psram[EXTRA_BYTES];
 RTC_FAST_ATTR static uint8_t extra_rtc[1024] __attribute__((aligned(8)));
 static const char text_in_flash[] = "read-only data";
 
-static int boot_with(kraken_sim_profile_t profile, sim_idf_t idf)
+/* An esp32s3-n8r8 of the release idf, with allocation hooks or not. */
+static int boot_with(sim_idf_t idf, bool hooks)
 {
-    const sim_policy_t policy = {.spiram = true, .octal = true, .bss_external = true, .idf = idf};
-    return sim_init_with_policy(profile, &policy) == ESP_OK ? 0 : -1;
+    const sim_policy_t policy = {.spiram = true, .octal = true, .bss_external = true, .idf = idf,
+                                 .heap_hooks = hooks};
+    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
 }
 
 static int boot_n8r8(void **state)
 {
     (void)state;
-    return boot_with(KRAKEN_SIM_ESP32S3_N8R8, SIM_IDF_CURRENT);
+    return boot_with(SIM_IDF_CURRENT, false);
 }
 
 static int boot_n8r8_v5_4(void **state)
 {
     (void)state;
-    return boot_with(KRAKEN_SIM_ESP32S3_N8R8, SIM_IDF_V5_4);
+    return boot_with(SIM_IDF_V5_4, false);
+}
+
+static int boot_n8r8_hooks(void **state)
+{
+    (void)state;
+    return boot_with(SIM_IDF_CURRENT, true);
+}
+
+/* Blocks in use in the internal heaps. */
+static size_t internal_blocks(void)
+{
+    multi_heap_info_t info;
+    heap_caps_get_info(&info, MALLOC_CAP_INTERNAL);
+    return info.allocated_blocks;
 }
 
 /* Every region added by a test goes with the next boot. */
@@ -353,21 +369,11 @@ void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps)
     }
 }
 
-static int boot_n8r8_hooks(void **state)
-{
-    (void)state;
-    const sim_policy_t policy = {.spiram = true, .octal = true, .bss_external = true,
-                                 .heap_hooks = true};
-    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
-}
-
 static void a_region_added_meanwhile_by_another_caller_fails_the_second_check(void **state)
 {
     (void)state;
     const size_t regions = kraken_sim_region_count();
-    multi_heap_info_t info;
-    heap_caps_get_info(&info, MALLOC_CAP_INTERNAL);
-    const size_t blocks = info.allocated_blocks;
+    const size_t blocks = internal_blocks();
     add_from_the_hook = true;
     assert_int_equal(heap_caps_add_region(at(extra), at(extra + EXTRA_BYTES)), ESP_FAIL);
     assert_int_equal(hook_add_result, ESP_OK);
@@ -377,8 +383,7 @@ static void a_region_added_meanwhile_by_another_caller_fails_the_second_check(vo
     assert_int_equal(kraken_sim_get_region(0, &r), ESP_OK);
     assert_int_equal(r.start, (uintptr_t)extra);
     /* One heap_t is kept (the hook's add); the failed add gave its own back. */
-    heap_caps_get_info(&info, MALLOC_CAP_INTERNAL);
-    assert_int_equal(info.allocated_blocks, blocks + 1);
+    assert_int_equal(internal_blocks(), blocks + 1);
 }
 
 /* ---- concurrency: adds while other threads allocate, free and walk ----------------------------- */
@@ -424,9 +429,7 @@ static void concurrent_adds_each_succeed_once_while_others_allocate(void **state
 {
     (void)state;
     const size_t regions = kraken_sim_region_count();
-    multi_heap_info_t info;
-    heap_caps_get_info(&info, MALLOC_CAP_INTERNAL);
-    const size_t blocks = info.allocated_blocks;
+    const size_t blocks = internal_blocks();
     atomic_store(&added_ok, 0);
     atomic_store(&added_fail, 0);
     atomic_store(&adding, true);
@@ -451,8 +454,7 @@ static void concurrent_adds_each_succeed_once_while_others_allocate(void **state
     assert_true(heap_caps_check_integrity_all(true));
     /* All the churners' blocks are back; what stays is one heap_t per added heap (a failed add
      * gave its own back). */
-    heap_caps_get_info(&info, MALLOC_CAP_INTERNAL);
-    assert_int_equal(info.allocated_blocks, blocks + ADDERS + 1);
+    assert_int_equal(internal_blocks(), blocks + ADDERS + 1);
 }
 
 int main(void)

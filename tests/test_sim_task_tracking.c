@@ -26,22 +26,29 @@
 #define SMALL 100u
 #define LARGE 1000u
 
-static int boot_tracking(bool on)
+/* An esp32s3-n8r8 with task tracking on or off, allocation hooks on or off. */
+static int boot_tracking(bool on, bool hooks)
 {
-    sim_policy_t policy = {.spiram = true, .octal = true, .task_tracking = on};
+    sim_policy_t policy = {.spiram = true, .octal = true, .task_tracking = on, .heap_hooks = hooks};
     return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
 }
 
 static int boot_on(void **state)
 {
     (void)state;
-    return boot_tracking(true);
+    return boot_tracking(true, false);
 }
 
 static int boot_off(void **state)
 {
     (void)state;
-    return boot_tracking(false);
+    return boot_tracking(false, false);
+}
+
+static int boot_on_with_hooks(void **state)
+{
+    (void)state;
+    return boot_tracking(true, true);
 }
 
 /* ---- tasks that allocate and park -------------------------------------------------------------- */
@@ -305,14 +312,6 @@ void esp_heap_trace_alloc_hook(void *ptr, size_t size, uint32_t caps)
     (void)ptr;
     (void)caps;
     hooked_size = size;
-}
-
-static int boot_on_with_hooks(void **state)
-{
-    (void)state;
-    sim_policy_t policy = {.spiram = true, .octal = true, .task_tracking = true,
-                           .heap_hooks = true};
-    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
 }
 
 static void an_added_heaps_heap_t_holds_its_name_too(void **state)
