@@ -26,6 +26,7 @@
 #define TIMER_BYTES 40u /* sizeof(StaticTimer_t) on the ESP32-S3 */
 
 static size_t internal_at_setup;
+static UBaseType_t tasks_at_setup;
 
 static size_t internal_free(void)
 {
@@ -38,7 +39,9 @@ static int boot(void **state)
     if (kraken_sim_reset() != ESP_OK || xTimerGetTimerDaemonTaskHandle() == NULL) {
         return -1;
     }
+    (void)xTaskGetCurrentTaskHandle(); /* the test's thread is a task from here on: counted */
     internal_at_setup = internal_free();
+    tasks_at_setup = uxTaskGetNumberOfTasks();
     return 0;
 }
 
@@ -47,8 +50,9 @@ static int all_timers_gone(void **state)
 {
     (void)state;
     kraken_sim_fault_clear();
-    if (internal_free() != internal_at_setup) {
-        print_error("teardown: internal free %zu, %zu at setup\n", internal_free(),
+    if (uxTaskGetNumberOfTasks() != tasks_at_setup || internal_free() != internal_at_setup) {
+        print_error("teardown: %u tasks, internal free %zu; %u and %zu at setup\n",
+                    (unsigned)uxTaskGetNumberOfTasks(), internal_free(), (unsigned)tasks_at_setup,
                     internal_at_setup);
         return -1;
     }
@@ -418,9 +422,10 @@ static void pended_calls_run_in_order_and_a_full_queue_refuses_or_waits(void **s
     assert_true(xTaskGetTickCount() - before >= 2);
     flush_timer_task();
     vSemaphoreDelete(release);
-    /* The releasing task deletes itself after its give: its stack and TCB come back once its
-     * thread has ended, maybe after this line on a loaded machine (the teardown compares). */
-    WAIT_FOR(internal_free() == internal_at_setup);
+    /* The releasing task deletes itself after its give: FreeRTOS counts it until its stack and
+     * TCB are back, maybe after this line on a loaded machine. Waiting on the block alone let the
+     * next test's reboot run while the task's free still read the chip (TSan saw it). */
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
     char expected[16] = {0};
     for (int i = 0; i <= CONFIG_FREERTOS_TIMER_QUEUE_LENGTH; i++) {
         expected[i] = (char)('a' + i);

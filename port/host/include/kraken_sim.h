@@ -35,7 +35,9 @@ typedef enum {
 /** (Re)boot the simulated chip with `profile` and the build's sdkconfig: every heap is new and
  *  empty; pointers from before are invalid (freeing one is counted as an invalid free, or may
  *  release a new block that happens to start at the same address). Like a reboot it also clears
- *  the failed-allocation callback, fault injection and the statistics.
+ *  the failed-allocation callback, fault injection and the statistics. Call it while no other
+ *  thread is inside the simulator: a task that deleted itself is still freeing its stack until
+ *  uxTaskGetNumberOfTasks() no longer counts it.
  *  ESP_OK; ESP_ERR_INVALID_ARG (unknown profile: nothing changed); ESP_ERR_NO_MEM (the host could
  *  not map the regions' memory). task, O(regions). */
 esp_err_t kraken_sim_init(kraken_sim_profile_t profile);
