@@ -608,6 +608,9 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
                          "(vTaskDeleteWithCaps frees them)", fn, name);
     }
     heap_caps_free(stack);
+    if (tcb != NULL) { /* ESP-IDF's task tracking sees the deletion in the TCB's free */
+        sim_owner_task_deleted(t);
+    }
     vPortFree(tcb);
     vPortFree(helper_stack); /* the clean-up task deletes itself */
     vPortFree(helper_tcb);

@@ -447,6 +447,9 @@ void sim_policy_from_sdkconfig(sim_policy_t *out)
 #ifdef CONFIG_HEAP_TASK_TRACKING
     out->task_tracking = true;
 #endif
+#ifdef CONFIG_HEAP_TRACK_DELETED_TASKS
+    out->track_deleted_tasks = true;
+#endif
 #if defined(CONFIG_ESP32S3_DATA_CACHE_16KB)
     out->dcache_kb = 16;
 #elif defined(CONFIG_ESP32S3_DATA_CACHE_64KB)
@@ -782,7 +785,8 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     monitor_count = 0;
     atomic_store(&failed_hook, NULL);
     chip.hooks = policy->heap_hooks;
-    sim_owners_boot(policy->task_tracking); /* after the boot's own blocks: they have no task */
+    /* after the boot's own blocks: they have no task */
+    sim_owners_boot(policy->task_tracking, policy->track_deleted_tasks);
     ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
              (unsigned)atomic_load(&heap_count), (unsigned)chip.psram_bytes);
     return ESP_OK;
@@ -1008,7 +1012,7 @@ static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
             void *ptr = alignment <= SIM_UNALIGNED_BYTES
                             ? tlsf_heap_malloc(heap->tlsf, size)
                             : tlsf_heap_memalign(heap->tlsf, alignment, size);
-            sim_owner_set(ptr, task); /* under the lock: a walk never sees it without its task */
+            sim_owner_set(ptr, task, heap); /* under the lock: no walk sees it without its task */
             pthread_mutex_unlock(heap->lock);
             if (ptr != NULL) {
                 alloc_hook(ptr, size, caps);
@@ -1106,7 +1110,7 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         void *resized = tlsf_heap_realloc(heap->tlsf, ptr, size);
         if (resized != NULL) { /* under the lock: its old place may be another's block at once */
             sim_owner_forget(ptr);
-            sim_owner_set(resized, task);
+            sim_owner_set(resized, task, heap);
         }
         pthread_mutex_unlock(heap->lock);
         if (resized != NULL) {
@@ -1963,6 +1967,46 @@ void sim_walk_used_blocks(bool (*select)(uint32_t heap_caps, void *ctx),
         used_walk_t w = {block, ctx, heap->all_caps};
         pthread_mutex_lock(heap->lock);
         tlsf_heap_walk(heap->tlsf, used_block, &w);
+        pthread_mutex_unlock(heap->lock);
+    }
+}
+
+void sim_heap_describe(const sim_heap_t *heap, const char **name, uint32_t *caps, size_t *size)
+{
+    *name = heap->name;
+    *caps = heap->all_caps;
+    *size = heap->end - heap->start;
+}
+
+size_t sim_heap_block_size_locked(const sim_heap_t *heap, const void *block)
+{
+    return tlsf_heap_block_size(heap->tlsf, block);
+}
+
+void *sim_alloc_in_biggest_heap(size_t size)
+{
+    ensure_init();
+    sim_heap_t *biggest = NULL;
+    HEAPS(heap) {
+        if (biggest == NULL || biggest->end - biggest->start < heap->end - heap->start) {
+            biggest = heap;
+        }
+    }
+    if (biggest == NULL || size == 0 || size > SIM_HEAP_SIZE_MAX) {
+        return NULL;
+    }
+    pthread_mutex_lock(biggest->lock);
+    void *block = tlsf_heap_malloc(biggest->tlsf, size);
+    pthread_mutex_unlock(biggest->lock);
+    return block;
+}
+
+void sim_free_untracked(void *block)
+{
+    sim_heap_t *heap = block != NULL ? find_containing_heap(block) : NULL;
+    if (heap != NULL) {
+        pthread_mutex_lock(heap->lock);
+        (void)tlsf_heap_free(heap->tlsf, block);
         pthread_mutex_unlock(heap->lock);
     }
 }

@@ -128,6 +128,8 @@ typedef struct {
     bool heap_hooks;               /**< CONFIG_HEAP_USE_HOOKS: esp_heap_trace_*_hook are called */
     bool abort_on_failure;         /**< CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS */
     bool task_tracking;            /**< CONFIG_HEAP_TASK_TRACKING: each block's task is kept */
+    bool track_deleted_tasks;      /**< CONFIG_HEAP_TRACK_DELETED_TASKS: a deleted task's
+                                        statistics are kept */
 } sim_policy_t;
 
 /** Boot the simulator on first use (KRAKEN_SIM_PROFILE, the build's policy), as every heap call
@@ -153,13 +155,19 @@ long sim_malloc_internal_limit(void);
 
 /* ---- task tracking (sim_task_tracking.c) ---- */
 
-/** A boot: every owner forgotten, tracking on or off for good (per the policy). */
-void sim_owners_boot(bool on);
+typedef struct sim_heap sim_heap_t;
+
+/** A boot: every owner and task statistic forgotten, tracking on or off for good (per the
+ *  policy); keep_deleted: CONFIG_HEAP_TRACK_DELETED_TASKS. */
+void sim_owners_boot(bool on, bool keep_deleted);
 /** Tracking is on: heap calls then report to the owner table (one relaxed load otherwise). */
 extern _Atomic bool sim_tracking;
 void *sim_owner_current(void);
-void sim_owner_record(void *block, void *task);
+void sim_owner_record(void *block, void *task, const sim_heap_t *heap);
 void sim_owner_erase(const void *block);
+/** FreeRTOS is about to free task's TCB (ESP-IDF notices a deletion so): its statistics end as
+ *  a deleted task's. Nothing when tracking is off. task. */
+void sim_owner_task_deleted(void *task);
 
 /** The calling task (in an ISR: the one it interrupted; it may get its task record now), as an
  *  opaque owner; NULL when tracking is off. No heap lock held. isr-ok. */
@@ -168,12 +176,12 @@ static inline void *sim_owner_now(void)
     return atomic_load_explicit(&sim_tracking, memory_order_relaxed) ? sim_owner_current() : NULL;
 }
 
-/** task (from sim_owner_now()) owns the live block; nothing when tracking is off. A heap lock may
- *  be held (owners are locked after the heaps). isr-ok. */
-static inline void sim_owner_set(void *block, void *task)
+/** task (from sim_owner_now()) owns the live block of heap, whose lock is held (owners are
+ *  locked after the heaps); nothing when tracking is off. isr-ok. */
+static inline void sim_owner_set(void *block, void *task, const sim_heap_t *heap)
 {
     if (block != NULL && atomic_load_explicit(&sim_tracking, memory_order_relaxed)) {
-        sim_owner_record(block, task);
+        sim_owner_record(block, task, heap);
     }
 }
 
@@ -184,6 +192,19 @@ static inline void sim_owner_forget(const void *block)
         sim_owner_erase(block);
     }
 }
+
+/** What ESP-IDF's per-task statistics say of a heap: its memory type's name, all its
+ *  capabilities, its size (end - start). O(1). */
+void sim_heap_describe(const sim_heap_t *heap, const char **name, uint32_t *caps, size_t *size);
+/** The usable size of heap's live block; the heap's lock held. O(1). */
+size_t sim_heap_block_size_locked(const sim_heap_t *heap, const void *block);
+/** multi_heap_malloc() on ESP-IDF's find_biggest_heap() (the first of the largest heaps in list
+ *  order): no capabilities, owner, hooks nor fault injection, as ESP-IDF's task tracking takes
+ *  its arrays. NULL when it has no room. task, O(heaps). */
+void *sim_alloc_in_biggest_heap(size_t size);
+/** multi_heap_free() of such a block (NULL: nothing). task, O(heaps). */
+void sim_free_untracked(void *block);
+
 /** Walks every heap (in list order) that select(heap_caps, ctx) accepts, calling
  *  block(heap_caps, payload, size, ctx) for each used block under that heap's lock (block must
  *  not call the heap API); block returning false ends the heap's walk. task. */

@@ -7,9 +7,11 @@
  * sim_chip.c tells it of every block a heap hands out or takes back.
  */
 #define KRAKEN_SIM_TASK_TRACKING_IMPL /* the API, whatever the build's option */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "esp_heap_task_info.h"
@@ -18,15 +20,41 @@
 #include "sim_internal.h"
 
 #define BUCKETS 4096u /* a power of two */
+#define TAG "heap_task_tracking"
 
-typedef struct owner {
+typedef struct owner owner_t;
+
+/* One heap a task has allocated from (ESP-IDF's heap_stats_t): its figures and the task's live
+ * blocks in it, oldest first. */
+typedef struct task_rec task_rec_t;
+typedef struct heap_rec {
+    const sim_heap_t *heap;
+    task_rec_t *task;
+    heap_stat_t stat; /* alloc_stat unused (NULL) */
+    owner_t *first, *last;
+    struct heap_rec *next;
+} heap_rec_t;
+
+/* One task that has allocated (ESP-IDF's task_info_t): heaps in the order of first use. */
+struct task_rec {
+    task_stat_t stat; /* heap_stat unused (NULL) */
+    heap_rec_t *heaps, *last_heap;
+    task_rec_t *next;
+};
+
+struct owner {
     uintptr_t block;
     TaskHandle_t task;
-    struct owner *next;
-} owner_t;
+    uint32_t size;
+    heap_rec_t *rec; /* NULL once the task's statistics are gone (deleted, not kept) */
+    owner_t *prev, *next_in_rec;
+    owner_t *next; /* in the bucket */
+};
 
 static pthread_mutex_t owners_lock = PTHREAD_MUTEX_INITIALIZER;
 static owner_t *buckets[BUCKETS];
+static task_rec_t *tasks; /* by decreasing handle, as ESP-IDF's list (a NULL task last) */
+static bool keep_deleted;
 _Atomic bool sim_tracking;
 
 static owner_t **bucket_of(uintptr_t block)
@@ -34,9 +62,26 @@ static owner_t **bucket_of(uintptr_t block)
     return &buckets[(uint32_t)((block >> 3) * 2654435761u) >> 20]; /* the top 12 bits */
 }
 
-void sim_owners_boot(bool on)
+static void drop_task_locked(task_rec_t *t)
+{
+    for (heap_rec_t *h = t->heaps, *next; h != NULL; h = next) {
+        next = h->next;
+        for (owner_t *o = h->first; o != NULL; o = o->next_in_rec) {
+            o->rec = NULL;
+        }
+        __real_free(h);
+    }
+    __real_free(t);
+}
+
+void sim_owners_boot(bool on, bool keep)
 {
     pthread_mutex_lock(&owners_lock);
+    while (tasks != NULL) { /* first: it unlinks owners */
+        task_rec_t *t = tasks;
+        tasks = t->next;
+        drop_task_locked(t);
+    }
     for (size_t i = 0; i < BUCKETS; i++) {
         while (buckets[i] != NULL) {
             owner_t *o = buckets[i];
@@ -44,6 +89,7 @@ void sim_owners_boot(bool on)
             __real_free(o);
         }
     }
+    keep_deleted = keep;
     atomic_store(&sim_tracking, on);
     pthread_mutex_unlock(&owners_lock);
 }
@@ -65,17 +111,106 @@ void *sim_owner_current(void)
     return xTaskGetCurrentTaskHandle();
 }
 
-void sim_owner_record(void *block, void *task)
+/* owners_lock held: the live task's record, made if new (NULL without host memory). */
+static task_rec_t *task_rec_locked(TaskHandle_t task)
+{
+    task_rec_t **at = &tasks;
+    for (; *at != NULL && (uintptr_t)(*at)->stat.handle >= (uintptr_t)task; at = &(*at)->next) {
+        if ((*at)->stat.handle == task && (*at)->stat.is_alive) {
+            return *at;
+        }
+    }
+    task_rec_t *t = __real_calloc(1, sizeof *t);
+    if (t != NULL) {
+        t->stat.handle = task;
+        t->stat.is_alive = true;
+        /* the running task (or the one an ISR interrupted): its name cannot go meanwhile */
+        strncpy(t->stat.name, task != NULL ? pcTaskGetName(task) : "Pre-scheduler",
+                sizeof t->stat.name - 1);
+        t->next = *at;
+        *at = t;
+    }
+    return t;
+}
+
+static heap_rec_t *heap_rec_locked(task_rec_t *t, const sim_heap_t *heap)
+{
+    heap_rec_t *h = t->heaps;
+    while (h != NULL && h->heap != heap) {
+        h = h->next;
+    }
+    if (h == NULL && (h = __real_calloc(1, sizeof *h)) != NULL) {
+        h->heap = heap;
+        h->task = t;
+        sim_heap_describe(heap, &h->stat.name, &h->stat.caps, &h->stat.size);
+        if (t->last_heap != NULL) {
+            t->last_heap->next = h;
+        } else {
+            t->heaps = h;
+        }
+        t->last_heap = h;
+        t->stat.heap_count++;
+    }
+    return h;
+}
+
+/* owners_lock held: the block counts for its task and heap, as their newest. */
+static void count_locked(owner_t *o, const sim_heap_t *heap)
+{
+    task_rec_t *t = task_rec_locked(o->task);
+    heap_rec_t *h = t != NULL ? heap_rec_locked(t, heap) : NULL;
+    o->rec = h;
+    if (h == NULL) { /* no host memory: the block is the task's, uncounted (no log under locks) */
+        return;
+    }
+    o->prev = h->last;
+    o->next_in_rec = NULL;
+    *(h->last != NULL ? &h->last->next_in_rec : &h->first) = o;
+    h->last = o;
+    h->stat.alloc_count++;
+    h->stat.current_usage += o->size;
+    if (h->stat.current_usage > h->stat.peak_usage) {
+        h->stat.peak_usage = h->stat.current_usage;
+    }
+    t->stat.overall_current_usage += o->size;
+    if (t->stat.overall_current_usage > t->stat.overall_peak_usage) {
+        t->stat.overall_peak_usage = t->stat.overall_current_usage;
+    }
+}
+
+/* owners_lock held: the block no longer counts for anyone. */
+static void uncount_locked(owner_t *o)
+{
+    heap_rec_t *h = o->rec;
+    if (h == NULL) {
+        return;
+    }
+    *(o->prev != NULL ? &o->prev->next_in_rec : &h->first) = o->next_in_rec;
+    *(o->next_in_rec != NULL ? &o->next_in_rec->prev : &h->last) = o->prev;
+    h->stat.alloc_count--;
+    h->stat.current_usage -= o->size;
+    h->task->stat.overall_current_usage -= o->size;
+    o->rec = NULL;
+}
+
+void sim_owner_record(void *block, void *task, const sim_heap_t *heap)
 {
     owner_t *fresh = __real_malloc(sizeof *fresh);
+    const uint32_t size = (uint32_t)sim_heap_block_size_locked(heap, block);
     pthread_mutex_lock(&owners_lock);
     owner_t **at = find_locked((uintptr_t)block);
-    if (*at != NULL) {
-        (*at)->task = task;
+    owner_t *o = *at;
+    if (o != NULL) {
+        uncount_locked(o);
         __real_free(fresh);
-    } else if (fresh != NULL) { /* without host memory the block stays unowned (NULL) */
-        *fresh = (owner_t){.block = (uintptr_t)block, .task = task, .next = NULL};
-        *at = fresh;
+    } else if ((o = fresh) != NULL) { /* without host memory the block stays unowned (NULL) */
+        *o = (owner_t){.block = (uintptr_t)block};
+        *at = o;
+    }
+    if (o != NULL) {
+        o->task = task;
+        o->size = size;
+        count_locked(o, heap);
     }
     pthread_mutex_unlock(&owners_lock);
 }
@@ -87,9 +222,30 @@ void sim_owner_erase(const void *block)
     owner_t *gone = *at;
     if (gone != NULL) {
         *at = gone->next;
+        uncount_locked(gone);
     }
     pthread_mutex_unlock(&owners_lock);
     __real_free(gone);
+}
+
+void sim_owner_task_deleted(void *task)
+{
+    if (!atomic_load_explicit(&sim_tracking, memory_order_relaxed)) {
+        return;
+    }
+    pthread_mutex_lock(&owners_lock);
+    for (task_rec_t **at = &tasks; *at != NULL; at = &(*at)->next) {
+        task_rec_t *t = *at;
+        if (t->stat.handle == task && t->stat.is_alive) {
+            t->stat.is_alive = false;
+            if (!keep_deleted) { /* its blocks stay the task's, uncounted */
+                *at = t->next;
+                drop_task_locked(t);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&owners_lock);
 }
 
 static TaskHandle_t owner_of(const void *block)
@@ -199,4 +355,295 @@ size_t heap_caps_get_per_task_info(heap_task_info_params_t *params)
     sim_walk_used_blocks(select_heap, scan_block, &s);
     *params->num_totals = s.count;
     return params->max_blocks - s.remaining;
+}
+
+/* ---- per-task statistics (ESP-IDF v5.5 and later) ---------------------------------------------- */
+
+/* owners_lock held: h's figures, and its blocks oldest first into blocks[*used..] when they all
+ * fit in room (else alloc_stat is NULL), as ESP-IDF fills the caller's arrays. */
+static void copy_heap_locked(const heap_rec_t *h, heap_stat_t *out, heap_task_block_t *blocks,
+                             size_t *used, size_t room)
+{
+    *out = h->stat;
+    out->alloc_stat = NULL;
+    if (*used + h->stat.alloc_count > room) {
+        return;
+    }
+    out->alloc_stat = blocks + *used;
+    size_t i = 0;
+    for (const owner_t *o = h->first; o != NULL; o = o->next_in_rec) {
+        out->alloc_stat[i++] = (heap_task_block_t){.task = o->task, .address = (void *)o->block,
+                                                   .size = o->size};
+    }
+    *used += i;
+}
+
+static bool arrays_valid(const void *array, size_t count)
+{
+    return array != NULL || count == 0;
+}
+
+esp_err_t heap_caps_get_all_task_stat(heap_all_tasks_stat_t *tasks_stat)
+{
+    sim_note_isr_call(__func__);
+    if (tasks_stat == NULL || !arrays_valid(tasks_stat->stat_arr, tasks_stat->task_count) ||
+        !arrays_valid(tasks_stat->heap_stat_start, tasks_stat->heap_count) ||
+        !arrays_valid(tasks_stat->alloc_stat_start, tasks_stat->alloc_count)) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    size_t task_index = 0, heap_index = 0, alloc_index = 0;
+    pthread_mutex_lock(&owners_lock);
+    for (const task_rec_t *t = tasks; t != NULL && task_index < tasks_stat->task_count;
+         t = t->next) {
+        task_stat_t *out = &tasks_stat->stat_arr[task_index++];
+        *out = t->stat;
+        out->heap_stat = NULL;
+        if (heap_index + t->stat.heap_count > tasks_stat->heap_count) {
+            continue; /* its heaps do not fit: none of them is given (a later task's may) */
+        }
+        out->heap_stat = tasks_stat->heap_stat_start + heap_index;
+        heap_index += t->stat.heap_count;
+        size_t i = 0;
+        for (const heap_rec_t *h = t->heaps; h != NULL; h = h->next) {
+            copy_heap_locked(h, &out->heap_stat[i++], tasks_stat->alloc_stat_start, &alloc_index,
+                             tasks_stat->alloc_count);
+        }
+    }
+    pthread_mutex_unlock(&owners_lock);
+    tasks_stat->task_count = task_index;
+    tasks_stat->heap_count = heap_index;
+    tasks_stat->alloc_count = alloc_index;
+    return ESP_OK;
+}
+
+/* owners_lock held: the first record of task (NULL: the caller) in list order, live or not; with
+ * alive_only, the live one. */
+static const task_rec_t *find_task_locked(TaskHandle_t task, bool alive_only)
+{
+    const task_rec_t *t = tasks;
+    while (t != NULL && (t->stat.handle != task || (alive_only && !t->stat.is_alive))) {
+        t = t->next;
+    }
+    return t;
+}
+
+esp_err_t heap_caps_get_single_task_stat(heap_single_task_stat_t *task_stat,
+                                         TaskHandle_t task_handle)
+{
+    sim_note_isr_call(__func__);
+    if (task_stat == NULL || !arrays_valid(task_stat->heap_stat_start, task_stat->heap_count) ||
+        !arrays_valid(task_stat->alloc_stat_start, task_stat->alloc_count)) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
+    size_t heap_index = 0, alloc_index = 0;
+    pthread_mutex_lock(&owners_lock);
+    const task_rec_t *t = find_task_locked(task, false);
+    if (t != NULL) {
+        task_stat->stat = t->stat;
+        task_stat->stat.heap_stat = task_stat->heap_stat_start;
+        /* as many of its heaps as fit, in the order of first use */
+        for (const heap_rec_t *h = t->heaps; h != NULL && heap_index < task_stat->heap_count;
+             h = h->next) {
+            copy_heap_locked(h, &task_stat->heap_stat_start[heap_index++],
+                             task_stat->alloc_stat_start, &alloc_index, task_stat->alloc_count);
+        }
+    }
+    pthread_mutex_unlock(&owners_lock);
+    if (t == NULL) {
+        return ESP_FAIL;
+    }
+    task_stat->heap_count = heap_index;
+    task_stat->alloc_count = alloc_index;
+    return ESP_OK;
+}
+
+/* owners_lock held. */
+static void print_task_locked(FILE *stream, const task_rec_t *t, bool last)
+{
+    const task_stat_t *s = &t->stat;
+    fprintf(stream, "%s %s: %s, CURRENT MEMORY USAGE %zu, PEAK MEMORY USAGE %zu, TOTAL HEAP USED "
+                    "%zu:\n",
+            last ? "└" : "├", s->is_alive ? "ALIVE" : "DELETED", s->name,
+            s->overall_current_usage, s->overall_peak_usage, s->heap_count);
+    const char *const bar = last ? " " : "│";
+    for (const heap_rec_t *h = t->heaps; h != NULL; h = h->next) {
+        const heap_stat_t *hs = &h->stat;
+        fprintf(stream, "%s    %s HEAP: %s, CAPS: 0x%08" PRIx32 ", SIZE: %zu, USAGE: CURRENT %zu "
+                        "(%zu%%), PEAK %zu (%zu%%), ALLOC COUNT: %zu\n",
+                bar, h->next == NULL ? "└" : "├", hs->name, hs->caps, hs->size, hs->current_usage,
+                hs->current_usage * 100 / hs->size, hs->peak_usage, hs->peak_usage * 100 / hs->size,
+                hs->alloc_count);
+        for (const owner_t *o = h->first; o != NULL; o = o->next_in_rec) {
+            fprintf(stream, "%s    %s    ├ ALLOC %p, SIZE %" PRIu32 "\n", bar,
+                    h->next == NULL ? " " : "│", (void *)o->block, o->size);
+        }
+    }
+}
+
+/* owners_lock held. */
+static void print_overview_locked(FILE *stream, const task_rec_t *t, bool first, bool last)
+{
+    if (first) {
+        fputs("┌────────────────────┬─────────┬──────────────────────┬───────────────────┬"
+              "─────────────────┐\n"
+              "│ TASK               │ STATUS  │ CURRENT MEMORY USAGE │ PEAK MEMORY USAGE │"
+              " TOTAL HEAP USED │\n"
+              "├────────────────────┼─────────┼──────────────────────┼───────────────────┼"
+              "─────────────────┤\n",
+              stream);
+    }
+    fprintf(stream, "│ %18s │ %7s │ %20zu │ %17zu │ %15zu │\n", t->stat.name,
+            t->stat.is_alive ? "ALIVE  " : "DELETED", t->stat.overall_current_usage,
+            t->stat.overall_peak_usage, t->stat.heap_count);
+    if (last) {
+        fputs("└────────────────────┴─────────┴──────────────────────┴───────────────────┴"
+              "─────────────────┘\n",
+              stream);
+    }
+}
+
+void heap_caps_print_all_task_stat(FILE *stream)
+{
+    sim_note_isr_call(__func__);
+    pthread_mutex_lock(&owners_lock);
+    for (const task_rec_t *t = tasks; t != NULL; t = t->next) {
+        print_task_locked(stream != NULL ? stream : stdout, t, t->next == NULL);
+    }
+    pthread_mutex_unlock(&owners_lock);
+}
+
+void heap_caps_print_all_task_stat_overview(FILE *stream)
+{
+    sim_note_isr_call(__func__);
+    pthread_mutex_lock(&owners_lock);
+    for (const task_rec_t *t = tasks; t != NULL; t = t->next) {
+        print_overview_locked(stream != NULL ? stream : stdout, t, t == tasks, t->next == NULL);
+    }
+    pthread_mutex_unlock(&owners_lock);
+}
+
+void heap_caps_print_single_task_stat(FILE *stream, TaskHandle_t task_handle)
+{
+    sim_note_isr_call(__func__);
+    const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
+    pthread_mutex_lock(&owners_lock);
+    const task_rec_t *t = find_task_locked(task, false);
+    if (t != NULL) {
+        print_task_locked(stream != NULL ? stream : stdout, t, true);
+    }
+    pthread_mutex_unlock(&owners_lock);
+}
+
+void heap_caps_print_single_task_stat_overview(FILE *stream, TaskHandle_t task_handle)
+{
+    sim_note_isr_call(__func__);
+    const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
+    pthread_mutex_lock(&owners_lock);
+    const task_rec_t *t = find_task_locked(task, false);
+    if (t != NULL) {
+        print_overview_locked(stream != NULL ? stream : stdout, t, true, true);
+    }
+    pthread_mutex_unlock(&owners_lock);
+}
+
+/* n elements of size bytes from the biggest heap into *out; false (nothing taken) when there is
+ * no room. n 0: none needed. */
+static bool take_array(void **out, size_t n, size_t size)
+{
+    *out = NULL;
+    if (n == 0) {
+        return true;
+    }
+    *out = n <= SIZE_MAX / size ? sim_alloc_in_biggest_heap(n * size) : NULL;
+    return *out != NULL;
+}
+
+esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_stat,
+                                                  TaskHandle_t task_handle)
+{
+    sim_note_isr_call(__func__);
+    if (task_stat == NULL) {
+        ESP_LOGE(TAG, "%s: no task_stat (ESP-IDF would crash on it)", __func__);
+        return ESP_ERR_INVALID_ARG;
+    }
+    const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
+    size_t heaps = 0, allocs = 0;
+    pthread_mutex_lock(&owners_lock);
+    const task_rec_t *t = find_task_locked(task, true); /* a deleted task's: none, as ESP-IDF */
+    if (t != NULL) {
+        heaps = t->stat.heap_count;
+        for (const heap_rec_t *h = t->heaps; h != NULL; h = h->next) {
+            allocs += h->stat.alloc_count;
+        }
+    }
+    pthread_mutex_unlock(&owners_lock);
+    void *heap_stats, *blocks;
+    if (!take_array(&heap_stats, heaps, sizeof(heap_stat_t)) ||
+        !take_array(&blocks, allocs, sizeof(heap_task_block_t))) {
+        sim_free_untracked(heap_stats);
+        *task_stat = (heap_single_task_stat_t){0};
+        return ESP_FAIL;
+    }
+    task_stat->heap_stat_start = heap_stats;
+    task_stat->heap_count = heaps;
+    task_stat->alloc_stat_start = blocks;
+    task_stat->alloc_count = allocs;
+    return ESP_OK;
+}
+
+void heap_caps_free_single_task_stat_arrays(heap_single_task_stat_t *task_stat)
+{
+    sim_note_isr_call(__func__);
+    if (task_stat != NULL) {
+        sim_free_untracked(task_stat->heap_stat_start);
+        sim_free_untracked(task_stat->alloc_stat_start);
+        task_stat->heap_stat_start = NULL;
+        task_stat->alloc_stat_start = NULL;
+        task_stat->heap_count = 0;
+        task_stat->alloc_count = 0;
+    }
+}
+
+esp_err_t heap_caps_alloc_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat)
+{
+    sim_note_isr_call(__func__);
+    if (tasks_stat == NULL) {
+        ESP_LOGE(TAG, "%s: no tasks_stat (ESP-IDF would crash on it)", __func__);
+        return ESP_ERR_INVALID_ARG;
+    }
+    size_t count = 0, heaps = 0, allocs = 0;
+    pthread_mutex_lock(&owners_lock);
+    for (const task_rec_t *t = tasks; t != NULL; t = t->next) {
+        count++;
+        heaps += t->stat.heap_count;
+        for (const heap_rec_t *h = t->heaps; h != NULL; h = h->next) {
+            allocs += h->stat.alloc_count;
+        }
+    }
+    pthread_mutex_unlock(&owners_lock);
+    void *stats, *heap_stats = NULL, *blocks;
+    if (!take_array(&stats, count, sizeof(task_stat_t)) ||
+        !take_array(&heap_stats, heaps, sizeof(heap_stat_t)) ||
+        !take_array(&blocks, allocs, sizeof(heap_task_block_t))) {
+        sim_free_untracked(stats);
+        sim_free_untracked(heap_stats);
+        *tasks_stat = (heap_all_tasks_stat_t){0};
+        return ESP_FAIL;
+    }
+    *tasks_stat = (heap_all_tasks_stat_t){.task_count = count, .stat_arr = stats,
+                                          .heap_count = heaps, .heap_stat_start = heap_stats,
+                                          .alloc_count = allocs, .alloc_stat_start = blocks};
+    return ESP_OK;
+}
+
+void heap_caps_free_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat)
+{
+    sim_note_isr_call(__func__);
+    if (tasks_stat != NULL) {
+        sim_free_untracked(tasks_stat->stat_arr);
+        sim_free_untracked(tasks_stat->heap_stat_start);
+        sim_free_untracked(tasks_stat->alloc_stat_start);
+        *tasks_stat = (heap_all_tasks_stat_t){0};
+    }
 }

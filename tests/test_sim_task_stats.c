@@ -1,0 +1,491 @@
+/* test_sim_task_stats.c - ESP-IDF v5.5's per-task heap statistics on the simulated chip
+ * (CONFIG_HEAP_TASK_TRACKING): each task's current and peak use of each heap, its blocks, what
+ * stays of a deleted task, the arrays' helpers and the printouts. */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#define KRAKEN_SIM_TASK_TRACKING_IMPL /* the API, whatever this build's sdkconfig says */
+#include "esp_heap_task_info.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "kraken_sim.h"
+#include "sim_internal.h"
+
+#include "freertos_test_support.h"
+
+#define STACK 4096u
+#define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+/* An esp32s3-n8r8 (its biggest heap is the PSRAM's) with task tracking on. */
+static int boot_with(bool keep_deleted)
+{
+    sim_policy_t policy = {.spiram = true, .octal = true, .task_tracking = true,
+                           .track_deleted_tasks = keep_deleted};
+    if (sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) != ESP_OK) {
+        return -1;
+    }
+    (void)xTaskGetCurrentTaskHandle(); /* this thread is a task from here on */
+    return 0;
+}
+
+static int boot(void **state)
+{
+    (void)state;
+    return boot_with(false);
+}
+
+static int boot_keeping_deleted(void **state)
+{
+    (void)state;
+    return boot_with(true);
+}
+
+/* The calling task's statistics (zeros when it has none), with room for 4 heaps and 64 blocks. */
+typedef struct {
+    heap_single_task_stat_t s;
+    heap_stat_t heaps[4];
+    heap_task_block_t blocks[64];
+    esp_err_t err;
+} single_t;
+
+static void get_single(single_t *out, TaskHandle_t task)
+{
+    memset(out, 0, sizeof *out);
+    out->s.heap_count = 4;
+    out->s.heap_stat_start = out->heaps;
+    out->s.alloc_count = 64;
+    out->s.alloc_stat_start = out->blocks;
+    out->err = heap_caps_get_single_task_stat(&out->s, task);
+}
+
+static const heap_stat_t *heap_with(const single_t *st, uint32_t cap)
+{
+    for (size_t i = 0; i < st->s.heap_count; i++) {
+        if (st->heaps[i].caps & cap) {
+            return &st->heaps[i];
+        }
+    }
+    return NULL;
+}
+
+static size_t usable(void *block)
+{
+    return heap_caps_get_allocated_size(block);
+}
+
+/* ---- one task's figures ------------------------------------------------------------------------ */
+
+static void a_tasks_use_of_each_heap_follows_its_allocations_and_frees(void **state)
+{
+    (void)state;
+    single_t before, st;
+    get_single(&before, NULL);
+    const size_t base = before.err == ESP_OK ? before.s.stat.overall_current_usage : 0;
+
+    void *a = heap_caps_malloc(100, INTERNAL);
+    void *big = heap_caps_malloc(3000, MALLOC_CAP_SPIRAM);
+    void *c = heap_caps_malloc(200, INTERNAL);
+    assert_non_null(a);
+    assert_non_null(big);
+    assert_non_null(c);
+    get_single(&st, NULL);
+    assert_int_equal(st.err, ESP_OK);
+    assert_ptr_equal(st.s.stat.handle, xTaskGetCurrentTaskHandle());
+    assert_true(st.s.stat.is_alive);
+    assert_string_equal(st.s.stat.name, pcTaskGetName(NULL));
+    const size_t all = base + usable(a) + usable(big) + usable(c);
+    assert_int_equal(st.s.stat.overall_current_usage, all);
+    const heap_stat_t *psram = heap_with(&st, MALLOC_CAP_SPIRAM);
+    assert_non_null(psram);
+    assert_string_equal(psram->name, "SPIRAM");
+    assert_int_equal(psram->current_usage, usable(big));
+    assert_int_equal(psram->peak_usage, usable(big));
+    assert_int_equal(psram->alloc_count, 1);
+    assert_int_equal(psram->size, heap_caps_get_total_size(MALLOC_CAP_SPIRAM));
+    assert_non_null(psram->alloc_stat);
+    assert_ptr_equal(psram->alloc_stat[0].address, big);
+    assert_int_equal(psram->alloc_stat[0].size, usable(big));
+    assert_ptr_equal(psram->alloc_stat[0].task, xTaskGetCurrentTaskHandle());
+    assert_int_equal(st.s.stat.heap_count, st.s.heap_count);
+
+    /* A free lowers the use, not the peaks. */
+    const size_t big_size = usable(big);
+    heap_caps_free(big);
+    get_single(&st, NULL);
+    psram = heap_with(&st, MALLOC_CAP_SPIRAM);
+    assert_int_equal(psram->current_usage, 0);
+    assert_int_equal(psram->alloc_count, 0);
+    assert_int_equal(psram->peak_usage, big_size);
+    assert_int_equal(st.s.stat.overall_current_usage, all - big_size);
+    assert_true(st.s.stat.overall_peak_usage >= all);
+
+    /* Blocks oldest first; a block moved by realloc is the newest. */
+    const heap_stat_t *ram = heap_with(&st, MALLOC_CAP_INTERNAL);
+    size_t n = ram->alloc_count;
+    assert_true(n >= 2);
+    assert_ptr_equal(ram->alloc_stat[n - 2].address, a);
+    assert_ptr_equal(ram->alloc_stat[n - 1].address, c);
+    void *a2 = heap_caps_realloc(a, 2000, INTERNAL);
+    assert_non_null(a2);
+    get_single(&st, NULL);
+    ram = heap_with(&st, MALLOC_CAP_INTERNAL);
+    assert_int_equal(ram->alloc_count, n);
+    assert_ptr_equal(ram->alloc_stat[n - 1].address, a2);
+    assert_int_equal(ram->alloc_stat[n - 1].size, usable(a2));
+    assert_int_equal(st.s.stat.overall_current_usage, base + usable(a2) + usable(c));
+    heap_caps_free(a2);
+    heap_caps_free(c);
+    get_single(&st, NULL);
+    assert_int_equal(st.s.stat.overall_current_usage, base);
+}
+
+/* The room the caller gives: heaps and blocks that do not fit are left out, as ESP-IDF does. */
+static void what_does_not_fit_in_the_callers_arrays_is_left_out(void **state)
+{
+    (void)state;
+    void *in = heap_caps_malloc(64, INTERNAL);
+    void *out = heap_caps_malloc(64, MALLOC_CAP_SPIRAM);
+    single_t full;
+    get_single(&full, NULL);
+    assert_int_equal(full.err, ESP_OK);
+    assert_int_equal(full.s.heap_count, 2); /* internal, then PSRAM */
+
+    heap_stat_t one_heap[1];
+    heap_single_task_stat_t s = {.heap_count = 1, .heap_stat_start = one_heap};
+    assert_int_equal(heap_caps_get_single_task_stat(&s, NULL), ESP_OK);
+    assert_int_equal(s.heap_count, 1);
+    assert_int_equal(s.stat.heap_count, 2);
+    assert_ptr_equal(s.stat.heap_stat, one_heap);
+    assert_int_equal(one_heap[0].caps, full.heaps[0].caps);
+    assert_int_equal(s.alloc_count, 0);
+    assert_null(one_heap[0].alloc_stat); /* no room for its blocks */
+
+    /* NULL arrays with room claimed, NULL stat: refused. */
+    heap_single_task_stat_t bad = {.heap_count = 1};
+    assert_int_equal(heap_caps_get_single_task_stat(&bad, NULL), ESP_ERR_INVALID_ARG);
+    assert_int_equal(heap_caps_get_single_task_stat(NULL, NULL), ESP_ERR_INVALID_ARG);
+    heap_all_tasks_stat_t bad_all = {.alloc_count = 3};
+    assert_int_equal(heap_caps_get_all_task_stat(&bad_all), ESP_ERR_INVALID_ARG);
+    assert_int_equal(heap_caps_get_all_task_stat(NULL), ESP_ERR_INVALID_ARG);
+    assert_int_equal(heap_caps_alloc_all_task_stat_arrays(NULL), ESP_ERR_INVALID_ARG);
+    assert_int_equal(heap_caps_alloc_single_task_stat_arrays(NULL, NULL), ESP_ERR_INVALID_ARG);
+    heap_caps_free_all_task_stat_arrays(NULL);
+    heap_caps_free_single_task_stat_arrays(NULL);
+    heap_caps_free(in);
+    heap_caps_free(out);
+}
+
+/* ---- tasks and their deletion ------------------------------------------------------------------ */
+
+typedef struct {
+    size_t bytes;
+    _Atomic(void *) block;
+} leaker_t;
+
+static void allocate_and_end(void *arg)
+{
+    leaker_t *l = arg;
+    atomic_store(&l->block, heap_caps_malloc(l->bytes, INTERNAL)); /* left behind */
+    vTaskDelete(NULL);
+}
+
+static TaskHandle_t run_leaker(leaker_t *l, const char *name)
+{
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(allocate_and_end, name, STACK, l, 5, &t), pdPASS);
+    WAIT_FOR(atomic_load(&l->block) != NULL && uxTaskGetNumberOfTasks() == tasks);
+    assert_non_null(atomic_load(&l->block));
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks);
+    return t;
+}
+
+static void a_deleted_tasks_statistics_go_with_its_tcb(void **state)
+{
+    (void)state;
+    leaker_t l = {.bytes = 300};
+    const TaskHandle_t t = run_leaker(&l, "gone");
+    single_t st;
+    get_single(&st, t);
+    assert_int_equal(st.err, ESP_FAIL);
+    heap_single_task_stat_t arrays;
+    assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&arrays, t), ESP_OK);
+    assert_null(arrays.heap_stat_start);
+    assert_int_equal(arrays.alloc_count, 0);
+    /* Its block is still its own for heap_caps_get_per_task_info(). */
+    heap_task_block_t blocks[1];
+    TaskHandle_t wanted[1] = {t};
+    size_t none = 0;
+    heap_task_info_params_t p = {.tasks = wanted, .num_tasks = 1, .num_totals = &none,
+                                 .blocks = blocks, .max_blocks = 1};
+    assert_int_equal(heap_caps_get_per_task_info(&p), 1);
+    heap_caps_free(atomic_load(&l.block));
+}
+
+static void with_track_deleted_tasks_a_leak_stays_visible_until_freed(void **state)
+{
+    (void)state;
+    leaker_t l = {.bytes = 300};
+    const TaskHandle_t t = run_leaker(&l, "leaky");
+    void *left = atomic_load(&l.block);
+    const size_t left_size = usable(left);
+    single_t st;
+    get_single(&st, t);
+    assert_int_equal(st.err, ESP_OK);
+    assert_false(st.s.stat.is_alive);
+    assert_string_equal(st.s.stat.name, "leaky");
+    assert_int_equal(st.s.stat.overall_current_usage, left_size);
+    assert_int_equal(st.s.heap_count, 1);
+    assert_ptr_equal(st.heaps[0].alloc_stat[0].address, left);
+    /* Anyone's free of it lowers the deleted task's use. */
+    heap_caps_free(left);
+    get_single(&st, t);
+    assert_int_equal(st.err, ESP_OK);
+    assert_int_equal(st.s.stat.overall_current_usage, 0);
+    assert_int_equal(st.heaps[0].alloc_count, 0);
+    assert_int_equal(st.s.stat.overall_peak_usage, left_size);
+}
+
+/* Every task, in ESP-IDF's order (decreasing handle), through arrays from the biggest heap. */
+static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **state)
+{
+    (void)state;
+    leaker_t l1 = {.bytes = 100}, l2 = {.bytes = 200};
+    (void)run_leaker(&l1, "one");
+    (void)run_leaker(&l2, "two");
+    void *mine = heap_caps_malloc(50, INTERNAL);
+    const size_t psram_before = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    const size_t internal_before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    heap_all_tasks_stat_t all;
+    assert_int_equal(heap_caps_alloc_all_task_stat_arrays(&all), ESP_OK);
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_SPIRAM) < psram_before);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal_before);
+    const size_t tasks = all.task_count, heaps = all.heap_count, allocs = all.alloc_count;
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    assert_int_equal(all.task_count, tasks);
+    assert_int_equal(all.heap_count, heaps);
+    assert_int_equal(all.alloc_count, allocs);
+    bool found_me = false;
+    for (size_t i = 0; i < all.task_count; i++) {
+        if (i > 0) {
+            assert_true((uintptr_t)all.stat_arr[i - 1].handle > (uintptr_t)all.stat_arr[i].handle);
+        }
+        assert_true(all.stat_arr[i].is_alive);
+        assert_string_not_equal(all.stat_arr[i].name, "one"); /* deleted: gone */
+        assert_string_not_equal(all.stat_arr[i].name, "two");
+        if (all.stat_arr[i].handle == xTaskGetCurrentTaskHandle()) {
+            found_me = true;
+            assert_non_null(all.stat_arr[i].heap_stat);
+        }
+    }
+    assert_true(found_me);
+    heap_caps_free_all_task_stat_arrays(&all);
+    assert_null(all.stat_arr);
+    assert_int_equal(all.task_count, 0);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_SPIRAM), psram_before);
+
+    /* No room for the heaps: every task comes, none with its heaps. */
+    task_stat_t stats[8];
+    heap_all_tasks_stat_t small = {.task_count = 8, .stat_arr = stats};
+    assert_int_equal(heap_caps_get_all_task_stat(&small), ESP_OK);
+    assert_int_equal(small.task_count, tasks);
+    assert_int_equal(small.heap_count, 0);
+    for (size_t i = 0; i < small.task_count; i++) {
+        assert_null(stats[i].heap_stat);
+    }
+    heap_caps_free(mine);
+    heap_caps_free(atomic_load(&l1.block));
+    heap_caps_free(atomic_load(&l2.block));
+}
+
+/* The biggest heap full: ESP_FAIL, nothing taken, the fields zeroed. */
+static void arrays_the_biggest_heap_cannot_hold_are_refused_whole(void **state)
+{
+    (void)state;
+    void *mine = heap_caps_malloc(50, INTERNAL);
+    void *fillers[64];
+    size_t n = 0;
+    size_t largest;
+    while (n < 64 && (largest = heap_caps_get_largest_free_block(MALLOC_CAP_SPIRAM)) >= 8) {
+        fillers[n] = heap_caps_malloc(largest, MALLOC_CAP_SPIRAM);
+        assert_non_null(fillers[n]);
+        n++;
+    }
+    const size_t psram_free = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    heap_all_tasks_stat_t all;
+    memset(&all, 0xA5, sizeof all);
+    assert_int_equal(heap_caps_alloc_all_task_stat_arrays(&all), ESP_FAIL);
+    assert_null(all.stat_arr);
+    assert_null(all.heap_stat_start);
+    assert_null(all.alloc_stat_start);
+    assert_int_equal(all.task_count + all.heap_count + all.alloc_count, 0);
+    heap_single_task_stat_t one;
+    assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&one, NULL), ESP_FAIL);
+    assert_null(one.heap_stat_start);
+    assert_null(one.alloc_stat_start);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_SPIRAM), psram_free);
+    for (size_t i = 0; i < n; i++) {
+        heap_caps_free(fillers[i]);
+    }
+    heap_caps_free(mine);
+}
+
+/* ---- tasks allocating while statistics are read ----------------------------------------------- */
+
+#define CHURNERS 4
+#define CHURN_ROUNDS 3000
+#define KEPT 8
+
+typedef struct {
+    void *held[KEPT];
+    unsigned seed;
+    _Atomic bool done;
+} churner_t;
+
+static void churn(void *arg)
+{
+    churner_t *c = arg;
+    for (int i = 0; i < CHURN_ROUNDS; i++) {
+        const unsigned k = (unsigned)rand_r(&c->seed) % KEPT;
+        heap_caps_free(c->held[k]);
+        const uint32_t caps = rand_r(&c->seed) % 3 == 0 ? MALLOC_CAP_SPIRAM : INTERNAL;
+        c->held[k] = heap_caps_malloc(16 + (size_t)(rand_r(&c->seed) % 600), caps);
+    }
+    atomic_store(&c->done, true);
+    vTaskSuspend(NULL);
+}
+
+/* One task's figures agree with themselves: its heaps' use adds up to its own, each heap's
+ * blocks to the heap's use, and no use is above its peak. */
+static void check_consistent(const task_stat_t *t)
+{
+    size_t sum = 0;
+    assert_true(t->overall_current_usage <= t->overall_peak_usage);
+    for (size_t h = 0; h < t->heap_count; h++) {
+        const heap_stat_t *hs = &t->heap_stat[h];
+        assert_true(hs->current_usage <= hs->peak_usage);
+        sum += hs->current_usage;
+        size_t blocks = 0;
+        for (size_t b = 0; b < hs->alloc_count; b++) {
+            assert_ptr_equal(hs->alloc_stat[b].task, t->handle);
+            blocks += hs->alloc_stat[b].size;
+        }
+        assert_int_equal(blocks, hs->current_usage);
+    }
+    assert_int_equal(sum, t->overall_current_usage);
+}
+
+static void statistics_read_while_tasks_allocate_stay_exact(void **state)
+{
+    (void)state;
+    static churner_t churners[CHURNERS];
+    TaskHandle_t handles[CHURNERS];
+    for (unsigned i = 0; i < CHURNERS; i++) {
+        churners[i] = (churner_t){.seed = 7u + i};
+        assert_int_equal(xTaskCreate(churn, "churn", STACK, &churners[i], 5, &handles[i]),
+                         pdPASS);
+    }
+    static task_stat_t stats[16];
+    static heap_stat_t heaps[64];
+    static heap_task_block_t blocks[512];
+    bool all_done = false;
+    unsigned reads = 0;
+    while (!all_done) {
+        heap_all_tasks_stat_t all = {.task_count = 16, .stat_arr = stats, .heap_count = 64,
+                                     .heap_stat_start = heaps, .alloc_count = 512,
+                                     .alloc_stat_start = blocks};
+        assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+        for (size_t i = 0; i < all.task_count; i++) {
+            check_consistent(&stats[i]);
+        }
+        reads++;
+        all_done = true;
+        for (unsigned i = 0; i < CHURNERS; i++) {
+            all_done = all_done && atomic_load(&churners[i].done);
+        }
+    }
+    assert_true(reads > 0);
+    /* At rest each task's use is exactly what it holds. */
+    for (unsigned i = 0; i < CHURNERS; i++) {
+        WAIT_FOR(eTaskGetState(handles[i]) == eSuspended);
+        single_t st;
+        get_single(&st, handles[i]);
+        assert_int_equal(st.err, ESP_OK);
+        size_t held = 0, count = 0;
+        for (unsigned k = 0; k < KEPT; k++) {
+            if (churners[i].held[k] != NULL) {
+                held += usable(churners[i].held[k]);
+                count++;
+            }
+        }
+        assert_int_equal(st.s.stat.overall_current_usage, held);
+        size_t listed = 0;
+        for (size_t h = 0; h < st.s.heap_count; h++) {
+            listed += st.heaps[h].alloc_count;
+        }
+        assert_int_equal(listed, count);
+        for (unsigned k = 0; k < KEPT; k++) {
+            heap_caps_free(churners[i].held[k]);
+        }
+        vTaskDelete(handles[i]);
+    }
+}
+
+/* ---- printouts --------------------------------------------------------------------------------- */
+
+static void the_printouts_are_esp_idfs_tree_and_table(void **state)
+{
+    (void)state;
+    void *block = heap_caps_malloc(1000, MALLOC_CAP_SPIRAM);
+    single_t st;
+    get_single(&st, NULL);
+    const heap_stat_t *psram = heap_with(&st, MALLOC_CAP_SPIRAM);
+    assert_non_null(psram);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    heap_caps_print_single_task_stat(f, NULL);
+    heap_caps_print_single_task_stat_overview(f, NULL);
+    heap_caps_print_single_task_stat(f, (TaskHandle_t)&len); /* no such task: nothing */
+    fclose(f);
+    char line[200];
+    snprintf(line, sizeof line, "└ ALIVE: %s, CURRENT MEMORY USAGE ", pcTaskGetName(NULL));
+    assert_non_null(strstr(text, line));
+    snprintf(line, sizeof line, "HEAP: SPIRAM, CAPS: 0x%08x, SIZE: %zu, USAGE: CURRENT %zu (0%%)",
+             (unsigned)psram->caps, psram->size, usable(block));
+    assert_non_null(strstr(text, line));
+    snprintf(line, sizeof line, "├ ALLOC %p, SIZE %zu\n", block, usable(block));
+    assert_non_null(strstr(text, line));
+    assert_non_null(strstr(text, "│ TASK               │ STATUS  │ CURRENT MEMORY USAGE │"));
+    snprintf(line, sizeof line, "│ %18s │ ALIVE   │", pcTaskGetName(NULL));
+    assert_non_null(strstr(text, line));
+    free(text);
+    heap_caps_free(block);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(a_tasks_use_of_each_heap_follows_its_allocations_and_frees, boot),
+        cmocka_unit_test_setup(what_does_not_fit_in_the_callers_arrays_is_left_out, boot),
+        cmocka_unit_test_setup(a_deleted_tasks_statistics_go_with_its_tcb, boot),
+        cmocka_unit_test_setup(with_track_deleted_tasks_a_leak_stays_visible_until_freed,
+                               boot_keeping_deleted),
+        cmocka_unit_test_setup(all_tasks_come_through_arrays_taken_from_the_biggest_heap, boot),
+        cmocka_unit_test_setup(arrays_the_biggest_heap_cannot_hold_are_refused_whole, boot),
+        cmocka_unit_test_setup(the_printouts_are_esp_idfs_tree_and_table, boot),
+        cmocka_unit_test_setup(statistics_read_while_tasks_allocate_stay_exact, boot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
