@@ -443,6 +443,23 @@ static void statistics_read_while_tasks_allocate_stay_exact(void **state)
 
 /* ---- printouts --------------------------------------------------------------------------------- */
 
+static void allocate_and_park(void *unused)
+{
+    (void)unused;
+    void *kept = heap_caps_malloc(24, INTERNAL); /* the task's until it is deleted */
+    (void)kept;
+    vTaskSuspend(NULL);
+}
+
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
 static void the_printouts_are_esp_idfs_tree_and_table(void **state)
 {
     (void)state;
@@ -471,6 +488,32 @@ static void the_printouts_are_esp_idfs_tree_and_table(void **state)
     snprintf(line, sizeof line, "│ %18s │ ALIVE   │", pcTaskGetName(NULL));
     assert_non_null(strstr(text, line));
     free(text);
+
+    /* Every task: one table (a row per task between one header and one bottom line), and a tree
+     * whose last task is drawn └, the others ├. A deleted task is not among them. */
+    leaker_t l = {.bytes = 40};
+    (void)run_leaker(&l, "gone");
+    TaskHandle_t other = NULL;
+    assert_int_equal(xTaskCreate(allocate_and_park, "other", STACK, NULL, 5, &other), pdPASS);
+    WAIT_FOR(eTaskGetState(other) == eSuspended);
+    f = open_memstream(&text, &len);
+    heap_caps_print_all_task_stat_overview(f);
+    fclose(f);
+    assert_int_equal(count_of(text, "│ TASK "), 1);
+    assert_int_equal(count_of(text, "└────"), 1);
+    assert_int_equal(count_of(text, " │ ALIVE   │ "), 2);
+    assert_int_equal(count_of(text, "DELETED"), 0);
+    assert_non_null(strstr(text, "│              other │ ALIVE   │"));
+    free(text);
+    f = open_memstream(&text, &len);
+    heap_caps_print_all_task_stat(f);
+    fclose(f);
+    assert_int_equal(count_of(text, "├ ALIVE: "), 1);
+    assert_int_equal(count_of(text, "└ ALIVE: "), 1);
+    assert_null(strstr(text, "gone"));
+    free(text);
+    vTaskDelete(other);
+    heap_caps_free(atomic_load(&l.block));
     heap_caps_free(block);
 }
 

@@ -523,28 +523,31 @@ void heap_caps_print_all_task_stat_overview(FILE *stream)
     pthread_mutex_unlock(&owners_lock);
 }
 
+/* The tree or the table row of task_handle (NULL: the caller), if it has statistics. */
+static void print_one(FILE *stream, TaskHandle_t task_handle, bool overview)
+{
+    const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
+    stream = stream != NULL ? stream : stdout;
+    pthread_mutex_lock(&owners_lock);
+    const task_rec_t *t = find_task_locked(task, false);
+    if (t != NULL && overview) {
+        print_overview_locked(stream, t, true, true);
+    } else if (t != NULL) {
+        print_task_locked(stream, t, true);
+    }
+    pthread_mutex_unlock(&owners_lock);
+}
+
 void heap_caps_print_single_task_stat(FILE *stream, TaskHandle_t task_handle)
 {
     sim_note_isr_call(__func__);
-    const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
-    pthread_mutex_lock(&owners_lock);
-    const task_rec_t *t = find_task_locked(task, false);
-    if (t != NULL) {
-        print_task_locked(stream != NULL ? stream : stdout, t, true);
-    }
-    pthread_mutex_unlock(&owners_lock);
+    print_one(stream, task_handle, false);
 }
 
 void heap_caps_print_single_task_stat_overview(FILE *stream, TaskHandle_t task_handle)
 {
     sim_note_isr_call(__func__);
-    const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
-    pthread_mutex_lock(&owners_lock);
-    const task_rec_t *t = find_task_locked(task, false);
-    if (t != NULL) {
-        print_overview_locked(stream != NULL ? stream : stdout, t, true, true);
-    }
-    pthread_mutex_unlock(&owners_lock);
+    print_one(stream, task_handle, true);
 }
 
 /* n elements of size bytes from the biggest heap into *out; false (nothing taken) when there is
