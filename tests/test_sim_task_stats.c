@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "esp_heap_caps.h"
+#include "esp_heap_caps_init.h"
 #define KRAKEN_SIM_TASK_TRACKING_IMPL /* the API, whatever this build's sdkconfig says */
 #include "esp_heap_task_info.h"
 #include "freertos/FreeRTOS.h"
@@ -199,6 +200,14 @@ static void allocate_and_end(void *arg)
     vTaskDelete(NULL);
 }
 
+static void allocate_and_park(void *unused)
+{
+    (void)unused;
+    void *kept = heap_caps_malloc(24, INTERNAL); /* the task's until it is deleted */
+    (void)kept;
+    vTaskSuspend(NULL);
+}
+
 static TaskHandle_t run_leaker(leaker_t *l, const char *name)
 {
     const UBaseType_t tasks = uxTaskGetNumberOfTasks();
@@ -247,6 +256,10 @@ static void with_track_deleted_tasks_a_leak_stays_visible_until_freed(void **sta
     assert_int_equal(st.s.stat.overall_current_usage, left_size);
     assert_int_equal(st.s.heap_count, 1);
     assert_ptr_equal(st.heaps[0].alloc_stat[0].address, left);
+    heap_single_task_stat_t arrays;
+    assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&arrays, t), ESP_OK);
+    assert_null(arrays.heap_stat_start); /* a deleted task's: none, as ESP-IDF */
+    assert_null(arrays.alloc_stat_start);
     /* Anyone's free of it lowers the deleted task's use. */
     heap_caps_free(left);
     get_single(&st, t);
@@ -256,13 +269,61 @@ static void with_track_deleted_tasks_a_leak_stays_visible_until_freed(void **sta
     assert_int_equal(st.s.stat.overall_peak_usage, left_size);
 }
 
+/* A handle reused by a new task (a freed TCB's address taken again, as on the chip) gets new
+ * statistics after the deleted task's; the next deletion ends those. Driven through the hook
+ * FreeRTOS calls as it frees a TCB, on this thread's own handle. */
+static void a_reused_handle_gets_statistics_of_its_own(void **state)
+{
+    (void)state;
+    const TaskHandle_t me = xTaskGetCurrentTaskHandle();
+    void *first = heap_caps_malloc(100, INTERNAL);
+    sim_owner_task_deleted(me);
+    void *second = heap_caps_malloc(200, INTERNAL);
+    task_stat_t stats[8];
+    heap_stat_t heaps[8];
+    heap_task_block_t blocks[16];
+    heap_all_tasks_stat_t all = {.task_count = 8, .stat_arr = stats, .heap_count = 8,
+                                 .heap_stat_start = heaps, .alloc_count = 16,
+                                 .alloc_stat_start = blocks};
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    assert_int_equal(all.task_count, 2);
+    assert_ptr_equal(stats[0].handle, me);
+    assert_false(stats[0].is_alive);
+    assert_ptr_equal(stats[0].heap_stat[0].alloc_stat[stats[0].heap_stat[0].alloc_count - 1].address,
+                     first);
+    assert_ptr_equal(stats[1].handle, me);
+    assert_true(stats[1].is_alive);
+    assert_int_equal(stats[1].overall_current_usage, usable(second));
+    sim_owner_task_deleted(me);
+    all = (heap_all_tasks_stat_t){.task_count = 8, .stat_arr = stats, .heap_count = 8,
+                                  .heap_stat_start = heaps, .alloc_count = 16,
+                                  .alloc_stat_start = blocks};
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    assert_false(stats[0].is_alive);
+    assert_false(stats[1].is_alive);
+    heap_caps_free(first);
+    heap_caps_free(second);
+}
+
 /* Every task, in ESP-IDF's order (decreasing handle), through arrays from the biggest heap. */
+static uint8_t extra_heap[4096] __attribute__((aligned(8)));
+
 static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **state)
 {
     (void)state;
+    /* A small heap at the head of the list: the arrays still come from the biggest. */
+    assert_int_equal(heap_caps_add_region((intptr_t)extra_heap,
+                                          (intptr_t)(extra_heap + sizeof extra_heap)),
+                     ESP_OK);
     leaker_t l1 = {.bytes = 100}, l2 = {.bytes = 200};
     (void)run_leaker(&l1, "one");
     (void)run_leaker(&l2, "two");
+    TaskHandle_t parked[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(xTaskCreate(allocate_and_park, "parked", STACK, NULL, 5, &parked[i]),
+                         pdPASS);
+        WAIT_FOR(eTaskGetState(parked[i]) == eSuspended);
+    }
     void *mine = heap_caps_malloc(50, INTERNAL);
     const size_t psram_before = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
     const size_t internal_before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
@@ -289,6 +350,7 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
         }
     }
     assert_true(found_me);
+    assert_int_equal(tasks, 5); /* this thread and the parked tasks; the deleted ones are gone */
     heap_caps_free_all_task_stat_arrays(&all);
     assert_null(all.stat_arr);
     assert_int_equal(all.task_count, 0);
@@ -303,6 +365,9 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
     for (size_t i = 0; i < small.task_count; i++) {
         assert_null(stats[i].heap_stat);
     }
+    for (int i = 0; i < 4; i++) {
+        vTaskDelete(parked[i]);
+    }
     heap_caps_free(mine);
     heap_caps_free(atomic_load(&l1.block));
     heap_caps_free(atomic_load(&l2.block));
@@ -312,7 +377,12 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
 static void arrays_the_biggest_heap_cannot_hold_are_refused_whole(void **state)
 {
     (void)state;
-    void *mine = heap_caps_malloc(50, INTERNAL);
+    static void *mine[150]; /* their list needs 1800 bytes or more */
+    for (size_t i = 0; i < 150; i++) {
+        mine[i] = heap_caps_malloc(16, INTERNAL);
+        assert_non_null(mine[i]);
+    }
+    void *hole = heap_caps_malloc(600, MALLOC_CAP_SPIRAM); /* room for the other arrays */
     void *fillers[64];
     size_t n = 0;
     size_t largest;
@@ -321,7 +391,9 @@ static void arrays_the_biggest_heap_cannot_hold_are_refused_whole(void **state)
         assert_non_null(fillers[n]);
         n++;
     }
+    heap_caps_free(hole);
     const size_t psram_free = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    assert_true(psram_free >= 600);
     heap_all_tasks_stat_t all;
     memset(&all, 0xA5, sizeof all);
     assert_int_equal(heap_caps_alloc_all_task_stat_arrays(&all), ESP_FAIL);
@@ -337,7 +409,9 @@ static void arrays_the_biggest_heap_cannot_hold_are_refused_whole(void **state)
     for (size_t i = 0; i < n; i++) {
         heap_caps_free(fillers[i]);
     }
-    heap_caps_free(mine);
+    for (size_t i = 0; i < 150; i++) {
+        heap_caps_free(mine[i]);
+    }
 }
 
 /* ---- tasks allocating while statistics are read ----------------------------------------------- */
@@ -349,17 +423,45 @@ static void arrays_the_biggest_heap_cannot_hold_are_refused_whole(void **state)
 typedef struct {
     void *held[KEPT];
     unsigned seed;
+    atomic_int wrong; /* rounds where the task's own figures were not what it holds */
     _Atomic bool done;
 } churner_t;
 
+/* The task's statistics count exactly the blocks it holds (no other task changes them). */
+static bool own_figures_right(const churner_t *c)
+{
+    heap_stat_t heaps[4];
+    heap_task_block_t blocks[KEPT];
+    heap_single_task_stat_t s = {.heap_count = 4, .heap_stat_start = heaps,
+                                 .alloc_count = KEPT, .alloc_stat_start = blocks};
+    if (heap_caps_get_single_task_stat(&s, NULL) != ESP_OK) {
+        return false;
+    }
+    size_t bytes = 0, count = 0, listed = 0;
+    for (unsigned k = 0; k < KEPT; k++) {
+        if (c->held[k] != NULL) {
+            bytes += usable(c->held[k]);
+            count++;
+        }
+    }
+    for (size_t h = 0; h < s.heap_count; h++) {
+        listed += heaps[h].alloc_count;
+    }
+    return s.stat.overall_current_usage == bytes && listed == count;
+}
+
+/* Two sizes only, so that a block one task frees is soon another's. */
 static void churn(void *arg)
 {
     churner_t *c = arg;
     for (int i = 0; i < CHURN_ROUNDS; i++) {
         const unsigned k = (unsigned)rand_r(&c->seed) % KEPT;
         heap_caps_free(c->held[k]);
-        const uint32_t caps = rand_r(&c->seed) % 3 == 0 ? MALLOC_CAP_SPIRAM : INTERNAL;
-        c->held[k] = heap_caps_malloc(16 + (size_t)(rand_r(&c->seed) % 600), caps);
+        const uint32_t caps = rand_r(&c->seed) % 4 == 0 ? MALLOC_CAP_SPIRAM : INTERNAL;
+        c->held[k] = heap_caps_malloc(rand_r(&c->seed) % 2 ? 32 : 96, caps);
+        if (!own_figures_right(c)) {
+            atomic_fetch_add(&c->wrong, 1);
+        }
     }
     atomic_store(&c->done, true);
     vTaskSuspend(NULL);
@@ -418,6 +520,7 @@ static void statistics_read_while_tasks_allocate_stay_exact(void **state)
     /* At rest each task's use is exactly what it holds. */
     for (unsigned i = 0; i < CHURNERS; i++) {
         WAIT_FOR(eTaskGetState(handles[i]) == eSuspended);
+        assert_int_equal(atomic_load(&churners[i].wrong), 0);
         single_t st;
         get_single(&st, handles[i]);
         assert_int_equal(st.err, ESP_OK);
@@ -443,14 +546,6 @@ static void statistics_read_while_tasks_allocate_stay_exact(void **state)
 
 /* ---- printouts --------------------------------------------------------------------------------- */
 
-static void allocate_and_park(void *unused)
-{
-    (void)unused;
-    void *kept = heap_caps_malloc(24, INTERNAL); /* the task's until it is deleted */
-    (void)kept;
-    vTaskSuspend(NULL);
-}
-
 static size_t count_of(const char *text, const char *needle)
 {
     size_t n = 0;
@@ -473,20 +568,28 @@ static void the_printouts_are_esp_idfs_tree_and_table(void **state)
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
     heap_caps_print_single_task_stat(f, NULL);
-    heap_caps_print_single_task_stat_overview(f, NULL);
     heap_caps_print_single_task_stat(f, (TaskHandle_t)&len); /* no such task: nothing */
     fclose(f);
     char line[200];
     snprintf(line, sizeof line, "└ ALIVE: %s, CURRENT MEMORY USAGE ", pcTaskGetName(NULL));
-    assert_non_null(strstr(text, line));
+    assert_ptr_equal(strstr(text, line), text);
     snprintf(line, sizeof line, "HEAP: SPIRAM, CAPS: 0x%08x, SIZE: %zu, USAGE: CURRENT %zu (0%%)",
              (unsigned)psram->caps, psram->size, usable(block));
     assert_non_null(strstr(text, line));
     snprintf(line, sizeof line, "├ ALLOC %p, SIZE %zu\n", block, usable(block));
     assert_non_null(strstr(text, line));
+    assert_null(strstr(text, "│ TASK "));
+    free(text);
+    f = open_memstream(&text, &len);
+    heap_caps_print_single_task_stat_overview(f, NULL);
+    heap_caps_print_single_task_stat_overview(f, (TaskHandle_t)&len);
+    fclose(f);
+    assert_ptr_equal(strstr(text, "┌────"), text);
     assert_non_null(strstr(text, "│ TASK               │ STATUS  │ CURRENT MEMORY USAGE │"));
     snprintf(line, sizeof line, "│ %18s │ ALIVE   │", pcTaskGetName(NULL));
     assert_non_null(strstr(text, line));
+    assert_int_equal(count_of(text, "└────"), 1);
+    assert_null(strstr(text, "HEAP: "));
     free(text);
 
     /* Every task: one table (a row per task between one header and one bottom line), and a tree
@@ -525,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup(a_deleted_tasks_statistics_go_with_its_tcb, boot),
         cmocka_unit_test_setup(with_track_deleted_tasks_a_leak_stays_visible_until_freed,
                                boot_keeping_deleted),
+        cmocka_unit_test_setup(a_reused_handle_gets_statistics_of_its_own, boot_keeping_deleted),
         cmocka_unit_test_setup(all_tasks_come_through_arrays_taken_from_the_biggest_heap, boot),
         cmocka_unit_test_setup(arrays_the_biggest_heap_cannot_hold_are_refused_whole, boot),
         cmocka_unit_test_setup(the_printouts_are_esp_idfs_tree_and_table, boot),
