@@ -2,6 +2,7 @@
  * (CONFIG_HEAP_TASK_TRACKING): each task's current and peak use of each heap, its blocks, what
  * stays of a deleted task, the arrays' helpers and the printouts. */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -17,7 +18,9 @@
 #include "esp_heap_caps_init.h"
 #define KRAKEN_SIM_TASK_TRACKING_IMPL /* the API, whatever this build's sdkconfig says */
 #include "esp_heap_task_info.h"
+#include "esp_memory_utils.h"
 #include "freertos/FreeRTOS.h"
+#include "freertos/idf_additions.h"
 #include "freertos/task.h"
 #include "kraken_sim.h"
 #include "sim_internal.h"
@@ -150,6 +153,22 @@ static void a_tasks_use_of_each_heap_follows_its_allocations_and_frees(void **st
     assert_int_equal(st.s.stat.overall_current_usage, base);
 }
 
+/* A boot forgets every task's statistics, as a reboot. */
+static void a_boot_forgets_every_tasks_statistics(void **state)
+{
+    (void)state;
+    void *block = heap_caps_malloc(500, INTERNAL);
+    assert_non_null(block);
+    task_stat_t stats[4];
+    heap_all_tasks_stat_t all = {.task_count = 4, .stat_arr = stats};
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    assert_int_equal(all.task_count, 1);
+    assert_int_equal(boot_with(false), 0);
+    all = (heap_all_tasks_stat_t){.task_count = 4, .stat_arr = stats};
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    assert_int_equal(all.task_count, 0);
+}
+
 /* The room the caller gives: heaps and blocks that do not fit are left out, as ESP-IDF does. */
 static void what_does_not_fit_in_the_callers_arrays_is_left_out(void **state)
 {
@@ -260,6 +279,16 @@ static void with_track_deleted_tasks_a_leak_stays_visible_until_freed(void **sta
     assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&arrays, t), ESP_OK);
     assert_null(arrays.heap_stat_start); /* a deleted task's: none, as ESP-IDF */
     assert_null(arrays.alloc_stat_start);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    heap_caps_print_all_task_stat_overview(f);
+    heap_caps_print_all_task_stat(f);
+    fclose(f);
+    assert_non_null(strstr(text, "│              leaky │ DELETED │"));
+    assert_non_null(strstr(text, " DELETED: leaky, CURRENT MEMORY USAGE "));
+    free(text);
     /* Anyone's free of it lowers the deleted task's use. */
     heap_caps_free(left);
     get_single(&st, t);
@@ -270,14 +299,15 @@ static void with_track_deleted_tasks_a_leak_stays_visible_until_freed(void **sta
 }
 
 /* A handle reused by a new task (a freed TCB's address taken again, as on the chip) gets new
- * statistics after the deleted task's; the next deletion ends those. Driven through the hook
- * FreeRTOS calls as it frees a TCB, on this thread's own handle. */
+ * statistics after the deleted task's; the next deletion ends those. The host cannot make
+ * FreeRTOS hand out a given address again, so this drives the hook FreeRTOS calls as it frees a
+ * TCB on this thread's own handle. */
 static void a_reused_handle_gets_statistics_of_its_own(void **state)
 {
     (void)state;
     const TaskHandle_t me = xTaskGetCurrentTaskHandle();
     void *first = heap_caps_malloc(100, INTERNAL);
-    sim_owner_task_deleted(me);
+    sim_owner_task_gone(me, true);
     void *second = heap_caps_malloc(200, INTERNAL);
     task_stat_t stats[8];
     heap_stat_t heaps[8];
@@ -294,7 +324,7 @@ static void a_reused_handle_gets_statistics_of_its_own(void **state)
     assert_ptr_equal(stats[1].handle, me);
     assert_true(stats[1].is_alive);
     assert_int_equal(stats[1].overall_current_usage, usable(second));
-    sim_owner_task_deleted(me);
+    sim_owner_task_gone(me, true);
     all = (heap_all_tasks_stat_t){.task_count = 8, .stat_arr = stats, .heap_count = 8,
                                   .heap_stat_start = heaps, .alloc_count = 16,
                                   .alloc_stat_start = blocks};
@@ -303,6 +333,208 @@ static void a_reused_handle_gets_statistics_of_its_own(void **state)
     assert_false(stats[1].is_alive);
     heap_caps_free(first);
     heap_caps_free(second);
+}
+
+/* A task deleted by another may still run on the host until its next FreeRTOS call: what it
+ * allocates then counts for no one, and it does not come back alive. */
+typedef struct {
+    _Atomic(void *) before, after;
+    _Atomic bool go;
+} late_t;
+
+static void allocate_after_deletion(void *arg)
+{
+    late_t *l = arg;
+    atomic_store(&l->before, heap_caps_malloc(50, INTERNAL));
+    while (!atomic_load(&l->go)) {
+    }
+    atomic_store(&l->after, heap_caps_malloc(100, INTERNAL));
+    vTaskDelay(1); /* its thread ends here */
+}
+
+static void a_task_deleted_by_another_does_not_come_back_alive(void **state)
+{
+    (void)state;
+    static late_t l;
+    l = (late_t){0};
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(allocate_after_deletion, "late", STACK, &l, 5, &t), pdPASS);
+    WAIT_FOR(atomic_load(&l.before) != NULL);
+    vTaskDelete(t);
+    atomic_store(&l.go, true);
+    WAIT_FOR(atomic_load(&l.after) != NULL && uxTaskGetNumberOfTasks() == tasks);
+    assert_non_null(atomic_load(&l.after));
+    single_t st;
+    get_single(&st, t);
+    assert_int_equal(st.err, ESP_OK);
+    assert_false(st.s.stat.is_alive);
+    assert_int_equal(st.s.stat.overall_current_usage, usable(atomic_load(&l.before)));
+    task_stat_t stats[8];
+    heap_all_tasks_stat_t all = {.task_count = 8, .stat_arr = stats};
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    for (size_t i = 0; i < all.task_count; i++) {
+        assert_false(stats[i].handle == t && stats[i].is_alive);
+    }
+    heap_caps_free(atomic_load(&l.before));
+    heap_caps_free(atomic_load(&l.after));
+}
+
+/* Threads that end one after another (their handles may be the same address) keep figures of
+ * their own. */
+static void *leak_1000(void *unused)
+{
+    (void)unused;
+    return heap_caps_malloc(1000, INTERNAL);
+}
+
+static void threads_that_end_keep_figures_of_their_own(void **state)
+{
+    (void)state;
+    void *leaks[3];
+    for (int i = 0; i < 3; i++) {
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, leak_1000, NULL), 0);
+        assert_int_equal(pthread_join(th, &leaks[i]), 0);
+        assert_non_null(leaks[i]);
+    }
+    task_stat_t stats[8];
+    heap_all_tasks_stat_t all = {.task_count = 8, .stat_arr = stats};
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    size_t holding_one = 0;
+    for (size_t i = 0; i < all.task_count; i++) {
+        assert_true(stats[i].overall_current_usage <= usable(leaks[0]) ||
+                    stats[i].handle == xTaskGetCurrentTaskHandle());
+        holding_one += stats[i].overall_current_usage == usable(leaks[0]);
+    }
+    assert_int_equal(holding_one, 3);
+    for (int i = 0; i < 3; i++) {
+        heap_caps_free(leaks[i]);
+    }
+}
+
+/* Peaks are the most a task held at once, not what it ever allocated: a free and a smaller
+ * block, or a block shrunk in place, leave them. */
+typedef struct {
+    size_t big, small, shrunk;
+    single_t after_free, after_shrink;
+    _Atomic bool done;
+} peaky_t;
+
+static void peak_then_less(void *arg)
+{
+    peaky_t *p = arg;
+    void *big = heap_caps_malloc(3000, INTERNAL);
+    p->big = usable(big);
+    heap_caps_free(big);
+    void *small = heap_caps_malloc(100, INTERNAL);
+    p->small = usable(small);
+    get_single(&p->after_free, NULL);
+    void *again = heap_caps_malloc(2000, INTERNAL);
+    void *shrunk = heap_caps_realloc(again, 200, INTERNAL);
+    p->shrunk = usable(shrunk);
+    get_single(&p->after_shrink, NULL);
+    heap_caps_free(small);
+    heap_caps_free(shrunk);
+    atomic_store(&p->done, true);
+    vTaskSuspend(NULL);
+}
+
+static void peaks_are_the_most_held_at_once(void **state)
+{
+    (void)state;
+    static peaky_t p;
+    p = (peaky_t){0};
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(peak_then_less, "peaky", STACK, &p, 5, &t), pdPASS);
+    WAIT_FOR(atomic_load(&p.done));
+    assert_true(atomic_load(&p.done));
+    assert_int_equal(p.after_free.err, ESP_OK);
+    assert_int_equal(p.after_free.s.stat.overall_current_usage, p.small);
+    assert_int_equal(p.after_free.s.stat.overall_peak_usage, p.big);
+    assert_int_equal(p.after_free.heaps[0].peak_usage, p.big);
+    assert_int_equal(p.after_free.heaps[0].current_usage, p.small);
+    assert_int_equal(p.after_shrink.s.stat.overall_current_usage, p.small + p.shrunk);
+    assert_int_equal(p.after_shrink.s.stat.overall_peak_usage, p.big);
+    assert_int_equal(p.after_shrink.heaps[0].alloc_count, 2);
+    vTaskDelete(t);
+}
+
+/* A realloc's block is the reallocating task's, in the heap it ends in; the old owner's
+ * figures fall. */
+typedef struct {
+    void *block;
+    void *result;
+    uint32_t caps;
+    _Atomic bool go, done;
+} resize_t;
+
+static void resize_it(void *arg)
+{
+    resize_t *r = arg;
+    while (!atomic_load(&r->go)) {
+    }
+    r->result = heap_caps_realloc(r->block, 1500, r->caps);
+    atomic_store(&r->done, true);
+    vTaskSuspend(NULL);
+}
+
+static void a_realloc_is_the_reallocating_tasks_in_the_heap_it_ends_in(void **state)
+{
+    (void)state;
+    single_t before, st;
+    static resize_t r;
+    r = (resize_t){.block = heap_caps_malloc(64, INTERNAL), .caps = MALLOC_CAP_SPIRAM};
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(resize_it, "resize", STACK, &r, 5, &t), pdPASS);
+    get_single(&before, NULL); /* the block, and the task's stack and TCB: its creator's */
+    const size_t base = before.s.stat.overall_current_usage - usable(r.block);
+    atomic_store(&r.go, true);
+    WAIT_FOR(atomic_load(&r.done));
+    assert_non_null(r.result);
+    assert_true(esp_ptr_external_ram(r.result));
+    get_single(&st, NULL);
+    assert_int_equal(st.s.stat.overall_current_usage, base);
+    get_single(&st, t);
+    assert_int_equal(st.err, ESP_OK);
+    assert_int_equal(st.s.stat.overall_current_usage, usable(r.result));
+    assert_int_equal(st.s.heap_count, 1);
+    assert_string_equal(st.heaps[0].name, "SPIRAM");
+    assert_ptr_equal(st.heaps[0].alloc_stat[0].address, r.result);
+    heap_caps_free(r.result);
+    vTaskDelete(t);
+}
+
+/* vTaskDeleteWithCaps() frees the TCB: the deletion is seen. vTaskDelete() of a WithCaps task or
+ * of a static one frees no TCB: the task stays "alive", as on the chip. */
+static void a_deletion_is_seen_only_when_the_tcb_is_freed(void **state)
+{
+    (void)state;
+    TaskHandle_t with_caps = NULL, leaked_caps = NULL;
+    assert_int_equal(xTaskCreateWithCaps(allocate_and_park, "caps", STACK, NULL, 5, &with_caps,
+                                         MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT),
+                     pdPASS);
+    assert_int_equal(xTaskCreateWithCaps(allocate_and_park, "leaked", STACK, NULL, 5,
+                                         &leaked_caps, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT),
+                     pdPASS);
+    static StackType_t stack[STACK];
+    static StaticTask_t tcb;
+    TaskHandle_t fixed = xTaskCreateStatic(allocate_and_park, "static", STACK, NULL, 5, stack, &tcb);
+    assert_non_null(fixed);
+    WAIT_FOR(eTaskGetState(with_caps) == eSuspended && eTaskGetState(leaked_caps) == eSuspended &&
+             eTaskGetState(fixed) == eSuspended);
+    single_t st;
+    vTaskDeleteWithCaps(with_caps);
+    get_single(&st, with_caps);
+    assert_int_equal(st.err, ESP_FAIL);
+    vTaskDelete(leaked_caps);
+    vTaskDelete(fixed);
+    get_single(&st, leaked_caps);
+    assert_int_equal(st.err, ESP_OK);
+    assert_true(st.s.stat.is_alive);
+    get_single(&st, fixed);
+    assert_int_equal(st.err, ESP_OK);
+    assert_true(st.s.stat.is_alive);
 }
 
 /* Every task, in ESP-IDF's order (decreasing handle), through arrays from the biggest heap. */
@@ -351,6 +583,18 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
     }
     assert_true(found_me);
     assert_int_equal(tasks, 5); /* this thread and the parked tasks; the deleted ones are gone */
+    /* The arrays have no owner word on the chip: heap_caps_free() refuses them, and the helpers'
+     * free refuses a block that is not such an array (both would corrupt ESP-IDF's heap). */
+    kraken_sim_stats_t sim_before, sim_after;
+    kraken_sim_get_stats(&sim_before);
+    heap_caps_free(all.stat_arr);
+    kraken_sim_get_stats(&sim_after);
+    assert_int_equal(sim_after.invalid_frees, sim_before.invalid_frees + 1);
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_SPIRAM) < psram_before);
+    heap_single_task_stat_t foreign = {.heap_stat_start = mine, .heap_count = 1};
+    const size_t mine_size = usable(mine);
+    heap_caps_free_single_task_stat_arrays(&foreign);
+    assert_int_equal(usable(mine), mine_size); /* still live */
     heap_caps_free_all_task_stat_arrays(&all);
     assert_null(all.stat_arr);
     assert_int_equal(all.task_count, 0);
@@ -625,10 +869,17 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(a_tasks_use_of_each_heap_follows_its_allocations_and_frees, boot),
         cmocka_unit_test_setup(what_does_not_fit_in_the_callers_arrays_is_left_out, boot),
+        cmocka_unit_test_setup(a_boot_forgets_every_tasks_statistics, boot),
         cmocka_unit_test_setup(a_deleted_tasks_statistics_go_with_its_tcb, boot),
         cmocka_unit_test_setup(with_track_deleted_tasks_a_leak_stays_visible_until_freed,
                                boot_keeping_deleted),
         cmocka_unit_test_setup(a_reused_handle_gets_statistics_of_its_own, boot_keeping_deleted),
+        cmocka_unit_test_setup(a_task_deleted_by_another_does_not_come_back_alive,
+                               boot_keeping_deleted),
+        cmocka_unit_test_setup(threads_that_end_keep_figures_of_their_own, boot),
+        cmocka_unit_test_setup(peaks_are_the_most_held_at_once, boot),
+        cmocka_unit_test_setup(a_realloc_is_the_reallocating_tasks_in_the_heap_it_ends_in, boot),
+        cmocka_unit_test_setup(a_deletion_is_seen_only_when_the_tcb_is_freed, boot),
         cmocka_unit_test_setup(all_tasks_come_through_arrays_taken_from_the_biggest_heap, boot),
         cmocka_unit_test_setup(arrays_the_biggest_heap_cannot_hold_are_refused_whole, boot),
         cmocka_unit_test_setup(the_printouts_are_esp_idfs_tree_and_table, boot),

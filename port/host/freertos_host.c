@@ -208,6 +208,7 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
         pthread_setspecific(foreign_key, NULL);
     }
     pthread_cond_destroy(&t->notified);
+    sim_owner_task_gone(t, false); /* its handle may be another task's from here on */
     fr_unlock();
     __real_free(t);
     pthread_exit(NULL);
@@ -248,10 +249,16 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
     return rc != ETIMEDOUT;
 }
 
+bool sim_task_deleted(const void *task)
+{
+    return __atomic_load_n(&((const struct tskTaskControlBlock *)task)->deleted, __ATOMIC_ACQUIRE);
+}
+
 static void foreign_thread_ends(void *record)
 {
     fr_lock();
     uncount_locked(record);
+    sim_owner_task_gone(record, false);
     fr_unlock();
     pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->notified);
     __real_free(record);
@@ -590,6 +597,11 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     /* A task deleting itself ends below, once its memory is back: flagged now, it would end in
      * the first call a free or log hook makes into FreeRTOS. */
     __atomic_store_n(&t->deleted, ends && !self, __ATOMIC_RELEASE);
+    if (tcb != NULL) { /* task tracking sees the deletion in the TCB's free, as ESP-IDF's; told
+                          here, where the handle is surely this task's, before its thread can
+                          allocate again */
+        sim_owner_task_gone(t, true);
+    }
     if (ends) {
         undo_wait_locked(t);
         if (t->counted) { /* gone for FreeRTOS once its memory is back, whenever its thread ends */
@@ -608,9 +620,6 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
                          "(vTaskDeleteWithCaps frees them)", fn, name);
     }
     heap_caps_free(stack);
-    if (tcb != NULL) { /* ESP-IDF's task tracking sees the deletion in the TCB's free */
-        sim_owner_task_deleted(t);
-    }
     vPortFree(tcb);
     vPortFree(helper_stack); /* the clean-up task deletes itself */
     vPortFree(helper_tcb);

@@ -1035,6 +1035,14 @@ static void *alloc_base(size_t alignment, size_t size, uint32_t caps)
 /* Release a block; false (after logging and counting, no lock held) when ptr is not one. */
 static bool free_block(void *ptr, const char *function_name)
 {
+    if (atomic_load_explicit(&sim_stat_arrays, memory_order_relaxed) != 0 &&
+        sim_is_stat_array(ptr)) {
+        count(&stat_invalid_frees);
+        ESP_LOGE(TAG, "%s(%p): an array of heap_caps_alloc_*_task_stat_arrays(): refused (ESP-IDF "
+                      "would corrupt its heap; heap_caps_free_*_task_stat_arrays() frees it)",
+                 function_name, ptr);
+        return false;
+    }
     sim_heap_t *heap = find_containing_heap(ptr);
     tlsf_free_result_t result = TLSF_FREE_NOT_OWNED;
     if (heap != NULL) {

@@ -165,9 +165,15 @@ extern _Atomic bool sim_tracking;
 void *sim_owner_current(void);
 void sim_owner_record(void *block, void *task, const sim_heap_t *heap);
 void sim_owner_erase(const void *block);
-/** FreeRTOS is about to free task's TCB (ESP-IDF notices a deletion so): its statistics end as
- *  a deleted task's. Nothing when tracking is off. task. */
-void sim_owner_task_deleted(void *task);
+/** The FreeRTOS host, under its lock: task's TCB is about to be freed (deleted: ESP-IDF notices a
+ *  deletion so; its live statistics end as a deleted task's), or its host record is (not
+ *  deleted: its handle may be a new task's, so new blocks of that handle get new statistics; the
+ *  old stay as they were, "alive" as ESP-IDF shows a task whose TCB it never saw freed). Nothing
+ *  when tracking is off. task, O(tasks). */
+void sim_owner_task_gone(void *task, bool deleted);
+/** The task (its thread is running) has been deleted by another and ends at its next FreeRTOS
+ *  call (freertos_host.c). isr-ok, O(1). */
+bool sim_task_deleted(const void *task);
 
 /** The calling task (in an ISR: the one it interrupted; it may get its task record now), as an
  *  opaque owner; NULL when tracking is off. No heap lock held. isr-ok. */
@@ -204,6 +210,10 @@ size_t sim_heap_block_size_locked(const sim_heap_t *heap, const void *block);
 void *sim_alloc_in_biggest_heap(size_t size);
 /** multi_heap_free() of such a block (NULL: nothing). task, O(heaps). */
 void sim_free_untracked(void *block);
+/** Arrays of heap_caps_alloc_*_task_stat_arrays() live now; sim_is_stat_array(block): block is
+ *  one (heap_caps_free() refuses them, as they have no owner word on the chip). task, O(arrays). */
+extern _Atomic unsigned sim_stat_arrays;
+bool sim_is_stat_array(const void *block);
 
 /** Walks every heap (in list order) that select(heap_caps, ctx) accepts, calling
  *  block(heap_caps, payload, size, ctx) for each used block under that heap's lock (block must

@@ -38,6 +38,7 @@ typedef struct heap_rec {
 /* One task that has allocated (ESP-IDF's task_info_t): heaps in the order of first use. */
 struct task_rec {
     task_stat_t stat; /* heap_stat unused (NULL) */
+    bool retired;     /* its handle's host record is gone: new blocks of that handle are not its */
     heap_rec_t *heaps, *last_heap;
     task_rec_t *next;
 };
@@ -56,6 +57,31 @@ static owner_t *buckets[BUCKETS];
 static task_rec_t *tasks; /* by decreasing handle, as ESP-IDF's list (a NULL task last) */
 static bool keep_deleted;
 _Atomic bool sim_tracking;
+
+/* The arrays heap_caps_alloc_*_task_stat_arrays() handed out: only they are freed as such. */
+typedef struct stat_array {
+    void *block;
+    struct stat_array *next;
+} stat_array_t;
+
+static stat_array_t *stat_arrays; /* owners_lock */
+_Atomic unsigned sim_stat_arrays;
+
+/* owners_lock held: unlinks block's entry; false when it is no such array. */
+static bool unlist_array_locked(const void *block)
+{
+    for (stat_array_t **at = &stat_arrays; *at != NULL; at = &(*at)->next) {
+        stat_array_t *entry = *at;
+        if (entry->block == block) {
+            *at = entry->next;
+            __real_free(entry);
+            atomic_fetch_sub(&sim_stat_arrays, 1);
+            return true;
+        }
+    }
+    return false;
+}
+
 
 static owner_t **bucket_of(uintptr_t block)
 {
@@ -89,6 +115,9 @@ void sim_owners_boot(bool on, bool keep)
             __real_free(o);
         }
     }
+    while (stat_arrays != NULL) { /* their blocks went with the heaps */
+        (void)unlist_array_locked(stat_arrays->block);
+    }
     keep_deleted = keep;
     atomic_store(&sim_tracking, on);
     pthread_mutex_unlock(&owners_lock);
@@ -111,14 +140,19 @@ void *sim_owner_current(void)
     return xTaskGetCurrentTaskHandle();
 }
 
-/* owners_lock held: the live task's record, made if new (NULL without host memory). */
+/* owners_lock held: the task's current record, made if new; NULL without host memory, or for a
+ * task deleted by another whose thread has not ended yet (its blocks count for no one, as on the
+ * chip it would not run again). */
 static task_rec_t *task_rec_locked(TaskHandle_t task)
 {
     task_rec_t **at = &tasks;
     for (; *at != NULL && (uintptr_t)(*at)->stat.handle >= (uintptr_t)task; at = &(*at)->next) {
-        if ((*at)->stat.handle == task && (*at)->stat.is_alive) {
+        if ((*at)->stat.handle == task && (*at)->stat.is_alive && !(*at)->retired) {
             return *at;
         }
+    }
+    if (task != NULL && sim_task_deleted(task)) {
+        return NULL;
     }
     task_rec_t *t = __real_calloc(1, sizeof *t);
     if (t != NULL) {
@@ -160,7 +194,7 @@ static void count_locked(owner_t *o, const sim_heap_t *heap)
     task_rec_t *t = task_rec_locked(o->task);
     heap_rec_t *h = t != NULL ? heap_rec_locked(t, heap) : NULL;
     o->rec = h;
-    if (h == NULL) { /* no host memory: the block is the task's, uncounted (no log under locks) */
+    if (h == NULL) { /* the block is the task's, uncounted (no log under locks) */
         return;
     }
     o->prev = h->last;
@@ -228,7 +262,7 @@ void sim_owner_erase(const void *block)
     __real_free(gone);
 }
 
-void sim_owner_task_deleted(void *task)
+void sim_owner_task_gone(void *task, bool deleted)
 {
     if (!atomic_load_explicit(&sim_tracking, memory_order_relaxed)) {
         return;
@@ -236,14 +270,18 @@ void sim_owner_task_deleted(void *task)
     pthread_mutex_lock(&owners_lock);
     for (task_rec_t **at = &tasks; *at != NULL; at = &(*at)->next) {
         task_rec_t *t = *at;
-        if (t->stat.handle == task && t->stat.is_alive) {
+        if (t->stat.handle != task || !t->stat.is_alive || t->retired) {
+            continue;
+        }
+        t->retired = true;
+        if (deleted) {
             t->stat.is_alive = false;
             if (!keep_deleted) { /* its blocks stay the task's, uncounted */
                 *at = t->next;
                 drop_task_locked(t);
             }
-            break;
         }
+        break;
     }
     pthread_mutex_unlock(&owners_lock);
 }
@@ -558,8 +596,49 @@ static bool take_array(void **out, size_t n, size_t size)
     if (n == 0) {
         return true;
     }
-    *out = n <= SIZE_MAX / size ? sim_alloc_in_biggest_heap(n * size) : NULL;
-    return *out != NULL;
+    stat_array_t *entry = __real_malloc(sizeof *entry);
+    void *block = entry != NULL && n <= SIZE_MAX / size ? sim_alloc_in_biggest_heap(n * size)
+                                                        : NULL;
+    if (block == NULL) {
+        __real_free(entry);
+        return false;
+    }
+    pthread_mutex_lock(&owners_lock);
+    *entry = (stat_array_t){.block = block, .next = stat_arrays};
+    stat_arrays = entry;
+    atomic_fetch_add(&sim_stat_arrays, 1);
+    pthread_mutex_unlock(&owners_lock);
+    *out = block;
+    return true;
+}
+
+bool sim_is_stat_array(const void *block)
+{
+    pthread_mutex_lock(&owners_lock);
+    const stat_array_t *entry = stat_arrays;
+    while (entry != NULL && entry->block != block) {
+        entry = entry->next;
+    }
+    pthread_mutex_unlock(&owners_lock);
+    return entry != NULL;
+}
+
+/* Frees an array take_array() handed out (NULL: nothing); refuses, aloud, anything else. */
+static void give_back(void *block, const char *fn)
+{
+    if (block == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&owners_lock);
+    const bool listed = unlist_array_locked(block);
+    pthread_mutex_unlock(&owners_lock);
+    if (listed) {
+        sim_free_untracked(block);
+    } else {
+        ESP_LOGE(TAG, "%s(%p): not an array of heap_caps_alloc_*_task_stat_arrays(): refused "
+                      "(ESP-IDF would corrupt its heap)",
+                 fn, block);
+    }
 }
 
 esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_stat,
@@ -584,7 +663,7 @@ esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_
     void *heap_stats, *blocks;
     if (!take_array(&heap_stats, heaps, sizeof(heap_stat_t)) ||
         !take_array(&blocks, allocs, sizeof(heap_task_block_t))) {
-        sim_free_untracked(heap_stats);
+        give_back(heap_stats, __func__);
         *task_stat = (heap_single_task_stat_t){0};
         return ESP_FAIL;
     }
@@ -599,8 +678,8 @@ void heap_caps_free_single_task_stat_arrays(heap_single_task_stat_t *task_stat)
 {
     sim_note_isr_call(__func__);
     if (task_stat != NULL) {
-        sim_free_untracked(task_stat->heap_stat_start);
-        sim_free_untracked(task_stat->alloc_stat_start);
+        give_back(task_stat->heap_stat_start, __func__);
+        give_back(task_stat->alloc_stat_start, __func__);
         task_stat->heap_stat_start = NULL;
         task_stat->alloc_stat_start = NULL;
         task_stat->heap_count = 0;
@@ -629,8 +708,8 @@ esp_err_t heap_caps_alloc_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat
     if (!take_array(&stats, count, sizeof(task_stat_t)) ||
         !take_array(&heap_stats, heaps, sizeof(heap_stat_t)) ||
         !take_array(&blocks, allocs, sizeof(heap_task_block_t))) {
-        sim_free_untracked(stats);
-        sim_free_untracked(heap_stats);
+        give_back(stats, __func__);
+        give_back(heap_stats, __func__);
         *tasks_stat = (heap_all_tasks_stat_t){0};
         return ESP_FAIL;
     }
@@ -644,9 +723,9 @@ void heap_caps_free_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat)
 {
     sim_note_isr_call(__func__);
     if (tasks_stat != NULL) {
-        sim_free_untracked(tasks_stat->stat_arr);
-        sim_free_untracked(tasks_stat->heap_stat_start);
-        sim_free_untracked(tasks_stat->alloc_stat_start);
+        give_back(tasks_stat->stat_arr, __func__);
+        give_back(tasks_stat->heap_stat_start, __func__);
+        give_back(tasks_stat->alloc_stat_start, __func__);
         *tasks_stat = (heap_all_tasks_stat_t){0};
     }
 }

@@ -59,7 +59,9 @@ extern "C" {
  * Misuse: freeing or reallocating a pointer no heap handed out, or one already freed, is an assert
  *   on the chip; here it is logged, counted (kraken_sim_stats_t.invalid_frees) and ignored.
  * Complexity: allocation O(heaps) (TLSF is O(1) per heap); free O(heaps) to find the owner;
- *   size queries O(heaps); get_info, dump and the integrity checks walk every block. */
+ *   size queries O(heaps); get_info, dump and the integrity checks walk every block. With
+ *   CONFIG_HEAP_TASK_TRACKING an allocation also finds its task's statistics (O(tasks + the
+ *   task's heaps), as ESP-IDF's list walk), under the heap's lock. */
 
 /** Failed-allocation callback: requested size, caps and the name of the API function. */
 typedef void (*esp_alloc_failed_hook_t)(size_t size, uint32_t caps, const char *function_name);

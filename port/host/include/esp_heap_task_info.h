@@ -80,7 +80,10 @@ size_t heap_caps_get_per_task_info(heap_task_info_params_t *params);
  * the task's deletion frees its TCB (without CONFIG_HEAP_TRACK_DELETED_TASKS; with it they stay,
  * marked deleted, and still fall as its blocks are freed). A task whose TCB is not freed (made by
  * xTaskCreateStatic, or a WithCaps task deleted by vTaskDelete) stays "alive" in them, as on the
- * chip. Usage is of live blocks; peaks are since the boot (or the task's first allocation).
+ * chip; so does a thread not made by xTaskCreate*() after it ends. A new task that gets a gone
+ * task's handle address gets statistics of its own, after the old ones in the list (ESP-IDF puts
+ * them first when that address is the highest). A task deleted by another may run on the host
+ * until its next FreeRTOS call: what it allocates meanwhile counts for no task. Usage is of live blocks; peaks are since the boot (or the task's first allocation).
  * Tasks come in ESP-IDF's order, by decreasing handle; a task's heaps in the order it first used
  * them; a heap's blocks oldest first (a realloc makes its block the newest). Every call below
  * takes the statistics' lock: task only (ESP-IDF takes a mutex; a call from a simulated ISR runs
@@ -143,12 +146,16 @@ esp_err_t heap_caps_get_all_task_stat(heap_all_tasks_stat_t *tasks_stat);
  *  heap_stat_start holds (stat.heap_stat points there) and their blocks as for
  *  heap_caps_get_all_task_stat(). heap_count and alloc_count become the entries filled.
  *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_FAIL (the task has no statistics: it never
- *  allocated, or they went with it). task, O(tasks + its heaps and blocks). */
+ *  allocated, or they went with it; *task_stat untouched). task, O(tasks + its heaps and
+ *  blocks). */
 esp_err_t heap_caps_get_single_task_stat(heap_single_task_stat_t *task_stat,
                                          TaskHandle_t task_handle);
 
-/** ESP-IDF's tree of every task, its heaps and their blocks (stream NULL: stdout). task,
- *  O(tasks + heaps + blocks). */
+/** ESP-IDF's tree of every task, its heaps and their blocks (stream NULL: stdout). The four
+ *  print calls hold the statistics' lock while they write, as ESP-IDF holds its mutex: every
+ *  allocation and free waits meanwhile, so the stream must not allocate from the simulated heap
+ *  (a FILE of the host's libc does not). task, blocks the heap calls, O(tasks + heaps +
+ *  blocks). */
 void heap_caps_print_all_task_stat(FILE *stream);
 /** ESP-IDF's table of every task's current and peak use (stream NULL: stdout). task, O(tasks). */
 void heap_caps_print_all_task_stat_overview(FILE *stream);
@@ -166,14 +173,18 @@ void heap_caps_print_single_task_stat_overview(FILE *stream, TaskHandle_t task_h
  *  ESP_ERR_INVALID_ARG (task_stat NULL; ESP-IDF crashes). task, O(tasks + its heaps). */
 esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_stat,
                                                   TaskHandle_t task_handle);
-/** Frees those arrays and zeroes their fields; NULL: nothing. task, O(heaps). */
+/** Frees those arrays and zeroes their fields; NULL: nothing. An array the helper did not hand
+ *  out is refused with an error line and left as it is (ESP-IDF would corrupt its heap); so is
+ *  one of these arrays given to heap_caps_free() (counted as an invalid free). task,
+ *  O(heaps + arrays). */
 void heap_caps_free_single_task_stat_arrays(heap_single_task_stat_t *task_stat);
 
 /** Arrays for heap_caps_get_all_task_stat(), as above, for every task's statistics now.
  *  ESP_OK; ESP_FAIL (no room: nothing taken, every field NULL/0); ESP_ERR_INVALID_ARG
  *  (tasks_stat NULL). task, O(tasks + heaps). */
 esp_err_t heap_caps_alloc_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat);
-/** Frees those arrays and zeroes every field; NULL: nothing. task, O(heaps). */
+/** Frees those arrays and zeroes every field, as the single-task one; NULL: nothing. task,
+ *  O(heaps + arrays). */
 void heap_caps_free_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat);
 #endif /* v5.5 and later */
 
