@@ -331,6 +331,20 @@ static void a_reused_handle_gets_statistics_of_its_own(void **state)
     assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
     assert_false(stats[0].is_alive);
     assert_false(stats[1].is_alive);
+    /* A handle whose record ends without a deletion (a thread that ends, a static task's) keeps
+     * its statistics "alive"; a new task at that address gets its own. */
+    void *third = heap_caps_malloc(300, INTERNAL);
+    sim_owner_task_gone(me, false);
+    void *fourth = heap_caps_malloc(400, INTERNAL);
+    all = (heap_all_tasks_stat_t){.task_count = 8, .stat_arr = stats};
+    assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
+    assert_int_equal(all.task_count, 4);
+    assert_true(stats[2].is_alive);
+    assert_int_equal(stats[2].overall_current_usage, usable(third));
+    assert_true(stats[3].is_alive);
+    assert_int_equal(stats[3].overall_current_usage, usable(fourth));
+    heap_caps_free(third);
+    heap_caps_free(fourth);
     heap_caps_free(first);
     heap_caps_free(second);
 }
@@ -590,6 +604,11 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
     heap_caps_free(all.stat_arr);
     kraken_sim_get_stats(&sim_after);
     assert_int_equal(sim_after.invalid_frees, sim_before.invalid_frees + 1);
+    const size_t internal_now = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    heap_caps_free(heap_caps_malloc(200, INTERNAL)); /* other blocks are freed as ever */
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal_now);
+    kraken_sim_get_stats(&sim_before);
+    assert_int_equal(sim_before.invalid_frees, sim_after.invalid_frees);
     assert_true(heap_caps_get_free_size(MALLOC_CAP_SPIRAM) < psram_before);
     heap_single_task_stat_t foreign = {.heap_stat_start = mine, .heap_count = 1};
     const size_t mine_size = usable(mine);

@@ -38,7 +38,8 @@ typedef struct heap_rec {
 /* One task that has allocated (ESP-IDF's task_info_t): heaps in the order of first use. */
 struct task_rec {
     task_stat_t stat; /* heap_stat unused (NULL) */
-    bool retired;     /* its handle's host record is gone: new blocks of that handle are not its */
+    bool retired;     /* deleted, or its handle's host record is gone: the handle's new blocks
+                         are not its */
     heap_rec_t *heaps, *last_heap;
     task_rec_t *next;
 };
@@ -147,7 +148,7 @@ static task_rec_t *task_rec_locked(TaskHandle_t task)
 {
     task_rec_t **at = &tasks;
     for (; *at != NULL && (uintptr_t)(*at)->stat.handle >= (uintptr_t)task; at = &(*at)->next) {
-        if ((*at)->stat.handle == task && (*at)->stat.is_alive && !(*at)->retired) {
+        if ((*at)->stat.handle == task && !(*at)->retired) {
             return *at;
         }
     }
@@ -270,7 +271,7 @@ void sim_owner_task_gone(void *task, bool deleted)
     pthread_mutex_lock(&owners_lock);
     for (task_rec_t **at = &tasks; *at != NULL; at = &(*at)->next) {
         task_rec_t *t = *at;
-        if (t->stat.handle != task || !t->stat.is_alive || t->retired) {
+        if (t->stat.handle != task || t->retired) {
             continue;
         }
         t->retired = true;
