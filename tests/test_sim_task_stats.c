@@ -370,7 +370,9 @@ static void a_task_deleted_by_another_does_not_come_back_alive(void **state)
 {
     (void)state;
     static late_t l;
-    l = (late_t){0};
+    atomic_store(&l.before, NULL);
+    atomic_store(&l.after, NULL);
+    atomic_store(&l.go, false);
     const UBaseType_t tasks = uxTaskGetNumberOfTasks();
     TaskHandle_t t = NULL;
     assert_int_equal(xTaskCreate(allocate_after_deletion, "late", STACK, &l, 5, &t), pdPASS);

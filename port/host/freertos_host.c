@@ -9,6 +9,7 @@
  * ends at its next call into the API: fr_wait() and the entry checks look at `deleted`.
  */
 #define _POSIX_C_SOURCE 200809L
+#define KRAKEN_SIM_TRACE_FACILITY /* task.h's trace calls, whatever the build's options */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -57,6 +58,10 @@ struct tskTaskControlBlock {
     uint32_t *waiting_count;    /* fr_wait's counter and cleanup: vTaskDelete undoes the wait */
     void (*waiting_cleanup)(void *arg);
     void *waiting_arg;
+    UBaseType_t number;       /* FreeRTOS's uxTCBNumber: 1, 2... in order of listing */
+    UBaseType_t trace_number; /* vTaskSetTaskNumber()'s */
+    clockid_t cpu_clock;      /* its thread's CPU time: the run-time statistics */
+    bool has_cpu_clock;
     uint32_t notify_value;
     bool notify_pending;
     bool notify_awaited; /* in ulTaskNotifyTake / xTaskNotifyWait */
@@ -69,6 +74,7 @@ static UBaseType_t tasks_being_freed; /* deleted tasks (and vTaskDeleteWithCaps'
                                        * count until their memory is back, as FreeRTOS counts
                                        * tasks waiting for the idle task's clean-up */
 static struct tskTaskControlBlock *task_list; /* every task alive, the timer task's too */
+static UBaseType_t tasks_numbered;
 static _Thread_local struct tskTaskControlBlock *t_self;
 static pthread_key_t foreign_key; /* ends a foreign thread's record with the thread */
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
@@ -151,6 +157,9 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
 
 static void list_locked(struct tskTaskControlBlock *t)
 {
+    if (t->number == 0) {
+        t->number = ++tasks_numbered;
+    }
     t->listed = true;
     t->prev = NULL;
     t->next = task_list;
@@ -298,11 +307,13 @@ paint_stack(uintptr_t low, uintptr_t high)
     }
 }
 
-/* fr_lock() held: [low, high) of the task's thread's stack was painted. */
+/* fr_lock() held, by the task's own thread as it starts: [low, high) of its stack was painted;
+ * its CPU-time clock is taken for the run-time statistics. */
 static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t high)
 {
     t->watched_low = low;
     t->watched_high = high;
+    t->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &t->cpu_clock) == 0;
 }
 
 /* A record for the calling thread, not made by xTaskCreate*(). */
@@ -889,6 +900,166 @@ UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask)
     const uint32_t depth = t->stack_bytes;
     fr_unlock();
     return high == 0 ? depth : (UBaseType_t)unwritten(low, high); /* not run yet: all of it */
+}
+
+/* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ------------------------------------- */
+
+/* fr_lock() held: the task's state as eTaskGetState() gives it. */
+static eTaskState state_locked(const struct tskTaskControlBlock *t)
+{
+    return t == t_self       ? eRunning
+           : t->deleted      ? eDeleted
+           : t->suspended    ? eSuspended
+           : t->waiting_on != NULL ? eBlocked
+                                   : eReady;
+}
+
+/* fr_lock() held: the microseconds its thread has run (0 before it ran). */
+static configRUN_TIME_COUNTER_TYPE run_time_locked(const struct tskTaskControlBlock *t)
+{
+    struct timespec ts;
+    if (!t->has_cpu_clock || clock_gettime(t->cpu_clock, &ts) != 0) {
+        return 0;
+    }
+    return (configRUN_TIME_COUNTER_TYPE)((uint64_t)ts.tv_sec * 1000000u +
+                                         (uint64_t)ts.tv_nsec / 1000u);
+}
+
+/* fr_lock() held. */
+static void status_locked(const struct tskTaskControlBlock *t, TaskStatus_t *out,
+                          bool stack_space, eTaskState state)
+{
+    *out = (TaskStatus_t){
+        .xHandle = (TaskHandle_t)t,
+        .pcTaskName = t->name,
+        .xTaskNumber = t->number,
+        .eCurrentState = state != eInvalid ? state : state_locked(t),
+        .uxCurrentPriority = t->priority,
+        .uxBasePriority = t->priority,
+        .ulRunTimeCounter = run_time_locked(t),
+        .pxStackBase = (StackType_t *)t->stack_area,
+        .usStackHighWaterMark = !stack_space    ? 0
+                                : t->watched_high == 0 ? t->stack_bytes
+                                                       : unwritten(t->watched_low, t->watched_high),
+#ifdef CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID
+        .xCoreID = t->core,
+#endif
+    };
+}
+
+/* FreeRTOS's order: ready (and running) tasks from the highest priority down, then blocked, then
+ * suspended ones. */
+static int list_rank(const TaskStatus_t *s)
+{
+    return s->eCurrentState == eBlocked     ? configMAX_PRIORITIES
+           : s->eCurrentState == eSuspended ? configMAX_PRIORITIES + 1
+                                            : configMAX_PRIORITIES - 1 - (int)s->uxCurrentPriority;
+}
+
+UBaseType_t uxTaskGetSystemState(TaskStatus_t *const pxTaskStatusArray,
+                                 const UBaseType_t uxArraySize,
+                                 configRUN_TIME_COUNTER_TYPE *const pulTotalRunTime)
+{
+    fr_task_call();
+    UBaseType_t n = 0;
+    fr_lock();
+    if (pxTaskStatusArray != NULL && uxArraySize >= task_count + tasks_being_freed) {
+        for (const struct tskTaskControlBlock *t = task_list; t != NULL; t = t->next) {
+            if (t->counted) { /* as uxTaskGetNumberOfTasks(): not the timer task */
+                TaskStatus_t s;
+                status_locked(t, &s, true, eInvalid);
+                UBaseType_t at = n++; /* insertion by rank: stable, a few tasks */
+                while (at > 0 && list_rank(&pxTaskStatusArray[at - 1]) > list_rank(&s)) {
+                    pxTaskStatusArray[at] = pxTaskStatusArray[at - 1];
+                    at--;
+                }
+                pxTaskStatusArray[at] = s;
+            }
+        }
+        if (pulTotalRunTime != NULL) {
+            *pulTotalRunTime = (configRUN_TIME_COUNTER_TYPE)esp_timer_get_time();
+        }
+    }
+    fr_unlock();
+    return n;
+}
+
+void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGetFreeStackSpace,
+                  eTaskState eState)
+{
+    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    if (t == NULL || pxTaskStatus == NULL) {
+        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip crashes)", __func__,
+                 pxTaskStatus == NULL ? "no TaskStatus_t" : "no task record (no host memory)");
+        return;
+    }
+    fr_lock();
+    status_locked(t, pxTaskStatus, xGetFreeStackSpace != pdFALSE, eState);
+    fr_unlock();
+}
+
+UBaseType_t uxTaskGetTaskNumber(TaskHandle_t xTask)
+{
+    return xTask != NULL ? __atomic_load_n(&xTask->trace_number, __ATOMIC_RELAXED) : 0;
+}
+
+void vTaskSetTaskNumber(TaskHandle_t xTask, const UBaseType_t uxHandle)
+{
+    if (xTask != NULL) {
+        __atomic_store_n(&xTask->trace_number, uxHandle, __ATOMIC_RELAXED);
+    }
+}
+
+/* vTaskList's and vTaskGetRunTimeStats' table: the tasks' states from an array taken with
+ * pvPortMalloc (internal RAM, freed at the end) as FreeRTOS takes it; "" when there is none. */
+static void write_table(char *buffer, bool run_time)
+{
+    if (buffer == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no buffer: refused (the chip crashes)",
+                 run_time ? "vTaskGetRunTimeStats" : "vTaskList");
+        return;
+    }
+    *buffer = '\0';
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskStatus_t *all = pvPortMalloc(tasks * sizeof *all);
+    if (all == NULL) {
+        return;
+    }
+    configRUN_TIME_COUNTER_TYPE total = 0;
+    const UBaseType_t n = uxTaskGetSystemState(all, tasks, &total);
+    static const char state_char[] = {'X', 'R', 'B', 'S', 'D'}; /* eRunning..eDeleted */
+    total /= 100u;
+    for (UBaseType_t i = 0; i < n && (!run_time || total > 0); i++) {
+        const TaskStatus_t *s = &all[i];
+        buffer += sprintf(buffer, "%-*s", configMAX_TASK_NAME_LEN - 1, s->pcTaskName);
+        if (run_time && s->ulRunTimeCounter / total > 0) {
+            buffer += sprintf(buffer, "\t%u\t\t%u%%\r\n", (unsigned)s->ulRunTimeCounter,
+                              (unsigned)(s->ulRunTimeCounter / total));
+        } else if (run_time) {
+            buffer += sprintf(buffer, "\t%u\t\t<1%%\r\n", (unsigned)s->ulRunTimeCounter);
+        } else {
+            buffer += sprintf(buffer, "\t%c\t%u\t%u\t%u", state_char[s->eCurrentState],
+                              (unsigned)s->uxCurrentPriority, (unsigned)s->usStackHighWaterMark,
+                              (unsigned)s->xTaskNumber);
+#ifdef CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID
+            buffer += sprintf(buffer, "\t%d", s->xCoreID == tskNO_AFFINITY ? -1 : (int)s->xCoreID);
+#endif
+            buffer += sprintf(buffer, "\r\n");
+        }
+    }
+    vPortFree(all);
+}
+
+void vTaskList(char *pcWriteBuffer)
+{
+    fr_task_call();
+    write_table(pcWriteBuffer, false);
+}
+
+void vTaskGetRunTimeStats(char *pcWriteBuffer)
+{
+    fr_task_call();
+    write_table(pcWriteBuffer, true);
 }
 
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask)

@@ -40,6 +40,7 @@ typedef unsigned int UBaseType_t;
 typedef uint32_t TickType_t;
 typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 #define configSTACK_DEPTH_TYPE uint32_t
+#define configRUN_TIME_COUNTER_TYPE uint32_t /* ESP-IDF's default, FREERTOS_RUN_TIME_COUNTER_TYPE_U32 */
 
 #define pdFALSE ((BaseType_t)0)
 #define pdTRUE ((BaseType_t)1)

@@ -167,6 +167,65 @@ TaskHandle_t xTaskGetHandle(const char *pcNameToQuery);
  *  refused with an error line (the chip asserts). task, never blocks, O(1). */
 BaseType_t xTaskAbortDelay(TaskHandle_t xTask);
 
+#if CONFIG_FREERTOS_USE_TRACE_FACILITY || defined(KRAKEN_SIM_TRACE_FACILITY)
+/* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ----
+ * The tasks listed are those uxTaskGetNumberOfTasks() counts (not the timer task, which the chip
+ * starts at boot with its idle, IPC and main tasks; none of these exist on the host), in
+ * FreeRTOS's order: ready and running tasks from the highest priority down, then blocked, then
+ * suspended ones. A deleted task waiting for its memory to come back is counted but not listed
+ * (FreeRTOS lists it as eDeleted). Run time (CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS) is the
+ * microseconds of CPU time the task's host thread has used; the total, esp_timer_get_time()
+ * since boot, both 32-bit and wrapping as on the chip. */
+
+/** One task's state, as uxTaskGetSystemState() and vTaskGetInfo() give it. */
+typedef struct xTASK_STATUS {
+    TaskHandle_t xHandle;
+    const char *pcTaskName;        /**< the task's own name: invalid once it is deleted */
+    UBaseType_t xTaskNumber;       /**< unique, 1, 2... in order of creation */
+    eTaskState eCurrentState;
+    UBaseType_t uxCurrentPriority;
+    UBaseType_t uxBasePriority;    /**< the same (no priority inheritance on the host) */
+    configRUN_TIME_COUNTER_TYPE ulRunTimeCounter; /**< see above; 0 before it ran */
+    StackType_t *pxStackBase;      /**< as xTaskGetStackStart() */
+    configSTACK_DEPTH_TYPE usStackHighWaterMark; /**< bytes, as uxTaskGetStackHighWaterMark() */
+#ifdef CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID
+    BaseType_t xCoreID;            /**< 0, 1 or tskNO_AFFINITY */
+#endif
+} TaskStatus_t;
+
+/** Fills pxTaskStatusArray with every task's state (see above) and, when pulTotalRunTime is not
+ *  NULL, sets it to the run-time clock. Returns the number filled; 0 (nothing written) when
+ *  uxArraySize is less than uxTaskGetNumberOfTasks() or the array is NULL. task, takes the
+ *  kernel's lock, O(tasks^2 + their stacks' unused bytes). */
+UBaseType_t uxTaskGetSystemState(TaskStatus_t *const pxTaskStatusArray,
+                                 const UBaseType_t uxArraySize,
+                                 configRUN_TIME_COUNTER_TYPE *const pulTotalRunTime);
+/** One task's (NULL: the caller's) state; its stack high-water mark only when xGetFreeStackSpace
+ *  (else 0); eState, when not eInvalid, is reported instead of the task's own. A NULL status is
+ *  refused with an error line (the chip crashes). task, O(its stack's unused bytes). */
+void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGetFreeStackSpace,
+                  eTaskState eState);
+/** The number vTaskSetTaskNumber() gave the task (0 until then; NULL task: 0). isr-ok, O(1). */
+UBaseType_t uxTaskGetTaskNumber(TaskHandle_t xTask);
+/** Sets that number (for trace tools); NULL task: nothing. isr-ok, O(1). */
+void vTaskSetTaskNumber(TaskHandle_t xTask, const UBaseType_t uxHandle);
+
+#if CONFIG_FREERTOS_USE_STATS_FORMATTING_FUNCTIONS || defined(KRAKEN_SIM_TRACE_FACILITY)
+/** Writes FreeRTOS's task table into pcWriteBuffer: per task a line "name (padded to 15)\t
+ *  state (X running, R ready, B blocked, S suspended)\tpriority\tstack high-water mark\ttask
+ *  number" (with CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID, "\tcore", -1 for none) and "\r\n".
+ *  Takes a TaskStatus_t array from pvPortMalloc() (internal RAM) while it runs, as FreeRTOS;
+ *  writes "" when there is none. The buffer must hold about 40 bytes per task (unchecked, as in
+ *  FreeRTOS). A NULL buffer is refused with an error line. task, O(tasks^2 + stacks). */
+void vTaskList(char *pcWriteBuffer);
+/** Writes FreeRTOS's run-time table: per task "name\tcounter\t\tpercent%\r\n" ("<1%" under 1),
+ *  the percent of the total run time (of both cores together: up to 200 % in all). Nothing when
+ *  the total is under 100 µs. Memory as vTaskList(). Needs CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS
+ *  on the chip. task, O(tasks^2 + stacks). */
+void vTaskGetRunTimeStats(char *pcWriteBuffer);
+#endif
+#endif /* trace facility */
+
 /* ---- direct-to-task notifications (index 0) ---- */
 
 /** Notifies xTaskToNotify with eAction (see eNotifyAction). pdPASS; pdFAIL only for

@@ -1,0 +1,265 @@
+/* test_freertos_trace.c - the host FreeRTOS's trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY and
+ * the stats formatting functions): uxTaskGetSystemState(), vTaskGetInfo(), vTaskList(),
+ * vTaskGetRunTimeStats(), the task numbers. Tasks report through atomics (cmocka's asserts belong
+ * to the test's thread). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_timer.h"
+#define KRAKEN_SIM_TRACE_FACILITY /* the calls, whatever this build's sdkconfig says */
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "kraken_sim.h"
+
+#include "freertos_test_support.h"
+
+#define STACK 4096u
+#define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+static int boot(void **state)
+{
+    (void)state;
+    if (kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) != ESP_OK) {
+        return -1;
+    }
+    (void)xTaskGetCurrentTaskHandle(); /* this thread is a task (counted) from here on */
+    return 0;
+}
+
+static _Atomic bool release;
+
+/* Every task ended; after a failed test, its tasks are released first. */
+static int tasks_gone(void **state)
+{
+    (void)state;
+    atomic_store(&release, true);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
+    static const char *const suspending[] = {"parked", "idle", "burner"};
+    for (size_t i = 0; i < 3 && uxTaskGetNumberOfTasks() > 1; i++) {
+        TaskHandle_t left = xTaskGetHandle(suspending[i]);
+        if (left != NULL && eTaskGetState(left) == eSuspended) {
+            vTaskResume(left);
+        }
+    }
+    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
+    return uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
+}
+
+/* ---- tasks in each state ----------------------------------------------------------------------- */
+
+static void park(void *unused) /* suspended until resumed and released */
+{
+    (void)unused;
+    do {
+        vTaskSuspend(NULL);
+    } while (!atomic_load(&release));
+    vTaskDelete(NULL);
+}
+
+static void wait_long(void *unused) /* blocked until released */
+{
+    (void)unused;
+    while (!atomic_load(&release)) {
+        (void)ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(50));
+    }
+    vTaskDelete(NULL);
+}
+
+static void spin(void *unused) /* ready: runs without a FreeRTOS call until released */
+{
+    (void)unused;
+    while (!atomic_load(&release)) {
+    }
+    vTaskDelete(NULL);
+}
+
+typedef struct {
+    TaskHandle_t parked, waiting, spinning;
+} three_t;
+
+static three_t start_three(void)
+{
+    three_t t = {0};
+    atomic_store(&release, false);
+    assert_int_equal(xTaskCreate(park, "parked", STACK, NULL, 3, &t.parked), pdPASS);
+    assert_int_equal(xTaskCreate(wait_long, "waiting", STACK, NULL, 7, &t.waiting), pdPASS);
+    assert_int_equal(xTaskCreate(spin, "spinning", STACK, NULL, 9, &t.spinning), pdPASS);
+    WAIT_FOR(eTaskGetState(t.parked) == eSuspended && eTaskGetState(t.waiting) == eBlocked);
+    assert_int_equal(eTaskGetState(t.parked), eSuspended);
+    assert_int_equal(eTaskGetState(t.waiting), eBlocked);
+    return t;
+}
+
+static void stop_three(const three_t *t)
+{
+    atomic_store(&release, true);
+    vTaskResume(t->parked);
+    (void)xTaskNotifyGive(t->waiting);
+}
+
+static const TaskStatus_t *status_of(const TaskStatus_t *all, UBaseType_t n, TaskHandle_t task)
+{
+    for (UBaseType_t i = 0; i < n; i++) {
+        if (all[i].xHandle == task) {
+            return &all[i];
+        }
+    }
+    return NULL;
+}
+
+static void the_system_state_lists_every_task_in_freertos_order(void **state)
+{
+    (void)state;
+    const three_t t = start_three();
+    TaskStatus_t all[8];
+    assert_int_equal(uxTaskGetNumberOfTasks(), 4);
+    assert_int_equal(uxTaskGetSystemState(all, 3, NULL), 0); /* too small: nothing */
+    configRUN_TIME_COUNTER_TYPE total = UINT32_MAX;
+    const UBaseType_t n = uxTaskGetSystemState(all, 8, &total);
+    assert_int_equal(n, 4);
+    assert_true(total <= (configRUN_TIME_COUNTER_TYPE)esp_timer_get_time()); /* since boot */
+    /* Ready and running by priority (spinning 9, this thread 1), then blocked, then suspended. */
+    assert_ptr_equal(all[0].xHandle, t.spinning);
+    assert_int_equal(all[0].eCurrentState, eReady);
+    assert_ptr_equal(all[1].xHandle, xTaskGetCurrentTaskHandle());
+    assert_int_equal(all[1].eCurrentState, eRunning);
+    assert_ptr_equal(all[2].xHandle, t.waiting);
+    assert_int_equal(all[2].eCurrentState, eBlocked);
+    assert_ptr_equal(all[3].xHandle, t.parked);
+    assert_int_equal(all[3].eCurrentState, eSuspended);
+    const TaskStatus_t *w = status_of(all, n, t.waiting);
+    assert_string_equal(w->pcTaskName, "waiting");
+    assert_int_equal(w->uxCurrentPriority, 7);
+    assert_int_equal(w->uxBasePriority, 7);
+    assert_ptr_equal(w->pxStackBase, xTaskGetStackStart(t.waiting));
+    assert_int_equal(w->usStackHighWaterMark, uxTaskGetStackHighWaterMark(t.waiting));
+    assert_true(w->usStackHighWaterMark > 0 && w->usStackHighWaterMark < STACK);
+    /* Numbers: unique, in order of creation. */
+    const UBaseType_t parked_no = status_of(all, n, t.parked)->xTaskNumber;
+    assert_true(parked_no < w->xTaskNumber);
+    assert_true(w->xTaskNumber < status_of(all, n, t.spinning)->xTaskNumber);
+    assert_int_equal(uxTaskGetSystemState(NULL, 8, NULL), 0);
+    stop_three(&t);
+}
+
+static void task_info_gives_one_task_and_takes_the_state_given(void **state)
+{
+    (void)state;
+    const three_t t = start_three();
+    TaskStatus_t s;
+    vTaskGetInfo(t.waiting, &s, pdTRUE, eInvalid);
+    assert_int_equal(s.eCurrentState, eBlocked);
+    assert_int_equal(s.usStackHighWaterMark, uxTaskGetStackHighWaterMark(t.waiting));
+    vTaskGetInfo(t.waiting, &s, pdFALSE, eSuspended);
+    assert_int_equal(s.eCurrentState, eSuspended);
+    assert_int_equal(s.usStackHighWaterMark, 0);
+    vTaskGetInfo(NULL, &s, pdTRUE, eInvalid);
+    assert_ptr_equal(s.xHandle, xTaskGetCurrentTaskHandle());
+    assert_int_equal(s.eCurrentState, eRunning);
+    vTaskGetInfo(t.waiting, NULL, pdTRUE, eInvalid); /* refused, logged */
+    assert_int_equal(uxTaskGetTaskNumber(t.parked), 0);
+    vTaskSetTaskNumber(t.parked, 42);
+    assert_int_equal(uxTaskGetTaskNumber(t.parked), 42);
+    assert_int_equal(uxTaskGetTaskNumber(NULL), 0);
+    stop_three(&t);
+}
+
+/* ---- the formatted tables ---------------------------------------------------------------------- */
+
+static void the_task_list_is_freertos_table_from_a_passing_internal_array(void **state)
+{
+    (void)state;
+    const three_t t = start_three();
+    char text[1024];
+    memset(text, 'x', sizeof text);
+    const size_t internal = heap_caps_get_free_size(INTERNAL);
+    vTaskList(text);
+    assert_int_equal(heap_caps_get_free_size(INTERNAL), internal); /* the array is back */
+    char line[128];
+    TaskStatus_t all[8]; /* for the task's number */
+    const UBaseType_t n = uxTaskGetSystemState(all, 8, NULL);
+    snprintf(line, sizeof line, "waiting        \tB\t7\t%u\t%u\r\n",
+             (unsigned)uxTaskGetStackHighWaterMark(t.waiting),
+             (unsigned)status_of(all, n, t.waiting)->xTaskNumber);
+    assert_non_null(strstr(text, line));
+    assert_non_null(strstr(text, "parked         \tS\t3\t"));
+    assert_non_null(strstr(text, "spinning       \tR\t9\t"));
+    assert_ptr_equal(strstr(text, "spinning"), text); /* first, as in the system state */
+    assert_int_equal(strlen(text), (size_t)(strrchr(text, '\n') - text) + 1);
+
+    /* No internal RAM for the array: an empty table. */
+    kraken_sim_fail_next(0, 1);
+    vTaskList(text);
+    assert_string_equal(text, "");
+    kraken_sim_fault_clear();
+    stop_three(&t);
+}
+
+static void burn_20ms(void *unused)
+{
+    (void)unused;
+    struct timespec start, now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    do {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+             20000000L);
+    vTaskSuspend(NULL);
+    vTaskDelete(NULL);
+}
+
+static void run_time_is_the_cpu_time_each_task_used(void **state)
+{
+    (void)state;
+    TaskHandle_t burner = NULL, idle = NULL;
+    assert_int_equal(xTaskCreate(burn_20ms, "burner", STACK, NULL, 5, &burner), pdPASS);
+    assert_int_equal(xTaskCreate(park, "idle", STACK, NULL, 5, &idle), pdPASS);
+    WAIT_FOR(eTaskGetState(burner) == eSuspended && eTaskGetState(idle) == eSuspended);
+    TaskStatus_t all[8];
+    configRUN_TIME_COUNTER_TYPE total = 0;
+    const UBaseType_t n = uxTaskGetSystemState(all, 8, &total);
+    const TaskStatus_t *b = status_of(all, n, burner), *i = status_of(all, n, idle);
+    assert_true(b->ulRunTimeCounter >= 20000);
+    assert_true(b->ulRunTimeCounter < 20000 + 500000); /* its CPU time, not the time since boot */
+    assert_true(i->ulRunTimeCounter < b->ulRunTimeCounter);
+    assert_true(total >= b->ulRunTimeCounter);
+
+    char text[1024];
+    vTaskGetRunTimeStats(text);
+    const char *row = strstr(text, "burner         \t");
+    assert_non_null(row);
+    unsigned counter = 0;
+    assert_int_equal(sscanf(row, "burner \t%u\t\t", &counter), 1);
+    assert_true(counter >= 20000);
+    const char *end = strstr(row, "%\r\n"); /* a percent of the time since boot, or "<1" */
+    assert_non_null(end);
+    assert_true(end - row < 40);
+    assert_non_null(strstr(text, "idle           \t"));
+    vTaskResume(burner);
+    vTaskResume(idle);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(the_system_state_lists_every_task_in_freertos_order, boot,
+                                        tasks_gone),
+        cmocka_unit_test_setup_teardown(task_info_gives_one_task_and_takes_the_state_given, boot,
+                                        tasks_gone),
+        cmocka_unit_test_setup_teardown(
+            the_task_list_is_freertos_table_from_a_passing_internal_array, boot, tasks_gone),
+        cmocka_unit_test_setup_teardown(run_time_is_the_cpu_time_each_task_used, boot, tasks_gone),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
