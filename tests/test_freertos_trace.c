@@ -3,6 +3,7 @@
  * vTaskGetRunTimeStats(), the task numbers. Tasks report through atomics (cmocka's asserts belong
  * to the test's thread). */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 #define KRAKEN_SIM_TRACE_FACILITY /* the calls, whatever this build's sdkconfig says */
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "freertos/timers.h"
 #include "kraken_sim.h"
 
 #include "freertos_test_support.h"
@@ -118,9 +120,18 @@ static const TaskStatus_t *status_of(const TaskStatus_t *all, UBaseType_t n, Tas
     return NULL;
 }
 
+static void quiet(TimerHandle_t timer)
+{
+    (void)timer;
+}
+
 static void the_system_state_lists_every_task_in_freertos_order(void **state)
 {
     (void)state;
+    /* A timer: the timer task runs, and is not listed (it is one of the chip's boot tasks). */
+    TimerHandle_t timer = xTimerCreate("quiet", 1000, pdFALSE, NULL, quiet);
+    assert_non_null(timer);
+    assert_non_null(xTimerGetTimerDaemonTaskHandle());
     const three_t t = start_three();
     TaskStatus_t all[8];
     assert_int_equal(uxTaskGetNumberOfTasks(), 4);
@@ -149,8 +160,10 @@ static void the_system_state_lists_every_task_in_freertos_order(void **state)
     const UBaseType_t parked_no = status_of(all, n, t.parked)->xTaskNumber;
     assert_true(parked_no < w->xTaskNumber);
     assert_true(w->xTaskNumber < status_of(all, n, t.spinning)->xTaskNumber);
+    assert_null(status_of(all, n, xTimerGetTimerDaemonTaskHandle()));
     assert_int_equal(uxTaskGetSystemState(NULL, 8, NULL), 0);
     stop_three(&t);
+    assert_int_equal(xTimerDelete(timer, 0), pdPASS);
 }
 
 static void task_info_gives_one_task_and_takes_the_state_given(void **state)
@@ -166,6 +179,8 @@ static void task_info_gives_one_task_and_takes_the_state_given(void **state)
     assert_int_equal(s.usStackHighWaterMark, 0);
     vTaskGetInfo(NULL, &s, pdTRUE, eInvalid);
     assert_ptr_equal(s.xHandle, xTaskGetCurrentTaskHandle());
+    assert_int_equal(s.eCurrentState, eRunning);
+    vTaskGetInfo(NULL, &s, pdTRUE, eSuspended); /* the caller runs, whatever is given */
     assert_int_equal(s.eCurrentState, eRunning);
     vTaskGetInfo(t.waiting, NULL, pdTRUE, eInvalid); /* refused, logged */
     assert_int_equal(uxTaskGetTaskNumber(t.parked), 0);
@@ -189,9 +204,15 @@ static void the_task_list_is_freertos_table_from_a_passing_internal_array(void *
     char line[128];
     TaskStatus_t all[8]; /* for the task's number */
     const UBaseType_t n = uxTaskGetSystemState(all, 8, NULL);
-    snprintf(line, sizeof line, "waiting        \tB\t7\t%u\t%u\r\n",
+    snprintf(line, sizeof line, "waiting        \tB\t7\t%u\t%u%s\r\n",
              (unsigned)uxTaskGetStackHighWaterMark(t.waiting),
-             (unsigned)status_of(all, n, t.waiting)->xTaskNumber);
+             (unsigned)status_of(all, n, t.waiting)->xTaskNumber,
+#ifdef CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID
+             "\t-1"
+#else
+             ""
+#endif
+    );
     assert_non_null(strstr(text, line));
     assert_non_null(strstr(text, "parked         \tS\t3\t"));
     assert_non_null(strstr(text, "spinning       \tR\t9\t"));
@@ -206,15 +227,12 @@ static void the_task_list_is_freertos_table_from_a_passing_internal_array(void *
     stop_three(&t);
 }
 
+static void burn_cpu_ms(long ms);
+
 static void burn_20ms(void *unused)
 {
     (void)unused;
-    struct timespec start, now;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
-    do {
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
-             20000000L);
+    burn_cpu_ms(20);
     vTaskSuspend(NULL);
     vTaskDelete(NULL);
 }
@@ -236,18 +254,121 @@ static void run_time_is_the_cpu_time_each_task_used(void **state)
     assert_true(total >= b->ulRunTimeCounter);
 
     char text[1024];
+    const uint32_t before = (uint32_t)esp_timer_get_time();
     vTaskGetRunTimeStats(text);
+    const uint32_t after = (uint32_t)esp_timer_get_time();
     const char *row = strstr(text, "burner         \t");
     assert_non_null(row);
-    unsigned counter = 0;
-    assert_int_equal(sscanf(row, "burner \t%u\t\t", &counter), 1);
+    unsigned counter = 0, percent = 0;
+    char tail[8] = "";
+    assert_int_equal(sscanf(row, "burner \t%u\t\t%7[^\r]", &counter, tail), 2);
     assert_true(counter >= 20000);
-    const char *end = strstr(row, "%\r\n"); /* a percent of the time since boot, or "<1" */
-    assert_non_null(end);
-    assert_true(end - row < 40);
-    assert_non_null(strstr(text, "idle           \t"));
+    /* The percent of the time since boot, read within the call: between these two. */
+    const unsigned least = counter / (after / 100), most = counter / (before / 100);
+    if (strcmp(tail, "<1%") == 0) {
+        assert_int_equal(least, 0);
+    } else {
+        assert_int_equal(sscanf(tail, "%u%%", &percent), 1);
+        assert_true(percent >= least && percent <= most && percent >= 1);
+    }
+    row = strstr(text, "idle           \t"); /* next to no CPU time */
+    assert_non_null(row);
+    assert_int_equal(sscanf(row, "idle \t%u\t\t%7[^\r]", &counter, tail), 2);
+    assert_string_equal(tail, "<1%");
     vTaskResume(burner);
     vTaskResume(idle);
+}
+
+/* A thread that becomes a task late: its run time starts then. */
+static void burn_cpu_ms(long ms)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    do {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+             ms * 1000000L);
+}
+
+static void *burn_then_ask(void *out)
+{
+    burn_cpu_ms(20);
+    TaskStatus_t s;
+    vTaskGetInfo(NULL, &s, pdFALSE, eInvalid); /* its first task call */
+    *(configRUN_TIME_COUNTER_TYPE *)out = s.ulRunTimeCounter;
+    return NULL;
+}
+
+static void a_threads_run_time_starts_when_it_becomes_a_task(void **state)
+{
+    (void)state;
+    configRUN_TIME_COUNTER_TYPE counter = UINT32_MAX;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, burn_then_ask, &counter), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(counter < 10000);
+}
+
+/* In a simulated ISR every call is refused and writes nothing. */
+static void the_calls_are_refused_in_an_isr(void **state)
+{
+    (void)state;
+    TaskStatus_t all[4];
+    memset(all, 0x5A, sizeof all);
+    char text[256];
+    memset(text, 'x', sizeof text);
+    configRUN_TIME_COUNTER_TYPE total = 7;
+    kraken_sim_isr_enter();
+    assert_int_equal(uxTaskGetSystemState(all, 4, &total), 0);
+    vTaskGetInfo(NULL, &all[0], pdTRUE, eInvalid);
+    vTaskList(text);
+    vTaskGetRunTimeStats(text);
+    kraken_sim_isr_exit();
+    assert_int_equal(total, 7);
+    assert_int_equal(((const uint8_t *)all)[0], 0x5A);
+    assert_int_equal(text[0], 'x');
+}
+
+/* Tasks that come and go while the table is written: every name written is a live task's
+ * (under ASan, a freed one would be caught). */
+static _Atomic bool churning;
+
+static void come_and_go(void *unused)
+{
+    (void)unused;
+    vTaskDelete(NULL);
+}
+
+static void make_tasks(void *unused)
+{
+    (void)unused;
+    while (atomic_load(&churning)) {
+        if (xTaskCreate(come_and_go, "brief", STACK, NULL, 5, NULL) != pdPASS) {
+            vTaskDelay(1);
+        }
+    }
+    vTaskDelete(NULL);
+}
+
+static void the_table_stays_whole_while_tasks_come_and_go(void **state)
+{
+    (void)state;
+    atomic_store(&churning, true);
+    assert_int_equal(xTaskCreate(make_tasks, "maker", STACK, NULL, 5, NULL), pdPASS);
+    static char text[4096];
+    char me[32];
+    snprintf(me, sizeof me, "%-15s\t", pcTaskGetName(NULL));
+    unsigned tables = 0;
+    for (int i = 0; i < 300; i++) {
+        vTaskList(text);
+        tables += strstr(text, "maker") != NULL;
+        for (const char *line = text; *line != '\0'; line = strchr(line, '\n') + 1) {
+            assert_true(strncmp(line, "brief          \t", 16) == 0 ||
+                        strncmp(line, "maker          \t", 16) == 0 || strncmp(line, me, 16) == 0);
+        }
+    }
+    atomic_store(&churning, false);
+    assert_true(tables > 0);
 }
 
 int main(void)
@@ -260,6 +381,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             the_task_list_is_freertos_table_from_a_passing_internal_array, boot, tasks_gone),
         cmocka_unit_test_setup_teardown(run_time_is_the_cpu_time_each_task_used, boot, tasks_gone),
+        cmocka_unit_test_setup_teardown(the_table_stays_whole_while_tasks_come_and_go, boot,
+                                        tasks_gone),
+        cmocka_unit_test_setup_teardown(a_threads_run_time_starts_when_it_becomes_a_task, boot,
+                                        tasks_gone),
+        cmocka_unit_test_setup_teardown(the_calls_are_refused_in_an_isr, boot, tasks_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

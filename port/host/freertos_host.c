@@ -62,6 +62,7 @@ struct tskTaskControlBlock {
     UBaseType_t trace_number; /* vTaskSetTaskNumber()'s */
     clockid_t cpu_clock;      /* its thread's CPU time: the run-time statistics */
     bool has_cpu_clock;
+    uint64_t cpu_at_start;    /* that time, in microseconds, when it became a task */
     uint32_t notify_value;
     bool notify_pending;
     bool notify_awaited; /* in ulTaskNotifyTake / xTaskNotifyWait */
@@ -157,9 +158,7 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
 
 static void list_locked(struct tskTaskControlBlock *t)
 {
-    if (t->number == 0) {
-        t->number = ++tasks_numbered;
-    }
+    t->number = ++tasks_numbered; /* each record is listed once */
     t->listed = true;
     t->prev = NULL;
     t->next = task_list;
@@ -307,6 +306,16 @@ paint_stack(uintptr_t low, uintptr_t high)
     }
 }
 
+/* fr_lock() held: microseconds of CPU time the task's thread has used since it became a task. */
+static uint64_t cpu_us_locked(const struct tskTaskControlBlock *t)
+{
+    struct timespec ts;
+    if (!t->has_cpu_clock || clock_gettime(t->cpu_clock, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u - t->cpu_at_start;
+}
+
 /* fr_lock() held, by the task's own thread as it starts: [low, high) of its stack was painted;
  * its CPU-time clock is taken for the run-time statistics. */
 static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t high)
@@ -314,6 +323,8 @@ static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t
     t->watched_low = low;
     t->watched_high = high;
     t->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &t->cpu_clock) == 0;
+    t->cpu_at_start = 0;
+    t->cpu_at_start = cpu_us_locked(t); /* a thread adopted late: its time before is not a task's */
 }
 
 /* A record for the calling thread, not made by xTaskCreate*(). */
@@ -716,20 +727,27 @@ BaseType_t xTaskResumeFromISR(TaskHandle_t xTaskToResume)
     return resume(xTaskToResume) ? pdTRUE : pdFALSE;
 }
 
+/* fr_lock() held (not needed for the caller itself): the task's state. */
+static eTaskState state_locked(const struct tskTaskControlBlock *t)
+{
+    return t == t_self       ? eRunning /* also the task a simulated ISR interrupted */
+           : t->deleted      ? eDeleted
+           : t->suspended    ? eSuspended
+           : t->waiting_on != NULL ? eBlocked
+                                   : eReady;
+}
+
 eTaskState eTaskGetState(TaskHandle_t xTask)
 {
     if (xTask == NULL) {
         ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", __func__);
         return eInvalid;
     }
-    if (xTask == t_self) { /* also the task a simulated ISR interrupted */
+    if (xTask == t_self) {
         return eRunning;
     }
     fr_lock();
-    const eTaskState state = xTask->deleted     ? eDeleted
-                             : xTask->suspended ? eSuspended
-                             : xTask->waiting_on != NULL ? eBlocked
-                                                         : eReady;
+    const eTaskState state = state_locked(xTask);
     fr_unlock();
     return state;
 }
@@ -904,27 +922,6 @@ UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask)
 
 /* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ------------------------------------- */
 
-/* fr_lock() held: the task's state as eTaskGetState() gives it. */
-static eTaskState state_locked(const struct tskTaskControlBlock *t)
-{
-    return t == t_self       ? eRunning
-           : t->deleted      ? eDeleted
-           : t->suspended    ? eSuspended
-           : t->waiting_on != NULL ? eBlocked
-                                   : eReady;
-}
-
-/* fr_lock() held: the microseconds its thread has run (0 before it ran). */
-static configRUN_TIME_COUNTER_TYPE run_time_locked(const struct tskTaskControlBlock *t)
-{
-    struct timespec ts;
-    if (!t->has_cpu_clock || clock_gettime(t->cpu_clock, &ts) != 0) {
-        return 0;
-    }
-    return (configRUN_TIME_COUNTER_TYPE)((uint64_t)ts.tv_sec * 1000000u +
-                                         (uint64_t)ts.tv_nsec / 1000u);
-}
-
 /* fr_lock() held. */
 static void status_locked(const struct tskTaskControlBlock *t, TaskStatus_t *out,
                           bool stack_space, eTaskState state)
@@ -933,10 +930,10 @@ static void status_locked(const struct tskTaskControlBlock *t, TaskStatus_t *out
         .xHandle = (TaskHandle_t)t,
         .pcTaskName = t->name,
         .xTaskNumber = t->number,
-        .eCurrentState = state != eInvalid ? state : state_locked(t),
+        .eCurrentState = state != eInvalid && t != t_self ? state : state_locked(t),
         .uxCurrentPriority = t->priority,
         .uxBasePriority = t->priority,
-        .ulRunTimeCounter = run_time_locked(t),
+        .ulRunTimeCounter = (configRUN_TIME_COUNTER_TYPE)cpu_us_locked(t),
         .pxStackBase = (StackType_t *)t->stack_area,
         .usStackHighWaterMark = !stack_space    ? 0
                                 : t->watched_high == 0 ? t->stack_bytes
@@ -956,30 +953,53 @@ static int list_rank(const TaskStatus_t *s)
                                             : configMAX_PRIORITIES - 1 - (int)s->uxCurrentPriority;
 }
 
+/* fr_lock() held: uxTaskGetSystemState(). */
+static UBaseType_t system_state_locked(TaskStatus_t *all, UBaseType_t size,
+                                       configRUN_TIME_COUNTER_TYPE *total)
+{
+    if (all == NULL || size < task_count + tasks_being_freed) {
+        return 0;
+    }
+    UBaseType_t n = 0;
+    for (const struct tskTaskControlBlock *t = task_list; t != NULL; t = t->next) {
+        if (t->counted) { /* as uxTaskGetNumberOfTasks(): not the timer task */
+            TaskStatus_t s;
+            status_locked(t, &s, true, eInvalid);
+            UBaseType_t at = n++; /* insertion by rank: stable, a few tasks */
+            while (at > 0 && list_rank(&all[at - 1]) > list_rank(&s)) {
+                all[at] = all[at - 1];
+                at--;
+            }
+            all[at] = s;
+        }
+    }
+    if (total != NULL) {
+        *total = (configRUN_TIME_COUNTER_TYPE)esp_timer_get_time();
+    }
+    return n;
+}
+
+/* A trace call in a simulated ISR: refused, logged (FreeRTOS suspends the scheduler there, which
+ * asserts in an ISR). */
+static bool refused_in_isr(const char *fn)
+{
+    if (sim_in_isr()) {
+        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
+        return true;
+    }
+    return false;
+}
+
 UBaseType_t uxTaskGetSystemState(TaskStatus_t *const pxTaskStatusArray,
                                  const UBaseType_t uxArraySize,
                                  configRUN_TIME_COUNTER_TYPE *const pulTotalRunTime)
 {
     fr_task_call();
-    UBaseType_t n = 0;
-    fr_lock();
-    if (pxTaskStatusArray != NULL && uxArraySize >= task_count + tasks_being_freed) {
-        for (const struct tskTaskControlBlock *t = task_list; t != NULL; t = t->next) {
-            if (t->counted) { /* as uxTaskGetNumberOfTasks(): not the timer task */
-                TaskStatus_t s;
-                status_locked(t, &s, true, eInvalid);
-                UBaseType_t at = n++; /* insertion by rank: stable, a few tasks */
-                while (at > 0 && list_rank(&pxTaskStatusArray[at - 1]) > list_rank(&s)) {
-                    pxTaskStatusArray[at] = pxTaskStatusArray[at - 1];
-                    at--;
-                }
-                pxTaskStatusArray[at] = s;
-            }
-        }
-        if (pulTotalRunTime != NULL) {
-            *pulTotalRunTime = (configRUN_TIME_COUNTER_TYPE)esp_timer_get_time();
-        }
+    if (refused_in_isr(__func__)) {
+        return 0;
     }
+    fr_lock();
+    const UBaseType_t n = system_state_locked(pxTaskStatusArray, uxArraySize, pulTotalRunTime);
     fr_unlock();
     return n;
 }
@@ -987,6 +1007,9 @@ UBaseType_t uxTaskGetSystemState(TaskStatus_t *const pxTaskStatusArray,
 void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGetFreeStackSpace,
                   eTaskState eState)
 {
+    if (refused_in_isr(__func__)) {
+        return;
+    }
     struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
     if (t == NULL || pxTaskStatus == NULL) {
         ESP_LOGE(FR_TAG, "%s: %s: refused (the chip crashes)", __func__,
@@ -1011,12 +1034,15 @@ void vTaskSetTaskNumber(TaskHandle_t xTask, const UBaseType_t uxHandle)
 }
 
 /* vTaskList's and vTaskGetRunTimeStats' table: the tasks' states from an array taken with
- * pvPortMalloc (internal RAM, freed at the end) as FreeRTOS takes it; "" when there is none. */
-static void write_table(char *buffer, bool run_time)
+ * pvPortMalloc (internal RAM, freed at the end) as FreeRTOS takes it; "" when there is none. The
+ * lock is held until the names are written: a task's name goes with it. */
+static void write_table(char *buffer, bool run_time, const char *fn)
 {
+    if (refused_in_isr(fn)) {
+        return;
+    }
     if (buffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no buffer: refused (the chip crashes)",
-                 run_time ? "vTaskGetRunTimeStats" : "vTaskList");
+        ESP_LOGE(FR_TAG, "%s: no buffer: refused (the chip crashes)", fn);
         return;
     }
     *buffer = '\0';
@@ -1025,9 +1051,10 @@ static void write_table(char *buffer, bool run_time)
     if (all == NULL) {
         return;
     }
-    configRUN_TIME_COUNTER_TYPE total = 0;
-    const UBaseType_t n = uxTaskGetSystemState(all, tasks, &total);
     static const char state_char[] = {'X', 'R', 'B', 'S', 'D'}; /* eRunning..eDeleted */
+    configRUN_TIME_COUNTER_TYPE total = 0;
+    fr_lock();
+    const UBaseType_t n = system_state_locked(all, tasks, &total);
     total /= 100u;
     for (UBaseType_t i = 0; i < n && (!run_time || total > 0); i++) {
         const TaskStatus_t *s = &all[i];
@@ -1047,19 +1074,20 @@ static void write_table(char *buffer, bool run_time)
             buffer += sprintf(buffer, "\r\n");
         }
     }
+    fr_unlock();
     vPortFree(all);
 }
 
 void vTaskList(char *pcWriteBuffer)
 {
     fr_task_call();
-    write_table(pcWriteBuffer, false);
+    write_table(pcWriteBuffer, false, __func__);
 }
 
 void vTaskGetRunTimeStats(char *pcWriteBuffer)
 {
     fr_task_call();
-    write_table(pcWriteBuffer, true);
+    write_table(pcWriteBuffer, true, __func__);
 }
 
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask)

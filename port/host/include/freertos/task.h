@@ -173,15 +173,22 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask);
  * starts at boot with its idle, IPC and main tasks; none of these exist on the host), in
  * FreeRTOS's order: ready and running tasks from the highest priority down, then blocked, then
  * suspended ones. A deleted task waiting for its memory to come back is counted but not listed
- * (FreeRTOS lists it as eDeleted). Run time (CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS) is the
- * microseconds of CPU time the task's host thread has used; the total, esp_timer_get_time()
- * since boot, both 32-bit and wrapping as on the chip. */
+ * (FreeRTOS lists it as eDeleted); a task waiting without a timeout is listed with the blocked
+ * ones (FreeRTOS files it with the suspended ones, as "S" for a delay or a notification wait).
+ * Run time (CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS) is the microseconds of CPU time the task's
+ * host thread has used since it became a task; the total, esp_timer_get_time() since boot; both
+ * 32-bit and wrapping as on the chip (ESP-IDF's 64-bit counter option is not simulated). On the
+ * host the run time is measured whether or not that option is set. Every call below is refused
+ * in a simulated ISR (logged; FreeRTOS suspends the scheduler in them, which asserts there) and,
+ * called by a task another has deleted, ends that task as any task call does. */
 
 /** One task's state, as uxTaskGetSystemState() and vTaskGetInfo() give it. */
 typedef struct xTASK_STATUS {
     TaskHandle_t xHandle;
     const char *pcTaskName;        /**< the task's own name: invalid once it is deleted */
-    UBaseType_t xTaskNumber;       /**< unique, 1, 2... in order of creation */
+    UBaseType_t xTaskNumber;       /**< unique for the process, 1, 2... in the order tasks came
+                                        (made, or a thread's first task call; the timer task's
+                                        too) */
     eTaskState eCurrentState;
     UBaseType_t uxCurrentPriority;
     UBaseType_t uxBasePriority;    /**< the same (no priority inheritance on the host) */
@@ -194,15 +201,18 @@ typedef struct xTASK_STATUS {
 } TaskStatus_t;
 
 /** Fills pxTaskStatusArray with every task's state (see above) and, when pulTotalRunTime is not
- *  NULL, sets it to the run-time clock. Returns the number filled; 0 (nothing written) when
- *  uxArraySize is less than uxTaskGetNumberOfTasks() or the array is NULL. task, takes the
- *  kernel's lock, O(tasks^2 + their stacks' unused bytes). */
+ *  NULL, sets it to the run-time clock. Returns the number filled; 0 (nothing written, not even
+ *  *pulTotalRunTime) when uxArraySize is less than uxTaskGetNumberOfTasks() or the array is NULL,
+ *  or in a simulated ISR. task, holds the kernel's lock throughout (every FreeRTOS call waits),
+ *  O(tasks^2 + their stacks' unused bytes). */
 UBaseType_t uxTaskGetSystemState(TaskStatus_t *const pxTaskStatusArray,
                                  const UBaseType_t uxArraySize,
                                  configRUN_TIME_COUNTER_TYPE *const pulTotalRunTime);
 /** One task's (NULL: the caller's) state; its stack high-water mark only when xGetFreeStackSpace
- *  (else 0); eState, when not eInvalid, is reported instead of the task's own. A NULL status is
- *  refused with an error line (the chip crashes). task, O(its stack's unused bytes). */
+ *  (else 0); eState, when not eInvalid, is reported instead of the task's own (the caller is
+ *  eRunning whatever is given). A NULL status is refused with an error line (the chip crashes).
+ *  The task must not have ended (its handle is then invalid, as on the chip). task, holds the
+ *  kernel's lock, O(its stack's unused bytes). */
 void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGetFreeStackSpace,
                   eTaskState eState);
 /** The number vTaskSetTaskNumber() gave the task (0 until then; NULL task: 0). isr-ok, O(1). */
@@ -215,14 +225,19 @@ void vTaskSetTaskNumber(TaskHandle_t xTask, const UBaseType_t uxHandle);
  *  state (X running, R ready, B blocked, S suspended)\tpriority\tstack high-water mark\ttask
  *  number" (with CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID, "\tcore", -1 for none) and "\r\n".
  *  Takes a TaskStatus_t array from pvPortMalloc() (internal RAM) while it runs, as FreeRTOS;
- *  writes "" when there is none. The buffer must hold about 40 bytes per task (unchecked, as in
- *  FreeRTOS). A NULL buffer is refused with an error line. task, O(tasks^2 + stacks). */
+ *  writes "" when there is none, or when a task came between the count and the listing. The
+ *  buffer must hold 50 bytes per task and one more (unchecked, as in FreeRTOS). A NULL buffer is
+ *  refused with an error line. task, holds the kernel's lock while it writes, O(tasks^2 +
+ *  stacks). */
 void vTaskList(char *pcWriteBuffer);
-/** Writes FreeRTOS's run-time table: per task "name\tcounter\t\tpercent%\r\n" ("<1%" under 1),
- *  the percent of the total run time (of both cores together: up to 200 % in all). Nothing when
- *  the total is under 100 µs. Memory as vTaskList(). Needs CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS
- *  on the chip. task, O(tasks^2 + stacks). */
+#if CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS || defined(KRAKEN_SIM_TRACE_FACILITY)
+/** Writes FreeRTOS's run-time table: per task "name (padded to 15)\tcounter\t\tpercent%\r\n"
+ *  ("<1%" under 1), the percent of the time since boot; a task is under 100 % but the sum may be
+ *  more (the host's cores, the chip's two). Nothing when the total is under 100 µs. Memory,
+ *  buffer (45 bytes per task and one more) and refusals as vTaskList(). task, O(tasks^2 +
+ *  stacks). */
 void vTaskGetRunTimeStats(char *pcWriteBuffer);
+#endif
 #endif
 #endif /* trace facility */
 
