@@ -306,25 +306,50 @@ paint_stack(uintptr_t low, uintptr_t high)
     }
 }
 
+/* A thread's CPU-time clock and its reading now, in microseconds (false: none). */
+typedef struct {
+    clockid_t clock;
+    bool ok;
+    uint64_t now_us;
+} cpu_clock_t;
+
+static bool read_cpu_us(clockid_t clock, uint64_t *us)
+{
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0) {
+        return false;
+    }
+    *us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return true;
+}
+
+/* The calling thread's clock: taken before its stack is painted (the first calls may go deep,
+ * through the dynamic linker). */
+static cpu_clock_t own_cpu_clock(void)
+{
+    cpu_clock_t c = {0};
+    c.ok = pthread_getcpuclockid(pthread_self(), &c.clock) == 0 && read_cpu_us(c.clock, &c.now_us);
+    return c;
+}
+
 /* fr_lock() held: microseconds of CPU time the task's thread has used since it became a task. */
 static uint64_t cpu_us_locked(const struct tskTaskControlBlock *t)
 {
-    struct timespec ts;
-    if (!t->has_cpu_clock || clock_gettime(t->cpu_clock, &ts) != 0) {
-        return 0;
-    }
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u - t->cpu_at_start;
+    uint64_t now = 0;
+    return t->has_cpu_clock && read_cpu_us(t->cpu_clock, &now) ? now - t->cpu_at_start : 0;
 }
 
 /* fr_lock() held, by the task's own thread as it starts: [low, high) of its stack was painted;
- * its CPU-time clock is taken for the run-time statistics. */
-static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t high)
+ * its CPU-time clock, read before, starts the run-time statistics (a thread adopted late: its
+ * time before is not a task's). */
+static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t high,
+                         const cpu_clock_t *cpu)
 {
     t->watched_low = low;
     t->watched_high = high;
-    t->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &t->cpu_clock) == 0;
-    t->cpu_at_start = 0;
-    t->cpu_at_start = cpu_us_locked(t); /* a thread adopted late: its time before is not a task's */
+    t->cpu_clock = cpu->clock;
+    t->has_cpu_clock = cpu->ok;
+    t->cpu_at_start = cpu->now_us;
 }
 
 /* A record for the calling thread, not made by xTaskCreate*(). */
@@ -348,9 +373,10 @@ static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *n
     const uintptr_t low = top - FOREIGN_STACK_BYTES > floor || floor >= top
                               ? top - FOREIGN_STACK_BYTES
                               : floor;
+    const cpu_clock_t cpu = own_cpu_clock();
     paint_stack(low, top);
     fr_lock();
-    watch_locked(t, low, top);
+    watch_locked(t, low, top, &cpu);
     if (counted) {
         count_locked(t);
     } else {
@@ -406,11 +432,12 @@ static void *task_main(void *arg)
     struct tskTaskControlBlock *t = arg;
     /* The task's stack on the chip starts about here: its depth below is watched. */
     const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+    const cpu_clock_t cpu = own_cpu_clock();
     paint_stack(top - t->stack_bytes, top);
     t_self = t;
     sim_chip_set_task_stack(t->stack_area, t->stack_bytes); /* esp_ptr_*() of its locals */
     fr_lock();
-    watch_locked(t, top - t->stack_bytes, top);
+    watch_locked(t, top - t->stack_bytes, top, &cpu);
     end_if_deleted_locked(); /* deleted before it ran */
     fr_unlock();
     t->code(t->arg);
