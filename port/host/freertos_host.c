@@ -35,6 +35,13 @@
 #define FOREIGN_STACK_BYTES 3584u
 #define STACK_PAINT 0xA5u
 
+/* A thread's CPU-time clock and its reading now, in microseconds (false: none). */
+typedef struct {
+    clockid_t clock;
+    bool ok;
+    uint64_t now_us;
+} cpu_clock_t;
+
 struct tskTaskControlBlock {
     TaskFunction_t code;
     void *arg;
@@ -60,9 +67,7 @@ struct tskTaskControlBlock {
     void *waiting_arg;
     UBaseType_t number;       /* FreeRTOS's uxTCBNumber: 1, 2... in order of listing */
     UBaseType_t trace_number; /* vTaskSetTaskNumber()'s */
-    clockid_t cpu_clock;      /* its thread's CPU time: the run-time statistics */
-    bool has_cpu_clock;
-    uint64_t cpu_at_start;    /* that time, in microseconds, when it became a task */
+    cpu_clock_t cpu;          /* its thread's CPU clock, read when it became a task: run time */
     uint32_t notify_value;
     bool notify_pending;
     bool notify_awaited; /* in ulTaskNotifyTake / xTaskNotifyWait */
@@ -306,13 +311,6 @@ paint_stack(uintptr_t low, uintptr_t high)
     }
 }
 
-/* A thread's CPU-time clock and its reading now, in microseconds (false: none). */
-typedef struct {
-    clockid_t clock;
-    bool ok;
-    uint64_t now_us;
-} cpu_clock_t;
-
 static bool read_cpu_us(clockid_t clock, uint64_t *us)
 {
     struct timespec ts;
@@ -336,7 +334,7 @@ static cpu_clock_t own_cpu_clock(void)
 static uint64_t cpu_us_locked(const struct tskTaskControlBlock *t)
 {
     uint64_t now = 0;
-    return t->has_cpu_clock && read_cpu_us(t->cpu_clock, &now) ? now - t->cpu_at_start : 0;
+    return t->cpu.ok && read_cpu_us(t->cpu.clock, &now) ? now - t->cpu.now_us : 0;
 }
 
 /* fr_lock() held, by the task's own thread as it starts: [low, high) of its stack was painted;
@@ -347,9 +345,7 @@ static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t
 {
     t->watched_low = low;
     t->watched_high = high;
-    t->cpu_clock = cpu->clock;
-    t->has_cpu_clock = cpu->ok;
-    t->cpu_at_start = cpu->now_us;
+    t->cpu = *cpu;
 }
 
 /* A record for the calling thread, not made by xTaskCreate*(). */
@@ -934,17 +930,25 @@ unwritten(uintptr_t low, uintptr_t high)
     return n;
 }
 
+/* The task's stack bytes never written (not run yet: all of its depth). The stack is read
+ * without the lock: only the bounds need it. */
+static UBaseType_t high_water(const struct tskTaskControlBlock *t, bool locked)
+{
+    if (!locked) {
+        fr_lock();
+    }
+    const uintptr_t low = t->watched_low, high = t->watched_high;
+    const uint32_t depth = t->stack_bytes;
+    if (!locked) {
+        fr_unlock();
+    }
+    return high == 0 ? depth : (UBaseType_t)unwritten(low, high);
+}
+
 UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask)
 {
     struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
-    if (t == NULL) {
-        return 0;
-    }
-    fr_lock();
-    const uintptr_t low = t->watched_low, high = t->watched_high;
-    const uint32_t depth = t->stack_bytes;
-    fr_unlock();
-    return high == 0 ? depth : (UBaseType_t)unwritten(low, high); /* not run yet: all of it */
+    return t != NULL ? high_water(t, false) : 0;
 }
 
 /* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ------------------------------------- */
@@ -962,9 +966,7 @@ static void status_locked(const struct tskTaskControlBlock *t, TaskStatus_t *out
         .uxBasePriority = t->priority,
         .ulRunTimeCounter = (configRUN_TIME_COUNTER_TYPE)cpu_us_locked(t),
         .pxStackBase = (StackType_t *)t->stack_area,
-        .usStackHighWaterMark = !stack_space    ? 0
-                                : t->watched_high == 0 ? t->stack_bytes
-                                                       : unwritten(t->watched_low, t->watched_high),
+        .usStackHighWaterMark = stack_space ? high_water(t, true) : 0,
 #ifdef CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID
         .xCoreID = t->core,
 #endif
@@ -1034,6 +1036,7 @@ UBaseType_t uxTaskGetSystemState(TaskStatus_t *const pxTaskStatusArray,
 void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGetFreeStackSpace,
                   eTaskState eState)
 {
+    fr_task_call();
     if (refused_in_isr(__func__)) {
         return;
     }

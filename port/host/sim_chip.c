@@ -1102,6 +1102,14 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         }
         return REALLOC_FREED;
     }
+    if (atomic_load_explicit(&sim_stat_arrays, memory_order_relaxed) != 0 &&
+        sim_is_stat_array(ptr)) {
+        count(&stat_invalid_frees);
+        ESP_LOGE(TAG, "heap_caps_realloc(%p): an array of heap_caps_alloc_*_task_stat_arrays(): "
+                      "refused (ESP-IDF would corrupt its heap)",
+                 ptr);
+        return REALLOC_BAD_PTR;
+    }
     sim_heap_t *heap;
     size_t old_size = block_size(ptr, NULL, &heap);
     if (heap == NULL) {
@@ -2000,7 +2008,7 @@ void *sim_alloc_in_biggest_heap(size_t size)
             biggest = heap;
         }
     }
-    if (biggest == NULL || size == 0 || size > SIM_HEAP_SIZE_MAX) {
+    if (biggest == NULL || size > SIM_HEAP_SIZE_MAX) {
         return NULL;
     }
     pthread_mutex_lock(biggest->lock);

@@ -169,7 +169,7 @@ void sim_owner_erase(const void *block);
  *  deletion so; its live statistics end as a deleted task's), or its host record is (not
  *  deleted: its handle may be a new task's, so new blocks of that handle get new statistics; the
  *  old stay as they were, "alive" as ESP-IDF shows a task whose TCB it never saw freed). Nothing
- *  when tracking is off. task, O(tasks). */
+ *  when tracking is off. task, O(tasks + a dropped record's blocks). */
 void sim_owner_task_gone(void *task, bool deleted);
 /** The task (its thread is running) has been deleted by another and ends at its next FreeRTOS
  *  call (freertos_host.c). isr-ok, O(1). */
@@ -211,7 +211,8 @@ void *sim_alloc_in_biggest_heap(size_t size);
 /** multi_heap_free() of such a block (NULL: nothing). task, O(heaps). */
 void sim_free_untracked(void *block);
 /** Arrays of heap_caps_alloc_*_task_stat_arrays() live now; sim_is_stat_array(block): block is
- *  one (heap_caps_free() refuses them, as they have no owner word on the chip). task, O(arrays). */
+ *  one (heap_caps_free() and heap_caps_realloc() refuse them: they have no owner word on the
+ *  chip). task, O(arrays). */
 extern _Atomic unsigned sim_stat_arrays;
 bool sim_is_stat_array(const void *block);
 

@@ -1,10 +1,14 @@
 /*
  * sim_task_tracking.c - CONFIG_HEAP_TASK_TRACKING on the simulated chip: which task allocated each
- * live heap block, and ESP-IDF's heap_caps_get_per_task_info() over it (heap_task_info.c).
+ * live heap block, ESP-IDF's heap_caps_get_per_task_info() over it, and v5.5's per-task
+ * statistics (current and peak use per heap, the arrays' helpers, the printouts) as
+ * heap_task_info.c keeps them.
  *
- * ESP-IDF keeps the owner in 4 bytes before each block; the host keeps it beside the heaps, in a
- * hash table of host memory, so that the blocks and the heaps' figures stay as without tracking.
- * sim_chip.c tells it of every block a heap hands out or takes back.
+ * ESP-IDF keeps the owner in 4 bytes before each block and the statistics in blocks of the
+ * biggest heap; the host keeps both beside the heaps, in host memory (an owner hash table, and a
+ * record per task and per task and heap), so that the heaps' figures stay as without tracking.
+ * sim_chip.c tells it of every block a heap hands out or takes back, freertos_host.c of every
+ * task that goes.
  */
 #define KRAKEN_SIM_TASK_TRACKING_IMPL /* the API, whatever the build's option */
 #include <inttypes.h>
@@ -455,15 +459,25 @@ esp_err_t heap_caps_get_all_task_stat(heap_all_tasks_stat_t *tasks_stat)
     return ESP_OK;
 }
 
-/* owners_lock held: the first record of task (NULL: the caller) in list order, live or not; with
- * alive_only, the live one. */
-static const task_rec_t *find_task_locked(TaskHandle_t task, bool alive_only)
+/* owners_lock held: the first record of task in list order, whatever became of it; with
+ * current_only, the one its new blocks count in (none once the task is deleted). */
+static const task_rec_t *find_task_locked(TaskHandle_t task, bool current_only)
 {
     const task_rec_t *t = tasks;
-    while (t != NULL && (t->stat.handle != task || (alive_only && !t->stat.is_alive))) {
+    while (t != NULL && (t->stat.handle != task || (current_only && t->retired))) {
         t = t->next;
     }
     return t;
+}
+
+/* owners_lock held: the task's live blocks, every heap. */
+static size_t blocks_of_locked(const task_rec_t *t)
+{
+    size_t n = 0;
+    for (const heap_rec_t *h = t->heaps; h != NULL; h = h->next) {
+        n += h->stat.alloc_count;
+    }
+    return n;
 }
 
 esp_err_t heap_caps_get_single_task_stat(heap_single_task_stat_t *task_stat,
@@ -656,9 +670,7 @@ esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_
     const task_rec_t *t = find_task_locked(task, true); /* a deleted task's: none, as ESP-IDF */
     if (t != NULL) {
         heaps = t->stat.heap_count;
-        for (const heap_rec_t *h = t->heaps; h != NULL; h = h->next) {
-            allocs += h->stat.alloc_count;
-        }
+        allocs = blocks_of_locked(t);
     }
     pthread_mutex_unlock(&owners_lock);
     void *heap_stats, *blocks;
@@ -700,9 +712,7 @@ esp_err_t heap_caps_alloc_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat
     for (const task_rec_t *t = tasks; t != NULL; t = t->next) {
         count++;
         heaps += t->stat.heap_count;
-        for (const heap_rec_t *h = t->heaps; h != NULL; h = h->next) {
-            allocs += h->stat.alloc_count;
-        }
+        allocs += blocks_of_locked(t);
     }
     pthread_mutex_unlock(&owners_lock);
     void *stats, *heap_stats = NULL, *blocks;

@@ -175,7 +175,8 @@ esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_
                                                   TaskHandle_t task_handle);
 /** Frees those arrays and zeroes their fields; NULL: nothing. An array the helper did not hand
  *  out is refused with an error line and left as it is (ESP-IDF would corrupt its heap); so is
- *  one of these arrays given to heap_caps_free() (counted as an invalid free). task,
+ *  one of these arrays given to heap_caps_free() or heap_caps_realloc() (counted as an invalid
+ *  free). task,
  *  O(heaps + arrays). */
 void heap_caps_free_single_task_stat_arrays(heap_single_task_stat_t *task_stat);
 

@@ -178,9 +178,10 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask);
  * Run time (CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS) is the microseconds of CPU time the task's
  * host thread has used since it became a task; the total, esp_timer_get_time() since boot; both
  * 32-bit and wrapping as on the chip (ESP-IDF's 64-bit counter option is not simulated). On the
- * host the run time is measured whether or not that option is set. Every call below is refused
- * in a simulated ISR (logged; FreeRTOS suspends the scheduler in them, which asserts there) and,
- * called by a task another has deleted, ends that task as any task call does. */
+ * host the run time is measured whether or not that option is set. Every call below but the task
+ * numbers' is refused in a simulated ISR (logged; FreeRTOS suspends the scheduler in them, which
+ * asserts there) and, called by a task another has deleted, ends that task as any task call
+ * does. */
 
 /** One task's state, as uxTaskGetSystemState() and vTaskGetInfo() give it. */
 typedef struct xTASK_STATUS {
