@@ -1,9 +1,11 @@
 /*
- * freertos_test_support.h - what the host FreeRTOS tests that wait in ticks share. Include after
- * freertos/task.h.
+ * freertos_test_support.h - what the host FreeRTOS tests that wait in ticks share, and the chip's
+ * object sizes. Include after freertos/task.h.
  */
 #ifndef FREERTOS_TEST_SUPPORT_H
 #define FREERTOS_TEST_SUPPORT_H
+
+#include "freertos_chip_sizes.h"
 
 /* What must happen "soon": long enough for TSan and a loaded CI machine. */
 #define PATIENCE_TICKS pdMS_TO_TICKS(10000)

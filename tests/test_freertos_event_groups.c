@@ -21,6 +21,7 @@
 #include "kraken_sim.h"
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
+#include "freertos_test_support.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define BIT_A (1u << 0)
@@ -93,14 +94,14 @@ static void wait_for_tasks(UBaseType_t n)
     assert_int_equal(uxTaskGetNumberOfTasks(), n);
 }
 
-static void an_event_group_is_a_36_byte_internal_block_and_the_static_one_none(void **state)
+static void an_event_group_is_a_chip_sized_internal_block_and_the_static_one_none(void **state)
 {
     (void)state;
     const size_t before = heap_caps_get_free_size(INTERNAL);
     EventGroupHandle_t g = xEventGroupCreate();
     assert_non_null(g);
     const size_t taken = before - heap_caps_get_free_size(INTERNAL);
-    assert_true(taken >= 36 && taken <= 36 + 8); /* the block and its header */
+    assert_true(taken >= CHIP_EVENT_GROUP_BYTES && taken <= CHIP_EVENT_GROUP_BYTES + 8); /* and header */
     vEventGroupDelete(g);
     assert_int_equal(heap_caps_get_free_size(INTERNAL), before);
 
@@ -471,7 +472,7 @@ static void a_task_deleted_while_it_waits_leaves_the_group_intact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(an_event_group_is_a_36_byte_internal_block_and_the_static_one_none,
+        cmocka_unit_test_teardown(an_event_group_is_a_chip_sized_internal_block_and_the_static_one_none,
                                   reset),
         cmocka_unit_test_teardown(
             with_caps_the_block_is_where_the_caps_say_and_only_its_delete_frees_it, reset),

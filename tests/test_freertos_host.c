@@ -1,6 +1,6 @@
 /* test_freertos_host.c - ESP-IDF's FreeRTOS API on host threads (port/host/include/freertos/):
  * every kernel object the chip would allocate is a block of the simulated heap of the chip's size
- * (task: stack then a 100-byte TCB; queue: 84 + n * size; semaphore: 84; WithCaps: the caps'
+ * (task: stack then the TCB; queue: its record + n * size; semaphore: a record; WithCaps: the caps'
  * memory), and queues, semaphores, mutexes, notifications, delays, critical sections and the
  * FromISR calls of simulated ISRs behave as ESP-IDF's.
  *
@@ -32,17 +32,21 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/idf_additions.h"
 #include "freertos/queue.h"
+#include "freertos/event_groups.h"
 #include "freertos/semphr.h"
+#include "freertos/stream_buffer.h"
 #include "freertos/task.h"
+#include "freertos/timers.h"
 #include "kraken_sim.h"
 #include "sim_internal.h"
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
+#include "freertos_chip_sizes.h"
 #include "test_support.h"
 
 #define INTERNAL_8BIT (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
-#define TCB_BYTES 100u  /* sizeof(StaticTask_t) on the ESP32-S3 */
-#define QUEUE_BYTES 84u /* sizeof(StaticQueue_t) on the ESP32-S3 */
+#define TCB_BYTES CHIP_TCB_BYTES
+#define QUEUE_BYTES CHIP_QUEUE_BYTES
 #define HEADERS(n) (16u * (n)) /* TLSF's header (and rounding) of n blocks, at most */
 #define STACK 4096u            /* a class size of TLSF: no rounding whatever the release */
 #define PATIENCE_MS 10000      /* what must happen "soon" (TSan, a loaded CI machine) */
@@ -218,7 +222,27 @@ static void say_so_and_return(void *ran)
 
 /* ---- memory: tasks --------------------------------------------------------------------------- */
 
-static void a_task_takes_its_stack_then_a_100_byte_tcb_from_the_internal_heap_until_deleted(
+/* The sizes follow the build's FreeRTOS options as on the chip (trace facility, run-time counter,
+ * name length, thread-local pointers, notification array); a 32-bit host's static buffers have
+ * the chip's sizes exactly. */
+static void kernel_objects_have_the_chips_sizes_for_the_options(void **state)
+{
+    (void)state;
+    assert_int_equal(KRAKEN_SIM_TCB_BYTES, CHIP_TCB_BYTES);
+    assert_int_equal(KRAKEN_SIM_QUEUE_BYTES, CHIP_QUEUE_BYTES);
+    assert_int_equal(KRAKEN_SIM_EVENT_GROUP_BYTES, CHIP_EVENT_GROUP_BYTES);
+    assert_int_equal(KRAKEN_SIM_TIMER_BYTES, CHIP_TIMER_BYTES);
+    assert_int_equal(KRAKEN_SIM_STREAM_BUFFER_BYTES, CHIP_STREAM_BUFFER_BYTES);
+    if (sizeof(void *) == 4) {
+        assert_int_equal(sizeof(StaticTask_t), CHIP_TCB_BYTES);
+        assert_int_equal(sizeof(StaticQueue_t), CHIP_QUEUE_BYTES);
+        assert_int_equal(sizeof(StaticEventGroup_t), CHIP_EVENT_GROUP_BYTES);
+        assert_int_equal(sizeof(StaticTimer_t), CHIP_TIMER_BYTES);
+        assert_int_equal(sizeof(StaticStreamBuffer_t), CHIP_STREAM_BUFFER_BYTES);
+    }
+}
+
+static void a_task_takes_its_stack_then_its_tcb_from_the_internal_heap_until_deleted(
     void **state)
 {
     (void)state;
@@ -2912,7 +2936,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         /* memory */
-        TEST(a_task_takes_its_stack_then_a_100_byte_tcb_from_the_internal_heap_until_deleted),
+        TEST(kernel_objects_have_the_chips_sizes_for_the_options),
+        TEST(a_task_takes_its_stack_then_its_tcb_from_the_internal_heap_until_deleted),
         TEST(a_task_that_deletes_itself_gives_its_stack_and_tcb_back),
         TEST(a_self_deleted_task_counts_until_its_stack_and_tcb_are_back),
         TEST(a_task_deleting_itself_frees_all_even_when_the_free_hook_calls_freertos),

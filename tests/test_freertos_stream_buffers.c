@@ -24,7 +24,7 @@
 #include "freertos_test_support.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
-#define RECORD_BYTES 40u /* sizeof(StaticStreamBuffer_t) on the ESP32-S3 */
+#define RECORD_BYTES CHIP_STREAM_BUFFER_BYTES
 
 static size_t internal_at_setup, psram_at_setup;
 static UBaseType_t tasks_at_setup;

@@ -23,7 +23,7 @@
 #include "freertos_test_support.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
-#define TIMER_BYTES 40u /* sizeof(StaticTimer_t) on the ESP32-S3 */
+#define TIMER_BYTES CHIP_TIMER_BYTES
 
 static size_t internal_at_setup;
 static UBaseType_t tasks_at_setup;

@@ -537,7 +537,7 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
     }
     /* The stack grows down on Xtensa: ESP-IDF takes the stack first, then the TCB. */
     void *stack = pvPortMalloc(usStackDepth);
-    void *tcb = stack != NULL ? pvPortMalloc(SIM_TCB_BYTES) : NULL;
+    void *tcb = stack != NULL ? pvPortMalloc(KRAKEN_SIM_TCB_BYTES) : NULL;
     return start_on_blocks(stack, tcb, false, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID,
                            usStackDepth, pxCreatedTask)
                ? pdPASS
@@ -578,7 +578,7 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
         return pdFAIL;
     }
     /* idf_additions.c: the TCB first (it must be internal), then the stack with the caps. */
-    void *tcb = pvPortMalloc(SIM_TCB_BYTES);
+    void *tcb = pvPortMalloc(KRAKEN_SIM_TCB_BYTES);
     void *stack = heap_caps_malloc(usStackDepth, (uint32_t)uxMemoryCaps);
     return start_on_blocks(stack, tcb, true, pvTaskCode, pcName, pvParameters, uxPriority, xCoreID,
                            usStackDepth, pvCreatedTask)
@@ -607,13 +607,13 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
          * creates a clean-up task (configMINIMAL_STACK_SIZE) that frees it; the chip aborts
          * when that task cannot be had. */
         helper_stack = pvPortMalloc(configMINIMAL_STACK_SIZE);
-        helper_tcb = helper_stack != NULL ? pvPortMalloc(SIM_TCB_BYTES) : NULL;
+        helper_tcb = helper_stack != NULL ? pvPortMalloc(KRAKEN_SIM_TCB_BYTES) : NULL;
         if (helper_tcb == NULL) {
             vPortFree(helper_stack);
             helper_stack = NULL;
             ESP_LOGE(FR_TAG, "%s(\"%s\"): no memory for the clean-up task (%u + %u bytes of "
                              "internal RAM): the chip aborts here", fn, t->name,
-                     (unsigned)configMINIMAL_STACK_SIZE, (unsigned)SIM_TCB_BYTES);
+                     (unsigned)configMINIMAL_STACK_SIZE, (unsigned)KRAKEN_SIM_TCB_BYTES);
         }
     }
     char name[configMAX_TASK_NAME_LEN];

@@ -16,7 +16,7 @@
 #include "freertos_host.h"
 #include "sim_internal.h"
 
-#define EVENT_GROUP_SIZE 36u /* sizeof(StaticEventGroup_t) on the ESP32-S3 */
+#define EVENT_GROUP_SIZE KRAKEN_SIM_EVENT_GROUP_BYTES
 #define CONTROL_BITS 0xFF000000u
 
 enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };

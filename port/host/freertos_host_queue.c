@@ -20,7 +20,7 @@
 #include "freertos_host.h"
 #include "sim_internal.h"
 
-#define QUEUE_SIZE 84u /* sizeof(StaticQueue_t) == sizeof(StaticSemaphore_t) on the ESP32-S3 */
+#define QUEUE_SIZE KRAKEN_SIM_QUEUE_BYTES /* sizeof(StaticQueue_t) == sizeof(StaticSemaphore_t) */
 
 enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };
 

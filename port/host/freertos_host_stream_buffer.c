@@ -16,7 +16,7 @@
 #include "freertos_host.h"
 #include "sim_internal.h"
 
-#define RECORD_SIZE 40u /* sizeof(StaticStreamBuffer_t) on the ESP32-S3 */
+#define RECORD_SIZE KRAKEN_SIM_STREAM_BUFFER_BYTES
 #define LENGTH_BYTES 4u /* a message's length: the chip's size_t */
 
 enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };

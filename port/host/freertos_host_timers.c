@@ -17,7 +17,7 @@
 #include "freertos_host.h"
 #include "sim_internal.h"
 
-#define TIMER_SIZE 40u /* sizeof(StaticTimer_t) on the ESP32-S3 */
+#define TIMER_SIZE KRAKEN_SIM_TIMER_BYTES
 #define TIMER_TASK_NAME "Tmr Svc" /* CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME */
 #define TIMER_TASK_PRIORITY 1     /* CONFIG_FREERTOS_TIMER_TASK_PRIORITY */
 

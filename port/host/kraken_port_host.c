@@ -12,6 +12,7 @@
 #include "esp_heap_caps.h"
 #include "esp_log.h"
 #include "esp_timer.h"
+#include "freertos/FreeRTOS.h" /* KRAKEN_SIM_TCB_BYTES */
 #include "kraken_port.h"
 #include "sim_internal.h"
 
@@ -183,12 +184,12 @@ esp_err_t kraken_port_task_create(kraken_port_task_t *task, kraken_port_task_fn_
     }
     task->fn = fn;
     task->arg = arg;
-    /* The chip's xTaskCreatePinnedToCore takes the stack, then the 100-byte TCB, from the internal
-     * heap (freertos/task.h): the simulated heap holds them too, for as long as the task lives. */
+    /* The chip's xTaskCreatePinnedToCore takes the stack, then the TCB (KRAKEN_SIM_TCB_BYTES), from
+     * the internal heap (freertos/task.h): the simulated heap holds them too, for as long as the task lives. */
     task->stack_bytes = stack_bytes;
     task->sim_stack = heap_caps_malloc(stack_bytes, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
     task->sim_tcb = task->sim_stack != NULL
-                        ? heap_caps_malloc(SIM_TCB_BYTES, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+                        ? heap_caps_malloc(KRAKEN_SIM_TCB_BYTES, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
                         : NULL;
     if (task->sim_tcb == NULL) {
         heap_caps_free(task->sim_stack);

@@ -70,9 +70,6 @@ void sim_note_isr_call(const char *function_name);
  *  simulator (false before the first use). isr-ok, O(1). */
 bool sim_owns(const void *ptr);
 
-/* sizeof(StaticTask_t) on the ESP32-S3 (ESP-IDF's headers, Xtensa gcc, default FreeRTOS options):
- * the TCB block a dynamically created task takes from the internal heap. */
-#define SIM_TCB_BYTES 100u
 
 /** The calling thread runs a FreeRTOS task whose simulated stack is block (bytes long; NULL: none
  *  any more): sim_chip_address() maps the thread's own stack into it. isr-ok, O(1). */

@@ -53,7 +53,7 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 #define configTICK_RATE_HZ (CONFIG_FREERTOS_HZ)
 #define configMAX_PRIORITIES (25)
 #define configMINIMAL_STACK_SIZE (CONFIG_FREERTOS_IDLE_TASK_STACKSIZE)
-#define configMAX_TASK_NAME_LEN (16)
+#define configMAX_TASK_NAME_LEN (CONFIG_FREERTOS_MAX_TASK_NAME_LEN)
 #define configNUMBER_OF_CORES (CONFIG_FREERTOS_NUMBER_OF_CORES)
 #define portNUM_PROCESSORS (CONFIG_FREERTOS_NUMBER_OF_CORES)
 #define portMAX_DELAY ((TickType_t)0xffffffffUL)
@@ -62,6 +62,41 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
     ((TickType_t)(((TickType_t)(xTimeInMs) * (TickType_t)configTICK_RATE_HZ) / (TickType_t)1000U))
 #define pdTICKS_TO_MS(xTicks) ((TickType_t)((uint64_t)(xTicks) * 1000 / configTICK_RATE_HZ))
 #define tskNO_AFFINITY ((BaseType_t)0x7FFFFFFF)
+#define configTASK_NOTIFICATION_ARRAY_ENTRIES (CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES)
+/* As ESP-IDF's FreeRTOSConfig.h: the deletion callbacks take the second half of the array. */
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+#define configNUM_THREAD_LOCAL_STORAGE_POINTERS (CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS * 2)
+#define configTHREAD_LOCAL_STORAGE_DELETE_CALLBACKS 1
+#else
+#define configNUM_THREAD_LOCAL_STORAGE_POINTERS (CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS)
+#endif
+
+/* ---- the kernel objects' sizes on the ESP32-S3 ----
+ * sizeof(StaticTask_t), (StaticQueue_t), ... from ESP-IDF's headers compiled with Xtensa gcc for
+ * each option below (checked one by one): what a dynamic create takes from the heap. The TCB holds
+ * the name, a core ID (two cores), the trace facility's numbers (8 bytes), the run-time counter (4),
+ * the thread-local storage pointers and the notification values (4 bytes each) and states (1 each);
+ * the trace facility adds a number to the other objects too. */
+#ifdef CONFIG_FREERTOS_USE_TRACE_FACILITY
+#define KRAKEN_SIM_FR_TRACE 1u
+#else
+#define KRAKEN_SIM_FR_TRACE 0u
+#endif
+#ifdef CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS
+#define KRAKEN_SIM_FR_RUN_TIME 1u
+#else
+#define KRAKEN_SIM_FR_RUN_TIME 0u
+#endif
+#define KRAKEN_SIM_ROUND4(n) (((n) + 3u) & ~3u)
+#define KRAKEN_SIM_TCB_BYTES                                                                       \
+    KRAKEN_SIM_ROUND4(KRAKEN_SIM_ROUND4(52u + configMAX_TASK_NAME_LEN) +                          \
+                      4u * (configNUMBER_OF_CORES > 1) + 4u + 8u * KRAKEN_SIM_FR_TRACE + 8u +      \
+                      4u * configNUM_THREAD_LOCAL_STORAGE_POINTERS + 4u * KRAKEN_SIM_FR_RUN_TIME + \
+                      5u * configTASK_NOTIFICATION_ARRAY_ENTRIES + 2u)
+#define KRAKEN_SIM_QUEUE_BYTES (84u + 8u * KRAKEN_SIM_FR_TRACE)
+#define KRAKEN_SIM_EVENT_GROUP_BYTES (36u + 4u * KRAKEN_SIM_FR_TRACE)
+#define KRAKEN_SIM_TIMER_BYTES (40u + 4u * KRAKEN_SIM_FR_TRACE)
+#define KRAKEN_SIM_STREAM_BUFFER_BYTES (40u + 4u * KRAKEN_SIM_FR_TRACE)
 
 /* The kernel objects' types (here, not in task.h and queue.h, so that the headers may be included
  * in any order, each of them bringing the others as ESP-IDF's FreeRTOS.h does). */
@@ -71,18 +106,19 @@ typedef struct QueueDefinition *QueueHandle_t;
 typedef struct QueueDefinition *QueueSetHandle_t;
 typedef QueueHandle_t SemaphoreHandle_t;
 
-/** Memory a task created with xTaskCreateStatic*() uses instead of a heap TCB (100 bytes on the
- *  S3, as here on a 32-bit host; 104 on a 64-bit one). */
+/** Memory a task created with xTaskCreateStatic*() uses instead of a heap TCB (KRAKEN_SIM_TCB_BYTES:
+ *  100 bytes on the S3 with the default options, as here on a 32-bit host; 4 more on a 64-bit one). */
 typedef struct {
     void *host; /* the host thread's record */
-    uint8_t reserved[96];
+    uint8_t reserved[KRAKEN_SIM_TCB_BYTES - 4u];
 } StaticTask_t;
 
-/** Memory a queue or semaphore created with a *CreateStatic() uses instead of a heap block (84
- *  bytes on the S3 and on a 32-bit host; 88 on a 64-bit one). */
+/** Memory a queue or semaphore created with a *CreateStatic() uses instead of a heap block
+ *  (KRAKEN_SIM_QUEUE_BYTES: 84 bytes on the S3 with the default options, as on a 32-bit host; 4
+ *  more on a 64-bit one). */
 typedef struct {
     void *host; /* the host record */
-    uint8_t reserved[80];
+    uint8_t reserved[KRAKEN_SIM_QUEUE_BYTES - 4u];
 } StaticQueue_t;
 typedef StaticQueue_t StaticSemaphore_t;
 

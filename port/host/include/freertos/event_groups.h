@@ -17,11 +17,12 @@ extern "C" {
 typedef struct EventGroupDef_t *EventGroupHandle_t;
 typedef TickType_t EventBits_t; /* 24 usable bits: the top 8 are the kernel's */
 
-/** Memory an event group created with xEventGroupCreateStatic() uses instead of a heap block (36
- *  bytes on the S3 and a 32-bit host, 40 on a 64-bit one). */
+/** Memory an event group created with xEventGroupCreateStatic() uses instead of a heap block
+ *  (KRAKEN_SIM_EVENT_GROUP_BYTES: 36 bytes on the S3 with the default options, as on a 32-bit
+ *  host; 40 on a 64-bit one). */
 typedef struct {
     void *host; /* the host record */
-    uint8_t reserved[32];
+    uint8_t reserved[KRAKEN_SIM_EVENT_GROUP_BYTES - 4u];
 } StaticEventGroup_t;
 
 /** An event group with no bit set, in one block from pvPortMalloc(). NULL when the internal heap

@@ -24,11 +24,12 @@ typedef void (*StreamBufferCallbackFunction_t)(StreamBufferHandle_t xStreamBuffe
                                                BaseType_t xIsInsideISR,
                                                BaseType_t *const pxHigherPriorityTaskWoken);
 
-/** Memory a buffer created with xStreamBufferCreateStatic() uses instead of a heap block (40 bytes
- *  on the S3 and a 32-bit host, 48 on a 64-bit one). */
+/** Memory a buffer created with xStreamBufferCreateStatic() uses instead of a heap block
+ *  (KRAKEN_SIM_STREAM_BUFFER_BYTES: 40 bytes on the S3 with the default options, as on a 32-bit
+ *  host; 48 on a 64-bit one). */
 typedef struct {
     void *host; /* the host record */
-    uint8_t reserved[36];
+    uint8_t reserved[KRAKEN_SIM_STREAM_BUFFER_BYTES - 4u];
 } StaticStreamBuffer_t;
 
 /** Stream (pdFALSE) or message (pdTRUE) buffer holding xBufferSizeBytes, in one block of 40 +

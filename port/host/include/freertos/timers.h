@@ -25,11 +25,12 @@ typedef struct tmrTimerControl *TimerHandle_t;
 typedef void (*TimerCallbackFunction_t)(TimerHandle_t xTimer);
 typedef void (*PendedFunction_t)(void *, uint32_t);
 
-/** Memory a timer created with xTimerCreateStatic() uses instead of a heap block (40 bytes on the
- *  S3 and a 32-bit host, 48 on a 64-bit one). */
+/** Memory a timer created with xTimerCreateStatic() uses instead of a heap block
+ *  (KRAKEN_SIM_TIMER_BYTES: 40 bytes on the S3 with the default options, as on a 32-bit host; 48
+ *  on a 64-bit one). */
 typedef struct {
     void *host; /* the host record */
-    uint8_t reserved[36];
+    uint8_t reserved[KRAKEN_SIM_TIMER_BYTES - 4u];
 } StaticTimer_t;
 
 /** A dormant timer of xTimerPeriodInTicks ticks (pdTRUE xAutoReload: restarts itself at each
