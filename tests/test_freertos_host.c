@@ -1324,7 +1324,7 @@ static void calls_that_would_wait_are_refused_in_a_simulated_isr(void **state)
     assert_non_null(strstr(logged, "xQueueReceive: a wait of 1 ticks in an ISR: refused"));
     assert_non_null(strstr(logged, "xQueueGenericSend: a wait of 1 ticks in an ISR: refused"));
     assert_non_null(strstr(logged, "vTaskDelay: a wait of"));
-    assert_non_null(strstr(logged, "ulTaskNotifyTake: a wait of 1 ticks in an ISR: refused"));
+    assert_non_null(strstr(logged, "ulTaskGenericNotifyTake: a wait of 1 ticks in an ISR: refused"));
     assert_non_null(strstr(logged, "a mutex"));
     assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
     assert_int_equal(uxSemaphoreGetCount(mutex), 1);
@@ -1383,7 +1383,7 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
     assert_non_null(strstr(logged, "xQueueReceive: a wait of 1 ticks inside a critical section: "
                                    "refused"));
     assert_non_null(strstr(logged, "vTaskDelay: a wait of"));
-    assert_non_null(strstr(logged, "xTaskNotifyWait: a wait of 1 ticks inside a critical"));
+    assert_non_null(strstr(logged, "xTaskGenericNotifyWait: a wait of 1 ticks inside a critical"));
     assert_non_null(strstr(logged, "vTaskSuspend(NULL) inside a critical section: refused"));
     assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
     vQueueDelete(q);
@@ -1503,7 +1503,7 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     assert_int_equal(strncmp(sends, "xQueueGenericSend: no queue: refused", 36), 0);
     assert_non_null(strstr(sends + 1, "xQueueGenericSend: no item buffer: refused"));
     assert_non_null(strstr(logged, "xQueueReceive: no item buffer: refused"));
-    assert_non_null(strstr(logged, "xTaskNotify: no task: refused"));
+    assert_non_null(strstr(logged, "xTaskGenericNotify: no task: refused"));
     assert_non_null(strstr(logged, "xQueueSemaphoreTake: not a semaphore: refused"));
     assert_non_null(strstr(logged, "type 99: refused"));
     assert_int_equal(stats().allocations, s0.allocations);

@@ -68,10 +68,12 @@ struct tskTaskControlBlock {
     UBaseType_t number;       /* FreeRTOS's uxTCBNumber: 1, 2... in order of listing */
     UBaseType_t trace_number; /* vTaskSetTaskNumber()'s */
     cpu_clock_t cpu;          /* its thread's CPU clock, read when it became a task: run time */
-    uint32_t notify_value;
-    bool notify_pending;
-    bool notify_awaited; /* in ulTaskNotifyTake / xTaskNotifyWait */
+    uint32_t notify_value[configTASK_NOTIFICATION_ARRAY_ENTRIES];
+    bool notify_pending[configTASK_NOTIFICATION_ARRAY_ENTRIES];
+    uint8_t notify_awaited; /* 1 + the index its notification wait is on; 0: none */
     pthread_cond_t notified;
+    void *tls[configNUM_THREAD_LOCAL_STORAGE_POINTERS]; /* ESP-IDF's: deletion callbacks in the
+                                                          second half */
 };
 
 static pthread_mutex_t kernel = PTHREAD_MUTEX_INITIALIZER;
@@ -134,6 +136,8 @@ bool fr_deadline(TickType_t ticks, struct timespec *out)
 
 /* Critical sections (portMUX) this thread holds, nested ones counted. */
 static _Thread_local uint32_t t_critical;
+/* vTaskSuspendAll() calls this thread has not undone yet. */
+static _Thread_local uint32_t t_scheduler_suspended;
 
 bool sim_in_critical(void)
 {
@@ -152,6 +156,9 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
         ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks inside a critical section: refused "
                          "(interrupts are off there on the chip: no FreeRTOS call may block)",
                  fn, ticks);
+    } else if (t_scheduler_suspended != 0) {
+        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks with the scheduler suspended "
+                         "(vTaskSuspendAll): refused (the chip asserts)", fn, ticks);
     } else {
         return false;
     }
@@ -588,6 +595,72 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
 
 /* ---- deletion ---------------------------------------------------------------------------------- */
 
+/* ---- thread-local storage pointers ------------------------------------------------------------- */
+
+void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xIndex, void *pvValue)
+{
+    struct tskTaskControlBlock *t = xTaskToSet != NULL ? xTaskToSet : fr_self();
+    if (t != NULL && xIndex >= 0 && xIndex < configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
+        fr_lock();
+        t->tls[xIndex] = pvValue;
+        fr_unlock();
+    }
+}
+
+void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t xIndex)
+{
+    struct tskTaskControlBlock *t = xTaskToQuery != NULL ? xTaskToQuery : fr_self();
+    void *value = NULL;
+    if (t != NULL && xIndex >= 0 && xIndex < configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
+        fr_lock();
+        value = t->tls[xIndex];
+        fr_unlock();
+    }
+    return value;
+}
+
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+#define TLS_POINTERS CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS
+_Static_assert(sizeof(TlsDeleteCallbackFunction_t) == sizeof(void *), "a callback fits a pointer");
+
+void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, BaseType_t xIndex,
+                                                     void *pvValue,
+                                                     TlsDeleteCallbackFunction_t pvDelCallback)
+{
+    struct tskTaskControlBlock *t = xTaskToSet != NULL ? xTaskToSet : fr_self();
+    if (t != NULL && xIndex >= 0 && xIndex < TLS_POINTERS) {
+        fr_lock();
+        t->tls[xIndex] = pvValue;
+        memcpy(&t->tls[xIndex + TLS_POINTERS], &pvDelCallback, sizeof pvDelCallback);
+        fr_unlock();
+    }
+}
+
+/* A deleted task's callbacks and pointers, taken under fr_lock() (the record may go once it is
+ * left), called after. */
+typedef struct {
+    TlsDeleteCallbackFunction_t callback[TLS_POINTERS];
+    void *value[TLS_POINTERS];
+} tls_deletion_t;
+
+static void take_tls_locked(struct tskTaskControlBlock *t, tls_deletion_t *out)
+{
+    for (int i = 0; i < TLS_POINTERS; i++) {
+        memcpy(&out->callback[i], &t->tls[i + TLS_POINTERS], sizeof out->callback[i]);
+        out->value[i] = t->tls[i];
+    }
+}
+
+static void call_tls_callbacks(const tls_deletion_t *d)
+{
+    for (int i = 0; i < TLS_POINTERS; i++) {
+        if (d->callback[i] != NULL) {
+            d->callback[i](i, d->value[i]);
+        }
+    }
+}
+#endif
+
 /* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
 static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
 {
@@ -647,6 +720,12 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
                           allocate again */
         sim_owner_task_gone(t, true);
     }
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+    tls_deletion_t tls;
+    if (ends) {
+        take_tls_locked(t, &tls);
+    }
+#endif
     if (ends) {
         undo_wait_locked(t);
         if (t->counted) { /* gone for FreeRTOS once its memory is back, whenever its thread ends */
@@ -664,6 +743,11 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         ESP_LOGW(FR_TAG, "%s(\"%s\"): made by xTask*WithCaps(): its stack and TCB stay allocated "
                          "(vTaskDeleteWithCaps frees them)", fn, name);
     }
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+    if (ends) { /* before the memory goes, as FreeRTOS's prvDeleteTCB() */
+        call_tls_callbacks(&tls);
+    }
+#endif
     heap_caps_free(stack);
     vPortFree(tcb);
     vPortFree(helper_stack); /* the clean-up task deletes itself */
@@ -1181,48 +1265,67 @@ void vPortYield(void)
 
 /* ---- notifications ----------------------------------------------------------------------------- */
 
-/* fr_lock() held. */
-static BaseType_t notify_locked(struct tskTaskControlBlock *t, uint32_t value, eNotifyAction action,
-                                bool *woke)
+/* A notification index out of range is refused (FreeRTOS asserts). */
+static bool valid_index(UBaseType_t index, const char *fn)
 {
-    const bool was_pending = t->notify_pending;
+    if (index < configTASK_NOTIFICATION_ARRAY_ENTRIES) {
+        return true;
+    }
+    ESP_LOGE(FR_TAG, "%s: index %u of %u notification values: refused (the chip asserts)", fn,
+             (unsigned)index, (unsigned)configTASK_NOTIFICATION_ARRAY_ENTRIES);
+    return false;
+}
+
+/* fr_lock() held. */
+static BaseType_t notify_locked(struct tskTaskControlBlock *t, UBaseType_t i, uint32_t value,
+                                eNotifyAction action, uint32_t *previous, bool *woke)
+{
+    if (previous != NULL) {
+        *previous = t->notify_value[i];
+    }
+    const bool was_pending = t->notify_pending[i];
     switch (action) {
     case eSetBits:
-        t->notify_value |= value;
+        t->notify_value[i] |= value;
         break;
     case eIncrement:
-        t->notify_value++;
+        t->notify_value[i]++;
         break;
     case eSetValueWithOverwrite:
-        t->notify_value = value;
+        t->notify_value[i] = value;
         break;
     case eSetValueWithoutOverwrite:
         if (was_pending) {
             return pdFAIL;
         }
-        t->notify_value = value;
+        t->notify_value[i] = value;
         break;
     case eNoAction:
     default:
         break;
     }
-    t->notify_pending = true;
-    *woke = t->notify_awaited;
-    pthread_cond_broadcast(&t->notified);
+    t->notify_pending[i] = true;
+    *woke = t->notify_awaited == i + 1;
+    if (*woke) {
+        pthread_cond_broadcast(&t->notified);
+    }
     return pdPASS;
 }
 
-static BaseType_t notify(TaskHandle_t task, uint32_t value, eNotifyAction action, BaseType_t *woken,
-                         const char *fn)
+static BaseType_t notify(TaskHandle_t task, UBaseType_t index, uint32_t value, eNotifyAction action,
+                         uint32_t *previous, BaseType_t *woken, const char *fn)
 {
     fr_task_call();
     if (task == NULL) {
         ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", fn);
         return pdFAIL;
     }
+    if (!valid_index(index, fn)) {
+        return pdFAIL;
+    }
     bool woke = false;
     fr_lock();
-    BaseType_t r = notify_locked(task, value, action, &woke);
+    BaseType_t r = notify_locked(task, index, value, action, previous, &woke);
     if (woken == NULL) {
         end_if_deleted_locked();
     }
@@ -1233,40 +1336,51 @@ static BaseType_t notify(TaskHandle_t task, uint32_t value, eNotifyAction action
     return r;
 }
 
-BaseType_t xTaskNotify(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction)
+BaseType_t xTaskGenericNotify(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
+                              uint32_t ulValue, eNotifyAction eAction,
+                              uint32_t *pulPreviousNotificationValue)
 {
-    return notify(xTaskToNotify, ulValue, eAction, NULL, __func__);
+    return notify(xTaskToNotify, uxIndexToNotify, ulValue, eAction, pulPreviousNotificationValue,
+                  NULL, __func__);
 }
 
-BaseType_t xTaskNotifyFromISR(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction,
-                              BaseType_t *pxHigherPriorityTaskWoken)
+BaseType_t xTaskGenericNotifyFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
+                                     uint32_t ulValue, eNotifyAction eAction,
+                                     uint32_t *pulPreviousNotificationValue,
+                                     BaseType_t *pxHigherPriorityTaskWoken)
 {
     BaseType_t ignored = pdFALSE;
-    return notify(xTaskToNotify, ulValue, eAction,
-                  pxHigherPriorityTaskWoken != NULL ? pxHigherPriorityTaskWoken : &ignored, __func__);
+    return notify(xTaskToNotify, uxIndexToNotify, ulValue, eAction, pulPreviousNotificationValue,
+                  pxHigherPriorityTaskWoken != NULL ? pxHigherPriorityTaskWoken : &ignored,
+                  __func__);
 }
 
-BaseType_t xTaskNotifyGive(TaskHandle_t xTaskToNotify)
+void vTaskGenericNotifyGiveFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
+                                   BaseType_t *pxHigherPriorityTaskWoken)
 {
-    return notify(xTaskToNotify, 0, eIncrement, NULL, __func__);
+    (void)xTaskGenericNotifyFromISR(xTaskToNotify, uxIndexToNotify, 0, eIncrement, NULL,
+                                    pxHigherPriorityTaskWoken);
 }
 
-void vTaskNotifyGiveFromISR(TaskHandle_t xTaskToNotify, BaseType_t *pxHigherPriorityTaskWoken)
-{
-    (void)xTaskNotifyFromISR(xTaskToNotify, 0, eIncrement, pxHigherPriorityTaskWoken);
-}
-
-uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
+/* The caller's record for a notification wait on index i, or NULL when refused. */
+static struct tskTaskControlBlock *notify_waiter(UBaseType_t i, TickType_t ticks, const char *fn)
 {
     fr_task_call();
-    if (fr_refuse_wait(__func__, xTicksToWait)) {
-        return 0;
+    if (!valid_index(i, fn) || fr_refuse_wait(fn, ticks)) {
+        return NULL;
     }
     if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
-        return 0;
+        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
+        return NULL;
     }
-    struct tskTaskControlBlock *self = fr_self();
+    return fr_self();
+}
+
+uint32_t ulTaskGenericNotifyTake(UBaseType_t uxIndexToWaitOn, BaseType_t xClearCountOnExit,
+                                 TickType_t xTicksToWait)
+{
+    const UBaseType_t i = uxIndexToWaitOn;
+    struct tskTaskControlBlock *self = notify_waiter(i, xTicksToWait, __func__);
     if (self == NULL) {
         return 0;
     }
@@ -1274,36 +1388,30 @@ uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait)
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_lock();
     end_if_deleted_locked();
-    if (self->notify_value == 0 && xTicksToWait != 0) {
+    if (self->notify_value[i] == 0 && xTicksToWait != 0) {
         /* As FreeRTOS: any notification ends the wait, also one that leaves the value at 0. */
-        self->notify_pending = false;
-        self->notify_awaited = true;
-        while (!self->notify_pending &&
+        self->notify_pending[i] = false;
+        self->notify_awaited = (uint8_t)(i + 1);
+        while (!self->notify_pending[i] &&
                fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
         }
-        self->notify_awaited = false;
+        self->notify_awaited = 0;
     }
-    const uint32_t value = self->notify_value;
+    const uint32_t value = self->notify_value[i];
     if (value != 0) {
-        self->notify_value = xClearCountOnExit != pdFALSE ? 0 : value - 1;
+        self->notify_value[i] = xClearCountOnExit != pdFALSE ? 0 : value - 1;
     }
-    self->notify_pending = false;
+    self->notify_pending[i] = false;
     fr_unlock();
     return value;
 }
 
-BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClearOnExit,
-                           uint32_t *pulNotificationValue, TickType_t xTicksToWait)
+BaseType_t xTaskGenericNotifyWait(UBaseType_t uxIndexToWaitOn, uint32_t ulBitsToClearOnEntry,
+                                  uint32_t ulBitsToClearOnExit, uint32_t *pulNotificationValue,
+                                  TickType_t xTicksToWait)
 {
-    fr_task_call();
-    if (fr_refuse_wait(__func__, xTicksToWait)) {
-        return pdFALSE;
-    }
-    if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", __func__);
-        return pdFALSE;
-    }
-    struct tskTaskControlBlock *self = fr_self();
+    const UBaseType_t i = uxIndexToWaitOn;
+    struct tskTaskControlBlock *self = notify_waiter(i, xTicksToWait, __func__);
     if (self == NULL) {
         return pdFALSE;
     }
@@ -1311,24 +1419,132 @@ BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClear
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_lock();
     end_if_deleted_locked();
-    if (!self->notify_pending) {
-        self->notify_value &= ~ulBitsToClearOnEntry;
+    if (!self->notify_pending[i]) {
+        self->notify_value[i] &= ~ulBitsToClearOnEntry;
     }
-    self->notify_awaited = true;
-    while (!self->notify_pending && xTicksToWait != 0 &&
+    self->notify_awaited = (uint8_t)(i + 1);
+    while (!self->notify_pending[i] && xTicksToWait != 0 &&
            fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
     }
-    self->notify_awaited = false;
+    self->notify_awaited = 0;
     if (pulNotificationValue != NULL) {
-        *pulNotificationValue = self->notify_value;
+        *pulNotificationValue = self->notify_value[i];
     }
-    const bool came = self->notify_pending;
+    const bool came = self->notify_pending[i];
     if (came) {
-        self->notify_value &= ~ulBitsToClearOnExit;
+        self->notify_value[i] &= ~ulBitsToClearOnExit;
     }
-    self->notify_pending = false;
+    self->notify_pending[i] = false;
     fr_unlock();
     return came ? pdTRUE : pdFALSE;
+}
+
+/* The record of xTask (NULL: the caller's) for a call on its notification index i; NULL when
+ * refused. */
+static struct tskTaskControlBlock *notified_task(TaskHandle_t task, UBaseType_t i, const char *fn)
+{
+    fr_task_call();
+    return valid_index(i, fn) ? (task != NULL ? task : fr_self()) : NULL;
+}
+
+BaseType_t xTaskGenericNotifyStateClear(TaskHandle_t xTask, UBaseType_t uxIndexToClear)
+{
+    struct tskTaskControlBlock *t = notified_task(xTask, uxIndexToClear, __func__);
+    if (t == NULL) {
+        return pdFAIL;
+    }
+    fr_lock();
+    const bool was_pending = t->notify_pending[uxIndexToClear];
+    t->notify_pending[uxIndexToClear] = false;
+    fr_unlock();
+    return was_pending ? pdPASS : pdFAIL;
+}
+
+uint32_t ulTaskGenericNotifyValueClear(TaskHandle_t xTask, UBaseType_t uxIndexToClear,
+                                       uint32_t ulBitsToClear)
+{
+    struct tskTaskControlBlock *t = notified_task(xTask, uxIndexToClear, __func__);
+    if (t == NULL) {
+        return 0;
+    }
+    fr_lock();
+    const uint32_t value = t->notify_value[uxIndexToClear];
+    t->notify_value[uxIndexToClear] = value & ~ulBitsToClear;
+    fr_unlock();
+    return value;
+}
+
+/* ---- the scheduler and timeouts ---------------------------------------------------------------- */
+
+void vTaskSuspendAll(void)
+{
+    if (refused_in_isr(__func__)) {
+        return;
+    }
+    t_scheduler_suspended++;
+}
+
+BaseType_t xTaskResumeAll(void)
+{
+    if (t_scheduler_suspended == 0) {
+        ESP_LOGE(FR_TAG, "%s: the scheduler is not suspended by this task: refused (the chip "
+                         "asserts)", __func__);
+        return pdFALSE;
+    }
+    t_scheduler_suspended--;
+    return pdFALSE;
+}
+
+BaseType_t xTaskGetSchedulerState(void)
+{
+    return t_scheduler_suspended != 0 ? taskSCHEDULER_SUSPENDED : taskSCHEDULER_RUNNING;
+}
+
+/* The ticks since the simulated boot, as FreeRTOS's tick count and its overflows. */
+static void now_as_time_out(TimeOut_t *out)
+{
+    const uint64_t ticks = (uint64_t)esp_timer_get_time() * configTICK_RATE_HZ / 1000000u;
+    out->xOverflowCount = (BaseType_t)(ticks >> 32);
+    out->xTimeOnEntering = (TickType_t)ticks;
+}
+
+void vTaskSetTimeOutState(TimeOut_t *const pxTimeOut)
+{
+    if (pxTimeOut == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no TimeOut_t: refused (the chip asserts)", __func__);
+        return;
+    }
+    now_as_time_out(pxTimeOut);
+}
+
+void vTaskInternalSetTimeOutState(TimeOut_t *const pxTimeOut)
+{
+    vTaskSetTimeOutState(pxTimeOut);
+}
+
+BaseType_t xTaskCheckForTimeOut(TimeOut_t *const pxTimeOut, TickType_t *const pxTicksToWait)
+{
+    if (pxTimeOut == NULL || pxTicksToWait == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no %s: refused (the chip asserts)", __func__,
+                 pxTimeOut == NULL ? "TimeOut_t" : "ticks to wait");
+        return pdTRUE;
+    }
+    if (*pxTicksToWait == portMAX_DELAY) {
+        return pdFALSE;
+    }
+    TimeOut_t now;
+    now_as_time_out(&now);
+    const TickType_t passed = now.xTimeOnEntering - pxTimeOut->xTimeOnEntering; /* mod 2^32 */
+    /* As FreeRTOS: the count has wrapped since and come back past the start: a whole wrap. */
+    const bool wrapped_past = now.xOverflowCount != pxTimeOut->xOverflowCount &&
+                              now.xTimeOnEntering >= pxTimeOut->xTimeOnEntering;
+    if (wrapped_past || passed >= *pxTicksToWait) {
+        *pxTicksToWait = 0;
+        return pdTRUE;
+    }
+    *pxTicksToWait -= passed;
+    *pxTimeOut = now;
+    return pdFALSE;
 }
 
 /* ---- memory ------------------------------------------------------------------------------------ */

@@ -3,7 +3,7 @@
  * the chip's sizes (see freertos/FreeRTOS.h for what is simulated).
  *
  * Memory, as ESP-IDF allocates it: xTaskCreate*() takes the stack (usStackDepth bytes) and then
- * the TCB (100 bytes, sizeof(StaticTask_t) on the S3) with pvPortMalloc(); a failure of either
+ * the TCB (KRAKEN_SIM_TCB_BYTES, sizeof(StaticTask_t) on the S3) with pvPortMalloc(); a failure of either
  * returns errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY and leaves nothing allocated. Both go back when the
  * task is deleted (ESP-IDF's idle task frees a self-deleted task's a little later). The host thread
  * has a stack of its own (host code needs more); the simulated one is only accounted.
@@ -242,32 +242,159 @@ void vTaskGetRunTimeStats(char *pcWriteBuffer);
 #endif
 #endif /* trace facility */
 
-/* ---- direct-to-task notifications (index 0) ---- */
+/* ---- direct-to-task notifications ----
+ * Each task has configTASK_NOTIFICATION_ARRAY_ENTRIES values (Kconfig
+ * FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES, 1 by default), each with its state: pending (received,
+ * not yet taken) or not. The calls without "Indexed" use index 0, as FreeRTOS's macros. An index of
+ * configTASK_NOTIFICATION_ARRAY_ENTRIES or more, or a NULL task where one is needed, is refused
+ * with pdFAIL (0 for the ul... calls) and logged (the chip asserts). */
 
-/** Notifies xTaskToNotify with eAction (see eNotifyAction). pdPASS; pdFAIL only for
- *  eSetValueWithoutOverwrite when a notification is pending. NULL task: pdFAIL, logged.
- *  task, O(1), never blocks. */
-BaseType_t xTaskNotify(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction);
-/** xTaskNotify() from a simulated ISR; *pxHigherPriorityTaskWoken (when not NULL) is set to pdTRUE
- *  when a task was waiting for it. isr-ok, O(1). */
-BaseType_t xTaskNotifyFromISR(TaskHandle_t xTaskToNotify, uint32_t ulValue, eNotifyAction eAction,
-                              BaseType_t *pxHigherPriorityTaskWoken);
-/** xTaskNotify(xTaskToNotify, 0, eIncrement): the counting-semaphore use. Always pdPASS (NULL:
- *  pdFAIL, logged). task, O(1). */
-BaseType_t xTaskNotifyGive(TaskHandle_t xTaskToNotify);
-/** The same from a simulated ISR. isr-ok, O(1). */
-void vTaskNotifyGiveFromISR(TaskHandle_t xTaskToNotify, BaseType_t *pxHigherPriorityTaskWoken);
-/** When the caller's notification value is 0, waits up to xTicksToWait for a notification; then
- *  returns the value (0 on timeout, or after a notification that left it at 0, as FreeRTOS) and
- *  clears it (xClearCountOnExit) or decrements it. Refused in a simulated ISR (returns 0, logged).
- *  task, blocks. */
-uint32_t ulTaskNotifyTake(BaseType_t xClearCountOnExit, TickType_t xTicksToWait);
-/** Waits up to xTicksToWait for a notification: clears ulBitsToClearOnEntry first (when none is
- *  pending), and ulBitsToClearOnExit from the value after one came; *pulNotificationValue (when not
- *  NULL) gets the value before that. pdTRUE when a notification came, pdFALSE on timeout or in a
- *  simulated ISR (logged). task, blocks. */
-BaseType_t xTaskNotifyWait(uint32_t ulBitsToClearOnEntry, uint32_t ulBitsToClearOnExit,
-                           uint32_t *pulNotificationValue, TickType_t xTicksToWait);
+#define tskDEFAULT_INDEX_TO_NOTIFY (0)
+
+/** Notifies xTaskToNotify's value uxIndexToNotify with eAction (see eNotifyAction);
+ *  *pulPreviousNotificationValue (when not NULL) gets the value before it. pdPASS; pdFAIL for
+ *  eSetValueWithoutOverwrite when a notification is pending there, or refused (above). Wakes the
+ *  task when it waits on that index. task, O(1), never blocks. */
+BaseType_t xTaskGenericNotify(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
+                              uint32_t ulValue, eNotifyAction eAction,
+                              uint32_t *pulPreviousNotificationValue);
+/** xTaskGenericNotify() from a simulated ISR; *pxHigherPriorityTaskWoken (when not NULL) is set
+ *  to pdTRUE when the task waited on that index. isr-ok, O(1). */
+BaseType_t xTaskGenericNotifyFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
+                                     uint32_t ulValue, eNotifyAction eAction,
+                                     uint32_t *pulPreviousNotificationValue,
+                                     BaseType_t *pxHigherPriorityTaskWoken);
+/** xTaskGenericNotifyFromISR(..., eIncrement, NULL, ...): the counting-semaphore give. isr-ok,
+ *  O(1). */
+void vTaskGenericNotifyGiveFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
+                                   BaseType_t *pxHigherPriorityTaskWoken);
+/** When the caller's value uxIndexToWaitOn is 0, waits up to xTicksToWait for a notification
+ *  there; then returns the value (0 on timeout, or after a notification that left it at 0, as
+ *  FreeRTOS) and clears it (xClearCountOnExit) or decrements it. 0 when refused (above, or in a
+ *  simulated ISR; logged). task, blocks. */
+uint32_t ulTaskGenericNotifyTake(UBaseType_t uxIndexToWaitOn, BaseType_t xClearCountOnExit,
+                                 TickType_t xTicksToWait);
+/** Waits up to xTicksToWait for a notification on the caller's value uxIndexToWaitOn: clears
+ *  ulBitsToClearOnEntry first (when none is pending), and ulBitsToClearOnExit from the value after
+ *  one came; *pulNotificationValue (when not NULL) gets the value before that. pdTRUE when a
+ *  notification came; pdFALSE on timeout, or refused (above, or in a simulated ISR; logged). task,
+ *  blocks. */
+BaseType_t xTaskGenericNotifyWait(UBaseType_t uxIndexToWaitOn, uint32_t ulBitsToClearOnEntry,
+                                  uint32_t ulBitsToClearOnExit, uint32_t *pulNotificationValue,
+                                  TickType_t xTicksToWait);
+/** Drops a pending notification of xTask's (NULL: the caller's) value uxIndexToClear, its value
+ *  unchanged: pdPASS when one was pending, else pdFAIL (also refused, above). task, O(1). */
+BaseType_t xTaskGenericNotifyStateClear(TaskHandle_t xTask, UBaseType_t uxIndexToClear);
+/** Clears ulBitsToClear in xTask's (NULL: the caller's) value uxIndexToClear, its state
+ *  unchanged; returns the value before (0 when refused, above). task, O(1). */
+uint32_t ulTaskGenericNotifyValueClear(TaskHandle_t xTask, UBaseType_t uxIndexToClear,
+                                       uint32_t ulBitsToClear);
+
+#define xTaskNotify(xTaskToNotify, ulValue, eAction) \
+    xTaskGenericNotify((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, (ulValue), (eAction), NULL)
+#define xTaskNotifyIndexed(xTaskToNotify, uxIndexToNotify, ulValue, eAction) \
+    xTaskGenericNotify((xTaskToNotify), (uxIndexToNotify), (ulValue), (eAction), NULL)
+#define xTaskNotifyAndQuery(xTaskToNotify, ulValue, eAction, pulPreviousNotifyValue)       \
+    xTaskGenericNotify((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, (ulValue), (eAction), \
+                       (pulPreviousNotifyValue))
+#define xTaskNotifyAndQueryIndexed(xTaskToNotify, uxIndexToNotify, ulValue, eAction,        \
+                                   pulPreviousNotifyValue)                                   \
+    xTaskGenericNotify((xTaskToNotify), (uxIndexToNotify), (ulValue), (eAction),            \
+                       (pulPreviousNotifyValue))
+#define xTaskNotifyFromISR(xTaskToNotify, ulValue, eAction, pxHigherPriorityTaskWoken)             \
+    xTaskGenericNotifyFromISR((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, (ulValue), (eAction), \
+                              NULL, (pxHigherPriorityTaskWoken))
+#define xTaskNotifyIndexedFromISR(xTaskToNotify, uxIndexToNotify, ulValue, eAction,       \
+                                  pxHigherPriorityTaskWoken)                               \
+    xTaskGenericNotifyFromISR((xTaskToNotify), (uxIndexToNotify), (ulValue), (eAction), NULL, \
+                              (pxHigherPriorityTaskWoken))
+#define xTaskNotifyAndQueryFromISR(xTaskToNotify, ulValue, eAction, pulPreviousNotificationValue, \
+                                   pxHigherPriorityTaskWoken)                                     \
+    xTaskGenericNotifyFromISR((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, (ulValue), (eAction),  \
+                              (pulPreviousNotificationValue), (pxHigherPriorityTaskWoken))
+#define xTaskNotifyAndQueryIndexedFromISR(xTaskToNotify, uxIndexToNotify, ulValue, eAction,    \
+                                          pulPreviousNotificationValue,                        \
+                                          pxHigherPriorityTaskWoken)                           \
+    xTaskGenericNotifyFromISR((xTaskToNotify), (uxIndexToNotify), (ulValue), (eAction),        \
+                              (pulPreviousNotificationValue), (pxHigherPriorityTaskWoken))
+#define xTaskNotifyGive(xTaskToNotify) \
+    xTaskGenericNotify((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, 0, eIncrement, NULL)
+#define xTaskNotifyGiveIndexed(xTaskToNotify, uxIndexToNotify) \
+    xTaskGenericNotify((xTaskToNotify), (uxIndexToNotify), 0, eIncrement, NULL)
+#define vTaskNotifyGiveFromISR(xTaskToNotify, pxHigherPriorityTaskWoken) \
+    vTaskGenericNotifyGiveFromISR((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, (pxHigherPriorityTaskWoken))
+#define vTaskNotifyGiveIndexedFromISR(xTaskToNotify, uxIndexToNotify, pxHigherPriorityTaskWoken) \
+    vTaskGenericNotifyGiveFromISR((xTaskToNotify), (uxIndexToNotify), (pxHigherPriorityTaskWoken))
+#define ulTaskNotifyTake(xClearCountOnExit, xTicksToWait) \
+    ulTaskGenericNotifyTake(tskDEFAULT_INDEX_TO_NOTIFY, (xClearCountOnExit), (xTicksToWait))
+#define ulTaskNotifyTakeIndexed(uxIndexToWaitOn, xClearCountOnExit, xTicksToWait) \
+    ulTaskGenericNotifyTake((uxIndexToWaitOn), (xClearCountOnExit), (xTicksToWait))
+#define xTaskNotifyWait(ulBitsToClearOnEntry, ulBitsToClearOnExit, pulNotificationValue, \
+                        xTicksToWait)                                                    \
+    xTaskGenericNotifyWait(tskDEFAULT_INDEX_TO_NOTIFY, (ulBitsToClearOnEntry),          \
+                           (ulBitsToClearOnExit), (pulNotificationValue), (xTicksToWait))
+#define xTaskNotifyWaitIndexed(uxIndexToWaitOn, ulBitsToClearOnEntry, ulBitsToClearOnExit, \
+                               pulNotificationValue, xTicksToWait)                         \
+    xTaskGenericNotifyWait((uxIndexToWaitOn), (ulBitsToClearOnEntry), (ulBitsToClearOnExit), \
+                           (pulNotificationValue), (xTicksToWait))
+#define xTaskNotifyStateClear(xTask) xTaskGenericNotifyStateClear((xTask), tskDEFAULT_INDEX_TO_NOTIFY)
+#define xTaskNotifyStateClearIndexed(xTask, uxIndexToClear) \
+    xTaskGenericNotifyStateClear((xTask), (uxIndexToClear))
+#define ulTaskNotifyValueClear(xTask, ulBitsToClear) \
+    ulTaskGenericNotifyValueClear((xTask), tskDEFAULT_INDEX_TO_NOTIFY, (ulBitsToClear))
+#define ulTaskNotifyValueClearIndexed(xTask, uxIndexToClear, ulBitsToClear) \
+    ulTaskGenericNotifyValueClear((xTask), (uxIndexToClear), (ulBitsToClear))
+
+/* ---- thread-local storage pointers ----
+ * configNUM_THREAD_LOCAL_STORAGE_POINTERS per task, as FreeRTOS (Kconfig
+ * FREERTOS_THREAD_LOCAL_STORAGE_POINTERS; doubled with FREERTOS_TLSP_DELETION_CALLBACKS, the
+ * second half holding the callbacks, as ESP-IDF's). NULL xTaskToSet/xTaskToQuery: the caller. As
+ * FreeRTOS, an index out of range is ignored by the set and gives NULL on the get. */
+
+/** Sets xTaskToSet's pointer xIndex. task, O(1). */
+void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xIndex, void *pvValue);
+/** xTaskToQuery's pointer xIndex (NULL when never set or out of range). task, O(1). */
+void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t xIndex);
+
+/* ---- the scheduler ---- */
+
+#define taskSCHEDULER_SUSPENDED ((BaseType_t)0)
+#define taskSCHEDULER_NOT_STARTED ((BaseType_t)1)
+#define taskSCHEDULER_RUNNING ((BaseType_t)2)
+
+/** Suspends the scheduler for the caller, nested (as ESP-IDF's, on the caller's core only: tasks
+ *  of the other core go on). Until the matching xTaskResumeAll() the caller must not block: a call
+ *  that would wait is refused with its failure value and logged (the chip asserts). On the host,
+ *  every other task goes on (they are threads of the host's scheduler). Refused in a simulated ISR
+ *  (logged). task, O(1), never blocks. */
+void vTaskSuspendAll(void);
+/** Undoes one vTaskSuspendAll() of the caller: pdFALSE (the host never switches tasks here; the
+ *  chip answers pdTRUE when it yielded to a task readied meanwhile). Without one to undo, refused
+ *  with pdFALSE, logged (the chip asserts). task, O(1). */
+BaseType_t xTaskResumeAll(void);
+/** taskSCHEDULER_SUSPENDED inside the caller's vTaskSuspendAll(), else taskSCHEDULER_RUNNING (the
+ *  simulated chip has booted). isr-ok, O(1). */
+BaseType_t xTaskGetSchedulerState(void);
+
+/* ---- timeouts, for code that waits in several steps ---- */
+
+/** When a wait began, as FreeRTOS's: the tick count and its overflows. */
+typedef struct xTIME_OUT {
+    BaseType_t xOverflowCount;
+    TickType_t xTimeOnEntering;
+} TimeOut_t;
+
+/** Records now in *pxTimeOut (NULL: refused, logged). isr-ok, O(1). */
+void vTaskSetTimeOutState(TimeOut_t *const pxTimeOut);
+/** As vTaskSetTimeOutState(), without FreeRTOS's critical section. isr-ok, O(1). */
+void vTaskInternalSetTimeOutState(TimeOut_t *const pxTimeOut);
+/** pdTRUE when *pxTicksToWait ticks have passed since *pxTimeOut (then *pxTicksToWait = 0); else
+ *  pdFALSE, *pxTicksToWait reduced by the ticks passed and *pxTimeOut set to now, as FreeRTOS:
+ *  call it again with the same two to go on waiting. portMAX_DELAY never runs out. NULL
+ *  arguments: pdTRUE, logged (the chip asserts). (FreeRTOS also answers pdTRUE once after
+ *  xTaskAbortDelay() ended a wait on a kernel object that did not look itself: not simulated.)
+ *  task, O(1). */
+BaseType_t xTaskCheckForTimeOut(TimeOut_t *const pxTimeOut, TickType_t *const pxTicksToWait);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,536 @@
+/* test_freertos_task_calls.c - the host FreeRTOS's notification arrays (the ...Indexed and
+ * ...Generic calls, state and value clearing, notify-and-query), thread-local storage pointers and
+ * their deletion callbacks, scheduler suspension and the timeout helpers. Tasks report through
+ * atomics (cmocka's asserts belong to the test's thread). Several indices are tested when the
+ * build has them (tests/configs/alternate.defaults: 3), the deletion callbacks when the build
+ * enables them (the default). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/idf_additions.h"
+#include "freertos/queue.h"
+#include "freertos/task.h"
+#include "kraken_sim.h"
+
+#include "capture_output.h" /* after esp_log.h: its log capture */
+#include "freertos_test_support.h"
+
+#define STACK 4096u
+#define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+#define ENTRIES configTASK_NOTIFICATION_ARRAY_ENTRIES
+
+static size_t internal_at_setup;
+
+static int boot(void **state)
+{
+    (void)state;
+    if (kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) != ESP_OK) {
+        return -1;
+    }
+    TaskHandle_t me = xTaskGetCurrentTaskHandle(); /* this thread is a task from here on */
+    for (UBaseType_t i = 0; i < ENTRIES; i++) {   /* nothing left from a test before */
+        (void)xTaskGenericNotifyStateClear(me, i);
+        (void)ulTaskGenericNotifyValueClear(me, i, UINT32_MAX);
+    }
+    internal_at_setup = heap_caps_get_free_size(INTERNAL);
+    return 0;
+}
+
+/* Every task ended and its memory back; the scheduler not left suspended. */
+static int all_back(void **state)
+{
+    (void)state;
+    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
+    const bool ok = uxTaskGetNumberOfTasks() == 1 &&
+                    heap_caps_get_free_size(INTERNAL) == internal_at_setup &&
+                    xTaskGetSchedulerState() == taskSCHEDULER_RUNNING;
+    return ok ? 0 : -1;
+}
+
+/* ---- notification arrays ----------------------------------------------------------------------- */
+
+static void the_calls_without_an_index_use_index_0(void **state)
+{
+    (void)state;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle();
+    assert_int_equal(xTaskNotify(me, 0x11, eSetValueWithOverwrite), pdPASS);
+    uint32_t value = 0;
+    assert_int_equal(xTaskNotifyWaitIndexed(0, 0, UINT32_MAX, &value, 0), pdTRUE);
+    assert_int_equal(value, 0x11);
+    assert_int_equal(xTaskNotifyGiveIndexed(me, 0), pdPASS);
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1);
+    assert_int_equal(xTaskNotifyGive(me), pdPASS);
+    assert_int_equal(ulTaskNotifyTakeIndexed(0, pdTRUE, 0), 1);
+}
+
+#if ENTRIES >= 3
+static void each_index_has_its_own_value_and_state(void **state)
+{
+    (void)state;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle();
+    assert_int_equal(xTaskNotifyIndexed(me, 1, 5, eSetValueWithOverwrite), pdPASS);
+    assert_int_equal(xTaskNotifyIndexed(me, 2, 0x30, eSetBits), pdPASS);
+    uint32_t value = 99;
+    assert_int_equal(xTaskNotifyWait(0, 0, &value, 0), pdFALSE); /* nothing on index 0 */
+    assert_int_equal(value, 0);
+    /* Index 1 pending: a second value without overwrite fails there, not on index 2's... */
+    assert_int_equal(xTaskNotifyIndexed(me, 1, 6, eSetValueWithoutOverwrite), pdFAIL);
+    assert_int_equal(xTaskNotifyWaitIndexed(2, 0, 0x10, &value, 0), pdTRUE);
+    assert_int_equal(value, 0x30);
+    assert_int_equal(xTaskNotifyIndexed(me, 2, 7, eSetValueWithoutOverwrite), pdPASS);
+    /* ... and each keeps its own value. */
+    assert_int_equal(ulTaskNotifyTakeIndexed(1, pdFALSE, 0), 5);
+    assert_int_equal(ulTaskNotifyTakeIndexed(1, pdTRUE, 0), 4); /* decremented, then cleared */
+    assert_int_equal(ulTaskNotifyTakeIndexed(1, pdTRUE, 0), 0);
+    assert_int_equal(ulTaskNotifyTakeIndexed(2, pdTRUE, 0), 7);
+}
+
+static _Atomic uint32_t got;
+static _Atomic int waited; /* 1 while the waiter waits, 2 once it returned */
+
+static void wait_on_index_2(void *unused)
+{
+    (void)unused;
+    uint32_t value = 0;
+    atomic_store(&waited, 1);
+    const BaseType_t r = xTaskNotifyWaitIndexed(2, 0, UINT32_MAX, &value, PATIENCE_TICKS);
+    atomic_store(&got, r == pdTRUE ? value : 0);
+    atomic_store(&waited, 2);
+    vTaskDelete(NULL);
+}
+
+static void a_notification_wakes_a_task_only_on_the_index_it_waits_on(void **state)
+{
+    (void)state;
+    TaskHandle_t waiter = NULL;
+    atomic_store(&waited, 0);
+    assert_int_equal(xTaskCreate(wait_on_index_2, "waiter", STACK, NULL, 5, &waiter), pdPASS);
+    WAIT_FOR(atomic_load(&waited) == 1 && eTaskGetState(waiter) == eBlocked);
+    assert_int_equal(eTaskGetState(waiter), eBlocked);
+
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xTaskNotifyIndexedFromISR(waiter, 1, 0xA, eSetValueWithOverwrite, &woken),
+                     pdPASS);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdFALSE); /* it waits on index 2 */
+    vTaskDelay(3);
+    assert_int_equal(atomic_load(&waited), 1);
+
+    kraken_sim_isr_enter();
+    assert_int_equal(xTaskNotifyIndexedFromISR(waiter, 2, 0xB, eSetValueWithOverwrite, &woken),
+                     pdPASS);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdTRUE);
+    WAIT_FOR(atomic_load(&waited) == 2);
+    assert_int_equal(atomic_load(&got), 0xB);
+}
+#endif
+
+static void an_index_out_of_range_is_refused_and_logged_with_nothing_changed(void **state)
+{
+    (void)state;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle();
+    assert_int_equal(xTaskNotify(me, 3, eSetValueWithOverwrite), pdPASS);
+    uint32_t previous = 77, value = 77;
+    BaseType_t woken = pdFALSE;
+    log_capture_begin();
+    assert_int_equal(xTaskGenericNotify(me, ENTRIES, 1, eSetBits, &previous), pdFAIL);
+    kraken_sim_isr_enter();
+    assert_int_equal(xTaskGenericNotifyFromISR(me, ENTRIES, 1, eSetBits, &previous, &woken), pdFAIL);
+    vTaskGenericNotifyGiveFromISR(me, ENTRIES, &woken);
+    kraken_sim_isr_exit();
+    assert_int_equal(ulTaskGenericNotifyTake(ENTRIES, pdTRUE, 0), 0);
+    assert_int_equal(xTaskGenericNotifyWait(ENTRIES, 0, 0, &value, 0), pdFALSE);
+    assert_int_equal(xTaskGenericNotifyStateClear(me, ENTRIES), pdFAIL);
+    assert_int_equal(ulTaskGenericNotifyValueClear(me, ENTRIES, UINT32_MAX), 0);
+    const char *logged = log_capture_end();
+    static const char *const refusing[] = {"xTaskGenericNotify",      "xTaskGenericNotifyFromISR",
+                                           "ulTaskGenericNotifyTake", "xTaskGenericNotifyWait",
+                                           "xTaskGenericNotifyStateClear",
+                                           "ulTaskGenericNotifyValueClear"};
+    for (size_t i = 0; i < sizeof refusing / sizeof refusing[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "%s: index %u of %u notification values: refused", refusing[i],
+                 (unsigned)ENTRIES, (unsigned)ENTRIES);
+        assert_non_null(strstr(logged, line));
+    }
+    assert_int_equal(previous, 77);
+    assert_int_equal(value, 77);
+    assert_int_equal(woken, pdFALSE);
+    /* Index 0 as it was: pending, 3. */
+    assert_int_equal(xTaskNotifyWait(0, 0, &value, 0), pdTRUE);
+    assert_int_equal(value, 3);
+}
+
+static void notify_and_query_gives_the_value_before_the_action(void **state)
+{
+    (void)state;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle();
+    uint32_t previous = 99;
+    assert_int_equal(xTaskNotifyAndQuery(me, 0x3, eSetBits, &previous), pdPASS);
+    assert_int_equal(previous, 0);
+    assert_int_equal(xTaskNotifyAndQuery(me, 0, eIncrement, &previous), pdPASS);
+    assert_int_equal(previous, 0x3);
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xTaskNotifyAndQueryFromISR(me, 9, eSetValueWithoutOverwrite, &previous, &woken),
+                     pdFAIL); /* pending: refused, but the value before is still given */
+    kraken_sim_isr_exit();
+    assert_int_equal(previous, 0x4);
+    assert_int_equal(xTaskNotifyAndQueryIndexed(me, 0, 0x10, eSetValueWithOverwrite, &previous),
+                     pdPASS);
+    assert_int_equal(previous, 0x4);
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 0x10);
+}
+
+static void state_clear_drops_a_pending_notification_and_keeps_the_value(void **state)
+{
+    (void)state;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle();
+    assert_int_equal(xTaskNotifyStateClear(NULL), pdFAIL); /* none pending */
+    assert_int_equal(xTaskNotify(me, 7, eSetValueWithOverwrite), pdPASS);
+    assert_int_equal(xTaskNotifyStateClear(me), pdPASS);
+    assert_int_equal(xTaskNotifyStateClearIndexed(NULL, 0), pdFAIL); /* dropped already */
+    uint32_t value = 0;
+    assert_int_equal(xTaskNotifyWait(0, 0, &value, 0), pdFALSE); /* nothing pending any more */
+    assert_int_equal(value, 7);                                    /* the value stays */
+    /* Not pending: a value without overwrite is taken again. */
+    assert_int_equal(xTaskNotify(me, 8, eSetValueWithoutOverwrite), pdPASS);
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 8);
+}
+
+static void value_clear_clears_bits_keeps_the_state_and_returns_the_value_before(void **state)
+{
+    (void)state;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle();
+    assert_int_equal(xTaskNotify(me, 0xF0, eSetValueWithOverwrite), pdPASS);
+    assert_int_equal(ulTaskNotifyValueClear(NULL, 0x30), 0xF0);
+    assert_int_equal(ulTaskNotifyValueClearIndexed(me, 0, 0), 0xC0); /* 0: a plain read */
+    uint32_t value = 0;
+    assert_int_equal(xTaskNotifyWait(0, 0, &value, 0), pdTRUE); /* still pending */
+    assert_int_equal(value, 0xC0);
+    assert_int_equal(ulTaskNotifyValueClear(me, UINT32_MAX), 0xC0);
+    assert_int_equal(ulTaskNotifyValueClear(me, 0), 0);
+}
+
+/* ---- thread-local storage pointers ------------------------------------------------------------- */
+
+static _Atomic(void *) other_tls;
+static _Atomic bool other_may_end;
+
+static void keep_own_pointer(void *value)
+{
+    vTaskSetThreadLocalStoragePointer(NULL, 0, value);
+    atomic_store(&other_tls, pvTaskGetThreadLocalStoragePointer(NULL, 0));
+    while (!atomic_load(&other_may_end)) {
+        vTaskDelay(1);
+    }
+    vTaskDelete(NULL);
+}
+
+static void thread_local_storage_pointers_are_each_tasks_own(void **state)
+{
+    (void)state;
+    static int mine, theirs;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle(), other = NULL;
+    atomic_store(&other_tls, NULL);
+    atomic_store(&other_may_end, false);
+    vTaskSetThreadLocalStoragePointer(NULL, 0, &mine);
+    assert_int_equal(xTaskCreate(keep_own_pointer, "tls", STACK, &theirs, 5, &other), pdPASS);
+    WAIT_FOR(atomic_load(&other_tls) != NULL);
+    assert_ptr_equal(atomic_load(&other_tls), &theirs);
+    assert_ptr_equal(pvTaskGetThreadLocalStoragePointer(other, 0), &theirs);
+    assert_ptr_equal(pvTaskGetThreadLocalStoragePointer(me, 0), &mine);
+    assert_ptr_equal(pvTaskGetThreadLocalStoragePointer(NULL, 0), &mine);
+    /* Set through the handle, read by the task itself. */
+    vTaskSetThreadLocalStoragePointer(other, 0, &mine);
+    assert_ptr_equal(pvTaskGetThreadLocalStoragePointer(other, 0), &mine);
+    atomic_store(&other_may_end, true);
+
+    /* Out of range, as FreeRTOS: ignored by the set, NULL from the get. */
+    const BaseType_t last = configNUM_THREAD_LOCAL_STORAGE_POINTERS - 1;
+    vTaskSetThreadLocalStoragePointer(NULL, last, &theirs);
+    assert_ptr_equal(pvTaskGetThreadLocalStoragePointer(NULL, last), &theirs);
+    vTaskSetThreadLocalStoragePointer(NULL, last + 1, &theirs);
+    vTaskSetThreadLocalStoragePointer(NULL, -1, &theirs);
+    assert_null(pvTaskGetThreadLocalStoragePointer(NULL, last + 1));
+    assert_null(pvTaskGetThreadLocalStoragePointer(NULL, -1));
+    assert_ptr_equal(pvTaskGetThreadLocalStoragePointer(NULL, 0), &mine);
+    vTaskSetThreadLocalStoragePointer(NULL, last, NULL);
+    vTaskSetThreadLocalStoragePointer(NULL, 0, NULL);
+}
+
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+#define POINTERS CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS
+
+static _Atomic int calls;
+static _Atomic int called_index;
+static _Atomic(void *) called_value;
+static _Atomic(TaskHandle_t) called_in;
+static _Atomic size_t free_in_callback; /* internal free bytes when the callback ran */
+
+static void release_block(int index, void *value)
+{
+    atomic_fetch_add(&calls, 1);
+    atomic_store(&called_index, index);
+    atomic_store(&called_value, value);
+    atomic_store(&called_in, xTaskGetCurrentTaskHandle());
+    heap_caps_free(value);
+    atomic_store(&free_in_callback, heap_caps_get_free_size(INTERNAL));
+}
+
+static _Atomic bool holder_ready;
+
+/* Keeps a heap block in its last pointer, to be freed by the callback; deletes itself when asked
+ * (arg non-NULL), else waits to be deleted. */
+static void hold_block(void *delete_itself)
+{
+    void *block = heap_caps_malloc(64, INTERNAL);
+    vTaskSetThreadLocalStoragePointerAndDelCallback(NULL, POINTERS - 1, block, release_block);
+    vTaskSetThreadLocalStoragePointerAndDelCallback(NULL, POINTERS, block, release_block); /* out */
+    atomic_store(&holder_ready, true);
+    if (delete_itself != NULL) {
+        vTaskDelete(NULL);
+    }
+    for (;;) {
+        vTaskDelay(1);
+    }
+}
+
+static void reset_calls(void)
+{
+    atomic_store(&calls, 0);
+    atomic_store(&called_index, -1);
+    atomic_store(&called_value, NULL);
+    atomic_store(&called_in, NULL);
+    atomic_store(&holder_ready, false);
+}
+
+static void a_deletion_callback_gets_its_pointer_before_the_task_memory_goes(void **state)
+{
+    (void)state;
+    reset_calls();
+    TaskHandle_t holder = NULL;
+    assert_int_equal(xTaskCreate(hold_block, "holder", STACK, NULL, 5, &holder), pdPASS);
+    WAIT_FOR(atomic_load(&holder_ready));
+    void *block = pvTaskGetThreadLocalStoragePointer(holder, POINTERS - 1);
+    assert_non_null(block);
+    assert_int_equal(atomic_load(&calls), 0);
+
+    vTaskDelete(holder);
+    assert_int_equal(atomic_load(&calls), 1); /* once, for the one index that has a callback */
+    assert_int_equal(atomic_load(&called_index), POINTERS - 1);
+    assert_ptr_equal(atomic_load(&called_value), block);
+    assert_ptr_equal(atomic_load(&called_in), xTaskGetCurrentTaskHandle()); /* the deleter */
+    /* The stack and TCB were still allocated while it ran (its block was freed already); all is
+     * back after. */
+    assert_in_range(internal_at_setup - atomic_load(&free_in_callback), STACK + CHIP_TCB_BYTES,
+                    STACK + CHIP_TCB_BYTES + 32);
+    assert_int_equal(heap_caps_get_free_size(INTERNAL), internal_at_setup);
+}
+
+static void a_task_deleting_itself_has_its_callbacks_called_too(void **state)
+{
+    (void)state;
+    reset_calls();
+    assert_int_equal(xTaskCreate(hold_block, "holder", STACK, (void *)1, 5, NULL), pdPASS);
+    WAIT_FOR(atomic_load(&calls) == 1);
+    assert_int_equal(atomic_load(&calls), 1);
+    assert_int_equal(atomic_load(&called_index), POINTERS - 1);
+    assert_non_null(atomic_load(&called_value));
+    /* all_back(): the block the callback freed is back with the rest. */
+}
+
+static void a_pointer_set_without_a_callback_is_left_alone(void **state)
+{
+    (void)state;
+    reset_calls();
+    TaskHandle_t holder = NULL;
+    assert_int_equal(xTaskCreate(hold_block, "holder", STACK, NULL, 5, &holder), pdPASS);
+    WAIT_FOR(atomic_load(&holder_ready));
+    void *block = pvTaskGetThreadLocalStoragePointer(holder, POINTERS - 1);
+    vTaskSetThreadLocalStoragePointerAndDelCallback(holder, POINTERS - 1, block, NULL);
+    vTaskDelete(holder);
+    assert_int_equal(atomic_load(&calls), 0);
+    heap_caps_free(block);
+}
+#endif
+
+/* ---- the scheduler ----------------------------------------------------------------------------- */
+
+static _Atomic BaseType_t seen_by_other;
+static _Atomic bool other_looked;
+
+static void look_at_scheduler(void *unused)
+{
+    (void)unused;
+    atomic_store(&seen_by_other, xTaskGetSchedulerState());
+    atomic_store(&other_looked, true);
+    vTaskDelete(NULL);
+}
+
+static void a_suspended_scheduler_nests_and_refuses_waits_until_resumed(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(1, sizeof(int));
+    assert_non_null(q);
+    int item = 0;
+    kraken_sim_stats_t st;
+    kraken_sim_get_stats(&st);
+    const uint64_t refused_before = st.refused_waits;
+    assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_RUNNING);
+    vTaskSuspendAll();
+    vTaskSuspendAll();
+    assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_SUSPENDED);
+
+    /* Another task's state is its own (on the chip: a task of the other core). */
+    atomic_store(&other_looked, false);
+    assert_int_equal(xTaskCreate(look_at_scheduler, "looker", STACK, NULL, 5, NULL), pdPASS);
+    for (int i = 0; i < 10000 && !atomic_load(&other_looked); i++) {
+        vPortYield(); /* no delay: that would be a wait */
+        if (i % 100 == 99) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    }
+    assert_true(atomic_load(&other_looked));
+    assert_int_equal(atomic_load(&seen_by_other), taskSCHEDULER_RUNNING);
+
+    log_capture_begin();
+    assert_int_equal(xQueueReceive(q, &item, 1), pdFALSE);
+    vTaskDelay(2);
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "a wait of 1 ticks with the scheduler suspended "
+                                   "(vTaskSuspendAll): refused"));
+    assert_non_null(strstr(logged, "vTaskDelay"));
+    kraken_sim_get_stats(&st);
+    assert_int_equal(st.refused_waits - refused_before, 2);
+    assert_int_equal(xQueueSend(q, &item, 0), pdPASS); /* no wait: allowed */
+
+    assert_int_equal(xTaskResumeAll(), pdFALSE);
+    assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_SUSPENDED); /* one more to undo */
+    assert_int_equal(xTaskResumeAll(), pdFALSE);
+    assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_RUNNING);
+    assert_int_equal(xQueueReceive(q, &item, 1), pdPASS); /* may wait again */
+
+    log_capture_begin();
+    assert_int_equal(xTaskResumeAll(), pdFALSE); /* nothing to undo */
+    kraken_sim_isr_enter();
+    vTaskSuspendAll();
+    kraken_sim_isr_exit();
+    logged = log_capture_end();
+    assert_non_null(strstr(logged, "xTaskResumeAll: the scheduler is not suspended by this task"));
+    assert_non_null(strstr(logged, "vTaskSuspendAll"));
+    assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_RUNNING);
+    vQueueDelete(q);
+}
+
+/* ---- timeouts ---------------------------------------------------------------------------------- */
+
+static void check_for_timeout_counts_a_wait_down_in_steps(void **state)
+{
+    (void)state;
+    /* A budget a loaded machine's delays do not use up by accident. */
+    const TickType_t budget = pdMS_TO_TICKS(500) > 10 ? pdMS_TO_TICKS(500) : 10;
+    TimeOut_t t;
+    vTaskSetTimeOutState(&t);
+    TickType_t left = budget;
+    vTaskDelay(3); /* at least 2 ticks */
+    const TickType_t before = xTaskGetTickCount();
+    assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdFALSE);
+    const TickType_t after = xTaskGetTickCount();
+    assert_true(left <= budget - 2 && left > 0);
+    assert_in_range(t.xTimeOnEntering, before, after); /* restarted: the next check counts from here */
+    const TickType_t after_first = left;
+    vTaskDelay(2); /* at least 1 tick */
+    assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdFALSE);
+    assert_true(left < after_first);
+    vTaskDelay(left + 1);
+    assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdTRUE);
+    assert_int_equal(left, 0);
+
+    TickType_t forever = portMAX_DELAY;
+    vTaskInternalSetTimeOutState(&t);
+    vTaskDelay(2);
+    assert_int_equal(xTaskCheckForTimeOut(&t, &forever), pdFALSE);
+    assert_int_equal(forever, portMAX_DELAY);
+}
+
+static void check_for_timeout_follows_freertos_across_a_tick_count_wrap(void **state)
+{
+    (void)state;
+    TimeOut_t now;
+    vTaskSetTimeOutState(&now);
+    assert_int_equal(now.xOverflowCount, 0); /* the host's count wraps after 497 days at 100 Hz */
+
+    /* Started 16 ticks before the count wrapped: 16 + now ticks have passed. */
+    TimeOut_t t = {.xOverflowCount = now.xOverflowCount - 1, .xTimeOnEntering = UINT32_MAX - 15};
+    TickType_t left = now.xTimeOnEntering + 1000;
+    assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdFALSE);
+    assert_in_range(left, 1000 - 16 - 2, 1000 - 16);
+    assert_int_equal(t.xOverflowCount, now.xOverflowCount); /* restarted now */
+
+    /* Started before the wrap at a count the new one has passed again: a whole wrap. */
+    t = (TimeOut_t){.xOverflowCount = now.xOverflowCount - 1, .xTimeOnEntering = 0};
+    left = UINT32_MAX - 1;
+    assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdTRUE);
+    assert_int_equal(left, 0);
+}
+
+static void timeout_calls_refuse_null_arguments(void **state)
+{
+    (void)state;
+    TimeOut_t t;
+    TickType_t left = 5;
+    log_capture_begin();
+    vTaskSetTimeOutState(NULL);
+    vTaskSetTimeOutState(&t);
+    assert_int_equal(xTaskCheckForTimeOut(NULL, &left), pdTRUE);
+    assert_int_equal(xTaskCheckForTimeOut(&t, NULL), pdTRUE);
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vTaskSetTimeOutState: no TimeOut_t: refused"));
+    assert_non_null(strstr(logged, "xTaskCheckForTimeOut: no TimeOut_t: refused"));
+    assert_non_null(strstr(logged, "xTaskCheckForTimeOut: no ticks to wait: refused"));
+    assert_int_equal(left, 5);
+}
+
+#define TEST(name) cmocka_unit_test_setup_teardown(name, boot, all_back)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(the_calls_without_an_index_use_index_0),
+#if ENTRIES >= 3
+        TEST(each_index_has_its_own_value_and_state),
+        TEST(a_notification_wakes_a_task_only_on_the_index_it_waits_on),
+#endif
+        TEST(an_index_out_of_range_is_refused_and_logged_with_nothing_changed),
+        TEST(notify_and_query_gives_the_value_before_the_action),
+        TEST(state_clear_drops_a_pending_notification_and_keeps_the_value),
+        TEST(value_clear_clears_bits_keeps_the_state_and_returns_the_value_before),
+        TEST(thread_local_storage_pointers_are_each_tasks_own),
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+        TEST(a_deletion_callback_gets_its_pointer_before_the_task_memory_goes),
+        TEST(a_task_deleting_itself_has_its_callbacks_called_too),
+        TEST(a_pointer_set_without_a_callback_is_left_alone),
+#endif
+        TEST(a_suspended_scheduler_nests_and_refuses_waits_until_resumed),
+        TEST(check_for_timeout_counts_a_wait_down_in_steps),
+        TEST(check_for_timeout_follows_freertos_across_a_tick_count_wrap),
+        TEST(timeout_calls_refuse_null_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
