@@ -1962,9 +1962,11 @@ static void report_and_park(void *arg)
 static void a_task_runs_with_its_parameter_name_priority_and_core(void **state)
 {
     (void)state;
+    static const char name[] = "a_rather_long_task_name_indeed";
+    _Static_assert(sizeof name > configMAX_TASK_NAME_LEN, "a name that is cut");
     task_seen_t one = {0}, other = {0};
     TaskHandle_t a = NULL, b = NULL;
-    assert_int_equal(xTaskCreatePinnedToCore(report_and_park, "a_rather_long_task_name", STACK,
+    assert_int_equal(xTaskCreatePinnedToCore(report_and_park, name, STACK,
                                              &one, 7, &a, 1),
                      pdPASS);
     assert_int_equal(xTaskCreate(report_and_park, "free", STACK, &other, 3, &b), pdPASS);
@@ -1972,8 +1974,11 @@ static void a_task_runs_with_its_parameter_name_priority_and_core(void **state)
     assert_true(atomic_load(&one.done) && atomic_load(&other.done));
     assert_int_equal(atomic_load(&one.param), (uintptr_t)&one);
     assert_int_equal(atomic_load(&one.self), (uintptr_t)a);
-    assert_string_equal(one.name, "a_rather_long_t"); /* configMAX_TASK_NAME_LEN - 1 kept */
-    assert_string_equal(pcTaskGetName(a), "a_rather_long_t");
+    char kept[configMAX_TASK_NAME_LEN]; /* configMAX_TASK_NAME_LEN - 1 characters kept */
+    memcpy(kept, name, sizeof kept - 1);
+    kept[sizeof kept - 1] = '\0';
+    assert_string_equal(one.name, kept);
+    assert_string_equal(pcTaskGetName(a), kept);
     assert_string_equal(pcTaskGetTaskName(b), "free");
     assert_int_equal(atomic_load(&one.port_core), 1);
     assert_int_equal(xTaskGetCoreID(a), 1);

@@ -165,11 +165,18 @@ static void a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refuse
 {
     (void)state;
     TaskHandle_t t = NULL;
-    /* configMAX_TASK_NAME_LEN is 16: the name is kept as its first 15 characters. */
-    assert_int_equal(xTaskCreate(park, "a_very_long_task_name", STACK, NULL, 5, &t), pdPASS);
-    assert_ptr_equal(xTaskGetHandle("a_very_long_tas"), t);
+    /* The name is kept as its first configMAX_TASK_NAME_LEN - 1 characters. */
+    static const char name[] = "a_very_long_task_name_indeed";
+    _Static_assert(sizeof name > configMAX_TASK_NAME_LEN + 1, "a name that is cut");
+    char kept[configMAX_TASK_NAME_LEN], too_long[configMAX_TASK_NAME_LEN + 1];
+    memcpy(kept, name, sizeof kept - 1);
+    kept[sizeof kept - 1] = '\0';
+    memcpy(too_long, name, sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    assert_int_equal(xTaskCreate(park, name, STACK, NULL, 5, &t), pdPASS);
+    assert_ptr_equal(xTaskGetHandle(kept), t);
     log_capture_begin();
-    assert_null(xTaskGetHandle("a_very_long_task")); /* 16 characters: the chip asserts */
+    assert_null(xTaskGetHandle(too_long)); /* configMAX_TASK_NAME_LEN characters: the chip asserts */
     assert_null(xTaskGetHandle(NULL));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "a name of configMAX_TASK_NAME_LEN or more: refused"));

@@ -88,9 +88,9 @@ typedef struct {
                                  of a memory_pool block (memory_pool_free releases those) */
     uint64_t isr_calls;     /**< heap calls made from a simulated ISR (allowed, discouraged) */
     uint64_t refused_waits; /**< FreeRTOS calls that would wait (a timeout other than 0, a delay,
-                                 vTaskSuspend(NULL)) made in a simulated ISR or inside a critical
-                                 section (portENTER_CRITICAL): refused, logged (the chip asserts or
-                                 hangs) */
+                                 vTaskSuspend(NULL)) made in a simulated ISR, inside a critical
+                                 section (portENTER_CRITICAL) or with the scheduler suspended
+                                 (vTaskSuspendAll): refused, logged (the chip asserts or hangs) */
     uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section: written, the
                                  first logged (the chip aborts: libc's stdout lock) */
 } kraken_sim_stats_t;

@@ -14,8 +14,9 @@
  *   periods after the simulated boot), as on the chip: it lasts between n - 1 and n periods.
  * - FromISR calls are for kraken_sim_isr_enter()/_exit() context (xPortInIsrContext()); task-level
  *   calls that may block are refused there with their failure value (the chip would assert).
- * - A call with a non-zero wait (or a delay, or vTaskSuspend(NULL)) in a simulated ISR or inside a
- *   critical section is refused with its failure value, logged and counted
+ * - A call with a non-zero wait (or a delay, or vTaskSuspend(NULL)) in a simulated ISR, inside a
+ *   critical section or with the scheduler suspended (vTaskSuspendAll) is refused with its failure
+ *   value, logged and counted
  *   (kraken_sim_stats_t.refused_waits), also one that would not have had to wait: ESP-IDF forbids
  *   blocking calls there.
  * - The tick count is esp_timer_get_time() / portTICK_PERIOD_MS: it starts at the simulated boot.

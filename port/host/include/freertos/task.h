@@ -222,21 +222,21 @@ UBaseType_t uxTaskGetTaskNumber(TaskHandle_t xTask);
 void vTaskSetTaskNumber(TaskHandle_t xTask, const UBaseType_t uxHandle);
 
 #if CONFIG_FREERTOS_USE_STATS_FORMATTING_FUNCTIONS || defined(KRAKEN_SIM_TRACE_FACILITY)
-/** Writes FreeRTOS's task table into pcWriteBuffer: per task a line "name (padded to 15)\t
- *  state (X running, R ready, B blocked, S suspended)\tpriority\tstack high-water mark\ttask
- *  number" (with CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID, "\tcore", -1 for none) and "\r\n".
- *  Takes a TaskStatus_t array from pvPortMalloc() (internal RAM) while it runs, as FreeRTOS;
- *  writes "" when there is none, or when a task came between the count and the listing. The
- *  buffer must hold 50 bytes per task and one more (unchecked, as in FreeRTOS). A NULL buffer is
- *  refused with an error line. task, holds the kernel's lock while it writes, O(tasks^2 +
- *  stacks). */
+/** Writes FreeRTOS's task table into pcWriteBuffer: per task a line "name (padded to
+ *  configMAX_TASK_NAME_LEN - 1)\tstate (X running, R ready, B blocked, S suspended)\tpriority\t
+ *  stack high-water mark\ttask number" (with CONFIG_FREERTOS_VTASKLIST_INCLUDE_COREID, "\tcore",
+ *  -1 for none) and "\r\n". Takes a TaskStatus_t array from pvPortMalloc() (internal RAM) while
+ *  it runs, as FreeRTOS; writes "" when there is none, or when a task came between the count and
+ *  the listing. The buffer must hold configMAX_TASK_NAME_LEN + 34 bytes per task and one more
+ *  (unchecked, as in FreeRTOS). A NULL buffer is refused with an error line. task, holds the
+ *  kernel's lock while it writes, O(tasks^2 + stacks). */
 void vTaskList(char *pcWriteBuffer);
 #if CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS || defined(KRAKEN_SIM_TRACE_FACILITY)
-/** Writes FreeRTOS's run-time table: per task "name (padded to 15)\tcounter\t\tpercent%\r\n"
- *  ("<1%" under 1), the percent of the time since boot; a task is under 100 % but the sum may be
- *  more (the host's cores, the chip's two). Nothing when the total is under 100 µs. Memory,
- *  buffer (45 bytes per task and one more) and refusals as vTaskList(). task, O(tasks^2 +
- *  stacks). */
+/** Writes FreeRTOS's run-time table: per task "name (padded to configMAX_TASK_NAME_LEN - 1)\t
+ *  counter\t\tpercent%\r\n" ("<1%" under 1), the percent of the time since boot; a task is
+ *  under 100 % but the sum may be more (the host's cores, the chip's two). Nothing when the total
+ *  is under 100 µs. Memory, buffer (configMAX_TASK_NAME_LEN + 29 bytes per task and one more) and
+ *  refusals as vTaskList(). task, O(tasks^2 + stacks). */
 void vTaskGetRunTimeStats(char *pcWriteBuffer);
 #endif
 #endif
