@@ -163,9 +163,12 @@ static task_rec_t *task_rec_locked(TaskHandle_t task)
     if (t != NULL) {
         t->stat.handle = task;
         t->stat.is_alive = true;
-        /* the running task (or the one an ISR interrupted): its name cannot go meanwhile */
-        strncpy(t->stat.name, task != NULL ? pcTaskGetName(task) : "Pre-scheduler",
-                sizeof t->stat.name - 1);
+        /* the running task (or the one an ISR interrupted): its name cannot go meanwhile;
+         * configMAX_TASK_NAME_LEN - 1 characters kept, as ESP-IDF's */
+        const char *name = task != NULL ? pcTaskGetName(task) : "Pre-scheduler";
+        for (size_t i = 0; i < sizeof t->stat.name - 1 && name[i] != '\0'; i++) {
+            t->stat.name[i] = name[i]; /* the rest zeroed by calloc */
+        }
         t->next = *at;
         *at = t;
     }
