@@ -18,6 +18,7 @@
 #include "esp_heap_caps_init.h"
 #define KRAKEN_SIM_TASK_TRACKING_IMPL /* the API, whatever this build's sdkconfig says */
 #include "esp_heap_task_info.h"
+#include "esp_log.h"
 #include "esp_memory_utils.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/idf_additions.h"
@@ -25,16 +26,17 @@
 #include "kraken_sim.h"
 #include "sim_internal.h"
 
+#include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
 
 #define STACK 4096u
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 
 /* An esp32s3-n8r8 (its biggest heap is the PSRAM's) with task tracking on. */
-static int boot_with(bool keep_deleted)
+static int boot_on(sim_idf_t idf, bool keep_deleted)
 {
     sim_policy_t policy = {.spiram = true, .octal = true, .task_tracking = true,
-                           .track_deleted_tasks = keep_deleted};
+                           .track_deleted_tasks = keep_deleted, .idf = idf};
     if (sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) != ESP_OK) {
         return -1;
     }
@@ -45,13 +47,13 @@ static int boot_with(bool keep_deleted)
 static int boot(void **state)
 {
     (void)state;
-    return boot_with(false);
+    return boot_on(SIM_IDF_CURRENT, false);
 }
 
 static int boot_keeping_deleted(void **state)
 {
     (void)state;
-    return boot_with(true);
+    return boot_on(SIM_IDF_CURRENT, true);
 }
 
 /* The calling task's statistics (zeros when it has none), with room for 4 heaps and 64 blocks. */
@@ -163,7 +165,7 @@ static void a_boot_forgets_every_tasks_statistics(void **state)
     heap_all_tasks_stat_t all = {.task_count = 4, .stat_arr = stats};
     assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
     assert_int_equal(all.task_count, 1);
-    assert_int_equal(boot_with(false), 0);
+    assert_int_equal(boot_on(SIM_IDF_CURRENT, false), 0);
     all = (heap_all_tasks_stat_t){.task_count = 4, .stat_arr = stats};
     assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
     assert_int_equal(all.task_count, 0);
@@ -888,6 +890,53 @@ static void the_printouts_are_esp_idfs_tree_and_table(void **state)
     heap_caps_free(block);
 }
 
+/* ESP-IDF v5.5's tracking takes a mutex in each allocation, reallocation and free it records:
+ * with the scheduler suspended the chip asserts there. The host makes the call, counts it and logs
+ * the first; before v5.5 the owner is a word of the block, and nothing is said. */
+static uint64_t suspended_calls_made(void)
+{
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    void *kept = heap_caps_malloc(32, INTERNAL); /* the scheduler running: fine */
+    assert_non_null(kept);
+    vTaskSuspendAll();
+    void *a = heap_caps_malloc(64, INTERNAL);
+    void *b = heap_caps_realloc(a, 4096, INTERNAL);
+    void *c = heap_caps_calloc(2, 8, INTERNAL);
+    assert_true(a != NULL && b != NULL && c != NULL);
+    heap_caps_free(c);
+    heap_caps_free(kept);
+    assert_null(heap_caps_malloc(SIZE_MAX / 2, INTERNAL)); /* no block: nothing recorded */
+    heap_caps_free(NULL);
+    (void)xTaskResumeAll();
+    heap_caps_free(b);
+    kraken_sim_get_stats(&after);
+    return after.suspended_tracked_calls - before.suspended_tracked_calls;
+}
+
+static void heap_calls_with_the_scheduler_suspended_are_flagged_from_v5_5(void **state)
+{
+    (void)state;
+    log_capture_begin();
+    const uint64_t flagged = suspended_calls_made();
+    const char *logged = log_capture_end();
+    assert_int_equal(flagged, 5); /* malloc, realloc, calloc, two frees */
+    assert_non_null(strstr(logged, "heap_caps_malloc() with the scheduler suspended "
+                                   "(vTaskSuspendAll): ESP-IDF v5.5's heap task tracking takes a "
+                                   "mutex here, the chip asserts"));
+    assert_int_equal(count_of(logged, "scheduler suspended"), 1);
+
+    assert_int_equal(boot_on(SIM_IDF_V5_4, false), 0);
+    log_capture_begin();
+    assert_int_equal(suspended_calls_made(), 0);
+    assert_null(strstr(log_capture_end(), "scheduler suspended"));
+
+    assert_int_equal(boot_on(SIM_IDF_CURRENT, false), 0); /* the first after each boot is logged */
+    log_capture_begin();
+    assert_int_equal(suspended_calls_made(), 5);
+    assert_non_null(strstr(log_capture_end(), "scheduler suspended"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -908,6 +957,7 @@ int main(void)
         cmocka_unit_test_setup(arrays_the_biggest_heap_cannot_hold_are_refused_whole, boot),
         cmocka_unit_test_setup(the_printouts_are_esp_idfs_tree_and_table, boot),
         cmocka_unit_test_setup(statistics_read_while_tasks_allocate_stay_exact, boot),
+        cmocka_unit_test_setup(heap_calls_with_the_scheduler_suspended_are_flagged_from_v5_5, boot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1495,6 +1495,11 @@ BaseType_t xTaskResumeAll(void)
     return pdFALSE;
 }
 
+bool sim_scheduler_suspended(void)
+{
+    return t_scheduler_suspended != 0;
+}
+
 BaseType_t xTaskGetSchedulerState(void)
 {
     return t_scheduler_suspended != 0 ? taskSCHEDULER_SUSPENDED : taskSCHEDULER_RUNNING;

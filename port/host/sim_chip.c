@@ -188,7 +188,7 @@ extern char _end[] __attribute__((weak));
 
 /* Separate variables, not a struct: i386 gcc notes an ABI change for _Atomic 64-bit fields. */
 static _Atomic uint64_t stat_allocations, stat_frees, stat_failed, stat_injected, stat_invalid_frees,
-    stat_isr_calls, stat_refused_waits, stat_critical_logs;
+    stat_isr_calls, stat_refused_waits, stat_critical_logs, stat_suspended_tracked_calls;
 
 static _Atomic(esp_alloc_failed_hook_t) failed_hook;
 
@@ -340,6 +340,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     out->isr_calls = atomic_load(&stat_isr_calls);
     out->refused_waits = atomic_load(&stat_refused_waits);
     out->critical_logs = atomic_load(&stat_critical_logs);
+    out->suspended_tracked_calls = atomic_load(&stat_suspended_tracked_calls);
 }
 
 /* ESP-IDF lets an interrupt handler call the heap (mem_alloc.rst, "Calling Heap-Related Functions
@@ -356,6 +357,25 @@ void sim_note_isr_call(const char *function_name)
     if (!atomic_exchange(&isr_call_logged, true)) {
         ESP_LOGW(TAG, "%s() called from an ISR: ESP-IDF allows it but discourages it (counted in "
                       "isr_calls; further ones are not logged)", function_name);
+    }
+}
+
+/* ESP-IDF v5.5's task tracking takes a FreeRTOS mutex (portMAX_DELAY) in every allocation,
+ * reallocation and free it records (heap_task_info.c): with the scheduler suspended,
+ * xSemaphoreTake asserts. The call runs, is counted, and the first after each boot is logged (no
+ * lock held). */
+static _Atomic bool suspended_tracked_call_logged;
+
+static void note_tracked_call(const char *function_name)
+{
+    if (!chip.policy.task_tracking || chip.policy.idf > SIM_IDF_V5_5 || !sim_scheduler_suspended()) {
+        return;
+    }
+    count(&stat_suspended_tracked_calls);
+    if (!atomic_exchange(&suspended_tracked_call_logged, true)) {
+        ESP_LOGE(TAG, "%s() with the scheduler suspended (vTaskSuspendAll): ESP-IDF v5.5's heap "
+                      "task tracking takes a mutex here, the chip asserts (counted in "
+                      "suspended_tracked_calls; further ones are not logged)", function_name);
     }
 }
 
@@ -775,12 +795,13 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     _Atomic uint64_t *const counters[] = {&stat_allocations,   &stat_frees,     &stat_failed,
                                           &stat_injected,      &stat_invalid_frees,
                                           &stat_isr_calls,     &stat_refused_waits,
-                                          &stat_critical_logs};
+                                          &stat_critical_logs, &stat_suspended_tracked_calls};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         atomic_store(counters[i], 0);
     }
     atomic_store(&isr_call_logged, false);
     atomic_store(&critical_log_logged, false);
+    atomic_store(&suspended_tracked_call_logged, false);
     monitor_saved = NULL; /* its block went with the old heaps */
     monitor_count = 0;
     atomic_store(&failed_hook, NULL);
@@ -1171,6 +1192,9 @@ SIM_HEAP_API static void *malloc_masks(size_t size, const uint32_t *masks, size_
 {
     sim_note_isr_call(function_name);
     void *ptr = alloc_masks(size, masks, count_masks, alignment, hook_caps, function_name);
+    if (ptr != NULL) {
+        note_tracked_call(function_name);
+    }
     sim_trace_alloc(ptr, size);
     return ptr;
 }
@@ -1190,6 +1214,7 @@ SIM_HEAP_API static void *calloc_masks(size_t n, size_t size, const uint32_t *ma
             void *ptr = alloc_base(SIM_UNALIGNED_BYTES, bytes, masks[i]);
             if (ptr != NULL) {
                 count(&stat_allocations);
+                note_tracked_call(function_name);
                 if (chip.policy.idf == SIM_IDF_CURRENT) { /* the releases miss it (master: 46fceb2) */
                     sim_trace_alloc(ptr, bytes);
                 }
@@ -1220,6 +1245,7 @@ SIM_HEAP_API static void *realloc_masks(void *ptr, size_t size, const uint32_t *
     }
     if (size == 0) {
         if (count_masks > 0) { /* no mask: nothing happens */
+            note_tracked_call(function_name);
             sim_trace_free(ptr);
             if (free_block(ptr, function_name)) {
                 count(&stat_frees);
@@ -1232,6 +1258,7 @@ SIM_HEAP_API static void *realloc_masks(void *ptr, size_t size, const uint32_t *
         sim_trace_free(ptr); /* each try of ESP-IDF's heap_caps_realloc_base is traced */
         realloc_status_t status = realloc_base(ptr, size, masks[i], &out);
         if (status == REALLOC_OK) {
+            note_tracked_call(function_name);
             sim_trace_alloc(out, size);
             return out;
         }
@@ -1299,6 +1326,7 @@ SIM_HEAP_API void sim_free(void *ptr, const char *function_name)
         return;
     }
     sim_note_isr_call(function_name);
+    note_tracked_call(function_name);
     free_quietly(ptr, function_name);
 }
 

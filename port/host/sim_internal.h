@@ -39,6 +39,9 @@ void sim_count_refused_wait(void);
 /** True while the calling thread holds a critical section (portENTER_CRITICAL; freertos_host.c).
  *  isr-ok, O(1). */
 bool sim_in_critical(void);
+/** True between the calling thread's vTaskSuspendAll() and its matching xTaskResumeAll()
+ *  (freertos_host.c). isr-ok, O(1). */
+bool sim_scheduler_suspended(void);
 /** An ESP_LOGx line written inside a critical section (the chip aborts there): count it
  *  (kraken_sim_stats_t.critical_logs), logging the first after each boot. isr-ok, O(1). */
 void sim_note_critical_log(const char *tag);

@@ -93,6 +93,11 @@ typedef struct {
                                  (vTaskSuspendAll): refused, logged (the chip asserts or hangs) */
     uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section: written, the
                                  first logged (the chip aborts: libc's stdout lock) */
+    uint64_t suspended_tracked_calls; /**< with CONFIG_HEAP_TASK_TRACKING on ESP-IDF v5.5 and
+                                           later: allocations, reallocations and frees made with
+                                           the scheduler suspended (vTaskSuspendAll): done, the
+                                           first logged (the chip asserts: the tracking takes a
+                                           mutex) */
 } kraken_sim_stats_t;
 
 /** Copy the counters out. out NULL: nothing. isr-ok, O(1). */
