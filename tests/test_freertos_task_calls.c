@@ -95,6 +95,17 @@ static void each_index_has_its_own_value_and_state(void **state)
     assert_int_equal(ulTaskNotifyTakeIndexed(1, pdTRUE, 0), 4); /* decremented, then cleared */
     assert_int_equal(ulTaskNotifyTakeIndexed(1, pdTRUE, 0), 0);
     assert_int_equal(ulTaskNotifyTakeIndexed(2, pdTRUE, 0), 7);
+
+    /* Querying and clearing on entry look at their own index only. */
+    uint32_t previous = 0;
+    assert_int_equal(xTaskNotify(me, 0x1, eSetValueWithOverwrite), pdPASS); /* index 0 pending */
+    assert_int_equal(xTaskNotifyAndQueryIndexed(me, 2, 0x0F, eSetValueWithOverwrite, &previous),
+                     pdPASS);
+    assert_int_equal(previous, 0); /* index 2's, not index 0's */
+    assert_int_equal(xTaskNotifyStateClearIndexed(me, 2), pdPASS); /* 0x0F stays, not pending */
+    assert_int_equal(xTaskNotifyWaitIndexed(2, 0xFF, 0, &value, 0), pdFALSE);
+    assert_int_equal(value, 0); /* cleared on entry: nothing was pending on index 2 */
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 0x1);
 }
 
 static _Atomic uint32_t got;
@@ -109,6 +120,39 @@ static void wait_on_index_2(void *unused)
     atomic_store(&got, r == pdTRUE ? value : 0);
     atomic_store(&waited, 2);
     vTaskDelete(NULL);
+}
+
+static void take_on_index_2(void *unused)
+{
+    (void)unused;
+    atomic_store(&waited, 1);
+    atomic_store(&got, ulTaskNotifyTakeIndexed(2, pdTRUE, PATIENCE_TICKS));
+    atomic_store(&waited, 2);
+    vTaskDelete(NULL);
+}
+
+/* A task waiting (Take) on index 2: a notification on index 0 leaves it waiting, one on index 2
+ * wakes it. */
+static void a_take_wakes_only_on_its_index(void **state)
+{
+    (void)state;
+    TaskHandle_t waiter = NULL;
+    atomic_store(&waited, 0);
+    assert_int_equal(xTaskCreate(take_on_index_2, "taker", STACK, NULL, 5, &waiter), pdPASS);
+    WAIT_FOR(atomic_load(&waited) == 1 && eTaskGetState(waiter) == eBlocked);
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    vTaskNotifyGiveIndexedFromISR(waiter, 0, &woken);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdFALSE);
+    vTaskDelay(3);
+    assert_int_equal(atomic_load(&waited), 1);
+    kraken_sim_isr_enter();
+    vTaskNotifyGiveIndexedFromISR(waiter, 2, &woken);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdTRUE);
+    WAIT_FOR(atomic_load(&waited) == 2);
+    assert_int_equal(atomic_load(&got), 1);
 }
 
 static void a_notification_wakes_a_task_only_on_the_index_it_waits_on(void **state)
@@ -483,8 +527,9 @@ static void check_for_timeout_follows_freertos_across_a_tick_count_wrap(void **s
     assert_in_range(left, 1000 - 16 - 2, 1000 - 16);
     assert_int_equal(t.xOverflowCount, now.xOverflowCount); /* restarted now */
 
-    /* Started before the wrap at a count the new one has passed again: a whole wrap. */
-    t = (TimeOut_t){.xOverflowCount = now.xOverflowCount - 1, .xTimeOnEntering = 0};
+    /* Started before the wrap at the count it has now: a whole wrap. */
+    vTaskSetTimeOutState(&now);
+    t = (TimeOut_t){.xOverflowCount = now.xOverflowCount - 1, .xTimeOnEntering = now.xTimeOnEntering};
     left = UINT32_MAX - 1;
     assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdTRUE);
     assert_int_equal(left, 0);
@@ -516,6 +561,7 @@ int main(void)
 #if ENTRIES >= 3
         TEST(each_index_has_its_own_value_and_state),
         TEST(a_notification_wakes_a_task_only_on_the_index_it_waits_on),
+        TEST(a_take_wakes_only_on_its_index),
 #endif
         TEST(an_index_out_of_range_is_refused_and_logged_with_nothing_changed),
         TEST(notify_and_query_gives_the_value_before_the_action),
