@@ -8,12 +8,13 @@
 /* sizeof(StaticTask_t), (StaticQueue_t), (StaticEventGroup_t), (StaticTimer_t) and
  * (StaticStreamBuffer_t) on the ESP32-S3: ESP-IDF's headers compiled with Xtensa gcc for each
  * FreeRTOS configuration the CI builds (the default; tests/configs/alternate.defaults's names, TLS
- * pointers and notification array; menuconfig-mix.defaults's run-time statistics). The tests hold
- * the host to these, not to its own formula (KRAKEN_SIM_*_BYTES), which another configuration
- * falls back on. */
+ * pointers and notification array; menuconfig-mix.defaults's run-time statistics and task tag).
+ * The tests hold the host to these, not to its own formula (KRAKEN_SIM_*_BYTES), which another
+ * configuration falls back on. */
 #if CONFIG_FREERTOS_MAX_TASK_NAME_LEN == 16 && CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS == 1 &&   \
     defined(CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS) &&                                            \
-    CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES == 1 && !defined(CONFIG_FREERTOS_USE_TRACE_FACILITY)
+    CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES == 1 &&                                        \
+    !defined(CONFIG_FREERTOS_USE_TRACE_FACILITY) && !defined(CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG)
 #define CHIP_TCB_BYTES 100u
 #define CHIP_QUEUE_BYTES 84u
 #define CHIP_EVENT_GROUP_BYTES 36u
@@ -21,7 +22,8 @@
 #define CHIP_STREAM_BUFFER_BYTES 40u
 #elif CONFIG_FREERTOS_MAX_TASK_NAME_LEN == 13 && CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS == 3 && \
     !defined(CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS) &&                                           \
-    CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES == 3 && !defined(CONFIG_FREERTOS_USE_TRACE_FACILITY)
+    CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES == 3 &&                                        \
+    !defined(CONFIG_FREERTOS_USE_TRACE_FACILITY) && !defined(CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG)
 #define CHIP_TCB_BYTES 116u
 #define CHIP_QUEUE_BYTES 84u
 #define CHIP_EVENT_GROUP_BYTES 36u
@@ -29,8 +31,9 @@
 #define CHIP_STREAM_BUFFER_BYTES 40u
 #elif CONFIG_FREERTOS_MAX_TASK_NAME_LEN == 16 && CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS == 1 && \
     defined(CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS) &&                                            \
-    CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES == 1 && defined(CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS)
-#define CHIP_TCB_BYTES 112u
+    CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES == 1 &&                                        \
+    defined(CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS) && defined(CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG)
+#define CHIP_TCB_BYTES 116u
 #define CHIP_QUEUE_BYTES 92u
 #define CHIP_EVENT_GROUP_BYTES 40u
 #define CHIP_TIMER_BYTES 44u

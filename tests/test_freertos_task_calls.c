@@ -413,6 +413,46 @@ static void a_pointer_set_without_a_callback_is_left_alone(void **state)
 }
 #endif
 
+/* ---- the application task tag ------------------------------------------------------------------ */
+
+#ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
+static BaseType_t add_one(void *counter)
+{
+    return ++*(BaseType_t *)counter;
+}
+
+static BaseType_t add_ten(void *counter)
+{
+    return *(BaseType_t *)counter += 10;
+}
+
+static void each_task_has_its_tag_and_the_hook_call_runs_it(void **state)
+{
+    (void)state;
+    TaskHandle_t me = xTaskGetCurrentTaskHandle(), other = NULL;
+    atomic_store(&other_tls, NULL);
+    atomic_store(&other_may_end, false);
+    static int unused;
+    assert_int_equal(xTaskCreate(keep_own_pointer, "tagged", STACK, &unused, 5, &other), pdPASS);
+    BaseType_t counter = 0;
+    assert_null(xTaskGetApplicationTaskTag(NULL));
+    assert_int_equal(xTaskCallApplicationTaskHook(NULL, &counter), pdFAIL); /* no tag */
+    vTaskSetApplicationTaskTag(NULL, add_one);
+    vTaskSetApplicationTaskTag(other, add_ten);
+    assert_ptr_equal(xTaskGetApplicationTaskTag(me), add_one);
+    assert_ptr_equal(xTaskGetApplicationTaskTag(other), add_ten);
+    assert_int_equal(xTaskCallApplicationTaskHook(NULL, &counter), 1);
+    assert_int_equal(xTaskCallApplicationTaskHook(other, &counter), 11);
+    kraken_sim_isr_enter();
+    assert_ptr_equal(xTaskGetApplicationTaskTagFromISR(other), add_ten);
+    kraken_sim_isr_exit();
+    vTaskSetApplicationTaskTag(NULL, NULL);
+    assert_int_equal(xTaskCallApplicationTaskHook(me, &counter), pdFAIL);
+    assert_int_equal(counter, 11);
+    atomic_store(&other_may_end, true);
+}
+#endif
+
 /* ---- the scheduler ----------------------------------------------------------------------------- */
 
 static _Atomic BaseType_t seen_by_other;
@@ -572,6 +612,9 @@ int main(void)
         TEST(a_deletion_callback_gets_its_pointer_before_the_task_memory_goes),
         TEST(a_task_deleting_itself_has_its_callbacks_called_too),
         TEST(a_pointer_set_without_a_callback_is_left_alone),
+#endif
+#ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
+        TEST(each_task_has_its_tag_and_the_hook_call_runs_it),
 #endif
         TEST(a_suspended_scheduler_nests_and_refuses_waits_until_resumed),
         TEST(check_for_timeout_counts_a_wait_down_in_steps),

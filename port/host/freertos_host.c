@@ -74,6 +74,7 @@ struct tskTaskControlBlock {
     pthread_cond_t notified;
     void *tls[configNUM_THREAD_LOCAL_STORAGE_POINTERS]; /* ESP-IDF's: deletion callbacks in the
                                                           second half */
+    TaskHookFunction_t tag; /* vTaskSetApplicationTaskTag()'s */
 };
 
 static pthread_mutex_t kernel = PTHREAD_MUTEX_INITIALIZER;
@@ -1473,6 +1474,48 @@ uint32_t ulTaskGenericNotifyValueClear(TaskHandle_t xTask, UBaseType_t uxIndexTo
     fr_unlock();
     return value;
 }
+
+/* ---- the application task tag ------------------------------------------------------------------ */
+
+#ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
+static TaskHookFunction_t tag_of(TaskHandle_t task)
+{
+    struct tskTaskControlBlock *t = task != NULL ? task : fr_self();
+    TaskHookFunction_t tag = NULL;
+    if (t != NULL) {
+        fr_lock();
+        tag = t->tag;
+        fr_unlock();
+    }
+    return tag;
+}
+
+void vTaskSetApplicationTaskTag(TaskHandle_t xTask, TaskHookFunction_t pxHookFunction)
+{
+    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    if (t != NULL) {
+        fr_lock();
+        t->tag = pxHookFunction;
+        fr_unlock();
+    }
+}
+
+TaskHookFunction_t xTaskGetApplicationTaskTag(TaskHandle_t xTask)
+{
+    return tag_of(xTask);
+}
+
+TaskHookFunction_t xTaskGetApplicationTaskTagFromISR(TaskHandle_t xTask)
+{
+    return tag_of(xTask);
+}
+
+BaseType_t xTaskCallApplicationTaskHook(TaskHandle_t xTask, void *pvParameter)
+{
+    TaskHookFunction_t tag = tag_of(xTask);
+    return tag != NULL ? tag(pvParameter) : pdFAIL;
+}
+#endif
 
 /* ---- the scheduler and timeouts ---------------------------------------------------------------- */
 

@@ -76,7 +76,8 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
  * sizeof(StaticTask_t), (StaticQueue_t), ... from ESP-IDF's headers compiled with Xtensa gcc for
  * each option below (checked one by one): what a dynamic create takes from the heap. The TCB holds
  * the name, a core ID (two cores), the trace facility's numbers (8 bytes), the run-time counter (4),
- * the thread-local storage pointers and the notification values (4 bytes each) and states (1 each);
+ * the application task tag (4), the thread-local storage pointers and the notification values (4
+ * bytes each) and states (1 each);
  * the trace facility adds a number to the other objects too. */
 #ifdef CONFIG_FREERTOS_USE_TRACE_FACILITY
 #define KRAKEN_SIM_FR_TRACE 1u
@@ -88,10 +89,17 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 #else
 #define KRAKEN_SIM_FR_RUN_TIME 0u
 #endif
+#ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
+#define configUSE_APPLICATION_TASK_TAG 1
+#define KRAKEN_SIM_FR_TAG 1u
+#else
+#define KRAKEN_SIM_FR_TAG 0u
+#endif
 #define KRAKEN_SIM_ROUND4(n) (((n) + 3u) & ~3u)
 #define KRAKEN_SIM_TCB_BYTES                                                                       \
     KRAKEN_SIM_ROUND4(KRAKEN_SIM_ROUND4(52u + configMAX_TASK_NAME_LEN) +                          \
                       4u * (configNUMBER_OF_CORES > 1) + 4u + 8u * KRAKEN_SIM_FR_TRACE + 8u +      \
+                      4u * KRAKEN_SIM_FR_TAG +                                                     \
                       4u * configNUM_THREAD_LOCAL_STORAGE_POINTERS + 4u * KRAKEN_SIM_FR_RUN_TIME + \
                       5u * configTASK_NOTIFICATION_ARRAY_ENTRIES + 2u)
 #define KRAKEN_SIM_QUEUE_BYTES (84u + 8u * KRAKEN_SIM_FR_TRACE)

@@ -356,6 +356,23 @@ void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xInde
 /** xTaskToQuery's pointer xIndex (NULL when never set or out of range). task, O(1). */
 void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t xIndex);
 
+/* ---- the application task tag (CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG) ---- */
+
+/** A task's tag: a hook xTaskCallApplicationTaskHook() calls. */
+typedef BaseType_t (*TaskHookFunction_t)(void *);
+#ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
+/** Sets xTask's (NULL: the caller's) tag. task, O(1). */
+void vTaskSetApplicationTaskTag(TaskHandle_t xTask, TaskHookFunction_t pxHookFunction);
+/** xTask's (NULL: the caller's) tag, NULL when none was set. task, O(1). */
+TaskHookFunction_t xTaskGetApplicationTaskTag(TaskHandle_t xTask);
+/** The same from a simulated ISR. isr-ok, O(1). */
+TaskHookFunction_t xTaskGetApplicationTaskTagFromISR(TaskHandle_t xTask);
+#endif
+/** Calls xTask's (NULL: the caller's) tag with pvParameter and returns what it returns; pdFAIL
+ *  when it has none. Declared always, defined with the option only, as in FreeRTOS. task or isr,
+ *  O(1) plus the hook. */
+BaseType_t xTaskCallApplicationTaskHook(TaskHandle_t xTask, void *pvParameter);
+
 /* ---- the scheduler ---- */
 
 #define taskSCHEDULER_SUSPENDED ((BaseType_t)0)
