@@ -178,29 +178,6 @@ static void counting_semaphores_and_held_mutexes_are_members_too(void **state)
     vSemaphoreDelete(recursive);
 }
 
-static void an_overwrite_that_replaces_an_item_puts_no_second_handle(void **state)
-{
-    (void)state;
-    QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
-    QueueSetHandle_t set = xQueueCreateSet(1);
-    assert_int_equal(xQueueAddToSet(q, set), pdPASS);
-    const uint32_t one = 1, two = 2;
-    assert_int_equal(xQueueOverwrite(q, &one), pdPASS);
-    assert_int_equal(xQueueOverwrite(q, &two), pdPASS); /* the set is full: no handle wanted */
-    kraken_sim_isr_enter();
-    assert_int_equal(xQueueOverwriteFromISR(q, &one, NULL), pdPASS);
-    kraken_sim_isr_exit();
-    assert_int_equal(uxQueueMessagesWaiting(set), 1);
-    uint32_t got = 0;
-    assert_ptr_equal(xQueueSelectFromSet(set, 0), q);
-    assert_int_equal(xQueueReceive(q, &got, 0), pdPASS);
-    assert_int_equal(got, 1);
-    assert_null(xQueueSelectFromSet(set, 0));
-    assert_int_equal(xQueueRemoveFromSet(q, set), pdPASS);
-    vQueueDelete(set);
-    vQueueDelete(q);
-}
-
 /* A task that selects from a set, then reads the member it got. */
 typedef struct {
     QueueSetHandle_t set;
@@ -229,6 +206,46 @@ static TaskHandle_t start_selector(selector_t *s)
     WAIT_FOR(atomic_load(&s->done) || eTaskGetState(task) == eBlocked); /* into its wait */
     assert_false(atomic_load(&s->done));
     return task;
+}
+
+static void an_overwrite_that_replaces_an_item_puts_no_second_handle(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+    QueueSetHandle_t set = xQueueCreateSet(1);
+    assert_int_equal(xQueueAddToSet(q, set), pdPASS);
+    const uint32_t one = 1, two = 2;
+    assert_int_equal(xQueueOverwrite(q, &one), pdPASS);
+    assert_int_equal(xQueueOverwrite(q, &two), pdPASS); /* the set is full: no handle wanted */
+    kraken_sim_isr_enter();
+    assert_int_equal(xQueueOverwriteFromISR(q, &one, NULL), pdPASS);
+    kraken_sim_isr_exit();
+    assert_int_equal(uxQueueMessagesWaiting(set), 1);
+    uint32_t got = 0;
+    assert_ptr_equal(xQueueSelectFromSet(set, 0), q);
+    assert_int_equal(xQueueReceive(q, &got, 0), pdPASS);
+    assert_int_equal(got, 1);
+    assert_null(xQueueSelectFromSet(set, 0));
+
+    /* selected, not read yet: a replacing overwrite from an ISR wakes no selector */
+    assert_int_equal(xQueueOverwrite(q, &one), pdPASS);
+    assert_ptr_equal(xQueueSelectFromSet(set, 0), q);
+    const UBaseType_t tasks = tasks_now();
+    selector_t s = {.set = set, .ticks = 10};
+    start_selector(&s);
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xQueueOverwriteFromISR(q, &two, &woken), pdPASS);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdFALSE);
+    WAIT_FOR(atomic_load(&s.done));
+    assert_null(s.got); /* its wait timed out */
+    wait_for_tasks(tasks);
+    assert_int_equal(xQueueReceive(q, &got, 0), pdPASS);
+    assert_int_equal(got, 2);
+    assert_int_equal(xQueueRemoveFromSet(q, set), pdPASS);
+    vQueueDelete(set);
+    vQueueDelete(q);
 }
 
 static void a_waiting_select_wakes_on_the_member_that_got_data(void **state)
@@ -420,11 +437,13 @@ static void a_send_to_a_member_of_a_full_set_is_refused_and_logged(void **state)
     SemaphoreHandle_t recursive = xSemaphoreCreateRecursiveMutex();
     QueueSetHandle_t set = xQueueCreateSet(1);
     assert_int_equal(xSemaphoreTakeRecursive(recursive, 0), pdTRUE);
+    assert_int_equal(xSemaphoreTakeRecursive(recursive, 0), pdTRUE);
     assert_int_equal(xQueueAddToSet(q, set), pdPASS);
     assert_int_equal(xQueueAddToSet(sem, set), pdPASS);
     assert_int_equal(xQueueAddToSet(recursive, set), pdPASS);
     const uint32_t item = 9;
     assert_int_equal(xQueueSend(q, &item, 0), pdPASS); /* the set is full now */
+    assert_int_equal(xSemaphoreGiveRecursive(recursive), pdTRUE); /* held still: no handle */
     log_capture_begin();
     assert_int_equal(xQueueSend(q, &item, 0), pdFAIL);
     assert_int_equal(xSemaphoreGive(sem), pdFALSE);
