@@ -208,6 +208,16 @@ static TaskHandle_t start_selector(selector_t *s)
     return task;
 }
 
+/* Three members in a set, and a task selecting from it without a timeout; *tasks: the tasks
+ * alive before it. */
+static TaskHandle_t select_from_three(three_t *t, selector_t *s, UBaseType_t *tasks)
+{
+    *t = make_three();
+    *tasks = tasks_now();
+    *s = (selector_t){.set = t->set, .ticks = portMAX_DELAY};
+    return start_selector(s);
+}
+
 static void an_overwrite_that_replaces_an_item_puts_no_second_handle(void **state)
 {
     (void)state;
@@ -251,10 +261,10 @@ static void an_overwrite_that_replaces_an_item_puts_no_second_handle(void **stat
 static void a_waiting_select_wakes_on_the_member_that_got_data(void **state)
 {
     (void)state;
-    three_t t = make_three();
-    const UBaseType_t tasks = tasks_now();
-    selector_t s = {.set = t.set, .ticks = portMAX_DELAY};
-    start_selector(&s);
+    three_t t;
+    selector_t s;
+    UBaseType_t tasks;
+    select_from_three(&t, &s, &tasks);
     const uint32_t item = 42;
     assert_int_equal(xQueueSend(t.b, &item, 0), pdPASS);
     WAIT_FOR(atomic_load(&s.done));
@@ -269,10 +279,10 @@ static void a_waiting_select_wakes_on_the_member_that_got_data(void **state)
 static void a_give_from_an_isr_wakes_the_selecting_task_and_says_so(void **state)
 {
     (void)state;
-    three_t t = make_three();
-    const UBaseType_t tasks = tasks_now();
-    selector_t s = {.set = t.set, .ticks = portMAX_DELAY};
-    start_selector(&s);
+    three_t t;
+    selector_t s;
+    UBaseType_t tasks;
+    select_from_three(&t, &s, &tasks);
     BaseType_t woken = pdFALSE;
     kraken_sim_isr_enter();
     assert_int_equal(xSemaphoreGiveFromISR(t.sem, &woken), pdTRUE);
@@ -494,10 +504,10 @@ static void a_task_deleted_while_it_selects_leaves_the_set_usable(void **state)
 {
     (void)state;
     const size_t before = heap_caps_get_free_size(INTERNAL);
-    three_t t = make_three();
-    const UBaseType_t tasks = tasks_now();
-    selector_t s = {.set = t.set, .ticks = portMAX_DELAY};
-    TaskHandle_t task = start_selector(&s);
+    three_t t;
+    selector_t s;
+    UBaseType_t tasks;
+    TaskHandle_t task = select_from_three(&t, &s, &tasks);
     vTaskDelete(task);
     wait_for_tasks(tasks);
     assert_false(atomic_load(&s.done)); /* it never returned from its select */
