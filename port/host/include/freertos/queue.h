@@ -38,8 +38,8 @@ void vQueueDelete(QueueHandle_t xQueue);
 /** Copies *pvItemToQueue in (xCopyPosition: queueSEND_TO_BACK, queueSEND_TO_FRONT, or
  *  queueOVERWRITE for a queue of length 1), waiting up to xTicksToWait for room. pdPASS, or
  *  errQUEUE_FULL after the wait. NULL queue, NULL item with a non-zero item size, queueOVERWRITE
- *  on a longer queue, or a non-zero wait in a simulated ISR or a critical
- *  section: pdFAIL, logged. task, blocks. */
+ *  on a longer queue, a member of a full queue set, or a non-zero wait in a simulated ISR or a
+ *  critical section: pdFAIL, logged. task, blocks. */
 BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQueue,
                              TickType_t xTicksToWait, const BaseType_t xCopyPosition);
 #define xQueueSend(q, item, ticks) xQueueGenericSend((q), (item), (ticks), queueSEND_TO_BACK)
@@ -95,7 +95,9 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue);
  * the oldest handle out. Read a member only after a select gave its handle (FreeRTOS's rule): an
  * item arriving in a member wakes a task selecting from the set, not one waiting on the member
  * itself, and a handle left in the set for an item read otherwise takes a place in the set. An
- * overwrite that replaces the item of a queue of one puts no handle (the count did not change). */
+ * overwrite that replaces the item of a queue of one puts no handle (the count did not change).
+ * A send or give to a member whose set is full fails (pdFAIL, logged: the chip asserts) and
+ * changes nothing. */
 
 /** A queue set member: a queue or semaphore handle. */
 typedef struct QueueDefinition *QueueSetMemberHandle_t;
