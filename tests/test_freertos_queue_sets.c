@@ -78,6 +78,16 @@ static void a_set_is_one_internal_block_of_a_queue_of_4_byte_handles(void **stat
     assert_int_equal(bytes_of_set(21) - bytes_of_set(1), 20 * 4);
 }
 
+/* Takes n empty members out of set, then deletes the set (not the members). */
+static void empty_set_and_delete(QueueSetHandle_t set, const QueueSetMemberHandle_t *members,
+                                 size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(xQueueRemoveFromSet(members[i], set), pdPASS);
+    }
+    vQueueDelete(set);
+}
+
 /* Three members of different kinds and a set as long as they are together. */
 typedef struct {
     QueueHandle_t a, b;
@@ -98,10 +108,7 @@ static three_t make_three(void)
 
 static void delete_three(three_t *t)
 {
-    assert_int_equal(xQueueRemoveFromSet(t->a, t->set), pdPASS);
-    assert_int_equal(xQueueRemoveFromSet(t->b, t->set), pdPASS);
-    assert_int_equal(xQueueRemoveFromSet(t->sem, t->set), pdPASS);
-    vQueueDelete(t->set);
+    empty_set_and_delete(t->set, (QueueSetMemberHandle_t[]){t->a, t->b, t->sem}, 3);
     vQueueDelete(t->a);
     vQueueDelete(t->b);
     vSemaphoreDelete(t->sem);
@@ -168,10 +175,7 @@ static void counting_semaphores_and_held_mutexes_are_members_too(void **state)
     assert_int_equal(xSemaphoreTake(counting, 0), pdTRUE);
     assert_int_equal(xSemaphoreTake(mutex, 0), pdTRUE);
     assert_int_equal(xSemaphoreTakeRecursive(recursive, 0), pdTRUE);
-    assert_int_equal(xQueueRemoveFromSet(counting, set), pdPASS);
-    assert_int_equal(xQueueRemoveFromSet(mutex, set), pdPASS);
-    assert_int_equal(xQueueRemoveFromSet(recursive, set), pdPASS);
-    vQueueDelete(set);
+    empty_set_and_delete(set, (QueueSetMemberHandle_t[]){counting, mutex, recursive}, 3);
     assert_int_equal(xSemaphoreGive(mutex), pdTRUE); /* out of the set: no handle anywhere */
     vSemaphoreDelete(counting);
     vSemaphoreDelete(mutex);
@@ -208,14 +212,30 @@ static TaskHandle_t start_selector(selector_t *s)
     return task;
 }
 
-/* Three members in a set, and a task selecting from it without a timeout; *tasks: the tasks
- * alive before it. */
-static TaskHandle_t select_from_three(three_t *t, selector_t *s, UBaseType_t *tasks)
+/* Three members in a set, and a task selecting from it without a timeout. */
+typedef struct {
+    three_t t;
+    selector_t s;
+    UBaseType_t tasks; /* alive before the selector */
+    TaskHandle_t task;
+} selecting_t;
+
+static void select_from_three(selecting_t *x)
 {
-    *t = make_three();
-    *tasks = tasks_now();
-    *s = (selector_t){.set = t->set, .ticks = portMAX_DELAY};
-    return start_selector(s);
+    x->t = make_three();
+    x->tasks = tasks_now();
+    x->s = (selector_t){.set = x->t.set, .ticks = portMAX_DELAY};
+    x->task = start_selector(&x->s);
+}
+
+/* The selector got `member` and read it, and has ended. */
+static void selected(selecting_t *x, QueueSetMemberHandle_t member)
+{
+    WAIT_FOR(atomic_load(&x->s.done));
+    assert_true(atomic_load(&x->s.done));
+    assert_ptr_equal(x->s.got, member);
+    assert_int_equal(x->s.read, pdPASS); /* an item, or the give taken */
+    wait_for_tasks(x->tasks);
 }
 
 static void an_overwrite_that_replaces_an_item_puts_no_second_handle(void **state)
@@ -261,37 +281,27 @@ static void an_overwrite_that_replaces_an_item_puts_no_second_handle(void **stat
 static void a_waiting_select_wakes_on_the_member_that_got_data(void **state)
 {
     (void)state;
-    three_t t;
-    selector_t s;
-    UBaseType_t tasks;
-    select_from_three(&t, &s, &tasks);
+    selecting_t x;
+    select_from_three(&x);
     const uint32_t item = 42;
-    assert_int_equal(xQueueSend(t.b, &item, 0), pdPASS);
-    WAIT_FOR(atomic_load(&s.done));
-    assert_true(atomic_load(&s.done));
-    assert_ptr_equal(s.got, t.b);
-    assert_int_equal(s.read, pdPASS);
-    assert_int_equal(s.item, 42);
-    wait_for_tasks(tasks);
-    delete_three(&t);
+    assert_int_equal(xQueueSend(x.t.b, &item, 0), pdPASS);
+    selected(&x, x.t.b);
+    assert_int_equal(x.s.item, 42);
+    delete_three(&x.t);
 }
 
 static void a_give_from_an_isr_wakes_the_selecting_task_and_says_so(void **state)
 {
     (void)state;
-    three_t t;
-    selector_t s;
-    UBaseType_t tasks;
-    select_from_three(&t, &s, &tasks);
+    selecting_t x;
+    select_from_three(&x);
+    three_t t = x.t;
     BaseType_t woken = pdFALSE;
     kraken_sim_isr_enter();
     assert_int_equal(xSemaphoreGiveFromISR(t.sem, &woken), pdTRUE);
     kraken_sim_isr_exit();
     assert_int_equal(woken, pdTRUE); /* the selector waited on the set */
-    WAIT_FOR(atomic_load(&s.done));
-    assert_ptr_equal(s.got, t.sem);
-    assert_int_equal(s.read, pdPASS); /* the give, taken */
-    wait_for_tasks(tasks);
+    selected(&x, t.sem);
     woken = pdFALSE;
     const uint32_t item = 7;
     kraken_sim_isr_enter();
@@ -477,10 +487,7 @@ static void a_send_to_a_member_of_a_full_set_is_refused_and_logged(void **state)
     assert_int_equal(xSemaphoreGiveRecursive(recursive), pdTRUE); /* room again */
     assert_ptr_equal(xQueueSelectFromSet(set, 0), recursive);
     assert_int_equal(xSemaphoreTakeRecursive(recursive, 0), pdTRUE);
-    assert_int_equal(xQueueRemoveFromSet(q, set), pdPASS);
-    assert_int_equal(xQueueRemoveFromSet(sem, set), pdPASS);
-    assert_int_equal(xQueueRemoveFromSet(recursive, set), pdPASS);
-    vQueueDelete(set);
+    empty_set_and_delete(set, (QueueSetMemberHandle_t[]){q, sem, recursive}, 3);
     vQueueDelete(q);
     vSemaphoreDelete(sem);
     vSemaphoreDelete(recursive);
@@ -504,13 +511,12 @@ static void a_task_deleted_while_it_selects_leaves_the_set_usable(void **state)
 {
     (void)state;
     const size_t before = heap_caps_get_free_size(INTERNAL);
-    three_t t;
-    selector_t s;
-    UBaseType_t tasks;
-    TaskHandle_t task = select_from_three(&t, &s, &tasks);
-    vTaskDelete(task);
-    wait_for_tasks(tasks);
-    assert_false(atomic_load(&s.done)); /* it never returned from its select */
+    selecting_t x;
+    select_from_three(&x);
+    vTaskDelete(x.task);
+    wait_for_tasks(x.tasks);
+    assert_false(atomic_load(&x.s.done)); /* it never returned from its select */
+    three_t t = x.t;
     const uint32_t item = 3;
     assert_int_equal(xQueueSend(t.b, &item, 0), pdPASS);
     assert_ptr_equal(xQueueSelectFromSet(t.set, 0), t.b); /* the handle was not lost to it */
