@@ -5,7 +5,13 @@
  *
  * Semaphores are queues of item size 0 whose count is the number of "items", as in FreeRTOS: a
  * binary semaphore has length 1, a counting one its maximum, a mutex length 1 and a holder.
+ *
+ * A queue set is a queue of member handles, as in FreeRTOS: an item or give that arrives in a
+ * member puts the member's handle in its set (prvNotifyQueueSetContainer) instead of waking the
+ * member's own receivers, and xQueueSelectFromSet() is a receive from the set. The queue registry
+ * (vQueueAddToRegistry) is a static array of CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE names.
  */
+#define KRAKEN_SIM_QUEUE_REGISTRY /* queue.h's registry calls, whatever the build's size */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,6 +27,10 @@
 #include "sim_internal.h"
 
 #define QUEUE_SIZE KRAKEN_SIM_QUEUE_BYTES /* sizeof(StaticQueue_t) == sizeof(StaticSemaphore_t) */
+#define CHIP_HANDLE_SIZE 4u /* sizeof(QueueSetMemberHandle_t) on the chip: a set's item */
+#define REGISTRY_SIZE CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE
+_Static_assert(REGISTRY_SIZE >= 0 && REGISTRY_SIZE <= 20,
+               "CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE: 0 to 20, as ESP-IDF's Kconfig");
 
 enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };
 
@@ -34,6 +44,10 @@ struct QueueDefinition {
     void *storage_block;     /* MEM_CAPS: the storage, a block of its own */
     TaskHandle_t holder;     /* mutexes: who holds it */
     UBaseType_t recursion;   /* recursive mutexes: the holder's takes */
+    struct QueueDefinition *set; /* the queue set it is a member of (pxQueueSetContainer) */
+    UBaseType_t members;         /* a queue set: the queues and semaphores in it */
+    bool is_set;                 /* made by xQueueCreateSet() */
+    uint8_t *host_storage;       /* a set's handles when the chip's 4-byte slots cannot hold them */
     uint32_t waiting_items, waiting_room; /* tasks waiting on each condition */
     pthread_cond_t items, room;
 };
@@ -66,6 +80,7 @@ static void destroy(struct QueueDefinition *q)
 {
     pthread_cond_destroy(&q->items);
     pthread_cond_destroy(&q->room);
+    __real_free(q->host_storage);
     __real_free(q);
 }
 
@@ -141,6 +156,20 @@ QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItem
     return q;
 }
 
+static void unregister_locked(QueueHandle_t q);
+
+/* Lock held: why q may not be deleted now (NULL: it may). */
+static const char *undeletable_locked(const struct QueueDefinition *q, bool caps_api)
+{
+    return q->waiting_items + q->waiting_room != 0 ? "tasks wait on it"
+           : caps_api && q->memory != MEM_CAPS    ? "not made by a *CreateWithCaps()"
+           /* FreeRTOS leaves a deleted member in its set: the set would give its handle */
+           : q->set != NULL && q->count != 0 ? "a member of a queue set that holds its handle"
+           /* and its members would post into the deleted set */
+           : q->members != 0 ? "a queue set that has members"
+                             : NULL;
+}
+
 /* The memory a queue's creation took, freed by the delete that matches it. */
 static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
 {
@@ -149,12 +178,18 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
         return;
     }
     fr_lock();
-    const uint32_t waiting = q->waiting_items + q->waiting_room;
+    const char *refusal = undeletable_locked(q, caps_api);
     const uint8_t memory = q->memory;
+    if (refusal == NULL) {
+        if (q->set != NULL) { /* an empty member leaves its set */
+            q->set->members--;
+        }
+        unregister_locked(q); /* as FreeRTOS's vQueueDelete */
+    }
     fr_unlock();
-    if ((caps_api && memory != MEM_CAPS) || waiting != 0) {
+    if (refusal != NULL) {
         ESP_LOGE(FR_TAG, "%s(%p): %s: refused (the chip asserts or crashes)", fn, (void *)q,
-                 waiting != 0 ? "tasks wait on it" : "not made by a *CreateWithCaps()");
+                 refusal);
         return;
     }
     /* A plain delete of a WithCaps queue frees nothing, as on the chip, where its buffers are the
@@ -299,10 +334,17 @@ SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseT
 
 /* ---- sending and receiving --------------------------------------------------------------------- */
 
-/* Lock held: one item in (a semaphore's count up). */
-static void put_locked(struct QueueDefinition *q, const void *item, BaseType_t position)
+/* Lock held: true when putting an item at `position` replaces one (an overwrite of a full queue
+ * of one): the count stays, and FreeRTOS does not tell the queue's set. */
+static bool replaces(const struct QueueDefinition *q, BaseType_t position)
 {
-    if (position == queueOVERWRITE && q->count == q->length) {
+    return position == queueOVERWRITE && q->count == q->length;
+}
+
+/* Lock held: one item copied into the ring (a semaphore's count up), nobody woken. */
+static void copy_in_locked(struct QueueDefinition *q, const void *item, BaseType_t position)
+{
+    if (replaces(q, position)) {
         q->count = 0; /* a queue of one: its item is replaced */
         q->head = 0;
     }
@@ -317,9 +359,42 @@ static void put_locked(struct QueueDefinition *q, const void *item, BaseType_t p
         memcpy(q->storage + (size_t)at * q->item_size, item, q->item_size);
     }
     q->count++;
-    if (q->waiting_items != 0) {
-        pthread_cond_signal(&q->items);
+}
+
+/* Lock held: one item in. A member of a queue set puts its handle in the set and wakes a task
+ * selecting from it, not one waiting on the member itself (FreeRTOS: a member is read after
+ * xQueueSelectFromSet() gave its handle); the set has room (set_full_refused checked it). */
+static void put_locked(struct QueueDefinition *q, const void *item, BaseType_t position)
+{
+    const bool replacing = replaces(q, position);
+    copy_in_locked(q, item, position);
+    struct QueueDefinition *woken = q;
+    if (q->set != NULL) {
+        if (replacing) {
+            return;
+        }
+        woken = q->set;
+        copy_in_locked(woken, &q, queueSEND_TO_BACK); /* the set's set is not told, as FreeRTOS */
     }
+    if (woken->waiting_items != 0) {
+        pthread_cond_signal(&woken->items);
+    }
+}
+
+/* Lock held: when q is a member of a queue set that has no room for the handle an item or give
+ * at `position` would put there (the chip asserts: a set shorter than its members together, or
+ * a member read without selecting it), unlocks, logs and answers true; nothing changed. */
+static bool set_full_refused(const char *fn, const struct QueueDefinition *q, BaseType_t position)
+{
+    const struct QueueDefinition *set = q->set;
+    if (set == NULL || replaces(q, position) || set->count < set->length) {
+        return false;
+    }
+    fr_unlock();
+    ESP_LOGE(FR_TAG, "%s(%p): its queue set %p is full: refused (the chip asserts: make a set as "
+                     "long as its members together, and read a member only once selected)",
+             fn, (const void *)q, (const void *)set);
+    return true;
 }
 
 /* Lock held: the oldest item out (or only copied: peek). */
@@ -344,7 +419,7 @@ static void take_locked(struct QueueDefinition *q, void *buffer, bool peek)
 /* What a queue is (fixed at its creation). */
 typedef struct {
     UBaseType_t length, item_size;
-    bool mutex, recursive;
+    bool mutex, recursive, set;
 } shape_t;
 
 /* q's shape (all zero for NULL), read under the lock, so that a task deleted meanwhile ends (in
@@ -356,7 +431,8 @@ static shape_t shape_of(QueueHandle_t q)
     }
     fr_enter();
     const shape_t shape = {.length = q->length, .item_size = q->item_size, .mutex = is_mutex(q),
-                           .recursive = q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX};
+                           .recursive = q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX,
+                           .set = q->is_set};
     fr_unlock();
     return shape;
 }
@@ -414,6 +490,9 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
                          "chip asserts)", (void *)q);
         return pdFAIL;
     }
+    if (set_full_refused(__func__, q, xCopyPosition)) {
+        return pdFAIL;
+    }
     if (is_mutex(q)) {
         q->holder = NULL;
     }
@@ -441,8 +520,15 @@ BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvIt
         fr_unlock();
         return errQUEUE_FULL;
     }
-    /* a receiver not yet served by the items already queued (each one woken takes one) */
-    const bool woke = q->waiting_items > q->count;
+    if (set_full_refused(__func__, q, xCopyPosition)) {
+        return pdFAIL;
+    }
+    /* a receiver not yet served by the items already queued (each one woken takes one): of the
+     * queue, or of its set when it is in one (unless the item replaced one: nobody is told) */
+    const struct QueueDefinition *told = q->set == NULL               ? q
+                                         : replaces(q, xCopyPosition) ? NULL
+                                                                      : q->set;
+    const bool woke = told != NULL && told->waiting_items > told->count;
     put_locked(q, pvItemToQueue, xCopyPosition);
     fr_unlock();
     if (woke && pxHigherPriorityTaskWoken != NULL) {
@@ -592,6 +678,9 @@ BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
         fr_unlock();
         return pdFALSE; /* FreeRTOS's answer to a give by a task that does not hold it */
     }
+    if (xMutex->recursion == 1 && set_full_refused(__func__, xMutex, queueSEND_TO_BACK)) {
+        return pdFALSE;
+    }
     if (--xMutex->recursion != 0) {
         fr_unlock();
         return pdTRUE;
@@ -665,4 +754,198 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
     }
     fr_unlock();
     return pdPASS;
+}
+
+/* ---- queue sets -------------------------------------------------------------------------------- */
+
+QueueSetHandle_t xQueueCreateSet(const UBaseType_t uxEventQueueLength)
+{
+    if (!valid_shape(__func__, uxEventQueueLength, CHIP_HANDLE_SIZE)) {
+        return NULL;
+    }
+    /* xQueueGenericCreate(length, sizeof(Queue_t *), queueQUEUE_TYPE_SET): one block */
+    uint8_t *block = pvPortMalloc(QUEUE_SIZE + (size_t)uxEventQueueLength * CHIP_HANDLE_SIZE);
+    if (block == NULL) {
+        return NULL;
+    }
+    /* A 32-bit host's handles fit the chip's slots; a 64-bit host's go to host memory. */
+    const bool fits = sizeof(QueueSetMemberHandle_t) <= CHIP_HANDLE_SIZE;
+    uint8_t *host = fits ? NULL : __real_calloc(uxEventQueueLength, sizeof(QueueSetMemberHandle_t));
+    struct QueueDefinition *set =
+        fits || host != NULL ? make(queueQUEUE_TYPE_BASE, MEM_HEAP, uxEventQueueLength,
+                                    sizeof(QueueSetMemberHandle_t), block,
+                                    fits ? block + QUEUE_SIZE : host)
+                             : NULL;
+    if (set == NULL) {
+        __real_free(host);
+        vPortFree(block);
+        return NULL;
+    }
+    set->is_set = true;
+    set->host_storage = host;
+    return set;
+}
+
+/* The first look at a set argument: false (logged) for NULL or a handle that is not a set. */
+static bool is_set_arg(const char *fn, QueueSetHandle_t set)
+{
+    if (set == NULL || !shape_of(set).set) {
+        ESP_LOGE(FR_TAG, "%s(%p): %s: refused (the chip asserts or corrupts memory)", fn,
+                 (void *)set, set == NULL ? "no queue set" : "not a queue set");
+        return false;
+    }
+    return true;
+}
+
+/* The first look of xQueueAddToSet/xQueueRemoveFromSet: false (logged) for no member or no set. */
+static bool member_args(const char *fn, QueueSetMemberHandle_t member, QueueSetHandle_t set)
+{
+    fr_task_call();
+    if (member == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no queue or semaphore: refused (the chip crashes)", fn);
+        return false;
+    }
+    return is_set_arg(fn, set);
+}
+
+BaseType_t xQueueAddToSet(QueueSetMemberHandle_t xQueueOrSemaphore, QueueSetHandle_t xQueueSet)
+{
+    if (!member_args(__func__, xQueueOrSemaphore, xQueueSet)) {
+        return pdFAIL;
+    }
+    fr_lock();
+    const struct QueueDefinition *old = xQueueOrSemaphore->set;
+    const bool empty = xQueueOrSemaphore->count == 0;
+    if (old == NULL && empty) {
+        xQueueOrSemaphore->set = xQueueSet;
+        xQueueSet->members++;
+    }
+    fr_unlock();
+    if (old != NULL || !empty) {
+        ESP_LOGE(FR_TAG, "%s(%p, %p): %s: refused", __func__, (void *)xQueueOrSemaphore,
+                 (void *)xQueueSet,
+                 old != NULL ? "already in a queue set (a queue is in one set at most)"
+                             : "not empty (a given semaphore or a free mutex is not)");
+        return pdFAIL;
+    }
+    return pdPASS;
+}
+
+BaseType_t xQueueRemoveFromSet(QueueSetMemberHandle_t xQueueOrSemaphore,
+                               QueueSetHandle_t xQueueSet)
+{
+    if (!member_args(__func__, xQueueOrSemaphore, xQueueSet)) {
+        return pdFAIL;
+    }
+    fr_lock();
+    const bool member = xQueueOrSemaphore->set == xQueueSet;
+    const bool empty = xQueueOrSemaphore->count == 0;
+    if (member && empty) {
+        xQueueOrSemaphore->set = NULL;
+        xQueueSet->members--;
+    }
+    fr_unlock();
+    if (!member || !empty) {
+        ESP_LOGE(FR_TAG, "%s(%p, %p): %s: refused", __func__, (void *)xQueueOrSemaphore,
+                 (void *)xQueueSet,
+                 !member ? "not in this queue set" : "not empty (the set holds its handle)");
+        return pdFAIL;
+    }
+    return pdPASS;
+}
+
+QueueSetMemberHandle_t xQueueSelectFromSet(QueueSetHandle_t xQueueSet, const TickType_t xTicksToWait)
+{
+    fr_task_call();
+    QueueSetMemberHandle_t member = NULL;
+    if (is_set_arg(__func__, xQueueSet)) {
+        (void)receive(__func__, xQueueSet, &member, xTicksToWait, false);
+    }
+    return member;
+}
+
+QueueSetMemberHandle_t xQueueSelectFromSetFromISR(QueueSetHandle_t xQueueSet)
+{
+    QueueSetMemberHandle_t member = NULL;
+    if (is_set_arg(__func__, xQueueSet)) {
+        (void)xQueueReceiveFromISR(xQueueSet, &member, NULL);
+    }
+    return member;
+}
+
+/* ---- the queue registry ------------------------------------------------------------------------ */
+
+/* FreeRTOS's xQueueRegistry: a free slot has no name. Under the kernel lock. */
+static struct {
+    QueueHandle_t handle;
+    const char *name;
+} registry[REGISTRY_SIZE > 0 ? REGISTRY_SIZE : 1];
+
+/* Lock held: q's slot, -1 when it has none. */
+static int slot_of_locked(QueueHandle_t q)
+{
+    for (int i = 0; i < REGISTRY_SIZE; i++) {
+        if (registry[i].handle == q) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void unregister_locked(QueueHandle_t q)
+{
+    const int i = slot_of_locked(q);
+    if (i >= 0) {
+        registry[i].handle = NULL;
+        registry[i].name = NULL;
+    }
+}
+
+static bool registry_arg(const char *fn, QueueHandle_t q)
+{
+    if (q == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no queue: refused (the chip asserts)", fn);
+        return false;
+    }
+    return true;
+}
+
+void vQueueAddToRegistry(QueueHandle_t xQueue, const char *pcQueueName)
+{
+    if (!registry_arg(__func__, xQueue) || pcQueueName == NULL) {
+        return; /* FreeRTOS: a NULL name changes nothing */
+    }
+    fr_lock();
+    int at = slot_of_locked(xQueue); /* registered again: the new name */
+    for (int i = 0; at < 0 && i < REGISTRY_SIZE; i++) {
+        if (registry[i].name == NULL) { /* the first free slot */
+            at = i;
+        }
+    }
+    if (at >= 0) {
+        registry[at].handle = xQueue;
+        registry[at].name = pcQueueName;
+    }
+    fr_unlock();
+}
+
+void vQueueUnregisterQueue(QueueHandle_t xQueue)
+{
+    if (registry_arg(__func__, xQueue)) {
+        fr_lock();
+        unregister_locked(xQueue);
+        fr_unlock();
+    }
+}
+
+const char *pcQueueGetName(QueueHandle_t xQueue)
+{
+    if (!registry_arg(__func__, xQueue)) {
+        return NULL;
+    }
+    fr_lock();
+    const int i = slot_of_locked(xQueue);
+    const char *name = i >= 0 ? registry[i].name : NULL;
+    fr_unlock();
+    return name;
 }

@@ -28,15 +28,18 @@ QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize);
 QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
                                  uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue);
 /** Deletes it: its block goes back (a static queue's memory is the caller's again; a WithCaps
- *  queue's blocks leak, as on the chip: use vQueueDeleteWithCaps). Refused (logged) while tasks
- *  wait on it, where the chip crashes. NULL: nothing. task, O(1). */
+ *  queue's blocks leak, as on the chip: use vQueueDeleteWithCaps), and it leaves the queue
+ *  registry and, when empty, its queue set. Refused (logged) while tasks wait on it, for a member
+ *  of a queue set that is not empty, or a queue set that has members, where the chip crashes
+ *  (then or later: FreeRTOS leaves a deleted member in its set). NULL: nothing. task, O(1) plus
+ *  O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
 void vQueueDelete(QueueHandle_t xQueue);
 
 /** Copies *pvItemToQueue in (xCopyPosition: queueSEND_TO_BACK, queueSEND_TO_FRONT, or
  *  queueOVERWRITE for a queue of length 1), waiting up to xTicksToWait for room. pdPASS, or
  *  errQUEUE_FULL after the wait. NULL queue, NULL item with a non-zero item size, queueOVERWRITE
- *  on a longer queue, or a non-zero wait in a simulated ISR or a critical
- *  section: pdFAIL, logged. task, blocks. */
+ *  on a longer queue, a member of a full queue set, or a non-zero wait in a simulated ISR or a
+ *  critical section: pdFAIL, logged. task, blocks. */
 BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQueue,
                              TickType_t xTicksToWait, const BaseType_t xCopyPosition);
 #define xQueueSend(q, item, ticks) xQueueGenericSend((q), (item), (ticks), queueSEND_TO_BACK)
@@ -85,6 +88,68 @@ BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue);
  *  O(1). */
 BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue);
 #define xQueueReset(q) xQueueGenericReset((q), pdFALSE)
+
+/* ---- queue sets ----
+ * A set is a queue of member handles: an item sent to a member queue, or a give of a member
+ * semaphore or mutex, also puts the member's handle in the set, and xQueueSelectFromSet() takes
+ * the oldest handle out. Read a member only after a select gave its handle (FreeRTOS's rule): an
+ * item arriving in a member wakes a task selecting from the set, not one waiting on the member
+ * itself, and a handle left in the set for an item read otherwise takes a place in the set. An
+ * overwrite that replaces the item of a queue of one puts no handle (the count did not change).
+ * A send or give to a member whose set is full fails (pdFAIL, logged: the chip asserts) and
+ * changes nothing. */
+
+/** A queue set member: a queue or semaphore handle. */
+typedef struct QueueDefinition *QueueSetMemberHandle_t;
+
+/** A queue set with room for uxEventQueueLength handles (make it the sum of its members' lengths,
+ *  a binary semaphore or mutex counting 1 and a counting semaphore its maximum), in one
+ *  pvPortMalloc() block of xQueueCreate(length, 4)'s size, as on the chip (a 64-bit host keeps its
+ *  8-byte handles in host memory beside it). NULL when the internal heap cannot hold it or the
+ *  host is out of memory; NULL and logged for a length of 0 (the chip asserts) or one whose 4 x
+ *  length overflows. No static version (FreeRTOS 10.5.1 has none). task, O(1). */
+QueueSetHandle_t xQueueCreateSet(const UBaseType_t uxEventQueueLength);
+/** Adds an empty queue or semaphore, or a held mutex, to a set: pdPASS. pdFAIL, logged, when it
+ *  is already in a set (one set at most), not empty (a given semaphore, a free mutex), or for no
+ *  member, no set or a handle that is not a set (FreeRTOS returns pdFAIL for the first two and
+ *  asserts or corrupts memory for the others). Any kind can be a member, as in FreeRTOS; blocking
+ *  on a set never gives a mutex holder a priority. task, O(1). */
+BaseType_t xQueueAddToSet(QueueSetMemberHandle_t xQueueOrSemaphore, QueueSetHandle_t xQueueSet);
+/** Takes an empty member out of its set: pdPASS. pdFAIL, logged, when it is not in that set or
+ *  not empty (the set would keep its handle), or for no member or set. task, O(1). */
+BaseType_t xQueueRemoveFromSet(QueueSetMemberHandle_t xQueueOrSemaphore,
+                               QueueSetHandle_t xQueueSet);
+/** The member whose item or give came first (members in the order their data arrived), waiting up
+ *  to xTicksToWait for one; then read it without waiting (xQueueReceive, xSemaphoreTake(s, 0)).
+ *  NULL after the wait; NULL and logged for no set, a handle that is not a set, or a non-zero
+ *  wait in a simulated ISR or a critical section. task, blocks. */
+QueueSetMemberHandle_t xQueueSelectFromSet(QueueSetHandle_t xQueueSet,
+                                           const TickType_t xTicksToWait);
+/** The same without waiting: NULL when no member has data (and, logged, for no set or a handle
+ *  that is not a set). For a simulated ISR (a task may call it too, as on the chip). isr-ok, O(1). */
+QueueSetMemberHandle_t xQueueSelectFromSetFromISR(QueueSetHandle_t xQueueSet);
+
+/* ---- the queue registry (CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE names, for debuggers) ----
+ * With a size of 0 (ESP-IDF's default) the three calls are empty macros, as in FreeRTOS:
+ * pcQueueGetName() then has no value to use. */
+#if CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE > 0 || defined(KRAKEN_SIM_QUEUE_REGISTRY)
+/** Gives xQueue (a queue, semaphore, mutex or set) the name pcQueueName, whose string is kept, not
+ *  copied: it must outlive the entry. Registered again: the new name. Nothing happens for a NULL
+ *  name or when all CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE places are taken; a NULL queue is refused
+ *  (logged; the chip asserts). No heap use (a static array, as on the chip). task or isr,
+ *  O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
+void vQueueAddToRegistry(QueueHandle_t xQueue, const char *pcQueueName);
+/** Takes xQueue out of the registry (not in it: nothing; NULL: refused, logged). vQueueDelete()
+ *  does it too. task or isr, O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
+void vQueueUnregisterQueue(QueueHandle_t xQueue);
+/** xQueue's registered name, NULL when it is not registered (or NULL, logged). task or isr,
+ *  O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
+const char *pcQueueGetName(QueueHandle_t xQueue);
+#else
+#define vQueueAddToRegistry(xQueue, pcName)
+#define vQueueUnregisterQueue(xQueue)
+#define pcQueueGetName(xQueue)
+#endif
 
 #ifdef __cplusplus
 }
