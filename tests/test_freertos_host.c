@@ -228,6 +228,10 @@ static void say_so_and_return(void *ran)
 static void kernel_objects_have_the_chips_sizes_for_the_options(void **state)
 {
     (void)state;
+    if (!CHIP_SIZES_MEASURED) {
+        print_message("the chip's sizes were not measured for this configuration: not checked\n");
+        skip();
+    }
     assert_int_equal(KRAKEN_SIM_TCB_BYTES, CHIP_TCB_BYTES);
     assert_int_equal(KRAKEN_SIM_QUEUE_BYTES, CHIP_QUEUE_BYTES);
     assert_int_equal(KRAKEN_SIM_EVENT_GROUP_BYTES, CHIP_EVENT_GROUP_BYTES);

@@ -12,16 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #include <cmocka.h>
 
 #include "esp_heap_caps.h"
 #include "esp_log.h"
+#include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/idf_additions.h"
 #include "freertos/queue.h"
 #include "freertos/task.h"
+#include "freertos/timers.h"
 #include "kraken_sim.h"
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
@@ -204,7 +207,8 @@ static void an_index_out_of_range_is_refused_and_logged_with_nothing_changed(voi
     static const char *const refusing[] = {"xTaskGenericNotify",      "xTaskGenericNotifyFromISR",
                                            "ulTaskGenericNotifyTake", "xTaskGenericNotifyWait",
                                            "xTaskGenericNotifyStateClear",
-                                           "ulTaskGenericNotifyValueClear"};
+                                           "ulTaskGenericNotifyValueClear",
+                                           "vTaskGenericNotifyGiveFromISR"};
     for (size_t i = 0; i < sizeof refusing / sizeof refusing[0]; i++) {
         char line[128];
         snprintf(line, sizeof line, "%s: index %u of %u notification values: refused", refusing[i],
@@ -337,21 +341,51 @@ static void release_block(int index, void *value)
 }
 
 static _Atomic bool holder_ready;
+static _Atomic bool keep_busy; /* hold_block_busily() runs while it is true */
 
-/* Keeps a heap block in its last pointer, to be freed by the callback; deletes itself when asked
- * (arg non-NULL), else waits to be deleted. */
-static void hold_block(void *delete_itself)
+/* Its last pointer: a heap block, freed by the callback. */
+static void keep_block(void)
 {
     void *block = heap_caps_malloc(64, INTERNAL);
     vTaskSetThreadLocalStoragePointerAndDelCallback(NULL, POINTERS - 1, block, release_block);
     vTaskSetThreadLocalStoragePointerAndDelCallback(NULL, POINTERS, block, release_block); /* out */
     atomic_store(&holder_ready, true);
+}
+
+/* Keeps a block; deletes itself when asked (arg non-NULL), else waits, suspended, to be deleted. */
+static void hold_block(void *delete_itself)
+{
+    keep_block();
     if (delete_itself != NULL) {
         vTaskDelete(NULL);
     }
     for (;;) {
+        vTaskSuspend(NULL);
+    }
+}
+
+/* Keeps a block and runs, with no FreeRTOS call, while keep_busy; then delays (a task deleted
+ * meanwhile ends there). */
+static void hold_block_busily(void *unused)
+{
+    (void)unused;
+    keep_block();
+    while (atomic_load(&keep_busy)) {
+        sched_yield();
+    }
+    for (;;) {
         vTaskDelay(1);
     }
+}
+
+/* Starts hold_block() and waits until it is suspended: its code runs no more. */
+static TaskHandle_t suspended_holder(void)
+{
+    TaskHandle_t holder = NULL;
+    assert_int_equal(xTaskCreate(hold_block, "holder", STACK, NULL, 5, &holder), pdPASS);
+    WAIT_FOR(atomic_load(&holder_ready) && eTaskGetState(holder) == eSuspended);
+    assert_int_equal(eTaskGetState(holder), eSuspended);
+    return holder;
 }
 
 static void reset_calls(void)
@@ -367,9 +401,7 @@ static void a_deletion_callback_gets_its_pointer_before_the_task_memory_goes(voi
 {
     (void)state;
     reset_calls();
-    TaskHandle_t holder = NULL;
-    assert_int_equal(xTaskCreate(hold_block, "holder", STACK, NULL, 5, &holder), pdPASS);
-    WAIT_FOR(atomic_load(&holder_ready));
+    TaskHandle_t holder = suspended_holder();
     void *block = pvTaskGetThreadLocalStoragePointer(holder, POINTERS - 1);
     assert_non_null(block);
     assert_int_equal(atomic_load(&calls), 0);
@@ -402,13 +434,56 @@ static void a_pointer_set_without_a_callback_is_left_alone(void **state)
 {
     (void)state;
     reset_calls();
-    TaskHandle_t holder = NULL;
-    assert_int_equal(xTaskCreate(hold_block, "holder", STACK, NULL, 5, &holder), pdPASS);
-    WAIT_FOR(atomic_load(&holder_ready));
+    TaskHandle_t holder = suspended_holder();
     void *block = pvTaskGetThreadLocalStoragePointer(holder, POINTERS - 1);
     vTaskSetThreadLocalStoragePointerAndDelCallback(holder, POINTERS - 1, block, NULL);
     vTaskDelete(holder);
     assert_int_equal(atomic_load(&calls), 0);
+    heap_caps_free(block);
+}
+
+/* As on the chip, where the idle task deletes a task that runs on the other core: the callbacks
+ * of a task deleted while it runs are called as it ends (here at its next FreeRTOS call), not
+ * under its feet. A second delete of it is refused. */
+static void a_task_deleted_while_it_runs_has_its_callbacks_called_as_it_ends(void **state)
+{
+    (void)state;
+    reset_calls();
+    atomic_store(&keep_busy, true);
+    TaskHandle_t holder = NULL;
+    assert_int_equal(xTaskCreate(hold_block_busily, "busy", STACK, NULL, 5, &holder), pdPASS);
+    WAIT_FOR(atomic_load(&holder_ready));
+    vTaskDelete(holder);
+    assert_int_equal(atomic_load(&calls), 0); /* it still runs: its block stays */
+    log_capture_begin();
+    vTaskDelete(holder);
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vTaskDelete(\"busy\"): deleted already: refused"));
+    atomic_store(&keep_busy, false);
+    WAIT_FOR(atomic_load(&calls) == 1);
+    assert_int_equal(atomic_load(&calls), 1);
+    assert_ptr_equal(atomic_load(&called_in), holder); /* its own thread, as it ended */
+}
+
+/* A plain set into a callback's slot (the second half) with a data pointer: the chip's port
+ * checks the slot can run code before calling it, logs and aborts; the host logs, does not call
+ * it, and deletes the task. */
+static void a_callback_slot_overwritten_with_data_is_logged_not_called(void **state)
+{
+    (void)state;
+    reset_calls();
+    TaskHandle_t holder = suspended_holder();
+    void *block = pvTaskGetThreadLocalStoragePointer(holder, POINTERS - 1);
+    void *data = heap_caps_malloc(16, INTERNAL); /* internal RAM: code cannot run from it */
+    vTaskSetThreadLocalStoragePointer(holder, 2 * POINTERS - 1, data);
+    log_capture_begin();
+    vTaskDelete(holder);
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "task \"holder\": the deletion callback of thread-local storage "
+                                   "pointer"));
+    assert_non_null(strstr(logged, "not called (the chip aborts)"));
+    assert_int_equal(atomic_load(&calls), 0);
+    heap_caps_free(data);
     heap_caps_free(block);
 }
 #endif
@@ -455,6 +530,11 @@ static void each_task_has_its_tag_and_the_hook_call_runs_it(void **state)
 
 /* ---- the scheduler ----------------------------------------------------------------------------- */
 
+static void ignore_expiry(TimerHandle_t timer)
+{
+    (void)timer;
+}
+
 static _Atomic BaseType_t seen_by_other;
 static _Atomic bool other_looked;
 
@@ -483,12 +563,10 @@ static void a_suspended_scheduler_nests_and_refuses_waits_until_resumed(void **s
     /* Another task's state is its own (on the chip: a task of the other core). */
     atomic_store(&other_looked, false);
     assert_int_equal(xTaskCreate(look_at_scheduler, "looker", STACK, NULL, 5, NULL), pdPASS);
-    for (int i = 0; i < 10000 && !atomic_load(&other_looked); i++) {
-        vPortYield(); /* no delay: that would be a wait */
-        if (i % 100 == 99) {
-            struct timespec ms = {0, 1000000};
-            nanosleep(&ms, NULL);
-        }
+    const int64_t deadline = esp_timer_get_time() + PATIENCE_TICKS * 1000000LL / configTICK_RATE_HZ;
+    while (!atomic_load(&other_looked) && esp_timer_get_time() < deadline) {
+        struct timespec ms = {0, 1000000}; /* no delay: that would be a wait */
+        nanosleep(&ms, NULL);
     }
     assert_true(atomic_load(&other_looked));
     assert_int_equal(atomic_load(&seen_by_other), taskSCHEDULER_RUNNING);
@@ -496,26 +574,40 @@ static void a_suspended_scheduler_nests_and_refuses_waits_until_resumed(void **s
     log_capture_begin();
     assert_int_equal(xQueueReceive(q, &item, 1), pdFALSE);
     vTaskDelay(2);
+    vTaskSuspend(NULL); /* refused: it would never come back */
     const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL) with the scheduler suspended: refused"));
     assert_non_null(strstr(logged, "a wait of 1 ticks with the scheduler suspended "
                                    "(vTaskSuspendAll): refused"));
     assert_non_null(strstr(logged, "vTaskDelay"));
     kraken_sim_get_stats(&st);
-    assert_int_equal(st.refused_waits - refused_before, 2);
+    assert_int_equal(st.refused_waits - refused_before, 3);
     assert_int_equal(xQueueSend(q, &item, 0), pdPASS); /* no wait: allowed */
+    /* A timer command sends without waiting then, as FreeRTOS's timers.c: it works. */
+    TimerHandle_t timer = xTimerCreate("t", 100, pdFALSE, NULL, ignore_expiry);
+    assert_non_null(timer);
+    assert_int_equal(xTimerStart(timer, 10), pdPASS);
+    assert_int_equal(xTimerIsTimerActive(timer), pdTRUE);
+    assert_int_equal(xTimerStop(timer, 10), pdPASS);
 
     assert_int_equal(xTaskResumeAll(), pdFALSE);
     assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_SUSPENDED); /* one more to undo */
     assert_int_equal(xTaskResumeAll(), pdFALSE);
     assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_RUNNING);
     assert_int_equal(xQueueReceive(q, &item, 1), pdPASS); /* may wait again */
+    assert_int_equal(xTimerDelete(timer, 10), pdPASS);
 
     log_capture_begin();
     assert_int_equal(xTaskResumeAll(), pdFALSE); /* nothing to undo */
-    kraken_sim_isr_enter();
     vTaskSuspendAll();
+    kraken_sim_isr_enter(); /* an ISR can neither suspend nor resume the task it interrupted */
+    vTaskSuspendAll();
+    assert_int_equal(xTaskResumeAll(), pdFALSE);
     kraken_sim_isr_exit();
+    assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_SUSPENDED);
+    (void)xTaskResumeAll();
     logged = log_capture_end();
+    assert_non_null(strstr(logged, "xTaskResumeAll: in an ISR: refused"));
     assert_non_null(strstr(logged, "xTaskResumeAll: the scheduler is not suspended by this task"));
     assert_non_null(strstr(logged, "vTaskSuspendAll"));
     assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_RUNNING);
@@ -560,11 +652,13 @@ static void check_for_timeout_follows_freertos_across_a_tick_count_wrap(void **s
     vTaskSetTimeOutState(&now);
     assert_int_equal(now.xOverflowCount, 0); /* the host's count wraps after 497 days at 100 Hz */
 
-    /* Started 16 ticks before the count wrapped: 16 + now ticks have passed. */
+    /* Started 16 ticks before the count wrapped: 16 + the count have passed. */
     TimeOut_t t = {.xOverflowCount = now.xOverflowCount - 1, .xTimeOnEntering = UINT32_MAX - 15};
-    TickType_t left = now.xTimeOnEntering + 1000;
+    const TickType_t wait = now.xTimeOnEntering + 1000;
+    TickType_t left = wait;
     assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdFALSE);
-    assert_in_range(left, 1000 - 16 - 2, 1000 - 16);
+    const TickType_t after = xTaskGetTickCount();
+    assert_in_range(left, wait - (after + 16), wait - (now.xTimeOnEntering + 16));
     assert_int_equal(t.xOverflowCount, now.xOverflowCount); /* restarted now */
 
     /* Started before the wrap at the count it has now: a whole wrap. */
@@ -612,6 +706,8 @@ int main(void)
         TEST(a_deletion_callback_gets_its_pointer_before_the_task_memory_goes),
         TEST(a_task_deleting_itself_has_its_callbacks_called_too),
         TEST(a_pointer_set_without_a_callback_is_left_alone),
+        TEST(a_task_deleted_while_it_runs_has_its_callbacks_called_as_it_ends),
+        TEST(a_callback_slot_overwritten_with_data_is_logged_not_called),
 #endif
 #ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
         TEST(each_task_has_its_tag_and_the_hook_call_runs_it),

@@ -21,6 +21,7 @@
 
 #include "esp_heap_caps.h"
 #include "esp_log.h"
+#include "esp_memory_utils.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/idf_additions.h"
@@ -85,6 +86,7 @@ static UBaseType_t tasks_being_freed; /* deleted tasks (and vTaskDeleteWithCaps'
 static struct tskTaskControlBlock *task_list; /* every task alive, the timer task's too */
 static UBaseType_t tasks_numbered;
 static _Thread_local struct tskTaskControlBlock *t_self;
+static _Thread_local bool t_ending; /* in end_thread_locked()'s deletion callbacks */
 static pthread_key_t foreign_key; /* ends a foreign thread's record with the thread */
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
 
@@ -159,7 +161,8 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
                  fn, ticks);
     } else if (t_scheduler_suspended != 0) {
         ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks with the scheduler suspended "
-                         "(vTaskSuspendAll): refused (the chip asserts)", fn, ticks);
+                         "(vTaskSuspendAll): refused (no task may block there: the chip asserts, "
+                         "or for a notification wait goes wrong)", fn, ticks);
     } else {
         return false;
     }
@@ -219,9 +222,68 @@ static void undo_wait_locked(struct tskTaskControlBlock *t)
     }
 }
 
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+/* ---- thread-local storage deletion callbacks (ESP-IDF's: the pointers' second half) ----------- */
+
+#define TLS_POINTERS CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS
+_Static_assert(sizeof(TlsDeleteCallbackFunction_t) == sizeof(void *), "a callback fits a pointer");
+
+/* A deleted task's callbacks and pointers, taken under fr_lock() (the record may go once it is
+ * left), called after. */
+typedef struct {
+    TlsDeleteCallbackFunction_t callback[TLS_POINTERS];
+    void *value[TLS_POINTERS];
+} tls_deletion_t;
+
+/* fr_lock() held: takes t's callbacks and pointers and clears the callbacks (each runs once);
+ * false when it has none. */
+static bool take_tls_locked(struct tskTaskControlBlock *t, tls_deletion_t *out)
+{
+    bool any = false;
+    for (int i = 0; i < TLS_POINTERS; i++) {
+        memcpy(&out->callback[i], &t->tls[i + TLS_POINTERS], sizeof out->callback[i]);
+        out->value[i] = t->tls[i];
+        t->tls[i + TLS_POINTERS] = NULL;
+        any |= out->callback[i] != NULL;
+    }
+    return any;
+}
+
+/* fr_lock() not held. As ESP-IDF's port, a callback slot that a plain set overwrote with a
+ * pointer code cannot run from is not called: the chip logs it and aborts. */
+static void call_tls_callbacks(const tls_deletion_t *d, const char *task_name)
+{
+    for (int i = 0; i < TLS_POINTERS; i++) {
+        if (d->callback[i] == NULL) {
+            continue;
+        }
+        void *callback;
+        memcpy(&callback, &d->callback[i], sizeof callback);
+        if (!esp_ptr_executable(callback)) {
+            ESP_LOGE(FR_TAG, "task \"%s\": the deletion callback of thread-local storage pointer "
+                             "%d was overwritten with a pointer code cannot run from (%p): not "
+                             "called (the chip aborts)", task_name, i, callback);
+            continue;
+        }
+        d->callback[i](i, d->value[i]);
+    }
+}
+#endif
+
 /* fr_lock() held, by the task's own thread: the record goes and the thread ends. */
 static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
 {
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+    /* Callbacks left to it (deleted by another while it ran): called as it ends, the lock left;
+     * meanwhile its calls do not end it again. */
+    tls_deletion_t tls;
+    if (take_tls_locked(t, &tls)) {
+        t_ending = true;
+        fr_unlock();
+        call_tls_callbacks(&tls, t->name);
+        fr_lock();
+    }
+#endif
     uncount_locked(t);
     t_self = NULL;
     sim_chip_set_task_stack(NULL, 0);
@@ -256,7 +318,7 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
         }
         return rc != ETIMEDOUT;
     }
-    if (self->deleted) { /* vTaskDelete undid the wait (undo_wait_locked) */
+    if (self->deleted && !t_ending) { /* vTaskDelete undid the wait (undo_wait_locked) */
         end_thread_locked(self);
     }
     self->waiting_on = NULL;
@@ -408,7 +470,7 @@ TaskHandle_t fr_service_task(const char *name, UBaseType_t priority)
  * the section's end), so that no spinlock stays held by a thread that is gone. */
 static void end_if_deleted_locked(void)
 {
-    if (t_self != NULL && t_self->deleted && !sim_in_isr() && t_critical == 0) {
+    if (t_self != NULL && t_self->deleted && !t_ending && !sim_in_isr() && t_critical == 0) {
         end_thread_locked(t_self);
     }
 }
@@ -422,8 +484,8 @@ void fr_enter(void)
 void fr_task_call(void)
 {
     struct tskTaskControlBlock *self = t_self;
-    if (self != NULL && __atomic_load_n(&self->deleted, __ATOMIC_ACQUIRE) && !sim_in_isr() &&
-        t_critical == 0) {
+    if (self != NULL && __atomic_load_n(&self->deleted, __ATOMIC_ACQUIRE) && !t_ending &&
+        !sim_in_isr() && t_critical == 0) {
         fr_lock();
         end_thread_locked(self);
     }
@@ -600,6 +662,7 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
 
 void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xIndex, void *pvValue)
 {
+    fr_task_call(); /* a task deleted by another ends here: what it sets would never be freed */
     struct tskTaskControlBlock *t = xTaskToSet != NULL ? xTaskToSet : fr_self();
     if (t != NULL && xIndex >= 0 && xIndex < configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
         fr_lock();
@@ -620,14 +683,13 @@ void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t x
     return value;
 }
 
-#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
-#define TLS_POINTERS CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS
-_Static_assert(sizeof(TlsDeleteCallbackFunction_t) == sizeof(void *), "a callback fits a pointer");
 
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
 void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, BaseType_t xIndex,
                                                      void *pvValue,
                                                      TlsDeleteCallbackFunction_t pvDelCallback)
 {
+    fr_task_call();
     struct tskTaskControlBlock *t = xTaskToSet != NULL ? xTaskToSet : fr_self();
     if (t != NULL && xIndex >= 0 && xIndex < TLS_POINTERS) {
         fr_lock();
@@ -637,29 +699,6 @@ void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, Ba
     }
 }
 
-/* A deleted task's callbacks and pointers, taken under fr_lock() (the record may go once it is
- * left), called after. */
-typedef struct {
-    TlsDeleteCallbackFunction_t callback[TLS_POINTERS];
-    void *value[TLS_POINTERS];
-} tls_deletion_t;
-
-static void take_tls_locked(struct tskTaskControlBlock *t, tls_deletion_t *out)
-{
-    for (int i = 0; i < TLS_POINTERS; i++) {
-        memcpy(&out->callback[i], &t->tls[i + TLS_POINTERS], sizeof out->callback[i]);
-        out->value[i] = t->tls[i];
-    }
-}
-
-static void call_tls_callbacks(const tls_deletion_t *d)
-{
-    for (int i = 0; i < TLS_POINTERS; i++) {
-        if (d->callback[i] != NULL) {
-            d->callback[i](i, d->value[i]);
-        }
-    }
-}
 #endif
 
 /* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
@@ -675,6 +714,10 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         return;
     }
     const bool self = t == t_self;
+    if (self && t_scheduler_suspended != 0) {
+        ESP_LOGE(FR_TAG, "%s(NULL) with the scheduler suspended (vTaskSuspendAll): the chip "
+                         "asserts", fn);
+    }
     void *helper_stack = NULL, *helper_tcb = NULL;
     if (caps_api && self && t->with_caps) {
         /* idf_additions.c: a WithCaps task cannot free its own stack, so vTaskDeleteWithCaps()
@@ -693,6 +736,11 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     char name[configMAX_TASK_NAME_LEN];
     fr_lock();
     memcpy(name, t->name, sizeof name); /* another task's record may go once the lock is left */
+    if (t->deleted) { /* deleted by another already, its thread not ended yet */
+        fr_unlock();
+        ESP_LOGE(FR_TAG, "%s(\"%s\"): deleted already: refused", fn, name);
+        return;
+    }
     if (caps_api && !t->with_caps) {
         fr_unlock();
         ESP_LOGE(FR_TAG, "%s(\"%s\"): not made by xTask*WithCaps(): refused (the chip asserts)", fn,
@@ -722,10 +770,11 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         sim_owner_task_gone(t, true);
     }
 #ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+    /* Now when its code runs no more (itself, or waiting: it ends when woken), as FreeRTOS's
+     * prvDeleteTCB(); a task deleted while it runs calls them as it ends (end_thread_locked()),
+     * as the chip's idle task does for one running on the other core. */
     tls_deletion_t tls;
-    if (ends) {
-        take_tls_locked(t, &tls);
-    }
+    const bool tls_now = ends && (self || t->waiting_on != NULL) && take_tls_locked(t, &tls);
 #endif
     if (ends) {
         undo_wait_locked(t);
@@ -745,8 +794,8 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
                          "(vTaskDeleteWithCaps frees them)", fn, name);
     }
 #ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
-    if (ends) { /* before the memory goes, as FreeRTOS's prvDeleteTCB() */
-        call_tls_callbacks(&tls);
+    if (tls_now) { /* before the memory goes, as FreeRTOS's prvDeleteTCB() */
+        call_tls_callbacks(&tls, name);
     }
 #endif
     heap_caps_free(stack);
@@ -793,9 +842,10 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
         }
         return;
     }
-    if (t_critical != 0) {
-        ESP_LOGE(FR_TAG, "%s(NULL) inside a critical section: refused (the chip cannot block there)",
-                 __func__);
+    if (t_critical != 0 || t_scheduler_suspended != 0) {
+        ESP_LOGE(FR_TAG, "%s(NULL) %s: refused (%s)", __func__,
+                 t_critical != 0 ? "inside a critical section" : "with the scheduler suspended",
+                 t_critical != 0 ? "the chip cannot block there" : "the chip asserts");
         sim_count_refused_wait();
         return;
     }
@@ -862,9 +912,14 @@ eTaskState eTaskGetState(TaskHandle_t xTask)
 
 /* ---- time -------------------------------------------------------------------------------------- */
 
+uint64_t fr_ticks(void)
+{
+    return (uint64_t)esp_timer_get_time() * configTICK_RATE_HZ / 1000000u;
+}
+
 TickType_t xTaskGetTickCount(void)
 {
-    return (TickType_t)((uint64_t)esp_timer_get_time() * configTICK_RATE_HZ / 1000000u);
+    return (TickType_t)fr_ticks();
 }
 
 TickType_t xTaskGetTickCountFromISR(void)
@@ -1359,8 +1414,10 @@ BaseType_t xTaskGenericNotifyFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxI
 void vTaskGenericNotifyGiveFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
                                    BaseType_t *pxHigherPriorityTaskWoken)
 {
-    (void)xTaskGenericNotifyFromISR(xTaskToNotify, uxIndexToNotify, 0, eIncrement, NULL,
-                                    pxHigherPriorityTaskWoken);
+    BaseType_t ignored = pdFALSE;
+    (void)notify(xTaskToNotify, uxIndexToNotify, 0, eIncrement, NULL,
+                 pxHigherPriorityTaskWoken != NULL ? pxHigherPriorityTaskWoken : &ignored,
+                 __func__);
 }
 
 /* The caller's record for a notification wait on index i, or NULL when refused. */
@@ -1529,6 +1586,9 @@ void vTaskSuspendAll(void)
 
 BaseType_t xTaskResumeAll(void)
 {
+    if (refused_in_isr(__func__)) {
+        return pdFALSE;
+    }
     if (t_scheduler_suspended == 0) {
         ESP_LOGE(FR_TAG, "%s: the scheduler is not suspended by this task: refused (the chip "
                          "asserts)", __func__);
@@ -1551,7 +1611,7 @@ BaseType_t xTaskGetSchedulerState(void)
 /* The ticks since the simulated boot, as FreeRTOS's tick count and its overflows. */
 static void now_as_time_out(TimeOut_t *out)
 {
-    const uint64_t ticks = (uint64_t)esp_timer_get_time() * configTICK_RATE_HZ / 1000000u;
+    const uint64_t ticks = fr_ticks();
     out->xOverflowCount = (BaseType_t)(ticks >> 32);
     out->xTimeOnEntering = (TickType_t)ticks;
 }

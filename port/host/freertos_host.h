@@ -29,6 +29,9 @@ void fr_task_call(void);
 /* A condition variable on CLOCK_MONOTONIC (deadlines are CLOCK_MONOTONIC). */
 void fr_cond_init(pthread_cond_t *cond);
 
+/* The ticks since the simulated boot, not wrapped (xTaskGetTickCount() is its low 32 bits). */
+uint64_t fr_ticks(void);
+
 /* The absolute deadline of a wait of `ticks` from now (at a tick, as on the chip); false for
  * portMAX_DELAY (no deadline). */
 bool fr_deadline(TickType_t ticks, struct timespec *out);

@@ -52,11 +52,6 @@ static struct tmrTimerControl *in_call; /* whose callback runs now */
 static pended_call_t calls[CONFIG_FREERTOS_TIMER_QUEUE_LENGTH];
 static unsigned calls_head, calls_count;
 
-static uint64_t ticks_now(void)
-{
-    return (uint64_t)esp_timer_get_time() * configTICK_RATE_HZ / 1000000u;
-}
-
 /* The CLOCK_MONOTONIC time at which the tick count reaches `tick`. */
 static struct timespec deadline_of_tick(uint64_t tick)
 {
@@ -142,7 +137,7 @@ static void expire_locked(struct tmrTimerControl *t, uint64_t now)
 static void serve_locked(void)
 {
     struct tmrTimerControl *t = active_list;
-    const uint64_t now = ticks_now();
+    const uint64_t now = fr_ticks();
     const bool expired = t != NULL && t->expiry <= now;
     if (expired) {
         expire_locked(t, now);
@@ -291,10 +286,13 @@ static BaseType_t command(const char *fn, TimerHandle_t t, enum command what, Ti
                  t == NULL ? "no timer" : "a period of 0 ticks");
         return pdFAIL;
     }
+    if (sim_scheduler_suspended()) {
+        wait = 0; /* FreeRTOS's timers.c sends the command without waiting then */
+    }
     if (fr_refuse_wait(fn, wait)) {
         return pdFAIL;
     }
-    const uint64_t now = ticks_now();
+    const uint64_t now = fr_ticks();
     bool free_now = false;
     fr_lock();
     if (t->active) {

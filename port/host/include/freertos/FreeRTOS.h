@@ -74,7 +74,9 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 
 /* ---- the kernel objects' sizes on the ESP32-S3 ----
  * sizeof(StaticTask_t), (StaticQueue_t), ... from ESP-IDF's headers compiled with Xtensa gcc for
- * each option below (checked one by one): what a dynamic create takes from the heap. The TCB holds
+ * each option below (checked one by one) with picolibc, ESP-IDF v6's libc: what a dynamic create
+ * takes from the heap. With newlib (v5's default) the chip's TCB also holds a struct _reent,
+ * not counted here (not measured). The TCB holds
  * the name, a core ID (two cores), the trace facility's numbers (8 bytes), the run-time counter (4),
  * the application task tag (4), the thread-local storage pointers and the notification values (4
  * bytes each) and states (1 each);
@@ -116,7 +118,8 @@ typedef struct QueueDefinition *QueueSetHandle_t;
 typedef QueueHandle_t SemaphoreHandle_t;
 
 /** Memory a task created with xTaskCreateStatic*() uses instead of a heap TCB (KRAKEN_SIM_TCB_BYTES:
- *  100 bytes on the S3 with the default options, as here on a 32-bit host; 4 more on a 64-bit one). */
+ *  100 bytes on the S3 with the default options and picolibc, as here on a 32-bit host; 4 or 8
+ *  more on a 64-bit one). */
 typedef struct {
     void *host; /* the host thread's record */
     uint8_t reserved[KRAKEN_SIM_TCB_BYTES - 4u];

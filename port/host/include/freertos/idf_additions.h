@@ -25,8 +25,10 @@ typedef void (*TlsDeleteCallbackFunction_t)(int, void *);
 /** Sets xTaskToSet's (NULL: the caller's) pointer xIndex (below
  *  CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS, else ignored, as ESP-IDF) and the callback that
  *  vTaskDelete() calls with it (NULL: none). The callbacks run in the deleting task before the
- *  stack and TCB are freed, also for a task that deletes itself (on the chip its idle task calls
- *  them, a little later); not when a thread not made by xTaskCreate*() just ends. task, O(1). */
+ *  stack and TCB are freed when the deleted task's code runs no more (itself, or a task waiting
+ *  or suspended); a task deleted while it runs calls them as it ends, at its next FreeRTOS call
+ *  (on the chip the idle task calls them for a task deleting itself or running on the other
+ *  core). Not called when a thread not made by xTaskCreate*() just ends. task, O(1). */
 void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, BaseType_t xIndex,
                                                      void *pvValue,
                                                      TlsDeleteCallbackFunction_t pvDelCallback);
@@ -93,8 +95,9 @@ SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseT
  *  refused (logged). NULL: nothing. (vSemaphoreDelete leaks it, as on the chip.) task, O(1). */
 void vSemaphoreDeleteWithCaps(SemaphoreHandle_t xSemaphore);
 
-/** A stream or message buffer whose record (KRAKEN_SIM_STREAM_BUFFER_BYTES) and xBufferSizeBytes of storage come from
- *  heap_caps_malloc(uxMemoryCaps), two blocks (both asked for, as ESP-IDF does); made as by
+/** A stream or message buffer whose record (KRAKEN_SIM_STREAM_BUFFER_BYTES) and xBufferSizeBytes
+ *  of storage come from heap_caps_malloc(uxMemoryCaps), two blocks (both asked for, as ESP-IDF
+ *  does); made as by
  *  xStreamBufferGenericCreateStatic(), it holds xBufferSizeBytes - 1. NULL with nothing allocated
  *  when either fails, or for the refusals of the static create. task, O(1). */
 struct StreamBufferDef_t *xStreamBufferGenericCreateWithCaps(size_t xBufferSizeBytes,

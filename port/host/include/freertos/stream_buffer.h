@@ -32,7 +32,8 @@ typedef struct {
     uint8_t reserved[KRAKEN_SIM_STREAM_BUFFER_BYTES - 4u];
 } StaticStreamBuffer_t;
 
-/** Stream (pdFALSE) or message (pdTRUE) buffer holding xBufferSizeBytes, in one block of 40 +
+/** Stream (pdFALSE) or message (pdTRUE) buffer holding xBufferSizeBytes, in one block of
+ *  KRAKEN_SIM_STREAM_BUFFER_BYTES (40 with the default options) +
  *  xBufferSizeBytes + 1 bytes from pvPortMalloc(). A receiver waiting on an empty buffer wakes when
  *  xTriggerLevelBytes (0: 1) are in it. NULL when the heap cannot hold it or the host is out of
  *  memory; refused with NULL, logged (the chip asserts): a size of 0 (of 4 or less for a message

@@ -321,8 +321,9 @@ uint32_t ulTaskGenericNotifyValueClear(TaskHandle_t xTask, UBaseType_t uxIndexTo
     xTaskGenericNotify((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, 0, eIncrement, NULL)
 #define xTaskNotifyGiveIndexed(xTaskToNotify, uxIndexToNotify) \
     xTaskGenericNotify((xTaskToNotify), (uxIndexToNotify), 0, eIncrement, NULL)
-#define vTaskNotifyGiveFromISR(xTaskToNotify, pxHigherPriorityTaskWoken) \
-    vTaskGenericNotifyGiveFromISR((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, (pxHigherPriorityTaskWoken))
+#define vTaskNotifyGiveFromISR(xTaskToNotify, pxHigherPriorityTaskWoken)          \
+    vTaskGenericNotifyGiveFromISR((xTaskToNotify), tskDEFAULT_INDEX_TO_NOTIFY, \
+                                  (pxHigherPriorityTaskWoken))
 #define vTaskNotifyGiveIndexedFromISR(xTaskToNotify, uxIndexToNotify, pxHigherPriorityTaskWoken) \
     vTaskGenericNotifyGiveFromISR((xTaskToNotify), (uxIndexToNotify), (pxHigherPriorityTaskWoken))
 #define ulTaskNotifyTake(xClearCountOnExit, xTicksToWait) \
@@ -381,13 +382,15 @@ BaseType_t xTaskCallApplicationTaskHook(TaskHandle_t xTask, void *pvParameter);
 
 /** Suspends the scheduler for the caller, nested (as ESP-IDF's, on the caller's core only: tasks
  *  of the other core go on). Until the matching xTaskResumeAll() the caller must not block: a call
- *  that would wait is refused with its failure value and logged (the chip asserts). On the host,
+ *  that would wait (vTaskSuspend(NULL) too) is refused with its failure value, logged and counted
+ *  (the chip asserts, or for a notification wait goes wrong); a timer command sends without
+ *  waiting, as FreeRTOS's; vTaskDelete(NULL) is logged (the chip asserts) and done. On the host,
  *  every other task goes on (they are threads of the host's scheduler). Refused in a simulated ISR
  *  (logged). task, O(1), never blocks. */
 void vTaskSuspendAll(void);
 /** Undoes one vTaskSuspendAll() of the caller: pdFALSE (the host never switches tasks here; the
- *  chip answers pdTRUE when it yielded to a task readied meanwhile). Without one to undo, refused
- *  with pdFALSE, logged (the chip asserts). task, O(1). */
+ *  chip answers pdTRUE when it yielded to a task readied meanwhile). Without one to undo, or in a
+ *  simulated ISR, refused with pdFALSE, logged (the chip asserts). task, O(1). */
 BaseType_t xTaskResumeAll(void);
 /** taskSCHEDULER_SUSPENDED inside the caller's vTaskSuspendAll(), else taskSCHEDULER_RUNNING (the
  *  simulated chip has booted). isr-ok, O(1). */
