@@ -638,6 +638,11 @@ static void check_for_timeout_counts_a_wait_down_in_steps(void **state)
     assert_int_equal(xTaskCheckForTimeOut(&t, &left), pdTRUE);
     assert_int_equal(left, 0);
 
+    TickType_t none = 0; /* a wait of 0 has run out at once, as in FreeRTOS */
+    vTaskSetTimeOutState(&t);
+    assert_int_equal(xTaskCheckForTimeOut(&t, &none), pdTRUE);
+    assert_int_equal(none, 0);
+
     TickType_t forever = portMAX_DELAY;
     vTaskInternalSetTimeOutState(&t);
     vTaskDelay(2);
