@@ -134,55 +134,43 @@ static void take_on_index_2(void *unused)
     vTaskDelete(NULL);
 }
 
-/* A task waiting (Take) on index 2: a notification on index 0 leaves it waiting, one on index 2
- * wakes it. */
-static void a_take_wakes_only_on_its_index(void **state)
+/* Starts waiter_code, waiting on index 2; a notification (from an ISR) on index `other` leaves it
+ * waiting, one on index 2 with `value` wakes it, and it got `expected`. */
+static void wakes_only_on_index_2(TaskFunction_t waiter_code, UBaseType_t other, uint32_t value,
+                                  eNotifyAction action, uint32_t expected)
 {
-    (void)state;
     TaskHandle_t waiter = NULL;
     atomic_store(&waited, 0);
-    assert_int_equal(xTaskCreate(take_on_index_2, "taker", STACK, NULL, 5, &waiter), pdPASS);
-    WAIT_FOR(atomic_load(&waited) == 1 && eTaskGetState(waiter) == eBlocked);
-    BaseType_t woken = pdFALSE;
-    kraken_sim_isr_enter();
-    vTaskNotifyGiveIndexedFromISR(waiter, 0, &woken);
-    kraken_sim_isr_exit();
-    assert_int_equal(woken, pdFALSE);
-    vTaskDelay(3);
-    assert_int_equal(atomic_load(&waited), 1);
-    kraken_sim_isr_enter();
-    vTaskNotifyGiveIndexedFromISR(waiter, 2, &woken);
-    kraken_sim_isr_exit();
-    assert_int_equal(woken, pdTRUE);
-    WAIT_FOR(atomic_load(&waited) == 2);
-    assert_int_equal(atomic_load(&got), 1);
-}
-
-static void a_notification_wakes_a_task_only_on_the_index_it_waits_on(void **state)
-{
-    (void)state;
-    TaskHandle_t waiter = NULL;
-    atomic_store(&waited, 0);
-    assert_int_equal(xTaskCreate(wait_on_index_2, "waiter", STACK, NULL, 5, &waiter), pdPASS);
+    assert_int_equal(xTaskCreate(waiter_code, "waiter", STACK, NULL, 5, &waiter), pdPASS);
     WAIT_FOR(atomic_load(&waited) == 1 && eTaskGetState(waiter) == eBlocked);
     assert_int_equal(eTaskGetState(waiter), eBlocked);
 
     BaseType_t woken = pdFALSE;
     kraken_sim_isr_enter();
-    assert_int_equal(xTaskNotifyIndexedFromISR(waiter, 1, 0xA, eSetValueWithOverwrite, &woken),
-                     pdPASS);
+    assert_int_equal(xTaskNotifyIndexedFromISR(waiter, other, value, action, &woken), pdPASS);
     kraken_sim_isr_exit();
     assert_int_equal(woken, pdFALSE); /* it waits on index 2 */
     vTaskDelay(3);
     assert_int_equal(atomic_load(&waited), 1);
 
     kraken_sim_isr_enter();
-    assert_int_equal(xTaskNotifyIndexedFromISR(waiter, 2, 0xB, eSetValueWithOverwrite, &woken),
-                     pdPASS);
+    assert_int_equal(xTaskNotifyIndexedFromISR(waiter, 2, value, action, &woken), pdPASS);
     kraken_sim_isr_exit();
     assert_int_equal(woken, pdTRUE);
     WAIT_FOR(atomic_load(&waited) == 2);
-    assert_int_equal(atomic_load(&got), 0xB);
+    assert_int_equal(atomic_load(&got), expected);
+}
+
+static void a_notification_wakes_a_task_only_on_the_index_it_waits_on(void **state)
+{
+    (void)state;
+    wakes_only_on_index_2(wait_on_index_2, 1, 0xB, eSetValueWithOverwrite, 0xB);
+}
+
+static void a_take_wakes_only_on_its_index(void **state)
+{
+    (void)state;
+    wakes_only_on_index_2(take_on_index_2, 0, 0, eIncrement, 1);
 }
 #endif
 
