@@ -415,7 +415,10 @@ static void a_task_deleting_itself_has_its_callbacks_called_too(void **state)
     assert_int_equal(atomic_load(&calls), 1);
     assert_int_equal(atomic_load(&called_index), POINTERS - 1);
     assert_non_null(atomic_load(&called_value));
-    /* all_back(): the block the callback freed is back with the rest. */
+    /* Before its stack and TCB went back, as FreeRTOS's prvDeleteTCB(); all_back(): the block the
+     * callback freed is back with the rest. */
+    assert_in_range(internal_at_setup - atomic_load(&free_in_callback), STACK + CHIP_TCB_BYTES,
+                    STACK + CHIP_TCB_BYTES + 32);
 }
 
 static void a_pointer_set_without_a_callback_is_left_alone(void **state)
