@@ -366,9 +366,9 @@ void sim_note_isr_call(const char *function_name)
  * lock held). */
 static _Atomic bool suspended_tracked_call_logged;
 
-static void note_tracked_call(const char *function_name)
+static __attribute__((noinline, cold)) void note_tracked_call_slow(const char *function_name)
 {
-    if (!chip.policy.task_tracking || chip.policy.idf > SIM_IDF_V5_5 || !sim_scheduler_suspended()) {
+    if (chip.policy.idf > SIM_IDF_V5_5 || !sim_scheduler_suspended()) {
         return;
     }
     count(&stat_suspended_tracked_calls);
@@ -376,6 +376,14 @@ static void note_tracked_call(const char *function_name)
         ESP_LOGE(TAG, "%s() with the scheduler suspended (vTaskSuspendAll): ESP-IDF v5.5's heap "
                       "task tracking takes a mutex here, the chip asserts (counted in "
                       "suspended_tracked_calls; further ones are not logged)", function_name);
+    }
+}
+
+/* Inlined: every allocation and free asks, and tracking is off by default. */
+static inline void note_tracked_call(const char *function_name)
+{
+    if (__builtin_expect(chip.policy.task_tracking, 0)) {
+        note_tracked_call_slow(function_name);
     }
 }
 
@@ -1177,6 +1185,7 @@ static void *alloc_masks(size_t size, const uint32_t *masks, size_t count_masks,
         void *ptr = alloc_base(alignment, size, masks[i]);
         if (ptr != NULL) {
             count(&stat_allocations);
+            note_tracked_call(function_name);
             return ptr;
         }
     }
@@ -1192,9 +1201,6 @@ SIM_HEAP_API static void *malloc_masks(size_t size, const uint32_t *masks, size_
 {
     sim_note_isr_call(function_name);
     void *ptr = alloc_masks(size, masks, count_masks, alignment, hook_caps, function_name);
-    if (ptr != NULL) {
-        note_tracked_call(function_name);
-    }
     sim_trace_alloc(ptr, size);
     return ptr;
 }
