@@ -683,7 +683,6 @@ void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t x
     return value;
 }
 
-
 #ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
 void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, BaseType_t xIndex,
                                                      void *pvValue,
@@ -698,7 +697,6 @@ void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, Ba
         fr_unlock();
     }
 }
-
 #endif
 
 /* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
