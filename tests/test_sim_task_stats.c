@@ -931,6 +931,10 @@ static void heap_calls_with_the_scheduler_suspended_are_flagged_from_v5_5(void *
     assert_int_equal(suspended_calls_made(), 0);
     assert_null(strstr(log_capture_end(), "scheduler suspended"));
 
+    const sim_policy_t untracked = {.spiram = true, .octal = true}; /* nothing to say either */
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &untracked), ESP_OK);
+    assert_int_equal(suspended_calls_made(), 0);
+
     assert_int_equal(boot_on(SIM_IDF_CURRENT, false), 0); /* the first after each boot is logged */
     log_capture_begin();
     assert_int_equal(suspended_calls_made(), 5);
