@@ -1,9 +1,10 @@
 /* test_freertos_task_calls.c - the host FreeRTOS's notification arrays (the ...Indexed and
  * ...Generic calls, state and value clearing, notify-and-query), thread-local storage pointers and
- * their deletion callbacks, scheduler suspension and the timeout helpers. Tasks report through
- * atomics (cmocka's asserts belong to the test's thread). Several indices are tested when the
- * build has them (tests/configs/alternate.defaults: 3), the deletion callbacks when the build
- * enables them (the default). */
+ * their deletion callbacks, the application task tag, scheduler suspension and the timeout
+ * helpers. Tasks report through atomics (cmocka's asserts belong to the test's thread). Several
+ * indices are tested when the build has them (tests/configs/alternate.defaults: 3), the deletion
+ * callbacks when the build enables them (the default), the tag when it has it
+ * (tests/configs/menuconfig-mix.defaults). */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
