@@ -41,7 +41,11 @@ typedef unsigned int UBaseType_t;
 typedef uint32_t TickType_t;
 typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 #define configSTACK_DEPTH_TYPE uint32_t
-#define configRUN_TIME_COUNTER_TYPE uint32_t /* ESP-IDF's default, FREERTOS_RUN_TIME_COUNTER_TYPE_U32 */
+#ifdef CONFIG_FREERTOS_RUN_TIME_COUNTER_TYPE_U64
+#define configRUN_TIME_COUNTER_TYPE uint64_t
+#else
+#define configRUN_TIME_COUNTER_TYPE uint32_t /* ESP-IDF's default */
+#endif
 
 #define pdFALSE ((BaseType_t)0)
 #define pdTRUE ((BaseType_t)1)
@@ -76,11 +80,10 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
  * sizeof(StaticTask_t), (StaticQueue_t), ... from ESP-IDF's headers compiled with Xtensa gcc for
  * each option below (checked one by one) with picolibc, ESP-IDF v6's libc: what a dynamic create
  * takes from the heap. With newlib (v5's default) the chip's TCB also holds a struct _reent,
- * not counted here (not measured). The TCB holds
- * the name, a core ID (two cores), the trace facility's numbers (8 bytes), the run-time counter (4),
- * the application task tag (4), the thread-local storage pointers and the notification values (4
- * bytes each) and states (1 each);
- * the trace facility adds a number to the other objects too. */
+ * not counted here (not measured). The TCB holds the name, a core ID (two cores), the trace
+ * facility's numbers (8 bytes), the application task tag (4), the thread-local storage pointers
+ * (4 each), the run-time counter (4, or 8 aligned to 8), and the notification values (4 each)
+ * and states (1 each); the trace facility adds a number to the other objects too. */
 #ifdef CONFIG_FREERTOS_USE_TRACE_FACILITY
 #define KRAKEN_SIM_FR_TRACE 1u
 #else
@@ -98,12 +101,21 @@ typedef uint8_t StackType_t; /* ESP-IDF stack depths are in bytes */
 #define KRAKEN_SIM_FR_TAG 0u
 #endif
 #define KRAKEN_SIM_ROUND4(n) (((n) + 3u) & ~3u)
+#define KRAKEN_SIM_ROUND8(n) (((n) + 7u) & ~7u)
+/* The TCB up to the run-time counter, which a 64-bit counter aligns (and the TCB with it) to 8. */
+#define KRAKEN_SIM_TCB_HEAD                                                                        \
+    (KRAKEN_SIM_ROUND4(52u + configMAX_TASK_NAME_LEN) + 4u * (configNUMBER_OF_CORES > 1) + 4u +    \
+     8u * KRAKEN_SIM_FR_TRACE + 8u + 4u * KRAKEN_SIM_FR_TAG +                                      \
+     4u * configNUM_THREAD_LOCAL_STORAGE_POINTERS)
+#ifdef CONFIG_FREERTOS_RUN_TIME_COUNTER_TYPE_U64
 #define KRAKEN_SIM_TCB_BYTES                                                                       \
-    KRAKEN_SIM_ROUND4(KRAKEN_SIM_ROUND4(52u + configMAX_TASK_NAME_LEN) +                          \
-                      4u * (configNUMBER_OF_CORES > 1) + 4u + 8u * KRAKEN_SIM_FR_TRACE + 8u +      \
-                      4u * KRAKEN_SIM_FR_TAG +                                                     \
-                      4u * configNUM_THREAD_LOCAL_STORAGE_POINTERS + 4u * KRAKEN_SIM_FR_RUN_TIME + \
+    KRAKEN_SIM_ROUND8(KRAKEN_SIM_ROUND8(KRAKEN_SIM_TCB_HEAD) + 8u +                               \
                       5u * configTASK_NOTIFICATION_ARRAY_ENTRIES + 2u)
+#else
+#define KRAKEN_SIM_TCB_BYTES                                                                       \
+    KRAKEN_SIM_ROUND4(KRAKEN_SIM_TCB_HEAD + 4u * KRAKEN_SIM_FR_RUN_TIME +                         \
+                      5u * configTASK_NOTIFICATION_ARRAY_ENTRIES + 2u)
+#endif
 #define KRAKEN_SIM_QUEUE_BYTES (84u + 8u * KRAKEN_SIM_FR_TRACE)
 #define KRAKEN_SIM_EVENT_GROUP_BYTES (36u + 4u * KRAKEN_SIM_FR_TRACE)
 #define KRAKEN_SIM_TIMER_BYTES (40u + 4u * KRAKEN_SIM_FR_TRACE)
