@@ -8,7 +8,8 @@
 /* sizeof(StaticTask_t), (StaticQueue_t), (StaticEventGroup_t), (StaticTimer_t) and
  * (StaticStreamBuffer_t) on the ESP32-S3: ESP-IDF's headers compiled with Xtensa gcc for each
  * FreeRTOS configuration the CI builds (the default; tests/configs/alternate.defaults's names, TLS
- * pointers and notification array; menuconfig-mix.defaults's 64-bit run-time statistics and task tag).
+ * pointers, notification array and 64-bit run-time statistics; menuconfig-mix.defaults's 64-bit
+ * run-time statistics and task tag).
  * The tests hold the host to these, not to its own formula (KRAKEN_SIM_*_BYTES), which another
  * configuration falls back on (CHIP_SIZES_MEASURED 0: the sizes themselves are not checked). */
 #if CONFIG_FREERTOS_MAX_TASK_NAME_LEN == 16 && CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS == 1 &&   \
@@ -24,12 +25,13 @@
 #elif CONFIG_FREERTOS_MAX_TASK_NAME_LEN == 13 && CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS == 3 && \
     !defined(CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS) &&                                           \
     CONFIG_FREERTOS_TASK_NOTIFICATION_ARRAY_ENTRIES == 3 &&                                        \
-    !defined(CONFIG_FREERTOS_USE_TRACE_FACILITY) && !defined(CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG)
-#define CHIP_TCB_BYTES 116u
-#define CHIP_QUEUE_BYTES 84u
-#define CHIP_EVENT_GROUP_BYTES 36u
-#define CHIP_TIMER_BYTES 40u
-#define CHIP_STREAM_BUFFER_BYTES 40u
+    defined(CONFIG_FREERTOS_RUN_TIME_COUNTER_TYPE_U64) &&                                          \
+    !defined(CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG)
+#define CHIP_TCB_BYTES 136u
+#define CHIP_QUEUE_BYTES 92u
+#define CHIP_EVENT_GROUP_BYTES 40u
+#define CHIP_TIMER_BYTES 44u
+#define CHIP_STREAM_BUFFER_BYTES 44u
 #define CHIP_SIZES_MEASURED 1
 #elif CONFIG_FREERTOS_MAX_TASK_NAME_LEN == 16 && CONFIG_FREERTOS_THREAD_LOCAL_STORAGE_POINTERS == 1 && \
     defined(CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS) &&                                            \

@@ -16,6 +16,7 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_timer.h"
+#include "freertos/FreeRTOS.h" /* KRAKEN_SIM_TCB_BYTES */
 #include "kraken_port.h"
 #include "kraken_sim.h"
 
@@ -163,7 +164,7 @@ static void look_at_myself(void *arg)
 }
 
 /* A task is current only inside itself (not in an ISR there, not in another thread); its stack
- * and 100-byte TCB are internal heap blocks until it is joined; the last core and priority are
+ * and TCB are internal heap blocks until it is joined; the last core and priority are
  * the chip's, one more is refused. */
 static void a_task_knows_itself_and_holds_its_stack_until_joined(void **state)
 {
@@ -180,7 +181,7 @@ static void a_task_knows_itself_and_holds_its_stack_until_joined(void **state)
     assert_int_equal(kraken_port_task_create(&task, look_at_myself, &seen, "x", 4096,
                                              KRAKEN_PORT_PRIORITIES - 1, KRAKEN_PORT_CORES - 1),
                      ESP_OK);
-    assert_true(before - heap_caps_get_free_size(MALLOC_CAP_INTERNAL) >= 4096 + 100);
+    assert_true(before - heap_caps_get_free_size(MALLOC_CAP_INTERNAL) >= 4096 + KRAKEN_SIM_TCB_BYTES);
     assert_false(kraken_port_task_is_current(&task));
     kraken_port_task_join(&task);
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
