@@ -1366,8 +1366,10 @@ static BaseType_t notify_locked(struct tskTaskControlBlock *t, UBaseType_t i, ui
     return pdPASS;
 }
 
+/* from_isr: a FromISR call, which does not end a deleted caller; *woken (when not NULL) is set
+ * when it woke the task. */
 static BaseType_t notify(TaskHandle_t task, UBaseType_t index, uint32_t value, eNotifyAction action,
-                         uint32_t *previous, BaseType_t *woken, const char *fn)
+                         uint32_t *previous, bool from_isr, BaseType_t *woken, const char *fn)
 {
     fr_task_call();
     if (task == NULL) {
@@ -1380,7 +1382,7 @@ static BaseType_t notify(TaskHandle_t task, UBaseType_t index, uint32_t value, e
     bool woke = false;
     fr_lock();
     BaseType_t r = notify_locked(task, index, value, action, previous, &woke);
-    if (woken == NULL) {
+    if (!from_isr) {
         end_if_deleted_locked();
     }
     fr_unlock();
@@ -1395,7 +1397,7 @@ BaseType_t xTaskGenericNotify(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToN
                               uint32_t *pulPreviousNotificationValue)
 {
     return notify(xTaskToNotify, uxIndexToNotify, ulValue, eAction, pulPreviousNotificationValue,
-                  NULL, __func__);
+                  false, NULL, __func__);
 }
 
 BaseType_t xTaskGenericNotifyFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
@@ -1403,19 +1405,15 @@ BaseType_t xTaskGenericNotifyFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxI
                                      uint32_t *pulPreviousNotificationValue,
                                      BaseType_t *pxHigherPriorityTaskWoken)
 {
-    BaseType_t ignored = pdFALSE;
     return notify(xTaskToNotify, uxIndexToNotify, ulValue, eAction, pulPreviousNotificationValue,
-                  pxHigherPriorityTaskWoken != NULL ? pxHigherPriorityTaskWoken : &ignored,
-                  __func__);
+                  true, pxHigherPriorityTaskWoken, __func__);
 }
 
 void vTaskGenericNotifyGiveFromISR(TaskHandle_t xTaskToNotify, UBaseType_t uxIndexToNotify,
                                    BaseType_t *pxHigherPriorityTaskWoken)
 {
-    BaseType_t ignored = pdFALSE;
-    (void)notify(xTaskToNotify, uxIndexToNotify, 0, eIncrement, NULL,
-                 pxHigherPriorityTaskWoken != NULL ? pxHigherPriorityTaskWoken : &ignored,
-                 __func__);
+    (void)notify(xTaskToNotify, uxIndexToNotify, 0, eIncrement, NULL, true,
+                 pxHigherPriorityTaskWoken, __func__);
 }
 
 /* The caller's record for a notification wait on index i, or NULL when refused. */
