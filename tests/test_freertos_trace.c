@@ -20,6 +20,8 @@
 #include "esp_timer.h"
 #define KRAKEN_SIM_TRACE_FACILITY /* the calls, whatever this build's sdkconfig says */
 #include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+#include "freertos/stream_buffer.h"
 #include "freertos/task.h"
 #include "freertos/timers.h"
 #include "kraken_sim.h"
@@ -385,6 +387,95 @@ static void the_table_stays_whole_while_tasks_come_and_go(void **state)
     assert_true(tables > 0);
 }
 
+/* ---- waits without a timeout ---------------------------------------------------------------- */
+
+static void take_for_ever(void *unused)
+{
+    (void)unused;
+    (void)ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
+    vTaskDelete(NULL);
+}
+
+static void take_for_a_while(void *unused)
+{
+    (void)unused;
+    (void)ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(60000));
+    vTaskDelete(NULL);
+}
+
+static void receive_bytes_for_ever(void *buffer)
+{
+    char byte;
+    (void)xStreamBufferReceive(buffer, &byte, 1, portMAX_DELAY);
+    vTaskDelete(NULL);
+}
+
+static void receive_item_for_ever(void *queue)
+{
+    int item;
+    (void)xQueueReceive(queue, &item, portMAX_DELAY);
+    vTaskDelete(NULL);
+}
+
+static eTaskState listed_state(const TaskStatus_t *all, UBaseType_t n, TaskHandle_t task)
+{
+    const TaskStatus_t *s = status_of(all, n, task);
+    assert_non_null(s);
+    return s->eCurrentState;
+}
+
+/* FreeRTOS puts a task that waits without a timeout on its suspended list; vTaskGetInfo(), and so
+ * the system state and vTaskList(), report it blocked only when it waits on an object's event
+ * list (a queue): a notification wait, and a stream buffer's (a notification on the chip), show
+ * as suspended there while eTaskGetState() says blocked. */
+static void a_notification_wait_without_a_timeout_is_listed_suspended_as_freertos_files_it(
+    void **state)
+{
+    (void)state;
+    StreamBufferHandle_t buffer = xStreamBufferCreate(16, 1);
+    QueueHandle_t queue = xQueueCreate(1, sizeof(int));
+    assert_non_null(buffer);
+    assert_non_null(queue);
+    TaskHandle_t notified, timed, streamed, queued;
+    assert_int_equal(xTaskCreate(take_for_ever, "notified", STACK, NULL, 5, &notified), pdPASS);
+    assert_int_equal(xTaskCreate(take_for_a_while, "timed", STACK, NULL, 5, &timed), pdPASS);
+    assert_int_equal(xTaskCreate(receive_bytes_for_ever, "streamed", STACK, buffer, 5, &streamed),
+                     pdPASS);
+    assert_int_equal(xTaskCreate(receive_item_for_ever, "queued", STACK, queue, 5, &queued), pdPASS);
+    const TaskHandle_t four[] = {notified, timed, streamed, queued};
+    for (size_t i = 0; i < 4; i++) {
+        WAIT_FOR(eTaskGetState(four[i]) == eBlocked);
+        assert_int_equal(eTaskGetState(four[i]), eBlocked);
+    }
+    TaskStatus_t all[8];
+    const UBaseType_t n = uxTaskGetSystemState(all, 8, NULL);
+    assert_int_equal(n, 5);
+    assert_int_equal(listed_state(all, n, notified), eSuspended);
+    assert_int_equal(listed_state(all, n, streamed), eSuspended);
+    assert_int_equal(listed_state(all, n, timed), eBlocked);
+    assert_int_equal(listed_state(all, n, queued), eBlocked);
+    assert_int_equal(all[3].eCurrentState, eSuspended); /* after the blocked ones */
+    TaskStatus_t one;
+    vTaskGetInfo(notified, &one, pdFALSE, eInvalid); /* eTaskGetState()'s answer */
+    assert_int_equal(one.eCurrentState, eBlocked);
+    char text[1024];
+    vTaskList(text);
+    assert_non_null(strstr(text, row_start("notified", "S\t5\t")));
+    assert_non_null(strstr(text, row_start("streamed", "S\t5\t")));
+    assert_non_null(strstr(text, row_start("timed", "B\t5\t")));
+    assert_non_null(strstr(text, row_start("queued", "B\t5\t")));
+
+    (void)xTaskNotifyGive(notified);
+    (void)xTaskNotifyGive(timed);
+    assert_int_equal(xStreamBufferSend(buffer, "x", 1, 0), 1);
+    const int item = 1;
+    assert_int_equal(xQueueSend(queue, &item, 0), pdPASS);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
+    assert_int_equal(uxTaskGetNumberOfTasks(), 1);
+    vStreamBufferDelete(buffer);
+    vQueueDelete(queue);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +491,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_threads_run_time_starts_when_it_becomes_a_task, boot,
                                         tasks_gone),
         cmocka_unit_test_setup_teardown(the_calls_are_refused_in_an_isr, boot, tasks_gone),
+        cmocka_unit_test_setup_teardown(
+            a_notification_wait_without_a_timeout_is_listed_suspended_as_freertos_files_it, boot,
+            tasks_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,8 @@ struct tskTaskControlBlock {
     uint32_t notify_value[configTASK_NOTIFICATION_ARRAY_ENTRIES];
     bool notify_pending[configTASK_NOTIFICATION_ARRAY_ENTRIES];
     uint8_t notify_awaited; /* 1 + the index its notification wait is on; 0: none */
+    bool notify_forever;    /* in a notification wait without a timeout (stream buffers' too):
+                               FreeRTOS files it with the suspended tasks, its lists show S */
     pthread_cond_t notified;
     void *tls[configNUM_THREAD_LOCAL_STORAGE_POINTERS]; /* ESP-IDF's: deletion callbacks in the
                                                           second half */
@@ -295,6 +297,19 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
     fr_unlock();
     __real_free(t);
     pthread_exit(NULL);
+}
+
+bool fr_wait_notified(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting)
+{
+    struct tskTaskControlBlock *self = t_self;
+    if (self != NULL) {
+        self->notify_forever = deadline == NULL;
+    }
+    const bool signalled = fr_wait(cond, deadline, waiting, NULL, NULL);
+    if (self != NULL) {
+        self->notify_forever = false;
+    }
+    return signalled;
 }
 
 bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting,
@@ -1132,6 +1147,9 @@ static UBaseType_t system_state_locked(TaskStatus_t *all, UBaseType_t size,
         if (t->counted) { /* as uxTaskGetNumberOfTasks(): not the timer task */
             TaskStatus_t s;
             status_locked(t, &s, true, eInvalid);
+            if (s.eCurrentState == eBlocked && t->notify_forever) {
+                s.eCurrentState = eSuspended; /* vTaskGetInfo() on the suspended list: no event */
+            }
             UBaseType_t at = n++; /* insertion by rank: stable, a few tasks */
             while (at > 0 && list_rank(&all[at - 1]) > list_rank(&s)) {
                 all[at] = all[at - 1];
@@ -1447,7 +1465,7 @@ uint32_t ulTaskGenericNotifyTake(UBaseType_t uxIndexToWaitOn, BaseType_t xClearC
         self->notify_pending[i] = false;
         self->notify_awaited = (uint8_t)(i + 1);
         while (!self->notify_pending[i] &&
-               fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
+               fr_wait_notified(&self->notified, timed ? &deadline : NULL, NULL)) {
         }
         self->notify_awaited = 0;
     }
@@ -1478,7 +1496,7 @@ BaseType_t xTaskGenericNotifyWait(UBaseType_t uxIndexToWaitOn, uint32_t ulBitsTo
     }
     self->notify_awaited = (uint8_t)(i + 1);
     while (!self->notify_pending[i] && xTicksToWait != 0 &&
-           fr_wait(&self->notified, timed ? &deadline : NULL, NULL, NULL, NULL)) {
+           fr_wait_notified(&self->notified, timed ? &deadline : NULL, NULL)) {
     }
     self->notify_awaited = 0;
     if (pulNotificationValue != NULL) {

@@ -42,6 +42,10 @@ bool fr_deadline(TickType_t ticks, struct timespec *out);
 bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting,
              void (*cleanup)(void *arg), void *arg);
 
+/* fr_wait() for a wait that is a notification wait on the chip (a stream buffer's): one without a
+ * deadline is listed suspended, as FreeRTOS files it (uxTaskGetSystemState(), vTaskList()). */
+bool fr_wait_notified(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting);
+
 /* The calling thread's task record, made on first use for a thread not made by xTaskCreate*();
  * NULL only when the host is out of memory. fr_lock() not held. */
 TaskHandle_t fr_self(void);

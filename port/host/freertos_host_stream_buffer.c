@@ -308,7 +308,7 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
             return 0;
         }
         while (space_in(sb) < required &&
-               fr_wait(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send, NULL, NULL)) {
+               fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send)) {
         }
     }
     const bool receiver_waits = sb->waiting_receive > 0;
@@ -351,7 +351,7 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
             return 0;
         }
         while ((bytes_in(sb) <= empty || bytes_in(sb) < sb->trigger) &&
-               fr_wait(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive, NULL, NULL)) {
+               fr_wait_notified(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive)) {
         }
     }
     const bool sender_waits = sb->waiting_send > 0;
