@@ -294,9 +294,11 @@ void heap_monitor_clear_samples(void);
 
 /** Start the sampler task: a sample at once, then one every period_ms (0: the Kconfig default
  *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_PERIOD_MS); the period is measured from the end of one
- *  sample to the start of the next (at least period_ms; on the chip less than two ticks more). ESP_OK; ESP_ERR_INVALID_STATE when already running (or being
- *  started or stopped by another task); ESP_ERR_NO_MEM when the task or one of its two semaphores
- *  cannot be created (nothing left behind). task; never blocks (the new task waits for this call,
+ *  sample to the start of the next (at least period_ms; on the chip less than two ticks more).
+ *  ESP_OK; ESP_ERR_INVALID_ARG for UINT32_MAX (a wait without end, not a period);
+ *  ESP_ERR_INVALID_STATE when already running (or being started or stopped by another task);
+ *  ESP_ERR_NO_MEM when the task or one of its two semaphores cannot be created (nothing left
+ *  behind). task; never blocks (the new task waits for this call,
  *  not the reverse); O(1) plus creating the task and the semaphores. */
 esp_err_t heap_monitor_sampler_start(uint32_t period_ms);
 

@@ -762,6 +762,9 @@ esp_err_t heap_monitor_sampler_start(uint32_t period_ms)
     if (kraken_port_in_isr()) {
         return ESP_ERR_INVALID_STATE; /* task only: nothing done */
     }
+    if (period_ms == KRAKEN_PORT_WAIT_FOREVER) {
+        return ESP_ERR_INVALID_ARG; /* the wait between samples would never end */
+    }
     kraken_port_lock(&s_lock);
     if (s_sampler_state != SAMPLER_STOPPED) {
         kraken_port_unlock(&s_lock);

@@ -501,6 +501,9 @@ static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, b
     size_t idx = c->head;
     link_t *links = c->links;
     c->head = links[idx];
+#if CHECKS < 2
+    links[idx] = (link_t)idx; /* handed out; here, gcc keeps idx in one register (one move less) */
+#endif
     c->n.in_use = ++used;
     c->n.allocations++;
     if (used > c->n.peak) {
@@ -529,7 +532,6 @@ static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, b
         report(MEMORY_POOL_MISUSE_WRITE_AFTER_FREE, p, (int)c->index, caller, NULL);
     }
 #else
-    links[idx] = (link_t)idx; /* handed out */
     uint8_t *p = c->base + idx * c->block_size;
 #if CHECKS
     memset(p + size, CANARY, canary_len(size, c->block_size));

@@ -1440,6 +1440,9 @@ static void the_sampler_task_samples_periodically_until_stopped(void **state)
     NEED_KCONFIG(CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT, 4);
     assert_false(heap_monitor_sampler_running());
     assert_int_equal(heap_monitor_sampler_stop(), ESP_ERR_INVALID_STATE);
+    /* the ports' wait-forever value: one sample, then none, not a period */
+    assert_int_equal(heap_monitor_sampler_start(UINT32_MAX), ESP_ERR_INVALID_ARG);
+    assert_false(heap_monitor_sampler_running());
     assert_int_equal(heap_monitor_sampler_start(5), ESP_OK);
     assert_true(heap_monitor_sampler_running());
     assert_int_equal(heap_monitor_sampler_start(5), ESP_ERR_INVALID_STATE);
