@@ -220,11 +220,13 @@ typedef struct {
     uint32_t oversize_failures; /**< requests above the largest class that returned NULL */
     uint32_t double_frees;    /**< all classes: frees of a block that was already free */
     uint32_t invalid_frees;   /**< every other rejected free: the classes' invalid_frees, plus
-                                   unknown_frees and heap_frees_in_isr */
+                                   unknown_frees, heap_frees_in_isr and heap_calls */
     uint32_t unknown_frees;   /**< pointers outside the pools that no fallback handed out (this
                                    includes a second free of a heap block) */
     uint32_t heap_frees_in_isr; /**< heap blocks given to memory_pool_free_isr or to a free from
                                      an ISR (left allocated) */
+    uint32_t heap_calls;      /**< live blocks from here given to a heap function that refused them
+                                   (memory_pool_refuse_heap_call: memory_realloc_*) */
     uint32_t heap_blocks_live;  /**< fallback + oversize heap blocks live now */
     uint32_t heap_blocks_peak;  /**< high-water mark of heap_blocks_live (reset with the peaks) */
     uint32_t heap_blocks_max;   /**< the cap on heap_blocks_live */
@@ -266,6 +268,8 @@ typedef enum {
     MEMORY_POOL_MISUSE_OVERRUN,             /**< canary after the requested size overwritten */
     MEMORY_POOL_MISUSE_WRITE_AFTER_FREE,    /**< a free block's poison overwritten */
     MEMORY_POOL_MISUSE_CORRUPTED,           /**< free list or state damaged (integrity check) */
+    MEMORY_POOL_MISUSE_HEAP_CALL,           /**< a live block from here given to a heap function
+                                                 that would resize or free it: refused */
 } memory_pool_misuse_t;
 
 typedef struct {
@@ -338,6 +342,13 @@ unsigned memory_pool_class_of(const void *ptr);
  *  block, free blocks and anything else. isr-ok, never blocks; O(1) (a pointer outside the pools
  *  takes no lock while no heap block from here is live). */
 bool memory_pool_owns(const void *ptr);
+
+/** For a function that resizes or frees heap blocks (memory_realloc_* of memory_utils.h, a wrapper
+ *  of your own): true when ptr is a live block from here (memory_pool_owns), which such a function
+ *  must refuse; the misuse is then counted (stats.heap_calls), passed to the hook as
+ *  MEMORY_POOL_MISUSE_HEAP_CALL and logged. False, nothing counted, otherwise (NULL included).
+ *  isr-ok (logs only from a task), never blocks; O(1) as memory_pool_owns. */
+bool memory_pool_refuse_heap_call(const void *ptr);
 
 #ifdef __cplusplus
 }

@@ -182,6 +182,7 @@ typedef struct {
     uint32_t failures[CLASSES + 1];
     uint32_t unknown_frees;
     uint32_t isr_frees;
+    uint32_t heap_calls; /* memory_pool_refuse_heap_call */
     uint32_t setup_failures;
 } heap_counters_t;
 
@@ -1022,6 +1023,19 @@ bool memory_pool_owns(const void *ptr)
     return found;
 }
 
+bool memory_pool_refuse_heap_call(const void *ptr)
+{
+    if (!memory_pool_owns(ptr)) {
+        return false;
+    }
+    kraken_port_lock(&g_heap.lock);
+    g_heap.n.heap_calls++;
+    kraken_port_unlock(&g_heap.lock);
+    const unsigned ci = memory_pool_class_of(ptr);
+    report(MEMORY_POOL_MISUSE_HEAP_CALL, ptr, ci < CLASSES ? (int)ci : -1, CALLER(), NULL);
+    return true;
+}
+
 /* ---- set-up API ------------------------------------------------------------------------------ */
 
 esp_err_t memory_pool_get_default_config(memory_pool_config_t *out)
@@ -1215,7 +1229,8 @@ esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
     out->oversize_failures = h.failures[OVERSIZE_TAG];
     out->unknown_frees = h.unknown_frees;
     out->heap_frees_in_isr = h.isr_frees;
-    out->invalid_frees += h.unknown_frees + h.isr_frees;
+    out->heap_calls = h.heap_calls;
+    out->invalid_frees += h.unknown_frees + h.isr_frees + h.heap_calls;
     out->heap_blocks_live = h.live;
     out->heap_blocks_peak = h.peak;
     out->heap_blocks_max = g_cfg.heap_blocks_max;
@@ -1289,10 +1304,11 @@ void memory_pool_log_stats(const char *tag)
         waf += st.classes[i].writes_after_free;
     }
     KRAKEN_LOGI(tag,
-                "  Misuse: %u double frees, %u invalid frees (%u unknown, %u heap from ISR), "
-                "%u overruns, %u writes after free; checks %s%s",
+                "  Misuse: %u double frees, %u invalid frees (%u unknown, %u heap from ISR, "
+                "%u to heap calls), %u overruns, %u writes after free; checks %s%s",
                 (unsigned)st.double_frees, (unsigned)st.invalid_frees, (unsigned)st.unknown_frees,
-                (unsigned)st.heap_frees_in_isr, (unsigned)overruns, (unsigned)waf,
+                (unsigned)st.heap_frees_in_isr, (unsigned)st.heap_calls, (unsigned)overruns,
+                (unsigned)waf,
                 LEVEL[st.check_level], st.initialized ? "" : "; not set up yet");
 }
 
@@ -1314,6 +1330,7 @@ const char *memory_pool_misuse_name(memory_pool_misuse_t kind)
     case MEMORY_POOL_MISUSE_OVERRUN: return "overrun past the requested size";
     case MEMORY_POOL_MISUSE_WRITE_AFTER_FREE: return "write after free";
     case MEMORY_POOL_MISUSE_CORRUPTED: return "corrupted pool state";
+    case MEMORY_POOL_MISUSE_HEAP_CALL: return "pool block given to a heap function";
     }
     return "unknown";
 }

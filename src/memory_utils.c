@@ -11,14 +11,14 @@
 static const char *const DEFAULT_TAG = "memory";
 
 /* A block of the pools (a pool block, or a heap block the pools track) passed to a realloc here:
- * refused on the chip as on the host (the heap would move it behind the pools' back, or assert). */
+ * refused on the chip as on the host (the heap would move it behind the pools' back, or assert),
+ * counted and reported as the pools' misuse. */
 static bool refuse_pool_block(const void *ptr, const char *function_name)
 {
-    if (ptr == NULL || !memory_pool_owns(ptr)) {
+    if (!memory_pool_refuse_heap_call(ptr)) {
         return false;
     }
-    KRAKEN_LOGE(DEFAULT_TAG, "%s(%p): a memory_pool block, release it with memory_pool_free(); "
-                "refused", function_name, ptr);
+    KRAKEN_LOGE(DEFAULT_TAG, "%s(%p): release it with memory_pool_free()", function_name, ptr);
     return true;
 }
 

@@ -1456,11 +1456,47 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     assert_true(heap_caps_check_integrity_all(true));
 }
 
+/* A heap function given a live block from here (memory_realloc_*, a user's wrapper) asks first:
+ * the answer counts the misuse and reports it; anything else passes, uncounted. */
+static void a_block_from_here_given_to_a_heap_function_is_refused_and_counted(void **state)
+{
+    (void)state;
+    void *pooled = memory_pool_alloc(SIZES[1]);
+    void *oversize = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1);
+    void *heap = heap_caps_malloc(32, MALLOC_CAP_8BIT);
+    assert_non_null(pooled);
+    assert_non_null(heap);
+    assert_false(memory_pool_refuse_heap_call(NULL));
+    assert_false(memory_pool_refuse_heap_call(heap)); /* the heap's own: the heap function's */
+    assert_false(memory_pool_refuse_heap_call((uint8_t *)pooled + 8)); /* not a block start */
+    assert_int_equal(g_misuse_count, 0);
+    assert_int_equal(stats().heap_calls, 0);
+
+    assert_true(memory_pool_refuse_heap_call(pooled));
+    expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, pooled, 1);
+    uint32_t expected = 1;
+    if (oversize != NULL) { /* a heap block the pools track: theirs too */
+        assert_true(memory_pool_refuse_heap_call(oversize));
+        expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, oversize, -1);
+        expected++;
+    }
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.heap_calls, expected);
+    assert_int_equal(st.invalid_frees, expected);
+    assert_int_equal(st.classes[1].in_use, 1); /* untouched */
+
+    memory_pool_free(pooled);
+    assert_false(memory_pool_refuse_heap_call(pooled)); /* free now: not a live block */
+    memory_pool_free(oversize);
+    heap_caps_free(heap);
+    assert_int_equal(stats().heap_calls, expected);
+}
+
 static void misuse_names_are_distinct(void **state)
 {
     (void)state;
-    for (int k = MEMORY_POOL_MISUSE_DOUBLE_FREE; k <= MEMORY_POOL_MISUSE_CORRUPTED; k++) {
-        for (int j = k + 1; j <= MEMORY_POOL_MISUSE_CORRUPTED; j++) {
+    for (int k = MEMORY_POOL_MISUSE_DOUBLE_FREE; k <= MEMORY_POOL_MISUSE_HEAP_CALL; k++) {
+        for (int j = k + 1; j <= MEMORY_POOL_MISUSE_HEAP_CALL; j++) {
             assert_string_not_equal(memory_pool_misuse_name((memory_pool_misuse_t)k),
                                     memory_pool_misuse_name((memory_pool_misuse_t)j));
         }
@@ -1540,6 +1576,7 @@ int main(void)
         T(owns_is_true_exactly_for_live_blocks_from_here),
         T(free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_still_works),
         T(our_blocks_passed_to_the_heap_from_an_isr_are_refused_and_counted_once),
+        T(a_block_from_here_given_to_a_heap_function_is_refused_and_counted),
         T(misuse_names_are_distinct),
         T(the_specs_manual_pool_usage_works_as_written),
     };

@@ -137,6 +137,7 @@ static void compare_stats(const char *after)
     SAME(invalid_frees);
     SAME(unknown_frees);
     SAME(heap_frees_in_isr);
+    SAME(heap_calls);
     SAME(heap_blocks_live);
     SAME(heap_blocks_peak);
     SAME(heap_blocks_max);
@@ -649,6 +650,9 @@ static void op_heap_free_or_realloc(fuzz_input_t *in, uint8_t how)
             /* refused before the heap (which, on the host only, would refuse it too) */
             FUZZ_CHECK(s1.invalid_frees == s0.invalid_frees, "realloc form %d reached the heap",
                        how % 4);
+            want.heap_calls++; /* the pools' misuse */
+            want.invalid_frees++;
+            want_hooks++;
             return;
         }
     }
