@@ -1305,7 +1305,7 @@ void memory_pool_log_stats(const char *tag)
     }
     KRAKEN_LOGI(tag,
                 "  Misuse: %u double frees, %u invalid frees (%u unknown, %u heap from ISR, "
-                "%u to heap calls), %u overruns, %u writes after free; checks %s%s",
+                "%u given to the heap), %u overruns, %u writes after free; checks %s%s",
                 (unsigned)st.double_frees, (unsigned)st.invalid_frees, (unsigned)st.unknown_frees,
                 (unsigned)st.heap_frees_in_isr, (unsigned)st.heap_calls, (unsigned)overruns,
                 (unsigned)waf,
