@@ -364,6 +364,7 @@ static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(v
     kraken_sim_get_stats(&after);
     assert_int_equal(after.allocations, before.allocations); /* nothing allocated, nothing leaked */
     assert_int_equal(after.frees, before.frees);
+    assert_int_equal(after.invalid_queries, before.invalid_queries + 1); /* its size: counted */
     assert_int_equal(memory_get_free_sram(), free_before);
     assert_true(heap_caps_check_integrity_all(true));
 }

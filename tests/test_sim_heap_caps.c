@@ -921,10 +921,16 @@ static void the_containing_block_size_answers_for_any_pointer_inside_a_live_bloc
     p[size - 1] = 1; /* usable: in ASan builds the slack is no longer poisoned */
     assert_int_equal(heap_caps_get_allocated_size(p), size);
     assert_int_equal(heap_caps_get_containing_block_size(p), size);
+    assert_int_equal(stats().invalid_queries, 0);
     int local;
-    assert_int_equal(heap_caps_get_containing_block_size(&local), 0); /* logged */
+    assert_int_equal(heap_caps_get_containing_block_size(&local), 0); /* logged, counted */
+    assert_int_equal(heap_caps_get_allocated_size(p + 8), 0);         /* not a block start */
     heap_caps_free(p);
     assert_int_equal(heap_caps_get_containing_block_size(p + 10), 0); /* a free block now */
+    assert_int_equal(heap_caps_get_allocated_size(p), 0);
+    assert_int_equal(stats().invalid_queries, 4); /* ESP-IDF asserts at each */
+    assert_int_equal(heap_caps_get_allocated_size(NULL), 0);         /* NULL: 0, no misuse */
+    assert_int_equal(stats().invalid_queries, 4);
 }
 
 typedef struct {

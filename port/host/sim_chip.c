@@ -188,7 +188,8 @@ extern char _end[] __attribute__((weak));
 
 /* Separate variables, not a struct: i386 gcc notes an ABI change for _Atomic 64-bit fields. */
 static _Atomic uint64_t stat_allocations, stat_frees, stat_failed, stat_injected, stat_invalid_frees,
-    stat_isr_calls, stat_refused_waits, stat_critical_logs, stat_suspended_tracked_calls;
+    stat_invalid_queries, stat_isr_calls, stat_refused_waits, stat_critical_logs,
+    stat_suspended_tracked_calls;
 
 static _Atomic(esp_alloc_failed_hook_t) failed_hook;
 
@@ -337,6 +338,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     out->failed = atomic_load(&stat_failed);
     out->injected = atomic_load(&stat_injected);
     out->invalid_frees = atomic_load(&stat_invalid_frees);
+    out->invalid_queries = atomic_load(&stat_invalid_queries);
     out->isr_calls = atomic_load(&stat_isr_calls);
     out->refused_waits = atomic_load(&stat_refused_waits);
     out->critical_logs = atomic_load(&stat_critical_logs);
@@ -800,10 +802,11 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         }
     }
 
-    _Atomic uint64_t *const counters[] = {&stat_allocations,   &stat_frees,     &stat_failed,
-                                          &stat_injected,      &stat_invalid_frees,
-                                          &stat_isr_calls,     &stat_refused_waits,
-                                          &stat_critical_logs, &stat_suspended_tracked_calls};
+    _Atomic uint64_t *const counters[] = {&stat_allocations,     &stat_frees,
+                                          &stat_failed,          &stat_injected,
+                                          &stat_invalid_frees,   &stat_invalid_queries,
+                                          &stat_isr_calls,       &stat_refused_waits,
+                                          &stat_critical_logs,   &stat_suspended_tracked_calls};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         atomic_store(counters[i], 0);
     }
@@ -1479,6 +1482,7 @@ size_t heap_caps_get_allocated_size(void *ptr)
     sim_heap_t *heap;
     size_t size = block_size(ptr, NULL, &heap);
     if (heap == NULL) {
+        count(&stat_invalid_queries);
         ESP_LOGE(TAG, "heap_caps_get_allocated_size(%p): not a live block (ESP-IDF would assert)",
                  ptr);
     } else {
@@ -1497,6 +1501,7 @@ size_t heap_caps_get_containing_block_size(void *ptr)
     void *start = NULL;
     const size_t size = block_size(ptr, &start, &heap);
     if (size == 0) {
+        count(&stat_invalid_queries);
         ESP_LOGE(TAG, "heap_caps_get_containing_block_size(%p): not inside a live block (ESP-IDF "
                       "would assert)", ptr);
     } else {

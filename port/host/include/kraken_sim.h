@@ -86,6 +86,9 @@ typedef struct {
     uint64_t injected;      /**< attempts failed by fault injection */
     uint64_t invalid_frees; /**< free/realloc of a pointer no heap handed out, or freed twice, or
                                  of a memory_pool block (memory_pool_free releases those) */
+    uint64_t invalid_queries; /**< heap_caps_get_allocated_size() of a pointer that is not a live
+                                   block, heap_caps_get_containing_block_size() of one in none:
+                                   0, logged (ESP-IDF asserts) */
     uint64_t isr_calls;     /**< heap calls made from a simulated ISR (allowed, discouraged) */
     uint64_t refused_waits; /**< FreeRTOS calls that would wait (a timeout other than 0, a delay,
                                  vTaskSuspend(NULL)) made in a simulated ISR, inside a critical
