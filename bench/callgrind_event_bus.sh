@@ -11,16 +11,8 @@
 # Needs valgrind (Debian: valgrind). Build with gcc: older valgrind cannot read clang's DWARF 5.
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build-bench}
-command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install valgrind" >&2; exit 1; }
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" --target bench_event_bus >/dev/null
-
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+. "$(dirname "$0")/callgrind_setup.sh"
+callgrind_setup bench_event_bus "${1:-}"
 n=96000
 echo "callgrind, $n events per workload, 1 subscriber, manual mode, handler excluded ($build)"
 printf '  %-8s %-6s %12s %12s\n' payload batch kraken baseline

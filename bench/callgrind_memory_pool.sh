@@ -11,17 +11,8 @@
 # relatively and leaves the inlined lock of memory_pool_alloc/free out of their inclusive cost.
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build-bench}
-command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install valgrind" >&2; exit 1; }
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" --target bench_memory_pool >/dev/null
-build=$(cd "$build" && pwd)
-
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+. "$(dirname "$0")/callgrind_setup.sh"
+callgrind_setup bench_memory_pool "${1:-}"
 n=1000000
 
 # per_pair LABEL ALLOCATOR PATTERN [--full]: the summed inclusive cost of the entries PATTERN

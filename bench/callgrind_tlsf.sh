@@ -7,16 +7,8 @@
 # Needs valgrind (Debian: valgrind). Build with gcc: older valgrind cannot read clang's DWARF 5.
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build-bench}
-command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install valgrind" >&2; exit 1; }
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" --target bench_tlsf >/dev/null
-
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+. "$(dirname "$0")/callgrind_setup.sh"
+callgrind_setup bench_tlsf "${1:-}"
 valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out/cg.out" \
     "$build/bench/bench_tlsf" callgrind >"$out/stdout" 2>"$out/stderr"
 steps=$(awk '$1 == "steps" { print $2 }' "$out/stdout")
