@@ -395,10 +395,10 @@ void sim_note_critical_log(const char *tag)
 {
     count(&stat_critical_logs);
     if (!atomic_exchange(&critical_log_logged, true)) {
-        ESP_LOGE(TAG, "an ESP_LOGx line (tag \"%s\") inside a critical section: the chip aborts "
-                      "there (libc's stdout lock cannot be taken with interrupts off; "
-                      "ESP_EARLY_LOGx/ESP_DRAM_LOGx can). Counted in critical_logs; further ones "
-                      "are not logged", tag != NULL ? tag : "");
+        ESP_LOGE(TAG, "an ESP_LOGx line (tag \"%s\") inside a critical section or an ISR: the "
+                      "chip aborts there (libc's stdout lock cannot be taken where the CPU cannot "
+                      "yield; ESP_EARLY_LOGx/ESP_DRAM_LOGx can). Counted in critical_logs; further "
+                      "ones are not logged", tag != NULL ? tag : "");
     }
 }
 

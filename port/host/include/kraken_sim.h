@@ -94,8 +94,9 @@ typedef struct {
                                  vTaskSuspend(NULL)) made in a simulated ISR, inside a critical
                                  section (portENTER_CRITICAL) or with the scheduler suspended
                                  (vTaskSuspendAll): refused, logged (the chip asserts or hangs) */
-    uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section: written, the
-                                 first logged (the chip aborts: libc's stdout lock) */
+    uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section or in a
+                                 simulated ISR: written, the first logged (the chip aborts:
+                                 libc's stdout lock); not the simulator's own diagnostics */
     uint64_t suspended_tracked_calls; /**< with CONFIG_HEAP_TASK_TRACKING on ESP-IDF v5.5 and
                                            later: allocations, reallocations and frees made with
                                            the scheduler suspended (vTaskSuspendAll): done, the
