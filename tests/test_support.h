@@ -148,7 +148,7 @@ static inline uint64_t isr_heap_calls(void)
 }
 
 /* For a teardown: FreeRTOS waits refused in an ISR or inside a critical section, and log lines
- * written inside one, since the simulator's last reset (the chip asserts, hangs or aborts on each):
+ * written in either, since the simulator's last reset (the chip asserts, hangs or aborts on each):
  * not 0 fails. With -DKRAKEN_PORT=esp_idf the component's own lock is such a section. */
 static inline uint64_t critical_misuses(void)
 {
