@@ -1809,17 +1809,16 @@ esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_ty
         set_activity(activity() + SUBSCRIBE_ONE);
         opaque = handle_of(i, sub->gen);
         bus.s.sub_count++;
+        if (out_handle != NULL) {
+            /* before the lock is left: a dispatcher that takes the subscription (under the lock)
+             * may call the handler at once, which may read the handle from ctx */
+            out_handle->opaque_ = opaque;
+        }
         break;
     }
     kraken_port_unlock(&bus.lock);
     leave();
-    if (opaque == 0) {
-        return ESP_ERR_NO_MEM;
-    }
-    if (out_handle != NULL) {
-        out_handle->opaque_ = opaque;
-    }
-    return ESP_OK;
+    return opaque != 0 ? ESP_OK : ESP_ERR_NO_MEM;
 }
 
 esp_err_t system_event_unsubscribe(system_event_subscription_t handle)

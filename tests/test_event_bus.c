@@ -1598,6 +1598,63 @@ static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(v
     assert_int_equal(stats().subscriptions, 0);
 }
 
+/* The handle reaches *out_handle before a dispatcher can call the handler: a handler that reads its
+ * own handle from ctx (to unsubscribe itself) never finds it unset. Task mode, events posted all
+ * along by another task; the race this checks is a few instructions wide: ThreadSanitizer shows it
+ * (before, the handle was stored after subscribe had left the bus's lock). */
+typedef struct {
+    system_event_subscription_t handle;
+    atomic_int calls;
+} handle_reader_t;
+static atomic_int handle_unset_seen;
+static void reads_its_handle(const system_event_t *e, void *ctx)
+{
+    (void)e;
+    handle_reader_t *me = ctx;
+    if (me->handle.opaque_ == 0) {
+        atomic_fetch_add(&handle_unset_seen, 1);
+    }
+    atomic_fetch_add(&me->calls, 1);
+}
+
+static atomic_int keep_posting;
+static void *post_until_told(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&keep_posting)) {
+        (void)system_event_post_with_timeout(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL, 1);
+    }
+    return NULL;
+}
+
+static void a_handler_never_sees_its_handle_unset(void **state)
+{
+    (void)state;
+    start_task_mode_with_the_gate_shut();
+    atomic_store(&handle_unset_seen, 0);
+    atomic_store(&keep_posting, 1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, post_until_told, NULL), 0);
+    static handle_reader_t readers[2000]; /* static: large, and outlives a failed test */
+    int called = 0;
+    for (int i = 0; i < 2000; i++) {
+        readers[i].handle.opaque_ = 0;
+        atomic_store(&readers[i].calls, 0);
+        assert_int_equal(system_event_subscribe(SVC_A, 1, reads_its_handle, &readers[i],
+                                                &readers[i].handle),
+                         ESP_OK);
+        for (int n = 0; n < 3; n++) {
+            kraken_port_delay_ms(0);
+        }
+        assert_int_equal(system_event_unsubscribe(readers[i].handle), ESP_OK);
+        called += atomic_load(&readers[i].calls) != 0;
+    }
+    atomic_store(&keep_posting, 0);
+    pthread_join(th, NULL);
+    print_message("%d of 2000 subscriptions called\n", called);
+    assert_int_equal(atomic_load(&handle_unset_seen), 0);
+}
+
 /* The handler unsubscribes itself, then goes on using ctx: the owner's unsubscribe of the same
  * handle (NOT_FOUND: removed already) must still wait for that call, so that it may free ctx. */
 typedef struct {
@@ -3641,6 +3698,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_subscription_called_by_two_dispatchers_is_freed_after_both_calls, setup_manual,
             teardown),
+        cmocka_unit_test_setup_teardown(a_handler_never_sees_its_handle_unset, setup_none,
+                                        teardown),
         cmocka_unit_test_setup_teardown(an_idle_dispatcher_task_sleeps_until_a_post, setup_none,
                                         teardown),
         cmocka_unit_test_setup_teardown(

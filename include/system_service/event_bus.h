@@ -173,10 +173,13 @@ esp_err_t system_event_subscribe(system_service_id_t service_id, system_event_ty
  *  ESP_ERR_NOT_FOUND for a subscription removed already, by its own handler say, whose call still
  *  runs. From inside a handler it does not wait for a call running in another dispatcher (manual
  *  mode with several dispatching tasks).
+ *  While a dispatcher holds the subscription for the events it is delivering, it waits until that
+ *  dispatcher has made those events' calls, the other subscriptions' included (up to 16 events
+ *  taken together), as esp_event's unregister waits for the event being dispatched: do not call
+ *  it while holding something a handler of those events may wait for (a deadlock).
  *  ESP_OK; ESP_ERR_NOT_FOUND (zero, stale or already removed handle; bus deinitialised);
  *  ESP_ERR_INVALID_STATE (ISR, or a deinit in progress: the subscription goes with it, and no
- *  handler runs once deinit has returned). task, may block until a running call of this handler
- *  returns; O(1). */
+ *  handler runs once deinit has returned). task, may block (above); O(1) besides. */
 esp_err_t system_event_unsubscribe(system_event_subscription_t handle);
 
 /* ---- dispatching ----------------------------------------------------------------------------- */
