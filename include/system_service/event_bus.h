@@ -74,7 +74,9 @@ typedef struct {
     system_event_priority_t priority; /**< lane it travelled in */
     const void *data;                 /**< payload copy, aligned to 8 bytes */
     size_t size;                      /**< payload bytes */
-    uint32_t seq;                     /**< bus-wide sequence number, increasing in post order */
+    uint32_t seq;                     /**< bus-wide sequence number in post order, from 0 at each
+                                           start; it wraps after 2^32 posts (compare as
+                                           (int32_t)(a - b)) */
     /** esp_timer_get_time() when the post was called (a pool payload's post reads it just after
      *  copying the payload): a post that waited for room or for a block keeps it, so its latency
      *  includes the wait and a later seq may carry an earlier time */
