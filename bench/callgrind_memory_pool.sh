@@ -25,7 +25,10 @@ per_pair() {
     fi
     (cd "$out" && callgrind_annotate --inclusive=yes --auto=no --threshold=100 cg.out) |
         grep -E "$3" | awk -v n=$n -v name="$1" '
-        { ir = $1; gsub(",", "", ir); f = $3; sub(/.*:/, "", f); part = part sprintf("  %s %.1f", f, ir / n); sum += ir / n }
+        {
+            ir = $1; gsub(",", "", ir); f = $3; sub(/.*:/, "", f)
+            part = part sprintf("  %s %.1f", f, ir / n); sum += ir / n
+        }
         END { printf "  %-22s %7.1f   (%s)\n", name, sum, substr(part, 3) }'
 }
 

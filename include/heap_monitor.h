@@ -298,8 +298,8 @@ void heap_monitor_clear_samples(void);
  *  ESP_OK; ESP_ERR_INVALID_ARG for UINT32_MAX (a wait without end, not a period);
  *  ESP_ERR_INVALID_STATE when already running (or being started or stopped by another task);
  *  ESP_ERR_NO_MEM when the task or one of its two semaphores cannot be created (nothing left
- *  behind). task; never blocks (the new task waits for this call,
- *  not the reverse); O(1) plus creating the task and the semaphores. */
+ *  behind). task; never blocks (the new task waits for this call, not the reverse); O(1) plus
+ *  creating the task and the semaphores. */
 esp_err_t heap_monitor_sampler_start(uint32_t period_ms);
 
 /** Stop the sampler task and wait until it has ended (at most one sample's duration).

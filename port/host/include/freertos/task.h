@@ -203,9 +203,9 @@ typedef struct xTASK_STATUS {
 
 /** Fills pxTaskStatusArray with every task's state (see above) and, when pulTotalRunTime is not
  *  NULL, sets it to the run-time clock. A task in a notification wait without a timeout (a stream
- *  buffer's too) is eSuspended here, as FreeRTOS files it (eTaskGetState(): eBlocked). Returns the number filled; 0 (nothing written, not even
- *  *pulTotalRunTime) when uxArraySize is less than uxTaskGetNumberOfTasks() or the array is NULL,
- *  or in a simulated ISR. task, holds the kernel's lock throughout (every FreeRTOS call waits),
+ *  buffer's too) is eSuspended here, as FreeRTOS files it (eTaskGetState(): eBlocked). Returns
+ *  the number filled; 0 (nothing written, not even *pulTotalRunTime) when uxArraySize is less than
+ *  uxTaskGetNumberOfTasks() or the array is NULL, or in a simulated ISR. task, holds the kernel's lock throughout (every FreeRTOS call waits),
  *  O(tasks^2 + their stacks' unused bytes). */
 UBaseType_t uxTaskGetSystemState(TaskStatus_t *const pxTaskStatusArray,
                                  const UBaseType_t uxArraySize,
