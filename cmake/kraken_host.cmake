@@ -99,12 +99,13 @@ target_include_directories(kraken_host_port
 target_compile_options(kraken_host_port PRIVATE ${KRAKEN_WARNINGS} PUBLIC ${KRAKEN_SANITIZE_COMPILE})
 target_link_options(kraken_host_port PUBLIC ${KRAKEN_SANITIZE_LINK})
 target_link_libraries(kraken_host_port PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
-# Plain malloc()/calloc()/realloc()/free() (and aligned_alloc/memalign/posix_memalign) in code
-# linked with the library go through the simulated chip, as they do on ESP-IDF
-# (heap_caps_malloc_default); see port/host/sim_malloc.c.
+# Plain malloc()/calloc()/realloc()/free() (and aligned_alloc/memalign/posix_memalign,
+# valloc/pvalloc) in code linked with the library go through the simulated chip, as they do on
+# ESP-IDF (heap_caps_malloc_default); see port/host/sim_malloc.c.
 target_link_options(kraken_host_port INTERFACE
     "LINKER:--wrap=malloc" "LINKER:--wrap=calloc" "LINKER:--wrap=realloc" "LINKER:--wrap=free"
     "LINKER:--wrap=aligned_alloc" "LINKER:--wrap=memalign" "LINKER:--wrap=posix_memalign"
+    "LINKER:--wrap=valloc" "LINKER:--wrap=pvalloc"
     "LINKER:--wrap=malloc_usable_size" "LINKER:--wrap=reallocarray" "LINKER:--wrap=getline"
     "LINKER:--wrap=getdelim" "LINKER:--wrap=__getdelim" "LINKER:--wrap=strdup" "LINKER:--wrap=strndup"
     "LINKER:--wrap=asprintf" "LINKER:--wrap=vasprintf" "LINKER:--wrap=__asprintf_chk"

@@ -290,6 +290,37 @@ static void aligned_allocations_come_from_the_simulated_chip_too(void **state)
     assert_int_equal(hook_calls, 2);
 }
 
+/* ESP-IDF's newlib glue makes valloc() and pvalloc() aliases of malloc() (components/newlib/src/
+ * heap.c in v5.5.5, esp_libc on master): a block of the simulated chip with malloc()'s policy and
+ * failure report, not a page of libc's heap. */
+static void *(*volatile valloc_fn)(size_t) = valloc;
+static void *(*volatile pvalloc_fn)(size_t) = pvalloc;
+
+static void valloc_and_pvalloc_are_malloc_as_on_esp_idf(void **state)
+{
+    (void)state;
+    size_t before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    void *v = valloc_fn(100);
+    void *pv = pvalloc_fn(100);
+    assert_non_null(v);
+    assert_non_null(pv);
+    assert_true(sim_owns(v));
+    assert_true(sim_owns(pv));
+    assert_true(esp_ptr_internal(v)); /* malloc()'s policy: internal first */
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_INTERNAL) < before);
+    free(v);
+    free(pv);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), before);
+    assert_null(valloc_fn(0)); /* malloc(0): NULL without the hook */
+    assert_int_equal(hook_calls, 0);
+    assert_null(pvalloc_fn(16u << 20)); /* a failure is malloc()'s, reported as such */
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(hook_size, 16u << 20);
+    kraken_sim_stats_t s = stats();
+    assert_int_equal(s.allocations, 2);
+    assert_int_equal(s.frees, 2);
+}
+
 static size_t (*volatile usable_size_fn)(void *) = malloc_usable_size;
 
 static void malloc_usable_size_is_zero_as_on_esp_idf(void **state)
@@ -470,6 +501,7 @@ int main(void)
         ALL_PROFILES(aligned_allocations_come_from_the_simulated_chip_too),
         ALL_PROFILES(extmem_enable_applies_with_or_without_psram),
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_work_and_are_counted),
+        ALL_PROFILES(valloc_and_pvalloc_are_malloc_as_on_esp_idf),
         ALL_PROFILES(malloc_usable_size_is_zero_as_on_esp_idf),
         ALL_PROFILES(libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip),
         ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),

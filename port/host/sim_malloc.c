@@ -10,11 +10,12 @@
  * Nothing here calls a wrapped function: no recursion.
  *
  * aligned_alloc(), memalign() and posix_memalign() are wrapped too: ESP-IDF routes them to
- * heap_caps_aligned_alloc_default(). So are the libc calls that grow a buffer the caller passes:
- * reallocarray(), getline() and getdelim() (glibc would hand a simulated buffer to its own
- * realloc, which aborts; ESP-IDF's newlib grows it with heap_caps_realloc_default()). And the
- * calls that return a new string: strdup(), strndup(), asprintf(), vasprintf() (newlib takes it
- * from malloc(), so it is a heap block that heap_caps_free() and the heap figures know).
+ * heap_caps_aligned_alloc_default(); valloc() and pvalloc() are malloc() there, and here. So are
+ * the libc calls that grow a buffer the caller passes: reallocarray(), getline() and getdelim()
+ * (glibc would hand a simulated buffer to its own realloc, which aborts; ESP-IDF's newlib grows it
+ * with heap_caps_realloc_default()). And the calls that return a new string: strdup(), strndup(),
+ * asprintf(), vasprintf() (newlib takes it from malloc(), so it is a heap block that
+ * heap_caps_free() and the heap figures know).
  *
  * A block from memory_pool.h passed to free() or realloc() is refused (sim_refuse_pool_block).
  */
@@ -35,6 +36,8 @@ void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *ptr, size_t size);
 void __wrap_free(void *ptr);
 void *__wrap_aligned_alloc(size_t alignment, size_t size);
+void *__wrap_valloc(size_t size);
+void *__wrap_pvalloc(size_t size);
 void *__wrap_memalign(size_t alignment, size_t size);
 int __wrap_posix_memalign(void **out, size_t alignment, size_t size);
 size_t __wrap_malloc_usable_size(void *ptr);
@@ -96,6 +99,17 @@ SIM_HEAP_API void __wrap_free(void *ptr)
     } else {
         sim_free(ptr, "free");
     }
+}
+
+/* ESP-IDF's newlib glue makes valloc() and pvalloc() aliases of malloc() (no page alignment). */
+SIM_HEAP_API void *__wrap_valloc(size_t size)
+{
+    return heap_caps_malloc_default(size);
+}
+
+SIM_HEAP_API void *__wrap_pvalloc(size_t size)
+{
+    return heap_caps_malloc_default(size);
 }
 
 /* ESP-IDF's newlib glue sends the aligned forms to heap_caps_aligned_alloc_default() too. */
