@@ -416,7 +416,10 @@ static void aligned_alloc_honours_the_alignment_and_rejects_bad_ones_without_the
         void *p = heap_caps_aligned_alloc(align, 100, INTERNAL_8BIT);
         assert_non_null(p);
         assert_int_equal((uintptr_t)p % align, 0);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* deprecated, and still there */
         heap_caps_aligned_free(p);
+#pragma GCC diagnostic pop
     }
     assert_null(heap_caps_aligned_alloc(0, 100, INTERNAL_8BIT));
     assert_null(heap_caps_aligned_alloc(24, 100, INTERNAL_8BIT));

@@ -21,6 +21,10 @@
 extern "C" {
 #endif
 
+/* ESP-IDF puts the heap's hook entry points in IRAM with CONFIG_HEAP_PLACE_FUNCTION_INTO_FLASH
+ * off; nothing to place on the host. */
+#define HEAP_IRAM_ATTR
+
 #define MALLOC_CAP_EXEC (1 << 0)           /* executable */
 #define MALLOC_CAP_32BIT (1 << 1)          /* 32-bit aligned accesses */
 #define MALLOC_CAP_8BIT (1 << 2)           /* byte accesses */
@@ -38,6 +42,7 @@ extern "C" {
 #define MALLOC_CAP_RETENTION (1 << 14)
 #define MALLOC_CAP_RTCRAM (1 << 15)        /* RTC fast memory */
 #define MALLOC_CAP_SPM (1 << 16)
+#define MALLOC_CAP_TCM MALLOC_CAP_SPM      /* its name in ESP-IDF v5.3 to v5.5 */
 #define MALLOC_CAP_DMA_DESC_AHB (1 << 17)
 #define MALLOC_CAP_DMA_DESC_AXI (1 << 18)
 #define MALLOC_CAP_CACHE_ALIGNED (1 << 19) /* aligned to the cache line */
@@ -94,8 +99,8 @@ void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps);
 /** Like heap_caps_malloc with `alignment` (a power of two). NULL without the callback when the
  *  alignment is 0 or not a power of two, or size is 0. Free with heap_caps_free or free. */
 void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps);
-/** Same as heap_caps_free. */
-void heap_caps_aligned_free(void *ptr);
+/** Same as heap_caps_free (deprecated in ESP-IDF, as here). */
+void __attribute__((deprecated)) heap_caps_aligned_free(void *ptr);
 /** Zeroed heap_caps_aligned_alloc(alignment, n * size). NULL (no callback) when n * size overflows. */
 void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t caps);
 /** Zeroed heap_caps_malloc(n * size). NULL when n * size overflows (the callback gets the wrapped
