@@ -410,6 +410,12 @@ static void receive_bytes_for_ever(void *buffer)
     vTaskDelete(NULL);
 }
 
+static void send_bytes_for_ever(void *full_buffer)
+{
+    (void)xStreamBufferSend(full_buffer, "y", 1, portMAX_DELAY);
+    vTaskDelete(NULL);
+}
+
 static void receive_item_for_ever(void *queue)
 {
     int item;
@@ -432,26 +438,30 @@ static void a_notification_wait_without_a_timeout_is_listed_suspended_as_freerto
     void **state)
 {
     (void)state;
-    StreamBufferHandle_t buffer = xStreamBufferCreate(16, 1);
+    StreamBufferHandle_t buffer = xStreamBufferCreate(16, 1), full = xStreamBufferCreate(4, 1);
     QueueHandle_t queue = xQueueCreate(1, sizeof(int));
     assert_non_null(buffer);
+    assert_non_null(full);
     assert_non_null(queue);
-    TaskHandle_t notified, timed, streamed, queued;
+    assert_int_equal(xStreamBufferSend(full, "abcd", 4, 0), 4); /* a sender must wait for room */
+    TaskHandle_t notified, timed, streamed, sending, queued;
     assert_int_equal(xTaskCreate(take_for_ever, "notified", STACK, NULL, 5, &notified), pdPASS);
     assert_int_equal(xTaskCreate(take_for_a_while, "timed", STACK, NULL, 5, &timed), pdPASS);
     assert_int_equal(xTaskCreate(receive_bytes_for_ever, "streamed", STACK, buffer, 5, &streamed),
                      pdPASS);
+    assert_int_equal(xTaskCreate(send_bytes_for_ever, "sending", STACK, full, 5, &sending), pdPASS);
     assert_int_equal(xTaskCreate(receive_item_for_ever, "queued", STACK, queue, 5, &queued), pdPASS);
-    const TaskHandle_t four[] = {notified, timed, streamed, queued};
-    for (size_t i = 0; i < 4; i++) {
-        WAIT_FOR(eTaskGetState(four[i]) == eBlocked);
-        assert_int_equal(eTaskGetState(four[i]), eBlocked);
+    const TaskHandle_t five[] = {notified, timed, streamed, sending, queued};
+    for (size_t i = 0; i < 5; i++) {
+        WAIT_FOR(eTaskGetState(five[i]) == eBlocked);
+        assert_int_equal(eTaskGetState(five[i]), eBlocked);
     }
     TaskStatus_t all[8];
     const UBaseType_t n = uxTaskGetSystemState(all, 8, NULL);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 6);
     assert_int_equal(listed_state(all, n, notified), eSuspended);
     assert_int_equal(listed_state(all, n, streamed), eSuspended);
+    assert_int_equal(listed_state(all, n, sending), eSuspended);
     assert_int_equal(listed_state(all, n, timed), eBlocked);
     assert_int_equal(listed_state(all, n, queued), eBlocked);
     assert_int_equal(all[3].eCurrentState, eSuspended); /* after the blocked ones */
@@ -468,11 +478,14 @@ static void a_notification_wait_without_a_timeout_is_listed_suspended_as_freerto
     (void)xTaskNotifyGive(notified);
     (void)xTaskNotifyGive(timed);
     assert_int_equal(xStreamBufferSend(buffer, "x", 1, 0), 1);
+    char four_bytes[4];
+    assert_int_equal(xStreamBufferReceive(full, four_bytes, sizeof four_bytes, 0), 4);
     const int item = 1;
     assert_int_equal(xQueueSend(queue, &item, 0), pdPASS);
     WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
     assert_int_equal(uxTaskGetNumberOfTasks(), 1);
     vStreamBufferDelete(buffer);
+    vStreamBufferDelete(full);
     vQueueDelete(queue);
 }
 
