@@ -101,11 +101,13 @@ target_link_options(kraken_host_port PUBLIC ${KRAKEN_SANITIZE_LINK})
 target_link_libraries(kraken_host_port PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
 # Plain malloc()/calloc()/realloc()/free() (and aligned_alloc/memalign/posix_memalign,
 # valloc/pvalloc) in code linked with the library go through the simulated chip, as they do on
-# ESP-IDF (heap_caps_malloc_default); see port/host/sim_malloc.c.
+# ESP-IDF (heap_caps_malloc_default); mallinfo/malloc_trim/mallopt/malloc_stats are ESP-IDF's
+# stubs. See port/host/sim_malloc.c.
 target_link_options(kraken_host_port INTERFACE
     "LINKER:--wrap=malloc" "LINKER:--wrap=calloc" "LINKER:--wrap=realloc" "LINKER:--wrap=free"
     "LINKER:--wrap=aligned_alloc" "LINKER:--wrap=memalign" "LINKER:--wrap=posix_memalign"
-    "LINKER:--wrap=valloc" "LINKER:--wrap=pvalloc"
+    "LINKER:--wrap=valloc" "LINKER:--wrap=pvalloc" "LINKER:--wrap=mallinfo" "LINKER:--wrap=malloc_trim"
+    "LINKER:--wrap=mallopt" "LINKER:--wrap=malloc_stats"
     "LINKER:--wrap=malloc_usable_size" "LINKER:--wrap=reallocarray" "LINKER:--wrap=getline"
     "LINKER:--wrap=getdelim" "LINKER:--wrap=__getdelim" "LINKER:--wrap=strdup" "LINKER:--wrap=strndup"
     "LINKER:--wrap=asprintf" "LINKER:--wrap=vasprintf" "LINKER:--wrap=__asprintf_chk"

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "capture_output.h"
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
@@ -336,6 +337,36 @@ static void malloc_usable_size_is_zero_as_on_esp_idf(void **state)
     free(own);
 }
 
+static void print_malloc_stats(void *arg)
+{
+    (void)arg;
+    malloc_stats();
+}
+
+/* ESP-IDF stubs these out (newlib glue, heap.c); glibc's would describe its own arena, which
+ * holds the test's libc blocks and none of the simulated heaps'. */
+static void malloc_introspection_is_stubbed_as_on_esp_idf(void **state)
+{
+    (void)state;
+    char *own = libc_string("in glibc's arena");
+    void *p = malloc(100);
+    assert_true(sim_owns(p));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* glibc deprecates mallinfo() */
+    const struct mallinfo info = mallinfo();
+#pragma GCC diagnostic pop
+    assert_int_equal(info.arena, 0);
+    assert_int_equal(info.uordblks, 0);
+    assert_int_equal(info.fordblks, 0);
+    assert_int_equal(mallopt(M_TRIM_THRESHOLD, 1 << 20), 0); /* refused; glibc's accepts (1) */
+    assert_int_equal(malloc_trim(0), 0);
+    char printed[256];
+    capture_output(STDERR_FILENO, print_malloc_stats, NULL, printed, sizeof printed);
+    assert_string_equal(printed, ""); /* glibc's prints its arenas */
+    free(p);
+    free(own);
+}
+
 /* malloc()/free() from an ISR work as on ESP-IDF (heap_caps_malloc_default / heap_caps_free, allowed
  * there though discouraged) and are counted; a libc pointer still goes to libc. */
 static void malloc_and_free_in_a_simulated_isr_work_and_are_counted(void **state)
@@ -503,6 +534,7 @@ int main(void)
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_work_and_are_counted),
         ALL_PROFILES(valloc_and_pvalloc_are_malloc_as_on_esp_idf),
         ALL_PROFILES(malloc_usable_size_is_zero_as_on_esp_idf),
+        ALL_PROFILES(malloc_introspection_is_stubbed_as_on_esp_idf),
         ALL_PROFILES(libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip),
         ALL_PROFILES(freeing_a_simulated_pointer_twice_is_counted_not_fatal),
         ALL_PROFILES(free_and_realloc_work_in_a_program_without_the_memory_pools),

@@ -10,7 +10,8 @@
  * Nothing here calls a wrapped function: no recursion.
  *
  * aligned_alloc(), memalign() and posix_memalign() are wrapped too: ESP-IDF routes them to
- * heap_caps_aligned_alloc_default(); valloc() and pvalloc() are malloc() there, and here. So are
+ * heap_caps_aligned_alloc_default(); valloc() and pvalloc() are malloc() there, and here;
+ * mallinfo(), malloc_trim(), mallopt() and malloc_stats() are stubs there, and here. So are
  * the libc calls that grow a buffer the caller passes: reallocarray(), getline() and getdelim()
  * (glibc would hand a simulated buffer to its own realloc, which aborts; ESP-IDF's newlib grows it
  * with heap_caps_realloc_default()). And the calls that return a new string: strdup(), strndup(),
@@ -21,6 +22,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,6 +44,10 @@ void *__wrap_memalign(size_t alignment, size_t size);
 int __wrap_posix_memalign(void **out, size_t alignment, size_t size);
 size_t __wrap_malloc_usable_size(void *ptr);
 size_t __real_malloc_usable_size(void *ptr);
+struct mallinfo __wrap_mallinfo(void);
+int __wrap_malloc_trim(size_t pad);
+int __wrap_mallopt(int param, int value);
+void __wrap_malloc_stats(void);
 void *__wrap_reallocarray(void *ptr, size_t n, size_t size);
 ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, FILE *stream);
 ssize_t __wrap_getline(char **line, size_t *capacity, FILE *stream);
@@ -142,6 +148,32 @@ SIM_HEAP_API int __wrap_posix_memalign(void **out, size_t alignment, size_t size
 size_t __wrap_malloc_usable_size(void *ptr)
 {
     return ptr != NULL && !sim_owns(ptr) ? __real_malloc_usable_size(ptr) : 0;
+}
+
+/* ESP-IDF's newlib glue stubs these out (heap.c), so that newlib's own allocator is never linked
+ * in: mallinfo() is all zeros, malloc_trim() and mallopt() fail (0), malloc_stats() prints
+ * nothing. glibc's would describe glibc's arena, which the simulated heaps are not part of. */
+struct mallinfo __wrap_mallinfo(void)
+{
+    const struct mallinfo none = {0};
+    return none;
+}
+
+int __wrap_malloc_trim(size_t pad)
+{
+    (void)pad;
+    return 0;
+}
+
+int __wrap_mallopt(int param, int value)
+{
+    (void)param;
+    (void)value;
+    return 0;
+}
+
+void __wrap_malloc_stats(void)
+{
 }
 
 /* newlib's reallocarray(): the product checked, then realloc(). */
