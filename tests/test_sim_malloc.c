@@ -255,6 +255,23 @@ static void extmem_enable_applies_with_or_without_psram(void **state)
     assert_int_equal(hook_caps, MALLOC_CAP_DEFAULT);
 }
 
+/* The chip keeps the limit in an int, -1 meaning "malloc() never uses PSRAM": the chip's SIZE_MAX
+ * (UINT32_MAX) turns PSRAM off whatever the host's size_t, a 2 GiB limit still counts as a size. */
+static void extmem_enable_stores_its_limit_as_the_chips_int(void **state)
+{
+    (void)state;
+    heap_caps_malloc_extmem_enable(UINT32_MAX);
+    assert_int_equal(sim_malloc_internal_limit(), -1);
+    assert_null(malloc_fn(16u << 20));
+    assert_int_equal(hook_caps, MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL);
+    heap_caps_malloc_extmem_enable(SIZE_MAX);
+    assert_int_equal(sim_malloc_internal_limit(), -1);
+    heap_caps_malloc_extmem_enable(0x80000000u);
+    assert_int_equal(sim_malloc_internal_limit(), 0x80000000L);
+    assert_null(malloc_fn(16u << 20));
+    assert_int_equal(hook_caps, MALLOC_CAP_DEFAULT);
+}
+
 /* ESP-IDF's newlib glue sends these to heap_caps_aligned_alloc_default() as well. */
 static void *(*volatile aligned_alloc_fn)(size_t, size_t) = aligned_alloc;
 static int (*volatile posix_memalign_fn)(void **, size_t, size_t) = posix_memalign;
@@ -531,6 +548,7 @@ int main(void)
         ALL_PROFILES(a_failed_malloc_reports_esp_idfs_default_caps_to_the_hook),
         ALL_PROFILES(aligned_allocations_come_from_the_simulated_chip_too),
         ALL_PROFILES(extmem_enable_applies_with_or_without_psram),
+        ALL_PROFILES(extmem_enable_stores_its_limit_as_the_chips_int),
         ALL_PROFILES(malloc_and_free_in_a_simulated_isr_work_and_are_counted),
         ALL_PROFILES(valloc_and_pvalloc_are_malloc_as_on_esp_idf),
         ALL_PROFILES(malloc_usable_size_is_zero_as_on_esp_idf),

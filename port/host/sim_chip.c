@@ -151,7 +151,10 @@ static struct {
     bool hooks; /* policy.heap_hooks once booted: the boot's own allocations call no hook */
     bool psram;             /* esp_psram_is_initialized() */
     size_t psram_bytes;     /* esp_psram_get_size() */
-    _Atomic long malloc_limit; /* malloc_alwaysinternal_limit; -1: malloc() never uses PSRAM */
+    /* ESP-IDF's malloc_alwaysinternal_limit, an int on the chip: -1 (what heap_caps_malloc_extmem_
+     * enable(SIZE_MAX) stores, and UINT32_MAX, the chip's SIZE_MAX) keeps malloc() out of PSRAM;
+     * any other value is a size limit, read back as an unsigned 32-bit number. */
+    _Atomic int32_t malloc_limit;
     bool bss_in_psram;
     bool noinit_in_psram;
     bool boots_on_chip;     /* false: ESP-IDF would abort at boot ("Failed to init external RAM!") */
@@ -687,6 +690,12 @@ static void reserve_dma_pool(size_t size)
     }
 }
 
+/* The chip's `malloc_alwaysinternal_limit = limit`: a 32-bit size_t stored in an int. */
+static int32_t limit_of(size_t limit)
+{
+    return (int32_t)(uint32_t)limit;
+}
+
 static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
 {
     if (!arena_map()) {
@@ -797,7 +806,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
             ESP_LOGE(SIM_TAG, "PSRAM heap could not be created");
         }
         if (policy->use_malloc) {
-            chip.malloc_limit = (long)policy->malloc_always_internal; /* extmem_enable */
+            chip.malloc_limit = limit_of(policy->malloc_always_internal); /* extmem_enable */
             reserve_dma_pool(policy->reserve_internal);
         }
     }
@@ -903,7 +912,8 @@ kraken_sim_profile_t kraken_sim_get_profile(void)
 long sim_malloc_internal_limit(void)
 {
     ensure_init();
-    return chip.malloc_limit;
+    const int32_t limit = atomic_load_explicit(&chip.malloc_limit, memory_order_relaxed);
+    return limit == -1 ? -1L : (long)(uint32_t)limit;
 }
 
 void heap_caps_malloc_extmem_enable(size_t limit)
@@ -911,7 +921,7 @@ void heap_caps_malloc_extmem_enable(size_t limit)
     ensure_init();
     /* As on the chip, also without PSRAM: malloc() then tries PSRAM in vain and falls back to any
      * 8-bit memory, and a failure reports MALLOC_CAP_DEFAULT. */
-    atomic_store_explicit(&chip.malloc_limit, (long)limit, memory_order_relaxed);
+    atomic_store_explicit(&chip.malloc_limit, limit_of(limit), memory_order_relaxed);
 }
 
 size_t kraken_sim_ext_bss_size(void)
@@ -1376,14 +1386,14 @@ SIM_HEAP_API void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t s
 /* The masks heap_caps_malloc_default() tries, and the caps it reports on failure. */
 static size_t default_masks(size_t size, uint32_t masks[2], uint32_t *hook_caps)
 {
-    long limit = atomic_load_explicit(&chip.malloc_limit, memory_order_relaxed);
-    if (limit < 0) {
+    const int32_t limit = atomic_load_explicit(&chip.malloc_limit, memory_order_relaxed);
+    if (limit == -1) {
         masks[0] = MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL;
         *hook_caps = masks[0];
         return 1;
     }
     masks[0] = MALLOC_CAP_DEFAULT |
-               (size <= (size_t)limit ? MALLOC_CAP_INTERNAL : MALLOC_CAP_SPIRAM);
+               (size <= (uint32_t)limit ? MALLOC_CAP_INTERNAL : MALLOC_CAP_SPIRAM);
     masks[1] = MALLOC_CAP_DEFAULT; /* "try again while being less picky" */
     *hook_caps = MALLOC_CAP_DEFAULT;
     return 2;
