@@ -53,6 +53,16 @@ void sim_note_critical_log(const char *tag);
  *  at that address) or corrupt the heap with a pool block. No lock held. */
 bool sim_refuse_pool_block(void *ptr, const char *function_name);
 
+/** ESP-IDF's malloc() (plain malloc() on the host lands here; private in ESP-IDF, as here: no
+ *  public header declares it): without PSRAM in malloc() (CONFIG_SPIRAM_USE_CAPS_ALLOC, or no PSRAM
+ *  on the module) heap_caps_malloc(size, MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL); with
+ *  CONFIG_SPIRAM_USE_MALLOC sizes up to CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL try internal RAM
+ *  first, larger ones PSRAM first, each then retrying with MALLOC_CAP_DEFAULT alone; on failure
+ *  the callback gets MALLOC_CAP_DEFAULT. task. */
+void *heap_caps_malloc_default(size_t size);
+/** ESP-IDF's realloc(), with the same policy (private in ESP-IDF too). task. */
+void *heap_caps_realloc_default(void *ptr, size_t size);
+
 /** ESP-IDF's heap_caps_aligned_alloc_default() (private there), behind memalign(),
  *  aligned_alloc() and posix_memalign(): NULL for an alignment that is not a power of two or
  *  size 0 (no callback). task. */

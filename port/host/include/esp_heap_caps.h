@@ -176,14 +176,6 @@ size_t heap_caps_get_allocated_size(void *ptr);
 /** Usable size of the live block that contains ptr (ptr anywhere inside it; ESP-IDF >= 5.3). 0
  *  (and an error log) when no live block does; ESP-IDF asserts. O(heaps + blocks of its heap). */
 size_t heap_caps_get_containing_block_size(void *ptr);
-/** ESP-IDF's malloc() (plain malloc() on the host lands here): without PSRAM in malloc()
- *  (CONFIG_SPIRAM_USE_CAPS_ALLOC, or no PSRAM on the module) heap_caps_malloc(size,
- *  MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL); with CONFIG_SPIRAM_USE_MALLOC sizes up to
- *  CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL try internal RAM first, larger ones PSRAM first, each then
- *  retrying with MALLOC_CAP_DEFAULT alone; on failure the callback gets MALLOC_CAP_DEFAULT. */
-void *heap_caps_malloc_default(size_t size);
-/** ESP-IDF's realloc(), with the same policy. */
-void *heap_caps_realloc_default(void *ptr, size_t size);
 /** Let malloc() use PSRAM: sizes up to `limit` try internal RAM first, larger ones PSRAM first (what
  *  ESP-IDF's startup calls with CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL under CONFIG_SPIRAM_USE_MALLOC).
  *  Without PSRAM it still sets the limit, as ESP-IDF does: malloc() then tries PSRAM in vain and a
