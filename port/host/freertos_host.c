@@ -475,6 +475,11 @@ TaskHandle_t fr_self(void)
     return t_self != NULL ? t_self : adopt("", 1, true);
 }
 
+TaskHandle_t fr_or_self(TaskHandle_t task)
+{
+    return task != NULL ? task : fr_self();
+}
+
 TaskHandle_t fr_service_task(const char *name, UBaseType_t priority)
 {
     return adopt(name, priority, false);
@@ -678,7 +683,7 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
 void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xIndex, void *pvValue)
 {
     fr_task_call(); /* a task deleted by another ends here: what it sets would never be freed */
-    struct tskTaskControlBlock *t = xTaskToSet != NULL ? xTaskToSet : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTaskToSet);
     if (t != NULL && xIndex >= 0 && xIndex < configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
         fr_lock();
         t->tls[xIndex] = pvValue;
@@ -688,7 +693,7 @@ void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xInde
 
 void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t xIndex)
 {
-    struct tskTaskControlBlock *t = xTaskToQuery != NULL ? xTaskToQuery : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTaskToQuery);
     void *value = NULL;
     if (t != NULL && xIndex >= 0 && xIndex < configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
         fr_lock();
@@ -704,7 +709,7 @@ void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, Ba
                                                      TlsDeleteCallbackFunction_t pvDelCallback)
 {
     fr_task_call();
-    struct tskTaskControlBlock *t = xTaskToSet != NULL ? xTaskToSet : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTaskToSet);
     if (t != NULL && xIndex >= 0 && xIndex < TLS_POINTERS) {
         fr_lock();
         t->tls[xIndex] = pvValue;
@@ -718,7 +723,7 @@ void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, Ba
 static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
 {
     fr_task_call();
-    struct tskTaskControlBlock *t = task != NULL ? task : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(task);
     if (t == NULL) {
         return; /* the caller has no record and the host no memory for one: nothing to delete */
     }
@@ -1016,14 +1021,14 @@ TaskHandle_t xTaskGetCurrentTaskHandle(void)
 
 char *pcTaskGetName(TaskHandle_t xTaskToQuery)
 {
-    struct tskTaskControlBlock *t = xTaskToQuery != NULL ? xTaskToQuery : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTaskToQuery);
     static char none[1];
     return t != NULL ? t->name : none;
 }
 
 UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
     if (t == NULL) {
         return 0;
     }
@@ -1035,7 +1040,7 @@ UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask)
 
 void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
 {
-    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
     if (t == NULL) {
         return;
     }
@@ -1052,7 +1057,7 @@ void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
 
 BaseType_t xTaskGetCoreID(TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
     return t != NULL ? t->core : tskNO_AFFINITY;
 }
 
@@ -1100,7 +1105,7 @@ static UBaseType_t high_water(const struct tskTaskControlBlock *t, bool locked)
 
 UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
     return t != NULL ? high_water(t, false) : 0;
 }
 
@@ -1196,7 +1201,7 @@ void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGe
     if (refused_in_isr(__func__)) {
         return;
     }
-    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
     if (t == NULL || pxTaskStatus == NULL) {
         ESP_LOGE(FR_TAG, "%s: %s: refused (the chip crashes)", __func__,
                  pxTaskStatus == NULL ? "no TaskStatus_t" : "no task record (no host memory)");
@@ -1278,7 +1283,7 @@ void vTaskGetRunTimeStats(char *pcWriteBuffer)
 
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
     return t != NULL ? (StackType_t *)t->stack_area : NULL;
 }
 
@@ -1516,7 +1521,7 @@ BaseType_t xTaskGenericNotifyWait(UBaseType_t uxIndexToWaitOn, uint32_t ulBitsTo
 static struct tskTaskControlBlock *notified_task(TaskHandle_t task, UBaseType_t i, const char *fn)
 {
     fr_task_call();
-    return valid_index(i, fn) ? (task != NULL ? task : fr_self()) : NULL;
+    return valid_index(i, fn) ? fr_or_self(task) : NULL;
 }
 
 BaseType_t xTaskGenericNotifyStateClear(TaskHandle_t xTask, UBaseType_t uxIndexToClear)
@@ -1551,7 +1556,7 @@ uint32_t ulTaskGenericNotifyValueClear(TaskHandle_t xTask, UBaseType_t uxIndexTo
 #ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
 static TaskHookFunction_t tag_of(TaskHandle_t task)
 {
-    struct tskTaskControlBlock *t = task != NULL ? task : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(task);
     TaskHookFunction_t tag = NULL;
     if (t != NULL) {
         fr_lock();
@@ -1563,7 +1568,7 @@ static TaskHookFunction_t tag_of(TaskHandle_t task)
 
 void vTaskSetApplicationTaskTag(TaskHandle_t xTask, TaskHookFunction_t pxHookFunction)
 {
-    struct tskTaskControlBlock *t = xTask != NULL ? xTask : fr_self();
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
     if (t != NULL) {
         fr_lock();
         t->tag = pxHookFunction;

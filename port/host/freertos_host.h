@@ -50,6 +50,9 @@ bool fr_wait_notified(pthread_cond_t *cond, const struct timespec *deadline, uin
  * NULL only when the host is out of memory. fr_lock() not held. */
 TaskHandle_t fr_self(void);
 
+/* `task`, or the calling task's record for NULL (FreeRTOS's "NULL means the caller"). As fr_self(). */
+TaskHandle_t fr_or_self(TaskHandle_t task);
+
 /* Makes the calling thread, not made by xTaskCreate*(), a task named `name` that
  * uxTaskGetNumberOfTasks() does not count: a service task the chip starts at boot (its memory is
  * in the boot figure), such as the timer task. NULL when the host is out of memory. */
