@@ -276,6 +276,25 @@ static void a_log_line_in_an_isr_is_counted_and_the_simulators_own_reports_are_n
     assert_non_null(strstr(logged, "inside a critical section or an ISR: the chip aborts"));
 }
 
+/* What makes a line the simulator's is where it is written, not its tag: the firmware's own line
+ * under a tag the simulator also uses is counted, and so is a buffer dump in an ISR. */
+static void a_firmware_line_under_a_simulator_tag_is_counted(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO);
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    kraken_sim_isr_enter();
+    ESP_LOGI("freertos", "the firmware's line");
+    ESP_LOGE("heap_caps", "another");
+    const uint8_t bytes[4] = {1, 2, 3, 4};
+    ESP_LOG_BUFFER_HEX("api", bytes, sizeof bytes);
+    kraken_sim_isr_exit();
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.critical_logs - before.critical_logs, 3);
+    assert_non_null(strstr(logged, "freertos: the firmware's line"));
+}
+
 static void log_levels_follow_the_kconfig_options(void **state)
 {
     (void)state;
@@ -388,6 +407,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_log_line_in_an_isr_is_counted_and_the_simulators_own_reports_are_not, start_capture,
             stop_capture),
+        cmocka_unit_test_setup_teardown(a_firmware_line_under_a_simulator_tag_is_counted,
+                                        start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(log_levels_follow_the_kconfig_options, start_capture,
                                         stop_capture),
         cmocka_unit_test(esp_rom_printf_writes_to_stdout_at_once),

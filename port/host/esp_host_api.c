@@ -21,6 +21,10 @@
 #include "sdkconfig.h"
 #include "sim_internal.h"
 
+/* The lines written here (ESP_LOG_BUFFER_*) are the caller's: counted where the chip aborts. */
+#undef ESP_HOST_LOG_WRITER
+#define ESP_HOST_LOG_WRITER esp_log_write
+
 #ifdef CONFIG_LOG_DEFAULT_LEVEL
 #define LOG_DEFAULT_LEVEL CONFIG_LOG_DEFAULT_LEVEL
 #else
@@ -240,34 +244,22 @@ static bool write_line(esp_log_level_t level, const char *tag, const char *forma
     return written;
 }
 
-static _Thread_local bool t_noting; /* the note's own line is not noted again */
-
-/* The simulator's own diagnostics, written where the chip asserts: the misuse they report is
- * counted where it happens, not as a line written where the CPU cannot yield. */
-static bool simulator_line(const char *tag)
-{
-    static const char *const own[] = {"freertos",   "heap_caps",          "kraken_sim",
-                                      "heap_trace", "heap_task_tracking", "heap_task_info",
-                                      "multi_heap"};
-    for (size_t i = 0; tag != NULL && i < sizeof own / sizeof own[0]; i++) {
-        if (strcmp(tag, own[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
 {
     /* The chip writes a line under libc's stdout lock, a recursive mutex, which aborts where the
      * CPU cannot yield: inside a critical section or in an ISR (newlib's locks.c). The line is
      * written here, and noted. */
-    if (write_line(level, tag, format, args) && !t_noting && (sim_in_critical() || sim_in_isr()) &&
-        !simulator_line(tag)) {
-        t_noting = true;
+    if (write_line(level, tag, format, args) && (sim_in_critical() || sim_in_isr())) {
         sim_note_critical_log(tag);
-        t_noting = false;
     }
+}
+
+void sim_log_write(esp_log_level_t level, const char *tag, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    (void)write_line(level, tag, format, args);
+    va_end(args);
 }
 
 void esp_host_log_early_write(esp_log_level_t level, const char *tag, const char *format, ...)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "esp_err.h"
+#include "esp_log.h"
 #include "kraken_sim.h"
 
 /* SIM_UNPOISON: make host memory addressable again in AddressSanitizer builds (a no-op otherwise). */
@@ -45,6 +46,14 @@ bool sim_scheduler_suspended(void);
 /** An ESP_LOGx line written inside a critical section (the chip aborts there): count it
  *  (kraken_sim_stats_t.critical_logs), logging the first after each boot. isr-ok, O(1). */
 void sim_note_critical_log(const char *tag);
+
+/** esp_log_write() for the simulator's own diagnostics, which every ESP_LOGx in a file including
+ *  this header goes through: written as any line, but not counted in critical_logs, since the
+ *  misuse it reports (a wait or a heap call in an ISR...) is counted where it happens. */
+void sim_log_write(esp_log_level_t level, const char *tag, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+#undef ESP_HOST_LOG_WRITER
+#define ESP_HOST_LOG_WRITER sim_log_write
 
 /** True (after logging it and counting an invalid free) when ptr is a live block from
  *  memory_pool.h (pool, heap fallback or oversize): free(), realloc(), heap_caps_free() and
