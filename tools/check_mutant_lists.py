@@ -3,13 +3,53 @@
 occurs exactly once in its file (as tools/mutate.sh needs). A list whose lines silently stop
 applying tests nothing; CTest runs this (mutant_lists_apply_to_the_tree).
 
-usage: tools/check_mutant_lists.py [REPO_ROOT]   exit 0 when all apply, 1 otherwise."""
+Given a CTest build directory, it also checks each list's header commands: every test their -r
+regex picks must be built by their -t targets (a test left unbuilt fails the unmutated run, and
+the command measures nothing).
+
+usage: tools/check_mutant_lists.py [REPO_ROOT [CTEST_COMMAND BUILD_DIR]]
+exit 0 when all apply, 1 otherwise."""
 import glob
 import os
+import re
+import subprocess
 import sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
 stale = 0
+
+
+def test_names(ctest, build_dir):
+    out = subprocess.run([ctest, "-N"], cwd=build_dir, capture_output=True, text=True,
+                         check=True).stdout
+    return re.findall(r"Test +#\d+: (\S+)", out)
+
+
+def check_commands(lst, names):
+    """Tests a header command's -r picks that its -t does not build; one line each."""
+    header = []
+    with open(lst, encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            header.append(line[1:].rstrip("\n"))
+    text = "\n".join(header).replace("\\\n", " ")
+    bad = 0
+    for command in re.finditer(r"tools/mutate\.sh(.*?)tools/mutants/\S+\.txt", text, re.S):
+        targets = re.search(r'-t "([^"]*)"', command.group(1))
+        regex = re.search(r'-r "?([^" ]*)"?', command.group(1))
+        if targets is None:
+            continue  # everything is built
+        built = set(targets.group(1).split())
+        picked = [n for n in names if re.search(regex.group(1) if regex else "", n)]
+        for name in picked:
+            if name not in built:
+                print(f"{lst}: a header command's -r picks {name}, which its -t does not build")
+                bad += 1
+    return bad
+
+
+names = test_names(sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else None
 for lst in sorted(glob.glob(os.path.join(root, "tools", "mutants", "*.txt"))):
     with open(lst, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
@@ -32,5 +72,7 @@ for lst in sorted(glob.glob(os.path.join(root, "tools", "mutants", "*.txt"))):
                 where = "no such file" if found < 0 else f"found {found} times"
                 print(f"{lst}:{number}: {path}: original text {where}")
                 stale += 1
-print(f"{stale} mutant(s) that no longer apply" if stale else "every mutant applies")
+    if names is not None:
+        stale += check_commands(lst, names)
+print(f"{stale} mutant(s) or command(s) that no longer apply" if stale else "every mutant applies")
 sys.exit(1 if stale else 0)

@@ -52,7 +52,12 @@ tests_pass() {
 }
 
 build || { echo "mutate: the unmutated tree does not build" >&2; exit 2; }
-tests_pass || { echo "mutate: the unmutated tests fail: nothing to measure" >&2; exit 2; }
+if ! tests_pass; then # say which: often a test the regex picks that no -t target builds
+    echo "mutate: the unmutated tests fail: nothing to measure" >&2
+    (cd "$work/build" && timeout -k 5 "$limit" ctest -j2 ${regex:+-R "$regex"} 2>&1 |
+        grep -E 'Not Run|Failed|Timeout|\*\*\*' >&2)
+    exit 2
+fi
 
 killed=0 survived=0 broken=0
 cat "$@" >"$work/mutants"
