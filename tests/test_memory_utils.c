@@ -411,6 +411,55 @@ static void realloc_of_a_pool_block_is_refused_and_leaves_it(void **state)
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 }
 
+/* A refused realloc says so once: one error line, from the pools, that names the function, the
+ * block and the call site (the hook's caller), and says how to release the block. */
+static memory_pool_misuse_info_t refused_info;
+static unsigned refused_reports;
+
+static void remember_misuse(const memory_pool_misuse_info_t *info)
+{
+    refused_info = *info;
+    refused_reports++;
+}
+
+static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_ERROR);
+    void *block = memory_pool_alloc(40);
+    assert_non_null(block);
+    memory_pool_set_misuse_hook(remember_misuse);
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram,
+                                                 memory_realloc_dma};
+    const char *const names[] = {"memory_realloc_prefer_psram", "memory_realloc_psram_only",
+                                 "memory_realloc_sram", "memory_realloc_dma"};
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        static char out[1024];
+        refused_reports = 0;
+        capture_stdout_begin();
+        void *result = reallocs[i](block, 100);
+        capture_stdout_end(out, sizeof out);
+        assert_null(result);
+        assert_int_equal(refused_reports, 1);
+        assert_int_equal(refused_info.kind, MEMORY_POOL_MISUSE_HEAP_CALL);
+        assert_ptr_equal(refused_info.ptr, block);
+        const char *newline = strchr(out, '\n');
+        assert_non_null(newline);
+        assert_string_equal(newline + 1, ""); /* one line */
+        assert_true(out[0] == 'E');
+        char expect[160];
+        snprintf(expect, sizeof expect, ": %p (Small), caller %p,", block, refused_info.caller);
+        assert_non_null(strstr(out, expect));
+        snprintf(expect, sizeof expect, ": %s() refused it, release it with memory_pool_free()\n",
+                 names[i]);
+        assert_non_null(strstr(out, expect));
+    }
+    memory_pool_set_misuse_hook(NULL);
+    memory_pool_free(block);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+}
+
 /* Nothing here calls heap_monitor_init(): the log must not pass the failure count off as 0. */
 static void failures_are_shown_as_not_counted_without_heap_monitor_init(void **state)
 {
@@ -676,6 +725,7 @@ int main(void)
         ON(esp32s3_n8, dma_realloc_moves_a_block_that_is_not_a_dma_buffer),
         ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
         ON(esp32s3_n8r8, realloc_of_a_pool_block_is_refused_and_leaves_it),
+        ON(esp32s3_n8r8, a_refused_realloc_logs_one_line_naming_the_function_and_the_caller),
         ON(esp32s3_n8r8, failures_are_shown_as_not_counted_without_heap_monitor_init),
         ON(esp32s3_n8r8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8, plain_free_releases_every_helper_allocation),
