@@ -336,11 +336,16 @@ static inline bool is_live(const pool_class_t *c, size_t idx)
 }
 
 /* The log line of a misuse report: tasks only (its strings and the log are in flash). A refused
- * heap call names the refusing function when it is known (memory_pool_refuse_heap_call_from). */
+ * heap call names the refusing function when it is known (memory_pool_refuse_heap_call_from);
+ * its block is either a pool block or a heap block of the pools. */
 static NOINLINE void report_log(const memory_pool_misuse_info_t *info, const char *heap_function)
 {
-    const char *class_name =
-        info->class_index >= 0 ? CLASS_NAME[info->class_index] : "not a pool block";
+    const char *class_name = "not a pool block";
+    if (info->class_index >= 0) {
+        class_name = CLASS_NAME[info->class_index];
+    } else if (info->kind == MEMORY_POOL_MISUSE_HEAP_CALL) {
+        class_name = "a heap block of the pools"; /* only live blocks from here are refused */
+    }
     if (heap_function != NULL) {
         KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p: %s() refused it, release it with "
                     "memory_pool_free()", memory_pool_misuse_name(info->kind), info->ptr,

@@ -12,9 +12,9 @@
 
 /** memory_pool_refuse_heap_call(ptr) with the report's caller set to `caller` (the return address
  *  of the refusing function's own call; NULL for none) and, when `function_name` is not NULL, the
- *  log line naming it: "<misuse>: <ptr> (<class>), caller <caller>, owner <owner>: <function_name>()
- *  refused it, release it with memory_pool_free()". Counted, passed to the hook and logged (from a
- *  task) exactly as the public form; nothing else is logged. isr-ok (logs only from a task), never
- *  blocks; O(1). */
+ *  log line naming it: "<misuse>: <ptr> (<class>), caller <caller>, owner <owner>:
+ *  <function_name>() refused it, release it with memory_pool_free()". Counted, passed to the hook
+ *  and logged (from a task) exactly as the public form; nothing else is logged. isr-ok (logs only
+ *  from a task), never blocks; O(1). */
 bool memory_pool_refuse_heap_call_from(const void *ptr, const char *function_name,
                                        const void *caller);

@@ -15,7 +15,7 @@ static const char *const DEFAULT_TAG = "memory";
  * refused on the chip as on the host (the heap would move it behind the pools' back, or assert),
  * counted and reported as the pools' misuse, in one log line that names the function and the
  * caller's call site. A macro: __func__ and the return address must be the realloc's own. */
-#define REFUSE_POOL_BLOCK(ptr)                                                                      \
+#define REFUSE_POOL_BLOCK(ptr)                                                                     \
     memory_pool_refuse_heap_call_from((ptr), __func__, __builtin_return_address(0))
 
 void *memory_alloc_prefer_psram(size_t size)

@@ -519,6 +519,7 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
     NEED_LOG_LEVEL(ESP_LOG_ERROR);
     void *block = memory_pool_alloc(40);
     assert_non_null(block);
+    void *oversize = memory_pool_alloc(5000); /* a heap block of the pools, if they may use one */
     memory_pool_set_misuse_hook(remember_misuse);
     void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
                                                  memory_realloc_psram_only, memory_realloc_sram,
@@ -545,8 +546,20 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
         snprintf(expect, sizeof expect, ": %s() refused it, release it with memory_pool_free()\n",
                  names[i]);
         assert_non_null(strstr(out, expect));
+        if (oversize != NULL) {
+            capture_stdout_begin();
+            result = reallocs[i](oversize, 6000);
+            capture_stdout_end(out, sizeof out);
+            assert_null(result);
+            assert_int_equal(refused_reports, 2);
+            snprintf(expect, sizeof expect, ": %p (a heap block of the pools), caller %p,",
+                     oversize, refused_info.caller);
+            assert_non_null(strstr(out, expect));
+            assert_string_equal(strchr(out, '\n') + 1, "");
+        }
     }
     memory_pool_set_misuse_hook(NULL);
+    memory_pool_free(oversize);
     memory_pool_free(block);
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 }
