@@ -517,7 +517,7 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
 {
     (void)state;
     NEED_LOG_LEVEL(ESP_LOG_ERROR);
-    void *block = memory_pool_alloc(40);
+    void *block = memory_pool_alloc(8); /* Small in every configuration */
     assert_non_null(block);
     void *oversize = memory_pool_alloc(5000); /* a heap block of the pools, if they may use one */
     memory_pool_set_misuse_hook(remember_misuse);
