@@ -49,6 +49,7 @@
 #include "kraken_config.h"
 #include "kraken_port.h"
 #include "memory_pool.h"
+#include "memory_pool_heap_call.h"
 #include "memory_pool_tally.h"
 #include "system_service/memory_utils.h" /* MEMORY_CAPS_SRAM: the pools live in internal SRAM */
 
@@ -334,12 +335,25 @@ static inline bool is_live(const pool_class_t *c, size_t idx)
     return c->links[idx] == (link_t)idx;
 }
 
-/* The log line of a misuse report: tasks only (its strings and the log are in flash). */
-static NOINLINE void report_log(const memory_pool_misuse_info_t *info)
+/* The log line of a misuse report: tasks only (its strings and the log are in flash). A refused
+ * heap call names the refusing function when it is known (memory_pool_refuse_heap_call_from);
+ * its block is either a pool block or a heap block of the pools. */
+static NOINLINE void report_log(const memory_pool_misuse_info_t *info, const char *heap_function)
 {
+    const char *class_name = "not a pool block";
+    if (info->class_index >= 0) {
+        class_name = CLASS_NAME[info->class_index];
+    } else if (info->kind == MEMORY_POOL_MISUSE_HEAP_CALL) {
+        class_name = "a heap block of the pools"; /* only live blocks from here are refused */
+    }
+    if (heap_function != NULL) {
+        KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p: %s() refused it, release it with "
+                    "memory_pool_free()", memory_pool_misuse_name(info->kind), info->ptr,
+                    class_name, info->caller, info->owner, heap_function);
+        return;
+    }
     KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p", memory_pool_misuse_name(info->kind),
-                info->ptr, info->class_index >= 0 ? CLASS_NAME[info->class_index] : "not a pool block",
-                info->caller, info->owner);
+                info->ptr, class_name, info->caller, info->owner);
 }
 
 KRAKEN_PORT_ISR_TEXT
@@ -352,7 +366,7 @@ static void report(memory_pool_misuse_t kind, const void *ptr, int class_index, 
         hook(&info);
     }
     if (!kraken_port_in_isr()) {
-        report_log(&info);
+        report_log(&info, NULL);
     }
 }
 
@@ -1023,7 +1037,8 @@ bool memory_pool_owns(const void *ptr)
     return found;
 }
 
-bool memory_pool_refuse_heap_call(const void *ptr)
+bool memory_pool_refuse_heap_call_from(const void *ptr, const char *function_name,
+                                       const void *caller)
 {
     if (!memory_pool_owns(ptr)) {
         return false;
@@ -1032,8 +1047,21 @@ bool memory_pool_refuse_heap_call(const void *ptr)
     g_heap.n.heap_calls++;
     kraken_port_unlock(&g_heap.lock);
     const unsigned ci = memory_pool_class_of(ptr);
-    report(MEMORY_POOL_MISUSE_HEAP_CALL, ptr, ci < CLASSES ? (int)ci : -1, CALLER(), NULL);
+    memory_pool_misuse_info_t info = {MEMORY_POOL_MISUSE_HEAP_CALL, ptr,
+                                      ci < CLASSES ? (int)ci : -1, caller, NULL};
+    memory_pool_misuse_hook_t hook = atomic_load_explicit(&g_hook, memory_order_acquire);
+    if (hook != NULL) {
+        hook(&info);
+    }
+    if (!kraken_port_in_isr()) {
+        report_log(&info, function_name); /* the one line of the refusal */
+    }
     return true;
+}
+
+bool memory_pool_refuse_heap_call(const void *ptr)
+{
+    return memory_pool_refuse_heap_call_from(ptr, NULL, CALLER());
 }
 
 /* ---- set-up API ------------------------------------------------------------------------------ */

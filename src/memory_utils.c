@@ -6,21 +6,17 @@
 
 #include "kraken_port.h"
 #include "memory_pool.h"
+#include "memory_pool_heap_call.h"
 #include "system_service/memory_utils.h"
 
 static const char *const DEFAULT_TAG = "memory";
 
 /* A block of the pools (a pool block, or a heap block the pools track) passed to a realloc here:
  * refused on the chip as on the host (the heap would move it behind the pools' back, or assert),
- * counted and reported as the pools' misuse. */
-static bool refuse_pool_block(const void *ptr, const char *function_name)
-{
-    if (!memory_pool_refuse_heap_call(ptr)) {
-        return false;
-    }
-    KRAKEN_LOGE(DEFAULT_TAG, "%s(%p): release it with memory_pool_free()", function_name, ptr);
-    return true;
-}
+ * counted and reported as the pools' misuse, in one log line that names the function and the
+ * caller's call site. A macro: __func__ and the return address must be the realloc's own. */
+#define REFUSE_POOL_BLOCK(ptr)                                                                     \
+    memory_pool_refuse_heap_call_from((ptr), __func__, __builtin_return_address(0))
 
 void *memory_alloc_prefer_psram(size_t size)
 {
@@ -74,7 +70,7 @@ void *memory_calloc_dma(size_t n, size_t size)
 
 void *memory_realloc_prefer_psram(void *ptr, size_t size)
 {
-    if (refuse_pool_block(ptr, __func__)) {
+    if (REFUSE_POOL_BLOCK(ptr)) {
         return NULL;
     }
     return kraken_port_heap_realloc_prefer(ptr, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
@@ -82,7 +78,7 @@ void *memory_realloc_prefer_psram(void *ptr, size_t size)
 
 void *memory_realloc_psram_only(void *ptr, size_t size)
 {
-    if (refuse_pool_block(ptr, __func__)) {
+    if (REFUSE_POOL_BLOCK(ptr)) {
         return NULL;
     }
     return kraken_port_heap_realloc(ptr, size, MEMORY_CAPS_PSRAM);
@@ -90,7 +86,7 @@ void *memory_realloc_psram_only(void *ptr, size_t size)
 
 void *memory_realloc_sram(void *ptr, size_t size)
 {
-    if (refuse_pool_block(ptr, __func__)) {
+    if (REFUSE_POOL_BLOCK(ptr)) {
         return NULL;
     }
     return kraken_port_heap_realloc(ptr, size, MEMORY_CAPS_SRAM);
@@ -102,7 +98,7 @@ void *memory_realloc_dma(void *ptr, size_t size)
     if (ptr == NULL) {
         return memory_alloc_dma(size);
     }
-    if (refuse_pool_block(ptr, __func__)) {
+    if (REFUSE_POOL_BLOCK(ptr)) {
         return NULL;
     }
     if (size == 0) {

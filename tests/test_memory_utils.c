@@ -88,6 +88,10 @@ static void app_malloc_lands_in_psram_when_the_module_has_it(void **state)
     assert_true(esp_ptr_external_ram(buffer));
     assert_false(esp_ptr_internal(buffer));
     memset(buffer, 0xa5, 50000);
+    uint8_t *zeroed = APP_CALLOC(10, 100); /* small, and still PSRAM first */
+    assert_non_null(zeroed);
+    assert_true(esp_ptr_external_ram(zeroed));
+    free(zeroed);
     free(buffer);
 }
 
@@ -143,14 +147,19 @@ static void psram_only_never_falls_back_to_sram(void **state)
     free(p);
 }
 
-static void system_malloc_is_internal_and_never_psram(void **state)
+static void system_malloc_and_calloc_are_internal_and_never_psram(void **state)
 {
     (void)state;
     void *critical = SYSTEM_MALLOC(2048);
     assert_non_null(critical);
     assert_true(esp_ptr_internal(critical));
+    void *zeroed = SYSTEM_CALLOC(4, 512);
+    assert_non_null(zeroed);
+    assert_true(esp_ptr_internal(zeroed));
     /* larger than all internal SRAM: PSRAM must not be used */
     assert_null(SYSTEM_MALLOC(2u * 1024u * 1024u));
+    assert_null(SYSTEM_CALLOC(2, 1024u * 1024u));
+    free(zeroed);
     free(critical);
 }
 
@@ -165,6 +174,35 @@ static void dma_malloc_is_dma_capable_and_aligned(void **state)
         assert_int_equal((uintptr_t)dma % MEMORY_DMA_ALIGNMENT, 0);
         free(dma);
     }
+}
+
+/* Internal RAM that is not DMA-capable (the S3's RTC fast memory in the heap) never serves
+ * DMA_MALLOC: with every DMA-capable byte taken, it fails although internal SRAM is still free. */
+static void dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach(void **state)
+{
+    (void)state;
+    void *held = NULL; /* the blocks holding the DMA-capable memory, chained through their start */
+    for (size_t size = 256; size >= sizeof(void *); size /= 2) {
+        void *p;
+        while ((p = heap_caps_malloc(size, MEMORY_CAPS_DMA)) != NULL) {
+            *(void **)p = held;
+            held = p;
+        }
+    }
+    assert_true(heap_caps_get_largest_free_block(MEMORY_CAPS_DMA) < 64);
+    const size_t not_dma = heap_caps_get_largest_free_block(MEMORY_CAPS_SRAM);
+    void *dma = DMA_MALLOC(64);
+    void *zeroed = DMA_CALLOC(4, 16);
+    while (held != NULL) {
+        void *next = *(void **)held;
+        free(held);
+        held = next;
+    }
+    if (not_dma < 1024) {
+        skip(); /* no internal RAM outside the DMA-capable heaps left to tempt it */
+    }
+    assert_null(dma);
+    assert_null(zeroed);
 }
 
 static void app_data_attr_statics_live_in_psram(void **state)
@@ -247,14 +285,37 @@ static void calloc_forms_zero_fill(void **state)
 static void realloc_null_allocates_and_size_zero_frees(void **state)
 {
     (void)state;
-    kraken_sim_stats_t before, after;
-    void *p = SYSTEM_REALLOC(NULL, 100);
-    assert_non_null(p);
-    assert_true(esp_ptr_internal(p));
-    kraken_sim_get_stats(&before);
-    assert_null(SYSTEM_REALLOC(p, 0));
-    kraken_sim_get_stats(&after);
-    assert_int_equal(after.frees, before.frees + 1);
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram,
+                                                 memory_realloc_dma};
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        const size_t sram_before = memory_get_free_sram();
+        const size_t psram_before = memory_get_free_psram();
+        kraken_sim_stats_t before, after;
+        kraken_sim_get_stats(&before);
+        void *p = reallocs[i](NULL, 100);
+        if (reallocs[i] == memory_realloc_psram_only && !memory_psram_available()) {
+            assert_null(p); /* no PSRAM in the heap: nothing to allocate from */
+            continue;
+        }
+        assert_non_null(p);
+        kraken_sim_get_stats(&after);
+        assert_int_equal(after.allocations, before.allocations + 1);
+        if (reallocs[i] == memory_realloc_sram) {
+            assert_true(esp_ptr_internal(p));
+        } else if (reallocs[i] == memory_realloc_dma) { /* DMA_REALLOC(NULL) is DMA_MALLOC */
+            assert_true(esp_ptr_dma_capable(p));
+            assert_int_equal((uintptr_t)p % MEMORY_DMA_ALIGNMENT, 0);
+        } else {
+            assert_true(esp_ptr_external_ram(p) == memory_psram_available());
+        }
+        kraken_sim_get_stats(&before);
+        assert_null(reallocs[i](p, 0));
+        kraken_sim_get_stats(&after);
+        assert_int_equal(after.frees, before.frees + 1);
+        assert_int_equal(memory_get_free_sram(), sram_before); /* freed, not leaked */
+        assert_int_equal(memory_get_free_psram(), psram_before);
+    }
 }
 
 static void realloc_keeps_contents_and_placement(void **state)
@@ -309,11 +370,38 @@ static void dma_realloc_keeps_alignment_and_contents(void **state)
     assert_null(DMA_REALLOC(p, 0));
 }
 
+/* A DMA buffer that is already large enough stays where it is, contents and all: no heap call,
+ * the same pointer (a driver may have handed it to the hardware), at its full usable size too. */
+static void dma_realloc_keeps_a_dma_buffer_that_is_large_enough(void **state)
+{
+    (void)state;
+    uint8_t *p = DMA_MALLOC(1000);
+    assert_non_null(p);
+    memset(p, 0x42, 1000);
+    const size_t usable = heap_caps_get_allocated_size(p);
+    assert_true(usable >= 1000);
+    kraken_sim_stats_t before, after;
+    kraken_sim_get_stats(&before);
+    assert_ptr_equal(DMA_REALLOC(p, usable), p);
+    assert_ptr_equal(DMA_REALLOC(p, 1000), p);
+    assert_ptr_equal(DMA_REALLOC(p, 10), p); /* never shrinks in place */
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.allocations, before.allocations);
+    assert_int_equal(after.frees, before.frees);
+    assert_int_equal(heap_caps_get_allocated_size(p), usable);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(p[i], 0x42);
+    }
+    free(p);
+}
+
 /* DMA_REALLOC keeps a block only when it is already a DMA buffer: a PSRAM block, or an internal one
  * off the 16-byte alignment, moves even when it shrinks. */
 static void dma_realloc_moves_a_block_that_is_not_a_dma_buffer(void **state)
 {
     (void)state;
+    const size_t sram_before = memory_get_free_sram();
+    const size_t psram_before = memory_get_free_psram();
     if (memory_psram_available()) {
         uint8_t *ext = memory_alloc_psram_only(1000);
         assert_non_null(ext);
@@ -351,6 +439,9 @@ static void dma_realloc_moves_a_block_that_is_not_a_dma_buffer(void **state)
     for (int i = 0; i < TRIES; i++) {
         free(blocks[i]);
     }
+    /* each move released the block it left */
+    assert_int_equal(memory_get_free_sram(), sram_before);
+    assert_int_equal(memory_get_free_psram(), psram_before);
 }
 
 static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(void **state)
@@ -408,6 +499,68 @@ static void realloc_of_a_pool_block_is_refused_and_leaves_it(void **state)
         }
         memory_pool_free(blocks[k]);
     }
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+}
+
+/* A refused realloc says so once: one error line, from the pools, that names the function, the
+ * block and the call site (the hook's caller), and says how to release the block. */
+static memory_pool_misuse_info_t refused_info;
+static unsigned refused_reports;
+
+static void remember_misuse(const memory_pool_misuse_info_t *info)
+{
+    refused_info = *info;
+    refused_reports++;
+}
+
+static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_ERROR);
+    void *block = memory_pool_alloc(8); /* Small in every configuration */
+    assert_non_null(block);
+    void *oversize = memory_pool_alloc(5000); /* a heap block of the pools, if they may use one */
+    memory_pool_set_misuse_hook(remember_misuse);
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram,
+                                                 memory_realloc_dma};
+    const char *const names[] = {"memory_realloc_prefer_psram", "memory_realloc_psram_only",
+                                 "memory_realloc_sram", "memory_realloc_dma"};
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        static char out[1024];
+        refused_reports = 0;
+        capture_stdout_begin();
+        void *result = reallocs[i](block, 100);
+        capture_stdout_end(out, sizeof out);
+        assert_null(result);
+        assert_int_equal(refused_reports, 1);
+        assert_int_equal(refused_info.kind, MEMORY_POOL_MISUSE_HEAP_CALL);
+        assert_ptr_equal(refused_info.ptr, block);
+        const char *newline = strchr(out, '\n');
+        assert_non_null(newline);
+        assert_string_equal(newline + 1, ""); /* one line */
+        assert_true(out[0] == 'E');
+        char expect[160];
+        snprintf(expect, sizeof expect, ": %p (Small), caller %p,", block, refused_info.caller);
+        assert_non_null(strstr(out, expect));
+        snprintf(expect, sizeof expect, ": %s() refused it, release it with memory_pool_free()\n",
+                 names[i]);
+        assert_non_null(strstr(out, expect));
+        if (oversize != NULL) {
+            capture_stdout_begin();
+            result = reallocs[i](oversize, 6000);
+            capture_stdout_end(out, sizeof out);
+            assert_null(result);
+            assert_int_equal(refused_reports, 2);
+            snprintf(expect, sizeof expect, ": %p (a heap block of the pools), caller %p,",
+                     oversize, refused_info.caller);
+            assert_non_null(strstr(out, expect));
+            assert_string_equal(strchr(out, '\n') + 1, "");
+        }
+    }
+    memory_pool_set_misuse_hook(NULL);
+    memory_pool_free(oversize);
+    memory_pool_free(block);
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 }
 
@@ -534,12 +687,24 @@ static void log_usage_prints_the_same_figures_as_memory_get_info(void **state)
     memory_info_t info;
     memory_get_info(&info);
     capture_log_usage("my_service", text, sizeof text);
-    char expect[64];
+    char expect[160];
     assert_non_null(strstr(text, "my_service"));
-    snprintf(expect, sizeof expect, "%zu / %zu bytes free", info.free_sram, info.total_sram);
+    /* each figure in its place; the used share in tenths of a percent, rounded down */
+    unsigned used = (unsigned)((info.total_sram - info.free_sram) * 1000ull / info.total_sram);
+    snprintf(expect, sizeof expect,
+             "SRAM:  %zu / %zu bytes free (%u.%u%% used), min free %zu, largest block %zu\n",
+             info.free_sram, info.total_sram, used / 10, used % 10, info.min_free_sram,
+             info.largest_free_sram);
+    assert_non_null(strstr(text, expect));
+    snprintf(expect, sizeof expect, "DMA:   %zu bytes free (internal, DMA-capable)\n",
+             info.free_dma);
     assert_non_null(strstr(text, expect));
     if (info.psram_available) {
-        snprintf(expect, sizeof expect, "%zu / %zu bytes free", info.free_psram, info.total_psram);
+        used = (unsigned)((info.total_psram - info.free_psram) * 1000ull / info.total_psram);
+        snprintf(expect, sizeof expect,
+                 "PSRAM: %zu / %zu bytes free (%u.%u%% used), min free %zu, largest block %zu\n",
+                 info.free_psram, info.total_psram, used / 10, used % 10, info.min_free_psram,
+                 info.largest_free_psram);
         assert_non_null(strstr(text, expect));
     } else {
         assert_non_null(strstr(text, "PSRAM: not available"));
@@ -656,10 +821,12 @@ int main(void)
         ON(esp32s3_n8r8, app_malloc_reports_one_failure_when_both_memories_fail),
         ON(esp32s3_n8, psram_only_returns_null_without_psram),
         ON(esp32s3_n8r2, psram_only_never_falls_back_to_sram),
-        ON(esp32s3_n8r8, system_malloc_is_internal_and_never_psram),
-        ON(esp32s3_n8, system_malloc_is_internal_and_never_psram),
+        ON(esp32s3_n8r8, system_malloc_and_calloc_are_internal_and_never_psram),
+        ON(esp32s3_n8, system_malloc_and_calloc_are_internal_and_never_psram),
         ON(esp32s3_n8r8, dma_malloc_is_dma_capable_and_aligned),
         ON(esp32s3_n8, dma_malloc_is_dma_capable_and_aligned),
+        ON(esp32s3_n8r8, dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach),
+        ON(esp32s3_n8, dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach),
         ON(esp32s3_n8r8, app_data_attr_statics_live_in_psram),
         ON(esp32s3_n8r8, size_zero_returns_null_everywhere),
         ON(esp32s3_n8, size_zero_returns_null_everywhere),
@@ -672,10 +839,12 @@ int main(void)
         ON(esp32s3_n8, realloc_keeps_contents_and_placement),
         ON(esp32s3_n8r8, failed_realloc_leaves_the_block_valid),
         ON(esp32s3_n8r8, dma_realloc_keeps_alignment_and_contents),
+        ON(esp32s3_n8r8, dma_realloc_keeps_a_dma_buffer_that_is_large_enough),
         ON(esp32s3_n8r8, dma_realloc_moves_a_block_that_is_not_a_dma_buffer),
         ON(esp32s3_n8, dma_realloc_moves_a_block_that_is_not_a_dma_buffer),
         ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
         ON(esp32s3_n8r8, realloc_of_a_pool_block_is_refused_and_leaves_it),
+        ON(esp32s3_n8r8, a_refused_realloc_logs_one_line_naming_the_function_and_the_caller),
         ON(esp32s3_n8r8, failures_are_shown_as_not_counted_without_heap_monitor_init),
         ON(esp32s3_n8r8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8, plain_free_releases_every_helper_allocation),

@@ -106,11 +106,12 @@ void *memory_calloc_dma(size_t n, size_t size);
  *  heaps to satisfy it; contents are kept up to the smaller size). ptr NULL acts as the alloc
  *  function; size 0 frees ptr and returns NULL. On failure returns NULL and ptr stays valid and
  *  unchanged. A block of memory_pool.h (a pool block or one of its heap blocks, size 0 included)
- *  is refused: NULL, logged, the block untouched, counted and reported as the pools' misuse
- *  (memory_pool_refuse_heap_call, O(1)). Otherwise ptr must be a live heap block: for any other
- *  pointer ESP-IDF's heap asserts (the host simulator refuses it: NULL, logged, counted in
- *  kraken_sim_stats_t). DMA_REALLOC keeps a DMA buffer that is already large enough (it never
- *  shrinks in place) and otherwise moves it to keep MEMORY_DMA_ALIGNMENT.
+ *  is refused: NULL, the block untouched, counted and reported as the pools' misuse
+ *  (memory_pool_refuse_heap_call, O(1)) in one error line of the pools naming the function and its
+ *  caller. Otherwise ptr must be a live heap block: for any other pointer ESP-IDF's heap asserts
+ *  (the host simulator refuses it: NULL, logged, counted in kraken_sim_stats_t). DMA_REALLOC
+ *  keeps a DMA buffer that is already large enough (it never shrinks in place) and otherwise moves
+ *  it to keep MEMORY_DMA_ALIGNMENT.
  *  task, never blocks. O(1) per heap tried when the block is resized in place (TLSF grows it into
  *  a free neighbour or splits off the tail); a move adds an allocation in the target heap and the
  *  O(size) copy. */
