@@ -196,8 +196,10 @@ static void list_idle_locked(void)
     idle_listed = true;
     for (int core = 0; core < configNUMBER_OF_CORES; core++) {
         struct tskTaskControlBlock *t = &idle_tasks[core];
-        char name[] = {'I', 'D', 'L', 'E', (char)('0' + core), '\0'};
-        strncpy(t->name, name, sizeof t->name - 1);
+        const char name[] = {'I', 'D', 'L', 'E', (char)('0' + core)};
+        for (size_t i = 0; i < sizeof name && i + 1 < sizeof t->name; i++) {
+            t->name[i] = name[i]; /* the record is zeroed: the name ends there */
+        }
         t->priority = tskIDLE_PRIORITY;
         t->core = core;
         t->stack_bytes = configMINIMAL_STACK_SIZE;

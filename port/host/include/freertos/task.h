@@ -203,10 +203,10 @@ BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuff
 
 #if CONFIG_FREERTOS_USE_TRACE_FACILITY || defined(KRAKEN_SIM_TRACE_FACILITY)
 /* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ----
- * The tasks listed are those uxTaskGetNumberOfTasks() counts (not the timer task, which the chip
- * starts at boot with its idle, IPC and main tasks; none of these exist on the host), in
- * FreeRTOS's order: ready and running tasks from the highest priority down, then blocked, then
- * suspended ones. A deleted task waiting for its memory to come back is counted but not listed
+ * The tasks listed are those uxTaskGetNumberOfTasks() counts (not the timer task nor the idle
+ * tasks, which the chip starts at boot with its IPC tasks; the main thread is listed, as "main",
+ * once it has made a FreeRTOS call), in FreeRTOS's order: ready and running tasks from the
+ * highest priority down, then blocked, then suspended ones. A deleted task waiting for its memory to come back is counted but not listed
  * (FreeRTOS lists it as eDeleted); a task waiting without a timeout is listed with the blocked
  * ones (FreeRTOS files it with the suspended ones, as "S" for a delay or a notification wait).
  * Run time (CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS) is the microseconds of CPU time the task's
