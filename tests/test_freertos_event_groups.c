@@ -469,6 +469,35 @@ static void a_task_deleted_while_it_waits_leaves_the_group_intact(void **state)
     vEventGroupDelete(w.group);
 }
 
+static void a_static_or_withcaps_group_gives_its_buffer_and_a_dynamic_one_does_not(void **state)
+{
+    (void)state;
+    StaticEventGroup_t buffer;
+    EventGroupHandle_t still = xEventGroupCreateStatic(&buffer);
+    EventGroupHandle_t dynamic = xEventGroupCreate();
+    EventGroupHandle_t caps = xEventGroupCreateWithCaps(INTERNAL);
+    assert_true(still && dynamic && caps);
+    StaticEventGroup_t *got = NULL;
+    assert_int_equal(xEventGroupGetStaticBuffer(still, &got), pdTRUE);
+    assert_ptr_equal(got, &buffer);
+    /* WithCaps (a static group on the chip): its block, which vEventGroupDeleteWithCaps frees. */
+    got = NULL;
+    assert_int_equal(xEventGroupGetStaticBuffer(caps, &got), pdTRUE);
+    assert_true(heap_caps_get_allocated_size(got) >= KRAKEN_SIM_EVENT_GROUP_BYTES);
+    got = &buffer;
+    assert_int_equal(xEventGroupGetStaticBuffer(dynamic, &got), pdFALSE);
+    assert_ptr_equal(got, &buffer); /* untouched */
+    log_capture_begin();
+    assert_int_equal(xEventGroupGetStaticBuffer(NULL, &got), pdFALSE);
+    assert_int_equal(xEventGroupGetStaticBuffer(still, NULL), pdFALSE);
+    const char *log = log_capture_end();
+    assert_non_null(strstr(log, "xEventGroupGetStaticBuffer: no event group: refused"));
+    assert_non_null(strstr(log, "xEventGroupGetStaticBuffer: no place for the buffer: refused"));
+    vEventGroupDelete(still);
+    vEventGroupDelete(dynamic);
+    vEventGroupDeleteWithCaps(caps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +505,8 @@ int main(void)
                                   reset),
         cmocka_unit_test_teardown(
             with_caps_the_block_is_where_the_caps_say_and_only_its_delete_frees_it, reset),
+        cmocka_unit_test_teardown(
+            a_static_or_withcaps_group_gives_its_buffer_and_a_dynamic_one_does_not, reset),
         cmocka_unit_test_teardown(set_clear_and_get_return_the_bits_freertos_says, reset),
         cmocka_unit_test_teardown(a_wait_met_at_once_returns_at_once_and_clears_on_exit, reset),
         cmocka_unit_test_teardown(a_waiting_task_wakes_when_all_its_bits_are_set, reset),

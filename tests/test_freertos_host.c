@@ -20,10 +20,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "esp_attr.h"
 #include "esp_heap_caps.h"
 #include "esp_heap_trace.h"
 #include "esp_log.h"
@@ -2000,8 +2004,10 @@ static void a_task_runs_with_its_parameter_name_priority_and_core(void **state)
     vTaskPrioritySet(a, tskIDLE_PRIORITY);
     assert_int_equal(uxTaskPriorityGet(a), 0);
 
-    /* The test's own thread is a task too, with no name, no core, and a priority of its own. */
-    assert_string_equal(pcTaskGetName(NULL), "");
+    /* The test's own thread, the process's main thread, is a task too, named "main" as app_main's
+     * task on the chip, with no core and a priority of its own. */
+    assert_string_equal(pcTaskGetName(NULL), "main");
+    assert_ptr_equal(xTaskGetHandle("main"), xTaskGetCurrentTaskHandle());
     assert_int_equal(xTaskGetCoreID(NULL), tskNO_AFFINITY);
     assert_int_equal(xPortGetCoreID(), 0);
     const UBaseType_t mine = uxTaskPriorityGet(NULL);
@@ -2939,6 +2945,205 @@ static void four_producers_and_two_consumers_pass_every_item_once_in_order(void 
     vSemaphoreDelete(stress.done);
 }
 
+/* ---- static buffers: where the chip accepts them, and what they give back --------------------- */
+
+RTC_DATA_ATTR static StaticTask_t rtc_slow_tcb; /* internal, not byte-accessible */
+EXT_RAM_BSS_ATTR static StaticTask_t ext_tcb;  /* PSRAM with the BSS option */
+EXT_RAM_BSS_ATTR static uint8_t ext_stack[STACK];
+
+static void a_tcb_or_stack_the_chip_asserts_on_is_refused(void **state)
+{
+    (void)state;
+    const kraken_sim_stats_t s0 = stats();
+    log_capture_begin();
+    assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, &rtc_slow_tcb));
+    assert_non_null(strstr(log_capture_end(), "xTaskCreateStaticPinnedToCore: the task's TCB buffer"));
+    StaticTask_t *psram_tcb = heap_caps_malloc(sizeof(StaticTask_t), MALLOC_CAP_SPIRAM);
+    uint8_t *psram_stack = heap_caps_malloc(STACK, MALLOC_CAP_SPIRAM);
+    assert_non_null(psram_tcb);
+    assert_non_null(psram_stack);
+    log_capture_begin();
+    assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, psram_tcb));
+    const char *log = log_capture_end();
+    assert_non_null(strstr(log, "TCB buffer"));
+    assert_non_null(strstr(log, "in PSRAM: refused (the chip asserts: "
+                                "configASSERT(portVALID_TCB_MEM(...)))"));
+    if (esp_ptr_external_ram(&ext_tcb)) { /* CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY */
+        assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, &ext_tcb));
+    }
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
+
+    /* A PSRAM stack: accepted with CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM (ESP-IDF's S3
+     * default), refused without, xTaskCreateWithCaps() too (it creates a static task). */
+    log_capture_begin();
+    TaskHandle_t t = xTaskCreateStatic(park, "x", STACK, NULL, 5, psram_stack, &static_tcb);
+    TaskHandle_t caps = NULL;
+    const BaseType_t caps_rc =
+        xTaskCreateWithCaps(park, "caps", STACK, NULL, 5, &caps, MALLOC_CAP_SPIRAM);
+    log = log_capture_end();
+#ifdef CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM
+    assert_non_null(t);
+    assert_int_equal(caps_rc, pdPASS);
+    vTaskDelete(t);
+    vTaskDeleteWithCaps(caps);
+#else
+    assert_null(t);
+    assert_int_equal(caps_rc, pdFAIL);
+    assert_null(caps);
+    assert_non_null(strstr(log, "xTaskCreateStaticPinnedToCore: the task's stack"));
+    assert_non_null(strstr(log, "xTaskCreatePinnedToCoreWithCaps: the task's stack"));
+    assert_non_null(strstr(log, "portVALID_STACK_MEM"));
+#endif
+    (void)log;
+    if (esp_ptr_external_ram(ext_stack)) { /* same rule for a PSRAM static */
+        t = xTaskCreateStatic(park, "x", STACK, NULL, 5, ext_stack, &static_tcb);
+#ifdef CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM
+        assert_non_null(t);
+        vTaskDelete(t);
+#else
+        assert_null(t);
+#endif
+    }
+    heap_caps_free(psram_tcb);
+    heap_caps_free(psram_stack);
+    assert_true(tasks_become(tasks_at_setup));
+    assert_int_equal(stats().allocations - stats().frees, s0.allocations - s0.frees);
+}
+
+static void static_and_withcaps_queues_and_semaphores_give_their_buffers_back(void **state)
+{
+    (void)state;
+    StaticQueue_t queue_buffer, sem_buffer;
+    uint8_t storage[4 * 8];
+    QueueHandle_t q = xQueueCreateStatic(4, 8, storage, &queue_buffer);
+    SemaphoreHandle_t sem = xSemaphoreCreateMutexStatic(&sem_buffer);
+    QueueHandle_t dynamic = xQueueCreate(4, 8);
+    SemaphoreHandle_t dynamic_sem = xSemaphoreCreateBinary();
+    QueueHandle_t caps = xQueueCreateWithCaps(4, 8, MALLOC_CAP_SPIRAM);
+    SemaphoreHandle_t caps_sem = xSemaphoreCreateBinaryWithCaps(MALLOC_CAP_SPIRAM);
+    assert_true(q && sem && dynamic && dynamic_sem && caps && caps_sem);
+
+    uint8_t *got_storage = NULL;
+    StaticQueue_t *got = NULL;
+    assert_int_equal(xQueueGetStaticBuffers(q, &got_storage, &got), pdTRUE);
+    assert_ptr_equal(got_storage, storage);
+    assert_ptr_equal(got, &queue_buffer);
+    got = NULL;
+    assert_int_equal(xQueueGetStaticBuffers(q, NULL, &got), pdTRUE);
+    assert_ptr_equal(got, &queue_buffer);
+    StaticSemaphore_t *got_sem = NULL;
+    assert_int_equal(xSemaphoreGetStaticBuffer(sem, &got_sem), pdTRUE);
+    assert_ptr_equal(got_sem, &sem_buffer);
+
+    /* WithCaps (static objects on the chip): their PSRAM blocks, as vQueueDeleteWithCaps frees. */
+    assert_int_equal(xQueueGetStaticBuffers(caps, &got_storage, &got), pdTRUE);
+    assert_true(esp_ptr_external_ram(got));
+    assert_true(esp_ptr_external_ram(got_storage));
+    assert_ptr_not_equal(got_storage, (uint8_t *)got);
+    assert_int_equal(xSemaphoreGetStaticBuffer(caps_sem, &got_sem), pdTRUE);
+    assert_true(esp_ptr_external_ram(got_sem));
+
+    /* Dynamic: pdFALSE, nothing written. */
+    got = &queue_buffer;
+    got_storage = storage;
+    assert_int_equal(xQueueGetStaticBuffers(dynamic, &got_storage, &got), pdFALSE);
+    assert_int_equal(xSemaphoreGetStaticBuffer(dynamic_sem, &got), pdFALSE);
+    assert_ptr_equal(got, &queue_buffer);
+    assert_ptr_equal(got_storage, storage);
+
+    log_capture_begin();
+    assert_int_equal(xQueueGetStaticBuffers(NULL, NULL, &got), pdFALSE);
+    assert_int_equal(xQueueGetStaticBuffers(q, NULL, NULL), pdFALSE);
+    const char *log = log_capture_end();
+    assert_non_null(strstr(log, "xQueueGenericGetStaticBuffers: no queue: refused"));
+    assert_non_null(strstr(log, "xQueueGenericGetStaticBuffers: no place for the queue buffer"));
+
+    vQueueDelete(q);
+    vSemaphoreDelete(sem);
+    vQueueDelete(dynamic);
+    vSemaphoreDelete(dynamic_sem);
+    vQueueDeleteWithCaps(caps);
+    vSemaphoreDeleteWithCaps(caps_sem);
+}
+
+/* ---- critical sections from an ISR, nested ISRs --------------------------------------------------- */
+
+static void taskenter_critical_from_isr_refuses_waits_until_its_exit(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(1, 4);
+    assert_non_null(q);
+    uint32_t item = 0;
+    const uint64_t refused = stats().refused_waits;
+    log_capture_begin();
+    kraken_sim_isr_enter();
+    const UBaseType_t outer = taskENTER_CRITICAL_FROM_ISR();
+    const UBaseType_t inner = taskENTER_CRITICAL_FROM_ISR();
+    taskEXIT_CRITICAL_FROM_ISR(inner);
+    kraken_sim_isr_exit();
+    /* Still masked: the task may not wait (the chip cannot switch with interrupts off). */
+    assert_int_equal(xQueueReceive(q, &item, 1), pdFAIL);
+    taskEXIT_CRITICAL_FROM_ISR(outer);
+    taskEXIT_CRITICAL_FROM_ISR(outer); /* undone already */
+    const char *log = log_capture_end();
+    assert_int_equal(stats().refused_waits, refused + 1);
+    assert_non_null(strstr(log, "inside a critical section: refused"));
+    assert_non_null(strstr(log, "taskEXIT_CRITICAL_FROM_ISR(0): not a value"));
+    /* Unmasked: the wait is allowed again (and times out). */
+    assert_int_equal(xQueueReceive(q, &item, 1), errQUEUE_EMPTY);
+    assert_int_equal(stats().refused_waits, refused + 1);
+    vQueueDelete(q);
+}
+
+static void an_isr_knows_whether_it_interrupted_another(void **state)
+{
+    (void)state;
+    assert_int_equal(xPortInterruptedFromISRContext(), pdFALSE);
+    kraken_sim_isr_enter();
+    assert_int_equal(xPortInterruptedFromISRContext(), pdFALSE); /* it interrupted a task */
+    kraken_sim_isr_enter();
+    assert_int_equal(xPortInterruptedFromISRContext(), pdTRUE);
+    kraken_sim_isr_exit();
+    assert_int_equal(xPortInterruptedFromISRContext(), pdFALSE);
+    kraken_sim_isr_exit();
+}
+
+/* ---- configASSERT --------------------------------------------------------------------------------- */
+
+static __attribute__((noinline)) void a_caller_that_asserts(int value)
+{
+    configASSERT(value == 3);
+}
+
+static void configassert_names_the_calling_function_as_esp_idf_does(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/kraken_assertXXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    fflush(stderr);
+    const pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(fd, STDERR_FILENO);
+        a_caller_that_asserts(3); /* holds: returns */
+        a_caller_that_asserts(4);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    char text[512] = {0};
+    assert_true(pread(fd, text, sizeof text - 1, 0) >= 0);
+    close(fd);
+    unlink(path);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    assert_non_null(strstr(text, "assert failed: a_caller_that_asserts "));
+    assert_non_null(strstr(text, "test_freertos_host.c:"));
+    assert_non_null(strstr(text, " (value == 3)\n"));
+    assert_null(strstr(text, "kraken_freertos_assert_failed"));
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, boot_n8r8, check_and_reset)
 
 int main(void)
@@ -2966,6 +3171,11 @@ int main(void)
         TEST(a_plain_delete_of_a_withcaps_queue_leaks_its_blocks_and_says_so),
         TEST(static_objects_work_without_a_single_heap_call),
         TEST(pvportmalloc_takes_internal_byte_addressable_memory),
+        TEST(a_tcb_or_stack_the_chip_asserts_on_is_refused),
+        TEST(static_and_withcaps_queues_and_semaphores_give_their_buffers_back),
+        TEST(taskenter_critical_from_isr_refuses_waits_until_its_exit),
+        TEST(an_isr_knows_whether_it_interrupted_another),
+        TEST(configassert_names_the_calling_function_as_esp_idf_does),
         /* queues */
         TEST(a_queue_is_fifo_and_send_to_front_jumps_the_line),
         TEST(overwrite_replaces_the_item_of_a_queue_of_one_and_is_refused_on_a_longer_one),

@@ -9,11 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
@@ -130,6 +132,26 @@ static void a_thread_not_made_by_xtaskcreate_is_measured_against_the_main_tasks_
     assert_true(marks[0] > 0);
     assert_true(marks[0] <= 3584);
     assert_true(marks[1] < marks[0]);
+}
+
+/* The process's main thread is "main" (the test's thread: see test_freertos_host.c); another
+ * thread not made by xTaskCreate*() keeps no name. */
+static void *name_of_a_plain_thread(void *arg)
+{
+    snprintf(arg, configMAX_TASK_NAME_LEN, "%s", pcTaskGetName(NULL));
+    vTaskDelete(NULL);
+    return NULL;
+}
+
+static void only_the_main_thread_is_named_main(void **state)
+{
+    (void)state;
+    char name[configMAX_TASK_NAME_LEN] = "unset";
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, name_of_a_plain_thread, name), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_string_equal(name, "");
+    assert_string_equal(pcTaskGetName(NULL), "main");
 }
 
 /* ---- xTaskGetHandle ----------------------------------------------------------------------------- */
@@ -335,6 +357,147 @@ static void the_stack_start_is_the_tasks_stack_block_or_buffer(void **state)
     assert_null(xTaskGetStackStart(NULL)); /* the test's thread: the host's stack */
 }
 
+/* ---- the idle tasks, the current task per core ---------------------------------------------------- */
+
+/* What a task pinned to core 1 sees (written by it, read once it is suspended). */
+static _Atomic(TaskHandle_t) seen_idle, seen_current_1, seen_current_0;
+static _Atomic bool seen;
+
+static void look_from_core_1(void *arg)
+{
+    (void)arg;
+    atomic_store(&seen_idle, xTaskGetIdleTaskHandle());
+    atomic_store(&seen_current_1, xTaskGetCurrentTaskHandleForCore(1));
+    atomic_store(&seen_current_0, xTaskGetCurrentTaskHandleForCore(0));
+    atomic_store(&seen, true);
+    vTaskSuspend(NULL);
+}
+
+static void the_idle_tasks_answer_queries_as_the_chips_and_refuse_misuse(void **state)
+{
+    (void)state;
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t idle0 = xTaskGetIdleTaskHandleForCore(0), idle1 = xTaskGetIdleTaskHandleForCore(1);
+    assert_non_null(idle0);
+    assert_non_null(idle1);
+    assert_ptr_not_equal(idle0, idle1);
+    assert_ptr_equal(xTaskGetIdleTaskHandle(), idle0); /* the test's thread: not pinned, core 0 */
+    assert_string_equal(pcTaskGetName(idle0), "IDLE0");
+    assert_string_equal(pcTaskGetName(idle1), "IDLE1");
+    assert_int_equal(uxTaskPriorityGet(idle1), tskIDLE_PRIORITY);
+    assert_int_equal(xTaskGetCoreID(idle0), 0);
+    assert_int_equal(xTaskGetCoreID(idle1), 1);
+    assert_int_equal(eTaskGetState(idle1), eReady);
+    assert_int_equal(uxTaskGetStackHighWaterMark(idle0), configMINIMAL_STACK_SIZE);
+    assert_ptr_equal(xTaskGetHandle("IDLE1"), idle1);
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks); /* booted with the chip: not counted */
+
+    /* Misuse: refused, logged, nothing changes. */
+    log_capture_begin();
+    vTaskDelete(idle0);
+    vTaskDeleteWithCaps(idle0);
+    vTaskSuspend(idle1);
+    vTaskPrioritySet(idle0, 5);
+    assert_null(xTaskGetIdleTaskHandleForCore(2));
+    assert_null(xTaskGetIdleTaskHandleForCore(-1));
+    const char *log = log_capture_end();
+    assert_non_null(strstr(log, "vTaskDelete(\"IDLE0\"): an idle task: refused"));
+    assert_non_null(strstr(log, "vTaskDeleteWithCaps(\"IDLE0\"): an idle task: refused"));
+    assert_non_null(strstr(log, "vTaskSuspend(\"IDLE1\"): an idle task: refused"));
+    assert_non_null(strstr(log, "vTaskPrioritySet(\"IDLE0\", 5): an idle task: refused"));
+    assert_non_null(strstr(log, "xTaskGetIdleTaskHandleForCore(2): no such core: refused"));
+    assert_non_null(strstr(log, "xTaskGetIdleTaskHandleForCore(-1): no such core: refused"));
+    assert_int_equal(eTaskGetState(idle0), eReady);
+    assert_int_equal(eTaskGetState(idle1), eReady);
+    assert_int_equal(uxTaskPriorityGet(idle0), 0);
+    assert_ptr_equal(xTaskGetHandle("IDLE0"), idle0);
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks);
+}
+
+static void the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_task_elsewhere(
+    void **state)
+{
+    (void)state;
+    TaskHandle_t idle0 = xTaskGetIdleTaskHandleForCore(0), idle1 = xTaskGetIdleTaskHandleForCore(1);
+    assert_ptr_equal(xTaskGetCurrentTaskHandleForCore(0), xTaskGetCurrentTaskHandle());
+    assert_ptr_equal(xTaskGetCurrentTaskHandleForCore(1), idle1);
+    log_capture_begin();
+    assert_null(xTaskGetCurrentTaskHandleForCore(2));
+    assert_non_null(strstr(log_capture_end(), "xTaskGetCurrentTaskHandleForCore(2): no such core"));
+
+    atomic_store(&seen, false);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreatePinnedToCore(look_from_core_1, "core1", STACK, NULL, 5, &task, 1),
+                     pdPASS);
+    WAIT_FOR(atomic_load(&seen));
+    assert_true(atomic_load(&seen));
+    assert_ptr_equal(atomic_load(&seen_idle), idle1);
+    assert_ptr_equal(atomic_load(&seen_current_1), task);
+    assert_ptr_equal(atomic_load(&seen_current_0), idle0);
+    vTaskDelete(task);
+}
+
+/* ---- xTaskGetStaticBuffers, uxTaskPriorityGetFromISR ------------------------------------------------ */
+
+static void a_static_or_withcaps_task_gives_its_buffers_and_a_dynamic_one_does_not(void **state)
+{
+    (void)state;
+    static StackType_t buffer[STACK];
+    static StaticTask_t tcb;
+    TaskHandle_t t = xTaskCreateStatic(park, "static", STACK, NULL, 5, buffer, &tcb);
+    assert_non_null(t);
+    StackType_t *stack = NULL;
+    StaticTask_t *task_buffer = NULL;
+    assert_int_equal(xTaskGetStaticBuffers(t, &stack, &task_buffer), pdTRUE);
+    assert_ptr_equal(stack, buffer);
+    assert_ptr_equal(task_buffer, &tcb);
+    log_capture_begin();
+    assert_int_equal(xTaskGetStaticBuffers(t, NULL, &task_buffer), pdFALSE);
+    assert_int_equal(xTaskGetStaticBuffers(t, &stack, NULL), pdFALSE);
+    const char *log = log_capture_end();
+    assert_non_null(strstr(log, "xTaskGetStaticBuffers: no place for the stack buffer: refused"));
+    assert_non_null(strstr(log, "xTaskGetStaticBuffers: no place for the task buffer: refused"));
+    vTaskDelete(t);
+
+    /* Made by xTaskCreateWithCaps (a static task on the chip): its stack and TCB blocks, which
+     * ESP-IDF's vTaskDeleteWithCaps frees through this call. */
+    assert_int_equal(xTaskCreateWithCaps(park, "caps", STACK, NULL, 5, &t, MALLOC_CAP_INTERNAL),
+                     pdPASS);
+    stack = NULL;
+    task_buffer = NULL;
+    assert_int_equal(xTaskGetStaticBuffers(t, &stack, &task_buffer), pdTRUE);
+    assert_ptr_equal(stack, xTaskGetStackStart(t));
+    assert_true(heap_caps_get_allocated_size(task_buffer) >= KRAKEN_SIM_TCB_BYTES);
+    assert_true(esp_ptr_internal(task_buffer));
+    vTaskDeleteWithCaps(t);
+
+    /* Dynamic: pdFALSE, nothing written. */
+    assert_int_equal(xTaskCreate(park, "dynamic", STACK, NULL, 5, &t), pdPASS);
+    stack = buffer;
+    task_buffer = &tcb;
+    assert_int_equal(xTaskGetStaticBuffers(t, &stack, &task_buffer), pdFALSE);
+    assert_ptr_equal(stack, buffer);
+    assert_ptr_equal(task_buffer, &tcb);
+    vTaskDelete(t);
+    assert_int_equal(xTaskGetStaticBuffers(NULL, &stack, &task_buffer), pdFALSE); /* the caller */
+    assert_int_equal(xTaskGetStaticBuffers(xTaskGetIdleTaskHandle(), &stack, &task_buffer),
+                     pdFALSE);
+}
+
+static void an_isr_reads_a_tasks_priority_and_the_interrupted_tasks(void **state)
+{
+    (void)state;
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(park, "seven", STACK, NULL, 7, &t), pdPASS);
+    const UBaseType_t mine = uxTaskPriorityGet(NULL);
+    kraken_sim_isr_enter();
+    const UBaseType_t its = uxTaskPriorityGetFromISR(t), interrupted = uxTaskPriorityGetFromISR(NULL);
+    kraken_sim_isr_exit();
+    assert_int_equal(its, 7);
+    assert_int_equal(interrupted, mine);
+    vTaskDelete(t);
+}
+
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, boot, tasks_gone)
 
 int main(void)
@@ -343,11 +506,16 @@ int main(void)
         TEST(a_task_that_uses_more_stack_has_less_left_within_its_depth),
         TEST(a_task_deeper_than_its_stack_reads_0),
         TEST(a_thread_not_made_by_xtaskcreate_is_measured_against_the_main_tasks_depth),
+        TEST(only_the_main_thread_is_named_main),
         TEST(tasks_are_found_by_name_until_deleted),
         TEST(a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refused),
         TEST(an_aborted_wait_returns_as_if_it_had_timed_out),
         TEST(only_a_blocked_task_can_have_its_wait_aborted),
         TEST(the_stack_start_is_the_tasks_stack_block_or_buffer),
+        TEST(the_idle_tasks_answer_queries_as_the_chips_and_refuse_misuse),
+        TEST(the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_task_elsewhere),
+        TEST(a_static_or_withcaps_task_gives_its_buffers_and_a_dynamic_one_does_not),
+        TEST(an_isr_reads_a_tasks_priority_and_the_interrupted_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

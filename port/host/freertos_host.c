@@ -9,6 +9,7 @@
  * ends at its next call into the API: fr_wait() and the entry checks look at `deleted`.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* syscall(): the main thread's test */
 #define KRAKEN_SIM_TRACE_FACILITY /* task.h's trace calls, whatever the build's options */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "esp_heap_caps.h"
 #include "esp_log.h"
@@ -54,6 +57,8 @@ struct tskTaskControlBlock {
     uint32_t stack_bytes;
     bool with_caps;       /* made by xTask*WithCaps() */
     bool foreign;         /* a thread not made by xTaskCreate*() */
+    bool idle;            /* an idle task's record ("IDLE0", "IDLE1"): no thread, no memory */
+    StaticTask_t *buffer; /* xTaskCreateStatic*()'s TCB buffer (NULL: none) */
     bool counted;         /* in task_count: until deleted or its thread ends */
     bool deleted;         /* its thread ends at its next call (stored atomically, under the lock) */
     bool suspended;       /* in vTaskSuspend() */
@@ -174,8 +179,39 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
 
 /* ---- task records ------------------------------------------------------------------------------ */
 
+/* The chip's idle tasks, one per core: records with no thread and no memory, listed (found by
+ * xTaskGetHandle(), numbered first) but not counted, as the timer task. */
+static struct tskTaskControlBlock idle_tasks[configNUMBER_OF_CORES];
+static bool idle_listed;
+
+static void list_locked(struct tskTaskControlBlock *t);
+
+/* fr_lock() held: lists the idle records once, "IDLE" and the core's digit as FreeRTOS names
+ * them, priority 0, pinned to their core, configMINIMAL_STACK_SIZE deep. */
+static void list_idle_locked(void)
+{
+    if (idle_listed) {
+        return;
+    }
+    idle_listed = true;
+    for (int core = 0; core < configNUMBER_OF_CORES; core++) {
+        struct tskTaskControlBlock *t = &idle_tasks[core];
+        const char name[] = {'I', 'D', 'L', 'E', (char)('0' + core)};
+        for (size_t i = 0; i < sizeof name && i + 1 < sizeof t->name; i++) {
+            t->name[i] = name[i]; /* the record is zeroed: the name ends there */
+        }
+        t->priority = tskIDLE_PRIORITY;
+        t->core = core;
+        t->stack_bytes = configMINIMAL_STACK_SIZE;
+        t->idle = true;
+        fr_cond_init(&t->notified);
+        list_locked(t);
+    }
+}
+
 static void list_locked(struct tskTaskControlBlock *t)
 {
+    list_idle_locked(); /* the chip's idle tasks come before every other */
     t->number = ++tasks_numbered; /* each record is listed once */
     t->listed = true;
     t->prev = NULL;
@@ -469,10 +505,16 @@ static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *n
     return t;
 }
 
+/* The process's main thread (its thread ID is the process ID), which runs app_main on the chip. */
+static bool is_main_thread(void)
+{
+    return (pid_t)syscall(SYS_gettid) == getpid();
+}
+
 TaskHandle_t fr_self(void)
 {
-    /* The priority of ESP-IDF's main task (ESP_TASK_MAIN_PRIO). */
-    return t_self != NULL ? t_self : adopt("", 1, true);
+    /* The priority of ESP-IDF's main task (ESP_TASK_MAIN_PRIO); main() has its name. */
+    return t_self != NULL ? t_self : adopt(is_main_thread() ? "main" : "", 1, true);
 }
 
 TaskHandle_t fr_or_self(TaskHandle_t task)
@@ -546,6 +588,46 @@ static bool valid_task_args(const char *fn, TaskFunction_t code, UBaseType_t pri
         return false;
     }
     return true;
+}
+
+/* True when ptr is memory the chip accepts for a task's TCB (stack false) or stack (true):
+ * ESP-IDF's portVALID_TCB_MEM and portVALID_STACK_MEM (heap_idf.c), internal byte-accessible RAM,
+ * and for a stack with CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM any byte-accessible RAM (PSRAM).
+ * Host memory that is no part of the simulated chip (another thread's stack, a shared library's)
+ * is not judged. */
+static bool valid_task_memory_at(const void *ptr, bool stack)
+{
+    if (sim_chip_address(ptr) == 0) {
+        return true;
+    }
+#ifdef CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM
+    if (stack) {
+        return esp_ptr_byte_accessible(ptr);
+    }
+#else
+    (void)stack;
+#endif
+    return esp_ptr_internal(ptr) && esp_ptr_byte_accessible(ptr);
+}
+
+/* xTaskCreateStaticPinnedToCore()'s configASSERTs on its buffers (the stack's first): false,
+ * logged, for one the chip asserts on. tcb NULL: the stack alone (a WithCaps create's TCB is
+ * pvPortMalloc()'s, internal). */
+static bool valid_task_memory(const char *fn, const void *stack, const void *tcb)
+{
+    const bool stack_ok = valid_task_memory_at(stack, true);
+    if (stack_ok && (tcb == NULL || valid_task_memory_at(tcb, false))) {
+        return true;
+    }
+    ESP_LOGE(FR_TAG, "%s: the task's %s (%p) is %s: refused (the chip asserts: "
+                     "configASSERT(portVALID_%s_MEM(...)))", fn, stack_ok ? "TCB buffer" : "stack",
+             stack_ok ? tcb : stack,
+             esp_ptr_external_ram(stack_ok ? tcb : stack)
+                 ? stack_ok ? "in PSRAM"
+                            : "in PSRAM (CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM is off)"
+                 : "not in internal byte-accessible RAM",
+             stack_ok ? "TCB" : "STACK");
+    return false;
 }
 
 /* Starts the thread of a record whose memory is had; NULL record: out of host memory. *out (when
@@ -643,6 +725,9 @@ TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char
         ESP_LOGE(FR_TAG, "%s: no stack or task buffer: refused (the chip asserts)", __func__);
         return NULL;
     }
+    if (!valid_task_memory(__func__, puxStackBuffer, pxTaskBuffer)) {
+        return NULL;
+    }
     if (!valid_task_args(__func__, pxTaskCode, uxPriority, xCoreID)) {
         return NULL;
     }
@@ -650,6 +735,7 @@ TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char
     if (t != NULL) {
         pxTaskBuffer->host = t;
         t->stack_area = puxStackBuffer;
+        t->buffer = pxTaskBuffer;
     }
     if (!start(t, pxTaskCode, pcName, pvParameters, uxPriority, xCoreID, ulStackDepth, NULL)) {
         drop_record(t);
@@ -667,9 +753,15 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
     if (!valid_task_args(__func__, pvTaskCode, uxPriority, xCoreID)) {
         return pdFAIL;
     }
-    /* idf_additions.c: the TCB first (it must be internal), then the stack with the caps. */
+    /* idf_additions.c: the TCB first (it must be internal), then the stack with the caps; then
+     * xTaskCreateStaticPinnedToCore() on them, which asserts on a stack it does not accept. */
     void *tcb = pvPortMalloc(KRAKEN_SIM_TCB_BYTES);
     void *stack = heap_caps_malloc(usStackDepth, (uint32_t)uxMemoryCaps);
+    if (tcb != NULL && stack != NULL && !valid_task_memory(__func__, stack, NULL)) {
+        heap_caps_free(stack);
+        vPortFree(tcb);
+        return pdFAIL;
+    }
     return start_on_blocks(stack, tcb, true, pvTaskCode, pcName, pvParameters, uxPriority, xCoreID,
                            usStackDepth, pvCreatedTask)
                ? pdPASS
@@ -729,6 +821,11 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     }
     if (sim_in_isr()) {
         ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
+        return;
+    }
+    if (t->idle) {
+        ESP_LOGE(FR_TAG, "%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)", fn,
+                 t->name);
         return;
     }
     const bool self = t == t_self;
@@ -851,6 +948,11 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
 {
     fr_task_call();
     struct tskTaskControlBlock *self = fr_self();
+    if (xTaskToSuspend != NULL && xTaskToSuspend->idle) {
+        ESP_LOGE(FR_TAG, "%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)",
+                 __func__, xTaskToSuspend->name);
+        return;
+    }
     if (sim_in_isr() || self == NULL || (xTaskToSuspend != NULL && xTaskToSuspend != self)) {
         if (self != NULL) {
             ESP_LOGE(FR_TAG, "%s: %s", __func__,
@@ -1026,6 +1128,11 @@ char *pcTaskGetName(TaskHandle_t xTaskToQuery)
     return t != NULL ? t->name : none;
 }
 
+UBaseType_t uxTaskPriorityGetFromISR(const TaskHandle_t xTask)
+{
+    return uxTaskPriorityGet(xTask);
+}
+
 UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask)
 {
     struct tskTaskControlBlock *t = fr_or_self(xTask);
@@ -1049,6 +1156,11 @@ void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
                  __func__, (unsigned)uxNewPriority);
         return;
     }
+    if (t->idle) {
+        ESP_LOGE(FR_TAG, "%s(\"%s\", %u): an idle task: refused (its priority stays 0)", __func__,
+                 t->name, (unsigned)uxNewPriority);
+        return;
+    }
     fr_lock();
     t->priority = uxNewPriority;
     end_if_deleted_locked();
@@ -1065,6 +1177,65 @@ BaseType_t xPortGetCoreID(void)
 {
     const BaseType_t core = t_self != NULL ? t_self->core : tskNO_AFFINITY;
     return core == 1 ? 1 : 0;
+}
+
+/* A core the chip has (configASSERT(taskVALID_CORE_ID(core))); false, logged, for another. */
+static bool valid_core(const char *fn, BaseType_t core)
+{
+    if (core >= 0 && core < configNUMBER_OF_CORES) {
+        return true;
+    }
+    ESP_LOGE(FR_TAG, "%s(%d): no such core: refused (the chip asserts)", fn, (int)core);
+    return false;
+}
+
+static TaskHandle_t idle_task(BaseType_t core)
+{
+    fr_lock();
+    list_idle_locked();
+    fr_unlock();
+    return &idle_tasks[core];
+}
+
+TaskHandle_t xTaskGetIdleTaskHandleForCore(BaseType_t xCoreID)
+{
+    return valid_core(__func__, xCoreID) ? idle_task(xCoreID) : NULL;
+}
+
+TaskHandle_t xTaskGetIdleTaskHandle(void)
+{
+    return idle_task(xPortGetCoreID());
+}
+
+TaskHandle_t xTaskGetCurrentTaskHandleForCore(BaseType_t xCoreID)
+{
+    if (!valid_core(__func__, xCoreID)) {
+        return NULL;
+    }
+    return xCoreID == xPortGetCoreID() ? xTaskGetCurrentTaskHandle() : idle_task(xCoreID);
+}
+
+BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuffer,
+                                 StaticTask_t **ppxTaskBuffer)
+{
+    if (ppuxStackBuffer == NULL || ppxTaskBuffer == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no place for the %s: refused (the chip asserts)", __func__,
+                 ppuxStackBuffer == NULL ? "stack buffer" : "task buffer");
+        return pdFALSE;
+    }
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
+    if (t == NULL) {
+        return pdFALSE;
+    }
+    fr_lock();
+    /* A WithCaps task is a static one on the chip (idf_additions.c): its blocks are its buffers. */
+    const bool has = t->buffer != NULL || (t->with_caps && t->tcb != NULL);
+    if (has) {
+        *ppuxStackBuffer = (StackType_t *)t->stack_area;
+        *ppxTaskBuffer = t->buffer != NULL ? t->buffer : (StaticTask_t *)t->tcb;
+    }
+    fr_unlock();
+    return has ? pdTRUE : pdFALSE;
 }
 
 UBaseType_t uxTaskGetNumberOfTasks(void)
@@ -1301,6 +1472,7 @@ TaskHandle_t xTaskGetHandle(const char *pcNameToQuery)
         return NULL;
     }
     fr_lock();
+    list_idle_locked(); /* the idle tasks are there from boot */
     struct tskTaskControlBlock *t = task_list;
     while (t != NULL && strncmp(t->name, pcNameToQuery, configMAX_TASK_NAME_LEN) != 0) {
         t = t->next;
@@ -1333,6 +1505,11 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask)
 BaseType_t xPortInIsrContext(void)
 {
     return sim_in_isr() ? pdTRUE : pdFALSE;
+}
+
+BaseType_t xPortInterruptedFromISRContext(void)
+{
+    return sim_isr_depth() >= 2 ? pdTRUE : pdFALSE;
 }
 
 void vPortYield(void)
@@ -1742,8 +1919,32 @@ void vPortExitCritical(portMUX_TYPE *mux)
     }
 }
 
-void kraken_freertos_assert_failed(const char *file, int line, const char *expr)
+/* taskENTER_CRITICAL_FROM_ISR()s of this thread not undone yet (each counts in t_critical). */
+static _Thread_local UBaseType_t t_masked;
+
+UBaseType_t xPortSetInterruptMaskFromISR(void)
 {
-    fprintf(stderr, "assert failed: %s %s:%d (%s)\n", __func__, file, line, expr);
+    t_critical++;
+    return t_masked++;
+}
+
+void vPortClearInterruptMaskFromISR(UBaseType_t prev_level)
+{
+    if (prev_level >= t_masked) {
+        ESP_LOGE(FR_TAG, "taskEXIT_CRITICAL_FROM_ISR(%u): not a value a taskENTER_CRITICAL_FROM_ISR() "
+                         "of this task returned (%u not undone): refused", (unsigned)prev_level,
+                 (unsigned)t_masked);
+        return;
+    }
+    t_critical -= (uint32_t)(t_masked - prev_level);
+    t_masked = prev_level;
+    if (t_critical == 0) {
+        fr_task_call(); /* deleted meanwhile: it ends now */
+    }
+}
+
+void kraken_freertos_assert_failed(const char *file, int line, const char *func, const char *expr)
+{
+    fprintf(stderr, "assert failed: %s %s:%d (%s)\n", func, file, line, expr);
     abort();
 }

@@ -35,6 +35,7 @@ struct EventGroupDef_t {
     uint8_t memory;  /* MEM_* */
     bool deleted;    /* deleted while tasks waited: the last of them frees the record */
     void *block;     /* the simulated block (NULL: MEM_STATIC) */
+    StaticEventGroup_t *buffer; /* MEM_STATIC: the caller's */
     waiter_t *waiters;
     uint32_t waiting;
     pthread_cond_t changed;
@@ -76,6 +77,7 @@ EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffe
     EventGroupHandle_t g = make(MEM_STATIC, NULL);
     if (g != NULL) {
         pxEventGroupBuffer->host = g;
+        g->buffer = pxEventGroupBuffer;
     }
     return g;
 }
@@ -88,6 +90,23 @@ EventGroupHandle_t xEventGroupCreateWithCaps(UBaseType_t uxMemoryCaps)
         heap_caps_free(block);
     }
     return g;
+}
+
+BaseType_t xEventGroupGetStaticBuffer(EventGroupHandle_t xEventGroup,
+                                      StaticEventGroup_t **ppxEventGroupBuffer)
+{
+    if (xEventGroup == NULL || ppxEventGroupBuffer == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no %s: refused (the chip asserts)", __func__,
+                 xEventGroup == NULL ? "event group" : "place for the buffer");
+        return pdFALSE;
+    }
+    /* A WithCaps group is a static one on the chip (idf_additions_event_groups.c). */
+    if (xEventGroup->memory == MEM_HEAP) {
+        return pdFALSE;
+    }
+    *ppxEventGroupBuffer =
+        xEventGroup->memory == MEM_STATIC ? xEventGroup->buffer : xEventGroup->block;
+    return pdTRUE;
 }
 
 static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)

@@ -42,6 +42,7 @@ struct QueueDefinition {
     uint8_t *storage;        /* NULL when item_size is 0 */
     void *block;             /* the simulated record (and, for MEM_HEAP, the storage after it) */
     void *storage_block;     /* MEM_CAPS: the storage, a block of its own */
+    StaticQueue_t *buffer;   /* MEM_STATIC: the caller's StaticQueue_t */
     TaskHandle_t holder;     /* mutexes: who holds it */
     UBaseType_t recursion;   /* recursive mutexes: the holder's takes */
     struct QueueDefinition *set; /* the queue set it is a member of (pxQueueSetContainer) */
@@ -127,6 +128,7 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
                                      NULL, uxItemSize != 0 ? pucQueueStorage : NULL);
     if (q != NULL) {
         pxStaticQueue->host = q;
+        q->buffer = pxStaticQueue;
     }
     return q;
 }
@@ -205,6 +207,30 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
     heap_caps_free(storage_block);
 }
 
+BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQueueStorage,
+                                         StaticQueue_t **ppxStaticQueue)
+{
+    if (xQueue == NULL || ppxStaticQueue == NULL) {
+        ESP_LOGE(FR_TAG, "%s: no %s: refused (the chip asserts)", __func__,
+                 xQueue == NULL ? "queue" : "place for the queue buffer");
+        return pdFALSE;
+    }
+    /* A WithCaps queue or semaphore is a static one on the chip (idf_additions.c): its blocks are
+     * its buffers. Without storage FreeRTOS's pcHead points at the queue itself. */
+    StaticQueue_t *const buffer =
+        xQueue->memory == MEM_STATIC ? xQueue->buffer
+        : xQueue->memory == MEM_CAPS ? (StaticQueue_t *)xQueue->block
+                                     : NULL;
+    if (buffer == NULL) {
+        return pdFALSE;
+    }
+    if (ppucQueueStorage != NULL) {
+        *ppucQueueStorage = xQueue->storage != NULL ? xQueue->storage : (uint8_t *)buffer;
+    }
+    *ppxStaticQueue = buffer;
+    return pdTRUE;
+}
+
 void vQueueDelete(QueueHandle_t xQueue)
 {
     delete_queue(xQueue, false, __func__);
@@ -243,6 +269,7 @@ static QueueHandle_t make_semaphore(uint8_t type, UBaseType_t length, UBaseType_
     q->count = count;
     if (buf != NULL) {
         buf->host = q;
+        q->buffer = buf;
     }
     return q;
 }

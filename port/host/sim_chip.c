@@ -230,6 +230,11 @@ bool sim_in_isr(void)
     return isr_depth > 0;
 }
 
+unsigned sim_isr_depth(void)
+{
+    return isr_depth;
+}
+
 void kraken_sim_isr_enter(void)
 {
     isr_depth++;

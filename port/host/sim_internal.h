@@ -82,6 +82,8 @@ void sim_free(void *ptr, const char *function_name);
 
 /** True inside kraken_sim_isr_enter/exit on the calling thread. isr-ok, O(1). */
 bool sim_in_isr(void);
+/** How many kraken_sim_isr_enter() the calling thread is inside (0: none). isr-ok, O(1). */
+unsigned sim_isr_depth(void);
 
 /** In a simulated ISR: count one heap call (kraken_sim_stats_t.isr_calls), logging the first
  *  after each boot. Each public heap call counts once. isr-ok, O(1). */

@@ -146,9 +146,12 @@ typedef struct {
 } StaticQueue_t;
 typedef StaticQueue_t StaticSemaphore_t;
 
-/** Stops with a message (file, line, expression) when x is false, as ESP-IDF's configASSERT. */
-#define configASSERT(x) ((x) ? (void)0 : kraken_freertos_assert_failed(__FILE__, __LINE__, #x))
-void kraken_freertos_assert_failed(const char *file, int line, const char *expr);
+/** Stops (abort) when x is false, as ESP-IDF's configASSERT, with ESP-IDF's __assert_func line:
+ *  "assert failed: <the calling function> <file>:<line> (<expression>)" on stderr. */
+#define configASSERT(x) \
+    ((x) ? (void)0 : kraken_freertos_assert_failed(__FILE__, __LINE__, __func__, #x))
+_Noreturn void kraken_freertos_assert_failed(const char *file, int line, const char *func,
+                                             const char *expr);
 
 /* ---- memory (ESP-IDF's heap_idf.c: the internal, byte-addressable heap) ---- */
 
@@ -195,10 +198,29 @@ void vPortExitCritical(portMUX_TYPE *mux);
 #define taskENTER_CRITICAL_ISR(mux) vPortEnterCritical(mux)
 #define taskEXIT_CRITICAL_ISR(mux) vPortExitCritical(mux)
 
+/** The Xtensa port's interrupt mask (no spinlock: it excludes nothing on the other core): on the
+ *  host, the calling thread is inside a critical section until the matching clear, so a wait there
+ *  is refused and counted and a log line is counted, as inside portENTER_CRITICAL. Returns an
+ *  opaque value for vPortClearInterruptMaskFromISR() (the chip's previous interrupt level). task
+ *  or isr, O(1). */
+UBaseType_t xPortSetInterruptMaskFromISR(void);
+/** Undoes the xPortSetInterruptMaskFromISR() that returned prev_level and the ones made after it
+ *  (the chip restores that level). A value no set of this thread returned is refused with an
+ *  error line. task or isr, O(1). */
+void vPortClearInterruptMaskFromISR(UBaseType_t prev_level);
+#define portSET_INTERRUPT_MASK_FROM_ISR() xPortSetInterruptMaskFromISR()
+#define portCLEAR_INTERRUPT_MASK_FROM_ISR(prev_level) vPortClearInterruptMaskFromISR(prev_level)
+#define taskENTER_CRITICAL_FROM_ISR() portSET_INTERRUPT_MASK_FROM_ISR()
+#define taskEXIT_CRITICAL_FROM_ISR(x) portCLEAR_INTERRUPT_MASK_FROM_ISR(x)
+
 /* ---- context ---- */
 
 /** True inside kraken_sim_isr_enter()/_exit() on this thread. isr-ok, O(1). */
 BaseType_t xPortInIsrContext(void);
+/** For a high-priority ISR: pdTRUE when the context it interrupted was an ISR itself, i.e. the
+ *  calling thread is inside two or more nested kraken_sim_isr_enter(); pdFALSE otherwise (also
+ *  outside every ISR). isr-ok, O(1). */
+BaseType_t xPortInterruptedFromISRContext(void);
 /** The core the calling task is pinned to, 0 when it is not pinned (or not a task). isr-ok, O(1). */
 BaseType_t xPortGetCoreID(void);
 /** Gives up the processor (sched_yield): portYIELD(), taskYIELD(). task, O(1). */

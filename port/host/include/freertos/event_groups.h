@@ -33,6 +33,13 @@ EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffe
 /** Deletes it: its block goes back; tasks waiting on it return at once with 0, as in FreeRTOS.
  *  NULL: nothing. task, O(waiting tasks). */
 void vEventGroupDelete(EventGroupHandle_t xEventGroup);
+/** The buffer given to xEventGroupCreateStatic(): pdTRUE with *ppxEventGroupBuffer set; for a
+ *  group made by xEventGroupCreateWithCaps() (a static one on the chip too), its block: to free,
+ *  not to read. pdFALSE, nothing set, for one made by xEventGroupCreate(). A NULL group or
+ *  ppxEventGroupBuffer is refused with pdFALSE and an error line (the chip asserts). task or isr,
+ *  O(1). */
+BaseType_t xEventGroupGetStaticBuffer(EventGroupHandle_t xEventGroup,
+                                      StaticEventGroup_t **ppxEventGroupBuffer);
 
 /** Sets uxBitsToSet, wakes the tasks whose condition is now met and clears the bits those asked to
  *  clear on exit. Returns the bits after that. NULL group or bits in the top byte: 0, logged

@@ -61,6 +61,19 @@ StackType_t *xTaskGetStackStart(TaskHandle_t xTask);
  *  v5 firmware builds with -Werror). */
 uint8_t *pxTaskGetStackStart(TaskHandle_t xTask);
 
+/** The idle task of core xCoreID (freertos/task.h, "the idle tasks"); an xCoreID that is not
+ *  below configNUMBER_OF_CORES is refused with NULL and an error line (the chip asserts). isr-ok,
+ *  O(1). */
+TaskHandle_t xTaskGetIdleTaskHandleForCore(BaseType_t xCoreID);
+
+/** The task "running" on core xCoreID. The host runs tasks on its own threads, not on the chip's
+ *  cores, so: for the caller's core (xPortGetCoreID(): its pinned core, core 0 when not pinned)
+ *  the caller, as xTaskGetCurrentTaskHandle(); for the other core its idle task, as the chip
+ *  answers when nothing else runs there (never NULL, since a NULL handle reads as "the caller" in
+ *  the task calls it would be given to). An xCoreID that is not below configNUMBER_OF_CORES is
+ *  refused with NULL and an error line (the chip asserts). isr-ok, O(1). */
+TaskHandle_t xTaskGetCurrentTaskHandleForCore(BaseType_t xCoreID);
+
 /** Deletes a task made by xTask*WithCaps() (NULL: the caller) and frees its stack and TCB. A task
  *  made otherwise is refused (logged; the chip asserts). A task deleting itself needs, for a
  *  moment, a clean-up task's stack (configMINIMAL_STACK_SIZE) and TCB from internal RAM, as in

@@ -34,6 +34,16 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
  *  (then or later: FreeRTOS leaves a deleted member in its set). NULL: nothing. task, O(1) plus
  *  O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
 void vQueueDelete(QueueHandle_t xQueue);
+/** The buffers given to xQueueCreateStatic() (or a semaphore's static create): pdTRUE with
+ *  *ppxStaticQueue and, when ppucQueueStorage is not NULL, *ppucQueueStorage set (the storage;
+ *  NULL for an item size of 0). For a queue or semaphore made by a WithCaps create (static ones
+ *  on the chip too), its blocks: to free, not to read. pdFALSE, nothing set, for one made by a
+ *  dynamic create. A NULL queue or ppxStaticQueue is refused with pdFALSE and an error line (the
+ *  chip asserts). task or isr, O(1). */
+BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQueueStorage,
+                                         StaticQueue_t **ppxStaticQueue);
+#define xQueueGetStaticBuffers(xQueue, ppucQueueStorage, ppxStaticQueue) \
+    xQueueGenericGetStaticBuffers((xQueue), (ppucQueueStorage), (ppxStaticQueue))
 
 /** Copies *pvItemToQueue in (xCopyPosition: queueSEND_TO_BACK, queueSEND_TO_FRONT, or
  *  queueOVERWRITE for a queue of length 1), waiting up to xTicksToWait for room. pdPASS, or

@@ -69,6 +69,9 @@ TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore);
 #define xSemaphoreCreateCountingStatic(max, initial, buf) \
     xQueueCreateCountingSemaphoreStatic((max), (initial), (buf))
 #define vSemaphoreDelete(s) vQueueDelete((QueueHandle_t)(s))
+/* The StaticSemaphore_t given to a static create: xQueueGenericGetStaticBuffers(). */
+#define xSemaphoreGetStaticBuffer(xSemaphore, ppxSemaphoreBuffer) \
+    xQueueGenericGetStaticBuffers((QueueHandle_t)(xSemaphore), NULL, (ppxSemaphoreBuffer))
 
 #define xSemaphoreTake(s, ticks) xQueueSemaphoreTake((s), (ticks))
 #define xSemaphoreTakeRecursive(m, ticks) xQueueTakeMutexRecursive((m), (ticks))

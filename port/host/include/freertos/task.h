@@ -76,7 +76,13 @@ static inline BaseType_t xTaskCreate(TaskFunction_t pxTaskCode, const char *cons
 
 /** A task on the caller's memory: puxStackBuffer (usStackDepth bytes) and pxTaskBuffer, no heap
  *  call. Returns its handle; NULL for a NULL buffer or code, or arguments refused as above, or
- *  when the host cannot start a thread. The buffers must outlive the task. task, O(1). */
+ *  when the host cannot start a thread. The buffers must outlive the task. As ESP-IDF asserts
+ *  (portVALID_TCB_MEM, portVALID_STACK_MEM), a TCB buffer that is not in internal byte-accessible
+ *  RAM (an EXT_RAM_BSS_ATTR static, a MALLOC_CAP_SPIRAM block, RTC slow memory...) is refused
+ *  with NULL and an error line, and so is such a stack, except one in PSRAM with
+ *  CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM (on by default with CONFIG_SPIRAM, as ESP-IDF's for
+ *  the S3); host memory outside the simulated chip (another thread's stack) is not judged. task,
+ *  O(1). */
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
                                            const uint32_t ulStackDepth, void *const pvParameters,
                                            UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
@@ -93,13 +99,14 @@ static inline TaskHandle_t xTaskCreateStatic(TaskFunction_t pxTaskCode, const ch
 
 /** Deletes a task (NULL: the caller, which does not return). Its stack and TCB go back to the
  *  heap at once; another task's thread ends as said above. Deleting another thread not made by
- *  xTaskCreate*() ends nothing. Refused in a simulated ISR (logged). task, O(1). */
+ *  xTaskCreate*() ends nothing. Refused in a simulated ISR and for an idle task (logged). task,
+ *  O(1). */
 void vTaskDelete(TaskHandle_t xTaskToDelete);
 
 /** Suspends the calling task (NULL or its own handle) until vTaskResume() or
  *  xTaskResumeFromISR(); notifications do not wake it (they stay pending). Suspending another
  *  task is not simulated (the host cannot stop a thread where it is): refused, logged, as is a
- *  call in a simulated ISR. A suspended task can be deleted. task, blocks. */
+ *  call in a simulated ISR (an idle task's handle too). A suspended task can be deleted. task, blocks. */
 void vTaskSuspend(TaskHandle_t xTaskToSuspend);
 /** Resumes a task in vTaskSuspend(). A task not suspended is left as it is: a resume is not
  *  remembered, as in FreeRTOS. NULL: nothing. task, O(1). */
@@ -128,15 +135,19 @@ TickType_t xTaskGetTickCountFromISR(void);
  *  simulated ISR, the task it interrupted, as on the chip); NULL only when the host is out of
  *  memory for its record. isr-ok, O(1). */
 TaskHandle_t xTaskGetCurrentTaskHandle(void);
-/** The task's name (NULL: the caller's); "" for a thread not made by xTaskCreate*() ("Tmr Svc" for
- *  the timer task of freertos/timers.h). The string
- *  lives as long as the task's thread. isr-ok, O(1). */
+/** The task's name (NULL: the caller's); "main" for the process's main thread (the one whose
+ *  thread ID is the process ID: app_main's task on the chip), "" for another thread not made by
+ *  xTaskCreate*() ("Tmr Svc" for the timer task of freertos/timers.h, "IDLE0" and "IDLE1" for
+ *  the idle tasks). The string lives as long as the task's thread. isr-ok, O(1). */
 char *pcTaskGetName(TaskHandle_t xTaskToQuery);
 #define pcTaskGetTaskName(xTask) pcTaskGetName(xTask)
 /** Its priority (NULL: the caller's) as set, not enforced. isr-ok, O(1). */
 UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask);
+/** uxTaskPriorityGet() for an ISR (NULL: the task it interrupted). isr-ok, O(1). */
+UBaseType_t uxTaskPriorityGetFromISR(const TaskHandle_t xTask);
 /** Records a new priority (NULL: the caller). A value >= configMAX_PRIORITIES is refused with an
- *  error line and changes nothing (the chip's configASSERT aborts). Not enforced. task, O(1). */
+ *  error line and changes nothing (the chip's configASSERT aborts), and so is any priority for an
+ *  idle task (xTaskGetIdleTaskHandle()). Not enforced. task, O(1). */
 void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority);
 /** The core it is pinned to, tskNO_AFFINITY when none (NULL: the caller). isr-ok, O(1). */
 BaseType_t xTaskGetCoreID(TaskHandle_t xTask);
@@ -167,12 +178,35 @@ TaskHandle_t xTaskGetHandle(const char *pcNameToQuery);
  *  refused with an error line (the chip asserts). task, never blocks, O(1). */
 BaseType_t xTaskAbortDelay(TaskHandle_t xTask);
 
+/* ---- the idle tasks ----
+ * The chip runs one idle task per core ("IDLE0", "IDLE1"), started at boot. The host has a record
+ * for each that runs no code and holds no simulated memory (the boot figure has theirs): queries
+ * answer as the chip's would (name, priority 0, its core, eReady, a stack high-water mark of its
+ * whole configMINIMAL_STACK_SIZE, no stack start, run time 0), xTaskGetHandle() finds it, and it
+ * is not counted by uxTaskGetNumberOfTasks() nor listed by uxTaskGetSystemState()/vTaskList(),
+ * as the timer task. vTaskDelete(), vTaskSuspend() and vTaskPrioritySet() of one are refused with
+ * an error line. */
+
+/** The idle task of the caller's core (xPortGetCoreID(): core 0 for a task not pinned). Never
+ *  NULL. isr-ok, O(1). */
+TaskHandle_t xTaskGetIdleTaskHandle(void);
+
+/** The task's buffers as given to xTaskCreateStatic*(): pdTRUE with *ppuxStackBuffer and
+ *  *ppxTaskBuffer set. For a task made by xTask*WithCaps() (a static task on the chip too), its
+ *  stack block and its TCB block (KRAKEN_SIM_TCB_BYTES: to free, not to read as a StaticTask_t),
+ *  until vTaskDeleteWithCaps(). pdFALSE, both left alone, for a task made by xTaskCreate*() and
+ *  for the records the host makes itself (threads not made by xTaskCreate*(), the idle and timer
+ *  tasks). xTask NULL: the caller. A NULL ppuxStackBuffer or ppxTaskBuffer is refused with
+ *  pdFALSE and an error line (the chip asserts). The task must not have ended. task or isr, O(1). */
+BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuffer,
+                                 StaticTask_t **ppxTaskBuffer);
+
 #if CONFIG_FREERTOS_USE_TRACE_FACILITY || defined(KRAKEN_SIM_TRACE_FACILITY)
 /* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ----
- * The tasks listed are those uxTaskGetNumberOfTasks() counts (not the timer task, which the chip
- * starts at boot with its idle, IPC and main tasks; none of these exist on the host), in
- * FreeRTOS's order: ready and running tasks from the highest priority down, then blocked, then
- * suspended ones. A deleted task waiting for its memory to come back is counted but not listed
+ * The tasks listed are those uxTaskGetNumberOfTasks() counts (not the timer task nor the idle
+ * tasks, which the chip starts at boot with its IPC tasks; the main thread is listed, as "main",
+ * once it has made a FreeRTOS call), in FreeRTOS's order: ready and running tasks from the
+ * highest priority down, then blocked, then suspended ones. A deleted task waiting for its memory to come back is counted but not listed
  * (FreeRTOS lists it as eDeleted); a task waiting without a timeout is listed with the blocked
  * ones (FreeRTOS files it with the suspended ones, as "S" for a delay or a notification wait).
  * Run time (CONFIG_FREERTOS_GENERATE_RUN_TIME_STATS) is the microseconds of CPU time the task's
