@@ -356,18 +356,25 @@ static NOINLINE void report_log(const memory_pool_misuse_info_t *info, const cha
                 info->ptr, class_name, info->caller, info->owner);
 }
 
+/* A misuse to the hook, and from a task to the log. */
+KRAKEN_PORT_ISR_TEXT
+static void report_info(const memory_pool_misuse_info_t *info, const char *heap_function)
+{
+    memory_pool_misuse_hook_t hook = atomic_load_explicit(&g_hook, memory_order_acquire);
+    if (hook != NULL) {
+        hook(info);
+    }
+    if (!kraken_port_in_isr()) {
+        report_log(info, heap_function);
+    }
+}
+
 KRAKEN_PORT_ISR_TEXT
 static void report(memory_pool_misuse_t kind, const void *ptr, int class_index, const void *caller,
                    const void *owner)
 {
-    memory_pool_misuse_info_t info = {kind, ptr, class_index, caller, owner};
-    memory_pool_misuse_hook_t hook = atomic_load_explicit(&g_hook, memory_order_acquire);
-    if (hook != NULL) {
-        hook(&info);
-    }
-    if (!kraken_port_in_isr()) {
-        report_log(&info, NULL);
-    }
+    const memory_pool_misuse_info_t info = {kind, ptr, class_index, caller, owner};
+    report_info(&info, NULL);
 }
 
 /* Index of the smallest class whose block holds size bytes; CLASSES for 0 and oversize. */
@@ -1047,15 +1054,9 @@ bool memory_pool_refuse_heap_call_from(const void *ptr, const char *function_nam
     g_heap.n.heap_calls++;
     kraken_port_unlock(&g_heap.lock);
     const unsigned ci = memory_pool_class_of(ptr);
-    memory_pool_misuse_info_t info = {MEMORY_POOL_MISUSE_HEAP_CALL, ptr,
-                                      ci < CLASSES ? (int)ci : -1, caller, NULL};
-    memory_pool_misuse_hook_t hook = atomic_load_explicit(&g_hook, memory_order_acquire);
-    if (hook != NULL) {
-        hook(&info);
-    }
-    if (!kraken_port_in_isr()) {
-        report_log(&info, function_name); /* the one line of the refusal */
-    }
+    const memory_pool_misuse_info_t info = {MEMORY_POOL_MISUSE_HEAP_CALL, ptr,
+                                            ci < CLASSES ? (int)ci : -1, caller, NULL};
+    report_info(&info, function_name); /* the refusal's one log line */
     return true;
 }
 
