@@ -6,12 +6,15 @@ sdkconfig.defaults files in order (or a complete sdkconfig), refuses any value t
 silently change (out of range, not a number, a bool or a choice whose dependencies are not met, an
 unknown option of the component) or that the component cannot work with, and writes sdkconfig.h and the
 resolved sdkconfig. ESP-IDF options the host does not simulate (a project's CPU frequency, flash
-size...) are ignored and listed. Uses Debian's python3-kconfiglib.
+size, main task stack...) are listed as not simulated, and the values the files give them go into
+sdkconfig.h as ESP-IDF would write them (and into the resolved sdkconfig), so that code reading them
+compiles; options ESP-IDF would derive from them are not there. Uses Debian's python3-kconfiglib.
 """
 import argparse
 import os
 import re
 import sys
+import tempfile
 
 try:
     import kconfiglib
@@ -111,6 +114,57 @@ def check_component_rules(kconf):
                  (prefix, classes[i], sizes[i], prefix, classes[i - 1], sizes[i - 1]))
 
 
+def given_values(files, names, prefix):
+    """The last value each file gives each of names (without the prefix), in the files' order: the
+    text after '=', or None for '# CONFIG_X is not set'."""
+    values = {}
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"\s*%s(\w+)=(.*?)\s*$" % prefix, line)
+                unset = re.match(r"\s*#\s*%s(\w+) is not set" % prefix, line)
+                if m and m.group(1) in names:
+                    values[m.group(1)] = m.group(2)
+                elif unset and unset.group(1) in names:
+                    values[unset.group(1)] = None
+    return values
+
+
+def c_define(name, value):
+    """ESP-IDF's sdkconfig.h line for a value given in a file, or None when it writes none (n, not
+    set) or the value is none of Kconfig's forms (bool, int, hex, quoted string)."""
+    if value is None or value == "n":
+        return None
+    if value == "y":
+        return "#define %s 1" % name
+    if re.fullmatch(r"-?[0-9]+|0[xX][0-9a-fA-F]+", value):
+        return "#define %s %s" % (name, value)
+    if re.fullmatch(r'"(?:[^"\\]|\\.)*"', value):
+        return "#define %s %s" % (name, value)
+    return None
+
+
+def write_if_changed(path, text):
+    """Leaves path untouched when it already holds text (no rebuild for an unchanged config)."""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return
+    except OSError:
+        pass
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def kconfig_output(write, path):
+    """What kconfiglib's write (write_autoconf or write_config) writes for path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, os.path.basename(path))
+        write(out)
+        with open(out) as f:
+            return f.read()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--kconfig", required=True)
@@ -131,14 +185,33 @@ def main():
     not_simulated = check_user_values(kconf, files)
     check_component_rules(kconf)
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.header)), exist_ok=True)
-    kconf.write_autoconf(args.header)
-    kconf.write_config(args.config)
+    # ESP-IDF options the host lacks keep the values the files give them, so that code reading
+    # them (CONFIG_ESP_MAIN_TASK_STACK_SIZE...) compiles as under ESP-IDF.
+    prefix = kconf.config_prefix
+    given = given_values(files, {n[len(prefix):] for n in not_simulated}, prefix)
+    defines, kept = [], []
+    for name in sorted(given):
+        line = c_define(prefix + name, given[name])
+        if line:
+            defines.append(line)
+        kept.append("%s%s=%s" % (prefix, name, given[name]) if given[name] is not None
+                    else "# %s%s is not set" % (prefix, name))
+    header = kconfig_output(kconf.write_autoconf, args.header)
+    config = kconfig_output(kconf.write_config, args.config)
+    if given:
+        header += ("\n/* ESP-IDF options not simulated on the host: the values given, for code that "
+                   "reads them */\n" + "".join(d + "\n" for d in defines))
+        config += ("\n# ESP-IDF options not simulated on the host, as given\n" +
+                   "".join(k + "\n" for k in kept))
+    for path in (args.header, args.config):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_if_changed(args.header, header)
+    write_if_changed(args.config, config)
     if not_simulated:
         shown = ", ".join(sorted(set(not_simulated))[:8])
         more = len(set(not_simulated)) - 8
-        sys.stderr.write("gen_sdkconfig: note: not simulated on the host, ignored: %s%s\n" %
-                         (shown, " and %d more" % more if more > 0 else ""))
+        sys.stderr.write("gen_sdkconfig: note: not simulated on the host (their values kept in "
+                         "sdkconfig.h): %s%s\n" % (shown, " and %d more" % more if more > 0 else ""))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,20 @@
 /*
  * esp_system.h (host) - the heap figures of ESP-IDF's esp_system.h, as esp_system_chip.c computes
- * them. Only these: restart, reset reasons and shutdown handlers have no meaning on the host (code
+ * them, and its includes (esp_err.h, esp_attr.h, esp_bit_defs.h, esp_idf_version.h). Only these
+ * functions: restart, reset reasons and shutdown handlers have no meaning on the host (code
  * that uses them does not build here, instead of doing something else than on the chip).
  */
 #ifndef ESP_SYSTEM_H_HOST
 #define ESP_SYSTEM_H_HOST
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* As ESP-IDF's esp_system.h (v5.1 to v5.5): firmware finds BIT0.. and ESP_IDF_VERSION here. */
+#include "esp_attr.h"
+#include "esp_bit_defs.h"
+#include "esp_err.h"
+#include "esp_idf_version.h"
 
 #ifdef __cplusplus
 extern "C" {

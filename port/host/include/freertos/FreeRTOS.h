@@ -25,11 +25,28 @@
 #ifndef FREERTOS_H_HOST
 #define FREERTOS_H_HOST
 
+#include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "sdkconfig.h"
+
+/* What ESP-IDF's Xtensa portmacro.h (v5.1 to v5.5) brings to every file that includes
+ * FreeRTOS.h, and firmware relies on: IRAM_ATTR, esp_cpu_get_core_id(), esp_ptr_internal(),
+ * heap_caps_malloc() and MALLOC_CAP_*, esp_rom_printf(), esp_get_free_heap_size() and, through
+ * esp_system.h, BIT0..BIT63 and ESP_IDF_VERSION. None of them includes FreeRTOS.h back. */
+#include "esp_attr.h"
+#include "esp_cpu.h"
+#include "esp_heap_caps.h"
+#include "esp_memory_utils.h"
+#include "esp_rom_sys.h"
+#include "esp_system.h"
+#ifdef CONFIG_FREERTOS_RUN_TIME_STATS_USING_ESP_TIMER
+#include "esp_timer.h"
+#endif
 
 #ifdef __cplusplus
 extern "C" {
