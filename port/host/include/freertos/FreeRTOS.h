@@ -167,8 +167,8 @@ typedef StaticQueue_t StaticSemaphore_t;
  *  "assert failed: <the calling function> <file>:<line> (<expression>)" on stderr. */
 #define configASSERT(x) \
     ((x) ? (void)0 : kraken_freertos_assert_failed(__FILE__, __LINE__, __func__, #x))
-_Noreturn void kraken_freertos_assert_failed(const char *file, int line, const char *func,
-                                             const char *expr);
+__attribute__((noreturn)) void kraken_freertos_assert_failed(const char *file, int line,
+                                                              const char *func, const char *expr);
 
 /* ---- memory (ESP-IDF's heap_idf.c: the internal, byte-addressable heap) ---- */
 
