@@ -34,9 +34,11 @@ static inline void capture_output(int stream, void (*fn)(void *), void *arg, cha
     unlink(path);
 }
 
-/* Run fn(arg) in a forked child whose stdout goes to out (NUL-terminated, cut to size - 1), for
- * calls that end the program (abort); the child's wait status. */
-static inline int capture_output_of_child(void (*fn)(void *), void *arg, char *out, size_t size)
+/* Run fn(arg) in a forked child whose stream (STDOUT_FILENO or STDERR_FILENO) goes to out
+ * (NUL-terminated, cut to size - 1), for calls that end the program (abort); the child's wait
+ * status. */
+static inline int capture_output_of_child(int stream, void (*fn)(void *), void *arg, char *out,
+                                          size_t size)
 {
     char path[] = "/tmp/kraken_childXXXXXX";
     const int fd = mkstemp(path);
@@ -46,9 +48,10 @@ static inline int capture_output_of_child(void (*fn)(void *), void *arg, char *o
     const pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        dup2(fd, STDOUT_FILENO);
+        dup2(fd, stream);
         fn(arg);
         fflush(stdout);
+        fflush(stderr);
         _exit(0);
     }
     int status = 0;

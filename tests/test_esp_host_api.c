@@ -114,7 +114,7 @@ static void esp_error_check_reports_and_aborts_on_an_error(void **state)
 {
     (void)state;
     char out[512];
-    const int status = capture_output_of_child(check_fails, NULL, out, sizeof out);
+    const int status = capture_output_of_child(STDOUT_FILENO, check_fails, NULL, out, sizeof out);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     assert_non_null(strstr(out, "ESP_ERROR_CHECK failed: esp_err_t 0x101 (ESP_ERR_NO_MEM) at "));

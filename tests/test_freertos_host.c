@@ -3115,28 +3115,19 @@ static __attribute__((noinline)) void a_caller_that_asserts(int value)
     configASSERT(value == 3);
 }
 
+static void assert_then_fail(void *unused)
+{
+    (void)unused;
+    a_caller_that_asserts(3); /* holds: returns */
+    a_caller_that_asserts(4);
+}
+
 static void configassert_names_the_calling_function_as_esp_idf_does(void **state)
 {
     (void)state;
-    char path[] = "/tmp/kraken_assertXXXXXX";
-    const int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stdout);
-    fflush(stderr);
-    const pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        dup2(fd, STDERR_FILENO);
-        a_caller_that_asserts(3); /* holds: returns */
-        a_caller_that_asserts(4);
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    char text[512] = {0};
-    assert_true(pread(fd, text, sizeof text - 1, 0) >= 0);
-    close(fd);
-    unlink(path);
+    char text[512];
+    const int status = capture_output_of_child(STDERR_FILENO, assert_then_fail, NULL, text,
+                                               sizeof text);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     assert_non_null(strstr(text, "assert failed: a_caller_that_asserts "));
     assert_non_null(strstr(text, "test_freertos_host.c:"));

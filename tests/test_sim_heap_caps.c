@@ -353,7 +353,7 @@ static void with_abort_when_allocation_fails_a_failed_call_aborts_after_the_hook
 {
     (void)state;
     char out[512];
-    const int status = capture_output_of_child(allocate_until_a_failure, NULL, out, sizeof out);
+    const int status = capture_output_of_child(STDOUT_FILENO, allocate_until_a_failure, NULL, out, sizeof out);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     char expected[128];
