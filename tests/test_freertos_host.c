@@ -444,9 +444,20 @@ static void a_task_whose_stack_or_tcb_does_not_fit_fails_with_nothing_allocated(
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
 }
 
+/* Tests that give a task a PSRAM stack: skipped where the chip refuses one. */
+static void need_psram_stacks(void)
+{
+    if (!KRAKEN_SIM_TASK_STACK_IN_PSRAM) {
+        print_message("CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM is off (no PSRAM stacks): not "
+                      "checked\n");
+        skip();
+    }
+}
+
 static void a_withcaps_task_has_its_stack_in_psram_and_its_tcb_in_internal_ram(void **state)
 {
     (void)state;
+    need_psram_stacks();
     const size_t internal = internal_free(), psram = psram_free();
     atomic_int started = 0;
     TaskHandle_t task = NULL;
@@ -478,6 +489,7 @@ static void a_withcaps_task_has_its_stack_in_psram_and_its_tcb_in_internal_ram(v
 static void a_withcaps_task_deleting_itself_needs_a_clean_up_task_for_a_moment(void **state)
 {
     (void)state;
+    need_psram_stacks();
     const size_t internal = internal_free(), psram = psram_free();
     atomic_int ran = 0;
     TaskHandle_t task = NULL;
@@ -514,6 +526,7 @@ static void a_withcaps_task_deleting_itself_without_room_for_the_clean_up_task_i
     void **state)
 {
     (void)state;
+    need_psram_stacks();
     for (int tcb_fails = 0; tcb_fails <= 1; tcb_fails++) {
         const size_t internal = internal_free(), psram = psram_free();
         const uint64_t invalid_frees = stats().invalid_frees;
@@ -565,6 +578,7 @@ static void a_withcaps_task_whose_stack_does_not_fit_fails_and_gives_its_tcb_bac
 static void vtaskdelete_of_a_withcaps_task_leaks_its_blocks_and_says_so(void **state)
 {
     (void)state;
+    need_psram_stacks();
     const size_t internal = internal_free(), psram = psram_free();
     atomic_int started = 0;
     TaskHandle_t task = NULL;
@@ -2981,7 +2995,7 @@ static void a_tcb_or_stack_the_chip_asserts_on_is_refused(void **state)
     const BaseType_t caps_rc =
         xTaskCreateWithCaps(park, "caps", STACK, NULL, 5, &caps, MALLOC_CAP_SPIRAM);
     log = log_capture_end();
-#ifdef CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM
+#if KRAKEN_SIM_TASK_STACK_IN_PSRAM
     assert_non_null(t);
     assert_int_equal(caps_rc, pdPASS);
     vTaskDelete(t);
@@ -2997,7 +3011,7 @@ static void a_tcb_or_stack_the_chip_asserts_on_is_refused(void **state)
     (void)log;
     if (esp_ptr_external_ram(ext_stack)) { /* same rule for a PSRAM static */
         t = xTaskCreateStatic(park, "x", STACK, NULL, 5, ext_stack, &static_tcb);
-#ifdef CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM
+#if KRAKEN_SIM_TASK_STACK_IN_PSRAM
         assert_non_null(t);
         vTaskDelete(t);
 #else

@@ -592,7 +592,7 @@ static bool valid_task_args(const char *fn, TaskFunction_t code, UBaseType_t pri
 
 /* True when ptr is memory the chip accepts for a task's TCB (stack false) or stack (true):
  * ESP-IDF's portVALID_TCB_MEM and portVALID_STACK_MEM (heap_idf.c), internal byte-accessible RAM,
- * and for a stack with CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM any byte-accessible RAM (PSRAM).
+ * and for a stack where PSRAM is allowed (KRAKEN_SIM_TASK_STACK_IN_PSRAM) any byte-accessible RAM.
  * Host memory that is no part of the simulated chip (another thread's stack, a shared library's)
  * is not judged. */
 static bool valid_task_memory_at(const void *ptr, bool stack)
@@ -600,13 +600,9 @@ static bool valid_task_memory_at(const void *ptr, bool stack)
     if (sim_chip_address(ptr) == 0) {
         return true;
     }
-#ifdef CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM
-    if (stack) {
+    if (stack && KRAKEN_SIM_TASK_STACK_IN_PSRAM) {
         return esp_ptr_byte_accessible(ptr);
     }
-#else
-    (void)stack;
-#endif
     return esp_ptr_internal(ptr) && esp_ptr_byte_accessible(ptr);
 }
 

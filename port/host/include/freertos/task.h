@@ -83,6 +83,15 @@ static inline BaseType_t xTaskCreate(TaskFunction_t pxTaskCode, const char *cons
  *  CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM (on by default with CONFIG_SPIRAM, as ESP-IDF's for
  *  the S3); host memory outside the simulated chip (another thread's stack) is not judged. task,
  *  O(1). */
+/** 1 when xTaskCreateStatic*() and xTaskCreate*WithCaps() accept a stack in PSRAM: with
+ *  CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM, and in a build without CONFIG_SPIRAM, where the option
+ *  has no say (a test that boots a module with PSRAM anyway gets ESP-IDF's default for a PSRAM
+ *  build). Host only. */
+#if defined(CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM) || !defined(CONFIG_SPIRAM)
+#define KRAKEN_SIM_TASK_STACK_IN_PSRAM 1
+#else
+#define KRAKEN_SIM_TASK_STACK_IN_PSRAM 0
+#endif
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
                                            const uint32_t ulStackDepth, void *const pvParameters,
                                            UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
