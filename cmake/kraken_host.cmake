@@ -75,6 +75,7 @@ add_library(kraken_host_port STATIC
     port/host/sim_multi_heap.c
     port/host/esp_host_api.c
     port/host/esp_host_chip.c
+    port/host/esp_host_dma.c
     port/host/esp_host_timer.c
     port/host/freertos_host.c
     port/host/freertos_host_queue.c
