@@ -1,6 +1,7 @@
 /* test_esp_host_chip.c - the host's chip-level ESP-IDF headers: esp_idf_version.h reports the
  * release the simulator follows, esp_chip_info() answers as an ESP32-S3 does on every module,
- * esp_cpu.h's core ID is xPortGetCoreID()'s, and esp_cache_msync() refuses what the S3 refuses. */
+ * esp_cpu.h's core ID is xPortGetCoreID()'s, esp_cache_msync() refuses what the S3 refuses, and
+ * esp_dma_utils.h places, aligns and sizes DMA buffers as the S3 does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include "esp_cache.h"
 #include "esp_chip_info.h"
 #include "esp_cpu.h"
+#include "esp_dma_utils.h"
 #include "esp_heap_caps.h"
 #include "esp_idf_version.h"
 #include "esp_log.h"
@@ -24,6 +26,7 @@
 #include "freertos/task.h"
 #include "kraken_sim.h"
 #include "sdkconfig.h"
+#include "sim_internal.h" /* sim_chip_address(): where a range starts on the chip */
 
 /* ---- what esp_cache_msync logged ---- */
 
@@ -262,6 +265,67 @@ static void cache_msync_refuses_internal_memory(void **state)
     assert_non_null(strstr(logged, "invalid addr"));
 }
 
+/* A range must lie wholly in one cache window: starting in PSRAM (the data window) and ending
+ * past it is refused, even when the end lands in the instruction window. */
+static void cache_msync_refuses_a_range_that_leaves_its_window(void **state)
+{
+    (void)state;
+    uint8_t *buf = heap_caps_aligned_alloc(LINE, 4 * LINE, MALLOC_CAP_SPIRAM);
+    if (buf == NULL) {
+        print_message("skipped: no PSRAM in this configuration (CONFIG_SPIRAM)\n");
+        skip();
+    }
+    const uint32_t vaddr = sim_chip_address(buf);
+    assert_true(vaddr >= 0x3C000000u && vaddr < 0x3E000000u);
+    const size_t to_window_end = 0x3E000000u - vaddr;  /* a multiple of LINE, as vaddr */
+    const size_t to_iram_window = 0x42000000u - vaddr; /* ends in the instruction window */
+    const size_t sizes[] = {to_window_end + LINE, to_iram_window + LINE, 0x2000000u};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        logged_len = 0;
+        logged[0] = '\0';
+        assert_int_equal(esp_cache_msync(buf, sizes[i], C2M), ESP_ERR_INVALID_ARG);
+        assert_int_equal(esp_cache_msync(buf, sizes[i], M2C), ESP_ERR_INVALID_ARG);
+        assert_non_null(strstr(logged, "invalid addr or null pointer"));
+    }
+    heap_caps_free(buf);
+}
+
+/* The program's code stands for flash .text at 0x42000000 (SOC_IROM_LOW), the first byte of the
+ * instruction window; the data window ends at 0x3DFFFFFF, the instruction window at 0x43FFFFFF
+ * (the host has no cache: nothing is read or written). */
+extern char __executable_start[] __attribute__((weak));
+
+static void cache_msync_takes_the_first_and_last_byte_of_a_window(void **state)
+{
+    (void)state;
+    assert_non_null(__executable_start);
+    assert_int_equal(sim_chip_address(__executable_start), 0x42000000u);
+    /* the instruction window: from its first byte, to its last byte, one past it */
+    assert_int_equal(esp_cache_msync(__executable_start, LINE, M2C | ESP_CACHE_MSYNC_FLAG_TYPE_INST),
+                     ESP_OK);
+    assert_int_equal(esp_cache_msync(__executable_start, 1, C2M | UNALIGNED), ESP_OK);
+    assert_int_equal(esp_cache_msync(__executable_start, 0x2000000u, C2M | UNALIGNED), ESP_OK);
+    assert_int_equal(logged_len, 0);
+    assert_int_equal(esp_cache_msync(__executable_start, 0x2000001u, C2M | UNALIGNED),
+                     ESP_ERR_INVALID_ARG);
+    assert_non_null(strstr(logged, "invalid addr or null pointer"));
+
+    uint8_t *buf = heap_caps_aligned_alloc(LINE, LINE, MALLOC_CAP_SPIRAM);
+    if (buf == NULL) {
+        print_message("skipped: the data window's end needs PSRAM (CONFIG_SPIRAM)\n");
+        skip();
+    }
+    const size_t to_window_end = 0x3E000000u - sim_chip_address(buf);
+    logged_len = 0;
+    logged[0] = '\0';
+    assert_int_equal(esp_cache_msync(buf, to_window_end, C2M), ESP_OK); /* up to 0x3DFFFFFF */
+    assert_int_equal(esp_cache_msync(buf + 1, to_window_end - 1, C2M | UNALIGNED), ESP_OK);
+    assert_int_equal(logged_len, 0);
+    assert_int_equal(esp_cache_msync(buf + 1, to_window_end, C2M | UNALIGNED), ESP_ERR_INVALID_ARG);
+    assert_non_null(strstr(logged, "invalid addr or null pointer"));
+    heap_caps_free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +347,10 @@ int main(void)
                                         stop_capture),
         cmocka_unit_test_setup_teardown(cache_msync_refuses_internal_memory, boot_n8r8,
                                         stop_capture),
+        cmocka_unit_test_setup_teardown(cache_msync_refuses_a_range_that_leaves_its_window,
+                                        boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(cache_msync_takes_the_first_and_last_byte_of_a_window,
+                                        boot_n8r8, stop_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
