@@ -326,6 +326,373 @@ static void cache_msync_takes_the_first_and_last_byte_of_a_window(void **state)
     heap_caps_free(buf);
 }
 
+/* ---- esp_dma_utils.h ---- */
+
+static bool psram_in_heap(void)
+{
+    return heap_caps_get_total_size(MALLOC_CAP_SPIRAM) > 0;
+}
+
+#define SKIP_WITHOUT_PSRAM()                                                                       \
+    do {                                                                                           \
+        if (!psram_in_heap()) {                                                                    \
+            print_message("skipped: no PSRAM in the heap in this configuration (CONFIG_SPIRAM, "    \
+                          "CONFIG_SPIRAM_USE_CAPS_ALLOC)\n");                                       \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static void reset_log(void)
+{
+    logged_len = 0;
+    logged[0] = '\0';
+}
+
+/* The v5.2 names are deprecated from v5.3: their tests call them anyway. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+static void dma_malloc_places_internal_buffers_on_4_bytes(void **state)
+{
+    (void)state;
+    const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_DMA);
+    void *buf = NULL;
+    size_t actual = 0;
+    assert_int_equal(esp_dma_malloc(13, 0, &buf, &actual), ESP_OK);
+    assert_non_null(buf);
+    assert_int_equal(actual, 16); /* rounded up to 4 */
+    assert_int_equal((uintptr_t)buf % 4, 0);
+    assert_true(esp_ptr_dma_capable(buf));
+    assert_true(esp_ptr_internal(buf));
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_DMA) < free_before);
+    heap_caps_free(buf);
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_DMA), free_before);
+    /* actual_size may be NULL; other flags are ignored */
+    assert_int_equal(esp_dma_malloc(8, BIT(5), &buf, NULL), ESP_OK);
+    assert_true(esp_ptr_dma_capable(buf));
+    heap_caps_free(buf);
+    assert_int_equal(logged_len, 0);
+}
+
+static void dma_malloc_with_the_psram_flag_takes_whole_cache_lines(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PSRAM();
+    const size_t psram_free = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    void *buf = NULL;
+    size_t actual = 0;
+    assert_int_equal(esp_dma_malloc(1, ESP_DMA_MALLOC_FLAG_PSRAM, &buf, &actual), ESP_OK);
+    assert_int_equal(actual, LINE);
+    assert_int_equal((uintptr_t)buf % LINE, 0);
+    assert_true(esp_ptr_external_ram(buf));
+    assert_int_equal(esp_cache_msync(buf, actual, C2M), ESP_OK); /* what it is for */
+    free(buf);                                                   /* free() takes it too */
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_SPIRAM), psram_free);
+    assert_int_equal(esp_dma_malloc(LINE + 1, ESP_DMA_MALLOC_FLAG_PSRAM, &buf, &actual), ESP_OK);
+    assert_int_equal(actual, 2 * LINE);
+    heap_caps_free(buf);
+}
+
+static void dma_calloc_zeroes_and_refuses_an_overflowing_product(void **state)
+{
+    (void)state;
+    /* dirty a block, free it, and take it back zeroed */
+    uint8_t *dirty = heap_caps_malloc(100, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+    assert_non_null(dirty);
+    memset(dirty, 0xA5, 100);
+    heap_caps_free(dirty);
+    const uint32_t flags[] = {0, ESP_DMA_MALLOC_FLAG_PSRAM};
+    for (size_t f = 0; f < (psram_in_heap() ? 2u : 1u); f++) {
+        uint8_t *buf = NULL;
+        size_t actual = 0;
+        assert_int_equal(esp_dma_calloc(5, 20, flags[f], (void **)&buf, &actual), ESP_OK);
+        assert_true(actual >= 100);
+        for (size_t i = 0; i < 100; i++) {
+            assert_int_equal(buf[i], 0);
+        }
+        heap_caps_free(buf);
+    }
+    reset_log();
+    void *untouched = &untouched;
+    size_t actual = 7;
+    assert_int_equal(esp_dma_calloc(SIZE_MAX / 2 + 1, 2, 0, &untouched, &actual),
+                     ESP_ERR_INVALID_ARG);
+    assert_ptr_equal(untouched, &untouched);
+    assert_int_equal(actual, 7);
+    assert_non_null(strstr(logged, "dma_utils: "));
+    assert_non_null(strstr(logged, "total size overflow"));
+}
+
+static void dma_malloc_refuses_bad_arguments(void **state)
+{
+    (void)state;
+    const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_DEFAULT);
+    reset_log();
+    assert_int_equal(esp_dma_malloc(16, 0, NULL, NULL), ESP_ERR_INVALID_ARG);
+    assert_non_null(strstr(logged, "null pointer"));
+    assert_int_equal(esp_dma_calloc(1, 16, 0, NULL, NULL), ESP_ERR_INVALID_ARG);
+    void *buf = &buf;
+    size_t actual = 7;
+    reset_log();
+    assert_int_equal(esp_dma_malloc(0, 0, &buf, &actual), ESP_ERR_NO_MEM); /* as heap_caps */
+    assert_int_equal(esp_dma_malloc(SIZE_MAX - 1, 0, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_int_equal(esp_dma_malloc(512 * 1024, 0, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_ptr_equal(buf, &buf);
+    assert_int_equal(actual, 7);
+    assert_non_null(strstr(logged, "E ("));
+    assert_non_null(strstr(logged, "dma_utils: "));
+    assert_non_null(strstr(logged, "Not enough heap memory"));
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_DEFAULT), free_before);
+}
+
+/* ESP-IDF v5.2 checks the address only, on 4 bytes, wherever the buffer is; v5.3 and later check
+ * the address and the size, on the cache line in PSRAM. */
+static void dma_is_buffer_aligned_checks_the_location_and_the_alignment(void **state)
+{
+    (void)state;
+    uint8_t *in = heap_caps_aligned_alloc(64, 64, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+    assert_non_null(in);
+    assert_true(esp_dma_is_buffer_aligned(in, 64, ESP_DMA_BUF_LOCATION_INTERNAL));
+    assert_true(esp_dma_is_buffer_aligned(in + 4, 8, ESP_DMA_BUF_LOCATION_INTERNAL));
+    assert_false(esp_dma_is_buffer_aligned(in + 2, 8, ESP_DMA_BUF_LOCATION_INTERNAL));
+    assert_false(esp_dma_is_buffer_aligned(in, 64, ESP_DMA_BUF_LOCATION_PSRAM));
+    static const char in_flash[64] __attribute__((aligned(64))) = "rodata";
+    assert_false(esp_dma_is_buffer_aligned(in_flash, 64, ESP_DMA_BUF_LOCATION_INTERNAL));
+    assert_false(esp_dma_is_buffer_aligned(in_flash, 64, ESP_DMA_BUF_LOCATION_PSRAM));
+#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+    assert_true(esp_dma_is_buffer_aligned(in, 6, ESP_DMA_BUF_LOCATION_INTERNAL));
+#else
+    assert_false(esp_dma_is_buffer_aligned(in, 6, ESP_DMA_BUF_LOCATION_INTERNAL));
+    assert_true(esp_dma_is_buffer_aligned(in, 64, ESP_DMA_BUF_LOCATION_AUTO));
+    assert_false(esp_dma_is_buffer_aligned(in_flash, 64, ESP_DMA_BUF_LOCATION_AUTO));
+#endif
+    heap_caps_free(in);
+    if (!psram_in_heap()) {
+        return;
+    }
+    uint8_t *ext = heap_caps_aligned_alloc(LINE, 2 * LINE, MALLOC_CAP_SPIRAM);
+    assert_non_null(ext);
+    assert_true(esp_dma_is_buffer_aligned(ext, 2 * LINE, ESP_DMA_BUF_LOCATION_PSRAM));
+    assert_false(esp_dma_is_buffer_aligned(ext, 2 * LINE, ESP_DMA_BUF_LOCATION_INTERNAL));
+    assert_false(esp_dma_is_buffer_aligned(ext + 2, LINE, ESP_DMA_BUF_LOCATION_PSRAM));
+#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+    assert_true(esp_dma_is_buffer_aligned(ext + 4, 4, ESP_DMA_BUF_LOCATION_PSRAM));
+#else
+    assert_false(esp_dma_is_buffer_aligned(ext + 4, LINE, ESP_DMA_BUF_LOCATION_PSRAM));
+    assert_false(esp_dma_is_buffer_aligned(ext, LINE + 4, ESP_DMA_BUF_LOCATION_PSRAM));
+    assert_true(esp_dma_is_buffer_aligned(ext, LINE, ESP_DMA_BUF_LOCATION_AUTO));
+#endif
+    heap_caps_free(ext);
+}
+
+/* A module without PSRAM: the internal buffers as before, a PSRAM one is ESP_ERR_NO_MEM. */
+static void dma_malloc_on_a_module_without_psram_has_internal_buffers_only(void **state)
+{
+    (void)state;
+    assert_int_equal(kraken_sim_init(KRAKEN_SIM_ESP32S3_N8), ESP_OK);
+    reset_log();
+    void *buf = NULL;
+    size_t actual = 0;
+    assert_int_equal(esp_dma_malloc(64, 0, &buf, &actual), ESP_OK);
+    assert_true(esp_ptr_dma_capable(buf));
+    heap_caps_free(buf);
+    buf = NULL;
+    assert_int_equal(esp_dma_malloc(64, ESP_DMA_MALLOC_FLAG_PSRAM, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_int_equal(esp_dma_calloc(1, 64, ESP_DMA_MALLOC_FLAG_PSRAM, &buf, &actual),
+                     ESP_ERR_NO_MEM);
+    assert_null(buf);
+    assert_non_null(strstr(logged, "Not enough heap memory"));
+#if !defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+    const esp_dma_mem_info_t ext = {.extra_heap_caps = MALLOC_CAP_SPIRAM};
+    assert_int_equal(esp_dma_capable_malloc(64, &ext, &buf, &actual), ESP_ERR_NO_MEM);
+    const esp_dma_mem_info_t internal = {.dma_alignment_bytes = 32};
+    assert_int_equal(esp_dma_capable_malloc(64, &internal, &buf, &actual), ESP_OK);
+    assert_true(esp_ptr_dma_capable(buf));
+    heap_caps_free(buf);
+#endif
+}
+
+#pragma GCC diagnostic pop
+
+#if !defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+
+static void dma_capable_malloc_aligns_internal_buffers_to_the_dma_alignment_only(void **state)
+{
+    (void)state;
+    const struct {
+        size_t alignment, size, actual;
+    } cases[] = {
+        {0, 13, 13}, /* 0 counts as 1: internal RAM has no cache line */
+        {1, 13, 13},
+        {4, 13, 16},
+        {16, 17, 32},
+        {64, 64, 64},
+        {128, 1, 128},
+    };
+    const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_DMA);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const esp_dma_mem_info_t info = {.dma_alignment_bytes = cases[i].alignment};
+        void *buf = NULL;
+        size_t actual = 0;
+        assert_int_equal(esp_dma_capable_malloc(cases[i].size, &info, &buf, &actual), ESP_OK);
+        assert_int_equal(actual, cases[i].actual);
+        assert_int_equal((uintptr_t)buf % (cases[i].alignment ? cases[i].alignment : 1), 0);
+        assert_true(esp_ptr_dma_capable(buf));
+        assert_true(esp_dma_is_buffer_alignment_satisfied(buf, actual, info));
+        heap_caps_free(buf);
+    }
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_DMA), free_before);
+    /* extra caps narrow the heaps: DMA | INTERNAL | 8BIT is still internal, EXEC has no DMA heap */
+    const esp_dma_mem_info_t internal = {.extra_heap_caps = MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT,
+                                         .dma_alignment_bytes = 4};
+    void *buf = NULL;
+    assert_int_equal(esp_dma_capable_malloc(40, &internal, &buf, NULL), ESP_OK);
+    assert_true(esp_ptr_dma_capable(buf));
+    heap_caps_free(buf);
+    const esp_dma_mem_info_t exec = {.extra_heap_caps = MALLOC_CAP_EXEC};
+    assert_int_equal(esp_dma_capable_malloc(40, &exec, &buf, NULL), ESP_ERR_NO_MEM);
+    assert_non_null(strstr(logged, "Not enough heap memory"));
+}
+
+static void dma_capable_malloc_aligns_psram_buffers_to_the_cache_line_too(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PSRAM();
+    const struct {
+        int extra;
+        size_t alignment, size, actual;
+    } cases[] = {
+        {MALLOC_CAP_SPIRAM, 0, 1, LINE},
+        {MALLOC_CAP_SPIRAM, 4, LINE + 1, 2 * LINE},
+        {MALLOC_CAP_SPIRAM | MALLOC_CAP_DMA, 0, 10, LINE}, /* DMA dropped: no such heap */
+        {MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT, 2 * LINE, 3 * LINE, 4 * LINE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const esp_dma_mem_info_t info = {.extra_heap_caps = cases[i].extra,
+                                         .dma_alignment_bytes = cases[i].alignment};
+        void *buf = NULL;
+        size_t actual = 0;
+        assert_int_equal(esp_dma_capable_malloc(cases[i].size, &info, &buf, &actual), ESP_OK);
+        assert_int_equal(actual, cases[i].actual);
+        const size_t align = cases[i].alignment > LINE ? cases[i].alignment : LINE;
+        assert_int_equal((uintptr_t)buf % align, 0);
+        assert_true(esp_ptr_external_ram(buf));
+        assert_int_equal(esp_cache_msync(buf, actual, C2M), ESP_OK);
+        assert_true(esp_dma_is_buffer_alignment_satisfied(buf, actual, info));
+        heap_caps_free(buf);
+    }
+    assert_int_equal(logged_len, 0);
+}
+
+static void dma_capable_calloc_zeroes_and_refuses_an_overflowing_product(void **state)
+{
+    (void)state;
+    const esp_dma_mem_info_t infos[] = {{.dma_alignment_bytes = 4},
+                                        {.extra_heap_caps = MALLOC_CAP_SPIRAM}};
+    for (size_t f = 0; f < (psram_in_heap() ? 2u : 1u); f++) {
+        /* dirty the memory first: what calloc returns must have been cleared */
+        uint8_t *dirty = NULL;
+        assert_int_equal(esp_dma_capable_malloc(300, &infos[f], (void **)&dirty, NULL), ESP_OK);
+        memset(dirty, 0x5A, 300);
+        heap_caps_free(dirty);
+        uint8_t *buf = NULL;
+        size_t actual = 0;
+        assert_int_equal(esp_dma_capable_calloc(3, 100, &infos[f], (void **)&buf, &actual), ESP_OK);
+        assert_true(actual >= 300);
+        for (size_t i = 0; i < 300; i++) {
+            assert_int_equal(buf[i], 0);
+        }
+        heap_caps_free(buf);
+    }
+    reset_log();
+    void *untouched = &untouched;
+    size_t actual = 7;
+    assert_int_equal(esp_dma_capable_calloc(SIZE_MAX / 4 + 1, 4, &infos[0], &untouched, &actual),
+                     ESP_ERR_INVALID_ARG);
+    assert_ptr_equal(untouched, &untouched);
+    assert_int_equal(actual, 7);
+    assert_non_null(strstr(logged, "total size overflow"));
+}
+
+static void dma_capable_malloc_refuses_bad_arguments(void **state)
+{
+    (void)state;
+    const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_DEFAULT);
+    const esp_dma_mem_info_t ok = {.dma_alignment_bytes = 4};
+    void *buf = &buf;
+    size_t actual = 7;
+    reset_log();
+    assert_int_equal(esp_dma_capable_malloc(16, NULL, &buf, &actual), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_dma_capable_malloc(16, &ok, NULL, &actual), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_dma_capable_calloc(1, 16, NULL, &buf, &actual), ESP_ERR_INVALID_ARG);
+    /* ESP-IDF crashes on this one (it stores through out_ptr after allocating): refused here */
+    assert_int_equal(esp_dma_capable_calloc(1, 16, &ok, NULL, &actual), ESP_ERR_INVALID_ARG);
+    assert_non_null(strstr(logged, "dma_utils: "));
+    assert_non_null(strstr(logged, "null pointer"));
+    reset_log();
+    const esp_dma_mem_info_t not_a_power_of_two = {.dma_alignment_bytes = 12};
+    const esp_dma_mem_info_t nowhere = {.extra_heap_caps = MALLOC_CAP_SPIRAM | MALLOC_CAP_INTERNAL};
+    const esp_dma_mem_info_t huge_alignment = {.dma_alignment_bytes = (size_t)1 << 31};
+    assert_int_equal(esp_dma_capable_malloc(0, &ok, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_int_equal(esp_dma_capable_malloc(SIZE_MAX - 2, &ok, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_int_equal(esp_dma_capable_malloc(24, &not_a_power_of_two, &buf, &actual),
+                     ESP_ERR_NO_MEM);
+    assert_int_equal(esp_dma_capable_malloc(24, &nowhere, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_int_equal(esp_dma_capable_malloc(24, &huge_alignment, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_ptr_equal(buf, &buf);
+    assert_int_equal(actual, 7);
+    assert_non_null(strstr(logged, "Not enough heap memory"));
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_DEFAULT), free_before);
+}
+
+static void dma_alignment_satisfied_needs_dma_memory_and_both_alignments(void **state)
+{
+    (void)state;
+    uint8_t *in = heap_caps_aligned_alloc(64, 128, MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL);
+    assert_non_null(in);
+    const esp_dma_mem_info_t any = {.dma_alignment_bytes = 0};
+    const esp_dma_mem_info_t by16 = {.dma_alignment_bytes = 16};
+    assert_true(esp_dma_is_buffer_alignment_satisfied(in + 3, 5, any)); /* internal: no line */
+    assert_true(esp_dma_is_buffer_alignment_satisfied(in + 16, 32, by16));
+    assert_false(esp_dma_is_buffer_alignment_satisfied(in + 8, 32, by16));
+    assert_false(esp_dma_is_buffer_alignment_satisfied(in, 24, by16));
+    static uint8_t statics[32] __attribute__((aligned(16))); /* internal DRAM: DMA-capable */
+    assert_true(esp_dma_is_buffer_alignment_satisfied(statics, sizeof statics, by16));
+    static const char in_flash[32] __attribute__((aligned(16))) = "rodata";
+    assert_false(esp_dma_is_buffer_alignment_satisfied(in_flash, sizeof in_flash, any));
+    heap_caps_free(in);
+    if (!psram_in_heap()) {
+        return;
+    }
+    uint8_t *ext = heap_caps_aligned_alloc(2 * LINE, 4 * LINE, MALLOC_CAP_SPIRAM);
+    assert_non_null(ext);
+    assert_true(esp_dma_is_buffer_alignment_satisfied(ext, LINE, any));
+    assert_false(esp_dma_is_buffer_alignment_satisfied(ext + 4, LINE, any)); /* the line too */
+    assert_false(esp_dma_is_buffer_alignment_satisfied(ext, LINE / 2, any));
+    const esp_dma_mem_info_t by_two_lines = {.dma_alignment_bytes = 2 * LINE};
+    assert_false(esp_dma_is_buffer_alignment_satisfied(ext, LINE, by_two_lines));
+    assert_true(esp_dma_is_buffer_alignment_satisfied(ext, 2 * LINE, by_two_lines));
+    assert_false(esp_dma_is_buffer_alignment_satisfied(ext + LINE, 2 * LINE, by_two_lines));
+    heap_caps_free(ext);
+}
+
+#else /* ESP-IDF v5.2 has none of these */
+
+static void dma_capable_api_is_v5_3s(void **state)
+{
+    (void)state;
+    print_message("skipped: esp_dma_capable_* come with ESP-IDF v5.3 "
+                  "(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)\n");
+    skip();
+}
+#define dma_capable_malloc_aligns_internal_buffers_to_the_dma_alignment_only dma_capable_api_is_v5_3s
+#define dma_capable_malloc_aligns_psram_buffers_to_the_cache_line_too dma_capable_api_is_v5_3s
+#define dma_capable_calloc_zeroes_and_refuses_an_overflowing_product dma_capable_api_is_v5_3s
+#define dma_capable_malloc_refuses_bad_arguments dma_capable_api_is_v5_3s
+#define dma_alignment_satisfied_needs_dma_memory_and_both_alignments dma_capable_api_is_v5_3s
+
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +718,17 @@ int main(void)
                                         boot_n8r8, stop_capture),
         cmocka_unit_test_setup_teardown(cache_msync_takes_the_first_and_last_byte_of_a_window,
                                         boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_malloc_places_internal_buffers_on_4_bytes, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_malloc_with_the_psram_flag_takes_whole_cache_lines, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_calloc_zeroes_and_refuses_an_overflowing_product, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_malloc_refuses_bad_arguments, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_is_buffer_aligned_checks_the_location_and_the_alignment, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_malloc_on_a_module_without_psram_has_internal_buffers_only, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_capable_malloc_aligns_internal_buffers_to_the_dma_alignment_only, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_capable_malloc_aligns_psram_buffers_to_the_cache_line_too, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_capable_calloc_zeroes_and_refuses_an_overflowing_product, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_capable_malloc_refuses_bad_arguments, boot_n8r8, stop_capture),
+        cmocka_unit_test_setup_teardown(dma_alignment_satisfied_needs_dma_memory_and_both_alignments, boot_n8r8, stop_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,9 @@ esp_err_t esp_dma_capable_calloc(size_t calloc_num, size_t size,
     size_t bytes = 0;
     ESP_RETURN_ON_FALSE_ISR(!__builtin_mul_overflow(calloc_num, size, &bytes), ESP_ERR_INVALID_ARG,
                             DMA_TAG, "wrong size, total size overflow");
+    /* ESP-IDF (v5.3 to v5.5.5) passes its own pointer on and then stores through out_ptr: NULL
+     * crashes there, after the allocation. Refused here before it. */
+    ESP_RETURN_ON_FALSE_ISR(out_ptr != NULL, ESP_ERR_INVALID_ARG, DMA_TAG, "null pointer");
     void *ptr = NULL;
     const esp_err_t err = esp_dma_capable_malloc(bytes, dma_mem_info, &ptr, actual_size);
     if (err == ESP_OK) {

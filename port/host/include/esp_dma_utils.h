@@ -62,7 +62,9 @@ esp_err_t esp_dma_capable_malloc(size_t size, const esp_dma_mem_info_t *dma_mem_
 
 /** esp_dma_capable_malloc(calloc_num * size, ...) whose first calloc_num * size bytes are zeroed
  *  (the rounding up is not). Returns what esp_dma_capable_malloc returns, and
- *  ESP_ERR_INVALID_ARG when calloc_num * size overflows (checked first). task, O(heaps + size). */
+ *  ESP_ERR_INVALID_ARG when calloc_num * size overflows (checked first). out_ptr NULL:
+ *  ESP_ERR_INVALID_ARG here, where ESP-IDF allocates and then stores through it (a crash).
+ *  task, O(heaps + size). */
 esp_err_t esp_dma_capable_calloc(size_t calloc_num, size_t size,
                                  const esp_dma_mem_info_t *dma_mem_info, void **out_ptr,
                                  size_t *actual_size);
