@@ -18,6 +18,11 @@
  *   - the size is rounded up to that alignment: *actual_size says how much the buffer holds.
  * An alignment that is not a power of two (say 12 with a cache line: 96) is refused by
  * heap_caps_aligned_alloc: ESP_ERR_NO_MEM. Free a buffer with heap_caps_free() or free().
+ *
+ * Where the host differs: alignment is checked on the pointer the program holds, which is what the
+ * simulated heaps align (an internal block's chip address, esp_memory_utils.h, agrees with it
+ * modulo 16 only); esp_dma_capable_calloc refuses a NULL out_ptr, where ESP-IDF crashes; with
+ * v5.2 the failure lines are v5.3's text.
  */
 #ifndef ESP_DMA_UTILS_H_HOST
 #define ESP_DMA_UTILS_H_HOST
