@@ -267,7 +267,7 @@ static void extmem_enable_stores_its_limit_as_the_chips_int(void **state)
     heap_caps_malloc_extmem_enable(SIZE_MAX);
     assert_int_equal(sim_malloc_internal_limit(), -1);
     heap_caps_malloc_extmem_enable(0x80000000u);
-    assert_int_equal(sim_malloc_internal_limit(), 0x80000000L);
+    assert_int_equal(sim_malloc_internal_limit(), (int64_t)0x80000000u);
     assert_null(malloc_fn(16u << 20));
     assert_int_equal(hook_caps, MALLOC_CAP_DEFAULT);
 }

@@ -316,7 +316,7 @@ static void init_boots_with_the_malloc_policy_of_the_builds_sdkconfig(void **sta
         assert_int_equal(psram, found || (build.spiram && has && !build.ignore_notfound));
         bool malloc_psram = psram && build.use_malloc;
         assert_int_equal(sim_malloc_internal_limit(),
-                         malloc_psram ? (long)build.malloc_always_internal : -1L);
+                         malloc_psram ? (int64_t)build.malloc_always_internal : -1);
         kraken_sim_region_t head = region(0);
         assert_int_equal(strcmp(head.name, "DMAPOOL") == 0,
                          malloc_psram && build.reserve_internal > 0);

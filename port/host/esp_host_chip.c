@@ -104,7 +104,7 @@ esp_err_t esp_cache_msync(void *addr, size_t size, int flags)
     /* The checks are made on the chip address, whose size_t has 32 bits. */
     const uint32_t vaddr = sim_chip_address(addr);
     uint32_t end = 0;
-    const bool overflow = (uint64_t)size > UINT32_MAX || __builtin_add_overflow(vaddr, (uint32_t)size, &end);
+    const bool overflow = __builtin_add_overflow(vaddr, size, &end); /* also a size above 32 bits */
     ESP_RETURN_ON_FALSE_ISR(!overflow, ESP_ERR_INVALID_ARG, CACHE_TAG,
                             "wrong size, total size overflow");
     const bool both_dir =

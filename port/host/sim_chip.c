@@ -914,11 +914,11 @@ kraken_sim_profile_t kraken_sim_get_profile(void)
     return chip.profile;
 }
 
-long sim_malloc_internal_limit(void)
+int64_t sim_malloc_internal_limit(void)
 {
     ensure_init();
     const int32_t limit = atomic_load_explicit(&chip.malloc_limit, memory_order_relaxed);
-    return limit == -1 ? -1L : (long)(uint32_t)limit;
+    return limit == -1 ? -1 : (int64_t)(uint32_t)limit;
 }
 
 void heap_caps_malloc_extmem_enable(size_t limit)

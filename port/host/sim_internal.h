@@ -172,7 +172,7 @@ kraken_sim_profile_t sim_profile_for_env(const char *value);
 
 /** The size that heap_caps_malloc_default() tries in internal RAM first, or -1 when malloc() never
  *  uses PSRAM (ESP-IDF's malloc_alwaysinternal_limit). O(1). */
-long sim_malloc_internal_limit(void);
+int64_t sim_malloc_internal_limit(void);
 
 /* ---- task tracking (sim_task_tracking.c) ---- */
 
