@@ -93,7 +93,23 @@ typedef struct {
     uint64_t refused_waits; /**< FreeRTOS calls that would wait (a timeout other than 0, a delay,
                                  vTaskSuspend(NULL)) made in a simulated ISR, inside a critical
                                  section (portENTER_CRITICAL) or with the scheduler suspended
-                                 (vTaskSuspendAll): refused, logged (the chip asserts or hangs) */
+                                 (vTaskSuspendAll): refused, logged (the chip asserts or hangs);
+                                 counted here only, not in refused_calls */
+    uint64_t refused_calls; /**< every other FreeRTOS call refused for bad input or a wrong
+                                 context: a NULL handle or buffer, a priority, core or index out
+                                 of range, a static TCB or stack in memory the chip rejects, an
+                                 idle task deleted, suspended or reprioritised, a delete or a
+                                 trace call in a simulated ISR, a delete of the wrong kind
+                                 (WithCaps or not) or of an object tasks wait on, a mutex given
+                                 by a task not holding it, a bad portEXIT_CRITICAL or
+                                 taskEXIT_CRITICAL_FROM_ISR...: refused with the call's failure
+                                 value, logged (the chip asserts, aborts or crashes on nearly
+                                 all); also a task function that returns, a vTaskDelete(NULL)
+                                 with the scheduler suspended and a TLS deletion callback
+                                 overwritten by a plain set: done as on the chip as far as the
+                                 host can, logged (the chip aborts or asserts). Not counted: what
+                                 the host does not simulate (vTaskSuspend of another task, stream
+                                 buffer completed callbacks) */
     uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section or in a
                                  simulated ISR: written, the first logged (the chip aborts:
                                  libc's stdout lock); not the simulator's own diagnostics */
