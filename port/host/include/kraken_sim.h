@@ -104,12 +104,12 @@ typedef struct {
                                  by a task not holding it, a bad portEXIT_CRITICAL or
                                  taskEXIT_CRITICAL_FROM_ISR...: refused with the call's failure
                                  value, logged (the chip asserts, aborts or crashes on nearly
-                                 all); also a task function that returns, a vTaskDelete(NULL)
-                                 with the scheduler suspended and a TLS deletion callback
-                                 overwritten by a plain set: done as on the chip as far as the
-                                 host can, logged (the chip aborts or asserts). Not counted: what
-                                 the host does not simulate (vTaskSuspend of another task, stream
-                                 buffer completed callbacks) */
+                                 all); also, logged, a task function that returns (deleted), a
+                                 vTaskDelete(NULL) with the scheduler suspended (done) and a TLS
+                                 deletion callback a plain set overwrote (not called), where the
+                                 chip aborts or asserts. Each counted once. Not counted: what the
+                                 host does not simulate (vTaskSuspend of another task, stream
+                                 buffer completed callbacks), refused and logged */
     uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section or in a
                                  simulated ISR: written, the first logged (the chip aborts:
                                  libc's stdout lock); not the simulator's own diagnostics */
