@@ -1343,6 +1343,8 @@ static void calls_that_would_wait_are_refused_in_a_simulated_isr(void **state)
     ASSERT_REFUSED(1, rc[8] = xSemaphoreGiveFromISR(mutex, NULL));
     ASSERT_REFUSED(1, rc[9] = xSemaphoreTakeFromISR(mutex, NULL));
     rc[10] = xQueueReceive(q, &out, 0); /* no wait: allowed */
+    ASSERT_REFUSED(1, vTaskDelete(NULL)); /* the task it interrupted: not from an ISR */
+    ASSERT_REFUSED(1, assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 0)); /* no wait, in an ISR */
     kraken_sim_isr_exit();
     const char *logged = log_capture_end();
     for (int i = 0; i < 10; i++) {
@@ -2427,6 +2429,30 @@ static void a_queue_may_be_deleted_right_after_the_task_waiting_on_it(void **sta
     }
 }
 
+static void suspend_the_scheduler_and_delete_itself(void *unused)
+{
+    (void)unused;
+    vTaskSuspendAll();
+    vTaskDelete(NULL);
+}
+
+/* The chip asserts (a task may not block or switch with the scheduler suspended); the host
+ * deletes it, logs and counts it. */
+static void a_task_deleting_itself_with_the_scheduler_suspended_is_logged_and_counted(void **state)
+{
+    (void)state;
+    log_capture_begin();
+    const uint64_t refused_before = refused_calls();
+    assert_int_equal(
+        xTaskCreate(suspend_the_scheduler_and_delete_itself, "suspender", STACK, NULL, 5, NULL),
+        pdPASS);
+    const bool ended = tasks_become(tasks_at_setup);
+    const char *logged = log_capture_end();
+    assert_true(ended);
+    ASSERT_REFUSED_SINCE(refused_before, 1);
+    assert_non_null(strstr(logged, "vTaskDelete(NULL) with the scheduler suspended"));
+}
+
 static void a_task_function_that_returns_is_logged_and_deleted(void **state)
 {
     (void)state;
@@ -3143,6 +3169,14 @@ static void taskenter_critical_from_isr_refuses_waits_until_its_exit(void **stat
     /* Unmasked: the wait is allowed again (and times out). */
     assert_int_equal(xQueueReceive(q, &item, 1), errQUEUE_EMPTY);
     assert_int_equal(stats().refused_waits, refused + 1);
+    /* Leaving the outer one leaves the inner one too: the chip restores that level. */
+    kraken_sim_isr_enter();
+    const UBaseType_t first = taskENTER_CRITICAL_FROM_ISR();
+    (void)taskENTER_CRITICAL_FROM_ISR();
+    ASSERT_NOT_REFUSED(taskEXIT_CRITICAL_FROM_ISR(first));
+    kraken_sim_isr_exit();
+    assert_int_equal(xQueueReceive(q, &item, 1), errQUEUE_EMPTY);
+    assert_int_equal(stats().refused_waits, refused + 1);
     vQueueDelete(q);
 }
 
@@ -3260,6 +3294,7 @@ int main(void)
         TEST(a_deleted_task_still_running_reads_as_deleted),
         TEST(peeking_at_a_mutex_does_not_take_it),
         TEST(a_task_function_that_returns_is_logged_and_deleted),
+        TEST(a_task_deleting_itself_with_the_scheduler_suspended_is_logged_and_counted),
         /* notifications */
         TEST(a_task_suspended_by_itself_sleeps_through_notifications_until_resumed),
         TEST(a_resume_before_the_suspend_is_lost_as_in_freertos),

@@ -186,6 +186,8 @@ static void task_info_gives_one_task_and_takes_the_state_given(void **state)
     vTaskGetInfo(NULL, &s, pdTRUE, eSuspended); /* the caller runs, whatever is given */
     assert_int_equal(s.eCurrentState, eRunning);
     ASSERT_REFUSED(1, vTaskGetInfo(t.waiting, NULL, pdTRUE, eInvalid)); /* refused, logged */
+    ASSERT_REFUSED(1, vTaskList(NULL));
+    ASSERT_REFUSED(1, vTaskGetRunTimeStats(NULL));
     assert_int_equal(uxTaskGetTaskNumber(t.parked), 0);
     vTaskSetTaskNumber(t.parked, 42);
     assert_int_equal(uxTaskGetTaskNumber(t.parked), 42);
