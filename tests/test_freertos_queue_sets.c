@@ -670,9 +670,9 @@ static void the_registry_names_up_to_its_size_and_forgets_deleted_queues(void **
         assert_string_equal(pcQueueGetName(q[i]), names[i]); /* the others kept theirs */
     }
     log_capture_begin();
-    vQueueAddToRegistry(NULL, "none");
-    vQueueUnregisterQueue(NULL);
-    assert_null(pcQueueGetName(NULL));
+    ASSERT_REFUSED(1, vQueueAddToRegistry(NULL, "none"));
+    ASSERT_REFUSED(1, vQueueUnregisterQueue(NULL));
+    ASSERT_REFUSED(1, assert_null(pcQueueGetName(NULL)));
     const char *out = log_capture_end();
     assert_non_null(strstr(out, "vQueueAddToRegistry: no queue: refused"));
     assert_non_null(strstr(out, "vQueueUnregisterQueue: no queue: refused"));

@@ -409,6 +409,8 @@ static void a_sender_waits_for_room_for_all_its_bytes(void **state)
     WAIT_FOR(atomic_load(&s.started));
     vTaskDelay(3);
     assert_false(atomic_load(&s.done)); /* 4 < 10 */
+    /* A second sender that would wait is refused (the chip asserts: one waiting sender). */
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSend(s.sb, "0123456789", 10, 1), 0));
     uint8_t out[8];
     assert_int_equal(xStreamBufferReceive(s.sb, out, 4, 0), 4); /* 8 left: still not 10 */
     vTaskDelay(3);
@@ -568,6 +570,12 @@ static void nonsense_shapes_and_null_arguments_are_refused_and_logged(void **sta
     assert_int_equal(xStreamBufferBytesAvailable(NULL), 0);
     assert_int_equal(xStreamBufferIsEmpty(NULL), pdFALSE);
     assert_int_equal(xStreamBufferReset(NULL), pdFAIL);
+    MessageBufferHandle_t mb = xMessageBufferCreate(16);
+    assert_non_null(mb);
+    /* a message whose length the chip's 32-bit length word cannot hold */
+    ASSERT_REFUSED(1, assert_int_equal(xMessageBufferSend(mb, storage, (size_t)UINT32_MAX, 0), 0));
+    assert_int_equal(xMessageBufferIsEmpty(mb), pdTRUE);
+    vMessageBufferDelete(mb);
     StreamBufferHandle_t sb = xStreamBufferCreate(16, 1);
     assert_int_equal(xStreamBufferSetTriggerLevel(sb, 17), pdFALSE); /* not below the ring's 17 */
     assert_int_equal(xStreamBufferSetTriggerLevel(sb, 16), pdTRUE);
