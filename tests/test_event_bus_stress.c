@@ -66,6 +66,7 @@ static int teardown(void **state)
     /* no FreeRTOS wait in an ISR or inside a critical section, no log line inside one
      * (-DKRAKEN_PORT=esp_idf: the bus's lock is one) */
     assert_int_equal(sim.refused_waits, 0);
+    assert_int_equal(sim.refused_calls, 0); /* nor any other FreeRTOS misuse */
     assert_int_equal(sim.critical_logs, 0);
     kraken_sim_reset();
     return 0;

@@ -22,6 +22,7 @@
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
+#include "freertos_refusals.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define BIT_A (1u << 0)
@@ -31,7 +32,9 @@
 static int reset(void **state)
 {
     (void)state;
+    const uint64_t unasserted = unasserted_refusals();
     assert_int_equal(kraken_sim_reset(), ESP_OK);
+    assert_int_equal(unasserted, 0);
     return 0;
 }
 
@@ -131,7 +134,8 @@ static void with_caps_the_block_is_where_the_caps_say_and_only_its_delete_frees_
 
     g = xEventGroupCreate();
     log_capture_begin();
-    vEventGroupDeleteWithCaps(g); /* not a WithCaps group: refused, still usable */
+    /* not a WithCaps group: refused, still usable */
+    ASSERT_REFUSED(1, vEventGroupDeleteWithCaps(g));
     assert_non_null(strstr(log_capture_end(), "not made by xEventGroupCreateWithCaps"));
     assert_int_equal(xEventGroupSetBits(g, BIT_B), BIT_B);
     vEventGroupDelete(g);
@@ -316,7 +320,7 @@ static void a_rendezvous_that_times_out_leaves_its_bit_set(void **state)
     assert_int_equal(xEventGroupSync(g, BIT_A, BIT_A | BIT_B, 2), BIT_A);
     assert_int_equal(xEventGroupGetBits(g), BIT_A);
     log_capture_begin();
-    assert_int_equal(xEventGroupSync(g, BIT_B, 0, 0), 0);
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSync(g, BIT_B, 0, 0), 0));
     assert_non_null(strstr(log_capture_end(), "xEventGroupSync: no bits to wait for: refused"));
     vEventGroupDelete(g);
 }
@@ -400,14 +404,17 @@ static void misuse_is_refused_and_logged(void **state)
     (void)state;
     EventGroupHandle_t g = xEventGroupCreate();
     log_capture_begin();
-    assert_int_equal(xEventGroupSetBits(g, 0x01000000u), 0); /* the kernel's byte */
-    assert_int_equal(xEventGroupSetBits(g, 0x80000000u), 0); /* all of it, the top bit too */
-    assert_int_equal(xEventGroupSetBits(NULL, BIT_A), 0);
-    assert_int_equal(xEventGroupWaitBits(g, 0, pdFALSE, pdFALSE, 0), 0);
+    /* the kernel's byte */
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(g, 0x01000000u), 0));
+    /* all of it, the top bit too */
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(g, 0x80000000u), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(NULL, BIT_A), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupWaitBits(g, 0, pdFALSE, pdFALSE, 0), 0));
     kraken_sim_isr_enter();
-    assert_int_equal(xEventGroupWaitBits(g, BIT_A, pdFALSE, pdFALSE, 10), 0);
+    /* a wait: counted in refused_waits alone */
+    ASSERT_NOT_REFUSED(assert_int_equal(xEventGroupWaitBits(g, BIT_A, pdFALSE, pdFALSE, 10), 0));
     kraken_sim_isr_exit();
-    assert_null(xEventGroupCreateStatic(NULL));
+    ASSERT_REFUSED(1, assert_null(xEventGroupCreateStatic(NULL)));
     const char *out = log_capture_end();
     /* in the order of the calls (bad bits, then a NULL group): each names what was wrong */
     const char *bad_bits = strstr(out, "xEventGroupSetBits: ");
@@ -488,8 +495,8 @@ static void a_static_or_withcaps_group_gives_its_buffer_and_a_dynamic_one_does_n
     assert_int_equal(xEventGroupGetStaticBuffer(dynamic, &got), pdFALSE);
     assert_ptr_equal(got, &buffer); /* untouched */
     log_capture_begin();
-    assert_int_equal(xEventGroupGetStaticBuffer(NULL, &got), pdFALSE);
-    assert_int_equal(xEventGroupGetStaticBuffer(still, NULL), pdFALSE);
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetStaticBuffer(NULL, &got), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetStaticBuffer(still, NULL), pdFALSE));
     const char *log = log_capture_end();
     assert_non_null(strstr(log, "xEventGroupGetStaticBuffer: no event group: refused"));
     assert_non_null(strstr(log, "xEventGroupGetStaticBuffer: no place for the buffer: refused"));

@@ -46,6 +46,7 @@
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_chip_sizes.h"
+#include "freertos_refusals.h"
 #include "test_support.h"
 
 #define INTERNAL_8BIT (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
@@ -179,7 +180,7 @@ static int check_and_reset(void **state)
     const bool tasks_gone = tasks_become(tasks_at_setup);
     const size_t internal = internal_free(), psram = psram_free();
     const kraken_sim_stats_t s = stats();
-    int rc = 0;
+    int rc = unasserted_refusals() != 0 ? -1 : 0;
     if (!tasks_gone || internal != internal_at_setup || psram != psram_at_setup ||
         s.invalid_frees != 0) {
         print_error("teardown: %u tasks alive (%u at setup), internal free %zu (%zu), PSRAM free "
@@ -623,7 +624,7 @@ static void vtaskdeletewithcaps_refuses_a_task_not_made_with_caps(void **state)
     WAIT_FOR(atomic_load(&started));
     const size_t taken = before - internal_free();
     log_capture_begin();
-    vTaskDeleteWithCaps(task);
+    ASSERT_REFUSED(1, vTaskDeleteWithCaps(task));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vTaskDeleteWithCaps(\"plain\"): not made by xTask*WithCaps()"));
     sleep_ms(20);
@@ -794,8 +795,8 @@ static void a_plain_delete_of_a_withcaps_queue_leaks_its_blocks_and_says_so(void
     assert_true(plain != NULL && mutex != NULL);
     const size_t plain_taken = internal - internal_free();
     log_capture_begin();
-    vQueueDeleteWithCaps(plain);
-    vSemaphoreDeleteWithCaps(mutex);
+    ASSERT_REFUSED(1, vQueueDeleteWithCaps(plain));
+    ASSERT_REFUSED(1, vSemaphoreDeleteWithCaps(mutex));
     logged = log_capture_end();
     assert_non_null(strstr(logged, "vQueueDeleteWithCaps("));
     assert_non_null(strstr(logged, "vSemaphoreDeleteWithCaps("));
@@ -880,17 +881,26 @@ static void static_objects_work_without_a_single_heap_call(void **state)
 
     /* No buffer: refused. */
     log_capture_begin();
-    TaskHandle_t no_stack = xTaskCreateStatic(park, "x", STACK, NULL, 5, NULL, &static_tcb);
-    TaskHandle_t no_tcb = xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, NULL);
-    QueueHandle_t no_storage = xQueueCreateStatic(4, 8, NULL, &queue_buffer);
-    QueueHandle_t no_record = xQueueCreateStatic(4, 8, storage, NULL);
+    TaskHandle_t no_stack = NULL, no_tcb = NULL;
+    QueueHandle_t no_storage = NULL, no_record = NULL;
+    ASSERT_REFUSED(1, no_stack = xTaskCreateStatic(park, "x", STACK, NULL, 5, NULL, &static_tcb));
+    ASSERT_REFUSED(1, no_tcb = xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, NULL));
+    ASSERT_REFUSED(1, no_storage = xQueueCreateStatic(4, 8, NULL, &queue_buffer));
+    ASSERT_REFUSED(1, no_record = xQueueCreateStatic(4, 8, storage, NULL));
     (void)log_capture_end();
     assert_null(no_stack);
     assert_null(no_tcb);
     assert_null(no_storage);
     assert_null(no_record);
-    assert_null(xSemaphoreCreateBinaryStatic(NULL));
-    assert_null(xSemaphoreCreateMutexStatic(NULL));
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_null(xSemaphoreCreateBinaryStatic(NULL)));
+    ASSERT_REFUSED(1, assert_null(xSemaphoreCreateMutexStatic(NULL)));
+    ASSERT_REFUSED(1, assert_null(xSemaphoreCreateRecursiveMutexStatic(NULL)));
+    ASSERT_REFUSED(1, assert_null(xSemaphoreCreateCountingStatic(3, 3, NULL)));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "xQueueCreateBinarySemaphoreStatic: no buffer: refused"));
+    assert_non_null(strstr(logged, "xQueueCreateMutexStatic: no buffer: refused"));
+    assert_non_null(strstr(logged, "xQueueCreateCountingSemaphoreStatic: no buffer: refused"));
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
     assert_int_equal(stats().allocations, s0.allocations);
 }
@@ -980,9 +990,10 @@ static void overwrite_replaces_the_item_of_a_queue_of_one_and_is_refused_on_a_lo
     assert_int_equal(xQueueSend(two, &v, 0), pdPASS);
     v = 6;
     log_capture_begin();
-    const BaseType_t rc = xQueueOverwrite(two, &v);
+    BaseType_t rc = pdPASS, rc_isr = pdPASS;
+    ASSERT_REFUSED(1, rc = xQueueOverwrite(two, &v));
     kraken_sim_isr_enter();
-    const BaseType_t rc_isr = xQueueOverwriteFromISR(two, &v, NULL);
+    ASSERT_REFUSED(1, rc_isr = xQueueOverwriteFromISR(two, &v, NULL));
     kraken_sim_isr_exit();
     const char *logged = log_capture_end();
     assert_int_equal(rc, pdFAIL);
@@ -1322,16 +1333,18 @@ static void calls_that_would_wait_are_refused_in_a_simulated_isr(void **state)
     rc[1] = xQueueSend(q, &v, 1);
     rc[2] = xQueuePeek(q, &out, SHORT_WAIT);
     rc[3] = xSemaphoreTake(binary, 1);
-    rc[4] = xSemaphoreTake(mutex, 0); /* a mutex: never in an ISR */
+    ASSERT_REFUSED(1, rc[4] = xSemaphoreTake(mutex, 0)); /* a mutex: never in an ISR */
     rc[5] = (BaseType_t)ulTaskNotifyTake(pdTRUE, 1);
     rc[6] = xTaskNotifyWait(0, 0, NULL, 1);
     const int64_t t0 = now_us();
     vTaskDelay(LONG_WAIT);
     const int64_t delayed = now_us() - t0;
     rc[7] = xTaskDelayUntil(&previous, SHORT_WAIT);
-    rc[8] = xSemaphoreGiveFromISR(mutex, NULL);
-    rc[9] = xSemaphoreTakeFromISR(mutex, NULL);
+    ASSERT_REFUSED(1, rc[8] = xSemaphoreGiveFromISR(mutex, NULL));
+    ASSERT_REFUSED(1, rc[9] = xSemaphoreTakeFromISR(mutex, NULL));
     rc[10] = xQueueReceive(q, &out, 0); /* no wait: allowed */
+    ASSERT_REFUSED(1, vTaskDelete(NULL)); /* the task it interrupted: not from an ISR */
+    ASSERT_REFUSED(1, assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 0)); /* no wait, in an ISR */
     kraken_sim_isr_exit();
     const char *logged = log_capture_end();
     for (int i = 0; i < 10; i++) {
@@ -1482,6 +1495,7 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     assert_int_equal(xQueueSend(q, &v, 0), pdPASS);
     const kraken_sim_stats_t s0 = stats();
     log_capture_begin();
+    const uint64_t refused_before = refused_calls();
     BaseType_t rc[16];
     rc[0] = xQueueSend(NULL, &v, 0);
     rc[1] = xQueueReceive(NULL, &v, 0);
@@ -1505,6 +1519,7 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     QueueHandle_t not_a_mutex = xQueueCreateMutex(queueQUEUE_TYPE_BINARY_SEMAPHORE);
     SemaphoreHandle_t bad_type = xSemaphoreCreateGenericWithCaps(1, 1, 99, MALLOC_CAP_INTERNAL);
     const char *logged = log_capture_end();
+    ASSERT_REFUSED_SINCE(refused_before, 18); /* each call once; the NULL deletes do nothing */
     for (int i = 0; i < 16; i++) {
         if (rc[i] != pdFAIL) {
             print_error("call %d gave %d\n", i, (int)rc[i]);
@@ -1543,6 +1558,7 @@ static void a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_ca
     StaticQueue_t buffer;
     uint8_t storage[16];
     log_capture_begin();
+    const uint64_t refused_before = refused_calls();
     QueueHandle_t refused[6] = {
         xQueueCreate(0, 4),
         xQueueCreate(0x40000000u, 4),              /* 4 GiB */
@@ -1552,6 +1568,7 @@ static void a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_ca
         xQueueCreateStatic(0, 4, storage, &buffer),
     };
     const char *logged = log_capture_end();
+    ASSERT_REFUSED_SINCE(refused_before, 6);
     for (int i = 0; i < 6; i++) {
         assert_null(refused[i]);
     }
@@ -1671,7 +1688,7 @@ static void a_queue_a_task_waits_on_is_not_deleted(void **state)
     assert_true(becomes_blocked(task));
     const size_t before = internal_free();
     log_capture_begin();
-    vQueueDelete(receiver.q);
+    ASSERT_REFUSED(1, vQueueDelete(receiver.q));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "tasks wait on it: refused"));
     assert_int_equal(internal_free(), before);
@@ -1792,6 +1809,7 @@ static void a_counting_semaphore_counts_up_to_its_maximum_and_bad_counts_are_ref
     StaticSemaphore_t buffer;
     const kraken_sim_stats_t s0 = stats();
     log_capture_begin();
+    const uint64_t refused_before = refused_calls();
     SemaphoreHandle_t refused[5] = {
         xSemaphoreCreateCounting(0, 0),
         xSemaphoreCreateCounting(2, 3),
@@ -1800,6 +1818,7 @@ static void a_counting_semaphore_counts_up_to_its_maximum_and_bad_counts_are_ref
         xSemaphoreCreateCountingWithCaps(0, 0, MALLOC_CAP_SPIRAM),
     };
     const char *logged = log_capture_end();
+    ASSERT_REFUSED_SINCE(refused_before, 5);
     for (int i = 0; i < 5; i++) {
         assert_null(refused[i]);
     }
@@ -1847,10 +1866,12 @@ static void a_mutex_belongs_to_its_taker_and_others_wait_until_it_is_given(void 
 
     TaskHandle_t task = NULL;
     log_capture_begin();
+    const uint64_t refused_before = refused_calls();
     assert_int_equal(xTaskCreate(contend_for_the_mutex, "contender", STACK, &p, 5, &task), pdPASS);
     WAIT_FOR(atomic_load(&p.tried));
     sleep_ms(30);
     const char *logged = log_capture_end();
+    ASSERT_REFUSED_SINCE(refused_before, 1); /* its give: it does not hold the mutex */
     assert_int_equal(atomic_load(&p.gave_first), pdFALSE + 10);
     assert_non_null(strstr(logged, "the caller does not hold this mutex: refused"));
     assert_int_equal(atomic_load(&p.took), 0); /* still waiting */
@@ -1862,7 +1883,8 @@ static void a_mutex_belongs_to_its_taker_and_others_wait_until_it_is_given(void 
     assert_true(atomic_load(&p.held_by_me));
     assert_ptr_equal(xSemaphoreGetMutexHolder(p.m), task);
     log_capture_begin();
-    const BaseType_t mine = xSemaphoreGive(p.m); /* the contender holds it now */
+    BaseType_t mine = pdPASS;
+    ASSERT_REFUSED(1, mine = xSemaphoreGive(p.m)); /* the contender holds it now */
     (void)log_capture_end();
     assert_int_equal(mine, pdFALSE);
     assert_int_equal(xSemaphoreTake(p.m, 0), pdFALSE);
@@ -1876,7 +1898,8 @@ static void a_mutex_belongs_to_its_taker_and_others_wait_until_it_is_given(void 
     /* Nobody holds it: a give is a send to a full queue of one, errQUEUE_FULL as on the chip,
      * which asserts only when another task holds the mutex. */
     log_capture_begin();
-    const BaseType_t again = xSemaphoreGive(p.m);
+    BaseType_t again = pdPASS;
+    ASSERT_NOT_REFUSED(again = xSemaphoreGive(p.m)); /* no misuse */
     assert_null(strstr(log_capture_end(), "mutex"));
     assert_int_equal(again, errQUEUE_FULL);
     assert_int_equal(uxSemaphoreGetCount(p.m), 1);
@@ -1934,7 +1957,8 @@ static void a_recursive_mutex_is_free_again_after_as_many_gives_as_takes(void **
     SemaphoreHandle_t plain = xSemaphoreCreateMutex();
     assert_non_null(plain);
     log_capture_begin();
-    const BaseType_t rc = xSemaphoreTakeRecursive(plain, 0);
+    BaseType_t rc = pdPASS;
+    ASSERT_REFUSED(1, rc = xSemaphoreTakeRecursive(plain, 0));
     const char *logged = log_capture_end();
     assert_int_equal(rc, pdFALSE);
     assert_non_null(strstr(logged, "not a recursive mutex: refused"));
@@ -2010,7 +2034,7 @@ static void a_task_runs_with_its_parameter_name_priority_and_core(void **state)
     assert_int_equal(uxTaskPriorityGet(b), 3);
 
     log_capture_begin();
-    vTaskPrioritySet(a, configMAX_PRIORITIES); /* the chip's configASSERT aborts */
+    ASSERT_REFUSED(1, vTaskPrioritySet(a, configMAX_PRIORITIES)); /* the chip's assert aborts */
     assert_non_null(strstr(log_capture_end(), "priority 25 >= configMAX_PRIORITIES: refused"));
     assert_int_equal(uxTaskPriorityGet(a), 7);
     vTaskPrioritySet(a, configMAX_PRIORITIES - 1);
@@ -2040,6 +2064,7 @@ static void invalid_task_arguments_are_refused_without_a_heap_call(void **state)
     const kraken_sim_stats_t s0 = stats();
     TaskHandle_t t = NULL;
     log_capture_begin();
+    const uint64_t refused_before = refused_calls();
     const BaseType_t rc[6] = {
         xTaskCreate(NULL, "x", STACK, NULL, 5, &t),
         xTaskCreate(park, "x", STACK, NULL, configMAX_PRIORITIES, &t),
@@ -2055,6 +2080,7 @@ static void invalid_task_arguments_are_refused_without_a_heap_call(void **state)
                                       &static_tcb, 3),
     };
     const char *logged = log_capture_end();
+    ASSERT_REFUSED_SINCE(refused_before, 9);
     for (int i = 0; i < 6; i++) {
         assert_int_equal(rc[i], pdFAIL);
     }
@@ -2403,14 +2429,40 @@ static void a_queue_may_be_deleted_right_after_the_task_waiting_on_it(void **sta
     }
 }
 
+static void suspend_the_scheduler_and_delete_itself(void *unused)
+{
+    (void)unused;
+    vTaskSuspendAll();
+    vTaskDelete(NULL);
+}
+
+/* The chip asserts (a task may not block or switch with the scheduler suspended); the host
+ * deletes it, logs and counts it. */
+static void a_task_deleting_itself_with_the_scheduler_suspended_is_logged_and_counted(void **state)
+{
+    (void)state;
+    log_capture_begin();
+    const uint64_t refused_before = refused_calls();
+    assert_int_equal(
+        xTaskCreate(suspend_the_scheduler_and_delete_itself, "suspender", STACK, NULL, 5, NULL),
+        pdPASS);
+    const bool ended = tasks_become(tasks_at_setup);
+    const char *logged = log_capture_end();
+    assert_true(ended);
+    ASSERT_REFUSED_SINCE(refused_before, 1);
+    assert_non_null(strstr(logged, "vTaskDelete(NULL) with the scheduler suspended"));
+}
+
 static void a_task_function_that_returns_is_logged_and_deleted(void **state)
 {
     (void)state;
     const size_t before = internal_free();
     atomic_int ran = 0;
     log_capture_begin();
+    const uint64_t refused_before = refused_calls();
     assert_int_equal(xTaskCreate(say_so_and_return, "returner", STACK, &ran, 5, NULL), pdPASS);
     const bool ended = tasks_become(tasks_at_setup);
+    ASSERT_REFUSED_SINCE(refused_before, 1); /* deleted all the same: counted as a misuse */
     const char *logged = log_capture_end();
     assert_true(ended);
     assert_true(atomic_load(&ran));
@@ -2511,11 +2563,14 @@ static void suspending_another_task_or_in_an_isr_is_refused_and_logged(void **st
     assert_int_equal(xTaskCreate(park, "other", STACK, &started, 5, &task), pdPASS);
     assert_true(becomes_blocked(task));
     log_capture_begin();
-    vTaskSuspend(task);
+    const uint64_t waits = stats().refused_waits;
+    ASSERT_NOT_REFUSED(vTaskSuspend(task)); /* the host's limit, no misuse */
     kraken_sim_isr_enter();
-    vTaskSuspend(NULL);
+    ASSERT_NOT_REFUSED(vTaskSuspend(NULL)); /* a wait: refused_waits */
+    ASSERT_REFUSED(1, vTaskSuspend(task));
     kraken_sim_isr_exit();
-    assert_int_equal(eTaskGetState(NULL), eInvalid);
+    assert_int_equal(stats().refused_waits, waits + 1);
+    ASSERT_REFUSED(1, assert_int_equal(eTaskGetState(NULL), eInvalid));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vTaskSuspend: another task: refused (not simulated"));
     assert_non_null(strstr(logged, "vTaskSuspend: in an ISR: refused (the chip asserts)"));
@@ -2763,8 +2818,9 @@ static void leaving_a_critical_section_not_held_is_refused_and_logged(void **sta
     portENTER_CRITICAL(&mux);
     log_capture_begin();
     pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, leave_without_entering, &mux), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    ASSERT_REFUSED(1, assert_int_equal(pthread_create(&thread, NULL, leave_without_entering, &mux),
+                                       0),
+                   assert_int_equal(pthread_join(thread, NULL), 0));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "by a task that does not hold it: refused"));
     assert_int_equal(mux.count, 1); /* still the test's */
@@ -2778,7 +2834,7 @@ static void leaving_a_critical_section_not_held_is_refused_and_logged(void **sta
     assert_int_equal(atomic_load(&c.entered), 1);
 
     log_capture_begin();
-    portEXIT_CRITICAL(&mux); /* by the test's thread, free now */
+    ASSERT_REFUSED(1, portEXIT_CRITICAL(&mux)); /* by the test's thread, free now */
     logged = log_capture_end();
     assert_non_null(strstr(logged, "by a task that does not hold it: refused"));
     assert_int_equal(mux.count, 0);
@@ -2970,30 +3026,36 @@ static void a_tcb_or_stack_the_chip_asserts_on_is_refused(void **state)
     (void)state;
     const kraken_sim_stats_t s0 = stats();
     log_capture_begin();
-    assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, &rtc_slow_tcb));
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack,
+                                                    &rtc_slow_tcb)));
     assert_non_null(strstr(log_capture_end(), "xTaskCreateStaticPinnedToCore: the task's TCB buffer"));
     StaticTask_t *psram_tcb = heap_caps_malloc(sizeof(StaticTask_t), MALLOC_CAP_SPIRAM);
     uint8_t *psram_stack = heap_caps_malloc(STACK, MALLOC_CAP_SPIRAM);
     assert_non_null(psram_tcb);
     assert_non_null(psram_stack);
     log_capture_begin();
-    assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, psram_tcb));
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack,
+                                                    psram_tcb)));
     const char *log = log_capture_end();
     assert_non_null(strstr(log, "TCB buffer"));
     assert_non_null(strstr(log, "in PSRAM: refused (the chip asserts: "
                                 "configASSERT(portVALID_TCB_MEM(...)))"));
     if (esp_ptr_external_ram(&ext_tcb)) { /* CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY */
-        assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack, &ext_tcb));
+        ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(park, "x", STACK, NULL, 5, static_stack,
+                                                        &ext_tcb)));
     }
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks_at_setup);
 
     /* A PSRAM stack: accepted with CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM (ESP-IDF's S3
      * default), refused without, xTaskCreateWithCaps() too (it creates a static task). */
     log_capture_begin();
-    TaskHandle_t t = xTaskCreateStatic(park, "x", STACK, NULL, 5, psram_stack, &static_tcb);
-    TaskHandle_t caps = NULL;
-    const BaseType_t caps_rc =
-        xTaskCreateWithCaps(park, "caps", STACK, NULL, 5, &caps, MALLOC_CAP_SPIRAM);
+    const unsigned refused = KRAKEN_SIM_TASK_STACK_IN_PSRAM ? 0 : 1;
+    TaskHandle_t t = NULL, caps = NULL;
+    BaseType_t caps_rc = pdFAIL;
+    ASSERT_REFUSED(refused,
+                   t = xTaskCreateStatic(park, "x", STACK, NULL, 5, psram_stack, &static_tcb));
+    ASSERT_REFUSED(refused, caps_rc = xTaskCreateWithCaps(park, "caps", STACK, NULL, 5, &caps,
+                                                          MALLOC_CAP_SPIRAM));
     log = log_capture_end();
 #if KRAKEN_SIM_TASK_STACK_IN_PSRAM
     assert_non_null(t);
@@ -3010,7 +3072,8 @@ static void a_tcb_or_stack_the_chip_asserts_on_is_refused(void **state)
 #endif
     (void)log;
     if (esp_ptr_external_ram(ext_stack)) { /* same rule for a PSRAM static */
-        t = xTaskCreateStatic(park, "x", STACK, NULL, 5, ext_stack, &static_tcb);
+        ASSERT_REFUSED(refused,
+                       t = xTaskCreateStatic(park, "x", STACK, NULL, 5, ext_stack, &static_tcb));
 #if KRAKEN_SIM_TASK_STACK_IN_PSRAM
         assert_non_null(t);
         vTaskDelete(t);
@@ -3066,8 +3129,8 @@ static void static_and_withcaps_queues_and_semaphores_give_their_buffers_back(vo
     assert_ptr_equal(got_storage, storage);
 
     log_capture_begin();
-    assert_int_equal(xQueueGetStaticBuffers(NULL, NULL, &got), pdFALSE);
-    assert_int_equal(xQueueGetStaticBuffers(q, NULL, NULL), pdFALSE);
+    ASSERT_REFUSED(1, assert_int_equal(xQueueGetStaticBuffers(NULL, NULL, &got), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueGetStaticBuffers(q, NULL, NULL), pdFALSE));
     const char *log = log_capture_end();
     assert_non_null(strstr(log, "xQueueGenericGetStaticBuffers: no queue: refused"));
     assert_non_null(strstr(log, "xQueueGenericGetStaticBuffers: no place for the queue buffer"));
@@ -3098,12 +3161,20 @@ static void taskenter_critical_from_isr_refuses_waits_until_its_exit(void **stat
     /* Still masked: the task may not wait (the chip cannot switch with interrupts off). */
     assert_int_equal(xQueueReceive(q, &item, 1), pdFAIL);
     taskEXIT_CRITICAL_FROM_ISR(outer);
-    taskEXIT_CRITICAL_FROM_ISR(outer); /* undone already */
+    ASSERT_REFUSED(1, taskEXIT_CRITICAL_FROM_ISR(outer)); /* undone already */
     const char *log = log_capture_end();
     assert_int_equal(stats().refused_waits, refused + 1);
     assert_non_null(strstr(log, "inside a critical section: refused"));
     assert_non_null(strstr(log, "taskEXIT_CRITICAL_FROM_ISR(0): not a value"));
     /* Unmasked: the wait is allowed again (and times out). */
+    assert_int_equal(xQueueReceive(q, &item, 1), errQUEUE_EMPTY);
+    assert_int_equal(stats().refused_waits, refused + 1);
+    /* Leaving the outer one leaves the inner one too: the chip restores that level. */
+    kraken_sim_isr_enter();
+    const UBaseType_t first = taskENTER_CRITICAL_FROM_ISR();
+    (void)taskENTER_CRITICAL_FROM_ISR();
+    ASSERT_NOT_REFUSED(taskEXIT_CRITICAL_FROM_ISR(first));
+    kraken_sim_isr_exit();
     assert_int_equal(xQueueReceive(q, &item, 1), errQUEUE_EMPTY);
     assert_int_equal(stats().refused_waits, refused + 1);
     vQueueDelete(q);
@@ -3223,6 +3294,7 @@ int main(void)
         TEST(a_deleted_task_still_running_reads_as_deleted),
         TEST(peeking_at_a_mutex_does_not_take_it),
         TEST(a_task_function_that_returns_is_logged_and_deleted),
+        TEST(a_task_deleting_itself_with_the_scheduler_suspended_is_logged_and_counted),
         /* notifications */
         TEST(a_task_suspended_by_itself_sleeps_through_notifications_until_resumed),
         TEST(a_resume_before_the_suspend_is_lost_as_in_freertos),

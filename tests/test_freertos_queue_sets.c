@@ -23,13 +23,16 @@
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
+#include "freertos_refusals.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 
 static int reset(void **state)
 {
     (void)state;
+    const uint64_t unasserted = unasserted_refusals();
     assert_int_equal(kraken_sim_reset(), ESP_OK);
+    assert_int_equal(unasserted, 0);
     return 0;
 }
 
@@ -391,29 +394,31 @@ static void misuse_is_refused_and_logged(void **state)
     portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED;
 
     log_capture_begin();
-    assert_null(xQueueCreateSet(0));
-    assert_int_equal(xQueueAddToSet(NULL, t.set), pdFAIL);
-    assert_int_equal(xQueueAddToSet(plain, NULL), pdFAIL);
-    assert_int_equal(xQueueAddToSet(plain, t.a), pdFAIL); /* a queue, not a set */
-    assert_int_equal(xQueueAddToSet(t.a, other), pdFAIL);  /* in a set already */
+    ASSERT_REFUSED(1, assert_null(xQueueCreateSet(0)));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(NULL, t.set), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(plain, NULL), pdFAIL));
+    /* a queue, not a set */
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(plain, t.a), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(t.a, other), pdFAIL)); /* in a set already */
     assert_int_equal(xQueueSend(plain, &item, 0), pdPASS);
-    assert_int_equal(xQueueAddToSet(plain, other), pdFAIL); /* not empty */
-    assert_int_equal(xQueueRemoveFromSet(t.a, other), pdFAIL); /* not in that set */
-    assert_int_equal(xQueueRemoveFromSet(NULL, other), pdFAIL);
-    assert_int_equal(xQueueRemoveFromSet(t.a, NULL), pdFAIL);
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(plain, other), pdFAIL)); /* not empty */
+    /* not in that set */
+    ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(t.a, other), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(NULL, other), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(t.a, NULL), pdFAIL));
     assert_int_equal(xQueueSend(t.a, &item, 0), pdPASS);
-    assert_int_equal(xQueueRemoveFromSet(t.a, t.set), pdFAIL); /* not empty */
-    vQueueDelete(t.a);   /* a member whose handle is in its set */
-    vQueueDelete(t.set); /* a set with members */
-    assert_null(xQueueSelectFromSet(NULL, 0));
-    assert_null(xQueueSelectFromSet(plain, 0)); /* not a set: its item stays */
-    assert_null(xQueueSelectFromSetFromISR(NULL));
-    assert_null(xQueueSelectFromSetFromISR(plain));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(t.a, t.set), pdFAIL)); /* not empty */
+    ASSERT_REFUSED(1, vQueueDelete(t.a)); /* a member whose handle is in its set */
+    ASSERT_REFUSED(1, vQueueDelete(t.set)); /* a set with members */
+    ASSERT_REFUSED(1, assert_null(xQueueSelectFromSet(NULL, 0)));
+    ASSERT_REFUSED(1, assert_null(xQueueSelectFromSet(plain, 0))); /* not a set: its item stays */
+    ASSERT_REFUSED(1, assert_null(xQueueSelectFromSetFromISR(NULL)));
+    ASSERT_REFUSED(1, assert_null(xQueueSelectFromSetFromISR(plain)));
     kraken_sim_isr_enter();
-    assert_null(xQueueSelectFromSet(t.set, 1));
+    ASSERT_NOT_REFUSED(assert_null(xQueueSelectFromSet(t.set, 1))); /* refused_waits alone */
     kraken_sim_isr_exit();
     portENTER_CRITICAL(&mux);
-    assert_null(xQueueSelectFromSet(t.set, 1));
+    ASSERT_NOT_REFUSED(assert_null(xQueueSelectFromSet(t.set, 1)));
     portEXIT_CRITICAL(&mux);
     const char *out = log_capture_end();
 
@@ -439,7 +444,7 @@ static void misuse_is_refused_and_logged(void **state)
     assert_ptr_equal(xQueueSelectFromSet(t.set, 0), t.a);
     uint32_t got = 0;
     assert_int_equal(xQueueReceive(t.a, &got, 0), pdPASS);
-    assert_int_equal(xQueueAddToSet(plain, other), pdFAIL); /* still not empty */
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(plain, other), pdFAIL)); /* still not empty */
     assert_int_equal(xQueueReceive(plain, &got, 0), pdPASS);
     assert_int_equal(xQueueAddToSet(plain, other), pdPASS);
     assert_int_equal(xQueueRemoveFromSet(plain, other), pdPASS);
@@ -465,12 +470,12 @@ static void a_send_to_a_member_of_a_full_set_is_refused_and_logged(void **state)
     assert_int_equal(xQueueSend(q, &item, 0), pdPASS); /* the set is full now */
     assert_int_equal(xSemaphoreGiveRecursive(recursive), pdTRUE); /* held still: no handle */
     log_capture_begin();
-    assert_int_equal(xQueueSend(q, &item, 0), pdFAIL);
-    assert_int_equal(xSemaphoreGive(sem), pdFALSE);
-    assert_int_equal(xSemaphoreGiveRecursive(recursive), pdFALSE);
+    ASSERT_REFUSED(1, assert_int_equal(xQueueSend(q, &item, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xSemaphoreGive(sem), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xSemaphoreGiveRecursive(recursive), pdFALSE));
     kraken_sim_isr_enter();
-    assert_int_equal(xQueueSendFromISR(q, &item, NULL), pdFAIL);
-    assert_int_equal(xSemaphoreGiveFromISR(sem, NULL), pdFALSE);
+    ASSERT_REFUSED(1, assert_int_equal(xQueueSendFromISR(q, &item, NULL), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xSemaphoreGiveFromISR(sem, NULL), pdFALSE));
     kraken_sim_isr_exit();
     const char *out = log_capture_end();
     assert_non_null(strstr(out, "xQueueGenericSend("));
@@ -665,9 +670,9 @@ static void the_registry_names_up_to_its_size_and_forgets_deleted_queues(void **
         assert_string_equal(pcQueueGetName(q[i]), names[i]); /* the others kept theirs */
     }
     log_capture_begin();
-    vQueueAddToRegistry(NULL, "none");
-    vQueueUnregisterQueue(NULL);
-    assert_null(pcQueueGetName(NULL));
+    ASSERT_REFUSED(1, vQueueAddToRegistry(NULL, "none"));
+    ASSERT_REFUSED(1, vQueueUnregisterQueue(NULL));
+    ASSERT_REFUSED(1, assert_null(pcQueueGetName(NULL)));
     const char *out = log_capture_end();
     assert_non_null(strstr(out, "vQueueAddToRegistry: no queue: refused"));
     assert_non_null(strstr(out, "vQueueUnregisterQueue: no queue: refused"));

@@ -22,6 +22,7 @@
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
+#include "freertos_refusals.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define RECORD_BYTES CHIP_STREAM_BUFFER_BYTES
@@ -58,6 +59,9 @@ static int all_gone(void **state)
     (void)state;
     kraken_sim_fault_clear();
     WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+    if (unasserted_refusals() != 0) {
+        return -1;
+    }
     if (uxTaskGetNumberOfTasks() != tasks_at_setup || internal_free() != internal_at_setup ||
         psram_free() != psram_at_setup) {
         print_error("teardown: %u tasks (%u), internal free %zu (%zu), PSRAM free %zu (%zu)\n",
@@ -133,7 +137,7 @@ static void a_static_or_withcaps_buffer_of_n_bytes_holds_n_minus_1_as_in_freerto
     assert_int_equal(xStreamBufferSpacesAvailable(sb), 99);
     StreamBufferHandle_t plain = xStreamBufferCreate(8, 1);
     log_capture_begin();
-    vStreamBufferDeleteWithCaps(plain); /* not WithCaps: refused, still usable */
+    ASSERT_REFUSED(1, vStreamBufferDeleteWithCaps(plain)); /* not WithCaps: refused, still usable */
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "not made by xStreamBufferGenericCreateWithCaps()"));
     assert_int_equal(xStreamBufferSend(plain, "ok", 2, 0), 2);
@@ -266,7 +270,7 @@ static void a_waiting_receiver_wakes_at_the_trigger_level_not_before(void **stat
     log_capture_begin();
     assert_int_equal(xStreamBufferReceive(r.sb, out, sizeof out, 0), 4); /* no wait: it reads */
     assert_int_equal(xStreamBufferReset(r.sb), pdFAIL);
-    vStreamBufferDelete(r.sb);
+    ASSERT_REFUSED(1, vStreamBufferDelete(r.sb));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vStreamBufferDelete: a task waits on it: refused"));
     assert_int_equal(xStreamBufferSend(r.sb, "fghijklmno", 10, 0), 10); /* 11 in it */
@@ -370,7 +374,7 @@ static void a_second_waiting_receiver_is_refused(void **state)
     start_receiver(&r);
     uint8_t out[4];
     log_capture_begin();
-    assert_int_equal(xStreamBufferReceive(r.sb, out, sizeof out, 1), 0);
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferReceive(r.sb, out, sizeof out, 1), 0));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "a second task waits to receive: refused"));
     assert_int_equal(xStreamBufferSend(r.sb, "k", 1, 0), 1);
@@ -405,6 +409,8 @@ static void a_sender_waits_for_room_for_all_its_bytes(void **state)
     WAIT_FOR(atomic_load(&s.started));
     vTaskDelay(3);
     assert_false(atomic_load(&s.done)); /* 4 < 10 */
+    /* A second sender that would wait is refused (the chip asserts: one waiting sender). */
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSend(s.sb, "0123456789", 10, 1), 0));
     uint8_t out[8];
     assert_int_equal(xStreamBufferReceive(s.sb, out, 4, 0), 4); /* 8 left: still not 10 */
     vTaskDelay(3);
@@ -542,15 +548,16 @@ static void nonsense_shapes_and_null_arguments_are_refused_and_logged(void **sta
     static uint8_t storage[16];
     static StaticStreamBuffer_t record;
     log_capture_begin();
-    assert_null(xStreamBufferCreate(0, 0));
-    assert_null(xMessageBufferCreate(4));
-    assert_null(xStreamBufferCreate(10, 11));
-    assert_null(xStreamBufferCreateStatic(4, 1, storage, &record)); /* FreeRTOS's check */
-    assert_null(xStreamBufferCreateStatic(16, 1, NULL, &record));
-    assert_null(xStreamBufferGenericCreate(16, 1, pdFALSE,
-                                           (StreamBufferCallbackFunction_t)(uintptr_t)1, NULL));
-    assert_int_equal(xStreamBufferSend(NULL, "a", 1, 0), 0);
-    assert_int_equal(xStreamBufferReceive(NULL, storage, 1, 0), 0);
+    ASSERT_REFUSED(1, assert_null(xStreamBufferCreate(0, 0)));
+    ASSERT_REFUSED(1, assert_null(xMessageBufferCreate(4)));
+    ASSERT_REFUSED(1, assert_null(xStreamBufferCreate(10, 11)));
+    /* FreeRTOS's check */
+    ASSERT_REFUSED(1, assert_null(xStreamBufferCreateStatic(4, 1, storage, &record)));
+    ASSERT_REFUSED(1, assert_null(xStreamBufferCreateStatic(16, 1, NULL, &record)));
+    ASSERT_NOT_REFUSED(assert_null(xStreamBufferGenericCreate( /* not simulated: not counted */
+        16, 1, pdFALSE, (StreamBufferCallbackFunction_t)(uintptr_t)1, NULL)));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSend(NULL, "a", 1, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferReceive(NULL, storage, 1, 0), 0));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "xStreamBufferGenericCreate(0, 0): a size of 0: refused"));
     assert_non_null(strstr(logged, "(4, 0): a size of 4 bytes or less: refused"));
@@ -563,6 +570,12 @@ static void nonsense_shapes_and_null_arguments_are_refused_and_logged(void **sta
     assert_int_equal(xStreamBufferBytesAvailable(NULL), 0);
     assert_int_equal(xStreamBufferIsEmpty(NULL), pdFALSE);
     assert_int_equal(xStreamBufferReset(NULL), pdFAIL);
+    MessageBufferHandle_t mb = xMessageBufferCreate(16);
+    assert_non_null(mb);
+    /* a message whose length the chip's 32-bit length word cannot hold */
+    ASSERT_REFUSED(1, assert_int_equal(xMessageBufferSend(mb, storage, (size_t)UINT32_MAX, 0), 0));
+    assert_int_equal(xMessageBufferIsEmpty(mb), pdTRUE);
+    vMessageBufferDelete(mb);
     StreamBufferHandle_t sb = xStreamBufferCreate(16, 1);
     assert_int_equal(xStreamBufferSetTriggerLevel(sb, 17), pdFALSE); /* not below the ring's 17 */
     assert_int_equal(xStreamBufferSetTriggerLevel(sb, 16), pdTRUE);

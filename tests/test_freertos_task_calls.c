@@ -30,6 +30,7 @@
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
+#include "freertos_refusals.h"
 
 #define STACK 4096u
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
@@ -57,7 +58,7 @@ static int all_back(void **state)
 {
     (void)state;
     WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
-    const bool ok = uxTaskGetNumberOfTasks() == 1 &&
+    const bool ok = unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == 1 &&
                     heap_caps_get_free_size(INTERNAL) == internal_at_setup &&
                     xTaskGetSchedulerState() == taskSCHEDULER_RUNNING;
     return ok ? 0 : -1;
@@ -183,15 +184,17 @@ static void an_index_out_of_range_is_refused_and_logged_with_nothing_changed(voi
     uint32_t previous = 77, value = 77;
     BaseType_t woken = pdFALSE;
     log_capture_begin();
-    assert_int_equal(xTaskGenericNotify(me, ENTRIES, 1, eSetBits, &previous), pdFAIL);
+    ASSERT_REFUSED(1,
+        assert_int_equal(xTaskGenericNotify(me, ENTRIES, 1, eSetBits, &previous), pdFAIL));
     kraken_sim_isr_enter();
-    assert_int_equal(xTaskGenericNotifyFromISR(me, ENTRIES, 1, eSetBits, &previous, &woken), pdFAIL);
-    vTaskGenericNotifyGiveFromISR(me, ENTRIES, &woken);
+    ASSERT_REFUSED(1,
+        assert_int_equal(xTaskGenericNotifyFromISR(me, ENTRIES, 1, eSetBits, &previous, &woken), pdFAIL));
+    ASSERT_REFUSED(1, vTaskGenericNotifyGiveFromISR(me, ENTRIES, &woken));
     kraken_sim_isr_exit();
-    assert_int_equal(ulTaskGenericNotifyTake(ENTRIES, pdTRUE, 0), 0);
-    assert_int_equal(xTaskGenericNotifyWait(ENTRIES, 0, 0, &value, 0), pdFALSE);
-    assert_int_equal(xTaskGenericNotifyStateClear(me, ENTRIES), pdFAIL);
-    assert_int_equal(ulTaskGenericNotifyValueClear(me, ENTRIES, UINT32_MAX), 0);
+    ASSERT_REFUSED(1, assert_int_equal(ulTaskGenericNotifyTake(ENTRIES, pdTRUE, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskGenericNotifyWait(ENTRIES, 0, 0, &value, 0), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskGenericNotifyStateClear(me, ENTRIES), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(ulTaskGenericNotifyValueClear(me, ENTRIES, UINT32_MAX), 0));
     const char *logged = log_capture_end();
     static const char *const refusing[] = {"xTaskGenericNotify",      "xTaskGenericNotifyFromISR",
                                            "ulTaskGenericNotifyTake", "xTaskGenericNotifyWait",
@@ -448,7 +451,7 @@ static void a_task_deleted_while_it_runs_has_its_callbacks_called_as_it_ends(voi
     vTaskDelete(holder);
     assert_int_equal(atomic_load(&calls), 0); /* it still runs: its block stays */
     log_capture_begin();
-    vTaskDelete(holder);
+    ASSERT_REFUSED(1, vTaskDelete(holder));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vTaskDelete(\"busy\"): deleted already: refused"));
     atomic_store(&keep_busy, false);
@@ -469,7 +472,7 @@ static void a_callback_slot_overwritten_with_data_is_logged_not_called(void **st
     void *data = heap_caps_malloc(16, INTERNAL); /* internal RAM: code cannot run from it */
     vTaskSetThreadLocalStoragePointer(holder, 2 * POINTERS - 1, data);
     log_capture_begin();
-    vTaskDelete(holder);
+    ASSERT_REFUSED(1, vTaskDelete(holder)); /* deleted all the same: counted as a misuse */
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "task \"holder\": the deletion callback of thread-local storage "
                                    "pointer"));
@@ -564,9 +567,8 @@ static void a_suspended_scheduler_nests_and_refuses_waits_until_resumed(void **s
     assert_int_equal(atomic_load(&seen_by_other), taskSCHEDULER_RUNNING);
 
     log_capture_begin();
-    assert_int_equal(xQueueReceive(q, &item, 1), pdFALSE);
-    vTaskDelay(2);
-    vTaskSuspend(NULL); /* refused: it would never come back */
+    ASSERT_NOT_REFUSED(assert_int_equal(xQueueReceive(q, &item, 1), pdFALSE), vTaskDelay(2),
+                       vTaskSuspend(NULL)); /* refused waits: it would never come back */
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vTaskSuspend(NULL) with the scheduler suspended: refused"));
     assert_non_null(strstr(logged, "a wait of 1 ticks with the scheduler suspended "
@@ -590,11 +592,11 @@ static void a_suspended_scheduler_nests_and_refuses_waits_until_resumed(void **s
     assert_int_equal(xTimerDelete(timer, 10), pdPASS);
 
     log_capture_begin();
-    assert_int_equal(xTaskResumeAll(), pdFALSE); /* nothing to undo */
+    ASSERT_REFUSED(1, assert_int_equal(xTaskResumeAll(), pdFALSE)); /* nothing to undo */
     vTaskSuspendAll();
     kraken_sim_isr_enter(); /* an ISR can neither suspend nor resume the task it interrupted */
-    vTaskSuspendAll();
-    assert_int_equal(xTaskResumeAll(), pdFALSE);
+    ASSERT_REFUSED(1, vTaskSuspendAll());
+    ASSERT_REFUSED(1, assert_int_equal(xTaskResumeAll(), pdFALSE));
     kraken_sim_isr_exit();
     assert_int_equal(xTaskGetSchedulerState(), taskSCHEDULER_SUSPENDED);
     (void)xTaskResumeAll();
@@ -672,10 +674,10 @@ static void timeout_calls_refuse_null_arguments(void **state)
     TimeOut_t t;
     TickType_t left = 5;
     log_capture_begin();
-    vTaskSetTimeOutState(NULL);
+    ASSERT_REFUSED(1, vTaskSetTimeOutState(NULL));
     vTaskSetTimeOutState(&t);
-    assert_int_equal(xTaskCheckForTimeOut(NULL, &left), pdTRUE);
-    assert_int_equal(xTaskCheckForTimeOut(&t, NULL), pdTRUE);
+    ASSERT_REFUSED(1, assert_int_equal(xTaskCheckForTimeOut(NULL, &left), pdTRUE));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskCheckForTimeOut(&t, NULL), pdTRUE));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vTaskSetTimeOutState: no TimeOut_t: refused"));
     assert_non_null(strstr(logged, "xTaskCheckForTimeOut: no TimeOut_t: refused"));

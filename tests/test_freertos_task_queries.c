@@ -28,6 +28,7 @@
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
+#include "freertos_refusals.h"
 
 #define STACK 4096u
 
@@ -42,7 +43,7 @@ static int tasks_gone(void **state)
 {
     (void)state;
     WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
-    return uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
+    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
 }
 
 static bool becomes_blocked(TaskHandle_t task)
@@ -198,8 +199,9 @@ static void a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refuse
     assert_int_equal(xTaskCreate(park, name, STACK, NULL, 5, &t), pdPASS);
     assert_ptr_equal(xTaskGetHandle(kept), t);
     log_capture_begin();
-    assert_null(xTaskGetHandle(too_long)); /* configMAX_TASK_NAME_LEN characters: the chip asserts */
-    assert_null(xTaskGetHandle(NULL));
+    /* configMAX_TASK_NAME_LEN characters: the chip asserts */
+    ASSERT_REFUSED(1, assert_null(xTaskGetHandle(too_long)));
+    ASSERT_REFUSED(1, assert_null(xTaskGetHandle(NULL)));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "a name of configMAX_TASK_NAME_LEN or more: refused"));
     assert_non_null(strstr(logged, "no name: refused"));
@@ -313,7 +315,7 @@ static void only_a_blocked_task_can_have_its_wait_aborted(void **state)
     assert_int_equal(eTaskGetState(t), eSuspended);
     vTaskDelete(t);
     assert_int_equal(xTaskAbortDelay(xTaskGetCurrentTaskHandle()), pdFAIL); /* running */
-    assert_int_equal(xTaskAbortDelay(NULL), pdFAIL);
+    ASSERT_REFUSED(1, assert_int_equal(xTaskAbortDelay(NULL), pdFAIL));
 
     /* A waiter sharing the queue with the aborted one waits on, and gets the next item. */
     QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
@@ -394,12 +396,12 @@ static void the_idle_tasks_answer_queries_as_the_chips_and_refuse_misuse(void **
 
     /* Misuse: refused, logged, nothing changes. */
     log_capture_begin();
-    vTaskDelete(idle0);
-    vTaskDeleteWithCaps(idle0);
-    vTaskSuspend(idle1);
-    vTaskPrioritySet(idle0, 5);
-    assert_null(xTaskGetIdleTaskHandleForCore(2));
-    assert_null(xTaskGetIdleTaskHandleForCore(-1));
+    ASSERT_REFUSED(1, vTaskDelete(idle0));
+    ASSERT_REFUSED(1, vTaskDeleteWithCaps(idle0));
+    ASSERT_REFUSED(1, vTaskSuspend(idle1));
+    ASSERT_REFUSED(1, vTaskPrioritySet(idle0, 5));
+    ASSERT_REFUSED(1, assert_null(xTaskGetIdleTaskHandleForCore(2)));
+    ASSERT_REFUSED(1, assert_null(xTaskGetIdleTaskHandleForCore(-1)));
     const char *log = log_capture_end();
     assert_non_null(strstr(log, "vTaskDelete(\"IDLE0\"): an idle task: refused"));
     assert_non_null(strstr(log, "vTaskDeleteWithCaps(\"IDLE0\"): an idle task: refused"));
@@ -422,7 +424,7 @@ static void the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_tas
     assert_ptr_equal(xTaskGetCurrentTaskHandleForCore(0), xTaskGetCurrentTaskHandle());
     assert_ptr_equal(xTaskGetCurrentTaskHandleForCore(1), idle1);
     log_capture_begin();
-    assert_null(xTaskGetCurrentTaskHandleForCore(2));
+    ASSERT_REFUSED(1, assert_null(xTaskGetCurrentTaskHandleForCore(2)));
     assert_non_null(strstr(log_capture_end(), "xTaskGetCurrentTaskHandleForCore(2): no such core"));
 
     atomic_store(&seen, false);
@@ -452,8 +454,8 @@ static void a_static_or_withcaps_task_gives_its_buffers_and_a_dynamic_one_does_n
     assert_ptr_equal(stack, buffer);
     assert_ptr_equal(task_buffer, &tcb);
     log_capture_begin();
-    assert_int_equal(xTaskGetStaticBuffers(t, NULL, &task_buffer), pdFALSE);
-    assert_int_equal(xTaskGetStaticBuffers(t, &stack, NULL), pdFALSE);
+    ASSERT_REFUSED(1, assert_int_equal(xTaskGetStaticBuffers(t, NULL, &task_buffer), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskGetStaticBuffers(t, &stack, NULL), pdFALSE));
     const char *log = log_capture_end();
     assert_non_null(strstr(log, "xTaskGetStaticBuffers: no place for the stack buffer: refused"));
     assert_non_null(strstr(log, "xTaskGetStaticBuffers: no place for the task buffer: refused"));

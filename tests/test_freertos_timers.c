@@ -21,6 +21,7 @@
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
+#include "freertos_refusals.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define TIMER_BYTES CHIP_TIMER_BYTES
@@ -50,6 +51,9 @@ static int all_timers_gone(void **state)
 {
     (void)state;
     kraken_sim_fault_clear();
+    if (unasserted_refusals() != 0) {
+        return -1;
+    }
     if (uxTaskGetNumberOfTasks() != tasks_at_setup || internal_free() != internal_at_setup) {
         print_error("teardown: %u tasks, internal free %zu; %u and %zu at setup\n",
                     (unsigned)uxTaskGetNumberOfTasks(), internal_free(), (unsigned)tasks_at_setup,
@@ -460,18 +464,19 @@ static void bad_arguments_are_refused_and_logged(void **state)
     (void)state;
     seen_t seen = {0};
     log_capture_begin();
-    assert_null(xTimerCreate("zero", 0, pdFALSE, &seen, record));
-    assert_null(xTimerCreate("no callback", 1, pdFALSE, &seen, NULL));
-    assert_null(xTimerCreateStatic("no buffer", 1, pdFALSE, &seen, record, NULL));
-    assert_int_equal(xTimerStart(NULL, 0), pdFAIL);
-    assert_int_equal(xTimerStop(NULL, 0), pdFAIL);
-    assert_int_equal(xTimerDelete(NULL, 0), pdFAIL);
-    assert_int_equal(xTimerPendFunctionCall(NULL, NULL, 0, 0), pdFAIL);
+    ASSERT_REFUSED(1, assert_null(xTimerCreate("zero", 0, pdFALSE, &seen, record)));
+    ASSERT_REFUSED(1, assert_null(xTimerCreate("no callback", 1, pdFALSE, &seen, NULL)));
+    ASSERT_REFUSED(1,
+                   assert_null(xTimerCreateStatic("no buffer", 1, pdFALSE, &seen, record, NULL)));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerStart(NULL, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerStop(NULL, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerDelete(NULL, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerPendFunctionCall(NULL, NULL, 0, 0), pdFAIL));
     TimerHandle_t t = xTimerCreate("ok", 5, pdFALSE, &seen, record);
     assert_non_null(t);
-    assert_int_equal(xTimerChangePeriod(t, 0, 0), pdFAIL);
+    ASSERT_REFUSED(1, assert_int_equal(xTimerChangePeriod(t, 0, 0), pdFAIL));
     kraken_sim_isr_enter();
-    assert_int_equal(xTimerStart(t, 1), pdFAIL); /* a wait in an ISR */
+    ASSERT_NOT_REFUSED(assert_int_equal(xTimerStart(t, 1), pdFAIL)); /* a wait: refused_waits */
     kraken_sim_isr_exit();
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "xTimerCreate: a period of 0 ticks: refused (the chip asserts)"));

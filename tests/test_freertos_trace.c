@@ -27,6 +27,7 @@
 #include "kraken_sim.h"
 
 #include "freertos_test_support.h"
+#include "freertos_refusals.h"
 
 #define STACK 4096u
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
@@ -57,7 +58,7 @@ static int tasks_gone(void **state)
         }
     }
     WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
-    return uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
+    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
 }
 
 /* ---- tasks in each state ----------------------------------------------------------------------- */
@@ -184,7 +185,9 @@ static void task_info_gives_one_task_and_takes_the_state_given(void **state)
     assert_int_equal(s.eCurrentState, eRunning);
     vTaskGetInfo(NULL, &s, pdTRUE, eSuspended); /* the caller runs, whatever is given */
     assert_int_equal(s.eCurrentState, eRunning);
-    vTaskGetInfo(t.waiting, NULL, pdTRUE, eInvalid); /* refused, logged */
+    ASSERT_REFUSED(1, vTaskGetInfo(t.waiting, NULL, pdTRUE, eInvalid)); /* refused, logged */
+    ASSERT_REFUSED(1, vTaskList(NULL));
+    ASSERT_REFUSED(1, vTaskGetRunTimeStats(NULL));
     assert_int_equal(uxTaskGetTaskNumber(t.parked), 0);
     vTaskSetTaskNumber(t.parked, 42);
     assert_int_equal(uxTaskGetTaskNumber(t.parked), 42);
@@ -333,10 +336,10 @@ static void the_calls_are_refused_in_an_isr(void **state)
     memset(text, 'x', sizeof text);
     configRUN_TIME_COUNTER_TYPE total = 7;
     kraken_sim_isr_enter();
-    assert_int_equal(uxTaskGetSystemState(all, 4, &total), 0);
-    vTaskGetInfo(NULL, &all[0], pdTRUE, eInvalid);
-    vTaskList(text);
-    vTaskGetRunTimeStats(text);
+    ASSERT_REFUSED(1, assert_int_equal(uxTaskGetSystemState(all, 4, &total), 0));
+    ASSERT_REFUSED(1, vTaskGetInfo(NULL, &all[0], pdTRUE, eInvalid));
+    ASSERT_REFUSED(1, vTaskList(text));
+    ASSERT_REFUSED(1, vTaskGetRunTimeStats(text));
     kraken_sim_isr_exit();
     assert_int_equal(total, 7);
     assert_int_equal(((const uint8_t *)all)[0], 0x5A);

@@ -147,14 +147,15 @@ static inline uint64_t isr_heap_calls(void)
     return st.isr_calls;
 }
 
-/* For a teardown: FreeRTOS waits refused in an ISR or inside a critical section, and log lines
- * written in either, since the simulator's last reset (the chip asserts, hangs or aborts on each):
- * not 0 fails. With -DKRAKEN_PORT=esp_idf the component's own lock is such a section. */
+/* For a teardown: FreeRTOS waits refused in an ISR or inside a critical section, other FreeRTOS
+ * calls refused (refused_calls), and log lines written in a critical section or an ISR, since the
+ * simulator's last reset (the chip asserts, hangs or aborts on each): not 0 fails. With
+ * -DKRAKEN_PORT=esp_idf the component's own lock is such a section. */
 static inline uint64_t critical_misuses(void)
 {
     kraken_sim_stats_t st;
     kraken_sim_get_stats(&st);
-    return st.refused_waits + st.critical_logs;
+    return st.refused_waits + st.refused_calls + st.critical_logs;
 }
 
 /* The health limits the heap monitor tests are written for (the Kconfig defaults), so that they

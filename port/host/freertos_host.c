@@ -298,9 +298,9 @@ static void call_tls_callbacks(const tls_deletion_t *d, const char *task_name)
         void *callback;
         memcpy(&callback, &d->callback[i], sizeof callback);
         if (!esp_ptr_executable(callback)) {
-            ESP_LOGE(FR_TAG, "task \"%s\": the deletion callback of thread-local storage pointer "
-                             "%d was overwritten with a pointer code cannot run from (%p): not "
-                             "called (the chip aborts)", task_name, i, callback);
+            FR_REFUSE("task \"%s\": the deletion callback of thread-local storage pointer "
+                      "%d was overwritten with a pointer code cannot run from (%p): not "
+                      "called (the chip aborts)", task_name, i, callback);
             continue;
         }
         d->callback[i](i, d->value[i]);
@@ -569,8 +569,8 @@ static void *task_main(void *arg)
     end_if_deleted_locked(); /* deleted before it ran */
     fr_unlock();
     t->code(t->arg);
-    ESP_LOGE(FR_TAG, "task \"%s\" returned from its function: deleted (the chip aborts; end a task "
-                     "with vTaskDelete(NULL))", t->name);
+    FR_REFUSE("task \"%s\" returned from its function: deleted (the chip aborts; end a task "
+              "with vTaskDelete(NULL))", t->name);
     vTaskDelete(NULL);
     return NULL;
 }
@@ -581,10 +581,10 @@ static bool valid_task_args(const char *fn, TaskFunction_t code, UBaseType_t pri
     fr_task_call();
     if (code == NULL || priority >= configMAX_PRIORITIES ||
         (core != 0 && core != 1 && core != tskNO_AFFINITY)) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
-                 code == NULL ? "no task function"
-                 : priority >= configMAX_PRIORITIES ? "priority >= configMAX_PRIORITIES"
-                                                    : "no such core");
+        FR_REFUSE("%s: %s: refused (the chip asserts)", fn,
+                  code == NULL ? "no task function"
+                  : priority >= configMAX_PRIORITIES ? "priority >= configMAX_PRIORITIES"
+                                                     : "no such core");
         return false;
     }
     return true;
@@ -615,14 +615,14 @@ static bool valid_task_memory(const char *fn, const void *stack, const void *tcb
     if (stack_ok && (tcb == NULL || valid_task_memory_at(tcb, false))) {
         return true;
     }
-    ESP_LOGE(FR_TAG, "%s: the task's %s (%p) is %s: refused (the chip asserts: "
-                     "configASSERT(portVALID_%s_MEM(...)))", fn, stack_ok ? "TCB buffer" : "stack",
-             stack_ok ? tcb : stack,
-             esp_ptr_external_ram(stack_ok ? tcb : stack)
-                 ? stack_ok ? "in PSRAM"
-                            : "in PSRAM (CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM is off)"
-                 : "not in internal byte-accessible RAM",
-             stack_ok ? "TCB" : "STACK");
+    FR_REFUSE("%s: the task's %s (%p) is %s: refused (the chip asserts: "
+              "configASSERT(portVALID_%s_MEM(...)))", fn, stack_ok ? "TCB buffer" : "stack",
+              stack_ok ? tcb : stack,
+              esp_ptr_external_ram(stack_ok ? tcb : stack)
+                  ? stack_ok ? "in PSRAM"
+                             : "in PSRAM (CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM is off)"
+                  : "not in internal byte-accessible RAM",
+              stack_ok ? "TCB" : "STACK");
     return false;
 }
 
@@ -718,7 +718,7 @@ TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char
                                            StaticTask_t *const pxTaskBuffer, const BaseType_t xCoreID)
 {
     if (puxStackBuffer == NULL || pxTaskBuffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no stack or task buffer: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no stack or task buffer: refused (the chip asserts)", __func__);
         return NULL;
     }
     if (!valid_task_memory(__func__, puxStackBuffer, pxTaskBuffer)) {
@@ -816,18 +816,18 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         return; /* the caller has no record and the host no memory for one: nothing to delete */
     }
     if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
+        FR_REFUSE("%s: in an ISR: refused (the chip asserts)", fn);
         return;
     }
     if (t->idle) {
-        ESP_LOGE(FR_TAG, "%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)", fn,
-                 t->name);
+        FR_REFUSE("%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)", fn,
+                  t->name);
         return;
     }
     const bool self = t == t_self;
     if (self && t_scheduler_suspended != 0) {
-        ESP_LOGE(FR_TAG, "%s(NULL) with the scheduler suspended (vTaskSuspendAll): the chip "
-                         "asserts", fn);
+        FR_REFUSE("%s(NULL) with the scheduler suspended (vTaskSuspendAll): the chip "
+                  "asserts", fn);
     }
     void *helper_stack = NULL, *helper_tcb = NULL;
     if (caps_api && self && t->with_caps) {
@@ -849,13 +849,13 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     memcpy(name, t->name, sizeof name); /* another task's record may go once the lock is left */
     if (t->deleted) { /* deleted by another already, its thread not ended yet */
         fr_unlock();
-        ESP_LOGE(FR_TAG, "%s(\"%s\"): deleted already: refused", fn, name);
+        FR_REFUSE("%s(\"%s\"): deleted already: refused", fn, name);
         return;
     }
     if (caps_api && !t->with_caps) {
         fr_unlock();
-        ESP_LOGE(FR_TAG, "%s(\"%s\"): not made by xTask*WithCaps(): refused (the chip asserts)", fn,
-                 name);
+        FR_REFUSE("%s(\"%s\"): not made by xTask*WithCaps(): refused (the chip asserts)", fn,
+                  name);
         return;
     }
     /* vTaskDelete() of a WithCaps task frees nothing, as on the chip, where its buffers are the
@@ -945,16 +945,23 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
     fr_task_call();
     struct tskTaskControlBlock *self = fr_self();
     if (xTaskToSuspend != NULL && xTaskToSuspend->idle) {
-        ESP_LOGE(FR_TAG, "%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)",
-                 __func__, xTaskToSuspend->name);
+        FR_REFUSE("%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)",
+                  __func__, xTaskToSuspend->name);
         return;
     }
-    if (sim_in_isr() || self == NULL || (xTaskToSuspend != NULL && xTaskToSuspend != self)) {
-        if (self != NULL) {
-            ESP_LOGE(FR_TAG, "%s: %s", __func__,
-                     sim_in_isr() ? "in an ISR: refused (the chip asserts)"
-                                  : "another task: refused (not simulated: the host cannot stop "
-                                    "a thread where it is)");
+    if (sim_in_isr() && self != NULL) {
+        if (xTaskToSuspend == NULL || xTaskToSuspend == self) { /* a wait: refused_waits */
+            ESP_LOGE(FR_TAG, "%s(NULL) in an ISR: refused (the chip asserts)", __func__);
+            sim_count_refused_wait();
+        } else {
+            FR_REFUSE("%s: in an ISR: refused (the chip asserts)", __func__);
+        }
+        return;
+    }
+    if (self == NULL || (xTaskToSuspend != NULL && xTaskToSuspend != self)) {
+        if (self != NULL) { /* not counted: no misuse, the host's limit */
+            ESP_LOGE(FR_TAG, "%s: another task: refused (not simulated: the host cannot stop a "
+                             "thread where it is)", __func__);
         }
         return;
     }
@@ -1014,7 +1021,7 @@ static eTaskState state_locked(const struct tskTaskControlBlock *t)
 eTaskState eTaskGetState(TaskHandle_t xTask)
 {
     if (xTask == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no task: refused (the chip asserts)", __func__);
         return eInvalid;
     }
     if (xTask == t_self) {
@@ -1148,13 +1155,13 @@ void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
         return;
     }
     if (uxNewPriority >= configMAX_PRIORITIES) { /* configASSERT before FreeRTOS's own clamp */
-        ESP_LOGE(FR_TAG, "%s: priority %u >= configMAX_PRIORITIES: refused (the chip asserts)",
-                 __func__, (unsigned)uxNewPriority);
+        FR_REFUSE("%s: priority %u >= configMAX_PRIORITIES: refused (the chip asserts)",
+                  __func__, (unsigned)uxNewPriority);
         return;
     }
     if (t->idle) {
-        ESP_LOGE(FR_TAG, "%s(\"%s\", %u): an idle task: refused (its priority stays 0)", __func__,
-                 t->name, (unsigned)uxNewPriority);
+        FR_REFUSE("%s(\"%s\", %u): an idle task: refused (its priority stays 0)", __func__,
+                  t->name, (unsigned)uxNewPriority);
         return;
     }
     fr_lock();
@@ -1181,7 +1188,7 @@ static bool valid_core(const char *fn, BaseType_t core)
     if (core >= 0 && core < configNUMBER_OF_CORES) {
         return true;
     }
-    ESP_LOGE(FR_TAG, "%s(%d): no such core: refused (the chip asserts)", fn, (int)core);
+    FR_REFUSE("%s(%d): no such core: refused (the chip asserts)", fn, (int)core);
     return false;
 }
 
@@ -1215,8 +1222,8 @@ BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuff
                                  StaticTask_t **ppxTaskBuffer)
 {
     if (ppuxStackBuffer == NULL || ppxTaskBuffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no place for the %s: refused (the chip asserts)", __func__,
-                 ppuxStackBuffer == NULL ? "stack buffer" : "task buffer");
+        FR_REFUSE("%s: no place for the %s: refused (the chip asserts)", __func__,
+                  ppuxStackBuffer == NULL ? "stack buffer" : "task buffer");
         return pdFALSE;
     }
     struct tskTaskControlBlock *t = fr_or_self(xTask);
@@ -1341,7 +1348,7 @@ static UBaseType_t system_state_locked(TaskStatus_t *all, UBaseType_t size,
 static bool refused_in_isr(const char *fn)
 {
     if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
+        FR_REFUSE("%s: in an ISR: refused (the chip asserts)", fn);
         return true;
     }
     return false;
@@ -1368,11 +1375,13 @@ void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGe
     if (refused_in_isr(__func__)) {
         return;
     }
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
-    if (t == NULL || pxTaskStatus == NULL) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip crashes)", __func__,
-                 pxTaskStatus == NULL ? "no TaskStatus_t" : "no task record (no host memory)");
+    if (pxTaskStatus == NULL) {
+        FR_REFUSE("%s: no TaskStatus_t: refused (the chip crashes)", __func__);
         return;
+    }
+    struct tskTaskControlBlock *t = fr_or_self(xTask);
+    if (t == NULL) {
+        return; /* the caller has no record and the host no memory for one */
     }
     fr_lock();
     status_locked(t, pxTaskStatus, xGetFreeStackSpace != pdFALSE, eState);
@@ -1400,7 +1409,7 @@ static void write_table(char *buffer, bool run_time, const char *fn)
         return;
     }
     if (buffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no buffer: refused (the chip crashes)", fn);
+        FR_REFUSE("%s: no buffer: refused (the chip crashes)", fn);
         return;
     }
     *buffer = '\0';
@@ -1463,8 +1472,8 @@ TaskHandle_t xTaskGetHandle(const char *pcNameToQuery)
 {
     fr_task_call();
     if (pcNameToQuery == NULL || strlen(pcNameToQuery) >= configMAX_TASK_NAME_LEN) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", __func__,
-                 pcNameToQuery == NULL ? "no name" : "a name of configMAX_TASK_NAME_LEN or more");
+        FR_REFUSE("%s: %s: refused (the chip asserts)", __func__,
+                  pcNameToQuery == NULL ? "no name" : "a name of configMAX_TASK_NAME_LEN or more");
         return NULL;
     }
     fr_lock();
@@ -1481,7 +1490,7 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask)
 {
     fr_task_call();
     if (xTask == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no task: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
     fr_lock();
@@ -1521,8 +1530,8 @@ static bool valid_index(UBaseType_t index, const char *fn)
     if (index < configTASK_NOTIFICATION_ARRAY_ENTRIES) {
         return true;
     }
-    ESP_LOGE(FR_TAG, "%s: index %u of %u notification values: refused (the chip asserts)", fn,
-             (unsigned)index, (unsigned)configTASK_NOTIFICATION_ARRAY_ENTRIES);
+    FR_REFUSE("%s: index %u of %u notification values: refused (the chip asserts)", fn,
+              (unsigned)index, (unsigned)configTASK_NOTIFICATION_ARRAY_ENTRIES);
     return false;
 }
 
@@ -1569,7 +1578,7 @@ static BaseType_t notify(TaskHandle_t task, UBaseType_t index, uint32_t value, e
 {
     fr_task_call();
     if (task == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no task: refused (the chip asserts)", fn);
+        FR_REFUSE("%s: no task: refused (the chip asserts)", fn);
         return pdFAIL;
     }
     if (!valid_index(index, fn)) {
@@ -1620,7 +1629,7 @@ static struct tskTaskControlBlock *notify_waiter(UBaseType_t i, TickType_t ticks
         return NULL;
     }
     if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: in an ISR: refused (the chip asserts)", fn);
+        FR_REFUSE("%s: in an ISR: refused (the chip asserts)", fn);
         return NULL;
     }
     return fr_self();
@@ -1782,8 +1791,8 @@ BaseType_t xTaskResumeAll(void)
         return pdFALSE;
     }
     if (t_scheduler_suspended == 0) {
-        ESP_LOGE(FR_TAG, "%s: the scheduler is not suspended by this task: refused (the chip "
-                         "asserts)", __func__);
+        FR_REFUSE("%s: the scheduler is not suspended by this task: refused (the chip "
+                  "asserts)", __func__);
         return pdFALSE;
     }
     t_scheduler_suspended--;
@@ -1811,7 +1820,7 @@ static void now_as_time_out(TimeOut_t *out)
 void vTaskSetTimeOutState(TimeOut_t *const pxTimeOut)
 {
     if (pxTimeOut == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no TimeOut_t: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no TimeOut_t: refused (the chip asserts)", __func__);
         return;
     }
     now_as_time_out(pxTimeOut);
@@ -1825,8 +1834,8 @@ void vTaskInternalSetTimeOutState(TimeOut_t *const pxTimeOut)
 BaseType_t xTaskCheckForTimeOut(TimeOut_t *const pxTimeOut, TickType_t *const pxTicksToWait)
 {
     if (pxTimeOut == NULL || pxTicksToWait == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no %s: refused (the chip asserts)", __func__,
-                 pxTimeOut == NULL ? "TimeOut_t" : "ticks to wait");
+        FR_REFUSE("%s: no %s: refused (the chip asserts)", __func__,
+                  pxTimeOut == NULL ? "TimeOut_t" : "ticks to wait");
         return pdTRUE;
     }
     if (*pxTicksToWait == portMAX_DELAY) {
@@ -1902,8 +1911,8 @@ void vPortEnterCritical(portMUX_TYPE *mux)
 void vPortExitCritical(portMUX_TYPE *mux)
 {
     if (__atomic_load_n(&mux->owner, __ATOMIC_RELAXED) != (uintptr_t)&t_identity) {
-        ESP_LOGE(FR_TAG, "portEXIT_CRITICAL(%p) by a task that does not hold it: refused (the "
-                         "chip aborts)", (void *)mux);
+        FR_REFUSE("portEXIT_CRITICAL(%p) by a task that does not hold it: refused (the "
+                  "chip aborts)", (void *)mux);
         return;
     }
     t_critical--;
@@ -1927,9 +1936,9 @@ UBaseType_t xPortSetInterruptMaskFromISR(void)
 void vPortClearInterruptMaskFromISR(UBaseType_t prev_level)
 {
     if (prev_level >= t_masked) {
-        ESP_LOGE(FR_TAG, "taskEXIT_CRITICAL_FROM_ISR(%u): not a value a taskENTER_CRITICAL_FROM_ISR() "
-                         "of this task returned (%u not undone): refused", (unsigned)prev_level,
-                 (unsigned)t_masked);
+        FR_REFUSE("taskEXIT_CRITICAL_FROM_ISR(%u): not a value a taskENTER_CRITICAL_FROM_ISR() "
+                  "of this task returned (%u not undone): refused", (unsigned)prev_level,
+                  (unsigned)t_masked);
         return;
     }
     t_critical -= (uint32_t)(t_masked - prev_level);

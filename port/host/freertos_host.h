@@ -11,6 +11,7 @@
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "sim_internal.h"
 
 /* One lock, as FreeRTOS's kernel lock: every task record and every queue is read and written under
  * it. Never held across a heap call or a log line (allocation hooks and log hooks may call into
@@ -64,5 +65,15 @@ TaskHandle_t fr_service_task(const char *name, UBaseType_t priority);
 bool fr_refuse_wait(const char *fn, TickType_t ticks);
 
 #define FR_TAG "freertos"
+
+/* Logs a misuse the host refuses (the chip asserts, aborts or crashes): "<fn>: <why>: refused
+ * (...)", and counts it once (kraken_sim_stats_t.refused_calls). Every refusal but a wait's
+ * (fr_refuse_wait: refused_waits only) and what the host does not simulate goes through it.
+ * Arguments as ESP_LOGE's after the tag. fr_lock() not held. */
+#define FR_REFUSE(...)                                                                             \
+    do {                                                                                           \
+        ESP_LOGE(FR_TAG, __VA_ARGS__);                                                             \
+        sim_count_refused_call();                                                                  \
+    } while (0)
 
 #endif /* FREERTOS_HOST_H */

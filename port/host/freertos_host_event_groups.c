@@ -71,7 +71,7 @@ EventGroupHandle_t xEventGroupCreate(void)
 EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffer)
 {
     if (pxEventGroupBuffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no buffer: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no buffer: refused (the chip asserts)", __func__);
         return NULL;
     }
     EventGroupHandle_t g = make(MEM_STATIC, NULL);
@@ -96,8 +96,8 @@ BaseType_t xEventGroupGetStaticBuffer(EventGroupHandle_t xEventGroup,
                                       StaticEventGroup_t **ppxEventGroupBuffer)
 {
     if (xEventGroup == NULL || ppxEventGroupBuffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no %s: refused (the chip asserts)", __func__,
-                 xEventGroup == NULL ? "event group" : "place for the buffer");
+        FR_REFUSE("%s: no %s: refused (the chip asserts)", __func__,
+                  xEventGroup == NULL ? "event group" : "place for the buffer");
         return pdFALSE;
     }
     /* A WithCaps group is a static one on the chip (idf_additions_event_groups.c). */
@@ -118,8 +118,8 @@ static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
     fr_enter();
     if (caps_api && g->memory != MEM_CAPS) {
         fr_unlock();
-        ESP_LOGE(FR_TAG, "%s(%p): not made by xEventGroupCreateWithCaps(): refused (the chip "
-                         "asserts)", fn, (void *)g);
+        FR_REFUSE("%s(%p): not made by xEventGroupCreateWithCaps(): refused (the chip "
+                  "asserts)", fn, (void *)g);
         return;
     }
     const bool frees = caps_api || g->memory != MEM_CAPS; /* see vQueueDelete */
@@ -156,8 +156,8 @@ void vEventGroupDeleteWithCaps(EventGroupHandle_t xEventGroup)
 static bool valid_bits(const char *fn, EventGroupHandle_t g, EventBits_t bits)
 {
     if (g == NULL || (bits & CONTROL_BITS) != 0) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
-                 g == NULL ? "no event group" : "bits in the top byte (the kernel's)");
+        FR_REFUSE("%s: %s: refused (the chip asserts)", fn,
+                  g == NULL ? "no event group" : "bits in the top byte (the kernel's)");
         return false;
     }
     return true;
@@ -322,7 +322,7 @@ static bool enter_wait(const char *fn, EventGroupHandle_t g, EventBits_t bits, E
         return false;
     }
     if (wait_for == 0) {
-        ESP_LOGE(FR_TAG, "%s: no bits to wait for: refused (the chip asserts)", fn);
+        FR_REFUSE("%s: no bits to wait for: refused (the chip asserts)", fn);
         return false;
     }
     *timed = fr_deadline(ticks, deadline);

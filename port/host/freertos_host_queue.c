@@ -89,8 +89,8 @@ static bool valid_shape(const char *fn, UBaseType_t length, UBaseType_t item_siz
 {
     /* The chip's size_t has 32 bits: a queue it cannot address is refused on every host. */
     if (length == 0 || (uint64_t)length * item_size > UINT32_MAX - QUEUE_SIZE) {
-        ESP_LOGE(FR_TAG, "%s(%u, %u): %s: refused", fn, length, item_size,
-                 length == 0 ? "length 0 (the chip asserts)" : "length * item size overflows");
+        FR_REFUSE("%s(%u, %u): %s: refused", fn, length, item_size,
+                  length == 0 ? "length 0 (the chip asserts)" : "length * item size overflows");
         return false;
     }
     return true;
@@ -118,7 +118,7 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
                                  uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue)
 {
     if (pxStaticQueue == NULL || (uxItemSize != 0 && pucQueueStorage == NULL)) {
-        ESP_LOGE(FR_TAG, "%s: no queue or storage buffer: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no queue or storage buffer: refused (the chip asserts)", __func__);
         return NULL;
     }
     if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
@@ -190,8 +190,8 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
     }
     fr_unlock();
     if (refusal != NULL) {
-        ESP_LOGE(FR_TAG, "%s(%p): %s: refused (the chip asserts or crashes)", fn, (void *)q,
-                 refusal);
+        FR_REFUSE("%s(%p): %s: refused (the chip asserts or crashes)", fn, (void *)q,
+                  refusal);
         return;
     }
     /* A plain delete of a WithCaps queue frees nothing, as on the chip, where its buffers are the
@@ -211,8 +211,8 @@ BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQue
                                          StaticQueue_t **ppxStaticQueue)
 {
     if (xQueue == NULL || ppxStaticQueue == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no %s: refused (the chip asserts)", __func__,
-                 xQueue == NULL ? "queue" : "place for the queue buffer");
+        FR_REFUSE("%s: no %s: refused (the chip asserts)", __func__,
+                  xQueue == NULL ? "queue" : "place for the queue buffer");
         return pdFALSE;
     }
     /* A WithCaps queue or semaphore is a static one on the chip (idf_additions.c): its blocks are
@@ -280,7 +280,7 @@ static bool valid_type(const char *fn, uint8_t type, bool mutex_only)
     if (mutex_only ? !mutex
                    : !mutex && type != queueQUEUE_TYPE_BINARY_SEMAPHORE &&
                          type != queueQUEUE_TYPE_COUNTING_SEMAPHORE) {
-        ESP_LOGE(FR_TAG, "%s: type %u: refused", fn, type);
+        FR_REFUSE("%s: type %u: refused", fn, type);
         return false;
     }
     return true;
@@ -289,8 +289,8 @@ static bool valid_type(const char *fn, uint8_t type, bool mutex_only)
 static bool valid_counts(const char *fn, UBaseType_t max, UBaseType_t initial)
 {
     if (max == 0 || initial > max) {
-        ESP_LOGE(FR_TAG, "%s(%u, %u): %s: refused (the chip asserts)", fn, max, initial,
-                 max == 0 ? "maximum 0" : "initial count above the maximum");
+        FR_REFUSE("%s(%u, %u): %s: refused (the chip asserts)", fn, max, initial,
+                  max == 0 ? "maximum 0" : "initial count above the maximum");
         return false;
     }
     return true;
@@ -301,9 +301,19 @@ QueueHandle_t xQueueCreateMutex(const uint8_t ucQueueType)
     return valid_type(__func__, ucQueueType, true) ? make_semaphore(ucQueueType, 1, 1, MEM_HEAP, NULL, 0) : NULL;
 }
 
+/* A static semaphore's buffer (FreeRTOS: configASSERT(pxStaticQueue)); false, refused, for none. */
+static bool has_buffer(const char *fn, const StaticQueue_t *buffer)
+{
+    if (buffer == NULL) {
+        FR_REFUSE("%s: no buffer: refused (the chip asserts)", fn);
+        return false;
+    }
+    return true;
+}
+
 QueueHandle_t xQueueCreateMutexStatic(const uint8_t ucQueueType, StaticQueue_t *pxStaticQueue)
 {
-    if (pxStaticQueue == NULL || !valid_type(__func__, ucQueueType, true)) {
+    if (!has_buffer(__func__, pxStaticQueue) || !valid_type(__func__, ucQueueType, true)) {
         return NULL;
     }
     return make_semaphore(ucQueueType, 1, 1, MEM_STATIC, pxStaticQueue, 0);
@@ -323,7 +333,8 @@ QueueHandle_t xQueueCreateCountingSemaphoreStatic(const UBaseType_t uxMaxCount,
                                                   const UBaseType_t uxInitialCount,
                                                   StaticQueue_t *pxStaticQueue)
 {
-    if (pxStaticQueue == NULL || !valid_counts(__func__, uxMaxCount, uxInitialCount)) {
+    if (!has_buffer(__func__, pxStaticQueue) ||
+        !valid_counts(__func__, uxMaxCount, uxInitialCount)) {
         return NULL;
     }
     return make_semaphore(queueQUEUE_TYPE_COUNTING_SEMAPHORE, uxMaxCount, uxInitialCount,
@@ -337,7 +348,7 @@ QueueHandle_t xQueueCreateBinarySemaphore(void)
 
 QueueHandle_t xQueueCreateBinarySemaphoreStatic(StaticQueue_t *pxStaticQueue)
 {
-    return pxStaticQueue != NULL
+    return has_buffer(__func__, pxStaticQueue)
                ? make_semaphore(queueQUEUE_TYPE_BINARY_SEMAPHORE, 1, 0, MEM_STATIC, pxStaticQueue, 0)
                : NULL;
 }
@@ -418,9 +429,9 @@ static bool set_full_refused(const char *fn, const struct QueueDefinition *q, Ba
         return false;
     }
     fr_unlock();
-    ESP_LOGE(FR_TAG, "%s(%p): its queue set %p is full: refused (the chip asserts: make a set as "
-                     "long as its members together, and read a member only once selected)",
-             fn, (const void *)q, (const void *)set);
+    FR_REFUSE("%s(%p): its queue set %p is full: refused (the chip asserts: make a set as "
+              "long as its members together, and read a member only once selected)",
+              fn, (const void *)q, (const void *)set);
     return true;
 }
 
@@ -470,8 +481,8 @@ static bool look(const char *fn, QueueHandle_t q, const void *item, shape_t *out
 {
     *out = shape_of(q);
     if (q == NULL || (item == NULL && out->item_size != 0)) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
-                 q == NULL ? "no queue" : "no item buffer");
+        FR_REFUSE("%s: %s: refused (the chip asserts)", fn,
+                  q == NULL ? "no queue" : "no item buffer");
         return false;
     }
     return true;
@@ -489,8 +500,8 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
     }
     struct QueueDefinition *q = xQueue;
     if (xCopyPosition == queueOVERWRITE && shape.length != 1) {
-        ESP_LOGE(FR_TAG, "%s: overwrite on a queue of length %u: refused (the chip asserts)",
-                 __func__, shape.length);
+        FR_REFUSE("%s: overwrite on a queue of length %u: refused (the chip asserts)",
+                  __func__, shape.length);
         return pdFAIL;
     }
     const TaskHandle_t self = shape.mutex ? fr_self() : NULL; /* before the lock: it may take it */
@@ -513,8 +524,8 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
     }
     if (is_mutex(q) && q->holder != self) { /* another task holds it (or took it meanwhile) */
         fr_unlock(); /* never log under the kernel lock: a log hook may call FreeRTOS */
-        ESP_LOGE(FR_TAG, "xSemaphoreGive(%p): the caller does not hold this mutex: refused (the "
-                         "chip asserts)", (void *)q);
+        FR_REFUSE("xSemaphoreGive(%p): the caller does not hold this mutex: refused (the "
+                  "chip asserts)", (void *)q);
         return pdFAIL;
     }
     if (set_full_refused(__func__, q, xCopyPosition)) {
@@ -538,8 +549,8 @@ BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvIt
     }
     struct QueueDefinition *q = xQueue;
     if ((xCopyPosition == queueOVERWRITE && shape.length != 1) || shape.mutex) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", __func__,
-                 shape.mutex ? "a mutex" : "overwrite on a queue longer than 1");
+        FR_REFUSE("%s: %s: refused (the chip asserts)", __func__,
+                  shape.mutex ? "a mutex" : "overwrite on a queue longer than 1");
         return pdFAIL;
     }
     fr_lock();
@@ -582,7 +593,7 @@ static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, Ti
     TaskHandle_t self = NULL;
     if (shape.mutex) {
         if (sim_in_isr()) {
-            ESP_LOGE(FR_TAG, "%s: a mutex in an ISR: refused (the chip asserts)", fn);
+            FR_REFUSE("%s: a mutex in an ISR: refused (the chip asserts)", fn);
             return pdFAIL;
         }
         self = fr_self();
@@ -625,7 +636,7 @@ BaseType_t xQueueSemaphoreTake(QueueHandle_t xQueue, TickType_t xTicksToWait)
 {
     fr_task_call();
     if (shape_of(xQueue).item_size != 0) {
-        ESP_LOGE(FR_TAG, "%s: not a semaphore: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: not a semaphore: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
     return receive(__func__, xQueue, NULL, xTicksToWait, false);
@@ -640,7 +651,7 @@ BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
     }
     struct QueueDefinition *q = xQueue;
     if (shape.mutex) {
-        ESP_LOGE(FR_TAG, "%s: a mutex: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: a mutex: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
     fr_lock();
@@ -678,7 +689,7 @@ BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWai
 {
     fr_task_call();
     if (!shape_of(xMutex).recursive) {
-        ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
     }
     TaskHandle_t self = fr_self();
@@ -696,7 +707,7 @@ BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
 {
     fr_task_call();
     if (!shape_of(xMutex).recursive) {
-        ESP_LOGE(FR_TAG, "%s: not a recursive mutex: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
     }
     TaskHandle_t self = fr_self();
@@ -768,7 +779,7 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
     fr_task_call();
     (void)xNewQueue;
     if (xQueue == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no queue: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no queue: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
     fr_lock();
@@ -817,8 +828,8 @@ QueueSetHandle_t xQueueCreateSet(const UBaseType_t uxEventQueueLength)
 static bool is_set_arg(const char *fn, QueueSetHandle_t set)
 {
     if (set == NULL || !shape_of(set).set) {
-        ESP_LOGE(FR_TAG, "%s(%p): %s: refused (the chip asserts or corrupts memory)", fn,
-                 (void *)set, set == NULL ? "no queue set" : "not a queue set");
+        FR_REFUSE("%s(%p): %s: refused (the chip asserts or corrupts memory)", fn,
+                  (void *)set, set == NULL ? "no queue set" : "not a queue set");
         return false;
     }
     return true;
@@ -829,7 +840,7 @@ static bool member_args(const char *fn, QueueSetMemberHandle_t member, QueueSetH
 {
     fr_task_call();
     if (member == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no queue or semaphore: refused (the chip crashes)", fn);
+        FR_REFUSE("%s: no queue or semaphore: refused (the chip crashes)", fn);
         return false;
     }
     return is_set_arg(fn, set);
@@ -849,10 +860,10 @@ BaseType_t xQueueAddToSet(QueueSetMemberHandle_t xQueueOrSemaphore, QueueSetHand
     }
     fr_unlock();
     if (old != NULL || !empty) {
-        ESP_LOGE(FR_TAG, "%s(%p, %p): %s: refused", __func__, (void *)xQueueOrSemaphore,
-                 (void *)xQueueSet,
-                 old != NULL ? "already in a queue set (a queue is in one set at most)"
-                             : "not empty (a given semaphore or a free mutex is not)");
+        FR_REFUSE("%s(%p, %p): %s: refused", __func__, (void *)xQueueOrSemaphore,
+                  (void *)xQueueSet,
+                  old != NULL ? "already in a queue set (a queue is in one set at most)"
+                              : "not empty (a given semaphore or a free mutex is not)");
         return pdFAIL;
     }
     return pdPASS;
@@ -873,9 +884,9 @@ BaseType_t xQueueRemoveFromSet(QueueSetMemberHandle_t xQueueOrSemaphore,
     }
     fr_unlock();
     if (!member || !empty) {
-        ESP_LOGE(FR_TAG, "%s(%p, %p): %s: refused", __func__, (void *)xQueueOrSemaphore,
-                 (void *)xQueueSet,
-                 !member ? "not in this queue set" : "not empty (the set holds its handle)");
+        FR_REFUSE("%s(%p, %p): %s: refused", __func__, (void *)xQueueOrSemaphore,
+                  (void *)xQueueSet,
+                  !member ? "not in this queue set" : "not empty (the set holds its handle)");
         return pdFAIL;
     }
     return pdPASS;
@@ -931,7 +942,7 @@ static void unregister_locked(QueueHandle_t q)
 static bool registry_arg(const char *fn, QueueHandle_t q)
 {
     if (q == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no queue: refused (the chip asserts)", fn);
+        FR_REFUSE("%s: no queue: refused (the chip asserts)", fn);
         return false;
     }
     return true;

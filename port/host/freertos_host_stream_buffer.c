@@ -125,8 +125,12 @@ static bool valid_shape(const char *fn, size_t size, size_t trigger, bool messag
                       : trigger > size                           ? "a trigger level above the size"
                       : size > UINT32_MAX - RECORD_SIZE - 1      ? "a size the chip cannot address"
                                                                  : NULL;
+    if (callbacks) { /* not counted: no misuse, the host's limit */
+        ESP_LOGE(FR_TAG, "%s: %s: refused", fn, why);
+        return false;
+    }
     if (why != NULL) {
-        ESP_LOGE(FR_TAG, "%s(%zu, %zu): %s: refused (the chip asserts)", fn, size, trigger, why);
+        FR_REFUSE("%s(%zu, %zu): %s: refused (the chip asserts)", fn, size, trigger, why);
         return false;
     }
     return true;
@@ -182,7 +186,7 @@ StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
 {
     fr_task_call();
     if (pucStreamBufferStorageArea == NULL || pxStaticStreamBuffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no storage or buffer: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no storage or buffer: refused (the chip asserts)", __func__);
         return NULL;
     }
     if (!valid_shape(__func__, xBufferSizeBytes, xTriggerLevelBytes, xIsMessageBuffer != pdFALSE,
@@ -237,10 +241,10 @@ static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api
     const bool waited_on = sb->waiting_send + sb->waiting_receive > 0;
     fr_unlock();
     if (waited_on || (caps_api && sb->memory != MEM_CAPS)) {
-        ESP_LOGE(FR_TAG, "%s: %s", fn,
-                 waited_on ? "a task waits on it: refused (the chip would leave it on freed memory)"
-                           : "not made by xStreamBufferGenericCreateWithCaps(): refused (the chip "
-                             "asserts)");
+        FR_REFUSE("%s: %s", fn,
+                  waited_on ? "a task waits on it: refused (the chip would leave it on freed memory)"
+                            : "not made by xStreamBufferGenericCreateWithCaps(): refused (the chip "
+                              "asserts)");
         return;
     }
     if (!caps_api && sb->memory == MEM_CAPS) {
@@ -272,8 +276,8 @@ void vStreamBufferGenericDeleteWithCaps(StreamBufferHandle_t xStreamBuffer,
 static bool refuse_null(const char *fn, const void *sb, const void *data, size_t n)
 {
     if (sb == NULL || (data == NULL && n != 0)) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
-                 sb == NULL ? "no buffer" : "no data");
+        FR_REFUSE("%s: %s: refused (the chip asserts)", fn,
+                  sb == NULL ? "no buffer" : "no data");
         return true;
     }
     return false;
@@ -286,7 +290,7 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
         return 0;
     }
     if (sb->message && n > UINT32_MAX - LENGTH_BYTES) {
-        ESP_LOGE(FR_TAG, "%s: a message of %zu bytes: refused (the chip asserts)", fn, n);
+        FR_REFUSE("%s: a message of %zu bytes: refused (the chip asserts)", fn, n);
         return 0;
     }
     /* stream_buffer.c: the room waited for; a message that can never fit is not waited for. */
@@ -304,7 +308,7 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
     if (wait != 0 && space_in(sb) < required) {
         if (sb->waiting_send > 0) {
             fr_unlock();
-            ESP_LOGE(FR_TAG, "%s: a second task waits to send: refused (the chip asserts)", fn);
+            FR_REFUSE("%s: a second task waits to send: refused (the chip asserts)", fn);
             return 0;
         }
         while (space_in(sb) < required &&
@@ -347,7 +351,7 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
     if (wait != 0 && bytes_in(sb) <= empty) {
         if (sb->waiting_receive > 0) {
             fr_unlock();
-            ESP_LOGE(FR_TAG, "%s: a second task waits to receive: refused (the chip asserts)", fn);
+            FR_REFUSE("%s: a second task waits to receive: refused (the chip asserts)", fn);
             return 0;
         }
         while ((bytes_in(sb) <= empty || bytes_in(sb) < sb->trigger) &&

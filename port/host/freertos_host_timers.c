@@ -208,9 +208,9 @@ TaskHandle_t xTimerGetTimerDaemonTaskHandle(void)
 static bool valid_timer_args(const char *fn, TickType_t period, TimerCallbackFunction_t callback)
 {
     if (period == 0 || callback == NULL) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip %s)", fn,
-                 period == 0 ? "a period of 0 ticks" : "no callback",
-                 period == 0 ? "asserts" : "crashes at expiry");
+        FR_REFUSE("%s: %s: refused (the chip %s)", fn,
+                  period == 0 ? "a period of 0 ticks" : "no callback",
+                  period == 0 ? "asserts" : "crashes at expiry");
         return false;
     }
     return xTimerGetTimerDaemonTaskHandle() != NULL;
@@ -258,7 +258,7 @@ TimerHandle_t xTimerCreateStatic(const char *const pcTimerName, const TickType_t
 {
     fr_task_call();
     if (pxTimerBuffer == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no timer buffer: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no timer buffer: refused (the chip asserts)", __func__);
         return NULL;
     }
     if (!valid_timer_args(__func__, xTimerPeriodInTicks, pxCallbackFunction)) {
@@ -282,8 +282,8 @@ static BaseType_t command(const char *fn, TimerHandle_t t, enum command what, Ti
 {
     fr_task_call();
     if (t == NULL || (what == CHANGE_PERIOD && period == 0)) {
-        ESP_LOGE(FR_TAG, "%s: %s: refused (the chip asserts)", fn,
-                 t == NULL ? "no timer" : "a period of 0 ticks");
+        FR_REFUSE("%s: %s: refused (the chip asserts)", fn,
+                  t == NULL ? "no timer" : "a period of 0 ticks");
         return pdFAIL;
     }
     if (sim_scheduler_suspended()) {
@@ -371,7 +371,7 @@ static BaseType_t pend(const char *fn, PendedFunction_t function, void *paramete
                        uint32_t parameter2, TickType_t wait, BaseType_t *woken)
 {
     if (function == NULL) {
-        ESP_LOGE(FR_TAG, "%s: no function: refused", fn);
+        FR_REFUSE("%s: no function: refused", fn);
         return pdFAIL;
     }
     if (fr_refuse_wait(fn, wait) || xTimerGetTimerDaemonTaskHandle() == NULL) {

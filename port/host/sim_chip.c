@@ -191,8 +191,8 @@ extern char _end[] __attribute__((weak));
 
 /* Separate variables, not a struct: i386 gcc notes an ABI change for _Atomic 64-bit fields. */
 static _Atomic uint64_t stat_allocations, stat_frees, stat_failed, stat_injected, stat_invalid_frees,
-    stat_invalid_queries, stat_isr_calls, stat_refused_waits, stat_critical_logs,
-    stat_suspended_tracked_calls;
+    stat_invalid_queries, stat_isr_calls, stat_refused_waits, stat_refused_calls,
+    stat_critical_logs, stat_suspended_tracked_calls;
 
 static _Atomic(esp_alloc_failed_hook_t) failed_hook;
 
@@ -223,6 +223,11 @@ void sim_count_invalid_free(void)
 void sim_count_refused_wait(void)
 {
     count(&stat_refused_waits);
+}
+
+void sim_count_refused_call(void)
+{
+    count(&stat_refused_calls);
 }
 
 bool sim_in_isr(void)
@@ -349,6 +354,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     out->invalid_queries = atomic_load(&stat_invalid_queries);
     out->isr_calls = atomic_load(&stat_isr_calls);
     out->refused_waits = atomic_load(&stat_refused_waits);
+    out->refused_calls = atomic_load(&stat_refused_calls);
     out->critical_logs = atomic_load(&stat_critical_logs);
     out->suspended_tracked_calls = atomic_load(&stat_suspended_tracked_calls);
 }
@@ -820,7 +826,8 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
                                           &stat_failed,          &stat_injected,
                                           &stat_invalid_frees,   &stat_invalid_queries,
                                           &stat_isr_calls,       &stat_refused_waits,
-                                          &stat_critical_logs,   &stat_suspended_tracked_calls};
+                                          &stat_refused_calls,   &stat_critical_logs,
+                                          &stat_suspended_tracked_calls};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         atomic_store(counters[i], 0);
     }

@@ -37,6 +37,9 @@ void __real_free(void *ptr);
 void sim_count_invalid_free(void);
 /** Count one refused FreeRTOS wait in kraken_sim_stats_t.refused_waits. isr-ok. */
 void sim_count_refused_wait(void);
+/** Count one other refused FreeRTOS call in kraken_sim_stats_t.refused_calls (FR_REFUSE in
+ *  freertos_host.h). isr-ok. */
+void sim_count_refused_call(void);
 /** True while the calling thread holds a critical section (portENTER_CRITICAL; freertos_host.c).
  *  isr-ok, O(1). */
 bool sim_in_critical(void);

@@ -93,7 +93,23 @@ typedef struct {
     uint64_t refused_waits; /**< FreeRTOS calls that would wait (a timeout other than 0, a delay,
                                  vTaskSuspend(NULL)) made in a simulated ISR, inside a critical
                                  section (portENTER_CRITICAL) or with the scheduler suspended
-                                 (vTaskSuspendAll): refused, logged (the chip asserts or hangs) */
+                                 (vTaskSuspendAll): refused, logged (the chip asserts or hangs);
+                                 counted here only, not in refused_calls */
+    uint64_t refused_calls; /**< every other FreeRTOS call refused for bad input or a wrong
+                                 context: a NULL handle or buffer, a priority, core or index out
+                                 of range, a static TCB or stack in memory the chip rejects, an
+                                 idle task deleted, suspended or reprioritised, a delete or a
+                                 trace call in a simulated ISR, a delete of the wrong kind
+                                 (WithCaps or not) or of an object tasks wait on, a mutex given
+                                 by a task not holding it, a bad portEXIT_CRITICAL or
+                                 taskEXIT_CRITICAL_FROM_ISR...: refused with the call's failure
+                                 value, logged (the chip asserts, aborts or crashes on nearly
+                                 all); also, logged, a task function that returns (deleted), a
+                                 vTaskDelete(NULL) with the scheduler suspended (done) and a TLS
+                                 deletion callback a plain set overwrote (not called), where the
+                                 chip aborts or asserts. Each counted once. Not counted: what the
+                                 host does not simulate (vTaskSuspend of another task, stream
+                                 buffer completed callbacks), refused and logged */
     uint64_t critical_logs; /**< ESP_LOGx lines written inside a critical section or in a
                                  simulated ISR: written, the first logged (the chip aborts:
                                  libc's stdout lock); not the simulator's own diagnostics */

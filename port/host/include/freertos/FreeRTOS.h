@@ -19,6 +19,9 @@
  *   value, logged and counted
  *   (kraken_sim_stats_t.refused_waits), also one that would not have had to wait: ESP-IDF forbids
  *   blocking calls there.
+ * - Any other call the chip asserts on (bad input, a wrong context) is refused with its failure
+ *   value, logged and counted once (kraken_sim_stats_t.refused_calls; a wait only in
+ *   refused_waits).
  * - The tick count is esp_timer_get_time() / portTICK_PERIOD_MS: it starts at the simulated boot.
  * Kernel objects live in the simulated heap: delete them before kraken_sim_reset().
  */
