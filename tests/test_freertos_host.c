@@ -3111,6 +3111,9 @@ static void static_and_withcaps_queues_and_semaphores_give_their_buffers_back(vo
     StaticSemaphore_t *got_sem = NULL;
     assert_int_equal(xSemaphoreGetStaticBuffer(sem, &got_sem), pdTRUE);
     assert_ptr_equal(got_sem, &sem_buffer);
+    got_storage = storage; /* FreeRTOS's pcHead: NULL for a mutex */
+    assert_int_equal(xQueueGenericGetStaticBuffers(sem, &got_storage, &got), pdTRUE);
+    assert_null(got_storage);
 
     /* WithCaps (static objects on the chip): their PSRAM blocks, as vQueueDeleteWithCaps frees. */
     assert_int_equal(xQueueGetStaticBuffers(caps, &got_storage, &got), pdTRUE);

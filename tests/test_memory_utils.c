@@ -536,6 +536,11 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
         assert_int_equal(refused_reports, 1);
         assert_int_equal(refused_info.kind, MEMORY_POOL_MISUSE_HEAP_CALL);
         assert_ptr_equal(refused_info.ptr, block);
+        /* the call site is in this function, not in memory_utils.c */
+        const uintptr_t here =
+            (uintptr_t)a_refused_realloc_logs_one_line_naming_the_function_and_the_caller;
+        assert_true((uintptr_t)refused_info.caller > here &&
+                    (uintptr_t)refused_info.caller < here + 16384);
         const char *newline = strchr(out, '\n');
         assert_non_null(newline);
         assert_string_equal(newline + 1, ""); /* one line */

@@ -6,7 +6,6 @@
  * the S3's cache_ll.h); the answers are the S3's, written for the host.
  */
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>

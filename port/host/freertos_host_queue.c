@@ -216,7 +216,8 @@ BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQue
         return pdFALSE;
     }
     /* A WithCaps queue or semaphore is a static one on the chip (idf_additions.c): its blocks are
-     * its buffers. Without storage FreeRTOS's pcHead points at the queue itself. */
+     * its buffers. Without storage FreeRTOS's pcHead points at the queue itself, and is NULL for
+     * a mutex (queueQUEUE_IS_MUTEX). */
     StaticQueue_t *const buffer =
         xQueue->memory == MEM_STATIC ? xQueue->buffer
         : xQueue->memory == MEM_CAPS ? (StaticQueue_t *)xQueue->block
@@ -225,7 +226,9 @@ BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQue
         return pdFALSE;
     }
     if (ppucQueueStorage != NULL) {
-        *ppucQueueStorage = xQueue->storage != NULL ? xQueue->storage : (uint8_t *)buffer;
+        *ppucQueueStorage = is_mutex(xQueue)           ? NULL
+                            : xQueue->storage != NULL ? xQueue->storage
+                                                      : (uint8_t *)buffer;
     }
     *ppxStaticQueue = buffer;
     return pdTRUE;

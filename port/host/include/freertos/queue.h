@@ -36,7 +36,7 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
 void vQueueDelete(QueueHandle_t xQueue);
 /** The buffers given to xQueueCreateStatic() (or a semaphore's static create): pdTRUE with
  *  *ppxStaticQueue and, when ppucQueueStorage is not NULL, *ppucQueueStorage set (the storage;
- *  NULL for an item size of 0). For a queue or semaphore made by a WithCaps create (static ones
+ *  for an item size of 0 the queue buffer itself, NULL for a mutex, as FreeRTOS's pcHead). For a queue or semaphore made by a WithCaps create (static ones
  *  on the chip too), its blocks: to free, not to read. pdFALSE, nothing set, for one made by a
  *  dynamic create. A NULL queue or ppxStaticQueue is refused with pdFALSE and an error line (the
  *  chip asserts). task or isr, O(1). */

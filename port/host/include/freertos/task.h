@@ -74,15 +74,6 @@ static inline BaseType_t xTaskCreate(TaskFunction_t pxTaskCode, const char *cons
                                    pxCreatedTask, tskNO_AFFINITY);
 }
 
-/** A task on the caller's memory: puxStackBuffer (usStackDepth bytes) and pxTaskBuffer, no heap
- *  call. Returns its handle; NULL for a NULL buffer or code, or arguments refused as above, or
- *  when the host cannot start a thread. The buffers must outlive the task. As ESP-IDF asserts
- *  (portVALID_TCB_MEM, portVALID_STACK_MEM), a TCB buffer that is not in internal byte-accessible
- *  RAM (an EXT_RAM_BSS_ATTR static, a MALLOC_CAP_SPIRAM block, RTC slow memory...) is refused
- *  with NULL and an error line, and so is such a stack, except one in PSRAM with
- *  CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM (on by default with CONFIG_SPIRAM, as ESP-IDF's for
- *  the S3); host memory outside the simulated chip (another thread's stack) is not judged. task,
- *  O(1). */
 /** 1 when xTaskCreateStatic*() and xTaskCreate*WithCaps() accept a stack in PSRAM: with
  *  CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM, and in a build without CONFIG_SPIRAM, where the option
  *  has no say (a test that boots a module with PSRAM anyway gets ESP-IDF's default for a PSRAM
@@ -92,6 +83,15 @@ static inline BaseType_t xTaskCreate(TaskFunction_t pxTaskCode, const char *cons
 #else
 #define KRAKEN_SIM_TASK_STACK_IN_PSRAM 0
 #endif
+/** A task on the caller's memory: puxStackBuffer (usStackDepth bytes) and pxTaskBuffer, no heap
+ *  call. Returns its handle; NULL for a NULL buffer or code, or arguments refused as above, or
+ *  when the host cannot start a thread. The buffers must outlive the task. As ESP-IDF asserts
+ *  (portVALID_TCB_MEM, portVALID_STACK_MEM), a TCB buffer that is not in internal byte-accessible
+ *  RAM (an EXT_RAM_BSS_ATTR static, a MALLOC_CAP_SPIRAM block, RTC slow memory...) is refused
+ *  with NULL and an error line, and so is such a stack, except one in PSRAM with
+ *  CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM (on by default with CONFIG_SPIRAM, as ESP-IDF's for
+ *  the S3); host memory outside the simulated chip (another thread's stack) is not judged. task,
+ *  O(1). */
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
                                            const uint32_t ulStackDepth, void *const pvParameters,
                                            UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
@@ -205,7 +205,7 @@ TaskHandle_t xTaskGetIdleTaskHandle(void);
  *  stack block and its TCB block (KRAKEN_SIM_TCB_BYTES: to free, not to read as a StaticTask_t),
  *  until vTaskDeleteWithCaps(). pdFALSE, both left alone, for a task made by xTaskCreate*() and
  *  for the records the host makes itself (threads not made by xTaskCreate*(), the idle and timer
- *  tasks). xTask NULL: the caller. A NULL ppuxStackBuffer or ppxTaskBuffer is refused with
+ *  tasks; on the chip those two are static: pdTRUE there). xTask NULL: the caller. A NULL ppuxStackBuffer or ppxTaskBuffer is refused with
  *  pdFALSE and an error line (the chip asserts). The task must not have ended. task or isr, O(1). */
 BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuffer,
                                  StaticTask_t **ppxTaskBuffer);
