@@ -356,9 +356,10 @@ static NOINLINE void report_log(const memory_pool_misuse_info_t *info, const cha
                 info->ptr, class_name, info->caller, info->owner);
 }
 
-/* A misuse to the hook, and from a task to the log. */
+/* A misuse to the hook, and from a task to the log. Not inlined: tools/iram_check.py knows its
+ * call of report_log as task-only. */
 KRAKEN_PORT_ISR_TEXT
-static void report_info(const memory_pool_misuse_info_t *info, const char *heap_function)
+static NOINLINE void report_info(const memory_pool_misuse_info_t *info, const char *heap_function)
 {
     memory_pool_misuse_hook_t hook = atomic_load_explicit(&g_hook, memory_order_acquire);
     if (hook != NULL) {

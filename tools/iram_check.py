@@ -48,7 +48,7 @@ _NO_WAIT = "take_block/post_slow: may_wait is false for an ISR post"
 _NO_START = "enter_slow: may_start is false for an ISR post (start_lazily inlined at -Os/-O2)"
 _TASK_GIVE = "wake_dispatcher(isr, ...) gives from a task only when isr is false; " + _NOT_ISR_POST
 TASK_ONLY = {
-    ("report", "report_log"): "only when !kraken_port_in_isr()",
+    ("report_info", "report_log"): "only when !kraken_port_in_isr()",
     ("alloc_beyond", "heap_alloc"): "only when neither isr nor kraken_port_in_isr()",
     ("alloc_class_empty", "heap_alloc"): "only when neither isr nor kraken_port_in_isr()",
     ("alloc_beyond", "setup_and_wait"): "only when !isr (isr includes kraken_port_in_isr())",
