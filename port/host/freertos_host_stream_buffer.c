@@ -119,16 +119,15 @@ static size_t read_locked(struct StreamBufferDef_t *sb, void *out, size_t room)
 static bool valid_shape(const char *fn, size_t size, size_t trigger, bool message, bool is_static,
                         bool callbacks)
 {
-    const char *why = callbacks                                  ? "completed callbacks (not simulated)"
-                      : (message || is_static) && size <= LENGTH_BYTES ? "a size of 4 bytes or less"
-                      : size == 0                                ? "a size of 0"
-                      : trigger > size                           ? "a trigger level above the size"
-                      : size > UINT32_MAX - RECORD_SIZE - 1      ? "a size the chip cannot address"
-                                                                 : NULL;
     if (callbacks) { /* not counted: no misuse, the host's limit */
-        ESP_LOGE(FR_TAG, "%s: %s: refused", fn, why);
+        ESP_LOGE(FR_TAG, "%s: completed callbacks (not simulated): refused", fn);
         return false;
     }
+    const char *why = (message || is_static) && size <= LENGTH_BYTES ? "a size of 4 bytes or less"
+                      : size == 0                                     ? "a size of 0"
+                      : trigger > size                                ? "a trigger level above the size"
+                      : size > UINT32_MAX - RECORD_SIZE - 1           ? "a size the chip cannot address"
+                                                                      : NULL;
     if (why != NULL) {
         FR_REFUSE("%s(%zu, %zu): %s: refused (the chip asserts)", fn, size, trigger, why);
         return false;
