@@ -346,14 +346,23 @@ static NOINLINE void report_log(const memory_pool_misuse_info_t *info, const cha
     } else if (info->kind == MEMORY_POOL_MISUSE_HEAP_CALL) {
         class_name = "a heap block of the pools"; /* only live blocks from here are refused */
     }
-    if (heap_function != NULL) {
+    /* The owner is known with CHECK BASIC or FULL only: "owner unknown" rather than a null pointer,
+     * which each libc prints its own way. */
+    const char *misuse = memory_pool_misuse_name(info->kind);
+    if (heap_function != NULL && info->owner != NULL) {
         KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p: %s() refused it, release it with "
-                    "memory_pool_free()", memory_pool_misuse_name(info->kind), info->ptr,
-                    class_name, info->caller, info->owner, heap_function);
-        return;
+                    "memory_pool_free()", misuse, info->ptr, class_name, info->caller, info->owner,
+                    heap_function);
+    } else if (heap_function != NULL) {
+        KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner unknown: %s() refused it, release it with "
+                    "memory_pool_free()", misuse, info->ptr, class_name, info->caller, heap_function);
+    } else if (info->owner != NULL) {
+        KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p", misuse, info->ptr, class_name,
+                    info->caller, info->owner);
+    } else {
+        KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner unknown", misuse, info->ptr, class_name,
+                    info->caller);
     }
-    KRAKEN_LOGE(TAG, "%s: %p (%s), caller %p, owner %p", memory_pool_misuse_name(info->kind),
-                info->ptr, class_name, info->caller, info->owner);
 }
 
 /* A misuse to the hook, and from a task to the log. Not inlined: tools/iram_check.py knows its
@@ -1051,12 +1060,28 @@ bool memory_pool_refuse_heap_call_from(const void *ptr, const char *function_nam
     if (!memory_pool_owns(ptr)) {
         return false;
     }
+    const unsigned ci = memory_pool_class_of(ptr);
+    const void *owner = NULL; /* known with CHECK BASIC or FULL, while the block is live */
+#if CHECKS
+    if (ci < CLASSES) {
+        pool_class_t *c = &g_class[ci];
+        const size_t b = (size_t)((uintptr_t)ptr - (uintptr_t)c->base) / c->block_size;
+        kraken_port_lock(&c->lock);
+        owner = is_live(c, b) ? c->meta[b].owner : NULL;
+        kraken_port_unlock(&c->lock);
+    }
+#endif
     kraken_port_lock(&g_heap.lock);
     g_heap.n.heap_calls++;
+#if CHECKS
+    if (ci >= CLASSES) {
+        const long slot = table_find(ptr);
+        owner = slot >= 0 ? g_heap.meta[slot].owner : NULL;
+    }
+#endif
     kraken_port_unlock(&g_heap.lock);
-    const unsigned ci = memory_pool_class_of(ptr);
     const memory_pool_misuse_info_t info = {MEMORY_POOL_MISUSE_HEAP_CALL, ptr,
-                                            ci < CLASSES ? (int)ci : -1, caller, NULL};
+                                            ci < CLASSES ? (int)ci : -1, caller, owner};
     report_info(&info, function_name); /* the refusal's one log line */
     return true;
 }

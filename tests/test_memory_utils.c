@@ -513,6 +513,22 @@ static void remember_misuse(const memory_pool_misuse_info_t *info)
     refused_reports++;
 }
 
+/* The block's owner (the allocating call in the test function at `here`) with CHECK BASIC or FULL;
+ * "owner unknown" without checks, never a null pointer. */
+static void expect_owner(const char *line, const void *owner, uintptr_t here)
+{
+    char expect[64];
+#ifdef CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK_NONE
+    (void)here;
+    assert_null(owner);
+    snprintf(expect, sizeof expect, ", owner unknown: ");
+#else
+    assert_true((uintptr_t)owner > here && (uintptr_t)owner < here + 16384);
+    snprintf(expect, sizeof expect, ", owner %p: ", owner);
+#endif
+    assert_non_null(strstr(line, expect));
+}
+
 static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(void **state)
 {
     (void)state;
@@ -548,6 +564,7 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
         char expect[160];
         snprintf(expect, sizeof expect, ": %p (Small), caller %p,", block, refused_info.caller);
         assert_non_null(strstr(out, expect));
+        expect_owner(out, refused_info.owner, here);
         snprintf(expect, sizeof expect, ": %s() refused it, release it with memory_pool_free()\n",
                  names[i]);
         assert_non_null(strstr(out, expect));
@@ -560,6 +577,7 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
             snprintf(expect, sizeof expect, ": %p (a heap block of the pools), caller %p,",
                      oversize, refused_info.caller);
             assert_non_null(strstr(out, expect));
+            expect_owner(out, refused_info.owner, here);
             assert_string_equal(strchr(out, '\n') + 1, "");
         }
     }
