@@ -12,6 +12,7 @@ exit 0 when all apply, 1 otherwise."""
 import glob
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -36,12 +37,17 @@ def check_commands(lst, names):
     text = "\n".join(header).replace("\\\n", " ")
     bad = 0
     for command in re.finditer(r"tools/mutate\.sh(.*?)tools/mutants/\S+\.txt", text, re.S):
-        targets = re.search(r'-t "([^"]*)"', command.group(1))
-        regex = re.search(r'-r "?([^" ]*)"?', command.group(1))
-        if targets is None:
+        # read the options as the shell does: -t "a b", -t a, -r "x|y" and -r x alike
+        words = shlex.split(command.group(1))
+        options = dict(zip(words[::2], words[1::2])) if len(words) % 2 == 0 else {}
+        if len(words) % 2 != 0 or not set(options) <= {"-t", "-r", "-c", "-T"}:
+            print(f"{lst}: cannot read the header command's options: {command.group(1).strip()}")
+            bad += 1
+            continue
+        if "-t" not in options:
             continue  # everything is built
-        built = set(targets.group(1).split())
-        picked = [n for n in names if re.search(regex.group(1) if regex else "", n)]
+        built = set(options["-t"].split())
+        picked = [n for n in names if re.search(options.get("-r", ""), n)]
         for name in picked:
             if name not in built:
                 print(f"{lst}: a header command's -r picks {name}, which its -t does not build")
