@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -478,6 +479,22 @@ static void every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory(
     }
 }
 
+/* A region starts at the same offset in its host page as at its chip address, so an alignment seen
+ * on the host is the chip's: the padding of an aligned allocation is the chip's too. */
+static void host_and_chip_addresses_of_every_heap_agree_modulo_the_page_size(void **state)
+{
+    (void)state;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t r = region(i);
+        assert_int_equal((r.start - sim_chip_address((const void *)r.start)) % page, 0);
+    }
+    void *aligned = heap_caps_aligned_alloc(256, 100, MALLOC_CAP_INTERNAL);
+    assert_non_null(aligned);
+    assert_int_equal(sim_chip_address(aligned) % 256, 0);
+    heap_caps_free(aligned);
+}
+
 static void host_statics_and_the_stack_are_internal_dram_and_libc_memory_is_no_chip_memory(
     void **state)
 {
@@ -563,6 +580,10 @@ int main(void)
                                boot_no_spiram_dcache16),
         cmocka_unit_test_setup(a_data_cache_size_esp_idf_does_not_offer_is_refused, boot_n8r8),
         cmocka_unit_test_setup(region_queries_reject_an_index_past_the_end, boot_n8r8),
+        cmocka_unit_test_setup(host_and_chip_addresses_of_every_heap_agree_modulo_the_page_size,
+                               boot_n8r8),
+        cmocka_unit_test_setup(host_and_chip_addresses_of_every_heap_agree_modulo_the_page_size,
+                               boot_n8),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
                                boot_n8r8),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,

@@ -99,6 +99,27 @@ static const size_t slot_bytes[SLOT_COUNT] = {
     SIM_DIRAM_MAIN_BYTES, SIM_DIRAM_STARTUP_BYTES, SIM_DRAM_BYTES,
     SIM_DRAM_DROM_BYTES,  SIM_RTCRAM_BYTES,        SIM_PSRAM_MAX_BYTES};
 
+/* Where each area would sit on the chip (soc.h, memory_layout.c; the static data's size and the
+ * flash mapping are an app's, chosen here). Only the ranges matter: esp_memory_utils.h's tests. */
+#define CHIP_STATICS 0x3FC88000u     /* .data/.bss: SOC_DRAM_LOW, below the main heap */
+#define CHIP_DIRAM_MAIN_END 0x3FCE9710u /* APP_USABLE_DRAM_END: the startup stack area above */
+#define CHIP_DIRAM_MAIN (CHIP_DIRAM_MAIN_END - SIM_DIRAM_MAIN_BYTES)
+#define CHIP_DRAM 0x3FCF0000u        /* left by a 16/32 KiB data cache */
+#define CHIP_DRAM_DROM 0x3C000000u   /* left by a 16 KiB data cache (SOC_DROM_LOW) */
+#define CHIP_RODATA 0x3C010000u      /* flash .rodata through the data cache (DROM) */
+#define CHIP_PSRAM 0x3C100000u       /* PSRAM mapped after the flash data, same bus window */
+#define CHIP_IRAM 0x40378000u        /* .iram1 code (SOC_DIRAM_IRAM_LOW) */
+#define CHIP_IROM 0x42000000u        /* flash .text (SOC_IROM_LOW) */
+#define CHIP_RTC_FAST 0x600FE000u    /* RTC fast memory: RTC_FAST_ATTR, RTC_IRAM_ATTR, then heap */
+#define CHIP_RTC_FAST_HEAP (0x60100000u - SIM_RTCRAM_BYTES)
+#define CHIP_RTC_SLOW 0x50000000u    /* RTC slow memory: RTC_DATA_ATTR & co. (SOC_RTC_DATA_LOW) */
+
+/* Each slot's first byte stands for this chip address (sim_chip_address). The host places it at
+ * the same offset in its page, so that host and chip addresses agree modulo the page size: an
+ * alignment test, and the padding of an aligned allocation, come out as on the chip. */
+static const uint32_t slot_chip_base[SLOT_COUNT] = {
+    CHIP_DIRAM_MAIN, CHIP_DIRAM_MAIN_END, CHIP_DRAM, CHIP_DRAM_DROM, CHIP_RTC_FAST_HEAP, CHIP_PSRAM};
+
 static const struct {
     const char *name;
     size_t psram_bytes;
@@ -516,23 +537,26 @@ static bool arena_map(void)
         return true;
     }
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t offset[SLOT_COUNT];
+    size_t offset[SLOT_COUNT], in_page[SLOT_COUNT], mapped[SLOT_COUNT];
     size_t total = 0;
     for (unsigned i = 0; i < SLOT_COUNT; i++) {
         offset[i] = total;
-        total += round_up(slot_bytes[i], page) + page; /* + a guard page */
+        in_page[i] = slot_chip_base[i] % page;
+        mapped[i] = round_up(in_page[i] + slot_bytes[i], page);
+        total += mapped[i] + page; /* + a guard page */
     }
     void *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         return false;
     }
     for (unsigned i = 0; i < SLOT_COUNT; i++) {
-        void *region = (char *)base + offset[i];
-        if (mprotect(region, round_up(slot_bytes[i], page), PROT_READ | PROT_WRITE) != 0) {
+        char *pages = (char *)base + offset[i];
+        if (mprotect(pages, mapped[i], PROT_READ | PROT_WRITE) != 0) {
             munmap(base, total);
             return false;
         }
-        chip.slot_start[i] = (uintptr_t)region;
+        SIM_POISON(pages, in_page[i]); /* before the region: no guard page there, ASan guards it */
+        chip.slot_start[i] = (uintptr_t)(pages + in_page[i]);
     }
     atomic_store(&arena_hi, (uintptr_t)base + total);
     atomic_store(&arena_lo, (uintptr_t)base);
@@ -1886,20 +1910,6 @@ size_t esp_psram_get_size(void)
     return chip.psram_bytes;
 }
 
-/* Where each area would sit on the chip (soc.h, memory_layout.c; the static data's size and the
- * flash mapping are an app's, chosen here). Only the ranges matter: esp_memory_utils.h's tests. */
-#define CHIP_STATICS 0x3FC88000u     /* .data/.bss: SOC_DRAM_LOW, below the main heap */
-#define CHIP_DIRAM_MAIN_END 0x3FCE9710u /* APP_USABLE_DRAM_END: the startup stack area above */
-#define CHIP_DIRAM_MAIN (CHIP_DIRAM_MAIN_END - SIM_DIRAM_MAIN_BYTES)
-#define CHIP_DRAM 0x3FCF0000u        /* left by a 16/32 KiB data cache */
-#define CHIP_DRAM_DROM 0x3C000000u   /* left by a 16 KiB data cache (SOC_DROM_LOW) */
-#define CHIP_RODATA 0x3C010000u      /* flash .rodata through the data cache (DROM) */
-#define CHIP_PSRAM 0x3C100000u       /* PSRAM mapped after the flash data, same bus window */
-#define CHIP_IRAM 0x40378000u        /* .iram1 code (SOC_DIRAM_IRAM_LOW) */
-#define CHIP_IROM 0x42000000u        /* flash .text (SOC_IROM_LOW) */
-#define CHIP_RTC_FAST 0x600FE000u    /* RTC fast memory: RTC_FAST_ATTR, RTC_IRAM_ATTR, then heap */
-#define CHIP_RTC_FAST_HEAP (0x60100000u - SIM_RTCRAM_BYTES)
-#define CHIP_RTC_SLOW 0x50000000u    /* RTC slow memory: RTC_DATA_ATTR & co. (SOC_RTC_DATA_LOW) */
 
 /* p in [lo, hi) maps to chip + (p - lo), kept below chip + chip_bytes. */
 static bool map_area(uintptr_t p, uintptr_t lo, uintptr_t hi, uint32_t chip_base,

@@ -21,8 +21,10 @@
 #endif
 #ifdef SIM_ASAN
 #include <sanitizer/asan_interface.h>
+#define SIM_POISON(addr, bytes) ASAN_POISON_MEMORY_REGION((addr), (bytes))
 #define SIM_UNPOISON(addr, bytes) ASAN_UNPOISON_MEMORY_REGION((addr), (bytes))
 #else
+#define SIM_POISON(addr, bytes) ((void)(addr), (void)(bytes))
 #define SIM_UNPOISON(addr, bytes) ((void)(addr), (void)(bytes))
 #endif
 
