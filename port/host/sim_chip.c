@@ -117,8 +117,9 @@ static const size_t slot_bytes[SLOT_COUNT] = {
 /* Each slot's first byte stands for this chip address (sim_chip_address). The host places it at
  * the same offset in its page, so that host and chip addresses agree modulo the page size: an
  * alignment test, and the padding of an aligned allocation, come out as on the chip. */
-static const uint32_t slot_chip_base[SLOT_COUNT] = {
-    CHIP_DIRAM_MAIN, CHIP_DIRAM_MAIN_END, CHIP_DRAM, CHIP_DRAM_DROM, CHIP_RTC_FAST_HEAP, CHIP_PSRAM};
+static const uint32_t slot_chip_base[SLOT_COUNT] = {CHIP_DIRAM_MAIN, CHIP_DIRAM_MAIN_END,
+                                                     CHIP_DRAM,       CHIP_DRAM_DROM,
+                                                     CHIP_RTC_FAST_HEAP, CHIP_PSRAM};
 
 static const struct {
     const char *name;
@@ -1923,6 +1924,22 @@ static bool map_area(uintptr_t p, uintptr_t lo, uintptr_t hi, uint32_t chip_base
     return true;
 }
 
+/* The bytes of slot i this boot uses as chip memory: 0 when the profile or the options leave the
+ * region out (no PSRAM; a data cache that leaves no DRAM heap). */
+static size_t slot_in_use(unsigned i)
+{
+    switch (i) {
+    case SLOT_DRAM:
+        return chip.dram ? SIM_DRAM_BYTES : 0;
+    case SLOT_DRAM_DROM:
+        return chip.dram_drom ? SIM_DRAM_DROM_BYTES : 0;
+    case SLOT_PSRAM:
+        return chip.psram ? chip.psram_bytes : 0;
+    default:
+        return slot_bytes[i];
+    }
+}
+
 /* The calling thread's stack, found once per thread (glibc's own malloc, not the simulated one,
  * serves pthread_getattr_np): [lo, hi). */
 static _Thread_local uintptr_t own_stack_lo, own_stack_hi;
@@ -1967,20 +1984,13 @@ uint32_t sim_chip_address(const void *ptr)
     ensure_init();
     const uintptr_t p = (uintptr_t)ptr;
     uint32_t a = 0;
-    const uintptr_t *slot = chip.slot_start;
-    if (map_area(p, slot[SLOT_DIRAM_MAIN], slot[SLOT_DIRAM_MAIN] + SIM_DIRAM_MAIN_BYTES,
-                 CHIP_DIRAM_MAIN, SIM_DIRAM_MAIN_BYTES, &a) ||
-        map_area(p, slot[SLOT_DIRAM_STARTUP], slot[SLOT_DIRAM_STARTUP] + SIM_DIRAM_STARTUP_BYTES,
-                 CHIP_DIRAM_MAIN_END, SIM_DIRAM_STARTUP_BYTES, &a) ||
-        (chip.dram && map_area(p, slot[SLOT_DRAM], slot[SLOT_DRAM] + SIM_DRAM_BYTES, CHIP_DRAM,
-                               SIM_DRAM_BYTES, &a)) ||
-        (chip.dram_drom && map_area(p, slot[SLOT_DRAM_DROM], slot[SLOT_DRAM_DROM] + SIM_DRAM_DROM_BYTES,
-                                    CHIP_DRAM_DROM, SIM_DRAM_DROM_BYTES, &a)) ||
-        map_area(p, slot[SLOT_RTCRAM], slot[SLOT_RTCRAM] + SIM_RTCRAM_BYTES, CHIP_RTC_FAST_HEAP,
-                 SIM_RTCRAM_BYTES, &a) ||
-        (chip.psram && map_area(p, slot[SLOT_PSRAM], slot[SLOT_PSRAM] + chip.psram_bytes,
-                                CHIP_PSRAM, (uint32_t)chip.psram_bytes, &a))) {
-        return a;
+    for (unsigned i = 0; i < SLOT_COUNT; i++) {
+        const uintptr_t start = chip.slot_start[i];
+        const size_t bytes = slot_in_use(i);
+        if (bytes != 0 &&
+            map_area(p, start, start + bytes, slot_chip_base[i], (uint32_t)bytes, &a)) {
+            return a;
+        }
     }
     /* PSRAM statics sit before the PSRAM heap: the address of its first byte stands for them. */
     if ((chip.bss_in_psram && in_section(p, SECTION_RANGE(kraken_ext_bss))) ||
@@ -2161,17 +2171,13 @@ static bool span_in(uintptr_t start, uintptr_t last, uintptr_t lo, uintptr_t hi)
 static bool chip_ram(uintptr_t start, uintptr_t end)
 {
     const uintptr_t last = end - 1;
-    const uintptr_t *slot = chip.slot_start;
-    return span_in(start, last, slot[SLOT_DIRAM_MAIN], slot[SLOT_DIRAM_MAIN] + SIM_DIRAM_MAIN_BYTES) ||
-           span_in(start, last, slot[SLOT_DIRAM_STARTUP],
-                   slot[SLOT_DIRAM_STARTUP] + SIM_DIRAM_STARTUP_BYTES) ||
-           (chip.dram && span_in(start, last, slot[SLOT_DRAM], slot[SLOT_DRAM] + SIM_DRAM_BYTES)) ||
-           (chip.dram_drom && span_in(start, last, slot[SLOT_DRAM_DROM],
-                                      slot[SLOT_DRAM_DROM] + SIM_DRAM_DROM_BYTES)) ||
-           span_in(start, last, slot[SLOT_RTCRAM], slot[SLOT_RTCRAM] + SIM_RTCRAM_BYTES) ||
-           (chip.psram &&
-            span_in(start, last, slot[SLOT_PSRAM], slot[SLOT_PSRAM] + chip.psram_bytes)) ||
-           span_in(start, last, (uintptr_t)__data_start, (uintptr_t)_end) ||
+    for (unsigned i = 0; i < SLOT_COUNT; i++) {
+        const size_t bytes = slot_in_use(i);
+        if (bytes != 0 && span_in(start, last, chip.slot_start[i], chip.slot_start[i] + bytes)) {
+            return true;
+        }
+    }
+    return span_in(start, last, (uintptr_t)__data_start, (uintptr_t)_end) ||
            span_in(start, last, SECTION_RANGE(kraken_ext_bss)) ||
            span_in(start, last, SECTION_RANGE(kraken_ext_noinit)) ||
            span_in(start, last, SECTION_RANGE(kraken_rtc_fast)) ||
