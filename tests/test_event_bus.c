@@ -1122,6 +1122,47 @@ static void an_isr_can_post_a_pool_sized_payload_without_blocking(void **state)
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
 }
 
+/* The task-only calls not covered above, from an ISR: each is refused with ESP_ERR_INVALID_STATE
+ * and changes nothing (no service, no subscription removed, the bus neither started again nor
+ * stopped); the refused post is counted NOT_READY in its lane. */
+static void the_other_task_only_calls_are_refused_from_an_isr_and_change_nothing(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    system_event_subscription_t sub;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, &sub), ESP_OK);
+    const system_event_stats_t before = stats();
+    system_event_bus_config_t cfg = manual_config();
+    const uint32_t v = 7;
+    system_service_id_t id = 0xBEEF;
+    kraken_sim_isr_enter();
+    const esp_err_t reg = system_service_register("from_isr", &id);
+    const esp_err_t unsub = system_event_unsubscribe(sub);
+    const esp_err_t post = system_event_post_with_timeout(SVC_A, 1, &v, sizeof v,
+                                                          SYSTEM_EVENT_PRIORITY_LOW, 0);
+    const esp_err_t deinit = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
+    const esp_err_t init = system_event_bus_init(&cfg);
+    kraken_sim_isr_exit();
+    assert_int_equal(reg, ESP_ERR_INVALID_STATE);
+    assert_int_equal(id, 0xBEEF); /* nothing written */
+    assert_int_equal(unsub, ESP_ERR_INVALID_STATE);
+    assert_int_equal(post, ESP_ERR_INVALID_STATE);
+    assert_int_equal(deinit, ESP_ERR_INVALID_STATE);
+    assert_int_equal(init, ESP_ERR_INVALID_STATE);
+    assert_true(system_event_bus_is_ready());
+    const system_event_stats_t after = stats();
+    assert_int_equal(after.services, before.services);
+    assert_int_equal(after.subscriptions, before.subscriptions);
+    assert_int_equal(after.lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 0);
+    assert_int_equal(after.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     before.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY] + 1);
+    /* the subscription still works */
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    dispatch_all();
+    assert_int_equal(r.n, 1);
+    assert_int_equal(system_event_unsubscribe(sub), ESP_OK);
+}
+
 static void an_isr_post_to_a_full_lane_fails_at_once(void **state)
 {
     (void)state;
@@ -3648,6 +3689,9 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_can_post_a_pool_sized_payload_without_blocking,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            the_other_task_only_calls_are_refused_from_an_isr_and_change_nothing, setup_manual,
+            teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_to_a_full_lane_fails_at_once, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_post_that_waits_for_a_block_keeps_the_time_it_was_called,

@@ -386,6 +386,35 @@ static void oversize_requests_go_to_the_heap_counted(void **state)
     assert_int_equal(stats().oversize_failures, 1);
 }
 
+/* Sizes near SIZE_MAX (a caller's n * size that wrapped, a negative length cast): NULL from every
+ * allocation function, counted as oversize failures, nothing taken from the pools or the heap. */
+static void a_huge_request_returns_null_counted_and_takes_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    kraken_port_heap_figures_t before, after;
+    kraken_port_heap_figures(SRAM, &before);
+    const size_t huge[] = {SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2 + 1};
+    uint32_t expected = 0;
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        assert_null(memory_pool_alloc(huge[i]));
+        assert_null(memory_pool_alloc_margin(huge[i], 1));
+        assert_null(memory_pool_alloc_isr(huge[i]));
+        assert_null(memory_pool_alloc_isr_margin(huge[i], 0));
+        expected += 4;
+    }
+    kraken_port_heap_figures(SRAM, &after);
+    assert_int_equal(after.free_bytes, before.free_bytes);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.oversize_failures, expected);
+    assert_int_equal(st.oversize, 0);
+    assert_int_equal(st.heap_blocks_live, 0);
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        assert_int_equal(st.classes[c].in_use, 0);
+        assert_int_equal(st.classes[c].failures, 0);
+    }
+}
+
 static void an_exhausted_heap_makes_a_fallback_fail_cleanly(void **state)
 {
     (void)state;
@@ -1540,6 +1569,7 @@ int main(void)
         T(live_heap_blocks_are_capped_and_each_refusal_counted),
         T(heap_blocks_max_zero_keeps_the_pools_off_the_heap),
         T(oversize_requests_go_to_the_heap_counted),
+        T(a_huge_request_returns_null_counted_and_takes_nothing),
         T(an_exhausted_heap_makes_a_fallback_fail_cleanly),
         T(the_next_larger_class_serves_an_empty_class_when_configured),
         T(isr_allocation_never_uses_the_heap),

@@ -451,12 +451,27 @@ static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(v
     kraken_sim_stats_t before, after;
     kraken_sim_get_stats(&before);
     size_t free_before = memory_get_free_sram();
+    size_t psram_free_before = memory_get_free_psram();
     assert_null(DMA_REALLOC(not_from_the_heap, 128));
     kraken_sim_get_stats(&after);
     assert_int_equal(after.allocations, before.allocations); /* nothing allocated, nothing leaked */
     assert_int_equal(after.frees, before.frees);
     assert_int_equal(after.invalid_queries, before.invalid_queries + 1); /* its size: counted */
+    /* The other three go to heap_caps_realloc*: refused there (NULL, counted), nothing allocated
+     * in either memory, the size-0 form (a free) included */
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram};
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        kraken_sim_get_stats(&before);
+        assert_null(reallocs[i](not_from_the_heap, 128));
+        assert_null(reallocs[i](not_from_the_heap, 0));
+        kraken_sim_get_stats(&after);
+        assert_int_equal(after.allocations, before.allocations);
+        assert_int_equal(after.frees, before.frees);
+        assert_int_equal(after.invalid_frees, before.invalid_frees + 2);
+    }
     assert_int_equal(memory_get_free_sram(), free_before);
+    assert_int_equal(memory_get_free_psram(), psram_free_before);
     assert_true(heap_caps_check_integrity_all(true));
 }
 
