@@ -1065,6 +1065,46 @@ static void a_payload_above_the_largest_class_follows_the_oversize_policy(void *
     assert_true(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_TOO_LARGE] >= 1);
 }
 
+/* The record keeps a 32-bit size: on a 64-bit host a payload of 4 GiB or more is refused as too
+ * large (never a truncated copy), also where oversize payloads may go to the heap; every form from
+ * a task and from an ISR. On a 32-bit build no size_t reaches 4 GiB: SIZE_MAX there is an oversize
+ * payload the heap refuses (NO_MEM with OVERSIZE_HEAP, TOO_LARGE without). */
+static void a_payload_of_4_gib_or_more_is_refused_as_too_large(void **state)
+{
+    (void)state;
+    static const uint8_t data[16]; /* never read: the size is refused first */
+    const size_t sizes[] = {(size_t)UINT32_MAX + 1u, SIZE_MAX};
+    const size_t count = sizeof(size_t) > 4 ? 2 : 1;
+    const size_t first = sizeof(size_t) > 4 ? 0 : 1;
+    const esp_err_t task_result =
+        sizeof(size_t) > 4 || !KRAKEN_EVENT_OVERSIZE_TO_HEAP ? ESP_ERR_INVALID_SIZE : ESP_ERR_NO_MEM;
+    const system_event_priority_t lane = SYSTEM_EVENT_PRIORITY_NORMAL;
+    const system_event_stats_t before = stats();
+    for (size_t i = first; i < first + count; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, data, sizes[i], lane), task_result);
+        assert_int_equal(system_event_post_with_timeout(SVC_A, 1, data, sizes[i], lane, 0),
+                         task_result);
+        kraken_sim_isr_enter();
+        const esp_err_t isr = system_event_post_from_isr(SVC_A, 1, data, sizes[i], lane, NULL);
+        kraken_sim_isr_exit();
+        assert_int_equal(isr, ESP_ERR_INVALID_SIZE);
+    }
+    const system_event_stats_t after = stats();
+    const uint32_t *b = before.lanes[lane].dropped, *a = after.lanes[lane].dropped;
+    const size_t too_large = a[SYSTEM_EVENT_DROP_TOO_LARGE] - b[SYSTEM_EVENT_DROP_TOO_LARGE];
+    const size_t no_mem = a[SYSTEM_EVENT_DROP_NO_MEM] - b[SYSTEM_EVENT_DROP_NO_MEM];
+    if (task_result == ESP_ERR_NO_MEM) { /* the two task posts NO_MEM, the ISR's TOO_LARGE */
+        assert_int_equal(no_mem, 2 * count);
+        assert_int_equal(too_large, count);
+    } else {
+        assert_int_equal(no_mem, 0);
+        assert_int_equal(too_large, 3 * count);
+    }
+    assert_int_equal(after.lanes[lane].posted, before.lanes[lane].posted);
+    assert_int_equal(after.heap_in_use, 0);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
 static void a_heap_failure_for_an_oversize_payload_gives_no_mem(void **state)
 {
     (void)state;
@@ -3686,6 +3726,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_payload_above_the_largest_class_follows_the_oversize_policy,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_heap_failure_for_an_oversize_payload_gives_no_mem,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_payload_of_4_gib_or_more_is_refused_as_too_large,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_can_post_a_pool_sized_payload_without_blocking,
                                         setup_manual, teardown),

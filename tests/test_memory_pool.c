@@ -1521,6 +1521,74 @@ static void a_block_from_here_given_to_a_heap_function_is_refused_and_counted(vo
     assert_int_equal(stats().heap_calls, expected);
 }
 
+/* From an ISR: memory_pool_init is refused (task only) and sets nothing up; the task API with a
+ * margin behaves as memory_pool_alloc_isr_margin (no heap); the isr-ok queries answer as from a
+ * task, and a refused heap call is counted and passed to the hook without a log line. */
+static void isr_calls_follow_their_context_words(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(1);
+    memory_pool_config_t cfg;
+    assert_int_equal(memory_pool_get_default_config(&cfg), ESP_OK);
+    cfg.classes[0].count = 3;
+    cfg.try_larger_class = false; /* the margin's refusal must reach the heap decision */
+    kraken_sim_isr_enter();
+    const esp_err_t init_null = memory_pool_init(NULL);
+    const esp_err_t init_cfg = memory_pool_init(&cfg);
+    kraken_sim_isr_exit();
+    assert_int_equal(init_null, ESP_ERR_INVALID_STATE);
+    assert_int_equal(init_cfg, ESP_ERR_INVALID_STATE);
+    assert_false(stats().initialized);
+    assert_int_equal(stats().setup_failures, 0);
+    assert_int_equal(memory_pool_init(&cfg), ESP_OK); /* from the task: nothing was left behind */
+
+    kraken_port_heap_figures_t before, after;
+    kraken_port_heap_figures(SRAM, &before);
+    kraken_sim_isr_enter();
+    void *a = memory_pool_alloc_margin(8, 1); /* 3 free: takes one, 2 stay */
+    void *b = memory_pool_alloc_margin(8, 2); /* 2 free: the margin keeps them; no heap */
+    memory_pool_reset_peaks();
+    memory_pool_stats_t st;
+    const esp_err_t got = memory_pool_get_stats(&st);
+    const uint32_t free_small = memory_pool_class_free(0);
+    const unsigned class_a = memory_pool_class_of(a);
+    const bool owned = memory_pool_owns(a);
+    const bool refused = memory_pool_refuse_heap_call(a);
+    kraken_sim_isr_exit();
+    kraken_port_heap_figures(SRAM, &after);
+    assert_non_null(a);
+    assert_null(b);
+    assert_int_equal(after.free_bytes, before.free_bytes);
+    assert_int_equal(got, ESP_OK);
+    assert_int_equal(st.classes[0].in_use, 1);
+    assert_int_equal(st.classes[0].peak_in_use, 1);
+    assert_int_equal(st.classes[0].failures, 1);
+    assert_int_equal(st.classes[0].heap_fallbacks, 0);
+    assert_int_equal(free_small, 2);
+    assert_int_equal(class_a, 0);
+    assert_true(owned);
+    assert_true(refused);
+    expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, a, 0);
+    assert_int_equal(stats().heap_calls, 1);
+    /* the same refusal from an ISR logs nothing (a task's logs one error line) */
+    capture_stdout_begin();
+    kraken_sim_isr_enter();
+    assert_true(memory_pool_refuse_heap_call(a));
+    kraken_sim_isr_exit();
+    capture_stdout_end(g_log, sizeof g_log);
+    assert_string_equal(g_log, "");
+    expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, a, 0);
+    capture_stdout_begin();
+    assert_true(memory_pool_refuse_heap_call(a));
+    capture_stdout_end(g_log, sizeof g_log);
+    expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, a, 0);
+    if (log_lines_at(ESP_LOG_ERROR)) {
+        assert_int_equal(strncmp(g_log, "E (", 3), 0); /* the capture sees a task's line */
+    }
+    assert_int_equal(stats().heap_calls, 3);
+    memory_pool_free(a);
+}
+
 static void misuse_names_are_distinct(void **state)
 {
     (void)state;
@@ -1607,6 +1675,7 @@ int main(void)
         T(free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_still_works),
         T(our_blocks_passed_to_the_heap_from_an_isr_are_refused_and_counted_once),
         T(a_block_from_here_given_to_a_heap_function_is_refused_and_counted),
+        T(isr_calls_follow_their_context_words),
         T(misuse_names_are_distinct),
         T(the_specs_manual_pool_usage_works_as_written),
     };
