@@ -348,6 +348,25 @@ static void failed_realloc_leaves_the_block_valid(void **state)
     for (int i = 0; i < 32; i++) {
         assert_int_equal(p[i], 7);
     }
+    /* every placement, for sizes no heap can give (SIZE_MAX: no overflow inside either) and when
+     * every heap call fails: NULL, the block and its contents kept, nothing allocated */
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram,
+                                                 memory_realloc_dma};
+    const size_t sram_before = memory_get_free_sram();
+    const size_t psram_before = memory_get_free_psram();
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        assert_null(reallocs[i](p, SIZE_MAX));
+        assert_null(reallocs[i](p, SIZE_MAX - MEMORY_DMA_ALIGNMENT));
+        kraken_sim_fail_next(0, 8);
+        assert_null(reallocs[i](p, 3000));
+        kraken_sim_fault_clear();
+        for (int b = 0; b < 32; b++) {
+            assert_int_equal(p[b], 7);
+        }
+    }
+    assert_int_equal(memory_get_free_sram(), sram_before);
+    assert_int_equal(memory_get_free_psram(), psram_before);
     assert_true(heap_caps_check_integrity_all(true));
     free(p);
 }
