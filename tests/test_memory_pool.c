@@ -1227,7 +1227,10 @@ static void a_failed_set_up_serves_from_the_heap_until_deinit(void **state)
     assert_int_equal(st.setup_failures, 1);
     assert_int_equal(st.classes[0].heap_fallbacks, 1);
     assert_int_equal(memory_pool_ensure_init(), ESP_ERR_NO_MEM); /* no silent retry */
+    assert_int_equal(memory_pool_init(NULL), ESP_ERR_INVALID_STATE); /* deinit first */
     assert_null(memory_pool_alloc_isr(8));
+    assert_int_equal(stats().classes[0].failures, 1); /* the ISR's NULL, counted */
+    assert_int_equal(stats().setup_failures, 1);       /* neither call tried again */
     assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
     memory_pool_free(p);
     assert_int_equal(memory_pool_deinit(), ESP_OK);
@@ -1246,7 +1249,13 @@ static void a_failed_init_changes_nothing(void **state)
     memory_pool_stats_t st = stats();
     assert_false(st.initialized);
     assert_int_equal(st.classes[0].capacity, COUNTS[0]); /* the table is unchanged */
-    void *p = memory_pool_alloc(SIZES[0]);                  /* lazy set-up still works */
+    assert_int_equal(st.setup_failures, 1);                 /* but the failure counted */
+    /* a failed memory_pool_init does not make ensure_init give up: it sets the Kconfig table up */
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    st = stats();
+    assert_true(st.initialized);
+    assert_int_equal(st.classes[0].capacity, COUNTS[0]);
+    void *p = memory_pool_alloc(SIZES[0]);
     assert_int_equal(where(p), 0);
     memory_pool_free(p);
 }
