@@ -203,7 +203,8 @@ typedef struct {
     uint32_t min_free;        /**< low-water mark of free blocks = capacity - peak_in_use */
     uint32_t allocations;     /**< successful pool allocations */
     uint32_t frees;           /**< successful pool frees */
-    uint32_t heap_fallbacks;  /**< requests of this class served by the heap because it was empty */
+    uint32_t heap_fallbacks;  /**< requests of this class served by the heap because it was empty
+                                   (or, for a _margin call, down to its margin) */
     uint32_t fallback_live;   /**< fallback heap blocks of this class not yet freed */
     uint32_t failures;        /**< requests of this class that returned NULL */
     uint32_t larger_class_spills; /**< requests of this class served by the next larger class */

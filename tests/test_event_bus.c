@@ -1182,7 +1182,14 @@ static void the_other_task_only_calls_are_refused_from_an_isr_and_change_nothing
                                                           SYSTEM_EVENT_PRIORITY_LOW, 0);
     const esp_err_t deinit = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
     const esp_err_t init = system_event_bus_init(&cfg);
+    system_event_subscription_t isr_sub = {1234};
+    const esp_err_t isr_subscribe = system_event_subscribe(SVC_A, 1, record, &r, &isr_sub);
     kraken_sim_isr_exit();
+    assert_int_equal(isr_subscribe, ESP_ERR_INVALID_STATE);
+    assert_int_equal(isr_sub.opaque_, 0); /* a failed subscribe leaves no stale handle */
+    system_event_subscription_t no_handler = {1234};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, NULL, &r, &no_handler), ESP_ERR_INVALID_ARG);
+    assert_int_equal(no_handler.opaque_, 0);
     assert_int_equal(reg, ESP_ERR_INVALID_STATE);
     assert_int_equal(id, 0xBEEF); /* nothing written */
     assert_int_equal(unsub, ESP_ERR_INVALID_STATE);
