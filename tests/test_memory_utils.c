@@ -205,6 +205,23 @@ static void dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach(vo
     assert_null(zeroed);
 }
 
+/* The alignment's overhead, as the header bounds it: the DMA region's largest free block itself
+ * cannot be had, that block less MEMORY_DMA_ALIGNMENT + 32 bytes can, aligned. */
+static void dma_malloc_overhead_is_at_most_the_alignment_plus_32_bytes(void **state)
+{
+    (void)state;
+    const size_t largest = heap_caps_get_largest_free_block(MEMORY_CAPS_DMA);
+    assert_true(largest > 1024);
+    assert_null(DMA_MALLOC(largest));
+    const size_t fits = largest - (MEMORY_DMA_ALIGNMENT + 32);
+    void *dma = DMA_MALLOC(fits);
+    assert_non_null(dma);
+    assert_int_equal((uintptr_t)dma % MEMORY_DMA_ALIGNMENT, 0);
+    assert_true(esp_ptr_dma_capable(dma));
+    free(dma);
+    assert_int_equal(heap_caps_get_largest_free_block(MEMORY_CAPS_DMA), largest);
+}
+
 static void app_data_attr_statics_live_in_psram(void **state)
 {
     (void)state;
@@ -866,6 +883,8 @@ int main(void)
         ON(esp32s3_n8, dma_malloc_is_dma_capable_and_aligned),
         ON(esp32s3_n8r8, dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach),
         ON(esp32s3_n8, dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach),
+        ON(esp32s3_n8r8, dma_malloc_overhead_is_at_most_the_alignment_plus_32_bytes),
+        ON(esp32s3_n8, dma_malloc_overhead_is_at_most_the_alignment_plus_32_bytes),
         ON(esp32s3_n8r8, app_data_attr_statics_live_in_psram),
         ON(esp32s3_n8r8, size_zero_returns_null_everywhere),
         ON(esp32s3_n8, size_zero_returns_null_everywhere),
