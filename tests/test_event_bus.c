@@ -2264,9 +2264,13 @@ static void init_rejects_bad_configurations(void **state)
     bad.task_priority = 0;
     assert_int_equal(system_event_bus_init(&bad), ESP_OK); /* core 1 exists */
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
-    cfg = manual_config();
+    cfg = manual_config(); /* manual mode ignores the dispatcher task's three fields */
+    cfg.task_core = 7;
+    cfg.task_priority = 99;
+    cfg.task_stack_bytes = 1;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     assert_int_equal(system_event_dispatch_pending(1, NULL), ESP_OK);
+    cfg = manual_config();
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     cfg.mode = SYSTEM_EVENT_MODE_TASK;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
