@@ -493,6 +493,10 @@ static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(v
     assert_int_equal(after.allocations, before.allocations); /* nothing allocated, nothing leaked */
     assert_int_equal(after.frees, before.frees);
     assert_int_equal(after.invalid_queries, before.invalid_queries + 1); /* its size: counted */
+    assert_null(DMA_REALLOC(not_from_the_heap, 0)); /* a free of it: refused, counted */
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.frees, before.frees);
+    assert_int_equal(after.invalid_frees, before.invalid_frees + 1);
     /* The other three go to heap_caps_realloc*: refused there (NULL, counted), nothing allocated
      * in either memory, the size-0 form (a free) included */
     void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
