@@ -754,6 +754,49 @@ static void a_double_free_is_rejected_and_the_block_is_never_handed_out_twice(vo
     memory_pool_free(z);
 }
 
+/* The start of a pool block that was never handed out: as memory_pool_free_isr's header says, it
+ * looks like (and is counted as) a double free, and changes nothing: every block is still handed
+ * out exactly once. */
+static void a_free_of_a_block_never_handed_out_counts_as_a_double_free(void **state)
+{
+    (void)state;
+    init_with(4, 0, false);
+    uint8_t *first = memory_pool_alloc(8);
+    assert_int_equal(where(first), 0);
+    uint8_t *never[2] = {NULL, NULL}; /* two of its neighbours, still on the free list */
+    size_t found = 0;
+    for (long k = -3; k <= 3 && found < 2; k++) {
+        uint8_t *candidate = first + k * (long)SIZES[0];
+        if (k != 0 && memory_pool_class_of(candidate) == 0 && !memory_pool_owns(candidate)) {
+            never[found++] = candidate;
+        }
+    }
+    assert_int_equal(found, 2);
+    assert_int_equal(memory_pool_free_isr(never[0]), ESP_ERR_INVALID_STATE);
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, never[0], 0);
+    memory_pool_free(never[1]);
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, never[1], 0);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].double_frees, 2);
+    assert_int_equal(st.classes[0].in_use, 1);
+    assert_int_equal(st.classes[0].frees, 0);
+    void *rest[3];
+    for (int k = 0; k < 3; k++) {
+        rest[k] = memory_pool_alloc(8);
+        assert_int_equal(where(rest[k]), 0);
+        assert_ptr_not_equal(rest[k], first);
+    }
+    assert_ptr_not_equal(rest[0], rest[1]);
+    assert_ptr_not_equal(rest[1], rest[2]);
+    assert_ptr_not_equal(rest[0], rest[2]);
+    assert_null(memory_pool_alloc(8)); /* 4 blocks, no heap: never a fifth */
+    memory_pool_free(first);
+    for (int k = 0; k < 3; k++) {
+        memory_pool_free(rest[k]);
+    }
+    assert_int_equal(stats().classes[0].failures, 1);
+}
+
 static void a_pointer_into_a_block_is_rejected_and_changes_nothing(void **state)
 {
     (void)state;
@@ -1659,6 +1702,7 @@ int main(void)
         T(class_of_names_the_class_a_block_came_from_even_after_a_spill),
         T(class_of_covers_every_byte_of_every_block),
         T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
+        T(a_free_of_a_block_never_handed_out_counts_as_a_double_free),
         T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
         T(a_misaligned_pointer_is_rejected),
         T(a_pointer_nothing_here_handed_out_is_rejected),
