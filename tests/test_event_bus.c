@@ -395,6 +395,12 @@ static void dispatch_pending_stops_after_max_events_and_reports_the_count(void *
     assert_int_equal(dispatch_all(), 0);
     assert_int_equal(r.n, 5);
     assert_null(r.ev[0].data); /* size 0: no payload */
+    /* data given with size 0: still no payload (system_event_t.data is NULL when size is 0) */
+    assert_int_equal(system_event_post(SVC_A, 9, &n, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(r.n, 6);
+    assert_int_equal(r.ev[5].size, 0);
+    assert_null(r.ev[5].data);
 }
 
 /* ---- payload: one copy, shared, freed after the last subscriber ----------------------------- */
