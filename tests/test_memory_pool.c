@@ -874,6 +874,53 @@ static void misuse_before_any_allocation_is_rejected_too(void **state)
     assert_int_equal(stats().unknown_frees, 2);
 }
 
+/* The hook runs outside every lock (it may read the statistics: under a class or heap lock this
+ * would spin for ever) and after the misuse is counted: what it reads already includes it. */
+static uint32_t g_hook_saw_misuse[MAX_RECORDS];
+static int g_hook_calls;
+
+static void hook_reading_stats(const memory_pool_misuse_info_t *info)
+{
+    (void)info;
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    if (g_hook_calls < MAX_RECORDS) {
+        g_hook_saw_misuse[g_hook_calls] = st.double_frees + st.invalid_frees;
+    }
+    g_hook_calls++;
+}
+
+static void the_misuse_hook_may_read_the_statistics_and_sees_its_misuse_counted(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(1);
+    init_with(2, 8, false);
+    uint8_t *p = memory_pool_alloc(SIZES[1]);
+    void *heap = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1);
+    assert_int_equal(where(heap), -1);
+    uint8_t *gone = memory_pool_alloc(8);
+    memory_pool_free(gone);
+    int local;
+    g_hook_calls = 0;
+    memory_pool_set_misuse_hook(hook_reading_stats);
+    memory_pool_free(gone);                                 /* double free */
+    memory_pool_free(p + 8);                                /* into a block */
+    memory_pool_free(p + 1);                                /* misaligned */
+    memory_pool_free(&local);                               /* unknown */
+    assert_int_equal(memory_pool_free_isr(heap), ESP_ERR_INVALID_ARG); /* heap block, ISR call */
+    assert_true(memory_pool_refuse_heap_call(p));           /* a heap function's refusal */
+    kraken_sim_isr_enter();
+    memory_pool_free(gone);                                 /* from an ISR too */
+    kraken_sim_isr_exit();
+    memory_pool_set_misuse_hook(record_misuse);
+    assert_int_equal(g_hook_calls, 7);
+    for (int k = 0; k < 7; k++) {
+        assert_int_equal(g_hook_saw_misuse[k], (uint32_t)k + 1);
+    }
+    memory_pool_free(p);
+    memory_pool_free(heap);
+}
+
 static void misuse_is_logged_from_tasks(void **state)
 {
     (void)state;
@@ -1708,6 +1755,7 @@ int main(void)
         T(a_pointer_nothing_here_handed_out_is_rejected),
         T(a_second_free_of_a_heap_block_is_rejected),
         T(misuse_before_any_allocation_is_rejected_too),
+        T(the_misuse_hook_may_read_the_statistics_and_sees_its_misuse_counted),
         T(misuse_is_logged_from_tasks),
         T(statistics_count_every_event_exactly),
         T(a_peak_reset_restarts_the_heap_peak_from_the_live_blocks),
