@@ -130,9 +130,14 @@ static void app_malloc_reports_one_failure_when_both_memories_fail(void **state)
 static void psram_only_returns_null_without_psram(void **state)
 {
     (void)state;
+    reset_hook();
     assert_null(memory_alloc_psram_only(1024));
     assert_null(memory_calloc_psram_only(4, 256));
     assert_null(memory_realloc_psram_only(NULL, 1024));
+    /* each a failed allocation for the hook (memory_utils.h: firmware for several modules asks
+     * memory_psram_available() first, as CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS would abort) */
+    assert_int_equal(hook_calls, 3);
+    assert_int_equal(hook_caps & MALLOC_CAP_SPIRAM, MALLOC_CAP_SPIRAM);
 }
 
 static void psram_only_never_falls_back_to_sram(void **state)
