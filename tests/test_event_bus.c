@@ -1331,6 +1331,36 @@ static void a_start_without_its_task_keeps_the_refusals_for_the_next(void **stat
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 0);
 }
 
+/* Pools whose storage cannot be had: the start fails with ESP_ERR_NO_MEM, leaving nothing
+ * allocated; a post that would start the bus returns that error and is counted NOT_READY (kept for
+ * the next start); the other calls that start the bus return it too. Once the pools can be set up
+ * again (memory_pool_deinit: a failed set-up is not retried before it), the bus starts. */
+static void a_start_without_pools_fails_with_no_mem_and_leaves_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    const uint32_t v = 1;
+    system_event_bus_config_t cfg = manual_config();
+    kraken_sim_fail_next(0, 1); /* the pools' storage */
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_NO_MEM);
+    kraken_sim_fault_clear();
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(system_event_bus_init(&cfg), ESP_ERR_NO_MEM);
+    system_service_id_t id;
+    assert_int_equal(system_service_register("svc", &id), ESP_ERR_NO_MEM);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, NULL, NULL), ESP_ERR_NO_MEM);
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), free_before); /* nothing left */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     1);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     1);
+}
+
 /* A task's first posts are refused (a wildcard type, an unknown priority) and its next one starts
  * the bus: the start must not wipe the record of the refusals. */
 static void refusals_before_the_bus_starts_by_itself_stay_counted(void **state)
@@ -3774,6 +3804,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_invalid_configuration_changes_no_figure, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_start_without_its_task_keeps_the_refusals_for_the_next,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(a_start_without_pools_fails_with_no_mem_and_leaves_nothing,
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(a_restart_keeps_refusals_made_while_stopped_and_nothing_else,
                                         setup_manual, teardown),
