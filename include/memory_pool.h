@@ -72,7 +72,8 @@ extern "C" {
  *  next larger class (CONFIG_..._TRY_LARGER_CLASS) or the internal heap (a counted fallback);
  *  the heap for sizes above the largest class (counted as oversize).
  *  Returns NULL iff size is 0, or the request needs the heap and the heap is out of memory, the
- *  live heap blocks reached CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX, or the caller is
+ *  live heap blocks reached their cap (stats heap_blocks_max: memory_pool_init's, else
+ *  CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX), or the caller is
  *  an ISR (a pool block is still given from an ISR; the heap never is). Every NULL but size 0 is
  *  counted as a failure.
  *  task (from an ISR it behaves as memory_pool_alloc_isr). Never blocks, except the first call:
