@@ -2893,6 +2893,60 @@ static void the_log_and_the_check_do_nothing_from_an_isr(void **state)
     assert_int_equal(system_event_bus_check(), ESP_OK);
 }
 
+/* What system_event_log_stats says it logs: under the tag ("event_bus" for NULL), every lane, the
+ * payload figures, every subscription with its service's name; a stopped bus its kept counters. */
+static void log_stats_shows_lanes_payloads_and_named_subscriptions_even_when_stopped(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO);
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_HIGH, 3);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    system_service_id_t sensor;
+    assert_int_equal(system_service_register("sensor_svc", &sensor), ESP_OK);
+    assert_int_equal(system_event_subscribe(sensor, 42, count_handler, NULL, NULL), ESP_OK);
+    const uint32_t v = 1;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(system_event_post(sensor, 42, &v, sizeof v, SYSTEM_EVENT_PRIORITY_HIGH),
+                         ESP_OK);
+    }
+    dispatch_all();
+    vprintf_like_t previous = esp_log_set_vprintf(capture_log);
+    log_len = 0;
+    log_text[0] = '\0';
+    system_event_log_stats("bus_report");
+    esp_log_set_vprintf(previous);
+    assert_non_null(strstr(log_text, "bus_report: Event bus: ready, manual mode, 1 services, "
+                                     "1 subscriptions"));
+    for (const char *lane = "LOW\0NORMAL\0HIGH\0CRITICAL\0"; *lane; lane += strlen(lane) + 1) {
+        char expect[32];
+        snprintf(expect, sizeof expect, "bus_report:   %-8s posted ", lane);
+        assert_non_null(strstr(log_text, expect));
+    }
+    assert_non_null(strstr(log_text, "HIGH     posted 3 (isr 0), delivered 3"));
+    const system_event_stats_t st = stats();
+    char payloads[96];
+    snprintf(payloads, sizeof payloads, "payloads: inline %u, pool %u, heap 0",
+             (unsigned)st.inline_payloads, (unsigned)st.pool_payloads);
+    assert_int_equal(st.inline_payloads + st.pool_payloads, 3);
+    assert_non_null(strstr(log_text, payloads));
+    assert_non_null(strstr(log_text, "service sensor_svc, type 42: 3 deliveries"));
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    previous = esp_log_set_vprintf(capture_log);
+    log_len = 0;
+    log_text[0] = '\0';
+    system_event_log_stats(NULL);
+    esp_log_set_vprintf(previous);
+    /* services and subscriptions are forgotten (none is registered now), the counters kept */
+    assert_non_null(strstr(log_text, "event_bus: Event bus: stopped, manual mode, 0 services, "
+                                     "0 subscriptions"));
+    assert_int_equal(stats().services, 0);
+    assert_int_equal(stats().subscriptions, 0);
+    assert_null(system_service_get_name(sensor));
+    assert_non_null(strstr(log_text, "HIGH     posted 3 (isr 0), delivered 3")); /* kept */
+    assert_null(strstr(log_text, ": service ")); /* no subscription line: forgotten */
+}
+
 static void a_pool_class_no_larger_than_the_reserve_is_reported_at_start(void **state)
 {
     (void)state;
@@ -3807,6 +3861,9 @@ int main(void)
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(a_start_without_pools_fails_with_no_mem_and_leaves_nothing,
                                         setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            log_stats_shows_lanes_payloads_and_named_subscriptions_even_when_stopped, setup_none,
+            teardown),
         cmocka_unit_test_setup_teardown(a_restart_keeps_refusals_made_while_stopped_and_nothing_else,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_before_the_bus_started_is_refused_and_counted,
