@@ -181,8 +181,8 @@ esp_err_t memory_pool_init(const memory_pool_config_t *config);
  *  O(blocks) the first time, then O(1). */
 esp_err_t memory_pool_ensure_init(void);
 
-/** Release the storage and return to the never-used state (Kconfig table, counters zeroed), for
- *  tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
+/** Release the storage and return to the never-used state (Kconfig table, counters zeroed; the
+ *  misuse hook stays installed), for tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
  *  block or a heap block from here is live (logged with the counts; nothing changes), while the
  *  event bus runs (it keeps the class table it read at its start: system_event_bus_deinit()
  *  first; logged) or when called from an ISR or during a set-up; ESP_OK otherwise (also when

@@ -1240,6 +1240,9 @@ static void deinit_refuses_while_anything_is_allocated(void **state)
     assert_int_equal(st.classes[0].allocations, 0); /* counters start again */
     assert_int_equal(st.oversize, 0);
     assert_int_equal(memory_pool_deinit(), ESP_OK); /* never set up: nothing to do */
+    int local;
+    memory_pool_free(&local); /* the misuse hook stays installed across a deinit */
+    expect_one_misuse(MEMORY_POOL_MISUSE_UNKNOWN_POINTER, &local, -1);
 }
 
 /* The port's heap call, wrapped (-Wl,--wrap=kraken_port_heap_aligned_alloc, tests/CMakeLists.txt):
