@@ -1492,6 +1492,31 @@ static size_t stored_samples(void)
     return n;
 }
 
+/* A sampler task that cannot be created (its stack, then its TCB, from the internal heap as on
+ * the chip): ESP_ERR_NO_MEM, nothing left behind (no heap byte, no semaphore: the next start
+ * works), not running. */
+static void a_sampler_start_without_memory_fails_and_leaves_nothing(void **state)
+{
+    (void)state;
+    const size_t free_before = heap_caps_get_free_size(SRAM);
+    for (unsigned fail_at = 0; fail_at < 2; fail_at++) { /* the stack, then the TCB */
+        if (fail_at == 0) {
+            kraken_sim_fail_next(0, 1);
+        } else {
+            kraken_sim_fail_every(0, 2); /* the stack is had, the TCB is not */
+        }
+        const esp_err_t err = heap_monitor_sampler_start(1000);
+        kraken_sim_fault_clear();
+        assert_int_equal(err, ESP_ERR_NO_MEM);
+        assert_false(heap_monitor_sampler_running());
+        assert_int_equal(heap_caps_get_free_size(SRAM), free_before);
+        assert_int_equal(stored_samples(), 0); /* it never ran */
+    }
+    assert_int_equal(heap_monitor_sampler_start(1000), ESP_OK);
+    assert_true(heap_monitor_sampler_running());
+    assert_int_equal(heap_monitor_sampler_stop(), ESP_OK);
+}
+
 static void the_sampler_task_samples_periodically_until_stopped(void **state)
 {
     (void)state;
@@ -2053,6 +2078,7 @@ static const struct CMUnitTest tests[] = {
     T(a_sample_holds_the_figures_at_the_time),
     T(the_ring_buffer_keeps_the_newest_samples_in_order),
     T(a_sample_taken_by_a_callback_comes_after_the_one_that_fired_it),
+    T(a_sampler_start_without_memory_fails_and_leaves_nothing),
     T(the_sampler_task_samples_periodically_until_stopped),
     T(the_sampler_cannot_be_stopped_from_its_own_callbacks),
     T(deinit_from_the_sampler_while_another_task_stops_it_is_refused),
