@@ -335,7 +335,9 @@ esp_err_t heap_monitor_get_json(char *buf, size_t size, size_t *length);
  *  the NUL: every figure at its type's widest, every failed-allocation slot
  *  (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS) and pool class printed. Constant for a
  *  build: 1620 bytes with the defaults on the chip (32-bit). Size a telemetry buffer from it.
- *  No failure. task; never blocks; O(failed-alloc slots + pool classes). */
+ *  No failure. It reads no state and takes no lock: isr-ok (the same length), never blocks, but
+ *  it lays a full snapshot's figures out on the caller's stack (mind a small ISR stack);
+ *  O(failed-alloc slots + pool classes). */
 size_t heap_monitor_json_max_length(void);
 
 /** Back to the boot state: stop the sampler, remove every callback, clear samples and failure

@@ -72,7 +72,8 @@ extern "C" {
  *  next larger class (CONFIG_..._TRY_LARGER_CLASS) or the internal heap (a counted fallback);
  *  the heap for sizes above the largest class (counted as oversize).
  *  Returns NULL iff size is 0, or the request needs the heap and the heap is out of memory, the
- *  live heap blocks reached CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX, or the caller is
+ *  live heap blocks reached their cap (stats heap_blocks_max: memory_pool_init's, else
+ *  CONFIG_SYSTEM_SERVICE_MEMORY_POOL_HEAP_BLOCKS_MAX), or the caller is
  *  an ISR (a pool block is still given from an ISR; the heap never is). Every NULL but size 0 is
  *  counted as a failure.
  *  task (from an ISR it behaves as memory_pool_alloc_isr). Never blocks, except the first call:
@@ -180,8 +181,8 @@ esp_err_t memory_pool_init(const memory_pool_config_t *config);
  *  O(blocks) the first time, then O(1). */
 esp_err_t memory_pool_ensure_init(void);
 
-/** Release the storage and return to the never-used state (Kconfig table, counters zeroed), for
- *  tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
+/** Release the storage and return to the never-used state (Kconfig table, counters zeroed; the
+ *  misuse hook stays installed), for tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
  *  block or a heap block from here is live (logged with the counts; nothing changes), while the
  *  event bus runs (it keeps the class table it read at its start: system_event_bus_deinit()
  *  first; logged) or when called from an ISR or during a set-up; ESP_OK otherwise (also when
@@ -203,7 +204,8 @@ typedef struct {
     uint32_t min_free;        /**< low-water mark of free blocks = capacity - peak_in_use */
     uint32_t allocations;     /**< successful pool allocations */
     uint32_t frees;           /**< successful pool frees */
-    uint32_t heap_fallbacks;  /**< requests of this class served by the heap because it was empty */
+    uint32_t heap_fallbacks;  /**< requests of this class served by the heap because it was empty
+                                   (or, for a _margin call, down to its margin) */
     uint32_t fallback_live;   /**< fallback heap blocks of this class not yet freed */
     uint32_t failures;        /**< requests of this class that returned NULL */
     uint32_t larger_class_spills; /**< requests of this class served by the next larger class */

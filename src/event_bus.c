@@ -2024,6 +2024,7 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     }
     lists_reset_locked();
     bus.s.sub_count = 0;
+    bus.s.service_count = 0; /* forgotten too: stats.services counts registered ones */
     kraken_port_unlock(&bus.lock);
     delete_semaphores(SEM_COUNT);
     memory_pool_unpin();

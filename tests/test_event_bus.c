@@ -395,6 +395,12 @@ static void dispatch_pending_stops_after_max_events_and_reports_the_count(void *
     assert_int_equal(dispatch_all(), 0);
     assert_int_equal(r.n, 5);
     assert_null(r.ev[0].data); /* size 0: no payload */
+    /* data given with size 0: still no payload (system_event_t.data is NULL when size is 0) */
+    assert_int_equal(system_event_post(SVC_A, 9, &n, 0, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(r.n, 6);
+    assert_int_equal(r.ev[5].size, 0);
+    assert_null(r.ev[5].data);
 }
 
 /* ---- payload: one copy, shared, freed after the last subscriber ----------------------------- */
@@ -1065,6 +1071,46 @@ static void a_payload_above_the_largest_class_follows_the_oversize_policy(void *
     assert_true(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].dropped[SYSTEM_EVENT_DROP_TOO_LARGE] >= 1);
 }
 
+/* The record keeps a 32-bit size: on a 64-bit host a payload of 4 GiB or more is refused as too
+ * large (never a truncated copy), also where oversize payloads may go to the heap; every form from
+ * a task and from an ISR. On a 32-bit build no size_t reaches 4 GiB: SIZE_MAX there is an oversize
+ * payload the heap refuses (NO_MEM with OVERSIZE_HEAP, TOO_LARGE without). */
+static void a_payload_of_4_gib_or_more_is_refused_as_too_large(void **state)
+{
+    (void)state;
+    static const uint8_t data[16]; /* never read: the size is refused first */
+    const size_t sizes[] = {(size_t)UINT32_MAX + 1u, SIZE_MAX};
+    const size_t count = sizeof(size_t) > 4 ? 2 : 1;
+    const size_t first = sizeof(size_t) > 4 ? 0 : 1;
+    const esp_err_t task_result =
+        sizeof(size_t) > 4 || !KRAKEN_EVENT_OVERSIZE_TO_HEAP ? ESP_ERR_INVALID_SIZE : ESP_ERR_NO_MEM;
+    const system_event_priority_t lane = SYSTEM_EVENT_PRIORITY_NORMAL;
+    const system_event_stats_t before = stats();
+    for (size_t i = first; i < first + count; i++) {
+        assert_int_equal(system_event_post(SVC_A, 1, data, sizes[i], lane), task_result);
+        assert_int_equal(system_event_post_with_timeout(SVC_A, 1, data, sizes[i], lane, 0),
+                         task_result);
+        kraken_sim_isr_enter();
+        const esp_err_t isr = system_event_post_from_isr(SVC_A, 1, data, sizes[i], lane, NULL);
+        kraken_sim_isr_exit();
+        assert_int_equal(isr, ESP_ERR_INVALID_SIZE);
+    }
+    const system_event_stats_t after = stats();
+    const uint32_t *b = before.lanes[lane].dropped, *a = after.lanes[lane].dropped;
+    const size_t too_large = a[SYSTEM_EVENT_DROP_TOO_LARGE] - b[SYSTEM_EVENT_DROP_TOO_LARGE];
+    const size_t no_mem = a[SYSTEM_EVENT_DROP_NO_MEM] - b[SYSTEM_EVENT_DROP_NO_MEM];
+    if (task_result == ESP_ERR_NO_MEM) { /* the two task posts NO_MEM, the ISR's TOO_LARGE */
+        assert_int_equal(no_mem, 2 * count);
+        assert_int_equal(too_large, count);
+    } else {
+        assert_int_equal(no_mem, 0);
+        assert_int_equal(too_large, 3 * count);
+    }
+    assert_int_equal(after.lanes[lane].posted, before.lanes[lane].posted);
+    assert_int_equal(after.heap_in_use, 0);
+    assert_int_equal(pool_blocks_in_use(), 0);
+}
+
 static void a_heap_failure_for_an_oversize_payload_gives_no_mem(void **state)
 {
     (void)state;
@@ -1120,6 +1166,54 @@ static void an_isr_can_post_a_pool_sized_payload_without_blocking(void **state)
     system_event_stats_t st = stats();
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].posted_from_isr, 2);
     assert_int_equal(st.lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 1);
+}
+
+/* The task-only calls not covered above, from an ISR: each is refused with ESP_ERR_INVALID_STATE
+ * and changes nothing (no service, no subscription removed, the bus neither started again nor
+ * stopped); the refused post is counted NOT_READY in its lane. */
+static void the_other_task_only_calls_are_refused_from_an_isr_and_change_nothing(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    system_event_subscription_t sub;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, &sub), ESP_OK);
+    const system_event_stats_t before = stats();
+    system_event_bus_config_t cfg = manual_config();
+    const uint32_t v = 7;
+    system_service_id_t id = 0xBEEF;
+    kraken_sim_isr_enter();
+    const esp_err_t reg = system_service_register("from_isr", &id);
+    const esp_err_t unsub = system_event_unsubscribe(sub);
+    const esp_err_t post = system_event_post_with_timeout(SVC_A, 1, &v, sizeof v,
+                                                          SYSTEM_EVENT_PRIORITY_LOW, 0);
+    const esp_err_t deinit = system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD);
+    const esp_err_t init = system_event_bus_init(&cfg);
+    system_event_subscription_t isr_sub = {1234};
+    const esp_err_t isr_subscribe = system_event_subscribe(SVC_A, 1, record, &r, &isr_sub);
+    kraken_sim_isr_exit();
+    assert_int_equal(isr_subscribe, ESP_ERR_INVALID_STATE);
+    assert_int_equal(isr_sub.opaque_, 0); /* a failed subscribe leaves no stale handle */
+    system_event_subscription_t no_handler = {1234};
+    assert_int_equal(system_event_subscribe(SVC_A, 1, NULL, &r, &no_handler), ESP_ERR_INVALID_ARG);
+    assert_int_equal(no_handler.opaque_, 0);
+    assert_int_equal(reg, ESP_ERR_INVALID_STATE);
+    assert_int_equal(id, 0xBEEF); /* nothing written */
+    assert_int_equal(unsub, ESP_ERR_INVALID_STATE);
+    assert_int_equal(post, ESP_ERR_INVALID_STATE);
+    assert_int_equal(deinit, ESP_ERR_INVALID_STATE);
+    assert_int_equal(init, ESP_ERR_INVALID_STATE);
+    assert_true(system_event_bus_is_ready());
+    const system_event_stats_t after = stats();
+    assert_int_equal(after.services, before.services);
+    assert_int_equal(after.subscriptions, before.subscriptions);
+    assert_int_equal(after.lanes[SYSTEM_EVENT_PRIORITY_LOW].posted, 0);
+    assert_int_equal(after.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     before.lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY] + 1);
+    /* the subscription still works */
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    dispatch_all();
+    assert_int_equal(r.n, 1);
+    assert_int_equal(system_event_unsubscribe(sub), ESP_OK);
 }
 
 static void an_isr_post_to_a_full_lane_fails_at_once(void **state)
@@ -1237,6 +1331,36 @@ static void a_start_without_its_task_keeps_the_refusals_for_the_next(void **stat
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_HIGH].dropped[SYSTEM_EVENT_DROP_NOT_READY], 0);
 }
 
+/* Pools whose storage cannot be had: the start fails with ESP_ERR_NO_MEM, leaving nothing
+ * allocated; a post that would start the bus returns that error and is counted NOT_READY (kept for
+ * the next start); the other calls that start the bus return it too. Once the pools can be set up
+ * again (memory_pool_deinit: a failed set-up is not retried before it), the bus starts. */
+static void a_start_without_pools_fails_with_no_mem_and_leaves_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_8BIT);
+    const uint32_t v = 1;
+    system_event_bus_config_t cfg = manual_config();
+    kraken_sim_fail_next(0, 1); /* the pools' storage */
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW),
+                     ESP_ERR_NO_MEM);
+    kraken_sim_fault_clear();
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(system_event_bus_init(&cfg), ESP_ERR_NO_MEM);
+    system_service_id_t id;
+    assert_int_equal(system_service_register("svc", &id), ESP_ERR_NO_MEM);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, NULL, NULL), ESP_ERR_NO_MEM);
+    assert_false(system_event_bus_is_ready());
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), free_before); /* nothing left */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     1);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_NOT_READY],
+                     1);
+}
+
 /* A task's first posts are refused (a wildcard type, an unknown priority) and its next one starts
  * the bus: the start must not wipe the record of the refusals. */
 static void refusals_before_the_bus_starts_by_itself_stay_counted(void **state)
@@ -1328,11 +1452,18 @@ static void an_isr_post_wakes_the_dispatcher_task_and_says_so(void **state)
     assert_int_equal(task_handler_calls, posted);
     /* the same call from a task wakes the dispatcher itself: nothing is left for the caller */
     kraken_port_delay_ms(20);
+    woken = true; /* left alone: neither set nor cleared (a caller's flag may hold an earlier wake) */
+    assert_int_equal(system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
+                                                SYSTEM_EVENT_PRIORITY_NORMAL, &woken),
+                     ESP_OK);
+    assert_true(woken);
     woken = false;
+    kraken_port_delay_ms(20);
     assert_int_equal(system_event_post_from_isr(SVC_A, 1, buf, sizeof buf,
                                                 SYSTEM_EVENT_PRIORITY_NORMAL, &woken),
                      ESP_OK);
     assert_false(woken);
+    posted++;
     assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_NORMAL, posted + 1));
     assert_int_equal(task_handler_calls, posted + 1);
 }
@@ -2169,9 +2300,13 @@ static void init_rejects_bad_configurations(void **state)
     bad.task_priority = 0;
     assert_int_equal(system_event_bus_init(&bad), ESP_OK); /* core 1 exists */
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
-    cfg = manual_config();
+    cfg = manual_config(); /* manual mode ignores the dispatcher task's three fields */
+    cfg.task_core = 7;
+    cfg.task_priority = 99;
+    cfg.task_stack_bytes = 1;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
     assert_int_equal(system_event_dispatch_pending(1, NULL), ESP_OK);
+    cfg = manual_config();
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     cfg.mode = SYSTEM_EVENT_MODE_TASK;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
@@ -2756,6 +2891,60 @@ static void the_log_and_the_check_do_nothing_from_an_isr(void **state)
         assert_true(from_task > 0); /* the capture sees the log */
     }
     assert_int_equal(system_event_bus_check(), ESP_OK);
+}
+
+/* What system_event_log_stats says it logs: under the tag ("event_bus" for NULL), every lane, the
+ * payload figures, every subscription with its service's name; a stopped bus its kept counters. */
+static void log_stats_shows_lanes_payloads_and_named_subscriptions_even_when_stopped(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_INFO);
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_HIGH, 3);
+    system_event_bus_config_t cfg = manual_config();
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    system_service_id_t sensor;
+    assert_int_equal(system_service_register("sensor_svc", &sensor), ESP_OK);
+    assert_int_equal(system_event_subscribe(sensor, 42, count_handler, NULL, NULL), ESP_OK);
+    const uint32_t v = 1;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(system_event_post(sensor, 42, &v, sizeof v, SYSTEM_EVENT_PRIORITY_HIGH),
+                         ESP_OK);
+    }
+    dispatch_all();
+    vprintf_like_t previous = esp_log_set_vprintf(capture_log);
+    log_len = 0;
+    log_text[0] = '\0';
+    system_event_log_stats("bus_report");
+    esp_log_set_vprintf(previous);
+    assert_non_null(strstr(log_text, "bus_report: Event bus: ready, manual mode, 1 services, "
+                                     "1 subscriptions"));
+    for (const char *lane = "LOW\0NORMAL\0HIGH\0CRITICAL\0"; *lane; lane += strlen(lane) + 1) {
+        char expect[32];
+        snprintf(expect, sizeof expect, "bus_report:   %-8s posted ", lane);
+        assert_non_null(strstr(log_text, expect));
+    }
+    assert_non_null(strstr(log_text, "HIGH     posted 3 (isr 0), delivered 3"));
+    const system_event_stats_t st = stats();
+    char payloads[96];
+    snprintf(payloads, sizeof payloads, "payloads: inline %u, pool %u, heap 0",
+             (unsigned)st.inline_payloads, (unsigned)st.pool_payloads);
+    assert_int_equal(st.inline_payloads + st.pool_payloads, 3);
+    assert_non_null(strstr(log_text, payloads));
+    assert_non_null(strstr(log_text, "service sensor_svc, type 42: 3 deliveries"));
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    previous = esp_log_set_vprintf(capture_log);
+    log_len = 0;
+    log_text[0] = '\0';
+    system_event_log_stats(NULL);
+    esp_log_set_vprintf(previous);
+    /* services and subscriptions are forgotten (none is registered now), the counters kept */
+    assert_non_null(strstr(log_text, "event_bus: Event bus: stopped, manual mode, 0 services, "
+                                     "0 subscriptions"));
+    assert_int_equal(stats().services, 0);
+    assert_int_equal(stats().subscriptions, 0);
+    assert_null(system_service_get_name(sensor));
+    assert_non_null(strstr(log_text, "HIGH     posted 3 (isr 0), delivered 3")); /* kept */
+    assert_null(strstr(log_text, ": service ")); /* no subscription line: forgotten */
 }
 
 static void a_pool_class_no_larger_than_the_reserve_is_reported_at_start(void **state)
@@ -3646,8 +3835,13 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_heap_failure_for_an_oversize_payload_gives_no_mem,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(a_payload_of_4_gib_or_more_is_refused_as_too_large,
+                                        setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_can_post_a_pool_sized_payload_without_blocking,
                                         setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            the_other_task_only_calls_are_refused_from_an_isr_and_change_nothing, setup_manual,
+            teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_to_a_full_lane_fails_at_once, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_post_that_waits_for_a_block_keeps_the_time_it_was_called,
@@ -3665,6 +3859,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_start_without_its_task_keeps_the_refusals_for_the_next,
                                         setup_none, teardown),
+        cmocka_unit_test_setup_teardown(a_start_without_pools_fails_with_no_mem_and_leaves_nothing,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(
+            log_stats_shows_lanes_payloads_and_named_subscriptions_even_when_stopped, setup_none,
+            teardown),
         cmocka_unit_test_setup_teardown(a_restart_keeps_refusals_made_while_stopped_and_nothing_else,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(an_isr_post_before_the_bus_started_is_refused_and_counted,

@@ -826,6 +826,64 @@ static void task_only_calls_from_an_isr_do_nothing_and_say_so(void **state)
     assert_int_equal(r.lows, 1);
 }
 
+/* The isr-ok calls work from an ISR as from a task: registration, thresholds, the failure counts
+ * and their reset, the ring's capacity and clearing, and the pure helpers (json_max_length reads no
+ * state: it gives the same length). None of them reads the heap or runs a callback. */
+static void the_isr_ok_calls_work_from_an_isr(void **state)
+{
+    (void)state;
+    recorder_t r = {0};
+    assert_int_equal(heap_monitor_init(), ESP_OK);
+    assert_null(SYSTEM_MALLOC(64u << 20)); /* one failure counted */
+    assert_int_equal(heap_monitor_sample_now(NULL), ESP_OK);
+    const size_t json_max = heap_monitor_json_max_length();
+    heap_monitor_thresholds_t t;
+    assert_int_equal(heap_monitor_get_thresholds(&t), ESP_OK);
+    t.min_free_internal = 12345;
+    heap_stats_t low = {.internal = {.total_free_bytes = 100, .largest_free_block = 100}};
+    heap_monitor_failed_alloc_t failed[2];
+    size_t n = 0;
+    kraken_sim_isr_enter();
+    const esp_err_t reg = heap_monitor_register_callback(SIZE_MAX, SRAM, record, &r);
+    const esp_err_t dup = heap_monitor_register_callback(SIZE_MAX, SRAM, record, &r);
+    const esp_err_t set = heap_monitor_set_thresholds(&t);
+    heap_monitor_thresholds_t read_back = {0};
+    const esp_err_t get = heap_monitor_get_thresholds(&read_back);
+    const uint32_t issues = heap_monitor_stats_issues(&low);
+    const int frag = heap_monitor_fragmentation_percent(200, 100);
+    const uint32_t total_failures = heap_monitor_get_failed_alloc_count(0);
+    const esp_err_t listed = heap_monitor_get_failed_allocs(failed, 2, &n);
+    heap_monitor_reset_failed_allocs();
+    const uint32_t after_reset = heap_monitor_get_failed_alloc_count(0);
+    const esp_err_t chain = heap_monitor_set_alloc_failed_chain(NULL);
+    const size_t capacity = heap_monitor_sample_capacity();
+    heap_monitor_clear_samples();
+    const bool running = heap_monitor_sampler_running();
+    const size_t json_max_isr = heap_monitor_json_max_length();
+    const esp_err_t unreg = heap_monitor_unregister_callback(record, &r);
+    kraken_sim_isr_exit();
+    assert_int_equal(reg, ESP_OK);
+    assert_int_equal(dup, ESP_ERR_INVALID_STATE);
+    assert_int_equal(set, ESP_OK);
+    assert_int_equal(get, ESP_OK);
+    assert_int_equal(read_back.min_free_internal, 12345);
+    assert_true((issues & HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE) != 0);
+    assert_int_equal(frag, 50);
+    assert_int_equal(total_failures, 1);
+    assert_int_equal(listed, ESP_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(after_reset, 0);
+    assert_int_equal(chain, ESP_OK);
+    assert_int_equal(capacity, CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT);
+    assert_false(running);
+    assert_int_equal(json_max_isr, json_max);
+    assert_int_equal(unreg, ESP_OK);
+    assert_int_equal(r.lows, 0); /* registered and removed in the ISR: never called */
+    assert_int_equal(heap_monitor_get_samples(NULL, 0, &n), ESP_OK);
+    assert_int_equal(n, 0); /* cleared */
+    assert_int_equal(heap_monitor_deinit(), ESP_OK);
+}
+
 static void a_threshold_already_crossed_is_reported_at_the_first_check(void **state)
 {
     (void)state;
@@ -1434,6 +1492,31 @@ static size_t stored_samples(void)
     return n;
 }
 
+/* A sampler task that cannot be created (its stack, then its TCB, from the internal heap as on
+ * the chip): ESP_ERR_NO_MEM, nothing left behind (no heap byte, no semaphore: the next start
+ * works), not running. */
+static void a_sampler_start_without_memory_fails_and_leaves_nothing(void **state)
+{
+    (void)state;
+    const size_t free_before = heap_caps_get_free_size(SRAM);
+    for (unsigned fail_at = 0; fail_at < 2; fail_at++) { /* the stack, then the TCB */
+        if (fail_at == 0) {
+            kraken_sim_fail_next(0, 1);
+        } else {
+            kraken_sim_fail_every(0, 2); /* the stack is had, the TCB is not */
+        }
+        const esp_err_t err = heap_monitor_sampler_start(1000);
+        kraken_sim_fault_clear();
+        assert_int_equal(err, ESP_ERR_NO_MEM);
+        assert_false(heap_monitor_sampler_running());
+        assert_int_equal(heap_caps_get_free_size(SRAM), free_before);
+        assert_int_equal(stored_samples(), 0); /* it never ran */
+    }
+    assert_int_equal(heap_monitor_sampler_start(1000), ESP_OK);
+    assert_true(heap_monitor_sampler_running());
+    assert_int_equal(heap_monitor_sampler_stop(), ESP_OK);
+}
+
 static void the_sampler_task_samples_periodically_until_stopped(void **state)
 {
     (void)state;
@@ -1908,6 +1991,11 @@ static void the_json_max_length_is_the_longest_snapshot(void **state)
     assert_non_null(strstr(json, "\"pools\":[{"));
     assert_int_equal(widest_json_length(json), max);
     assert_int_equal(heap_monitor_json_max_length(), max); /* a constant of the build */
+#if CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS == 8
+    if (sizeof(size_t) == 4) { /* the figure heap_monitor.h gives for the chip's defaults */
+        assert_int_equal(max, 1620);
+    }
+#endif
     free(json);
 }
 
@@ -1975,6 +2063,7 @@ static const struct CMUnitTest tests[] = {
     T(crossing_and_recovery_fire_each_callback_once),
     T(a_threshold_already_crossed_is_reported_at_the_first_check),
     T(task_only_calls_from_an_isr_do_nothing_and_say_so),
+    T(the_isr_ok_calls_work_from_an_isr),
     T(a_callback_for_memory_the_module_lacks_never_fires),
     T(exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram),
     T(every_call_that_reads_the_figures_checks_the_callbacks),
@@ -1989,6 +2078,7 @@ static const struct CMUnitTest tests[] = {
     T(a_sample_holds_the_figures_at_the_time),
     T(the_ring_buffer_keeps_the_newest_samples_in_order),
     T(a_sample_taken_by_a_callback_comes_after_the_one_that_fired_it),
+    T(a_sampler_start_without_memory_fails_and_leaves_nothing),
     T(the_sampler_task_samples_periodically_until_stopped),
     T(the_sampler_cannot_be_stopped_from_its_own_callbacks),
     T(deinit_from_the_sampler_while_another_task_stops_it_is_refused),

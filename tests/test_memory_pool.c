@@ -386,6 +386,35 @@ static void oversize_requests_go_to_the_heap_counted(void **state)
     assert_int_equal(stats().oversize_failures, 1);
 }
 
+/* Sizes near SIZE_MAX (a caller's n * size that wrapped, a negative length cast): NULL from every
+ * allocation function, counted as oversize failures, nothing taken from the pools or the heap. */
+static void a_huge_request_returns_null_counted_and_takes_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    kraken_port_heap_figures_t before, after;
+    kraken_port_heap_figures(SRAM, &before);
+    const size_t huge[] = {SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2 + 1};
+    uint32_t expected = 0;
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        assert_null(memory_pool_alloc(huge[i]));
+        assert_null(memory_pool_alloc_margin(huge[i], 1));
+        assert_null(memory_pool_alloc_isr(huge[i]));
+        assert_null(memory_pool_alloc_isr_margin(huge[i], 0));
+        expected += 4;
+    }
+    kraken_port_heap_figures(SRAM, &after);
+    assert_int_equal(after.free_bytes, before.free_bytes);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.oversize_failures, expected);
+    assert_int_equal(st.oversize, 0);
+    assert_int_equal(st.heap_blocks_live, 0);
+    for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        assert_int_equal(st.classes[c].in_use, 0);
+        assert_int_equal(st.classes[c].failures, 0);
+    }
+}
+
 static void an_exhausted_heap_makes_a_fallback_fail_cleanly(void **state)
 {
     (void)state;
@@ -725,6 +754,49 @@ static void a_double_free_is_rejected_and_the_block_is_never_handed_out_twice(vo
     memory_pool_free(z);
 }
 
+/* The start of a pool block that was never handed out: as memory_pool_free_isr's header says, it
+ * looks like (and is counted as) a double free, and changes nothing: every block is still handed
+ * out exactly once. */
+static void a_free_of_a_block_never_handed_out_counts_as_a_double_free(void **state)
+{
+    (void)state;
+    init_with(4, 0, false);
+    uint8_t *first = memory_pool_alloc(8);
+    assert_int_equal(where(first), 0);
+    uint8_t *never[2] = {NULL, NULL}; /* two of its neighbours, still on the free list */
+    size_t found = 0;
+    for (long k = -3; k <= 3 && found < 2; k++) {
+        uint8_t *candidate = first + k * (long)SIZES[0];
+        if (k != 0 && memory_pool_class_of(candidate) == 0 && !memory_pool_owns(candidate)) {
+            never[found++] = candidate;
+        }
+    }
+    assert_int_equal(found, 2);
+    assert_int_equal(memory_pool_free_isr(never[0]), ESP_ERR_INVALID_STATE);
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, never[0], 0);
+    memory_pool_free(never[1]);
+    expect_one_misuse(MEMORY_POOL_MISUSE_DOUBLE_FREE, never[1], 0);
+    memory_pool_stats_t st = stats();
+    assert_int_equal(st.classes[0].double_frees, 2);
+    assert_int_equal(st.classes[0].in_use, 1);
+    assert_int_equal(st.classes[0].frees, 0);
+    void *rest[3];
+    for (int k = 0; k < 3; k++) {
+        rest[k] = memory_pool_alloc(8);
+        assert_int_equal(where(rest[k]), 0);
+        assert_ptr_not_equal(rest[k], first);
+    }
+    assert_ptr_not_equal(rest[0], rest[1]);
+    assert_ptr_not_equal(rest[1], rest[2]);
+    assert_ptr_not_equal(rest[0], rest[2]);
+    assert_null(memory_pool_alloc(8)); /* 4 blocks, no heap: never a fifth */
+    memory_pool_free(first);
+    for (int k = 0; k < 3; k++) {
+        memory_pool_free(rest[k]);
+    }
+    assert_int_equal(stats().classes[0].failures, 1);
+}
+
 static void a_pointer_into_a_block_is_rejected_and_changes_nothing(void **state)
 {
     (void)state;
@@ -800,6 +872,53 @@ static void misuse_before_any_allocation_is_rejected_too(void **state)
     memory_pool_free(NULL);
     assert_int_equal(g_misuse_count, 0);
     assert_int_equal(stats().unknown_frees, 2);
+}
+
+/* The hook runs outside every lock (it may read the statistics: under a class or heap lock this
+ * would spin for ever) and after the misuse is counted: what it reads already includes it. */
+static uint32_t g_hook_saw_misuse[MAX_RECORDS];
+static int g_hook_calls;
+
+static void hook_reading_stats(const memory_pool_misuse_info_t *info)
+{
+    (void)info;
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    if (g_hook_calls < MAX_RECORDS) {
+        g_hook_saw_misuse[g_hook_calls] = st.double_frees + st.invalid_frees;
+    }
+    g_hook_calls++;
+}
+
+static void the_misuse_hook_may_read_the_statistics_and_sees_its_misuse_counted(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(1);
+    init_with(2, 8, false);
+    uint8_t *p = memory_pool_alloc(SIZES[1]);
+    void *heap = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1] + 1);
+    assert_int_equal(where(heap), -1);
+    uint8_t *gone = memory_pool_alloc(8);
+    memory_pool_free(gone);
+    int local;
+    g_hook_calls = 0;
+    memory_pool_set_misuse_hook(hook_reading_stats);
+    memory_pool_free(gone);                                 /* double free */
+    memory_pool_free(p + 8);                                /* into a block */
+    memory_pool_free(p + 1);                                /* misaligned */
+    memory_pool_free(&local);                               /* unknown */
+    assert_int_equal(memory_pool_free_isr(heap), ESP_ERR_INVALID_ARG); /* heap block, ISR call */
+    assert_true(memory_pool_refuse_heap_call(p));           /* a heap function's refusal */
+    kraken_sim_isr_enter();
+    memory_pool_free(gone);                                 /* from an ISR too */
+    kraken_sim_isr_exit();
+    memory_pool_set_misuse_hook(record_misuse);
+    assert_int_equal(g_hook_calls, 7);
+    for (int k = 0; k < 7; k++) {
+        assert_int_equal(g_hook_saw_misuse[k], (uint32_t)k + 1);
+    }
+    memory_pool_free(p);
+    memory_pool_free(heap);
 }
 
 static void misuse_is_logged_from_tasks(void **state)
@@ -1121,6 +1240,9 @@ static void deinit_refuses_while_anything_is_allocated(void **state)
     assert_int_equal(st.classes[0].allocations, 0); /* counters start again */
     assert_int_equal(st.oversize, 0);
     assert_int_equal(memory_pool_deinit(), ESP_OK); /* never set up: nothing to do */
+    int local;
+    memory_pool_free(&local); /* the misuse hook stays installed across a deinit */
+    expect_one_misuse(MEMORY_POOL_MISUSE_UNKNOWN_POINTER, &local, -1);
 }
 
 /* The port's heap call, wrapped (-Wl,--wrap=kraken_port_heap_aligned_alloc, tests/CMakeLists.txt):
@@ -1198,7 +1320,10 @@ static void a_failed_set_up_serves_from_the_heap_until_deinit(void **state)
     assert_int_equal(st.setup_failures, 1);
     assert_int_equal(st.classes[0].heap_fallbacks, 1);
     assert_int_equal(memory_pool_ensure_init(), ESP_ERR_NO_MEM); /* no silent retry */
+    assert_int_equal(memory_pool_init(NULL), ESP_ERR_INVALID_STATE); /* deinit first */
     assert_null(memory_pool_alloc_isr(8));
+    assert_int_equal(stats().classes[0].failures, 1); /* the ISR's NULL, counted */
+    assert_int_equal(stats().setup_failures, 1);       /* neither call tried again */
     assert_int_equal(memory_pool_deinit(), ESP_ERR_INVALID_STATE);
     memory_pool_free(p);
     assert_int_equal(memory_pool_deinit(), ESP_OK);
@@ -1217,7 +1342,13 @@ static void a_failed_init_changes_nothing(void **state)
     memory_pool_stats_t st = stats();
     assert_false(st.initialized);
     assert_int_equal(st.classes[0].capacity, COUNTS[0]); /* the table is unchanged */
-    void *p = memory_pool_alloc(SIZES[0]);                  /* lazy set-up still works */
+    assert_int_equal(st.setup_failures, 1);                 /* but the failure counted */
+    /* a failed memory_pool_init does not make ensure_init give up: it sets the Kconfig table up */
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    st = stats();
+    assert_true(st.initialized);
+    assert_int_equal(st.classes[0].capacity, COUNTS[0]);
+    void *p = memory_pool_alloc(SIZES[0]);
     assert_int_equal(where(p), 0);
     memory_pool_free(p);
 }
@@ -1492,6 +1623,74 @@ static void a_block_from_here_given_to_a_heap_function_is_refused_and_counted(vo
     assert_int_equal(stats().heap_calls, expected);
 }
 
+/* From an ISR: memory_pool_init is refused (task only) and sets nothing up; the task API with a
+ * margin behaves as memory_pool_alloc_isr_margin (no heap); the isr-ok queries answer as from a
+ * task, and a refused heap call is counted and passed to the hook without a log line. */
+static void isr_calls_follow_their_context_words(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(1);
+    memory_pool_config_t cfg;
+    assert_int_equal(memory_pool_get_default_config(&cfg), ESP_OK);
+    cfg.classes[0].count = 3;
+    cfg.try_larger_class = false; /* the margin's refusal must reach the heap decision */
+    kraken_sim_isr_enter();
+    const esp_err_t init_null = memory_pool_init(NULL);
+    const esp_err_t init_cfg = memory_pool_init(&cfg);
+    kraken_sim_isr_exit();
+    assert_int_equal(init_null, ESP_ERR_INVALID_STATE);
+    assert_int_equal(init_cfg, ESP_ERR_INVALID_STATE);
+    assert_false(stats().initialized);
+    assert_int_equal(stats().setup_failures, 0);
+    assert_int_equal(memory_pool_init(&cfg), ESP_OK); /* from the task: nothing was left behind */
+
+    kraken_port_heap_figures_t before, after;
+    kraken_port_heap_figures(SRAM, &before);
+    kraken_sim_isr_enter();
+    void *a = memory_pool_alloc_margin(8, 1); /* 3 free: takes one, 2 stay */
+    void *b = memory_pool_alloc_margin(8, 2); /* 2 free: the margin keeps them; no heap */
+    memory_pool_reset_peaks();
+    memory_pool_stats_t st;
+    const esp_err_t got = memory_pool_get_stats(&st);
+    const uint32_t free_small = memory_pool_class_free(0);
+    const unsigned class_a = memory_pool_class_of(a);
+    const bool owned = memory_pool_owns(a);
+    const bool refused = memory_pool_refuse_heap_call(a);
+    kraken_sim_isr_exit();
+    kraken_port_heap_figures(SRAM, &after);
+    assert_non_null(a);
+    assert_null(b);
+    assert_int_equal(after.free_bytes, before.free_bytes);
+    assert_int_equal(got, ESP_OK);
+    assert_int_equal(st.classes[0].in_use, 1);
+    assert_int_equal(st.classes[0].peak_in_use, 1);
+    assert_int_equal(st.classes[0].failures, 1);
+    assert_int_equal(st.classes[0].heap_fallbacks, 0);
+    assert_int_equal(free_small, 2);
+    assert_int_equal(class_a, 0);
+    assert_true(owned);
+    assert_true(refused);
+    expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, a, 0);
+    assert_int_equal(stats().heap_calls, 1);
+    /* the same refusal from an ISR logs nothing (a task's logs one error line) */
+    capture_stdout_begin();
+    kraken_sim_isr_enter();
+    assert_true(memory_pool_refuse_heap_call(a));
+    kraken_sim_isr_exit();
+    capture_stdout_end(g_log, sizeof g_log);
+    assert_string_equal(g_log, "");
+    expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, a, 0);
+    capture_stdout_begin();
+    assert_true(memory_pool_refuse_heap_call(a));
+    capture_stdout_end(g_log, sizeof g_log);
+    expect_one_misuse(MEMORY_POOL_MISUSE_HEAP_CALL, a, 0);
+    if (log_lines_at(ESP_LOG_ERROR)) {
+        assert_int_equal(strncmp(g_log, "E (", 3), 0); /* the capture sees a task's line */
+    }
+    assert_int_equal(stats().heap_calls, 3);
+    memory_pool_free(a);
+}
+
 static void misuse_names_are_distinct(void **state)
 {
     (void)state;
@@ -1540,6 +1739,7 @@ int main(void)
         T(live_heap_blocks_are_capped_and_each_refusal_counted),
         T(heap_blocks_max_zero_keeps_the_pools_off_the_heap),
         T(oversize_requests_go_to_the_heap_counted),
+        T(a_huge_request_returns_null_counted_and_takes_nothing),
         T(an_exhausted_heap_makes_a_fallback_fail_cleanly),
         T(the_next_larger_class_serves_an_empty_class_when_configured),
         T(isr_allocation_never_uses_the_heap),
@@ -1552,11 +1752,13 @@ int main(void)
         T(class_of_names_the_class_a_block_came_from_even_after_a_spill),
         T(class_of_covers_every_byte_of_every_block),
         T(a_double_free_is_rejected_and_the_block_is_never_handed_out_twice),
+        T(a_free_of_a_block_never_handed_out_counts_as_a_double_free),
         T(a_pointer_into_a_block_is_rejected_and_changes_nothing),
         T(a_misaligned_pointer_is_rejected),
         T(a_pointer_nothing_here_handed_out_is_rejected),
         T(a_second_free_of_a_heap_block_is_rejected),
         T(misuse_before_any_allocation_is_rejected_too),
+        T(the_misuse_hook_may_read_the_statistics_and_sees_its_misuse_counted),
         T(misuse_is_logged_from_tasks),
         T(statistics_count_every_event_exactly),
         T(a_peak_reset_restarts_the_heap_peak_from_the_live_blocks),
@@ -1577,6 +1779,7 @@ int main(void)
         T(free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_still_works),
         T(our_blocks_passed_to_the_heap_from_an_isr_are_refused_and_counted_once),
         T(a_block_from_here_given_to_a_heap_function_is_refused_and_counted),
+        T(isr_calls_follow_their_context_words),
         T(misuse_names_are_distinct),
         T(the_specs_manual_pool_usage_works_as_written),
     };

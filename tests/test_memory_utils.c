@@ -130,9 +130,14 @@ static void app_malloc_reports_one_failure_when_both_memories_fail(void **state)
 static void psram_only_returns_null_without_psram(void **state)
 {
     (void)state;
+    reset_hook();
     assert_null(memory_alloc_psram_only(1024));
     assert_null(memory_calloc_psram_only(4, 256));
     assert_null(memory_realloc_psram_only(NULL, 1024));
+    /* each a failed allocation for the hook (memory_utils.h: firmware for several modules asks
+     * memory_psram_available() first, as CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS would abort) */
+    assert_int_equal(hook_calls, 3);
+    assert_int_equal(hook_caps & MALLOC_CAP_SPIRAM, MALLOC_CAP_SPIRAM);
 }
 
 static void psram_only_never_falls_back_to_sram(void **state)
@@ -203,6 +208,23 @@ static void dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach(vo
     }
     assert_null(dma);
     assert_null(zeroed);
+}
+
+/* The alignment's overhead, as the header bounds it: the DMA region's largest free block itself
+ * cannot be had, that block less MEMORY_DMA_ALIGNMENT + 32 bytes can, aligned. */
+static void dma_malloc_overhead_is_at_most_the_alignment_plus_32_bytes(void **state)
+{
+    (void)state;
+    const size_t largest = heap_caps_get_largest_free_block(MEMORY_CAPS_DMA);
+    assert_true(largest > 1024);
+    assert_null(DMA_MALLOC(largest));
+    const size_t fits = largest - (MEMORY_DMA_ALIGNMENT + 32);
+    void *dma = DMA_MALLOC(fits);
+    assert_non_null(dma);
+    assert_int_equal((uintptr_t)dma % MEMORY_DMA_ALIGNMENT, 0);
+    assert_true(esp_ptr_dma_capable(dma));
+    free(dma);
+    assert_int_equal(heap_caps_get_largest_free_block(MEMORY_CAPS_DMA), largest);
 }
 
 static void app_data_attr_statics_live_in_psram(void **state)
@@ -348,6 +370,25 @@ static void failed_realloc_leaves_the_block_valid(void **state)
     for (int i = 0; i < 32; i++) {
         assert_int_equal(p[i], 7);
     }
+    /* every placement, for sizes no heap can give (SIZE_MAX: no overflow inside either) and when
+     * every heap call fails: NULL, the block and its contents kept, nothing allocated */
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram,
+                                                 memory_realloc_dma};
+    const size_t sram_before = memory_get_free_sram();
+    const size_t psram_before = memory_get_free_psram();
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        assert_null(reallocs[i](p, SIZE_MAX));
+        assert_null(reallocs[i](p, SIZE_MAX - MEMORY_DMA_ALIGNMENT));
+        kraken_sim_fail_next(0, 8);
+        assert_null(reallocs[i](p, 3000));
+        kraken_sim_fault_clear();
+        for (int b = 0; b < 32; b++) {
+            assert_int_equal(p[b], 7);
+        }
+    }
+    assert_int_equal(memory_get_free_sram(), sram_before);
+    assert_int_equal(memory_get_free_psram(), psram_before);
     assert_true(heap_caps_check_integrity_all(true));
     free(p);
 }
@@ -451,12 +492,31 @@ static void realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it(v
     kraken_sim_stats_t before, after;
     kraken_sim_get_stats(&before);
     size_t free_before = memory_get_free_sram();
+    size_t psram_free_before = memory_get_free_psram();
     assert_null(DMA_REALLOC(not_from_the_heap, 128));
     kraken_sim_get_stats(&after);
     assert_int_equal(after.allocations, before.allocations); /* nothing allocated, nothing leaked */
     assert_int_equal(after.frees, before.frees);
     assert_int_equal(after.invalid_queries, before.invalid_queries + 1); /* its size: counted */
+    assert_null(DMA_REALLOC(not_from_the_heap, 0)); /* a free of it: refused, counted */
+    kraken_sim_get_stats(&after);
+    assert_int_equal(after.frees, before.frees);
+    assert_int_equal(after.invalid_frees, before.invalid_frees + 1);
+    /* The other three go to heap_caps_realloc*: refused there (NULL, counted), nothing allocated
+     * in either memory, the size-0 form (a free) included */
+    void *(*const reallocs[])(void *, size_t) = {memory_realloc_prefer_psram,
+                                                 memory_realloc_psram_only, memory_realloc_sram};
+    for (size_t i = 0; i < sizeof reallocs / sizeof reallocs[0]; i++) {
+        kraken_sim_get_stats(&before);
+        assert_null(reallocs[i](not_from_the_heap, 128));
+        assert_null(reallocs[i](not_from_the_heap, 0));
+        kraken_sim_get_stats(&after);
+        assert_int_equal(after.allocations, before.allocations);
+        assert_int_equal(after.frees, before.frees);
+        assert_int_equal(after.invalid_frees, before.invalid_frees + 2);
+    }
     assert_int_equal(memory_get_free_sram(), free_before);
+    assert_int_equal(memory_get_free_psram(), psram_free_before);
     assert_true(heap_caps_check_integrity_all(true));
 }
 
@@ -850,6 +910,8 @@ int main(void)
         ON(esp32s3_n8, dma_malloc_is_dma_capable_and_aligned),
         ON(esp32s3_n8r8, dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach),
         ON(esp32s3_n8, dma_malloc_fails_rather_than_use_internal_memory_dma_cannot_reach),
+        ON(esp32s3_n8r8, dma_malloc_overhead_is_at_most_the_alignment_plus_32_bytes),
+        ON(esp32s3_n8, dma_malloc_overhead_is_at_most_the_alignment_plus_32_bytes),
         ON(esp32s3_n8r8, app_data_attr_statics_live_in_psram),
         ON(esp32s3_n8r8, size_zero_returns_null_everywhere),
         ON(esp32s3_n8, size_zero_returns_null_everywhere),

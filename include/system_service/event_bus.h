@@ -162,7 +162,8 @@ esp_err_t system_event_post_from_isr(system_service_id_t service_id, system_even
 /** Call handler(event, ctx) for every event whose source matches service_id and whose type matches
  *  event_type (either may be a wildcard). Takes effect for events dispatched after it returns; one
  *  handler may be subscribed several times (each call is a separate subscription).
- *  *out_handle (may be NULL if the subscription is never removed) receives the handle.
+ *  *out_handle (may be NULL if the subscription is never removed) receives the handle, or zero
+ *  (no subscription) on any failure.
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL handler); ESP_ERR_NO_MEM (table full,
  *  CONFIG_SYSTEM_SERVICE_EVENT_MAX_SUBSCRIBERS); ESP_ERR_INVALID_STATE (ISR, deinit in progress)
  *  or the error of a failed start. task (handlers included), never blocks; O(subscriptions). */
@@ -313,7 +314,7 @@ typedef struct {
 
 /** Copy the statistics. Works before the first start (the posts refused so far: NOT_READY,
  *  INVALID_ARG, invalid priorities; zeros otherwise) and after deinit (the run's final figures,
- *  plus the posts refused since). A start clears the counters but keeps the posts refused while
+ *  plus the posts refused since; services and subscriptions 0: deinit forgot them). A start clears the counters but keeps the posts refused while
  *  the bus was stopped (an ISR's post before the start, a task's invalid post before the one that
  *  started the bus), counted once; see system_event_bus_init() for a start that fails.
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, O(lanes + classes). */

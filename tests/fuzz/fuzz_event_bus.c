@@ -567,6 +567,7 @@ static void stop(bool discard)
     want.heap_in_use = 0;
     want.ready = false;
     want.subscriptions = 0;
+    want.services = 0; /* forgotten with the subscriptions */
     running = false;
     cur.active = false;
 }
