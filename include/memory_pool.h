@@ -182,11 +182,11 @@ esp_err_t memory_pool_init(const memory_pool_config_t *config);
 esp_err_t memory_pool_ensure_init(void);
 
 /** Release the storage and return to the never-used state (Kconfig table, counters zeroed; the
- *  misuse hook stays installed), for tests and shutdown. Refuses while anything is allocated: ESP_ERR_INVALID_STATE when a pool
- *  block or a heap block from here is live (logged with the counts; nothing changes), while the
- *  event bus runs (it keeps the class table it read at its start: system_event_bus_deinit()
- *  first; logged) or when called from an ISR or during a set-up; ESP_OK otherwise (also when
- *  never set up).
+ *  misuse hook stays installed), for tests and shutdown. Refuses while anything is allocated:
+ *  ESP_ERR_INVALID_STATE when a pool block or a heap block from here is live (logged with the
+ *  counts; nothing changes), while the event bus runs (it keeps the class table it read at its
+ *  start: system_event_bus_deinit() first; logged) or when called from an ISR or during a set-up;
+ *  ESP_OK otherwise (also when never set up).
  *  task. Not to be called while other tasks use the pools; an ISR may: a block it holds makes
  *  deinit refuse, and once deinit has checked, its allocations get NULL. Never blocks (a refusal
  *  logs; the check holds every class's critical section at once). O(classes) plus one heap call. */

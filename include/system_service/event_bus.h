@@ -314,9 +314,10 @@ typedef struct {
 
 /** Copy the statistics. Works before the first start (the posts refused so far: NOT_READY,
  *  INVALID_ARG, invalid priorities; zeros otherwise) and after deinit (the run's final figures,
- *  plus the posts refused since; services and subscriptions 0: deinit forgot them). A start clears the counters but keeps the posts refused while
- *  the bus was stopped (an ISR's post before the start, a task's invalid post before the one that
- *  started the bus), counted once; see system_event_bus_init() for a start that fails.
+ *  plus the posts refused since; services and subscriptions 0: deinit forgot them). A start clears
+ *  the counters but keeps the posts refused while the bus was stopped (an ISR's post before the
+ *  start, a task's invalid post before the one that started the bus), counted once; see
+ *  system_event_bus_init() for a start that fails.
  *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, O(lanes + classes). */
 esp_err_t system_event_get_stats(system_event_stats_t *out);
 
