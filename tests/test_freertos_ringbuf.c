@@ -424,6 +424,13 @@ static void a_byte_buffer_gives_contiguous_bytes_one_piece_at_a_time(void **stat
     piece = xRingbufferReceive(rb, &n, 0);
     assert_int_equal(n, 14);
     vRingbufferReturnItem(rb, piece);
+    piece = xRingbufferReceive(rb, &n, 0);
+    assert_memory_equal(piece, "OP", 2);
+    vRingbufferReturnItem(rb, piece);
+    /* 14 bytes from 2 end exactly at the end: acquire and write wrap to 0 */
+    assert_int_equal(xRingbufferSend(rb, "abcdefghijklmn", 14, 0), pdTRUE);
+    ASSERT_INFO(rb, 2, 2, 0, 0, 14);
+    assert_int_equal(xRingbufferGetCurFreeSize(rb), 2);
     vRingbufferDelete(rb);
 }
 
@@ -459,6 +466,17 @@ static void acquired_items_are_read_in_acquire_order_once_completed(void **state
     item = xRingbufferReceive(rb, &n, 0);
     assert_ptr_equal(item, b);
     vRingbufferReturnItem(rb, item);
+    vRingbufferDelete(rb);
+
+    /* Full of acquired items, the second completed: the first still blocks reading. */
+    rb = xRingbufferCreate(32, RINGBUF_TYPE_NOSPLIT); /* max 8: two items of 16 fill it */
+    assert_int_equal(xRingbufferSendAcquire(rb, &a, 8, 0), pdTRUE);
+    assert_int_equal(xRingbufferSendAcquire(rb, &b, 8, 0), pdTRUE);
+    assert_int_equal(xRingbufferSendComplete(rb, b), pdTRUE);
+    ASSERT_INFO(rb, 0, 0, 0, 0, 1);
+    assert_null(xRingbufferReceive(rb, &n, 0));
+    assert_int_equal(xRingbufferSendComplete(rb, a), pdTRUE);
+    assert_ptr_equal(xRingbufferReceive(rb, &n, 0), a);
     vRingbufferDelete(rb);
 
     RingbufHandle_t bytes = xRingbufferCreate(64, RINGBUF_TYPE_BYTEBUF);
