@@ -231,6 +231,7 @@ static void static_and_withcaps_buffers_use_the_callers_memory_or_the_caps(void 
                                                                            : INTERNAL;
     const size_t before = heap_caps_get_free_size(caps);
     const size_t expected = caps_takes(caps, 100), expected_64 = caps_takes(caps, 64);
+    const char *logged;
     kraken_sim_get_stats(&s0);
     rb = xRingbufferCreateWithCaps(99, RINGBUF_TYPE_ALLOWSPLIT, caps); /* rounded to 100 */
     assert_non_null(rb);
@@ -244,6 +245,15 @@ static void static_and_withcaps_buffers_use_the_callers_memory_or_the_caps(void 
     vRingbufferDeleteWithCaps(rb);
     assert_int_equal(heap_caps_get_free_size(caps), before);
 
+    /* Refused by the static create's checks after both blocks were had: both go back. */
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_null(xRingbufferCreateWithCaps(64, RINGBUF_TYPE_MAX, caps)));
+    ASSERT_REFUSED(1, assert_null(xRingbufferCreateWithCaps(8, RINGBUF_TYPE_NOSPLIT, caps)));
+    logged = log_capture_end();
+    assert_non_null(strstr(logged, "xRingbufferCreateStatic(64, 3): not a ring buffer type"));
+    assert_int_equal(heap_caps_get_free_size(caps), before);
+    ASSERT_NOT_REFUSED(assert_null(xRingbufferCreateWithCaps(0, RINGBUF_TYPE_BYTEBUF, caps)));
+
     /* The storage does not fit: the control block goes back too. */
     kraken_sim_fail_every(caps, 2);
     assert_null(xRingbufferCreateWithCaps(100, RINGBUF_TYPE_NOSPLIT, caps));
@@ -256,7 +266,7 @@ static void static_and_withcaps_buffers_use_the_callers_memory_or_the_caps(void 
     assert_int_equal(xRingbufferGetStaticBuffer(rb, &storage, &got), pdTRUE);
     log_capture_begin();
     vRingbufferDelete(rb);
-    const char *logged = log_capture_end();
+    logged = log_capture_end();
     assert_non_null(strstr(logged, "its memory stays allocated"));
     assert_int_equal(before - heap_caps_get_free_size(caps), expected_64);
     heap_caps_free(got);

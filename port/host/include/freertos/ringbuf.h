@@ -71,7 +71,8 @@ RingbufHandle_t xRingbufferCreateStatic(size_t xBufferSize, RingbufferType_t xBu
                                         StaticRingbuffer_t *pxStaticRingbuffer);
 /** As xRingbufferCreate with both blocks from heap_caps_malloc(uxMemoryCaps) (MALLOC_CAP_SPIRAM:
  *  PSRAM, which ESP-IDF allows); made as a static buffer, as in ESP-IDF. NULL when either block
- *  cannot be had (a size of 0 is one: heap_caps_malloc(0) is NULL). task, O(1). */
+ *  cannot be had (a size of 0 is one: heap_caps_malloc(0) is NULL); refused with NULL, logged,
+ *  both blocks freed: xRingbufferCreateStatic's checks (a bad type, the sizes above). task, O(1). */
 RingbufHandle_t xRingbufferCreateWithCaps(size_t xBufferSize, RingbufferType_t xBufferType,
                                           UBaseType_t uxMemoryCaps);
 
