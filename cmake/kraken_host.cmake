@@ -80,6 +80,7 @@ add_library(kraken_host_port STATIC
     port/host/freertos_host.c
     port/host/freertos_host_queue.c
     port/host/freertos_host_event_groups.c
+    port/host/freertos_host_ringbuf.c
     port/host/freertos_host_stream_buffer.c
     port/host/freertos_host_timers.c
     port/kraken_port_heap_caps.c)
