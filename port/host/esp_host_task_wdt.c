@@ -106,7 +106,7 @@ static bool someone_pending_locked(const entry_t *except)
 /* The timer is fed: a new timeout starts, every entry must reset again. */
 static void feed_locked(void)
 {
-    wdt.fed_at_us = now_us();
+    wdt.fed_at_us = now_us(); /* the next timeout from now */
     for (entry_t *e = wdt.entries; e != NULL; e = e->next) {
         e->has_reset = false;
     }
