@@ -324,7 +324,8 @@ static void start_watcher_locked(void)
     }
 }
 
-/* fork(): the child has no watcher thread and a copy of a lock another thread may have held. */
+/* fork(): the lock is held across it, so the child's copy is consistent (and its own); the child
+ * has no watcher thread, nor waiters on the condition. */
 static void before_fork(void)
 {
     pthread_mutex_lock(&lock);
@@ -337,8 +338,8 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
-    pthread_mutex_init(&lock, NULL);
     init_cond();
+    pthread_mutex_unlock(&lock);
     watcher_running = false;
 }
 
