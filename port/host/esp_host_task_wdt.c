@@ -371,7 +371,7 @@ static void insert_locked(entry_t *e)
     pthread_cond_signal(&changed);
 }
 
-/* Lock held: a task entry for `task` (NULL: a user named user_name). */
+/* An entry for `task` (NULL: a user named user_name), with the task's name and core now. */
 static void describe(entry_t *e, TaskHandle_t task, const char *user_name)
 {
     e->task = task;

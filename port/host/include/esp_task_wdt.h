@@ -59,8 +59,10 @@ esp_err_t esp_task_wdt_init(const esp_task_wdt_config_t *config);
  *  entry without room aborts (ESP_ERROR_CHECK). task, O(entries). */
 esp_err_t esp_task_wdt_reconfigure(const esp_task_wdt_config_t *config);
 
-/** Unsubscribe the idle tasks and free the watchdog. ESP_OK; ESP_ERR_INVALID_STATE (not
- *  initialised, or tasks or users still subscribed: then nothing changes). task, O(entries). */
+/** Unsubscribe the idle tasks and free the watchdog, after a timeout being reported (list and
+ *  handler) has ended, as the chip's interrupt holds the watchdog's lock meanwhile. ESP_OK;
+ *  ESP_ERR_INVALID_STATE (not initialised, or tasks or users still subscribed: then nothing
+ *  changes). task, may block (for that report), O(entries). */
 esp_err_t esp_task_wdt_deinit(void);
 
 /** Subscribe task_handle (NULL: the calling task): it must call esp_task_wdt_reset() within
