@@ -28,6 +28,17 @@
 
 #define ENTRY_BYTES 16u /* sizeof(twdt_entry_t), sizeof(twdt_obj_t) on the S3 */
 
+/* Kconfig leaves a bool that is off undefined. */
+#ifndef CONFIG_ESP_TASK_WDT_INIT
+#define CONFIG_ESP_TASK_WDT_INIT 0
+#endif
+#ifndef CONFIG_ESP_TASK_WDT_CHECK_IDLE_TASK_CPU0
+#define CONFIG_ESP_TASK_WDT_CHECK_IDLE_TASK_CPU0 0
+#endif
+#ifndef CONFIG_ESP_TASK_WDT_CHECK_IDLE_TASK_CPU1
+#define CONFIG_ESP_TASK_WDT_CHECK_IDLE_TASK_CPU1 0
+#endif
+
 /* ---- what the watchdog did ------------------------------------------------------------------ */
 
 static uint64_t triggers(void)
