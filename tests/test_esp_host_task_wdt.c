@@ -214,6 +214,12 @@ static void the_boot_initialises_the_watchdog_as_the_sdkconfig_says(void **state
     assert_int_equal(esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(1)),
                      CONFIG_ESP_TASK_WDT_CHECK_IDLE_TASK_CPU1 ? ESP_OK : ESP_ERR_NOT_FOUND);
     assert_int_equal(esp_task_wdt_status(NULL), ESP_ERR_NOT_FOUND);
+    /* A refused deinit leaves the boot's idle entries alone (no new blocks for them). */
+    assert_int_equal(esp_task_wdt_add(NULL), ESP_OK);
+    const size_t subscribed = internal_free();
+    assert_int_equal(esp_task_wdt_deinit(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(internal_free(), subscribed);
+    assert_int_equal(esp_task_wdt_delete(NULL), ESP_OK);
     /* Boot memory: deinit gives nothing back, a new init takes its 16 bytes. */
     const size_t before = internal_free();
     assert_int_equal(esp_task_wdt_deinit(), ESP_OK);
@@ -505,10 +511,15 @@ static void subscribed_idle_tasks_never_trigger(void **state)
     assert_int_equal(esp_task_wdt_reconfigure(&idle), ESP_OK);
     assert_int_equal(esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(0)), ESP_OK);
     assert_int_equal(esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(1)), ESP_OK);
+    /* the idle tasks alone, watched (a user's subscription has started the watcher thread) */
+    esp_task_wdt_user_handle_t user = NULL;
+    assert_int_equal(esp_task_wdt_add_user("gone", &user), ESP_OK);
+    assert_int_equal(esp_task_wdt_delete_user(user), ESP_OK);
+    vTaskDelay(pdMS_TO_TICKS(200)); /* ten timeouts */
+    assert_int_equal(triggers(), 0);
     /* a user resetting alone feeds it: the idle tasks' hooks reset all the time */
     const esp_task_wdt_config_t slower = {.timeout_ms = 500, .idle_core_mask = 3};
     assert_int_equal(esp_task_wdt_reconfigure(&slower), ESP_OK);
-    esp_task_wdt_user_handle_t user = NULL;
     assert_int_equal(esp_task_wdt_add_user("lazy", &user), ESP_OK);
     for (int i = 0; i < 100; i++) { /* two timeouts */
         assert_int_equal(esp_task_wdt_reset_user(user), ESP_OK);
