@@ -77,6 +77,7 @@ add_library(kraken_host_port STATIC
     port/host/esp_host_chip.c
     port/host/esp_host_dma.c
     port/host/esp_host_timer.c
+    port/host/esp_host_task_wdt.c
     port/host/freertos_host.c
     port/host/freertos_host_queue.c
     port/host/freertos_host_event_groups.c

@@ -214,7 +214,7 @@ extern char _end[] __attribute__((weak));
 /* Separate variables, not a struct: i386 gcc notes an ABI change for _Atomic 64-bit fields. */
 static _Atomic uint64_t stat_allocations, stat_frees, stat_failed, stat_injected, stat_invalid_frees,
     stat_invalid_queries, stat_isr_calls, stat_refused_waits, stat_refused_calls,
-    stat_critical_logs, stat_suspended_tracked_calls;
+    stat_critical_logs, stat_suspended_tracked_calls, stat_task_wdt_triggers;
 
 static _Atomic(esp_alloc_failed_hook_t) failed_hook;
 
@@ -250,6 +250,11 @@ void sim_count_refused_wait(void)
 void sim_count_refused_call(void)
 {
     count(&stat_refused_calls);
+}
+
+void sim_count_task_wdt_trigger(void)
+{
+    count(&stat_task_wdt_triggers);
 }
 
 bool sim_in_isr(void)
@@ -379,6 +384,7 @@ void kraken_sim_get_stats(kraken_sim_stats_t *out)
     out->refused_calls = atomic_load(&stat_refused_calls);
     out->critical_logs = atomic_load(&stat_critical_logs);
     out->suspended_tracked_calls = atomic_load(&stat_suspended_tracked_calls);
+    out->task_wdt_triggers = atomic_load(&stat_task_wdt_triggers);
 }
 
 /* ESP-IDF lets an interrupt handler call the heap (mem_alloc.rst, "Calling Heap-Related Functions
@@ -852,7 +858,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
                                           &stat_invalid_frees,   &stat_invalid_queries,
                                           &stat_isr_calls,       &stat_refused_waits,
                                           &stat_refused_calls,   &stat_critical_logs,
-                                          &stat_suspended_tracked_calls};
+                                          &stat_suspended_tracked_calls, &stat_task_wdt_triggers};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         atomic_store(counters[i], 0);
     }
@@ -865,6 +871,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     chip.hooks = policy->heap_hooks;
     /* after the boot's own blocks: they have no task */
     sim_owners_boot(policy->task_tracking, policy->track_deleted_tasks);
+    sim_task_wdt_boot(); /* the chip's startup initialises it (CONFIG_ESP_TASK_WDT_INIT) */
     ESP_LOGD(SIM_TAG, "booted %s: %u heaps, PSRAM %u bytes", profiles[profile].name,
              (unsigned)atomic_load(&heap_count), (unsigned)chip.psram_bytes);
     return ESP_OK;

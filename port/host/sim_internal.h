@@ -42,6 +42,12 @@ void sim_count_refused_wait(void);
 /** Count one other refused FreeRTOS call in kraken_sim_stats_t.refused_calls (FR_REFUSE in
  *  freertos_host.h). isr-ok. */
 void sim_count_refused_call(void);
+/** Count one task watchdog timeout in kraken_sim_stats_t.task_wdt_triggers. isr-ok. */
+void sim_count_task_wdt_trigger(void);
+/** A boot: the task watchdog forgets every subscription (their blocks went with the heaps) and is
+ *  initialised as the chip's startup does it (CONFIG_ESP_TASK_WDT_INIT), or not
+ *  (esp_host_task_wdt.c). No heap call. */
+void sim_task_wdt_boot(void);
 /** True while the calling thread holds a critical section (portENTER_CRITICAL; freertos_host.c).
  *  isr-ok, O(1). */
 bool sim_in_critical(void);

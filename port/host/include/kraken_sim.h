@@ -118,6 +118,11 @@ typedef struct {
                                            the scheduler suspended (vTaskSuspendAll): done, the
                                            first logged (the chip asserts: the tracking takes a
                                            mutex) */
+    uint64_t task_wdt_triggers; /**< task watchdog timeouts (esp_task_wdt.h): each time the
+                                     watchdog found a subscribed task or user that had not reset
+                                     it within the timeout, printed the list and called
+                                     esp_task_wdt_isr_user_handler (counted before a panic
+                                     aborts) */
 } kraken_sim_stats_t;
 
 /** Copy the counters out. out NULL: nothing. isr-ok, O(1). */

@@ -18,7 +18,7 @@
 
 /* The project's sdkconfig.defaults (idf/project.defaults) reach sdkconfig.h, simulated or not. */
 _Static_assert(CONFIG_ESP_MAIN_TASK_STACK_SIZE == 3584, "the project's main task stack");
-_Static_assert(CONFIG_ESP_TASK_WDT_TIMEOUT_S == 5, "the project's watchdog timeout");
+_Static_assert(CONFIG_ESP_INT_WDT_TIMEOUT_MS == 800, "the project's interrupt watchdog timeout");
 
 static IRAM_ATTR int in_iram(int x)
 {
