@@ -1513,13 +1513,10 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     rc[13] = xTaskNotify(NULL, 1, eSetBits);
     rc[14] = xTaskNotifyGive(NULL);
     rc[15] = xSemaphoreTake(q, 0); /* a queue with items is no semaphore */
-    vQueueDelete(NULL);
-    vQueueDeleteWithCaps(NULL);
-    vSemaphoreDeleteWithCaps(NULL);
     QueueHandle_t not_a_mutex = xQueueCreateMutex(queueQUEUE_TYPE_BINARY_SEMAPHORE);
     SemaphoreHandle_t bad_type = xSemaphoreCreateGenericWithCaps(1, 1, 99, MALLOC_CAP_INTERNAL);
     const char *logged = log_capture_end();
-    ASSERT_REFUSED_SINCE(refused_before, 18); /* each call once; the NULL deletes do nothing */
+    ASSERT_REFUSED_SINCE(refused_before, 18); /* each call once */
     for (int i = 0; i < 16; i++) {
         if (rc[i] != pdFAIL) {
             print_error("call %d gave %d\n", i, (int)rc[i]);
@@ -1548,6 +1545,25 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     assert_int_equal(xQueueReceive(q, &v, 0), pdPASS);
     assert_int_equal(v, 3);
     vQueueDelete(q);
+}
+
+/* FreeRTOS's vQueueDelete() asserts on NULL (configASSERT(pxQueue)), the WithCaps deletes in
+ * xQueueGenericGetStaticBuffers() before it: each is refused once, touching no heap. */
+static void deleting_a_null_queue_or_semaphore_is_refused(void **state)
+{
+    (void)state;
+    const kraken_sim_stats_t s0 = stats();
+    log_capture_begin();
+    ASSERT_REFUSED(1, vQueueDelete(NULL));
+    ASSERT_REFUSED(1, vSemaphoreDelete(NULL));
+    ASSERT_REFUSED(1, vQueueDeleteWithCaps(NULL));
+    ASSERT_REFUSED(1, vSemaphoreDeleteWithCaps(NULL));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vQueueDelete: no queue: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "vQueueDeleteWithCaps: no queue: refused"));
+    assert_non_null(strstr(logged, "vSemaphoreDeleteWithCaps: no queue: refused"));
+    assert_int_equal(stats().allocations, s0.allocations);
+    assert_int_equal(stats().frees, s0.frees);
 }
 
 static void a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call(void **state)
@@ -3271,6 +3287,7 @@ int main(void)
         TEST(a_task_deleted_inside_a_critical_section_releases_it_first),
         TEST(xtaskgetcurrenttaskhandle_in_a_simulated_isr_is_the_interrupted_task),
         TEST(null_and_malformed_arguments_are_refused_with_the_documented_results),
+        TEST(deleting_a_null_queue_or_semaphore_is_refused),
         TEST(a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call),
         TEST(a_thread_that_is_not_a_task_waits_on_a_queue_as_a_task_does),
         TEST(a_thread_that_is_not_a_task_counts_until_it_ends_or_deletes_itself),
