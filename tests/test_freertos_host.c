@@ -1393,7 +1393,7 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
     vTaskDelay(LONG_WAIT);
     portENTER_CRITICAL(&other); /* nested, another lock */
     rc[3] = xTaskNotifyWait(0, 0, NULL, 1);
-    vTaskSuspend(NULL); /* would block until a resume */
+    ASSERT_NOT_REFUSED(vTaskSuspend(NULL)); /* would block until a resume: a wait */
     portEXIT_CRITICAL(&other);
     rc[4] = xQueueSend(q, &v, 0); /* no wait: runs */
     portENTER_CRITICAL(&mux); /* the same lock again */
@@ -1419,7 +1419,8 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
                                    "refused"));
     assert_non_null(strstr(logged, "vTaskDelay: a wait of"));
     assert_non_null(strstr(logged, "xTaskGenericNotifyWait: a wait of 1 ticks inside a critical"));
-    assert_non_null(strstr(logged, "vTaskSuspend(NULL) inside a critical section: refused"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) "
+                                   "inside a critical section: refused"));
     assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
     vQueueDelete(q);
     vSemaphoreDelete(binary);
@@ -2590,10 +2591,42 @@ static void suspending_another_task_or_in_an_isr_is_refused_and_logged(void **st
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vTaskSuspend: another task: refused (not simulated"));
     assert_non_null(strstr(logged, "vTaskSuspend: in an ISR: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) in an "
+                                   "ISR: refused"));
     assert_non_null(strstr(logged, "eTaskGetState: no task: refused"));
     assert_int_equal(eTaskGetState(task), eBlocked); /* still parked, not suspended */
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
+}
+
+/* A task suspending itself waits without end: where the chip asserts on a wait (in an ISR, inside a
+ * critical section, with the scheduler suspended) it is refused as a wait, counted in
+ * refused_waits and not in refused_calls, as xQueueReceive(q, &item, portMAX_DELAY) would be. */
+static void suspending_itself_is_refused_as_a_wait_where_the_chip_cannot_wait(void **state)
+{
+    (void)state;
+    portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED;
+    log_capture_begin();
+    uint64_t waits = stats().refused_waits;
+    kraken_sim_isr_enter();
+    ASSERT_NOT_REFUSED(vTaskSuspend(NULL));
+    kraken_sim_isr_exit();
+    assert_int_equal(stats().refused_waits, ++waits);
+    portENTER_CRITICAL(&mux);
+    ASSERT_NOT_REFUSED(vTaskSuspend(xTaskGetCurrentTaskHandle())); /* its own handle: the same */
+    portEXIT_CRITICAL(&mux);
+    assert_int_equal(stats().refused_waits, ++waits);
+    vTaskSuspendAll();
+    ASSERT_NOT_REFUSED(vTaskSuspend(NULL));
+    assert_int_equal(xTaskResumeAll(), pdFALSE);
+    assert_int_equal(stats().refused_waits, ++waits);
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) in an "
+                                   "ISR: refused"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) inside "
+                                   "a critical section: refused"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) with "
+                                   "the scheduler suspended (vTaskSuspendAll): refused"));
 }
 
 /* ---- notifications --------------------------------------------------------------------------- */
@@ -3320,6 +3353,7 @@ int main(void)
         TEST(a_resume_before_the_suspend_is_lost_as_in_freertos),
         TEST(a_suspended_task_can_be_deleted_and_its_memory_comes_back),
         TEST(suspending_another_task_or_in_an_isr_is_refused_and_logged),
+        TEST(suspending_itself_is_refused_as_a_wait_where_the_chip_cannot_wait),
         TEST(notify_give_counts_and_take_decrements_or_clears),
         TEST(xtasknotify_actions_set_bits_increment_overwrite_or_refuse_to),
         TEST(xtasknotifywait_clears_bits_on_entry_and_exit_and_times_out),

@@ -159,17 +159,21 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
     if (ticks == 0) {
         return false;
     }
+    char wait[40]; /* "a wait of <ticks> ticks", or one without end */
+    if (ticks != portMAX_DELAY) {
+        snprintf(wait, sizeof wait, "a wait of %" PRIu32 " ticks", ticks);
+    } else {
+        snprintf(wait, sizeof wait, "a wait without end (portMAX_DELAY)");
+    }
     if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks in an ISR: refused (the chip asserts)", fn,
-                 ticks);
+        ESP_LOGE(FR_TAG, "%s: %s in an ISR: refused (the chip asserts)", fn, wait);
     } else if (t_critical != 0) {
-        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks inside a critical section: refused "
-                         "(interrupts are off there on the chip: no FreeRTOS call may block)",
-                 fn, ticks);
+        ESP_LOGE(FR_TAG, "%s: %s inside a critical section: refused (interrupts are off there on "
+                         "the chip: no FreeRTOS call may block)", fn, wait);
     } else if (t_scheduler_suspended != 0) {
-        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks with the scheduler suspended "
-                         "(vTaskSuspendAll): refused (no task may block there: the chip asserts, "
-                         "or for a notification wait goes wrong)", fn, ticks);
+        ESP_LOGE(FR_TAG, "%s: %s with the scheduler suspended (vTaskSuspendAll): refused (no "
+                         "task may block there: the chip asserts, or for a notification wait "
+                         "goes wrong)", fn, wait);
     } else {
         return false;
     }
@@ -949,27 +953,22 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
                   __func__, xTaskToSuspend->name);
         return;
     }
-    if (sim_in_isr() && self != NULL) {
-        if (xTaskToSuspend == NULL || xTaskToSuspend == self) { /* a wait: refused_waits */
-            ESP_LOGE(FR_TAG, "%s(NULL) in an ISR: refused (the chip asserts)", __func__);
-            sim_count_refused_wait();
-        } else {
-            FR_REFUSE("%s: in an ISR: refused (the chip asserts)", __func__);
-        }
-        return;
+    if (self == NULL) {
+        return; /* the caller has no record and the host no memory for one */
     }
-    if (self == NULL || (xTaskToSuspend != NULL && xTaskToSuspend != self)) {
-        if (self != NULL) { /* not counted: no misuse, the host's limit */
+    if (xTaskToSuspend != NULL && xTaskToSuspend != self) {
+        if (sim_in_isr()) {
+            FR_REFUSE("%s: in an ISR: refused (the chip asserts)", __func__);
+        } else { /* not counted: no misuse, the host's limit */
             ESP_LOGE(FR_TAG, "%s: another task: refused (not simulated: the host cannot stop a "
                              "thread where it is)", __func__);
         }
         return;
     }
-    if (t_critical != 0 || t_scheduler_suspended != 0) {
-        ESP_LOGE(FR_TAG, "%s(NULL) %s: refused (%s)", __func__,
-                 t_critical != 0 ? "inside a critical section" : "with the scheduler suspended",
-                 t_critical != 0 ? "the chip cannot block there" : "the chip asserts");
-        sim_count_refused_wait();
+    /* Suspending itself is a wait without end: refused as one (refused_waits) in an ISR, inside a
+     * critical section or with the scheduler suspended, where the chip asserts (tasks.c's
+     * configASSERT(uxSchedulerSuspended == 0) before the yield). */
+    if (fr_refuse_wait("vTaskSuspend(NULL)", portMAX_DELAY)) {
         return;
     }
     fr_lock();
