@@ -19,6 +19,8 @@
 /* The project's sdkconfig.defaults (idf/project.defaults) reach sdkconfig.h, simulated or not. */
 _Static_assert(CONFIG_ESP_MAIN_TASK_STACK_SIZE == 3584, "the project's main task stack");
 _Static_assert(CONFIG_ESP_TASK_WDT_TIMEOUT_S == 5, "the project's watchdog timeout");
+/* A choice the host simulates gives its number, as ESP-IDF's Kconfig derives it. */
+_Static_assert(CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ == 240, "the project's CPU frequency");
 
 static IRAM_ATTR int in_iram(int x)
 {
