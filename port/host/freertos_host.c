@@ -30,13 +30,22 @@
 #include "freertos/idf_additions.h"
 #include "freertos/task.h"
 #include "freertos_host.h"
+#include "sdkconfig.h"
 #include "sim_internal.h"
 
 #define FREERTOS_CAPS (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT) /* heap_idf.c */
 #define HOST_MIN_STACK (256u * 1024u) /* host code needs more stack than the chip's */
-/* ESP-IDF's main task (CONFIG_ESP_MAIN_TASK_STACK_SIZE's default): the depth a thread not made by
- * xTaskCreate*() is measured against. */
-#define FOREIGN_STACK_BYTES 3584u
+/* ESP-IDF's main task depth (esp_task.h's ESP_TASK_MAIN_STACK): the configured size and 512 bytes
+ * for newlib's full printf format (none for its nano format: CONFIG_NEWLIB_NANO_FORMAT is its name
+ * before v5.5, still defined as an alias). The depth a thread not made by xTaskCreate*() is
+ * measured against, "main" as the others. */
+#if defined(CONFIG_LIBC_NEWLIB_NANO_FORMAT) || defined(CONFIG_NEWLIB_NANO_FORMAT)
+#define MAIN_TASK_EXTRA_STACK 0u
+#else
+#define MAIN_TASK_EXTRA_STACK 512u
+#endif
+#define FOREIGN_STACK_BYTES ((uint32_t)CONFIG_ESP_MAIN_TASK_STACK_SIZE + MAIN_TASK_EXTRA_STACK)
+_Static_assert(CONFIG_ESP_MAIN_TASK_STACK_SIZE > 0, "CONFIG_ESP_MAIN_TASK_STACK_SIZE: no stack");
 #define STACK_PAINT 0xA5u
 
 /* A thread's CPU-time clock and its reading now, in microseconds (false: none). */
