@@ -168,23 +168,22 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
     if (ticks == 0) {
         return false;
     }
-    char wait[40]; /* "a wait of <ticks> ticks", or one without end */
-    if (ticks != portMAX_DELAY) {
-        snprintf(wait, sizeof wait, "a wait of %" PRIu32 " ticks", ticks);
-    } else {
-        snprintf(wait, sizeof wait, "a wait without end (portMAX_DELAY)");
-    }
-    if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: %s in an ISR: refused (the chip asserts)", fn, wait);
-    } else if (t_critical != 0) {
-        ESP_LOGE(FR_TAG, "%s: %s inside a critical section: refused (interrupts are off there on "
-                         "the chip: no FreeRTOS call may block)", fn, wait);
-    } else if (t_scheduler_suspended != 0) {
-        ESP_LOGE(FR_TAG, "%s: %s with the scheduler suspended (vTaskSuspendAll): refused (no "
-                         "task may block there: the chip asserts, or for a notification wait "
-                         "goes wrong)", fn, wait);
-    } else {
+    const char *const refusal =
+        sim_in_isr() ? "in an ISR: refused (the chip asserts)"
+        : t_critical != 0
+            ? "inside a critical section: refused (interrupts are off there on the chip: no "
+              "FreeRTOS call may block)"
+        : t_scheduler_suspended != 0
+            ? "with the scheduler suspended (vTaskSuspendAll): refused (no task may block there: "
+              "the chip asserts, or for a notification wait goes wrong)"
+            : NULL;
+    if (refusal == NULL) {
         return false;
+    }
+    if (ticks != portMAX_DELAY) {
+        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks %s", fn, ticks, refusal);
+    } else {
+        ESP_LOGE(FR_TAG, "%s: a wait without end (portMAX_DELAY) %s", fn, refusal);
     }
     sim_count_refused_wait();
     return true;
