@@ -427,6 +427,19 @@ static void misuse_is_refused_and_logged(void **state)
     vEventGroupDelete(g);
 }
 
+/* FreeRTOS's vEventGroupDelete() asserts on NULL, vEventGroupDeleteWithCaps() in
+ * xEventGroupGetStaticBuffer() before it: each is refused once. */
+static void deleting_a_null_event_group_is_refused(void **state)
+{
+    (void)state;
+    log_capture_begin();
+    ASSERT_REFUSED(1, vEventGroupDelete(NULL));
+    ASSERT_REFUSED(1, vEventGroupDeleteWithCaps(NULL));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vEventGroupDelete: no event group: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "vEventGroupDeleteWithCaps: no event group: refused"));
+}
+
 static void deleting_a_group_releases_its_waiters_with_0(void **state)
 {
     (void)state;
@@ -531,6 +544,7 @@ int main(void)
         cmocka_unit_test_teardown(a_set_from_an_isr_fails_when_the_timer_task_queue_is_full,
                                   reset),
         cmocka_unit_test_teardown(misuse_is_refused_and_logged, reset),
+        cmocka_unit_test_teardown(deleting_a_null_event_group_is_refused, reset),
         cmocka_unit_test_teardown(deleting_a_group_releases_its_waiters_with_0,
                                   reset),
         cmocka_unit_test_teardown(a_task_deleted_while_it_waits_leaves_the_group_intact, reset),

@@ -1393,7 +1393,7 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
     vTaskDelay(LONG_WAIT);
     portENTER_CRITICAL(&other); /* nested, another lock */
     rc[3] = xTaskNotifyWait(0, 0, NULL, 1);
-    vTaskSuspend(NULL); /* would block until a resume */
+    ASSERT_NOT_REFUSED(vTaskSuspend(NULL)); /* would block until a resume: a wait */
     portEXIT_CRITICAL(&other);
     rc[4] = xQueueSend(q, &v, 0); /* no wait: runs */
     portENTER_CRITICAL(&mux); /* the same lock again */
@@ -1419,7 +1419,8 @@ static void calls_that_would_wait_are_refused_inside_a_critical_section(void **s
                                    "refused"));
     assert_non_null(strstr(logged, "vTaskDelay: a wait of"));
     assert_non_null(strstr(logged, "xTaskGenericNotifyWait: a wait of 1 ticks inside a critical"));
-    assert_non_null(strstr(logged, "vTaskSuspend(NULL) inside a critical section: refused"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) "
+                                   "inside a critical section: refused"));
     assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1); /* the notification is still there */
     vQueueDelete(q);
     vSemaphoreDelete(binary);
@@ -1513,13 +1514,10 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     rc[13] = xTaskNotify(NULL, 1, eSetBits);
     rc[14] = xTaskNotifyGive(NULL);
     rc[15] = xSemaphoreTake(q, 0); /* a queue with items is no semaphore */
-    vQueueDelete(NULL);
-    vQueueDeleteWithCaps(NULL);
-    vSemaphoreDeleteWithCaps(NULL);
     QueueHandle_t not_a_mutex = xQueueCreateMutex(queueQUEUE_TYPE_BINARY_SEMAPHORE);
     SemaphoreHandle_t bad_type = xSemaphoreCreateGenericWithCaps(1, 1, 99, MALLOC_CAP_INTERNAL);
     const char *logged = log_capture_end();
-    ASSERT_REFUSED_SINCE(refused_before, 18); /* each call once; the NULL deletes do nothing */
+    ASSERT_REFUSED_SINCE(refused_before, 18); /* each call once */
     for (int i = 0; i < 16; i++) {
         if (rc[i] != pdFAIL) {
             print_error("call %d gave %d\n", i, (int)rc[i]);
@@ -1548,6 +1546,25 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     assert_int_equal(xQueueReceive(q, &v, 0), pdPASS);
     assert_int_equal(v, 3);
     vQueueDelete(q);
+}
+
+/* FreeRTOS's vQueueDelete() asserts on NULL (configASSERT(pxQueue)), the WithCaps deletes in
+ * xQueueGenericGetStaticBuffers() before it: each is refused once, touching no heap. */
+static void deleting_a_null_queue_or_semaphore_is_refused(void **state)
+{
+    (void)state;
+    const kraken_sim_stats_t s0 = stats();
+    log_capture_begin();
+    ASSERT_REFUSED(1, vQueueDelete(NULL));
+    ASSERT_REFUSED(1, vSemaphoreDelete(NULL));
+    ASSERT_REFUSED(1, vQueueDeleteWithCaps(NULL));
+    ASSERT_REFUSED(1, vSemaphoreDeleteWithCaps(NULL));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vQueueDelete: no queue: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "vQueueDeleteWithCaps: no queue: refused"));
+    assert_non_null(strstr(logged, "vSemaphoreDeleteWithCaps: no queue: refused"));
+    assert_int_equal(stats().allocations, s0.allocations);
+    assert_int_equal(stats().frees, s0.frees);
 }
 
 static void a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call(void **state)
@@ -2574,10 +2591,42 @@ static void suspending_another_task_or_in_an_isr_is_refused_and_logged(void **st
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "vTaskSuspend: another task: refused (not simulated"));
     assert_non_null(strstr(logged, "vTaskSuspend: in an ISR: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) in an "
+                                   "ISR: refused"));
     assert_non_null(strstr(logged, "eTaskGetState: no task: refused"));
     assert_int_equal(eTaskGetState(task), eBlocked); /* still parked, not suspended */
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
+}
+
+/* A task suspending itself waits without end: where the chip asserts on a wait (in an ISR, inside a
+ * critical section, with the scheduler suspended) it is refused as a wait, counted in
+ * refused_waits and not in refused_calls, as xQueueReceive(q, &item, portMAX_DELAY) would be. */
+static void suspending_itself_is_refused_as_a_wait_where_the_chip_cannot_wait(void **state)
+{
+    (void)state;
+    portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED;
+    log_capture_begin();
+    uint64_t waits = stats().refused_waits;
+    kraken_sim_isr_enter();
+    ASSERT_NOT_REFUSED(vTaskSuspend(NULL));
+    kraken_sim_isr_exit();
+    assert_int_equal(stats().refused_waits, ++waits);
+    portENTER_CRITICAL(&mux);
+    ASSERT_NOT_REFUSED(vTaskSuspend(xTaskGetCurrentTaskHandle())); /* its own handle: the same */
+    portEXIT_CRITICAL(&mux);
+    assert_int_equal(stats().refused_waits, ++waits);
+    vTaskSuspendAll();
+    ASSERT_NOT_REFUSED(vTaskSuspend(NULL));
+    assert_int_equal(xTaskResumeAll(), pdFALSE);
+    assert_int_equal(stats().refused_waits, ++waits);
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) in an "
+                                   "ISR: refused"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) inside "
+                                   "a critical section: refused"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) with "
+                                   "the scheduler suspended (vTaskSuspendAll): refused"));
 }
 
 /* ---- notifications --------------------------------------------------------------------------- */
@@ -3271,6 +3320,7 @@ int main(void)
         TEST(a_task_deleted_inside_a_critical_section_releases_it_first),
         TEST(xtaskgetcurrenttaskhandle_in_a_simulated_isr_is_the_interrupted_task),
         TEST(null_and_malformed_arguments_are_refused_with_the_documented_results),
+        TEST(deleting_a_null_queue_or_semaphore_is_refused),
         TEST(a_queue_of_length_0_or_larger_than_4_gb_is_refused_without_a_heap_call),
         TEST(a_thread_that_is_not_a_task_waits_on_a_queue_as_a_task_does),
         TEST(a_thread_that_is_not_a_task_counts_until_it_ends_or_deletes_itself),
@@ -3303,6 +3353,7 @@ int main(void)
         TEST(a_resume_before_the_suspend_is_lost_as_in_freertos),
         TEST(a_suspended_task_can_be_deleted_and_its_memory_comes_back),
         TEST(suspending_another_task_or_in_an_isr_is_refused_and_logged),
+        TEST(suspending_itself_is_refused_as_a_wait_where_the_chip_cannot_wait),
         TEST(notify_give_counts_and_take_decrements_or_clears),
         TEST(xtasknotify_actions_set_bits_increment_overwrite_or_refuse_to),
         TEST(xtasknotifywait_clears_bits_on_entry_and_exit_and_times_out),

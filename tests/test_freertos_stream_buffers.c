@@ -558,6 +558,12 @@ static void nonsense_shapes_and_null_arguments_are_refused_and_logged(void **sta
         16, 1, pdFALSE, (StreamBufferCallbackFunction_t)(uintptr_t)1, NULL)));
     ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSend(NULL, "a", 1, 0), 0));
     ASSERT_REFUSED(1, assert_int_equal(xStreamBufferReceive(NULL, storage, 1, 0), 0));
+    /* vStreamBufferDelete's configASSERT(pxStreamBuffer); the WithCaps ones assert in
+     * x*GetStaticBuffers() first */
+    ASSERT_REFUSED(1, vStreamBufferDelete(NULL));
+    ASSERT_REFUSED(1, vMessageBufferDelete(NULL));
+    ASSERT_REFUSED(1, vStreamBufferDeleteWithCaps(NULL));
+    ASSERT_REFUSED(1, vMessageBufferDeleteWithCaps(NULL));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "xStreamBufferGenericCreate(0, 0): a size of 0: refused"));
     assert_non_null(strstr(logged, "(4, 0): a size of 4 bytes or less: refused"));
@@ -565,6 +571,8 @@ static void nonsense_shapes_and_null_arguments_are_refused_and_logged(void **sta
     assert_non_null(strstr(logged, "xStreamBufferGenericCreateStatic: no storage or buffer"));
     assert_non_null(strstr(logged, "completed callbacks (not simulated)"));
     assert_non_null(strstr(logged, "xStreamBufferSend: no buffer: refused"));
+    assert_non_null(strstr(logged, "vStreamBufferDelete: no buffer: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "vStreamBufferGenericDeleteWithCaps: no buffer: refused"));
     assert_int_equal(internal_free(), internal_at_setup);
     /* The queries answer NULL with their neutral value. */
     assert_int_equal(xStreamBufferBytesAvailable(NULL), 0);

@@ -570,7 +570,8 @@ static void a_suspended_scheduler_nests_and_refuses_waits_until_resumed(void **s
     ASSERT_NOT_REFUSED(assert_int_equal(xQueueReceive(q, &item, 1), pdFALSE), vTaskDelay(2),
                        vTaskSuspend(NULL)); /* refused waits: it would never come back */
     const char *logged = log_capture_end();
-    assert_non_null(strstr(logged, "vTaskSuspend(NULL) with the scheduler suspended: refused"));
+    assert_non_null(strstr(logged, "vTaskSuspend(NULL): a wait without end (portMAX_DELAY) with "
+                                   "the scheduler suspended (vTaskSuspendAll): refused"));
     assert_non_null(strstr(logged, "a wait of 1 ticks with the scheduler suspended "
                                    "(vTaskSuspendAll): refused"));
     assert_non_null(strstr(logged, "vTaskDelay"));

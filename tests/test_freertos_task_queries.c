@@ -29,6 +29,7 @@
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
 #include "freertos_refusals.h"
+#include "test_sanitizers.h"
 
 #define STACK 4096u
 
@@ -65,6 +66,16 @@ static __attribute__((noinline)) unsigned use_stack(size_t bytes)
         buffer[i] = (uint8_t)i;
     }
     return buffer[n / 2];
+}
+
+/* Writes `bytes` of stack below the caller's frame. */
+static __attribute__((noinline)) unsigned fill_stack(size_t bytes)
+{
+    volatile uint8_t buffer[bytes];
+    for (size_t i = 0; i < bytes; i++) {
+        buffer[i] = (uint8_t)i;
+    }
+    return buffer[bytes / 2];
 }
 
 static void measure_own_stack(void *arg)
@@ -112,13 +123,17 @@ static void a_task_deeper_than_its_stack_reads_0(void **state)
 }
 
 /* A thread not made by xTaskCreate*() is measured from its first FreeRTOS call down, over ESP-IDF's
- * main task depth (3584 bytes). */
+ * main task depth: CONFIG_ESP_MAIN_TASK_STACK_SIZE and the 512 bytes esp_task.h adds (newlib's full
+ * printf format, ESP-IDF's default). */
+#define MAIN_TASK_DEPTH (CONFIG_ESP_MAIN_TASK_STACK_SIZE + 512)
 static void *plain_thread(void *arg)
 {
     UBaseType_t *marks = arg;
     marks[0] = uxTaskGetStackHighWaterMark(NULL); /* its first call */
     (void)use_stack(1024);
     marks[1] = uxTaskGetStackHighWaterMark(NULL);
+    (void)fill_stack(CONFIG_ESP_MAIN_TASK_STACK_SIZE + 256); /* into the 512 bytes, not past them */
+    marks[2] = uxTaskGetStackHighWaterMark(NULL);
     vTaskDelete(NULL); /* its record goes */
     return NULL;
 }
@@ -126,13 +141,17 @@ static void *plain_thread(void *arg)
 static void a_thread_not_made_by_xtaskcreate_is_measured_against_the_main_tasks_depth(void **state)
 {
     (void)state;
-    UBaseType_t marks[2] = {0, 0};
+    UBaseType_t marks[3] = {0, 0, 0};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, plain_thread, marks), 0);
     assert_int_equal(pthread_join(thread, NULL), 0);
-    assert_true(marks[0] > 0);
-    assert_true(marks[0] <= 3584);
+    assert_true(marks[0] > MAIN_TASK_DEPTH - 2048); /* its first call used little of it */
+    assert_true(marks[0] <= MAIN_TASK_DEPTH);
     assert_true(marks[1] < marks[0]);
+#if !defined(TEST_ASAN) && !defined(TEST_TSAN) /* their frames and redzones take the 256 bytes */
+    assert_true(marks[2] > 0); /* the configured size and more fit (0: the depth was passed) */
+    assert_true(marks[2] < 512);
+#endif
 }
 
 /* The process's main thread is "main" (the test's thread: see test_freertos_host.c); another
@@ -153,6 +172,10 @@ static void only_the_main_thread_is_named_main(void **state)
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_string_equal(name, "");
     assert_string_equal(pcTaskGetName(NULL), "main");
+    /* app_main's task: ESP_TASK_MAIN_PRIO, and its stack is measured over the main task depth */
+    assert_int_equal(uxTaskPriorityGet(NULL), 1);
+    const UBaseType_t mark = uxTaskGetStackHighWaterMark(NULL);
+    assert_true(mark > 0 && mark <= MAIN_TASK_DEPTH);
 }
 
 /* ---- xTaskGetHandle ----------------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "esp_cpu.h"
 #include "esp_heap_caps.h"
 #include "esp_heap_trace.h"
 #include "esp_memory_utils.h"
@@ -110,7 +111,9 @@ static void leaks_mode_keeps_the_blocks_not_freed_oldest_first(void **state)
     void *before = malloc(8); /* allocated before the start: its free is seen, not recorded */
     assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
     char *a = malloc(100);
+    const uint32_t cycles_before = (uint32_t)esp_cpu_get_cycle_count() & ~3u;
     char *b = heap_caps_malloc(200, MALLOC_CAP_SPIRAM);
+    const uint32_t cycles_after = (uint32_t)esp_cpu_get_cycle_count();
     char *c = calloc(3, 10);
     char *d = heap_caps_aligned_alloc(64, 40, MALLOC_CAP_INTERNAL);
     assert_true(a && b && c && d);
@@ -127,6 +130,8 @@ static void leaks_mode_keeps_the_blocks_not_freed_oldest_first(void **state)
     assert_int_equal(r1.size, 30);
     assert_false(r0.freed || r1.freed);
     assert_int_equal(r0.ccount & 3u, 0); /* CPU 0 in bit 0, bit 1 clear */
+    /* the simulated CPU's cycle count at the allocation (CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ) */
+    assert_true(r0.ccount - cycles_before <= cycles_after - cycles_before);
     heap_trace_summary_t s = summary();
     assert_int_equal(s.mode, HEAP_TRACE_LEAKS);
     assert_int_equal(s.total_allocations, 4);

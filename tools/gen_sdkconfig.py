@@ -3,10 +3,10 @@
 
 Reads the Kconfig tree (port/host/Kconfig.host sources the component's Kconfig), applies the
 sdkconfig.defaults files in order (or a complete sdkconfig), refuses any value that Kconfig would
-silently change (out of range, not a number, a bool or a choice whose dependencies are not met, an
-unknown option of the component) or that the component cannot work with, and writes sdkconfig.h and the
-resolved sdkconfig. ESP-IDF options the host does not simulate (a project's CPU frequency, flash
-size, main task stack...) are listed as not simulated, and the values the files give them go into
+silently change (out of range, not a number, a bool or a choice whose dependencies are not met, a
+number without a prompt that its choice derives, an unknown option of the component) or that the component cannot work with, and writes sdkconfig.h and the
+resolved sdkconfig. ESP-IDF options the host does not simulate (a project's flash size, watchdog
+timeout...) are listed as not simulated, and the values the files give them go into
 sdkconfig.h as ESP-IDF would write them (and into the resolved sdkconfig), so that code reading them
 compiles; options ESP-IDF would derive from them are not there. Uses Debian's python3-kconfiglib.
 """
@@ -86,6 +86,10 @@ def check_user_values(kconf, files):
         value = parse_int(sym, sym.user_value)
         if value is None:
             fail("%s=%s is not a number" % (name, sym.user_value))
+        if not sym.nodes[0].prompt and value != parse_int(sym, sym.str_value):
+            # no prompt: Kconfig derives it (CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ from its choice)
+            fail("%s=%s cannot be taken: it follows other options (it is %s with them)" % (
+                name, sym.user_value, sym.str_value))
         for lo, hi, cond in sym.ranges:
             if kconfiglib.expr_value(cond):
                 lo_v, hi_v = parse_int(sym, lo.str_value), parse_int(sym, hi.str_value)
@@ -186,7 +190,7 @@ def main():
     check_component_rules(kconf)
 
     # ESP-IDF options the host lacks keep the values the files give them, so that code reading
-    # them (CONFIG_ESP_MAIN_TASK_STACK_SIZE...) compiles as under ESP-IDF.
+    # them (CONFIG_ESP_TASK_WDT_TIMEOUT_S...) compiles as under ESP-IDF.
     prefix = kconf.config_prefix
     given = given_values(files, {n[len(prefix):] for n in not_simulated}, prefix)
     defines, kept = [], []

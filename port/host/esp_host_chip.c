@@ -1,7 +1,8 @@
 /*
  * esp_host_chip.c - the chip-level ESP-IDF calls of the host port: esp_get_idf_version()
  * (esp_idf_version.h), esp_cpu.h's core ID, cycle count and compare-and-set, esp_chip_info()
- * (esp_chip_info.h) and esp_cache_msync()'s argument checks (esp_cache.h). Modelled on ESP-IDF's
+ * (esp_chip_info.h), esp_cache_msync()'s argument checks (esp_cache.h) and the CPU clock
+ * (esp_rom_get_cpu_ticks_per_us(), esp_rom_sys.h). Modelled on ESP-IDF's
  * esp_common, esp_hw_support (cpu.c, port/esp32s3/chip_info.c) and esp_mm (esp_cache_msync.c,
  * the S3's cache_ll.h); the answers are the S3's, written for the host.
  */
@@ -15,6 +16,7 @@
 #include "esp_chip_info.h"
 #include "esp_cpu.h"
 #include "esp_idf_version.h"
+#include "esp_rom_sys.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "sdkconfig.h"
@@ -36,9 +38,21 @@ int esp_cpu_get_core_id(void)
     return (int)xPortGetCoreID();
 }
 
+/* The simulated CPU's clock: the frequency ESP-IDF sets at startup (Kconfig.host's choice, as
+ * ESP-IDF's, only 80, 160 or 240 on the S3). */
+_Static_assert(CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ == 80 || CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ == 160 ||
+                   CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ == 240,
+               "CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ: the ESP32-S3 runs at 80, 160 or 240 MHz");
+
 esp_cpu_cycle_count_t esp_cpu_get_cycle_count(void)
 {
-    return (esp_cpu_cycle_count_t)((uint64_t)esp_timer_get_time() * 240u);
+    return (esp_cpu_cycle_count_t)((uint64_t)esp_timer_get_time() *
+                                   (uint64_t)CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ);
+}
+
+uint32_t esp_rom_get_cpu_ticks_per_us(void)
+{
+    return CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ;
 }
 
 bool esp_cpu_compare_and_set(volatile uint32_t *addr, uint32_t compare_value, uint32_t new_value)

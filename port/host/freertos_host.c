@@ -30,13 +30,22 @@
 #include "freertos/idf_additions.h"
 #include "freertos/task.h"
 #include "freertos_host.h"
+#include "sdkconfig.h"
 #include "sim_internal.h"
 
 #define FREERTOS_CAPS (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT) /* heap_idf.c */
 #define HOST_MIN_STACK (256u * 1024u) /* host code needs more stack than the chip's */
-/* ESP-IDF's main task (CONFIG_ESP_MAIN_TASK_STACK_SIZE's default): the depth a thread not made by
- * xTaskCreate*() is measured against. */
-#define FOREIGN_STACK_BYTES 3584u
+/* ESP-IDF's main task depth (esp_task.h's ESP_TASK_MAIN_STACK): the configured size and 512 bytes
+ * for newlib's full printf format (none for its nano format: CONFIG_NEWLIB_NANO_FORMAT is its name
+ * before v5.5, still defined as an alias). The depth a thread not made by xTaskCreate*() is
+ * measured against, "main" as the others. */
+#if defined(CONFIG_LIBC_NEWLIB_NANO_FORMAT) || defined(CONFIG_NEWLIB_NANO_FORMAT)
+#define MAIN_TASK_EXTRA_STACK 0u
+#else
+#define MAIN_TASK_EXTRA_STACK 512u
+#endif
+#define FOREIGN_STACK_BYTES ((uint32_t)CONFIG_ESP_MAIN_TASK_STACK_SIZE + MAIN_TASK_EXTRA_STACK)
+_Static_assert(CONFIG_ESP_MAIN_TASK_STACK_SIZE > 0, "CONFIG_ESP_MAIN_TASK_STACK_SIZE: no stack");
 #define STACK_PAINT 0xA5u
 
 /* A thread's CPU-time clock and its reading now, in microseconds (false: none). */
@@ -159,19 +168,22 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
     if (ticks == 0) {
         return false;
     }
-    if (sim_in_isr()) {
-        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks in an ISR: refused (the chip asserts)", fn,
-                 ticks);
-    } else if (t_critical != 0) {
-        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks inside a critical section: refused "
-                         "(interrupts are off there on the chip: no FreeRTOS call may block)",
-                 fn, ticks);
-    } else if (t_scheduler_suspended != 0) {
-        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks with the scheduler suspended "
-                         "(vTaskSuspendAll): refused (no task may block there: the chip asserts, "
-                         "or for a notification wait goes wrong)", fn, ticks);
-    } else {
+    const char *const refusal =
+        sim_in_isr() ? "in an ISR: refused (the chip asserts)"
+        : t_critical != 0
+            ? "inside a critical section: refused (interrupts are off there on the chip: no "
+              "FreeRTOS call may block)"
+        : t_scheduler_suspended != 0
+            ? "with the scheduler suspended (vTaskSuspendAll): refused (no task may block there: "
+              "the chip asserts, or for a notification wait goes wrong)"
+            : NULL;
+    if (refusal == NULL) {
         return false;
+    }
+    if (ticks != portMAX_DELAY) {
+        ESP_LOGE(FR_TAG, "%s: a wait of %" PRIu32 " ticks %s", fn, ticks, refusal);
+    } else {
+        ESP_LOGE(FR_TAG, "%s: a wait without end (portMAX_DELAY) %s", fn, refusal);
     }
     sim_count_refused_wait();
     return true;
@@ -949,27 +961,22 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
                   __func__, xTaskToSuspend->name);
         return;
     }
-    if (sim_in_isr() && self != NULL) {
-        if (xTaskToSuspend == NULL || xTaskToSuspend == self) { /* a wait: refused_waits */
-            ESP_LOGE(FR_TAG, "%s(NULL) in an ISR: refused (the chip asserts)", __func__);
-            sim_count_refused_wait();
-        } else {
-            FR_REFUSE("%s: in an ISR: refused (the chip asserts)", __func__);
-        }
-        return;
+    if (self == NULL) {
+        return; /* the caller has no record and the host no memory for one */
     }
-    if (self == NULL || (xTaskToSuspend != NULL && xTaskToSuspend != self)) {
-        if (self != NULL) { /* not counted: no misuse, the host's limit */
+    if (xTaskToSuspend != NULL && xTaskToSuspend != self) {
+        if (sim_in_isr()) {
+            FR_REFUSE("%s: in an ISR: refused (the chip asserts)", __func__);
+        } else { /* not counted: no misuse, the host's limit */
             ESP_LOGE(FR_TAG, "%s: another task: refused (not simulated: the host cannot stop a "
                              "thread where it is)", __func__);
         }
         return;
     }
-    if (t_critical != 0 || t_scheduler_suspended != 0) {
-        ESP_LOGE(FR_TAG, "%s(NULL) %s: refused (%s)", __func__,
-                 t_critical != 0 ? "inside a critical section" : "with the scheduler suspended",
-                 t_critical != 0 ? "the chip cannot block there" : "the chip asserts");
-        sim_count_refused_wait();
+    /* Suspending itself is a wait without end: refused as one (refused_waits) in an ISR, inside a
+     * critical section or with the scheduler suspended, where the chip asserts (tasks.c's
+     * configASSERT(uxSchedulerSuspended == 0) before the yield). */
+    if (fr_refuse_wait("vTaskSuspend(NULL)", portMAX_DELAY)) {
         return;
     }
     fr_lock();

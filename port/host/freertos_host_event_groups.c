@@ -112,7 +112,9 @@ BaseType_t xEventGroupGetStaticBuffer(EventGroupHandle_t xEventGroup,
 static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
 {
     fr_task_call();
-    if (g == NULL) {
+    if (g == NULL) { /* vEventGroupDelete's configASSERT(pxEventBits); the WithCaps delete
+                        asserts in xEventGroupGetStaticBuffer() first */
+        FR_REFUSE("%s: no event group: refused (the chip asserts)", fn);
         return;
     }
     fr_enter();

@@ -176,7 +176,9 @@ static const char *undeletable_locked(const struct QueueDefinition *q, bool caps
 static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
 {
     fr_task_call();
-    if (q == NULL) {
+    if (q == NULL) { /* vQueueDelete's configASSERT(pxQueue); the WithCaps deletes assert in
+                        x*GetStaticBuffer*() first */
+        FR_REFUSE("%s: no queue: refused (the chip asserts)", fn);
         return;
     }
     fr_lock();

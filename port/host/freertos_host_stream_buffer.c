@@ -233,7 +233,9 @@ StreamBufferHandle_t xStreamBufferGenericCreateWithCaps(size_t xBufferSizeBytes,
 static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api)
 {
     fr_task_call();
-    if (sb == NULL) {
+    if (sb == NULL) { /* vStreamBufferDelete's configASSERT(pxStreamBuffer); the WithCaps delete
+                         asserts in x*GetStaticBuffers() first */
+        FR_REFUSE("%s: no buffer: refused (the chip asserts)", fn);
         return;
     }
     fr_lock();

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "esp_heap_caps.h"
+#include "esp_cpu.h"
 #include "esp_heap_trace.h"
 #include "esp_log.h"
 #include "esp_memory_utils.h"
@@ -112,7 +113,7 @@ SIM_HEAP_API static void get_callers(void **callers)
 /* ESP-IDF's get_ccount(): the cycle count with the CPU number in bit 0 (here always CPU 0). */
 static uint32_t ccount_now(void)
 {
-    return (uint32_t)((uint64_t)esp_timer_get_time() * 240u) & ~3u;
+    return (uint32_t)esp_cpu_get_cycle_count() & ~3u;
 }
 
 static void drop(size_t index)

@@ -37,9 +37,9 @@ FORCE_INLINE_ATTR void *esp_cpu_get_sp(void)
     return __builtin_frame_address(0);
 }
 
-/** The cycle count of the simulated 240 MHz CPU (microseconds since the simulated boot x 240,
- *  wrapping at 32 bits: about 17.9 s), the clock heap tracing's ccount uses. Not the host's CPU
- *  time. isr-ok, O(1). */
+/** The cycle count of the simulated CPU at CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ (microseconds since the
+ *  simulated boot x the MHz, wrapping at 32 bits: about 17.9 s at 240 MHz, 26.8 s at 160), the
+ *  clock heap tracing's ccount uses. Not the host's CPU time. isr-ok, O(1). */
 esp_cpu_cycle_count_t esp_cpu_get_cycle_count(void);
 
 /** Atomically: if *addr == compare_value, *addr = new_value and true; else false, *addr unchanged.

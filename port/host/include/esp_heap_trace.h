@@ -18,7 +18,7 @@
  * each record keeps. Without STANDALONE the functions return ESP_ERR_NOT_SUPPORTED here (ESP-IDF
  * does not link them at all then). Host differences (docs/simulator.md, "Heap tracing"): the callers
  * start at the function that called the heap API (on the chip at a fixed depth inside the
- * allocator), `ccount` counts 240 MHz cycles of the simulated clock on CPU 0, with
+ * allocator), `ccount` counts the simulated clock's cycles (esp_cpu_get_cycle_count()) on CPU 0, with
  * CONFIG_HEAP_TRACE_HASH_MAP the map's memory is taken as on the chip but lookups search the records
  * (same results), libc's own allocations (strdup...) are glibc's, not traced, and misuse the chip
  * would crash on is refused with ESP_ERR_INVALID_STATE.

@@ -3,8 +3,8 @@
  * what ESP-IDF's FreeRTOS.h brings with it (its Xtensa portmacro.h includes esp_attr.h, esp_cpu.h,
  * esp_memory_utils.h, esp_heap_caps.h, esp_rom_sys.h and esp_system.h; esp_system.h brings
  * esp_bit_defs.h and esp_idf_version.h). If the host's FreeRTOS.h stops bringing one of them,
- * this file stops compiling. It also reads two ESP-IDF options the host does not simulate, which
- * the project's sdkconfig.defaults sets (idf/project.defaults).
+ * this file stops compiling. It also reads ESP-IDF options the project's sdkconfig.defaults sets
+ * (idf/project.defaults), simulated on the host or not.
  */
 #include "freertos/FreeRTOS.h"
 
@@ -17,8 +17,10 @@
 #endif
 
 /* The project's sdkconfig.defaults (idf/project.defaults) reach sdkconfig.h, simulated or not. */
-_Static_assert(CONFIG_ESP_MAIN_TASK_STACK_SIZE == 3584, "the project's main task stack");
+_Static_assert(CONFIG_ESP_MAIN_TASK_STACK_SIZE == 4096, "the project's main task stack");
 _Static_assert(CONFIG_ESP_INT_WDT_TIMEOUT_MS == 800, "the project's interrupt watchdog timeout");
+/* A choice the host simulates gives its number, as ESP-IDF's Kconfig derives it. */
+_Static_assert(CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ == 240, "the project's CPU frequency");
 
 static IRAM_ATTR int in_iram(int x)
 {

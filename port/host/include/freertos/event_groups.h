@@ -31,7 +31,7 @@ EventGroupHandle_t xEventGroupCreate(void);
 /** The same on the caller's memory, no heap call; NULL for a NULL buffer (logged). task, O(1). */
 EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffer);
 /** Deletes it: its block goes back; tasks waiting on it return at once with 0, as in FreeRTOS.
- *  NULL: nothing. task, O(waiting tasks). */
+ *  NULL: refused (logged; the chip asserts). task, O(waiting tasks). */
 void vEventGroupDelete(EventGroupHandle_t xEventGroup);
 /** The buffer given to xEventGroupCreateStatic(): pdTRUE with *ppxEventGroupBuffer set; for a
  *  group made by xEventGroupCreateWithCaps() (a static one on the chip too), its block: to free,
@@ -75,7 +75,7 @@ EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_
  *  vEventGroupDelete leaks the block, as on the chip). task, O(1). */
 EventGroupHandle_t xEventGroupCreateWithCaps(UBaseType_t uxMemoryCaps);
 /** Deletes an event group made by xEventGroupCreateWithCaps() and frees its block; another one is
- *  refused (logged). NULL: nothing. task. */
+ *  refused (logged), as NULL (the chip asserts). task. */
 void vEventGroupDeleteWithCaps(EventGroupHandle_t xEventGroup);
 
 /** A rendezvous: sets uxBitsToSet, then waits up to xTicksToWait for all of uxBitsToWaitFor,

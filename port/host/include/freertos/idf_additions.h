@@ -86,8 +86,8 @@ void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete);
 QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
                                    UBaseType_t uxMemoryCaps);
 /** Deletes a queue made by xQueueCreateWithCaps() and frees both blocks; another queue is refused
- *  (logged). NULL: nothing. (A plain vQueueDelete of such a queue leaks its blocks, as on the
- *  chip, with a warning.) task, O(1). */
+ *  (logged), as NULL (the chip asserts). (A plain vQueueDelete of such a queue leaks its blocks,
+ *  as on the chip, with a warning.) task, O(1). */
 void vQueueDeleteWithCaps(QueueHandle_t xQueue);
 
 /** A semaphore or mutex of the given type (queueQUEUE_TYPE_*) whose record comes from
@@ -105,7 +105,8 @@ SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseT
 #define xSemaphoreCreateRecursiveMutexWithCaps(caps) \
     xSemaphoreCreateGenericWithCaps(0, 0, queueQUEUE_TYPE_RECURSIVE_MUTEX, (caps))
 /** Deletes a semaphore made by xSemaphoreCreate*WithCaps() and frees its block; another one is
- *  refused (logged). NULL: nothing. (vSemaphoreDelete leaks it, as on the chip.) task, O(1). */
+ *  refused (logged), as NULL (the chip asserts). (vSemaphoreDelete leaks it, as on the chip.)
+ *  task, O(1). */
 void vSemaphoreDeleteWithCaps(SemaphoreHandle_t xSemaphore);
 
 /** A stream or message buffer whose record (KRAKEN_SIM_STREAM_BUFFER_BYTES) and xBufferSizeBytes
@@ -118,7 +119,7 @@ struct StreamBufferDef_t *xStreamBufferGenericCreateWithCaps(size_t xBufferSizeB
                                                              BaseType_t xIsMessageBuffer,
                                                              UBaseType_t uxMemoryCaps);
 /** Deletes a buffer made by xStreamBufferGenericCreateWithCaps() and frees both blocks; another
- *  one is refused (logged), as one waited on. NULL: nothing. task, O(1). */
+ *  one is refused (logged), as one waited on and NULL (the chip asserts). task, O(1). */
 void vStreamBufferGenericDeleteWithCaps(struct StreamBufferDef_t *xStreamBuffer,
                                         BaseType_t xIsMessageBuffer);
 /* (struct StreamBufferDef_t * is StreamBufferHandle_t and MessageBufferHandle_t: this header is

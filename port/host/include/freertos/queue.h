@@ -31,8 +31,8 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
  *  queue's blocks leak, as on the chip: use vQueueDeleteWithCaps), and it leaves the queue
  *  registry and, when empty, its queue set. Refused (logged) while tasks wait on it, for a member
  *  of a queue set that is not empty, or a queue set that has members, where the chip crashes
- *  (then or later: FreeRTOS leaves a deleted member in its set). NULL: nothing. task, O(1) plus
- *  O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
+ *  (then or later: FreeRTOS leaves a deleted member in its set), and for NULL (the chip asserts).
+ *  task, O(1) plus O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
 void vQueueDelete(QueueHandle_t xQueue);
 /** The buffers given to xQueueCreateStatic() (or a semaphore's static create): pdTRUE with
  *  *ppxStaticQueue and, when ppucQueueStorage is not NULL, *ppucQueueStorage set (the storage;

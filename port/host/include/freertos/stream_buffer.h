@@ -60,7 +60,8 @@ StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
                                      (pucStorage), (pxStatic), NULL, NULL)
 
 /** Deletes it: a block from the create goes back to the heap. Refused while a task waits on it
- *  (logged: the chip would leave that task on freed memory). NULL: nothing. task, O(1). */
+ *  (logged: the chip would leave that task on freed memory), as NULL (the chip asserts). task,
+ *  O(1). */
 void vStreamBufferDelete(StreamBufferHandle_t xStreamBuffer);
 
 /** Copies pvTxData in. A stream buffer takes as many bytes as there is room for; a message buffer
