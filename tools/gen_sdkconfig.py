@@ -4,9 +4,9 @@
 Reads the Kconfig tree (port/host/Kconfig.host sources the component's Kconfig), applies the
 sdkconfig.defaults files in order (or a complete sdkconfig), refuses any value that Kconfig would
 silently change (out of range, not a number, a bool or a choice whose dependencies are not met, a
-number without a prompt that its choice derives, an unknown option of the component) or that the component cannot work with, and writes sdkconfig.h and the
-resolved sdkconfig. ESP-IDF options the host does not simulate (a project's flash size, watchdog
-timeout...) are listed as not simulated, and the values the files give them go into
+number without a prompt that its choice derives, an unknown option of the component) or that the
+component cannot work with, and writes sdkconfig.h and the resolved sdkconfig. ESP-IDF options the
+host does not simulate (a project's flash size, interrupt watchdog timeout...) are listed as not simulated, and the values the files give them go into
 sdkconfig.h as ESP-IDF would write them (and into the resolved sdkconfig), so that code reading them
 compiles; options ESP-IDF would derive from them are not there. Uses Debian's python3-kconfiglib.
 """
@@ -190,7 +190,7 @@ def main():
     check_component_rules(kconf)
 
     # ESP-IDF options the host lacks keep the values the files give them, so that code reading
-    # them (CONFIG_ESP_TASK_WDT_TIMEOUT_S...) compiles as under ESP-IDF.
+    # them (CONFIG_ESP_INT_WDT_TIMEOUT_MS...) compiles as under ESP-IDF.
     prefix = kconf.config_prefix
     given = given_values(files, {n[len(prefix):] for n in not_simulated}, prefix)
     defines, kept = [], []
