@@ -518,6 +518,37 @@ static void a_full_buffer_read_to_its_end_looks_empty_after_one_return_as_on_the
     vRingbufferDelete(rb);
 }
 
+/* A double return whose room an unread item took meanwhile: free == read then, nothing out, and the
+ * pointer is that item's; refused (the chip marks the unread item returned: its real return then
+ * fails). */
+static void an_item_returned_again_after_its_room_was_sent_into_is_refused(void **state)
+{
+    (void)state;
+    RingbufHandle_t rb = xRingbufferCreate(32, RINGBUF_TYPE_NOSPLIT); /* max 8 */
+    assert_non_null(rb);
+    size_t n;
+    assert_int_equal(xRingbufferSend(rb, "AAAAAAAA", 8, 0), pdTRUE); /* 0..16 */
+    uint8_t *a = xRingbufferReceive(rb, &n, 0);
+    assert_non_null(a);
+    vRingbufferReturnItem(rb, a);
+    assert_int_equal(xRingbufferSend(rb, "BBBBBBBB", 8, 0), pdTRUE); /* 16..32 */
+    uint8_t *b = xRingbufferReceive(rb, &n, 0);
+    assert_non_null(b);
+    vRingbufferReturnItem(rb, b);
+    assert_int_equal(xRingbufferSend(rb, "CCCCCCCC", 8, 0), pdTRUE); /* 0..16: where A was */
+    ASSERT_INFO(rb, 0, 0, 16, 16, 1);
+    log_capture_begin();
+    ASSERT_REFUSED(1, vRingbufferReturnItem(rb, a)); /* A again: C is unread there */
+    assert_non_null(strstr(log_capture_end(), "refused"));
+    ASSERT_INFO(rb, 0, 0, 16, 16, 1);
+    uint8_t *c = xRingbufferReceive(rb, &n, 0);
+    assert_ptr_equal(c, a);
+    assert_memory_equal(c, "CCCCCCCC", 8);
+    ASSERT_NOT_REFUSED(vRingbufferReturnItem(rb, c)); /* C's own return */
+    ASSERT_INFO(rb, 16, 16, 16, 16, 0);
+    vRingbufferDelete(rb);
+}
+
 static void print_info(void *rb)
 {
     xRingbufferPrintInfo(rb);
@@ -887,6 +918,7 @@ int main(void)
         TEST(a_byte_buffer_gives_contiguous_bytes_one_piece_at_a_time),
         TEST(acquired_items_are_read_in_acquire_order_once_completed),
         TEST(a_full_buffer_read_to_its_end_looks_empty_after_one_return_as_on_the_chip),
+        TEST(an_item_returned_again_after_its_room_was_sent_into_is_refused),
         TEST(print_info_prints_esp_idfs_line),
         TEST(a_waiting_receiver_wakes_at_a_send_from_an_isr_which_says_so),
         TEST(a_waiting_sender_wakes_when_an_item_comes_back),

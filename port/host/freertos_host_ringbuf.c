@@ -43,6 +43,7 @@ struct ringbuf {
     uint32_t size, max_item;
     uint32_t acquire, write, read, free; /* ESP-IDF's pointers, as offsets into the storage */
     uint32_t unread;                     /* xItemsWaiting: items (a byte buffer: bytes) unread */
+    uint32_t out; /* items (parts) received, not returned: free == read with some out is all out */
     uint8_t *storage;
     void *block;              /* MEM_HEAP, MEM_CAPS: the simulated control block */
     StaticRingbuffer_t *user; /* MEM_STATIC: the caller's */
@@ -213,6 +214,7 @@ static uint32_t take_item(struct ringbuf *rb, uint32_t *len, bool *split)
     *len = h.len;
     *split = (h.flags & ITEM_SPLIT) != 0;
     rb->unread--;
+    rb->out++;
     rb->read = wrapped(rb, item + ALIGN4(h.len));
     return item;
 }
@@ -237,6 +239,7 @@ static void give_back(struct ringbuf *rb, uint32_t item)
         return;
     }
     change_flags(rb, item - HDR, ITEM_FREE, ITEM_SPLIT);
+    rb->out--;
     /* free moves past every returned item up to read (items may come back out of order) */
     while (rb->free != rb->read) {
         const header_t h = header_at(rb, rb->free);
@@ -775,10 +778,12 @@ static void return_item(const char *fn, struct ringbuf *rb, void *item, bool isr
     if (!inside) {
         why = "a pointer outside its storage";
     } else if (rb->type != RINGBUF_TYPE_BYTEBUF) {
-        if (!item_between(rb, rb->free, rb->read, true, (uint32_t)at)) {
-            why = "not an item it gave";
-        } else if (header_at(rb, (uint32_t)at - HDR).flags & ITEM_FREE) {
+        const bool returned = at >= HDR && (header_at(rb, (uint32_t)at - HDR).flags & ITEM_FREE);
+        if (returned) {
             why = "returned already";
+        } else if (/* free == read: nothing out, or (a full ring read whole) all */
+                   !item_between(rb, rb->free, rb->read, rb->out > 0, (uint32_t)at)) {
+            why = "not an item it gave";
         }
     }
     if (why != NULL) {
