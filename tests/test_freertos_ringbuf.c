@@ -746,6 +746,37 @@ static void a_buffer_in_a_queue_set_posts_its_handle_at_each_send(void **state)
     vQueueDelete(set);
 }
 
+/* The set counts a buffer in it, as it counts its queues: deleting the set first is refused (the
+ * buffer would post its handle into freed memory); deleting the buffer takes it out of the set. A
+ * plain queue is no set. */
+static void a_queue_set_is_not_deleted_under_a_buffer_in_it(void **state)
+{
+    (void)state;
+    QueueSetHandle_t set = xQueueCreateSet(2);
+    QueueHandle_t plain = xQueueCreate(2, sizeof(void *));
+    RingbufHandle_t rb = xRingbufferCreate(64, RINGBUF_TYPE_NOSPLIT);
+    assert_true(set && plain && rb);
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_int_equal(xRingbufferAddToQueueSetRead(rb, plain), pdFALSE));
+    assert_int_equal(xRingbufferAddToQueueSetRead(rb, set), pdTRUE);
+    ASSERT_REFUSED(1, vQueueDelete(set));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "xRingbufferAddToQueueSetRead("));
+    assert_non_null(strstr(logged, "not a queue set: refused"));
+    assert_non_null(strstr(logged, "a queue set that has members"));
+    assert_int_equal(xRingbufferSend(rb, "still", 5, 0), pdTRUE); /* the set is there */
+    assert_true(xRingbufferCanRead(rb, xQueueSelectFromSet(set, 0)));
+    size_t n;
+    void *item = xRingbufferReceive(rb, &n, 0);
+    assert_non_null(item);
+    vRingbufferReturnItem(rb, item);
+    assert_int_equal(xRingbufferRemoveFromQueueSetRead(rb, set), pdTRUE);
+    assert_int_equal(xRingbufferAddToQueueSetRead(rb, set), pdTRUE);
+    vRingbufferDelete(rb); /* leaves the set */
+    ASSERT_NOT_REFUSED(vQueueDelete(set));
+    vQueueDelete(plain);
+}
+
 /* ---- misuse ---------------------------------------------------------------------------------- */
 
 static void what_esp_idf_asserts_on_is_refused_and_logged(void **state)
@@ -924,6 +955,7 @@ int main(void)
         TEST(a_waiting_sender_wakes_when_an_item_comes_back),
         TEST(a_receive_times_out_on_an_empty_buffer),
         TEST(a_buffer_in_a_queue_set_posts_its_handle_at_each_send),
+        TEST(a_queue_set_is_not_deleted_under_a_buffer_in_it),
         TEST(what_esp_idf_asserts_on_is_refused_and_logged),
         TEST(every_item_of_several_producers_arrives_once_in_each_producers_order),
     };

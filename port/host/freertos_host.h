@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
 #include "freertos/task.h"
 #include "sim_internal.h"
 
@@ -63,6 +64,11 @@ TaskHandle_t fr_service_task(const char *name, UBaseType_t priority);
  * != 0 and the caller is a simulated ISR (the chip asserts) or holds a critical section (the chip
  * cannot block there: interrupts are off on its core). */
 bool fr_refuse_wait(const char *fn, TickType_t ticks);
+
+/* fr_lock() held: a ring buffer (freertos_host_ringbuf.c) joins (change 1) or leaves (-1) the
+ * members of `set`, so that the set is not deleted while the buffer would post into it. False,
+ * nothing changed, when `set` is no queue set. */
+bool fr_queue_set_members_locked(QueueSetHandle_t set, int change);
 
 #define FR_TAG "freertos"
 

@@ -851,6 +851,15 @@ static bool member_args(const char *fn, QueueSetMemberHandle_t member, QueueSetH
     return is_set_arg(fn, set);
 }
 
+bool fr_queue_set_members_locked(QueueSetHandle_t set, int change)
+{
+    if (!set->is_set) {
+        return false;
+    }
+    set->members = (UBaseType_t)((int)set->members + change);
+    return true;
+}
+
 BaseType_t xQueueAddToSet(QueueSetMemberHandle_t xQueueOrSemaphore, QueueSetHandle_t xQueueSet)
 {
     if (!member_args(__func__, xQueueOrSemaphore, xQueueSet)) {

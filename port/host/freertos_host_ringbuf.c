@@ -475,6 +475,11 @@ static void delete_buffer(const char *fn, struct ringbuf *rb, bool caps_api)
                               "or frees the caller's memory)");
         return;
     }
+    if (rb->set != NULL) { /* it leaves its set, as an empty queue does */
+        fr_lock();
+        (void)fr_queue_set_members_locked(rb->set, -1);
+        fr_unlock();
+    }
     if (rb->memory == MEM_HEAP || caps_api) {
         /* ringbuf.c's order: vRingbufferDelete the storage, then the control block;
          * vRingbufferDeleteWithCaps the control block, then the storage */
@@ -844,11 +849,17 @@ static BaseType_t set_membership(const char *fn, struct ringbuf *rb, QueueSetHan
     fr_enter();
     /* ESP-IDF: not while it holds an item to read (the set would miss it) */
     const bool ok = !readable(rb) && (add ? rb->set == NULL : rb->set == set);
-    if (ok) {
+    /* the set counts it, so that deleting the set under it is refused (it would post there) */
+    const bool is_set = !ok || fr_queue_set_members_locked(set, add ? 1 : -1);
+    if (ok && is_set) {
         rb->set = add ? set : NULL;
     }
     fr_unlock();
-    return ok ? pdTRUE : pdFALSE;
+    if (!is_set) {
+        FR_REFUSE("%s(%p): not a queue set: refused (the chip would post its handle into it)", fn,
+                  (void *)set);
+    }
+    return ok && is_set ? pdTRUE : pdFALSE;
 }
 
 BaseType_t xRingbufferAddToQueueSetRead(RingbufHandle_t xRingbuffer, QueueSetHandle_t xQueueSet)

@@ -139,8 +139,9 @@ void vRingbufferReturnItemFromISR(RingbufHandle_t xRingbuffer, void *pvItem,
 
 /** Deletes it: frees the control block and the storage of a xRingbufferCreate() buffer; a static
  *  one's memory is the caller's; a WithCaps one's stays allocated (logged: vRingbufferDeleteWithCaps
- *  frees it; ESP-IDF leaks it). Items not returned go with it. NULL is refused (logged); so is a
- *  buffer tasks wait on (the chip would leave them on freed memory). task, O(1). */
+ *  frees it; ESP-IDF leaks it). Items not returned go with it; it leaves its queue set. NULL is
+ *  refused (logged); so is a buffer tasks wait on (the chip would leave them on freed memory).
+ *  task, O(1). */
 void vRingbufferDelete(RingbufHandle_t xRingbuffer);
 /** Deletes a xRingbufferCreateWithCaps() buffer and frees its two blocks. Refused, logged: NULL,
  *  any other buffer (the chip asserts, or frees the caller's static memory), a buffer tasks wait
@@ -158,8 +159,9 @@ size_t xRingbufferGetCurFreeSize(RingbufHandle_t xRingbuffer);
 /** Makes the buffer post its handle to xQueueSet at each send (and SendComplete) instead of
  *  waking receivers; select it with xQueueSelectFromSet and xRingbufferCanRead, then receive
  *  without waiting. pdFALSE when it is in a set already or holds an item to read. Refused with
- *  pdFALSE, logged: NULL arguments. The set does not count it as a member (as in ESP-IDF):
- *  remove it before deleting the set. task, O(1). */
+ *  pdFALSE, logged: NULL arguments, a queue that is no set. The set counts it as a member until
+ *  it is removed or deleted, so deleting the set first is refused, as for its queues (ESP-IDF
+ *  lets the buffer post into the deleted set). task, O(1). */
 BaseType_t xRingbufferAddToQueueSetRead(RingbufHandle_t xRingbuffer, QueueSetHandle_t xQueueSet);
 /** pdTRUE when xMember, a handle xQueueSelectFromSet gave, is this ring buffer. isr or task, O(1). */
 static inline BaseType_t xRingbufferCanRead(RingbufHandle_t xRingbuffer,
