@@ -6,9 +6,10 @@ sdkconfig.defaults files in order (or a complete sdkconfig), refuses any value t
 silently change (out of range, not a number, a bool or a choice whose dependencies are not met, a
 number without a prompt that its choice derives, an unknown option of the component) or that the
 component cannot work with, and writes sdkconfig.h and the resolved sdkconfig. ESP-IDF options the
-host does not simulate (a project's flash size, interrupt watchdog timeout...) are listed as not simulated, and the values the files give them go into
-sdkconfig.h as ESP-IDF would write them (and into the resolved sdkconfig), so that code reading them
-compiles; options ESP-IDF would derive from them are not there. Uses Debian's python3-kconfiglib.
+host does not simulate (a project's flash size, interrupt watchdog timeout...) are listed as not
+simulated, and the values the files give them go into sdkconfig.h as ESP-IDF would write them (and
+into the resolved sdkconfig), so that code reading them compiles; options ESP-IDF would derive from
+them are not there. Uses Debian's python3-kconfiglib.
 """
 import argparse
 import os
