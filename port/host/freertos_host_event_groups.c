@@ -140,7 +140,7 @@ static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
     }
     if (!frees) {
         ESP_LOGW(FR_TAG, "%s(%p): made by xEventGroupCreateWithCaps(): its block stays allocated "
-                         "(vEventGroupDeleteWithCaps frees it)", fn, (void *)g);
+                         "(delete it with vEventGroupDeleteWithCaps instead)", fn, (void *)g);
     }
     heap_caps_free(block);
 }

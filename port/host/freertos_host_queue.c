@@ -200,8 +200,8 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
      * static ones of xQueueCreateStatic: they leak (heap tracing shows them). */
     const bool frees = caps_api || memory != MEM_CAPS;
     if (!frees) {
-        ESP_LOGW(FR_TAG, "%s(%p): made by a *CreateWithCaps(): its memory stays allocated (the "
-                         "*DeleteWithCaps() frees it)", fn, (void *)q);
+        ESP_LOGW(FR_TAG, "%s(%p): made by a *CreateWithCaps(): its memory stays allocated (delete it "
+                         "with the *DeleteWithCaps() call instead)", fn, (void *)q);
     }
     void *block = frees ? q->block : NULL, *storage_block = frees ? q->storage_block : NULL;
     destroy(q);

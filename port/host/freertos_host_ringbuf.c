@@ -487,7 +487,7 @@ static void delete_buffer(const char *fn, struct ringbuf *rb, bool caps_api)
         heap_caps_free(caps_api ? rb->storage : rb->block);
     } else if (rb->memory == MEM_CAPS) {
         ESP_LOGW(FR_TAG, "%s: made by xRingbufferCreateWithCaps(): its memory stays allocated "
-                         "(vRingbufferDeleteWithCaps frees it)", fn);
+                         "(delete it with vRingbufferDeleteWithCaps instead)", fn);
     }
     pthread_cond_destroy(&rb->sent);
     pthread_cond_destroy(&rb->returned);

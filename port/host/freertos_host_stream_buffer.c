@@ -250,7 +250,7 @@ static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api
     }
     if (!caps_api && sb->memory == MEM_CAPS) {
         ESP_LOGW(FR_TAG, "%s: made by a *CreateWithCaps(): its memory stays allocated "
-                         "(v*DeleteWithCaps frees it)", fn);
+                         "(delete it with v*DeleteWithCaps instead)", fn);
     } else {
         heap_caps_free(sb->block); /* idf_additions.c's order: the record, then the storage */
         heap_caps_free(sb->storage_block);
