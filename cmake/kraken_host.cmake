@@ -116,6 +116,10 @@ target_link_options(kraken_host_port INTERFACE
     "LINKER:--wrap=getdelim" "LINKER:--wrap=__getdelim" "LINKER:--wrap=strdup" "LINKER:--wrap=strndup"
     "LINKER:--wrap=asprintf" "LINKER:--wrap=vasprintf" "LINKER:--wrap=__asprintf_chk"
     "LINKER:--wrap=__vasprintf_chk")
+# Symbols bound at load: a lazy binding runs the dynamic linker on the stack of the task that first
+# calls a libc function (2.5 KB and more where it saves AVX-512 state), which no task pays on the
+# chip: high-water marks (uxTaskGetStackHighWaterMark) would depend on which task called first.
+target_link_options(kraken_host_port INTERFACE "LINKER:-z,now")
 # That malloc() can run out: the compiler must not assume it succeeds or elide it (clang does).
 target_compile_options(kraken_host_port INTERFACE
     -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
