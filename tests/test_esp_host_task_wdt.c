@@ -576,6 +576,41 @@ static void a_deleted_task_still_subscribed_keeps_triggering_under_its_name(void
     vSemaphoreDelete(w.done);
 }
 
+static void ends_at_once(void *arg)
+{
+    (void)arg;
+    vTaskDelete(NULL);
+}
+
+/* The chip stores the pointer of a deleted task and reads its freed TCB when it reports it; the
+ * host stores it too, never reads it (ASan would see), warns, and reports it by what it is. */
+static void a_deleted_tasks_handle_is_subscribed_without_being_read(void **state)
+{
+    (void)state;
+    fresh(10000, false);
+    log_begin();
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t gone = NULL;
+    assert_int_equal(xTaskCreate(ends_at_once, "gone", 2048, NULL, 1, &gone), pdPASS);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks);
+    vTaskDelay(2); /* its thread has ended and freed its record */
+    assert_int_equal(esp_task_wdt_add(gone), ESP_OK);
+    assert_true(logged("no live task (deleted?)"));
+    assert_int_equal(esp_task_wdt_status(gone), ESP_OK);
+    parts_t p = {{0}};
+    int cpus = 0;
+    assert_int_equal(esp_task_wdt_print_triggered_tasks(join, &p, &cpus), ESP_OK);
+    assert_non_null(strstr(p.text, "\n - (deleted task) (CPU 0/1)"));
+    assert_null(strstr(p.text, "gone"));
+    assert_int_equal(cpus, 3);
+    assert_int_equal(esp_task_wdt_delete(gone), ESP_OK);
+    /* A live task's handle is read as ever, without the warning. */
+    log_begin();
+    assert_int_equal(esp_task_wdt_add(NULL), ESP_OK);
+    assert_false(logged("no live task"));
+    assert_int_equal(esp_task_wdt_delete(NULL), ESP_OK);
+}
+
 /* ---- threads ------------------------------------------------------------------------------- */
 
 enum { STRESS_TASKS = 4, STRESS_ROUNDS = 200 };
@@ -659,6 +694,7 @@ int main(void)
         TEST(subscribed_idle_tasks_never_trigger),
         TEST(reconfigure_sets_a_new_timeout_and_starts_it_over),
         TEST(a_deleted_task_still_subscribed_keeps_triggering_under_its_name),
+        TEST(a_deleted_tasks_handle_is_subscribed_without_being_read),
         TEST(tasks_resetting_while_users_come_and_go_and_the_watchdog_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -400,6 +400,25 @@ bool sim_task_deleted(const void *task)
     return __atomic_load_n(&((const struct tskTaskControlBlock *)task)->deleted, __ATOMIC_ACQUIRE);
 }
 
+bool sim_task_describe(const void *task, char *name, size_t size, int32_t *core)
+{
+    fr_lock();
+    list_idle_locked(); /* the idle tasks are there from boot */
+    const struct tskTaskControlBlock *t = task_list;
+    while (t != NULL && (const void *)t != task) { /* compared, never read, until found */
+        t = t->next;
+    }
+    if (t != NULL) {
+        if (size > 0) {
+            strncpy(name, t->name, size - 1);
+            name[size - 1] = '\0';
+        }
+        *core = (int32_t)t->core;
+    }
+    fr_unlock();
+    return t != NULL;
+}
+
 static void foreign_thread_ends(void *record)
 {
     fr_lock();
