@@ -29,6 +29,9 @@
 #define ENTRY_BYTES 16u /* sizeof(twdt_entry_t), sizeof(twdt_obj_t) on the S3 */
 
 /* Kconfig leaves a bool that is off undefined. */
+#ifndef CONFIG_ESP_TASK_WDT_EN
+#define CONFIG_ESP_TASK_WDT_EN 0
+#endif
 #ifndef CONFIG_ESP_TASK_WDT_INIT
 #define CONFIG_ESP_TASK_WDT_INIT 0
 #endif
@@ -132,7 +135,8 @@ static bool is_initialised(void)
 {
     const esp_log_level_t level = esp_log_level_get("task_wdt");
     esp_log_level_set("task_wdt", ESP_LOG_NONE);
-    const bool yes = esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(0)) != ESP_ERR_INVALID_STATE;
+    const esp_err_t status = esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(0));
+    const bool yes = status != ESP_ERR_INVALID_STATE && status != ESP_ERR_NOT_SUPPORTED;
     esp_log_level_set("task_wdt", level);
     return yes;
 }
@@ -674,6 +678,36 @@ static void tasks_resetting_while_users_come_and_go_and_the_watchdog_checks(void
     esp_log_level_set("task_wdt", (esp_log_level_t)CONFIG_LOG_DEFAULT_LEVEL);
 }
 
+/* ---- CONFIG_ESP_TASK_WDT_EN off (tests/configs/limits.defaults) ---------------------------- */
+
+/* ESP-IDF does not link the API then; the host's calls answer ESP_ERR_NOT_SUPPORTED, take no
+ * memory, and nothing watches. */
+static void without_the_option_every_call_returns_not_supported(void **state)
+{
+    (void)state;
+    const size_t before = internal_free();
+    int handle_storage = 0;
+    esp_task_wdt_user_handle_t user = (esp_task_wdt_user_handle_t)(void *)&handle_storage;
+    const esp_task_wdt_config_t config = {.timeout_ms = 10};
+    assert_int_equal(esp_task_wdt_init(&config), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_reconfigure(&config), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_add(NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_add_user("u", &user), ESP_ERR_NOT_SUPPORTED);
+    assert_ptr_equal(user, (void *)&handle_storage); /* untouched */
+    assert_int_equal(esp_task_wdt_reset(), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_reset_user(user), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_status(NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(0)), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_delete(NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_delete_user(user), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_print_triggered_tasks(NULL, NULL, NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_deinit(), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(internal_free(), before);
+    vTaskDelay(pdMS_TO_TICKS(30) + 1); /* three of the timeouts asked for: nothing triggers */
+    assert_int_equal(triggers(), 0);
+    assert_int_equal(atomic_load(&handler_calls), 0);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, boot, all_unsubscribed)
 
 int main(void)
@@ -697,5 +731,13 @@ int main(void)
         TEST(a_deleted_tasks_handle_is_subscribed_without_being_read),
         TEST(tasks_resetting_while_users_come_and_go_and_the_watchdog_checks),
     };
+    const struct CMUnitTest disabled[] = {
+        TEST(without_the_option_every_call_returns_not_supported),
+    };
+    if (!CONFIG_ESP_TASK_WDT_EN) {
+        print_message("CONFIG_ESP_TASK_WDT_EN is off: the watchdog's tests are left out, its "
+                      "ESP_ERR_NOT_SUPPORTED answers checked\n");
+        return cmocka_run_group_tests(disabled, NULL, NULL);
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
