@@ -18,7 +18,8 @@ foreach(f IN LISTS KRAKEN_SDKCONFIG_DEFAULTS)
     list(APPEND kraken_defaults "${f}")
 endforeach()
 set(kraken_kconfig_inputs
-    ${KRAKEN_ROOT}/Kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host ${KRAKEN_ROOT}/sdkconfig.defaults)
+    ${KRAKEN_ROOT}/Kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host ${KRAKEN_ROOT}/sdkconfig.defaults
+    ${KRAKEN_ROOT}/port/host/sdkconfig.rename) # ESP-IDF's old names (gen_sdkconfig reads it)
 file(GLOB kraken_kconfig_parts ${KRAKEN_ROOT}/kconfig/Kconfig.*)
 list(APPEND kraken_kconfig_inputs ${kraken_kconfig_parts} ${kraken_defaults})
 set(kraken_gen_args
