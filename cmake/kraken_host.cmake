@@ -18,7 +18,8 @@ foreach(f IN LISTS KRAKEN_SDKCONFIG_DEFAULTS)
     list(APPEND kraken_defaults "${f}")
 endforeach()
 set(kraken_kconfig_inputs
-    ${KRAKEN_ROOT}/Kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host ${KRAKEN_ROOT}/sdkconfig.defaults)
+    ${KRAKEN_ROOT}/Kconfig ${KRAKEN_ROOT}/port/host/Kconfig.host ${KRAKEN_ROOT}/sdkconfig.defaults
+    ${KRAKEN_ROOT}/port/host/sdkconfig.rename) # ESP-IDF's old names (gen_sdkconfig reads it)
 file(GLOB kraken_kconfig_parts ${KRAKEN_ROOT}/kconfig/Kconfig.*)
 list(APPEND kraken_kconfig_inputs ${kraken_kconfig_parts} ${kraken_defaults})
 set(kraken_gen_args
@@ -116,6 +117,10 @@ target_link_options(kraken_host_port INTERFACE
     "LINKER:--wrap=getdelim" "LINKER:--wrap=__getdelim" "LINKER:--wrap=strdup" "LINKER:--wrap=strndup"
     "LINKER:--wrap=asprintf" "LINKER:--wrap=vasprintf" "LINKER:--wrap=__asprintf_chk"
     "LINKER:--wrap=__vasprintf_chk")
+# Symbols bound at load: a lazy binding runs the dynamic linker on the stack of the task that first
+# calls a libc function (2.5 KB and more where it saves AVX-512 state), which no task pays on the
+# chip: high-water marks (uxTaskGetStackHighWaterMark) would depend on which task called first.
+target_link_options(kraken_host_port INTERFACE "LINKER:-z,now")
 # That malloc() can run out: the compiler must not assume it succeeds or elide it (clang does).
 target_compile_options(kraken_host_port INTERFACE
     -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free

@@ -29,6 +29,9 @@
 #define ENTRY_BYTES 16u /* sizeof(twdt_entry_t), sizeof(twdt_obj_t) on the S3 */
 
 /* Kconfig leaves a bool that is off undefined. */
+#ifndef CONFIG_ESP_TASK_WDT_EN
+#define CONFIG_ESP_TASK_WDT_EN 0
+#endif
 #ifndef CONFIG_ESP_TASK_WDT_INIT
 #define CONFIG_ESP_TASK_WDT_INIT 0
 #endif
@@ -132,7 +135,8 @@ static bool is_initialised(void)
 {
     const esp_log_level_t level = esp_log_level_get("task_wdt");
     esp_log_level_set("task_wdt", ESP_LOG_NONE);
-    const bool yes = esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(0)) != ESP_ERR_INVALID_STATE;
+    const esp_err_t status = esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(0));
+    const bool yes = status != ESP_ERR_INVALID_STATE && status != ESP_ERR_NOT_SUPPORTED;
     esp_log_level_set("task_wdt", level);
     return yes;
 }
@@ -576,6 +580,41 @@ static void a_deleted_task_still_subscribed_keeps_triggering_under_its_name(void
     vSemaphoreDelete(w.done);
 }
 
+static void ends_at_once(void *arg)
+{
+    (void)arg;
+    vTaskDelete(NULL);
+}
+
+/* The chip stores the pointer of a deleted task and reads its freed TCB when it reports it; the
+ * host stores it too, never reads it (ASan would see), warns, and reports it by what it is. */
+static void a_deleted_tasks_handle_is_subscribed_without_being_read(void **state)
+{
+    (void)state;
+    fresh(10000, false);
+    log_begin();
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t gone = NULL;
+    assert_int_equal(xTaskCreate(ends_at_once, "gone", 2048, NULL, 1, &gone), pdPASS);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks);
+    vTaskDelay(2); /* its thread has ended and freed its record */
+    assert_int_equal(esp_task_wdt_add(gone), ESP_OK);
+    assert_true(logged("no live task (deleted?)"));
+    assert_int_equal(esp_task_wdt_status(gone), ESP_OK);
+    parts_t p = {{0}};
+    int cpus = 0;
+    assert_int_equal(esp_task_wdt_print_triggered_tasks(join, &p, &cpus), ESP_OK);
+    assert_non_null(strstr(p.text, "\n - (deleted task) (CPU 0/1)"));
+    assert_null(strstr(p.text, "gone"));
+    assert_int_equal(cpus, 3);
+    assert_int_equal(esp_task_wdt_delete(gone), ESP_OK);
+    /* A live task's handle is read as ever, without the warning. */
+    log_begin();
+    assert_int_equal(esp_task_wdt_add(NULL), ESP_OK);
+    assert_false(logged("no live task"));
+    assert_int_equal(esp_task_wdt_delete(NULL), ESP_OK);
+}
+
 /* ---- threads ------------------------------------------------------------------------------- */
 
 enum { STRESS_TASKS = 4, STRESS_ROUNDS = 200 };
@@ -639,6 +678,36 @@ static void tasks_resetting_while_users_come_and_go_and_the_watchdog_checks(void
     esp_log_level_set("task_wdt", (esp_log_level_t)CONFIG_LOG_DEFAULT_LEVEL);
 }
 
+/* ---- CONFIG_ESP_TASK_WDT_EN off (tests/configs/limits.defaults) ---------------------------- */
+
+/* ESP-IDF does not link the API then; the host's calls answer ESP_ERR_NOT_SUPPORTED, take no
+ * memory, and nothing watches. */
+static void without_the_option_every_call_returns_not_supported(void **state)
+{
+    (void)state;
+    const size_t before = internal_free();
+    int handle_storage = 0;
+    esp_task_wdt_user_handle_t user = (esp_task_wdt_user_handle_t)(void *)&handle_storage;
+    const esp_task_wdt_config_t config = {.timeout_ms = 10};
+    assert_int_equal(esp_task_wdt_init(&config), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_reconfigure(&config), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_add(NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_add_user("u", &user), ESP_ERR_NOT_SUPPORTED);
+    assert_ptr_equal(user, (void *)&handle_storage); /* untouched */
+    assert_int_equal(esp_task_wdt_reset(), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_reset_user(user), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_status(NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_status(xTaskGetIdleTaskHandleForCore(0)), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_delete(NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_delete_user(user), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_print_triggered_tasks(NULL, NULL, NULL), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(esp_task_wdt_deinit(), ESP_ERR_NOT_SUPPORTED);
+    assert_int_equal(internal_free(), before);
+    vTaskDelay(pdMS_TO_TICKS(30) + 1); /* three of the timeouts asked for: nothing triggers */
+    assert_int_equal(triggers(), 0);
+    assert_int_equal(atomic_load(&handler_calls), 0);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, boot, all_unsubscribed)
 
 int main(void)
@@ -659,7 +728,16 @@ int main(void)
         TEST(subscribed_idle_tasks_never_trigger),
         TEST(reconfigure_sets_a_new_timeout_and_starts_it_over),
         TEST(a_deleted_task_still_subscribed_keeps_triggering_under_its_name),
+        TEST(a_deleted_tasks_handle_is_subscribed_without_being_read),
         TEST(tasks_resetting_while_users_come_and_go_and_the_watchdog_checks),
     };
+    const struct CMUnitTest disabled[] = {
+        TEST(without_the_option_every_call_returns_not_supported),
+    };
+    if (!CONFIG_ESP_TASK_WDT_EN) {
+        print_message("CONFIG_ESP_TASK_WDT_EN is off: the watchdog's tests are left out, its "
+                      "ESP_ERR_NOT_SUPPORTED answers checked\n");
+        return cmocka_run_group_tests(disabled, NULL, NULL);
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -504,11 +504,26 @@ static void the_timer_task_is_named_and_not_counted_as_the_chip_starts_it_at_boo
     assert_non_null(task);
     assert_ptr_equal(xTimerGetTimerDaemonTaskHandle(), task);
     assert_string_equal(pcTaskGetName(task), "Tmr Svc");
-    assert_int_equal(uxTaskPriorityGet(task), 1);
+    /* configTIMER_TASK_PRIORITY, or the highest there is for 25 (tests/configs/limits.defaults),
+     * as FreeRTOS lowers it */
+    assert_int_equal(uxTaskPriorityGet(task), configTIMER_TASK_PRIORITY < configMAX_PRIORITIES
+                                                  ? configTIMER_TASK_PRIORITY
+                                                  : configMAX_PRIORITIES - 1);
     (void)xTaskGetCurrentTaskHandle();
     const UBaseType_t tasks = uxTaskGetNumberOfTasks();
     flush_timer_task(); /* it has used a task call: still not counted */
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks);
+}
+
+/* Its high-water mark is measured against CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH (2048 bytes by
+ * default), not the main task's 4 KB: room left is never more than the option gives. */
+static void the_timer_tasks_stack_is_the_configured_depth(void **state)
+{
+    (void)state;
+    flush_timer_task(); /* it has served a call */
+    const UBaseType_t mark = uxTaskGetStackHighWaterMark(xTimerGetTimerDaemonTaskHandle());
+    assert_true(mark > 0);
+    assert_true(mark <= configTIMER_TASK_STACK_DEPTH);
 }
 
 #define TEST(name) cmocka_unit_test_setup_teardown(name, boot, all_timers_gone)
@@ -516,6 +531,7 @@ static void the_timer_task_is_named_and_not_counted_as_the_chip_starts_it_at_boo
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        TEST(the_timer_tasks_stack_is_the_configured_depth),
         TEST(a_timer_is_one_40_byte_internal_block_and_a_static_one_none),
         TEST(a_timer_the_internal_heap_cannot_hold_is_not_created),
         TEST(a_one_shot_timer_calls_back_once_in_the_timer_task_already_dormant),

@@ -201,8 +201,17 @@ static void what_does_not_fit_in_the_callers_arrays_is_left_out(void **state)
     assert_int_equal(heap_caps_get_all_task_stat(NULL), ESP_ERR_INVALID_ARG);
     assert_int_equal(heap_caps_alloc_all_task_stat_arrays(NULL), ESP_ERR_INVALID_ARG);
     assert_int_equal(heap_caps_alloc_single_task_stat_arrays(NULL, NULL), ESP_ERR_INVALID_ARG);
+    /* The free helpers of NULL (ESP-IDF reads its fields): refused, logged, counted. */
+    kraken_sim_stats_t sim_before, sim_after;
+    kraken_sim_get_stats(&sim_before);
+    log_capture_begin();
     heap_caps_free_all_task_stat_arrays(NULL);
     heap_caps_free_single_task_stat_arrays(NULL);
+    const char *logged = log_capture_end();
+    kraken_sim_get_stats(&sim_after);
+    assert_int_equal(sim_after.invalid_frees, sim_before.invalid_frees + 2);
+    assert_non_null(strstr(logged, "heap_caps_free_all_task_stat_arrays(NULL): refused"));
+    assert_non_null(strstr(logged, "heap_caps_free_single_task_stat_arrays(NULL): refused"));
     heap_caps_free(in);
     heap_caps_free(out);
 }
@@ -621,6 +630,8 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
     const size_t mine_size = usable(mine);
     heap_caps_free_single_task_stat_arrays(&foreign);
     assert_int_equal(usable(mine), mine_size); /* still live */
+    kraken_sim_get_stats(&sim_after);
+    assert_int_equal(sim_after.invalid_frees, sim_before.invalid_frees + 1); /* counted */
     heap_caps_free_all_task_stat_arrays(&all);
     assert_null(all.stat_arr);
     assert_int_equal(all.task_count, 0);

@@ -9,7 +9,9 @@ component cannot work with, and writes sdkconfig.h and the resolved sdkconfig. E
 host does not simulate (a project's flash size, interrupt watchdog timeout...) are listed as not
 simulated, and the values the files give them go into sdkconfig.h as ESP-IDF would write them (and
 into the resolved sdkconfig), so that code reading them compiles; options ESP-IDF would derive from
-them are not there. Uses Debian's python3-kconfiglib.
+them are not there. Old option names ESP-IDF still takes (its sdkconfig.rename files) are taken for
+the options the host simulates: the pairs are in sdkconfig.rename next to the Kconfig file. Uses
+Debian's python3-kconfiglib.
 """
 import argparse
 import os
@@ -149,6 +151,53 @@ def c_define(name, value):
     return None
 
 
+def read_renames(kconfig_path, prefix):
+    """ESP-IDF's rename pairs (old name -> new name, without the prefix) from sdkconfig.rename next
+    to the Kconfig file; none when there is no such file."""
+    path = os.path.join(os.path.dirname(os.path.abspath(kconfig_path)), "sdkconfig.rename")
+    renames = {}
+    if not os.path.isfile(path):
+        return renames
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            words = line.split("#", 1)[0].split()
+            if not words:
+                continue
+            if len(words) != 2 or not all(w.startswith(prefix) for w in words):
+                fail("%s:%d: not a pair %sOLD %sNEW (an inverted '!' one is not supported)" %
+                     (path, number, prefix, prefix))
+            renames[words[0][len(prefix):]] = words[1][len(prefix):]
+    return renames
+
+
+def renamed_file(path, renames, prefix, tmp):
+    """path, or a copy in tmp with ESP-IDF's old names replaced by the new ones when it has any;
+    also the old names it used."""
+    pattern = re.compile(r"^(\s*(?:#\s*)?%s)(\w+)(?==| is not set)" % prefix)
+    with open(path) as f:
+        lines = f.readlines()
+    used = []
+    for i, line in enumerate(lines):
+        m = pattern.match(line)
+        if m and m.group(2) in renames:
+            used.append(prefix + m.group(2))
+            lines[i] = m.group(1) + renames[m.group(2)] + line[m.end():]
+    if not used:
+        return path, used
+    copy = os.path.join(tmp, "%d-%s" % (len(os.listdir(tmp)), os.path.basename(path)))
+    with open(copy, "w") as f:
+        f.writelines(lines)
+    return copy, used
+
+
+def renamed_defines(renames, header, prefix):
+    """sdkconfig.h's aliases of the old names, as ESP-IDF writes them: each old name whose new
+    option the header defines."""
+    defined = set(re.findall(r"^#define (\w+) ", header, re.M))
+    return ["#define %s%s %s%s" % (prefix, old, prefix, new)
+            for old, new in sorted(renames.items()) if prefix + new in defined]
+
+
 def write_if_changed(path, text):
     """Leaves path untouched when it already holds text (no rebuild for an unchanged config)."""
     try:
@@ -182,17 +231,23 @@ def main():
     os.environ.setdefault("IDF_TARGET", "esp32s3")
     kconf = kconfiglib.Kconfig(args.kconfig, warn_to_stderr=False)
     kconf.warn_assign_undef = True
-    files = [args.sdkconfig] if args.sdkconfig else [f for f in args.defaults if f]
-    for i, path in enumerate(files):
+    given_files = [args.sdkconfig] if args.sdkconfig else [f for f in args.defaults if f]
+    prefix = kconf.config_prefix
+    renames = read_renames(args.kconfig, prefix)
+    tmp = tempfile.TemporaryDirectory()
+    files, old_names = [], []
+    for i, path in enumerate(given_files):
         if not os.path.isfile(path):
             fail("config file %s not found" % path)
+        path, used = renamed_file(path, renames, prefix, tmp.name)
+        files.append(path)
+        old_names += used
         kconf.load_config(path, replace=(i == 0))
     not_simulated = check_user_values(kconf, files)
     check_component_rules(kconf)
 
     # ESP-IDF options the host lacks keep the values the files give them, so that code reading
     # them (CONFIG_ESP_INT_WDT_TIMEOUT_MS...) compiles as under ESP-IDF.
-    prefix = kconf.config_prefix
     given = given_values(files, {n[len(prefix):] for n in not_simulated}, prefix)
     defines, kept = [], []
     for name in sorted(given):
@@ -203,6 +258,10 @@ def main():
                     else "# %s%s is not set" % (prefix, name))
     header = kconfig_output(kconf.write_autoconf, args.header)
     config = kconfig_output(kconf.write_config, args.config)
+    aliases = renamed_defines(renames, header, prefix)
+    if aliases:
+        header += ("\n/* List of deprecated options */\n" +
+                   "".join(a + "\n" for a in aliases))
     if given:
         header += ("\n/* ESP-IDF options not simulated on the host: the values given, for code that "
                    "reads them */\n" + "".join(d + "\n" for d in defines))
@@ -212,6 +271,11 @@ def main():
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_if_changed(args.header, header)
     write_if_changed(args.config, config)
+    tmp.cleanup()
+    if old_names:
+        sys.stderr.write("gen_sdkconfig: note: old names taken as ESP-IDF renames them: %s\n" %
+                         ", ".join("%s -> %s%s" % (o, prefix, renames[o[len(prefix):]])
+                                   for o in sorted(set(old_names))))
     if not_simulated:
         shown = ", ".join(sorted(set(not_simulated))[:8])
         more = len(set(not_simulated)) - 8

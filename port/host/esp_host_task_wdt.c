@@ -51,6 +51,7 @@ typedef struct entry {
     TaskHandle_t task;     /* NULL: a user */
     const char *user_name; /* a user's, the caller's string */
     char task_name[configMAX_TASK_NAME_LEN]; /* as subscribed: the task may be deleted since */
+    bool dangling;         /* `task` was no live task when subscribed (never read) */
     BaseType_t core;       /* the task's (tskNO_AFFINITY for a user) */
     bool idle;             /* an idle task: its hook resets all the time (never starved here) */
     bool has_reset;        /* since the last feed */
@@ -183,6 +184,13 @@ static const char *cpu_text(BaseType_t core, int *bits)
     return " (CPU 0/1)";
 }
 
+/* What a report calls the entry: a dangling handle's name is not known (the chip prints what its
+ * freed TCB holds there). */
+static const char *entry_name(const entry_t *e)
+{
+    return e->task == NULL ? e->user_name : e->dangling ? "(deleted task)" : e->task_name;
+}
+
 /* The entries that have not reset, copied: false when the host has no memory for it. */
 static bool snapshot_locked(pending_t *out)
 {
@@ -190,7 +198,7 @@ static bool snapshot_locked(pending_t *out)
     for (const entry_t *e = wdt.entries; e != NULL; e = e->next) {
         if (!e->idle && !e->has_reset) {
             count++;
-            text += strlen(e->task != NULL ? e->task_name : e->user_name) + 1;
+            text += strlen(entry_name(e)) + 1;
         }
     }
     *out = (pending_t){0};
@@ -203,7 +211,7 @@ static bool snapshot_locked(pending_t *out)
     char *at = (char *)(out->cpu + count);
     for (const entry_t *e = wdt.entries; e != NULL; e = e->next) {
         if (!e->idle && !e->has_reset) {
-            const char *name = e->task != NULL ? e->task_name : e->user_name;
+            const char *name = entry_name(e);
             const size_t len = strlen(name) + 1;
             memcpy(at, name, len);
             int bits = 0;
@@ -371,15 +379,22 @@ static void insert_locked(entry_t *e)
     pthread_cond_signal(&changed);
 }
 
-/* An entry for `task` (NULL: a user named user_name), with the task's name and core now. */
+/* An entry for `task` (NULL: a user named user_name), with the task's name and core now. A
+ * handle that is no live task (deleted) is kept, as the chip keeps the pointer, but not read:
+ * the chip would read its freed TCB for the name and core when it reports it. */
 static void describe(entry_t *e, TaskHandle_t task, const char *user_name)
 {
     e->task = task;
     e->user_name = user_name;
     e->core = tskNO_AFFINITY;
-    if (task != NULL) {
-        strncpy(e->task_name, pcTaskGetName(task), sizeof e->task_name - 1);
-        e->core = xTaskGetCoreID(task);
+    int32_t core = tskNO_AFFINITY;
+    if (task != NULL && sim_task_describe(task, e->task_name, sizeof e->task_name, &core)) {
+        e->core = (BaseType_t)core;
+    } else if (task != NULL) {
+        e->dangling = true;
+        ESP_LOGW(TAG, "esp_task_wdt_add(%p): no live task (deleted?): subscribed, as the chip "
+                      "does, which reads its freed TCB when it reports it",
+                 (void *)task);
     }
 }
 

@@ -400,6 +400,25 @@ bool sim_task_deleted(const void *task)
     return __atomic_load_n(&((const struct tskTaskControlBlock *)task)->deleted, __ATOMIC_ACQUIRE);
 }
 
+bool sim_task_describe(const void *task, char *name, size_t size, int32_t *core)
+{
+    fr_lock();
+    list_idle_locked(); /* the idle tasks are there from boot */
+    const struct tskTaskControlBlock *t = task_list;
+    while (t != NULL && (const void *)t != task) { /* compared, never read, until found */
+        t = t->next;
+    }
+    if (t != NULL) {
+        if (size > 0) {
+            strncpy(name, t->name, size - 1);
+            name[size - 1] = '\0';
+        }
+        *core = (int32_t)t->core;
+    }
+    fr_unlock();
+    return t != NULL;
+}
+
 static void foreign_thread_ends(void *record)
 {
     fr_lock();
@@ -481,10 +500,11 @@ static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t
     t->cpu = *cpu;
 }
 
-/* A record for the calling thread, not made by xTaskCreate*(). */
+/* A record for the calling thread, not made by xTaskCreate*(), measured against a stack of
+ * `depth` bytes. */
 static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *name,
                                                                    UBaseType_t priority,
-                                                                   bool counted)
+                                                                   bool counted, uint32_t depth)
 {
     pthread_once(&foreign_once, make_foreign_key);
     struct tskTaskControlBlock *t = new_record();
@@ -499,9 +519,7 @@ static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *n
      * page above its host stack's end (a thread with a small stack may have less room left). */
     const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
     const uintptr_t floor = sim_own_stack_low() + 4096;
-    const uintptr_t low = top - FOREIGN_STACK_BYTES > floor || floor >= top
-                              ? top - FOREIGN_STACK_BYTES
-                              : floor;
+    const uintptr_t low = top - depth > floor || floor >= top ? top - depth : floor;
     const cpu_clock_t cpu = own_cpu_clock();
     paint_stack(low, top);
     fr_lock();
@@ -526,7 +544,8 @@ static bool is_main_thread(void)
 TaskHandle_t fr_self(void)
 {
     /* The priority of ESP-IDF's main task (ESP_TASK_MAIN_PRIO); main() has its name. */
-    return t_self != NULL ? t_self : adopt(is_main_thread() ? "main" : "", 1, true);
+    return t_self != NULL ? t_self
+                          : adopt(is_main_thread() ? "main" : "", 1, true, FOREIGN_STACK_BYTES);
 }
 
 TaskHandle_t fr_or_self(TaskHandle_t task)
@@ -534,9 +553,9 @@ TaskHandle_t fr_or_self(TaskHandle_t task)
     return task != NULL ? task : fr_self();
 }
 
-TaskHandle_t fr_service_task(const char *name, UBaseType_t priority)
+TaskHandle_t fr_service_task(const char *name, UBaseType_t priority, uint32_t stack_bytes)
 {
-    return adopt(name, priority, false);
+    return adopt(name, priority, false, stack_bytes);
 }
 
 /* fr_lock() held: a task deleted by another ends here, at its call into the API; inside a critical

@@ -57,8 +57,9 @@ TaskHandle_t fr_or_self(TaskHandle_t task);
 
 /* Makes the calling thread, not made by xTaskCreate*(), a task named `name` that
  * uxTaskGetNumberOfTasks() does not count: a service task the chip starts at boot (its memory is
- * in the boot figure), such as the timer task. NULL when the host is out of memory. */
-TaskHandle_t fr_service_task(const char *name, UBaseType_t priority);
+ * in the boot figure), such as the timer task. Its high-water mark is measured against a stack of
+ * `stack_bytes`. NULL when the host is out of memory. */
+TaskHandle_t fr_service_task(const char *name, UBaseType_t priority, uint32_t stack_bytes);
 
 /* True, after logging "<fn>: ..." and counting it (kraken_sim_stats_t.refused_waits), when ticks
  * != 0 and the caller is a simulated ISR (the chip asserts) or holds a critical section (the chip

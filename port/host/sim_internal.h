@@ -206,6 +206,11 @@ void sim_owner_task_gone(void *task, bool deleted);
 /** The task (its thread is running) has been deleted by another and ends at its next FreeRTOS
  *  call (freertos_host.c). isr-ok, O(1). */
 bool sim_task_deleted(const void *task);
+/** A live task's name (cut to size - 1 characters, NUL-ended) and core (0, 1 or tskNO_AFFINITY),
+ *  copied under the FreeRTOS host's lock; false, nothing written, when task is no live task (a
+ *  dangling handle: deleted, its record perhaps freed) or NULL. Never reads the handle's memory
+ *  unless it is a live task's (freertos_host.c). task, O(tasks). */
+bool sim_task_describe(const void *task, char *name, size_t size, int32_t *core);
 
 /** The calling task (in an ISR: the one it interrupted; it may get its task record now), as an
  *  opaque owner; NULL when tracking is off. No heap lock held. isr-ok. */

@@ -173,19 +173,19 @@ void heap_caps_print_single_task_stat_overview(FILE *stream, TaskHandle_t task_h
  *  ESP_ERR_INVALID_ARG (task_stat NULL; ESP-IDF crashes). task, O(tasks + its heaps). */
 esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_stat,
                                                   TaskHandle_t task_handle);
-/** Frees those arrays and zeroes their fields; NULL: nothing. An array the helper did not hand
- *  out is refused with an error line and left as it is (ESP-IDF would corrupt its heap); so is
- *  one of these arrays given to heap_caps_free() or heap_caps_realloc() (counted as an invalid
- *  free). task,
- *  O(heaps + arrays). */
+/** Frees those arrays and zeroes their fields. task_stat NULL: refused with an error line
+ *  (ESP-IDF v5.5.1 reads its fields: a crash). An array the helper did not hand out is refused
+ *  with an error line and left as it is (ESP-IDF would corrupt its heap); so is one of these
+ *  arrays given to heap_caps_free() or heap_caps_realloc(). Each refusal is counted in
+ *  kraken_sim_stats_t.invalid_frees. task, O(heaps + arrays). */
 void heap_caps_free_single_task_stat_arrays(heap_single_task_stat_t *task_stat);
 
 /** Arrays for heap_caps_get_all_task_stat(), as above, for every task's statistics now.
  *  ESP_OK; ESP_FAIL (no room: nothing taken, every field NULL/0); ESP_ERR_INVALID_ARG
  *  (tasks_stat NULL). task, O(tasks + heaps). */
 esp_err_t heap_caps_alloc_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat);
-/** Frees those arrays and zeroes every field, as the single-task one; NULL: nothing. task,
- *  O(heaps + arrays). */
+/** Frees those arrays and zeroes every field, as the single-task one (NULL and an array the
+ *  helper did not hand out are refused and counted the same way). task, O(heaps + arrays). */
 void heap_caps_free_all_task_stat_arrays(heap_all_tasks_stat_t *tasks_stat);
 #endif /* v5.5 and later */
 

@@ -67,7 +67,9 @@ esp_err_t esp_task_wdt_deinit(void);
 
 /** Subscribe task_handle (NULL: the calling task): it must call esp_task_wdt_reset() within
  *  every timeout from now on. ESP_OK; ESP_ERR_INVALID_STATE (not initialised); ESP_ERR_INVALID_ARG
- *  (already subscribed); ESP_ERR_NO_MEM (no 16 bytes for its entry). task, O(entries). */
+ *  (already subscribed); ESP_ERR_NO_MEM (no 16 bytes for its entry). A handle of no live task (a
+ *  deleted one) is subscribed as on the chip, with a warning, and reported as "(deleted task)"
+ *  (the chip reads its freed TCB). task, O(entries + tasks). */
 esp_err_t esp_task_wdt_add(TaskHandle_t task_handle);
 
 /** Subscribe a user (not a task) named user_name, which must stay valid while it is subscribed;

@@ -85,7 +85,9 @@ typedef struct {
     uint64_t failed;        /**< allocation calls that returned NULL for a non-zero size */
     uint64_t injected;      /**< attempts failed by fault injection */
     uint64_t invalid_frees; /**< free/realloc of a pointer no heap handed out, or freed twice, or
-                                 of a memory_pool block (memory_pool_free releases those) */
+                                 of a memory_pool block (memory_pool_free releases those);
+                                 heap_caps_free_*_task_stat_arrays() of NULL or of an array
+                                 their alloc helpers did not hand out */
     uint64_t invalid_queries; /**< heap_caps_get_allocated_size() of a pointer that is not a live
                                    block, heap_caps_get_containing_block_size() of one in none:
                                    0, logged (ESP-IDF asserts) */

@@ -1,8 +1,9 @@
 /*
  * freertos/timers.h (host) - FreeRTOS software timers with the chip's memory use: a timer is one
  * 40-byte pvPortMalloc() block (sizeof(StaticTimer_t) on the S3). Callbacks run one at a time in
- * the timer task ("Tmr Svc", priority 1), a thread of its own that the chip starts at boot: it
- * takes no simulated memory and uxTaskGetNumberOfTasks() does not count it.
+ * the timer task ("Tmr Svc", configTIMER_TASK_PRIORITY, 1 by default), a thread of its own that
+ * the chip starts at boot: it takes no simulated memory (its high-water mark is measured against
+ * configTIMER_TASK_STACK_DEPTH) and uxTaskGetNumberOfTasks() does not count it.
  *
  * Differences from the chip: a command (start, stop, reset, change period, delete) takes effect
  * when the call returns, where the chip queues it for the timer task (which may run later), so
