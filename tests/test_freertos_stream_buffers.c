@@ -23,54 +23,9 @@
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
 #include "freertos_refusals.h"
+#include "freertos_buffer_fixture.h"
 
-#define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define RECORD_BYTES CHIP_STREAM_BUFFER_BYTES
-
-static size_t internal_at_setup, psram_at_setup;
-static UBaseType_t tasks_at_setup;
-
-static size_t internal_free(void)
-{
-    return heap_caps_get_free_size(INTERNAL);
-}
-
-static size_t psram_free(void)
-{
-    return heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
-}
-
-static int boot(void **state)
-{
-    (void)state;
-    if (kraken_sim_reset() != ESP_OK) {
-        return -1;
-    }
-    (void)xTaskGetCurrentTaskHandle();
-    internal_at_setup = internal_free();
-    psram_at_setup = psram_free();
-    tasks_at_setup = uxTaskGetNumberOfTasks();
-    return 0;
-}
-
-/* Every buffer deleted, every task gone: the memory is back. */
-static int all_gone(void **state)
-{
-    (void)state;
-    kraken_sim_fault_clear();
-    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
-    if (unasserted_refusals() != 0) {
-        return -1;
-    }
-    if (uxTaskGetNumberOfTasks() != tasks_at_setup || internal_free() != internal_at_setup ||
-        psram_free() != psram_at_setup) {
-        print_error("teardown: %u tasks (%u), internal free %zu (%zu), PSRAM free %zu (%zu)\n",
-                    (unsigned)uxTaskGetNumberOfTasks(), (unsigned)tasks_at_setup, internal_free(),
-                    internal_at_setup, psram_free(), psram_at_setup);
-        return -1;
-    }
-    return 0;
-}
 
 /* ---- memory and capacity --------------------------------------------------------------------- */
 
