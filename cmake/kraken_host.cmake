@@ -81,6 +81,7 @@ add_library(kraken_host_port STATIC
     port/host/esp_host_task_wdt.c
     port/host/freertos_host.c
     port/host/freertos_host_queue.c
+    port/host/freertos_host_handles.c
     port/host/freertos_host_event_groups.c
     port/host/freertos_host_ringbuf.c
     port/host/freertos_host_stream_buffer.c

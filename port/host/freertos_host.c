@@ -342,6 +342,7 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
     }
     pthread_cond_destroy(&t->notified);
     sim_owner_task_gone(t, false); /* its handle may be another task's from here on */
+    fr_handle_remove_locked(t);
     fr_unlock();
     __real_free(t);
     pthread_exit(NULL);
@@ -424,6 +425,7 @@ static void foreign_thread_ends(void *record)
     fr_lock();
     uncount_locked(record);
     sim_owner_task_gone(record, false);
+    fr_handle_remove_locked(record);
     fr_unlock();
     pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->notified);
     __real_free(record);
@@ -437,6 +439,10 @@ static void make_foreign_key(void)
 static struct tskTaskControlBlock *new_record(void)
 {
     struct tskTaskControlBlock *t = __real_calloc(1, sizeof *t);
+    if (t != NULL && !fr_handle_add(t, FR_TASK)) { /* until its memory goes */
+        __real_free(t);
+        return NULL;
+    }
     if (t != NULL) {
         fr_cond_init(&t->notified);
     }
@@ -699,6 +705,9 @@ static bool start(struct tskTaskControlBlock *t, TaskFunction_t code, const char
 static void drop_record(struct tskTaskControlBlock *t)
 {
     if (t != NULL) {
+        fr_lock();
+        fr_handle_remove_locked(t);
+        fr_unlock();
         pthread_cond_destroy(&t->notified);
         __real_free(t);
     }
@@ -838,10 +847,32 @@ void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, Ba
 }
 #endif
 
+/* fr_lock() held: true when task names a task record not yet freed (a deleted task's goes when its
+ * thread ends); compared, never read. */
+static bool record_live_locked(const void *task)
+{
+    for (int core = 0; core < configNUMBER_OF_CORES; core++) {
+        if (task == &idle_tasks[core]) { /* static records */
+            return true;
+        }
+    }
+    return fr_handle_live_locked(task, FR_TASK);
+}
+
 /* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
 static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
 {
     fr_task_call();
+    if (task != NULL) { /* a deleted task's record may be freed: looked up, never read */
+        fr_lock();
+        const bool live = record_live_locked(task);
+        fr_unlock();
+        if (!live) {
+            FR_REFUSE("%s(%p): no live task (deleted, or never one): refused (the chip reads "
+                      "freed memory)", fn, (void *)task);
+            return;
+        }
+    }
     struct tskTaskControlBlock *t = fr_or_self(task);
     if (t == NULL) {
         return; /* the caller has no record and the host no memory for one: nothing to delete */
@@ -1054,7 +1085,9 @@ eTaskState eTaskGetState(TaskHandle_t xTask)
         return eRunning;
     }
     fr_lock();
-    const eTaskState state = state_locked(xTask);
+    /* a task whose record went with its thread: deleted (not a misuse here: polling a task's state
+     * until eDeleted is how code waits for its end) */
+    const eTaskState state = record_live_locked(xTask) ? state_locked(xTask) : eDeleted;
     fr_unlock();
     return state;
 }

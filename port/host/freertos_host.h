@@ -68,8 +68,38 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks);
 
 /* fr_lock() held: a ring buffer (freertos_host_ringbuf.c) joins (change 1) or leaves (-1) the
  * members of `set`, so that the set is not deleted while the buffer would post into it. False,
- * nothing changed, when `set` is no queue set. */
+ * nothing changed, when `set` is no live queue set. */
 bool fr_queue_set_members_locked(QueueSetHandle_t set, int change);
+
+/* The kinds of kernel object whose handles freertos_host_handles.c knows. */
+typedef enum {
+    FR_QUEUE = 1, /* queues, semaphores, mutexes and queue sets */
+    FR_EVENT_GROUP,
+    FR_STREAM_BUFFER, /* and message buffers */
+    FR_RINGBUF,
+    FR_TIMER,
+    FR_TASK, /* a task record, from its making until its memory goes (after its delete) */
+} fr_kind_t;
+
+/* A new object's handle joins the live ones; false, nothing changed, when the host is out of
+ * memory (the creation then fails as out of memory). fr_lock() not held. O(1) amortised. */
+bool fr_handle_add(const void *handle, fr_kind_t kind);
+
+/* fr_lock() held: the handle leaves the live ones (its object is being deleted); nothing for a
+ * handle that is not there. O(1) on average. */
+void fr_handle_remove_locked(const void *handle);
+
+/* fr_lock() held: true when handle names a live object of `kind`; compared, never read. O(1) on
+ * average. */
+bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
+
+/* "queue, semaphore or queue set", "event group"...: for refusals' lines. */
+const char *fr_kind_name(fr_kind_t kind);
+
+/* True, after FR_REFUSE ("<fn>(<handle>): no live <kind> (deleted, or never one): refused"), when
+ * handle is not NULL and names no live object of `kind`; false for NULL (each call refuses NULL
+ * its own way). fr_lock() not held. */
+bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind);
 
 #define FR_TAG "freertos"
 

@@ -41,6 +41,12 @@ struct EventGroupDef_t {
     pthread_cond_t changed;
 };
 
+static void destroy(struct EventGroupDef_t *g)
+{
+    pthread_cond_destroy(&g->changed);
+    __real_free(g);
+}
+
 static EventGroupHandle_t make(uint8_t memory, void *block)
 {
     struct EventGroupDef_t *g = __real_calloc(1, sizeof *g);
@@ -48,14 +54,12 @@ static EventGroupHandle_t make(uint8_t memory, void *block)
         g->memory = memory;
         g->block = block;
         fr_cond_init(&g->changed);
+        if (!fr_handle_add(g, FR_EVENT_GROUP)) {
+            destroy(g);
+            return NULL;
+        }
     }
     return g;
-}
-
-static void destroy(struct EventGroupDef_t *g)
-{
-    pthread_cond_destroy(&g->changed);
-    __real_free(g);
 }
 
 EventGroupHandle_t xEventGroupCreate(void)
@@ -100,6 +104,9 @@ BaseType_t xEventGroupGetStaticBuffer(EventGroupHandle_t xEventGroup,
                   xEventGroup == NULL ? "event group" : "place for the buffer");
         return pdFALSE;
     }
+    if (fr_refuse_dangling(__func__, xEventGroup, FR_EVENT_GROUP)) {
+        return pdFALSE;
+    }
     /* A WithCaps group is a static one on the chip (idf_additions_event_groups.c). */
     if (xEventGroup->memory == MEM_HEAP) {
         return pdFALSE;
@@ -118,12 +125,16 @@ static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
         return;
     }
     fr_enter();
-    if (caps_api && g->memory != MEM_CAPS) {
+    const bool live = fr_handle_live_locked(g, FR_EVENT_GROUP); /* before anything is read */
+    if (!live || (caps_api && g->memory != MEM_CAPS)) {
         fr_unlock();
-        FR_REFUSE("%s(%p): not made by xEventGroupCreateWithCaps(): refused (the chip "
-                  "asserts)", fn, (void *)g);
+        FR_REFUSE("%s(%p): %s: refused (the chip %s)", fn, (void *)g,
+                  !live ? "no live event group (deleted, or never one)"
+                        : "not made by xEventGroupCreateWithCaps()",
+                  !live ? "reads freed memory" : "asserts");
         return;
     }
+    fr_handle_remove_locked(g); /* a record waiters still hold is no live group */
     const bool frees = caps_api || g->memory != MEM_CAPS; /* see vQueueDelete */
     void *block = frees ? g->block : NULL;
     for (waiter_t *w = g->waiters; w != NULL; w = w->next) {
@@ -162,7 +173,7 @@ static bool valid_bits(const char *fn, EventGroupHandle_t g, EventBits_t bits)
                   g == NULL ? "no event group" : "bits in the top byte (the kernel's)");
         return false;
     }
-    return true;
+    return !fr_refuse_dangling(fn, g, FR_EVENT_GROUP);
 }
 
 /* Lock held: the waiter leaves its group's list (a timeout, or its task deleted while it waits);
@@ -278,7 +289,7 @@ BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const Eve
 
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)
 {
-    if (xEventGroup == NULL) {
+    if (xEventGroup == NULL || fr_refuse_dangling(__func__, xEventGroup, FR_EVENT_GROUP)) {
         return 0;
     }
     fr_lock();

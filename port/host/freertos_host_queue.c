@@ -58,6 +58,14 @@ static bool is_mutex(const struct QueueDefinition *q)
     return q->type == queueQUEUE_TYPE_MUTEX || q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX;
 }
 
+static void destroy(struct QueueDefinition *q)
+{
+    pthread_cond_destroy(&q->items);
+    pthread_cond_destroy(&q->room);
+    __real_free(q->host_storage);
+    __real_free(q);
+}
+
 /* A record for memory already had (block, storage); NULL when the host has none. */
 static struct QueueDefinition *make(uint8_t type, uint8_t memory, UBaseType_t length,
                                     UBaseType_t item_size, void *block, uint8_t *storage)
@@ -74,15 +82,11 @@ static struct QueueDefinition *make(uint8_t type, uint8_t memory, UBaseType_t le
     q->storage = storage;
     fr_cond_init(&q->items);
     fr_cond_init(&q->room);
+    if (!fr_handle_add(q, FR_QUEUE)) {
+        destroy(q);
+        return NULL;
+    }
     return q;
-}
-
-static void destroy(struct QueueDefinition *q)
-{
-    pthread_cond_destroy(&q->items);
-    pthread_cond_destroy(&q->room);
-    __real_free(q->host_storage);
-    __real_free(q);
 }
 
 static bool valid_shape(const char *fn, UBaseType_t length, UBaseType_t item_size)
@@ -163,8 +167,9 @@ static void unregister_locked(QueueHandle_t q);
 /* Lock held: why q may not be deleted now (NULL: it may). */
 static const char *undeletable_locked(const struct QueueDefinition *q, bool caps_api)
 {
-    return q->waiting_items + q->waiting_room != 0 ? "tasks wait on it"
-           : caps_api && q->memory != MEM_CAPS    ? "not made by a *CreateWithCaps()"
+    return !fr_handle_live_locked(q, FR_QUEUE)      ? "no live queue (deleted, or never one)"
+           : q->waiting_items + q->waiting_room != 0 ? "tasks wait on it"
+           : caps_api && q->memory != MEM_CAPS       ? "not made by a *CreateWithCaps()"
            /* FreeRTOS leaves a deleted member in its set: the set would give its handle */
            : q->set != NULL && q->count != 0 ? "a member of a queue set that holds its handle"
            /* and its members would post into the deleted set */
@@ -183,12 +188,14 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
     }
     fr_lock();
     const char *refusal = undeletable_locked(q, caps_api);
-    const uint8_t memory = q->memory;
+    uint8_t memory = 0;
     if (refusal == NULL) {
+        memory = q->memory;
         if (q->set != NULL) { /* an empty member leaves its set */
             q->set->members--;
         }
         unregister_locked(q); /* as FreeRTOS's vQueueDelete */
+        fr_handle_remove_locked(q);
     }
     fr_unlock();
     if (refusal != NULL) {
@@ -215,6 +222,9 @@ BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQue
     if (xQueue == NULL || ppxStaticQueue == NULL) {
         FR_REFUSE("%s: no %s: refused (the chip asserts)", __func__,
                   xQueue == NULL ? "queue" : "place for the queue buffer");
+        return pdFALSE;
+    }
+    if (fr_refuse_dangling(__func__, xQueue, FR_QUEUE)) {
         return pdFALSE;
     }
     /* A WithCaps queue or semaphore is a static one on the chip (idf_additions.c): its blocks are
@@ -466,25 +476,48 @@ typedef struct {
 } shape_t;
 
 /* q's shape (all zero for NULL), read under the lock, so that a task deleted meanwhile ends (in
- * fr_enter) before it reads a queue that may have gone with it. */
-static shape_t shape_of(QueueHandle_t q)
+ * fr_enter) before it reads a queue that may have gone with it; false (logged, all zero) when q
+ * is not NULL and names no live queue: nothing behind it is read. */
+static bool shape_of(const char *fn, QueueHandle_t q, shape_t *out)
 {
+    *out = (shape_t){0};
     if (q == NULL) {
-        return (shape_t){0};
+        return true;
     }
     fr_enter();
-    const shape_t shape = {.length = q->length, .item_size = q->item_size, .mutex = is_mutex(q),
-                           .recursive = q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX,
-                           .set = q->is_set};
+    const bool live = fr_handle_live_locked(q, FR_QUEUE);
+    if (live) {
+        *out = (shape_t){.length = q->length, .item_size = q->item_size, .mutex = is_mutex(q),
+                         .recursive = q->type == queueQUEUE_TYPE_RECURSIVE_MUTEX,
+                         .set = q->is_set};
+    }
     fr_unlock();
-    return shape;
+    if (!live) {
+        FR_REFUSE("%s(%p): no live %s (deleted, or never one): refused (the chip reads freed "
+                  "memory)", fn, (void *)q, fr_kind_name(FR_QUEUE));
+    }
+    return live;
 }
 
-/* The first look of a call at q: its shape; false (logged) for a NULL queue, or a NULL item
- * buffer for items that have a size. */
+/* Lock held: when q names no live queue, unlocks, logs and answers true (nothing read). */
+static bool dangling_unlocked(const char *fn, QueueHandle_t q)
+{
+    if (fr_handle_live_locked(q, FR_QUEUE)) {
+        return false;
+    }
+    fr_unlock();
+    FR_REFUSE("%s(%p): no live %s (deleted, or never one): refused (the chip reads freed memory)",
+              fn, (void *)q, fr_kind_name(FR_QUEUE));
+    return true;
+}
+
+/* The first look of a call at q: its shape; false (logged) for a NULL or dead queue, or a NULL
+ * item buffer for items that have a size. */
 static bool look(const char *fn, QueueHandle_t q, const void *item, shape_t *out)
 {
-    *out = shape_of(q);
+    if (!shape_of(fn, q, out)) {
+        return false;
+    }
     if (q == NULL || (item == NULL && out->item_size != 0)) {
         FR_REFUSE("%s: %s: refused (the chip asserts)", fn,
                   q == NULL ? "no queue" : "no item buffer");
@@ -640,7 +673,11 @@ BaseType_t xQueuePeek(QueueHandle_t xQueue, void *const pvBuffer, TickType_t xTi
 BaseType_t xQueueSemaphoreTake(QueueHandle_t xQueue, TickType_t xTicksToWait)
 {
     fr_task_call();
-    if (shape_of(xQueue).item_size != 0) {
+    shape_t shape;
+    if (!shape_of(__func__, xQueue, &shape)) {
+        return pdFAIL;
+    }
+    if (shape.item_size != 0) {
         FR_REFUSE("%s: not a semaphore: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
@@ -693,7 +730,11 @@ BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer)
 BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWait)
 {
     fr_task_call();
-    if (!shape_of(xMutex).recursive) {
+    shape_t shape;
+    if (!shape_of(__func__, xMutex, &shape)) {
+        return pdFALSE;
+    }
+    if (!shape.recursive) {
         FR_REFUSE("%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
     }
@@ -711,7 +752,11 @@ BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWai
 BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
 {
     fr_task_call();
-    if (!shape_of(xMutex).recursive) {
+    shape_t shape;
+    if (!shape_of(__func__, xMutex, &shape)) {
+        return pdFALSE;
+    }
+    if (!shape.recursive) {
         FR_REFUSE("%s: not a recursive mutex: refused (the chip asserts)", __func__);
         return pdFALSE;
     }
@@ -742,6 +787,9 @@ TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore)
         return NULL;
     }
     fr_lock();
+    if (dangling_unlocked(__func__, xSemaphore)) {
+        return NULL;
+    }
     TaskHandle_t holder = is_mutex(xSemaphore) ? xSemaphore->holder : NULL;
     fr_unlock();
     return holder;
@@ -753,6 +801,9 @@ UBaseType_t uxQueueMessagesWaiting(const QueueHandle_t xQueue)
         return 0;
     }
     fr_lock();
+    if (dangling_unlocked(__func__, xQueue)) {
+        return 0;
+    }
     UBaseType_t n = xQueue->count;
     fr_unlock();
     return n;
@@ -764,6 +815,9 @@ UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue)
         return 0;
     }
     fr_lock();
+    if (dangling_unlocked(__func__, xQueue)) {
+        return 0;
+    }
     UBaseType_t n = xQueue->length - xQueue->count;
     fr_unlock();
     return n;
@@ -788,6 +842,9 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
         return pdFAIL;
     }
     fr_lock();
+    if (dangling_unlocked(__func__, xQueue)) {
+        return pdFAIL;
+    }
     if (!is_mutex(xQueue)) {
         xQueue->count = 0;
         xQueue->head = 0;
@@ -829,10 +886,15 @@ QueueSetHandle_t xQueueCreateSet(const UBaseType_t uxEventQueueLength)
     return set;
 }
 
-/* The first look at a set argument: false (logged) for NULL or a handle that is not a set. */
+/* The first look at a set argument: false (logged) for NULL, a dead handle or one that is not a
+ * set. */
 static bool is_set_arg(const char *fn, QueueSetHandle_t set)
 {
-    if (set == NULL || !shape_of(set).set) {
+    shape_t shape;
+    if (!shape_of(fn, set, &shape)) {
+        return false;
+    }
+    if (set == NULL || !shape.set) {
         FR_REFUSE("%s(%p): %s: refused (the chip asserts or corrupts memory)", fn,
                   (void *)set, set == NULL ? "no queue set" : "not a queue set");
         return false;
@@ -848,12 +910,13 @@ static bool member_args(const char *fn, QueueSetMemberHandle_t member, QueueSetH
         FR_REFUSE("%s: no queue or semaphore: refused (the chip crashes)", fn);
         return false;
     }
-    return is_set_arg(fn, set);
+    shape_t shape;
+    return shape_of(fn, member, &shape) && is_set_arg(fn, set);
 }
 
 bool fr_queue_set_members_locked(QueueSetHandle_t set, int change)
 {
-    if (!set->is_set) {
+    if (!fr_handle_live_locked(set, FR_QUEUE) || !set->is_set) {
         return false;
     }
     set->members = (UBaseType_t)((int)set->members + change);

@@ -367,6 +367,12 @@ static struct ringbuf *make(uint8_t memory, uint32_t size, RingbufferType_t type
     rb->block = block;
     fr_cond_init(&rb->sent);
     fr_cond_init(&rb->returned);
+    if (!fr_handle_add(rb, FR_RINGBUF)) {
+        pthread_cond_destroy(&rb->sent);
+        pthread_cond_destroy(&rb->returned);
+        __real_free(rb);
+        return NULL;
+    }
     return rb;
 }
 
@@ -459,6 +465,13 @@ static bool refuse_null(const char *fn, const void *a, const void *b)
     return false;
 }
 
+/* A handle for the calls that take one: false (logged) for NULL or a dead handle, and for a
+ * NULL `other` argument. */
+static bool refuse_rb(const char *fn, const struct ringbuf *rb, const void *other)
+{
+    return refuse_null(fn, rb, other) || fr_refuse_dangling(fn, rb, FR_RINGBUF);
+}
+
 static void delete_buffer(const char *fn, struct ringbuf *rb, bool caps_api)
 {
     fr_task_call();
@@ -466,19 +479,27 @@ static void delete_buffer(const char *fn, struct ringbuf *rb, bool caps_api)
         return;
     }
     fr_enter();
-    const bool waited_on = rb->waiting_send + rb->waiting_receive > 0;
-    fr_unlock();
-    if (waited_on || (caps_api && rb->memory != MEM_CAPS)) {
-        FR_REFUSE("%s: %s", fn,
-                  waited_on ? "a task waits on it: refused (the chip would leave it on freed memory)"
-                            : "not made by xRingbufferCreateWithCaps(): refused (the chip asserts, "
-                              "or frees the caller's memory)");
-        return;
+    /* looked up before anything is read; left live ones at once, so that a second delete is
+     * refused however the two calls interleave */
+    const char *why =
+        !fr_handle_live_locked(rb, FR_RINGBUF)
+            ? "no live ring buffer (deleted, or never one): refused (the chip reads freed memory)"
+        : rb->waiting_send + rb->waiting_receive > 0
+            ? "a task waits on it: refused (the chip would leave it on freed memory)"
+        : caps_api && rb->memory != MEM_CAPS
+            ? "not made by xRingbufferCreateWithCaps(): refused (the chip asserts, or frees the "
+              "caller's memory)"
+            : NULL;
+    if (why == NULL) {
+        if (rb->set != NULL) { /* it leaves its set, as an empty queue does */
+            (void)fr_queue_set_members_locked(rb->set, -1);
+        }
+        fr_handle_remove_locked(rb);
     }
-    if (rb->set != NULL) { /* it leaves its set, as an empty queue does */
-        fr_lock();
-        (void)fr_queue_set_members_locked(rb->set, -1);
-        fr_unlock();
+    fr_unlock();
+    if (why != NULL) {
+        FR_REFUSE("%s: %s", fn, why);
+        return;
     }
     if (rb->memory == MEM_HEAP || caps_api) {
         /* ringbuf.c's order: vRingbufferDelete the storage, then the control block;
@@ -583,7 +604,7 @@ static bool refuse_send_args(const char *fn, const struct ringbuf *rb, const voi
         FR_REFUSE("%s: %s: refused (the chip asserts)", fn, rb == NULL ? "no ring buffer" : "no item");
         return true;
     }
-    return false;
+    return fr_refuse_dangling(fn, rb, FR_RINGBUF);
 }
 
 BaseType_t xRingbufferSend(RingbufHandle_t xRingbuffer, const void *pvItem, size_t xItemSize,
@@ -622,7 +643,7 @@ BaseType_t xRingbufferSendAcquire(RingbufHandle_t xRingbuffer, void **ppvItem, s
 {
     fr_task_call();
     struct ringbuf *rb = xRingbuffer;
-    if (refuse_null(__func__, rb, ppvItem) || refuse_type(__func__, rb, RINGBUF_TYPE_NOSPLIT, true)) {
+    if (refuse_rb(__func__, rb, ppvItem) || refuse_type(__func__, rb, RINGBUF_TYPE_NOSPLIT, true)) {
         return pdFALSE;
     }
     *ppvItem = NULL;
@@ -633,7 +654,7 @@ BaseType_t xRingbufferSendComplete(RingbufHandle_t xRingbuffer, void *pvItem)
 {
     fr_task_call();
     struct ringbuf *rb = xRingbuffer;
-    if (refuse_null(__func__, rb, pvItem) || refuse_type(__func__, rb, RINGBUF_TYPE_NOSPLIT, true)) {
+    if (refuse_rb(__func__, rb, pvItem) || refuse_type(__func__, rb, RINGBUF_TYPE_NOSPLIT, true)) {
         return pdFALSE;
     }
     const uintptr_t at = (uintptr_t)pvItem - (uintptr_t)rb->storage;
@@ -694,7 +715,7 @@ static void *receive_one(const char *fn, RingbufHandle_t xRingbuffer, size_t *px
 {
     struct ringbuf *rb = xRingbuffer;
     void *item = NULL;
-    if (refuse_null(fn, rb, pxItemSize) || refuse_type(fn, rb, RINGBUF_TYPE_ALLOWSPLIT, false)) {
+    if (refuse_rb(fn, rb, pxItemSize) || refuse_type(fn, rb, RINGBUF_TYPE_ALLOWSPLIT, false)) {
         return NULL;
     }
     return receive(fn, rb, &item, pxItemSize, NULL, NULL, 0, ticks, isr) ? item : NULL;
@@ -716,7 +737,7 @@ static BaseType_t receive_split(const char *fn, RingbufHandle_t xRingbuffer, voi
                                 bool isr)
 {
     struct ringbuf *rb = xRingbuffer;
-    if (refuse_null(fn, rb, head) || refuse_null(fn, tail, head_len) ||
+    if (refuse_rb(fn, rb, head) || refuse_null(fn, tail, head_len) ||
         refuse_null(fn, tail_len, "") || refuse_type(fn, rb, RINGBUF_TYPE_ALLOWSPLIT, true)) {
         return pdFALSE;
     }
@@ -745,7 +766,7 @@ static void *receive_up_to(const char *fn, RingbufHandle_t xRingbuffer, size_t *
 {
     struct ringbuf *rb = xRingbuffer;
     void *item = NULL;
-    if (refuse_null(fn, rb, pxItemSize) || refuse_type(fn, rb, RINGBUF_TYPE_BYTEBUF, true)) {
+    if (refuse_rb(fn, rb, pxItemSize) || refuse_type(fn, rb, RINGBUF_TYPE_BYTEBUF, true)) {
         return NULL;
     }
     if (max == 0) {
@@ -772,7 +793,7 @@ void *xRingbufferReceiveUpToFromISR(RingbufHandle_t xRingbuffer, size_t *pxItemS
 static void return_item(const char *fn, struct ringbuf *rb, void *item, bool isr,
                         BaseType_t *woken)
 {
-    if (refuse_null(fn, rb, item)) {
+    if (refuse_rb(fn, rb, item)) {
         return;
     }
     const uintptr_t at = (uintptr_t)item - (uintptr_t)rb->storage;
@@ -824,13 +845,13 @@ void vRingbufferReturnItemFromISR(RingbufHandle_t xRingbuffer, void *pvItem,
 size_t xRingbufferGetMaxItemSize(RingbufHandle_t xRingbuffer)
 {
     const struct ringbuf *rb = xRingbuffer;
-    return refuse_null(__func__, rb, "") ? 0 : rb->max_item; /* fixed at creation */
+    return refuse_rb(__func__, rb, "") ? 0 : rb->max_item; /* fixed at creation */
 }
 
 size_t xRingbufferGetCurFreeSize(RingbufHandle_t xRingbuffer)
 {
     const struct ringbuf *rb = xRingbuffer;
-    if (refuse_null(__func__, rb, "")) {
+    if (refuse_rb(__func__, rb, "")) {
         return 0;
     }
     fr_lock();
@@ -843,7 +864,7 @@ static BaseType_t set_membership(const char *fn, struct ringbuf *rb, QueueSetHan
                                  bool add)
 {
     fr_task_call();
-    if (refuse_null(fn, rb, set)) {
+    if (refuse_rb(fn, rb, set)) {
         return pdFALSE;
     }
     fr_enter();
@@ -877,7 +898,7 @@ void vRingbufferGetInfo(RingbufHandle_t xRingbuffer, UBaseType_t *uxFree, UBaseT
                         UBaseType_t *uxWrite, UBaseType_t *uxAcquire, UBaseType_t *uxItemsWaiting)
 {
     const struct ringbuf *rb = xRingbuffer;
-    if (refuse_null(__func__, rb, "")) {
+    if (refuse_rb(__func__, rb, "")) {
         return;
     }
     fr_lock();
@@ -894,7 +915,7 @@ void vRingbufferGetInfo(RingbufHandle_t xRingbuffer, UBaseType_t *uxFree, UBaseT
 void xRingbufferPrintInfo(RingbufHandle_t xRingbuffer)
 {
     const struct ringbuf *rb = xRingbuffer;
-    if (refuse_null(__func__, rb, "")) {
+    if (refuse_rb(__func__, rb, "")) {
         return;
     }
     fr_lock();
@@ -910,7 +931,7 @@ BaseType_t xRingbufferGetStaticBuffer(RingbufHandle_t xRingbuffer, uint8_t **ppu
                                       StaticRingbuffer_t **ppxStaticRingbuffer)
 {
     const struct ringbuf *rb = xRingbuffer;
-    if (refuse_null(__func__, rb, ppucRingbufferStorage) ||
+    if (refuse_rb(__func__, rb, ppucRingbufferStorage) ||
         refuse_null(__func__, ppxStaticRingbuffer, "")) {
         return pdFALSE;
     }

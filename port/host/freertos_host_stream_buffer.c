@@ -150,6 +150,12 @@ static struct StreamBufferDef_t *make(uint8_t memory, bool message, size_t lengt
     sb->storage = storage;
     fr_cond_init(&sb->sent);
     fr_cond_init(&sb->received);
+    if (!fr_handle_add(sb, FR_STREAM_BUFFER)) {
+        pthread_cond_destroy(&sb->sent);
+        pthread_cond_destroy(&sb->received);
+        __real_free(sb);
+        return NULL;
+    }
     return sb;
 }
 
@@ -239,13 +245,23 @@ static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api
         return;
     }
     fr_lock();
-    const bool waited_on = sb->waiting_send + sb->waiting_receive > 0;
+    /* looked up before anything is read, and left live ones at once, so that a second delete is
+     * refused however the two calls interleave */
+    const char *why =
+        !fr_handle_live_locked(sb, FR_STREAM_BUFFER)
+            ? "no live stream or message buffer (deleted, or never one): refused (the chip reads "
+              "freed memory)"
+        : sb->waiting_send + sb->waiting_receive > 0
+            ? "a task waits on it: refused (the chip would leave it on freed memory)"
+        : caps_api && sb->memory != MEM_CAPS
+            ? "not made by xStreamBufferGenericCreateWithCaps(): refused (the chip asserts)"
+            : NULL;
+    if (why == NULL) {
+        fr_handle_remove_locked(sb);
+    }
     fr_unlock();
-    if (waited_on || (caps_api && sb->memory != MEM_CAPS)) {
-        FR_REFUSE("%s: %s", fn,
-                  waited_on ? "a task waits on it: refused (the chip would leave it on freed memory)"
-                            : "not made by xStreamBufferGenericCreateWithCaps(): refused (the chip "
-                              "asserts)");
+    if (why != NULL) {
+        FR_REFUSE("%s: %s", fn, why);
         return;
     }
     if (!caps_api && sb->memory == MEM_CAPS) {
@@ -281,7 +297,7 @@ static bool refuse_null(const char *fn, const void *sb, const void *data, size_t
                   sb == NULL ? "no buffer" : "no data");
         return true;
     }
-    return false;
+    return fr_refuse_dangling(fn, sb, FR_STREAM_BUFFER);
 }
 
 static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, size_t n,
@@ -385,10 +401,11 @@ size_t xStreamBufferReceiveFromISR(StreamBufferHandle_t xStreamBuffer, void *pvR
 
 /* ---- state ------------------------------------------------------------------------------------- */
 
-/* what(sb) under the lock; 0 for NULL. */
-static size_t query(StreamBufferHandle_t sb, size_t (*what)(const struct StreamBufferDef_t *))
+/* what(sb) under the lock; 0 for NULL or a dead handle (refused). */
+static size_t query(const char *fn, StreamBufferHandle_t sb,
+                    size_t (*what)(const struct StreamBufferDef_t *))
 {
-    if (sb == NULL) {
+    if (sb == NULL || fr_refuse_dangling(fn, sb, FR_STREAM_BUFFER)) {
         return 0;
     }
     fr_lock();
@@ -399,17 +416,17 @@ static size_t query(StreamBufferHandle_t sb, size_t (*what)(const struct StreamB
 
 size_t xStreamBufferBytesAvailable(StreamBufferHandle_t xStreamBuffer)
 {
-    return query(xStreamBuffer, bytes_in);
+    return query(__func__, xStreamBuffer, bytes_in);
 }
 
 size_t xStreamBufferSpacesAvailable(StreamBufferHandle_t xStreamBuffer)
 {
-    return query(xStreamBuffer, space_in);
+    return query(__func__, xStreamBuffer, space_in);
 }
 
 BaseType_t xStreamBufferIsFull(StreamBufferHandle_t xStreamBuffer)
 {
-    if (xStreamBuffer == NULL) {
+    if (xStreamBuffer == NULL || fr_refuse_dangling(__func__, xStreamBuffer, FR_STREAM_BUFFER)) {
         return pdFALSE;
     }
     const size_t least = xStreamBuffer->message ? LENGTH_BYTES : 0;
@@ -425,7 +442,7 @@ BaseType_t xStreamBufferIsEmpty(StreamBufferHandle_t xStreamBuffer)
 BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer)
 {
     fr_task_call();
-    if (xStreamBuffer == NULL) {
+    if (xStreamBuffer == NULL || fr_refuse_dangling(__func__, xStreamBuffer, FR_STREAM_BUFFER)) {
         return pdFAIL;
     }
     fr_lock();
@@ -440,7 +457,7 @@ BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer)
 
 BaseType_t xStreamBufferSetTriggerLevel(StreamBufferHandle_t xStreamBuffer, size_t xTriggerLevel)
 {
-    if (xStreamBuffer == NULL) {
+    if (xStreamBuffer == NULL || fr_refuse_dangling(__func__, xStreamBuffer, FR_STREAM_BUFFER)) {
         return pdFALSE;
     }
     const size_t level = xTriggerLevel != 0 ? xTriggerLevel : 1;
@@ -455,5 +472,5 @@ BaseType_t xStreamBufferSetTriggerLevel(StreamBufferHandle_t xStreamBuffer, size
 
 size_t xStreamBufferNextMessageLengthBytes(StreamBufferHandle_t xStreamBuffer)
 {
-    return query(xStreamBuffer, next_message_length);
+    return query(__func__, xStreamBuffer, next_message_length);
 }

@@ -131,6 +131,7 @@ static void expire_locked(struct tmrTimerControl *t, uint64_t now)
         if (t->active) { /* started again by its callback after the delete */
             unlink_active_locked(t);
         }
+        fr_handle_remove_locked(t);
         fr_unlock();
         destroy(t);
         fr_lock();
@@ -231,6 +232,10 @@ static struct tmrTimerControl *make(const char *name, TickType_t period, BaseTyp
         t->auto_reload = auto_reload != pdFALSE;
         t->id = id;
         t->callback = callback;
+        if (!fr_handle_add(t, FR_TIMER)) {
+            __real_free(t);
+            return NULL;
+        }
     }
     return t;
 }
@@ -300,6 +305,12 @@ static BaseType_t command(const char *fn, TimerHandle_t t, enum command what, Ti
     const uint64_t now = fr_ticks();
     bool free_now = false;
     fr_lock();
+    if (!fr_handle_live_locked(t, FR_TIMER)) { /* looked up before anything is read */
+        fr_unlock();
+        FR_REFUSE("%s(%p): no live timer (deleted, or never one): refused (the chip reads freed "
+                  "memory)", fn, (void *)t);
+        return pdFAIL;
+    }
     if (t->active) {
         unlink_active_locked(t);
     }
@@ -312,6 +323,9 @@ static BaseType_t command(const char *fn, TimerHandle_t t, enum command what, Ti
     } else if (what == DELETE) {
         free_now = t != in_call;
         t->delete_after_call = !free_now;
+        if (free_now) { /* at once: a second delete is refused (its callback may still use it) */
+            fr_handle_remove_locked(t);
+        }
     }
     fr_unlock();
     if (free_now) {
@@ -421,7 +435,7 @@ BaseType_t xTimerPendFunctionCallFromISR(PendedFunction_t xFunctionToPend, void 
 
 BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL) {
+    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
         return pdFALSE;
     }
     fr_lock();
@@ -432,7 +446,7 @@ BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer)
 
 void *pvTimerGetTimerID(const TimerHandle_t xTimer)
 {
-    if (xTimer == NULL) {
+    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
         return NULL;
     }
     fr_lock();
@@ -443,7 +457,7 @@ void *pvTimerGetTimerID(const TimerHandle_t xTimer)
 
 void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID)
 {
-    if (xTimer != NULL) {
+    if (xTimer != NULL && !fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
         fr_lock();
         xTimer->id = pvNewID;
         fr_unlock();
@@ -452,12 +466,12 @@ void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID)
 
 const char *pcTimerGetName(TimerHandle_t xTimer)
 {
-    return xTimer != NULL ? xTimer->name : NULL;
+    return xTimer != NULL && !fr_refuse_dangling(__func__, xTimer, FR_TIMER) ? xTimer->name : NULL;
 }
 
 void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload)
 {
-    if (xTimer != NULL) {
+    if (xTimer != NULL && !fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
         fr_lock();
         xTimer->auto_reload = xAutoReload != pdFALSE;
         fr_unlock();
@@ -466,7 +480,7 @@ void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload)
 
 BaseType_t xTimerGetReloadMode(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL) {
+    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
         return pdFALSE;
     }
     fr_lock();
@@ -482,7 +496,7 @@ UBaseType_t uxTimerGetReloadMode(TimerHandle_t xTimer)
 
 TickType_t xTimerGetPeriod(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL) {
+    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
         return 0;
     }
     fr_lock();
@@ -493,7 +507,7 @@ TickType_t xTimerGetPeriod(TimerHandle_t xTimer)
 
 TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL) {
+    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
         return 0;
     }
     fr_lock();
@@ -504,7 +518,8 @@ TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer)
 
 BaseType_t xTimerGetStaticBuffer(TimerHandle_t xTimer, StaticTimer_t **ppxTimerBuffer)
 {
-    if (xTimer == NULL || ppxTimerBuffer == NULL || xTimer->buffer == NULL) {
+    if (xTimer == NULL || ppxTimerBuffer == NULL ||
+        fr_refuse_dangling(__func__, xTimer, FR_TIMER) || xTimer->buffer == NULL) {
         return pdFALSE;
     }
     *ppxTimerBuffer = xTimer->buffer;

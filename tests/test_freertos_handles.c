@@ -1,0 +1,309 @@
+/* test_freertos_handles.c - handles of deleted FreeRTOS objects on the host: every call given one
+ * (a second delete, a *DeleteWithCaps() after a plain delete, a send, a query) is refused and
+ * counted, and reads nothing behind it (the ASan build would stop at a read of the freed record);
+ * so is a handle of another kind of object. On the chip these calls read freed memory. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "esp_heap_caps.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h"
+#include "freertos/idf_additions.h"
+#include "freertos/message_buffer.h"
+#include "freertos/queue.h"
+#include "freertos/ringbuf.h"
+#include "freertos/semphr.h"
+#include "freertos/stream_buffer.h"
+#include "freertos/task.h"
+#include "freertos/timers.h"
+#include "kraken_sim.h"
+
+#include "capture_output.h" /* after esp_log.h: its log capture */
+#include "freertos_test_support.h"
+#include "freertos_refusals.h"
+
+#define CAPS (MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT)
+#define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+
+static int reset(void **state)
+{
+    (void)state;
+    const uint64_t unasserted = unasserted_refusals();
+    assert_int_equal(kraken_sim_reset(), ESP_OK);
+    assert_int_equal(unasserted, 0);
+    return 0;
+}
+
+/* The simulated heap's free bytes, both kinds of RAM (PSRAM may be absent: 0). */
+static size_t free_bytes(void)
+{
+    return heap_caps_get_free_size(INTERNAL) + heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+}
+
+static void ignore(TimerHandle_t timer)
+{
+    (void)timer;
+}
+
+/* Each *DeleteWithCaps() after a plain delete of the same WithCaps object: the plain delete leaks
+ * its blocks (as on the chip), the WithCaps one is refused, frees nothing and says why. */
+static void a_delete_with_caps_after_a_plain_delete_is_refused_and_frees_nothing(void **state)
+{
+    (void)state;
+    const UBaseType_t caps = heap_caps_get_total_size(MALLOC_CAP_SPIRAM) != 0 ? CAPS : INTERNAL;
+    QueueHandle_t q = xQueueCreateWithCaps(4, 8, caps);
+    SemaphoreHandle_t sem = xSemaphoreCreateBinaryWithCaps(caps);
+    EventGroupHandle_t group = xEventGroupCreateWithCaps(caps);
+    StreamBufferHandle_t stream = xStreamBufferCreateWithCaps(64, 1, caps);
+    MessageBufferHandle_t message = xMessageBufferCreateWithCaps(64, caps);
+    RingbufHandle_t ring = xRingbufferCreateWithCaps(64, RINGBUF_TYPE_NOSPLIT, caps);
+    assert_non_null(q);
+    assert_non_null(sem);
+    assert_non_null(group);
+    assert_non_null(stream);
+    assert_non_null(message);
+    assert_non_null(ring);
+    log_capture_begin();
+    ASSERT_NOT_REFUSED(vQueueDelete(q), vSemaphoreDelete(sem), vEventGroupDelete(group),
+                       vStreamBufferDelete(stream), vMessageBufferDelete(message),
+                       vRingbufferDelete(ring));
+    const size_t leaked = free_bytes();
+    ASSERT_REFUSED(6, vQueueDeleteWithCaps(q), vSemaphoreDeleteWithCaps(sem),
+                   vEventGroupDeleteWithCaps(group), vStreamBufferDeleteWithCaps(stream),
+                   vMessageBufferDeleteWithCaps(message), vRingbufferDeleteWithCaps(ring));
+    const char *logged = log_capture_end();
+    assert_int_equal(free_bytes(), leaked); /* nothing freed on the strength of a dead handle */
+    assert_non_null(strstr(logged, "vQueueDeleteWithCaps("));
+    assert_non_null(strstr(logged, "no live queue (deleted, or never one)"));
+    assert_non_null(strstr(logged, "vSemaphoreDeleteWithCaps("));
+    assert_non_null(strstr(logged, "vEventGroupDeleteWithCaps("));
+    assert_non_null(strstr(logged, "no live event group (deleted, or never one)"));
+    assert_non_null(strstr(logged, "no live stream or message buffer (deleted, or never one)"));
+    assert_non_null(strstr(logged, "vRingbufferDeleteWithCaps: no live ring buffer"));
+}
+
+/* A plain object deleted twice: the second delete is refused (the chip frees it again). */
+static void a_second_delete_is_refused(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(2, 4);
+    SemaphoreHandle_t mutex = xSemaphoreCreateMutex();
+    QueueSetHandle_t set = xQueueCreateSet(2);
+    EventGroupHandle_t group = xEventGroupCreate();
+    StreamBufferHandle_t stream = xStreamBufferCreate(32, 1);
+    RingbufHandle_t ring = xRingbufferCreate(64, RINGBUF_TYPE_BYTEBUF);
+    TimerHandle_t timer = xTimerCreate("t", 1000, pdFALSE, NULL, ignore);
+    const size_t before = free_bytes();
+    vQueueDelete(q);
+    vSemaphoreDelete(mutex);
+    vQueueDelete(set);
+    vEventGroupDelete(group);
+    vStreamBufferDelete(stream);
+    vRingbufferDelete(ring);
+    assert_int_equal(xTimerDelete(timer, 0), pdPASS);
+    const size_t after = free_bytes();
+    assert_true(after > before);
+    ASSERT_REFUSED(7, vQueueDelete(q), vSemaphoreDelete(mutex), vQueueDelete(set),
+                   vEventGroupDelete(group), vStreamBufferDelete(stream), vRingbufferDelete(ring),
+                   assert_int_equal(xTimerDelete(timer, 0), pdFAIL));
+    assert_int_equal(free_bytes(), after);
+}
+
+/* Every queue and semaphore call given a deleted queue is refused with its failure answer. */
+static void a_deleted_queue_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(2, sizeof(uint32_t));
+    SemaphoreHandle_t mutex = xSemaphoreCreateRecursiveMutex();
+    QueueSetHandle_t set = xQueueCreateSet(2);
+    QueueHandle_t live = xQueueCreate(1, sizeof(uint32_t));
+    assert_non_null(q);
+    assert_non_null(mutex);
+    assert_non_null(set);
+    assert_non_null(live);
+    vQueueDelete(q);
+    vSemaphoreDelete(mutex);
+    vQueueDelete(set);
+    uint32_t item = 7;
+    StaticQueue_t *buffer = NULL;
+    BaseType_t woken = pdFALSE;
+    ASSERT_REFUSED(1, assert_int_equal(xQueueSend(q, &item, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueSendFromISR(q, &item, &woken), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueReceive(q, &item, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueuePeek(q, &item, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueReceiveFromISR(q, &item, &woken), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueuePeekFromISR(q, &item), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(uxQueueMessagesWaiting(q), 0));
+    ASSERT_REFUSED(1, assert_int_equal(uxQueueSpacesAvailable(q), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueReset(q), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueGenericGetStaticBuffers(q, NULL, &buffer), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xSemaphoreTake(mutex, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xSemaphoreGive(mutex), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xSemaphoreTakeRecursive(mutex, 0), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xSemaphoreGiveRecursive(mutex), pdFALSE));
+    ASSERT_REFUSED(1, assert_null(xSemaphoreGetMutexHolder(mutex)));
+    /* the queue-set calls, with a dead set or a dead member */
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(live, set), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(q, set), pdFAIL)); /* the member first */
+    ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(live, set), pdFAIL));
+    ASSERT_REFUSED(1, assert_null(xQueueSelectFromSet(set, 0)));
+    ASSERT_REFUSED(1, assert_null(xQueueSelectFromSetFromISR(set)));
+    /* a live queue still works */
+    ASSERT_NOT_REFUSED(assert_int_equal(xQueueSend(live, &item, 0), pdPASS));
+    vQueueDelete(live);
+}
+
+static void a_deleted_event_group_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    EventGroupHandle_t group = xEventGroupCreate();
+    assert_non_null(group);
+    vEventGroupDelete(group);
+    StaticEventGroup_t *buffer = NULL;
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(group, 1), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupClearBits(group, 1), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetBits(group), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupWaitBits(group, 1, pdFALSE, pdFALSE, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSync(group, 1, 3, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBitsFromISR(group, 1, NULL), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetStaticBuffer(group, &buffer), pdFALSE));
+}
+
+static void a_deleted_stream_buffer_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    StreamBufferHandle_t stream = xStreamBufferCreate(32, 1);
+    MessageBufferHandle_t message = xMessageBufferCreate(32);
+    assert_non_null(stream);
+    assert_non_null(message);
+    vStreamBufferDelete(stream);
+    vMessageBufferDelete(message);
+    uint8_t data[4] = {1, 2, 3, 4};
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSend(stream, data, sizeof data, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferReceive(stream, data, sizeof data, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xMessageBufferSend(message, data, sizeof data, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferBytesAvailable(stream), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSpacesAvailable(stream), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferIsFull(stream), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferReset(stream), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSetTriggerLevel(stream, 2), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xMessageBufferNextLengthBytes(message), 0));
+}
+
+static void a_deleted_ring_buffer_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    RingbufHandle_t ring = xRingbufferCreate(64, RINGBUF_TYPE_NOSPLIT);
+    assert_non_null(ring);
+    vRingbufferDelete(ring);
+    uint8_t data[4] = {1, 2, 3, 4};
+    size_t size = 0;
+    void *item = NULL;
+    UBaseType_t free_at = 99;
+    ASSERT_REFUSED(1, assert_int_equal(xRingbufferSend(ring, data, sizeof data, 0), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xRingbufferSendAcquire(ring, &item, 4, 0), pdFALSE));
+    ASSERT_REFUSED(1, assert_null(xRingbufferReceive(ring, &size, 0)));
+    ASSERT_REFUSED(1, vRingbufferReturnItem(ring, data));
+    ASSERT_REFUSED(1, assert_int_equal(xRingbufferGetMaxItemSize(ring), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xRingbufferGetCurFreeSize(ring), 0));
+    ASSERT_REFUSED(1, vRingbufferGetInfo(ring, &free_at, NULL, NULL, NULL, NULL));
+    assert_int_equal(free_at, 99); /* nothing written */
+}
+
+static void a_deleted_timer_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    int id = 0;
+    TimerHandle_t timer = xTimerCreate("t", 1000, pdTRUE, &id, ignore);
+    assert_non_null(timer);
+    assert_int_equal(xTimerDelete(timer, 0), pdPASS);
+    ASSERT_REFUSED(1, assert_int_equal(xTimerStart(timer, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerStop(timer, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerChangePeriod(timer, 5, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerIsTimerActive(timer), pdFALSE));
+    ASSERT_REFUSED(1, assert_null(pvTimerGetTimerID(timer)));
+    ASSERT_REFUSED(1, vTimerSetTimerID(timer, NULL));
+    ASSERT_REFUSED(1, assert_null(pcTimerGetName(timer)));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerGetPeriod(timer), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerGetReloadMode(timer), pdFALSE));
+}
+
+/* A handle cast to another kind (a queue given as a ring buffer...) names no object of that kind. */
+static void a_handle_of_another_kind_is_refused(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(2, sizeof(uint32_t));
+    EventGroupHandle_t group = xEventGroupCreate();
+    RingbufHandle_t ring = xRingbufferCreate(64, RINGBUF_TYPE_NOSPLIT);
+    assert_non_null(q);
+    assert_non_null(group);
+    assert_non_null(ring);
+    uint32_t item = 1;
+    ASSERT_REFUSED(1, assert_int_equal(xQueueSend((QueueHandle_t)(void *)group, &item, 0), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits((EventGroupHandle_t)(void *)q, 1), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xRingbufferSend((RingbufHandle_t)(void *)q, &item, 4, 0),
+                                       pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSend((StreamBufferHandle_t)(void *)ring, &item,
+                                                         4, 0), 0));
+    ASSERT_REFUSED(1, vQueueDelete((QueueHandle_t)(void *)ring));
+    ASSERT_NOT_REFUSED(assert_int_equal(xQueueSend(q, &item, 0), pdPASS)); /* all still there */
+    vQueueDelete(q);
+    vEventGroupDelete(group);
+    vRingbufferDelete(ring);
+}
+
+static void wait_forever(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        (void)ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
+    }
+}
+
+/* A deleted task's record goes with its thread: its handle is refused by a second delete, plain
+ * or WithCaps, whenever it comes. */
+static void a_task_deleted_twice_is_refused(void **state)
+{
+    (void)state;
+    TaskHandle_t plain = NULL, caps = NULL;
+    assert_int_equal(xTaskCreate(wait_forever, "plain", 4096, NULL, 5, &plain), pdPASS);
+    assert_int_equal(xTaskCreateWithCaps(wait_forever, "caps", 4096, NULL, 5, &caps, INTERNAL),
+                     pdPASS);
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    vTaskDelete(plain);
+    vTaskDeleteWithCaps(caps);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks - 2);
+    vTaskDelay(2); /* their threads end meanwhile: records freed (refused before too: deleted) */
+    log_capture_begin();
+    ASSERT_REFUSED(3, vTaskDelete(plain), vTaskDeleteWithCaps(plain), vTaskDeleteWithCaps(caps));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "no live task (deleted, or never one)"));
+    /* its state: deleted, read from nothing (polling for it is how code waits for an end) */
+    ASSERT_NOT_REFUSED(assert_int_equal(eTaskGetState(plain), eDeleted));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(
+            a_delete_with_caps_after_a_plain_delete_is_refused_and_frees_nothing, reset),
+        cmocka_unit_test_teardown(a_second_delete_is_refused, reset),
+        cmocka_unit_test_teardown(a_deleted_queue_is_refused_by_every_call, reset),
+        cmocka_unit_test_teardown(a_deleted_event_group_is_refused_by_every_call, reset),
+        cmocka_unit_test_teardown(a_deleted_stream_buffer_is_refused_by_every_call, reset),
+        cmocka_unit_test_teardown(a_deleted_ring_buffer_is_refused_by_every_call, reset),
+        cmocka_unit_test_teardown(a_deleted_timer_is_refused_by_every_call, reset),
+        cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, reset),
+        cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
