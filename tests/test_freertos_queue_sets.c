@@ -512,6 +512,32 @@ static void an_empty_member_deleted_leaves_its_set(void **state)
     assert_int_equal(heap_caps_get_free_size(INTERNAL), before);
 }
 
+/* FreeRTOS's vQueueDelete leaves a member's handle in its set, which xQueueSelectFromSet gives
+ * later; a member read without a select is empty with its handle still there. Deleting it, or
+ * taking it out of the set (FreeRTOS lets an empty member go), is refused until a select took its
+ * handle. */
+static void a_member_whose_handle_its_set_holds_is_not_deleted_nor_removed(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+    QueueSetHandle_t set = xQueueCreateSet(1);
+    assert_true(q != NULL && set != NULL);
+    assert_int_equal(xQueueAddToSet(q, set), pdPASS);
+    uint32_t v = 5;
+    assert_int_equal(xQueueSend(q, &v, 0), pdPASS);
+    ASSERT_REFUSED(1, vQueueDelete(q)); /* an item, and its handle in the set */
+    assert_int_equal(xQueueReceive(q, &v, 0), pdPASS); /* read without a select */
+    log_capture_begin();
+    ASSERT_REFUSED(1, vQueueDelete(q));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(q, set), pdFAIL));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "a member of a queue set that holds its handle: refused"));
+    assert_non_null(strstr(logged, "the set holds its handle (read without a select"));
+    assert_ptr_equal(xQueueSelectFromSet(set, 0), q); /* the handle it held: still a queue */
+    ASSERT_NOT_REFUSED(vQueueDelete(q)); /* its handle gone from the set: it leaves the set */
+    ASSERT_NOT_REFUSED(vQueueDelete(set));
+}
+
 static void a_task_deleted_while_it_selects_leaves_the_set_usable(void **state)
 {
     (void)state;
@@ -699,6 +725,8 @@ int main(void)
         cmocka_unit_test_teardown(misuse_is_refused_and_logged, reset),
         cmocka_unit_test_teardown(a_send_to_a_member_of_a_full_set_is_refused_and_logged, reset),
         cmocka_unit_test_teardown(an_empty_member_deleted_leaves_its_set, reset),
+        cmocka_unit_test_teardown(a_member_whose_handle_its_set_holds_is_not_deleted_nor_removed,
+                                  reset),
         cmocka_unit_test_teardown(a_task_deleted_while_it_selects_leaves_the_set_usable, reset),
         cmocka_unit_test_teardown(many_producers_and_one_selector_lose_and_duplicate_nothing,
                                   reset),

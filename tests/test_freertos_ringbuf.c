@@ -732,6 +732,35 @@ static void a_queue_set_is_not_deleted_under_a_buffer_in_it(void **state)
     vQueueDelete(plain);
 }
 
+/* ESP-IDF's delete leaves a buffer's handle in its set, which xQueueSelectFromSet gives later: a
+ * buffer whose handle the set holds (an item sent, read or not without a select) is not deleted
+ * (refused, counted) nor taken out of the set (pdFALSE, as for an item to read) until a select
+ * took the handle. */
+static void a_buffer_whose_handle_its_set_holds_is_not_deleted_nor_removed(void **state)
+{
+    (void)state;
+    QueueSetHandle_t set = xQueueCreateSet(2);
+    RingbufHandle_t rb = xRingbufferCreate(64, RINGBUF_TYPE_NOSPLIT);
+    assert_true(set && rb);
+    assert_int_equal(xRingbufferAddToQueueSetRead(rb, set), pdTRUE);
+    assert_int_equal(xRingbufferSend(rb, "x", 1, 0), pdTRUE);
+    log_capture_begin();
+    ASSERT_REFUSED(1, vRingbufferDelete(rb)); /* an item to read, its handle in the set */
+    size_t n;
+    void *item = xRingbufferReceive(rb, &n, 0); /* read without a select */
+    assert_non_null(item);
+    vRingbufferReturnItem(rb, item);
+    ASSERT_REFUSED(1, vRingbufferDelete(rb));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "vRingbufferDelete: its queue set holds its handle"));
+    assert_int_equal(xRingbufferRemoveFromQueueSetRead(rb, set), pdFALSE);
+    assert_ptr_equal((void *)xQueueSelectFromSet(set, 0), (void *)rb); /* still a buffer */
+    assert_int_equal(xRingbufferRemoveFromQueueSetRead(rb, set), pdTRUE);
+    assert_int_equal(xRingbufferAddToQueueSetRead(rb, set), pdTRUE);
+    ASSERT_NOT_REFUSED(vRingbufferDelete(rb)); /* leaves the set */
+    ASSERT_NOT_REFUSED(vQueueDelete(set));
+}
+
 /* ---- misuse ---------------------------------------------------------------------------------- */
 
 static void what_esp_idf_asserts_on_is_refused_and_logged(void **state)
@@ -911,6 +940,7 @@ int main(void)
         TEST(a_receive_times_out_on_an_empty_buffer),
         TEST(a_buffer_in_a_queue_set_posts_its_handle_at_each_send),
         TEST(a_queue_set_is_not_deleted_under_a_buffer_in_it),
+        TEST(a_buffer_whose_handle_its_set_holds_is_not_deleted_nor_removed),
         TEST(what_esp_idf_asserts_on_is_refused_and_logged),
         TEST(every_item_of_several_producers_arrives_once_in_each_producers_order),
     };

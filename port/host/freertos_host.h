@@ -71,6 +71,11 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks);
  * nothing changed, when `set` is no live queue set. */
 bool fr_queue_set_members_locked(QueueSetHandle_t set, int change);
 
+/* fr_lock() held: true when the queue set `set` holds member's handle (an item or give arrived
+ * there, not yet selected): deleting the member then would leave the set a dangling handle.
+ * O(items in the set). */
+bool fr_queue_set_holds_locked(QueueSetHandle_t set, const void *member);
+
 /* The kinds of kernel object whose handles freertos_host_handles.c knows. */
 typedef enum {
     FR_QUEUE = 1, /* queues, semaphores, mutexes and queue sets */

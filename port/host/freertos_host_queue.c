@@ -170,8 +170,10 @@ static const char *undeletable_locked(const struct QueueDefinition *q, bool caps
     return !fr_handle_live_locked(q, FR_QUEUE)      ? "no live queue (deleted, or never one)"
            : q->waiting_items + q->waiting_room != 0 ? "tasks wait on it"
            : caps_api && q->memory != MEM_CAPS       ? "not made by a *CreateWithCaps()"
-           /* FreeRTOS leaves a deleted member in its set: the set would give its handle */
-           : q->set != NULL && q->count != 0 ? "a member of a queue set that holds its handle"
+           /* FreeRTOS's vQueueDelete leaves a member in its set: the set would give its handle
+            * (an item sent, then read without selecting the member, leaves it there too) */
+           : q->set != NULL && fr_queue_set_holds_locked(q->set, q)
+               ? "a member of a queue set that holds its handle"
            /* and its members would post into the deleted set */
            : q->members != 0 ? "a queue set that has members"
                              : NULL;
@@ -191,7 +193,7 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
     uint8_t memory = 0;
     if (refusal == NULL) {
         memory = q->memory;
-        if (q->set != NULL) { /* an empty member leaves its set */
+        if (q->set != NULL) { /* a member whose handle is not in its set leaves it */
             q->set->members--;
         }
         unregister_locked(q); /* as FreeRTOS's vQueueDelete */
@@ -923,6 +925,19 @@ bool fr_queue_set_members_locked(QueueSetHandle_t set, int change)
     return true;
 }
 
+bool fr_queue_set_holds_locked(QueueSetHandle_t set, const void *member)
+{
+    for (UBaseType_t i = 0; i < set->count; i++) {
+        QueueSetMemberHandle_t held;
+        memcpy(&held, set->storage + (size_t)((set->head + i) % set->length) * set->item_size,
+               sizeof held);
+        if ((const void *)held == member) {
+            return true;
+        }
+    }
+    return false;
+}
+
 BaseType_t xQueueAddToSet(QueueSetMemberHandle_t xQueueOrSemaphore, QueueSetHandle_t xQueueSet)
 {
     if (!member_args(__func__, xQueueOrSemaphore, xQueueSet)) {
@@ -955,15 +970,20 @@ BaseType_t xQueueRemoveFromSet(QueueSetMemberHandle_t xQueueOrSemaphore,
     fr_lock();
     const bool member = xQueueOrSemaphore->set == xQueueSet;
     const bool empty = xQueueOrSemaphore->count == 0;
-    if (member && empty) {
+    /* read without a select, a member is empty with its handle still in the set: FreeRTOS lets it
+     * go, and the set gives its handle later, deleted or not */
+    const bool held = member && empty && fr_queue_set_holds_locked(xQueueSet, xQueueOrSemaphore);
+    if (member && empty && !held) {
         xQueueOrSemaphore->set = NULL;
         xQueueSet->members--;
     }
     fr_unlock();
-    if (!member || !empty) {
+    if (!member || !empty || held) {
         FR_REFUSE("%s(%p, %p): %s: refused", __func__, (void *)xQueueOrSemaphore,
                   (void *)xQueueSet,
-                  !member ? "not in this queue set" : "not empty (the set holds its handle)");
+                  !member ? "not in this queue set"
+                  : !empty ? "not empty (the set holds its handle)"
+                           : "the set holds its handle (read without a select: select it first)");
         return pdFAIL;
     }
     return pdPASS;

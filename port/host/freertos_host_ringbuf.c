@@ -489,9 +489,13 @@ static void delete_buffer(const char *fn, struct ringbuf *rb, bool caps_api)
         : caps_api && rb->memory != MEM_CAPS
             ? "not made by xRingbufferCreateWithCaps(): refused (the chip asserts, or frees the "
               "caller's memory)"
+        /* ESP-IDF's delete leaves it in its set too: the set would give a freed buffer's handle */
+        : rb->set != NULL && fr_queue_set_holds_locked(rb->set, rb)
+            ? "its queue set holds its handle (select it and read it first): refused (the set "
+              "would give a deleted buffer's handle)"
             : NULL;
     if (why == NULL) {
-        if (rb->set != NULL) { /* it leaves its set, as an empty queue does */
+        if (rb->set != NULL) { /* it leaves its set, as a queue whose handle is not there does */
             (void)fr_queue_set_members_locked(rb->set, -1);
         }
         fr_handle_remove_locked(rb);
@@ -868,8 +872,10 @@ static BaseType_t set_membership(const char *fn, struct ringbuf *rb, QueueSetHan
         return pdFALSE;
     }
     fr_enter();
-    /* ESP-IDF: not while it holds an item to read (the set would miss it) */
-    const bool ok = !readable(rb) && (add ? rb->set == NULL : rb->set == set);
+    /* ESP-IDF: not while it holds an item to read (the set would miss it); nor, here, while the
+     * set holds its handle (read without a select), which the set would give after it left */
+    const bool ok = !readable(rb) && (add ? rb->set == NULL
+                                          : rb->set == set && !fr_queue_set_holds_locked(set, rb));
     /* the set counts it, so that deleting the set under it is refused (it would post there) */
     const bool is_set = !ok || fr_queue_set_members_locked(set, add ? 1 : -1);
     if (ok && is_set) {
