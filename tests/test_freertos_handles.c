@@ -126,6 +126,8 @@ static void a_deleted_queue_is_refused_by_every_call(void **state)
     SemaphoreHandle_t mutex = xSemaphoreCreateRecursiveMutex();
     QueueSetHandle_t set = xQueueCreateSet(2);
     QueueHandle_t live = xQueueCreate(1, sizeof(uint32_t));
+    QueueSetHandle_t live_set = xQueueCreateSet(1);
+    assert_non_null(live_set);
     assert_non_null(q);
     assert_non_null(mutex);
     assert_non_null(set);
@@ -153,13 +155,15 @@ static void a_deleted_queue_is_refused_by_every_call(void **state)
     ASSERT_REFUSED(1, assert_null(xSemaphoreGetMutexHolder(mutex)));
     /* the queue-set calls, with a dead set or a dead member */
     ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(live, set), pdFAIL));
-    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(q, set), pdFAIL)); /* the member first */
+    ASSERT_REFUSED(1, assert_int_equal(xQueueAddToSet(q, live_set), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(q, live_set), pdFAIL));
     ASSERT_REFUSED(1, assert_int_equal(xQueueRemoveFromSet(live, set), pdFAIL));
     ASSERT_REFUSED(1, assert_null(xQueueSelectFromSet(set, 0)));
     ASSERT_REFUSED(1, assert_null(xQueueSelectFromSetFromISR(set)));
     /* a live queue still works */
     ASSERT_NOT_REFUSED(assert_int_equal(xQueueSend(live, &item, 0), pdPASS));
     vQueueDelete(live);
+    vQueueDelete(live_set);
 }
 
 static void a_deleted_event_group_is_refused_by_every_call(void **state)
@@ -203,8 +207,16 @@ static void a_deleted_ring_buffer_is_refused_by_every_call(void **state)
 {
     (void)state;
     RingbufHandle_t ring = xRingbufferCreate(64, RINGBUF_TYPE_NOSPLIT);
+    RingbufHandle_t live = xRingbufferCreate(64, RINGBUF_TYPE_NOSPLIT);
+    QueueSetHandle_t set = xQueueCreateSet(2);
     assert_non_null(ring);
+    assert_non_null(live);
+    assert_non_null(set);
     vRingbufferDelete(ring);
+    vQueueDelete(set);
+    /* a live buffer, a deleted set: the set is not counted into (nor read) */
+    ASSERT_REFUSED(1, assert_int_equal(xRingbufferAddToQueueSetRead(live, set), pdFALSE));
+    vRingbufferDelete(live);
     uint8_t data[4] = {1, 2, 3, 4};
     size_t size = 0;
     void *item = NULL;
@@ -217,6 +229,46 @@ static void a_deleted_ring_buffer_is_refused_by_every_call(void **state)
     ASSERT_REFUSED(1, assert_int_equal(xRingbufferGetCurFreeSize(ring), 0));
     ASSERT_REFUSED(1, vRingbufferGetInfo(ring, &free_at, NULL, NULL, NULL, NULL));
     assert_int_equal(free_at, 99); /* nothing written */
+}
+
+static void set_flag(void *flag, uint32_t unused)
+{
+    (void)unused;
+    atomic_store((atomic_int *)flag, 1);
+}
+
+/* Every call the timer task served before this one has returned. */
+static void flush_timer_task(void)
+{
+    atomic_int done = 0;
+    assert_int_equal(xTimerPendFunctionCall(set_flag, &done, 0, PATIENCE_TICKS), pdPASS);
+    WAIT_FOR(atomic_load(&done));
+    assert_true(atomic_load(&done));
+}
+
+static atomic_int self_deleted; /* 1: deleted and still live in its callback; 2: not */
+
+static void delete_itself(TimerHandle_t timer)
+{
+    const bool deleted = xTimerDelete(timer, 0) == pdPASS;
+    /* still live until its callback returns, as on the chip */
+    const bool live = pvTimerGetTimerID(timer) == &self_deleted;
+    atomic_store(&self_deleted, deleted && live ? 1 : 2);
+}
+
+/* A timer deleted in its own callback is freed once it returns: its handle is dead then. */
+static void a_timer_deleted_in_its_callback_is_refused_after_it(void **state)
+{
+    (void)state;
+    atomic_store(&self_deleted, 0);
+    TimerHandle_t timer = xTimerCreate("once", 1, pdFALSE, &self_deleted, delete_itself);
+    assert_non_null(timer);
+    assert_int_equal(xTimerStart(timer, 0), pdPASS);
+    WAIT_FOR(atomic_load(&self_deleted));
+    assert_int_equal(atomic_load(&self_deleted), 1);
+    flush_timer_task();
+    ASSERT_REFUSED(1, assert_null(pvTimerGetTimerID(timer)));
+    ASSERT_REFUSED(1, assert_int_equal(xTimerDelete(timer, 0), pdFAIL));
 }
 
 static void a_deleted_timer_is_refused_by_every_call(void **state)
@@ -261,6 +313,32 @@ static void a_handle_of_another_kind_is_refused(void **state)
     vRingbufferDelete(ring);
 }
 
+/* Many objects, half of them deleted in an order unlike their creation's: each live one is still
+ * found (the set grows, and a removal moves the entries after it back), each dead one refused. */
+static void many_handles_stay_found_as_others_come_and_go(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    static QueueHandle_t q[N];
+    for (int i = 0; i < N; i++) {
+        q[i] = xQueueCreate(1, 1);
+        assert_non_null(q[i]);
+    }
+    for (int i = N - 1; i >= 0; i -= 2) {
+        vQueueDelete(q[i]);
+    }
+    for (int i = 0; i < N; i += 2) {
+        ASSERT_NOT_REFUSED(assert_int_equal(uxQueueSpacesAvailable(q[i]), 1));
+    }
+    ASSERT_REFUSED(N / 2, for (int i = 1; i < N; i += 2) {
+        assert_int_equal(uxQueueSpacesAvailable(q[i]), 0);
+    });
+    for (int i = 0; i < N; i += 2) {
+        vQueueDelete(q[i]);
+    }
+    ASSERT_REFUSED(N, for (int i = 0; i < N; i++) { vQueueDelete(q[i]); });
+}
+
 static void wait_forever(void *arg)
 {
     (void)arg;
@@ -302,6 +380,8 @@ int main(void)
         cmocka_unit_test_teardown(a_deleted_stream_buffer_is_refused_by_every_call, reset),
         cmocka_unit_test_teardown(a_deleted_ring_buffer_is_refused_by_every_call, reset),
         cmocka_unit_test_teardown(a_deleted_timer_is_refused_by_every_call, reset),
+        cmocka_unit_test_teardown(a_timer_deleted_in_its_callback_is_refused_after_it, reset),
+        cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, reset),
         cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, reset),
         cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, reset),
     };
