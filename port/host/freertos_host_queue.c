@@ -502,7 +502,7 @@ static bool shape_of(const char *fn, QueueHandle_t q, shape_t *out)
 }
 
 /* Lock held: when q names no live queue, unlocks, logs and answers true (nothing read). */
-static bool dangling_unlocked(const char *fn, QueueHandle_t q)
+static bool dead_refused(const char *fn, QueueHandle_t q)
 {
     if (fr_handle_live_locked(q, FR_QUEUE)) {
         return false;
@@ -789,7 +789,7 @@ TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore)
         return NULL;
     }
     fr_lock();
-    if (dangling_unlocked(__func__, xSemaphore)) {
+    if (dead_refused(__func__, xSemaphore)) {
         return NULL;
     }
     TaskHandle_t holder = is_mutex(xSemaphore) ? xSemaphore->holder : NULL;
@@ -803,7 +803,7 @@ UBaseType_t uxQueueMessagesWaiting(const QueueHandle_t xQueue)
         return 0;
     }
     fr_lock();
-    if (dangling_unlocked(__func__, xQueue)) {
+    if (dead_refused(__func__, xQueue)) {
         return 0;
     }
     UBaseType_t n = xQueue->count;
@@ -817,7 +817,7 @@ UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue)
         return 0;
     }
     fr_lock();
-    if (dangling_unlocked(__func__, xQueue)) {
+    if (dead_refused(__func__, xQueue)) {
         return 0;
     }
     UBaseType_t n = xQueue->length - xQueue->count;
@@ -844,7 +844,7 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
         return pdFAIL;
     }
     fr_lock();
-    if (dangling_unlocked(__func__, xQueue)) {
+    if (dead_refused(__func__, xQueue)) {
         return pdFAIL;
     }
     if (!is_mutex(xQueue)) {
