@@ -140,7 +140,7 @@ static void the_boot_tasks_the_host_runs_are_counted_and_found_from_boot(void **
     assert_int_equal(esp_timer_create(&args, &timer), ESP_OK);
     assert_int_equal(esp_timer_create(&later_args, &later), ESP_OK);
     atomic_store(&go_on, false);
-    assert_int_equal(esp_timer_start_once(timer, 100), ESP_OK);
+    assert_int_equal(esp_timer_start_once(timer, 50 * 1000), ESP_OK); /* waited for: blocked */
     WAIT_FOR(atomic_load(&callback_task) != NULL);
     assert_ptr_equal(atomic_load(&callback_task), esp_timer_task);
     assert_int_equal(atomic_load(&callback_tasks_seen), TASKS_AT_REST);

@@ -178,8 +178,8 @@ static void the_system_state_lists_every_task_in_freertos_order(void **state)
     const TaskStatus_t *tmr = status_of(all, n, timers), *et = status_of(all, n, esp_timer_task);
     assert_string_equal(tmr->pcTaskName, CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME);
     assert_int_equal(tmr->uxCurrentPriority, uxTaskPriorityGet(timers));
-    assert_true(tmr->usStackHighWaterMark > 0 &&
-                tmr->usStackHighWaterMark < CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH);
+    /* measured, as uxTaskGetStackHighWaterMark() (0 is possible under a sanitizer) */
+    assert_true(tmr->usStackHighWaterMark < CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH);
     assert_non_null(tmr->pxStackBase); /* it has run: the host stack its mark is measured on */
     assert_string_equal(et->pcTaskName, "esp_timer");
     assert_int_equal(et->uxCurrentPriority, configMAX_PRIORITIES - 3);

@@ -563,6 +563,7 @@ static __attribute__((noinline)) void attach(struct tskTaskControlBlock *t)
     const cpu_clock_t cpu = own_cpu_clock();
     paint_stack(low, top);
     fr_lock();
+    list_boot_locked(); /* a service task's record, when it is the first */
     watch_locked(t, low, top, &cpu);
     t->stack_area = (const void *)low;
     if (!t->listed) {
@@ -614,10 +615,7 @@ TaskHandle_t fr_or_self(TaskHandle_t task)
 
 TaskHandle_t fr_service_task(fr_service_t which)
 {
-    fr_lock();
-    list_boot_locked();
-    fr_unlock();
-    attach(&service_tasks[which]);
+    attach(&service_tasks[which]); /* listed there, if not yet */
     return &service_tasks[which];
 }
 
@@ -1563,7 +1561,13 @@ void vTaskGetRunTimeStats(char *pcWriteBuffer)
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask)
 {
     struct tskTaskControlBlock *t = fr_or_self(xTask);
-    return t != NULL ? (StackType_t *)t->stack_area : NULL;
+    if (t == NULL) {
+        return NULL;
+    }
+    fr_lock(); /* a boot task's thread sets it as it starts */
+    StackType_t *start = (StackType_t *)t->stack_area;
+    fr_unlock();
+    return start;
 }
 
 uint8_t *pxTaskGetStackStart(TaskHandle_t xTask)
