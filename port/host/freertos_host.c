@@ -558,12 +558,14 @@ static __attribute__((noinline)) void attach(struct tskTaskControlBlock *t)
 {
     const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
     const uintptr_t floor = sim_own_stack_low() + 4096;
+    fr_lock();
+    list_boot_locked(); /* a service task's record (its depth), when it is the first */
     const uint32_t depth = t->stack_bytes;
+    fr_unlock();
     const uintptr_t low = top - depth > floor || floor >= top ? top - depth : floor;
     const cpu_clock_t cpu = own_cpu_clock();
     paint_stack(low, top);
     fr_lock();
-    list_boot_locked(); /* a service task's record, when it is the first */
     watch_locked(t, low, top, &cpu);
     t->stack_area = (const void *)low;
     if (!t->listed) {
@@ -615,7 +617,7 @@ TaskHandle_t fr_or_self(TaskHandle_t task)
 
 TaskHandle_t fr_service_task(fr_service_t which)
 {
-    attach(&service_tasks[which]); /* listed there, if not yet */
+    attach(&service_tasks[which]); /* listed there, when not yet */
     return &service_tasks[which];
 }
 
