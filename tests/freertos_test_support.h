@@ -7,6 +7,12 @@
 
 #include "freertos_chip_sizes.h"
 
+/* The chip's boot tasks the host runs as threads, counted from boot (uxTaskGetNumberOfTasks()) and
+ * listed (uxTaskGetSystemState(), vTaskList()): the timer task ("Tmr Svc") and "esp_timer". */
+#define BOOT_TASKS 2u
+/* uxTaskGetNumberOfTasks() with no task left but the test's thread ("main") and the boot tasks. */
+#define TASKS_AT_REST (1u + BOOT_TASKS)
+
 /* What must happen "soon": long enough for TSan and a loaded CI machine. */
 #define PATIENCE_TICKS pdMS_TO_TICKS(10000)
 

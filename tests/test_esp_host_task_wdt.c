@@ -200,7 +200,9 @@ static void with_trigger_panic_a_timeout_aborts_the_program(void **state)
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     assert_non_null(strstr(out, CAPTION));
-    assert_non_null(strstr(out, " - main (CPU 0/1)"));
+    assert_non_null(strstr(out, CONFIG_ESP_MAIN_TASK_AFFINITY == 0   ? " - main (CPU 0)"
+                                : CONFIG_ESP_MAIN_TASK_AFFINITY == 1 ? " - main (CPU 1)"
+                                                                     : " - main (CPU 0/1)"));
     assert_non_null(strstr(out, "task_wdt: Aborting."));
     assert_null(strstr(out, "still running"));
 }

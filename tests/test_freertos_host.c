@@ -2060,11 +2060,11 @@ static void a_task_runs_with_its_parameter_name_priority_and_core(void **state)
     assert_int_equal(uxTaskPriorityGet(a), 0);
 
     /* The test's own thread, the process's main thread, is a task too, named "main" as app_main's
-     * task on the chip, with no core and a priority of its own. */
+     * task on the chip, on its core (CONFIG_ESP_MAIN_TASK_AFFINITY) with a priority of its own. */
     assert_string_equal(pcTaskGetName(NULL), "main");
     assert_ptr_equal(xTaskGetHandle("main"), xTaskGetCurrentTaskHandle());
-    assert_int_equal(xTaskGetCoreID(NULL), tskNO_AFFINITY);
-    assert_int_equal(xPortGetCoreID(), 0);
+    assert_int_equal(xTaskGetCoreID(NULL), (BaseType_t)CONFIG_ESP_MAIN_TASK_AFFINITY);
+    assert_int_equal(xPortGetCoreID(), CONFIG_ESP_MAIN_TASK_AFFINITY == 1 ? 1 : 0);
     const UBaseType_t mine = uxTaskPriorityGet(NULL);
     vTaskPrioritySet(NULL, 12);
     assert_int_equal(uxTaskPriorityGet(NULL), 12);

@@ -57,8 +57,8 @@ static int boot(void **state)
 static int all_back(void **state)
 {
     (void)state;
-    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
-    const bool ok = unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == 1 &&
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    const bool ok = unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == TASKS_AT_REST &&
                     heap_caps_get_free_size(INTERNAL) == internal_at_setup &&
                     xTaskGetSchedulerState() == taskSCHEDULER_RUNNING;
     return ok ? 0 : -1;

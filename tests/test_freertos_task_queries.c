@@ -17,6 +17,7 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_log.h"
+#include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
 #include "freertos/idf_additions.h"
@@ -43,14 +44,153 @@ static int boot(void **state)
 static int tasks_gone(void **state)
 {
     (void)state;
-    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
-    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == TASKS_AT_REST ? 0 : -1;
 }
 
 static bool becomes_blocked(TaskHandle_t task)
 {
     WAIT_FOR(eTaskGetState(task) == eBlocked);
     return eTaskGetState(task) == eBlocked;
+}
+
+/* ---- the chip's boot tasks -------------------------------------------------------------------- */
+
+/* The timer task's priority: FreeRTOS lowers one of configMAX_PRIORITIES or more. */
+#define TIMER_TASK_PRIORITY                                                                        \
+    (CONFIG_FREERTOS_TIMER_TASK_PRIORITY < configMAX_PRIORITIES                                   \
+         ? CONFIG_FREERTOS_TIMER_TASK_PRIORITY                                                     \
+         : configMAX_PRIORITIES - 1)
+/* The esp_timer task's depth (esp_task.h's ESP_TASK_TIMER_STACK, newlib's full printf format). */
+#define ESP_TIMER_DEPTH (CONFIG_ESP_TIMER_TASK_STACK_SIZE + 512)
+
+static _Atomic(TaskHandle_t) callback_task;
+static _Atomic UBaseType_t callback_tasks_seen;
+static _Atomic bool go_on;
+
+/* An esp_timer callback: notes its task, then works until told to go on. */
+static void note_the_task(void *arg)
+{
+    (void)arg;
+    atomic_store(&callback_tasks_seen, uxTaskGetNumberOfTasks());
+    atomic_store(&callback_task, xTaskGetCurrentTaskHandle());
+    while (!atomic_load(&go_on)) {
+    }
+}
+
+static _Atomic bool pended_started;
+
+static void work_until_told(void *unused, uint32_t also)
+{
+    (void)unused;
+    (void)also;
+    atomic_store(&pended_started, true);
+    while (!atomic_load(&go_on)) {
+    }
+}
+
+static void never_called(void *arg)
+{
+    (void)arg;
+}
+
+/* First in this program: the timer task has not started yet. The chip starts its timer task and
+ * its esp_timer task at boot; the host counts them from boot, with the chip's names, priorities,
+ * cores and depths, and their threads become them when they start. */
+static void the_boot_tasks_the_host_runs_are_counted_and_found_from_boot(void **state)
+{
+    (void)state;
+    assert_int_equal(uxTaskGetNumberOfTasks(), BOOT_TASKS); /* this thread is no task yet */
+    assert_non_null(xTaskGetCurrentTaskHandle());
+    assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST);
+    const TaskHandle_t timers = xTaskGetHandle(CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME);
+    assert_non_null(timers);
+    assert_int_equal(uxTaskPriorityGet(timers), TIMER_TASK_PRIORITY);
+    assert_int_equal(xTaskGetCoreID(timers),
+                     (BaseType_t)CONFIG_FREERTOS_TIMER_SERVICE_TASK_CORE_AFFINITY);
+    assert_int_equal(eTaskGetState(timers), eBlocked); /* on its command queue */
+    assert_int_equal(uxTaskGetStackHighWaterMark(timers), CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH);
+    assert_null(xTaskGetStackStart(timers)); /* not run yet */
+    /* Its thread, started by the first timer call, is that task. */
+    assert_ptr_equal(xTimerGetTimerDaemonTaskHandle(), timers);
+    assert_true(becomes_blocked(timers));
+    assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST);
+    const UBaseType_t mark = uxTaskGetStackHighWaterMark(timers);
+    assert_true(mark < CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH); /* it has run: measured */
+#if !defined(TEST_ASAN) && !defined(TEST_TSAN)
+    assert_true(mark > 0);
+#endif
+    assert_non_null(xTaskGetStackStart(timers));
+    /* Serving a call, it is ready (running on the chip), not blocked. */
+    atomic_store(&go_on, false);
+    assert_int_equal(xTimerPendFunctionCall(work_until_told, NULL, 0, 0), pdPASS);
+    WAIT_FOR(atomic_load(&pended_started));
+    assert_int_equal(eTaskGetState(timers), eReady);
+    atomic_store(&go_on, true);
+    assert_true(becomes_blocked(timers));
+
+    const TaskHandle_t esp_timer_task = xTaskGetHandle("esp_timer");
+    assert_non_null(esp_timer_task);
+    assert_int_equal(uxTaskPriorityGet(esp_timer_task), configMAX_PRIORITIES - 3);
+    assert_int_equal(xTaskGetCoreID(esp_timer_task), (BaseType_t)CONFIG_ESP_TIMER_TASK_AFFINITY);
+    /* esp_timer callbacks run in it: a callback's task is it, and no other is counted */
+    esp_timer_handle_t timer = NULL, later = NULL;
+    const esp_timer_create_args_t args = {.callback = note_the_task, .name = "note"};
+    const esp_timer_create_args_t later_args = {.callback = never_called, .name = "later"};
+    assert_int_equal(esp_timer_create(&args, &timer), ESP_OK);
+    assert_int_equal(esp_timer_create(&later_args, &later), ESP_OK);
+    atomic_store(&go_on, false);
+    assert_int_equal(esp_timer_start_once(timer, 50 * 1000), ESP_OK); /* waited for: blocked */
+    WAIT_FOR(atomic_load(&callback_task) != NULL);
+    assert_ptr_equal(atomic_load(&callback_task), esp_timer_task);
+    assert_int_equal(atomic_load(&callback_tasks_seen), TASKS_AT_REST);
+    assert_int_equal(eTaskGetState(esp_timer_task), eReady); /* in the callback */
+    atomic_store(&go_on, true);
+    WAIT_FOR(eTaskGetState(esp_timer_task) == eBlocked); /* nothing armed */
+    assert_int_equal(eTaskGetState(esp_timer_task), eBlocked);
+    assert_true(uxTaskGetStackHighWaterMark(esp_timer_task) < ESP_TIMER_DEPTH);
+    /* Waiting for an alarm is blocked too (on the chip, for the alarm's notification). */
+    assert_int_equal(esp_timer_start_once(later, 60 * 1000 * 1000), ESP_OK);
+    vTaskDelay(2);
+    assert_int_equal(eTaskGetState(esp_timer_task), eBlocked);
+    assert_int_equal(esp_timer_stop(later), ESP_OK);
+    assert_int_equal(esp_timer_delete(later), ESP_OK);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK);
+    assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST);
+}
+
+static _Atomic int pended_runs;
+
+static void delete_the_caller(void *unused, uint32_t also)
+{
+    (void)unused;
+    (void)also;
+    vTaskDelete(NULL); /* the timer task itself: refused, it goes on */
+    atomic_fetch_add(&pended_runs, 1);
+}
+
+/* Deleting a boot task the host runs is refused (logged: the host's timers need its thread); the
+ * chip would delete it, and its timers would stop. */
+static void a_boot_task_the_host_runs_is_not_deleted(void **state)
+{
+    (void)state;
+    const TaskHandle_t timers = xTimerGetTimerDaemonTaskHandle();
+    log_capture_begin();
+    ASSERT_NOT_REFUSED(vTaskDelete(timers));
+    ASSERT_NOT_REFUSED(vTaskDelete(xTaskGetHandle("esp_timer")));
+    assert_int_equal(xTimerPendFunctionCall(delete_the_caller, NULL, 0, 0), pdPASS);
+    WAIT_FOR(atomic_load(&pended_runs) == 1);
+    assert_int_equal(xTimerPendFunctionCall(delete_the_caller, NULL, 0, 0), pdPASS);
+    WAIT_FOR(atomic_load(&pended_runs) == 2); /* it still serves */
+    const char *log = log_capture_end();
+    assert_int_equal(atomic_load(&pended_runs), 2);
+    char line[96];
+    snprintf(line, sizeof line, "vTaskDelete(\"%s\"): a service task the chip starts at boot: "
+             "refused", CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME);
+    assert_non_null(strstr(log, line));
+    assert_non_null(strstr(log, "vTaskDelete(\"esp_timer\"): a service task"));
+    assert_ptr_equal(xTaskGetHandle(CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME), timers);
+    assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST);
 }
 
 /* ---- uxTaskGetStackHighWaterMark -------------------------------------------------------------- */
@@ -154,11 +294,19 @@ static void a_thread_not_made_by_xtaskcreate_is_measured_against_the_main_tasks_
 #endif
 }
 
-/* The process's main thread is "main" (the test's thread: see test_freertos_host.c); another
- * thread not made by xTaskCreate*() keeps no name. */
+/* The process's main thread is "main" (the test's thread: see test_freertos_host.c), on the main
+ * task's core (CONFIG_ESP_MAIN_TASK_AFFINITY); another thread not made by xTaskCreate*() keeps no
+ * name and no core. */
+typedef struct {
+    char name[configMAX_TASK_NAME_LEN];
+    BaseType_t core;
+} plain_seen_t;
+
 static void *name_of_a_plain_thread(void *arg)
 {
-    snprintf(arg, configMAX_TASK_NAME_LEN, "%s", pcTaskGetName(NULL));
+    plain_seen_t *seen = arg;
+    snprintf(seen->name, sizeof seen->name, "%s", pcTaskGetName(NULL));
+    seen->core = xTaskGetCoreID(NULL);
     vTaskDelete(NULL);
     return NULL;
 }
@@ -166,12 +314,14 @@ static void *name_of_a_plain_thread(void *arg)
 static void only_the_main_thread_is_named_main(void **state)
 {
     (void)state;
-    char name[configMAX_TASK_NAME_LEN] = "unset";
+    plain_seen_t seen = {.name = "unset", .core = 5};
     pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, name_of_a_plain_thread, name), 0);
+    assert_int_equal(pthread_create(&thread, NULL, name_of_a_plain_thread, &seen), 0);
     assert_int_equal(pthread_join(thread, NULL), 0);
-    assert_string_equal(name, "");
+    assert_string_equal(seen.name, "");
+    assert_int_equal(seen.core, tskNO_AFFINITY);
     assert_string_equal(pcTaskGetName(NULL), "main");
+    assert_int_equal(xTaskGetCoreID(NULL), (BaseType_t)CONFIG_ESP_MAIN_TASK_AFFINITY);
     /* app_main's task: ESP_TASK_MAIN_PRIO, and its stack is measured over the main task depth */
     assert_int_equal(uxTaskPriorityGet(NULL), 1);
     const UBaseType_t mark = uxTaskGetStackHighWaterMark(NULL);
@@ -204,7 +354,7 @@ static void tasks_are_found_by_name_until_deleted(void **state)
     assert_ptr_equal(xTaskGetHandle("beta"), b);
     vTaskDelete(b);
     assert_null(xTaskGetHandle("beta"));
-    /* The timer task, which the chip starts at boot (not counted in uxTaskGetNumberOfTasks). */
+    /* The timer task, which the chip starts at boot (counted from boot, as on the chip). */
     TaskHandle_t timers = xTimerGetTimerDaemonTaskHandle();
     assert_non_null(timers);
     assert_ptr_equal(xTaskGetHandle("Tmr Svc"), timers);
@@ -382,7 +532,12 @@ static void the_stack_start_is_the_tasks_stack_block_or_buffer(void **state)
     assert_non_null(t);
     assert_ptr_equal(xTaskGetStackStart(t), buffer);
     vTaskDelete(t);
-    assert_null(xTaskGetStackStart(NULL)); /* the test's thread: the host's stack */
+    /* The test's thread ("main"): the host stack its high-water mark is measured on, below
+     * here (the chip's main task has a heap block). */
+    uint8_t here;
+    StackType_t *main_start = xTaskGetStackStart(NULL);
+    assert_non_null(main_start);
+    assert_true((uintptr_t)main_start < (uintptr_t)&here);
 }
 
 /* ---- the idle tasks, the current task per core ---------------------------------------------------- */
@@ -409,7 +564,8 @@ static void the_idle_tasks_answer_queries_as_the_chips_and_refuse_misuse(void **
     assert_non_null(idle0);
     assert_non_null(idle1);
     assert_ptr_not_equal(idle0, idle1);
-    assert_ptr_equal(xTaskGetIdleTaskHandle(), idle0); /* the test's thread: not pinned, core 0 */
+    /* the test's thread: the main task's core (core 0 unless pinned to 1) */
+    assert_ptr_equal(xTaskGetIdleTaskHandle(), CONFIG_ESP_MAIN_TASK_AFFINITY == 1 ? idle1 : idle0);
     assert_string_equal(pcTaskGetName(idle0), "IDLE0");
     assert_string_equal(pcTaskGetName(idle1), "IDLE1");
     assert_int_equal(uxTaskPriorityGet(idle1), tskIDLE_PRIORITY);
@@ -531,6 +687,8 @@ static void an_isr_reads_a_tasks_priority_and_the_interrupted_tasks(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        TEST(the_boot_tasks_the_host_runs_are_counted_and_found_from_boot), /* first */
+        TEST(a_boot_task_the_host_runs_is_not_deleted),
         TEST(a_task_that_uses_more_stack_has_less_left_within_its_depth),
         TEST(a_task_deeper_than_its_stack_reads_0),
         TEST(a_thread_not_made_by_xtaskcreate_is_measured_against_the_main_tasks_depth),

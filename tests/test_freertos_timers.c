@@ -497,7 +497,7 @@ static void bad_arguments_are_refused_and_logged(void **state)
 
 /* ---- the timer task -------------------------------------------------------------------------- */
 
-static void the_timer_task_is_named_and_not_counted_as_the_chip_starts_it_at_boot(void **state)
+static void the_timer_task_is_named_and_counted_from_boot_as_the_chip_starts_it_there(void **state)
 {
     (void)state;
     TaskHandle_t task = xTimerGetTimerDaemonTaskHandle();
@@ -511,7 +511,7 @@ static void the_timer_task_is_named_and_not_counted_as_the_chip_starts_it_at_boo
                                                   : configMAX_PRIORITIES - 1);
     (void)xTaskGetCurrentTaskHandle();
     const UBaseType_t tasks = uxTaskGetNumberOfTasks();
-    flush_timer_task(); /* it has used a task call: still not counted */
+    flush_timer_task(); /* it has run: counted once, from boot */
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks);
 }
 
@@ -545,7 +545,7 @@ int main(void)
         TEST(pended_calls_run_in_order_and_a_full_queue_refuses_or_waits),
         TEST(the_fromisr_commands_work_in_a_simulated_isr),
         TEST(bad_arguments_are_refused_and_logged),
-        TEST(the_timer_task_is_named_and_not_counted_as_the_chip_starts_it_at_boot),
+        TEST(the_timer_task_is_named_and_counted_from_boot_as_the_chip_starts_it_there),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,16 +49,16 @@ static int tasks_gone(void **state)
 {
     (void)state;
     atomic_store(&release, true);
-    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
     static const char *const suspending[] = {"parked", "idle", "burner"};
-    for (size_t i = 0; i < 3 && uxTaskGetNumberOfTasks() > 1; i++) {
+    for (size_t i = 0; i < 3 && uxTaskGetNumberOfTasks() > TASKS_AT_REST; i++) {
         TaskHandle_t left = xTaskGetHandle(suspending[i]);
         if (left != NULL && eTaskGetState(left) == eSuspended) {
             vTaskResume(left);
         }
     }
-    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
-    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == 1 ? 0 : -1;
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == TASKS_AT_REST ? 0 : -1;
 }
 
 /* ---- tasks in each state ----------------------------------------------------------------------- */
@@ -131,27 +131,38 @@ static void quiet(TimerHandle_t timer)
 static void the_system_state_lists_every_task_in_freertos_order(void **state)
 {
     (void)state;
-    /* A timer: the timer task runs, and is not listed (it is one of the chip's boot tasks). */
+    /* A timer: the timer task runs; it is listed as on the chip, and so is the esp_timer task. */
     TimerHandle_t timer = xTimerCreate("quiet", 1000, pdFALSE, NULL, quiet);
     assert_non_null(timer);
-    assert_non_null(xTimerGetTimerDaemonTaskHandle());
+    const TaskHandle_t timers = xTimerGetTimerDaemonTaskHandle();
+    assert_non_null(timers);
+    WAIT_FOR(eTaskGetState(timers) == eBlocked); /* waiting for a command */
+    const TaskHandle_t esp_timer_task = xTaskGetHandle("esp_timer");
+    assert_non_null(esp_timer_task);
     const three_t t = start_three();
     TaskStatus_t all[8];
-    assert_int_equal(uxTaskGetNumberOfTasks(), 4);
-    assert_int_equal(uxTaskGetSystemState(all, 3, NULL), 0); /* too small: nothing */
+    assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST + 3);
+    /* too small: nothing */
+    assert_int_equal(uxTaskGetSystemState(all, TASKS_AT_REST + 2, NULL), 0);
     configRUN_TIME_COUNTER_TYPE total = UINT32_MAX;
     const UBaseType_t n = uxTaskGetSystemState(all, 8, &total);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, TASKS_AT_REST + 3);
     assert_true(total <= (configRUN_TIME_COUNTER_TYPE)esp_timer_get_time()); /* since boot */
-    /* Ready and running by priority (spinning 9, this thread 1), then blocked, then suspended. */
+    /* Ready and running by priority (spinning 9, this thread 1), then blocked (the newest first,
+     * the timer task, from boot, last), then suspended (the esp_timer task, which waits for a
+     * notification without end on the chip, last). */
     assert_ptr_equal(all[0].xHandle, t.spinning);
     assert_int_equal(all[0].eCurrentState, eReady);
     assert_ptr_equal(all[1].xHandle, xTaskGetCurrentTaskHandle());
     assert_int_equal(all[1].eCurrentState, eRunning);
     assert_ptr_equal(all[2].xHandle, t.waiting);
     assert_int_equal(all[2].eCurrentState, eBlocked);
-    assert_ptr_equal(all[3].xHandle, t.parked);
-    assert_int_equal(all[3].eCurrentState, eSuspended);
+    assert_ptr_equal(all[3].xHandle, timers);
+    assert_int_equal(all[3].eCurrentState, eBlocked);
+    assert_ptr_equal(all[4].xHandle, t.parked);
+    assert_int_equal(all[4].eCurrentState, eSuspended);
+    assert_ptr_equal(all[5].xHandle, esp_timer_task);
+    assert_int_equal(all[5].eCurrentState, eSuspended);
     const TaskStatus_t *w = status_of(all, n, t.waiting);
     assert_string_equal(w->pcTaskName, "waiting");
     assert_int_equal(w->uxCurrentPriority, 7);
@@ -163,7 +174,16 @@ static void the_system_state_lists_every_task_in_freertos_order(void **state)
     const UBaseType_t parked_no = status_of(all, n, t.parked)->xTaskNumber;
     assert_true(parked_no < w->xTaskNumber);
     assert_true(w->xTaskNumber < status_of(all, n, t.spinning)->xTaskNumber);
-    assert_null(status_of(all, n, xTimerGetTimerDaemonTaskHandle()));
+    /* The boot tasks: the chip's names, priorities and depths; numbered before the test's. */
+    const TaskStatus_t *tmr = status_of(all, n, timers), *et = status_of(all, n, esp_timer_task);
+    assert_string_equal(tmr->pcTaskName, CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME);
+    assert_int_equal(tmr->uxCurrentPriority, uxTaskPriorityGet(timers));
+    /* measured, as uxTaskGetStackHighWaterMark() (0 is possible under a sanitizer) */
+    assert_true(tmr->usStackHighWaterMark < CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH);
+    assert_non_null(tmr->pxStackBase); /* it has run: the host stack its mark is measured on */
+    assert_string_equal(et->pcTaskName, "esp_timer");
+    assert_int_equal(et->uxCurrentPriority, configMAX_PRIORITIES - 3);
+    assert_true(tmr->xTaskNumber < parked_no && et->xTaskNumber < parked_no);
     assert_int_equal(uxTaskGetSystemState(NULL, 8, NULL), 0);
     stop_three(&t);
     assert_int_equal(xTimerDelete(timer, 0), pdPASS);
@@ -234,6 +254,10 @@ static void the_task_list_is_freertos_table_from_a_passing_internal_array(void *
     assert_non_null(strstr(text, row_start("parked", "S\t3\t")));
     assert_non_null(strstr(text, row_start("spinning", "R\t9\t")));
     assert_ptr_equal(strstr(text, "spinning"), text); /* first, as in the system state */
+    /* The boot tasks' rows: the esp_timer task waits for a notification without end (S). */
+    snprintf(line, sizeof line, "%s", row_start("esp_timer", "S\t22\t"));
+    assert_non_null(strstr(text, line));
+    assert_non_null(strstr(text, row_start(CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME, "")));
     assert_int_equal(strlen(text), (size_t)(strrchr(text, '\n') - text) + 1);
 
     /* No internal RAM for the array: an empty table. */
@@ -373,17 +397,24 @@ static void the_table_stays_whole_while_tasks_come_and_go(void **state)
     atomic_store(&churning, true);
     assert_int_equal(xTaskCreate(make_tasks, "maker", STACK, NULL, 5, NULL), pdPASS);
     static char text[4096];
-    char me[32];
-    snprintf(me, sizeof me, "%s", row_start(pcTaskGetName(NULL), ""));
-    const char *brief = row_start("brief", ""), *maker = row_start("maker", "");
-    const size_t start = strlen(brief);
+    /* The rows' starts: this thread's, the boot tasks' and the churning tasks'. */
+    const char *const names[] = {pcTaskGetName(NULL), CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME,
+                                 "esp_timer", "brief", "maker"};
+    char rows[5][32];
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(rows[i], sizeof rows[i], "%s", row_start(names[i], ""));
+    }
+    const size_t start = strlen(rows[0]);
     unsigned tables = 0;
     for (int i = 0; i < 300; i++) {
         vTaskList(text);
         tables += strstr(text, "maker") != NULL;
         for (const char *line = text; *line != '\0'; line = strchr(line, '\n') + 1) {
-            assert_true(strncmp(line, brief, start) == 0 || strncmp(line, maker, start) == 0 ||
-                        strncmp(line, me, start) == 0);
+            size_t r = 0;
+            while (r < 5 && strncmp(line, rows[r], start) != 0) {
+                r++;
+            }
+            assert_true(r < 5);
         }
     }
     atomic_store(&churning, false);
@@ -461,13 +492,16 @@ static void a_notification_wait_without_a_timeout_is_listed_suspended_as_freerto
     }
     TaskStatus_t all[8];
     const UBaseType_t n = uxTaskGetSystemState(all, 8, NULL);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, TASKS_AT_REST + 5);
     assert_int_equal(listed_state(all, n, notified), eSuspended);
     assert_int_equal(listed_state(all, n, streamed), eSuspended);
     assert_int_equal(listed_state(all, n, sending), eSuspended);
     assert_int_equal(listed_state(all, n, timed), eBlocked);
     assert_int_equal(listed_state(all, n, queued), eBlocked);
-    assert_int_equal(all[3].eCurrentState, eSuspended); /* after the blocked ones */
+    /* Running and ready, then blocked (this thread, the timer task, timed, queued), then the
+     * suspended ones (the esp_timer task too). */
+    assert_int_not_equal(all[3].eCurrentState, eSuspended);
+    assert_int_equal(all[4].eCurrentState, eSuspended);
     TaskStatus_t one;
     vTaskGetInfo(notified, &one, pdFALSE, eInvalid); /* eTaskGetState()'s answer */
     assert_int_equal(one.eCurrentState, eBlocked);
@@ -485,8 +519,8 @@ static void a_notification_wait_without_a_timeout_is_listed_suspended_as_freerto
     assert_int_equal(xStreamBufferReceive(full, four_bytes, sizeof four_bytes, 0), 4);
     const int item = 1;
     assert_int_equal(xQueueSend(queue, &item, 0), pdPASS);
-    WAIT_FOR(uxTaskGetNumberOfTasks() == 1);
-    assert_int_equal(uxTaskGetNumberOfTasks(), 1);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST);
     vStreamBufferDelete(buffer);
     vStreamBufferDelete(full);
     vQueueDelete(queue);

@@ -196,7 +196,7 @@ static void a_deleted_tasks_blocks_stay_attributed_to_it(void **state)
     _Atomic(void *) left = NULL;
     TaskHandle_t t = NULL;
     assert_int_equal(xTaskCreate(leak, "leaky", STACK, (void *)&left, 5, &t), pdPASS);
-    WAIT_FOR(atomic_load(&left) != NULL && uxTaskGetNumberOfTasks() == 1);
+    WAIT_FOR(atomic_load(&left) != NULL && uxTaskGetNumberOfTasks() == TASKS_AT_REST);
     heap_task_block_t blocks[4];
     TaskHandle_t wanted[1] = {t};
     size_t n = 0;

@@ -12,6 +12,7 @@
 
 #include "esp_heap_caps.h"
 #include "esp_timer.h"
+#include "freertos_host.h"
 
 #define MIN_PERIOD_US 50 /* esp_timer_impl_get_min_period_us() on the S3 */
 
@@ -95,17 +96,22 @@ static struct timespec deadline_of(int64_t alarm_us)
 static void *dispatch(void *unused)
 {
     (void)unused;
+    (void)fr_service_task(FR_ESP_TIMER_TASK); /* the chip's "esp_timer" task */
     pthread_mutex_lock(&lock);
     for (;;) {
         if (armed_list == NULL) {
+            fr_service_parked(FR_ESP_TIMER_TASK, true);
             pthread_cond_wait(&changed, &lock);
+            fr_service_parked(FR_ESP_TIMER_TASK, false);
             continue;
         }
         struct esp_timer *t = armed_list;
         const int64_t now = esp_timer_get_time();
         if (t->alarm > now) {
             const struct timespec until = deadline_of(t->alarm);
+            fr_service_parked(FR_ESP_TIMER_TASK, true);
             pthread_cond_timedwait(&changed, &lock, &until);
+            fr_service_parked(FR_ESP_TIMER_TASK, false);
             continue;
         }
         if (t->period > 0) { /* ESP-IDF's timer_process_alarm() */

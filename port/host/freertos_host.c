@@ -35,16 +35,23 @@
 
 #define FREERTOS_CAPS (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT) /* heap_idf.c */
 #define HOST_MIN_STACK (256u * 1024u) /* host code needs more stack than the chip's */
-/* ESP-IDF's main task depth (esp_task.h's ESP_TASK_MAIN_STACK): the configured size and 512 bytes
- * for newlib's full printf format (none for its nano format: CONFIG_NEWLIB_NANO_FORMAT is its name
- * before v5.5, still defined as an alias). The depth a thread not made by xTaskCreate*() is
- * measured against, "main" as the others. */
+/* esp_task.h's TASK_EXTRA_STACK_SIZE: 512 bytes more for ESP-IDF's own tasks' stacks with newlib's
+ * full printf format (none for its nano format: CONFIG_NEWLIB_NANO_FORMAT is its name before v5.5,
+ * still defined as an alias). */
 #if defined(CONFIG_LIBC_NEWLIB_NANO_FORMAT) || defined(CONFIG_NEWLIB_NANO_FORMAT)
-#define MAIN_TASK_EXTRA_STACK 0u
+#define TASK_EXTRA_STACK 0u
 #else
-#define MAIN_TASK_EXTRA_STACK 512u
+#define TASK_EXTRA_STACK 512u
 #endif
-#define FOREIGN_STACK_BYTES ((uint32_t)CONFIG_ESP_MAIN_TASK_STACK_SIZE + MAIN_TASK_EXTRA_STACK)
+/* ESP-IDF's main task depth (esp_task.h's ESP_TASK_MAIN_STACK): the depth a thread not made by
+ * xTaskCreate*() is measured against, "main" as the others. */
+#define FOREIGN_STACK_BYTES ((uint32_t)CONFIG_ESP_MAIN_TASK_STACK_SIZE + TASK_EXTRA_STACK)
+#define MAIN_TASK_CORE ((BaseType_t)CONFIG_ESP_MAIN_TASK_AFFINITY) /* ESP_TASK_MAIN_CORE */
+/* FreeRTOS lowers a timer task priority of configMAX_PRIORITIES or more to the highest there is. */
+#define TIMER_TASK_PRIORITY                                                                        \
+    (CONFIG_FREERTOS_TIMER_TASK_PRIORITY < configMAX_PRIORITIES                                   \
+         ? CONFIG_FREERTOS_TIMER_TASK_PRIORITY                                                     \
+         : configMAX_PRIORITIES - 1)
 _Static_assert(CONFIG_ESP_MAIN_TASK_STACK_SIZE > 0, "CONFIG_ESP_MAIN_TASK_STACK_SIZE: no stack");
 #define STACK_PAINT 0xA5u
 
@@ -67,6 +74,10 @@ struct tskTaskControlBlock {
     bool with_caps;       /* made by xTask*WithCaps() */
     bool foreign;         /* a thread not made by xTaskCreate*() */
     bool idle;            /* an idle task's record ("IDLE0", "IDLE1"): no thread, no memory */
+    bool service;         /* a service task's static record (fr_service_task) */
+    bool parked;          /* a service task waiting for work outside fr_wait(), or not started:
+                             listed blocked (atomic: set without the lock) */
+    bool parks_notified;  /* its chip task waits for a notification without end: listed S */
     StaticTask_t *buffer; /* xTaskCreateStatic*()'s TCB buffer (NULL: none) */
     bool counted;         /* in task_count: until deleted or its thread ends */
     bool deleted;         /* its thread ends at its next call (stored atomically, under the lock) */
@@ -196,11 +207,37 @@ bool fr_refuse_wait(const char *fn, TickType_t ticks)
 static struct tskTaskControlBlock idle_tasks[configNUMBER_OF_CORES];
 static bool idle_listed;
 
-static void list_locked(struct tskTaskControlBlock *t);
+/* The chip's boot tasks the host runs as threads (fr_service_task()): records listed and counted
+ * from boot, as the chip's, whose threads start when first needed. Which tasks, from ESP-IDF
+ * v5.5.1: FreeRTOS's timer task (timers.c: created at the scheduler's start, pinned to
+ * configTIMER_SERVICE_TASK_CORE_AFFINITY, blocked on its command queue when idle) and the
+ * esp_timer task (esp_timer.c, esp_task.h's ESP_TASK_TIMER_PRIO and _STACK, waiting for a
+ * notification without end when idle). */
+typedef struct {
+    const char *name;
+    UBaseType_t priority;
+    BaseType_t core;
+    uint32_t depth;
+    bool notified; /* it waits for a notification when idle */
+} service_spec_t;
 
-/* fr_lock() held: lists the idle records once, "IDLE" and the core's digit as FreeRTOS names
- * them, priority 0, pinned to their core, configMINIMAL_STACK_SIZE deep. */
-static void list_idle_locked(void)
+static const service_spec_t service_spec[FR_SERVICES] = {
+    [FR_TIMER_TASK] = {CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME, TIMER_TASK_PRIORITY,
+                       (BaseType_t)CONFIG_FREERTOS_TIMER_SERVICE_TASK_CORE_AFFINITY,
+                       (uint32_t)CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH, false},
+    [FR_ESP_TIMER_TASK] = {"esp_timer", configMAX_PRIORITIES - 3,
+                           (BaseType_t)CONFIG_ESP_TIMER_TASK_AFFINITY,
+                           (uint32_t)CONFIG_ESP_TIMER_TASK_STACK_SIZE + TASK_EXTRA_STACK, true},
+};
+static struct tskTaskControlBlock service_tasks[FR_SERVICES];
+
+static void list_locked(struct tskTaskControlBlock *t);
+static void count_locked(struct tskTaskControlBlock *t);
+
+/* fr_lock() held: lists the boot records once. The idle records first, "IDLE" and the core's
+ * digit as FreeRTOS names them, priority 0, pinned to their core, configMINIMAL_STACK_SIZE deep
+ * (listed, not counted: no thread); then the service tasks (counted). */
+static void list_boot_locked(void)
 {
     if (idle_listed) {
         return;
@@ -219,11 +256,24 @@ static void list_idle_locked(void)
         fr_cond_init(&t->notified);
         list_locked(t);
     }
+    for (int i = 0; i < FR_SERVICES; i++) {
+        struct tskTaskControlBlock *t = &service_tasks[i];
+        strncpy(t->name, service_spec[i].name, sizeof t->name - 1);
+        t->priority = service_spec[i].priority;
+        t->core = service_spec[i].core;
+        t->stack_bytes = service_spec[i].depth;
+        t->foreign = true;
+        t->service = true;
+        t->parked = true;
+        t->parks_notified = service_spec[i].notified;
+        fr_cond_init(&t->notified);
+        count_locked(t);
+    }
 }
 
 static void list_locked(struct tskTaskControlBlock *t)
 {
-    list_idle_locked(); /* the chip's idle tasks come before every other */
+    list_boot_locked(); /* the chip's boot tasks come before every other */
     t->number = ++tasks_numbered; /* each record is listed once */
     t->listed = true;
     t->prev = NULL;
@@ -404,7 +454,7 @@ bool sim_task_deleted(const void *task)
 bool sim_task_describe(const void *task, char *name, size_t size, int32_t *core)
 {
     fr_lock();
-    list_idle_locked(); /* the idle tasks are there from boot */
+    list_boot_locked(); /* the boot tasks are there from boot */
     const struct tskTaskControlBlock *t = task_list;
     while (t != NULL && (const void *)t != task) { /* compared, never read, until found */
         t = t->next;
@@ -506,11 +556,35 @@ static void watch_locked(struct tskTaskControlBlock *t, uintptr_t low, uintptr_t
     t->cpu = *cpu;
 }
 
-/* A record for the calling thread, not made by xTaskCreate*(), measured against a stack of
- * `depth` bytes. */
-static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *name,
-                                                                   UBaseType_t priority,
-                                                                   bool counted, uint32_t depth)
+/* The calling thread becomes task t, its stack measured from here down over t->stack_bytes (what
+ * its callers use is not known), not below the page above its host stack's end (a thread with a
+ * small stack may have less room left). That area is its stack start (pxStackBase). A record not
+ * listed yet is counted from here on. */
+static __attribute__((noinline)) void attach(struct tskTaskControlBlock *t)
+{
+    const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+    const uintptr_t floor = sim_own_stack_low() + 4096;
+    fr_lock();
+    list_boot_locked(); /* a service task's record (its depth), when it is the first */
+    const uint32_t depth = t->stack_bytes;
+    fr_unlock();
+    const uintptr_t low = top - depth > floor || floor >= top ? top - depth : floor;
+    const cpu_clock_t cpu = own_cpu_clock();
+    paint_stack(low, top);
+    fr_lock();
+    watch_locked(t, low, top, &cpu);
+    t->stack_area = (const void *)low;
+    if (!t->listed) {
+        count_locked(t);
+    }
+    __atomic_store_n(&t->parked, false, __ATOMIC_RELAXED);
+    fr_unlock();
+    t_self = t;
+}
+
+/* A record for the calling thread, not made by xTaskCreate*(): priority 1 as ESP-IDF's main task
+ * (ESP_TASK_MAIN_PRIO), measured against its depth. */
+static struct tskTaskControlBlock *adopt(const char *name, BaseType_t core)
 {
     pthread_once(&foreign_once, make_foreign_key);
     struct tskTaskControlBlock *t = new_record();
@@ -518,26 +592,12 @@ static __attribute__((noinline)) struct tskTaskControlBlock *adopt(const char *n
         return NULL;
     }
     t->foreign = true;
-    t->core = tskNO_AFFINITY;
-    t->priority = priority;
+    t->core = core;
+    t->priority = 1;
+    t->stack_bytes = FOREIGN_STACK_BYTES;
     strncpy(t->name, name, sizeof t->name - 1);
-    /* Its stack is measured from here down (what its callers use is not known), not below the
-     * page above its host stack's end (a thread with a small stack may have less room left). */
-    const uintptr_t top = (uintptr_t)__builtin_frame_address(0);
-    const uintptr_t floor = sim_own_stack_low() + 4096;
-    const uintptr_t low = top - depth > floor || floor >= top ? top - depth : floor;
-    const cpu_clock_t cpu = own_cpu_clock();
-    paint_stack(low, top);
-    fr_lock();
-    watch_locked(t, low, top, &cpu);
-    if (counted) {
-        count_locked(t);
-    } else {
-        list_locked(t);
-    }
-    fr_unlock();
     pthread_setspecific(foreign_key, t);
-    t_self = t;
+    attach(t);
     return t;
 }
 
@@ -549,9 +609,11 @@ static bool is_main_thread(void)
 
 TaskHandle_t fr_self(void)
 {
-    /* The priority of ESP-IDF's main task (ESP_TASK_MAIN_PRIO); main() has its name. */
-    return t_self != NULL ? t_self
-                          : adopt(is_main_thread() ? "main" : "", 1, true, FOREIGN_STACK_BYTES);
+    if (t_self != NULL) {
+        return t_self;
+    }
+    /* main() is app_main's task: its name and core; other threads have neither. */
+    return is_main_thread() ? adopt("main", MAIN_TASK_CORE) : adopt("", tskNO_AFFINITY);
 }
 
 TaskHandle_t fr_or_self(TaskHandle_t task)
@@ -559,9 +621,15 @@ TaskHandle_t fr_or_self(TaskHandle_t task)
     return task != NULL ? task : fr_self();
 }
 
-TaskHandle_t fr_service_task(const char *name, UBaseType_t priority, uint32_t stack_bytes)
+TaskHandle_t fr_service_task(fr_service_t which)
 {
-    return adopt(name, priority, false, stack_bytes);
+    attach(&service_tasks[which]); /* listed there, when not yet */
+    return &service_tasks[which];
+}
+
+void fr_service_parked(fr_service_t which, bool parked)
+{
+    __atomic_store_n(&service_tasks[which].parked, parked, __ATOMIC_RELAXED);
 }
 
 /* fr_lock() held: a task deleted by another ends here, at its call into the API; inside a critical
@@ -886,6 +954,11 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
                   t->name);
         return;
     }
+    if (t->service) { /* not counted: the chip deletes it (its timers then never run) */
+        ESP_LOGE(FR_TAG, "%s(\"%s\"): a service task the chip starts at boot: refused (not "
+                         "simulated: the host's timers need its thread)", fn, t->name);
+        return;
+    }
     const bool self = t == t_self;
     if (self && t_scheduler_suspended != 0) {
         FR_REFUSE("%s(NULL) with the scheduler suspended (vTaskSuspendAll): the chip "
@@ -1071,8 +1144,8 @@ static eTaskState state_locked(const struct tskTaskControlBlock *t)
     return t == t_self       ? eRunning /* also the task a simulated ISR interrupted */
            : t->deleted      ? eDeleted
            : t->suspended    ? eSuspended
-           : t->waiting_on != NULL ? eBlocked
-                                   : eReady;
+           : t->waiting_on != NULL || __atomic_load_n(&t->parked, __ATOMIC_RELAXED) ? eBlocked
+                                                                                     : eReady;
 }
 
 eTaskState eTaskGetState(TaskHandle_t xTask)
@@ -1254,7 +1327,7 @@ static bool valid_core(const char *fn, BaseType_t core)
 static TaskHandle_t idle_task(BaseType_t core)
 {
     fr_lock();
-    list_idle_locked();
+    list_boot_locked();
     fr_unlock();
     return &idle_tasks[core];
 }
@@ -1303,6 +1376,7 @@ BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuff
 UBaseType_t uxTaskGetNumberOfTasks(void)
 {
     fr_lock();
+    list_boot_locked(); /* counted from boot */
     UBaseType_t n = task_count + tasks_being_freed;
     fr_unlock();
     return n;
@@ -1377,15 +1451,18 @@ static int list_rank(const TaskStatus_t *s)
 static UBaseType_t system_state_locked(TaskStatus_t *all, UBaseType_t size,
                                        configRUN_TIME_COUNTER_TYPE *total)
 {
+    list_boot_locked();
     if (all == NULL || size < task_count + tasks_being_freed) {
         return 0;
     }
     UBaseType_t n = 0;
     for (const struct tskTaskControlBlock *t = task_list; t != NULL; t = t->next) {
-        if (t->counted) { /* as uxTaskGetNumberOfTasks(): not the timer task */
+        if (t->counted) { /* as uxTaskGetNumberOfTasks(): not the idle tasks */
             TaskStatus_t s;
             status_locked(t, &s, true, eInvalid);
-            if (s.eCurrentState == eBlocked && t->notify_forever) {
+            const bool parked = __atomic_load_n(&t->parked, __ATOMIC_RELAXED);
+            if (s.eCurrentState == eBlocked &&
+                (t->notify_forever || (parked && t->waiting_on == NULL && t->parks_notified))) {
                 s.eCurrentState = eSuspended; /* vTaskGetInfo() on the suspended list: no event */
             }
             UBaseType_t at = n++; /* insertion by rank: stable, a few tasks */
@@ -1519,7 +1596,13 @@ void vTaskGetRunTimeStats(char *pcWriteBuffer)
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask)
 {
     struct tskTaskControlBlock *t = fr_or_self(xTask);
-    return t != NULL ? (StackType_t *)t->stack_area : NULL;
+    if (t == NULL) {
+        return NULL;
+    }
+    fr_lock(); /* a boot task's thread sets it as it starts */
+    StackType_t *start = (StackType_t *)t->stack_area;
+    fr_unlock();
+    return start;
 }
 
 uint8_t *pxTaskGetStackStart(TaskHandle_t xTask)
@@ -1536,7 +1619,7 @@ TaskHandle_t xTaskGetHandle(const char *pcNameToQuery)
         return NULL;
     }
     fr_lock();
-    list_idle_locked(); /* the idle tasks are there from boot */
+    list_boot_locked(); /* the boot tasks are there from boot */
     struct tskTaskControlBlock *t = task_list;
     while (t != NULL && strncmp(t->name, pcNameToQuery, configMAX_TASK_NAME_LEN) != 0) {
         t = t->next;

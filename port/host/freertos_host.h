@@ -55,11 +55,24 @@ TaskHandle_t fr_self(void);
 /* `task`, or the calling task's record for NULL (FreeRTOS's "NULL means the caller"). As fr_self(). */
 TaskHandle_t fr_or_self(TaskHandle_t task);
 
-/* Makes the calling thread, not made by xTaskCreate*(), a task named `name` that
- * uxTaskGetNumberOfTasks() does not count: a service task the chip starts at boot (its memory is
- * in the boot figure), such as the timer task. Its high-water mark is measured against a stack of
- * `stack_bytes`. NULL when the host is out of memory. */
-TaskHandle_t fr_service_task(const char *name, UBaseType_t priority, uint32_t stack_bytes);
+/* The chip's boot tasks the host runs as threads: records listed and counted from boot
+ * (uxTaskGetNumberOfTasks(), uxTaskGetSystemState(), vTaskList()) with the chip's names,
+ * priorities, cores and depths, whether or not their thread has started. */
+typedef enum {
+    FR_TIMER_TASK,     /* FreeRTOS's timer task (freertos_host_timers.c) */
+    FR_ESP_TIMER_TASK, /* ESP-IDF's esp_timer task (esp_host_timer.c) */
+    FR_SERVICES
+} fr_service_t;
+
+/* Makes the calling thread, not made by xTaskCreate*(), the service task `which` (once, from its
+ * thread's start): its stack is measured from here down against the task's depth, its run time
+ * from here on. fr_lock() not held. */
+TaskHandle_t fr_service_task(fr_service_t which);
+
+/* The service task waits for work outside fr_wait() (true), or works (false): listed blocked, or
+ * suspended for a task the chip has waiting for a notification without end. Any lock may be
+ * held. */
+void fr_service_parked(fr_service_t which, bool parked);
 
 /* True, after logging "<fn>: ..." and counting it (kraken_sim_stats_t.refused_waits), when ticks
  * != 0 and the caller is a simulated ISR (the chip asserts) or holds a critical section (the chip

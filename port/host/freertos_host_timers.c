@@ -18,13 +18,6 @@
 #include "sim_internal.h"
 
 #define TIMER_SIZE KRAKEN_SIM_TIMER_BYTES
-#define TIMER_TASK_NAME "Tmr Svc" /* CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME */
-/* FreeRTOS lowers a priority of configMAX_PRIORITIES or more to the highest there is. */
-#define TIMER_TASK_PRIORITY                                        \
-    (CONFIG_FREERTOS_TIMER_TASK_PRIORITY < configMAX_PRIORITIES \
-         ? CONFIG_FREERTOS_TIMER_TASK_PRIORITY                  \
-         : configMAX_PRIORITIES - 1)
-#define TIMER_TASK_DEPTH ((uint32_t)CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH) /* bytes */
 
 struct tmrTimerControl {
     const char *name;
@@ -176,11 +169,8 @@ static sem_t timer_task_ready;
 static void *timer_task_main(void *unused)
 {
     (void)unused;
-    timer_task = fr_service_task(TIMER_TASK_NAME, TIMER_TASK_PRIORITY, TIMER_TASK_DEPTH);
+    timer_task = fr_service_task(FR_TIMER_TASK);
     sem_post(&timer_task_ready);
-    if (timer_task == NULL) {
-        return NULL;
-    }
     fr_lock();
     for (;;) {
         serve_locked();

@@ -2,8 +2,9 @@
  * esp_timer.h (host) - esp_timer_get_time() (microseconds since the simulated boot) and ESP-IDF's
  * software timers.
  *
- * Timers run their callbacks one at a time in one dispatcher thread (ESP-IDF's esp_timer task),
- * started by the first esp_timer_create(). Each timer is a block of the simulated internal heap,
+ * Timers run their callbacks one at a time in one dispatcher thread, started by the first
+ * esp_timer_create(), which is the FreeRTOS task "esp_timer" (freertos/task.h: counted and listed
+ * from boot with the chip's priority 22, core and depth). Each timer is a block of the simulated internal heap,
  * as on the chip (heap_caps_calloc, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT): delete timers before
  * kraken_sim_reset(). A callback must not block; it may start, stop or delete timers, its own too.
  * Not on the host: the ISR dispatch method (ESP_TIMER_ISR needs

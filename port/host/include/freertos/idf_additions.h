@@ -53,8 +53,10 @@ static inline BaseType_t xTaskCreateWithCaps(TaskFunction_t pvTaskCode, const ch
 }
 
 /** The lowest address of the task's stack (NULL: the caller's) as the chip has it: its block in
- *  the simulated heap, or the buffer given to xTaskCreateStatic*(); NULL for a thread not made by
- *  xTaskCreate*(), whose stack is the host's. isr-ok, O(1) with a handle; NULL (the caller) from
+ *  the simulated heap, or the buffer given to xTaskCreateStatic*(). For a thread not made by
+ *  xTaskCreate*() ("main", the timer and esp_timer tasks), whose stack is the host's: the low end
+ *  of the host stack its high-water mark is measured on (host memory, not the chip's), NULL
+ *  before the thread has run. isr-ok, O(1) with a handle; NULL (the caller) from
  *  a thread without a task record yet makes one (task). */
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask);
 /** xTaskGetStackStart() under its ESP-IDF v5 name (v6 deprecates it; not marked so here, so that

@@ -20,6 +20,10 @@
  * A thread not made by xTaskCreate*() ends only by deleting itself (vTaskDelete(NULL) ends it
  * there, as pthread_exit would); deleting it from another task logs a warning and it goes on. It
  * counts in uxTaskGetNumberOfTasks() from its first call that needs a handle until it ends.
+ * The chip's boot tasks: the timer task ("Tmr Svc") and the esp_timer task ("esp_timer") are
+ * counted and listed from boot with the chip's names, priorities, cores and depths (their threads
+ * become them when they start); deleting one is refused with an error line (the host's timers
+ * need them). The idle tasks are records without a thread (below); the IPC tasks are not there.
  */
 #ifndef FREERTOS_TASK_H_HOST
 #define FREERTOS_TASK_H_HOST
@@ -146,8 +150,8 @@ TickType_t xTaskGetTickCountFromISR(void);
 TaskHandle_t xTaskGetCurrentTaskHandle(void);
 /** The task's name (NULL: the caller's); "main" for the process's main thread (the one whose
  *  thread ID is the process ID: app_main's task on the chip), "" for another thread not made by
- *  xTaskCreate*() ("Tmr Svc" for the timer task of freertos/timers.h, "IDLE0" and "IDLE1" for
- *  the idle tasks). The string lives as long as the task's thread. isr-ok, O(1). */
+ *  xTaskCreate*() ("Tmr Svc" for the timer task of freertos/timers.h, "esp_timer" for the thread
+ *  that runs esp_timer callbacks, "IDLE0" and "IDLE1" for the idle tasks). The string lives as long as the task's thread. isr-ok, O(1). */
 char *pcTaskGetName(TaskHandle_t xTaskToQuery);
 #define pcTaskGetTaskName(xTask) pcTaskGetName(xTask)
 /** Its priority (NULL: the caller's) as set, not enforced. isr-ok, O(1). */
@@ -158,12 +162,15 @@ UBaseType_t uxTaskPriorityGetFromISR(const TaskHandle_t xTask);
  *  error line and changes nothing (the chip's configASSERT aborts), and so is any priority for an
  *  idle task (xTaskGetIdleTaskHandle()). Not enforced. task, O(1). */
 void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority);
-/** The core it is pinned to, tskNO_AFFINITY when none (NULL: the caller). isr-ok, O(1). */
+/** The core it is pinned to, tskNO_AFFINITY when none (NULL: the caller); "main" has
+ *  CONFIG_ESP_MAIN_TASK_AFFINITY's (core 0 by default), another thread not made by xTaskCreate*()
+ *  none. isr-ok, O(1). */
 BaseType_t xTaskGetCoreID(TaskHandle_t xTask);
 /** Tasks alive: those made by xTaskCreate*() and not deleted, plus the other threads that have
  *  used a task call (with CONFIG_HEAP_TASK_TRACKING, also a heap call: each block needs its
- *  task). A deleted task counts until its stack and TCB are back in the heap, as
- *  FreeRTOS counts it until the idle task's clean-up. isr-ok, O(1). */
+ *  task), plus the timer task and the esp_timer task from boot (not the idle tasks). A deleted
+ *  task counts until its stack and TCB are back in the heap, as FreeRTOS counts it until the idle
+ *  task's clean-up. isr-ok, O(1). */
 UBaseType_t uxTaskGetNumberOfTasks(void);
 /** The least stack, in bytes (ESP-IDF's unit), the task (NULL: the caller) has had left since it
  *  started. Measured on the host: its thread's stack is painted at its start over the task's
@@ -192,8 +199,8 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask);
  * for each that runs no code and holds no simulated memory (the boot figure has theirs): queries
  * answer as the chip's would (name, priority 0, its core, eReady, a stack high-water mark of its
  * whole configMINIMAL_STACK_SIZE, no stack start, run time 0), xTaskGetHandle() finds it, and it
- * is not counted by uxTaskGetNumberOfTasks() nor listed by uxTaskGetSystemState()/vTaskList(),
- * as the timer task. vTaskDelete(), vTaskSuspend() and vTaskPrioritySet() of one are refused with
+ * is not counted by uxTaskGetNumberOfTasks() nor listed by uxTaskGetSystemState()/vTaskList()
+ * (a row with no run time would read as a CPU always busy). vTaskDelete(), vTaskSuspend() and vTaskPrioritySet() of one are refused with
  * an error line. */
 
 /** The idle task of the caller's core (xPortGetCoreID(): core 0 for a task not pinned). Never
@@ -212,9 +219,9 @@ BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuff
 
 #if CONFIG_FREERTOS_USE_TRACE_FACILITY || defined(KRAKEN_SIM_TRACE_FACILITY)
 /* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ----
- * The tasks listed are those uxTaskGetNumberOfTasks() counts (not the timer task nor the idle
- * tasks, which the chip starts at boot with its IPC tasks; the main thread is listed, as "main",
- * once it has made a FreeRTOS call), in FreeRTOS's order: ready and running tasks from the
+ * The tasks listed are those uxTaskGetNumberOfTasks() counts (the timer task and the esp_timer
+ * task too, not the idle tasks, which the chip starts at boot with its IPC tasks; the main thread
+ * is listed, as "main", once it has made a FreeRTOS call), in FreeRTOS's order: ready and running tasks from the
  * highest priority down, then blocked, then suspended ones. A deleted task waiting for its memory to come back is counted but not listed
  * (FreeRTOS lists it as eDeleted); a task waiting without a timeout is listed with the blocked
  * ones (FreeRTOS files it with the suspended ones, as "S" for a delay or a notification wait).

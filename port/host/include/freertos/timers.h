@@ -1,9 +1,10 @@
 /*
  * freertos/timers.h (host) - FreeRTOS software timers with the chip's memory use: a timer is one
  * 40-byte pvPortMalloc() block (sizeof(StaticTimer_t) on the S3). Callbacks run one at a time in
- * the timer task ("Tmr Svc", configTIMER_TASK_PRIORITY, 1 by default), a thread of its own that
- * the chip starts at boot: it takes no simulated memory (its high-water mark is measured against
- * configTIMER_TASK_STACK_DEPTH) and uxTaskGetNumberOfTasks() does not count it.
+ * the timer task ("Tmr Svc", configTIMER_TASK_PRIORITY, 1 by default), a task the chip starts at
+ * boot: counted and listed from boot (freertos/task.h), its thread started by the first timer
+ * call; it takes no simulated memory (its high-water mark is measured against
+ * configTIMER_TASK_STACK_DEPTH).
  *
  * Differences from the chip: a command (start, stop, reset, change period, delete) takes effect
  * when the call returns, where the chip queues it for the timer task (which may run later), so
@@ -103,7 +104,8 @@ TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer);
  *  xTimerCreate() or a NULL argument. isr-ok, O(1). */
 BaseType_t xTimerGetStaticBuffer(TimerHandle_t xTimer, StaticTimer_t **ppxTimerBuffer);
 
-/** The timer task (started on first use). NULL only when the host cannot start it. task, O(1). */
+/** The timer task (its thread started on first use; the same handle xTaskGetHandle() finds before).
+ *  NULL only when the host cannot start its thread. task, O(1). */
 TaskHandle_t xTimerGetTimerDaemonTaskHandle(void);
 /** Has the timer task call xFunctionToPend(pvParameter1, ulParameter2) after the calls pended
  *  before it. Waits up to xTicksToWait for room when CONFIG_FREERTOS_TIMER_QUEUE_LENGTH calls are
