@@ -924,6 +924,11 @@ static bool record_live_locked(const void *task)
             return true;
         }
     }
+    for (int i = 0; i < FR_SERVICES; i++) {
+        if (task == &service_tasks[i]) { /* static records, listed before their threads start */
+            return true;
+        }
+    }
     return fr_handle_live_locked(task, FR_TASK);
 }
 
