@@ -42,7 +42,7 @@ typedef struct tlsf_heap tlsf_heap_t; /* lives at the start of the region it man
 /** Make a heap of the `bytes` at `mem`, as ESP-IDF's multi_heap_register(mem, bytes) lays it
  *  out: its heap_t (20 bytes), TLSF's control structure (36 bytes, then 4 bytes per first-level
  *  index and per size class, the indexes and classes chosen by the `bytes - 20` after the heap_t:
- *  0.4 KiB for 4 KiB up to 2.4 KiB for 8 MiB), then the blocks. Returns NULL when mem is NULL or
+ *  344 bytes for 4 KiB up to 2300 for 8 MiB), then the blocks. Returns NULL when mem is NULL or
  *  misaligned (TLSF_HEAP_ALIGN), or the region is too small for the control structure and one
  *  minimal block, or larger than 2^31 bytes. `bytes` need not be a multiple of 4. The memory's
  *  previous contents do not matter. O(size classes). */
