@@ -113,12 +113,13 @@ struct tlsf_heap {
     uint32_t free_blocks;
     uint32_t used_blocks;
     void *user;
-    /* followed by fl_count second-level bitmaps, then fl_count * 2^sl_log2 list heads (block
-     * offsets, 0 = empty): SL_BITMAP(h), HEADS(h) */
+    /* followed by fl_count rows of a second-level bitmap and 2^sl_log2 list heads (block
+     * offsets, 0 = empty): the chip's bytes, in an order found without loading fl_count */
 };
 _Static_assert(sizeof(struct tlsf_heap) <= FIXED, "the chip's heap_t and control_t hold it");
-#define SL_BITMAP(h) ((uint32_t *)((uintptr_t)(h) + FIXED))
-#define HEADS(h) (SL_BITMAP(h) + (h)->fl_count)
+#define ROW(h, L, fl) ((uint32_t *)((uintptr_t)(h) + FIXED) + ((fl) << (L)) + (fl))
+#define SL_BITMAP(h, L, fl) (ROW(h, L, fl)[0])
+#define HEAD(h, L, fl, sl) (ROW(h, L, fl)[1u + (sl)])
 #define END(h) ((h)->first + HDR + (h)->max_payload) /* offset of the sentinel header */
 #define USED_SIZE_MASK(h) (~(h)->tag_mask & SIZE_MASK) /* size bits of a used block's header */
 
@@ -189,13 +190,13 @@ TLSF_INLINE void list_insert(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t si
 {
     uint32_t fl, sl;
     map(L, size, &fl, &sl);
-    uint32_t *head = &HEADS(h)[(fl << L) + sl];
+    uint32_t *head = &HEAD(h, L, fl, sl);
     uint32_t first = *head;
     NEXT(h, b) = first;
     PREV(h, b) = 0;
     PREV(h, first) = b; /* the null block's when the list was empty */
     *head = b;
-    SL_BITMAP(h)[fl] |= 1u << sl;
+    SL_BITMAP(h, L, fl) |= 1u << sl;
     h->fl_bitmap |= 1u << fl;
 }
 
@@ -207,9 +208,9 @@ TLSF_INLINE void list_remove(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t si
     if (!pv) { /* b was the head */
         uint32_t fl, sl;
         map(L, size, &fl, &sl);
-        HEADS(h)[(fl << L) + sl] = nx;
+        HEAD(h, L, fl, sl) = nx;
         if (!nx) {
-            uint32_t m = SL_BITMAP(h)[fl] &= ~(1u << sl);
+            uint32_t m = SL_BITMAP(h, L, fl) &= ~(1u << sl);
             if (!m) {
                 h->fl_bitmap &= ~(1u << fl);
             }
@@ -239,23 +240,23 @@ TLSF_INLINE uint32_t locate(tlsf_heap_t *h, uint32_t L, uint32_t size, uint32_t 
             return 0;
         }
     }
-    uint32_t slmap = SL_BITMAP(h)[fl] & (~0u << sl);
+    uint32_t slmap = SL_BITMAP(h, L, fl) & (~0u << sl);
     if (!slmap) {
         uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1u));
         if (!flmap) {
             return 0;
         }
         fl = ffs32(flmap);
-        slmap = SL_BITMAP(h)[fl];
+        slmap = SL_BITMAP(h, L, fl);
     }
     sl = ffs32(slmap);
-    uint32_t *head = &HEADS(h)[(fl << L) + sl];
+    uint32_t *head = &HEAD(h, L, fl, sl);
     uint32_t b = *head;
     /* unlink the head: it has no predecessor */
     uint32_t nx = NEXT(h, b);
     *head = nx;
     PREV(h, nx) = 0;
-    if (!nx && !(SL_BITMAP(h)[fl] &= ~(1u << sl))) {
+    if (!nx && !(SL_BITMAP(h, L, fl) &= ~(1u << sl))) {
         h->fl_bitmap &= ~(1u << fl);
     }
     *bs = HDRW(h, b) & SIZE_MASK;
@@ -709,7 +710,7 @@ TLSF_NOASAN size_t tlsf_heap_largest_free(const tlsf_heap_t *heap)
     if (!heap->fl_bitmap) {
         return 0;
     }
-    uint32_t fl = fls32(heap->fl_bitmap), sl = fls32(SL_BITMAP(heap)[fl]);
+    uint32_t fl = fls32(heap->fl_bitmap), sl = fls32(SL_BITMAP(heap, heap->sl_log2, fl));
     uint32_t low; /* lower bound of the highest non-empty class */
     if (fl == 0) {
         low = sl << 2;
@@ -816,7 +817,7 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
     }
     size_t listed = 0;
     for (uint32_t fl = 0; fl < h->fl_count; fl++) {
-        uint32_t slmap = SL_BITMAP(h)[fl];
+        uint32_t slmap = SL_BITMAP(h, h->sl_log2, fl);
         if ((slmap != 0) != ((h->fl_bitmap >> fl) & 1u)) {
             return false;
         }
@@ -824,7 +825,7 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
             return false;
         }
         for (uint32_t sl = 0; sl < slc; sl++) {
-            uint32_t cur = HEADS(h)[(fl << h->sl_log2) + sl], back = 0;
+            uint32_t cur = HEAD(h, h->sl_log2, fl, sl), back = 0;
             if ((cur != 0) != ((slmap >> sl) & 1u)) {
                 return false;
             }
