@@ -378,7 +378,10 @@ static void test_an_empty_heap_is_one_free_block_with_consistent_figures(void **
         const size_t free0 = chip_free_at_creation(r.bytes);
         assert_int_equal(tlsf_heap_free_bytes(h), free0);
         assert_int_equal(tlsf_heap_min_free_bytes(h), free0);
-        assert_int_equal(unusable_when_empty(h), TLSF_HEAP_ALIGN == 4 ? 2 * HDR : 2 * HDR + ((r.bytes - free0 + HDR) % 8));
+        /* a 64-bit host moves the first payload to an 8-byte boundary: 4 bytes when the
+         * chip's (control + 4) is 4 mod 8 */
+        const size_t moved = TLSF_HEAP_ALIGN == 4 ? 0 : (r.bytes - free0 + HDR) % 8;
+        assert_int_equal(unusable_when_empty(h), 2 * HDR + moved);
         assert_int_equal(tlsf_heap_free_blocks(h), 1);
         assert_int_equal(tlsf_heap_allocated_blocks(h), 0);
         assert_int_equal(tlsf_heap_allocated_bytes(h), 0);

@@ -14,8 +14,8 @@
  * TLSF's control structure) and the free bytes are counted as ESP-IDF's multi_heap counts them, so
  * every figure is the chip's for the same calls (32-bit builds: to the byte; 64-bit hosts: see
  * docs/simulator.md). Free bytes, minimum-ever free bytes, largest free block and block counts
- * are kept as counters and bitmaps: all O(1) to read. Not thread-safe: the caller locks (the simulator keeps one lock per
- * heap).
+ * are kept as counters and bitmaps: all O(1) to read. Not thread-safe: the caller locks (the
+ * simulator keeps one lock per heap).
  * No function here blocks, allocates host memory or prints; malloc/free/realloc touch a bounded
  * number of block words whatever the heap's state (tests/test_tlsf_heap.c counts them).
  *
