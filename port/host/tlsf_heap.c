@@ -453,16 +453,16 @@ TLSF_INLINE tlsf_free_result_t classify(const tlsf_heap_t *h, const void *ptr,
  * neighbours. */
 TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uint32_t hv)
 {
-    uint32_t new_free_blocks = h->free_blocks + 1u;
     h->free_bytes += s + HDR; /* ESP-IDF's multi_heap: the block and its header */
     h->used_blocks--;
+    h->free_blocks++; /* less one per merge: in memory, not a register held across the merges */
     if (hv & F_PREV_FREE) {
         HDRW(h, b) = s | F_FREE | F_PREV_FREE; /* a stale pointer to b reads as free */
         uint32_t pb = TAG_BEFORE(h, b), ps = HDRW(h, pb) & SIZE_MASK;
         list_remove(h, L, pb, ps);
         b = pb;
         s += ps + HDR;
-        new_free_blocks--;
+        h->free_blocks--;
     }
     uint32_t n = b + HDR + s, nh = HDRW(h, n);
     if (nh & F_FREE) {
@@ -471,14 +471,13 @@ TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uin
         s += ns + HDR;
         n = b + HDR + s;
         nh = HDRW(h, n);
-        new_free_blocks--;
+        h->free_blocks--;
     }
     /* b's predecessor is used: free neighbours are always merged */
     HDRW(h, b) = s | F_FREE;
     HDRW(h, n) = nh | F_PREV_FREE;
     TAG_BEFORE(h, n) = b;
     list_insert(h, L, b, s);
-    h->free_blocks = new_free_blocks;
 }
 
 TLSF_INLINE tlsf_free_result_t free_body(tlsf_heap_t *heap, uint32_t L, void *ptr)
