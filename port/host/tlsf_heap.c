@@ -110,7 +110,7 @@ struct tlsf_heap {
     uint32_t tag_salt;      /* the creation count in the tag bits: a new heap's tags differ */
     uint32_t free_bytes;    /* ESP-IDF's count: see tlsf_heap_free_bytes() */
     uint32_t min_free;
-    uint32_t free_blocks;
+    uint32_t blocks;        /* free and used, the sentinel not counted: free ones = blocks - used */
     uint32_t used_blocks;
     void *user;
     /* followed by fl_count rows of a second-level bitmap and 2^sl_log2 list heads (block
@@ -274,10 +274,10 @@ TLSF_INLINE void take(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uint32
         HDRW(h, r) = rs | F_FREE;
         TAG_BEFORE(h, r + HDR + rs) = r; /* next block's PREV_FREE stays set */
         list_insert(h, L, r, rs);
+        h->blocks++;
         s = a;
     } else {
         HDRW(h, b + HDR + s) &= ~F_PREV_FREE;
-        h->free_blocks--;
     }
     HDRW(h, b) = s | prevflag | tag_of(h, b);
     /* ESP-IDF's multi_heap: the block and its header */
@@ -345,7 +345,7 @@ TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
     TAG_BEFORE(h, end) = h->first;
     HDRW(h, end) = F_PREV_FREE | tag_of(h, end); /* sentinel: a used block of size 0 */
     list_insert(h, sl_log2, h->first, (uint32_t)max_payload);
-    h->free_blocks = 1;
+    h->blocks = 1;
     h->free_bytes = (uint32_t)(bytes - ctrl); /* initial_free() */
     h->min_free = h->free_bytes;
     POISON(mem, bytes);
@@ -455,14 +455,13 @@ TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uin
 {
     h->free_bytes += s + HDR; /* ESP-IDF's multi_heap: the block and its header */
     h->used_blocks--;
-    h->free_blocks++; /* less one per merge: in memory, not a register held across the merges */
     if (hv & F_PREV_FREE) {
         HDRW(h, b) = s | F_FREE | F_PREV_FREE; /* a stale pointer to b reads as free */
         uint32_t pb = TAG_BEFORE(h, b), ps = HDRW(h, pb) & SIZE_MASK;
         list_remove(h, L, pb, ps);
         b = pb;
         s += ps + HDR;
-        h->free_blocks--;
+        h->blocks--;
     }
     uint32_t n = b + HDR + s, nh = HDRW(h, n);
     if (nh & F_FREE) {
@@ -471,7 +470,7 @@ TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uin
         s += ns + HDR;
         n = b + HDR + s;
         nh = HDRW(h, n);
-        h->free_blocks--;
+        h->blocks--;
     }
     /* b's predecessor is used: free neighbours are always merged */
     HDRW(h, b) = s | F_FREE;
@@ -578,7 +577,7 @@ TLSF_NOASAN void *tlsf_heap_memalign_offs(tlsf_heap_t *heap, size_t align, size_
         TAG_BEFORE(heap, nb) = b;
         HDRW(heap, nb) = (s - gap) | F_FREE | F_PREV_FREE;
         list_insert(heap, L, b, lead);
-        heap->free_blocks++; /* no change to the free bytes: ESP-IDF counts free headers */
+        heap->blocks++; /* no change to the free bytes: ESP-IDF counts free headers */
         b = nb;
         s -= gap;
     }
@@ -631,7 +630,7 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
         }
         /* grow into the free next block */
         list_remove(heap, L, n, ns);
-        heap->free_blocks--;
+        heap->blocks--;
         s += HDR + ns;
         n = b + HDR + s;
         nh = HDRW(heap, n) & ~F_PREV_FREE;
@@ -647,7 +646,7 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
             rs += HDR + ns;
             n = r + HDR + rs;
         } else {
-            heap->free_blocks++;
+            heap->blocks++;
         }
         HDRW(heap, r) = rs | F_FREE;
         HDRW(heap, n) |= F_PREV_FREE;
@@ -692,7 +691,10 @@ TLSF_NOASAN size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap)
     return initial_free(heap) - heap->free_bytes - HDR * heap->used_blocks;
 }
 TLSF_NOASAN size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap) { return heap->used_blocks; }
-TLSF_NOASAN size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap) { return heap->free_blocks; }
+TLSF_NOASAN size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap)
+{
+    return heap->blocks - heap->used_blocks;
+}
 TLSF_NOASAN size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap) { return region_bytes(heap); }
 
 TLSF_NOASAN void tlsf_heap_reset_min_free(tlsf_heap_t *heap) { heap->min_free = heap->free_bytes; }
@@ -855,7 +857,7 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
         return false;
     }
     /* counters */
-    return nfree == h->free_blocks && nused == h->used_blocks &&
+    return nfree + nused == h->blocks && nused == h->used_blocks &&
            h->free_bytes == initial_free(h) - sused - HDR * nused &&
            h->min_free <= h->free_bytes &&
            sfree + sused + HDR * (nfree + nused - 1u) == h->max_payload;
