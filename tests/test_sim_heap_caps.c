@@ -687,6 +687,79 @@ static void exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free(
     assert_int_equal(s.failed, 1);
 }
 
+/* ESP-IDF's free size of a fresh heap over `bytes` (multi_heap_register): the region less its
+ * heap_t (20 bytes) and TLSF's control structure for the n = bytes - 20 after it: control_t (36
+ * bytes) and 4 bytes per first-level index and per size class; 8 lists per index up to 16 KiB,
+ * 16 up to 256 KiB, 32 above; indexes: (32 - clz(n)) - (log2(lists) + 2) + 1. */
+static size_t chip_free_at_boot(size_t bytes)
+{
+    const unsigned n = (unsigned)(bytes - 20u);
+    const unsigned sl_log2 = n <= 16384u ? 3u : n <= 262144u ? 4u : 5u;
+    const unsigned fl_count = (32u - (unsigned)__builtin_clz(n)) - (sl_log2 + 2u) + 1u;
+    return bytes - 20u - 36u - 4u * fl_count - 4u * (fl_count << sl_log2);
+}
+
+/* tlsf_fit_size() of the single block (free bytes less its header and the sentinel's, to 4
+ * bytes): rounded down to its size class, 1/8, 1/16 or 1/32 of its power of two. */
+static size_t chip_largest_at_boot(size_t bytes)
+{
+    const size_t block = (chip_free_at_boot(bytes) - 8u) & ~(size_t)3u;
+    const unsigned n = (unsigned)(bytes - 20u);
+    const unsigned sl_log2 = n <= 16384u ? 3u : n <= 262144u ? 4u : 5u;
+    const size_t class_width = ((size_t)1u << (31 - __builtin_clz((unsigned)block))) >> sl_log2;
+    return block & ~(class_width - 1u);
+}
+
+/* Every heap of the booted chip reports what ESP-IDF reports for its region; a malloc takes its
+ * block and 4-byte header from one heap's count and the system's, a free gives them back. */
+static void every_heaps_figures_are_esp_idfs_to_the_byte(void **state)
+{
+    (void)state;
+    const size_t count = kraken_sim_region_count();
+    size_t sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        size_t expected = chip_free_at_boot(r.size);
+        if (strcmp(r.name, "DMAPOOL") != 0) { /* the DMA pool's block is taken at boot */
+            assert_int_equal(r.free_bytes, expected);
+            assert_int_equal(r.largest_free_block, chip_largest_at_boot(r.size));
+        }
+        sum += r.free_bytes;
+    }
+    assert_int_equal(heap_caps_get_free_size(0), sum);
+    const size_t system = esp_get_free_heap_size();
+    kraken_sim_region_t before[16], after[16];
+    assert_true(count <= 16);
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal(kraken_sim_get_region(i, &before[i]), ESP_OK);
+    }
+    void *first = heap_caps_malloc(100, MALLOC_CAP_INTERNAL);
+    void *second = heap_caps_malloc(100, MALLOC_CAP_INTERNAL);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_int_equal(heap_caps_get_allocated_size(first), 100);
+    assert_int_equal(esp_get_free_heap_size(), system - 208);
+    heap_caps_free(first);
+    assert_int_equal(esp_get_free_heap_size(), system - 104);
+    assert_true(esp_get_minimum_free_heap_size() <= system - 208);
+    size_t changed = 0;
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal(kraken_sim_get_region(i, &after[i]), ESP_OK);
+        if (after[i].free_bytes != before[i].free_bytes) {
+            changed++;
+            assert_int_equal(after[i].free_bytes, before[i].free_bytes - 104);
+            assert_int_equal(after[i].minimum_free_bytes,
+                             before[i].minimum_free_bytes < before[i].free_bytes - 208
+                                 ? before[i].minimum_free_bytes
+                                 : before[i].free_bytes - 208);
+        }
+    }
+    assert_int_equal(changed, 1); /* both in the smallest internal heap */
+    heap_caps_free(second);
+    assert_int_equal(esp_get_free_heap_size(), system);
+}
+
 static void get_info_agrees_with_the_o1_size_queries(void **state)
 {
     (void)state;
@@ -1397,6 +1470,7 @@ int main(void)
         ALL_PROFILES(prefer_tries_each_mask_in_turn_and_reports_the_last_on_failure),
         ALL_PROFILES(exhausting_internal_ram_fails_with_the_hook_and_recovers_after_free),
         ALL_PROFILES(get_info_agrees_with_the_o1_size_queries),
+        ALL_PROFILES(every_heaps_figures_are_esp_idfs_to_the_byte),
         ALL_PROFILES(the_largest_free_block_reported_can_be_allocated),
         ALL_PROFILES(totals_per_caps_add_up_the_heaps_that_have_them),
         ALL_PROFILES(fail_next_fails_exactly_n_matching_allocations_and_calls_the_hook),

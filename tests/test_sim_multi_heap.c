@@ -226,6 +226,54 @@ static void figures_and_the_minimum_follow_the_blocks(void **state)
     assert_int_equal(multi_heap_minimum_free_size(heap), low);
 }
 
+/* ESP-IDF v5.5's figures for a 32 KiB region, derived from its sources (multi_heap.c, tlsf.c):
+ * - multi_heap_register: heap_t 20 bytes; TLSF's control structure for the 32748 bytes after it:
+ *   16 second-level lists (over 16 KiB), fl_index_max = 32 - clz(32748) = 15, shift 4 + 2, so 10
+ *   first-level indexes: 36 + 4 * 10 + 4 * 10 * 16 = 716 bytes. Free: 32748 - 716 = 32032.
+ * - tlsf_add_pool: one block of 32032 - 8 = 32024 bytes (its header and the sentinel's);
+ *   largest_free_block = tlsf_fit_size(32024) = 32024 rounded down to its class (1024): 31744.
+ * - malloc(100): a 100-byte block, free -= 100 + 4 (tlsf_alloc_overhead) each time;
+ *   free(first) gives 104 back; the minimum stays at the lowest; total_allocated_bytes =
+ *   32032 - free - 4 * allocated blocks.
+ * A 64-bit host's first payload is 4 bytes further (8-byte alignment): the same figures here. */
+static _Alignas(16) uint8_t region_32k[32768];
+
+static void figures_are_esp_idfs_to_the_byte(void **state)
+{
+    (void)state;
+    multi_heap_handle_t heap = multi_heap_register(region_32k, sizeof region_32k);
+    assert_non_null(heap);
+    multi_heap_info_t info;
+    multi_heap_get_info(heap, &info);
+    assert_int_equal(info.total_free_bytes, 32032);
+    assert_int_equal(info.minimum_free_bytes, 32032);
+    assert_int_equal(info.largest_free_block, 31744);
+    assert_int_equal(info.total_allocated_bytes, 0);
+    assert_int_equal(info.free_blocks, 1);
+    void *first = multi_heap_malloc(heap, 100);
+    assert_non_null(first);
+    assert_int_equal(multi_heap_get_allocated_size(heap, first), 100);
+    assert_int_equal(multi_heap_free_size(heap), 32032 - 104);
+    assert_int_equal(multi_heap_minimum_free_size(heap), 32032 - 104);
+    void *second = multi_heap_malloc(heap, 100);
+    assert_non_null(second);
+    assert_int_equal(multi_heap_free_size(heap), 32032 - 208);
+    multi_heap_free(heap, first);
+    multi_heap_get_info(heap, &info);
+    assert_int_equal(info.total_free_bytes, 32032 - 104);  /* 31928 */
+    assert_int_equal(info.minimum_free_bytes, 32032 - 208); /* 31824 */
+    assert_int_equal(info.total_allocated_bytes, 100);
+    assert_int_equal(info.allocated_blocks, 1);
+    assert_int_equal(info.free_blocks, 2); /* first's block is a hole of its own */
+    assert_int_equal(info.total_blocks, 3);
+    assert_int_equal(info.largest_free_block, 31744); /* 31816 (chip) rounded to its class */
+    /* second merges with both free neighbours: back to the empty heap's count */
+    multi_heap_free(heap, second);
+    assert_int_equal(multi_heap_free_size(heap), 32032);
+    assert_int_equal(multi_heap_minimum_free_size(heap), 32032 - 208);
+    assert_true(multi_heap_check(heap, true));
+}
+
 static void misuse_is_refused_counted_and_leaves_the_heap_intact(void **state)
 {
     (void)state;
@@ -483,6 +531,7 @@ int main(void)
         cmocka_unit_test(offset_alignment_holds_on_a_fragmented_heap),
         cmocka_unit_test(realloc_keeps_the_contents_and_size_zero_frees),
         cmocka_unit_test(figures_and_the_minimum_follow_the_blocks),
+        cmocka_unit_test(figures_are_esp_idfs_to_the_byte),
         cmocka_unit_test(misuse_is_refused_counted_and_leaves_the_heap_intact),
         cmocka_unit_test(walk_dump_and_containing_block_see_every_block),
         cmocka_unit_test(a_check_prints_only_what_it_finds_broken),

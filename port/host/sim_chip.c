@@ -621,17 +621,17 @@ static uint32_t ored(const uint32_t caps[SIM_PRIOS])
     return caps[0] | caps[1] | caps[2];
 }
 
-/* Make a heap over [start, start + bytes); NULL when the region is too small for TLSF. The start
- * is aligned up to the host TLSF's granularity (8 bytes on 64-bit hosts; a start the chip's TLSF
- * refuses, not 4-byte aligned, is refused before). */
+/* Make a heap over [start, start + bytes) as multi_heap_register() does; NULL when the region is
+ * too small for TLSF. The start is aligned up to the host TLSF's granularity (8 bytes on 64-bit
+ * hosts; a start the chip's TLSF refuses, not 4-byte aligned, is refused before). The size is
+ * the chip's, a multiple of 4 or not (the DMA pool's is not): its free bytes count the tail. */
 static tlsf_heap_t *heap_over(uintptr_t start, size_t bytes)
 {
     const uintptr_t aligned = (start + TLSF_HEAP_ALIGN - 1) & ~(uintptr_t)(TLSF_HEAP_ALIGN - 1);
     if (aligned - start >= bytes) {
         return NULL;
     }
-    bytes -= aligned - start;
-    return tlsf_heap_create((void *)aligned, bytes & ~(size_t)(TLSF_HEAP_ALIGN - 1));
+    return tlsf_heap_create((void *)aligned, bytes - (aligned - start));
 }
 
 /* A heap over [start, start + bytes), not yet in the list; NULL when the store is full or the

@@ -14,28 +14,26 @@
 
 static const char *const TAG = "multi_heap";
 
-/* At the (aligned) start of the caller's memory; the TLSF heap follows. */
-struct multi_heap_info {
-    pthread_mutex_t *lock;
-    tlsf_heap_t *tlsf;
-};
-
-static uintptr_t align_up(uintptr_t v)
+/* The handle is the TLSF heap, which lays the region out as multi_heap_register() does on the chip
+ * (its heap_t, then TLSF's control structure) and keeps the lock pointer in the heap_t's bytes. */
+static tlsf_heap_t *tlsf_of(multi_heap_handle_t heap)
 {
-    return (v + TLSF_HEAP_ALIGN - 1u) & ~(uintptr_t)(TLSF_HEAP_ALIGN - 1u);
+    return (tlsf_heap_t *)(void *)heap;
 }
 
 static void lock(multi_heap_handle_t heap)
 {
-    if (heap->lock != NULL) {
-        pthread_mutex_lock(heap->lock);
+    pthread_mutex_t *mutex = tlsf_heap_user(tlsf_of(heap));
+    if (mutex != NULL) {
+        pthread_mutex_lock(mutex);
     }
 }
 
 static void unlock(multi_heap_handle_t heap)
 {
-    if (heap->lock != NULL) {
-        pthread_mutex_unlock(heap->lock);
+    pthread_mutex_t *mutex = tlsf_heap_user(tlsf_of(heap));
+    if (mutex != NULL) {
+        pthread_mutex_unlock(mutex);
     }
 }
 
@@ -51,27 +49,18 @@ multi_heap_handle_t multi_heap_register(void *start, size_t size)
     if (start == NULL || (uintptr_t)start % 4 != 0) { /* the chip's TLSF refuses it too */
         return NULL;
     }
-    const uintptr_t begin = (uintptr_t)start;
-    const uintptr_t handle = align_up(begin);
-    const uintptr_t region = align_up(handle + sizeof(struct multi_heap_info));
-    if (region - begin >= size) {
+    /* a 64-bit host's granularity is 8: a start 4 mod 8 loses its first 4 bytes */
+    const size_t skip = (size_t)(-(uintptr_t)start & (TLSF_HEAP_ALIGN - 1u));
+    if (skip >= size) {
         return NULL;
     }
-    tlsf_heap_t *tlsf = tlsf_heap_create((void *)region, size - (region - begin));
-    if (tlsf == NULL) {
-        return NULL;
-    }
-    struct multi_heap_info *heap = (struct multi_heap_info *)handle;
-    SIM_UNPOISON(heap, sizeof *heap); /* a heap registered here before may have poisoned it */
-    heap->lock = NULL;
-    heap->tlsf = tlsf;
-    return heap;
+    return (multi_heap_handle_t)(void *)tlsf_heap_create((char *)start + skip, size - skip);
 }
 
 void multi_heap_set_lock(multi_heap_handle_t heap, void *lock_ptr)
 {
     if (heap != NULL) {
-        heap->lock = lock_ptr;
+        tlsf_heap_set_user(tlsf_of(heap), lock_ptr);
     }
 }
 
@@ -81,7 +70,7 @@ void *multi_heap_malloc(multi_heap_handle_t heap, size_t size)
         return NULL;
     }
     lock(heap);
-    void *p = tlsf_heap_malloc(heap->tlsf, size);
+    void *p = tlsf_heap_malloc(tlsf_of(heap), size);
     unlock(heap);
     return p;
 }
@@ -93,7 +82,7 @@ void *multi_heap_aligned_alloc_offs(multi_heap_handle_t heap, size_t size, size_
         return NULL;
     }
     lock(heap);
-    void *p = tlsf_heap_memalign_offs(heap->tlsf, alignment, size, offset);
+    void *p = tlsf_heap_memalign_offs(tlsf_of(heap), alignment, size, offset);
     unlock(heap);
     return p;
 }
@@ -109,7 +98,7 @@ void multi_heap_free(multi_heap_handle_t heap, void *p)
         return;
     }
     lock(heap);
-    const tlsf_free_result_t result = tlsf_heap_free(heap->tlsf, p);
+    const tlsf_free_result_t result = tlsf_heap_free(tlsf_of(heap), p);
     unlock(heap);
     if (result != TLSF_FREE_OK) {
         refuse(__func__, heap, p);
@@ -130,8 +119,8 @@ void *multi_heap_realloc(multi_heap_handle_t heap, void *p, size_t size)
         return multi_heap_malloc(heap, size);
     }
     lock(heap);
-    const bool live = tlsf_heap_block_size(heap->tlsf, p) != 0;
-    void *result = live ? tlsf_heap_realloc(heap->tlsf, p, size) : NULL;
+    const bool live = tlsf_heap_block_size(tlsf_of(heap), p) != 0;
+    void *result = live ? tlsf_heap_realloc(tlsf_of(heap), p, size) : NULL;
     unlock(heap);
     if (!live) {
         refuse(__func__, heap, p);
@@ -145,7 +134,7 @@ size_t multi_heap_get_allocated_size(multi_heap_handle_t heap, void *p)
         return 0;
     }
     lock(heap);
-    const size_t size = tlsf_heap_block_size(heap->tlsf, p);
+    const size_t size = tlsf_heap_block_size(tlsf_of(heap), p);
     unlock(heap);
     return size;
 }
@@ -162,7 +151,7 @@ static size_t figure(multi_heap_handle_t heap, size_t (*read)(const tlsf_heap_t 
         return 0;
     }
     lock(heap);
-    const size_t bytes = read(heap->tlsf);
+    const size_t bytes = read(tlsf_of(heap));
     unlock(heap);
     return bytes;
 }
@@ -183,8 +172,8 @@ size_t multi_heap_reset_minimum_free_bytes(multi_heap_handle_t heap)
         return 0;
     }
     lock(heap);
-    const size_t before = tlsf_heap_min_free_bytes(heap->tlsf);
-    tlsf_heap_reset_min_free(heap->tlsf);
+    const size_t before = tlsf_heap_min_free_bytes(tlsf_of(heap));
+    tlsf_heap_reset_min_free(tlsf_of(heap));
     unlock(heap);
     return before;
 }
@@ -196,7 +185,7 @@ void multi_heap_restore_minimum_free_bytes(multi_heap_handle_t heap,
         return;
     }
     lock(heap);
-    tlsf_heap_restore_min_free(heap->tlsf, new_minimum_free_bytes_value);
+    tlsf_heap_restore_min_free(tlsf_of(heap), new_minimum_free_bytes_value);
     unlock(heap);
 }
 
@@ -210,7 +199,7 @@ void multi_heap_get_info(multi_heap_handle_t heap, multi_heap_info_t *info)
         return;
     }
     lock(heap);
-    const tlsf_heap_t *t = heap->tlsf;
+    const tlsf_heap_t *t = tlsf_of(heap);
     *info = (multi_heap_info_t){
         .total_free_bytes = tlsf_heap_free_bytes(t),
         .total_allocated_bytes = tlsf_heap_allocated_bytes(t),
@@ -229,7 +218,7 @@ bool multi_heap_check(multi_heap_handle_t heap, bool print_errors)
         return false;
     }
     lock(heap);
-    const bool valid = tlsf_heap_check(heap->tlsf);
+    const bool valid = tlsf_heap_check(tlsf_of(heap));
     unlock(heap);
     if (!valid && print_errors) {
         fprintf(stderr, "CORRUPT HEAP: multi_heap %p fails its integrity check\n", (void *)heap);
@@ -255,7 +244,7 @@ void multi_heap_walk(multi_heap_handle_t heap, multi_heap_walker_cb_t walker_fun
     }
     walk_t walk = {walker_func, user_data};
     lock(heap);
-    tlsf_heap_walk(heap->tlsf, walk_one, &walk);
+    tlsf_heap_walk(tlsf_of(heap), walk_one, &walk);
     unlock(heap);
 }
 
@@ -283,7 +272,7 @@ void *multi_heap_find_containing_block(multi_heap_handle_t heap, void *ptr)
     }
     void *payload = NULL;
     lock(heap);
-    const size_t size = tlsf_heap_containing_block_size(heap->tlsf, ptr, &payload);
+    const size_t size = tlsf_heap_containing_block_size(tlsf_of(heap), ptr, &payload);
     unlock(heap);
     return size != 0 ? payload : NULL;
 }

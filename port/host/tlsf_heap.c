@@ -6,7 +6,9 @@
  *
  * Region layout (32-bit offsets, counted from the start of the region = the control struct):
  *
- *   | control + sl bitmaps | list heads | .. | hdr | payload | hdr | payload | ... | sentinel hdr |
+ *   | heap_t + control | sl bitmaps | list heads | hdr | payload | ... | sentinel hdr | tail |
+ *
+ * with the chip's sizes up to the first header (see struct tlsf_heap).
  *
  * A block is named by the offset of its 4-byte header word: the payload size (a multiple of 4) and
  * two flags, FREE (this block) and PREV_FREE (the physically previous block). The payload follows
@@ -30,8 +32,13 @@
  * malloc also keeps the rounded size as the block's (ESP-IDF since v5.4; can be turned off for
  * older releases); memalign does not.
  *
- * Accounting: free bytes = sum of free payloads; allocated bytes = sum of allocated payloads;
- * total = the payload of the single block of an empty heap = free + allocated + 4 * (blocks - 1).
+ * Accounting, as ESP-IDF's multi_heap (multi_heap.c) keeps it: free bytes start at the region
+ * less the control structure, and each malloc/memalign takes its block's size + 4 (the header),
+ * each free gives them back, a realloc gives the old size and takes the new one. So they count
+ * every free block's header and the sentinel's: free payloads + 4 * (free blocks + 1) + the
+ * unused tail. Allocated bytes = initial free - free - 4 * used blocks (multi_heap_get_info).
+ * Physically: the payload of the single block of an empty heap = sum of payloads
+ * + 4 * (blocks - 1).
  *
  * AddressSanitizer builds: headers, free payloads, the control area and the slack after each
  * request are poisoned; every function here is built without instrumentation and never calls libc
@@ -74,36 +81,47 @@
 #define F_PREV_FREE 2u
 #define SIZE_MASK (~(uint32_t)3u) /* free blocks: the bits above the size are zero */
 #define TAG_MULT 0x9E3779B1u        /* spreads block offsets over the tag bits */
-#define HEAP_MAGIC 0x544c5346u /* "TLSF" */
 #define MAX_REGION ((size_t)1u << 31)
 
 _Static_assert(TLSF_HEAP_ALIGN == 4 || TLSF_HEAP_ALIGN == 8, "granularity is 4 or 8 bytes");
 
+/* The region starts as on the chip: ESP-IDF's multi_heap heap_t (20 bytes) and TLSF control_t (36
+ * bytes), then one second-level bitmap word per first-level index and one list head per size
+ * class; the first block's header follows (4 bytes later on a 64-bit host when the payload would
+ * not be 8-aligned). This struct stands in the first 56 bytes, so every figure derived from the
+ * control structure's size is the chip's. */
+#define CHIP_HEAP_T 20u    /* multi_heap.c's heap_t: lock, free_bytes, minimum_free_bytes, ... */
+#define CHIP_CONTROL_T 36u /* tlsf's control_t without its arrays, on the 32-bit chip */
+#define FIXED (CHIP_HEAP_T + CHIP_CONTROL_T)
+
 struct tlsf_heap {
-    /* offset 0 is the null link: the list code writes "its" next/prev links (these two words)
-     * instead of testing for the end of a list */
-    uint32_t magic;
-    uint32_t null_links[2];
+    /* offset 0 is the null link: the list code writes "its" next/prev links (the two words after
+     * fl_bitmap) instead of testing for the end of a list; it never touches the word at 0 */
     uint32_t fl_bitmap;     /* bit fl set when sl_bitmap[fl] != 0 */
-    /* 16-bit: stores to block words (uint32_t) cannot alias them, so they stay in registers */
-    uint16_t sl_log2;       /* 3, 4 or 5 */
-    uint16_t fl_count;
-    uint32_t variant;       /* sl_log2 - 3 (which specialised malloc/free), + NO_ROUNDING */
+    uint32_t null_links[2];
+    /* 8-bit: stores to block words (uint32_t) cannot alias them, so they stay in registers */
+    uint8_t sl_log2;        /* 3, 4 or 5; 0 once destroyed */
+    uint8_t variant;        /* sl_log2 - 3 (which specialised malloc/free), + NO_ROUNDING */
+    uint8_t fl_count;
+    uint8_t tail;           /* region bytes after the sentinel header (alignment) */
     uint32_t first;         /* offset of the first block */
-    uint32_t end;           /* offset of the sentinel header (size 0, used) */
-    uint32_t max_payload;   /* payload of the block of an empty heap */
-    uint32_t region_bytes;
-    uint32_t used_size_mask; /* size bits of a used block's header (above them: the tag) */
-    uint32_t tag_mask;
+    uint32_t max_payload;   /* payload of the block of an empty heap; the sentinel follows */
+    uint32_t tag_mask;      /* the header bits above a used block's size: the tag */
     uint32_t tag_salt;      /* the creation count in the tag bits: a new heap's tags differ */
-    size_t free_bytes;
-    size_t min_free;
-    size_t free_blocks;
-    size_t used_blocks;
-    uint32_t sl_bitmap[32]; /* fl_count used */
-    /* followed by fl_count * 2^sl_log2 list heads (block offsets, 0 = empty): HEADS(h) */
+    uint32_t free_bytes;    /* ESP-IDF's count: see tlsf_heap_free_bytes() */
+    uint32_t min_free;
+    uint32_t blocks;        /* free and used, the sentinel not counted: free ones = blocks - used */
+    uint32_t used_blocks;
+    void *user;
+    /* followed by fl_count rows of a second-level bitmap and 2^sl_log2 list heads (block
+     * offsets, 0 = empty): the chip's bytes, in an order found without loading fl_count */
 };
-#define HEADS(h) ((uint32_t *)((h) + 1))
+_Static_assert(sizeof(struct tlsf_heap) <= FIXED, "the chip's heap_t and control_t hold it");
+#define ROW(h, L, fl) ((uint32_t *)((uintptr_t)(h) + FIXED) + ((fl) << (L)) + (fl))
+#define SL_BITMAP(h, L, fl) (ROW(h, L, fl)[0])
+#define HEAD(h, L, fl, sl) (ROW(h, L, fl)[1u + (sl)])
+#define END(h) ((h)->first + HDR + (h)->max_payload) /* offset of the sentinel header */
+#define USED_SIZE_MASK(h) (~(h)->tag_mask & SIZE_MASK) /* size bits of a used block's header */
 
 /* ---- raw access (offsets from the control struct) ---- */
 
@@ -172,13 +190,13 @@ TLSF_INLINE void list_insert(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t si
 {
     uint32_t fl, sl;
     map(L, size, &fl, &sl);
-    uint32_t *head = &HEADS(h)[(fl << L) + sl];
+    uint32_t *head = &HEAD(h, L, fl, sl);
     uint32_t first = *head;
     NEXT(h, b) = first;
     PREV(h, b) = 0;
     PREV(h, first) = b; /* the null block's when the list was empty */
     *head = b;
-    h->sl_bitmap[fl] |= 1u << sl;
+    SL_BITMAP(h, L, fl) |= 1u << sl;
     h->fl_bitmap |= 1u << fl;
 }
 
@@ -190,9 +208,9 @@ TLSF_INLINE void list_remove(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t si
     if (!pv) { /* b was the head */
         uint32_t fl, sl;
         map(L, size, &fl, &sl);
-        HEADS(h)[(fl << L) + sl] = nx;
+        HEAD(h, L, fl, sl) = nx;
         if (!nx) {
-            uint32_t m = h->sl_bitmap[fl] &= ~(1u << sl);
+            uint32_t m = SL_BITMAP(h, L, fl) &= ~(1u << sl);
             if (!m) {
                 h->fl_bitmap &= ~(1u << fl);
             }
@@ -222,23 +240,23 @@ TLSF_INLINE uint32_t locate(tlsf_heap_t *h, uint32_t L, uint32_t size, uint32_t 
             return 0;
         }
     }
-    uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl);
+    uint32_t slmap = SL_BITMAP(h, L, fl) & (~0u << sl);
     if (!slmap) {
         uint32_t flmap = h->fl_bitmap & (~0u << (fl + 1u));
         if (!flmap) {
             return 0;
         }
         fl = ffs32(flmap);
-        slmap = h->sl_bitmap[fl];
+        slmap = SL_BITMAP(h, L, fl);
     }
     sl = ffs32(slmap);
-    uint32_t *head = &HEADS(h)[(fl << L) + sl];
+    uint32_t *head = &HEAD(h, L, fl, sl);
     uint32_t b = *head;
     /* unlink the head: it has no predecessor */
     uint32_t nx = NEXT(h, b);
     *head = nx;
     PREV(h, nx) = 0;
-    if (!nx && !(h->sl_bitmap[fl] &= ~(1u << sl))) {
+    if (!nx && !(SL_BITMAP(h, L, fl) &= ~(1u << sl))) {
         h->fl_bitmap &= ~(1u << fl);
     }
     *bs = HDRW(h, b) & SIZE_MASK;
@@ -251,20 +269,19 @@ TLSF_INLINE uint32_t locate(tlsf_heap_t *h, uint32_t L, uint32_t size, uint32_t 
 TLSF_INLINE void take(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uint32_t a,
                       uint32_t prevflag)
 {
-    size_t free_bytes = h->free_bytes;
     if (s >= a + HDR + MIN_PAYLOAD) {
         uint32_t r = b + HDR + a, rs = s - a - HDR;
         HDRW(h, r) = rs | F_FREE;
         TAG_BEFORE(h, r + HDR + rs) = r; /* next block's PREV_FREE stays set */
         list_insert(h, L, r, rs);
+        h->blocks++;
         s = a;
-        free_bytes -= a + HDR;
     } else {
         HDRW(h, b + HDR + s) &= ~F_PREV_FREE;
-        free_bytes -= s;
-        h->free_blocks--;
     }
     HDRW(h, b) = s | prevflag | tag_of(h, b);
+    /* ESP-IDF's multi_heap: the block and its header */
+    uint32_t free_bytes = h->free_bytes - (s + HDR);
     h->free_bytes = free_bytes;
     h->used_blocks++;
     if (free_bytes < h->min_free) {
@@ -279,17 +296,28 @@ TLSF_INLINE void *payload(const tlsf_heap_t *h, uint32_t b)
 
 /* ---- creation ---- */
 
+/* The chip's control structure for a region of `bytes` (heap_t included): tlsf_create() sizes it
+ * for the bytes after the heap_t. */
+TLSF_INLINE size_t ctrl_bytes(uint32_t sl_log2, uint32_t fl_count)
+{
+    return FIXED + (size_t)fl_count * 4u + ((size_t)fl_count << sl_log2) * 4u;
+}
+
 TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
 {
     if (mem == NULL || ((uintptr_t)mem & (ALIGN - 1u)) != 0 || bytes > MAX_REGION ||
-        bytes < sizeof(tlsf_heap_t)) {
+        bytes < FIXED) {
         return NULL;
     }
-    uint32_t sl_log2 = bytes <= 16u * 1024u ? 3u : bytes <= 256u * 1024u ? 4u : 5u;
+    /* as ESP-IDF's control_construct() for the bytes after the heap_t: the second-level count
+     * by their size, first-level indexes up to theirs (fl_index_max = fls + 1) */
+    const size_t tlsf_bytes = bytes - CHIP_HEAP_T;
+    uint32_t sl_log2 = tlsf_bytes <= 16u * 1024u ? 3u : tlsf_bytes <= 256u * 1024u ? 4u : 5u;
     uint32_t fl_shift = sl_log2 + 2u;
-    /* the largest payload is < bytes, so its first-level index is at most fls(bytes) - shift + 1 */
-    uint32_t fl_count = fls32((uint32_t)(bytes - 1u)) + 2u - fl_shift;
-    size_t ctrl = sizeof(tlsf_heap_t) + ((size_t)fl_count << sl_log2) * 4u;
+    uint32_t fl_count = fls32((uint32_t)tlsf_bytes) + 2u - fl_shift;
+    size_t ctrl = ctrl_bytes(sl_log2, fl_count);
+    /* tlsf_add_pool(): the first header right after the control structure (on a 64-bit host 4
+     * bytes later when that keeps the payload 8-aligned), the sentinel's at the end */
     size_t first = ((ctrl + HDR + ALIGN - 1u) & ~(size_t)(ALIGN - 1u)) - HDR;
     if (bytes < first + HDR + MIN_PAYLOAD + HDR) {
         return NULL;
@@ -301,39 +329,51 @@ TLSF_NOASAN tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes)
     UNPOISON(mem, bytes);
     tlsf_heap_t *h = mem;
     memset(h, 0, ctrl);
-    h->magic = HEAP_MAGIC;
-    h->sl_log2 = (uint16_t)sl_log2;
-    h->variant = sl_log2 - 3u;
-    h->fl_count = (uint16_t)fl_count;
+    h->sl_log2 = (uint8_t)sl_log2;
+    h->variant = (uint8_t)(sl_log2 - 3u);
+    h->fl_count = (uint8_t)fl_count;
     h->first = (uint32_t)first;
-    h->end = (uint32_t)(first + HDR + max_payload);
     h->max_payload = (uint32_t)max_payload;
-    h->region_bytes = (uint32_t)bytes;
-    h->used_size_mask = ((2u << fls32((uint32_t)max_payload)) - 1u) & SIZE_MASK;
+    h->tail = (uint8_t)(bytes - (first + HDR + max_payload + HDR));
     h->tag_mask = ~((2u << fls32((uint32_t)max_payload)) - 1u);
     /* consecutive creations differ in the lowest tag bit up: a header left by an earlier heap
      * over the same memory does not pass for a live block of this one */
     static _Atomic uint32_t creations;
     h->tag_salt = (atomic_fetch_add(&creations, 1u) + 1u) << (fls32((uint32_t)max_payload) + 1u);
+    const uint32_t end = END(h);
     HDRW(h, h->first) = (uint32_t)max_payload | F_FREE;
-    TAG_BEFORE(h, h->end) = h->first;
-    HDRW(h, h->end) = F_PREV_FREE | tag_of(h, h->end); /* sentinel: a used block of size 0 */
+    TAG_BEFORE(h, end) = h->first;
+    HDRW(h, end) = F_PREV_FREE | tag_of(h, end); /* sentinel: a used block of size 0 */
     list_insert(h, sl_log2, h->first, (uint32_t)max_payload);
-    h->free_blocks = 1;
-    h->free_bytes = max_payload;
-    h->min_free = max_payload;
+    h->blocks = 1;
+    h->free_bytes = (uint32_t)(bytes - ctrl); /* initial_free() */
+    h->min_free = h->free_bytes;
     POISON(mem, bytes);
     return h;
+}
+
+TLSF_INLINE size_t region_bytes(const tlsf_heap_t *h)
+{
+    return (size_t)END(h) + HDR + h->tail;
+}
+
+/* multi_heap_register()'s free bytes: every byte after the control structure */
+TLSF_INLINE size_t initial_free(const tlsf_heap_t *h)
+{
+    return region_bytes(h) - ctrl_bytes(h->sl_log2, h->fl_count);
 }
 
 TLSF_NOASAN void tlsf_heap_destroy(tlsf_heap_t *heap)
 {
     if (heap != NULL) {
-        size_t bytes = heap->region_bytes;
-        heap->magic = 0;
+        size_t bytes = region_bytes(heap);
+        heap->sl_log2 = 0;
         UNPOISON((void *)heap, bytes);
     }
 }
+
+TLSF_NOASAN void tlsf_heap_set_user(tlsf_heap_t *heap, void *user) { heap->user = user; }
+TLSF_NOASAN void *tlsf_heap_user(const tlsf_heap_t *heap) { return heap->user; }
 
 /* ---- allocation ---- */
 
@@ -368,7 +408,7 @@ TLSF_INLINE void *malloc_body(tlsf_heap_t *heap, uint32_t L, bool round, size_t 
 TLSF_INLINE tlsf_free_result_t classify(const tlsf_heap_t *h, const void *ptr,
                                                       uint32_t *out_b, uint32_t *out_hv)
 {
-    uint32_t lo = h->first + HDR, end = h->end;
+    uint32_t lo = h->first + HDR, end = END(h);
     uintptr_t off = (uintptr_t)ptr - (uintptr_t)h; /* wraps when ptr is below the heap */
     if (off - lo >= end - lo) {
         return ptr == NULL ? TLSF_FREE_NULL : TLSF_FREE_NOT_OWNED;
@@ -413,7 +453,7 @@ TLSF_INLINE tlsf_free_result_t classify(const tlsf_heap_t *h, const void *ptr,
  * neighbours. */
 TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uint32_t hv)
 {
-    size_t freed = s, new_free_blocks = h->free_blocks + 1u;
+    h->free_bytes += s + HDR; /* ESP-IDF's multi_heap: the block and its header */
     h->used_blocks--;
     if (hv & F_PREV_FREE) {
         HDRW(h, b) = s | F_FREE | F_PREV_FREE; /* a stale pointer to b reads as free */
@@ -421,8 +461,7 @@ TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uin
         list_remove(h, L, pb, ps);
         b = pb;
         s += ps + HDR;
-        freed += HDR;
-        new_free_blocks--;
+        h->blocks--;
     }
     uint32_t n = b + HDR + s, nh = HDRW(h, n);
     if (nh & F_FREE) {
@@ -431,16 +470,13 @@ TLSF_INLINE void release(tlsf_heap_t *h, uint32_t L, uint32_t b, uint32_t s, uin
         s += ns + HDR;
         n = b + HDR + s;
         nh = HDRW(h, n);
-        freed += HDR;
-        new_free_blocks--;
+        h->blocks--;
     }
     /* b's predecessor is used: free neighbours are always merged */
     HDRW(h, b) = s | F_FREE;
     HDRW(h, n) = nh | F_PREV_FREE;
     TAG_BEFORE(h, n) = b;
     list_insert(h, L, b, s);
-    h->free_bytes += freed;
-    h->free_blocks = new_free_blocks;
 }
 
 TLSF_INLINE tlsf_free_result_t free_body(tlsf_heap_t *heap, uint32_t L, void *ptr)
@@ -450,7 +486,7 @@ TLSF_INLINE tlsf_free_result_t free_body(tlsf_heap_t *heap, uint32_t L, void *pt
     if (r != TLSF_FREE_OK) {
         return r;
     }
-    uint32_t s = hv & heap->used_size_mask;
+    uint32_t s = hv & USED_SIZE_MASK(heap);
     POISON(ptr, s + HDR);
     release(heap, L, b, s, hv);
     return TLSF_FREE_OK;
@@ -541,8 +577,7 @@ TLSF_NOASAN void *tlsf_heap_memalign_offs(tlsf_heap_t *heap, size_t align, size_
         TAG_BEFORE(heap, nb) = b;
         HDRW(heap, nb) = (s - gap) | F_FREE | F_PREV_FREE;
         list_insert(heap, L, b, lead);
-        heap->free_blocks++;
-        heap->free_bytes -= HDR;
+        heap->blocks++; /* no change to the free bytes: ESP-IDF counts free headers */
         b = nb;
         s -= gap;
     }
@@ -574,7 +609,7 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
         return NULL;
     }
     uint32_t a = adjust(size), L = heap->sl_log2;
-    uint32_t s = hv & heap->used_size_mask, tag = hv & heap->tag_mask;
+    uint32_t s = hv & USED_SIZE_MASK(heap), tag = hv & heap->tag_mask;
     uint32_t n = b + HDR + s, nh = HDRW(heap, n), ns = nh & SIZE_MASK;
     uint32_t old_span = s + HDR;
     if (a > s) {
@@ -595,8 +630,7 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
         }
         /* grow into the free next block */
         list_remove(heap, L, n, ns);
-        heap->free_bytes -= ns;
-        heap->free_blocks--;
+        heap->blocks--;
         s += HDR + ns;
         n = b + HDR + s;
         nh = HDRW(heap, n) & ~F_PREV_FREE;
@@ -609,12 +643,10 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
         HDRW(heap, b) = a | (hv & F_PREV_FREE) | tag;
         if (nh & F_FREE) {
             list_remove(heap, L, n, ns);
-            heap->free_bytes += rs + HDR;
             rs += HDR + ns;
             n = r + HDR + rs;
         } else {
-            heap->free_bytes += rs;
-            heap->free_blocks++;
+            heap->blocks++;
         }
         HDRW(heap, r) = rs | F_FREE;
         HDRW(heap, n) |= F_PREV_FREE;
@@ -622,6 +654,8 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
         list_insert(heap, L, r, rs);
         s = a;
     }
+    /* ESP-IDF's multi_heap_realloc: the old block's size back, the new one's taken */
+    heap->free_bytes = heap->free_bytes + old_span - (s + HDR);
     if (heap->free_bytes < heap->min_free) {
         heap->min_free = heap->free_bytes;
     }
@@ -636,7 +670,7 @@ TLSF_NOASAN void *tlsf_heap_realloc(tlsf_heap_t *heap, void *ptr, size_t size)
 TLSF_NOASAN bool tlsf_heap_contains(const tlsf_heap_t *heap, const void *ptr)
 {
     uintptr_t base = (uintptr_t)heap, a = (uintptr_t)ptr;
-    return a >= base + heap->first + HDR && a < base + heap->end;
+    return a >= base + heap->first + HDR && a < base + END(heap);
 }
 
 TLSF_NOASAN size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr)
@@ -645,7 +679,7 @@ TLSF_NOASAN size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr
     if (classify(heap, ptr, &b, &hv) != TLSF_FREE_OK) {
         return 0;
     }
-    return hv & heap->used_size_mask;
+    return hv & USED_SIZE_MASK(heap);
 }
 
 TLSF_NOASAN size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap) { return heap->max_payload; }
@@ -653,13 +687,15 @@ TLSF_NOASAN size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap) { return heap->
 TLSF_NOASAN size_t tlsf_heap_min_free_bytes(const tlsf_heap_t *heap) { return heap->min_free; }
 TLSF_NOASAN size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap)
 {
-    /* every block but the first has a header taken from the empty heap's payload */
-    return heap->max_payload - heap->free_bytes -
-           HDR * (heap->used_blocks + heap->free_blocks - 1u);
+    /* as ESP-IDF's multi_heap_get_info(): what is not free, less the used blocks' headers */
+    return initial_free(heap) - heap->free_bytes - HDR * heap->used_blocks;
 }
 TLSF_NOASAN size_t tlsf_heap_allocated_blocks(const tlsf_heap_t *heap) { return heap->used_blocks; }
-TLSF_NOASAN size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap) { return heap->free_blocks; }
-TLSF_NOASAN size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap) { return heap->region_bytes; }
+TLSF_NOASAN size_t tlsf_heap_free_blocks(const tlsf_heap_t *heap)
+{
+    return heap->blocks - heap->used_blocks;
+}
+TLSF_NOASAN size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap) { return region_bytes(heap); }
 
 TLSF_NOASAN void tlsf_heap_reset_min_free(tlsf_heap_t *heap) { heap->min_free = heap->free_bytes; }
 
@@ -675,7 +711,7 @@ TLSF_NOASAN size_t tlsf_heap_largest_free(const tlsf_heap_t *heap)
     if (!heap->fl_bitmap) {
         return 0;
     }
-    uint32_t fl = fls32(heap->fl_bitmap), sl = fls32(heap->sl_bitmap[fl]);
+    uint32_t fl = fls32(heap->fl_bitmap), sl = fls32(SL_BITMAP(heap, heap->sl_log2, fl));
     uint32_t low; /* lower bound of the highest non-empty class */
     if (fl == 0) {
         low = sl << 2;
@@ -693,9 +729,9 @@ TLSF_NOASAN size_t tlsf_heap_largest_free(const tlsf_heap_t *heap)
 TLSF_NOASAN void tlsf_heap_walk(const tlsf_heap_t *heap, tlsf_heap_walker_t fn, void *ctx)
 {
     uint32_t b = heap->first;
-    while (b < heap->end) {
-        uint32_t hv = HDRW(heap, b), s = hv & heap->used_size_mask;
-        if (!size_ok(s) || s > heap->end - b - HDR) {
+    while (b < END(heap)) {
+        uint32_t hv = HDRW(heap, b), s = hv & USED_SIZE_MASK(heap);
+        if (!size_ok(s) || s > END(heap) - b - HDR) {
             return; /* corrupted: tlsf_heap_check reports it */
         }
         if (!fn(payload(heap, b), s, !(hv & F_FREE), ctx)) {
@@ -710,9 +746,9 @@ TLSF_NOASAN size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, cons
 {
     const uintptr_t p = (uintptr_t)ptr;
     uint32_t b = heap->first;
-    while (b < heap->end) {
-        uint32_t hv = HDRW(heap, b), s = hv & heap->used_size_mask;
-        if (!size_ok(s) || s > heap->end - b - HDR) {
+    while (b < END(heap)) {
+        uint32_t hv = HDRW(heap, b), s = hv & USED_SIZE_MASK(heap);
+        if (!size_ok(s) || s > END(heap) - b - HDR) {
             return 0; /* corrupted: tlsf_heap_check reports it */
         }
         const uintptr_t start = (uintptr_t)payload(heap, b);
@@ -730,18 +766,19 @@ TLSF_NOASAN size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, cons
 
 TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
 {
-    if (h == NULL || h->magic != HEAP_MAGIC || h->sl_log2 < 3u || h->sl_log2 > 5u ||
-        (h->variant & ~4u) != h->sl_log2 - 3u || h->first >= h->end ||
-        h->end != h->first + HDR + h->max_payload) {
+    if (h == NULL || h->sl_log2 < 3u || h->sl_log2 > 5u ||
+        (h->variant & ~4u) != h->sl_log2 - 3u || h->fl_count == 0 || h->fl_count > 32u ||
+        h->first < ctrl_bytes(h->sl_log2, h->fl_count) || h->tail >= ALIGN) {
         return false;
     }
+    const uint32_t end = END(h);
     /* physical chain */
     size_t nfree = 0, nused = 0, sfree = 0, sused = 0;
     bool prev_free = false;
     uint32_t prev = 0, b = h->first;
-    while (b < h->end) {
-        uint32_t hv = HDRW(h, b), s = hv & h->used_size_mask;
-        if (!size_ok(s) || s > h->end - b - HDR ||
+    while (b < end) {
+        uint32_t hv = HDRW(h, b), s = hv & USED_SIZE_MASK(h);
+        if (!size_ok(s) || s > end - b - HDR ||
             (hv & h->tag_mask) != ((hv & F_FREE) ? 0 : tag_of(h, b))) {
             return false;
         }
@@ -766,27 +803,22 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
         prev = b;
         b += HDR + s;
     }
-    if (b != h->end) {
+    if (b != end) {
         return false;
     }
-    uint32_t sh = HDRW(h, h->end);
-    if ((sh & ~F_PREV_FREE) != tag_of(h, h->end) || ((sh & F_PREV_FREE) != 0) != prev_free ||
-        (prev_free && TAG_BEFORE(h, h->end) != prev)) {
+    uint32_t sh = HDRW(h, end);
+    if ((sh & ~F_PREV_FREE) != tag_of(h, end) || ((sh & F_PREV_FREE) != 0) != prev_free ||
+        (prev_free && TAG_BEFORE(h, end) != prev)) {
         return false;
     }
     /* free lists against bitmaps */
     uint32_t slc = 1u << h->sl_log2;
-    if (h->fl_count > 32u || (h->fl_count < 32u && (h->fl_bitmap >> h->fl_count) != 0)) {
+    if (h->fl_count < 32u && (h->fl_bitmap >> h->fl_count) != 0) {
         return false;
-    }
-    for (uint32_t fl = h->fl_count; fl < 32u; fl++) {
-        if (h->sl_bitmap[fl] != 0) {
-            return false;
-        }
     }
     size_t listed = 0;
     for (uint32_t fl = 0; fl < h->fl_count; fl++) {
-        uint32_t slmap = h->sl_bitmap[fl];
+        uint32_t slmap = SL_BITMAP(h, h->sl_log2, fl);
         if ((slmap != 0) != ((h->fl_bitmap >> fl) & 1u)) {
             return false;
         }
@@ -794,17 +826,17 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
             return false;
         }
         for (uint32_t sl = 0; sl < slc; sl++) {
-            uint32_t cur = HEADS(h)[(fl << h->sl_log2) + sl], back = 0;
+            uint32_t cur = HEAD(h, h->sl_log2, fl, sl), back = 0;
             if ((cur != 0) != ((slmap >> sl) & 1u)) {
                 return false;
             }
             while (cur) {
-                if (cur < h->first || cur >= h->end || ((cur + HDR) & (ALIGN - 1u)) ||
+                if (cur < h->first || cur >= end || ((cur + HDR) & (ALIGN - 1u)) ||
                     ++listed > nfree) {
                     return false;
                 }
                 uint32_t hv = HDRW(h, cur), s = hv & SIZE_MASK, f, l;
-                if (!(hv & F_FREE) || !size_ok(s) || s > h->end - cur - HDR ||
+                if (!(hv & F_FREE) || !size_ok(s) || s > end - cur - HDR ||
                     PREV(h, cur) != back) {
                     return false;
                 }
@@ -825,7 +857,8 @@ TLSF_NOASAN bool tlsf_heap_check(const tlsf_heap_t *h)
         return false;
     }
     /* counters */
-    return nfree == h->free_blocks && nused == h->used_blocks && sfree == h->free_bytes &&
+    return nfree + nused == h->blocks && nused == h->used_blocks &&
+           h->free_bytes == initial_free(h) - sused - HDR * nused &&
            h->min_free <= h->free_bytes &&
            sfree + sused + HDR * (nfree + nused - 1u) == h->max_payload;
 }

@@ -10,9 +10,12 @@
  * the chip, and 8 bytes on 64-bit hosts so that firmware structs holding pointers stay correctly
  * aligned (documented in docs/DESIGN.md).
  *
- * Free bytes, minimum-ever free bytes, largest free block and block counts are kept as counters and
- * bitmaps: all O(1) to read. Not thread-safe: the caller locks (the simulator keeps one lock per
- * heap).
+ * The region's first bytes are laid out with the chip's sizes (ESP-IDF's multi_heap heap_t, then
+ * TLSF's control structure) and the free bytes are counted as ESP-IDF's multi_heap counts them, so
+ * every figure is the chip's for the same calls (32-bit builds: to the byte; 64-bit hosts: see
+ * docs/simulator.md). Free bytes, minimum-ever free bytes, largest free block and block counts
+ * are kept as counters and bitmaps: all O(1) to read. Not thread-safe: the caller locks (the
+ * simulator keeps one lock per heap).
  * No function here blocks, allocates host memory or prints; malloc/free/realloc touch a bounded
  * number of block words whatever the heap's state (tests/test_tlsf_heap.c counts them).
  *
@@ -36,11 +39,13 @@ extern "C" {
 
 typedef struct tlsf_heap tlsf_heap_t; /* lives at the start of the region it manages */
 
-/** Make a heap of the `bytes` at `mem` (the control structure is taken from the front: 0.5 KiB
- *  for 4 KiB up to 2.4 KiB for 8 MiB). Returns NULL when mem is NULL or misaligned
- *  (TLSF_HEAP_ALIGN), or the region is too small for the control structure and one minimal
- *  block, or larger than 2^31 bytes. The memory's previous contents do not matter.
- *  O(size classes). */
+/** Make a heap of the `bytes` at `mem`, as ESP-IDF's multi_heap_register(mem, bytes) lays it
+ *  out: its heap_t (20 bytes), TLSF's control structure (36 bytes, then 4 bytes per first-level
+ *  index and per size class, the indexes and classes chosen by the `bytes - 20` after the heap_t:
+ *  344 bytes for 4 KiB up to 2300 for 8 MiB), then the blocks. Returns NULL when mem is NULL or
+ *  misaligned (TLSF_HEAP_ALIGN), or the region is too small for the control structure and one
+ *  minimal block, or larger than 2^31 bytes. `bytes` need not be a multiple of 4. The memory's
+ *  previous contents do not matter. O(size classes). */
 tlsf_heap_t *tlsf_heap_create(void *mem, size_t bytes);
 
 /** Allocate `size` bytes aligned to TLSF_HEAP_ALIGN. NULL when size is 0, larger than the
@@ -106,7 +111,12 @@ size_t tlsf_heap_block_size(const tlsf_heap_t *heap, const void *ptr);
 
 /** Figures, all O(1). */
 size_t tlsf_heap_total_bytes(const tlsf_heap_t *heap);    /**< payload of the empty heap's block */
-size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap);     /**< payload bytes in free blocks */
+/** ESP-IDF's multi_heap free size: the region less the control structure (its heap_t included)
+ *  at creation, less each used block's size and 4-byte header. So it counts the free blocks'
+ *  headers, the sentinel's and any bytes the block area could not use: free payloads
+ *  + 4 * (free blocks + 1) + the unused tail (0-3 bytes on the chip and on 32-bit builds; on a
+ *  64-bit host also the 4 bytes skipped to align the first payload). */
+size_t tlsf_heap_free_bytes(const tlsf_heap_t *heap);
 /** Low-water mark of tlsf_heap_free_bytes() since creation or the last reset, as ESP-IDF's
  *  multi_heap keeps it: a moving realloc counts its result only, not the moment both blocks
  *  exist. */
@@ -130,11 +140,16 @@ void tlsf_heap_restore_min_free(tlsf_heap_t *heap, size_t bytes);
  *  payload start goes to *payload; 0 (*payload untouched) when no allocated block does.
  *  O(blocks): walks the heap. */
 size_t tlsf_heap_containing_block_size(const tlsf_heap_t *heap, const void *ptr, void **payload);
-/** Payload bytes in allocated blocks (block sizes, >= the requests). O(1).
- *  Always: total = free + allocated + 4 * (allocated_blocks + free_blocks - 1). */
+/** Payload bytes in allocated blocks (block sizes, >= the requests), as ESP-IDF's
+ *  multi_heap_get_info() computes it: free bytes at creation - free bytes - 4 * allocated
+ *  blocks. O(1). */
 size_t tlsf_heap_allocated_bytes(const tlsf_heap_t *heap);
 /** The `bytes` given to tlsf_heap_create (control structure included). O(1). */
 size_t tlsf_heap_region_bytes(const tlsf_heap_t *heap);
+/** A pointer the heap keeps for its owner (NULL at creation), in the chip's heap_t bytes. O(1). */
+void tlsf_heap_set_user(tlsf_heap_t *heap, void *user);
+void *tlsf_heap_user(const tlsf_heap_t *heap);
+
 /** Give the region back to the caller: the heap must not be used afterwards. In AddressSanitizer
  *  builds this unpoisons the whole region (the heap keeps its metadata, free blocks and slack
  *  poisoned), so the caller may reuse or free the memory; otherwise it only clears the magic that
