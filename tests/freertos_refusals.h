@@ -60,4 +60,15 @@ static inline __attribute__((unused)) uint64_t unasserted_refusals(void)
     return unasserted;
 }
 
+/* A teardown: the simulator rebooted (kraken_sim_reset()), after checking that the test's
+ * refusals were all asserted. */
+static inline __attribute__((unused)) int refusals_reset(void **state)
+{
+    (void)state;
+    const uint64_t unasserted = unasserted_refusals();
+    assert_int_equal(kraken_sim_reset(), ESP_OK);
+    assert_int_equal(unasserted, 0);
+    return 0;
+}
+
 #endif /* FREERTOS_REFUSALS_H */

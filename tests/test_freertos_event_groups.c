@@ -29,15 +29,6 @@
 #define BIT_B (1u << 1)
 #define BIT_C (1u << 2)
 
-static int reset(void **state)
-{
-    (void)state;
-    const uint64_t unasserted = unasserted_refusals();
-    assert_int_equal(kraken_sim_reset(), ESP_OK);
-    assert_int_equal(unasserted, 0);
-    return 0;
-}
-
 /* A task that waits on an event group and reports what it got. */
 typedef struct {
     EventGroupHandle_t group;
@@ -522,34 +513,34 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(an_event_group_is_a_chip_sized_internal_block_and_the_static_one_none,
-                                  reset),
+                                  refusals_reset),
         cmocka_unit_test_teardown(
-            with_caps_the_block_is_where_the_caps_say_and_only_its_delete_frees_it, reset),
+            with_caps_the_block_is_where_the_caps_say_and_only_its_delete_frees_it, refusals_reset),
         cmocka_unit_test_teardown(
-            a_static_or_withcaps_group_gives_its_buffer_and_a_dynamic_one_does_not, reset),
-        cmocka_unit_test_teardown(set_clear_and_get_return_the_bits_freertos_says, reset),
-        cmocka_unit_test_teardown(a_wait_met_at_once_returns_at_once_and_clears_on_exit, reset),
-        cmocka_unit_test_teardown(a_waiting_task_wakes_when_all_its_bits_are_set, reset),
-        cmocka_unit_test_teardown(a_wait_for_any_of_its_bits_is_met_by_one_of_them, reset),
+            a_static_or_withcaps_group_gives_its_buffer_and_a_dynamic_one_does_not, refusals_reset),
+        cmocka_unit_test_teardown(set_clear_and_get_return_the_bits_freertos_says, refusals_reset),
+        cmocka_unit_test_teardown(a_wait_met_at_once_returns_at_once_and_clears_on_exit, refusals_reset),
+        cmocka_unit_test_teardown(a_waiting_task_wakes_when_all_its_bits_are_set, refusals_reset),
+        cmocka_unit_test_teardown(a_wait_for_any_of_its_bits_is_met_by_one_of_them, refusals_reset),
         cmocka_unit_test_teardown(two_tasks_waiting_for_one_bit_with_clear_on_exit_both_get_it,
-                                  reset),
-        cmocka_unit_test_teardown(a_wait_times_out_after_its_ticks_with_the_bits_of_then, reset),
+                                  refusals_reset),
+        cmocka_unit_test_teardown(a_wait_times_out_after_its_ticks_with_the_bits_of_then, refusals_reset),
         cmocka_unit_test_teardown(
-            a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits, reset),
+            a_rendezvous_of_three_tasks_releases_all_of_them_and_clears_its_bits, refusals_reset),
         cmocka_unit_test_teardown(a_rendezvous_completed_on_arrival_or_by_a_set_clears_its_bits,
-                                  reset),
-        cmocka_unit_test_teardown(a_rendezvous_that_times_out_leaves_its_bit_set, reset),
+                                  refusals_reset),
+        cmocka_unit_test_teardown(a_rendezvous_that_times_out_leaves_its_bit_set, refusals_reset),
         cmocka_unit_test_teardown(
-            a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter, reset),
+            a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter, refusals_reset),
         cmocka_unit_test_teardown(a_set_from_an_isr_fails_when_the_timer_task_queue_is_full,
-                                  reset),
-        cmocka_unit_test_teardown(misuse_is_refused_and_logged, reset),
-        cmocka_unit_test_teardown(deleting_a_null_event_group_is_refused, reset),
+                                  refusals_reset),
+        cmocka_unit_test_teardown(misuse_is_refused_and_logged, refusals_reset),
+        cmocka_unit_test_teardown(deleting_a_null_event_group_is_refused, refusals_reset),
         cmocka_unit_test_teardown(deleting_a_group_releases_its_waiters_with_0,
-                                  reset),
-        cmocka_unit_test_teardown(a_task_deleted_while_it_waits_leaves_the_group_intact, reset),
+                                  refusals_reset),
+        cmocka_unit_test_teardown(a_task_deleted_while_it_waits_leaves_the_group_intact, refusals_reset),
         cmocka_unit_test_teardown(
-            a_group_deleted_then_its_waiting_task_deleted_leaves_nothing_behind, reset),
+            a_group_deleted_then_its_waiting_task_deleted_leaves_nothing_behind, refusals_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

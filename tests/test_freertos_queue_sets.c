@@ -27,15 +27,6 @@
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 
-static int reset(void **state)
-{
-    (void)state;
-    const uint64_t unasserted = unasserted_refusals();
-    assert_int_equal(kraken_sim_reset(), ESP_OK);
-    assert_int_equal(unasserted, 0);
-    return 0;
-}
-
 /* Tasks alive, this thread counted (it becomes a task at its first call that needs one). */
 static UBaseType_t tasks_now(void)
 {
@@ -712,26 +703,26 @@ static void the_registry_names_up_to_its_size_and_forgets_deleted_queues(void **
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(a_set_is_one_internal_block_of_a_queue_of_4_byte_handles, reset),
-        cmocka_unit_test_teardown(select_gives_the_members_in_the_order_their_data_came, reset),
-        cmocka_unit_test_teardown(counting_semaphores_and_held_mutexes_are_members_too, reset),
-        cmocka_unit_test_teardown(an_overwrite_that_replaces_an_item_puts_no_second_handle, reset),
-        cmocka_unit_test_teardown(a_waiting_select_wakes_on_the_member_that_got_data, reset),
-        cmocka_unit_test_teardown(a_give_from_an_isr_wakes_the_selecting_task_and_says_so, reset),
-        cmocka_unit_test_teardown(a_select_times_out_with_null_after_its_ticks, reset),
-        cmocka_unit_test_teardown(select_from_an_isr_never_waits, reset),
+        cmocka_unit_test_teardown(a_set_is_one_internal_block_of_a_queue_of_4_byte_handles, refusals_reset),
+        cmocka_unit_test_teardown(select_gives_the_members_in_the_order_their_data_came, refusals_reset),
+        cmocka_unit_test_teardown(counting_semaphores_and_held_mutexes_are_members_too, refusals_reset),
+        cmocka_unit_test_teardown(an_overwrite_that_replaces_an_item_puts_no_second_handle, refusals_reset),
+        cmocka_unit_test_teardown(a_waiting_select_wakes_on_the_member_that_got_data, refusals_reset),
+        cmocka_unit_test_teardown(a_give_from_an_isr_wakes_the_selecting_task_and_says_so, refusals_reset),
+        cmocka_unit_test_teardown(a_select_times_out_with_null_after_its_ticks, refusals_reset),
+        cmocka_unit_test_teardown(select_from_an_isr_never_waits, refusals_reset),
         cmocka_unit_test_teardown(a_member_s_data_does_not_wake_a_task_waiting_on_the_member,
-                                  reset),
-        cmocka_unit_test_teardown(misuse_is_refused_and_logged, reset),
-        cmocka_unit_test_teardown(a_send_to_a_member_of_a_full_set_is_refused_and_logged, reset),
-        cmocka_unit_test_teardown(an_empty_member_deleted_leaves_its_set, reset),
+                                  refusals_reset),
+        cmocka_unit_test_teardown(misuse_is_refused_and_logged, refusals_reset),
+        cmocka_unit_test_teardown(a_send_to_a_member_of_a_full_set_is_refused_and_logged, refusals_reset),
+        cmocka_unit_test_teardown(an_empty_member_deleted_leaves_its_set, refusals_reset),
         cmocka_unit_test_teardown(a_member_whose_handle_its_set_holds_is_not_deleted_nor_removed,
-                                  reset),
-        cmocka_unit_test_teardown(a_task_deleted_while_it_selects_leaves_the_set_usable, reset),
+                                  refusals_reset),
+        cmocka_unit_test_teardown(a_task_deleted_while_it_selects_leaves_the_set_usable, refusals_reset),
         cmocka_unit_test_teardown(many_producers_and_one_selector_lose_and_duplicate_nothing,
-                                  reset),
+                                  refusals_reset),
         cmocka_unit_test_teardown(the_registry_names_up_to_its_size_and_forgets_deleted_queues,
-                                  reset),
+                                  refusals_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
