@@ -15,6 +15,7 @@
 
 #include "esp_heap_caps.h"
 #include "esp_log.h"
+#define KRAKEN_SIM_TRACE_FACILITY /* vTaskGetInfo and the task numbers, whatever the options */
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
 #include "freertos/idf_additions.h"
@@ -415,13 +416,11 @@ static void a_task_gone_is_refused_by_every_call(void **state)
 #ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
     ASSERT_REFUSED(1, vTaskSetThreadLocalStoragePointerAndDelCallback(gone, 0, &previous, NULL));
 #endif
-#ifdef CONFIG_FREERTOS_USE_TRACE_FACILITY
     TaskStatus_t status = {0};
     ASSERT_REFUSED(1, vTaskGetInfo(gone, &status, pdTRUE, eInvalid));
     assert_null(status.xHandle);
     ASSERT_REFUSED(1, vTaskSetTaskNumber(gone, 9));
     ASSERT_REFUSED(1, assert_int_equal(uxTaskGetTaskNumber(gone), 0));
-#endif
 #ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
     ASSERT_REFUSED(1, vTaskSetApplicationTaskTag(gone, NULL));
     ASSERT_REFUSED(1, assert_null(xTaskGetApplicationTaskTag(gone)));
