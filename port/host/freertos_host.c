@@ -874,7 +874,7 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
 
 /* ---- deletion ---------------------------------------------------------------------------------- */
 
-/* ---- thread-local storage pointers ------------------------------------------------------------- */
+/* ---- task handles ------------------------------------------------------------------------------ */
 
 /* fr_lock() held: true when task names a task record not yet freed (a deleted task's goes when its
  * thread ends); compared, never read. */
@@ -913,6 +913,8 @@ static struct tskTaskControlBlock *lock_task(TaskHandle_t task, const char *fn)
               "memory)", fn, (void *)task);
     return NULL;
 }
+
+/* ---- thread-local storage pointers ------------------------------------------------------------- */
 
 void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xIndex, void *pvValue)
 {
