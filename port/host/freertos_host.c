@@ -1303,8 +1303,14 @@ TaskHandle_t xTaskGetCurrentTaskHandle(void)
 
 char *pcTaskGetName(TaskHandle_t xTaskToQuery)
 {
-    struct tskTaskControlBlock *t = lock_task(xTaskToQuery, __func__);
     static char none[1];
+    if (xTaskToQuery == NULL || xTaskToQuery == t_self) {
+        /* the caller's: its record stays while it runs, so no lock (the heap task tracking asks
+         * for it under its own lock, which the kernel's holder may want) */
+        struct tskTaskControlBlock *self = fr_self();
+        return self != NULL ? self->name : none;
+    }
+    struct tskTaskControlBlock *t = lock_task(xTaskToQuery, __func__);
     if (t == NULL) {
         return none;
     }
