@@ -15,6 +15,7 @@
 
 #include "esp_heap_caps.h"
 #include "esp_log.h"
+#define KRAKEN_SIM_TRACE_FACILITY /* vTaskGetInfo and the task numbers, whatever the options */
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
 #include "freertos/idf_additions.h"
@@ -369,6 +370,74 @@ static void a_task_deleted_twice_is_refused(void **state)
     ASSERT_NOT_REFUSED(assert_int_equal(eTaskGetState(plain), eDeleted));
 }
 
+static void delete_myself(void *arg)
+{
+    (void)arg;
+    vTaskDelete(NULL);
+}
+
+/* A task that deleted itself and whose thread has ended (its record freed): every call given its
+ * handle is refused with its failure answer and reads nothing (the ASan build stops at a read). */
+static void a_task_gone_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t gone = NULL;
+    assert_int_equal(xTaskCreate(delete_myself, "gone", 4096, NULL, 5, &gone), pdPASS);
+    /* uncounted as its thread ends, in the lock hold that takes its handle off the live ones */
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks);
+    uint32_t previous = 7;
+    BaseType_t woken = pdFALSE;
+    StackType_t *stack = NULL;
+    StaticTask_t *buffer = NULL;
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_int_equal(xTaskNotify(gone, 1, eSetBits), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskNotifyGive(gone), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(
+                          xTaskNotifyAndQuery(gone, 1, eSetValueWithOverwrite, &previous), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskNotifyFromISR(gone, 1, eSetBits, &woken), pdFAIL));
+    ASSERT_REFUSED(1, vTaskNotifyGiveFromISR(gone, &woken));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskNotifyStateClear(gone), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(ulTaskNotifyValueClear(gone, 0xFFFFFFFFu), 0));
+    ASSERT_REFUSED(1, vTaskSuspend(gone));
+    ASSERT_REFUSED(1, vTaskResume(gone));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskResumeFromISR(gone), pdFALSE));
+    ASSERT_REFUSED(1, vTaskPrioritySet(gone, 3));
+    ASSERT_REFUSED(1, assert_int_equal(uxTaskPriorityGet(gone), 0));
+    ASSERT_REFUSED(1, assert_int_equal(uxTaskPriorityGetFromISR(gone), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskAbortDelay(gone), pdFAIL));
+    ASSERT_REFUSED(1, assert_int_equal(uxTaskGetStackHighWaterMark(gone), 0));
+    ASSERT_REFUSED(1, assert_string_equal(pcTaskGetName(gone), ""));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskGetCoreID(gone), tskNO_AFFINITY));
+    ASSERT_REFUSED(1, assert_null(xTaskGetStackStart(gone)));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskGetStaticBuffers(gone, &stack, &buffer), pdFALSE));
+    ASSERT_REFUSED(1, vTaskSetThreadLocalStoragePointer(gone, 0, &previous));
+    ASSERT_REFUSED(1, assert_null(pvTaskGetThreadLocalStoragePointer(gone, 0)));
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+    ASSERT_REFUSED(1, vTaskSetThreadLocalStoragePointerAndDelCallback(gone, 0, &previous, NULL));
+#endif
+    TaskStatus_t status = {0};
+    ASSERT_REFUSED(1, vTaskGetInfo(gone, &status, pdTRUE, eInvalid));
+    assert_null(status.xHandle);
+    ASSERT_REFUSED(1, vTaskSetTaskNumber(gone, 9));
+    ASSERT_REFUSED(1, assert_int_equal(uxTaskGetTaskNumber(gone), 0));
+#ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
+    ASSERT_REFUSED(1, vTaskSetApplicationTaskTag(gone, NULL));
+    ASSERT_REFUSED(1, assert_null(xTaskGetApplicationTaskTag(gone)));
+    ASSERT_REFUSED(1, assert_null(xTaskGetApplicationTaskTagFromISR(gone)));
+    ASSERT_REFUSED(1, assert_int_equal(xTaskCallApplicationTaskHook(gone, NULL), pdFAIL));
+#endif
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "xTaskGenericNotify("));
+    assert_non_null(strstr(logged, "no live task (deleted, or never one)"));
+    assert_int_equal(previous, 7); /* nothing written from the gone record */
+    /* NULL keeps its meaning, the caller, and a live task's handle is not refused */
+    ASSERT_NOT_REFUSED(
+        assert_int_equal(uxTaskPriorityGet(NULL), uxTaskPriorityGet(xTaskGetCurrentTaskHandle())));
+    ASSERT_NOT_REFUSED(assert_int_equal(xTaskNotifyGive(xTaskGetCurrentTaskHandle()), pdPASS));
+    ASSERT_NOT_REFUSED(assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +453,7 @@ int main(void)
         cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, reset),
         cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, reset),
         cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, reset),
+        cmocka_unit_test_teardown(a_task_gone_is_refused_by_every_call, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

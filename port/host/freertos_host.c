@@ -874,46 +874,7 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
 
 /* ---- deletion ---------------------------------------------------------------------------------- */
 
-/* ---- thread-local storage pointers ------------------------------------------------------------- */
-
-void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xIndex, void *pvValue)
-{
-    fr_task_call(); /* a task deleted by another ends here: what it sets would never be freed */
-    struct tskTaskControlBlock *t = fr_or_self(xTaskToSet);
-    if (t != NULL && xIndex >= 0 && xIndex < configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
-        fr_lock();
-        t->tls[xIndex] = pvValue;
-        fr_unlock();
-    }
-}
-
-void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t xIndex)
-{
-    struct tskTaskControlBlock *t = fr_or_self(xTaskToQuery);
-    void *value = NULL;
-    if (t != NULL && xIndex >= 0 && xIndex < configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
-        fr_lock();
-        value = t->tls[xIndex];
-        fr_unlock();
-    }
-    return value;
-}
-
-#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
-void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, BaseType_t xIndex,
-                                                     void *pvValue,
-                                                     TlsDeleteCallbackFunction_t pvDelCallback)
-{
-    fr_task_call();
-    struct tskTaskControlBlock *t = fr_or_self(xTaskToSet);
-    if (t != NULL && xIndex >= 0 && xIndex < TLS_POINTERS) {
-        fr_lock();
-        t->tls[xIndex] = pvValue;
-        memcpy(&t->tls[xIndex + TLS_POINTERS], &pvDelCallback, sizeof pvDelCallback);
-        fr_unlock();
-    }
-}
-#endif
+/* ---- task handles ------------------------------------------------------------------------------ */
 
 /* fr_lock() held: true when task names a task record not yet freed (a deleted task's goes when its
  * thread ends); compared, never read. */
@@ -931,6 +892,74 @@ static bool record_live_locked(const void *task)
     }
     return fr_handle_live_locked(task, FR_TASK);
 }
+
+/* Takes fr_lock() and answers the record of task (NULL: the caller's) when it names a task record
+ * not yet freed (a deleted task's too, until its thread ends: its memory is still there, as on the
+ * chip until the idle task frees it). Otherwise answers NULL with the lock not held: after
+ * FR_REFUSE when task names no live record (looked up, never read), or when the caller has no
+ * record and the host no memory for one. The lock keeps the record from going before the read. */
+static struct tskTaskControlBlock *lock_task(TaskHandle_t task, const char *fn)
+{
+    struct tskTaskControlBlock *t = fr_or_self(task);
+    if (t == NULL) {
+        return NULL;
+    }
+    fr_lock();
+    if (task == NULL || record_live_locked(t)) {
+        return t;
+    }
+    fr_unlock();
+    FR_REFUSE("%s(%p): no live task (deleted, or never one): refused (the chip reads freed "
+              "memory)", fn, (void *)task);
+    return NULL;
+}
+
+/* ---- thread-local storage pointers ------------------------------------------------------------- */
+
+void vTaskSetThreadLocalStoragePointer(TaskHandle_t xTaskToSet, BaseType_t xIndex, void *pvValue)
+{
+    fr_task_call(); /* a task deleted by another ends here: what it sets would never be freed */
+    if (xIndex < 0 || xIndex >= configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
+        return;
+    }
+    struct tskTaskControlBlock *t = lock_task(xTaskToSet, __func__);
+    if (t != NULL) {
+        t->tls[xIndex] = pvValue;
+        fr_unlock();
+    }
+}
+
+void *pvTaskGetThreadLocalStoragePointer(TaskHandle_t xTaskToQuery, BaseType_t xIndex)
+{
+    if (xIndex < 0 || xIndex >= configNUM_THREAD_LOCAL_STORAGE_POINTERS) {
+        return NULL;
+    }
+    struct tskTaskControlBlock *t = lock_task(xTaskToQuery, __func__);
+    if (t == NULL) {
+        return NULL;
+    }
+    void *value = t->tls[xIndex];
+    fr_unlock();
+    return value;
+}
+
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, BaseType_t xIndex,
+                                                     void *pvValue,
+                                                     TlsDeleteCallbackFunction_t pvDelCallback)
+{
+    fr_task_call();
+    if (xIndex < 0 || xIndex >= TLS_POINTERS) {
+        return;
+    }
+    struct tskTaskControlBlock *t = lock_task(xTaskToSet, __func__);
+    if (t != NULL) {
+        t->tls[xIndex] = pvValue;
+        memcpy(&t->tls[xIndex + TLS_POINTERS], &pvDelCallback, sizeof pvDelCallback);
+        fr_unlock();
+    }
+}
+#endif
 
 /* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
 static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
@@ -1083,12 +1112,20 @@ void vTaskDeleteWithCaps(TaskHandle_t xTaskToDelete)
 void vTaskSuspend(TaskHandle_t xTaskToSuspend)
 {
     fr_task_call();
-    struct tskTaskControlBlock *self = fr_self();
-    if (xTaskToSuspend != NULL && xTaskToSuspend->idle) {
-        FR_REFUSE("%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)",
-                  __func__, xTaskToSuspend->name);
-        return;
+    if (xTaskToSuspend != NULL) {
+        struct tskTaskControlBlock *t = lock_task(xTaskToSuspend, __func__);
+        if (t == NULL) {
+            return;
+        }
+        const bool idle = t->idle;
+        fr_unlock();
+        if (idle) { /* a static record: its name stays */
+            FR_REFUSE("%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)",
+                      __func__, t->name);
+            return;
+        }
     }
+    struct tskTaskControlBlock *self = fr_self();
     if (self == NULL) {
         return; /* the caller has no record and the host no memory for one */
     }
@@ -1117,12 +1154,15 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
 }
 
 /* True when t was suspended. */
-static bool resume(struct tskTaskControlBlock *t)
+static bool resume(TaskHandle_t task, const char *fn)
 {
+    if (task == NULL) {
+        return false;
+    }
+    struct tskTaskControlBlock *t = lock_task(task, fn);
     if (t == NULL) {
         return false;
     }
-    fr_lock();
     const bool was = t->suspended;
     if (was) {
         t->suspended = false;
@@ -1135,12 +1175,12 @@ static bool resume(struct tskTaskControlBlock *t)
 void vTaskResume(TaskHandle_t xTaskToResume)
 {
     fr_task_call();
-    (void)resume(xTaskToResume);
+    (void)resume(xTaskToResume, __func__);
 }
 
 BaseType_t xTaskResumeFromISR(TaskHandle_t xTaskToResume)
 {
-    return resume(xTaskToResume) ? pdTRUE : pdFALSE;
+    return resume(xTaskToResume, __func__) ? pdTRUE : pdFALSE;
 }
 
 /* fr_lock() held (not needed for the caller itself): the task's state. */
@@ -1263,45 +1303,60 @@ TaskHandle_t xTaskGetCurrentTaskHandle(void)
 
 char *pcTaskGetName(TaskHandle_t xTaskToQuery)
 {
-    struct tskTaskControlBlock *t = fr_or_self(xTaskToQuery);
     static char none[1];
-    return t != NULL ? t->name : none;
+    if (xTaskToQuery == NULL || xTaskToQuery == t_self) {
+        /* the caller's: its record stays while it runs, so no lock (the heap task tracking asks
+         * for it under its own lock, which the kernel's holder may want) */
+        struct tskTaskControlBlock *self = fr_self();
+        return self != NULL ? self->name : none;
+    }
+    struct tskTaskControlBlock *t = lock_task(xTaskToQuery, __func__);
+    if (t == NULL) {
+        return none;
+    }
+    fr_unlock();
+    return t->name;
 }
 
 UBaseType_t uxTaskPriorityGetFromISR(const TaskHandle_t xTask)
 {
-    return uxTaskPriorityGet(xTask);
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
+    if (t == NULL) {
+        return 0;
+    }
+    const UBaseType_t p = t->priority;
+    fr_unlock();
+    return p;
 }
 
 UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
     if (t == NULL) {
         return 0;
     }
-    fr_lock();
-    UBaseType_t p = t->priority;
+    const UBaseType_t p = t->priority;
     fr_unlock();
     return p;
 }
 
 void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
 {
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
-    if (t == NULL) {
-        return;
-    }
     if (uxNewPriority >= configMAX_PRIORITIES) { /* configASSERT before FreeRTOS's own clamp */
         FR_REFUSE("%s: priority %u >= configMAX_PRIORITIES: refused (the chip asserts)",
                   __func__, (unsigned)uxNewPriority);
         return;
     }
-    if (t->idle) {
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
+    if (t == NULL) {
+        return;
+    }
+    if (t->idle) { /* a static record: its name stays */
+        fr_unlock();
         FR_REFUSE("%s(\"%s\", %u): an idle task: refused (its priority stays 0)", __func__,
                   t->name, (unsigned)uxNewPriority);
         return;
     }
-    fr_lock();
     t->priority = uxNewPriority;
     end_if_deleted_locked();
     fr_unlock();
@@ -1309,8 +1364,13 @@ void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
 
 BaseType_t xTaskGetCoreID(TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
-    return t != NULL ? t->core : tskNO_AFFINITY;
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
+    if (t == NULL) {
+        return tskNO_AFFINITY;
+    }
+    const BaseType_t core = t->core;
+    fr_unlock();
+    return core;
 }
 
 BaseType_t xPortGetCoreID(void)
@@ -1363,11 +1423,10 @@ BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuff
                   ppuxStackBuffer == NULL ? "stack buffer" : "task buffer");
         return pdFALSE;
     }
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
     if (t == NULL) {
         return pdFALSE;
     }
-    fr_lock();
     /* A WithCaps task is a static one on the chip (idf_additions.c): its blocks are its buffers. */
     const bool has = t->buffer != NULL || (t->with_caps && t->tcb != NULL);
     if (has) {
@@ -1417,8 +1476,13 @@ static UBaseType_t high_water(const struct tskTaskControlBlock *t, bool locked)
 
 UBaseType_t uxTaskGetStackHighWaterMark(TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
-    return t != NULL ? high_water(t, false) : 0;
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
+    if (t == NULL) {
+        return 0;
+    }
+    const UBaseType_t unused = high_water(t, true);
+    fr_unlock();
+    return unused;
 }
 
 /* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY) ------------------------------------- */
@@ -1520,24 +1584,31 @@ void vTaskGetInfo(TaskHandle_t xTask, TaskStatus_t *pxTaskStatus, BaseType_t xGe
         FR_REFUSE("%s: no TaskStatus_t: refused (the chip crashes)", __func__);
         return;
     }
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
     if (t == NULL) {
-        return; /* the caller has no record and the host no memory for one */
+        return; /* refused, or the caller has no record and the host no memory for one */
     }
-    fr_lock();
     status_locked(t, pxTaskStatus, xGetFreeStackSpace != pdFALSE, eState);
     fr_unlock();
 }
 
 UBaseType_t uxTaskGetTaskNumber(TaskHandle_t xTask)
 {
-    return xTask != NULL ? __atomic_load_n(&xTask->trace_number, __ATOMIC_RELAXED) : 0;
+    struct tskTaskControlBlock *t = xTask != NULL ? lock_task(xTask, __func__) : NULL;
+    if (t == NULL) {
+        return 0;
+    }
+    const UBaseType_t number = __atomic_load_n(&t->trace_number, __ATOMIC_RELAXED);
+    fr_unlock();
+    return number;
 }
 
 void vTaskSetTaskNumber(TaskHandle_t xTask, const UBaseType_t uxHandle)
 {
-    if (xTask != NULL) {
-        __atomic_store_n(&xTask->trace_number, uxHandle, __ATOMIC_RELAXED);
+    struct tskTaskControlBlock *t = xTask != NULL ? lock_task(xTask, __func__) : NULL;
+    if (t != NULL) {
+        __atomic_store_n(&t->trace_number, uxHandle, __ATOMIC_RELAXED);
+        fr_unlock();
     }
 }
 
@@ -1600,11 +1671,10 @@ void vTaskGetRunTimeStats(char *pcWriteBuffer)
 
 StackType_t *xTaskGetStackStart(TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__); /* a boot task's thread sets it */
     if (t == NULL) {
         return NULL;
     }
-    fr_lock(); /* a boot task's thread sets it as it starts */
     StackType_t *start = (StackType_t *)t->stack_area;
     fr_unlock();
     return start;
@@ -1640,15 +1710,18 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask)
         FR_REFUSE("%s: no task: refused (the chip asserts)", __func__);
         return pdFAIL;
     }
-    fr_lock();
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
+    if (t == NULL) {
+        return pdFAIL;
+    }
     /* eBlocked: waiting with or without a timeout, not suspended, not deleted. A wait already
      * signalled whose task has not yet taken the lock back still counts: it ends as timed out,
      * and its caller's own check (an item, a notification, the bits) still sees what came. */
-    const bool blocked = xTask->waiting_on != NULL && !xTask->suspended && !xTask->deleted &&
-                         !xTask->wait_aborted;
+    const bool blocked =
+        t->waiting_on != NULL && !t->suspended && !t->deleted && !t->wait_aborted;
     if (blocked) {
-        xTask->wait_aborted = true;
-        pthread_cond_broadcast(xTask->waiting_on); /* the others sharing it wait on */
+        t->wait_aborted = true;
+        pthread_cond_broadcast(t->waiting_on); /* the others sharing it wait on */
     }
     fr_unlock();
     return blocked ? pdPASS : pdFAIL;
@@ -1732,8 +1805,11 @@ static BaseType_t notify(TaskHandle_t task, UBaseType_t index, uint32_t value, e
         return pdFAIL;
     }
     bool woke = false;
-    fr_lock();
-    BaseType_t r = notify_locked(task, index, value, action, previous, &woke);
+    struct tskTaskControlBlock *t = lock_task(task, fn);
+    if (t == NULL) {
+        return pdFAIL;
+    }
+    BaseType_t r = notify_locked(t, index, value, action, previous, &woke);
     if (!from_isr) {
         end_if_deleted_locked();
     }
@@ -1845,12 +1921,12 @@ BaseType_t xTaskGenericNotifyWait(UBaseType_t uxIndexToWaitOn, uint32_t ulBitsTo
     return came ? pdTRUE : pdFALSE;
 }
 
-/* The record of xTask (NULL: the caller's) for a call on its notification index i; NULL when
- * refused. */
+/* The record of xTask (NULL: the caller's) for a call on its notification index i, fr_lock()
+ * held; NULL (not held) when refused. */
 static struct tskTaskControlBlock *notified_task(TaskHandle_t task, UBaseType_t i, const char *fn)
 {
     fr_task_call();
-    return valid_index(i, fn) ? fr_or_self(task) : NULL;
+    return valid_index(i, fn) ? lock_task(task, fn) : NULL;
 }
 
 BaseType_t xTaskGenericNotifyStateClear(TaskHandle_t xTask, UBaseType_t uxIndexToClear)
@@ -1859,7 +1935,6 @@ BaseType_t xTaskGenericNotifyStateClear(TaskHandle_t xTask, UBaseType_t uxIndexT
     if (t == NULL) {
         return pdFAIL;
     }
-    fr_lock();
     const bool was_pending = t->notify_pending[uxIndexToClear];
     t->notify_pending[uxIndexToClear] = false;
     fr_unlock();
@@ -1873,7 +1948,6 @@ uint32_t ulTaskGenericNotifyValueClear(TaskHandle_t xTask, UBaseType_t uxIndexTo
     if (t == NULL) {
         return 0;
     }
-    fr_lock();
     const uint32_t value = t->notify_value[uxIndexToClear];
     t->notify_value[uxIndexToClear] = value & ~ulBitsToClear;
     fr_unlock();
@@ -1883,12 +1957,11 @@ uint32_t ulTaskGenericNotifyValueClear(TaskHandle_t xTask, UBaseType_t uxIndexTo
 /* ---- the application task tag ------------------------------------------------------------------ */
 
 #ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
-static TaskHookFunction_t tag_of(TaskHandle_t task)
+static TaskHookFunction_t tag_of(TaskHandle_t task, const char *fn)
 {
-    struct tskTaskControlBlock *t = fr_or_self(task);
+    struct tskTaskControlBlock *t = lock_task(task, fn);
     TaskHookFunction_t tag = NULL;
     if (t != NULL) {
-        fr_lock();
         tag = t->tag;
         fr_unlock();
     }
@@ -1897,9 +1970,8 @@ static TaskHookFunction_t tag_of(TaskHandle_t task)
 
 void vTaskSetApplicationTaskTag(TaskHandle_t xTask, TaskHookFunction_t pxHookFunction)
 {
-    struct tskTaskControlBlock *t = fr_or_self(xTask);
+    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
     if (t != NULL) {
-        fr_lock();
         t->tag = pxHookFunction;
         fr_unlock();
     }
@@ -1907,17 +1979,17 @@ void vTaskSetApplicationTaskTag(TaskHandle_t xTask, TaskHookFunction_t pxHookFun
 
 TaskHookFunction_t xTaskGetApplicationTaskTag(TaskHandle_t xTask)
 {
-    return tag_of(xTask);
+    return tag_of(xTask, __func__);
 }
 
 TaskHookFunction_t xTaskGetApplicationTaskTagFromISR(TaskHandle_t xTask)
 {
-    return tag_of(xTask);
+    return tag_of(xTask, __func__);
 }
 
 BaseType_t xTaskCallApplicationTaskHook(TaskHandle_t xTask, void *pvParameter)
 {
-    TaskHookFunction_t tag = tag_of(xTask);
+    TaskHookFunction_t tag = tag_of(xTask, __func__);
     return tag != NULL ? tag(pvParameter) : pdFAIL;
 }
 #endif

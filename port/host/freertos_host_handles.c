@@ -1,7 +1,7 @@
 /*
  * freertos_host_handles.c - the live kernel objects of the host FreeRTOS, by handle. A call given
  * the handle of a queue, semaphore, event group, stream or message buffer, ring buffer or timer
- * (or a task's, for its delete) looks it up here before it reads anything behind it, so that a
+ * (or a task's record) looks it up here before it reads anything behind it, so that a
  * handle whose object was deleted (its host record freed) or that names an object of another kind
  * is refused, never dereferenced.
  *
