@@ -23,6 +23,7 @@
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
 #include "freertos_refusals.h"
+#include "freertos_timer_task.h"
 
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define BIT_A (1u << 0)
@@ -347,12 +348,6 @@ static void hold_timer_task(void *release, uint32_t unused)
     (void)unused;
     atomic_store(&holding, 1);
     (void)xSemaphoreTake(release, portMAX_DELAY);
-}
-
-static void set_flag(void *flag, uint32_t unused)
-{
-    (void)unused;
-    atomic_store((atomic_int *)flag, 1);
 }
 
 /* The chip's gotcha: a set from an ISR fails when the timer task's queue is full. */

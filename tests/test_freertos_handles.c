@@ -31,18 +31,10 @@
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
 #include "freertos_refusals.h"
+#include "freertos_timer_task.h"
 
 #define CAPS (MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT)
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
-
-static int reset(void **state)
-{
-    (void)state;
-    const uint64_t unasserted = unasserted_refusals();
-    assert_int_equal(kraken_sim_reset(), ESP_OK);
-    assert_int_equal(unasserted, 0);
-    return 0;
-}
 
 /* The simulated heap's free bytes, both kinds of RAM (PSRAM may be absent: 0). */
 static size_t free_bytes(void)
@@ -230,21 +222,6 @@ static void a_deleted_ring_buffer_is_refused_by_every_call(void **state)
     ASSERT_REFUSED(1, assert_int_equal(xRingbufferGetCurFreeSize(ring), 0));
     ASSERT_REFUSED(1, vRingbufferGetInfo(ring, &free_at, NULL, NULL, NULL, NULL));
     assert_int_equal(free_at, 99); /* nothing written */
-}
-
-static void set_flag(void *flag, uint32_t unused)
-{
-    (void)unused;
-    atomic_store((atomic_int *)flag, 1);
-}
-
-/* Every call the timer task served before this one has returned. */
-static void flush_timer_task(void)
-{
-    atomic_int done = 0;
-    assert_int_equal(xTimerPendFunctionCall(set_flag, &done, 0, PATIENCE_TICKS), pdPASS);
-    WAIT_FOR(atomic_load(&done));
-    assert_true(atomic_load(&done));
 }
 
 static atomic_int self_deleted; /* 1: deleted and still live in its callback; 2: not */
@@ -442,18 +419,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(
-            a_delete_with_caps_after_a_plain_delete_is_refused_and_frees_nothing, reset),
-        cmocka_unit_test_teardown(a_second_delete_is_refused, reset),
-        cmocka_unit_test_teardown(a_deleted_queue_is_refused_by_every_call, reset),
-        cmocka_unit_test_teardown(a_deleted_event_group_is_refused_by_every_call, reset),
-        cmocka_unit_test_teardown(a_deleted_stream_buffer_is_refused_by_every_call, reset),
-        cmocka_unit_test_teardown(a_deleted_ring_buffer_is_refused_by_every_call, reset),
-        cmocka_unit_test_teardown(a_deleted_timer_is_refused_by_every_call, reset),
-        cmocka_unit_test_teardown(a_timer_deleted_in_its_callback_is_refused_after_it, reset),
-        cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, reset),
-        cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, reset),
-        cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, reset),
-        cmocka_unit_test_teardown(a_task_gone_is_refused_by_every_call, reset),
+            a_delete_with_caps_after_a_plain_delete_is_refused_and_frees_nothing, refusals_reset),
+        cmocka_unit_test_teardown(a_second_delete_is_refused, refusals_reset),
+        cmocka_unit_test_teardown(a_deleted_queue_is_refused_by_every_call, refusals_reset),
+        cmocka_unit_test_teardown(a_deleted_event_group_is_refused_by_every_call, refusals_reset),
+        cmocka_unit_test_teardown(a_deleted_stream_buffer_is_refused_by_every_call, refusals_reset),
+        cmocka_unit_test_teardown(a_deleted_ring_buffer_is_refused_by_every_call, refusals_reset),
+        cmocka_unit_test_teardown(a_deleted_timer_is_refused_by_every_call, refusals_reset),
+        cmocka_unit_test_teardown(a_timer_deleted_in_its_callback_is_refused_after_it, refusals_reset),
+        cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, refusals_reset),
+        cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, refusals_reset),
+        cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, refusals_reset),
+        cmocka_unit_test_teardown(a_task_gone_is_refused_by_every_call, refusals_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -909,8 +909,7 @@ static struct tskTaskControlBlock *lock_task(TaskHandle_t task, const char *fn)
         return t;
     }
     fr_unlock();
-    FR_REFUSE("%s(%p): no live task (deleted, or never one): refused (the chip reads freed "
-              "memory)", fn, (void *)task);
+    fr_refuse_dead(fn, task, FR_TASK);
     return NULL;
 }
 
@@ -970,8 +969,7 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         const bool live = record_live_locked(task);
         fr_unlock();
         if (!live) {
-            FR_REFUSE("%s(%p): no live task (deleted, or never one): refused (the chip reads "
-                      "freed memory)", fn, (void *)task);
+            fr_refuse_dead(fn, task, FR_TASK);
             return;
         }
     }

@@ -111,13 +111,14 @@ void fr_handle_remove_locked(const void *handle);
  * average. */
 bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
 
-/* "queue, semaphore or queue set", "event group"...: for refusals' lines. */
-const char *fr_kind_name(fr_kind_t kind);
-
 /* True, after FR_REFUSE ("<fn>(<handle>): no live <kind> (deleted, or never one): refused"), when
  * handle is not NULL and names no live object of `kind`; false for NULL (each call refuses NULL
  * its own way). fr_lock() not held. */
 bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind);
+
+/* FR_REFUSE's line for a handle that names no live object of `kind` (the check was the caller's):
+ * "<fn>(<handle>): no live <kind> (deleted, or never one): refused". fr_lock() not held. */
+void fr_refuse_dead(const char *fn, const void *handle, fr_kind_t kind);
 
 #define FR_TAG "freertos"
 

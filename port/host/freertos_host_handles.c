@@ -132,11 +132,6 @@ static const char *const kind_names[] = {
     [FR_TASK] = "task",
 };
 
-const char *fr_kind_name(fr_kind_t kind)
-{
-    return kind_names[kind];
-}
-
 bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind)
 {
     if (handle == NULL) {
@@ -146,8 +141,13 @@ bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind)
     const bool live = fr_handle_live_locked(handle, kind);
     fr_unlock();
     if (!live) {
-        FR_REFUSE("%s(%p): no live %s (deleted, or never one): refused (the chip reads freed "
-                  "memory)", fn, handle, kind_names[kind]);
+        fr_refuse_dead(fn, handle, kind);
     }
     return !live;
+}
+
+void fr_refuse_dead(const char *fn, const void *handle, fr_kind_t kind)
+{
+    FR_REFUSE("%s(%p): no live %s (deleted, or never one): refused (the chip reads freed memory)",
+              fn, handle, kind_names[kind]);
 }

@@ -495,8 +495,7 @@ static bool shape_of(const char *fn, QueueHandle_t q, shape_t *out)
     }
     fr_unlock();
     if (!live) {
-        FR_REFUSE("%s(%p): no live %s (deleted, or never one): refused (the chip reads freed "
-                  "memory)", fn, (void *)q, fr_kind_name(FR_QUEUE));
+        fr_refuse_dead(fn, q, FR_QUEUE);
     }
     return live;
 }
@@ -508,8 +507,7 @@ static bool dead_refused(const char *fn, QueueHandle_t q)
         return false;
     }
     fr_unlock();
-    FR_REFUSE("%s(%p): no live %s (deleted, or never one): refused (the chip reads freed memory)",
-              fn, (void *)q, fr_kind_name(FR_QUEUE));
+    fr_refuse_dead(fn, q, FR_QUEUE);
     return true;
 }
 

@@ -297,8 +297,7 @@ static BaseType_t command(const char *fn, TimerHandle_t t, enum command what, Ti
     fr_lock();
     if (!fr_handle_live_locked(t, FR_TIMER)) { /* looked up before anything is read */
         fr_unlock();
-        FR_REFUSE("%s(%p): no live timer (deleted, or never one): refused (the chip reads freed "
-                  "memory)", fn, (void *)t);
+        fr_refuse_dead(fn, t, FR_TIMER);
         return pdFAIL;
     }
     if (t->active) {
