@@ -1316,9 +1316,9 @@ char *pcTaskGetName(TaskHandle_t xTaskToQuery)
     return t->name;
 }
 
-UBaseType_t uxTaskPriorityGetFromISR(const TaskHandle_t xTask)
+static UBaseType_t priority_of(TaskHandle_t task, const char *fn)
 {
-    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
+    struct tskTaskControlBlock *t = lock_task(task, fn);
     if (t == NULL) {
         return 0;
     }
@@ -1327,15 +1327,14 @@ UBaseType_t uxTaskPriorityGetFromISR(const TaskHandle_t xTask)
     return p;
 }
 
+UBaseType_t uxTaskPriorityGetFromISR(const TaskHandle_t xTask)
+{
+    return priority_of(xTask, __func__);
+}
+
 UBaseType_t uxTaskPriorityGet(const TaskHandle_t xTask)
 {
-    struct tskTaskControlBlock *t = lock_task(xTask, __func__);
-    if (t == NULL) {
-        return 0;
-    }
-    const UBaseType_t p = t->priority;
-    fr_unlock();
-    return p;
+    return priority_of(xTask, __func__);
 }
 
 void vTaskPrioritySet(TaskHandle_t xTask, UBaseType_t uxNewPriority)
