@@ -215,8 +215,8 @@ esp_err_t heap_monitor_unregister_callback(heap_monitor_callback_t fn, void *ctx
  *  the failure counts stay 0. Call it at boot; calling it again re-installs the hook (on the
  *  host, call it again after kraken_sim_init/reset: a simulated reboot removes the hook, as a
  *  reboot would). To get the failures yourself as well, use heap_monitor_set_alloc_failed_chain
- *  rather than your own hook. ESP_OK (the registration only fails for a NULL hook). task; never
- *  blocks; O(1). */
+ *  rather than your own hook. ESP_OK; ESP_ERR_INVALID_STATE from an ISR (nothing installed).
+ *  task; never blocks; O(1). */
 esp_err_t heap_monitor_init(void);
 
 /** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.
@@ -275,8 +275,8 @@ typedef struct {
 
 /** Take one sample now: read the pool and heap figures, check the callbacks, and append the sample
  *  to the ring buffer (the oldest is overwritten when full). Copies it to *out when out is not NULL.
- *  ESP_OK (always). task; never blocks (callbacks run in the caller); 2 figure reads + one check per callback,
- *  plus O(pool classes). */
+ *  ESP_OK; ESP_ERR_INVALID_STATE from an ISR (nothing read or stored). task; never blocks
+ *  (callbacks run in the caller); 2 figure reads + one check per callback, plus O(pool classes). */
 esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out);
 
 /** Capacity of the ring buffer (CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT). No failure.
