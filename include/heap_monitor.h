@@ -157,10 +157,10 @@ bool heap_monitor_check_health(void);
 /** Log every region in the spec's format under `tag` ("heap_monitor" when NULL), one block each:
  *      Heap Fragmentation:
  *        Region: Internal SRAM
- *        Total: 303.4KB
- *        Free: 281.7KB
- *        Largest block: 256KB
- *        Fragmentation: 9% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
+ *        Total: 322.7KB
+ *        Free: 237.0KB
+ *        Largest block: 180KB
+ *        Fragmentation: 24% ✅ HEALTHY      (or "❌ UNHEALTHY (reasons)")
  *  then the failed-allocation count ("not counted (heap_monitor_init() not called)" before
  *  heap_monitor_init(), rather than a 0 that would look like none). Sizes in B, KB or MB
  *  (1024-based), with one decimal where not whole, rounded down so free memory is never
