@@ -1,7 +1,8 @@
 /* test_freertos_handles.c - handles of deleted FreeRTOS objects on the host: every call given one
  * (a second delete, a *DeleteWithCaps() after a plain delete, a send, a query) is refused and
  * counted, and reads nothing behind it (the ASan build would stop at a read of the freed record);
- * so is a handle of another kind of object. On the chip these calls read freed memory. */
+ * so is a handle of another kind of object, and a deleted task's before its record goes. On the
+ * chip these calls read freed memory (a deleted task's: depending on timing). */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -353,21 +354,14 @@ static void delete_myself(void *arg)
     vTaskDelete(NULL);
 }
 
-/* A task that deleted itself and whose thread has ended (its record freed): every call given its
- * handle is refused with its failure answer and reads nothing (the ASan build stops at a read). */
-static void a_task_gone_is_refused_by_every_call(void **state)
+/* Every task call given the handle of a deleted task is refused once with its failure answer and
+ * reads or writes nothing of it; the log is the caller's to check. */
+static void every_task_call_refuses(TaskHandle_t gone)
 {
-    (void)state;
-    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
-    TaskHandle_t gone = NULL;
-    assert_int_equal(xTaskCreate(delete_myself, "gone", 4096, NULL, 5, &gone), pdPASS);
-    /* uncounted as its thread ends, in the lock hold that takes its handle off the live ones */
-    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks);
     uint32_t previous = 7;
     BaseType_t woken = pdFALSE;
     StackType_t *stack = NULL;
     StaticTask_t *buffer = NULL;
-    log_capture_begin();
     ASSERT_REFUSED(1, assert_int_equal(xTaskNotify(gone, 1, eSetBits), pdFAIL));
     ASSERT_REFUSED(1, assert_int_equal(xTaskNotifyGive(gone), pdFAIL));
     ASSERT_REFUSED(1, assert_int_equal(
@@ -404,15 +398,74 @@ static void a_task_gone_is_refused_by_every_call(void **state)
     ASSERT_REFUSED(1, assert_null(xTaskGetApplicationTaskTagFromISR(gone)));
     ASSERT_REFUSED(1, assert_int_equal(xTaskCallApplicationTaskHook(gone, NULL), pdFAIL));
 #endif
+    assert_int_equal(previous, 7); /* nothing written from the gone record */
+    assert_int_equal(woken, pdFALSE);
+    assert_null(stack);
+    assert_null(buffer);
+}
+
+/* A task that deleted itself and whose thread has ended (its record freed): every call given its
+ * handle is refused with its failure answer and reads nothing (the ASan build stops at a read). */
+static void a_task_gone_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t gone = NULL;
+    assert_int_equal(xTaskCreate(delete_myself, "gone", 4096, NULL, 5, &gone), pdPASS);
+    /* uncounted as its thread ends, in the lock hold that takes its handle off the live ones */
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks);
+    log_capture_begin();
+    every_task_call_refuses(gone);
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "xTaskGenericNotify("));
     assert_non_null(strstr(logged, "no live task (deleted, or never one)"));
-    assert_int_equal(previous, 7); /* nothing written from the gone record */
     /* NULL keeps its meaning, the caller, and a live task's handle is not refused */
     ASSERT_NOT_REFUSED(
         assert_int_equal(uxTaskPriorityGet(NULL), uxTaskPriorityGet(xTaskGetCurrentTaskHandle())));
     ASSERT_NOT_REFUSED(assert_int_equal(xTaskNotifyGive(xTaskGetCurrentTaskHandle()), pdPASS));
     ASSERT_NOT_REFUSED(assert_int_equal(ulTaskNotifyTake(pdTRUE, 0), 1));
+}
+
+static atomic_uint own_priority; /* what spin_then_delay read of itself once deleted */
+
+static void spin_then_delay(void *arg)
+{
+    atomic_int *go = arg;
+    atomic_store(go, 1);
+    while (atomic_load(go) == 1) { /* no call into FreeRTOS: its record stays */
+    }
+    /* deleted meanwhile, it still runs here (the chip's would not): its own handle is its own */
+    atomic_store(&own_priority, (unsigned)uxTaskPriorityGet(xTaskGetCurrentTaskHandle()));
+    atomic_store(go, 3);
+    vTaskDelay(1); /* deleted: it ends here */
+}
+
+/* Deleted by another task while it runs, its thread not ended yet (its record still there): on the
+ * chip vTaskDelete() frees a task that is not running at once, so whether its TCB is still there
+ * (a task running on the other core, until the idle task's clean-up) is timing. Every call but
+ * eTaskGetState() (eDeleted, as the chip's for a task waiting for its clean-up) is refused, as
+ * after the record goes. */
+static void a_task_deleted_but_not_yet_freed_is_refused_by_every_call(void **state)
+{
+    (void)state;
+    static atomic_int go; /* static: the thread ends without a join, after its last read of it */
+    atomic_store(&go, 0);
+    TaskHandle_t deleted = NULL;
+    assert_int_equal(xTaskCreate(spin_then_delay, "spinner", 4096, &go, 5, &deleted), pdPASS);
+    WAIT_FOR(atomic_load(&go) == 1);
+    vTaskDelete(deleted);
+    log_capture_begin();
+    every_task_call_refuses(deleted);
+    ASSERT_NOT_REFUSED(assert_int_equal(eTaskGetState(deleted), eDeleted));
+    ASSERT_REFUSED(1, vTaskDelete(deleted));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "xTaskGenericNotify(\"spinner\"): a deleted task (its thread "
+                                   "not ended yet): refused"));
+    assert_non_null(strstr(logged, "vTaskDelete(\"spinner\"): deleted already"));
+    assert_null(strstr(logged, "no live task")); /* its record was there throughout */
+    ASSERT_NOT_REFUSED(atomic_store(&go, 2); WAIT_FOR(atomic_load(&go) == 3));
+    assert_int_equal(atomic_load(&own_priority), 5);
+    vTaskDelay(2); /* its thread ends meanwhile */
 }
 
 int main(void)
@@ -431,6 +484,8 @@ int main(void)
         cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_task_gone_is_refused_by_every_call, refusals_reset),
+        cmocka_unit_test_teardown(a_task_deleted_but_not_yet_freed_is_refused_by_every_call,
+                                  refusals_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,9 +111,21 @@ static void the_boot_tasks_the_host_runs_are_counted_and_found_from_boot(void **
     assert_int_equal(eTaskGetState(timers), eBlocked); /* on its command queue */
     assert_int_equal(uxTaskGetStackHighWaterMark(timers), CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH);
     assert_null(xTaskGetStackStart(timers)); /* not run yet */
+    /* Static on the chip (vApplicationGetTimerTaskMemory): its TCB buffer, no stack yet here. */
+    StackType_t not_written[1];
+    StackType_t *stack = not_written;
+    StaticTask_t *tcb = NULL;
+    assert_int_equal(xTaskGetStaticBuffers(timers, &stack, &tcb), pdTRUE);
+    assert_null(stack);
+    assert_non_null(tcb);
     /* Its thread, started by the first timer call, is that task. */
     assert_ptr_equal(xTimerGetTimerDaemonTaskHandle(), timers);
     assert_true(becomes_blocked(timers));
+    StaticTask_t *same_tcb = NULL;
+    assert_int_equal(xTaskGetStaticBuffers(timers, &stack, &same_tcb), pdTRUE);
+    assert_ptr_equal(same_tcb, tcb);
+    assert_non_null(stack);
+    assert_ptr_equal(stack, xTaskGetStackStart(timers));
     assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST);
     const UBaseType_t mark = uxTaskGetStackHighWaterMark(timers);
     assert_true(mark < CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH); /* it has run: measured */
@@ -623,7 +635,7 @@ static void the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_tas
 
 /* ---- xTaskGetStaticBuffers, uxTaskPriorityGetFromISR ------------------------------------------------ */
 
-static void a_static_or_withcaps_task_gives_its_buffers_and_a_dynamic_one_does_not(void **state)
+static void a_static_withcaps_or_chip_static_boot_task_gives_its_buffers_a_dynamic_one_not(void **state)
 {
     (void)state;
     static StackType_t buffer[STACK];
@@ -664,8 +676,33 @@ static void a_static_or_withcaps_task_gives_its_buffers_and_a_dynamic_one_does_n
     assert_ptr_equal(task_buffer, &tcb);
     vTaskDelete(t);
     assert_int_equal(xTaskGetStaticBuffers(NULL, &stack, &task_buffer), pdFALSE); /* the caller */
-    assert_int_equal(xTaskGetStaticBuffers(xTaskGetIdleTaskHandle(), &stack, &task_buffer),
+    /* ESP-IDF creates its esp_timer task dynamically (esp_timer.c), so also pdFALSE... */
+    assert_int_equal(xTaskGetStaticBuffers(xTaskGetHandle("esp_timer"), &stack, &task_buffer),
                      pdFALSE);
+    assert_ptr_equal(stack, buffer);
+    assert_ptr_equal(task_buffer, &tcb);
+    /* ...and its idle tasks statically (vApplicationGetIdleTaskMemory): a TCB buffer each, no
+     * stack on the host (xTaskGetStackStart's NULL). */
+    StaticTask_t *idle_buffers[configNUMBER_OF_CORES];
+    for (BaseType_t core = 0; core < configNUMBER_OF_CORES; core++) {
+        const TaskHandle_t idle = xTaskGetIdleTaskHandleForCore(core);
+        stack = buffer;
+        idle_buffers[core] = NULL;
+        assert_int_equal(xTaskGetStaticBuffers(idle, &stack, &idle_buffers[core]), pdTRUE);
+        assert_ptr_equal(stack, xTaskGetStackStart(idle));
+        assert_non_null(idle_buffers[core]);
+        assert_ptr_not_equal(idle_buffers[core], &tcb);
+    }
+    if (configNUMBER_OF_CORES > 1) {
+        assert_ptr_not_equal(idle_buffers[0], idle_buffers[configNUMBER_OF_CORES - 1]);
+    }
+    /* The timer task's is its own (the first test checks its answer). */
+    StaticTask_t *timer_buffer = NULL;
+    assert_int_equal(
+        xTaskGetStaticBuffers(xTimerGetTimerDaemonTaskHandle(), &stack, &timer_buffer), pdTRUE);
+    for (BaseType_t core = 0; core < configNUMBER_OF_CORES; core++) {
+        assert_ptr_not_equal(timer_buffer, idle_buffers[core]);
+    }
 }
 
 static void an_isr_reads_a_tasks_priority_and_the_interrupted_tasks(void **state)
@@ -700,7 +737,7 @@ int main(void)
         TEST(the_stack_start_is_the_tasks_stack_block_or_buffer),
         TEST(the_idle_tasks_answer_queries_as_the_chips_and_refuse_misuse),
         TEST(the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_task_elsewhere),
-        TEST(a_static_or_withcaps_task_gives_its_buffers_and_a_dynamic_one_does_not),
+        TEST(a_static_withcaps_or_chip_static_boot_task_gives_its_buffers_a_dynamic_one_not),
         TEST(an_isr_reads_a_tasks_priority_and_the_interrupted_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

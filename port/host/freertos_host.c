@@ -78,7 +78,8 @@ struct tskTaskControlBlock {
     bool parked;          /* a service task waiting for work outside fr_wait(), or not started:
                              listed blocked (atomic: set without the lock) */
     bool parks_notified;  /* its chip task waits for a notification without end: listed S */
-    StaticTask_t *buffer; /* xTaskCreateStatic*()'s TCB buffer (NULL: none) */
+    StaticTask_t *buffer; /* xTaskCreateStatic*()'s TCB buffer, or a boot task's that the chip
+                             creates static (NULL: none) */
     bool counted;         /* in task_count: until deleted or its thread ends */
     bool deleted;         /* its thread ends at its next call (stored atomically, under the lock) */
     bool suspended;       /* in vTaskSuspend() */
@@ -218,18 +219,27 @@ typedef struct {
     UBaseType_t priority;
     BaseType_t core;
     uint32_t depth;
-    bool notified; /* it waits for a notification when idle */
+    bool notified;  /* it waits for a notification when idle */
+    bool is_static; /* created by xTaskCreateStatic*() on the chip: the timer task, whose buffers
+                       come from vApplicationGetTimerTaskMemory (port_common.c); the esp_timer
+                       task is xTaskCreatePinnedToCore()'s */
 } service_spec_t;
 
 static const service_spec_t service_spec[FR_SERVICES] = {
     [FR_TIMER_TASK] = {CONFIG_FREERTOS_TIMER_SERVICE_TASK_NAME, TIMER_TASK_PRIORITY,
                        (BaseType_t)CONFIG_FREERTOS_TIMER_SERVICE_TASK_CORE_AFFINITY,
-                       (uint32_t)CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH, false},
+                       (uint32_t)CONFIG_FREERTOS_TIMER_TASK_STACK_DEPTH, false, true},
     [FR_ESP_TIMER_TASK] = {"esp_timer", configMAX_PRIORITIES - 3,
                            (BaseType_t)CONFIG_ESP_TIMER_TASK_AFFINITY,
-                           (uint32_t)CONFIG_ESP_TIMER_TASK_STACK_SIZE + TASK_EXTRA_STACK, true},
+                           (uint32_t)CONFIG_ESP_TIMER_TASK_STACK_SIZE + TASK_EXTRA_STACK, true,
+                           false},
 };
 static struct tskTaskControlBlock service_tasks[FR_SERVICES];
+
+/* The TCB buffers of the boot tasks the chip creates static (the idle tasks, from
+ * vApplicationGetIdleTaskMemory, and the timer task), which xTaskGetStaticBuffers() gives: host
+ * memory, as their records (their chip blocks are in the boot figures, not in the heaps). */
+static StaticTask_t boot_buffers[configNUMBER_OF_CORES + FR_SERVICES];
 
 static void list_locked(struct tskTaskControlBlock *t);
 static void count_locked(struct tskTaskControlBlock *t);
@@ -253,6 +263,7 @@ static void list_boot_locked(void)
         t->core = core;
         t->stack_bytes = configMINIMAL_STACK_SIZE;
         t->idle = true;
+        t->buffer = &boot_buffers[core];
         fr_cond_init(&t->notified);
         list_locked(t);
     }
@@ -266,6 +277,9 @@ static void list_boot_locked(void)
         t->service = true;
         t->parked = true;
         t->parks_notified = service_spec[i].notified;
+        if (service_spec[i].is_static) {
+            t->buffer = &boot_buffers[configNUMBER_OF_CORES + i];
+        }
         fr_cond_init(&t->notified);
         count_locked(t);
     }
@@ -893,11 +907,14 @@ static bool record_live_locked(const void *task)
     return fr_handle_live_locked(task, FR_TASK);
 }
 
-/* Takes fr_lock() and answers the record of task (NULL: the caller's) when it names a task record
- * not yet freed (a deleted task's too, until its thread ends: its memory is still there, as on the
- * chip until the idle task frees it). Otherwise answers NULL with the lock not held: after
- * FR_REFUSE when task names no live record (looked up, never read), or when the caller has no
- * record and the host no memory for one. The lock keeps the record from going before the read. */
+/* Takes fr_lock() and answers the record of task (NULL or its own handle: the caller's) when it
+ * names a task not deleted. Otherwise answers NULL with the lock not held: after FR_REFUSE when
+ * task names no live record (looked up, never read) or a task deleted by another whose thread has
+ * not ended yet (its record is still there, but on the chip vTaskDelete() frees at once a task
+ * that is not running: only the idle task's clean-up of one that was running on the other core
+ * leaves a window, so a call given a deleted task's handle may read freed memory there), or when
+ * the caller has no record and the host no memory for one. The lock keeps the record from going
+ * before the read. */
 static struct tskTaskControlBlock *lock_task(TaskHandle_t task, const char *fn)
 {
     struct tskTaskControlBlock *t = fr_or_self(task);
@@ -905,11 +922,22 @@ static struct tskTaskControlBlock *lock_task(TaskHandle_t task, const char *fn)
         return NULL;
     }
     fr_lock();
-    if (task == NULL || record_live_locked(t)) {
+    if (task == NULL || t == t_self) { /* a deleted caller runs on until its next wait */
         return t;
     }
+    if (!record_live_locked(t)) {
+        fr_unlock();
+        fr_refuse_dead(fn, task, FR_TASK);
+        return NULL;
+    }
+    if (!t->deleted) {
+        return t;
+    }
+    char name[configMAX_TASK_NAME_LEN];
+    memcpy(name, t->name, sizeof name); /* the record may go once the lock is left */
     fr_unlock();
-    fr_refuse_dead(fn, task, FR_TASK);
+    FR_REFUSE("%s(\"%s\"): a deleted task (its thread not ended yet): refused (the chip may "
+              "have freed its TCB already)", fn, name);
     return NULL;
 }
 
@@ -1424,7 +1452,9 @@ BaseType_t xTaskGetStaticBuffers(TaskHandle_t xTask, StackType_t **ppuxStackBuff
     if (t == NULL) {
         return pdFALSE;
     }
-    /* A WithCaps task is a static one on the chip (idf_additions.c): its blocks are its buffers. */
+    /* A WithCaps task is a static one on the chip (idf_additions.c): its blocks are its buffers.
+     * The idle and timer tasks are static there too (boot_buffers): their stack is what
+     * xTaskGetStackStart() gives, none before their thread runs (the idle tasks have none). */
     const bool has = t->buffer != NULL || (t->with_caps && t->tcb != NULL);
     if (has) {
         *ppuxStackBuffer = (StackType_t *)t->stack_area;
@@ -1711,11 +1741,11 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask)
     if (t == NULL) {
         return pdFAIL;
     }
-    /* eBlocked: waiting with or without a timeout, not suspended, not deleted. A wait already
-     * signalled whose task has not yet taken the lock back still counts: it ends as timed out,
-     * and its caller's own check (an item, a notification, the bits) still sees what came. */
-    const bool blocked =
-        t->waiting_on != NULL && !t->suspended && !t->deleted && !t->wait_aborted;
+    /* eBlocked: waiting with or without a timeout, not suspended (lock_task() refused a deleted
+     * task). A wait already signalled whose task has not yet taken the lock back still counts: it
+     * ends as timed out, and its caller's own check (an item, a notification, the bits) still
+     * sees what came. */
+    const bool blocked = t->waiting_on != NULL && !t->suspended && !t->wait_aborted;
     if (blocked) {
         t->wait_aborted = true;
         pthread_cond_broadcast(t->waiting_on); /* the others sharing it wait on */

@@ -968,8 +968,9 @@ BaseType_t xQueueRemoveFromSet(QueueSetMemberHandle_t xQueueOrSemaphore,
     fr_lock();
     const bool member = xQueueOrSemaphore->set == xQueueSet;
     const bool empty = xQueueOrSemaphore->count == 0;
-    /* read without a select, a member is empty with its handle still in the set: FreeRTOS lets it
-     * go, and the set gives its handle later, deleted or not */
+    /* read without a select, a member is empty with its handle still in the set: FreeRTOS
+     * (queue.c, v5.5.1) lets it go, and the set gives its handle later, deleted or not (refused
+     * here: docs/simulator.md, where a host build differs) */
     const bool held = member && empty && fr_queue_set_holds_locked(xQueueSet, xQueueOrSemaphore);
     if (member && empty && !held) {
         xQueueOrSemaphore->set = NULL;
