@@ -76,12 +76,10 @@ static TaskHandle_t start_waiter(waiter_t *w)
     return start_task_waiting(waiter_task, w);
 }
 
-/* Up to 2 s for *flag. */
+/* Up to PATIENCE_TICKS for *flag. */
 static bool becomes_set(atomic_int *flag)
 {
-    for (int i = 0; i < 400 && !atomic_load(flag); i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(atomic_load(flag));
     return atomic_load(flag) != 0;
 }
 
@@ -95,9 +93,7 @@ static UBaseType_t tasks_now(void)
 /* Until the task threads that ended have gone (their records), as counted by the kernel. */
 static void wait_for_tasks(UBaseType_t n)
 {
-    for (int i = 0; i < 400 && uxTaskGetNumberOfTasks() > n; i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(uxTaskGetNumberOfTasks() <= n);
     assert_int_equal(uxTaskGetNumberOfTasks(), n);
 }
 
@@ -157,9 +153,7 @@ static void set_clear_and_get_return_the_bits_freertos_says(void **state)
     kraken_sim_isr_enter();
     assert_int_equal(xEventGroupClearBitsFromISR(g, BIT_C), pdPASS); /* FreeRTOS's result */
     kraken_sim_isr_exit();
-    for (int i = 0; i < 400 && xEventGroupGetBits(g) != 0; i++) { /* the timer task clears it */
-        vTaskDelay(1);
-    }
+    WAIT_FOR(xEventGroupGetBits(g) == 0); /* the timer task clears it */
     assert_int_equal(xEventGroupGetBits(g), 0);
     vEventGroupDelete(g);
 }
@@ -267,9 +261,7 @@ static void start_two_syncers(syncer_t *a, syncer_t *b)
 {
     assert_int_equal(xTaskCreate(sync_task, "sync a", 4096, a, 5, NULL), pdPASS);
     assert_int_equal(xTaskCreate(sync_task, "sync b", 4096, b, 5, NULL), pdPASS);
-    for (int i = 0; i < 400 && xEventGroupGetBits(a->group) != (BIT_A | BIT_B); i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(xEventGroupGetBits(a->group) == (BIT_A | BIT_B));
     assert_int_equal(xEventGroupGetBits(a->group), BIT_A | BIT_B);
 }
 
@@ -336,9 +328,8 @@ static void a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter(v
     waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_B, .ticks = portMAX_DELAY};
     const UBaseType_t tasks = tasks_now();
     const TaskHandle_t timer_task = xTimerGetTimerDaemonTaskHandle();
-    for (int t = 0; t < 500 && eTaskGetState(timer_task) != eBlocked; t++) {
-        vTaskDelay(1); /* until the timer task waits for work (a new one first starts up) */
-    }
+    /* until the timer task waits for work (a new one first starts up) */
+    WAIT_FOR(eTaskGetState(timer_task) == eBlocked);
     assert_int_equal(eTaskGetState(timer_task), eBlocked);
     start_waiter(&w);
     BaseType_t woken = pdFALSE;
@@ -386,9 +377,7 @@ static void a_set_from_an_isr_fails_when_the_timer_task_queue_is_full(void **sta
     assert_int_equal(xEventGroupGetBits(g), 0); /* not yet */
     assert_int_equal(xSemaphoreGive(release), pdTRUE);
     assert_true(becomes_set(&held));
-    for (int i = 0; i < 400 && xEventGroupGetBits(g) != BIT_A; i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(xEventGroupGetBits(g) == BIT_A);
     assert_int_equal(xEventGroupGetBits(g), BIT_A);
     atomic_int done = 0; /* the timer task is done with g once it ran a later call */
     assert_int_equal(xTimerPendFunctionCall(set_flag, &done, 0, portMAX_DELAY), pdPASS);
