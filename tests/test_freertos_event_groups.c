@@ -36,40 +36,50 @@ typedef struct {
     EventBits_t wait_for;
     BaseType_t clear, all;
     TickType_t ticks;
-    atomic_int started, done;
+    atomic_int done;
     EventBits_t result;
-    bool park; /* after the wait, wait to be deleted instead of deleting itself */
 } waiter_t;
 
 static void waiter_task(void *arg)
 {
     waiter_t *w = arg;
-    atomic_store(&w->started, 1);
     w->result = xEventGroupWaitBits(w->group, w->wait_for, w->clear, w->all, w->ticks);
     atomic_store(&w->done, 1);
-    while (w->park) {
+    vTaskDelete(NULL);
+}
+
+/* A waiter another task deletes: once its wait returns it touches nothing of the test's. On the
+ * host a task deleted by another runs on until its next FreeRTOS call (docs/simulator.md), so a
+ * waiter the group's delete woke may still run after vTaskDelete() returned, the test's frame
+ * gone. It ends in its wait, or at its next call (here). */
+static void deleted_waiter_task(void *arg)
+{
+    const waiter_t *w = arg;
+    (void)xEventGroupWaitBits(w->group, w->wait_for, pdFALSE, pdFALSE, portMAX_DELAY);
+    for (;;) {
         (void)ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
     }
-    vTaskDelete(NULL);
+}
+
+static TaskHandle_t start_task_waiting(TaskFunction_t code, waiter_t *w)
+{
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(code, "waiter", 4096, w, 5, &task), pdPASS);
+    /* Into its wait (not merely started: a set before the wait would be seen at once). */
+    WAIT_FOR(atomic_load(&w->done) || eTaskGetState(task) == eBlocked);
+    assert_true(atomic_load(&w->done) || eTaskGetState(task) == eBlocked);
+    return task;
 }
 
 static TaskHandle_t start_waiter(waiter_t *w)
 {
-    TaskHandle_t task = NULL;
-    assert_int_equal(xTaskCreate(waiter_task, "waiter", 4096, w, 5, &task), pdPASS);
-    /* Into its wait (not merely started: a set before the wait would be seen at once). */
-    for (int i = 0; i < 2000 && !atomic_load(&w->done) && eTaskGetState(task) != eBlocked; i++) {
-        vTaskDelay(1);
-    }
-    return task;
+    return start_task_waiting(waiter_task, w);
 }
 
-/* Up to 2 s for *flag. */
+/* Up to PATIENCE_TICKS for *flag. */
 static bool becomes_set(atomic_int *flag)
 {
-    for (int i = 0; i < 400 && !atomic_load(flag); i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(atomic_load(flag));
     return atomic_load(flag) != 0;
 }
 
@@ -83,9 +93,7 @@ static UBaseType_t tasks_now(void)
 /* Until the task threads that ended have gone (their records), as counted by the kernel. */
 static void wait_for_tasks(UBaseType_t n)
 {
-    for (int i = 0; i < 400 && uxTaskGetNumberOfTasks() > n; i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(uxTaskGetNumberOfTasks() <= n);
     assert_int_equal(uxTaskGetNumberOfTasks(), n);
 }
 
@@ -145,9 +153,7 @@ static void set_clear_and_get_return_the_bits_freertos_says(void **state)
     kraken_sim_isr_enter();
     assert_int_equal(xEventGroupClearBitsFromISR(g, BIT_C), pdPASS); /* FreeRTOS's result */
     kraken_sim_isr_exit();
-    for (int i = 0; i < 400 && xEventGroupGetBits(g) != 0; i++) { /* the timer task clears it */
-        vTaskDelay(1);
-    }
+    WAIT_FOR(xEventGroupGetBits(g) == 0); /* the timer task clears it */
     assert_int_equal(xEventGroupGetBits(g), 0);
     vEventGroupDelete(g);
 }
@@ -255,9 +261,7 @@ static void start_two_syncers(syncer_t *a, syncer_t *b)
 {
     assert_int_equal(xTaskCreate(sync_task, "sync a", 4096, a, 5, NULL), pdPASS);
     assert_int_equal(xTaskCreate(sync_task, "sync b", 4096, b, 5, NULL), pdPASS);
-    for (int i = 0; i < 400 && xEventGroupGetBits(a->group) != (BIT_A | BIT_B); i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(xEventGroupGetBits(a->group) == (BIT_A | BIT_B));
     assert_int_equal(xEventGroupGetBits(a->group), BIT_A | BIT_B);
 }
 
@@ -324,9 +328,8 @@ static void a_set_from_an_isr_goes_through_the_timer_task_and_wakes_the_waiter(v
     waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_B, .ticks = portMAX_DELAY};
     const UBaseType_t tasks = tasks_now();
     const TaskHandle_t timer_task = xTimerGetTimerDaemonTaskHandle();
-    for (int t = 0; t < 500 && eTaskGetState(timer_task) != eBlocked; t++) {
-        vTaskDelay(1); /* until the timer task waits for work (a new one first starts up) */
-    }
+    /* until the timer task waits for work (a new one first starts up) */
+    WAIT_FOR(eTaskGetState(timer_task) == eBlocked);
     assert_int_equal(eTaskGetState(timer_task), eBlocked);
     start_waiter(&w);
     BaseType_t woken = pdFALSE;
@@ -374,9 +377,7 @@ static void a_set_from_an_isr_fails_when_the_timer_task_queue_is_full(void **sta
     assert_int_equal(xEventGroupGetBits(g), 0); /* not yet */
     assert_int_equal(xSemaphoreGive(release), pdTRUE);
     assert_true(becomes_set(&held));
-    for (int i = 0; i < 400 && xEventGroupGetBits(g) != BIT_A; i++) {
-        vTaskDelay(1);
-    }
+    WAIT_FOR(xEventGroupGetBits(g) == BIT_A);
     assert_int_equal(xEventGroupGetBits(g), BIT_A);
     atomic_int done = 0; /* the timer task is done with g once it ran a later call */
     assert_int_equal(xTimerPendFunctionCall(set_flag, &done, 0, portMAX_DELAY), pdPASS);
@@ -447,10 +448,9 @@ static void a_group_deleted_then_its_waiting_task_deleted_leaves_nothing_behind(
 {
     (void)state;
     const size_t before = heap_caps_get_free_size(INTERNAL);
-    waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_A, .ticks = portMAX_DELAY,
-                  .park = true};
+    waiter_t w = {.group = xEventGroupCreate(), .wait_for = BIT_A};
     const UBaseType_t tasks = tasks_now();
-    TaskHandle_t task = start_waiter(&w);
+    TaskHandle_t task = start_task_waiting(deleted_waiter_task, &w);
     vEventGroupDelete(w.group);
     vTaskDelete(task); /* often before it wakes from the delete */
     wait_for_tasks(tasks);
