@@ -635,7 +635,7 @@ static void the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_tas
 
 /* ---- xTaskGetStaticBuffers, uxTaskPriorityGetFromISR ------------------------------------------------ */
 
-static void a_static_withcaps_or_chip_static_boot_task_gives_its_buffers_a_dynamic_one_not(void **state)
+static void static_withcaps_and_chip_static_boot_tasks_give_their_buffers_dynamic_ones_not(void **state)
 {
     (void)state;
     static StackType_t buffer[STACK];
@@ -737,7 +737,7 @@ int main(void)
         TEST(the_stack_start_is_the_tasks_stack_block_or_buffer),
         TEST(the_idle_tasks_answer_queries_as_the_chips_and_refuse_misuse),
         TEST(the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_task_elsewhere),
-        TEST(a_static_withcaps_or_chip_static_boot_task_gives_its_buffers_a_dynamic_one_not),
+        TEST(static_withcaps_and_chip_static_boot_tasks_give_their_buffers_dynamic_ones_not),
         TEST(an_isr_reads_a_tasks_priority_and_the_interrupted_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
