@@ -642,7 +642,6 @@ static void wait_until_recording_threads_wait(int n)
 typedef struct {
     esp_err_t result;
     int64_t waited_us;
-    _Atomic bool started; /* about to post */
 } poster_arg_t;
 
 static void *poster_thread(void *arg)
@@ -650,21 +649,11 @@ static void *poster_thread(void *arg)
     poster_arg_t *p = arg;
     uint8_t buf[200] = {9};
     t_records_takes = true;
-    const int64_t t0 = kraken_port_time_us(); /* before it says so: the test's delay counts */
-    atomic_store(&p->started, true);
+    const int64_t t0 = kraken_port_time_us();
     p->result = system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW,
                                                SYSTEM_EVENT_WAIT_FOREVER);
     p->waited_us = kraken_port_time_us() - t0;
     return NULL;
-}
-
-/* A loaded machine may start the thread late: the delays that follow count from its post. */
-static void wait_until_started(poster_arg_t *arg)
-{
-    for (int ms = 0; ms < 5000 && !atomic_load(&arg->started); ms++) {
-        kraken_port_delay_ms(1);
-    }
-    assert_true(atomic_load(&arg->started));
 }
 
 static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **state)
@@ -679,9 +668,10 @@ static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **sta
     assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
     poster_arg_t arg = {.result = -1};
     pthread_t th;
+    atomic_store(&takes_begun, 0);
     assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
-    wait_until_started(&arg);
-    kraken_port_delay_ms(50); /* the poster is now waiting for room */
+    wait_until_recording_threads_wait(1); /* the poster waits for room */
+    kraken_port_delay_ms(50);             /* and goes on waiting: none yet */
     uint32_t n = 0;
     assert_int_equal(system_event_dispatch_pending(1, &n), ESP_OK);
     assert_int_equal(n, 1);
@@ -728,6 +718,7 @@ static atomic_int waiting_post_result = -1;
 static void *post_waiting_for_room(void *arg)
 {
     (void)arg;
+    t_records_takes = true;
     /* 10 s: a poster not woken would find the room only at its deadline, after the test's 3 s */
     atomic_store(&waiting_post_result, system_event_post_with_timeout(
                                            SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL, 10000));
@@ -767,8 +758,9 @@ static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(voi
     assert_true(wait_step_calls(2));
     assert_int_equal(post_now(), ESP_OK); /* the first event's slot */
     assert_int_equal(post_now(), ESP_ERR_TIMEOUT);
+    atomic_store(&takes_begun, 0);
     assert_int_equal(pthread_create(&poster, NULL, post_waiting_for_room, NULL), 0);
-    kraken_port_delay_ms(50); /* the poster now waits for room (if not, it finds it) */
+    wait_until_recording_threads_wait(1); /* the poster waits for room */
     atomic_store(&step_gate, 2);
     for (int ms = 0; ms < 3000 && atomic_load(&waiting_post_result) == -1; ms++) {
         kraken_port_delay_ms(1);
@@ -2073,7 +2065,6 @@ static void *post_to_a_full_lane(void *arg)
 {
     lane_poster_t *p = arg;
     t_records_takes = true;
-    atomic_store(&p->arg.started, true);
     p->arg.result = system_event_post_with_timeout(SVC_A, 1, NULL, 0, p->priority, 5000);
     return NULL;
 }
