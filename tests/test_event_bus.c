@@ -766,7 +766,9 @@ static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(voi
         kraken_port_delay_ms(1);
     }
     assert_int_equal(atomic_load(&waiting_post_result), ESP_OK); /* the second event's slot */
-    assert_int_equal(atomic_load(&step_calls), 3); /* while the run's third call still runs */
+    /* while the run's third call, which waits for step_gate 3, has yet to end (it may not have
+     * begun yet: the slot goes back as the second returns) */
+    assert_true(wait_step_calls(3));
     atomic_store(&step_gate, 100);
     pthread_join(poster, NULL);
     pthread_join(dispatcher, NULL);
@@ -1654,10 +1656,15 @@ static void gated_handler(const system_event_t *e, void *ctx)
     atomic_store(&handler_done, 1);
 }
 
-static void *open_gate_later(void *arg)
+/* Opens the gate once the test's thread (recording its takes) waits in its unsubscribe for the
+ * running call; after 5 s anyway (an unsubscribe that does not wait fails the test then). */
+static void *open_gate_once_the_unsubscribe_waits(void *arg)
 {
     (void)arg;
-    kraken_port_delay_ms(30);
+    const int64_t give_up = kraken_port_time_us() + 5000000;
+    while (atomic_load(&takes_begun) < 1 && kraken_port_time_us() < give_up) {
+        kraken_port_delay_ms(1);
+    }
     atomic_store(&gate_open, 1);
     return NULL;
 }
@@ -1711,8 +1718,12 @@ static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(v
         kraken_port_delay_ms(1);
     }
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, open_gate_later, NULL), 0);
-    assert_int_equal(system_event_unsubscribe(h), ESP_OK);
+    atomic_store(&takes_begun, 0);
+    t_records_takes = true;
+    assert_int_equal(pthread_create(&th, NULL, open_gate_once_the_unsubscribe_waits, NULL), 0);
+    const esp_err_t err = system_event_unsubscribe(h);
+    t_records_takes = false; /* before an assertion can end the test */
+    assert_int_equal(err, ESP_OK);
     assert_int_equal(atomic_load(&handler_done), 1); /* it waited for the running call */
     pthread_join(th, NULL);
     assert_true(wait_delivered(second_lane, delivered_before + 1));
@@ -1817,8 +1828,12 @@ static void unsubscribing_a_handle_its_handler_removed_waits_for_that_call_too(v
         kraken_port_delay_ms(1);
     }
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, open_gate_later, NULL), 0);
-    assert_int_equal(system_event_unsubscribe(me.self), ESP_ERR_NOT_FOUND);
+    atomic_store(&takes_begun, 0);
+    t_records_takes = true;
+    assert_int_equal(pthread_create(&th, NULL, open_gate_once_the_unsubscribe_waits, NULL), 0);
+    const esp_err_t err = system_event_unsubscribe(me.self);
+    t_records_takes = false; /* before an assertion can end the test */
+    assert_int_equal(err, ESP_ERR_NOT_FOUND);
     atomic_store(&alive, 0); /* what freeing ctx would be */
     assert_int_equal(atomic_load(&handler_done), 1);
     pthread_join(th, NULL);
