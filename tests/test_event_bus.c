@@ -2144,6 +2144,7 @@ static atomic_int tally_pause;   /* 1: the next take pauses after it; 2: it has 
 static atomic_int take_gate;     /* 1: the next take waits before it (4 while it does); 2: go;
                                     3: taken */
 static atomic_int tally_read;    /* 1: the next reading signals; 2: read (and waits for the take) */
+static atomic_int tally_readings; /* every reading counts */
 static bool wait_for(atomic_int *v, int value)
 {
     for (int ms = 0; ms < 5000 && atomic_load(v) != value; ms++) {
@@ -2177,6 +2178,7 @@ uint32_t __wrap_memory_pool_tally_total(memory_pool_tally_t *tally);
 uint32_t __wrap_memory_pool_tally_total(memory_pool_tally_t *tally)
 {
     const uint32_t total = __real_memory_pool_tally_total(tally);
+    atomic_fetch_add(&tally_readings, 1);
     int expected = 1;
     if (atomic_compare_exchange_strong(&tally_read, &expected, 2)) {
         atomic_store(&take_gate, 2);    /* the paused post takes now, after this reading */
@@ -2209,9 +2211,14 @@ static void deinit_waits_for_a_post_holding_a_block_it_has_not_queued(void **sta
     assert_true(wait_for(&tally_pause, 2));
     assert_int_equal(pool_blocks_in_use(), 1);
     esp_err_t deinit_result = ESP_FAIL;
+    atomic_store(&tally_readings, 0);
     assert_int_equal(pthread_create(&deiniter, NULL, deinit_thread, &deinit_result), 0);
-    kraken_port_delay_ms(30);
-    assert_false(atomic_load(&deinit_returned)); /* the post still holds its block */
+    /* deinit has stopped the bus, read the tally and looks again: the post still holds its block */
+    for (int ms = 0; ms < 5000 && atomic_load(&tally_readings) < 2; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    assert_true(atomic_load(&tally_readings) >= 2);
+    assert_false(atomic_load(&deinit_returned));
     atomic_store(&tally_pause, 3);
     pthread_join(deiniter, NULL);
     pthread_join(poster, NULL);
