@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* test_support.h (fileno) */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -3041,22 +3042,34 @@ static void a_post_that_waits_for_a_block_keeps_the_time_it_was_called(void **st
 /* A post waiting for a block of a class gets the block a run holds for that class as soon as the
  * dispatcher is between two events, also when the run's next events are of another class: the
  * run [Medium, Small x 5] kept its delivered Medium block through five 40 ms handlers, and a post
- * waiting 120 ms for the (otherwise empty) Medium class failed with ESP_ERR_NO_MEM. */
+ * waiting 120 ms for the (otherwise empty) Medium class failed with ESP_ERR_NO_MEM. Here the first
+ * Small handler returns once the post waits, and the others wait for the post to end (whatever the
+ * machine's speed, a block kept to the run's end fails it at the post's timeout). */
 static atomic_int mixed_smalls;
-static atomic_bool mixed_poster_go;
+static atomic_bool mixed_poster_go, mixed_posted;
 static esp_err_t mixed_post_result;
 
 static void *mixed_class_poster(void *arg)
 {
     (void)arg;
+    t_records_takes = true;
     /* bounded: if the handler never lets it go, the test fails instead of hanging in the join */
     for (int ms = 0; !atomic_load(&mixed_poster_go) && ms < 5000; ms++) {
         kraken_port_delay_ms(1);
     }
     static uint8_t medium[200];
     mixed_post_result = system_event_post_with_timeout(SVC_B, 1, medium, sizeof medium,
-                                                       SYSTEM_EVENT_PRIORITY_CRITICAL, 120);
+                                                       SYSTEM_EVENT_PRIORITY_CRITICAL, 2000);
+    atomic_store(&mixed_posted, true);
     return NULL;
+}
+
+/* Up to 5 s until *flag or takes_begun >= n (polled every millisecond). */
+static void mixed_wait(atomic_bool *flag, int n)
+{
+    for (int ms = 0; ms < 5000 && !atomic_load(flag) && atomic_load(&takes_begun) < n; ms++) {
+        kraken_port_delay_ms(1);
+    }
 }
 
 static void slow_on_small_events(const system_event_t *e, void *ctx)
@@ -3068,8 +3081,10 @@ static void slow_on_small_events(const system_event_t *e, void *ctx)
     if (atomic_fetch_add(&mixed_smalls, 1) == 0) {
         fill_class(1, KRAKEN_POOL_MEDIUM_SIZE, 0); /* another pool user empties Medium */
         atomic_store(&mixed_poster_go, true);
+        mixed_wait(&mixed_posted, 1); /* the post waits for a Medium block (or is done) */
+    } else {
+        mixed_wait(&mixed_posted, INT_MAX); /* it has the run's Medium block, or times out */
     }
-    kraken_port_delay_ms(40);
 }
 
 static void a_post_waiting_for_a_class_gets_the_block_a_mixed_run_holds(void **state)
@@ -3085,6 +3100,8 @@ static void a_post_waiting_for_a_class_gets_the_block_a_mixed_run_holds(void **s
     }
     atomic_store(&mixed_smalls, 0);
     atomic_store(&mixed_poster_go, false);
+    atomic_store(&mixed_posted, false);
+    atomic_store(&takes_begun, 0);
     mixed_post_result = ESP_FAIL;
     assert_int_equal(system_event_subscribe(SVC_A, 7, slow_on_small_events, NULL, NULL), ESP_OK);
     static uint8_t medium[200], small[40];
