@@ -1266,8 +1266,9 @@ static void fromisr_calls_work_in_a_simulated_isr_and_make_no_heap_call(void **s
     vQueueDelete(q);
 }
 
-/* FreeRTOS sets *pxHigherPriorityTaskWoken when a task waited for what the ISR did. The host
- * cannot tell from outside when a task is blocked: each round gives it more time to get there. */
+/* FreeRTOS sets *pxHigherPriorityTaskWoken when a task waited for what the ISR did: each round
+ * waits for the task to be in its wait, so that each call wakes it. Deleted in its wait, the
+ * task reads the test's sink_t no more. */
 static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
 {
     (void)state;
@@ -1275,20 +1276,19 @@ static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
     assert_non_null(in.q);
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(sink, "sink", STACK, &in, 5, &task), pdPASS);
-    bool woke = false;
-    for (uint32_t round = 0; round < 10 && !woke; round++) {
-        sleep_ms(10 * (round + 1));
+    for (uint32_t round = 0; round < 3; round++) {
+        assert_true(becomes_blocked(task)); /* in its receive */
         BaseType_t woken = pdFALSE;
         kraken_sim_isr_enter();
         const BaseType_t rc = xQueueSendFromISR(in.q, &round, &woken);
         kraken_sim_isr_exit();
         assert_int_equal(rc, pdPASS);
+        assert_int_equal(woken, pdTRUE);
         WAIT_FOR(atomic_load(&in.count) == (int)round + 1);
         assert_int_equal(atomic_load(&in.count), round + 1);
         assert_int_equal(atomic_load(&in.last), round);
-        woke = woken == pdTRUE;
     }
-    assert_true(woke);
+    assert_true(becomes_blocked(task));
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
 
@@ -1296,9 +1296,8 @@ static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
     sink_t out = {.q = in.q};
     assert_int_equal(xTaskCreate(source, "source", STACK, &out, 5, &task), pdPASS);
     WAIT_FOR(atomic_load(&out.count) == 1); /* the queue is full, the next send waits */
-    woke = false;
-    for (int round = 0; round < 10 && !woke; round++) {
-        sleep_ms(10 * ((unsigned)round + 1));
+    for (int round = 0; round < 3; round++) {
+        assert_true(becomes_blocked(task)); /* in its send, waiting for room */
         BaseType_t woken = pdFALSE;
         uint32_t v = 0;
         kraken_sim_isr_enter();
@@ -1306,11 +1305,11 @@ static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
         kraken_sim_isr_exit();
         assert_int_equal(rc, pdPASS);
         assert_int_equal(v, 100 + (uint32_t)round);
+        assert_int_equal(woken, pdTRUE);
         WAIT_FOR(atomic_load(&out.count) == round + 2);
         assert_int_equal(atomic_load(&out.count), round + 2);
-        woke = woken == pdTRUE;
     }
-    assert_true(woke);
+    assert_true(becomes_blocked(task));
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
     vQueueDelete(in.q);
@@ -2802,18 +2801,17 @@ static void notifications_from_an_isr_report_a_task_they_woke(void **state)
     sink_t s = {0};
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(take_notifications_forever, "taker", STACK, &s, 5, &task), pdPASS);
-    bool woke = false;
-    for (int round = 0; round < 10 && !woke; round++) {
-        sleep_ms(10 * ((unsigned)round + 1));
+    for (int round = 0; round < 3; round++) {
+        assert_true(becomes_blocked(task)); /* in its take: the give wakes it */
         woken = pdFALSE;
         kraken_sim_isr_enter();
         vTaskNotifyGiveFromISR(task, &woken);
         kraken_sim_isr_exit();
+        assert_int_equal(woken, pdTRUE);
         WAIT_FOR(atomic_load(&s.count) == round + 1);
         assert_int_equal(atomic_load(&s.count), round + 1);
-        woke = woken == pdTRUE;
     }
-    assert_true(woke);
+    assert_true(becomes_blocked(task));
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
 }
