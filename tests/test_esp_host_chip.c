@@ -29,6 +29,8 @@
 #include "sdkconfig.h"
 #include "sim_internal.h" /* sim_chip_address(): where a range starts on the chip */
 
+#include "freertos_test_support.h" /* after freertos/task.h */
+
 /* ---- what esp_cache_msync logged ---- */
 
 static char logged[2048];
@@ -131,6 +133,7 @@ static void core_id_is_the_core_the_task_is_pinned_to(void **state)
 {
     (void)state;
     assert_int_equal(esp_cpu_get_core_id(), xPortGetCoreID());
+    (void)xTaskGetCurrentTaskHandle(); /* the test's thread is a task: counted in TASKS_AT_REST */
     for (BaseType_t core = 0; core < configNUMBER_OF_CORES; core++) {
         core_seen_t seen = {.done = xSemaphoreCreateBinary(), .core_id = -1, .port_core_id = -1};
         assert_non_null(seen.done);
@@ -140,7 +143,10 @@ static void core_id_is_the_core_the_task_is_pinned_to(void **state)
         assert_int_equal(seen.core_id, core);
         assert_int_equal(seen.port_core_id, core);
         assert_true(seen.sp_internal); /* the task's stack is an internal heap block */
-        vTaskDelay(2);                 /* let the task's deletion complete */
+        /* it deletes itself after its give, and counts until its stack and TCB are back: the
+         * next test's boot must not run under its frees (TSan saw it) */
+        WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+        assert_int_equal(uxTaskGetNumberOfTasks(), TASKS_AT_REST);
         vSemaphoreDelete(seen.done);
     }
 }

@@ -16,6 +16,8 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
 #include "kraken_sim.h"
 
 static void sleep_ms(unsigned ms)
@@ -31,6 +33,18 @@ static bool reaches(atomic_int *counter, int n)
         sleep_ms(1);
     }
     return atomic_load(counter) >= n;
+}
+
+/* Up to 10 s until the esp_timer task waits again (for an alarm or a start): no callback runs
+ * then. A callback seen to have run may still be returning: a timer deleted meanwhile is freed
+ * only once it has, and a call under way at a stop may still come. */
+static bool dispatcher_waits(void)
+{
+    const TaskHandle_t task = xTaskGetHandle("esp_timer");
+    for (int i = 0; i < 10000 && eTaskGetState(task) != eBlocked; i++) {
+        sleep_ms(1);
+    }
+    return eTaskGetState(task) == eBlocked;
 }
 
 static void count(void *arg)
@@ -66,6 +80,7 @@ static void a_one_shot_timer_calls_back_once_after_its_timeout(void **state)
     assert_false(esp_timer_is_active(timer));
     assert_int_equal(esp_timer_get_expiry_time(timer, &expiry), ESP_OK);
     assert_int_equal(expiry, 0);
+    assert_true(dispatcher_waits());
     assert_int_equal(esp_timer_delete(timer), ESP_OK); /* after its callback: freed at once */
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal);
 }
@@ -84,8 +99,9 @@ static void a_periodic_timer_calls_back_every_period_until_stopped(void **state)
     assert_true(reaches(&calls, 5));
     assert_int_equal(esp_timer_stop(timer), ESP_OK);
     const int at_stop = atomic_load(&calls);
+    assert_true(dispatcher_waits()); /* a call under way has ended: none touches `calls` after */
     sleep_ms(20);
-    assert_true(atomic_load(&calls) <= at_stop + 1); /* one call may have been running */
+    assert_true(atomic_load(&calls) <= at_stop + 1); /* that one call, no more */
     assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
     assert_int_equal(period, 0);
     assert_int_equal(esp_timer_delete(timer), ESP_OK);
@@ -173,6 +189,7 @@ static void short_periods_are_raised_to_50_us_and_far_timeouts_never_expire(void
     assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
     assert_int_equal(period, 2000);
     assert_int_equal(esp_timer_stop(timer), ESP_OK);
+    assert_true(dispatcher_waits()); /* a call of the 2 ms period under way has ended */
     assert_int_equal(esp_timer_start_once(timer, (uint64_t)INT64_MAX), ESP_OK);
     assert_int_equal(esp_timer_get_next_alarm(), INT64_MAX);
     const int before = atomic_load(&calls);
@@ -227,6 +244,7 @@ static void a_late_periodic_timer_catches_up_unless_it_skips_unhandled_events(vo
         assert_true(reaches(&l.calls, 2));
         assert_int_equal(esp_timer_stop(timer), ESP_OK);
         assert_int_equal(esp_timer_delete(timer), ESP_OK);
+        assert_true(dispatcher_waits()); /* a catch-up call under way no longer writes `l` */
         if (!skip) {
             assert_int_equal(l.next[0], first + (int64_t)period);
             assert_int_equal(l.next[1], first + 2 * (int64_t)period); /* in the past: at once */
@@ -270,6 +288,34 @@ static void timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer(
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), without_warm);
 }
 
+/* Reading the esp_timer task blocked, a task sees what its callbacks did before, as on the chip,
+ * where both happen in critical sections: here nothing else orders the two threads
+ * (ThreadSanitizer checks it; dispatcher_waits() relies on it). */
+static int written_in_callback; /* plain: only that order protects it */
+static atomic_int callback_ran;
+
+static void write_then_return(void *unused)
+{
+    (void)unused;
+    written_in_callback = 42;
+    atomic_store_explicit(&callback_ran, 1, memory_order_relaxed); /* relaxed: no order */
+}
+
+static void what_a_callback_did_is_seen_once_the_esp_timer_task_reads_blocked(void **state)
+{
+    (void)state;
+    esp_timer_handle_t timer = make(write_then_return, NULL, "writer");
+    written_in_callback = 0;
+    atomic_store(&callback_ran, 0);
+    assert_int_equal(esp_timer_start_once(timer, 0), ESP_OK);
+    for (int i = 0; i < 10000 && !atomic_load_explicit(&callback_ran, memory_order_relaxed); i++) {
+        sleep_ms(1);
+    }
+    assert_true(dispatcher_waits());
+    assert_int_equal(written_in_callback, 42);
+    assert_int_equal(esp_timer_delete(timer), ESP_OK);
+}
+
 static void dump(void *unused)
 {
     (void)unused;
@@ -300,6 +346,7 @@ int main(void)
         cmocka_unit_test(short_periods_are_raised_to_50_us_and_far_timeouts_never_expire),
         cmocka_unit_test(a_late_periodic_timer_catches_up_unless_it_skips_unhandled_events),
         cmocka_unit_test(timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer),
+        cmocka_unit_test(what_a_callback_did_is_seen_once_the_esp_timer_task_reads_blocked),
         cmocka_unit_test(dump_lists_the_running_timers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* test_support.h (fileno) */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -642,7 +643,6 @@ static void wait_until_recording_threads_wait(int n)
 typedef struct {
     esp_err_t result;
     int64_t waited_us;
-    _Atomic bool started; /* about to post */
 } poster_arg_t;
 
 static void *poster_thread(void *arg)
@@ -650,21 +650,11 @@ static void *poster_thread(void *arg)
     poster_arg_t *p = arg;
     uint8_t buf[200] = {9};
     t_records_takes = true;
-    const int64_t t0 = kraken_port_time_us(); /* before it says so: the test's delay counts */
-    atomic_store(&p->started, true);
+    const int64_t t0 = kraken_port_time_us();
     p->result = system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_LOW,
                                                SYSTEM_EVENT_WAIT_FOREVER);
     p->waited_us = kraken_port_time_us() - t0;
     return NULL;
-}
-
-/* A loaded machine may start the thread late: the delays that follow count from its post. */
-static void wait_until_started(poster_arg_t *arg)
-{
-    for (int ms = 0; ms < 5000 && !atomic_load(&arg->started); ms++) {
-        kraken_port_delay_ms(1);
-    }
-    assert_true(atomic_load(&arg->started));
 }
 
 static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **state)
@@ -679,9 +669,10 @@ static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **sta
     assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
     poster_arg_t arg = {.result = -1};
     pthread_t th;
+    atomic_store(&takes_begun, 0);
     assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
-    wait_until_started(&arg);
-    kraken_port_delay_ms(50); /* the poster is now waiting for room */
+    wait_until_recording_threads_wait(1); /* the poster waits for room */
+    kraken_port_delay_ms(50);             /* and goes on waiting: none yet */
     uint32_t n = 0;
     assert_int_equal(system_event_dispatch_pending(1, &n), ESP_OK);
     assert_int_equal(n, 1);
@@ -728,6 +719,7 @@ static atomic_int waiting_post_result = -1;
 static void *post_waiting_for_room(void *arg)
 {
     (void)arg;
+    t_records_takes = true;
     /* 10 s: a poster not woken would find the room only at its deadline, after the test's 3 s */
     atomic_store(&waiting_post_result, system_event_post_with_timeout(
                                            SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL, 10000));
@@ -767,14 +759,17 @@ static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(voi
     assert_true(wait_step_calls(2));
     assert_int_equal(post_now(), ESP_OK); /* the first event's slot */
     assert_int_equal(post_now(), ESP_ERR_TIMEOUT);
+    atomic_store(&takes_begun, 0);
     assert_int_equal(pthread_create(&poster, NULL, post_waiting_for_room, NULL), 0);
-    kraken_port_delay_ms(50); /* the poster now waits for room (if not, it finds it) */
+    wait_until_recording_threads_wait(1); /* the poster waits for room */
     atomic_store(&step_gate, 2);
     for (int ms = 0; ms < 3000 && atomic_load(&waiting_post_result) == -1; ms++) {
         kraken_port_delay_ms(1);
     }
     assert_int_equal(atomic_load(&waiting_post_result), ESP_OK); /* the second event's slot */
-    assert_int_equal(atomic_load(&step_calls), 3); /* while the run's third call still runs */
+    /* while the run's third call, which waits for step_gate 3, has yet to end (it may not have
+     * begun yet: the slot goes back as the second returns) */
+    assert_true(wait_step_calls(3));
     atomic_store(&step_gate, 100);
     pthread_join(poster, NULL);
     pthread_join(dispatcher, NULL);
@@ -1662,10 +1657,15 @@ static void gated_handler(const system_event_t *e, void *ctx)
     atomic_store(&handler_done, 1);
 }
 
-static void *open_gate_later(void *arg)
+/* Opens the gate once the test's thread (recording its takes) waits in its unsubscribe for the
+ * running call; after 5 s anyway (an unsubscribe that does not wait fails the test then). */
+static void *open_gate_once_the_unsubscribe_waits(void *arg)
 {
     (void)arg;
-    kraken_port_delay_ms(30);
+    const int64_t give_up = kraken_port_time_us() + 5000000;
+    while (atomic_load(&takes_begun) < 1 && kraken_port_time_us() < give_up) {
+        kraken_port_delay_ms(1);
+    }
     atomic_store(&gate_open, 1);
     return NULL;
 }
@@ -1719,8 +1719,12 @@ static void unsubscribe_returns_only_after_a_running_call_of_the_handler_ended(v
         kraken_port_delay_ms(1);
     }
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, open_gate_later, NULL), 0);
-    assert_int_equal(system_event_unsubscribe(h), ESP_OK);
+    atomic_store(&takes_begun, 0);
+    t_records_takes = true;
+    assert_int_equal(pthread_create(&th, NULL, open_gate_once_the_unsubscribe_waits, NULL), 0);
+    const esp_err_t err = system_event_unsubscribe(h);
+    t_records_takes = false; /* before an assertion can end the test */
+    assert_int_equal(err, ESP_OK);
     assert_int_equal(atomic_load(&handler_done), 1); /* it waited for the running call */
     pthread_join(th, NULL);
     assert_true(wait_delivered(second_lane, delivered_before + 1));
@@ -1825,8 +1829,12 @@ static void unsubscribing_a_handle_its_handler_removed_waits_for_that_call_too(v
         kraken_port_delay_ms(1);
     }
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, open_gate_later, NULL), 0);
-    assert_int_equal(system_event_unsubscribe(me.self), ESP_ERR_NOT_FOUND);
+    atomic_store(&takes_begun, 0);
+    t_records_takes = true;
+    assert_int_equal(pthread_create(&th, NULL, open_gate_once_the_unsubscribe_waits, NULL), 0);
+    const esp_err_t err = system_event_unsubscribe(me.self);
+    t_records_takes = false; /* before an assertion can end the test */
+    assert_int_equal(err, ESP_ERR_NOT_FOUND);
     atomic_store(&alive, 0); /* what freeing ctx would be */
     assert_int_equal(atomic_load(&handler_done), 1);
     pthread_join(th, NULL);
@@ -2073,7 +2081,6 @@ static void *post_to_a_full_lane(void *arg)
 {
     lane_poster_t *p = arg;
     t_records_takes = true;
-    atomic_store(&p->arg.started, true);
     p->arg.result = system_event_post_with_timeout(SVC_A, 1, NULL, 0, p->priority, 5000);
     return NULL;
 }
@@ -2138,6 +2145,7 @@ static atomic_int tally_pause;   /* 1: the next take pauses after it; 2: it has 
 static atomic_int take_gate;     /* 1: the next take waits before it (4 while it does); 2: go;
                                     3: taken */
 static atomic_int tally_read;    /* 1: the next reading signals; 2: read (and waits for the take) */
+static atomic_int tally_readings; /* every reading counts */
 static bool wait_for(atomic_int *v, int value)
 {
     for (int ms = 0; ms < 5000 && atomic_load(v) != value; ms++) {
@@ -2171,6 +2179,7 @@ uint32_t __wrap_memory_pool_tally_total(memory_pool_tally_t *tally);
 uint32_t __wrap_memory_pool_tally_total(memory_pool_tally_t *tally)
 {
     const uint32_t total = __real_memory_pool_tally_total(tally);
+    atomic_fetch_add(&tally_readings, 1);
     int expected = 1;
     if (atomic_compare_exchange_strong(&tally_read, &expected, 2)) {
         atomic_store(&take_gate, 2);    /* the paused post takes now, after this reading */
@@ -2203,9 +2212,14 @@ static void deinit_waits_for_a_post_holding_a_block_it_has_not_queued(void **sta
     assert_true(wait_for(&tally_pause, 2));
     assert_int_equal(pool_blocks_in_use(), 1);
     esp_err_t deinit_result = ESP_FAIL;
+    atomic_store(&tally_readings, 0);
     assert_int_equal(pthread_create(&deiniter, NULL, deinit_thread, &deinit_result), 0);
-    kraken_port_delay_ms(30);
-    assert_false(atomic_load(&deinit_returned)); /* the post still holds its block */
+    /* deinit has stopped the bus, read the tally and looks again: the post still holds its block */
+    for (int ms = 0; ms < 5000 && atomic_load(&tally_readings) < 2; ms++) {
+        kraken_port_delay_ms(1);
+    }
+    assert_true(atomic_load(&tally_readings) >= 2);
+    assert_false(atomic_load(&deinit_returned));
     atomic_store(&tally_pause, 3);
     pthread_join(deiniter, NULL);
     pthread_join(poster, NULL);
@@ -3028,22 +3042,34 @@ static void a_post_that_waits_for_a_block_keeps_the_time_it_was_called(void **st
 /* A post waiting for a block of a class gets the block a run holds for that class as soon as the
  * dispatcher is between two events, also when the run's next events are of another class: the
  * run [Medium, Small x 5] kept its delivered Medium block through five 40 ms handlers, and a post
- * waiting 120 ms for the (otherwise empty) Medium class failed with ESP_ERR_NO_MEM. */
+ * waiting 120 ms for the (otherwise empty) Medium class failed with ESP_ERR_NO_MEM. Here the first
+ * Small handler returns once the post waits, and the others wait for the post to end (whatever the
+ * machine's speed, a block kept to the run's end fails it at the post's timeout). */
 static atomic_int mixed_smalls;
-static atomic_bool mixed_poster_go;
+static atomic_bool mixed_poster_go, mixed_posted;
 static esp_err_t mixed_post_result;
 
 static void *mixed_class_poster(void *arg)
 {
     (void)arg;
+    t_records_takes = true;
     /* bounded: if the handler never lets it go, the test fails instead of hanging in the join */
     for (int ms = 0; !atomic_load(&mixed_poster_go) && ms < 5000; ms++) {
         kraken_port_delay_ms(1);
     }
     static uint8_t medium[200];
     mixed_post_result = system_event_post_with_timeout(SVC_B, 1, medium, sizeof medium,
-                                                       SYSTEM_EVENT_PRIORITY_CRITICAL, 120);
+                                                       SYSTEM_EVENT_PRIORITY_CRITICAL, 2000);
+    atomic_store(&mixed_posted, true);
     return NULL;
+}
+
+/* Up to 5 s until *flag or takes_begun >= n (polled every millisecond). */
+static void mixed_wait(atomic_bool *flag, int n)
+{
+    for (int ms = 0; ms < 5000 && !atomic_load(flag) && atomic_load(&takes_begun) < n; ms++) {
+        kraken_port_delay_ms(1);
+    }
 }
 
 static void slow_on_small_events(const system_event_t *e, void *ctx)
@@ -3055,8 +3081,10 @@ static void slow_on_small_events(const system_event_t *e, void *ctx)
     if (atomic_fetch_add(&mixed_smalls, 1) == 0) {
         fill_class(1, KRAKEN_POOL_MEDIUM_SIZE, 0); /* another pool user empties Medium */
         atomic_store(&mixed_poster_go, true);
+        mixed_wait(&mixed_posted, 1); /* the post waits for a Medium block (or is done) */
+    } else {
+        mixed_wait(&mixed_posted, INT_MAX); /* it has the run's Medium block, or times out */
     }
-    kraken_port_delay_ms(40);
 }
 
 static void a_post_waiting_for_a_class_gets_the_block_a_mixed_run_holds(void **state)
@@ -3072,6 +3100,8 @@ static void a_post_waiting_for_a_class_gets_the_block_a_mixed_run_holds(void **s
     }
     atomic_store(&mixed_smalls, 0);
     atomic_store(&mixed_poster_go, false);
+    atomic_store(&mixed_posted, false);
+    atomic_store(&takes_begun, 0);
     mixed_post_result = ESP_FAIL;
     assert_int_equal(system_event_subscribe(SVC_A, 7, slow_on_small_events, NULL, NULL), ESP_OK);
     static uint8_t medium[200], small[40];

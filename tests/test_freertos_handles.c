@@ -326,6 +326,23 @@ static void wait_forever(void *arg)
     }
 }
 
+/* True once a task deleted by another has ended its thread and freed its record, which it does
+ * at its next FreeRTOS call, whenever the host runs it: a delete then finds no live task instead
+ * of one deleted already (each try refused, and asserted). */
+static bool record_goes(TaskHandle_t deleted)
+{
+    bool gone = false;
+    for (TickType_t waited = 0; !gone && waited < PATIENCE_TICKS; waited++) {
+        log_capture_begin();
+        ASSERT_REFUSED(1, vTaskDelete(deleted));
+        gone = strstr(log_capture_end(), "no live task") != NULL;
+        if (!gone) {
+            vTaskDelay(1);
+        }
+    }
+    return gone;
+}
+
 /* A deleted task's record goes with its thread: its handle is refused by a second delete, plain
  * or WithCaps, whenever it comes. */
 static void a_task_deleted_twice_is_refused(void **state)
@@ -339,11 +356,12 @@ static void a_task_deleted_twice_is_refused(void **state)
     vTaskDelete(plain);
     vTaskDeleteWithCaps(caps);
     WAIT_FOR(uxTaskGetNumberOfTasks() == tasks - 2);
-    vTaskDelay(2); /* their threads end meanwhile: records freed (refused before too: deleted) */
+    assert_true(record_goes(plain) && record_goes(caps)); /* refused before too: deleted */
     log_capture_begin();
     ASSERT_REFUSED(3, vTaskDelete(plain), vTaskDeleteWithCaps(plain), vTaskDeleteWithCaps(caps));
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "no live task (deleted, or never one)"));
+    assert_null(strstr(logged, "deleted already")); /* the three found no record */
     /* its state: deleted, read from nothing (polling for it is how code waits for an end) */
     ASSERT_NOT_REFUSED(assert_int_equal(eTaskGetState(plain), eDeleted));
 }

@@ -42,6 +42,7 @@
 #include "freertos/task.h"
 #include "freertos/timers.h"
 #include "kraken_sim.h"
+#include "freertos_host.h" /* fr_deadline(): the host's wait deadlines */
 #include "sim_internal.h"
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
@@ -1265,8 +1266,9 @@ static void fromisr_calls_work_in_a_simulated_isr_and_make_no_heap_call(void **s
     vQueueDelete(q);
 }
 
-/* FreeRTOS sets *pxHigherPriorityTaskWoken when a task waited for what the ISR did. The host
- * cannot tell from outside when a task is blocked: each round gives it more time to get there. */
+/* FreeRTOS sets *pxHigherPriorityTaskWoken when a task waited for what the ISR did: each round
+ * waits for the task to be in its wait, so that each call wakes it. Deleted in its wait, the
+ * task reads the test's sink_t no more. */
 static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
 {
     (void)state;
@@ -1274,20 +1276,19 @@ static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
     assert_non_null(in.q);
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(sink, "sink", STACK, &in, 5, &task), pdPASS);
-    bool woke = false;
-    for (uint32_t round = 0; round < 10 && !woke; round++) {
-        sleep_ms(10 * (round + 1));
+    for (uint32_t round = 0; round < 3; round++) {
+        assert_true(becomes_blocked(task)); /* in its receive */
         BaseType_t woken = pdFALSE;
         kraken_sim_isr_enter();
         const BaseType_t rc = xQueueSendFromISR(in.q, &round, &woken);
         kraken_sim_isr_exit();
         assert_int_equal(rc, pdPASS);
+        assert_int_equal(woken, pdTRUE);
         WAIT_FOR(atomic_load(&in.count) == (int)round + 1);
         assert_int_equal(atomic_load(&in.count), round + 1);
         assert_int_equal(atomic_load(&in.last), round);
-        woke = woken == pdTRUE;
     }
-    assert_true(woke);
+    assert_true(becomes_blocked(task));
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
 
@@ -1295,9 +1296,8 @@ static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
     sink_t out = {.q = in.q};
     assert_int_equal(xTaskCreate(source, "source", STACK, &out, 5, &task), pdPASS);
     WAIT_FOR(atomic_load(&out.count) == 1); /* the queue is full, the next send waits */
-    woke = false;
-    for (int round = 0; round < 10 && !woke; round++) {
-        sleep_ms(10 * ((unsigned)round + 1));
+    for (int round = 0; round < 3; round++) {
+        assert_true(becomes_blocked(task)); /* in its send, waiting for room */
         BaseType_t woken = pdFALSE;
         uint32_t v = 0;
         kraken_sim_isr_enter();
@@ -1305,11 +1305,11 @@ static void fromisr_sends_and_receives_report_a_task_they_woke(void **state)
         kraken_sim_isr_exit();
         assert_int_equal(rc, pdPASS);
         assert_int_equal(v, 100 + (uint32_t)round);
+        assert_int_equal(woken, pdTRUE);
         WAIT_FOR(atomic_load(&out.count) == round + 2);
         assert_int_equal(atomic_load(&out.count), round + 2);
-        woke = woken == pdTRUE;
     }
-    assert_true(woke);
+    assert_true(becomes_blocked(task));
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
     vQueueDelete(in.q);
@@ -2246,16 +2246,25 @@ static void xtaskdelayuntil_wakes_at_fixed_intervals_and_skips_a_wake_time_past(
     assert_true(checked > 0);
 }
 
-/* A timeout of a second or more (fr_deadline carries the seconds once). */
+/* A timeout of a second or more (fr_deadline carries the seconds once): the wait lasts a second;
+ * the deadline of one over two seconds lies that far ahead, less a tick at most (read without
+ * waiting, which a loaded machine may stretch: a late wake-up is not a longer timeout). */
 static void a_wait_of_a_second_times_out_after_a_second(void **state)
 {
     (void)state;
+    const TickType_t second = pdMS_TO_TICKS(1000);
     (void)ulTaskNotifyTake(pdTRUE, 0);
     const int64_t t0 = now_us();
-    assert_int_equal(ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(1000)), 0);
-    const int64_t waited = now_us() - t0;
-    assert_true(waited >= WAIT_MIN_US(pdMS_TO_TICKS(1000)));
-    assert_true(waited < 1700000);
+    assert_int_equal(ulTaskNotifyTake(pdTRUE, second), 0);
+    assert_true(now_us() - t0 >= WAIT_MIN_US(second));
+    const TickType_t longer = 2 * second + 1; /* two whole seconds to carry, from any point */
+    struct timespec deadline;
+    const int64_t before = now_us();
+    assert_true(fr_deadline(longer, &deadline));
+    const int64_t after = now_us();
+    const int64_t at = (int64_t)deadline.tv_sec * 1000000 + deadline.tv_nsec / 1000;
+    assert_true(at - before >= WAIT_MIN_US(longer));
+    assert_true(at - after <= TICKS_US(longer) + 1);
 }
 
 static void the_tick_count_advances_at_the_configured_rate(void **state)
@@ -2792,18 +2801,17 @@ static void notifications_from_an_isr_report_a_task_they_woke(void **state)
     sink_t s = {0};
     TaskHandle_t task = NULL;
     assert_int_equal(xTaskCreate(take_notifications_forever, "taker", STACK, &s, 5, &task), pdPASS);
-    bool woke = false;
-    for (int round = 0; round < 10 && !woke; round++) {
-        sleep_ms(10 * ((unsigned)round + 1));
+    for (int round = 0; round < 3; round++) {
+        assert_true(becomes_blocked(task)); /* in its take: the give wakes it */
         woken = pdFALSE;
         kraken_sim_isr_enter();
         vTaskNotifyGiveFromISR(task, &woken);
         kraken_sim_isr_exit();
+        assert_int_equal(woken, pdTRUE);
         WAIT_FOR(atomic_load(&s.count) == round + 1);
         assert_int_equal(atomic_load(&s.count), round + 1);
-        woke = woken == pdTRUE;
     }
-    assert_true(woke);
+    assert_true(becomes_blocked(task));
     vTaskDelete(task);
     assert_true(tasks_become(tasks_at_setup));
 }

@@ -342,16 +342,25 @@ static void a_second_waiting_receiver_is_refused(void **state)
 typedef struct {
     StreamBufferHandle_t sb;
     atomic_size_t result;
-    atomic_int started, done;
+    atomic_int done;
 } sender_t;
 
 static void send_task(void *arg)
 {
     sender_t *s = arg;
-    atomic_store(&s->started, 1);
     atomic_store(&s->result, xStreamBufferSend(s->sb, "0123456789", 10, PATIENCE_TICKS));
     atomic_store(&s->done, 1);
     vTaskDelete(NULL);
+}
+
+/* Into its wait for room (not merely started: a slow sender would find the room made meanwhile,
+ * and the test's own send would be the first to wait). */
+static void start_sender(sender_t *s)
+{
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(send_task, "sender", 4096, s, 5, &task), pdPASS);
+    WAIT_FOR(atomic_load(&s->done) || eTaskGetState(task) == eBlocked);
+    assert_false(atomic_load(&s->done));
 }
 
 static void a_sender_waits_for_room_for_all_its_bytes(void **state)
@@ -360,10 +369,7 @@ static void a_sender_waits_for_room_for_all_its_bytes(void **state)
     sender_t s = {.sb = xStreamBufferCreate(16, 1)};
     assert_non_null(s.sb);
     assert_int_equal(xStreamBufferSend(s.sb, "ABCDEFGHIJKL", 12, 0), 12); /* 4 left */
-    assert_int_equal(xTaskCreate(send_task, "sender", 4096, &s, 5, NULL), pdPASS);
-    WAIT_FOR(atomic_load(&s.started));
-    vTaskDelay(3);
-    assert_false(atomic_load(&s.done)); /* 4 < 10 */
+    start_sender(&s); /* 4 < 10 */
     /* A second sender that would wait is refused (the chip asserts: one waiting sender). */
     ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSend(s.sb, "0123456789", 10, 1), 0));
     uint8_t out[8];
@@ -384,10 +390,7 @@ static void a_sender_waits_for_room_for_all_its_bytes(void **state)
     s = (sender_t){.sb = xMessageBufferCreate(14)};
     assert_non_null(s.sb);
     assert_int_equal(xMessageBufferSend(s.sb, "hi", 2, 0), 2); /* 6 of 14 */
-    assert_int_equal(xTaskCreate(send_task, "sender", 4096, &s, 5, NULL), pdPASS);
-    WAIT_FOR(atomic_load(&s.started));
-    vTaskDelay(3);
-    assert_false(atomic_load(&s.done)); /* 10 + 4 > 8 */
+    start_sender(&s); /* 10 + 4 > 8 */
     assert_int_equal(xMessageBufferReceive(s.sb, out, sizeof out, 0), 2);
     WAIT_FOR(atomic_load(&s.done));
     assert_int_equal(atomic_load(&s.result), 10);

@@ -163,7 +163,7 @@ static void the_boot_tasks_the_host_runs_are_counted_and_found_from_boot(void **
     assert_true(uxTaskGetStackHighWaterMark(esp_timer_task) < ESP_TIMER_DEPTH);
     /* Waiting for an alarm is blocked too (on the chip, for the alarm's notification). */
     assert_int_equal(esp_timer_start_once(later, 60 * 1000 * 1000), ESP_OK);
-    vTaskDelay(2);
+    WAIT_FOR(eTaskGetState(esp_timer_task) == eBlocked); /* woken by the start, whenever it runs */
     assert_int_equal(eTaskGetState(esp_timer_task), eBlocked);
     assert_int_equal(esp_timer_stop(later), ESP_OK);
     assert_int_equal(esp_timer_delete(later), ESP_OK);

@@ -641,9 +641,11 @@ TaskHandle_t fr_service_task(fr_service_t which)
     return &service_tasks[which];
 }
 
+/* Release, with state_locked()'s acquire: a task that reads it blocked sees what it did before, as
+ * on the chip, where both happen in critical sections (it sets this outside fr_lock()). */
 void fr_service_parked(fr_service_t which, bool parked)
 {
-    __atomic_store_n(&service_tasks[which].parked, parked, __ATOMIC_RELAXED);
+    __atomic_store_n(&service_tasks[which].parked, parked, __ATOMIC_RELEASE);
 }
 
 /* fr_lock() held: a task deleted by another ends here, at its call into the API; inside a critical
@@ -1215,7 +1217,7 @@ static eTaskState state_locked(const struct tskTaskControlBlock *t)
     return t == t_self       ? eRunning /* also the task a simulated ISR interrupted */
            : t->deleted      ? eDeleted
            : t->suspended    ? eSuspended
-           : t->waiting_on != NULL || __atomic_load_n(&t->parked, __ATOMIC_RELAXED) ? eBlocked
+           : t->waiting_on != NULL || __atomic_load_n(&t->parked, __ATOMIC_ACQUIRE) ? eBlocked
                                                                                      : eReady;
 }
 
