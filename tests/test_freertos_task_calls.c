@@ -324,12 +324,15 @@ static _Atomic size_t free_in_callback; /* internal free bytes when the callback
 
 static void release_block(int index, void *value)
 {
-    atomic_fetch_add(&calls, 1);
     atomic_store(&called_index, index);
     atomic_store(&called_value, value);
     atomic_store(&called_in, xTaskGetCurrentTaskHandle());
     heap_caps_free(value);
     atomic_store(&free_in_callback, heap_caps_get_free_size(INTERNAL));
+    /* last: a test that waits for the count sees every figure, and the block back, before it
+     * returns; else the callback of a task that ends on its own thread could free it during the
+     * teardown's count of the heap, or the next test's boot */
+    atomic_fetch_add(&calls, 1);
 }
 
 static _Atomic bool holder_ready;
