@@ -107,7 +107,7 @@ typedef struct {
 esp_err_t system_service_register(const char *name, system_service_id_t *out_id);
 
 /** Name of a registered service, NULL when `id` is not registered. The pointer stays valid until
- *  deinit returns (the handlers a DRAIN runs may still use it). isr-ok, O(1). */
+ *  deinit returns (the handlers a DRAIN runs may still use it). isr-ok, never blocks; O(1). */
 const char *system_service_get_name(system_service_id_t id);
 
 /* ---- posting --------------------------------------------------------------------------------- */
@@ -253,7 +253,7 @@ typedef enum {
  *  of a drain. */
 esp_err_t system_event_bus_deinit(system_event_deinit_t how);
 
-/** True when the bus is started and not being deinitialised. isr-ok, O(1). */
+/** True when the bus is started and not being deinitialised. isr-ok, never blocks; O(1). */
 bool system_event_bus_is_ready(void);
 
 /* ---- statistics ------------------------------------------------------------------------------ */
@@ -318,7 +318,7 @@ typedef struct {
  *  the counters but keeps the posts refused while the bus was stopped (an ISR's post before the
  *  start, a task's invalid post before the one that started the bus), counted once; see
  *  system_event_bus_init() for a start that fails.
- *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, O(lanes + classes). */
+ *  ESP_OK; ESP_ERR_INVALID_ARG (NULL). task and isr-ok, never blocks; O(lanes + classes). */
 esp_err_t system_event_get_stats(system_event_stats_t *out);
 
 typedef struct {
@@ -332,7 +332,7 @@ typedef struct {
 } system_event_subscription_stats_t;
 
 /** Figures of one subscription. ESP_OK; ESP_ERR_INVALID_ARG (NULL out); ESP_ERR_NOT_FOUND (handle
- *  not subscribed). task and isr-ok, O(1). */
+ *  not subscribed). task and isr-ok, never blocks; O(1). */
 esp_err_t system_event_get_subscription_stats(system_event_subscription_t handle,
                                               system_event_subscription_stats_t *out);
 
