@@ -888,8 +888,6 @@ BaseType_t xTaskCreatePinnedToCoreWithCaps(TaskFunction_t pvTaskCode, const char
                : pdFAIL;
 }
 
-/* ---- deletion ---------------------------------------------------------------------------------- */
-
 /* ---- task handles ------------------------------------------------------------------------------ */
 
 /* fr_lock() held: true when task names a task record not yet freed (a deleted task's goes when its
@@ -989,6 +987,8 @@ void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, Ba
     }
 }
 #endif
+
+/* ---- deletion ---------------------------------------------------------------------------------- */
 
 /* vTaskDelete (caps_api false) or vTaskDeleteWithCaps (true). */
 static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
