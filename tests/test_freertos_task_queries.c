@@ -161,9 +161,16 @@ static void the_boot_tasks_the_host_runs_are_counted_and_found_from_boot(void **
     WAIT_FOR(eTaskGetState(esp_timer_task) == eBlocked); /* nothing armed */
     assert_int_equal(eTaskGetState(esp_timer_task), eBlocked);
     assert_true(uxTaskGetStackHighWaterMark(esp_timer_task) < ESP_TIMER_DEPTH);
-    /* Waiting for an alarm is blocked too (on the chip, for the alarm's notification). */
+    /* Waiting for an alarm is blocked too (on the chip, for the alarm's notification). Armed while
+     * the task is in a callback: the only wait it can go to after it is the alarm's (armed while it
+     * waits, the start would wake it, and a blocked read could be from before it woke). */
+    atomic_store(&callback_task, NULL);
+    atomic_store(&go_on, false);
+    assert_int_equal(esp_timer_start_once(timer, 1000), ESP_OK);
+    WAIT_FOR(atomic_load(&callback_task) != NULL);
     assert_int_equal(esp_timer_start_once(later, 60 * 1000 * 1000), ESP_OK);
-    WAIT_FOR(eTaskGetState(esp_timer_task) == eBlocked); /* woken by the start, whenever it runs */
+    atomic_store(&go_on, true);
+    WAIT_FOR(eTaskGetState(esp_timer_task) == eBlocked);
     assert_int_equal(eTaskGetState(esp_timer_task), eBlocked);
     assert_int_equal(esp_timer_stop(later), ESP_OK);
     assert_int_equal(esp_timer_delete(later), ESP_OK);
