@@ -293,7 +293,7 @@ static void a_handle_of_another_kind_is_refused(void **state)
 }
 
 /* Many objects, half of them deleted in an order unlike their creation's: each live one is still
- * found (the set grows, and a removal moves the entries after it back), each dead one refused. */
+ * found (the tree is rebalanced as they come and go), each dead one refused. */
 static void many_handles_stay_found_as_others_come_and_go(void **state)
 {
     (void)state;

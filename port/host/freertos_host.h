@@ -100,15 +100,15 @@ typedef enum {
 } fr_kind_t;
 
 /* A new object's handle joins the live ones; false, nothing changed, when the host is out of
- * memory (the creation then fails as out of memory). fr_lock() not held. O(1) amortised. */
+ * memory (the creation then fails as out of memory). fr_lock() not held. O(log n). */
 bool fr_handle_add(const void *handle, fr_kind_t kind);
 
 /* fr_lock() held: the handle leaves the live ones (its object is being deleted); nothing for a
- * handle that is not there. O(1) on average. */
+ * handle that is not there. O(log n). */
 void fr_handle_remove_locked(const void *handle);
 
-/* fr_lock() held: true when handle names a live object of `kind`; compared, never read. O(1) on
- * average. */
+/* fr_lock() held: true when handle names a live object of `kind`; compared, never read.
+ * O(log n). */
 bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
 
 /* True, after FR_REFUSE ("<fn>(<handle>): no live <kind> (deleted, or never one): refused"), when

@@ -5,10 +5,14 @@
  * handle whose object was deleted (its host record freed) or that names an object of another kind
  * is refused, never dereferenced.
  *
- * An open-addressing hash set of handles (linear probing; a removal shifts the entries after it
- * back, so there are no tombstones) in host memory, at most half full (doubled then), under the
- * kernel lock: a lookup costs one hash and, on average, about one probe.
+ * libc's binary search tree (search.h: tsearch, tfind, tdelete; glibc's is a red-black tree, so a
+ * lookup walks O(log n) nodes) of entries (handle, kind), ordered by address, under the kernel
+ * lock (the tree has no lock of its own). Host memory only, never the simulated heap's figures:
+ * an entry is __real_malloc()'s, and tsearch takes its nodes from malloc() inside libc.so, which
+ * the link-time --wrap of malloc (cmake/kraken_host.cmake) does not reach.
  */
+#define _XOPEN_SOURCE 700 /* search.h */
+#include <search.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -16,111 +20,62 @@
 #include "freertos_host.h"
 #include "sim_internal.h"
 
-#define FIRST_CAPACITY 64u
-
 typedef struct {
-    const void *handle; /* NULL: a free slot */
-    uint8_t kind;       /* fr_kind_t */
-} slot_t;
+    const void *handle;
+    fr_kind_t kind;
+} entry_t;
 
-static slot_t *table;    /* under fr_lock() */
-static size_t capacity;  /* a power of two, or 0 before the first object */
-static size_t used;
+static void *root; /* under fr_lock(): entry_t, by handle */
 
-/* A handle's first slot: its address mixed (records are 8- or 16-byte aligned). */
-static size_t home(const void *handle, size_t cap)
+/* By address, compared as integers (< between pointers to different objects is undefined). */
+static int by_handle(const void *a, const void *b)
 {
-    uint64_t x = (uint64_t)(uintptr_t)handle;
-    x ^= x >> 29;
-    x *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 32) & (cap - 1);
+    const uintptr_t x = (uintptr_t)((const entry_t *)a)->handle;
+    const uintptr_t y = (uintptr_t)((const entry_t *)b)->handle;
+    return (x > y) - (x < y);
 }
 
-/* Lock held: where handle is, or capacity when it is not there. */
-static size_t find_locked(const void *handle)
+/* Lock held: handle's entry, or NULL. */
+static entry_t *find_locked(const void *handle)
 {
-    if (capacity == 0 || handle == NULL) {
-        return capacity;
-    }
-    for (size_t i = home(handle, capacity);; i = (i + 1) & (capacity - 1)) {
-        if (table[i].handle == handle) {
-            return i;
-        }
-        if (table[i].handle == NULL) { /* never full: the probe ends */
-            return capacity;
-        }
-    }
-}
-
-static void put(slot_t *slots, size_t cap, slot_t entry)
-{
-    size_t i = home(entry.handle, cap);
-    while (slots[i].handle != NULL) {
-        i = (i + 1) & (cap - 1);
-    }
-    slots[i] = entry;
-}
-
-/* Lock held: room for one more (host memory, no simulated-heap call); false when the host has
- * none. */
-static bool reserve_locked(void)
-{
-    if ((used + 1) * 2 <= capacity) {
-        return true;
-    }
-    const size_t cap = capacity == 0 ? FIRST_CAPACITY : capacity * 2;
-    slot_t *slots = __real_calloc(cap, sizeof *slots);
-    if (slots == NULL) {
-        return false;
-    }
-    for (size_t i = 0; i < capacity; i++) {
-        if (table[i].handle != NULL) {
-            put(slots, cap, table[i]);
-        }
-    }
-    __real_free(table);
-    table = slots;
-    capacity = cap;
-    return true;
+    const entry_t key = {.handle = handle};
+    void *node = tfind(&key, &root, by_handle);
+    return node != NULL ? *(entry_t **)node : NULL;
 }
 
 bool fr_handle_add(const void *handle, fr_kind_t kind)
 {
+    entry_t *entry = __real_malloc(sizeof *entry);
+    if (entry == NULL) {
+        return false;
+    }
+    *entry = (entry_t){handle, kind};
     fr_lock();
-    const bool room = reserve_locked();
-    if (room) {
-        put(table, capacity, (slot_t){handle, (uint8_t)kind});
-        used++;
+    void *node = tsearch(entry, &root, by_handle);
+    const bool added = node != NULL && *(entry_t **)node == entry;
+    if (node != NULL && !added) { /* there already (a record freed unremoved: never): now this */
+        (*(entry_t **)node)->kind = kind;
     }
     fr_unlock();
-    return room;
+    if (!added) {
+        __real_free(entry);
+    }
+    return node != NULL;
 }
 
 void fr_handle_remove_locked(const void *handle)
 {
-    size_t i = find_locked(handle);
-    if (i == capacity) {
-        return;
-    }
-    table[i].handle = NULL;
-    used--;
-    /* Backward shift: an entry after the hole moves into it unless its home lies cyclically in
-     * (hole, entry], where a probe for it never passes the hole. */
-    for (size_t j = (i + 1) & (capacity - 1); table[j].handle != NULL; j = (j + 1) & (capacity - 1)) {
-        const size_t k = home(table[j].handle, capacity);
-        const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
-            table[i] = table[j];
-            table[j].handle = NULL;
-            i = j;
-        }
+    entry_t *entry = find_locked(handle);
+    if (entry != NULL) {
+        tdelete(entry, &root, by_handle);
+        __real_free(entry);
     }
 }
 
 bool fr_handle_live_locked(const void *handle, fr_kind_t kind)
 {
-    const size_t i = find_locked(handle);
-    return i != capacity && table[i].kind == (uint8_t)kind;
+    const entry_t *entry = find_locked(handle);
+    return entry != NULL && entry->kind == kind;
 }
 
 static const char *const kind_names[] = {
