@@ -98,11 +98,13 @@ static void *dispatch(void *unused)
     (void)unused;
     (void)fr_service_task(FR_ESP_TIMER_TASK); /* the chip's "esp_timer" task */
     pthread_mutex_lock(&lock);
+    /* Blocked (parked) but for its callbacks: on the chip a start, stop or delete only sets the
+     * hardware alarm, and the task wakes when one is due; here the thread also wakes to take the
+     * new deadline, which no read of its state sees. */
     for (;;) {
         if (armed_list == NULL) {
             fr_service_parked(FR_ESP_TIMER_TASK, true);
             pthread_cond_wait(&changed, &lock);
-            fr_service_parked(FR_ESP_TIMER_TASK, false);
             continue;
         }
         struct esp_timer *t = armed_list;
@@ -111,9 +113,9 @@ static void *dispatch(void *unused)
             const struct timespec until = deadline_of(t->alarm);
             fr_service_parked(FR_ESP_TIMER_TASK, true);
             pthread_cond_timedwait(&changed, &lock, &until);
-            fr_service_parked(FR_ESP_TIMER_TASK, false);
             continue;
         }
+        fr_service_parked(FR_ESP_TIMER_TASK, false); /* before the lock goes: stop() sees it */
         if (t->period > 0) { /* ESP-IDF's timer_process_alarm() */
             const int64_t late_periods = (now - t->alarm) / (int64_t)t->period;
             unlink_armed(t);
