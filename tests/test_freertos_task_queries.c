@@ -161,6 +161,16 @@ static void the_boot_tasks_the_host_runs_are_counted_and_found_from_boot(void **
     WAIT_FOR(eTaskGetState(esp_timer_task) == eBlocked); /* nothing armed */
     assert_int_equal(eTaskGetState(esp_timer_task), eBlocked);
     assert_true(uxTaskGetStackHighWaterMark(esp_timer_task) < ESP_TIMER_DEPTH);
+    /* After a callback, waiting for the next alarm is blocked too (on the chip, for the alarm's
+     * notification). */
+    atomic_store(&callback_task, NULL);
+    atomic_store(&go_on, false);
+    assert_int_equal(esp_timer_start_once(timer, 1000), ESP_OK);
+    WAIT_FOR(atomic_load(&callback_task) != NULL);
+    assert_int_equal(esp_timer_start_once(later, 60 * 1000 * 1000), ESP_OK);
+    atomic_store(&go_on, true);
+    assert_true(becomes_blocked(esp_timer_task));
+    assert_int_equal(esp_timer_stop(later), ESP_OK);
     /* A start only sets the alarm (on the chip the task wakes when one is due): it stays blocked,
      * then waiting for the alarm. Every read says so, for 2 ms after each of 20 starts (the host's
      * thread wakes at each to take the new deadline; when that made it read ready, one start was
