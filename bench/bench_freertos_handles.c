@@ -7,7 +7,8 @@
  *
  * usage: bench_freertos_handles                    timed run: median ns per pair, ratios
  *        bench_freertos_handles --fixed N [PAIRS]  fixed workload for callgrind, N other queues
- * Instructions per pair (docs/simulator.md, "Dangling handles"):
+ * Instructions per pair (docs/simulator.md, "Dangling handles"; bench/callgrind_freertos_handles.sh
+ * runs every row):
  *   valgrind --tool=callgrind --toggle-collect=fixed_workload ./bench_freertos_handles --fixed 256
  *   callgrind_annotate --inclusive=yes callgrind.out.<pid> | grep fixed_workload
  *   => Ir of fixed_workload / PAIRS (default 200000)
