@@ -88,7 +88,8 @@ struct tskTaskControlBlock {
     uintptr_t watched_low; /* the host stack painted at its start: [watched_low, watched_high) */
     uintptr_t watched_high;
     struct tskTaskControlBlock *prev, *next; /* the task list */
-    pthread_cond_t *waiting_on; /* the condition it waits on, for vTaskDelete */
+    fr_waiters_t *waiting_on; /* the list it waits in (NULL: not waiting, or woken) */
+    struct tskTaskControlBlock *next_waiter; /* the next in that list */
     uint32_t *waiting_count;    /* fr_wait's counter and cleanup: vTaskDelete undoes the wait */
     void (*waiting_cleanup)(void *arg);
     void *waiting_arg;
@@ -100,7 +101,8 @@ struct tskTaskControlBlock {
     uint8_t notify_awaited; /* 1 + the index its notification wait is on; 0: none */
     bool notify_forever;    /* in a notification wait without a timeout (stream buffers' too):
                                FreeRTOS files it with the suspended tasks, its lists show S */
-    pthread_cond_t notified;
+    fr_waiters_t own;     /* its waits on itself: suspended, delayed, for a notification */
+    pthread_cond_t wake;  /* its thread sleeps on it while it waits in any list */
     void *tls[configNUM_THREAD_LOCAL_STORAGE_POINTERS]; /* ESP-IDF's: deletion callbacks in the
                                                           second half */
     TaskHookFunction_t tag; /* vTaskSetApplicationTaskTag()'s */
@@ -128,7 +130,8 @@ void fr_unlock(void)
     pthread_mutex_unlock(&kernel);
 }
 
-void fr_cond_init(pthread_cond_t *cond)
+/* A condition variable on CLOCK_MONOTONIC (deadlines are CLOCK_MONOTONIC). */
+static void cond_init(pthread_cond_t *cond)
 {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -264,7 +267,7 @@ static void list_boot_locked(void)
         t->stack_bytes = configMINIMAL_STACK_SIZE;
         t->idle = true;
         t->buffer = &boot_buffers[core];
-        fr_cond_init(&t->notified);
+        cond_init(&t->wake);
         list_locked(t);
     }
     for (int i = 0; i < FR_SERVICES; i++) {
@@ -280,7 +283,7 @@ static void list_boot_locked(void)
         if (service_spec[i].is_static) {
             t->buffer = &boot_buffers[configNUMBER_OF_CORES + i];
         }
-        fr_cond_init(&t->notified);
+        cond_init(&t->wake);
         count_locked(t);
     }
 }
@@ -323,16 +326,15 @@ static void uncount_locked(struct tskTaskControlBlock *t)
  * ends when it wakes. */
 static void undo_wait_locked(struct tskTaskControlBlock *t)
 {
-    if (t->waiting_on == NULL) {
-        return;
-    }
-    pthread_cond_broadcast(t->waiting_on); /* it ends in fr_wait */
-    t->waiting_on = NULL;
+    (void)fr_wake_task_locked(t); /* it ends in fr_wait */
     if (t->waiting_count != NULL) {
         (*t->waiting_count)--;
+        t->waiting_count = NULL;
     }
     if (t->waiting_cleanup != NULL) { /* last: it may free the object (and its condition) */
-        t->waiting_cleanup(t->waiting_arg);
+        void (*cleanup)(void *arg) = t->waiting_cleanup;
+        t->waiting_cleanup = NULL;
+        cleanup(t->waiting_arg);
     }
 }
 
@@ -404,7 +406,7 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
     if (t->foreign) {
         pthread_setspecific(foreign_key, NULL);
     }
-    pthread_cond_destroy(&t->notified);
+    pthread_cond_destroy(&t->wake);
     sim_owner_task_gone(t, false); /* its handle may be another task's from here on */
     fr_handle_remove_locked(t);
     fr_unlock();
@@ -412,44 +414,127 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
     pthread_exit(NULL);
 }
 
-bool fr_wait_notified(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting)
+bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting)
 {
     struct tskTaskControlBlock *self = t_self;
     if (self != NULL) {
         self->notify_forever = deadline == NULL;
     }
-    const bool signalled = fr_wait(cond, deadline, waiting, NULL, NULL);
+    const bool signalled = fr_wait(on, deadline, waiting, NULL, NULL);
     if (self != NULL) {
         self->notify_forever = false;
     }
     return signalled;
 }
 
-bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting,
+/* Threads with no task record wait on one condition, broadcast at every wake (they look again). */
+static pthread_cond_t unlisted_wake;
+static uint32_t unlisted_waiting;
+static pthread_once_t unlisted_once = PTHREAD_ONCE_INIT;
+
+static void unlisted_init(void)
+{
+    cond_init(&unlisted_wake);
+}
+
+static void wake_unlisted_locked(void)
+{
+    if (unlisted_waiting != 0) {
+        pthread_cond_broadcast(&unlisted_wake);
+    }
+}
+
+/* fr_lock() held: self joins `on` behind the tasks of its priority or higher. O(tasks in it). */
+static void enlist_locked(struct tskTaskControlBlock *self, fr_waiters_t *on)
+{
+    struct tskTaskControlBlock **at = &on->first;
+    while (*at != NULL && (*at)->priority >= self->priority) {
+        at = &(*at)->next_waiter;
+    }
+    self->next_waiter = *at;
+    *at = self;
+    self->waiting_on = on;
+}
+
+/* fr_lock() held: t leaves the list it waits in; false when it waits in none. */
+static bool unlist_locked(struct tskTaskControlBlock *t)
+{
+    if (t == NULL || t->waiting_on == NULL) {
+        return false;
+    }
+    struct tskTaskControlBlock **at = &t->waiting_on->first;
+    while (*at != t) {
+        at = &(*at)->next_waiter;
+    }
+    *at = t->next_waiter;
+    t->next_waiter = NULL;
+    t->waiting_on = NULL; /* ready from here on */
+    return true;
+}
+
+bool fr_wake_task_locked(TaskHandle_t task)
+{
+    if (task == NULL) {
+        wake_unlisted_locked();
+    }
+    if (!unlist_locked(task)) {
+        return false;
+    }
+    pthread_cond_signal(&task->wake);
+    return true;
+}
+
+bool fr_wake_one_locked(fr_waiters_t *w)
+{
+    wake_unlisted_locked();
+    return fr_wake_task_locked(w->first);
+}
+
+void fr_wake_all_locked(fr_waiters_t *w)
+{
+    wake_unlisted_locked();
+    while (fr_wake_task_locked(w->first)) {
+    }
+}
+
+TaskHandle_t fr_current(void)
+{
+    return t_self;
+}
+
+bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting,
              void (*cleanup)(void *arg), void *arg)
 {
     struct tskTaskControlBlock *self = t_self;
     if (waiting != NULL) {
         (*waiting)++;
     }
-    if (self != NULL) {
-        self->waiting_on = cond;
-        self->waiting_count = waiting;
-        self->waiting_cleanup = cleanup;
-        self->waiting_arg = arg;
-    }
-    int rc = deadline != NULL ? pthread_cond_timedwait(cond, &kernel, deadline)
-                              : pthread_cond_wait(cond, &kernel);
     if (self == NULL) {
+        pthread_once(&unlisted_once, unlisted_init);
+        unlisted_waiting++;
+        const int rc = deadline != NULL ? pthread_cond_timedwait(&unlisted_wake, &kernel, deadline)
+                                        : pthread_cond_wait(&unlisted_wake, &kernel);
+        unlisted_waiting--;
         if (waiting != NULL) {
             (*waiting)--;
         }
         return rc != ETIMEDOUT;
     }
+    self->waiting_count = waiting;
+    self->waiting_cleanup = cleanup;
+    self->waiting_arg = arg;
+    enlist_locked(self, on);
+    int rc = 0;
+    while (self->waiting_on != NULL && rc != ETIMEDOUT) { /* until a wake took it off */
+        rc = deadline != NULL ? pthread_cond_timedwait(&self->wake, &kernel, deadline)
+                              : pthread_cond_wait(&self->wake, &kernel);
+    }
+    const bool woken = !unlist_locked(self); /* or timed out */
     if (self->deleted && !t_ending) { /* vTaskDelete undid the wait (undo_wait_locked) */
         end_thread_locked(self);
     }
-    self->waiting_on = NULL;
+    self->waiting_count = NULL;
+    self->waiting_cleanup = NULL;
     if (waiting != NULL) {
         (*waiting)--;
     }
@@ -457,7 +542,7 @@ bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *wa
         self->wait_aborted = false;
         return false;
     }
-    return rc != ETIMEDOUT;
+    return woken;
 }
 
 bool sim_task_deleted(const void *task)
@@ -491,7 +576,7 @@ static void foreign_thread_ends(void *record)
     sim_owner_task_gone(record, false);
     fr_handle_remove_locked(record);
     fr_unlock();
-    pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->notified);
+    pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->wake);
     __real_free(record);
 }
 
@@ -508,7 +593,7 @@ static struct tskTaskControlBlock *new_record(void)
         return NULL;
     }
     if (t != NULL) {
-        fr_cond_init(&t->notified);
+        cond_init(&t->wake);
     }
     return t;
 }
@@ -792,7 +877,7 @@ static void drop_record(struct tskTaskControlBlock *t)
         fr_lock();
         fr_handle_remove_locked(t);
         fr_unlock();
-        pthread_cond_destroy(&t->notified);
+        pthread_cond_destroy(&t->wake);
         __real_free(t);
     }
 }
@@ -1176,7 +1261,7 @@ void vTaskSuspend(TaskHandle_t xTaskToSuspend)
     end_if_deleted_locked();
     self->suspended = true;
     while (self->suspended) { /* on its own condition: vTaskDelete() ends it there */
-        (void)fr_wait(&self->notified, NULL, NULL, NULL, NULL);
+        (void)fr_wait(&self->own, NULL, NULL, NULL, NULL);
     }
     fr_unlock();
 }
@@ -1194,7 +1279,7 @@ static bool resume(TaskHandle_t task, const char *fn)
     const bool was = t->suspended;
     if (was) {
         t->suspended = false;
-        pthread_cond_broadcast(&t->notified);
+        fr_wake_all_locked(&t->own);
     }
     fr_unlock();
     return was;
@@ -1275,7 +1360,7 @@ static void sleep_until(const struct timespec *deadline)
         return;
     }
     /* On the task's own condition: a notification wakes it too, and it sleeps on. */
-    while (fr_wait(&self->notified, deadline, NULL, NULL, NULL)) {
+    while (fr_wait(&self->own, deadline, NULL, NULL, NULL)) {
     }
     fr_unlock();
 }
@@ -1744,13 +1829,11 @@ BaseType_t xTaskAbortDelay(TaskHandle_t xTask)
         return pdFAIL;
     }
     /* eBlocked: waiting with or without a timeout, not suspended (lock_task() refused a deleted
-     * task). A wait already signalled whose task has not yet taken the lock back still counts: it
-     * ends as timed out, and its caller's own check (an item, a notification, the bits) still
-     * sees what came. */
-    const bool blocked = t->waiting_on != NULL && !t->suspended && !t->wait_aborted;
+     * task); a task already woken is ready, as on the chip. */
+    const bool blocked = t->waiting_on != NULL && !t->suspended;
     if (blocked) {
         t->wait_aborted = true;
-        pthread_cond_broadcast(t->waiting_on); /* the others sharing it wait on */
+        (void)fr_wake_task_locked(t);
     }
     fr_unlock();
     return blocked ? pdPASS : pdFAIL;
@@ -1815,7 +1898,7 @@ static BaseType_t notify_locked(struct tskTaskControlBlock *t, UBaseType_t i, ui
     t->notify_pending[i] = true;
     *woke = t->notify_awaited == i + 1;
     if (*woke) {
-        pthread_cond_broadcast(&t->notified);
+        fr_wake_all_locked(&t->own);
     }
     return pdPASS;
 }
@@ -1904,7 +1987,7 @@ uint32_t ulTaskGenericNotifyTake(UBaseType_t uxIndexToWaitOn, BaseType_t xClearC
         self->notify_pending[i] = false;
         self->notify_awaited = (uint8_t)(i + 1);
         while (!self->notify_pending[i] &&
-               fr_wait_notified(&self->notified, timed ? &deadline : NULL, NULL)) {
+               fr_wait_notified(&self->own, timed ? &deadline : NULL, NULL)) {
         }
         self->notify_awaited = 0;
     }
@@ -1935,7 +2018,7 @@ BaseType_t xTaskGenericNotifyWait(UBaseType_t uxIndexToWaitOn, uint32_t ulBitsTo
     }
     self->notify_awaited = (uint8_t)(i + 1);
     while (!self->notify_pending[i] && xTicksToWait != 0 &&
-           fr_wait_notified(&self->notified, timed ? &deadline : NULL, NULL)) {
+           fr_wait_notified(&self->own, timed ? &deadline : NULL, NULL)) {
     }
     self->notify_awaited = 0;
     if (pulNotificationValue != NULL) {

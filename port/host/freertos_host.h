@@ -28,9 +28,6 @@ void fr_enter(void);
  * fr_lock() not held. */
 void fr_task_call(void);
 
-/* A condition variable on CLOCK_MONOTONIC (deadlines are CLOCK_MONOTONIC). */
-void fr_cond_init(pthread_cond_t *cond);
-
 /* The ticks since the simulated boot, not wrapped (xTaskGetTickCount() is its low 32 bits). */
 uint64_t fr_ticks(void);
 
@@ -38,15 +35,41 @@ uint64_t fr_ticks(void);
  * portMAX_DELAY (no deadline). */
 bool fr_deadline(TickType_t ticks, struct timespec *out);
 
-/* fr_lock() held, by a task (not an ISR): waits on cond until signalled or the deadline (NULL:
- * none), counted in *waiting (when not NULL) meanwhile; false on timeout. A task deleted meanwhile
- * ends here: uncounted, after cleanup(arg) (when not NULL) with the lock held. */
-bool fr_wait(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting,
+/* The tasks waiting on one side of a kernel object (a queue's items, its room, ...), in FreeRTOS's
+ * order for its event lists: the highest priority first, first come first among equals (the
+ * priority when the wait began). Zero-initialised: empty. */
+typedef struct {
+    struct tskTaskControlBlock *first;
+} fr_waiters_t;
+
+/* fr_lock() held, by a task (not an ISR): waits in `on` until a wake below takes it off (or
+ * xTaskAbortDelay(), or its deletion) or the deadline (NULL: none), counted in *waiting (when
+ * not NULL) meanwhile; false on timeout or abort. Listed blocked until woken: a woken task is
+ * ready at once, as on the chip, though its thread runs later (it then looks at what it waited
+ * for again). A task deleted meanwhile ends here: uncounted, after cleanup(arg) (when not NULL)
+ * with the lock held. A thread with no task record (the host out of memory) waits unlisted and
+ * wakes at every wake of any object. */
+bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting,
              void (*cleanup)(void *arg), void *arg);
 
 /* fr_wait() for a wait that is a notification wait on the chip (a stream buffer's): one without a
  * deadline is listed suspended, as FreeRTOS files it (uxTaskGetSystemState(), vTaskList()). */
-bool fr_wait_notified(pthread_cond_t *cond, const struct timespec *deadline, uint32_t *waiting);
+bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting);
+
+/* fr_lock() held: wakes the first task of `w` (as xTaskRemoveFromEventList()); false when none
+ * waits. O(1). */
+bool fr_wake_one_locked(fr_waiters_t *w);
+
+/* fr_lock() held: wakes every task of `w`. O(tasks woken). */
+void fr_wake_all_locked(fr_waiters_t *w);
+
+/* fr_lock() held: wakes `task` when it waits (in any list); false when it does not. NULL wakes
+ * the threads with no task record. O(tasks in its list). */
+bool fr_wake_task_locked(TaskHandle_t task);
+
+/* The calling thread's task record, or NULL (not yet made, or the host out of memory): never
+ * makes one. */
+TaskHandle_t fr_current(void);
 
 /* The calling thread's task record, made on first use for a thread not made by xTaskCreate*();
  * NULL only when the host is out of memory. fr_lock() not held. */

@@ -27,6 +27,7 @@ typedef struct waiter {
     bool all, clear;
     bool met;           /* set by a SetBits (or the delete) */
     EventBits_t result; /* the bits when it was met */
+    TaskHandle_t task;  /* the waiting task (NULL: a thread with no record) */
     struct waiter *next;
 } waiter_t;
 
@@ -38,12 +39,11 @@ struct EventGroupDef_t {
     StaticEventGroup_t *buffer; /* MEM_STATIC: the caller's */
     waiter_t *waiters;
     uint32_t waiting;
-    pthread_cond_t changed;
+    fr_waiters_t changed;
 };
 
 static void destroy(struct EventGroupDef_t *g)
 {
-    pthread_cond_destroy(&g->changed);
     __real_free(g);
 }
 
@@ -53,7 +53,6 @@ static EventGroupHandle_t make(uint8_t memory, void *block)
     if (g != NULL) {
         g->memory = memory;
         g->block = block;
-        fr_cond_init(&g->changed);
         if (!fr_handle_add(g, FR_EVENT_GROUP)) {
             destroy(g);
             return NULL;
@@ -144,7 +143,7 @@ static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
     g->waiters = NULL;
     const bool waited = g->waiting != 0;
     g->deleted = true;
-    pthread_cond_broadcast(&g->changed);
+    fr_wake_all_locked(&g->changed);
     fr_unlock();
     if (!waited) {
         destroy(g);
@@ -220,15 +219,13 @@ static bool set_locked(struct EventGroupDef_t *g, EventBits_t bits)
                 clear |= w->wait_for;
             }
             *at = w->next; /* off the list: this set is its wake-up */
+            (void)fr_wake_task_locked(w->task);
             woke = true;
         } else {
             at = &w->next;
         }
     }
     g->bits &= ~clear;
-    if (woke) {
-        pthread_cond_broadcast(&g->changed);
-    }
     return woke;
 }
 
@@ -309,7 +306,7 @@ static EventBits_t wait_locked(struct EventGroupDef_t *g, EventBits_t wait_for, 
         }
     } else if (ticks != 0) {
         waiter_t w = {.group = g, .wait_for = wait_for, .all = all, .clear = clear,
-                      .next = g->waiters};
+                      .task = fr_current(), .next = g->waiters};
         g->waiters = &w;
         while (!w.met && fr_wait(&g->changed, deadline, &g->waiting, waiter_task_ends, &w)) {
         }

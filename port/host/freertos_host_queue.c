@@ -1,7 +1,7 @@
 /*
  * freertos_host_queue.c - FreeRTOS queues, semaphores and mutexes on the host (freertos/queue.h,
  * freertos/semphr.h): a ring of items in the simulated-heap block the chip would allocate, under
- * the kernel lock of freertos_host.c, with a condition per direction for waiting tasks.
+ * the kernel lock of freertos_host.c, with a wait list per direction for waiting tasks.
  *
  * Semaphores are queues of item size 0 whose count is the number of "items", as in FreeRTOS: a
  * binary semaphore has length 1, a counting one its maximum, a mutex length 1 and a holder.
@@ -50,7 +50,7 @@ struct QueueDefinition {
     bool is_set;                 /* made by xQueueCreateSet() */
     uint8_t *host_storage;       /* a set's handles when the chip's 4-byte slots cannot hold them */
     uint32_t waiting_items, waiting_room; /* tasks waiting on each condition */
-    pthread_cond_t items, room;
+    fr_waiters_t items, room;
 };
 
 static bool is_mutex(const struct QueueDefinition *q)
@@ -60,8 +60,6 @@ static bool is_mutex(const struct QueueDefinition *q)
 
 static void destroy(struct QueueDefinition *q)
 {
-    pthread_cond_destroy(&q->items);
-    pthread_cond_destroy(&q->room);
     __real_free(q->host_storage);
     __real_free(q);
 }
@@ -80,8 +78,6 @@ static struct QueueDefinition *make(uint8_t type, uint8_t memory, UBaseType_t le
     q->item_size = item_size;
     q->block = block;
     q->storage = storage;
-    fr_cond_init(&q->items);
-    fr_cond_init(&q->room);
     if (!fr_handle_add(q, FR_QUEUE)) {
         destroy(q);
         return NULL;
@@ -432,7 +428,7 @@ static void put_locked(struct QueueDefinition *q, const void *item, BaseType_t p
         copy_in_locked(woken, &q, queueSEND_TO_BACK); /* the set's set is not told, as FreeRTOS */
     }
     if (woken->waiting_items != 0) {
-        pthread_cond_signal(&woken->items);
+        (void)fr_wake_one_locked(&woken->items);
     }
 }
 
@@ -460,14 +456,14 @@ static void take_locked(struct QueueDefinition *q, void *buffer, bool peek)
     }
     if (peek) {
         if (q->waiting_items != 0) {
-            pthread_cond_signal(&q->items); /* the item is still there for another waiter */
+            (void)fr_wake_one_locked(&q->items); /* the item is still there for another waiter */
         }
         return;
     }
     q->head = (q->head + 1) % q->length;
     q->count--;
     if (q->waiting_room != 0) {
-        pthread_cond_signal(&q->room);
+        (void)fr_wake_one_locked(&q->room);
     }
 }
 
@@ -850,7 +846,7 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
         xQueue->head = 0;
         /* FreeRTOS unblocks one waiting sender; the others wait for a receive or their timeout
          * (the room they could have is theirs only then) */
-        pthread_cond_signal(&xQueue->room);
+        (void)fr_wake_one_locked(&xQueue->room);
     }
     fr_unlock();
     return pdPASS;

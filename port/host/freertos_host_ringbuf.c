@@ -4,7 +4,7 @@
  * chip's size on every host) inside the storage, four positions (acquire, write, read, free) and a
  * full flag, moved by the rules of ESP-IDF's ringbuf.c, so that what fits, where an item wraps and
  * every figure a caller can see are the chip's. State lives under the kernel lock of
- * freertos_host.c; one condition per direction wakes the waiting tasks (any number of them).
+ * freertos_host.c; one wait list per direction holds the waiting tasks (any number of them).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -49,7 +49,7 @@ struct ringbuf {
     StaticRingbuffer_t *user; /* MEM_STATIC: the caller's */
     QueueSetHandle_t set;     /* xRingbufferAddToQueueSetRead's */
     uint32_t waiting_send, waiting_receive;
-    pthread_cond_t sent, returned;
+    fr_waiters_t sent, returned;
 };
 
 /* ---- the ring (fr_lock() held) ----------------------------------------------------------------- */
@@ -365,11 +365,7 @@ static struct ringbuf *make(uint8_t memory, uint32_t size, RingbufferType_t type
                                                      : size;
     rb->storage = storage;
     rb->block = block;
-    fr_cond_init(&rb->sent);
-    fr_cond_init(&rb->returned);
     if (!fr_handle_add(rb, FR_RINGBUF)) {
-        pthread_cond_destroy(&rb->sent);
-        pthread_cond_destroy(&rb->returned);
         __real_free(rb);
         return NULL;
     }
@@ -514,8 +510,6 @@ static void delete_buffer(const char *fn, struct ringbuf *rb, bool caps_api)
         ESP_LOGW(FR_TAG, "%s: made by xRingbufferCreateWithCaps(): its memory stays allocated "
                          "(delete it with vRingbufferDeleteWithCaps instead)", fn);
     }
-    pthread_cond_destroy(&rb->sent);
-    pthread_cond_destroy(&rb->returned);
     __real_free(rb);
 }
 
@@ -538,7 +532,7 @@ static void announce_and_unlock(struct ringbuf *rb, bool isr, BaseType_t *woken)
     QueueSetHandle_t set = rb->set;
     const bool receivers = rb->waiting_receive > 0;
     if (set == NULL && receivers) {
-        pthread_cond_broadcast(&rb->sent);
+        fr_wake_all_locked(&rb->sent);
     }
     fr_unlock();
     if (set != NULL) {
@@ -555,7 +549,7 @@ static void announce_and_unlock(struct ringbuf *rb, bool isr, BaseType_t *woken)
 
 /* Lock held: waits (unlocking meanwhile) until cond(rb) holds or the deadline; false on timeout. */
 static bool wait_until(struct ringbuf *rb, bool (*cond)(const struct ringbuf *, uint32_t),
-                       uint32_t n, TickType_t ticks, pthread_cond_t *signal, uint32_t *waiting)
+                       uint32_t n, TickType_t ticks, fr_waiters_t *signal, uint32_t *waiting)
 {
     struct timespec deadline;
     const bool timed = fr_deadline(ticks, &deadline);
@@ -824,7 +818,7 @@ static void return_item(const char *fn, struct ringbuf *rb, void *item, bool isr
     give_back(rb, (uint32_t)at);
     const bool senders = rb->waiting_send > 0;
     if (senders) {
-        pthread_cond_broadcast(&rb->returned);
+        fr_wake_all_locked(&rb->returned);
     }
     fr_unlock();
     if (senders && woken != NULL) {

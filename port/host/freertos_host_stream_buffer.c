@@ -2,7 +2,7 @@
  * freertos_host_stream_buffer.c - FreeRTOS stream and message buffers on the host
  * (freertos/stream_buffer.h, freertos/message_buffer.h): FreeRTOS's ring of `length` bytes of
  * which length - 1 are usable, in the simulated-heap block the chip would allocate, under the
- * kernel lock of freertos_host.c, with a condition per direction for the one waiting task each.
+ * kernel lock of freertos_host.c, with a wait list per direction for the one waiting task each.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -31,7 +31,7 @@ struct StreamBufferDef_t {
     void *block;         /* the simulated record (MEM_HEAP: with the storage after it) */
     void *storage_block; /* MEM_CAPS: the storage, a block of its own */
     uint32_t waiting_send, waiting_receive; /* tasks waiting (FreeRTOS allows one each) */
-    pthread_cond_t sent, received;
+    fr_waiters_t sent, received;
 };
 
 /* ---- the ring (fr_lock() held) ----------------------------------------------------------------- */
@@ -87,7 +87,7 @@ static size_t write_locked(struct StreamBufferDef_t *sb, const void *data, size_
     }
     put(sb, data, n);
     if (n > 0 && bytes_in(sb) >= sb->trigger) {
-        pthread_cond_broadcast(&sb->sent);
+        fr_wake_all_locked(&sb->sent);
     }
     return n;
 }
@@ -110,7 +110,7 @@ static size_t read_locked(struct StreamBufferDef_t *sb, void *out, size_t room)
     }
     peek(sb, sb->tail, out, n);
     sb->tail = (sb->tail + n) % sb->length;
-    pthread_cond_broadcast(&sb->received);
+    fr_wake_all_locked(&sb->received);
     return n;
 }
 
@@ -148,11 +148,7 @@ static struct StreamBufferDef_t *make(uint8_t memory, bool message, size_t lengt
     sb->trigger = trigger != 0 ? trigger : 1;
     sb->block = block;
     sb->storage = storage;
-    fr_cond_init(&sb->sent);
-    fr_cond_init(&sb->received);
     if (!fr_handle_add(sb, FR_STREAM_BUFFER)) {
-        pthread_cond_destroy(&sb->sent);
-        pthread_cond_destroy(&sb->received);
         __real_free(sb);
         return NULL;
     }
@@ -271,8 +267,6 @@ static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api
         heap_caps_free(sb->block); /* idf_additions.c's order: the record, then the storage */
         heap_caps_free(sb->storage_block);
     }
-    pthread_cond_destroy(&sb->sent);
-    pthread_cond_destroy(&sb->received);
     __real_free(sb);
 }
 

@@ -41,8 +41,8 @@ typedef struct {
 
 static pthread_once_t timer_task_once = PTHREAD_ONCE_INIT;
 static TaskHandle_t timer_task;
-static pthread_cond_t changed; /* the timer task's: a timer or a pended call came */
-static pthread_cond_t room;    /* for xTimerPendFunctionCall() waiting on a full queue */
+static fr_waiters_t changed; /* the timer task's: a timer or a pended call came */
+static fr_waiters_t room;    /* for xTimerPendFunctionCall() waiting on a full queue */
 static uint32_t waiting_room;
 static bool timer_task_waits; /* for the FromISR calls' pxHigherPriorityTaskWoken */
 static struct tmrTimerControl *active_list;
@@ -88,7 +88,7 @@ static void insert_active_locked(struct tmrTimerControl *t)
     t->next = *at;
     *at = t;
     t->active = true;
-    pthread_cond_signal(&changed);
+    (void)fr_wake_one_locked(&changed);
 }
 
 static void destroy(struct tmrTimerControl *t)
@@ -156,7 +156,7 @@ static void serve_locked(void)
         calls_head = (calls_head + 1) % CONFIG_FREERTOS_TIMER_QUEUE_LENGTH;
         calls_count--;
         if (waiting_room > 0) {
-            pthread_cond_signal(&room);
+            (void)fr_wake_one_locked(&room);
         }
         fr_unlock();
         call.function(call.parameter1, call.parameter2);
@@ -181,8 +181,6 @@ static void *timer_task_main(void *unused)
 /* The timer task: started once, runs for the process's life. */
 static void start_timer_task(void)
 {
-    fr_cond_init(&changed);
-    fr_cond_init(&room);
     sem_init(&timer_task_ready, 0, 0);
     pthread_t thread;
     if (pthread_create(&thread, NULL, timer_task_main, NULL) == 0) {
@@ -397,7 +395,7 @@ static BaseType_t pend(const char *fn, PendedFunction_t function, void *paramete
     calls[(calls_head + calls_count) % CONFIG_FREERTOS_TIMER_QUEUE_LENGTH] =
         (pended_call_t){.function = function, .parameter1 = parameter1, .parameter2 = parameter2};
     calls_count++;
-    pthread_cond_signal(&changed);
+    (void)fr_wake_one_locked(&changed);
     if (woken != NULL && timer_task_waits) {
         *woken = pdTRUE;
     }

@@ -1,0 +1,304 @@
+/* test_freertos_wakes.c - which waiting task a give wakes on the host FreeRTOS, and its state from
+ * then on: as on the chip, the highest-priority waiter (the first come among equals) is ready at
+ * once, before its thread runs; the others stay blocked. Tasks report through atomics (cmocka's
+ * asserts belong to the test's thread). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h"
+#include "freertos/queue.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
+#include "kraken_sim.h"
+
+#include "freertos_refusals.h"
+#include "freertos_test_support.h"
+
+#define STACK 4096u
+#define ROUNDS 20 /* a state read right after a give, this often: the woken thread runs meanwhile
+                     at most a few times */
+
+static int boot(void **state)
+{
+    (void)state;
+    return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) == ESP_OK ? 0 : -1;
+}
+
+static int tasks_gone(void **state)
+{
+    (void)state;
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == TASKS_AT_REST ? 0 : -1;
+}
+
+static bool becomes_blocked(TaskHandle_t task)
+{
+    WAIT_FOR(eTaskGetState(task) == eBlocked);
+    return eTaskGetState(task) == eBlocked;
+}
+
+/* eTaskGetState(task) == want at every read for 2 ms. */
+static bool stays(TaskHandle_t task, eTaskState want)
+{
+    const int64_t end = esp_timer_get_time() + 2000;
+    while (esp_timer_get_time() < end) {
+        if (eTaskGetState(task) != want) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static _Atomic bool go_on;
+static _Atomic int woke_order[2];
+static _Atomic int woken_count;
+
+/* What a woken task does: notes its wake-up (`id`), works (no FreeRTOS call: ready, not waiting)
+ * until told to go on, then suspends itself. */
+static void woke_then_work(int id)
+{
+    atomic_store(&woke_order[atomic_fetch_add(&woken_count, 1) % 2], id);
+    while (!atomic_load(&go_on)) {
+    }
+    vTaskSuspend(NULL);
+}
+
+typedef struct {
+    QueueHandle_t queue;
+    bool semaphore;
+    int id;
+} receiver_t;
+
+static void receive_then_work(void *arg)
+{
+    const receiver_t *r = arg;
+    uint32_t item = 0;
+    if ((r->semaphore ? xSemaphoreTake(r->queue, portMAX_DELAY)
+                      : xQueueReceive(r->queue, &item, portMAX_DELAY)) == pdPASS) {
+        woke_then_work(r->id);
+    }
+    vTaskSuspend(NULL);
+}
+
+static void take_notification_then_work(void *arg)
+{
+    (void)arg;
+    if (ulTaskNotifyTake(pdTRUE, portMAX_DELAY) != 0) {
+        woke_then_work(1);
+    }
+    vTaskSuspend(NULL);
+}
+
+static void wait_bit_then_work(void *arg)
+{
+    EventGroupHandle_t g = arg;
+    xEventGroupWaitBits(g, BIT0, pdTRUE, pdTRUE, portMAX_DELAY);
+    woke_then_work(1);
+}
+
+static void wait_bit1_for_ever(void *arg)
+{
+    xEventGroupWaitBits(arg, BIT1, pdTRUE, pdTRUE, portMAX_DELAY);
+    vTaskSuspend(NULL);
+}
+
+static void reset(void)
+{
+    atomic_store(&go_on, false);
+    atomic_store(&woken_count, 0);
+    atomic_store(&woke_order[0], 0);
+    atomic_store(&woke_order[1], 0);
+}
+
+/* Ends a task that worked after its wake-up. */
+static void let_go(TaskHandle_t t)
+{
+    atomic_store(&go_on, true);
+    WAIT_FOR(eTaskGetState(t) == eSuspended);
+    vTaskDelete(t);
+}
+
+static void a_task_a_give_wakes_is_ready_at_once(void **state)
+{
+    (void)state;
+    QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+    SemaphoreHandle_t sem = xSemaphoreCreateBinary();
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_non_null(q);
+    assert_non_null(sem);
+    assert_non_null(g);
+    for (int round = 0; round < ROUNDS; round++) {
+        reset();
+        receiver_t r = {.queue = round % 2 == 0 ? q : sem, .semaphore = round % 2 != 0, .id = 1};
+        TaskHandle_t t = NULL;
+        assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r, 5, &t), pdPASS);
+        assert_true(becomes_blocked(t));
+        const uint32_t item = 1;
+        assert_int_equal(round % 2 == 0 ? xQueueSend(q, &item, 0) : xSemaphoreGive(sem), pdPASS);
+        assert_int_equal(eTaskGetState(t), eReady); /* before its thread took the item */
+        WAIT_FOR(atomic_load(&woken_count) == 1);
+        assert_int_equal(eTaskGetState(t), eReady); /* and working */
+        let_go(t);
+
+        reset();
+        assert_int_equal(xTaskCreate(take_notification_then_work, "notified", STACK, NULL, 5, &t),
+                         pdPASS);
+        assert_true(becomes_blocked(t));
+        xTaskNotifyGive(t);
+        assert_int_equal(eTaskGetState(t), eReady);
+        let_go(t);
+
+        reset();
+        assert_int_equal(xTaskCreate(wait_bit_then_work, "bits", STACK, g, 5, &t), pdPASS);
+        assert_true(becomes_blocked(t));
+        xEventGroupSetBits(g, BIT0);
+        assert_int_equal(eTaskGetState(t), eReady);
+        let_go(t);
+    }
+    vEventGroupDelete(g);
+    vSemaphoreDelete(sem);
+    vQueueDelete(q);
+}
+
+/* FreeRTOS's event lists: a give wakes the highest-priority waiter, whoever came first. */
+static void a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals(void **state)
+{
+    (void)state;
+    static const struct {
+        UBaseType_t first, second;
+        int woken_first; /* 1: the task that waited first */
+    } cases[] = {{3, 6, 2}, {6, 3, 1}, {5, 5, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        reset();
+        QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+        assert_non_null(q);
+        receiver_t r1 = {.queue = q, .id = 1}, r2 = {.queue = q, .id = 2};
+        TaskHandle_t t1 = NULL, t2 = NULL;
+        assert_int_equal(xTaskCreate(receive_then_work, "rx1", STACK, &r1, cases[c].first, &t1),
+                         pdPASS);
+        assert_true(becomes_blocked(t1));
+        assert_int_equal(xTaskCreate(receive_then_work, "rx2", STACK, &r2, cases[c].second, &t2),
+                         pdPASS);
+        assert_true(becomes_blocked(t2));
+        const uint32_t item = 1;
+        assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+        WAIT_FOR(atomic_load(&woken_count) == 1);
+        assert_int_equal(atomic_load(&woke_order[0]), cases[c].woken_first);
+        TaskHandle_t woken = cases[c].woken_first == 1 ? t1 : t2;
+        TaskHandle_t other = woken == t1 ? t2 : t1;
+        assert_true(stays(other, eBlocked));
+        assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+        WAIT_FOR(atomic_load(&woken_count) == 2);
+        assert_int_equal(atomic_load(&woke_order[1]), cases[c].woken_first == 1 ? 2 : 1);
+        atomic_store(&go_on, true);
+        WAIT_FOR(eTaskGetState(t1) == eSuspended && eTaskGetState(t2) == eSuspended);
+        vTaskDelete(t1);
+        vTaskDelete(t2);
+        vQueueDelete(q);
+    }
+}
+
+/* Setting bits wakes the tasks they satisfy, no other. */
+static void setting_bits_wakes_only_the_tasks_they_satisfy(void **state)
+{
+    (void)state;
+    reset();
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_non_null(g);
+    TaskHandle_t t0 = NULL, t1 = NULL;
+    assert_int_equal(xTaskCreate(wait_bit_then_work, "bit0", STACK, g, 5, &t0), pdPASS);
+    assert_int_equal(xTaskCreate(wait_bit1_for_ever, "bit1", STACK, g, 5, &t1), pdPASS);
+    assert_true(becomes_blocked(t0));
+    assert_true(becomes_blocked(t1));
+    xEventGroupSetBits(g, BIT0);
+    assert_int_equal(eTaskGetState(t0), eReady);
+    assert_true(stays(t1, eBlocked));
+    xEventGroupSetBits(g, BIT1);
+    WAIT_FOR(eTaskGetState(t1) == eSuspended);
+    vTaskDelete(t1);
+    let_go(t0);
+    vEventGroupDelete(g);
+}
+
+/* A task deleted after a give woke it, before its thread ran (in some rounds): it waits no more,
+ * the queue can be deleted (nothing refused). */
+static void a_task_deleted_once_woken_leaves_its_wait(void **state)
+{
+    (void)state;
+    for (int round = 0; round < ROUNDS; round++) {
+        reset();
+        QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+        assert_non_null(q);
+        receiver_t r = {.queue = q, .id = 1};
+        TaskHandle_t t = NULL;
+        assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r, 5, &t), pdPASS);
+        assert_true(becomes_blocked(t));
+        const uint32_t item = 1;
+        assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+        atomic_store(&go_on, true); /* it suspends itself at once if it ran */
+        vTaskDelete(t);
+        vQueueDelete(q); /* refused (the teardown's check) while the queue counts a waiter */
+        assert_int_equal(unasserted_refusals(), 0);
+    }
+}
+
+/* A thread that is no task (no record: a plain pthread never asked for its handle) waits unlisted
+ * and is woken by a give as well. */
+static void *receive_in_a_plain_thread(void *arg)
+{
+    uint32_t item = 0;
+    return xQueueReceive(arg, &item, portMAX_DELAY) == pdPASS ? arg : NULL;
+}
+
+static void *wait_bits_in_a_plain_thread(void *arg)
+{
+    return xEventGroupWaitBits(arg, BIT2, pdTRUE, pdTRUE, portMAX_DELAY) == BIT2 ? arg : NULL;
+}
+
+static void a_thread_that_is_no_task_is_woken_too(void **state)
+{
+    (void)state;
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_non_null(q);
+    assert_non_null(g);
+    pthread_t rx, bits;
+    assert_int_equal(pthread_create(&rx, NULL, receive_in_a_plain_thread, q), 0);
+    assert_int_equal(pthread_create(&bits, NULL, wait_bits_in_a_plain_thread, g), 0);
+    vTaskDelay(5); /* no state to wait for: it has no record */
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks);
+    const uint32_t item = 1;
+    assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+    xEventGroupSetBits(g, BIT2);
+    void *got = NULL;
+    assert_int_equal(pthread_join(rx, &got), 0);
+    assert_ptr_equal(got, q);
+    assert_int_equal(pthread_join(bits, &got), 0);
+    assert_ptr_equal(got, g);
+    vEventGroupDelete(g);
+    vQueueDelete(q);
+}
+
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, boot, tasks_gone)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(a_task_a_give_wakes_is_ready_at_once),
+        TEST(a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals),
+        TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
+        TEST(a_task_deleted_once_woken_leaves_its_wait),
+        TEST(a_thread_that_is_no_task_is_woken_too),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
