@@ -229,6 +229,39 @@ static void setting_bits_wakes_only_the_tasks_they_satisfy(void **state)
     vEventGroupDelete(g);
 }
 
+static _Atomic int bits_returned;
+
+static void wait_bit3_then_suspend(void *arg)
+{
+    if (xEventGroupWaitBits(arg, BIT3, pdTRUE, pdTRUE, portMAX_DELAY) == 0) {
+        atomic_fetch_add(&bits_returned, 1);
+    }
+    vTaskSuspend(NULL);
+}
+
+/* FreeRTOS unblocks every task waiting on a deleted event group, with 0 bits. */
+static void deleting_an_event_group_wakes_every_waiter(void **state)
+{
+    (void)state;
+    atomic_store(&bits_returned, 0);
+    EventGroupHandle_t g = xEventGroupCreate();
+    assert_non_null(g);
+    TaskHandle_t t[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(xTaskCreate(wait_bit3_then_suspend, "bit3", STACK, g, 5, &t[i]), pdPASS);
+        assert_true(becomes_blocked(t[i]));
+    }
+    vEventGroupDelete(g);
+    assert_int_not_equal(eTaskGetState(t[0]), eBlocked); /* ready, or suspended once it ran */
+    assert_int_not_equal(eTaskGetState(t[1]), eBlocked);
+    WAIT_FOR(atomic_load(&bits_returned) == 2);
+    assert_int_equal(atomic_load(&bits_returned), 2);
+    for (int i = 0; i < 2; i++) {
+        WAIT_FOR(eTaskGetState(t[i]) == eSuspended);
+        vTaskDelete(t[i]);
+    }
+}
+
 /* A task deleted after a give woke it, before its thread ran (in some rounds): it waits no more,
  * the queue can be deleted (nothing refused). */
 static void a_task_deleted_once_woken_leaves_its_wait(void **state)
@@ -297,6 +330,7 @@ int main(void)
         TEST(a_task_a_give_wakes_is_ready_at_once),
         TEST(a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals),
         TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
+        TEST(deleting_an_event_group_wakes_every_waiter),
         TEST(a_task_deleted_once_woken_leaves_its_wait),
         TEST(a_thread_that_is_no_task_is_woken_too),
     };

@@ -486,14 +486,12 @@ bool fr_wake_task_locked(TaskHandle_t task)
 
 bool fr_wake_one_locked(fr_waiters_t *w)
 {
-    wake_unlisted_locked();
-    return fr_wake_task_locked(w->first);
+    return fr_wake_task_locked(w->first); /* none: the threads with no record look again */
 }
 
 void fr_wake_all_locked(fr_waiters_t *w)
 {
-    wake_unlisted_locked();
-    while (fr_wake_task_locked(w->first)) {
+    while (fr_wake_task_locked(w->first)) { /* and, at the end, those with no record */
     }
 }
 
