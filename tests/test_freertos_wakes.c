@@ -263,17 +263,20 @@ static void deleting_an_event_group_wakes_every_waiter(void **state)
 }
 
 /* A task deleted after a give woke it, before its thread ran (in some rounds): it waits no more,
- * the queue can be deleted (nothing refused). */
+ * the queue can be deleted (nothing refused). Its thread may still run after the delete: what it
+ * reads is static, not on this stack. */
 static void a_task_deleted_once_woken_leaves_its_wait(void **state)
 {
     (void)state;
+    static receiver_t receivers[ROUNDS];
     for (int round = 0; round < ROUNDS; round++) {
         reset();
         QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
         assert_non_null(q);
-        receiver_t r = {.queue = q, .id = 1};
+        receivers[round] = (receiver_t){.queue = q, .id = 1};
         TaskHandle_t t = NULL;
-        assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r, 5, &t), pdPASS);
+        assert_int_equal(
+            xTaskCreate(receive_then_work, "rx", STACK, &receivers[round], 5, &t), pdPASS);
         assert_true(becomes_blocked(t));
         const uint32_t item = 1;
         assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
