@@ -16,6 +16,7 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
 #include "freertos/queue.h"
+#include "freertos/ringbuf.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
 #include "kraken_sim.h"
@@ -207,6 +208,55 @@ static void a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals(
     }
 }
 
+typedef struct {
+    RingbufHandle_t buffer;
+    int id;
+} ring_receiver_t;
+
+static void receive_item_then_work(void *arg)
+{
+    const ring_receiver_t *r = arg;
+    size_t size = 0;
+    void *item = xRingbufferReceive(r->buffer, &size, portMAX_DELAY);
+    if (item != NULL) {
+        vRingbufferReturnItem(r->buffer, item);
+        woke_then_work(r->id);
+    }
+    vTaskSuspend(NULL);
+}
+
+/* ESP-IDF's ring buffers wake one receiver per send, the first of their list. */
+static void a_ring_buffer_send_wakes_the_highest_priority_receiver_alone(void **state)
+{
+    (void)state;
+    reset();
+    RingbufHandle_t rb = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+    assert_non_null(rb);
+    static ring_receiver_t r1, r2; /* static: read by the tasks */
+    r1 = (ring_receiver_t){.buffer = rb, .id = 1};
+    r2 = (ring_receiver_t){.buffer = rb, .id = 2};
+    TaskHandle_t t1 = NULL, t2 = NULL;
+    assert_int_equal(xTaskCreate(receive_item_then_work, "low", STACK, &r1, 3, &t1), pdPASS);
+    assert_true(becomes_blocked(t1));
+    assert_int_equal(xTaskCreate(receive_item_then_work, "high", STACK, &r2, 6, &t2), pdPASS);
+    assert_true(becomes_blocked(t2));
+    const uint32_t item = 1;
+    assert_int_equal(xRingbufferSend(rb, &item, sizeof item, 0), pdTRUE);
+    assert_int_equal(eTaskGetState(t2), eReady);
+    assert_int_equal(eTaskGetState(t1), eBlocked); /* not woken to find nothing */
+    WAIT_FOR(atomic_load(&woken_count) == 1);
+    assert_int_equal(atomic_load(&woke_order[0]), 2);
+    assert_true(stays(t1, eBlocked));
+    assert_int_equal(xRingbufferSend(rb, &item, sizeof item, 0), pdTRUE);
+    WAIT_FOR(atomic_load(&woken_count) == 2);
+    assert_int_equal(atomic_load(&woke_order[1]), 1);
+    atomic_store(&go_on, true);
+    WAIT_FOR(eTaskGetState(t1) == eSuspended && eTaskGetState(t2) == eSuspended);
+    vTaskDelete(t1);
+    vTaskDelete(t2);
+    vRingbufferDelete(rb);
+}
+
 /* Setting bits wakes the tasks they satisfy, no other. */
 static void setting_bits_wakes_only_the_tasks_they_satisfy(void **state)
 {
@@ -332,6 +382,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(a_task_a_give_wakes_is_ready_at_once),
         TEST(a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals),
+        TEST(a_ring_buffer_send_wakes_the_highest_priority_receiver_alone),
         TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
         TEST(deleting_an_event_group_wakes_every_waiter),
         TEST(a_task_deleted_once_woken_leaves_its_wait),

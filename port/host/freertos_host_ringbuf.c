@@ -4,7 +4,8 @@
  * chip's size on every host) inside the storage, four positions (acquire, write, read, free) and a
  * full flag, moved by the rules of ESP-IDF's ringbuf.c, so that what fits, where an item wraps and
  * every figure a caller can see are the chip's. State lives under the kernel lock of
- * freertos_host.c; one wait list per direction holds the waiting tasks (any number of them).
+ * freertos_host.c; one wait list per direction holds the waiting tasks (any number of them); a
+ * send or a return wakes the first of them, as ESP-IDF's.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -532,7 +533,7 @@ static void announce_and_unlock(struct ringbuf *rb, bool isr, BaseType_t *woken)
     QueueSetHandle_t set = rb->set;
     const bool receivers = rb->waiting_receive > 0;
     if (set == NULL && receivers) {
-        fr_wake_all_locked(&rb->sent);
+        (void)fr_wake_one_locked(&rb->sent);
     }
     fr_unlock();
     if (set != NULL) {
@@ -818,7 +819,7 @@ static void return_item(const char *fn, struct ringbuf *rb, void *item, bool isr
     give_back(rb, (uint32_t)at);
     const bool senders = rb->waiting_send > 0;
     if (senders) {
-        fr_wake_all_locked(&rb->returned);
+        (void)fr_wake_one_locked(&rb->returned);
     }
     fr_unlock();
     if (senders && woken != NULL) {
