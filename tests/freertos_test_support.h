@@ -5,7 +5,10 @@
 #ifndef FREERTOS_TEST_SUPPORT_H
 #define FREERTOS_TEST_SUPPORT_H
 
+#include <stdbool.h>
+
 #include "freertos_chip_sizes.h"
+#include "freertos_refusals.h"
 
 /* The chip's boot tasks the host runs as threads, counted from boot (uxTaskGetNumberOfTasks()) and
  * listed (uxTaskGetSystemState(), vTaskList()): the timer task ("Tmr Svc") and "esp_timer". */
@@ -23,5 +26,20 @@
             vTaskDelay(1);                                                                         \
         }                                                                                          \
     } while (0)
+
+/* True once `task` reads blocked (eTaskGetState()), polled as WAIT_FOR. */
+static inline __attribute__((unused)) bool becomes_blocked(TaskHandle_t task)
+{
+    WAIT_FOR(eTaskGetState(task) == eBlocked);
+    return eTaskGetState(task) == eBlocked;
+}
+
+/* A teardown: the test's tasks gone (only TASKS_AT_REST left) and every refusal asserted. */
+static inline __attribute__((unused)) int tasks_at_rest(void **state)
+{
+    (void)state;
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == TASKS_AT_REST ? 0 : -1;
+}
 
 #endif /* FREERTOS_TEST_SUPPORT_H */

@@ -40,20 +40,6 @@ static int boot(void **state)
     return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) == ESP_OK ? 0 : -1;
 }
 
-/* Waits until only the test's own thread is left (the tasks' threads have ended). */
-static int tasks_gone(void **state)
-{
-    (void)state;
-    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
-    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == TASKS_AT_REST ? 0 : -1;
-}
-
-static bool becomes_blocked(TaskHandle_t task)
-{
-    WAIT_FOR(eTaskGetState(task) == eBlocked);
-    return eTaskGetState(task) == eBlocked;
-}
-
 /* ---- the chip's boot tasks -------------------------------------------------------------------- */
 
 /* The timer task's priority: FreeRTOS lowers one of configMAX_PRIORITIES or more. */
@@ -735,7 +721,7 @@ static void an_isr_reads_a_tasks_priority_and_the_interrupted_tasks(void **state
     vTaskDelete(t);
 }
 
-#define TEST(fn) cmocka_unit_test_setup_teardown(fn, boot, tasks_gone)
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, boot, tasks_at_rest)
 
 int main(void)
 {

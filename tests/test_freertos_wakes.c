@@ -34,19 +34,6 @@ static int boot(void **state)
     return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8R8) == ESP_OK ? 0 : -1;
 }
 
-static int tasks_gone(void **state)
-{
-    (void)state;
-    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
-    return unasserted_refusals() == 0 && uxTaskGetNumberOfTasks() == TASKS_AT_REST ? 0 : -1;
-}
-
-static bool becomes_blocked(TaskHandle_t task)
-{
-    WAIT_FOR(eTaskGetState(task) == eBlocked);
-    return eTaskGetState(task) == eBlocked;
-}
-
 /* eTaskGetState(task) == want at every read for 2 ms. */
 static bool stays(TaskHandle_t task, eTaskState want)
 {
@@ -73,18 +60,33 @@ static void woke_then_work(int id)
     vTaskSuspend(NULL);
 }
 
+/* What a receiving task waits on: a queue, a semaphore or a ring buffer. */
 typedef struct {
     QueueHandle_t queue;
     bool semaphore;
+    RingbufHandle_t ring;
     int id;
 } receiver_t;
+
+static bool receive(const receiver_t *r)
+{
+    if (r->ring != NULL) {
+        size_t size = 0;
+        void *item = xRingbufferReceive(r->ring, &size, portMAX_DELAY);
+        if (item != NULL) {
+            vRingbufferReturnItem(r->ring, item);
+        }
+        return item != NULL;
+    }
+    uint32_t item = 0;
+    return (r->semaphore ? xSemaphoreTake(r->queue, portMAX_DELAY)
+                         : xQueueReceive(r->queue, &item, portMAX_DELAY)) == pdPASS;
+}
 
 static void receive_then_work(void *arg)
 {
     const receiver_t *r = arg;
-    uint32_t item = 0;
-    if ((r->semaphore ? xSemaphoreTake(r->queue, portMAX_DELAY)
-                      : xQueueReceive(r->queue, &item, portMAX_DELAY)) == pdPASS) {
+    if (receive(r)) {
         woke_then_work(r->id);
     }
     vTaskSuspend(NULL);
@@ -208,23 +210,6 @@ static void a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals(
     }
 }
 
-typedef struct {
-    RingbufHandle_t buffer;
-    int id;
-} ring_receiver_t;
-
-static void receive_item_then_work(void *arg)
-{
-    const ring_receiver_t *r = arg;
-    size_t size = 0;
-    void *item = xRingbufferReceive(r->buffer, &size, portMAX_DELAY);
-    if (item != NULL) {
-        vRingbufferReturnItem(r->buffer, item);
-        woke_then_work(r->id);
-    }
-    vTaskSuspend(NULL);
-}
-
 /* ESP-IDF's ring buffers wake one receiver per send, the first of their list. */
 static void a_ring_buffer_send_wakes_the_highest_priority_receiver_alone(void **state)
 {
@@ -232,13 +217,13 @@ static void a_ring_buffer_send_wakes_the_highest_priority_receiver_alone(void **
     reset();
     RingbufHandle_t rb = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
     assert_non_null(rb);
-    static ring_receiver_t r1, r2; /* static: read by the tasks */
-    r1 = (ring_receiver_t){.buffer = rb, .id = 1};
-    r2 = (ring_receiver_t){.buffer = rb, .id = 2};
+    static receiver_t r1, r2; /* static: read by the tasks */
+    r1 = (receiver_t){.ring = rb, .id = 1};
+    r2 = (receiver_t){.ring = rb, .id = 2};
     TaskHandle_t t1 = NULL, t2 = NULL;
-    assert_int_equal(xTaskCreate(receive_item_then_work, "low", STACK, &r1, 3, &t1), pdPASS);
+    assert_int_equal(xTaskCreate(receive_then_work, "low", STACK, &r1, 3, &t1), pdPASS);
     assert_true(becomes_blocked(t1));
-    assert_int_equal(xTaskCreate(receive_item_then_work, "high", STACK, &r2, 6, &t2), pdPASS);
+    assert_int_equal(xTaskCreate(receive_then_work, "high", STACK, &r2, 6, &t2), pdPASS);
     assert_true(becomes_blocked(t2));
     const uint32_t item = 1;
     assert_int_equal(xRingbufferSend(rb, &item, sizeof item, 0), pdTRUE);
@@ -375,7 +360,7 @@ static void a_thread_that_is_no_task_is_woken_too(void **state)
     vQueueDelete(q);
 }
 
-#define TEST(fn) cmocka_unit_test_setup_teardown(fn, boot, tasks_gone)
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, boot, tasks_at_rest)
 
 int main(void)
 {
