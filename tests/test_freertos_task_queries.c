@@ -23,6 +23,7 @@
 #include "freertos/idf_additions.h"
 #include "freertos/queue.h"
 #include "freertos/semphr.h"
+#include "freertos/stream_buffer.h"
 #include "freertos/task.h"
 #include "freertos/timers.h"
 #include "kraken_sim.h"
@@ -526,6 +527,51 @@ static void only_a_blocked_task_can_have_its_wait_aborted(void **state)
     vQueueDelete(q);
 }
 
+static QueueHandle_t aborted_queue;
+static _Atomic bool abort_over;
+
+/* Its first wait is aborted; its second, a send that waits for room for all six bytes, must not
+ * take the abort for its own. */
+static void aborted_then_send_six(void *arg)
+{
+    uint32_t item = 0;
+    (void)xQueueReceive(aborted_queue, &item, portMAX_DELAY);
+    atomic_store(&abort_over, true);
+    static const uint8_t six[6] = {1, 2, 3, 4, 5, 6};
+    atomic_store(&wait_result, (int)xStreamBufferSend(arg, six, sizeof six, portMAX_DELAY));
+    vTaskSuspend(NULL);
+}
+
+static void an_abort_ends_one_wait_not_the_next(void **state)
+{
+    (void)state;
+    atomic_store(&abort_over, false);
+    atomic_store(&wait_result, -1);
+    aborted_queue = xQueueCreate(1, sizeof(uint32_t));
+    StreamBufferHandle_t sb = xStreamBufferCreate(10, 1);
+    assert_non_null(aborted_queue);
+    assert_non_null(sb);
+    uint8_t bytes[16] = {0};
+    const size_t fill = xStreamBufferSpacesAvailable(sb) - 2; /* two bytes of room left */
+    assert_int_equal(xStreamBufferSend(sb, bytes, fill, 0), fill);
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(aborted_then_send_six, "aborted", STACK, sb, 5, &t), pdPASS);
+    assert_true(becomes_blocked(t));
+    assert_int_equal(xTaskAbortDelay(t), pdPASS);
+    WAIT_FOR(atomic_load(&abort_over) && eTaskGetState(t) == eBlocked); /* on the send */
+    assert_int_equal(xStreamBufferReceive(sb, bytes, 2, 0), 2); /* room for four: it waits on */
+    vTaskDelay(2);
+    assert_int_equal(atomic_load(&wait_result), -1);
+    assert_int_equal(eTaskGetState(t), eBlocked);
+    assert_int_equal(xStreamBufferReceive(sb, bytes, sizeof bytes, 0), fill - 2);
+    WAIT_FOR(atomic_load(&wait_result) != -1);
+    assert_int_equal(atomic_load(&wait_result), 6);
+    WAIT_FOR(eTaskGetState(t) == eSuspended);
+    vTaskDelete(t);
+    vStreamBufferDelete(sb);
+    vQueueDelete(aborted_queue);
+}
+
 /* ---- xTaskGetStackStart ------------------------------------------------------------------------- */
 
 static void the_stack_start_is_the_tasks_stack_block_or_buffer(void **state)
@@ -736,6 +782,7 @@ int main(void)
         TEST(a_long_name_is_found_by_its_stored_prefix_and_bad_queries_are_refused),
         TEST(an_aborted_wait_returns_as_if_it_had_timed_out),
         TEST(only_a_blocked_task_can_have_its_wait_aborted),
+        TEST(an_abort_ends_one_wait_not_the_next),
         TEST(the_stack_start_is_the_tasks_stack_block_or_buffer),
         TEST(the_idle_tasks_answer_queries_as_the_chips_and_refuse_misuse),
         TEST(the_current_task_of_a_core_is_the_caller_on_its_own_and_the_idle_task_elsewhere),

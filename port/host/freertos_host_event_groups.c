@@ -203,13 +203,11 @@ static bool condition_met(EventBits_t bits, EventBits_t wait_for, bool all)
     return all ? (bits & wait_for) == wait_for : (bits & wait_for) != 0;
 }
 
-/* Lock held: sets bits, marks the waiters it satisfies, clears what they clear; true when one was
- * woken. */
-static bool set_locked(struct EventGroupDef_t *g, EventBits_t bits)
+/* Lock held: sets bits, wakes the waiters it satisfies, clears what they clear. */
+static void set_locked(struct EventGroupDef_t *g, EventBits_t bits)
 {
     g->bits |= bits;
     EventBits_t clear = 0;
-    bool woke = false;
     for (waiter_t **at = &g->waiters; *at != NULL;) {
         waiter_t *w = *at;
         if (condition_met(g->bits, w->wait_for, w->all)) {
@@ -220,13 +218,11 @@ static bool set_locked(struct EventGroupDef_t *g, EventBits_t bits)
             }
             *at = w->next; /* off the list: this set is its wake-up */
             (void)fr_wake_task_locked(w->task);
-            woke = true;
         } else {
             at = &w->next;
         }
     }
     g->bits &= ~clear;
-    return woke;
 }
 
 EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet)
@@ -236,7 +232,7 @@ EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t
         return 0;
     }
     fr_lock();
-    (void)set_locked(xEventGroup, uxBitsToSet);
+    set_locked(xEventGroup, uxBitsToSet);
     const EventBits_t bits = xEventGroup->bits;
     fr_unlock();
     return bits;
@@ -366,7 +362,7 @@ EventBits_t xEventGroupSync(EventGroupHandle_t xEventGroup, const EventBits_t ux
     /* event_groups.c: set, then either the rendezvous is complete (this task clears it) or wait
      * for all of it with clear on exit. */
     const EventBits_t before = xEventGroup->bits;
-    (void)set_locked(xEventGroup, uxBitsToSet);
+    set_locked(xEventGroup, uxBitsToSet);
     if (((before | uxBitsToSet) & uxBitsToWaitFor) == uxBitsToWaitFor) {
         xEventGroup->bits &= ~uxBitsToWaitFor;
         fr_unlock();
