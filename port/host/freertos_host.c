@@ -321,9 +321,9 @@ static void uncount_locked(struct tskTaskControlBlock *t)
     }
 }
 
-/* fr_lock() held: a task being deleted while it waits leaves what it waits on at once, as
- * FreeRTOS takes it off the object's list (the object may be deleted right after); its thread
- * ends when it wakes. */
+/* fr_lock() held: a task being deleted while it waits (or woken, before its thread ran) leaves
+ * what it waits on at once, as FreeRTOS takes it off the object's list (the object may be
+ * deleted right after); its thread ends when it wakes. */
 static void undo_wait_locked(struct tskTaskControlBlock *t)
 {
     (void)fr_wake_task_locked(t); /* it ends in fr_wait */
@@ -331,7 +331,7 @@ static void undo_wait_locked(struct tskTaskControlBlock *t)
         (*t->waiting_count)--;
         t->waiting_count = NULL;
     }
-    if (t->waiting_cleanup != NULL) { /* last: it may free the object (and its condition) */
+    if (t->waiting_cleanup != NULL) { /* last: it may free the object (and its wait list) */
         void (*cleanup)(void *arg) = t->waiting_cleanup;
         t->waiting_cleanup = NULL;
         cleanup(t->waiting_arg);
@@ -1357,7 +1357,7 @@ static void sleep_until(const struct timespec *deadline)
         }
         return;
     }
-    /* On the task's own condition: a notification wakes it too, and it sleeps on. */
+    /* In its own list: only xTaskAbortDelay() or its deletion wakes it before the deadline. */
     while (fr_wait(&self->own, deadline, NULL, NULL, NULL)) {
     }
     fr_unlock();

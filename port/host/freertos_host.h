@@ -5,7 +5,6 @@
 #ifndef FREERTOS_HOST_H
 #define FREERTOS_HOST_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -47,8 +46,8 @@ typedef struct {
  * not NULL) meanwhile; false on timeout or abort. Listed blocked until woken: a woken task is
  * ready at once, as on the chip, though its thread runs later (it then looks at what it waited
  * for again). A task deleted meanwhile ends here: uncounted, after cleanup(arg) (when not NULL)
- * with the lock held. A thread with no task record (the host out of memory) waits unlisted and
- * wakes at every wake of any object. */
+ * with the lock held. A thread with no task record (one that never asked for its handle, or the
+ * host out of memory) waits unlisted and wakes at every wake of any object. */
 bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting,
              void (*cleanup)(void *arg), void *arg);
 

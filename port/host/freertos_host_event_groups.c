@@ -5,7 +5,6 @@
  * group), so two tasks waiting for one bit with clear-on-exit both see it.
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdint.h>
 
 #include "esp_heap_caps.h"

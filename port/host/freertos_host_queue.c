@@ -13,7 +13,6 @@
  */
 #define KRAKEN_SIM_QUEUE_REGISTRY /* queue.h's registry calls, whatever the build's size */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 

@@ -8,7 +8,6 @@
  * send or a return wakes the first of them, as ESP-IDF's.
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,6 @@
  * which length - 1 are usable, in the simulated-heap block the chip would allocate, under the
  * kernel lock of freertos_host.c, with a wait list per direction for the one waiting task each.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
