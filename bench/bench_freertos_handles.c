@@ -57,19 +57,6 @@ __attribute__((noinline)) unsigned fixed_workload(QueueHandle_t q, size_t pairs)
     return failures;
 }
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median_ns_per_pair(QueueHandle_t q, unsigned *failures)
 {
     double samples[RUNS];

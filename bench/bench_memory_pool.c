@@ -148,19 +148,6 @@ static void empty_filled(void)
     }
 }
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median_ns_per_pair(const allocator_t *a, unsigned (*run)(const allocator_t *, size_t),
                                  unsigned *failures)
 {

@@ -112,13 +112,6 @@ __attribute__((noinline)) static void workload_loop_only(const step_t *s, size_t
 
 typedef void (*workload_fn)(const step_t *, size_t);
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /* Fill LIVE blocks, warm up, then run `n` measured steps. Returns ns per step. */
 static double run(const char *name, workload_fn fn, size_t region, const step_t *warm,
                   size_t nwarm, const step_t *steps, size_t n)
