@@ -107,7 +107,7 @@ static double median(double (*run)(unsigned *), unsigned *failures)
 
 int main(int argc, char **argv)
 {
-    bench_print_command(argc, argv, "none: threads, times only");
+    bench_print_command(argc, argv, "none, times only: docs/simulator.md");
     g_ping = xQueueCreate(1, sizeof(uint32_t));
     g_pong = xQueueCreate(1, sizeof(uint32_t));
     pthread_t bare;

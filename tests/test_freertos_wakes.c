@@ -172,74 +172,59 @@ static void a_task_a_give_wakes_is_ready_at_once(void **state)
     vQueueDelete(q);
 }
 
-/* FreeRTOS's event lists: a give wakes the highest-priority waiter, whoever came first. */
+/* One item into what r waits on: a queue's send, or a ring buffer's. */
+static bool give(const receiver_t *r)
+{
+    const uint32_t item = 1;
+    return r->ring != NULL ? xRingbufferSend(r->ring, &item, sizeof item, 0) == pdTRUE
+                           : xQueueSend(r->queue, &item, 0) == pdPASS;
+}
+
+/* FreeRTOS's event lists, and ESP-IDF's ring buffers: a give wakes one waiter, the highest
+ * priority whoever came first, the first come among equals; the other is not woken to find
+ * nothing. */
 static void a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals(void **state)
 {
     (void)state;
     static const struct {
         UBaseType_t first, second;
         int woken_first; /* 1: the task that waited first */
-    } cases[] = {{3, 6, 2}, {6, 3, 1}, {5, 5, 1}};
+        bool ring;
+    } cases[] = {{3, 6, 2, false}, {6, 3, 1, false}, {5, 5, 1, false}, {3, 6, 2, true}};
+    static receiver_t r[2]; /* static: read by the tasks */
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         reset();
-        QueueHandle_t q = xQueueCreate(1, sizeof(uint32_t));
-        assert_non_null(q);
-        receiver_t r1 = {.queue = q, .id = 1}, r2 = {.queue = q, .id = 2};
-        TaskHandle_t t1 = NULL, t2 = NULL;
-        assert_int_equal(xTaskCreate(receive_then_work, "rx1", STACK, &r1, cases[c].first, &t1),
-                         pdPASS);
-        assert_true(becomes_blocked(t1));
-        assert_int_equal(xTaskCreate(receive_then_work, "rx2", STACK, &r2, cases[c].second, &t2),
-                         pdPASS);
-        assert_true(becomes_blocked(t2));
-        const uint32_t item = 1;
-        assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+        QueueHandle_t q = cases[c].ring ? NULL : xQueueCreate(1, sizeof(uint32_t));
+        RingbufHandle_t rb = cases[c].ring ? xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT) : NULL;
+        assert_true(q != NULL || rb != NULL);
+        TaskHandle_t t[2] = {NULL, NULL};
+        for (int i = 0; i < 2; i++) {
+            r[i] = (receiver_t){.queue = q, .ring = rb, .id = i + 1};
+            assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r[i],
+                                         i == 0 ? cases[c].first : cases[c].second, &t[i]),
+                             pdPASS);
+            assert_true(becomes_blocked(t[i]));
+        }
+        TaskHandle_t woken = t[cases[c].woken_first - 1], other = t[2 - cases[c].woken_first];
+        assert_true(give(&r[0]));
+        assert_int_equal(eTaskGetState(woken), eReady);
+        assert_int_equal(eTaskGetState(other), eBlocked);
         WAIT_FOR(atomic_load(&woken_count) == 1);
         assert_int_equal(atomic_load(&woke_order[0]), cases[c].woken_first);
-        TaskHandle_t woken = cases[c].woken_first == 1 ? t1 : t2;
-        TaskHandle_t other = woken == t1 ? t2 : t1;
         assert_true(stays(other, eBlocked));
-        assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+        assert_true(give(&r[0]));
         WAIT_FOR(atomic_load(&woken_count) == 2);
-        assert_int_equal(atomic_load(&woke_order[1]), cases[c].woken_first == 1 ? 2 : 1);
+        assert_int_equal(atomic_load(&woke_order[1]), 3 - cases[c].woken_first);
         atomic_store(&go_on, true);
-        WAIT_FOR(eTaskGetState(t1) == eSuspended && eTaskGetState(t2) == eSuspended);
-        vTaskDelete(t1);
-        vTaskDelete(t2);
-        vQueueDelete(q);
+        WAIT_FOR(eTaskGetState(t[0]) == eSuspended && eTaskGetState(t[1]) == eSuspended);
+        vTaskDelete(t[0]);
+        vTaskDelete(t[1]);
+        if (rb != NULL) {
+            vRingbufferDelete(rb);
+        } else {
+            vQueueDelete(q);
+        }
     }
-}
-
-/* ESP-IDF's ring buffers wake one receiver per send, the first of their list. */
-static void a_ring_buffer_send_wakes_the_highest_priority_receiver_alone(void **state)
-{
-    (void)state;
-    reset();
-    RingbufHandle_t rb = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
-    assert_non_null(rb);
-    static receiver_t r1, r2; /* static: read by the tasks */
-    r1 = (receiver_t){.ring = rb, .id = 1};
-    r2 = (receiver_t){.ring = rb, .id = 2};
-    TaskHandle_t t1 = NULL, t2 = NULL;
-    assert_int_equal(xTaskCreate(receive_then_work, "low", STACK, &r1, 3, &t1), pdPASS);
-    assert_true(becomes_blocked(t1));
-    assert_int_equal(xTaskCreate(receive_then_work, "high", STACK, &r2, 6, &t2), pdPASS);
-    assert_true(becomes_blocked(t2));
-    const uint32_t item = 1;
-    assert_int_equal(xRingbufferSend(rb, &item, sizeof item, 0), pdTRUE);
-    assert_int_equal(eTaskGetState(t2), eReady);
-    assert_int_equal(eTaskGetState(t1), eBlocked); /* not woken to find nothing */
-    WAIT_FOR(atomic_load(&woken_count) == 1);
-    assert_int_equal(atomic_load(&woke_order[0]), 2);
-    assert_true(stays(t1, eBlocked));
-    assert_int_equal(xRingbufferSend(rb, &item, sizeof item, 0), pdTRUE);
-    WAIT_FOR(atomic_load(&woken_count) == 2);
-    assert_int_equal(atomic_load(&woke_order[1]), 1);
-    atomic_store(&go_on, true);
-    WAIT_FOR(eTaskGetState(t1) == eSuspended && eTaskGetState(t2) == eSuspended);
-    vTaskDelete(t1);
-    vTaskDelete(t2);
-    vRingbufferDelete(rb);
 }
 
 /* Setting bits wakes the tasks they satisfy, no other. */
@@ -367,7 +352,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(a_task_a_give_wakes_is_ready_at_once),
         TEST(a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals),
-        TEST(a_ring_buffer_send_wakes_the_highest_priority_receiver_alone),
         TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
         TEST(deleting_an_event_group_wakes_every_waiter),
         TEST(a_task_deleted_once_woken_leaves_its_wait),
