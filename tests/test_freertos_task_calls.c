@@ -6,6 +6,7 @@
  * callbacks when the build enables them (the default), the tag when it has it
  * (tests/configs/menuconfig-mix.defaults). */
 #define _POSIX_C_SOURCE 200809L
+#define KRAKEN_SIM_TRACE_FACILITY /* vTaskGetInfo, whatever the options */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -463,6 +464,82 @@ static void a_task_deleted_while_it_runs_has_its_callbacks_called_as_it_ends(voi
     assert_ptr_equal(atomic_load(&called_in), holder); /* its own thread, as it ended */
 }
 
+/* What a callback learnt about its own task by handle, as code that logs whose resources it frees
+ * does: on the chip prvDeleteTCB() calls it before the TCB goes, so the handle still answers. */
+static struct {
+    _Atomic(TaskHandle_t) task;
+    char name[configMAX_TASK_NAME_LEN];
+    void *pointer; /* its own TLS pointer, read back by handle */
+    void *value;   /* the one it was given */
+    UBaseType_t priority;
+    eTaskState state, info_state; /* eTaskGetState's, vTaskGetInfo's */
+    uint64_t refused; /* refused_calls() when it ran */
+} asked;
+
+static void ask_about_own_task(int index, void *value)
+{
+    TaskHandle_t task = atomic_load(&asked.task);
+    /* time for a deleted task's thread to end meanwhile, were it let */
+    nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+    strncpy(asked.name, pcTaskGetName(task), sizeof asked.name - 1);
+    asked.pointer = pvTaskGetThreadLocalStoragePointer(task, index);
+    asked.value = value;
+    asked.priority = uxTaskPriorityGet(task);
+    asked.state = eTaskGetState(task);
+    TaskStatus_t info;
+    vTaskGetInfo(task, &info, pdFALSE, eInvalid);
+    asked.info_state = info.eCurrentState;
+    asked.refused = refused_calls();
+    atomic_fetch_add(&calls, 1);
+}
+
+/* Lets the callback know its handle; deletes itself when asked (arg non-NULL), else waits,
+ * suspended, to be deleted. */
+static void be_asked_about(void *delete_itself)
+{
+    atomic_store(&asked.task, xTaskGetCurrentTaskHandle());
+    vTaskSetThreadLocalStoragePointerAndDelCallback(NULL, POINTERS - 1, &asked,
+                                                    ask_about_own_task);
+    atomic_store(&holder_ready, true);
+    if (delete_itself != NULL) {
+        vTaskDelete(NULL);
+    }
+    for (;;) {
+        vTaskSuspend(NULL);
+    }
+}
+
+static void a_deletion_callback_can_ask_about_its_task_by_handle(void **state)
+{
+    (void)state;
+    for (int delete_itself = 0; delete_itself < 2; delete_itself++) {
+        reset_calls();
+        memset(asked.name, 0, sizeof asked.name);
+        asked.pointer = asked.value = NULL;
+        asked.priority = 0;
+        asked.state = asked.info_state = eRunning;
+        const uint64_t refused_before = refused_calls();
+        TaskHandle_t task = NULL;
+        assert_int_equal(xTaskCreate(be_asked_about, "asked", STACK,
+                                     delete_itself ? (void *)1 : NULL, 6, &task),
+                         pdPASS);
+        if (!delete_itself) { /* deleted by this task while it waits */
+            WAIT_FOR(atomic_load(&holder_ready) && eTaskGetState(task) == eSuspended);
+            vTaskDelete(task);
+        }
+        WAIT_FOR(atomic_load(&calls) == 1);
+        assert_int_equal(atomic_load(&calls), 1);
+        assert_string_equal(asked.name, "asked");
+        assert_ptr_equal(asked.pointer, &asked);
+        assert_ptr_equal(asked.value, &asked);
+        assert_int_equal(asked.priority, 6);
+        assert_int_equal(asked.state, eDeleted);
+        assert_int_equal(asked.info_state, eDeleted);
+        assert_int_equal(asked.refused, refused_before); /* nothing refused */
+        WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    }
+}
+
 /* A plain set into a callback's slot (the second half) with a data pointer: the chip's port
  * checks the slot can run code before calling it, logs and aborts; the host logs, does not call
  * it, and deletes the task. */
@@ -711,6 +788,7 @@ int main(void)
         TEST(a_pointer_set_without_a_callback_is_left_alone),
         TEST(a_task_deleted_while_it_runs_has_its_callbacks_called_as_it_ends),
         TEST(a_callback_slot_overwritten_with_data_is_logged_not_called),
+        TEST(a_deletion_callback_can_ask_about_its_task_by_handle),
 #endif
 #ifdef CONFIG_FREERTOS_USE_APPLICATION_TASK_TAG
         TEST(each_task_has_its_tag_and_the_hook_call_runs_it),

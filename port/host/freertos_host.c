@@ -101,6 +101,8 @@ struct tskTaskControlBlock {
     uint8_t notify_awaited; /* 1 + the index its notification wait is on; 0: none */
     bool notify_forever;    /* in a notification wait without a timeout (stream buffers' too):
                                FreeRTOS files it with the suspended tasks, its lists show S */
+    bool in_callbacks;    /* its TLS deletion callbacks run in the task that deleted it: its
+                             record stays and its handle answers (the chip's TCB goes after) */
     fr_waiters_t own;     /* its waits on itself: suspended, delayed, for a notification */
     pthread_cond_t wake;  /* its thread sleeps on it while it waits in any list */
     void *tls[configNUM_THREAD_LOCAL_STORAGE_POINTERS]; /* ESP-IDF's: deletion callbacks in the
@@ -116,7 +118,7 @@ static UBaseType_t tasks_being_freed; /* deleted tasks (and vTaskDeleteWithCaps'
 static struct tskTaskControlBlock *task_list; /* every task alive, the timer task's too */
 static UBaseType_t tasks_numbered;
 static _Thread_local struct tskTaskControlBlock *t_self;
-static _Thread_local bool t_ending; /* in end_thread_locked()'s deletion callbacks */
+static _Thread_local bool t_ending; /* in its own deletion callbacks, as it ends */
 static pthread_key_t foreign_key; /* ends a foreign thread's record with the thread */
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
 
@@ -400,6 +402,9 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
         fr_lock();
     }
 #endif
+    while (t->in_callbacks) { /* the deleter's calls of them may ask about it */
+        pthread_cond_wait(&t->wake, &kernel);
+    }
     uncount_locked(t);
     t_self = NULL;
     sim_chip_set_task_stack(NULL, 0);
@@ -1013,7 +1018,7 @@ static struct tskTaskControlBlock *lock_task(TaskHandle_t task, const char *fn)
         fr_refuse_dead(fn, task, FR_TASK);
         return NULL;
     }
-    if (!t->deleted) {
+    if (!t->deleted || t->in_callbacks) {
         return t;
     }
     char name[configMAX_TASK_NAME_LEN];
@@ -1166,6 +1171,7 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
      * as the chip's idle task does for one running on the other core. */
     tls_deletion_t tls;
     const bool tls_now = ends && (self || t->waiting_on != NULL) && take_tls_locked(t, &tls);
+    t->in_callbacks = tls_now && !self;
 #endif
     if (ends) {
         undo_wait_locked(t);
@@ -1186,7 +1192,14 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     }
 #ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
     if (tls_now) { /* before the memory goes, as FreeRTOS's prvDeleteTCB() */
+        t_ending = self;
         call_tls_callbacks(&tls, name);
+        if (!self) { /* its thread may end now */
+            fr_lock();
+            t->in_callbacks = false;
+            pthread_cond_broadcast(&t->wake);
+            fr_unlock();
+        }
     }
 #endif
     heap_caps_free(stack);
@@ -1297,7 +1310,8 @@ BaseType_t xTaskResumeFromISR(TaskHandle_t xTaskToResume)
 /* fr_lock() held (not needed for the caller itself): the task's state. */
 static eTaskState state_locked(const struct tskTaskControlBlock *t)
 {
-    return t == t_self       ? eRunning /* also the task a simulated ISR interrupted */
+    return t == t_self       ? (t_ending ? eDeleted : eRunning) /* running: also the task a
+                                                                   simulated ISR interrupted */
            : t->deleted      ? eDeleted
            : t->suspended    ? eSuspended
            : t->waiting_on != NULL || __atomic_load_n(&t->parked, __ATOMIC_ACQUIRE) ? eBlocked
@@ -1310,8 +1324,9 @@ eTaskState eTaskGetState(TaskHandle_t xTask)
         FR_REFUSE("%s: no task: refused (the chip asserts)", __func__);
         return eInvalid;
     }
-    if (xTask == t_self) {
-        return eRunning;
+    if (xTask == t_self) { /* in its deletion callbacks: deleted, as on the chip, where the idle
+                              task calls them */
+        return t_ending ? eDeleted : eRunning;
     }
     fr_lock();
     /* a task whose record went with its thread: deleted (not a misuse here: polling a task's state

@@ -28,7 +28,8 @@ typedef void (*TlsDeleteCallbackFunction_t)(int, void *);
  *  stack and TCB are freed when the deleted task's code runs no more (itself, or a task waiting
  *  or suspended); a task deleted while it runs calls them as it ends, at its next FreeRTOS call
  *  (on the chip the idle task calls them for a task deleting itself or running on the other
- *  core). Not called when a thread not made by xTaskCreate*() just ends. task, O(1). */
+ *  core). A callback may ask about its task by handle: it answers (eTaskGetState(): eDeleted)
+ *  until they return. Not called when a thread not made by xTaskCreate*() just ends. task, O(1). */
 void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, BaseType_t xIndex,
                                                      void *pvValue,
                                                      TlsDeleteCallbackFunction_t pvDelCallback);
