@@ -188,7 +188,8 @@ esp_err_t memory_pool_ensure_init(void);
  *  start: system_event_bus_deinit() first; logged) or when called from an ISR or during a set-up;
  *  ESP_OK otherwise (also when never set up).
  *  task. Not to be called while other tasks use the pools; an ISR may: a block it holds makes
- *  deinit refuse, and once deinit has checked, its allocations get NULL. Never blocks (a refusal
+ *  deinit refuse, and once deinit has checked, its allocations get NULL and its frees and
+ *  memory_pool_owns() take a pool pointer for one from nowhere. Never blocks (a refusal
  *  logs; the check holds every class's critical section at once). O(classes) plus one heap call. */
 esp_err_t memory_pool_deinit(void);
 
@@ -264,7 +265,10 @@ void memory_pool_log_stats(const char *tag);
 typedef enum {
     MEMORY_POOL_MISUSE_DOUBLE_FREE = 1,     /**< free of a pool block that is already free */
     MEMORY_POOL_MISUSE_INTERIOR_POINTER,    /**< pointer inside a pool block, not at its start */
-    MEMORY_POOL_MISUSE_MISALIGNED,          /**< pointer not aligned as any block could be */
+    MEMORY_POOL_MISUSE_MISALIGNED,          /**< pointer not aligned as any block could be:
+                                                 in a pool, not on its 8; outside, not on the 4
+                                                 of any heap block (a 4-aligned one may be a
+                                                 heap_caps_malloc block freed here: unknown) */
     MEMORY_POOL_MISUSE_UNKNOWN_POINTER,     /**< no pool or fallback handed this pointer out */
     MEMORY_POOL_MISUSE_HEAP_FREE_IN_ISR,    /**< heap block freed from an ISR: left allocated */
     MEMORY_POOL_MISUSE_OVERRUN,             /**< canary after the requested size overwritten */

@@ -113,11 +113,14 @@ typedef struct {
     uint8_t index;         /* 0..3, for reports */
     class_counters_t n;    /* under lock */
     _Atomic size_t limit;  /* block_size once published, 0 before: the size walk passes by */
-    /* Written before `limit` is published, read-only while it is: */
+    /* Written by set-up before g_blocks_lo is published and kept by deinit: a free or
+     * memory_pool_owns() from an ISR may still be placing a pointer with them. */
     uint8_t *base;         /* first block */
+    size_t block_size;
+    /* Under lock. count is 0 until set-up publishes the class and again from deinit's check on:
+     * whoever placed a pointer without the lock finds out here that the blocks are gone. */
     link_t *links;
     block_meta_t *meta;    /* NULL without checks */
-    size_t block_size;
     uint32_t count;
 } pool_class_t;
 
@@ -329,10 +332,11 @@ static inline size_t canary_len(size_t size, size_t block_size)
 }
 #endif
 
+/* c's lock held. */
 KRAKEN_PORT_ISR_TEXT
 static inline bool is_live(const pool_class_t *c, size_t idx)
 {
-    return c->links[idx] == (link_t)idx;
+    return idx < c->count && c->links[idx] == (link_t)idx;
 }
 
 /* The log line of a misuse report: tasks only (its strings and the log are in flash). A refused
@@ -586,10 +590,14 @@ static NOINLINE esp_err_t double_free(pool_class_t *c, size_t idx, const void *c
 }
 
 /* Block idx of class c back to its pool, if it is handed out. O(1) (FULL: O(block size)). */
-static ALWAYS_INLINE esp_err_t give(pool_class_t *c, size_t idx, void *ptr, const void *caller)
+static ALWAYS_INLINE esp_err_t give(pool_class_t *c, size_t idx, void *ptr, bool isr,
+                                    const void *caller)
 {
-    (void)ptr; /* the checks use it */
     kraken_port_lock(&c->lock);
+    if (UNLIKELY(idx >= c->count)) { /* placed before a deinit (an ISR's): no pool block now */
+        kraken_port_unlock(&c->lock);
+        return free_outside(ptr, isr, caller);
+    }
     link_t *links = c->links;
     if (UNLIKELY(links[idx] != (link_t)idx)) {
         return double_free(c, idx, caller);
@@ -625,24 +633,21 @@ KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t free_slow(void *ptr, bool isr, const void *caller)
 {
     caller = WHO(caller);
-    if (atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY) {
-        for (pool_class_t *c = g_class; c < g_class + CLASSES; c++) {
-            uintptr_t rel = (uintptr_t)ptr - (uintptr_t)c->base;
-            if (rel >= (uintptr_t)c->count * c->block_size) {
-                continue;
-            }
-            size_t idx = rel / c->block_size;
-            if (rel == idx * c->block_size) {
-                return give(c, idx, ptr, caller);
-            }
-            kraken_port_lock(&c->lock);
-            c->n.invalid_frees++;
-            kraken_port_unlock(&c->lock);
-            report((rel & (MIN_ALIGN - 1)) != 0 ? MEMORY_POOL_MISUSE_MISALIGNED
-                                                : MEMORY_POOL_MISUSE_INTERIOR_POINTER,
-                   ptr, (int)c->index, caller, NULL);
-            return ESP_ERR_INVALID_ARG;
+    const unsigned ci = memory_pool_class_of(ptr);
+    if (ci < CLASSES) {
+        pool_class_t *c = &g_class[ci];
+        uintptr_t rel = (uintptr_t)ptr - (uintptr_t)c->base;
+        size_t idx = rel / c->block_size;
+        if (rel == idx * c->block_size) {
+            return give(c, idx, ptr, isr, caller);
         }
+        kraken_port_lock(&c->lock);
+        c->n.invalid_frees++;
+        kraken_port_unlock(&c->lock);
+        report((rel & (MIN_ALIGN - 1)) != 0 ? MEMORY_POOL_MISUSE_MISALIGNED
+                                            : MEMORY_POOL_MISUSE_INTERIOR_POINTER,
+               ptr, (int)c->index, caller, NULL);
+        return ESP_ERR_INVALID_ARG;
     }
     return free_outside(ptr, isr, caller);
 }
@@ -662,7 +667,7 @@ static ALWAYS_INLINE esp_err_t pool_free(void *ptr, bool isr, const void *caller
     do {                                                                                           \
         uintptr_t idx = fast_index(f, i, ptr);                                                     \
         if (LIKELY(idx < f->count[i])) {                                                           \
-            return give(&g_class[i], idx, ptr, caller);                                            \
+            return give(&g_class[i], idx, ptr, isr, caller);                                       \
         }                                                                                          \
     } while (0)
     TRY_CLASS(0);
@@ -714,16 +719,12 @@ static esp_err_t build(void)
         }
         links[count - 1] = LINK_END;
         bool pow2 = (size & (size - 1)) == 0;
-        kraken_port_lock(&c->lock); /* get_stats and memory_pool_owns may be reading */
+        kraken_port_lock(&c->lock); /* get_stats and memory_pool_class_free may be reading */
         c->head = 0;
         c->base = blocks;
         c->links = links;
         c->meta = meta;
         c->block_size = size;
-        c->count = count;
-        c->n.in_use = count; /* all taken until published below: a take that read the limit of an
-                                earlier set-up (an ISR during deinit) gets none before its free
-                                can find it */
         kraken_port_unlock(&c->lock);
         g_fast_table.base[i] = (uintptr_t)blocks;
         g_fast_table.count[i] = pow2 ? count : 1;
@@ -740,7 +741,9 @@ static esp_err_t build(void)
     for (unsigned i = CLASSES; i-- > 0;) { /* class 0 last: see pool_alloc */
         pool_class_t *c = &g_class[i];
         kraken_port_lock(&c->lock);
-        c->n.in_use = 0; /* its blocks can be freed now: handed out from here on */
+        /* Its blocks can be taken and freed from here on; before, a take that read the limit of
+         * an earlier set-up (an ISR during deinit) found none free. */
+        c->count = g_cfg.classes[i].count;
         kraken_port_unlock(&c->lock);
         atomic_store_explicit(&c->limit, c->block_size, memory_order_release);
     }
@@ -977,12 +980,12 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
             continue;
         }
         pool_class_t *c = &g_class[ci];
-        link_t *links = c->links;
         bool misuse = false;
         kraken_port_lock(&c->lock);
+        link_t *links = c->links;
         /* Consecutive blocks of this class; misuse, another class or BATCH_LOCK_MAX end the run. */
         for (unsigned k = 0;;) {
-            if (UNLIKELY(links[idx] != (link_t)idx)) {
+            if (UNLIKELY(idx >= c->count || links[idx] != (link_t)idx)) {
                 misuse = true;
                 break;
             }
@@ -1008,7 +1011,7 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
         }
         kraken_port_unlock(&c->lock);
         if (misuse) { /* give() counts and reports it (an overrun block is still freed) */
-            freed += give(c, idx, blocks[i], caller) == ESP_OK;
+            freed += give(c, idx, blocks[i], true, caller) == ESP_OK;
             i++;
         }
     }
@@ -1023,10 +1026,10 @@ unsigned memory_pool_class_of(const void *ptr)
     if (lo == 0 || a < lo || a >= atomic_load_explicit(&g_blocks_hi, memory_order_acquire)) {
         return CLASSES;
     }
-    /* Set up (lo is published last): the class table is read-only until deinit. */
-    for (unsigned i = 0; i < CLASSES; i++) {
-        const pool_class_t *c = &g_class[i];
-        if (a - (uintptr_t)c->base < (uintptr_t)c->count * c->block_size) {
+    /* Set up (lo is published after the bases; deinit keeps them): the classes lie one after
+     * the other from lo, class 0 first. */
+    for (unsigned i = CLASSES; i-- > 0;) {
+        if (a >= (uintptr_t)g_class[i].base) {
             return i;
         }
     }
@@ -1182,7 +1185,7 @@ esp_err_t memory_pool_deinit(void)
     }
     const uint32_t heap_live = g_heap.n.live + g_heap.n.reserved;
     int state = atomic_load_explicit(&g_state, memory_order_acquire);
-    const bool setting_up = state == STATE_SETUP; /* its classes show every block taken */
+    const bool setting_up = state == STATE_SETUP;
     const bool idle = pool_live == 0 && heap_live == 0;
     const bool pinned = atomic_load(&g_pins) != 0;
     const bool switched = !setting_up && idle && !pinned &&
@@ -1215,18 +1218,18 @@ esp_err_t memory_pool_deinit(void)
     if (!switched) {
         return ESP_ERR_INVALID_STATE; /* a set-up began meanwhile */
     }
+    /* An ISR may still be placing a pointer with the fast table or the classes' bases and block
+     * sizes: they stay as they are (the next set-up rewrites them); the class's count, 0 since
+     * the check, tells it under the lock that the blocks are gone. */
     atomic_store_explicit(&g_blocks_lo, 0, memory_order_relaxed);
     atomic_store_explicit(&g_blocks_hi, 0, memory_order_relaxed);
     atomic_store_explicit(&g_fast, &g_fast_none, memory_order_relaxed);
-    memset(&g_fast_table, 0, sizeof g_fast_table);
     for (unsigned i = 0; i < CLASSES; i++) {
         pool_class_t *c = &g_class[i]; /* limit, count and head were zeroed with the check */
         kraken_port_lock(&c->lock);
         memset(&c->n, 0, sizeof c->n);
-        c->base = NULL;
         c->links = NULL;
         c->meta = NULL;
-        c->block_size = 0;
         kraken_port_unlock(&c->lock);
     }
     void *storage = g_storage;

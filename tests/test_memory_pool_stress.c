@@ -490,6 +490,150 @@ static void deinit_racing_an_isr_that_allocates_never_frees_a_block_it_holds(voi
     assert_true(atomic_load(&u.taken) > 0); /* the race was run */
 }
 
+/* An interrupt asking about and freeing a stale pointer (a block freed already: a double free)
+ * while a task tears the pools down: deinit releases what the interrupt may still be reading, so
+ * each answer must be one of the two it can be (before deinit: a double free; after: a pointer
+ * from nowhere) and nothing may be read from the storage once it went back to the heap. */
+typedef struct {
+    atomic_int phase; /* 1: ask (set up, deinit about to run); 0: stop */
+    atomic_int asked, idle, bad;
+    void *stale;
+} stale_user_t;
+
+static void *free_stale_in_isr_repeatedly(void *arg)
+{
+    stale_user_t *u = arg;
+    for (;;) {
+        const int phase = atomic_load(&u->phase);
+        if (phase < 0) {
+            return NULL;
+        }
+        if (phase == 0) {
+            atomic_store(&u->idle, 1);
+            sched_yield();
+            continue;
+        }
+        atomic_store(&u->idle, 0);
+        void *p = u->stale;
+        kraken_sim_isr_enter();
+        const bool owned = memory_pool_owns(p);
+        const esp_err_t err = memory_pool_free_isr(p);
+        void *const one[1] = {p};
+        const size_t freed = memory_pool_free_batch_isr(one, 1);
+        kraken_sim_isr_exit();
+        if (owned || (err != ESP_ERR_INVALID_STATE && err != ESP_ERR_INVALID_ARG) || freed != 0) {
+            atomic_fetch_add(&u->bad, 1);
+        }
+        atomic_fetch_add(&u->asked, 1);
+    }
+}
+
+static void deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_storage(void **state)
+{
+    (void)state;
+    stale_user_t u = {0};
+    pthread_t isr;
+    assert_int_equal(pthread_create(&isr, NULL, free_stale_in_isr_repeatedly, &u), 0);
+    const size_t size = CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE;
+    for (int round = 0; round < 300; round++) {
+        while (atomic_load(&u.idle) != 1) { /* not during the set-up below (a task's business) */
+            sched_yield();
+        }
+        assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+        u.stale = memory_pool_alloc(size);
+        assert_non_null(u.stale);
+        memory_pool_free(u.stale);
+        const int seen = atomic_load(&u.asked);
+        atomic_store(&u.phase, 1);
+        for (int spin = 0; spin < 1000 && atomic_load(&u.asked) == seen; spin++) {
+            sched_yield(); /* let the interrupt in */
+        }
+        assert_int_equal(memory_pool_deinit(), ESP_OK); /* it holds nothing */
+        atomic_store(&u.phase, 0);
+    }
+    atomic_store(&u.phase, -1);
+    pthread_join(isr, NULL);
+    assert_int_equal(atomic_load(&u.bad), 0);
+    assert_true(atomic_load(&u.asked) > 0); /* the race was run */
+    /* every double free and pointer from nowhere was reported, nothing else: the pools are whole */
+    assert_true(atomic_load(&g_misuse) > 0);
+    atomic_store(&g_misuse, 0);
+    assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    assert_int_equal(st.classes[0].in_use, 0);
+    assert_int_equal(st.classes[0].peak_in_use, 0);
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+}
+
+/* An interrupt reading the statistics and resetting the peaks while a task sets the pools up:
+ * nothing has been allocated, so every read shows no block in use and no free, and the peaks it
+ * resets stay at 0 (a class must not show its blocks taken while it is being laid out). */
+typedef struct {
+    atomic_int phase; /* 1: read (a set-up is about to run); 0: stop; -1: end */
+    atomic_int reads, idle, bad;
+} stats_reader_t;
+
+static void *read_stats_in_isr_repeatedly(void *arg)
+{
+    stats_reader_t *r = arg;
+    for (;;) {
+        const int phase = atomic_load(&r->phase);
+        if (phase < 0) {
+            return NULL;
+        }
+        if (phase == 0) {
+            atomic_store(&r->idle, 1);
+            sched_yield();
+            continue;
+        }
+        atomic_store(&r->idle, 0);
+        memory_pool_stats_t st;
+        kraken_sim_isr_enter();
+        memory_pool_get_stats(&st);
+        memory_pool_reset_peaks();
+        kraken_sim_isr_exit();
+        for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+            if (st.classes[c].in_use != 0 || st.classes[c].frees != 0 ||
+                st.classes[c].peak_in_use != 0) {
+                atomic_fetch_add(&r->bad, 1);
+            }
+        }
+        atomic_fetch_add(&r->reads, 1);
+    }
+}
+
+static void statistics_read_during_a_set_up_show_nothing_in_use(void **state)
+{
+    (void)state;
+    stats_reader_t r = {0};
+    pthread_t isr;
+    assert_int_equal(pthread_create(&isr, NULL, read_stats_in_isr_repeatedly, &r), 0);
+    for (int round = 0; round < 300; round++) {
+        const int seen = atomic_load(&r.reads);
+        atomic_store(&r.phase, 1);
+        for (int spin = 0; spin < 1000 && atomic_load(&r.reads) == seen; spin++) {
+            sched_yield(); /* let the interrupt in */
+        }
+        assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+        atomic_store(&r.phase, 0);
+        while (atomic_load(&r.idle) != 1) { /* deinit rewrites the table it reads: not then */
+            sched_yield();
+        }
+        memory_pool_stats_t st;
+        assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+        for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+            assert_int_equal(st.classes[c].peak_in_use, 0);
+            assert_int_equal(st.classes[c].min_free, st.classes[c].capacity);
+        }
+        assert_int_equal(memory_pool_deinit(), ESP_OK);
+    }
+    atomic_store(&r.phase, -1);
+    pthread_join(isr, NULL);
+    assert_int_equal(atomic_load(&r.bad), 0);
+    assert_true(atomic_load(&r.reads) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +645,11 @@ int main(void)
             frees_of_null_racing_the_first_use_read_nothing_set_up_is_writing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             deinit_racing_an_isr_that_allocates_never_frees_a_block_it_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(statistics_read_during_a_set_up_show_nothing_in_use, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_storage, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
