@@ -188,8 +188,10 @@ esp_err_t memory_pool_ensure_init(void);
  *  start: system_event_bus_deinit() first; logged) or when called from an ISR or during a set-up;
  *  ESP_OK otherwise (also when never set up).
  *  task. Not to be called while other tasks use the pools; an ISR may: a block it holds makes
- *  deinit refuse, and once deinit has checked, its allocations get NULL and its frees and
- *  memory_pool_owns() take a pool pointer for one from nowhere. Never blocks (a refusal
+ *  deinit refuse, and once deinit has checked, its allocations get NULL and its
+ *  memory_pool_free_isr, memory_pool_free_batch_isr and memory_pool_owns take a pool pointer for
+ *  one from nowhere (its memory_pool_free of a block freed already may then read the released
+ *  storage: that free, the task variant, keeps its fast path free of the look). Never blocks (a refusal
  *  logs; the check holds every class's critical section at once). O(classes) plus one heap call. */
 esp_err_t memory_pool_deinit(void);
 

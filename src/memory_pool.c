@@ -594,7 +594,11 @@ static ALWAYS_INLINE esp_err_t give(pool_class_t *c, size_t idx, void *ptr, bool
                                     const void *caller)
 {
     kraken_port_lock(&c->lock);
-    if (UNLIKELY(idx >= c->count)) { /* placed before a deinit (an ISR's): no pool block now */
+    /* An ISR's free may have placed ptr before a deinit: no pool block now. Not looked at for
+     * memory_pool_free(), a task's (tasks do not run with deinit), whose pair of instructions is
+     * the pools' hottest path; an ISR calling it during deinit with a freed pointer is not
+     * covered (the header says so). */
+    if (isr && UNLIKELY(idx >= c->count)) {
         kraken_port_unlock(&c->lock);
         return free_outside(ptr, isr, caller);
     }
@@ -980,12 +984,14 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
             continue;
         }
         pool_class_t *c = &g_class[ci];
-        bool misuse = false;
         kraken_port_lock(&c->lock);
         link_t *links = c->links;
+        /* Its blocks gone (a deinit since f was read): give() tells. The count cannot change
+         * while the lock is held, so the first block's look covers the run. */
+        bool misuse = UNLIKELY(idx >= c->count);
         /* Consecutive blocks of this class; misuse, another class or BATCH_LOCK_MAX end the run. */
-        for (unsigned k = 0;;) {
-            if (UNLIKELY(idx >= c->count || links[idx] != (link_t)idx)) {
+        for (unsigned k = 0; !misuse;) {
+            if (UNLIKELY(links[idx] != (link_t)idx)) {
                 misuse = true;
                 break;
             }

@@ -491,7 +491,8 @@ static void deinit_racing_an_isr_that_allocates_never_frees_a_block_it_holds(voi
 }
 
 /* An interrupt asking about and freeing a stale pointer (a block freed already: a double free)
- * while a task tears the pools down: deinit releases what the interrupt may still be reading, so
+ * with the ISR entry points while a task tears the pools down: deinit releases what the interrupt
+ * may still be reading, so
  * each answer must be one of the two it can be (before deinit: a double free; after: a pointer
  * from nowhere) and nothing may be read from the storage once it went back to the heap. */
 typedef struct {
