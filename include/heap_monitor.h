@@ -72,7 +72,9 @@ typedef struct {
 } heap_region_stats_t;
 
 /** Everything heap_monitor_get_stats() reads. The top-level fields cover all 8-bit heaps
- *  (internal + PSRAM); `internal` and `psram` hold the same figures per region. */
+ *  (internal + PSRAM), as the spec's example reads them: with PSRAM the largest free block is
+ *  PSRAM's, so their fragmentation hides internal SRAM's. `internal` and `psram` hold the same
+ *  figures per region (the health check judges each). */
 typedef struct {
     size_t total_bytes;
     size_t total_free_bytes;

@@ -490,31 +490,61 @@ static void deinit_racing_an_isr_that_allocates_never_frees_a_block_it_holds(voi
     assert_true(atomic_load(&u.taken) > 0); /* the race was run */
 }
 
+/* A simulated interrupt that runs rounds only while the task lets it, so that a test confines it
+ * to one stretch of the task's work (a set-up, a deinit). */
+typedef struct {
+    atomic_int phase; /* 1: run rounds; 0: wait; -1: end */
+    atomic_int rounds, idle, bad;
+} isr_gate_t;
+
+/* The interrupt's thread, before each round: waits while the gate is shut; false once ended. */
+static bool isr_gate_next(isr_gate_t *g)
+{
+    for (;;) {
+        const int phase = atomic_load(&g->phase);
+        if (phase != 0) {
+            atomic_store(&g->idle, 0);
+            return phase > 0;
+        }
+        atomic_store(&g->idle, 1);
+        sched_yield();
+    }
+}
+
+/* The task: lets the interrupt in and gives it a while to start a round. */
+static void isr_gate_open(isr_gate_t *g)
+{
+    const int seen = atomic_load(&g->rounds);
+    atomic_store(&g->phase, 1);
+    for (int spin = 0; spin < 1000 && atomic_load(&g->rounds) == seen; spin++) {
+        sched_yield();
+    }
+}
+
+/* The task: returns once the interrupt has seen the gate shut (a round under way ends first). */
+static void isr_gate_shut(isr_gate_t *g)
+{
+    atomic_store(&g->phase, 0);
+    atomic_store(&g->idle, 0);
+    while (atomic_load(&g->idle) != 1) {
+        sched_yield();
+    }
+}
+
 /* An interrupt asking about and freeing a stale pointer (a block freed already: a double free)
  * with the ISR entry points while a task tears the pools down: deinit releases what the interrupt
- * may still be reading, so
- * each answer must be one of the two it can be (before deinit: a double free; after: a pointer
- * from nowhere) and nothing may be read from the storage once it went back to the heap. */
+ * may still be reading, so each answer must be one of the two it can be (before deinit: a double
+ * free; after: a pointer from nowhere) and nothing may be read from the storage once it went back
+ * to the heap. */
 typedef struct {
-    atomic_int phase; /* 1: ask (set up, deinit about to run); 0: stop */
-    atomic_int asked, idle, bad;
+    isr_gate_t gate;
     void *stale;
 } stale_user_t;
 
 static void *free_stale_in_isr_repeatedly(void *arg)
 {
     stale_user_t *u = arg;
-    for (;;) {
-        const int phase = atomic_load(&u->phase);
-        if (phase < 0) {
-            return NULL;
-        }
-        if (phase == 0) {
-            atomic_store(&u->idle, 1);
-            sched_yield();
-            continue;
-        }
-        atomic_store(&u->idle, 0);
+    while (isr_gate_next(&u->gate)) {
         void *p = u->stale;
         kraken_sim_isr_enter();
         const bool owned = memory_pool_owns(p);
@@ -523,10 +553,11 @@ static void *free_stale_in_isr_repeatedly(void *arg)
         const size_t freed = memory_pool_free_batch_isr(one, 1);
         kraken_sim_isr_exit();
         if (owned || (err != ESP_ERR_INVALID_STATE && err != ESP_ERR_INVALID_ARG) || freed != 0) {
-            atomic_fetch_add(&u->bad, 1);
+            atomic_fetch_add(&u->gate.bad, 1);
         }
-        atomic_fetch_add(&u->asked, 1);
+        atomic_fetch_add(&u->gate.rounds, 1);
     }
+    return NULL;
 }
 
 static void deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_storage(void **state)
@@ -537,25 +568,18 @@ static void deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_st
     assert_int_equal(pthread_create(&isr, NULL, free_stale_in_isr_repeatedly, &u), 0);
     const size_t size = CONFIG_SYSTEM_SERVICE_MEMORY_POOL_SMALL_SIZE;
     for (int round = 0; round < 300; round++) {
-        while (atomic_load(&u.idle) != 1) { /* not during the set-up below (a task's business) */
-            sched_yield();
-        }
-        assert_int_equal(memory_pool_ensure_init(), ESP_OK);
+        assert_int_equal(memory_pool_ensure_init(), ESP_OK); /* the gate shut: a task's business */
         u.stale = memory_pool_alloc(size);
         assert_non_null(u.stale);
         memory_pool_free(u.stale);
-        const int seen = atomic_load(&u.asked);
-        atomic_store(&u.phase, 1);
-        for (int spin = 0; spin < 1000 && atomic_load(&u.asked) == seen; spin++) {
-            sched_yield(); /* let the interrupt in */
-        }
+        isr_gate_open(&u.gate);
         assert_int_equal(memory_pool_deinit(), ESP_OK); /* it holds nothing */
-        atomic_store(&u.phase, 0);
+        isr_gate_shut(&u.gate);
     }
-    atomic_store(&u.phase, -1);
+    atomic_store(&u.gate.phase, -1);
     pthread_join(isr, NULL);
-    assert_int_equal(atomic_load(&u.bad), 0);
-    assert_true(atomic_load(&u.asked) > 0); /* the race was run */
+    assert_int_equal(atomic_load(&u.gate.bad), 0);
+    assert_true(atomic_load(&u.gate.rounds) > 0); /* the race was run */
     /* every double free and pointer from nowhere was reported, nothing else: the pools are whole */
     assert_true(atomic_load(&g_misuse) > 0);
     atomic_store(&g_misuse, 0);
@@ -570,25 +594,10 @@ static void deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_st
 /* An interrupt reading the statistics and resetting the peaks while a task sets the pools up:
  * nothing has been allocated, so every read shows no block in use and no free, and the peaks it
  * resets stay at 0 (a class must not show its blocks taken while it is being laid out). */
-typedef struct {
-    atomic_int phase; /* 1: read (a set-up is about to run); 0: stop; -1: end */
-    atomic_int reads, idle, bad;
-} stats_reader_t;
-
 static void *read_stats_in_isr_repeatedly(void *arg)
 {
-    stats_reader_t *r = arg;
-    for (;;) {
-        const int phase = atomic_load(&r->phase);
-        if (phase < 0) {
-            return NULL;
-        }
-        if (phase == 0) {
-            atomic_store(&r->idle, 1);
-            sched_yield();
-            continue;
-        }
-        atomic_store(&r->idle, 0);
+    isr_gate_t *g = arg;
+    while (isr_gate_next(g)) {
         memory_pool_stats_t st;
         kraken_sim_isr_enter();
         memory_pool_get_stats(&st);
@@ -597,30 +606,24 @@ static void *read_stats_in_isr_repeatedly(void *arg)
         for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
             if (st.classes[c].in_use != 0 || st.classes[c].frees != 0 ||
                 st.classes[c].peak_in_use != 0) {
-                atomic_fetch_add(&r->bad, 1);
+                atomic_fetch_add(&g->bad, 1);
             }
         }
-        atomic_fetch_add(&r->reads, 1);
+        atomic_fetch_add(&g->rounds, 1);
     }
+    return NULL;
 }
 
 static void statistics_read_during_a_set_up_show_nothing_in_use(void **state)
 {
     (void)state;
-    stats_reader_t r = {0};
+    isr_gate_t g = {0};
     pthread_t isr;
-    assert_int_equal(pthread_create(&isr, NULL, read_stats_in_isr_repeatedly, &r), 0);
+    assert_int_equal(pthread_create(&isr, NULL, read_stats_in_isr_repeatedly, &g), 0);
     for (int round = 0; round < 300; round++) {
-        const int seen = atomic_load(&r.reads);
-        atomic_store(&r.phase, 1);
-        for (int spin = 0; spin < 1000 && atomic_load(&r.reads) == seen; spin++) {
-            sched_yield(); /* let the interrupt in */
-        }
+        isr_gate_open(&g);
         assert_int_equal(memory_pool_ensure_init(), ESP_OK);
-        atomic_store(&r.phase, 0);
-        while (atomic_load(&r.idle) != 1) { /* deinit rewrites the table it reads: not then */
-            sched_yield();
-        }
+        isr_gate_shut(&g); /* deinit rewrites the table it reads: not then */
         memory_pool_stats_t st;
         assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
         for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
@@ -629,10 +632,10 @@ static void statistics_read_during_a_set_up_show_nothing_in_use(void **state)
         }
         assert_int_equal(memory_pool_deinit(), ESP_OK);
     }
-    atomic_store(&r.phase, -1);
+    atomic_store(&g.phase, -1);
     pthread_join(isr, NULL);
-    assert_int_equal(atomic_load(&r.bad), 0);
-    assert_true(atomic_load(&r.reads) > 0);
+    assert_int_equal(atomic_load(&g.bad), 0);
+    assert_true(atomic_load(&g.rounds) > 0);
 }
 
 int main(void)
