@@ -464,6 +464,14 @@ static void calloc_with_an_overflowing_product_returns_null(void **state)
     assert_int_equal(stats().failed, 3);
     assert_int_equal(hook.calls, 3); /* ESP-IDF reports it, with the wrapped product */
     assert_int_equal(hook.size, 16);
+    /* A product over 4 GB overflows the chip's 32-bit size_t (a 64-bit host's holds it): the
+     * same answers on both, the product wrapped as the chip wraps it. */
+    assert_null(heap_caps_calloc(0x10000, 0x10001, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 4);
+    assert_int_equal(hook.size, 0x10000);
+    assert_null(heap_caps_aligned_calloc(16, 0x10000, 0x10001, INTERNAL_8BIT));
+    assert_int_equal(hook.calls, 4); /* refused before any heap, as ESP-IDF's */
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_8BIT), before);
 }
 
 static void realloc_of_null_allocates_and_to_size_zero_frees(void **state)
@@ -1099,7 +1107,15 @@ static void a_local_minimum_is_monitored_between_start_and_stop(void **state)
         assert_true(lifetime[i] > 0 || strcmp(r.name, "DMAPOOL") == 0); /* added after startup */
     }
     assert_int_equal(heap_caps_monitor_local_minimum_free_size_stop(), ESP_FAIL); /* not started */
+    /* The saved minima take a MALLOC_CAP_DEFAULT block of one 4-byte size_t per heap, as on the
+     * chip (a 64-bit host's size_t is twice that). */
+    const size_t default_free = heap_caps_get_free_size(MALLOC_CAP_DEFAULT);
+    void *same = heap_caps_malloc(4 * n, MALLOC_CAP_DEFAULT);
+    assert_non_null(same);
+    const size_t block_cost = default_free - heap_caps_get_free_size(MALLOC_CAP_DEFAULT);
+    heap_caps_free(same);
     assert_int_equal(heap_caps_monitor_local_minimum_free_size_start(), ESP_OK);
+    assert_int_equal(default_free - heap_caps_get_free_size(MALLOC_CAP_DEFAULT), block_cost);
     assert_int_equal(heap_caps_get_minimum_free_size(0), heap_caps_get_free_size(0));
     void *small = heap_caps_malloc(5000, INTERNAL_8BIT);
     assert_non_null(small);

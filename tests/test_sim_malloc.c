@@ -207,6 +207,7 @@ static void calloc_zeroes_and_an_overflowing_product_is_null_without_the_hook(vo
     }
     free(clean);
     assert_null(calloc_fn(SIZE_MAX / 4, 8));
+    assert_null(calloc_fn(0x10000, 0x10001)); /* over 4 GB: the chip's 32-bit size_t overflows */
     assert_int_equal(hook_calls, 0); /* ESP-IDF's calloc() returns before heap_caps */
 }
 
@@ -494,6 +495,9 @@ static void libc_calls_that_grow_a_malloc_buffer_keep_it_on_the_chip(void **stat
     assert_true(sim_owns(numbers));
     errno = 0;
     assert_null(reallocarray_fn(numbers, SIZE_MAX / 2, 4)); /* n * size overflows: kept */
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(reallocarray_fn(numbers, 0x10000, 0x10001)); /* over the chip's 4 GB: the same */
     assert_int_equal(errno, ENOMEM);
     free(numbers);
     assert_int_equal(stats().invalid_frees, 0);

@@ -17,6 +17,7 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "sdkconfig.h"
+#include "sim_internal.h"
 
 static const char *const DMA_TAG = "dma_utils"; /* ESP-IDF's */
 
@@ -106,7 +107,7 @@ esp_err_t esp_dma_capable_calloc(size_t calloc_num, size_t size,
                                  size_t *actual_size)
 {
     size_t bytes = 0;
-    ESP_RETURN_ON_FALSE_ISR(!__builtin_mul_overflow(calloc_num, size, &bytes), ESP_ERR_INVALID_ARG,
+    ESP_RETURN_ON_FALSE_ISR(!sim_chip_mul_overflow(calloc_num, size, &bytes), ESP_ERR_INVALID_ARG,
                             DMA_TAG, "wrong size, total size overflow");
     /* ESP-IDF (v5.3 to v5.5.5) passes its own pointer on and then stores through out_ptr: NULL
      * crashes there, after the allocation. Refused here before it. */
@@ -159,7 +160,7 @@ esp_err_t esp_dma_calloc(size_t n, size_t size, uint32_t flags, void **out_ptr, 
 {
     ESP_RETURN_ON_FALSE_ISR(out_ptr != NULL, ESP_ERR_INVALID_ARG, DMA_TAG, "null pointer");
     size_t bytes = 0;
-    ESP_RETURN_ON_FALSE_ISR(!__builtin_mul_overflow(n, size, &bytes), ESP_ERR_INVALID_ARG, DMA_TAG,
+    ESP_RETURN_ON_FALSE_ISR(!sim_chip_mul_overflow(n, size, &bytes), ESP_ERR_INVALID_ARG, DMA_TAG,
                             "wrong size, total size overflow");
     void *ptr = NULL;
     const esp_err_t err = legacy_malloc(bytes, flags, &ptr, actual_size);

@@ -164,7 +164,7 @@ static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises heap_
 /* heap_caps_monitor_local_minimum_free_size_start/stop: each heap's minimum before the start (in
  * list order), in a heap block as ESP-IDF keeps them; NULL when not monitoring. */
 static pthread_mutex_t monitor_lock = PTHREAD_MUTEX_INITIALIZER;
-static size_t *monitor_saved;
+static uint32_t *monitor_saved; /* the chip's size_t: 4 bytes a heap in its block */
 static size_t monitor_count;
 
 static struct {
@@ -1271,7 +1271,7 @@ SIM_HEAP_API static void *calloc_masks(size_t n, size_t size, const uint32_t *ma
 {
     size_t bytes;
     sim_note_isr_call(function_name);
-    if (!__builtin_mul_overflow(n, size, &bytes) && bytes > 0) {
+    if (!sim_chip_mul_overflow(n, size, &bytes) && bytes > 0) {
         ensure_init();
         for (size_t i = 0; i < count_masks; i++) {
             void *ptr = alloc_base(SIM_UNALIGNED_BYTES, bytes, masks[i]);
@@ -1345,7 +1345,7 @@ SIM_HEAP_API void *heap_caps_malloc(size_t size, uint32_t caps)
 
 SIM_HEAP_API void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
 {
-    return calloc_masks(n, size, &caps, 1, caps, n * size, __func__);
+    return calloc_masks(n, size, &caps, 1, caps, (uint32_t)(n * size), __func__); /* wrapped */
 }
 
 SIM_HEAP_API void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
@@ -1416,7 +1416,7 @@ SIM_HEAP_API void heap_caps_aligned_free(void *ptr)
 SIM_HEAP_API void *heap_caps_aligned_calloc(size_t alignment, size_t n, size_t size, uint32_t caps)
 {
     size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes)) {
+    if (sim_chip_mul_overflow(n, size, &bytes)) {
         sim_note_isr_call(__func__);
         return NULL;
     }
@@ -1654,7 +1654,7 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_start(void)
         tlsf_heap_reset_min_free(heap->tlsf);
         pthread_mutex_unlock(heap->lock);
         if (old < monitor_saved[i]) {
-            monitor_saved[i] = old;
+            monitor_saved[i] = (uint32_t)old;
         }
     }
     pthread_mutex_unlock(&monitor_lock);
@@ -1667,7 +1667,7 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
     sim_note_isr_call(__func__);
     ensure_init();
     pthread_mutex_lock(&monitor_lock);
-    size_t *saved = monitor_saved;
+    uint32_t *saved = monitor_saved;
     if (saved == NULL) {
         pthread_mutex_unlock(&monitor_lock);
         return ESP_FAIL;

@@ -212,6 +212,18 @@ bool sim_task_deleted(const void *task);
  *  unless it is a live task's (freertos_host.c). task, O(tasks). */
 bool sim_task_describe(const void *task, char *name, size_t size, int32_t *core);
 
+/** n * size as the chip's 32-bit size_t holds it, into *bytes: true when it overflows there (a
+ *  64-bit host's size_t would hold a product above 4 GB, and the call would fail as an allocation
+ *  too large, reported to the failed-allocation hook, where the chip's is refused unreported).
+ *  isr-ok, O(1). */
+static inline bool sim_chip_mul_overflow(size_t n, size_t size, size_t *bytes)
+{
+    uint32_t product;
+    const bool overflow = __builtin_mul_overflow(n, size, &product);
+    *bytes = product;
+    return overflow;
+}
+
 /** The calling task (in an ISR: the one it interrupted; it may get its task record now), as an
  *  opaque owner; NULL when tracking is off. No heap lock held. isr-ok. */
 static inline void *sim_owner_now(void)

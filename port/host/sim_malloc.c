@@ -73,7 +73,7 @@ SIM_HEAP_API void *__wrap_calloc(size_t n, size_t size)
 {
     /* ESP-IDF's calloc(): an overflowing n * size is NULL without the failed-allocation hook. */
     size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes)) {
+    if (sim_chip_mul_overflow(n, size, &bytes)) {
         return NULL;
     }
     void *ptr = heap_caps_malloc_default(bytes);
@@ -180,7 +180,7 @@ void __wrap_malloc_stats(void)
 SIM_HEAP_API void *__wrap_reallocarray(void *ptr, size_t n, size_t size)
 {
     size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes)) {
+    if (sim_chip_mul_overflow(n, size, &bytes)) {
         errno = ENOMEM;
         return NULL;
     }
