@@ -619,6 +619,58 @@ static void test_memalign_returns_aligned_blocks_and_gives_the_gap_back(void **s
     region_free(&r);
 }
 
+/* Where ESP-IDF's tlsf_memalign_offs() puts a block found at payload p: p's start aligned up; a
+ * gap up to it too small for a free block header (16 bytes) plus the offset, or none though an
+ * offset is asked for, moved on by at least one alignment; the result `offset` bytes before. */
+static uintptr_t chip_offs_placement(uintptr_t p, size_t align, size_t offset)
+{
+    const uintptr_t gap_min = 16 + offset;
+    uintptr_t aligned = (p + align - 1) & ~(uintptr_t)(align - 1);
+    const uintptr_t gap = aligned - p;
+    if ((gap != 0 && gap < gap_min) || (gap == 0 && offset != 0)) {
+        aligned = (aligned + (gap_min - gap > align ? gap_min - gap : align) + align - 1) &
+                  ~(uintptr_t)(align - 1);
+    }
+    return aligned - offset;
+}
+
+static void test_memalign_offs_places_its_block_as_the_chips_tlsf(void **state)
+{
+    (void)state;
+    region_t r = region_new(4096);
+    tlsf_heap_t *h = r.heap;
+    unsigned char *first = tlsf_heap_malloc(h, 40); /* the one free block's payload */
+    assert_non_null(first);
+    assert_int_equal(tlsf_heap_free(h, first), TLSF_FREE_OK);
+    /* espressif/tlsf on the chip, 40 bytes from a fresh 4096-byte heap (a 32-bit build matches
+     * to the byte): the result's distance from the heap's start, offsets 0, 4, 8, 12, 16 */
+    static const struct {
+        size_t align;
+        uintptr_t at[5];
+    } chip[] = {{8, {368, 364, 368, 364, 368}},
+                {16, {368, 364, 376, 372, 368}},
+                {32, {384, 380, 376, 372, 368}}};
+    for (size_t i = 0; i < sizeof chip / sizeof chip[0]; i++) {
+        for (size_t k = 0; k < 5; k++) {
+            const size_t offset = 4 * k;
+            if (offset % TLSF_HEAP_ALIGN != 0) {
+                continue; /* refused on a 64-bit host: its granule is 8 */
+            }
+            unsigned char *q = tlsf_heap_memalign_offs(h, chip[i].align, 40, offset);
+            assert_non_null(q);
+            assert_int_equal((uintptr_t)(q + offset) % chip[i].align, 0);
+            assert_int_equal((uintptr_t)q, chip_offs_placement((uintptr_t)first, chip[i].align, offset));
+            if (sizeof(void *) == 4) {
+                assert_int_equal((uintptr_t)q - (uintptr_t)r.mem, chip[i].at[k]);
+            }
+            assert_true(tlsf_heap_check(h));
+            assert_int_equal(tlsf_heap_free(h, q), TLSF_FREE_OK);
+            assert_int_equal(tlsf_heap_free_blocks(h), 1);
+        }
+    }
+    region_free(&r);
+}
+
 /* The block the chip gives `chip` bytes of: 4 more on 64-bit hosts when it is a multiple of 8
  * (payloads there are 4 mod 8). */
 static size_t on_this_host(size_t chip)
@@ -1213,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_low_water_mark_follows_the_minimum_free_and_resets_to_current),
         cmocka_unit_test(test_malloc_and_memalign_reject_zero_huge_sizes_and_bad_alignments),
         cmocka_unit_test(test_memalign_returns_aligned_blocks_and_gives_the_gap_back),
+        cmocka_unit_test(test_memalign_offs_places_its_block_as_the_chips_tlsf),
         cmocka_unit_test(test_malloc_rounds_the_block_up_to_its_size_class_memalign_does_not),
         cmocka_unit_test(test_a_moving_realloc_lowers_the_low_water_mark_to_its_result_only),
         cmocka_unit_test(test_memalign_asks_for_its_gap_rounded_up_to_the_alignment),

@@ -562,13 +562,16 @@ TLSF_NOASAN void *tlsf_heap_memalign_offs(tlsf_heap_t *heap, size_t align, size_
     if (!b) {
         return NULL;
     }
-    /* q + offset aligned, q >= p; a gap too small for a free block grows by one alignment */
-    uintptr_t p = (uintptr_t)payload(heap, b);
-    uintptr_t q = ((p + offset + align - 1u) & ~(uintptr_t)(align - 1u)) - offset;
-    if (q != p && q - p < HDR + MIN_PAYLOAD) {
-        q = ((p + offset + HDR + MIN_PAYLOAD + align - 1u) & ~(uintptr_t)(align - 1u)) - offset;
+    /* ESP-IDF's placement: the payload's start aligned up, the result `offset` bytes before it.
+     * A gap up to the aligned address that leaves no room for a free block before the result,
+     * or none though an offset is asked for, moves it on by at least one alignment. */
+    const uintptr_t p = (uintptr_t)payload(heap, b), gap_min = HDR + MIN_PAYLOAD + offset;
+    uintptr_t aligned = (p + align - 1u) & ~(uintptr_t)(align - 1u);
+    if ((aligned != p && aligned - p < gap_min) || (aligned == p && offset != 0)) {
+        const uintptr_t step = gap_min - (aligned - p) > align ? gap_min - (aligned - p) : align;
+        aligned = (aligned + step + align - 1u) & ~(uintptr_t)(align - 1u);
     }
-    uint32_t gap = (uint32_t)(q - p);
+    uint32_t gap = (uint32_t)(aligned - offset - p);
     if (gap) {
         /* give the leading gap back as a free block; b keeps its PREV_FREE flag (coalesced
          * neighbours are never free, so the flag is clear) */

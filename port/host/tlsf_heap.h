@@ -70,9 +70,10 @@ void tlsf_heap_set_class_rounding(tlsf_heap_t *heap, bool on);
  *  only (no size class), as ESP-IDF's tlsf_memalign. O(1). */
 void *tlsf_heap_memalign(tlsf_heap_t *heap, size_t align, size_t size);
 
-/** As tlsf_heap_memalign(), with the payload's byte at `offset` aligned instead of its start
- *  (ESP-IDF's tlsf_memalign_offs). NULL also when offset is not a multiple of TLSF_HEAP_ALIGN.
- *  O(1). */
+/** As tlsf_heap_memalign(), with the payload's byte at `offset` aligned instead of its start, the
+ *  block placed where ESP-IDF's tlsf_memalign_offs places it (the free block's start aligned up,
+ *  moved on while the gap cannot hold a free block and the offset, the result `offset` before).
+ *  NULL also when offset is not a multiple of TLSF_HEAP_ALIGN (ESP-IDF rounds it up). O(1). */
 void *tlsf_heap_memalign_offs(tlsf_heap_t *heap, size_t align, size_t size, size_t offset);
 
 /** Resize in place when the block or the free block after it allows it (a shrink gives the tail
