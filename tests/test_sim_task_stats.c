@@ -407,6 +407,40 @@ static void a_task_deleted_by_another_does_not_come_back_alive(void **state)
     heap_caps_free(atomic_load(&l.after));
 }
 
+/* A thread that ended leaves its block and its statistics, still alive (no TCB was freed):
+ * the array helper sizes the arrays for them, as ESP-IDF's does for any record still alive. */
+typedef struct {
+    void *block;
+    TaskHandle_t handle;
+} left_t;
+
+static void *leave_a_block(void *arg)
+{
+    left_t *left = arg;
+    left->handle = xTaskGetCurrentTaskHandle();
+    left->block = heap_caps_malloc(1000, INTERNAL);
+    return NULL;
+}
+
+static void an_ended_threads_arrays_are_sized_for_what_it_left(void **state)
+{
+    (void)state;
+    left_t left = {0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, leave_a_block, &left), 0);
+    assert_int_equal(pthread_join(th, NULL), 0); /* its record gone with it */
+    assert_non_null(left.block);
+    heap_single_task_stat_t sized = {0};
+    assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&sized, left.handle), ESP_OK);
+    assert_int_equal(sized.heap_count, 1);
+    assert_int_equal(sized.alloc_count, 1);
+    assert_int_equal(heap_caps_get_single_task_stat(&sized, left.handle), ESP_OK);
+    assert_true(sized.stat.is_alive);
+    assert_ptr_equal(sized.alloc_stat_start[0].address, left.block);
+    heap_caps_free_single_task_stat_arrays(&sized);
+    heap_caps_free(left.block);
+}
+
 /* Threads that end one after another (their handles may be the same address) keep figures of
  * their own. */
 static void *leak_1000(void *unused)
@@ -562,6 +596,19 @@ static void a_deletion_is_seen_only_when_the_tcb_is_freed(void **state)
     get_single(&st, fixed);
     assert_int_equal(st.err, ESP_OK);
     assert_true(st.s.stat.is_alive);
+    /* Alive for the statistics, so its arrays are sized for its heap and block, as ESP-IDF's
+     * helper sizes them for any record still alive; a task deleted for good gets none. */
+    heap_single_task_stat_t sized = {0};
+    assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&sized, fixed), ESP_OK);
+    assert_int_equal(sized.heap_count, 1);
+    assert_int_equal(sized.alloc_count, 1);
+    assert_int_equal(heap_caps_get_single_task_stat(&sized, fixed), ESP_OK);
+    assert_int_equal(sized.alloc_stat_start[0].size, usable(sized.alloc_stat_start[0].address));
+    heap_caps_free_single_task_stat_arrays(&sized);
+    assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&sized, with_caps), ESP_OK);
+    assert_int_equal(sized.heap_count, 0);
+    assert_int_equal(sized.alloc_count, 0);
+    heap_caps_free_single_task_stat_arrays(&sized);
 }
 
 /* Every task, in ESP-IDF's order (decreasing handle), through arrays from the biggest heap. */
@@ -968,6 +1015,7 @@ int main(void)
         cmocka_unit_test_setup(peaks_are_the_most_held_at_once, boot),
         cmocka_unit_test_setup(a_realloc_is_the_reallocating_tasks_in_the_heap_it_ends_in, boot),
         cmocka_unit_test_setup(a_deletion_is_seen_only_when_the_tcb_is_freed, boot),
+        cmocka_unit_test_setup(an_ended_threads_arrays_are_sized_for_what_it_left, boot),
         cmocka_unit_test_setup(all_tasks_come_through_arrays_taken_from_the_biggest_heap, boot),
         cmocka_unit_test_setup(arrays_the_biggest_heap_cannot_hold_are_refused_whole, boot),
         cmocka_unit_test_setup(the_printouts_are_esp_idfs_tree_and_table, boot),

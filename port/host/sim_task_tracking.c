@@ -463,11 +463,11 @@ esp_err_t heap_caps_get_all_task_stat(heap_all_tasks_stat_t *tasks_stat)
 }
 
 /* owners_lock held: the first record of task in list order, whatever became of it; with
- * current_only, the one its new blocks count in (none once the task is deleted). */
-static const task_rec_t *find_task_locked(TaskHandle_t task, bool current_only)
+ * alive_only, the first not marked deleted (ESP-IDF's is_alive). */
+static const task_rec_t *find_task_locked(TaskHandle_t task, bool alive_only)
 {
     const task_rec_t *t = tasks;
-    while (t != NULL && (t->stat.handle != task || (current_only && t->retired))) {
+    while (t != NULL && (t->stat.handle != task || (alive_only && !t->stat.is_alive))) {
         t = t->next;
     }
     return t;
@@ -682,7 +682,9 @@ esp_err_t heap_caps_alloc_single_task_stat_arrays(heap_single_task_stat_t *task_
     const TaskHandle_t task = task_handle != NULL ? task_handle : xTaskGetCurrentTaskHandle();
     size_t heaps = 0, allocs = 0;
     pthread_mutex_lock(&owners_lock);
-    const task_rec_t *t = find_task_locked(task, true); /* a deleted task's: none, as ESP-IDF */
+    /* as ESP-IDF, the first record of the handle still alive: a deleted task's gets none; one
+     * whose TCB was never freed (a static task, an ended thread) is alive */
+    const task_rec_t *t = find_task_locked(task, true);
     if (t != NULL) {
         heaps = t->stat.heap_count;
         allocs = blocks_of_locked(t);
