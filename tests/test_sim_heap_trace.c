@@ -370,6 +370,22 @@ static void state_changes_and_bad_arguments_get_esp_idfs_answers(void **state)
     assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
     assert_int_equal(heap_trace_get_count(), 1);
     assert_ptr_equal(record(0).address, kept);
+    /* Fewer records than it holds: all stay listed (ESP-IDF's init leaves its list alone); a
+     * resume adds none while they are more than the capacity, a start clears them. */
+    assert_int_equal(heap_trace_resume(), ESP_OK);
+    void *second = malloc(6);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    assert_int_equal(heap_trace_get_count(), 2);
+    assert_int_equal(heap_trace_init_standalone(records, 1), ESP_OK);
+    assert_int_equal(heap_trace_resume(), ESP_OK);
+    void *lost = malloc(7);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    assert_int_equal(heap_trace_get_count(), 2);
+    assert_ptr_equal(record(0).address, kept);
+    assert_ptr_equal(record(1).address, second);
+    free(lost);
+    free(second);
+    assert_int_equal(heap_trace_init_standalone(records, RECORDS), ESP_OK);
     heap_trace_record_t other[4];
     assert_int_equal(heap_trace_init_standalone(other, 4), ESP_OK);
     assert_int_equal(heap_trace_get_count(), 0);

@@ -157,9 +157,11 @@ SIM_HEAP_API void sim_trace_record_alloc(void *ptr, size_t size)
             has_overflowed = true;
             drop(0);
         }
-        buffer[count++] = record;
-        if (count > high_water_mark) {
-            high_water_mark = count;
+        if (count < capacity) { /* more after a re-init with fewer: none added, as ESP-IDF */
+            buffer[count++] = record;
+            if (count > high_water_mark) {
+                high_water_mark = count;
+            }
         }
         total_allocations++;
     }
@@ -253,9 +255,10 @@ esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t 
     }
 #endif
     if (err == ESP_OK) {
-        /* The same buffer keeps its records (as ESP-IDF's list, which lives in it); another one
-         * starts empty (ESP-IDF would go on listing records in the old one). */
-        if (record_buffer != buffer || num_records < count) {
+        /* The same buffer keeps its records (as ESP-IDF's list, which lives in it), also more
+         * than the new capacity: listed until a start, none added meanwhile; another buffer starts
+         * empty (ESP-IDF would go on listing records in the old one). */
+        if (record_buffer != buffer) {
             count = 0;
         }
         buffer = record_buffer;
