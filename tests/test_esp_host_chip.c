@@ -442,9 +442,21 @@ static void dma_calloc_zeroes_and_refuses_an_overflowing_product(void **state)
     assert_non_null(strstr(logged, "total size overflow"));
 }
 
+static int failed_allocations;
+
+static void count_failed_allocation(size_t size, uint32_t caps, const char *function_name)
+{
+    (void)size;
+    (void)caps;
+    (void)function_name;
+    failed_allocations++;
+}
+
 static void dma_malloc_refuses_bad_arguments(void **state)
 {
     (void)state;
+    failed_allocations = 0;
+    assert_int_equal(heap_caps_register_failed_alloc_callback(count_failed_allocation), ESP_OK);
     const size_t free_before = heap_caps_get_free_size(MALLOC_CAP_DEFAULT);
     reset_log();
     assert_int_equal(esp_dma_malloc(16, 0, NULL, NULL), ESP_ERR_INVALID_ARG);
@@ -455,7 +467,11 @@ static void dma_malloc_refuses_bad_arguments(void **state)
     reset_log();
     assert_int_equal(esp_dma_malloc(0, 0, &buf, &actual), ESP_ERR_NO_MEM); /* as heap_caps */
     assert_int_equal(esp_dma_malloc(SIZE_MAX - 1, 0, &buf, &actual), ESP_ERR_NO_MEM);
+    /* rounded up in the chip's 32-bit size_t, it wraps to 0: refused without a report */
+    assert_int_equal(esp_dma_malloc(0xFFFFFFFDu, 0, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_int_equal(failed_allocations, 0);
     assert_int_equal(esp_dma_malloc(512 * 1024, 0, &buf, &actual), ESP_ERR_NO_MEM);
+    assert_int_equal(failed_allocations, 1); /* too large for the heaps: reported */
     assert_ptr_equal(buf, &buf);
     assert_int_equal(actual, 7);
     assert_non_null(strstr(logged, "E ("));

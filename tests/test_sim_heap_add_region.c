@@ -148,6 +148,33 @@ static void psram_and_rtc_statics_become_heaps_of_their_memory(void **state)
     assert_int_equal(invalid_frees(), 0);
 }
 
+/* PSRAM added at run time takes memory_layout.c's SPIRAM type, not the boot heap's caps: only
+ * MALLOC_CAP_SPIRAM at priority 0, so a MALLOC_CAP_DEFAULT request passes it by there (v5.2 puts
+ * the common caps at priority 1). */
+static void added_psram_takes_the_spiram_type_of_the_release(void **state)
+{
+    (void)state;
+    const uint32_t common = MALLOC_CAP_DEFAULT | MALLOC_CAP_32BIT | MALLOC_CAP_8BIT;
+    const struct {
+        sim_idf_t idf;
+        uint32_t caps[3];
+    } releases[] = {{SIM_IDF_CURRENT, {MALLOC_CAP_SPIRAM, 0, common | MALLOC_CAP_SIMD}},
+                    {SIM_IDF_V5_2, {MALLOC_CAP_SPIRAM, common, 0}}};
+    for (size_t i = 0; i < sizeof releases / sizeof releases[0]; i++) {
+        assert_int_equal(boot_with(releases[i].idf, false), 0);
+        assert_int_equal(heap_caps_add_region(at(extra_psram), at(extra_psram + EXTRA_BYTES)),
+                         ESP_OK);
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(0, &r), ESP_OK); /* added heaps come first */
+        assert_string_equal(r.name, "SPIRAM");
+        assert_memory_equal(r.caps, releases[i].caps, sizeof releases[i].caps);
+        void *p = heap_caps_malloc(64, MALLOC_CAP_DEFAULT);
+        assert_non_null(p);
+        assert_false(inside(p, extra_psram, EXTRA_BYTES)); /* a boot heap's, at priority 0 */
+        heap_caps_free(p);
+    }
+}
+
 #ifndef SIM_ASAN /* ASan may move locals to a fake stack of its own, which is no chip memory */
 /* A task's stack is internal RAM on the chip: a buffer there can be added too (for as long as the
  * function runs: the test reboots before it returns). */
@@ -464,6 +491,8 @@ int main(void)
             a_static_buffer_becomes_an_internal_dma_capable_heap_that_serves_first, boot_n8r8,
             reboot),
         cmocka_unit_test_setup_teardown(psram_and_rtc_statics_become_heaps_of_their_memory,
+                                        boot_n8r8, reboot),
+        cmocka_unit_test_setup_teardown(added_psram_takes_the_spiram_type_of_the_release,
                                         boot_n8r8, reboot),
 #ifndef SIM_ASAN
         cmocka_unit_test_setup_teardown(a_buffer_on_the_calling_tasks_stack_is_internal_ram,

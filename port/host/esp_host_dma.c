@@ -62,12 +62,16 @@ static esp_err_t dma_alloc(size_t size, int extra_heap_caps, size_t dma_alignmen
     const uint32_t caps = psram ? ((uint32_t)extra_heap_caps | MALLOC_CAP_SPIRAM) & ~(uint32_t)MALLOC_CAP_DMA
                                 : (uint32_t)extra_heap_caps | MALLOC_CAP_DMA;
     const size_t alignment = lcm_of(dma_alignment, cache_alignment(psram));
-    /* size rounded up to the alignment; a size that cannot be (or is 0, or an alignment that is
-     * 0 or not a power of two) gets NULL from heap_caps_aligned_alloc, as on the chip. */
+    /* size rounded up to the alignment in the chip's 32-bit size_t, as ESP-IDF's ALIGN_UP_BY: a
+     * size within an alignment of 4 GB wraps to 0 there. A size of 0 (wrapped or not) or an
+     * alignment that is 0 or not a power of two gets NULL from heap_caps_aligned_alloc without a
+     * report, as on the chip; so does a size no 32-bit size_t holds (a 64-bit host's). */
     size_t rounded = 0;
     void *ptr = NULL;
-    if (alignment != 0 && !__builtin_add_overflow(size, alignment - 1, &rounded)) {
-        rounded -= rounded % alignment;
+    if (alignment != 0 && size <= UINT32_MAX) {
+        uint32_t chip_rounded = (uint32_t)size + (uint32_t)(alignment - 1u);
+        chip_rounded -= chip_rounded % (uint32_t)alignment;
+        rounded = chip_rounded;
         ptr = heap_caps_aligned_alloc(alignment, rounded, caps);
     }
     ESP_RETURN_ON_FALSE_ISR(ptr != NULL, ESP_ERR_NO_MEM, DMA_TAG, "Not enough heap memory");

@@ -2127,11 +2127,25 @@ void sim_free_untracked(void *block)
 
 /* memory_layout.c's soc_memory_types. */
 static const uint32_t caps_iram[SIM_PRIOS] = {0, MALLOC_CAP_32BIT | MALLOC_CAP_INTERNAL, 0};
+/* Its SPIRAM type, for PSRAM memory added at run time (the boot heap has esp_psram's caps): only
+ * MALLOC_CAP_SPIRAM at priority 0, the common caps at 2, since v5.3.3 and v5.4.1; at 1 in v5.2 to
+ * v5.3.2 and v5.4.0 (the simulator's v5.3 and v5.4 follow the later patches). */
+static const uint32_t caps_spiram_type[SIM_PRIOS] = {MALLOC_CAP_SPIRAM, 0,
+                                                     COMMON_CAPS | MALLOC_CAP_SIMD};
+static const uint32_t caps_spiram_type_v5_2[SIM_PRIOS] = {MALLOC_CAP_SPIRAM, COMMON_CAPS, 0};
+#define SPIRAM_TYPE 3
 static const struct {
     const char *name;
     const uint32_t *caps;
 } memory_types[] = {{"RAM", caps_diram},       {"DRAM", caps_dram},     {"IRAM", caps_iram},
-                    {"SPIRAM", caps_spiram},   {"RTCRAM", caps_rtcram}};
+                    {"SPIRAM", caps_spiram_type}, {"RTCRAM", caps_rtcram}};
+
+/* A memory type's caps in the release the simulator follows. */
+static const uint32_t *type_caps(size_t type)
+{
+    return type == SPIRAM_TYPE && chip.policy.idf == SIM_IDF_V5_2 ? caps_spiram_type_v5_2
+                                                                  : memory_types[type].caps;
+}
 
 /* soc_memory_regions on the S3 (memory protection on, RTC fast memory as heap): the type of the
  * memory at chip address a; NULL when no region holds it (IRAM, flash, RTC slow memory). */
@@ -2145,14 +2159,14 @@ static const char *region_type_at(uint32_t a, const uint32_t **caps)
                 a - CHIP_DRAM_DROM < SIM_DRAM_DROM_BYTES)) {
         type = 1;
     } else if (chip.policy.spiram && a >= CHIP_EXTRAM_DATA && a < CHIP_EXTRAM_DATA_END) {
-        type = 3;
+        type = SPIRAM_TYPE;
     } else if (a >= CHIP_RTC_FAST && a < 0x60100000u) {
         type = 4;
     }
     if (type == SIZE_MAX) {
         return NULL;
     }
-    *caps = memory_types[type].caps;
+    *caps = type_caps(type);
     return memory_types[type].name;
 }
 
@@ -2160,7 +2174,7 @@ static const char *region_type_at(uint32_t a, const uint32_t **caps)
 static const char *type_name(const uint32_t caps[SIM_PRIOS])
 {
     for (size_t i = 0; i < sizeof memory_types / sizeof memory_types[0]; i++) {
-        if (ored(memory_types[i].caps) == ored(caps)) {
+        if (ored(type_caps(i)) == ored(caps)) {
             return memory_types[i].name;
         }
     }
