@@ -1,9 +1,11 @@
 /* test_esp_host_api.c - the host's small ESP-IDF services: error names, ESP_ERROR_CHECK and
  * esp_check.h, log lines and buffer dumps in ESP-IDF's format, esp_rom_printf. */
 #define _POSIX_C_SOURCE 200809L /* fork, capture_output.h */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -71,9 +74,10 @@ static void esp_err_to_name_r_gives_the_name_the_errno_text_or_the_number(void *
     assert_string_equal(buf, "ESP_ERR_NO_MEM");
     assert_string_equal(esp_err_to_name_r(ESP_OK, buf, sizeof buf), "ESP_OK");
     assert_string_equal(esp_err_to_name_r(2, buf, sizeof buf), "No such file or directory");
-    assert_string_equal(esp_err_to_name_r(0x7777, buf, sizeof buf), "UNKNOWN ERROR 0x7777(30583)");
+    assert_string_equal(esp_err_to_name_r(0x7777, buf, sizeof buf), "ERROR 0x7777(30583)");
     assert_string_equal(esp_err_to_name_r(ESP_ERR_NOT_FOUND, buf, 8), "ESP_ERR"); /* cut to fit */
-    assert_string_equal(esp_err_to_name(0x7777), "UNKNOWN ERROR");
+    assert_string_equal(esp_err_to_name(0x7777), "ERROR"); /* ESP-IDF's default table's word */
+    assert_string_equal(esp_err_to_name(ESP_ERR_FLASH_BASE), "ESP_ERR_FLASH_BASE");
 }
 
 static void check_ok(void *unused)
@@ -360,6 +364,65 @@ static void each_tag_keeps_its_own_level_until_star_is_set(void **state)
     assert_int_equal(esp_log_level_get("other"), ESP_LOG_WARN);
 }
 
+/* A line of level ESP_LOG_NONE is never written (ESP-IDF v5.4 on), whatever the tag allows. */
+static void a_line_of_level_none_is_never_written(void **state)
+{
+    (void)state;
+    esp_log_level_set("Q", ESP_LOG_NONE);
+    esp_log_write(ESP_LOG_NONE, "Q", "none to a silent tag\n");
+    esp_log_level_set("Q", ESP_LOG_VERBOSE);
+    esp_log_write(ESP_LOG_NONE, "Q", "none to a verbose tag\n");
+    esp_log_write(ESP_LOG_ERROR, "Q", "an error\n");
+    assert_null(strstr(logged, "none to"));
+    assert_non_null(strstr(logged, "an error"));
+}
+
+/* A sink may log and read or set levels itself: as on the chip, no log lock is held while it
+ * runs (only stdout's, which is recursive). Its own lines go through it too. */
+static atomic_int sink_depth;
+
+static int logging_sink(const char *format, va_list args) __attribute__((format(printf, 1, 0)));
+static int logging_sink(const char *format, va_list args)
+{
+    if (atomic_fetch_add(&sink_depth, 1) == 0) {
+        if (esp_log_level_get("net") == ESP_LOG_INFO) {
+            esp_log_level_set("net", ESP_LOG_WARN);
+        }
+        ESP_LOGW("sink", "from inside");
+    }
+    const int n = capture(format, args);
+    atomic_fetch_sub(&sink_depth, 1);
+    return n;
+}
+
+static void *log_one_line(void *done)
+{
+    ESP_LOGI("outer", "first");
+    atomic_store((atomic_bool *)done, true);
+    return NULL;
+}
+
+static void a_sink_may_log_and_set_levels_itself(void **state)
+{
+    (void)state;
+    esp_log_set_vprintf(logging_sink);
+    atomic_bool done = false;
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, log_one_line, &done), 0);
+    for (int i = 0; i < 500 && !atomic_load(&done); i++) {
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+    }
+    if (!atomic_load(&done)) { /* the log is locked for good: no teardown could log again */
+        fprintf(stderr, "a log call from inside the sink did not return in 5 s\n");
+        _exit(1);
+    }
+    pthread_join(thread, NULL);
+    esp_log_set_vprintf(capture);
+    assert_non_null(strstr(logged, "sink: from inside"));
+    assert_non_null(strstr(logged, "outer: first"));
+    assert_int_equal(esp_log_level_get("net"), ESP_LOG_WARN);
+}
+
 static void print_two(void *unused)
 {
     (void)unused;
@@ -410,6 +473,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_firmware_line_under_a_simulator_tag_is_counted,
                                         start_capture, stop_capture),
         cmocka_unit_test_setup_teardown(log_levels_follow_the_kconfig_options, start_capture,
+                                        stop_capture),
+        cmocka_unit_test_setup_teardown(a_line_of_level_none_is_never_written, start_capture,
+                                        stop_capture),
+        cmocka_unit_test_setup_teardown(a_sink_may_log_and_set_levels_itself, start_capture,
                                         stop_capture),
         cmocka_unit_test(esp_rom_printf_writes_to_stdout_at_once),
         cmocka_unit_test(esp_timer_get_time_counts_from_the_first_call),

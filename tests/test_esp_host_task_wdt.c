@@ -293,9 +293,18 @@ static void a_task_or_user_not_subscribed_gets_not_found(void **state)
 {
     (void)state;
     fresh(10000, false);
+    log_begin();
     assert_int_equal(esp_task_wdt_reset(), ESP_ERR_NOT_FOUND);
     assert_int_equal(esp_task_wdt_status(NULL), ESP_ERR_NOT_FOUND);
     assert_int_equal(esp_task_wdt_delete(NULL), ESP_ERR_NOT_FOUND);
+    /* ESP_GOTO_ON_FALSE_ISR's lines, as each of ESP-IDF's: the function and a line number */
+    assert_true(logged("task_wdt: delete_entry("));
+    assert_true(logged("): task not found"));
+    assert_int_equal(esp_task_wdt_add(NULL), ESP_OK);
+    assert_int_equal(esp_task_wdt_add(NULL), ESP_ERR_INVALID_ARG);
+    assert_true(logged("task_wdt: add_entry("));
+    assert_true(logged("): task is already subscribed"));
+    assert_int_equal(esp_task_wdt_delete(NULL), ESP_OK);
     esp_task_wdt_user_handle_t user = NULL;
     assert_int_equal(esp_task_wdt_add_user("gone", &user), ESP_OK);
     assert_non_null(user);
@@ -303,6 +312,7 @@ static void a_task_or_user_not_subscribed_gets_not_found(void **state)
     assert_int_equal(esp_task_wdt_delete_user(user), ESP_OK);
     assert_int_equal(esp_task_wdt_reset_user(user), ESP_ERR_NOT_FOUND);
     assert_int_equal(esp_task_wdt_delete_user(user), ESP_ERR_NOT_FOUND);
+    assert_true(logged("): user not found"));
     /* a user is not a task: its handle is not found among them, nor a task's among users */
     assert_int_equal(esp_task_wdt_status((TaskHandle_t)(void *)user), ESP_ERR_NOT_FOUND);
 }

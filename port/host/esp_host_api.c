@@ -31,6 +31,11 @@
 #define LOG_DEFAULT_LEVEL ESP_LOG_INFO
 #endif
 
+/* esp_err.h's codes, all the host has (ESP-IDF's table also holds those of the components the
+ * firmware links); an unknown code is "ERROR", as with CONFIG_ESP_ERR_TO_NAME_LOOKUP, ESP-IDF's
+ * default ("UNKNOWN ERROR" is its text without the table, which names nothing). */
+#define UNKNOWN_MSG "ERROR"
+
 const char *esp_err_to_name(esp_err_t code)
 {
     switch (code) {
@@ -49,7 +54,12 @@ const char *esp_err_to_name(esp_err_t code)
     case ESP_ERR_INVALID_MAC: return "ESP_ERR_INVALID_MAC";
     case ESP_ERR_NOT_FINISHED: return "ESP_ERR_NOT_FINISHED";
     case ESP_ERR_NOT_ALLOWED: return "ESP_ERR_NOT_ALLOWED";
-    default: return "UNKNOWN ERROR";
+    case ESP_ERR_WIFI_BASE: return "ESP_ERR_WIFI_BASE";
+    case ESP_ERR_MESH_BASE: return "ESP_ERR_MESH_BASE";
+    case ESP_ERR_FLASH_BASE: return "ESP_ERR_FLASH_BASE";
+    case ESP_ERR_HW_CRYPTO_BASE: return "ESP_ERR_HW_CRYPTO_BASE";
+    case ESP_ERR_MEMPROT_BASE: return "ESP_ERR_MEMPROT_BASE";
+    default: return UNKNOWN_MSG;
     }
 }
 
@@ -59,10 +69,10 @@ const char *esp_err_to_name_r(esp_err_t code, char *buf, size_t buflen)
         return buf;
     }
     const char *name = esp_err_to_name(code);
-    if (strcmp(name, "UNKNOWN ERROR") != 0) {
+    if (strcmp(name, UNKNOWN_MSG) != 0) {
         snprintf(buf, buflen, "%s", name);
     } else if (code <= 0 || strerror_r(code, buf, buflen) != 0) {
-        snprintf(buf, buflen, "UNKNOWN ERROR 0x%x(%d)", (unsigned)code, code);
+        snprintf(buf, buflen, UNKNOWN_MSG " 0x%x(%d)", (unsigned)code, code);
     }
     return buf;
 }
@@ -222,26 +232,32 @@ vprintf_like_t esp_log_set_vprintf(vprintf_like_t func)
     return previous;
 }
 
-static void unlock_log(void *unused)
+static void unlock_stdout(void *unused)
 {
     (void)unused;
-    pthread_mutex_unlock(&log_mutex);
+    funlockfile(stdout);
 }
 
-/* Writes the line when the tag's level lets it through; true when it did. */
+/* Writes the line when the tag's level lets it through; true when it did. A line of level
+ * ESP_LOG_NONE never is (ESP-IDF v5.4 on; v5.2 and v5.3 wrote it). */
 static bool write_line(esp_log_level_t level, const char *tag, const char *format, va_list args)
 {
-    volatile bool written = false; /* pthread_cleanup_push may be a setjmp */
     pthread_mutex_lock(&log_mutex);
-    /* A task deleted while it waits in a sink (one may take a FreeRTOS mutex) ends there: its
-     * thread exits through this handler, so the log stays usable. */
-    pthread_cleanup_push(unlock_log, NULL);
-    if (level <= level_for_locked(tag)) {
-        log_vprintf(format, args);
-        written = true;
+    const bool through = level != ESP_LOG_NONE && level <= level_for_locked(tag);
+    const vprintf_like_t sink = log_vprintf;
+    pthread_mutex_unlock(&log_mutex);
+    if (!through) {
+        return false;
     }
+    /* As ESP-IDF, the sink runs under stdout's lock only, which is recursive: lines of two
+     * threads do not mix, and a sink may log or set levels itself. A task deleted while it waits
+     * in a sink (one may take a FreeRTOS mutex) ends there: its thread exits through this
+     * handler, so the log stays usable. */
+    flockfile(stdout);
+    pthread_cleanup_push(unlock_stdout, NULL);
+    sink(format, args);
     pthread_cleanup_pop(1);
-    return written;
+    return true;
 }
 
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)

@@ -423,9 +423,10 @@ static esp_err_t add_entry(TaskHandle_t task, const char *user_name, bool idle, 
     }
     pthread_mutex_unlock(&lock);
     if (err != ESP_OK) {
-        ESP_EARLY_LOGE(TAG, "add_entry: %s", err == ESP_ERR_INVALID_STATE
-                                                 ? "task watchdog was never initialized"
-                                                 : "task is already subscribed");
+        /* ESP_GOTO_ON_FALSE_ISR's line there: the function and line, then the text */
+        ESP_EARLY_LOGE(TAG, "%s(%d): %s", __func__, __LINE__,
+                       err == ESP_ERR_INVALID_STATE ? "task watchdog was never initialized"
+                                                    : "task is already subscribed");
         __real_free(e);
         free(block);
         return err;
@@ -459,10 +460,10 @@ static esp_err_t delete_entry(TaskHandle_t task, const void *user_block)
     }
     pthread_mutex_unlock(&lock);
     if (err != ESP_OK) {
-        ESP_EARLY_LOGE(TAG, "delete_entry: %s", err == ESP_ERR_INVALID_STATE
-                                                    ? "task watchdog was never initialized"
-                                                : task != NULL ? "task not found"
-                                                               : "user not found");
+        ESP_EARLY_LOGE(TAG, "%s(%d): %s", __func__, __LINE__,
+                       err == ESP_ERR_INVALID_STATE ? "task watchdog was never initialized"
+                       : task != NULL               ? "task not found"
+                                                    : "user not found");
         return err;
     }
     free(e->block); /* NULL for the boot's entries */

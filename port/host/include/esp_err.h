@@ -39,11 +39,12 @@ typedef int esp_err_t;
 #define ESP_ERR_HW_CRYPTO_BASE 0xc000
 #define ESP_ERR_MEMPROT_BASE 0xd000
 
-/** Name of an error code ("ESP_ERR_NO_MEM"), or "UNKNOWN ERROR" for other values. isr-ok, O(1). */
+/** Name of an error code of this header ("ESP_ERR_NO_MEM"), or "ERROR" for other values (as
+ *  ESP-IDF with its default CONFIG_ESP_ERR_TO_NAME_LOOKUP). isr-ok, O(1). */
 const char *esp_err_to_name(esp_err_t code);
 
 /** The name into buf (at most buflen bytes with the terminating NUL): an esp_err_t name, else the
- *  C library's message for an errno value, else "UNKNOWN ERROR 0x<hex>(<decimal>)". Returns buf.
+ *  C library's message for an errno value, else "ERROR 0x<hex>(<decimal>)". Returns buf.
  *  isr-ok, O(1). */
 const char *esp_err_to_name_r(esp_err_t code, char *buf, size_t buflen);
 
