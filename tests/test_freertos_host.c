@@ -1195,6 +1195,15 @@ static void reset_empties_a_queue_and_lets_one_blocked_sender_in(void **state)
     }
     assert_true(tasks_become(tasks_at_setup));
     vQueueDelete(q);
+    /* A mutex's holder shares the queue's fields on the chip: reset, it is taken by no task. */
+    SemaphoreHandle_t m = xSemaphoreCreateMutex();
+    assert_int_equal(xSemaphoreTake(m, 0), pdPASS);
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_int_equal(xQueueReset(m), pdFAIL));
+    assert_non_null(strstr(log_capture_end(), "xQueueGenericReset: a mutex: refused"));
+    assert_ptr_equal(xSemaphoreGetMutexHolder(m), xTaskGetCurrentTaskHandle()); /* unchanged */
+    assert_int_equal(xSemaphoreGive(m), pdPASS);
+    vSemaphoreDelete(m);
 }
 
 /* A task that receives from q forever, counting what it got. */

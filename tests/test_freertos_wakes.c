@@ -18,6 +18,7 @@
 #include "freertos/queue.h"
 #include "freertos/ringbuf.h"
 #include "freertos/semphr.h"
+#include "freertos/stream_buffer.h"
 #include "freertos/task.h"
 #include "kraken_sim.h"
 
@@ -227,6 +228,79 @@ static void a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals(
     }
 }
 
+static StreamBufferHandle_t stream;
+
+static void receive_stream_then_work(void *arg)
+{
+    (void)arg;
+    uint8_t byte;
+    if (xStreamBufferReceive(stream, &byte, 1, portMAX_DELAY) == 1) {
+        woke_then_work(1);
+    }
+    vTaskSuspend(NULL);
+}
+
+/* A FromISR give asks for a yield (pxHigherPriorityTaskWoken) only when the task it wakes
+ * outranks the interrupted task, as FreeRTOS's xTaskRemoveFromEventList() answers: here the
+ * interrupted task is this one, at a priority above, equal to and below the waiter's (5). */
+static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_the_interrupted(
+    void **state)
+{
+    (void)state;
+    static receiver_t r; /* static: read by the task */
+    const UBaseType_t mine = uxTaskPriorityGet(NULL);
+    static const UBaseType_t interrupted[] = {7, 5, 3};
+    for (int kind = 0; kind < 5; kind++) {
+        for (size_t p = 0; p < sizeof interrupted / sizeof interrupted[0]; p++) {
+            reset();
+            r = (receiver_t){.id = 1};
+            TaskFunction_t code = receive_then_work;
+            if (kind == 0 || kind == 1) {
+                r.semaphore = kind == 1;
+                r.queue = r.semaphore ? xSemaphoreCreateBinary() : xQueueCreate(1, sizeof(uint32_t));
+            } else if (kind == 2) {
+                r.ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+            } else if (kind == 3) {
+                code = take_notification_then_work;
+            } else {
+                stream = xStreamBufferCreate(16, 1);
+                code = receive_stream_then_work;
+            }
+            TaskHandle_t t = NULL;
+            assert_int_equal(xTaskCreate(code, "rx", STACK, &r, 5, &t), pdPASS);
+            assert_true(becomes_blocked(t));
+            vTaskPrioritySet(NULL, interrupted[p]);
+            BaseType_t woken = pdFALSE;
+            const uint32_t item = 1;
+            kraken_sim_isr_enter();
+            if (kind == 0) {
+                assert_int_equal(xQueueSendFromISR(r.queue, &item, &woken), pdPASS);
+            } else if (kind == 1) {
+                assert_int_equal(xSemaphoreGiveFromISR(r.queue, &woken), pdPASS);
+            } else if (kind == 2) {
+                assert_int_equal(xRingbufferSendFromISR(r.ring, &item, sizeof item, &woken),
+                                 pdTRUE);
+            } else if (kind == 3) {
+                vTaskNotifyGiveFromISR(t, &woken);
+            } else {
+                assert_int_equal(xStreamBufferSendFromISR(stream, &item, 1, &woken), 1);
+            }
+            kraken_sim_isr_exit();
+            vTaskPrioritySet(NULL, mine);
+            assert_int_equal(woken, interrupted[p] < 5 ? pdTRUE : pdFALSE);
+            WAIT_FOR(atomic_load(&woken_count) == 1);
+            let_go(t);
+            if (r.queue != NULL) {
+                vQueueDelete(r.queue);
+            } else if (r.ring != NULL) {
+                vRingbufferDelete(r.ring);
+            } else if (kind == 4) {
+                vStreamBufferDelete(stream);
+            }
+        }
+    }
+}
+
 /* Setting bits wakes the tasks they satisfy, no other. */
 static void setting_bits_wakes_only_the_tasks_they_satisfy(void **state)
 {
@@ -352,6 +426,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(a_task_a_give_wakes_is_ready_at_once),
         TEST(a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals),
+        TEST(a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_the_interrupted),
         TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
         TEST(deleting_an_event_group_wakes_every_waiter),
         TEST(a_task_deleted_once_woken_leaves_its_wait),

@@ -419,6 +419,24 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
     pthread_exit(NULL);
 }
 
+/* The priority a yield asked for from an ISR is judged against: the interrupted task's. */
+static UBaseType_t interrupted_priority(void)
+{
+    const struct tskTaskControlBlock *self = t_self;
+    return self != NULL ? self->priority : 0;
+}
+
+bool fr_first_outranks_caller_locked(const fr_waiters_t *w)
+{
+    return w->first == NULL || w->first->priority > interrupted_priority();
+}
+
+bool fr_task_outranks_caller_locked(TaskHandle_t task)
+{
+    const struct tskTaskControlBlock *t = task;
+    return t == NULL || t->priority > interrupted_priority();
+}
+
 bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting)
 {
     struct tskTaskControlBlock *self = t_self;
@@ -1935,6 +1953,7 @@ static BaseType_t notify(TaskHandle_t task, UBaseType_t index, uint32_t value, e
         return pdFAIL;
     }
     BaseType_t r = notify_locked(t, index, value, action, previous, &woke);
+    woke = woke && fr_task_outranks_caller_locked(t);
     if (!from_isr) {
         end_if_deleted_locked();
     }

@@ -70,6 +70,16 @@ bool fr_wake_task_locked(TaskHandle_t task);
  * makes one. */
 TaskHandle_t fr_current(void);
 
+/* fr_lock() held: whether a FromISR call that wakes the first task of `w` (which the caller knows
+ * waits) asks for a yield, as FreeRTOS's xTaskRemoveFromEventList() answers: that task's priority
+ * above the interrupted one's (the caller's task; a thread with no record: 0). A waiter with no
+ * record (unlisted) counts as above. The chip compares with the task running on the core the
+ * woken one may run on; the host with the interrupted task whatever the woken one's core. O(1). */
+bool fr_first_outranks_caller_locked(const fr_waiters_t *w);
+
+/* fr_lock() held: the same for waking `task` (a notification, the timer task). O(1). */
+bool fr_task_outranks_caller_locked(TaskHandle_t task);
+
 /* The calling thread's task record, made on first use for a thread not made by xTaskCreate*();
  * NULL only when the host is out of memory. fr_lock() not held. */
 TaskHandle_t fr_self(void);

@@ -599,7 +599,8 @@ BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvIt
     const struct QueueDefinition *told = q->set == NULL               ? q
                                          : replaces(q, xCopyPosition) ? NULL
                                                                       : q->set;
-    const bool woke = told != NULL && told->waiting_items > told->count;
+    const bool woke = told != NULL && told->waiting_items > told->count &&
+                      fr_first_outranks_caller_locked(&told->items);
     put_locked(q, pvItemToQueue, xCopyPosition);
     fr_unlock();
     if (woke && pxHigherPriorityTaskWoken != NULL) {
@@ -688,7 +689,8 @@ BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
     }
     struct QueueDefinition *q = xQueue;
     if (shape.mutex) {
-        FR_REFUSE("%s: a mutex: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: a mutex: refused (FreeRTOS forbids mutexes in ISRs; the chip takes it "
+                  "for no task)", __func__);
         return pdFAIL;
     }
     fr_lock();
@@ -696,7 +698,8 @@ BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
         fr_unlock();
         return errQUEUE_EMPTY;
     }
-    const bool woke = q->waiting_room > q->length - q->count; /* as above, for the free slots */
+    const bool woke = q->waiting_room > q->length - q->count && /* as above, for the free slots */
+                      fr_first_outranks_caller_locked(&q->room);
     take_locked(q, pvBuffer, false);
     fr_unlock();
     if (woke && pxHigherPriorityTaskWoken != NULL) {
@@ -840,13 +843,17 @@ BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)
     if (dead_refused(__func__, xQueue)) {
         return pdFAIL;
     }
-    if (!is_mutex(xQueue)) {
-        xQueue->count = 0;
-        xQueue->head = 0;
-        /* FreeRTOS unblocks one waiting sender; the others wait for a receive or their timeout
-         * (the room they could have is theirs only then) */
-        (void)fr_wake_one_locked(&xQueue->room);
+    if (is_mutex(xQueue)) { /* its holder and recursion share the queue's fields on the chip */
+        fr_unlock();
+        FR_REFUSE("%s: a mutex: refused (the chip leaves it taken by no task: no take succeeds, "
+                  "any task may give it)", __func__);
+        return pdFAIL;
     }
+    xQueue->count = 0;
+    xQueue->head = 0;
+    /* FreeRTOS unblocks one waiting sender; the others wait for a receive or their timeout (the
+     * room they could have is theirs only then) */
+    (void)fr_wake_one_locked(&xQueue->room);
     fr_unlock();
     return pdPASS;
 }

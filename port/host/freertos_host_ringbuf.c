@@ -531,6 +531,7 @@ static void announce_and_unlock(struct ringbuf *rb, bool isr, BaseType_t *woken)
 {
     QueueSetHandle_t set = rb->set;
     const bool receivers = rb->waiting_receive > 0;
+    const bool yield = receivers && fr_first_outranks_caller_locked(&rb->sent);
     if (set == NULL && receivers) {
         (void)fr_wake_one_locked(&rb->sent);
     }
@@ -542,7 +543,7 @@ static void announce_and_unlock(struct ringbuf *rb, bool isr, BaseType_t *woken)
         } else {
             (void)xQueueSend(set, &member, 0);
         }
-    } else if (receivers && woken != NULL) {
+    } else if (yield && woken != NULL) {
         *woken = pdTRUE;
     }
 }
@@ -817,11 +818,12 @@ static void return_item(const char *fn, struct ringbuf *rb, void *item, bool isr
     }
     give_back(rb, (uint32_t)at);
     const bool senders = rb->waiting_send > 0;
+    const bool yield = senders && fr_first_outranks_caller_locked(&rb->returned);
     if (senders) {
         (void)fr_wake_one_locked(&rb->returned);
     }
     fr_unlock();
-    if (senders && woken != NULL) {
+    if (yield && woken != NULL) {
         *woken = pdTRUE;
     }
 }

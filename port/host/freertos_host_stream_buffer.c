@@ -325,7 +325,7 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
                fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send)) {
         }
     }
-    const bool receiver_waits = sb->waiting_receive > 0;
+    const bool receiver_waits = sb->waiting_receive > 0 && fr_first_outranks_caller_locked(&sb->sent);
     const size_t written = write_locked(sb, data, n);
     if (woken != NULL && receiver_waits && written > 0 && bytes_in(sb) >= sb->trigger) {
         *woken = pdTRUE;
@@ -368,7 +368,7 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
                fr_wait_notified(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive)) {
         }
     }
-    const bool sender_waits = sb->waiting_send > 0;
+    const bool sender_waits = sb->waiting_send > 0 && fr_first_outranks_caller_locked(&sb->received);
     const size_t read = bytes_in(sb) > empty ? read_locked(sb, out, room) : 0;
     if (woken != NULL && sender_waits && read > 0) {
         *woken = pdTRUE;

@@ -346,29 +346,42 @@ BaseType_t xTimerDelete(TimerHandle_t xTimer, TickType_t xTicksToWait)
     return command(__func__, xTimer, DELETE, 0, xTicksToWait);
 }
 
+/* A command from an ISR: on the chip xQueueSendFromISR() to the timer task's queue, which asks
+ * for a yield when the timer task waits for it and outranks the interrupted task. */
+static BaseType_t command_from_isr(const char *fn, TimerHandle_t t, enum command what,
+                                   TickType_t period, BaseType_t *woken)
+{
+    const BaseType_t r = command(fn, t, what, period, 0);
+    if (r == pdPASS && woken != NULL) {
+        TaskHandle_t task = xTimerGetTimerDaemonTaskHandle();
+        fr_lock();
+        if (timer_task_waits && fr_task_outranks_caller_locked(task)) {
+            *woken = pdTRUE;
+        }
+        fr_unlock();
+    }
+    return r;
+}
+
 BaseType_t xTimerStartFromISR(TimerHandle_t xTimer, BaseType_t *pxHigherPriorityTaskWoken)
 {
-    (void)pxHigherPriorityTaskWoken;
-    return command(__func__, xTimer, START, 0, 0);
+    return command_from_isr(__func__, xTimer, START, 0, pxHigherPriorityTaskWoken);
 }
 
 BaseType_t xTimerResetFromISR(TimerHandle_t xTimer, BaseType_t *pxHigherPriorityTaskWoken)
 {
-    (void)pxHigherPriorityTaskWoken;
-    return command(__func__, xTimer, START, 0, 0);
+    return command_from_isr(__func__, xTimer, START, 0, pxHigherPriorityTaskWoken);
 }
 
 BaseType_t xTimerStopFromISR(TimerHandle_t xTimer, BaseType_t *pxHigherPriorityTaskWoken)
 {
-    (void)pxHigherPriorityTaskWoken;
-    return command(__func__, xTimer, STOP, 0, 0);
+    return command_from_isr(__func__, xTimer, STOP, 0, pxHigherPriorityTaskWoken);
 }
 
 BaseType_t xTimerChangePeriodFromISR(TimerHandle_t xTimer, TickType_t xNewPeriod,
                                      BaseType_t *pxHigherPriorityTaskWoken)
 {
-    (void)pxHigherPriorityTaskWoken;
-    return command(__func__, xTimer, CHANGE_PERIOD, xNewPeriod, 0);
+    return command_from_isr(__func__, xTimer, CHANGE_PERIOD, xNewPeriod, pxHigherPriorityTaskWoken);
 }
 
 /* ---- pended function calls --------------------------------------------------------------------- */
@@ -396,7 +409,7 @@ static BaseType_t pend(const char *fn, PendedFunction_t function, void *paramete
         (pended_call_t){.function = function, .parameter1 = parameter1, .parameter2 = parameter2};
     calls_count++;
     (void)fr_wake_one_locked(&changed);
-    if (woken != NULL && timer_task_waits) {
+    if (woken != NULL && timer_task_waits && fr_task_outranks_caller_locked(timer_task)) {
         *woken = pdTRUE;
     }
     fr_unlock();
