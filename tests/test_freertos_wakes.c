@@ -301,6 +301,80 @@ static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_th
     }
 }
 
+/* The other side: a task waiting for room, woken by a take from an ISR. */
+static QueueHandle_t full_queue;
+static RingbufHandle_t full_ring;
+
+static void send_into_the_full_one(void *arg)
+{
+    const uint32_t item = 2;
+    const int kind = (int)(intptr_t)arg;
+    const bool sent = kind == 0   ? xQueueSend(full_queue, &item, portMAX_DELAY) == pdPASS
+                      : kind == 1 ? xRingbufferSend(full_ring, &item, sizeof item, portMAX_DELAY)
+                                      == pdTRUE
+                                  : xStreamBufferSend(stream, &item, 1, portMAX_DELAY) == 1;
+    if (sent) {
+        woke_then_work(1);
+    }
+    vTaskSuspend(NULL);
+}
+
+static void a_take_from_an_isr_asks_for_a_yield_only_for_a_sender_that_outranks_the_interrupted(
+    void **state)
+{
+    (void)state;
+    const UBaseType_t mine = uxTaskPriorityGet(NULL);
+    static const UBaseType_t interrupted[] = {7, 3};
+    for (int kind = 0; kind < 3; kind++) {
+        for (size_t p = 0; p < sizeof interrupted / sizeof interrupted[0]; p++) {
+            reset();
+            const uint32_t item = 1;
+            if (kind == 0) {
+                full_queue = xQueueCreate(1, sizeof item);
+                assert_int_equal(xQueueSend(full_queue, &item, 0), pdPASS);
+            } else if (kind == 1) {
+                full_ring = xRingbufferCreate(32, RINGBUF_TYPE_NOSPLIT);
+                while (xRingbufferSend(full_ring, &item, sizeof item, 0) == pdTRUE) {
+                }
+            } else {
+                stream = xStreamBufferCreate(1, 1);
+                assert_int_equal(xStreamBufferSend(stream, &item, 1, 0), 1);
+            }
+            TaskHandle_t t = NULL;
+            assert_int_equal(xTaskCreate(send_into_the_full_one, "tx", STACK, (void *)(intptr_t)kind,
+                                         5, &t),
+                             pdPASS);
+            assert_true(becomes_blocked(t));
+            vTaskPrioritySet(NULL, interrupted[p]);
+            BaseType_t woken = pdFALSE;
+            uint32_t out = 0;
+            kraken_sim_isr_enter();
+            if (kind == 0) {
+                assert_int_equal(xQueueReceiveFromISR(full_queue, &out, &woken), pdPASS);
+            } else if (kind == 1) {
+                size_t size = 0;
+                void *got = xRingbufferReceiveFromISR(full_ring, &size);
+                assert_non_null(got);
+                vRingbufferReturnItemFromISR(full_ring, got, &woken);
+            } else {
+                assert_int_equal(xStreamBufferReceiveFromISR(stream, &out, 1, &woken), 1);
+            }
+            kraken_sim_isr_exit();
+            vTaskPrioritySet(NULL, mine);
+            assert_int_equal(woken, interrupted[p] < 5 ? pdTRUE : pdFALSE);
+            WAIT_FOR(atomic_load(&woken_count) == 1);
+            let_go(t);
+            if (kind == 0) {
+                vQueueDelete(full_queue);
+            } else if (kind == 1) {
+                vRingbufferDelete(full_ring);
+            } else {
+                vStreamBufferDelete(stream);
+            }
+        }
+    }
+}
+
 /* Setting bits wakes the tasks they satisfy, no other. */
 static void setting_bits_wakes_only_the_tasks_they_satisfy(void **state)
 {
@@ -427,6 +501,7 @@ int main(void)
         TEST(a_task_a_give_wakes_is_ready_at_once),
         TEST(a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals),
         TEST(a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_the_interrupted),
+        TEST(a_take_from_an_isr_asks_for_a_yield_only_for_a_sender_that_outranks_the_interrupted),
         TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
         TEST(deleting_an_event_group_wakes_every_waiter),
         TEST(a_task_deleted_once_woken_leaves_its_wait),
