@@ -240,26 +240,65 @@ static void receive_stream_then_work(void *arg)
     vTaskSuspend(NULL);
 }
 
-/* A FromISR give asks for a yield (pxHigherPriorityTaskWoken) only when the task it wakes
- * outranks the interrupted task, as FreeRTOS's xTaskRemoveFromEventList() answers: here the
- * interrupted task is this one, at a priority above, equal to and below the waiter's (5). */
+#define WAITER_PRIORITY 5
+
+/* Makes isr_call(kind, t, &woken) in a simulated ISR that interrupts this task at `priority`
+ * while t (at WAITER_PRIORITY) waits; the yield must be asked for exactly when t outranks the
+ * interrupted task, as FreeRTOS's xTaskRemoveFromEventList() answers. Then lets t, woken, end. */
+static void check_isr_yield(TaskHandle_t t, UBaseType_t priority, int kind,
+                            void (*isr_call)(int kind, TaskHandle_t t, BaseType_t *woken))
+{
+    assert_true(becomes_blocked(t));
+    const UBaseType_t mine = uxTaskPriorityGet(NULL);
+    vTaskPrioritySet(NULL, priority);
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    isr_call(kind, t, &woken);
+    kraken_sim_isr_exit();
+    vTaskPrioritySet(NULL, mine);
+    assert_int_equal(woken, priority < WAITER_PRIORITY ? pdTRUE : pdFALSE);
+    WAIT_FOR(atomic_load(&woken_count) == 1);
+    let_go(t);
+}
+
+static const UBaseType_t interrupted[] = {WAITER_PRIORITY + 2, WAITER_PRIORITY,
+                                          WAITER_PRIORITY - 2};
+#define INTERRUPTED (sizeof interrupted / sizeof interrupted[0])
+
+/* Receivers: a queue, a semaphore, a ring buffer, a notification, a stream buffer. */
+static receiver_t isr_rx; /* static: read by the task */
+
+static void give_in_isr(int kind, TaskHandle_t t, BaseType_t *woken)
+{
+    const uint32_t item = 1;
+    if (kind == 0) {
+        assert_int_equal(xQueueSendFromISR(isr_rx.queue, &item, woken), pdPASS);
+    } else if (kind == 1) {
+        assert_int_equal(xSemaphoreGiveFromISR(isr_rx.queue, woken), pdPASS);
+    } else if (kind == 2) {
+        assert_int_equal(xRingbufferSendFromISR(isr_rx.ring, &item, sizeof item, woken), pdTRUE);
+    } else if (kind == 3) {
+        vTaskNotifyGiveFromISR(t, woken);
+    } else {
+        assert_int_equal(xStreamBufferSendFromISR(stream, &item, 1, woken), 1);
+    }
+}
+
 static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_the_interrupted(
     void **state)
 {
     (void)state;
-    static receiver_t r; /* static: read by the task */
-    const UBaseType_t mine = uxTaskPriorityGet(NULL);
-    static const UBaseType_t interrupted[] = {7, 5, 3};
     for (int kind = 0; kind < 5; kind++) {
-        for (size_t p = 0; p < sizeof interrupted / sizeof interrupted[0]; p++) {
+        for (size_t p = 0; p < INTERRUPTED; p++) {
             reset();
-            r = (receiver_t){.id = 1};
+            isr_rx = (receiver_t){.id = 1};
             TaskFunction_t code = receive_then_work;
             if (kind == 0 || kind == 1) {
-                r.semaphore = kind == 1;
-                r.queue = r.semaphore ? xSemaphoreCreateBinary() : xQueueCreate(1, sizeof(uint32_t));
+                isr_rx.semaphore = kind == 1;
+                isr_rx.queue = isr_rx.semaphore ? xSemaphoreCreateBinary()
+                                                : xQueueCreate(1, sizeof(uint32_t));
             } else if (kind == 2) {
-                r.ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+                isr_rx.ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
             } else if (kind == 3) {
                 code = take_notification_then_work;
             } else {
@@ -267,33 +306,12 @@ static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_th
                 code = receive_stream_then_work;
             }
             TaskHandle_t t = NULL;
-            assert_int_equal(xTaskCreate(code, "rx", STACK, &r, 5, &t), pdPASS);
-            assert_true(becomes_blocked(t));
-            vTaskPrioritySet(NULL, interrupted[p]);
-            BaseType_t woken = pdFALSE;
-            const uint32_t item = 1;
-            kraken_sim_isr_enter();
-            if (kind == 0) {
-                assert_int_equal(xQueueSendFromISR(r.queue, &item, &woken), pdPASS);
-            } else if (kind == 1) {
-                assert_int_equal(xSemaphoreGiveFromISR(r.queue, &woken), pdPASS);
-            } else if (kind == 2) {
-                assert_int_equal(xRingbufferSendFromISR(r.ring, &item, sizeof item, &woken),
-                                 pdTRUE);
-            } else if (kind == 3) {
-                vTaskNotifyGiveFromISR(t, &woken);
-            } else {
-                assert_int_equal(xStreamBufferSendFromISR(stream, &item, 1, &woken), 1);
-            }
-            kraken_sim_isr_exit();
-            vTaskPrioritySet(NULL, mine);
-            assert_int_equal(woken, interrupted[p] < 5 ? pdTRUE : pdFALSE);
-            WAIT_FOR(atomic_load(&woken_count) == 1);
-            let_go(t);
-            if (r.queue != NULL) {
-                vQueueDelete(r.queue);
-            } else if (r.ring != NULL) {
-                vRingbufferDelete(r.ring);
+            assert_int_equal(xTaskCreate(code, "rx", STACK, &isr_rx, WAITER_PRIORITY, &t), pdPASS);
+            check_isr_yield(t, interrupted[p], kind, give_in_isr);
+            if (isr_rx.queue != NULL) {
+                vQueueDelete(isr_rx.queue);
+            } else if (isr_rx.ring != NULL) {
+                vRingbufferDelete(isr_rx.ring);
             } else if (kind == 4) {
                 vStreamBufferDelete(stream);
             }
@@ -301,7 +319,8 @@ static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_th
     }
 }
 
-/* The other side: a task waiting for room, woken by a take from an ISR. */
+/* The other side: a task waiting for room in a full queue, ring buffer or stream buffer, woken by
+ * a take from an ISR. */
 static QueueHandle_t full_queue;
 static RingbufHandle_t full_ring;
 
@@ -319,14 +338,28 @@ static void send_into_the_full_one(void *arg)
     vTaskSuspend(NULL);
 }
 
+static void take_in_isr(int kind, TaskHandle_t t, BaseType_t *woken)
+{
+    (void)t;
+    uint32_t out = 0;
+    if (kind == 0) {
+        assert_int_equal(xQueueReceiveFromISR(full_queue, &out, woken), pdPASS);
+    } else if (kind == 1) {
+        size_t size = 0;
+        void *got = xRingbufferReceiveFromISR(full_ring, &size);
+        assert_non_null(got);
+        vRingbufferReturnItemFromISR(full_ring, got, woken);
+    } else {
+        assert_int_equal(xStreamBufferReceiveFromISR(stream, &out, 1, woken), 1);
+    }
+}
+
 static void a_take_from_an_isr_asks_for_a_yield_only_for_a_sender_that_outranks_the_interrupted(
     void **state)
 {
     (void)state;
-    const UBaseType_t mine = uxTaskPriorityGet(NULL);
-    static const UBaseType_t interrupted[] = {7, 3};
     for (int kind = 0; kind < 3; kind++) {
-        for (size_t p = 0; p < sizeof interrupted / sizeof interrupted[0]; p++) {
+        for (size_t p = 0; p < INTERRUPTED; p++) {
             reset();
             const uint32_t item = 1;
             if (kind == 0) {
@@ -342,28 +375,9 @@ static void a_take_from_an_isr_asks_for_a_yield_only_for_a_sender_that_outranks_
             }
             TaskHandle_t t = NULL;
             assert_int_equal(xTaskCreate(send_into_the_full_one, "tx", STACK, (void *)(intptr_t)kind,
-                                         5, &t),
+                                         WAITER_PRIORITY, &t),
                              pdPASS);
-            assert_true(becomes_blocked(t));
-            vTaskPrioritySet(NULL, interrupted[p]);
-            BaseType_t woken = pdFALSE;
-            uint32_t out = 0;
-            kraken_sim_isr_enter();
-            if (kind == 0) {
-                assert_int_equal(xQueueReceiveFromISR(full_queue, &out, &woken), pdPASS);
-            } else if (kind == 1) {
-                size_t size = 0;
-                void *got = xRingbufferReceiveFromISR(full_ring, &size);
-                assert_non_null(got);
-                vRingbufferReturnItemFromISR(full_ring, got, &woken);
-            } else {
-                assert_int_equal(xStreamBufferReceiveFromISR(stream, &out, 1, &woken), 1);
-            }
-            kraken_sim_isr_exit();
-            vTaskPrioritySet(NULL, mine);
-            assert_int_equal(woken, interrupted[p] < 5 ? pdTRUE : pdFALSE);
-            WAIT_FOR(atomic_load(&woken_count) == 1);
-            let_go(t);
+            check_isr_yield(t, interrupted[p], kind, take_in_isr);
             if (kind == 0) {
                 vQueueDelete(full_queue);
             } else if (kind == 1) {
