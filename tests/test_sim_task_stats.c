@@ -84,9 +84,11 @@ static const heap_stat_t *heap_with(const single_t *st, uint32_t cap)
     return NULL;
 }
 
-static size_t usable(void *block)
+/* What v5.5 records of a block: its whole size, the owner word before it included
+ * (multi_heap_get_full_block_size()). */
+static size_t recorded_size(void *block)
 {
-    return heap_caps_get_allocated_size(block);
+    return heap_caps_get_allocated_size(block) + sizeof(TaskHandle_t);
 }
 
 /* ---- one task's figures ------------------------------------------------------------------------ */
@@ -109,23 +111,23 @@ static void a_tasks_use_of_each_heap_follows_its_allocations_and_frees(void **st
     assert_ptr_equal(st.s.stat.handle, xTaskGetCurrentTaskHandle());
     assert_true(st.s.stat.is_alive);
     assert_string_equal(st.s.stat.name, pcTaskGetName(NULL));
-    const size_t all = base + usable(a) + usable(big) + usable(c);
+    const size_t all = base + recorded_size(a) + recorded_size(big) + recorded_size(c);
     assert_int_equal(st.s.stat.overall_current_usage, all);
     const heap_stat_t *psram = heap_with(&st, MALLOC_CAP_SPIRAM);
     assert_non_null(psram);
     assert_string_equal(psram->name, "SPIRAM");
-    assert_int_equal(psram->current_usage, usable(big));
-    assert_int_equal(psram->peak_usage, usable(big));
+    assert_int_equal(psram->current_usage, recorded_size(big));
+    assert_int_equal(psram->peak_usage, recorded_size(big));
     assert_int_equal(psram->alloc_count, 1);
     assert_int_equal(psram->size, heap_caps_get_total_size(MALLOC_CAP_SPIRAM));
     assert_non_null(psram->alloc_stat);
     assert_ptr_equal(psram->alloc_stat[0].address, big);
-    assert_int_equal(psram->alloc_stat[0].size, usable(big));
+    assert_int_equal(psram->alloc_stat[0].size, recorded_size(big));
     assert_ptr_equal(psram->alloc_stat[0].task, xTaskGetCurrentTaskHandle());
     assert_int_equal(st.s.stat.heap_count, st.s.heap_count);
 
     /* A free lowers the use, not the peaks. */
-    const size_t big_size = usable(big);
+    const size_t big_size = recorded_size(big);
     heap_caps_free(big);
     get_single(&st, NULL);
     psram = heap_with(&st, MALLOC_CAP_SPIRAM);
@@ -147,8 +149,8 @@ static void a_tasks_use_of_each_heap_follows_its_allocations_and_frees(void **st
     ram = heap_with(&st, MALLOC_CAP_INTERNAL);
     assert_int_equal(ram->alloc_count, n);
     assert_ptr_equal(ram->alloc_stat[n - 1].address, a2);
-    assert_int_equal(ram->alloc_stat[n - 1].size, usable(a2));
-    assert_int_equal(st.s.stat.overall_current_usage, base + usable(a2) + usable(c));
+    assert_int_equal(ram->alloc_stat[n - 1].size, recorded_size(a2));
+    assert_int_equal(st.s.stat.overall_current_usage, base + recorded_size(a2) + recorded_size(c));
     heap_caps_free(a2);
     heap_caps_free(c);
     get_single(&st, NULL);
@@ -277,7 +279,7 @@ static void with_track_deleted_tasks_a_leak_stays_visible_until_freed(void **sta
     leaker_t l = {.bytes = 300};
     const TaskHandle_t t = run_leaker(&l, "leaky");
     void *left = atomic_load(&l.block);
-    const size_t left_size = usable(left);
+    const size_t left_size = recorded_size(left);
     single_t st;
     get_single(&st, t);
     assert_int_equal(st.err, ESP_OK);
@@ -334,7 +336,7 @@ static void a_reused_handle_gets_statistics_of_its_own(void **state)
                      first);
     assert_ptr_equal(stats[1].handle, me);
     assert_true(stats[1].is_alive);
-    assert_int_equal(stats[1].overall_current_usage, usable(second));
+    assert_int_equal(stats[1].overall_current_usage, recorded_size(second));
     sim_owner_task_gone(me, true);
     all = (heap_all_tasks_stat_t){.task_count = 8, .stat_arr = stats, .heap_count = 8,
                                   .heap_stat_start = heaps, .alloc_count = 16,
@@ -351,9 +353,9 @@ static void a_reused_handle_gets_statistics_of_its_own(void **state)
     assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
     assert_int_equal(all.task_count, 4);
     assert_true(stats[2].is_alive);
-    assert_int_equal(stats[2].overall_current_usage, usable(third));
+    assert_int_equal(stats[2].overall_current_usage, recorded_size(third));
     assert_true(stats[3].is_alive);
-    assert_int_equal(stats[3].overall_current_usage, usable(fourth));
+    assert_int_equal(stats[3].overall_current_usage, recorded_size(fourth));
     heap_caps_free(third);
     heap_caps_free(fourth);
     heap_caps_free(first);
@@ -396,7 +398,7 @@ static void a_task_deleted_by_another_does_not_come_back_alive(void **state)
     get_single(&st, t);
     assert_int_equal(st.err, ESP_OK);
     assert_false(st.s.stat.is_alive);
-    assert_int_equal(st.s.stat.overall_current_usage, usable(atomic_load(&l.before)));
+    assert_int_equal(st.s.stat.overall_current_usage, recorded_size(atomic_load(&l.before)));
     task_stat_t stats[8];
     heap_all_tasks_stat_t all = {.task_count = 8, .stat_arr = stats};
     assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
@@ -464,9 +466,9 @@ static void threads_that_end_keep_figures_of_their_own(void **state)
     assert_int_equal(heap_caps_get_all_task_stat(&all), ESP_OK);
     size_t holding_one = 0;
     for (size_t i = 0; i < all.task_count; i++) {
-        assert_true(stats[i].overall_current_usage <= usable(leaks[0]) ||
+        assert_true(stats[i].overall_current_usage <= recorded_size(leaks[0]) ||
                     stats[i].handle == xTaskGetCurrentTaskHandle());
-        holding_one += stats[i].overall_current_usage == usable(leaks[0]);
+        holding_one += stats[i].overall_current_usage == recorded_size(leaks[0]);
     }
     assert_int_equal(holding_one, 3);
     for (int i = 0; i < 3; i++) {
@@ -486,14 +488,14 @@ static void peak_then_less(void *arg)
 {
     peaky_t *p = arg;
     void *big = heap_caps_malloc(3000, INTERNAL);
-    p->big = usable(big);
+    p->big = recorded_size(big);
     heap_caps_free(big);
     void *small = heap_caps_malloc(100, INTERNAL);
-    p->small = usable(small);
+    p->small = recorded_size(small);
     get_single(&p->after_free, NULL);
     void *again = heap_caps_malloc(2000, INTERNAL);
     void *shrunk = heap_caps_realloc(again, 200, INTERNAL);
-    p->shrunk = usable(shrunk);
+    p->shrunk = recorded_size(shrunk);
     get_single(&p->after_shrink, NULL);
     heap_caps_free(small);
     heap_caps_free(shrunk);
@@ -549,7 +551,7 @@ static void a_realloc_is_the_reallocating_tasks_in_the_heap_it_ends_in(void **st
     TaskHandle_t t = NULL;
     assert_int_equal(xTaskCreate(resize_it, "resize", STACK, &r, 5, &t), pdPASS);
     get_single(&before, NULL); /* the block, and the task's stack and TCB: its creator's */
-    const size_t base = before.s.stat.overall_current_usage - usable(r.block);
+    const size_t base = before.s.stat.overall_current_usage - recorded_size(r.block);
     atomic_store(&r.go, true);
     WAIT_FOR(atomic_load(&r.done));
     assert_non_null(r.result);
@@ -558,7 +560,7 @@ static void a_realloc_is_the_reallocating_tasks_in_the_heap_it_ends_in(void **st
     assert_int_equal(st.s.stat.overall_current_usage, base);
     get_single(&st, t);
     assert_int_equal(st.err, ESP_OK);
-    assert_int_equal(st.s.stat.overall_current_usage, usable(r.result));
+    assert_int_equal(st.s.stat.overall_current_usage, recorded_size(r.result));
     assert_int_equal(st.s.heap_count, 1);
     assert_string_equal(st.heaps[0].name, "SPIRAM");
     assert_ptr_equal(st.heaps[0].alloc_stat[0].address, r.result);
@@ -603,7 +605,7 @@ static void a_deletion_is_seen_only_when_the_tcb_is_freed(void **state)
     assert_int_equal(sized.heap_count, 1);
     assert_int_equal(sized.alloc_count, 1);
     assert_int_equal(heap_caps_get_single_task_stat(&sized, fixed), ESP_OK);
-    assert_int_equal(sized.alloc_stat_start[0].size, usable(sized.alloc_stat_start[0].address));
+    assert_int_equal(sized.alloc_stat_start[0].size, recorded_size(sized.alloc_stat_start[0].address));
     heap_caps_free_single_task_stat_arrays(&sized);
     assert_int_equal(heap_caps_alloc_single_task_stat_arrays(&sized, with_caps), ESP_OK);
     assert_int_equal(sized.heap_count, 0);
@@ -674,9 +676,9 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
     assert_int_equal(sim_before.invalid_frees, sim_after.invalid_frees);
     assert_true(heap_caps_get_free_size(MALLOC_CAP_SPIRAM) < psram_before);
     heap_single_task_stat_t foreign = {.heap_stat_start = mine, .heap_count = 1};
-    const size_t mine_size = usable(mine);
+    const size_t mine_size = recorded_size(mine);
     heap_caps_free_single_task_stat_arrays(&foreign);
-    assert_int_equal(usable(mine), mine_size); /* still live */
+    assert_int_equal(recorded_size(mine), mine_size); /* still live */
     kraken_sim_get_stats(&sim_after);
     assert_int_equal(sim_after.invalid_frees, sim_before.invalid_frees + 1); /* counted */
     heap_caps_free_all_task_stat_arrays(&all);
@@ -768,7 +770,7 @@ static bool own_figures_right(const churner_t *c)
     size_t bytes = 0, count = 0, listed = 0;
     for (unsigned k = 0; k < KEPT; k++) {
         if (c->held[k] != NULL) {
-            bytes += usable(c->held[k]);
+            bytes += recorded_size(c->held[k]);
             count++;
         }
     }
@@ -855,7 +857,7 @@ static void statistics_read_while_tasks_allocate_stay_exact(void **state)
         size_t held = 0, count = 0;
         for (unsigned k = 0; k < KEPT; k++) {
             if (churners[i].held[k] != NULL) {
-                held += usable(churners[i].held[k]);
+                held += recorded_size(churners[i].held[k]);
                 count++;
             }
         }
@@ -902,9 +904,9 @@ static void the_printouts_are_esp_idfs_tree_and_table(void **state)
     snprintf(line, sizeof line, "└ ALIVE: %s, CURRENT MEMORY USAGE ", pcTaskGetName(NULL));
     assert_ptr_equal(strstr(text, line), text);
     snprintf(line, sizeof line, "HEAP: SPIRAM, CAPS: 0x%08x, SIZE: %zu, USAGE: CURRENT %zu (0%%)",
-             (unsigned)psram->caps, psram->size, usable(block));
+             (unsigned)psram->caps, psram->size, recorded_size(block));
     assert_non_null(strstr(text, line));
-    snprintf(line, sizeof line, "├ ALLOC %p, SIZE %zu\n", block, usable(block));
+    snprintf(line, sizeof line, "├ ALLOC %p, SIZE %zu\n", block, recorded_size(block));
     assert_non_null(strstr(text, line));
     assert_null(strstr(text, "│ TASK "));
     free(text);

@@ -21,6 +21,10 @@
 #include "sim_internal.h"
 
 #include "freertos_test_support.h"
+#include "test_sanitizers.h"
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define STACK 4096u
 #define SMALL 100u
@@ -89,6 +93,20 @@ static TaskHandle_t start_holder(holder_t *h, const char *name)
     return t;
 }
 
+/* ESP-IDF lists a block from its owner word, sizeof(TaskHandle_t) before the pointer the
+ * allocation returned, and counts its size with the word. */
+#define OWNER_WORD sizeof(TaskHandle_t)
+
+static void *listed_address(void *ptr)
+{
+    return (char *)ptr - OWNER_WORD;
+}
+
+static size_t listed_size(void *ptr)
+{
+    return heap_caps_get_allocated_size(ptr) + OWNER_WORD;
+}
+
 /* Partition 0: PSRAM heaps; partition 1: every other heap. */
 static heap_task_info_params_t split_by_psram(heap_task_totals_t *totals, size_t *num_totals,
                                               size_t max_totals)
@@ -128,9 +146,9 @@ static void each_task_holds_what_it_allocated_split_by_the_caps_asked_for(void *
     assert_non_null(bt);
     assert_int_equal(at->count[0], 0);
     assert_int_equal(at->count[1], 3);
-    assert_int_equal(at->size[1], 3 * heap_caps_get_allocated_size(a.held[0]));
+    assert_int_equal(at->size[1], 3 * listed_size(a.held[0]));
     assert_int_equal(bt->count[0], 1);
-    assert_int_equal(bt->size[0], heap_caps_get_allocated_size(b.held[3]));
+    assert_int_equal(bt->size[0], listed_size(b.held[3]));
     assert_int_equal(bt->count[1], 0);
     /* The creator (this thread) holds the tasks' stacks and TCBs, as on the chip. */
     const heap_task_totals_t *mine = totals_of(totals, n, xTaskGetCurrentTaskHandle());
@@ -147,9 +165,12 @@ static void each_task_holds_what_it_allocated_split_by_the_caps_asked_for(void *
     assert_int_equal(heap_caps_get_per_task_info(&p), 3);
     for (size_t i = 0; i < 3; i++) {
         assert_ptr_equal(blocks[i].task, ta);
-        assert_true(blocks[i].address == a.held[0] || blocks[i].address == a.held[1] ||
-                    blocks[i].address == a.held[2]);
-        assert_int_equal(blocks[i].size, heap_caps_get_allocated_size(blocks[i].address));
+        size_t k = 0;
+        while (k < 3 && blocks[i].address != listed_address(a.held[k])) {
+            k++;
+        }
+        assert_true(k < 3);
+        assert_int_equal(blocks[i].size, listed_size(a.held[k]));
     }
     p.max_blocks = 2; /* no more than room for */
     assert_int_equal(heap_caps_get_per_task_info(&p), 2);
@@ -203,7 +224,7 @@ static void a_deleted_tasks_blocks_stay_attributed_to_it(void **state)
     heap_task_info_params_t p = {.tasks = wanted, .num_tasks = 1, .num_totals = &n,
                                  .blocks = blocks, .max_blocks = 4};
     assert_int_equal(heap_caps_get_per_task_info(&p), 1);
-    assert_ptr_equal(blocks[0].address, atomic_load(&left));
+    assert_ptr_equal(blocks[0].address, listed_address(atomic_load(&left)));
     assert_ptr_equal(blocks[0].task, t);
     free(atomic_load(&left));
     assert_int_equal(heap_caps_get_per_task_info(&p), 0);
@@ -232,8 +253,8 @@ static void isr_and_realloc_blocks_belong_to_the_task_that_ran(void **state)
     bool isr_seen = false, realloc_seen = false;
     for (size_t i = 0; i < found; i++) {
         assert_ptr_not_equal(blocks[i].task, ta); /* its only block went to me */
-        isr_seen |= blocks[i].address == from_isr && blocks[i].task == me;
-        realloc_seen |= blocks[i].address == taken && blocks[i].task == me;
+        isr_seen |= blocks[i].address == listed_address(from_isr) && blocks[i].task == me;
+        realloc_seen |= blocks[i].address == listed_address(taken) && blocks[i].task == me;
     }
     assert_true(isr_seen);
     assert_true(realloc_seen);
@@ -302,6 +323,82 @@ static void without_tracking_every_block_is_nobodys(void **state)
     assert_null(totals[0].task);
     assert_true(totals[0].count[0] >= 1);
     heap_caps_free(p1);
+}
+
+/* Each block starts with ESP-IDF's owner word: an allocation takes a word more of its heap than
+ * without tracking while its usable size stays the same, a realloc and an aligned allocation keep
+ * it, and heap_caps_get_info() and the largest free block take it off as ESP-IDF does, so a
+ * request of the largest free block still fits. */
+static void each_block_takes_an_owner_word_more_as_on_the_chip(void **state)
+{
+    (void)state;
+    const uint32_t psram = MALLOC_CAP_SPIRAM; /* one heap */
+    size_t taken[2], usable[2], largest[2];
+    for (int on = 0; on < 2; on++) {
+        assert_int_equal(boot_tracking(on, false), 0);
+        largest[on] = heap_caps_get_largest_free_block(psram);
+        const size_t before = heap_caps_get_free_size(psram);
+        void *p = heap_caps_malloc(SMALL, psram);
+        assert_non_null(p);
+        taken[on] = before - heap_caps_get_free_size(psram);
+        usable[on] = heap_caps_get_allocated_size(p);
+#ifdef TEST_ASAN
+        assert_true(__asan_address_is_poisoned((char *)p - 1)); /* the word, or TLSF's header */
+#endif
+        void *const start = (char *)p - on * OWNER_WORD;
+        assert_int_equal(heap_caps_get_containing_block_size(p), usable[on] + on * OWNER_WORD);
+        assert_int_equal(heap_caps_get_containing_block_size(start), usable[on] + on * OWNER_WORD);
+        multi_heap_info_t info;
+        heap_caps_get_info(&info, psram);
+        assert_int_equal(info.total_free_bytes, heap_caps_get_free_size(psram) - on * OWNER_WORD);
+        assert_int_equal(info.minimum_free_bytes,
+                         heap_caps_get_minimum_free_size(psram) - on * OWNER_WORD);
+        assert_int_equal(info.total_allocated_bytes, usable[on]);
+        assert_int_equal(info.allocated_blocks, 1);
+        assert_int_equal(info.largest_free_block, heap_caps_get_largest_free_block(psram));
+
+        memset(p, 0x5A, SMALL);
+        void *keep = heap_caps_malloc(SMALL, psram); /* so that the block must move */
+        p = heap_caps_realloc(p, LARGE, psram);
+        assert_non_null(p);
+        assert_true(heap_caps_get_allocated_size(p) >= LARGE);
+        for (size_t i = 0; i < SMALL; i++) {
+            assert_int_equal(((uint8_t *)p)[i], 0x5A);
+        }
+        heap_caps_free(keep);
+        void *aligned = heap_caps_aligned_alloc(64, SMALL, psram);
+        assert_non_null(aligned);
+        assert_int_equal((uintptr_t)aligned % 64, 0);
+        heap_caps_free(aligned);
+        heap_caps_free(p);
+        assert_int_equal(heap_caps_get_free_size(psram), before);
+
+        const uint32_t regions[] = {psram, MALLOC_CAP_INTERNAL, MALLOC_CAP_8BIT};
+        for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+            void *whole = heap_caps_malloc(heap_caps_get_largest_free_block(regions[i]), regions[i]);
+            assert_non_null(whole);
+            heap_caps_free(whole);
+        }
+        /* Filled with its largest blocks, PSRAM reads 0 free (the word never wraps it). */
+        void *fill[8];
+        size_t n = 0;
+        size_t largest_now;
+        while (n < 8 && (largest_now = heap_caps_get_largest_free_block(psram)) > 0) {
+            fill[n] = heap_caps_malloc(largest_now, psram);
+            assert_non_null(fill[n]);
+            n++;
+        }
+        assert_int_equal(heap_caps_get_largest_free_block(psram), 0);
+        heap_caps_get_info(&info, psram);
+        assert_int_equal(info.largest_free_block, 0);
+        assert_true(info.total_free_bytes <= heap_caps_get_free_size(psram));
+        while (n > 0) {
+            heap_caps_free(fill[--n]);
+        }
+    }
+    assert_int_equal(taken[1], taken[0] + OWNER_WORD);
+    assert_int_equal(usable[1], usable[0]);
+    assert_int_equal(largest[1], largest[0] - OWNER_WORD);
 }
 
 /* ESP-IDF v5.5 on gives an added heap's heap_t the heap's name with tracking on: 40 bytes. */
@@ -422,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup(threads_allocating_at_once_leave_no_block_attributed_to_them,
                                boot_on),
         cmocka_unit_test_setup(an_added_heaps_heap_t_holds_its_name_too, boot_on_with_hooks),
+        cmocka_unit_test(each_block_takes_an_owner_word_more_as_on_the_chip),
         cmocka_unit_test_setup(without_tracking_every_block_is_nobodys, boot_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1077,11 +1077,40 @@ static void alloc_hook(void *ptr, size_t size, uint32_t caps)
     }
 }
 
+/* CONFIG_HEAP_TASK_TRACKING's owner word (multi_heap_platform.h's MULTI_HEAP_BLOCK_OWNER_SIZE(),
+ * sizeof(TaskHandle_t)): each heap_caps block starts with it, the caller's pointer after it. 4 bytes
+ * on the chip; 8 on a 64-bit host, where it keeps payloads 8-aligned. 0 without tracking. The
+ * simulator keeps the owner itself beside the heap (sim_task_tracking.c): the word only takes the
+ * room it takes on the chip, and is poisoned under ASan. */
+size_t sim_block_owner_bytes(void)
+{
+    return chip.policy.task_tracking ? sizeof(void *) : 0;
+}
+
+/* The heap block that ptr, a pointer heap_caps handed out, lies in (ptr itself without tracking).
+ * Arithmetic only: any pointer may be asked about. */
+static void *block_of(const void *ptr)
+{
+    return (void *)((uintptr_t)ptr - sim_block_owner_bytes());
+}
+
+/* The pointer heap_caps hands out for a block a heap has just given (NULL for NULL). */
+static void *payload_of(void *block)
+{
+    const size_t owner = sim_block_owner_bytes();
+    if (block == NULL || owner == 0) {
+        return block;
+    }
+    SIM_POISON(block, owner);
+    return (char *)block + owner;
+}
+
 /* heap_caps_aligned_alloc_base() without fault injection: heaps by priority, then list order. */
 static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
 {
     adjust_alignment_to_hw(&alignment, &size, &caps);
-    if (size == 0 || size > SIM_HEAP_SIZE_MAX) {
+    const size_t owner = sim_block_owner_bytes();
+    if (size == 0 || size > SIM_HEAP_SIZE_MAX - owner) {
         return NULL;
     }
     /* No heap has MALLOC_CAP_EXEC (memory protection on), so EXEC requests find nothing. */
@@ -1095,11 +1124,12 @@ static void *alloc_heaps(size_t alignment, size_t size, uint32_t caps)
                 continue;
             }
             pthread_mutex_lock(heap->lock);
-            void *ptr = alignment <= SIM_UNALIGNED_BYTES
-                            ? tlsf_heap_malloc(heap->tlsf, size)
-                            : tlsf_heap_memalign(heap->tlsf, alignment, size);
-            sim_owner_set(ptr, task, heap); /* under the lock: no walk sees it without its task */
+            void *block = alignment <= SIM_UNALIGNED_BYTES
+                              ? tlsf_heap_malloc(heap->tlsf, size + owner)
+                              : tlsf_heap_memalign_offs(heap->tlsf, alignment, size + owner, owner);
+            sim_owner_set(block, task, heap); /* under the lock: no walk sees it without its task */
             pthread_mutex_unlock(heap->lock);
+            void *ptr = payload_of(block);
             if (ptr != NULL) {
                 alloc_hook(ptr, size, caps);
                 return ptr;
@@ -1129,13 +1159,14 @@ static bool free_block(void *ptr, const char *function_name)
                  function_name, ptr);
         return false;
     }
-    sim_heap_t *heap = find_containing_heap(ptr);
+    void *const block = block_of(ptr);
+    sim_heap_t *heap = find_containing_heap(block);
     tlsf_free_result_t result = TLSF_FREE_NOT_OWNED;
     if (heap != NULL) {
         pthread_mutex_lock(heap->lock);
-        result = tlsf_heap_free(heap->tlsf, ptr);
+        result = tlsf_heap_free(heap->tlsf, block);
         if (result == TLSF_FREE_OK) {
-            sim_owner_forget(ptr); /* under the lock: the block may be another's right after */
+            sim_owner_forget(block); /* under the lock: the block may be another's right after */
         }
         pthread_mutex_unlock(heap->lock);
     }
@@ -1153,17 +1184,22 @@ static bool free_block(void *ptr, const char *function_name)
     return false;
 }
 
-/* Block size of the live block ptr starts, 0 when none (then heap is NULL). With `inside`, of the
- * live block that contains ptr, whose start goes to *inside. */
+/* Usable size of the live block heap_caps handed out as ptr (the owner word not counted), 0 when
+ * none (then heap is NULL). With `inside`, the size of the live heap block that contains ptr, whose
+ * start goes to *inside (the owner word counted, as ESP-IDF's multi_heap_find_containing_block). */
 static size_t block_size(const void *ptr, void **inside, sim_heap_t **heap_out)
 {
-    sim_heap_t *heap = find_containing_heap(ptr);
+    const void *block = inside != NULL ? ptr : block_of(ptr);
+    sim_heap_t *heap = find_containing_heap(block);
     size_t size = 0;
     if (heap != NULL) {
         pthread_mutex_lock(heap->lock);
-        size = inside != NULL ? tlsf_heap_containing_block_size(heap->tlsf, ptr, inside)
-                              : tlsf_heap_block_size(heap->tlsf, ptr);
+        size = inside != NULL ? tlsf_heap_containing_block_size(heap->tlsf, block, inside)
+                              : tlsf_heap_block_size(heap->tlsf, block);
         pthread_mutex_unlock(heap->lock);
+        if (inside == NULL && size > 0) {
+            size -= sim_block_owner_bytes(); /* a live block holds at least one byte more */
+        }
     }
     *heap_out = size > 0 ? heap : NULL;
     return size;
@@ -1203,18 +1239,21 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         ESP_LOGE(TAG, "heap_caps_realloc(%p): not a live block of any heap; ignored", ptr);
         return REALLOC_BAD_PTR;
     }
-    if (size > SIM_HEAP_SIZE_MAX || fault_inject(caps)) {
+    const size_t owner = sim_block_owner_bytes();
+    if (size > SIM_HEAP_SIZE_MAX - owner || fault_inject(caps)) {
         return REALLOC_NO_MEM;
     }
     if (heap_matches(heap, adjusted) && alignment <= SIM_UNALIGNED_BYTES) {
         void *const task = sim_owner_now();
+        void *const block = block_of(ptr);
         pthread_mutex_lock(heap->lock);
-        void *resized = tlsf_heap_realloc(heap->tlsf, ptr, size);
-        if (resized != NULL) { /* under the lock: its old place may be another's block at once */
-            sim_owner_forget(ptr);
-            sim_owner_set(resized, task, heap);
+        void *resized_block = tlsf_heap_realloc(heap->tlsf, block, size + owner);
+        if (resized_block != NULL) { /* under the lock: its old place may be another's at once */
+            sim_owner_forget(block);
+            sim_owner_set(resized_block, task, heap);
         }
         pthread_mutex_unlock(heap->lock);
+        void *resized = payload_of(resized_block);
         if (resized != NULL) {
             alloc_hook(resized, size, adjusted); /* in place or moved within the heap: no free hook */
             *out = resized;
@@ -1566,6 +1605,16 @@ size_t heap_caps_get_containing_block_size(void *ptr)
 
 /* ---- figures (O(1) per heap from the TLSF counters) -------------------------------------------- */
 
+/* heap_caps_get_info() with CONFIG_HEAP_TASK_TRACKING takes the owner word off the largest free
+ * block so far after each heap it adds (ESP-IDF's loop: so the figure is up to a word per heap
+ * lower than the room a request has), and off each heap's free and minimum free bytes once. The
+ * host copies it, so the figures are the chip's, but never goes below 0 (the chip's sums wrap). */
+static size_t less_owner_word(size_t bytes)
+{
+    const size_t owner = sim_block_owner_bytes();
+    return bytes > owner ? bytes - owner : 0;
+}
+
 typedef enum { FIG_TOTAL, FIG_FREE, FIG_MIN_FREE, FIG_LARGEST } figure_t;
 
 /* heap_caps_match(): every heap whose caps contain all of `caps` (caps 0 matches every heap). */
@@ -1583,7 +1632,10 @@ static size_t figure(uint32_t caps, figure_t which, const char *function_name)
         case FIG_TOTAL: result += f.total; break;
         case FIG_FREE: result += f.free; break;
         case FIG_MIN_FREE: result += f.min_free; break;
-        case FIG_LARGEST: result = f.largest > result ? f.largest : result; break;
+        case FIG_LARGEST: /* heap_caps_get_info()'s, tracking's owner word included (below) */
+            result = f.largest > result ? f.largest : result;
+            result = less_owner_word(result);
+            break;
         }
     }
     return result;
@@ -1735,6 +1787,8 @@ static void sum_info(multi_heap_info_t *info, uint32_t caps)
 {
     memset(info, 0, sizeof *info);
     ensure_init();
+    const size_t owner = sim_block_owner_bytes(); /* ESP-IDF's arithmetic: see less_owner_word() */
+    size_t words = 0;
     HEAPS(heap) {
         if (!heap_matches(heap, caps)) {
             continue;
@@ -1742,15 +1796,20 @@ static void sum_info(multi_heap_info_t *info, uint32_t caps)
         multi_heap_info_t h;
         heap_info(heap, &h);
         info->total_free_bytes += h.total_free_bytes;
-        info->total_allocated_bytes += h.total_allocated_bytes;
+        info->total_allocated_bytes += h.total_allocated_bytes - h.allocated_blocks * owner;
         if (h.largest_free_block > info->largest_free_block) {
             info->largest_free_block = h.largest_free_block;
         }
+        info->largest_free_block = less_owner_word(info->largest_free_block);
         info->minimum_free_bytes += h.minimum_free_bytes;
         info->allocated_blocks += h.allocated_blocks;
         info->free_blocks += h.free_blocks;
         info->total_blocks += h.total_blocks;
+        words += owner;
     }
+    info->total_free_bytes = info->total_free_bytes > words ? info->total_free_bytes - words : 0;
+    info->minimum_free_bytes =
+        info->minimum_free_bytes > words ? info->minimum_free_bytes - words : 0;
 }
 
 void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps)

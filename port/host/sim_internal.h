@@ -248,6 +248,10 @@ static inline void sim_owner_forget(const void *block)
     }
 }
 
+/** Bytes of CONFIG_HEAP_TASK_TRACKING's owner word before each heap_caps block (sizeof(void *)),
+ *  0 without tracking. Owners are recorded by block (the word's address), as ESP-IDF reads them.
+ *  isr-ok, O(1). */
+size_t sim_block_owner_bytes(void);
 /** What ESP-IDF's per-task statistics say of a heap: its memory type's name, all its
  *  capabilities, its size (end - start). O(1). */
 void sim_heap_describe(const sim_heap_t *heap, const char **name, uint32_t *caps, size_t *size);

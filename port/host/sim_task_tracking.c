@@ -4,9 +4,10 @@
  * statistics (current and peak use per heap, the arrays' helpers, the printouts) as
  * heap_task_info.c keeps them.
  *
- * ESP-IDF keeps the owner in 4 bytes before each block and the statistics in blocks of the
- * biggest heap; the host keeps both beside the heaps, in host memory (an owner hash table, and a
- * record per task and per task and heap), so that the heaps' figures stay as without tracking.
+ * ESP-IDF keeps the owner in a word before each block and the statistics in blocks of the biggest
+ * heap. The host's blocks have that word (sim_chip.c), so the heaps' figures are the chip's, but
+ * it keeps the owners and statistics in host memory (an owner hash table by block, and a record
+ * per task and per task and heap), so the statistics take no room in the heaps.
  * sim_chip.c tells it of every block a heap hands out or takes back, freertos_host.c of every
  * task that goes.
  */
@@ -405,6 +406,13 @@ size_t heap_caps_get_per_task_info(heap_task_info_params_t *params)
 
 /* ---- per-task statistics (ESP-IDF v5.5 and later) ---------------------------------------------- */
 
+/* The pointer the allocation returned, after the block's owner word: what v5.5 records (its size
+ * is the whole block's, the word included). */
+static void *payload(const owner_t *o)
+{
+    return (void *)(o->block + sim_block_owner_bytes());
+}
+
 /* owners_lock held: h's figures, and its blocks oldest first into blocks[*used..] when they all
  * fit in room (else alloc_stat is NULL), as ESP-IDF fills the caller's arrays. */
 static void copy_heap_locked(const heap_rec_t *h, heap_stat_t *out, heap_task_block_t *blocks,
@@ -418,7 +426,7 @@ static void copy_heap_locked(const heap_rec_t *h, heap_stat_t *out, heap_task_bl
     out->alloc_stat = blocks + *used;
     size_t i = 0;
     for (const owner_t *o = h->first; o != NULL; o = o->next_in_rec) {
-        out->alloc_stat[i++] = (heap_task_block_t){.task = o->task, .address = (void *)o->block,
+        out->alloc_stat[i++] = (heap_task_block_t){.task = o->task, .address = payload(o),
                                                    .size = o->size};
     }
     *used += i;
@@ -532,7 +540,7 @@ static void print_task_locked(FILE *stream, const task_rec_t *t, bool last)
                 hs->alloc_count);
         for (const owner_t *o = h->first; o != NULL; o = o->next_in_rec) {
             fprintf(stream, "%s    %s    ├ ALLOC %p, SIZE %" PRIu32 "\n", bar,
-                    h->next == NULL ? " " : "│", (void *)o->block, o->size);
+                    h->next == NULL ? " " : "│", payload(o), o->size);
         }
     }
 }

@@ -795,7 +795,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_policy_from_sdkconfig(&policy);
     policy.idf = SIM_IDF_CURRENT;
     policy.heap_tracing = true;
-    FUZZ_CHECK(sim_init_with_policy((kraken_sim_profile_t)(fuzz_u8(&in) % KRAKEN_SIM_PROFILE_COUNT),
+    const uint8_t boot = fuzz_u8(&in);
+    policy.task_tracking = boot & 0x80; /* every block then carries ESP-IDF's owner word */
+    FUZZ_CHECK(sim_init_with_policy((kraken_sim_profile_t)((boot & 0x7F) % KRAKEN_SIM_PROFILE_COUNT),
                                     &policy) == ESP_OK,
                "reboot");
     FUZZ_CHECK(heap_trace_init_standalone(trace_records, TRACE_RECORDS) == ESP_OK &&

@@ -123,10 +123,14 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void);
 /** Largest size heap_caps_malloc(size, caps) is sure to get (TLSF's size class, rounded down),
  *  the maximum over the heaps; 0 when no heap matches. With caps that align (SIMD, or DMA and
  *  CACHE_ALIGNED in PSRAM) the request is rounded up and needs room for the alignment, so it may
- *  fail at this size, as on ESP-IDF. O(heaps). */
+ *  fail at this size, as on ESP-IDF. It is heap_caps_get_info()'s figure: with
+ *  CONFIG_HEAP_TASK_TRACKING, the owner word less for each heap from the largest on. O(heaps). */
 size_t heap_caps_get_largest_free_block(uint32_t caps);
-/** Fill *info over the heaps with all of `caps` (info NULL: nothing). Walks every block under each
- *  heap's lock, as the chip does: O(blocks). */
+/** Fill *info over the heaps with all of `caps` (info NULL: nothing). With
+ *  CONFIG_HEAP_TASK_TRACKING, ESP-IDF's arithmetic: allocated bytes without the blocks' owner
+ *  words, free and minimum free bytes an owner word less per heap (never below 0), the largest
+ *  free block a word less after each heap counted. Walks every block under each heap's lock, as
+ *  the chip does: O(blocks). */
 void heap_caps_get_info(multi_heap_info_t *info, uint32_t caps);
 /** Print each matching heap's figures and the totals to stdout, in ESP-IDF's layout. O(blocks). */
 void heap_caps_print_heap_info(uint32_t caps);
@@ -170,11 +174,12 @@ typedef bool (*heap_caps_walker_cb_t)(walker_heap_into_t heap_info, walker_block
 void heap_caps_walk(uint32_t caps, heap_caps_walker_cb_t walker_func, void *user_data);
 /** heap_caps_walk(MALLOC_CAP_INVALID, walker_func, user_data). */
 void heap_caps_walk_all(heap_caps_walker_cb_t walker_func, void *user_data);
-/** Usable size of a live block (>= the size requested). 0 (and an error log) when ptr is not a
- *  live block. O(heaps). */
+/** Usable size of a live block (>= the size requested; with CONFIG_HEAP_TASK_TRACKING the owner
+ *  word before it not counted). 0 (and an error log) when ptr is not a live block. O(heaps). */
 size_t heap_caps_get_allocated_size(void *ptr);
-/** Usable size of the live block that contains ptr (ptr anywhere inside it; ESP-IDF >= 5.3). 0
- *  (and an error log) when no live block does; ESP-IDF asserts. O(heaps + blocks of its heap). */
+/** Size of the live heap block that contains ptr (ptr anywhere inside it; ESP-IDF >= 5.3), the
+ *  owner word of CONFIG_HEAP_TASK_TRACKING included, as ESP-IDF counts it. 0 (and an error log)
+ *  when no live block does; ESP-IDF asserts. O(heaps + blocks of its heap). */
 size_t heap_caps_get_containing_block_size(void *ptr);
 /** Let malloc() use PSRAM: sizes up to `limit` try internal RAM first, larger ones PSRAM first (what
  *  ESP-IDF's startup calls with CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL under CONFIG_SPIRAM_USE_MALLOC).

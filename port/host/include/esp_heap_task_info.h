@@ -2,10 +2,11 @@
  * and (ESP-IDF v5.5 and later) each task's current and peak use of each heap
  * (port/host/sim_task_tracking.c). As in ESP-IDF, empty without that option.
  *
- * Where the host differs: ESP-IDF keeps a block's owner in 4 bytes before it and its statistics
- * in blocks of the biggest heap (16 bytes per live allocation, 44 per task and heap, 52 per task);
- * the host keeps both in host memory, so the heaps' figures stay as without tracking. Sizes are
- * the blocks' usable sizes (ESP-IDF's are 4 bytes more, the owner's word). */
+ * As on the chip, each heap_caps block starts with an owner word (sizeof(TaskHandle_t): 4 bytes
+ * on the chip, 8 on a 64-bit host) before the pointer the allocation returns, so tracking costs
+ * the heaps what it costs there. Where the host differs: it keeps the owners and the statistics
+ * in host memory (ESP-IDF: in the word, and in blocks of the biggest heap, 16 bytes per live
+ * allocation, 44 per task and heap, 52 per task), so the statistics take no room in the heaps. */
 #ifndef ESP_HEAP_TASK_INFO_H_HOST
 #define ESP_HEAP_TASK_INFO_H_HOST
 
@@ -40,9 +41,11 @@ typedef struct {
 /** One block and the task that allocated it. */
 typedef struct {
     TaskHandle_t task; /**< the task that allocated (or last reallocated) it */
-    void *address;     /**< the block, as the allocation call returned it (ESP-IDF: 4 bytes
-                            before, where it keeps the owner) */
-    uint32_t size;     /**< its usable size, heap_caps_get_allocated_size() (ESP-IDF: 4 more) */
+    void *address;     /**< the block: heap_caps_get_per_task_info() gives its owner word's address
+                            (the pointer returned, less sizeof(TaskHandle_t)); v5.5's statistics
+                            the pointer returned */
+    uint32_t size;     /**< the whole block, owner word included: heap_caps_get_allocated_size()
+                            + sizeof(TaskHandle_t) */
 } heap_task_block_t;
 
 /** What heap_caps_get_per_task_info() collects. A heap counts in the first set i whose
