@@ -9,6 +9,7 @@
 #include "esp_log.h"
 #include "heap_monitor.h"
 #include "kraken_sim.h"
+#include "sdkconfig.h"
 
 static const char *TAG = "kraken_demo";
 
@@ -32,8 +33,13 @@ int main(void)
         ESP_LOGE(TAG, "heap_monitor_init() failed");
         return EXIT_FAILURE;
     }
-    ESP_LOGI(TAG, "Kraken-OS memory management on a simulated %s",
-             kraken_sim_profile_name(kraken_sim_get_profile()));
+#ifdef CONFIG_SPIRAM
+    const char *const psram_note = "";
+#else
+    const char *const psram_note = " (built without CONFIG_SPIRAM: its PSRAM is not used)";
+#endif
+    ESP_LOGI(TAG, "Kraken-OS memory management on a simulated %s%s",
+             kraken_sim_profile_name(kraken_sim_get_profile()), psram_note);
     int failures = 0;
     failures += demo_memory_run();
     failures += demo_pools_run();
