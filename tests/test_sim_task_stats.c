@@ -669,6 +669,12 @@ static void all_tasks_come_through_arrays_taken_from_the_biggest_heap(void **sta
     assert_null(heap_caps_realloc(all.heap_stat_start, 8, MALLOC_CAP_8BIT));
     kraken_sim_get_stats(&sim_after);
     assert_int_equal(sim_after.invalid_frees, sim_before.invalid_frees + 2);
+    /* Nor as the pointer after an owner word, which would be the array's block too. */
+    heap_caps_free((char *)all.stat_arr + sizeof(TaskHandle_t));
+    assert_null(heap_caps_realloc((char *)all.heap_stat_start + sizeof(TaskHandle_t), 8,
+                                  MALLOC_CAP_8BIT));
+    kraken_sim_get_stats(&sim_after);
+    assert_int_equal(sim_after.invalid_frees, sim_before.invalid_frees + 4);
     const size_t internal_now = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
     heap_caps_free(heap_caps_malloc(200, INTERNAL)); /* other blocks are freed as ever */
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal_now);

@@ -348,6 +348,16 @@ static void each_block_takes_an_owner_word_more_as_on_the_chip(void **state)
         void *const start = (char *)p - on * OWNER_WORD;
         assert_int_equal(heap_caps_get_containing_block_size(p), usable[on] + on * OWNER_WORD);
         assert_int_equal(heap_caps_get_containing_block_size(start), usable[on] + on * OWNER_WORD);
+#ifdef TEST_ASAN
+        assert_true(__asan_address_is_poisoned((char *)p - 1)); /* still */
+#endif
+        for (size_t i = 0; i < kraken_sim_region_count(); i++) { /* the simulator's own account */
+            kraken_sim_region_t r;
+            assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+            if (r.caps[0] & MALLOC_CAP_SPIRAM) {
+                assert_int_equal(r.largest_free_block, heap_caps_get_largest_free_block(psram));
+            }
+        }
         multi_heap_info_t info;
         heap_caps_get_info(&info, psram);
         assert_int_equal(info.total_free_bytes, heap_caps_get_free_size(psram) - on * OWNER_WORD);
@@ -358,6 +368,7 @@ static void each_block_takes_an_owner_word_more_as_on_the_chip(void **state)
         assert_int_equal(info.largest_free_block, heap_caps_get_largest_free_block(psram));
 
         memset(p, 0x5A, SMALL);
+        assert_ptr_equal(heap_caps_realloc(p, 2 * SMALL, psram), p); /* grown in place */
         void *keep = heap_caps_malloc(SMALL, psram); /* so that the block must move */
         p = heap_caps_realloc(p, LARGE, psram);
         assert_non_null(p);
@@ -399,6 +410,30 @@ static void each_block_takes_an_owner_word_more_as_on_the_chip(void **state)
     assert_int_equal(taken[1], taken[0] + OWNER_WORD);
     assert_int_equal(usable[1], usable[0]);
     assert_int_equal(largest[1], largest[0] - OWNER_WORD);
+}
+
+/* The boot's DMA reserve (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL with SPIRAM_USE_MALLOC) takes
+ * chunks of ESP-IDF's largest free block, so with the owner word each chunk still fits: a reserve
+ * larger than the largest internal block is carved from two heaps, as without tracking. */
+static void the_dma_reserve_fits_with_owner_words(void **state)
+{
+    (void)state;
+    const size_t reserve = 280000;
+    sim_policy_t policy = {.spiram = true, .octal = true, .task_tracking = true,
+                           .use_malloc = true, .malloc_always_internal = 16384,
+                           .reserve_internal = reserve};
+    assert_int_equal(sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy), ESP_OK);
+    size_t chunks = 0, bytes = 0;
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        if (strcmp(r.name, "DMAPOOL") == 0) {
+            chunks++;
+            bytes += r.size;
+        }
+    }
+    assert_int_equal(chunks, 2);
+    assert_int_equal(bytes + chunks, reserve); /* each registered with end = start + size - 1 */
 }
 
 /* ESP-IDF v5.5 on gives an added heap's heap_t the heap's name with tracking on: 40 bytes. */
@@ -520,6 +555,7 @@ int main(void)
                                boot_on),
         cmocka_unit_test_setup(an_added_heaps_heap_t_holds_its_name_too, boot_on_with_hooks),
         cmocka_unit_test(each_block_takes_an_owner_word_more_as_on_the_chip),
+        cmocka_unit_test(the_dma_reserve_fits_with_owner_words),
         cmocka_unit_test_setup(without_tracking_every_block_is_nobodys, boot_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

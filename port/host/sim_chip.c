@@ -1148,11 +1148,18 @@ static void *alloc_base(size_t alignment, size_t size, uint32_t caps)
     return alloc_heaps(alignment, size, caps);
 }
 
+/* Whether ptr, or the block a heap_caps pointer ptr would be (the owner word before it), is an
+ * array of heap_caps_alloc_*_task_stat_arrays(): those blocks have no owner word. */
+static bool stat_array_at(const void *ptr)
+{
+    return atomic_load_explicit(&sim_stat_arrays, memory_order_relaxed) != 0 &&
+           (sim_is_stat_array(ptr) || sim_is_stat_array(block_of(ptr)));
+}
+
 /* Release a block; false (after logging and counting, no lock held) when ptr is not one. */
 static bool free_block(void *ptr, const char *function_name)
 {
-    if (atomic_load_explicit(&sim_stat_arrays, memory_order_relaxed) != 0 &&
-        sim_is_stat_array(ptr)) {
+    if (stat_array_at(ptr)) {
         count(&stat_invalid_frees);
         ESP_LOGE(TAG, "%s(%p): an array of heap_caps_alloc_*_task_stat_arrays(): refused (ESP-IDF "
                       "would corrupt its heap; heap_caps_free_*_task_stat_arrays() frees it)",
@@ -1224,8 +1231,7 @@ static realloc_status_t realloc_base(void *ptr, size_t size, uint32_t caps, void
         }
         return REALLOC_FREED;
     }
-    if (atomic_load_explicit(&sim_stat_arrays, memory_order_relaxed) != 0 &&
-        sim_is_stat_array(ptr)) {
+    if (stat_array_at(ptr)) {
         count(&stat_invalid_frees);
         ESP_LOGE(TAG, "heap_caps_realloc(%p): an array of heap_caps_alloc_*_task_stat_arrays(): "
                       "refused (ESP-IDF would corrupt its heap)",
@@ -1598,7 +1604,10 @@ size_t heap_caps_get_containing_block_size(void *ptr)
         ESP_LOGE(TAG, "heap_caps_get_containing_block_size(%p): not inside a live block (ESP-IDF "
                       "would assert)", ptr);
     } else {
-        SIM_UNPOISON(start, size); /* usable, as heap_caps_get_allocated_size makes it */
+        /* usable, as heap_caps_get_allocated_size makes it; the owner word stays poisoned (the
+         * task statistics' arrays have none) */
+        const size_t owner = stat_array_at(start) ? 0 : sim_block_owner_bytes();
+        SIM_UNPOISON((char *)start + owner, size - owner);
     }
     return size;
 }
@@ -1622,21 +1631,16 @@ static size_t figure(uint32_t caps, figure_t which, const char *function_name)
 {
     sim_note_isr_call(function_name);
     ensure_init();
+    if (which == FIG_LARGEST) {
+        return largest_free_block(caps);
+    }
     size_t result = 0;
     HEAPS(heap) {
         if (!heap_matches(heap, caps)) {
             continue;
         }
         heap_figures_t f = heap_figures(heap);
-        switch (which) {
-        case FIG_TOTAL: result += f.total; break;
-        case FIG_FREE: result += f.free; break;
-        case FIG_MIN_FREE: result += f.min_free; break;
-        case FIG_LARGEST: /* heap_caps_get_info()'s, tracking's owner word included (below) */
-            result = f.largest > result ? f.largest : result;
-            result = less_owner_word(result);
-            break;
-        }
+        result += which == FIG_TOTAL ? f.total : which == FIG_FREE ? f.free : f.min_free;
     }
     return result;
 }
@@ -1741,7 +1745,9 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
     return ESP_OK;
 }
 
-/* For the boot itself: no ensure_init (it runs inside pthread_once), no ISR check. */
+/* heap_caps_get_largest_free_block() (heap_caps_get_info()'s figure, tracking's owner word taken
+ * off as ESP-IDF does: see less_owner_word()), also for the boot's DMA reserve, which ESP-IDF sizes
+ * with it: no ensure_init (it runs inside pthread_once), no ISR check. */
 static size_t largest_free_block(uint32_t caps)
 {
     size_t largest = 0;
@@ -1749,6 +1755,7 @@ static size_t largest_free_block(uint32_t caps)
         if (heap_matches(heap, caps)) {
             size_t block = heap_figures(heap).largest;
             largest = block > largest ? block : largest;
+            largest = less_owner_word(largest);
         }
     }
     return largest;
@@ -2394,7 +2401,7 @@ esp_err_t kraken_sim_get_region(size_t index, kraken_sim_region_t *out)
         .size = f.total,
         .free_bytes = f.free,
         .minimum_free_bytes = f.min_free,
-        .largest_free_block = f.largest,
+        .largest_free_block = less_owner_word(f.largest), /* the caller's room */
     };
     memcpy(out->caps, heap->caps, sizeof out->caps);
     return ESP_OK;

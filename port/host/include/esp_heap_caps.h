@@ -124,7 +124,8 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void);
  *  the maximum over the heaps; 0 when no heap matches. With caps that align (SIMD, or DMA and
  *  CACHE_ALIGNED in PSRAM) the request is rounded up and needs room for the alignment, so it may
  *  fail at this size, as on ESP-IDF. It is heap_caps_get_info()'s figure: with
- *  CONFIG_HEAP_TASK_TRACKING, the owner word less for each heap from the largest on. O(heaps). */
+ *  CONFIG_HEAP_TASK_TRACKING, the largest over the heaps of each one's largest block less an owner
+ *  word for it and for each heap after it in ESP-IDF's list. O(heaps). */
 size_t heap_caps_get_largest_free_block(uint32_t caps);
 /** Fill *info over the heaps with all of `caps` (info NULL: nothing). With
  *  CONFIG_HEAP_TASK_TRACKING, ESP-IDF's arithmetic: allocated bytes without the blocks' owner
