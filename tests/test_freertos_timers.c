@@ -330,9 +330,14 @@ static void a_timer_deleted_in_its_own_callback_is_freed_after_it_returns(void *
     TimerHandle_t t = xTimerCreate("suicide", 1, pdTRUE, &seen, record);
     assert_non_null(t);
     assert_int_equal(xTimerStart(t, 0), pdPASS);
-    WAIT_FOR(atomic_load(&seen.calls) == 1);
+    WAIT_FOR(atomic_load(&seen.calls) >= 1);
     flush_timer_task();
-    assert_int_equal(atomic_load(&seen.calls), 1);
+    /* One call, or one per period a late timer task missed (a burst, as FreeRTOS's
+     * prvReloadTimer(): the delete takes effect once the callback returns); none after. */
+    const int calls = atomic_load(&seen.calls);
+    assert_true(calls >= 1);
+    vTaskDelay(3);
+    assert_int_equal(atomic_load(&seen.calls), calls);
     assert_ptr_equal(seen.id, &seen); /* read after the delete: the record was still there */
     assert_int_equal(internal_free(), internal_at_setup);
 }

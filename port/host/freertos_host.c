@@ -1100,31 +1100,36 @@ void vTaskSetThreadLocalStoragePointerAndDelCallback(TaskHandle_t xTaskToSet, Ba
 static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
 {
     fr_task_call();
-    if (task != NULL) { /* a deleted task's record may be freed: looked up, never read */
-        fr_lock();
-        const bool live = record_live_locked(task);
-        fr_unlock();
-        if (!live) {
-            fr_refuse_dead(fn, task, FR_TASK);
-            return;
-        }
-    }
-    struct tskTaskControlBlock *t = fr_or_self(task);
+    struct tskTaskControlBlock *t = fr_or_self(task); /* task itself, unless NULL */
     if (t == NULL) {
         return; /* the caller has no record and the host no memory for one: nothing to delete */
+    }
+    /* Another task's record goes when its thread ends, whenever the lock is not held: looked up
+     * and read in one hold (and looked up again in the next). */
+    char name[configMAX_TASK_NAME_LEN];
+    fr_lock();
+    const bool live = task == NULL || record_live_locked(t);
+    const bool idle = live && t->idle, service = live && t->service;
+    const bool with_caps = live && t->with_caps;
+    if (live) {
+        memcpy(name, t->name, sizeof name);
+    }
+    fr_unlock();
+    if (!live) {
+        fr_refuse_dead(fn, task, FR_TASK);
+        return;
     }
     if (sim_in_isr()) {
         FR_REFUSE("%s: in an ISR: refused (the chip asserts)", fn);
         return;
     }
-    if (t->idle) {
-        FR_REFUSE("%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)", fn,
-                  t->name);
+    if (idle) {
+        FR_REFUSE("%s(\"%s\"): an idle task: refused (the chip's scheduler needs it)", fn, name);
         return;
     }
-    if (t->service) { /* not counted: the chip deletes it (its timers then never run) */
+    if (service) { /* not counted: the chip deletes it (its timers then never run) */
         ESP_LOGE(FR_TAG, "%s(\"%s\"): a service task the chip starts at boot: refused (not "
-                         "simulated: the host's timers need its thread)", fn, t->name);
+                         "simulated: the host's timers need its thread)", fn, name);
         return;
     }
     const bool self = t == t_self;
@@ -1133,7 +1138,7 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
                   "asserts", fn);
     }
     void *helper_stack = NULL, *helper_tcb = NULL;
-    if (caps_api && self && t->with_caps) {
+    if (caps_api && self && with_caps) {
         /* idf_additions.c: a WithCaps task cannot free its own stack, so vTaskDeleteWithCaps()
          * creates a clean-up task (configMINIMAL_STACK_SIZE) that frees it; the chip aborts
          * when that task cannot be had. */
@@ -1143,12 +1148,16 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
             vPortFree(helper_stack);
             helper_stack = NULL;
             ESP_LOGE(FR_TAG, "%s(\"%s\"): no memory for the clean-up task (%u + %u bytes of "
-                             "internal RAM): the chip aborts here", fn, t->name,
+                             "internal RAM): the chip aborts here", fn, name,
                      (unsigned)configMINIMAL_STACK_SIZE, (unsigned)KRAKEN_SIM_TCB_BYTES);
         }
     }
-    char name[configMAX_TASK_NAME_LEN];
     fr_lock();
+    if (!self && !record_live_locked(t)) { /* its thread ended since the look-up */
+        fr_unlock();
+        fr_refuse_dead(fn, task, FR_TASK);
+        return;
+    }
     memcpy(name, t->name, sizeof name); /* another task's record may go once the lock is left */
     if (t->deleted) { /* deleted by another already, its thread not ended yet */
         fr_unlock();
