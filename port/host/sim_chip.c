@@ -171,6 +171,7 @@ static struct {
     kraken_sim_profile_t profile;
     sim_policy_t policy;
     bool hooks; /* policy.heap_hooks once booted: the boot's own allocations call no hook */
+    size_t owner_word;      /* sim_block_owner_bytes(), from policy.task_tracking */
     bool psram;             /* esp_psram_is_initialized() */
     size_t psram_bytes;     /* esp_psram_get_size() */
     /* ESP-IDF's malloc_alwaysinternal_limit, an int on the chip: -1 (what heap_caps_malloc_extmem_
@@ -748,6 +749,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
     chip.hooks = false;
     chip.profile = profile;
     chip.policy = *policy;
+    chip.owner_word = policy->task_tracking ? sizeof(void *) : 0;
     HEAPS(h) {
         if (h->added) { /* a static buffer given to the heap is the program's again */
             SIM_UNPOISON((void *)h->start, h->end - h->start);
@@ -1084,7 +1086,7 @@ static void alloc_hook(void *ptr, size_t size, uint32_t caps)
  * room it takes on the chip, and is poisoned under ASan. */
 size_t sim_block_owner_bytes(void)
 {
-    return chip.policy.task_tracking ? sizeof(void *) : 0;
+    return chip.owner_word;
 }
 
 /* The heap block that ptr, a pointer heap_caps handed out, lies in (ptr itself without tracking).
@@ -1149,8 +1151,9 @@ static void *alloc_base(size_t alignment, size_t size, uint32_t caps)
 }
 
 /* Whether ptr, or the block a heap_caps pointer ptr would be (the owner word before it), is an
- * array of heap_caps_alloc_*_task_stat_arrays(): those blocks have no owner word. */
-static bool stat_array_at(const void *ptr)
+ * array of heap_caps_alloc_*_task_stat_arrays(): those blocks have no owner word. Inline: a free
+ * pays one load while no array is live. */
+static inline __attribute__((always_inline)) bool stat_array_at(const void *ptr)
 {
     return atomic_load_explicit(&sim_stat_arrays, memory_order_relaxed) != 0 &&
            (sim_is_stat_array(ptr) || sim_is_stat_array(block_of(ptr)));
