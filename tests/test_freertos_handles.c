@@ -486,6 +486,123 @@ static void a_task_deleted_but_not_yet_freed_is_refused_by_every_call(void **sta
     vTaskDelay(2); /* its thread usually ends meanwhile; later, it touches only host records */
 }
 
+/* ---- a deleted task and the objects its deleter frees next ----------------------------------- */
+
+/* A task keeps calling `use` on an object; this thread deletes the task, then the object. On the
+ * chip the task stops at once; on the host it runs until its next call, which must end it before
+ * it reads the object (the ASan and TSan builds stop at a read of the freed record), not refuse
+ * the call (the teardown counts refusals). */
+#define USER_ROUNDS 10
+
+typedef struct {
+    void (*use)(void *obj);
+    void *obj;
+} user_job_t;
+
+static atomic_int user_spins;
+
+static void keep_using(void *arg)
+{
+    const user_job_t job = *(const user_job_t *)arg; /* read before its first spin is counted */
+    for (;;) {
+        job.use(job.obj);
+        atomic_fetch_add(&user_spins, 1);
+    }
+}
+
+static void delete_user_then_object(void *(*make)(void), void (*drop)(void *),
+                                    void (*use)(void *obj))
+{
+    for (int i = 0; i < USER_ROUNDS; i++) {
+        user_job_t job = {.use = use, .obj = make()};
+        assert_non_null(job.obj);
+        atomic_store(&user_spins, 0);
+        TaskHandle_t t = NULL;
+        assert_int_equal(xTaskCreate(keep_using, "user", 4096, &job, 5, &t), pdPASS);
+        WAIT_FOR(atomic_load(&user_spins) > 2);
+        vTaskDelete(t);
+        drop(job.obj);
+        WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    }
+}
+
+static void *make_group(void) { return xEventGroupCreate(); }
+static void drop_group(void *g) { vEventGroupDelete(g); }
+static void set_bits(void *g) { (void)xEventGroupSetBits(g, 1); }
+static void *make_ring(void) { return xRingbufferCreate(1024, RINGBUF_TYPE_NOSPLIT); }
+static void drop_ring(void *rb) { vRingbufferDelete(rb); }
+static void *make_stream(void) { return xStreamBufferCreate(64, 1); }
+static void drop_stream(void *sb) { vStreamBufferDelete(sb); }
+static void *make_recursive(void) { return xSemaphoreCreateRecursiveMutex(); }
+static void drop_recursive(void *m) { vSemaphoreDelete(m); }
+static void *make_timer(void) { return xTimerCreate("t", 1000, pdFALSE, NULL, ignore); }
+static void drop_timer(void *t) { (void)xTimerDelete(t, 0); }
+
+static void ring_round_trip(void *rb)
+{
+    const uint32_t x = 7;
+    if (xRingbufferSend(rb, &x, sizeof x, 0) == pdTRUE) {
+        size_t n;
+        void *item = xRingbufferReceive(rb, &n, 0);
+        if (item != NULL) {
+            vRingbufferReturnItem(rb, item);
+        }
+    }
+    (void)xRingbufferGetCurFreeSize(rb);
+}
+
+static void stream_round_trip(void *sb)
+{
+    const uint8_t x[4] = {1, 2, 3, 4};
+    uint8_t y[4];
+    (void)xStreamBufferSend(sb, x, sizeof x, 0);
+    (void)xStreamBufferReceive(sb, y, sizeof y, 0);
+    (void)xStreamBufferIsFull(sb);
+}
+
+static void take_and_give(void *m)
+{
+    if (xSemaphoreTakeRecursive(m, 0) == pdTRUE) {
+        (void)xSemaphoreGiveRecursive(m);
+    }
+}
+
+static void timer_queries(void *t)
+{
+    (void)xTimerGetPeriod(t);
+    (void)pvTimerGetTimerID(t);
+    (void)xTimerIsTimerActive(t);
+}
+
+static void a_deleted_task_never_reads_the_objects_its_deleter_frees_next(void **state)
+{
+    (void)state;
+    delete_user_then_object(make_group, drop_group, set_bits);
+    delete_user_then_object(make_ring, drop_ring, ring_round_trip);
+    delete_user_then_object(make_stream, drop_stream, stream_round_trip);
+    delete_user_then_object(make_recursive, drop_recursive, take_and_give);
+    delete_user_then_object(make_timer, drop_timer, timer_queries);
+}
+
+/* A task gone with its thread: its handle stays a deleted task's (eDeleted, refused) while the
+ * next tasks are made, not the handle of one of them at the same address. */
+static void a_gone_tasks_handle_is_not_the_next_tasks(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4 * USER_ROUNDS; i++) { /* the host's malloc hands the address out again
+                                                    in most runs of this many */
+        TaskHandle_t gone = NULL, next = NULL;
+        assert_int_equal(xTaskCreate(delete_myself, "gone", 4096, NULL, 5, &gone), pdPASS);
+        WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST); /* its record goes with its thread */
+        assert_int_equal(xTaskCreate(wait_forever, "next", 4096, NULL, 5, &next), pdPASS);
+        assert_true(becomes_blocked(next));
+        assert_ptr_not_equal(next, gone);
+        assert_int_equal(eTaskGetState(gone), eDeleted);
+        vTaskDelete(next);
+        WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +618,9 @@ int main(void)
         cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, refusals_reset),
         cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, refusals_reset),
+        cmocka_unit_test_teardown(a_deleted_task_never_reads_the_objects_its_deleter_frees_next,
+                                  refusals_reset),
+        cmocka_unit_test_teardown(a_gone_tasks_handle_is_not_the_next_tasks, refusals_reset),
         cmocka_unit_test_teardown(a_task_gone_is_refused_by_every_call, refusals_reset),
         cmocka_unit_test_teardown(a_task_deleted_but_not_yet_freed_is_refused_by_every_call,
                                   refusals_reset),

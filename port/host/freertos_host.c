@@ -388,6 +388,21 @@ static void call_tls_callbacks(const tls_deletion_t *d, const char *task_name)
 }
 #endif
 
+/* A task record's memory goes only after RETIRED_RECORDS more have gone: a handle kept after its
+ * task ended names no live record (refused, eDeleted) instead of the next task's record at the
+ * same address. fr_lock() held; answers the record to free now (NULL: none yet). */
+#define RETIRED_RECORDS 256u
+static void *retired[RETIRED_RECORDS];
+static unsigned retired_next;
+
+static void *retire_locked(void *record)
+{
+    void *oldest = retired[retired_next];
+    retired[retired_next] = record;
+    retired_next = (retired_next + 1) % RETIRED_RECORDS;
+    return oldest;
+}
+
 /* fr_lock() held, by the task's own thread: the record goes and the thread ends. */
 static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
 {
@@ -414,8 +429,9 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
     pthread_cond_destroy(&t->wake);
     sim_owner_task_gone(t, false); /* its handle may be another task's from here on */
     fr_handle_remove_locked(t);
+    void *oldest = retire_locked(t);
     fr_unlock();
-    __real_free(t);
+    __real_free(oldest);
     pthread_exit(NULL);
 }
 
@@ -596,9 +612,10 @@ static void foreign_thread_ends(void *record)
     uncount_locked(record);
     sim_owner_task_gone(record, false);
     fr_handle_remove_locked(record);
-    fr_unlock();
     pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->wake);
-    __real_free(record);
+    void *oldest = retire_locked(record);
+    fr_unlock();
+    __real_free(oldest);
 }
 
 static void make_foreign_key(void)

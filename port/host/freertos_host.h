@@ -148,6 +148,13 @@ bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
  * its own way). fr_lock() not held. */
 bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind);
 
+/* fr_enter() (fr_lock() for a FromISR call, isr: it does not end its caller), then true with
+ * the lock held when handle names a live object of `kind`; else unlocks, refuses as
+ * fr_refuse_dangling() and answers false. Whatever the call reads behind the handle is read in
+ * this hold: once the lock goes, another task may free the object (also the task that just
+ * deleted the caller, which ends here instead). handle not NULL. O(log n). */
+bool fr_enter_live(const char *fn, const void *handle, fr_kind_t kind, bool isr);
+
 /* FR_REFUSE's line for a handle that names no live object of `kind` (the check was the caller's):
  * "<fn>(<handle>): no live <kind> (deleted, or never one): refused". fr_lock() not held. */
 void fr_refuse_dead(const char *fn, const void *handle, fr_kind_t kind);

@@ -102,16 +102,17 @@ BaseType_t xEventGroupGetStaticBuffer(EventGroupHandle_t xEventGroup,
                   xEventGroup == NULL ? "event group" : "place for the buffer");
         return pdFALSE;
     }
-    if (fr_refuse_dangling(__func__, xEventGroup, FR_EVENT_GROUP)) {
+    if (!fr_enter_live(__func__, xEventGroup, FR_EVENT_GROUP, false)) {
         return pdFALSE;
     }
     /* A WithCaps group is a static one on the chip (idf_additions_event_groups.c). */
-    if (xEventGroup->memory == MEM_HEAP) {
-        return pdFALSE;
+    const bool has = xEventGroup->memory != MEM_HEAP;
+    if (has) {
+        *ppxEventGroupBuffer =
+            xEventGroup->memory == MEM_STATIC ? xEventGroup->buffer : xEventGroup->block;
     }
-    *ppxEventGroupBuffer =
-        xEventGroup->memory == MEM_STATIC ? xEventGroup->buffer : xEventGroup->block;
-    return pdTRUE;
+    fr_unlock();
+    return has ? pdTRUE : pdFALSE;
 }
 
 static void delete_group(EventGroupHandle_t g, bool caps_api, const char *fn)
@@ -164,6 +165,7 @@ void vEventGroupDeleteWithCaps(EventGroupHandle_t xEventGroup)
     delete_group(xEventGroup, true, __func__);
 }
 
+/* The arguments only: the group is looked up in the hold that uses it (fr_enter_live). */
 static bool valid_bits(const char *fn, EventGroupHandle_t g, EventBits_t bits)
 {
     if (g == NULL || (bits & CONTROL_BITS) != 0) {
@@ -171,7 +173,7 @@ static bool valid_bits(const char *fn, EventGroupHandle_t g, EventBits_t bits)
                   g == NULL ? "no event group" : "bits in the top byte (the kernel's)");
         return false;
     }
-    return !fr_refuse_dangling(fn, g, FR_EVENT_GROUP);
+    return true;
 }
 
 /* Lock held: the waiter leaves its group's list (a timeout, or its task deleted while it waits);
@@ -227,10 +229,10 @@ static void set_locked(struct EventGroupDef_t *g, EventBits_t bits)
 EventBits_t xEventGroupSetBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet)
 {
     fr_task_call();
-    if (!valid_bits(__func__, xEventGroup, uxBitsToSet)) {
+    if (!valid_bits(__func__, xEventGroup, uxBitsToSet) ||
+        !fr_enter_live(__func__, xEventGroup, FR_EVENT_GROUP, false)) {
         return 0;
     }
-    fr_lock();
     set_locked(xEventGroup, uxBitsToSet);
     const EventBits_t bits = xEventGroup->bits;
     fr_unlock();
@@ -251,7 +253,8 @@ static void clear_bits_later(void *group, uint32_t bits)
 BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToSet,
                                      BaseType_t *pxHigherPriorityTaskWoken)
 {
-    if (!valid_bits(__func__, xEventGroup, uxBitsToSet)) {
+    if (!valid_bits(__func__, xEventGroup, uxBitsToSet) ||
+        fr_refuse_dangling(__func__, xEventGroup, FR_EVENT_GROUP)) { /* nothing read */
         return pdFAIL;
     }
     return xTimerPendFunctionCallFromISR(set_bits_later, xEventGroup, uxBitsToSet,
@@ -261,10 +264,10 @@ BaseType_t xEventGroupSetBitsFromISR(EventGroupHandle_t xEventGroup, const Event
 EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear)
 {
     fr_task_call();
-    if (!valid_bits(__func__, xEventGroup, uxBitsToClear)) {
+    if (!valid_bits(__func__, xEventGroup, uxBitsToClear) ||
+        !fr_enter_live(__func__, xEventGroup, FR_EVENT_GROUP, false)) {
         return 0;
     }
-    fr_lock();
     const EventBits_t before = xEventGroup->bits;
     xEventGroup->bits &= ~uxBitsToClear;
     fr_unlock();
@@ -273,7 +276,8 @@ EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits
 
 BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear)
 {
-    if (!valid_bits(__func__, xEventGroup, uxBitsToClear)) {
+    if (!valid_bits(__func__, xEventGroup, uxBitsToClear) ||
+        fr_refuse_dangling(__func__, xEventGroup, FR_EVENT_GROUP)) { /* nothing read */
         return pdFAIL;
     }
     return xTimerPendFunctionCallFromISR(clear_bits_later, xEventGroup, uxBitsToClear, NULL);
@@ -281,10 +285,9 @@ BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const Eve
 
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)
 {
-    if (xEventGroup == NULL || fr_refuse_dangling(__func__, xEventGroup, FR_EVENT_GROUP)) {
+    if (xEventGroup == NULL || !fr_enter_live(__func__, xEventGroup, FR_EVENT_GROUP, false)) {
         return 0;
     }
-    fr_lock();
     const EventBits_t bits = xEventGroup->bits;
     fr_unlock();
     return bits;
@@ -331,8 +334,7 @@ static bool enter_wait(const char *fn, EventGroupHandle_t g, EventBits_t bits, E
         return false;
     }
     *timed = fr_deadline(ticks, deadline);
-    fr_enter();
-    return true;
+    return fr_enter_live(fn, g, FR_EVENT_GROUP, false);
 }
 
 EventBits_t xEventGroupWaitBits(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToWaitFor,

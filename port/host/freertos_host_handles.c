@@ -92,13 +92,24 @@ bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind)
     if (handle == NULL) {
         return false;
     }
-    fr_lock();
+    fr_enter(); /* a task deleted meanwhile ends here: its deleter may have freed the object */
     const bool live = fr_handle_live_locked(handle, kind);
     fr_unlock();
     if (!live) {
         fr_refuse_dead(fn, handle, kind);
     }
     return !live;
+}
+
+bool fr_enter_live(const char *fn, const void *handle, fr_kind_t kind, bool isr)
+{
+    isr ? fr_lock() : fr_enter();
+    if (fr_handle_live_locked(handle, kind)) {
+        return true;
+    }
+    fr_unlock();
+    fr_refuse_dead(fn, handle, kind);
+    return false;
 }
 
 void fr_refuse_dead(const char *fn, const void *handle, fr_kind_t kind)

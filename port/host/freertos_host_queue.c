@@ -221,7 +221,7 @@ BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQue
                   xQueue == NULL ? "queue" : "place for the queue buffer");
         return pdFALSE;
     }
-    if (fr_refuse_dangling(__func__, xQueue, FR_QUEUE)) {
+    if (!fr_enter_live(__func__, xQueue, FR_QUEUE, false)) {
         return pdFALSE;
     }
     /* A WithCaps queue or semaphore is a static one on the chip (idf_additions.c): its blocks are
@@ -231,13 +231,15 @@ BaseType_t xQueueGenericGetStaticBuffers(QueueHandle_t xQueue, uint8_t **ppucQue
         xQueue->memory == MEM_STATIC ? xQueue->buffer
         : xQueue->memory == MEM_CAPS ? (StaticQueue_t *)xQueue->block
                                      : NULL;
+    uint8_t *const storage = is_mutex(xQueue)           ? NULL
+                             : xQueue->storage != NULL ? xQueue->storage
+                                                       : (uint8_t *)buffer;
+    fr_unlock();
     if (buffer == NULL) {
         return pdFALSE;
     }
     if (ppucQueueStorage != NULL) {
-        *ppucQueueStorage = is_mutex(xQueue)           ? NULL
-                            : xQueue->storage != NULL ? xQueue->storage
-                                                      : (uint8_t *)buffer;
+        *ppucQueueStorage = storage;
     }
     *ppxStaticQueue = buffer;
     return pdTRUE;
@@ -587,6 +589,9 @@ BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvIt
         return pdFAIL;
     }
     fr_lock();
+    if (dead_refused(__func__, q)) { /* deleted since the look */
+        return pdFAIL;
+    }
     if (q->count == q->length && xCopyPosition != queueOVERWRITE) {
         fr_unlock();
         return errQUEUE_FULL;
@@ -694,6 +699,9 @@ BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
         return pdFAIL;
     }
     fr_lock();
+    if (dead_refused(__func__, q)) { /* deleted since the look */
+        return pdFAIL;
+    }
     if (q->count == 0) {
         fr_unlock();
         return errQUEUE_EMPTY;
@@ -715,6 +723,9 @@ BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer)
         return pdFAIL;
     }
     fr_lock();
+    if (dead_refused(__func__, xQueue)) { /* deleted since the look */
+        return pdFAIL;
+    }
     const bool any = xQueue->count != 0;
     if (any) {
         take_locked(xQueue, pvBuffer, true);
@@ -737,7 +748,10 @@ BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWai
         return pdFALSE;
     }
     TaskHandle_t self = fr_self();
-    fr_lock();
+    fr_enter();
+    if (dead_refused(__func__, xMutex)) {
+        return pdFALSE;
+    }
     if (xMutex->holder != NULL && xMutex->holder == self) {
         xMutex->recursion++;
         fr_unlock();
@@ -759,7 +773,10 @@ BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
         return pdFALSE;
     }
     TaskHandle_t self = fr_self();
-    fr_lock();
+    fr_enter();
+    if (dead_refused(__func__, xMutex)) {
+        return pdFALSE;
+    }
     if (xMutex->holder == NULL || xMutex->holder != self) {
         fr_unlock();
         return pdFALSE; /* FreeRTOS's answer to a give by a task that does not hold it */
@@ -944,6 +961,9 @@ BaseType_t xQueueAddToSet(QueueSetMemberHandle_t xQueueOrSemaphore, QueueSetHand
         return pdFAIL;
     }
     fr_lock();
+    if (dead_refused(__func__, xQueueOrSemaphore) || dead_refused(__func__, xQueueSet)) {
+        return pdFAIL; /* deleted since the look */
+    }
     const struct QueueDefinition *old = xQueueOrSemaphore->set;
     const bool empty = xQueueOrSemaphore->count == 0;
     if (old == NULL && empty) {
@@ -968,6 +988,9 @@ BaseType_t xQueueRemoveFromSet(QueueSetMemberHandle_t xQueueOrSemaphore,
         return pdFAIL;
     }
     fr_lock();
+    if (dead_refused(__func__, xQueueOrSemaphore) || dead_refused(__func__, xQueueSet)) {
+        return pdFAIL; /* deleted since the look */
+    }
     const bool member = xQueueOrSemaphore->set == xQueueSet;
     const bool empty = xQueueOrSemaphore->count == 0;
     /* read without a select, a member is empty with its handle still in the set: FreeRTOS

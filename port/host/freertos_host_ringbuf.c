@@ -573,16 +573,15 @@ static bool can_read(const struct ringbuf *rb, uint32_t unused)
 static BaseType_t send(const char *fn, struct ringbuf *rb, const void *data, void **acquired,
                        size_t n, TickType_t ticks, bool isr, BaseType_t *woken)
 {
-    if (fr_refuse_wait(fn, ticks)) {
+    if (fr_refuse_wait(fn, ticks) || !fr_enter_live(fn, rb, FR_RINGBUF, isr)) {
         return pdFALSE;
     }
-    if (n > rb->max_item) {
-        return pdFALSE; /* it never fits: ESP-IDF fails at once */
+    if (n > rb->max_item || (rb->type == RINGBUF_TYPE_BYTEBUF && n == 0)) {
+        /* it never fits: ESP-IDF fails at once; or nothing to send */
+        const BaseType_t r = n > rb->max_item ? pdFALSE : pdTRUE;
+        fr_unlock();
+        return r;
     }
-    if (rb->type == RINGBUF_TYPE_BYTEBUF && n == 0) {
-        return pdTRUE; /* nothing to send */
-    }
-    isr ? fr_lock() : fr_enter();
     if (!wait_until(rb, fits, (uint32_t)n, ticks, &rb->returned, &rb->waiting_send)) {
         fr_unlock();
         return pdFALSE;
@@ -629,9 +628,14 @@ BaseType_t xRingbufferSendFromISR(RingbufHandle_t xRingbuffer, const void *pvIte
 static bool refuse_type(const char *fn, const struct ringbuf *rb, RingbufferType_t wanted,
                         bool is_wanted)
 {
-    if ((rb->type == wanted) != is_wanted) {
+    if (!fr_enter_live(fn, rb, FR_RINGBUF, false)) { /* its type read in the hold that finds it */
+        return true;
+    }
+    const RingbufferType_t type = rb->type;
+    fr_unlock();
+    if ((type == wanted) != is_wanted) {
         static const char *const names[] = {"a no-split", "an allow-split", "a byte"};
-        FR_REFUSE("%s: %s buffer: refused (the chip asserts)", fn, names[rb->type]);
+        FR_REFUSE("%s: %s buffer: refused (the chip asserts)", fn, names[type]);
         return true;
     }
     return false;
@@ -656,8 +660,10 @@ BaseType_t xRingbufferSendComplete(RingbufHandle_t xRingbuffer, void *pvItem)
     if (refuse_rb(__func__, rb, pvItem) || refuse_type(__func__, rb, RINGBUF_TYPE_NOSPLIT, true)) {
         return pdFALSE;
     }
+    if (!fr_enter_live(__func__, rb, FR_RINGBUF, false)) {
+        return pdFALSE;
+    }
     const uintptr_t at = (uintptr_t)pvItem - (uintptr_t)rb->storage;
-    fr_enter();
     /* acquired items lie from write to acquire, completed ones before write (from free) */
     const bool inside = (uintptr_t)pvItem >= (uintptr_t)rb->storage && at <= rb->size;
     const bool acquired =
@@ -682,10 +688,9 @@ BaseType_t xRingbufferSendComplete(RingbufHandle_t xRingbuffer, void *pvItem)
 static bool receive(const char *fn, struct ringbuf *rb, void **item1, size_t *len1, void **item2,
                     size_t *len2, size_t max, TickType_t ticks, bool isr)
 {
-    if (fr_refuse_wait(fn, ticks)) {
+    if (fr_refuse_wait(fn, ticks) || !fr_enter_live(fn, rb, FR_RINGBUF, isr)) {
         return false;
     }
-    isr ? fr_lock() : fr_enter();
     if (!wait_until(rb, can_read, 0, ticks, &rb->sent, &rb->waiting_receive)) {
         fr_unlock();
         return false;
@@ -795,10 +800,12 @@ static void return_item(const char *fn, struct ringbuf *rb, void *item, bool isr
     if (refuse_rb(fn, rb, item)) {
         return;
     }
+    if (!fr_enter_live(fn, rb, FR_RINGBUF, isr)) {
+        return;
+    }
     const uintptr_t at = (uintptr_t)item - (uintptr_t)rb->storage;
     const bool inside = (uintptr_t)item >= (uintptr_t)rb->storage &&
                         (rb->type == RINGBUF_TYPE_BYTEBUF ? at < rb->size : at <= rb->size);
-    isr ? fr_lock() : fr_enter();
     const char *why = NULL;
     if (!inside) {
         why = "a pointer outside its storage";
@@ -845,16 +852,20 @@ void vRingbufferReturnItemFromISR(RingbufHandle_t xRingbuffer, void *pvItem,
 size_t xRingbufferGetMaxItemSize(RingbufHandle_t xRingbuffer)
 {
     const struct ringbuf *rb = xRingbuffer;
-    return refuse_rb(__func__, rb, "") ? 0 : rb->max_item; /* fixed at creation */
+    if (refuse_rb(__func__, rb, "") || !fr_enter_live(__func__, rb, FR_RINGBUF, false)) {
+        return 0;
+    }
+    const size_t n = rb->max_item; /* fixed at creation */
+    fr_unlock();
+    return n;
 }
 
 size_t xRingbufferGetCurFreeSize(RingbufHandle_t xRingbuffer)
 {
     const struct ringbuf *rb = xRingbuffer;
-    if (refuse_rb(__func__, rb, "")) {
+    if (refuse_rb(__func__, rb, "") || !fr_enter_live(__func__, rb, FR_RINGBUF, false)) {
         return 0;
     }
-    fr_lock();
     const size_t n = largest_item_now(rb);
     fr_unlock();
     return n;
@@ -864,10 +875,9 @@ static BaseType_t set_membership(const char *fn, struct ringbuf *rb, QueueSetHan
                                  bool add)
 {
     fr_task_call();
-    if (refuse_rb(fn, rb, set)) {
+    if (refuse_rb(fn, rb, set) || !fr_enter_live(fn, rb, FR_RINGBUF, false)) {
         return pdFALSE;
     }
-    fr_enter();
     /* ESP-IDF: not while it holds an item to read (the set would miss it); nor, here, while the
      * set holds its handle (read without a select), which the set would give after it left */
     const bool ok = !readable(rb) && (add ? rb->set == NULL
@@ -900,10 +910,9 @@ void vRingbufferGetInfo(RingbufHandle_t xRingbuffer, UBaseType_t *uxFree, UBaseT
                         UBaseType_t *uxWrite, UBaseType_t *uxAcquire, UBaseType_t *uxItemsWaiting)
 {
     const struct ringbuf *rb = xRingbuffer;
-    if (refuse_rb(__func__, rb, "")) {
+    if (refuse_rb(__func__, rb, "") || !fr_enter_live(__func__, rb, FR_RINGBUF, false)) {
         return;
     }
-    fr_lock();
     const UBaseType_t info[] = {rb->free, rb->read, rb->write, rb->acquire, rb->unread};
     fr_unlock();
     UBaseType_t *const out[] = {uxFree, uxRead, uxWrite, uxAcquire, uxItemsWaiting};
@@ -917,10 +926,9 @@ void vRingbufferGetInfo(RingbufHandle_t xRingbuffer, UBaseType_t *uxFree, UBaseT
 void xRingbufferPrintInfo(RingbufHandle_t xRingbuffer)
 {
     const struct ringbuf *rb = xRingbuffer;
-    if (refuse_rb(__func__, rb, "")) {
+    if (refuse_rb(__func__, rb, "") || !fr_enter_live(__func__, rb, FR_RINGBUF, false)) {
         return;
     }
-    fr_lock();
     const int32_t v[] = {(int32_t)rb->size, (int32_t)bytes_free(rb), (int32_t)rb->read,
                          (int32_t)rb->free, (int32_t)rb->write, (int32_t)rb->acquire};
     fr_unlock();
@@ -934,15 +942,18 @@ BaseType_t xRingbufferGetStaticBuffer(RingbufHandle_t xRingbuffer, uint8_t **ppu
 {
     const struct ringbuf *rb = xRingbuffer;
     if (refuse_rb(__func__, rb, ppucRingbufferStorage) ||
-        refuse_null(__func__, ppxStaticRingbuffer, "")) {
+        refuse_null(__func__, ppxStaticRingbuffer, "") ||
+        !fr_enter_live(__func__, rb, FR_RINGBUF, false)) {
         return pdFALSE;
     }
-    if (rb->memory == MEM_HEAP) {
-        return pdFALSE;
+    const bool has = rb->memory != MEM_HEAP;
+    if (has) {
+        *ppucRingbufferStorage = rb->storage;
+        /* a WithCaps buffer's control block holds the chip's 112 bytes (this host's type may be
+         * larger): only its address is given */
+        *ppxStaticRingbuffer =
+            rb->memory == MEM_STATIC ? rb->user : (StaticRingbuffer_t *)rb->block;
     }
-    *ppucRingbufferStorage = rb->storage;
-    /* a WithCaps buffer's control block holds the chip's 112 bytes (this host's type may be
-     * larger): only its address is given */
-    *ppxStaticRingbuffer = rb->memory == MEM_STATIC ? rb->user : (StaticRingbuffer_t *)rb->block;
-    return pdTRUE;
+    fr_unlock();
+    return has ? pdTRUE : pdFALSE;
 }

@@ -299,7 +299,13 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
     if (refuse_null(fn, sb, data, n) || fr_refuse_wait(fn, wait)) {
         return 0;
     }
+    struct timespec deadline;
+    const bool bounded = fr_deadline(wait, &deadline);
+    if (!fr_enter_live(fn, sb, FR_STREAM_BUFFER, false)) {
+        return 0;
+    }
     if (sb->message && n > UINT32_MAX - LENGTH_BYTES) {
+        fr_unlock();
         FR_REFUSE("%s: a message of %zu bytes: refused (the chip asserts)", fn, n);
         return 0;
     }
@@ -312,9 +318,6 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
             required = sb->length - 1;
         }
     }
-    struct timespec deadline;
-    const bool bounded = fr_deadline(wait, &deadline);
-    fr_enter();
     if (wait != 0 && space_in(sb) < required) {
         if (sb->waiting_send > 0) {
             fr_unlock();
@@ -353,10 +356,12 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
     if (refuse_null(fn, sb, out, 1) || fr_refuse_wait(fn, wait)) {
         return 0;
     }
-    const size_t empty = sb->message ? LENGTH_BYTES : 0;
     struct timespec deadline;
     const bool bounded = fr_deadline(wait, &deadline);
-    fr_enter();
+    if (!fr_enter_live(fn, sb, FR_STREAM_BUFFER, false)) {
+        return 0;
+    }
+    const size_t empty = sb->message ? LENGTH_BYTES : 0;
     /* Only an empty buffer is waited on, until the trigger level (a sender's wake-up). */
     if (wait != 0 && bytes_in(sb) <= empty) {
         if (sb->waiting_receive > 0) {
@@ -398,10 +403,9 @@ size_t xStreamBufferReceiveFromISR(StreamBufferHandle_t xStreamBuffer, void *pvR
 static size_t query(const char *fn, StreamBufferHandle_t sb,
                     size_t (*what)(const struct StreamBufferDef_t *))
 {
-    if (sb == NULL || fr_refuse_dangling(fn, sb, FR_STREAM_BUFFER)) {
+    if (sb == NULL || !fr_enter_live(fn, sb, FR_STREAM_BUFFER, false)) {
         return 0;
     }
-    fr_lock();
     const size_t n = what(sb);
     fr_unlock();
     return n;
@@ -419,11 +423,13 @@ size_t xStreamBufferSpacesAvailable(StreamBufferHandle_t xStreamBuffer)
 
 BaseType_t xStreamBufferIsFull(StreamBufferHandle_t xStreamBuffer)
 {
-    if (xStreamBuffer == NULL || fr_refuse_dangling(__func__, xStreamBuffer, FR_STREAM_BUFFER)) {
+    if (xStreamBuffer == NULL || !fr_enter_live(__func__, xStreamBuffer, FR_STREAM_BUFFER, false)) {
         return pdFALSE;
     }
     const size_t least = xStreamBuffer->message ? LENGTH_BYTES : 0;
-    return xStreamBufferSpacesAvailable(xStreamBuffer) <= least ? pdTRUE : pdFALSE;
+    const bool full = space_in(xStreamBuffer) <= least;
+    fr_unlock();
+    return full ? pdTRUE : pdFALSE;
 }
 
 BaseType_t xStreamBufferIsEmpty(StreamBufferHandle_t xStreamBuffer)
@@ -435,10 +441,9 @@ BaseType_t xStreamBufferIsEmpty(StreamBufferHandle_t xStreamBuffer)
 BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer)
 {
     fr_task_call();
-    if (xStreamBuffer == NULL || fr_refuse_dangling(__func__, xStreamBuffer, FR_STREAM_BUFFER)) {
+    if (xStreamBuffer == NULL || !fr_enter_live(__func__, xStreamBuffer, FR_STREAM_BUFFER, false)) {
         return pdFAIL;
     }
-    fr_lock();
     const bool idle = xStreamBuffer->waiting_send + xStreamBuffer->waiting_receive == 0;
     if (idle) {
         xStreamBuffer->head = 0;
@@ -450,11 +455,10 @@ BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer)
 
 BaseType_t xStreamBufferSetTriggerLevel(StreamBufferHandle_t xStreamBuffer, size_t xTriggerLevel)
 {
-    if (xStreamBuffer == NULL || fr_refuse_dangling(__func__, xStreamBuffer, FR_STREAM_BUFFER)) {
+    const size_t level = xTriggerLevel != 0 ? xTriggerLevel : 1;
+    if (xStreamBuffer == NULL || !fr_enter_live(__func__, xStreamBuffer, FR_STREAM_BUFFER, false)) {
         return pdFALSE;
     }
-    const size_t level = xTriggerLevel != 0 ? xTriggerLevel : 1;
-    fr_lock();
     const bool ok = level < xStreamBuffer->length; /* FreeRTOS compares with the ring */
     if (ok) {
         xStreamBuffer->trigger = level;

@@ -435,10 +435,9 @@ BaseType_t xTimerPendFunctionCallFromISR(PendedFunction_t xFunctionToPend, void 
 
 BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
+    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         return pdFALSE;
     }
-    fr_lock();
     const bool active = xTimer->active;
     fr_unlock();
     return active ? pdTRUE : pdFALSE;
@@ -446,10 +445,9 @@ BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer)
 
 void *pvTimerGetTimerID(const TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
+    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         return NULL;
     }
-    fr_lock();
     void *id = xTimer->id;
     fr_unlock();
     return id;
@@ -457,8 +455,7 @@ void *pvTimerGetTimerID(const TimerHandle_t xTimer)
 
 void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID)
 {
-    if (xTimer != NULL && !fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
-        fr_lock();
+    if (xTimer != NULL && fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         xTimer->id = pvNewID;
         fr_unlock();
     }
@@ -466,13 +463,17 @@ void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID)
 
 const char *pcTimerGetName(TimerHandle_t xTimer)
 {
-    return xTimer != NULL && !fr_refuse_dangling(__func__, xTimer, FR_TIMER) ? xTimer->name : NULL;
+    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+        return NULL;
+    }
+    const char *const name = xTimer->name;
+    fr_unlock();
+    return name;
 }
 
 void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload)
 {
-    if (xTimer != NULL && !fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
-        fr_lock();
+    if (xTimer != NULL && fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         xTimer->auto_reload = xAutoReload != pdFALSE;
         fr_unlock();
     }
@@ -480,10 +481,9 @@ void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload)
 
 BaseType_t xTimerGetReloadMode(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
+    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         return pdFALSE;
     }
-    fr_lock();
     const bool auto_reload = xTimer->auto_reload;
     fr_unlock();
     return auto_reload ? pdTRUE : pdFALSE;
@@ -496,10 +496,9 @@ UBaseType_t uxTimerGetReloadMode(TimerHandle_t xTimer)
 
 TickType_t xTimerGetPeriod(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
+    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         return 0;
     }
-    fr_lock();
     const TickType_t period = xTimer->period;
     fr_unlock();
     return period;
@@ -507,10 +506,9 @@ TickType_t xTimerGetPeriod(TimerHandle_t xTimer)
 
 TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || fr_refuse_dangling(__func__, xTimer, FR_TIMER)) {
+    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         return 0;
     }
-    fr_lock();
     const uint64_t expiry = xTimer->expiry;
     fr_unlock();
     return (TickType_t)expiry;
@@ -519,9 +517,14 @@ TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer)
 BaseType_t xTimerGetStaticBuffer(TimerHandle_t xTimer, StaticTimer_t **ppxTimerBuffer)
 {
     if (xTimer == NULL || ppxTimerBuffer == NULL ||
-        fr_refuse_dangling(__func__, xTimer, FR_TIMER) || xTimer->buffer == NULL) {
+        !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
         return pdFALSE;
     }
-    *ppxTimerBuffer = xTimer->buffer;
+    StaticTimer_t *const buffer = xTimer->buffer;
+    fr_unlock();
+    if (buffer == NULL) {
+        return pdFALSE;
+    }
+    *ppxTimerBuffer = buffer;
     return pdTRUE;
 }
