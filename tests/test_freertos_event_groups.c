@@ -401,6 +401,7 @@ static void misuse_is_refused_and_logged(void **state)
     /* all of it, the top bit too */
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(g, 0x80000000u), 0));
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(NULL, BIT_A), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetBits(NULL), 0));
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupWaitBits(g, 0, pdFALSE, pdFALSE, 0), 0));
     kraken_sim_isr_enter();
     /* a wait: counted in refused_waits alone */
@@ -413,6 +414,7 @@ static void misuse_is_refused_and_logged(void **state)
     assert_non_null(bad_bits);
     assert_int_equal(strncmp(bad_bits, "xEventGroupSetBits: bits in the top byte", 40), 0);
     assert_non_null(strstr(out, "xEventGroupSetBits: no event group"));
+    assert_non_null(strstr(out, "xEventGroupGetBits: no event group"));
     assert_non_null(strstr(out, "no bits to wait for"));
     assert_non_null(strstr(out, "in an ISR"));
     assert_int_equal(xEventGroupGetBits(g), 0); /* nothing changed */

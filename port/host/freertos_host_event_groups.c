@@ -285,7 +285,8 @@ BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const Eve
 
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)
 {
-    if (xEventGroup == NULL || !fr_enter_live(__func__, xEventGroup, FR_EVENT_GROUP, false)) {
+    if (!valid_bits(__func__, xEventGroup, 0) ||
+        !fr_enter_live(__func__, xEventGroup, FR_EVENT_GROUP, false)) {
         return 0;
     }
     const EventBits_t bits = xEventGroup->bits;

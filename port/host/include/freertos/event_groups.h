@@ -57,7 +57,8 @@ EventBits_t xEventGroupClearBits(EventGroupHandle_t xEventGroup, const EventBits
 /** The same from a simulated ISR, deferred to the timer task as xEventGroupSetBitsFromISR():
  *  pdPASS; pdFAIL when the timer task's queue is full, or for the refusals above. isr-ok, O(1). */
 BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const EventBits_t uxBitsToClear);
-/** The bits now (0 for NULL). task or isr, O(1). */
+/** The bits now. NULL: 0, refused and counted (FreeRTOS's is xEventGroupClearBits(g, 0), which
+ *  asserts on NULL). task or isr, O(1). */
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup);
 #define xEventGroupGetBitsFromISR(g) xEventGroupGetBits(g)
 
