@@ -69,10 +69,14 @@ static void a_one_shot_timer_calls_back_once_after_its_timeout(void **state)
     esp_timer_handle_t timer = make(count, &calls, "once");
     const int64_t start = esp_timer_get_time();
     assert_int_equal(esp_timer_start_once(timer, 3000), ESP_OK);
-    assert_true(esp_timer_is_active(timer));
+    const bool active = esp_timer_is_active(timer);
     uint64_t expiry = 0;
     assert_int_equal(esp_timer_get_expiry_time(timer, &expiry), ESP_OK);
-    assert_true((int64_t)expiry >= start + 3000);
+    /* armed, its alarm 3 ms on; unless this thread was preempted past the alarm (a loaded
+     * machine): then the esp_timer task may have fired it already, disarmed with no alarm */
+    const bool past_alarm = esp_timer_get_time() - start >= 3000;
+    assert_true(active || past_alarm);
+    assert_true((int64_t)expiry >= start + 3000 || (past_alarm && expiry == 0));
     assert_true(reaches(&calls, 1));
     assert_true(esp_timer_get_time() - start >= 3000);
     sleep_ms(10);
