@@ -172,6 +172,10 @@ static void a_deleted_event_group_is_refused_by_every_call(void **state)
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetBits(group), 0));
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupWaitBits(group, 1, pdFALSE, pdFALSE, 0), 0));
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupSync(group, 1, 3, 0), 0));
+    /* the dead group is what a refused wait reports too (in a simulated ISR, as a queue does) */
+    kraken_sim_isr_enter();
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupWaitBits(group, 1, pdFALSE, pdFALSE, 10), 0));
+    kraken_sim_isr_exit();
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBitsFromISR(group, 1, NULL), pdFAIL));
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetStaticBuffer(group, &buffer), pdFALSE));
 }

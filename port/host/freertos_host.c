@@ -427,7 +427,7 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
         pthread_setspecific(foreign_key, NULL);
     }
     pthread_cond_destroy(&t->wake);
-    sim_owner_task_gone(t, false); /* its handle may be another task's from here on */
+    sim_owner_task_gone(t, false); /* its handle may be another task's once its record is freed */
     fr_handle_remove_locked(t);
     void *oldest = retire_locked(t);
     fr_unlock();

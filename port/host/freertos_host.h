@@ -145,7 +145,8 @@ bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
 
 /* True, after FR_REFUSE ("<fn>(<handle>): no live <kind> (deleted, or never one): refused"), when
  * handle is not NULL and names no live object of `kind`; false for NULL (each call refuses NULL
- * its own way). fr_lock() not held. */
+ * its own way). A first look only: the call reads the object after fr_enter_live(). Looks in
+ * fr_enter(), so a task deleted by another ends here. fr_lock() not held. */
 bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind);
 
 /* fr_enter() (fr_lock() for a FromISR call, isr: it does not end its caller), then true with

@@ -327,7 +327,9 @@ static bool enter_wait(const char *fn, EventGroupHandle_t g, EventBits_t bits, E
                        TickType_t ticks, struct timespec *deadline, bool *timed)
 {
     fr_task_call();
-    if (!valid_bits(fn, g, bits) || fr_refuse_wait(fn, ticks)) {
+    /* a dead group first, as every call reports it; looked up again in the hold that uses it */
+    if (!valid_bits(fn, g, bits) || fr_refuse_dangling(fn, g, FR_EVENT_GROUP) ||
+        fr_refuse_wait(fn, ticks)) {
         return false;
     }
     if (wait_for == 0) {

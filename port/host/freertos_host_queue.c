@@ -543,6 +543,9 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
     struct timespec deadline;
     const bool timed = fr_deadline(xTicksToWait, &deadline);
     fr_enter();
+    if (dead_refused(__func__, q)) { /* deleted since the look (a caller fr_enter() does not end) */
+        return pdFAIL;
+    }
     /* A mutex nobody holds is a full queue of one: its give fails as a send to a full queue
      * (errQUEUE_FULL, nothing logged), as on the chip; held by another task, the chip asserts. */
     while (!(is_mutex(q) && q->holder != NULL && q->holder != self) && q->count == q->length &&
@@ -640,6 +643,9 @@ static BaseType_t receive(const char *fn, QueueHandle_t xQueue, void *buffer, Ti
     struct timespec deadline;
     const bool timed = fr_deadline(ticks, &deadline);
     fr_enter();
+    if (dead_refused(fn, q)) { /* deleted since the look (a caller fr_enter() does not end) */
+        return pdFAIL;
+    }
     while (q->count == 0) {
         if (ticks == 0) {
             fr_unlock();
