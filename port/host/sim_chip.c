@@ -1609,7 +1609,9 @@ size_t heap_caps_get_containing_block_size(void *ptr)
     } else {
         /* usable, as heap_caps_get_allocated_size makes it; the owner word stays poisoned (the
          * task statistics' arrays have none) */
-        const size_t owner = stat_array_at(start) ? 0 : sim_block_owner_bytes();
+        const bool array = atomic_load_explicit(&sim_stat_arrays, memory_order_relaxed) != 0 &&
+                           sim_is_stat_array(start);
+        const size_t owner = array ? 0 : sim_block_owner_bytes();
         SIM_UNPOISON((char *)start + owner, size - owner);
     }
     return size;
