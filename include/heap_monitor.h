@@ -140,6 +140,12 @@ esp_err_t heap_monitor_set_thresholds(const heap_monitor_thresholds_t *t);
 #define HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE (1u << 4)         /**< PSRAM free below the minimum */
 #define HEAP_MONITOR_ISSUE_INTEGRITY (1u << 5)              /**< a heap failed its integrity check */
 #define HEAP_MONITOR_ISSUE_NOT_CHECKED (1u << 6) /**< called from an ISR: nothing was read */
+/** Internal SRAM is full: its largest free block is 0, so no allocation of any size succeeds.
+ *  Always checked (no threshold). A full region is not also reported fragmented: its
+ *  fragmentation figure, the formula applied to a few leftover bytes, reads up to 100 %. */
+#define HEAP_MONITOR_ISSUE_INTERNAL_FULL (1u << 7)
+/** PSRAM is full (as HEAP_MONITOR_ISSUE_INTERNAL_FULL; only when present). */
+#define HEAP_MONITOR_ISSUE_PSRAM_FULL (1u << 8)
 
 /** The thresholds applied to given figures (no integrity check, no callbacks): 0 when healthy,
  *  otherwise HEAP_MONITOR_ISSUE_* bits. PSRAM never counts when stats->psram_present is false.

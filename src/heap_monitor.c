@@ -27,8 +27,10 @@ _Static_assert(sizeof(void *) != 4 || sizeof(heap_monitor_sample_t) == 56,
 
 #define ISSUES_INTERNAL                                                                            \
     (HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED | HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE |              \
-     HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST)
-#define ISSUES_PSRAM (HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED | HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE)
+     HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST | HEAP_MONITOR_ISSUE_INTERNAL_FULL)
+#define ISSUES_PSRAM                                                                               \
+    (HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED | HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE |                    \
+     HEAP_MONITOR_ISSUE_PSRAM_FULL)
 
 #define KCONFIG_THRESHOLDS                                                                         \
     {                                                                                              \
@@ -300,7 +302,10 @@ uint32_t heap_monitor_stats_issues(const heap_stats_t *stats)
     heap_monitor_thresholds_t t;
     heap_monitor_get_thresholds(&t);
     uint32_t issues = 0;
-    if (stats->internal.fragmentation_percent > t.fragmentation_percent) {
+    /* A full region's fragmentation is the formula on a few leftover bytes: "full" says it. */
+    if (stats->internal.largest_free_block == 0) {
+        issues |= HEAP_MONITOR_ISSUE_INTERNAL_FULL;
+    } else if (stats->internal.fragmentation_percent > t.fragmentation_percent) {
         issues |= HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED;
     }
     if (stats->internal.total_free_bytes < t.min_free_internal) {
@@ -310,7 +315,9 @@ uint32_t heap_monitor_stats_issues(const heap_stats_t *stats)
         issues |= HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST;
     }
     if (stats->psram_present) {
-        if (stats->psram.fragmentation_percent > t.fragmentation_percent) {
+        if (stats->psram.largest_free_block == 0) {
+            issues |= HEAP_MONITOR_ISSUE_PSRAM_FULL;
+        } else if (stats->psram.fragmentation_percent > t.fragmentation_percent) {
             issues |= HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED;
         }
         if (stats->psram.total_free_bytes < t.min_free_psram) {
@@ -452,6 +459,10 @@ static void log_region(const char *tag, const char *name, const heap_region_stat
     char why[96];
     text_t t = {why, sizeof why, 0};
     const char *sep = "";
+    if (issues & (HEAP_MONITOR_ISSUE_INTERNAL_FULL | HEAP_MONITOR_ISSUE_PSRAM_FULL)) {
+        put_str(&t, "full");
+        sep = ", ";
+    }
     if (issues & (HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED | HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED)) {
         put_str(&t, "fragmented");
         sep = ", ";

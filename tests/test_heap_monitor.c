@@ -35,7 +35,12 @@
 
 #define SRAM HEAP_MONITOR_CAPS_SRAM
 #define PSRAM HEAP_MONITOR_CAPS_PSRAM
-#define ISSUES_PSRAM_TEST (HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED | HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE)
+#define ISSUES_PSRAM_TEST                                                                          \
+    (HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED | HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE |                    \
+     HEAP_MONITOR_ISSUE_PSRAM_FULL)
+#define ISSUES_INTERNAL_TEST                                                                       \
+    (HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED | HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE |              \
+     HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST | HEAP_MONITOR_ISSUE_INTERNAL_FULL)
 
 static kraken_sim_profile_t g_profile;
 
@@ -970,6 +975,18 @@ static void exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram(void *
     assert_true(heap_caps_get_free_size(PSRAM) < threshold);
     assert_true(heap_caps_get_total_size(PSRAM) > 0);
 
+    /* with the default thresholds (no PSRAM minimum) it reads full, not fragmented: what it still
+     * counts as free is a few leftover bytes, whose fragmentation figure is up to 100 % */
+    heap_stats_t s;
+    assert_int_equal(heap_monitor_get_stats(&s), ESP_OK);
+    assert_int_equal(s.psram.largest_free_block, 0);
+    assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_PSRAM_TEST, HEAP_MONITOR_ISSUE_PSRAM_FULL);
+    assert_false(heap_monitor_check_health());
+    if (log_lines_at(ESP_LOG_WARN)) {
+        capture_log_stats("tag");
+        assert_non_null(strstr(g_log, "\u274C UNHEALTHY (full)\n"));
+    }
+
     heap_monitor_thresholds_t t;
     assert_int_equal(heap_monitor_get_thresholds(&t), ESP_OK);
     t.min_free_psram = threshold;
@@ -988,9 +1005,47 @@ static void exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram(void *
     for (size_t i = 0; i < n; i++) {
         heap_caps_free(blocks[i]);
     }
-    assert_false(heap_monitor_get_health_issues() & HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE);
+    assert_false(heap_monitor_get_health_issues() & (HEAP_MONITOR_ISSUE_PSRAM_LOW_FREE |
+                                                     HEAP_MONITOR_ISSUE_PSRAM_FULL));
     assert_int_equal(p.recoveries, 1);
     assert_false(p.last.low);
+}
+
+/* Internal SRAM filled to its last block reads full (and below its minimums), not fragmented,
+ * whatever the fragmentation limit; one block freed ends it. */
+static void exhausted_internal_sram_reads_full_not_fragmented(void **state)
+{
+    (void)state;
+    void *blocks[EXHAUST_MAX];
+    size_t n = 0;
+    size_t largest;
+    while (n < EXHAUST_MAX && (largest = heap_caps_get_largest_free_block(SRAM)) > 0) {
+        void *b = heap_caps_malloc(largest, SRAM);
+        if (b == NULL) {
+            break;
+        }
+        blocks[n++] = b;
+    }
+    assert_true(n > 0);
+    heap_stats_t s;
+    assert_int_equal(heap_monitor_get_stats(&s), ESP_OK);
+    assert_int_equal(s.internal.largest_free_block, 0);
+    heap_monitor_thresholds_t t = {.fragmentation_percent = 0}; /* every other check off */
+    assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
+    assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_INTERNAL_TEST, HEAP_MONITOR_ISSUE_INTERNAL_FULL);
+    assert_int_equal(set_reference_thresholds(), ESP_OK);
+    assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_INTERNAL_TEST,
+                     HEAP_MONITOR_ISSUE_INTERNAL_FULL | HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE |
+                         HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST);
+    if (log_lines_at(ESP_LOG_WARN)) {
+        capture_log_stats("tag");
+        assert_non_null(strstr(g_log, "\u274C UNHEALTHY (full, low free memory, largest block too small)\n"));
+    }
+    heap_caps_free(blocks[--n]);
+    assert_false(heap_monitor_get_health_issues() & HEAP_MONITOR_ISSUE_INTERNAL_FULL);
+    while (n > 0) {
+        heap_caps_free(blocks[--n]);
+    }
 }
 
 typedef esp_err_t (*trigger_fn)(void);
@@ -2074,6 +2129,7 @@ static const struct CMUnitTest tests[] = {
     T(the_isr_ok_calls_work_from_an_isr),
     T(a_callback_for_memory_the_module_lacks_never_fires),
     T(exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram),
+    T(exhausted_internal_sram_reads_full_not_fragmented),
     T(every_call_that_reads_the_figures_checks_the_callbacks),
     T(a_callback_may_call_the_monitor_without_a_second_delivery),
     T(a_check_during_a_delivery_leaves_the_next_edge_to_the_deliverer),

@@ -154,6 +154,9 @@ static const char *describe_issues(uint32_t issues, const heap_stats_t *s, char 
         n = snprintf(out + len, size - len, __VA_ARGS__);                                          \
         len += n > 0 && (size_t)n < size - len ? (size_t)n : 0;                                    \
     } while (0)
+    if (issues & HEAP_MONITOR_ISSUE_INTERNAL_FULL) {
+        ADD("SRAM full (largest free block 0)");
+    }
     if (issues & HEAP_MONITOR_ISSUE_INTERNAL_FRAGMENTED) {
         ADD("SRAM fragmented (%d%% > %d%%)", s->internal.fragmentation_percent, t.fragmentation_percent);
     }
@@ -163,6 +166,9 @@ static const char *describe_issues(uint32_t issues, const heap_stats_t *s, char 
     if (issues & HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST) {
         ADD("SRAM largest block too small (%zu < %zu bytes)", s->internal.largest_free_block,
             t.min_largest_internal);
+    }
+    if (issues & HEAP_MONITOR_ISSUE_PSRAM_FULL) {
+        ADD("PSRAM full (largest free block 0)");
     }
     if (issues & HEAP_MONITOR_ISSUE_PSRAM_FRAGMENTED) {
         ADD("PSRAM fragmented (%d%% > %d%%)", s->psram.fragmentation_percent, t.fragmentation_percent);
