@@ -33,6 +33,10 @@
 #include "freertos_test_support.h"
 #include "freertos_refusals.h"
 #include "freertos_timer_task.h"
+#include "test_sanitizers.h"
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define CAPS (MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT)
 #define INTERNAL (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
@@ -426,8 +430,9 @@ static void every_task_call_refuses(TaskHandle_t gone)
     assert_null(buffer);
 }
 
-/* A task that deleted itself and whose thread has ended (its record freed): every call given its
- * handle is refused with its failure answer and reads nothing (the ASan build stops at a read). */
+/* A task that deleted itself and whose thread has ended (its record retired, poisoned under ASan):
+ * every call given its handle is refused with its failure answer and reads nothing (the ASan
+ * build stops at a read). */
 static void a_task_gone_is_refused_by_every_call(void **state)
 {
     (void)state;
@@ -436,6 +441,9 @@ static void a_task_gone_is_refused_by_every_call(void **state)
     assert_int_equal(xTaskCreate(delete_myself, "gone", 4096, NULL, 5, &gone), pdPASS);
     /* uncounted as its thread ends, in the lock hold that takes its handle off the live ones */
     WAIT_FOR(uxTaskGetNumberOfTasks() == tasks);
+#ifdef TEST_ASAN
+    assert_true(__asan_address_is_poisoned(gone));
+#endif
     log_capture_begin();
     every_task_call_refuses(gone);
     const char *logged = log_capture_end();
@@ -607,6 +615,23 @@ static void a_gone_tasks_handle_is_not_the_next_tasks(void **state)
     }
 }
 
+/* More tasks come and go than records are kept retired (256): the oldest retired records are
+ * freed (poisoned under ASan until then) and their memory serves again, with no sanitizer report,
+ * and tasks keep starting and ending. */
+static void tasks_keep_coming_and_going_past_the_retired_records(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 256 + 8; i++) {
+        assert_int_equal(xTaskCreate(delete_myself, "gone", 4096, NULL, 5, NULL), pdPASS);
+        WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+    }
+    TaskHandle_t next = NULL;
+    assert_int_equal(xTaskCreate(wait_forever, "next", 4096, NULL, 5, &next), pdPASS);
+    assert_true(becomes_blocked(next));
+    vTaskDelete(next);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +650,8 @@ int main(void)
         cmocka_unit_test_teardown(a_deleted_task_never_reads_the_objects_its_deleter_frees_next,
                                   refusals_reset),
         cmocka_unit_test_teardown(a_gone_tasks_handle_is_not_the_next_tasks, refusals_reset),
+        cmocka_unit_test_teardown(tasks_keep_coming_and_going_past_the_retired_records,
+                                  refusals_reset),
         cmocka_unit_test_teardown(a_task_gone_is_refused_by_every_call, refusals_reset),
         cmocka_unit_test_teardown(a_task_deleted_but_not_yet_freed_is_refused_by_every_call,
                                   refusals_reset),

@@ -390,16 +390,18 @@ static void call_tls_callbacks(const tls_deletion_t *d, const char *task_name)
 
 /* A task record's memory goes only after RETIRED_RECORDS more have gone: a handle kept after its
  * task ended names no live record (refused, eDeleted) instead of the next task's record at the
- * same address. fr_lock() held; answers the record to free now (NULL: none yet). */
+ * same address. Nothing reads a retired record: under ASan it is poisoned, so a read stops there.
+ * fr_lock() held; answers the record to free now (NULL: none yet). */
 #define RETIRED_RECORDS 256u
 static void *retired[RETIRED_RECORDS];
 static unsigned retired_next;
 
-static void *retire_locked(void *record)
+static void *retire_locked(struct tskTaskControlBlock *record)
 {
     void *oldest = retired[retired_next];
     retired[retired_next] = record;
     retired_next = (retired_next + 1) % RETIRED_RECORDS;
+    SIM_POISON(record, sizeof *record); /* ASan's free and its next malloc need no unpoisoning */
     return oldest;
 }
 
