@@ -402,6 +402,9 @@ static void misuse_is_refused_and_logged(void **state)
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(g, 0x80000000u), 0));
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBits(NULL, BIT_A), 0));
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetBits(NULL), 0));
+    kraken_sim_isr_enter();
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetBitsFromISR(NULL), 0));
+    kraken_sim_isr_exit();
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupWaitBits(g, 0, pdFALSE, pdFALSE, 0), 0));
     kraken_sim_isr_enter();
     /* a wait: counted in refused_waits alone */
@@ -415,6 +418,7 @@ static void misuse_is_refused_and_logged(void **state)
     assert_int_equal(strncmp(bad_bits, "xEventGroupSetBits: bits in the top byte", 40), 0);
     assert_non_null(strstr(out, "xEventGroupSetBits: no event group"));
     assert_non_null(strstr(out, "xEventGroupGetBits: no event group"));
+    assert_non_null(strstr(out, "xEventGroupGetBitsFromISR: no event group"));
     assert_non_null(strstr(out, "no bits to wait for"));
     assert_non_null(strstr(out, "in an ISR"));
     assert_int_equal(xEventGroupGetBits(g), 0); /* nothing changed */

@@ -181,6 +181,9 @@ static void a_deleted_event_group_is_refused_by_every_call(void **state)
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupWaitBits(group, 1, pdFALSE, pdFALSE, 10), 0));
     kraken_sim_isr_exit();
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupSetBitsFromISR(group, 1, NULL), pdFAIL));
+    kraken_sim_isr_enter();
+    ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetBitsFromISR(group), 0));
+    kraken_sim_isr_exit();
     ASSERT_REFUSED(1, assert_int_equal(xEventGroupGetStaticBuffer(group, &buffer), pdFALSE));
 }
 
@@ -498,6 +501,48 @@ static void a_task_deleted_but_not_yet_freed_is_refused_by_every_call(void **sta
     vTaskDelay(2); /* its thread usually ends meanwhile; later, it touches only host records */
 }
 
+typedef struct {
+    atomic_int go;
+    EventGroupHandle_t group;
+    atomic_uint bits; /* what it read from a simulated ISR once deleted */
+} isr_reader_t;
+
+static void spin_then_read_from_isr(void *arg)
+{
+    isr_reader_t *r = arg;
+    atomic_store(&r->go, 1);
+    while (atomic_load(&r->go) == 1) {
+    }
+    /* deleted meanwhile: an ISR that interrupts it is no call of the task, so it does not end it */
+    kraken_sim_isr_enter();
+    atomic_store(&r->bits, (unsigned)xEventGroupGetBitsFromISR(r->group));
+    kraken_sim_isr_exit();
+    atomic_store(&r->go, 3);
+    vTaskDelay(1); /* deleted: it ends here */
+}
+
+/* A FromISR call made in a simulated ISR on a deleted task's thread answers; the task's own next
+ * call ends it (a task call there would end the thread inside the ISR). */
+static void an_isr_on_a_deleted_tasks_thread_is_answered(void **state)
+{
+    (void)state;
+    static isr_reader_t r; /* static: the thread ends without a join, after its last read of it */
+    r.group = xEventGroupCreate();
+    assert_non_null(r.group);
+    assert_int_equal(xEventGroupSetBits(r.group, 0x5), 0x5);
+    atomic_store(&r.go, 0);
+    atomic_store(&r.bits, 0);
+    TaskHandle_t reader = NULL;
+    assert_int_equal(xTaskCreate(spin_then_read_from_isr, "reader", 4096, &r, 5, &reader), pdPASS);
+    WAIT_FOR(atomic_load(&r.go) == 1);
+    vTaskDelete(reader);
+    atomic_store(&r.go, 2);
+    WAIT_FOR(atomic_load(&r.go) == 3);
+    assert_int_equal(atomic_load(&r.bits), 0x5);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == TASKS_AT_REST); /* before the group goes */
+    vEventGroupDelete(r.group);
+}
+
 /* ---- a deleted task and the objects its deleter frees next ----------------------------------- */
 
 /* A task keeps calling `use` on an object; this thread deletes the task, then the object. On the
@@ -653,6 +698,7 @@ int main(void)
         cmocka_unit_test_teardown(tasks_keep_coming_and_going_past_the_retired_records,
                                   refusals_reset),
         cmocka_unit_test_teardown(a_task_gone_is_refused_by_every_call, refusals_reset),
+        cmocka_unit_test_teardown(an_isr_on_a_deleted_tasks_thread_is_answered, refusals_reset),
         cmocka_unit_test_teardown(a_task_deleted_but_not_yet_freed_is_refused_by_every_call,
                                   refusals_reset),
     };

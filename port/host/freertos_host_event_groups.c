@@ -283,15 +283,24 @@ BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const Eve
     return xTimerPendFunctionCallFromISR(clear_bits_later, xEventGroup, uxBitsToClear, NULL);
 }
 
-EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)
+static EventBits_t get_bits(const char *fn, EventGroupHandle_t g, bool isr)
 {
-    if (!valid_bits(__func__, xEventGroup, 0) ||
-        !fr_enter_live(__func__, xEventGroup, FR_EVENT_GROUP, false)) {
+    if (!valid_bits(fn, g, 0) || !fr_enter_live(fn, g, FR_EVENT_GROUP, isr)) {
         return 0;
     }
-    const EventBits_t bits = xEventGroup->bits;
+    const EventBits_t bits = g->bits;
     fr_unlock();
     return bits;
+}
+
+EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup)
+{
+    return get_bits(__func__, xEventGroup, false);
+}
+
+EventBits_t xEventGroupGetBitsFromISR(EventGroupHandle_t xEventGroup)
+{
+    return get_bits(__func__, xEventGroup, true);
 }
 
 /* fr_lock() held, released on return: xEventGroupWaitBits() once its arguments are checked. */
