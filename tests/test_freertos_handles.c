@@ -513,16 +513,17 @@ static void spin_then_read_from_isr(void *arg)
     atomic_store(&r->go, 1);
     while (atomic_load(&r->go) == 1) {
     }
-    /* deleted meanwhile: an ISR that interrupts it is no call of the task, so it does not end it */
+    /* deleted meanwhile: an ISR that interrupts it is no call of the task, so it does not end it
+     * (xEventGroupGetBits: a call made from tasks and ISRs alike) */
     kraken_sim_isr_enter();
-    atomic_store(&r->bits, (unsigned)xEventGroupGetBitsFromISR(r->group));
+    atomic_store(&r->bits, (unsigned)xEventGroupGetBits(r->group));
     kraken_sim_isr_exit();
     atomic_store(&r->go, 3);
     vTaskDelay(1); /* deleted: it ends here */
 }
 
-/* A FromISR call made in a simulated ISR on a deleted task's thread answers; the task's own next
- * call ends it (a task call there would end the thread inside the ISR). */
+/* A call made in a simulated ISR on a deleted task's thread answers; the task's own next call
+ * ends it (ending it there would end the thread inside the ISR). */
 static void an_isr_on_a_deleted_tasks_thread_is_answered(void **state)
 {
     (void)state;
