@@ -229,7 +229,9 @@ esp_err_t heap_monitor_init(void);
 
 /** Failed allocations whose requested caps contained every bit of `caps`; 0 counts every failure.
  *  A plain malloc() that fails is reported by ESP-IDF with MALLOC_CAP_DEFAULT (plus
- *  MALLOC_CAP_INTERNAL when malloc() never uses PSRAM): count it with MALLOC_CAP_DEFAULT. Masks beyond
+ *  MALLOC_CAP_INTERNAL when malloc() never uses PSRAM): count it with MALLOC_CAP_DEFAULT. A call
+ *  that tries several masks (heap_caps_malloc_prefer, so APP_MALLOC/CALLOC/REALLOC) reports only
+ *  its last one, MEMORY_CAPS_APP_SRAM for APP_*: MALLOC_CAP_SPIRAM does not count them. Masks beyond
  *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones (since init or the last
  *  reset) count only for caps 0. No failure. isr-ok, never blocks; O(slots). */
 uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps);
@@ -238,7 +240,9 @@ uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps);
 typedef struct {
     uint32_t caps;          /**< the mask as requested */
     uint32_t count;         /**< failures since init or the last reset */
-    size_t largest_request; /**< largest size that failed with this mask (bytes) */
+    size_t largest_request; /**< largest size reported with this mask (bytes): the request,
+                                 except ESP-IDF's heap_caps_calloc_prefer (APP_CALLOC), and its
+                                 heap_caps_calloc before v5.3, which report the element size */
 } heap_monitor_failed_alloc_t;
 
 /** Copy up to `max` masks with a non-zero count into out, in the order they first failed; *count

@@ -20,7 +20,7 @@ static const char *const DEFAULT_TAG = "memory";
 
 void *memory_alloc_prefer_psram(size_t size)
 {
-    return kraken_port_heap_malloc_prefer(size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
+    return kraken_port_heap_malloc_prefer(size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_APP_SRAM);
 }
 
 void *memory_alloc_psram_only(size_t size)
@@ -40,7 +40,7 @@ void *memory_alloc_dma(size_t size)
 
 void *memory_calloc_prefer_psram(size_t n, size_t size)
 {
-    return kraken_port_heap_calloc_prefer(n, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
+    return kraken_port_heap_calloc_prefer(n, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_APP_SRAM);
 }
 
 void *memory_calloc_psram_only(size_t n, size_t size)
@@ -73,7 +73,7 @@ void *memory_realloc_prefer_psram(void *ptr, size_t size)
     if (REFUSE_POOL_BLOCK(ptr)) {
         return NULL;
     }
-    return kraken_port_heap_realloc_prefer(ptr, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_SRAM);
+    return kraken_port_heap_realloc_prefer(ptr, size, MEMORY_CAPS_PSRAM, MEMORY_CAPS_APP_SRAM);
 }
 
 void *memory_realloc_psram_only(void *ptr, size_t size)

@@ -27,6 +27,7 @@
 #include "kraken_sim.h"
 #include "memory_pool.h"
 #include "sdkconfig.h"
+#include "sim_internal.h" /* sim_init_with_policy(): a CONFIG_SPIRAM_USE_MALLOC build */
 #include "system_service/memory_utils.h"
 
 static int esp32s3_n8r8(void **state)
@@ -45,6 +46,17 @@ static int esp32s3_n8(void **state)
 {
     (void)state;
     return kraken_sim_init(KRAKEN_SIM_ESP32S3_N8) == ESP_OK ? 0 : -1;
+}
+
+/* ESP-IDF v5.5.0-v5.5.4 or v6.0 with CONFIG_SPIRAM_USE_MALLOC and its defaults: 16 KiB always
+ * internal, a 32 KiB internal/DMA reserve that malloc() does not reach. */
+static int esp32s3_n8r8_use_malloc_v5_5(void **state)
+{
+    (void)state;
+    const sim_policy_t policy = {.spiram = true, .use_malloc = true,
+                                 .malloc_always_internal = 16384, .reserve_internal = 32768,
+                                 .idf = SIM_IDF_V5_5};
+    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
 }
 
 /* Tests that need PSRAM in the heap skip where the booted module has none there: in a build
@@ -125,6 +137,69 @@ static void app_malloc_reports_one_failure_when_both_memories_fail(void **state)
     assert_null(APP_MALLOC(1000));
     assert_int_equal(hook_calls, 1);
     assert_int_equal(hook_size, 1000);
+    assert_int_equal(hook_caps, MEMORY_CAPS_APP_SRAM); /* the last mask tried */
+}
+
+/* Takes the largest free block of `caps` until none is left; returns how many were taken. */
+static size_t fill_caps(void **blocks, size_t max, uint32_t caps)
+{
+    size_t n = 0, largest;
+    while (n < max && (largest = heap_caps_get_largest_free_block(caps)) > 0) {
+        void *b = heap_caps_malloc(largest, caps);
+        if (b == NULL) {
+            break;
+        }
+        blocks[n++] = b;
+    }
+    assert_true(n < max);
+    return n;
+}
+
+static bool in_region(const void *p, const char *name)
+{
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        if (strcmp(r.name, name) == 0) {
+            return (uintptr_t)p >= r.start && (uintptr_t)p < r.start + r.size;
+        }
+    }
+    return false;
+}
+
+/* PSRAM full and the internal heaps malloc() uses full: an application buffer fails, as a plain
+ * malloc() would, and leaves ESP-IDF's internal/DMA reserve to what must be internal (a DMA
+ * buffer, SYSTEM_MALLOC); the failure is reported with malloc()'s internal mask. */
+static void app_malloc_leaves_the_internal_dma_reserve_alone(void **state)
+{
+    (void)state;
+    void *psram[64], *internal[256];
+    const size_t np = fill_caps(psram, 64, MEMORY_CAPS_PSRAM);
+    const size_t ni = fill_caps(internal, 256, MEMORY_CAPS_APP_SRAM);
+    assert_true(np > 0);
+    assert_true(ni > 0);
+    assert_null(malloc(1024));
+    reset_hook();
+    assert_null(APP_MALLOC(1024));
+    assert_null(APP_CALLOC(1, 1024));
+    void *grown = APP_REALLOC(NULL, 1024);
+    assert_null(grown);
+    assert_int_equal(hook_calls, 3);
+    assert_int_equal(hook_caps, MEMORY_CAPS_APP_SRAM);
+    void *dma = DMA_MALLOC(16384); /* the reserve is still whole */
+    assert_non_null(dma);
+    assert_true(in_region(dma, "DMAPOOL"));
+    void *sys = SYSTEM_MALLOC(1024);
+    assert_non_null(sys);
+    assert_true(in_region(sys, "DMAPOOL"));
+    free(sys);
+    free(dma);
+    for (size_t i = 0; i < ni; i++) {
+        heap_caps_free(internal[i]);
+    }
+    for (size_t i = 0; i < np; i++) {
+        heap_caps_free(psram[i]);
+    }
 }
 
 static void psram_only_returns_null_without_psram(void **state)
@@ -902,6 +977,7 @@ int main(void)
         ON(esp32s3_n8, app_malloc_falls_back_to_sram_without_psram),
         ON(esp32s3_n8r8, app_malloc_falls_back_to_sram_when_psram_fails_without_calling_the_hook),
         ON(esp32s3_n8r8, app_malloc_reports_one_failure_when_both_memories_fail),
+        ON(esp32s3_n8r8_use_malloc_v5_5, app_malloc_leaves_the_internal_dma_reserve_alone),
         ON(esp32s3_n8, psram_only_returns_null_without_psram),
         ON(esp32s3_n8r2, psram_only_never_falls_back_to_sram),
         ON(esp32s3_n8r8, system_malloc_and_calloc_are_internal_and_never_psram),

@@ -4,6 +4,7 @@
  *
  * Placement policy (ESP32-S3):
  *   APP_MALLOC / memory_alloc_prefer_psram   PSRAM first, internal SRAM when PSRAM is absent or full
+ *                                            (the internal heaps malloc() uses: MEMORY_CAPS_APP_SRAM)
  *   memory_alloc_psram_only                  PSRAM or NULL
  *   SYSTEM_MALLOC / memory_alloc_sram        internal, byte-addressable SRAM
  *   DMA_MALLOC / memory_alloc_dma            internal DMA-capable SRAM, MEMORY_DMA_ALIGNMENT-aligned
@@ -54,6 +55,13 @@ extern "C" {
 #define MEMORY_CAPS_SRAM HEAP_MONITOR_CAPS_SRAM
 #define MEMORY_CAPS_PSRAM HEAP_MONITOR_CAPS_PSRAM
 #define MEMORY_CAPS_DMA (MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
+/** APP_*'s internal fallback: malloc()'s own internal mask. Unlike MEMORY_CAPS_SRAM it leaves
+ *  ESP-IDF's internal/DMA reserve (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, a heap without
+ *  MALLOC_CAP_DEFAULT before v5.5.5) to what must be internal: DMA buffers, task stacks,
+ *  SYSTEM_MALLOC. From v5.5.5 malloc() and APP_* reach it last. An APP_* allocation that fails is
+ *  reported to the failed-allocation hook with this mask (heap_caps_malloc_prefer reports its
+ *  last one). */
+#define MEMORY_CAPS_APP_SRAM (MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL)
 
 /* ---- placement macros (the spec's names) ---------------------------------------------------- */
 
