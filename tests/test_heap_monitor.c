@@ -1735,6 +1735,32 @@ static void deinit_from_the_sampler_while_another_task_stops_it_is_refused(void 
     assert_false(heap_monitor_sampler_running());
 }
 
+static void *deinit_monitor(void *arg)
+{
+    *(esp_err_t *)arg = heap_monitor_deinit();
+    return NULL;
+}
+
+/* A stop and a deinit in two tasks at once, over and over: the stop succeeds or finds the sampler
+ * being stopped or gone, the deinit always succeeds, and no sampler is left (run under TSan, also
+ * with the chip's port: its task join and the deinit's "is the caller the sampler?" meet). */
+static void a_stop_and_a_deinit_at_once_leave_no_sampler(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(heap_monitor_sampler_start(10), ESP_OK);
+        esp_err_t stopped = ESP_FAIL, reset = ESP_FAIL;
+        pthread_t a, b;
+        assert_int_equal(pthread_create(&a, NULL, stop_sampler, &stopped), 0);
+        assert_int_equal(pthread_create(&b, NULL, deinit_monitor, &reset), 0);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        assert_true(stopped == ESP_OK || stopped == ESP_ERR_INVALID_STATE);
+        assert_int_equal(reset, ESP_OK);
+        assert_false(heap_monitor_sampler_running());
+    }
+}
+
 /* Sampler, allocating threads and readers at once: run under TSan. */
 typedef struct {
     atomic_int lows;
@@ -2146,6 +2172,7 @@ static const struct CMUnitTest tests[] = {
     T(the_sampler_task_samples_periodically_until_stopped),
     T(the_sampler_cannot_be_stopped_from_its_own_callbacks),
     T(deinit_from_the_sampler_while_another_task_stops_it_is_refused),
+    T(a_stop_and_a_deinit_at_once_leave_no_sampler),
     T(deinit_during_a_sampler_start_leaves_no_sampler_running),
     T(the_sampler_runs_safely_beside_allocating_and_reading_tasks),
     T(json_checker_rejects_broken_json),

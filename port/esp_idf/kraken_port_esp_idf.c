@@ -170,14 +170,15 @@ void kraken_port_task_join(kraken_port_task_t *task)
         xSemaphoreTake(task->done, portMAX_DELAY);
         vTaskDelete(task->handle);
         vSemaphoreDelete(task->done);
-        task->handle = NULL;
+        /* atomic: kraken_port_task_is_current() may read it meanwhile in another task */
+        __atomic_store_n(&task->handle, NULL, __ATOMIC_RELAXED);
     }
 }
 
 bool kraken_port_task_is_current(const kraken_port_task_t *task)
 {
-    return task->handle != NULL && !xPortInIsrContext() &&
-           xTaskGetCurrentTaskHandle() == task->handle;
+    const TaskHandle_t handle = __atomic_load_n(&task->handle, __ATOMIC_RELAXED);
+    return handle != NULL && !xPortInIsrContext() && xTaskGetCurrentTaskHandle() == handle;
 }
 
 void kraken_port_delay_ms(uint32_t ms)
