@@ -1747,7 +1747,7 @@ static void *deinit_monitor(void *arg)
 static void a_stop_and_a_deinit_at_once_leave_no_sampler(void **state)
 {
     (void)state;
-    for (int i = 0; i < 50; i++) {
+    for (int i = 0; i < 200; i++) {
         assert_int_equal(heap_monitor_sampler_start(10), ESP_OK);
         esp_err_t stopped = ESP_FAIL, reset = ESP_FAIL;
         pthread_t a, b;
