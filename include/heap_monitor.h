@@ -295,9 +295,11 @@ esp_err_t heap_monitor_sample_now(heap_monitor_sample_t *out);
  *  isr-ok, never blocks; O(1). */
 size_t heap_monitor_sample_capacity(void);
 
-/** Copy the newest min(max, stored) samples into out, oldest first; *count receives the number.
- *  ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is NULL with max > 0.
- *  task (copies under the monitor's critical section); never blocks; O(copied). */
+/** Copy the newest min(max, stored) samples into out, oldest first, with consecutive sequence
+ *  numbers; *count receives the number. ESP_OK; ESP_ERR_INVALID_ARG when count is NULL or out is
+ *  NULL with max > 0. task; never blocks: copies 8 samples per hold of the monitor's critical
+ *  section, so interrupts are off for 8 samples at most, whatever the ring's size (a copy the
+ *  sampler overtakes, going round the whole ring meanwhile, starts again); O(copied). */
 esp_err_t heap_monitor_get_samples(heap_monitor_sample_t *out, size_t max, size_t *count);
 
 /** Forget every stored sample (sequence numbers keep counting). No result. isr-ok, never blocks;

@@ -18,6 +18,7 @@
 #define CALLBACK_SLOTS KRAKEN_HEAP_MONITOR_MAX_CALLBACKS
 #define FAILED_SLOTS KRAKEN_HEAP_MONITOR_FAILED_ALLOC_SLOTS
 #define SAMPLE_SLOTS KRAKEN_HEAP_MONITOR_SAMPLE_COUNT
+#define SAMPLES_PER_HOLD 8u /* heap_monitor_get_samples: 448 bytes per hold on the chip */
 
 static const char *const DEFAULT_TAG = "heap_monitor";
 
@@ -735,12 +736,32 @@ esp_err_t heap_monitor_get_samples(heap_monitor_sample_t *out, size_t max, size_
     if (count == NULL || (out == NULL && max > 0)) {
         return ESP_ERR_INVALID_ARG;
     }
+    /* A few samples per hold of the critical section (interrupts off on the chip), oldest first;
+     * each is checked against the sequence it must have, and a sample written over meanwhile (the
+     * sampler went round the whole ring) starts the copy again from the ring as it is then. */
+    size_t n = 0, index = 0, i = 0;
+    uint32_t first = 0;
     kraken_port_lock(&s_lock);
-    size_t n = max < s_sample_count ? max : s_sample_count;
-    size_t index = (s_sample_head + SAMPLE_SLOTS - n) % SAMPLE_SLOTS;
-    for (size_t i = 0; i < n; i++) {
-        out[i] = s_samples[index];
-        index = (index + 1) % SAMPLE_SLOTS;
+    for (;;) {
+        if (i == 0) {
+            n = max < s_sample_count ? max : s_sample_count;
+            index = (s_sample_head + SAMPLE_SLOTS - n) % SAMPLE_SLOTS;
+            first = s_samples[index].sequence;
+        }
+        const size_t end = n - i > SAMPLES_PER_HOLD ? i + SAMPLES_PER_HOLD : n;
+        while (i < end && s_samples[index].sequence == first + (uint32_t)i) {
+            out[i++] = s_samples[index];
+            index = (index + 1) % SAMPLE_SLOTS;
+        }
+        if (i == n) {
+            break;
+        }
+        if (i < end) {
+            i = 0; /* overtaken */
+            continue;
+        }
+        kraken_port_unlock(&s_lock); /* let the interrupts and the other core in */
+        kraken_port_lock(&s_lock);
     }
     kraken_port_unlock(&s_lock);
     *count = n;

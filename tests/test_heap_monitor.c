@@ -1735,6 +1735,49 @@ static void deinit_from_the_sampler_while_another_task_stops_it_is_refused(void 
     assert_false(heap_monitor_sampler_running());
 }
 
+static atomic_bool g_stop_sampling;
+
+static void *sample_fast(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&g_stop_sampling)) {
+        heap_monitor_sample_now(NULL);
+    }
+    return NULL;
+}
+
+/* Samples written while the ring is read (a few per hold of the lock): every copy is the newest
+ * samples of one moment, oldest first, with consecutive sequence numbers (run under TSan too). */
+static void samples_read_while_written_are_consecutive(void **state)
+{
+    (void)state;
+    const size_t cap = heap_monitor_sample_capacity();
+    for (size_t i = 0; i < cap; i++) {
+        assert_int_equal(heap_monitor_sample_now(NULL), ESP_OK);
+    }
+    static heap_monitor_sample_t out[CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_SAMPLE_COUNT];
+    pthread_t writers[2];
+    atomic_store(&g_stop_sampling, false);
+    for (int w = 0; w < 2; w++) {
+        assert_int_equal(pthread_create(&writers[w], NULL, sample_fast, NULL), 0);
+    }
+    uint32_t newest = 0;
+    for (int round = 0; round < 2000; round++) {
+        size_t n = 0;
+        assert_int_equal(heap_monitor_get_samples(out, cap, &n), ESP_OK);
+        assert_int_equal(n, cap);
+        for (size_t i = 1; i < n; i++) {
+            assert_int_equal(out[i].sequence, out[0].sequence + i);
+        }
+        assert_true(out[n - 1].sequence >= newest); /* never older than an earlier copy */
+        newest = out[n - 1].sequence;
+    }
+    atomic_store(&g_stop_sampling, true);
+    for (int w = 0; w < 2; w++) {
+        pthread_join(writers[w], NULL);
+    }
+}
+
 static void *deinit_monitor(void *arg)
 {
     *(esp_err_t *)arg = heap_monitor_deinit();
@@ -2173,6 +2216,7 @@ static const struct CMUnitTest tests[] = {
     T(the_sampler_cannot_be_stopped_from_its_own_callbacks),
     T(deinit_from_the_sampler_while_another_task_stops_it_is_refused),
     T(a_stop_and_a_deinit_at_once_leave_no_sampler),
+    T(samples_read_while_written_are_consecutive),
     T(deinit_during_a_sampler_start_leaves_no_sampler_running),
     T(the_sampler_runs_safely_beside_allocating_and_reading_tasks),
     T(json_checker_rejects_broken_json),
