@@ -59,6 +59,14 @@ static int esp32s3_n8r8_use_malloc_v5_5(void **state)
     return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8R8, &policy) == ESP_OK ? 0 : -1;
 }
 
+/* CONFIG_ESP32S3_DATA_CACHE_16KB without CONFIG_SPIRAM: a 16 KiB DRAM heap at 0x3C000000. */
+static int esp32s3_n8_dcache_16kb(void **state)
+{
+    (void)state;
+    const sim_policy_t policy = {.dcache_kb = 16};
+    return sim_init_with_policy(KRAKEN_SIM_ESP32S3_N8, &policy) == ESP_OK ? 0 : -1;
+}
+
 /* Tests that need PSRAM in the heap skip where the booted module has none there: in a build
  * without PSRAM support (CONFIG_SPIRAM off, or CONFIG_SPIRAM_USE_MEMMAP), or with
  * CONFIG_SPIRAM_IGNORE_NOTFOUND on a module whose PSRAM the configured mode does not find. */
@@ -199,6 +207,34 @@ static void app_malloc_leaves_the_internal_dma_reserve_alone(void **state)
     }
     for (size_t i = 0; i < np; i++) {
         heap_caps_free(psram[i]);
+    }
+}
+
+/* ESP-IDF's heap counts the 16 KiB at 0x3C000000 DMA-capable, esp_ptr_dma_capable() (what drivers
+ * check) does not: a DMA_MALLOC block there is moved by DMA_REALLOC, even to the same size. */
+static void dma_realloc_moves_a_block_esp_ptr_dma_capable_refuses(void **state)
+{
+    (void)state;
+    void *held[512];
+    size_t n = 0;
+    void *far = NULL;
+    while (n < 512 && (far = DMA_MALLOC(1024)) != NULL && esp_ptr_dma_capable(far)) {
+        held[n++] = far; /* until the DMA heaps esp_ptr_dma_capable accepts are full */
+    }
+    assert_non_null(far);
+    assert_false(esp_ptr_dma_capable(far));
+    assert_int_equal((uintptr_t)sim_chip_address(far) >> 24, 0x3C);
+    memset(far, 0x5a, 1024);
+    heap_caps_free(held[--n]); /* room for the move */
+    uint8_t *moved = DMA_REALLOC(far, 1024);
+    assert_non_null(moved);
+    assert_ptr_not_equal(moved, far);
+    assert_true(esp_ptr_dma_capable(moved));
+    assert_int_equal(moved[0], 0x5a);
+    assert_int_equal(moved[1023], 0x5a);
+    free(moved);
+    while (n > 0) {
+        heap_caps_free(held[--n]);
     }
 }
 
@@ -1003,6 +1039,7 @@ int main(void)
         ON(esp32s3_n8r8, dma_realloc_keeps_a_dma_buffer_that_is_large_enough),
         ON(esp32s3_n8r8, dma_realloc_moves_a_block_that_is_not_a_dma_buffer),
         ON(esp32s3_n8, dma_realloc_moves_a_block_that_is_not_a_dma_buffer),
+        ON(esp32s3_n8_dcache_16kb, dma_realloc_moves_a_block_esp_ptr_dma_capable_refuses),
         ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
         ON(esp32s3_n8r8, realloc_of_a_pool_block_is_refused_and_leaves_it),
         ON(esp32s3_n8r8, a_refused_realloc_logs_one_line_naming_the_function_and_the_caller),

@@ -23,6 +23,8 @@
  *   context     task (ESP-IDF tolerates heap calls from ISRs but strongly discourages them; the
  *               host simulator runs them and counts them in isr_calls)
  *   blocking    never blocks: the heap's lock is a spinlock critical section held for O(1) work
+ *               (O(size) with CONFIG_HEAP_POISONING_COMPREHENSIVE, which checks and fills the
+ *               block's bytes under it)
  *   complexity  O(1) in each heap (TLSF), O(number of heaps) to choose one; calloc adds the zero
  *               fill and a moving realloc the copy, both O(size)
  *
@@ -119,7 +121,10 @@ void *memory_calloc_dma(size_t n, size_t size);
  *  caller. Otherwise ptr must be a live heap block: for any other pointer ESP-IDF's heap asserts
  *  (the host simulator refuses it: NULL, logged, counted in kraken_sim_stats_t). DMA_REALLOC
  *  keeps a DMA buffer that is already large enough (it never shrinks in place) and otherwise moves
- *  it to keep MEMORY_DMA_ALIGNMENT.
+ *  it to keep MEMORY_DMA_ALIGNMENT. A DMA buffer is one esp_ptr_dma_capable() accepts, as drivers
+ *  check: a DMA_MALLOC block in the 16 KiB heap at 0x3C000000 (CONFIG_ESP32S3_DATA_CACHE_16KB
+ *  without CONFIG_SPIRAM), which ESP-IDF's heap counts as DMA-capable but that check does not, is
+ *  always moved (NULL when no other DMA-capable block is large enough).
  *  task, never blocks. O(1) per heap tried when the block is resized in place (TLSF grows it into
  *  a free neighbour or splits off the tail); a move adds an allocation in the target heap and the
  *  O(size) copy. */
