@@ -949,22 +949,6 @@ static void a_callback_for_memory_the_module_lacks_never_fires(void **state)
 /* The other extreme: PSRAM present but exhausted. The callback and the health check report it,
  * application buffers fall back to internal SRAM, PSRAM-only requests fail; freeing recovers. */
 #define EXHAUST_MAX 64
-/* Takes the largest free block of `caps` until none is left (at most EXHAUST_MAX blocks, at least
- * one); answers how many. */
-static size_t fill_to_the_last_block(void *blocks[EXHAUST_MAX], uint32_t caps)
-{
-    size_t n = 0, largest;
-    while (n < EXHAUST_MAX && (largest = heap_caps_get_largest_free_block(caps)) > 0) {
-        void *b = heap_caps_malloc(largest, caps);
-        if (b == NULL) {
-            break;
-        }
-        blocks[n++] = b;
-    }
-    assert_true(n > 0);
-    return n;
-}
-
 static void exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram(void **state)
 {
     (void)state;
@@ -978,7 +962,7 @@ static void exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram(void *
     assert_int_equal(p.lows, 0);
 
     void *blocks[EXHAUST_MAX];
-    size_t n = fill_to_the_last_block(blocks, PSRAM);
+    size_t n = take_every_block(blocks, EXHAUST_MAX, PSRAM);
     assert_true(heap_caps_get_free_size(PSRAM) < threshold);
     assert_true(heap_caps_get_total_size(PSRAM) > 0);
 
@@ -1024,7 +1008,7 @@ static void exhausted_internal_sram_reads_full_not_fragmented(void **state)
 {
     (void)state;
     void *blocks[EXHAUST_MAX];
-    size_t n = fill_to_the_last_block(blocks, SRAM);
+    size_t n = take_every_block(blocks, EXHAUST_MAX, SRAM);
     heap_stats_t s;
     assert_int_equal(heap_monitor_get_stats(&s), ESP_OK);
     assert_int_equal(s.internal.largest_free_block, 0);

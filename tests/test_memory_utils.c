@@ -148,21 +148,6 @@ static void app_malloc_reports_one_failure_when_both_memories_fail(void **state)
     assert_int_equal(hook_caps, MEMORY_CAPS_APP_SRAM); /* the last mask tried */
 }
 
-/* Takes the largest free block of `caps` until none is left; returns how many were taken. */
-static size_t fill_caps(void **blocks, size_t max, uint32_t caps)
-{
-    size_t n = 0, largest;
-    while (n < max && (largest = heap_caps_get_largest_free_block(caps)) > 0) {
-        void *b = heap_caps_malloc(largest, caps);
-        if (b == NULL) {
-            break;
-        }
-        blocks[n++] = b;
-    }
-    assert_true(n < max);
-    return n;
-}
-
 static bool in_region(const void *p, const char *name)
 {
     for (size_t i = 0; i < kraken_sim_region_count(); i++) {
@@ -182,10 +167,8 @@ static void app_malloc_leaves_the_internal_dma_reserve_alone(void **state)
 {
     (void)state;
     void *psram[64], *internal[256];
-    const size_t np = fill_caps(psram, 64, MEMORY_CAPS_PSRAM);
-    const size_t ni = fill_caps(internal, 256, MEMORY_CAPS_APP_SRAM);
-    assert_true(np > 0);
-    assert_true(ni > 0);
+    const size_t np = take_every_block(psram, 64, MEMORY_CAPS_PSRAM);
+    const size_t ni = take_every_block(internal, 256, MEMORY_CAPS_APP_SRAM);
     assert_null(malloc(1024));
     reset_hook();
     assert_null(APP_MALLOC(1024));

@@ -1,7 +1,7 @@
 /*
  * test_support.h - what several test programs share: capturing what the code under test prints
  * (the log goes to stdout, in ESP-IDF's format), the pool tests' heap-block guard, the teardowns'
- * checks and the heap monitor tests' health limits.
+ * checks, the heap monitor tests' health limits and filling a heap to its last block.
  * Include after <cmocka.h>.
  */
 #ifndef TEST_SUPPORT_H
@@ -156,6 +156,23 @@ static inline uint64_t critical_misuses(void)
     kraken_sim_stats_t st;
     kraken_sim_get_stats(&st);
     return st.refused_waits + st.refused_calls + st.critical_logs;
+}
+
+/* Takes the largest free block of `caps` until none is left, at most `max` blocks and at least
+ * one; answers how many (the heap tests' exhaustion). */
+static inline size_t take_every_block(void **blocks, size_t max, uint32_t caps)
+{
+    size_t n = 0, largest;
+    while (n < max && (largest = heap_caps_get_largest_free_block(caps)) > 0) {
+        void *b = heap_caps_malloc(largest, caps);
+        if (b == NULL) {
+            break;
+        }
+        blocks[n++] = b;
+    }
+    assert_true(n > 0);
+    assert_true(n < max);
+    return n;
 }
 
 /* The health limits the heap monitor tests are written for (the Kconfig defaults), so that they
