@@ -1522,11 +1522,12 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
 {
     system_event_drop_reason_t reason = SYSTEM_EVENT_DROP_FULL;
     esp_err_t err = ESP_OK;
-    bool waiting = false, token = false, wake = false;
+    bool waiting = false, waited = false, token = false, wake = false;
     unsigned spins = 0;
     kraken_port_lock(&bus.lock);
     for (;;) {
         if (waiting) {
+            waited = true;
             /* A token taken was one of the `woken`; a timeout may leave a token behind (a later
              * waiter then wakes once for nothing and waits again). */
             if (--lane->waiters == 0) {
@@ -1545,7 +1546,10 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
             err = ESP_ERR_INVALID_STATE;
             break;
         }
-        if (used_locked(lane, priority) < lane->capacity) {
+        /* The room freed while posters wait for it is theirs: a post that has not waited (an
+         * ISR's, a handler's, one with no timeout, a newcomer) leaves them a slot each, or it
+         * could keep them out until their deadline. Waiters compete among themselves. */
+        if (used_locked(lane, priority) + (waited ? 0 : lane->waiters) < lane->capacity) {
             wake = push_locked(lane, priority, source, type, data, size, block, store, now, isr);
             break;
         }
@@ -1653,7 +1657,7 @@ static ALWAYS_INLINE esp_err_t post_locked(system_service_id_t source, system_ev
     lane_t *lane = &bus.s.lanes[priority];
     kraken_port_lock(&bus.lock);
     if (__builtin_expect(atomic_load_explicit(&bus.state, memory_order_relaxed) == ST_READY &&
-                             lane->count + lane->reserved < lane->capacity,
+                             lane->count + lane->reserved + lane->waiters < lane->capacity,
                          1)) {
         const uint8_t store = block == NULL ? STORE_INLINE : block_class(block, size);
         if (__builtin_expect(

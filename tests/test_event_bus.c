@@ -685,6 +685,70 @@ static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **sta
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_FULL], 0);
 }
 
+/* The room a dispatch frees while a poster waits for it is the poster's: a post that does not
+ * wait (timeout 0, an ISR's) finds the lane full meanwhile, and the waiter gets in (before, such
+ * posts took the slot first and could keep the waiter out until its deadline). */
+static void room_freed_while_a_poster_waits_is_kept_for_it(void **state)
+{
+    (void)state;
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = manual_config();
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = 1;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    recorder_t r = {0};
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    for (int round = 0; round < 5; round++) {
+        poster_arg_t arg = {.result = -1};
+        pthread_t th;
+        atomic_store(&takes_begun, 0);
+        assert_int_equal(pthread_create(&th, NULL, poster_thread, &arg), 0);
+        wait_until_recording_threads_wait(1); /* the poster waits for room */
+        uint32_t n = 0;
+        assert_int_equal(system_event_dispatch_pending(1, &n), ESP_OK); /* room, and a wake-up */
+        assert_int_equal(n, 1);
+        assert_int_equal(system_event_post_with_timeout(SVC_A, 3, NULL, 0,
+                                                        SYSTEM_EVENT_PRIORITY_LOW, 0),
+                         ESP_ERR_TIMEOUT);
+        kraken_sim_isr_enter();
+        const esp_err_t from_isr =
+            system_event_post_from_isr(SVC_A, 3, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW, NULL);
+        kraken_sim_isr_exit();
+        assert_int_equal(from_isr, ESP_ERR_TIMEOUT);
+        pthread_join(th, NULL);
+        assert_int_equal(arg.result, ESP_OK);
+    }
+    /* two waiters for one slot: the one that finds it first takes it (a waiter leaves no slot to
+     * the others), the other gets the next */
+    poster_arg_t two[2] = {{.result = -1}, {.result = -1}};
+    pthread_t th[2];
+    atomic_store(&takes_begun, 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, poster_thread, &two[i]), 0);
+    }
+    wait_until_recording_threads_wait(2);
+    for (int i = 0; i < 2; i++) {
+        uint32_t n = 0;
+        assert_int_equal(system_event_dispatch_pending(1, &n), ESP_OK);
+        assert_int_equal(n, 1);
+        const int64_t give_up = kraken_port_time_us() + 5000000;
+        while (stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].depth == 0 && kraken_port_time_us() < give_up) {
+            kraken_port_delay_ms(1);
+        }
+        assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].depth, 1); /* a waiter got in */
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(two[i].result, ESP_OK);
+    }
+    assert_int_equal(dispatch_all(), 1);
+    assert_int_equal(r.n, 8);
+    for (int i = 1; i < 8; i++) {
+        assert_int_equal(r.ev[i].type, 2); /* the waiters' events, none of the others */
+    }
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].dropped[SYSTEM_EVENT_DROP_FULL], 10);
+}
+
 /* A manual dispatch in another task; *arg gets the count. */
 static void *dispatch_everything(void *arg)
 {
@@ -3864,6 +3928,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_full_lane_waits_for_the_timeout_then_fails, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(room_freed_while_a_poster_waits_is_kept_for_it,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
             a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run, setup_manual,

@@ -126,7 +126,9 @@ esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t 
  *  ESP_OK: queued; the data was copied and may be reused at once.
  *  ESP_ERR_INVALID_ARG: service_id or event_type is a wildcard, priority is unknown, or data is NULL
  *                       with size > 0.
- *  ESP_ERR_TIMEOUT:     the lane stayed full (dropped reason FULL).
+ *  ESP_ERR_TIMEOUT:     the lane stayed full (dropped reason FULL). Room freed while posts wait
+ *                       is theirs: a post that does not wait (timeout 0, an ISR's, a handler's)
+ *                       finds the lane full while it holds no slot for each waiter.
  *  ESP_ERR_NO_MEM:      no block in the payload's pool class (NO_MEM), the class's CRITICAL reserve
  *                       reached by a lower priority (RESERVE), both until the deadline; or the
  *                       heap refused an oversize copy (NO_MEM, no wait).
@@ -147,7 +149,8 @@ esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
  *  (portYIELD_FROM_ISR). Also callable from a task: then it behaves as a post with timeout 0 but
  *  for the heap (a payload above the largest class is still refused), the dispatcher is woken at
  *  once and *higher_priority_task_woken is left alone.
- *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full); ESP_ERR_NO_MEM (class empty
+ *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full, or its free slots held for
+ *  tasks waiting for room, as above); ESP_ERR_NO_MEM (class empty
  *  or reserve); ESP_ERR_INVALID_SIZE (above the largest pool class); ESP_ERR_INVALID_STATE (the bus
  *  has not been started from a task yet, or is being deinitialised). isr-ok, O(1) plus the copy; with
  *  CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM also from an ESP_INTR_FLAG_IRAM handler while the flash cache
