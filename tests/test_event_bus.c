@@ -844,6 +844,54 @@ static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(voi
     check_bus();
 }
 
+/* Task mode wakes a poster waiting for room once its lane is half empty: until then the slots
+ * that delivered events free are kept for it, and a post that does not wait (timeout 0, an ISR's)
+ * finds the lane full. Before, such posts took them and could keep the poster out until its
+ * deadline. The dispatcher task's runs wait for step_gate. */
+static void in_task_mode_a_sleeping_posters_slot_is_kept_for_it(void **state)
+{
+    (void)state;
+    enum { CAP = 4 };
+    NEED_LANE(SYSTEM_EVENT_PRIORITY_NORMAL, CAP);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_TASK;
+    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_NORMAL] = CAP;
+    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
+    atomic_store(&gate_open, 0);
+    atomic_store(&step_calls, 0);
+    atomic_store(&step_gate, 0);
+    atomic_store(&waiting_post_result, -1);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, stepped_handler, NULL, NULL), ESP_OK);
+    assert_int_equal(post_now(), ESP_OK);
+    assert_true(wait_step_calls(1)); /* a run of one: its call waits */
+    for (int i = 1; i < CAP; i++) {
+        assert_int_equal(post_now(), ESP_OK);
+    }
+    assert_int_equal(post_now(), ESP_ERR_TIMEOUT); /* full */
+    pthread_t poster;
+    atomic_store(&takes_begun, 0);
+    assert_int_equal(pthread_create(&poster, NULL, post_waiting_for_room, NULL), 0);
+    wait_until_recording_threads_wait(1); /* the poster sleeps */
+    atomic_store(&step_gate, 1);
+    assert_true(wait_step_calls(2)); /* the next run took the other three: one slot is free */
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL].depth, 0);
+    assert_int_equal(post_now(), ESP_ERR_TIMEOUT); /* it is the sleeping poster's */
+    kraken_sim_isr_enter();
+    const esp_err_t from_isr =
+        system_event_post_from_isr(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL, NULL);
+    kraken_sim_isr_exit();
+    assert_int_equal(from_isr, ESP_ERR_TIMEOUT);
+    assert_int_equal(atomic_load(&waiting_post_result), -1); /* not woken: lane above half */
+    atomic_store(&step_gate, 100); /* the lane drains below half: the poster is woken, gets in */
+    pthread_join(poster, NULL);
+    assert_int_equal(atomic_load(&waiting_post_result), ESP_OK);
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DRAIN), ESP_OK);
+    const system_event_lane_stats_t lane = stats().lanes[SYSTEM_EVENT_PRIORITY_NORMAL];
+    assert_int_equal(lane.delivered, CAP + 1);
+    assert_int_equal(lane.dropped[SYSTEM_EVENT_DROP_FULL], 3);
+}
+
 /* The bus keeps the pools' class table from its start: the pools refuse to be torn down (or set up
  * with another table) under it, and its pool payloads keep working. */
 static void the_pools_refuse_deinit_while_the_bus_runs(void **state)
@@ -3930,6 +3978,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(room_freed_while_a_poster_waits_is_kept_for_it,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(in_task_mode_a_sleeping_posters_slot_is_kept_for_it,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(
             a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run, setup_manual,
