@@ -131,12 +131,13 @@ size_t memory_pool_free_batch_isr(void *const blocks[], size_t n);
  *  (larger class, heap fallback). NULL in the cases of memory_pool_alloc (size 0; the heap is
  *  needed and is out of memory or at the cap; an ISR caller), counted the same way. task (from an
  *  ISR: memory_pool_alloc_isr_margin). Never blocks but on the first call (as memory_pool_alloc).
- *  O(1) on the pool path; the heap path adds one heap call. */
+ *  O(1) on the pool path (FULL checks: O(block size)); the heap path adds one heap call. */
 void *memory_pool_alloc_margin(size_t size, uint32_t margin);
 
 /** memory_pool_alloc_isr with a margin (see memory_pool_alloc_margin): NULL as for
  *  memory_pool_alloc_isr, and when fewer than margin + 1 blocks of the class (and of the next larger
- *  one, with TRY_LARGER_CLASS) are free; counted as a failure. isr-ok, never blocks; O(1). */
+ *  one, with TRY_LARGER_CLASS) are free; counted as a failure. isr-ok, never blocks; O(1) (FULL
+ *  checks: O(block size)). */
 void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin);
 
 /* ---- Set-up (optional) ----------------------------------------------------------------------- */
@@ -190,8 +191,9 @@ esp_err_t memory_pool_ensure_init(void);
  *  task. Not to be called while other tasks use the pools; an ISR may: a block it holds makes
  *  deinit refuse, and once deinit has checked, its allocations get NULL and its
  *  memory_pool_free_isr, memory_pool_free_batch_isr and memory_pool_owns take a pool pointer for
- *  one from nowhere (its memory_pool_free of a block freed already may then read the released
- *  storage: that free, the task variant, keeps its fast path free of the look). Never blocks (a refusal
+ *  one from nowhere (its memory_pool_free of a block freed already may then read the class's
+ *  state array as NULL, a crash on the chip: that free, the task variant, keeps its fast path free
+ *  of the look). Never blocks (a refusal
  *  logs; the check holds every class's critical section at once). O(classes) plus one heap call. */
 esp_err_t memory_pool_deinit(void);
 
@@ -330,7 +332,10 @@ typedef bool (*memory_pool_walk_cb_t)(const memory_pool_block_info_t *info, void
 
 /** Call cb for every live block (pool blocks in address order, then heap blocks). Returns the
  *  number of blocks passed to cb; 0 when cb is NULL or from an ISR (nothing walked) or nothing is
- *  live. Blocks allocated or freed during the walk may or may not be seen. task; never blocks
+ *  live. Blocks allocated or freed during the walk may or may not be seen; a block live throughout
+ *  is passed once, unless more than a quarter of the heap table's slots (32 with the default
+ *  HEAP_BLOCKS_MAX of 64) are left by heap blocks freed during the walk: then a heap block may be
+ *  passed twice or not at all (the table stays fast for everyone else). task; never blocks
  *  itself (cb runs in the caller). O(blocks + heap table); each lock held for one block. */
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg);
 

@@ -18,8 +18,8 @@
  * two, pointers into blocks and heap blocks take the slow path.
  *
  * Heap blocks (fallback and oversize) are recognised by a fixed open-addressing table of live heap
- * pointers (linear probing, backward-shift deletion) under its own lock. Its capacity is the cap on
- * live heap blocks, so it is never more than half full.
+ * pointers (linear probing, backward-shift deletion) under its own lock. Its capacity is twice the
+ * cap on live heap blocks, so it is never more than half full (3/4 with a walk's tombstones).
  *
  * memory_pool_owns() runs on every free() of the host simulator, so a pointer that is not ours must
  * be answered without a lock: one range check over the blocks of all classes (published like the
@@ -211,8 +211,12 @@ static inline size_t home_slot(const void *p)
 
 /* A removed entry while a walk runs: it keeps the probe runs through its slot intact without
  * moving later entries back over slots the walk has passed (which would skip or repeat them).
- * Dropped by the next removal in its run once no walk runs, or by the end of the last walk. */
+ * Dropped by the next removal in its run once no walk runs, or by the end of the last walk. At
+ * most MAX_TOMBS at once: beyond, removals move entries as usual (the walk may then skip or repeat
+ * a block), so that live entries and tombstones never fill more than 3/4 of the table and lookups
+ * stay O(1) while heap blocks come and go during a long walk (a leak report's log lines). */
 #define TOMB ((void *)&g_heap.tombs)
+#define MAX_TOMBS (HEAP_SLOTS / 4)
 
 /* Slot holding p, or -1. Heap lock held. */
 KRAKEN_PORT_ISR_TEXT
@@ -243,7 +247,7 @@ static void table_remove(size_t i)
     } else {
         g_heap.tombs--;
     }
-    if (g_heap.walks != 0) {
+    if (g_heap.walks != 0 && g_heap.tombs < MAX_TOMBS) {
         g_heap.ptr[i] = TOMB;
         g_heap.tombs++;
         return;

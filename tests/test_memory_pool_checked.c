@@ -337,6 +337,53 @@ static void a_block_allocated_during_a_walk_is_not_older_than_the_walk(void **st
     memory_pool_free(a);
 }
 
+/* Heap blocks that come and go during a walk (a leak report logging its lines while other tasks
+ * work): the table keeps at most a quarter of its slots as tombstones, so a lookup always finds an
+ * empty slot soon (white box: g_heap). */
+enum { CHURN_LIVE = 8 };
+static bool churn_heap_blocks(const memory_pool_block_info_t *info, void *arg)
+{
+    size_t *most_tombs = arg;
+    if (!info->heap) {
+        return true;
+    }
+    void *live[CHURN_LIVE] = {0};
+    for (int i = 0; i < 2000; i++) {
+        memory_pool_free(live[i % CHURN_LIVE]);
+        live[i % CHURN_LIVE] = memory_pool_alloc(OVERSIZE + (size_t)(i * 40) % 3000);
+        assert_non_null(live[i % CHURN_LIVE]);
+        kraken_port_lock(&g_heap.lock);
+        const size_t tombs = g_heap.tombs;
+        size_t empty = 0;
+        for (size_t k = 0; k < HEAP_SLOTS; k++) {
+            empty += g_heap.ptr[k] == NULL;
+        }
+        kraken_port_unlock(&g_heap.lock);
+        assert_true(tombs <= HEAP_SLOTS / 4);
+        assert_true(empty >= HEAP_SLOTS / 4);
+        *most_tombs = tombs > *most_tombs ? tombs : *most_tombs;
+    }
+    for (int k = 0; k < CHURN_LIVE; k++) {
+        memory_pool_free(live[k]);
+    }
+    return false;
+}
+
+static void heap_blocks_coming_and_going_during_a_walk_leave_the_table_fast(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(CHURN_LIVE + 1);
+    void *h = memory_pool_alloc(OVERSIZE);
+    assert_non_null(h);
+    size_t most_tombs = 0;
+    assert_int_equal(memory_pool_walk_live(churn_heap_blocks, &most_tombs), 1);
+    assert_int_equal(most_tombs, HEAP_SLOTS / 4); /* the churn reached the limit */
+    assert_int_equal(g_heap.tombs, 0);          /* the walk's end dropped them */
+    assert_true(memory_pool_owns(h));
+    memory_pool_free(h);
+    assert_int_equal(stats().heap_blocks_live, 0);
+}
+
 static void a_damaged_free_list_is_reported_by_the_integrity_check(void **state)
 {
     (void)state;
@@ -394,7 +441,8 @@ int main(void)
         T(misuse_is_still_rejected_with_checks),
         T(the_leak_report_names_owner_size_and_age_of_every_live_block),
         T(a_block_allocated_during_a_walk_is_not_older_than_the_walk),
-        T(a_damaged_free_list_is_reported_by_the_integrity_check),
+        T(heap_blocks_coming_and_going_during_a_walk_leave_the_table_fast),
+    T(a_damaged_free_list_is_reported_by_the_integrity_check),
         T(a_request_during_set_up_never_takes_a_larger_class_published_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
