@@ -115,8 +115,8 @@ const char *system_service_get_name(system_service_id_t id);
 /** Copy `size` bytes of `data` into the bus and queue the event in the lane of `priority`.
  *  Waits up to CONFIG_SYSTEM_SERVICE_EVENT_POST_TIMEOUT_MS for room in a full lane and for a block
  *  of an exhausted pool class (never from inside a handler). Same results as
- *  system_event_post_with_timeout(). task, may block (bounded by that timeout); O(1) plus the
- *  copy. */
+ *  system_event_post_with_timeout(). task, may block (bounded by that timeout, plus up to two
+ *  FreeRTOS ticks on the chip); O(1) plus the copy. */
 esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t event_type,
                             const void *data, size_t size, system_event_priority_t priority);
 
@@ -137,7 +137,9 @@ esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t 
  *  ESP_ERR_INVALID_STATE: called from an ISR, or the bus is being deinitialised (NOT_READY).
  *  The error of a failed automatic start (e.g. ESP_ERR_NO_MEM), counted NOT_READY.
  *  Every failure is counted in the lane (unknown priorities in stats.invalid_priority) and leaves
- *  nothing allocated. task, may block (bounded by timeout_ms); O(1) plus the copy. */
+ *  nothing allocated. task, may block (bounded by timeout_ms; on the chip FreeRTOS waits in whole
+ *  ticks, so a wait may last up to two ticks longer: 10 ms becomes up to 30 ms at 100 Hz);
+ *  O(1) plus the copy. */
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
                                          system_event_type_t event_type, const void *data,
                                          size_t size, system_event_priority_t priority,
