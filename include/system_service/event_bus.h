@@ -138,7 +138,7 @@ esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t 
  *  The error of a failed automatic start (e.g. ESP_ERR_NO_MEM), counted NOT_READY.
  *  Every failure is counted in the lane (unknown priorities in stats.invalid_priority) and leaves
  *  nothing allocated. task, may block (bounded by timeout_ms; on the chip FreeRTOS waits in whole
- *  ticks, so a wait may last up to two ticks longer: 10 ms becomes up to 30 ms at 100 Hz);
+ *  ticks, so a wait may end up to two ticks late: 20 ms at ESP-IDF's default 100 Hz);
  *  O(1) plus the copy. */
 esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
                                          system_event_type_t event_type, const void *data,
