@@ -231,8 +231,8 @@ esp_err_t heap_monitor_init(void);
  *  A plain malloc() that fails is reported by ESP-IDF with MALLOC_CAP_DEFAULT (plus
  *  MALLOC_CAP_INTERNAL when malloc() never uses PSRAM): count it with MALLOC_CAP_DEFAULT. A call
  *  that tries several masks (heap_caps_malloc_prefer, so APP_MALLOC/CALLOC/REALLOC) reports only
- *  its last one, MEMORY_CAPS_APP_SRAM for APP_*: MALLOC_CAP_SPIRAM does not count them. Masks beyond
- *  CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones (since init or the last
+ *  its last one, MEMORY_CAPS_APP_SRAM for APP_*: MALLOC_CAP_SPIRAM does not count them. Masks
+ *  beyond CONFIG_SYSTEM_SERVICE_HEAP_MONITOR_FAILED_ALLOC_SLOTS distinct ones (since init or the last
  *  reset) count only for caps 0. No failure. isr-ok, never blocks; O(slots). */
 uint32_t heap_monitor_get_failed_alloc_count(uint32_t caps);
 

@@ -732,7 +732,8 @@ static void room_freed_while_a_poster_waits_is_kept_for_it(void **state)
         assert_int_equal(system_event_dispatch_pending(1, &n), ESP_OK);
         assert_int_equal(n, 1);
         const int64_t give_up = kraken_port_time_us() + 5000000;
-        while (stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].depth == 0 && kraken_port_time_us() < give_up) {
+        while (stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].depth == 0 &&
+               kraken_port_time_us() < give_up) {
             kraken_port_delay_ms(1);
         }
         assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].depth, 1); /* a waiter got in */

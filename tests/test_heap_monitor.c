@@ -971,7 +971,8 @@ static void exhausted_psram_is_reported_and_app_buffers_fall_back_to_sram(void *
     heap_stats_t s;
     assert_int_equal(heap_monitor_get_stats(&s), ESP_OK);
     assert_int_equal(s.psram.largest_free_block, 0);
-    assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_PSRAM_TEST, HEAP_MONITOR_ISSUE_PSRAM_FULL);
+    assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_PSRAM_TEST,
+                     HEAP_MONITOR_ISSUE_PSRAM_FULL);
     assert_false(heap_monitor_check_health());
     if (log_lines_at(ESP_LOG_WARN)) {
         capture_log_stats("tag");
@@ -1014,14 +1015,16 @@ static void exhausted_internal_sram_reads_full_not_fragmented(void **state)
     assert_int_equal(s.internal.largest_free_block, 0);
     heap_monitor_thresholds_t t = {.fragmentation_percent = 0}; /* every other check off */
     assert_int_equal(heap_monitor_set_thresholds(&t), ESP_OK);
-    assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_INTERNAL_TEST, HEAP_MONITOR_ISSUE_INTERNAL_FULL);
+    assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_INTERNAL_TEST,
+                     HEAP_MONITOR_ISSUE_INTERNAL_FULL);
     assert_int_equal(set_reference_thresholds(), ESP_OK);
     assert_int_equal(heap_monitor_stats_issues(&s) & ISSUES_INTERNAL_TEST,
                      HEAP_MONITOR_ISSUE_INTERNAL_FULL | HEAP_MONITOR_ISSUE_INTERNAL_LOW_FREE |
                          HEAP_MONITOR_ISSUE_INTERNAL_SMALL_LARGEST);
     if (log_lines_at(ESP_LOG_WARN)) {
         capture_log_stats("tag");
-        assert_non_null(strstr(g_log, "\u274C UNHEALTHY (full, low free memory, largest block too small)\n"));
+        assert_non_null(strstr(
+            g_log, "\u274C UNHEALTHY (full, low free memory, largest block too small)\n"));
     }
     heap_caps_free(blocks[--n]);
     assert_false(heap_monitor_get_health_issues() & HEAP_MONITOR_ISSUE_INTERNAL_FULL);

@@ -4,7 +4,7 @@
  *
  * Placement policy (ESP32-S3):
  *   APP_MALLOC / memory_alloc_prefer_psram   PSRAM first, internal SRAM when PSRAM is absent or full
- *                                            (the internal heaps malloc() uses: MEMORY_CAPS_APP_SRAM)
+ *                                            (malloc()'s internal heaps: MEMORY_CAPS_APP_SRAM)
  *   memory_alloc_psram_only                  PSRAM or NULL
  *   SYSTEM_MALLOC / memory_alloc_sram        internal, byte-addressable SRAM
  *   DMA_MALLOC / memory_alloc_dma            internal DMA-capable SRAM, MEMORY_DMA_ALIGNMENT-aligned

@@ -1393,7 +1393,8 @@ SIM_HEAP_API void *heap_caps_malloc(size_t size, uint32_t caps)
 
 SIM_HEAP_API void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
 {
-    const size_t reported = chip.policy.idf == SIM_IDF_V5_2 ? size : (uint32_t)(n * size); /* wrapped */
+    /* the product as the chip's 32-bit size_t wraps it */
+    const size_t reported = chip.policy.idf == SIM_IDF_V5_2 ? size : (uint32_t)(n * size);
     return calloc_masks(n, size, &caps, 1, caps, reported, __func__);
 }
 
