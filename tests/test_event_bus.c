@@ -657,16 +657,23 @@ static void *poster_thread(void *arg)
     return NULL;
 }
 
-static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **state)
+/* Manual mode with a LOW lane of one slot, filled with an event of type 1; r records SVC_A's. */
+static void full_one_slot_lane(recorder_t *r)
 {
-    (void)state;
     assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
     system_event_bus_config_t cfg = manual_config();
     cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = 1;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
-    recorder_t r = {0};
-    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
+    memset(r, 0, sizeof *r);
+    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, r, NULL), ESP_OK);
     assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+}
+
+static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **state)
+{
+    (void)state;
+    static recorder_t r;
+    full_one_slot_lane(&r);
     poster_arg_t arg = {.result = -1};
     pthread_t th;
     atomic_store(&takes_begun, 0);
@@ -691,13 +698,8 @@ static void a_waiting_poster_gets_in_as_soon_as_a_dispatch_makes_room(void **sta
 static void room_freed_while_a_poster_waits_is_kept_for_it(void **state)
 {
     (void)state;
-    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
-    system_event_bus_config_t cfg = manual_config();
-    cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_LOW] = 1;
-    assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
-    recorder_t r = {0};
-    assert_int_equal(system_event_subscribe(SVC_A, SYSTEM_EVENT_TYPE_ANY, record, &r, NULL), ESP_OK);
-    assert_int_equal(system_event_post(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    static recorder_t r;
+    full_one_slot_lane(&r);
     for (int round = 0; round < 5; round++) {
         poster_arg_t arg = {.result = -1};
         pthread_t th;
@@ -791,6 +793,16 @@ static void *post_waiting_for_room(void *arg)
     return NULL;
 }
 
+/* The step counters at rest and stepped_handler subscribed to SVC_A's type 1. */
+static void subscribe_stepped(void)
+{
+    atomic_store(&gate_open, 0);
+    atomic_store(&step_calls, 0);
+    atomic_store(&step_gate, 0);
+    atomic_store(&waiting_post_result, -1);
+    assert_int_equal(system_event_subscribe(SVC_A, 1, stepped_handler, NULL, NULL), ESP_OK);
+}
+
 static esp_err_t post_now(void)
 {
     return system_event_post_with_timeout(SVC_A, 1, NULL, 0, SYSTEM_EVENT_PRIORITY_NORMAL, 0);
@@ -805,11 +817,7 @@ static void a_delivered_event_gives_its_slot_back_before_the_rest_of_its_run(voi
     system_event_bus_config_t cfg = manual_config();
     cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_NORMAL] = CAP;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
-    atomic_store(&gate_open, 0);
-    atomic_store(&step_calls, 0);
-    atomic_store(&step_gate, 0);
-    atomic_store(&waiting_post_result, -1);
-    assert_int_equal(system_event_subscribe(SVC_A, 1, stepped_handler, NULL, NULL), ESP_OK);
+    subscribe_stepped();
     for (int i = 0; i < CAP; i++) {
         assert_int_equal(post_now(), ESP_OK);
     }
@@ -859,11 +867,7 @@ static void in_task_mode_a_sleeping_posters_slot_is_kept_for_it(void **state)
     cfg.mode = SYSTEM_EVENT_MODE_TASK;
     cfg.lane_capacity[SYSTEM_EVENT_PRIORITY_NORMAL] = CAP;
     assert_int_equal(system_event_bus_init(&cfg), ESP_OK);
-    atomic_store(&gate_open, 0);
-    atomic_store(&step_calls, 0);
-    atomic_store(&step_gate, 0);
-    atomic_store(&waiting_post_result, -1);
-    assert_int_equal(system_event_subscribe(SVC_A, 1, stepped_handler, NULL, NULL), ESP_OK);
+    subscribe_stepped();
     assert_int_equal(post_now(), ESP_OK);
     assert_true(wait_step_calls(1)); /* a run of one: its call waits */
     for (int i = 1; i < CAP; i++) {
