@@ -247,7 +247,9 @@ typedef struct {
  *  otherwise, also before set-up or after a failed one (`initialized` false; capacities from the
  *  table and min_free equal to them, heap_blocks_max the Kconfig cap, setup_failures; in_use, peaks
  *  and allocations 0; the failures, heap and misuse counters count as at any other time).
- *  isr-ok, never blocks; O(classes); does not set the pools up. */
+ *  isr-ok, never blocks; O(classes); does not set the pools up. Not from an ISR while
+ *  memory_pool_init or memory_pool_deinit runs in a task: they rewrite the class table it reads
+ *  (on the chip: a mix of the old and new capacities, no crash). */
 esp_err_t memory_pool_get_stats(memory_pool_stats_t *out);
 
 /** Reset the watermarks to the current state: peak_in_use = in_use (so min_free = free now),
@@ -334,9 +336,11 @@ typedef bool (*memory_pool_walk_cb_t)(const memory_pool_block_info_t *info, void
  *  number of blocks passed to cb; 0 when cb is NULL or from an ISR (nothing walked) or nothing is
  *  live. Blocks allocated or freed during the walk may or may not be seen; a block live throughout
  *  is passed once, unless more than a quarter of the heap table's slots (32 with the default
- *  HEAP_BLOCKS_MAX of 64) are left by heap blocks freed during the walk: then a heap block may be
- *  passed twice or not at all (the table stays fast for everyone else). task; never blocks
- *  itself (cb runs in the caller). O(blocks + heap table); each lock held for one block. */
+ *  HEAP_BLOCKS_MAX of 64) are left by heap blocks freed during the walk, a budget walks running
+ *  at the same time share: past it, each free may move the heap blocks after it in the table, and
+ *  the walk may pass some twice or not at all (the table stays fast for everyone else). task;
+ *  never blocks itself (cb runs in the caller). O(blocks + heap table); each lock held for one
+ *  block. */
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg);
 
 /** Leak report: log every live block (class, address, size, owner, age), then their number,

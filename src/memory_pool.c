@@ -1516,6 +1516,23 @@ esp_err_t memory_pool_check_integrity(void)
     return bad == 0 ? ESP_OK : ESP_ERR_INVALID_STATE;
 }
 
+/* While no walk runs: the heap table's tombstones go, one slot per lock (a walk that begins
+ * meanwhile stops it). */
+static void drop_tombs(void)
+{
+    for (size_t i = 0; i < HEAP_SLOTS; i++) {
+        kraken_port_lock(&g_heap.lock);
+        const bool done = g_heap.walks != 0 || g_heap.tombs == 0;
+        if (!done && g_heap.ptr[i] == TOMB) {
+            table_remove(i);
+        }
+        kraken_port_unlock(&g_heap.lock);
+        if (done) {
+            break;
+        }
+    }
+}
+
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
 {
     if (kraken_port_in_isr()) {
@@ -1555,7 +1572,10 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
         }
     }
     /* The heap table: no entry moves while a walk runs (see TOMB), so each block live throughout
-     * is passed once. The last walk out drops the tombstones, one slot per lock. */
+     * is passed once. The last walk out drops the tombstones, one slot per lock; a walk that
+     * starts alone drops those an earlier walk's clean-up left when this one began, so that they
+     * do not use up its budget (MAX_TOMBS). */
+    drop_tombs();
     kraken_port_lock(&g_heap.lock);
     g_heap.walks++;
     kraken_port_unlock(&g_heap.lock);
@@ -1580,17 +1600,7 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
     kraken_port_lock(&g_heap.lock);
     g_heap.walks--;
     kraken_port_unlock(&g_heap.lock);
-    for (size_t i = 0; i < HEAP_SLOTS; i++) {
-        kraken_port_lock(&g_heap.lock);
-        const bool done = g_heap.walks != 0 || g_heap.tombs == 0;
-        if (!done && g_heap.ptr[i] == TOMB) {
-            table_remove(i);
-        }
-        kraken_port_unlock(&g_heap.lock);
-        if (done) {
-            break;
-        }
-    }
+    drop_tombs();
     return seen;
 }
 
