@@ -313,8 +313,9 @@ const char *memory_pool_misuse_name(memory_pool_misuse_t kind);
  *  ESP_OK when all is well or the pools are not set up; ESP_ERR_INVALID_STATE when something is
  *  damaged (or called from an ISR). task; never blocks but to log a finding.
  *  O(blocks + heap table) plus, with FULL, O(pool bytes); each lock is held for one free-list walk
- *  (O(blocks of the class), with interrupts masked on this core on the chip) or one block at a
- *  time: a diagnostic, not for a latency-critical loop. */
+ *  (O(blocks of the class), with interrupts masked on this core on the chip), one block at a
+ *  time, or the heap table's check (a lookup of every live heap block: O(heap table) on average):
+ *  a diagnostic, not for a latency-critical loop. */
 esp_err_t memory_pool_check_integrity(void);
 
 /** One live block, as seen by memory_pool_walk_live. */
