@@ -1522,7 +1522,7 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
 {
     system_event_drop_reason_t reason = SYSTEM_EVENT_DROP_FULL;
     esp_err_t err = ESP_OK;
-    bool waiting = false, waited = false, token = false, wake = false;
+    bool waiting = false, waited = false, token = false, wake = false, room = false;
     unsigned spins = 0;
     kraken_port_lock(&bus.lock);
     for (;;) {
@@ -1555,6 +1555,14 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
         }
         uint32_t left = may_wait ? wait_left_ms(deadline, timeout_ms) : 0;
         if (left == 0) {
+            /* Refused only for the slots kept for waiters: one of them can come in now (the
+             * dispatcher task wakes them at half a lane, which such posts may never let it
+             * reach). */
+            if (!waited && used_locked(lane, priority) < lane->capacity &&
+                lane->waiters > lane->woken) {
+                lane->woken++;
+                room = true;
+            }
             err = ESP_ERR_TIMEOUT;
             break;
         }
@@ -1579,6 +1587,11 @@ static COLD esp_err_t post_slow(lane_t *lane, system_event_priority_t priority,
     kraken_port_unlock(&bus.lock);
     if (err != ESP_OK) {
         free_payload(block, store);
+        if (room && isr) {
+            kraken_port_sem_give_from_isr(&bus.space[priority], woken);
+        } else if (room) {
+            kraken_port_sem_give(&bus.space[priority]);
+        }
     } else {
         if (wake) {
             wake_dispatcher(isr, woken);

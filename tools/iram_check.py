@@ -56,7 +56,8 @@ TASK_ONLY = {
     ("kraken_port_sem_give_from_isr", "kraken_port_sem_give"): "only when !xPortInIsrContext()",
     ("kraken_port_sem_give_from_isr", "xQueueGenericSend"): "as above, sem_give inlined",
     ("wake_dispatcher", "kraken_port_sem_give"): _TASK_GIVE,
-    ("post_slow", "kraken_port_sem_give"): _TASK_GIVE + " (wake_dispatcher inlined)",
+    ("post_slow", "kraken_port_sem_give"): _TASK_GIVE + " (wake_dispatcher inlined); post_slow's "
+                                           "own give of room, likewise only when isr is false",
     ("system_event_post_from_isr", "return_spent"): "post(): only if !isr || !kraken_port_in_isr()",
     ("free_payload", "memory_pool_free"): "heap payloads only, which take_heap refuses an ISR post",
     ("take_heap", "memory_pool_alloc"): "take_heap refuses an ISR post first",
