@@ -216,7 +216,7 @@ static inline size_t home_slot(const void *p)
  * a block), so that live entries and tombstones never fill more than 3/4 of the table and lookups
  * stay O(1) while heap blocks come and go during a long walk (a leak report's log lines). */
 #define TOMB ((void *)&g_heap.tombs)
-#define MAX_TOMBS (HEAP_SLOTS / 4)
+#define MAX_TOMBS (HEAP_SLOTS >= 4 ? HEAP_SLOTS / 4 : 1) /* 1 in a table of 2 slots */
 
 /* Slot holding p, or -1. Heap lock held. */
 KRAKEN_PORT_ISR_TEXT
