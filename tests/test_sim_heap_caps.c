@@ -22,6 +22,7 @@
 #include "kraken_sim.h"
 #include "sdkconfig.h"
 #include "sim_internal.h"
+#include "test_support.h"
 
 #define INTERNAL_8BIT (MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 #define DCACHE_LINE CONFIG_ESP32S3_DATA_CACHE_LINE_SIZE /* PSRAM blocks' alignment */
@@ -120,17 +121,6 @@ static int region_of(const void *ptr)
     return -1;
 }
 
-static const char *region_name_of(const void *ptr)
-{
-    int index = region_of(ptr);
-    if (index < 0) {
-        return "none";
-    }
-    kraken_sim_region_t region;
-    kraken_sim_get_region((size_t)index, &region);
-    return region.name;
-}
-
 static kraken_sim_stats_t stats(void)
 {
     kraken_sim_stats_t s;
@@ -162,7 +152,7 @@ static void dma_requests_land_in_dma_capable_internal_ram(void **state)
     assert_non_null(p);
     assert_true(esp_ptr_dma_capable(p));
     assert_true(esp_ptr_internal(p));
-    assert_string_equal(region_name_of(p), "RAM");
+    assert_string_equal(sim_region_name_of(p), "RAM");
     heap_caps_free(p);
     /* DMA descriptors (ESP-IDF v5.3 on): DMA-capable memory too */
     void *desc = heap_caps_malloc(64, MALLOC_CAP_DMA_DESC_AHB);
@@ -206,8 +196,8 @@ static void the_data_caches_dram_heap_serves_only_when_the_d_iram_heaps_cannot(v
     n += fill(blocks + n, 400 - n, 1024, MALLOC_CAP_RETENTION);
     void *dma = heap_caps_malloc(1024, MALLOC_CAP_DMA);
     void *internal = heap_caps_malloc(1024, INTERNAL_8BIT);
-    assert_string_equal(region_name_of(dma), "DRAM");
-    assert_string_equal(region_name_of(internal), "DRAM");
+    assert_string_equal(sim_region_name_of(dma), "DRAM");
+    assert_string_equal(sim_region_name_of(internal), "DRAM");
     assert_true(esp_ptr_dma_capable(dma));
     assert_true(esp_ptr_internal(dma));
     assert_false(esp_ptr_external_ram(dma));
@@ -235,7 +225,7 @@ static void spiram_requests_land_in_psram_when_the_module_has_it(void **state)
     assert_true(esp_ptr_external_ram(p));
     assert_false(esp_ptr_internal(p));
     assert_false(esp_ptr_dma_capable(p));
-    assert_string_equal(region_name_of(p), "SPIRAM");
+    assert_string_equal(sim_region_name_of(p), "SPIRAM");
     heap_caps_free(p);
     assert_int_equal(hook.calls, 0);
 }
@@ -270,7 +260,7 @@ static void rtcram_requests_land_in_rtc_fast_memory_which_is_not_dma_capable(voi
     (void)state;
     void *p = heap_caps_malloc(64, MALLOC_CAP_RTCRAM);
     assert_non_null(p);
-    assert_string_equal(region_name_of(p), "RTCRAM");
+    assert_string_equal(sim_region_name_of(p), "RTCRAM");
     assert_true(esp_ptr_internal(p));
     assert_false(esp_ptr_dma_capable(p));
     heap_caps_free(p);
@@ -1294,7 +1284,7 @@ static void use_malloc_falls_back_to_the_other_memory_when_the_preferred_one_is_
 
 static int rank_of(const void *ptr)
 {
-    const char *name = region_name_of(ptr);
+    const char *name = sim_region_name_of(ptr);
     static const char *const order[] = {"RAM", "DMAPOOL", "DRAM", "RTCRAM", "SPIRAM"};
     for (int i = 0; i < 5; i++) {
         if (strcmp(name, order[i]) == 0) {
@@ -1351,7 +1341,7 @@ static void dma_requests_find_the_reserved_pool_when_dram_is_full(void **state)
     size_t n = fill(blocks, 400, 1024, MALLOC_CAP_RETENTION); /* only D/IRAM has RETENTION */
     void *dma = heap_caps_malloc(4096, MALLOC_CAP_DMA);
     assert_non_null(dma);
-    assert_string_equal(region_name_of(dma), "DMAPOOL");
+    assert_string_equal(sim_region_name_of(dma), "DMAPOOL");
     assert_true(esp_ptr_dma_capable(dma));
     heap_caps_free(dma);
     free_all(blocks, n);

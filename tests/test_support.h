@@ -1,7 +1,8 @@
 /*
  * test_support.h - what several test programs share: capturing what the code under test prints
  * (the log goes to stdout, in ESP-IDF's format), the pool tests' heap-block guard, the teardowns'
- * checks, the heap monitor tests' health limits and filling a heap to its last block.
+ * checks, the heap monitor tests' health limits, filling a heap to its last block and naming the
+ * simulated heap a pointer is in.
  * Include after <cmocka.h>.
  */
 #ifndef TEST_SUPPORT_H
@@ -173,6 +174,20 @@ static inline size_t take_every_block(void **blocks, size_t max, uint32_t caps)
     assert_true(n > 0);
     assert_true(n < max);
     return n;
+}
+
+/* The name of the simulated heap that holds ptr (the first region containing it, as ESP-IDF
+ * searches), "none" outside every one. */
+static inline const char *sim_region_name_of(const void *ptr)
+{
+    for (size_t i = 0; i < kraken_sim_region_count(); i++) {
+        kraken_sim_region_t r;
+        assert_int_equal(kraken_sim_get_region(i, &r), ESP_OK);
+        if ((uintptr_t)ptr >= r.start && (uintptr_t)ptr < r.start + r.size) {
+            return r.name;
+        }
+    }
+    return "none";
 }
 
 /* The health limits the heap monitor tests are written for (the Kconfig defaults), so that they

@@ -60,8 +60,8 @@ BaseType_t xEventGroupClearBitsFromISR(EventGroupHandle_t xEventGroup, const Eve
 /** The bits now. NULL: 0, refused and counted (FreeRTOS's is xEventGroupClearBits(g, 0), which
  *  asserts on NULL). task or isr, O(1). */
 EventBits_t xEventGroupGetBits(EventGroupHandle_t xEventGroup);
-/** The same from a simulated ISR (a function of its own, as FreeRTOS's; the chip's dereferences
- *  NULL). isr-ok, O(1). */
+/** The same from a simulated ISR (a function of its own, as FreeRTOS's): the bits; NULL or a
+ *  deleted group: 0, refused and counted (the chip's dereferences NULL). isr-ok, O(1). */
 EventBits_t xEventGroupGetBitsFromISR(EventGroupHandle_t xEventGroup);
 
 /** Waits up to xTicksToWait for any (xWaitForAllBits pdFALSE) or all of uxBitsToWaitFor; when
