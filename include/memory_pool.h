@@ -312,10 +312,10 @@ const char *memory_pool_misuse_name(memory_pool_misuse_t kind);
  *  poison is restored, so a later check or the block's free does not report the same damage again.
  *  ESP_OK when all is well or the pools are not set up; ESP_ERR_INVALID_STATE when something is
  *  damaged (or called from an ISR). task; never blocks but to log a finding.
- *  O(blocks + heap table) plus, with FULL, O(pool bytes); each lock is held for one free-list walk
- *  (O(blocks of the class), with interrupts masked on this core on the chip), one block at a
- *  time, or the heap table's check (a lookup of every live heap block: O(heap table) on average):
- *  a diagnostic, not for a latency-critical loop. */
+ *  O(blocks + HEAP_BLOCKS_MAX) plus, with FULL, O(pool bytes); each lock is held for one
+ *  free-list walk (O(blocks of the class), with interrupts masked on this core on the chip), one
+ *  block at a time, or the heap table's check (O(HEAP_BLOCKS_MAX)): a diagnostic, not for a
+ *  latency-critical loop. */
 esp_err_t memory_pool_check_integrity(void);
 
 /** One live block, as seen by memory_pool_walk_live. */
@@ -336,17 +336,14 @@ typedef bool (*memory_pool_walk_cb_t)(const memory_pool_block_info_t *info, void
 /** Call cb for every live block (pool blocks in address order, then heap blocks). Returns the
  *  number of blocks passed to cb; 0 when cb is NULL or from an ISR (nothing walked) or nothing is
  *  live. Blocks allocated or freed during the walk may or may not be seen; a block live throughout
- *  is passed once, unless more than a quarter of the heap table's slots (32 with the default
- *  HEAP_BLOCKS_MAX of 64) are left by heap blocks freed during the walk, a budget walks running
- *  at the same time share: past it, each free may move the heap blocks after it in the table, and
- *  the walk may pass some twice or not at all (the table stays fast for everyone else). task;
- *  never blocks itself (cb runs in the caller). O(blocks + heap table); each lock held for one
- *  block. */
+ *  is passed exactly once, however many others come and go meanwhile (walks may overlap). task;
+ *  never blocks itself (cb runs in the caller). O(pool blocks + HEAP_BLOCKS_MAX); each lock held
+ *  for one block. */
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg);
 
 /** Leak report: log every live block (class, address, size, owner, age), then their number,
  *  which is also returned (cannot fail; from an ISR nothing is logged and 0 returned). tag NULL:
- *  "memory_pool". task; may block: the log waits for the console. O(blocks + heap table). */
+ *  "memory_pool". task; may block: the log waits for the console. O(blocks + HEAP_BLOCKS_MAX). */
 size_t memory_pool_log_leaks(const char *tag);
 
 /** Class index (0 = Small .. MEMORY_POOL_CLASS_COUNT - 1) of the pool class whose storage ptr

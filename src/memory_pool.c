@@ -17,9 +17,10 @@
  * and make it huge, as does any address outside the class). Classes whose size is not a power of
  * two, pointers into blocks and heap blocks take the slow path.
  *
- * Heap blocks (fallback and oversize) are recognised by a fixed open-addressing table of live heap
- * pointers (linear probing, backward-shift deletion) under its own lock. Its capacity is twice the
- * cap on live heap blocks, so it is never more than half full (3/4 with a walk's tombstones).
+ * Heap blocks (fallback and oversize) are recognised by a fixed hash table of live heap pointers
+ * under its own lock: one node per block the cap allows, chained from at least as many buckets
+ * (so a chain holds one node on average). Nodes never move, so a walk over them passes each block
+ * that stays live once, however many heap blocks come and go meanwhile.
  *
  * memory_pool_owns() runs on every free() of the host simulator, so a pointer that is not ours must
  * be answered without a lock: one range check over the blocks of all classes (published like the
@@ -174,8 +175,11 @@ static _Atomic uintptr_t g_blocks_lo, g_blocks_hi;
 
 #define P2_(x, s) ((x) | ((x) >> (s)))
 #define POW2_CEIL(x) (P2_(P2_(P2_(P2_(P2_((x) - 1, 1), 2), 4), 8), 16) + 1)
-#define HEAP_SLOTS (KRAKEN_POOL_HEAP_BLOCKS_MAX < 1 ? 2 : POW2_CEIL(2 * KRAKEN_POOL_HEAP_BLOCKS_MAX))
-#define HEAP_BITS ((unsigned)__builtin_ctz(HEAP_SLOTS))
+#define HEAP_NODES (KRAKEN_POOL_HEAP_BLOCKS_MAX < 1 ? 1 : KRAKEN_POOL_HEAP_BLOCKS_MAX)
+#define HEAP_BUCKETS (HEAP_NODES < 2 ? 2 : POW2_CEIL(HEAP_NODES)) /* >= 2: home_slot shifts < 32 */
+#define HEAP_BITS ((unsigned)__builtin_ctz(HEAP_BUCKETS))
+
+typedef uint16_t node_ref_t; /* node index + 1; 0: none (so the zeroed table is empty) */
 
 typedef struct {
     uint32_t live;                  /* blocks in the table */
@@ -190,18 +194,26 @@ typedef struct {
     uint32_t setup_failures;
 } heap_counters_t;
 
+typedef struct {
+    void *ptr;       /* NULL while the node is spare */
+    node_ref_t next; /* next node in its bucket, or on the spare list */
+    uint8_t tag;
+} heap_node_t;
+
 static struct {
     kraken_port_lock_t lock;
     heap_counters_t n;
-    uint32_t walks; /* memory_pool_walk_live calls in the heap table now */
-    uint32_t tombs; /* TOMB slots */
-    void *ptr[HEAP_SLOTS];
-    uint8_t tag[HEAP_SLOTS];
+    uint32_t fresh;   /* nodes [0, fresh) have been used; the rest were never */
+    node_ref_t spare; /* used nodes given back */
+    node_ref_t bucket[HEAP_BUCKETS];
+    heap_node_t node[HEAP_NODES];
 #if CHECKS
-    block_meta_t meta[HEAP_SLOTS];
+    block_meta_t meta[HEAP_NODES];
 #endif
 } g_heap = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
 static atomic_uint g_heap_entries; /* entries in the table; changed under the heap lock */
+
+_Static_assert(HEAP_NODES < UINT16_MAX, "node_ref_t holds a node index + 1");
 
 KRAKEN_PORT_ISR_TEXT
 static inline size_t home_slot(const void *p)
@@ -209,91 +221,54 @@ static inline size_t home_slot(const void *p)
     return (uint32_t)((uint32_t)((uintptr_t)p >> 2) * 2654435761u) >> (32u - HEAP_BITS);
 }
 
-/* A removed entry while a walk runs: it keeps the probe runs through its slot intact without
- * moving later entries back over slots the walk has passed (which would skip or repeat them).
- * Dropped by the next removal in its run once no walk runs, or by the end of the last walk. At
- * most MAX_TOMBS at once: beyond, removals move entries as usual (the walk may then skip or repeat
- * a block), so that live entries and tombstones never fill more than 3/4 of the table and lookups
- * stay O(1) while heap blocks come and go during a long walk (a leak report's log lines). */
-#define TOMB ((void *)&g_heap.tombs)
-#define MAX_TOMBS (HEAP_SLOTS >= 4 ? HEAP_SLOTS / 4 : 1) /* 1 in a table of 2 slots */
-
-/* Slot holding p, or -1. Heap lock held. */
+/* Node holding p, or -1. Heap lock held. O(1) expected: at most one node per bucket on average
+ * (live <= cap <= HEAP_NODES <= HEAP_BUCKETS). */
 KRAKEN_PORT_ISR_TEXT
 static long table_find(const void *p)
 {
-    const size_t mask = HEAP_SLOTS - 1;
-    if (p == TOMB) {
-        return -1;
-    }
-    for (size_t i = home_slot(p), n = 0; n < HEAP_SLOTS; i = (i + 1) & mask, n++) {
-        if (g_heap.ptr[i] == p) {
-            return (long)i;
-        }
-        if (g_heap.ptr[i] == NULL) {
-            return -1;
+    for (node_ref_t r = g_heap.bucket[home_slot(p)]; r != 0; r = g_heap.node[r - 1].next) {
+        if (g_heap.node[r - 1].ptr == p) {
+            return (long)r - 1;
         }
     }
     return -1;
 }
 
-/* Empty slot i: a tombstone while a walk runs; otherwise the rest of its probe run is inserted
- * again (dropping its tombstones), so lookups stay exact. Heap lock held. */
+/* Unlink node i from its bucket and make it spare. Heap lock held. Nodes never move, so a walk
+ * over the node array passes every entry that stays in the table exactly once. */
 static void table_remove(size_t i)
 {
-    const size_t mask = HEAP_SLOTS - 1;
-    if (g_heap.ptr[i] != TOMB) {
-        atomic_fetch_sub_explicit(&g_heap_entries, 1u, memory_order_relaxed);
-    } else {
-        g_heap.tombs--;
+    node_ref_t *link = &g_heap.bucket[home_slot(g_heap.node[i].ptr)];
+    while (*link != i + 1) {
+        link = &g_heap.node[*link - 1].next;
     }
-    if (g_heap.walks != 0 && g_heap.tombs < MAX_TOMBS) {
-        g_heap.ptr[i] = TOMB;
-        g_heap.tombs++;
-        return;
-    }
-    g_heap.ptr[i] = NULL;
-    for (size_t j = (i + 1) & mask; g_heap.ptr[j] != NULL; j = (j + 1) & mask) {
-        void *p = g_heap.ptr[j];
-        g_heap.ptr[j] = NULL;
-        if (p == TOMB) {
-            g_heap.tombs--;
-            continue;
-        }
-        size_t k = home_slot(p);
-        while (g_heap.ptr[k] != NULL) {
-            k = (k + 1) & mask;
-        }
-        if (k != j) {
-            g_heap.tag[k] = g_heap.tag[j];
-#if CHECKS
-            g_heap.meta[k] = g_heap.meta[j];
-#endif
-        }
-        g_heap.ptr[k] = p;
-    }
+    *link = g_heap.node[i].next;
+    g_heap.node[i].ptr = NULL;
+    g_heap.node[i].next = g_heap.spare;
+    g_heap.spare = (node_ref_t)(i + 1);
+    atomic_fetch_sub_explicit(&g_heap_entries, 1u, memory_order_relaxed);
 }
 
-/* Insert p (the table has room: live < cap <= HEAP_SLOTS / 2). Heap lock held. Returns the slot. */
+/* Insert p (there is a node for it: live < cap <= HEAP_NODES). Heap lock held. Returns its node. */
 static size_t table_insert(void *p, unsigned tag)
 {
     long old = table_find(p);
     if (old >= 0) {
         /* The heap handed p out again, so it was freed behind our back (plain free()): forget it. */
-        g_heap.n.tag_live[g_heap.tag[old]]--;
+        g_heap.n.tag_live[g_heap.node[old].tag]--;
         g_heap.n.live--;
         table_remove((size_t)old);
     }
-    const size_t mask = HEAP_SLOTS - 1;
-    size_t i = home_slot(p);
-    while (g_heap.ptr[i] != NULL && g_heap.ptr[i] != TOMB) {
-        i = (i + 1) & mask;
+    size_t i;
+    if (g_heap.spare != 0) {
+        i = g_heap.spare - 1u;
+        g_heap.spare = g_heap.node[i].next;
+    } else {
+        i = g_heap.fresh++;
     }
-    if (g_heap.ptr[i] == TOMB) {
-        g_heap.tombs--;
-    }
-    g_heap.ptr[i] = p;
-    g_heap.tag[i] = (uint8_t)tag;
+    node_ref_t *head = &g_heap.bucket[home_slot(p)];
+    g_heap.node[i] = (heap_node_t){.ptr = p, .next = *head, .tag = (uint8_t)tag};
+    *head = (node_ref_t)(i + 1);
     atomic_fetch_add_explicit(&g_heap_entries, 1u, memory_order_relaxed);
     return i;
 }
@@ -467,7 +442,7 @@ static NOINLINE void *heap_alloc(size_t size, unsigned tag, const void *caller)
  * with the heap lock held. Task only: not in IRAM with the ISR option. */
 static NOINLINE esp_err_t free_heap_block(long slot, void *ptr)
 {
-    g_heap.n.tag_live[g_heap.tag[slot]]--;
+    g_heap.n.tag_live[g_heap.node[slot].tag]--;
     g_heap.n.live--;
     table_remove((size_t)slot);
     kraken_port_unlock(&g_heap.lock);
@@ -1465,25 +1440,29 @@ static unsigned check_block(unsigned ci, uint32_t b)
     return ok ? 0 : 1;
 }
 
+/* The heap table's structure: every bucket's chain holds nodes in use whose pointers hash to it
+ * (no cycle: at most HEAP_NODES steps), the spare list the rest of the used nodes, and the
+ * counters match. Heap lock held throughout: O(HEAP_BUCKETS + HEAP_NODES). */
 static bool heap_table_ok(void)
 {
     kraken_port_lock(&g_heap.lock);
-    uint32_t used = 0, per_tag[CLASSES + 1] = {0};
-    bool ok = true;
-    uint32_t tombs = 0;
-    for (size_t i = 0; i < HEAP_SLOTS; i++) {
-        if (g_heap.ptr[i] == NULL || g_heap.ptr[i] == TOMB) {
-            tombs += g_heap.ptr[i] == TOMB;
-            continue;
-        }
-        used++;
-        if (g_heap.tag[i] > OVERSIZE_TAG || table_find(g_heap.ptr[i]) != (long)i) {
-            ok = false;
-        } else {
-            per_tag[g_heap.tag[i]]++;
+    uint32_t chained = 0, per_tag[CLASSES + 1] = {0};
+    bool ok = g_heap.fresh <= HEAP_NODES;
+    for (size_t b = 0; ok && b < HEAP_BUCKETS; b++) {
+        for (node_ref_t r = g_heap.bucket[b]; ok && r != 0; r = g_heap.node[r - 1].next) {
+            const heap_node_t *nd = &g_heap.node[r - 1];
+            ok = r <= g_heap.fresh && nd->ptr != NULL && home_slot(nd->ptr) == b &&
+                 nd->tag <= OVERSIZE_TAG && ++chained <= g_heap.fresh;
+            if (ok) {
+                per_tag[nd->tag]++;
+            }
         }
     }
-    ok = ok && used == g_heap.n.live && tombs == g_heap.tombs;
+    uint32_t spare = 0;
+    for (node_ref_t r = g_heap.spare; ok && r != 0; r = g_heap.node[r - 1].next) {
+        ok = r <= g_heap.fresh && g_heap.node[r - 1].ptr == NULL && ++spare <= g_heap.fresh;
+    }
+    ok = ok && chained == g_heap.n.live && chained + spare == g_heap.fresh;
     for (unsigned t = 0; t <= OVERSIZE_TAG; t++) {
         ok = ok && per_tag[t] == g_heap.n.tag_live[t];
     }
@@ -1514,23 +1493,6 @@ esp_err_t memory_pool_check_integrity(void)
         report(MEMORY_POOL_MISUSE_CORRUPTED, NULL, -1, NULL, NULL);
     }
     return bad == 0 ? ESP_OK : ESP_ERR_INVALID_STATE;
-}
-
-/* While no walk runs: the heap table's tombstones go, one slot per lock (a walk that begins
- * meanwhile stops it). */
-static void drop_tombs(void)
-{
-    for (size_t i = 0; i < HEAP_SLOTS; i++) {
-        kraken_port_lock(&g_heap.lock);
-        const bool done = g_heap.walks != 0 || g_heap.tombs == 0;
-        if (!done && g_heap.ptr[i] == TOMB) {
-            table_remove(i);
-        }
-        kraken_port_unlock(&g_heap.lock);
-        if (done) {
-            break;
-        }
-    }
 }
 
 size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
@@ -1571,25 +1533,23 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
             }
         }
     }
-    /* The heap table: no entry moves while a walk runs (see TOMB), so each block live throughout
-     * is passed once. The last walk out drops the tombstones, one slot per lock; a walk that
-     * starts alone drops those an earlier walk's clean-up left when this one began, so that they
-     * do not use up its budget (MAX_TOMBS). */
-    drop_tombs();
-    kraken_port_lock(&g_heap.lock);
-    g_heap.walks++;
-    kraken_port_unlock(&g_heap.lock);
-    for (size_t i = 0; i < HEAP_SLOTS; i++) {
+    /* The heap table: its nodes never move (table_remove), so each block live throughout is
+     * passed once. */
+    for (size_t i = 0; i < HEAP_NODES; i++) {
         memory_pool_block_info_t info = {.class_index = -1, .heap = true};
         kraken_port_lock(&g_heap.lock);
-        info.ptr = g_heap.ptr[i] != TOMB ? g_heap.ptr[i] : NULL;
-        info.requested_class = g_heap.tag[i] < CLASSES ? (int)g_heap.tag[i] : -1;
+        const bool used = i < g_heap.fresh;
+        info.ptr = g_heap.node[i].ptr;
+        info.requested_class = g_heap.node[i].tag < CLASSES ? (int)g_heap.node[i].tag : -1;
 #if CHECKS
         info.size = g_heap.meta[i].size;
         info.owner = g_heap.meta[i].owner;
         info.age_ms = info.ptr != NULL ? now_ms() - g_heap.meta[i].time_ms : 0;
 #endif
         kraken_port_unlock(&g_heap.lock);
+        if (!used) {
+            break; /* no node beyond was ever used */
+        }
         if (info.ptr != NULL) {
             seen++;
             if (!cb(&info, arg)) {
@@ -1597,10 +1557,6 @@ size_t memory_pool_walk_live(memory_pool_walk_cb_t cb, void *arg)
             }
         }
     }
-    kraken_port_lock(&g_heap.lock);
-    g_heap.walks--;
-    kraken_port_unlock(&g_heap.lock);
-    drop_tombs();
     return seen;
 }
 

@@ -1353,8 +1353,8 @@ static void a_failed_init_changes_nothing(void **state)
     memory_pool_free(p);
 }
 
-/* A walk whose callback frees blocks: the heap table must not move entries over slots the walk has
- * passed (it skipped live blocks and passed some twice before the tombstones). */
+/* A walk whose callback frees blocks passes every other block once (an open-addressing heap table
+ * moved entries over the walk's position: it skipped live blocks and passed some twice). */
 enum { WALK_BLOCKS = 64 };
 typedef struct {
     void *ptr[WALK_BLOCKS];

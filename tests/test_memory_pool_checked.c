@@ -338,50 +338,72 @@ static void a_block_allocated_during_a_walk_is_not_older_than_the_walk(void **st
 }
 
 /* Heap blocks that come and go during a walk (a leak report logging its lines while other tasks
- * work): the table keeps at most a quarter of its slots as tombstones, so a lookup always finds an
- * empty slot soon (white box: g_heap). */
-enum { CHURN_LIVE = 8 };
-static bool churn_heap_blocks(const memory_pool_block_info_t *info, void *arg)
+ * work) must not make it skip or repeat a block that stays. White box: stand-in pointers (never
+ * dereferenced) with chosen hash homes go in and out of the heap table itself; an open-addressing
+ * table moved a displaced entry behind the walk once the churn had used up its tombstones. */
+enum { CHURN = 30 };
+typedef struct {
+    uintptr_t next_fake;
+    void *first, *stay;
+    int stay_passed;
+} churn_walk_t;
+
+static void *fake_with_home(churn_walk_t *w, size_t home)
 {
-    size_t *most_tombs = arg;
-    if (!info->heap) {
-        return true;
+    while (home_slot((void *)w->next_fake) != home) {
+        w->next_fake += 8;
     }
-    void *live[CHURN_LIVE] = {0};
-    for (int i = 0; i < 2000; i++) {
-        memory_pool_free(live[i % CHURN_LIVE]);
-        live[i % CHURN_LIVE] = memory_pool_alloc(OVERSIZE + (size_t)(i * 40) % 3000);
-        assert_non_null(live[i % CHURN_LIVE]);
-        kraken_port_lock(&g_heap.lock);
-        const size_t tombs = g_heap.tombs;
-        size_t empty = 0;
-        for (size_t k = 0; k < HEAP_SLOTS; k++) {
-            empty += g_heap.ptr[k] == NULL;
-        }
-        kraken_port_unlock(&g_heap.lock);
-        assert_true(tombs * 4 <= HEAP_SLOTS); /* (written so: a quarter of a tiny table is 0) */
-        assert_true(empty * 4 >= HEAP_SLOTS);
-        *most_tombs = tombs > *most_tombs ? tombs : *most_tombs;
-    }
-    for (int k = 0; k < CHURN_LIVE; k++) {
-        memory_pool_free(live[k]);
-    }
-    return false;
+    w->next_fake += 8;
+    return (void *)(w->next_fake - 8);
 }
 
-static void heap_blocks_coming_and_going_during_a_walk_leave_the_table_fast(void **state)
+/* CHURN stand-ins with consecutive homes from `from` go in, then out. Heap lock held. */
+static void come_and_go(churn_walk_t *w, size_t from)
+{
+    void *p[CHURN];
+    for (int i = 0; i < CHURN; i++) {
+        p[i] = fake_with_home(w, (from + (size_t)i) % (1u << HEAP_BITS));
+        table_insert(p[i], OVERSIZE_TAG);
+    }
+    for (int i = 0; i < CHURN; i++) {
+        table_remove((size_t)table_find(p[i]));
+    }
+}
+
+static bool churn_heap_blocks(const memory_pool_block_info_t *info, void *arg)
+{
+    churn_walk_t *w = arg;
+    w->stay_passed += info->ptr == w->stay;
+    if (info->ptr == w->first) {
+        const size_t home = home_slot(w->first);
+        kraken_port_lock(&g_heap.lock);
+        come_and_go(w, home + 16);
+        come_and_go(w, home + 50);
+        table_remove((size_t)table_find(w->first)); /* the block before `stay` goes */
+        kraken_port_unlock(&g_heap.lock);
+    }
+    return true;
+}
+
+static void heap_blocks_coming_and_going_during_a_walk_leave_the_others_passed_once(void **state)
 {
     (void)state;
-    NEED_HEAP_BLOCKS(CHURN_LIVE + 1);
-    void *h = memory_pool_alloc(OVERSIZE);
-    assert_non_null(h);
-    size_t most_tombs = 0;
-    assert_int_equal(memory_pool_walk_live(churn_heap_blocks, &most_tombs), 1);
-    assert_int_equal(most_tombs * 4, HEAP_SLOTS); /* the churn reached the limit */
-    assert_int_equal(g_heap.tombs, 0);          /* the walk's end dropped them */
-    assert_true(memory_pool_owns(h));
-    memory_pool_free(h);
-    assert_int_equal(stats().heap_blocks_live, 0);
+    NEED_HEAP_BLOCKS(64);
+    churn_walk_t w = {.next_fake = 0x1000};
+    kraken_port_lock(&g_heap.lock);
+    w.first = fake_with_home(&w, 3);
+    w.stay = fake_with_home(&w, 3); /* after `first` in the walk, whatever the table's layout */
+    table_insert(w.first, OVERSIZE_TAG);
+    table_insert(w.stay, OVERSIZE_TAG);
+    kraken_port_unlock(&g_heap.lock);
+    assert_int_equal(memory_pool_walk_live(churn_heap_blocks, &w), 2);
+    assert_int_equal(w.stay_passed, 1);
+    kraken_port_lock(&g_heap.lock);
+    const long first = table_find(w.first);
+    table_remove((size_t)table_find(w.stay));
+    kraken_port_unlock(&g_heap.lock);
+    assert_int_equal(first, -1);
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
 }
 
 static void a_damaged_free_list_is_reported_by_the_integrity_check(void **state)
@@ -398,6 +420,57 @@ static void a_damaged_free_list_is_reported_by_the_integrity_check(void **state)
     g_misuse_count = 0;
     c->links[c->head] = saved;
     memory_pool_free(p);
+}
+
+/* Wild writes into the heap table (white box), each reported as corruption with class -1, and the
+ * check ends even when a chain loops. */
+static void expect_heap_table_reported(void)
+{
+    assert_int_equal(memory_pool_check_integrity(), ESP_ERR_INVALID_STATE);
+    assert_int_equal(g_misuse_count, 1);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_CORRUPTED);
+    assert_int_equal(g_misuse[0].class_index, -1);
+    g_misuse_count = 0;
+}
+
+static void a_damaged_heap_table_is_reported_by_the_integrity_check(void **state)
+{
+    (void)state;
+    NEED_HEAP_BLOCKS(2);
+    void *h[2] = {memory_pool_alloc(OVERSIZE), memory_pool_alloc(OVERSIZE)};
+    assert_non_null(h[1]);
+    const long n = table_find(h[1]);
+    assert_true(n >= 0);
+    heap_node_t *node = &g_heap.node[n];
+    const heap_node_t saved = *node;
+    size_t away = 8;
+    while (home_slot((char *)saved.ptr + away) == home_slot(saved.ptr)) {
+        away += 8;
+    }
+    node->ptr = (char *)saved.ptr + away; /* a pointer of another bucket */
+    expect_heap_table_reported();
+    *node = saved;
+    node->next = (node_ref_t)(n + 1); /* its chain loops */
+    expect_heap_table_reported();
+    *node = saved;
+    node->tag = OVERSIZE_TAG + 1;
+    expect_heap_table_reported();
+    *node = saved;
+    g_heap.n.tag_live[OVERSIZE_TAG]++;
+    expect_heap_table_reported();
+    g_heap.n.tag_live[OVERSIZE_TAG]--;
+    g_heap.n.live++;
+    expect_heap_table_reported();
+    g_heap.n.live--;
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
+    memory_pool_free(h[0]);
+    memory_pool_free(h[1]);
+    assert_int_equal(g_heap.spare, n + 1); /* the last freed node is the first spare */
+    const node_ref_t spare_next = g_heap.node[n].next;
+    g_heap.node[n].next = (node_ref_t)(n + 1); /* the spare list loops */
+    expect_heap_table_reported();
+    g_heap.node[n].next = spare_next;
+    assert_int_equal(memory_pool_check_integrity(), ESP_OK);
 }
 
 /* The set-up publishes the classes one by one. A request that finds its class not yet published
@@ -441,7 +514,8 @@ int main(void)
         T(misuse_is_still_rejected_with_checks),
         T(the_leak_report_names_owner_size_and_age_of_every_live_block),
         T(a_block_allocated_during_a_walk_is_not_older_than_the_walk),
-        T(heap_blocks_coming_and_going_during_a_walk_leave_the_table_fast),
+        T(heap_blocks_coming_and_going_during_a_walk_leave_the_others_passed_once),
+    T(a_damaged_heap_table_is_reported_by_the_integrity_check),
     T(a_damaged_free_list_is_reported_by_the_integrity_check),
         T(a_request_during_set_up_never_takes_a_larger_class_published_first),
     };
