@@ -470,6 +470,9 @@ static void a_damaged_heap_table_is_reported_by_the_integrity_check(void **state
     g_heap.node[n].next = (node_ref_t)(n + 1); /* the spare list loops */
     expect_heap_table_reported();
     g_heap.node[n].next = spare_next;
+    g_heap.spare = 0; /* the spare entries are lost */
+    expect_heap_table_reported();
+    g_heap.spare = (node_ref_t)(n + 1);
     assert_int_equal(memory_pool_check_integrity(), ESP_OK);
 }
 
