@@ -241,8 +241,8 @@ typedef struct {
     uint32_t caps;          /**< the mask as requested */
     uint32_t count;         /**< failures since init or the last reset */
     size_t largest_request; /**< largest size reported with this mask (bytes): the request,
-                                 except ESP-IDF's heap_caps_calloc_prefer (APP_CALLOC), and its
-                                 heap_caps_calloc before v5.3, which report the element size */
+                                 except ESP-IDF's heap_caps_calloc_prefer (APP_CALLOC), which
+                                 reports the element size */
 } heap_monitor_failed_alloc_t;
 
 /** Copy up to `max` masks with a non-zero count into out, in the order they first failed; *count

@@ -337,13 +337,9 @@ static void size_zero_returns_null_everywhere(void **state)
     assert_null(APP_CALLOC(0, 8));
     assert_null(SYSTEM_CALLOC(0, 8));
     /* ESP-IDF's heap_caps_calloc*() report a NULL result whenever `size` > 0 (heap_caps.c):
-     * the prefer form with `size`, the single-caps form with the product (`size` before v5.3) */
+     * the prefer form with `size`, the single-caps form with the product */
     assert_int_equal(hook_calls, 2);
-#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
-    assert_int_equal(hook_size, 8);
-#else
     assert_int_equal(hook_size, 0);
-#endif
 }
 
 static void calloc_overflow_returns_null(void **state)

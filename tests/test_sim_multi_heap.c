@@ -18,6 +18,7 @@
 #include "esp_heap_caps.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
+#include "freertos/FreeRTOS.h"
 #include "kraken_sim.h"
 #include "multi_heap.h"
 #include "test_sanitizers.h"
@@ -55,6 +56,11 @@ static void a_heap_in_a_static_buffer_hands_out_blocks_inside_it_and_takes_them_
     assert_int_equal(multi_heap_get_full_block_size(heap, p), multi_heap_get_allocated_size(heap, p));
     assert_true(multi_heap_free_size(heap) <= empty - 100);
     memset(p, 0xA5, 100);
+    uint8_t *one = multi_heap_malloc(heap, 1);
+    const size_t usable = multi_heap_get_allocated_size(heap, one);
+    assert_true(usable > 1);
+    memset(one, 0xA5, usable); /* all of it is ours once asked (ASan agrees) */
+    multi_heap_free(heap, one);
     multi_heap_free(heap, p);
     assert_int_equal(multi_heap_free_size(heap), empty);
     assert_true(esp_ptr_internal(p)); /* a static: internal DRAM */
@@ -457,12 +463,8 @@ static void *churn(void *arg)
 static void with_a_lock_the_heap_is_safe_from_several_threads(void **state)
 {
     (void)state;
-    static pthread_mutex_t heap_lock;
-    pthread_mutexattr_t recursive;
-    pthread_mutexattr_init(&recursive);
-    pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
-    assert_int_equal(pthread_mutex_init(&heap_lock, &recursive), 0);
-    pthread_mutexattr_destroy(&recursive);
+    static portMUX_TYPE heap_lock;
+    portMUX_INITIALIZE(&heap_lock);
     shared_heap = fresh_heap();
     multi_heap_set_lock(shared_heap, &heap_lock);
     const size_t empty = multi_heap_free_size(shared_heap);
@@ -486,7 +488,30 @@ static void with_a_lock_the_heap_is_safe_from_several_threads(void **state)
     multi_heap_walk(shared_heap, read_figures, &free_seen);
     assert_int_equal(free_seen, multi_heap_free_size(shared_heap));
     multi_heap_set_lock(shared_heap, NULL);
-    pthread_mutex_destroy(&heap_lock);
+}
+
+/* The lock is the chip's type: taking it writes nothing beyond the portMUX_TYPE (the host took a
+ * 40-byte pthread_mutex_t there, over what followed a 16-byte mux). */
+static void a_chip_style_lock_leaves_its_neighbours_alone(void **state)
+{
+    (void)state;
+    static struct {
+        portMUX_TYPE mux;
+        uint32_t after[8];
+    } guarded = {.mux = portMUX_INITIALIZER_UNLOCKED};
+    for (int i = 0; i < 8; i++) {
+        guarded.after[i] = 0x5A5A0000u + (uint32_t)i;
+    }
+    multi_heap_handle_t heap = fresh_heap();
+    multi_heap_set_lock(heap, &guarded.mux);
+    void *p = multi_heap_malloc(heap, 64);
+    assert_non_null(p);
+    multi_heap_free(heap, p);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(guarded.after[i], 0x5A5A0000u + (uint32_t)i);
+    }
+    assert_int_equal(guarded.mux.owner, 0); /* free again */
+    multi_heap_set_lock(heap, NULL);
 }
 
 static atomic_bool allocated;
@@ -504,18 +529,18 @@ static void *allocate_once(void *arg)
 static void the_heaps_calls_take_the_lock_given_to_it(void **state)
 {
     (void)state;
-    static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+    static portMUX_TYPE heap_lock = portMUX_INITIALIZER_UNLOCKED;
     multi_heap_set_lock(NULL, &heap_lock); /* no heap: nothing happens */
     shared_heap = fresh_heap();
     multi_heap_set_lock(shared_heap, &heap_lock);
     atomic_store(&allocated, false);
-    pthread_mutex_lock(&heap_lock);
+    portENTER_CRITICAL(&heap_lock);
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, allocate_once, NULL), 0);
     const struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
     nanosleep(&pause, NULL);
     assert_false(atomic_load(&allocated)); /* waiting for the lock */
-    pthread_mutex_unlock(&heap_lock);
+    portEXIT_CRITICAL(&heap_lock);
     pthread_join(thread, NULL);
     assert_true(atomic_load(&allocated));
     multi_heap_set_lock(shared_heap, NULL);
@@ -538,6 +563,7 @@ int main(void)
         cmocka_unit_test(a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps),
         cmocka_unit_test(with_a_lock_the_heap_is_safe_from_several_threads),
         cmocka_unit_test(the_heaps_calls_take_the_lock_given_to_it),
+        cmocka_unit_test(a_chip_style_lock_leaves_its_neighbours_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1312,7 +1312,7 @@ SIM_HEAP_API static void *malloc_masks(size_t size, const uint32_t *masks, size_
 
 /* heap_caps_calloc*(): n * size bytes, zeroed. A NULL result with size > 0 (also for n == 0 or an
  * overflowing product) is reported as ESP-IDF reports it: hook_size bytes (heap_caps_calloc: the
- * product, wrapped, `size` before v5.3; heap_caps_calloc_prefer: `size`, heap_caps.c). */
+ * product, wrapped; heap_caps_calloc_prefer: `size`, heap_caps.c). */
 SIM_HEAP_API static void *calloc_masks(size_t n, size_t size, const uint32_t *masks,
                                        size_t count_masks, uint32_t hook_caps, size_t hook_size,
                                        const char *function_name)
@@ -1393,9 +1393,8 @@ SIM_HEAP_API void *heap_caps_malloc(size_t size, uint32_t caps)
 
 SIM_HEAP_API void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
 {
-    /* the product as the chip's 32-bit size_t wraps it */
-    const size_t reported = chip.policy.idf == SIM_IDF_V5_2 ? size : (uint32_t)(n * size);
-    return calloc_masks(n, size, &caps, 1, caps, reported, __func__);
+    /* the product as the chip's 32-bit size_t wraps it (v5.1.4 and v5.2.2 on: before, `size`) */
+    return calloc_masks(n, size, &caps, 1, caps, (uint32_t)(n * size), __func__);
 }
 
 SIM_HEAP_API void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
@@ -1578,13 +1577,10 @@ SIM_HEAP_API void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ..
 
 size_t heap_caps_get_allocated_size(void *ptr)
 {
-    if (ptr == NULL) {
-        return 0;
-    }
     sim_note_isr_call(__func__);
     ensure_init();
     sim_heap_t *heap;
-    size_t size = block_size(ptr, NULL, &heap);
+    size_t size = block_size(ptr, NULL, &heap); /* NULL too: the chip asserts */
     if (heap == NULL) {
         count(&stat_invalid_queries);
         ESP_LOGE(TAG, "heap_caps_get_allocated_size(%p): not a live block (ESP-IDF would assert)",

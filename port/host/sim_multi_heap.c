@@ -5,10 +5,10 @@
  */
 #include "multi_heap.h"
 
-#include <pthread.h>
 #include <stdio.h>
 
 #include "esp_log.h"
+#include "freertos/FreeRTOS.h"
 #include "sim_internal.h"
 #include "tlsf_heap.h"
 
@@ -21,19 +21,20 @@ static tlsf_heap_t *tlsf_of(multi_heap_handle_t heap)
     return (tlsf_heap_t *)(void *)heap;
 }
 
+/* The lock is a portMUX_TYPE, taken as ESP-IDF's MULTI_HEAP_LOCK does (portENTER_CRITICAL_SAFE). */
 static void lock(multi_heap_handle_t heap)
 {
-    pthread_mutex_t *mutex = tlsf_heap_user(tlsf_of(heap));
-    if (mutex != NULL) {
-        pthread_mutex_lock(mutex);
+    portMUX_TYPE *mux = tlsf_heap_user(tlsf_of(heap));
+    if (mux != NULL) {
+        portENTER_CRITICAL_SAFE(mux);
     }
 }
 
 static void unlock(multi_heap_handle_t heap)
 {
-    pthread_mutex_t *mutex = tlsf_heap_user(tlsf_of(heap));
-    if (mutex != NULL) {
-        pthread_mutex_unlock(mutex);
+    portMUX_TYPE *mux = tlsf_heap_user(tlsf_of(heap));
+    if (mux != NULL) {
+        portEXIT_CRITICAL_SAFE(mux);
     }
 }
 
@@ -136,6 +137,8 @@ size_t multi_heap_get_allocated_size(multi_heap_handle_t heap, void *p)
     lock(heap);
     const size_t size = tlsf_heap_block_size(tlsf_of(heap), p);
     unlock(heap);
+    /* the whole block is the caller's once it asked (as heap_caps_get_allocated_size makes it) */
+    SIM_UNPOISON(p, size);
     return size;
 }
 

@@ -5,15 +5,15 @@
  *
  * Like ESP-IDF's, these heaps are not in heap_caps' lists: heap_caps_*, malloc(), the simulator's
  * statistics and heap tracing do not see them. A heap is thread-safe only with a lock set
- * (multi_heap_set_lock; on the host the lock is a recursive pthread_mutex_t, a portMUX_TYPE on the
- * chip).
+ * (multi_heap_set_lock: a portMUX_TYPE, as on the chip). Every call is declared whichever
+ * release CONFIG_KRAKEN_SIM_ESP_IDF_* names; those that are not in every release say which has them.
  *
  * Differences from the chip (docs/simulator.md, "multi_heap"): misuse the chip asserts on is
  * refused: a free or realloc of a pointer that is not a live block of this heap (a double free
  * included) is logged and counted in kraken_sim_stats_t.invalid_frees; a lookup no block answers
- * and a NULL heap get false, NULL or nothing. Free byte figures are the free blocks' payloads
- * (ESP-IDF also counts their 4-byte headers, and keeps a block freed by a realloc to size 0
- * counted as allocated, for good). In
+ * and a NULL heap get false, NULL or nothing. Free byte figures count the free blocks' 4-byte
+ * headers, as ESP-IDF's do; unlike ESP-IDF, a block freed by a realloc to size 0 is counted free
+ * again (the chip keeps it counted as allocated, for good). In
  * AddressSanitizer builds the heap poisons its free memory, so memory given to a heap is reused
  * for something else after giving it back to where it came from (heap_caps_free), not directly.
  */
@@ -49,9 +49,9 @@ typedef struct {
 multi_heap_handle_t multi_heap_register(void *start, size_t size);
 
 /** Associate a lock with the heap (NULL at registration: no locking). Every call below then
- *  holds it. As ESP-IDF asks, it must be recursive: on the host a pthread_mutex_t * initialised
- *  with PTHREAD_MUTEX_RECURSIVE by the caller (a walker may then read the heap's figures).
- *  task, O(1). */
+ *  holds it. As on the chip, it is a portMUX_TYPE * (portMUX_INITIALIZER_UNLOCKED or
+ *  portMUX_INITIALIZE), taken with portENTER_CRITICAL_SAFE; it nests, so a walker may read the
+ *  heap's figures. task, O(1). */
 void multi_heap_set_lock(multi_heap_handle_t heap, void *lock);
 
 /** malloc() in this heap: NULL when heap is NULL, size is 0 or no block fits. Not zero-filled.
@@ -84,7 +84,8 @@ void *multi_heap_realloc(multi_heap_handle_t heap, void *p, size_t size);
 /** Usable size of the live block p (>= its request); 0 when p is not one. task, O(1). */
 size_t multi_heap_get_allocated_size(multi_heap_handle_t heap, void *p);
 
-/** As multi_heap_get_allocated_size(), as in ESP-IDF without poisoning. task, O(1). */
+/** As multi_heap_get_allocated_size(), as in ESP-IDF without poisoning. ESP-IDF >= 5.5.
+ *  task, O(1). */
 size_t multi_heap_get_full_block_size(multi_heap_handle_t heap, void *p);
 
 /** Free bytes (0 for a NULL heap). task, O(1). */
@@ -94,10 +95,11 @@ size_t multi_heap_free_size(multi_heap_handle_t heap);
 size_t multi_heap_minimum_free_size(multi_heap_handle_t heap);
 
 /** Set the minimum to the current free bytes; returns the minimum before. 0 for a NULL heap.
- *  task, O(1). */
+ *  ESP-IDF >= 5.3. task, O(1). */
 size_t multi_heap_reset_minimum_free_bytes(multi_heap_handle_t heap);
 
-/** Lower the minimum to `new_minimum_free_bytes_value` when that is below it. task, O(1). */
+/** Lower the minimum to `new_minimum_free_bytes_value` when that is below it. ESP-IDF >= 5.3.
+ *  task, O(1). */
 void multi_heap_restore_minimum_free_bytes(multi_heap_handle_t heap,
                                            const size_t new_minimum_free_bytes_value);
 
@@ -118,12 +120,12 @@ typedef bool (*multi_heap_walker_cb_t)(void *block_ptr, size_t block_size, int b
                                        void *user_data);
 
 /** Walk the heap's blocks, holding its lock (the walker must not allocate or free in this heap;
- *  with a recursive lock it may read its figures). NULL heap or walker: nothing. task,
- *  O(blocks). */
+ *  with a recursive lock it may read its figures). NULL heap or walker: nothing.
+ *  ESP-IDF >= 5.3. task, O(blocks). */
 void multi_heap_walk(multi_heap_handle_t heap, multi_heap_walker_cb_t walker_func, void *user_data);
 
 /** The start of the live block whose payload contains ptr; NULL when none does (the chip
- *  asserts). task, O(blocks). */
+ *  asserts). ESP-IDF >= 5.5. task, O(blocks). */
 void *multi_heap_find_containing_block(multi_heap_handle_t heap, void *ptr);
 
 #ifdef __cplusplus
