@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,7 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "kraken_sim.h"
+#include "sim_internal.h" /* sim_init_with_policy(): heap hooks on */
 
 static void sleep_ms(unsigned ms)
 {
@@ -206,6 +208,15 @@ static void short_periods_are_raised_to_50_us_and_far_timeouts_never_expire(void
     }
     assert_int_equal(atomic_load(&calls), before + 1);
     assert_false(esp_timer_is_active(timer));
+    /* a period of "forever": the first call at once (the sum wraps), the next in 2^56 - 1 us (the
+     * chip keeps 56 bits of it), not one call after another */
+    assert_int_equal(esp_timer_start_periodic(timer, UINT64_MAX), ESP_OK);
+    assert_int_equal(esp_timer_get_period(timer, &period), ESP_OK);
+    assert_int_equal(period, (UINT64_C(1) << 56) - 1);
+    assert_true(reaches(&calls, before + 2));
+    sleep_ms(20);
+    assert_int_equal(atomic_load(&calls), before + 2);
+    assert_int_equal(esp_timer_stop(timer), ESP_OK);
     assert_int_equal(esp_timer_delete(timer), ESP_OK);
 }
 
@@ -292,6 +303,100 @@ static void timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer(
     assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), without_warm);
 }
 
+/* A timer deleted by another task while its callback runs is ESP-IDF's delete event from then on:
+ * armed, so the callback cannot start it again (the host freed it at once, and the dispatcher then
+ * ran a freed timer) nor delete it twice; freed once the callback returns. */
+typedef struct {
+    esp_timer_handle_t self;
+    atomic_int stage; /* 1: callback entered; 2: deleted by the test; 3: callback done */
+    esp_err_t restart, second_delete;
+} deleted_in_call_t;
+
+static void restart_after_delete(void *arg)
+{
+    deleted_in_call_t *d = arg;
+    atomic_store(&d->stage, 1);
+    for (int i = 0; i < 2000 && atomic_load(&d->stage) != 2; i++) {
+        sleep_ms(1);
+    }
+    d->restart = esp_timer_start_once(d->self, 5000);
+    d->second_delete = esp_timer_delete(d->self);
+    atomic_store(&d->stage, 3);
+}
+
+static void a_timer_deleted_in_its_callback_cannot_start_again_and_goes_after_it(void **state)
+{
+    (void)state;
+    static deleted_in_call_t d;
+    const size_t internal = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    d = (deleted_in_call_t){.restart = ESP_OK, .second_delete = ESP_OK};
+    d.self = make(restart_after_delete, &d, "doomed");
+    assert_int_equal(esp_timer_start_once(d.self, 0), ESP_OK);
+    for (int i = 0; i < 2000 && atomic_load(&d.stage) != 1; i++) {
+        sleep_ms(1);
+    }
+    assert_int_equal(esp_timer_delete(d.self), ESP_OK);
+    assert_true(esp_timer_is_active(d.self)); /* the delete event (the callback still runs) */
+    assert_int_equal(esp_timer_stop(d.self), ESP_ERR_INVALID_STATE);      /* a deleted timer: */
+    assert_int_equal(esp_timer_restart(d.self, 10), ESP_ERR_INVALID_STATE); /* its event stays */
+    assert_true(heap_caps_get_free_size(MALLOC_CAP_INTERNAL) < internal);
+    atomic_store(&d.stage, 2);
+    for (int i = 0; i < 2000 && atomic_load(&d.stage) != 3; i++) {
+        sleep_ms(1);
+    }
+    assert_int_equal(d.restart, ESP_ERR_INVALID_STATE);
+    assert_int_equal(d.second_delete, ESP_ERR_INVALID_STATE);
+    assert_true(dispatcher_waits());
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal);
+}
+
+/* A callback that deletes another stopped timer: as on the chip, the esp_timer task frees it once
+ * the callback has returned (a free hook that calls esp_timer then does not deadlock). */
+static atomic_bool hook_reads_timers;
+void esp_heap_trace_free_hook(void *ptr);
+void esp_heap_trace_free_hook(void *ptr)
+{
+    (void)ptr;
+    if (atomic_load(&hook_reads_timers)) {
+        (void)esp_timer_get_next_alarm();
+    }
+}
+
+typedef struct {
+    esp_timer_handle_t victim;
+    esp_err_t deleted;
+    size_t free_before, free_after;
+    atomic_int done;
+} deleter_t;
+
+static void delete_another(void *arg)
+{
+    deleter_t *d = arg;
+    d->free_before = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    d->deleted = esp_timer_delete(d->victim);
+    d->free_after = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    atomic_store(&d->done, 1);
+}
+
+static void a_timer_deleted_in_another_callback_is_freed_after_it_returns(void **state)
+{
+    (void)state;
+    static deleter_t d;
+    d = (deleter_t){.deleted = ESP_FAIL};
+    esp_timer_handle_t deleter = make(delete_another, &d, "deleter");
+    const size_t internal = heap_caps_get_free_size(MALLOC_CAP_INTERNAL);
+    d.victim = make(count, NULL, "victim");
+    atomic_store(&hook_reads_timers, true);
+    assert_int_equal(esp_timer_start_once(deleter, 0), ESP_OK);
+    assert_true(reaches(&d.done, 1));
+    assert_int_equal(d.deleted, ESP_OK);
+    assert_int_equal(d.free_after, d.free_before); /* not yet */
+    assert_true(dispatcher_waits());
+    assert_int_equal(heap_caps_get_free_size(MALLOC_CAP_INTERNAL), internal);
+    atomic_store(&hook_reads_timers, false);
+    assert_int_equal(esp_timer_delete(deleter), ESP_OK);
+}
+
 /* Reading the esp_timer task blocked, a task sees what its callbacks did before, as on the chip,
  * where both happen in critical sections: here nothing else orders the two threads
  * (ThreadSanitizer checks it; dispatcher_waits() relies on it). */
@@ -342,6 +447,13 @@ static void dump_lists_the_running_timers(void **state)
 
 int main(void)
 {
+    sim_policy_t policy;
+    sim_policy_from_sdkconfig(&policy);
+    policy.heap_hooks = true; /* esp_heap_trace_free_hook() above */
+    const kraken_sim_profile_t profile = sim_profile_for_env(getenv("KRAKEN_SIM_PROFILE"));
+    if (sim_init_with_policy(profile, &policy) != ESP_OK) {
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_one_shot_timer_calls_back_once_after_its_timeout),
         cmocka_unit_test(a_periodic_timer_calls_back_every_period_until_stopped),
@@ -350,6 +462,8 @@ int main(void)
         cmocka_unit_test(short_periods_are_raised_to_50_us_and_far_timeouts_never_expire),
         cmocka_unit_test(a_late_periodic_timer_catches_up_unless_it_skips_unhandled_events),
         cmocka_unit_test(timers_are_internal_heap_blocks_and_a_callback_may_delete_its_timer),
+        cmocka_unit_test(a_timer_deleted_in_its_callback_cannot_start_again_and_goes_after_it),
+        cmocka_unit_test(a_timer_deleted_in_another_callback_is_freed_after_it_returns),
         cmocka_unit_test(what_a_callback_did_is_seen_once_the_esp_timer_task_reads_blocked),
         cmocka_unit_test(dump_lists_the_running_timers),
     };

@@ -15,6 +15,7 @@
 #include "freertos_host.h"
 
 #define MIN_PERIOD_US 50 /* esp_timer_impl_get_min_period_us() on the S3 */
+#define PERIOD_MASK ((UINT64_C(1) << 56) - 1u) /* the chip keeps a period in 56 bits */
 
 struct esp_timer {
     esp_timer_cb_t callback;
@@ -22,7 +23,9 @@ struct esp_timer {
     const char *name;
     bool skip_unhandled;
     bool armed;
-    bool delete_after_call; /* deleted while its callback ran: freed when it returns */
+    /* deleted while a callback ran (its own or, from the dispatcher, another's): in the list as
+     * ESP-IDF's delete event, at the time of the delete; the dispatcher frees it */
+    bool deleted;
     int64_t alarm;
     uint64_t period; /* 0: one-shot */
     struct esp_timer *next; /* armed timers, by alarm */
@@ -33,6 +36,7 @@ static pthread_cond_t changed; /* on CLOCK_MONOTONIC */
 static bool dispatcher_started;
 static struct esp_timer *armed_list;
 static struct esp_timer *in_call; /* whose callback runs now */
+static _Thread_local bool t_dispatcher; /* this thread is the dispatcher */
 
 static void insert(struct esp_timer *t)
 {
@@ -97,6 +101,7 @@ static void *dispatch(void *unused)
 {
     (void)unused;
     (void)fr_service_task(FR_ESP_TIMER_TASK); /* the chip's "esp_timer" task */
+    t_dispatcher = true;
     pthread_mutex_lock(&lock);
     /* Blocked (parked) but for its callbacks: on the chip a start, stop or delete only sets the
      * hardware alarm, and the task wakes when one is due; here the thread also wakes to take the
@@ -116,6 +121,13 @@ static void *dispatch(void *unused)
             continue;
         }
         fr_service_parked(FR_ESP_TIMER_TASK, false); /* before the lock goes: stop() sees it */
+        if (t->deleted) { /* freed outside the lock: a heap hook may call esp_timer */
+            unlink_armed(t);
+            pthread_mutex_unlock(&lock);
+            heap_caps_free(t);
+            pthread_mutex_lock(&lock);
+            continue;
+        }
         if (t->period > 0) { /* ESP-IDF's timer_process_alarm() */
             const int64_t late_periods = (now - t->alarm) / (int64_t)t->period;
             unlink_armed(t);
@@ -131,9 +143,6 @@ static void *dispatch(void *unused)
         callback(arg);
         pthread_mutex_lock(&lock);
         in_call = NULL;
-        if (t->delete_after_call) {
-            heap_caps_free(t);
-        }
     }
     return NULL;
 }
@@ -193,7 +202,7 @@ static esp_err_t arm(esp_timer_handle_t timer, uint64_t first_us, uint64_t perio
     esp_err_t err = ESP_ERR_INVALID_STATE;
     if (!timer->armed) {
         timer->alarm = after(now, first_us);
-        timer->period = period_us;
+        timer->period = period_us & PERIOD_MASK;
         insert(timer);
         err = ESP_OK;
     }
@@ -220,11 +229,11 @@ esp_err_t esp_timer_restart(esp_timer_handle_t timer, uint64_t timeout_us)
     const int64_t now = esp_timer_get_time();
     pthread_mutex_lock(&lock);
     esp_err_t err = ESP_ERR_INVALID_STATE;
-    if (timer->armed) {
+    if (timer->armed && !timer->deleted) {
         unlink_armed(timer);
         if (timer->period > 0) { /* the timeout is the new period */
             timeout_us = at_least_min_period(timeout_us);
-            timer->period = timeout_us;
+            timer->period = timeout_us & PERIOD_MASK;
         }
         timer->alarm = after(now, timeout_us);
         insert(timer);
@@ -241,7 +250,7 @@ esp_err_t esp_timer_stop(esp_timer_handle_t timer)
     }
     pthread_mutex_lock(&lock);
     esp_err_t err = ESP_ERR_INVALID_STATE;
-    if (timer->armed) {
+    if (timer->armed && !timer->deleted) {
         disarm(timer);
         err = ESP_OK;
     }
@@ -258,10 +267,15 @@ esp_err_t esp_timer_delete(esp_timer_handle_t timer)
     esp_err_t err = ESP_ERR_INVALID_STATE;
     bool free_now = false;
     if (!timer->armed) {
-        if (timer == in_call) {
-            timer->delete_after_call = true; /* the dispatcher frees it, as ESP-IDF's task does */
+        if (timer == in_call || t_dispatcher) {
+            /* ESP-IDF's delete event: armed now (a start from the callback is refused), freed by
+             * the dispatcher once the running callback returns */
+            timer->deleted = true;
+            timer->period = 0;
+            timer->alarm = esp_timer_get_time();
+            insert(timer);
         } else {
-            free_now = true;
+            free_now = true; /* the chip's esp_timer task (priority 22) frees it at once */
         }
         err = ESP_OK;
     }

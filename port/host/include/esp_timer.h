@@ -53,7 +53,8 @@ esp_err_t esp_timer_create(const esp_timer_create_args_t *create_args,
  *  (already running). isr-ok (never blocks), O(timers). */
 esp_err_t esp_timer_start_once(esp_timer_handle_t timer, uint64_t timeout_us);
 /** Call back every period_us from now on (at least 50 us, the chip's minimum: a shorter period is
- *  raised to it, as ESP-IDF does). ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (already
+ *  raised to it, as ESP-IDF does; the chip keeps 56 bits of it, so UINT64_MAX calls back at once
+ *  and then in 2^56 - 1 us). ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (already
  *  running). isr-ok, O(timers). */
 esp_err_t esp_timer_start_periodic(esp_timer_handle_t timer, uint64_t period_us);
 /** A running timer starts over: next expiry timeout_us from now (a periodic one takes it as its
@@ -63,8 +64,13 @@ esp_err_t esp_timer_restart(esp_timer_handle_t timer, uint64_t timeout_us);
 /** No more calls (one already running in the dispatcher finishes). ESP_ERR_INVALID_ARG (NULL),
  *  ESP_ERR_INVALID_STATE (not running). isr-ok, O(timers). */
 esp_err_t esp_timer_stop(esp_timer_handle_t timer);
-/** Free a stopped timer (after its running callback, if any, returns: never blocks).
- *  ESP_ERR_INVALID_ARG (NULL), ESP_ERR_INVALID_STATE (running: stop it first). task, O(1). */
+/** Free a stopped timer. While a callback runs (the timer's own, or any when called from a
+ *  callback) the free is ESP-IDF's delete event: the timer counts as started until the
+ *  dispatcher frees it after that callback returns, so starting, stopping or deleting it again
+ *  gets ESP_ERR_INVALID_STATE (the chip's stop or restart would take the event out and leak
+ *  it). Otherwise it is freed before the call returns (on the chip the esp_timer task, at
+ *  priority 22, does it at once). Never blocks. ESP_ERR_INVALID_ARG (NULL),
+ *  ESP_ERR_INVALID_STATE (running: stop it first). task, O(timers). */
 esp_err_t esp_timer_delete(esp_timer_handle_t timer);
 /** True while the timer is started. isr-ok, O(1). */
 bool esp_timer_is_active(esp_timer_handle_t timer);
