@@ -304,6 +304,34 @@ static void a_full_buffer_drops_the_oldest_record_and_says_so(void **state)
     }
 }
 
+/* The same buffer given again with fewer records keeps what it holds (ESP-IDF's list lives in it);
+ * a resumed trace then adds no record and says it overflowed, as ESP-IDF's list_add does. */
+static void a_buffer_given_again_with_fewer_records_overflows_at_the_next_allocation(void **state)
+{
+    (void)state;
+    heap_trace_record_t small[3];
+    assert_int_equal(heap_trace_init_standalone(small, 3), ESP_OK);
+    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
+    void *blocks[4];
+    for (int i = 0; i < 3; i++) {
+        blocks[i] = malloc(10 + (size_t)i);
+        assert_non_null(blocks[i]);
+    }
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    assert_int_equal(heap_trace_init_standalone(small, 2), ESP_OK);
+    assert_int_equal(heap_trace_get_count(), 3);
+    assert_false(summary().has_overflowed);
+    assert_int_equal(heap_trace_resume(), ESP_OK);
+    blocks[3] = malloc(13);
+    assert_non_null(blocks[3]);
+    assert_int_equal(heap_trace_stop(), ESP_OK);
+    assert_int_equal(heap_trace_get_count(), 3);
+    assert_true(summary().has_overflowed);
+    for (int i = 0; i < 4; i++) {
+        free(blocks[i]);
+    }
+}
+
 static void a_pause_records_frees_but_not_allocations(void **state)
 {
     (void)state;
@@ -747,6 +775,8 @@ int main(void)
         cmocka_unit_test(heap_caps_calloc_is_recorded_as_the_release_records_it),
         cmocka_unit_test_setup(failed_allocations_are_not_recorded, boot_on),
         cmocka_unit_test_setup(a_full_buffer_drops_the_oldest_record_and_says_so, boot_on),
+        cmocka_unit_test_setup(a_buffer_given_again_with_fewer_records_overflows_at_the_next_allocation,
+                               boot_on),
         cmocka_unit_test_setup(each_try_of_a_realloc_with_several_caps_is_a_free, boot_on),
         cmocka_unit_test_setup(the_dump_shows_freed_blocks_and_a_lost_record, boot_on),
         cmocka_unit_test_setup(a_pause_records_frees_but_not_allocations, boot_on),

@@ -157,11 +157,13 @@ SIM_HEAP_API void sim_trace_record_alloc(void *ptr, size_t size)
             has_overflowed = true;
             drop(0);
         }
-        if (count < capacity) { /* more after a re-init with fewer: none added, as ESP-IDF */
+        if (count < capacity) {
             buffer[count++] = record;
             if (count > high_water_mark) {
                 high_water_mark = count;
             }
+        } else { /* more after a re-init with fewer: none added, an overflow (ESP-IDF's list_add) */
+            has_overflowed = true;
         }
         total_allocations++;
     }

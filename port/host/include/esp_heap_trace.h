@@ -20,8 +20,10 @@
  * start at the function that called the heap API (on the chip at a fixed depth inside the
  * allocator), `ccount` counts the simulated clock's cycles (esp_cpu_get_cycle_count()) on CPU 0, with
  * CONFIG_HEAP_TRACE_HASH_MAP the map's memory is taken as on the chip but lookups search the records
- * (same results), libc's own allocations (strdup...) are glibc's, not traced, and misuse the chip
- * would crash on is refused with ESP_ERR_INVALID_STATE.
+ * (same results), glibc's internal allocations (stdio buffers) are not simulated, so not traced
+ * (strdup, strndup, asprintf and getline are), misuse the chip would crash on is refused with
+ * ESP_ERR_INVALID_STATE, and every CONFIG_KRAKEN_SIM_ESP_IDF_* option gets master's API and results
+ * (v5.1-v5.4 differ: the docs' table).
  *
  * Every function is thread-safe and O(1) unless stated; the recording done inside heap calls is
  * O(records) for a free or a realloc (a search of the records by address) and for an allocation
