@@ -1447,20 +1447,23 @@ static bool heap_table_ok(void)
 {
     kraken_port_lock(&g_heap.lock);
     uint32_t chained = 0, per_tag[CLASSES + 1] = {0};
-    bool ok = g_heap.fresh <= HEAP_NODES;
+    bool ok = g_heap.fresh <= HEAP_NODES; /* then a link <= fresh names a node of the array */
     for (size_t b = 0; ok && b < HEAP_BUCKETS; b++) {
-        for (node_ref_t r = g_heap.bucket[b]; ok && r != 0; r = g_heap.node[r - 1].next) {
-            const heap_node_t *nd = &g_heap.node[r - 1];
-            ok = r <= g_heap.fresh && nd->ptr != NULL && home_slot(nd->ptr) == b &&
-                 nd->tag <= OVERSIZE_TAG && ++chained <= g_heap.fresh;
+        for (node_ref_t r = g_heap.bucket[b]; ok && r != 0;) {
+            ok = r <= g_heap.fresh;
+            const heap_node_t *nd = ok ? &g_heap.node[r - 1] : NULL;
+            ok = ok && nd->ptr != NULL && home_slot(nd->ptr) == b && nd->tag <= OVERSIZE_TAG &&
+                 ++chained <= g_heap.fresh;
             if (ok) {
                 per_tag[nd->tag]++;
+                r = nd->next;
             }
         }
     }
     uint32_t spare = 0;
-    for (node_ref_t r = g_heap.spare; ok && r != 0; r = g_heap.node[r - 1].next) {
+    for (node_ref_t r = g_heap.spare; ok && r != 0;) {
         ok = r <= g_heap.fresh && g_heap.node[r - 1].ptr == NULL && ++spare <= g_heap.fresh;
+        r = ok ? g_heap.node[r - 1].next : 0;
     }
     ok = ok && chained == g_heap.n.live && chained + spare == g_heap.fresh;
     for (unsigned t = 0; t <= OVERSIZE_TAG; t++) {

@@ -452,6 +452,8 @@ static void a_damaged_heap_table_is_reported_by_the_integrity_check(void **state
     *node = saved;
     node->next = (node_ref_t)(n + 1); /* its chain loops */
     expect_heap_table_reported();
+    node->next = UINT16_MAX; /* its chain leads out of the table */
+    expect_heap_table_reported();
     *node = saved;
     node->tag = OVERSIZE_TAG + 1;
     expect_heap_table_reported();
