@@ -2,8 +2,9 @@
  * freertos/queue.h (host) - FreeRTOS queues with the chip's memory use: xQueueCreate(n, size)
  * takes one pvPortMalloc() block of 84 + n * size bytes (sizeof(StaticQueue_t) on the S3 plus the
  * storage, as FreeRTOS's xQueueGenericCreate), and the items are copied in and out of that block.
- * Tasks waiting on one queue are served in the order the host's scheduler picks (FreeRTOS serves
- * the highest priority first, which the host does not enforce). See freertos/FreeRTOS.h for what is simulated.
+ * Tasks waiting on one queue are woken in FreeRTOS's order (the highest priority first, first come
+ * first among equals); which item each woken task then takes depends on when the host runs its
+ * thread (priorities are not enforced). See freertos/FreeRTOS.h for what is simulated.
  */
 #ifndef FREERTOS_QUEUE_H_HOST
 #define FREERTOS_QUEUE_H_HOST
@@ -58,7 +59,9 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
 #define xQueueOverwrite(q, item) xQueueGenericSend((q), (item), 0, queueOVERWRITE)
 
 /** The same without waiting, from a simulated ISR; *pxHigherPriorityTaskWoken (when not NULL) is
- *  set to pdTRUE when a task was waiting for an item. isr-ok, O(1) plus the copy. */
+ *  set to pdTRUE when the item wakes a waiting task of a higher priority than the interrupted one
+ *  (also when the only waiters were woken by an earlier item and have not run yet: FreeRTOS then
+ *  wakes nobody and leaves it). isr-ok, O(1) plus the copy. */
 BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvItemToQueue,
                                     BaseType_t *const pxHigherPriorityTaskWoken,
                                     const BaseType_t xCopyPosition);
@@ -78,7 +81,8 @@ BaseType_t xQueueReceive(QueueHandle_t xQueue, void *const pvBuffer, TickType_t 
 /** The same, leaving the item in the queue. task, blocks. */
 BaseType_t xQueuePeek(QueueHandle_t xQueue, void *const pvBuffer, TickType_t xTicksToWait);
 /** xQueueReceive() without waiting, from a simulated ISR; *pxHigherPriorityTaskWoken (when not
- *  NULL) is set to pdTRUE when a task was waiting for room. isr-ok, O(1) plus the copy. */
+ *  NULL) is set to pdTRUE when the free slot wakes a task waiting for room of a higher priority
+ *  than the interrupted one (with the same exception as the send). isr-ok, O(1) plus the copy. */
 BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
                                 BaseType_t *const pxHigherPriorityTaskWoken);
 /** xQueuePeek() without waiting, from a simulated ISR: pdPASS, errQUEUE_EMPTY, or pdFAIL (logged)
