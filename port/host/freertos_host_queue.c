@@ -750,7 +750,8 @@ BaseType_t xQueueTakeMutexRecursive(QueueHandle_t xMutex, TickType_t xTicksToWai
         return pdFALSE;
     }
     if (!shape.recursive) {
-        FR_REFUSE("%s: not a recursive mutex: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: not a recursive mutex: refused (FreeRTOS asks for one; the chip does not check)",
+                  __func__);
         return pdFALSE;
     }
     TaskHandle_t self = fr_self();
@@ -775,7 +776,8 @@ BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
         return pdFALSE;
     }
     if (!shape.recursive) {
-        FR_REFUSE("%s: not a recursive mutex: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: not a recursive mutex: refused (FreeRTOS asks for one; the chip does not check)",
+                  __func__);
         return pdFALSE;
     }
     TaskHandle_t self = fr_self();

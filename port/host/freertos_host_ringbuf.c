@@ -231,6 +231,17 @@ static uint32_t take_bytes(struct ringbuf *rb, size_t max, uint32_t *len)
     return at;
 }
 
+/* Lock held: free steps past the returned or dummy item at it (ESP-IDF's prvReturnItemDefault). */
+static void advance_free(struct ringbuf *rb, header_t h)
+{
+    if (h.flags & ITEM_DUMMY) {
+        change_flags(rb, rb->free, ITEM_FREE, 0);
+        rb->free = 0;
+    } else {
+        rb->free = wrapped(rb, rb->free + HDR + ALIGN4(h.len));
+    }
+}
+
 static void give_back(struct ringbuf *rb, uint32_t item)
 {
     if (rb->type == RINGBUF_TYPE_BYTEBUF) {
@@ -240,23 +251,39 @@ static void give_back(struct ringbuf *rb, uint32_t item)
     }
     change_flags(rb, item - HDR, ITEM_FREE, ITEM_SPLIT);
     rb->out--;
-    /* free moves past every returned item up to read (items may come back out of order) */
+#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+    /* v5.2 (and v5.3.0-5.3.4, v5.4.0-5.4.2, v5.5.0-5.5.1): free moves past every returned item up
+     * to read (items may come back out of order) */
     while (rb->free != rb->read) {
         const header_t h = header_at(rb, rb->free);
         if (!(h.flags & (ITEM_FREE | ITEM_DUMMY))) {
             break;
         }
-        if (h.flags & ITEM_DUMMY) {
-            change_flags(rb, rb->free, ITEM_FREE, 0);
-            rb->free = 0;
-        } else {
-            rb->free = wrapped(rb, rb->free + HDR + ALIGN4(h.len));
-        }
+        advance_free(rb, h);
     }
-    /* ESP-IDF clears the flag also when free did not move but caught up with read and acquire */
+    /* it clears the flag also when free did not move but caught up with read and acquire */
     if (rb->full && (rb->free != rb->acquire || rb->free == rb->read)) {
         rb->full = false;
     }
+#else
+    /* Since ESP-IDF's e73cbacd104 (v5.3.5, v5.4.3, v5.5.2, v6.0): the same, but free may also step
+     * once past read, when the buffer is full (its oldest block) or nothing is unread (a returned
+     * block at its head), and only a step clears the full flag. Before, a full buffer read to its
+     * end looked empty after one return, and the next send overwrote items still out. */
+    bool step_past_read = rb->full || rb->unread == 0, stepped = false;
+    for (;;) {
+        const header_t h = header_at(rb, rb->free);
+        if (!(h.flags & (ITEM_FREE | ITEM_DUMMY)) || (rb->free == rb->read && !step_past_read)) {
+            break;
+        }
+        step_past_read = false;
+        stepped = true;
+        advance_free(rb, h);
+    }
+    if (stepped) {
+        rb->full = false;
+    }
+#endif
 }
 
 /* Lock held: whether `item` is the data of an item between `from` and `to` (the whole ring when

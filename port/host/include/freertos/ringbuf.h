@@ -10,9 +10,10 @@
  * - No-split and allow-split items take an 8-byte header (the chip's, on every host) and their
  *   size rounded up to 4; a no-split item that does not fit before the end leaves the rest as a
  *   dummy and starts at the beginning; an allow-split one is cut in two (a second header).
- * - Sends wait for room and receives for an item (any number of tasks, woken in the order the
- *   host's scheduler picks, not by priority). Received items must be returned
- *   (vRingbufferReturnItem); they may be returned out of order, as in ESP-IDF.
+ * - Sends wait for room and receives for an item (any number of tasks, woken the highest priority
+ *   first, first come among equals). Received items must be returned (vRingbufferReturnItem);
+ *   they may be returned out of order, as in ESP-IDF (its returns since v5.5.2; v5.2's with
+ *   CONFIG_KRAKEN_SIM_ESP_IDF_V5_2).
  * - What ESP-IDF asserts on (a NULL handle or size pointer, a call for another type of buffer,
  *   an item returned twice or a pointer that is no received item, a size of 0, ...) is refused
  *   with the call's failure value, logged and counted (kraken_sim_stats_t.refused_calls).
