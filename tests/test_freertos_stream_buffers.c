@@ -538,6 +538,12 @@ static void nonsense_shapes_and_null_arguments_are_refused_and_logged(void **sta
     assert_int_equal(xStreamBufferReset(NULL), pdFAIL);
     MessageBufferHandle_t mb = xMessageBufferCreate(16);
     assert_non_null(mb);
+    /* a NULL buffer whatever the length: FreeRTOS's configASSERT(pvTxData / pvRxData) */
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_int_equal(xMessageBufferSend(mb, NULL, 0, 0), 0));
+    ASSERT_REFUSED(1, assert_int_equal(xMessageBufferReceive(mb, NULL, 0, 0), 0));
+    logged = log_capture_end();
+    assert_non_null(strstr(logged, "no data: refused"));
     /* a message whose length the chip's 32-bit length word cannot hold */
     ASSERT_REFUSED(1, assert_int_equal(xMessageBufferSend(mb, storage, (size_t)UINT32_MAX, 0), 0));
     assert_int_equal(xMessageBufferIsEmpty(mb), pdTRUE);

@@ -283,9 +283,9 @@ void vStreamBufferGenericDeleteWithCaps(StreamBufferHandle_t xStreamBuffer,
 
 /* ---- sending and receiving --------------------------------------------------------------------- */
 
-static bool refuse_null(const char *fn, const void *sb, const void *data, size_t n)
+static bool refuse_null(const char *fn, const void *sb, const void *data)
 {
-    if (sb == NULL || (data == NULL && n != 0)) {
+    if (sb == NULL || data == NULL) { /* FreeRTOS asserts on a NULL buffer whatever the length */
         FR_REFUSE("%s: %s: refused (the chip asserts)", fn,
                   sb == NULL ? "no buffer" : "no data");
         return true;
@@ -296,7 +296,7 @@ static bool refuse_null(const char *fn, const void *sb, const void *data, size_t
 static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, size_t n,
                    TickType_t wait, BaseType_t *woken)
 {
-    if (refuse_null(fn, sb, data, n) || fr_refuse_wait(fn, wait)) {
+    if (refuse_null(fn, sb, data) || fr_refuse_wait(fn, wait)) {
         return 0;
     }
     struct timespec deadline;
@@ -353,7 +353,7 @@ size_t xStreamBufferSendFromISR(StreamBufferHandle_t xStreamBuffer, const void *
 static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t room,
                       TickType_t wait, BaseType_t *woken)
 {
-    if (refuse_null(fn, sb, out, 1) || fr_refuse_wait(fn, wait)) {
+    if (refuse_null(fn, sb, out) || fr_refuse_wait(fn, wait)) {
         return 0;
     }
     struct timespec deadline;
