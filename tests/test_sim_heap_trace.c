@@ -260,18 +260,24 @@ static void failed_allocations_are_not_recorded(void **state)
     assert_int_equal(heap_trace_stop(), ESP_OK);
 }
 
-static void a_full_buffer_drops_the_oldest_record_and_says_so(void **state)
+/* A leak trace into `buffer` (n_records) of n blocks of 10, 11, ... bytes, then stopped. */
+static void trace_blocks(heap_trace_record_t *buffer, size_t n_records, void **blocks, int n)
 {
-    (void)state;
-    heap_trace_record_t small[3];
-    assert_int_equal(heap_trace_init_standalone(small, 3), ESP_OK);
+    assert_int_equal(heap_trace_init_standalone(buffer, n_records), ESP_OK);
     assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
-    void *blocks[5];
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < n; i++) {
         blocks[i] = malloc(10 + (size_t)i);
         assert_non_null(blocks[i]);
     }
     assert_int_equal(heap_trace_stop(), ESP_OK);
+}
+
+static void a_full_buffer_drops_the_oldest_record_and_says_so(void **state)
+{
+    (void)state;
+    heap_trace_record_t small[3];
+    void *blocks[5];
+    trace_blocks(small, 3, blocks, 5);
     assert_int_equal(heap_trace_get_count(), 3);
     for (size_t i = 0; i < 3; i++) {
         assert_ptr_equal(record(i).address, blocks[i + 2]);
@@ -310,14 +316,8 @@ static void a_buffer_given_again_with_fewer_records_overflows_at_the_next_alloca
 {
     (void)state;
     heap_trace_record_t small[3];
-    assert_int_equal(heap_trace_init_standalone(small, 3), ESP_OK);
-    assert_int_equal(heap_trace_start(HEAP_TRACE_LEAKS), ESP_OK);
     void *blocks[4];
-    for (int i = 0; i < 3; i++) {
-        blocks[i] = malloc(10 + (size_t)i);
-        assert_non_null(blocks[i]);
-    }
-    assert_int_equal(heap_trace_stop(), ESP_OK);
+    trace_blocks(small, 3, blocks, 3);
     assert_int_equal(heap_trace_init_standalone(small, 2), ESP_OK);
     assert_int_equal(heap_trace_get_count(), 3);
     assert_false(summary().has_overflowed);

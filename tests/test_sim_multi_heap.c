@@ -490,30 +490,6 @@ static void with_a_lock_the_heap_is_safe_from_several_threads(void **state)
     multi_heap_set_lock(shared_heap, NULL);
 }
 
-/* The lock is the chip's type: taking it writes nothing beyond the portMUX_TYPE (the host took a
- * 40-byte pthread_mutex_t there, over what followed a 16-byte mux). */
-static void a_chip_style_lock_leaves_its_neighbours_alone(void **state)
-{
-    (void)state;
-    static struct {
-        portMUX_TYPE mux;
-        uint32_t after[8];
-    } guarded = {.mux = portMUX_INITIALIZER_UNLOCKED};
-    for (int i = 0; i < 8; i++) {
-        guarded.after[i] = 0x5A5A0000u + (uint32_t)i;
-    }
-    multi_heap_handle_t heap = fresh_heap();
-    multi_heap_set_lock(heap, &guarded.mux);
-    void *p = multi_heap_malloc(heap, 64);
-    assert_non_null(p);
-    multi_heap_free(heap, p);
-    for (int i = 0; i < 8; i++) {
-        assert_int_equal(guarded.after[i], 0x5A5A0000u + (uint32_t)i);
-    }
-    assert_int_equal(guarded.mux.owner, 0); /* free again */
-    multi_heap_set_lock(heap, NULL);
-}
-
 static atomic_bool allocated;
 
 static void *allocate_once(void *arg)
@@ -563,7 +539,6 @@ int main(void)
         cmocka_unit_test(a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps),
         cmocka_unit_test(with_a_lock_the_heap_is_safe_from_several_threads),
         cmocka_unit_test(the_heaps_calls_take_the_lock_given_to_it),
-        cmocka_unit_test(a_chip_style_lock_leaves_its_neighbours_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
