@@ -96,6 +96,27 @@ static void a_static_or_withcaps_buffer_of_n_bytes_holds_n_minus_1_as_in_freerto
     const char *logged = log_capture_end();
     assert_non_null(strstr(logged, "not made by xStreamBufferGenericCreateWithCaps()"));
     assert_int_equal(xStreamBufferSend(plain, "ok", 2, 0), 2);
+    /* FreeRTOS's xStreamBufferGetStaticBuffers(): the static buffer's memory, a WithCaps one's
+     * two blocks (static buffers on the chip), none for a heap one. */
+    uint8_t *got_storage = NULL;
+    StaticStreamBuffer_t *got_record = NULL;
+    assert_int_equal(xStreamBufferGetStaticBuffers(plain, &got_storage, &got_record), pdFALSE);
+    assert_int_equal(xStreamBufferGetStaticBuffers(sb, &got_storage, &got_record), pdTRUE);
+    assert_int_equal(xStreamBufferSend(sb, "hi", 2, 0), 2);
+    assert_memory_equal(got_storage, "hi", 2); /* its ring */
+    assert_true(heap_caps_get_allocated_size(got_record) >= RECORD_BYTES); /* a block */
+    StreamBufferHandle_t fixed = xMessageBufferCreateStatic(sizeof storage, storage, &record);
+    assert_int_equal(xMessageBufferGetStaticBuffers(fixed, &got_storage, &got_record), pdTRUE);
+    assert_ptr_equal(got_storage, storage);
+    assert_ptr_equal(got_record, &record);
+    vMessageBufferDelete(fixed);
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferGetStaticBuffers(sb, NULL, &got_record),
+                                       pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferGetStaticBuffers(NULL, &got_storage,
+                                                                     &got_record), pdFALSE));
+    logged = log_capture_end();
+    assert_non_null(strstr(logged, "xStreamBufferGetStaticBuffers: no place for the buffers"));
     vStreamBufferDelete(plain);
     vStreamBufferDeleteWithCaps(sb);
     assert_int_equal(heap_caps_get_free_size(caps), before);
@@ -444,6 +465,94 @@ static void a_send_from_an_isr_wakes_the_receiver_and_says_so(void **state)
     vMessageBufferDelete(r.sb);
 }
 
+/* xStreamBufferSendCompletedFromISR() does what a send's notification does (for firmware that
+ * sends its own way): the waiting receiver wakes below the trigger level and takes what is there.
+ * It answers pdTRUE once per wait: a receiver already woken (by it, or by a send that reached the
+ * trigger) is no longer waiting for FreeRTOS, so a second call, and a reset, find none. */
+static void a_send_completed_call_wakes_the_receiver_once(void **state)
+{
+    (void)state;
+    receiver_t r = {.sb = xStreamBufferCreate(64, 10), .room = 64, .wait = PATIENCE_TICKS};
+    assert_non_null(r.sb);
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xStreamBufferSendCompletedFromISR(r.sb, &woken), pdFALSE); /* none waits */
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdFALSE);
+    start_receiver(&r);
+    assert_int_equal(xStreamBufferSend(r.sb, "abc", 3, 0), 3); /* below the trigger */
+    vTaskDelay(3);
+    assert_false(atomic_load(&r.done));
+    const TickType_t t0 = xTaskGetTickCount();
+    kraken_sim_isr_enter();
+    assert_int_equal(xStreamBufferSendCompletedFromISR(r.sb, &woken), pdTRUE);
+    assert_int_equal(xStreamBufferSendCompletedFromISR(r.sb, NULL), pdFALSE); /* woken already */
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdTRUE); /* the receiver (5) outranks this task (1) */
+    WAIT_FOR(atomic_load(&r.done));
+    assert_int_equal(atomic_load(&r.result), 3);
+    assert_true(xTaskGetTickCount() - t0 < PATIENCE_TICKS / 2); /* woken, not its timeout */
+    assert_memory_equal(r.data, "abc", 3);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+
+    /* A send that reaches the trigger wakes it just the same: no second wake, and the buffer may
+     * be reset at once (on the chip, a receiver that has not run yet then takes nothing). */
+    atomic_store(&r.done, 0);
+    start_receiver(&r);
+    woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xStreamBufferSendFromISR(r.sb, "0123456789", 10, &woken), 10);
+    assert_int_equal(xStreamBufferSendCompletedFromISR(r.sb, NULL), pdFALSE);
+    BaseType_t again = pdFALSE;
+    assert_int_equal(xStreamBufferSendFromISR(r.sb, "x", 1, &again), 1);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdTRUE);
+    assert_int_equal(again, pdFALSE); /* no task left to wake */
+    assert_int_equal(xStreamBufferReset(r.sb), pdPASS);
+    WAIT_FOR(atomic_load(&r.done));
+    const size_t got = atomic_load(&r.result); /* 0 when it ran after the reset */
+    assert_true(got == 0 || got == 10 || got == 11);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_int_equal(xStreamBufferSendCompletedFromISR(NULL, NULL), pdFALSE));
+    ASSERT_REFUSED(1, assert_int_equal(xMessageBufferReceiveCompletedFromISR(NULL, NULL), pdFALSE));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "xStreamBufferSendCompletedFromISR: no buffer: refused"));
+    vStreamBufferDelete(r.sb);
+}
+
+/* xStreamBufferReceiveCompletedFromISR() wakes the waiting sender, which looks at the room again
+ * and, finding too little, waits again until its timeout, as FreeRTOS's send loop does. */
+static void a_receive_completed_call_makes_the_sender_look_again(void **state)
+{
+    (void)state;
+    sender_t s = {.sb = xMessageBufferCreate(16)};
+    assert_non_null(s.sb);
+    assert_int_equal(xMessageBufferSend(s.sb, "full", 4, 0), 4); /* 8 of 16: 10 + 4 do not fit */
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(send_task, "sender", 4096, &s, 5, &task), pdPASS);
+    assert_true(becomes_blocked(task));
+    BaseType_t woken = pdFALSE;
+    kraken_sim_isr_enter();
+    assert_int_equal(xMessageBufferReceiveCompletedFromISR(s.sb, &woken), pdTRUE);
+    kraken_sim_isr_exit();
+    assert_int_equal(woken, pdTRUE);
+    assert_true(becomes_blocked(task)); /* waiting again: still no room */
+    vTaskDelay(3);
+    assert_false(atomic_load(&s.done));
+    kraken_sim_isr_enter();
+    assert_int_equal(xMessageBufferReceiveCompletedFromISR(s.sb, NULL), pdTRUE); /* a new wait */
+    kraken_sim_isr_exit();
+    assert_true(becomes_blocked(task));
+    uint8_t out[8];
+    assert_int_equal(xMessageBufferReceive(s.sb, out, sizeof out, 0), 4);
+    WAIT_FOR(atomic_load(&s.done));
+    assert_int_equal(atomic_load(&s.result), 10);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+    vMessageBufferDelete(s.sb);
+}
+
 /* ---- a producer task and a consumer ---------------------------------------------------------- */
 
 #define STREAM_BYTES 200000u
@@ -572,6 +681,8 @@ int main(void)
         TEST(a_sender_waits_for_room_for_all_its_bytes),
         TEST(a_stream_send_bigger_than_the_buffer_waits_only_for_an_empty_buffer),
         TEST(a_send_from_an_isr_wakes_the_receiver_and_says_so),
+        TEST(a_send_completed_call_wakes_the_receiver_once),
+        TEST(a_receive_completed_call_makes_the_sender_look_again),
         TEST(every_byte_of_a_producer_task_arrives_once_in_order),
         TEST(nonsense_shapes_and_null_arguments_are_refused_and_logged),
     };

@@ -265,7 +265,8 @@ static const UBaseType_t interrupted[] = {WAITER_PRIORITY + 2, WAITER_PRIORITY,
                                           WAITER_PRIORITY - 2};
 #define INTERRUPTED (sizeof interrupted / sizeof interrupted[0])
 
-/* Receivers: a queue, a semaphore, a ring buffer, a notification, a stream buffer. */
+/* Receivers: a queue, a semaphore, a ring buffer, a notification, a stream buffer, and one woken
+ * by xStreamBufferSendCompletedFromISR() below its trigger level (2). */
 static receiver_t isr_rx; /* static: read by the task */
 
 static void give_in_isr(int kind, TaskHandle_t t, BaseType_t *woken)
@@ -279,8 +280,11 @@ static void give_in_isr(int kind, TaskHandle_t t, BaseType_t *woken)
         assert_int_equal(xRingbufferSendFromISR(isr_rx.ring, &item, sizeof item, woken), pdTRUE);
     } else if (kind == 3) {
         vTaskNotifyGiveFromISR(t, woken);
-    } else {
+    } else if (kind == 4) {
         assert_int_equal(xStreamBufferSendFromISR(stream, &item, 1, woken), 1);
+    } else {
+        assert_int_equal(xStreamBufferSendFromISR(stream, &item, 1, woken), 1); /* no wake */
+        assert_int_equal(xStreamBufferSendCompletedFromISR(stream, woken), pdTRUE);
     }
 }
 
@@ -288,7 +292,7 @@ static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_th
     void **state)
 {
     (void)state;
-    for (int kind = 0; kind < 5; kind++) {
+    for (int kind = 0; kind < 6; kind++) {
         for (size_t p = 0; p < INTERRUPTED; p++) {
             reset();
             isr_rx = (receiver_t){.id = 1};
@@ -302,7 +306,7 @@ static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_th
             } else if (kind == 3) {
                 code = take_notification_then_work;
             } else {
-                stream = xStreamBufferCreate(16, 1);
+                stream = xStreamBufferCreate(16, kind == 4 ? 1 : 2);
                 code = receive_stream_then_work;
             }
             TaskHandle_t t = NULL;
@@ -312,7 +316,7 @@ static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_th
                 vQueueDelete(isr_rx.queue);
             } else if (isr_rx.ring != NULL) {
                 vRingbufferDelete(isr_rx.ring);
-            } else if (kind == 4) {
+            } else if (kind >= 4) {
                 vStreamBufferDelete(stream);
             }
         }
@@ -320,7 +324,8 @@ static void a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_th
 }
 
 /* The other side: a task waiting for room in a full queue, ring buffer or stream buffer, woken by
- * a take from an ISR. */
+ * a take from an ISR, or by xStreamBufferReceiveCompletedFromISR() before one (which then wakes
+ * no task: the yield is the call's). */
 static QueueHandle_t full_queue;
 static RingbufHandle_t full_ring;
 
@@ -349,8 +354,11 @@ static void take_in_isr(int kind, TaskHandle_t t, BaseType_t *woken)
         void *got = xRingbufferReceiveFromISR(full_ring, &size);
         assert_non_null(got);
         vRingbufferReturnItemFromISR(full_ring, got, woken);
-    } else {
+    } else if (kind == 2) {
         assert_int_equal(xStreamBufferReceiveFromISR(stream, &out, 1, woken), 1);
+    } else {
+        assert_int_equal(xStreamBufferReceiveCompletedFromISR(stream, woken), pdTRUE);
+        assert_int_equal(xStreamBufferReceiveFromISR(stream, &out, 1, NULL), 1);
     }
 }
 
@@ -358,7 +366,7 @@ static void a_take_from_an_isr_asks_for_a_yield_only_for_a_sender_that_outranks_
     void **state)
 {
     (void)state;
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = 0; kind < 4; kind++) {
         for (size_t p = 0; p < INTERRUPTED; p++) {
             reset();
             const uint32_t item = 1;

@@ -29,7 +29,11 @@ struct StreamBufferDef_t {
     uint8_t memory;      /* MEM_*: how it was created, hence how it is deleted */
     void *block;         /* the simulated record (MEM_HEAP: with the storage after it) */
     void *storage_block; /* MEM_CAPS: the storage, a block of its own */
+    StaticStreamBuffer_t *buffer; /* MEM_STATIC: the caller's */
     uint32_t waiting_send, waiting_receive; /* tasks waiting (FreeRTOS allows one each) */
+    /* FreeRTOS's xTaskWaitingToSend/-Receive: set while a task waits and its notification has not
+     * come; a wake clears it at once (its thread runs later), as the chip's notification does. */
+    bool send_listed, receive_listed;
     fr_waiters_t sent, received;
 };
 
@@ -85,7 +89,8 @@ static size_t write_locked(struct StreamBufferDef_t *sb, const void *data, size_
         n = space;
     }
     put(sb, data, n);
-    if (n > 0 && bytes_in(sb) >= sb->trigger) {
+    if (n > 0 && bytes_in(sb) >= sb->trigger) { /* FreeRTOS's sbSEND_COMPLETED */
+        sb->receive_listed = false;
         fr_wake_all_locked(&sb->sent);
     }
     return n;
@@ -109,7 +114,10 @@ static size_t read_locked(struct StreamBufferDef_t *sb, void *out, size_t room)
     }
     peek(sb, sb->tail, out, n);
     sb->tail = (sb->tail + n) % sb->length;
-    fr_wake_all_locked(&sb->received);
+    if (n > 0) { /* FreeRTOS's sbRECEIVE_COMPLETED */
+        sb->send_listed = false;
+        fr_wake_all_locked(&sb->received);
+    }
     return n;
 }
 
@@ -196,6 +204,7 @@ StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
     struct StreamBufferDef_t *sb = make(MEM_STATIC, xIsMessageBuffer != pdFALSE, xBufferSizeBytes,
                                         xTriggerLevelBytes, NULL, pucStreamBufferStorageArea);
     if (sb != NULL) {
+        sb->buffer = pxStaticStreamBuffer;
         pxStaticStreamBuffer->host = sb;
     }
     return sb;
@@ -324,11 +333,17 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
             FR_REFUSE("%s: a second task waits to send: refused (the chip asserts)", fn);
             return 0;
         }
-        while (space_in(sb) < required &&
-               fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send)) {
+        /* FreeRTOS's loop: a notification (a receive, xStreamBufferReceiveCompletedFromISR) makes
+         * it look at the room again, and wait again until its timeout. */
+        while (space_in(sb) < required) {
+            sb->send_listed = true;
+            if (!fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send)) {
+                break;
+            }
         }
+        sb->send_listed = false;
     }
-    const bool receiver_waits = sb->waiting_receive > 0 && fr_first_outranks_caller_locked(&sb->sent);
+    const bool receiver_waits = sb->receive_listed && fr_first_outranks_caller_locked(&sb->sent);
     const size_t written = write_locked(sb, data, n);
     if (woken != NULL && receiver_waits && written > 0 && bytes_in(sb) >= sb->trigger) {
         *woken = pdTRUE;
@@ -369,11 +384,16 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
             FR_REFUSE("%s: a second task waits to receive: refused (the chip asserts)", fn);
             return 0;
         }
-        while ((bytes_in(sb) <= empty || bytes_in(sb) < sb->trigger) &&
+        /* FreeRTOS waits once, for its notification (the trigger level reached, or
+         * xStreamBufferSendCompletedFromISR()), then takes what is there, maybe nothing. Other
+         * wakes of this thread (one with no task record wakes at every wake) are not it. */
+        sb->receive_listed = true;
+        while (sb->receive_listed &&
                fr_wait_notified(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive)) {
         }
+        sb->receive_listed = false;
     }
-    const bool sender_waits = sb->waiting_send > 0 && fr_first_outranks_caller_locked(&sb->received);
+    const bool sender_waits = sb->send_listed && fr_first_outranks_caller_locked(&sb->received);
     const size_t read = bytes_in(sb) > empty ? read_locked(sb, out, room) : 0;
     if (woken != NULL && sender_waits && read > 0) {
         *woken = pdTRUE;
@@ -395,6 +415,44 @@ size_t xStreamBufferReceiveFromISR(StreamBufferHandle_t xStreamBuffer, void *pvR
 {
     return receive(__func__, xStreamBuffer, pvRxData, xBufferLengthBytes, 0,
                    pxHigherPriorityTaskWoken);
+}
+
+/* What x{Send,Receive}CompletedFromISR() do (FreeRTOS's sbSEND/RECEIVE_COMPLETED): wake the task
+ * waiting on the other side, if one waits and was not woken yet. */
+static BaseType_t completed(const char *fn, StreamBufferHandle_t sb, bool sent,
+                            BaseType_t *woken)
+{
+    if (sb == NULL) {
+        FR_REFUSE("%s: no buffer: refused (the chip asserts)", fn);
+        return pdFALSE;
+    }
+    if (!fr_enter_live(fn, sb, FR_STREAM_BUFFER, true)) {
+        return pdFALSE;
+    }
+    bool *const listed = sent ? &sb->receive_listed : &sb->send_listed;
+    fr_waiters_t *const waiters = sent ? &sb->sent : &sb->received;
+    const bool waits = *listed;
+    if (waits) {
+        if (woken != NULL && fr_first_outranks_caller_locked(waiters)) {
+            *woken = pdTRUE;
+        }
+        *listed = false;
+        fr_wake_all_locked(waiters);
+    }
+    fr_unlock();
+    return waits ? pdTRUE : pdFALSE;
+}
+
+BaseType_t xStreamBufferSendCompletedFromISR(StreamBufferHandle_t xStreamBuffer,
+                                             BaseType_t *pxHigherPriorityTaskWoken)
+{
+    return completed(__func__, xStreamBuffer, true, pxHigherPriorityTaskWoken);
+}
+
+BaseType_t xStreamBufferReceiveCompletedFromISR(StreamBufferHandle_t xStreamBuffer,
+                                                BaseType_t *pxHigherPriorityTaskWoken)
+{
+    return completed(__func__, xStreamBuffer, false, pxHigherPriorityTaskWoken);
 }
 
 /* ---- state ------------------------------------------------------------------------------------- */
@@ -444,7 +502,8 @@ BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer)
     if (xStreamBuffer == NULL || !fr_enter_live(__func__, xStreamBuffer, FR_STREAM_BUFFER, false)) {
         return pdFAIL;
     }
-    const bool idle = xStreamBuffer->waiting_send + xStreamBuffer->waiting_receive == 0;
+    /* FreeRTOS's test: no task waiting whose notification has not come. */
+    const bool idle = !xStreamBuffer->send_listed && !xStreamBuffer->receive_listed;
     if (idle) {
         xStreamBuffer->head = 0;
         xStreamBuffer->tail = 0;
@@ -470,4 +529,32 @@ BaseType_t xStreamBufferSetTriggerLevel(StreamBufferHandle_t xStreamBuffer, size
 size_t xStreamBufferNextMessageLengthBytes(StreamBufferHandle_t xStreamBuffer)
 {
     return query(__func__, xStreamBuffer, next_message_length);
+}
+
+BaseType_t xStreamBufferGetStaticBuffers(StreamBufferHandle_t xStreamBuffer,
+                                         uint8_t **ppucStreamBufferStorageArea,
+                                         StaticStreamBuffer_t **ppxStaticStreamBuffer)
+{
+    if (xStreamBuffer == NULL || ppucStreamBufferStorageArea == NULL ||
+        ppxStaticStreamBuffer == NULL) {
+        FR_REFUSE("%s: no %s: refused (the chip asserts)", __func__,
+                  xStreamBuffer == NULL ? "buffer" : "place for the buffers");
+        return pdFALSE;
+    }
+    if (!fr_enter_live(__func__, xStreamBuffer, FR_STREAM_BUFFER, false)) {
+        return pdFALSE;
+    }
+    /* A WithCaps buffer is a static one on the chip (idf_additions.c): its blocks are its buffers. */
+    StaticStreamBuffer_t *const buffer =
+        xStreamBuffer->memory == MEM_STATIC ? xStreamBuffer->buffer
+        : xStreamBuffer->memory == MEM_CAPS ? (StaticStreamBuffer_t *)xStreamBuffer->block
+                                            : NULL;
+    uint8_t *const storage = xStreamBuffer->storage;
+    fr_unlock();
+    if (buffer == NULL) {
+        return pdFALSE;
+    }
+    *ppucStreamBufferStorageArea = storage;
+    *ppxStaticStreamBuffer = buffer;
+    return pdTRUE;
 }

@@ -32,5 +32,11 @@ typedef StaticStreamBuffer_t StaticMessageBuffer_t;
 #define xMessageBufferSpacesAvailable(xMessageBuffer) xStreamBufferSpacesAvailable(xMessageBuffer)
 #define xMessageBufferNextLengthBytes(xMessageBuffer) \
     xStreamBufferNextMessageLengthBytes(xMessageBuffer)
+#define xMessageBufferSendCompletedFromISR(xMessageBuffer, pxWoken) \
+    xStreamBufferSendCompletedFromISR((xMessageBuffer), (pxWoken))
+#define xMessageBufferReceiveCompletedFromISR(xMessageBuffer, pxWoken) \
+    xStreamBufferReceiveCompletedFromISR((xMessageBuffer), (pxWoken))
+#define xMessageBufferGetStaticBuffers(xMessageBuffer, ppucStorage, ppxStatic) \
+    xStreamBufferGetStaticBuffers((xMessageBuffer), (ppucStorage), (ppxStatic))
 
 #endif /* FREERTOS_MESSAGE_BUFFER_H_HOST */

@@ -87,6 +87,24 @@ size_t xStreamBufferReceiveFromISR(StreamBufferHandle_t xStreamBuffer, void *pvR
                                    size_t xBufferLengthBytes,
                                    BaseType_t *const pxHigherPriorityTaskWoken);
 
+/** What FreeRTOS's default sbSEND_COMPLETED does after a send, for an application that sends
+ *  otherwise: wakes the task waiting to receive, which then takes what is there (maybe nothing).
+ *  pdTRUE when one waited and was not woken yet; then *pxHigherPriorityTaskWoken (when not NULL)
+ *  is set to pdTRUE when it outranks the interrupted task. pdFALSE otherwise, and for NULL
+ *  (refused, logged: the chip asserts). isr-ok, O(1). */
+BaseType_t xStreamBufferSendCompletedFromISR(StreamBufferHandle_t xStreamBuffer,
+                                             BaseType_t *pxHigherPriorityTaskWoken);
+/** The same for the task waiting to send (sbRECEIVE_COMPLETED): it looks at the room again, and
+ *  waits again, up to its timeout, when there is still not enough. isr-ok, O(1). */
+BaseType_t xStreamBufferReceiveCompletedFromISR(StreamBufferHandle_t xStreamBuffer,
+                                                BaseType_t *pxHigherPriorityTaskWoken);
+/** A static buffer's storage and StaticStreamBuffer_t (a WithCaps one's two blocks, which are
+ *  those on the chip): pdTRUE; pdFALSE for one from xStreamBufferCreate(). Refused with pdFALSE,
+ *  logged, for NULL arguments (the chip asserts). task, O(1). */
+BaseType_t xStreamBufferGetStaticBuffers(StreamBufferHandle_t xStreamBuffer,
+                                         uint8_t **ppucStreamBufferStorageArea,
+                                         StaticStreamBuffer_t **ppxStaticStreamBuffer);
+
 /** Bytes in it (a message buffer's lengths included). NULL: 0. isr-ok, O(1). */
 size_t xStreamBufferBytesAvailable(StreamBufferHandle_t xStreamBuffer);
 /** Bytes that can be written now. NULL: 0. isr-ok, O(1). */
@@ -96,7 +114,8 @@ size_t xStreamBufferSpacesAvailable(StreamBufferHandle_t xStreamBuffer);
 BaseType_t xStreamBufferIsFull(StreamBufferHandle_t xStreamBuffer);
 /** pdTRUE when it holds nothing. NULL: pdFALSE. isr-ok, O(1). */
 BaseType_t xStreamBufferIsEmpty(StreamBufferHandle_t xStreamBuffer);
-/** Empties it: pdPASS; pdFAIL while a task waits on it, or for NULL. task, O(1). */
+/** Empties it: pdPASS; pdFAIL while a task waits on it and has not been woken (as FreeRTOS: a
+ *  task woken whose thread has not run yet then finds it empty), or for NULL. task, O(1). */
 BaseType_t xStreamBufferReset(StreamBufferHandle_t xStreamBuffer);
 /** Sets the trigger level (0: 1): pdTRUE; pdFALSE, the level unchanged, when it is not below the
  *  ring's length (the size + 1 of xStreamBufferCreate(), the size of a static buffer), or for
