@@ -397,6 +397,51 @@ static void a_take_from_an_isr_asks_for_a_yield_only_for_a_sender_that_outranks_
     }
 }
 
+/* A task whose wait xTaskAbortDelay() ended is off the object's list at once, as on the chip,
+ * though its thread runs later: a give from an ISR meanwhile has no waiter to wake, and asks for
+ * no yield (the task outranks the interrupted one: were it still waiting, it would). */
+static void a_give_from_an_isr_after_an_aborted_wait_asks_for_no_yield(void **state)
+{
+    (void)state;
+    static const int kinds[] = {0, 2, 4}; /* give_in_isr's queue, ring buffer, stream buffer */
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const int kind = kinds[k];
+        for (int round = 0; round < ROUNDS; round++) {
+            reset();
+            isr_rx = (receiver_t){.id = 1};
+            TaskFunction_t code = receive_then_work;
+            if (kind == 0) {
+                isr_rx.queue = xQueueCreate(1, sizeof(uint32_t));
+            } else if (kind == 2) {
+                isr_rx.ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+            } else {
+                stream = xStreamBufferCreate(16, 1);
+                code = receive_stream_then_work;
+            }
+            TaskHandle_t t = NULL;
+            assert_int_equal(xTaskCreate(code, "rx", STACK, &isr_rx, WAITER_PRIORITY, &t), pdPASS);
+            assert_true(becomes_blocked(t));
+            assert_int_equal(xTaskAbortDelay(t), pdPASS);
+            BaseType_t woken = pdFALSE;
+            kraken_sim_isr_enter(); /* interrupting this task, at 1 */
+            give_in_isr(kind, t, &woken);
+            kraken_sim_isr_exit();
+            assert_int_equal(woken, pdFALSE);
+            /* It may take the item when its thread runs after the give (FreeRTOS's loop looks
+             * at the queue before its timeout), or leave empty-handed. */
+            WAIT_FOR(atomic_load(&woken_count) == 1 || eTaskGetState(t) == eSuspended);
+            let_go(t);
+            if (kind == 0) {
+                vQueueDelete(isr_rx.queue);
+            } else if (kind == 2) {
+                vRingbufferDelete(isr_rx.ring);
+            } else {
+                vStreamBufferDelete(stream);
+            }
+        }
+    }
+}
+
 /* Setting bits wakes the tasks they satisfy, no other. */
 static void setting_bits_wakes_only_the_tasks_they_satisfy(void **state)
 {
@@ -524,6 +569,7 @@ int main(void)
         TEST(a_give_wakes_the_highest_priority_waiter_and_the_first_among_equals),
         TEST(a_give_from_an_isr_asks_for_a_yield_only_for_a_task_that_outranks_the_interrupted),
         TEST(a_take_from_an_isr_asks_for_a_yield_only_for_a_sender_that_outranks_the_interrupted),
+        TEST(a_give_from_an_isr_after_an_aborted_wait_asks_for_no_yield),
         TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
         TEST(deleting_an_event_group_wakes_every_waiter),
         TEST(a_task_deleted_once_woken_leaves_its_wait),

@@ -444,10 +444,6 @@ static UBaseType_t interrupted_priority(void)
     return self != NULL ? self->priority : 0;
 }
 
-bool fr_first_outranks_caller_locked(const fr_waiters_t *w)
-{
-    return w->first == NULL || w->first->priority > interrupted_priority();
-}
 
 bool fr_task_outranks_caller_locked(TaskHandle_t task)
 {
@@ -483,6 +479,14 @@ static void wake_unlisted_locked(void)
     if (unlisted_waiting != 0) {
         pthread_cond_broadcast(&unlisted_wake);
     }
+}
+
+bool fr_first_outranks_caller_locked(const fr_waiters_t *w)
+{
+    /* None listed: the caller's count may hold a task already taken off its list (woken, or its
+     * wait aborted) whose thread has not run yet, which FreeRTOS's event list no longer holds;
+     * or a thread with no record, waiting on some object (which, unknown here). */
+    return w->first != NULL ? w->first->priority > interrupted_priority() : unlisted_waiting != 0;
 }
 
 /* fr_lock() held: self joins `on` behind the tasks of its priority or higher. O(tasks in it). */
