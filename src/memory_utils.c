@@ -55,12 +55,10 @@ void *memory_calloc_sram(size_t n, size_t size)
 
 void *memory_calloc_dma(size_t n, size_t size)
 {
-    /* An overflowing n * size asks for SIZE_MAX bytes: it fails, and is reported to the
-     * failed-allocation hook like the other calloc forms' (heap_caps_calloc reports those). */
-    size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes)) {
-        bytes = SIZE_MAX;
-    }
+    /* An n * size the chip's size_t cannot hold asks for its largest value: it fails, and is
+     * reported to the failed-allocation hook like the other calloc forms' (heap_caps_calloc
+     * reports those). The host simulator's is the chip's too (KRAKEN_PORT_SIZE_MAX). */
+    const size_t bytes = n != 0 && size > KRAKEN_PORT_SIZE_MAX / n ? KRAKEN_PORT_SIZE_MAX : n * size;
     void *ptr = memory_alloc_dma(bytes);
     if (ptr != NULL) {
         memset(ptr, 0, bytes);

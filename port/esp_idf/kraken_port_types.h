@@ -32,6 +32,9 @@ typedef struct {
 #define KRAKEN_PORT_ISR_TEXT
 #endif
 
+/* The largest size_t of the chip, where sizes and products of sizes overflow. */
+#define KRAKEN_PORT_SIZE_MAX SIZE_MAX
+
 /* CPU cores tasks can be pinned to (1 with CONFIG_FREERTOS_UNICORE). */
 #define KRAKEN_PORT_CORES portNUM_PROCESSORS
 /* Task priorities run from 0 to KRAKEN_PORT_PRIORITIES - 1. */

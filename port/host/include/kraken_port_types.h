@@ -38,6 +38,9 @@ typedef struct {
 
 /* CPU cores tasks can be pinned to: the simulated ESP32-S3's two (threads are not pinned). */
 #define KRAKEN_PORT_CORES 2
+/* The chip's largest size_t (32 bits), where the simulator's heap_caps calls find a product of
+ * sizes overflowing, whatever the host's width. */
+#define KRAKEN_PORT_SIZE_MAX ((size_t)UINT32_MAX)
 /* Task priorities run from 0 to KRAKEN_PORT_PRIORITIES - 1 (ESP-IDF's configMAX_PRIORITIES). */
 #define KRAKEN_PORT_PRIORITIES 25
 
