@@ -665,6 +665,16 @@ static ALWAYS_INLINE esp_err_t pool_free(void *ptr, bool isr, const void *caller
 
 /* Allocate and lay out the storage for g_cfg, then publish the classes. Called in STATE_SETUP
  * with no lock held. ESP_OK or ESP_ERR_NO_MEM (nothing changed). */
+/* A set-up that fails says so once, with what it needed: until a deinit, memory_pool_alloc()
+ * serves from the heap and the statistics only count it (setup_failures). */
+static esp_err_t setup_failed(size_t bytes)
+{
+    KRAKEN_LOGE(TAG, "set-up failed: no block of %lu bytes of internal RAM for the pools "
+                     "(memory_pool_alloc() serves from the heap meanwhile)",
+                (unsigned long)bytes);
+    return ESP_ERR_NO_MEM;
+}
+
 static esp_err_t build(void)
 {
     const size_t meta_size = CHECKS ? sizeof(block_meta_t) : 0;
@@ -674,17 +684,17 @@ static esp_err_t build(void)
         meta_bytes += count * meta_size; /* small: count <= 65533 */
         link_bytes += count * sizeof(link_t);
         if (size > (SIZE_MAX - block_bytes) / count) {
-            return ESP_ERR_NO_MEM;
+            return setup_failed(SIZE_MAX);
         }
         block_bytes += size * count;
     }
     size_t head = (meta_bytes + link_bytes + STORAGE_ALIGN - 1) & ~(size_t)(STORAGE_ALIGN - 1);
     if (block_bytes > SIZE_MAX - head) {
-        return ESP_ERR_NO_MEM;
+        return setup_failed(SIZE_MAX);
     }
     uint8_t *mem = kraken_port_heap_aligned_alloc(STORAGE_ALIGN, head + block_bytes, MEMORY_CAPS_SRAM);
     if (mem == NULL) {
-        return ESP_ERR_NO_MEM;
+        return setup_failed(head + block_bytes);
     }
     block_meta_t *meta = CHECKS ? (block_meta_t *)(void *)mem : NULL;
     link_t *links = (link_t *)(void *)(mem + meta_bytes);

@@ -28,6 +28,9 @@
 #include "memory_pool.h"
 #include "sdkconfig.h"
 
+#include "esp_log.h"
+#include "capture_output.h" /* after esp_log.h: its log capture */
+
 #if defined(CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK_FULL)
 #define CHECK_LEVEL 2
 #elif defined(CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK_BASIC)
@@ -1313,8 +1316,13 @@ static void a_failed_set_up_serves_from_the_heap_until_deinit(void **state)
     (void)state;
     NEED_HEAP_BLOCKS(1);
     kraken_sim_fail_next(0, 1); /* the storage allocation */
+    log_capture_begin();
     void *p = memory_pool_alloc(8);
+    const char *logged = log_capture_end();
     assert_non_null(p);
+    /* never silent: the line says what failed and what it needed (81 KB by default) */
+    assert_non_null(strstr(logged, "memory_pool: set-up failed: no block of "));
+    assert_non_null(strstr(logged, " bytes of internal RAM for the pools"));
     memory_pool_stats_t st = stats();
     assert_false(st.initialized);
     assert_int_equal(st.setup_failures, 1);

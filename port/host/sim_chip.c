@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "esp_heap_caps.h"
+#include "esp_heap_caps_init.h"
 #include "esp_log.h"
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
