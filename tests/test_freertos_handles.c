@@ -303,6 +303,68 @@ static void a_handle_of_another_kind_is_refused(void **state)
     vRingbufferDelete(ring);
 }
 
+/* A static create given the buffer of a live object (an init run twice) is refused and changes
+ * nothing: FreeRTOS would re-initialise that object under its handle (its items, its waiters).
+ * Once the object is deleted, its buffer may be used again. */
+static void a_static_create_over_a_live_objects_buffer_is_refused(void **state)
+{
+    (void)state;
+    static StaticQueue_t queue_buffer;
+    static StaticSemaphore_t mutex_buffer;
+    static StaticEventGroup_t group_buffer;
+    static StaticStreamBuffer_t stream_buffer;
+    static StaticRingbuffer_t ring_buffer;
+    static StaticTimer_t timer_buffer;
+    static uint8_t queue_storage[8], stream_storage[32], ring_storage[64];
+    for (int round = 0; round < 2; round++) {
+        QueueHandle_t q = xQueueCreateStatic(2, 4, queue_storage, &queue_buffer);
+        SemaphoreHandle_t m = xSemaphoreCreateMutexStatic(&mutex_buffer);
+        EventGroupHandle_t g = xEventGroupCreateStatic(&group_buffer);
+        StreamBufferHandle_t sb =
+            xStreamBufferCreateStatic(sizeof stream_storage, 1, stream_storage, &stream_buffer);
+        RingbufHandle_t rb = xRingbufferCreateStatic(sizeof ring_storage, RINGBUF_TYPE_NOSPLIT,
+                                                     ring_storage, &ring_buffer);
+        TimerHandle_t t = xTimerCreateStatic("once", 10, pdFALSE, NULL, ignore, &timer_buffer);
+        assert_true(q != NULL && m != NULL && g != NULL && sb != NULL && rb != NULL && t != NULL);
+        const uint32_t item = 7;
+        assert_int_equal(xQueueSend(q, &item, 0), pdPASS);
+        log_capture_begin();
+        ASSERT_REFUSED(1, assert_null(xQueueCreateStatic(2, 4, queue_storage, &queue_buffer)));
+        ASSERT_REFUSED(1, assert_null(xSemaphoreCreateBinaryStatic(&mutex_buffer)));
+        ASSERT_REFUSED(1, assert_null(xEventGroupCreateStatic(&group_buffer)));
+        ASSERT_REFUSED(1, assert_null(xMessageBufferCreateStatic(sizeof stream_storage,
+                                                                 stream_storage, &stream_buffer)));
+        ASSERT_REFUSED(1, assert_null(xRingbufferCreateStatic(
+                              sizeof ring_storage, RINGBUF_TYPE_NOSPLIT, ring_storage, &ring_buffer)));
+        ASSERT_REFUSED(1, assert_null(xTimerCreateStatic("twice", 10, pdFALSE, NULL, ignore,
+                                                         &timer_buffer)));
+        const char *logged = log_capture_end();
+        assert_non_null(strstr(logged, "the buffer of a live queue, semaphore or queue set "
+                                       "(delete it first): refused"));
+        assert_non_null(strstr(logged, "xTimerCreateStatic("));
+        assert_int_equal(uxQueueMessagesWaiting(q), 1); /* the live one untouched */
+        assert_ptr_equal(queue_buffer.host, q);
+        vQueueDelete(q);
+        vSemaphoreDelete(m);
+        vEventGroupDelete(g);
+        vStreamBufferDelete(sb);
+        vRingbufferDelete(rb);
+        assert_int_equal(xTimerDelete(t, portMAX_DELAY), pdPASS);
+    } /* the second round: the same buffers again, each object deleted */
+
+    /* A buffer whose first word happens to name a live queue made on another buffer (garbage, or
+     * the record of a deleted queue reused for a new one) is no live queue's buffer. */
+    static StaticQueue_t other_buffer;
+    static uint8_t other_storage[8];
+    QueueHandle_t other = xQueueCreateStatic(2, 4, other_storage, &other_buffer);
+    assert_non_null(other);
+    queue_buffer.host = other;
+    QueueHandle_t q = xQueueCreateStatic(2, 4, queue_storage, &queue_buffer);
+    assert_non_null(q);
+    vQueueDelete(q);
+    vQueueDelete(other);
+}
+
 /* Many objects, half of them deleted in an order unlike their creation's: each live one is still
  * found (the tree is rebalanced as they come and go), each dead one refused. */
 static void many_handles_stay_found_as_others_come_and_go(void **state)
@@ -692,6 +754,8 @@ int main(void)
         cmocka_unit_test_teardown(a_timer_deleted_in_its_callback_is_refused_after_it, refusals_reset),
         cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, refusals_reset),
         cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, refusals_reset),
+        cmocka_unit_test_teardown(a_static_create_over_a_live_objects_buffer_is_refused,
+                                  refusals_reset),
         cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_deleted_task_never_reads_the_objects_its_deleter_frees_next,
                                   refusals_reset),

@@ -144,6 +144,14 @@ void fr_handle_remove_locked(const void *handle);
  * O(log n). */
 bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
 
+/* A static create's look at its buffer (not NULL), whose first word is the host record of what
+ * was made on it before (or garbage, or 0): true, after FR_REFUSE, when that names a live object
+ * of `kind` whose buffer (buffer_of(record)) is this one. FreeRTOS would re-initialise the live
+ * object under its handle (its waiters, a pending timer command) where the host would make a
+ * second object. fr_lock() not held. O(log n). */
+bool fr_refuse_live_buffer(const char *fn, const void *buffer, const void *record, fr_kind_t kind,
+                           const void *(*buffer_of)(const void *record));
+
 /* True, after FR_REFUSE ("<fn>(<handle>): no live <kind> (deleted, or never one): refused"), when
  * handle is not NULL and names no live object of `kind`; false for NULL (each call refuses NULL
  * its own way). A first look only: the call reads the object after fr_enter_live(). Looks in

@@ -70,10 +70,19 @@ EventGroupHandle_t xEventGroupCreate(void)
     return g;
 }
 
+static const void *buffer_of(const void *record)
+{
+    return ((const struct EventGroupDef_t *)record)->buffer;
+}
+
 EventGroupHandle_t xEventGroupCreateStatic(StaticEventGroup_t *pxEventGroupBuffer)
 {
     if (pxEventGroupBuffer == NULL) {
         FR_REFUSE("%s: no buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (fr_refuse_live_buffer(__func__, pxEventGroupBuffer, pxEventGroupBuffer->host,
+                              FR_EVENT_GROUP, buffer_of)) {
         return NULL;
     }
     EventGroupHandle_t g = make(MEM_STATIC, NULL);

@@ -87,6 +87,20 @@ static const char *const kind_names[] = {
     [FR_TASK] = "task",
 };
 
+bool fr_refuse_live_buffer(const char *fn, const void *buffer, const void *record, fr_kind_t kind,
+                           const void *(*buffer_of)(const void *record))
+{
+    fr_lock();
+    /* compared before it is read: garbage names no live object */
+    const bool live = fr_handle_live_locked(record, kind) && buffer_of(record) == buffer;
+    fr_unlock();
+    if (live) {
+        FR_REFUSE("%s(%p): the buffer of a live %s (delete it first): refused (the chip would "
+                  "make a second one over it)", fn, buffer, kind_names[kind]);
+    }
+    return live;
+}
+
 bool fr_refuse_dangling(const char *fn, const void *handle, fr_kind_t kind)
 {
     if (handle == NULL) {

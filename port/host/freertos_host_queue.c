@@ -113,11 +113,19 @@ QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize)
     return q;
 }
 
+static const void *buffer_of(const void *record)
+{
+    return ((const struct QueueDefinition *)record)->buffer;
+}
+
 QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
                                  uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue)
 {
     if (pxStaticQueue == NULL || (uxItemSize != 0 && pucQueueStorage == NULL)) {
         FR_REFUSE("%s: no queue or storage buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (fr_refuse_live_buffer(__func__, pxStaticQueue, pxStaticQueue->host, FR_QUEUE, buffer_of)) {
         return NULL;
     }
     if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
@@ -315,14 +323,15 @@ QueueHandle_t xQueueCreateMutex(const uint8_t ucQueueType)
     return valid_type(__func__, ucQueueType, true) ? make_semaphore(ucQueueType, 1, 1, MEM_HEAP, NULL, 0) : NULL;
 }
 
-/* A static semaphore's buffer (FreeRTOS: configASSERT(pxStaticQueue)); false, refused, for none. */
+/* A static semaphore's buffer (FreeRTOS: configASSERT(pxStaticQueue)); false, refused, for none
+ * and for a live one's. */
 static bool has_buffer(const char *fn, const StaticQueue_t *buffer)
 {
     if (buffer == NULL) {
         FR_REFUSE("%s: no buffer: refused (the chip asserts)", fn);
         return false;
     }
-    return true;
+    return !fr_refuse_live_buffer(fn, buffer, buffer->host, FR_QUEUE, buffer_of);
 }
 
 QueueHandle_t xQueueCreateMutexStatic(const uint8_t ucQueueType, StaticQueue_t *pxStaticQueue)

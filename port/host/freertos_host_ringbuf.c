@@ -438,6 +438,11 @@ RingbufHandle_t xRingbufferCreateNoSplit(size_t xItemSize, size_t xItemNum)
     return xRingbufferCreate(size, RINGBUF_TYPE_NOSPLIT);
 }
 
+static const void *buffer_of(const void *record)
+{
+    return ((const struct ringbuf *)record)->user;
+}
+
 RingbufHandle_t xRingbufferCreateStatic(size_t xBufferSize, RingbufferType_t xBufferType,
                                         uint8_t *pucRingbufferStorage,
                                         StaticRingbuffer_t *pxStaticRingbuffer)
@@ -445,6 +450,10 @@ RingbufHandle_t xRingbufferCreateStatic(size_t xBufferSize, RingbufferType_t xBu
     fr_task_call();
     if (pucRingbufferStorage == NULL || pxStaticRingbuffer == NULL) {
         FR_REFUSE("%s: no storage or buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (fr_refuse_live_buffer(__func__, pxStaticRingbuffer, pxStaticRingbuffer->host, FR_RINGBUF,
+                              buffer_of)) {
         return NULL;
     }
     if (!valid_shape(__func__, xBufferSize, xBufferType, true, pucRingbufferStorage)) {

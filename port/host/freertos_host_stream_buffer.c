@@ -184,6 +184,11 @@ StreamBufferHandle_t xStreamBufferGenericCreate(size_t xBufferSizeBytes, size_t 
     return sb;
 }
 
+static const void *buffer_of(const void *record)
+{
+    return ((const struct StreamBufferDef_t *)record)->buffer;
+}
+
 StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
                                                       size_t xTriggerLevelBytes,
                                                       BaseType_t xIsMessageBuffer,
@@ -195,6 +200,10 @@ StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
     fr_task_call();
     if (pucStreamBufferStorageArea == NULL || pxStaticStreamBuffer == NULL) {
         FR_REFUSE("%s: no storage or buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (fr_refuse_live_buffer(__func__, pxStaticStreamBuffer, pxStaticStreamBuffer->host,
+                              FR_STREAM_BUFFER, buffer_of)) {
         return NULL;
     }
     if (!valid_shape(__func__, xBufferSizeBytes, xTriggerLevelBytes, xIsMessageBuffer != pdFALSE,

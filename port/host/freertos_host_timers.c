@@ -249,6 +249,11 @@ TimerHandle_t xTimerCreate(const char *const pcTimerName, const TickType_t xTime
     return t;
 }
 
+static const void *buffer_of(const void *record)
+{
+    return ((const struct tmrTimerControl *)record)->buffer;
+}
+
 TimerHandle_t xTimerCreateStatic(const char *const pcTimerName, const TickType_t xTimerPeriodInTicks,
                                  const BaseType_t xAutoReload, void *const pvTimerID,
                                  TimerCallbackFunction_t pxCallbackFunction,
@@ -257,6 +262,9 @@ TimerHandle_t xTimerCreateStatic(const char *const pcTimerName, const TickType_t
     fr_task_call();
     if (pxTimerBuffer == NULL) {
         FR_REFUSE("%s: no timer buffer: refused (the chip asserts)", __func__);
+        return NULL;
+    }
+    if (fr_refuse_live_buffer(__func__, pxTimerBuffer, pxTimerBuffer->host, FR_TIMER, buffer_of)) {
         return NULL;
     }
     if (!valid_timer_args(__func__, xTimerPeriodInTicks, pxCallbackFunction)) {
