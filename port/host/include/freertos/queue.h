@@ -60,8 +60,9 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
 
 /** The same without waiting, from a simulated ISR; *pxHigherPriorityTaskWoken (when not NULL) is
  *  set to pdTRUE when the item wakes a waiting task of a higher priority than the interrupted one
- *  (also when the only waiters were woken by an earlier item and have not run yet: FreeRTOS then
- *  wakes nobody and leaves it). isr-ok, O(1) plus the copy. */
+ *  (a task already woken, whose thread has not run yet, is no longer waiting, as in FreeRTOS;
+ *  while a thread with no task record waits, a queue with no task waiting counts as waking one).
+ *  isr-ok, O(1) plus the copy. */
 BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvItemToQueue,
                                     BaseType_t *const pxHigherPriorityTaskWoken,
                                     const BaseType_t xCopyPosition);
