@@ -60,8 +60,8 @@ BaseType_t xQueueGenericSend(QueueHandle_t xQueue, const void *const pvItemToQue
 
 /** The same without waiting, from a simulated ISR; *pxHigherPriorityTaskWoken (when not NULL) is
  *  set to pdTRUE when the item wakes a waiting task of a higher priority than the interrupted one
- *  (a task already woken, whose thread has not run yet, is no longer waiting, as in FreeRTOS;
- *  while a thread with no task record waits, a queue with no task waiting counts as waking one).
+ *  (a task already woken, whose thread has not run yet, is no longer waiting, as in FreeRTOS; a
+ *  waiting thread with no task record counts as a task of a higher priority).
  *  isr-ok, O(1) plus the copy. */
 BaseType_t xQueueGenericSendFromISR(QueueHandle_t xQueue, const void *const pvItemToQueue,
                                     BaseType_t *const pxHigherPriorityTaskWoken,
