@@ -665,17 +665,18 @@ static ALWAYS_INLINE esp_err_t pool_free(void *ptr, bool isr, const void *caller
 
 /* Allocate and lay out the storage for g_cfg, then publish the classes. Called in STATE_SETUP
  * with no lock held. ESP_OK or ESP_ERR_NO_MEM (nothing changed). */
-/* A set-up that fails says so once, with what it needed: until a deinit, memory_pool_alloc()
- * serves from the heap and the statistics only count it (setup_failures). */
-static esp_err_t setup_failed(size_t bytes)
+/* A set-up that fails says so, with what it needed (the statistics only count it). A lazy one
+ * (the first allocation's) is not tried again: memory_pool_alloc() serves from the heap until a
+ * deinit; memory_pool_init() returns the error and leaves the pools as they were. */
+static esp_err_t setup_failed(size_t bytes, bool lazy)
 {
-    KRAKEN_LOGE(TAG, "set-up failed: no block of %lu bytes of internal RAM for the pools "
-                     "(memory_pool_alloc() serves from the heap meanwhile)",
-                (unsigned long)bytes);
+    KRAKEN_LOGE(TAG, "set-up failed: no block of %lu bytes of internal RAM for the pools%s",
+                (unsigned long)bytes,
+                lazy ? " (memory_pool_alloc() serves from the heap until memory_pool_deinit())" : "");
     return ESP_ERR_NO_MEM;
 }
 
-static esp_err_t build(void)
+static esp_err_t build(bool lazy)
 {
     const size_t meta_size = CHECKS ? sizeof(block_meta_t) : 0;
     size_t meta_bytes = 0, link_bytes = 0, block_bytes = 0;
@@ -684,17 +685,17 @@ static esp_err_t build(void)
         meta_bytes += count * meta_size; /* small: count <= 65533 */
         link_bytes += count * sizeof(link_t);
         if (size > (SIZE_MAX - block_bytes) / count) {
-            return setup_failed(SIZE_MAX);
+            return setup_failed(SIZE_MAX, lazy);
         }
         block_bytes += size * count;
     }
     size_t head = (meta_bytes + link_bytes + STORAGE_ALIGN - 1) & ~(size_t)(STORAGE_ALIGN - 1);
     if (block_bytes > SIZE_MAX - head) {
-        return setup_failed(SIZE_MAX);
+        return setup_failed(SIZE_MAX, lazy);
     }
     uint8_t *mem = kraken_port_heap_aligned_alloc(STORAGE_ALIGN, head + block_bytes, MEMORY_CAPS_SRAM);
     if (mem == NULL) {
-        return setup_failed(head + block_bytes);
+        return setup_failed(head + block_bytes, lazy);
     }
     block_meta_t *meta = CHECKS ? (block_meta_t *)(void *)mem : NULL;
     link_t *links = (link_t *)(void *)(mem + meta_bytes);
@@ -751,7 +752,7 @@ static void lazy_setup(void)
                                                  memory_order_acq_rel, memory_order_acquire)) {
         return;
     }
-    esp_err_t err = build();
+    esp_err_t err = build(true);
     if (err != ESP_OK) {
         kraken_port_lock(&g_heap.lock);
         g_heap.n.setup_failures++;
@@ -1143,7 +1144,7 @@ esp_err_t memory_pool_init(const memory_pool_config_t *config)
     }
     const memory_pool_config_t previous = g_cfg;
     set_table(&cfg);
-    esp_err_t err = build();
+    esp_err_t err = build(false);
     if (err != ESP_OK) {
         set_table(&previous);
         kraken_port_lock(&g_heap.lock);

@@ -261,6 +261,33 @@ static void a_timer_deleted_in_its_callback_is_refused_after_it(void **state)
     ASSERT_REFUSED(1, assert_int_equal(xTimerDelete(timer, 0), pdFAIL));
 }
 
+/* A static timer deleted in its callback and made again there on its buffer: the new one is a
+ * timer of its own (the old one is freed when the call returns), as on the chip. */
+static StaticTimer_t remade_buffer;
+static _Atomic(TimerHandle_t) remade;
+
+static void delete_and_remake(TimerHandle_t timer)
+{
+    (void)xTimerDelete(timer, 0);
+    atomic_store(&remade, xTimerCreateStatic("again", 1, pdFALSE, NULL, ignore, &remade_buffer));
+}
+
+static void a_static_timer_deleted_in_its_callback_may_be_made_again_there(void **state)
+{
+    (void)state;
+    atomic_store(&remade, NULL);
+    TimerHandle_t timer =
+        xTimerCreateStatic("once", 1, pdFALSE, NULL, delete_and_remake, &remade_buffer);
+    assert_non_null(timer);
+    assert_int_equal(xTimerStart(timer, 0), pdPASS);
+    WAIT_FOR(atomic_load(&remade) != NULL);
+    flush_timer_task();
+    TimerHandle_t again = atomic_load(&remade);
+    assert_non_null(again);
+    assert_int_equal(xTimerIsTimerActive(again), pdFALSE);
+    assert_int_equal(xTimerDelete(again, 0), pdPASS);
+}
+
 static void a_deleted_timer_is_refused_by_every_call(void **state)
 {
     (void)state;
@@ -752,6 +779,8 @@ int main(void)
         cmocka_unit_test_teardown(a_deleted_ring_buffer_is_refused_by_every_call, refusals_reset),
         cmocka_unit_test_teardown(a_deleted_timer_is_refused_by_every_call, refusals_reset),
         cmocka_unit_test_teardown(a_timer_deleted_in_its_callback_is_refused_after_it, refusals_reset),
+        cmocka_unit_test_teardown(a_static_timer_deleted_in_its_callback_may_be_made_again_there,
+                                  refusals_reset),
         cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, refusals_reset),
         cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_static_create_over_a_live_objects_buffer_is_refused,

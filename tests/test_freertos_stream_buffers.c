@@ -545,6 +545,12 @@ static void a_receive_completed_call_makes_the_sender_look_again(void **state)
     assert_int_equal(xMessageBufferReceiveCompletedFromISR(s.sb, NULL), pdTRUE); /* a new wait */
     kraken_sim_isr_exit();
     assert_true(becomes_blocked(task));
+    /* xTaskAbortDelay() ends a notification wait but not its timeout: FreeRTOS's send loop
+     * waits again (portMAX_DELAY here). */
+    assert_int_equal(xTaskAbortDelay(task), pdPASS);
+    vTaskDelay(3);
+    assert_false(atomic_load(&s.done));
+    assert_true(becomes_blocked(task));
     uint8_t out[8];
     assert_int_equal(xMessageBufferReceive(s.sb, out, sizeof out, 0), 4); /* room: it wakes */
     kraken_sim_isr_enter();

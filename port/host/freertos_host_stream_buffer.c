@@ -4,8 +4,10 @@
  * which length - 1 are usable, in the simulated-heap block the chip would allocate, under the
  * kernel lock of freertos_host.c, with a wait list per direction for the one waiting task each.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "esp_heap_caps.h"
 #include "esp_log.h"
@@ -32,8 +34,10 @@ struct StreamBufferDef_t {
     StaticStreamBuffer_t *buffer; /* MEM_STATIC: the caller's */
     uint32_t waiting_send, waiting_receive; /* tasks waiting (FreeRTOS allows one each) */
     /* FreeRTOS's xTaskWaitingToSend/-Receive: set while a task waits and its notification has not
-     * come; a wake clears it at once (its thread runs later), as the chip's notification does. */
+     * come; a wake clears it at once (its thread runs later), as the chip's notification does. The
+     * task (NULL: a thread with no record) is what a FromISR notification compares with. */
     bool send_listed, receive_listed;
+    TaskHandle_t send_task, receive_task;
     fr_waiters_t sent, received;
 };
 
@@ -311,6 +315,29 @@ static bool refuse_null(const char *fn, const void *sb, const void *data)
     return fr_refuse_dangling(fn, sb, FR_STREAM_BUFFER);
 }
 
+/* A second task that would wait on one side. FreeRTOS asserts while the first is registered;
+ * once the first is woken (its thread not run yet) it does not, but the first, when it runs,
+ * clears the second's registration, whose wake-up is then lost. */
+static void refuse_second_waiter(const char *fn, const char *side, bool first_registered)
+{
+    if (first_registered) {
+        FR_REFUSE("%s: a second task waits to %s: refused (the chip asserts)", fn, side);
+    } else {
+        FR_REFUSE("%s: a second task waits to %s while the first, woken, has not run: refused (on "
+                  "the chip the first would unregister it, and it would miss its wake-up)",
+                  fn, side);
+    }
+}
+
+/* Whether the monotonic clock has reached `deadline` (fr_deadline()'s). */
+static bool passed(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, size_t n,
                    TickType_t wait, BaseType_t *woken)
 {
@@ -339,20 +366,23 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
     if (wait != 0 && space_in(sb) < required) {
         if (sb->waiting_send > 0) {
             fr_unlock();
-            FR_REFUSE("%s: a second task waits to send: refused (the chip asserts)", fn);
+            refuse_second_waiter(fn, "send", sb->send_listed);
             return 0;
         }
-        /* FreeRTOS's loop: a notification (a receive, xStreamBufferReceiveCompletedFromISR) makes
-         * it look at the room again, and wait again until its timeout. */
+        /* FreeRTOS's loop: a notification (a receive, xStreamBufferReceiveCompletedFromISR) or an
+         * xTaskAbortDelay() (which does not end a notification wait's timeout) makes it look at
+         * the room again, and wait again until its timeout. */
+        sb->send_task = fr_current();
         while (space_in(sb) < required) {
             sb->send_listed = true;
-            if (!fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send)) {
+            if (!fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send) &&
+                bounded && passed(&deadline)) {
                 break;
             }
         }
         sb->send_listed = false;
     }
-    const bool receiver_waits = sb->receive_listed && fr_first_outranks_caller_locked(&sb->sent);
+    const bool receiver_waits = sb->receive_listed && fr_task_outranks_caller_locked(sb->receive_task);
     const size_t written = write_locked(sb, data, n);
     if (woken != NULL && receiver_waits && written > 0 && bytes_in(sb) >= sb->trigger) {
         *woken = pdTRUE;
@@ -390,19 +420,21 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
     if (wait != 0 && bytes_in(sb) <= empty) {
         if (sb->waiting_receive > 0) {
             fr_unlock();
-            FR_REFUSE("%s: a second task waits to receive: refused (the chip asserts)", fn);
+            refuse_second_waiter(fn, "receive", sb->receive_listed);
             return 0;
         }
+        sb->receive_task = fr_current();
         /* FreeRTOS waits once, for its notification (the trigger level reached, or
-         * xStreamBufferSendCompletedFromISR()), then takes what is there, maybe nothing. Other
-         * wakes of this thread (one with no task record wakes at every wake) are not it. */
+         * xStreamBufferSendCompletedFromISR()) or an xTaskAbortDelay(), then takes what is there,
+         * maybe nothing. Other wakes of this thread (one with no task record wakes at every wake)
+         * are not it. */
         sb->receive_listed = true;
         while (sb->receive_listed &&
                fr_wait_notified(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive)) {
         }
         sb->receive_listed = false;
     }
-    const bool sender_waits = sb->send_listed && fr_first_outranks_caller_locked(&sb->received);
+    const bool sender_waits = sb->send_listed && fr_task_outranks_caller_locked(sb->send_task);
     const size_t read = bytes_in(sb) > empty ? read_locked(sb, out, room) : 0;
     if (woken != NULL && sender_waits && read > 0) {
         *woken = pdTRUE;
@@ -442,7 +474,9 @@ static BaseType_t completed(const char *fn, StreamBufferHandle_t sb, bool sent,
     fr_waiters_t *const waiters = sent ? &sb->sent : &sb->received;
     const bool waits = *listed;
     if (waits) {
-        if (woken != NULL && fr_first_outranks_caller_locked(waiters)) {
+        /* the task registered, as xTaskNotifyFromISR() answers: also one whose wait was aborted
+         * and has not run yet (off the wait list, still waiting for its notification) */
+        if (woken != NULL && fr_task_outranks_caller_locked(sent ? sb->receive_task : sb->send_task)) {
             *woken = pdTRUE;
         }
         *listed = false;

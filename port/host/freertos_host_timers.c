@@ -249,9 +249,12 @@ TimerHandle_t xTimerCreate(const char *const pcTimerName, const TickType_t xTime
     return t;
 }
 
+/* A static timer's buffer; none for one deleted in its callback (freed when the call returns):
+ * the callback may make a timer on that buffer again, as on the chip. */
 static const void *buffer_of(const void *record)
 {
-    return ((const struct tmrTimerControl *)record)->buffer;
+    const struct tmrTimerControl *t = record;
+    return t->delete_after_call ? NULL : t->buffer;
 }
 
 TimerHandle_t xTimerCreateStatic(const char *const pcTimerName, const TickType_t xTimerPeriodInTicks,
