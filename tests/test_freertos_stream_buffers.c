@@ -522,6 +522,44 @@ static void a_send_completed_call_wakes_the_receiver_once(void **state)
     vStreamBufferDelete(r.sb);
 }
 
+/* A waiting receiver deleted leaves the buffer: no longer registered (a reset passes, a completed
+ * call finds nobody), and the next receiver may wait and wake. On the chip the buffer would keep
+ * the deleted task as its waiter. */
+static void a_waiting_receiver_deleted_leaves_the_buffer(void **state)
+{
+    (void)state;
+    receiver_t r = {.sb = xStreamBufferCreate(64, 1), .room = 64, .wait = portMAX_DELAY};
+    assert_non_null(r.sb);
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(receive_task, "doomed", 4096, &r, 5, &task), pdPASS);
+    WAIT_FOR(eTaskGetState(task) == eBlocked);
+    assert_int_equal(xStreamBufferReset(r.sb), pdFAIL); /* it waits */
+    vTaskDelete(task);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+    assert_int_equal(xStreamBufferReset(r.sb), pdPASS);
+    kraken_sim_isr_enter();
+    assert_int_equal(xStreamBufferSendCompletedFromISR(r.sb, NULL), pdFALSE);
+    kraken_sim_isr_exit();
+    r.wait = PATIENCE_TICKS;
+    start_receiver(&r);
+    assert_int_equal(xStreamBufferSend(r.sb, "z", 1, 0), 1);
+    WAIT_FOR(atomic_load(&r.done));
+    assert_int_equal(atomic_load(&r.result), 1);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+
+    /* the same for a sender waiting for room */
+    uint8_t fill[64] = {0};
+    assert_int_equal(xStreamBufferSend(r.sb, fill, sizeof fill, 0), 64);
+    sender_t s = {.sb = r.sb};
+    assert_int_equal(xTaskCreate(send_task, "doomed", 4096, &s, 5, &task), pdPASS);
+    WAIT_FOR(eTaskGetState(task) == eBlocked);
+    assert_int_equal(xStreamBufferReset(r.sb), pdFAIL);
+    vTaskDelete(task);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+    assert_int_equal(xStreamBufferReset(r.sb), pdPASS);
+    vStreamBufferDelete(r.sb);
+}
+
 /* xStreamBufferReceiveCompletedFromISR() wakes the waiting sender, which looks at the room again
  * and, finding too little, waits again until its timeout, as FreeRTOS's send loop does. */
 static void a_receive_completed_call_makes_the_sender_look_again(void **state)
@@ -692,6 +730,7 @@ int main(void)
         TEST(a_send_from_an_isr_wakes_the_receiver_and_says_so),
         TEST(a_send_completed_call_wakes_the_receiver_once),
         TEST(a_receive_completed_call_makes_the_sender_look_again),
+        TEST(a_waiting_receiver_deleted_leaves_the_buffer),
         TEST(every_byte_of_a_producer_task_arrives_once_in_order),
         TEST(nonsense_shapes_and_null_arguments_are_refused_and_logged),
     };

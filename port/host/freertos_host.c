@@ -451,13 +451,14 @@ bool fr_task_outranks_caller_locked(TaskHandle_t task)
     return t == NULL || t->priority > interrupted_priority();
 }
 
-bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting)
+bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting,
+                      void (*cleanup)(void *arg), void *arg)
 {
     struct tskTaskControlBlock *self = t_self;
     if (self != NULL) {
         self->notify_forever = deadline == NULL;
     }
-    const bool signalled = fr_wait(on, deadline, waiting, NULL, NULL);
+    const bool signalled = fr_wait(on, deadline, waiting, cleanup, arg);
     if (self != NULL) {
         self->notify_forever = false;
     }
@@ -2051,7 +2052,7 @@ uint32_t ulTaskGenericNotifyTake(UBaseType_t uxIndexToWaitOn, BaseType_t xClearC
         self->notify_pending[i] = false;
         self->notify_awaited = (uint8_t)(i + 1);
         while (!self->notify_pending[i] &&
-               fr_wait_notified(&self->own, timed ? &deadline : NULL, NULL)) {
+               fr_wait_notified(&self->own, timed ? &deadline : NULL, NULL, NULL, NULL)) {
         }
         self->notify_awaited = 0;
     }
@@ -2082,7 +2083,7 @@ BaseType_t xTaskGenericNotifyWait(UBaseType_t uxIndexToWaitOn, uint32_t ulBitsTo
     }
     self->notify_awaited = (uint8_t)(i + 1);
     while (!self->notify_pending[i] && xTicksToWait != 0 &&
-           fr_wait_notified(&self->own, timed ? &deadline : NULL, NULL)) {
+           fr_wait_notified(&self->own, timed ? &deadline : NULL, NULL, NULL, NULL)) {
     }
     self->notify_awaited = 0;
     if (pulNotificationValue != NULL) {

@@ -53,7 +53,8 @@ bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waitin
 
 /* fr_wait() for a wait that is a notification wait on the chip (a stream buffer's): one without a
  * deadline is listed suspended, as FreeRTOS files it (uxTaskGetSystemState(), vTaskList()). */
-bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting);
+bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting,
+                      void (*cleanup)(void *arg), void *arg);
 
 /* fr_lock() held: wakes the first task of `w` (as xTaskRemoveFromEventList()); false when none
  * waits. O(1). */

@@ -329,6 +329,18 @@ static void refuse_second_waiter(const char *fn, const char *side, bool first_re
     }
 }
 
+/* fr_wait()'s clean-up for a waiting task deleted: it is no longer registered (on the chip the
+ * buffer would keep the deleted task as its waiter). */
+static void sender_gone(void *sb)
+{
+    ((struct StreamBufferDef_t *)sb)->send_listed = false;
+}
+
+static void receiver_gone(void *sb)
+{
+    ((struct StreamBufferDef_t *)sb)->receive_listed = false;
+}
+
 /* Whether the monotonic clock has reached `deadline` (fr_deadline()'s). */
 static bool passed(const struct timespec *deadline)
 {
@@ -375,7 +387,8 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
         sb->send_task = fr_current();
         while (space_in(sb) < required) {
             sb->send_listed = true;
-            if (!fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send) &&
+            if (!fr_wait_notified(&sb->received, bounded ? &deadline : NULL, &sb->waiting_send,
+                                  sender_gone, sb) &&
                 bounded && passed(&deadline)) {
                 break;
             }
@@ -430,7 +443,8 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
          * are not it. */
         sb->receive_listed = true;
         while (sb->receive_listed &&
-               fr_wait_notified(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive)) {
+               fr_wait_notified(&sb->sent, bounded ? &deadline : NULL, &sb->waiting_receive,
+                                receiver_gone, sb)) {
         }
         sb->receive_listed = false;
     }
