@@ -663,8 +663,6 @@ static ALWAYS_INLINE esp_err_t pool_free(void *ptr, bool isr, const void *caller
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
 
-/* Allocate and lay out the storage for g_cfg, then publish the classes. Called in STATE_SETUP
- * with no lock held. ESP_OK or ESP_ERR_NO_MEM (nothing changed). */
 /* A set-up that fails says so, with what it needed (the statistics only count it). A lazy one
  * (the first allocation's) is not tried again: memory_pool_alloc() serves from the heap until a
  * deinit; memory_pool_init() returns the error and leaves the pools as they were. */
@@ -676,6 +674,8 @@ static esp_err_t setup_failed(size_t bytes, bool lazy)
     return ESP_ERR_NO_MEM;
 }
 
+/* Allocate and lay out the storage for g_cfg, then publish the classes. Called in STATE_SETUP
+ * with no lock held. ESP_OK or ESP_ERR_NO_MEM (nothing changed). */
 static esp_err_t build(bool lazy)
 {
     const size_t meta_size = CHECKS ? sizeof(block_meta_t) : 0;

@@ -444,7 +444,6 @@ static UBaseType_t interrupted_priority(void)
     return self != NULL ? self->priority : 0;
 }
 
-
 bool fr_task_outranks_caller_locked(TaskHandle_t task)
 {
     const struct tskTaskControlBlock *t = task;

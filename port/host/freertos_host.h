@@ -75,8 +75,9 @@ TaskHandle_t fr_current(void);
  * waits) asks for a yield, as FreeRTOS's xTaskRemoveFromEventList() answers: that task's priority
  * above the interrupted one's (the caller's task; a thread with no record: 0). No task listed in
  * `w`: true only while a thread with no record waits (unlisted, it counts as above); a task
- * counted by the caller but off the list (woken, its wait aborted) is none, as on the chip. The chip compares with the task running on the core the
- * woken one may run on; the host with the interrupted task whatever the woken one's core. O(1). */
+ * counted by the caller but off the list (woken, its wait aborted) is none, as on the chip. The
+ * chip compares with the task running on the core the woken one may run on; the host with the
+ * interrupted task whatever the woken one's core. O(1). */
 bool fr_first_outranks_caller_locked(const fr_waiters_t *w);
 
 /* fr_lock() held: the same for waking `task` (a notification, the timer task). O(1). */
