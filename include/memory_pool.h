@@ -233,7 +233,8 @@ typedef struct {
     uint32_t heap_frees_in_isr; /**< heap blocks given to memory_pool_free_isr or to a free from
                                      an ISR (left allocated) */
     uint32_t heap_calls;      /**< live blocks from here given to a heap function that refused them
-                                   (memory_pool_refuse_heap_call: memory_realloc_*) */
+                                   (memory_pool_refuse_heap_call: memory_realloc_*; on the host
+                                   simulator also free(), realloc(), heap_caps_free/realloc()) */
     uint32_t heap_blocks_live;  /**< fallback + oversize heap blocks live now */
     uint32_t heap_blocks_peak;  /**< high-water mark of heap_blocks_live (reset with the peaks) */
     uint32_t heap_blocks_max;   /**< the cap on heap_blocks_live */

@@ -1544,6 +1544,13 @@ static void our_blocks_passed_to_the_heap_from_an_isr_are_refused_and_counted_on
     assert_int_equal(after.invalid_frees - before.invalid_frees, 4);
     g_isr_heap_calls = 4;
     assert_int_equal(stats().classes[0].in_use, 1); /* still ours */
+    assert_int_equal(stats().heap_calls, 4);          /* and the pools' misuse, reported */
+    assert_int_equal(g_misuse_count, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(g_misuse[i].kind, MEMORY_POOL_MISUSE_HEAP_CALL);
+        assert_ptr_equal(g_misuse[i].ptr, pool);
+    }
+    g_misuse_count = 0;
     memory_pool_free(pool);
 }
 
@@ -1563,7 +1570,7 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     g_refused = oversize;
     capture_log(free_refused, NULL);
     assert_int_equal(strncmp(g_log, "E (", 3), 0); /* one error line naming the right call */
-    assert_non_null(strstr(g_log, "memory_pool_free"));
+    assert_non_null(strstr(g_log, "free() refused it, release it with memory_pool_free()"));
     assert_ptr_equal(strchr(g_log, '\n'), g_log + strlen(g_log) - 1);
     free_fn(pool);
     free_fn(fallback);
@@ -1583,6 +1590,9 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     assert_int_equal(st.classes[0].fallback_live, 1);
     assert_int_equal(st.oversize_live, 1);
     assert_int_equal(st.heap_blocks_live, 2);
+    assert_int_equal(st.heap_calls, 7); /* each refusal, counted and reported by the pools */
+    assert_int_equal(g_misuse_count, 7);
+    g_misuse_count = 0;
     assert_true(heap_caps_get_allocated_size(oversize) >= big);
     assert_true(memory_pool_owns(oversize));
     memory_pool_free(oversize);
@@ -1595,7 +1605,7 @@ static void free_and_realloc_of_our_blocks_are_refused_and_memory_pool_free_stil
     assert_int_equal(st.heap_blocks_live, 0);
     assert_int_equal(st.oversize_live, 0);
     assert_int_equal(st.classes[0].in_use, 0);
-    assert_int_equal(st.invalid_frees + st.double_frees, 0);
+    assert_int_equal(st.invalid_frees - st.heap_calls + st.double_frees, 0); /* no other misuse */
     assert_true(heap_caps_check_integrity_all(true));
 }
 

@@ -734,6 +734,61 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 }
 
+/* On the host free(), heap_caps_free(), realloc() and heap_caps_realloc() refuse a pool block (on
+ * the chip they would corrupt the heap) as memory_realloc_* do: the pools count it (heap_calls),
+ * report it to their misuse hook with the call site and log one line naming the function; the
+ * block stays the caller's. Called through pointers: the compiler would see a use after free. */
+static void a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_ERROR);
+    void (*volatile free_fn)(void *) = free;
+    void (*volatile heap_caps_free_fn)(void *) = heap_caps_free;
+    void *(*volatile realloc_fn)(void *, size_t) = realloc;
+    void *(*volatile heap_caps_realloc_fn)(void *, size_t, uint32_t) = heap_caps_realloc;
+    const char *const names[] = {"free", "heap_caps_free", "realloc", "heap_caps_realloc"};
+    uint8_t *block = memory_pool_alloc(8);
+    assert_non_null(block);
+    memory_pool_set_misuse_hook(remember_misuse);
+    refused_reports = 0;
+    kraken_sim_stats_t sim_before, sim_after;
+    kraken_sim_get_stats(&sim_before);
+    const uintptr_t here = (uintptr_t)a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools;
+    for (unsigned i = 0; i < 4; i++) {
+        static char out[1024];
+        capture_stdout_begin();
+        if (i == 0) {
+            free_fn(block);
+        } else if (i == 1) {
+            heap_caps_free_fn(block);
+        } else if (i == 2) {
+            assert_null(realloc_fn(block, 100));
+        } else {
+            assert_null(heap_caps_realloc_fn(block, 100, MALLOC_CAP_8BIT));
+        }
+        capture_stdout_end(out, sizeof out);
+        assert_int_equal(refused_reports, i + 1);
+        assert_int_equal(refused_info.kind, MEMORY_POOL_MISUSE_HEAP_CALL);
+        assert_ptr_equal(refused_info.ptr, block);
+        assert_true((uintptr_t)refused_info.caller > here &&
+                    (uintptr_t)refused_info.caller < here + 16384);
+        char expect[120];
+        snprintf(expect, sizeof expect, ": %s() refused it, release it with memory_pool_free()\n",
+                 names[i]);
+        assert_non_null(strstr(out, expect));
+        assert_string_equal(strchr(out, '\n') + 1, ""); /* one line */
+    }
+    kraken_sim_get_stats(&sim_after);
+    assert_int_equal(sim_after.invalid_frees - sim_before.invalid_frees, 4);
+    memory_pool_stats_t st;
+    assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
+    assert_int_equal(st.heap_calls, 4);
+    memset(block, 0xA5, 8); /* still the caller's */
+    memory_pool_set_misuse_hook(NULL);
+    memory_pool_free(block);
+    assert_int_equal(memory_pool_deinit(), ESP_OK);
+}
+
 /* Nothing here calls heap_monitor_init(): the log must not pass the failure count off as 0. */
 static void failures_are_shown_as_not_counted_without_heap_monitor_init(void **state)
 {
@@ -1019,6 +1074,7 @@ int main(void)
         ON(esp32s3_n8r8, realloc_of_a_pointer_no_heap_handed_out_returns_null_and_leaves_it),
         ON(esp32s3_n8r8, realloc_of_a_pool_block_is_refused_and_leaves_it),
         ON(esp32s3_n8r8, a_refused_realloc_logs_one_line_naming_the_function_and_the_caller),
+        ON(esp32s3_n8r8, a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools),
         ON(esp32s3_n8r8, failures_are_shown_as_not_counted_without_heap_monitor_init),
         ON(esp32s3_n8r8, plain_free_releases_every_helper_allocation),
         ON(esp32s3_n8, plain_free_releases_every_helper_allocation),

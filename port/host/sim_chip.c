@@ -1344,7 +1344,7 @@ SIM_HEAP_API static void *calloc_masks(size_t n, size_t size, const uint32_t *ma
  * forms), with ESP-IDF's bookkeeping: NULL ptr allocates, size 0 frees. */
 SIM_HEAP_API static void *realloc_masks(void *ptr, size_t size, const uint32_t *masks,
                                         size_t count_masks, uint32_t hook_caps,
-                                        const char *function_name)
+                                        const char *function_name, const void *caller)
 {
     ensure_init();
     if (ptr == NULL) {
@@ -1352,7 +1352,7 @@ SIM_HEAP_API static void *realloc_masks(void *ptr, size_t size, const uint32_t *
                             function_name);
     }
     sim_note_isr_call(function_name);
-    if (sim_refuse_pool_block(ptr, function_name)) {
+    if (sim_refuse_pool_block(ptr, function_name, caller)) {
         return NULL; /* as a failed realloc: the block stays valid */
     }
     if (size == 0) {
@@ -1400,30 +1400,33 @@ SIM_HEAP_API void *heap_caps_calloc(size_t n, size_t size, uint32_t caps)
 
 SIM_HEAP_API void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
 {
-    return realloc_masks(ptr, size, &caps, 1, caps, __func__);
+    return realloc_masks(ptr, size, &caps, 1, caps, __func__, __builtin_return_address(0));
 }
 
-/* memory_pool.h's query. Weak: a program that does not use the pools does not link memory_pool.o
- * (a weak reference pulls nothing out of a static library), and then it is NULL. */
-bool memory_pool_owns(const void *ptr) __attribute__((weak));
+/* The pools' refusal of a heap call on one of their blocks (src/memory_pool_heap_call.h): counted
+ * in their statistics (heap_calls), passed to their misuse hook, logged. Weak: a program that
+ * does not use the pools does not link memory_pool.o (a weak reference pulls nothing out of a
+ * static library), and then it is NULL. */
+bool memory_pool_refuse_heap_call_from(const void *ptr, const char *function_name,
+                                       const void *caller) __attribute__((weak));
 
-bool sim_refuse_pool_block(void *ptr, const char *function_name)
+bool sim_refuse_pool_block(void *ptr, const char *function_name, const void *caller)
 {
-    if (memory_pool_owns == NULL || !memory_pool_owns(ptr)) {
+    if (memory_pool_refuse_heap_call_from == NULL ||
+        !memory_pool_refuse_heap_call_from(ptr, function_name, caller)) {
         return false;
     }
     sim_count_invalid_free();
-    ESP_LOGE(TAG, "%s(%p): a memory_pool block, release it with memory_pool_free(); ignored",
-             function_name, ptr);
     return true;
 }
 
 /* sim_free() without counting an ISR call (also for the simulator's own frees). Inlined: GCC
  * leaves it out of line otherwise, 9 instructions more on every free. */
 SIM_HEAP_API static inline __attribute__((always_inline)) void free_quietly(void *ptr,
-                                                                  const char *function_name)
+                                                                  const char *function_name,
+                                                                  const void *caller)
 {
-    if (sim_refuse_pool_block(ptr, function_name)) {
+    if (sim_refuse_pool_block(ptr, function_name, caller)) {
         return;
     }
     sim_trace_free(ptr);
@@ -1433,19 +1436,19 @@ SIM_HEAP_API static inline __attribute__((always_inline)) void free_quietly(void
     }
 }
 
-SIM_HEAP_API void sim_free(void *ptr, const char *function_name)
+SIM_HEAP_API void sim_free(void *ptr, const char *function_name, const void *caller)
 {
     if (ptr == NULL) {
         return;
     }
     sim_note_isr_call(function_name);
     note_tracked_call(function_name);
-    free_quietly(ptr, function_name);
+    free_quietly(ptr, function_name, caller);
 }
 
 SIM_HEAP_API void heap_caps_free(void *ptr)
 {
-    sim_free(ptr, __func__);
+    sim_free(ptr, __func__, __builtin_return_address(0));
 }
 
 SIM_HEAP_API void *heap_caps_aligned_alloc(size_t alignment, size_t size, uint32_t caps)
@@ -1527,7 +1530,8 @@ SIM_HEAP_API void *heap_caps_realloc_default(void *ptr, size_t size)
     ensure_init();
     uint32_t masks[2], hook_caps;
     size_t n = default_masks(size, masks, &hook_caps);
-    return realloc_masks(ptr, size, masks, n, hook_caps, n == 1 ? "heap_caps_realloc" : __func__);
+    return realloc_masks(ptr, size, masks, n, hook_caps, n == 1 ? "heap_caps_realloc" : __func__,
+                         __builtin_return_address(0));
 }
 
 /* Collect the variadic masks (at most 16 are honoured: no caller needs more). */
@@ -1563,7 +1567,7 @@ SIM_HEAP_API void *heap_caps_realloc_prefer(void *ptr, size_t size, size_t num, 
     va_start(args, num);
     size_t n = prefer_masks(num, args, masks, &last);
     va_end(args);
-    return realloc_masks(ptr, size, masks, n, last, __func__);
+    return realloc_masks(ptr, size, masks, n, last, __func__, __builtin_return_address(0));
 }
 
 SIM_HEAP_API void *heap_caps_calloc_prefer(size_t n, size_t size, size_t num, ...)
@@ -1745,7 +1749,7 @@ esp_err_t heap_caps_monitor_local_minimum_free_size_stop(void)
     monitor_saved = NULL;
     monitor_count = 0;
     pthread_mutex_unlock(&monitor_lock);
-    free_quietly(saved, "heap_caps_free"); /* a heap_caps_free on the chip: traced */
+    free_quietly(saved, "heap_caps_free", NULL); /* a heap_caps_free on the chip: traced */
     return ESP_OK;
 }
 
@@ -2350,7 +2354,7 @@ static esp_err_t add_region(const uint32_t caps[], intptr_t start, intptr_t end)
                  (unsigned)SIM_MAX_HEAPS);
     }
     if (err != ESP_OK) {
-        free_quietly(record, "free");
+        free_quietly(record, "free", NULL);
     }
     return err;
 }

@@ -66,12 +66,13 @@ void sim_log_write(esp_log_level_t level, const char *tag, const char *format, .
 #undef ESP_HOST_LOG_WRITER
 #define ESP_HOST_LOG_WRITER sim_log_write
 
-/** True (after logging it and counting an invalid free) when ptr is a live block from
- *  memory_pool.h (pool, heap fallback or oversize): free(), realloc(), heap_caps_free() and
- *  heap_caps_realloc*() refuse those and leave them alone. On the chip they would release a heap
- *  block behind the pools' back (their table keeps it live and may later free someone else's block
- *  at that address) or corrupt the heap with a pool block. No lock held. */
-bool sim_refuse_pool_block(void *ptr, const char *function_name);
+/** True (after counting an invalid free, and the pools counting, reporting to their misuse hook
+ *  and logging a heap call from `caller` (NULL: unknown) to function_name) when ptr is a live
+ *  block from memory_pool.h (pool, heap fallback or oversize): free(), realloc(), heap_caps_free()
+ *  and heap_caps_realloc*() refuse those and leave them alone. On the chip they would release a
+ *  heap block behind the pools' back (their table keeps it live and may later free someone else's
+ *  block at that address) or corrupt the heap with a pool block. No lock held. */
+bool sim_refuse_pool_block(void *ptr, const char *function_name, const void *caller);
 
 /** ESP-IDF's malloc() (plain malloc() on the host lands here; private in ESP-IDF, as here: no
  *  public header declares it): without PSRAM in malloc() (CONFIG_SPIRAM_USE_CAPS_ALLOC, or no PSRAM
@@ -88,8 +89,8 @@ void *heap_caps_realloc_default(void *ptr, size_t size);
  *  size 0 (no callback). task. */
 void *sim_aligned_alloc_default(size_t alignment, size_t size);
 
-/** heap_caps_free(), with the name of the caller's function for the logs. */
-void sim_free(void *ptr, const char *function_name);
+/** heap_caps_free(), with the name of the caller's function and its call site for the logs. */
+void sim_free(void *ptr, const char *function_name, const void *caller);
 
 /** True inside kraken_sim_isr_enter/exit on the calling thread. isr-ok, O(1). */
 bool sim_in_isr(void);

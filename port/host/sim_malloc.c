@@ -88,7 +88,7 @@ SIM_HEAP_API void *__wrap_realloc(void *ptr, size_t size)
     if (ptr != NULL && !sim_owns(ptr)) {
         return __real_realloc(ptr, size);
     }
-    if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc")) {
+    if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc", __builtin_return_address(0))) {
         sim_note_isr_call("realloc"); /* heap_caps_realloc_default counts the others */
         return NULL; /* as a failed realloc: the block stays valid */
     }
@@ -103,7 +103,7 @@ SIM_HEAP_API void __wrap_free(void *ptr)
     if (!sim_owns(ptr)) {
         __real_free(ptr);
     } else {
-        sim_free(ptr, "free");
+        sim_free(ptr, "free", __builtin_return_address(0));
     }
 }
 
