@@ -286,6 +286,20 @@ static void a_static_timer_deleted_in_its_callback_may_be_made_again_there(void 
     assert_non_null(again);
     assert_int_equal(xTimerIsTimerActive(again), pdFALSE);
     assert_int_equal(xTimerDelete(again, 0), pdPASS);
+
+    /* Not an auto-reload one: the chip has it back in its active list during the callback, and a
+     * create over it would corrupt the list. Refused as live; freed after the call. */
+    const uint64_t before = refused_calls();
+    timer = xTimerCreateStatic("reload", 1, pdTRUE, NULL, delete_and_remake, &remade_buffer);
+    assert_non_null(timer);
+    assert_int_equal(xTimerStart(timer, 0), pdPASS);
+    WAIT_FOR(refused_calls() != before);
+    flush_timer_task();
+    ASSERT_REFUSED_SINCE(before, 1);
+    assert_null(atomic_load(&remade));
+    again = xTimerCreateStatic("after", 1, pdFALSE, NULL, ignore, &remade_buffer); /* now free */
+    assert_non_null(again);
+    assert_int_equal(xTimerDelete(again, 0), pdPASS);
 }
 
 static void a_deleted_timer_is_refused_by_every_call(void **state)

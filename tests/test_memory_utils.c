@@ -24,6 +24,7 @@
 #include "esp_memory_utils.h"
 #include "esp_psram.h"
 #include "esp_timer.h"
+#include "freertos/FreeRTOS.h" /* portENTER_CRITICAL, vPortFree */
 #include "kraken_sim.h"
 #include "memory_pool.h"
 #include "sdkconfig.h"
@@ -734,8 +735,8 @@ static void a_refused_realloc_logs_one_line_naming_the_function_and_the_caller(v
     assert_int_equal(memory_pool_deinit(), ESP_OK);
 }
 
-/* On the host free(), heap_caps_free(), realloc() and heap_caps_realloc() refuse a pool block (on
- * the chip they would corrupt the heap) as memory_realloc_* do: the pools count it (heap_calls),
+/* On the host free(), heap_caps_free(), realloc(), heap_caps_realloc() and the calls built on them
+ * refuse a pool block (on the chip they would corrupt the heap) as memory_realloc_* do: the pools count it (heap_calls),
  * report it to their misuse hook with the call site and log one line naming the function; the
  * block stays the caller's. Called through pointers: the compiler would see a use after free. */
 static void a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools(void **state)
@@ -746,7 +747,11 @@ static void a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools(voi
     void (*volatile heap_caps_free_fn)(void *) = heap_caps_free;
     void *(*volatile realloc_fn)(void *, size_t) = realloc;
     void *(*volatile heap_caps_realloc_fn)(void *, size_t, uint32_t) = heap_caps_realloc;
-    const char *const names[] = {"free", "heap_caps_free", "realloc", "heap_caps_realloc"};
+    void (*volatile port_free_fn)(void *) = vPortFree;
+    void *(*volatile reallocarray_fn)(void *, size_t, size_t) = reallocarray;
+    /* the function each is on the chip: vPortFree() is heap_caps_free(), reallocarray() realloc() */
+    const char *const names[] = {"free", "heap_caps_free", "realloc", "heap_caps_realloc",
+                                 "heap_caps_free", "realloc", "free"};
     uint8_t *block = memory_pool_alloc(8);
     assert_non_null(block);
     memory_pool_set_misuse_hook(remember_misuse);
@@ -754,8 +759,11 @@ static void a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools(voi
     kraken_sim_stats_t sim_before, sim_after;
     kraken_sim_get_stats(&sim_before);
     const uintptr_t here = (uintptr_t)a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools;
-    for (unsigned i = 0; i < 4; i++) {
+    kraken_sim_stats_t critical_before;
+    kraken_sim_get_stats(&critical_before);
+    for (unsigned i = 0; i < 7; i++) {
         static char out[1024];
+        static portMUX_TYPE mux = portMUX_INITIALIZER_UNLOCKED;
         capture_stdout_begin();
         if (i == 0) {
             free_fn(block);
@@ -763,8 +771,16 @@ static void a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools(voi
             heap_caps_free_fn(block);
         } else if (i == 2) {
             assert_null(realloc_fn(block, 100));
-        } else {
+        } else if (i == 3) {
             assert_null(heap_caps_realloc_fn(block, 100, MALLOC_CAP_8BIT));
+        } else if (i == 4) {
+            port_free_fn(block);
+        } else if (i == 5) {
+            assert_null(reallocarray_fn(block, 10, 10));
+        } else { /* the report is the simulator's: no log line the chip would abort on */
+            portENTER_CRITICAL(&mux);
+            free_fn(block);
+            portEXIT_CRITICAL(&mux);
         }
         capture_stdout_end(out, sizeof out);
         assert_int_equal(refused_reports, i + 1);
@@ -779,10 +795,11 @@ static void a_heap_call_on_a_pool_block_is_refused_and_reported_by_the_pools(voi
         assert_string_equal(strchr(out, '\n') + 1, ""); /* one line */
     }
     kraken_sim_get_stats(&sim_after);
-    assert_int_equal(sim_after.invalid_frees - sim_before.invalid_frees, 4);
+    assert_int_equal(sim_after.invalid_frees - sim_before.invalid_frees, 7);
+    assert_int_equal(sim_after.critical_logs, critical_before.critical_logs);
     memory_pool_stats_t st;
     assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
-    assert_int_equal(st.heap_calls, 4);
+    assert_int_equal(st.heap_calls, 7);
     memset(block, 0xA5, 8); /* still the caller's */
     memory_pool_set_misuse_hook(NULL);
     memory_pool_free(block);

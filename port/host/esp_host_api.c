@@ -260,12 +260,20 @@ static bool write_line(esp_log_level_t level, const char *tag, const char *forma
     return true;
 }
 
+static _Thread_local bool t_own_lines;
+
+void sim_own_lines(bool on)
+{
+    t_own_lines = on;
+}
+
 void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, va_list args)
 {
     /* The chip writes a line under libc's stdout lock, a recursive mutex, which aborts where the
      * CPU cannot yield: inside a critical section or in an ISR (newlib's locks.c). The line is
      * written here, and noted. */
-    if (write_line(level, tag, format, args) && (sim_in_critical() || sim_in_isr())) {
+    if (write_line(level, tag, format, args) && (sim_in_critical() || sim_in_isr()) &&
+        !t_own_lines) {
         sim_note_critical_log(tag);
     }
 }

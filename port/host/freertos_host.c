@@ -2260,7 +2260,7 @@ void *pvPortMalloc(size_t xWantedSize)
 
 void vPortFree(void *pv)
 {
-    heap_caps_free(pv);
+    sim_free(pv, "heap_caps_free", __builtin_return_address(0)); /* heap_caps_free() on the chip */
 }
 
 size_t xPortGetFreeHeapSize(void)

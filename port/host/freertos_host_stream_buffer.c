@@ -377,8 +377,9 @@ static size_t send(const char *fn, StreamBufferHandle_t sb, const void *data, si
     }
     if (wait != 0 && space_in(sb) < required) {
         if (sb->waiting_send > 0) {
+            const bool first_registered = sb->send_listed; /* read before another may delete it */
             fr_unlock();
-            refuse_second_waiter(fn, "send", sb->send_listed);
+            refuse_second_waiter(fn, "send", first_registered);
             return 0;
         }
         /* FreeRTOS's loop: a notification (a receive, xStreamBufferReceiveCompletedFromISR) or an
@@ -432,8 +433,9 @@ static size_t receive(const char *fn, StreamBufferHandle_t sb, void *out, size_t
     /* Only an empty buffer is waited on, until the trigger level (a sender's wake-up). */
     if (wait != 0 && bytes_in(sb) <= empty) {
         if (sb->waiting_receive > 0) {
+            const bool first_registered = sb->receive_listed;
             fr_unlock();
-            refuse_second_waiter(fn, "receive", sb->receive_listed);
+            refuse_second_waiter(fn, "receive", first_registered);
             return 0;
         }
         sb->receive_task = fr_current();

@@ -249,12 +249,14 @@ TimerHandle_t xTimerCreate(const char *const pcTimerName, const TickType_t xTime
     return t;
 }
 
-/* A static timer's buffer; none for one deleted in its callback (freed when the call returns):
- * the callback may make a timer on that buffer again, as on the chip. */
+/* A static timer's buffer; none for a one-shot timer deleted in its callback (freed when the call
+ * returns): the callback may make a timer on that buffer again, as on the chip. An auto-reload
+ * one is back in the chip's active list during its callback: a create over it would corrupt the
+ * list, so it is refused as live. */
 static const void *buffer_of(const void *record)
 {
     const struct tmrTimerControl *t = record;
-    return t->delete_after_call ? NULL : t->buffer;
+    return t->delete_after_call && !t->auto_reload ? NULL : t->buffer;
 }
 
 TimerHandle_t xTimerCreateStatic(const char *const pcTimerName, const TickType_t xTimerPeriodInTicks,

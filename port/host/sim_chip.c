@@ -1412,12 +1412,16 @@ bool memory_pool_refuse_heap_call_from(const void *ptr, const char *function_nam
 
 bool sim_refuse_pool_block(void *ptr, const char *function_name, const void *caller)
 {
-    if (memory_pool_refuse_heap_call_from == NULL ||
-        !memory_pool_refuse_heap_call_from(ptr, function_name, caller)) {
+    if (memory_pool_refuse_heap_call_from == NULL) {
         return false;
     }
-    sim_count_invalid_free();
-    return true;
+    sim_own_lines(true); /* the report is the simulator's: the chip's free() writes no line */
+    const bool refused = memory_pool_refuse_heap_call_from(ptr, function_name, caller);
+    sim_own_lines(false);
+    if (refused) {
+        sim_count_invalid_free();
+    }
+    return refused;
 }
 
 /* sim_free() without counting an ISR call (also for the simulator's own frees). Inlined: GCC

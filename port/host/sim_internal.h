@@ -65,6 +65,10 @@ void sim_log_write(esp_log_level_t level, const char *tag, const char *format, .
     __attribute__((format(printf, 3, 4)));
 #undef ESP_HOST_LOG_WRITER
 #define ESP_HOST_LOG_WRITER sim_log_write
+/** While on (per thread), ESP_LOGx lines of code the simulator calls for its own diagnostics (the
+ *  pools' report of a pool block given to free()) are not counted in critical_logs either: the
+ *  chip would write none there. isr-ok, O(1). */
+void sim_own_lines(bool on);
 
 /** True (after counting an invalid free, and the pools counting, reporting to their misuse hook
  *  and logging a heap call from `caller` (NULL: unknown) to function_name) when ptr is a live

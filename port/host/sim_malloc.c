@@ -83,16 +83,22 @@ SIM_HEAP_API void *__wrap_calloc(size_t n, size_t size)
     return ptr;
 }
 
-SIM_HEAP_API void *__wrap_realloc(void *ptr, size_t size)
+/* realloc() called from `caller` (for the report of a refused pool block). */
+SIM_HEAP_API static void *realloc_from(void *ptr, size_t size, const void *caller)
 {
     if (ptr != NULL && !sim_owns(ptr)) {
         return __real_realloc(ptr, size);
     }
-    if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc", __builtin_return_address(0))) {
+    if (ptr != NULL && sim_refuse_pool_block(ptr, "realloc", caller)) {
         sim_note_isr_call("realloc"); /* heap_caps_realloc_default counts the others */
         return NULL; /* as a failed realloc: the block stays valid */
     }
     return heap_caps_realloc_default(ptr, size);
+}
+
+SIM_HEAP_API void *__wrap_realloc(void *ptr, size_t size)
+{
+    return realloc_from(ptr, size, __builtin_return_address(0));
 }
 
 SIM_HEAP_API void __wrap_free(void *ptr)
@@ -184,7 +190,7 @@ SIM_HEAP_API void *__wrap_reallocarray(void *ptr, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return __wrap_realloc(ptr, bytes);
+    return realloc_from(ptr, bytes, __builtin_return_address(0));
 }
 
 /* A NULL buffer (allocated here, as newlib's getdelim() allocates it with realloc()) or a
@@ -197,7 +203,7 @@ SIM_HEAP_API ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, F
         return __real_getdelim(line, capacity, delim, stream);
     }
     if (*line == NULL || *capacity < 4) {
-        char *first = __wrap_realloc(*line, 128);
+        char *first = realloc_from(*line, 128, __builtin_return_address(0));
         if (first == NULL) {
             errno = ENOMEM;
             return -1;
@@ -209,7 +215,7 @@ SIM_HEAP_API ssize_t __wrap_getdelim(char **line, size_t *capacity, int delim, F
     size_t read_capacity = 0;
     ssize_t len = __real_getdelim(&read, &read_capacity, delim, stream);
     while (len >= 0 && (size_t)len >= *capacity) {
-        char *grown = __wrap_realloc(*line, *capacity * 2);
+        char *grown = realloc_from(*line, *capacity * 2, __builtin_return_address(0));
         if (grown == NULL) {
             len = -1;
             errno = ENOMEM;
