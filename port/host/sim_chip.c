@@ -1403,16 +1403,18 @@ SIM_HEAP_API void *heap_caps_realloc(void *ptr, size_t size, uint32_t caps)
     return realloc_masks(ptr, size, &caps, 1, caps, __func__, __builtin_return_address(0));
 }
 
-/* The pools' refusal of a heap call on one of their blocks (src/memory_pool_heap_call.h): counted
- * in their statistics (heap_calls), passed to their misuse hook, logged. Weak: a program that
- * does not use the pools does not link memory_pool.o (a weak reference pulls nothing out of a
- * static library), and then it is NULL. */
+/* The pools' query (memory_pool.h) and their refusal of a heap call on one of their blocks
+ * (src/memory_pool_heap_call.h: counted in their statistics, passed to their misuse hook, logged).
+ * Weak: a program that does not use the pools does not link memory_pool.o (a weak reference pulls
+ * nothing out of a static library), and then both are NULL. */
+bool memory_pool_owns(const void *ptr) __attribute__((weak));
 bool memory_pool_refuse_heap_call_from(const void *ptr, const char *function_name,
                                        const void *caller) __attribute__((weak));
 
 bool sim_refuse_pool_block(void *ptr, const char *function_name, const void *caller)
 {
-    if (memory_pool_refuse_heap_call_from == NULL) {
+    /* every free and realloc asks: the query first (no lock while the pools hold no heap block) */
+    if (memory_pool_owns == NULL || !memory_pool_owns(ptr)) {
         return false;
     }
     sim_own_lines(true); /* the report is the simulator's: the chip's free() writes no line */
