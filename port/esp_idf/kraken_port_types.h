@@ -32,8 +32,9 @@ typedef struct {
 #define KRAKEN_PORT_ISR_TEXT
 #endif
 
-/* The largest size_t of the chip, where sizes and products of sizes overflow. */
-#define KRAKEN_PORT_SIZE_MAX SIZE_MAX
+/* The largest size_t of the chip (32 bits), where sizes and products of sizes overflow: SIZE_MAX
+ * there, and the chip's figure also where this port runs on the host simulator. */
+#define KRAKEN_PORT_SIZE_MAX ((size_t)UINT32_MAX)
 
 /* CPU cores tasks can be pinned to (1 with CONFIG_FREERTOS_UNICORE). */
 #define KRAKEN_PORT_CORES portNUM_PROCESSORS
