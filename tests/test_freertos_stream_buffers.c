@@ -522,21 +522,27 @@ static void a_send_completed_call_wakes_the_receiver_once(void **state)
     vStreamBufferDelete(r.sb);
 }
 
+/* Starts `code` waiting on sb, deletes it while it waits: a reset is refused before, passes after. */
+static void delete_while_waiting(StreamBufferHandle_t sb, TaskFunction_t code, void *arg)
+{
+    TaskHandle_t task = NULL;
+    assert_int_equal(xTaskCreate(code, "doomed", 4096, arg, 5, &task), pdPASS);
+    assert_true(becomes_blocked(task));
+    assert_int_equal(xStreamBufferReset(sb), pdFAIL); /* it waits */
+    vTaskDelete(task);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
+    assert_int_equal(xStreamBufferReset(sb), pdPASS);
+}
+
 /* A waiting receiver deleted leaves the buffer: no longer registered (a reset passes, a completed
- * call finds nobody), and the next receiver may wait and wake. On the chip the buffer would keep
- * the deleted task as its waiter. */
-static void a_waiting_receiver_deleted_leaves_the_buffer(void **state)
+ * call finds nobody), and the next receiver may wait and wake; a waiting sender the same. On the
+ * chip the buffer would keep the deleted task as its waiter. */
+static void a_waiting_task_deleted_leaves_the_buffer(void **state)
 {
     (void)state;
     receiver_t r = {.sb = xStreamBufferCreate(64, 1), .room = 64, .wait = portMAX_DELAY};
     assert_non_null(r.sb);
-    TaskHandle_t task = NULL;
-    assert_int_equal(xTaskCreate(receive_task, "doomed", 4096, &r, 5, &task), pdPASS);
-    WAIT_FOR(eTaskGetState(task) == eBlocked);
-    assert_int_equal(xStreamBufferReset(r.sb), pdFAIL); /* it waits */
-    vTaskDelete(task);
-    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
-    assert_int_equal(xStreamBufferReset(r.sb), pdPASS);
+    delete_while_waiting(r.sb, receive_task, &r);
     kraken_sim_isr_enter();
     assert_int_equal(xStreamBufferSendCompletedFromISR(r.sb, NULL), pdFALSE);
     kraken_sim_isr_exit();
@@ -547,16 +553,10 @@ static void a_waiting_receiver_deleted_leaves_the_buffer(void **state)
     assert_int_equal(atomic_load(&r.result), 1);
     WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
 
-    /* the same for a sender waiting for room */
     uint8_t fill[64] = {0};
-    assert_int_equal(xStreamBufferSend(r.sb, fill, sizeof fill, 0), 64);
+    assert_int_equal(xStreamBufferSend(r.sb, fill, sizeof fill, 0), 64); /* a sender waits for room */
     sender_t s = {.sb = r.sb};
-    assert_int_equal(xTaskCreate(send_task, "doomed", 4096, &s, 5, &task), pdPASS);
-    WAIT_FOR(eTaskGetState(task) == eBlocked);
-    assert_int_equal(xStreamBufferReset(r.sb), pdFAIL);
-    vTaskDelete(task);
-    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks_at_setup);
-    assert_int_equal(xStreamBufferReset(r.sb), pdPASS);
+    delete_while_waiting(r.sb, send_task, &s);
     vStreamBufferDelete(r.sb);
 }
 
@@ -730,7 +730,7 @@ int main(void)
         TEST(a_send_from_an_isr_wakes_the_receiver_and_says_so),
         TEST(a_send_completed_call_wakes_the_receiver_once),
         TEST(a_receive_completed_call_makes_the_sender_look_again),
-        TEST(a_waiting_receiver_deleted_leaves_the_buffer),
+        TEST(a_waiting_task_deleted_leaves_the_buffer),
         TEST(every_byte_of_a_producer_task_arrives_once_in_order),
         TEST(nonsense_shapes_and_null_arguments_are_refused_and_logged),
     };
