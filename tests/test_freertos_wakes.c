@@ -519,6 +519,218 @@ static void a_task_deleted_once_woken_leaves_its_wait(void **state)
     }
 }
 
+/* The deletes after a wake: what a woken task waited on, of each kind that counts its waiters. */
+enum { DEL_QUEUE, DEL_SEMAPHORE, DEL_RING, DEL_STREAM, DEL_QUEUE_ROOM, DEL_KINDS };
+
+static QueueHandle_t del_queue;
+static RingbufHandle_t del_ring;
+static StreamBufferHandle_t del_stream;
+
+static void make_deletable(int kind)
+{
+    const uint32_t item = 1;
+    del_queue = kind == DEL_SEMAPHORE ? xSemaphoreCreateBinary()
+                : kind == DEL_QUEUE || kind == DEL_QUEUE_ROOM ? xQueueCreate(1, sizeof item)
+                                                               : NULL;
+    del_ring = kind == DEL_RING ? xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT) : NULL;
+    del_stream = kind == DEL_STREAM ? xStreamBufferCreate(16, 1) : NULL;
+    assert_true(del_queue != NULL || del_ring != NULL || del_stream != NULL);
+    if (kind == DEL_QUEUE_ROOM) { /* full: its task waits for room */
+        assert_int_equal(xQueueSend(del_queue, &item, 0), pdPASS);
+    }
+}
+
+/* One wait on it (a receive; a send into the full queue); true when it ended with the item. */
+static bool wait_on_deletable(int kind)
+{
+    uint32_t item = 2;
+    size_t size = 0;
+    switch (kind) {
+    case DEL_RING: {
+        void *got = xRingbufferReceive(del_ring, &size, portMAX_DELAY);
+        if (got != NULL) {
+            vRingbufferReturnItem(del_ring, got);
+        }
+        return got != NULL;
+    }
+    case DEL_STREAM: return xStreamBufferReceive(del_stream, &item, 1, portMAX_DELAY) == 1;
+    case DEL_SEMAPHORE: return xSemaphoreTake(del_queue, portMAX_DELAY) == pdPASS;
+    case DEL_QUEUE_ROOM: return xQueueSend(del_queue, &item, portMAX_DELAY) == pdPASS;
+    default: return xQueueReceive(del_queue, &item, portMAX_DELAY) == pdPASS;
+    }
+}
+
+/* What wakes that wait: one item in (a take out of the full queue). */
+static bool wake_deletable(int kind)
+{
+    uint32_t item = 1;
+    switch (kind) {
+    case DEL_RING: return xRingbufferSend(del_ring, &item, sizeof item, 0) == pdTRUE;
+    case DEL_STREAM: return xStreamBufferSend(del_stream, &item, 1, 0) == 1;
+    case DEL_SEMAPHORE: return xSemaphoreGive(del_queue) == pdPASS;
+    case DEL_QUEUE_ROOM: return xQueueReceive(del_queue, &item, 0) == pdPASS;
+    default: return xQueueSend(del_queue, &item, 0) == pdPASS;
+    }
+}
+
+static void delete_deletable(void)
+{
+    if (del_ring != NULL) {
+        vRingbufferDelete(del_ring);
+    } else if (del_stream != NULL) {
+        vStreamBufferDelete(del_stream);
+    } else {
+        vQueueDelete(del_queue);
+    }
+}
+
+/* A woken task's code: `waits` waits (arg; negative: one, then the task ends), each counted in
+ * woken_count, then it blocks (suspends itself). */
+static int del_kind;
+
+static void wait_then_block(void *arg)
+{
+    const intptr_t waits = (intptr_t)arg;
+    for (intptr_t i = 0; i < (waits < 0 ? 1 : waits); i++) {
+        if (wait_on_deletable(del_kind)) {
+            atomic_fetch_add(&woken_count, 1);
+        }
+    }
+    if (waits < 0) {
+        vTaskDelete(NULL);
+    }
+    vTaskSuspend(NULL);
+}
+
+static TaskHandle_t blocked_waiter(intptr_t waits, UBaseType_t priority, BaseType_t core)
+{
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreatePinnedToCore(wait_then_block, "waiter", STACK, (void *)waits,
+                                             priority, &t, core),
+                     pdPASS);
+    assert_true(becomes_blocked(t));
+    return t;
+}
+
+/* On the chip a task a give (or a take) wakes runs before the giver's next line when it outranks
+ * the giver and may run on its core (FreeRTOS's prvIsYieldRequiredSMP()), until it blocks: the
+ * giver may then delete the object at once. The host's delete lets that task's thread run first. */
+static void a_delete_lets_a_woken_task_that_would_preempt_the_deleter_run_first(void **state)
+{
+    (void)state;
+    const BaseType_t main_core = (BaseType_t)CONFIG_ESP_MAIN_TASK_AFFINITY;
+    int64_t deleting_us = 0;
+    for (del_kind = 0; del_kind < DEL_KINDS; del_kind++) {
+        for (int variant = 0; variant < 3; variant++) { /* unpinned, pinned, ends */
+            if (variant == 1 && main_core == tskNO_AFFINITY) {
+                continue; /* the main task may run on either core */
+            }
+            reset();
+            make_deletable(del_kind);
+            TaskHandle_t t = blocked_waiter(variant == 2 ? -1 : 1, WAITER_PRIORITY,
+                                            variant == 1 ? main_core : tskNO_AFFINITY);
+            assert_true(wake_deletable(del_kind));
+            const int64_t start = esp_timer_get_time();
+            ASSERT_NOT_REFUSED(delete_deletable());
+            deleting_us += esp_timer_get_time() - start;
+            assert_int_equal(atomic_load(&woken_count), 1); /* it ran, and blocked or ended */
+            if (variant != 2) {
+                assert_int_equal(eTaskGetState(t), eSuspended);
+                vTaskDelete(t);
+            }
+        }
+    }
+    /* told when the task blocks or ends, not at the wait's bound (0.5 s a delete) */
+    assert_true(deleting_us < 2000000);
+}
+
+/* There it runs until it blocks: when that is a wait on the same object again, the delete would
+ * leave it on freed memory, and is refused. */
+static void a_woken_task_that_waits_again_keeps_the_object_from_its_delete(void **state)
+{
+    (void)state;
+    for (del_kind = 0; del_kind < DEL_KINDS; del_kind++) {
+        reset();
+        make_deletable(del_kind);
+        TaskHandle_t t = blocked_waiter(2, WAITER_PRIORITY, tskNO_AFFINITY);
+        assert_true(wake_deletable(del_kind));
+        ASSERT_REFUSED(1, delete_deletable());
+        assert_int_equal(atomic_load(&woken_count), 1);
+        assert_int_equal(eTaskGetState(t), eBlocked);
+        assert_true(wake_deletable(del_kind));
+        ASSERT_NOT_REFUSED(delete_deletable());
+        assert_int_equal(atomic_load(&woken_count), 2);
+        vTaskDelete(t);
+    }
+}
+
+/* One that goes on without a FreeRTOS call (it spins) keeps the delete waiting 0.5 s at most:
+ * then, no longer counted by the queue, the queue is deleted. */
+static void a_delete_waits_for_a_woken_task_half_a_second_at_most(void **state)
+{
+    (void)state;
+    reset();
+    static receiver_t r;
+    r = (receiver_t){.queue = xQueueCreate(1, sizeof(uint32_t)), .id = 1};
+    assert_non_null(r.queue);
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r, WAITER_PRIORITY, &t), pdPASS);
+    assert_true(becomes_blocked(t));
+    assert_true(give(&r));
+    const int64_t start = esp_timer_get_time();
+    ASSERT_NOT_REFUSED(vQueueDelete(r.queue));
+    assert_true(esp_timer_get_time() - start >= 490000); /* (its bound, to the microsecond) */
+    assert_int_equal(atomic_load(&woken_count), 1);
+    let_go(t);
+}
+
+/* A woken task that would not have preempted the deleter (its priority, or pinned to the other
+ * core) had not run on the chip: the delete does not wait for it and is refused while it is still
+ * counted (its thread runs meanwhile at most a few times in ROUNDS). */
+static void a_delete_does_not_wait_for_a_woken_task_that_would_not_preempt_the_deleter(
+    void **state)
+{
+    (void)state;
+    const BaseType_t main_core = (BaseType_t)CONFIG_ESP_MAIN_TASK_AFFINITY;
+    static const struct {
+        UBaseType_t priority;
+        bool other_core;
+        bool suspended; /* the deleter suspended the scheduler */
+    } cases[] = {{1, false, false}, {WAITER_PRIORITY, true, false}, {WAITER_PRIORITY, false, true}};
+    /* (the main task's priority is 1) */
+    del_kind = DEL_QUEUE;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int refused = 0;
+        for (int round = 0; round < ROUNDS; round++) {
+            reset();
+            make_deletable(del_kind);
+            TaskHandle_t t = blocked_waiter(1, cases[c].priority,
+                                            !cases[c].other_core ? tskNO_AFFINITY
+                                            : main_core == 1     ? 0
+                                                                 : 1);
+            if (cases[c].suspended) {
+                vTaskSuspendAll();
+            }
+            assert_true(wake_deletable(del_kind));
+            const uint64_t before = refused_calls();
+            delete_deletable();
+            if (cases[c].suspended) {
+                (void)xTaskResumeAll();
+            }
+            if (refused_calls() != before) {
+                ASSERT_REFUSED_SINCE(before, 1);
+                refused++;
+                WAIT_FOR(eTaskGetState(t) == eSuspended);
+                ASSERT_NOT_REFUSED(delete_deletable());
+            }
+            WAIT_FOR(eTaskGetState(t) == eSuspended);
+            assert_int_equal(atomic_load(&woken_count), 1);
+            vTaskDelete(t);
+        }
+        assert_true(refused > 0);
+    }
+}
+
 /* A thread that is no task (no record: a plain pthread never asked for its handle) waits unlisted
  * and is woken by a give as well. */
 static void *receive_in_a_plain_thread(void *arg)
@@ -570,6 +782,10 @@ int main(void)
         TEST(setting_bits_wakes_only_the_tasks_they_satisfy),
         TEST(deleting_an_event_group_wakes_every_waiter),
         TEST(a_task_deleted_once_woken_leaves_its_wait),
+        TEST(a_delete_lets_a_woken_task_that_would_preempt_the_deleter_run_first),
+        TEST(a_woken_task_that_waits_again_keeps_the_object_from_its_delete),
+        TEST(a_delete_waits_for_a_woken_task_half_a_second_at_most),
+        TEST(a_delete_does_not_wait_for_a_woken_task_that_would_not_preempt_the_deleter),
         TEST(a_thread_that_is_no_task_is_woken_too),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -405,6 +405,23 @@ static void *retire_locked(struct tskTaskControlBlock *record)
     return oldest;
 }
 
+/* Deletes waiting in fr_let_woken_run_locked(), and what wakes them: a task that blocks or ends. */
+static pthread_cond_t blocked_or_ended;
+static uint32_t woken_watchers;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+
+static void watch_init(void)
+{
+    cond_init(&blocked_or_ended);
+}
+
+static void tell_watchers_locked(void)
+{
+    if (woken_watchers != 0) {
+        pthread_cond_broadcast(&blocked_or_ended);
+    }
+}
+
 /* fr_lock() held, by the task's own thread: the record goes and the thread ends. */
 static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
 {
@@ -423,6 +440,7 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
         pthread_cond_wait(&t->wake, &kernel);
     }
     uncount_locked(t);
+    tell_watchers_locked();
     t_self = NULL;
     sim_chip_set_task_stack(NULL, 0);
     if (t->foreign) {
@@ -545,6 +563,86 @@ TaskHandle_t fr_current(void)
     return t_self;
 }
 
+static bool is_main_thread(void);
+
+#define PREEMPTED_MAX 8u        /* woken tasks one delete waits for; more: it does not wait */
+#define PREEMPTED_WAIT_NS 500000000L /* its bound (a woken task blocked outside FreeRTOS calls) */
+
+/* fr_lock() held: the woken tasks counted in *a or *b that would have preempted the caller (see
+ * fr_let_woken_run_locked()) into out[]; false when one counted there cannot be waited for. */
+static bool woken_preempting_locked(const uint32_t *a, const uint32_t *b,
+                                    struct tskTaskControlBlock *out[], uint32_t *n)
+{
+    const struct tskTaskControlBlock *self = t_self;
+    /* a thread with no record yet is the main task, or one with a foreign task's place */
+    const UBaseType_t mine = self != NULL ? self->priority : 1;
+    const BaseType_t core = self != NULL ? self->core
+                            : is_main_thread() ? MAIN_TASK_CORE
+                                               : tskNO_AFFINITY;
+    *n = 0;
+    for (struct tskTaskControlBlock *t = task_list; t != NULL; t = t->next) {
+        if (t->waiting_count == NULL || (t->waiting_count != a && t->waiting_count != b)) {
+            continue;
+        }
+        /* still waiting, or would not run on the caller's core before it (FreeRTOS's
+         * prvIsYieldRequiredSMP(): the current core first, for a higher priority only) */
+        if (t->waiting_on != NULL || t->priority <= mine ||
+            (t->core != tskNO_AFFINITY && t->core != core) || *n == PREEMPTED_MAX) {
+            return false;
+        }
+        out[(*n)++] = t;
+    }
+    return true; /* a thread with no record counted there keeps the object from its delete */
+}
+
+/* fr_lock() held: whether a task of tasks[] has not yet run until it blocked or ended. */
+static bool any_still_runs_locked(struct tskTaskControlBlock *const tasks[], uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        /* a record is read only while live: a task's goes when its thread ends */
+        if (fr_handle_live_locked(tasks[i], FR_TASK) && !tasks[i]->deleted &&
+            tasks[i]->waiting_on == NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t *a,
+                             const uint32_t *b)
+{
+    if (sim_in_isr() || t_critical != 0 || t_scheduler_suspended != 0) {
+        return; /* no preemption there: the woken tasks have not run on the chip either */
+    }
+    struct timespec deadline;
+    bool bounded = false;
+    struct tskTaskControlBlock *woken[PREEMPTED_MAX];
+    uint32_t n = 0;
+    /* the object is read only while live: another task may delete it meanwhile */
+    while (fr_handle_live_locked(object, kind) && *a + *b != 0 &&
+           woken_preempting_locked(a, b, woken, &n) && any_still_runs_locked(woken, n)) {
+        if (!bounded) {
+            bounded = true;
+            pthread_once(&watch_once, watch_init);
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_nsec += PREEMPTED_WAIT_NS;
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+            }
+        }
+        int rc = 0;
+        woken_watchers++;
+        while (rc != ETIMEDOUT && any_still_runs_locked(woken, n)) {
+            rc = pthread_cond_timedwait(&blocked_or_ended, &kernel, &deadline);
+        }
+        woken_watchers--;
+        if (rc == ETIMEDOUT) {
+            return;
+        }
+    }
+}
+
 bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waiting,
              void (*cleanup)(void *arg), void *arg)
 {
@@ -567,6 +665,7 @@ bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waitin
     self->waiting_cleanup = cleanup;
     self->waiting_arg = arg;
     enlist_locked(self, on);
+    tell_watchers_locked();
     int rc = 0;
     while (self->waiting_on != NULL && rc != ETIMEDOUT) { /* until a wake took it off */
         rc = deadline != NULL ? pthread_cond_timedwait(&self->wake, &kernel, deadline)

@@ -146,6 +146,20 @@ void fr_handle_remove_locked(const void *handle);
  * O(log n). */
 bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
 
+/* fr_lock() held, by a task about to delete `object` (of `kind`), whose waits are counted in *a
+ * and *b: lets the tasks already woken from those waits that would have preempted the caller on
+ * the chip run first. There a task woken (or aborted) with a priority above the caller's, able to
+ * run on the caller's core (unpinned, or pinned to the caller's), runs before the caller's next
+ * line, until it blocks or ends; here its thread may not have run yet, and the delete would find
+ * it still counted. Waits (the lock released meanwhile) until each such task has blocked again or
+ * ended, then looks again; returns at once when a counted task still waits, or a woken one would
+ * not have preempted the caller (the caller then refuses the delete, as before), or in an ISR, a
+ * critical section or with the scheduler suspended (no preemption there). Bounded at 0.5 s in
+ * all (a woken task blocked outside FreeRTOS calls). The object may be gone on return (another
+ * task deleted it): the caller looks again. */
+void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t *a,
+                             const uint32_t *b);
+
 /* A static create's look at its buffer (not NULL), whose first word is the host record of what
  * was made on it before (or garbage, or 0): true, after FR_REFUSE, when that names a live object
  * of `kind` whose buffer (buffer_of(record)) is this one. FreeRTOS would re-initialise the live

@@ -192,6 +192,7 @@ static void delete_queue(QueueHandle_t q, bool caps_api, const char *fn)
         return;
     }
     fr_lock();
+    fr_let_woken_run_locked(q, FR_QUEUE, &q->waiting_items, &q->waiting_room);
     const char *refusal = undeletable_locked(q, caps_api);
     uint8_t memory = 0;
     if (refusal == NULL) {

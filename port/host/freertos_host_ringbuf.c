@@ -511,6 +511,7 @@ static void delete_buffer(const char *fn, struct ringbuf *rb, bool caps_api)
         return;
     }
     fr_enter();
+    fr_let_woken_run_locked(rb, FR_RINGBUF, &rb->waiting_send, &rb->waiting_receive);
     /* looked up before anything is read; left live ones at once, so that a second delete is
      * refused however the two calls interleave */
     const char *why =

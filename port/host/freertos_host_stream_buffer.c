@@ -262,6 +262,7 @@ static void delete_buffer(const char *fn, StreamBufferHandle_t sb, bool caps_api
         return;
     }
     fr_lock();
+    fr_let_woken_run_locked(sb, FR_STREAM_BUFFER, &sb->waiting_send, &sb->waiting_receive);
     /* looked up before anything is read, and left live ones at once, so that a second delete is
      * refused however the two calls interleave */
     const char *why =
