@@ -406,6 +406,46 @@ static void a_static_create_over_a_live_objects_buffer_is_refused(void **state)
     vQueueDelete(other);
 }
 
+static void wait_forever(void *arg);
+
+static void task_deletes_itself(void *arg)
+{
+    (void)arg;
+    vTaskDelete(NULL);
+}
+
+/* The same for a task: a static create given the TCB buffer or the stack of a task not deleted is
+ * refused (FreeRTOS would make a second task over its TCB, or run two tasks on one stack). A task
+ * deleted by another gives its buffers at once, one that deleted itself when its thread has ended
+ * (the chip's idle task then has cleaned it up). */
+static void a_static_task_over_a_live_tasks_buffers_is_refused(void **state)
+{
+    (void)state;
+    static StaticTask_t tcb, other_tcb;
+    static StackType_t stack[4096], other_stack[4096];
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    TaskHandle_t t = xTaskCreateStatic(wait_forever, "first", sizeof stack, NULL, 5, stack, &tcb);
+    assert_non_null(t);
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", sizeof other_stack, NULL, 5,
+                                                    other_stack, &tcb)));
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", sizeof stack, NULL, 5,
+                                                    stack, &other_tcb)));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "the TCB buffer of task \"first\", not deleted: refused"));
+    assert_non_null(strstr(logged, "the stack of task \"first\", not deleted: refused"));
+    assert_ptr_equal(tcb.host, t); /* the live one untouched */
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks + 1);
+    vTaskDelete(t);
+    t = xTaskCreateStatic(task_deletes_itself, "second", sizeof stack, NULL, 5, stack, &tcb);
+    assert_non_null(t);
+    WAIT_FOR(uxTaskGetNumberOfTasks() == tasks);
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks);
+    t = xTaskCreateStatic(wait_forever, "third", sizeof stack, NULL, 5, stack, &tcb);
+    assert_non_null(t);
+    vTaskDelete(t);
+}
+
 /* Many objects, half of them deleted in an order unlike their creation's: each live one is still
  * found (the tree is rebalanced as they come and go), each dead one refused. */
 static void many_handles_stay_found_as_others_come_and_go(void **state)
@@ -798,6 +838,8 @@ int main(void)
         cmocka_unit_test_teardown(many_handles_stay_found_as_others_come_and_go, refusals_reset),
         cmocka_unit_test_teardown(a_handle_of_another_kind_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_static_create_over_a_live_objects_buffer_is_refused,
+                                  refusals_reset),
+        cmocka_unit_test_teardown(a_static_task_over_a_live_tasks_buffers_is_refused,
                                   refusals_reset),
         cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_deleted_task_never_reads_the_objects_its_deleter_frees_next,

@@ -584,10 +584,11 @@ static bool woken_preempting_locked(const uint32_t *a, const uint32_t *b,
         if (t->waiting_count == NULL || (t->waiting_count != a && t->waiting_count != b)) {
             continue;
         }
-        /* still waiting, or would not run on the caller's core before it (FreeRTOS's
-         * prvIsYieldRequiredSMP(): the current core first, for a higher priority only) */
-        if (t->waiting_on != NULL || t->priority <= mine ||
-            (t->core != tskNO_AFFINITY && t->core != core) || *n == PREEMPTED_MAX) {
+        /* would not run on the caller's core before it (FreeRTOS's prvIsYieldRequiredSMP():
+         * the current core first, for a higher priority only); one still waiting is kept too,
+         * any_still_runs_locked() passes it over */
+        if (t->priority <= mine || (t->core != tskNO_AFFINITY && t->core != core) ||
+            *n == PREEMPTED_MAX) {
             return false;
         }
         out[(*n)++] = t;
@@ -618,8 +619,9 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
     bool bounded = false;
     struct tskTaskControlBlock *woken[PREEMPTED_MAX];
     uint32_t n = 0;
+    int rc = 0;
     /* the object is read only while live: another task may delete it meanwhile */
-    while (fr_handle_live_locked(object, kind) && *a + *b != 0 &&
+    while (rc != ETIMEDOUT && fr_handle_live_locked(object, kind) && *a + *b != 0 &&
            woken_preempting_locked(a, b, woken, &n) && any_still_runs_locked(woken, n)) {
         if (!bounded) {
             bounded = true;
@@ -631,15 +633,11 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
                 deadline.tv_nsec -= 1000000000L;
             }
         }
-        int rc = 0;
         woken_watchers++;
         while (rc != ETIMEDOUT && any_still_runs_locked(woken, n)) {
             rc = pthread_cond_timedwait(&blocked_or_ended, &kernel, &deadline);
         }
         woken_watchers--;
-        if (rc == ETIMEDOUT) {
-            return;
-        }
     }
 }
 
@@ -1064,6 +1062,34 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
                : errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY;
 }
 
+/* A static create given the TCB buffer or the stack of a task not deleted: FreeRTOS would make a
+ * second task over the live one's TCB (its list items: the ready and event lists corrupted) or
+ * have two tasks run on one stack. False, logged and counted, for that; a task deleted by another
+ * may give its buffers at once (on the chip its TCB goes in vTaskDelete() unless it runs on the
+ * other core), one that deleted itself once its thread has ended (the idle task's clean-up on
+ * the chip). O(tasks). */
+static bool buffers_free(const char *fn, const void *stack, const StaticTask_t *tcb)
+{
+    fr_lock();
+    const struct tskTaskControlBlock *t = task_list;
+    while (t != NULL && (t->buffer == NULL || t->deleted ||
+                         (t->buffer != tcb && t->stack_area != stack))) {
+        t = t->next;
+    }
+    char name[configMAX_TASK_NAME_LEN];
+    const bool tcb_taken = t != NULL && t->buffer == tcb;
+    if (t != NULL) {
+        memcpy(name, t->name, sizeof name);
+    }
+    fr_unlock();
+    if (t != NULL) {
+        FR_REFUSE("%s: the %s of task \"%s\", not deleted: refused (the chip would %s)", fn,
+                  tcb_taken ? "TCB buffer" : "stack", name,
+                  tcb_taken ? "make a second task over its TCB" : "run two tasks on one stack");
+    }
+    return t == NULL;
+}
+
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
                                            const uint32_t ulStackDepth, void *const pvParameters,
                                            UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
@@ -1076,7 +1102,8 @@ TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char
     if (!valid_task_memory(__func__, puxStackBuffer, pxTaskBuffer)) {
         return NULL;
     }
-    if (!valid_task_args(__func__, pxTaskCode, uxPriority, xCoreID)) {
+    if (!valid_task_args(__func__, pxTaskCode, uxPriority, xCoreID) ||
+        !buffers_free(__func__, puxStackBuffer, pxTaskBuffer)) {
         return NULL;
     }
     struct tskTaskControlBlock *t = new_record();
