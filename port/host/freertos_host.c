@@ -405,20 +405,40 @@ static void *retire_locked(struct tskTaskControlBlock *record)
     return oldest;
 }
 
-/* Deletes waiting in fr_let_woken_run_locked(), and what wakes them: a task that blocks or ends. */
-static pthread_cond_t blocked_or_ended;
-static uint32_t woken_watchers;
-static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+/* A condition threads wait on under the kernel lock, broadcast only while one waits. */
+typedef struct {
+    pthread_cond_t cond;
+    uint32_t waiting;
+} gathering_t;
 
-static void watch_init(void)
+/* Threads with no task record wait in `unlisted`, broadcast at every wake (they look again);
+ * deletes in fr_let_woken_run_locked() in `blocked_or_ended`, broadcast when a task blocks or
+ * ends. */
+static gathering_t unlisted, blocked_or_ended;
+static pthread_once_t gatherings_once = PTHREAD_ONCE_INIT;
+
+static void gatherings_init(void)
 {
-    cond_init(&blocked_or_ended);
+    cond_init(&unlisted.cond);
+    cond_init(&blocked_or_ended.cond);
 }
 
-static void tell_watchers_locked(void)
+/* fr_lock() held: one wait in g until a broadcast or the deadline (NULL: none); the result of
+ * pthread_cond_timedwait(). */
+static int gather_locked(gathering_t *g, const struct timespec *deadline)
 {
-    if (woken_watchers != 0) {
-        pthread_cond_broadcast(&blocked_or_ended);
+    pthread_once(&gatherings_once, gatherings_init);
+    g->waiting++;
+    const int rc = deadline != NULL ? pthread_cond_timedwait(&g->cond, &kernel, deadline)
+                                    : pthread_cond_wait(&g->cond, &kernel);
+    g->waiting--;
+    return rc;
+}
+
+static void broadcast_locked(gathering_t *g)
+{
+    if (g->waiting != 0) {
+        pthread_cond_broadcast(&g->cond);
     }
 }
 
@@ -440,7 +460,7 @@ static _Noreturn void end_thread_locked(struct tskTaskControlBlock *t)
         pthread_cond_wait(&t->wake, &kernel);
     }
     uncount_locked(t);
-    tell_watchers_locked();
+    broadcast_locked(&blocked_or_ended);
     t_self = NULL;
     sim_chip_set_task_stack(NULL, 0);
     if (t->foreign) {
@@ -482,29 +502,12 @@ bool fr_wait_notified(fr_waiters_t *on, const struct timespec *deadline, uint32_
     return signalled;
 }
 
-/* Threads with no task record wait on one condition, broadcast at every wake (they look again). */
-static pthread_cond_t unlisted_wake;
-static uint32_t unlisted_waiting;
-static pthread_once_t unlisted_once = PTHREAD_ONCE_INIT;
-
-static void unlisted_init(void)
-{
-    cond_init(&unlisted_wake);
-}
-
-static void wake_unlisted_locked(void)
-{
-    if (unlisted_waiting != 0) {
-        pthread_cond_broadcast(&unlisted_wake);
-    }
-}
-
 bool fr_first_outranks_caller_locked(const fr_waiters_t *w)
 {
     /* None listed: the caller's count may hold a task already taken off its list (woken, or its
      * wait aborted) whose thread has not run yet, which FreeRTOS's event list no longer holds;
      * or a thread with no record, waiting on some object (which, unknown here). */
-    return w->first != NULL ? w->first->priority > interrupted_priority() : unlisted_waiting != 0;
+    return w->first != NULL ? w->first->priority > interrupted_priority() : unlisted.waiting != 0;
 }
 
 /* fr_lock() held: self joins `on` behind the tasks of its priority or higher. O(tasks in it). */
@@ -538,7 +541,7 @@ static bool unlist_locked(struct tskTaskControlBlock *t)
 bool fr_wake_task_locked(TaskHandle_t task)
 {
     if (task == NULL) {
-        wake_unlisted_locked();
+        broadcast_locked(&unlisted);
     }
     if (!unlist_locked(task)) {
         return false;
@@ -625,7 +628,6 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
            woken_preempting_locked(a, b, woken, &n) && any_still_runs_locked(woken, n)) {
         if (!bounded) {
             bounded = true;
-            pthread_once(&watch_once, watch_init);
             clock_gettime(CLOCK_MONOTONIC, &deadline);
             deadline.tv_nsec += PREEMPTED_WAIT_NS;
             if (deadline.tv_nsec >= 1000000000L) {
@@ -633,11 +635,9 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
                 deadline.tv_nsec -= 1000000000L;
             }
         }
-        woken_watchers++;
         while (rc != ETIMEDOUT && any_still_runs_locked(woken, n)) {
-            rc = pthread_cond_timedwait(&blocked_or_ended, &kernel, &deadline);
+            rc = gather_locked(&blocked_or_ended, &deadline);
         }
-        woken_watchers--;
     }
 }
 
@@ -649,11 +649,7 @@ bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waitin
         (*waiting)++;
     }
     if (self == NULL) {
-        pthread_once(&unlisted_once, unlisted_init);
-        unlisted_waiting++;
-        const int rc = deadline != NULL ? pthread_cond_timedwait(&unlisted_wake, &kernel, deadline)
-                                        : pthread_cond_wait(&unlisted_wake, &kernel);
-        unlisted_waiting--;
+        const int rc = gather_locked(&unlisted, deadline);
         if (waiting != NULL) {
             (*waiting)--;
         }
@@ -663,7 +659,7 @@ bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waitin
     self->waiting_cleanup = cleanup;
     self->waiting_arg = arg;
     enlist_locked(self, on);
-    tell_watchers_locked();
+    broadcast_locked(&blocked_or_ended);
     int rc = 0;
     while (self->waiting_on != NULL && rc != ETIMEDOUT) { /* until a wake took it off */
         rc = deadline != NULL ? pthread_cond_timedwait(&self->wake, &kernel, deadline)

@@ -142,7 +142,9 @@ void vRingbufferReturnItemFromISR(RingbufHandle_t xRingbuffer, void *pvItem,
  *  one's memory is the caller's; a WithCaps one's stays allocated (logged: vRingbufferDeleteWithCaps
  *  frees it; ESP-IDF leaks it). Items not returned go with it; it leaves its queue set. NULL is
  *  refused (logged); so is a buffer tasks wait on (the chip would leave them on freed memory).
- *  task, O(1). */
+ *  A task woken from it that would have preempted the caller on the chip runs first, until it
+ *  blocks or ends (docs/simulator.md). task; may block (0.5 s at most, only for such a task);
+ *  O(1), O(tasks) when tasks were woken from it. */
 void vRingbufferDelete(RingbufHandle_t xRingbuffer);
 /** Deletes a xRingbufferCreateWithCaps() buffer and frees its two blocks. Refused, logged: NULL,
  *  any other buffer (the chip asserts, or frees the caller's static memory), a buffer tasks wait
