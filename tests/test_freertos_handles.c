@@ -497,6 +497,49 @@ static bool record_goes(TaskHandle_t deleted)
     return gone;
 }
 
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+static atomic_int in_tls_callback; /* 1: entered, 2: may return */
+
+static void hold_in_callback(int index, void *value)
+{
+    (void)index;
+    (void)value;
+    atomic_store(&in_tls_callback, 1);
+    while (atomic_load(&in_tls_callback) != 2) {
+    }
+}
+
+static void set_callback_then_delete_itself(void *arg)
+{
+    (void)arg;
+    vTaskSetThreadLocalStoragePointerAndDelCallback(NULL, 0, NULL, hold_in_callback);
+    vTaskDelete(NULL);
+}
+
+/* A task that deleted itself keeps its TCB buffer until its thread has ended (on the chip: until
+ * the idle task has cleaned it up), here while its deletion callbacks run. */
+static void a_self_deleted_tasks_tcb_buffer_is_refused_until_its_thread_ends(void **state)
+{
+    (void)state;
+    static StaticTask_t tcb;
+    static StackType_t stack[4096], other_stack[4096];
+    atomic_store(&in_tls_callback, 0);
+    TaskHandle_t t = xTaskCreateStatic(set_callback_then_delete_itself, "ending", sizeof stack,
+                                       NULL, 5, stack, &tcb);
+    assert_non_null(t);
+    WAIT_FOR(atomic_load(&in_tls_callback) == 1);
+    log_capture_begin();
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", sizeof other_stack, NULL, 5,
+                                                    other_stack, &tcb)));
+    assert_non_null(strstr(log_capture_end(), "the TCB buffer of task \"ending\", not deleted"));
+    atomic_store(&in_tls_callback, 2);
+    assert_true(record_goes(t));
+    t = xTaskCreateStatic(wait_forever, "again", sizeof other_stack, NULL, 5, other_stack, &tcb);
+    assert_non_null(t);
+    vTaskDelete(t);
+}
+#endif
+
 /* A deleted task's record goes with its thread: its handle is refused by a second delete, plain
  * or WithCaps, whenever it comes. */
 static void a_task_deleted_twice_is_refused(void **state)
@@ -841,6 +884,10 @@ int main(void)
                                   refusals_reset),
         cmocka_unit_test_teardown(a_static_task_over_a_live_tasks_buffers_is_refused,
                                   refusals_reset),
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+        cmocka_unit_test_teardown(a_self_deleted_tasks_tcb_buffer_is_refused_until_its_thread_ends,
+                                  refusals_reset),
+#endif
         cmocka_unit_test_teardown(a_task_deleted_twice_is_refused, refusals_reset),
         cmocka_unit_test_teardown(a_deleted_task_never_reads_the_objects_its_deleter_frees_next,
                                   refusals_reset),

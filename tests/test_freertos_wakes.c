@@ -664,6 +664,48 @@ static void a_woken_task_that_waits_again_keeps_the_object_from_its_delete(void 
     }
 }
 
+/* A woken task that has left its wait but not yet blocked again (it works, then gives its item
+ * back) still runs first: the delete waits for it, not only for tasks still counted as waiting. */
+static RingbufHandle_t worked_ring;
+static _Atomic bool item_returned;
+
+static void receive_work_then_return(void *arg)
+{
+    (void)arg;
+    size_t size = 0;
+    void *item = xRingbufferReceive(worked_ring, &size, portMAX_DELAY);
+    atomic_fetch_add(&woken_count, 1);
+    const int64_t until = esp_timer_get_time() + 20000; /* 20 ms of work, no FreeRTOS call */
+    while (esp_timer_get_time() < until) {
+    }
+    if (item != NULL) {
+        vRingbufferReturnItem(worked_ring, item);
+        atomic_store(&item_returned, true);
+    }
+    vTaskSuspend(NULL);
+}
+
+static void a_delete_waits_for_a_woken_task_that_has_left_its_wait(void **state)
+{
+    (void)state;
+    reset();
+    atomic_store(&item_returned, false);
+    worked_ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+    assert_non_null(worked_ring);
+    TaskHandle_t t = NULL;
+    assert_int_equal(
+        xTaskCreate(receive_work_then_return, "rx", STACK, NULL, WAITER_PRIORITY, &t), pdPASS);
+    assert_true(becomes_blocked(t));
+    const uint32_t item = 1;
+    assert_int_equal(xRingbufferSend(worked_ring, &item, sizeof item, 0), pdTRUE);
+    while (atomic_load(&woken_count) == 0) { /* it has the item: out of its wait */
+    }
+    ASSERT_NOT_REFUSED(vRingbufferDelete(worked_ring));
+    assert_true(atomic_load(&item_returned));
+    WAIT_FOR(eTaskGetState(t) == eSuspended);
+    vTaskDelete(t);
+}
+
 /* One that goes on without a FreeRTOS call (it spins) keeps the delete waiting 0.5 s at most:
  * then, no longer counted by the queue, the queue is deleted. */
 static void a_delete_waits_for_a_woken_task_half_a_second_at_most(void **state)
@@ -784,6 +826,7 @@ int main(void)
         TEST(a_task_deleted_once_woken_leaves_its_wait),
         TEST(a_delete_lets_a_woken_task_that_would_preempt_the_deleter_run_first),
         TEST(a_woken_task_that_waits_again_keeps_the_object_from_its_delete),
+        TEST(a_delete_waits_for_a_woken_task_that_has_left_its_wait),
         TEST(a_delete_waits_for_a_woken_task_half_a_second_at_most),
         TEST(a_delete_does_not_wait_for_a_woken_task_that_would_not_preempt_the_deleter),
         TEST(a_thread_that_is_no_task_is_woken_too),

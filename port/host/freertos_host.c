@@ -91,6 +91,8 @@ struct tskTaskControlBlock {
     fr_waiters_t *waiting_on; /* the list it waits in (NULL: not waiting, or woken) */
     struct tskTaskControlBlock *next_waiter; /* the next in that list */
     uint32_t *waiting_count;    /* fr_wait's counter and cleanup: vTaskDelete undoes the wait */
+    const uint32_t *woken_from; /* that counter when a wake took it off its list, until it blocks
+                                   again or ends (compared, never read: fr_let_woken_run_locked) */
     void (*waiting_cleanup)(void *arg);
     void *waiting_arg;
     UBaseType_t number;       /* FreeRTOS's uxTCBNumber: 1, 2... in order of listing */
@@ -546,6 +548,7 @@ bool fr_wake_task_locked(TaskHandle_t task)
     if (!unlist_locked(task)) {
         return false;
     }
+    task->woken_from = task->waiting_count;
     pthread_cond_signal(&task->wake);
     return true;
 }
@@ -571,8 +574,9 @@ static bool is_main_thread(void);
 #define PREEMPTED_MAX 8u        /* woken tasks one delete waits for; more: it does not wait */
 #define PREEMPTED_WAIT_NS 500000000L /* its bound (a woken task blocked outside FreeRTOS calls) */
 
-/* fr_lock() held: the woken tasks counted in *a or *b that would have preempted the caller (see
- * fr_let_woken_run_locked()) into out[]; false when one counted there cannot be waited for. */
+/* fr_lock() held: the tasks woken from the waits counted in *a or *b, not blocked since, that
+ * would have preempted the caller (see fr_let_woken_run_locked()) into out[]; false when one of
+ * them would not have. */
 static bool woken_preempting_locked(const uint32_t *a, const uint32_t *b,
                                     struct tskTaskControlBlock *out[], uint32_t *n)
 {
@@ -584,19 +588,19 @@ static bool woken_preempting_locked(const uint32_t *a, const uint32_t *b,
                                                : tskNO_AFFINITY;
     *n = 0;
     for (struct tskTaskControlBlock *t = task_list; t != NULL; t = t->next) {
-        if (t->waiting_count == NULL || (t->waiting_count != a && t->waiting_count != b)) {
+        if (t->woken_from == NULL || (t->woken_from != a && t->woken_from != b)) {
             continue;
         }
         /* would not run on the caller's core before it (FreeRTOS's prvIsYieldRequiredSMP():
-         * the current core first, for a higher priority only); one still waiting is kept too,
-         * any_still_runs_locked() passes it over */
+         * the current core first, for a higher priority only; an unpinned caller's core is
+         * unknown) */
         if (t->priority <= mine || (t->core != tskNO_AFFINITY && t->core != core) ||
             *n == PREEMPTED_MAX) {
             return false;
         }
         out[(*n)++] = t;
     }
-    return true; /* a thread with no record counted there keeps the object from its delete */
+    return true;
 }
 
 /* fr_lock() held: whether a task of tasks[] has not yet run until it blocked or ended. */
@@ -605,7 +609,7 @@ static bool any_still_runs_locked(struct tskTaskControlBlock *const tasks[], uin
     for (uint32_t i = 0; i < n; i++) {
         /* a record is read only while live: a task's goes when its thread ends */
         if (fr_handle_live_locked(tasks[i], FR_TASK) && !tasks[i]->deleted &&
-            tasks[i]->waiting_on == NULL) {
+            tasks[i]->waiting_on == NULL && !__atomic_load_n(&tasks[i]->parked, __ATOMIC_RELAXED)) {
             return true;
         }
     }
@@ -623,8 +627,8 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
     struct tskTaskControlBlock *woken[PREEMPTED_MAX];
     uint32_t n = 0;
     int rc = 0;
-    /* the object is read only while live: another task may delete it meanwhile */
-    while (rc != ETIMEDOUT && fr_handle_live_locked(object, kind) && *a + *b != 0 &&
+    /* the object's counters are compared only while it is live: another task may delete it */
+    while (rc != ETIMEDOUT && fr_handle_live_locked(object, kind) &&
            woken_preempting_locked(a, b, woken, &n) && any_still_runs_locked(woken, n)) {
         if (!bounded) {
             bounded = true;
@@ -638,6 +642,10 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
         while (rc != ETIMEDOUT && any_still_runs_locked(woken, n)) {
             rc = gather_locked(&blocked_or_ended, &deadline);
         }
+    }
+    struct tskTaskControlBlock *self = t_self;
+    if (bounded && self != NULL && self->deleted && !t_ending) {
+        end_thread_locked(self); /* a woken task deleted the caller: on the chip it ran no more */
     }
 }
 
@@ -659,6 +667,7 @@ bool fr_wait(fr_waiters_t *on, const struct timespec *deadline, uint32_t *waitin
     self->waiting_cleanup = cleanup;
     self->waiting_arg = arg;
     enlist_locked(self, on);
+    self->woken_from = NULL;
     broadcast_locked(&blocked_or_ended);
     int rc = 0;
     while (self->waiting_on != NULL && rc != ETIMEDOUT) { /* until a wake took it off */
@@ -709,6 +718,7 @@ static void foreign_thread_ends(void *record)
 {
     fr_lock();
     uncount_locked(record);
+    broadcast_locked(&blocked_or_ended);
     sim_owner_task_gone(record, false);
     fr_handle_remove_locked(record);
     pthread_cond_destroy(&((struct tskTaskControlBlock *)record)->wake);
@@ -1061,16 +1071,23 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
 /* A static create given the TCB buffer or the stack of a task not deleted: FreeRTOS would make a
  * second task over the live one's TCB (its list items: the ready and event lists corrupted) or
  * have two tasks run on one stack. False, logged and counted, for that; a task deleted by another
- * may give its buffers at once (on the chip its TCB goes in vTaskDelete() unless it runs on the
- * other core), one that deleted itself once its thread has ended (the idle task's clean-up on
- * the chip). O(tasks). */
+ * gives its buffers at once (on the chip its TCB goes in vTaskDelete() unless it runs on the
+ * other core), one that deleted itself its TCB buffer once its thread has ended (the idle task's
+ * clean-up on the chip; its stack at once: not checked). Exact starts only (an overlap is not
+ * checked), and not atomic with the create (two creates at once may both pass). O(tasks). */
 static bool buffers_free(const char *fn, const void *stack, const StaticTask_t *tcb)
 {
     fr_lock();
+    /* a task deleted by another has left the list at once; one that deleted itself too, but its
+     * record names it from its TCB buffer until its thread ends (compared before it is read) */
     const struct tskTaskControlBlock *t = task_list;
-    while (t != NULL && (t->buffer == NULL || t->deleted ||
-                         (t->buffer != tcb && t->stack_area != stack))) {
+    while (t != NULL && t->buffer != tcb && t->stack_area != stack) {
         t = t->next;
+    }
+    const struct tskTaskControlBlock *ending = tcb->host;
+    if (t == NULL && fr_handle_live_locked(ending, FR_TASK) && ending->buffer == tcb &&
+        !ending->deleted) {
+        t = ending;
     }
     char name[configMAX_TASK_NAME_LEN];
     const bool tcb_taken = t != NULL && t->buffer == tcb;
@@ -1304,7 +1321,8 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
         return;
     }
     memcpy(name, t->name, sizeof name); /* another task's record may go once the lock is left */
-    if (t->deleted) { /* deleted by another already, its thread not ended yet */
+    /* deleted already (off the list at once, also when it deleted itself), its thread not ended */
+    if (!self && !t->listed) {
         fr_unlock();
         FR_REFUSE("%s(\"%s\"): deleted already: refused", fn, name);
         return;
@@ -1332,6 +1350,7 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     /* A task deleting itself ends below, once its memory is back: flagged now, it would end in
      * the first call a free or log hook makes into FreeRTOS. */
     __atomic_store_n(&t->deleted, ends && !self, __ATOMIC_RELEASE);
+    broadcast_locked(&blocked_or_ended); /* it runs no more */
     if (tcb != NULL) { /* task tracking sees the deletion in the TCB's free, as ESP-IDF's; told
                           here, where the handle is surely this task's, before its thread can
                           allocate again */
