@@ -706,6 +706,89 @@ static void a_delete_waits_for_a_woken_task_that_has_left_its_wait(void **state)
     vTaskDelete(t);
 }
 
+/* The woken task may delete the deleter before it blocks: on the chip the deleter then never runs
+ * again, and the object stays. */
+static TaskHandle_t giver;
+static QueueHandle_t giver_queue;
+
+static void receive_delete_the_giver_then_block(void *arg)
+{
+    (void)arg;
+    uint32_t item = 0;
+    if (xQueueReceive(giver_queue, &item, portMAX_DELAY) == pdPASS) {
+        vTaskDelete(giver);
+        atomic_fetch_add(&woken_count, 1);
+    }
+    vTaskSuspend(NULL);
+}
+
+static void give_then_delete(void *arg)
+{
+    (void)arg;
+    const uint32_t item = 1;
+    (void)xQueueSend(giver_queue, &item, 0);
+    vQueueDelete(giver_queue);
+    atomic_store(&go_on, true); /* never reached: deleted by the woken task first */
+    vTaskSuspend(NULL);
+}
+
+static void a_deleter_deleted_by_the_woken_task_deletes_nothing(void **state)
+{
+    (void)state;
+    reset();
+    giver_queue = xQueueCreate(1, sizeof(uint32_t));
+    assert_non_null(giver_queue);
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(receive_delete_the_giver_then_block, "rx", STACK, NULL,
+                                 WAITER_PRIORITY, &t),
+                     pdPASS);
+    assert_true(becomes_blocked(t));
+    const UBaseType_t tasks = uxTaskGetNumberOfTasks();
+    assert_int_equal(xTaskCreate(give_then_delete, "giver", STACK, NULL, 2, &giver), pdPASS);
+    WAIT_FOR(atomic_load(&woken_count) == 1 && uxTaskGetNumberOfTasks() == tasks);
+    assert_int_equal(uxTaskGetNumberOfTasks(), tasks); /* the giver is gone */
+    assert_false(atomic_load(&go_on));
+    assert_int_equal(uxQueueSpacesAvailable(giver_queue), 1); /* live, its item taken */
+    WAIT_FOR(eTaskGetState(t) == eSuspended);
+    vTaskDelete(t);
+    vQueueDelete(giver_queue);
+}
+
+/* A woken task deleted by a third while the delete waits for it runs no more: the delete goes on
+ * then, not at its bound. */
+static TaskHandle_t to_delete;
+
+static void delete_after_50_ms(void *arg)
+{
+    (void)arg;
+    vTaskDelay(pdMS_TO_TICKS(50));
+    vTaskDelete(to_delete);
+    while (!atomic_load(&go_on)) { /* it does not block: its delete alone tells */
+    }
+    vTaskSuspend(NULL);
+}
+
+static void a_woken_task_deleted_meanwhile_ends_the_deletes_wait(void **state)
+{
+    (void)state;
+    reset();
+    static receiver_t r;
+    r = (receiver_t){.queue = xQueueCreate(1, sizeof(uint32_t)), .id = 1};
+    assert_non_null(r.queue);
+    assert_int_equal(
+        xTaskCreate(receive_then_work, "rx", STACK, &r, WAITER_PRIORITY, &to_delete), pdPASS);
+    assert_true(becomes_blocked(to_delete));
+    TaskHandle_t deleter = NULL;
+    assert_int_equal(xTaskCreate(delete_after_50_ms, "deleter", STACK, NULL, 1, &deleter), pdPASS);
+    assert_true(give(&r));
+    const int64_t start = esp_timer_get_time();
+    ASSERT_NOT_REFUSED(vQueueDelete(r.queue));
+    assert_true(esp_timer_get_time() - start < 400000);
+    atomic_store(&go_on, true); /* its thread ends at its next FreeRTOS call */
+    WAIT_FOR(eTaskGetState(deleter) == eSuspended);
+    vTaskDelete(deleter);
+}
+
 /* One that goes on without a FreeRTOS call (it spins) keeps the delete waiting 0.5 s at most:
  * then, no longer counted by the queue, the queue is deleted. */
 static void a_delete_waits_for_a_woken_task_half_a_second_at_most(void **state)
@@ -828,6 +911,8 @@ int main(void)
         TEST(a_woken_task_that_waits_again_keeps_the_object_from_its_delete),
         TEST(a_delete_waits_for_a_woken_task_that_has_left_its_wait),
         TEST(a_delete_waits_for_a_woken_task_half_a_second_at_most),
+        TEST(a_deleter_deleted_by_the_woken_task_deletes_nothing),
+        TEST(a_woken_task_deleted_meanwhile_ends_the_deletes_wait),
         TEST(a_delete_does_not_wait_for_a_woken_task_that_would_not_preempt_the_deleter),
         TEST(a_thread_that_is_no_task_is_woken_too),
     };
