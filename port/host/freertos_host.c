@@ -1350,7 +1350,9 @@ static void delete_task(TaskHandle_t task, bool caps_api, const char *fn)
     /* A task deleting itself ends below, once its memory is back: flagged now, it would end in
      * the first call a free or log hook makes into FreeRTOS. */
     __atomic_store_n(&t->deleted, ends && !self, __ATOMIC_RELEASE);
-    broadcast_locked(&blocked_or_ended); /* it runs no more */
+    if (ends && !self) {
+        broadcast_locked(&blocked_or_ended); /* it runs no more (itself: when its thread ends) */
+    }
     if (tcb != NULL) { /* task tracking sees the deletion in the TCB's free, as ESP-IDF's; told
                           here, where the handle is surely this task's, before its thread can
                           allocate again */
