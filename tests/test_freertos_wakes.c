@@ -789,6 +789,121 @@ static void a_woken_task_deleted_meanwhile_ends_the_deletes_wait(void **state)
     vTaskDelete(deleter);
 }
 
+/* The deleter may have been woken from the object itself (it took the last item): the higher
+ * task woken with it still runs first. */
+static RingbufHandle_t shared_ring;
+static _Atomic int returns;
+
+static void receive_work_return(int work_us, bool then_delete)
+{
+    size_t size = 0;
+    void *item = xRingbufferReceive(shared_ring, &size, portMAX_DELAY);
+    atomic_fetch_add(&woken_count, 1);
+    const int64_t until = esp_timer_get_time() + work_us;
+    while (esp_timer_get_time() < until) {
+    }
+    if (item != NULL) {
+        vRingbufferReturnItem(shared_ring, item);
+        atomic_fetch_add(&returns, 1);
+    }
+    if (then_delete) {
+        vRingbufferDelete(shared_ring);
+        atomic_store(&go_on, true);
+    }
+    vTaskSuspend(NULL);
+}
+
+static void high_receiver(void *arg)
+{
+    (void)arg;
+    receive_work_return(20000, false);
+}
+
+static void deleting_receiver(void *arg)
+{
+    (void)arg;
+    receive_work_return(0, true);
+}
+
+static void a_deleter_woken_from_the_object_lets_a_higher_woken_task_run_first(void **state)
+{
+    (void)state;
+    reset();
+    atomic_store(&returns, 0);
+    shared_ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+    assert_non_null(shared_ring);
+    TaskHandle_t high = NULL, deleter = NULL;
+    assert_int_equal(xTaskCreate(high_receiver, "high", STACK, NULL, 10, &high), pdPASS);
+    assert_true(becomes_blocked(high));
+    assert_int_equal(xTaskCreate(deleting_receiver, "deleter", STACK, NULL, WAITER_PRIORITY,
+                                 &deleter),
+                     pdPASS);
+    assert_true(becomes_blocked(deleter));
+    const uint32_t item = 1;
+    ASSERT_NOT_REFUSED({
+        assert_int_equal(xRingbufferSend(shared_ring, &item, sizeof item, 0), pdTRUE);
+        assert_int_equal(xRingbufferSend(shared_ring, &item, sizeof item, 0), pdTRUE);
+        WAIT_FOR(atomic_load(&go_on));
+    });
+    assert_true(atomic_load(&go_on));
+    assert_int_equal(atomic_load(&returns), 2); /* the high one's too, before the delete */
+    WAIT_FOR(eTaskGetState(high) == eSuspended && eTaskGetState(deleter) == eSuspended);
+    vTaskDelete(high);
+    vTaskDelete(deleter);
+}
+
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+/* A deleter deleted by a third while it waits ends then (its deletion callbacks run), not at the
+ * wait's bound. */
+static QueueHandle_t third_queue;
+static _Atomic int64_t ended_at_us;
+static _Atomic bool deleter_waits;
+
+static void note_the_end(int index, void *value)
+{
+    (void)index;
+    (void)value;
+    atomic_store(&ended_at_us, esp_timer_get_time());
+}
+
+static void give_then_delete_third_queue(void *arg)
+{
+    (void)arg;
+    vTaskSetThreadLocalStoragePointerAndDelCallback(NULL, 0, NULL, note_the_end);
+    const uint32_t item = 1;
+    (void)xQueueSend(third_queue, &item, 0);
+    atomic_store(&deleter_waits, true);
+    vQueueDelete(third_queue); /* waits for the woken task, which works on */
+    vTaskSuspend(NULL);
+}
+
+static void a_deleter_deleted_while_it_waits_ends_then(void **state)
+{
+    (void)state;
+    reset();
+    atomic_store(&ended_at_us, 0);
+    atomic_store(&deleter_waits, false);
+    static receiver_t r;
+    third_queue = xQueueCreate(1, sizeof(uint32_t));
+    assert_non_null(third_queue);
+    r = (receiver_t){.queue = third_queue, .id = 1};
+    TaskHandle_t worker = NULL, deleter = NULL;
+    assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r, WAITER_PRIORITY, &worker),
+                     pdPASS);
+    assert_true(becomes_blocked(worker));
+    assert_int_equal(
+        xTaskCreate(give_then_delete_third_queue, "deleter", STACK, NULL, 2, &deleter), pdPASS);
+    WAIT_FOR(atomic_load(&deleter_waits) && atomic_load(&woken_count) == 1);
+    vTaskDelay(2); /* in its wait by now (0.5 s long) */
+    const int64_t deleted_at = esp_timer_get_time();
+    vTaskDelete(deleter);
+    WAIT_FOR(atomic_load(&ended_at_us) != 0);
+    assert_true(atomic_load(&ended_at_us) - deleted_at < 300000);
+    let_go(worker);
+    vQueueDelete(third_queue); /* its deleter never deleted it */
+}
+#endif
+
 /* One that goes on without a FreeRTOS call (it spins) keeps the delete waiting 0.5 s at most:
  * then, no longer counted by the queue, the queue is deleted. */
 static void a_delete_waits_for_a_woken_task_half_a_second_at_most(void **state)
@@ -910,6 +1025,10 @@ int main(void)
         TEST(a_delete_lets_a_woken_task_that_would_preempt_the_deleter_run_first),
         TEST(a_woken_task_that_waits_again_keeps_the_object_from_its_delete),
         TEST(a_delete_waits_for_a_woken_task_that_has_left_its_wait),
+        TEST(a_deleter_woken_from_the_object_lets_a_higher_woken_task_run_first),
+#ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
+        TEST(a_deleter_deleted_while_it_waits_ends_then),
+#endif
         TEST(a_delete_waits_for_a_woken_task_half_a_second_at_most),
         TEST(a_deleter_deleted_by_the_woken_task_deletes_nothing),
         TEST(a_woken_task_deleted_meanwhile_ends_the_deletes_wait),

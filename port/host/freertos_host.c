@@ -588,8 +588,8 @@ static bool woken_preempting_locked(const uint32_t *a, const uint32_t *b,
                                                : tskNO_AFFINITY;
     *n = 0;
     for (struct tskTaskControlBlock *t = task_list; t != NULL; t = t->next) {
-        if (t->woken_from == NULL || (t->woken_from != a && t->woken_from != b)) {
-            continue;
+        if (t == self || t->woken_from == NULL || (t->woken_from != a && t->woken_from != b)) {
+            continue; /* (the caller too: it may have been woken from the object it deletes) */
         }
         /* would not run on the caller's core before it (FreeRTOS's prvIsYieldRequiredSMP():
          * the current core first, for a higher priority only; an unpinned caller's core is
@@ -607,9 +607,10 @@ static bool woken_preempting_locked(const uint32_t *a, const uint32_t *b,
 static bool any_still_runs_locked(struct tskTaskControlBlock *const tasks[], uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        /* a record is read only while live: a task's goes when its thread ends */
+        /* a record is read only while live: a task's goes when its thread ends (the service tasks'
+     * static records are never in the handle table: not waited for) */
         if (fr_handle_live_locked(tasks[i], FR_TASK) && !tasks[i]->deleted &&
-            tasks[i]->waiting_on == NULL && !__atomic_load_n(&tasks[i]->parked, __ATOMIC_RELAXED)) {
+            tasks[i]->waiting_on == NULL) {
             return true;
         }
     }
@@ -619,6 +620,7 @@ static bool any_still_runs_locked(struct tskTaskControlBlock *const tasks[], uin
 void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t *a,
                              const uint32_t *b)
 {
+    struct tskTaskControlBlock *self = t_self;
     if (sim_in_isr() || t_critical != 0 || t_scheduler_suspended != 0) {
         return; /* no preemption there: the woken tasks have not run on the chip either */
     }
@@ -627,9 +629,11 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
     struct tskTaskControlBlock *woken[PREEMPTED_MAX];
     uint32_t n = 0;
     int rc = 0;
-    /* the object's counters are compared only while it is live: another task may delete it */
-    while (rc != ETIMEDOUT && fr_handle_live_locked(object, kind) &&
-           woken_preempting_locked(a, b, woken, &n) && any_still_runs_locked(woken, n)) {
+    /* the object's counters are compared only while it is live: another task may delete it; the
+     * caller deleted meanwhile runs no more */
+    while (rc != ETIMEDOUT && !(self != NULL && self->deleted) &&
+           fr_handle_live_locked(object, kind) && woken_preempting_locked(a, b, woken, &n) &&
+           any_still_runs_locked(woken, n)) {
         if (!bounded) {
             bounded = true;
             clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -639,13 +643,13 @@ void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t 
                 deadline.tv_nsec -= 1000000000L;
             }
         }
-        while (rc != ETIMEDOUT && any_still_runs_locked(woken, n)) {
+        while (rc != ETIMEDOUT && !(self != NULL && self->deleted) &&
+               any_still_runs_locked(woken, n)) {
             rc = gather_locked(&blocked_or_ended, &deadline);
         }
     }
-    struct tskTaskControlBlock *self = t_self;
     if (bounded && self != NULL && self->deleted && !t_ending) {
-        end_thread_locked(self); /* a woken task deleted the caller: on the chip it ran no more */
+        end_thread_locked(self); /* deleted while it waited: on the chip it ran no more */
     }
 }
 
