@@ -436,6 +436,11 @@ static void a_static_task_over_a_live_tasks_buffers_is_refused(void **state)
     assert_non_null(strstr(logged, "the stack of task \"first\", not deleted: refused"));
     assert_ptr_equal(tcb.host, t); /* the live one untouched */
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks + 1);
+    other_tcb.host = t; /* a first word naming a live task made on another buffer: garbage */
+    TaskHandle_t other = xTaskCreateStatic(wait_forever, "other", sizeof other_stack, NULL, 5,
+                                           other_stack, &other_tcb);
+    assert_non_null(other);
+    vTaskDelete(other);
     vTaskDelete(t);
     t = xTaskCreateStatic(task_deletes_itself, "second", sizeof stack, NULL, 5, stack, &tcb);
     assert_non_null(t);

@@ -1082,19 +1082,15 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
 static bool buffers_free(const char *fn, const void *stack, const StaticTask_t *tcb)
 {
     fr_lock();
-    /* a task deleted by another has left the list at once; one that deleted itself too, but its
-     * record names it from its TCB buffer until its thread ends (compared before it is read) */
-    const struct tskTaskControlBlock *t = task_list;
-    while (t != NULL && t->buffer != tcb && t->stack_area != stack) {
-        t = t->next;
-    }
-    const struct tskTaskControlBlock *ending = tcb->host;
-    if (t == NULL && fr_handle_live_locked(ending, FR_TASK) && ending->buffer == tcb &&
-        !ending->deleted) {
-        t = ending;
+    /* the TCB buffer's first word names the record made on it, live until its thread ends; a
+     * task deleted by another gives it back at once (compared before it is read) */
+    const struct tskTaskControlBlock *t = tcb->host;
+    const bool tcb_taken = fr_handle_live_locked(t, FR_TASK) && t->buffer == tcb && !t->deleted;
+    if (!tcb_taken) { /* the stack of a listed task (a deleted one leaves the list at once) */
+        for (t = task_list; t != NULL && t->stack_area != stack; t = t->next) {
+        }
     }
     char name[configMAX_TASK_NAME_LEN];
-    const bool tcb_taken = t != NULL && t->buffer == tcb;
     if (t != NULL) {
         memcpy(name, t->name, sizeof name);
     }
