@@ -571,7 +571,7 @@ TaskHandle_t fr_current(void)
 
 static bool is_main_thread(void);
 
-#define PREEMPTED_MAX 8u        /* woken tasks one delete waits for; more: it does not wait */
+#define PREEMPTED_MAX 8u             /* woken tasks one delete waits for; more: it does not */
 #define PREEMPTED_WAIT_NS 500000000L /* its bound (a woken task blocked outside FreeRTOS calls) */
 
 /* fr_lock() held: the tasks woken from the waits counted in *a or *b, not blocked since, that
@@ -607,8 +607,8 @@ static bool woken_preempting_locked(const uint32_t *a, const uint32_t *b,
 static bool any_still_runs_locked(struct tskTaskControlBlock *const tasks[], uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        /* a record is read only while live: a task's goes when its thread ends (the service tasks'
-     * static records are never in the handle table: not waited for) */
+        /* a record is read only while live: a task's goes when its thread ends (the service
+         * tasks' static records are never in the handle table: not waited for) */
         if (fr_handle_live_locked(tasks[i], FR_TASK) && !tasks[i]->deleted &&
             tasks[i]->waiting_on == NULL) {
             return true;
@@ -1074,11 +1074,12 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
 
 /* A static create given the TCB buffer or the stack of a task not deleted: FreeRTOS would make a
  * second task over the live one's TCB (its list items: the ready and event lists corrupted) or
- * have two tasks run on one stack. False, logged and counted, for that; a task deleted by another
- * gives its buffers at once (on the chip its TCB goes in vTaskDelete() unless it runs on the
- * other core), one that deleted itself its TCB buffer once its thread has ended (the idle task's
- * clean-up on the chip; its stack at once: not checked). Exact starts only (an overlap is not
- * checked), and not atomic with the create (two creates at once may both pass). O(tasks). */
+ * have two tasks run on one stack. False, logged and counted, for that. A task deleted by another
+ * gives its buffers back at once (on the chip its TCB goes in vTaskDelete() unless it runs on the
+ * other core); a task that deleted itself gives its TCB buffer back once its thread has ended
+ * (the idle task's clean-up on the chip), its stack at once (not checked). Exact starts only (an
+ * overlap is not checked), and not atomic with the create (two creates at once may both pass).
+ * O(tasks). */
 static bool buffers_free(const char *fn, const void *stack, const StaticTask_t *tcb)
 {
     fr_lock();
