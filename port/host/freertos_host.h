@@ -147,16 +147,17 @@ void fr_handle_remove_locked(const void *handle);
 bool fr_handle_live_locked(const void *handle, fr_kind_t kind);
 
 /* fr_lock() held, by a task about to delete `object` (of `kind`), whose waits are counted in *a
- * and *b: lets the tasks already woken from those waits that would have preempted the caller on
- * the chip run first. There a task woken (or aborted) with a priority above the caller's, able to
- * run on the caller's core (unpinned, or pinned to the caller's), runs before the caller's next
- * line, until it blocks or ends; here its thread may not have run yet, and the delete would find
- * it still counted. Waits (the lock released meanwhile) until each such task has blocked again or
- * ended, then looks again; returns at once when a counted task still waits, or a woken one would
- * not have preempted the caller (the caller then refuses the delete, as before), or in an ISR, a
- * critical section or with the scheduler suspended (no preemption there). Bounded at 0.5 s in
- * all (a woken task blocked outside FreeRTOS calls). The object may be gone on return (another
- * task deleted it): the caller looks again. */
+ * and *b: lets the tasks woken from those waits (or aborted there) and not blocked since, the
+ * caller apart, run first when they would have preempted the caller on the chip. There a task
+ * woken with a priority above the caller's, able to run on the caller's core (unpinned, or pinned
+ * to the caller's when the caller is pinned), runs before the caller's next line, until it blocks
+ * or ends; here its thread may not have run yet, or be still working. Waits (the lock released
+ * meanwhile) until each such task has blocked or ended, then looks again. Returns at once when a
+ * woken task would not have preempted the caller (the caller's checks then refuse the delete
+ * while that task is counted), in an ISR, in a critical section or with the scheduler suspended
+ * (no preemption there). Bounded at 0.5 s in all (a woken task blocked outside FreeRTOS calls).
+ * A caller deleted meanwhile ends here. The object may be gone on return (another task deleted
+ * it): the caller looks again. O(tasks) a look. */
 void fr_let_woken_run_locked(const void *object, fr_kind_t kind, const uint32_t *a,
                              const uint32_t *b);
 
