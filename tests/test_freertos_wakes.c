@@ -664,48 +664,6 @@ static void a_woken_task_that_waits_again_keeps_the_object_from_its_delete(void 
     }
 }
 
-/* A woken task that has left its wait but not yet blocked again (it works, then gives its item
- * back) still runs first: the delete waits for it, not only for tasks still counted as waiting. */
-static RingbufHandle_t worked_ring;
-static _Atomic bool item_returned;
-
-static void receive_work_then_return(void *arg)
-{
-    (void)arg;
-    size_t size = 0;
-    void *item = xRingbufferReceive(worked_ring, &size, portMAX_DELAY);
-    atomic_fetch_add(&woken_count, 1);
-    const int64_t until = esp_timer_get_time() + 20000; /* 20 ms of work, no FreeRTOS call */
-    while (esp_timer_get_time() < until) {
-    }
-    if (item != NULL) {
-        vRingbufferReturnItem(worked_ring, item);
-        atomic_store(&item_returned, true);
-    }
-    vTaskSuspend(NULL);
-}
-
-static void a_delete_waits_for_a_woken_task_that_has_left_its_wait(void **state)
-{
-    (void)state;
-    reset();
-    atomic_store(&item_returned, false);
-    worked_ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
-    assert_non_null(worked_ring);
-    TaskHandle_t t = NULL;
-    assert_int_equal(
-        xTaskCreate(receive_work_then_return, "rx", STACK, NULL, WAITER_PRIORITY, &t), pdPASS);
-    assert_true(becomes_blocked(t));
-    const uint32_t item = 1;
-    assert_int_equal(xRingbufferSend(worked_ring, &item, sizeof item, 0), pdTRUE);
-    while (atomic_load(&woken_count) == 0) { /* it has the item: out of its wait */
-    }
-    ASSERT_NOT_REFUSED(vRingbufferDelete(worked_ring));
-    assert_true(atomic_load(&item_returned));
-    WAIT_FOR(eTaskGetState(t) == eSuspended);
-    vTaskDelete(t);
-}
-
 /* The woken task may delete the deleter before it blocks: on the chip the deleter then never runs
  * again, and the object stays. */
 static TaskHandle_t giver;
@@ -789,8 +747,8 @@ static void a_woken_task_deleted_meanwhile_ends_the_deletes_wait(void **state)
     vTaskDelete(deleter);
 }
 
-/* The deleter may have been woken from the object itself (it took the last item): the higher
- * task woken with it still runs first. */
+/* Tasks that take an item from a ring buffer, work (no FreeRTOS call), give it back; the deleting
+ * one then deletes the buffer. */
 static RingbufHandle_t shared_ring;
 static _Atomic int returns;
 
@@ -825,6 +783,30 @@ static void deleting_receiver(void *arg)
     receive_work_return(0, true);
 }
 
+/* A woken task that has left its wait but not yet blocked again (it works, then gives its item
+ * back) still runs first: the delete waits for it, not only for tasks still counted as waiting. */
+static void a_delete_waits_for_a_woken_task_that_has_left_its_wait(void **state)
+{
+    (void)state;
+    reset();
+    atomic_store(&returns, 0);
+    shared_ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+    assert_non_null(shared_ring);
+    TaskHandle_t t = NULL;
+    assert_int_equal(xTaskCreate(high_receiver, "rx", STACK, NULL, WAITER_PRIORITY, &t), pdPASS);
+    assert_true(becomes_blocked(t));
+    const uint32_t item = 1;
+    assert_int_equal(xRingbufferSend(shared_ring, &item, sizeof item, 0), pdTRUE);
+    while (atomic_load(&woken_count) == 0) { /* it has the item: out of its wait */
+    }
+    ASSERT_NOT_REFUSED(vRingbufferDelete(shared_ring));
+    assert_int_equal(atomic_load(&returns), 1);
+    WAIT_FOR(eTaskGetState(t) == eSuspended);
+    vTaskDelete(t);
+}
+
+/* The deleter may have been woken from the object itself (it took the last item): the higher
+ * task woken with it still runs first. */
 static void a_deleter_woken_from_the_object_lets_a_higher_woken_task_run_first(void **state)
 {
     (void)state;
