@@ -602,14 +602,20 @@ static void wait_then_block(void *arg)
     vTaskSuspend(NULL);
 }
 
-static TaskHandle_t blocked_waiter(intptr_t waits, UBaseType_t priority, BaseType_t core)
+/* A task running code(arg) at `priority` on `core`, once it is blocked. */
+static TaskHandle_t blocked_task(TaskFunction_t code, void *arg, UBaseType_t priority,
+                                 BaseType_t core)
 {
     TaskHandle_t t = NULL;
-    assert_int_equal(xTaskCreatePinnedToCore(wait_then_block, "waiter", STACK, (void *)waits,
-                                             priority, &t, core),
+    assert_int_equal(xTaskCreatePinnedToCore(code, "waiter", STACK, arg, priority, &t, core),
                      pdPASS);
     assert_true(becomes_blocked(t));
     return t;
+}
+
+static TaskHandle_t blocked_waiter(intptr_t waits, UBaseType_t priority, BaseType_t core)
+{
+    return blocked_task(wait_then_block, (void *)waits, priority, core);
 }
 
 /* On the chip a task a give (or a take) wakes runs before the giver's next line when it outranks
@@ -712,6 +718,15 @@ static void a_deleter_deleted_by_the_woken_task_deletes_nothing(void **state)
     vQueueDelete(giver_queue);
 }
 
+/* A task at WAITER_PRIORITY blocked on a new queue (r's): once woken it works (no FreeRTOS call)
+ * until go_on. */
+static TaskHandle_t worker_on_a_queue(receiver_t *r)
+{
+    *r = (receiver_t){.queue = xQueueCreate(1, sizeof(uint32_t)), .id = 1};
+    assert_non_null(r->queue);
+    return blocked_task(receive_then_work, r, WAITER_PRIORITY, tskNO_AFFINITY);
+}
+
 /* A woken task deleted by a third while the delete waits for it runs no more: the delete goes on
  * then, not at its bound. */
 static TaskHandle_t to_delete;
@@ -731,11 +746,7 @@ static void a_woken_task_deleted_meanwhile_ends_the_deletes_wait(void **state)
     (void)state;
     reset();
     static receiver_t r;
-    r = (receiver_t){.queue = xQueueCreate(1, sizeof(uint32_t)), .id = 1};
-    assert_non_null(r.queue);
-    assert_int_equal(
-        xTaskCreate(receive_then_work, "rx", STACK, &r, WAITER_PRIORITY, &to_delete), pdPASS);
-    assert_true(becomes_blocked(to_delete));
+    to_delete = worker_on_a_queue(&r);
     TaskHandle_t deleter = NULL;
     assert_int_equal(xTaskCreate(delete_after_50_ms, "deleter", STACK, NULL, 1, &deleter), pdPASS);
     assert_true(give(&r));
@@ -783,18 +794,21 @@ static void deleting_receiver(void *arg)
     receive_work_return(0, true);
 }
 
+static void new_shared_ring(void)
+{
+    reset();
+    atomic_store(&returns, 0);
+    shared_ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
+    assert_non_null(shared_ring);
+}
+
 /* A woken task that has left its wait but not yet blocked again (it works, then gives its item
  * back) still runs first: the delete waits for it, not only for tasks still counted as waiting. */
 static void a_delete_waits_for_a_woken_task_that_has_left_its_wait(void **state)
 {
     (void)state;
-    reset();
-    atomic_store(&returns, 0);
-    shared_ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
-    assert_non_null(shared_ring);
-    TaskHandle_t t = NULL;
-    assert_int_equal(xTaskCreate(high_receiver, "rx", STACK, NULL, WAITER_PRIORITY, &t), pdPASS);
-    assert_true(becomes_blocked(t));
+    new_shared_ring();
+    TaskHandle_t t = blocked_task(high_receiver, NULL, WAITER_PRIORITY, tskNO_AFFINITY);
     const uint32_t item = 1;
     assert_int_equal(xRingbufferSend(shared_ring, &item, sizeof item, 0), pdTRUE);
     while (atomic_load(&woken_count) == 0) { /* it has the item: out of its wait */
@@ -810,17 +824,9 @@ static void a_delete_waits_for_a_woken_task_that_has_left_its_wait(void **state)
 static void a_deleter_woken_from_the_object_lets_a_higher_woken_task_run_first(void **state)
 {
     (void)state;
-    reset();
-    atomic_store(&returns, 0);
-    shared_ring = xRingbufferCreate(256, RINGBUF_TYPE_NOSPLIT);
-    assert_non_null(shared_ring);
-    TaskHandle_t high = NULL, deleter = NULL;
-    assert_int_equal(xTaskCreate(high_receiver, "high", STACK, NULL, 10, &high), pdPASS);
-    assert_true(becomes_blocked(high));
-    assert_int_equal(xTaskCreate(deleting_receiver, "deleter", STACK, NULL, WAITER_PRIORITY,
-                                 &deleter),
-                     pdPASS);
-    assert_true(becomes_blocked(deleter));
+    new_shared_ring();
+    TaskHandle_t high = blocked_task(high_receiver, NULL, 10, tskNO_AFFINITY);
+    TaskHandle_t deleter = blocked_task(deleting_receiver, NULL, WAITER_PRIORITY, tskNO_AFFINITY);
     const uint32_t item = 1;
     ASSERT_NOT_REFUSED({
         assert_int_equal(xRingbufferSend(shared_ring, &item, sizeof item, 0), pdTRUE);
@@ -866,13 +872,8 @@ static void a_deleter_deleted_while_it_waits_ends_then(void **state)
     atomic_store(&ended_at_us, 0);
     atomic_store(&deleter_waits, false);
     static receiver_t r;
-    third_queue = xQueueCreate(1, sizeof(uint32_t));
-    assert_non_null(third_queue);
-    r = (receiver_t){.queue = third_queue, .id = 1};
-    TaskHandle_t worker = NULL, deleter = NULL;
-    assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r, WAITER_PRIORITY, &worker),
-                     pdPASS);
-    assert_true(becomes_blocked(worker));
+    TaskHandle_t worker = worker_on_a_queue(&r), deleter = NULL;
+    third_queue = r.queue;
     assert_int_equal(
         xTaskCreate(give_then_delete_third_queue, "deleter", STACK, NULL, 2, &deleter), pdPASS);
     WAIT_FOR(atomic_load(&deleter_waits) && atomic_load(&woken_count) == 1);
@@ -893,11 +894,7 @@ static void a_delete_waits_for_a_woken_task_half_a_second_at_most(void **state)
     (void)state;
     reset();
     static receiver_t r;
-    r = (receiver_t){.queue = xQueueCreate(1, sizeof(uint32_t)), .id = 1};
-    assert_non_null(r.queue);
-    TaskHandle_t t = NULL;
-    assert_int_equal(xTaskCreate(receive_then_work, "rx", STACK, &r, WAITER_PRIORITY, &t), pdPASS);
-    assert_true(becomes_blocked(t));
+    TaskHandle_t t = worker_on_a_queue(&r);
     assert_true(give(&r));
     const int64_t start = esp_timer_get_time();
     ASSERT_NOT_REFUSED(vQueueDelete(r.queue));
