@@ -537,6 +537,9 @@ static void a_self_deleted_tasks_tcb_buffer_is_refused_until_its_thread_ends(voi
     ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", sizeof other_stack, NULL, 5,
                                                     other_stack, &tcb)));
     assert_non_null(strstr(log_capture_end(), "the TCB buffer of task \"ending\", not deleted"));
+    log_capture_begin(); /* a second delete meanwhile: a double delete on the chip */
+    ASSERT_REFUSED(1, vTaskDelete(t));
+    assert_non_null(strstr(log_capture_end(), "(\"ending\"): deleted already: refused"));
     atomic_store(&in_tls_callback, 2);
     assert_true(record_goes(t));
     t = xTaskCreateStatic(wait_forever, "again", sizeof other_stack, NULL, 5, other_stack, &tcb);
