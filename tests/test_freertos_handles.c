@@ -416,8 +416,8 @@ static void task_deletes_itself(void *arg)
 
 /* The same for a task: a static create given the TCB buffer or the stack of a task not deleted is
  * refused (FreeRTOS would make a second task over its TCB, or run two tasks on one stack). A task
- * deleted by another gives its buffers at once, one that deleted itself when its thread has ended
- * (the chip's idle task then has cleaned it up). */
+ * deleted by another gives its buffers back at once, one that deleted itself once its thread has
+ * ended (the chip's idle task has cleaned it up then). */
 static void a_static_task_over_a_live_tasks_buffers_is_refused(void **state)
 {
     (void)state;
