@@ -90,7 +90,8 @@ QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItem
                                    UBaseType_t uxMemoryCaps);
 /** Deletes a queue made by xQueueCreateWithCaps() and frees both blocks; another queue is refused
  *  (logged), as NULL (the chip asserts). (A plain vQueueDelete of such a queue leaks its blocks,
- *  as on the chip, with a warning.) task, O(1). */
+ *  as on the chip, with a warning.) Waits as vQueueDelete for woken tasks that would have
+ *  preempted the caller. task; may block (0.5 s at most); O(tasks). */
 void vQueueDeleteWithCaps(QueueHandle_t xQueue);
 
 /** A semaphore or mutex of the given type (queueQUEUE_TYPE_*) whose record comes from
@@ -109,7 +110,8 @@ SemaphoreHandle_t xSemaphoreCreateGenericWithCaps(UBaseType_t uxMaxCount, UBaseT
     xSemaphoreCreateGenericWithCaps(0, 0, queueQUEUE_TYPE_RECURSIVE_MUTEX, (caps))
 /** Deletes a semaphore made by xSemaphoreCreate*WithCaps() and frees its block; another one is
  *  refused (logged), as NULL (the chip asserts). (vSemaphoreDelete leaks it, as on the chip.)
- *  task, O(1). */
+ *  Waits as vQueueDelete for woken tasks that would have preempted the caller. task; may block
+ *  (0.5 s at most); O(tasks). */
 void vSemaphoreDeleteWithCaps(SemaphoreHandle_t xSemaphore);
 
 /** A stream or message buffer whose record (KRAKEN_SIM_STREAM_BUFFER_BYTES) and xBufferSizeBytes
@@ -122,7 +124,9 @@ struct StreamBufferDef_t *xStreamBufferGenericCreateWithCaps(size_t xBufferSizeB
                                                              BaseType_t xIsMessageBuffer,
                                                              UBaseType_t uxMemoryCaps);
 /** Deletes a buffer made by xStreamBufferGenericCreateWithCaps() and frees both blocks; another
- *  one is refused (logged), as one waited on and NULL (the chip asserts). task, O(1). */
+ *  one is refused (logged), as one waited on and NULL (the chip asserts). Waits as
+ *  vStreamBufferDelete for woken tasks that would have preempted the caller. task; may block
+ *  (0.5 s at most); O(tasks). */
 void vStreamBufferGenericDeleteWithCaps(struct StreamBufferDef_t *xStreamBuffer,
                                         BaseType_t xIsMessageBuffer);
 /* (struct StreamBufferDef_t * is StreamBufferHandle_t and MessageBufferHandle_t: this header is

@@ -35,7 +35,7 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
  *  (then or later: FreeRTOS leaves a deleted member in its set), and for NULL (the chip asserts).
  *  A task woken from it that would have preempted the caller on the chip runs first, until it
  *  blocks or ends (docs/simulator.md). task; may block (0.5 s at most, only for such a task);
- *  O(1) plus O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE), O(tasks) when tasks were woken from it. */
+ *  O(tasks) plus O(CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE). */
 void vQueueDelete(QueueHandle_t xQueue);
 /** The buffers given to xQueueCreateStatic() (or a semaphore's static create): pdTRUE with
  *  *ppxStaticQueue and, when ppucQueueStorage is not NULL, *ppucQueueStorage set (the storage;

@@ -144,11 +144,12 @@ void vRingbufferReturnItemFromISR(RingbufHandle_t xRingbuffer, void *pvItem,
  *  refused (logged); so is a buffer tasks wait on (the chip would leave them on freed memory).
  *  A task woken from it that would have preempted the caller on the chip runs first, until it
  *  blocks or ends (docs/simulator.md). task; may block (0.5 s at most, only for such a task);
- *  O(1), O(tasks) when tasks were woken from it. */
+ *  O(tasks). */
 void vRingbufferDelete(RingbufHandle_t xRingbuffer);
 /** Deletes a xRingbufferCreateWithCaps() buffer and frees its two blocks. Refused, logged: NULL,
  *  any other buffer (the chip asserts, or frees the caller's static memory), a buffer tasks wait
- *  on. task, O(1). */
+ *  on. Waits as vRingbufferDelete for woken tasks that would have preempted the caller. task; may
+ *  block (0.5 s at most); O(tasks). */
 void vRingbufferDeleteWithCaps(RingbufHandle_t xRingbuffer);
 
 /** The largest item a send can ever take: no-split: (size / 2 rounded up to 4) - 8; allow-split:

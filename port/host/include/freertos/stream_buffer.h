@@ -62,8 +62,7 @@ StreamBufferHandle_t xStreamBufferGenericCreateStatic(size_t xBufferSizeBytes,
 /** Deletes it: a block from the create goes back to the heap. Refused while a task waits on it
  *  (logged: the chip would leave that task on freed memory), as NULL (the chip asserts). A task
  *  woken from it that would have preempted the caller on the chip runs first, until it blocks or
- *  ends (docs/simulator.md). task; may block (0.5 s at most, only for such a task); O(1), O(tasks)
- *  when a task was woken from it. */
+ *  ends (docs/simulator.md). task; may block (0.5 s at most, only for such a task); O(tasks). */
 void vStreamBufferDelete(StreamBufferHandle_t xStreamBuffer);
 
 /** Copies pvTxData in. A stream buffer takes as many bytes as there is room for; a message buffer
