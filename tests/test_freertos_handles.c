@@ -432,7 +432,7 @@ static void a_static_task_over_a_live_tasks_buffers_is_refused(void **state)
     ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", sizeof stack, NULL, 5,
                                                     stack, &other_tcb)));
     const char *logged = log_capture_end();
-    assert_non_null(strstr(logged, "the TCB buffer of task \"first\", not deleted: refused"));
+    assert_non_null(strstr(logged, "the buffer of a live task (delete it first): refused"));
     assert_non_null(strstr(logged, "the stack of task \"first\", not deleted: refused"));
     assert_ptr_equal(tcb.host, t); /* the live one untouched */
     assert_int_equal(uxTaskGetNumberOfTasks(), tasks + 1);
@@ -536,7 +536,7 @@ static void a_self_deleted_tasks_tcb_buffer_is_refused_until_its_thread_ends(voi
     log_capture_begin();
     ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", sizeof other_stack, NULL, 5,
                                                     other_stack, &tcb)));
-    assert_non_null(strstr(log_capture_end(), "the TCB buffer of task \"ending\", not deleted"));
+    assert_non_null(strstr(log_capture_end(), "the buffer of a live task (delete it first)"));
     log_capture_begin(); /* a second delete meanwhile: a double delete on the chip */
     ASSERT_REFUSED(1, vTaskDelete(t));
     assert_non_null(strstr(log_capture_end(), "(\"ending\"): deleted already: refused"));

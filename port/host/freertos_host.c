@@ -1072,24 +1072,25 @@ BaseType_t xTaskCreatePinnedToCore(TaskFunction_t pxTaskCode, const char *const 
                : errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY;
 }
 
-/* A static create given the TCB buffer or the stack of a task not deleted: FreeRTOS would make a
- * second task over the live one's TCB (its list items: the ready and event lists corrupted) or
- * have two tasks run on one stack. False, logged and counted, for that. A task deleted by another
- * gives its buffers back at once (on the chip its TCB goes in vTaskDelete() unless it runs on the
- * other core); a task that deleted itself gives its TCB buffer back once its thread has ended
- * (the idle task's clean-up on the chip), its stack at once (not checked). Exact starts only (an
- * overlap is not checked), and not atomic with the create (two creates at once may both pass).
+/* A static task's TCB buffer is that of the record made on it (its first word) while the task is
+ * not deleted: a task deleted by another gives it back at once (on the chip its TCB goes in
+ * vTaskDelete() unless it runs on the other core), one that deleted itself once its thread has
+ * ended and its record gone (the idle task's clean-up on the chip). */
+static const void *tcb_buffer_of(const void *record)
+{
+    const struct tskTaskControlBlock *t = record;
+    return t->deleted ? NULL : t->buffer;
+}
+
+/* A static create given the stack of a listed task (a deleted one leaves the list at once):
+ * FreeRTOS would run two tasks on one stack. True, logged and counted. Exact starts only.
  * O(tasks). */
-static bool buffers_free(const char *fn, const void *stack, const StaticTask_t *tcb)
+static bool refuse_live_stack(const char *fn, const void *stack)
 {
     fr_lock();
-    /* the TCB buffer's first word names the record made on it, live until its thread ends; a
-     * task deleted by another gives it back at once (compared before it is read) */
-    const struct tskTaskControlBlock *t = tcb->host;
-    const bool tcb_taken = fr_handle_live_locked(t, FR_TASK) && t->buffer == tcb && !t->deleted;
-    if (!tcb_taken) { /* the stack of a listed task (a deleted one leaves the list at once) */
-        for (t = task_list; t != NULL && t->stack_area != stack; t = t->next) {
-        }
+    const struct tskTaskControlBlock *t = task_list;
+    while (t != NULL && t->stack_area != stack) {
+        t = t->next;
     }
     char name[configMAX_TASK_NAME_LEN];
     if (t != NULL) {
@@ -1097,11 +1098,10 @@ static bool buffers_free(const char *fn, const void *stack, const StaticTask_t *
     }
     fr_unlock();
     if (t != NULL) {
-        FR_REFUSE("%s: the %s of task \"%s\", not deleted: refused (the chip would %s)", fn,
-                  tcb_taken ? "TCB buffer" : "stack", name,
-                  tcb_taken ? "make a second task over its TCB" : "run two tasks on one stack");
+        FR_REFUSE("%s: the stack of task \"%s\", not deleted: refused (the chip would run two "
+                  "tasks on one stack)", fn, name);
     }
-    return t == NULL;
+    return t != NULL;
 }
 
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
@@ -1116,8 +1116,10 @@ TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char
     if (!valid_task_memory(__func__, puxStackBuffer, pxTaskBuffer)) {
         return NULL;
     }
+    /* (neither check is atomic with the create: two creates at once may both pass) */
     if (!valid_task_args(__func__, pxTaskCode, uxPriority, xCoreID) ||
-        !buffers_free(__func__, puxStackBuffer, pxTaskBuffer)) {
+        fr_refuse_live_buffer(__func__, pxTaskBuffer, pxTaskBuffer->host, FR_TASK, tcb_buffer_of) ||
+        refuse_live_stack(__func__, puxStackBuffer)) {
         return NULL;
     }
     struct tskTaskControlBlock *t = new_record();

@@ -114,8 +114,9 @@ static inline TaskHandle_t xTaskCreateStatic(TaskFunction_t pxTaskCode, const ch
 
 /** Deletes a task (NULL: the caller, which does not return). Its stack and TCB go back to the
  *  heap at once; another task's thread ends as said above. Deleting another thread not made by
- *  xTaskCreate*() ends nothing. Refused in a simulated ISR and for an idle task (logged). task,
- *  O(1). */
+ *  xTaskCreate*() ends nothing. Refused in a simulated ISR, for an idle task, and for a task
+ *  deleted already whose thread has not ended (also one that deleted itself: on the chip a
+ *  double delete) (logged). task, O(1). */
 void vTaskDelete(TaskHandle_t xTaskToDelete);
 
 /** Suspends the calling task (NULL or its own handle) until vTaskResume() or
