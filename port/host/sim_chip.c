@@ -746,7 +746,7 @@ static esp_err_t boot(kraken_sim_profile_t profile, const sim_policy_t *policy)
         return ESP_ERR_NO_MEM;
     }
     fault_clear_all();
-    sim_trace_boot(policy->heap_tracing);
+    sim_trace_boot(policy->heap_tracing, policy->idf);
     chip.hooks = false;
     chip.profile = profile;
     chip.policy = *policy;

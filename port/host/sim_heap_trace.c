@@ -25,6 +25,18 @@
 #include "sim_internal.h"
 
 #define STACK_DEPTH CONFIG_HEAP_TRACING_STACK_DEPTH
+/* The build's release's API (esp_heap_trace.h): record.freed since v5.5, alloc_pause since v5.4. */
+#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_4) || defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_3) ||          \
+    defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+#define HAS_FREED 0
+#else
+#define HAS_FREED 1
+#endif
+#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_3) || defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
+#define HAS_ALLOC_PAUSE 0
+#else
+#define HAS_ALLOC_PAUSE 1
+#endif
 _Static_assert(STACK_DEPTH >= 0 && STACK_DEPTH <= 32, "CONFIG_HEAP_TRACING_STACK_DEPTH: 0 to 32");
 
 static const char *const TAG = "heap_trace";
@@ -40,6 +52,7 @@ static heap_trace_record_t *buffer;
 static size_t capacity, count, high_water_mark, total_allocations, total_frees;
 static bool has_overflowed;
 static bool started; /* a heap_trace_start() since boot: ESP-IDF sets up its record lists there */
+static sim_idf_t idf; /* the release followed, from the boot's policy */
 #if CONFIG_HEAP_TRACE_HASH_MAP
 static void *hash_map; /* the chip's map memory (4 bytes per entry), taken once per boot */
 static size_t hashmap_hits, hashmap_miss;
@@ -67,11 +80,13 @@ static void set_state_locked(state_t to)
     atomic_store(&sim_trace_watching, to == TRACING_STARTED || to == TRACING_ALLOC_PAUSED);
 }
 
-void sim_trace_boot(bool on)
+void sim_trace_boot(bool on, sim_idf_t release)
 {
     pthread_mutex_lock(&trace_lock);
     atomic_store(&enabled, on);
-    set_state_locked(TRACING_UNKNOWN);
+    idf = release;
+    /* Before v5.4 the state was a bool, false at boot: a stop before any start is refused. */
+    set_state_locked(release >= SIM_IDF_V5_3 ? TRACING_STOPPED : TRACING_UNKNOWN);
     mode = HEAP_TRACE_ALL;
     buffer = NULL;
     capacity = count = high_water_mark = total_allocations = total_frees = 0;
@@ -188,7 +203,9 @@ SIM_HEAP_API void sim_trace_record_free(void *ptr)
         hashmap_miss += i == count;
 #endif
         if (i < count && mode == HEAP_TRACE_ALL) {
+#if HAS_FREED
             buffer[i].freed = true;
+#endif
             memcpy(buffer[i].freed_by, callers, sizeof buffer[i].freed_by);
         } else if (i < count) {
             drop(i);
@@ -303,10 +320,12 @@ esp_err_t heap_trace_stop(void)
     return set_state(TRACING_STOPPED);
 }
 
+#if HAS_ALLOC_PAUSE
 esp_err_t heap_trace_alloc_pause(void)
 {
     return set_state(TRACING_ALLOC_PAUSED);
 }
+#endif
 
 esp_err_t heap_trace_resume(void)
 {
@@ -366,6 +385,24 @@ esp_err_t heap_trace_summary(heap_trace_summary_t *summary)
     return ESP_OK;
 }
 
+/* The dump of releases before v5.5: " caller " even with no callers, and a record freed by its
+ * free's callers (HEAP_TRACE_ALL only; with no callers kept, never). Always so in a build for one
+ * of them, whose records have no `freed`. */
+static bool dump_before_v5_5(void)
+{
+    return !HAS_FREED || idf >= SIM_IDF_V5_4;
+}
+
+static bool dumped_as_freed(const heap_trace_record_t *r)
+{
+#if HAS_FREED
+    if (!dump_before_v5_5()) {
+        return r->freed;
+    }
+#endif
+    return mode == HEAP_TRACE_ALL && STACK_DEPTH != 0 && r->freed_by[0] != NULL;
+}
+
 /* esp_rom_printf's %p: "0x" and at least 8 hex digits (NULL is 0x00000000, not glibc's "(nil)"). */
 #define ROM_P "0x%08" PRIxPTR
 #define ROM_P_ARG(p) ((uintptr_t)(p))
@@ -390,13 +427,13 @@ void heap_trace_dump_caps(const uint32_t caps)
         printf("%6zu bytes (@ " ROM_P "%s) allocated CPU %" PRIu32 " ccount 0x%08" PRIx32, r->size,
                ROM_P_ARG(r->address), in_psram ? ",    PSRAM" : in_internal ? ", Internal" : "",
                r->ccount & 1u, r->ccount & ~3u);
-        if (STACK_DEPTH != 0 && r->alloced_by[0] != NULL) { /* ESP-IDF stops at the first NULL */
+        if (dump_before_v5_5() || (STACK_DEPTH != 0 && r->alloced_by[0] != NULL)) {
             printf(" caller ");
-            for (int j = 0; j < STACK_DEPTH && r->alloced_by[j] != NULL; j++) {
+            for (int j = 0; j < STACK_DEPTH && r->alloced_by[j] != NULL; j++) { /* as ESP-IDF */
                 printf(ROM_P "%s", ROM_P_ARG(r->alloced_by[j]), j < STACK_DEPTH - 1 ? ":" : "");
             }
         }
-        if (!r->freed) {
+        if (!dumped_as_freed(r)) {
             alive_bytes += r->size;
             alive++;
             printf("\n");

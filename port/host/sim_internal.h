@@ -287,8 +287,9 @@ void sim_walk_used_blocks(bool (*select)(uint32_t heap_caps, void *ctx),
  *  that a record's callers start above them (sim_heap_trace.c). */
 #define SIM_HEAP_API __attribute__((section("kraken_sim_heap_api")))
 
-/** A boot: tracing on or off for good (per the policy), no buffer, every figure 0. */
-void sim_trace_boot(bool on);
+/** A boot: tracing on or off for good (per the policy), following `release`'s behaviour (its API
+ *  is the build's CONFIG_KRAKEN_SIM_ESP_IDF_*), no buffer, every figure 0. */
+void sim_trace_boot(bool on, sim_idf_t release);
 
 /** Tracing started or paused: only then do heap calls report to the tracer (one relaxed load per
  *  call otherwise). */

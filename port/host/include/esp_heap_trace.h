@@ -3,12 +3,12 @@
  * leak check of ESP-IDF's unit tests (heap_trace_start(HEAP_TRACE_LEAKS) ... heap_trace_stop(),
  * heap_trace_dump()) runs unchanged on the host, where LeakSanitizer cannot see the simulated heap.
  *
- * Same names, types and results as ESP-IDF's (master). Traced: every heap call that reaches
- * ESP-IDF's heap_caps_*_base functions: heap_caps_malloc/calloc/realloc/free and their aligned,
- * default and prefer forms, malloc(), calloc(), realloc(), free(), aligned_alloc(), memalign(),
- * posix_memalign(), getline()'s buffer (the pools' heap fallback included; pool blocks are not heap
- * calls). ESP-IDF v5.5.5 and earlier do not record heap_caps_calloc(_prefer): the host does
- * with CONFIG_KRAKEN_SIM_ESP_IDF_CURRENT (as master), not with the older release options.
+ * Same names, types and results as ESP-IDF's (master; older releases: below). Traced: every heap
+ * call that reaches ESP-IDF's heap_caps_*_base functions: heap_caps_malloc/calloc/realloc/free and
+ * their aligned, default and prefer forms, malloc(), calloc(), realloc(), free(), aligned_alloc(),
+ * memalign(), posix_memalign(), getline()'s buffer (the pools' heap fallback included; pool blocks
+ * are not heap calls). ESP-IDF v5.5.5 and earlier do not record heap_caps_calloc(_prefer): the
+ * host does with CONFIG_KRAKEN_SIM_ESP_IDF_CURRENT (as master), not with the older release options.
  * A failed allocation is not recorded; a realloc is a free of the old block then an allocation of
  * the new one (each try of realloc_prefer/_default), so a failed realloc drops the old block's
  * record in HEAP_TRACE_LEAKS mode, as on the chip.
@@ -22,8 +22,14 @@
  * CONFIG_HEAP_TRACE_HASH_MAP the map's memory is taken as on the chip but lookups search the records
  * (same results), glibc's internal allocations (stdio buffers) are not simulated, so not traced
  * (strdup, strndup, asprintf and getline are), misuse the chip would crash on is refused with
- * ESP_ERR_INVALID_STATE, and every CONFIG_KRAKEN_SIM_ESP_IDF_* option gets master's API and results
- * (v5.1-v5.4 differ: the docs' table).
+ * ESP_ERR_INVALID_STATE.
+ *
+ * Releases (CONFIG_KRAKEN_SIM_ESP_IDF_*), as ESP-IDF's own header and heap_trace_standalone.c:
+ * heap_trace_alloc_pause() exists since v5.4 and heap_trace_record_t.freed since v5.5, so code that
+ * uses them does not build here for an older release, as for the chip (guard it with
+ * ESP_IDF_VERSION); before v5.4 heap_trace_stop() before any start is ESP_ERR_INVALID_STATE; before
+ * v5.5 the dump prints " caller " even with no callers and takes a HEAP_TRACE_ALL record with a
+ * `freed_by[0]` as freed (with CONFIG_HEAP_TRACING_STACK_DEPTH 0 every record counts as alive).
  *
  * Every function is thread-safe and O(1) unless stated; the recording done inside heap calls is
  * O(records) for a free or a realloc (a search of the records by address) and for an allocation
@@ -58,7 +64,10 @@ typedef struct heap_trace_record_t {
     uint32_t ccount; /**< cycle count at the allocation, bits 1..0 cleared; bit 0: the CPU (0) */
     void *address;   /**< the block; NULL in an unused record */
     size_t size;     /**< the size asked for (calloc: n * size, 0 if that overflowed) */
-    bool freed;      /**< HEAP_TRACE_ALL: the block was freed since */
+#if !(defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_4) || defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_3) ||      \
+      defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2))
+    bool freed; /**< HEAP_TRACE_ALL: the block was freed since (ESP-IDF v5.5 and later) */
+#endif
     void *alloced_by[CONFIG_HEAP_TRACING_STACK_DEPTH]; /**< return addresses, innermost first */
     void *freed_by[CONFIG_HEAP_TRACING_STACK_DEPTH];   /**< the same for the free, zero if none */
 #if CONFIG_HEAP_TRACING_STANDALONE
@@ -110,18 +119,21 @@ esp_err_t heap_trace_start(heap_trace_mode_t mode);
 
 /**
  * Stop recording; the records stay readable.
- * @return ESP_OK; ESP_ERR_INVALID_STATE when already stopped (ESP_OK before the first start, as
- *         ESP-IDF); ESP_ERR_NOT_SUPPORTED without CONFIG_HEAP_TRACING_STANDALONE. Context: task.
+ * @return ESP_OK; ESP_ERR_INVALID_STATE when already stopped (before the first start: ESP_OK since
+ *         ESP-IDF v5.4, ESP_ERR_INVALID_STATE before); ESP_ERR_NOT_SUPPORTED without
+ *         CONFIG_HEAP_TRACING_STANDALONE. Context: task.
  */
 esp_err_t heap_trace_stop(void);
 
+#if !(defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_3) || defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2))
 /**
  * Stop recording allocations but keep recording frees: a set of allocations can be watched until
- * each is freed.
+ * each is freed. ESP-IDF v5.4 and later.
  * @return ESP_OK; ESP_ERR_INVALID_STATE when already paused; ESP_ERR_NOT_SUPPORTED without
  *         CONFIG_HEAP_TRACING_STANDALONE. Context: task.
  */
 esp_err_t heap_trace_alloc_pause(void);
+#endif
 
 /**
  * Record again after heap_trace_stop() or heap_trace_alloc_pause(), keeping the records and
