@@ -203,6 +203,8 @@ static struct {
      * during a start): the next successful start keeps them in its counters. Lock held. */
     uint32_t stopped_dropped[LANES][SYSTEM_EVENT_DROP_REASON_COUNT];
     uint32_t stopped_invalid_priority;
+    /* system_event_dispatch_pending() was refused for task mode and said why: once per start. */
+    _Atomic bool told_task_mode;
 } bus = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
 
 static slot_t slot_storage[TOTAL_SLOTS];
@@ -564,6 +566,7 @@ static esp_err_t start(const system_event_bus_config_t *config)
         return ESP_ERR_NO_MEM;
     }
     atomic_store(&bus.block_wanted, 0);
+    atomic_store(&bus.told_task_mode, false);
     for (unsigned p = 0; p < LANES; p++) {
         atomic_store(&bus.released[p], 0);
     }
@@ -1267,6 +1270,20 @@ static void dispatcher_main(void *arg)
     }
 }
 
+/* system_event_dispatch_pending() refused for task mode: say why, once per start (super-loop
+ * firmware that forgot its manual-mode init would otherwise only see ESP_ERR_INVALID_STATE). */
+static COLD void tell_task_mode(bool started)
+{
+    if (!atomic_exchange(&bus.told_task_mode, true)) {
+        KRAKEN_LOGW(TAG,
+                    "system_event_dispatch_pending() refused: the bus %s in task mode, where its "
+                    "dispatcher task delivers; for manual dispatch call system_event_bus_init() "
+                    "with SYSTEM_EVENT_MODE_MANUAL first, or choose "
+                    "CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL",
+                    started ? "runs" : "would start");
+    }
+}
+
 esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispatched)
 {
     if (out_dispatched != NULL) {
@@ -1275,12 +1292,18 @@ esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispa
     if (kraken_port_in_isr() || t_in_handler) {
         return ESP_ERR_INVALID_STATE;
     }
-    esp_err_t err = enter(true);
+    /* Not started for a call it would refuse: a start in the Kconfig's task mode. */
+    const bool may_start = KRAKEN_EVENT_DEFAULT_MODE_MANUAL || atomic_load(&bus.state) != ST_UNINIT;
+    esp_err_t err = enter(may_start);
     if (err != ESP_OK) {
+        if (!may_start) {
+            tell_task_mode(false);
+        }
         return err;
     }
     if (bus.s.mode != SYSTEM_EVENT_MODE_MANUAL) {
         leave();
+        tell_task_mode(true);
         return ESP_ERR_INVALID_STATE;
     }
     if ((activity() & LANE_BITS) == 0) { /* nothing queued: a super-loop's usual pass, no lock */

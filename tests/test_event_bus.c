@@ -3033,6 +3033,64 @@ static void the_log_and_the_check_do_nothing_from_an_isr(void **state)
     assert_int_equal(system_event_bus_check(), ESP_OK);
 }
 
+/* How many times `needle` occurs in the captured log. */
+static unsigned logged(const char *needle)
+{
+    unsigned n = 0;
+    for (const char *at = strstr(log_text, needle); at != NULL; at = strstr(at + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* Super-loop firmware that forgot system_event_bus_init(MANUAL): in the Kconfig's task mode,
+ * dispatch_pending does not start the bus for a call it refuses, and says why once per start;
+ * with CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL it starts the bus and dispatches. */
+static void dispatch_pending_starts_the_bus_only_in_a_manual_kconfig_mode(void **state)
+{
+    (void)state;
+    NEED_LOG_LEVEL(ESP_LOG_WARN);
+    assert_false(system_event_bus_is_ready());
+    log_len = 0;
+    log_text[0] = '\0';
+    vprintf_like_t previous = esp_log_set_vprintf(capture_log);
+    uint32_t n = 7;
+    const esp_err_t first = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, &n);
+    const esp_err_t second = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+    const bool ready = system_event_bus_is_ready();
+    const unsigned before_start = logged("system_event_dispatch_pending() refused");
+    const uint32_t v = 1;
+    const esp_err_t post = system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW);
+    const esp_err_t third = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+    const esp_err_t fourth = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+    esp_log_set_vprintf(previous);
+    assert_int_equal(n, 0);
+    assert_int_equal(post, ESP_OK);
+#if KRAKEN_EVENT_DEFAULT_MODE_MANUAL
+    assert_int_equal(first, ESP_OK);
+    assert_int_equal(second, ESP_OK);
+    assert_true(ready);
+    assert_int_equal(third, ESP_OK);
+    assert_int_equal(fourth, ESP_OK);
+    assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].delivered, 1);
+    assert_int_equal(logged("refused"), 0);
+    (void)before_start;
+#else
+    assert_int_equal(first, ESP_ERR_INVALID_STATE);
+    assert_int_equal(second, ESP_ERR_INVALID_STATE);
+    assert_false(ready); /* no dispatcher task made for a refusal */
+    assert_int_equal(before_start, 1);
+    assert_int_equal(logged("the bus would start in task mode"), 1);
+    /* the post started it in task mode: refused again, said again once */
+    assert_int_equal(third, ESP_ERR_INVALID_STATE);
+    assert_int_equal(fourth, ESP_ERR_INVALID_STATE);
+    assert_int_equal(logged("the bus runs in task mode"), 1);
+    assert_int_equal(logged("with SYSTEM_EVENT_MODE_MANUAL first, or choose "
+                            "CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL"), 2);
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_LOW, 1));
+#endif
+}
+
 /* What system_event_log_stats says it logs: under the tag ("event_bus" for NULL), every lane, the
  * payload figures, every subscription with its service's name; a stopped bus its kept counters. */
 static void log_stats_shows_lanes_payloads_and_named_subscriptions_even_when_stopped(void **state)
@@ -4110,6 +4168,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_poster_waiting_for_room_is_released_by_deinit,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_bus_starts_by_itself_on_first_post_in_the_kconfig_mode,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(dispatch_pending_starts_the_bus_only_in_a_manual_kconfig_mode,
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(init_rejects_bad_configurations, setup_none, teardown),
         cmocka_unit_test_setup_teardown(services_get_stable_ids_and_names, setup_manual, teardown),
