@@ -1292,13 +1292,15 @@ esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispa
     if (kraken_port_in_isr() || t_in_handler) {
         return ESP_ERR_INVALID_STATE;
     }
-    /* Not started for a call it would refuse: a start in the Kconfig's task mode. */
-    const bool may_start = KRAKEN_EVENT_DEFAULT_MODE_MANUAL || atomic_load(&bus.state) != ST_UNINIT;
-    esp_err_t err = enter(may_start);
-    if (err != ESP_OK) {
-        if (!may_start) {
+    esp_err_t err = enter(KRAKEN_EVENT_DEFAULT_MODE_MANUAL);
+    if (err != ESP_OK && !KRAKEN_EVENT_DEFAULT_MODE_MANUAL) {
+        if (atomic_load(&bus.state) == ST_UNINIT) { /* not started in task mode for a refusal */
             tell_task_mode(false);
+            return ESP_ERR_INVALID_STATE;
         }
+        err = enter(true); /* another task starts or stops it: as for every call */
+    }
+    if (err != ESP_OK) {
         return err;
     }
     if (bus.s.mode != SYSTEM_EVENT_MODE_MANUAL) {
