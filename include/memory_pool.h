@@ -248,9 +248,9 @@ typedef struct {
  *  otherwise, also before set-up or after a failed one (`initialized` false; capacities from the
  *  table and min_free equal to them, heap_blocks_max the Kconfig cap, setup_failures; in_use, peaks
  *  and allocations 0; the failures, heap and misuse counters count as at any other time).
- *  isr-ok, never blocks; O(classes); does not set the pools up. Not from an ISR while
- *  memory_pool_init or memory_pool_deinit runs in a task: they rewrite the class table it reads
- *  (on the chip: a mix of the old and new capacities, no crash). */
+ *  isr-ok, never blocks; O(classes); does not set the pools up. While memory_pool_init or
+ *  memory_pool_deinit runs in another task, each class (and the heap's figures) shows the old
+ *  table or the new one. */
 esp_err_t memory_pool_get_stats(memory_pool_stats_t *out);
 
 /** Reset the watermarks to the current state: peak_in_use = in_use (so min_free = free now),

@@ -1116,9 +1116,30 @@ static bool config_valid(const memory_pool_config_t *cfg)
     return cfg->heap_blocks_max <= KRAKEN_POOL_HEAP_BLOCKS_MAX;
 }
 
+/* Every lock at once: the classes', then the heap's (no other path holds two). */
+static void lock_all(void)
+{
+    for (unsigned i = 0; i < CLASSES; i++) {
+        kraken_port_lock(&g_class[i].lock);
+    }
+    kraken_port_lock(&g_heap.lock);
+}
+
+static void unlock_all(void)
+{
+    kraken_port_unlock(&g_heap.lock);
+    for (unsigned i = CLASSES; i-- > 0;) {
+        kraken_port_unlock(&g_class[i].lock);
+    }
+}
+
+/* Under every lock: memory_pool_get_stats() (isr-ok) reads a class's count under its lock, the
+ * heap's figures under the heap's, and may run during a set-up or a deinit. */
 static void set_table(const memory_pool_config_t *cfg)
 {
+    lock_all();
     g_cfg = *cfg;
+    unlock_all();
     atomic_store_explicit(&g_spill, cfg->try_larger_class, memory_order_relaxed);
     for (unsigned i = 0; i < CLASSES; i++) {
         atomic_store_explicit(&g_limit[i], cfg->classes[i].block_size, memory_order_relaxed);
@@ -1168,13 +1189,9 @@ esp_err_t memory_pool_deinit(void)
     if (kraken_port_in_isr()) {
         return ESP_ERR_INVALID_STATE;
     }
-    /* The check and the switch under every lock at once (the classes', then the heap's; no other
-     * path holds two): an ISR's take cannot get a block between them, one after them finds its
-     * class empty (count 0) and fails. */
-    for (unsigned i = 0; i < CLASSES; i++) {
-        kraken_port_lock(&g_class[i].lock);
-    }
-    kraken_port_lock(&g_heap.lock);
+    /* The check and the switch under every lock at once: an ISR's take cannot get a block between
+     * them, one after them finds its class empty (count 0) and fails. */
+    lock_all();
     uint32_t pool_live = 0;
     for (unsigned i = 0; i < CLASSES; i++) {
         pool_live += g_class[i].n.in_use;
@@ -1195,10 +1212,7 @@ esp_err_t memory_pool_deinit(void)
             g_class[i].head = LINK_END;
         }
     }
-    kraken_port_unlock(&g_heap.lock);
-    for (unsigned i = CLASSES; i-- > 0;) {
-        kraken_port_unlock(&g_class[i].lock);
-    }
+    unlock_all();
     if (setting_up) {
         return ESP_ERR_INVALID_STATE; /* a set-up is running */
     }
@@ -1252,10 +1266,11 @@ esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
         pool_class_t *c = &g_class[i];
         kraken_port_lock(&c->lock);
         class_counters_t n = c->n;
+        const uint32_t capacity = g_cfg.classes[i].count; /* set_table() writes it under the lock */
         kraken_port_unlock(&c->lock);
         memory_pool_class_stats_t *s = &out->classes[i];
         s->block_size = atomic_load_explicit(&g_limit[i], memory_order_relaxed);
-        s->capacity = g_cfg.classes[i].count;
+        s->capacity = capacity;
         s->in_use = n.in_use;
         s->peak_in_use = n.peak;
         s->min_free = s->capacity - n.peak;
@@ -1272,6 +1287,8 @@ esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
     }
     kraken_port_lock(&g_heap.lock);
     heap_counters_t h = g_heap.n;
+    out->heap_blocks_max = g_cfg.heap_blocks_max;
+    out->try_larger_class = g_cfg.try_larger_class;
     kraken_port_unlock(&g_heap.lock);
     for (unsigned i = 0; i < CLASSES; i++) {
         out->classes[i].heap_fallbacks = h.served[i];
@@ -1287,8 +1304,6 @@ esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
     out->invalid_frees += h.unknown_frees + h.isr_frees + h.heap_calls;
     out->heap_blocks_live = h.live;
     out->heap_blocks_peak = h.peak;
-    out->heap_blocks_max = g_cfg.heap_blocks_max;
-    out->try_larger_class = g_cfg.try_larger_class;
     out->setup_failures = h.setup_failures;
     out->check_level = CHECKS;
     out->initialized = atomic_load_explicit(&g_state, memory_order_acquire) == STATE_READY;

@@ -591,51 +591,77 @@ static void deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_st
     assert_int_equal(memory_pool_check_integrity(), ESP_OK);
 }
 
-/* An interrupt reading the statistics and resetting the peaks while a task sets the pools up:
- * nothing has been allocated, so every read shows no block in use and no free, and the peaks it
- * resets stay at 0 (a class must not show its blocks taken while it is being laid out). */
+/* An interrupt reading the statistics and resetting the peaks while a task sets the pools up
+ * (with the Kconfig table or another) and tears them down: nothing has been allocated, so every
+ * read shows no block in use and no free, the peaks it resets stay at 0 (a class must not show
+ * its blocks taken while it is being laid out), and each class's capacity, and the heap cap, are
+ * one table's or the other's (init and deinit rewrite the table it reads). */
+typedef struct {
+    isr_gate_t gate;
+    memory_pool_config_t tables[2];
+} stats_reader_t;
+
+static bool one_of(uint32_t v, uint32_t a, uint32_t b)
+{
+    return v == a || v == b;
+}
+
 static void *read_stats_in_isr_repeatedly(void *arg)
 {
-    isr_gate_t *g = arg;
-    while (isr_gate_next(g)) {
+    stats_reader_t *r = arg;
+    const memory_pool_config_t *t = r->tables;
+    while (isr_gate_next(&r->gate)) {
         memory_pool_stats_t st;
         kraken_sim_isr_enter();
         memory_pool_get_stats(&st);
         memory_pool_reset_peaks();
         kraken_sim_isr_exit();
+        bool bad = !one_of(st.heap_blocks_max, t[0].heap_blocks_max, t[1].heap_blocks_max);
         for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
-            if (st.classes[c].in_use != 0 || st.classes[c].frees != 0 ||
-                st.classes[c].peak_in_use != 0) {
-                atomic_fetch_add(&g->bad, 1);
-            }
+            const memory_pool_class_stats_t *k = &st.classes[c];
+            bad |= k->in_use != 0 || k->frees != 0 || k->peak_in_use != 0 ||
+                   k->min_free != k->capacity ||
+                   !one_of(k->capacity, t[0].classes[c].count, t[1].classes[c].count);
         }
-        atomic_fetch_add(&g->rounds, 1);
+        atomic_fetch_add(&r->gate.bad, bad);
+        atomic_fetch_add(&r->gate.rounds, 1);
     }
     return NULL;
 }
 
-static void statistics_read_during_a_set_up_show_nothing_in_use(void **state)
+static void statistics_read_during_a_set_up_or_a_deinit_show_nothing_in_use(void **state)
 {
     (void)state;
-    isr_gate_t g = {0};
+    stats_reader_t r = {0};
+    assert_int_equal(memory_pool_get_default_config(&r.tables[0]), ESP_OK);
+    r.tables[1] = r.tables[0];
+    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+        r.tables[1].classes[c].count = r.tables[0].classes[c].count > 1 ? 1 : 2;
+    }
+    r.tables[1].heap_blocks_max = r.tables[0].heap_blocks_max > 0 ? 0 : 1;
     pthread_t isr;
-    assert_int_equal(pthread_create(&isr, NULL, read_stats_in_isr_repeatedly, &g), 0);
+    assert_int_equal(pthread_create(&isr, NULL, read_stats_in_isr_repeatedly, &r), 0);
     for (int round = 0; round < 300; round++) {
-        isr_gate_open(&g);
-        assert_int_equal(memory_pool_ensure_init(), ESP_OK);
-        isr_gate_shut(&g); /* deinit rewrites the table it reads: not then */
+        isr_gate_open(&r.gate);
+        if (round % 2 == 0) {
+            assert_int_equal(memory_pool_ensure_init(), ESP_OK); /* the Kconfig table */
+        } else {
+            assert_int_equal(memory_pool_init(&r.tables[1]), ESP_OK);
+        }
         memory_pool_stats_t st;
         assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
         for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+            assert_int_equal(st.classes[c].capacity, r.tables[round % 2].classes[c].count);
             assert_int_equal(st.classes[c].peak_in_use, 0);
             assert_int_equal(st.classes[c].min_free, st.classes[c].capacity);
         }
         assert_int_equal(memory_pool_deinit(), ESP_OK);
+        isr_gate_shut(&r.gate);
     }
-    atomic_store(&g.phase, -1);
+    atomic_store(&r.gate.phase, -1);
     pthread_join(isr, NULL);
-    assert_int_equal(atomic_load(&g.bad), 0);
-    assert_true(atomic_load(&g.rounds) > 0);
+    assert_int_equal(atomic_load(&r.gate.bad), 0);
+    assert_true(atomic_load(&r.gate.rounds) > 0);
 }
 
 int main(void)
@@ -649,8 +675,8 @@ int main(void)
             frees_of_null_racing_the_first_use_read_nothing_set_up_is_writing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             deinit_racing_an_isr_that_allocates_never_frees_a_block_it_holds, setup, teardown),
-        cmocka_unit_test_setup_teardown(statistics_read_during_a_set_up_show_nothing_in_use, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            statistics_read_during_a_set_up_or_a_deinit_show_nothing_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(
             deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_storage, setup,
             teardown),
