@@ -451,6 +451,48 @@ static void a_static_task_over_a_live_tasks_buffers_is_refused(void **state)
     vTaskDelete(t);
 }
 
+/* Overlaps, not only the same buffers: a static create whose stack or TCB buffer shares a byte
+ * with a live task's stack or TCB buffer, or whose own two overlap, is refused; buffers that only
+ * touch are not. */
+static void a_static_task_overlapping_a_live_tasks_buffers_is_refused(void **state)
+{
+    (void)state;
+    enum { S = 4096 };
+    _Alignas(16) static StackType_t area[4 * S]; /* the live task's stack is [S, 2S) */
+    static StaticTask_t tcb, other_tcb;
+    TaskHandle_t t = xTaskCreateStatic(wait_forever, "first", S, NULL, 5, area + S, &tcb);
+    assert_non_null(t);
+    log_capture_begin();
+    /* into the live stack from below, and from inside */
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", S, NULL, 5, area + 16,
+                                                    &other_tcb)));
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", 64, NULL, 5,
+                                                    area + 2 * S - 64, &other_tcb)));
+    /* a TCB buffer in the live stack; a stack over the live TCB buffer */
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", S, NULL, 5, area + 2 * S,
+                                                    (StaticTask_t *)(void *)(area + S + 256))));
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", sizeof tcb, NULL, 5,
+                                                    (StackType_t *)(void *)&tcb, &other_tcb)));
+    /* its own stack and TCB buffer overlapping */
+    ASSERT_REFUSED(1, assert_null(xTaskCreateStatic(wait_forever, "x", S, NULL, 5, area + 2 * S,
+                                                    (StaticTask_t *)(void *)(area + 3 * S - 16))));
+    const char *logged = log_capture_end();
+    assert_non_null(strstr(logged, "the stack overlaps the stack of task \"first\", not deleted"));
+    assert_non_null(strstr(logged, "the TCB buffer is in the stack of task \"first\""));
+    assert_non_null(strstr(logged, "overlaps the TCB buffer of task \"first\""));
+    assert_non_null(strstr(logged, "and the TCB buffer"));
+    assert_ptr_equal(tcb.host, t); /* the live one untouched */
+    /* touching, not overlapping: a stack that ends where the live one starts, and a TCB buffer
+     * that starts where it ends */
+    ASSERT_NOT_REFUSED({
+        TaskHandle_t next = xTaskCreateStatic(wait_forever, "next", S, NULL, 5, area,
+                                              (StaticTask_t *)(void *)(area + 2 * S));
+        assert_non_null(next);
+        vTaskDelete(next);
+    });
+    vTaskDelete(t);
+}
+
 /* Many objects, half of them deleted in an order unlike their creation's: each live one is still
  * found (the tree is rebalanced as they come and go), each dead one refused. */
 static void many_handles_stay_found_as_others_come_and_go(void **state)
@@ -891,6 +933,8 @@ int main(void)
         cmocka_unit_test_teardown(a_static_create_over_a_live_objects_buffer_is_refused,
                                   refusals_reset),
         cmocka_unit_test_teardown(a_static_task_over_a_live_tasks_buffers_is_refused,
+                                  refusals_reset),
+        cmocka_unit_test_teardown(a_static_task_overlapping_a_live_tasks_buffers_is_refused,
                                   refusals_reset),
 #ifdef CONFIG_FREERTOS_TLSP_DELETION_CALLBACKS
         cmocka_unit_test_teardown(a_self_deleted_tasks_tcb_buffer_is_refused_until_its_thread_ends,

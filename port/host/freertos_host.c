@@ -1082,26 +1082,58 @@ static const void *tcb_buffer_of(const void *record)
     return t->deleted ? NULL : t->buffer;
 }
 
-/* A static create given the stack of a listed task (a deleted one leaves the list at once):
- * FreeRTOS would run two tasks on one stack. True, logged and counted. Exact starts only.
- * O(tasks). */
-static bool refuse_live_stack(const char *fn, const void *stack)
+/* Whether [a, a + a_bytes) and [b, b + b_bytes) share a byte (NULL: none). */
+static bool overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
 {
+    const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return a != NULL && b != NULL && x < y + b_bytes && y < x + a_bytes;
+}
+
+/* What of a new static task's buffers overlaps task t's; NULL: nothing. */
+static const char *overlap_with(const struct tskTaskControlBlock *t, const void *stack,
+                                uint32_t stack_bytes, const void *tcb)
+{
+    const size_t tcb_bytes = sizeof(StaticTask_t);
+    if (overlap(stack, stack_bytes, t->stack_area, t->stack_bytes)) {
+        return t->stack_area == stack ? "the stack is the stack" : "the stack overlaps the stack";
+    }
+    if (overlap(tcb, tcb_bytes, t->stack_area, t->stack_bytes)) {
+        return "the TCB buffer is in the stack";
+    }
+    if (overlap(stack, stack_bytes, t->buffer, tcb_bytes) ||
+        overlap(tcb, tcb_bytes, t->buffer, tcb_bytes)) {
+        return "the stack or the TCB buffer overlaps the TCB buffer";
+    }
+    return NULL;
+}
+
+/* A static create whose stack and TCB buffer overlap, or overlap the stack or the static TCB
+ * buffer of a listed task (a deleted one leaves the list at once): FreeRTOS would write one task
+ * over the other (two tasks on one stack, a TCB in a stack). True, logged and counted. O(tasks). */
+static bool refuse_live_stack(const char *fn, const void *stack, uint32_t stack_bytes,
+                              const void *tcb)
+{
+    if (overlap(stack, stack_bytes, tcb, sizeof(StaticTask_t))) {
+        FR_REFUSE("%s: the stack (%p, %" PRIu32 " bytes) and the TCB buffer (%p) overlap: refused "
+                  "(FreeRTOS would write the TCB into the stack)", fn, stack, stack_bytes, tcb);
+        return true;
+    }
     fr_lock();
     const struct tskTaskControlBlock *t = task_list;
-    while (t != NULL && t->stack_area != stack) {
+    const char *what = NULL;
+    while (t != NULL && (what = overlap_with(t, stack, stack_bytes, tcb)) == NULL) {
         t = t->next;
     }
     char name[configMAX_TASK_NAME_LEN];
-    if (t != NULL) {
+    if (what != NULL) {
         memcpy(name, t->name, sizeof name);
     }
     fr_unlock();
-    if (t != NULL) {
-        FR_REFUSE("%s: the stack of task \"%s\", not deleted: refused (the chip would run two "
-                  "tasks on one stack)", fn, name);
+    if (what != NULL) {
+        FR_REFUSE("%s: %s of task \"%s\", not deleted: refused (the chip would run one task over "
+                  "the other)", fn, what, name);
     }
-    return t != NULL;
+    return what != NULL;
 }
 
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
@@ -1119,7 +1151,7 @@ TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char
     /* (neither check is atomic with the create: two creates at once may both pass) */
     if (!valid_task_args(__func__, pxTaskCode, uxPriority, xCoreID) ||
         fr_refuse_live_buffer(__func__, pxTaskBuffer, pxTaskBuffer->host, FR_TASK, tcb_buffer_of) ||
-        refuse_live_stack(__func__, puxStackBuffer)) {
+        refuse_live_stack(__func__, puxStackBuffer, ulStackDepth, pxTaskBuffer)) {
         return NULL;
     }
     struct tskTaskControlBlock *t = new_record();

@@ -94,10 +94,10 @@ static inline BaseType_t xTaskCreate(TaskFunction_t pxTaskCode, const char *cons
  *  RAM (an EXT_RAM_BSS_ATTR static, a MALLOC_CAP_SPIRAM block, RTC slow memory...) is refused
  *  with NULL and an error line, and so is such a stack, except one in PSRAM with
  *  CONFIG_FREERTOS_TASK_CREATE_ALLOW_EXT_MEM (on by default with CONFIG_SPIRAM, as ESP-IDF's for
- *  the S3); host memory outside the simulated chip (another thread's stack) is not judged. The
- *  TCB buffer or stack of a task not deleted is refused the same way, and the TCB buffer of one
- *  that deleted itself until its thread has ended (exact starts only; not atomic with another
- *  create on the same buffers). task, O(tasks). */
+ *  the S3); host memory outside the simulated chip (another thread's stack) is not judged.
+ *  Buffers that overlap each other, or the stack or static TCB buffer of a task not deleted, are
+ *  refused the same way, and the TCB buffer of a task that deleted itself until its thread has
+ *  ended (not atomic with another create on the same buffers). task, O(tasks). */
 TaskHandle_t xTaskCreateStaticPinnedToCore(TaskFunction_t pxTaskCode, const char *const pcName,
                                            const uint32_t ulStackDepth, void *const pvParameters,
                                            UBaseType_t uxPriority, StackType_t *const puxStackBuffer,
