@@ -1293,12 +1293,19 @@ esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispa
         return ESP_ERR_INVALID_STATE;
     }
     esp_err_t err = enter(KRAKEN_EVENT_DEFAULT_MODE_MANUAL);
-    if (err != ESP_OK && !KRAKEN_EVENT_DEFAULT_MODE_MANUAL) {
-        if (atomic_load(&bus.state) == ST_UNINIT) { /* not started in task mode for a refusal */
+    while (err != ESP_OK && !KRAKEN_EVENT_DEFAULT_MODE_MANUAL) { /* never starts it in task mode */
+        const int state = atomic_load(&bus.state);
+        if (state == ST_UNINIT) {
             tell_task_mode(false);
             return ESP_ERR_INVALID_STATE;
         }
-        err = enter(true); /* another task starts or stops it: as for every call */
+        if (state == ST_STOPPING) {
+            return ESP_ERR_INVALID_STATE;
+        }
+        if (state == ST_STARTING) {
+            kraken_port_delay_ms(1); /* another task starts it: wait for that start, as every call */
+        }
+        err = enter(false);
     }
     if (err != ESP_OK) {
         return err;

@@ -686,6 +686,50 @@ static void three_manual_dispatchers_deliver_every_event_once_in_lane_order(void
     }
 }
 
+/* In the Kconfig's task mode, system_event_dispatch_pending() never starts the bus, even when it
+ * races a manual-mode init and deinit (a call that saw the bus starting or stopping, then found
+ * it stopped): every init succeeds, as nothing else starts the bus. */
+static atomic_bool dispatching_stops;
+
+static void *dispatch_pending_repeatedly(void *arg)
+{
+    atomic_uint *refused = arg;
+    while (!atomic_load(&dispatching_stops)) {
+        const esp_err_t err = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+        atomic_fetch_add(refused, err == ESP_ERR_INVALID_STATE);
+    }
+    return NULL;
+}
+
+static void dispatch_pending_racing_init_and_deinit_never_starts_a_task_mode_bus(void **state)
+{
+    (void)state;
+#if KRAKEN_EVENT_DEFAULT_MODE_MANUAL
+    print_message("skipped: the Kconfig mode is manual (a start there is expected)\n");
+    skip();
+#else
+    system_event_bus_config_t cfg = system_event_bus_default_config();
+    cfg.mode = SYSTEM_EVENT_MODE_MANUAL;
+    atomic_uint refused = 0;
+    atomic_store(&dispatching_stops, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, dispatch_pending_repeatedly, &refused), 0);
+    esp_err_t err = ESP_OK;
+    for (int i = 0; i < 20000 && err == ESP_OK; i++) {
+        err = system_event_bus_init(&cfg);
+        for (volatile int k = 0; k < 2000; k++) { /* a while ready: its calls dispatch */
+        }
+        if (err == ESP_OK) {
+            assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+        }
+    }
+    atomic_store(&dispatching_stops, true);
+    pthread_join(t, NULL);
+    assert_int_equal(err, ESP_OK); /* else the dispatching thread had started it */
+    assert_true(atomic_load(&refused) > 0); /* it ran while the bus was stopped */
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +744,8 @@ int main(void)
         cmocka_unit_test_teardown(the_bus_never_counts_more_blocks_than_the_class_has, teardown),
         cmocka_unit_test_teardown(three_manual_dispatchers_deliver_every_event_once_in_lane_order,
                                   teardown),
+        cmocka_unit_test_teardown(
+            dispatch_pending_racing_init_and_deinit_never_starts_a_task_mode_bus, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
