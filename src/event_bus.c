@@ -1292,8 +1292,10 @@ esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispa
     if (kraken_port_in_isr() || t_in_handler) {
         return ESP_ERR_INVALID_STATE;
     }
-    esp_err_t err = enter(KRAKEN_EVENT_DEFAULT_MODE_MANUAL);
-    while (err != ESP_OK && !KRAKEN_EVENT_DEFAULT_MODE_MANUAL) { /* never starts it in task mode */
+    esp_err_t err;
+    /* in the Kconfig's task mode, never a start: a task-mode bus would refuse the call */
+    while ((err = enter(KRAKEN_EVENT_DEFAULT_MODE_MANUAL)) != ESP_OK &&
+           !KRAKEN_EVENT_DEFAULT_MODE_MANUAL) {
         const int state = atomic_load(&bus.state);
         if (state == ST_UNINIT) {
             tell_task_mode(false);
@@ -1305,7 +1307,6 @@ esp_err_t system_event_dispatch_pending(uint32_t max_events, uint32_t *out_dispa
         if (state == ST_STARTING) {
             kraken_port_delay_ms(1); /* another task starts it: wait for that start, as every call */
         }
-        err = enter(false);
     }
     if (err != ESP_OK) {
         return err;

@@ -1266,11 +1266,11 @@ esp_err_t memory_pool_get_stats(memory_pool_stats_t *out)
         pool_class_t *c = &g_class[i];
         kraken_port_lock(&c->lock);
         class_counters_t n = c->n;
-        const uint32_t capacity = g_cfg.classes[i].count; /* set_table() writes it under the lock */
+        const memory_pool_class_config_t table = g_cfg.classes[i]; /* set_table() holds the lock */
         kraken_port_unlock(&c->lock);
         memory_pool_class_stats_t *s = &out->classes[i];
-        s->block_size = atomic_load_explicit(&g_limit[i], memory_order_relaxed);
-        s->capacity = capacity;
+        s->block_size = table.block_size;
+        s->capacity = table.count;
         s->in_use = n.in_use;
         s->peak_in_use = n.peak;
         s->min_free = s->capacity - n.peak;

@@ -594,8 +594,8 @@ static void deinit_racing_an_isr_that_frees_a_stale_pointer_reads_no_released_st
 /* An interrupt reading the statistics and resetting the peaks while a task sets the pools up
  * (with the Kconfig table or another) and tears them down: nothing has been allocated, so every
  * read shows no block in use and no free, the peaks it resets stay at 0 (a class must not show
- * its blocks taken while it is being laid out), and each class's capacity, and the heap cap, are
- * one table's or the other's (init and deinit rewrite the table it reads). */
+ * its blocks taken while it is being laid out), and each class's block size and capacity, and
+ * the heap cap, are one table's or the other's (init and deinit rewrite the table it reads). */
 typedef struct {
     isr_gate_t gate;
     memory_pool_config_t tables[2];
@@ -604,6 +604,18 @@ typedef struct {
 static bool one_of(uint32_t v, uint32_t a, uint32_t b)
 {
     return v == a || v == b;
+}
+
+/* The class's block size and capacity are those of table t[0] or of t[1], not a mix. */
+static bool one_table(const memory_pool_class_stats_t *k, const memory_pool_config_t t[2],
+                      unsigned c)
+{
+    for (int i = 0; i < 2; i++) {
+        if (k->block_size == t[i].classes[c].block_size && k->capacity == t[i].classes[c].count) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void *read_stats_in_isr_repeatedly(void *arg)
@@ -620,8 +632,7 @@ static void *read_stats_in_isr_repeatedly(void *arg)
         for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
             const memory_pool_class_stats_t *k = &st.classes[c];
             bad |= k->in_use != 0 || k->frees != 0 || k->peak_in_use != 0 ||
-                   k->min_free != k->capacity ||
-                   !one_of(k->capacity, t[0].classes[c].count, t[1].classes[c].count);
+                   k->min_free != k->capacity || !one_table(k, t, c);
         }
         atomic_fetch_add(&r->gate.bad, bad);
         atomic_fetch_add(&r->gate.rounds, 1);
@@ -635,13 +646,14 @@ static void statistics_read_during_a_set_up_or_a_deinit_show_nothing_in_use(void
     stats_reader_t r = {0};
     assert_int_equal(memory_pool_get_default_config(&r.tables[0]), ESP_OK);
     r.tables[1] = r.tables[0];
-    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
+    for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) { /* other sizes, other counts */
+        r.tables[1].classes[c].block_size += 8;
         r.tables[1].classes[c].count = r.tables[0].classes[c].count > 1 ? 1 : 2;
     }
     r.tables[1].heap_blocks_max = r.tables[0].heap_blocks_max > 0 ? 0 : 1;
     pthread_t isr;
     assert_int_equal(pthread_create(&isr, NULL, read_stats_in_isr_repeatedly, &r), 0);
-    for (int round = 0; round < 300; round++) {
+    for (int round = 0; round < 3000; round++) {
         isr_gate_open(&r.gate);
         if (round % 2 == 0) {
             assert_int_equal(memory_pool_ensure_init(), ESP_OK); /* the Kconfig table */
@@ -652,6 +664,7 @@ static void statistics_read_during_a_set_up_or_a_deinit_show_nothing_in_use(void
         assert_int_equal(memory_pool_get_stats(&st), ESP_OK);
         for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
             assert_int_equal(st.classes[c].capacity, r.tables[round % 2].classes[c].count);
+            assert_int_equal(st.classes[c].block_size, r.tables[round % 2].classes[c].block_size);
             assert_int_equal(st.classes[c].peak_in_use, 0);
             assert_int_equal(st.classes[c].min_free, st.classes[c].capacity);
         }
