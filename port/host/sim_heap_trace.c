@@ -54,7 +54,7 @@ static bool has_overflowed;
 static bool started; /* a heap_trace_start() since boot: ESP-IDF sets up its record lists there */
 static sim_idf_t idf; /* the release followed, from the boot's policy */
 #if CONFIG_HEAP_TRACE_HASH_MAP
-static void *hash_map; /* the chip's map memory (4 bytes per entry), taken once per boot */
+static void *hash_map; /* the chip's map memory (8 bytes per entry), taken once per boot */
 static size_t hashmap_hits, hashmap_miss;
 #ifdef CONFIG_HEAP_TRACE_HASH_MAP_IN_EXT_RAM
 #define HASH_MAP_CAPS MALLOC_CAP_SPIRAM
@@ -253,7 +253,8 @@ esp_err_t heap_trace_init_standalone(heap_trace_record_t *record_buffer, size_t 
         /* Taken without the lock: the heap may call the program's hooks or failed-allocation
          * callback, which may call this API. Tracing is off, so it is not recorded. */
         pthread_mutex_unlock(&trace_lock);
-        const size_t bytes = 4u * CONFIG_HEAP_TRACE_HASH_MAP_SIZE; /* the chip's 4-byte heads */
+        /* ESP-IDF sizes it by sizeof(heap_trace_record_list_t), a TAILQ_HEAD: 8 bytes on the chip */
+        const size_t bytes = 8u * CONFIG_HEAP_TRACE_HASH_MAP_SIZE;
         ESP_LOGI(TAG, "hashmap: allocating %zu bytes (%s)", bytes,
                  HASH_MAP_CAPS == MALLOC_CAP_SPIRAM ? "PSRAM" : "Internal RAM");
         void *map = heap_caps_calloc(1, bytes, HASH_MAP_CAPS);
