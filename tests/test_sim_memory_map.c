@@ -28,6 +28,9 @@
 /* Zero-initialised statics placed like EXT_RAM_BSS_ATTR / APP_DATA_ATTR data. */
 static EXT_RAM_BSS_ATTR uint8_t ext_buffer[8192];
 static EXT_RAM_BSS_ATTR uint32_t ext_counters[64];
+/* An initial value: lost with CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY, as on the chip (its
+ * .ext_ram.bss is not loaded, and zeroed at boot), kept without it (the attribute is empty). */
+static EXT_RAM_BSS_ATTR uint16_t ext_initialised[3] = {1, 2, 3};
 static uint8_t plain_static[64];
 
 static kraken_sim_profile_t profile_from_environment;
@@ -516,6 +519,17 @@ static void host_statics_and_the_stack_are_internal_dram_and_libc_memory_is_no_c
 
 /* ---- EXT_RAM_BSS_ATTR / APP_DATA_ATTR statics -------------------------------------------------- */
 
+static void an_ext_ram_bss_statics_initial_value_is_lost_as_on_the_chip(void **state)
+{
+    (void)state;
+#ifdef CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY
+    const uint16_t expected[3] = {0, 0, 0};
+#else
+    const uint16_t expected[3] = {1, 2, 3};
+#endif
+    assert_memory_equal(ext_initialised, expected, sizeof expected);
+}
+
 static void ext_ram_bss_statics_are_zeroed_and_counted_against_psram(void **state)
 {
     (void)state;
@@ -601,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup(ext_ram_bss_statics_count_against_internal_ram_without_psram,
                                boot_n8_bss_external),
         cmocka_unit_test(ext_ram_bss_statics_stay_internal_when_bss_in_psram_is_off),
+        cmocka_unit_test(an_ext_ram_bss_statics_initial_value_is_lost_as_on_the_chip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,7 +84,8 @@ extern "C" {
 
 /** Zero-initialised static data in PSRAM. Under ESP-IDF this is EXT_RAM_BSS_ATTR: the variable goes
  *  to PSRAM when CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY is set and stays in internal RAM
- *  otherwise. Only for variables without an initialiser (they are zeroed at boot). On the host the
+ *  otherwise. Only for variables without an initialiser: in PSRAM they are zeroed at boot and an
+ *  initial value is lost (the host simulator zeroes it too, with an error line). On the host the
  *  simulator counts these variables against the simulated PSRAM in the same way. */
 #define APP_DATA_ATTR EXT_RAM_BSS_ATTR
 
@@ -120,14 +121,17 @@ void *memory_calloc_dma(size_t n, size_t size);
  *  (memory_pool_refuse_heap_call, O(1)) in one error line of the pools naming the function and its
  *  caller. Otherwise ptr must be a live heap block: for any other pointer ESP-IDF's heap asserts
  *  (the host simulator refuses it: NULL, logged, counted in kraken_sim_stats_t). DMA_REALLOC
- *  keeps a DMA buffer that is already large enough (it never shrinks in place) and otherwise moves
- *  it to keep MEMORY_DMA_ALIGNMENT. A DMA buffer is one esp_ptr_dma_capable() accepts, as drivers
+ *  keeps a DMA buffer that is already large enough (it never shrinks in place: the tail is not
+ *  given back) and otherwise moves it to keep MEMORY_DMA_ALIGNMENT: a growth always needs the old
+ *  and the new block at once, so it may fail where heap_caps_realloc() would grow the block into a
+ *  free neighbour (ESP-IDF has no call that grows a block only in place, and its move keeps only
+ *  4-byte alignment). A DMA buffer is one esp_ptr_dma_capable() accepts, as drivers
  *  check: a DMA_MALLOC block in the 16 KiB heap at 0x3C000000 (CONFIG_ESP32S3_DATA_CACHE_16KB
  *  without CONFIG_SPIRAM), which ESP-IDF's heap counts as DMA-capable but that check does not, is
  *  always moved (NULL when no other DMA-capable block is large enough).
  *  task, never blocks. O(1) per heap tried when the block is resized in place (TLSF grows it into
- *  a free neighbour or splits off the tail); a move adds an allocation in the target heap and the
- *  O(size) copy. */
+ *  a free neighbour or splits off the tail; DMA_REALLOC: when it keeps the block); a move adds an
+ *  allocation in the target heap and the O(size) copy. */
 void *memory_realloc_prefer_psram(void *ptr, size_t size);
 void *memory_realloc_psram_only(void *ptr, size_t size);
 void *memory_realloc_sram(void *ptr, size_t size);

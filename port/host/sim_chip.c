@@ -205,6 +205,29 @@ HOST_SECTION(kraken_rtc_rodata)
 HOST_SECTION(kraken_rtc_fast)
 HOST_SECTION(kraken_rtc_text)
 #define SECTION_RANGE(name) (uintptr_t) __start_##name, (uintptr_t)__stop_##name
+
+#ifdef CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY
+/* ESP-IDF's .ext_ram.bss, where EXT_RAM_BSS_ATTR (APP_DATA_ATTR) puts statics with this option, is
+ * NOLOAD and zeroed at boot: an initial value given to such a static is lost on the chip (PSRAM
+ * found or not: without it the chip stops at boot). The host does the same before the program's
+ * own constructors run (the chip's C++ constructors run after the zeroing too), and says so. */
+__attribute__((constructor(101))) static void zero_ext_bss_as_the_chip(void)
+{
+    char *const start = __start_kraken_ext_bss, *const stop = __stop_kraken_ext_bss;
+    size_t nonzero = 0;
+    for (const char *p = start; start != NULL && p < stop; p++) {
+        nonzero += *p != 0;
+    }
+    if (nonzero != 0) {
+        memset(start, 0, (size_t)(stop - start));
+        ESP_LOGE(SIM_TAG,
+                 "EXT_RAM_BSS_ATTR (APP_DATA_ATTR) statics with an initial value (%zu byte(s) not "
+                 "0): zeroed, as the chip does at boot (its .ext_ram.bss is not loaded); give them "
+                 "their values at run time",
+                 nonzero);
+    }
+}
+#endif
 /* The program's own image (ld's default script): code, then read-only data, then .data/.bss. */
 extern char __executable_start[] __attribute__((weak));
 extern char etext[] __attribute__((weak));

@@ -66,9 +66,10 @@ extern "C" {
 #define COREDUMP_NOINIT_ATTR RTC_NOINIT_ATTR
 
 /* PSRAM statics: with CONFIG_SPIRAM_ALLOW_BSS_SEG_EXTERNAL_MEMORY (resp. _NOINIT_SEG_) and PSRAM
- * found, else internal (checked at run time by the simulator, not here). */
-#define EXT_RAM_BSS_ATTR __attribute__((section("kraken_ext_bss"), aligned(16)))
-#define EXT_RAM_NOINIT_ATTR __attribute__((section("kraken_ext_noinit"), aligned(16)))
+ * found, else internal (checked at run time by the simulator, not here). With the BSS option an
+ * initial value is lost, as on the chip (sim_chip.c). The type's own alignment, as ESP-IDF's. */
+#define EXT_RAM_BSS_ATTR __attribute__((section("kraken_ext_bss")))
+#define EXT_RAM_NOINIT_ATTR __attribute__((section("kraken_ext_noinit")))
 #define EXT_RAM_ATTR EXT_RAM_BSS_ATTR /* deprecated name, still in ESP-IDF v5.x */
 #define COREDUMP_EXTRAM_ATTR EXT_RAM_BSS_ATTR
 #define COREDUMP_EXTRAM_NOINIT_ATTR EXT_RAM_NOINIT_ATTR
