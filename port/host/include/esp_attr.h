@@ -70,7 +70,9 @@ extern "C" {
  * initial value is lost, as on the chip (sim_chip.c). The type's own alignment, as ESP-IDF's. */
 #define EXT_RAM_BSS_ATTR __attribute__((section("kraken_ext_bss")))
 #define EXT_RAM_NOINIT_ATTR __attribute__((section("kraken_ext_noinit")))
-#define EXT_RAM_ATTR EXT_RAM_BSS_ATTR /* deprecated name, still in ESP-IDF v5.x */
+/* The old name: deprecated in ESP-IDF v5.x, with the same compiler warning; gone in v6.0. */
+#define EXT_RAM_ATTR                                                                               \
+    EXT_RAM_BSS_ATTR _Pragma("GCC warning \"'EXT_RAM_ATTR' macro is deprecated, please use `EXT_RAM_BSS_ATTR`\"")
 #define COREDUMP_EXTRAM_ATTR EXT_RAM_BSS_ATTR
 #define COREDUMP_EXTRAM_NOINIT_ATTR EXT_RAM_NOINIT_ATTR
 #define __NOINIT_ATTR
