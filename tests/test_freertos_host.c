@@ -1535,11 +1535,14 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     }
     assert_null(not_a_mutex);
     assert_null(bad_type);
-    assert_int_equal(uxQueueMessagesWaiting(NULL), 0);
-    assert_int_equal(uxQueueSpacesAvailable(NULL), 0);
-    assert_int_equal(xQueueIsQueueEmptyFromISR(NULL), pdFALSE);
-    assert_int_equal(xQueueIsQueueFullFromISR(NULL), pdFALSE);
-    assert_null(xSemaphoreGetMutexHolder(NULL));
+    /* the queries too (the chip asserts on a NULL handle) */
+    ASSERT_REFUSED(5, {
+        assert_int_equal(uxQueueMessagesWaiting(NULL), 0);
+        assert_int_equal(uxQueueSpacesAvailable(NULL), 0);
+        assert_int_equal(xQueueIsQueueEmptyFromISR(NULL), pdFALSE);
+        assert_int_equal(xQueueIsQueueFullFromISR(NULL), pdFALSE);
+        assert_null(xSemaphoreGetMutexHolder(NULL));
+    });
     assert_null(xSemaphoreGetMutexHolder(q)); /* not a mutex */
     /* in the order of the calls (a NULL queue, then a NULL item): each names the wrong argument */
     const char *sends = strstr(logged, "xQueueGenericSend: ");
@@ -1555,6 +1558,19 @@ static void null_and_malformed_arguments_are_refused_with_the_documented_results
     assert_int_equal(xQueueReceive(q, &v, 0), pdPASS);
     assert_int_equal(v, 3);
     vQueueDelete(q);
+    SemaphoreHandle_t given = xSemaphoreCreateBinary();
+    assert_non_null(given);
+    assert_int_equal(xSemaphoreGive(given), pdTRUE);
+    kraken_sim_isr_enter();
+    ASSERT_REFUSED(1, assert_int_equal(xQueuePeekFromISR(given, NULL), pdFAIL)); /* can't peek */
+    kraken_sim_isr_exit();
+    assert_int_equal(uxSemaphoreGetCount(given), 1);
+    vSemaphoreDelete(given);
+    /* a notify action that is none of eNotifyAction's (the chip asserts): nothing notified */
+    (void)xTaskNotifyStateClear(NULL);
+    ASSERT_REFUSED(1, assert_int_equal(xTaskNotify(xTaskGetCurrentTaskHandle(), 5,
+                                                   (eNotifyAction)9), pdFAIL));
+    assert_int_equal(xTaskNotifyStateClear(NULL), pdFALSE);
 }
 
 /* FreeRTOS's vQueueDelete() asserts on NULL (configASSERT(pxQueue)), the WithCaps deletes in

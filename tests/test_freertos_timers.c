@@ -468,6 +468,43 @@ static void the_fromisr_commands_work_in_a_simulated_isr(void **state)
     assert_int_equal(xTimerDelete(t, 0), pdPASS);
 }
 
+/* As xQueueSendFromISR() on the chip: an ISR's first send takes the waiting timer task off its
+ * queue's wait list (it runs after the ISR), so a second send of the same ISR asks for no yield;
+ * the next ISR's first send does again. */
+static void only_the_first_send_of_an_isr_asks_for_a_yield(void **state)
+{
+    (void)state;
+    const TaskHandle_t timer_task = xTimerGetTimerDaemonTaskHandle();
+    const UBaseType_t mine = uxTaskPriorityGet(NULL), timers = uxTaskPriorityGet(timer_task);
+    if (timers == 0) {
+        print_message("skipped: the timer task's priority is 0: no task is below it\n");
+        skip();
+    }
+    seen_t seen = {0};
+    TimerHandle_t t = xTimerCreate("isr", PATIENCE_TICKS * 10, pdFALSE, &seen, record);
+    assert_non_null(t);
+    memset(ran, 0, sizeof ran);
+    atomic_store(&ran_count, 0);
+    vTaskPrioritySet(NULL, timers - 1);
+    for (int isr = 0; isr < 2; isr++) {
+        WAIT_FOR(eTaskGetState(timer_task) == eBlocked); /* waits on its queue */
+        BaseType_t first = pdFALSE, second = pdFALSE, third = pdFALSE;
+        kraken_sim_isr_enter();
+        BaseType_t sent[3];
+        sent[0] = xTimerPendFunctionCallFromISR(note, NULL, 0, &first);
+        sent[1] = xTimerPendFunctionCallFromISR(note, NULL, 1, &second);
+        sent[2] = xTimerStartFromISR(t, &third);
+        kraken_sim_isr_exit();
+        assert_true(sent[0] == pdPASS && sent[1] == pdPASS && sent[2] == pdPASS);
+        assert_int_equal(first, pdTRUE);
+        assert_int_equal(second, pdFALSE);
+        assert_int_equal(third, pdFALSE);
+        WAIT_FOR(atomic_load(&ran_count) == 2 * (isr + 1));
+    }
+    vTaskPrioritySet(NULL, mine);
+    assert_int_equal(xTimerDelete(t, 0), pdPASS);
+}
+
 static void bad_arguments_are_refused_and_logged(void **state)
 {
     (void)state;
@@ -497,11 +534,26 @@ static void bad_arguments_are_refused_and_logged(void **state)
     assert_int_equal(xTimerIsTimerActive(t), pdFALSE);
     assert_int_equal(xTimerGetPeriod(t), 5);
     assert_int_equal(xTimerDelete(t, 0), pdPASS);
-    /* The queries answer NULL with their neutral value. */
-    assert_int_equal(xTimerIsTimerActive(NULL), pdFALSE);
-    assert_null(pvTimerGetTimerID(NULL));
-    assert_null(pcTimerGetName(NULL));
-    assert_int_equal(xTimerGetPeriod(NULL), 0);
+    /* The queries answer NULL with their neutral value, refused: the chip asserts. */
+    StaticTimer_t *buffer = NULL;
+    log_capture_begin();
+    ASSERT_REFUSED(11, {
+        assert_int_equal(xTimerIsTimerActive(NULL), pdFALSE);
+        assert_null(pvTimerGetTimerID(NULL));
+        vTimerSetTimerID(NULL, &seen);
+        assert_null(pcTimerGetName(NULL));
+        vTimerSetReloadMode(NULL, pdTRUE);
+        assert_int_equal(xTimerGetReloadMode(NULL), pdFALSE);
+        assert_int_equal(uxTimerGetReloadMode(NULL), 0);
+        assert_int_equal(xTimerGetPeriod(NULL), 0);
+        assert_int_equal(xTimerGetExpiryTime(NULL), 0);
+        assert_int_equal(xTimerGetStaticBuffer(NULL, &buffer), pdFALSE);
+        assert_int_equal(xTimerGetStaticBuffer(t, NULL), pdFALSE); /* (t deleted: NULL first) */
+    });
+    logged = log_capture_end();
+    assert_non_null(strstr(logged, "vTimerSetReloadMode: no timer: refused (the chip asserts)"));
+    assert_non_null(strstr(logged, "xTimerGetStaticBuffer: no place for the buffer: refused"));
+    assert_null(buffer);
 }
 
 /* ---- the timer task -------------------------------------------------------------------------- */
@@ -555,6 +607,7 @@ int main(void)
         TEST(a_timer_deleted_by_a_task_while_its_callback_runs_is_freed_after_it_returns),
         TEST(pended_calls_run_in_order_and_a_full_queue_refuses_or_waits),
         TEST(the_fromisr_commands_work_in_a_simulated_isr),
+        TEST(only_the_first_send_of_an_isr_asks_for_a_yield),
         TEST(bad_arguments_are_refused_and_logged),
         TEST(the_timer_task_is_named_and_counted_from_boot_as_the_chip_starts_it_there),
     };

@@ -2157,6 +2157,10 @@ static BaseType_t notify(TaskHandle_t task, UBaseType_t index, uint32_t value, e
     if (!valid_index(index, fn)) {
         return pdFAIL;
     }
+    if ((unsigned)action > (unsigned)eSetValueWithoutOverwrite) {
+        FR_REFUSE("%s: action %d: refused (the chip asserts)", fn, (int)action);
+        return pdFAIL;
+    }
     bool woke = false;
     struct tskTaskControlBlock *t = lock_task(task, fn);
     if (t == NULL) {

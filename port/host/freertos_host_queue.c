@@ -738,6 +738,10 @@ BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer)
     if (!look(__func__, xQueue, pvBuffer, &shape)) {
         return pdFAIL;
     }
+    if (shape.item_size == 0) {
+        FR_REFUSE("%s: a semaphore cannot be peeked: refused (the chip asserts)", __func__);
+        return pdFAIL;
+    }
     fr_lock();
     if (dead_refused(__func__, xQueue)) { /* deleted since the look */
         return pdFAIL;
@@ -814,13 +818,21 @@ BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex)
 
 /* ---- queries ----------------------------------------------------------------------------------- */
 
-TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore)
+/* A query's way in: fr_lock() held on a live queue; false, refused, for NULL (the chip asserts) or
+ * a deleted queue. */
+static bool enter_query(const char *fn, QueueHandle_t q)
 {
-    if (xSemaphore == NULL) {
-        return NULL;
+    if (q == NULL) {
+        FR_REFUSE("%s: no queue or semaphore: refused (the chip asserts)", fn);
+        return false;
     }
     fr_lock();
-    if (dead_refused(__func__, xSemaphore)) {
+    return !dead_refused(fn, q);
+}
+
+TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore)
+{
+    if (!enter_query(__func__, xSemaphore)) {
         return NULL;
     }
     TaskHandle_t holder = is_mutex(xSemaphore) ? xSemaphore->holder : NULL;
@@ -830,11 +842,7 @@ TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore)
 
 UBaseType_t uxQueueMessagesWaiting(const QueueHandle_t xQueue)
 {
-    if (xQueue == NULL) {
-        return 0;
-    }
-    fr_lock();
-    if (dead_refused(__func__, xQueue)) {
+    if (!enter_query(__func__, xQueue)) {
         return 0;
     }
     UBaseType_t n = xQueue->count;
@@ -844,11 +852,7 @@ UBaseType_t uxQueueMessagesWaiting(const QueueHandle_t xQueue)
 
 UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue)
 {
-    if (xQueue == NULL) {
-        return 0;
-    }
-    fr_lock();
-    if (dead_refused(__func__, xQueue)) {
+    if (!enter_query(__func__, xQueue)) {
         return 0;
     }
     UBaseType_t n = xQueue->length - xQueue->count;
@@ -858,12 +862,22 @@ UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue)
 
 BaseType_t xQueueIsQueueEmptyFromISR(const QueueHandle_t xQueue)
 {
-    return xQueue != NULL && uxQueueMessagesWaiting(xQueue) == 0 ? pdTRUE : pdFALSE;
+    if (!enter_query(__func__, xQueue)) {
+        return pdFALSE;
+    }
+    const bool empty = xQueue->count == 0;
+    fr_unlock();
+    return empty ? pdTRUE : pdFALSE;
 }
 
 BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue)
 {
-    return xQueue != NULL && uxQueueSpacesAvailable(xQueue) == 0 ? pdTRUE : pdFALSE;
+    if (!enter_query(__func__, xQueue)) {
+        return pdFALSE;
+    }
+    const bool full = xQueue->count == xQueue->length;
+    fr_unlock();
+    return full ? pdTRUE : pdFALSE;
 }
 
 BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue)

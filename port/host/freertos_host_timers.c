@@ -91,6 +91,22 @@ static void insert_active_locked(struct tmrTimerControl *t)
     (void)fr_wake_one_locked(&changed);
 }
 
+/* fr_lock() held: a message came to the timer task's queue (it is woken to take it). From an ISR,
+ * whether the send asks for a yield, as xQueueSendFromISR() does on the chip: the timer task waits
+ * on its queue, outranks the interrupted task, and no earlier send of this ISR has taken it off the
+ * queue's wait list (it runs after the ISR). */
+static bool sent_to_timer_task_locked(void)
+{
+    static _Thread_local uint64_t woken_in_isr; /* sim_isr_number() of the ISR that woke it */
+    bool yield = false;
+    if (sim_in_isr() && timer_task_waits && woken_in_isr != sim_isr_number()) {
+        woken_in_isr = sim_isr_number();
+        yield = fr_task_outranks_caller_locked(timer_task);
+    }
+    (void)fr_wake_one_locked(&changed);
+    return yield;
+}
+
 static void destroy(struct tmrTimerControl *t)
 {
     vPortFree(t->block);
@@ -365,10 +381,9 @@ static BaseType_t command_from_isr(const char *fn, TimerHandle_t t, enum command
                                    TickType_t period, BaseType_t *woken)
 {
     const BaseType_t r = command(fn, t, what, period, 0);
-    if (r == pdPASS && woken != NULL) {
-        TaskHandle_t task = xTimerGetTimerDaemonTaskHandle();
+    if (r == pdPASS) {
         fr_lock();
-        if (timer_task_waits && fr_task_outranks_caller_locked(task)) {
+        if (sent_to_timer_task_locked() && woken != NULL) {
             *woken = pdTRUE;
         }
         fr_unlock();
@@ -421,8 +436,7 @@ static BaseType_t pend(const char *fn, PendedFunction_t function, void *paramete
     calls[(calls_head + calls_count) % CONFIG_FREERTOS_TIMER_QUEUE_LENGTH] =
         (pended_call_t){.function = function, .parameter1 = parameter1, .parameter2 = parameter2};
     calls_count++;
-    (void)fr_wake_one_locked(&changed);
-    if (woken != NULL && timer_task_waits && fr_task_outranks_caller_locked(timer_task)) {
+    if (sent_to_timer_task_locked() && woken != NULL) {
         *woken = pdTRUE;
     }
     fr_unlock();
@@ -446,9 +460,20 @@ BaseType_t xTimerPendFunctionCallFromISR(PendedFunction_t xFunctionToPend, void 
 
 /* ---- queries ----------------------------------------------------------------------------------- */
 
+/* A query's way in: fr_lock() held on a live timer; false, refused, for NULL (the chip asserts) or
+ * a deleted timer. */
+static bool enter_timer(const char *fn, TimerHandle_t t)
+{
+    if (t == NULL) {
+        FR_REFUSE("%s: no timer: refused (the chip asserts)", fn);
+        return false;
+    }
+    return fr_enter_live(fn, t, FR_TIMER, false);
+}
+
 BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (!enter_timer(__func__, xTimer)) {
         return pdFALSE;
     }
     const bool active = xTimer->active;
@@ -458,7 +483,7 @@ BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer)
 
 void *pvTimerGetTimerID(const TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (!enter_timer(__func__, xTimer)) {
         return NULL;
     }
     void *id = xTimer->id;
@@ -468,7 +493,7 @@ void *pvTimerGetTimerID(const TimerHandle_t xTimer)
 
 void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID)
 {
-    if (xTimer != NULL && fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (enter_timer(__func__, xTimer)) {
         xTimer->id = pvNewID;
         fr_unlock();
     }
@@ -476,7 +501,7 @@ void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID)
 
 const char *pcTimerGetName(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (!enter_timer(__func__, xTimer)) {
         return NULL;
     }
     const char *const name = xTimer->name;
@@ -486,7 +511,7 @@ const char *pcTimerGetName(TimerHandle_t xTimer)
 
 void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload)
 {
-    if (xTimer != NULL && fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (enter_timer(__func__, xTimer)) {
         xTimer->auto_reload = xAutoReload != pdFALSE;
         fr_unlock();
     }
@@ -494,7 +519,7 @@ void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload)
 
 BaseType_t xTimerGetReloadMode(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (!enter_timer(__func__, xTimer)) {
         return pdFALSE;
     }
     const bool auto_reload = xTimer->auto_reload;
@@ -509,7 +534,7 @@ UBaseType_t uxTimerGetReloadMode(TimerHandle_t xTimer)
 
 TickType_t xTimerGetPeriod(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (!enter_timer(__func__, xTimer)) {
         return 0;
     }
     const TickType_t period = xTimer->period;
@@ -519,7 +544,7 @@ TickType_t xTimerGetPeriod(TimerHandle_t xTimer)
 
 TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer)
 {
-    if (xTimer == NULL || !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (!enter_timer(__func__, xTimer)) {
         return 0;
     }
     const uint64_t expiry = xTimer->expiry;
@@ -529,8 +554,11 @@ TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer)
 
 BaseType_t xTimerGetStaticBuffer(TimerHandle_t xTimer, StaticTimer_t **ppxTimerBuffer)
 {
-    if (xTimer == NULL || ppxTimerBuffer == NULL ||
-        !fr_enter_live(__func__, xTimer, FR_TIMER, false)) {
+    if (ppxTimerBuffer == NULL) {
+        FR_REFUSE("%s: no place for the buffer: refused (the chip asserts)", __func__);
+        return pdFALSE;
+    }
+    if (!enter_timer(__func__, xTimer)) {
         return pdFALSE;
     }
     StaticTimer_t *const buffer = xTimer->buffer;

@@ -254,6 +254,7 @@ static struct {
 } fault;
 
 static _Thread_local unsigned isr_depth;
+static _Thread_local uint64_t isr_number; /* outermost kraken_sim_isr_enter() calls so far */
 
 static void ensure_init(void);
 
@@ -292,8 +293,14 @@ unsigned sim_isr_depth(void)
     return isr_depth;
 }
 
+uint64_t sim_isr_number(void)
+{
+    return isr_number;
+}
+
 void kraken_sim_isr_enter(void)
 {
+    isr_number += isr_depth == 0;
     isr_depth++;
 }
 

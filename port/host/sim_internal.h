@@ -100,6 +100,9 @@ void sim_free(void *ptr, const char *function_name, const void *caller);
 bool sim_in_isr(void);
 /** How many kraken_sim_isr_enter() the calling thread is inside (0: none). isr-ok, O(1). */
 unsigned sim_isr_depth(void);
+/** Which simulated ISR of the calling thread this is (or was last): its count of outermost
+ *  kraken_sim_isr_enter() calls. Tells one ISR from the next. isr-ok, O(1). */
+uint64_t sim_isr_number(void);
 
 /** In a simulated ISR: count one heap call (kraken_sim_stats_t.isr_calls), logging the first
  *  after each boot. Each public heap call counts once. isr-ok, O(1). */

@@ -88,16 +88,17 @@ BaseType_t xQueuePeek(QueueHandle_t xQueue, void *const pvBuffer, TickType_t xTi
  *  than the interrupted one (with the same exception as the send). isr-ok, O(1) plus the copy. */
 BaseType_t xQueueReceiveFromISR(QueueHandle_t xQueue, void *const pvBuffer,
                                 BaseType_t *const pxHigherPriorityTaskWoken);
-/** xQueuePeek() without waiting, from a simulated ISR: pdPASS, errQUEUE_EMPTY, or pdFAIL (logged)
- *  for a NULL queue or buffer. isr-ok, O(1) plus the copy. */
+/** xQueuePeek() without waiting, from a simulated ISR: pdPASS, errQUEUE_EMPTY, or pdFAIL (logged,
+ *  counted) for a NULL queue or buffer, or a semaphore (the chip asserts: it cannot be peeked).
+ *  isr-ok, O(1) plus the copy. */
 BaseType_t xQueuePeekFromISR(QueueHandle_t xQueue, void *const pvBuffer);
 
-/** Items queued (0 for NULL). task or isr, O(1). */
+/** Items queued (NULL: 0, refused as the chip asserts; logged, counted). task or isr, O(1). */
 UBaseType_t uxQueueMessagesWaiting(const QueueHandle_t xQueue);
 #define uxQueueMessagesWaitingFromISR(q) uxQueueMessagesWaiting(q)
-/** Free places (0 for NULL). task or isr, O(1). */
+/** Free places (NULL: 0, refused). task or isr, O(1). */
 UBaseType_t uxQueueSpacesAvailable(const QueueHandle_t xQueue);
-/** pdTRUE when empty / full (NULL: pdFALSE). isr-ok, O(1). */
+/** pdTRUE when empty / full (NULL: pdFALSE, refused). isr-ok, O(1). */
 BaseType_t xQueueIsQueueEmptyFromISR(const QueueHandle_t xQueue);
 BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue);
 /** Empties it (one task waiting to send is let in, as in FreeRTOS: the others wait for a receive

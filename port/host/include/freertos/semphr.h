@@ -55,7 +55,8 @@ BaseType_t xQueueGiveMutexRecursive(QueueHandle_t xMutex);
 /** Gives a semaphore from a simulated ISR (not a mutex: pdFALSE, logged). pdTRUE, or errQUEUE_FULL
  *  when it is at its maximum count. isr-ok, O(1). */
 BaseType_t xQueueGiveFromISR(QueueHandle_t xQueue, BaseType_t *const pxHigherPriorityTaskWoken);
-/** The task holding a mutex, NULL when it is free or not a mutex. isr-ok, O(1). */
+/** The task holding a mutex, NULL when it is free or not a mutex (NULL handle: NULL, refused, as
+ *  the chip asserts). isr-ok, O(1). */
 TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore);
 
 #define xSemaphoreCreateBinary() xQueueCreateBinarySemaphore()

@@ -79,29 +79,31 @@ BaseType_t xTimerStopFromISR(TimerHandle_t xTimer, BaseType_t *pxHigherPriorityT
 BaseType_t xTimerChangePeriodFromISR(TimerHandle_t xTimer, TickType_t xNewPeriod,
                                      BaseType_t *pxHigherPriorityTaskWoken);
 
+/* The queries below, given a NULL timer (or xTimerGetStaticBuffer() a NULL place), answer
+ * pdFALSE, NULL, 0 or nothing, refused: logged and counted (the chip asserts). */
 /** pdTRUE while the timer is started and not yet expired (a one-shot timer is dormant from the
- *  moment its callback is called, an auto-reload one stays active). NULL: pdFALSE. isr-ok, O(1). */
+ *  moment its callback is called, an auto-reload one stays active). isr-ok, O(1). */
 BaseType_t xTimerIsTimerActive(TimerHandle_t xTimer);
-/** The ID given at creation or by vTimerSetTimerID(). NULL timer: NULL. isr-ok, O(1). */
+/** The ID given at creation or by vTimerSetTimerID(). isr-ok, O(1). */
 void *pvTimerGetTimerID(const TimerHandle_t xTimer);
-/** Replaces the ID. NULL timer: nothing. isr-ok, O(1). */
+/** Replaces the ID. isr-ok, O(1). */
 void vTimerSetTimerID(TimerHandle_t xTimer, void *pvNewID);
-/** The name given at creation. NULL timer: NULL. isr-ok, O(1). */
+/** The name given at creation. isr-ok, O(1). */
 const char *pcTimerGetName(TimerHandle_t xTimer);
-/** Makes the timer auto-reload (pdTRUE) or one-shot (pdFALSE) from its next expiry. NULL timer:
- *  nothing. isr-ok, O(1). */
+/** Makes the timer auto-reload (pdTRUE) or one-shot (pdFALSE) from its next expiry. isr-ok,
+ *  O(1). */
 void vTimerSetReloadMode(TimerHandle_t xTimer, const BaseType_t xAutoReload);
-/** pdTRUE for an auto-reload timer. NULL timer: pdFALSE. isr-ok, O(1). */
+/** pdTRUE for an auto-reload timer. isr-ok, O(1). */
 BaseType_t xTimerGetReloadMode(TimerHandle_t xTimer);
 /** The same as a UBaseType_t. isr-ok, O(1). */
 UBaseType_t uxTimerGetReloadMode(TimerHandle_t xTimer);
-/** The period in ticks. NULL timer: 0. isr-ok, O(1). */
+/** The period in ticks. isr-ok, O(1). */
 TickType_t xTimerGetPeriod(TimerHandle_t xTimer);
-/** The tick at which an active timer expires next (as xTaskGetTickCount(), wrapping). NULL
- *  timer: 0. isr-ok, O(1). */
+/** The tick at which an active timer expires next (as xTaskGetTickCount(), wrapping). isr-ok,
+ *  O(1). */
 TickType_t xTimerGetExpiryTime(TimerHandle_t xTimer);
 /** pdTRUE and *ppxTimerBuffer for a timer made by xTimerCreateStatic(); pdFALSE for one made by
- *  xTimerCreate() or a NULL argument. isr-ok, O(1). */
+ *  xTimerCreate(). isr-ok, O(1). */
 BaseType_t xTimerGetStaticBuffer(TimerHandle_t xTimer, StaticTimer_t **ppxTimerBuffer);
 
 /** The timer task (its thread started on first use; the same handle xTaskGetHandle() finds before).
