@@ -647,10 +647,12 @@ static void statistics_read_during_a_set_up_or_a_deinit_show_nothing_in_use(void
     assert_int_equal(memory_pool_get_default_config(&r.tables[0]), ESP_OK);
     r.tables[1] = r.tables[0];
     for (unsigned c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) { /* other sizes, other counts */
-        r.tables[1].classes[c].block_size += 8;
-        r.tables[1].classes[c].count = r.tables[0].classes[c].count > 1 ? 1 : 2;
+        memory_pool_class_config_t *k = &r.tables[1].classes[c];
+        k->block_size += k->block_size + 8 <= MEMORY_POOL_MAX_BLOCK_SIZE ? 8 : 0;
+        k->count = r.tables[0].classes[c].count > 1 ? 1 : 2;
     }
-    r.tables[1].heap_blocks_max = r.tables[0].heap_blocks_max > 0 ? 0 : 1;
+    /* (no more than the Kconfig cap) */
+    r.tables[1].heap_blocks_max = r.tables[0].heap_blocks_max / 2;
     pthread_t isr;
     assert_int_equal(pthread_create(&isr, NULL, read_stats_in_isr_repeatedly, &r), 0);
     for (int round = 0; round < 3000; round++) {
