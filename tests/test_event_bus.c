@@ -3033,16 +3033,6 @@ static void the_log_and_the_check_do_nothing_from_an_isr(void **state)
     assert_int_equal(system_event_bus_check(), ESP_OK);
 }
 
-/* How many times `needle` occurs in the captured log. */
-static unsigned logged(const char *needle)
-{
-    unsigned n = 0;
-    for (const char *at = strstr(log_text, needle); at != NULL; at = strstr(at + 1, needle)) {
-        n++;
-    }
-    return n;
-}
-
 /* Super-loop firmware that forgot system_event_bus_init(MANUAL): in the Kconfig's task mode,
  * dispatch_pending does not start the bus for a call it refuses, and says why once per start;
  * with CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL it starts the bus and dispatches. */
@@ -3058,7 +3048,7 @@ static void dispatch_pending_starts_the_bus_only_in_a_manual_kconfig_mode(void *
     const esp_err_t first = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, &n);
     const esp_err_t second = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
     const bool ready = system_event_bus_is_ready();
-    const unsigned before_start = logged("system_event_dispatch_pending() refused");
+    const size_t before_start = count_of(log_text, "system_event_dispatch_pending() refused");
     const uint32_t v = 1;
     const esp_err_t post = system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW);
     const esp_err_t third = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
@@ -3073,20 +3063,21 @@ static void dispatch_pending_starts_the_bus_only_in_a_manual_kconfig_mode(void *
     assert_int_equal(third, ESP_OK);
     assert_int_equal(fourth, ESP_OK);
     assert_int_equal(stats().lanes[SYSTEM_EVENT_PRIORITY_LOW].delivered, 1);
-    assert_int_equal(logged("refused"), 0);
+    assert_int_equal(count_of(log_text, "refused"), 0);
     (void)before_start;
 #else
     assert_int_equal(first, ESP_ERR_INVALID_STATE);
     assert_int_equal(second, ESP_ERR_INVALID_STATE);
     assert_false(ready); /* no dispatcher task made for a refusal */
     assert_int_equal(before_start, 1);
-    assert_int_equal(logged("the bus would start in task mode"), 1);
+    assert_int_equal(count_of(log_text, "the bus would start in task mode"), 1);
     /* the post started it in task mode: refused again, said again once */
     assert_int_equal(third, ESP_ERR_INVALID_STATE);
     assert_int_equal(fourth, ESP_ERR_INVALID_STATE);
-    assert_int_equal(logged("the bus runs in task mode"), 1);
-    assert_int_equal(logged("with SYSTEM_EVENT_MODE_MANUAL first, or choose "
-                            "CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL"), 2);
+    assert_int_equal(count_of(log_text, "the bus runs in task mode"), 1);
+    assert_int_equal(count_of(log_text, "with SYSTEM_EVENT_MODE_MANUAL first, or choose "
+                                        "CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL"),
+                     2);
     assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_LOW, 1));
 #endif
 }

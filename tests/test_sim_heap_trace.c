@@ -472,6 +472,21 @@ static void each_try_of_a_realloc_with_several_caps_is_a_free(void **state)
     assert_int_equal(heap_trace_stop(), ESP_OK);
 }
 
+/* heap_trace_dump()'s text into out[size], and the end of the line of the 20-byte block at block. */
+static const char *dump_to_end_of_line_of(const void *block, char *out, size_t size)
+{
+    char line[96];
+    capture_stdout_begin();
+    heap_trace_dump();
+    capture_stdout_end(out, size);
+    snprintf(line, sizeof line, "    20 bytes (@ %p, Internal) allocated CPU 0 ccount 0x", block);
+    const char *at = strstr(out, line);
+    assert_non_null(at);
+    const char *end = strchr(at, '\n');
+    assert_non_null(end);
+    return end;
+}
+
 static void the_dump_shows_freed_blocks_and_a_lost_record(void **state)
 {
     (void)state;
@@ -481,15 +496,8 @@ static void the_dump_shows_freed_blocks_and_a_lost_record(void **state)
     void *a = malloc(10), *b = malloc(20), *c = malloc(30); /* a's record makes room for c's */
     free(b);
     assert_int_equal(heap_trace_stop(), ESP_OK);
-    char out[2048], line[96];
-    capture_stdout_begin();
-    heap_trace_dump();
-    capture_stdout_end(out, sizeof out);
-    snprintf(line, sizeof line, "    20 bytes (@ %p, Internal) allocated CPU 0 ccount 0x", b);
-    const char *at = strstr(out, line);
-    assert_non_null(at);
-    const char *end = strchr(at, '\n');
-    assert_non_null(end);
+    char out[2048];
+    const char *end = dump_to_end_of_line_of(b, out, sizeof out);
     const char *alive = "Mode: Heap Trace All\n30 bytes alive in trace (1/2 allocations)\n";
     if (CONFIG_HEAP_TRACING_STACK_DEPTH != 0) {
         assert_memory_equal(end + 1, "freed by 0x", 11);
@@ -676,15 +684,8 @@ static void before_v5_5_the_dump_tells_a_freed_block_by_its_callers(void **state
         void *kept = malloc(10), *freed = malloc(20);
         free(freed);
         assert_int_equal(heap_trace_stop(), ESP_OK);
-        char out[2048], line[96];
-        capture_stdout_begin();
-        heap_trace_dump();
-        capture_stdout_end(out, sizeof out);
-        snprintf(line, sizeof line, "    20 bytes (@ %p, Internal) allocated CPU 0 ccount 0x", freed);
-        const char *at = strstr(out, line);
-        assert_non_null(at);
-        const char *end = strchr(at, '\n');
-        assert_non_null(end);
+        char out[2048];
+        const char *end = dump_to_end_of_line_of(freed, out, sizeof out);
         const char *alive = "Mode: Heap Trace All\n10 bytes alive in trace (1/2 allocations)\n";
         if (CONFIG_HEAP_TRACING_STACK_DEPTH != 0) { /* the same in both dumps on the host */
             assert_memory_equal(end + 1, "freed by 0x", 11);

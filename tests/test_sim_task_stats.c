@@ -25,6 +25,7 @@
 #include "freertos/task.h"
 #include "kraken_sim.h"
 #include "sim_internal.h"
+#include "test_support.h"
 
 #include "capture_output.h" /* after esp_log.h: its log capture */
 #include "freertos_test_support.h"
@@ -881,15 +882,6 @@ static void statistics_read_while_tasks_allocate_stay_exact(void **state)
 }
 
 /* ---- printouts --------------------------------------------------------------------------------- */
-
-static size_t count_of(const char *text, const char *needle)
-{
-    size_t n = 0;
-    for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + 1, needle)) {
-        n++;
-    }
-    return n;
-}
 
 static void the_printouts_are_esp_idfs_tree_and_table(void **state)
 {

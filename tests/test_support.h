@@ -2,7 +2,7 @@
  * test_support.h - what several test programs share: capturing what the code under test prints
  * (the log goes to stdout, in ESP-IDF's format), the pool tests' heap-block guard, the teardowns'
  * checks, the heap monitor tests' health limits, filling a heap to its last block and naming the
- * simulated heap a pointer is in.
+ * simulated heap a pointer is in, counting a string's occurrences.
  * Include after <cmocka.h>.
  */
 #ifndef TEST_SUPPORT_H
@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "esp_heap_caps.h"
@@ -17,6 +18,16 @@
 #include "heap_monitor.h"
 #include "kraken_sim.h"
 #include "sdkconfig.h"
+
+/* How many times `needle` occurs in `text` (overlapping ones too). */
+static inline size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + 1, needle)) {
+        n++;
+    }
+    return n;
+}
 
 static FILE *capture_tmp_;
 static int capture_saved_fd_ = -1;
