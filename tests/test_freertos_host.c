@@ -1785,6 +1785,19 @@ static void a_second_isr_give_does_not_report_the_same_waiter_woken(void **state
     vSemaphoreDelete(p.s);
 }
 
+/* FreeRTOS's old vSemaphoreCreateBinary() (a macro, still in ESP-IDF) makes the semaphore given. */
+static void the_old_vsemaphorecreatebinary_makes_a_given_semaphore(void **state)
+{
+    (void)state;
+    SemaphoreHandle_t s = NULL;
+    vSemaphoreCreateBinary(s);
+    assert_non_null(s);
+    assert_int_equal(uxSemaphoreGetCount(s), 1);
+    assert_int_equal(xSemaphoreTake(s, 0), pdTRUE);
+    assert_int_equal(xSemaphoreTake(s, 0), pdFALSE);
+    vSemaphoreDelete(s);
+}
+
 static void a_binary_semaphore_starts_taken_and_holds_one_give(void **state)
 {
     (void)state;
@@ -3359,6 +3372,7 @@ int main(void)
         TEST(a_queue_a_task_waits_on_is_not_deleted),
         /* semaphores and mutexes */
         TEST(a_binary_semaphore_starts_taken_and_holds_one_give),
+        TEST(the_old_vsemaphorecreatebinary_makes_a_given_semaphore),
         TEST(a_counting_semaphore_counts_up_to_its_maximum_and_bad_counts_are_refused),
         TEST(a_mutex_belongs_to_its_taker_and_others_wait_until_it_is_given),
         TEST(a_recursive_mutex_is_free_again_after_as_many_gives_as_takes),

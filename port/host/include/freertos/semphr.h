@@ -60,6 +60,14 @@ BaseType_t xQueueGiveFromISR(QueueHandle_t xQueue, BaseType_t *const pxHigherPri
 TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore);
 
 #define xSemaphoreCreateBinary() xQueueCreateBinarySemaphore()
+/* FreeRTOS's old form, still in ESP-IDF: unlike xSemaphoreCreateBinary(), the semaphore is given. */
+#define vSemaphoreCreateBinary(xSemaphore)                                                         \
+    {                                                                                              \
+        (xSemaphore) = xSemaphoreCreateBinary();                                                   \
+        if ((xSemaphore) != NULL) {                                                                \
+            (void)xSemaphoreGive((xSemaphore));                                                    \
+        }                                                                                          \
+    }
 #define xSemaphoreCreateBinaryStatic(buf) xQueueCreateBinarySemaphoreStatic(buf)
 #define xSemaphoreCreateMutex() xQueueCreateMutex(queueQUEUE_TYPE_MUTEX)
 #define xSemaphoreCreateMutexStatic(buf) xQueueCreateMutexStatic(queueQUEUE_TYPE_MUTEX, (buf))
