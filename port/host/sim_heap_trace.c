@@ -19,6 +19,7 @@
 #include "esp_heap_caps.h"
 #include "esp_cpu.h"
 #include "esp_heap_trace.h"
+#include "esp_idf_version.h"
 #include "esp_log.h"
 #include "esp_memory_utils.h"
 #include "esp_timer.h"
@@ -26,17 +27,8 @@
 
 #define STACK_DEPTH CONFIG_HEAP_TRACING_STACK_DEPTH
 /* The build's release's API (esp_heap_trace.h): record.freed since v5.5, alloc_pause since v5.4. */
-#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_4) || defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_3) ||          \
-    defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
-#define HAS_FREED 0
-#else
-#define HAS_FREED 1
-#endif
-#if defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_3) || defined(CONFIG_KRAKEN_SIM_ESP_IDF_V5_2)
-#define HAS_ALLOC_PAUSE 0
-#else
-#define HAS_ALLOC_PAUSE 1
-#endif
+#define HAS_FREED (ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 5, 0))
+#define HAS_ALLOC_PAUSE (ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 4, 0))
 _Static_assert(STACK_DEPTH >= 0 && STACK_DEPTH <= 32, "CONFIG_HEAP_TRACING_STACK_DEPTH: 0 to 32");
 
 static const char *const TAG = "heap_trace";
