@@ -131,6 +131,11 @@ static void expire_locked(struct tmrTimerControl *t, uint64_t now)
     in_call = t;
     const TimerCallbackFunction_t callback = t->callback;
     fr_unlock();
+    if (callback == NULL) { /* timers.c calls it all the same */
+        FR_REFUSE("timer \"%s\" expired with no callback: refused (the chip crashes calling NULL)",
+                  t->name != NULL ? t->name : "");
+        runs = 0;
+    }
     for (uint64_t i = 0; i < runs; i++) {
         callback(t);
     }
@@ -215,12 +220,11 @@ TaskHandle_t xTimerGetTimerDaemonTaskHandle(void)
 
 /* ---- creation and deletion --------------------------------------------------------------------- */
 
-static bool valid_timer_args(const char *fn, TickType_t period, TimerCallbackFunction_t callback)
+/* A NULL callback is taken, as timers.c does: the chip crashes only if the timer expires. */
+static bool valid_timer_args(const char *fn, TickType_t period)
 {
-    if (period == 0 || callback == NULL) {
-        FR_REFUSE("%s: %s: refused (the chip %s)", fn,
-                  period == 0 ? "a period of 0 ticks" : "no callback",
-                  period == 0 ? "asserts" : "crashes at expiry");
+    if (period == 0) {
+        FR_REFUSE("%s: a period of 0 ticks: refused (the chip asserts)", fn);
         return false;
     }
     return xTimerGetTimerDaemonTaskHandle() != NULL;
@@ -249,7 +253,7 @@ TimerHandle_t xTimerCreate(const char *const pcTimerName, const TickType_t xTime
                            TimerCallbackFunction_t pxCallbackFunction)
 {
     fr_task_call();
-    if (!valid_timer_args(__func__, xTimerPeriodInTicks, pxCallbackFunction)) {
+    if (!valid_timer_args(__func__, xTimerPeriodInTicks)) {
         return NULL;
     }
     void *block = pvPortMalloc(TIMER_SIZE);
@@ -288,7 +292,7 @@ TimerHandle_t xTimerCreateStatic(const char *const pcTimerName, const TickType_t
     if (fr_refuse_live_buffer(__func__, pxTimerBuffer, pxTimerBuffer->host, FR_TIMER, buffer_of)) {
         return NULL;
     }
-    if (!valid_timer_args(__func__, xTimerPeriodInTicks, pxCallbackFunction)) {
+    if (!valid_timer_args(__func__, xTimerPeriodInTicks)) {
         return NULL;
     }
     struct tmrTimerControl *t =

@@ -37,8 +37,9 @@ typedef struct {
 
 /** A dormant timer of xTimerPeriodInTicks ticks (pdTRUE xAutoReload: restarts itself at each
  *  expiry), in one block from pvPortMalloc(). NULL when the internal heap cannot hold it or the
- *  host is out of memory; a period of 0 or a NULL callback is refused with NULL, logged (the chip
- *  asserts, or crashes at expiry). pcTimerName is kept, not copied. task, O(1). */
+ *  host is out of memory; a period of 0 is refused with NULL, logged (the chip asserts). A NULL
+ *  callback is taken, as on the chip; its expiry, a crash on the chip, is refused (logged, no
+ *  call). pcTimerName is kept, not copied. task, O(1). */
 TimerHandle_t xTimerCreate(const char *const pcTimerName, const TickType_t xTimerPeriodInTicks,
                            const BaseType_t xAutoReload, void *const pvTimerID,
                            TimerCallbackFunction_t pxCallbackFunction);
