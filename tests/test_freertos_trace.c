@@ -1,6 +1,6 @@
 /* test_freertos_trace.c - the host FreeRTOS's trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY and
  * the stats formatting functions): uxTaskGetSystemState(), vTaskGetInfo(), vTaskList(),
- * vTaskGetRunTimeStats(), the task numbers. Tasks report through atomics (cmocka's asserts belong
+ * vTaskGetRunTimeStats(), the task numbers, the queues' numbers and types. Tasks report through atomics (cmocka's asserts belong
  * to the test's thread). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -20,7 +20,9 @@
 #include "esp_timer.h"
 #define KRAKEN_SIM_TRACE_FACILITY /* the calls, whatever this build's sdkconfig says */
 #include "freertos/FreeRTOS.h"
+#include "freertos/idf_additions.h"
 #include "freertos/queue.h"
+#include "freertos/semphr.h"
 #include "freertos/stream_buffer.h"
 #include "freertos/task.h"
 #include "freertos/timers.h"
@@ -526,6 +528,97 @@ static void a_notification_wait_without_a_timeout_is_listed_suspended_as_freerto
     vQueueDelete(queue);
 }
 
+/* ---- queues --------------------------------------------------------------------------------- */
+
+/* Each create marks its queue with the type queue.c gives it. */
+static void a_queue_reads_the_type_it_was_made_with(void **state)
+{
+    (void)state;
+    StaticQueue_t buffer;
+    uint8_t storage[8];
+    QueueHandle_t made[] = {
+        xQueueCreate(2, 4),
+        xQueueCreateStatic(2, 4, storage, &buffer),
+        xQueueCreateWithCaps(2, 4, MALLOC_CAP_INTERNAL),
+        xQueueCreateSet(2),
+        xSemaphoreCreateMutex(),
+        xSemaphoreCreateRecursiveMutex(),
+        xSemaphoreCreateCounting(3, 0),
+        xSemaphoreCreateBinary(),
+        xSemaphoreCreateBinaryWithCaps(MALLOC_CAP_INTERNAL),
+    };
+    static const uint8_t type[] = {
+        queueQUEUE_TYPE_BASE,
+        queueQUEUE_TYPE_BASE,
+        queueQUEUE_TYPE_BASE,
+        queueQUEUE_TYPE_SET,
+        queueQUEUE_TYPE_MUTEX,
+        queueQUEUE_TYPE_RECURSIVE_MUTEX,
+        queueQUEUE_TYPE_COUNTING_SEMAPHORE,
+        queueQUEUE_TYPE_BINARY_SEMAPHORE,
+        queueQUEUE_TYPE_BINARY_SEMAPHORE,
+    };
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        assert_non_null(made[i]);
+        assert_int_equal(ucQueueGetQueueType(made[i]), type[i]);
+        assert_int_equal(uxQueueGetQueueNumber(made[i]), 0);
+        vQueueSetQueueNumber(made[i], 100 + i);
+    }
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        assert_int_equal(uxQueueGetQueueNumber(made[i]), 100 + i);
+    }
+    vQueueDeleteWithCaps(made[2]);
+    vSemaphoreDeleteWithCaps(made[8]);
+    for (size_t i = 0; i < 8; i++) {
+        if (i != 2) {
+            vQueueDelete(made[i]);
+        }
+    }
+    ASSERT_REFUSED(3, {
+        assert_int_equal(ucQueueGetQueueType(NULL), 0);
+        assert_int_equal(uxQueueGetQueueNumber(NULL), 0);
+        vQueueSetQueueNumber(NULL, 1);
+    });
+}
+
+/* xQueueGenericCreate is xQueueCreate with a type for the tracer: one block of 84 + n * size bytes;
+ * made with a semaphore's type and item size 0 it works as that semaphore (xSemaphoreCreateBinary
+ * on the chip), made with a mutex's it is no mutex (no holder; it starts empty). */
+static void the_generic_creates_make_queues_marked_with_their_type(void **state)
+{
+    (void)state;
+    const size_t before = heap_caps_get_free_size(INTERNAL);
+    QueueHandle_t q = xQueueGenericCreate(4, sizeof(int), queueQUEUE_TYPE_BASE);
+    assert_non_null(q);
+    assert_true(before - heap_caps_get_free_size(INTERNAL) >= 84 + 4 * sizeof(int));
+    const int in = 7;
+    int out = 0;
+    assert_int_equal(xQueueSend(q, &in, 0), pdPASS);
+    assert_int_equal(xQueueReceive(q, &out, 0), pdPASS);
+    assert_int_equal(out, 7);
+    vQueueDelete(q);
+    assert_int_equal(heap_caps_get_free_size(INTERNAL), before);
+
+    QueueHandle_t binary = xQueueGenericCreate(1, 0, queueQUEUE_TYPE_BINARY_SEMAPHORE);
+    assert_int_equal(ucQueueGetQueueType(binary), queueQUEUE_TYPE_BINARY_SEMAPHORE);
+    assert_int_equal(xSemaphoreTake(binary, 0), pdFALSE);
+    assert_int_equal(xSemaphoreGive(binary), pdTRUE);
+    assert_int_equal(xSemaphoreGive(binary), pdFALSE); /* one at most */
+    assert_int_equal(xSemaphoreTake(binary, 0), pdTRUE);
+    vSemaphoreDelete(binary);
+
+    StaticQueue_t buffer;
+    QueueHandle_t not_a_mutex =
+        xQueueGenericCreateStatic(1, 0, NULL, &buffer, queueQUEUE_TYPE_MUTEX);
+    assert_non_null(not_a_mutex);
+    assert_int_equal(ucQueueGetQueueType(not_a_mutex), queueQUEUE_TYPE_MUTEX);
+    assert_int_equal(xSemaphoreTake(not_a_mutex, 0), pdFALSE); /* a mutex is made given */
+    assert_int_equal(xSemaphoreGive(not_a_mutex), pdTRUE);     /* by a task that holds none */
+    assert_null(xSemaphoreGetMutexHolder(not_a_mutex));
+    vQueueDelete(not_a_mutex);
+    assert_int_equal(heap_caps_get_free_size(INTERNAL), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +637,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_notification_wait_without_a_timeout_is_listed_suspended_as_freertos_files_it, boot,
             tasks_gone),
+        cmocka_unit_test_setup_teardown(a_queue_reads_the_type_it_was_made_with, boot, tasks_gone),
+        cmocka_unit_test_setup_teardown(the_generic_creates_make_queues_marked_with_their_type,
+                                        boot, tasks_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
  * (vQueueAddToRegistry) is a static array of CONFIG_FREERTOS_QUEUE_REGISTRY_SIZE names.
  */
 #define KRAKEN_SIM_QUEUE_REGISTRY /* queue.h's registry calls, whatever the build's size */
+#define KRAKEN_SIM_TRACE_FACILITY /* and its trace calls, whatever the build's options */
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,7 +35,9 @@ _Static_assert(REGISTRY_SIZE >= 0 && REGISTRY_SIZE <= 20,
 enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };
 
 struct QueueDefinition {
-    uint8_t type;     /* queueQUEUE_TYPE_* */
+    uint8_t type;       /* queueQUEUE_TYPE_*: how it behaves */
+    uint8_t trace_type; /* the type it was made with (ucQueueGetQueueType) */
+    UBaseType_t trace_number; /* vQueueSetQueueNumber()'s */
     uint8_t memory;   /* MEM_*: how it was created, hence how it is deleted */
     UBaseType_t length, item_size;
     UBaseType_t head, count; /* items at storage[head .. head + count) mod length */
@@ -72,6 +75,7 @@ static struct QueueDefinition *make(uint8_t type, uint8_t memory, UBaseType_t le
         return NULL;
     }
     q->type = type;
+    q->trace_type = type;
     q->memory = memory;
     q->length = length;
     q->item_size = item_size;
@@ -95,9 +99,12 @@ static bool valid_shape(const char *fn, UBaseType_t length, UBaseType_t item_siz
     return true;
 }
 
-QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize)
+/* xQueueCreate() and xQueueGenericCreate(): a queue, whatever the type it is made with (in
+ * queue.c the type only marks it for tracing: a mutex is one xQueueCreateMutex() made). */
+static QueueHandle_t create(const char *fn, UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
+                            uint8_t trace_type)
 {
-    if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
+    if (!valid_shape(fn, uxQueueLength, uxItemSize)) {
         return NULL;
     }
     const size_t bytes = (size_t)uxQueueLength * uxItemSize;
@@ -109,8 +116,21 @@ QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize)
                                      block, uxItemSize != 0 ? block + QUEUE_SIZE : NULL);
     if (q == NULL) {
         vPortFree(block);
+        return NULL;
     }
+    q->trace_type = trace_type;
     return q;
+}
+
+QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize)
+{
+    return create(__func__, uxQueueLength, uxItemSize, queueQUEUE_TYPE_BASE);
+}
+
+QueueHandle_t xQueueGenericCreate(const UBaseType_t uxQueueLength, const UBaseType_t uxItemSize,
+                                  const uint8_t ucQueueType)
+{
+    return create(__func__, uxQueueLength, uxItemSize, ucQueueType);
 }
 
 static const void *buffer_of(const void *record)
@@ -118,17 +138,18 @@ static const void *buffer_of(const void *record)
     return ((const struct QueueDefinition *)record)->buffer;
 }
 
-QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
-                                 uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue)
+static QueueHandle_t create_static(const char *fn, UBaseType_t uxQueueLength,
+                                   UBaseType_t uxItemSize, uint8_t *pucQueueStorage,
+                                   StaticQueue_t *pxStaticQueue, uint8_t trace_type)
 {
     if (pxStaticQueue == NULL || (uxItemSize != 0 && pucQueueStorage == NULL)) {
-        FR_REFUSE("%s: no queue or storage buffer: refused (the chip asserts)", __func__);
+        FR_REFUSE("%s: no queue or storage buffer: refused (the chip asserts)", fn);
         return NULL;
     }
-    if (fr_refuse_live_buffer(__func__, pxStaticQueue, pxStaticQueue->host, FR_QUEUE, buffer_of)) {
+    if (fr_refuse_live_buffer(fn, pxStaticQueue, pxStaticQueue->host, FR_QUEUE, buffer_of)) {
         return NULL;
     }
-    if (!valid_shape(__func__, uxQueueLength, uxItemSize)) {
+    if (!valid_shape(fn, uxQueueLength, uxItemSize)) {
         return NULL;
     }
     struct QueueDefinition *q = make(queueQUEUE_TYPE_BASE, MEM_STATIC, uxQueueLength, uxItemSize,
@@ -136,8 +157,24 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
     if (q != NULL) {
         pxStaticQueue->host = q;
         q->buffer = pxStaticQueue;
+        q->trace_type = trace_type;
     }
     return q;
+}
+
+QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
+                                 uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue)
+{
+    return create_static(__func__, uxQueueLength, uxItemSize, pucQueueStorage, pxStaticQueue,
+                         queueQUEUE_TYPE_BASE);
+}
+
+QueueHandle_t xQueueGenericCreateStatic(const UBaseType_t uxQueueLength,
+                                        const UBaseType_t uxItemSize, uint8_t *pucQueueStorage,
+                                        StaticQueue_t *pxStaticQueue, const uint8_t ucQueueType)
+{
+    return create_static(__func__, uxQueueLength, uxItemSize, pucQueueStorage, pxStaticQueue,
+                         ucQueueType);
 }
 
 QueueHandle_t xQueueCreateWithCaps(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
@@ -838,6 +875,35 @@ TaskHandle_t xQueueGetMutexHolder(QueueHandle_t xSemaphore)
     TaskHandle_t holder = is_mutex(xSemaphore) ? xSemaphore->holder : NULL;
     fr_unlock();
     return holder;
+}
+
+/* The trace facility's (queue.c reads NULL's fields: a crash, refused here as a chip assert). */
+void vQueueSetQueueNumber(QueueHandle_t xQueue, UBaseType_t uxQueueNumber)
+{
+    if (enter_query(__func__, xQueue)) {
+        xQueue->trace_number = uxQueueNumber;
+        fr_unlock();
+    }
+}
+
+UBaseType_t uxQueueGetQueueNumber(QueueHandle_t xQueue)
+{
+    if (!enter_query(__func__, xQueue)) {
+        return 0;
+    }
+    const UBaseType_t n = xQueue->trace_number;
+    fr_unlock();
+    return n;
+}
+
+uint8_t ucQueueGetQueueType(QueueHandle_t xQueue)
+{
+    if (!enter_query(__func__, xQueue)) {
+        return 0;
+    }
+    const uint8_t type = xQueue->trace_type;
+    fr_unlock();
+    return type;
 }
 
 UBaseType_t uxQueueMessagesWaiting(const QueueHandle_t xQueue)

@@ -19,6 +19,14 @@ extern "C" {
 #define queueSEND_TO_FRONT ((BaseType_t)1)
 #define queueOVERWRITE ((BaseType_t)2)
 
+/* The types a queue is made with: a plain queue or set, or a semaphore's (semphr.h). */
+#define queueQUEUE_TYPE_BASE ((uint8_t)0U)
+#define queueQUEUE_TYPE_SET ((uint8_t)0U)
+#define queueQUEUE_TYPE_MUTEX ((uint8_t)1U)
+#define queueQUEUE_TYPE_COUNTING_SEMAPHORE ((uint8_t)2U)
+#define queueQUEUE_TYPE_BINARY_SEMAPHORE ((uint8_t)3U)
+#define queueQUEUE_TYPE_RECURSIVE_MUTEX ((uint8_t)4U)
+
 /** A queue of uxQueueLength items of uxItemSize bytes, in one block from pvPortMalloc(). NULL when
  *  the internal heap cannot hold it or the host is out of memory; NULL and logged for a length of
  *  0 or a size whose n * size overflows (the chip asserts on the first). An item size of 0 makes a
@@ -28,6 +36,15 @@ QueueHandle_t xQueueCreate(UBaseType_t uxQueueLength, UBaseType_t uxItemSize);
  *  call. NULL for a NULL buffer or the refusals above. The memory must outlive the queue. task. */
 QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSize,
                                  uint8_t *pucQueueStorage, StaticQueue_t *pxStaticQueue);
+/** FreeRTOS's own creates, which xQueueCreate() and xQueueCreateStatic() are on the chip: the
+ *  same queue, made with ucQueueType, a queueQUEUE_TYPE_*. The type only marks it for the trace
+ *  facility (ucQueueGetQueueType): a queue made with a semaphore's or mutex's type behaves as a
+ *  queue of uxItemSize (0: a semaphore-like queue), as in queue.c. task, O(1). */
+QueueHandle_t xQueueGenericCreate(const UBaseType_t uxQueueLength, const UBaseType_t uxItemSize,
+                                  const uint8_t ucQueueType);
+QueueHandle_t xQueueGenericCreateStatic(const UBaseType_t uxQueueLength,
+                                        const UBaseType_t uxItemSize, uint8_t *pucQueueStorage,
+                                        StaticQueue_t *pxStaticQueue, const uint8_t ucQueueType);
 /** Deletes it: its block goes back (a static queue's memory is the caller's again; a WithCaps
  *  queue's blocks leak, as on the chip: use vQueueDeleteWithCaps), and it leaves the queue
  *  registry and, when empty, its queue set. Refused (logged) while tasks wait on it, for a member
@@ -106,6 +123,20 @@ BaseType_t xQueueIsQueueFullFromISR(const QueueHandle_t xQueue);
  *  O(1). */
 BaseType_t xQueueGenericReset(QueueHandle_t xQueue, BaseType_t xNewQueue);
 #define xQueueReset(q) xQueueGenericReset((q), pdFALSE)
+
+#if CONFIG_FREERTOS_USE_TRACE_FACILITY || defined(KRAKEN_SIM_TRACE_FACILITY)
+/* ---- trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY), as task.h's task numbers ----
+ * A NULL or deleted queue is refused (logged, counted: the chip reads through it): nothing set,
+ * 0 returned. task or isr, O(1). */
+
+/** Sets the number a tracer gives the queue (0 when made). */
+void vQueueSetQueueNumber(QueueHandle_t xQueue, UBaseType_t uxQueueNumber);
+/** The number vQueueSetQueueNumber() set. */
+UBaseType_t uxQueueGetQueueNumber(QueueHandle_t xQueue);
+/** The type it was made with: queueQUEUE_TYPE_BASE (a queue or a set), _MUTEX,
+ *  _RECURSIVE_MUTEX, _COUNTING_SEMAPHORE, _BINARY_SEMAPHORE, or a Generic create's. */
+uint8_t ucQueueGetQueueType(QueueHandle_t xQueue);
+#endif
 
 /* ---- queue sets ----
  * A set is a queue of member handles: an item sent to a member queue, or a give of a member

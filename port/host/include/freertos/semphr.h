@@ -14,12 +14,6 @@
 extern "C" {
 #endif
 
-#define queueQUEUE_TYPE_BASE ((uint8_t)0U)
-#define queueQUEUE_TYPE_MUTEX ((uint8_t)1U)
-#define queueQUEUE_TYPE_COUNTING_SEMAPHORE ((uint8_t)2U)
-#define queueQUEUE_TYPE_BINARY_SEMAPHORE ((uint8_t)3U)
-#define queueQUEUE_TYPE_RECURSIVE_MUTEX ((uint8_t)4U)
-
 /** A mutex (queueQUEUE_TYPE_MUTEX) or recursive mutex, given (free). NULL when the heap cannot
  *  hold it, or for another type (logged). task, O(1). */
 QueueHandle_t xQueueCreateMutex(const uint8_t ucQueueType);
