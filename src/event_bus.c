@@ -133,6 +133,7 @@ typedef struct sub {
 } sub_t;
 
 enum { ST_UNINIT = 0, ST_STARTING, ST_READY, ST_STOPPING };
+enum { TOLD_STOPPED = 1, TOLD_RUNNING = 2 };
 
 /* Everything zeroed by a start. */
 typedef struct {
@@ -203,8 +204,10 @@ static struct {
      * during a start): the next successful start keeps them in its counters. Lock held. */
     uint32_t stopped_dropped[LANES][SYSTEM_EVENT_DROP_REASON_COUNT];
     uint32_t stopped_invalid_priority;
-    /* system_event_dispatch_pending() was refused for task mode and said why: once per start. */
-    _Atomic bool told_task_mode;
+    /* system_event_dispatch_pending() was refused for task mode and said why (TOLD_*): once while
+     * stopped (until deinit ends), once per start. Two bits: a refusal racing a start does not
+     * use up the started bus's line. */
+    _Atomic uint8_t told_task_mode;
 } bus = {.lock = KRAKEN_PORT_LOCK_INITIALIZER};
 
 static slot_t slot_storage[TOTAL_SLOTS];
@@ -566,7 +569,7 @@ static esp_err_t start(const system_event_bus_config_t *config)
         return ESP_ERR_NO_MEM;
     }
     atomic_store(&bus.block_wanted, 0);
-    atomic_store(&bus.told_task_mode, false);
+    atomic_fetch_and(&bus.told_task_mode, (uint8_t)~TOLD_RUNNING);
     for (unsigned p = 0; p < LANES; p++) {
         atomic_store(&bus.released[p], 0);
     }
@@ -1270,11 +1273,13 @@ static void dispatcher_main(void *arg)
     }
 }
 
-/* system_event_dispatch_pending() refused for task mode: say why, once per start (super-loop
- * firmware that forgot its manual-mode init would otherwise only see ESP_ERR_INVALID_STATE). */
+/* system_event_dispatch_pending() refused for task mode: say why, once while stopped and once per
+ * start (super-loop firmware that forgot its manual-mode init would otherwise only see
+ * ESP_ERR_INVALID_STATE). */
 static COLD void tell_task_mode(bool started)
 {
-    if (!atomic_exchange(&bus.told_task_mode, true)) {
+    const uint8_t bit = started ? TOLD_RUNNING : TOLD_STOPPED;
+    if ((atomic_fetch_or(&bus.told_task_mode, bit) & bit) == 0) {
         KRAKEN_LOGW(TAG,
                     "system_event_dispatch_pending() refused: the bus %s in task mode, where its "
                     "dispatcher task delivers; for manual dispatch call system_event_bus_init() "
@@ -2078,6 +2083,7 @@ esp_err_t system_event_bus_deinit(system_event_deinit_t how)
     kraken_port_unlock(&bus.lock);
     delete_semaphores(SEM_COUNT);
     memory_pool_unpin();
+    atomic_fetch_and(&bus.told_task_mode, (uint8_t)~TOLD_STOPPED);
     atomic_store(&bus.state, ST_UNINIT);
     return ESP_OK;
 }

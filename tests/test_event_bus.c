@@ -3034,7 +3034,8 @@ static void the_log_and_the_check_do_nothing_from_an_isr(void **state)
 }
 
 /* Super-loop firmware that forgot system_event_bus_init(MANUAL): in the Kconfig's task mode,
- * dispatch_pending does not start the bus for a call it refuses, and says why once per start;
+ * dispatch_pending does not start the bus for a call it refuses, and says why once while it is
+ * stopped and once per start;
  * with CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL it starts the bus and dispatches. */
 static void dispatch_pending_starts_the_bus_only_in_a_manual_kconfig_mode(void **state)
 {
@@ -3079,6 +3080,15 @@ static void dispatch_pending_starts_the_bus_only_in_a_manual_kconfig_mode(void *
                                         "CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL"),
                      2);
     assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_LOW, 1));
+    /* stopped again: said again once */
+    assert_int_equal(system_event_bus_deinit(SYSTEM_EVENT_DEINIT_DISCARD), ESP_OK);
+    previous = esp_log_set_vprintf(capture_log);
+    const esp_err_t after_deinit = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+    (void)system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+    esp_log_set_vprintf(previous);
+    assert_int_equal(after_deinit, ESP_ERR_INVALID_STATE);
+    assert_int_equal(count_of(log_text, "the bus would start in task mode"), 2);
+    assert_int_equal(count_of(log_text, "the bus runs in task mode"), 1);
 #endif
 }
 

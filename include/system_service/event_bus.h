@@ -203,8 +203,8 @@ typedef enum {
  *  at once; a lane is delivered by one of them at a time (FIFO holds), and a call returns early
  *  when the next event's lane is being delivered by another.
  *  A bus not started yet starts in manual mode with CONFIG_SYSTEM_SERVICE_EVENT_MODE_MANUAL; in the
- *  Kconfig's task mode it is not started (refused, as every call in task mode; the first refusal,
- *  and the first after each start, logs a warning that names the fix).
+ *  Kconfig's task mode it is not started (refused, as every call in task mode; the first refusal
+ *  while it is stopped, and the first after each start, logs a warning that names the fix).
  *  ESP_OK; ESP_ERR_INVALID_STATE (task mode, ISR, inside a handler, deinit in progress) or the error
  *  of a failed start. task; never waits itself, but runs the handlers in the caller;
  *  O(events x matching subscriptions); with nothing queued, O(1) without taking the bus's lock. */
