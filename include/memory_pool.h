@@ -31,8 +31,10 @@
  *     misaligned pointer, a pointer no pool or fallback handed out. It is rejected (nothing
  *     changes), counted, passed to the misuse hook and logged (from tasks). A block is never handed
  *     out twice.
- *   - CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK BASIC adds a canary after the requested size and the
- *     owner and age of every live block; FULL adds poisoning of free blocks (writes after free).
+ *   - CONFIG_SYSTEM_SERVICE_MEMORY_POOL_CHECK BASIC adds a canary after the requested size of a
+ *     pool block (a heap block, fallback or oversize, has none: the chip's heap debugging covers
+ *     it) and the owner and age of every live block; FULL adds poisoning of free pool blocks
+ *     (writes after free).
  *   - Every block is aligned to 8 bytes, pool and heap alike (the chip's heap alone gives 4).
  *   - Memory is not zero-filled (not O(1)).
  *
@@ -78,7 +80,8 @@ extern "C" {
  *  counted as a failure.
  *  task (from an ISR it behaves as memory_pool_alloc_isr). Never blocks, except the first call:
  *  may block, waiting for a set-up another task started. Pool path O(1) (FULL checks:
- *  O(block size)); the heap path adds one heap call; the first call sets the pools up, O(blocks). */
+ *  O(block size)); the heap path adds one heap call; the first call sets the pools up, O(blocks),
+ *  and logs an error if that fails (the heap then serves every request). */
 void *memory_pool_alloc(size_t size);
 
 /** Free a block from any allocation function here (pool block or heap block). NULL is a no-op.
@@ -168,8 +171,9 @@ esp_err_t memory_pool_get_default_config(memory_pool_config_t *out);
  *                           heap_blocks_max is above CONFIG_..._HEAP_BLOCKS_MAX
  *    ESP_ERR_INVALID_STATE  already set up, a set-up is running or failed (memory_pool_deinit
  *                           first), or called from an ISR
- *    ESP_ERR_NO_MEM         the storage could not be allocated (nothing changed but the count
- *                           of failed set-ups; the pools stay unset: a later call may try again)
+ *    ESP_ERR_NO_MEM         the storage could not be allocated (logged; nothing changed but the
+ *                           count of failed set-ups; the pools stay unset: a later call may try
+ *                           again)
  *  task. Not to be called while other tasks use the pools (the class table changes). Never blocks
  *  (it does not wait for a running set-up). O(blocks) plus one heap call. */
 esp_err_t memory_pool_init(const memory_pool_config_t *config);
@@ -178,7 +182,8 @@ esp_err_t memory_pool_init(const memory_pool_config_t *config);
  *  before ISRs use memory_pool_alloc_isr. ESP_OK when ready; ESP_ERR_NO_MEM when the storage could
  *  not be allocated, now or at an earlier call of this one or first allocation (no retry before
  *  memory_pool_deinit; a failed memory_pool_init does not count: this tries again);
- *  ESP_ERR_INVALID_STATE from an ISR. task, may block (waits for a set-up another task started).
+ *  ESP_ERR_INVALID_STATE from an ISR. A set-up that fails logs an error. task, may block (waits
+ *  for a set-up another task started).
  *  O(blocks) the first time, then O(1). */
 esp_err_t memory_pool_ensure_init(void);
 

@@ -68,11 +68,9 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NOINLINE __attribute__((noinline))
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+/* Each public call passes its own return address down: a misuse report names the user's call
+ * site at any optimisation (the Xtensa ABI never tail-calls). */
 #define CALLER() ((const void *)__builtin_return_address(0))
-/* Fast paths pass the caller only when checks record owners; a report without one takes its own
- * return address, which is the user's call site in inlined and tail-called code. */
-#define FAST_CALLER() (CHECKS ? CALLER() : NULL)
-#define WHO(caller) ((caller) != NULL ? (caller) : CALLER())
 
 typedef uint16_t link_t;
 #define LINK_END ((link_t)0xFFFF)
@@ -560,7 +558,6 @@ static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, b
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t double_free(pool_class_t *c, size_t idx, const void *caller)
 {
-    caller = WHO(caller);
     const void *ptr = c->base + idx * c->block_size;
     c->n.double_frees++;
     kraken_port_unlock(&c->lock);
@@ -615,7 +612,6 @@ static ALWAYS_INLINE esp_err_t give(pool_class_t *c, size_t idx, void *ptr, bool
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t free_slow(void *ptr, bool isr, const void *caller)
 {
-    caller = WHO(caller);
     const unsigned ci = memory_pool_class_of(ptr);
     if (ci < CLASSES) {
         pool_class_t *c = &g_class[ci];
@@ -781,7 +777,6 @@ KRAKEN_PORT_ISR_TEXT
 static NOINLINE void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t margin, bool isr,
                                         const void *caller)
 {
-    caller = WHO(caller);
     const unsigned ci = c->index;
     if (atomic_load_explicit(&g_spill, memory_order_relaxed) && ci + 1 < CLASSES) {
         void *p = take(c + 1, size, margin, isr, false, caller, NULL);
@@ -834,7 +829,6 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller)
 {
-    caller = WHO(caller);
     if (size == 0) {
         return NULL;
     }
@@ -860,19 +854,19 @@ static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const
 
 void *memory_pool_alloc(size_t size)
 {
-    return pool_alloc(size, 0, false, FAST_CALLER(), NULL);
+    return pool_alloc(size, 0, false, CALLER(), NULL);
 }
 
 void *memory_pool_alloc_margin(size_t size, uint32_t margin)
 {
-    return pool_alloc(size, margin, false, FAST_CALLER(), NULL);
+    return pool_alloc(size, margin, false, CALLER(), NULL);
 }
 
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr(size_t size)
 {
 #if CHECKS
-    return pool_alloc(size, 0, true, FAST_CALLER(), NULL);
+    return pool_alloc(size, 0, true, CALLER(), NULL);
 #else
     return memory_pool_alloc_isr_margin(size, 0); /* no owner to record: one copy in IRAM */
 #endif
@@ -881,13 +875,13 @@ void *memory_pool_alloc_isr(size_t size)
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin)
 {
-    return pool_alloc(size, margin, true, FAST_CALLER(), NULL);
+    return pool_alloc(size, margin, true, CALLER(), NULL);
 }
 
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally)
 {
-    return pool_alloc(size, margin, true, FAST_CALLER(), tally);
+    return pool_alloc(size, margin, true, CALLER(), tally);
 }
 
 void memory_pool_pin(void)
@@ -914,13 +908,13 @@ uint32_t memory_pool_tally_total(memory_pool_tally_t *tally)
 
 void memory_pool_free(void *ptr)
 {
-    (void)pool_free(ptr, false, FAST_CALLER());
+    (void)pool_free(ptr, false, CALLER());
 }
 
 KRAKEN_PORT_ISR_TEXT
 esp_err_t memory_pool_free_isr(void *ptr)
 {
-    return pool_free(ptr, true, FAST_CALLER());
+    return pool_free(ptr, true, CALLER());
 }
 
 /* Index of the power-of-two class holding ptr at a block start (O(1) test of pool_free), or
@@ -957,7 +951,7 @@ uint32_t memory_pool_class_free(unsigned class_index)
 KRAKEN_PORT_ISR_TEXT
 size_t memory_pool_free_batch_isr(void *const blocks[], size_t n)
 {
-    const void *caller = FAST_CALLER();
+    const void *caller = CALLER();
     const fast_table_t *f = atomic_load_explicit(&g_fast, memory_order_acquire);
     size_t freed = 0, i = 0;
     if (blocks == NULL) {
@@ -1148,15 +1142,15 @@ static void set_table(const memory_pool_config_t *cfg)
 
 esp_err_t memory_pool_init(const memory_pool_config_t *config)
 {
+    if (kraken_port_in_isr()) {
+        return ESP_ERR_INVALID_STATE;
+    }
     memory_pool_config_t cfg = DEFAULT_CONFIG;
     if (config != NULL) {
         if (!config_valid(config)) {
             return ESP_ERR_INVALID_ARG;
         }
         cfg = *config;
-    }
-    if (kraken_port_in_isr()) {
-        return ESP_ERR_INVALID_STATE;
     }
     int expected = STATE_UNINIT;
     if (!atomic_compare_exchange_strong_explicit(&g_state, &expected, STATE_SETUP,

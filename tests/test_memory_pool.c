@@ -590,6 +590,52 @@ static void a_tallied_take_counts_its_blocks_and_has_no_fallback(void **state)
     assert_int_equal(stats().classes[0].in_use, 0);
 }
 
+/* The user's call sites, called through pointers (not inlined, not cloned): a misuse report's
+ * caller is a return address inside them. */
+static void free_at_site(void *p)
+{
+    memory_pool_free(p);
+    __asm__ volatile(""); /* no tail call: the return address stays here */
+}
+
+static size_t free_batch_at_site(void *const blocks[], size_t n)
+{
+    const size_t freed = memory_pool_free_batch_isr(blocks, n);
+    __asm__ volatile("");
+    return freed;
+}
+
+static void (*volatile free_site)(void *) = free_at_site;
+static size_t (*volatile free_batch_site)(void *const[], size_t) = free_batch_at_site;
+
+static bool caller_in(const void *caller, uintptr_t start)
+{
+    const uintptr_t at = (uintptr_t)caller;
+    return at > start && at - start < 512; /* the call site's function, not the pool's */
+}
+
+/* memory_pool.h: `caller` is the return address of the call that found the misuse, whatever
+ * the optimisation and the check level. */
+static void a_misuse_report_names_the_users_call_site(void **state)
+{
+    (void)state;
+    uint8_t *a = memory_pool_alloc(8), *b = memory_pool_alloc(8);
+    memory_pool_free(a);
+    free_site(a);     /* double free */
+    free_site(b + 8); /* interior pointer */
+    void *batch[] = {a};
+    assert_int_equal(free_batch_site(batch, 1), 0);
+    assert_int_equal(g_misuse_count, 3);
+    assert_int_equal(g_misuse[0].kind, MEMORY_POOL_MISUSE_DOUBLE_FREE);
+    assert_true(caller_in(g_misuse[0].caller, (uintptr_t)free_site));
+    assert_int_equal(g_misuse[1].kind, MEMORY_POOL_MISUSE_INTERIOR_POINTER);
+    assert_true(caller_in(g_misuse[1].caller, (uintptr_t)free_site));
+    assert_int_equal(g_misuse[2].kind, MEMORY_POOL_MISUSE_DOUBLE_FREE);
+    assert_true(caller_in(g_misuse[2].caller, (uintptr_t)free_batch_site));
+    g_misuse_count = 0;
+    memory_pool_free(b);
+}
+
 static void a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse(void **state)
 {
     (void)state;
@@ -1659,9 +1705,14 @@ static void isr_calls_follow_their_context_words(void **state)
     kraken_sim_isr_enter();
     const esp_err_t init_null = memory_pool_init(NULL);
     const esp_err_t init_cfg = memory_pool_init(&cfg);
+    memory_pool_config_t bad = cfg;
+    bad.classes[0].count = 0;
+    const esp_err_t init_bad = memory_pool_init(&bad); /* the ISR is the answer, not the table */
     kraken_sim_isr_exit();
     assert_int_equal(init_null, ESP_ERR_INVALID_STATE);
     assert_int_equal(init_cfg, ESP_ERR_INVALID_STATE);
+    assert_int_equal(init_bad, ESP_ERR_INVALID_STATE);
+    assert_int_equal(memory_pool_init(&bad), ESP_ERR_INVALID_ARG);
     assert_false(stats().initialized);
     assert_int_equal(stats().setup_failures, 0);
     assert_int_equal(memory_pool_init(&cfg), ESP_OK); /* from the task: nothing was left behind */
@@ -1769,6 +1820,7 @@ int main(void)
         T(a_margin_keeps_the_last_blocks_for_callers_without_one),
         T(a_tallied_take_counts_its_blocks_and_has_no_fallback),
         T(a_batch_free_returns_blocks_of_every_class_and_reports_each_misuse),
+        T(a_misuse_report_names_the_users_call_site),
         T(a_long_batch_with_a_misuse_last_frees_the_rest_in_lock_bounded_runs),
         T(class_free_counts_the_free_blocks_of_a_class),
         T(class_of_names_the_class_a_block_came_from_even_after_a_spill),
