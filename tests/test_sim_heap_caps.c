@@ -1406,6 +1406,29 @@ static void esp_system_heap_figures_are_esp_idfs_sums(void **state)
                      heap_caps_get_minimum_free_size(MALLOC_CAP_DEFAULT));
 }
 
+static void print_rtcram_info(void *unused)
+{
+    (void)unused;
+    heap_caps_print_heap_info(MALLOC_CAP_RTCRAM);
+}
+
+/* heap_caps_print_heap_info() prints ESP-IDF's lines, each heap "At" its chip address (0x%08x,
+ * as heap_caps.c prints heap->start): the RTC fast memory heap ends at 0x60100000. */
+static void heap_info_is_printed_in_esp_idfs_layout_at_chip_addresses(void **state)
+{
+    (void)state;
+    char text[512];
+    capture_output(STDOUT_FILENO, print_rtcram_info, NULL, text, sizeof text);
+    const size_t total = heap_caps_get_total_size(MALLOC_CAP_RTCRAM);
+    char expect[128];
+    snprintf(expect, sizeof expect,
+             "Heap summary for capabilities 0x%08X:\n  At 0x%08x len %zu free %zu allocated ",
+             (unsigned)MALLOC_CAP_RTCRAM, (unsigned)(0x60100000u - total), total,
+             heap_caps_get_free_size(MALLOC_CAP_RTCRAM));
+    assert_ptr_equal(strstr(text, expect), text);
+    assert_non_null(strstr(text, "\n  Totals:\n    free "));
+}
+
 #define ALL_PROFILES(test)                                                                          \
     cmocka_unit_test_setup(test, boot_n8r8), cmocka_unit_test_setup(test, boot_n8r2),              \
         cmocka_unit_test_setup(test, boot_n8)
@@ -1466,6 +1489,8 @@ int main(void)
         ALL_PROFILES(an_injected_failure_is_kept_for_a_real_request),
         ALL_PROFILES(realloc_of_null_allocates_and_to_size_zero_frees),
         ALL_PROFILES(the_data_caches_dram_heap_serves_only_when_the_d_iram_heaps_cannot),
+        cmocka_unit_test_setup(heap_info_is_printed_in_esp_idfs_layout_at_chip_addresses,
+                               boot_n8r8),
         cmocka_unit_test_setup(heap_caps_dump_prints_esp_idfs_text_for_each_heap_with_the_caps,
                                boot_n8r8),
         cmocka_unit_test_setup(realloc_moves_the_block_when_its_heap_lacks_the_new_caps, boot_n8r8),

@@ -482,20 +482,37 @@ static void every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory(
     }
 }
 
-/* A region starts at the same offset in its host page as at its chip address, so an alignment seen
- * on the host is the chip's: the padding of an aligned allocation is the chip's too. */
-static void host_and_chip_addresses_of_every_heap_agree_modulo_the_page_size(void **state)
+/* Host and chip addresses of a region agree modulo a power of two at least its size, so an
+ * alignment seen on the host is the chip's, however large: the padding of an aligned allocation
+ * is the chip's too. */
+static void host_and_chip_addresses_of_every_heap_agree_modulo_its_size(void **state)
 {
     (void)state;
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    bool psram = false;
     for (size_t i = 0; i < kraken_sim_region_count(); i++) {
         kraken_sim_region_t r = region(i);
-        assert_int_equal((r.start - sim_chip_address((const void *)r.start)) % page, 0);
+        uintptr_t modulus = page;
+        while (modulus < r.size) {
+            modulus *= 2;
+        }
+        assert_int_equal((r.start - sim_chip_address((const void *)r.start)) % modulus, 0);
+        psram = psram || (r.caps[0] & MALLOC_CAP_SPIRAM) != 0;
     }
     void *aligned = heap_caps_aligned_alloc(256, 100, MALLOC_CAP_INTERNAL);
     assert_non_null(aligned);
     assert_int_equal(sim_chip_address(aligned) % 256, 0);
+    void *large = heap_caps_aligned_alloc(32768, 100, MALLOC_CAP_INTERNAL);
+    assert_non_null(large);
+    assert_int_equal(sim_chip_address(large) % 32768, 0);
+    heap_caps_free(large);
     heap_caps_free(aligned);
+    if (psram) { /* above the host's page: a 64 KiB MMU page, as the chip's heap places it */
+        void *mmu_page = heap_caps_aligned_alloc(65536, 1024, MALLOC_CAP_SPIRAM);
+        assert_non_null(mmu_page);
+        assert_int_equal(sim_chip_address(mmu_page) % 65536, 0);
+        heap_caps_free(mmu_page);
+    }
 }
 
 static void host_statics_and_the_stack_are_internal_dram_and_libc_memory_is_no_chip_memory(
@@ -594,9 +611,9 @@ int main(void)
                                boot_no_spiram_dcache16),
         cmocka_unit_test_setup(a_data_cache_size_esp_idf_does_not_offer_is_refused, boot_n8r8),
         cmocka_unit_test_setup(region_queries_reject_an_index_past_the_end, boot_n8r8),
-        cmocka_unit_test_setup(host_and_chip_addresses_of_every_heap_agree_modulo_the_page_size,
+        cmocka_unit_test_setup(host_and_chip_addresses_of_every_heap_agree_modulo_its_size,
                                boot_n8r8),
-        cmocka_unit_test_setup(host_and_chip_addresses_of_every_heap_agree_modulo_the_page_size,
+        cmocka_unit_test_setup(host_and_chip_addresses_of_every_heap_agree_modulo_its_size,
                                boot_n8),
         cmocka_unit_test_setup(every_byte_of_a_region_and_none_past_it_is_classified_as_its_memory,
                                boot_n8r8),

@@ -115,9 +115,9 @@ static const size_t slot_bytes[SLOT_COUNT] = {
 #define CHIP_RTC_FAST_HEAP (0x60100000u - SIM_RTCRAM_BYTES)
 #define CHIP_RTC_SLOW 0x50000000u    /* RTC slow memory: RTC_DATA_ATTR & co. (SOC_RTC_DATA_LOW) */
 
-/* Each slot's first byte stands for this chip address (sim_chip_address). The host places it at
- * the same offset in its page, so that host and chip addresses agree modulo the page size: an
- * alignment test, and the padding of an aligned allocation, come out as on the chip. */
+/* Each slot's first byte stands for this chip address (sim_chip_address). The host places it so
+ * that host and chip addresses agree modulo a power of two at least the slot's size: an alignment
+ * test, and the padding of an aligned allocation, come out as on the chip for any alignment. */
 static const uint32_t slot_chip_base[SLOT_COUNT] = {CHIP_DIRAM_MAIN, CHIP_DIRAM_MAIN_END,
                                                      CHIP_DRAM,       CHIP_DRAM_DROM,
                                                      CHIP_RTC_FAST_HEAP, CHIP_PSRAM};
@@ -570,32 +570,44 @@ static size_t round_up(size_t value, size_t to)
     return (value + to - 1) / to * to;
 }
 
+/* The power of two a slot's host and chip addresses agree modulo: its size rounded up (any
+ * alignment a heap in it can give), at least a page. */
+static size_t slot_modulus(unsigned i, size_t page)
+{
+    size_t m = page;
+    while (m < slot_bytes[i]) {
+        m *= 2;
+    }
+    return m;
+}
+
 static bool arena_map(void)
 {
     if (atomic_load(&arena_lo) != 0) {
         return true;
     }
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t offset[SLOT_COUNT], in_page[SLOT_COUNT], mapped[SLOT_COUNT];
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t total = 0;
-    for (unsigned i = 0; i < SLOT_COUNT; i++) {
-        offset[i] = total;
-        in_page[i] = slot_chip_base[i] % page;
-        mapped[i] = round_up(in_page[i] + slot_bytes[i], page);
-        total += mapped[i] + page; /* + a guard page */
+    for (unsigned i = 0; i < SLOT_COUNT; i++) { /* the slot, its slack to the modulus, a guard page */
+        total += round_up(page + slot_bytes[i], page) + slot_modulus(i, page) + page;
     }
-    void *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         return false;
     }
+    uintptr_t free_from = (uintptr_t)base;
     for (unsigned i = 0; i < SLOT_COUNT; i++) {
-        char *pages = (char *)base + offset[i];
-        if (mprotect(pages, mapped[i], PROT_READ | PROT_WRITE) != 0) {
+        const uintptr_t m = slot_modulus(i, page);
+        const uintptr_t start = free_from + ((slot_chip_base[i] - free_from) & (m - 1));
+        char *pages = (char *)(start - start % page);
+        const size_t mapped = round_up(start - (uintptr_t)pages + slot_bytes[i], page);
+        if (mprotect(pages, mapped, PROT_READ | PROT_WRITE) != 0) {
             munmap(base, total);
             return false;
         }
-        SIM_POISON(pages, in_page[i]); /* before the region: no guard page there, ASan guards it */
-        chip.slot_start[i] = (uintptr_t)(pages + in_page[i]);
+        SIM_POISON(pages, start - (uintptr_t)pages); /* before the region: ASan guards it */
+        chip.slot_start[i] = start;
+        free_from = (uintptr_t)pages + mapped + page; /* left PROT_NONE: a guard page */
     }
     atomic_store(&arena_hi, (uintptr_t)base + total);
     atomic_store(&arena_lo, (uintptr_t)base);
@@ -1883,7 +1895,8 @@ void heap_caps_print_heap_info(uint32_t caps)
         }
         multi_heap_info_t h;
         heap_info(heap, &h);
-        printf("  At %p len %zu free %zu allocated %zu min_free %zu\n", (void *)heap->start,
+        printf("  At 0x%08x len %zu free %zu allocated %zu min_free %zu\n",
+               (unsigned)sim_chip_address((const void *)heap->start),
                (size_t)(heap->end - heap->start), h.total_free_bytes, h.total_allocated_bytes,
                h.minimum_free_bytes);
         printf("    largest_free_block %zu alloc_blocks %zu free_blocks %zu total_blocks %zu\n",
