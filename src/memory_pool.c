@@ -68,9 +68,18 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NOINLINE __attribute__((noinline))
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-/* Each public call passes its own return address down: a misuse report names the user's call
- * site at any optimisation (the Xtensa ABI never tail-calls). */
+/* A misuse report names the return address of the user's call. Each public call passes its own,
+ * but for the fast paths without checks, where reading it costs a stack frame on x86-64: there
+ * the slow paths are tail calls (optimised builds), and a noinline one takes its own return
+ * address (WHO), which is then the user's. Xtensa's windowed ABI never tail-calls, nor does -O0:
+ * those pass it. (A host build at -Og, which no preset makes, names the pool's function.) */
 #define CALLER() ((const void *)__builtin_return_address(0))
+#if CHECKS || defined(__XTENSA__) || !defined(__OPTIMIZE__)
+#define FAST_CALLER() CALLER()
+#else
+#define FAST_CALLER() NULL
+#endif
+#define WHO(caller) ((caller) != NULL ? (caller) : CALLER())
 
 typedef uint16_t link_t;
 #define LINK_END ((link_t)0xFFFF)
@@ -452,6 +461,7 @@ static NOINLINE esp_err_t free_heap_block(long slot, void *ptr)
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t free_outside(void *ptr, bool isr, const void *caller)
 {
+    caller = WHO(caller);
     if (ptr == NULL) {
         return isr ? ESP_ERR_INVALID_ARG : ESP_OK;
     }
@@ -558,6 +568,7 @@ static ALWAYS_INLINE void *take(pool_class_t *c, size_t size, uint32_t margin, b
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t double_free(pool_class_t *c, size_t idx, const void *caller)
 {
+    caller = WHO(caller);
     const void *ptr = c->base + idx * c->block_size;
     c->n.double_frees++;
     kraken_port_unlock(&c->lock);
@@ -612,6 +623,7 @@ static ALWAYS_INLINE esp_err_t give(pool_class_t *c, size_t idx, void *ptr, bool
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE esp_err_t free_slow(void *ptr, bool isr, const void *caller)
 {
+    caller = WHO(caller);
     const unsigned ci = memory_pool_class_of(ptr);
     if (ci < CLASSES) {
         pool_class_t *c = &g_class[ci];
@@ -777,6 +789,7 @@ KRAKEN_PORT_ISR_TEXT
 static NOINLINE void *alloc_class_empty(size_t size, pool_class_t *c, uint32_t margin, bool isr,
                                         const void *caller)
 {
+    caller = WHO(caller);
     const unsigned ci = c->index;
     if (atomic_load_explicit(&g_spill, memory_order_relaxed) && ci + 1 < CLASSES) {
         void *p = take(c + 1, size, margin, isr, false, caller, NULL);
@@ -829,6 +842,7 @@ static ALWAYS_INLINE void *pool_alloc(size_t size, uint32_t margin, bool isr, co
 KRAKEN_PORT_ISR_TEXT
 static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const void *caller)
 {
+    caller = WHO(caller);
     if (size == 0) {
         return NULL;
     }
@@ -854,19 +868,19 @@ static NOINLINE void *alloc_beyond(size_t size, uint32_t margin, bool isr, const
 
 void *memory_pool_alloc(size_t size)
 {
-    return pool_alloc(size, 0, false, CALLER(), NULL);
+    return pool_alloc(size, 0, false, FAST_CALLER(), NULL);
 }
 
 void *memory_pool_alloc_margin(size_t size, uint32_t margin)
 {
-    return pool_alloc(size, margin, false, CALLER(), NULL);
+    return pool_alloc(size, margin, false, FAST_CALLER(), NULL);
 }
 
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr(size_t size)
 {
 #if CHECKS
-    return pool_alloc(size, 0, true, CALLER(), NULL);
+    return pool_alloc(size, 0, true, FAST_CALLER(), NULL);
 #else
     return memory_pool_alloc_isr_margin(size, 0); /* no owner to record: one copy in IRAM */
 #endif
@@ -875,13 +889,13 @@ void *memory_pool_alloc_isr(size_t size)
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_alloc_isr_margin(size_t size, uint32_t margin)
 {
-    return pool_alloc(size, margin, true, CALLER(), NULL);
+    return pool_alloc(size, margin, true, FAST_CALLER(), NULL);
 }
 
 KRAKEN_PORT_ISR_TEXT
 void *memory_pool_take_tallied(size_t size, uint32_t margin, memory_pool_tally_t *tally)
 {
-    return pool_alloc(size, margin, true, CALLER(), tally);
+    return pool_alloc(size, margin, true, FAST_CALLER(), tally);
 }
 
 void memory_pool_pin(void)
@@ -908,13 +922,13 @@ uint32_t memory_pool_tally_total(memory_pool_tally_t *tally)
 
 void memory_pool_free(void *ptr)
 {
-    (void)pool_free(ptr, false, CALLER());
+    (void)pool_free(ptr, false, FAST_CALLER());
 }
 
 KRAKEN_PORT_ISR_TEXT
 esp_err_t memory_pool_free_isr(void *ptr)
 {
-    return pool_free(ptr, true, CALLER());
+    return pool_free(ptr, true, FAST_CALLER());
 }
 
 /* Index of the power-of-two class holding ptr at a block start (O(1) test of pool_free), or
