@@ -3089,6 +3089,16 @@ static void dispatch_pending_starts_the_bus_only_in_a_manual_kconfig_mode(void *
     assert_int_equal(after_deinit, ESP_ERR_INVALID_STATE);
     assert_int_equal(count_of(log_text, "the bus would start in task mode"), 2);
     assert_int_equal(count_of(log_text, "the bus runs in task mode"), 1);
+    /* started again: said again once */
+    assert_int_equal(system_event_post(SVC_A, 1, &v, sizeof v, SYSTEM_EVENT_PRIORITY_LOW), ESP_OK);
+    previous = esp_log_set_vprintf(capture_log);
+    const esp_err_t restarted = system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+    (void)system_event_dispatch_pending(SYSTEM_EVENT_DISPATCH_ALL, NULL);
+    esp_log_set_vprintf(previous);
+    assert_int_equal(restarted, ESP_ERR_INVALID_STATE);
+    assert_int_equal(count_of(log_text, "the bus would start in task mode"), 2);
+    assert_int_equal(count_of(log_text, "the bus runs in task mode"), 2);
+    assert_true(wait_delivered(SYSTEM_EVENT_PRIORITY_LOW, 1));
 #endif
 }
 
