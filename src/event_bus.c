@@ -954,6 +954,9 @@ static COLD bool call_wide(const system_event_t *event, walk_t *walk, chunk_t *c
         if (wake != 0) {
             give_wakeups(wake);
         }
+        if (KRAKEN_EVENT_PROFILING) {
+            *now = kraken_port_time_us(); /* the bus's work is no handler's time */
+        }
         ran |= call_chunk(event, ch, now);
     }
     return ran;
@@ -1214,6 +1217,9 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
                      ((1u << MISSED_SHIFT) - 1)) != 0) { /* a post sleeps for a block */
                     wake_block_waiters(classes);
                 }
+                if (KRAKEN_EVENT_PROFILING) {
+                    now = kraken_port_time_us(); /* the next handler's time starts after it */
+                }
             }
             if (++i == len) {
                 break;
@@ -1223,6 +1229,9 @@ static uint32_t dispatch(uint32_t max, bool as_task, bool will_sleep, bool *stop
             if (__builtin_expect(((act ^ seen) & watch) != 0, 0)) {
                 if (act & room_wanted(p)) {
                     wake_waiting_posters(lane, p, as_task);
+                    if (KRAKEN_EVENT_PROFILING) {
+                        now = kraken_port_time_us();
+                    }
                 }
                 if (run_interrupted(act, seen, watch & ~room_wanted(p))) {
                     run.done = i;

@@ -3424,6 +3424,49 @@ static void a_handler_time_leaves_out_the_bus_work_between_runs(void **state)
     assert_true(ss.longest_handler_us <= dispatched_us - slow_return_end_seen_us);
 }
 
+/* ... and the bus's work inside a run: after a post missed a block, the run gives its spent blocks
+ * back after each event (slowed here by 20 ms each); the next handler's time starts after that. */
+static void a_handler_time_leaves_out_the_bus_work_inside_a_run(void **state)
+{
+    (void)state;
+    if (!KRAKEN_EVENT_PROFILING) {
+        print_message("skipped: needs CONFIG_SYSTEM_SERVICE_EVENT_PROFILING\n");
+        skip();
+    }
+    NEED_POOL_PAYLOAD(200);
+    const int c = payload_class(200);
+    recorder_t r = {0};
+    system_event_subscription_t sub;
+    assert_int_equal(system_event_subscribe(SVC_A, 1, record, &r, &sub), ESP_OK);
+    uint8_t buf[200] = {0};
+    for (int i = 0; i < 3; i++) { /* one run of three */
+        assert_int_equal(
+            system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
+    }
+    static const size_t class_size[MEMORY_POOL_CLASS_COUNT] = {
+        KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE,
+        KRAKEN_POOL_XLARGE_SIZE};
+    for (unsigned k = (unsigned)c; k < MEMORY_POOL_CLASS_COUNT; k++) { /* no spill either */
+        fill_class(k, class_size[k], 0);
+    }
+    assert_int_equal(system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf,
+                                                    SYSTEM_EVENT_PRIORITY_LOW, 0),
+                     ESP_ERR_NO_MEM); /* missed a block: the run returns them one by one */
+    atomic_store(&slow_pool_returns, true);
+    const int64_t began_us = kraken_port_time_us();
+    const uint32_t n = dispatch_all();
+    const int64_t took_us = kraken_port_time_us() - began_us;
+    atomic_store(&slow_pool_returns, false);
+    release_fillers();
+    assert_int_equal(n, 3);
+    system_event_subscription_stats_t ss;
+    assert_int_equal(system_event_get_subscription_stats(sub, &ss), ESP_OK);
+    assert_int_equal(ss.deliveries, 3);
+    assert_true(took_us >= 40000); /* the returns were slow (two between events at least) */
+    /* were a return charged, a handler's call would be 20 ms; `record` takes microseconds */
+    assert_true(ss.longest_handler_us < 10000);
+}
+
 /* The semaphore takes of the waiting poster's thread (the bus's waits for a block): linked with
  * -Wl,--wrap=kraken_port_sem_take (tests/CMakeLists.txt). */
 bool __real_kraken_port_sem_take(kraken_port_sem_t *sem, uint32_t timeout_ms);
@@ -4066,6 +4109,8 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_pools_refuse_deinit_while_the_bus_runs, setup_manual,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_handler_time_leaves_out_the_bus_work_inside_a_run,
+                                        setup_manual, teardown),
         cmocka_unit_test_setup_teardown(a_handler_time_leaves_out_the_bus_work_between_runs,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(the_critical_lane_stays_open_when_every_other_lane_is_full,

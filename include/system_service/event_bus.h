@@ -13,7 +13,8 @@
  *     run dry while the run holds delivered ones). No heap call per event:
  *     event records sit in static per-priority rings and subscriptions in a static table (sizes
  *     from Kconfig). Payloads above the largest pool class go to the heap (counted) or are rejected,
- *     per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE.
+ *     per CONFIG_SYSTEM_SERVICE_EVENT_OVERSIZE ("oversize" below: above both the largest class and
+ *     the inline size, which a Kconfig may set above a small table's largest class).
  *   - Order: higher priority first; FIFO within a priority (per dispatcher; see dispatch_pending).
  *     The order among the subscribers of one event is unspecified.
  *   - Back-pressure is explicit and counted, never silent: each priority has its own bounded lane;
@@ -132,7 +133,7 @@ esp_err_t system_event_post(system_service_id_t service_id, system_event_type_t 
  *  ESP_ERR_NO_MEM:      no block in the payload's pool class (NO_MEM), the class's CRITICAL reserve
  *                       reached by a lower priority (RESERVE), both until the deadline; or the
  *                       heap refused an oversize copy (NO_MEM, no wait).
- *  ESP_ERR_INVALID_SIZE: payload above the largest pool class with OVERSIZE_REJECT, or of 4 GiB
+ *  ESP_ERR_INVALID_SIZE: an oversize payload with OVERSIZE_REJECT, or one of 4 GiB
  *                       or more (64-bit hosts: the record keeps a 32-bit size) (TOO_LARGE).
  *  ESP_ERR_INVALID_STATE: called from an ISR, or the bus is being deinitialised (NOT_READY).
  *  The error of a failed automatic start (e.g. ESP_ERR_NO_MEM), counted NOT_READY.
@@ -145,15 +146,16 @@ esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
                                          size_t size, system_event_priority_t priority,
                                          uint32_t timeout_ms);
 
-/** Post from an interrupt handler: never blocks, never touches the heap. The payload (up to the
- *  largest pool class) goes into a pool block or the event record. *higher_priority_task_woken (may
+/** Post from an interrupt handler: never blocks, never touches the heap. The payload (not
+ *  oversize: up to the largest pool class or the inline size) goes into a pool block or the event
+ *  record. *higher_priority_task_woken (may
  *  be NULL) is set true when the dispatcher task was woken: yield at the end of the ISR
  *  (portYIELD_FROM_ISR). Also callable from a task: then it behaves as a post with timeout 0 but
- *  for the heap (a payload above the largest class is still refused), the dispatcher is woken at
+ *  for the heap (an oversize payload is still refused), the dispatcher is woken at
  *  once and *higher_priority_task_woken is left alone.
  *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full, or its free slots held for
  *  tasks waiting for room, as above); ESP_ERR_NO_MEM (class empty
- *  or reserve); ESP_ERR_INVALID_SIZE (above the largest pool class); ESP_ERR_INVALID_STATE (the bus
+ *  or reserve); ESP_ERR_INVALID_SIZE (oversize); ESP_ERR_INVALID_STATE (the bus
  *  has not been started from a task yet, or is being deinitialised). isr-ok, O(1) plus the copy; with
  *  CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM also from an ESP_INTR_FLAG_IRAM handler while the flash cache
  *  is off (the code it reaches is in IRAM, `data` must then be in internal RAM too). */
