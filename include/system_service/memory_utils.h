@@ -58,8 +58,9 @@ extern "C" {
 #define MEMORY_CAPS_PSRAM HEAP_MONITOR_CAPS_PSRAM
 #define MEMORY_CAPS_DMA (MALLOC_CAP_DMA | MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT)
 /** APP_*'s internal fallback: malloc()'s own internal mask. Unlike MEMORY_CAPS_SRAM it leaves
- *  ESP-IDF's internal/DMA reserve (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, a heap without
- *  MALLOC_CAP_DEFAULT before v5.5.5) to what must be internal: DMA buffers, task stacks,
+ *  ESP-IDF's internal/DMA reserve (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, only with
+ *  CONFIG_SPIRAM_USE_MALLOC; a heap without MALLOC_CAP_DEFAULT before v5.5.5) to what must be
+ *  internal: DMA buffers, task stacks,
  *  SYSTEM_MALLOC. From v5.5.5 malloc() and APP_* reach it last. An APP_* allocation that fails is
  *  reported to the failed-allocation hook with this mask (heap_caps_malloc_prefer reports its
  *  last one). */
