@@ -28,7 +28,9 @@
                                   off), KRAKEN_PORT_ISR_TEXT (code the ISR entry points reach: in
                                   IRAM when CONFIG_SYSTEM_SERVICE_ISR_IN_IRAM),
                                   KRAKEN_PORT_CORES (cores a task can be pinned to),
-                                  KRAKEN_PORT_PRIORITIES (task priorities 0..this - 1) */
+                                  KRAKEN_PORT_PRIORITIES (task priorities 0..this - 1),
+                                  KRAKEN_PORT_TAIL_CALLS (1: a call in tail position is a
+                                  jump, so the callee's return address is its caller's) */
 
 #ifdef __cplusplus
 extern "C" {

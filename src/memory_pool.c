@@ -69,12 +69,12 @@
 #define NOINLINE __attribute__((noinline))
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 /* A misuse report names the return address of the user's call. Each public call passes its own,
- * but for the fast paths without checks, where reading it costs a stack frame on x86-64: there
- * the slow paths are tail calls (optimised builds), and a noinline one takes its own return
- * address (WHO), which is then the user's. Xtensa's windowed ABI never tail-calls, nor does -O0:
- * those pass it. (A host build at -Og, which no preset makes, names the pool's function.) */
+ * but for the fast paths without checks where the port's calls in tail position are jumps
+ * (KRAKEN_PORT_TAIL_CALLS): there reading it would cost a stack frame (x86-64), and the slow paths
+ * are tail calls whose own return address (WHO) is the user's. (A host build at -Og, which no
+ * preset makes, names the pool's function instead.) */
 #define CALLER() ((const void *)__builtin_return_address(0))
-#if CHECKS || defined(__XTENSA__) || !defined(__OPTIMIZE__)
+#if CHECKS || !KRAKEN_PORT_TAIL_CALLS
 #define FAST_CALLER() CALLER()
 #else
 #define FAST_CALLER() NULL

@@ -32,6 +32,10 @@ typedef struct {
 #define KRAKEN_PORT_ISR_TEXT
 #endif
 
+/* Whether a call in tail position is a jump (the callee's return address is its caller's): never
+ * with Xtensa's windowed ABI. */
+#define KRAKEN_PORT_TAIL_CALLS 0
+
 /* The largest size_t of the chip (32 bits), where sizes and products of sizes overflow: SIZE_MAX
  * there, and the chip's figure also where this port runs on the host simulator. */
 #define KRAKEN_PORT_SIZE_MAX ((size_t)UINT32_MAX)

@@ -36,6 +36,14 @@ typedef struct {
 #define KRAKEN_PORT_IRAM_ATTR
 #define KRAKEN_PORT_ISR_TEXT
 
+/* 1 when a call in tail position is a jump (the callee's return address is its caller's): in
+ * optimised builds, but not under ThreadSanitizer, whose function-exit hook follows every call. */
+#if defined(__OPTIMIZE__) && !KRAKEN_PORT_TSAN_
+#define KRAKEN_PORT_TAIL_CALLS 1
+#else
+#define KRAKEN_PORT_TAIL_CALLS 0
+#endif
+
 /* CPU cores tasks can be pinned to: the simulated ESP32-S3's two (threads are not pinned). */
 #define KRAKEN_PORT_CORES 2
 /* The chip's largest size_t (32 bits), where the simulator's heap_caps calls find a product of
