@@ -1,7 +1,7 @@
 /* test_freertos_trace.c - the host FreeRTOS's trace facility (CONFIG_FREERTOS_USE_TRACE_FACILITY and
  * the stats formatting functions): uxTaskGetSystemState(), vTaskGetInfo(), vTaskList(),
- * vTaskGetRunTimeStats(), the task numbers, the queues' numbers and types. Tasks report through atomics (cmocka's asserts belong
- * to the test's thread). */
+ * vTaskGetRunTimeStats(), the task numbers, the queues' numbers and types. Tasks report through
+ * atomics (cmocka's asserts belong to the test's thread). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <setjmp.h>

@@ -148,11 +148,10 @@ esp_err_t system_event_post_with_timeout(system_service_id_t service_id,
 
 /** Post from an interrupt handler: never blocks, never touches the heap. The payload (not
  *  oversize: up to the largest pool class or the inline size) goes into a pool block or the event
- *  record. *higher_priority_task_woken (may
- *  be NULL) is set true when the dispatcher task was woken: yield at the end of the ISR
- *  (portYIELD_FROM_ISR). Also callable from a task: then it behaves as a post with timeout 0 but
- *  for the heap (an oversize payload is still refused), the dispatcher is woken at
- *  once and *higher_priority_task_woken is left alone.
+ *  record. *higher_priority_task_woken (may be NULL) is set true when the dispatcher task was
+ *  woken: yield at the end of the ISR (portYIELD_FROM_ISR). Also callable from a task: then it
+ *  behaves as a post with timeout 0 but for the heap (an oversize payload is still refused), the
+ *  dispatcher is woken at once and *higher_priority_task_woken is left alone.
  *  ESP_OK; ESP_ERR_INVALID_ARG (as above); ESP_ERR_TIMEOUT (lane full, or its free slots held for
  *  tasks waiting for room, as above); ESP_ERR_NO_MEM (class empty
  *  or reserve); ESP_ERR_INVALID_SIZE (oversize); ESP_ERR_INVALID_STATE (the bus

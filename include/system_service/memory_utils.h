@@ -60,8 +60,8 @@ extern "C" {
 /** APP_*'s internal fallback: malloc()'s own internal mask. Unlike MEMORY_CAPS_SRAM it leaves
  *  ESP-IDF's internal/DMA reserve (CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL, only with
  *  CONFIG_SPIRAM_USE_MALLOC; a heap without MALLOC_CAP_DEFAULT before v5.5.5) to what must be
- *  internal: DMA buffers, task stacks,
- *  SYSTEM_MALLOC. From v5.5.5 malloc() and APP_* reach it last. An APP_* allocation that fails is
+ *  internal: DMA buffers, task stacks, SYSTEM_MALLOC. From v5.5.5 malloc() and APP_* reach it
+ *  last. An APP_* allocation that fails is
  *  reported to the failed-allocation hook with this mask (heap_caps_malloc_prefer reports its
  *  last one). */
 #define MEMORY_CAPS_APP_SRAM (MALLOC_CAP_DEFAULT | MALLOC_CAP_INTERNAL)

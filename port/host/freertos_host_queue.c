@@ -35,10 +35,10 @@ _Static_assert(REGISTRY_SIZE >= 0 && REGISTRY_SIZE <= 20,
 enum { MEM_HEAP, MEM_STATIC, MEM_CAPS };
 
 struct QueueDefinition {
-    uint8_t type;       /* queueQUEUE_TYPE_*: how it behaves */
-    uint8_t trace_type; /* the type it was made with (ucQueueGetQueueType) */
+    uint8_t type;             /* queueQUEUE_TYPE_*: how it behaves */
+    uint8_t trace_type;       /* the type it was made with (ucQueueGetQueueType) */
+    uint8_t memory;           /* MEM_*: how it was created, hence how it is deleted */
     UBaseType_t trace_number; /* vQueueSetQueueNumber()'s */
-    uint8_t memory;   /* MEM_*: how it was created, hence how it is deleted */
     UBaseType_t length, item_size;
     UBaseType_t head, count; /* items at storage[head .. head + count) mod length */
     uint8_t *storage;        /* NULL when item_size is 0 */
