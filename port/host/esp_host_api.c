@@ -3,7 +3,7 @@
  * report, ESP_LOGx output in ESP-IDF's format with per-tag levels and buffer dumps,
  * esp_timer_get_time() (the timers: esp_host_timer.c), esp_rom_printf().
  */
-#define _POSIX_C_SOURCE 200809L /* the XSI strerror_r */
+#define _POSIX_C_SOURCE 200809L /* flockfile, clock_gettime */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -71,7 +71,7 @@ const char *esp_err_to_name_r(esp_err_t code, char *buf, size_t buflen)
     const char *name = esp_err_to_name(code);
     if (strcmp(name, UNKNOWN_MSG) != 0) {
         snprintf(buf, buflen, "%s", name);
-    } else if (code <= 0 || strerror_r(code, buf, buflen) != 0) {
+    } else {
         snprintf(buf, buflen, UNKNOWN_MSG " 0x%x(%d)", (unsigned)code, code);
     }
     return buf;
@@ -238,12 +238,14 @@ static void unlock_stdout(void *unused)
     funlockfile(stdout);
 }
 
-/* Writes the line when the tag's level lets it through; true when it did. A line of level
- * ESP_LOG_NONE never is (ESP-IDF v5.4 on; v5.2 and v5.3 wrote it). */
-static bool write_line(esp_log_level_t level, const char *tag, const char *format, va_list args)
+/* Writes the line when the tag's level (by_tag), else the default level, lets it through; true
+ * when it did. A line of level ESP_LOG_NONE never is (ESP-IDF v5.4 on; v5.2 and v5.3 wrote it). */
+static bool write_line(esp_log_level_t level, const char *tag, bool by_tag, const char *format,
+                       va_list args)
 {
     pthread_mutex_lock(&log_mutex);
-    const bool through = level != ESP_LOG_NONE && level <= level_for_locked(tag);
+    const bool through =
+        level != ESP_LOG_NONE && level <= (by_tag ? level_for_locked(tag) : default_level);
     const vprintf_like_t sink = log_vprintf;
     pthread_mutex_unlock(&log_mutex);
     if (!through) {
@@ -272,7 +274,7 @@ void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, 
     /* The chip writes a line under libc's stdout lock, a recursive mutex, which aborts where the
      * CPU cannot yield: inside a critical section or in an ISR (newlib's locks.c). The line is
      * written here, and noted. */
-    if (write_line(level, tag, format, args) && (sim_in_critical() || sim_in_isr()) &&
+    if (write_line(level, tag, true, format, args) && (sim_in_critical() || sim_in_isr()) &&
         !t_own_lines) {
         sim_note_critical_log(tag);
     }
@@ -282,15 +284,16 @@ void sim_log_write(esp_log_level_t level, const char *tag, const char *format, .
 {
     va_list args;
     va_start(args, format);
-    (void)write_line(level, tag, format, args);
+    (void)write_line(level, tag, true, format, args);
     va_end(args);
 }
 
+/* esp_log.h: early lines know no tag levels, only the default one. */
 void esp_host_log_early_write(esp_log_level_t level, const char *tag, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    (void)write_line(level, tag, format, args);
+    (void)write_line(level, tag, false, format, args);
     va_end(args);
 }
 

@@ -43,9 +43,10 @@ typedef int esp_err_t;
  *  ESP-IDF with its default CONFIG_ESP_ERR_TO_NAME_LOOKUP). isr-ok, O(1). */
 const char *esp_err_to_name(esp_err_t code);
 
-/** The name into buf (at most buflen bytes with the terminating NUL): an esp_err_t name, else the
- *  C library's message for an errno value, else "ERROR 0x<hex>(<decimal>)". Returns buf.
- *  isr-ok, O(1). */
+/** The name into buf (at most buflen bytes with the terminating NUL): an esp_err_t name, else
+ *  "ERROR 0x<hex>(<decimal>)", errno values too: ESP-IDF tries strerror_r() but, built with
+ *  _GNU_SOURCE, gets the GNU one, whose char * result never equals the 0 it tests for. Returns
+ *  buf. isr-ok, O(1). */
 const char *esp_err_to_name_r(esp_err_t code, char *buf, size_t buflen);
 
 /* What ESP_ERROR_CHECK and ESP_ERROR_CHECK_WITHOUT_ABORT call on a failure: print ESP-IDF's

@@ -43,7 +43,8 @@ void esp_log_writev(esp_log_level_t level, const char *tag, const char *format, 
     __attribute__((format(printf, 3, 0)));
 /** esp_log_write() for ESP_EARLY_LOGx and ESP_DRAM_LOGx, which the chip writes with
  *  esp_rom_printf(): not counted inside a critical section (host only). No result; a line above
- *  the tag's level is dropped. isr-ok; takes the log's lock; O(line). */
+ *  the default level is dropped (as on the chip, whatever the tag's level: esp_log_level.h's
+ *  early check). isr-ok; takes the log's lock; O(line). */
 void esp_host_log_early_write(esp_log_level_t level, const char *tag, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -104,11 +105,24 @@ char *esp_log_system_timestamp(void);
     ESP_HOST_EARLY_LOG_(ESP_LOG_DEBUG, "D", tag, format, ##__VA_ARGS__)
 #define ESP_EARLY_LOGV(tag, format, ...)                                                           \
     ESP_HOST_EARLY_LOG_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__)
-#define ESP_DRAM_LOGE ESP_EARLY_LOGE
-#define ESP_DRAM_LOGW ESP_EARLY_LOGW
-#define ESP_DRAM_LOGI ESP_EARLY_LOGI
-#define ESP_DRAM_LOGD ESP_EARLY_LOGD
-#define ESP_DRAM_LOGV ESP_EARLY_LOGV
+/* ... and from DRAM, for an ISR with the cache off: the same, without a timestamp (ESP-IDF's
+ * _ESP_LOG_DRAM_LOG_FORMAT). */
+#define ESP_HOST_DRAM_LOG_(lvl, letter, tag, format, ...)                                          \
+    do {                                                                                           \
+        if (LOG_LOCAL_LEVEL >= (lvl)) {                                                            \
+            esp_host_log_early_write(lvl, tag, letter " %s: " format "\n", tag, ##__VA_ARGS__);    \
+        }                                                                                          \
+    } while (0)
+#define ESP_DRAM_LOGE(tag, format, ...)                                                            \
+    ESP_HOST_DRAM_LOG_(ESP_LOG_ERROR, "E", tag, format, ##__VA_ARGS__)
+#define ESP_DRAM_LOGW(tag, format, ...)                                                            \
+    ESP_HOST_DRAM_LOG_(ESP_LOG_WARN, "W", tag, format, ##__VA_ARGS__)
+#define ESP_DRAM_LOGI(tag, format, ...)                                                            \
+    ESP_HOST_DRAM_LOG_(ESP_LOG_INFO, "I", tag, format, ##__VA_ARGS__)
+#define ESP_DRAM_LOGD(tag, format, ...)                                                            \
+    ESP_HOST_DRAM_LOG_(ESP_LOG_DEBUG, "D", tag, format, ##__VA_ARGS__)
+#define ESP_DRAM_LOGV(tag, format, ...)                                                            \
+    ESP_HOST_DRAM_LOG_(ESP_LOG_VERBOSE, "V", tag, format, ##__VA_ARGS__)
 
 /** A line at a level chosen at run time (ESP_LOG_NONE, or any other value: an INFO line, as
  *  ESP-IDF's last else writes it). */
