@@ -358,6 +358,30 @@ static void walk_dump_and_containing_block_see_every_block(void **state)
     multi_heap_free(heap, b);
 }
 
+static multi_heap_handle_t g_walked;
+static void walk_with_no_walker(void *unused)
+{
+    (void)unused;
+    multi_heap_walk(g_walked, NULL, NULL);
+}
+
+/* A NULL walker is TLSF's default one (tlsf_walk_pool): a line per block on stdout. */
+static void a_walk_without_a_walker_prints_every_block(void **state)
+{
+    (void)state;
+    g_walked = fresh_heap();
+    uint8_t *a = multi_heap_malloc(g_walked, 100);
+    assert_non_null(a);
+    char text[512];
+    capture_output(STDOUT_FILENO, walk_with_no_walker, NULL, text, sizeof text);
+    char expect[128];
+    snprintf(expect, sizeof expect, "\t%p used size: %x (%p)\n", (void *)a,
+             (unsigned)multi_heap_get_allocated_size(g_walked, a), (void *)(a - 8));
+    assert_ptr_equal(strstr(text, expect), text);
+    assert_non_null(strstr(text, " free size: "));
+    multi_heap_free(g_walked, a);
+}
+
 static multi_heap_handle_t g_checked;
 static void check_printing(void *unused)
 {
@@ -535,6 +559,7 @@ int main(void)
         cmocka_unit_test(figures_are_esp_idfs_to_the_byte),
         cmocka_unit_test(misuse_is_refused_counted_and_leaves_the_heap_intact),
         cmocka_unit_test(walk_dump_and_containing_block_see_every_block),
+        cmocka_unit_test(a_walk_without_a_walker_prints_every_block),
         cmocka_unit_test(a_check_prints_only_what_it_finds_broken),
         cmocka_unit_test(a_heap_inside_a_heap_caps_block_is_invisible_to_heap_caps),
         cmocka_unit_test(with_a_lock_the_heap_is_safe_from_several_threads),

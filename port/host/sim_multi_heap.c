@@ -240,12 +240,22 @@ static bool walk_one(void *payload, size_t size, bool used, void *ctx)
     return walk->fn(payload, size, used ? 1 : 0, walk->user_data);
 }
 
+/* TLSF's default walker, which tlsf_walk_pool() takes for a NULL one: each block on stdout with
+ * the chip's header address (8 bytes before the payload on the 32-bit chip). */
+static bool print_block(void *block_ptr, size_t block_size, int block_used, void *user_data)
+{
+    (void)user_data;
+    printf("\t%p %s size: %x (%p)\n", block_ptr, block_used ? "used" : "free", (unsigned)block_size,
+           (void *)((char *)block_ptr - 8));
+    return true;
+}
+
 void multi_heap_walk(multi_heap_handle_t heap, multi_heap_walker_cb_t walker_func, void *user_data)
 {
-    if (heap == NULL || walker_func == NULL) {
+    if (heap == NULL) {
         return;
     }
-    walk_t walk = {walker_func, user_data};
+    walk_t walk = {walker_func != NULL ? walker_func : print_block, user_data};
     lock(heap);
     tlsf_heap_walk(tlsf_of(heap), walk_one, &walk);
     unlock(heap);

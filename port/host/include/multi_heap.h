@@ -120,7 +120,8 @@ typedef bool (*multi_heap_walker_cb_t)(void *block_ptr, size_t block_size, int b
                                        void *user_data);
 
 /** Walk the heap's blocks, holding its lock (the walker must not allocate or free in this heap;
- *  with a recursive lock it may read its figures). NULL heap or walker: nothing.
+ *  with a recursive lock it may read its figures). NULL heap: nothing. NULL walker: TLSF's default
+ *  one, which prints each block on stdout ("\t<payload> used|free size: <hex> (<header>)").
  *  ESP-IDF >= 5.3. task, O(blocks). */
 void multi_heap_walk(multi_heap_handle_t heap, multi_heap_walker_cb_t walker_func, void *user_data);
 
