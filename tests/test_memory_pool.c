@@ -619,7 +619,9 @@ static bool caller_in(const void *caller, uintptr_t start)
 static void a_misuse_report_names_the_users_call_site(void **state)
 {
     (void)state;
-    uint8_t *a = memory_pool_alloc(8), *b = memory_pool_alloc(8);
+    uint8_t *a = memory_pool_alloc(8);
+    uint8_t *b = memory_pool_alloc(SIZES[MEMORY_POOL_CLASS_COUNT - 1]); /* 16 bytes at least */
+    assert_int_equal(where(b), MEMORY_POOL_CLASS_COUNT - 1);
     memory_pool_free(a);
     free_site(a);     /* double free */
     free_site(b + 8); /* interior pointer */
