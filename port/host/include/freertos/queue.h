@@ -39,7 +39,8 @@ QueueHandle_t xQueueCreateStatic(UBaseType_t uxQueueLength, UBaseType_t uxItemSi
 /** FreeRTOS's own creates, which xQueueCreate() and xQueueCreateStatic() are on the chip: the
  *  same queue, made with ucQueueType, a queueQUEUE_TYPE_*. The type only marks it for the trace
  *  facility (ucQueueGetQueueType): a queue made with a semaphore's or mutex's type behaves as a
- *  queue of uxItemSize (0: a semaphore-like queue), as in queue.c. task, O(1). */
+ *  queue of uxItemSize (0: a semaphore-like queue), as in queue.c. NULL, and the refusals, as
+ *  their xQueueCreate() and xQueueCreateStatic() counterparts. task, O(1). */
 QueueHandle_t xQueueGenericCreate(const UBaseType_t uxQueueLength, const UBaseType_t uxItemSize,
                                   const uint8_t ucQueueType);
 QueueHandle_t xQueueGenericCreateStatic(const UBaseType_t uxQueueLength,
