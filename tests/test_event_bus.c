@@ -139,18 +139,20 @@ static uint32_t dispatch_all(void)
         }                                                                                          \
     } while (0)
 
+/* The Kconfig pool table's block sizes, by class. */
+static const uint32_t CLASS_SIZE[MEMORY_POOL_CLASS_COUNT] = {
+    KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE,
+    KRAKEN_POOL_XLARGE_SIZE};
+
 /* The pool class a `size`-byte payload is copied into (the smallest that holds it); -1 where it is
  * kept inline in the event or is larger than every class (heap or refused, per Kconfig). */
 static int payload_class(size_t size)
 {
-    static const uint32_t size_of[MEMORY_POOL_CLASS_COUNT] = {
-        KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE,
-        KRAKEN_POOL_XLARGE_SIZE};
     if (size <= KRAKEN_EVENT_INLINE_DATA_SIZE) {
         return -1;
     }
     for (int c = 0; c < MEMORY_POOL_CLASS_COUNT; c++) {
-        if (size <= size_of[c]) {
+        if (size <= CLASS_SIZE[c]) {
             return c;
         }
     }
@@ -206,6 +208,15 @@ static uint32_t usable_blocks_for(size_t size)
                           "minus CONFIG_SYSTEM_SERVICE_EVENT_CRITICAL_RESERVE_BLOCKS)\n",          \
                           (int)(n), (int)(size), (int)usable_blocks_for(size),                     \
                           count_option_for(size));                                                 \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Skips a test of the handler-time profiling in a build without it. */
+#define NEED_PROFILING()                                                                           \
+    do {                                                                                           \
+        if (!KRAKEN_EVENT_PROFILING) {                                                             \
+            print_message("skipped: needs CONFIG_SYSTEM_SERVICE_EVENT_PROFILING\n");              \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -3393,10 +3404,7 @@ static void note_slow_return_end(const system_event_t *e, void *ctx)
 static void a_handler_time_leaves_out_the_bus_work_between_runs(void **state)
 {
     (void)state;
-    if (!KRAKEN_EVENT_PROFILING) {
-        print_message("skipped: needs CONFIG_SYSTEM_SERVICE_EVENT_PROFILING\n");
-        skip();
-    }
+    NEED_PROFILING();
     NEED_POOL_PAYLOAD(200);
     recorder_t r = {0};
     system_event_subscription_t second;
@@ -3429,10 +3437,7 @@ static void a_handler_time_leaves_out_the_bus_work_between_runs(void **state)
 static void a_handler_time_leaves_out_the_bus_work_inside_a_run(void **state)
 {
     (void)state;
-    if (!KRAKEN_EVENT_PROFILING) {
-        print_message("skipped: needs CONFIG_SYSTEM_SERVICE_EVENT_PROFILING\n");
-        skip();
-    }
+    NEED_PROFILING();
     NEED_POOL_PAYLOAD(200);
     const int c = payload_class(200);
     recorder_t r = {0};
@@ -3443,11 +3448,8 @@ static void a_handler_time_leaves_out_the_bus_work_inside_a_run(void **state)
         assert_int_equal(
             system_event_post(SVC_A, 1, buf, sizeof buf, SYSTEM_EVENT_PRIORITY_NORMAL), ESP_OK);
     }
-    static const size_t class_size[MEMORY_POOL_CLASS_COUNT] = {
-        KRAKEN_POOL_SMALL_SIZE, KRAKEN_POOL_MEDIUM_SIZE, KRAKEN_POOL_LARGE_SIZE,
-        KRAKEN_POOL_XLARGE_SIZE};
     for (unsigned k = (unsigned)c; k < MEMORY_POOL_CLASS_COUNT; k++) { /* no spill either */
-        fill_class(k, class_size[k], 0);
+        fill_class(k, CLASS_SIZE[k], 0);
     }
     assert_int_equal(system_event_post_with_timeout(SVC_A, 2, buf, sizeof buf,
                                                     SYSTEM_EVENT_PRIORITY_LOW, 0),
